@@ -1,0 +1,93 @@
+"""RFC 9457 problem+json for every error the API returns; never a stack trace, never a secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ringfence.core.errors import RingfenceError
+from ringfence.core.logging import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+_log = get_logger("ringfence.api")
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+}
+
+
+def problem(
+    status: int, code: str, title: str, detail: str, instance: str | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://ringfence.dev/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Bearer realm="ringfence"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RingfenceError)
+    async def _ringfence(request: Request, exc: RingfenceError) -> JSONResponse:
+        body = exc.to_problem(request.url.path)
+        headers = {"WWW-Authenticate": 'Bearer realm="ringfence"'} if exc.status == 401 else None
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": _loc(e.get("loc", ())), "problem": e.get("msg", "invalid")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['problem']}" for e in errors[:5])
+        return problem(
+            422, "validation_error", "Invalid input", detail, request.url.path, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        detail = str(exc.detail) if exc.detail else code.replace("_", " ")
+        resp = problem(
+            exc.status_code, code, code.replace("_", " ").capitalize(), detail, request.url.path
+        )
+        if exc.headers:
+            resp.headers.update(exc.headers)
+        return resp
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        _log.error("unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+        return problem(
+            500,
+            "internal_error",
+            "Internal error",
+            "an unexpected error occurred; see server logs",
+            request.url.path,
+        )

@@ -1,0 +1,101 @@
+"""Value objects of the classification engine: data types, detectors, findings, scan results.
+
+These are plain frozen dataclasses so the gateway can pass them around without copying and the
+API can render them as JSON. A ``Finding`` must never carry the raw matched value: it holds the
+type, class, location, confidence and a masked preview only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal
+
+from ringfence.core.levels import DataClass
+
+Category = Literal["pii", "financial", "government_id", "health", "network", "secret", "custom"]
+MaskStyle = Literal["last4", "email", "full", "prefix"]
+PathPart = str | int
+
+#: Confidence at or above which a finding counts for the payload's class.
+DEFAULT_MIN_CONFIDENCE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """One data type: a pattern, an optional validator and the hints that tune confidence.
+
+    ``pattern`` is written in the common subset of RE2, Hyperscan and Python ``re`` (no
+    look-around, no back-references). The value is the named group ``v`` when present, else
+    the whole match.
+    """
+
+    id: str
+    name: str
+    data_class: DataClass
+    category: Category
+    pattern: str
+    validator: Callable[[str], bool] | None = None
+    validator_name: str = ""
+    base: float = 0.6
+    context: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    needs_context: bool = False
+    caseless: bool = False
+    mask: MaskStyle = "full"
+    keep_prefix: int = 0
+    example: str = ""
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A detected data type at one location. Never holds the raw value."""
+
+    type_id: str
+    data_class: DataClass
+    path: str
+    start: int
+    end: int
+    confidence: float
+    preview: str
+    path_parts: tuple[PathPart, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type_id,
+            "class": self.data_class.label,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "confidence": round(self.confidence, 3),
+            "preview": self.preview,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """All findings of one payload and the payload's class (highest confident finding)."""
+
+    findings: tuple[Finding, ...]
+    data_class: DataClass
+    content_kind: str
+    truncated: bool = False
+    types: frozenset[str] = field(default_factory=frozenset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "class": self.data_class.label,
+            "content_kind": self.content_kind,
+            "truncated": self.truncated,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+class RedactionMode(StrEnum):
+    """How a detected value is rewritten."""
+
+    MASK = "mask"
+    TOKENIZE = "tokenize"
+    REMOVE = "remove"

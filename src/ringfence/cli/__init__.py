@@ -1,0 +1,51 @@
+"""CLI entry point: runs the Typer app and turns every error into one clear line.
+
+Never prints a traceback to a user (set RINGFENCE_DEBUG=1 to see one) and never a secret.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from ringfence.core.errors import RingfenceError
+
+
+def main(argv: list[str] | None = None) -> None:
+    from rich.markup import escape
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    from ringfence.cli.app import app
+    from ringfence.cli.output import err_console
+
+    def fail(msg: str, code: int = 1) -> None:
+        err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
+        raise SystemExit(code)
+
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="ringfence")
+    except click.exceptions.Exit as exc:
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except RingfenceError as exc:
+        fail(f"{exc.message} [{exc.code}]")
+    except OperationalError as exc:
+        fail(f"store unreachable: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
+    except SQLAlchemyError as exc:
+        if os.environ.get("RINGFENCE_DEBUG"):
+            raise
+        fail(f"store error: {type(exc).__name__}")
+    except (KeyboardInterrupt, BrokenPipeError):
+        fail("interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("RINGFENCE_DEBUG"):
+            raise
+        fail(f"internal error ({type(exc).__name__}); rerun with RINGFENCE_DEBUG=1 for details")
+    if isinstance(result, int) and result:
+        sys.exit(result)

@@ -1,0 +1,116 @@
+"""Control-plane API tokens: ``rf_cp_<prefix>_<secret>``; only a SHA-256 of the token is kept.
+
+Tokens carry 256 bits of randomness, so a fast hash is safe (no dictionary to attack) and keeps
+verification cheap; comparison is constant-time. A token is shown once, at creation, and never
+stored, logged or returned again. The identity capability replaces these with user-bound
+personal tokens later; the format stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import AuthenticationError, ValidationError
+from ringfence.store.db import Store
+from ringfence.store.models import ApiToken
+
+TOKEN_PREFIX = "rf_cp_"
+SCOPES = frozenset({"read", "write"})
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(b"ringfence-api-token:" + token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    id: str
+    name: str
+    token: SecretStr
+    scopes: tuple[str, ...]
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenPrincipal:
+    id: str
+    name: str
+    scopes: frozenset[str]
+
+    @property
+    def actor(self) -> str:
+        return f"token:{self.name}"
+
+
+class ApiTokens:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
+        self._store = store
+        self._clock = clock or SystemClock()
+
+    def issue(
+        self, name: str, scopes: list[str] | tuple[str, ...], ttl_days: int | None = 90
+    ) -> IssuedToken:
+        bad = set(scopes) - SCOPES
+        if not scopes or bad:
+            raise ValidationError(
+                f"token scopes must be a non-empty subset of {sorted(SCOPES)}; got {sorted(bad)}"
+            )
+        if ttl_days is not None and not 1 <= ttl_days <= 3650:
+            raise ValidationError("token lifetime must be between 1 and 3650 days")
+        prefix = secrets.token_hex(6)
+        token = f"{TOKEN_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+        now = self._clock.now()
+        expires = now + timedelta(days=ttl_days) if ttl_days else None
+        scope_list = sorted(set(scopes))
+        if "write" in scope_list and "read" not in scope_list:
+            scope_list = ["read", "write"]
+        row = ApiToken(
+            name=name,
+            prefix=prefix,
+            hash=_hash(token),
+            scopes=scope_list,
+            created_at=now,
+            expires_at=expires,
+        )
+        with self._store.session() as s:
+            s.add(row)
+            s.flush()
+            return IssuedToken(row.id, name, SecretStr(token), tuple(scope_list), expires)
+
+    def authenticate(self, token: str) -> TokenPrincipal:
+        """Resolve a presented token or raise AuthenticationError (one message for every case)."""
+        generic = AuthenticationError("invalid or expired API token", code="invalid_token")
+        if not token.startswith(TOKEN_PREFIX):
+            raise generic
+        parts = token[len(TOKEN_PREFIX) :].split("_", 1)
+        if len(parts) != 2:
+            raise generic
+        now = self._clock.now()
+        with self._store.session() as s:
+            row = s.scalar(select(ApiToken).where(ApiToken.prefix == parts[0]))
+            if row is None or not hmac.compare_digest(row.hash, _hash(token)):
+                raise generic
+            if row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+                raise generic
+            if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+                row.last_used_at = now
+            return TokenPrincipal(row.id, row.name, frozenset(row.scopes))
+
+    def revoke(self, token_id: str) -> None:
+        with self._store.session() as s:
+            row = s.get(ApiToken, token_id)
+            if row is None:
+                raise ValidationError(f"no API token with id {token_id!r}")
+            row.revoked_at = self._clock.now()
+
+    def list(self) -> list[ApiToken]:
+        with self._store.session() as s:
+            return list(s.scalars(select(ApiToken).order_by(ApiToken.created_at)))

@@ -1,0 +1,316 @@
+"""The vault: envelope encryption of secrets with AES-256-GCM.
+
+Each secret gets its own random 256-bit data key; the data key is wrapped (AES-256-GCM) by the
+master key, which comes from a 0600 file or ``RINGFENCE_MASTER_KEY``. Rotating the master key
+re-wraps every data key in one transaction. The associated data binds each ciphertext to its
+secret's name and version, so rows cannot be swapped. This module never logs, prints, reprs or
+puts into an exception message a secret or a key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import ConfigError, IntegrityError, NotFoundError, ValidationError
+from ringfence.store.db import Store
+from ringfence.store.models import VaultSecret
+
+MASTER_KEY_ENV = "RINGFENCE_MASTER_KEY"
+NEW_MASTER_KEY_ENV = "RINGFENCE_NEW_MASTER_KEY"
+_NONCE = 12
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")
+
+
+def validate_secret_name(name: str) -> str:
+    if not name or len(name) > 200 or not set(name) <= _NAME_CHARS:
+        raise ValidationError(
+            f"invalid secret name {name!r}: use 1-200 characters of letters, digits, . _ - /"
+        )
+    return name
+
+
+class MasterKey:
+    """A 256-bit key with a public fingerprint; its bytes never leave this object by repr."""
+
+    __slots__ = ("_key", "key_id")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ConfigError("master key must be 32 bytes (256 bits), base64-encoded")
+        self._key = key
+        self.key_id = hashlib.sha256(b"ringfence-master-key-id:" + key).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return f"MasterKey(id={self.key_id})"
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(AESGCM.generate_key(bit_length=256))
+
+    @classmethod
+    def from_b64(cls, text: str, *, origin: str) -> MasterKey:
+        try:
+            raw = base64.b64decode(text.strip(), validate=True)
+        except ValueError:
+            raise ConfigError(f"{origin}: master key is not valid base64") from None
+        if len(raw) != 32:
+            raise ConfigError(f"{origin}: master key must decode to 32 bytes, got {len(raw)}")
+        return cls(raw)
+
+    def to_b64(self) -> str:
+        return base64.b64encode(self._key).decode()
+
+    def wrap(self, data_key: bytes, aad: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + AESGCM(self._key).encrypt(nonce, data_key, aad)
+
+    def unwrap(self, blob: bytes, aad: bytes) -> bytes:
+        return AESGCM(self._key).decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+
+
+def write_key_file(path: Path, key: MasterKey) -> None:
+    """Create ``path`` with mode 0600 from the start (no window where it is readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.to_b64() + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_key_file(path: Path) -> MasterKey:
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"master key file {path} not found: run `ringfence init` or set {MASTER_KEY_ENV}"
+        ) from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"master key file {path} has mode {mode:o}; it must be 0600 (chmod 600 {path})"
+        )
+    return MasterKey.from_b64(path.read_text(encoding="utf-8"), origin=str(path))
+
+
+@dataclass(frozen=True)
+class SecretMetadata:
+    """Everything about a secret except the secret."""
+
+    name: str
+    version: int
+    master_key_id: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    rewrapped_at: datetime | None
+
+
+def _aad_key(name: str) -> bytes:
+    return b"ringfence/dk/" + name.encode()
+
+
+def _aad_data(name: str, version: int) -> bytes:
+    return b"ringfence/secret/" + name.encode() + b"/" + str(version).encode()
+
+
+class Vault:
+    """Encrypts secrets into the store; decrypts them only for the caller that asks."""
+
+    def __init__(self, store: Store, key_file: Path | None, *, clock: Clock | None = None) -> None:
+        self._store = store
+        self._key_file = key_file
+        self._clock = clock or SystemClock()
+        self._keys: dict[str, MasterKey] = {}
+        self._active: MasterKey | None = None
+
+    # -- master key handling -------------------------------------------------------------
+    def _load_keys(self) -> MasterKey:
+        if self._active is not None:
+            return self._active
+        env = os.environ.get(MASTER_KEY_ENV)
+        if env:
+            active = MasterKey.from_b64(env, origin=MASTER_KEY_ENV)
+        elif self._key_file is not None:
+            pending = self._key_file.with_name(self._key_file.name + ".next")
+            active = read_key_file(self._key_file)
+            if pending.exists():
+                # A rotation was interrupted between the commit and the rename; both keys
+                # may be in use, so keep both and finish the rename once the rows agree.
+                nxt = read_key_file(pending)
+                self._keys[nxt.key_id] = nxt
+                if self._all_wrapped_by(nxt.key_id):
+                    os.replace(pending, self._key_file)
+                    active = nxt
+        else:
+            raise ConfigError(f"no master key: set {MASTER_KEY_ENV} or a master key file")
+        self._keys[active.key_id] = active
+        self._active = active
+        return active
+
+    def _all_wrapped_by(self, key_id: str) -> bool:
+        with self._store.session() as s:
+            ids = set(s.scalars(select(VaultSecret.master_key_id)).all())
+        return ids <= {key_id} and bool(ids)
+
+    @property
+    def master_key_id(self) -> str:
+        return self._load_keys().key_id
+
+    def _key_for(self, key_id: str) -> MasterKey:
+        self._load_keys()
+        key = self._keys.get(key_id)
+        if key is None:
+            raise IntegrityError(
+                f"secret wrapped by master key {key_id}, which is not loaded "
+                f"(active key is {self.master_key_id})"
+            )
+        return key
+
+    # -- secrets ---------------------------------------------------------------------------
+    def put(self, name: str, value: str | bytes, *, description: str = "") -> SecretMetadata:
+        """Store or replace a secret; returns its metadata (never the value)."""
+        validate_secret_name(name)
+        raw = value.encode() if isinstance(value, str) else bytes(value)
+        if not raw:
+            raise ValidationError(f"secret {name!r} is empty")
+        master = self._load_keys()
+        now = self._clock.now()
+        with self._store.session() as s:
+            row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
+            version = 1 if row is None else row.version + 1
+            data_key = AESGCM.generate_key(bit_length=256)
+            nonce = os.urandom(_NONCE)
+            ciphertext = nonce + AESGCM(data_key).encrypt(nonce, raw, _aad_data(name, version))
+            wrapped = master.wrap(data_key, _aad_key(name))
+            if row is None:
+                row = VaultSecret(name=name, created_at=now)
+                s.add(row)
+            row.version = version
+            row.ciphertext = ciphertext
+            row.wrapped_key = wrapped
+            row.master_key_id = master.key_id
+            row.updated_at = now
+            if description:
+                row.description = description
+            s.flush()
+            return _meta(row)
+
+    def get(self, name: str) -> SecretStr:
+        """Decrypt a secret. The result's repr is masked; call ``get_secret_value()``."""
+        with self._store.session() as s:
+            row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
+            if row is None:
+                raise NotFoundError(f"vault has no secret named {name!r}")
+            key = self._key_for(row.master_key_id)
+            try:
+                data_key = key.unwrap(row.wrapped_key, _aad_key(row.name))
+                blob = row.ciphertext
+                raw = AESGCM(data_key).decrypt(
+                    blob[:_NONCE], blob[_NONCE:], _aad_data(row.name, row.version)
+                )
+            except InvalidTag:
+                raise IntegrityError(
+                    f"secret {name!r} failed authentication: wrong master key or tampered row"
+                ) from None
+        return SecretStr(raw.decode("utf-8", errors="surrogateescape"))
+
+    def exists(self, name: str) -> bool:
+        with self._store.session() as s:
+            return s.scalar(select(VaultSecret.id).where(VaultSecret.name == name)) is not None
+
+    def metadata(self, name: str) -> SecretMetadata:
+        with self._store.session() as s:
+            row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
+            if row is None:
+                raise NotFoundError(f"vault has no secret named {name!r}")
+            return _meta(row)
+
+    def list(self) -> list[SecretMetadata]:
+        with self._store.session() as s:
+            return [_meta(r) for r in s.scalars(select(VaultSecret).order_by(VaultSecret.name))]
+
+    def delete(self, name: str) -> None:
+        with self._store.session() as s:
+            row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
+            if row is None:
+                raise NotFoundError(f"vault has no secret named {name!r}")
+            s.delete(row)
+
+    def rotate_master(self, new_key: MasterKey | None = None) -> int:
+        """Re-wrap every data key under a new master key, in one transaction.
+
+        With a key file, the new key is written to ``<file>.next`` first, the rows are
+        re-wrapped and committed, then the file is renamed over the old one; a crash at any
+        point leaves a key that opens every row. Returns the number of re-wrapped secrets.
+        """
+        old = self._load_keys()
+        env_mode = bool(os.environ.get(MASTER_KEY_ENV))
+        if new_key is None:
+            if env_mode:
+                env_new = os.environ.get(NEW_MASTER_KEY_ENV)
+                if not env_new:
+                    raise ConfigError(
+                        f"master key comes from {MASTER_KEY_ENV}: put the new key in "
+                        f"{NEW_MASTER_KEY_ENV} to rotate, then swap the variables"
+                    )
+                new_key = MasterKey.from_b64(env_new, origin=NEW_MASTER_KEY_ENV)
+            else:
+                new_key = MasterKey.generate()
+        if new_key.key_id == old.key_id:
+            raise ValidationError("the new master key is the same as the current one")
+        pending: Path | None = None
+        if not env_mode and self._key_file is not None:
+            pending = self._key_file.with_name(self._key_file.name + ".next")
+            if pending.exists():
+                pending.unlink()
+            write_key_file(pending, new_key)
+        now = self._clock.now()
+        count = 0
+        try:
+            with self._store.session() as s:
+                for row in s.scalars(select(VaultSecret).with_for_update()):
+                    key = self._key_for(row.master_key_id)
+                    try:
+                        data_key = key.unwrap(row.wrapped_key, _aad_key(row.name))
+                    except InvalidTag:
+                        raise IntegrityError(
+                            f"secret {row.name!r} failed authentication during rotation; "
+                            "nothing was changed"
+                        ) from None
+                    row.wrapped_key = new_key.wrap(data_key, _aad_key(row.name))
+                    row.master_key_id = new_key.key_id
+                    row.rewrapped_at = now
+                    count += 1
+        except BaseException:
+            if pending is not None and pending.exists():
+                pending.unlink()
+            raise
+        if pending is not None and self._key_file is not None:
+            os.replace(pending, self._key_file)
+        self._keys = {new_key.key_id: new_key}
+        self._active = new_key
+        return count
+
+
+def _meta(row: VaultSecret) -> SecretMetadata:
+    return SecretMetadata(
+        name=row.name,
+        version=row.version,
+        master_key_id=row.master_key_id,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        rewrapped_at=row.rewrapped_at,
+    )
