@@ -6,9 +6,6 @@ Never prints a traceback to a user (set RINGFENCE_DEBUG=1 to see one) and never 
 from __future__ import annotations
 
 import os
-import sys
-
-import click
 
 from ringfence.core.errors import RingfenceError
 
@@ -25,14 +22,8 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(code)
 
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="ringfence")
-    except click.exceptions.Exit as exc:
-        raise SystemExit(exc.exit_code) from None
-    except click.exceptions.Abort:
-        fail("aborted", 130)
-    except click.ClickException as exc:
-        exc.show()
-        raise SystemExit(exc.exit_code) from None
+        # Standalone mode: Typer/Click print usage errors themselves and exit 2.
+        app(args=argv, prog_name="ringfence")
     except RingfenceError as exc:
         fail(f"{exc.message} [{exc.code}]")
     except OperationalError as exc:
@@ -47,5 +38,3 @@ def main(argv: list[str] | None = None) -> None:
         if os.environ.get("RINGFENCE_DEBUG"):
             raise
         fail(f"internal error ({type(exc).__name__}); rerun with RINGFENCE_DEBUG=1 for details")
-    if isinstance(result, int) and result:
-        sys.exit(result)

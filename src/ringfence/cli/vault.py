@@ -1,4 +1,4 @@
-"""``ringfence vault``: put a secret, read its metadata, rotate the master key. Never prints a secret."""
+"""``ringfence vault``: put a secret, show its metadata, rotate the master key; never prints one."""
 
 from __future__ import annotations
 

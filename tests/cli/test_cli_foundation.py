@@ -1,0 +1,125 @@
+"""The CLI: init, vault, audit verify — with one clear line and a non-zero exit on errors."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from ringfence.cli import main
+
+SECRET = "cli-secret-value-0f9e8d7c6b5a"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_init_creates_data_dir_key_and_schema(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "rf"
+    code, out, _ = run(["init", "--data-dir", str(data)], capsys)
+    assert code == 0
+    assert "created data directory" in out and "master key" in out
+    key = data / "master.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert (data / "ringfence.db").exists()
+    code, out, _ = run(["init", "--data-dir", str(data), "-o", "json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["created_master_key"] is False and report["migrated"] is False
+
+
+def test_commands_before_init_say_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["vault", "list", "--data-dir", str(tmp_path / "none")], capsys)
+    assert code == 1 and "ringfence init" in err and "Traceback" not in err
+
+
+def test_vault_put_from_env_and_metadata_never_print_the_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = str(tmp_path / "rf")
+    run(["init", "--data-dir", data], capsys)
+    monkeypatch.setenv("CRM_SECRET", SECRET)
+    code, out, _ = run(
+        ["vault", "put", "crm/secret", "--from-env", "CRM_SECRET", "--data-dir", data], capsys
+    )
+    assert code == 0 and SECRET not in out
+    code, out, _ = run(
+        ["vault", "get-metadata", "crm/secret", "-o", "json", "--data-dir", data], capsys
+    )
+    meta = json.loads(out)
+    assert code == 0 and meta[0]["version"] == 1 and SECRET not in out
+    code, out, _ = run(["vault", "rotate-master", "--data-dir", data, "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["rewrapped"] == 1
+    raw = (tmp_path / "rf" / "ringfence.db").read_bytes()
+    assert SECRET.encode() not in raw
+
+
+def test_vault_errors_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = str(tmp_path / "rf")
+    run(["init", "--data-dir", data], capsys)
+    code, _, err = run(
+        ["vault", "put", "x", "--from-env", "NOPE_NOT_SET", "--data-dir", data], capsys
+    )
+    assert code == 1 and "NOPE_NOT_SET is not set" in err
+    code, _, err = run(["vault", "get-metadata", "missing", "--data-dir", data], capsys)
+    assert code == 1 and "no secret named 'missing'" in err and "[not_found]" in err
+    monkeypatch.setenv("BAD", "v")
+    code, _, err = run(
+        ["vault", "put", "bad name", "--from-env", "BAD", "--data-dir", data], capsys
+    )
+    assert code == 1 and "invalid secret name" in err
+
+
+def test_audit_verify_names_the_tampered_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "rf"
+    run(["init", "--data-dir", str(data)], capsys)
+    for i in range(3):
+        monkeypatch.setenv("V", f"value-{i}")
+        run(["vault", "put", f"s{i}", "--from-env", "V", "--data-dir", str(data)], capsys)
+    code, out, _ = run(["audit", "verify", "--data-dir", str(data)], capsys)
+    assert code == 0 and "intact: 3 records" in out
+    engine = create_engine(f"sqlite:///{data / 'ringfence.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))
+    engine.dispose()
+    code, _, err = run(["audit", "verify", "--data-dir", str(data)], capsys)
+    assert code == 1 and "record 2" in err and "edited" in err
+    code, out, _ = run(["audit", "verify", "--data-dir", str(data), "-o", "json"], capsys)
+    assert code == 1 and json.loads(out)["problems"][0]["seq"] == 2
+
+
+def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["vault", "put"], capsys)
+    assert code == 2 and "Traceback" not in err
+    code, _, err = run(["no-such-command"], capsys)
+    assert code == 2 and "Traceback" not in err
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("ringfence")
+    proc = subprocess.run(
+        [str(exe), "init", "--data-dir", str(tmp_path / "rf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -1,0 +1,126 @@
+"""The audit hash chain detects edits, deletions, insertions and reordering, and names them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from ringfence.core.clock import FixedClock
+from ringfence.store import audit
+from ringfence.store.db import Store
+from ringfence.store.models import AuditRecord
+
+
+def _fill(store: Store, n: int = 6) -> None:
+    clock = FixedClock()
+    for i in range(n):
+        clock.advance(1)
+        audit.append_standalone(
+            store,
+            actor="tester",
+            action="app.update",
+            entity_type="app",
+            entity_id=f"app-{i}",
+            before={"clearance": i},
+            after={"clearance": i + 1},
+            clock=clock,
+        )
+
+
+def test_intact_chain_verifies(store: Store) -> None:
+    _fill(store)
+    result = audit.verify(store)
+    assert result.ok and result.records == 6 and len(result.head) == 64
+
+
+def test_empty_chain_verifies(store: Store) -> None:
+    result = audit.verify(store)
+    assert result.ok and result.records == 0 and result.head == audit.GENESIS
+
+
+def test_edited_record_is_named(store: Store) -> None:
+    _fill(store)
+    with store.session() as s:
+        s.execute(update(AuditRecord).where(AuditRecord.seq == 3).values(actor="mallory"))
+    result = audit.verify(store)
+    assert not result.ok
+    assert [(p.seq, "edited" in p.problem) for p in result.problems] == [(3, True)]
+
+
+def test_edited_json_payload_is_detected(store: Store) -> None:
+    _fill(store)
+    with store.session() as s:
+        s.execute(update(AuditRecord).where(AuditRecord.seq == 2).values(after={"clearance": 99}))
+    assert [p.seq for p in audit.verify(store).problems] == [2]
+
+
+def test_deleted_record_is_named(store: Store) -> None:
+    _fill(store)
+    with store.session() as s:
+        s.execute(delete(AuditRecord).where(AuditRecord.seq == 4))
+    problems = audit.verify(store).problems
+    assert problems and all(p.seq == 5 for p in problems)
+    assert any("missing" in p.problem for p in problems)
+
+
+def test_reordered_records_are_detected(store: Store) -> None:
+    _fill(store)
+    with store.session() as s:
+        # Swap the sequence numbers of records 2 and 3 (via a temporary value).
+        s.execute(text("UPDATE audit_log SET seq = 1000 WHERE seq = 2"))
+        s.execute(text("UPDATE audit_log SET seq = 2 WHERE seq = 3"))
+        s.execute(text("UPDATE audit_log SET seq = 3 WHERE seq = 1000"))
+    problems = audit.verify(store).problems
+    assert {p.seq for p in problems} >= {2, 3}
+
+
+def test_recomputed_hash_after_edit_still_breaks_the_next_link(store: Store) -> None:
+    """An attacker who edits a record and recomputes its hash breaks the following link."""
+    _fill(store)
+    with store.session() as s:
+        row = s.scalar(select(AuditRecord).where(AuditRecord.seq == 2))
+        assert row is not None
+        row.actor = "mallory"
+        row.hash = audit._row_hash(row)
+    problems = audit.verify(store).problems
+    assert [p.seq for p in problems] == [3]
+
+
+def test_secrets_in_before_after_are_redacted(store: Store) -> None:
+    audit.append_standalone(
+        store,
+        actor="t",
+        action="credential.create",
+        entity_type="credential",
+        after={"name": "c", "client_secret": "hunter2hunter2", "note": "AKIAABCDEFGHIJKLMNOP"},
+    )
+    with store.session() as s:
+        row = s.scalar(select(AuditRecord))
+        assert row is not None and row.after is not None
+        assert row.after["client_secret"] == "[REDACTED]"
+        assert "AKIA" not in row.after["note"]
+    assert audit.verify(store).ok
+
+
+def test_two_appenders_racing_cannot_fork_the_chain(store: Store) -> None:
+    """Unique prev_hash: a second record claiming the same predecessor is refused."""
+    _fill(store, 2)
+    from sqlalchemy.exc import IntegrityError
+
+    with store.session() as s:
+        head = s.scalar(select(AuditRecord).where(AuditRecord.seq == 2))
+        assert head is not None
+        prev = head.prev_hash
+    with pytest.raises(IntegrityError), store.session() as s:
+        s.add(
+            AuditRecord(
+                seq=99,
+                id="fork",
+                ts=head.ts,
+                actor="x",
+                action="x",
+                entity_type="x",
+                prev_hash=prev,
+                hash="f" * 64,
+            )
+        )
