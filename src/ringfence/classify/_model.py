@@ -42,6 +42,7 @@ class Detector:
     context: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     needs_context: bool = False
+    separated_bonus: float = 0.0  # added when the value is written with separators (123-45-6789)
     caseless: bool = False
     mask: MaskStyle = "full"
     keep_prefix: int = 0

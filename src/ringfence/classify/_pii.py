@@ -74,7 +74,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "us_social_security_number", "US SSN", R, "government_id",
         r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b|\b\d{9}\b", v.us_ssn, "SSA area/group/serial rules",
         base=0.45, context=("ssn", "social security", "soc sec"),
-        keys=("ssn", "socialsecurity"), mask="last4", example="536-90-4399",
+        keys=("ssn", "socialsecurity"), mask="last4", separated_bonus=0.3, example="536-90-4399",
     ),
     Detector(
         "us_individual_taxpayer_identification_number", "US ITIN", R, "government_id",
@@ -144,7 +144,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "india_aadhaar_individual", "India Aadhaar", R, "government_id",
         r"\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b", v.in_aadhaar, "Verhoeff", base=0.5,
         context=("aadhaar", "aadhar", "uidai", "uid"), keys=("aadhaar", "aadhar", "uid"),
-        mask="last4", example="2341 2341 2346",
+        mask="last4", separated_bonus=0.2, example="2341 2341 2346",
     ),
     Detector(
         "india_pan_individual", "India PAN", R, "government_id",
@@ -155,12 +155,12 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "brazil_cpf_number", "Brazil CPF", R, "government_id",
         r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b", v.br_cpf, "mod 11 x2", base=0.45,
-        context=("cpf", "cadastro"), keys=("cpf",), mask="last4", example="529.982.247-25",
+        context=("cpf", "cadastro"), keys=("cpf",), mask="last4", separated_bonus=0.3, example="529.982.247-25",
     ),
     Detector(
         "brazil_cnpj_number", "Brazil CNPJ", C, "government_id",
         r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b", v.br_cnpj, "mod 11 x2", base=0.5,
-        context=("cnpj",), keys=("cnpj",), mask="last4", example="11.222.333/0001-81",
+        context=("cnpj",), keys=("cnpj",), mask="last4", separated_bonus=0.25, example="11.222.333/0001-81",
     ),
     Detector(
         "australia_tax_file_number", "Australia TFN", R, "government_id",

@@ -1,0 +1,410 @@
+"""The classification engine: prefilter, confirm, validate, weigh context, report findings.
+
+A ``Classifier`` compiles every detector once (Hyperscan or an RE2 set as prefilter, Python
+``re`` for the trusted built-in patterns, RE2 for custom ones) and is then safe to call inline
+from the gateway for every body. It never raises on arbitrary bytes, never returns, logs or
+stores a matched value: findings carry a masked preview only.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ringfence.classify import _extract as ex
+from ringfence.classify._catalogue import BUILTIN_DETECTORS, DEFAULT_ALLOWLIST
+from ringfence.classify._mask import fingerprint, preview
+from ringfence.classify._model import (
+    DEFAULT_MIN_CONFIDENCE,
+    Detector,
+    Finding,
+    ScanResult,
+)
+from ringfence.classify._prefilter import Prefilter, build_prefilter
+from ringfence.classify._validators import not_placeholder, shannon_entropy
+from ringfence.core.errors import ConfigError
+from ringfence.core.levels import DataClass
+
+SEP = "\n\x00\n"  # between leaves; no detector pattern crosses a newline
+REPORT_FLOOR = 0.3
+_NEGATIVE_KEY_WORDS = frozenset(
+    "order invoice uuid guid timestamp tracking sku version build hash checksum sha etag "
+    "request trace span nonce created updated epoch ticket zip postal sequence seq count "
+    "amount price total quantity id ref reference number no".split()
+)
+_SECRET_FIELD = re.compile(
+    r"(?:^| )(?:secret|token|apikey|api key|key|password|passwd|passphrase|pwd|credentials?|"
+    r"private key|access key|auth|authorization|client secret|signing key)(?: |$)"
+)
+_PASSWORD_FIELD = re.compile(r"(?:^| )(?:password|passwd|passphrase|pwd)(?: |$)")
+_NOT_SECRET_FIELD = re.compile(
+    r"(?:^| )(?:type|types|expires|expiry|ttl|count|url|uri|name|hint|length|policy|at|set|"
+    r"required|enabled|page|cursor|next|prev|previous|csrf|endpoint|method|id|scope|scopes|"
+    r"usage|format|version|hash)(?: |$)"
+)
+_REDACTED_LOOKING = frozenset({"redacted", "null", "none", "true", "false", "undefined"})
+
+
+@dataclass(slots=True)
+class _Compiled:
+    det: Detector
+    regex: Any  # re.Pattern[str] for built-ins, an RE2 pattern for custom detectors
+    group: int | str
+    ctx: re.Pattern[str] | None
+    short_keys: frozenset[str]
+    long_keys: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class Hit:
+    leaf: int
+    start: int
+    end: int
+    confidence: float
+    det: Detector
+
+
+@dataclass(slots=True)
+class Analysis:
+    """Everything one scan learnt; redaction rebuilds the payload from it."""
+
+    kind: ex.Kind
+    leaves: list[ex.Leaf] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    doc: Any = None
+    parsed: bool = False
+    truncated: bool = False
+
+
+def _context_regex(words: Sequence[str]) -> re.Pattern[str] | None:
+    if not words:
+        return None
+    alts = [re.escape(w) + (r"(?![a-z])" if len(w) <= 4 else "") for w in words]
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + ")", re.IGNORECASE)
+
+
+def compile_detector(det: Detector, *, use_re2: bool = False) -> _Compiled:
+    if use_re2:
+        import re2
+
+        opts = re2.Options()
+        opts.case_sensitive = not det.caseless
+        regex: Any = re2.compile(det.pattern, opts)
+        has_v = "v" in (regex.groupindex or {})
+    else:
+        flags = re.ASCII | (re.IGNORECASE if det.caseless else 0)
+        regex = re.compile(det.pattern, flags)
+        has_v = "v" in regex.groupindex
+    return _Compiled(
+        det=det,
+        regex=regex,
+        group="v" if has_v else 0,
+        ctx=_context_regex(det.context),
+        short_keys=frozenset(k for k in det.keys if len(k) <= 4),
+        long_keys=tuple(k for k in det.keys if len(k) > 4),
+    )
+
+
+class Classifier:
+    """Compiled detectors + prefilter; call :meth:`scan` per payload (thread-safe)."""
+
+    def __init__(
+        self,
+        detectors: Sequence[Detector] | None = None,
+        *,
+        custom: Sequence[Detector] = (),
+        allow_values: Iterable[str] = (),
+        default_allowlist: bool = True,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        engine: str = "auto",
+        max_structured_bytes: int = 32 << 20,
+        chunk_chars: int = 1 << 20,
+        overlap_chars: int = 4096,
+    ) -> None:
+        builtin = list(BUILTIN_DETECTORS if detectors is None else detectors)
+        seen: set[str] = set()
+        for d in [*builtin, *custom]:
+            if d.id in seen:
+                raise ConfigError(f"duplicate data type id {d.id!r}", code="classify_duplicate")
+            seen.add(d.id)
+        self._compiled = [compile_detector(d) for d in builtin]
+        self._compiled += [compile_detector(d, use_re2=True) for d in custom]
+        self._field_secret = next(
+            (i for i, c in enumerate(self._compiled) if c.det.id == "generic_secret_field"), -1
+        )
+        patterns = [(c.det.pattern, c.det.caseless) for c in self._compiled]
+        self._prefilter: Prefilter = build_prefilter(patterns, engine)
+        allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
+        self._allow = frozenset(fingerprint(v) for v in allow)
+        self.min_confidence = min_confidence
+        self.max_structured_bytes = max_structured_bytes
+        self.chunk_chars = chunk_chars
+        self.overlap_chars = max(256, min(overlap_chars, chunk_chars))
+
+    @property
+    def engine(self) -> str:
+        return self._prefilter.engine
+
+    @property
+    def detectors(self) -> tuple[Detector, ...]:
+        return tuple(c.det for c in self._compiled)
+
+    # -- public scanning API --------------------------------------------------------------
+
+    def scan(self, body: bytes | bytearray | memoryview | str, content_type: str | None = None) -> ScanResult:
+        """Classify one payload. ``content_type`` picks JSON, NDJSON, CSV, form or text."""
+        data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
+        return self.result(self.analyze(data, content_type))
+
+    def scan_text(self, text: str) -> ScanResult:
+        return self.scan(text.encode("utf-8", "surrogatepass"), "text/plain")
+
+    def scan_json(self, doc: Any) -> ScanResult:
+        """Classify an already-parsed JSON document (dict / list / scalars)."""
+        an = Analysis(kind="json", doc=doc, parsed=True)
+        an.leaves = ex.json_leaves(doc)
+        an.hits = self._confirm_leaves(an.leaves, None)
+        return self.result(an)
+
+    def scan_stream(self, chunks: Iterable[bytes], content_type: str | None = None) -> ScanResult:
+        """Classify a large text body chunk by chunk with overlap (bounded memory)."""
+        del content_type  # streamed bodies are scanned as text: paths are not available
+        an = Analysis(kind="text")
+        for leaf, hits in self._windows(self._decode_stream(chunks)):
+            base = len(an.leaves)
+            an.leaves.append(leaf)
+            an.hits.extend(Hit(base, h.start, h.end, h.confidence, h.det) for h in hits)
+        return self.result(an, offsets_from_leaf=True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def analyze(self, data: bytes, content_type: str | None, *, whole: bool = False) -> Analysis:
+        kind = ex.kind_of(content_type, data)
+        if kind != "text" and len(data) > self.max_structured_bytes:
+            kind = "text"
+        an = Analysis(kind=kind)
+        # Fast path: a body without escapes or non-ASCII reads the same raw as parsed, so
+        # when the prefilter finds nothing in the raw bytes there is nothing to parse.
+        cands: set[int] | None = None
+        if data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data):
+            cands = self._prefilter.candidates(data)
+            if not cands:
+                return an
+        if kind == "json":
+            an.parsed, an.doc = ex.parse_json(data)
+            if an.parsed:
+                an.leaves = ex.json_leaves(an.doc)
+            else:
+                an.kind = kind = "text"
+        elif kind == "ndjson":
+            an.leaves, an.doc = ex.ndjson_leaves(ex.decode(data))
+            an.parsed = True
+        elif kind == "csv":
+            rows = ex.csv_rows(ex.decode(data))
+            if rows is None:
+                an.kind = kind = "text"
+            else:
+                an.doc, an.parsed, an.leaves = rows, True, ex.csv_leaves(rows)
+        elif kind == "form":
+            an.doc = ex.form_pairs(ex.decode(data))
+            an.parsed, an.leaves = True, ex.form_leaves(an.doc)
+        if kind == "text":
+            text = ex.normalize(ex.decode(data))
+            if not whole and len(text) > self.chunk_chars + self.overlap_chars:
+                for leaf, hits in self._windows(iter([text])):
+                    base = len(an.leaves)
+                    an.leaves.append(leaf)
+                    an.hits.extend(Hit(base, h.start, h.end, h.confidence, h.det) for h in hits)
+                return an
+            an.leaves = [ex.Leaf((), "", text)] if text else []
+        an.hits = self._confirm_leaves(an.leaves, cands)
+        return an
+
+    def result(self, an: Analysis, *, offsets_from_leaf: bool = False) -> ScanResult:
+        findings: list[Finding] = []
+        top = DataClass.PUBLIC
+        windows = offsets_from_leaf or (an.kind == "text" and len(an.leaves) > 1)
+        offset = 0
+        bases: list[int] = []
+        for leaf in an.leaves:
+            bases.append(offset)
+            offset += self.chunk_chars
+        for h in an.hits:
+            leaf = an.leaves[h.leaf]
+            shift = bases[h.leaf] if windows else 0
+            findings.append(
+                Finding(
+                    type_id=h.det.id,
+                    data_class=h.det.data_class,
+                    path=ex.format_path(leaf.path),
+                    start=h.start + shift,
+                    end=h.end + shift,
+                    confidence=h.confidence,
+                    preview=preview(h.det, leaf.text[h.start : h.end]),
+                    path_parts=leaf.path,
+                )
+            )
+            if h.confidence >= self.min_confidence and h.det.data_class > top:
+                top = h.det.data_class
+        return ScanResult(
+            findings=tuple(findings),
+            data_class=top,
+            content_kind=an.kind,
+            truncated=an.truncated,
+            types=frozenset(f.type_id for f in findings if f.confidence >= self.min_confidence),
+        )
+
+    def _decode_stream(self, chunks: Iterable[bytes]) -> Iterator[str]:
+        dec = codecs.getincrementaldecoder("utf-8")("replace")
+        for chunk in chunks:
+            piece = dec.decode(bytes(chunk))
+            if piece:
+                yield piece
+        tail = dec.decode(b"", final=True)
+        if tail:
+            yield tail
+
+    def _windows(self, pieces: Iterator[str]) -> Iterator[tuple[ex.Leaf, list[Hit]]]:
+        """Windows of ``chunk + overlap`` chars stepping by ``chunk``; a hit belongs to the
+        window it starts in (before ``chunk``), so nothing is reported twice."""
+        step, span = self.chunk_chars, self.chunk_chars + self.overlap_chars
+        buf = ""
+        for piece in pieces:
+            buf += piece
+            while len(buf) >= span:
+                yield self._window(buf[:span], step)
+                buf = buf[step:]
+        if buf:
+            yield self._window(buf, len(buf))
+
+    def _window(self, text: str, limit: int) -> tuple[ex.Leaf, list[Hit]]:
+        leaf = ex.Leaf((), "", ex.normalize(text))
+        hits = [h for h in self._confirm_leaves([leaf], None) if h.start < limit]
+        return leaf, hits
+
+    def _confirm_leaves(self, leaves: list[ex.Leaf], cands: set[int] | None) -> list[Hit]:
+        if not leaves:
+            return []
+        if len(leaves) == 1:
+            text, starts = leaves[0].text, [0]
+        else:
+            starts = []
+            pos = 0
+            for leaf in leaves:
+                starts.append(pos)
+                pos += len(leaf.text) + len(SEP)
+            text = SEP.join(leaf.text for leaf in leaves)
+        if cands is None:
+            cands = self._prefilter.candidates(text.encode("utf-8", "ignore"))
+        hits: list[Hit] = []
+        for idx in sorted(cands):
+            if idx == self._field_secret:
+                hits.extend(self._field_secrets(leaves))
+                continue
+            self._confirm_one(self._compiled[idx], leaves, text, starts, hits)
+        return _resolve_overlaps(hits)
+
+    def _confirm_one(
+        self,
+        c: _Compiled,
+        leaves: list[ex.Leaf],
+        text: str,
+        starts: list[int],
+        out: list[Hit],
+    ) -> None:
+        det = c.det
+        for m in c.regex.finditer(text):
+            s, e = m.span(c.group)
+            if s < 0 or s == e:
+                continue
+            li = bisect_right(starts, s) - 1
+            leaf = leaves[li]
+            base = starts[li]
+            if e > base + len(leaf.text):
+                continue  # crossed a leaf separator
+            value = text[s:e]
+            if det.validator is not None and not det.validator(value):
+                continue
+            conf = self._confidence(c, leaf, s - base, value)
+            if conf < REPORT_FLOOR:
+                continue
+            if self._allow and fingerprint(value) in self._allow:
+                continue
+            out.append(Hit(li, s - base, e - base, conf, det))
+
+    def _confidence(self, c: _Compiled, leaf: ex.Leaf, start: int, value: str) -> float:
+        det = c.det
+        key = leaf.key
+        key_hit = False
+        if key:
+            if c.short_keys and any(t in c.short_keys for t in key.split()):
+                key_hit = True
+            elif c.long_keys:
+                joined = key.replace(" ", "")
+                key_hit = any(k in joined for k in c.long_keys)
+            if not key_hit and c.ctx is not None:
+                key_hit = c.ctx.search(key) is not None
+        word_hit = False
+        if not key_hit and c.ctx is not None:
+            window = leaf.text[max(0, start - 48) : start]
+            word_hit = c.ctx.search(window) is not None
+        if det.needs_context and not (key_hit or word_hit):
+            return 0.0
+        conf = det.base + (0.5 if key_hit else 0.35 if word_hit else 0.0)
+        if det.separated_bonus and not value.isalnum():
+            conf += det.separated_bonus
+        if (
+            not key_hit
+            and key
+            and det.category != "secret"
+            and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split())
+        ):
+            conf -= 0.4
+        return min(conf, 1.0)
+
+    def _field_secrets(self, leaves: list[ex.Leaf]) -> list[Hit]:
+        det = self._compiled[self._field_secret].det
+        out: list[Hit] = []
+        for li, leaf in enumerate(leaves):
+            key = leaf.key.rsplit(" ", 1)[-1] if " " in leaf.key else leaf.key
+            if not key or not _SECRET_FIELD.search(leaf.key) or _NOT_SECRET_FIELD.search(key):
+                continue
+            value = leaf.text.strip()
+            if not value or value.lower() in _REDACTED_LOOKING or set(value) <= set("*xX•#-"):
+                continue
+            if value.startswith(("${", "{{", "<", "%", "$(")) or not not_placeholder(value):
+                continue
+            if _PASSWORD_FIELD.search(leaf.key):
+                ok = len(value) >= 4
+            else:
+                ok = 16 <= len(value) <= 4096 and " " not in value and shannon_entropy(value) >= 3.0
+            if ok:
+                off = leaf.text.index(value)
+                out.append(Hit(li, off, off + len(value), det.base, det))
+        return out
+
+    # -- helpers for tests and tools ------------------------------------------------------------
+
+    def to_json(self, result: ScanResult) -> bytes:
+        return orjson.dumps(result.to_dict())
+
+
+def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
+    """Keep the most confident hit of each cluster of overlapping spans in the same leaf."""
+    if len(hits) < 2:
+        return hits
+    hits.sort(key=lambda h: (h.leaf, h.start, -h.confidence))
+    kept: list[Hit] = []
+    for h in hits:
+        if kept and kept[-1].leaf == h.leaf and h.start < kept[-1].end:
+            if h.confidence > kept[-1].confidence:
+                kept[-1] = h
+            continue
+        kept.append(h)
+    return kept

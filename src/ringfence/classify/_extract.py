@@ -1,0 +1,168 @@
+"""Turn a payload (JSON, NDJSON, CSV, form-encoded or text) into leaves: (path, key, text).
+
+Parsing is tolerant: a body that does not parse as its declared type is scanned as text, so
+arbitrary bytes never raise. Leaves keep the text exactly as decoded (then NFKC-normalised
+when non-ASCII, so look-alike digits and letters are caught); nothing is logged or kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import orjson
+
+from ringfence.classify._model import PathPart
+
+Kind = Literal["json", "ndjson", "csv", "form", "text"]
+MAX_CSV_FIELD = 1 << 20
+
+
+@dataclass(slots=True)
+class Leaf:
+    path: tuple[PathPart, ...]
+    key: str  # words of the nearest key(s), lowercase, space separated: "card number"
+    text: str
+    ref: tuple[int, ...] = ()  # structural location for rebuilding (csv row/col, form index)
+
+
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+@lru_cache(maxsize=8192)
+def norm_key(key: str) -> str:
+    """``customerEmail`` / ``card_number`` / ``Card-Number`` become ``customer email`` etc."""
+    return " ".join(_WORDS.findall(_CAMEL.sub(r"\1 \2", key).lower()))
+
+
+def normalize(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+def decode(body: bytes) -> str:
+    return body.decode("utf-8", errors="replace")
+
+
+def kind_of(content_type: str | None, body: bytes) -> Kind:
+    ct = (content_type or "").split(";", 1)[0].strip().lower()
+    if ct in ("application/x-ndjson", "application/jsonl", "application/json-seq") or ct.endswith(
+        "+ndjson"
+    ):
+        return "ndjson"
+    if ct == "application/json" or ct.endswith("+json") or ct == "text/json":
+        return "json"
+    if ct in ("text/csv", "application/csv"):
+        return "csv"
+    if ct == "application/x-www-form-urlencoded":
+        return "form"
+    if not ct:
+        head = body[:64].lstrip()
+        if head[:1] in (b"{", b"["):
+            return "json"
+    return "text"
+
+
+def format_path(parts: tuple[PathPart, ...]) -> str:
+    out = ["$"]
+    for p in parts:
+        if isinstance(p, int):
+            out.append(f"[{p}]")
+        elif p.isidentifier():
+            out.append(f".{p}")
+        else:
+            out.append("[" + orjson.dumps(p).decode() + "]")
+    return "".join(out)
+
+
+def _key_of(parts: tuple[PathPart, ...]) -> str:
+    names = [p for p in parts if isinstance(p, str)]
+    if not names:
+        return ""
+    if len(names) == 1:
+        return norm_key(names[0])
+    return norm_key(names[-2]) + " " + norm_key(names[-1])
+
+
+def json_leaves(obj: Any, prefix: tuple[PathPart, ...] = ()) -> list[Leaf]:
+    """String and integer leaves of a parsed JSON document, iteratively (no recursion limit)."""
+    leaves: list[Leaf] = []
+    stack: list[tuple[tuple[PathPart, ...], Any]] = [(prefix, obj)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, str):
+            if node:
+                leaves.append(Leaf(path, _key_of(path), normalize(node)))
+        elif isinstance(node, dict):
+            for k, child in reversed(node.items()):
+                stack.append(((*path, k), child))
+        elif isinstance(node, list):
+            for i in range(len(node) - 1, -1, -1):
+                stack.append(((*path, i), node[i]))
+        elif isinstance(node, int) and not isinstance(node, bool):
+            leaves.append(Leaf(path, _key_of(path), str(node)))
+    return leaves
+
+
+def parse_json(body: bytes | str) -> tuple[bool, Any]:
+    try:
+        return True, orjson.loads(body)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return False, None
+
+
+def ndjson_leaves(text: str) -> tuple[list[Leaf], list[Any]]:
+    leaves: list[Leaf] = []
+    docs: list[Any] = []
+    for i, line in enumerate(text.split("\n")):
+        if not line.strip():
+            docs.append(None)
+            continue
+        ok, doc = parse_json(line)
+        docs.append(doc if ok else line)
+        if ok:
+            leaves.extend(json_leaves(doc, (i,)))
+        else:
+            leaves.append(Leaf((i,), "", normalize(line), (i,)))
+    return leaves, docs
+
+
+def csv_rows(text: str) -> list[list[str]] | None:
+    try:
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except (csv.Error, ValueError):
+        return None
+
+
+def csv_leaves(rows: list[list[str]]) -> list[Leaf]:
+    header = rows[0] if rows else []
+    leaves: list[Leaf] = []
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            if not cell:
+                continue
+            name = header[c] if r > 0 and c < len(header) else ""
+            parts: tuple[PathPart, ...] = (r, name or c)
+            leaves.append(Leaf(parts, norm_key(name), normalize(cell), (r, c)))
+    return leaves
+
+
+def form_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, max_num_fields=100_000)
+    except ValueError:
+        return []
+
+
+def form_leaves(pairs: list[tuple[str, str]]) -> list[Leaf]:
+    return [Leaf((k,), norm_key(k), normalize(v), (i,)) for i, (k, v) in enumerate(pairs) if v]
+
+
+def text_leaves(text: str) -> list[Leaf]:
+    return [Leaf((), "", normalize(text))] if text else []

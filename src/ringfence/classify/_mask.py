@@ -1,0 +1,75 @@
+"""Masked previews, format-preserving masks and keyed tokens for detected values.
+
+A preview or mask must never reproduce the raw value: at most the last four characters of a
+long identifier, the domain of an email, or the public fixed prefix of a token survive.
+Tokens are HMAC-SHA256 under a caller-supplied key, so equal values give equal tokens (joins
+still work) without the value being recoverable. Nothing here logs or stores a value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from ringfence.classify._model import Detector
+
+PREVIEW_MAX = 24
+_MASK = "*"
+
+
+def _mask_alnum(value: str, keep_tail: int = 0, keep_head: int = 0) -> str:
+    positions = [i for i, c in enumerate(value) if c.isalnum()]
+    if keep_tail and len(positions) < 2 * keep_tail:  # too short to show a tail safely
+        keep_tail = 0
+    if keep_head >= len(positions):
+        keep_head = 0
+    hidden = positions[keep_head : len(positions) - keep_tail]
+    chars = list(value)
+    for i in hidden:
+        chars[i] = _MASK
+    return "".join(chars)
+
+
+def mask(detector: Detector, value: str) -> str:
+    """Format-preserving mask: same length and separators, sensitive characters starred."""
+    style = detector.mask
+    if style == "last4":
+        return _mask_alnum(value, keep_tail=4)
+    if style == "email":
+        local, at, domain = value.rpartition("@")
+        if not at:
+            return _mask_alnum(value)
+        head = local[:1] if len(local) > 2 else ""
+        return head + _MASK * (len(local) - len(head)) + "@" + domain
+    if style == "prefix" and detector.keep_prefix:
+        keep = min(detector.keep_prefix, len(value) // 2)
+        return value[:keep] + "".join(_MASK if c.isalnum() else c for c in value[keep:])
+    return _mask_alnum(value)
+
+
+def preview(detector: Detector, value: str) -> str:
+    """A short masked rendering safe to show in findings, logs and events."""
+    masked = mask(detector, value)
+    if len(masked) <= PREVIEW_MAX:
+        return masked
+    if detector.mask == "last4":
+        return "…" + masked[-(PREVIEW_MAX - 1) :]
+    return masked[: PREVIEW_MAX - 1] + "…"
+
+
+def canonical(value: str) -> str:
+    """Separator- and case-insensitive form used for allow-lists and tokens."""
+    if "@" in value:
+        return value.strip().lower()
+    return "".join(c for c in value if c.isalnum()).upper() or value
+
+
+def token(key: bytes, type_id: str, value: str) -> str:
+    """Stable keyed token: ``tok_<type>_<hmac hex>``; equal values give equal tokens."""
+    digest = hmac.new(key, f"{type_id}\x00{canonical(value)}".encode(), hashlib.sha256)
+    return f"tok_{type_id}_{digest.hexdigest()[:24]}"
+
+
+def fingerprint(value: str) -> str:
+    """Unkeyed SHA-256 of the canonical value, used only for allow-list membership."""
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
