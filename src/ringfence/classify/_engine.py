@@ -33,11 +33,12 @@ from ringfence.core.levels import DataClass
 
 SEP = "\n\x00\n"  # between leaves; no detector pattern crosses a newline
 REPORT_FLOOR = 0.3
-_NEGATIVE_KEY_WORDS = frozenset(
+_NEGATIVE_WORDS = (
     "order invoice uuid guid timestamp tracking sku version build hash checksum sha etag "
     "request trace span nonce created updated epoch ticket zip postal sequence seq count "
-    "amount price total quantity id ref reference number no".split()
+    "amount price total quantity id ref reference number no"
 )
+_NEGATIVE_KEY_WORDS = frozenset(_NEGATIVE_WORDS.split())
 _SECRET_FIELD = re.compile(
     r"(?:^| )(?:secret|token|apikey|api key|key|password|passwd|passphrase|pwd|credentials?|"
     r"private key|access key|auth|authorization|client secret|signing key)(?: |$)"
@@ -55,7 +56,7 @@ _REDACTED_LOOKING = frozenset({"redacted", "null", "none", "true", "false", "und
 class _Compiled:
     det: Detector
     regex: Any  # re.Pattern[str] for built-ins, an RE2 pattern for custom detectors
-    group: int | str
+    group: int
     ctx: re.Pattern[str] | None
     short_keys: frozenset[str]
     long_keys: tuple[str, ...]
@@ -96,15 +97,14 @@ def compile_detector(det: Detector, *, use_re2: bool = False) -> _Compiled:
         opts = re2.Options()
         opts.case_sensitive = not det.caseless
         regex: Any = re2.compile(det.pattern, opts)
-        has_v = "v" in (regex.groupindex or {})
     else:
         flags = re.ASCII | (re.IGNORECASE if det.caseless else 0)
         regex = re.compile(det.pattern, flags)
-        has_v = "v" in regex.groupindex
+    groups: dict[str, int] = dict(regex.groupindex or {})
     return _Compiled(
         det=det,
         regex=regex,
-        group="v" if has_v else 0,
+        group=groups.get("v", 0),
         ctx=_context_regex(det.context),
         short_keys=frozenset(k for k in det.keys if len(k) <= 4),
         long_keys=tuple(k for k in det.keys if len(k) > 4),
@@ -157,7 +157,9 @@ class Classifier:
 
     # -- public scanning API --------------------------------------------------------------
 
-    def scan(self, body: bytes | bytearray | memoryview | str, content_type: str | None = None) -> ScanResult:
+    def scan(
+        self, body: bytes | bytearray | memoryview | str, content_type: str | None = None
+    ) -> ScanResult:
         """Classify one payload. ``content_type`` picks JSON, NDJSON, CSV, form or text."""
         data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
         return self.result(self.analyze(data, content_type))
@@ -232,7 +234,7 @@ class Classifier:
         windows = offsets_from_leaf or (an.kind == "text" and len(an.leaves) > 1)
         offset = 0
         bases: list[int] = []
-        for leaf in an.leaves:
+        for _leaf in an.leaves:
             bases.append(offset)
             offset += self.chunk_chars
         for h in an.hits:

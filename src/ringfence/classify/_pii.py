@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one rule per entry reads better than wrapped regexes)
 """Catalogue of personal, financial, government, health and network data types.
 
 Declarative only: each entry is a pattern, a validator from ``_validators`` and context hints.
@@ -11,7 +12,7 @@ from ringfence.classify import _validators as v
 from ringfence.classify._model import Detector
 from ringfence.core.levels import DataClass
 
-C, R, I = DataClass.CONFIDENTIAL, DataClass.RESTRICTED, DataClass.INTERNAL
+C, R, I = DataClass.CONFIDENTIAL, DataClass.RESTRICTED, DataClass.INTERNAL  # noqa: E741
 
 #: Words near a value that make a national id / account plausible (used by several types).
 _ID_WORDS = ("id number", "identity", "national id", "citizen", "tax id", "taxpayer")

@@ -13,12 +13,13 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import re2
+
+_hs: Any
 try:  # pragma: no cover - import availability depends on the platform
     import hyperscan as _hs
 except ImportError:  # pragma: no cover
     _hs = None
-
-import re2
 
 
 class Prefilter(Protocol):

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (one rule per line reads better than wrapped regexes)
 """Catalogue of credentials and secrets, written from the providers' public token formats.
 
 Each rule is our own, informed by the providers' documentation and public rule sets such as
@@ -8,11 +9,13 @@ and previews keep at most the public, fixed prefix of a token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ringfence.classify import _validators as v
 from ringfence.classify._model import Detector
 from ringfence.core.levels import DataClass
 
-R, I = DataClass.RESTRICTED, DataClass.INTERNAL
+R, INTERNAL = DataClass.RESTRICTED, DataClass.INTERNAL
 _E3 = v.entropy_at_least(3.0)
 _E35 = v.entropy_at_least(3.5)
 _GITLEAKS = "gitleaks config/gitleaks.toml (MIT)"
@@ -25,7 +28,7 @@ def _tok(
     prefix: int,
     example: str,
     *,
-    validator: object = _E3,
+    validator: Callable[[str], bool] = _E3,
     base: float = 0.9,
     context: tuple[str, ...] = (),
     keys: tuple[str, ...] = (),
@@ -34,14 +37,13 @@ def _tok(
     caseless: bool = False,
     source: str = _GITLEAKS,
 ) -> Detector:
-    assert callable(validator)
     return Detector(
         id=id,
         name=name,
         data_class=data_class,
         category="secret",
         pattern=pattern,
-        validator=validator,  # type: ignore[arg-type]
+        validator=validator,
         validator_name=getattr(validator, "__name__", ""),
         base=base,
         context=context,
@@ -123,7 +125,7 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
     _tok("twilio_api_key", "Twilio API key SID", r"\bSK[0-9a-fA-F]{32}\b", 2, "SK" + _ex(32, _HEX), base=0.75,
          context=("twilio",)),
     _tok("twilio_account_sid", "Twilio account SID", r"\bAC[0-9a-f]{32}\b", 2, "AC" + _ex(32, _HEX),
-         base=0.6, data_class=I, context=("twilio", "account_sid")),
+         base=0.6, data_class=INTERNAL, context=("twilio", "account_sid")),
     _tok("twilio_auth_token", "Twilio auth token", r"\b(?P<v>[0-9a-f]{32})\b", 0, _ex(32, _HEX), base=0.2,
          needs_context=True, context=("twilio", "auth_token", "authtoken"), keys=("twilioauth", "authtoken")),
     _tok("sendgrid_api_key", "SendGrid API key", r"\bSG\.[0-9A-Za-z_\-]{22}\.[0-9A-Za-z_\-]{43}\b", 3,

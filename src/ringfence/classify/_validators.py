@@ -743,7 +743,7 @@ def jwt(value: str) -> bool:
 def basic_auth_url(value: str) -> bool:
     """URL userinfo with a password that is not an obvious placeholder."""
     creds = value.split("://", 1)[1].rsplit("@", 1)[0]
-    user, _, pw = creds.partition(":")
+    _user, _, pw = creds.partition(":")
     if not pw or pw.startswith(("$", "{", "<", "%")) or _all_same(pw):
         return False
     return pw.lower() not in {"password", "pass", "secret", "passwd", "pwd", "changeme"}
