@@ -1,14 +1,23 @@
-"""FastAPI application factory for the control-plane REST API under ``/api/v1``."""
+"""FastAPI application factory for the control-plane REST API under ``/api/v1``.
+
+Every ``/api/v1`` route but ``/health`` requires a bearer token (see ``api/deps.py``); every
+error is RFC 9457 problem+json (``api/problems.py``); bodies are capped and must be JSON
+(``api/limits.py``). Capabilities add their routers below with one ``include_router`` line.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from ringfence.api import problems
+from ringfence.api.deps import install_auth
+from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard
 from ringfence.runtime import Runtime
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+    from ringfence.api import audit, inventory
+
     app = FastAPI(
         title="Ringfence API",
         version="1",
@@ -18,10 +27,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     problems.install(app)
+    install_auth(app, runtime)
+    app.add_middleware(BodyGuard, max_body=max_body)
 
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> dict[str, str]:
         ok = runtime.store.is_migrated()
         return {"status": "ok" if ok else "degraded"}
+
+    app.include_router(inventory.router)
+    app.include_router(audit.router)
 
     return app

@@ -61,6 +61,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            return problem(
+                400,
+                "invalid_json",
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                request.url.path,
+            )
+        # Only location and message: pydantic's ``input`` may be a secret the caller sent.
         errors = [
             {"field": _loc(e.get("loc", ())), "problem": e.get("msg", "invalid")}
             for e in exc.errors()

@@ -27,6 +27,7 @@ app = typer.Typer(
 # (command name, module exposing `app: typer.Typer`)
 _SUBCOMMANDS: list[tuple[str, str]] = [
     ("vault", "ringfence.cli.vault"),
+    ("token", "ringfence.cli.token"),
     ("audit", "ringfence.cli.audit"),
 ]
 # modules exposing `register(app: typer.Typer) -> None` for top-level commands

@@ -1,0 +1,79 @@
+"""``/api/v1/audit``: read the control-plane audit chain (paginated) and verify it.
+
+Read-only: nothing here can write, edit or delete an audit record. Records hold no secrets
+(``before``/``after`` were redacted on append), so they are returned as stored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from ringfence.api.deps import authorize, get_runtime
+from ringfence.api.inventory import COMMON_RESPONSES
+from ringfence.api.schemas import AuditRecordOut, AuditVerifyOut, ChainProblemOut, PageOut
+from ringfence.store import audit as chain
+from ringfence.store.models import AuditRecord
+
+router = APIRouter(
+    prefix="/api/v1/audit",
+    tags=["audit"],
+    dependencies=[Depends(authorize)],
+    responses=COMMON_RESPONSES,
+)
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=100_000_000)
+    order: Literal["asc", "desc"] = Field("desc", description="By sequence number.")
+    entity_type: str | None = Field(None, max_length=80)
+    entity_id: str | None = Field(None, max_length=200)
+    actor: str | None = Field(None, max_length=200)
+    action: str | None = Field(None, max_length=80)
+
+
+@router.get("")
+def list_audit(
+    request: Request, response: Response, q: Annotated[AuditQuery, Query()]
+) -> PageOut[AuditRecordOut]:
+    conds = [
+        getattr(AuditRecord, name) == value
+        for name in ("entity_type", "entity_id", "actor", "action")
+        if (value := getattr(q, name)) is not None
+    ]
+    seq = AuditRecord.seq.asc() if q.order == "asc" else AuditRecord.seq.desc()
+    with get_runtime(request).store.session() as s:
+        total = s.scalar(select(func.count()).select_from(AuditRecord).where(*conds)) or 0
+        rows = s.scalars(
+            select(AuditRecord).where(*conds).order_by(seq).limit(q.limit).offset(q.offset)
+        )
+        items = [AuditRecordOut.model_validate(r) for r in rows]
+    nxt = None
+    if q.offset + q.limit < total:
+        nxt = str(request.url.include_query_params(offset=q.offset + q.limit, limit=q.limit))
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    response.headers["X-Total-Count"] = str(total)
+    return PageOut[AuditRecordOut](
+        items=items, total=total, limit=q.limit, offset=q.offset, next=nxt
+    )
+
+
+@router.get("/verify")
+def verify_audit(request: Request) -> AuditVerifyOut:
+    """Recompute the hash chain; ``ok: false`` lists each broken record and why."""
+    result = chain.verify(get_runtime(request).store)
+    return AuditVerifyOut(
+        ok=result.ok,
+        records=result.records,
+        head=result.head,
+        problems=[
+            ChainProblemOut(seq=p.seq, record_id=p.record_id, problem=p.problem)
+            for p in result.problems
+        ],
+    )

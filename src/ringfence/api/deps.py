@@ -1,0 +1,155 @@
+"""Who is calling the control-plane API, and may they: the injectable auth dependencies.
+
+Every ``/api/v1`` route except ``/api/v1/health`` depends on :func:`authorize`, which resolves
+the caller to a :class:`Principal` and checks the scope the HTTP method needs (``read`` for
+GET/HEAD/OPTIONS, ``write`` for everything else). Routes that need the caller (for the audit
+actor) take ``principal: Annotated[Principal, Depends(authorize)]``; FastAPI caches it per
+request. Failures are ``AuthenticationError`` (401) or ``PermissionDeniedError`` (403), which
+the app renders as problem+json. This module never logs or echoes a presented credential.
+
+Extension point (identity capability): authentication is a chain of :class:`Authenticator`
+objects on ``app.state.authenticators``, tried in order. Each returns ``None`` when the
+request carries no credential of its kind, a ``Principal`` when it does and it is valid, and
+raises ``AuthenticationError`` when it carries a bad one. Today the chain holds one
+:class:`BearerTokenAuthenticator` (``rf_cp_...`` control-plane tokens). To add users, append
+e.g. a session-cookie or OIDC/JWT authenticator with :func:`add_authenticator` that returns
+``Principal(kind="user", roles={...}, scopes=scopes_for_roles(roles))``; fill
+:data:`ROLE_SCOPES` (admin, security-analyst, auditor, integration-owner) with the scopes each
+role grants, and, for finer rules than read/write, give a route
+``dependencies=[Depends(require_scopes("audit:read"))]``. Routes need no change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
+
+from fastapi import Depends, FastAPI, Request
+
+from ringfence.core.errors import AuthenticationError, PermissionDeniedError
+from ringfence.runtime import Runtime
+from ringfence.store.apitokens import TOKEN_PREFIX, ApiTokens
+
+READ = "read"
+WRITE = "write"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Role → scopes it grants. Empty until the identity capability defines roles; a principal's
+# ``scopes`` are always the effective ones, so checks never consult roles directly.
+ROLE_SCOPES: dict[str, frozenset[str]] = {}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a control-plane token today, a user or service account later."""
+
+    id: str
+    name: str
+    kind: str  # "token" | (later) "user" | "service_account"
+    scopes: frozenset[str]
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this caller, e.g. ``token:ci-deploy``."""
+        return f"{self.kind}:{self.name}"
+
+    def has_scopes(self, needed: Iterable[str]) -> bool:
+        return set(needed) <= self.scopes
+
+
+def scopes_for_roles(roles: Iterable[str]) -> frozenset[str]:
+    granted: set[str] = set()
+    for role in roles:
+        granted |= ROLE_SCOPES.get(role, frozenset())
+    return frozenset(granted)
+
+
+class Authenticator(Protocol):
+    def authenticate(self, request: Request) -> Principal | None: ...
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise AuthenticationError(
+            "the Authorization header must be `Bearer <token>`", code="invalid_token"
+        )
+    return credential.strip()
+
+
+class BearerTokenAuthenticator:
+    """``Authorization: Bearer rf_cp_...`` checked against the hashed control-plane tokens."""
+
+    def __init__(self, tokens: ApiTokens) -> None:
+        self._tokens = tokens
+
+    def authenticate(self, request: Request) -> Principal | None:
+        token = _bearer(request)
+        if token is None or not token.startswith(TOKEN_PREFIX):
+            return None
+        found = self._tokens.authenticate(token)
+        return Principal(id=found.id, name=found.name, kind="token", scopes=found.scopes)
+
+
+def install_auth(app: FastAPI, runtime: Runtime) -> None:
+    app.state.authenticators = [BearerTokenAuthenticator(ApiTokens(runtime.store, runtime.clock))]
+
+
+def add_authenticator(app: FastAPI, authenticator: Authenticator) -> None:
+    app.state.authenticators.append(authenticator)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def current_principal(request: Request) -> Principal:
+    """The caller, or 401: missing, malformed, unknown, expired and revoked all look alike."""
+    authenticators: Sequence[Authenticator] = request.app.state.authenticators
+    for authenticator in authenticators:
+        principal = authenticator.authenticate(request)
+        if principal is not None:
+            return principal
+    if request.headers.get("authorization") is not None:
+        raise AuthenticationError("invalid or expired API token", code="invalid_token")
+    raise AuthenticationError(
+        "authentication required: send `Authorization: Bearer rf_cp_...` "
+        "(create a token with `ringfence token create`)",
+        code="unauthenticated",
+    )
+
+
+def authorize(
+    principal: Annotated[Principal, Depends(current_principal)], request: Request
+) -> Principal:
+    """The caller, if it holds the scope the HTTP method needs; 403 otherwise."""
+    needed = READ if request.method in _SAFE_METHODS else WRITE
+    if not principal.has_scopes([needed]):
+        raise PermissionDeniedError(
+            f"this {request.method} needs the {needed!r} scope; the caller has "
+            f"{sorted(principal.scopes)}",
+            code="insufficient_scope",
+        )
+    return principal
+
+
+def require_scopes(*scopes: str) -> Callable[[Principal], Principal]:
+    """A dependency demanding extra scopes on one route, beyond what the method needs."""
+
+    def dependency(principal: Annotated[Principal, Depends(authorize)]) -> Principal:
+        if not principal.has_scopes(scopes):
+            raise PermissionDeniedError(
+                f"this route needs the scopes {sorted(scopes)}", code="insufficient_scope"
+            )
+        return principal
+
+    return dependency
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authorize)]

@@ -1,0 +1,91 @@
+"""Request-body guard (ASGI middleware): size cap and JSON-only bodies, before any route runs.
+
+A body over the cap is refused with 413 without being buffered beyond the cap (declared
+``Content-Length`` or the streamed bytes, whichever shows it first); a non-empty body that is
+not JSON is refused with 415. The middleware never logs a body: it may carry secrets.
+"""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ringfence.api.problems import problem
+
+DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB: ample for any inventory object
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+class BodyGuard:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int = DEFAULT_MAX_BODY, prefix: str = "/api/"
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or not scope["path"].startswith(self.prefix)
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        path = scope["path"]
+        declared = headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            await self._too_large(scope, receive, send, path)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await self._too_large(scope, receive, send, path)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body and not _is_json(headers.get("content-type", "")):
+            resp = problem(
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "request bodies must be JSON (Content-Type: application/json)",
+                path,
+            )
+            await resp(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        resp = problem(
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"request body exceeds {self.max_body} bytes",
+            path,
+        )
+        await resp(scope, receive, send)

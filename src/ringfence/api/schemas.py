@@ -1,0 +1,396 @@
+"""Request and response models of the inventory REST API.
+
+Request bodies are strict: unknown fields are refused (``extra="forbid"``), booleans and
+numbers must be JSON booleans and numbers (no ``"yes"`` → ``True``), and PATCH bodies may set a
+field to ``null`` only where the field is optional. References to other entities are given by
+name (email for people) or id. Responses carry references and metadata only: a credential's
+``ref`` is ``vault:NAME`` / ``${env:NAME}``, never a secret value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from ringfence.core.levels import DataClass
+from ringfence.inventory.repository import DataClassName
+from ringfence.store.models import CredentialKind, FlowOrigin, IntegrationKind, IntegrationStatus
+
+_NO_CTRL = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
+Name = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=_NO_CTRL)]
+Ref = Annotated[
+    StrictStr,
+    StringConstraints(min_length=1, max_length=320),
+    Field(description="Name (email for a person) or id of the referenced entity."),
+]
+Email = Annotated[
+    StrictStr, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
+Url = Annotated[StrictStr, StringConstraints(max_length=500, pattern=r"^https?://[^\s]+$")]
+Domain = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
+]
+Text = Annotated[StrictStr, StringConstraints(max_length=10_000)]
+Short = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=_NO_CTRL)]
+Scope = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
+SecretRef = Annotated[
+    StrictStr,
+    StringConstraints(min_length=1, max_length=300),
+    Field(
+        description="A reference, never the secret: `vault:NAME` or `${env:NAME}`.",
+        examples=["vault:salesforce/api-key", "${env:HUBSPOT_TOKEN}"],
+    ),
+]
+NonNegInt = Annotated[StrictInt, Field(ge=0, le=100_000)]
+PosInt = Annotated[StrictInt, Field(ge=1, le=100_000)]
+ClassList = Annotated[list[DataClassName], Field(max_length=4)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Patch(_Body):
+    """Only the fields present change; ``null`` clears a field only where ``_nullable`` says so."""
+
+    _nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_optional(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls._nullable:
+            raise ValueError("may not be null")
+        return value
+
+
+# -- references in responses ----------------------------------------------------------------
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class EntityRef(_Out):
+    id: str
+    name: str
+
+
+class PersonRef(_Out):
+    id: str
+    email: str
+    name: str
+
+
+class CredentialBrief(_Out):
+    id: str
+    name: str
+    kind: CredentialKind
+
+
+T = TypeVar("T")
+
+
+class PageOut(BaseModel, Generic[T]):
+    items: list[T]
+    total: int = Field(description="Items matching the filters (all pages).")
+    limit: int
+    offset: int
+    next: str | None = Field(description="URL of the next page, null on the last one.")
+
+
+# -- vendors --------------------------------------------------------------------------------
+
+
+class VendorCreate(_Body):
+    name: Name
+    website: Url | None = None
+    domains: Annotated[list[Domain], Field(max_length=100)] = []
+    description: Text = ""
+
+
+class VendorPatch(_Patch):
+    _nullable = frozenset({"website"})
+    name: Name | None = None
+    website: Url | None = None
+    domains: Annotated[list[Domain], Field(max_length=100)] | None = None
+    description: Text | None = None
+
+
+class VendorOut(_Out):
+    id: str
+    name: str
+    website: str | None
+    domains: list[str]
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- apps -----------------------------------------------------------------------------------
+
+
+class AppCreate(_Body):
+    name: Name
+    vendor: Ref
+    category: Short = "other"
+    base_urls: Annotated[list[Url], Field(max_length=50)] = []
+    sanctioned: StrictBool = True
+    owner: Ref | None = None
+    clearance: DataClassName = "internal"
+    data_classes: ClassList = []
+    retention_days: dict[DataClassName, NonNegInt] = {}
+
+
+class AppPatch(_Patch):
+    _nullable = frozenset({"owner"})
+    name: Name | None = None
+    vendor: Ref | None = None
+    category: Short | None = None
+    base_urls: Annotated[list[Url], Field(max_length=50)] | None = None
+    sanctioned: StrictBool | None = None
+    owner: Ref | None = None
+    clearance: DataClassName | None = None
+    data_classes: ClassList | None = None
+    retention_days: dict[DataClassName, NonNegInt] | None = None
+
+
+class AppOut(_Out):
+    id: str
+    name: str
+    vendor: EntityRef
+    category: str
+    base_urls: list[str]
+    sanctioned: bool
+    owner: PersonRef | None
+    clearance: DataClassName
+    data_classes: list[str]
+    retention_days: dict[str, int]
+    created_at: datetime
+    updated_at: datetime
+
+    @field_validator("clearance", mode="before")
+    @classmethod
+    def _level_label(cls, value: Any) -> Any:
+        return DataClass.parse(value).label if isinstance(value, int) else value
+
+
+# -- integrations ---------------------------------------------------------------------------
+
+
+class IntegrationCreate(_Body):
+    name: Name
+    kind: IntegrationKind = IntegrationKind.APP_TO_APP
+    source_app: Ref | None = Field(None, description="Required for app_to_app integrations.")
+    destination_app: Ref
+    owner: Ref | None = None
+    client_id: Short | None = Field(None, description="Machine identity / OAuth client id.")
+    status: IntegrationStatus = IntegrationStatus.ACTIVE
+    scopes: Annotated[list[Scope], Field(max_length=500)] = []
+    data_classes: ClassList = []
+    description: Text = ""
+
+
+class IntegrationPatch(_Patch):
+    """Status changes go through /quarantine, /revoke and /activate, not PATCH."""
+
+    _nullable = frozenset({"source_app", "owner", "client_id"})
+    name: Name | None = None
+    kind: IntegrationKind | None = None
+    source_app: Ref | None = None
+    destination_app: Ref | None = None
+    owner: Ref | None = None
+    client_id: Short | None = None
+    scopes: Annotated[list[Scope], Field(max_length=500)] | None = None
+    data_classes: ClassList | None = None
+    description: Text | None = None
+
+
+class IntegrationOut(_Out):
+    id: str
+    name: str
+    kind: IntegrationKind
+    source_app: EntityRef | None
+    destination_app: EntityRef
+    owner: PersonRef | None
+    client_id: str | None
+    status: IntegrationStatus
+    scopes: list[str]
+    data_classes: list[str]
+    description: str
+    credentials: list[CredentialBrief]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StatusChange(_Body):
+    reason: Annotated[StrictStr, StringConstraints(max_length=1000)] | None = None
+
+
+class StatusChangeOut(BaseModel):
+    integration: IntegrationOut
+    changed: bool = Field(description="False when the integration already had this status.")
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+
+class CredentialCreate(_Body):
+    name: Name
+    kind: CredentialKind
+    integration: Ref | None = None
+    ref: SecretRef
+    rotated_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    rotation_days: PosInt | None = None
+
+
+class CredentialPatch(_Patch):
+    _nullable = frozenset({"integration", "rotated_at", "expires_at", "rotation_days"})
+    name: Name | None = None
+    kind: CredentialKind | None = None
+    integration: Ref | None = None
+    ref: SecretRef | None = None
+    rotated_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    rotation_days: PosInt | None = None
+
+
+class CredentialOut(_Out):
+    id: str
+    name: str
+    kind: CredentialKind
+    integration: EntityRef | None
+    ref: str = Field(description="Where the secret lives (`vault:NAME` / `${env:NAME}`).")
+    rotated_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    rotation_days: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- data flows -----------------------------------------------------------------------------
+
+
+class FlowCreate(_Body):
+    name: Name
+    source_app: Ref
+    destination_app: Ref
+    integration: Ref | None = None
+    data_classes: ClassList = []
+    origin: FlowOrigin = FlowOrigin.DECLARED
+    first_seen: AwareDatetime | None = None
+    last_seen: AwareDatetime | None = None
+
+
+class FlowPatch(_Patch):
+    _nullable = frozenset({"integration", "first_seen", "last_seen"})
+    name: Name | None = None
+    source_app: Ref | None = None
+    destination_app: Ref | None = None
+    integration: Ref | None = None
+    data_classes: ClassList | None = None
+    origin: FlowOrigin | None = None
+    first_seen: AwareDatetime | None = None
+    last_seen: AwareDatetime | None = None
+
+
+class FlowOut(_Out):
+    id: str
+    name: str
+    source_app: EntityRef
+    destination_app: EntityRef
+    integration: EntityRef | None
+    data_classes: list[str]
+    origin: FlowOrigin
+    first_seen: datetime | None
+    last_seen: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- people ---------------------------------------------------------------------------------
+
+
+class PersonCreate(_Body):
+    email: Email
+    name: Annotated[StrictStr, StringConstraints(max_length=200)] = ""
+    department: Short | None = None
+    active: StrictBool = True
+    external_id: Short | None = None
+
+
+class PersonPatch(_Patch):
+    _nullable = frozenset({"department", "external_id"})
+    email: Email | None = None
+    name: Annotated[StrictStr, StringConstraints(max_length=200)] | None = None
+    department: Short | None = None
+    active: StrictBool | None = None
+    external_id: Short | None = None
+
+
+class PersonOut(_Out):
+    id: str
+    email: str
+    name: str
+    department: str | None
+    active: bool
+    external_id: str | None
+    deactivated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+# -- audit ----------------------------------------------------------------------------------
+
+
+class AuditRecordOut(_Out):
+    seq: int
+    id: str
+    ts: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    prev_hash: str
+    hash: str
+
+
+class ChainProblemOut(BaseModel):
+    seq: int
+    record_id: str | None
+    problem: str
+
+
+class AuditVerifyOut(BaseModel):
+    ok: bool
+    records: int
+    head: str
+    problems: list[ChainProblemOut]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is returned."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="Stable machine-readable error code.")
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None

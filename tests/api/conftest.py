@@ -1,0 +1,141 @@
+"""Fixtures for the REST API tests: an app on a runtime, tokens, a small seeded estate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from ringfence.api import create_app
+from ringfence.core.clock import FixedClock
+from ringfence.runtime import Runtime
+from ringfence.store.apitokens import ApiTokens
+from ringfence.store.models import Base
+
+
+@dataclass
+class Api:
+    client: TestClient
+    runtime: Runtime
+    clock: FixedClock
+    rw: dict[str, str]
+    ro: dict[str, str]
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.client.get(url, headers=self.rw, **kw)
+
+    def post(self, url: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.post(url, json=json, headers=self.rw, **kw)
+
+    def patch(self, url: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.patch(url, json=json, headers=self.rw, **kw)
+
+    def delete(self, url: str, **kw: Any) -> Any:
+        return self.client.delete(url, headers=self.rw, **kw)
+
+    def token(self, name: str, scopes: list[str], ttl_days: int | None = 30) -> str:
+        issued = ApiTokens(self.runtime.store, self.clock).issue(name, scopes, ttl_days)
+        return issued.token.get_secret_value()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _make(runtime: Runtime, clock: FixedClock) -> Iterator[Api]:
+    tokens = ApiTokens(runtime.store, clock)
+    rw = tokens.issue("admin-bot", ["read", "write"], 30).token.get_secret_value()
+    ro = tokens.issue("reader", ["read"], 30).token.get_secret_value()
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+        yield Api(client, runtime, clock, bearer(rw), bearer(ro))
+
+
+@pytest.fixture
+def api(runtime: Runtime, clock: FixedClock) -> Iterator[Api]:
+    """The API on SQLite (fast; for HTTP-level behaviour)."""
+    yield from _make(runtime, clock)
+
+
+@pytest.fixture
+def any_api(any_runtime: Runtime, clock: FixedClock) -> Iterator[Api]:
+    """The API on SQLite AND PostgreSQL (for the repository layer behind it)."""
+    yield from _make(any_runtime, clock)
+
+
+def seed(api: Api) -> None:
+    """A small estate: 2 vendors, 2 people, 3 apps, 2 integrations, a flow, a credential."""
+    for body, url in [
+        ({"name": "Acme"}, "/api/v1/vendors"),
+        ({"name": "Globex", "website": "https://globex.example"}, "/api/v1/vendors"),
+        ({"email": "ada@corp.example", "name": "Ada"}, "/api/v1/people"),
+        ({"email": "bob@corp.example", "name": "Bob", "department": "IT"}, "/api/v1/people"),
+        (
+            {
+                "name": "CRM",
+                "vendor": "Acme",
+                "owner": "ada@corp.example",
+                "clearance": "confidential",
+                "data_classes": ["internal", "confidential"],
+            },
+            "/api/v1/apps",
+        ),
+        ({"name": "HRIS", "vendor": "Acme", "clearance": "restricted"}, "/api/v1/apps"),
+        ({"name": "Chat", "vendor": "Globex", "sanctioned": False}, "/api/v1/apps"),
+        (
+            {
+                "name": "crm-to-hris",
+                "source_app": "CRM",
+                "destination_app": "HRIS",
+                "owner": "ada@corp.example",
+                "scopes": ["employees:read"],
+                "data_classes": ["confidential"],
+            },
+            "/api/v1/integrations",
+        ),
+        (
+            {
+                "name": "chat-bot",
+                "kind": "service_account",
+                "destination_app": "Chat",
+                "owner": "bob@corp.example",
+                "client_id": "bot-1",
+            },
+            "/api/v1/integrations",
+        ),
+        (
+            {
+                "name": "crm-hris-sync",
+                "source_app": "CRM",
+                "destination_app": "HRIS",
+                "integration": "crm-to-hris",
+                "data_classes": ["confidential"],
+            },
+            "/api/v1/flows",
+        ),
+        (
+            {
+                "name": "chat-bot-key",
+                "kind": "api_key",
+                "integration": "chat-bot",
+                "ref": "${env:CHAT_BOT_KEY}",
+            },
+            "/api/v1/credentials",
+        ),
+    ]:
+        r = api.post(url, body)
+        assert r.status_code == 201, (url, r.json())
+
+
+def store_state(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (api_tokens.last_used_at aside), to prove nothing changed."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    with runtime.store.session() as s:
+        for table in Base.metadata.sorted_tables:
+            cols = [c for c in table.columns if c.name != "last_used_at"]
+            rows = s.execute(select(*cols)).all()
+            out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
