@@ -1,0 +1,109 @@
+"""Vendor profiles: tier, footprint and the communication protocol incident response follows.
+
+Rows extend the foundation ``vendors`` table by foreign key; this module never alters a
+foundation vendor row except to read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from ringfence.core.errors import NotFoundError
+from ringfence.store.models import Vendor
+from ringfence.vendors.models import Tier, VendorContact, VendorProfile
+from ringfence.vendors.schemas import ContactIn, ProfileIn
+
+
+def find_vendor(session: Session, ref: str) -> Vendor:
+    """A foundation vendor by name or id; NotFoundError naming the reference otherwise."""
+    vendor = session.scalar(select(Vendor).where(or_(Vendor.name == ref, Vendor.id == ref)))
+    if vendor is None:
+        raise NotFoundError(f"no vendor named {ref!r}")
+    return vendor
+
+
+def get_profile(session: Session, vendor_id: str) -> VendorProfile | None:
+    return session.scalar(select(VendorProfile).where(VendorProfile.vendor_id == vendor_id))
+
+
+def tier_of(session: Session, vendor_id: str) -> Tier:
+    profile = get_profile(session, vendor_id)
+    return profile.tier if profile else Tier.MEDIUM
+
+
+def set_profile(session: Session, vendor: Vendor, data: ProfileIn) -> VendorProfile:
+    """Create or replace the vendor's profile and contacts (the input is the whole truth)."""
+    profile = get_profile(session, vendor.id)
+    if profile is None:
+        profile = VendorProfile(vendor_id=vendor.id)
+        session.add(profile)
+    profile.tier = data.tier
+    profile.domains = list(data.domains)
+    profile.services = list(data.services)
+    profile.channel = data.channel
+    profile.hours = data.hours
+    profile.breach_notification_address = data.breach_notification_address
+    profile.notes = data.notes
+    profile.contacts = [
+        VendorContact(
+            name=c.name,
+            email=c.email,
+            phone=c.phone,
+            role=c.role,
+            escalation_order=c.escalation_order,
+        )
+        for c in sorted(data.contacts, key=lambda c: c.escalation_order)
+    ]
+    session.flush()
+    return profile
+
+
+def profile_as_input(profile: VendorProfile) -> ProfileIn:
+    return ProfileIn(
+        tier=profile.tier,
+        domains=list(profile.domains),
+        services=list(profile.services),
+        channel=profile.channel,
+        hours=profile.hours,
+        breach_notification_address=profile.breach_notification_address,
+        contacts=[
+            ContactIn(
+                name=c.name,
+                email=c.email,
+                phone=c.phone,
+                role=c.role,
+                escalation_order=c.escalation_order,
+            )
+            for c in profile.contacts
+        ],
+        notes=profile.notes,
+    )
+
+
+@dataclass(frozen=True)
+class CommunicationProtocol:
+    """How to reach a vendor's security team: what incident response reads."""
+
+    vendor: str
+    channel: str
+    hours: str
+    breach_notification_address: str | None
+    escalation: list[ContactIn]
+
+
+def communication_protocol(session: Session, vendor_ref: str) -> CommunicationProtocol:
+    vendor = find_vendor(session, vendor_ref)
+    profile = get_profile(session, vendor.id)
+    if profile is None:
+        raise NotFoundError(f"vendor {vendor.name!r} has no vendor-risk profile")
+    data = profile_as_input(profile)
+    return CommunicationProtocol(
+        vendor=vendor.name,
+        channel=data.channel,
+        hours=data.hours,
+        breach_notification_address=data.breach_notification_address,
+        escalation=data.contacts,
+    )

@@ -1,0 +1,152 @@
+"""Validated input shapes for vendor-risk data, shared by the API, the CLI and ringfence.yaml.
+
+Everything that enters the vendor-risk tables passes through one of these models first, so a
+bad date, an unknown clause or a duplicate escalation order is a clear error naming the field
+— never a database exception. These models never carry document bytes or secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from ringfence.vendors.models import CertKind, FindingStatus, Severity, Tier
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
+CHANNELS = ("email", "phone", "slack", "teams", "portal", "pagerduty")
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("is not an email address")
+    return value.lower()
+
+
+def _domain(value: str) -> str:
+    if not _DOMAIN.match(value):
+        raise ValueError(f"{value!r} is not a domain name")
+    return value.lower()
+
+
+Email = Annotated[str, AfterValidator(_email)]
+Domain = Annotated[str, AfterValidator(_domain)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactIn(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: Email
+    phone: str | None = Field(default=None, max_length=40)
+    role: str = Field(default="security", max_length=120)
+    escalation_order: int = Field(default=1, ge=1, le=20)
+
+
+class ProfileIn(_Strict):
+    """Tier, footprint and the agreed communication protocol of one vendor."""
+
+    tier: Tier = Tier.MEDIUM
+    domains: list[Domain] = Field(default_factory=list, max_length=50)
+    services: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=50
+    )
+    channel: str = "email"
+    hours: str = Field(default="24x7", max_length=120)
+    breach_notification_address: Email | None = None
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
+    notes: str = Field(default="", max_length=4000)
+
+    @model_validator(mode="after")
+    def _check(self) -> ProfileIn:
+        if self.channel not in CHANNELS:
+            raise ValueError(f"channel must be one of: {', '.join(CHANNELS)}")
+        orders = [c.escalation_order for c in self.contacts]
+        if len(orders) != len(set(orders)):
+            raise ValueError("contacts: escalation_order values must be unique")
+        return self
+
+
+class CertificationIn(_Strict):
+    kind: CertKind
+    name: str = Field(default="", max_length=200)
+    issuer: str = Field(default="", max_length=200)
+    period_start: date | None = None
+    period_end: date | None = None
+    issued_on: date | None = None
+    expires_on: date | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> CertificationIn:
+        if self.kind is CertKind.SOC2_TYPE2 and (
+            self.period_start is None or self.period_end is None
+        ):
+            raise ValueError("a SOC 2 Type II report needs period_start and period_end")
+        if self.kind is CertKind.SOC2_TYPE1 and self.period_end is None:
+            raise ValueError("a SOC 2 Type I report needs period_end (the 'as of' date)")
+        if self.kind in (CertKind.ISO27001, CertKind.PCI_DSS) and self.expires_on is None:
+            raise ValueError(f"a {self.kind.value} certificate needs expires_on")
+        if self.kind is CertKind.OTHER and not self.name:
+            raise ValueError("an 'other' certification needs a name")
+        if self.period_start and self.period_end and self.period_start > self.period_end:
+            raise ValueError("period_start is after period_end")
+        if self.issued_on and self.expires_on and self.issued_on > self.expires_on:
+            raise ValueError("issued_on is after expires_on")
+        return self
+
+
+class ClausesIn(_Strict):
+    """The contract clause checklist; see ringfence.vendors.contracts.CLAUSES."""
+
+    dpa: bool = False
+    sccs: bool = False
+    breach_notification_hours: int | None = Field(default=None, ge=1, le=8760)
+    right_to_audit: bool = False
+    subprocessor_notice: bool = False
+    deletion_on_termination: bool = False
+    security_requirements: bool = False
+    cyber_insurance: bool = False
+
+
+class ContractIn(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    start_on: date | None = None
+    end_on: date | None = None
+    renewal_on: date | None = None
+    auto_renew: bool = False
+    notice_days: int = Field(default=30, ge=0, le=365)
+    clauses: ClausesIn = Field(default_factory=ClausesIn)
+
+    @model_validator(mode="after")
+    def _check(self) -> ContractIn:
+        if self.start_on and self.end_on and self.start_on > self.end_on:
+            raise ValueError("start_on is after end_on")
+        return self
+
+
+class FindingIn(_Strict):
+    ref: str = Field(min_length=1, max_length=40)
+    title: str = Field(min_length=1, max_length=300)
+    severity: Severity
+    status: FindingStatus = FindingStatus.OPEN
+    due_on: date | None = None
+    resolved_on: date | None = None
+
+
+class PentestIn(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    tester: str = Field(default="", max_length=200)
+    performed_on: date
+    findings: list[FindingIn] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _check(self) -> PentestIn:
+        refs = [f.ref for f in self.findings]
+        if len(refs) != len(set(refs)):
+            raise ValueError("findings: ref values must be unique within a pentest")
+        return self
