@@ -39,6 +39,11 @@ _NEGATIVE_WORDS = (
     "amount price total quantity id ref reference number no"
 )
 _NEGATIVE_KEY_WORDS = frozenset(_NEGATIVE_WORDS.split())
+_NEGATIVE_WINDOW = re.compile(
+    r"(?<![a-z])(?:order|invoice|ticket|tracking|shipment|sku|ref|reference|build|version|"
+    r"commit|trace|request id|serial)(?![a-z])[^\n]{0,24}$",
+    re.IGNORECASE,
+)
 _SECRET_FIELD = re.compile(
     r"(?:^| )(?:secret|token|apikey|api key|key|password|passwd|passphrase|pwd|credentials?|"
     r"private key|access key|auth|authorization|client secret|signing key)(?: |$)"
@@ -361,13 +366,13 @@ class Classifier:
         conf = det.base + (0.5 if key_hit else 0.35 if word_hit else 0.0)
         if det.separated_bonus and not value.isalnum():
             conf += det.separated_bonus
-        if (
-            not key_hit
-            and key
-            and det.category != "secret"
-            and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split())
-        ):
-            conf -= 0.4
+        if det.short_len and sum(ch.isalnum() for ch in value) <= det.short_len:
+            conf -= 0.3
+        if not (key_hit or word_hit) and det.category != "secret":
+            if (key and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split())) or _NEGATIVE_WINDOW.search(
+                leaf.text, max(0, start - 32), start
+            ):
+                conf -= 0.4
         return min(conf, 1.0)
 
     def _field_secrets(self, leaves: list[ex.Leaf]) -> list[Hit]:
@@ -397,15 +402,20 @@ class Classifier:
         return orjson.dumps(result.to_dict())
 
 
+def _rank(h: Hit) -> float:
+    # A confident specific type beats a generic "secret-looking" rule on the same span.
+    return h.confidence - (0.5 if h.det.id.startswith("generic_") else 0.0)
+
+
 def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
-    """Keep the most confident hit of each cluster of overlapping spans in the same leaf."""
+    """Keep the best hit of each cluster of overlapping spans in the same leaf."""
     if len(hits) < 2:
         return hits
-    hits.sort(key=lambda h: (h.leaf, h.start, -h.confidence))
+    hits.sort(key=lambda h: (h.leaf, h.start, -_rank(h)))
     kept: list[Hit] = []
     for h in hits:
         if kept and kept[-1].leaf == h.leaf and h.start < kept[-1].end:
-            if h.confidence > kept[-1].confidence:
+            if _rank(h) > _rank(kept[-1]):
                 kept[-1] = h
             continue
         kept.append(h)

@@ -33,7 +33,7 @@ class Leaf:
 
 
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
-_WORDS = re.compile(r"[a-z0-9]+")
+_WORDS = re.compile(r"[^\W_]+")
 
 
 @lru_cache(maxsize=8192)

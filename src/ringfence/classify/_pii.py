@@ -43,7 +43,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         r"\b(?:\d[ \-]?){12,18}\d\b",
         v.payment_card, "Luhn + issuer prefix/length", base=0.9,
         context=("card", "visa", "mastercard", "amex", "credit", "debit", "pan"),
-        keys=("card", "ccnum", "pan", "ccn"), mask="last4", example="4556 7375 8689 9855",
+        keys=("card", "ccnum", "pan", "ccn"), mask="last4", short_len=13, example="4556 7375 8689 9855",
     ),
     Detector(
         "iban_code", "IBAN", R, "financial",
@@ -143,9 +143,9 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "india_aadhaar_individual", "India Aadhaar", R, "government_id",
-        r"\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b", v.in_aadhaar, "Verhoeff", base=0.5,
+        r"\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b", v.in_aadhaar, "Verhoeff", base=0.35,
         context=("aadhaar", "aadhar", "uidai", "uid"), keys=("aadhaar", "aadhar", "uid"),
-        mask="last4", separated_bonus=0.2, example="2341 2341 2346",
+        mask="last4", separated_bonus=0.3, example="2341 2341 2346",
     ),
     Detector(
         "india_pan_individual", "India PAN", R, "government_id",
