@@ -29,10 +29,12 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("vault", "ringfence.cli.vault"),
     ("token", "ringfence.cli.token"),
     ("audit", "ringfence.cli.audit"),
+    ("inventory", "ringfence.cli.inventory"),
 ]
 # modules exposing `register(app: typer.Typer) -> None` for top-level commands
 _COMMAND_MODULES: list[str] = [
     "ringfence.cli.serve",
+    "ringfence.cli.estate",
 ]
 
 

@@ -591,7 +591,9 @@ class InventoryRepository:
         obj.updated_at = self._clock.now()
         self._flush(kind)
         self._audit(f"{kind}.update", kind, obj.id, before, after)
-        return obj
+        # Changed foreign keys do not refresh loaded relationships: reload them.
+        self._s.expire(obj)
+        return self.get(kind, obj.id)
 
     def references_to(self, kind: EntityKind, entity_id: str) -> list[dict[str, Any]]:
         """What still points at this entity: ``[{type, field, count, examples}]``."""
