@@ -1,0 +1,778 @@
+"""The gateway ASGI application: built-in endpoints plus the proxy pipeline, fail closed.
+
+Raw ASGI (no framework on the hot path): the request is matched against the in-memory policy
+snapshot, then passes authenticate → authorize → rate-limit → validate → inspect → broker →
+forward (pooled keep-alive ``httpx.AsyncClient``, only to the route's registered upstream, no
+redirects, capped response) and always ends with one audit event. Any dependency failure
+(policy, rate-limit storage, vault, DLP) answers 503 problem+json and is audited; nothing is
+forwarded unchecked. No database call happens on the hot path. Never logs a token, a
+credential or a body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from cryptography import x509
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import RingfenceError, UnavailableError
+from ringfence.core.ids import new_id
+from ringfence.core.logging import get_logger
+from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
+from ringfence.gateway.clients import revoke_token, touch_api_keys
+from ringfence.gateway.config import GatewayConfig
+from ringfence.gateway.inspect import Inspector, default_inspector
+from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse_form
+from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
+from ringfence.gateway.policy import CompiledRoute, PolicyHolder, PolicyWatcher
+from ringfence.gateway.ratelimit import RateLimiter
+from ringfence.gateway.routes import is_private_host
+from ringfence.gateway.stages import (
+    STRIP_DOWNSTREAM,
+    STRIP_UPSTREAM,
+    ClientCertPolicy,
+    Deny,
+    Exchange,
+    authenticate,
+    authorize,
+    client_certificate,
+    inspect_body,
+    limit_headers,
+    rate_limit,
+    validate,
+)
+from ringfence.store.db import Store
+
+_log = get_logger("ringfence.gateway")
+PROBLEM = b"application/problem+json"
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+_RESERVED = frozenset({"healthz", "readyz", "metrics", "oauth", ".well-known"})
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    410: "Gone",
+    413: "Payload too large",
+    414: "URI too long",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    431: "Request header fields too large",
+    502: "Bad gateway",
+    503: "Service unavailable",
+    504: "Gateway timeout",
+}
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.requests = Counter(
+            "ringfence_gateway_requests_total",
+            "Gateway requests by integration, route and decision",
+            ["integration", "route", "decision"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "ringfence_gateway_request_seconds",
+            "Gateway request latency",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "ringfence_gateway_upstream_errors_total",
+            "Upstream errors by route and kind",
+            ["route", "kind"],
+            registry=self.registry,
+        )
+
+
+class UpstreamTokens:
+    """OAuth 2.0 client-credentials tokens *to* upstreams, cached and refreshed early."""
+
+    def __init__(self, client: httpx.AsyncClient, clock: Clock) -> None:
+        self._client = client
+        self._clock = clock
+        self._cache: dict[str, tuple[str, float]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def token(self, route: CompiledRoute) -> str:
+        cred = route.credential
+        assert cred is not None and cred.token_url and cred.client_id
+        now = self._clock.now().timestamp()
+        cached = self._cache.get(route.name)
+        if cached and cached[1] - 30 > now:
+            return cached[0]
+        lock = self._locks.setdefault(route.name, asyncio.Lock())
+        async with lock:
+            cached = self._cache.get(route.name)
+            if cached and cached[1] - 30 > now:
+                return cached[0]
+            host = httpx.URL(cred.token_url).host
+            if not route.allow_loopback and (
+                not cred.token_url.startswith("https://") or is_private_host(host)
+            ):
+                raise UnavailableError("upstream token URL refused", code="broker_unavailable")
+            data = {"grant_type": "client_credentials"}
+            if cred.scope:
+                data["scope"] = cred.scope
+            try:
+                resp = await self._client.post(
+                    cred.token_url,
+                    data=data,
+                    auth=(cred.client_id, cred.secret.get_secret_value()),
+                    timeout=10,
+                )
+                payload = resp.json() if resp.status_code == 200 else {}
+                token = str(payload["access_token"])
+                ttl = float(payload.get("expires_in", 300))
+            except Exception:
+                raise UnavailableError(
+                    "upstream token endpoint failed", code="broker_unavailable"
+                ) from None
+            self._cache[route.name] = (token, now + ttl)
+            return token
+
+
+class Gateway:
+    """The ASGI app. Build with ``build_gateway`` (or directly in tests)."""
+
+    def __init__(
+        self,
+        *,
+        holder: PolicyHolder,
+        config: GatewayConfig,
+        store: Store | None = None,
+        limiter: RateLimiter | None = None,
+        audit: AuditSink | None = None,
+        inspector: Inspector | None = None,
+        clock: Clock | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        watch: bool = True,
+    ) -> None:
+        self.holder = holder
+        self.config = config
+        self.store = store
+        self.limiter = limiter or RateLimiter.memory()
+        self.audit: AuditSink = audit or MemoryAuditSink()
+        self.inspector = inspector or default_inspector()
+        self.clock = clock or SystemClock()
+        self.metrics = Metrics()
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._upstream_tokens: UpstreamTokens | None = None
+        self._watch = watch
+        self._watcher: PolicyWatcher | None = None
+        self._flusher: asyncio.Task[None] | None = None
+        self._key_use: dict[str, datetime] = {}
+        self.tokens = TokenService(
+            issuer=config.issuer,
+            audience=config.audience,
+            ttl_seconds=config.token_ttl_seconds,
+            token_endpoint=config.issuer.rstrip("/") + "/oauth/token",
+            replay=ReplayCache({}),
+        )
+        cas: tuple[x509.Certificate, ...] = ()
+        if config.client_ca_file is not None:
+            cas = tuple(x509.load_pem_x509_certificates(config.client_ca_file.read_bytes()))
+        self.cert_policy = ClientCertPolicy(
+            trusted_proxies=tuple(
+                ipaddress.ip_network(c, strict=False) for c in config.trusted_proxies
+            ),
+            header=config.client_cert_header.encode(),
+            cas=cas,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def startup(self) -> None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                transport=self._transport,
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
+                timeout=httpx.Timeout(15.0),
+            )
+            self._upstream_tokens = UpstreamTokens(self._client, self.clock)
+        if self.holder.snapshot is None:
+            await asyncio.to_thread(self.holder.reload)
+        if self._watch and self._watcher is None:
+            self._watcher = PolicyWatcher(self.holder, self.config.poll_interval_seconds)
+            self._watcher.start()
+        if self.store is not None and self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
+
+    async def shutdown(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        await self._write_key_use()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        await self.audit.aclose()
+
+    async def _flush_key_use(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            await self._write_key_use()
+
+    async def _write_key_use(self) -> None:
+        used, self._key_use = self._key_use, {}
+        if used and self.store is not None:
+            try:
+                await asyncio.to_thread(touch_api_keys, self.store, used)
+            except Exception as exc:
+                _log.warning("api_key_last_used_failed", error_type=type(exc).__name__)
+
+    # -- ASGI ----------------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)[:200]})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        if self._client is None:
+            await self.startup()
+        headers: dict[bytes, bytes] = {}
+        size = 0
+        dup_auth = False
+        for k, v in scope["headers"]:
+            size += len(k) + len(v)
+            if k in headers:
+                if k in (
+                    b"authorization",
+                    b"x-api-key",
+                    b"content-length",
+                    b"content-type",
+                    b"host",
+                    self.cert_policy.header,
+                ):
+                    dup_auth = True
+                headers[k] = headers[k] + b", " + v
+            else:
+                headers[k] = v
+        client = scope.get("client")
+        ex = Exchange(
+            request_id=new_id(),
+            method=scope["method"],
+            path=scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            query=scope.get("query_string", b""),
+            headers=headers,
+            client_ip=client[0] if client else None,
+        )
+        status = 500
+        reason = "ok"
+        decision = "allow"
+        extra_headers: list[tuple[bytes, bytes]] = []
+        try:
+            if size > self.config.max_header_bytes:
+                raise Deny(431, "headers_too_large", "request headers too large")
+            if dup_auth:
+                raise Deny(400, "duplicate_header", "a security-relevant header is repeated")
+            if len(ex.query) > self.config.max_query_bytes:
+                raise Deny(414, "query_too_long", "query string too long")
+            try:
+                ex.segs = canonical_path(ex.path.split("?", 1)[0])
+            except PathRejected as exc:
+                raise Deny(400, "path_rejected", str(exc)) from None
+            if ex.segs and ex.segs[0] in _RESERVED:
+                status, reason = await self._builtin(ex, scope, receive, send)
+                decision = "allow" if status < 400 else "deny"
+                return
+            status, extra_headers = await self._proxy(ex, scope, receive, send)
+        except Deny as d:
+            status, reason = d.status, d.code
+            decision = "deny" if status < 500 else "error"
+            await self._problem(
+                send, ex, d.status, d.code, d.detail, d.headers + extra_headers, d.extra
+            )
+        except RingfenceError as e:
+            status = e.status if e.status != 500 else 503
+            reason, decision = e.code, ("deny" if status < 500 else "error")
+            hdrs = [(b"www-authenticate", b'Bearer realm="ringfence"')] if status == 401 else []
+            await self._problem(send, ex, status, e.code, e.message, hdrs, {})
+        except Exception as exc:  # fail closed: anything unexpected is a 503, audited
+            status, reason, decision = 503, "gateway_error", "error"
+            _log.error(
+                "gateway_unexpected_error", error_type=type(exc).__name__, request_id=ex.request_id
+            )
+            await self._problem(
+                send,
+                ex,
+                503,
+                "gateway_error",
+                "the gateway could not decide; request refused",
+                [],
+                {},
+            )
+        finally:
+            self._record(ex, status, decision, reason, started)
+
+    # -- built-in endpoints ----------------------------------------------------------------------
+    async def _builtin(
+        self, ex: Exchange, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[int, str]:
+        path = "/" + "/".join(ex.segs)
+        if path == "/healthz" and ex.method == "GET":
+            await _send(send, 200, b"application/json", b'{"status":"ok"}', ex.request_id)
+            return 200, "ok"
+        if path == "/readyz" and ex.method == "GET":
+            try:
+                snap = self.holder.current()
+            except UnavailableError as exc:
+                raise Deny(503, exc.code, exc.message) from None
+            if self.limiter is not None and not await self.limiter.ping():
+                raise Deny(503, "ratelimit_unavailable", "rate-limit storage unreachable")
+            body = orjson.dumps(
+                {"status": "ready", "policy_version": snap.version, "routes": len(snap.routes)}
+            )
+            await _send(send, 200, b"application/json", body, ex.request_id)
+            return 200, "ok"
+        if path == "/metrics" and ex.method == "GET":
+            await _send(
+                send,
+                200,
+                b"text/plain; version=0.0.4",
+                generate_latest(self.metrics.registry),
+                ex.request_id,
+            )
+            return 200, "ok"
+        if path == "/.well-known/jwks.json" and ex.method == "GET":
+            snap = self.holder.current()
+            await _send(
+                send,
+                200,
+                b"application/json",
+                snap.keys.jwks,
+                ex.request_id,
+                [(b"cache-control", b"public, max-age=60")],
+            )
+            return 200, "ok"
+        if path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
+            if ex.method != "POST":
+                raise Deny(405, "method_not_allowed", "use POST", headers=[(b"allow", b"POST")])
+            return await self._oauth(path, ex, scope, receive, send)
+        raise Deny(404, "not_found", "no such endpoint")
+
+    async def _oauth(
+        self, path: str, ex: Exchange, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[int, str]:
+        snap = self.holder.current()
+        body = await _read_body(receive, 16_384, ex.headers)
+        now = self.clock.now().timestamp()
+        try:
+            thumb = client_certificate(scope, ex.headers, ex.client_ip, self.cert_policy)
+            form = parse_form(body, ex.headers.get(b"content-type"))
+            auth = ex.headers.get(b"authorization")
+            if path == "/oauth/token":
+                result = self.tokens.token(snap, form, auth, thumb, now)
+            elif path == "/oauth/introspect":
+                result = self.tokens.introspect(
+                    snap, form, auth, thumb, now, self.holder.local_revoked
+                )
+            else:
+                recorded: list[tuple[str, str, int]] = []
+                self.tokens.revoke(
+                    snap, form, auth, thumb, now, lambda j, c, e: recorded.append((j, c, e))
+                )
+                for jti, cid, exp in recorded:
+                    self.holder.local_revoked.add(jti)
+                    if self.store is not None:
+                        await asyncio.to_thread(
+                            revoke_token, self.store, self.clock, jti=jti, client_id=cid, exp=exp
+                        )
+                result = {}
+        except OAuthError as err:
+            hdrs = [(b"cache-control", b"no-store")]
+            if err.status == 401:
+                hdrs.append((b"www-authenticate", b'Basic realm="ringfence"'))
+            await _send(
+                send, err.status, b"application/json", orjson.dumps(err.body()), ex.request_id, hdrs
+            )
+            return err.status, err.error
+        except Deny:
+            raise
+        await _send(
+            send,
+            200,
+            b"application/json",
+            orjson.dumps(result),
+            ex.request_id,
+            [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")],
+        )
+        return 200, "ok"
+
+    # -- the proxy pipeline ----------------------------------------------------------------------
+    async def _proxy(
+        self, ex: Exchange, scope: Scope, receive: Receive, send: Send
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        snap = self.holder.current()
+        ex.snapshot = snap
+        if ex.method in ("TRACE", "CONNECT", "TRACK"):
+            raise Deny(405, "method_not_allowed", f"{ex.method} is never allowed")
+        found = snap.find_route(ex.segs)
+        if found is None:
+            raise Deny(404, "route_not_found", "no route for this path")
+        route, rest = found
+        ex.route, ex.rest = route, rest
+        op, allowed = route.match(rest, ex.method)
+        if op is None:
+            if allowed:
+                raise Deny(
+                    405,
+                    "method_not_allowed",
+                    "method not allowed on this path",
+                    headers=[(b"allow", ", ".join(sorted(set(allowed))).encode())],
+                )
+            raise Deny(404, "route_not_found", "no operation for this path")
+        ex.op = op
+        if op.params:
+            ex.path_params = {
+                name: rest[i]
+                for i, name in zip(
+                    [i for i, s in enumerate(op.segments) if s is None], op.params, strict=True
+                )
+            }
+        ex.cert_thumbprint = client_certificate(scope, ex.headers, ex.client_ip, self.cert_policy)
+        authenticate(ex, snap, self.clock.now().timestamp(), self.holder.local_revoked)
+        authorize(ex)
+        await rate_limit(ex, self.limiter)
+        rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
+        try:
+            ex.body = await _read_body(receive, route.limits.max_body_bytes, ex.headers)
+            validate(ex)
+            if route.dlp_request and ex.body:
+                replaced, summary = inspect_body(
+                    ex.body,
+                    ex.document,
+                    self.inspector,
+                    route.clearance,
+                    route.dlp_action,
+                    "request",
+                )
+                if summary:
+                    ex.dlp["request"] = summary
+                if replaced is not None:
+                    ex.body = replaced
+            upstream_headers = await self._broker(ex, route)
+            await self._forward(ex, route, upstream_headers, send, rl_headers)
+        except Deny as d:
+            d.headers.extend(rl_headers)
+            raise
+        return 200, rl_headers
+
+    async def _broker(self, ex: Exchange, route: CompiledRoute) -> list[tuple[bytes, bytes]]:
+        strip = STRIP_UPSTREAM
+        conn = ex.headers.get(b"connection")
+        named = (
+            {n.strip().lower().encode() for n in conn.decode("latin-1").split(",")}
+            if conn
+            else set()
+        )
+        out = [
+            (k, v)
+            for k, v in ex.headers.items()
+            if k not in strip and k not in named and k != self.cert_policy.header
+        ]
+        out.append((b"x-request-id", ex.request_id.encode()))
+        out.append((b"accept-encoding", b"identity"))
+        cred = route.credential
+        if cred is not None:
+            if cred.scheme == "bearer":
+                value = "Bearer " + cred.secret.get_secret_value()
+            elif cred.scheme == "basic":
+                value = (
+                    "Basic " + base64.b64encode(cred.secret.get_secret_value().encode()).decode()
+                )
+            elif cred.scheme == "header":
+                value = cred.secret.get_secret_value()
+            else:
+                assert self._upstream_tokens is not None
+                value = "Bearer " + await self._upstream_tokens.token(route)
+            header = b"authorization" if cred.scheme != "header" else cred.header.lower().encode()
+            out = [(k, v) for k, v in out if k != header]
+            out.append((header, value.encode("latin-1")))
+        return out
+
+    async def _forward(
+        self,
+        ex: Exchange,
+        route: CompiledRoute,
+        headers: list[tuple[bytes, bytes]],
+        send: Send,
+        rl_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        assert self._client is not None and ex.op is not None
+        url = route.upstream_base + encode_segments(ex.rest)
+        if ex.query:
+            url += "?" + ex.query.decode("latin-1")
+        limits = route.limits
+        request = self._client.build_request(
+            ex.method,
+            url,
+            headers=headers,
+            content=ex.body,
+            timeout=limits.timeout_seconds,
+        )
+        try:
+            response = await self._client.send(request, stream=True, follow_redirects=False)
+        except httpx.TimeoutException:
+            self.metrics.upstream_errors.labels(route.name, "timeout").inc()
+            raise Deny(504, "upstream_timeout", "upstream did not answer in time") from None
+        except httpx.HTTPError:
+            self.metrics.upstream_errors.labels(route.name, "connect").inc()
+            raise Deny(502, "upstream_unreachable", "upstream could not be reached") from None
+        try:
+            if 300 <= response.status_code < 400:
+                self.metrics.upstream_errors.labels(route.name, "redirect").inc()
+                raise Deny(502, "upstream_redirect", "upstream answered with a redirect; refused")
+            declared = response.headers.get("content-length")
+            cap = limits.max_response_bytes
+            if declared is not None and declared.isdigit() and int(declared) > cap:
+                self.metrics.upstream_errors.labels(route.name, "too_large").inc()
+                raise Deny(502, "upstream_too_large", "upstream response exceeds the size cap")
+            chunks: list[bytes] = []
+            total = 0
+            try:
+                async for chunk in response.aiter_raw():
+                    total += len(chunk)
+                    if total > cap:
+                        self.metrics.upstream_errors.labels(route.name, "too_large").inc()
+                        raise Deny(
+                            502, "upstream_too_large", "upstream response exceeds the size cap"
+                        )
+                    chunks.append(chunk)
+            except httpx.HTTPError:
+                raise Deny(502, "upstream_unreachable", "upstream response failed") from None
+        finally:
+            await response.aclose()
+        body = b"".join(chunks)
+        ctype = response.headers.get("content-type", "")
+        if (
+            body
+            and "json" in ctype.lower()
+            and (ex.op.response_validator is not None or route.dlp_response)
+        ):
+            doc: Any = None
+            try:
+                doc = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                if ex.op.response_validator is not None:
+                    raise Deny(502, "upstream_invalid", "upstream response is not JSON") from None
+            if ex.op.response_validator is not None and not ex.op.response_validator.is_valid(doc):
+                raise Deny(
+                    502,
+                    "upstream_schema_violation",
+                    "upstream response does not match the route schema",
+                )
+            if route.dlp_response:
+                replaced, summary = inspect_body(
+                    body, doc, self.inspector, route.clearance, route.dlp_action, "response"
+                )
+                if summary:
+                    ex.dlp["response"] = summary
+                if replaced is not None:
+                    body = replaced
+        elif body and route.dlp_response and (ctype.startswith("text/") or not ctype):
+            replaced, summary = inspect_body(
+                body, None, self.inspector, route.clearance, route.dlp_action, "response"
+            )
+            if summary:
+                ex.dlp["response"] = summary
+            if replaced is not None:
+                body = replaced
+        out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in STRIP_DOWNSTREAM]
+        out_headers.append((b"content-length", str(len(body)).encode()))
+        out_headers.append((b"x-request-id", ex.request_id.encode()))
+        out_headers.extend(rl_headers)
+        ex.bytes_out = len(body)
+        await send(
+            {"type": "http.response.start", "status": response.status_code, "headers": out_headers}
+        )
+        await send({"type": "http.response.body", "body": body})
+        ex.upstream_status = response.status_code
+
+    # -- responses and audit -------------------------------------------------------------------------
+    async def _problem(
+        self,
+        send: Send,
+        ex: Exchange,
+        status: int,
+        code: str,
+        detail: str,
+        headers: list[tuple[bytes, bytes]],
+        extra: dict[str, Any],
+    ) -> None:
+        body: dict[str, Any] = {
+            "type": f"https://ringfence.dev/problems/{code}",
+            "title": _TITLES.get(status, "Error"),
+            "status": status,
+            "detail": detail,
+            "code": code,
+            "request_id": ex.request_id,
+        }
+        body.update(extra)
+        if status == 401 and not any(k == b"www-authenticate" for k, _ in headers):
+            headers = [*headers, (b"www-authenticate", b'Bearer realm="ringfence"')]
+        raw = orjson.dumps(body)
+        ex.bytes_out = len(raw)
+        await _send(send, status, PROBLEM, raw, ex.request_id, headers)
+
+    def _record(
+        self, ex: Exchange, status: int, decision: str, reason: str, started: float
+    ) -> None:
+        if ex.upstream_status is not None:
+            status = ex.upstream_status
+        if ex.api_key_id is not None and decision == "allow":
+            self._key_use[ex.api_key_id] = self.clock.now()
+        elapsed = time.perf_counter() - started
+        integ = ex.integration
+        route = ex.route
+        try:
+            self.audit.emit(
+                AuditEvent(
+                    time=self.clock.now().astimezone(UTC).isoformat(),
+                    request_id=ex.request_id,
+                    method=ex.method,
+                    status=status,
+                    decision=decision,
+                    reason=reason,
+                    latency_ms=round(elapsed * 1000, 3),
+                    client_ip=ex.client_ip,
+                    user_agent=(ex.headers.get(b"user-agent") or b"").decode("latin-1")[:200]
+                    or None,
+                    integration=integ.name if integ else None,
+                    integration_id=integ.id if integ else None,
+                    client_id=ex.client.client_id if ex.client else None,
+                    auth=ex.auth,
+                    route=route.name if route else None,
+                    path_template=ex.op.template if ex.op else None,
+                    upstream=route.upstream_host if route else None,
+                    bytes_in=len(ex.body),
+                    bytes_out=ex.bytes_out,
+                    dlp=ex.dlp,
+                )
+            )
+        except Exception as exc:
+            _log.error("audit_emit_failed", error_type=type(exc).__name__)
+        self.metrics.requests.labels(
+            integ.name if integ else "-", route.name if route else "-", decision
+        ).inc()
+        self.metrics.latency.observe(elapsed)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    ctype: bytes,
+    body: bytes,
+    request_id: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    hdrs = [
+        (b"content-type", ctype),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"cache-control", b"no-store"),
+    ]
+    if headers:
+        names = {k for k, _ in headers}
+        hdrs = [h for h in hdrs if h[0] not in names] + headers
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive, cap: int, headers: dict[bytes, bytes]) -> bytes:
+    declared = headers.get(b"content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Deny(400, "bad_content_length", "invalid Content-Length")
+        if int(declared) > cap:
+            raise Deny(413, "payload_too_large", f"request body exceeds {cap} bytes")
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            raise Deny(400, "client_disconnected", "client went away")
+        chunk = msg.get("body", b"")
+        if chunk:
+            total += len(chunk)
+            if total > cap:
+                raise Deny(413, "payload_too_large", f"request body exceeds {cap} bytes")
+            chunks.append(chunk)
+        if not msg.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def build_gateway(
+    store: Store,
+    vault: Any,
+    *,
+    config: GatewayConfig | None = None,
+    redis_url: str | None = None,
+    clock: Clock | None = None,
+    audit: AuditSink | None = None,
+    inspector: Inspector | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Gateway:
+    """A gateway over a store + vault; Redis-backed limits when ``redis_url`` is given."""
+    from ringfence.gateway.audit import JsonlAuditSink
+
+    config = config or GatewayConfig()
+    url = redis_url or config.redis_url
+    limiter = RateLimiter.redis(url, config.redis_prefix) if url else RateLimiter.memory()
+    if audit is None and config.audit_file is not None:
+        audit = JsonlAuditSink(Path(config.audit_file))
+    holder = PolicyHolder(store, vault, config)
+    return Gateway(
+        holder=holder,
+        config=config,
+        store=store,
+        limiter=limiter,
+        audit=audit,
+        inspector=inspector,
+        clock=clock,
+        transport=transport,
+    )

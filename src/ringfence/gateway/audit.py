@@ -1,0 +1,197 @@
+"""Audit events of the gateway: one per request, handed to a sink without blocking the response.
+
+An ``AuditEvent`` carries metadata only: who (integration, client id, IP, user agent), what
+(route, method, path *template*), the outcome (status, decision, reason), cost (latency, bytes)
+and a DLP summary (data type ids and counts, never a value). It must never hold a token, a
+secret, a header value other than the user agent, or a request/response body.
+
+Fields (``AuditEvent.to_dict``): ``time`` (RFC 3339 UTC), ``request_id``, ``integration``
+(name or null), ``integration_id``, ``client_id``, ``auth`` (jwt | api_key | none), ``route``,
+``method``, ``path_template``, ``upstream`` (host only), ``status``, ``decision``
+(allow | deny | error), ``reason`` (stable code such as ``scope_missing``), ``latency_ms``,
+``bytes_in``, ``bytes_out``, ``dlp`` ({"request": {type: count}, "response": {...},
+"action": ...}), ``client_ip``, ``user_agent``, plus OCSF ``class_uid`` 4002 (HTTP Activity)
+and ``category_uid`` 4 so the monitor can map it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from ringfence.core.logging import get_logger
+
+_log = get_logger("ringfence.gateway.audit")
+
+
+@dataclass(slots=True)
+class AuditEvent:
+    time: str
+    request_id: str
+    method: str
+    status: int
+    decision: str
+    reason: str
+    latency_ms: float
+    client_ip: str | None = None
+    user_agent: str | None = None
+    integration: str | None = None
+    integration_id: str | None = None
+    client_id: str | None = None
+    auth: str = "none"
+    route: str | None = None
+    path_template: str | None = None
+    upstream: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    dlp: dict[str, Any] = field(default_factory=dict)
+    class_uid: int = 4002
+    category_uid: int = 4
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class AuditSink(Protocol):
+    """Receives one event per request. ``emit`` must not block or raise."""
+
+    def emit(self, event: AuditEvent) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+class MemoryAuditSink:
+    """Keeps the last ``maxlen`` events in memory (tests, the embedded console)."""
+
+    def __init__(self, maxlen: int = 100_000) -> None:
+        self.events: deque[AuditEvent] = deque(maxlen=maxlen)
+
+    def emit(self, event: AuditEvent) -> None:
+        self.events.append(event)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class JsonlAuditSink:
+    """Appends one JSON line per event to a file; writes are batched off the event loop."""
+
+    def __init__(self, path: Path, *, flush_every: float = 0.2) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._buf: list[bytes] = []
+        self._flush_every = flush_every
+        self._task: asyncio.Task[None] | None = None
+
+    def emit(self, event: AuditEvent) -> None:
+        self._buf.append(orjson.dumps(event.to_dict()) + b"\n")
+        if self._task is None:
+            try:
+                self._task = asyncio.get_running_loop().create_task(self._loop())
+            except RuntimeError:
+                self.flush()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_every)
+            if self._buf:
+                await asyncio.to_thread(self.flush)
+
+    def flush(self) -> None:
+        buf, self._buf = self._buf, []
+        if not buf:
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, b"".join(buf))
+        finally:
+            os.close(fd)
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.flush()
+
+
+class CallableAuditSink:
+    """Hands events to an async callable (e.g. the event bus publisher) from a bounded queue.
+
+    If the callable fails, the event is spooled to ``spool`` (JSONL) when one is configured so
+    nothing is lost; ``replay_spool`` hands spooled events to the callable again.
+    """
+
+    def __init__(
+        self,
+        publish: Callable[[dict[str, Any]], Awaitable[None]],
+        *,
+        spool: Path | None = None,
+        max_queue: int = 100_000,
+    ) -> None:
+        self._publish = publish
+        self._spool = JsonlAuditSink(spool) if spool is not None else None
+        self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(max_queue)
+        self._task: asyncio.Task[None] | None = None
+
+    def emit(self, event: AuditEvent) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self._to_spool(event)
+
+    def _to_spool(self, event: AuditEvent) -> None:
+        if self._spool is not None:
+            self._spool.emit(event)
+        else:
+            _log.warning("audit_event_dropped", request_id=event.request_id)
+
+    async def _run(self) -> None:
+        while True:
+            event = await self._queue.get()
+            try:
+                await self._publish(event.to_dict())
+            except Exception as exc:  # the bus is down: spool, never lose
+                _log.warning("audit_publish_failed", error_type=type(exc).__name__)
+                self._to_spool(event)
+
+    async def drain(self) -> None:
+        while not self._queue.empty():
+            await asyncio.sleep(0.005)
+
+    async def replay_spool(self) -> int:
+        """Publish spooled events again; keeps the ones that still fail. Returns the count sent."""
+        if self._spool is None:
+            return 0
+        self._spool.flush()
+        path = self._spool.path
+        if not path.exists():
+            return 0
+        lines = path.read_bytes().splitlines()
+        path.unlink()
+        sent = 0
+        for line in lines:
+            data = orjson.loads(line)
+            try:
+                await self._publish(data)
+                sent += 1
+            except Exception:
+                self._spool.emit(AuditEvent(**data))
+        self._spool.flush()
+        return sent
+
+    async def aclose(self) -> None:
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        if self._spool is not None:
+            await self._spool.aclose()

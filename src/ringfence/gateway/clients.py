@@ -1,0 +1,402 @@
+"""Management of gateway machine identities: OAuth clients, API keys, routes, revocations.
+
+Secrets (client secrets, API keys) are generated here from 256 bits of randomness, returned
+exactly once as ``SecretStr`` and stored only as a SHA-256 digest (high-entropy values need no
+slow hash; comparison is constant-time). Every change is written to the control-plane audit
+chain. This module never logs or stores a plaintext secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from ringfence.core.clock import Clock
+from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
+from ringfence.gateway.models import (
+    GatewayApiKey,
+    GatewayClient,
+    GatewayRevokedToken,
+    GatewayRoute,
+)
+from ringfence.gateway.routes import RouteSpec
+from ringfence.store import audit
+from ringfence.store.db import Store
+from ringfence.store.models import Integration
+
+API_KEY_PREFIX = "rf_gw_"
+CLIENT_SECRET_PREFIX = "rf_cs_"
+AUTH_METHODS = (
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "tls_client_auth",
+)
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(b"ringfence-gateway-secret:" + value.encode()).hexdigest()
+
+
+def secret_matches(value: str, digest: str | None) -> bool:
+    return digest is not None and hmac.compare_digest(hash_secret(value), digest)
+
+
+def split_api_key(key: str) -> str | None:
+    """The lookup prefix of ``rf_gw_<prefix>_<secret>``, or None if malformed."""
+    if not key.startswith(API_KEY_PREFIX) or len(key) > 200:
+        return None
+    prefix, sep, rest = key[len(API_KEY_PREFIX) :].partition("_")
+    if not sep or len(prefix) != 12 or len(rest) < 32:
+        return None
+    return prefix
+
+
+@dataclass(frozen=True)
+class CreatedClient:
+    id: str
+    client_id: str
+    auth_method: str
+    client_secret: SecretStr | None
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    id: str
+    prefix: str
+    api_key: SecretStr
+    expires_at: datetime | None
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    for s in scopes:
+        if not s or " " in s or len(s) > 200 or not s.isprintable():
+            raise ValidationError(f"invalid scope {s!r}")
+    return sorted(set(scopes))
+
+
+def create_client(
+    store: Store,
+    clock: Clock,
+    *,
+    integration: str,
+    name: str,
+    scopes: list[str],
+    auth_method: str = "client_secret_basic",
+    jwks: dict[str, Any] | None = None,
+    cert_thumbprint: str | None = None,
+    claims: dict[str, Any] | None = None,
+    actor: str = "cli",
+) -> CreatedClient:
+    """Register a client for an integration; a generated secret is returned once."""
+    if auth_method not in AUTH_METHODS:
+        raise ValidationError(f"auth method must be one of {', '.join(AUTH_METHODS)}")
+    scopes = _check_scopes(scopes)
+    secret: str | None = None
+    if auth_method.startswith("client_secret"):
+        secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
+    elif auth_method == "private_key_jwt":
+        if not jwks or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
+            raise ValidationError("private_key_jwt needs a JWKS with at least one public key")
+        try:
+            parsed = jwt.PyJWKSet.from_dict(jwks)
+        except jwt.PyJWTError as exc:
+            raise ValidationError(f"invalid JWKS: {exc}") from None
+        for k in parsed.keys:
+            if k.key_type not in ("EC", "OKP", "RSA") or "d" in _raw(jwks, k.key_id):
+                raise ValidationError("JWKS must hold public asymmetric keys only")
+    elif not cert_thumbprint:
+        raise ValidationError("tls_client_auth needs the certificate's SHA-256 thumbprint")
+    client_id = f"rfc_{secrets.token_hex(8)}"
+    now = clock.now()
+    with store.session() as s:
+        integ = s.scalar(select(Integration).where(Integration.name == integration))
+        if integ is None:
+            raise NotFoundError(f"integration {integration!r} does not exist")
+        row = GatewayClient(
+            client_id=client_id,
+            name=name,
+            integration_id=integ.id,
+            auth_method=auth_method,
+            secret_hash=hash_secret(secret) if secret else None,
+            jwks=jwks,
+            cert_thumbprint=cert_thumbprint,
+            scopes=scopes,
+            claims=claims or {},
+            created_at=now,
+            updated_at=now,
+        )
+        s.add(row)
+        s.flush()
+        audit.append(
+            s,
+            actor=actor,
+            action="gateway.client.create",
+            entity_type="gateway_client",
+            entity_id=client_id,
+            after={
+                "name": name,
+                "integration": integration,
+                "scopes": scopes,
+                "auth_method": auth_method,
+            },
+        )
+        return CreatedClient(row.id, client_id, auth_method, SecretStr(secret) if secret else None)
+
+
+def _raw(jwks: dict[str, Any], kid: str | None) -> dict[str, Any]:
+    for k in jwks.get("keys", []):
+        if isinstance(k, dict) and k.get("kid") == kid:
+            return k
+    return {}
+
+
+def list_clients(store: Store) -> list[dict[str, Any]]:
+    with store.session() as s:
+        rows = s.execute(
+            select(GatewayClient, Integration.name)
+            .join(Integration, Integration.id == GatewayClient.integration_id)
+            .order_by(GatewayClient.created_at)
+        ).all()
+        return [
+            {
+                "client_id": c.client_id,
+                "name": c.name,
+                "integration": iname,
+                "auth_method": c.auth_method,
+                "scopes": " ".join(c.scopes),
+                "revoked": c.revoked_at is not None,
+            }
+            for c, iname in rows
+        ]
+
+
+def _client(s: Any, client_id: str) -> GatewayClient:
+    row = s.scalar(select(GatewayClient).where(GatewayClient.client_id == client_id))
+    if row is None:
+        raise NotFoundError(f"gateway client {client_id!r} does not exist")
+    assert isinstance(row, GatewayClient)
+    return row
+
+
+def revoke_client(store: Store, clock: Clock, client_id: str, *, actor: str = "cli") -> None:
+    now = clock.now()
+    with store.session() as s:
+        row = _client(s, client_id)
+        if row.revoked_at is not None:
+            raise ConflictError(f"gateway client {client_id!r} is already revoked")
+        row.revoked_at = now
+        row.updated_at = now
+        for key in s.scalars(select(GatewayApiKey).where(GatewayApiKey.client_pk == row.id)):
+            if key.revoked_at is None:
+                key.revoked_at = now
+                key.updated_at = now
+        audit.append(
+            s,
+            actor=actor,
+            action="gateway.client.revoke",
+            entity_type="gateway_client",
+            entity_id=client_id,
+        )
+
+
+def create_api_key(
+    store: Store,
+    clock: Clock,
+    *,
+    client_id: str,
+    scopes: list[str] | None = None,
+    ttl_days: int | None = 90,
+    name: str = "",
+    actor: str = "cli",
+) -> CreatedKey:
+    """Issue an API key for a client (scopes default to, and must be within, the client's)."""
+    if ttl_days is not None and not 1 <= ttl_days <= 3650:
+        raise ValidationError("API key lifetime must be between 1 and 3650 days")
+    now = clock.now()
+    with store.session() as s:
+        client = _client(s, client_id)
+        if client.revoked_at is not None:
+            raise ConflictError(f"gateway client {client_id!r} is revoked")
+        granted = _check_scopes(scopes) if scopes is not None else list(client.scopes)
+        extra = set(granted) - set(client.scopes)
+        if extra:
+            raise ValidationError(f"scopes {sorted(extra)} are not granted to the client")
+        return _new_key(s, client, granted, now, ttl_days, name, actor)
+
+
+def _new_key(
+    s: Any,
+    client: GatewayClient,
+    scopes: list[str],
+    now: datetime,
+    ttl_days: int | None,
+    name: str,
+    actor: str,
+) -> CreatedKey:
+    prefix = secrets.token_hex(6)
+    key = f"{API_KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    expires = now + timedelta(days=ttl_days) if ttl_days else None
+    row = GatewayApiKey(
+        client_pk=client.id,
+        name=name,
+        prefix=prefix,
+        hash=hash_secret(key),
+        scopes=scopes,
+        created_at=now,
+        updated_at=now,
+        expires_at=expires,
+    )
+    s.add(row)
+    s.flush()
+    audit.append(
+        s,
+        actor=actor,
+        action="gateway.key.create",
+        entity_type="gateway_api_key",
+        entity_id=prefix,
+        after={"client_id": client.client_id, "scopes": scopes},
+    )
+    return CreatedKey(row.id, prefix, SecretStr(key), expires)
+
+
+def _key(s: Any, prefix: str) -> GatewayApiKey:
+    row = s.scalar(select(GatewayApiKey).where(GatewayApiKey.prefix == prefix))
+    if row is None:
+        raise NotFoundError(f"API key {prefix!r} does not exist")
+    assert isinstance(row, GatewayApiKey)
+    return row
+
+
+def rotate_api_key(
+    store: Store,
+    clock: Clock,
+    prefix: str,
+    *,
+    overlap_hours: float = 24,
+    ttl_days: int | None = 90,
+    actor: str = "cli",
+) -> CreatedKey:
+    """A new key with the same scopes; the old one keeps working for ``overlap_hours``."""
+    if not 0 <= overlap_hours <= 24 * 30:
+        raise ValidationError("overlap must be between 0 and 720 hours")
+    now = clock.now()
+    with store.session() as s:
+        old = _key(s, prefix)
+        if old.revoked_at is not None:
+            raise ConflictError(f"API key {prefix!r} is revoked")
+        client = s.get(GatewayClient, old.client_pk)
+        assert client is not None
+        new = _new_key(s, client, list(old.scopes), now, ttl_days, old.name, actor)
+        cutoff = now + timedelta(hours=overlap_hours)
+        if old.expires_at is None or old.expires_at > cutoff:
+            old.expires_at = cutoff
+        old.replaced_by = new.id
+        old.updated_at = now
+        return new
+
+
+def revoke_api_key(store: Store, clock: Clock, prefix: str, *, actor: str = "cli") -> None:
+    now = clock.now()
+    with store.session() as s:
+        row = _key(s, prefix)
+        if row.revoked_at is not None:
+            raise ConflictError(f"API key {prefix!r} is already revoked")
+        row.revoked_at = now
+        row.updated_at = now
+        audit.append(
+            s,
+            actor=actor,
+            action="gateway.key.revoke",
+            entity_type="gateway_api_key",
+            entity_id=prefix,
+        )
+
+
+def list_api_keys(store: Store) -> list[dict[str, Any]]:
+    with store.session() as s:
+        rows = s.execute(
+            select(GatewayApiKey, GatewayClient.client_id)
+            .join(GatewayClient, GatewayClient.id == GatewayApiKey.client_pk)
+            .order_by(GatewayApiKey.created_at)
+        ).all()
+        return [
+            {
+                "prefix": k.prefix,
+                "client_id": cid,
+                "scopes": " ".join(k.scopes),
+                "expires_at": k.expires_at.isoformat() if k.expires_at else "",
+                "last_used_at": k.last_used_at.isoformat() if k.last_used_at else "",
+                "revoked": k.revoked_at is not None,
+            }
+            for k, cid in rows
+        ]
+
+
+def touch_api_keys(store: Store, used: dict[str, datetime]) -> None:
+    """Record last use (batched by the gateway; does not bump ``updated_at``)."""
+    if not used:
+        return
+    with store.session() as s:
+        for key in s.scalars(select(GatewayApiKey).where(GatewayApiKey.id.in_(list(used)))):
+            key.last_used_at = used[key.id]
+
+
+def revoke_token(store: Store, clock: Clock, *, jti: str, client_id: str, exp: int) -> bool:
+    """Record a revoked token id; False if it was already revoked."""
+    with store.session() as s:
+        if s.get(GatewayRevokedToken, jti) is not None:
+            return False
+        s.add(
+            GatewayRevokedToken(
+                jti=jti,
+                client_id=client_id,
+                expires_at=datetime.fromtimestamp(exp, tz=clock.now().tzinfo),
+                revoked_at=clock.now(),
+            )
+        )
+        return True
+
+
+def save_routes(
+    store: Store, specs: list[RouteSpec], *, actor: str = "cli", replace: bool = False
+) -> dict[str, list[str]]:
+    """Upsert routes (and with ``replace`` delete the ones not listed); returns the changes."""
+    names = [r.name for r in specs]
+    if len(set(names)) != len(names):
+        raise ValidationError("route names must be unique")
+    changes: dict[str, list[str]] = {"created": [], "updated": [], "deleted": []}
+    with store.session() as s:
+        existing = {r.name: r for r in s.scalars(select(GatewayRoute))}
+        for spec in specs:
+            data = spec.model_dump(mode="json")
+            row = existing.get(spec.name)
+            if row is None:
+                s.add(GatewayRoute(name=spec.name, spec=data))
+                changes["created"].append(spec.name)
+            elif row.spec != data:
+                row.spec = data
+                changes["updated"].append(spec.name)
+        if replace:
+            for name, row in existing.items():
+                if name not in names:
+                    s.delete(row)
+                    changes["deleted"].append(name)
+        if any(changes.values()):
+            audit.append(
+                s,
+                actor=actor,
+                action="gateway.routes.save",
+                entity_type="gateway_route",
+                entity_id=None,
+                after=changes,
+            )
+    return changes

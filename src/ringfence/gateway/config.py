@@ -1,0 +1,57 @@
+"""Gateway settings (``RINGFENCE_GATEWAY_*``): issuer, token lifetime, trust, polling, caps.
+
+These are knobs, never secrets: signing keys live in the vault, client secrets only as hashes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewayConfig(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RINGFENCE_GATEWAY_", extra="forbid")
+
+    issuer: str = Field(default="https://gateway.ringfence.local", description="Token `iss`")
+    audience: str = Field(default="ringfence-gateway", description="Token `aud`")
+    token_ttl_seconds: int = Field(default=600, ge=30, le=900)
+    signing_alg: str = Field(default="EdDSA", description="EdDSA or ES256")
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=120)
+    poll_interval_seconds: float = Field(default=0.2, gt=0, le=0.25)
+    max_staleness_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="Fail closed when the policy is older than this"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="CIDRs whose client-certificate header is believed"
+    )
+    client_cert_header: str = "x-client-cert"
+    client_ca_file: Path | None = Field(
+        default=None, description="PEM bundle of CAs that sign client certificates"
+    )
+    audit_file: Path | None = None
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    max_query_bytes: int = Field(default=4096, ge=0)
+    redis_url: str | None = Field(default=None, description="Shared rate limits + revocations")
+    redis_prefix: str = "ringfence:gw:"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for c in v:
+            ipaddress.ip_network(c, strict=False)
+        return v
+
+    @field_validator("signing_alg")
+    @classmethod
+    def _alg(cls, v: str) -> str:
+        if v not in ("EdDSA", "ES256"):
+            raise ValueError("signing_alg must be EdDSA or ES256")
+        return v
+
+    @field_validator("client_cert_header")
+    @classmethod
+    def _hdr(cls, v: str) -> str:
+        return v.lower()

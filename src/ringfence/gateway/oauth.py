@@ -1,0 +1,296 @@
+"""The gateway's OAuth 2.0 authorization server for machines: client credentials only.
+
+``POST /oauth/token`` (RFC 6749 §4.4, RFC 9068 JWT access tokens), ``POST /oauth/introspect``
+(RFC 7662) and ``POST /oauth/revoke`` (RFC 7009). Clients authenticate with the method they
+were registered with and no other: a hashed client secret (basic or post), ``private_key_jwt``
+(RFC 7523, replay-protected ``jti``) or mutual TLS (RFC 8705; tokens are then bound to the
+certificate with ``cnf.x5t#S256``). Errors use the RFC 6749 ``error`` codes. This module never
+logs or echoes a secret, an assertion or a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import jwt
+
+from ringfence.core.errors import AuthenticationError
+from ringfence.gateway.clients import secret_matches
+from ringfence.gateway.policy import ClientInfo, PolicySnapshot, is_active
+from ringfence.gateway.tokens import issue_access_token
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_ALGS = ["ES256", "EdDSA", "RS256", "PS256"]
+MAX_FORM = 16_384
+
+
+class OAuthError(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+def parse_form(body: bytes, content_type: bytes | None) -> dict[str, str]:
+    if content_type is None or not content_type.lower().startswith(
+        b"application/x-www-form-urlencoded"
+    ):
+        raise OAuthError(400, "invalid_request", "use application/x-www-form-urlencoded")
+    if len(body) > MAX_FORM:
+        raise OAuthError(400, "invalid_request", "request too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError(400, "invalid_request", "malformed form body") from None
+    form: dict[str, str] = {}
+    for k, v in pairs:
+        if k in form:
+            raise OAuthError(400, "invalid_request", f"parameter {k} given more than once")
+        form[k] = v
+    return form
+
+
+@dataclass
+class ReplayCache:
+    """Remembers client-assertion ``jti``s until they expire."""
+
+    seen: dict[str, float]
+
+    def check_and_add(self, key: str, exp: float, now: float) -> bool:
+        if len(self.seen) > 10_000:
+            for k in [k for k, e in self.seen.items() if e < now]:
+                del self.seen[k]
+        if key in self.seen:
+            return False
+        self.seen[key] = exp
+        return True
+
+
+def authenticate_client(
+    snap: PolicySnapshot,
+    form: dict[str, str],
+    authorization: bytes | None,
+    cert_thumbprint: str | None,
+    token_endpoint: str,
+    replay: ReplayCache,
+    now: float,
+) -> ClientInfo:
+    """Authenticate the calling client with its registered method, or raise invalid_client."""
+    method: str
+    client_id: str
+    secret: str | None = None
+    if authorization is not None and authorization[:6].lower() == b"basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise OAuthError(401, "invalid_client", "malformed Basic credentials") from None
+        cid, sep, sec = decoded.partition(":")
+        if not sep:
+            raise OAuthError(401, "invalid_client", "malformed Basic credentials")
+        method, client_id, secret = "client_secret_basic", unquote(cid), unquote(sec)
+        if "client_secret" in form or "client_assertion" in form:
+            raise OAuthError(400, "invalid_request", "use exactly one client authentication")
+    elif "client_assertion" in form:
+        if form.get("client_assertion_type") != ASSERTION_TYPE:
+            raise OAuthError(400, "invalid_request", "unsupported client_assertion_type")
+        method = "private_key_jwt"
+        try:
+            client_id = str(
+                jwt.decode(form["client_assertion"], options={"verify_signature": False}).get(
+                    "iss", ""
+                )
+            )
+        except jwt.PyJWTError:
+            raise OAuthError(401, "invalid_client", "malformed client assertion") from None
+    elif "client_secret" in form:
+        method, client_id, secret = (
+            "client_secret_post",
+            form.get("client_id", ""),
+            form["client_secret"],
+        )
+    elif cert_thumbprint is not None and form.get("client_id"):
+        method, client_id = "tls_client_auth", form["client_id"]
+    else:
+        raise OAuthError(401, "invalid_client", "client authentication required")
+    client = snap.clients.get(client_id)
+    if client is None or client.revoked:
+        raise OAuthError(401, "invalid_client", "unknown or revoked client")
+    if client.auth_method != method:
+        raise OAuthError(401, "invalid_client", "client must use its registered authentication")
+    if method.startswith("client_secret"):
+        if secret is None or not secret_matches(secret, client.secret_hash):
+            raise OAuthError(401, "invalid_client", "client authentication failed")
+    elif method == "private_key_jwt":
+        _verify_assertion(client, form["client_assertion"], token_endpoint, replay, now)
+    elif client.cert_thumbprint != cert_thumbprint:
+        raise OAuthError(401, "invalid_client", "client certificate does not match")
+    if form.get("client_id") not in (None, client.client_id):
+        raise OAuthError(401, "invalid_client", "client_id does not match the credentials")
+    return client
+
+
+def _verify_assertion(
+    client: ClientInfo, assertion: str, endpoint: str, replay: ReplayCache, now: float
+) -> None:
+    try:
+        header = jwt.get_unverified_header(assertion)
+        if header.get("alg") not in ASSERTION_ALGS:
+            raise OAuthError(401, "invalid_client", "assertion algorithm not allowed")
+        jwks = jwt.PyJWKSet.from_dict(client.jwks or {"keys": []})
+        kid = header.get("kid")
+        keys = [k for k in jwks.keys if kid is None or k.key_id == kid]
+        claims: dict[str, Any] | None = None
+        for k in keys:
+            try:
+                claims = jwt.decode(
+                    assertion,
+                    k.key,
+                    algorithms=[header["alg"]],
+                    audience=endpoint,
+                    options={"require": ["iss", "sub", "aud", "exp", "jti"], "verify_exp": False},
+                )
+                break
+            except jwt.InvalidSignatureError:
+                continue
+    except OAuthError:
+        raise
+    except jwt.PyJWTError:
+        raise OAuthError(401, "invalid_client", "client assertion rejected") from None
+    if claims is None:
+        raise OAuthError(401, "invalid_client", "client assertion signature invalid")
+    exp = claims["exp"]
+    if claims["iss"] != client.client_id or claims["sub"] != client.client_id:
+        raise OAuthError(401, "invalid_client", "assertion iss/sub must be the client_id")
+    if not isinstance(exp, int | float) or exp < now - 30 or exp > now + 600:
+        raise OAuthError(401, "invalid_client", "assertion expired or too long-lived")
+    if not replay.check_and_add(f"{client.client_id}:{claims['jti']}", float(exp) + 30, now):
+        raise OAuthError(401, "invalid_client", "assertion replayed")
+
+
+@dataclass
+class TokenService:
+    issuer: str
+    audience: str
+    ttl_seconds: int
+    token_endpoint: str
+    replay: ReplayCache
+
+    def token(
+        self,
+        snap: PolicySnapshot,
+        form: dict[str, str],
+        authorization: bytes | None,
+        cert_thumbprint: str | None,
+        now: float,
+    ) -> dict[str, Any]:
+        client = authenticate_client(
+            snap, form, authorization, cert_thumbprint, self.token_endpoint, self.replay, now
+        )
+        if form.get("grant_type") != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
+        if not is_active(snap.integrations.get(client.integration_id)):
+            raise OAuthError(400, "unauthorized_client", "the client's integration is not active")
+        requested = form.get("scope")
+        scopes = set(requested.split()) if requested else set(client.scopes)
+        if not scopes <= client.scopes:
+            raise OAuthError(400, "invalid_scope", "requested scope exceeds the client's grant")
+        claims_extra = dict(client.claims)
+        claims_extra["integration_id"] = client.integration_id
+        token, claims = issue_access_token(
+            snap.keys,
+            issuer=self.issuer,
+            audience=self.audience,
+            client_id=client.client_id,
+            scopes=sorted(scopes),
+            ttl_seconds=self.ttl_seconds,
+            now=_dt(now),
+            extra_claims=claims_extra,
+            cnf_thumbprint=cert_thumbprint,
+        )
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": claims["exp"] - claims["iat"],
+            "scope": claims["scope"],
+        }
+
+    def introspect(
+        self,
+        snap: PolicySnapshot,
+        form: dict[str, str],
+        authorization: bytes | None,
+        cert_thumbprint: str | None,
+        now: float,
+        local_revoked: set[str],
+    ) -> dict[str, Any]:
+        caller = authenticate_client(
+            snap, form, authorization, cert_thumbprint, self.token_endpoint, self.replay, now
+        )
+        token = form.get("token")
+        if not token:
+            raise OAuthError(400, "invalid_request", "token is required")
+        try:
+            claims = snap.verifier.verify(token, now)
+        except AuthenticationError:
+            return {"active": False}
+        if claims["jti"] in local_revoked:
+            return {"active": False}
+        if (
+            claims.get("client_id") != caller.client_id
+            and "gateway:introspect" not in caller.scopes
+        ):
+            return {"active": False}
+        out = {
+            k: claims[k]
+            for k in ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
+            if k in claims
+        }
+        if "cnf" in claims:
+            out["cnf"] = claims["cnf"]
+        out.update({"active": True, "token_type": "Bearer"})
+        return out
+
+    def revoke(
+        self,
+        snap: PolicySnapshot,
+        form: dict[str, str],
+        authorization: bytes | None,
+        cert_thumbprint: str | None,
+        now: float,
+        record: Callable[[str, str, int], None],
+    ) -> None:
+        caller = authenticate_client(
+            snap, form, authorization, cert_thumbprint, self.token_endpoint, self.replay, now
+        )
+        token = form.get("token")
+        if not token:
+            raise OAuthError(400, "invalid_request", "token is required")
+        hint = form.get("token_type_hint")
+        if hint not in (None, "access_token", "refresh_token"):
+            raise OAuthError(400, "unsupported_token_type", "unsupported token_type_hint")
+        try:
+            claims = snap.verifier.verify(token, now)
+        except AuthenticationError:
+            return  # RFC 7009 §2.2: invalid tokens need no action
+        if claims.get("client_id") != caller.client_id:
+            return  # a client may only revoke its own tokens; answer the same either way
+        record(str(claims["jti"]), caller.client_id, int(claims["exp"]))
+
+
+def _dt(ts: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def monotonic_seconds() -> float:
+    return time.monotonic()

@@ -1,0 +1,507 @@
+"""The compiled policy snapshot the gateway's hot path works from, and its atomic reload.
+
+``build_snapshot`` reads the store once (integrations and their status, apps' clearance,
+credential references, routes, clients, API key hashes, signing keys, revoked token ids),
+resolves upstream credentials from the vault into ``SecretStr`` and compiles routes into
+matchers and JSON Schema validators. ``PolicyHolder`` keeps the current snapshot; a reload
+builds a new one off the event loop and swaps a single reference, so in-flight requests finish
+on the snapshot they started with. ``PolicyWatcher`` polls a cheap fingerprint every ≤250 ms and
+rebuilds on change; if the store cannot answer, the snapshot goes stale and the gateway fails
+closed after ``max_staleness_seconds``. Nothing here logs a secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from jsonschema.validators import validator_for
+from limits import RateLimitItem, parse
+from pydantic import SecretStr
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import func, select
+
+from ringfence.core.errors import UnavailableError
+from ringfence.core.levels import DataClass
+from ringfence.core.logging import get_logger
+from ringfence.gateway.config import GatewayConfig
+from ringfence.gateway.models import (
+    GatewayApiKey,
+    GatewayClient,
+    GatewayRevokedToken,
+    GatewayRoute,
+    GatewaySigningKey,
+)
+from ringfence.gateway.paths import template_params, template_segments
+from ringfence.gateway.routes import CredentialSpec, LimitsSpec, RouteSpec
+from ringfence.gateway.tokens import SigningKeys, TokenVerifier, load_signing_keys
+from ringfence.store.db import Store
+from ringfence.store.models import App, Credential, Integration, IntegrationStatus
+from ringfence.store.vault import Vault
+
+_log = get_logger("ringfence.gateway.policy")
+
+
+class SnapshotError(Exception):
+    """The policy cannot be compiled; the gateway must fail closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledOperation:
+    method: str
+    template: str
+    segments: tuple[str | None, ...]
+    params: tuple[str, ...]
+    scopes: frozenset[str]
+    request_validator: Any | None
+    response_validator: Any | None
+    bind: tuple[tuple[str, str], ...]
+    deprecated: bool
+    quota: RateLimitItem | None
+
+
+@dataclass(frozen=True)
+class ResolvedCredential:
+    scheme: str
+    header: str
+    secret: SecretStr
+    token_url: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ResolvedCredential(scheme={self.scheme}, header={self.header})"
+
+
+@dataclass(frozen=True)
+class CompiledRoute:
+    name: str
+    prefix: tuple[str, ...]
+    upstream_base: str
+    upstream_host: str
+    upstream_path: str
+    allow_loopback: bool
+    integration_ids: frozenset[str]
+    operations: tuple[CompiledOperation, ...]
+    rate_limit: RateLimitItem | None
+    clearance: DataClass
+    dlp_action: str
+    dlp_request: bool
+    dlp_response: bool
+    credential: ResolvedCredential | None
+    content_types: frozenset[str]
+    limits: LimitsSpec
+
+    def match(
+        self, rest: tuple[str, ...], method: str
+    ) -> tuple[CompiledOperation | None, list[str]]:
+        """The operation for ``rest`` and ``method``; else (None, allowed methods)."""
+        allowed: list[str] = []
+        n = len(rest)
+        for op in self.operations:
+            segs = op.segments
+            if len(segs) != n:
+                continue
+            if all(t is None or t == s for t, s in zip(segs, rest, strict=True)):
+                if op.method == method:
+                    return op, allowed
+                allowed.append(op.method)
+        return None, allowed
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationInfo:
+    id: str
+    name: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    pk: str
+    client_id: str
+    name: str
+    integration_id: str
+    auth_method: str
+    secret_hash: str | None
+    jwks: dict[str, Any] | None
+    cert_thumbprint: str | None
+    scopes: frozenset[str]
+    claims: dict[str, Any]
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: str
+    prefix: str
+    hash: str
+    client_id: str
+    scopes: frozenset[str]
+    expires_ts: float | None
+    revoked: bool
+
+
+@dataclass
+class PolicySnapshot:
+    version: int
+    digest: str
+    routes: dict[tuple[str, ...], CompiledRoute]
+    max_prefix: int
+    integrations: dict[str, IntegrationInfo]
+    clients: dict[str, ClientInfo]
+    api_keys: dict[str, ApiKeyInfo]
+    keys: SigningKeys
+    verifier: TokenVerifier
+    revoked_jtis: frozenset[str]
+    built_at: float = field(default_factory=time.monotonic)
+
+    def find_route(self, segs: tuple[str, ...]) -> tuple[CompiledRoute, tuple[str, ...]] | None:
+        for n in range(min(len(segs), self.max_prefix), 0, -1):
+            route = self.routes.get(segs[:n])
+            if route is not None:
+                return route, segs[n:]
+        return None
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+@dataclass
+class PolicySource:
+    """Everything the compiler needs, read in one store session (plain detached rows)."""
+
+    integrations: list[Integration]
+    apps: list[App]
+    credentials: list[Credential]
+    routes: list[GatewayRoute]
+    clients: list[GatewayClient]
+    api_keys: list[GatewayApiKey]
+    signing_keys: list[GatewaySigningKey]
+    revoked: list[GatewayRevokedToken]
+
+
+def load_source(store: Store) -> PolicySource:
+    with store.session() as s:
+        return PolicySource(
+            integrations=list(s.scalars(select(Integration))),
+            apps=list(s.scalars(select(App))),
+            credentials=list(s.scalars(select(Credential))),
+            routes=list(s.scalars(select(GatewayRoute).order_by(GatewayRoute.name))),
+            clients=list(s.scalars(select(GatewayClient))),
+            api_keys=list(s.scalars(select(GatewayApiKey))),
+            signing_keys=list(s.scalars(select(GatewaySigningKey))),
+            revoked=list(s.scalars(select(GatewayRevokedToken))),
+        )
+
+
+def fingerprint(store: Store) -> str:
+    """A cheap digest that changes whenever anything the snapshot depends on changes."""
+    parts: list[Any] = []
+    with store.session() as s:
+        for model in (App, Credential, GatewayRoute, GatewayClient, GatewayApiKey):
+            parts.append(s.execute(select(func.count(), func.max(model.updated_at))).one())
+        parts.append(
+            s.execute(
+                select(
+                    func.count(),
+                    func.max(GatewaySigningKey.updated_at),
+                    func.max(GatewaySigningKey.superseded_at),
+                )
+            ).one()
+        )
+        parts.append(
+            s.execute(select(func.count(), func.max(GatewayRevokedToken.revoked_at))).one()
+        )
+        # Integration status decides quarantine; hash every (id, status) so a change is seen
+        # even when a writer sets updated_at by hand.
+        parts.extend(
+            s.execute(select(Integration.id, Integration.status).order_by(Integration.id)).all()
+        )
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _resolve_ref(ref: str, vault: Vault, credentials: dict[str, Credential], depth: int = 0) -> str:
+    kind, _, name = ref.partition(":")
+    if kind == "vault":
+        return vault.get(name).get_secret_value()
+    if kind == "env":
+        value = os.environ.get(name)
+        if value is None:
+            raise SnapshotError(f"environment variable {name} (credential reference) is not set")
+        return value
+    if kind == "credential" and depth == 0:
+        cred = credentials.get(name)
+        if cred is None:
+            raise SnapshotError(f"credential {name!r} does not exist")
+        return _resolve_ref(cred.ref, vault, credentials, depth + 1)
+    raise SnapshotError(f"unsupported credential reference kind {kind!r}")
+
+
+def _compile_operation(route: RouteSpec, op: Any) -> CompiledOperation:
+    req = validator_for(op.request_schema)(op.request_schema) if op.request_schema else None
+    resp = validator_for(op.response_schema)(op.response_schema) if op.response_schema else None
+    return CompiledOperation(
+        method=op.method,
+        template=route.prefix + ("" if op.path == "/" else op.path),
+        segments=template_segments(op.path),
+        params=template_params(op.path),
+        scopes=frozenset(op.scopes),
+        request_validator=req,
+        response_validator=resp,
+        bind=tuple(op.bind.items()),
+        deprecated=op.deprecated,
+        quota=parse(op.quota) if op.quota else None,
+    )
+
+
+def compile_route(
+    spec: RouteSpec,
+    *,
+    integration_ids: dict[str, str],
+    app_clearance: dict[str, int],
+    credential: ResolvedCredential | None,
+) -> CompiledRoute:
+    """Compile one validated RouteSpec; unknown integration or app names are errors."""
+    missing = [n for n in spec.integrations if n not in integration_ids]
+    if missing:
+        raise SnapshotError(f"route {spec.name}: unknown integrations {missing}")
+    if spec.app not in app_clearance:
+        raise SnapshotError(f"route {spec.name}: unknown app {spec.app!r}")
+    clearance = spec.dlp.clearance
+    if clearance is None:
+        clearance = DataClass.parse(app_clearance[spec.app])
+    parts = urlsplit(spec.upstream)
+    return CompiledRoute(
+        name=spec.name,
+        prefix=tuple(spec.prefix[1:].split("/")),
+        upstream_base=spec.upstream.rstrip("/"),
+        upstream_host=parts.netloc,
+        upstream_path=parts.path.rstrip("/"),
+        allow_loopback=spec.allow_loopback,
+        integration_ids=frozenset(integration_ids[n] for n in spec.integrations),
+        operations=tuple(_compile_operation(spec, op) for op in spec.operations),
+        rate_limit=parse(spec.rate_limit) if spec.rate_limit else None,
+        clearance=clearance,
+        dlp_action=spec.dlp.action,
+        dlp_request=spec.dlp.inspect_request,
+        dlp_response=spec.dlp.inspect_response,
+        credential=credential,
+        content_types=frozenset(spec.content_types),
+        limits=spec.limits,
+    )
+
+
+def resolve_credential(
+    spec: CredentialSpec, vault: Vault, credentials: dict[str, Credential]
+) -> ResolvedCredential:
+    secret = _resolve_ref(spec.ref, vault, credentials)
+    return ResolvedCredential(
+        scheme=spec.scheme,
+        header=spec.header,
+        secret=SecretStr(secret),
+        token_url=spec.token_url,
+        client_id=spec.client_id,
+        scope=spec.scope,
+    )
+
+
+def compile_snapshot(
+    src: PolicySource, vault: Vault, config: GatewayConfig, *, version: int, digest: str
+) -> PolicySnapshot:
+    """Compile a snapshot; any inconsistency raises SnapshotError (the caller fails closed)."""
+    integration_ids = {i.name: i.id for i in src.integrations}
+    app_clearance = {a.name: a.clearance for a in src.apps}
+    creds = {c.name: c for c in src.credentials}
+    routes: dict[tuple[str, ...], CompiledRoute] = {}
+    for row in src.routes:
+        try:
+            spec = RouteSpec.model_validate(row.spec)
+        except PydanticValidationError as exc:
+            raise SnapshotError(
+                f"route {row.name}: invalid spec: {exc.errors()[0]['msg']}"
+            ) from None
+        resolved = resolve_credential(spec.credential, vault, creds) if spec.credential else None
+        compiled = compile_route(
+            spec, integration_ids=integration_ids, app_clearance=app_clearance, credential=resolved
+        )
+        if compiled.prefix in routes:
+            raise SnapshotError(
+                f"routes {routes[compiled.prefix].name} and {spec.name} share a prefix"
+            )
+        routes[compiled.prefix] = compiled
+    integrations = {
+        i.id: IntegrationInfo(id=i.id, name=i.name, status=str(i.status)) for i in src.integrations
+    }
+    clients = {
+        c.client_id: ClientInfo(
+            pk=c.id,
+            client_id=c.client_id,
+            name=c.name,
+            integration_id=c.integration_id,
+            auth_method=c.auth_method,
+            secret_hash=c.secret_hash,
+            jwks=c.jwks,
+            cert_thumbprint=c.cert_thumbprint,
+            scopes=frozenset(c.scopes),
+            claims=dict(c.claims or {}),
+            revoked=c.revoked_at is not None,
+        )
+        for c in src.clients
+    }
+    by_pk = {c.id: c.client_id for c in src.clients}
+    api_keys = {
+        k.prefix: ApiKeyInfo(
+            id=k.id,
+            prefix=k.prefix,
+            hash=k.hash,
+            client_id=by_pk[k.client_pk],
+            scopes=frozenset(k.scopes),
+            expires_ts=k.expires_at.timestamp() if k.expires_at else None,
+            revoked=k.revoked_at is not None,
+        )
+        for k in src.api_keys
+        if k.client_pk in by_pk
+    }
+    keys = load_signing_keys(src.signing_keys, vault)
+    revoked = frozenset(r.jti for r in src.revoked)
+    verifier = TokenVerifier(
+        keys=keys,
+        issuer=config.issuer,
+        audience=config.audience,
+        revoked=revoked,
+        leeway=config.jwt_leeway_seconds,
+    )
+    return PolicySnapshot(
+        version=version,
+        digest=digest,
+        routes=routes,
+        max_prefix=max((len(p) for p in routes), default=0),
+        integrations=integrations,
+        clients=clients,
+        api_keys=api_keys,
+        keys=keys,
+        verifier=verifier,
+        revoked_jtis=revoked,
+    )
+
+
+def is_active(integration: IntegrationInfo | None) -> bool:
+    return integration is not None and integration.status == IntegrationStatus.ACTIVE.value
+
+
+# -- holding and reloading --------------------------------------------------------------------
+
+
+class PolicyHolder:
+    """Holds the current snapshot; ``current()`` fails closed when it is missing or stale."""
+
+    def __init__(
+        self,
+        store: Store,
+        vault: Vault,
+        config: GatewayConfig,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._vault = vault
+        self._config = config
+        self._mono = monotonic
+        self._snapshot: PolicySnapshot | None = None
+        self._version = 0
+        self._checked_at = float("-inf")
+        self.last_error: str | None = None
+        # Token ids revoked by this process since the last reload (visible at once here).
+        self.local_revoked: set[str] = set()
+
+    @property
+    def snapshot(self) -> PolicySnapshot | None:
+        return self._snapshot
+
+    def current(self) -> PolicySnapshot:
+        snap = self._snapshot
+        if snap is None:
+            raise UnavailableError("gateway policy is not loaded", code="policy_unavailable")
+        if self._mono() - self._checked_at > self._config.max_staleness_seconds:
+            raise UnavailableError("gateway policy is stale", code="policy_stale")
+        return snap
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Check the fingerprint and rebuild on change (blocking; call off the event loop).
+
+        Returns True when a new snapshot was swapped in. On failure the old snapshot is kept
+        but not marked fresh, so the gateway fails closed once it is stale.
+        """
+        try:
+            digest = fingerprint(self._store)
+            snap = self._snapshot
+            if snap is not None and not force and snap.digest == digest:
+                self._checked_at = self._mono()
+                self.last_error = None
+                return False
+            src = load_source(self._store)
+            new = compile_snapshot(
+                src, self._vault, self._config, version=self._version + 1, digest=digest
+            )
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+            _log.error("policy_reload_failed", error=self.last_error)
+            return False
+        self._version += 1
+        self.local_revoked = {j for j in self.local_revoked if j not in new.revoked_jtis}
+        self._snapshot = new  # the atomic swap: one reference assignment
+        self._checked_at = self._mono()
+        self.last_error = None
+        _log.info("policy_loaded", version=new.version, routes=len(new.routes))
+        return True
+
+    def install(self, snapshot: PolicySnapshot) -> None:
+        """Swap in a snapshot built elsewhere (tests, tools)."""
+        self._snapshot = snapshot
+        self._checked_at = self._mono()
+
+
+class PolicyWatcher:
+    """Background task: reload the policy every ``poll_interval`` (≤250 ms)."""
+
+    def __init__(self, holder: PolicyHolder, interval: float) -> None:
+        self._holder = holder
+        self._interval = min(interval, 0.25)
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def nudge(self) -> None:
+        """Reload now (e.g. on a Redis pub/sub notification or a local revocation)."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self._holder.reload)
+            except Exception as exc:  # never let the watcher die
+                _log.error("policy_watcher_error", error_type=type(exc).__name__)
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+            self._task = None

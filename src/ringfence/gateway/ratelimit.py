@@ -1,0 +1,83 @@
+"""Rate limits per integration and route with the ``limits`` library (fixed window).
+
+Memory storage when the gateway runs embedded; Redis when several gateway processes share
+limits. With Redis each hit is one atomic Lua ``INCR``+``EXPIRE`` (``limits``' ``incr``), so the
+count is exact across processes: exactly N requests per window pass. If the storage cannot
+answer, ``hit`` raises ``UnavailableError`` — the gateway answers 503, never unlimited.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from ringfence.core.errors import UnavailableError
+
+
+@dataclass(frozen=True, slots=True)
+class LimitDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int
+
+
+class RateLimiter:
+    """A fixed-window limiter over a ``limits`` async storage."""
+
+    def __init__(self, storage: Storage, *, exact_reset: bool = True) -> None:
+        self.storage = storage
+        self._strategy = FixedWindowRateLimiter(storage)
+        # Reading the reset time costs a second round trip on Redis: do it only on denial.
+        self._exact_reset = exact_reset
+
+    @classmethod
+    def memory(cls) -> RateLimiter:
+        return cls(MemoryStorage())
+
+    @classmethod
+    def redis(cls, url: str, prefix: str, *, timeout: float = 0.5) -> RateLimiter:
+        uri = url.replace("redis://", "async+redis://", 1).replace(
+            "rediss://", "async+rediss://", 1
+        )
+        storage = RedisStorage(
+            uri,
+            implementation="redispy",
+            key_prefix=prefix.rstrip(":"),
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+        )
+        return cls(storage, exact_reset=False)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> LimitDecision:
+        key = item.key_for(*identifiers)
+        expiry = item.get_expiry()
+        try:
+            count = await self.storage.incr(key, expiry)
+            allowed = count <= item.amount
+            if allowed and not self._exact_reset:
+                reset = expiry
+            else:
+                reset_at = await self.storage.get_expiry(key)
+                reset = max(1, math.ceil(reset_at - time.time()))
+        except Exception as exc:
+            raise UnavailableError(
+                f"rate-limit storage unavailable ({type(exc).__name__})",
+                code="ratelimit_unavailable",
+            ) from None
+        return LimitDecision(allowed, item.amount, max(0, item.amount - count), reset)
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.storage.check())
+        except Exception:
+            return False
+
+    @property
+    def strategy(self) -> FixedWindowRateLimiter:
+        return self._strategy

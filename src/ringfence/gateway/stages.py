@@ -1,0 +1,477 @@
+"""The gateway pipeline's stages, each a small function over one request ``Exchange``.
+
+authenticate → authorize → rate-limit → validate → inspect (DLP) → broker → (forward, audit in
+``app``). A stage either returns normally or raises ``Deny`` (a 4xx/5xx with a stable code); a
+dependency that cannot answer raises ``UnavailableError`` and the gateway fails closed (503).
+Stages never log or echo a token, a credential or a body value.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from cryptography import x509
+
+from ringfence.core.errors import AuthenticationError, UnavailableError
+from ringfence.core.levels import DataClass
+from ringfence.gateway.clients import secret_matches, split_api_key
+from ringfence.gateway.inspect import Inspector, redact_json, redact_text
+from ringfence.gateway.policy import (
+    ClientInfo,
+    CompiledOperation,
+    CompiledRoute,
+    IntegrationInfo,
+    PolicySnapshot,
+)
+from ringfence.gateway.ratelimit import LimitDecision, RateLimiter
+from ringfence.gateway.tokens import cert_thumbprint
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+# Never forwarded upstream: routing, identity and provenance headers a client could spoof.
+STRIP_UPSTREAM = HOP_BY_HOP | {
+    b"host",
+    b"content-length",
+    b"authorization",
+    b"x-api-key",
+    b"cookie",
+    b"forwarded",
+    b"x-forwarded-for",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"x-forwarded-port",
+    b"x-forwarded-prefix",
+    b"x-real-ip",
+    b"x-original-url",
+    b"x-rewrite-url",
+    b"x-http-method-override",
+    b"x-http-method",
+    b"x-method-override",
+    b"x-request-id",
+    b"x-client-cert",
+    b"x-ssl-client-cert",
+    b"accept-encoding",
+}
+STRIP_DOWNSTREAM = HOP_BY_HOP | {b"content-length", b"set-cookie", b"server", b"x-request-id"}
+
+
+class Deny(Exception):
+    """Refuse the request with ``status`` and a stable ``code`` (problem+json)."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        headers: list[tuple[bytes, bytes]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers or []
+        self.extra = extra or {}
+
+
+@dataclass(slots=True)
+class Exchange:
+    """Everything one request accumulates on its way through the pipeline."""
+
+    request_id: str
+    method: str
+    path: str
+    query: bytes
+    headers: dict[bytes, bytes]
+    client_ip: str | None
+    snapshot: PolicySnapshot | None = None
+    segs: tuple[str, ...] = ()
+    route: CompiledRoute | None = None
+    rest: tuple[str, ...] = ()
+    op: CompiledOperation | None = None
+    path_params: dict[str, str] = field(default_factory=dict)
+    client: ClientInfo | None = None
+    integration: IntegrationInfo | None = None
+    auth: str = "none"
+    scopes: frozenset[str] = frozenset()
+    claims: dict[str, Any] = field(default_factory=dict)
+    cert_thumbprint: str | None = None
+    body: bytes = b""
+    document: Any = None
+    limit: LimitDecision | None = None
+    dlp: dict[str, Any] = field(default_factory=dict)
+    bytes_out: int = 0
+    upstream_status: int | None = None
+    api_key_id: str | None = None
+
+
+# -- authenticate ----------------------------------------------------------------------------
+
+
+def authenticate(
+    ex: Exchange, snap: PolicySnapshot, now_ts: float, local_revoked: set[str]
+) -> None:
+    auth = ex.headers.get(b"authorization")
+    api_key = ex.headers.get(b"x-api-key")
+    if auth is not None and auth[:7].lower() == b"bearer ":
+        token = auth[7:].strip().decode("latin-1")
+        claims = snap.verifier.verify(token, now_ts)
+        if claims["jti"] in local_revoked:
+            raise AuthenticationError("token revoked", code="token_revoked")
+        client = snap.clients.get(str(claims.get("client_id", "")))
+        if client is None or client.revoked:
+            raise AuthenticationError("client unknown or revoked", code="client_revoked")
+        bound = (
+            (claims.get("cnf") or {}).get("x5t#S256")
+            if isinstance(claims.get("cnf"), dict)
+            else None
+        )
+        if bound is not None and bound != ex.cert_thumbprint:
+            raise AuthenticationError(
+                "token is bound to a client certificate that was not presented",
+                code="certificate_mismatch",
+            )
+        token_scopes = frozenset(str(claims.get("scope", "")).split())
+        ex.client, ex.claims, ex.auth = client, claims, "jwt"
+        # Scopes removed from the client since issuance stop working at once.
+        ex.scopes = token_scopes & client.scopes
+    elif api_key is not None or (auth is not None and auth[:7].lower() == b"apikey "):
+        raw = (api_key if api_key is not None else auth[7:]).strip().decode("latin-1")  # type: ignore[index]
+        prefix = split_api_key(raw)
+        info = snap.api_keys.get(prefix) if prefix else None
+        if info is None or not secret_matches(raw, info.hash):
+            raise AuthenticationError("invalid API key", code="api_key_invalid")
+        if info.revoked:
+            raise AuthenticationError("API key revoked", code="api_key_revoked")
+        if info.expires_ts is not None and info.expires_ts <= now_ts:
+            raise AuthenticationError("API key expired", code="api_key_expired")
+        client = snap.clients.get(info.client_id)
+        if client is None or client.revoked:
+            raise AuthenticationError("client unknown or revoked", code="client_revoked")
+        ex.client, ex.auth = client, "api_key"
+        ex.claims = dict(client.claims)
+        ex.scopes = info.scopes & client.scopes
+        ex.api_key_id = info.id
+    else:
+        raise AuthenticationError("credentials required (Bearer token or API key)")
+    ex.integration = snap.integrations.get(ex.client.integration_id)
+
+
+# -- authorize -------------------------------------------------------------------------------
+
+
+def authorize(ex: Exchange) -> None:
+    route, op, integ = ex.route, ex.op, ex.integration
+    assert route is not None and op is not None
+    if integ is None:
+        raise Deny(403, "integration_unknown", "the client's integration is unknown")
+    if integ.status != "active":
+        raise Deny(403, f"integration_{integ.status}", f"integration is {integ.status}")
+    if integ.id not in route.integration_ids:
+        raise Deny(403, "route_not_granted", "this integration may not call this route")
+    missing = op.scopes - ex.scopes
+    if missing:
+        raise Deny(
+            403,
+            "insufficient_scope",
+            f"missing scope: {' '.join(sorted(missing))}",
+            headers=[
+                (
+                    b"www-authenticate",
+                    f'Bearer error="insufficient_scope", scope="{" ".join(sorted(op.scopes))}"'.encode(),
+                )
+            ],
+        )
+    for param, claim in op.bind:
+        value = ex.claims.get(claim)
+        if value is None or str(value) != ex.path_params.get(param):
+            raise Deny(403, "object_forbidden", f"{param} does not belong to this client")
+    if op.deprecated:
+        raise Deny(410, "deprecated", "this operation is deprecated and no longer served")
+
+
+# -- rate limit ------------------------------------------------------------------------------
+
+
+async def rate_limit(ex: Exchange, limiter: RateLimiter) -> None:
+    route, op, integ = ex.route, ex.op, ex.integration
+    assert route is not None and op is not None and integ is not None
+    if route.rate_limit is not None:
+        ex.limit = await limiter.hit(route.rate_limit, route.name, integ.id)
+        if not ex.limit.allowed:
+            raise Deny(
+                429, "rate_limited", "rate limit exceeded", headers=limit_headers(ex.limit, True)
+            )
+    if op.quota is not None:
+        quota = await limiter.hit(op.quota, route.name, op.method, op.template, integ.id)
+        if not quota.allowed:
+            raise Deny(
+                429, "quota_exceeded", "flow quota exceeded", headers=limit_headers(quota, True)
+            )
+
+
+def limit_headers(d: LimitDecision, retry: bool = False) -> list[tuple[bytes, bytes]]:
+    out = [
+        (b"ratelimit-limit", str(d.limit).encode()),
+        (b"ratelimit-remaining", str(d.remaining).encode()),
+        (b"ratelimit-reset", str(d.reset_seconds).encode()),
+    ]
+    if retry:
+        out.append((b"retry-after", str(d.reset_seconds).encode()))
+    return out
+
+
+# -- validate --------------------------------------------------------------------------------
+
+
+def check_content_type(ex: Exchange) -> None:
+    route = ex.route
+    assert route is not None
+    raw = ex.headers.get(b"content-type")
+    if raw is None:
+        raise Deny(415, "unsupported_media_type", "a request body needs a Content-Type")
+    media, _, params = raw.decode("latin-1").partition(";")
+    if media.strip().lower() not in route.content_types:
+        raise Deny(415, "unsupported_media_type", "content type not accepted by this route")
+    for p in params.split(";"):
+        k, _, v = p.partition("=")
+        if k.strip().lower() == "charset" and v.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            raise Deny(415, "unsupported_media_type", "only UTF-8 bodies are accepted")
+
+
+def check_structure(doc: Any, max_depth: int, max_items: int, max_string: int) -> None:
+    """Iterative walk: depth, array/object size and string length caps (400 on violation)."""
+    stack: list[tuple[Any, int]] = [(doc, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, str):
+            if len(value) > max_string:
+                raise Deny(400, "string_too_long", f"a string exceeds {max_string} characters")
+        elif isinstance(value, dict | list):
+            if depth > max_depth:
+                raise Deny(400, "too_deep", f"JSON nesting exceeds depth {max_depth}")
+            if len(value) > max_items:
+                raise Deny(400, "too_many_items", f"an array or object exceeds {max_items} items")
+            children = value.values() if isinstance(value, dict) else value
+            for child in children:
+                if isinstance(child, dict | list):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and len(child) > max_string:
+                    raise Deny(400, "string_too_long", f"a string exceeds {max_string} characters")
+            if isinstance(value, dict):
+                for k in value:
+                    if len(k) > max_string:
+                        raise Deny(400, "string_too_long", "an object key is too long")
+
+
+def parse_json(body: bytes, max_depth: int) -> Any:
+    # Cheap pre-scan so a 10,000-deep document is refused before any parser recursion.
+    if body.count(b"[") + body.count(b"{") > max_depth and _bracket_depth(body) > max_depth:
+        raise Deny(400, "too_deep", f"JSON nesting exceeds depth {max_depth}")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise Deny(400, "invalid_json", "request body is not valid JSON") from None
+
+
+def _bracket_depth(body: bytes) -> int:
+    depth = best = 0
+    in_str = esc = False
+    for b in body:
+        if in_str:
+            if esc:
+                esc = False
+            elif b == 0x5C:
+                esc = True
+            elif b == 0x22:
+                in_str = False
+        elif b == 0x22:
+            in_str = True
+        elif b in (0x5B, 0x7B):
+            depth += 1
+            if depth > best:
+                best = depth
+        elif b in (0x5D, 0x7D):
+            depth -= 1
+    return best
+
+
+def schema_errors(validator: Any, doc: Any, limit: int = 5) -> list[dict[str, str]]:
+    """Locations and failed keywords only: never the offending values."""
+    out: list[dict[str, str]] = []
+    for err in validator.iter_errors(doc):
+        loc = "/" + "/".join(str(p) for p in err.absolute_path)
+        item = {"field": loc, "problem": str(err.validator)}
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set((err.schema or {}).get("properties", {}))
+            extra = sorted(k for k in err.instance if k not in allowed)[:5]
+            item["properties"] = ", ".join(extra)
+        out.append(item)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def validate(ex: Exchange) -> None:
+    route, op = ex.route, ex.op
+    assert route is not None and op is not None
+    limits = route.limits
+    if ex.body:
+        check_content_type(ex)
+        if "json" in ex.headers.get(b"content-type", b"").decode("latin-1").lower():
+            doc = parse_json(ex.body, limits.max_depth)
+            check_structure(doc, limits.max_depth, limits.max_array_items, limits.max_string_length)
+            ex.document = doc
+    if op.request_validator is not None:
+        if not ex.body:
+            raise Deny(400, "body_required", "this operation requires a JSON body")
+        if not op.request_validator.is_valid(ex.document):
+            errors = schema_errors(op.request_validator, ex.document)
+            raise Deny(
+                400,
+                "schema_violation",
+                "request body does not match the route schema",
+                extra={"errors": errors},
+            )
+
+
+# -- inspect (DLP) ---------------------------------------------------------------------------
+
+
+def inspect_body(
+    body: bytes,
+    document: Any,
+    inspector: Inspector,
+    clearance: DataClass,
+    action: str,
+    direction: str,
+) -> tuple[bytes | None, dict[str, Any]]:
+    """Scan a body; returns (replacement body or None, summary). Raises Deny to block."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Deny(400, "invalid_encoding", f"{direction} body is not UTF-8") from None
+    try:
+        hits = inspector.scan(text)
+    except Exception:
+        raise UnavailableError("DLP inspector failed", code="dlp_unavailable") from None
+    if not hits:
+        return None, {}
+    counts: dict[str, int] = {}
+    top = DataClass.PUBLIC
+    above: set[str] = set()
+    for h in hits:
+        counts[h.type_id] = counts.get(h.type_id, 0) + 1
+        top = max(top, h.data_class)
+        if h.data_class > clearance:
+            above.add(h.type_id)
+    summary: dict[str, Any] = {"types": counts, "class": top.label}
+    if not above:
+        return None, summary
+    summary["above_clearance"] = sorted(above)
+    summary["action"] = action
+    if action == "block":
+        raise Deny(
+            403,
+            "dlp_blocked",
+            f"{direction} carries data above the destination's clearance "
+            f"({clearance.label}): {', '.join(sorted(above))}",
+            extra={"data_types": sorted(above)},
+        )
+    if action == "redact":
+        if document is not None:
+            redacted, _ = redact_json(document, inspector)
+            return orjson.dumps(redacted), summary
+        return redact_text(text, hits).encode(), summary
+    return None, summary  # alert: forward, the audit event carries the finding
+
+
+# -- mTLS ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientCertPolicy:
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    header: bytes
+    cas: tuple[x509.Certificate, ...]
+
+    def trusts(self, ip: str | None) -> bool:
+        if ip is None or not self.trusted_proxies:
+            return False
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        return any(addr in net for net in self.trusted_proxies)
+
+
+def client_certificate(
+    scope: dict[str, Any],
+    headers: dict[bytes, bytes],
+    client_ip: str | None,
+    policy: ClientCertPolicy,
+) -> str | None:
+    """The SHA-256 thumbprint of a verified client certificate, or None."""
+    der: bytes | None = None
+    tls = (scope.get("extensions") or {}).get("tls") or {}
+    chain = tls.get("client_cert_chain") or []
+    if chain:
+        der = x509.load_pem_x509_certificate(str(chain[0]).encode()).public_bytes(encoding=_DER)
+        return cert_thumbprint(der)  # verified by the TLS layer against the configured CA
+    raw = headers.get(policy.header)
+    if raw is None:
+        return None
+    if not policy.trusts(client_ip):
+        raise Deny(400, "untrusted_client_cert_header", "client certificate header not accepted")
+    try:
+        text = unquote(raw.decode("latin-1"))
+        if "BEGIN CERTIFICATE" in text:
+            cert = x509.load_pem_x509_certificate(text.encode())
+        else:
+            cert = x509.load_der_x509_certificate(base64.b64decode(text))
+    except Exception:
+        raise AuthenticationError(
+            "malformed client certificate", code="certificate_invalid"
+        ) from None
+    if policy.cas and not _issued_by_trusted(cert, policy.cas):
+        raise AuthenticationError(
+            "client certificate not issued by a trusted CA", code="certificate_untrusted"
+        )
+    return cert_thumbprint(cert.public_bytes(_DER))
+
+
+def _issued_by_trusted(cert: x509.Certificate, cas: tuple[x509.Certificate, ...]) -> bool:
+    import datetime as _dt
+
+    now = _dt.datetime.now(_dt.UTC)
+    if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+        return False
+    for ca in cas:
+        try:
+            cert.verify_directly_issued_by(ca)
+            return True
+        except Exception:
+            continue
+    return False
+
+
+from cryptography.hazmat.primitives.serialization import Encoding as _Encoding  # noqa: E402
+
+_DER = _Encoding.DER

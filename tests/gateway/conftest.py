@@ -1,0 +1,164 @@
+"""Gateway test fixtures: a seeded estate, a loopback upstream, a running gateway."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from ringfence.gateway.app import Gateway, build_gateway
+from ringfence.gateway.audit import MemoryAuditSink
+from ringfence.gateway.clients import CreatedClient, create_client, save_routes
+from ringfence.gateway.config import GatewayConfig
+from ringfence.gateway.routes import RouteSpec
+from ringfence.gateway.tokens import ensure_signing_key
+from ringfence.runtime import Runtime
+from ringfence.store.models import App, Credential, CredentialKind, Integration, Vendor
+from tests.gateway.upstream import serve_in_thread, upstream_app
+
+UPSTREAM_SECRET = "upstream-secret-value-1234"
+
+CONTACT_SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"type": "string", "maxLength": 200}, "email": {"type": "string"}},
+    "required": ["name"],
+    "additionalProperties": False,
+}
+EXTRA_SCHEMA = {
+    "type": "object",
+    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+def crm_routes(upstream: str) -> list[RouteSpec]:
+    ops: list[dict[str, Any]] = [
+        {"method": "GET", "path": "/contacts", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/contacts/{contact_id}", "scopes": ["crm.read"]},
+        {"method": "POST", "path": "/contacts", "scopes": ["crm.write"],
+         "request_schema": CONTACT_SCHEMA},
+        {"method": "DELETE", "path": "/contacts/{contact_id}", "scopes": ["crm.admin"]},
+        {"method": "GET", "path": "/tenants/{tenant_id}/invoices", "scopes": ["crm.read"],
+         "bind": {"tenant_id": "tenant"}},
+        {"method": "GET", "path": "/v1/contacts", "scopes": ["crm.read"], "deprecated": True},
+        {"method": "GET", "path": "/redirect", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/huge", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/pii", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/extra", "scopes": ["crm.read"], "response_schema": EXTRA_SCHEMA},
+        {"method": "GET", "path": "/slow", "scopes": ["crm.read"]},
+        {"method": "POST", "path": "/exports", "scopes": ["crm.read"], "quota": "3/hour"},
+    ]
+    crm = RouteSpec.model_validate(
+        {
+            "name": "crm",
+            "app": "crm",
+            "prefix": "/crm",
+            "upstream": upstream + "/api",
+            "integrations": ["hr-to-crm", "billing-to-crm"],
+            "operations": ops,
+            "rate_limit": "1000/minute",
+            "credential": {"ref": "credential:crm-token", "scheme": "bearer"},
+            "limits": {"max_body_bytes": 1_048_576, "max_response_bytes": 2_000_000,
+                       "timeout_seconds": 1.0},
+            "allow_loopback": True,
+        }
+    )
+    redact = RouteSpec.model_validate(
+        {
+            "name": "crm-redact",
+            "app": "crm",
+            "prefix": "/crm-r",
+            "upstream": upstream + "/api",
+            "integrations": ["hr-to-crm"],
+            "operations": [
+                {"method": "POST", "path": "/notes", "scopes": ["crm.write"]},
+                {"method": "GET", "path": "/pii", "scopes": ["crm.read"]},
+            ],
+            "rate_limit": "5/minute",
+            "dlp": {"action": "redact"},
+            "credential": {"ref": "vault:crm-upstream-token", "scheme": "header",
+                           "header": "X-Upstream-Key"},
+            "allow_loopback": True,
+        }
+    )
+    return [crm, redact]
+
+
+def seed_estate(rt: Runtime) -> None:
+    rt.vault.put("crm-upstream-token", UPSTREAM_SECRET)
+    with rt.store.session() as s:
+        vendor = Vendor(name="Acme")
+        s.add(vendor)
+        s.flush()
+        hr = App(name="hr", vendor_id=vendor.id, clearance=2)
+        crm = App(name="crm", vendor_id=vendor.id, clearance=1)
+        s.add_all([hr, crm])
+        s.flush()
+        for name in ("hr-to-crm", "billing-to-crm"):
+            s.add(Integration(name=name, source_app_id=hr.id, destination_app_id=crm.id))
+        s.add(Credential(name="crm-token", kind=CredentialKind.API_KEY,
+                         ref="vault:crm-upstream-token"))
+
+
+@pytest.fixture(scope="session")
+def upstream_url() -> Iterator[str]:
+    with serve_in_thread(upstream_app) as url:
+        yield url
+
+
+@dataclass
+class Env:
+    rt: Runtime
+    gateway: Gateway
+    http: httpx.AsyncClient
+    audit: MemoryAuditSink
+    a: CreatedClient
+    b: CreatedClient
+
+    async def token(self, client: CreatedClient, scope: str | None = None) -> str:
+        assert client.client_secret is not None
+        data = {"grant_type": "client_credentials"}
+        if scope:
+            data["scope"] = scope
+        r = await self.http.post(
+            "/oauth/token", data=data,
+            auth=(client.client_id, client.client_secret.get_secret_value()),
+        )
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+    async def get(self, path: str, token: str, **kw: Any) -> httpx.Response:
+        headers = {"authorization": f"Bearer {token}", **kw.pop("headers", {})}
+        return await self.http.get(path, headers=headers, **kw)
+
+
+def basic(client_id: str, secret: str) -> str:
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def gw_config() -> GatewayConfig:
+    return GatewayConfig(trusted_proxies=["10.9.0.0/16"])
+
+
+@pytest.fixture
+async def env(runtime: Runtime, upstream_url: str, gw_config: GatewayConfig) -> AsyncIterator[Env]:
+    seed_estate(runtime)
+    save_routes(runtime.store, crm_routes(upstream_url))
+    ensure_signing_key(runtime.store, runtime.vault, runtime.clock)
+    a = create_client(runtime.store, runtime.clock, integration="hr-to-crm", name="hr sync",
+                      scopes=["crm.read", "crm.write"], claims={"tenant": "t-a"})
+    b = create_client(runtime.store, runtime.clock, integration="billing-to-crm", name="billing",
+                      scopes=["crm.read"], claims={"tenant": "t-b"})
+    audit = MemoryAuditSink()
+    gateway = build_gateway(runtime.store, runtime.vault, config=gw_config, clock=runtime.clock,
+                            audit=audit)
+    await gateway.startup()
+    transport = httpx.ASGITransport(app=gateway, client=("127.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        yield Env(runtime, gateway, http, audit, a, b)
+    await gateway.shutdown()

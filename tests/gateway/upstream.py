@@ -1,0 +1,91 @@
+"""A loopback upstream for gateway tests: echoes what it received, or misbehaves on request."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+import uvicorn
+
+
+async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        msg = await receive()
+        body += msg.get("body", b"")
+        if not msg.get("more_body"):
+            break
+    path = scope["path"]
+    if path.endswith("/redirect"):
+        await send({"type": "http.response.start", "status": 302,
+                    "headers": [(b"location", b"http://169.254.169.254/latest/meta-data/")]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path.endswith("/huge"):
+        chunk = b"x" * 1_048_576
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/octet-stream")]})
+        for _ in range(50):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path.endswith("/pii"):
+        data = {"name": "Ann", "email": "ann@example.com", "card": "4111 1111 1111 1111"}
+        raw = orjson.dumps(data)
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": raw})
+        return
+    if path.endswith("/extra"):
+        raw = orjson.dumps({"id": "1", "name": "x", "internal_secret_field": "leak"})
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": raw})
+        return
+    if path.endswith("/slow"):
+        await asyncio.sleep(5)
+    echo = {
+        "method": scope["method"],
+        "path": scope["path"],
+        "raw_path": scope.get("raw_path", b"").decode("latin-1"),
+        "query": scope["query_string"].decode("latin-1"),
+        "headers": {k.decode(): v.decode("latin-1") for k, v in scope["headers"]},
+        "body": body.decode("utf-8", "replace"),
+    }
+    raw = orjson.dumps(echo)
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"set-cookie", b"s=1"),
+                            (b"server", b"upstream/1.0")]})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free loopback port in a thread; yields its base URL."""
+    port = port or free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
