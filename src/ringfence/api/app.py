@@ -37,5 +37,8 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
 
     app.include_router(inventory.router)
     app.include_router(audit.router)
+    from ringfence.monitor.api import router as monitor_router
+
+    app.include_router(monitor_router)
 
     return app

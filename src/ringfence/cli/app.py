@@ -34,6 +34,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
 # modules exposing `register(app: typer.Typer) -> None` for top-level commands
 _COMMAND_MODULES: list[str] = [
     "ringfence.cli.serve",
+    "ringfence.monitor.cli",
     "ringfence.cli.estate",
 ]
 

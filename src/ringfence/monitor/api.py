@@ -1,0 +1,91 @@
+"""REST endpoints of monitoring under ``/api/v1/monitor``: the authenticated NDJSON push
+endpoint for audit records, hunting, dead-letter counts and alerts.
+
+``POST /api/v1/monitor/ingest/{source}`` takes NDJSON (one vendor record per line), a JSON
+array of records, or a vendor page envelope (``items`` / ``value`` / ``entries``). Records that
+do not parse are dead-lettered and counted in the response (still 200: the accepted ones are
+stored); an unknown source is a 404 problem, an empty body a 400. Needs the ``write`` scope.
+Never echoes a record back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
+from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.monitor.ingest import ingest
+from ringfence.monitor.parsers import PARSERS
+from ringfence.monitor.storage import EventStore, FieldFilter, HuntQuery
+from ringfence.monitor.timeparse import parse_when
+from ringfence.runtime import Runtime
+
+router = APIRouter(prefix="/api/v1/monitor", tags=["monitor"], dependencies=[Depends(authorize)])
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+@router.post("/ingest/{source}")
+async def push_records(
+    source: str, request: Request, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Push vendor audit records (NDJSON); returns what was stored and dead-lettered."""
+    if source not in PARSERS:
+        raise NotFoundError(
+            f"unknown source {source!r}; expected one of: {', '.join(sorted(PARSERS))}",
+            code="unknown_source",
+        )
+    body = await request.body()
+    if not body.strip():
+        raise ValidationError("empty body: send one JSON record per line (NDJSON)")
+    monitor = request.app.state.__dict__.get("monitor")
+    if monitor is None:
+        from ringfence.monitor.wiring import build_monitor
+
+        monitor = build_monitor(runtime)
+        request.app.state.monitor = monitor
+    from starlette.concurrency import run_in_threadpool
+
+    report = await run_in_threadpool(
+        ingest,
+        body,
+        source=source,
+        origin=f"push:{principal.actor}"[:200],
+        events_store=monitor.events,
+        publish=monitor.process,
+        now=runtime.clock.now(),
+    )
+    return report.to_dict()
+
+
+@router.get("/events")
+def hunt_events(
+    runtime: RuntimeDep,
+    since: str | None = None,
+    until: str | None = None,
+    source: Annotated[list[str] | None, Query()] = None,
+    class_uid: Annotated[list[int] | None, Query()] = None,
+    entity: str | None = None,
+    where: Annotated[list[str] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
+    """Stored events, newest first, filtered like ``ringfence hunt``."""
+    now = runtime.clock.now()
+    query = HuntQuery(
+        since=parse_when(since, now, "since") if since else None,
+        until=parse_when(until, now, "until") if until else None,
+        sources=list(source or []),
+        class_uids=list(class_uid or []),
+        entity=entity,
+        filters=[FieldFilter.parse(w) for w in where or []],
+        limit=limit,
+    )
+    return [e.to_dict() for e in EventStore(runtime.store).hunt(query)]
+
+
+@router.get("/dead-letters")
+def dead_letter_counts(runtime: RuntimeDep) -> dict[str, int]:
+    """Dead-lettered records per source."""
+    return EventStore(runtime.store).dead_letter_counts()

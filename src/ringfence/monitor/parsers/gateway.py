@@ -1,0 +1,101 @@
+"""Ringfence gateway audit events → OCSF HTTP Activity 4002 (with the API Activity fields).
+
+The gateway's ``AuditSink`` hands one dict per request (``ringfence.gateway.audit.AuditEvent
+.to_dict()``): ``time`` (RFC 3339), ``request_id``, ``method``, ``status`` (int), ``decision``
+(allow|deny|error), ``reason``, ``latency_ms``, ``client_ip``, ``user_agent``, ``integration``,
+``integration_id``, ``client_id``, ``auth``, ``route``, ``path_template``, ``upstream``,
+``bytes_in``, ``bytes_out``, ``dlp`` ({"request": {type: count}, "response": {...},
+"action": ...}). Also accepted: ``id``/``event_id`` for the id, ``path``, ``src_ip``,
+``records`` (rows read, for volume baselines). Unknown keys are kept in ``raw``. Must never
+accept a record without an id, a method or a status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ringfence.monitor.events import Event, OcsfClass, build_event
+from ringfence.monitor.parsers._common import RecordError, obj, opt_str, parse_time, req_str, sub
+
+_METHOD_ACTIVITY = {
+    "CONNECT": 1,
+    "DELETE": 2,
+    "GET": 3,
+    "HEAD": 4,
+    "OPTIONS": 5,
+    "POST": 6,
+    "PUT": 7,
+    "TRACE": 8,
+    "PATCH": 9,
+}
+
+
+def parse(record: Any) -> list[Event]:
+    r = obj(record)
+    rid = opt_str(r, "id") or opt_str(r, "request_id") or opt_str(r, "event_id")
+    if not rid:
+        raise RecordError("missing request id ('id', 'request_id' or 'event_id')")
+    method = req_str(r, "method").upper()
+    path = opt_str(r, "path") or opt_str(r, "path_template") or opt_str(r, "route")
+    if not path:
+        raise RecordError("missing field 'path_template' (or 'path' / 'route')")
+    status = r.get("status", r.get("status_code"))
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise RecordError("field 'status' must be an HTTP status code (100-599)")
+    when = parse_time(r.get("time", r.get("ts")), "time")
+    integration = opt_str(r, "integration") or opt_str(r, "client_id")
+    decision = opt_str(r, "decision") or ("deny" if status in (401, 403, 429) else "allow")
+    dlp = sub(r, "dlp")
+    upstream = opt_str(r, "upstream_host") or opt_str(r, "upstream")
+    extra: dict[str, Any] = {
+        "http_request": {
+            "http_method": method,
+            "url": {"path": path, "hostname": upstream},
+            "user_agent": opt_str(r, "user_agent"),
+        },
+        "http_response": {"code": status, "latency": r.get("latency_ms")},
+        "api": {
+            "operation": f"{method} {opt_str(r, 'route') or path}",
+            "service": {"name": opt_str(r, "app") or upstream},
+        },
+        "dst_endpoint": {"hostname": upstream} if upstream else {},
+        "traffic": {"bytes_in": r.get("bytes_in"), "bytes_out": r.get("bytes_out")},
+        "unmapped": {
+            "decision": decision,
+            "reason": r.get("reason"),
+            "route": r.get("route"),
+            "records": r.get("records"),
+            "scopes": r.get("scopes"),
+            "dlp_action": dlp.get("action"),
+            "dlp_detectors": sorted(
+                {
+                    *(dlp.get("request") or {}),
+                    *(dlp.get("response") or {}),
+                    *(dlp.get("detectors") or []),
+                }
+            ),
+            "auth": r.get("auth"),
+        },
+    }
+    return [
+        build_event(
+            source="ringfence",
+            vendor_id=rid,
+            raw=r,
+            time=when,
+            class_uid=OcsfClass.HTTP_ACTIVITY,
+            activity_id=_METHOD_ACTIVITY.get(method, 99),
+            activity_name=method,
+            action=decision,
+            vendor_name="Ringfence",
+            product_name="Ringfence gateway",
+            message=f"{integration or 'unknown client'} {method} {path} → {status}",
+            actor_user={"name": integration, "type": "integration"},
+            actor_extra={"app_name": integration} if integration else None,
+            src_ip=opt_str(r, "src_ip") or opt_str(r, "client_ip"),
+            status_id=1 if status < 400 else 2,
+            status_detail=opt_str(r, "reason"),
+            severity_id=1 if status < 400 else 2,
+            extra=extra,
+        )
+    ]

@@ -1,0 +1,316 @@
+"""Event storage: idempotent inserts by event id, day partitions on PostgreSQL, dead letters,
+retention purge per source, and the query behind ``ringfence hunt``.
+
+Inserting an event that is already stored is a no-op (``ON CONFLICT DO NOTHING``), and
+``store_events`` returns only the ids that were new — so a redelivered bus message, a re-run
+import or a restarted worker never duplicates an event nor re-alerts on it. Never deletes an
+event outside the retention policy it is given.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ringfence.core.errors import ValidationError
+from ringfence.monitor.events import Event
+from ringfence.monitor.models import DeadLetter, MonitorEvent
+from ringfence.store.db import Store
+
+MAX_DEAD_LETTER_PAYLOAD = 64 * 1024
+DEFAULT_RETENTION_DAYS = 90
+
+
+def _row(e: Event, now: datetime) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "ts": e.time,
+        "source": e.source,
+        "product": e.product,
+        "service": e.service,
+        "class_uid": e.class_uid,
+        "activity_id": e.activity_id,
+        "action": e.action[:200],
+        "actor": e.actor[:320] if e.actor else None,
+        "src_ip": e.src_ip[:64] if e.src_ip else None,
+        "status_id": e.status_id,
+        "severity_id": e.severity_id,
+        "ingested_at": now,
+        "ocsf": e.ocsf,
+        "raw": e.raw,
+    }
+
+
+def row_to_event(r: MonitorEvent) -> Event:
+    return Event(
+        id=r.id,
+        time=r.ts,
+        source=r.source,
+        class_uid=r.class_uid,
+        activity_id=r.activity_id,
+        action=r.action,
+        ocsf=r.ocsf,
+        raw=r.raw,
+        actor=r.actor,
+        src_ip=r.src_ip,
+        status_id=r.status_id,
+        severity_id=r.severity_id,
+        product=r.product,
+        service=r.service,
+    )
+
+
+class EventStore:
+    """Monitoring storage on the shared ``Store`` (SQLite or PostgreSQL)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._partitions: set[date] = set()
+
+    @property
+    def partitioned(self) -> bool:
+        return self.store.dialect == "postgresql"
+
+    # -- partitions ---------------------------------------------------------------------
+    def _ensure_partitions(self, days: Iterable[date]) -> None:
+        missing = sorted(set(days) - self._partitions)
+        if not missing or not self.partitioned:
+            self._partitions.update(missing)
+            return
+        with self.store.engine.begin() as conn:
+            for day in missing:
+                # Serialise concurrent workers creating the same partition.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(day)})
+                nxt = day + timedelta(days=1)
+                conn.execute(
+                    text(
+                        f"CREATE TABLE IF NOT EXISTS {partition_name(day)} PARTITION OF "
+                        f"monitor_events FOR VALUES FROM ('{day.isoformat()} 00:00:00+00') "
+                        f"TO ('{nxt.isoformat()} 00:00:00+00')"
+                    )
+                )
+        self._partitions.update(missing)
+
+    def partitions(self) -> list[str]:
+        if not self.partitioned:
+            return []
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                    "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'monitor_events' "
+                    "ORDER BY c.relname"
+                )
+            )
+            return [r[0] for r in rows]
+
+    # -- writes -------------------------------------------------------------------------
+    def store_events(self, events: Sequence[Event], now: datetime) -> list[str]:
+        """Insert events; returns the ids that were not stored before (in input order)."""
+        if not events:
+            return []
+        unique: dict[str, Event] = {}
+        for e in events:
+            unique.setdefault(e.id, e)
+        self._ensure_partitions(e.time.astimezone(UTC).date() for e in unique.values())
+        rows = [_row(e, now) for e in unique.values()]
+        ins: Any
+        if self.store.dialect == "postgresql":
+            ins = postgresql.insert(MonitorEvent).on_conflict_do_nothing()
+        else:
+            ins = sqlite.insert(MonitorEvent).on_conflict_do_nothing()
+        new: set[str] = set()
+        with self.store.session() as s:
+            for chunk in _chunks(rows, 500):
+                result = s.execute(ins.values(chunk).returning(MonitorEvent.id))
+                new.update(r[0] for r in result)
+        return [i for i in unique if i in new]
+
+    def dead_letter(
+        self,
+        session: Session,
+        *,
+        source: str,
+        origin: str,
+        line_no: int | None,
+        reason: str,
+        payload: str,
+        now: datetime,
+    ) -> None:
+        session.add(
+            DeadLetter(
+                received_at=now,
+                source=source,
+                origin=origin[:200],
+                line_no=line_no,
+                reason=reason[:2000],
+                payload=payload[:MAX_DEAD_LETTER_PAYLOAD],
+            )
+        )
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(DeadLetter.source, func.count()).group_by(DeadLetter.source)
+            ).all()
+            return {r[0]: int(r[1]) for r in rows}
+
+    def dead_letters(self, source: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        with self.store.session() as s:
+            q = select(DeadLetter).order_by(DeadLetter.received_at.desc()).limit(limit)
+            if source:
+                q = q.where(DeadLetter.source == source)
+            return list(s.scalars(q))
+
+    def count(self, source: str | None = None) -> int:
+        with self.store.session() as s:
+            q = select(func.count()).select_from(MonitorEvent)
+            if source:
+                q = q.where(MonitorEvent.source == source)
+            return int(s.scalar(q) or 0)
+
+    def count_distinct_ids(self) -> int:
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count(func.distinct(MonitorEvent.id)))) or 0)
+
+    # -- retention ----------------------------------------------------------------------
+    def purge(
+        self,
+        now: datetime,
+        retention_days: dict[str, int],
+        default_days: int = DEFAULT_RETENTION_DAYS,
+    ) -> dict[str, int]:
+        """Delete events older than each source's retention; drop fully expired partitions."""
+        for source, days in retention_days.items():
+            if days < 1:
+                raise ValidationError(f"retention for {source!r} must be at least 1 day")
+        removed: dict[str, int] = {}
+        with self.store.session() as s:
+            sources = [r[0] for r in s.execute(select(MonitorEvent.source).distinct())]
+            for source in sources:
+                days = retention_days.get(source, default_days)
+                cutoff = now - timedelta(days=days)
+                res: Any = s.execute(
+                    delete(MonitorEvent).where(
+                        MonitorEvent.source == source, MonitorEvent.ts < cutoff
+                    )
+                )
+                if res.rowcount:
+                    removed[source] = int(res.rowcount)
+        if self.partitioned:
+            longest = max([default_days, *retention_days.values()])
+            oldest_kept = (now - timedelta(days=longest)).date()
+            for name in self.partitions():
+                day = _partition_day(name)
+                if day is not None and day < oldest_kept:
+                    with self.store.engine.begin() as conn:
+                        conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+                    self._partitions.discard(day)
+        return removed
+
+    # -- hunting ------------------------------------------------------------------------
+    def hunt(self, query: HuntQuery) -> list[Event]:
+        with self.store.session() as s:
+            q = select(MonitorEvent).order_by(MonitorEvent.ts.desc())
+            if query.since:
+                q = q.where(MonitorEvent.ts >= query.since)
+            if query.until:
+                q = q.where(MonitorEvent.ts < query.until)
+            if query.sources:
+                q = q.where(MonitorEvent.source.in_(query.sources))
+            if query.class_uids:
+                q = q.where(MonitorEvent.class_uid.in_(query.class_uids))
+            if query.actions:
+                q = q.where(MonitorEvent.action.in_(query.actions))
+            if query.entity:
+                q = q.where(
+                    (MonitorEvent.actor == query.entity) | (MonitorEvent.src_ip == query.entity)
+                )
+            out: list[Event] = []
+            # Field filters run on the decoded JSON (portable across engines); page through.
+            offset = 0
+            page = 2000
+            while len(out) < query.limit:
+                rows = list(s.scalars(q.offset(offset).limit(page)))
+                if not rows:
+                    break
+                offset += page
+                for r in rows:
+                    ev = row_to_event(r)
+                    if all(f.matches(ev) for f in query.filters):
+                        out.append(ev)
+                        if len(out) >= query.limit:
+                            break
+            return out
+
+
+@dataclass(frozen=True)
+class FieldFilter:
+    """``path=value`` (equals, case-insensitive), ``path!=value``, ``path~value`` (contains)."""
+
+    path: str
+    op: str
+    value: str
+
+    @classmethod
+    def parse(cls, spec: str) -> FieldFilter:
+        for op in ("!=", "~", "="):
+            if op in spec:
+                path, _, value = spec.partition(op)
+                path = path.strip()
+                if not path:
+                    break
+                return cls(path=path, op=op, value=value.strip())
+        raise ValidationError(
+            f"bad field filter {spec!r}: expected PATH=VALUE, PATH!=VALUE or PATH~VALUE"
+        )
+
+    def matches(self, event: Event) -> bool:
+        from ringfence.monitor.sigma.paths import resolve
+
+        values = [str(v).lower() for v in resolve(event.view(), self.path)]
+        want = self.value.lower()
+        if self.op == "=":
+            return want in values
+        if self.op == "!=":
+            return want not in values
+        return any(want in v for v in values)
+
+
+@dataclass
+class HuntQuery:
+    since: datetime | None = None
+    until: datetime | None = None
+    sources: list[str] = field(default_factory=list)
+    class_uids: list[int] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    entity: str | None = None
+    filters: list[FieldFilter] = field(default_factory=list)
+    limit: int = 100
+
+
+def partition_name(day: date) -> str:
+    return f"monitor_events_p{day.strftime('%Y%m%d')}"
+
+
+def _partition_day(name: str) -> date | None:
+    try:
+        return datetime.strptime(name.rsplit("_p", 1)[1], "%Y%m%d").date()
+    except (IndexError, ValueError):
+        return None
+
+
+def _lock_key(day: date) -> int:
+    return zlib.crc32(f"monitor_events:{day.isoformat()}".encode())
+
+
+def _chunks(rows: list[dict[str, Any]], n: int) -> Iterable[list[dict[str, Any]]]:
+    for i in range(0, len(rows), n):
+        yield rows[i : i + n]

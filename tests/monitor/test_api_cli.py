@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ringfence.api import create_app
+from ringfence.cli.app import app as cli_app
+from ringfence.runtime import Runtime
+from ringfence.store.apitokens import ApiTokens
+from tests.monitor import records as R
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[tuple[TestClient, dict[str, str], dict[str, str]]]:
+    tokens = ApiTokens(runtime.store, runtime.clock)
+    rw = tokens.issue("shipper", ["read", "write"], 30).token.get_secret_value()
+    ro = tokens.issue("reader", ["read"], 30).token.get_secret_value()
+    with TestClient(create_app(runtime), raise_server_exceptions=False) as c:
+        yield c, {"Authorization": f"Bearer {rw}"}, {"Authorization": f"Bearer {ro}"}
+
+
+def ndjson(*recs: object) -> bytes:
+    return b"\n".join(orjson.dumps(r) for r in recs) + b"\n"
+
+
+URL = "/api/v1/monitor/ingest/okta"
+JSON = {"Content-Type": "application/json"}
+
+
+def test_push_ndjson_stores_and_dead_letters(client: tuple) -> None:
+    c, rw, _ = client
+    body = ndjson(R.okta(uuid="a"), R.okta(uuid="b")) + b"garbage\n"
+    r = c.post(URL, content=body, headers={**rw, **JSON})
+    assert r.status_code == 200, r.text
+    assert r.json()["new"] == 2 and r.json()["dead_lettered"] == 1
+    again = c.post(URL, content=body, headers={**rw, **JSON}).json()
+    assert again["new"] == 0 and again["duplicates"] == 2
+    events = c.get("/api/v1/monitor/events", headers=rw).json()
+    assert len(events) == 2 and events[0]["raw"]["eventType"] == "user.session.start"
+    assert c.get("/api/v1/monitor/dead-letters", headers=rw).json() == {"okta": 2}
+
+
+def test_push_json_array(client: tuple) -> None:
+    c, rw, _ = client
+    r = c.post("/api/v1/monitor/ingest/slack", json=[R.slack()], headers=rw)
+    assert r.status_code == 200 and r.json()["new"] == 1
+
+
+def test_push_requires_authentication_and_write_scope(client: tuple) -> None:
+    c, _, ro = client
+    body = ndjson(R.okta())
+    r = c.post(URL, content=body, headers=JSON)
+    assert r.status_code == 401 and r.headers["content-type"].startswith("application/problem+json")
+    assert c.post(URL, content=body, headers={**ro, **JSON}).status_code == 403
+    bad = {"Authorization": "Bearer rf_cp_notarealtoken000000000000", **JSON}
+    assert c.post(URL, content=body, headers=bad).status_code == 401
+
+
+def test_push_bad_inputs_are_problems(client: tuple) -> None:
+    c, rw, _ = client
+    r = c.post("/api/v1/monitor/ingest/splunk", content=b"{}", headers={**rw, **JSON})
+    assert r.status_code == 404 and r.json()["code"] == "unknown_source"
+    r = c.post(URL, content=b"  \n", headers={**rw, **JSON})
+    assert r.status_code == 400
+    r = c.get("/api/v1/monitor/events?since=whenever", headers=rw)
+    assert r.status_code == 400 and "since" in r.json()["detail"]
+    r = c.get("/api/v1/monitor/events?where=novalue", headers=rw)
+    assert r.status_code == 400
+
+
+def _cli(tmp_path: Path, *args: str) -> object:
+    return CliRunner().invoke(cli_app, [*args, "--data-dir", str(tmp_path / "data")])
+
+
+def test_cli_ingest_hunt_and_dead_letters(runtime: Runtime, tmp_path: Path) -> None:
+    f = tmp_path / "okta.ndjson"
+    f.write_bytes(ndjson(R.okta(uuid="a"), R.okta("user.mfa.factor.deactivate", uuid="b")) + b"{\n")
+    res = _cli(tmp_path, "ingest", "--source", "okta", str(f), "-o", "json")
+    assert res.exit_code == 0, res.output
+    assert orjson.loads(res.output)["new"] == 2
+    res = _cli(tmp_path, "hunt", "--class", "account_change", "-o", "json")
+    out = orjson.loads(res.output)
+    assert [e["action"] for e in out] == ["user.mfa.factor.deactivate"]
+    res = _cli(
+        tmp_path, "hunt", "-w", "raw.outcome.result=success", "--since", "36500d", "-o", "json"
+    )
+    assert len(orjson.loads(res.output)) == 2
+    res = _cli(tmp_path, "monitor", "dead-letters", "-o", "json")
+    assert orjson.loads(res.output)["counts"] == {"okta": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "--source", "nope", "x"], "unknown source"),
+        (["ingest", "--source", "okta", "/nonexistent/file"], "cannot read"),
+        (["hunt", "--since", "yesterday"], "bad --since"),
+        (["hunt", "--class", "martian"], "unknown event class"),
+        (["monitor", "purge", "-r", "okta=many"], "SOURCE=DAYS"),
+    ],
+)
+def test_cli_bad_input_is_one_clear_error(
+    runtime: Runtime, tmp_path: Path, args: list[str], message: str
+) -> None:
+    res = _cli(tmp_path, *args)
+    assert res.exit_code != 0
+    assert message in str(res.exception) or message in res.output
