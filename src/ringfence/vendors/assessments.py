@@ -21,8 +21,15 @@ from sqlalchemy.orm import Session
 from ringfence.core.clock import Clock
 from ringfence.core.errors import ConflictError, NotFoundError, RingfenceError, ValidationError
 from ringfence.store.models import Vendor
-from ringfence.vendors.bank import Bank, Question, default_bank, score_answers, validate_answers
-from ringfence.vendors.models import Assessment, AssessmentStatus, Tier
+from ringfence.vendors.bank import (
+    AnswerType,
+    Bank,
+    Question,
+    default_bank,
+    score_answers,
+    validate_answers,
+)
+from ringfence.vendors.models import Assessment, AssessmentStatus, Tier, VendorDocument
 from ringfence.vendors.profiles import tier_of
 
 DEFAULT_LINK_DAYS = 21
@@ -135,6 +142,10 @@ def record_answers(
     """Validate, score and store answers once; ConflictError if someone submitted first."""
     questions = questions_of(assessment, bank)
     answers, errors = validate_answers(questions, raw)
+    for q in questions:
+        doc = answers.get(q.id) if q.type is AnswerType.EVIDENCE else None
+        if doc is not None and not _document_belongs(session, doc, assessment):
+            errors.append({"question": q.id, "problem": "no such uploaded document"})
     if errors:
         raise ValidationError(
             f"{len(errors)} answer(s) need attention: "
@@ -161,6 +172,11 @@ def record_answers(
         raise ConflictError("this questionnaire was already submitted", code="link_used")
     session.refresh(assessment)
     return assessment
+
+
+def _document_belongs(session: Session, doc_id: str, assessment: Assessment) -> bool:
+    doc = session.get(VendorDocument, doc_id)
+    return doc is not None and doc.vendor_id == assessment.vendor_id
 
 
 def submit_by_token(

@@ -285,18 +285,20 @@ def validate_answers(
         if k not in known
     ]
     answers: dict[str, str] = {}
+    invalid: set[str] = set()
     for q in questions:
         try:
             value = normalise_answer(q, raw.get(q.id))
         except ValueError as exc:
             errors.append({"question": q.id, "problem": str(exc)})
+            invalid.add(q.id)
             continue
         if value is not None:
             answers[q.id] = value
     for q in questions:
         if not applicable(q, answers):
             answers.pop(q.id, None)
-        elif q.required and q.id not in answers:
+        elif q.required and q.id not in answers and q.id not in invalid:
             errors.append({"question": q.id, "problem": "an answer is required"})
     return answers, errors
 

@@ -18,9 +18,9 @@ residual = clamp(inherent + sum of control adjustments, 0, 100)
   reassessment     overdue: +min(10, 4 + days_overdue // 30)
   certifications   valid SOC 2 Type II / ISO 27001 -8 each, other valid -4 each (total >= -16);
                    expired: +min(25, 10 + days_expired // 5) each
-  contract         none active +15; otherwise DPA missing +15 when confidential or restricted
-                   data is received (+5 otherwise), +3 per other missing clause, -5 when all
-                   clauses are present
+  contract         DPA missing +15 when confidential or restricted data is received (+5
+                   otherwise), +3 per other missing clause, -5 when all clauses are present;
+                   no active contract counts as a contract with no clause (+36 or +26)
   pentest          open findings: critical +12, high +6, medium +2, low +1; +3 more each when
                    past its remediation due date; total at most +35
 
@@ -210,14 +210,17 @@ def control_factors(ctl: Controls, exp: Exposure) -> list[Factor]:
                     f"{cert.label} expired {_plural(d, 'day')} ago",
                 )
             )
+    sensitive = exp.highest_class >= DataClass.CONFIDENTIAL
+    dpa_points = 15 if sensitive else 5
     if not ctl.has_contract:
-        out.append(Factor("contract", "residual", 15, "no active contract on file"))
+        # No contract is as bad as a contract without a single clause, never better.
+        pts = dpa_points + 3 * (len(CLAUSES) - 1)
+        why = f", although it receives {exp.highest_class.label} data" if sensitive else ""
+        out.append(Factor("contract", "residual", pts, f"no active contract on file{why}"))
     else:
         if "dpa" not in ctl.clauses:
-            sensitive = exp.highest_class >= DataClass.CONFIDENTIAL
-            pts = 15 if sensitive else 5
             why = f" although it receives {exp.highest_class.label} data" if sensitive else ""
-            out.append(Factor("dpa", "residual", pts, f"no DPA{why}"))
+            out.append(Factor("dpa", "residual", dpa_points, f"no DPA{why}"))
         missing = [k for k in CLAUSES if k != "dpa" and k not in ctl.clauses]
         if missing:
             names = ", ".join(CLAUSES[k] for k in missing)
