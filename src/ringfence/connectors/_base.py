@@ -1,0 +1,453 @@
+"""The shared SaaS connector base: authenticated httpx client, retries, pagination, parsing.
+
+Every vendor connector is configured by a base URL and a credential *reference*
+(``vault:NAME`` or ``env:NAME``); the secret is resolved once, kept in the client's headers and
+never logged, printed or put into an error message. Transport is an ``httpx.BaseTransport`` so
+tests use loopback fakes or ``httpx.MockTransport`` — never monkeypatching. Retries honour each
+vendor's rate-limit signals through one small hook per vendor; pagination links that point to
+another host than the configured base URL are refused (a vendor response must not steer the
+connector, and its credential, elsewhere).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from ringfence.connectors._model import (
+    ActionResult,
+    AuditPullReport,
+    ConnectorError,
+    DiscoveredApp,
+    DiscoveredGrant,
+    DiscoveredPerson,
+    PullResult,
+    Snapshot,
+)
+from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import ValidationError
+from ringfence.core.logging import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+Page = list[dict[str, Any]]
+AuditCallback = Callable[[Page], None]
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class SecretSource(Protocol):
+    """What the connector needs from the vault (``ringfence.store.vault.Vault`` fits)."""
+
+    def get(self, name: str) -> SecretStr: ...
+
+
+def resolve_credential(ref: str, secrets: SecretSource | None) -> str:
+    """Turn ``vault:NAME`` / ``env:NAME`` into the secret value (never echoed in errors)."""
+    kind, _, name = ref.partition(":")
+    if not name:
+        raise ValidationError(f"credential reference {ref!r} must look like vault:NAME or env:NAME")
+    if kind == "env":
+        value = os.environ.get(name)
+        if not value:
+            raise ValidationError(f"credential reference {ref!r}: environment variable is unset")
+        return value
+    if kind == "vault":
+        if secrets is None:
+            raise ValidationError(f"credential reference {ref!r} needs the vault, none was given")
+        return secrets.get(name).get_secret_value()
+    raise ValidationError(f"credential reference {ref!r}: scheme must be vault: or env:")
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+@dataclass(frozen=True)
+class ConnectorConfig:
+    """How to reach one SaaS tenant. ``options`` carries vendor extras (org, audit base...)."""
+
+    vendor: str
+    base_url: str
+    credential_ref: str
+    options: Mapping[str, str] = field(default_factory=dict)
+    page_size: int = 100
+    timeout: float = 30.0
+    max_retries: int = 4
+    max_wait: float = 120.0  # longest rate-limit pause we accept before giving up
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.base_url)
+        if parts.scheme not in {"https", "http"} or not parts.hostname:
+            raise ValidationError(
+                f"{self.vendor}: base_url {self.base_url!r} is not an http(s) URL"
+            )
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise ValidationError(
+                f"{self.vendor}: base_url {self.base_url!r} is plaintext http; "
+                "only loopback test servers may use http"
+            )
+        if not 1 <= self.page_size <= 1000:
+            raise ValidationError(f"{self.vendor}: page_size must be 1..1000")
+        if self.max_retries < 0:
+            raise ValidationError(f"{self.vendor}: max_retries must be >= 0")
+
+    def option(self, name: str, default: str | None = None) -> str:
+        value = self.options.get(name, default)
+        if value is None or value == "":
+            raise ValidationError(f"{self.vendor}: connector option {name!r} is required")
+        return value
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """RFC 9110 Retry-After: delta-seconds or an HTTP-date; None when absent/garbled."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def epoch_delay(value: str | None, now: datetime) -> float | None:
+    """Seconds until an epoch-seconds reset header (Okta, GitHub); None when absent/garbled."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return max(0.0, float(value.strip()) - now.timestamp())
+
+
+class Connector:
+    """Base of every vendor connector. Subclasses implement the pulls and the actions."""
+
+    vendor: str = "generic"
+    auth_scheme: str = "Bearer"
+
+    def __init__(
+        self,
+        config: ConnectorConfig,
+        *,
+        secrets: SecretSource | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self._sleep = sleep
+        self._secrets = secrets
+        self._transport = transport
+        token = resolve_credential(config.credential_ref, secrets)
+        self._client = self._make_client(config.base_url, token)
+        self._extra_clients: list[httpx.Client] = []
+        self._origins = {_origin(config.base_url)}
+        self._pause_until: float | None = None
+        self.waits: list[float] = []  # every pause taken, for operators and tests
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _make_client(self, base_url: str, token: str) -> httpx.Client:
+        return httpx.Client(
+            base_url=base_url.rstrip("/"),
+            transport=self._transport,
+            timeout=self.config.timeout,
+            follow_redirects=False,
+            headers={
+                "Authorization": f"{self.auth_scheme} {token}",
+                "Accept": "application/json",
+                "User-Agent": "ringfence-connector/0.1",
+            },
+        )
+
+    def _client_for(self, base_url: str, credential_ref: str | None = None) -> httpx.Client:
+        """A second client for another API host of the same vendor (e.g. Slack audit/SCIM)."""
+        ref = credential_ref or self.config.credential_ref
+        client = self._make_client(base_url, resolve_credential(ref, self._secrets))
+        self._origins.add(_origin(base_url))
+        self._extra_clients.append(client)
+        return client
+
+    def close(self) -> None:
+        self._client.close()
+        for c in self._extra_clients:
+            c.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def error(self, message: str, operation: str, http_status: int | None = None) -> ConnectorError:
+        return ConnectorError(
+            message, vendor=self.vendor, operation=operation, http_status=http_status
+        )
+
+    # -- vendor hooks -----------------------------------------------------------------------
+    def rate_limit_delay(self, response: httpx.Response) -> float | None:
+        """Seconds to wait if ``response`` is a rate-limit refusal, else None."""
+        if response.status_code == 429:
+            delay = parse_retry_after(response.headers.get("Retry-After"), self.clock.now())
+            return delay if delay is not None else -1.0  # -1: rate limited, use backoff
+        return None
+
+    def quota_exhausted_delay(self, response: httpx.Response) -> float | None:
+        """Seconds to wait before the *next* call when a success says the quota is spent."""
+        return None
+
+    def error_detail(self, response: httpx.Response) -> str:
+        """A short vendor error description from the body (vendor error shapes differ)."""
+        try:
+            body = response.json()
+        except ValueError:
+            return response.text[:200]
+        if isinstance(body, dict):
+            err = body.get("error")
+            if isinstance(err, dict):
+                return str(err.get("message") or err.get("code") or err)[:200]
+            for key in ("errorSummary", "message", "error", "detail"):
+                if key in body:
+                    return str(body[key])[:200]
+        return str(body)[:200]
+
+    def check_body(self, body: Any, operation: str) -> None:
+        """Vendors that report errors inside a 200 (Slack) override this."""
+
+    # -- requests ---------------------------------------------------------------------------
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.config.max_wait, 0.5 * (2**attempt)))
+
+    def _wait(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        if seconds > 0:
+            self._sleep(seconds)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        client: httpx.Client | None = None,
+    ) -> httpx.Response:
+        """Send with retries on rate limits, 5xx and transport errors; 4xx → ConnectorError."""
+        client = client or self._client
+        if url.startswith(("http://", "https://")) and _origin(url) not in self._origins:
+            raise self.error(
+                f"refusing to follow a link to a foreign host {urlsplit(url).hostname}", operation
+            )
+        if self._pause_until is not None:
+            remaining = self._pause_until - self.clock.monotonic()
+            self._pause_until = None
+            if remaining > 0:
+                self._wait(min(remaining, self.config.max_wait))
+        attempt = 0
+        while True:
+            try:
+                resp = client.request(method, url, params=params, json=json, data=data)
+            except httpx.TransportError as exc:
+                if attempt >= self.config.max_retries:
+                    raise self.error(
+                        f"unreachable after {attempt + 1} attempts ({type(exc).__name__})",
+                        operation,
+                    ) from None
+                self._wait(self._backoff(attempt))
+                attempt += 1
+                continue
+            limited = self.rate_limit_delay(resp)
+            if limited is not None:
+                if attempt >= self.config.max_retries:
+                    raise self.error(
+                        f"still rate limited after {attempt + 1} attempts", operation, 429
+                    )
+                delay = self._backoff(attempt) if limited < 0 else limited
+                if delay > self.config.max_wait:
+                    raise self.error(
+                        f"rate limited for {delay:.0f}s, longer than max_wait "
+                        f"{self.config.max_wait:.0f}s",
+                        operation,
+                        resp.status_code,
+                    )
+                log.info("connector.rate_limited", vendor=self.vendor, op=operation, wait=delay)
+                self._wait(delay)
+                attempt += 1
+                continue
+            if resp.status_code >= 500:
+                if attempt >= self.config.max_retries:
+                    raise self.error(
+                        f"HTTP {resp.status_code} after {attempt + 1} attempts: "
+                        f"{self.error_detail(resp)}",
+                        operation,
+                        resp.status_code,
+                    )
+                self._wait(self._backoff(attempt))
+                attempt += 1
+                continue
+            if resp.status_code >= 400:
+                raise self.error(
+                    f"HTTP {resp.status_code}: {self.error_detail(resp)}",
+                    operation,
+                    resp.status_code,
+                )
+            if 300 <= resp.status_code < 400:
+                raise self.error(
+                    f"unexpected redirect HTTP {resp.status_code}", operation, resp.status_code
+                )
+            spent = self.quota_exhausted_delay(resp)
+            if spent is not None:
+                self._pause_until = self.clock.monotonic() + spent
+            return resp
+
+    def json_body(self, resp: httpx.Response, operation: str) -> Any:
+        try:
+            body = resp.json()
+        except ValueError:
+            raise self.error(
+                "malformed response: body is not JSON", operation, resp.status_code
+            ) from None
+        self.check_body(body, operation)
+        return body
+
+    def next_link(self, resp: httpx.Response) -> str | None:
+        nxt = resp.links.get("next", {}).get("url")
+        return str(nxt) if nxt else None
+
+    # -- collecting -------------------------------------------------------------------------
+    def collect(
+        self, operation: str, pages: Iterator[Page], parse: Callable[[dict[str, Any]], T]
+    ) -> PullResult[T]:
+        """Parse page by page; a bad page stops the pull, earlier pages are kept."""
+        result: PullResult[T] = PullResult()
+        try:
+            for page in pages:
+                parsed: list[T] = []
+                for raw in page:
+                    try:
+                        parsed.append(parse(raw))
+                    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                        raise self.error(
+                            f"malformed record on page {result.pages + 1}: {exc!r}", operation
+                        ) from None
+                result.items.extend(parsed)
+                result.pages += 1
+        except ConnectorError as exc:
+            result.error = exc
+        return result
+
+    # -- what every connector offers ------------------------------------------------------------
+    def people(self) -> PullResult[DiscoveredPerson]:
+        raise NotImplementedError
+
+    def apps(self) -> PullResult[DiscoveredApp]:
+        raise NotImplementedError
+
+    def grants(self) -> PullResult[DiscoveredGrant]:
+        raise NotImplementedError
+
+    def audit_log(
+        self, on_page: AuditCallback, *, since: datetime | None = None, max_pages: int | None = None
+    ) -> AuditPullReport:
+        raise NotImplementedError
+
+    def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
+        raise NotImplementedError
+
+    def suspend_app(self, app: DiscoveredApp) -> ActionResult:
+        raise NotImplementedError
+
+    def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
+        raise NotImplementedError
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            vendor=self.vendor, people=self.people(), apps=self.apps(), grants=self.grants()
+        )
+
+    def run_audit(
+        self,
+        operation: str,
+        pages: Iterator[tuple[Page, str | None]],
+        on_page: AuditCallback,
+        max_pages: int | None,
+    ) -> AuditPullReport:
+        """Drive an audit page iterator (page, resume-token) into the callback."""
+        report = AuditPullReport()
+        try:
+            for page, resume in pages:
+                on_page(page)
+                report.pages += 1
+                report.records += len(page)
+                report.resume = resume
+                if max_pages is not None and report.pages >= max_pages:
+                    break
+        except ConnectorError as exc:
+            report.error = exc
+        return report
+
+
+# -- small parsing helpers -------------------------------------------------------------------
+def as_list(
+    body: Any, key: str | None, what: str, *, may_omit: bool = False
+) -> list[dict[str, Any]]:
+    """``body[key]`` (or body) as a list of objects, else ValueError naming ``what``.
+
+    ``may_omit``: the vendor leaves the key out of an empty page (Google does).
+    """
+    if key is not None and not isinstance(body, dict):
+        raise ValueError(f"{what}: expected an object with {key!r}")
+    value = body.get(key) if key is not None else body
+    if key is not None and key not in body:
+        if not may_omit:
+            raise ValueError(f"{what}: expected an object with {key!r}")
+        value = []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{what}: expected a list of objects")
+    return value
+
+
+def parse_time(value: Any) -> datetime | None:
+    """ISO 8601 (with Z), epoch seconds or epoch milliseconds → aware UTC datetime."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        num = float(value)
+        if num > 1e11:
+            num /= 1000.0
+        return datetime.fromtimestamp(num, UTC)
+    if isinstance(value, str):
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+    raise ValueError(f"not a timestamp: {value!r}")
+
+
+def req_str(obj: dict[str, Any], key: str) -> str:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"field {key!r} must be a string")
+    return str(value)
+
+
+def split_page(
+    body: Any, key: str | None, operation: str, connector: Connector, *, may_omit: bool = False
+) -> Page:
+    try:
+        return as_list(body, key, operation, may_omit=may_omit)
+    except ValueError as exc:
+        raise connector.error(f"malformed response: {exc}", operation) from None

@@ -1,0 +1,184 @@
+"""Okta connector: users (+ MFA factors, admin roles), apps, user consent grants, System Log.
+
+Okta answers 429 with ``X-Rate-Limit-Reset`` (UTC epoch seconds) and pages with RFC 8288
+``Link: <...>; rel="next"``. The API token is sent as ``Authorization: SSWS <token>`` and is
+never logged. Read-only except the three response actions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from ringfence.connectors._base import (
+    AuditCallback,
+    Connector,
+    Page,
+    epoch_delay,
+    parse_retry_after,
+    parse_time,
+    req_str,
+    split_page,
+)
+from ringfence.connectors._model import (
+    ActionResult,
+    AuditPullReport,
+    DiscoveredApp,
+    DiscoveredGrant,
+    DiscoveredPerson,
+    PullResult,
+)
+
+ADMIN_ROLES = {"SUPER_ADMIN", "ORG_ADMIN", "APP_ADMIN", "USER_ADMIN", "API_ACCESS_MANAGEMENT_ADMIN"}
+
+
+class OktaConnector(Connector):
+    vendor = "okta"
+    auth_scheme = "SSWS"
+
+    def rate_limit_delay(self, response: httpx.Response) -> float | None:
+        if response.status_code != 429:
+            return None
+        now = self.clock.now()
+        reset = epoch_delay(response.headers.get("X-Rate-Limit-Reset"), now)
+        if reset is not None:
+            return reset
+        retry = parse_retry_after(response.headers.get("Retry-After"), now)
+        return retry if retry is not None else -1.0
+
+    def quota_exhausted_delay(self, response: httpx.Response) -> float | None:
+        if response.headers.get("X-Rate-Limit-Remaining") == "0":
+            return epoch_delay(response.headers.get("X-Rate-Limit-Reset"), self.clock.now())
+        return None
+
+    def _pages(
+        self, path: str, operation: str, params: dict[str, Any] | None = None
+    ) -> Iterator[Page]:
+        for page, _ in self._pages_with_next(path, operation, params):
+            yield page
+
+    def _pages_with_next(
+        self, path: str, operation: str, params: dict[str, Any] | None = None
+    ) -> Iterator[tuple[Page, str | None]]:
+        url: str | None = path
+        query: dict[str, Any] | None = {"limit": self.config.page_size, **(params or {})}
+        while url:
+            resp = self.request("GET", url, operation=operation, params=query)
+            body = self.json_body(resp, operation)
+            if not isinstance(body, list):
+                raise self.error("malformed response: expected a JSON array", operation)
+            page = split_page(body, None, operation, self)
+            url = self.next_link(resp)
+            query = None  # the next link carries its own query
+            yield page, url
+
+    def people(self) -> PullResult[DiscoveredPerson]:
+        op = "list users"
+
+        def parse(raw: dict[str, Any]) -> DiscoveredPerson:
+            uid = req_str(raw, "id")
+            profile = raw["profile"]
+            factors = self.request("GET", f"/api/v1/users/{uid}/factors", operation="list factors")
+            fl = split_page(self.json_body(factors, "list factors"), None, "list factors", self)
+            roles = self.request("GET", f"/api/v1/users/{uid}/roles", operation="list roles")
+            rl = split_page(self.json_body(roles, "list roles"), None, "list roles", self)
+            name = f"{profile.get('firstName', '')} {profile.get('lastName', '')}".strip()
+            return DiscoveredPerson(
+                vendor=self.vendor,
+                external_id=uid,
+                login=req_str(profile, "login"),
+                email=profile.get("email"),
+                name=name,
+                active=raw.get("status")
+                in {"ACTIVE", "PASSWORD_EXPIRED", "LOCKED_OUT", "RECOVERY"},
+                is_admin=any(r.get("type") in ADMIN_ROLES for r in rl),
+                mfa_enabled=any(f.get("status") == "ACTIVE" for f in fl),
+                last_login=parse_time(raw.get("lastLogin")),
+            )
+
+        return self.collect(op, self._pages("/api/v1/users", op), parse)
+
+    def apps(self) -> PullResult[DiscoveredApp]:
+        op = "list apps"
+
+        def parse(raw: dict[str, Any]) -> DiscoveredApp:
+            oauth = (raw.get("credentials") or {}).get("oauthClient") or {}
+            return DiscoveredApp(
+                vendor=self.vendor,
+                external_id=req_str(raw, "id"),
+                name=str(raw.get("label") or raw["name"]),
+                client_id=oauth.get("client_id"),
+                enabled=raw.get("status") == "ACTIVE",
+                installed_at=parse_time(raw.get("created")),
+            )
+
+        return self.collect(op, self._pages("/api/v1/apps", op), parse)
+
+    def grants(self) -> PullResult[DiscoveredGrant]:
+        """Consent grants per user (``/users/{id}/grants``), one Okta grant per scope."""
+        users = self.collect(
+            "list users", self._pages("/api/v1/users", "list users"), lambda raw: req_str(raw, "id")
+        )
+        apps = self.apps()
+        names = {a.client_id: a.name for a in apps.items if a.client_id}
+        result: PullResult[DiscoveredGrant] = PullResult(error=users.error or apps.error)
+        op = "list user grants"
+        for uid in users.items:
+            part = self.collect(
+                op,
+                self._pages(f"/api/v1/users/{uid}/grants", op),
+                lambda raw, uid=uid: DiscoveredGrant(  # type: ignore[misc]
+                    vendor=self.vendor,
+                    external_id=req_str(raw, "id"),
+                    app_name=names.get(raw.get("clientId"), str(raw.get("clientId"))),
+                    client_id=req_str(raw, "clientId"),
+                    principal=str(raw.get("userId") or uid),
+                    scopes=(req_str(raw, "scopeId"),),
+                    created_at=parse_time(raw.get("created")),
+                    handle={"userId": uid, "grantId": req_str(raw, "id")},
+                ),
+            )
+            result.items.extend(part.items)
+            result.pages += part.pages
+            if part.error is not None:
+                result.error = part.error
+                break
+        return result
+
+    def audit_log(
+        self, on_page: AuditCallback, *, since: datetime | None = None, max_pages: int | None = None
+    ) -> AuditPullReport:
+        op = "system log"
+        params = {"since": since.isoformat().replace("+00:00", "Z")} if since else {}
+        return self.run_audit(
+            op, self._pages_with_next("/api/v1/logs", op, params), on_page, max_pages
+        )
+
+    def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
+        uid, gid = grant.handle.get("userId", grant.principal or ""), grant.external_id
+        self.request("DELETE", f"/api/v1/users/{uid}/grants/{gid}", operation="revoke grant")
+        return ActionResult(self.vendor, "revoke_grant", gid, True, f"revoked for user {uid}")
+
+    def suspend_app(self, app: DiscoveredApp) -> ActionResult:
+        self.request(
+            "POST",
+            f"/api/v1/apps/{app.external_id}/lifecycle/deactivate",
+            operation="deactivate app",
+        )
+        return ActionResult(self.vendor, "suspend_app", app.external_id, True, "app deactivated")
+
+    def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
+        self.request(
+            "POST",
+            f"/api/v1/users/{person.external_id}/lifecycle/deactivate",
+            operation="deactivate user",
+        )
+        return ActionResult(
+            self.vendor, "deactivate_person", person.external_id, True, "user deactivated"
+        )
+
+
+__all__ = ["OktaConnector"]

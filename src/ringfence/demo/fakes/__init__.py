@@ -1,0 +1,54 @@
+"""Loopback fakes of the SaaS vendor APIs the connectors talk to (tests and the demo).
+
+Each fake is a small Starlette app seeded with the demo company, with switches to inject a
+429, a 5xx or a malformed page in the middle of a paginated listing. ``serve(fake)`` runs one
+on 127.0.0.1 on a free port in a thread; ``connector_config_for`` says how a connector reaches
+it. Never used against, or as, a real vendor.
+"""
+
+from __future__ import annotations
+
+from ringfence.demo.fakes._common import FAULT_KINDS, FakeVendor, Faults, RunningFake, serve
+from ringfence.demo.fakes.github import GitHubFake
+from ringfence.demo.fakes.google_workspace import GoogleWorkspaceFake
+from ringfence.demo.fakes.microsoft365 import Microsoft365Fake
+from ringfence.demo.fakes.okta import OktaFake
+from ringfence.demo.fakes.slack import SlackFake
+
+FAKES: dict[str, type[FakeVendor]] = {
+    "okta": OktaFake,
+    "github": GitHubFake,
+    "google_workspace": GoogleWorkspaceFake,
+    "microsoft365": Microsoft365Fake,
+    "slack": SlackFake,
+}
+
+
+def connector_settings(vendor: str, url: str) -> tuple[str, dict[str, str]]:
+    """(base_url, options) for a connector talking to the fake of ``vendor`` at ``url``."""
+    if vendor == "github":
+        return url, {"org": "northwind-analytics"}
+    if vendor == "microsoft365":
+        return url + "/v1.0", {}
+    if vendor == "slack":
+        return url + "/api", {
+            "audit_base_url": url + "/audit/v1",
+            "scim_base_url": url + "/scim/v2",
+        }
+    return url, {}
+
+
+__all__ = [
+    "FAKES",
+    "FAULT_KINDS",
+    "FakeVendor",
+    "Faults",
+    "GitHubFake",
+    "GoogleWorkspaceFake",
+    "Microsoft365Fake",
+    "OktaFake",
+    "RunningFake",
+    "SlackFake",
+    "connector_settings",
+    "serve",
+]
