@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,7 +18,10 @@ from ringfence.gateway.clients import CreatedClient, create_client, save_routes
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.routes import RouteSpec
 from ringfence.gateway.tokens import ensure_signing_key
+from ringfence.core.clock import FixedClock
+from ringfence.core.config import load_settings
 from ringfence.runtime import Runtime
+from ringfence.store.vault import MasterKey, write_key_file
 from ringfence.store.models import App, Credential, CredentialKind, Integration, Vendor
 from tests.gateway.upstream import serve_in_thread, upstream_app
 
@@ -145,20 +150,54 @@ def gw_config() -> GatewayConfig:
     return GatewayConfig(trusted_proxies=["10.9.0.0/16"])
 
 
+@dataclass
+class Template:
+    dir: Path
+    a: CreatedClient
+    b: CreatedClient
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory, upstream_url: str) -> Template:
+    """Migrate and seed once; each test gets a copy (migrations cost ~0.5 s per test)."""
+    data = tmp_path_factory.mktemp("gw-template")
+    key = MasterKey.generate()
+    write_key_file(data / "master.key", key)
+    settings = load_settings(data_dir=data, master_key_file=data / "master.key")
+    clock = FixedClock()
+    rt = Runtime.open(settings, clock=clock, migrate=True)
+    try:
+        seed_estate(rt)
+        save_routes(rt.store, crm_routes(upstream_url))
+        ensure_signing_key(rt.store, rt.vault, clock)
+        a = create_client(rt.store, clock, integration="hr-to-crm", name="hr sync",
+                          scopes=["crm.read", "crm.write"], claims={"tenant": "t-a"})
+        b = create_client(rt.store, clock, integration="billing-to-crm", name="billing",
+                          scopes=["crm.read"], claims={"tenant": "t-b"})
+    finally:
+        rt.close()
+    return Template(data, a, b)
+
+
 @pytest.fixture
-async def env(runtime: Runtime, upstream_url: str, gw_config: GatewayConfig) -> AsyncIterator[Env]:
-    seed_estate(runtime)
-    save_routes(runtime.store, crm_routes(upstream_url))
-    ensure_signing_key(runtime.store, runtime.vault, runtime.clock)
-    a = create_client(runtime.store, runtime.clock, integration="hr-to-crm", name="hr sync",
-                      scopes=["crm.read", "crm.write"], claims={"tenant": "t-a"})
-    b = create_client(runtime.store, runtime.clock, integration="billing-to-crm", name="billing",
-                      scopes=["crm.read"], claims={"tenant": "t-b"})
+def gw_runtime(template: Template, tmp_path: Path) -> Iterator[Runtime]:
+    data = tmp_path / "gwdata"
+    shutil.copytree(template.dir, data)
+    settings = load_settings(data_dir=data, master_key_file=data / "master.key")
+    rt = Runtime.open(settings, clock=FixedClock())
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+async def env(
+    gw_runtime: Runtime, template: Template, gw_config: GatewayConfig
+) -> AsyncIterator[Env]:
     audit = MemoryAuditSink()
-    gateway = build_gateway(runtime.store, runtime.vault, config=gw_config, clock=runtime.clock,
-                            audit=audit)
+    gateway = build_gateway(gw_runtime.store, gw_runtime.vault, config=gw_config,
+                            clock=gw_runtime.clock, audit=audit)
     await gateway.startup()
     transport = httpx.ASGITransport(app=gateway, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-        yield Env(runtime, gateway, http, audit, a, b)
+        yield Env(gw_runtime, gateway, http, audit, template.a, template.b)
     await gateway.shutdown()
