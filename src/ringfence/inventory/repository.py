@@ -18,7 +18,8 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, func, inspect, or_, select
+from sqlalchemy import ColumnElement, Select, func, inspect, or_, select, type_coerce
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
@@ -665,7 +666,7 @@ class InventoryRepository:
 def _json_list_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
     """``value in column`` for a JSON list column, on SQLite and PostgreSQL."""
     if session.get_bind().dialect.name == "postgresql":
-        return column.contains([value])  # type: ignore[no-any-return]
+        return type_coerce(column, JSONB).contains([value])
     each = func.json_each(column).table_valued("value")
     return select(each.c.value).where(each.c.value == value).exists()
 
