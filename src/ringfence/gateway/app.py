@@ -481,16 +481,15 @@ class Gateway:
             ex.body = await _read_body(receive, route.limits.max_body_bytes, ex.headers)
             validate(ex)
             if route.dlp_request and ex.body:
-                replaced, summary = inspect_body(
+                replaced = inspect_body(
                     ex.body,
                     ex.document,
                     self.inspector,
                     route.clearance,
                     route.dlp_action,
                     "request",
+                    ex.dlp,
                 )
-                if summary:
-                    ex.dlp["request"] = summary
                 if replaced is not None:
                     ex.body = replaced
             upstream_headers = await self._broker(ex, route)
@@ -605,19 +604,15 @@ class Gateway:
                     "upstream response does not match the route schema",
                 )
             if route.dlp_response:
-                replaced, summary = inspect_body(
-                    body, doc, self.inspector, route.clearance, route.dlp_action, "response"
+                replaced = inspect_body(
+                    body, doc, self.inspector, route.clearance, route.dlp_action, "response", ex.dlp
                 )
-                if summary:
-                    ex.dlp["response"] = summary
                 if replaced is not None:
                     body = replaced
         elif body and route.dlp_response and (ctype.startswith("text/") or not ctype):
-            replaced, summary = inspect_body(
-                body, None, self.inspector, route.clearance, route.dlp_action, "response"
+            replaced = inspect_body(
+                body, None, self.inspector, route.clearance, route.dlp_action, "response", ex.dlp
             )
-            if summary:
-                ex.dlp["response"] = summary
             if replaced is not None:
                 body = replaced
         out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in STRIP_DOWNSTREAM]

@@ -362,8 +362,9 @@ def inspect_body(
     clearance: DataClass,
     action: str,
     direction: str,
-) -> tuple[bytes | None, dict[str, Any]]:
-    """Scan a body; returns (replacement body or None, summary). Raises Deny to block."""
+    record: dict[str, Any],
+) -> bytes | None:
+    """Scan a body; summary into ``record[direction]``; returns a replacement body or None."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -373,7 +374,7 @@ def inspect_body(
     except Exception:
         raise UnavailableError("DLP inspector failed", code="dlp_unavailable") from None
     if not hits:
-        return None, {}
+        return None
     counts: dict[str, int] = {}
     top = DataClass.PUBLIC
     above: set[str] = set()
@@ -383,8 +384,9 @@ def inspect_body(
         if h.data_class > clearance:
             above.add(h.type_id)
     summary: dict[str, Any] = {"types": counts, "class": top.label}
+    record[direction] = summary
     if not above:
-        return None, summary
+        return None
     summary["above_clearance"] = sorted(above)
     summary["action"] = action
     if action == "block":
@@ -398,9 +400,9 @@ def inspect_body(
     if action == "redact":
         if document is not None:
             redacted, _ = redact_json(document, inspector)
-            return orjson.dumps(redacted), summary
-        return redact_text(text, hits).encode(), summary
-    return None, summary  # alert: forward, the audit event carries the finding
+            return orjson.dumps(redacted)
+        return redact_text(text, hits).encode()
+    return None  # alert: forward, the audit event carries the finding
 
 
 # -- mTLS ------------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""DLP on requests, API keys (hashing, expiry, rotation overlap, last use), introspection."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from ringfence.gateway.clients import create_api_key, list_api_keys, revoke_api_key, rotate_api_key
+from ringfence.gateway.inspect import BuiltinInspector, luhn_ok
+from ringfence.gateway.models import GatewayApiKey
+from tests.gateway.conftest import Env
+
+
+async def test_request_with_data_above_clearance_is_blocked_naming_the_type(env: Env) -> None:
+    token = await env.token(env.a)
+    r = await env.http.post("/crm/contacts", json={"name": "Ann", "email": "ann@corp.example"},
+                            headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 403
+    assert r.json()["data_types"] == ["email"]
+    assert "ann@corp.example" not in r.text
+    assert env.audit.events[-1].dlp["request"]["types"] == {"email": 1}
+
+
+async def test_redact_route_redacts_request_before_forwarding(env: Env) -> None:
+    token = await env.token(env.a)
+    r = await env.http.post("/crm-r/notes",
+                            json={"text": "key AKIAABCDEFGHIJKLMNOP card 4111-1111-1111-1111"},
+                            headers={"authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    forwarded = r.json()
+    assert "AKIA" not in forwarded["body"] and "4111" not in forwarded["body"]
+    assert forwarded["headers"]["x-upstream-key"] == "upstream-secret-value-1234"
+    assert "authorization" not in forwarded["headers"]
+
+
+def test_builtin_detectors_positive_and_negative() -> None:
+    insp = BuiltinInspector()
+    assert [h.type_id for h in insp.scan("mail me: a.b@example.org")] == ["email"]
+    assert [h.type_id for h in insp.scan("4111 1111 1111 1111")] == ["payment_card"]
+    assert insp.scan("4111 1111 1111 1112") == []  # Luhn fails
+    assert insp.scan("order 1234567890123") == [] or not luhn_ok("1234567890123")
+    assert [h.type_id for h in insp.scan("AKIAIOSFODNN7EXAMPLE")] == ["aws_access_key"]
+    assert insp.scan("nothing to see") == []
+
+
+async def test_api_key_lifecycle(env: Env) -> None:
+    key = create_api_key(env.rt.store, env.rt.clock, client_id=env.a.client_id, scopes=["crm.read"])
+    secret = key.api_key.get_secret_value()
+    assert secret.startswith("rf_gw_")
+    with env.rt.store.session() as s:
+        row = s.scalar(select(GatewayApiKey).where(GatewayApiKey.prefix == key.prefix))
+        assert row is not None and secret not in row.hash
+    env.gateway.holder.reload()
+    r = await env.http.get("/crm/contacts", headers={"x-api-key": secret})
+    assert r.status_code == 200
+    assert env.audit.events[-1].auth == "api_key"
+    # the key's scopes are narrower than the client's
+    r = await env.http.post("/crm/contacts", json={"name": "x"}, headers={"x-api-key": secret})
+    assert r.status_code == 403
+    # rotation: both work during the overlap, the old one stops after it
+    new = rotate_api_key(env.rt.store, env.rt.clock, key.prefix, overlap_hours=1)
+    env.gateway.holder.reload()
+    new_secret = new.api_key.get_secret_value()
+    assert (await env.http.get("/crm/contacts", headers={"x-api-key": secret})).status_code == 200
+    assert (await env.http.get("/crm/contacts",
+                               headers={"authorization": f"ApiKey {new_secret}"})).status_code == 200
+    env.rt.clock.advance(hours=2)  # type: ignore[attr-defined]
+    r = await env.http.get("/crm/contacts", headers={"x-api-key": secret})
+    assert r.status_code == 401 and r.json()["code"] == "api_key_expired"
+    revoke_api_key(env.rt.store, env.rt.clock, new.prefix)
+    env.gateway.holder.reload()
+    r = await env.http.get("/crm/contacts", headers={"x-api-key": new_secret})
+    assert r.status_code == 401 and r.json()["code"] == "api_key_revoked"
+    await env.gateway._write_key_use()  # noqa: SLF001 - the periodic flush
+    used = {k["prefix"]: k["last_used_at"] for k in list_api_keys(env.rt.store)}
+    assert used[key.prefix] and used[new.prefix]
+
+
+async def test_expired_key_at_creation_bounds(env: Env) -> None:
+    key = create_api_key(env.rt.store, env.rt.clock, client_id=env.b.client_id, ttl_days=1)
+    env.gateway.holder.reload()
+    env.rt.clock.advance(timedelta(days=2).total_seconds())  # type: ignore[attr-defined]
+    r = await env.http.get("/crm/contacts", headers={"x-api-key": key.api_key.get_secret_value()})
+    assert r.status_code == 401
+
+
+async def test_introspection_reports_active_and_inactive(env: Env) -> None:
+    token = await env.token(env.a)
+    assert env.a.client_secret is not None
+    auth = (env.a.client_id, env.a.client_secret.get_secret_value())
+    r = await env.http.post("/oauth/introspect", data={"token": token}, auth=auth)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["active"] is True and body["client_id"] == env.a.client_id
+    assert "crm.read" in body["scope"]
+    r = await env.http.post("/oauth/introspect", data={"token": "garbage"}, auth=auth)
+    assert r.json() == {"active": False}
+    # another client cannot introspect a's token
+    assert env.b.client_secret is not None
+    r = await env.http.post("/oauth/introspect", data={"token": token},
+                            auth=(env.b.client_id, env.b.client_secret.get_secret_value()))
+    assert r.json() == {"active": False}
+    # unauthenticated introspection is refused
+    r = await env.http.post("/oauth/introspect", data={"token": token})
+    assert r.status_code == 401
+
+
+async def test_token_endpoint_bad_inputs(env: Env) -> None:
+    assert env.a.client_secret is not None
+    auth = (env.a.client_id, env.a.client_secret.get_secret_value())
+    r = await env.http.post("/oauth/token", data={"grant_type": "password"}, auth=auth)
+    assert r.json()["error"] == "unsupported_grant_type"
+    r = await env.http.post("/oauth/token", json={"grant_type": "client_credentials"}, auth=auth)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    r = await env.http.post("/oauth/token", content=b"grant_type=client_credentials&grant_type=x",
+                            headers={"content-type": "application/x-www-form-urlencoded"},
+                            auth=auth)
+    assert r.status_code == 400
+    r = await env.http.get("/oauth/token")
+    assert r.status_code == 405
+
+
+async def test_jwks_and_token_shape(env: Env) -> None:
+    import jwt
+
+    jwks = (await env.http.get("/.well-known/jwks.json")).json()
+    assert jwks["keys"] and all("d" not in k for k in jwks["keys"])
+    token = await env.token(env.a)
+    header = jwt.get_unverified_header(token)
+    assert header["typ"] == "at+jwt" and header["kid"] == jwks["keys"][0]["kid"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] <= 900
+    assert {"iss", "aud", "sub", "client_id", "jti", "scope", "iat"} <= set(claims)
