@@ -76,9 +76,12 @@ def _missing(
     for i, item in enumerate(items):
         value = getattr(item, field)
         if value is not None and not estate.has(section, value):
-            problems.append(
-                SectionProblem(i, field, f"unknown {what} {value!r}: declare it under {hint}")
+            advice = (
+                f"declare it under {hint}"
+                if estate.declares(section)
+                else f"not in the store, and this file has no {hint} section"
             )
+            problems.append(SectionProblem(i, field, f"unknown {what} {value!r} ({advice})"))
     return problems
 
 
@@ -452,12 +455,20 @@ def _check_flows(items: Sequence[FlowSpec], estate: EstateView) -> list[SectionP
     )
 
 
+def _ids_of(model: Any, column: Any, *where: Any) -> Any:
+    def ids(session: Session) -> dict[str, str]:
+        return _pairs(session, select(column, model.id).where(*where))
+
+    return ids
+
+
 BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
     EstateSection(
         key="people",
         model=PersonSpec,
         load_current=_load_people,
         apply=_apply_people,
+        ids=_ids_of(Person, Person.email),
         order=10,
         key_field="email",
         entity_type="person",
@@ -469,6 +480,7 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
         model=VendorSpec,
         load_current=_load_vendors,
         apply=_apply_vendors,
+        ids=_ids_of(Vendor, Vendor.name),
         order=20,
         entity_type="vendor",
         description="Companies that provide SaaS apps.",
@@ -478,6 +490,7 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
         model=AppSpec,
         load_current=_load_apps,
         apply=_apply_apps,
+        ids=_ids_of(App, App.name),
         check_references=_check_apps,
         order=30,
         entity_type="app",
@@ -488,6 +501,7 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
         model=IntegrationSpec,
         load_current=_load_integrations,
         apply=_apply_integrations,
+        ids=_ids_of(Integration, Integration.name),
         check_references=_check_integrations,
         order=40,
         entity_type="integration",
@@ -499,6 +513,7 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
         model=CredentialSpec,
         load_current=_load_credentials,
         apply=_apply_credentials,
+        ids=_ids_of(Credential, Credential.name),
         check_references=_check_credentials,
         order=50,
         entity_type="credential",
@@ -509,9 +524,10 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
         model=FlowSpec,
         load_current=_load_flows,
         apply=_apply_flows,
+        ids=_ids_of(DataFlow, DataFlow.name, DataFlow.origin == FlowOrigin.DECLARED),
         check_references=_check_flows,
         order=60,
-        entity_type="data_flow",
+        entity_type="flow",
         description="Declared data flows (observed flows are never touched by apply).",
     ),
 )

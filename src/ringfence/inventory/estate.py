@@ -567,12 +567,14 @@ def apply_estate(
             s.key: {str(getattr(i, s.key_field)): i for i in estate.sections[s.key]}
             for s in sections
         }
+        before_ids = {s.key: dict(s.ids(session)) if s.ids else {} for s in sections}
         for section in sections:
             mine = [c for c in plan.changes if c.section == section.key]
             creates = [items[section.key][c.name] for c in mine if c.action == "create"]
             updates = [items[section.key][c.name] for c in mine if c.action == "update"]
             if creates or updates:
                 _write(section, session, "writing", creates, updates, [], ctx)
+        after_ids = {s.key: dict(s.ids(session)) if s.ids else {} for s in sections}
         for section in reversed(sections):
             deletes = [
                 c.name for c in plan.changes if c.section == section.key and c.action == "delete"
@@ -580,12 +582,13 @@ def apply_estate(
             if deletes:
                 _write(section, session, "deleting from", [], [], deletes, ctx)
         for change in plan.changes:
+            ids = before_ids if change.action == "delete" else after_ids
             audit.append(
                 session,
                 actor=actor,
                 action=f"{change.entity_type}.{change.action}",
                 entity_type=change.entity_type,
-                entity_id=change.name,
+                entity_id=ids[change.section].get(change.name, change.name),
                 before=change.before,
                 after=change.after,
                 clock=clock,

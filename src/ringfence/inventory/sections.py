@@ -155,6 +155,7 @@ class ApplyContext:
 LoadCurrent = Callable[[Session], Mapping[str, Mapping[str, Any]]]
 ApplyFn = Callable[[Session, Sequence[Any], Sequence[Any], Sequence[str], ApplyContext], None]
 CheckFn = Callable[[Sequence[Any], EstateView], list[SectionProblem]]
+IdsFn = Callable[[Session], Mapping[str, str]]
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,8 @@ class EstateSection(Generic[ItemT]):
       changes (an integration's quarantine status, a person's SCIM ``active``): when the file
       leaves them unset (None), plan ignores them and apply keeps the stored value; export
       omits them when they hold the value for new items.
+    - ``ids(session)``: optional ``{name: row id}``; the audit records then carry the row id
+      (as the REST API's do) instead of the name.
     """
 
     key: str
@@ -186,6 +189,7 @@ class EstateSection(Generic[ItemT]):
     key_field: str = "name"
     entity_type: str = ""
     keep_when_unset: Mapping[str, Any] = field(default_factory=dict)
+    ids: IdsFn | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
