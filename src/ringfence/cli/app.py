@@ -29,13 +29,14 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("vault", "ringfence.cli.vault"),
     ("token", "ringfence.cli.token"),
     ("audit", "ringfence.cli.audit"),
+    ("gateway", "ringfence.gateway.cli"),
     ("inventory", "ringfence.cli.inventory"),
 ]
 # modules exposing `register(app: typer.Typer) -> None` for top-level commands
 _COMMAND_MODULES: list[str] = [
     "ringfence.cli.serve",
-    "ringfence.monitor.cli",
     "ringfence.cli.estate",
+    "ringfence.monitor.cli",
 ]
 
 

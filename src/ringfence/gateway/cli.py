@@ -1,0 +1,282 @@
+"""``ringfence gateway``: serve the data plane; manage clients, API keys and signing keys.
+
+A generated client secret or API key is printed exactly once, at creation or rotation, and
+never again (only its hash is stored). Errors are RingfenceErrors, rendered by the CLI as one
+red line. Never prints or logs an upstream credential or a private key.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime, settings_for
+from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
+from ringfence.core.errors import ValidationError
+
+app = typer.Typer(help="The gateway (data plane): serve it, manage machine identities.",
+                  no_args_is_help=True)
+client_app = typer.Typer(help="OAuth clients (machine identities) of integrations.",
+                         no_args_is_help=True)
+key_app = typer.Typer(help="API keys of gateway clients.", no_args_is_help=True)
+signing_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+app.add_typer(client_app, name="client")
+app.add_typer(key_app, name="key")
+app.add_typer(signing_app, name="signing-key")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8443,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    redis_url: Annotated[
+        str | None, typer.Option(help="Shared rate limits (default: settings redis_url).")
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="Server certificate (PEM).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="Server private key (PEM).")] = None,
+    client_ca: Annotated[
+        Path | None, typer.Option(help="CA bundle; clients must present a certificate it signed.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run the gateway with uvicorn (uvloop + httptools)."""
+    import os
+    import ssl
+
+    import uvicorn
+
+    if (tls_cert is None) != (tls_key is None):
+        raise ValidationError("--tls-cert and --tls-key go together")
+    settings = settings_for(data_dir)
+    if data_dir is not None:
+        os.environ["RINGFENCE_DATA_DIR"] = str(data_dir)
+    url = redis_url or settings.redis_url
+    if url:
+        os.environ["RINGFENCE_GATEWAY_REDIS_URL"] = url
+    if client_ca is not None:
+        os.environ["RINGFENCE_GATEWAY_CLIENT_CA_FILE"] = str(client_ca)
+    from ringfence.gateway.config import GatewayConfig
+    from ringfence.gateway.tokens import ensure_signing_key
+
+    rt = open_runtime(data_dir)  # fail fast (one red line) if the store is not initialised
+    try:
+        ensure_signing_key(rt.store, rt.vault, rt.clock, alg=GatewayConfig().signing_alg)
+    finally:
+        rt.close()
+    scheme = "https" if tls_cert else "http"
+    console.print(f"Ringfence gateway on {scheme}://{host}:{port} ({workers} worker(s))")
+    uvicorn.run(
+        "ringfence.gateway.cli:asgi_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        ssl_certfile=str(tls_cert) if tls_cert else None,
+        ssl_keyfile=str(tls_key) if tls_key else None,
+        ssl_ca_certs=str(client_ca) if client_ca else None,
+        ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca and tls_cert else ssl.CERT_NONE,
+    )
+
+
+def asgi_app() -> Any:
+    """Uvicorn factory: one gateway per worker process, built from the environment."""
+    from ringfence.core.logging import configure_logging
+    from ringfence.gateway.app import build_gateway
+    from ringfence.gateway.config import GatewayConfig
+    from ringfence.runtime import Runtime
+
+    settings = settings_for(None)
+    configure_logging(settings.log_format, settings.log_level)
+    rt = Runtime.open(settings)
+    config = GatewayConfig()
+    return build_gateway(rt.store, rt.vault, config=config, redis_url=config.redis_url)
+
+
+@client_app.command("create")
+def client_create(
+    integration: Annotated[str, typer.Argument(help="Integration name.")],
+    scopes: Annotated[list[str], typer.Option("--scope", "-s", help="Granted scope (repeat).")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    auth_method: Annotated[
+        str,
+        typer.Option(help="client_secret_basic | client_secret_post | private_key_jwt | "
+                     "tls_client_auth"),
+    ] = "client_secret_basic",
+    jwks_file: Annotated[Path | None, typer.Option(help="Public JWKS (private_key_jwt).")] = None,
+    cert_thumbprint: Annotated[
+        str | None, typer.Option(help="x5t#S256 of the client certificate (tls_client_auth).")
+    ] = None,
+    claim: Annotated[
+        list[str] | None, typer.Option(help="Extra token claim key=value (e.g. tenant=t-1).")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Register a client for an integration; its secret is shown once."""
+    from ringfence.gateway.clients import create_client
+
+    jwks = None
+    if jwks_file is not None:
+        try:
+            jwks = json.loads(jwks_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValidationError(f"{jwks_file}: cannot read JWKS: {exc}") from None
+    claims: dict[str, Any] = {}
+    for item in claim or []:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise ValidationError(f"--claim {item!r}: use key=value")
+        if k in ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "cnf"):
+            raise ValidationError(f"--claim {k}: registered claims cannot be overridden")
+        claims[k] = v
+    rt = open_runtime(data_dir)
+    try:
+        created = create_client(
+            rt.store,
+            rt.clock,
+            integration=integration,
+            name=name or integration,
+            scopes=scopes,
+            auth_method=auth_method,
+            jwks=jwks,
+            cert_thumbprint=cert_thumbprint,
+            claims=claims,
+        )
+    finally:
+        rt.close()
+    secret = created.client_secret.get_secret_value() if created.client_secret else None
+    if output is OutputFormat.JSON:
+        emit_json({"client_id": created.client_id, "auth_method": created.auth_method,
+                   "client_secret": secret})
+        return
+    console.print(f"client_id: {created.client_id}")
+    if secret:
+        console.print(f"client_secret: {secret}")
+        console.print("[yellow]Store the secret now: it is not shown again.[/yellow]")
+
+
+@client_app.command("list")
+def client_list(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
+    """List gateway clients (never their secrets)."""
+    from ringfence.gateway.clients import list_clients
+
+    rt = open_runtime(data_dir)
+    try:
+        rows = list_clients(rt.store)
+    finally:
+        rt.close()
+    emit_table(rows, ["client_id", "name", "integration", "auth_method", "scopes", "revoked"],
+               title="Gateway clients", fmt=output)
+
+
+@client_app.command("revoke")
+def client_revoke(client_id: str, data_dir: DataDirOpt = None) -> None:
+    """Revoke a client and all its API keys (tokens stop working within a second)."""
+    from ringfence.gateway.clients import revoke_client
+
+    rt = open_runtime(data_dir)
+    try:
+        revoke_client(rt.store, rt.clock, client_id)
+    finally:
+        rt.close()
+    console.print(f"revoked client {client_id}")
+
+
+def _show_key(prefix: str, secret: str, expires: Any, output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        emit_json({"prefix": prefix, "api_key": secret,
+                   "expires_at": expires.isoformat() if expires else None})
+        return
+    console.print(f"api_key: {secret}")
+    console.print("[yellow]Store the key now: it is not shown again.[/yellow]")
+
+
+@key_app.command("create")
+def key_create(
+    client_id: str,
+    scopes: Annotated[
+        list[str] | None, typer.Option("--scope", "-s", help="Subset of the client's scopes.")
+    ] = None,
+    ttl_days: Annotated[int, typer.Option(min=1, max=3650)] = 90,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Issue an API key for a client; shown once."""
+    from ringfence.gateway.clients import create_api_key
+
+    rt = open_runtime(data_dir)
+    try:
+        key = create_api_key(rt.store, rt.clock, client_id=client_id, scopes=scopes,
+                             ttl_days=ttl_days)
+    finally:
+        rt.close()
+    _show_key(key.prefix, key.api_key.get_secret_value(), key.expires_at, output)
+
+
+@key_app.command("rotate")
+def key_rotate(
+    prefix: str,
+    overlap_hours: Annotated[float, typer.Option(min=0, max=720)] = 24,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Issue a replacement key; the old one keeps working for the overlap window."""
+    from ringfence.gateway.clients import rotate_api_key
+
+    rt = open_runtime(data_dir)
+    try:
+        key = rotate_api_key(rt.store, rt.clock, prefix, overlap_hours=overlap_hours)
+    finally:
+        rt.close()
+    _show_key(key.prefix, key.api_key.get_secret_value(), key.expires_at, output)
+
+
+@key_app.command("revoke")
+def key_revoke(prefix: str, data_dir: DataDirOpt = None) -> None:
+    """Revoke an API key at once."""
+    from ringfence.gateway.clients import revoke_api_key
+
+    rt = open_runtime(data_dir)
+    try:
+        revoke_api_key(rt.store, rt.clock, prefix)
+    finally:
+        rt.close()
+    console.print(f"revoked API key {prefix}")
+
+
+@key_app.command("list")
+def key_list(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
+    """List API keys (prefix, scopes, expiry, last use — never the key)."""
+    from ringfence.gateway.clients import list_api_keys
+
+    rt = open_runtime(data_dir)
+    try:
+        rows = list_api_keys(rt.store)
+    finally:
+        rt.close()
+    emit_table(rows, ["prefix", "client_id", "scopes", "expires_at", "last_used_at", "revoked"],
+               title="Gateway API keys", fmt=output)
+
+
+@signing_app.command("rotate")
+def signing_rotate(
+    alg: Annotated[str, typer.Option(help="EdDSA or ES256")] = "EdDSA",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Create a new token signing key; the previous one stays published for the overlap."""
+    from ringfence.gateway.tokens import create_signing_key
+
+    rt = open_runtime(data_dir)
+    try:
+        kid = create_signing_key(rt.store, rt.vault, rt.clock, alg=alg)
+    finally:
+        rt.close()
+    console.print(f"new signing key {kid} ({alg}) is active")
