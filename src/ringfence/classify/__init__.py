@@ -24,6 +24,7 @@ from ringfence.classify._model import (
 from ringfence.classify._policy import Decision, FlowPolicy, PolicyAction, decide
 from ringfence.classify._redact import Redaction, RedactionPolicy
 from ringfence.classify._redact import redact as _redact
+from ringfence.core.levels import DataClass
 
 __all__ = [
     "BUILTIN_DETECTORS",
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
     "Classifier",
     "CustomDetectorSpec",
+    "DataClass",
     "Decision",
     "Detector",
     "Finding",

@@ -89,7 +89,9 @@ def load_custom_detectors(specs: Iterable[Mapping[str, Any]]) -> tuple[Detector,
                 code="classify_detector_pattern",
             ) from None
         det = _detector(spec)
-        probe = Classifier(detectors=(), custom=(det,), default_allowlist=False, min_confidence=0)
+        probe = Classifier(
+            detectors=(), custom=(det,), default_allowlist=False, min_confidence=0, engine="re2"
+        )
         for j, text in enumerate(spec.positive):
             if spec.id not in probe.scan_text(text).types:
                 raise ConfigError(

@@ -143,7 +143,7 @@ class Classifier:
         self._field_secret = next(
             (i for i, c in enumerate(self._compiled) if c.det.id == "generic_secret_field"), -1
         )
-        patterns = [(c.det.pattern, c.det.caseless) for c in self._compiled]
+        patterns = [(c.det.prefilter or c.det.pattern, c.det.caseless) for c in self._compiled]
         self._prefilter: Prefilter = build_prefilter(patterns, engine)
         allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
         self._allow = frozenset(fingerprint(v) for v in allow)
@@ -368,19 +368,20 @@ class Classifier:
             conf += det.separated_bonus
         if det.short_len and sum(ch.isalnum() for ch in value) <= det.short_len:
             conf -= 0.3
-        if not (key_hit or word_hit) and det.category != "secret":
-            if (key and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split())) or _NEGATIVE_WINDOW.search(
-                leaf.text, max(0, start - 32), start
-            ):
-                conf -= 0.4
+        if (
+            not (key_hit or word_hit)
+            and det.category != "secret"
+            and _looks_like_other_id(key, leaf.text, start)
+        ):
+            conf -= 0.5
         return min(conf, 1.0)
 
     def _field_secrets(self, leaves: list[ex.Leaf]) -> list[Hit]:
         det = self._compiled[self._field_secret].det
         out: list[Hit] = []
         for li, leaf in enumerate(leaves):
-            key = leaf.key.rsplit(" ", 1)[-1] if " " in leaf.key else leaf.key
-            if not key or not _SECRET_FIELD.search(leaf.key) or _NOT_SECRET_FIELD.search(key):
+            key = leaf.key
+            if not key or not _SECRET_FIELD.search(key) or _NOT_SECRET_FIELD.search(key):
                 continue
             value = leaf.text.strip()
             if not value or value.lower() in _REDACTED_LOOKING or set(value) <= set("*xX•#-"):
@@ -400,6 +401,13 @@ class Classifier:
 
     def to_json(self, result: ScanResult) -> bytes:
         return orjson.dumps(result.to_dict())
+
+
+def _looks_like_other_id(key: str, text: str, start: int) -> bool:
+    """Key or preceding words say "order", "invoice", "tracking"...: probably not personal."""
+    if key and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split()):
+        return True
+    return _NEGATIVE_WINDOW.search(text, max(0, start - 32), start) is not None
 
 
 def _rank(h: Hit) -> float:

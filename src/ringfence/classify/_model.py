@@ -49,6 +49,7 @@ class Detector:
     keep_prefix: int = 0
     example: str = ""
     source: str = ""
+    prefilter: str = ""  # cheaper superset of ``pattern`` for the multi-pattern prefilter
 
 
 @dataclass(frozen=True, slots=True)

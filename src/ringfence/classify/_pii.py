@@ -23,6 +23,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         r"\b[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}\b",
         v.email, "RFC 5322 shape", base=0.85, context=("email", "e-mail", "mail"),
         keys=("email", "mail"), mask="email", example="jane.doe@example.org",
+        prefilter=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]",
     ),
     Detector(
         "phone_number", "Phone number (international)", C, "pii",
@@ -296,7 +297,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "medical_record_number", "Medical record number", R, "health",
-        r"\b[A-Z]{0,3}-?\d{6,10}\b", v.has_digit, "context", base=0.2, needs_context=True,
+        r"\b(?:MRN[\-: ]?)?(?P<v>\d{6,10})\b", v.has_digit, "context", base=0.2, needs_context=True,
         context=("mrn", "medical record", "patient id", "patient number", "chart number"),
         keys=("mrn", "medicalrecord", "patientid"), mask="last4", example="MRN-00482913",
     ),

@@ -115,7 +115,7 @@ class Re2SetPrefilter:
     def candidates(self, data: bytes) -> set[int]:
         found = set(self._always)
         if data:
-            found.update(self._ids[j] for j in self._set.Match(data))
+            found.update(self._ids[j] for j in (self._set.Match(data) or ()))
         return found
 
 

@@ -36,6 +36,7 @@ def _tok(
     data_class: DataClass = R,
     caseless: bool = False,
     source: str = _GITLEAKS,
+    prefilter: str = "",
 ) -> Detector:
     return Detector(
         id=id,
@@ -54,6 +55,7 @@ def _tok(
         keep_prefix=prefix,
         example=example,
         source=source,
+        prefilter=prefilter,
     )
 
 
@@ -215,7 +217,8 @@ SECRET_DETECTORS: tuple[Detector, ...] = (
     _tok("generic_secret_assignment", "Secret assigned to a key-like name",
          r"(?:secret|token|api[_\-]?key|passw(?:or)?d|pwd|credential|private[_\-]?key)[A-Za-z0-9_\-]{0,20}[\"']?\s{0,3}[:=]\s{0,3}[\"']?(?P<v>[A-Za-z0-9_\-+/=.~!@#$%^&*]{16,128})",
          0, "client_secret = " + _ex(32), validator=_E35, base=0.7, caseless=True,
-         source="gitleaks generic-api-key rule idea: key-like name + entropy"),
+         source="gitleaks generic-api-key rule idea: key-like name + entropy",
+         prefilter=r"(?:secret|token|api[_\-]?key|passw(?:or)?d|pwd|credential|private[_\-]?key)[A-Za-z0-9_\-]{0,20}[\"']?\s{0,3}[:=]"),
 )  # fmt: skip
 
 __all__ = ["SECRET_DETECTORS"]
