@@ -1,0 +1,446 @@
+"""HTTP routes for vendor risk: the management API and the public questionnaire link.
+
+``router`` bundles two parts so api/app.py includes it with one line:
+- ``/api/v1/vendor-risk/...`` — management, every route behind the API auth dependency
+  (``ringfence.api.deps.authorize``: read scope for GET, write scope otherwise);
+- ``/vendor-assessments/{token}`` (HTML form) and ``/api/v1/vendor-assessments/{token}``
+  (JSON) — public by token: the link is the credential, valid once and until it expires.
+Errors are problem+json on the JSON routes and a plain HTML page with the same status on the
+form. Routes never echo a token back except in the form's own action URL, and never return
+document bytes except from the authenticated document download.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import UploadFile
+
+from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
+from ringfence.core.errors import RingfenceError, ValidationError
+from ringfence.runtime import Runtime
+from ringfence.vendors import assessments as asm
+from ringfence.vendors import documents, evidence, page, service
+from ringfence.vendors.bank import AnswerType, default_bank, validate_answers
+from ringfence.vendors.models import Assessment
+from ringfence.vendors.profiles import find_vendor
+from ringfence.vendors.schemas import CertificationIn, ContractIn, PentestIn, ProfileIn
+
+MAX_FORM_BYTES = 25 * 1024 * 1024
+_UPLOAD = "__upload__"
+
+manage = APIRouter(
+    prefix="/api/v1/vendor-risk", tags=["vendor-risk"], dependencies=[Depends(authorize)]
+)
+public = APIRouter(tags=["vendor-questionnaire"])
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    template: str | None = Field(default=None, pattern="^(lite|full)$")
+    recipient: str | None = Field(default=None, max_length=320)
+    days: int = Field(default=asm.DEFAULT_LINK_DAYS, ge=1, le=asm.MAX_LINK_DAYS)
+
+
+class FileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filename: str = Field(min_length=1, max_length=255)
+    content_base64: str = Field(min_length=1)
+    content_type: str = Field(default="application/octet-stream", max_length=120)
+    format: str | None = Field(default=None, pattern="^(xlsx|csv)$")
+
+    def content(self) -> bytes:
+        try:
+            return base64.b64decode(self.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValidationError("content_base64 is not valid base64") from None
+
+
+class AnswersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answers: dict[str, str | None] = Field(max_length=500)
+
+
+class EvidenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    question_id: str = Field(max_length=20)
+    filename: str = Field(min_length=1, max_length=255)
+    content_base64: str = Field(min_length=1)
+    content_type: str = Field(default="application/octet-stream", max_length=120)
+
+
+# -- management ----------------------------------------------------------------------------
+
+
+@manage.get("")
+def list_vendor_risk(rt: RuntimeDep) -> list[dict[str, Any]]:
+    """Every vendor's inherent/residual risk and evidence status, highest residual first."""
+    return [service.risk_dict(r) for r in service.risk(rt)]
+
+
+@manage.get("/reminders")
+def reminders(rt: RuntimeDep) -> list[dict[str, Any]]:
+    """Certificates inside their 60/30/7-day expiry windows today."""
+    with rt.store.session() as s:
+        due = evidence.due_reminders(s, rt.clock)
+    return [
+        {
+            "key": r.key,
+            "vendor": r.vendor,
+            "certification": r.label,
+            "valid_until": r.valid_until,
+            "days_left": r.days_left,
+            "stage": r.stage,
+            "message": r.message,
+        }
+        for r in due
+    ]
+
+
+@manage.get("/questions")
+def question_bank() -> dict[str, Any]:
+    bank = default_bank()
+    return {
+        "version": bank.version,
+        "domains": bank.domain_titles,
+        "templates": {n: len(t.questions) for n, t in bank.templates.items()},
+        "questions": [q.model_dump(mode="json") for q in bank.questions.values()],
+    }
+
+
+@manage.get("/{vendor}")
+def vendor_detail(vendor: str, rt: RuntimeDep) -> dict[str, Any]:
+    return service.vendor_detail(rt, vendor)
+
+
+@manage.get("/{vendor}/score")
+def vendor_score(vendor: str, rt: RuntimeDep) -> dict[str, Any]:
+    (r,) = service.risk(rt, vendor)
+    return service.risk_dict(r)
+
+
+@manage.put("/{vendor}/profile")
+def put_profile(
+    vendor: str, body: ProfileIn, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, Any]:
+    return service.set_profile(rt, who.actor, vendor, body)
+
+
+@manage.post("/{vendor}/assessments", status_code=201)
+def send_assessment(
+    vendor: str, body: SendIn, request: Request, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, Any]:
+    """Create a questionnaire and its one-time link (the link is shown only in this answer)."""
+    sent = service.send_assessment(
+        rt,
+        who.actor,
+        vendor,
+        base_url=str(request.base_url),
+        template=body.template,
+        recipient=body.recipient,
+        days=body.days,
+    )
+    return {
+        "id": sent.assessment_id,
+        "vendor": sent.vendor,
+        "template": sent.template,
+        "template_version": sent.template_version,
+        "questions": sent.questions,
+        "expires_at": sent.expires_at,
+        "link": sent.link,
+    }
+
+
+@manage.get("/{vendor}/assessments")
+def vendor_assessments(vendor: str, rt: RuntimeDep) -> list[dict[str, Any]]:
+    return service.list_assessments(rt, vendor)
+
+
+@manage.post("/assessments/{assessment_id}/revoke")
+def revoke(assessment_id: str, rt: RuntimeDep, who: CurrentPrincipal) -> dict[str, Any]:
+    return service.revoke_assessment(rt, who.actor, assessment_id)
+
+
+@manage.get("/assessments/{assessment_id}/export")
+def export(
+    assessment_id: str,
+    rt: RuntimeDep,
+    format: Annotated[str, Query(pattern="^(xlsx|csv)$")] = "xlsx",
+) -> Response:
+    data, vendor = service.export_assessment(rt, assessment_id, format)
+    media = (
+        "text/csv; charset=utf-8"
+        if format == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    name = documents.clean_filename(f"{vendor}-{assessment_id[:8]}.{format}").replace(" ", "_")
+    return Response(
+        data, media_type=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@manage.post("/assessments/{assessment_id}/import")
+def import_file(
+    assessment_id: str, body: FileIn, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, Any]:
+    """Import answers from XLSX/CSV: every row valid, or nothing imported (422 lists each)."""
+    return service.import_assessment(
+        rt, who.actor, assessment_id, body.content(), fmt=body.format, filename=body.filename
+    )
+
+
+@manage.post("/{vendor}/certifications", status_code=201)
+def add_certification(
+    vendor: str, body: CertificationIn, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, str]:
+    return {"id": service.add_certification(rt, who.actor, vendor, body)}
+
+
+@manage.post("/{vendor}/contracts", status_code=201)
+def add_contract(
+    vendor: str, body: ContractIn, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, str]:
+    return {"id": service.add_contract(rt, who.actor, vendor, body)}
+
+
+@manage.post("/{vendor}/pentests", status_code=201)
+def add_pentest(
+    vendor: str, body: PentestIn, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, str]:
+    return {"id": service.add_pentest(rt, who.actor, vendor, body)}
+
+
+@manage.post("/{vendor}/documents", status_code=201)
+def upload_document(
+    vendor: str, body: FileIn, rt: RuntimeDep, who: CurrentPrincipal
+) -> dict[str, Any]:
+    info = service.upload_document(
+        rt,
+        who.actor,
+        vendor,
+        filename=body.filename,
+        content=body.content(),
+        content_type=body.content_type,
+    )
+    return info.__dict__
+
+
+@manage.get("/documents/{document_id}")
+def download_document(document_id: str, rt: RuntimeDep) -> Response:
+    info, data = service.read_document(rt, document_id)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{info.filename}"',
+            "X-Content-SHA256": info.sha256,
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# -- public, by token ----------------------------------------------------------------------
+
+
+def _questionnaire(rt: Runtime, token: str) -> dict[str, Any]:
+    bank = default_bank()
+    with rt.store.session() as s:
+        row = asm.open_by_token(s, token, rt.clock)
+        vendor = find_vendor(s, row.vendor_id).name
+        qs = asm.questions_of(row, bank)
+        return {
+            "vendor": vendor,
+            "template": row.template,
+            "template_version": row.template_version,
+            "expires_at": row.expires_at,
+            "questions": qs,
+            "domain_titles": bank.domain_titles,
+        }
+
+
+def _submit(
+    rt: Runtime, token: str, raw: dict[str, Any], uploads: dict[str, tuple[str, str, bytes]]
+) -> Assessment:
+    """Validate first, then store uploads, then record: a bad answer stores no document."""
+    with rt.store.session() as s:
+        row = asm.open_by_token(s, token, rt.clock)
+        qs = asm.questions_of(row)
+        vendor_id, assessment_id = row.vendor_id, row.id
+    staged = {**raw, **{qid: _UPLOAD for qid in uploads}}
+    _, errors = validate_answers(qs, staged)
+    if errors:
+        raise ValidationError(
+            f"{len(errors)} answer(s) need attention", errors=errors, code="invalid_answers"
+        )
+    stored: list[str] = []
+    try:
+        with rt.store.session() as s:
+            for qid, (filename, ctype, content) in uploads.items():
+                doc = documents.store_document(
+                    s,
+                    rt.vault,
+                    rt.clock,
+                    vendor_id=vendor_id,
+                    filename=filename,
+                    content=content,
+                    content_type=ctype,
+                    assessment_id=assessment_id,
+                    question_id=qid,
+                )
+                stored.append(doc.key_ref)
+                raw[qid] = doc.id
+            s.flush()
+            row = asm.open_by_token(s, token, rt.clock)
+            return asm.record_answers(s, row, raw, rt.clock, source="link")
+    except BaseException:
+        for ref in stored:  # the rows rolled back; drop their data keys too
+            with contextlib.suppress(RingfenceError):
+                rt.vault.delete(ref)
+        raise
+
+
+def _html_error(exc: RingfenceError) -> HTMLResponse:
+    titles = {404: "Link not valid", 409: "Already submitted", 410: "Link no longer valid"}
+    title = titles.get(exc.status, exc.title)
+    return HTMLResponse(
+        page.message_page(title, exc.message), status_code=exc.status, headers=page.SECURITY_HEADERS
+    )
+
+
+def _form_page(rt: Runtime, token: str, request: Request, **extra: Any) -> str:
+    q = _questionnaire(rt, token)
+    return page.questionnaire_page(
+        vendor=q["vendor"],
+        action=str(request.url.path),
+        template=q["template"],
+        version=q["template_version"],
+        expires=f"{q['expires_at']:%Y-%m-%d %H:%M} UTC",
+        questions=q["questions"],
+        domain_titles=q["domain_titles"],
+        **extra,
+    )
+
+
+@public.get("/vendor-assessments/{token}", response_class=HTMLResponse)
+def questionnaire_form(token: str, request: Request, rt: RuntimeDep) -> HTMLResponse:
+    try:
+        html = _form_page(rt, token, request)
+    except RingfenceError as exc:
+        return _html_error(exc)
+    return HTMLResponse(html, headers=page.SECURITY_HEADERS)
+
+
+@public.post("/vendor-assessments/{token}", response_class=HTMLResponse)
+async def questionnaire_submit(token: str, request: Request) -> HTMLResponse:
+    rt: Runtime = get_runtime(request)
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        return HTMLResponse(
+            page.message_page("Length required", "send the form with a Content-Length"),
+            status_code=411,
+            headers=page.SECURITY_HEADERS,
+        )
+    if int(declared) > MAX_FORM_BYTES:
+        return HTMLResponse(
+            page.message_page("Too large", f"the form may carry at most {MAX_FORM_BYTES} bytes"),
+            status_code=413,
+            headers=page.SECURITY_HEADERS,
+        )
+    try:
+        form = await request.form(max_files=50, max_fields=600)
+    except Exception:  # malformed multipart / urlencoded body
+        return HTMLResponse(
+            page.message_page("Bad request", "the form could not be read"),
+            status_code=400,
+            headers=page.SECURITY_HEADERS,
+        )
+    raw: dict[str, Any] = {}
+    uploads: dict[str, tuple[str, str, bytes]] = {}
+    for key, value in form.multi_items():
+        if key.startswith("q_") and isinstance(value, str):
+            raw[key[2:]] = value
+        elif key.startswith("f_") and isinstance(value, UploadFile) and value.filename:
+            content = await value.read()
+            if content:
+                uploads[key[2:]] = (value.filename, value.content_type or "", content)
+    try:
+        row = await run_in_threadpool(_submit, rt, token, raw, uploads)
+    except ValidationError as exc:
+        if not exc.errors:
+            return _html_error(exc)
+        errors = {str(e.get("question")): str(e.get("problem")) for e in exc.errors}
+        try:
+            html = await run_in_threadpool(
+                lambda: _form_page(rt, token, request, values=raw, errors=errors)
+            )
+        except RingfenceError as inner:
+            return _html_error(inner)
+        return HTMLResponse(html, status_code=422, headers=page.SECURITY_HEADERS)
+    except RingfenceError as exc:
+        return _html_error(exc)
+    return HTMLResponse(
+        page.message_page(
+            "Thank you",
+            f"Your answers were recorded on {row.submitted_at:%Y-%m-%d %H:%M} UTC. "
+            "This link is now closed.",
+        ),
+        headers=page.SECURITY_HEADERS,
+    )
+
+
+@public.get("/api/v1/vendor-assessments/{token}")
+def questionnaire_json(token: str, rt: RuntimeDep, response: Response) -> dict[str, Any]:
+    q = _questionnaire(rt, token)
+    response.headers.update({"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+    return {
+        "vendor": q["vendor"],
+        "template": q["template"],
+        "template_version": q["template_version"],
+        "expires_at": q["expires_at"],
+        "questions": [qq.model_dump(mode="json") for qq in q["questions"]],
+    }
+
+
+@public.post("/api/v1/vendor-assessments/{token}")
+def submit_json(token: str, body: AnswersIn, rt: RuntimeDep) -> dict[str, Any]:
+    row = _submit(rt, token, dict(body.answers), {})
+    return {"status": row.status.value, "submitted_at": row.submitted_at}
+
+
+@public.post("/api/v1/vendor-assessments/{token}/documents", status_code=201)
+def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, Any]:
+    """Upload one evidence file; answer the evidence question with the returned id."""
+    content = FileIn(filename=body.filename, content_base64=body.content_base64).content()
+    with rt.store.session() as s:
+        row = asm.open_by_token(s, token, rt.clock)
+        q = default_bank().questions.get(body.question_id)
+        if q is None or q.id not in row.question_ids or q.type is not AnswerType.EVIDENCE:
+            raise ValidationError(f"{body.question_id!r} is not an evidence question here")
+        vendor_id, assessment_id = row.vendor_id, row.id
+    with rt.store.session() as s:
+        doc = documents.store_document(
+            s,
+            rt.vault,
+            rt.clock,
+            vendor_id=vendor_id,
+            filename=body.filename,
+            content=content,
+            content_type=body.content_type,
+            assessment_id=assessment_id,
+            question_id=body.question_id,
+        )
+        s.flush()
+        return {"document_id": doc.id, "sha256": doc.sha256, "size": doc.size}
+
+
+router = APIRouter()
+router.include_router(manage)
+router.include_router(public)
