@@ -40,5 +40,8 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     from ringfence.monitor.api import router as monitor_router
 
     app.include_router(monitor_router)
+    from ringfence.vendors.api import router as vendors_router
+
+    app.include_router(vendors_router)
 
     return app
