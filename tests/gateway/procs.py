@@ -1,0 +1,90 @@
+"""Run real gateway processes (uvicorn) and a private redis-server for scale-out tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.gateway.upstream import free_port
+
+
+@contextmanager
+def gateway_process(data_dir: Path, *, redis_url: str | None, prefix: str = "") -> Iterator[str]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
+    env.update(
+        {
+            "RINGFENCE_DATA_DIR": str(data_dir),
+            "RINGFENCE_SETTINGS_FILE": str(data_dir / "none.yaml"),
+            "RINGFENCE_LOG_LEVEL": "warning",
+        }
+    )
+    if redis_url:
+        env["RINGFENCE_GATEWAY_REDIS_URL"] = redis_url
+        env["RINGFENCE_GATEWAY_REDIS_PREFIX"] = prefix
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ringfence.gateway.cli:asgi_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+         "--loop", "uvloop", "--http", "httptools"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gateway exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            try:
+                if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("gateway did not start")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextmanager
+def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A redis-server of our own on a free port (we may kill it; never the shared one)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise FileNotFoundError("redis-server")
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0", proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

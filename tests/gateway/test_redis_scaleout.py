@@ -1,0 +1,93 @@
+"""Scale-out: two gateway processes share exact Redis limits; Redis down means 503."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import select
+
+from ringfence.gateway.models import GatewayRoute
+from ringfence.runtime import Runtime
+from tests.gateway.conftest import Template
+from tests.gateway.procs import gateway_process, private_redis
+from tests.services import REDIS_URL, redis_prefix, unavailable
+
+pytestmark = pytest.mark.redis
+
+
+def _set_limit(rt: Runtime, limit: str) -> None:
+    with rt.store.session() as s:
+        row = s.scalar(select(GatewayRoute).where(GatewayRoute.name == "crm"))
+        assert row is not None
+        spec = dict(row.spec)
+        spec["rate_limit"] = limit
+        row.spec = spec
+
+
+async def _token(url: str, template: Template) -> str:
+    assert template.a.client_secret is not None
+    async with httpx.AsyncClient() as c:
+        r = await c.post(url + "/oauth/token", data={"grant_type": "client_credentials"},
+                         auth=(template.a.client_id, template.a.client_secret.get_secret_value()))
+        assert r.status_code == 200, r.text
+        return str(r.json()["access_token"])
+
+
+async def test_two_processes_enforce_an_exact_shared_limit(
+    gw_runtime: Runtime, template: Template
+) -> None:
+    prefix = redis_prefix()
+    limit = 40
+    _set_limit(gw_runtime, f"{limit}/minute")
+    data_dir = gw_runtime.settings.data_dir
+    try:
+        with gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g1, \
+                gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g2:
+            token = await _token(g1, template)
+            headers = {"authorization": f"Bearer {token}"}
+            limits = httpx.Limits(max_connections=50)
+            async with httpx.AsyncClient(limits=limits, timeout=20) as c:
+                reqs = [c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers)
+                        for i in range(120)]
+                responses = await asyncio.gather(*reqs)
+            codes = [r.status_code for r in responses]
+            assert codes.count(200) == limit, codes
+            assert codes.count(429) == 120 - limit
+            by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
+            assert len(by_proc) == 2  # both processes served part of the quota
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+async def test_killing_redis_turns_limited_routes_into_503(
+    gw_runtime: Runtime, template: Template
+) -> None:
+    try:
+        ctx = private_redis()
+        redis_url, proc = ctx.__enter__()
+    except FileNotFoundError:
+        unavailable("redis-server", "binary not installed")
+        return
+    try:
+        with gateway_process(gw_runtime.settings.data_dir, redis_url=redis_url,
+                             prefix="rf:kill:") as gw:
+            token = await _token(gw, template)
+            headers = {"authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(timeout=10) as c:
+                assert (await c.get(gw + "/crm/contacts", headers=headers)).status_code == 200
+                proc.kill()
+                proc.wait()
+                codes = [(await c.get(gw + "/crm/contacts", headers=headers)).status_code
+                         for _ in range(5)]
+                ready = await c.get(gw + "/readyz")
+            assert codes == [503] * 5
+            assert ready.status_code == 503
+    finally:
+        ctx.__exit__(None, None, None)
