@@ -562,10 +562,11 @@ def errors(scan: Any, records: list[Record], min_confidence: float = 0.5) -> lis
     for i, rec in enumerate(records):
         res = scan(rec.body, rec.content_type)
         got = {(f.path, f.type_id) for f in res.findings if f.confidence >= min_confidence}
-        doc = orjson.loads(rec.body)
+        doc = orjson.loads(rec.body) if rec.content_type == "application/json" else None
         for path, t in sorted(got ^ rec.labels):
             kind = "FP" if (path, t) in got else "FN"
-            out.append(f"{kind} #{i} {t} {path} {_lookup(doc, path)!r}")
+            shown = _lookup(doc, path) if doc is not None else rec.content_type
+            out.append(f"{kind} #{i} {t} {path} {shown!r}")
     return out
 
 
