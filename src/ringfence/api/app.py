@@ -43,5 +43,8 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     from ringfence.vendors.api import router as vendors_router
 
     app.include_router(vendors_router)
+    from ringfence.identity.scim import router as scim_router
+
+    app.include_router(scim_router)
 
     return app

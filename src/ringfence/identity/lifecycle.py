@@ -1,0 +1,257 @@
+"""Joiner/mover/leaver: what deactivating or deleting a person does to the doors they own.
+
+Deactivation (SCIM ``active=false``, SCIM DELETE, or the API) opens a finding for every
+integration the person owns, revokes their console sessions and personal API tokens and, per
+``quarantine_on_deprovision``, quarantines those integrations in the store (the gateway
+enforces ``Integration.status``). Reassigning an owner, or reactivating the person, resolves the
+findings and lifts only the quarantines this module set. Everything happens in the caller's
+transaction, with an audit record per change; this module never deletes an integration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ringfence.core.clock import Clock
+from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.identity.models import (
+    ConsoleSession,
+    ConsoleUser,
+    IdentityFinding,
+    PersonalToken,
+)
+from ringfence.store import audit
+from ringfence.store.models import Integration, IntegrationStatus, Person
+
+FINDING_OWNER_LEFT = "owner_deprovisioned"
+_QUARANTINED_MARK = "[quarantined by identity lifecycle]"
+
+
+@dataclass
+class DeprovisionReport:
+    person_id: str
+    findings: list[str] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
+    tokens_revoked: int = 0
+    sessions_revoked: int = 0
+
+
+def deactivate_person(
+    session: Session,
+    person: Person,
+    *,
+    actor: str,
+    clock: Clock,
+    quarantine: bool,
+    reason: str = "deactivated",
+) -> DeprovisionReport:
+    """Mark the person inactive and reach every door they own. Idempotent."""
+    now = clock.now()
+    report = DeprovisionReport(person.id)
+    if person.active or person.deactivated_at is None:
+        before = {"active": person.active}
+        person.active = False
+        person.deactivated_at = person.deactivated_at or now
+        audit.append(
+            session,
+            actor=actor,
+            action=f"person.{reason}",
+            entity_type="person",
+            entity_id=person.id,
+            before=before,
+            after={"active": False},
+            clock=clock,
+        )
+    owned = session.scalars(
+        select(Integration).where(Integration.owner_id == person.id).order_by(Integration.name)
+    ).all()
+    for integ in owned:
+        existing = session.scalar(
+            select(IdentityFinding).where(
+                IdentityFinding.integration_id == integ.id,
+                IdentityFinding.kind == FINDING_OWNER_LEFT,
+                IdentityFinding.status == "open",
+            )
+        )
+        if existing is None:
+            detail = (
+                f"integration {integ.name!r} is owned by {person.email}, who was {reason}; "
+                "assign a new owner"
+            )
+            if quarantine and integ.status == IntegrationStatus.ACTIVE:
+                detail += f" {_QUARANTINED_MARK}"
+            finding = IdentityFinding(
+                kind=FINDING_OWNER_LEFT,
+                severity="high",
+                person_id=person.id,
+                integration_id=integ.id,
+                detail=detail,
+                created_at=now,
+            )
+            session.add(finding)
+            session.flush()
+            report.findings.append(finding.id)
+            audit.append(
+                session,
+                actor=actor,
+                action="finding.open",
+                entity_type="identity_finding",
+                entity_id=finding.id,
+                after={"kind": FINDING_OWNER_LEFT, "integration_id": integ.id},
+                clock=clock,
+            )
+        if quarantine and integ.status == IntegrationStatus.ACTIVE:
+            integ.status = IntegrationStatus.QUARANTINED
+            integ.updated_at = now
+            report.quarantined.append(integ.id)
+            audit.append(
+                session,
+                actor=actor,
+                action="integration.quarantine",
+                entity_type="integration",
+                entity_id=integ.id,
+                before={"status": "active"},
+                after={"status": "quarantined", "reason": f"owner {reason}"},
+                clock=clock,
+            )
+    tokens, sessions = revoke_credentials_of_person(session, person.id, actor=actor, clock=clock)
+    report.tokens_revoked, report.sessions_revoked = tokens, sessions
+    return report
+
+
+def revoke_credentials_of_person(
+    session: Session, person_id: str, *, actor: str, clock: Clock
+) -> tuple[int, int]:
+    """Revoke personal tokens and sessions of every console user linked to the person."""
+    now = clock.now()
+    tokens = sessions = 0
+    users = session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person_id)).all()
+    for user in users:
+        for tok in session.scalars(
+            select(PersonalToken).where(
+                PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
+            )
+        ):
+            tok.revoked_at = now
+            tokens += 1
+        for sess in session.scalars(
+            select(ConsoleSession).where(
+                ConsoleSession.user_id == user.id, ConsoleSession.revoked_at.is_(None)
+            )
+        ):
+            sess.revoked_at = now
+            sessions += 1
+        if user.disabled_at is None:
+            user.disabled_at = now
+        audit.append(
+            session,
+            actor=actor,
+            action="user.disable",
+            entity_type="console_user",
+            entity_id=user.id,
+            after={"tokens_revoked": tokens, "sessions_revoked": sessions},
+            clock=clock,
+        )
+    return tokens, sessions
+
+
+def reactivate_person(session: Session, person: Person, *, actor: str, clock: Clock) -> int:
+    """Person is back: resolve their owner-left findings and lift lifecycle quarantines."""
+    if not person.active:
+        person.active = True
+        person.deactivated_at = None
+        audit.append(
+            session,
+            actor=actor,
+            action="person.reactivate",
+            entity_type="person",
+            entity_id=person.id,
+            before={"active": False},
+            after={"active": True},
+            clock=clock,
+        )
+    for user in session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person.id)):
+        user.disabled_at = None
+    resolved = 0
+    for integ in session.scalars(select(Integration).where(Integration.owner_id == person.id)):
+        resolved += _resolve_owner_findings(session, integ, actor=actor, clock=clock)
+    return resolved
+
+
+def _resolve_owner_findings(
+    session: Session, integ: Integration, *, actor: str, clock: Clock
+) -> int:
+    now = clock.now()
+    findings = session.scalars(
+        select(IdentityFinding).where(
+            IdentityFinding.integration_id == integ.id,
+            IdentityFinding.kind == FINDING_OWNER_LEFT,
+            IdentityFinding.status == "open",
+        )
+    ).all()
+    lift = any(_QUARANTINED_MARK in f.detail for f in findings)
+    for finding in findings:
+        finding.status = "resolved"
+        finding.resolved_at = now
+        audit.append(
+            session,
+            actor=actor,
+            action="finding.resolve",
+            entity_type="identity_finding",
+            entity_id=finding.id,
+            after={"status": "resolved"},
+            clock=clock,
+        )
+    if lift and integ.status == IntegrationStatus.QUARANTINED:
+        integ.status = IntegrationStatus.ACTIVE
+        integ.updated_at = now
+        audit.append(
+            session,
+            actor=actor,
+            action="integration.unquarantine",
+            entity_type="integration",
+            entity_id=integ.id,
+            before={"status": "quarantined"},
+            after={"status": "active", "reason": "owner reassigned or reactivated"},
+            clock=clock,
+        )
+    return len(findings)
+
+
+def reassign_owner(
+    session: Session, integration_id: str, new_owner_id: str, *, actor: str, clock: Clock
+) -> Integration:
+    """Give the integration an active owner; resolves owner-left findings, lifts quarantine."""
+    integ = session.get(Integration, integration_id)
+    if integ is None:
+        raise NotFoundError(f"no integration with id {integration_id!r}")
+    owner = session.get(Person, new_owner_id)
+    if owner is None:
+        raise NotFoundError(f"no person with id {new_owner_id!r}")
+    if not owner.active:
+        raise ValidationError(f"person {owner.email} is not active and cannot own integrations")
+    before = {"owner_id": integ.owner_id}
+    integ.owner_id = owner.id
+    integ.updated_at = clock.now()
+    audit.append(
+        session,
+        actor=actor,
+        action="integration.reassign_owner",
+        entity_type="integration",
+        entity_id=integ.id,
+        before=before,
+        after={"owner_id": owner.id},
+        clock=clock,
+    )
+    _resolve_owner_findings(session, integ, actor=actor, clock=clock)
+    return integ
+
+
+def open_findings(session: Session, person_id: str | None = None) -> list[IdentityFinding]:
+    query = select(IdentityFinding).where(IdentityFinding.status == "open")
+    if person_id is not None:
+        query = query.where(IdentityFinding.person_id == person_id)
+    return list(session.scalars(query.order_by(IdentityFinding.created_at)))

@@ -1,0 +1,666 @@
+"""SCIM resources over the store: Users are ``people`` rows plus a document, Groups are ours.
+
+Every write runs in one transaction (validation first, then writes), so a refused request
+leaves nothing half-written. Changes of ``active`` go through the identity lifecycle, which is
+what reaches the integrations a person owns. Passwords sent by an IdP are dropped, never
+stored. Raises scim2-models ``SCIMException``s; the router renders them as SCIM errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError as PydanticValidationError
+from scim2_models import (
+    Context,
+    EnterpriseUser,
+    Error,
+    InvalidValueException,
+    MutabilityException,
+    NotFoundException,
+    PatchOp,
+    PreconditionFailedException,
+    SCIMException,
+    SearchRequest,
+    TooManyException,
+    UniquenessException,
+)
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
+
+from ringfence.core.clock import Clock
+from ringfence.core.ids import new_id
+from ringfence.identity import lifecycle
+from ringfence.identity.models import ScimGroup, ScimGroupMember, ScimUser
+from ringfence.identity.scim._discovery import POLICY, GroupResource, UserResource
+from ringfence.identity.settings import IdentitySettings
+from ringfence.store import audit
+from ringfence.store.db import Store
+from ringfence.store.models import (
+    App,
+    Integration,
+    IntegrationKind,
+    IntegrationStatus,
+    Person,
+    Vendor,
+)
+
+_SERVICE_ACCOUNT_TYPES = {"serviceaccount", "service_account", "service account", "service"}
+# Attributes the foundation row owns, or that are computed: never kept in the document.
+_USER_COMPUTED = ("id", "meta", "groups", "password", "externalId")
+_GROUP_COMPUTED = ("id", "meta")
+
+
+def _key(value: str) -> str:
+    return unicodedata.normalize("NFC", value).lower()
+
+
+def _raise_validation(exc: PydanticValidationError) -> SCIMException:
+    return SCIMException.from_error(Error.from_validation_errors(exc)[0])
+
+
+def _etag(payload: dict[str, Any]) -> str:
+    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f'W/"{digest[:20]}"'
+
+
+@dataclass(frozen=True)
+class ListResult:
+    total: int
+    start_index: int
+    resources: list[dict[str, Any]]
+
+
+class ScimService:
+    """Create, read, replace, patch, delete and search SCIM Users and Groups."""
+
+    def __init__(self, store: Store, clock: Clock, settings: IdentitySettings) -> None:
+        self._store = store
+        self._clock = clock
+        self._settings = settings
+
+    # -- reading ---------------------------------------------------------------------------
+    def _user_payload(self, s: Session, row: ScimUser, person: Person, base: str) -> dict[str, Any]:
+        doc = dict(row.document)
+        doc["id"] = person.id
+        # `active` removed by PATCH stays absent while the person is active; an inactive
+        # person always reads active=false, whoever deactivated them.
+        if "active" in doc or not person.active:
+            doc["active"] = person.active
+        if person.external_id:
+            doc["externalId"] = person.external_id
+        groups = s.execute(
+            select(ScimGroup.id, ScimGroup.document)
+            .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
+            .where(ScimGroupMember.member_id == person.id)
+            .order_by(ScimGroup.id)
+        ).all()
+        if groups:
+            doc["groups"] = [
+                {
+                    "value": gid,
+                    "display": gdoc.get("displayName"),
+                    "$ref": f"{base}/Groups/{gid}",
+                    "type": "direct",
+                }
+                for gid, gdoc in groups
+            ]
+        modified = max(row.updated_at, person.updated_at or row.updated_at)
+        doc["meta"] = {
+            "resourceType": "User",
+            "created": row.created_at.isoformat(),
+            "lastModified": modified.isoformat(),
+            "location": f"{base}/Users/{person.id}",
+        }
+        doc["meta"]["version"] = _etag({k: v for k, v in doc.items() if k != "meta"})
+        return doc
+
+    def _group_payload(self, s: Session, row: ScimGroup, base: str) -> dict[str, Any]:
+        doc = dict(row.document)
+        doc["id"] = row.id
+        members = doc.get("members") or []
+        if members:
+            user_ids = set(
+                s.scalars(select(ScimUser.id).where(ScimUser.id.in_([m["value"] for m in members])))
+            )
+            doc["members"] = [
+                {
+                    **m,
+                    "type": "User" if m["value"] in user_ids else "Group",
+                    "$ref": f"{base}/{'Users' if m['value'] in user_ids else 'Groups'}/"
+                    f"{m['value']}",
+                }
+                for m in members
+            ]
+        doc["meta"] = {
+            "resourceType": "Group",
+            "created": row.created_at.isoformat(),
+            "lastModified": row.updated_at.isoformat(),
+            "location": f"{base}/Groups/{row.id}",
+        }
+        doc["meta"]["version"] = _etag({k: v for k, v in doc.items() if k != "meta"})
+        return doc
+
+    def _load_user(self, s: Session, user_id: str) -> tuple[ScimUser, Person]:
+        row = s.get(ScimUser, user_id)
+        person = s.get(Person, user_id) if row is not None else None
+        if row is None or person is None:
+            raise NotFoundException(detail=f"User {user_id} not found")
+        return row, person
+
+    def _load_group(self, s: Session, group_id: str) -> ScimGroup:
+        row = s.get(ScimGroup, group_id)
+        if row is None:
+            raise NotFoundException(detail=f"Group {group_id} not found")
+        return row
+
+    def get_user(self, user_id: str, base: str) -> dict[str, Any]:
+        with self._store.session() as s:
+            row, person = self._load_user(s, user_id)
+            return self._user_payload(s, row, person, base)
+
+    def get_group(self, group_id: str, base: str) -> dict[str, Any]:
+        with self._store.session() as s:
+            return self._group_payload(s, self._load_group(s, group_id), base)
+
+    # -- searching -------------------------------------------------------------------------
+    def search(
+        self, kinds: tuple[str, ...], params: dict[str, Any], base: str
+    ) -> tuple[ListResult, Any]:
+        """Filter, sort and page; ``kinds`` is ("User",), ("Group",) or both (root search)."""
+        models = [UserResource if k == "User" else GroupResource for k in kinds]
+        model: Any = models[0] if len(models) == 1 else models[0] | models[1]
+        try:
+            request = SearchRequest[model].model_validate(params)
+        except PydanticValidationError as exc:
+            raise _raise_validation(exc) from None
+        resources: list[Any] = []
+        with self._store.session() as s:
+            if "User" in kinds:
+                rows = s.execute(
+                    select(ScimUser, Person).join(Person, Person.id == ScimUser.id)
+                ).all()
+                resources += [
+                    UserResource.model_validate(self._user_payload(s, r, p, base)) for r, p in rows
+                ]
+            if "Group" in kinds:
+                resources += [
+                    GroupResource.model_validate(self._group_payload(s, g, base))
+                    for g in s.scalars(select(ScimGroup))
+                ]
+        if request.filter is not None:
+            resources = [r for r in resources if request.filter.match(r)]
+        if len(resources) > self._settings.scim_max_results:
+            raise TooManyException(
+                detail=f"the filter matches {len(resources)} resources; the most this server "
+                f"returns is {self._settings.scim_max_results}: narrow the filter"
+            )
+        resources = request.sort(resources)
+        start = request.start_index_0 or 0
+        count = request.count if request.count is not None else self._settings.scim_page_size
+        count = min(count, self._settings.scim_page_size)
+        page = resources[start : start + count]
+        dumped = [
+            r.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=request)
+            for r in page
+        ]
+        return ListResult(len(resources), start + 1, dumped), request
+
+    # -- users -----------------------------------------------------------------------------
+    def _check_multi_values(self, payload: dict[str, Any]) -> None:
+        limit = self._settings.scim_max_multi_values
+        for name, value in payload.items():
+            if isinstance(value, list) and len(value) > limit:
+                raise InvalidValueException(
+                    detail=f"{name} has {len(value)} values; at most {limit} are accepted"
+                )
+
+    def _validate_user(self, payload: Any, ctx: Context) -> Any:
+        if not isinstance(payload, dict):
+            raise SCIMException.from_error(
+                Error(status=400, scim_type="invalidSyntax", detail="body must be a JSON object")
+            )
+        self._check_multi_values(payload)
+        try:
+            return UserResource.model_validate(payload, scim_ctx=ctx, scim_policy=POLICY)
+        except PydanticValidationError as exc:
+            raise _raise_validation(exc) from None
+
+    def create_user(self, payload: Any, base: str, actor: str) -> dict[str, Any]:
+        user = self._validate_user(payload, Context.RESOURCE_CREATION_REQUEST)
+        try:
+            with self._store.session() as s:
+                person, row = self._adopt_or_create_person(s, user)
+                self._write_user(s, row, person, user, actor, created=True)
+                s.flush()
+                return self._user_payload(s, row, person, base)
+        except SAIntegrityError:
+            raise UniquenessException(
+                detail="userName, externalId or email already belongs to another user"
+            ) from None
+
+    def _adopt_or_create_person(self, s: Session, user: Any) -> tuple[Person, ScimUser]:
+        key = _key(user.user_name)
+        if s.scalar(select(ScimUser.id).where(ScimUser.user_name_key == key)) is not None:
+            raise UniquenessException(detail=f"userName {user.user_name!r} is already in use")
+        person: Person | None = None
+        if user.external_id:
+            person = s.scalar(select(Person).where(Person.external_id == user.external_id))
+        email = _primary_email(user)
+        if person is None and email:
+            person = s.scalar(select(Person).where(Person.email == email))
+        if person is not None and s.get(ScimUser, person.id) is not None:
+            raise UniquenessException(
+                detail="externalId or email already belongs to another provisioned user"
+            )
+        now = self._clock.now()
+        if person is None:
+            person = Person(id=new_id(), email=email or _placeholder_email(), created_at=now)
+            s.add(person)
+            s.flush()
+        row = ScimUser(id=person.id, user_name_key=key, created_at=now, updated_at=now)
+        s.add(row)
+        return person, row
+
+    def _write_user(
+        self, s: Session, row: ScimUser, person: Person, user: Any, actor: str, created: bool
+    ) -> None:
+        now = self._clock.now()
+        key = _key(user.user_name)
+        clash = s.scalar(
+            select(ScimUser.id).where(ScimUser.user_name_key == key, ScimUser.id != row.id)
+        )
+        if clash is not None:
+            raise UniquenessException(detail=f"userName {user.user_name!r} is already in use")
+        email = _primary_email(user)
+        if email and email != person.email:
+            owner = s.scalar(select(Person.id).where(Person.email == email, Person.id != person.id))
+            if owner is not None:
+                raise UniquenessException(detail=f"email {email!r} belongs to another person")
+            person.email = email
+        if user.external_id and user.external_id != person.external_id:
+            other = s.scalar(
+                select(Person.id).where(
+                    Person.external_id == user.external_id, Person.id != person.id
+                )
+            )
+            if other is not None:
+                raise UniquenessException(detail="externalId already belongs to another user")
+        person.external_id = user.external_id
+        person.name = _display_name(user)[:200]
+        enterprise = user[EnterpriseUser]
+        if enterprise is not None and enterprise.department:
+            person.department = enterprise.department[:120]
+        person.updated_at = now
+        doc = user.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        for attr in _USER_COMPUTED:
+            doc.pop(attr, None)
+        if "active" in doc:
+            doc["active"] = bool(doc["active"])
+        row.user_name_key = key
+        row.document = doc
+        row.version = (row.version or 0) + 1
+        row.updated_at = now
+        row.service_account = (user.user_type or "").strip().lower() in _SERVICE_ACCOUNT_TYPES
+        s.flush()
+        active = user.active is not False
+        audit.append(
+            s,
+            actor=actor,
+            action="scim.user.create" if created else "scim.user.update",
+            entity_type="person",
+            entity_id=person.id,
+            after={"userName": user.user_name, "active": active, "email": person.email},
+            clock=self._clock,
+        )
+        if row.service_account:
+            self._machine_identity(s, row, person, user, active, actor)
+        if not active and (person.active or created):
+            lifecycle.deactivate_person(
+                s,
+                person,
+                actor=actor,
+                clock=self._clock,
+                quarantine=self._settings.quarantine_on_deprovision,
+            )
+        elif active and not person.active:
+            lifecycle.reactivate_person(s, person, actor=actor, clock=self._clock)
+        elif created:
+            person.active = True
+
+    def _machine_identity(
+        self, s: Session, row: ScimUser, person: Person, user: Any, active: bool, actor: str
+    ) -> None:
+        """A SCIM service account gets an Integration (kind service_account) with a client id."""
+        integ = s.get(Integration, row.integration_id) if row.integration_id else None
+        enterprise = user[EnterpriseUser]
+        manager_id = enterprise.manager.value if enterprise and enterprise.manager else None
+        owner = s.get(Person, manager_id) if manager_id else None
+        if integ is None:
+            app = self._service_account_app(s)
+            integ = Integration(
+                id=new_id(),
+                name=f"scim-sa:{user.user_name}"[:200],
+                kind=IntegrationKind.SERVICE_ACCOUNT,
+                destination_app_id=app.id,
+                client_id=f"rfsa_{secrets.token_hex(12)}",
+                owner_id=owner.id if owner else None,
+                description=f"machine identity of SCIM service account {user.user_name}",
+            )
+            s.add(integ)
+            s.flush()
+            row.integration_id = integ.id
+            audit.append(
+                s,
+                actor=actor,
+                action="integration.create",
+                entity_type="integration",
+                entity_id=integ.id,
+                after={"kind": "service_account", "client_id": integ.client_id},
+                clock=self._clock,
+            )
+        elif owner is not None:
+            integ.owner_id = owner.id
+        wanted = IntegrationStatus.ACTIVE if active else IntegrationStatus.QUARANTINED
+        if integ.status != IntegrationStatus.REVOKED and integ.status != wanted:
+            before = integ.status.value
+            integ.status = wanted
+            integ.updated_at = self._clock.now()
+            audit.append(
+                s,
+                actor=actor,
+                action="integration.status",
+                entity_type="integration",
+                entity_id=integ.id,
+                before={"status": before},
+                after={"status": wanted.value, "reason": "service account active changed"},
+                clock=self._clock,
+            )
+
+    def _service_account_app(self, s: Session) -> App:
+        name = self._settings.service_account_app
+        app = s.scalar(select(App).where(App.name == name))
+        if app is not None:
+            return app
+        vendor = s.scalar(select(Vendor).where(Vendor.name == "Ringfence"))
+        if vendor is None:
+            vendor = Vendor(id=new_id(), name="Ringfence", description="this deployment")
+            s.add(vendor)
+            s.flush()
+        app = App(id=new_id(), name=name, vendor_id=vendor.id, category="gateway")
+        s.add(app)
+        s.flush()
+        return app
+
+    def replace_user(
+        self, user_id: str, payload: Any, base: str, actor: str, if_match: str | None
+    ) -> dict[str, Any]:
+        new = self._validate_user(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
+        with self._store.session() as s:
+            row, person = self._load_user(s, user_id)
+            current_payload = self._user_payload(s, row, person, base)
+            _check_if_match(current_payload, if_match)
+            current = UserResource.model_validate(current_payload)
+            new.replace(current)
+            new.id = person.id
+            return self._save_existing(s, row, person, new, base, actor)
+
+    def patch_user(
+        self, user_id: str, payload: Any, base: str, actor: str, if_match: str | None
+    ) -> dict[str, Any]:
+        patch = _validate_patch(UserResource, payload)
+        with self._store.session() as s:
+            row, person = self._load_user(s, user_id)
+            current_payload = self._user_payload(s, row, person, base)
+            _check_if_match(current_payload, if_match)
+            resource = UserResource.model_validate(current_payload)
+            try:
+                patch.patch(resource, POLICY)
+            except PydanticValidationError as exc:
+                raise _raise_validation(exc) from None
+            dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+            self._check_multi_values(dumped)
+            return self._save_existing(s, row, person, resource, base, actor)
+
+    def _save_existing(
+        self, s: Session, row: ScimUser, person: Person, user: Any, base: str, actor: str
+    ) -> dict[str, Any]:
+        try:
+            self._write_user(s, row, person, user, actor, created=False)
+            s.flush()
+        except SAIntegrityError:
+            raise UniquenessException(detail="a unique attribute is already in use") from None
+        return self._user_payload(s, row, person, base)
+
+    def delete_user(self, user_id: str, actor: str, if_match: str | None, base: str) -> None:
+        with self._store.session() as s:
+            row, person = self._load_user(s, user_id)
+            _check_if_match(self._user_payload(s, row, person, base), if_match)
+            lifecycle.deactivate_person(
+                s,
+                person,
+                actor=actor,
+                clock=self._clock,
+                quarantine=self._settings.quarantine_on_deprovision,
+                reason="deleted",
+            )
+            if row.integration_id:
+                integ = s.get(Integration, row.integration_id)
+                if integ is not None and integ.status != IntegrationStatus.REVOKED:
+                    integ.status = IntegrationStatus.REVOKED
+                    integ.updated_at = self._clock.now()
+                    audit.append(
+                        s,
+                        actor=actor,
+                        action="integration.revoke",
+                        entity_type="integration",
+                        entity_id=integ.id,
+                        after={"status": "revoked", "reason": "service account deleted"},
+                        clock=self._clock,
+                    )
+            s.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == person.id))
+            for group in s.scalars(select(ScimGroup)):
+                members = group.document.get("members") or []
+                kept = [m for m in members if m.get("value") != person.id]
+                if len(kept) != len(members):
+                    group.document = {**group.document, "members": kept}
+            s.delete(row)
+            audit.append(
+                s,
+                actor=actor,
+                action="scim.user.delete",
+                entity_type="person",
+                entity_id=person.id,
+                clock=self._clock,
+            )
+
+    # -- groups ----------------------------------------------------------------------------
+    def _validate_group(self, payload: Any, ctx: Context) -> Any:
+        if not isinstance(payload, dict):
+            raise SCIMException.from_error(
+                Error(status=400, scim_type="invalidSyntax", detail="body must be a JSON object")
+            )
+        self._check_multi_values(payload)
+        try:
+            return GroupResource.model_validate(payload, scim_ctx=ctx, scim_policy=POLICY)
+        except PydanticValidationError as exc:
+            raise _raise_validation(exc) from None
+
+    def _write_group(
+        self, s: Session, row: ScimGroup, group: Any, actor: str, created: bool
+    ) -> None:
+        key = _key(group.display_name)
+        clash = s.scalar(
+            select(ScimGroup.id).where(ScimGroup.display_name_key == key, ScimGroup.id != row.id)
+        )
+        if clash is not None:
+            raise UniquenessException(detail=f"group {group.display_name!r} already exists")
+        members = []
+        for member in group.members or []:
+            value = member.value
+            if not value:
+                raise InvalidValueException(detail="every member needs a value (the member id)")
+            if s.get(ScimUser, value) is None and s.get(ScimGroup, value) is None:
+                raise InvalidValueException(detail=f"member {value} is not a known User or Group")
+            if value == row.id:
+                raise InvalidValueException(detail="a group cannot be a member of itself")
+            entry = {"value": value}
+            if member.display:
+                entry["display"] = member.display
+            members.append(entry)
+        doc = group.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+        for attr in _GROUP_COMPUTED:
+            doc.pop(attr, None)
+        unique = {m["value"]: m for m in members}
+        doc["members"] = list(unique.values())
+        if not doc["members"]:
+            doc.pop("members")
+        now = self._clock.now()
+        row.display_name_key = key
+        row.external_id = group.external_id
+        row.document = doc
+        row.version = (row.version or 0) + 1
+        row.updated_at = now
+        s.flush()
+        s.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == row.id))
+        for value in unique:
+            s.add(ScimGroupMember(group_id=row.id, member_id=value))
+        s.flush()
+        audit.append(
+            s,
+            actor=actor,
+            action="scim.group.create" if created else "scim.group.update",
+            entity_type="scim_group",
+            entity_id=row.id,
+            after={"displayName": group.display_name, "members": len(unique)},
+            clock=self._clock,
+        )
+
+    def create_group(self, payload: Any, base: str, actor: str) -> dict[str, Any]:
+        group = self._validate_group(payload, Context.RESOURCE_CREATION_REQUEST)
+        now = self._clock.now()
+        try:
+            with self._store.session() as s:
+                row = ScimGroup(
+                    id=new_id(), display_name_key="", document={}, created_at=now, version=0
+                )
+                s.add(row)
+                self._write_group(s, row, group, actor, created=True)
+                return self._group_payload(s, row, base)
+        except SAIntegrityError:
+            raise UniquenessException(detail="displayName already in use") from None
+
+    def replace_group(
+        self, group_id: str, payload: Any, base: str, actor: str, if_match: str | None
+    ) -> dict[str, Any]:
+        new = self._validate_group(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
+        with self._store.session() as s:
+            row = self._load_group(s, group_id)
+            current_payload = self._group_payload(s, row, base)
+            _check_if_match(current_payload, if_match)
+            new.replace(GroupResource.model_validate(current_payload))
+            self._write_group(s, row, new, actor, created=False)
+            return self._group_payload(s, row, base)
+
+    def patch_group(
+        self, group_id: str, payload: Any, base: str, actor: str, if_match: str | None
+    ) -> dict[str, Any]:
+        patch = _validate_patch(GroupResource, payload)
+        with self._store.session() as s:
+            row = self._load_group(s, group_id)
+            current_payload = self._group_payload(s, row, base)
+            _check_if_match(current_payload, if_match)
+            resource = GroupResource.model_validate(current_payload)
+            try:
+                patch.patch(resource, POLICY)
+            except PydanticValidationError as exc:
+                raise _raise_validation(exc) from None
+            self._check_multi_values(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+            self._write_group(s, row, resource, actor, created=False)
+            return self._group_payload(s, row, base)
+
+    def delete_group(self, group_id: str, actor: str, if_match: str | None, base: str) -> None:
+        with self._store.session() as s:
+            row = self._load_group(s, group_id)
+            _check_if_match(self._group_payload(s, row, base), if_match)
+            s.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))
+            s.delete(row)
+            audit.append(
+                s,
+                actor=actor,
+                action="scim.group.delete",
+                entity_type="scim_group",
+                entity_id=group_id,
+                clock=self._clock,
+            )
+
+    def group_names_of(self, person_id: str) -> list[str]:
+        with self._store.session() as s:
+            docs = s.scalars(
+                select(ScimGroup.document)
+                .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
+                .where(ScimGroupMember.member_id == person_id)
+            )
+            return sorted(str(d.get("displayName")) for d in docs)
+
+
+def _validate_patch(model: Any, payload: Any) -> Any:
+    if not isinstance(payload, dict):
+        raise SCIMException.from_error(
+            Error(status=400, scim_type="invalidSyntax", detail="body must be a JSON object")
+        )
+    try:
+        return PatchOp[model].model_validate(
+            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
+        )
+    except PydanticValidationError as exc:
+        raise _raise_validation(exc) from None
+
+
+def _check_if_match(current: dict[str, Any], if_match: str | None) -> None:
+    if if_match is None:
+        return
+    wanted = {tag.strip() for tag in if_match.split(",")}
+    version = current["meta"]["version"]
+    if "*" in wanted or version in wanted or version.removeprefix("W/") in wanted:
+        return
+    raise PreconditionFailedException(
+        detail=f"the resource changed: its version is {version}, not {if_match}"
+    )
+
+
+def _primary_email(user: Any) -> str | None:
+    emails = [e for e in (user.emails or []) if e.value]
+    if not emails:
+        name = str(user.user_name)
+        return name.lower() if "@" in name and " " not in name else None
+    chosen = next((e for e in emails if e.primary), None) or next(
+        (e for e in emails if str(e.type or "") == "work"), emails[0]
+    )
+    return str(chosen.value).lower()[:320]
+
+
+def _placeholder_email() -> str:
+    return f"scim-{secrets.token_hex(8)}@people.invalid"
+
+
+def _display_name(user: Any) -> str:
+    if user.display_name:
+        return str(user.display_name)
+    if user.name is not None:
+        if user.name.formatted:
+            return str(user.name.formatted)
+        parts = [user.name.given_name, user.name.family_name]
+        joined = " ".join(str(p) for p in parts if p)
+        if joined:
+            return joined
+    return str(user.user_name)
+
+
+__all__ = ["ListResult", "MutabilityException", "ScimService"]
