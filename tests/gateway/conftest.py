@@ -66,7 +66,7 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
             "integrations": ["hr-to-crm", "billing-to-crm"],
             "operations": ops,
             "rate_limit": "1000/minute",
-            "credential": {"ref": "credential:crm-token", "scheme": "bearer"},
+            "credential": {"credential": "crm-token", "scheme": "bearer"},
             "limits": {"max_body_bytes": 1_048_576, "max_response_bytes": 2_000_000,
                        "timeout_seconds": 1.0},
             "allow_loopback": True,

@@ -228,6 +228,8 @@ def fingerprint(store: Store) -> str:
 
 
 def _resolve_ref(ref: str, vault: Vault, credentials: dict[str, Credential], depth: int = 0) -> str:
+    if ref.startswith("${env:") and ref.endswith("}"):
+        ref = "env:" + ref[6:-1]
     kind, _, name = ref.partition(":")
     if kind == "vault":
         return vault.get(name).get_secret_value()
@@ -301,7 +303,7 @@ def compile_route(
 def resolve_credential(
     spec: CredentialSpec, vault: Vault, credentials: dict[str, Credential]
 ) -> ResolvedCredential:
-    secret = _resolve_ref(spec.ref, vault, credentials)
+    secret = _resolve_ref(spec.source, vault, credentials)
     return ResolvedCredential(
         scheme=spec.scheme,
         header=spec.header,

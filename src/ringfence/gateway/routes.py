@@ -108,9 +108,14 @@ class OperationSpec(_Strict):
 
 
 class CredentialSpec(_Strict):
-    """How the gateway authenticates to the upstream on the integration's behalf."""
+    """How the gateway authenticates to the upstream on the integration's behalf.
 
-    ref: str = Field(description="vault:NAME, env:NAME or credential:NAME (a Credential row)")
+    Exactly one of ``ref`` (``vault:NAME`` or ``${env:NAME}``) or ``credential`` (the name of a
+    credential declared in the estate, whose own ``ref`` is resolved) says where the secret is.
+    """
+
+    ref: str | None = Field(default=None, description="vault:NAME or ${env:NAME}")
+    credential: str | None = Field(default=None, description="Name of an estate credential")
     scheme: Literal["bearer", "header", "basic", "oauth2_client_credentials"] = "bearer"
     header: str = "Authorization"
     token_url: str | None = None
@@ -119,10 +124,9 @@ class CredentialSpec(_Strict):
 
     @field_validator("ref")
     @classmethod
-    def _ref(cls, v: str) -> str:
-        kind, _, name = v.partition(":")
-        if kind not in ("vault", "env", "credential") or not name:
-            raise ValueError("ref must be vault:NAME, env:NAME or credential:NAME")
+    def _ref(cls, v: str | None) -> str | None:
+        if v is not None and not _REF.match(v):
+            raise ValueError("ref must be vault:NAME or ${env:NAME} (never an inline secret)")
         return v
 
     @field_validator("header")
@@ -133,7 +137,9 @@ class CredentialSpec(_Strict):
         return v
 
     @model_validator(mode="after")
-    def _oauth(self) -> CredentialSpec:
+    def _source(self) -> CredentialSpec:
+        if (self.ref is None) == (self.credential is None):
+            raise ValueError("give exactly one of ref or credential")
         if self.scheme == "oauth2_client_credentials":
             if not self.token_url or not self.client_id:
                 raise ValueError("oauth2_client_credentials needs token_url and client_id")
@@ -141,7 +147,13 @@ class CredentialSpec(_Strict):
                 raise ValueError("token_url must be an http(s) URL")
         return self
 
+    @property
+    def source(self) -> str:
+        """``vault:NAME``, ``${env:NAME}`` or ``credential:NAME``."""
+        return self.ref if self.ref is not None else f"credential:{self.credential}"
 
+
+_REF = re.compile(r"^(\$\{env:[A-Za-z_][A-Za-z0-9_]{0,127}\}|vault:[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,199})$")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
