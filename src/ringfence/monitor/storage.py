@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import ValidationError
@@ -121,17 +122,50 @@ class EventStore:
             unique.setdefault(e.id, e)
         self._ensure_partitions(e.time.astimezone(UTC).date() for e in unique.values())
         rows = [_row(e, now) for e in unique.values()]
-        ins: Any
         if self.store.dialect == "postgresql":
-            ins = postgresql.insert(MonitorEvent).on_conflict_do_nothing()
+            new = self._insert_pg(rows)
         else:
-            ins = sqlite.insert(MonitorEvent).on_conflict_do_nothing()
-        new: set[str] = set()
-        with self.store.session() as s:
-            for chunk in _chunks(rows, 500):
-                result = s.execute(ins.values(chunk).returning(MonitorEvent.id))
-                new.update(r[0] for r in result)
+            new = self._insert_sqlite(rows)
         return [i for i in unique if i in new]
+
+    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> set[str]:
+        ins = sqlite.insert(MonitorEvent).on_conflict_do_nothing().returning(MonitorEvent.id)
+        new: set[str] = set()
+        # executemany with RETURNING ("insertmanyvalues"): compiled once, batched by the driver
+        with self.store.engine.begin() as conn:
+            for chunk in _chunks(rows, 1000):
+                new.update(r[0] for r in conn.execute(ins, chunk))
+        return new
+
+    def _insert_pg(self, rows: list[dict[str, Any]]) -> set[str]:
+        """COPY into a session temp table, then one INSERT .. ON CONFLICT DO NOTHING RETURNING.
+
+        Several times faster than multi-row VALUES for large batches (psycopg does not have to
+        build and split a huge statement); one transaction, so all-or-nothing per batch.
+        """
+        new: set[str] = set()
+        with self.store.engine.begin() as conn:
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor() as cur:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS _rf_events_load "
+                    "(LIKE monitor_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                with cur.copy(f"COPY _rf_events_load ({_COLS}) FROM STDIN") as copy:
+                    for r in rows:
+                        copy.write_row(
+                            [
+                                *(r[c] for c in _PLAIN_COLS),
+                                _json(r["ocsf"]),
+                                _json(r["raw"]),
+                            ]
+                        )
+                cur.execute(
+                    f"INSERT INTO monitor_events ({_COLS}) SELECT {_COLS} FROM _rf_events_load "
+                    "ON CONFLICT DO NOTHING RETURNING id"
+                )
+                new.update(row[0] for row in cur.fetchall())
+        return new
 
     def dead_letter(
         self,
@@ -294,6 +328,29 @@ class HuntQuery:
     entity: str | None = None
     filters: list[FieldFilter] = field(default_factory=list)
     limit: int = 100
+
+
+_PLAIN_COLS = (
+    "id",
+    "ts",
+    "source",
+    "product",
+    "service",
+    "class_uid",
+    "activity_id",
+    "action",
+    "actor",
+    "src_ip",
+    "status_id",
+    "severity_id",
+    "ingested_at",
+)
+_COLS = ", ".join((*_PLAIN_COLS, "ocsf", "raw"))
+
+
+def _json(value: Any) -> str:
+    # PostgreSQL jsonb refuses NUL characters; vendor records never need them.
+    return orjson.dumps(value).decode().replace("\\u0000", "")
 
 
 def partition_name(day: date) -> str:

@@ -1,0 +1,199 @@
+"""NATS JetStream event bus: a durable stream, one durable pull consumer shared by a group of
+workers, explicit ack after the handler stored the batch, redelivery after ``ack_wait``.
+
+Messages carry batches of events (``batch_size``) with a ``Nats-Msg-Id`` derived from the
+event ids, so a publisher retry inside the stream's duplicate window is dropped by the server.
+A worker killed mid-batch never acks it; JetStream redelivers it to another worker, and the
+idempotent store makes the second delivery a no-op. Never acks before the handler returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import nats
+from nats.js import api
+from nats.js.errors import NotFoundError
+
+from ringfence.bus.base import Handler, chunks, decode_batch, encode_batch
+from ringfence.core.errors import UnavailableError
+from ringfence.core.logging import get_logger
+from ringfence.monitor.events import Event
+
+_log = get_logger("ringfence.bus.nats")
+
+
+class NatsBus:
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str = "RINGFENCE_EVENTS",
+        subject_prefix: str = "ringfence",
+        durable: str = "monitor",
+        batch_size: int = 200,
+        fetch_batch: int = 10,
+        ack_wait: float = 30.0,
+        max_deliver: int = 10,
+        max_age_days: float = 7.0,
+    ) -> None:
+        self.url = url
+        self.stream = stream
+        self.subject_prefix = subject_prefix
+        self.durable = durable
+        self.batch_size = batch_size
+        self.fetch_batch = fetch_batch
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self.max_age_days = max_age_days
+        self._nc: Any = None
+        self._js: Any = None
+        self.handled_batches = 0
+        self.redeliveries = 0
+
+    @property
+    def subjects(self) -> str:
+        return f"{self.subject_prefix}.events.>"
+
+    async def connect(self) -> None:
+        if self._nc is not None:
+            return
+        await _probe(self.url)
+        try:
+            self._nc = await nats.connect(
+                self.url,
+                connect_timeout=2,
+                max_reconnect_attempts=60,
+                reconnect_time_wait=0.5,
+            )
+        except Exception as exc:
+            raise UnavailableError(f"NATS unreachable at {self.url}: {exc!r}") from None
+        self._js = self._nc.jetstream(timeout=10)
+        await self.ensure_stream()
+
+    async def ensure_stream(self) -> None:
+        try:
+            await self._js.stream_info(self.stream)
+        except NotFoundError:
+            await self._js.add_stream(
+                api.StreamConfig(
+                    name=self.stream,
+                    subjects=[self.subjects],
+                    storage=api.StorageType.FILE,
+                    retention=api.RetentionPolicy.LIMITS,
+                    max_age=self.max_age_days * 86400,
+                    duplicate_window=120,
+                )
+            )
+
+    async def publish(self, events: Sequence[Event]) -> None:
+        await self.connect()
+        futures = []
+        try:
+            for batch in chunks(events, self.batch_size):
+                msg_id = hashlib.sha256("|".join(e.id for e in batch).encode()).hexdigest()
+                source = batch[0].source
+                futures.append(
+                    await self._js.publish_async(
+                        f"{self.subject_prefix}.events.{source}",
+                        encode_batch(batch),
+                        headers={"Nats-Msg-Id": msg_id},
+                    )
+                )
+            await asyncio.gather(*futures)
+        except Exception as exc:
+            raise UnavailableError(
+                f"publishing to NATS stream {self.stream} failed: {exc!r}"
+            ) from None
+
+    async def _subscription(self) -> Any:
+        config = api.ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            max_ack_pending=max(1000, self.fetch_batch * 20),
+            filter_subject=self.subjects,
+        )
+        return await self._js.pull_subscribe(
+            self.subjects, durable=self.durable, stream=self.stream, config=config
+        )
+
+    async def run_worker(self, handler: Handler, stop: asyncio.Event) -> None:
+        """Fetch, handle, ack; until ``stop`` is set. Several workers share the durable."""
+        await self.connect()
+        sub = await self._subscription()
+        try:
+            await self._work(sub, handler, stop)
+        finally:
+            # Unacked messages in hand are simply redelivered after ack_wait.
+            await sub.unsubscribe()
+
+    async def _work(self, sub: Any, handler: Handler, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(self.fetch_batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            good: list[Any] = []
+            events: list[Event] = []
+            for m in msgs:
+                try:
+                    events.extend(decode_batch(m.data))
+                    good.append(m)
+                except ValueError as exc:
+                    _log.error("bus message terminated", error=str(exc))
+                    await m.term()
+                if m.metadata.num_delivered > 1:
+                    self.redeliveries += 1
+            if not good:
+                continue
+            try:
+                await asyncio.to_thread(handler, events)
+            except Exception as exc:
+                _log.warning("batch handler failed; will be redelivered", error=repr(exc))
+                for m in good:
+                    await m.nak(delay=1.0)
+                continue
+            for m in good:
+                await m.ack()
+            self.handled_batches += len(good)
+
+    async def pending(self) -> tuple[int, int]:
+        """(messages not yet delivered, delivered but not acked) of the durable consumer."""
+        await self.connect()
+        try:
+            info = await self._js.consumer_info(self.stream, self.durable)
+        except NotFoundError:  # no worker has joined yet: everything is pending
+            stream = await self._js.stream_info(self.stream)
+            return int(stream.state.messages), 0
+        return int(info.num_pending), int(info.num_ack_pending)
+
+    async def delete_stream(self) -> None:
+        await self.connect()
+        with contextlib.suppress(NotFoundError):
+            await self._js.delete_stream(self.stream)
+
+    async def close(self) -> None:
+        if self._nc is not None:
+            await self._nc.flush()
+            await self._nc.close()
+            self._nc = None
+            self._js = None
+
+
+async def _probe(url: str) -> None:
+    """Fail fast when nothing listens (nats-py would retry the first connect for long)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url if "://" in url else f"nats://{url}")
+    host, port = parts.hostname or "127.0.0.1", parts.port or 4222
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=3)
+    except (OSError, TimeoutError) as exc:
+        raise UnavailableError(f"NATS unreachable at {url}: {exc!r}") from None
+    writer.close()

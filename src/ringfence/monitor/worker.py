@@ -1,0 +1,53 @@
+"""A monitor worker process: consume the NATS event stream, store + analyse, ack after storage.
+
+Run as ``python -m ringfence.monitor.worker --nats URL --store-url URL [--stream S]
+[--durable D]``, or ``ringfence monitor worker`` with settings. Several workers with the same
+durable name form a consumer group. SIGTERM/SIGINT stop it after the batch in hand; SIGKILL
+loses nothing (unacked batches are redelivered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+
+from ringfence.bus.nats import NatsBus
+from ringfence.core.clock import SystemClock
+from ringfence.monitor.service import Monitor
+from ringfence.store.db import Store
+
+
+async def run(
+    nats_url: str, store_url: str, stream: str, durable: str, prefix: str, ack_wait: float
+) -> None:
+    store = Store(store_url)
+    monitor = Monitor(store, SystemClock())
+    bus = NatsBus(
+        nats_url, stream=stream, durable=durable, subject_prefix=prefix, ack_wait=ack_wait
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await bus.run_worker(monitor.process, stop)
+    finally:
+        await bus.close()
+        store.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="ringfence-monitor-worker")
+    p.add_argument("--nats", required=True)
+    p.add_argument("--store-url", required=True)
+    p.add_argument("--stream", default="RINGFENCE_EVENTS")
+    p.add_argument("--durable", default="monitor")
+    p.add_argument("--prefix", default="ringfence")
+    p.add_argument("--ack-wait", type=float, default=30.0)
+    a = p.parse_args(argv)
+    asyncio.run(run(a.nats, a.store_url, a.stream, a.durable, a.prefix, a.ack_wait))
+
+
+if __name__ == "__main__":
+    main()
