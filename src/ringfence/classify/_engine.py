@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from ringfence.classify._model import (
     Finding,
     ScanResult,
 )
-from ringfence.classify._prefilter import Prefilter, build_prefilter
+from ringfence.classify._prefilter import Candidates, Prefilter, build_prefilter
 from ringfence.classify._validators import not_placeholder, shannon_entropy
 from ringfence.core.errors import ConfigError
 from ringfence.core.levels import DataClass
@@ -144,6 +144,14 @@ class Classifier:
             (i for i, c in enumerate(self._compiled) if c.det.id == "generic_secret_field"), -1
         )
         patterns = [(c.det.prefilter or c.det.pattern, c.det.caseless) for c in self._compiled]
+        # A detector that needs context is skipped unless one of its words occurs somewhere:
+        # its context words and key hints become one more prefilter expression each.
+        self._ctx_id: dict[int, int] = {}
+        for i, c in enumerate(self._compiled):
+            words = [*c.det.context, *c.det.keys]
+            if c.det.needs_context and words:
+                patterns.append(("(?:" + "|".join(_literal(w) for w in words) + ")", True))
+                self._ctx_id[i] = len(patterns) - 1
         self._prefilter: Prefilter = build_prefilter(patterns, engine)
         allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
         self._allow = frozenset(fingerprint(v) for v in allow)
@@ -198,11 +206,13 @@ class Classifier:
         an = Analysis(kind=kind)
         # Fast path: a body without escapes or non-ASCII reads the same raw as parsed, so
         # when the prefilter finds nothing in the raw bytes there is nothing to parse.
-        cands: set[int] | None = None
+        cands: Candidates | None = None
         if data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data):
             cands = self._prefilter.candidates(data)
             if not cands:
                 return an
+            if kind != "text":
+                cands = None  # offsets in the raw body are not offsets in the leaves
         if kind == "json":
             an.parsed, an.doc = ex.parse_json(data)
             if an.parsed:
@@ -295,11 +305,12 @@ class Classifier:
         hits = [h for h in self._confirm_leaves([leaf], None) if h.start < limit]
         return leaf, hits
 
-    def _confirm_leaves(self, leaves: list[ex.Leaf], cands: set[int] | None) -> list[Hit]:
+    def _confirm_leaves(self, leaves: list[ex.Leaf], cands: Candidates | None) -> list[Hit]:
         if not leaves:
             return []
-        if len(leaves) == 1:
+        if len(leaves) == 1 and not leaves[0].key:
             text, starts = leaves[0].text, [0]
+            scanned = text
         else:
             starts = []
             pos = 0
@@ -307,15 +318,56 @@ class Classifier:
                 starts.append(pos)
                 pos += len(leaf.text) + len(SEP)
             text = SEP.join(leaf.text for leaf in leaves)
+            # Key names go after the last leaf so context words in keys wake their detectors;
+            # nothing found there is reported (it lies outside every leaf).
+            keys = {leaf.key for leaf in leaves if leaf.key}
+            scanned = text + SEP + " | ".join(f"{k} {k.replace(' ', '')}" for k in keys)
         if cands is None:
-            cands = self._prefilter.candidates(text.encode("utf-8", "ignore"))
+            cands = self._prefilter.candidates(scanned.encode("utf-8", "surrogatepass"))
+        to_char = None if scanned.isascii() else _byte_to_char(scanned)
         hits: list[Hit] = []
-        for idx in sorted(cands):
+        nopos = self._prefilter.no_positions
+        for idx, offsets in cands.items():
+            if idx >= len(self._compiled):
+                continue  # a context expression
+            c = self._compiled[idx]
+            ctx = self._ctx_id.get(idx)
+            if ctx is not None and ctx not in cands:
+                continue
             if idx == self._field_secret:
                 hits.extend(self._field_secrets(leaves))
                 continue
-            self._confirm_one(self._compiled[idx], leaves, text, starts, hits)
+            if offsets and idx not in nopos:
+                at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
+                matches = self._matches_at(c, text, at)
+            else:
+                matches = c.regex.finditer(text)
+            self._confirm_one(c, leaves, text, starts, matches, hits)
         return _resolve_overlaps(hits)
+
+    @staticmethod
+    def _matches_at(c: _Compiled, text: str, offsets: list[int]) -> Iterator[Any]:
+        """Matches starting at the prefilter's offsets (or, for a detector whose prefilter
+        is a looser pattern, the match that covers the offset)."""
+        if not c.det.prefilter:
+            for p in offsets:
+                if p < len(text):
+                    m = c.regex.match(text, p)
+                    if m is not None:
+                        yield m
+            return
+        back = c.det.prefilter_lookbehind
+        last_end = -1
+        for p in offsets:
+            if p < last_end:
+                continue
+            for m in c.regex.finditer(text, max(0, p - back), min(len(text), p + 1024)):
+                if m.start() > p:
+                    break
+                if m.end() > p:
+                    last_end = m.end()
+                    yield m
+                    break
 
     def _confirm_one(
         self,
@@ -323,10 +375,11 @@ class Classifier:
         leaves: list[ex.Leaf],
         text: str,
         starts: list[int],
+        matches: Iterable[Any],
         out: list[Hit],
     ) -> None:
         det = c.det
-        for m in c.regex.finditer(text):
+        for m in matches:
             s, e = m.span(c.group)
             if s < 0 or s == e:
                 continue
@@ -401,6 +454,31 @@ class Classifier:
 
     def to_json(self, result: ScanResult) -> bytes:
         return orjson.dumps(result.to_dict())
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def _literal(word: str) -> str:
+    """A context word as a pattern both Hyperscan and RE2 accept (non-ASCII kept literal)."""
+    return "".join(ch if ch.isalnum() or not ch.isascii() else f"\\x{ord(ch):02x}" for ch in word)
+
+
+def _byte_to_char(text: str) -> Callable[[int], int]:
+    """Map UTF-8 byte offsets of ``text`` to character offsets (bisect over non-ASCII chars)."""
+    byte_at: list[int] = []
+    extra_after: list[int] = []
+    extra = 0
+    for m in _NON_ASCII.finditer(text):
+        byte_at.append(m.start() + extra)
+        extra += len(m.group().encode("utf-8", "surrogatepass")) - 1
+        extra_after.append(extra)
+
+    def to_char(offset: int) -> int:
+        k = bisect_right(byte_at, offset - 1)
+        return offset - (extra_after[k - 1] if k else 0)
+
+    return to_char
 
 
 def _looks_like_other_id(key: str, text: str, start: int) -> bool:

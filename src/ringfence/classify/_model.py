@@ -50,6 +50,7 @@ class Detector:
     example: str = ""
     source: str = ""
     prefilter: str = ""  # cheaper superset of ``pattern`` for the multi-pattern prefilter
+    prefilter_lookbehind: int = 0  # how far before the prefilter's start a match may begin
 
 
 @dataclass(frozen=True, slots=True)

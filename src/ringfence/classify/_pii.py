@@ -23,7 +23,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         r"\b[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}\b",
         v.email, "RFC 5322 shape", base=0.85, context=("email", "e-mail", "mail"),
         keys=("email", "mail"), mask="email", example="jane.doe@example.org",
-        prefilter=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]",
+        prefilter=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]", prefilter_lookbehind=64,
     ),
     Detector(
         "phone_number", "Phone number (international)", C, "pii",

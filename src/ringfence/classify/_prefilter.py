@@ -1,9 +1,10 @@
-"""Multi-pattern prefilter: one pass over a buffer tells which detectors can possibly match.
+"""Multi-pattern prefilter: one pass over a buffer tells which detectors match, and where.
 
 Hyperscan is used when importable (x86-64), else a google-re2 ``Set``; both are linear-time
-engines, so a hostile payload cannot make the prefilter backtrack. The prefilter only answers
-"which pattern ids occur somewhere"; confirmation and validation happen afterwards. Patterns
-that an engine cannot compile are reported as "always candidates" rather than dropped, so a
+engines, so a hostile payload cannot make the prefilter backtrack. Hyperscan also reports the
+leftmost start of every match (SOM), so confirmation only runs at those offsets instead of
+re-scanning the whole text per detector; the RE2 set only says which ids occur. Patterns an
+engine cannot compile are "always candidates" without positions rather than dropped, so a
 prefilter limitation can cost speed but never recall. Never sees or keeps anything but bytes.
 """
 
@@ -21,13 +22,16 @@ try:  # pragma: no cover - import availability depends on the platform
 except ImportError:  # pragma: no cover
     _hs = None
 
+#: id -> byte offsets where a match starts (empty set: occurs, offsets unknown).
+Candidates = dict[int, set[int]]
+
 
 class Prefilter(Protocol):
     engine: str
+    #: ids whose offsets are never reported (confirm them with a full scan)
+    no_positions: frozenset[int]
 
-    def candidates(self, data: bytes) -> set[int]:
-        """Ids of the patterns that may match somewhere in ``data``."""
-        ...
+    def candidates(self, data: bytes) -> Candidates: ...
 
 
 def _plain(pattern: str) -> str:
@@ -40,56 +44,57 @@ class HyperscanPrefilter:
 
     def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
         assert _hs is not None
-        self._always: set[int] = set()
+        always: set[int] = set()
+        nopos: set[int] = set()
         exprs: list[bytes] = []
         ids: list[int] = []
         flags: list[int] = []
         for i, (pat, caseless) in enumerate(patterns):
-            f = _hs.HS_FLAG_SINGLEMATCH | (_hs.HS_FLAG_CASELESS if caseless else 0)
             exprs.append(_plain(pat).encode())
             ids.append(i)
-            flags.append(f)
-        self._db: Any = self._compile(exprs, ids, flags)
+            flags.append(_hs.HS_FLAG_SOM_LEFTMOST | (_hs.HS_FLAG_CASELESS if caseless else 0))
+        try:
+            self._db: Any = self._build(exprs, ids, flags)
+        except Exception:
+            # Find the culprits one by one: try without SOM, then as a prefilter, else always.
+            keep: list[tuple[bytes, int, int]] = []
+            for e, i, f in zip(exprs, ids, flags, strict=True):
+                base = f & ~_hs.HS_FLAG_SOM_LEFTMOST
+                for mode in (f, base | _hs.HS_FLAG_SINGLEMATCH, base | _hs.HS_FLAG_PREFILTER):
+                    try:
+                        self._build([e], [i], [mode])
+                    except Exception:  # noqa: S112 - try the next mode
+                        continue
+                    keep.append((e, i, mode))
+                    if mode != f:
+                        nopos.add(i)
+                    break
+                else:
+                    always.add(i)
+            self._db = self._build(*map(list, zip(*keep, strict=True))) if keep else None
+        self._always = frozenset(always)
+        self.no_positions = frozenset(always | nopos)
         self._local = threading.local()
 
-    def _compile(self, exprs: list[bytes], ids: list[int], flags: list[int]) -> Any:
+    @staticmethod
+    def _build(exprs: list[bytes], ids: list[int], flags: list[int]) -> Any:
         assert _hs is not None
         db = _hs.Database()
-        try:
-            db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
-            return db
-        except Exception:  # noqa: S110 - find the culprits one by one below
-            pass
-        keep_e, keep_i, keep_f = [], [], []
-        for e, i, f in zip(exprs, ids, flags, strict=True):
-            for extra in (0, _hs.HS_FLAG_PREFILTER):
-                try:
-                    _hs.Database().compile(expressions=[e], ids=[i], elements=1, flags=[f | extra])
-                except Exception:  # noqa: S112 - try the next mode
-                    continue
-                keep_e.append(e)
-                keep_i.append(i)
-                keep_f.append(f | extra)
-                break
-            else:
-                self._always.add(i)
-        db = _hs.Database()
-        if keep_e:
-            db.compile(expressions=keep_e, ids=keep_i, elements=len(keep_e), flags=keep_f)
-            return db
-        return None
+        db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
+        return db
 
-    def candidates(self, data: bytes) -> set[int]:
-        found = set(self._always)
+    def candidates(self, data: bytes) -> Candidates:
+        found: Candidates = {i: set() for i in self._always}
         if self._db is None or not data:
             return found
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             assert _hs is not None
             scratch = self._local.scratch = _hs.Scratch(self._db)
+        setdefault = found.setdefault
 
         def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
-            found.add(pid)
+            setdefault(pid, set()).add(start)
 
         self._db.scan(data, match_event_handler=on_match, scratch=scratch)
         return found
@@ -99,7 +104,7 @@ class Re2SetPrefilter:
     engine = "re2-set"
 
     def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
-        self._always: set[int] = set()
+        always: set[int] = set()
         self._set: Any = re2.Set.SearchSet()
         self._ids: list[int] = []
         for i, (pat, caseless) in enumerate(patterns):
@@ -107,15 +112,18 @@ class Re2SetPrefilter:
             try:
                 self._set.Add(src.encode())
             except Exception:
-                self._always.add(i)
+                always.add(i)
                 continue
             self._ids.append(i)
         self._set.Compile()
+        self._always = frozenset(always)
+        self.no_positions = frozenset(range(len(patterns)))
 
-    def candidates(self, data: bytes) -> set[int]:
-        found = set(self._always)
+    def candidates(self, data: bytes) -> Candidates:
+        found: Candidates = {i: set() for i in self._always}
         if data:
-            found.update(self._ids[j] for j in (self._set.Match(data) or ()))
+            for j in self._set.Match(data) or ():
+                found[self._ids[j]] = set()
         return found
 
 
