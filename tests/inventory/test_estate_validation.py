@@ -57,9 +57,9 @@ BAD_INPUTS = [
     ),
     (
         "unknown-top-level-key",
-        SMALL + "routes: []\n",
-        "ringfence.yaml:42:1: routes",
-        "unknown top-level key 'routes'",
+        SMALL + "bogus: []\n",
+        "ringfence.yaml:42:1: bogus",
+        "unknown top-level key 'bogus'",
     ),
     (
         "wrong-type-bool",

@@ -9,11 +9,12 @@ registering a section; it never edits the estate engine. This module must never 
 secret value: sections carry references (``vault:NAME`` / ``${env:NAME}``) only, and the
 engine rejects anything that looks like an inline secret before a section sees it.
 
-Example — the gateway registers a ``routes`` section in ``ringfence/gateway/estate.py``
-(modules named ``ringfence.<capability>.estate`` are imported automatically before a plan; any
-other module works too as long as it is imported before the estate is loaded)::
+Example — the gateway registers a ``routes`` section in ``ringfence/gateway/estate_section.py``
+(modules named ``ringfence.<capability>.estate_section`` are imported automatically before the
+first validation/plan/export; any other module works too if it is imported before that)::
 
-    from pydantic import ConfigDict
+    from collections.abc import Sequence
+
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
@@ -54,11 +55,11 @@ has to return plain field values (names for references, not ids).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import pkgutil
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
@@ -229,7 +230,7 @@ def unregister_section(key: str) -> None:
 
 
 def _discover() -> None:
-    """Import the built-in sections and every ``ringfence.<capability>.estate`` module."""
+    """Import the built-in sections and every ``ringfence.<capability>.estate_section``."""
     global _discovered
     if _discovered:
         return
@@ -237,16 +238,15 @@ def _discover() -> None:
     importlib.import_module("ringfence.inventory._builtin")
     import ringfence
 
-    for info in pkgutil.iter_modules(ringfence.__path__):
-        if not info.ispkg or info.name == "inventory":
-            continue
-        name = f"ringfence.{info.name}.estate"
-        try:
-            spec = importlib.util.find_spec(name)
-        except ImportError:
-            continue
-        if spec is not None:
-            importlib.import_module(name)
+    # Look for the file before importing: importing every capability package just to ask
+    # would load the whole product (seconds) for a plan.
+    for root in ringfence.__path__:
+        for info in pkgutil.iter_modules([root]):
+            if not info.ispkg or info.name == "inventory":
+                continue
+            pkg_dir = Path(root) / info.name
+            if (pkg_dir / "estate_section.py").is_file() or (pkg_dir / "estate_section").is_dir():
+                importlib.import_module(f"ringfence.{info.name}.estate_section")
 
 
 def registered_sections() -> list[EstateSection[Any]]:

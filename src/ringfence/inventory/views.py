@@ -186,7 +186,14 @@ def _lookups(session: Session) -> tuple[dict[str, str], dict[str, str], dict[str
 
 
 def list_rows(session: Session, kind: Kind, filters: Filters | None = None) -> list[dict[str, Any]]:
-    """Every entry of ``kind`` matching ``filters``, sorted by name."""
+    """Every entry of ``kind`` matching ``filters``, sorted by name (case-insensitively, the
+    same on every engine whatever its collation)."""
+    key = "email" if kind is Kind.PEOPLE else "name"
+    rows = _list_rows(session, kind, filters)
+    return sorted(rows, key=lambda r: (str(r[key]).casefold(), str(r[key])))
+
+
+def _list_rows(session: Session, kind: Kind, filters: Filters | None) -> list[dict[str, Any]]:
     f = filters or Filters()
     _check_filters(kind, f)
     apps, people, integrations = _lookups(session)
