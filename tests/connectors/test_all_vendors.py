@@ -50,7 +50,7 @@ SPECS = {
     "microsoft365": Spec(
         "users",
         8,
-        5,
+        4,
         lambda g: g.tenant_wide and "Mail.ReadWrite" in g.scopes,
         lambda a: a.name == "Contoso Backup Tool",
         "alice",

@@ -32,12 +32,14 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("vendors", "ringfence.vendors.cli"),
     ("gateway", "ringfence.gateway.cli"),
     ("inventory", "ringfence.cli.inventory"),
+    ("connectors", "ringfence.connectors.cli"),
 ]
 # modules exposing `register(app: typer.Typer) -> None` for top-level commands
 _COMMAND_MODULES: list[str] = [
     "ringfence.cli.serve",
     "ringfence.cli.estate",
     "ringfence.monitor.cli",
+    "ringfence.posture.cli",
 ]
 
 

@@ -29,6 +29,10 @@ from ringfence.connectors._model import (
     PullResult,
 )
 
+# Microsoft's own tenant: service principals it owns are first-party (Graph, Exchange...).
+MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+_FIRST_PARTY = "Microsoft (first party)"
+
 
 class Microsoft365Connector(Connector):
     vendor = "microsoft365"
@@ -93,7 +97,9 @@ class Microsoft365Connector(Connector):
                 name=str(raw.get("displayName") or raw["appId"]),
                 client_id=req_str(raw, "appId"),
                 enabled=bool(raw.get("accountEnabled", True)),
-                publisher=raw.get("publisherName"),
+                publisher=_FIRST_PARTY
+                if raw.get("appOwnerOrganizationId") == MICROSOFT_TENANT
+                else raw.get("publisherName"),
                 verified=bool(verified.get("verifiedPublisherId"))
                 if isinstance(verified, dict)
                 else None,
@@ -102,7 +108,10 @@ class Microsoft365Connector(Connector):
         return self.collect(op, (p for p, _ in self._pages("/servicePrincipals", op)), parse)
 
     def apps(self) -> PullResult[DiscoveredApp]:
-        return self._service_principals()
+        """Third-party and tenant apps; Microsoft's own first-party principals are left out."""
+        sps = self._service_principals()
+        sps.items = [a for a in sps.items if a.publisher != _FIRST_PARTY]
+        return sps
 
     def grants(self) -> PullResult[DiscoveredGrant]:
         sps = self._service_principals()

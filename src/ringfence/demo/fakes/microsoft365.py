@@ -20,6 +20,7 @@ from ringfence.demo.fakes._seed import EPOCH_2026, PEOPLE
 
 V = "/v1.0"
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 
 
 def _ts(days: float) -> str:
@@ -56,7 +57,8 @@ class Microsoft365Fake(FakeVendor):
                 "displayName": p.name,
                 "userPrincipalName": p.email,
                 "mail": p.email,
-                "accountEnabled": p.active,
+                # Deprovisioning never reached this tenant: the leaver is still enabled here.
+                "accountEnabled": True,
                 "_admin": p.admin,
                 "_mfa": p.mfa,
             }
@@ -126,9 +128,11 @@ class Microsoft365Fake(FakeVendor):
 
     @staticmethod
     def _sp(sid: str, app_id: str, name: str, publisher: str, verified: bool) -> dict[str, Any]:
+        owner = MICROSOFT_TENANT if publisher == "Microsoft Services" else "tenant-of-" + sid
         return {
             "id": sid,
             "appId": app_id,
+            "appOwnerOrganizationId": owner,
             "displayName": name,
             "accountEnabled": True,
             "servicePrincipalType": "Application",

@@ -1,0 +1,131 @@
+"""``ringfence connectors``: supported vendors and their permissions, pull into the store, and
+the incident-response actions (revoke grant, suspend app, deactivate person).
+
+Actions need a ``--yes`` confirmation and are written to the control-plane audit chain.
+Credentials come from the vault/environment by reference and are never printed.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
+from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
+from ringfence.connectors import CONNECTORS, build_connector, load_connector_configs
+from ringfence.connectors.permissions import PERMISSIONS
+from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.store import audit
+
+app = typer.Typer(
+    help="SaaS connectors: permissions, pull, response actions.", no_args_is_help=True
+)
+
+
+class Action(enum.StrEnum):
+    REVOKE_GRANT = "revoke-grant"
+    SUSPEND_APP = "suspend-app"
+    DEACTIVATE_PERSON = "deactivate-person"
+
+
+_KIND = {
+    Action.REVOKE_GRANT: "grant",
+    Action.SUSPEND_APP: "app",
+    Action.DEACTIVATE_PERSON: "person",
+}
+
+
+@app.command("vendors")
+def vendors(output: OutputOpt = OutputFormat.TABLE) -> None:
+    """Supported vendors, the read-only permissions they need and what actions add."""
+    rows = [
+        {
+            "vendor": v,
+            "read": ", ".join(PERMISSIONS[v].read),
+            "actions": ", ".join(PERMISSIONS[v].actions),
+        }
+        for v in sorted(CONNECTORS)
+    ]
+    emit_table(rows, ["vendor", "read", "actions"], fmt=output)
+
+
+@app.command("pull")
+def pull(
+    config: Annotated[Path, typer.Option("--config", "-c", help="connectors.yaml")],
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Pull people, apps and grants from every configured tenant into the store."""
+    from ringfence.posture.cli import _pull
+
+    rt = open_runtime(data_dir)
+    try:
+        rows = _pull(rt, config)
+    finally:
+        rt.close()
+    emit_table(rows, ["vendor", "people", "apps", "grants", "errors"], fmt=output)
+
+
+@app.command("act")
+def act(
+    action: Annotated[Action, typer.Argument()],
+    vendor: Annotated[str, typer.Argument()],
+    external_id: Annotated[str, typer.Argument(help="As stored by the last pull.")],
+    config: Annotated[Path, typer.Option("--config", "-c", help="connectors.yaml")],
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm the action.")] = False,
+    actor: Annotated[str, typer.Option("--by")] = "cli",
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Run a response action against a SaaS tenant (needs the action permissions)."""
+    from ringfence.posture.loader import app_from_json, grant_from_json, person_from_json
+    from ringfence.posture.models import SaasObservation
+
+    if not yes:
+        raise ValidationError(f"{action.value} changes {vendor}; rerun with --yes to confirm")
+    cfg = next((c for c in load_connector_configs(config) if c.vendor == vendor), None)
+    if cfg is None:
+        raise ValidationError(f"{config} has no connector for vendor {vendor!r}")
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as s:
+            row = s.scalar(
+                select(SaasObservation).where(
+                    SaasObservation.vendor == vendor,
+                    SaasObservation.kind == _KIND[action],
+                    SaasObservation.external_id == external_id,
+                )
+            )
+            if row is None:
+                raise NotFoundError(
+                    f"no {_KIND[action]} {external_id!r} observed in {vendor}; "
+                    "run `ringfence connectors pull` first"
+                )
+            data = dict(row.data)
+        with build_connector(cfg, secrets=rt.vault, clock=rt.clock) as conn:
+            if action is Action.REVOKE_GRANT:
+                result = conn.revoke_grant(grant_from_json(data))
+            elif action is Action.SUSPEND_APP:
+                result = conn.suspend_app(app_from_json(data))
+            else:
+                result = conn.deactivate_person(person_from_json(data))
+        with rt.store.session() as s:
+            audit.append(
+                s,
+                actor=actor,
+                action=f"connector.{result.action}",
+                entity_type=f"saas_{_KIND[action]}",
+                entity_id=f"{vendor}:{external_id}",
+                after={"ok": result.ok, "detail": result.detail},
+                clock=rt.clock,
+            )
+    finally:
+        rt.close()
+    if output is OutputFormat.JSON:
+        emit_json(result.__dict__)
+    else:
+        console.print(f"{vendor} {result.action} {result.target}: {result.detail}")
