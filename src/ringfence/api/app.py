@@ -46,5 +46,10 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     from ringfence.identity.scim import router as scim_router
 
     app.include_router(scim_router)
+    from ringfence.identity.api import auth_router as identity_auth_router
+    from ringfence.identity.api import router as identity_router
+
+    app.include_router(identity_router)
+    app.include_router(identity_auth_router)
 
     return app

@@ -17,6 +17,14 @@ e.g. a session-cookie or OIDC/JWT authenticator with :func:`add_authenticator` t
 :data:`ROLE_SCOPES` (admin, security-analyst, auditor, integration-owner) with the scopes each
 role grants, and, for finer rules than read/write, give a route
 ``dependencies=[Depends(require_scopes("audit:read"))]``. Routes need no change.
+
+Identity extension (added by the identity capability, on top of the design above):
+:data:`ROLE_SCOPES` comes from ``ringfence.identity.roles``; ``install_auth`` appends the
+personal-token (``rf_pat_...``) and session-cookie authenticators of ``ringfence.identity.auth``
+(cookie requests with unsafe methods must carry the CSRF token; an admin without MFA gets only
+``mfa:enroll``); ``Principal.person_id`` links a user to the inventory person, and ``authorize``
+lets an ``integration-owner`` (scope ``integrations:own``, no ``read``/``write``) through only
+for integrations that person owns (``ringfence.identity.ownership.owner_may``).
 """
 
 from __future__ import annotations
@@ -26,8 +34,12 @@ from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ringfence.core.errors import AuthenticationError, PermissionDeniedError
+from ringfence.identity.auth import identity_authenticators
+from ringfence.identity.ownership import owner_may
+from ringfence.identity.roles import ROLE_SCOPES as IDENTITY_ROLE_SCOPES
 from ringfence.runtime import Runtime
 from ringfence.store.apitokens import TOKEN_PREFIX, ApiTokens
 
@@ -37,7 +49,7 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Role → scopes it grants. Empty until the identity capability defines roles; a principal's
 # ``scopes`` are always the effective ones, so checks never consult roles directly.
-ROLE_SCOPES: dict[str, frozenset[str]] = {}
+ROLE_SCOPES: dict[str, frozenset[str]] = dict(IDENTITY_ROLE_SCOPES)
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,7 @@ class Principal:
     kind: str  # "token" | (later) "user" | "service_account"
     scopes: frozenset[str]
     roles: frozenset[str] = field(default_factory=frozenset)
+    person_id: str | None = None  # identity: the inventory person a user is
 
     @property
     def actor(self) -> str:
@@ -98,6 +111,7 @@ class BearerTokenAuthenticator:
 
 def install_auth(app: FastAPI, runtime: Runtime) -> None:
     app.state.authenticators = [BearerTokenAuthenticator(ApiTokens(runtime.store, runtime.clock))]
+    app.state.authenticators.extend(identity_authenticators())
 
 
 def add_authenticator(app: FastAPI, authenticator: Authenticator) -> None:
@@ -109,7 +123,19 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def current_principal(request: Request) -> Principal:
+# Declares the bearer scheme in the OpenAPI document (the "Authorize" button); parsing and
+# checking are ours, so it never raises by itself.
+_bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ControlPlaneToken",
+    description="A control-plane API token `rf_cp_...` (`ringfence token create`).",
+)
+
+
+def current_principal(
+    request: Request,
+    _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer_scheme)],
+) -> Principal:
     """The caller, or 401: missing, malformed, unknown, expired and revoked all look alike."""
     authenticators: Sequence[Authenticator] = request.app.state.authenticators
     for authenticator in authenticators:
@@ -130,7 +156,9 @@ def authorize(
 ) -> Principal:
     """The caller, if it holds the scope the HTTP method needs; 403 otherwise."""
     needed = READ if request.method in _SAFE_METHODS else WRITE
-    if not principal.has_scopes([needed]):
+    if not principal.has_scopes([needed]) and not owner_may(
+        principal.person_id, principal.scopes, request
+    ):
         raise PermissionDeniedError(
             f"this {request.method} needs the {needed!r} scope; the caller has "
             f"{sorted(principal.scopes)}",

@@ -1,0 +1,629 @@
+"""Console and API users: argon2id passwords, TOTP MFA, lockout, sessions, personal tokens.
+
+Stores only hashes: argon2id for passwords, SHA-256 for session ids, personal tokens and
+recovery codes (all 256-/80-bit random, so a fast hash is safe). TOTP seeds live in the vault.
+Failed logins slow down progressively (each failure doubles the wait) and lock the account
+after ``lockout_threshold`` failures; waits are enforced by refusing early attempts (429), never
+by sleeping a server thread. Never logs or returns a password, code, seed or token after issue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pyotp
+import segno
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ringfence.core.clock import Clock
+from ringfence.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ValidationError,
+)
+from ringfence.identity.models import (
+    ConsoleSession,
+    ConsoleUser,
+    PersonalToken,
+    RecoveryCode,
+)
+from ringfence.identity.roles import check_roles, needs_mfa, scopes_of
+from ringfence.identity.settings import IdentitySettings
+from ringfence.store import audit
+from ringfence.store.db import Store
+from ringfence.store.models import Person
+from ringfence.store.vault import Vault
+
+PAT_PREFIX = "rf_pat_"
+MIN_PASSWORD = 12
+RECOVERY_CODES = 10
+_ISSUER = "Ringfence"
+
+
+def _sha(kind: str, value: str) -> str:
+    return hashlib.sha256(f"ringfence-{kind}:".encode() + value.encode()).hexdigest()
+
+
+def csrf_for(session_token: str) -> str:
+    """The CSRF token bound to a session (double-submit, derived: nothing extra stored)."""
+    return hmac.new(session_token.encode(), b"ringfence-csrf", hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    user_id: str
+    username: str
+    mfa_passed: bool
+    must_enroll_mfa: bool
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    session_id: str
+    user_id: str
+    username: str
+    person_id: str | None
+    roles: tuple[str, ...]
+    mfa_passed: bool
+
+
+@dataclass(frozen=True)
+class TotpEnrollment:
+    provisioning_uri: SecretStr
+    qr_svg_data_uri: SecretStr
+
+
+@dataclass(frozen=True)
+class IssuedPersonalToken:
+    id: str
+    name: str
+    token: SecretStr
+    scopes: tuple[str, ...]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    token_id: str
+    token_name: str
+    user_id: str
+    username: str
+    person_id: str | None
+    roles: tuple[str, ...]
+    scopes: frozenset[str]
+
+
+class Accounts:
+    def __init__(
+        self,
+        store: Store,
+        vault: Vault,
+        clock: Clock,
+        settings: IdentitySettings,
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._store = store
+        self._vault = vault
+        self._clock = clock
+        self._settings = settings
+        self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
+        self._dummy: str | None = None
+
+    # -- users -----------------------------------------------------------------------------
+    def create_user(
+        self,
+        username: str,
+        *,
+        roles: list[str],
+        password: str | None = None,
+        person_email: str | None = None,
+        actor: str = "system",
+    ) -> ConsoleUser:
+        username = username.strip().lower()
+        if not username or len(username) > 320 or any(c.isspace() for c in username):
+            raise ValidationError("username must be 1-320 characters without spaces")
+        wanted = check_roles(roles)
+        hashed = self._hash_password(password) if password is not None else None
+        with self._store.session() as s:
+            if s.scalar(select(ConsoleUser.id).where(ConsoleUser.username == username)):
+                raise ConflictError(f"user {username!r} already exists")
+            person_id = None
+            email = person_email or (username if "@" in username else None)
+            if email:
+                person_id = s.scalar(select(Person.id).where(Person.email == email.lower()))
+            user = ConsoleUser(
+                username=username,
+                password_hash=hashed,
+                roles=wanted,
+                person_id=person_id,
+                created_at=self._clock.now(),
+                updated_at=self._clock.now(),
+            )
+            s.add(user)
+            s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action="user.create",
+                entity_type="console_user",
+                entity_id=user.id,
+                after={"username": username, "roles": wanted, "person_id": person_id},
+                clock=self._clock,
+            )
+            return user
+
+    def _hash_password(self, password: str) -> str:
+        if len(password) < MIN_PASSWORD:
+            raise ValidationError(f"password must have at least {MIN_PASSWORD} characters")
+        if len(password) > 1024:
+            raise ValidationError("password must have at most 1024 characters")
+        return self._hasher.hash(password)
+
+    def set_password(self, user_id: str, password: str, *, actor: str) -> None:
+        hashed = self._hash_password(password)
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            user.password_hash = hashed
+            user.updated_at = self._clock.now()
+            audit.append(
+                s,
+                actor=actor,
+                action="user.password",
+                entity_type="console_user",
+                entity_id=user.id,
+                clock=self._clock,
+            )
+
+    def set_roles(self, user_id: str, roles: list[str], *, actor: str) -> ConsoleUser:
+        wanted = check_roles(roles)
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            before = list(user.roles)
+            user.roles = wanted
+            user.updated_at = self._clock.now()
+            audit.append(
+                s,
+                actor=actor,
+                action="user.roles",
+                entity_type="console_user",
+                entity_id=user.id,
+                before={"roles": before},
+                after={"roles": wanted},
+                clock=self._clock,
+            )
+            return user
+
+    def set_disabled(self, user_id: str, disabled: bool, *, actor: str) -> ConsoleUser:
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            now = self._clock.now()
+            user.disabled_at = now if disabled else None
+            if disabled:
+                self._revoke_all(s, user.id, now)
+            audit.append(
+                s,
+                actor=actor,
+                action="user.disable" if disabled else "user.enable",
+                entity_type="console_user",
+                entity_id=user.id,
+                clock=self._clock,
+            )
+            return user
+
+    def unlock(self, user_id: str, *, actor: str) -> None:
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            user.failed_attempts = 0
+            user.locked_until = None
+            audit.append(
+                s,
+                actor=actor,
+                action="user.unlock",
+                entity_type="console_user",
+                entity_id=user.id,
+                clock=self._clock,
+            )
+
+    def list_users(self) -> list[ConsoleUser]:
+        with self._store.session() as s:
+            return list(s.scalars(select(ConsoleUser).order_by(ConsoleUser.username)))
+
+    def get_user(self, ref: str) -> ConsoleUser:
+        with self._store.session() as s:
+            user = s.get(ConsoleUser, ref) or s.scalar(
+                select(ConsoleUser).where(ConsoleUser.username == ref.strip().lower())
+            )
+            if user is None:
+                raise NotFoundError(f"no user {ref!r}")
+            return user
+
+    def _get(self, s: Session, user_id: str) -> ConsoleUser:
+        user = s.get(ConsoleUser, user_id) or s.scalar(
+            select(ConsoleUser).where(ConsoleUser.username == user_id.strip().lower())
+        )
+        if user is None:
+            raise NotFoundError(f"no user {user_id!r}")
+        return user
+
+    def _revoke_all(self, s: Session, user_id: str, now: datetime) -> None:
+        for sess in s.scalars(
+            select(ConsoleSession).where(
+                ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None)
+            )
+        ):
+            sess.revoked_at = now
+        for tok in s.scalars(
+            select(PersonalToken).where(
+                PersonalToken.user_id == user_id, PersonalToken.revoked_at.is_(None)
+            )
+        ):
+            tok.revoked_at = now
+
+    # -- login -----------------------------------------------------------------------------
+    def _dummy_hash(self) -> str:
+        if self._dummy is None:
+            self._dummy = self._hasher.hash(secrets.token_urlsafe(16))
+        return self._dummy
+
+    def _verify_password(self, stored: str | None, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored or self._dummy_hash(), password) and bool(stored)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False
+
+    def login_password(
+        self,
+        username: str,
+        password: str,
+        *,
+        otp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> LoginOutcome:
+        """Check password and second factor; raise 401 / 429 with one generic message."""
+        generic = AuthenticationError("invalid username or password", code="invalid_credentials")
+        now = self._clock.now()
+        with self._store.session() as s:
+            user = s.scalar(
+                select(ConsoleUser).where(ConsoleUser.username == username.strip().lower())
+            )
+            if user is None:
+                self._verify_password(None, password)  # same cost as a real check
+                raise generic
+            if user.locked_until is not None and user.locked_until > now:
+                wait = int((user.locked_until - now).total_seconds()) + 1
+                raise RateLimitedError(
+                    f"too many failed sign-ins: try again in {wait} s", retry_after=wait
+                )
+            ok = self._verify_password(user.password_hash, password)
+            if ok and user.disabled_at is not None:
+                raise generic
+            if ok and user.totp_confirmed:
+                if not otp and not recovery_code:
+                    raise AuthenticationError(
+                        "a one-time code from your authenticator app is required",
+                        code="mfa_required",
+                    )
+                ok = self._second_factor(s, user, otp, recovery_code)
+            if not ok:
+                self._record_failure(user, now)
+                audit.append(
+                    s,
+                    actor=f"user:{user.username}",
+                    action="user.login_failed",
+                    entity_type="console_user",
+                    entity_id=user.id,
+                    after={"failed_attempts": user.failed_attempts},
+                    clock=self._clock,
+                )
+                # Commit the failure count even though the login fails.
+                s.commit()
+                raise generic
+            user.failed_attempts = 0
+            user.locked_until = None
+            if self._hasher.check_needs_rehash(user.password_hash or ""):
+                user.password_hash = self._hasher.hash(password)
+            return LoginOutcome(
+                user_id=user.id,
+                username=user.username,
+                mfa_passed=user.totp_confirmed,
+                must_enroll_mfa=needs_mfa(user.roles) and not user.totp_confirmed,
+            )
+
+    def _record_failure(self, user: ConsoleUser, now: datetime) -> None:
+        user.failed_attempts += 1
+        n = user.failed_attempts
+        if n >= self._settings.lockout_threshold:
+            user.locked_until = now + timedelta(minutes=self._settings.lockout_minutes)
+        elif self._settings.delay_base_seconds > 0 and n > 1:
+            user.locked_until = now + timedelta(
+                seconds=self._settings.delay_base_seconds * 2 ** (n - 2)
+            )
+
+    def _second_factor(
+        self, s: Session, user: ConsoleUser, otp: str | None, recovery_code: str | None
+    ) -> bool:
+        if otp:
+            return self._check_totp(user, otp)
+        if recovery_code:
+            digest = _sha("recovery", recovery_code.strip().replace("-", "").lower())
+            for code in s.scalars(
+                select(RecoveryCode).where(
+                    RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
+                )
+            ):
+                if hmac.compare_digest(code.hash, digest):
+                    code.used_at = self._clock.now()
+                    return True
+        return False
+
+    def _check_totp(self, user: ConsoleUser, otp: str) -> bool:
+        if not user.totp_ref or not otp.strip().isdigit() or len(otp.strip()) != 6:
+            return False
+        totp = pyotp.TOTP(self._vault.get(user.totp_ref).get_secret_value())
+        now = self._clock.now()
+        for drift in (0, -1, 1):
+            at = now + timedelta(seconds=30 * drift)
+            step = int(at.timestamp()) // 30
+            if hmac.compare_digest(totp.at(at), otp.strip()):
+                # A code is good once: replaying it (or an older one) fails.
+                if user.totp_last_step is not None and step <= user.totp_last_step:
+                    return False
+                user.totp_last_step = step
+                return True
+        return False
+
+    # -- MFA enrolment ---------------------------------------------------------------------
+    def begin_totp(self, user_id: str) -> TotpEnrollment:
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            if user.totp_confirmed:
+                raise ConflictError("MFA is already enrolled; reset it before enrolling again")
+            username, uid = user.username, user.id
+        seed = pyotp.random_base32()
+        ref = f"identity/totp/{uid}"
+        self._vault.put(ref, seed, description=f"TOTP seed of {username}")
+        with self._store.session() as s:
+            user = self._get(s, uid)
+            user.totp_ref = ref
+            user.totp_confirmed = False
+        uri = pyotp.TOTP(seed).provisioning_uri(name=username, issuer_name=_ISSUER)
+        qr = segno.make(uri, error="m").svg_data_uri(scale=4)
+        return TotpEnrollment(SecretStr(uri), SecretStr(qr))
+
+    def confirm_totp(self, user_id: str, otp: str, *, actor: str) -> list[str]:
+        """Confirm enrolment with a first code; returns recovery codes (shown once)."""
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            if user.totp_confirmed:
+                raise ConflictError("MFA is already enrolled")
+            if not user.totp_ref or not self._check_totp(user, otp):
+                raise ValidationError("that code is not valid: check the device clock and retry")
+            user.totp_confirmed = True
+            codes = self._new_recovery_codes(s, user.id)
+            audit.append(
+                s,
+                actor=actor,
+                action="user.mfa_enroll",
+                entity_type="console_user",
+                entity_id=user.id,
+                clock=self._clock,
+            )
+            return codes
+
+    def _new_recovery_codes(self, s: Session, user_id: str) -> list[str]:
+        for old in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)):
+            s.delete(old)
+        codes = []
+        for _ in range(RECOVERY_CODES):
+            raw = secrets.token_hex(5)  # 40 bits each; single use, rate-limited by lockout
+            codes.append(f"{raw[:5]}-{raw[5:]}")
+            s.add(RecoveryCode(user_id=user_id, hash=_sha("recovery", raw)))
+        return codes
+
+    def reset_mfa(self, user_id: str, *, actor: str) -> None:
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            user.totp_confirmed = False
+            user.totp_last_step = None
+            for old in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+                s.delete(old)
+            self._revoke_all(s, user.id, self._clock.now())
+            audit.append(
+                s,
+                actor=actor,
+                action="user.mfa_reset",
+                entity_type="console_user",
+                entity_id=user.id,
+                clock=self._clock,
+            )
+
+    def complete_mfa(self, session_token: str, otp: str) -> None:
+        """A session that signed in before enrolling becomes MFA-passed after a valid code."""
+        with self._store.session() as s:
+            sess = s.scalar(
+                select(ConsoleSession).where(
+                    ConsoleSession.token_hash == _sha("session", session_token)
+                )
+            )
+            if sess is None:
+                raise AuthenticationError("no session")
+            user = self._get(s, sess.user_id)
+            if not user.totp_confirmed or not self._check_totp(user, otp):
+                raise ValidationError("that code is not valid")
+            sess.mfa_passed = True
+
+    def mark_mfa_passed(self, session_token: str) -> None:
+        """After enrolment confirmed a fresh code, the enrolling session counts as MFA-passed."""
+        with self._store.session() as s:
+            sess = s.scalar(
+                select(ConsoleSession).where(
+                    ConsoleSession.token_hash == _sha("session", session_token)
+                )
+            )
+            if sess is not None:
+                sess.mfa_passed = True
+
+    # -- sessions --------------------------------------------------------------------------
+    def create_session(self, user_id: str, *, mfa_passed: bool, method: str) -> SecretStr:
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        with self._store.session() as s:
+            s.add(
+                ConsoleSession(
+                    user_id=user_id,
+                    token_hash=_sha("session", token),
+                    mfa_passed=mfa_passed,
+                    method=method,
+                    created_at=now,
+                    expires_at=now + timedelta(minutes=self._settings.session_ttl_minutes),
+                )
+            )
+            audit.append(
+                s,
+                actor=f"user:{user_id}",
+                action="session.create",
+                entity_type="console_user",
+                entity_id=user_id,
+                after={"method": method, "mfa": mfa_passed},
+                clock=self._clock,
+            )
+        return SecretStr(token)
+
+    def resolve_session(self, token: str) -> SessionInfo | None:
+        now = self._clock.now()
+        with self._store.session() as s:
+            row = s.execute(
+                select(ConsoleSession, ConsoleUser)
+                .join(ConsoleUser, ConsoleUser.id == ConsoleSession.user_id)
+                .where(ConsoleSession.token_hash == _sha("session", token))
+            ).first()
+            if row is None:
+                return None
+            sess, user = row
+            if sess.revoked_at is not None or sess.expires_at <= now or user.disabled_at:
+                return None
+            return SessionInfo(
+                sess.id, user.id, user.username, user.person_id, tuple(user.roles), sess.mfa_passed
+            )
+
+    def revoke_session(self, token: str) -> None:
+        with self._store.session() as s:
+            sess = s.scalar(
+                select(ConsoleSession).where(ConsoleSession.token_hash == _sha("session", token))
+            )
+            if sess is not None and sess.revoked_at is None:
+                sess.revoked_at = self._clock.now()
+
+    # -- personal API tokens ---------------------------------------------------------------
+    def issue_token(
+        self, user_id: str, name: str, scopes: list[str], ttl_days: int, *, actor: str
+    ) -> IssuedPersonalToken:
+        if not name.strip() or len(name) > 200:
+            raise ValidationError("a token needs a name of 1-200 characters")
+        if not 1 <= ttl_days <= self._settings.token_max_days:
+            raise ValidationError(
+                f"token lifetime must be 1-{self._settings.token_max_days} days (tokens expire)"
+            )
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            allowed = scopes_of(user.roles)
+            if needs_mfa(user.roles) and not user.totp_confirmed:
+                raise PermissionDeniedError(
+                    "enrol MFA before issuing API tokens", code="mfa_required"
+                )
+            wanted = sorted(set(scopes))
+            if not wanted or set(wanted) - allowed:
+                raise ValidationError(
+                    f"token scopes must be a non-empty subset of your scopes {sorted(allowed)}; "
+                    f"not allowed: {sorted(set(wanted) - allowed)}"
+                )
+            prefix = secrets.token_hex(6)
+            token = f"{PAT_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+            now = self._clock.now()
+            row = PersonalToken(
+                user_id=user.id,
+                name=name,
+                prefix=prefix,
+                hash=_sha("pat", token),
+                scopes=wanted,
+                created_at=now,
+                expires_at=now + timedelta(days=ttl_days),
+            )
+            s.add(row)
+            s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action="token.issue",
+                entity_type="personal_token",
+                entity_id=row.id,
+                after={"name": name, "scopes": wanted, "user_id": user.id},
+                clock=self._clock,
+            )
+            return IssuedPersonalToken(
+                row.id, name, SecretStr(token), tuple(wanted), row.expires_at
+            )
+
+    def authenticate_token(self, token: str) -> TokenIdentity:
+        generic = AuthenticationError("invalid or expired API token", code="invalid_token")
+        parts = token.removeprefix(PAT_PREFIX).split("_", 1)
+        if not token.startswith(PAT_PREFIX) or len(parts) != 2:
+            raise generic
+        now = self._clock.now()
+        with self._store.session() as s:
+            found = s.execute(
+                select(PersonalToken, ConsoleUser)
+                .join(ConsoleUser, ConsoleUser.id == PersonalToken.user_id)
+                .where(PersonalToken.prefix == parts[0])
+            ).first()
+            if found is None:
+                raise generic
+            tok, user = found
+            if not hmac.compare_digest(tok.hash, _sha("pat", token)):
+                raise generic
+            if tok.revoked_at is not None or tok.expires_at <= now or user.disabled_at:
+                raise generic
+            if tok.last_used_at is None or now - tok.last_used_at > timedelta(minutes=1):
+                tok.last_used_at = now
+            # Effective scopes shrink with the user's roles: a demoted user's tokens follow.
+            scopes = frozenset(tok.scopes) & scopes_of(user.roles)
+            return TokenIdentity(
+                tok.id, tok.name, user.id, user.username, user.person_id, tuple(user.roles), scopes
+            )
+
+    def list_tokens(self, user_id: str) -> list[PersonalToken]:
+        with self._store.session() as s:
+            return list(
+                s.scalars(
+                    select(PersonalToken)
+                    .where(PersonalToken.user_id == user_id)
+                    .order_by(PersonalToken.created_at)
+                )
+            )
+
+    def revoke_token(self, user_id: str | None, token_id: str, *, actor: str) -> None:
+        """Revoke a token; ``user_id`` limits it to that user's tokens (None: any, admins)."""
+        with self._store.session() as s:
+            tok = s.get(PersonalToken, token_id)
+            if tok is None or (user_id is not None and tok.user_id != user_id):
+                raise NotFoundError(f"no token {token_id!r}")
+            tok.revoked_at = tok.revoked_at or self._clock.now()
+            audit.append(
+                s,
+                actor=actor,
+                action="token.revoke",
+                entity_type="personal_token",
+                entity_id=tok.id,
+                clock=self._clock,
+            )

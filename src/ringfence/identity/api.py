@@ -1,0 +1,454 @@
+"""HTTP routes of identity: console sign-in (``/auth``) and ``/api/v1/identity`` management.
+
+``/auth/login`` and ``/auth/logout`` accept forms or JSON and manage the session cookie
+(HttpOnly, Secure, SameSite=Strict) plus the readable CSRF cookie. Every ``/api/v1/identity``
+route resolves the caller through the API's Principal dependency and checks an explicit scope.
+Secrets (tokens, recovery codes, TOTP URIs) are returned once, at issue, and never again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from sqlalchemy import or_, select
+
+from ringfence.api.deps import Principal, current_principal
+from ringfence.core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from ringfence.identity import lifecycle
+from ringfence.identity.accounts import Accounts, csrf_for
+from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for, settings_of
+from ringfence.identity.models import ConsoleUser, IdentityFinding, PersonalToken
+from ringfence.identity.roles import (
+    IDENTITY_ADMIN,
+    LIFECYCLE,
+    MFA_ENROLL,
+    SELF,
+)
+from ringfence.identity.scim import ScimTokens
+from ringfence.runtime import Runtime
+from ringfence.store.models import Integration, Person
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
+
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def need(principal: Principal, *scopes: str) -> None:
+    """403 unless the caller holds every scope named."""
+    missing = set(scopes) - principal.scopes
+    if missing:
+        hint = " (complete MFA enrolment first)" if MFA_ENROLL in principal.scopes else ""
+        raise PermissionDeniedError(
+            f"this action needs the scopes {sorted(missing)}{hint}", code="insufficient_scope"
+        )
+
+
+def _runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- sign-in --------------------------------------------------------------------------------
+class LoginIn(_Strict):
+    username: StrictStr = Field(min_length=1, max_length=320)
+    password: StrictStr = Field(min_length=1, max_length=1024)
+    otp: StrictStr | None = Field(default=None, max_length=12)
+    recovery_code: StrictStr | None = Field(default=None, max_length=20)
+
+
+async def _form_or_json(request: Request, model: type[BaseModel]) -> Any:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if ctype == "application/json":
+            data: Any = await request.json()
+        elif ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            form = await request.form()
+            data = {k: v for k, v in form.items() if isinstance(v, str) and v != ""}
+            data.pop("csrf_token", None)
+        else:
+            raise ValidationError("send a form or JSON body")
+    except ValueError:
+        raise ValidationError("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValidationError("request body must be an object")
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()
+        ]
+        raise ValidationError(
+            "; ".join(f"{p['field']}: {p['problem']}" for p in problems), errors=problems
+        ) from None
+
+
+def set_session_cookies(
+    request: Request, response: Response, accounts: Accounts, token: str
+) -> str:
+    settings = settings_of(request)
+    age = settings.session_ttl_minutes * 60
+    csrf = csrf_for(token)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=age,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf,
+        max_age=age,
+        httponly=False,
+        secure=settings.cookie_secure,
+        samesite="strict",
+        path="/",
+    )
+    return csrf
+
+
+@auth_router.post("/login")
+async def login(request: Request, response: Response) -> dict[str, Any]:
+    """Password sign-in (plus TOTP or a recovery code when enrolled)."""
+    body = await _form_or_json(request, LoginIn)
+    accounts = accounts_for(request)
+    from starlette.concurrency import run_in_threadpool
+
+    outcome = await run_in_threadpool(
+        lambda: accounts.login_password(
+            body.username, body.password, otp=body.otp, recovery_code=body.recovery_code
+        )
+    )
+    token = accounts.create_session(
+        outcome.user_id, mfa_passed=outcome.mfa_passed, method="password"
+    )
+    csrf = set_session_cookies(request, response, accounts, token.get_secret_value())
+    return {
+        "username": outcome.username,
+        "mfa_passed": outcome.mfa_passed,
+        "must_enroll_mfa": outcome.must_enroll_mfa,
+        "csrf_token": csrf,
+    }
+
+
+@auth_router.post("/logout", status_code=204)
+async def logout(request: Request, caller: Caller) -> Response:
+    """Ends the cookie session (the authenticator already checked the CSRF token)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts_for(request).revoke_session(token)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+# -- self service ---------------------------------------------------------------------------
+@router.get("/me")
+def me(caller: Caller) -> dict[str, Any]:
+    return {
+        "id": caller.id,
+        "name": caller.name,
+        "kind": caller.kind,
+        "roles": sorted(caller.roles),
+        "scopes": sorted(caller.scopes),
+        "person_id": caller.person_id,
+    }
+
+
+def _user_id(caller: Principal) -> str:
+    if caller.kind != "user":
+        raise PermissionDeniedError("only users have a profile, MFA and personal tokens")
+    return caller.id
+
+
+@router.post("/me/mfa/totp")
+def enroll_totp(request: Request, caller: Caller) -> dict[str, str]:
+    """Start TOTP enrolment: returns the otpauth URI and a QR code (SVG data URI), once."""
+    if not ({SELF, MFA_ENROLL} & caller.scopes):
+        need(caller, SELF)
+    enrol = accounts_for(request).begin_totp(_user_id(caller))
+    return {
+        "provisioning_uri": enrol.provisioning_uri.get_secret_value(),
+        "qr_svg_data_uri": enrol.qr_svg_data_uri.get_secret_value(),
+    }
+
+
+class CodeIn(_Strict):
+    code: StrictStr = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
+
+
+@router.post("/me/mfa/totp/confirm")
+def confirm_totp(request: Request, body: CodeIn, caller: Caller) -> dict[str, Any]:
+    """Confirm with a first code; returns the one-time recovery codes (shown once)."""
+    if not ({SELF, MFA_ENROLL} & caller.scopes):
+        need(caller, SELF)
+    accounts = accounts_for(request)
+    codes = accounts.confirm_totp(_user_id(caller), body.code, actor=caller.actor)
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.mark_mfa_passed(token)
+    return {"recovery_codes": codes}
+
+
+class TokenIn(_Strict):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    scopes: list[StrictStr] = Field(min_length=1, max_length=20)
+    ttl_days: StrictInt = Field(default=30, ge=1, le=3650)
+
+
+def _token_out(tok: PersonalToken) -> dict[str, Any]:
+    return {
+        "id": tok.id,
+        "name": tok.name,
+        "scopes": tok.scopes,
+        "created_at": tok.created_at,
+        "expires_at": tok.expires_at,
+        "last_used_at": tok.last_used_at,
+        "revoked_at": tok.revoked_at,
+    }
+
+
+@router.get("/me/tokens")
+def list_my_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    need(caller, SELF)
+    return [_token_out(t) for t in accounts_for(request).list_tokens(_user_id(caller))]
+
+
+@router.post("/me/tokens", status_code=201)
+def issue_my_token(request: Request, body: TokenIn, caller: Caller) -> dict[str, Any]:
+    need(caller, SELF)
+    issued = accounts_for(request).issue_token(
+        _user_id(caller), body.name, body.scopes, body.ttl_days, actor=caller.actor
+    )
+    return {
+        "id": issued.id,
+        "name": issued.name,
+        "token": issued.token.get_secret_value(),
+        "scopes": list(issued.scopes),
+        "expires_at": issued.expires_at,
+    }
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204)
+def revoke_my_token(request: Request, token_id: str, caller: Caller) -> Response:
+    need(caller, SELF)
+    accounts_for(request).revoke_token(_user_id(caller), token_id, actor=caller.actor)
+    return Response(status_code=204)
+
+
+# -- user administration --------------------------------------------------------------------
+class UserIn(_Strict):
+    username: StrictStr = Field(min_length=1, max_length=320)
+    roles: list[StrictStr] = Field(min_length=1, max_length=4)
+    password: StrictStr | None = Field(default=None, max_length=1024)
+    person_email: StrictStr | None = Field(default=None, max_length=320)
+
+
+class UserPatch(_Strict):
+    roles: list[StrictStr] | None = Field(default=None, min_length=1, max_length=4)
+    disabled: StrictBool | None = None
+
+
+def _user_out(user: ConsoleUser) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "roles": user.roles,
+        "person_id": user.person_id,
+        "mfa_enrolled": user.totp_confirmed,
+        "sso": user.sso_subject is not None,
+        "local_password": user.password_hash is not None,
+        "failed_attempts": user.failed_attempts,
+        "locked_until": user.locked_until,
+        "disabled_at": user.disabled_at,
+        "created_at": user.created_at,
+    }
+
+
+@router.get("/users")
+def list_users(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    need(caller, IDENTITY_ADMIN)
+    return [_user_out(u) for u in accounts_for(request).list_users()]
+
+
+@router.post("/users", status_code=201)
+def create_user(request: Request, body: UserIn, caller: Caller) -> dict[str, Any]:
+    need(caller, IDENTITY_ADMIN)
+    user = accounts_for(request).create_user(
+        body.username,
+        roles=body.roles,
+        password=body.password,
+        person_email=body.person_email,
+        actor=caller.actor,
+    )
+    return _user_out(user)
+
+
+@router.patch("/users/{ref}")
+def update_user(request: Request, ref: str, body: UserPatch, caller: Caller) -> dict[str, Any]:
+    need(caller, IDENTITY_ADMIN)
+    accounts = accounts_for(request)
+    user = accounts.get_user(ref)
+    if body.roles is not None:
+        user = accounts.set_roles(user.id, body.roles, actor=caller.actor)
+    if body.disabled is not None:
+        if body.disabled and user.id == caller.id:
+            raise ValidationError("you cannot disable yourself")
+        user = accounts.set_disabled(user.id, body.disabled, actor=caller.actor)
+    return _user_out(user)
+
+
+@router.post("/users/{ref}/unlock", status_code=204)
+def unlock_user(request: Request, ref: str, caller: Caller) -> Response:
+    need(caller, IDENTITY_ADMIN)
+    accounts = accounts_for(request)
+    accounts.unlock(accounts.get_user(ref).id, actor=caller.actor)
+    return Response(status_code=204)
+
+
+@router.post("/users/{ref}/mfa/reset", status_code=204)
+def reset_user_mfa(request: Request, ref: str, caller: Caller) -> Response:
+    need(caller, IDENTITY_ADMIN)
+    accounts = accounts_for(request)
+    accounts.reset_mfa(accounts.get_user(ref).id, actor=caller.actor)
+    return Response(status_code=204)
+
+
+# -- lifecycle ------------------------------------------------------------------------------
+def _person(s: Any, ref: str) -> Person:
+    person = s.scalar(select(Person).where(or_(Person.id == ref, Person.email == ref.lower())))
+    if person is None:
+        raise NotFoundError(f"no person {ref!r}")
+    found: Person = person
+    return found
+
+
+@router.post("/people/{ref}/deactivate")
+def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
+    """Deprovision a person: findings for their integrations, tokens revoked, quarantine."""
+    need(caller, LIFECYCLE)
+    rt = _runtime(request)
+    with rt.store.session() as s:
+        report = lifecycle.deactivate_person(
+            s,
+            _person(s, ref),
+            actor=caller.actor,
+            clock=rt.clock,
+            quarantine=settings_of(request).quarantine_on_deprovision,
+        )
+    return {
+        "person_id": report.person_id,
+        "findings": report.findings,
+        "quarantined": report.quarantined,
+        "tokens_revoked": report.tokens_revoked,
+        "sessions_revoked": report.sessions_revoked,
+    }
+
+
+@router.post("/people/{ref}/reactivate")
+def reactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
+    need(caller, LIFECYCLE)
+    rt = _runtime(request)
+    with rt.store.session() as s:
+        resolved = lifecycle.reactivate_person(
+            s, _person(s, ref), actor=caller.actor, clock=rt.clock
+        )
+    return {"resolved_findings": resolved}
+
+
+class OwnerIn(_Strict):
+    owner: StrictStr = Field(min_length=1, max_length=320, description="person id or email")
+
+
+@router.put("/integrations/{ref}/owner")
+def reassign_owner(request: Request, ref: str, body: OwnerIn, caller: Caller) -> dict[str, Any]:
+    need(caller, LIFECYCLE)
+    rt = _runtime(request)
+    with rt.store.session() as s:
+        integ_id = s.scalar(
+            select(Integration.id).where(or_(Integration.id == ref, Integration.name == ref))
+        )
+        if integ_id is None:
+            raise NotFoundError(f"no integration {ref!r}")
+        owner = _person(s, body.owner)
+        integ = lifecycle.reassign_owner(s, integ_id, owner.id, actor=caller.actor, clock=rt.clock)
+        return {"integration": integ.name, "owner_id": integ.owner_id, "status": integ.status}
+
+
+@router.get("/findings")
+def list_findings(request: Request, caller: Caller, status: str = "open") -> list[dict[str, Any]]:
+    if "read" not in caller.scopes:
+        need(caller, LIFECYCLE)
+    if status not in ("open", "resolved", "all"):
+        raise ValidationError("status must be open, resolved or all")
+    rt = _runtime(request)
+    with rt.store.session() as s:
+        query = select(IdentityFinding).order_by(IdentityFinding.created_at)
+        if status != "all":
+            query = query.where(IdentityFinding.status == status)
+        return [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "severity": f.severity,
+                "status": f.status,
+                "person_id": f.person_id,
+                "integration_id": f.integration_id,
+                "detail": f.detail,
+                "created_at": f.created_at,
+                "resolved_at": f.resolved_at,
+            }
+            for f in s.scalars(query)
+        ]
+
+
+# -- SCIM tokens ----------------------------------------------------------------------------
+class ScimTokenIn(_Strict):
+    name: StrictStr = Field(min_length=1, max_length=200)
+
+
+@router.get("/scim-tokens")
+def list_scim_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    need(caller, IDENTITY_ADMIN)
+    rt = _runtime(request)
+    return [
+        {
+            "id": t.id,
+            "name": t.name,
+            "created_at": t.created_at,
+            "last_used_at": t.last_used_at,
+            "revoked_at": t.revoked_at,
+        }
+        for t in ScimTokens(rt.store, rt.clock).list()
+    ]
+
+
+@router.post("/scim-tokens", status_code=201)
+def issue_scim_token(request: Request, body: ScimTokenIn, caller: Caller) -> dict[str, str]:
+    need(caller, IDENTITY_ADMIN)
+    rt = _runtime(request)
+    issued = ScimTokens(rt.store, rt.clock).issue(body.name, actor=caller.actor)
+    return {"id": issued.id, "name": issued.name, "token": issued.token.get_secret_value()}
+
+
+@router.delete("/scim-tokens/{token_id}", status_code=204)
+def revoke_scim_token(request: Request, token_id: str, caller: Caller) -> Response:
+    need(caller, IDENTITY_ADMIN)
+    rt = _runtime(request)
+    ScimTokens(rt.store, rt.clock).revoke(token_id, actor=caller.actor)
+    return Response(status_code=204)
+
+
+__all__ = ["auth_router", "need", "router"]

@@ -1,0 +1,105 @@
+"""Authenticators the API's chain uses for users: session cookies and personal API tokens.
+
+Plugged into ``app.state.authenticators`` by ``api/deps.install_auth``. A cookie-authenticated
+unsafe request must carry the session's CSRF token (``X-CSRF-Token`` header or ``csrf_token``
+form field); bearer tokens need none. An admin whose session has not passed MFA gets only the
+``mfa:enroll`` scope. Never logs a cookie or token.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from ringfence.core.errors import AuthenticationError, PermissionDeniedError
+from ringfence.identity.accounts import PAT_PREFIX, Accounts, csrf_for
+from ringfence.identity.roles import MFA_ENROLL, SELF, needs_mfa, scopes_of
+from ringfence.identity.settings import IdentitySettings
+from ringfence.runtime import Runtime
+
+if TYPE_CHECKING:
+    from ringfence.api.deps import Principal
+
+SESSION_COOKIE = "rf_session"
+CSRF_COOKIE = "rf_csrf"
+CSRF_HEADER = "x-csrf-token"
+_SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def settings_of(request: Request) -> IdentitySettings:
+    settings = getattr(request.app.state, "identity_settings", None)
+    if settings is None:
+        settings = IdentitySettings()
+        request.app.state.identity_settings = settings
+    return settings
+
+
+def accounts_for(request: Request) -> Accounts:
+    runtime: Runtime = request.app.state.runtime
+    hasher = getattr(request.app.state, "password_hasher", None)
+    return Accounts(runtime.store, runtime.vault, runtime.clock, settings_of(request), hasher)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credential = header.partition(" ")
+    return credential.strip() if scheme.lower() == "bearer" else None
+
+
+class PersonalTokenAuthenticator:
+    """``Authorization: Bearer rf_pat_...``: a user's own scoped, expiring token."""
+
+    def authenticate(self, request: Request) -> Principal | None:
+        from ringfence.api.deps import Principal
+
+        token = _bearer(request)
+        if token is None or not token.startswith(PAT_PREFIX):
+            return None
+        ident = accounts_for(request).authenticate_token(token)
+        return Principal(
+            id=ident.user_id,
+            name=ident.username,
+            kind="user",
+            scopes=ident.scopes,
+            roles=frozenset(ident.roles),
+            person_id=ident.person_id,
+        )
+
+
+class SessionCookieAuthenticator:
+    """The console's session cookie, with CSRF checking on unsafe methods."""
+
+    def authenticate(self, request: Request) -> Principal | None:
+        from ringfence.api.deps import Principal
+
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token or request.headers.get("authorization"):
+            return None
+        info = accounts_for(request).resolve_session(token)
+        if info is None:
+            raise AuthenticationError("your session has expired: sign in again", code="session")
+        if request.method not in _SAFE:
+            presented = request.headers.get(CSRF_HEADER, "")
+            if not presented or not hmac.compare_digest(presented, csrf_for(token)):
+                raise PermissionDeniedError(
+                    "missing or wrong CSRF token (send X-CSRF-Token)", code="csrf"
+                )
+        scopes = scopes_of(info.roles)
+        if needs_mfa(info.roles) and not info.mfa_passed:
+            scopes = frozenset({MFA_ENROLL, SELF})
+        return Principal(
+            id=info.user_id,
+            name=info.username,
+            kind="user",
+            scopes=scopes,
+            roles=frozenset(info.roles),
+            person_id=info.person_id,
+        )
+
+
+def identity_authenticators() -> list[PersonalTokenAuthenticator | SessionCookieAuthenticator]:
+    return [PersonalTokenAuthenticator(), SessionCookieAuthenticator()]
