@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,8 @@ from sqlalchemy import select
 
 from ringfence.api import create_app
 from ringfence.core.clock import FixedClock
-from ringfence.runtime import Runtime
+from ringfence.core.config import load_settings
+from ringfence.runtime import Runtime, initialise
 from ringfence.store.apitokens import ApiTokens
 from ringfence.store.models import Base
 
@@ -46,18 +50,78 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _make(runtime: Runtime, clock: FixedClock) -> Iterator[Api]:
+def _tokens(runtime: Runtime, clock: FixedClock) -> tuple[str, str]:
     tokens = ApiTokens(runtime.store, clock)
     rw = tokens.issue("admin-bot", ["read", "write"], 30).token.get_secret_value()
     ro = tokens.issue("reader", ["read"], 30).token.get_secret_value()
+    return rw, ro
+
+
+def _make(runtime: Runtime, clock: FixedClock, rw: str = "", ro: str = "") -> Iterator[Api]:
+    if not rw:
+        rw, ro = _tokens(runtime, clock)
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
         yield Api(client, runtime, clock, bearer(rw), bearer(ro))
 
 
+@dataclass(frozen=True)
+class _Template:
+    data_dir: Path
+    rw: str
+    ro: str
+
+
+def _build_template(root: Path, *, seeded: bool) -> _Template:
+    """An initialised SQLite data dir (tokens issued, optionally seeded), built once per run."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("RINGFENCE_") and key != "RINGFENCE_REQUIRE_SERVICES":
+                mp.delenv(key)
+        mp.setenv("RINGFENCE_SETTINGS_FILE", str(root / "no-settings.yaml"))
+        settings = load_settings(data_dir=root / "data")
+        initialise(settings)
+        clock = FixedClock()
+        runtime = Runtime.open(settings, clock=clock)
+        try:
+            rw, ro = _tokens(runtime, clock)
+            if seeded:
+                for api in _make(runtime, clock, rw, ro):
+                    seed(api)
+        finally:
+            runtime.close()
+    return _Template(root / "data", rw, ro)
+
+
+@pytest.fixture(scope="session")
+def _plain_template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
+    return _build_template(tmp_path_factory.mktemp("api-plain"), seeded=False)
+
+
+@pytest.fixture(scope="session")
+def _seeded_template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
+    return _build_template(tmp_path_factory.mktemp("api-seeded"), seeded=True)
+
+
+def _from_template(template: _Template, tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
+    data_dir = tmp_path / "api-data"
+    shutil.copytree(template.data_dir, data_dir)  # copy2 keeps the key file's 0600
+    runtime = Runtime.open(load_settings(data_dir=data_dir), clock=clock)
+    try:
+        yield from _make(runtime, clock, template.rw, template.ro)
+    finally:
+        runtime.close()
+
+
 @pytest.fixture
-def api(runtime: Runtime, clock: FixedClock) -> Iterator[Api]:
-    """The API on SQLite (fast; for HTTP-level behaviour)."""
-    yield from _make(runtime, clock)
+def api(_plain_template: _Template, tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
+    """The API on SQLite (fast; for HTTP-level behaviour), empty inventory."""
+    yield from _from_template(_plain_template, tmp_path, clock)
+
+
+@pytest.fixture
+def seeded(_seeded_template: _Template, tmp_path: Path, clock: FixedClock) -> Iterator[Api]:
+    """The API on SQLite with :func:`seed` already applied."""
+    yield from _from_template(_seeded_template, tmp_path, clock)
 
 
 @pytest.fixture

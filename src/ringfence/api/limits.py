@@ -2,7 +2,7 @@
 
 A body over the cap is refused with 413 without being buffered beyond the cap (declared
 ``Content-Length`` or the streamed bytes, whichever shows it first); a non-empty body that is
-not JSON is refused with 415. The middleware never logs a body: it may carry secrets.
+not JSON (or NDJSON) is refused with 415. The middleware never logs a body: it may carry secrets.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ DEFAULT_MAX_BODY = 1024 * 1024  # 1 MiB: ample for any inventory object
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+_JSON_TYPES = frozenset(
+    {"application/json", "application/x-ndjson", "application/jsonl", "application/json-seq"}
+)
+
+
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (
-        media.startswith("application/") and media.endswith("+json")
-    )
+    return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
 class BodyGuard:

@@ -1,0 +1,127 @@
+"""The served OpenAPI document is valid, and every route answers bad input as it documents."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+
+from tests.api.conftest import Api
+
+MINE = re.compile(r"^/api/v1/(vendors|apps|integrations|credentials|flows|people|audit)(/|$)")
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _spec(api: Api) -> dict[str, Any]:
+    r = api.client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    spec: dict[str, Any] = r.json()
+    return spec
+
+
+def test_openapi_document_is_valid(api: Api) -> None:
+    spec = _spec(api)
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] == "Ringfence API"
+    for name, schema in spec["components"]["schemas"].items():
+        assert name
+        Draft202012Validator.check_schema(schema)
+    ops = 0
+    for path, item in spec["paths"].items():
+        if not MINE.match(path):
+            continue
+        for method, op in item.items():
+            ops += 1
+            assert op.get("operationId"), (method, path)
+            assert op["responses"], (method, path)
+            for ref in re.findall(
+                r'"\$ref": "#/components/schemas/([^"]+)"', str(op).replace("'", '"')
+            ):
+                assert ref in spec["components"]["schemas"], ref
+    expected = {"vendors", "apps", "integrations", "credentials", "flows", "people"}
+    for kind in expected:
+        assert set(spec["paths"][f"/api/v1/{kind}"]) == {"get", "post"}
+        assert set(spec["paths"][f"/api/v1/{kind}/{{ref}}"]) == {"get", "patch", "delete"}
+    for action in ("quarantine", "revoke", "activate"):
+        assert "post" in spec["paths"][f"/api/v1/integrations/{{ref}}/{action}"]
+    assert ops >= 35
+    assert spec["components"]["securitySchemes"]["ControlPlaneToken"]["scheme"] == "bearer"
+    assert spec["paths"]["/api/v1/vendors"]["get"]["security"] == [{"ControlPlaneToken": []}]
+
+
+def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    out = []
+    for path, item in spec["paths"].items():
+        if not MINE.match(path):
+            continue
+        for method, op in item.items():
+            out.append((method.upper(), path.replace("{ref}", "Acme"), op))
+    return out
+
+
+def _documented(op: dict[str, Any], status: int) -> bool:
+    return str(status) in op["responses"]
+
+
+def test_every_route_answers_bad_input_with_a_documented_status(seeded: Api) -> None:
+    spec = _spec(seeded)
+    probes: list[Any] = [{"unknown": 1}, [], "x", 1, None, {"name": 5}, {"name": None}]
+    for method, path, op in _operations(spec):
+        headers = seeded.rw
+        # no token at all
+        r = seeded.client.request(method, path)
+        assert r.status_code == 401 and _documented(op, 401), (method, path)
+        # bad query parameters
+        r = seeded.client.request(method, path, params={"limit": "x", "zzz": "1"}, headers=headers)
+        assert r.status_code < 500 and _documented(op, r.status_code), (method, path, r.text)
+        if method in ("POST", "PATCH"):
+            for body in probes:
+                r = seeded.client.request(method, path, json=body, headers=headers)
+                assert r.status_code < 500, (method, path, body, r.text)
+                assert _documented(op, r.status_code), (method, path, body, r.status_code)
+                assert r.headers["content-type"].startswith("application/")
+
+
+def _body_fields(spec: dict[str, Any], op: dict[str, Any]) -> set[str]:
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return set(schema["properties"])
+
+
+@pytest.mark.parametrize(
+    "kind", ["vendors", "apps", "integrations", "credentials", "flows", "people"]
+)
+def test_random_json_bodies_never_cause_500(seeded: Api, kind: str) -> None:
+    spec = _spec(seeded)
+    create_op = spec["paths"][f"/api/v1/{kind}"]["post"]
+    patch_op = spec["paths"][f"/api/v1/{kind}/{{ref}}"]["patch"]
+
+    fields = [*sorted(_body_fields(spec, create_op) | _body_fields(spec, patch_op)), "extra"]
+    bodies = JSON | st.dictionaries(st.sampled_from(fields), JSON, max_size=len(fields))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(body=bodies)
+    def run(body: Any) -> None:
+        for method, url, op in (
+            ("POST", f"/api/v1/{kind}", create_op),
+            ("PATCH", f"/api/v1/{kind}/does-not-exist", patch_op),
+        ):
+            r = seeded.client.request(method, url, json=body, headers=seeded.rw)
+            assert r.status_code < 500, (method, url, body, r.text)
+            assert _documented(op, r.status_code) or r.status_code == 201, (body, r.status_code)
+
+    run()
