@@ -165,3 +165,32 @@ def test_inventory_list_and_show(
     assert code == 1 and "unknown integration status 'paused'" in err
     code, _, err = run(["inventory", "list", "gadgets", "--data-dir", data], capsys)
     assert code != 0 and "Traceback" not in err
+
+
+def test_secrets_stay_in_the_vault_never_in_store_rows_exports_or_output(
+    data: str,
+    estate_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SLACK_BOT", SECRET)
+    code, _, _ = run(
+        ["vault", "put", "slack/bot", "--from-env", "SLACK_BOT", "--data-dir", data], capsys
+    )
+    assert code == 0
+    outputs = []
+    for argv in (
+        ["apply", "-f", str(estate_file)],
+        ["export"],
+        ["inventory", "list", "credentials", "-o", "json"],
+        ["inventory", "show", "credentials", "chat-bot-token", "-o", "json"],
+        ["audit", "log", "-o", "json"],
+    ):
+        code, out, err = run([*argv, "--data-dir", data], capsys)
+        assert code == 0, err
+        outputs.append(out + err)
+    assert "vault:slack/bot" in outputs[1]
+    assert all(SECRET not in o for o in outputs)
+    raw = b"".join(p.read_bytes() for p in Path(data).glob("ringfence.db*"))
+    assert raw and SECRET.encode() not in raw

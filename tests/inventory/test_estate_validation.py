@@ -325,3 +325,15 @@ def test_invalid_files_change_nothing(runtime: Runtime, tmp_path: Path) -> None:
             apply_estate(runtime.store, load_estate(path), clock=runtime.clock)
         assert fingerprint(runtime.store) == before, text
     assert SECRET not in before[0]
+
+
+def test_hostile_documents_are_refused_quickly() -> None:
+    deep = "apiVersion: ringfence/v1\napps:\n  - name: x\n    vendor: " + "[" * 200 + "]" * 200
+    assert any("levels deep" in p for p in _problems(deep))
+    laughs = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 9):
+        prev = f"*a{i - 1}"
+        laughs.append(f"a{i}: &a{i} [{', '.join([prev] * 10)}]")
+    bomb = "apiVersion: ringfence/v1\n" + "\n".join(laughs) + "\n"
+    assert any("document too large" in p for p in _problems(bomb))
+    assert any("several" in p for p in _problems(SMALL + "---\n" + SMALL))

@@ -21,7 +21,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 Path = tuple[str | int, ...]
 
 MAX_BYTES = 20 * 1024 * 1024
-MAX_NODES = 2_000_000
+MAX_NODES = 200_000
+MAX_DEPTH = 64
 
 
 class SourceError(Exception):
@@ -88,6 +89,9 @@ def _plain(node: Any, path: Path, pos: Positions, budget: list[int]) -> Any:
     budget[0] -= 1
     if budget[0] < 0:
         raise SourceError(1, 1, f"document too large (more than {MAX_NODES} nodes after aliases)")
+    if len(path) > MAX_DEPTH:
+        line, col = pos.values.get(path[:-1], (0, 0))
+        raise SourceError(line + 1, col + 1, f"nested more than {MAX_DEPTH} levels deep")
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for k in node:
@@ -132,7 +136,9 @@ def read_yaml(text: str) -> tuple[Any, Positions]:
         docs = list(yaml.load_all(text))
     except YAMLError as exc:
         raise _source_error(exc) from None
-    except (ValueError, TypeError, RecursionError) as exc:
+    except RecursionError:
+        raise SourceError(1, 1, f"nested more than {MAX_DEPTH} levels deep") from None
+    except (ValueError, TypeError) as exc:
         raise SourceError(1, 1, f"malformed YAML: {type(exc).__name__}") from None
     if len(docs) > 1:
         raise SourceError(1, 1, "expected one YAML document, found several (--- separators)")
