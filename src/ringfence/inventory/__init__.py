@@ -19,6 +19,7 @@ from ringfence.inventory.estate import (
     parse_estate,
     plan_estate,
 )
+from ringfence.inventory.repository import InventoryRepository, ListQuery, Page
 from ringfence.inventory.sections import (
     ApplyContext,
     EstateSection,
@@ -40,6 +41,9 @@ __all__ = [
     "EstateSection",
     "EstateView",
     "FieldChange",
+    "InventoryRepository",
+    "ListQuery",
+    "Page",
     "Plan",
     "SecretReference",
     "SectionItem",
