@@ -12,7 +12,7 @@ import pytest
 from ringfence.cli import main
 from ringfence.core.config import load_settings
 from ringfence.runtime import Runtime
-from tests.vendors.conftest import make_estate
+from tests.vendors.conftest import copy_template, make_estate
 from tests.vendors.test_assessments import good_answers
 
 
@@ -27,9 +27,9 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def data_dir(tmp_path: Path, template_data_dir: Path) -> str:
     data = str(tmp_path / "rf")
-    assert run(["init", "--data-dir", data], capsys)[0] == 0
+    copy_template(template_data_dir, Path(data))
     rt = Runtime.open(load_settings(data_dir=Path(data)))
     try:
         make_estate(rt)

@@ -83,10 +83,10 @@ def test_pentest_findings_get_sla_due_dates_and_go_overdue(
                     "name": "2025 external test",
                     "performed_on": performed,
                     "findings": [
-                        {"ref": "F-1", "title": "SQL injection", "severity": "critical"},
-                        {"ref": "F-2", "title": "Verbose errors", "severity": "low"},
+                        {"id": "F-1", "title": "SQL injection", "severity": "critical"},
+                        {"id": "F-2", "title": "Verbose errors", "severity": "low"},
                         {
-                            "ref": "F-3",
+                            "id": "F-3",
                             "title": "Old TLS",
                             "severity": "high",
                             "status": "resolved",
@@ -114,8 +114,8 @@ def test_duplicate_finding_refs_are_refused() -> None:
                 "name": "t",
                 "performed_on": "2026-01-01",
                 "findings": [
-                    {"ref": "A", "title": "a", "severity": "low"},
-                    {"ref": "A", "title": "b", "severity": "low"},
+                    {"id": "A", "title": "a", "severity": "low"},
+                    {"id": "A", "title": "b", "severity": "low"},
                 ],
             }
         )

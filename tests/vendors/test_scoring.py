@@ -225,7 +225,7 @@ def test_vendor_risk_reads_declared_and_observed_flows_and_evidence(
                 {
                     "name": "pt",
                     "performed_on": today - timedelta(days=60),
-                    "findings": [{"ref": "1", "title": "RCE", "severity": "critical"}],
+                    "findings": [{"id": "1", "title": "RCE", "severity": "critical"}],
                 }
             ),
         )

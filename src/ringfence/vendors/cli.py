@@ -111,7 +111,7 @@ def show(
     if findings:
         emit_table(
             findings,
-            ["pentest", "ref", "title", "severity", "status", "due_on"],
+            ["pentest", "id", "title", "severity", "status", "due_on"],
             title="pentest findings",
         )
 

@@ -118,7 +118,7 @@ def add_pentest(session: Session, vendor: Vendor, data: PentestIn) -> Pentest:
     )
     row.findings = [
         PentestFinding(
-            ref=f.ref,
+            ref=f.id,
             title=f.title,
             severity=f.severity,
             status=f.status,

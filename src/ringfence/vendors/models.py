@@ -165,6 +165,8 @@ class Certification(Timestamped, Base):
     period_end: Mapped[date | None] = mapped_column(Date)
     issued_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
+    # "api" (API/CLI) or "estate" (declared in ringfence.yaml; apply owns these rows).
+    origin: Mapped[str] = mapped_column(String(20), default="api")
     document_id: Mapped[str | None] = mapped_column(
         ForeignKey("vendor_documents.id", ondelete="SET NULL")
     )
@@ -183,6 +185,8 @@ class Contract(Timestamped, Base):
     notice_days: Mapped[int] = mapped_column(Integer, default=30)
     # The clause checklist, see ringfence.vendors.contracts.CLAUSES.
     clauses: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # "api" (API/CLI) or "estate" (declared in ringfence.yaml; apply owns these rows).
+    origin: Mapped[str] = mapped_column(String(20), default="api")
     document_id: Mapped[str | None] = mapped_column(
         ForeignKey("vendor_documents.id", ondelete="SET NULL")
     )
@@ -196,6 +200,8 @@ class Pentest(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(200))
     tester: Mapped[str] = mapped_column(String(200), default="")
     performed_on: Mapped[date] = mapped_column(Date)
+    # "api" (API/CLI) or "estate" (declared in ringfence.yaml; apply owns these rows).
+    origin: Mapped[str] = mapped_column(String(20), default="api")
     document_id: Mapped[str | None] = mapped_column(
         ForeignKey("vendor_documents.id", ondelete="SET NULL")
     )

@@ -130,7 +130,7 @@ class ContractIn(_Strict):
 
 
 class FindingIn(_Strict):
-    ref: str = Field(min_length=1, max_length=40)
+    id: str = Field(min_length=1, max_length=40)
     title: str = Field(min_length=1, max_length=300)
     severity: Severity
     status: FindingStatus = FindingStatus.OPEN
@@ -146,7 +146,7 @@ class PentestIn(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> PentestIn:
-        refs = [f.ref for f in self.findings]
+        refs = [f.id for f in self.findings]
         if len(refs) != len(set(refs)):
-            raise ValueError("findings: ref values must be unique within a pentest")
+            raise ValueError("findings: id values must be unique within a pentest")
         return self

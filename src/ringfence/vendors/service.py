@@ -292,7 +292,7 @@ def vendor_detail(rt: Runtime, vendor: str) -> dict[str, Any]:
                     "performed_on": t.performed_on,
                     "findings": [
                         {
-                            "ref": f.ref,
+                            "id": f.ref,
                             "title": f.title,
                             "severity": f.severity.value,
                             "status": f.status.value,
