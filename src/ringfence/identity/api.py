@@ -11,15 +11,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from sqlalchemy import or_, select
 
 from ringfence.api.deps import Principal, current_principal
-from ringfence.core.errors import NotFoundError, PermissionDeniedError, ValidationError
+from ringfence.core.errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from ringfence.identity import lifecycle
 from ringfence.identity.accounts import Accounts, csrf_for
 from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for, settings_of
 from ringfence.identity.models import ConsoleUser, IdentityFinding, PersonalToken
+from ringfence.identity.oidc import OidcRelyingParty
 from ringfence.identity.roles import (
     IDENTITY_ADMIN,
     LIFECYCLE,
@@ -151,6 +158,42 @@ async def logout(request: Request, caller: Caller) -> Response:
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+def relying_party(request: Request) -> OidcRelyingParty:
+    """One relying party per app (it caches the provider metadata and JWKS)."""
+    rp: OidcRelyingParty | None = getattr(request.app.state, "oidc_rp", None)
+    if rp is None:
+        rt = _runtime(request)
+        http = getattr(request.app.state, "oidc_http", None)
+        rp = OidcRelyingParty(settings_of(request), rt.store, rt.vault, rt.clock, http)
+        request.app.state.oidc_rp = rp
+    return rp
+
+
+@auth_router.get("/oidc/login")
+def oidc_login(request: Request) -> Response:
+    """Redirect the browser to the identity provider (code flow with PKCE)."""
+    return RedirectResponse(relying_party(request).start(), status_code=302)
+
+
+@auth_router.get("/oidc/callback")
+def oidc_callback(
+    request: Request, code: str | None = None, state: str | None = None, error: str | None = None
+) -> Response:
+    """The provider sends the browser back here; on success the session cookie is set."""
+    if error:
+        raise AuthenticationError(
+            f"the identity provider refused the sign-in ({error[:60]})", code="oidc"
+        )
+    if not code or not state or len(code) > 2048 or len(state) > 512:
+        raise ValidationError("the callback needs `code` and `state`")
+    login_ = relying_party(request).finish(code=code, state=state)
+    accounts = accounts_for(request)
+    token = accounts.create_session(login_.user_id, mfa_passed=login_.mfa_passed, method="oidc")
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookies(request, response, accounts, token.get_secret_value())
     return response
 
 

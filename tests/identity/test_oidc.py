@@ -1,0 +1,147 @@
+"""SSO against a real OpenID provider on loopback: PKCE, state, nonce, ID-token checks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from ringfence.identity.models import ConsoleUser
+from ringfence.identity.settings import IdentitySettings
+from ringfence.runtime import Runtime
+from tests.identity.oidc_provider import LoopbackOidcProvider
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[LoopbackOidcProvider]:
+    idp = LoopbackOidcProvider()
+    idp.start()
+    yield idp
+    idp.stop()
+
+
+@pytest.fixture
+def sso_app(app: FastAPI, runtime: Runtime, provider: LoopbackOidcProvider) -> Iterator[FastAPI]:
+    provider.mode = "good"
+    provider.claims = {
+        "email": "ann@example.com",
+        "groups": ["rf-admins", "everyone"],
+        "amr": ["pwd", "mfa"],
+    }
+    provider.jwks_hits = 0
+    provider.now = lambda: int(runtime.clock.now().timestamp())
+    runtime.vault.put("oidc-client-secret", provider.client_secret)
+    app.state.identity_settings = IdentitySettings(
+        oidc_issuer=provider.issuer,
+        oidc_client_id=provider.client_id,
+        oidc_client_secret_ref="vault:oidc-client-secret",
+        oidc_redirect_uri="https://rf.example/auth/oidc/callback",
+        oidc_group_roles={"rf-admins": ["admin"], "rf-analysts": ["security-analyst"]},
+    )
+    http = httpx.Client(timeout=5)
+    app.state.oidc_http = http
+    yield app
+    http.close()
+
+
+@pytest.fixture
+def web(sso_app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(sso_app, base_url="https://rf.example") as client:
+        yield client
+
+
+def _to_callback(web: TestClient, provider: LoopbackOidcProvider) -> str:
+    start = web.get("/auth/oidc/login", follow_redirects=False)
+    assert start.status_code == 302
+    location = start.headers["location"]
+    assert location.startswith(f"{provider.issuer}/authorize?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["code_challenge_method"] == ["S256"] and query["code_challenge"][0]
+    assert query["state"][0] and query["nonce"][0] and query["state"] != query["nonce"]
+    assert "code_verifier" not in query
+    back = httpx.get(location, follow_redirects=False)
+    assert back.status_code == 302, back.text
+    url = urlsplit(back.headers["location"])
+    return f"{url.path}?{url.query}"
+
+
+def test_sso_signs_in_and_maps_groups_to_roles(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime
+) -> None:
+    resp = web.get(_to_callback(web, provider), follow_redirects=False)
+    assert resp.status_code == 303, resp.text
+    assert any(c.startswith("rf_session=") for c in resp.headers.get_list("set-cookie"))
+    me = web.get("/api/v1/identity/me").json()
+    assert me["roles"] == ["admin"] and "identity:admin" in me["scopes"]
+    with runtime.store.session() as s:
+        user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == "ann@example.com"))
+        assert user is not None and user.sso_subject == f"{provider.issuer}|00u-ann"
+        assert user.password_hash is None
+    # JWKS and discovery are cached across sign-ins
+    web.cookies.clear()
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    assert provider.jwks_hits == 1
+
+
+def test_replayed_state_is_refused(web: TestClient, provider: LoopbackOidcProvider) -> None:
+    callback = _to_callback(web, provider)
+    assert web.get(callback, follow_redirects=False).status_code == 303
+    web.cookies.clear()
+    replay = web.get(callback, follow_redirects=False)
+    assert replay.status_code == 401 and replay.json()["code"] == "oidc_state"
+    assert web.get("/api/v1/identity/me").status_code == 401
+
+
+@pytest.mark.parametrize("mode", ["forged", "wrong_aud", "wrong_nonce", "expired", "alg_none"])
+def test_bad_id_tokens_are_refused(
+    web: TestClient, provider: LoopbackOidcProvider, mode: str
+) -> None:
+    provider.mode = mode
+    resp = web.get(_to_callback(web, provider), follow_redirects=False)
+    assert resp.status_code == 401, resp.text
+    assert resp.json()["code"] == "oidc_id_token"
+    assert not any(c.startswith("rf_session=") for c in resp.headers.get_list("set-cookie"))
+
+
+def test_state_from_elsewhere_and_bad_callbacks(
+    web: TestClient, provider: LoopbackOidcProvider
+) -> None:
+    callback = _to_callback(web, provider)
+    forged_state = callback.split("state=")[0] + "state=attacker-chosen"
+    assert web.get(forged_state, follow_redirects=False).json()["code"] == "oidc_state"
+    assert web.get("/auth/oidc/callback", follow_redirects=False).status_code == 400
+    denied = web.get("/auth/oidc/callback?error=access_denied", follow_redirects=False)
+    assert denied.status_code == 401
+
+
+def test_users_without_a_mapped_group_get_no_access(
+    web: TestClient, provider: LoopbackOidcProvider
+) -> None:
+    provider.claims = {"email": "eve@example.com", "groups": ["everyone"]}
+    resp = web.get(_to_callback(web, provider), follow_redirects=False)
+    assert resp.status_code == 403 and resp.json()["code"] == "no_role"
+
+
+def test_sso_admin_without_idp_mfa_must_enrol(
+    web: TestClient, provider: LoopbackOidcProvider
+) -> None:
+    provider.claims = {"email": "root@example.com", "groups": ["rf-admins"], "amr": ["pwd"]}
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    me = web.get("/api/v1/identity/me").json()
+    assert sorted(me["scopes"]) == ["mfa:enroll", "self"]
+    assert web.get("/api/v1/integrations").status_code == 403
+    provider.claims = {"email": "ana@example.com", "groups": ["rf-analysts"]}
+    web.cookies.clear()
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    assert web.get("/api/v1/integrations").status_code == 200
+
+
+def test_sso_not_configured_is_a_clear_error(app: FastAPI) -> None:
+    with TestClient(app, base_url="https://rf.example") as c:
+        resp = c.get("/auth/oidc/login", follow_redirects=False)
+        assert resp.status_code == 500 and "not configured" in resp.json()["detail"]
