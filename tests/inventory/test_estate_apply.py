@@ -228,3 +228,31 @@ def test_machine_identities_can_move_between_integrations(any_runtime: Runtime) 
     plan = _apply(rt, renamed)
     assert plan.counts() == {"create": 1, "update": 0, "delete": 1}
     assert _plan(rt, renamed).is_empty
+
+
+def test_people_match_by_email_case_insensitively(runtime: Runtime) -> None:
+    rt = runtime
+    with rt.store.session() as s:
+        # As an identity provider might have provisioned them.
+        s.add(Person(email="Ada@Northwind.example", name="Ada Lovelace", department="Security"))
+    only_apps = SMALL.split("integrations:\n")[0].replace(
+        "people:\n  - email: ada@northwind.example\n    name: Ada Lovelace\n"
+        "    department: Security\n  - email: bob@northwind.example\n    name: Bob\n",
+        "",
+    )
+    assert "people:" not in only_apps
+    # The owner reference resolves against the stored, differently cased e-mail ...
+    plan = _apply(rt, only_apps)
+    assert {c.section for c in plan.changes} == {"vendors", "apps"}
+    with rt.store.session() as s:
+        owner = s.scalars(select(App.owner_id).where(App.name == "CRM")).one()
+        assert owner is not None
+    # ... and declaring the person matches it instead of creating a second one.
+    with_people = "apiVersion: ringfence/v1\npeople:\n" + (
+        "  - {email: ada@northwind.example, name: Ada Lovelace, department: Security}\n"
+    )
+    assert _plan(rt, with_people).is_empty
+    renamed = with_people.replace("Ada Lovelace", "Ada King")
+    _apply(rt, renamed)
+    with rt.store.session() as s:
+        assert [p.name for p in s.scalars(select(Person))] == ["Ada King"]

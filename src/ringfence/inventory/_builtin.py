@@ -102,11 +102,11 @@ def _apply_people(
     deletes: Sequence[str],
     ctx: ApplyContext,
 ) -> None:
+    # E-mail is the key, case-insensitively: SCIM may have stored "Ada@X" for "ada@x".
+    wanted = [u.email for u in updates] + list(deletes)
     existing = {
-        p.email: p
-        for p in session.scalars(
-            select(Person).where(Person.email.in_([u.email for u in updates] + list(deletes)))
-        )
+        p.email.lower(): p
+        for p in session.scalars(select(Person).where(func.lower(Person.email).in_(wanted)))
     }
     for spec in creates:
         session.add(
@@ -206,7 +206,7 @@ def _apply_apps(
 ) -> None:
     specs = [*creates, *updates]
     vendors = _ids(session, Vendor, Vendor.name, {s.vendor for s in specs})
-    people = _ids(session, Person, Person.email, {s.owner for s in specs if s.owner})
+    people = _ids(session, Person, func.lower(Person.email), {s.owner for s in specs if s.owner})
     names = [s.name for s in updates] + list(deletes)
     existing = {a.name: a for a in session.scalars(select(App).where(App.name.in_(names)))}
     for spec in specs:
@@ -277,7 +277,7 @@ def _apply_integrations(
     specs = [*creates, *updates]
     app_names = {s.destination for s in specs} | {s.source for s in specs if s.source}
     apps = _ids(session, App, App.name, app_names)
-    people = _ids(session, Person, Person.email, {s.owner for s in specs if s.owner})
+    people = _ids(session, Person, func.lower(Person.email), {s.owner for s in specs if s.owner})
     client_ids = [s.client_id for s in specs if s.client_id]
     if client_ids:
         # Machine identities are unique; free every id this apply (re)assigns first so a
@@ -468,7 +468,7 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
         model=PersonSpec,
         load_current=_load_people,
         apply=_apply_people,
-        ids=_ids_of(Person, Person.email),
+        ids=_ids_of(Person, func.lower(Person.email)),
         order=10,
         key_field="email",
         entity_type="person",

@@ -453,7 +453,12 @@ def canonical(section: EstateSection[Any], data: Mapping[str, Any]) -> dict[str,
 
 
 def _current(session: Session, section: EstateSection[Any]) -> dict[str, dict[str, Any]]:
-    return {str(k): canonical(section, v) for k, v in section.load_current(session).items()}
+    out: dict[str, dict[str, Any]] = {}
+    for name, data in section.load_current(session).items():
+        item = canonical(section, data)
+        # Key by the normalised key (e-mail addresses are lower-cased by the model).
+        out[str(item.get(section.key_field, name))] = item
+    return out
 
 
 def _diff(
@@ -473,7 +478,7 @@ def _diff(
 
 def _stored_names(session: Session, estate: Estate) -> dict[str, set[str]]:
     return {
-        s.key: {str(k) for k in s.load_current(session)}
+        s.key: set(_current(session, s))
         for s in registered_sections()
         if s.key not in estate.sections
     }

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import NotFoundError, ValidationError
@@ -212,7 +212,7 @@ def _list_rows(session: Session, kind: Kind, filters: Filters | None) -> list[di
             r
             for r in rows
             if (f.vendor is None or r["vendor"] == f.vendor)
-            and (owner is None or r["owner"] == owner)
+            and (owner is None or str(r["owner"]).lower() == owner)
             and (wanted_class is None or _has_class(r["data_classes"], wanted_class))
         ]
     if kind is Kind.VENDORS:
@@ -243,7 +243,7 @@ def _list_rows(session: Session, kind: Kind, filters: Filters | None) -> list[di
         return [
             r
             for r in irows
-            if (owner is None or r["owner"] == owner)
+            if (owner is None or str(r["owner"]).lower() == owner)
             and (f.app is None or f.app in (r["source"], r["destination"]))
             and (f.vendor is None or app_vendor.get(r["destination"]) == f.vendor)
             and (wanted_class is None or _has_class(r["data_classes"], wanted_class))
@@ -272,7 +272,7 @@ def _list_rows(session: Session, kind: Kind, filters: Filters | None) -> list[di
             r
             for r in crows
             if (f.integration is None or r["integration"] == f.integration)
-            and (owner is None or integ_owner.get(r["integration"] or "") == owner)
+            and (owner is None or str(integ_owner.get(r["integration"] or "")).lower() == owner)
         ]
     if kind is Kind.FLOWS:
         fq = select(DataFlow).order_by(DataFlow.name, DataFlow.origin)
@@ -363,7 +363,7 @@ def show(session: Session, kind: Kind, name: str) -> dict[str, Any]:
         # A declared and an observed flow may share a name; show the declared one first.
         flows.sort(key=lambda x: x.origin.value)
         return _flow_row(flows[0], apps, integrations)
-    p = session.scalars(select(Person).where(Person.email == name.lower())).first()
+    p = session.scalars(select(Person).where(func.lower(Person.email) == name.lower())).first()
     if p is None:
         raise NotFoundError(f"no person with e-mail {name!r}")
     row = _person_row(p)
