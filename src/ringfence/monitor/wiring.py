@@ -1,13 +1,76 @@
-"""Builds the monitor of a runtime: storage plus the analysers configured for it.
+"""Builds the monitor of a runtime from ``<data_dir>/monitor.yaml``: rules, placeholders,
+alert suppression, sinks, retention.
 
-Kept separate from ``service`` so the pipeline itself stays free of configuration lookups.
+``monitor.yaml`` (all keys optional)::
+
+    rules_dirs: [/etc/ringfence/rules]      # in addition to the bundled rules
+    bundled_rules: true
+    placeholders: {admin_roles: [Global Administrator]}
+    suppression_minutes: 60
+    retention_days: {default: 90, okta: 365}
+    sinks:
+      - {name: siem, type: syslog, host: 10.0.0.5, port: 514, protocol: tcp, format: cef}
+      - {name: soar, type: webhook, url: https://soar.example/hook, secret_env: RF_HOOK_KEY}
+      - {name: splunk, type: splunk_hec, url: https://splunk:8088, token_env: RF_HEC_TOKEN}
+
+Secrets are never written here: sinks name an environment variable or ``vault:NAME``.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from ringfence.core.errors import ConfigError
+from ringfence.monitor.alerts import AlertStore
+from ringfence.monitor.detect import SigmaDetector
 from ringfence.monitor.service import Monitor
+from ringfence.monitor.sigma.engine import BUNDLED_RULES, RuleSet
 from ringfence.runtime import Runtime
 
+CONFIG_FILE = "monitor.yaml"
 
-def build_monitor(rt: Runtime) -> Monitor:
-    return Monitor(rt.store, rt.clock)
+
+def load_config(data_dir: Path) -> dict[str, Any]:
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        return {}
+    try:
+        cfg = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read monitor config: {exc}") from None
+    if cfg is None:
+        return {}
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"{path}: must be a mapping")
+    return cfg
+
+
+def load_rules(cfg: dict[str, Any]) -> RuleSet:
+    dirs = [Path(str(d)) for d in cfg.get("rules_dirs") or []]
+    if cfg.get("bundled_rules", True):
+        dirs.insert(0, BUNDLED_RULES)
+    for d in dirs:
+        if not d.exists():
+            raise ConfigError(f"monitor.yaml: rules directory {d} does not exist")
+    placeholders = cfg.get("placeholders") or {}
+    if not isinstance(placeholders, dict):
+        raise ConfigError("monitor.yaml: placeholders must map a name to a list of values")
+    return RuleSet.load(dirs, {str(k): [str(x) for x in v] for k, v in placeholders.items()})
+
+
+def build_monitor(rt: Runtime, rules: RuleSet | None = None) -> Monitor:
+    cfg = load_config(rt.settings.data_dir)
+    sinks = [str(s.get("name")) for s in cfg.get("sinks") or [] if isinstance(s, dict)]
+    alerts = AlertStore(
+        rt.store,
+        rt.clock,
+        sinks=sinks,
+        suppression=timedelta(minutes=float(cfg.get("suppression_minutes", 60))),
+    )
+    detector = SigmaDetector(rules or load_rules(cfg), alerts)
+    return Monitor(rt.store, rt.clock, analysers=[detector])

@@ -1,0 +1,178 @@
+"""Alerts: OCSF Detection Findings (2004), de-duplicated, with a lifecycle and an outbox.
+
+A finding with the dedup key of an alert that is still open (new / acknowledged) and was seen
+within the suppression window increments that alert instead of creating a new one, so a burst
+is one alert with a count. Each new alert is written to the outbox once per configured sink in
+the same transaction; delivery (``monitor.sinks``) retries from there, so a sink that is down
+loses nothing. An alert never carries a secret: only event ids, entities and a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from ringfence.core.clock import Clock
+from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.core.ids import new_id
+from ringfence.monitor.events import OCSF_VERSION, Event
+from ringfence.monitor.models import Alert, OutboxItem
+from ringfence.store.db import Store
+
+SEVERITY_ID = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
+STATUS_ID = {"new": 1, "acknowledged": 2, "closed": 4}
+_ANALYTIC = {
+    "rule": (1, "Rule"),
+    "correlation": (1, "Rule"),
+    "ueba": (2, "Behavioral"),
+    "apimon": (3, "Statistical"),
+}
+
+
+@dataclass
+class Finding:
+    rule_key: str
+    title: str
+    severity: str
+    kind: str  # rule | correlation | ueba | apimon
+    entity: str
+    sentence: str
+    time: datetime
+    events: Sequence[Event] = ()
+    tags: Sequence[str] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.rule_key}|{self.entity}"[:200]
+
+
+def to_ocsf(alert_id: str, f: Finding, count: int, status: str) -> dict[str, Any]:
+    type_id, type_name = _ANALYTIC.get(f.kind, (99, "Other"))
+    sev = f.severity if f.severity in SEVERITY_ID else "medium"
+    return {
+        "class_uid": 2004,
+        "class_name": "Detection Finding",
+        "category_uid": 2,
+        "category_name": "Findings",
+        "activity_id": 1,
+        "activity_name": "Create",
+        "type_uid": 200401,
+        "time": int(f.time.timestamp() * 1000),
+        "severity_id": SEVERITY_ID[sev],
+        "severity": sev.capitalize(),
+        "status_id": STATUS_ID.get(status, 1),
+        "status": status.capitalize(),
+        "count": count,
+        "message": f.sentence,
+        "finding_info": {
+            "uid": alert_id,
+            "title": f.title,
+            "desc": f.sentence,
+            "types": list(f.tags),
+            "analytic": {"uid": f.rule_key, "name": f.title, "type_id": type_id, "type": type_name},
+            "related_events": [
+                {"uid": e.id, "class_uid": e.class_uid, "time": int(e.time.timestamp() * 1000)}
+                for e in list(f.events)[:50]
+            ],
+        },
+        "resources": [{"name": f.entity, "type": "entity"}],
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {"name": "Ringfence", "vendor_name": "Ringfence"},
+        },
+        "unmapped": f.extra,
+    }
+
+
+class AlertStore:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        sinks: Sequence[str] = (),
+        suppression: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.sinks = list(sinks)
+        self.suppression = suppression
+
+    def raise_findings(self, findings: Sequence[Finding]) -> list[Alert]:
+        """Create or increment alerts; returns the alerts that are new (outbox written)."""
+        created: list[Alert] = []
+        if not findings:
+            return created
+        now = self.clock.now()
+        with self.store.session() as s:
+            for f in findings:
+                open_alert = s.scalars(
+                    select(Alert)
+                    .where(Alert.dedup_key == f.dedup_key, Alert.status != "closed")
+                    .order_by(Alert.last_seen.desc())
+                    .limit(1)
+                ).first()
+                if open_alert is not None and f.time - open_alert.last_seen <= self.suppression:
+                    open_alert.count += 1
+                    open_alert.last_seen = max(open_alert.last_seen, f.time)
+                    finding = dict(open_alert.finding)
+                    finding["count"] = open_alert.count
+                    open_alert.finding = finding
+                    continue
+                alert_id = new_id()
+                alert = Alert(
+                    id=alert_id,
+                    dedup_key=f.dedup_key,
+                    rule_id=f.rule_key[:120],
+                    title=f.title[:300],
+                    severity=f.severity if f.severity in SEVERITY_ID else "medium",
+                    status="new",
+                    first_seen=f.time,
+                    last_seen=f.time,
+                    count=1,
+                    finding=to_ocsf(alert_id, f, 1, "new"),
+                )
+                s.add(alert)
+                for sink in self.sinks:
+                    s.add(
+                        OutboxItem(
+                            alert_id=alert_id,
+                            sink=sink,
+                            revision=1,
+                            payload=alert.finding,
+                            attempts=0,
+                            next_attempt_at=now,
+                        )
+                    )
+                s.flush()
+                created.append(alert)
+        return created
+
+    def list(self, status: str | None = None, limit: int = 100) -> list[Alert]:
+        if status is not None and status not in STATUS_ID:
+            raise ValidationError(f"unknown status {status!r}; use new, acknowledged or closed")
+        with self.store.session() as s:
+            q = select(Alert).order_by(Alert.last_seen.desc()).limit(limit)
+            if status:
+                q = q.where(Alert.status == status)
+            return list(s.scalars(q))
+
+    def set_status(self, alert_id: str, status: str) -> Alert:
+        if status not in ("acknowledged", "closed"):
+            raise ValidationError("status must be acknowledged or closed")
+        with self.store.session() as s:
+            alert = s.get(Alert, alert_id)
+            if alert is None:
+                raise NotFoundError(f"no alert {alert_id!r}")
+            if alert.status == "closed":
+                raise ValidationError(f"alert {alert_id} is already closed")
+            alert.status = status
+            finding = dict(alert.finding)
+            finding["status"], finding["status_id"] = status.capitalize(), STATUS_ID[status]
+            alert.finding = finding
+            return alert

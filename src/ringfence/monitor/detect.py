@@ -1,0 +1,40 @@
+"""The Sigma analyser: runs the rule set over newly stored events and raises alerts.
+
+Runs after storage (see ``Monitor.process``), so an event redelivered by the bus is not
+evaluated twice. Never raises on a rule error: matching is total over any event shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ringfence.monitor.alerts import AlertStore, Finding
+from ringfence.monitor.events import Event
+from ringfence.monitor.sigma.engine import Detection, RuleSet
+
+
+class SigmaDetector:
+    def __init__(self, rules: RuleSet, alerts: AlertStore) -> None:
+        self.rules = rules
+        self.alerts = alerts
+
+    def analyse(self, events: Sequence[Event]) -> None:
+        detections = self.rules.evaluate(events)
+        if detections:
+            self.alerts.raise_findings([to_finding(d) for d in detections])
+
+
+def to_finding(d: Detection) -> Finding:
+    last = d.events[-1]
+    entity = last.actor or last.src_ip or "unknown"
+    return Finding(
+        rule_key=d.rule_key,
+        title=d.title,
+        severity=d.level,
+        kind=d.kind,
+        entity=entity,
+        sentence=d.sentence,
+        time=last.time,
+        events=d.events,
+        tags=d.tags,
+    )

@@ -1,0 +1,322 @@
+"""Compile a pySigma condition tree into a plain Python predicate over the event view.
+
+pySigma parses the rule and applies the value modifiers (contains, base64offset, windash ...);
+this module turns the resulting typed values into closures, once per rule, so matching an
+event is a few dict lookups and string comparisons. Regular expressions run on RE2 (linear
+time, untrusted rules cannot cause catastrophic backtracking). A construct we cannot evaluate
+raises ``Unsupported`` naming it; the engine reports it per rule and never guesses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import operator
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import re2
+
+from ringfence.monitor.sigma.fields import Getter, getter
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaTimestampPart,
+    SpecialChars,
+    TimestampPart,
+)
+
+Predicate = Callable[[Any], bool]
+ValueTest = Callable[[Any], bool]
+
+
+class Unsupported(Exception):
+    """A Sigma construct this engine does not evaluate (reported per rule)."""
+
+
+def _as_text(v: Any) -> str | None:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return str(v)
+    return None
+
+
+def _as_number(v: Any) -> float | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, str):
+        try:
+            return float(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+# -- strings --------------------------------------------------------------------------------
+def _expand_placeholders(
+    s: SigmaString, placeholders: Mapping[str, Sequence[str]]
+) -> list[list[Any]]:
+    options: list[list[Any]] = []
+    for part in s.s:
+        if isinstance(part, Placeholder):
+            if part.name not in placeholders:
+                raise Unsupported(f"placeholder %{part.name}% has no configured values")
+            options.append([str(v) for v in placeholders[part.name]])
+        else:
+            options.append([part])
+    return [list(combo) for combo in itertools.product(*options)]
+
+
+def _string_test(parts: list[Any], cased: bool) -> ValueTest:
+    # merge adjacent plain strings
+    merged: list[Any] = []
+    for p in parts:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    multi, single = SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE
+    plain = [p for p in merged if isinstance(p, str)]
+    norm: Callable[[str], str] = (lambda x: x) if cased else str.lower
+    if not any(isinstance(p, SpecialChars) for p in merged):
+        want = norm("".join(plain))
+        return lambda v: (t := _as_text(v)) is not None and norm(t) == want
+    if merged == [multi]:
+        return lambda v: _as_text(v) is not None
+    if single not in merged and len(plain) == 1:
+        needle = norm(plain[0])
+        if merged == [multi, plain[0], multi]:
+            return lambda v: (t := _as_text(v)) is not None and needle in norm(t)
+        if merged == [plain[0], multi]:
+            return lambda v: (t := _as_text(v)) is not None and norm(t).startswith(needle)
+        if merged == [multi, plain[0]]:
+            return lambda v: (t := _as_text(v)) is not None and norm(t).endswith(needle)
+    pattern = "".join(".*" if p is multi else "." if p is single else re2.escape(p) for p in merged)
+    rx = re2.compile(("(?s)" if cased else "(?is)") + pattern)
+    return lambda v: (t := _as_text(v)) is not None and rx.fullmatch(t) is not None
+
+
+def _sigma_string(value: SigmaString, placeholders: Mapping[str, Sequence[str]]) -> ValueTest:
+    cased = isinstance(value, SigmaCasedString)
+    if value.contains_placeholder():
+        tests = [_string_test(parts, cased) for parts in _expand_placeholders(value, placeholders)]
+        return lambda v: any(t(v) for t in tests)
+    return _string_test(list(value.s), cased)
+
+
+def _regex(value: SigmaRegularExpression) -> ValueTest:
+    flags = ""
+    if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
+        flags += "i"
+    if SigmaRegularExpressionFlag.MULTILINE in value.flags:
+        flags += "m"
+    if SigmaRegularExpressionFlag.DOTALL in value.flags:
+        flags += "s"
+    pattern = value.regexp.to_plain()
+    try:
+        rx = re2.compile((f"(?{flags})" if flags else "") + pattern)
+    except Exception as exc:  # re2.error: backreferences, lookaround ...
+        raise Unsupported(f"regular expression {pattern!r} is not RE2-compatible: {exc}") from None
+    return lambda v: (t := _as_text(v)) is not None and rx.search(t) is not None
+
+
+_OPS: dict[CompareOperators, Callable[[float, float], bool]] = {
+    CompareOperators.LT: operator.lt,
+    CompareOperators.LTE: operator.le,
+    CompareOperators.GT: operator.gt,
+    CompareOperators.GTE: operator.ge,
+}
+
+
+def _time_part(v: Any, part: TimestampPart) -> int | None:
+    t: datetime | None = None
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        t = datetime.fromtimestamp(v / 1000 if v > 1e11 else v, UTC)
+    elif isinstance(v, str):
+        try:
+            t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if t is None:
+        return None
+    return {
+        TimestampPart.MINUTE: t.minute,
+        TimestampPart.HOUR: t.hour,
+        TimestampPart.DAY: t.day,
+        TimestampPart.WEEK: t.isocalendar()[1],
+        TimestampPart.MONTH: t.month,
+        TimestampPart.YEAR: t.year,
+    }[part]
+
+
+def value_test(value: Any, placeholders: Mapping[str, Sequence[str]]) -> ValueTest:
+    """A test of one event value against one Sigma value (not exists / fieldref / null)."""
+    if isinstance(value, SigmaExpansion):
+        tests = [value_test(v, placeholders) for v in value.values]
+        return lambda v: any(t(v) for t in tests)
+    if isinstance(value, SigmaString):
+        return _sigma_string(value, placeholders)
+    if isinstance(value, SigmaRegularExpression):
+        return _regex(value)
+    if isinstance(value, SigmaTimestampPart):
+        want, part = int(value.number), value.timestamp_part
+        return lambda v: _time_part(v, part) == want
+    if isinstance(value, SigmaBool):
+        b = bool(value.boolean)
+        return lambda v: v is b if isinstance(v, bool) else _as_text(v) in (str(b).lower(),)
+    if isinstance(value, SigmaNumber):
+        n = float(value.number)
+        return lambda v: _as_number(v) == n
+    if isinstance(value, SigmaCIDRExpression):
+        net = value.network
+
+        def in_net(v: Any) -> bool:
+            if not isinstance(v, str):
+                return False
+            try:
+                return ipaddress.ip_address(v.strip()) in net
+            except ValueError:
+                return False
+
+        return in_net
+    if isinstance(value, SigmaCompareExpression):
+        if value.op not in _OPS:
+            raise Unsupported(f"comparison operator {value.op.name}")
+        op, n = _OPS[value.op], float(value.number.number)
+        return lambda v: (x := _as_number(v)) is not None and op(x, n)
+    raise Unsupported(f"value type {type(value).__name__}")
+
+
+# -- tree -----------------------------------------------------------------------------------
+class Compiler:
+    """Compiles condition trees of rules of one log source ``product``."""
+
+    def __init__(
+        self, product: str | None, placeholders: Mapping[str, Sequence[str]] | None = None
+    ) -> None:
+        self.product = product
+        self.placeholders = placeholders or {}
+        self._getters: dict[str, Getter] = {}
+
+    def get(self, field: str) -> Getter:
+        g = self._getters.get(field)
+        if g is None:
+            g = self._getters[field] = getter(self.product, field)
+        return g
+
+    def compile(self, node: Any) -> Predicate:
+        if isinstance(node, ConditionAND):
+            parts = [self.compile(a) for a in node.args]
+            return lambda d: all(p(d) for p in parts)
+        if isinstance(node, ConditionOR):
+            parts = [self.compile(a) for a in node.args]
+            return lambda d: any(p(d) for p in parts)
+        if isinstance(node, ConditionNOT):
+            inner = self.compile(node.args[0])
+            return lambda d: not inner(d)
+        if isinstance(node, ConditionFieldEqualsValueExpression):
+            return self._field(node.field, node.value)
+        if isinstance(node, ConditionValueExpression):
+            return self._keyword(node.value)
+        raise Unsupported(f"condition element {type(node).__name__}")
+
+    def _field(self, field: str, value: Any) -> Predicate:
+        get = self.get(field)
+        if isinstance(value, SigmaExists):
+            want = bool(value.exists)
+            return lambda d: (len(get(d)) > 0) is want
+        if isinstance(value, SigmaNull):
+            return lambda d: all(v is None for v in get(d))
+        if isinstance(value, SigmaFieldReference):
+            other = self.get(value.field)
+            sw, ew = value.starts_with, value.ends_with
+
+            def ref(d: Any) -> bool:
+                mine = [t.lower() for v in get(d) if (t := _as_text(v)) is not None]
+                theirs = [t.lower() for v in other(d) if (t := _as_text(v)) is not None]
+                for a in mine:
+                    for b in theirs:
+                        if (sw and a.startswith(b)) or (ew and a.endswith(b)) or a == b:
+                            return True
+                return False
+
+            return ref
+        test = value_test(value, self.placeholders)
+        return lambda d: any(test(v) for v in get(d))
+
+    def _keyword(self, value: Any) -> Predicate:
+        """A keyword (no field) matches when any string in the raw record contains it."""
+        if isinstance(value, SigmaString) and not value.contains_special():
+            needle = value.to_plain().lower()
+            base: ValueTest = lambda v: isinstance(v, str) and needle in v.lower()  # noqa: E731
+        else:
+            base = value_test(value, self.placeholders)
+        return lambda d: any(base(s) for s in _leaves(d.get("raw", d)))
+
+
+def _leaves(doc: Any) -> Iterator[Any]:
+    if isinstance(doc, dict):
+        for v in doc.values():
+            yield from _leaves(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _leaves(v)
+    else:
+        yield doc
+
+
+def required_values(node: Any) -> tuple[str, frozenset[str]] | None:
+    """A (field, plain lower-case values) every matching event must have, for the rule index."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        vals = node.value.values if isinstance(node.value, SigmaExpansion) else [node.value]
+        out: set[str] = set()
+        for v in vals:
+            if (
+                not isinstance(v, SigmaString)
+                or isinstance(v, SigmaCasedString)
+                or v.contains_special()
+                or v.contains_placeholder()
+            ):
+                return None
+            out.add("".join(p for p in v.s if isinstance(p, str)).lower())
+        return node.field, frozenset(out)
+    if isinstance(node, ConditionAND):
+        for a in node.args:
+            r = required_values(a)
+            if r is not None:
+                return r
+        return None
+    if isinstance(node, ConditionOR):
+        found = [required_values(a) for a in node.args]
+        if not found or any(f is None for f in found):
+            return None
+        fields = {f[0] for f in found if f is not None}
+        if len(fields) != 1:
+            return None
+        return fields.pop(), frozenset().union(*(f[1] for f in found if f is not None))
+    return None

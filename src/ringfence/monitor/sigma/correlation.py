@@ -1,0 +1,194 @@
+"""Streaming evaluation of Sigma correlation rules over base-rule matches.
+
+Supported: ``event_count`` and ``value_count`` (conditions gt/gte/eq), ``temporal`` (the
+referenced rules all — or ``condition`` many of them — matched for the group within the
+timespan) and ``temporal_ordered`` (they matched in the listed order). Windows slide on event
+time per ``group-by`` key; a group's window is cleared when the correlation fires, so a burst
+raises one alert, not one per further event. Upper-bound conditions (lt/lte/neq) need the end of
+a window and the value_sum/avg/percentile/median types are reported as unsupported.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ringfence.monitor.events import Event
+from ringfence.monitor.sigma.compiler import Unsupported
+from ringfence.monitor.sigma.fields import Getter, getter
+from sigma.correlations import (
+    SigmaCorrelationCondition,
+    SigmaCorrelationConditionOperator,
+    SigmaCorrelationRule,
+    SigmaCorrelationType,
+)
+
+_FIRING_OPS = {
+    SigmaCorrelationConditionOperator.GT: lambda n, c: n > c,
+    SigmaCorrelationConditionOperator.GTE: lambda n, c: n >= c,
+    SigmaCorrelationConditionOperator.EQ: lambda n, c: n == c,
+}
+
+
+@dataclass
+class CorrelationHit:
+    correlation: CompiledCorrelation
+    group: tuple[str, ...]
+    events: list[Event]
+    value: float
+
+    @property
+    def sentence(self) -> str:
+        c = self.correlation
+        who = ", ".join(f"{f}={v}" for f, v in zip(c.group_by, self.group, strict=False)) or "all"
+        kind = {
+            "event_count": f"{int(self.value)} matching events",
+            "value_count": f"{int(self.value)} distinct {c.value_field}",
+            "temporal": f"{int(self.value)} of {len(c.rule_keys)} rules matched",
+            "temporal_ordered": f"{len(c.rule_keys)} rules matched in order",
+        }[c.kind]
+        return f"{kind} for {who} within {c.timespan_spec}"
+
+
+@dataclass
+class _Entry:
+    time: datetime
+    rule_key: str
+    value: str | None
+    event: Event
+
+
+@dataclass
+class CompiledCorrelation:
+    key: str
+    title: str
+    level: str
+    kind: str
+    rule_keys: list[str]
+    group_by: list[str]
+    timespan: timedelta
+    timespan_spec: str
+    op: Any
+    count: float
+    value_field: str | None
+    generate: bool
+    rule: SigmaCorrelationRule
+    # per referenced rule key: getters of the group-by fields and of the counted field
+    group_getters: dict[str, list[Getter]] = field(default_factory=dict)
+    value_getters: dict[str, Getter] = field(default_factory=dict)
+    tests: list[Any] = field(default_factory=list)
+    origin: str = ""
+    _windows: dict[tuple[str, ...], deque[_Entry]] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self._windows.clear()
+
+    def observe(self, rule_key: str, event: Event, view: dict[str, Any]) -> CorrelationHit | None:
+        group = tuple(_first_text(g(view)) for g in self.group_getters[rule_key])
+        if any(v is None for v in group):
+            return None  # events without the group-by values do not correlate
+        key = tuple(str(v) for v in group)
+        value = None
+        if self.value_field is not None:
+            value = _first_text(self.value_getters[rule_key](view))
+            if value is None:
+                return None
+        window = self._windows.setdefault(key, deque())
+        window.append(_Entry(event.time, rule_key, value, event))
+        horizon = event.time - self.timespan
+        while window and window[0].time < horizon:
+            window.popleft()
+        measured = self._measure(window)
+        if measured is None:
+            return None
+        fired = (
+            _FIRING_OPS[self.op](measured, self.count)
+            if self.kind in ("event_count", "value_count", "temporal")
+            else True
+        )
+        if not fired:
+            return None
+        hit = CorrelationHit(self, key, [e.event for e in window], measured)
+        window.clear()
+        return hit
+
+    def _measure(self, window: deque[_Entry]) -> float | None:
+        if self.kind == "event_count":
+            return float(len(window))
+        if self.kind == "value_count":
+            return float(len({e.value for e in window}))
+        if self.kind == "temporal":
+            return float(len({e.rule_key for e in window}))
+        # temporal_ordered: the rules' first matches appear in the listed order
+        want = 0
+        for e in window:
+            if want < len(self.rule_keys) and e.rule_key == self.rule_keys[want]:
+                want += 1
+        return float(want) if want == len(self.rule_keys) else None
+
+
+def _first_text(values: list[Any]) -> str | None:
+    for v in values:
+        if isinstance(v, str | int | float) and not isinstance(v, bool):
+            return str(v)
+    return None
+
+
+def compile_correlation(
+    rule: SigmaCorrelationRule, key: str, rule_keys: list[str], products: dict[str, str | None]
+) -> CompiledCorrelation:
+    """``rule_keys``: our keys of the referenced rules, in the rule's order."""
+    kinds = {
+        SigmaCorrelationType.EVENT_COUNT: "event_count",
+        SigmaCorrelationType.VALUE_COUNT: "value_count",
+        SigmaCorrelationType.TEMPORAL: "temporal",
+        SigmaCorrelationType.TEMPORAL_ORDERED: "temporal_ordered",
+    }
+    if rule.type not in kinds:
+        raise Unsupported(f"correlation type {rule.type.name.lower()}")
+    cond = rule.condition
+    if not isinstance(cond, SigmaCorrelationCondition):
+        raise Unsupported("extended (boolean) correlation conditions")
+    if rule.type is not SigmaCorrelationType.TEMPORAL_ORDERED and cond.op not in _FIRING_OPS:
+        raise Unsupported(
+            f"correlation condition {cond.op.name.lower()} (needs end-of-window evaluation)"
+        )
+    value_field = cond.fieldref if isinstance(cond.fieldref, str) else None
+    if cond.fieldref is not None and value_field is None:
+        raise Unsupported("a list of fields in the correlation condition")
+    group_by = list(rule.group_by or [])
+    c = CompiledCorrelation(
+        key=key,
+        title=rule.title,
+        level=str(rule.level.name.lower()) if rule.level else "medium",
+        kind=kinds[rule.type],
+        rule_keys=rule_keys,
+        group_by=group_by,
+        timespan=timedelta(seconds=rule.timespan.seconds),
+        timespan_spec=rule.timespan.spec,
+        op=cond.op,
+        count=float(cond.count),
+        value_field=value_field,
+        generate=bool(rule.generate),
+        rule=rule,
+    )
+    aliases = {a.alias: a for a in rule.aliases}
+    refs = list(rule.rules or [])
+    for ref, rk in zip(refs, rule_keys, strict=True):
+        product = products.get(rk)
+
+        def field_for(name: str, ref: Any = ref) -> str:
+            alias = aliases.get(name)
+            if alias is None:
+                return name
+            for r, f in alias.mapping.items():
+                if r.reference == ref.reference:
+                    return f
+            raise Unsupported(f"alias {name!r} has no field for rule {ref.reference!r}")
+
+        c.group_getters[rk] = [getter(product, field_for(g)) for g in group_by]
+        if value_field:
+            c.value_getters[rk] = getter(product, field_for(value_field))
+    return c

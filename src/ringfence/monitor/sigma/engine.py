@@ -1,0 +1,341 @@
+"""The rule set: Sigma rules parsed by pySigma, compiled once, indexed by log source and by
+an equality key, evaluated per event; correlation rules fed from the base rules' matches.
+
+Loading never fails as a whole: a rule that does not parse or uses an unsupported construct is
+reported (``RuleSet.problems``) and skipped; the others run. Matching never raises on odd
+event shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from ringfence.core.errors import ValidationError
+from ringfence.monitor.events import Event
+from ringfence.monitor.sigma.compiler import Compiler, Predicate, Unsupported, required_values
+from ringfence.monitor.sigma.correlation import (
+    CompiledCorrelation,
+    CorrelationHit,
+    compile_correlation,
+)
+from ringfence.monitor.sigma.fields import Getter
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
+# Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
+_ALL_SERVICES = {("m365", "audit"), ("github", "audit"), ("okta", "okta"), ("slack", "audit")}
+
+
+@dataclass
+class RuleProblem:
+    rule: str
+    origin: str
+    message: str
+
+
+@dataclass
+class CompiledRule:
+    key: str
+    id: str | None
+    name: str | None
+    title: str
+    level: str
+    status: str | None
+    description: str
+    tags: list[str]
+    product: str | None
+    service: str | None
+    origin: str
+    matcher: Predicate
+    index: tuple[str, frozenset[str]] | None
+    tests: list[dict[str, Any]]
+    generate: bool = True
+    falsepositives: list[str] = field(default_factory=list)
+
+    def applies_to(self, event: Event) -> bool:
+        if self.product and self.product != event.product:
+            return False
+        if not self.service or (self.product, self.service) in _ALL_SERVICES:
+            return True
+        return event.service == self.service or event.service.startswith(self.service + ".")
+
+    def matches(self, event: Event, view: dict[str, Any] | None = None) -> bool:
+        if not self.applies_to(event):
+            return False
+        try:
+            return self.matcher(view if view is not None else event.view())
+        except (TypeError, ValueError, AttributeError):
+            return False
+
+
+@dataclass
+class Detection:
+    """One finding of the rule set: a rule match or a correlation hit."""
+
+    rule_key: str
+    title: str
+    level: str
+    events: list[Event]
+    tags: list[str]
+    sentence: str
+    kind: str  # "rule" | "correlation"
+
+
+@dataclass
+class _Bucket:
+    unindexed: list[CompiledRule] = field(default_factory=list)
+    indexes: dict[str, tuple[Getter, dict[str, list[CompiledRule]]]] = field(default_factory=dict)
+
+
+class RuleSet:
+    def __init__(self) -> None:
+        self.rules: list[CompiledRule] = []
+        self.correlations: list[CompiledCorrelation] = []
+        self.problems: list[RuleProblem] = []
+        self._buckets: dict[str | None, _Bucket] = {}
+        self._by_key: dict[str, CompiledRule] = {}
+        self._corr_by_rule: dict[str, list[CompiledCorrelation]] = {}
+
+    # -- loading ------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        paths: Iterable[Path],
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+    ) -> RuleSet:
+        docs: list[tuple[str, dict[str, Any]]] = []
+        problems: list[RuleProblem] = []
+        for path in paths:
+            files = (
+                sorted(path.rglob("*.yml")) + sorted(path.rglob("*.yaml"))
+                if path.is_dir()
+                else [path]
+            )
+            for f in files:
+                try:
+                    text = f.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as exc:
+                    raise ValidationError(f"cannot read rule file {f}: {exc}") from None
+                docs.extend(_yaml_docs(text, str(f), problems))
+        rs = cls.from_docs(docs, placeholders)
+        rs.problems[:0] = problems
+        return rs
+
+    @classmethod
+    def bundled(cls) -> RuleSet:
+        return cls.load([BUNDLED_RULES])
+
+    @classmethod
+    def from_yaml(cls, text: str, origin: str = "<text>") -> RuleSet:
+        problems: list[RuleProblem] = []
+        rs = cls.from_docs(_yaml_docs(text, origin, problems))
+        rs.problems[:0] = problems
+        return rs
+
+    @classmethod
+    def from_docs(
+        cls,
+        docs: Sequence[tuple[str, dict[str, Any]]],
+        placeholders: Mapping[str, Sequence[str]] | None = None,
+    ) -> RuleSet:
+        rs = cls()
+        origins: dict[int, str] = {}
+        parsed: list[SigmaRule | SigmaCorrelationRule] = []
+        for origin, doc in docs:
+            title = str(doc.get("title", "?"))
+            try:
+                if "correlation" in doc:
+                    item: SigmaRule | SigmaCorrelationRule = SigmaCorrelationRule.from_dict(doc)
+                else:
+                    item = SigmaRule.from_dict(doc, collect_errors=True)
+                    if item.errors:
+                        raise item.errors[0]
+            except SigmaError as exc:
+                rs.problems.append(RuleProblem(title, origin, f"invalid rule: {exc}"))
+                continue
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                rs.problems.append(RuleProblem(title, origin, f"invalid rule: {exc!r}"))
+                continue
+            origins[id(item)] = origin
+            parsed.append(item)
+        plain = [r for r in parsed if isinstance(r, SigmaRule)]
+        for r in plain:
+            rs._add_rule(r, origins[id(r)], placeholders or {})
+        for c in (r for r in parsed if isinstance(r, SigmaCorrelationRule)):
+            rs._add_correlation(c, origins[id(c)])
+        rs._build_index()
+        return rs
+
+    def _add_rule(
+        self, rule: SigmaRule, origin: str, placeholders: Mapping[str, Sequence[str]]
+    ) -> None:
+        product = rule.logsource.product
+        key = str(rule.name or rule.id or rule.title)
+        try:
+            compiler = Compiler(product, placeholders)
+            trees = [c.parsed for c in rule.detection.parsed_condition]
+            preds = [compiler.compile(t) for t in trees]
+            matcher: Predicate = (
+                preds[0] if len(preds) == 1 else (lambda d: any(p(d) for p in preds))
+            )
+            index = required_values(trees[0]) if len(trees) == 1 else None
+        except Unsupported as exc:
+            self.problems.append(RuleProblem(rule.title, origin, f"unsupported: {exc}"))
+            return
+        except SigmaError as exc:
+            self.problems.append(RuleProblem(rule.title, origin, f"invalid rule: {exc}"))
+            return
+        custom = rule.custom_attributes or {}
+        tests = custom.get("x_tests") or custom.get("tests") or []
+        compiled = CompiledRule(
+            key=key,
+            id=str(rule.id) if rule.id else None,
+            name=rule.name,
+            title=rule.title,
+            level=rule.level.name.lower() if rule.level else "medium",
+            status=rule.status.name.lower() if rule.status else None,
+            description=rule.description or "",
+            tags=[str(t) for t in rule.tags],
+            product=product,
+            service=rule.logsource.service,
+            origin=origin,
+            matcher=matcher,
+            index=index,
+            tests=list(tests) if isinstance(tests, list) else [],
+            falsepositives=list(rule.falsepositives or []),
+        )
+        self.rules.append(compiled)
+        for k in {key, compiled.id, compiled.name, compiled.title}:
+            if k:
+                self._by_key[k] = compiled
+
+    def _add_correlation(self, rule: SigmaCorrelationRule, origin: str) -> None:
+        refs = list(rule.rules or [])
+        keys: list[str] = []
+        for ref in refs:
+            target = self._by_key.get(ref.reference)
+            if target is None:
+                self.problems.append(
+                    RuleProblem(rule.title, origin, f"references unknown rule {ref.reference!r}")
+                )
+                return
+            keys.append(target.key)
+        products = {k: self._by_key[k].product for k in keys}
+        try:
+            c = compile_correlation(rule, str(rule.name or rule.id or rule.title), keys, products)
+        except Unsupported as exc:
+            self.problems.append(RuleProblem(rule.title, origin, f"unsupported: {exc}"))
+            return
+        c_tests = (rule.custom_attributes or {}).get("x_tests") or []
+        c.tests = list(c_tests) if isinstance(c_tests, list) else []
+        c.origin = origin
+        self.correlations.append(c)
+        for k in keys:
+            self._corr_by_rule.setdefault(k, []).append(c)
+            if not c.generate:
+                self._by_key[k].generate = False
+
+    def _build_index(self) -> None:
+        for r in self.rules:
+            bucket = self._buckets.setdefault(r.product, _Bucket())
+            if r.index is None:
+                bucket.unindexed.append(r)
+                continue
+            fname, values = r.index
+            if fname not in bucket.indexes:
+                compiler = Compiler(r.product)
+                bucket.indexes[fname] = (compiler.get(fname), {})
+            table = bucket.indexes[fname][1]
+            for v in values:
+                table.setdefault(v, []).append(r)
+
+    # -- matching -----------------------------------------------------------------------
+    def candidates(self, event: Event, view: dict[str, Any]) -> list[CompiledRule]:
+        out: list[CompiledRule] = []
+        for product in (event.product, None) if event.product else (None,):
+            bucket = self._buckets.get(product)
+            if bucket is None:
+                continue
+            out.extend(bucket.unindexed)
+            for get, table in bucket.indexes.values():
+                for v in get(view):
+                    if isinstance(v, str):
+                        out.extend(table.get(v.lower(), ()))
+                    elif isinstance(v, int | float) and not isinstance(v, bool):
+                        out.extend(table.get(str(v), ()))
+        return out
+
+    def match(self, event: Event) -> list[CompiledRule]:
+        view = event.view()
+        seen: set[str] = set()
+        hits: list[CompiledRule] = []
+        for r in self.candidates(event, view):
+            if r.key in seen:
+                continue
+            seen.add(r.key)
+            if r.matches(event, view):
+                hits.append(r)
+        return hits
+
+    def evaluate(self, events: Iterable[Event]) -> list[Detection]:
+        out: list[Detection] = []
+        for e in events:
+            view = e.view()
+            seen: set[str] = set()
+            for r in self.candidates(e, view):
+                if r.key in seen:
+                    continue
+                seen.add(r.key)
+                if not r.matches(e, view):
+                    continue
+                if r.generate:
+                    out.append(
+                        Detection(r.key, r.title, r.level, [e], r.tags, _sentence(r, e), "rule")
+                    )
+                for c in self._corr_by_rule.get(r.key, ()):
+                    hit = c.observe(r.key, e, view)
+                    if hit is not None:
+                        out.append(_from_hit(hit))
+        return out
+
+    def rule(self, key: str) -> CompiledRule | None:
+        return self._by_key.get(key)
+
+
+def _sentence(rule: CompiledRule, e: Event) -> str:
+    who = e.actor or "unknown actor"
+    ip = f" from {e.src_ip}" if e.src_ip else ""
+    return f"{rule.title}: {who} {e.action}{ip} ({e.source})"
+
+
+def _from_hit(hit: CorrelationHit) -> Detection:
+    c = hit.correlation
+    tags = [str(t) for t in c.rule.tags]
+    return Detection(c.key, c.title, c.level, hit.events, tags, hit.sentence, "correlation")
+
+
+def _yaml_docs(
+    text: str, origin: str, problems: list[RuleProblem]
+) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        docs = list(YAML(typ="safe").load_all(text))
+    except YAMLError as exc:
+        problems.append(RuleProblem("?", origin, f"not YAML: {str(exc).splitlines()[0]}"))
+        return []
+    out: list[tuple[str, dict[str, Any]]] = []
+    for d in docs:
+        if d is None:
+            continue
+        if not isinstance(d, dict):
+            problems.append(RuleProblem("?", origin, "a rule document must be a mapping"))
+            continue
+        out.append((origin, d))
+    return out

@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from ringfence.cli.app import app as cli_app
+from ringfence.core.clock import FixedClock
+from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.monitor.alerts import AlertStore, Finding
+from ringfence.monitor.detect import SigmaDetector
+from ringfence.monitor.parsers import parser_for
+from ringfence.monitor.service import Monitor
+from ringfence.monitor.sigma.engine import BUNDLED_RULES, RuleSet
+from ringfence.monitor.sigma.testing import run_rule_tests
+from ringfence.runtime import Runtime
+from tests.monitor import records as R
+
+
+@pytest.fixture(scope="module")
+def bundled() -> RuleSet:
+    return RuleSet.bundled()
+
+
+def test_bundled_rules_load_cleanly_and_are_enough(bundled: RuleSet) -> None:
+    assert bundled.problems == []
+    assert len(bundled.rules) + len(bundled.correlations) >= 30
+    assert len(bundled.correlations) >= 6
+
+
+def test_every_bundled_rule_has_passing_match_and_no_match_cases(bundled: RuleSet) -> None:
+    report = run_rule_tests(bundled)
+    failed = [r for r in report.results if not r.ok]
+    assert failed == [] and report.untested == []
+    by_rule: dict[str, set[bool]] = {}
+    for r in report.results:
+        by_rule.setdefault(r.rule, set()).add(r.expected)
+    assert all(v == {True, False} for v in by_rule.values()), by_rule
+
+
+def test_rules_test_cli_passes_and_fails(tmp_path: Path) -> None:
+    runner = CliRunner()
+    ok = runner.invoke(cli_app, ["rules", "test", str(BUNDLED_RULES / "okta.yml")])
+    assert ok.exit_code == 0, ok.output
+    bad = tmp_path / "bad.yml"
+    bad.write_text(
+        """title: wrong expectation
+logsource: {product: okta, service: okta}
+detection: {sel: {eventType: user.session.start}, condition: sel}
+x_tests:
+  - {name: login, match: false, source: okta, record: {}}
+  - {name: broken case, match: true, source: nowhere, record: {}}
+---
+title: unsupported
+logsource: {product: okta}
+detection: {sel: {a|re: '(?<=x)y'}, condition: sel}
+"""
+    )
+    res = runner.invoke(cli_app, ["rules", "test", str(bad), "-o", "json"])
+    assert res.exit_code == 1
+    out = orjson.loads(res.output)
+    assert [c["ok"] for c in out["cases"]] == [False, False]
+    assert "nowhere" in out["cases"][1]["error"]
+    assert len(out["problems"]) == 1 and "unsupported" in out["problems"][0]
+    missing = runner.invoke(cli_app, ["rules", "test", str(tmp_path / "none.yml")])
+    assert missing.exit_code != 0
+
+
+def _finding(clock: FixedClock, entity: str = "bob", rule: str = "r1") -> Finding:
+    return Finding(rule, "Title", "high", "rule", entity, "bob did a thing", clock.now())
+
+
+def test_alerts_are_deduplicated_within_suppression(runtime: Runtime, clock: FixedClock) -> None:
+    alerts = AlertStore(runtime.store, clock, sinks=["siem"], suppression=timedelta(minutes=30))
+    assert len(alerts.raise_findings([_finding(clock)])) == 1
+    clock.advance(minutes=10)
+    assert alerts.raise_findings([_finding(clock), _finding(clock, "eve")])[0].dedup_key == "r1|eve"
+    (bob,) = [a for a in alerts.list() if a.dedup_key == "r1|bob"]
+    assert bob.count == 2 and bob.finding["count"] == 2
+    assert bob.finding["class_uid"] == 2004 and bob.finding["type_uid"] == 200401
+    clock.advance(hours=2)
+    assert len(alerts.raise_findings([_finding(clock)])) == 1  # suppression window passed
+
+
+def test_alert_lifecycle(runtime: Runtime, clock: FixedClock) -> None:
+    alerts = AlertStore(runtime.store, clock)
+    (a,) = alerts.raise_findings([_finding(clock)])
+    assert alerts.set_status(a.id, "acknowledged").finding["status_id"] == 2
+    assert alerts.raise_findings([_finding(clock)]) == []  # acknowledged still absorbs
+    alerts.set_status(a.id, "closed")
+    assert len(alerts.raise_findings([_finding(clock)])) == 1  # closed → a new alert
+    with pytest.raises(ValidationError):
+        alerts.set_status(a.id, "acknowledged")
+    with pytest.raises(NotFoundError):
+        alerts.set_status("nope", "closed")
+    with pytest.raises(ValidationError):
+        alerts.list("weird")
+
+
+def test_redelivered_events_do_not_realert(runtime: Runtime, clock: FixedClock) -> None:
+    alerts = AlertStore(runtime.store, clock, suppression=timedelta(seconds=0))
+    monitor = Monitor(runtime.store, clock, [SigmaDetector(RuleSet.bundled(), alerts)])
+    events = parser_for("okta")(R.okta("user.mfa.factor.deactivate"))
+    assert monitor.process(events) == 1
+    assert monitor.process(events) == 0
+    (a,) = alerts.list()
+    assert a.count == 1 and a.rule_id == "rf_okta_mfa_removed"
+
+
+def test_gateway_burst_raises_one_correlation_alert(runtime: Runtime, clock: FixedClock) -> None:
+    alerts = AlertStore(runtime.store, clock)
+    monitor = Monitor(runtime.store, clock, [SigmaDetector(RuleSet.bundled(), alerts)])
+    parse = parser_for("ringfence")
+    events = [
+        e
+        for i in range(45)
+        for e in parse(R.gateway(401, request_id=f"r{i}", time=f"2026-01-05T09:12:{i:02d}Z"))
+    ]
+    monitor.process(events)
+    burst = [a for a in alerts.list() if a.rule_id == "rf_gateway_auth_burst"]
+    assert len(burst) == 1 and burst[0].count == 2  # fired at 20 and 40, de-duplicated
+    assert "client_ip=10.1.2.3" in burst[0].finding["message"]
+
+
+def test_alerts_cli(runtime: Runtime, clock: FixedClock, tmp_path: Path) -> None:
+    (a,) = AlertStore(runtime.store, clock).raise_findings([_finding(clock)])
+    runner = CliRunner()
+    dd = ["--data-dir", str(tmp_path / "data")]
+    res = runner.invoke(cli_app, ["alerts", "list", "-o", "json", *dd])
+    assert orjson.loads(res.output)[0]["id"] == a.id
+    assert runner.invoke(cli_app, ["alerts", "ack", a.id, *dd]).exit_code == 0
+    assert runner.invoke(cli_app, ["alerts", "close", a.id, *dd]).exit_code == 0
+    res = runner.invoke(cli_app, ["alerts", "list", "--status", "closed", "-o", "json", *dd])
+    assert [x["alert_status"] for x in orjson.loads(res.output)] == ["closed"]
+    assert runner.invoke(cli_app, ["alerts", "ack", "missing", *dd]).exit_code != 0
