@@ -12,17 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
+from ringfence.core.clock import FixedClock
+from ringfence.core.config import load_settings
 from ringfence.gateway.app import Gateway, build_gateway
 from ringfence.gateway.audit import MemoryAuditSink
 from ringfence.gateway.clients import CreatedClient, create_client, save_routes
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.routes import RouteSpec
 from ringfence.gateway.tokens import ensure_signing_key
-from ringfence.core.clock import FixedClock
-from ringfence.core.config import load_settings
 from ringfence.runtime import Runtime
-from ringfence.store.vault import MasterKey, write_key_file
 from ringfence.store.models import App, Credential, CredentialKind, Integration, Vendor
+from ringfence.store.vault import MasterKey, write_key_file
 from tests.gateway.upstream import serve_in_thread, upstream_app
 
 UPSTREAM_SECRET = "upstream-secret-value-1234"
@@ -44,16 +44,29 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
     ops: list[dict[str, Any]] = [
         {"method": "GET", "path": "/contacts", "scopes": ["crm.read"]},
         {"method": "GET", "path": "/contacts/{contact_id}", "scopes": ["crm.read"]},
-        {"method": "POST", "path": "/contacts", "scopes": ["crm.write"],
-         "request_schema": CONTACT_SCHEMA},
+        {
+            "method": "POST",
+            "path": "/contacts",
+            "scopes": ["crm.write"],
+            "request_schema": CONTACT_SCHEMA,
+        },
         {"method": "DELETE", "path": "/contacts/{contact_id}", "scopes": ["crm.admin"]},
-        {"method": "GET", "path": "/tenants/{tenant_id}/invoices", "scopes": ["crm.read"],
-         "bind": {"tenant_id": "tenant"}},
+        {
+            "method": "GET",
+            "path": "/tenants/{tenant_id}/invoices",
+            "scopes": ["crm.read"],
+            "bind": {"tenant_id": "tenant"},
+        },
         {"method": "GET", "path": "/v1/contacts", "scopes": ["crm.read"], "deprecated": True},
         {"method": "GET", "path": "/redirect", "scopes": ["crm.read"]},
         {"method": "GET", "path": "/huge", "scopes": ["crm.read"]},
         {"method": "GET", "path": "/pii", "scopes": ["crm.read"]},
-        {"method": "GET", "path": "/extra", "scopes": ["crm.read"], "response_schema": EXTRA_SCHEMA},
+        {
+            "method": "GET",
+            "path": "/extra",
+            "scopes": ["crm.read"],
+            "response_schema": EXTRA_SCHEMA,
+        },
         {"method": "GET", "path": "/slow", "scopes": ["crm.read"]},
         {"method": "POST", "path": "/exports", "scopes": ["crm.read"], "quota": "3/hour"},
     ]
@@ -67,8 +80,11 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
             "operations": ops,
             "rate_limit": "1000/minute",
             "credential": {"credential": "crm-token", "scheme": "bearer"},
-            "limits": {"max_body_bytes": 1_048_576, "max_response_bytes": 2_000_000,
-                       "timeout_seconds": 1.0},
+            "limits": {
+                "max_body_bytes": 1_048_576,
+                "max_response_bytes": 2_000_000,
+                "timeout_seconds": 1.0,
+            },
             "allow_loopback": True,
         }
     )
@@ -85,8 +101,11 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
             ],
             "rate_limit": "5/minute",
             "dlp": {"action": "redact"},
-            "credential": {"ref": "vault:crm-upstream-token", "scheme": "header",
-                           "header": "X-Upstream-Key"},
+            "credential": {
+                "ref": "vault:crm-upstream-token",
+                "scheme": "header",
+                "header": "X-Upstream-Key",
+            },
             "allow_loopback": True,
         }
     )
@@ -105,8 +124,11 @@ def seed_estate(rt: Runtime) -> None:
         s.flush()
         for name in ("hr-to-crm", "billing-to-crm"):
             s.add(Integration(name=name, source_app_id=hr.id, destination_app_id=crm.id))
-        s.add(Credential(name="crm-token", kind=CredentialKind.API_KEY,
-                         ref="vault:crm-upstream-token"))
+        s.add(
+            Credential(
+                name="crm-token", kind=CredentialKind.API_KEY, ref="vault:crm-upstream-token"
+            )
+        )
 
 
 @pytest.fixture(scope="session")
@@ -130,7 +152,8 @@ class Env:
         if scope:
             data["scope"] = scope
         r = await self.http.post(
-            "/oauth/token", data=data,
+            "/oauth/token",
+            data=data,
             auth=(client.client_id, client.client_secret.get_secret_value()),
         )
         assert r.status_code == 200, r.text
@@ -170,10 +193,22 @@ def template(tmp_path_factory: pytest.TempPathFactory, upstream_url: str) -> Tem
         seed_estate(rt)
         save_routes(rt.store, crm_routes(upstream_url))
         ensure_signing_key(rt.store, rt.vault, clock)
-        a = create_client(rt.store, clock, integration="hr-to-crm", name="hr sync",
-                          scopes=["crm.read", "crm.write"], claims={"tenant": "t-a"})
-        b = create_client(rt.store, clock, integration="billing-to-crm", name="billing",
-                          scopes=["crm.read"], claims={"tenant": "t-b"})
+        a = create_client(
+            rt.store,
+            clock,
+            integration="hr-to-crm",
+            name="hr sync",
+            scopes=["crm.read", "crm.write"],
+            claims={"tenant": "t-a"},
+        )
+        b = create_client(
+            rt.store,
+            clock,
+            integration="billing-to-crm",
+            name="billing",
+            scopes=["crm.read"],
+            claims={"tenant": "t-b"},
+        )
     finally:
         rt.close()
     return Template(data, a, b)
@@ -194,8 +229,9 @@ async def env(
     gw_runtime: Runtime, template: Template, gw_config: GatewayConfig
 ) -> AsyncIterator[Env]:
     audit = MemoryAuditSink()
-    gateway = build_gateway(gw_runtime.store, gw_runtime.vault, config=gw_config,
-                            clock=gw_runtime.clock, audit=audit)
+    gateway = build_gateway(
+        gw_runtime.store, gw_runtime.vault, config=gw_config, clock=gw_runtime.clock, audit=audit
+    )
     await gateway.startup()
     transport = httpx.ASGITransport(app=gateway, client=("127.0.0.1", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:

@@ -25,15 +25,30 @@ def gateway_process(data_dir: Path, *, redis_url: str | None, prefix: str = "") 
             "RINGFENCE_DATA_DIR": str(data_dir),
             "RINGFENCE_SETTINGS_FILE": str(data_dir / "none.yaml"),
             "RINGFENCE_LOG_LEVEL": "warning",
+            "RINGFENCE_GATEWAY_DLP_ENGINE": "builtin",
         }
     )
     if redis_url:
         env["RINGFENCE_GATEWAY_REDIS_URL"] = redis_url
         env["RINGFENCE_GATEWAY_REDIS_PREFIX"] = prefix
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ringfence.gateway.cli:asgi_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--loop", "uvloop", "--http", "httptools"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ringfence.gateway.cli:asgi_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -26,8 +26,8 @@ async def test_upstream_response_with_pii_above_clearance_is_blocked(env: Env) -
     assert r.status_code == 403
     body = r.json()
     assert body["code"] == "dlp_blocked"
-    assert set(body["data_types"]) == {"email", "payment_card"}
-    assert "ann@example.com" not in r.text and "4111" not in r.text
+    assert set(body["data_types"]) == {"email_address", "credit_card_number"}
+    assert "ann@example.com" not in r.text and "4539" not in r.text
 
 
 async def test_slow_upstream_times_out(env: Env) -> None:

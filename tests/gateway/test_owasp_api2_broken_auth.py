@@ -41,7 +41,9 @@ async def test_expired_token_is_rejected(env: Env) -> None:
         ({"iss": "https://evil.example"}, "token_issuer"),
     ],
 )
-async def test_wrong_audience_or_issuer_is_rejected(env: Env, claims: dict[str, str], code: str) -> None:
+async def test_wrong_audience_or_issuer_is_rejected(
+    env: Env, claims: dict[str, str], code: str
+) -> None:
     r = await env.get("/crm/contacts", signed_token(env.gateway, env.a.client_id, **claims))
     assert r.status_code == 401
     assert r.json()["code"] == code
@@ -62,8 +64,11 @@ async def test_tampered_signature_is_rejected(env: Env) -> None:
 
 
 async def test_wrong_client_secret_gets_invalid_client(env: Env) -> None:
-    r = await env.http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                            auth=(env.a.client_id, "rf_cs_wrong"))
+    r = await env.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(env.a.client_id, "rf_cs_wrong"),
+    )
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_client"
 
@@ -72,8 +77,11 @@ async def test_revoked_token_is_rejected(env: Env) -> None:
     token = await env.token(env.a)
     assert (await env.get("/crm/contacts", token)).status_code == 200
     assert env.a.client_secret is not None
-    r = await env.http.post("/oauth/revoke", data={"token": token},
-                            auth=(env.a.client_id, env.a.client_secret.get_secret_value()))
+    r = await env.http.post(
+        "/oauth/revoke",
+        data={"token": token},
+        auth=(env.a.client_id, env.a.client_secret.get_secret_value()),
+    )
     assert r.status_code == 200
     assert (await env.get("/crm/contacts", token)).status_code == 401
 

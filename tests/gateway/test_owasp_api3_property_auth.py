@@ -7,8 +7,11 @@ from tests.gateway.conftest import Env
 
 async def test_mass_assignment_extra_property_is_refused(env: Env) -> None:
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", json={"name": "Ann", "role": "admin"},
-                            headers={"authorization": f"Bearer {token}"})
+    r = await env.http.post(
+        "/crm/contacts",
+        json={"name": "Ann", "role": "admin"},
+        headers={"authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 400
     body = r.json()
     assert body["code"] == "schema_violation"
@@ -18,16 +21,20 @@ async def test_mass_assignment_extra_property_is_refused(env: Env) -> None:
 
 async def test_valid_body_passes_schema(env: Env) -> None:
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", json={"name": "Ann"},
-                            headers={"authorization": f"Bearer {token}"})
+    r = await env.http.post(
+        "/crm/contacts", json={"name": "Ann"}, headers={"authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 200
     assert r.json()["body"] == '{"name":"Ann"}'
 
 
 async def test_schema_errors_never_echo_values(env: Env) -> None:
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", json={"name": 12345678987654321},
-                            headers={"authorization": f"Bearer {token}"})
+    r = await env.http.post(
+        "/crm/contacts",
+        json={"name": 12345678987654321},
+        headers={"authorization": f"Bearer {token}"},
+    )
     assert r.status_code == 400
     assert "12345678987654321" not in r.text
 
@@ -45,9 +52,9 @@ async def test_sensitive_fields_in_response_are_redacted(env: Env) -> None:
     r = await env.get("/crm-r/pii", token)
     assert r.status_code == 200
     data = r.json()
-    assert data["email"] == "[REDACTED:email]"
-    assert data["card"] == "[REDACTED:payment_card]"
+    assert data["email"] == "[REDACTED:email_address]"
+    assert data["card"] == "[REDACTED:credit_card_number]"
     assert data["name"] == "Ann"
     dlp = env.audit.events[-1].dlp
-    assert dlp["response"]["types"] == {"email": 1, "payment_card": 1}
+    assert dlp["response"]["types"] == {"email_address": 1, "credit_card_number": 1}
     assert "ann@example.com" not in repr(env.audit.events[-1].to_dict())

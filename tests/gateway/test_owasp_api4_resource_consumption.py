@@ -7,8 +7,9 @@ from tests.gateway.conftest import Env
 
 async def _post(env: Env, path: str, content: bytes, ctype: str = "application/json") -> int:
     token = await env.token(env.a)
-    r = await env.http.post(path, content=content,
-                            headers={"authorization": f"Bearer {token}", "content-type": ctype})
+    r = await env.http.post(
+        path, content=content, headers={"authorization": f"Bearer {token}", "content-type": ctype}
+    )
     return r.status_code
 
 
@@ -24,18 +25,22 @@ async def test_chunked_oversized_body_is_413(env: Env) -> None:
         for _ in range(20):
             yield b"a" * 100_000
 
-    r = await env.http.post("/crm/contacts", content=gen(),
-                            headers={"authorization": f"Bearer {token}",
-                                     "content-type": "application/json"})
+    r = await env.http.post(
+        "/crm/contacts",
+        content=gen(),
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
     assert r.status_code == 413
 
 
 async def test_json_nested_ten_thousand_deep_is_400(env: Env) -> None:
     body = b"[" * 10_000 + b"]" * 10_000
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", content=body,
-                            headers={"authorization": f"Bearer {token}",
-                                     "content-type": "application/json"})
+    r = await env.http.post(
+        "/crm/contacts",
+        content=body,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["code"] == "too_deep"
 
@@ -43,9 +48,11 @@ async def test_json_nested_ten_thousand_deep_is_400(env: Env) -> None:
 async def test_huge_array_is_400(env: Env) -> None:
     body = b'{"name":"x","email":[' + b",".join([b"1"] * 20_000) + b"]}"
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", content=body,
-                            headers={"authorization": f"Bearer {token}",
-                                     "content-type": "application/json"})
+    r = await env.http.post(
+        "/crm/contacts",
+        content=body,
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["code"] == "too_many_items"
 
@@ -55,8 +62,9 @@ async def test_rate_limit_answers_429_with_headers(env: Env) -> None:
     statuses = []
     last = None
     for _ in range(7):
-        last = await env.http.post("/crm-r/notes", json={"text": "hi"},
-                                   headers={"authorization": f"Bearer {token}"})
+        last = await env.http.post(
+            "/crm-r/notes", json={"text": "hi"}, headers={"authorization": f"Bearer {token}"}
+        )
         statuses.append(last.status_code)
     assert statuses == [200] * 5 + [429] * 2
     assert last is not None

@@ -15,8 +15,9 @@ async def test_read_write_token_cannot_delete(env: Env) -> None:
 
 async def test_read_only_token_cannot_write(env: Env) -> None:
     token = await env.token(env.a, scope="crm.read")
-    r = await env.http.post("/crm/contacts", json={"name": "x"},
-                            headers={"authorization": f"Bearer {token}"})
+    r = await env.http.post(
+        "/crm/contacts", json={"name": "x"}, headers={"authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 403
 
 
@@ -33,7 +34,8 @@ async def test_scope_escalation_at_token_endpoint_is_refused(env: Env) -> None:
 
 async def test_integration_not_granted_the_route_is_refused(env: Env) -> None:
     token = await env.token(env.b)  # billing-to-crm is not on crm-r
-    r = await env.http.post("/crm-r/notes", json={"t": "x"},
-                            headers={"authorization": f"Bearer {token}"})
+    r = await env.http.post(
+        "/crm-r/notes", json={"t": "x"}, headers={"authorization": f"Bearer {token}"}
+    )
     assert r.status_code == 403
     assert r.json()["code"] == "route_not_granted"

@@ -54,7 +54,7 @@ async def test_host_and_forwarding_headers_do_not_change_the_upstream(env: Env) 
 
 async def test_absolute_form_target_is_ignored(env: Env) -> None:
     token = await env.token(env.a)
-    r = await env.get("/crm/contacts?next=http://169.254.169.254/", token)
+    r = await env.get("/crm/contacts?next=http://metadata.google.internal/", token)
     assert r.status_code == 200
     assert r.json()["path"] == "/api/contacts"
 
@@ -84,6 +84,12 @@ async def test_upstream_redirect_is_not_followed(env: Env) -> None:
 def test_private_or_plaintext_upstreams_are_refused_in_route_specs(upstream: str) -> None:
     with pytest.raises(ValidationError):
         RouteSpec.model_validate(
-            {"name": "x", "app": "crm", "prefix": "/x", "upstream": upstream,
-             "integrations": ["a"], "operations": [{"method": "GET", "path": "/"}]}
+            {
+                "name": "x",
+                "app": "crm",
+                "prefix": "/x",
+                "upstream": upstream,
+                "integrations": ["a"],
+                "operations": [{"method": "GET", "path": "/"}],
+            }
         )

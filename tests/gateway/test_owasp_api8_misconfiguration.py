@@ -34,17 +34,21 @@ async def test_wrong_method_is_405_with_allow(env: Env) -> None:
 
 async def test_wrong_content_type_is_415(env: Env) -> None:
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", content=b"<x/>",
-                            headers={"authorization": f"Bearer {token}",
-                                     "content-type": "application/xml"})
+    r = await env.http.post(
+        "/crm/contacts",
+        content=b"<x/>",
+        headers={"authorization": f"Bearer {token}", "content-type": "application/xml"},
+    )
     assert r.status_code == 415
 
 
 async def test_invalid_json_is_400(env: Env) -> None:
     token = await env.token(env.a)
-    r = await env.http.post("/crm/contacts", content=b'{"name": ',
-                            headers={"authorization": f"Bearer {token}",
-                                     "content-type": "application/json"})
+    r = await env.http.post(
+        "/crm/contacts",
+        content=b'{"name": ',
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
     assert r.status_code == 400
     assert r.json()["code"] == "invalid_json"
 
@@ -52,8 +56,14 @@ async def test_invalid_json_is_400(env: Env) -> None:
 async def test_redis_down_fails_closed_with_503(env: Env) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
     audit = MemoryAuditSink()
-    gw = build_gateway(env.rt.store, env.rt.vault, config=GatewayConfig(), redis_url=dead,
-                       clock=env.rt.clock, audit=audit)
+    gw = build_gateway(
+        env.rt.store,
+        env.rt.vault,
+        config=GatewayConfig(),
+        redis_url=dead,
+        clock=env.rt.clock,
+        audit=audit,
+    )
     token = await env.token(env.a)
     transport = httpx.ASGITransport(app=gw)
     async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
@@ -69,11 +79,11 @@ async def test_redis_down_fails_closed_with_503(env: Env) -> None:
 async def test_stale_policy_fails_closed(env: Env) -> None:
     token = await env.token(env.a)
     env.rt.store.dispose()
-    env.gateway.holder._store.url = "sqlite:////nonexistent/dir/x.db"  # noqa: SLF001
+    env.gateway.holder._store.url = "sqlite:////nonexistent/dir/x.db"
     from ringfence.store.db import Store
 
-    env.gateway.holder._store = Store("sqlite:////nonexistent/dir/x.db")  # noqa: SLF001
-    env.gateway.holder._checked_at -= 60  # noqa: SLF001 - as if the store was down for a minute
+    env.gateway.holder._store = Store("sqlite:////nonexistent/dir/x.db")
+    env.gateway.holder._checked_at -= 60
     r = await env.get("/crm/contacts", token)
     assert r.status_code == 503
     assert r.json()["code"] == "policy_stale"

@@ -38,8 +38,11 @@ async def test_quarantine_is_refused_within_one_second(env: Env) -> None:
     assert (await env.get("/crm/contacts", tb)).status_code == 200
     # and no new tokens are issued to the quarantined one
     assert env.a.client_secret is not None
-    r = await env.http.post("/oauth/token", data={"grant_type": "client_credentials"},
-                            auth=(env.a.client_id, env.a.client_secret.get_secret_value()))
+    r = await env.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(env.a.client_id, env.a.client_secret.get_secret_value()),
+    )
     assert r.status_code == 400
 
 
@@ -90,7 +93,7 @@ async def test_broken_route_in_store_fails_closed(env: Env) -> None:
         row.spec = spec
     assert env.gateway.holder.reload() is False
     assert "does-not-exist" in (env.gateway.holder.last_error or "")
-    env.gateway.holder._checked_at -= 60  # noqa: SLF001 - time passes without a good reload
+    env.gateway.holder._checked_at -= 60
     r = await env.get("/crm/contacts", token)
     assert r.status_code == 503
 

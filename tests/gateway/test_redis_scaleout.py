@@ -30,8 +30,11 @@ def _set_limit(rt: Runtime, limit: str) -> None:
 async def _token(url: str, template: Template) -> str:
     assert template.a.client_secret is not None
     async with httpx.AsyncClient() as c:
-        r = await c.post(url + "/oauth/token", data={"grant_type": "client_credentials"},
-                         auth=(template.a.client_id, template.a.client_secret.get_secret_value()))
+        r = await c.post(
+            url + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(template.a.client_id, template.a.client_secret.get_secret_value()),
+        )
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
 
@@ -44,14 +47,17 @@ async def test_two_processes_enforce_an_exact_shared_limit(
     _set_limit(gw_runtime, f"{limit}/minute")
     data_dir = gw_runtime.settings.data_dir
     try:
-        with gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g1, \
-                gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g2:
+        with (
+            gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g1,
+            gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g2,
+        ):
             token = await _token(g1, template)
             headers = {"authorization": f"Bearer {token}"}
             limits = httpx.Limits(max_connections=50)
             async with httpx.AsyncClient(limits=limits, timeout=20) as c:
-                reqs = [c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers)
-                        for i in range(120)]
+                reqs = [
+                    c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers) for i in range(120)
+                ]
                 responses = await asyncio.gather(*reqs)
             codes = [r.status_code for r in responses]
             assert codes.count(200) == limit, codes
@@ -76,16 +82,19 @@ async def test_killing_redis_turns_limited_routes_into_503(
         unavailable("redis-server", "binary not installed")
         return
     try:
-        with gateway_process(gw_runtime.settings.data_dir, redis_url=redis_url,
-                             prefix="rf:kill:") as gw:
+        with gateway_process(
+            gw_runtime.settings.data_dir, redis_url=redis_url, prefix="rf:kill:"
+        ) as gw:
             token = await _token(gw, template)
             headers = {"authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(timeout=10) as c:
                 assert (await c.get(gw + "/crm/contacts", headers=headers)).status_code == 200
                 proc.kill()
                 proc.wait()
-                codes = [(await c.get(gw + "/crm/contacts", headers=headers)).status_code
-                         for _ in range(5)]
+                codes = [
+                    (await c.get(gw + "/crm/contacts", headers=headers)).status_code
+                    for _ in range(5)
+                ]
                 ready = await c.get(gw + "/readyz")
             assert codes == [503] * 5
             assert ready.status_code == 503

@@ -24,29 +24,49 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             break
     path = scope["path"]
     if path.endswith("/redirect"):
-        await send({"type": "http.response.start", "status": 302,
-                    "headers": [(b"location", b"http://169.254.169.254/latest/meta-data/")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 302,
+                "headers": [(b"location", b"http://169.254.169.254/latest/meta-data/")],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
         return
     if path.endswith("/huge"):
         chunk = b"x" * 1_048_576
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/octet-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/octet-stream")],
+            }
+        )
         for _ in range(50):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
         return
     if path.endswith("/pii"):
-        data = {"name": "Ann", "email": "ann@example.com", "card": "4111 1111 1111 1111"}
+        data = {"name": "Ann", "email": "ann@example.com", "card": "4539 1488 0343 6467"}
         raw = orjson.dumps(data)
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": raw})
         return
     if path.endswith("/extra"):
         raw = orjson.dumps({"id": "1", "name": "x", "internal_secret_field": "leak"})
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": raw})
         return
     if path.endswith("/slow"):
@@ -60,9 +80,17 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         "body": body.decode("utf-8", "replace"),
     }
     raw = orjson.dumps(echo)
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"set-cookie", b"s=1"),
-                            (b"server", b"upstream/1.0")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"set-cookie", b"s=1"),
+                (b"server", b"upstream/1.0"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 

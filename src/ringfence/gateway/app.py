@@ -626,7 +626,7 @@ class Gateway:
         await send({"type": "http.response.body", "body": body})
         ex.upstream_status = response.status_code
 
-    # -- responses and audit -------------------------------------------------------------------------
+    # -- responses and audit ---------------------------------------------------------------
     async def _problem(
         self,
         send: Send,
@@ -761,6 +761,7 @@ def build_gateway(
     if audit is None and config.audit_file is not None:
         audit = JsonlAuditSink(Path(config.audit_file))
     holder = PolicyHolder(store, vault, config)
+    inspector = inspector or default_inspector(config.dlp_engine)
     return Gateway(
         holder=holder,
         config=config,

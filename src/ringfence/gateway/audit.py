@@ -163,8 +163,10 @@ class CallableAuditSink:
                 _log.warning("audit_publish_failed", error_type=type(exc).__name__)
                 self._to_spool(event)
 
-    async def drain(self) -> None:
-        while not self._queue.empty():
+    async def drain(self, max_wait: float = 5.0) -> None:
+        """Wait (bounded) until queued events were handed to the publisher."""
+        deadline = asyncio.get_running_loop().time() + max_wait
+        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.005)
 
     async def replay_spool(self) -> int:

@@ -17,10 +17,12 @@ from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime, settings_f
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
 from ringfence.core.errors import ValidationError
 
-app = typer.Typer(help="The gateway (data plane): serve it, manage machine identities.",
-                  no_args_is_help=True)
-client_app = typer.Typer(help="OAuth clients (machine identities) of integrations.",
-                         no_args_is_help=True)
+app = typer.Typer(
+    help="The gateway (data plane): serve it, manage machine identities.", no_args_is_help=True
+)
+client_app = typer.Typer(
+    help="OAuth clients (machine identities) of integrations.", no_args_is_help=True
+)
 key_app = typer.Typer(help="API keys of gateway clients.", no_args_is_help=True)
 signing_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
@@ -107,8 +109,9 @@ def client_create(
     name: Annotated[str, typer.Option(help="Display name.")] = "",
     auth_method: Annotated[
         str,
-        typer.Option(help="client_secret_basic | client_secret_post | private_key_jwt | "
-                     "tls_client_auth"),
+        typer.Option(
+            help="client_secret_basic | client_secret_post | private_key_jwt | tls_client_auth"
+        ),
     ] = "client_secret_basic",
     jwks_file: Annotated[Path | None, typer.Option(help="Public JWKS (private_key_jwt).")] = None,
     cert_thumbprint: Annotated[
@@ -154,8 +157,13 @@ def client_create(
         rt.close()
     secret = created.client_secret.get_secret_value() if created.client_secret else None
     if output is OutputFormat.JSON:
-        emit_json({"client_id": created.client_id, "auth_method": created.auth_method,
-                   "client_secret": secret})
+        emit_json(
+            {
+                "client_id": created.client_id,
+                "auth_method": created.auth_method,
+                "client_secret": secret,
+            }
+        )
         return
     console.print(f"client_id: {created.client_id}")
     if secret:
@@ -173,8 +181,12 @@ def client_list(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TA
         rows = list_clients(rt.store)
     finally:
         rt.close()
-    emit_table(rows, ["client_id", "name", "integration", "auth_method", "scopes", "revoked"],
-               title="Gateway clients", fmt=output)
+    emit_table(
+        rows,
+        ["client_id", "name", "integration", "auth_method", "scopes", "revoked"],
+        title="Gateway clients",
+        fmt=output,
+    )
 
 
 @client_app.command("revoke")
@@ -192,8 +204,13 @@ def client_revoke(client_id: str, data_dir: DataDirOpt = None) -> None:
 
 def _show_key(prefix: str, secret: str, expires: Any, output: OutputFormat) -> None:
     if output is OutputFormat.JSON:
-        emit_json({"prefix": prefix, "api_key": secret,
-                   "expires_at": expires.isoformat() if expires else None})
+        emit_json(
+            {
+                "prefix": prefix,
+                "api_key": secret,
+                "expires_at": expires.isoformat() if expires else None,
+            }
+        )
         return
     console.print(f"api_key: {secret}")
     console.print("[yellow]Store the key now: it is not shown again.[/yellow]")
@@ -214,8 +231,9 @@ def key_create(
 
     rt = open_runtime(data_dir)
     try:
-        key = create_api_key(rt.store, rt.clock, client_id=client_id, scopes=scopes,
-                             ttl_days=ttl_days)
+        key = create_api_key(
+            rt.store, rt.clock, client_id=client_id, scopes=scopes, ttl_days=ttl_days
+        )
     finally:
         rt.close()
     _show_key(key.prefix, key.api_key.get_secret_value(), key.expires_at, output)
@@ -262,8 +280,12 @@ def key_list(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE
         rows = list_api_keys(rt.store)
     finally:
         rt.close()
-    emit_table(rows, ["prefix", "client_id", "scopes", "expires_at", "last_used_at", "revoked"],
-               title="Gateway API keys", fmt=output)
+    emit_table(
+        rows,
+        ["prefix", "client_id", "scopes", "expires_at", "last_used_at", "revoked"],
+        title="Gateway API keys",
+        fmt=output,
+    )
 
 
 @signing_app.command("rotate")

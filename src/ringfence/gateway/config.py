@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,10 @@ class GatewayConfig(BaseSettings):
         default=None, description="PEM bundle of CAs that sign client certificates"
     )
     audit_file: Path | None = None
+    dlp_engine: Literal["classify", "builtin"] = Field(
+        default="classify",
+        description="classify: the full DLP catalogue; builtin: prefiltered email/card/AWS only",
+    )
     max_header_bytes: int = Field(default=16_384, ge=1024)
     max_query_bytes: int = Field(default=4096, ge=0)
     redis_url: str | None = Field(default=None, description="Shared rate limits + revocations")

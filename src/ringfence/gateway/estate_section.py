@@ -65,7 +65,9 @@ def check_routes(items: Sequence[RouteSpec], estate: EstateView) -> list[Section
             problems.append(SectionProblem(i, "credential", f"unknown credential {cred!r}"))
         if r.prefix in prefixes:
             problems.append(
-                SectionProblem(i, "prefix", f"prefix {r.prefix} is already used by {prefixes[r.prefix]}")
+                SectionProblem(
+                    i, "prefix", f"prefix {r.prefix} is already used by {prefixes[r.prefix]}"
+                )
             )
         prefixes.setdefault(r.prefix, r.name)
     return problems

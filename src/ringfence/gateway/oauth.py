@@ -249,7 +249,7 @@ class TokenService:
             and "gateway:introspect" not in caller.scopes
         ):
             return {"active": False}
-        out = {
+        out: dict[str, Any] = {
             k: claims[k]
             for k in ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
             if k in claims

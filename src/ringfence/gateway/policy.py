@@ -13,6 +13,7 @@ closed after ``max_staleness_seconds``. Nothing here logs a secret.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import time
@@ -493,17 +494,13 @@ class PolicyWatcher:
                 await asyncio.to_thread(self._holder.reload)
             except Exception as exc:  # never let the watcher die
                 _log.error("policy_watcher_error", error_type=type(exc).__name__)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
             self._task = None

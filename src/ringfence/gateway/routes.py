@@ -153,7 +153,9 @@ class CredentialSpec(_Strict):
         return self.ref if self.ref is not None else f"credential:{self.credential}"
 
 
-_REF = re.compile(r"^(\$\{env:[A-Za-z_][A-Za-z0-9_]{0,127}\}|vault:[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,199})$")
+_REF = re.compile(
+    r"^(\$\{env:[A-Za-z_][A-Za-z0-9_]{0,127}\}|vault:[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,199})$"
+)
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 

@@ -195,7 +195,7 @@ def authorize(ex: Exchange) -> None:
             headers=[
                 (
                     b"www-authenticate",
-                    f'Bearer error="insufficient_scope", scope="{" ".join(sorted(op.scopes))}"'.encode(),
+                    _scope_challenge(op.scopes),
                 )
             ],
         )
@@ -205,6 +205,10 @@ def authorize(ex: Exchange) -> None:
             raise Deny(403, "object_forbidden", f"{param} does not belong to this client")
     if op.deprecated:
         raise Deny(410, "deprecated", "this operation is deprecated and no longer served")
+
+
+def _scope_challenge(scopes: frozenset[str]) -> bytes:
+    return f'Bearer error="insufficient_scope", scope="{" ".join(sorted(scopes))}"'.encode()
 
 
 # -- rate limit ------------------------------------------------------------------------------
@@ -460,18 +464,22 @@ def client_certificate(
 
 
 def _issued_by_trusted(cert: x509.Certificate, cas: tuple[x509.Certificate, ...]) -> bool:
+    """RFC 5280 path validation of a client certificate against the configured CAs."""
     import datetime as _dt
 
-    now = _dt.datetime.now(_dt.UTC)
-    if not (cert.not_valid_before_utc <= now <= cert.not_valid_after_utc):
+    from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+    verifier = (
+        PolicyBuilder()
+        .store(Store(list(cas)))
+        .time(_dt.datetime.now(_dt.UTC))
+        .build_client_verifier()
+    )
+    try:
+        verifier.verify(cert, [])
+    except (VerificationError, ValueError):
         return False
-    for ca in cas:
-        try:
-            cert.verify_directly_issued_by(ca)
-            return True
-        except Exception:
-            continue
-    return False
+    return True
 
 
 from cryptography.hazmat.primitives.serialization import Encoding as _Encoding  # noqa: E402
