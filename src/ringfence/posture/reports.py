@@ -262,17 +262,16 @@ def render_csv(report: PostureReport, accepted: set[Key] | None = None) -> str:
         ["check_id", "severity", "title", "resource_type", "resource_id", "message", "status"]
     )
     for f in report.findings:
-        w.writerow(
-            [
-                f.meta.id,
-                f.severity.label,
-                f.meta.title,
-                f.failure.resource_type,
-                _csv_safe(f.failure.resource_id),
-                _csv_safe(f.failure.message),
-                _status(f, accepted),
-            ]
+        row = (
+            f.meta.id,
+            f.severity.label,
+            f.meta.title,
+            f.failure.resource_type,
+            f.failure.resource_id,
+            f.failure.message,
+            _status(f, accepted),
         )
+        w.writerow([_csv_safe(v) for v in row])
     return buf.getvalue()
 
 

@@ -1,0 +1,265 @@
+"""Posture on the store (SQLite and PostgreSQL): migration, loading the context from an
+applied estate and SaaS observations, findings lifecycle with risk acceptance and history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select
+
+from ringfence.connectors import (
+    DiscoveredApp,
+    DiscoveredGrant,
+    DiscoveredPerson,
+    PullResult,
+    Snapshot,
+)
+from ringfence.core.clock import FixedClock
+from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
+from ringfence.inventory import apply_estate, parse_estate
+from ringfence.posture import lifecycle, run_checks
+from ringfence.posture.loader import load_context
+from ringfence.posture.models import PostureFinding, SaasObservation
+from ringfence.posture.observations import store_snapshot
+from ringfence.store.audit import verify
+from ringfence.store.db import Store
+from ringfence.store.models import AuditRecord
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+ESTATE = """
+apiVersion: ringfence/v1
+people:
+  - {email: owner@corp.example, name: Olive Owner}
+  - {email: leaver@corp.example, name: Leo Leaver, active: false}
+vendors:
+  - {name: Acme}
+apps:
+  - name: CRM
+    vendor: Acme
+    base_urls: ["http://crm.acme.example"]
+    owner: owner@corp.example
+    clearance: confidential
+    data_classes: [internal]
+    retention_days: {internal: 365}
+  - name: Chat
+    vendor: Acme
+    category: chat
+    base_urls: ["https://chat.acme.example"]
+    owner: owner@corp.example
+    clearance: internal
+integrations:
+  - name: crm-chat
+    source: CRM
+    destination: Chat
+    owner: leaver@corp.example
+    client_id: cid-1
+    scopes: ["chat:write", "admin"]
+    data_classes: [internal]
+"""
+
+
+@pytest.fixture
+def estate_store(store: Store) -> Store:
+    """The estate on SQLite and on PostgreSQL."""
+    apply_estate(store, parse_estate(ESTATE), clock=FixedClock(NOW))
+    return store
+
+
+@pytest.fixture
+def lite_store(tmp_path: Path) -> Iterator[Store]:
+    """SQLite only, for behaviour that does not depend on the engine (keeps the run fast)."""
+    s = Store(f"sqlite:///{tmp_path / 'posture.db'}")
+    s.migrate()
+    apply_estate(s, parse_estate(ESTATE), clock=FixedClock(NOW))
+    yield s
+    s.dispose()
+
+
+def snapshot() -> Snapshot:
+    return Snapshot(
+        vendor="slack",
+        people=PullResult(
+            [
+                DiscoveredPerson(
+                    "slack", "U1", "owner", "owner@corp.example", is_admin=True, mfa_enabled=False
+                )
+            ]
+        ),
+        apps=PullResult([DiscoveredApp("slack", "A9", "Notes Bot", "cid-9", ("im:history",))]),
+        grants=PullResult(
+            [
+                DiscoveredGrant(
+                    "slack", "A9/U1", "Notes Bot", "cid-9", "U1", ("im:history",), created_at=NOW
+                )
+            ]
+        ),
+    )
+
+
+def test_migration_creates_the_posture_tables(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"posture_findings", "posture_finding_events", "saas_observations"} <= tables
+    assert "0004_posture" in store.current_revisions()
+
+
+def test_context_loads_estate_and_observations(estate_store: Store) -> None:
+    with estate_store.session() as s:
+        store_snapshot(s, snapshot(), NOW)
+    with estate_store.session() as s:
+        ctx = load_context(s, NOW)
+    assert {a.name for a in ctx.apps} == {"CRM", "Chat"}
+    assert ctx.integrations[0].scopes == ("chat:write", "admin")
+    assert ctx.saas is not None and ctx.saas.vendors_pulled == {"slack"}
+    assert ctx.saas.grants[0].scopes == ("im:history",)
+    report = run_checks(ctx)
+    failing = {r.meta.id for r in report.results if r.status == "fail"}
+    assert {
+        "RF-API-001",
+        "RF-IDN-005",
+        "RF-LPV-004",
+        "RF-IDN-001",
+        "RF-SHD-003",
+        "RF-LPV-006",
+    } <= failing
+
+
+def test_partial_pull_keeps_what_was_known(lite_store: Store) -> None:
+    with lite_store.session() as s:
+        store_snapshot(s, snapshot(), NOW)
+    broken = snapshot()
+    broken.grants = PullResult([], error=None)
+    from ringfence.connectors import ConnectorError
+
+    broken.apps = PullResult([], error=ConnectorError("boom", vendor="slack", operation="x"))
+    with lite_store.session() as s:
+        store_snapshot(s, broken, NOW + timedelta(hours=1))
+    with lite_store.session() as s:
+        kinds = sorted(r.kind for r in s.scalars(select(SaasObservation)))
+    # the app survives (partial pull), the grant is gone (complete pull without it)
+    assert kinds == ["app", "person"]
+
+
+def _run(store: Store, now: datetime) -> lifecycle.SyncSummary:
+    with store.session() as s:
+        ctx = load_context(s, now)
+    report = run_checks(ctx, only=["RF-API-001", "RF-IDN-005"])
+    with store.session() as s:
+        return lifecycle.sync_findings(s, report)
+
+
+def test_findings_open_resolve_and_reopen_with_history(estate_store: Store) -> None:
+    first = _run(estate_store, NOW)
+    assert first.opened == 2
+    again = _run(estate_store, NOW + timedelta(hours=1))
+    assert again.opened == 0 and again.still_open == 2
+    # fix the plaintext URL: the finding resolves on the next run
+    with estate_store.session() as s:
+        from ringfence.store.models import App
+
+        crm = s.scalar(select(App).where(App.name == "CRM"))
+        assert crm is not None
+        crm.base_urls = ["https://crm.acme.example"]
+    fixed = _run(estate_store, NOW + timedelta(hours=2))
+    assert fixed.resolved == 1
+    with estate_store.session() as s:
+        crm = s.scalar(select(App).where(App.name == "CRM"))
+        assert crm is not None
+        crm.base_urls = ["http://crm.acme.example"]
+    back = _run(estate_store, NOW + timedelta(hours=3))
+    assert back.reopened == 1
+    with estate_store.session() as s:
+        row = s.scalar(select(PostureFinding).where(PostureFinding.check_id == "RF-API-001"))
+        assert row is not None and row.status == "open" and row.occurrences == 3
+        events = [e.to_status for e in lifecycle.history(s, row.id)]
+    assert events == ["open", "resolved", "open"]
+
+
+def test_risk_acceptance_needs_justification_approver_and_expires(lite_store: Store) -> None:
+    _run(lite_store, NOW)
+    with lite_store.session() as s:
+        row = s.scalar(select(PostureFinding).where(PostureFinding.check_id == "RF-IDN-005"))
+        assert row is not None
+        fid = row.id
+    bad = [
+        dict(justification="short", approver="ciso", accepted_by="me", until=NOW + timedelta(1)),
+        dict(
+            justification="migration planned in Q2",
+            approver="",
+            accepted_by="me",
+            until=NOW + timedelta(1),
+        ),
+        dict(
+            justification="migration planned in Q2",
+            approver="me",
+            accepted_by="me",
+            until=NOW + timedelta(1),
+        ),
+        dict(
+            justification="migration planned in Q2",
+            approver="ciso",
+            accepted_by="me",
+            until=NOW - timedelta(1),
+        ),
+        dict(
+            justification="migration planned in Q2",
+            approver="ciso",
+            accepted_by="me",
+            until=NOW + timedelta(days=400),
+        ),
+    ]
+    for kwargs in bad:
+        with pytest.raises(ValidationError), lite_store.session() as s:
+            lifecycle.accept_risk(s, fid, now=NOW, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError), lite_store.session() as s:
+        lifecycle.accept_risk(
+            s,
+            "nope",
+            justification="migration planned in Q2",
+            approver="ciso",
+            accepted_by="me",
+            until=NOW + timedelta(1),
+            now=NOW,
+        )
+    with lite_store.session() as s:
+        lifecycle.accept_risk(
+            s,
+            fid,
+            justification="owner handover in progress",
+            approver="ciso@corp.example",
+            accepted_by="sec@corp.example",
+            until=NOW + timedelta(days=7),
+            now=NOW,
+        )
+    during = _run(lite_store, NOW + timedelta(days=1))
+    assert len(during.accepted) == 1
+    after = _run(lite_store, NOW + timedelta(days=8))
+    assert after.reopened == 1 and not after.accepted
+    with lite_store.session() as s:
+        actions = [r.action for r in s.scalars(select(AuditRecord))]
+        assert "posture.risk_accepted" in actions
+        history = [e.note for e in lifecycle.history(s, fid)]
+    assert history[-1] == "risk acceptance expired"
+    assert verify(lite_store).ok
+
+
+def test_accepting_a_resolved_finding_is_a_conflict(lite_store: Store) -> None:
+    _run(lite_store, NOW)
+    with lite_store.session() as s:
+        row = s.scalar(select(PostureFinding).where(PostureFinding.check_id == "RF-API-001"))
+        assert row is not None
+        row.status = "resolved"
+        fid = row.id
+    with pytest.raises(ConflictError), lite_store.session() as s:
+        lifecycle.accept_risk(
+            s,
+            fid,
+            justification="migration planned in Q2",
+            approver="ciso",
+            accepted_by="me",
+            until=NOW + timedelta(1),
+            now=NOW,
+        )
