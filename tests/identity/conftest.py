@@ -20,6 +20,13 @@ from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
 from ringfence.store.db import Store
 from ringfence.store.models import App, Integration, Person, Vendor
+from tests.gateway.conftest import (  # noqa: F401  (the gateway's fixtures, for end-to-end tests)
+    env,
+    gw_config,
+    gw_runtime,
+    template,
+    upstream_url,
+)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+)
 from sqlalchemy import or_, select
 
 from ringfence.api.deps import Principal, current_principal
@@ -27,10 +35,14 @@ from ringfence.identity.accounts import Accounts, csrf_for
 from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for, settings_of
 from ringfence.identity.models import ConsoleUser, IdentityFinding, PersonalToken
 from ringfence.identity.oidc import OidcRelyingParty
+from ringfence.identity.reviews import AccessReviews
 from ringfence.identity.roles import (
     IDENTITY_ADMIN,
     LIFECYCLE,
     MFA_ENROLL,
+    REVIEWS_DECIDE,
+    REVIEWS_MANAGE,
+    REVIEWS_READ,
     SELF,
 )
 from ringfence.identity.scim import ScimTokens
@@ -492,6 +504,119 @@ def revoke_scim_token(request: Request, token_id: str, caller: Caller) -> Respon
     rt = _runtime(request)
     ScimTokens(rt.store, rt.clock).revoke(token_id, actor=caller.actor)
     return Response(status_code=204)
+
+
+# -- access reviews -------------------------------------------------------------------------
+class CampaignIn(_Strict):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    scope_kind: StrictStr = Field(pattern="^(app|owner)$")
+    scope: StrictStr = Field(min_length=1, max_length=320, description="app or person ref")
+    due_at: AwareDatetime
+    used_scopes: dict[StrictStr, list[StrictStr]] | None = Field(default=None, max_length=10000)
+
+
+class DecisionIn(_Strict):
+    decision: StrictStr = Field(pattern="^(keep|reduce|revoke)$")
+    comment: StrictStr = Field(default="", max_length=2000)
+    kept_scopes: list[StrictStr] | None = Field(default=None, max_length=500)
+
+
+def _reviews(request: Request) -> AccessReviews:
+    rt = _runtime(request)
+    return AccessReviews(rt.store, rt.clock)
+
+
+def _campaign_out(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "scope_kind": c.scope_kind,
+        "scope_id": c.scope_id,
+        "status": c.status,
+        "due_at": c.due_at,
+        "created_by": c.created_by,
+        "created_at": c.created_at,
+        "closed_at": c.closed_at,
+    }
+
+
+def _reviewer_filter(caller: Principal) -> str | None:
+    """Owners see and decide only their own integrations' items."""
+    if REVIEWS_READ in caller.scopes or REVIEWS_MANAGE in caller.scopes:
+        return None
+    need(caller, REVIEWS_DECIDE)
+    if caller.person_id is None:
+        raise PermissionDeniedError("your account is not linked to a person in the inventory")
+    return caller.person_id
+
+
+@router.post("/reviews", status_code=201)
+def create_campaign(request: Request, body: CampaignIn, caller: Caller) -> dict[str, Any]:
+    need(caller, REVIEWS_MANAGE)
+    campaign = _reviews(request).create(
+        body.name,
+        scope_kind=body.scope_kind,
+        scope_ref=body.scope,
+        due_at=body.due_at,
+        actor=caller.actor,
+        used_scopes=body.used_scopes,
+    )
+    return _campaign_out(campaign)
+
+
+@router.get("/reviews")
+def list_campaigns(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    _reviewer_filter(caller)
+    return [_campaign_out(c) for c in _reviews(request).campaigns()]
+
+
+@router.get("/reviews/{ref}")
+def show_campaign(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
+    only = _reviewer_filter(caller)
+    return {"items": _reviews(request).items(ref, reviewer_id=only)}
+
+
+@router.post("/reviews/{ref}/items/{item_id}/decision")
+def decide_item(
+    request: Request, ref: str, item_id: str, body: DecisionIn, caller: Caller
+) -> dict[str, Any]:
+    need(caller, REVIEWS_DECIDE)
+    only = None if REVIEWS_MANAGE in caller.scopes else _reviewer_filter(caller)
+    item = _reviews(request).decide(
+        ref,
+        item_id,
+        decision=body.decision,
+        comment=body.comment,
+        kept_scopes=body.kept_scopes,
+        actor=caller.actor,
+        only_reviewer=only,
+    )
+    return {"id": item.id, "decision": item.decision, "kept_scopes": item.kept_scopes}
+
+
+@router.post("/reviews/{ref}/close")
+def close_campaign(request: Request, ref: str, caller: Caller) -> dict[str, int]:
+    need(caller, REVIEWS_MANAGE)
+    return _reviews(request).close(ref, actor=caller.actor)
+
+
+@router.post("/reviews/remind")
+def send_reminders(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    need(caller, REVIEWS_MANAGE)
+    days = settings_of(request).review_reminder_days
+    return [r.__dict__ for r in _reviews(request).reminders(within_days=days, actor=caller.actor)]
+
+
+@router.get("/reviews/{ref}/export")
+def export_campaign(request: Request, ref: str, caller: Caller, format: str = "json") -> Response:
+    need(caller, REVIEWS_READ)
+    body = _reviews(request).export(ref, format)
+    media = "text/csv" if format == "csv" else "application/json"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="review-evidence.{format}"'},
+    )
 
 
 __all__ = ["auth_router", "need", "router"]

@@ -1,0 +1,416 @@
+"""Access reviews: campaigns over the integrations of one app or one owner, granted vs used.
+
+Used scopes come from the gateway's usage table (``gateway_usage(integration, scope, route,
+count, last_seen)``, the contract posture reads too) when it exists and has rows, otherwise
+from an explicit input given when the campaign is created. Decisions (keep / reduce / revoke,
+with a comment) apply in the store in the same transaction: ``reduce`` narrows
+``Integration.scopes``, ``revoke`` sets ``Integration.status = revoked``, which the gateway
+enforces. Evidence exports (CSV, JSON) carry the audit-chain head so auditors can tie them to
+the tamper-evident log. Never deletes an integration.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import inspect, or_, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from ringfence.core.clock import Clock
+from ringfence.core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from ringfence.identity.models import ReviewCampaign, ReviewItem
+from ringfence.store import audit
+from ringfence.store.db import Store
+from ringfence.store.models import App, AuditRecord, Integration, IntegrationStatus, Person
+
+DECISIONS = ("keep", "reduce", "revoke")
+
+
+@dataclass(frozen=True)
+class Reminder:
+    campaign: str
+    reviewer: str
+    pending: int
+    due_at: datetime
+    overdue: bool
+
+
+def _gateway_usage(s: Session) -> dict[str, set[str]] | None:
+    try:
+        if not inspect(s.connection()).has_table("gateway_usage"):
+            return None
+        rows = s.execute(
+            text("SELECT integration, scope FROM gateway_usage WHERE scope IS NOT NULL")
+        ).all()
+    except SQLAlchemyError:
+        return None
+    if not rows:
+        return None
+    used: dict[str, set[str]] = {}
+    for integration, scope in rows:
+        used.setdefault(str(integration), set()).add(str(scope))
+    return used
+
+
+class AccessReviews:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    # -- campaigns -------------------------------------------------------------------------
+    def create(
+        self,
+        name: str,
+        *,
+        scope_kind: str,
+        scope_ref: str,
+        due_at: datetime,
+        actor: str,
+        used_scopes: dict[str, list[str]] | None = None,
+    ) -> ReviewCampaign:
+        if not name.strip() or len(name) > 200:
+            raise ValidationError("a campaign needs a name of 1-200 characters")
+        if scope_kind not in ("app", "owner"):
+            raise ValidationError("scope_kind must be `app` or `owner`")
+        if due_at.tzinfo is None:
+            raise ValidationError("due_at must carry a timezone")
+        now = self._clock.now()
+        if due_at <= now:
+            raise ValidationError("due_at must be in the future")
+        with self._store.session() as s:
+            if s.scalar(select(ReviewCampaign.id).where(ReviewCampaign.name == name)):
+                raise ConflictError(f"a campaign named {name!r} already exists")
+            if scope_kind == "app":
+                app = s.scalar(select(App).where(or_(App.id == scope_ref, App.name == scope_ref)))
+                if app is None:
+                    raise NotFoundError(f"no app {scope_ref!r}")
+                scope_id = app.id
+                query = select(Integration).where(
+                    or_(
+                        Integration.destination_app_id == app.id,
+                        Integration.source_app_id == app.id,
+                    )
+                )
+            else:
+                person = s.scalar(
+                    select(Person).where(
+                        or_(Person.id == scope_ref, Person.email == scope_ref.lower())
+                    )
+                )
+                if person is None:
+                    raise NotFoundError(f"no person {scope_ref!r}")
+                scope_id = person.id
+                query = select(Integration).where(Integration.owner_id == person.id)
+            integrations = list(
+                s.scalars(
+                    query.where(Integration.status != IntegrationStatus.REVOKED).order_by(
+                        Integration.name
+                    )
+                )
+            )
+            if not integrations:
+                raise ValidationError(f"no integrations to review for {scope_kind} {scope_ref!r}")
+            observed = _gateway_usage(s)
+            source = "gateway" if observed is not None else "input" if used_scopes else "none"
+            if used_scopes:
+                unknown = set(used_scopes) - {i.name for i in integrations}
+                if unknown:
+                    raise ValidationError(
+                        f"used scopes given for integrations outside the campaign: "
+                        f"{sorted(unknown)}"
+                    )
+            campaign = ReviewCampaign(
+                name=name,
+                scope_kind=scope_kind,
+                scope_id=scope_id,
+                due_at=due_at,
+                created_by=actor,
+                created_at=now,
+            )
+            s.add(campaign)
+            s.flush()
+            for integ in integrations:
+                if observed is not None:
+                    used = sorted(observed.get(integ.name, set()) | observed.get(integ.id, set()))
+                else:
+                    used = sorted(set((used_scopes or {}).get(integ.name, [])))
+                s.add(
+                    ReviewItem(
+                        campaign_id=campaign.id,
+                        integration_id=integ.id,
+                        reviewer_id=integ.owner_id,
+                        granted_scopes=sorted(integ.scopes),
+                        used_scopes=used,
+                        used_source=source,
+                    )
+                )
+            audit.append(
+                s,
+                actor=actor,
+                action="review.create",
+                entity_type="review_campaign",
+                entity_id=campaign.id,
+                after={"name": name, "items": len(integrations), "used_source": source},
+                clock=self._clock,
+            )
+            return campaign
+
+    def _campaign(self, s: Session, ref: str) -> ReviewCampaign:
+        campaign = s.scalar(
+            select(ReviewCampaign).where(or_(ReviewCampaign.id == ref, ReviewCampaign.name == ref))
+        )
+        if campaign is None:
+            raise NotFoundError(f"no review campaign {ref!r}")
+        return campaign
+
+    def campaigns(self) -> list[ReviewCampaign]:
+        with self._store.session() as s:
+            return list(s.scalars(select(ReviewCampaign).order_by(ReviewCampaign.created_at)))
+
+    def items(self, ref: str, *, reviewer_id: str | None = None) -> list[dict[str, Any]]:
+        """The campaign's items; ``reviewer_id`` restricts to one owner's integrations."""
+        with self._store.session() as s:
+            campaign = self._campaign(s, ref)
+            query = (
+                select(ReviewItem, Integration)
+                .join(Integration, Integration.id == ReviewItem.integration_id)
+                .where(ReviewItem.campaign_id == campaign.id)
+                .order_by(Integration.name)
+            )
+            if reviewer_id is not None:
+                query = query.where(ReviewItem.reviewer_id == reviewer_id)
+            out = []
+            for item, integ in s.execute(query).all():
+                owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
+                out.append(
+                    {
+                        "id": item.id,
+                        "integration": integ.name,
+                        "integration_id": integ.id,
+                        "status": integ.status.value,
+                        "owner": owner.email if owner else None,
+                        "granted_scopes": item.granted_scopes,
+                        "used_scopes": item.used_scopes,
+                        "unused_scopes": sorted(set(item.granted_scopes) - set(item.used_scopes)),
+                        "used_source": item.used_source,
+                        "decision": item.decision,
+                        "kept_scopes": item.kept_scopes,
+                        "comment": item.comment,
+                        "decided_by": item.decided_by,
+                        "decided_at": item.decided_at,
+                    }
+                )
+            return out
+
+    # -- decisions -------------------------------------------------------------------------
+    def decide(
+        self,
+        ref: str,
+        item_id: str,
+        *,
+        decision: str,
+        comment: str,
+        actor: str,
+        kept_scopes: list[str] | None = None,
+        only_reviewer: str | None = None,
+    ) -> ReviewItem:
+        """Record and apply a decision. ``only_reviewer``: the caller may decide only items of
+        integrations that person owns (integration owners)."""
+        if decision not in DECISIONS:
+            raise ValidationError(f"decision must be one of {', '.join(DECISIONS)}")
+        comment = comment.strip()
+        if decision != "keep" and len(comment) < 3:
+            raise ValidationError(f"a {decision} decision needs a comment saying why")
+        if len(comment) > 2000:
+            raise ValidationError("comment must be at most 2000 characters")
+        now = self._clock.now()
+        with self._store.session() as s:
+            campaign = self._campaign(s, ref)
+            if campaign.status != "open":
+                raise ConflictError(f"campaign {campaign.name!r} is closed")
+            item = s.get(ReviewItem, item_id)
+            if item is None or item.campaign_id != campaign.id:
+                raise NotFoundError(f"no item {item_id!r} in campaign {campaign.name!r}")
+            if only_reviewer is not None and item.reviewer_id != only_reviewer:
+                raise PermissionDeniedError("you may only review integrations you own")
+            integ = s.get(Integration, item.integration_id)
+            if integ is None:
+                raise NotFoundError("the integration of this item no longer exists")
+            before = {"scopes": list(integ.scopes), "status": integ.status.value}
+            kept: list[str] | None = None
+            if decision == "reduce":
+                kept = sorted(set(kept_scopes or []))
+                if not kept:
+                    raise ValidationError("reduce needs kept_scopes (use revoke to remove all)")
+                extra = set(kept) - set(item.granted_scopes)
+                if extra:
+                    raise ValidationError(
+                        f"kept_scopes must be granted scopes; not: {sorted(extra)}"
+                    )
+                integ.scopes = kept
+            elif decision == "revoke":
+                integ.status = IntegrationStatus.REVOKED
+            elif kept_scopes:
+                raise ValidationError("kept_scopes only goes with a reduce decision")
+            integ.updated_at = now
+            item.decision = decision
+            item.kept_scopes = kept
+            item.comment = comment
+            item.decided_by = actor
+            item.decided_at = now
+            audit.append(
+                s,
+                actor=actor,
+                action=f"review.{decision}",
+                entity_type="integration",
+                entity_id=integ.id,
+                before=before,
+                after={
+                    "scopes": list(integ.scopes),
+                    "status": integ.status.value,
+                    "campaign": campaign.name,
+                    "comment": comment,
+                },
+                clock=self._clock,
+            )
+            return item
+
+    def close(self, ref: str, *, actor: str) -> dict[str, int]:
+        with self._store.session() as s:
+            campaign = self._campaign(s, ref)
+            if campaign.status != "open":
+                raise ConflictError(f"campaign {campaign.name!r} is already closed")
+            items = s.scalars(select(ReviewItem).where(ReviewItem.campaign_id == campaign.id))
+            counts = {"decided": 0, "undecided": 0}
+            for item in items:
+                counts["decided" if item.decision else "undecided"] += 1
+            campaign.status = "closed"
+            campaign.closed_at = self._clock.now()
+            audit.append(
+                s,
+                actor=actor,
+                action="review.close",
+                entity_type="review_campaign",
+                entity_id=campaign.id,
+                after=counts,
+                clock=self._clock,
+            )
+            return counts
+
+    # -- reminders -------------------------------------------------------------------------
+    def reminders(self, *, within_days: int, actor: str) -> list[Reminder]:
+        """Who still has undecided items in campaigns due within ``within_days`` (or overdue).
+
+        Each campaign reminds at most once a day; every reminder is an audit record (delivery
+        channels read those, or the CLI prints them).
+        """
+        now = self._clock.now()
+        out: list[Reminder] = []
+        with self._store.session() as s:
+            campaigns = s.scalars(
+                select(ReviewCampaign).where(
+                    ReviewCampaign.status == "open",
+                    ReviewCampaign.due_at <= now + timedelta(days=within_days),
+                )
+            ).all()
+            for campaign in campaigns:
+                if campaign.last_reminded_at and now - campaign.last_reminded_at < timedelta(
+                    days=1
+                ):
+                    continue
+                pending: dict[str, int] = {}
+                for item in s.scalars(
+                    select(ReviewItem).where(
+                        ReviewItem.campaign_id == campaign.id, ReviewItem.decision.is_(None)
+                    )
+                ):
+                    owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
+                    who = owner.email if owner else "(no owner: security team)"
+                    pending[who] = pending.get(who, 0) + 1
+                if not pending:
+                    continue
+                campaign.last_reminded_at = now
+                for who, count in sorted(pending.items()):
+                    out.append(
+                        Reminder(campaign.name, who, count, campaign.due_at, campaign.due_at < now)
+                    )
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="review.remind",
+                    entity_type="review_campaign",
+                    entity_id=campaign.id,
+                    after={"reviewers": sorted(pending), "overdue": campaign.due_at < now},
+                    clock=self._clock,
+                )
+        return out
+
+    # -- evidence --------------------------------------------------------------------------
+    _CSV_COLUMNS = (
+        "integration",
+        "owner",
+        "status",
+        "granted_scopes",
+        "used_scopes",
+        "unused_scopes",
+        "used_source",
+        "decision",
+        "kept_scopes",
+        "comment",
+        "decided_by",
+        "decided_at",
+    )
+
+    def export(self, ref: str, fmt: str) -> str:
+        if fmt not in ("csv", "json"):
+            raise ValidationError("format must be csv or json")
+        items = self.items(ref)
+        with self._store.session() as s:
+            campaign = self._campaign(s, ref)
+            head = s.scalar(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1))
+            meta = {
+                "campaign": campaign.name,
+                "id": campaign.id,
+                "scope": f"{campaign.scope_kind}:{campaign.scope_id}",
+                "status": campaign.status,
+                "due_at": campaign.due_at.isoformat(),
+                "created_by": campaign.created_by,
+                "created_at": campaign.created_at.isoformat(),
+                "closed_at": campaign.closed_at.isoformat() if campaign.closed_at else None,
+                "exported_at": self._clock.now().isoformat(),
+                "audit_chain_head": head,
+            }
+        if fmt == "json":
+            return orjson.dumps(
+                {**meta, "items": items}, option=orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC
+            ).decode()
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow([f"# {k}={v}" for k, v in meta.items()])
+        writer.writerow(self._CSV_COLUMNS)
+        for item in items:
+            row = []
+            for col in self._CSV_COLUMNS:
+                value = item[col]
+                if isinstance(value, list):
+                    value = " ".join(value)
+                elif isinstance(value, datetime):
+                    value = value.isoformat()
+                text_value = "" if value is None else str(value)
+                # Spreadsheet formula injection: never start a cell with = + - @.
+                if text_value[:1] in ("=", "+", "-", "@"):
+                    text_value = "'" + text_value
+                row.append(text_value)
+            writer.writerow(row)
+        return buf.getvalue()

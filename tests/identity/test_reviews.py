@@ -1,0 +1,243 @@
+"""Access reviews: campaigns, granted vs used, decisions applied, reminders, evidence."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from ringfence.core.clock import FixedClock
+from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
+from ringfence.identity.accounts import Accounts
+from ringfence.identity.reviews import AccessReviews
+from ringfence.identity.roles import scopes_of
+from ringfence.identity.settings import IdentitySettings
+from ringfence.runtime import Runtime
+from ringfence.store import audit
+from ringfence.store.models import Integration, IntegrationStatus
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture
+def reviews(runtime: Runtime) -> AccessReviews:
+    return AccessReviews(runtime.store, runtime.clock)
+
+
+def _campaign(reviews: AccessReviews, clock: FixedClock, **kw: Any) -> str:
+    args: dict[str, Any] = {
+        "scope_kind": "app",
+        "scope_ref": "crm",
+        "due_at": clock.now() + timedelta(days=14),
+        "actor": "user:analyst",
+        "used_scopes": {"crm-to-chat": ["chat:write"], "crm-report": ["crm:read"]},
+    }
+    args.update(kw)
+    return reviews.create("q3-crm", **args).id
+
+
+def _item(reviews: AccessReviews, ref: str, integration: str) -> dict[str, Any]:
+    return next(i for i in reviews.items(ref) if i["integration"] == integration)
+
+
+def test_campaign_lists_granted_vs_used_and_decisions_apply_in_the_store(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    cid = _campaign(reviews, clock)
+    sync = _item(reviews, cid, "crm-to-chat")
+    assert sync["granted_scopes"] == ["chat:read", "chat:write", "users:read"]
+    assert sync["used_scopes"] == ["chat:write"] and sync["used_source"] == "input"
+    assert sync["unused_scopes"] == ["chat:read", "users:read"]
+    assert sync["owner"] == "alice@example.com"
+    reviews.decide(
+        cid,
+        sync["id"],
+        decision="reduce",
+        kept_scopes=["chat:write"],
+        comment="only posts messages",
+        actor="user:alice",
+    )
+    job = _item(reviews, cid, "crm-report")
+    reviews.decide(cid, job["id"], decision="revoke", comment="report retired", actor="user:alice")
+    with runtime.store.session() as s:
+        integ = s.get(Integration, estate["sync"])
+        assert integ is not None and integ.scopes == ["chat:write"]
+        assert integ.status == IntegrationStatus.ACTIVE
+        retired = s.get(Integration, estate["job"])
+        assert retired is not None and retired.status == IntegrationStatus.REVOKED
+    assert audit.verify(runtime.store).ok
+    assert reviews.close(cid, actor="user:analyst") == {"decided": 2, "undecided": 0}
+    with pytest.raises(ConflictError):
+        reviews.decide(cid, sync["id"], decision="keep", comment="", actor="user:alice")
+
+
+def test_bad_decisions_change_nothing(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    cid = _campaign(reviews, clock)
+    sync = _item(reviews, cid, "crm-to-chat")
+    for kwargs in (
+        {"decision": "delete", "comment": "x" * 5},
+        {"decision": "revoke", "comment": ""},
+        {"decision": "reduce", "comment": "narrow", "kept_scopes": ["admin:all"]},
+        {"decision": "reduce", "comment": "narrow", "kept_scopes": []},
+        {"decision": "keep", "comment": "", "kept_scopes": ["chat:write"]},
+    ):
+        with pytest.raises(ValidationError):
+            reviews.decide(cid, sync["id"], actor="t", **kwargs)
+    with pytest.raises(NotFoundError):
+        reviews.decide(cid, "nope", decision="keep", comment="", actor="t")
+    with runtime.store.session() as s:
+        integ = s.get(Integration, estate["sync"])
+        assert integ is not None and len(integ.scopes) == 3
+    assert _item(reviews, cid, "crm-to-chat")["decision"] is None
+
+
+def test_bad_campaigns_are_refused(
+    reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    with pytest.raises(ValidationError):
+        _campaign(reviews, clock, due_at=clock.now() - timedelta(days=1))
+    with pytest.raises(ValidationError):
+        _campaign(reviews, clock, scope_kind="vendor")
+    with pytest.raises(NotFoundError):
+        _campaign(reviews, clock, scope_ref="no-such-app")
+    with pytest.raises(ValidationError):
+        _campaign(reviews, clock, scope_kind="owner", scope_ref="bob@example.com")
+    with pytest.raises(ValidationError):
+        _campaign(reviews, clock, used_scopes={"not-in-campaign": ["x"]})
+    _campaign(reviews, clock)
+    with pytest.raises(ConflictError):
+        _campaign(reviews, clock)
+
+
+def test_used_scopes_come_from_the_gateway_usage_table_when_present(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    with runtime.store.session() as s:
+        s.execute(
+            text(
+                "CREATE TABLE gateway_usage (integration VARCHAR(200), scope VARCHAR(200), "
+                "route VARCHAR(200), count INTEGER, last_seen TIMESTAMP)"
+            )
+        )
+        s.execute(
+            text(
+                "INSERT INTO gateway_usage VALUES ('crm-to-chat', 'chat:read', 'chat', 5, NULL),"
+                " ('crm-to-chat', 'users:read', 'chat', 1, NULL)"
+            )
+        )
+    cid = reviews.create(
+        "owner-alice",
+        scope_kind="owner",
+        scope_ref="alice@example.com",
+        due_at=clock.now() + timedelta(days=7),
+        actor="t",
+    ).id
+    sync = _item(reviews, cid, "crm-to-chat")
+    assert sync["used_source"] == "gateway"
+    assert sync["used_scopes"] == ["chat:read", "users:read"]
+    assert _item(reviews, cid, "crm-report")["used_scopes"] == []
+
+
+def test_reminders_once_a_day_and_overdue(
+    reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    _campaign(reviews, clock, due_at=clock.now() + timedelta(days=5))
+    assert reviews.reminders(within_days=3, actor="t") == []  # not due soon yet
+    clock.advance(days=3)
+    first = reviews.reminders(within_days=3, actor="t")
+    assert [(r.reviewer, r.pending, r.overdue) for r in first] == [("alice@example.com", 2, False)]
+    assert reviews.reminders(within_days=3, actor="t") == []  # once a day
+    clock.advance(days=3)
+    again = reviews.reminders(within_days=3, actor="t")
+    assert again[0].overdue is True
+
+
+def test_evidence_export_csv_and_json(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    cid = _campaign(reviews, clock)
+    sync = _item(reviews, cid, "crm-to-chat")
+    reviews.decide(
+        cid, sync["id"], decision="keep", comment='=HYPERLINK("evil")', actor="user:alice"
+    )
+    data = orjson.loads(reviews.export(cid, "json"))
+    assert data["campaign"] == "q3-crm" and len(data["items"]) == 2
+    assert data["audit_chain_head"] == audit.verify(runtime.store).head
+    rows = list(csv.reader(io.StringIO(reviews.export(cid, "csv"))))
+    header = rows[1]
+    assert header[0] == "integration" and "unused_scopes" in header
+    by_name = {r[0]: dict(zip(header, r, strict=True)) for r in rows[2:]}
+    assert by_name["crm-to-chat"]["decision"] == "keep"
+    assert by_name["crm-to-chat"]["comment"].startswith("'=")  # no formula injection
+    with pytest.raises(ValidationError):
+        reviews.export(cid, "xlsx")
+
+
+# -- through the API, with roles -------------------------------------------------------------
+def _bearer(
+    runtime: Runtime, clock: FixedClock, settings: IdentitySettings, user: str, roles: list[str]
+) -> dict[str, str]:
+    accounts = Accounts(runtime.store, runtime.vault, clock, settings, CHEAP)
+    made = accounts.create_user(user, roles=roles, password="correct horse battery")
+    tok = accounts.issue_token(made.id, "t", sorted(scopes_of(roles)), 30, actor="t")
+    return {"Authorization": f"Bearer {tok.token.get_secret_value()}"}
+
+
+def test_review_api_roles(
+    app: FastAPI,
+    runtime: Runtime,
+    clock: FixedClock,
+    identity_settings: IdentitySettings,
+    estate: dict[str, str],
+) -> None:
+    analyst = _bearer(runtime, clock, identity_settings, "sa@example.com", ["security-analyst"])
+    auditor = _bearer(runtime, clock, identity_settings, "aud@example.com", ["auditor"])
+    bob = _bearer(runtime, clock, identity_settings, "bob@example.com", ["integration-owner"])
+    alice = _bearer(runtime, clock, identity_settings, "alice@example.com", ["integration-owner"])
+    with runtime.store.session() as s:
+        job = s.get(Integration, estate["job"])
+        assert job is not None
+        job.owner_id = estate["bob"]
+    body = {
+        "name": "q3",
+        "scope_kind": "app",
+        "scope": "crm",
+        "due_at": (clock.now() + timedelta(days=10)).isoformat(),
+    }
+    with TestClient(app, base_url="https://rf.example") as c:
+        assert c.post("/api/v1/identity/reviews", json=body, headers=auditor).status_code == 403
+        assert c.post("/api/v1/identity/reviews", json=body, headers=alice).status_code == 403
+        bad = {**body, "due_at": "2026-13-01"}
+        assert c.post("/api/v1/identity/reviews", json=bad, headers=analyst).status_code == 422
+        made = c.post("/api/v1/identity/reviews", json=body, headers=analyst)
+        assert made.status_code == 201, made.text
+        cid = made.json()["id"]
+        mine = c.get(f"/api/v1/identity/reviews/{cid}", headers=alice).json()["items"]
+        assert [i["integration"] for i in mine] == ["crm-to-chat"]
+        everything = c.get(f"/api/v1/identity/reviews/{cid}", headers=auditor).json()["items"]
+        assert len(everything) == 2
+        job_item = next(i for i in everything if i["integration"] == "crm-report")
+        url = f"/api/v1/identity/reviews/{cid}/items/{job_item['id']}/decision"
+        revoke = {"decision": "revoke", "comment": "not mine but revoke"}
+        assert c.post(url, json=revoke, headers=alice).status_code == 403
+        assert c.post(url, json=revoke, headers=auditor).status_code == 403
+        ok = c.post(url, json={"decision": "revoke", "comment": "retired"}, headers=bob)
+        assert ok.status_code == 200, ok.text
+        export = c.get(f"/api/v1/identity/reviews/{cid}/export?format=csv", headers=auditor)
+        assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+        assert c.get(f"/api/v1/identity/reviews/{cid}/export", headers=alice).status_code == 403
+        assert c.post(f"/api/v1/identity/reviews/{cid}/close", headers=alice).status_code == 403
+        assert c.post(f"/api/v1/identity/reviews/{cid}/close", headers=analyst).status_code == 200
+    with runtime.store.session() as s:
+        job = s.get(Integration, estate["job"])
+        assert job is not None and job.status == IntegrationStatus.REVOKED
