@@ -422,3 +422,34 @@ def test_list_does_not_issue_a_query_per_row(any_api: Api) -> None:
             assert len(statements) <= 6, (url, len(statements), statements)
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+def test_input_the_database_cannot_store_is_refused_cleanly(any_api: Api) -> None:
+    """NUL characters and naive timestamps are 422 on both engines (PostgreSQL would raise)."""
+    api = any_api
+    seed(api)
+    before = store_state(api.runtime)
+    cases = [
+        api.get("/api/v1/vendors/a%00b"),
+        api.get("/api/v1/vendors", params={"q": "a\x00"}),
+        api.get("/api/v1/audit", params={"actor": "x\x00"}),
+        api.post("/api/v1/vendors", {"name": "ok", "description": "a\x00b"}),
+        api.post("/api/v1/apps", {"name": "A", "vendor": "Acme\x00"}),
+        api.post("/api/v1/apps", {"name": "A", "vendor": "Acme", "retention_days": {"x\x00": 1}}),
+        api.patch("/api/v1/people/ada@corp.example", {"department": "R\x00D"}),
+        api.get("/api/v1/credentials", params={"expires_before": "2026-01-01T00:00:00"}),
+    ]
+    for r in cases:
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"]
+    assert store_state(api.runtime) == before
+
+
+def test_q_treats_like_wildcards_literally(any_api: Api) -> None:
+    api = any_api
+    for name in ("100% Cloud", "1000 Cloud", "a_b", "axb"):
+        assert api.post("/api/v1/vendors", {"name": name}).status_code == 201
+    assert _names(api.get("/api/v1/vendors", params={"q": "0%"})) == ["100% Cloud"]
+    assert _names(api.get("/api/v1/vendors", params={"q": "_"})) == ["a_b"]
+    found = _names(api.get("/api/v1/vendors", params={"q": "CLOUD"}))
+    assert sorted(found) == ["100% Cloud", "1000 Cloud"]

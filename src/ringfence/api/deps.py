@@ -40,6 +40,7 @@ from ringfence.core.errors import AuthenticationError, PermissionDeniedError
 from ringfence.identity.auth import identity_authenticators
 from ringfence.identity.ownership import owner_may
 from ringfence.identity.roles import ROLE_SCOPES as IDENTITY_ROLE_SCOPES
+from ringfence.inventory.repository import InvalidFieldError
 from ringfence.runtime import Runtime
 from ringfence.store.apitokens import TOKEN_PREFIX, ApiTokens
 
@@ -165,6 +166,18 @@ def authorize(
             code="insufficient_scope",
         )
     return principal
+
+
+def reject_nul_characters(request: Request) -> None:
+    """Refuse U+0000 in path and query parameters (PostgreSQL cannot compare such text)."""
+    for where, params in (("path", request.path_params), ("query", request.query_params)):
+        for key, value in params.items():
+            if "\x00" in str(key) or "\x00" in str(value):
+                raise InvalidFieldError(
+                    f"{where}.{key}",
+                    "must not contain NUL (U+0000) characters",
+                    code="validation_error",
+                )
 
 
 def require_scopes(*scopes: str) -> Callable[[Principal], Principal]:

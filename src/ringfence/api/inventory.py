@@ -14,7 +14,13 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 
-from ringfence.api.deps import CurrentPrincipal, Principal, authorize, get_runtime
+from ringfence.api.deps import (
+    CurrentPrincipal,
+    Principal,
+    authorize,
+    get_runtime,
+    reject_nul_characters,
+)
 from ringfence.api.schemas import (
     AppCreate,
     AppOut,
@@ -68,7 +74,11 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(authorize)], responses=COMMON_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[Depends(authorize), Depends(reject_nul_characters)],
+    responses=COMMON_RESPONSES,
+)
 OutT = TypeVar("OutT", bound=BaseModel)
 
 

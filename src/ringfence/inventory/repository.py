@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Select, func, inspect, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
@@ -114,7 +114,7 @@ class IntegrationQuery(ListQuery):
 class CredentialQuery(ListQuery):
     integration: str | None = Field(None, max_length=200, description="Integration name or id.")
     kind: CredentialKind | None = None
-    expires_before: datetime | None = None
+    expires_before: AwareDatetime | None = None
 
 
 class FlowQuery(ListQuery):
@@ -351,8 +351,8 @@ class InventoryRepository:
         model: Any = spec.model
         conds: list[ColumnElement[bool]] = []
         if query.q:
-            pattern = f"%{query.q.lower()}%"
-            conds.append(func.lower(getattr(model, spec.key)).like(pattern))
+            key = func.lower(getattr(model, spec.key))
+            conds.append(key.contains(query.q.lower(), autoescape=True))
         conds.extend(self._filters(kind, query))
         base = select(model.id).where(*conds)
         total = self._s.scalar(select(func.count()).select_from(base.subquery())) or 0
