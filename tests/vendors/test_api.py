@@ -215,7 +215,7 @@ def test_evidence_and_score_endpoints(client: Client, runtime: Runtime, estate: 
     score = client.http.get(f"{V}/Acme Payroll/score", headers=client.ro).json()
     assert score["tier"] == "critical" and score["highest_data_class"] == "restricted"
     assert "SOC 2 Type II expired 1 day ago: +10" in score["explanation"]
-    assert "no DPA although it receives restricted data: +15" in score["explanation"]
+    assert "no DPA although it receives restricted data: +10" in score["explanation"]
     detail = client.http.get(f"{V}/Acme Payroll", headers=client.ro).json()
     assert [c["name"] for c in detail["profile"]["contacts"]] == ["SOC", "CISO"]
 

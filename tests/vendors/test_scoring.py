@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ringfence.core.clock import FixedClock
 from ringfence.core.levels import DataClass
 from ringfence.runtime import Runtime
-from ringfence.store.models import FlowOrigin, Vendor
+from ringfence.store.models import App, FlowOrigin, Vendor
 from ringfence.vendors import contracts, evidence
 from ringfence.vendors.contracts import CLAUSES
 from ringfence.vendors.models import CertKind, Severity, Tier
@@ -181,8 +181,8 @@ def test_explanations_read_like_sentences() -> None:
     lines = score(exp, ctl).explain()
     assert "restricted data from 3 integrations: +30" in lines
     assert "SOC 2 Type II expired 41 days ago: +18" in lines
-    assert "no DPA although it receives restricted data: +15" in lines
-    assert "questionnaire score 80/100: -9" in lines
+    assert "no DPA although it receives restricted data: +10" in lines
+    assert "questionnaire score 80/100: -6" in lines
 
 
 def test_vendor_risk_reads_declared_and_observed_flows_and_evidence(
@@ -238,3 +238,16 @@ def test_vendor_risk_reads_declared_and_observed_flows_and_evidence(
     assert "ISO/IEC 27001 expired 41 days ago: +18" in sentences
     assert any(s.startswith("no DPA although it receives restricted data") for s in sentences)
     assert any(s.startswith("open pentest findings: 1 critical, 1 past due") for s in sentences)
+
+
+def test_data_an_app_holds_counts_as_exposure(runtime: Runtime, estate: Estate) -> None:
+    with runtime.store.session() as s:
+        s.get_one(App, estate.app_id).data_classes = ["internal", "restricted"]
+    with runtime.store.session() as s:
+        (r,) = vendor_risk(s, runtime.clock, "Acme Payroll")
+    assert r.highest_data_class is DataClass.RESTRICTED
+    assert str(r.factors[0]) == "restricted data held in 1 app: +30"
+    add_integration(runtime, estate, "pay", classes=["restricted"])
+    with runtime.store.session() as s:
+        (r,) = vendor_risk(s, runtime.clock, "Acme Payroll")
+    assert str(r.factors[0]) == "restricted data from 1 integration, held in 1 app: +30"

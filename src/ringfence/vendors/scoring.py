@@ -8,19 +8,20 @@ certifications, contracts, pentests, assessments) for one or all vendors.
 Formula (documented in docs/vendors.md; tests pin the direction of every factor):
 
 inherent = min(100, data + scopes + integrations + tier)
-  data          public 0 · internal 8 · confidential 18 · restricted 30 (highest class received)
+  data          public 0 · internal 8 · confidential 18 · restricted 30: the highest class the
+                vendor's apps receive (integrations, declared AND observed flows) or hold
   scopes        2 per distinct granted scope, +5 if any is broad (admin/write/full/*), max 20
   integrations  3 per live integration touching the vendor's apps, max 15
   tier          critical 35 · high 25 · medium 12 · low 0
 
 residual = clamp(inherent + sum of control adjustments, 0, 100)
-  questionnaire    never completed +15; otherwise round(15 - 0.3 * score) (-15 .. +15)
+  questionnaire    never completed +10; otherwise round(10 - 0.2 * score) (-10 .. +10)
   reassessment     overdue: +min(10, 4 + days_overdue // 30)
   certifications   valid SOC 2 Type II / ISO 27001 -8 each, other valid -4 each (total >= -16);
                    expired: +min(25, 10 + days_expired // 5) each
-  contract         DPA missing +15 when confidential or restricted data is received (+5
-                   otherwise), +3 per other missing clause, -5 when all clauses are present;
-                   no active contract counts as a contract with no clause (+36 or +26)
+  contract         DPA missing +10 when confidential or restricted data is received (+3
+                   otherwise), +2 per other missing clause, -5 when all clauses are present;
+                   no active contract counts as a contract with no clause (+24 or +17)
   pentest          open findings: critical +12, high +6, medium +2, low +1; +3 more each when
                    past its remediation due date; total at most +35
 
@@ -94,7 +95,9 @@ class Factor:
 @dataclass(frozen=True)
 class Exposure:
     highest_class: DataClass = DataClass.PUBLIC
-    class_sources: int = 0  # integrations / flows carrying the highest class
+    class_sources: int = 0  # integrations carrying the highest class to the vendor's apps
+    class_flows: int = 0  # data flows (without an integration) carrying it
+    class_apps: int = 0  # vendor apps declaring they hold it
     scopes: frozenset[str] = frozenset()
     integrations: int = 0
     tier: Tier = Tier.MEDIUM
@@ -147,7 +150,14 @@ def is_broad(scope: str) -> bool:
 def inherent_factors(exp: Exposure) -> list[Factor]:
     out = []
     cls = exp.highest_class
-    src = f" from {_plural(exp.class_sources, 'integration')}" if exp.class_sources else ""
+    origins = [
+        _plural(n, word)
+        for n, word in ((exp.class_sources, "integration"), (exp.class_flows, "data flow"))
+        if n
+    ]
+    src = f" from {' and '.join(origins)}" if origins else ""
+    if exp.class_apps:
+        src += f"{',' if src else ''} held in {_plural(exp.class_apps, 'app')}"
     out.append(Factor("data_class", "inherent", DATA_POINTS[cls], f"{cls.label} data{src}"))
     if exp.scopes:
         broad = sorted(s for s in exp.scopes if is_broad(s))
@@ -172,14 +182,14 @@ def inherent_factors(exp: Exposure) -> list[Factor]:
 def control_factors(ctl: Controls, exp: Exposure) -> list[Factor]:
     out: list[Factor] = []
     if ctl.questionnaire_score is None:
-        out.append(Factor("questionnaire", "residual", 15, "no completed questionnaire"))
+        out.append(Factor("questionnaire", "residual", 10, "no completed questionnaire"))
     else:
         s = max(0.0, min(100.0, ctl.questionnaire_score))
         out.append(
             Factor(
                 "questionnaire",
                 "residual",
-                round(15 - 0.3 * s),
+                round(10 - 0.2 * s),
                 f"questionnaire score {s:g}/100",
             )
         )
@@ -211,10 +221,10 @@ def control_factors(ctl: Controls, exp: Exposure) -> list[Factor]:
                 )
             )
     sensitive = exp.highest_class >= DataClass.CONFIDENTIAL
-    dpa_points = 15 if sensitive else 5
+    dpa_points = 10 if sensitive else 3
     if not ctl.has_contract:
         # No contract is as bad as a contract without a single clause, never better.
-        pts = dpa_points + 3 * (len(CLAUSES) - 1)
+        pts = dpa_points + 2 * (len(CLAUSES) - 1)
         why = f", although it receives {exp.highest_class.label} data" if sensitive else ""
         out.append(Factor("contract", "residual", pts, f"no active contract on file{why}"))
     else:
@@ -228,7 +238,7 @@ def control_factors(ctl: Controls, exp: Exposure) -> list[Factor]:
                 Factor(
                     "clauses",
                     "residual",
-                    3 * len(missing),
+                    2 * len(missing),
                     f"{_plural(len(missing), 'contract clause')} missing ({names})",
                 )
             )
@@ -289,7 +299,8 @@ def _classes(values: list[str]) -> list[DataClass]:
 
 
 def exposure(session: Session, vendor: Vendor, tier: Tier) -> Exposure:
-    app_ids = [a for a in session.scalars(select(App.id).where(App.vendor_id == vendor.id))]
+    apps = session.scalars(select(App).where(App.vendor_id == vendor.id)).all()
+    app_ids = [a.id for a in apps]
     if not app_ids:
         return Exposure(tier=tier)
     integrations = session.scalars(
@@ -301,6 +312,11 @@ def exposure(session: Session, vendor: Vendor, tier: Tier) -> Exposure:
         )
     ).all()
     carriers: dict[DataClass, set[str]] = {}
+    for app in apps:
+        # What the vendor's app holds counts too: a system of record receives its data at
+        # entry, often through no integration at all.
+        for c in _classes(app.data_classes):
+            carriers.setdefault(c, set()).add(f"app:{app.id}")
     for integ in integrations:
         if integ.destination_app_id in app_ids:
             for c in _classes(integ.data_classes):
@@ -313,10 +329,13 @@ def exposure(session: Session, vendor: Vendor, tier: Tier) -> Exposure:
         for c in _classes(flow.data_classes):
             carriers.setdefault(c, set()).add(key)
     highest = max(carriers, default=DataClass.PUBLIC)
+    keys = carriers.get(highest, set()) if highest > DataClass.PUBLIC else set()
     scopes = frozenset(s for i in integrations for s in (i.scopes or []))
     return Exposure(
         highest_class=highest,
-        class_sources=len(carriers.get(highest, set())) if highest > DataClass.PUBLIC else 0,
+        class_sources=sum(1 for k in keys if k.startswith("integration:")),
+        class_flows=sum(1 for k in keys if k.startswith("flow:")),
+        class_apps=sum(1 for k in keys if k.startswith("app:")),
         scopes=scopes,
         integrations=len(integrations),
         tier=tier,
