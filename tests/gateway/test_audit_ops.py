@@ -1,0 +1,98 @@
+"""Audit sinks (memory, JSONL, async callable with spool), health, readiness and metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import inspect
+
+from ringfence.gateway.audit import AuditEvent, CallableAuditSink, JsonlAuditSink
+from ringfence.store.db import Store
+from tests.gateway.conftest import Env
+
+
+def _event(i: int) -> AuditEvent:
+    return AuditEvent(
+        time="2026-01-01T00:00:00+00:00",
+        request_id=f"r{i}",
+        method="GET",
+        status=200,
+        decision="allow",
+        reason="ok",
+        latency_ms=1.0,
+    )
+
+
+async def test_jsonl_sink_writes_one_line_per_event(tmp_path: Path) -> None:
+    sink = JsonlAuditSink(tmp_path / "audit" / "gw.jsonl", flush_every=0.01)
+    for i in range(3):
+        sink.emit(_event(i))
+    await sink.aclose()
+    lines = (tmp_path / "audit" / "gw.jsonl").read_bytes().splitlines()
+    assert [orjson.loads(x)["request_id"] for x in lines] == ["r0", "r1", "r2"]
+    assert ((tmp_path / "audit" / "gw.jsonl").stat().st_mode & 0o777) == 0o600
+
+
+async def test_callable_sink_spools_when_the_bus_is_down_and_replays(tmp_path: Path) -> None:
+    delivered: list[dict[str, Any]] = []
+    bus_up = False
+
+    async def publish(event: dict[str, Any]) -> None:
+        if not bus_up:
+            raise ConnectionError("bus down")
+        delivered.append(event)
+
+    sink = CallableAuditSink(publish, spool=tmp_path / "spool.jsonl")
+    for i in range(4):
+        sink.emit(_event(i))
+    await sink.drain()
+    assert delivered == []
+    bus_up = True
+    assert await sink.replay_spool() == 4
+    assert [e["request_id"] for e in delivered] == ["r0", "r1", "r2", "r3"]
+    sink.emit(_event(9))
+    await sink.aclose()
+    assert delivered[-1]["request_id"] == "r9"
+
+
+async def test_every_request_is_audited_without_secrets(env: Env) -> None:
+    token = await env.token(env.a)
+    await env.get("/crm/contacts", token)
+    await env.http.get("/crm/contacts")  # denied
+    await env.get("/nope", token)  # not found
+    events = [e for e in env.audit.events if e.route is not None or e.status == 404]
+    decisions = [(e.status, e.decision) for e in env.audit.events][-3:]
+    assert decisions == [(200, "allow"), (401, "deny"), (404, "deny")]
+    dump = orjson.dumps([e.to_dict() for e in env.audit.events]).decode()
+    assert token not in dump and "upstream-secret" not in dump
+    assert env.a.client_secret is not None
+    assert env.a.client_secret.get_secret_value() not in dump
+    assert events
+
+
+async def test_health_readiness_and_metrics(env: Env) -> None:
+    assert (await env.http.get("/healthz")).json() == {"status": "ok"}
+    ready = (await env.http.get("/readyz")).json()
+    assert ready["status"] == "ready" and ready["routes"] == 2
+    token = await env.token(env.a)
+    await env.get("/crm/contacts", token)
+    metrics = (await env.http.get("/metrics")).text
+    assert (
+        'ringfence_gateway_requests_total{decision="allow",integration="hr-to-crm",route="crm"}'
+        in metrics
+    )
+    assert "ringfence_gateway_request_seconds_bucket" in metrics
+
+
+def test_gateway_migration_creates_tables(store: Store) -> None:
+    # ``store`` is migrated on SQLite and on PostgreSQL
+    names = set(inspect(store.engine).get_table_names())
+    assert {
+        "gateway_routes",
+        "gateway_clients",
+        "gateway_api_keys",
+        "gateway_signing_keys",
+        "gateway_revoked_tokens",
+    } <= names

@@ -1,0 +1,92 @@
+"""``ringfence gateway`` commands: secrets shown once, bad input is one clear line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ringfence.cli.app import app
+from ringfence.runtime import Runtime
+
+runner = CliRunner()
+
+
+def _args(rt: Runtime, *a: str) -> list[str]:
+    return [*a, "--data-dir", str(rt.settings.data_dir)]
+
+
+def test_client_and_key_lifecycle(gw_runtime: Runtime) -> None:
+    r = runner.invoke(
+        app,
+        _args(
+            gw_runtime,
+            "gateway",
+            "client",
+            "create",
+            "hr-to-crm",
+            "-s",
+            "crm.read",
+            "--claim",
+            "tenant=t-9",
+            "-o",
+            "json",
+        ),
+    )
+    assert r.exit_code == 0, r.output
+    created = json.loads(r.stdout)
+    assert created["client_secret"].startswith("rf_cs_")
+    listed = runner.invoke(app, _args(gw_runtime, "gateway", "client", "list", "-o", "json"))
+    assert created["client_secret"] not in listed.stdout
+    assert created["client_id"] in listed.stdout
+    k = runner.invoke(
+        app, _args(gw_runtime, "gateway", "key", "create", created["client_id"], "-o", "json")
+    )
+    key = json.loads(k.stdout)
+    assert key["api_key"].startswith("rf_gw_")
+    rot = runner.invoke(
+        app,
+        _args(
+            gw_runtime,
+            "gateway",
+            "key",
+            "rotate",
+            key["prefix"],
+            "--overlap-hours",
+            "2",
+            "-o",
+            "json",
+        ),
+    )
+    assert rot.exit_code == 0 and json.loads(rot.stdout)["api_key"] != key["api_key"]
+    keys = runner.invoke(app, _args(gw_runtime, "gateway", "key", "list", "-o", "json"))
+    assert key["api_key"] not in keys.stdout and key["prefix"] in keys.stdout
+    assert (
+        runner.invoke(app, _args(gw_runtime, "gateway", "key", "revoke", key["prefix"])).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(
+            app, _args(gw_runtime, "gateway", "client", "revoke", created["client_id"])
+        ).exit_code
+        == 0
+    )
+
+
+def test_bad_inputs_are_clear_errors(gw_runtime: Runtime, tmp_path: Path) -> None:
+    from ringfence.core.errors import RingfenceError
+
+    cases = [
+        ("gateway", "client", "create", "no-such-integration", "-s", "x"),
+        ("gateway", "client", "create", "hr-to-crm", "-s", "x", "--auth-method", "magic"),
+        ("gateway", "client", "create", "hr-to-crm", "-s", "x", "--claim", "iss=evil"),
+        ("gateway", "key", "create", "rfc_missing"),
+        ("gateway", "key", "revoke", "000000000000"),
+        ("gateway", "client", "create", "hr-to-crm", "-s", "bad scope"),
+    ]
+    for case in cases:
+        r = runner.invoke(app, _args(gw_runtime, *case))
+        # main() renders a RingfenceError as one red line; anything else would be a traceback
+        assert r.exit_code != 0, case
+        assert isinstance(r.exception, RingfenceError), (case, r.exception)
