@@ -577,3 +577,54 @@ def _lookup(doc: Any, path: str) -> Any:
     for m in re.finditer(r"\.(\w+)|\[(\d+)\]", path):
         node = node[m.group(1)] if m.group(1) else node[int(m.group(2))]
     return node
+
+
+def typical_payload(seed: int, size: int = 4096) -> bytes:
+    """A CRM-style "list contacts" page: a few emails/phones among ids, dates and URLs."""
+    r = random.Random(seed)
+    results: list[dict[str, Any]] = []
+    body = b""
+    while len(body) < size:
+        first, last = r.choice(FIRST), r.choice(LAST)
+        cid = _d(r, 11)
+        results.append(
+            {
+                "id": cid,
+                "properties": {
+                    "createdate": f"2025-0{r.randint(1, 9)}-1{r.randint(0, 9)}T10:{_d(r, 2)}:00.000Z",
+                    "email": gen_email(r) if r.random() < 0.6 else None,
+                    "firstname": first,
+                    "lastname": last,
+                    "phone": gen_phone(r) if r.random() < 0.2 else None,
+                    "hs_object_id": cid,
+                    "lifecyclestage": r.choice(["lead", "customer", "subscriber"]),
+                    "hubspot_owner_id": _d(r, 8),
+                    "lastmodifieddate": f"2025-10-{r.randint(10, 28)}T08:{_d(r, 2)}:12.345Z",
+                },
+                "createdAt": "2025-01-15T10:22:33.000Z",
+                "archived": False,
+                "url": f"https://app.example.com/contacts/{cid}",
+            }
+        )
+        body = orjson.dumps({"results": results, "paging": {"next": {"after": _d(r, 3)}}})
+    return body
+
+
+def clean_payload(seed: int, size: int = 4096) -> bytes:
+    """A payload without personal data or secrets (metrics/config style)."""
+    r = random.Random(seed)
+    items: list[dict[str, Any]] = []
+    body = b""
+    while len(body) < size:
+        items.append(
+            {
+                "name": r.choice(["deploy", "sync", "export", "import"])
+                + f"-job-{r.randint(1, 99)}",
+                "status": r.choice(["ok", "failed", "running"]),
+                "duration_ms": r.randint(1, 100000),
+                "region": r.choice(["eu-west-1", "us-east-2"]),
+                "labels": {"team": r.choice(["core", "data", "web"]), "tier": r.randint(1, 3)},
+            }
+        )
+        body = orjson.dumps({"items": items})
+    return body

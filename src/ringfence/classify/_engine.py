@@ -19,7 +19,7 @@ import orjson
 
 from ringfence.classify import _extract as ex
 from ringfence.classify._catalogue import BUILTIN_DETECTORS, DEFAULT_ALLOWLIST
-from ringfence.classify._mask import fingerprint, preview
+from ringfence.classify._mask import canonical, preview
 from ringfence.classify._model import (
     DEFAULT_MIN_CONFIDENCE,
     Detector,
@@ -32,7 +32,6 @@ from ringfence.core.errors import ConfigError
 from ringfence.core.levels import DataClass
 
 SEP = "\n\x00\n"  # between leaves; no detector pattern crosses a newline
-REPORT_FLOOR = 0.3
 _NEGATIVE_WORDS = (
     "order invoice uuid guid timestamp tracking sku version build hash checksum sha etag "
     "request trace span nonce created updated epoch ticket zip postal sequence seq count "
@@ -143,19 +142,36 @@ class Classifier:
         self._field_secret = next(
             (i for i, c in enumerate(self._compiled) if c.det.id == "generic_secret_field"), -1
         )
-        patterns = [(c.det.prefilter or c.det.pattern, c.det.caseless) for c in self._compiled]
-        # A detector that needs context is skipped unless one of its words occurs somewhere:
-        # its context words and key hints become one more prefilter expression each.
+        value_patterns = [
+            (c.det.prefilter or c.det.pattern, c.det.caseless, True) for c in self._compiled
+        ]
+        # A detector that needs context is only run when one of its context words or key
+        # hints occurs: in the positional prefilter its slot holds that word list instead of
+        # its (broad, slow) value pattern. Detectors whose *bare* form needs context get the
+        # word list as one extra expression.
+        patterns = list(value_patterns)
         self._ctx_id: dict[int, int] = {}
         for i, c in enumerate(self._compiled):
             words = [*c.det.context, *c.det.keys]
-            if c.det.needs_context and words:
-                patterns.append(("(?:" + "|".join(_literal(w) for w in words) + ")", True))
+            if not words or not (c.det.needs_context or c.det.bare_needs_context):
+                continue
+            expr = ("(?:" + "|".join(_literal(w) for w in words) + ")", True, False)
+            if c.det.needs_context:
+                patterns[i] = expr
+            else:
+                patterns.append(expr)
                 self._ctx_id[i] = len(patterns) - 1
         self._prefilter: Prefilter = build_prefilter(patterns, engine)
+        # The raw-body gate only asks "could anything match?": an RE2 set over the value
+        # patterns answers that cheaply, and a clean body is never parsed.
+        self._gate: Prefilter = build_prefilter(value_patterns, "re2")
         allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
-        self._allow = frozenset(fingerprint(v) for v in allow)
+        # Allow-listed values are known test values, kept in canonical form (no secrets here).
+        self._allow = frozenset(canonical(v) for v in allow)
         self.min_confidence = min_confidence
+        # Below this a candidate is dropped before its validator runs (saves most of the
+        # work on ids and timestamps); reported findings are therefore all confident.
+        self._floor = max(min_confidence, 0.01)
         self.max_structured_bytes = max_structured_bytes
         self.chunk_chars = chunk_chars
         self.overlap_chars = max(256, min(overlap_chars, chunk_chars))
@@ -208,11 +224,8 @@ class Classifier:
         # when the prefilter finds nothing in the raw bytes there is nothing to parse.
         cands: Candidates | None = None
         if data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data):
-            cands = self._prefilter.candidates(data)
-            if not cands:
+            if not self._gate.candidates(data):
                 return an
-            if kind != "text":
-                cands = None  # offsets in the raw body are not offsets in the leaves
         if kind == "json":
             an.parsed, an.doc = ex.parse_json(data)
             if an.parsed:
@@ -332,8 +345,7 @@ class Classifier:
                 continue  # a context expression
             c = self._compiled[idx]
             ctx = self._ctx_id.get(idx)
-            if ctx is not None and ctx not in cands:
-                continue
+            bare_ok = ctx is None or ctx in cands
             if idx == self._field_secret:
                 hits.extend(self._field_secrets(leaves))
                 continue
@@ -342,7 +354,7 @@ class Classifier:
                 matches = self._matches_at(c, text, at)
             else:
                 matches = c.regex.finditer(text)
-            self._confirm_one(c, leaves, text, starts, matches, hits)
+            self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok)
         return _resolve_overlaps(hits)
 
     @staticmethod
@@ -357,11 +369,23 @@ class Classifier:
                         yield m
             return
         back = c.det.prefilter_lookbehind
+        chars = c.det.start_chars
         last_end = -1
         for p in offsets:
             if p < last_end:
                 continue
-            for m in c.regex.finditer(text, max(0, p - back), min(len(text), p + 1024)):
+            if chars:
+                lo = p
+                while lo > 0 and p - lo < back and text[lo - 1] in chars:
+                    lo -= 1
+                for k in range(lo, p + 1):
+                    m = c.regex.match(text, k)
+                    if m is not None and m.end() > p:
+                        last_end = m.end()
+                        yield m
+                        break
+                continue
+            for m in c.regex.finditer(text, max(0, p - back), min(len(text), p + 512)):
                 if m.start() > p:
                     break
                 if m.end() > p:
@@ -377,11 +401,14 @@ class Classifier:
         starts: list[int],
         matches: Iterable[Any],
         out: list[Hit],
+        bare_ok: bool = True,
     ) -> None:
         det = c.det
         for m in matches:
             s, e = m.span(c.group)
             if s < 0 or s == e:
+                continue
+            if not bare_ok and det.bare_needs_context and text[s:e].isalnum():
                 continue
             li = bisect_right(starts, s) - 1
             leaf = leaves[li]
@@ -389,12 +416,13 @@ class Classifier:
             if e > base + len(leaf.text):
                 continue  # crossed a leaf separator
             value = text[s:e]
+            # Context first: it is cheaper than most validators (phone numbers especially).
+            conf = self._confidence(c, leaf, s - base, value)
+            if conf < self._floor:
+                continue
             if det.validator is not None and not det.validator(value):
                 continue
-            conf = self._confidence(c, leaf, s - base, value)
-            if conf < REPORT_FLOOR:
-                continue
-            if self._allow and fingerprint(value) in self._allow:
+            if self._allow and canonical(value) in self._allow:
                 continue
             out.append(Hit(li, s - base, e - base, conf, det))
 
@@ -414,7 +442,9 @@ class Classifier:
         if not key_hit and c.ctx is not None:
             window = leaf.text[max(0, start - 48) : start]
             word_hit = c.ctx.search(window) is not None
-        if det.needs_context and not (key_hit or word_hit):
+        if not (key_hit or word_hit) and (
+            det.needs_context or (det.bare_needs_context and value.isalnum())
+        ):
             return 0.0
         conf = det.base + (0.5 if key_hit else 0.35 if word_hit else 0.0)
         if det.separated_bonus and not value.isalnum():

@@ -91,22 +91,31 @@ def _key_of(parts: tuple[PathPart, ...]) -> str:
 
 
 def json_leaves(obj: Any, prefix: tuple[PathPart, ...] = ()) -> list[Leaf]:
-    """String and integer leaves of a parsed JSON document, iteratively (no recursion limit)."""
+    """String and integer leaves of a parsed JSON document, iteratively (no recursion limit).
+
+    Each stack entry carries the normalised name of its nearest key and the "key words" of the
+    last two names, so a leaf costs one tuple and no string building.
+    """
     leaves: list[Leaf] = []
-    stack: list[tuple[tuple[PathPart, ...], Any]] = [(prefix, obj)]
+    append = leaves.append
+    stack: list[tuple[tuple[PathPart, ...], Any, str, str]] = [(prefix, obj, "", "")]
+    pop, push = stack.pop, stack.append
     while stack:
-        path, node = stack.pop()
-        if isinstance(node, str):
+        path, node, last, words = pop()
+        t = type(node)
+        if t is str:
             if node:
-                leaves.append(Leaf(path, _key_of(path), normalize(node)))
-        elif isinstance(node, dict):
-            for k, child in reversed(node.items()):
-                stack.append(((*path, k), child))
-        elif isinstance(node, list):
-            for i in range(len(node) - 1, -1, -1):
-                stack.append(((*path, i), node[i]))
-        elif isinstance(node, int) and not isinstance(node, bool):
-            leaves.append(Leaf(path, _key_of(path), str(node)))
+                append(Leaf(path, words, node if node.isascii() else normalize(node)))
+        elif t is dict:
+            for k, child in node.items():
+                name = norm_key(k)
+                push(((*path, k), child, name, f"{last} {name}" if last else name))
+        elif t is list:
+            for i, child in enumerate(node):
+                push(((*path, i), child, last, words))
+        elif t is int:
+            append(Leaf(path, words, str(node)))
+    leaves.reverse()
     return leaves
 
 

@@ -42,6 +42,7 @@ class Detector:
     context: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     needs_context: bool = False
+    bare_needs_context: bool = False  # unformatted (separator-free) values need context
     separated_bonus: float = 0.0  # added when the value is written with separators (123-45-6789)
     short_len: int = 0  # values with at most this many alphanumerics lose 0.3 (rare forms)
     caseless: bool = False
@@ -51,6 +52,7 @@ class Detector:
     source: str = ""
     prefilter: str = ""  # cheaper superset of ``pattern`` for the multi-pattern prefilter
     prefilter_lookbehind: int = 0  # how far before the prefilter's start a match may begin
+    start_chars: str = ""  # with a prefilter: characters a match may start with, scanned back
 
 
 @dataclass(frozen=True, slots=True)

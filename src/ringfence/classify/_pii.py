@@ -24,6 +24,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         v.email, "RFC 5322 shape", base=0.85, context=("email", "e-mail", "mail"),
         keys=("email", "mail"), mask="email", example="jane.doe@example.org",
         prefilter=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]", prefilter_lookbehind=64,
+        start_chars="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-",
     ),
     Detector(
         "phone_number", "Phone number (international)", C, "pii",
@@ -76,7 +77,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "us_social_security_number", "US SSN", R, "government_id",
         r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b|\b\d{9}\b", v.us_ssn, "SSA area/group/serial rules",
         base=0.45, context=("ssn", "social security", "soc sec"),
-        keys=("ssn", "socialsecurity"), mask="last4", separated_bonus=0.3, example="536-90-4399",
+        keys=("ssn", "socialsecurity"), mask="last4", separated_bonus=0.3, bare_needs_context=True, example="536-90-4399",
     ),
     Detector(
         "us_individual_taxpayer_identification_number", "US ITIN", R, "government_id",
@@ -146,7 +147,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "india_aadhaar_individual", "India Aadhaar", R, "government_id",
         r"\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b", v.in_aadhaar, "Verhoeff", base=0.35,
         context=("aadhaar", "aadhar", "uidai", "uid"), keys=("aadhaar", "aadhar", "uid"),
-        mask="last4", separated_bonus=0.3, example="2341 2341 2346",
+        mask="last4", separated_bonus=0.3, bare_needs_context=True, example="2341 2341 2346",
     ),
     Detector(
         "india_pan_individual", "India PAN", R, "government_id",
@@ -157,12 +158,12 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "brazil_cpf_number", "Brazil CPF", R, "government_id",
         r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b", v.br_cpf, "mod 11 x2", base=0.45,
-        context=("cpf", "cadastro"), keys=("cpf",), mask="last4", separated_bonus=0.3, example="529.982.247-25",
+        context=("cpf", "cadastro"), keys=("cpf",), mask="last4", separated_bonus=0.3, bare_needs_context=True, example="529.982.247-25",
     ),
     Detector(
         "brazil_cnpj_number", "Brazil CNPJ", C, "government_id",
         r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b", v.br_cnpj, "mod 11 x2", base=0.5,
-        context=("cnpj",), keys=("cnpj",), mask="last4", separated_bonus=0.25, example="11.222.333/0001-81",
+        context=("cnpj",), keys=("cnpj",), mask="last4", separated_bonus=0.25, bare_needs_context=True, example="11.222.333/0001-81",
     ),
     Detector(
         "australia_tax_file_number", "Australia TFN", R, "government_id",
@@ -266,7 +267,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "ipv6_address", "IPv6 address", I, "network",
-        r"\b(?:[0-9A-Fa-f]{1,4}:){1,7}(?::|(?::[0-9A-Fa-f]{1,4}){1,6}|[0-9A-Fa-f]{1,4})",
+        r"\b(?:(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}|(?:[0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,5})",
         v.ipv6, "ipaddress", base=0.6, context=("ip", "ipv6", "address"),
         keys=("ip", "addr"), mask="full", example="2001:db8:85a3::8a2e:370:7334",
     ),

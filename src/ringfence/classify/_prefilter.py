@@ -22,6 +22,8 @@ try:  # pragma: no cover - import availability depends on the platform
 except ImportError:  # pragma: no cover
     _hs = None
 
+#: (pattern, caseless, report start offsets?)
+Pattern = tuple[str, bool, bool]
 #: id -> byte offsets where a match starts (empty set: occurs, offsets unknown).
 Candidates = dict[int, set[int]]
 
@@ -42,24 +44,29 @@ def _plain(pattern: str) -> str:
 class HyperscanPrefilter:
     engine = "hyperscan"
 
-    def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
         assert _hs is not None
         always: set[int] = set()
         nopos: set[int] = set()
         exprs: list[bytes] = []
         ids: list[int] = []
         flags: list[int] = []
-        for i, (pat, caseless) in enumerate(patterns):
+        for i, (pat, caseless, positions) in enumerate(patterns):
             exprs.append(_plain(pat).encode())
             ids.append(i)
-            flags.append(_hs.HS_FLAG_SOM_LEFTMOST | (_hs.HS_FLAG_CASELESS if caseless else 0))
+            case = _hs.HS_FLAG_CASELESS if caseless else 0
+            if positions:
+                flags.append(_hs.HS_FLAG_SOM_LEFTMOST | case)
+            else:  # presence is enough: one report, no start-of-match bookkeeping
+                flags.append(_hs.HS_FLAG_SINGLEMATCH | case)
+                nopos.add(i)
         try:
             self._db: Any = self._build(exprs, ids, flags)
         except Exception:
             # Find the culprits one by one: try without SOM, then as a prefilter, else always.
             keep: list[tuple[bytes, int, int]] = []
             for e, i, f in zip(exprs, ids, flags, strict=True):
-                base = f & ~_hs.HS_FLAG_SOM_LEFTMOST
+                base = f & ~(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_SINGLEMATCH)
                 for mode in (f, base | _hs.HS_FLAG_SINGLEMATCH, base | _hs.HS_FLAG_PREFILTER):
                     try:
                         self._build([e], [i], [mode])
@@ -103,11 +110,11 @@ class HyperscanPrefilter:
 class Re2SetPrefilter:
     engine = "re2-set"
 
-    def __init__(self, patterns: Sequence[tuple[str, bool]]) -> None:
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
         always: set[int] = set()
         self._set: Any = re2.Set.SearchSet()
         self._ids: list[int] = []
-        for i, (pat, caseless) in enumerate(patterns):
+        for i, (pat, caseless, _positions) in enumerate(patterns):
             src = ("(?i)" if caseless else "") + _plain(pat)
             try:
                 self._set.Add(src.encode())
@@ -127,8 +134,8 @@ class Re2SetPrefilter:
         return found
 
 
-def build_prefilter(patterns: Sequence[tuple[str, bool]], engine: str = "auto") -> Prefilter:
-    """Compile ``(pattern, caseless)`` pairs; ``engine`` is ``auto``, ``hyperscan`` or ``re2``."""
+def build_prefilter(patterns: Sequence[Pattern], engine: str = "auto") -> Prefilter:
+    """Compile ``(pattern, caseless, want_positions)``; engine ``auto``, ``hyperscan``, ``re2``."""
     if engine in ("auto", "hyperscan") and _hs is not None:
         return HyperscanPrefilter(patterns)
     if engine == "hyperscan":

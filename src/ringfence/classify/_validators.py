@@ -11,18 +11,23 @@ import datetime as _dt
 import hashlib
 import ipaddress
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 
 import phonenumbers
 
+_NOT_DIGIT = re.compile(r"[^0-9]+")
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
+
 
 def digits(value: str) -> str:
-    return "".join(c for c in value if "0" <= c <= "9")
+    return _NOT_DIGIT.sub("", value)
 
 
 def alnum(value: str) -> str:
-    return "".join(c for c in value if c.isascii() and c.isalnum()).upper()
+    return _NOT_ALNUM.sub("", value).upper()
 
 
 def safe(fn: Callable[[str], bool]) -> Callable[[str], bool]:
@@ -563,6 +568,7 @@ def email(value: str) -> bool:
     return all(lb and lb[0] != "-" and lb[-1] != "-" for lb in labels)
 
 
+@lru_cache(maxsize=4096)
 def _phone_parse(value: str, region: str | None) -> bool:
     num = phonenumbers.parse(value, region)
     return bool(phonenumbers.is_valid_number(num))
