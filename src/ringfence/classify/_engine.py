@@ -223,9 +223,9 @@ class Classifier:
         # Fast path: a body without escapes or non-ASCII reads the same raw as parsed, so
         # when the prefilter finds nothing in the raw bytes there is nothing to parse.
         cands: Candidates | None = None
-        if data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data):
-            if not self._gate.candidates(data):
-                return an
+        plain = data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data)
+        if plain and not self._gate.candidates(data):
+            return an
         if kind == "json":
             an.parsed, an.doc = ex.parse_json(data)
             if an.parsed:
