@@ -33,6 +33,8 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("gateway", "ringfence.gateway.cli"),
     ("inventory", "ringfence.cli.inventory"),
     ("connectors", "ringfence.connectors.cli"),
+    ("users", "ringfence.identity.cli_users"),
+    ("reviews", "ringfence.identity.cli_reviews"),
 ]
 # modules exposing `register(app: typer.Typer) -> None` for top-level commands
 _COMMAND_MODULES: list[str] = [

@@ -1,0 +1,5 @@
+"""``ringfence reviews`` entry for the CLI registry (the commands live in ``identity/cli.py``)."""
+
+from ringfence.identity.cli import reviews_app as app
+
+__all__ = ["app"]
