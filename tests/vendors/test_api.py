@@ -16,6 +16,7 @@ from ringfence.core.clock import FixedClock
 from ringfence.runtime import Runtime
 from ringfence.store.apitokens import ApiTokens
 from ringfence.store.audit import verify
+from ringfence.store.models import AuditRecord
 from ringfence.vendors.models import VendorDocument
 from tests.vendors.conftest import Estate, add_integration
 from tests.vendors.test_assessments import good_answers
@@ -239,3 +240,38 @@ def test_bad_management_input_is_a_clear_4xx(
     r = method(V + path, json=body, headers=client.rw)
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_json_evidence_upload_counts_and_is_audited(client: Client, runtime: Runtime) -> None:
+    sent = _send(client)
+    path = "/api/v1/vendor-assessments/" + _token(sent["link"])
+    ids = [x["id"] for x in client.http.get(path).json()["questions"]]
+    content = base64.b64encode(b"%PDF soc2").decode()
+    r = client.http.post(
+        f"{path}/documents",
+        json={"question_id": "GRC-01", "filename": "x.pdf", "content_base64": content},
+    )
+    assert r.status_code == 400 and "not an evidence question" in r.json()["detail"]
+    r = client.http.post(
+        f"{path}/documents",
+        json={"question_id": "AA-03", "filename": "soc2.pdf", "content_base64": content},
+    )
+    assert r.status_code == 201
+    doc_id = r.json()["document_id"]
+    answers = good_answers(ids)
+    bad = client.http.post(path, json={"answers": {**answers, "AA-03": "not-a-document"}})
+    assert bad.status_code == 400
+    assert {"question": "AA-03", "problem": "no such uploaded document"} in bad.json()["errors"]
+    ok = client.http.post(path, json={"answers": {**answers, "AA-03": doc_id}})
+    assert ok.status_code == 200
+    listed = client.http.get(f"{V}/Acme Payroll/assessments", headers=client.ro).json()
+    assert listed[0]["score"] == 100.0
+    with runtime.store.session() as s:
+        actions = {
+            (r.actor, r.action)
+            for r in s.query(AuditRecord).filter(AuditRecord.action.like("vendor_risk.%"))
+        }
+    assert ("vendor-link:Acme Payroll", "vendor_risk.assessment.submit") in actions
+    assert ("vendor-link:Acme Payroll", "vendor_risk.document.upload") in actions
+    assert ("token:vendor-admin", "vendor_risk.assessment.send") in actions
+    assert verify(runtime.store).ok

@@ -26,6 +26,7 @@ from starlette.datastructures import UploadFile
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
 from ringfence.core.errors import RingfenceError, ValidationError
 from ringfence.runtime import Runtime
+from ringfence.store import audit
 from ringfence.vendors import assessments as asm
 from ringfence.vendors import documents, evidence, page, service
 from ringfence.vendors.bank import AnswerType, default_bank, validate_answers
@@ -299,7 +300,17 @@ def _submit(
                 raw[qid] = doc.id
             s.flush()
             row = asm.open_by_token(s, token, rt.clock)
-            return asm.record_answers(s, row, raw, rt.clock, source="link")
+            done = asm.record_answers(s, row, raw, rt.clock, source="link")
+            audit.append(
+                s,
+                actor=f"vendor-link:{find_vendor(s, vendor_id).name}",
+                action="vendor_risk.assessment.submit",
+                entity_type="vendor_assessment",
+                entity_id=done.id,
+                after={"score": done.score, "documents": len(uploads)},
+                clock=rt.clock,
+            )
+            return done
     except BaseException:
         for ref in stored:  # the rows rolled back; drop their data keys too
             with contextlib.suppress(RingfenceError):
@@ -438,6 +449,15 @@ def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, A
             question_id=body.question_id,
         )
         s.flush()
+        audit.append(
+            s,
+            actor=f"vendor-link:{find_vendor(s, vendor_id).name}",
+            action="vendor_risk.document.upload",
+            entity_type="vendor_document",
+            entity_id=doc.id,
+            after={"filename": doc.filename, "sha256": doc.sha256, "size": doc.size},
+            clock=rt.clock,
+        )
         return {"document_id": doc.id, "sha256": doc.sha256, "size": doc.size}
 
 
