@@ -75,8 +75,7 @@ def test_every_entity_round_trips_with_references_by_name_and_id(any_api: Api) -
     assert api.get("/api/v1/audit/verify").json()["ok"] is True
 
 
-def test_unchanged_patch_writes_no_audit_record(any_api: Api) -> None:
-    api = any_api
+def test_unchanged_patch_writes_no_audit_record(api: Api) -> None:
     api.post("/api/v1/vendors", {"name": "Acme", "description": "d"})
     r = api.patch("/api/v1/vendors/Acme", {"description": "d"})
     assert r.status_code == 200
@@ -114,9 +113,7 @@ DANGLING: list[tuple[Any, ...]] = [
 ]
 
 
-def test_dangling_reference_is_422_naming_the_field(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def _dangling_reference_is_422_naming_the_field(api: Api) -> None:
     before = store_state(api.runtime)
     for url, body, field in DANGLING:
         r = api.post(url, body)
@@ -154,9 +151,7 @@ DUPLICATES: list[tuple[Any, ...]] = [
 ]
 
 
-def test_duplicate_is_409(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def _duplicate_is_409(api: Api) -> None:
     before = store_state(api.runtime)
     for url, body, field in DUPLICATES:
         r = api.post(url, body)
@@ -166,18 +161,16 @@ def test_duplicate_is_409(any_api: Api) -> None:
         assert store_state(api.runtime) == before
 
 
-def test_rename_onto_existing_name_is_409(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def test_rename_onto_existing_name_is_409(seeded: Api) -> None:
+    api = seeded
     before = store_state(api.runtime)
     r = api.patch("/api/v1/apps/HRIS", {"name": "CRM"})
     assert r.status_code == 409
     assert store_state(api.runtime) == before
 
 
-def test_observed_flow_may_share_a_declared_flows_name_and_then_needs_its_id(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def test_observed_flow_may_share_a_declared_flows_name_and_then_needs_its_id(seeded: Api) -> None:
+    api = seeded
     r = api.post(
         "/api/v1/flows",
         {
@@ -203,9 +196,7 @@ REFERENCED: list[tuple[Any, ...]] = [
 ]
 
 
-def test_deleting_something_referenced_is_409_naming_the_referrer(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def _deleting_something_referenced_is_409_naming_the_referrer(api: Api) -> None:
     before = store_state(api.runtime)
     for url, referrer in REFERENCED:
         r = api.delete(url)
@@ -217,9 +208,8 @@ def test_deleting_something_referenced_is_409_naming_the_referrer(any_api: Api) 
         assert store_state(api.runtime) == before
 
 
-def test_delete_in_dependency_order_succeeds(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def test_delete_in_dependency_order_succeeds(seeded: Api) -> None:
+    api = seeded
     for url in [
         "/api/v1/credentials/chat-bot-key",
         "/api/v1/flows/crm-hris-sync",
@@ -273,17 +263,15 @@ def test_quarantine_revoke_activate(any_api: Api) -> None:
     assert api.post("/api/v1/integrations/nope/quarantine").status_code == 404
 
 
-def test_status_cannot_be_changed_by_patch(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def test_status_cannot_be_changed_by_patch(seeded: Api) -> None:
+    api = seeded
     r = api.patch("/api/v1/integrations/chat-bot", {"status": "active"})
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "status"
 
 
-def test_integration_shape_rules(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def test_integration_shape_rules(seeded: Api) -> None:
+    api = seeded
     r = api.post("/api/v1/integrations", {"name": "x", "destination_app": "CRM"})
     assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "source_app")
     r = api.patch("/api/v1/integrations/chat-bot", {"source_app": "CRM"})
@@ -300,9 +288,7 @@ def _names(r: Any) -> list[str]:
     return [i.get("name") or i.get("email") for i in r.json()["items"]]
 
 
-def test_filters(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def _filters(api: Api) -> None:
     L = "/api/v1/"
     assert _names(api.get(L + "apps", params={"vendor": "Acme"})) == ["CRM", "HRIS"]
     assert _names(api.get(L + "apps", params={"sanctioned": "false"})) == ["Chat"]
@@ -331,15 +317,13 @@ def test_filters(any_api: Api) -> None:
     assert _names(api.get(L + "people", params={"department": "IT"})) == ["Bob"]
 
 
-def test_filter_on_unknown_reference_is_422(any_api: Api) -> None:
-    r = any_api.get("/api/v1/integrations", params={"owner": "nobody@x.example"})
+def _filter_on_unknown_reference_is_422(api: Api) -> None:
+    r = api.get("/api/v1/integrations", params={"owner": "nobody@x.example"})
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "owner"
 
 
-def test_sorting(any_api: Api) -> None:
-    api = any_api
-    seed(api)
+def _sorting(api: Api) -> None:
     assert _names(api.get("/api/v1/apps", params={"sort": "-name"})) == ["HRIS", "Chat", "CRM"]
     assert _names(api.get("/api/v1/apps", params={"sort": "-clearance,name"})) == [
         "HRIS",
@@ -424,10 +408,8 @@ def test_list_does_not_issue_a_query_per_row(any_api: Api) -> None:
         event.remove(engine, "before_cursor_execute", count)
 
 
-def test_input_the_database_cannot_store_is_refused_cleanly(any_api: Api) -> None:
+def _input_the_database_cannot_store_is_refused_cleanly(api: Api) -> None:
     """NUL characters and naive timestamps are 422 on both engines (PostgreSQL would raise)."""
-    api = any_api
-    seed(api)
     before = store_state(api.runtime)
     cases = [
         api.get("/api/v1/vendors/a%00b"),
@@ -445,11 +427,26 @@ def test_input_the_database_cannot_store_is_refused_cleanly(any_api: Api) -> Non
     assert store_state(api.runtime) == before
 
 
-def test_q_treats_like_wildcards_literally(any_api: Api) -> None:
-    api = any_api
+def test_q_treats_like_wildcards_literally(api: Api) -> None:
     for name in ("100% Cloud", "1000 Cloud", "a_b", "axb"):
         assert api.post("/api/v1/vendors", {"name": name}).status_code == 201
     assert _names(api.get("/api/v1/vendors", params={"q": "0%"})) == ["100% Cloud"]
     assert _names(api.get("/api/v1/vendors", params={"q": "_"})) == ["a_b"]
     found = _names(api.get("/api/v1/vendors", params={"q": "CLOUD"}))
     assert sorted(found) == ["100% Cloud", "1000 Cloud"]
+
+
+def test_rejected_changes_leave_the_store_unchanged(any_api: Api) -> None:
+    """Dangling references, duplicates, referenced deletes and unstorable text, both engines."""
+    seed(any_api)
+    _dangling_reference_is_422_naming_the_field(any_api)
+    _duplicate_is_409(any_api)
+    _deleting_something_referenced_is_409_naming_the_referrer(any_api)
+    _input_the_database_cannot_store_is_refused_cleanly(any_api)
+
+
+def test_lists_filter_and_sort(any_api: Api) -> None:
+    seed(any_api)
+    _filter_on_unknown_reference_is_422(any_api)
+    _sorting(any_api)
+    _filters(any_api)
