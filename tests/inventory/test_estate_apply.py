@@ -157,9 +157,9 @@ def test_deleting_an_app_that_observed_traffic_uses_is_refused_and_rolls_back(
 
 
 def test_absent_sections_are_not_managed_and_references_check_the_store(
-    any_runtime: Runtime,
+    runtime: Runtime,
 ) -> None:
-    rt = any_runtime
+    rt = runtime
     _apply(rt, SMALL)
     only_flows = (
         "apiVersion: ringfence/v1\nflows:\n"
@@ -177,8 +177,8 @@ def test_absent_sections_are_not_managed_and_references_check_the_store(
         _apply(rt, dangling)
 
 
-def test_runtime_status_is_kept_unless_the_file_sets_it(any_runtime: Runtime) -> None:
-    rt = any_runtime
+def test_runtime_status_is_kept_unless_the_file_sets_it(runtime: Runtime) -> None:
+    rt = runtime
     _apply(rt, SMALL)
     with rt.store.session() as s:
         integ = s.scalars(select(Integration).where(Integration.name == "crm-to-chat")).one()

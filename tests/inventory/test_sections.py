@@ -45,7 +45,13 @@ routes_table = sa.Table(
     sa.Column("upstream", sa.String(500), nullable=False),
     sa.Column("methods", sa.JSON, nullable=False),
     sa.Column("credential_ref", sa.String(300)),
+    sa.Column("headers", sa.JSON, nullable=False),
 )
+
+
+class HeaderSpec(SectionItem):
+    name: StrictStr
+    value: StrictStr  # declared by the model, so not taken for an inline secret
 
 
 class RouteSpec(SectionItem):
@@ -54,6 +60,7 @@ class RouteSpec(SectionItem):
     upstream: StrictStr
     methods: list[StrictStr] = ["GET"]
     credential_ref: SecretReference | None = None
+    headers: list[HeaderSpec] = []
 
 
 def _load(session: Session) -> dict[str, dict[str, Any]]:
@@ -127,6 +134,7 @@ WITH_ROUTES = (
     upstream: https://api.crm.example
     methods: [GET, POST]
     credential_ref: vault:crm/route
+    headers: [{name: X-Team, value: revenue}]
 """
 )
 
@@ -198,8 +206,28 @@ def test_registered_section_is_planned_applied_audited_and_exported(
             "e.yaml:48:11: test_routes[1] (crm-contacts).name",
             "duplicate name 'crm-contacts'",
         ),
+        (
+            "value: revenue}",
+            "value: revenue, token: s3cr3t-plain-value}",
+            "e.yaml:48:46: test_routes[0] (crm-contacts).headers[0].token",
+            "inline secret in field 'token'",
+        ),
+        (
+            "value: revenue}",
+            "value: ghp_abcdefghijklmnopqrstuvwxyz0123456789}",
+            "e.yaml:48:37: test_routes[0] (crm-contacts).headers[0].value",
+            "looks like an inline secret",
+        ),
     ],
-    ids=["unknown-field", "wrong-type", "dangling", "inline-secret", "duplicate"],
+    ids=[
+        "unknown-field",
+        "wrong-type",
+        "dangling",
+        "inline-secret",
+        "duplicate",
+        "nested-token-field",
+        "nested-token-value",
+    ],
 )
 def test_extension_section_errors_have_line_and_column(
     routes_sqlite: Runtime, replace: str, by: str, where: str, what: str
@@ -213,6 +241,7 @@ def test_extension_section_errors_have_line_and_column(
     problems = [str(p) for p in info.value.problems]
     assert any(p.startswith(where) and what in p for p in problems), problems
     assert "s3cr3t-plain-value" not in "".join(problems)
+    assert "ghp_abcdefghij" not in "".join(problems)
     assert fingerprint(rt.store) == before
 
 

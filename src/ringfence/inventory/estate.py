@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import StringIO
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from pydantic import ValidationError as PydanticValidationError
@@ -167,14 +167,32 @@ class _Collector:
         return sorted(self.problems, key=lambda p: (p.line, p.column))
 
 
-def _secret_scan(value: Any, path: tuple[str | int, ...], out: _Collector) -> set[tuple[Any, ...]]:
-    """Find inline secrets anywhere in an item; return the paths reported."""
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The item model nested in a field's annotation (``X``, ``X | None``, ``list[X]``...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _secret_scan(
+    value: Any, path: tuple[str | int, ...], out: _Collector, model: type[BaseModel] | None
+) -> set[tuple[Any, ...]]:
+    """Find inline secrets anywhere in an item; return the paths reported.
+
+    A field named like a secret is refused unless the item model declares it (a section may
+    have a legitimately named ``value`` field; its content is still scanned)."""
     hits: set[tuple[Any, ...]] = set()
     if isinstance(value, dict):
+        fields = model.model_fields if model is not None else {}
         for k, v in value.items():
             child = (*path, k)
             lowered = k.lower()
-            if lowered in SECRET_FIELD_NAMES and v not in (None, ""):
+            declared = fields.get(k)
+            if declared is None and lowered in SECRET_FIELD_NAMES and v not in (None, ""):
                 out.add(
                     child,
                     f"inline secret in field {k!r} is not allowed; give a reference in `ref:` "
@@ -191,10 +209,11 @@ def _secret_scan(value: Any, path: tuple[str | int, ...], out: _Collector) -> se
                     )
                     hits.add(child)
             else:
-                hits |= _secret_scan(v, child, out)
+                sub = _submodel(declared.annotation) if declared is not None else None
+                hits |= _secret_scan(v, child, out, sub)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            hits |= _secret_scan(v, (*path, i), out)
+            hits |= _secret_scan(v, (*path, i), out, model)
     elif isinstance(value, str) and redact_value(value) != value:
         out.add(path, f"value looks like an inline secret (token/key format): {HOW_TO_REFERENCE}")
         hits.add(path)
@@ -237,7 +256,7 @@ def _validate_section(
             out.add(path, f"each entry must be a mapping of fields, got {type(entry).__name__}")
             ok = False
             continue
-        reported = _secret_scan(entry, path, out)
+        reported = _secret_scan(entry, path, out, section.model)
         try:
             items.append(section.model.model_validate(entry))
         except PydanticValidationError as exc:
