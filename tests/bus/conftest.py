@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 
 from ringfence.monitor.events import Event
 from ringfence.monitor.parsers import parser_for
+from ringfence.store.db import Store
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
 
@@ -29,3 +34,11 @@ def gateway_events(n: int, tag: str = "t") -> list[Event]:
         }
         out.extend(parse(rec))
     return out
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(f"sqlite:///{tmp_path / 'bus.db'}")
+    s.migrate()
+    yield s
+    s.dispose()

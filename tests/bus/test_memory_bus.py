@@ -24,8 +24,8 @@ def test_decode_rejects_malformed_messages(data: bytes) -> None:
         decode_batch(data)
 
 
-async def test_two_workers_store_everything_once_despite_failures(store: Store) -> None:
-    monitor = Monitor(store)
+async def test_two_workers_store_everything_once_despite_failures(sqlite_store: Store) -> None:
+    monitor = Monitor(sqlite_store)
     failures = {"left": 3}
 
     def flaky(events: Sequence[Event]) -> int:
@@ -49,7 +49,7 @@ async def test_two_workers_store_everything_once_despite_failures(store: Store) 
     assert monitor.events.count() == 2000 == monitor.events.count_distinct_ids()
 
 
-async def test_poison_message_is_dropped_not_retried_forever(store: Store) -> None:
+async def test_poison_message_is_dropped_not_retried_forever(sqlite_store: Store) -> None:
     bus = InProcessBus(max_deliver=3)
 
     def always_fails(events: Sequence[Event]) -> int:

@@ -101,6 +101,7 @@ def _worker(nats_stream: str, store_url: str) -> subprocess.Popen[bytes]:
             "w",
             "--ack-wait",
             "2",
+            "--store-only",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -99,8 +99,8 @@ def test_bad_field_filter(spec: str) -> None:
         FieldFilter.parse(spec)
 
 
-def test_ingest_dead_letters_bad_lines_and_keeps_going(store: Store) -> None:
-    mon = Monitor(store)
+def test_ingest_dead_letters_bad_lines_and_keeps_going(sqlite_store: Store) -> None:
+    mon = Monitor(sqlite_store)
     lines = [
         orjson.dumps(R.okta(uuid="a")),
         b"{not json",
@@ -124,8 +124,8 @@ def test_ingest_dead_letters_bad_lines_and_keeps_going(store: Store) -> None:
     assert {d.line_no for d in mon.events.dead_letters()} == {2, 3, 4, 5}
 
 
-def test_ingest_accepts_vendor_pages(store: Store) -> None:
-    mon = Monitor(store)
+def test_ingest_accepts_vendor_pages(sqlite_store: Store) -> None:
+    mon = Monitor(sqlite_store)
     page = orjson.dumps(
         {
             "kind": "admin#reports#activities",

@@ -8,6 +8,8 @@ alert suppression, sinks, retention.
     placeholders: {admin_roles: [Global Administrator]}
     suppression_minutes: 60
     retention_days: {default: 90, okta: 365}
+    ueba: {warmup_days: 7, warmup_events: 50, z_threshold: 3.5, max_kmh: 900}
+    apimon: {window: 60, min_requests: 20, error_rate: 0.5, auth_burst: 30}
     sinks:
       - {name: siem, type: syslog, host: 10.0.0.5, port: 514, protocol: tcp, format: cef}
       - {name: soar, type: webhook, url: https://soar.example/hook, secret_env: RF_HOOK_KEY}
@@ -20,17 +22,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ringfence.core.errors import ConfigError
 from ringfence.monitor.alerts import AlertStore
+from ringfence.monitor.apimon import ApiMonitor, ApiMonitorConfig
 from ringfence.monitor.detect import SigmaDetector
 from ringfence.monitor.service import Monitor
 from ringfence.monitor.sigma.engine import BUNDLED_RULES, RuleSet
+from ringfence.monitor.ueba import Ueba, UebaConfig
 from ringfence.runtime import Runtime
+
+T = TypeVar("T")
 
 CONFIG_FILE = "monitor.yaml"
 
@@ -73,4 +79,23 @@ def build_monitor(rt: Runtime, rules: RuleSet | None = None) -> Monitor:
         suppression=timedelta(minutes=float(cfg.get("suppression_minutes", 60))),
     )
     detector = SigmaDetector(rules or load_rules(cfg), alerts)
-    return Monitor(rt.store, rt.clock, analysers=[detector])
+    ueba = Ueba(rt.store, rt.clock, alerts, _section(cfg, "ueba", UebaConfig))
+    apimon = ApiMonitor(alerts, _section(cfg, "apimon", ApiMonitorConfig))
+    return Monitor(rt.store, rt.clock, analysers=[detector, ueba, apimon])
+
+
+def _section(cfg: dict[str, Any], name: str, cls: type[T]) -> T:
+    section = cfg.get(name) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"monitor.yaml: {name} must be a mapping")
+    fields = getattr(cls, "__dataclass_fields__", {})
+    unknown = set(section) - set(fields)
+    if unknown:
+        raise ConfigError(f"monitor.yaml: unknown {name} settings: {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for k, v in section.items():
+        default = getattr(cls(), k)
+        values[k] = (
+            timedelta(seconds=float(v)) if isinstance(default, timedelta) else type(default)(v)
+        )
+    return cls(**values)

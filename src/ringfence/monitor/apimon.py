@@ -1,0 +1,146 @@
+"""API monitoring of the gateway's own traffic, per route: error rate, 5xx and 401/403
+bursts, latency regression, upstream down.
+
+Windows slide on event time (``window``); each signal fires once per route per window and the
+alert store de-duplicates further findings. Every finding says what was measured against what
+("route hubspot-contacts: 42 of 60 requests failed with 5xx in 60 s (70%)"). Only gateway
+events (source ``ringfence``) are considered; never raises on an odd event.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from ringfence.monitor.alerts import AlertStore, Finding
+from ringfence.monitor.events import Event
+
+
+@dataclass
+class ApiMonitorConfig:
+    window: timedelta = timedelta(seconds=60)
+    min_requests: int = 20
+    error_rate: float = 0.5
+    auth_burst: int = 30
+    upstream_down_consecutive: int = 10
+    latency_factor: float = 3.0
+    latency_min_ms: float = 200.0
+    baseline_alpha: float = 0.05
+
+
+@dataclass
+class _Route:
+    window: deque[tuple[datetime, int, float]] = field(default_factory=deque)
+    consecutive_5xx: int = 0
+    baseline_ms: float | None = None
+    fired: dict[str, datetime] = field(default_factory=dict)
+
+
+class ApiMonitor:
+    def __init__(self, alerts: AlertStore, config: ApiMonitorConfig | None = None) -> None:
+        self.alerts = alerts
+        self.cfg = config or ApiMonitorConfig()
+        self._routes: dict[str, _Route] = {}
+
+    def analyse(self, events: Sequence[Event]) -> None:
+        findings: list[Finding] = []
+        for e in events:
+            if e.source != "ringfence":
+                continue
+            findings.extend(self.observe(e))
+        if findings:
+            self.alerts.raise_findings(findings)
+
+    def observe(self, e: Event) -> list[Finding]:
+        raw = e.raw
+        status = raw.get("status")
+        if not isinstance(status, int):
+            return []
+        route_name = str(raw.get("route") or raw.get("path_template") or raw.get("path") or "?")
+        latency = raw.get("latency_ms")
+        lat = float(latency) if isinstance(latency, int | float) else 0.0
+        r = self._routes.setdefault(route_name, _Route())
+        r.window.append((e.time, status, lat))
+        horizon = e.time - self.cfg.window
+        while r.window and r.window[0][0] < horizon:
+            r.window.popleft()
+        r.consecutive_5xx = r.consecutive_5xx + 1 if status >= 500 else 0
+        out: list[Finding] = []
+        n = len(r.window)
+        secs = int(self.cfg.window.total_seconds())
+        n5 = sum(1 for _, s, _ in r.window if s >= 500)
+        n4 = sum(1 for _, s, _ in r.window if s in (401, 403))
+        if n >= self.cfg.min_requests and n5 / n >= self.cfg.error_rate:
+            out += self._fire(
+                r,
+                e,
+                route_name,
+                "error_rate",
+                "high",
+                f"route {route_name}: {n5} of {n} requests failed with 5xx in "
+                f"{secs} s ({100 * n5 / n:.0f}%)",
+            )
+        if n4 >= self.cfg.auth_burst:
+            out += self._fire(
+                r,
+                e,
+                route_name,
+                "auth_burst",
+                "high",
+                f"route {route_name}: {n4} requests refused with 401/403 in {secs} s",
+            )
+        if r.consecutive_5xx >= self.cfg.upstream_down_consecutive:
+            upstream = raw.get("upstream") or "upstream"
+            out += self._fire(
+                r,
+                e,
+                route_name,
+                "upstream_down",
+                "critical",
+                f"route {route_name}: {upstream} failed {r.consecutive_5xx} requests in a row",
+            )
+        if status < 400 and lat > 0:
+            ok = sorted(x for _, s, x in r.window if s < 400 and x > 0)
+            if len(ok) >= self.cfg.min_requests and r.baseline_ms is not None:
+                p95 = ok[min(len(ok) - 1, int(0.95 * len(ok)))]
+                if p95 > max(self.cfg.latency_min_ms, self.cfg.latency_factor * r.baseline_ms):
+                    out += self._fire(
+                        r,
+                        e,
+                        route_name,
+                        "latency",
+                        "medium",
+                        f"route {route_name}: p95 latency {p95:.0f} ms over {secs} s; "
+                        f"baseline {r.baseline_ms:.0f} ms ({p95 / r.baseline_ms:.1f}x)",
+                    )
+            a = self.cfg.baseline_alpha
+            # the baseline learns slowly and not from the regression it is meant to catch
+            if r.baseline_ms is None:
+                r.baseline_ms = lat
+            elif lat < self.cfg.latency_factor * r.baseline_ms:
+                r.baseline_ms = (1 - a) * r.baseline_ms + a * lat
+        return out
+
+    def _fire(
+        self, r: _Route, e: Event, route: str, signal: str, sev: str, sentence: str
+    ) -> list[Finding]:
+        last = r.fired.get(signal)
+        if last is not None and e.time - last < self.cfg.window:
+            return []
+        r.fired[signal] = e.time
+        return [
+            Finding(
+                rule_key=f"apimon:{signal}",
+                title=f"API monitoring: {signal.replace('_', ' ')} on {route}",
+                severity=sev,
+                kind="apimon",
+                entity=f"route:{route}",
+                sentence=sentence,
+                time=e.time,
+                events=[e],
+                tags=["apimon", signal],
+                extra={"route": route, "signal": signal},
+            )
+        ]
