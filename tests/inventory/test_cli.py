@@ -155,6 +155,12 @@ def test_inventory_list_and_show(
     code, out, _ = run(["inventory", "show", "apps", "CRM", "--data-dir", data], capsys)
     assert code == 0 and "confidential" in out
 
+    code, out, _ = run(["inventory", "summary", "--data-dir", data, "-o", "json"], capsys)
+    summary = {r["kind"]: r for r in json.loads(out)}
+    assert code == 0 and summary["apps"]["count"] == 2 and summary["flows"]["count"] == 1
+    assert summary["integrations"]["detail"] == "1 active"
+    assert summary["credentials"]["detail"] == "1 in the vault"
+
     code, _, err = run(["inventory", "show", "apps", "Nope", "--data-dir", data], capsys)
     assert code == 1 and "no app named 'Nope'" in err
     code, _, err = run(["inventory", "list", "flows", "--vendor", "x", "--data-dir", data], capsys)

@@ -11,7 +11,7 @@ import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, emit_json, emit_table
-from ringfence.inventory.views import COLUMNS, Filters, Kind, list_rows, show
+from ringfence.inventory.views import COLUMNS, Filters, Kind, list_rows, show, summarise
 
 app = typer.Typer(
     help="Inventory: apps, vendors, integrations, credentials, flows, people.", no_args_is_help=True
@@ -91,3 +91,15 @@ def show_command(
         emit_json(row)
     else:
         emit_table([row], list(row), title=f"{kind.value.removesuffix('s')} {name}", fmt=output)
+
+
+@app.command("summary")
+def summary_command(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
+    """Counts per kind: apps (unsanctioned), integrations (per status), flows (per class)..."""
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as session:
+            rows = summarise(session)
+    finally:
+        rt.close()
+    emit_table(rows, ["kind", "count", "detail"], title="estate", fmt=output)

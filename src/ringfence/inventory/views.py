@@ -374,4 +374,61 @@ def show(session: Session, kind: Kind, name: str) -> dict[str, Any]:
     return row
 
 
-__all__ = ["COLUMNS", "FILTERS", "Filters", "Kind", "list_rows", "show"]
+def summarise(session: Session) -> list[dict[str, Any]]:
+    """One row per kind with its count and the breakdown people ask for first
+    (unsanctioned apps, quarantined integrations, flows per data class...)."""
+
+    def count(query: Any) -> int:
+        return int(session.scalar(query) or 0)
+
+    def total(model: Any) -> int:
+        return count(select(func.count()).select_from(model))
+
+    statuses = {
+        str(getattr(k, "value", k)): int(v)
+        for k, v in session.execute(
+            select(Integration.status, func.count()).group_by(Integration.status)
+        )
+    }
+    service_accounts = count(
+        select(func.count()).select_from(Integration).where(Integration.kind == "service_account")
+    )
+    unsanctioned = count(select(func.count()).select_from(App).where(App.sanctioned.is_(False)))
+    per_class = {c.label: 0 for c in DataClass}
+    observed = 0
+    for classes, origin in session.execute(select(DataFlow.data_classes, DataFlow.origin)):
+        observed += origin.value == "observed"
+        for label in classes or []:
+            if label in per_class:
+                per_class[label] += 1
+    inactive = count(select(func.count()).select_from(Person).where(Person.active.is_(False)))
+    in_vault = count(
+        select(func.count()).select_from(Credential).where(Credential.ref.like("vault:%"))
+    )
+
+    def detail(parts: dict[str, int]) -> str:
+        return ", ".join(f"{v} {k}" for k, v in parts.items() if v)
+
+    return [
+        {"kind": "people", "count": total(Person), "detail": detail({"inactive": inactive})},
+        {"kind": "vendors", "count": total(Vendor), "detail": ""},
+        {"kind": "apps", "count": total(App), "detail": detail({"unsanctioned": unsanctioned})},
+        {
+            "kind": "integrations",
+            "count": total(Integration),
+            "detail": detail({**statuses, "service accounts": service_accounts}),
+        },
+        {
+            "kind": "credentials",
+            "count": total(Credential),
+            "detail": detail({"in the vault": in_vault}),
+        },
+        {
+            "kind": "flows",
+            "count": total(DataFlow),
+            "detail": detail({**per_class, "observed": observed}),
+        },
+    ]
+
+
+__all__ = ["COLUMNS", "FILTERS", "Filters", "Kind", "list_rows", "show", "summarise"]
