@@ -220,3 +220,28 @@ def purge(
     console.print(
         ", ".join(f"{k}: {v} removed" for k, v in sorted(removed.items())) or "nothing to purge"
     )
+
+
+@monitor_app.command("deliver")
+def deliver(
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Send due alerts from the outbox to the sinks of monitor.yaml (retries with backoff)."""
+    from ringfence.monitor.sinks import build_sinks, deliver_due
+    from ringfence.monitor.wiring import load_config
+
+    rt = open_runtime(data_dir)
+    try:
+        cfg = load_config(rt.settings.data_dir)
+        sinks = build_sinks(list(cfg.get("sinks") or []), rt.vault)
+        report = deliver_due(rt.store, sinks, rt.clock)
+    finally:
+        rt.close()
+    if output is OutputFormat.JSON:
+        emit_json(vars(report))
+        return
+    console.print(
+        f"delivered {report.delivered}, failed {report.failed} (will retry), "
+        f"unknown sink {report.unknown_sink}"
+    )

@@ -1,0 +1,302 @@
+"""Alert sinks (syslog RFC 5424 over UDP/TCP with an optional CEF payload, OCSF JSON webhook
+signed with HMAC-SHA256, Splunk HEC, Slack-compatible webhook) and the outbox deliverer.
+
+Delivery reads due outbox rows, sends each through its sink, and marks it delivered only after
+the sink accepted it; a failure records the error and schedules a retry with exponential
+backoff (5 s doubling, capped at 1 h), so a sink that is down loses nothing. Sink secrets
+(HMAC key, HEC token) come from an environment variable or the vault and are never logged,
+stored in the outbox, or put in an error message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import httpx
+import orjson
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from ringfence.core.clock import Clock
+from ringfence.core.errors import ConfigError
+from ringfence.monitor.models import OutboxItem
+from ringfence.store.db import Store
+
+_SYSLOG_SEV = {"critical": 2, "high": 3, "medium": 4, "low": 5, "informational": 6}
+_CEF_SEV = {"critical": 10, "high": 8, "medium": 5, "low": 3, "informational": 1}
+FACILITY_AUTHPRIV = 10
+MAX_BACKOFF = timedelta(hours=1)
+
+
+class SinkError(Exception):
+    """A delivery failed; the message names the sink and the cause, never a secret."""
+
+
+class Sink(Protocol):
+    name: str
+
+    def send(self, finding: dict[str, Any]) -> None: ...
+
+
+def _sev(finding: dict[str, Any]) -> str:
+    return str(finding.get("severity", "medium")).lower()
+
+
+def _sd_escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+
+
+def _cef_header(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("|", "\\|")
+
+
+def _cef_ext(v: str) -> str:
+    return v.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def cef_payload(finding: dict[str, Any]) -> str:
+    info = finding.get("finding_info") or {}
+    analytic = info.get("analytic") or {}
+    ext = {
+        "rt": str(finding.get("time", "")),
+        "msg": str(finding.get("message", "")),
+        "cnt": str(finding.get("count", 1)),
+        "suser": str(((finding.get("resources") or [{}])[0]).get("name", "")),
+        "cs1Label": "alertId",
+        "cs1": str(info.get("uid", "")),
+        "cs2Label": "ocsfClass",
+        "cs2": str(finding.get("class_uid", 2004)),
+    }
+    head = "|".join(
+        _cef_header(x)
+        for x in (
+            "CEF:0",
+            "Ringfence",
+            "Ringfence",
+            "1",
+            str(analytic.get("uid", "ringfence")),
+            str(info.get("title", "alert")),
+        )
+    )
+    sev = _CEF_SEV.get(_sev(finding), 5)
+    return f"{head}|{sev}|" + " ".join(f"{k}={_cef_ext(v)}" for k, v in ext.items())
+
+
+def rfc5424(finding: dict[str, Any], *, fmt: str, hostname: str, app: str = "ringfence") -> str:
+    pri = FACILITY_AUTHPRIV * 8 + _SYSLOG_SEV.get(_sev(finding), 4)
+    ms = finding.get("time")
+    stamp = (
+        (
+            datetime.fromtimestamp(ms / 1000, UTC)
+            if isinstance(ms, int | float)
+            else datetime.now(UTC)
+        )
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+    info = finding.get("finding_info") or {}
+    sd = (
+        f'[ringfence@32473 alertId="{_sd_escape(str(info.get("uid", "")))}" '
+        f'rule="{_sd_escape(str((info.get("analytic") or {}).get("uid", "")))}" '
+        f'severity="{_sd_escape(_sev(finding))}"]'
+    )
+    msg = cef_payload(finding) if fmt == "cef" else orjson.dumps(finding).decode()
+    return f"<{pri}>1 {stamp} {hostname} {app} - alert {sd} {msg}"
+
+
+@dataclass
+class SyslogSink:
+    name: str
+    host: str
+    port: int
+    protocol: str = "udp"  # udp | tcp
+    fmt: str = "cef"  # cef | json
+    hostname: str = "ringfence"
+    timeout: float = 5.0
+
+    def send(self, finding: dict[str, Any]) -> None:
+        line = rfc5424(finding, fmt=self.fmt, hostname=self.hostname).encode()
+        try:
+            if self.protocol == "udp":
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.sendto(line[:65000], (self.host, self.port))
+            else:
+                with socket.create_connection((self.host, self.port), timeout=self.timeout) as s:
+                    s.sendall(f"{len(line)} ".encode() + line)  # RFC 6587 octet counting
+        except OSError as exc:
+            raise SinkError(f"syslog {self.host}:{self.port}/{self.protocol}: {exc}") from None
+
+
+def sign(secret: SecretStr, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(
+        secret.get_secret_value().encode(), timestamp.encode() + b"." + body, hashlib.sha256
+    )
+    return "sha256=" + mac.hexdigest()
+
+
+@dataclass
+class WebhookSink:
+    """POSTs the OCSF finding; ``X-Ringfence-Signature`` = HMAC-SHA256 over "<ts>.<body>"."""
+
+    name: str
+    url: str
+    secret: SecretStr | None = None
+    timeout: float = 10.0
+    slack: bool = False
+
+    def send(self, finding: dict[str, Any]) -> None:
+        if self.slack:
+            sev = _sev(finding).upper()
+            body = orjson.dumps({"text": f"[{sev}] {finding.get('message', '')}"})
+        else:
+            body = orjson.dumps(finding)
+        ts = str(int(datetime.now(UTC).timestamp()))
+        headers = {"Content-Type": "application/json", "X-Ringfence-Timestamp": ts}
+        if self.secret is not None:
+            headers["X-Ringfence-Signature"] = sign(self.secret, ts, body)
+        _post(self.name, self.url, body, headers, self.timeout)
+
+
+@dataclass
+class SplunkHecSink:
+    name: str
+    url: str  # base URL, e.g. https://splunk:8088
+    token: SecretStr
+    sourcetype: str = "ocsf:detection_finding"
+    index: str | None = None
+    timeout: float = 10.0
+
+    def send(self, finding: dict[str, Any]) -> None:
+        event: dict[str, Any] = {
+            "time": (finding.get("time") or 0) / 1000,
+            "sourcetype": self.sourcetype,
+            "source": "ringfence",
+            "event": finding,
+        }
+        if self.index:
+            event["index"] = self.index
+        headers = {
+            "Authorization": f"Splunk {self.token.get_secret_value()}",
+            "Content-Type": "application/json",
+        }
+        url = self.url.rstrip("/") + "/services/collector/event"
+        _post(self.name, url, orjson.dumps(event), headers, self.timeout)
+
+
+def _post(name: str, url: str, body: bytes, headers: dict[str, str], timeout: float) -> None:
+    try:
+        r = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise SinkError(f"{name}: {type(exc).__name__}: {exc}") from None
+    if r.status_code >= 300:
+        raise SinkError(f"{name}: HTTP {r.status_code}")
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    unknown_sink: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=5 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+def deliver_due(
+    store: Store, sinks: Mapping[str, Sink], clock: Clock, limit: int = 500
+) -> DeliveryReport:
+    """Send due outbox items; mark delivered or reschedule. Safe to run concurrently-ish:
+    an item is only marked delivered after its sink accepted it (at-least-once)."""
+    report = DeliveryReport()
+    now = clock.now()
+    with store.session() as s:
+        items = list(
+            s.scalars(
+                select(OutboxItem)
+                .where(OutboxItem.delivered_at.is_(None), OutboxItem.next_attempt_at <= now)
+                .order_by(OutboxItem.next_attempt_at)
+                .limit(limit)
+            )
+        )
+        for item in items:
+            sink = sinks.get(item.sink)
+            if sink is None:
+                report.unknown_sink += 1
+                item.last_error = f"no sink named {item.sink!r} is configured"
+                item.next_attempt_at = now + MAX_BACKOFF
+                continue
+            try:
+                sink.send(item.payload)
+            except SinkError as exc:
+                item.attempts += 1
+                item.last_error = str(exc)[:1000]
+                item.next_attempt_at = now + backoff(item.attempts)
+                report.failed += 1
+            else:
+                item.attempts += 1
+                item.delivered_at = now
+                item.last_error = None
+                report.delivered += 1
+    return report
+
+
+def _secret(spec: Mapping[str, Any], key: str, vault: Any = None) -> SecretStr | None:
+    env = spec.get(f"{key}_env")
+    ref = spec.get(f"{key}_vault")
+    if env:
+        value = os.environ.get(str(env))
+        if value is None:
+            raise ConfigError(f"sink {spec.get('name')!r}: environment variable {env} is not set")
+        return SecretStr(value)
+    if ref:
+        if vault is None:
+            raise ConfigError(f"sink {spec.get('name')!r}: vault reference needs a vault")
+        got = vault.get(str(ref))
+        return got if isinstance(got, SecretStr) else SecretStr(str(got))
+    if key in spec:
+        raise ConfigError(
+            f"sink {spec.get('name')!r}: put {key} in an env variable ({key}_env) or the "
+            f"vault ({key}_vault), never in monitor.yaml"
+        )
+    return None
+
+
+def build_sinks(specs: list[Any], vault: Any = None) -> dict[str, Sink]:
+    out: dict[str, Sink] = {}
+    for spec in specs:
+        if not isinstance(spec, dict) or not spec.get("name") or not spec.get("type"):
+            raise ConfigError("monitor.yaml: every sink needs a name and a type")
+        name, kind = str(spec["name"]), str(spec["type"])
+        try:
+            if kind == "syslog":
+                proto = str(spec.get("protocol", "udp"))
+                fmt = str(spec.get("format", "cef"))
+                if proto not in ("udp", "tcp") or fmt not in ("cef", "json"):
+                    raise ConfigError(f"sink {name!r}: protocol udp|tcp, format cef|json")
+                out[name] = SyslogSink(
+                    name, str(spec["host"]), int(spec.get("port", 514)), proto, fmt
+                )
+            elif kind in ("webhook", "slack"):
+                out[name] = WebhookSink(
+                    name, str(spec["url"]), _secret(spec, "secret", vault), slack=kind == "slack"
+                )
+            elif kind == "splunk_hec":
+                token = _secret(spec, "token", vault)
+                if token is None:
+                    raise ConfigError(f"sink {name!r}: splunk_hec needs token_env or token_vault")
+                out[name] = SplunkHecSink(name, str(spec["url"]), token, index=spec.get("index"))
+            else:
+                raise ConfigError(
+                    f"sink {name!r}: unknown type {kind!r} (syslog, webhook, slack, splunk_hec)"
+                )
+        except KeyError as exc:
+            raise ConfigError(f"sink {name!r}: missing {exc.args[0]!r}") from None
+    return out
