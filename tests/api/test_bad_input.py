@@ -276,3 +276,19 @@ def test_inline_secret_is_rejected_with_how_to_reference_it(seeded: Api) -> None
     _problem(r, 422, "inline_secret")
     assert secret not in r.text
     assert store_state(seeded.runtime) == before
+
+
+def test_a_capability_can_raise_the_body_cap_for_its_prefix(seeded: Api) -> None:
+    from ringfence.api.limits import set_body_limit
+
+    set_body_limit(seeded.client.app, "/api/v1/vendors", 4 * 1024 * 1024)
+    big = {"name": "V", "description": "x" * (2 * 1024 * 1024)}
+    # past the guard: now the field's own limit answers
+    r = seeded.post("/api/v1/vendors", big)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "description"
+    _problem(
+        seeded.post("/api/v1/apps", {"name": "A", "description": "x" * 2**21}),
+        413,
+        "payload_too_large",
+    )

@@ -28,7 +28,8 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     app.state.runtime = runtime
     problems.install(app)
     install_auth(app, runtime)
-    app.add_middleware(BodyGuard, max_body=max_body)
+    app.state.body_limits = {}  # prefix -> bytes, see limits.set_body_limit
+    app.add_middleware(BodyGuard, max_body=max_body, limits=app.state.body_limits)
 
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> dict[str, str]:

@@ -7,6 +7,8 @@ not JSON (or NDJSON) is refused with 415. The middleware never logs a body: it m
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ringfence.api.problems import problem
@@ -25,13 +27,36 @@ def _is_json(content_type: str) -> bool:
     return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
+def set_body_limit(app: Any, prefix: str, max_bytes: int) -> None:
+    """Let the routes under ``prefix`` take bodies up to ``max_bytes`` (longest prefix wins).
+
+    For capabilities that accept larger documents (evidence uploads, NDJSON batches); call it
+    next to the ``include_router`` line in ``api/app.py``.
+    """
+    app.state.body_limits[prefix] = max_bytes
+
+
 class BodyGuard:
     def __init__(
-        self, app: ASGIApp, *, max_body: int = DEFAULT_MAX_BODY, prefix: str = "/api/"
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int = DEFAULT_MAX_BODY,
+        prefix: str = "/api/",
+        limits: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.prefix = prefix
+        # Shared with app.state.body_limits, so limits registered later still apply.
+        self.limits = limits if limits is not None else {}
+
+    def _cap(self, path: str) -> int:
+        best, cap = "", self.max_body
+        for prefix, limit in self.limits.items():
+            if path.startswith(prefix) and len(prefix) > len(best):
+                best, cap = prefix, limit
+        return cap
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -43,9 +68,10 @@ class BodyGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path = scope["path"]
+        cap = self._cap(path)
         declared = headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            await self._too_large(scope, receive, send, path)
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):
+            await self._too_large(scope, receive, send, path, cap)
             return
         chunks: list[bytes] = []
         size = 0
@@ -56,8 +82,8 @@ class BodyGuard:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
-                await self._too_large(scope, receive, send, path)
+            if size > cap:
+                await self._too_large(scope, receive, send, path, cap)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -83,12 +109,14 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, path: str, cap: int
+    ) -> None:
         resp = problem(
             413,
             "payload_too_large",
             "Payload too large",
-            f"request body exceeds {self.max_body} bytes",
+            f"request body exceeds {cap} bytes",
             path,
         )
         await resp(scope, receive, send)
