@@ -292,3 +292,23 @@ def test_a_capability_can_raise_the_body_cap_for_its_prefix(seeded: Api) -> None
         413,
         "payload_too_large",
     )
+
+
+def test_unreachable_store_is_503_not_500(api: Api) -> None:
+    from fastapi.testclient import TestClient
+
+    from ringfence.api import create_app
+    from ringfence.runtime import Runtime
+    from ringfence.store.db import Store
+
+    dead = Store("postgresql+psycopg://ringfence@127.0.0.1:9/none?connect_timeout=1")
+    rt = Runtime(api.runtime.settings, dead, api.runtime.vault, api.clock)
+    try:
+        with TestClient(create_app(rt), raise_server_exceptions=False) as client:
+            r = client.get("/api/v1/vendors", headers=api.rw)
+            _problem(r, 503, "unavailable")
+            assert r.headers["retry-after"] == "1"
+            assert "psycopg" not in r.text and "127.0.0.1" not in r.text
+            assert client.get("/api/v1/health").json() == {"status": "degraded"}
+    finally:
+        dead.dispose()

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ringfence.core.errors import RingfenceError
@@ -89,6 +91,40 @@ def install(app: FastAPI) -> None:
         if exc.headers:
             resp.headers.update(exc.headers)
         return resp
+
+    @app.exception_handler(OperationalError)
+    async def _store_down(request: Request, exc: OperationalError) -> JSONResponse:
+        # Locked or unreachable store: the client may retry; never a 500, never the SQL.
+        _log.warning("store_unavailable", path=request.url.path, error_type=type(exc).__name__)
+        resp = problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the store is busy or unreachable; retry shortly",
+            request.url.path,
+        )
+        resp.headers["Retry-After"] = "1"
+        return resp
+
+    @app.exception_handler(SAIntegrityError)
+    async def _store_conflict(request: Request, exc: SAIntegrityError) -> JSONResponse:
+        return problem(
+            409,
+            "conflict",
+            "Conflict",
+            "the change conflicts with existing data or a concurrent change; retry",
+            request.url.path,
+        )
+
+    @app.exception_handler(DataError)
+    async def _store_rejects(request: Request, exc: DataError) -> JSONResponse:
+        return problem(
+            422,
+            "unstorable_value",
+            "Invalid input",
+            "a value cannot be stored (out of range or invalid characters)",
+            request.url.path,
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
