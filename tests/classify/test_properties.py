@@ -22,7 +22,7 @@ CONTENT_TYPES = [
     "application/octet-stream",
 ]
 FAST = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 
 json_values = st.recursive(

@@ -340,7 +340,11 @@ class Classifier:
         to_char = None if scanned.isascii() else _byte_to_char(scanned)
         hits: list[Hit] = []
         nopos = self._prefilter.no_positions
-        for idx, offsets in cands.items():
+        # Specific detectors first: a candidate lying inside a span an earlier (more specific)
+        # detector already confirmed is skipped before its validator runs.
+        taken: dict[int, list[tuple[int, int]]] = {}
+        for idx in sorted(cands, key=self._order):
+            offsets = cands[idx]
             if idx >= len(self._compiled):
                 continue  # a context expression
             c = self._compiled[idx]
@@ -354,8 +358,14 @@ class Classifier:
                 matches = self._matches_at(c, text, at)
             else:
                 matches = c.regex.finditer(text)
-            self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok)
+            self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok, taken)
         return _resolve_overlaps(hits)
+
+    def _order(self, idx: int) -> tuple[bool, float, int]:
+        if idx >= len(self._compiled):
+            return (True, 0.0, idx)
+        det = self._compiled[idx].det
+        return (det.id.startswith("generic_"), -det.base, idx)
 
     @staticmethod
     def _matches_at(c: _Compiled, text: str, offsets: list[int]) -> Iterator[Any]:
@@ -402,8 +412,10 @@ class Classifier:
         matches: Iterable[Any],
         out: list[Hit],
         bare_ok: bool = True,
+        taken: dict[int, list[tuple[int, int]]] | None = None,
     ) -> None:
         det = c.det
+        taken = {} if taken is None else taken
         for m in matches:
             s, e = m.span(c.group)
             if s < 0 or s == e:
@@ -415,6 +427,9 @@ class Classifier:
             base = starts[li]
             if e > base + len(leaf.text):
                 continue  # crossed a leaf separator
+            spans = taken.get(li)
+            if spans and any(a <= s and e <= b for a, b in spans):
+                continue
             value = text[s:e]
             # Context first: it is cheaper than most validators (phone numbers especially).
             conf = self._confidence(c, leaf, s - base, value)
@@ -425,6 +440,7 @@ class Classifier:
             if self._allow and canonical(value) in self._allow:
                 continue
             out.append(Hit(li, s - base, e - base, conf, det))
+            taken.setdefault(li, []).append((s, e))
 
     def _confidence(self, c: _Compiled, leaf: ex.Leaf, start: int, value: str) -> float:
         det = c.det

@@ -22,6 +22,8 @@ try:  # pragma: no cover - import availability depends on the platform
 except ImportError:  # pragma: no cover
     _hs = None
 
+RE2_SET_MEMORY = 64 << 20
+
 #: (pattern, caseless, report start offsets?)
 Pattern = tuple[str, bool, bool]
 #: id -> byte offsets where a match starts (empty set: occurs, offsets unknown).
@@ -112,7 +114,11 @@ class Re2SetPrefilter:
 
     def __init__(self, patterns: Sequence[Pattern]) -> None:
         always: set[int] = set()
-        self._set: Any = re2.Set.SearchSet()
+        # The set's DFA is built lazily; with RE2's default 8 MiB budget it thrashes on
+        # PII-dense bodies (1 ms per 4 KiB instead of 50 µs), so give it room.
+        opts = re2.Options()
+        opts.max_mem = RE2_SET_MEMORY
+        self._set: Any = re2.Set.SearchSet(opts)
         self._ids: list[int] = []
         for i, (pat, caseless, _positions) in enumerate(patterns):
             src = ("(?i)" if caseless else "") + _plain(pat)
