@@ -227,6 +227,13 @@ class PostureContext:
         return {a.name: a for a in self.apps}
 
     @cached_property
+    def apps_by_vendor(self) -> dict[str, list[AppFact]]:
+        out: dict[str, list[AppFact]] = defaultdict(list)
+        for a in self.apps:
+            out[a.vendor].append(a)
+        return dict(out)
+
+    @cached_property
     def integrations_by_id(self) -> dict[str, IntegrationFact]:
         return {i.id: i for i in self.integrations}
 

@@ -8,6 +8,7 @@ and its checks skip with a reason. Never reads a secret: credential rows hold re
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
@@ -48,71 +49,116 @@ def _clearance(value: int) -> DataClass:
 def load_context(
     session: Session, now: datetime, policy: PosturePolicy | None = None
 ) -> PostureContext:
-    vendors = dict(session.execute(select(Vendor.id, Vendor.name)).tuples().all())
+    """One query per table, column rows (not ORM entities): ~10x cheaper at 10k rows."""
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # many small acyclic objects; see engine.run_checks
+    try:
+        return _load(session, now, policy)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _cols(session: Session, *columns: Any) -> list[tuple[Any, ...]]:
+    return [tuple(r) for r in session.execute(select(*columns)).tuples()]
+
+
+def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> PostureContext:
+    vendors = dict(_cols(session, Vendor.id, Vendor.name))
     ctx = PostureContext(now=now, policy=policy or PosturePolicy())
     ctx.people = [
-        PersonFact(p.id, p.email, p.name, p.active, p.deactivated_at)
-        for p in session.scalars(select(Person))
+        PersonFact(*r)
+        for r in _cols(
+            session, Person.id, Person.email, Person.name, Person.active, Person.deactivated_at
+        )
     ]
+    app_rows = _cols(
+        session,
+        App.id,
+        App.name,
+        App.vendor_id,
+        App.category,
+        App.base_urls,
+        App.sanctioned,
+        App.owner_id,
+        App.clearance,
+        App.data_classes,
+        App.retention_days,
+    )
     ctx.apps = [
         AppFact(
-            a.id,
-            a.name,
-            vendors.get(a.vendor_id, "?"),
-            a.category,
-            tuple(a.base_urls or ()),
-            a.sanctioned,
-            a.owner_id,
-            _clearance(a.clearance),
-            tuple(a.data_classes or ()),
-            tuple(sorted((a.retention_days or {}).items())),
+            r[0],
+            r[1],
+            vendors.get(r[2], "?"),
+            r[3],
+            tuple(r[4] or ()),
+            r[5],
+            r[6],
+            _clearance(r[7]),
+            tuple(r[8] or ()),
+            tuple(sorted((r[9] or {}).items())),
         )
-        for a in session.scalars(select(App))
+        for r in app_rows
     ]
+    integration_rows = _cols(
+        session,
+        Integration.id,
+        Integration.name,
+        Integration.kind,
+        Integration.destination_app_id,
+        Integration.source_app_id,
+        Integration.owner_id,
+        Integration.client_id,
+        Integration.status,
+        Integration.scopes,
+        Integration.data_classes,
+        Integration.created_at,
+    )
     ctx.integrations = [
         IntegrationFact(
-            i.id,
-            i.name,
-            str(i.kind.value),
-            i.destination_app_id,
-            i.source_app_id,
-            i.owner_id,
-            i.client_id,
-            str(i.status.value),
-            tuple(i.scopes or ()),
-            tuple(i.data_classes or ()),
-            i.created_at,
+            r[0],
+            r[1],
+            str(r[2].value),
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            str(r[7].value),
+            tuple(r[8] or ()),
+            tuple(r[9] or ()),
+            r[10],
         )
-        for i in session.scalars(select(Integration))
+        for r in integration_rows
     ]
-    ctx.credentials = [
-        CredentialFact(
-            c.id,
-            c.name,
-            str(c.kind.value),
-            c.ref,
-            c.integration_id,
-            c.created_at,
-            c.rotated_at,
-            c.expires_at,
-            c.last_used_at,
-            c.rotation_days,
-        )
-        for c in session.scalars(select(Credential))
-    ]
+    credential_rows = _cols(
+        session,
+        Credential.id,
+        Credential.name,
+        Credential.kind,
+        Credential.ref,
+        Credential.integration_id,
+        Credential.created_at,
+        Credential.rotated_at,
+        Credential.expires_at,
+        Credential.last_used_at,
+        Credential.rotation_days,
+    )
+    ctx.credentials = [CredentialFact(r[0], r[1], str(r[2].value), *r[3:]) for r in credential_rows]
+    flow_rows = _cols(
+        session,
+        DataFlow.id,
+        DataFlow.name,
+        DataFlow.source_app_id,
+        DataFlow.destination_app_id,
+        DataFlow.data_classes,
+        DataFlow.origin,
+        DataFlow.integration_id,
+        DataFlow.first_seen,
+        DataFlow.last_seen,
+    )
     ctx.flows = [
-        FlowFact(
-            f.id,
-            f.name,
-            f.source_app_id,
-            f.destination_app_id,
-            tuple(f.data_classes or ()),
-            str(f.origin.value),
-            f.integration_id,
-            f.first_seen,
-            f.last_seen,
-        )
-        for f in session.scalars(select(DataFlow))
+        FlowFact(r[0], r[1], r[2], r[3], tuple(r[4] or ()), str(r[5].value), r[6], r[7], r[8])
+        for r in flow_rows
     ]
     tables = set(inspect(session.connection()).get_table_names())
     ctx.saas = load_saas(session)

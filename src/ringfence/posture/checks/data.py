@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from ringfence.core.levels import DataClass
 from ringfence.posture.catalogue import Failure, Severity, check, fail
@@ -11,6 +12,7 @@ from ringfence.posture.context import PostureContext
 _LEVELS = {c.label: c for c in DataClass}
 
 
+@lru_cache(maxsize=4096)
 def _level(classes: tuple[str, ...]) -> DataClass:
     """Most sensitive known class of ``classes`` (unknown labels count as public)."""
     return max((_LEVELS.get(c, DataClass.PUBLIC) for c in classes), default=DataClass.PUBLIC)
