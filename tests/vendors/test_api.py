@@ -275,3 +275,32 @@ def test_json_evidence_upload_counts_and_is_audited(client: Client, runtime: Run
     assert ("vendor-link:Acme Payroll", "vendor_risk.document.upload") in actions
     assert ("token:vendor-admin", "vendor_risk.assessment.send") in actions
     assert verify(runtime.store).ok
+
+
+def test_renewals_and_reminders_endpoints(client: Client) -> None:
+    h = client.rw
+    r = client.http.post(
+        f"{V}/Acme Payroll/contracts",
+        json={"name": "MSA", "end_on": "2026-03-01", "notice_days": 45},
+        headers=h,
+    )
+    assert r.status_code == 201
+    client.http.post(
+        f"{V}/Acme Payroll/certifications",
+        json={"kind": "iso27001", "expires_on": "2026-01-20"},
+        headers=h,
+    )
+    due = client.http.get(f"{V}/renewals", headers=client.ro).json()
+    assert due == [
+        {
+            "vendor": "Acme Payroll",
+            "contract": "MSA",
+            "renewal_on": "2026-03-01",
+            "notice_by": "2026-01-15",
+            "auto_renew": False,
+        }
+    ]
+    assert client.http.get(f"{V}/renewals?within_days=30", headers=client.ro).json() == []
+    assert client.http.get(f"{V}/renewals?within_days=0", headers=client.ro).status_code == 422
+    (rem,) = client.http.get(f"{V}/reminders", headers=client.ro).json()
+    assert rem["stage"] == 30 and rem["days_left"] == 19

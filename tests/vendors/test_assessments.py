@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.runtime import Runtime
 from ringfence.store.models import Vendor
 from ringfence.vendors import assessments as asm
-from ringfence.vendors.bank import AnswerType, default_bank
+from ringfence.vendors.bank import QUESTIONS_DIR, AnswerType, default_bank, load_bank
 from ringfence.vendors.models import Assessment, AssessmentStatus, Tier
 from ringfence.vendors.profiles import set_profile
 from ringfence.vendors.schemas import ProfileIn
@@ -143,3 +145,19 @@ def test_schedule_moves_from_none_to_pending_to_current_to_overdue(
     assert late.state is asm.ScheduleState.OVERDUE and late.days_overdue == 10
     with runtime.store.session() as s:
         assert (s.scalar(select(Assessment.score)) or 0) > 95.0
+
+
+def test_a_sent_questionnaire_keeps_its_questions_when_the_bank_changes(
+    runtime: Runtime, estate: Estate, tmp_path: Path
+) -> None:
+    _, aid = _send(runtime, estate, template="lite")
+    target = tmp_path / "questions"
+    shutil.copytree(QUESTIONS_DIR, target)
+    path = target / "grc.yaml"
+    path.write_text(path.read_text().replace("GRC-01, lite: true", "GRC-01"))
+    newer = load_bank(target)
+    assert "GRC-01" not in newer.template("lite").question_ids
+    with runtime.store.session() as s:
+        row = s.get_one(Assessment, aid)
+        asked = asm.questions_of(row, newer)
+    assert "GRC-01" in [q.id for q in asked] and row.template_version == "2026.1"

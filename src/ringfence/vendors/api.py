@@ -106,6 +106,15 @@ def reminders(rt: RuntimeDep) -> list[dict[str, Any]]:
     ]
 
 
+@manage.get("/renewals")
+def renewals(
+    rt: RuntimeDep, within_days: Annotated[int, Query(ge=1, le=730)] = 90
+) -> list[dict[str, Any]]:
+    """Contracts whose renewal (or end) date falls within ``within_days``."""
+    with rt.store.session() as s:
+        return service.renewals(s, rt.clock, within_days)
+
+
 @manage.get("/questions")
 def question_bank() -> dict[str, Any]:
     bank = default_bank()
@@ -432,8 +441,8 @@ def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, A
     content = FileIn(filename=body.filename, content_base64=body.content_base64).content()
     with rt.store.session() as s:
         row = asm.open_by_token(s, token, rt.clock)
-        q = default_bank().questions.get(body.question_id)
-        if q is None or q.id not in row.question_ids or q.type is not AnswerType.EVIDENCE:
+        q = next((x for x in asm.questions_of(row) if x.id == body.question_id), None)
+        if q is None or q.type is not AnswerType.EVIDENCE:
             raise ValidationError(f"{body.question_id!r} is not an evidence question here")
         vendor_id, assessment_id = row.vendor_id, row.id
     with rt.store.session() as s:

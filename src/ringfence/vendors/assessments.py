@@ -91,6 +91,7 @@ def send(
         template=tmpl.name,
         template_version=tmpl.version,
         question_ids=tmpl.question_ids,
+        questions=[q.model_dump(mode="json") for q in tmpl.questions],
         status=AssessmentStatus.SENT,
         token_hash=hash_token(token),
         recipient=recipient,
@@ -103,7 +104,9 @@ def send(
 
 
 def questions_of(assessment: Assessment, bank: Bank | None = None) -> list[Question]:
-    # Ids are never reused for a different meaning, so an older version's ids still resolve.
+    """The questions exactly as sent (the snapshot), whatever the bank's version is now."""
+    if assessment.questions:
+        return [Question.model_validate(q) for q in assessment.questions]
     return (bank or default_bank()).select(list(assessment.question_ids))
 
 

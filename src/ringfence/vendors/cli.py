@@ -251,3 +251,24 @@ def reminders(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABL
         title="reminders",
         fmt=output,
     )
+
+
+@app.command("renewals")
+def renewals(
+    within: Annotated[int, typer.Option(min=1, max=730, help="Days ahead to look.")] = 90,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Contracts renewing or ending soon, with the date notice must be given by."""
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as s:
+            rows = service.renewals(s, rt.clock, within)
+    finally:
+        rt.close()
+    emit_table(
+        rows,
+        ["vendor", "contract", "renewal_on", "notice_by", "auto_renew"],
+        title="renewals",
+        fmt=output,
+    )

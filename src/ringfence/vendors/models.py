@@ -127,6 +127,8 @@ class Assessment(Timestamped, Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     question_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # Snapshot of the questions as sent: a later bank version never changes what was asked.
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     answers: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     score: Mapped[float | None] = mapped_column(Float)
     domain_scores: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from ringfence.runtime import Runtime
 from ringfence.store import audit
+from ringfence.store.models import Vendor
 from ringfence.vendors import assessments as asm
 from ringfence.vendors import contracts, documents, evidence, profiles, transfer
 from ringfence.vendors.models import Assessment, Certification, Contract, Pentest
@@ -335,3 +336,17 @@ def risk_dict(r: VendorRisk) -> dict[str, Any]:
         ],
         "explanation": [str(f) for f in r.factors],
     }
+
+
+def renewals(session: Any, clock: Any, within_days: int = 90) -> list[dict[str, Any]]:
+    names = dict(session.execute(select(Vendor.id, Vendor.name)).tuples().all())
+    return [
+        {
+            "vendor": names.get(r.vendor_id, r.vendor_id),
+            "contract": r.contract,
+            "renewal_on": r.renewal_on,
+            "notice_by": r.notice_by,
+            "auto_renew": r.auto_renew,
+        }
+        for r in contracts.renewals_due(session, clock.now().date(), within_days)
+    ]

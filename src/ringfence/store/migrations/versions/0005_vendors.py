@@ -51,6 +51,11 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column(
+            "questions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
             "answers",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
