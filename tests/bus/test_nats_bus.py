@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,36 @@ async def test_worker_killed_mid_stream_leaves_every_event_stored_exactly_once(
 
 async def _ready(monitor: Monitor, n: int) -> bool:
     return monitor.events.count() >= n
+
+
+async def test_cli_ingest_publishes_to_nats_and_a_worker_stores(
+    bus: NatsBus, runtime: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import orjson
+    from typer.testing import CliRunner
+
+    from ringfence.cli.app import app as cli_app
+    from tests.monitor import records as R
+
+    data_dir = tmp_path / "data"
+    (data_dir / "monitor.yaml").write_text(
+        f"nats_stream: {bus.stream}\nnats_subject_prefix: {bus.subject_prefix}\n"
+    )
+    monkeypatch.setenv("RINGFENCE_NATS_URL", NATS_URL)
+    f = tmp_path / "okta.ndjson"
+    f.write_bytes(b"\n".join(orjson.dumps(R.okta(uuid=f"n{i}")) for i in range(30)) + b"\nbad\n")
+    res = await asyncio.to_thread(
+        CliRunner().invoke, cli_app, ["ingest", "-s", "okta", str(f), "--data-dir", str(data_dir)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "30 events published to NATS, 1 dead-lettered" in res.output
+    monitor = Monitor(runtime.store)
+    stop = asyncio.Event()
+    task = asyncio.create_task(bus.run_worker(monitor.process, stop))
+
+    async def stored() -> bool:
+        return monitor.events.count() == 30
+
+    await _until(stored, 20)
+    stop.set()
+    await task

@@ -8,6 +8,7 @@ malformed record inside a file is dead-lettered and counted, never fatal.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,7 @@ import typer
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
 from ringfence.core.errors import ValidationError
-from ringfence.monitor.events import OcsfClass
+from ringfence.monitor.events import Event, OcsfClass
 from ringfence.monitor.parsers import PARSERS, parser_for
 from ringfence.monitor.storage import FieldFilter, HuntQuery
 from ringfence.monitor.timeparse import parse_when
@@ -70,22 +71,63 @@ def register(app: typer.Typer) -> None:
         parser_for(source)  # unknown source → clear error before reading anything
         data = _read_input(file)
         rt = open_runtime(data_dir)
+        loop = None
         try:
-            monitor = build_monitor(rt)
-            report = ingest(
-                data,
-                source=source,
-                origin=f"file:{file.name}",
-                events_store=monitor.events,
-                publish=monitor.process,
-                now=rt.clock.now(),
-            )
+            if rt.settings.nats_url:
+                # scale-out: publish to JetStream; `ringfence monitor worker`s store + analyse
+                import asyncio
+
+                from ringfence.bus.nats import NatsBus
+                from ringfence.monitor.service import Monitor
+                from ringfence.monitor.wiring import load_config
+
+                cfg = load_config(rt.settings.data_dir)
+                bus = NatsBus(
+                    rt.settings.nats_url,
+                    stream=str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
+                    subject_prefix=str(cfg.get("nats_subject_prefix", "ringfence")),
+                )
+                loop = asyncio.new_event_loop()
+                events_store = Monitor(rt.store, rt.clock).events
+
+                def publish(batch: Sequence[Event]) -> int:
+                    assert loop is not None
+                    loop.run_until_complete(bus.publish(batch))
+                    return 0
+
+                report = ingest(
+                    data,
+                    source=source,
+                    origin=f"file:{file.name}",
+                    events_store=events_store,
+                    publish=publish,
+                    now=rt.clock.now(),
+                )
+                loop.run_until_complete(bus.close())
+            else:
+                monitor = build_monitor(rt)
+                report = ingest(
+                    data,
+                    source=source,
+                    origin=f"file:{file.name}",
+                    events_store=monitor.events,
+                    publish=monitor.process,
+                    now=rt.clock.now(),
+                )
         finally:
+            if loop is not None:
+                loop.close()
             rt.close()
         if output is OutputFormat.JSON:
             emit_json(report.to_dict())
             return
         d = report.to_dict()
+        if rt.settings.nats_url:
+            console.print(
+                f"{source}: {d['records']} records → {d['events']} events published to NATS, "
+                f"{d['dead_lettered']} dead-lettered"
+            )
+            return
         console.print(
             f"{source}: {d['records']} records → {d['events']} events "
             f"({d['new']} new, {d['duplicates']} already stored), "
@@ -245,3 +287,25 @@ def deliver(
         f"delivered {report.delivered}, failed {report.failed} (will retry), "
         f"unknown sink {report.unknown_sink}"
     )
+
+
+@monitor_app.command("worker")
+def worker(
+    durable: Annotated[str, typer.Option(help="Consumer group (durable) name.")] = "monitor",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Consume the NATS event stream: store, analyse, ack (needs RINGFENCE_NATS_URL)."""
+    import asyncio
+
+    from ringfence.cli.common import settings_for
+    from ringfence.monitor.wiring import load_config
+    from ringfence.monitor.worker import run
+
+    settings = settings_for(data_dir)
+    cfg = load_config(settings.data_dir)
+    stream = str(cfg.get("nats_stream", "RINGFENCE_EVENTS"))
+    prefix = str(cfg.get("nats_subject_prefix", "ringfence"))
+    if not settings.nats_url:
+        raise ValidationError("set RINGFENCE_NATS_URL (nats://host:4222) to run a worker")
+    console.print(f"monitor worker on {settings.nats_url} stream {stream} group {durable}")
+    asyncio.run(run(settings.nats_url, settings.resolved_store_url, stream, durable, prefix, 30.0))

@@ -5,6 +5,8 @@ alert suppression, sinks, retention.
 
     rules_dirs: [/etc/ringfence/rules]      # in addition to the bundled rules
     bundled_rules: true
+    nats_stream: RINGFENCE_EVENTS           # with RINGFENCE_NATS_URL set
+    nats_subject_prefix: ringfence
     placeholders: {admin_roles: [Global Administrator]}
     suppression_minutes: 60
     retention_days: {default: 90, okta: 365}

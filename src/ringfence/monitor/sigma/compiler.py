@@ -232,10 +232,30 @@ class Compiler:
     def compile(self, node: Any) -> Predicate:
         if isinstance(node, ConditionAND):
             parts = [self.compile(a) for a in node.args]
-            return lambda d: all(p(d) for p in parts)
+            if len(parts) == 2:
+                a, b = parts
+                return lambda d: a(d) and b(d)
+
+            def all_of(d: Any) -> bool:  # a loop: cheaper than all() over a generator
+                for p in parts:  # noqa: SIM110
+                    if not p(d):
+                        return False
+                return True
+
+            return all_of
         if isinstance(node, ConditionOR):
             parts = [self.compile(a) for a in node.args]
-            return lambda d: any(p(d) for p in parts)
+            if len(parts) == 2:
+                a, b = parts
+                return lambda d: a(d) or b(d)
+
+            def any_of(d: Any) -> bool:
+                for p in parts:  # noqa: SIM110
+                    if p(d):
+                        return True
+                return False
+
+            return any_of
         if isinstance(node, ConditionNOT):
             inner = self.compile(node.args[0])
             return lambda d: not inner(d)
@@ -267,7 +287,14 @@ class Compiler:
 
             return ref
         test = value_test(value, self.placeholders)
-        return lambda d: any(test(v) for v in get(d))
+
+        def field_matches(d: Any) -> bool:
+            for v in get(d):  # noqa: SIM110 - hot path: no generator
+                if test(v):
+                    return True
+            return False
+
+        return field_matches
 
     def _keyword(self, value: Any) -> Predicate:
         """A keyword (no field) matches when any string in the raw record contains it."""

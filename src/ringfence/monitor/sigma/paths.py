@@ -17,16 +17,16 @@ def resolve(doc: Any, path: str) -> list[Any]:
 
 
 def compile_path(path: str) -> Callable[[Any], list[Any]]:
-    """A getter for ``path``: tries the whole key first (keys may contain dots), then splits."""
+    """A getter for ``path``. The common case (nested objects, no lists) is a plain walk;
+    lists fan out; a key that itself contains dots is found when the walk misses."""
     parts = tuple(path.split("."))
+    n = len(parts)
 
-    def get(doc: Any) -> list[Any]:
-        if isinstance(doc, dict) and path in doc:
-            return _flatten(doc[path])
-        cur: list[Any] = [doc]
-        for part in parts:
+    def fan_out(cur: list[Any], rest: tuple[str, ...]) -> list[Any]:
+        vals: list[Any] = cur
+        for part in rest:
             nxt: list[Any] = []
-            for c in cur:
+            for c in vals:
                 if isinstance(c, dict):
                     v = c.get(part, _MISSING)
                     if v is not _MISSING:
@@ -39,11 +39,33 @@ def compile_path(path: str) -> Callable[[Any], list[Any]]:
                                 nxt.append(v)
             if not nxt:
                 return []
-            cur = nxt
+            vals = nxt
         out: list[Any] = []
-        for c in cur:
+        for c in vals:
             out.extend(_flatten(c))
         return out
+
+    def get(doc: Any) -> list[Any]:
+        cur = doc
+        i = 0
+        while i < n:
+            if type(cur) is dict:
+                prev = cur
+                cur = cur.get(parts[i], _MISSING)
+                if cur is _MISSING:
+                    if i == n - 1:
+                        return []
+                    # a key that itself contains dots ("a.b" under prev)
+                    whole = prev.get(".".join(parts[i:]), _MISSING)
+                    return [] if whole is _MISSING else _flatten(whole)
+            elif type(cur) is list:
+                return fan_out(cur, parts[i:])
+            else:
+                return []
+            i += 1
+        if type(cur) is list:
+            return _flatten(cur)
+        return [cur]
 
     return get
 
