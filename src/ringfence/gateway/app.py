@@ -2,7 +2,7 @@
 
 Raw ASGI (no framework on the hot path): the request is matched against the in-memory policy
 snapshot, then passes authenticate → authorize → rate-limit → validate → inspect → broker →
-forward (pooled keep-alive ``httpx.AsyncClient``, only to the route's registered upstream, no
+forward (a lean pooled keep-alive HTTP/1.1 client, only to the route's registered upstream, no
 redirects, capped response) and always ends with one audit event. Any dependency failure
 (policy, rate-limit storage, vault, DLP) answers 503 problem+json and is audited; nothing is
 forwarded unchecked. No database call happens on the hot path. Never logs a token, a
@@ -53,6 +53,7 @@ from ringfence.gateway.stages import (
     rate_limit,
     validate,
 )
+from ringfence.gateway.upstream import UpstreamError, UpstreamPool, UpstreamTooLarge
 from ringfence.store.db import Store
 
 _log = get_logger("ringfence.gateway")
@@ -176,7 +177,8 @@ class Gateway:
         self.clock = clock or SystemClock()
         self.metrics = Metrics()
         self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx.AsyncClient | None = None  # upstream OAuth token requests only
+        self._pool = UpstreamPool()
         self._upstream_tokens: UpstreamTokens | None = None
         self._watch = watch
         self._watcher: PolicyWatcher | None = None
@@ -230,6 +232,7 @@ class Gateway:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+        await self._pool.aclose()
         await self.audit.aclose()
 
     async def _flush_key_use(self) -> None:
@@ -540,52 +543,45 @@ class Gateway:
         send: Send,
         rl_headers: list[tuple[bytes, bytes]],
     ) -> None:
-        assert self._client is not None and ex.op is not None
-        url = route.upstream_base + encode_segments(ex.rest)
+        assert ex.op is not None
+        target = route.upstream_path + encode_segments(ex.rest)
         if ex.query:
-            url += "?" + ex.query.decode("latin-1")
+            target += "?" + ex.query.decode("latin-1")
         limits = route.limits
-        request = self._client.build_request(
-            ex.method,
-            url,
-            headers=headers,
-            content=ex.body,
-            timeout=limits.timeout_seconds,
+        head = b"".join(
+            [
+                f"{ex.method} {target or '/'} HTTP/1.1\r\nhost: {route.upstream_host}\r\n".encode(),
+                b"content-length: %d\r\n" % len(ex.body) if ex.body or ex.method in _BODY else b"",
+                *[k + b": " + v + b"\r\n" for k, v in headers],
+                b"\r\n",
+            ]
         )
         try:
-            response = await self._client.send(request, stream=True, follow_redirects=False)
-        except httpx.TimeoutException:
+            response = await self._pool.request(
+                route.upstream_scheme,
+                route.upstream_hostname,
+                route.upstream_port,
+                head,
+                ex.body,
+                cap=limits.max_response_bytes,
+                deadline_s=limits.timeout_seconds,
+            )
+        except TimeoutError:
             self.metrics.upstream_errors.labels(route.name, "timeout").inc()
             raise Deny(504, "upstream_timeout", "upstream did not answer in time") from None
-        except httpx.HTTPError:
-            self.metrics.upstream_errors.labels(route.name, "connect").inc()
+        except UpstreamTooLarge:
+            self.metrics.upstream_errors.labels(route.name, "too_large").inc()
+            raise Deny(
+                502, "upstream_too_large", "upstream response exceeds the size cap"
+            ) from None
+        except UpstreamError as exc:
+            self.metrics.upstream_errors.labels(route.name, exc.kind).inc()
             raise Deny(502, "upstream_unreachable", "upstream could not be reached") from None
-        try:
-            if 300 <= response.status_code < 400:
-                self.metrics.upstream_errors.labels(route.name, "redirect").inc()
-                raise Deny(502, "upstream_redirect", "upstream answered with a redirect; refused")
-            declared = response.headers.get("content-length")
-            cap = limits.max_response_bytes
-            if declared is not None and declared.isdigit() and int(declared) > cap:
-                self.metrics.upstream_errors.labels(route.name, "too_large").inc()
-                raise Deny(502, "upstream_too_large", "upstream response exceeds the size cap")
-            chunks: list[bytes] = []
-            total = 0
-            try:
-                async for chunk in response.aiter_raw():
-                    total += len(chunk)
-                    if total > cap:
-                        self.metrics.upstream_errors.labels(route.name, "too_large").inc()
-                        raise Deny(
-                            502, "upstream_too_large", "upstream response exceeds the size cap"
-                        )
-                    chunks.append(chunk)
-            except httpx.HTTPError:
-                raise Deny(502, "upstream_unreachable", "upstream response failed") from None
-        finally:
-            await response.aclose()
-        body = b"".join(chunks)
-        ctype = response.headers.get("content-type", "")
+        if 300 <= response.status < 400:
+            self.metrics.upstream_errors.labels(route.name, "redirect").inc()
+            raise Deny(502, "upstream_redirect", "upstream answered with a redirect; refused")
+        body = response.body
+        ctype = _header(response.headers, b"content-type")
         if (
             body
             and "json" in ctype.lower()
@@ -615,16 +611,16 @@ class Gateway:
             )
             if replaced is not None:
                 body = replaced
-        out_headers = [(k, v) for k, v in response.headers.raw if k.lower() not in STRIP_DOWNSTREAM]
+        out_headers = [(k, v) for k, v in response.headers if k.lower() not in STRIP_DOWNSTREAM]
         out_headers.append((b"content-length", str(len(body)).encode()))
         out_headers.append((b"x-request-id", ex.request_id.encode()))
         out_headers.extend(rl_headers)
         ex.bytes_out = len(body)
         await send(
-            {"type": "http.response.start", "status": response.status_code, "headers": out_headers}
+            {"type": "http.response.start", "status": response.status, "headers": out_headers}
         )
         await send({"type": "http.response.body", "body": body})
-        ex.upstream_status = response.status_code
+        ex.upstream_status = response.status
 
     # -- responses and audit ---------------------------------------------------------------
     async def _problem(
@@ -693,6 +689,16 @@ class Gateway:
             integ.name if integ else "-", route.name if route else "-", decision
         ).inc()
         self.metrics.latency.observe(elapsed)
+
+
+_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    for k, v in headers:
+        if k.lower() == name:
+            return v.decode("latin-1")
+    return ""
 
 
 async def _send(

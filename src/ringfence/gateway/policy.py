@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from jsonschema.validators import validator_for
 from limits import RateLimitItem, parse
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
@@ -41,6 +40,7 @@ from ringfence.gateway.models import (
 )
 from ringfence.gateway.paths import template_params, template_segments
 from ringfence.gateway.routes import CredentialSpec, LimitsSpec, RouteSpec
+from ringfence.gateway.schema import RouteValidator
 from ringfence.gateway.tokens import SigningKeys, TokenVerifier, load_signing_keys
 from ringfence.store.db import Store
 from ringfence.store.models import App, Credential, Integration, IntegrationStatus
@@ -87,6 +87,9 @@ class CompiledRoute:
     upstream_base: str
     upstream_host: str
     upstream_path: str
+    upstream_scheme: str
+    upstream_hostname: str
+    upstream_port: int
     allow_loopback: bool
     integration_ids: frozenset[str]
     operations: tuple[CompiledOperation, ...]
@@ -248,8 +251,8 @@ def _resolve_ref(ref: str, vault: Vault, credentials: dict[str, Credential], dep
 
 
 def _compile_operation(route: RouteSpec, op: Any) -> CompiledOperation:
-    req = validator_for(op.request_schema)(op.request_schema) if op.request_schema else None
-    resp = validator_for(op.response_schema)(op.response_schema) if op.response_schema else None
+    req = RouteValidator(op.request_schema) if op.request_schema else None
+    resp = RouteValidator(op.response_schema) if op.response_schema else None
     return CompiledOperation(
         method=op.method,
         template=route.prefix + ("" if op.path == "/" else op.path),
@@ -287,6 +290,9 @@ def compile_route(
         upstream_base=spec.upstream.rstrip("/"),
         upstream_host=parts.netloc,
         upstream_path=parts.path.rstrip("/"),
+        upstream_scheme=parts.scheme,
+        upstream_hostname=parts.hostname or "",
+        upstream_port=parts.port or (443 if parts.scheme == "https" else 80),
         allow_loopback=spec.allow_loopback,
         integration_ids=frozenset(integration_ids[n] for n in spec.integrations),
         operations=tuple(_compile_operation(spec, op) for op in spec.operations),
@@ -305,6 +311,8 @@ def resolve_credential(
     spec: CredentialSpec, vault: Vault, credentials: dict[str, Credential]
 ) -> ResolvedCredential:
     secret = _resolve_ref(spec.source, vault, credentials)
+    if any(c in secret for c in "\r\n\x00"):
+        raise SnapshotError("an upstream credential contains a line break or NUL")
     return ResolvedCredential(
         scheme=spec.scheme,
         header=spec.header,

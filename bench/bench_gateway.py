@@ -1,0 +1,379 @@
+"""Gateway benchmark: direct vs nginx proxy_pass vs gateway pass-through vs full pipeline.
+
+Standalone (not a test): ``.venv/bin/python bench/bench_gateway.py [--duration 10]``.
+
+- upstream: Debian's nginx answering a small JSON document on a loopback port (fast enough
+  never to be the bottleneck); without nginx a uvicorn upstream is used and nginx rows skipped.
+- load: ``wrk`` from Debian in its own process (keep-alive, ``--latency``); without wrk the
+  benchmark says so and stops.
+- scenarios, all in the same run:
+  1. direct            wrk → upstream
+  2. nginx             wrk → nginx proxy_pass (keep-alive upstream pool) → upstream
+  3. gateway-pass      wrk → gateway (API key, no limit / schema / DLP) → upstream
+  4. gateway-full      wrk → gateway (JWT + scope + Redis limit + JSON Schema + DLP on a
+                       4 KiB JSON body + JSONL audit) → upstream
+  5. gateway-full @ half of its max rate, for the added p99 (wrk -R is not in Debian's wrk,
+     so "half load" is approximated with half the connections; printed as such)
+- prints throughput, p50/p99 and the ratios to nginx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from bench.gateway_helpers import (  # noqa: E402
+    NGINX_CONF,
+    UVICORN_UPSTREAM,
+    body_4k,
+    seed_bench_estate,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non2xx: int
+    errors: int
+
+    def row(self, ref: float | None) -> str:
+        ratio = f"{self.rps / ref:.2f}x" if ref else "—"
+        return (
+            f"| {self.name} | {self.rps:,.0f} | {self.p50_ms:.2f} | {self.p99_ms:.2f} | "
+            f"{ratio} | {self.non2xx} | {self.errors} |"
+        )
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        return float("nan")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def run_wrk(
+    name: str,
+    url: str,
+    *,
+    duration: int,
+    connections: int,
+    threads: int = 1,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+    workdir: Path,
+) -> Result:
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for k, v in (headers or {}).items():
+        args += ["-H", f"{k}: {v}"]
+    if body is not None:
+        script = workdir / f"{name}.lua"
+        payload = json.dumps(body.decode())
+        script.write_text(f'wrk.method = "POST"\nwrk.body = {payload}\n')
+        args += ["-s", str(script)]
+    args.append(url)
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", out)) else 0
+    err = 0
+    if m2 := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    ):
+        err = sum(int(x) for x in m2.groups())
+    return Result(name, rps, p50, p99, non2xx, err)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2, help="gateway worker processes")
+    parser.add_argument("--dlp-engine", choices=["classify", "builtin"], default="classify")
+    parser.add_argument("--markdown", action="store_true", help="print a docs/benchmarks row set")
+    args = parser.parse_args()
+
+    missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
+    if "wrk" in missing:
+        print(
+            "wrk is not installed (apt-get install -y wrk): the benchmark needs a load "
+            "generator in its own process; stopping."
+        )
+        return 2
+    if "nginx" in missing:
+        print(
+            "nginx is not installed (apt-get install -y nginx): using a uvicorn upstream "
+            "and skipping the nginx proxy_pass reference."
+        )
+
+    work = Path(tempfile.mkdtemp(prefix="rf-bench-gw-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    redis_prefix = f"rfbench:{secrets.token_hex(4)}:"
+    redis_url = os.environ.get("RINGFENCE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        up_port, proxy_port, gw_port = free_port(), free_port(), free_port()
+        if "nginx" not in missing:
+            conf = work / "nginx.conf"
+            conf.write_text(NGINX_CONF.format(work=work, up_port=up_port, proxy_port=proxy_port))
+            procs.append(
+                subprocess.Popen(
+                    ["nginx", "-c", str(conf), "-p", str(work)], stderr=subprocess.DEVNULL
+                )
+            )
+        else:
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", UVICORN_UPSTREAM.format(port=up_port)],
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        wait_port(up_port)
+
+        master_key = base64.b64encode(os.urandom(32)).decode()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
+        env.update(
+            {
+                "RINGFENCE_DATA_DIR": str(work / "data"),
+                "RINGFENCE_MASTER_KEY": master_key,
+                "RINGFENCE_SETTINGS_FILE": str(work / "none.yaml"),
+                "RINGFENCE_LOG_LEVEL": "warning",
+                "RINGFENCE_GATEWAY_AUDIT_FILE": str(work / "audit.jsonl"),
+                "RINGFENCE_GATEWAY_DLP_ENGINE": args.dlp_engine,
+            }
+        )
+        redis_ok = _redis_up(redis_url)
+        if redis_ok:
+            env["RINGFENCE_GATEWAY_REDIS_URL"] = redis_url
+            env["RINGFENCE_GATEWAY_REDIS_PREFIX"] = redis_prefix
+        else:
+            print(f"Redis not reachable at {redis_url}: full pipeline uses in-memory limits.")
+        creds = seed_bench_estate(work / "data", master_key, f"http://127.0.0.1:{up_port}")
+
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "ringfence.gateway.cli:asgi_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(gw_port),
+                    "--workers",
+                    str(args.workers),
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                env=env,
+                cwd=str(ROOT),
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_port(gw_port, timeout=90)
+        _wait_ready(gw_port)
+        token = _token(gw_port, creds)
+
+        d, c = args.duration, args.connections
+        results: list[Result] = []
+        results.append(
+            run_wrk(
+                "direct",
+                f"http://127.0.0.1:{up_port}/v1/items",
+                duration=d,
+                connections=c,
+                workdir=work,
+            )
+        )
+        if "nginx" not in missing:
+            results.append(
+                run_wrk(
+                    "nginx proxy_pass",
+                    f"http://127.0.0.1:{proxy_port}/v1/items",
+                    duration=d,
+                    connections=c,
+                    workdir=work,
+                )
+            )
+        results.append(
+            run_wrk(
+                "gateway pass-through",
+                f"http://127.0.0.1:{gw_port}/pass/items",
+                duration=d,
+                connections=c,
+                workdir=work,
+                headers={"x-api-key": creds["api_key"]},
+            )
+        )
+        full_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+        full = run_wrk(
+            "gateway full pipeline",
+            f"http://127.0.0.1:{gw_port}/full/items",
+            duration=d,
+            connections=c,
+            workdir=work,
+            headers=full_headers,
+            body=body_4k(),
+        )
+        results.append(full)
+        half = run_wrk(
+            "gateway full @ half connections",
+            f"http://127.0.0.1:{gw_port}/full/items",
+            duration=d,
+            connections=max(1, c // 8),
+            workdir=work,
+            headers=full_headers,
+            body=body_4k(),
+        )
+        results.append(half)
+        direct_half = run_wrk(
+            "direct @ same connections",
+            f"http://127.0.0.1:{up_port}/v1/items",
+            duration=d,
+            connections=max(1, c // 8),
+            workdir=work,
+        )
+        results.append(direct_half)
+        _report(results, args, redis_ok, work)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if "nginx" not in missing and (work / "nginx.pid").exists():
+            subprocess.run(
+                ["nginx", "-c", str(work / "nginx.conf"), "-p", str(work), "-s", "stop"],
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+        _redis_cleanup(redis_url, redis_prefix)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _report(results: list[Result], args: Any, redis_ok: bool, work: Path) -> None:
+    nginx = next((r.rps for r in results if r.name == "nginx proxy_pass"), None)
+    print()
+    print(
+        f"# gateway benchmark — {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
+        f"wrk -c{args.connections} -d{args.duration}s, gateway workers={args.workers}, "
+        f"DLP engine={args.dlp_engine}, Redis limits={'yes' if redis_ok else 'no (memory)'}"
+    )
+    print("| scenario | req/s | p50 ms | p99 ms | x nginx | non-2xx | socket errors |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        print(r.row(nginx))
+    full = next(r for r in results if r.name == "gateway full pipeline")
+    half = next(r for r in results if r.name.startswith("gateway full @"))
+    dhalf = next(r for r in results if r.name.startswith("direct @"))
+    if nginx:
+        print(f"\nfull pipeline / nginx pass-through = {full.rps / nginx:.3f} (goal ≥ 0.15)")
+    print(f"full pipeline throughput = {full.rps:,.0f} req/s (goal ≥ 5,000)")
+    print(f"added p99 at reduced load = {half.p99_ms - dhalf.p99_ms:.2f} ms (goal ≤ 3 ms)")
+    audit = work / "audit.jsonl"
+    reasons: dict[str, int] = {}
+    if audit.exists():
+        for line in audit.read_bytes().splitlines():
+            reason = json.loads(line)["reason"]
+            reasons[reason] = reasons.get(reason, 0) + 1
+    print(f"audit events written: {sum(reasons.values()):,}; by reason: {reasons}")
+
+
+def _redis_up(url: str) -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def _redis_cleanup(url: str, prefix: str) -> None:
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=1)
+        keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
+        if keys:
+            client.delete(*keys)
+    except Exception:
+        pass
+
+
+def _wait_ready(port: int) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gateway not ready")
+
+
+def _token(port: int, creds: dict[str, str]) -> str:
+    import httpx
+
+    r = httpx.post(
+        f"http://127.0.0.1:{port}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds["client_id"], creds["client_secret"]),
+        timeout=10,
+    )
+    r.raise_for_status()
+    return str(r.json()["access_token"])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

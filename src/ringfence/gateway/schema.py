@@ -1,0 +1,277 @@
+"""Route JSON Schemas compiled once for the hot path, with jsonschema as the authority.
+
+``jsonschema`` walks a schema per instance through several object layers (milliseconds for a
+4 KiB document). Route schemas mostly use a small vocabulary (type, properties, required,
+additionalProperties, items, length/size/range bounds, enum, const, pattern), so
+``compile_schema`` generates one flat Python function (loops and ifs, like fastjsonschema) with
+the same semantics, differentially tested against jsonschema. Generated code embeds no schema
+string except ``repr``-quoted property names; bounds, enums and patterns are passed in as
+constants. A schema using anything else is not compiled: ``RouteValidator`` then uses
+jsonschema for every instance. Error details always come from jsonschema, only on failure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from jsonschema.validators import validator_for
+
+Check = Callable[[Any], bool]
+
+_IGNORED = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$comment",
+        "title",
+        "description",
+        "examples",
+        "default",
+        "format",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+    }
+)
+_SUPPORTED = _IGNORED | {
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "maxItems",
+    "minItems",
+    "maxLength",
+    "minLength",
+    "enum",
+    "const",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "pattern",
+    "maxProperties",
+    "minProperties",
+    "uniqueItems",
+}
+
+
+class _Unsupported(Exception):
+    pass
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """jsonschema's equality: booleans never equal numbers; containers compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+_TYPE_EXPR = {
+    "object": "isinstance({v}, dict)",
+    "array": "isinstance({v}, list)",
+    "string": "isinstance({v}, str)",
+    "boolean": "isinstance({v}, bool)",
+    "null": "{v} is None",
+    "integer": "((isinstance({v}, int) and not isinstance({v}, bool))"
+    " or (isinstance({v}, float) and {v}.is_integer()))",
+    "number": "(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
+}
+
+
+class _Gen:
+    """Generates one flat Python function (loops and ifs, no per-value calls)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.consts: dict[str, Any] = {}
+        self.n = 0
+
+    def name(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def const(self, value: Any) -> str:
+        key = self.name("C")
+        self.consts[key] = value
+        return key
+
+    def emit(self, indent: int, text: str) -> None:
+        self.lines.append("    " * indent + text)
+
+    def schema(self, schema: Any, v: str, ind: int) -> None:
+        if schema is True or schema == {}:
+            return
+        if schema is False:
+            self.emit(ind, "return False")
+            return
+        if not isinstance(schema, dict):
+            raise _Unsupported("schema")
+        unknown = set(schema) - _SUPPORTED
+        if unknown:
+            raise _Unsupported(",".join(sorted(unknown)))
+        if "type" in schema:
+            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            if not names or any(n not in _TYPE_EXPR for n in names):
+                raise _Unsupported("type")
+            cond = " or ".join(_TYPE_EXPR[n].format(v=v) for n in names)
+            self.emit(ind, f"if not ({cond}): return False")
+        if "enum" in schema:
+            c = self.const(list(schema["enum"]))
+            self.emit(ind, f"if not any(_eq({v}, o) for o in {c}): return False")
+        if "const" in schema:
+            c = self.const(schema["const"])
+            self.emit(ind, f"if not _eq({v}, {c}): return False")
+        self._strings(schema, v, ind)
+        self._numbers(schema, v, ind)
+        self._arrays(schema, v, ind)
+        self._objects(schema, v, ind)
+
+    def _strings(self, schema: dict[str, Any], v: str, ind: int) -> None:
+        keys = [k for k in ("maxLength", "minLength", "pattern") if k in schema]
+        if not keys:
+            return
+        self.emit(ind, f"if isinstance({v}, str):")
+        if "maxLength" in schema:
+            self.emit(ind + 1, f"if len({v}) > {int(schema['maxLength'])}: return False")
+        if "minLength" in schema:
+            self.emit(ind + 1, f"if len({v}) < {int(schema['minLength'])}: return False")
+        if "pattern" in schema:
+            rx = self.const(re.compile(schema["pattern"]))
+            self.emit(ind + 1, f"if {rx}.search({v}) is None: return False")
+
+    def _numbers(self, schema: dict[str, Any], v: str, ind: int) -> None:
+        ops = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveMaximum": ">="}
+        keys = [k for k in ops if k in schema]
+        if not keys:
+            return
+        self.emit(ind, f"if {_TYPE_EXPR['number'].format(v=v)}:")
+        for k in keys:
+            bound = schema[k]
+            if isinstance(bound, bool) or not isinstance(bound, int | float):
+                raise _Unsupported(k)  # draft-4 boolean form
+            self.emit(ind + 1, f"if {v} {ops[k]} {self.const(bound)}: return False")
+
+    def _arrays(self, schema: dict[str, Any], v: str, ind: int) -> None:
+        keys = [k for k in ("maxItems", "minItems", "items", "uniqueItems") if k in schema]
+        if not keys:
+            return
+        self.emit(ind, f"if isinstance({v}, list):")
+        if "maxItems" in schema:
+            self.emit(ind + 1, f"if len({v}) > {int(schema['maxItems'])}: return False")
+        if "minItems" in schema:
+            self.emit(ind + 1, f"if len({v}) < {int(schema['minItems'])}: return False")
+        if schema.get("uniqueItems") is True:
+            self.emit(ind + 1, f"if not _unique({v}): return False")
+        if "items" in schema:
+            if isinstance(schema["items"], list):
+                raise _Unsupported("items-tuple")
+            x = self.name("x")
+            self.emit(ind + 1, f"for {x} in {v}:")
+            before = len(self.lines)
+            self.schema(schema["items"], x, ind + 2)
+            if len(self.lines) == before:
+                self.emit(ind + 2, "pass")
+
+    def _objects(self, schema: dict[str, Any], v: str, ind: int) -> None:
+        props = schema.get("properties") or {}
+        required = list(schema.get("required") or ())
+        additional = schema.get("additionalProperties", True)
+        keys = [k for k in ("maxProperties", "minProperties") if k in schema]
+        if not (props or required or keys or additional is not True):
+            return
+        self.emit(ind, f"if isinstance({v}, dict):")
+        for k in required:
+            self.emit(ind + 1, f"if {str(k)!r} not in {v}: return False")
+        if "maxProperties" in schema:
+            self.emit(ind + 1, f"if len({v}) > {int(schema['maxProperties'])}: return False")
+        if "minProperties" in schema:
+            self.emit(ind + 1, f"if len({v}) < {int(schema['minProperties'])}: return False")
+        if additional is True:
+            for k, sub in props.items():
+                x = self.name("x")
+                self.emit(ind + 1, f"{x} = {v}.get({str(k)!r}, _MISSING)")
+                self.emit(ind + 1, f"if {x} is not _MISSING:")
+                before = len(self.lines)
+                self.schema(sub, x, ind + 2)
+                if len(self.lines) == before:
+                    self.emit(ind + 2, "pass")
+            return
+        key, x = self.name("k"), self.name("x")
+        self.emit(ind + 1, f"for {key}, {x} in {v}.items():")
+        first = True
+        for k, sub in props.items():
+            self.emit(ind + 2, f"{'if' if first else 'elif'} {key} == {str(k)!r}:")
+            first = False
+            before = len(self.lines)
+            self.schema(sub, x, ind + 3)
+            if len(self.lines) == before:
+                self.emit(ind + 3, "pass")
+        if first:
+            self.schema(additional, x, ind + 2)
+            if self.lines[-1].strip().startswith("for "):
+                self.emit(ind + 2, "pass")
+        else:
+            self.emit(ind + 2, "else:")
+            before = len(self.lines)
+            self.schema(additional, x, ind + 3)
+            if len(self.lines) == before:
+                self.emit(ind + 3, "pass")
+
+
+def _unique(v: list[Any]) -> bool:
+    return not any(_json_equal(v[i], v[j]) for i in range(len(v)) for j in range(i))
+
+
+_MISSING = object()
+
+
+def _compile(schema: Any) -> Check:
+    gen = _Gen()
+    gen.emit(0, "def _valid(v0):")
+    gen.schema(schema, "v0", 1)
+    gen.emit(1, "return True")
+    namespace: dict[str, Any] = {"_eq": _json_equal, "_unique": _unique, "_MISSING": _MISSING}
+    namespace.update(gen.consts)
+    code = compile("\n".join(gen.lines), "<route-schema>", "exec")
+    exec(code, namespace)  # noqa: S102 - code generated from a validated schema, no user strings
+    fn: Check = namespace["_valid"]
+    return fn
+
+
+def compile_schema(schema: dict[str, Any]) -> Check | None:
+    """A fast ``is_valid`` for ``schema``, or None when it uses keywords not compiled here."""
+    if "$ref" in repr(schema) or "$defs" in schema or "definitions" in schema:
+        return None
+    dialect = str(schema.get("$schema", "2020-12"))
+    if not any(d in dialect for d in ("2020-12", "2019-09", "draft-07", "draft-06")):
+        return None  # draft 3/4 type and bound semantics differ: leave them to jsonschema
+    try:
+        return _compile(schema)
+    except (_Unsupported, re.error, TypeError, ValueError):
+        return None
+
+
+class RouteValidator:
+    """``is_valid`` (compiled when possible) and ``iter_errors`` (jsonschema) for one schema."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self._reference = validator_for(schema)(schema)
+        self._fast = compile_schema(schema)
+        self.compiled = self._fast is not None
+
+    def is_valid(self, instance: Any) -> bool:
+        if self._fast is not None:
+            return self._fast(instance)
+        return bool(self._reference.is_valid(instance))
+
+    def iter_errors(self, instance: Any) -> Any:
+        return self._reference.iter_errors(instance)

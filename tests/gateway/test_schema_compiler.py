@@ -1,0 +1,99 @@
+"""The compiled route-schema validator agrees with jsonschema (differential, property-based)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema.validators import validator_for
+
+from ringfence.gateway.schema import RouteValidator, compile_schema
+
+SCHEMAS: list[dict[str, Any]] = [
+    {
+        "type": "object",
+        "properties": {"name": {"type": "string", "maxLength": 5}},
+        "required": ["name"],
+        "additionalProperties": False,
+    },
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 0, "exclusiveMaximum": 10},
+        "maxItems": 4,
+        "uniqueItems": True,
+    },
+    {"type": ["string", "null"], "pattern": "^[a-c]+$", "minLength": 1},
+    {"enum": [1, "1", True, None, [1, 2], {"a": 1}]},
+    {"const": 0},
+    {"type": "number", "minimum": 1.5, "maximum": 3},
+    {
+        "type": "object",
+        "additionalProperties": {"type": "boolean"},
+        "maxProperties": 2,
+        "minProperties": 1,
+    },
+    {
+        "properties": {
+            "a": {
+                "type": "object",
+                "properties": {"b": {"type": "array", "items": {"type": "string"}}},
+            }
+        }
+    },
+    {"type": "object", "properties": {"x": {}}, "additionalProperties": False},
+    {"type": "integer"},
+    {},
+]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-20, 20)
+    | st.floats(-5, 15, allow_nan=False)
+    | st.text(alphabet="abcd1", max_size=7),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.sampled_from(["a", "b", "x", "name", "role"]), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=[str(i) for i in range(len(SCHEMAS))])
+@settings(max_examples=60, deadline=None)
+@given(value=json_values)
+def test_compiled_validator_matches_jsonschema(schema: dict[str, Any], value: Any) -> None:
+    fast = compile_schema(schema)
+    assert fast is not None
+    assert fast(value) == validator_for(schema)(schema).is_valid(value)
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#/$defs/a", "$defs": {"a": {"type": "string"}}},
+        {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        {"$schema": "http://json-schema.org/draft-04/schema#", "type": "integer"},
+        {"patternProperties": {"^a": {"type": "string"}}},
+    ],
+)
+def test_unsupported_keywords_fall_back_to_jsonschema(schema: dict[str, Any]) -> None:
+    v = RouteValidator(schema)
+    assert not v.compiled
+    assert v.is_valid("abc") == validator_for(schema)(schema).is_valid("abc")
+
+
+def test_property_names_cannot_inject_code() -> None:
+    evil = "x'): return True\n#"
+    schema = {
+        "type": "object",
+        "properties": {evil: {"type": "string"}},
+        "additionalProperties": False,
+    }
+    fast = compile_schema(schema)
+    assert fast is not None
+    assert fast({evil: "s"}) is True
+    assert fast({evil: 1}) is False
+    assert fast({"other": "s"}) is False
