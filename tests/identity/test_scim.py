@@ -119,48 +119,44 @@ def people(scim: TestClient) -> dict[str, str]:
     return ids
 
 
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ('userName eq "ANN@example.com"', {"ann@example.com"}),
-        ('userName ne "ann@example.com"', {"bea@example.com", "cid@example.org"}),
-        ('userName co "example.org"', {"cid@example.org"}),
-        ('userName sw "b"', {"bea@example.com"}),
-        ('userName ew ".com"', {"ann@example.com", "bea@example.com"}),
-        ("title pr", {"ann@example.com", "cid@example.org"}),
-        ('externalId eq "ext-1"', {"bea@example.com"}),
-        ('userName gt "bea@example.com"', {"cid@example.org"}),
-        ('userName ge "bea@example.com"', {"bea@example.com", "cid@example.org"}),
-        ('userName lt "bea@example.com"', {"ann@example.com"}),
-        ('userName le "bea@example.com"', {"ann@example.com", "bea@example.com"}),
-        ('title eq "Engineer" or title eq "Manager"', {"ann@example.com", "cid@example.org"}),
-        (f'{ENT}:department eq "Engineering" and not (title eq "Manager")', {"ann@example.com"}),
-        ('emails[type eq "work" and value co "example.org"]', {"cid@example.org"}),
-        ('emails[type eq "home"]', set()),
-        (
-            'meta.lastModified gt "2000-01-01T00:00:00Z"',
-            {"ann@example.com", "bea@example.com", "cid@example.org"},
-        ),
-    ],
-)
-def test_filters(
-    scim: TestClient, people: dict[str, str], expression: str, expected: set[str]
-) -> None:
-    resp = scim.get("/scim/v2/Users", params={"filter": expression})
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
-    assert {r["userName"] for r in body.get("Resources", [])} == expected
-    assert body["totalResults"] == len(expected)
+FILTER_CASES: list[tuple[str, set[str]]] = [
+    ('userName eq "ANN@example.com"', {"ann@example.com"}),
+    ('userName ne "ann@example.com"', {"bea@example.com", "cid@example.org"}),
+    ('userName co "example.org"', {"cid@example.org"}),
+    ('userName sw "b"', {"bea@example.com"}),
+    ('userName ew ".com"', {"ann@example.com", "bea@example.com"}),
+    ("title pr", {"ann@example.com", "cid@example.org"}),
+    ('externalId eq "ext-1"', {"bea@example.com"}),
+    ('userName gt "bea@example.com"', {"cid@example.org"}),
+    ('userName ge "bea@example.com"', {"bea@example.com", "cid@example.org"}),
+    ('userName lt "bea@example.com"', {"ann@example.com"}),
+    ('userName le "bea@example.com"', {"ann@example.com", "bea@example.com"}),
+    ('title eq "Engineer" or title eq "Manager"', {"ann@example.com", "cid@example.org"}),
+    (f'{ENT}:department eq "Engineering" and not (title eq "Manager")', {"ann@example.com"}),
+    ('emails[type eq "work" and value co "example.org"]', {"cid@example.org"}),
+    ('emails[type eq "home"]', set()),
+    (
+        'meta.lastModified gt "2000-01-01T00:00:00Z"',
+        {"ann@example.com", "bea@example.com", "cid@example.org"},
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    "expression",
-    ["userName eq", 'userName xx "a"', "(userName pr", 'emails[type eq "work"', "", "and"],
-)
-def test_malformed_filter_is_invalid_filter(
-    scim: TestClient, people: dict[str, str], expression: str
-) -> None:
-    _error(scim.get("/scim/v2/Users", params={"filter": expression}), 400, "invalidFilter")
+def test_filters(scim: TestClient, people: dict[str, str]) -> None:
+    for expression, expected in FILTER_CASES:
+        resp = scim.get("/scim/v2/Users", params={"filter": expression})
+        assert resp.status_code == 200, (expression, resp.text)
+        body = resp.json()
+        assert {r["userName"] for r in body.get("Resources", [])} == expected, expression
+        assert body["totalResults"] == len(expected), expression
+
+
+MALFORMED = ["userName eq", 'userName xx "a"', "(userName pr", 'emails[type eq "work"', "", "and"]
+
+
+def test_malformed_filter_is_invalid_filter(scim: TestClient, people: dict[str, str]) -> None:
+    for expression in MALFORMED:
+        _error(scim.get("/scim/v2/Users", params={"filter": expression}), 400, "invalidFilter")
 
 
 def test_filter_on_unknown_attribute_or_wrong_type_is_invalid_filter(
@@ -498,3 +494,47 @@ def test_service_account_gets_a_machine_identity(scim: TestClient, runtime: Runt
 def test_unknown_endpoint_is_a_scim_404(scim: TestClient) -> None:
     _error(scim.get("/scim/v2/Widgets"), 404, None)
     _error(scim.get("/scim/v2/Users/nope"), 404, None)
+
+
+NARROWING_CASES = [
+    'userName eq "ANN@EXAMPLE.COM"',
+    'externalId eq "ext-1"',
+    'externalId eq "EXT-1"',
+    'displayName eq "Ann Doe"',
+    'userName eq "ann@example.com" and title eq "Engineer"',
+    'userName eq "ann@example.com" or userName eq "bea@example.com"',
+    'not (userName eq "ann@example.com")',
+    'emails[value eq "cid@example.org"]',
+]
+
+
+def test_sql_narrowing_gives_the_same_answer_as_a_full_scan(
+    scim: TestClient, people: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ringfence.identity.scim import ScimService
+
+    for expression in NARROWING_CASES:
+        narrowed = scim.get("/scim/v2/Users", params={"filter": expression}).json()
+        monkeypatch.setattr(ScimService, "narrow_in_sql", False)
+        monkeypatch.setattr(ScimService, "cache_resources", False)
+        scanned = scim.get("/scim/v2/Users", params={"filter": expression}).json()
+        monkeypatch.undo()
+        assert narrowed == scanned, expression
+    uid = people["ann@example.com"]
+    by_id = scim.get("/scim/v2/Users", params={"filter": f'id eq "{uid}"'}).json()
+    assert by_id["totalResults"] == 1
+
+
+def test_deleting_a_nested_group_removes_it_from_its_parent(scim: TestClient) -> None:
+    child = scim.post("/scim/v2/Groups", json={"schemas": [GROUP], "displayName": "child"})
+    cid = child.json()["id"]
+    parent = scim.post(
+        "/scim/v2/Groups",
+        json={"schemas": [GROUP], "displayName": "parent", "members": [{"value": cid}]},
+    ).json()
+    assert parent["members"][0]["type"] == "Group"
+    assert scim.delete(f"/scim/v2/Groups/{cid}").status_code == 204
+    after = scim.get(f"/scim/v2/Groups/{parent['id']}").json()
+    assert "members" not in after and after["meta"]["version"] != parent["meta"]["version"]
+    found = scim.get("/scim/v2/Groups", params={"filter": 'displayName eq "PARENT"'}).json()
+    assert found["totalResults"] == 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import unicodedata
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,8 @@ from scim2_models import (
     TooManyException,
     UniquenessException,
 )
+from scim2_models.path import Comparison, LogicalExpr
+from scim2_models.path.expressions import CompareOperator, LogicalOperator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
@@ -57,6 +61,39 @@ _USER_COMPUTED = ("id", "meta", "groups", "password", "externalId")
 _GROUP_COMPUTED = ("id", "meta")
 
 
+class _ResourceCache:
+    """Validated resources by ETag (a hash of the content), so searches re-validate nothing.
+
+    Validating a stored document costs ~1 ms (scim2-models checks every email address); an
+    ETag changes with every change, so a hit is always current. Read-only use only: search
+    results are matched, sorted and dumped, never mutated.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, model: Any, payload: dict[str, Any], enabled: bool = True) -> Any:
+        if not enabled:
+            return model.model_validate(payload)
+        key = f"{payload['meta']['resourceType']}:{payload['id']}:{payload['meta']['version']}"
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        value = model.model_validate(payload)
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_CACHE = _ResourceCache(20_000)
+
+
 def _key(value: str) -> str:
     return unicodedata.normalize("NFC", value).lower()
 
@@ -80,13 +117,40 @@ class ListResult:
 class ScimService:
     """Create, read, replace, patch, delete and search SCIM Users and Groups."""
 
+    # Equality on userName / externalId / id / displayName (alone or and-ed) is answered by an
+    # indexed SQL lookup first; the filter is still evaluated on the candidates, so the result
+    # is the same either way. IdPs look up every user this way on each sync.
+    narrow_in_sql = True
+    cache_resources = True
+
     def __init__(self, store: Store, clock: Clock, settings: IdentitySettings) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
 
     # -- reading ---------------------------------------------------------------------------
-    def _user_payload(self, s: Session, row: ScimUser, person: Person, base: str) -> dict[str, Any]:
+    def _groups_of(
+        self, s: Session, member_ids: list[str] | None
+    ) -> dict[str, list[tuple[str, Any]]]:
+        """member id → [(group id, group document)], in one query (None: every member)."""
+        query = select(ScimGroupMember.member_id, ScimGroup.id, ScimGroup.document).join(
+            ScimGroup, ScimGroup.id == ScimGroupMember.group_id
+        )
+        if member_ids is not None:
+            query = query.where(ScimGroupMember.member_id.in_(member_ids))
+        out: dict[str, list[tuple[str, Any]]] = {}
+        for member_id, gid, gdoc in s.execute(query.order_by(ScimGroup.id)):
+            out.setdefault(member_id, []).append((gid, gdoc))
+        return out
+
+    def _user_payload(
+        self,
+        s: Session,
+        row: ScimUser,
+        person: Person,
+        base: str,
+        groups_by_member: dict[str, list[tuple[str, Any]]] | None = None,
+    ) -> dict[str, Any]:
         doc = dict(row.document)
         doc["id"] = person.id
         # `active` removed by PATCH stays absent while the person is active; an inactive
@@ -95,12 +159,9 @@ class ScimService:
             doc["active"] = person.active
         if person.external_id:
             doc["externalId"] = person.external_id
-        groups = s.execute(
-            select(ScimGroup.id, ScimGroup.document)
-            .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
-            .where(ScimGroupMember.member_id == person.id)
-            .order_by(ScimGroup.id)
-        ).all()
+        if groups_by_member is None:
+            groups_by_member = self._groups_of(s, [person.id])
+        groups = groups_by_member.get(person.id, [])
         if groups:
             doc["groups"] = [
                 {
@@ -181,18 +242,31 @@ class ScimService:
         except PydanticValidationError as exc:
             raise _raise_validation(exc) from None
         resources: list[Any] = []
+        narrow = None
+        if request.filter is not None and len(kinds) == 1 and self.narrow_in_sql:
+            narrow = _narrowing(request.filter.ast, kinds[0])
         with self._store.session() as s:
             if "User" in kinds:
-                rows = s.execute(
-                    select(ScimUser, Person).join(Person, Person.id == ScimUser.id)
-                ).all()
+                query = select(ScimUser, Person).join(Person, Person.id == ScimUser.id)
+                if narrow is not None:
+                    query = query.where(_user_condition(*narrow))
+                rows = s.execute(query).all()
+                groups = self._groups_of(s, [r.id for r, _ in rows] if narrow else None)
                 resources += [
-                    UserResource.model_validate(self._user_payload(s, r, p, base)) for r, p in rows
+                    _CACHE.get(
+                        UserResource,
+                        self._user_payload(s, r, p, base, groups),
+                        self.cache_resources,
+                    )
+                    for r, p in rows
                 ]
             if "Group" in kinds:
+                gquery = select(ScimGroup)
+                if narrow is not None:
+                    gquery = gquery.where(_group_condition(*narrow))
                 resources += [
-                    GroupResource.model_validate(self._group_payload(s, g, base))
-                    for g in s.scalars(select(ScimGroup))
+                    _CACHE.get(GroupResource, self._group_payload(s, g, base), self.cache_resources)
+                    for g in s.scalars(gquery)
                 ]
         if request.filter is not None:
             resources = [r for r in resources if request.filter.match(r)]
@@ -464,12 +538,7 @@ class ScimService:
                         after={"status": "revoked", "reason": "service account deleted"},
                         clock=self._clock,
                     )
-            s.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == person.id))
-            for group in s.scalars(select(ScimGroup)):
-                members = group.document.get("members") or []
-                kept = [m for m in members if m.get("value") != person.id]
-                if len(kept) != len(members):
-                    group.document = {**group.document, "members": kept}
+            self._drop_member(s, person.id)
             s.delete(row)
             audit.append(
                 s,
@@ -479,6 +548,23 @@ class ScimService:
                 entity_id=person.id,
                 clock=self._clock,
             )
+
+    def _drop_member(self, s: Session, member_id: str) -> None:
+        """Remove a deleted user or group from every group that lists it."""
+        parents = s.scalars(
+            select(ScimGroup)
+            .join(ScimGroupMember, ScimGroupMember.group_id == ScimGroup.id)
+            .where(ScimGroupMember.member_id == member_id)
+        ).all()
+        for group in parents:
+            doc = {k: v for k, v in group.document.items() if k != "members"}
+            kept = [m for m in group.document.get("members") or [] if m.get("value") != member_id]
+            if kept:
+                doc["members"] = kept
+            group.document = doc
+            group.version += 1
+            group.updated_at = self._clock.now()
+        s.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == member_id))
 
     # -- groups ----------------------------------------------------------------------------
     def _validate_group(self, payload: Any, ctx: Context) -> Any:
@@ -589,7 +675,7 @@ class ScimService:
         with self._store.session() as s:
             row = self._load_group(s, group_id)
             _check_if_match(self._group_payload(s, row, base), if_match)
-            s.execute(delete(ScimGroupMember).where(ScimGroupMember.member_id == row.id))
+            self._drop_member(s, row.id)
             s.delete(row)
             audit.append(
                 s,
@@ -608,6 +694,52 @@ class ScimService:
                 .where(ScimGroupMember.member_id == person_id)
             )
             return sorted(str(d.get("displayName")) for d in docs)
+
+
+_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
+_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group"
+_NARROWABLE = {
+    "User": frozenset({"username", "externalid", "id"}),
+    "Group": frozenset({"displayname", "externalid", "id"}),
+}
+
+
+def _narrowing(node: Any, kind: str) -> tuple[str, str] | None:
+    """An (attribute, value) equality every match must satisfy, if the filter has one."""
+    if isinstance(node, Comparison):
+        path = node.attr_path
+        uri = (path.uri or "").lower()
+        if (
+            node.op == CompareOperator.eq
+            and path.sub_attr is None
+            and uri in ("", _USER_URN, _GROUP_URN)
+            and path.attr.lower() in _NARROWABLE[kind]
+            and isinstance(node.value, str)
+        ):
+            return path.attr.lower(), node.value
+        return None
+    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
+        for term in node.terms:
+            found = _narrowing(term, kind)
+            if found is not None:
+                return found
+    return None
+
+
+def _user_condition(attr: str, value: str) -> Any:
+    if attr == "username":
+        return ScimUser.user_name_key == _key(value)
+    if attr == "externalid":
+        return Person.external_id == value
+    return ScimUser.id == value
+
+
+def _group_condition(attr: str, value: str) -> Any:
+    if attr == "displayname":
+        return ScimGroup.display_name_key == _key(value)
+    if attr == "externalid":
+        return ScimGroup.external_id == value
+    return ScimGroup.id == value
 
 
 def _validate_patch(model: Any, payload: Any) -> Any:
