@@ -83,12 +83,13 @@ WRONG_TYPES: list[tuple[str, Any, set[str]]] = [
 ]
 
 
-def test_wrong_types_are_422_naming_each_field(seeded: Api) -> None:
+@pytest.mark.parametrize(("url", "body", "fields"), WRONG_TYPES)
+def test_wrong_types_are_422_naming_each_field(
+    seeded: Api, url: str, body: Any, fields: set[str]
+) -> None:
     before = store_state(seeded.runtime)
-    for url, body, fields in WRONG_TYPES:
-        r = seeded.post(url, body)
-        problem = _problem(r, 422, "validation_error")
-        assert {e["field"] for e in problem["errors"]} == fields, (url, body, problem)
+    problem = _problem(seeded.post(url, body), 422, "validation_error")
+    assert {e["field"] for e in problem["errors"]} == fields, problem
     assert store_state(seeded.runtime) == before
 
 
@@ -106,12 +107,12 @@ UNKNOWN_FIELDS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def test_unknown_fields_are_422(seeded: Api) -> None:
+@pytest.mark.parametrize(("method", "url", "body"), UNKNOWN_FIELDS)
+def test_unknown_fields_are_422(seeded: Api, method: str, url: str, body: dict[str, Any]) -> None:
     before = store_state(seeded.runtime)
-    for method, url, body in UNKNOWN_FIELDS:
-        r = seeded.client.request(method, url, json=body, headers=seeded.rw)
-        problem = _problem(r, 422, "validation_error")
-        assert any(e["problem"] == "Extra inputs are not permitted" for e in problem["errors"])
+    r = seeded.client.request(method, url, json=body, headers=seeded.rw)
+    problem = _problem(r, 422, "validation_error")
+    assert any(e["problem"] == "Extra inputs are not permitted" for e in problem["errors"])
     assert store_state(seeded.runtime) == before
 
 
@@ -125,11 +126,13 @@ NULLS: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-def test_null_for_a_required_field_in_patch_is_422(seeded: Api) -> None:
+@pytest.mark.parametrize(("url", "body", "field"), NULLS)
+def test_null_for_a_required_field_in_patch_is_422(
+    seeded: Api, url: str, body: dict[str, Any], field: str
+) -> None:
     before = store_state(seeded.runtime)
-    for url, body, field in NULLS:
-        problem = _problem(seeded.patch(url, body), 422, "validation_error")
-        assert [e["field"] for e in problem["errors"]] == [field]
+    problem = _problem(seeded.patch(url, body), 422, "validation_error")
+    assert [e["field"] for e in problem["errors"]] == [field]
     assert store_state(seeded.runtime) == before
 
 
