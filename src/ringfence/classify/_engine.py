@@ -342,7 +342,7 @@ class Classifier:
         nopos = self._prefilter.no_positions
         # Specific detectors first: a candidate lying inside a span an earlier (more specific)
         # detector already confirmed is skipped before its validator runs.
-        taken: dict[int, list[tuple[int, int]]] = {}
+        taken: dict[int, list[tuple[int, int, float]]] = {}
         for idx in sorted(cands, key=self._order):
             offsets = cands[idx]
             if idx >= len(self._compiled):
@@ -412,7 +412,7 @@ class Classifier:
         matches: Iterable[Any],
         out: list[Hit],
         bare_ok: bool = True,
-        taken: dict[int, list[tuple[int, int]]] | None = None,
+        taken: dict[int, list[tuple[int, int, float]]] | None = None,
     ) -> None:
         det = c.det
         taken = {} if taken is None else taken
@@ -427,20 +427,20 @@ class Classifier:
             base = starts[li]
             if e > base + len(leaf.text):
                 continue  # crossed a leaf separator
-            spans = taken.get(li)
-            if spans and any(a <= s and e <= b for a, b in spans):
-                continue
             value = text[s:e]
             # Context first: it is cheaper than most validators (phone numbers especially).
             conf = self._confidence(c, leaf, s - base, value)
             if conf < self._floor:
                 continue
+            spans = taken.get(li)
+            if spans and any(a <= s and e <= b and conf <= k for a, b, k in spans):
+                continue  # inside a span a more specific detector already confirmed
             if det.validator is not None and not det.validator(value):
                 continue
             if self._allow and canonical(value) in self._allow:
                 continue
             out.append(Hit(li, s - base, e - base, conf, det))
-            taken.setdefault(li, []).append((s, e))
+            taken.setdefault(li, []).append((s, e, conf))
 
     def _confidence(self, c: _Compiled, leaf: ex.Leaf, start: int, value: str) -> float:
         det = c.det
