@@ -62,7 +62,7 @@ def test_management_routes_require_auth_and_scope(client: Client) -> None:
 
 def test_send_answer_by_json_and_reuse_is_409(client: Client, runtime: Runtime) -> None:
     sent = _send(client)
-    assert sent["questions"] >= 20 and "/vendor-assessments/rfq_" in sent["link"]
+    assert sent["questions"] >= 20 and "/vendor-assessments/rf_vq_" in sent["link"]
     path = "/api/v1/vendor-assessments/" + _token(sent["link"])
     q = client.http.get(path)
     assert q.status_code == 200 and q.headers["cache-control"] == "no-store"
@@ -86,7 +86,7 @@ def test_expired_link_is_410_in_json_and_html(client: Client, clock: FixedClock)
 
 
 def test_unknown_token_is_404(client: Client) -> None:
-    assert client.http.get("/api/v1/vendor-assessments/rfq_nope").status_code == 404
+    assert client.http.get("/api/v1/vendor-assessments/rf_vq_nope").status_code == 404
     assert client.http.get("/vendor-assessments/whatever").status_code == 404
 
 

@@ -41,7 +41,7 @@ def _send(runtime: Runtime, estate: Estate, **kw: Any) -> tuple[str, str]:
 
 def test_link_token_is_stored_only_as_a_hash(runtime: Runtime, estate: Estate) -> None:
     token, aid = _send(runtime, estate)
-    assert token.startswith("rfq_") and len(token) > 40
+    assert token.startswith("rf_vq_") and len(token) > 40
     with runtime.store.session() as s:
         row = s.get_one(Assessment, aid)
         assert row.token_hash == asm.hash_token(token)
@@ -92,7 +92,7 @@ def test_revoked_link_is_gone(runtime: Runtime, estate: Estate) -> None:
     assert exc.value.code == "link_revoked"
 
 
-@pytest.mark.parametrize("token", ["", "rfq_nope", "x" * 500, "rfq_" + "a" * 200])
+@pytest.mark.parametrize("token", ["", "rf_vq_nope", "x" * 500, "rf_vq_" + "a" * 200])
 def test_unknown_link_is_not_found(runtime: Runtime, estate: Estate, token: str) -> None:
     with pytest.raises(NotFoundError), runtime.store.session() as s:
         asm.open_by_token(s, token, runtime.clock)
@@ -161,3 +161,10 @@ def test_a_sent_questionnaire_keeps_its_questions_when_the_bank_changes(
         row = s.get_one(Assessment, aid)
         asked = asm.questions_of(row, newer)
     assert "GRC-01" in [q.id for q in asked] and row.template_version == "2026.1"
+
+
+def test_link_tokens_have_the_shape_log_redaction_removes(runtime: Runtime, estate: Estate) -> None:
+    from ringfence.core.logging import redact_value
+
+    token, _ = _send(runtime, estate)
+    assert token not in redact_value(f"GET /vendor-assessments/{token} 200")

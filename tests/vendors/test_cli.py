@@ -47,7 +47,7 @@ def test_send_export_import_score_round_trip(
     )
     assert code == 0
     sent = json.loads(out)
-    assert "/vendor-assessments/rfq_" in sent["link"]
+    assert "/vendor-assessments/rf_vq_" in sent["link"]
     xfile = tmp_path / "q.csv"
     code, out, _ = run(
         ["vendors", "export", sent["assessment_id"], "--out", str(xfile), *d], capsys

@@ -34,7 +34,9 @@ from ringfence.vendors.profiles import tier_of
 
 DEFAULT_LINK_DAYS = 21
 MAX_LINK_DAYS = 90
-TOKEN_PREFIX = "rfq_"
+# The rf_<kind>_ shape makes the log redaction and the estate secret scanner treat it as a
+# secret (ringfence.core.logging).
+TOKEN_PREFIX = "rf_vq_"
 # Reassessment cadence per tier, in days since the last submitted questionnaire.
 REASSESS_DAYS: dict[Tier, int] = {
     Tier.CRITICAL: 182,
