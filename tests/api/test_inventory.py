@@ -450,3 +450,24 @@ def test_lists_filter_and_sort(any_api: Api) -> None:
     _filter_on_unknown_reference_is_422(any_api)
     _sorting(any_api)
     _filters(any_api)
+
+
+def test_concurrent_writers_keep_names_unique_and_the_chain_linear(any_api: Api) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api = any_api
+
+    def create(name: str) -> int:
+        code: int = api.post("/api/v1/vendors", {"name": name}).status_code
+        return code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        same = list(pool.map(create, ["Race"] * 6))
+        distinct = list(pool.map(create, [f"v{i}" for i in range(6)]))
+    assert sorted(same) == [201, 409, 409, 409, 409, 409], same
+    assert distinct == [201] * 6, distinct
+    vendors = api.get("/api/v1/vendors", params={"limit": 100}).json()
+    assert vendors["total"] == 7
+    creates = [a for a in _audit(api) if a["action"] == "vendor.create"]
+    assert len(creates) == vendors["total"]
+    assert api.get("/api/v1/audit/verify").json()["ok"] is True
