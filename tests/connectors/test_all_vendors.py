@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 
 from ringfence.connectors import Connector, ConnectorError, DiscoveredApp, DiscoveredGrant
-from ringfence.demo.fakes import FAKES, RunningFake
-from tests.connectors.conftest import Sleeps, connect, running
+from ringfence.demo.fakes import FAKES, RunningFake, serve_all
+from tests.connectors.conftest import Sleeps, connect
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,19 @@ def vendor(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, RunningFake]]:
+    """One fake per vendor for the whole module (reset before each test)."""
+    started = serve_all()
+    yield started
+    for s in started.values():
+        s.stop()
+
+
 @pytest.fixture
-def server(vendor: str) -> Iterator[RunningFake]:
-    yield from running(FAKES[vendor]())
+def server(vendor: str, servers: dict[str, RunningFake]) -> RunningFake:
+    servers[vendor].fake.reset()
+    return servers[vendor]
 
 
 @pytest.fixture

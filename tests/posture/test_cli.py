@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from ringfence.cli import main
-from ringfence.demo.fakes import FAKES, RunningFake, connector_settings, serve
+from ringfence.demo.fakes import FAKES, RunningFake, connectors_yaml, serve_all
 from ringfence.demo.fakes._seed import SHADOW_APPS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[dict[str, RunningFake]]:
-    servers = {v: serve(cls()) for v, cls in FAKES.items()}
+    servers = serve_all()
     os.environ["RF_FAKE_TOKEN"] = "test-token"
     yield servers
     os.environ.pop("RF_FAKE_TOKEN", None)
@@ -48,19 +48,8 @@ def world(
 ) -> dict[str, Path]:
     """A data dir with the example estate applied and every fake pulled once."""
     base = tmp_path_factory.mktemp("world")
-    lines = ["connectors:"]
-    for vendor, server in fakes.items():
-        url, options = connector_settings(vendor, server.url)
-        lines += [
-            f"  - vendor: {vendor}",
-            f"    base_url: {url}",
-            "    credential: env:RF_FAKE_TOKEN",
-        ]
-        if options:
-            lines.append("    options:")
-            lines += [f"      {k}: {v}" for k, v in options.items()]
     connectors = base / "connectors.yaml"
-    connectors.write_text("\n".join(lines) + "\n")
+    connectors.write_text(connectors_yaml(fakes, "env:RF_FAKE_TOKEN"))
     data = base / "data"
     for argv in (
         ["init", "--data-dir", str(data)],
@@ -336,3 +325,39 @@ def test_connector_action_needs_confirmation_and_runs(
     assert ("suspend_app", "A05NOTES") in fakes["slack"].fake.actions
     code, out, _ = run(["connectors", "vendors", "-o", "json"], capsys)
     assert code == 0 and {r["vendor"] for r in json.loads(out)} == set(FAKES)
+
+
+def test_audit_logs_flow_into_monitoring_and_feed_the_monitoring_checks(
+    discovered: dict[str, object], world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(world["data"])]
+    code, out, _ = run(
+        ["connectors", "audit", "-c", str(world["connectors"]), "-o", "json", *data], capsys
+    )
+    assert code == 0
+    rows = {r["vendor"]: r for r in json.loads(out)}
+    assert set(rows) == set(FAKES)
+    assert all(
+        r["records"] == 5 and r["events"] >= 5 and r["dead_lettered"] == 0 for r in rows.values()
+    ), rows
+    code, out, _ = run(
+        [
+            "check",
+            "--only",
+            "RF-MON-003",
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--no-record",
+            *data,
+        ],
+        capsys,
+    )
+    [check] = json.loads(out)["checks"]
+    assert check["status"] == "pass"  # every pulled tenant now has an audit source
+    code, _, err = run(
+        ["connectors", "audit", "-c", str(world["connectors"]), "--since", "yesterday", *data],
+        capsys,
+    )
+    assert code == 1 and "not an ISO 8601 time" in err

@@ -92,6 +92,7 @@ def test_json_and_markdown_carry_findings_and_score() -> None:
     data = json.loads(render_json(report))
     assert data["summary"]["findings"] == len(report.findings)
     assert 0 <= data["score"] < 100
+    assert data["scores"]["apps"]["CRM"] < 100  # plaintext URL finding lowers the app's score
     assert {f["check_id"] for f in data["findings"]} >= {"RF-CRD-007", "RF-API-001"}
     md = render_markdown(report)
     assert "RF-CRD-007" in md and "## Skipped checks" in md

@@ -60,6 +60,10 @@ def render_json(report: PostureReport, accepted: set[Key] | None = None) -> str:
             {
                 "generated_at": report.generated_at.isoformat(),
                 "score": report.score(),
+                "scores": {
+                    "apps": report.resource_scores("app"),
+                    "integrations": report.resource_scores("integration"),
+                },
                 "summary": report.counts(),
                 "findings": [
                     {**f.to_dict(), "status": _status(f, accepted)} for f in report.findings

@@ -38,6 +38,27 @@ def connector_settings(vendor: str, url: str) -> tuple[str, dict[str, str]]:
     return url, {}
 
 
+def connectors_yaml(servers: dict[str, RunningFake], credential_ref: str) -> str:
+    """A ``connectors.yaml`` pointing every connector at its running fake."""
+    lines = ["connectors:"]
+    for vendor, server in servers.items():
+        url, options = connector_settings(vendor, server.url)
+        lines += [
+            f"  - vendor: {vendor}",
+            f"    base_url: {url}",
+            f"    credential: {credential_ref}",
+        ]
+        if options:
+            lines.append("    options:")
+            lines += [f"      {k}: {v}" for k, v in options.items()]
+    return "\n".join(lines) + "\n"
+
+
+def serve_all() -> dict[str, RunningFake]:
+    """Start one fake per vendor (stop them with ``server.stop()``); token ``test-token``."""
+    return {vendor: serve(cls()) for vendor, cls in FAKES.items()}
+
+
 __all__ = [
     "FAKES",
     "FAULT_KINDS",
@@ -50,5 +71,7 @@ __all__ = [
     "RunningFake",
     "SlackFake",
     "connector_settings",
+    "connectors_yaml",
     "serve",
+    "serve_all",
 ]

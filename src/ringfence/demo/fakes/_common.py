@@ -68,6 +68,15 @@ class FakeVendor:
     def routes(self) -> list[Any]:
         raise NotImplementedError
 
+    def init_kwargs(self) -> dict[str, Any]:
+        return {"token": self.token}
+
+    def reset(self) -> None:
+        """Back to the seeded state (data, faults, logs) while a server keeps running it."""
+        app = self.app
+        type(self).__init__(self, **self.init_kwargs())
+        self.app = app  # the running server holds this app; its routes read ``self``
+
     def auth_header(self) -> str:
         return f"Bearer {self.token}"
 

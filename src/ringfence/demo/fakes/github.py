@@ -143,6 +143,9 @@ class GitHubFake(FakeVendor):
             "account": {"login": self.org},
         }
 
+    def init_kwargs(self) -> dict[str, Any]:
+        return {"token": self.token, "org": self.org}
+
     def unauthorized(self) -> Response:
         return _err("Bad credentials", 401)
 

@@ -127,5 +127,9 @@ def tenant_without_source(ctx: PostureContext) -> Iterator[Failure]:
     sources = {s.split(":")[0] for s in _mon(ctx).sources}
     assert ctx.saas is not None
     for vendor in sorted(ctx.saas.vendors_pulled):
-        if vendor not in sources:
+        if not sources & _AUDIT_SOURCES.get(vendor, {vendor}):
             yield fail("saas_tenant", vendor, f"no audit-log source collects {vendor}")
+
+
+# Monitor source names that carry each connector vendor's audit log.
+_AUDIT_SOURCES = {"microsoft365": {"entra", "m365", "microsoft365"}}
