@@ -125,3 +125,38 @@ def test_random_json_bodies_never_cause_500(seeded: Api, kind: str) -> None:
             assert _documented(op, r.status_code) or r.status_code == 201, (body, r.status_code)
 
     run()
+
+
+def _validator(spec: dict[str, Any], op: dict[str, Any], status: int) -> Draft202012Validator:
+    content = op["responses"][str(status)]["content"]
+    media = "application/problem+json" if status >= 400 else "application/json"
+    schema = content[media]["schema"]
+    return Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def test_responses_match_the_documented_schemas(seeded: Api) -> None:
+    spec = _spec(seeded)
+    paths = spec["paths"]
+    for kind, ref in [
+        ("vendors", "Acme"),
+        ("apps", "CRM"),
+        ("integrations", "chat-bot"),
+        ("credentials", "chat-bot-key"),
+        ("flows", "crm-hris-sync"),
+        ("people", "ada@corp.example"),
+    ]:
+        listing = seeded.get(f"/api/v1/{kind}")
+        _validator(spec, paths[f"/api/v1/{kind}"]["get"], 200).validate(listing.json())
+        one = seeded.get(f"/api/v1/{kind}/{ref}")
+        _validator(spec, paths[f"/api/v1/{kind}/{{ref}}"]["get"], 200).validate(one.json())
+        missing = seeded.get(f"/api/v1/{kind}/nope")
+        _validator(spec, paths[f"/api/v1/{kind}/{{ref}}"]["get"], 404).validate(missing.json())
+    audit = seeded.get("/api/v1/audit")
+    _validator(spec, paths["/api/v1/audit"]["get"], 200).validate(audit.json())
+    verify = seeded.get("/api/v1/audit/verify")
+    _validator(spec, paths["/api/v1/audit/verify"]["get"], 200).validate(verify.json())
+    action = seeded.post("/api/v1/integrations/chat-bot/quarantine")
+    op = paths["/api/v1/integrations/{ref}/quarantine"]["post"]
+    _validator(spec, op, 200).validate(action.json())
+    bad = seeded.post("/api/v1/vendors", {"name": 1})
+    _validator(spec, paths["/api/v1/vendors"]["post"], 422).validate(bad.json())

@@ -58,7 +58,10 @@ from ringfence.inventory.repository import (
 )
 from ringfence.store.models import IntegrationStatus
 
-_PROBLEM = {"model": Problem, "content": {"application/problem+json": {}}}
+_PROBLEM = {
+    "model": Problem,
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     s: {**_PROBLEM, "description": d}
     for s, d in {
