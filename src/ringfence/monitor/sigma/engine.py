@@ -61,11 +61,14 @@ class CompiledRule:
     falsepositives: list[str] = field(default_factory=list)
 
     def applies_to(self, event: Event) -> bool:
-        if self.product and self.product != event.product:
+        return self.applies_to_source(event.product, event.service)
+
+    def applies_to_source(self, product: str, service: str) -> bool:
+        if self.product and self.product != product:
             return False
         if not self.service or (self.product, self.service) in _ALL_SERVICES:
             return True
-        return event.service == self.service or event.service.startswith(self.service + ".")
+        return service == self.service or service.startswith(self.service + ".")
 
     def matches(self, event: Event, view: dict[str, Any] | None = None) -> bool:
         if not self.applies_to(event):
@@ -90,9 +93,9 @@ class Detection:
 
 
 @dataclass
-class _Bucket:
+class _Plan:
     unindexed: list[CompiledRule] = field(default_factory=list)
-    indexes: dict[str, tuple[Getter, dict[str, list[CompiledRule]]]] = field(default_factory=dict)
+    indexes: list[tuple[Getter, dict[str, list[CompiledRule]]]] = field(default_factory=list)
 
 
 class RuleSet:
@@ -100,7 +103,7 @@ class RuleSet:
         self.rules: list[CompiledRule] = []
         self.correlations: list[CompiledCorrelation] = []
         self.problems: list[RuleProblem] = []
-        self._buckets: dict[str | None, _Bucket] = {}
+        self._plans: dict[tuple[str, str], _Plan] = {}
         self._by_key: dict[str, CompiledRule] = {}
         self._corr_by_rule: dict[str, list[CompiledCorrelation]] = {}
 
@@ -171,7 +174,6 @@ class RuleSet:
             rs._add_rule(r, origins[id(r)], placeholders or {})
         for c in (r for r in parsed if isinstance(r, SigmaCorrelationRule)):
             rs._add_correlation(c, origins[id(c)])
-        rs._build_index()
         return rs
 
     def _add_rule(
@@ -243,59 +245,65 @@ class RuleSet:
             if not c.generate:
                 self._by_key[k].generate = False
 
-    def _build_index(self) -> None:
-        for r in self.rules:
-            bucket = self._buckets.setdefault(r.product, _Bucket())
-            if r.index is None:
-                bucket.unindexed.append(r)
-                continue
-            fname, values = r.index
-            if fname not in bucket.indexes:
-                compiler = Compiler(r.product)
-                bucket.indexes[fname] = (compiler.get(fname), {})
-            table = bucket.indexes[fname][1]
-            for v in values:
-                table.setdefault(v, []).append(r)
-
     # -- matching -----------------------------------------------------------------------
+    def _plan(self, product: str, service: str) -> _Plan:
+        """The rules that apply to one (product, service), indexed; built once, then cached."""
+        plan = self._plans.get((product, service))
+        if plan is None:
+            plan = _Plan()
+            tables: dict[str, dict[str, list[CompiledRule]]] = {}
+            getters: dict[str, Getter] = {}
+            for r in self.rules:
+                if not r.applies_to_source(product, service):
+                    continue
+                if r.index is None:
+                    plan.unindexed.append(r)
+                    continue
+                fname, values = r.index
+                if fname not in tables:
+                    tables[fname] = {}
+                    getters[fname] = Compiler(r.product).get(fname)
+                for v in values:
+                    tables[fname].setdefault(v, []).append(r)
+            plan.indexes = [(getters[f], t) for f, t in tables.items()]
+            self._plans[(product, service)] = plan
+        return plan
+
     def candidates(self, event: Event, view: dict[str, Any]) -> list[CompiledRule]:
-        out: list[CompiledRule] = []
-        for product in (event.product, None) if event.product else (None,):
-            bucket = self._buckets.get(product)
-            if bucket is None:
-                continue
-            out.extend(bucket.unindexed)
-            for get, table in bucket.indexes.values():
-                for v in get(view):
-                    if isinstance(v, str):
-                        out.extend(table.get(v.lower(), ()))
-                    elif isinstance(v, int | float) and not isinstance(v, bool):
-                        out.extend(table.get(str(v), ()))
+        """Rules whose log source and index key fit the event (each at most once)."""
+        plan = self._plan(event.product, event.service)
+        out = list(plan.unindexed)
+        for get, table in plan.indexes:
+            vals = get(view)
+            found: list[CompiledRule] = []
+            for v in vals:
+                if isinstance(v, str):
+                    found.extend(table.get(v.lower(), ()))
+                elif isinstance(v, int | float) and not isinstance(v, bool):
+                    found.extend(table.get(str(v), ()))
+            if len(vals) > 1:  # a list field may hit one rule through several values
+                found = list({id(r): r for r in found}.values())
+            out.extend(found)
         return out
 
-    def match(self, event: Event) -> list[CompiledRule]:
-        view = event.view()
-        seen: set[str] = set()
+    def _hits(self, event: Event, view: dict[str, Any]) -> list[CompiledRule]:
         hits: list[CompiledRule] = []
         for r in self.candidates(event, view):
-            if r.key in seen:
+            try:
+                if r.matcher(view):
+                    hits.append(r)
+            except (TypeError, ValueError, AttributeError):
                 continue
-            seen.add(r.key)
-            if r.matches(event, view):
-                hits.append(r)
         return hits
+
+    def match(self, event: Event) -> list[CompiledRule]:
+        return self._hits(event, event.view())
 
     def evaluate(self, events: Iterable[Event]) -> list[Detection]:
         out: list[Detection] = []
         for e in events:
             view = e.view()
-            seen: set[str] = set()
-            for r in self.candidates(e, view):
-                if r.key in seen:
-                    continue
-                seen.add(r.key)
-                if not r.matches(e, view):
-                    continue
+            for r in self._hits(e, view):
                 if r.generate:
                     out.append(
                         Detection(r.key, r.title, r.level, [e], r.tags, _sentence(r, e), "rule")
