@@ -42,15 +42,21 @@ class RateLimiter:
 
     @classmethod
     def redis(cls, url: str, prefix: str, *, timeout: float = 0.5) -> RateLimiter:
-        uri = url.replace("redis://", "async+redis://", 1).replace(
-            "rediss://", "async+rediss://", 1
-        )
-        storage = RedisStorage(
-            uri,
-            implementation="redispy",
-            key_prefix=prefix.rstrip(":"),
+        import redis.asyncio as aredis
+
+        uri = url.replace("redis://", "async+redis://", 1)
+        uri = uri.replace("rediss://", "async+rediss://", 1)
+        # A bounded pool that waits for a free connection (instead of opening one per
+        # concurrent request and timing out under bursts); waiting too long is a 503.
+        pool = aredis.BlockingConnectionPool.from_url(
+            url,
+            max_connections=64,
+            timeout=3.0,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
+        )
+        storage = RedisStorage(
+            uri, implementation="redispy", key_prefix=prefix.rstrip(":"), connection_pool=pool
         )
         return cls(storage, exact_reset=False)
 
