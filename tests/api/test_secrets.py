@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import structlog
 from sqlalchemy import select
 
+from ringfence.core.logging import configure_logging
 from ringfence.store.models import AuditRecord
 from tests.api.conftest import Api, seed
 
 
 def test_vault_secret_referenced_by_credential_never_appears(api: Api) -> None:
     secret = "sk_live_" + "Zq3" * 12 + "-never-in-a-response"
+    logs = io.StringIO()
+    configure_logging("json", "debug", stream=logs)
+    try:
+        _exercise(api, secret)
+    finally:
+        structlog.reset_defaults()
+    assert '"action": "credential.create"' in logs.getvalue()  # logging was on
+    assert secret not in logs.getvalue()
+
+
+def _exercise(api: Api, secret: str) -> None:
     api.runtime.vault.put("crm/api-key", secret)
     seed(api)
     seen: list[str] = []

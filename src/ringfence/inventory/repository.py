@@ -27,6 +27,7 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.core.levels import DataClass
+from ringfence.core.logging import get_logger
 from ringfence.store import audit
 from ringfence.store.models import (
     App,
@@ -43,6 +44,7 @@ from ringfence.store.models import (
     Vendor,
 )
 
+_log = get_logger("ringfence.inventory")
 DataClassName = Literal["public", "internal", "confidential", "restricted"]
 EntityKind = Literal["vendor", "app", "integration", "credential", "flow", "person"]
 
@@ -545,6 +547,7 @@ class InventoryRepository:
         before: dict[str, Any] | None,
         after: dict[str, Any] | None,
     ) -> None:
+        _log.info("inventory_change", action=action, entity_id=entity_id, actor=self._actor)
         audit.append(
             self._s,
             actor=self._actor,
