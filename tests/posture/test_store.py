@@ -263,3 +263,37 @@ def test_accepting_a_resolved_finding_is_a_conflict(lite_store: Store) -> None:
             until=NOW + timedelta(1),
             now=NOW,
         )
+
+
+def test_gateway_usage_table_feeds_least_privilege(lite_store: Store) -> None:
+    """The contract with the gateway: gateway_usage(integration, scope, route, count,
+    last_seen); until that table exists the usage checks skip."""
+    from sqlalchemy import text
+
+    from ringfence.posture.recommend import recommend
+
+    with lite_store.session() as s:
+        assert load_context(s, NOW).usage is None
+        s.execute(
+            text(
+                "CREATE TABLE gateway_usage (integration VARCHAR(200), scope VARCHAR(200),"
+                " route VARCHAR(200), count INTEGER, last_seen TIMESTAMP)"
+            )
+        )
+        s.execute(
+            text(
+                "INSERT INTO gateway_usage VALUES ('crm-chat', 'chat:write', 'chat', 42, "
+                "'2026-02-28 10:00:00')"
+            )
+        )
+    with lite_store.session() as s:
+        ctx = load_context(s, NOW)
+    assert ctx.usage is not None
+    used = ctx.usage["crm-chat"]
+    assert used.scopes["chat:write"].count == 42 and used.last_seen == datetime(
+        2026, 2, 28, 10, tzinfo=UTC
+    )
+    [result] = run_checks(ctx, only=["RF-LPV-001"]).results
+    assert result.status == "fail" and result.failures[0].evidence["unused"] == ["admin"]
+    [rec] = recommend(ctx)
+    assert rec.minimal == ("chat:write",)

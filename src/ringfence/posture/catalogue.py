@@ -9,7 +9,7 @@ the ``ringfence.posture.checks`` modules. A check yields one ``Failure`` per fai
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,7 +188,3 @@ def get_check(check_id: str) -> Check:
 
 def fail(resource_type: str, resource_id: str, message: str, **evidence: Any) -> Failure:
     return Failure(resource_type, resource_id, message, evidence)
-
-
-def each(items: Iterable[Any]) -> Iterator[Any]:
-    return iter(items)

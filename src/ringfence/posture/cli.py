@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console
@@ -185,7 +186,7 @@ def register(app: typer.Typer) -> None:
             emit_json({"file": str(file), "added": added})
             return
         for what, value in added.items():
-            console.print(f"declared {what} [bold]{value}[/] in {file}")
+            console.print(f"declared {what} [bold]{escape(value)}[/] in {escape(str(file))}")
         console.print(f"review it, then `ringfence plan -f {file}` and `ringfence apply -f {file}`")
 
     app.add_typer(posture_app, name="posture")
@@ -369,6 +370,33 @@ def recommend_cmd(
     if apply is not None and recs:
         changed = apply_recommendations(apply, recs)
         console.print(f"narrowed scopes of {len(changed)} integration(s) in {apply}")
+
+
+@posture_app.command("score")
+def score(
+    worst: Annotated[int, typer.Option(min=1, max=1000, help="How many resources to list.")] = 10,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Posture score of the organisation and the lowest-scoring apps and integrations."""
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as s:
+            report = run_checks(load_context(s, rt.clock.now()))
+    finally:
+        rt.close()
+    rows = [
+        {"kind": kind, "name": name, "score": value}
+        for kind in ("app", "integration")
+        for name, value in sorted(report.resource_scores(kind).items(), key=lambda kv: kv[1])[
+            :worst
+        ]
+    ]
+    if output is OutputFormat.JSON:
+        emit_json({"organisation": report.score(), "lowest": rows})
+        return
+    console.print(f"organisation score: [bold]{report.score()}[/] / 100")
+    emit_table(rows, ["kind", "name", "score"], title="lowest scores")
 
 
 @posture_app.command("catalogue")

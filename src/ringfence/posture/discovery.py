@@ -240,7 +240,7 @@ def adopt(path: Path, kind: str, name: str, items: list[ShadowItem]) -> dict[str
         apps.append(entry)
         apps.yaml_set_comment_before_after_key(
             len(apps) - 1,
-            before=f"adopted from discovery ({item.detail}); review before sanctioning",
+            before=f"adopted from discovery ({_one_line(item.detail)}); review before sanctioning",
             indent=2,
         )
         added["app"] = app_name
@@ -266,6 +266,11 @@ def adopt(path: Path, kind: str, name: str, items: list[ShadowItem]) -> dict[str
     _validate(out.getvalue(), path)
     path.write_text(out.getvalue(), encoding="utf-8")
     return added
+
+
+def _one_line(text: str) -> str:
+    """SaaS-supplied text goes into a YAML comment: no control characters, bounded length."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text)[:200]
 
 
 def _source_name(item: ShadowItem) -> str:

@@ -7,7 +7,7 @@ never logged. Read-only except the three response actions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -130,16 +130,7 @@ class OktaConnector(Connector):
             part = self.collect(
                 op,
                 self._pages(f"/api/v1/users/{uid}/grants", op),
-                lambda raw, uid=uid: DiscoveredGrant(  # type: ignore[misc]
-                    vendor=self.vendor,
-                    external_id=req_str(raw, "id"),
-                    app_name=names.get(raw.get("clientId"), str(raw.get("clientId"))),
-                    client_id=req_str(raw, "clientId"),
-                    principal=str(raw.get("userId") or uid),
-                    scopes=(req_str(raw, "scopeId"),),
-                    created_at=parse_time(raw.get("created")),
-                    handle={"userId": uid, "grantId": req_str(raw, "id")},
-                ),
+                self._grant_parser(uid, names),
             )
             result.items.extend(part.items)
             result.pages += part.pages
@@ -147,6 +138,24 @@ class OktaConnector(Connector):
                 result.error = part.error
                 break
         return result
+
+    def _grant_parser(
+        self, uid: str, names: dict[str, str]
+    ) -> Callable[[dict[str, Any]], DiscoveredGrant]:
+        def parse(raw: dict[str, Any]) -> DiscoveredGrant:
+            client = req_str(raw, "clientId")
+            return DiscoveredGrant(
+                vendor=self.vendor,
+                external_id=req_str(raw, "id"),
+                app_name=names.get(client, client),
+                client_id=client,
+                principal=str(raw.get("userId") or uid),
+                scopes=(req_str(raw, "scopeId"),),
+                created_at=parse_time(raw.get("created")),
+                handle={"userId": uid, "grantId": req_str(raw, "id")},
+            )
+
+        return parse
 
     def audit_log(
         self, on_page: AuditCallback, *, since: datetime | None = None, max_pages: int | None = None
