@@ -153,13 +153,10 @@ def _apply_vendors(
     names = [u.name for u in updates] + list(deletes)
     existing = {v.name: v for v in session.scalars(select(Vendor).where(Vendor.name.in_(names)))}
     for spec in creates:
-        session.add(Vendor(name=spec.name))
-    session.flush()
+        existing[spec.name] = Vendor(name=spec.name)
+        session.add(existing[spec.name])
     for spec in [*creates, *updates]:
-        vendor = (
-            existing.get(spec.name)
-            or session.scalars(select(Vendor).where(Vendor.name == spec.name)).one()
-        )
+        vendor = existing[spec.name]
         vendor.website = spec.website
         vendor.domains = list(spec.domains)
         vendor.description = spec.description
