@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import socket
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ from typing import Any
 
 import orjson
 import uvicorn
+
+
+TOKEN_CALLS: list[int] = []
 
 
 async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -23,6 +27,33 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not msg.get("more_body"):
             break
     path = scope["path"]
+    if path == "/oauth/token":
+        headers = dict(scope["headers"])
+        expected = b"Basic " + base64.b64encode(b"gw-client:upstream-secret-value-1234")
+        if (
+            headers.get(b"authorization") != expected
+            or b"grant_type=client_credentials" not in body
+        ):
+            await send({"type": "http.response.start", "status": 401, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        TOKEN_CALLS.append(1)
+        raw = orjson.dumps(
+            {
+                "access_token": f"up-tok-{len(TOKEN_CALLS)}",
+                "expires_in": 300,
+                "token_type": "Bearer",
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": raw})
+        return
     if path.endswith("/redirect"):
         await send(
             {
