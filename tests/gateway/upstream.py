@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 import uvicorn
 
-
 TOKEN_CALLS: list[int] = []
 
 
