@@ -104,6 +104,7 @@ UNKNOWN_FIELDS: list[tuple[str, str, dict[str, Any]]] = [
     ("PATCH", "/api/v1/vendors/Acme", {"id": "other"}),
     ("PATCH", "/api/v1/integrations/chat-bot", {"status": "active"}),
     ("PATCH", "/api/v1/people/ada@corp.example", {"created_at": "2020-01-01T00:00:00Z"}),
+    ("PATCH", "/api/v1/people/ada@corp.example", {"active": False}),
 ]
 
 

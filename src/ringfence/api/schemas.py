@@ -352,11 +352,13 @@ class PersonCreate(_Body):
 
 
 class PersonPatch(_Patch):
+    """``active`` is not patchable: deactivation goes through the identity lifecycle
+    (``POST /api/v1/identity/people/{ref}/deactivate``), which reaches the person's integrations."""
+
     _nullable = frozenset({"department", "external_id"})
     email: Email | None = None
     name: Annotated[StrictStr, StringConstraints(max_length=200)] | None = None
     department: Short | None = None
-    active: StrictBool | None = None
     external_id: Short | None = None
 
 
