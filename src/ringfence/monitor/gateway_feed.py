@@ -1,0 +1,36 @@
+"""Feeds the gateway's audit events into monitoring: an async publisher for the gateway's
+``CallableAuditSink`` that parses each ``AuditEvent`` dict into an OCSF event and publishes
+it on the event bus.
+
+Usage (gateway side)::
+
+    sink = CallableAuditSink(gateway_publisher(NatsBus(url)), spool=data_dir / "audit.spool")
+
+A record the parser rejects is logged and dropped here (the gateway's own JSONL spool keeps
+the original); a bus failure raises so the sink spools the event — nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ringfence.bus.base import EventBus
+from ringfence.core.logging import get_logger
+from ringfence.monitor.parsers import RecordError, parser_for
+
+_log = get_logger("ringfence.monitor.gateway_feed")
+
+
+def gateway_publisher(bus: EventBus) -> Callable[[dict[str, Any]], Awaitable[None]]:
+    parse = parser_for("ringfence")
+
+    async def publish(record: dict[str, Any]) -> None:
+        try:
+            events = parse(record)
+        except RecordError as exc:
+            _log.warning("gateway audit event rejected", reason=str(exc))
+            return
+        await bus.publish(events)
+
+    return publish
