@@ -84,7 +84,6 @@ class Analysis:
     hits: list[Hit] = field(default_factory=list)
     doc: Any = None
     parsed: bool = False
-    truncated: bool = False
 
 
 def _context_regex(words: Sequence[str]) -> re.Pattern[str] | None:
@@ -221,8 +220,7 @@ class Classifier:
             kind = "text"
         an = Analysis(kind=kind)
         # Fast path: a body without escapes or non-ASCII reads the same raw as parsed, so
-        # when the prefilter finds nothing in the raw bytes there is nothing to parse.
-        cands: Candidates | None = None
+        # when the gate finds nothing in the raw bytes there is nothing to parse.
         plain = data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data)
         if plain and not self._gate.candidates(data):
             return an
@@ -253,7 +251,7 @@ class Classifier:
                     an.hits.extend(Hit(base, h.start, h.end, h.confidence, h.det) for h in hits)
                 return an
             an.leaves = [ex.Leaf((), "", text)] if text else []
-        an.hits = self._confirm_leaves(an.leaves, cands)
+        an.hits = self._confirm_leaves(an.leaves, None)
         return an
 
     def result(self, an: Analysis, *, offsets_from_leaf: bool = False) -> ScanResult:
@@ -286,7 +284,6 @@ class Classifier:
             findings=tuple(findings),
             data_class=top,
             content_kind=an.kind,
-            truncated=an.truncated,
             types=frozenset(f.type_id for f in findings if f.confidence >= self.min_confidence),
         )
 
@@ -342,7 +339,7 @@ class Classifier:
         nopos = self._prefilter.no_positions
         # Specific detectors first: a candidate lying inside a span an earlier (more specific)
         # detector already confirmed is skipped before its validator runs.
-        taken: dict[int, list[tuple[int, int, float]]] = {}
+        taken: dict[int, _Spans] = {}
         for idx in sorted(cands, key=self._order):
             offsets = cands[idx]
             if idx >= len(self._compiled):
@@ -412,7 +409,7 @@ class Classifier:
         matches: Iterable[Any],
         out: list[Hit],
         bare_ok: bool = True,
-        taken: dict[int, list[tuple[int, int, float]]] | None = None,
+        taken: dict[int, _Spans] | None = None,
     ) -> None:
         det = c.det
         taken = {} if taken is None else taken
@@ -432,15 +429,14 @@ class Classifier:
             conf = self._confidence(c, leaf, s - base, value)
             if conf < self._floor:
                 continue
-            spans = taken.get(li)
-            if spans and any(a <= s and e <= b and conf <= k for a, b, k in spans):
+            if _inside_taken(taken.get(li), s, e, conf):
                 continue  # inside a span a more specific detector already confirmed
             if det.validator is not None and not det.validator(value):
                 continue
             if self._allow and canonical(value) in self._allow:
                 continue
             out.append(Hit(li, s - base, e - base, conf, det))
-            taken.setdefault(li, []).append((s, e, conf))
+            _take(taken, li, s, e, conf)
 
     def _confidence(self, c: _Compiled, leaf: ex.Leaf, start: int, value: str) -> float:
         det = c.det
@@ -525,6 +521,29 @@ def _byte_to_char(text: str) -> Callable[[int], int]:
         return offset - (extra_after[k - 1] if k else 0)
 
     return to_char
+
+
+_Spans = tuple[list[int], list[tuple[int, float]]]  # sorted starts; (end, confidence) each
+
+
+def _take(taken: dict[int, _Spans], leaf: int, start: int, end: int, conf: float) -> None:
+    starts, rest = taken.setdefault(leaf, ([], []))
+    i = bisect_right(starts, start)
+    starts.insert(i, start)
+    rest.insert(i, (end, conf))
+
+
+def _inside_taken(spans: _Spans | None, start: int, end: int, conf: float) -> bool:
+    """Is [start, end) inside a confirmed span at least as confident? (looks 4 spans back)"""
+    if not spans:
+        return False
+    starts, rest = spans
+    i = bisect_right(starts, start)
+    for j in range(i - 1, max(-1, i - 5), -1):
+        e, k = rest[j]
+        if end <= e and conf <= k:
+            return True
+    return False
 
 
 def _looks_like_other_id(key: str, text: str, start: int) -> bool:

@@ -87,14 +87,12 @@ class ScanResult:
     findings: tuple[Finding, ...]
     data_class: DataClass
     content_kind: str
-    truncated: bool = False
     types: frozenset[str] = field(default_factory=frozenset)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "class": self.data_class.label,
             "content_kind": self.content_kind,
-            "truncated": self.truncated,
             "findings": [f.to_dict() for f in self.findings],
         }
 
