@@ -281,3 +281,27 @@ def test_section_definitions_are_checked() -> None:
         register_section(
             EstateSection(key="metadata", model=RouteSpec, load_current=_load, apply=_apply)
         )
+
+
+def test_a_broken_section_module_fails_every_time_with_its_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+
+    from ringfence.core.errors import ConfigError
+    from ringfence.inventory import sections
+
+    real = importlib.import_module
+
+    def broken(name: str, package: str | None = None) -> object:
+        if name.endswith(".estate_section"):
+            raise SyntaxError("half-written file")
+        return real(name, package)
+
+    monkeypatch.setattr(sections, "_discovered", False)
+    monkeypatch.setattr(sections.importlib, "import_module", broken)
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"cannot load estate section module ringfence\."):
+            registered_sections()
+    monkeypatch.setattr(sections.importlib, "import_module", real)
+    assert "people" in [s.key for s in registered_sections()]

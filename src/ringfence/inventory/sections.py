@@ -232,21 +232,37 @@ def unregister_section(key: str) -> None:
 def _discover() -> None:
     """Import the built-in sections and every ``ringfence.<capability>.estate_section``."""
     global _discovered
-    if _discovered:
+    if _discovered:  # done, or in progress (a section module asking while being imported)
         return
     _discovered = True
-    importlib.import_module("ringfence.inventory._builtin")
-    import ringfence
+    try:
+        importlib.import_module("ringfence.inventory._builtin")
+        import ringfence
 
-    # Look for the file before importing: importing every capability package just to ask
-    # would load the whole product (seconds) for a plan.
-    for root in ringfence.__path__:
-        for info in pkgutil.iter_modules([root]):
-            if not info.ispkg or info.name == "inventory":
-                continue
-            pkg_dir = Path(root) / info.name
-            if (pkg_dir / "estate_section.py").is_file() or (pkg_dir / "estate_section").is_dir():
-                importlib.import_module(f"ringfence.{info.name}.estate_section")
+        # Look for the file before importing: importing every capability package just to ask
+        # would load the whole product (seconds) for a plan.
+        for root in ringfence.__path__:
+            for info in pkgutil.iter_modules([root]):
+                if not info.ispkg or info.name == "inventory":
+                    continue
+                pkg = Path(root) / info.name
+                if (pkg / "estate_section.py").is_file() or (pkg / "estate_section").is_dir():
+                    _import_section_module(f"ringfence.{info.name}.estate_section")
+    except BaseException:
+        # A broken section module must fail every attempt, not only the first one.
+        _discovered = False
+        raise
+
+
+def _import_section_module(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot load estate section module {name}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def registered_sections() -> list[EstateSection[Any]]:
