@@ -198,8 +198,11 @@ def test_cookie_requests_need_the_csrf_token(
     )
     assert ok.status_code == 201
     assert web.get("/api/v1/identity/me").status_code == 200  # safe methods need none
-    assert web.post("/auth/logout", headers={"X-CSRF-Token": csrf}).status_code == 204
+    assert web.post("/auth/logout", data={"csrf_token": "f" * 64}).status_code == 403
+    assert web.post("/auth/logout", headers={"X-CSRF-Token": "nope"}).status_code == 403
+    assert web.post("/auth/logout", data={"csrf_token": csrf}).status_code == 204
     assert web.get("/api/v1/identity/me").status_code == 401
+    assert web.post("/auth/logout", data={"csrf_token": csrf}).status_code == 401
 
 
 def test_personal_tokens_are_scoped_expiring_and_revocable(

@@ -8,6 +8,7 @@ Secrets (tokens, recovery codes, TOTP URIs) are returned once, at issue, and nev
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -162,11 +163,20 @@ async def login(request: Request, response: Response) -> dict[str, Any]:
 
 
 @auth_router.post("/logout", status_code=204)
-async def logout(request: Request, caller: Caller) -> Response:
-    """Ends the cookie session (the authenticator already checked the CSRF token)."""
+async def logout(request: Request) -> Response:
+    """End the cookie session. Needs the CSRF token: ``X-CSRF-Token`` header, or a
+    ``csrf_token`` field when posted by an HTML form (which cannot set headers)."""
     token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        accounts_for(request).revoke_session(token)
+    if not token:
+        raise AuthenticationError("not signed in", code="unauthenticated")
+    presented = request.headers.get("x-csrf-token", "")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not presented and ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        field = (await request.form()).get("csrf_token")
+        presented = field if isinstance(field, str) else ""
+    if not presented or not hmac.compare_digest(presented, csrf_for(token)):
+        raise PermissionDeniedError("missing or wrong CSRF token", code="csrf")
+    accounts_for(request).revoke_session(token)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
