@@ -154,6 +154,16 @@ def test_check_formats_and_thresholds(
     doc = json.loads(sarif.read_text())
     jsonschema.Draft4Validator(SCHEMA).validate(doc)
     assert len(doc["runs"][0]["results"]) > 20
+    # results point at the resource's entry in the estate file when it has one
+    located = {
+        r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]: r["locations"][0][
+            "physicalLocation"
+        ]["region"]["startLine"]
+        for r in doc["runs"][0]["results"]
+    }
+    estate_lines = (ROOT / "examples" / "estate.yaml").read_text().splitlines()
+    line = located["app/Dropbox"]
+    assert estate_lines[line - 1].strip() == "- name: Dropbox"
     code, out, _ = run(
         [
             "check",

@@ -14,6 +14,7 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from ringfence.posture.catalogue import CheckMeta, Severity
@@ -110,6 +111,7 @@ def render_sarif(
     accepted = accepted or set()
     metas = [r.meta for r in report.results]
     index = {m.id: i for i, m in enumerate(metas)}
+    lines = estate_lines(artifact) if artifact else {}
     results = []
     for f in report.findings:
         location: dict[str, Any] = {
@@ -122,10 +124,12 @@ def render_sarif(
             ]
         }
         if artifact:
+            line = lines.get((f.failure.resource_type, f.failure.resource_id), 1)
             location["physicalLocation"] = {
                 "artifactLocation": {"uri": artifact},
-                "region": {"startLine": 1},
+                "region": {"startLine": line},
             }
+
         result: dict[str, Any] = {
             "ruleId": f.meta.id,
             "ruleIndex": index[f.meta.id],
@@ -170,6 +174,36 @@ def render_sarif(
         ],
     }
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+# Estate sections holding each resource type (for SARIF locations in ringfence.yaml).
+_SECTIONS = {
+    "apps": "app",
+    "integrations": "integration",
+    "credentials": "credential",
+    "flows": "data_flow",
+    "vendors": "vendor",
+    "routes": "route",
+}
+
+
+def estate_lines(path: str) -> dict[tuple[str, str], int]:
+    """(resource type, name) → 1-based line of its entry in the estate file ({} if unreadable)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = YAML().load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, YAMLError, UnicodeDecodeError):
+        return {}
+    out: dict[tuple[str, str], int] = {}
+    if not isinstance(doc, dict):
+        return out
+    for section, rtype in _SECTIONS.items():
+        for item in doc.get(section) or []:
+            if isinstance(item, dict) and "name" in item and hasattr(item, "lc"):
+                out[(rtype, str(item["name"]))] = int(item.lc.line) + 1
+    return out
 
 
 def render_junit(report: PostureReport, accepted: set[Key] | None = None) -> str:
