@@ -51,8 +51,12 @@ def make_ca(cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, cert
 
 
-def make_client_cert(ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate) -> x509.Certificate:
-    key = ec.generate_private_key(ec.SECP256R1())
+def make_client_cert(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey | None = None,
+) -> x509.Certificate:
+    key = key or ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     return (
         x509.CertificateBuilder()

@@ -78,7 +78,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http="ringfence.gateway.tlsproto:ClientCertHttpToolsProtocol" if tls_cert else "httptools",
         log_level="warning",
         access_log=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,

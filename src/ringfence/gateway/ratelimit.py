@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -48,15 +49,16 @@ class RateLimiter:
         uri = uri.replace("rediss://", "async+rediss://", 1)
         # A bounded pool that waits for a free connection (instead of opening one per
         # concurrent request and timing out under bursts); waiting too long is a 503.
-        pool = aredis.BlockingConnectionPool.from_url(
+        pool: aredis.BlockingConnectionPool[Any] = aredis.BlockingConnectionPool.from_url(
             url,
             max_connections=64,
             timeout=3.0,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
+        options: dict[str, Any] = {"connection_pool": pool}
         storage = RedisStorage(
-            uri, implementation="redispy", key_prefix=prefix.rstrip(":"), connection_pool=pool
+            uri, implementation="redispy", key_prefix=prefix.rstrip(":"), **options
         )
         return cls(storage, exact_reset=False)
 
