@@ -255,6 +255,11 @@ def test_bad_query_parameters_are_422(
     assert [e["field"] for e in problem["errors"]] == [field]
 
 
+def test_overlong_reference_in_path_is_422(seeded: Api) -> None:
+    problem = _problem(seeded.get("/api/v1/apps/" + "x" * 400), 422, "validation_error")
+    assert problem["errors"][0]["field"] == "path.ref"
+
+
 def test_bad_sort_field_is_422(seeded: Api) -> None:
     problem = _problem(
         seeded.get("/api/v1/people", params={"sort": "password"}), 422, "invalid_query"

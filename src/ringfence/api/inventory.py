@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from ringfence.api.deps import (
@@ -150,7 +150,9 @@ def _delete(request: Request, p: Principal, kind: EntityKind, ref: str) -> Respo
     return Response(status_code=204)
 
 
-Ref = Annotated[str, "name (email for people) or id"]
+Ref = Annotated[
+    str, Path(min_length=1, max_length=320, description="Name (email for a person) or id.")
+]
 
 
 # -- vendors --------------------------------------------------------------------------------
