@@ -89,8 +89,20 @@ def show_command(
         rt.close()
     if output is OutputFormat.JSON:
         emit_json(row)
-    else:
-        emit_table([row], list(row), title=f"{kind.value.removesuffix('s')} {name}", fmt=output)
+        return
+    flat = {
+        key: [_describe(v) for v in value] if isinstance(value, list) else value
+        for key, value in row.items()
+    }
+    emit_table([flat], list(flat), title=f"{kind.value.removesuffix('s')} {name}", fmt=output)
+
+
+def _describe(value: object) -> object:
+    """A nested entry (an integration's credential) as one readable cell fragment."""
+    if isinstance(value, dict):
+        rest = ", ".join(str(v) for k, v in value.items() if k != "name")
+        return f"{value.get('name')} ({rest})" if rest else str(value.get("name"))
+    return value
 
 
 @app.command("summary")
