@@ -272,3 +272,31 @@ def test_connector_error_is_rendered_as_problem_json() -> None:
     problem = err.to_problem()
     assert problem["status"] == 502 and problem["vendor"] == "okta"
     assert problem["detail"] == "okta list apps: boom"
+
+
+def test_a_pagination_loop_is_stopped(sleeps: Sleeps) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "value": [{"id": "1", "appId": "x", "displayName": "X"}],
+                "@odata.nextLink": "https://tenant.example/servicePrincipals?$skiptoken=again",
+            },
+        )
+
+    c = connector("microsoft365", handler, sleeps)
+    result = c.apps()
+    assert result.error is not None and "repeats a previous page" in str(result.error)
+    assert result.pages == 2
+
+
+def test_slack_cursor_loop_is_stopped(sleeps: Sleeps) -> None:
+    c = connector(
+        "slack",
+        lambda req: httpx.Response(
+            200, json={"ok": True, "members": [], "response_metadata": {"next_cursor": "same"}}
+        ),
+        sleeps,
+    )
+    result = c.people()
+    assert result.error is not None and "repeats" in str(result.error)

@@ -85,6 +85,7 @@ class ConnectorConfig:
     timeout: float = 30.0
     max_retries: int = 4
     max_wait: float = 120.0  # longest rate-limit pause we accept before giving up
+    max_pages: int = 100_000  # per listing; a bound against endless pagination
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -324,6 +325,17 @@ class Connector:
             ) from None
         self.check_body(body, operation)
         return body
+
+    def advance(self, seen: set[str], nxt: str | None, operation: str) -> str | None:
+        """The next page link/token, refusing a repeat: a looping API must not hang a pull."""
+        if not nxt:
+            return None
+        if nxt in seen:
+            raise self.error("malformed response: pagination repeats a previous page", operation)
+        if len(seen) >= self.config.max_pages:
+            raise self.error(f"more than {self.config.max_pages} pages; stopping", operation)
+        seen.add(nxt)
+        return nxt
 
     def next_link(self, resp: httpx.Response) -> str | None:
         nxt = resp.links.get("next", {}).get("url")

@@ -77,15 +77,17 @@ class GitHubConnector(Connector):
             "per_page": min(self.config.page_size, 100),
             **(params or {}),
         }
+        seen: set[str] = set()
         while url:
             resp = self.request("GET", url, operation=operation, params=query)
             body = self.json_body(resp, operation)
             if key is None and not isinstance(body, list):
                 raise self.error("malformed response: expected a JSON array", operation)
             page = split_page(body, key, operation, self)
-            url = self.next_link(resp)
+            nxt = self.next_link(resp)
             query = None
-            yield page, url
+            yield page, nxt
+            url = self.advance(seen, nxt, operation)
 
     def _logins(self, operation: str, params: dict[str, Any]) -> PullResult[str]:
         pages = (p for p, _ in self._pages(f"/orgs/{self.org}/members", operation, params=params))

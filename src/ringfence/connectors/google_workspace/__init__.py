@@ -62,6 +62,7 @@ class GoogleWorkspaceConnector(Connector):
         self, path: str, operation: str, key: str, params: dict[str, Any] | None = None
     ) -> Iterator[tuple[Page, str | None]]:
         token: str | None = None
+        seen: set[str] = set()
         while True:
             query: dict[str, Any] = {"maxResults": self.config.page_size, **(params or {})}
             if token:
@@ -77,7 +78,7 @@ class GoogleWorkspaceConnector(Connector):
             yield page, nxt
             if not nxt:
                 return
-            token = nxt
+            token = self.advance(seen, nxt, operation)
 
     def _users(self) -> Iterator[Page]:
         op = "list users"

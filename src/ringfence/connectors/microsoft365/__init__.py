@@ -42,6 +42,7 @@ class Microsoft365Connector(Connector):
     ) -> Iterator[tuple[Page, str | None]]:
         url: str | None = path
         query: dict[str, Any] | None = {"$top": self.config.page_size, **(params or {})}
+        seen: set[str] = set()
         while url:
             resp = self.request("GET", url, operation=operation, params=query)
             body = self.json_body(resp, operation)
@@ -49,9 +50,9 @@ class Microsoft365Connector(Connector):
             nxt = body.get("@odata.nextLink")
             if nxt is not None and not isinstance(nxt, str):
                 raise self.error("malformed response: @odata.nextLink is not a string", operation)
-            url = nxt
             query = None
-            yield page, url
+            yield page, nxt
+            url = self.advance(seen, nxt, operation)
 
     def people(self) -> PullResult[DiscoveredPerson]:
         op = "list userRegistrationDetails"

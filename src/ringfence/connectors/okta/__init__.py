@@ -65,15 +65,17 @@ class OktaConnector(Connector):
     ) -> Iterator[tuple[Page, str | None]]:
         url: str | None = path
         query: dict[str, Any] | None = {"limit": self.config.page_size, **(params or {})}
+        seen: set[str] = set()
         while url:
             resp = self.request("GET", url, operation=operation, params=query)
             body = self.json_body(resp, operation)
             if not isinstance(body, list):
                 raise self.error("malformed response: expected a JSON array", operation)
             page = split_page(body, None, operation, self)
-            url = self.next_link(resp)
+            nxt = self.next_link(resp)
             query = None  # the next link carries its own query
-            yield page, url
+            yield page, nxt
+            url = self.advance(seen, nxt, operation)
 
     def people(self) -> PullResult[DiscoveredPerson]:
         op = "list users"

@@ -53,6 +53,7 @@ class SlackConnector(Connector):
         params: dict[str, Any] | None = None,
     ) -> Iterator[tuple[Page, str | None]]:
         cursor: str | None = None
+        seen: set[str] = set()
         while True:
             query: dict[str, Any] = {"limit": self.config.page_size, **(params or {})}
             if cursor:
@@ -69,7 +70,7 @@ class SlackConnector(Connector):
             yield page, nxt or None
             if not nxt:
                 return
-            cursor = nxt
+            cursor = self.advance(seen, nxt, operation)
 
     def people(self) -> PullResult[DiscoveredPerson]:
         op = "users.list"
