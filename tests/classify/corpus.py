@@ -22,6 +22,7 @@ import orjson
 import phonenumbers
 
 from ringfence.classify import BUILTIN_DETECTORS, Detector
+from ringfence.classify import _idnumbers as ids
 from ringfence.classify import _validators as v
 
 FIRST = ["Jane", "Amit", "Sofia", "Lukas", "Mei", "Oluwaseun", "Chloé", "Mateo", "Aiko", "Lars"]
@@ -91,7 +92,7 @@ def gen_iban(r: random.Random) -> str:
 def gen_ssn(r: random.Random) -> str:
     while True:
         s = f"{r.randint(1, 899):03d}-{r.randint(1, 99):02d}-{r.randint(1, 9999):04d}"
-        if v.us_ssn(s):
+        if ids.us_ssn(s):
             return s
 
 
@@ -106,7 +107,7 @@ def _find(r: random.Random, make: Any, check: Any) -> str:
 def gen_nino(r: random.Random) -> str:
     ok = "ABCEGHJKLMNOPRSTWXYZ"
     return _find(r, lambda: f"{r.choice(ok)}{r.choice(ok)} {_d(r, 2)} {_d(r, 2)} {_d(r, 2)} "
-                 f"{r.choice('ABCD')}", v.uk_nino)  # fmt: skip
+                 f"{r.choice('ABCD')}", ids.uk_nino)  # fmt: skip
 
 
 def gen_digits_valid(n: int, check: Any, first: str = "123456789") -> Any:
@@ -135,11 +136,11 @@ def gen_cf(r: random.Random) -> str:
     up = string.ascii_uppercase
     body = ("".join(r.choice(up) for _ in range(6)) + _d(r, 2) + r.choice("ABCDEHLMPRST")
             + f"{r.randint(1, 71):02d}" + r.choice(up) + _d(r, 3))  # fmt: skip
-    return _find(r, lambda: body + r.choice(up), v.it_codice_fiscale)
+    return _find(r, lambda: body + r.choice(up), ids.it_codice_fiscale)
 
 
 def gen_aadhaar(r: random.Random) -> str:
-    s = _find(r, lambda: r.choice("23456789") + _d(r, 11), v.in_aadhaar)
+    s = _find(r, lambda: r.choice("23456789") + _d(r, 11), ids.in_aadhaar)
     return f"{s[:4]} {s[4:8]} {s[8:]}"
 
 
@@ -150,28 +151,28 @@ def gen_pan(r: random.Random) -> str:
 
 
 def gen_cpf(r: random.Random) -> str:
-    s = _find(r, lambda: _d(r, 11), v.br_cpf)
+    s = _find(r, lambda: _d(r, 11), ids.br_cpf)
     return f"{s[:3]}.{s[3:6]}.{s[6:9]}-{s[9:]}"
 
 
 def gen_cnpj(r: random.Random) -> str:
-    s = _find(r, lambda: _d(r, 8) + "0001" + _d(r, 2), v.br_cnpj)
+    s = _find(r, lambda: _d(r, 8) + "0001" + _d(r, 2), ids.br_cnpj)
     return f"{s[:2]}.{s[2:5]}.{s[5:8]}/{s[8:12]}-{s[12:]}"
 
 
 def gen_nric(r: random.Random) -> str:
     return _find(r, lambda: r.choice("STFG") + _d(r, 7) + r.choice(string.ascii_uppercase),
-                 v.sg_nric)  # fmt: skip
+                 ids.sg_nric)  # fmt: skip
 
 
 def gen_pesel(r: random.Random) -> str:
     return _find(r, lambda: f"{r.randint(40, 99)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}"
-                 + _d(r, 5), v.pl_pesel)  # fmt: skip
+                 + _d(r, 5), ids.pl_pesel)  # fmt: skip
 
 
 def gen_personnummer(r: random.Random) -> str:
     return _find(r, lambda: f"{r.randint(40, 99)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}-"
-                 + _d(r, 4), v.se_personnummer)  # fmt: skip
+                 + _d(r, 4), ids.se_personnummer)  # fmt: skip
 
 
 def gen_hetu(r: random.Random) -> str:
@@ -188,27 +189,27 @@ def gen_be(r: random.Random) -> str:
 
 def gen_cn(r: random.Random) -> str:
     body = f"110105{r.randint(1950, 2005)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{_d(r, 3)}"
-    return _find(r, lambda: body + r.choice("0123456789X"), v.cn_resident_id)
+    return _find(r, lambda: body + r.choice("0123456789X"), ids.cn_resident_id)
 
 
 def gen_za(r: random.Random) -> str:
     return _find(r, lambda: f"{r.randint(40, 99)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}"
-                 + _d(r, 4) + "08" + _d(r, 1), v.za_id)  # fmt: skip
+                 + _d(r, 4) + "08" + _d(r, 1), ids.za_id)  # fmt: skip
 
 
 def gen_fnr(r: random.Random) -> str:
     return _find(r, lambda: f"{r.randint(1, 28):02d}{r.randint(1, 12):02d}{r.randint(40, 99)}"
-                 + _d(r, 5), v.no_fnr)  # fmt: skip
+                 + _d(r, 5), ids.no_fnr)  # fmt: skip
 
 
 def gen_dea(r: random.Random) -> str:
     return _find(r, lambda: r.choice("ABFM") + r.choice(string.ascii_uppercase) + _d(r, 7),
-                 v.us_dea)  # fmt: skip
+                 ids.us_dea)  # fmt: skip
 
 
 def gen_vin(r: random.Random) -> str:
     al = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-    return _find(r, lambda: "".join(r.choice(al) for _ in range(17)), v.vin)
+    return _find(r, lambda: "".join(r.choice(al) for _ in range(17)), ids.vin)
 
 
 def gen_phone(r: random.Random) -> str:
@@ -266,21 +267,21 @@ GENERATORS: dict[str, Any] = {
     "us_individual_taxpayer_identification_number": lambda r: f"9{_d(r, 2)}-{r.randint(70, 88)}-{_d(r, 4)}",
     "us_employer_identification_number": lambda r: f"{r.choice([10, 12, 20, 35, 46, 61, 94])}-{_d(r, 7)}",
     "uk_national_insurance_number": gen_nino,
-    "uk_nhs_number": gen_digits_valid(10, v.uk_nhs),
-    "canada_social_insurance_number": gen_digits_valid(9, v.ca_sin, "1234567"),
+    "uk_nhs_number": gen_digits_valid(10, ids.uk_nhs),
+    "canada_social_insurance_number": gen_digits_valid(9, ids.ca_sin, "1234567"),
     "france_nir": gen_nir,
     "spain_dni_number": gen_dni,
     "spain_nie_number": gen_nie,
     "italy_fiscal_code": gen_cf,
-    "netherlands_bsn_number": gen_digits_valid(9, v.nl_bsn),
-    "germany_taxpayer_identification_number": gen_digits_valid(11, v.de_tax_id),
+    "netherlands_bsn_number": gen_digits_valid(9, ids.nl_bsn),
+    "germany_taxpayer_identification_number": gen_digits_valid(11, ids.de_tax_id),
     "india_aadhaar_individual": gen_aadhaar,
     "india_pan_individual": gen_pan,
     "brazil_cpf_number": gen_cpf,
     "brazil_cnpj_number": gen_cnpj,
-    "australia_tax_file_number": gen_digits_valid(9, v.au_tfn),
-    "australian_business_number": gen_digits_valid(11, v.au_abn),
-    "australia_medicare_number": gen_digits_valid(10, v.au_medicare, "23456"),
+    "australia_tax_file_number": gen_digits_valid(9, ids.au_tfn),
+    "australian_business_number": gen_digits_valid(11, ids.au_abn),
+    "australia_medicare_number": gen_digits_valid(10, ids.au_medicare, "23456"),
     "singapore_national_registration_id_number": gen_nric,
     "poland_pesel_number": gen_pesel,
     "sweden_national_id_number": gen_personnummer,
@@ -289,7 +290,7 @@ GENERATORS: dict[str, Any] = {
     "china_resident_id_number": gen_cn,
     "south_africa_id_number": gen_za,
     "norway_national_id_number": gen_fnr,
-    "us_healthcare_npi": gen_digits_valid(10, v.us_npi, "12"),
+    "us_healthcare_npi": gen_digits_valid(10, ids.us_npi, "12"),
     "us_dea_number": gen_dea,
     "passport": lambda r: r.choice(string.ascii_uppercase) + _d(r, 8),
     "drivers_license_number": lambda r: r.choice(string.ascii_uppercase) + _d(r, 7),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,15 @@ import orjson
 
 from ringfence.classify import _extract as ex
 from ringfence.classify._catalogue import BUILTIN_DETECTORS, DEFAULT_ALLOWLIST
+from ringfence.classify._hits import (
+    Hit,
+    Spans,
+    byte_to_char,
+    inside_taken,
+    literal,
+    resolve_overlaps,
+    take,
+)
 from ringfence.classify._mask import canonical, preview
 from ringfence.classify._model import (
     DEFAULT_MIN_CONFIDENCE,
@@ -64,15 +73,6 @@ class _Compiled:
     ctx: re.Pattern[str] | None
     short_keys: frozenset[str]
     long_keys: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class Hit:
-    leaf: int
-    start: int
-    end: int
-    confidence: float
-    det: Detector
 
 
 @dataclass(slots=True)
@@ -154,7 +154,7 @@ class Classifier:
             words = [*c.det.context, *c.det.keys]
             if not words or not (c.det.needs_context or c.det.bare_needs_context):
                 continue
-            expr = ("(?:" + "|".join(_literal(w) for w in words) + ")", True, False)
+            expr = ("(?:" + "|".join(literal(w) for w in words) + ")", True, False)
             if c.det.needs_context:
                 patterns[i] = expr
             else:
@@ -334,12 +334,12 @@ class Classifier:
             scanned = text + SEP + " | ".join(f"{k} {k.replace(' ', '')}" for k in keys)
         if cands is None:
             cands = self._prefilter.candidates(scanned.encode("utf-8", "surrogatepass"))
-        to_char = None if scanned.isascii() else _byte_to_char(scanned)
+        to_char = None if scanned.isascii() else byte_to_char(scanned)
         hits: list[Hit] = []
         nopos = self._prefilter.no_positions
         # Specific detectors first: a candidate lying inside a span an earlier (more specific)
         # detector already confirmed is skipped before its validator runs.
-        taken: dict[int, _Spans] = {}
+        taken: dict[int, Spans] = {}
         for idx in sorted(cands, key=self._order):
             offsets = cands[idx]
             if idx >= len(self._compiled):
@@ -356,7 +356,7 @@ class Classifier:
             else:
                 matches = c.regex.finditer(text)
             self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok, taken)
-        return _resolve_overlaps(hits)
+        return resolve_overlaps(hits)
 
     def _order(self, idx: int) -> tuple[bool, float, int]:
         if idx >= len(self._compiled):
@@ -409,7 +409,7 @@ class Classifier:
         matches: Iterable[Any],
         out: list[Hit],
         bare_ok: bool = True,
-        taken: dict[int, _Spans] | None = None,
+        taken: dict[int, Spans] | None = None,
     ) -> None:
         det = c.det
         taken = {} if taken is None else taken
@@ -429,14 +429,14 @@ class Classifier:
             conf = self._confidence(c, leaf, s - base, value)
             if conf < self._floor:
                 continue
-            if _inside_taken(taken.get(li), s, e, conf):
+            if inside_taken(taken.get(li), s, e, conf):
                 continue  # inside a span a more specific detector already confirmed
             if det.validator is not None and not det.validator(value):
                 continue
             if self._allow and canonical(value) in self._allow:
                 continue
             out.append(Hit(li, s - base, e - base, conf, det))
-            _take(taken, li, s, e, conf)
+            take(taken, li, s, e, conf)
 
     def _confidence(self, c: _Compiled, leaf: ex.Leaf, start: int, value: str) -> float:
         det = c.det
@@ -498,76 +498,8 @@ class Classifier:
         return orjson.dumps(result.to_dict())
 
 
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-
-
-def _literal(word: str) -> str:
-    """A context word as a pattern both Hyperscan and RE2 accept (non-ASCII kept literal)."""
-    return "".join(ch if ch.isalnum() or not ch.isascii() else f"\\x{ord(ch):02x}" for ch in word)
-
-
-def _byte_to_char(text: str) -> Callable[[int], int]:
-    """Map UTF-8 byte offsets of ``text`` to character offsets (bisect over non-ASCII chars)."""
-    byte_at: list[int] = []
-    extra_after: list[int] = []
-    extra = 0
-    for m in _NON_ASCII.finditer(text):
-        byte_at.append(m.start() + extra)
-        extra += len(m.group().encode("utf-8", "surrogatepass")) - 1
-        extra_after.append(extra)
-
-    def to_char(offset: int) -> int:
-        k = bisect_right(byte_at, offset - 1)
-        return offset - (extra_after[k - 1] if k else 0)
-
-    return to_char
-
-
-_Spans = tuple[list[int], list[tuple[int, float]]]  # sorted starts; (end, confidence) each
-
-
-def _take(taken: dict[int, _Spans], leaf: int, start: int, end: int, conf: float) -> None:
-    starts, rest = taken.setdefault(leaf, ([], []))
-    i = bisect_right(starts, start)
-    starts.insert(i, start)
-    rest.insert(i, (end, conf))
-
-
-def _inside_taken(spans: _Spans | None, start: int, end: int, conf: float) -> bool:
-    """Is [start, end) inside a confirmed span at least as confident? (looks 4 spans back)"""
-    if not spans:
-        return False
-    starts, rest = spans
-    i = bisect_right(starts, start)
-    for j in range(i - 1, max(-1, i - 5), -1):
-        e, k = rest[j]
-        if end <= e and conf <= k:
-            return True
-    return False
-
-
 def _looks_like_other_id(key: str, text: str, start: int) -> bool:
     """Key or preceding words say "order", "invoice", "tracking"...: probably not personal."""
     if key and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split()):
         return True
     return _NEGATIVE_WINDOW.search(text, max(0, start - 32), start) is not None
-
-
-def _rank(h: Hit) -> float:
-    # A confident specific type beats a generic "secret-looking" rule on the same span.
-    return h.confidence - (0.5 if h.det.id.startswith("generic_") else 0.0)
-
-
-def _resolve_overlaps(hits: list[Hit]) -> list[Hit]:
-    """Keep the best hit of each cluster of overlapping spans in the same leaf."""
-    if len(hits) < 2:
-        return hits
-    hits.sort(key=lambda h: (h.leaf, h.start, -_rank(h)))
-    kept: list[Hit] = []
-    for h in hits:
-        if kept and kept[-1].leaf == h.leaf and h.start < kept[-1].end:
-            if _rank(h) > _rank(kept[-1]):
-                kept[-1] = h
-            continue
-        kept.append(h)
-    return kept

@@ -17,7 +17,8 @@ from urllib.parse import urlencode
 
 import orjson
 
-from ringfence.classify._engine import Analysis, Classifier, Hit
+from ringfence.classify._engine import Analysis, Classifier
+from ringfence.classify._hits import Hit
 from ringfence.classify._mask import mask, token
 from ringfence.classify._model import RedactionMode, ScanResult
 from ringfence.core.errors import ConfigError
