@@ -113,7 +113,7 @@ def test_random_json_bodies_never_cause_500(seeded: Api, kind: str) -> None:
     fields = [*sorted(_body_fields(spec, create_op) | _body_fields(spec, patch_op)), "extra"]
     bodies = JSON | st.dictionaries(st.sampled_from(fields), JSON, max_size=len(fields))
 
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
     @given(body=bodies)
     def run(body: Any) -> None:
         for method, url, op in (
