@@ -300,3 +300,21 @@ def test_slack_cursor_loop_is_stopped(sleeps: Sleeps) -> None:
     )
     result = c.people()
     assert result.error is not None and "repeats" in str(result.error)
+
+
+def test_oversized_response_is_refused(sleeps: Sleeps) -> None:
+    cfg = ConnectorConfig(
+        vendor="okta",
+        base_url="https://tenant.example",
+        credential_ref="vault:okta-token",
+        max_body_bytes=1000,
+    )
+    big = b"[" + b",".join(b'{"id": "x%d", "label": "A"}' % i for i in range(200)) + b"]"
+    c = build_connector(
+        cfg,
+        secrets=Secrets(),
+        sleep=sleeps,
+        transport=httpx.MockTransport(lambda req: httpx.Response(200, content=big)),
+    )
+    result = c.apps()
+    assert result.error is not None and "exceeds 1000" in str(result.error)

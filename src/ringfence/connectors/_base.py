@@ -86,6 +86,7 @@ class ConnectorConfig:
     max_retries: int = 4
     max_wait: float = 120.0  # longest rate-limit pause we accept before giving up
     max_pages: int = 100_000  # per listing; a bound against endless pagination
+    max_body_bytes: int = 32 * 1024 * 1024  # one response; a bound against memory exhaustion
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -262,7 +263,7 @@ class Connector:
         attempt = 0
         while True:
             try:
-                resp = client.request(method, url, params=params, json=json, data=data)
+                resp = self._send(client, method, url, params, json, data, operation)
             except httpx.TransportError as exc:
                 if attempt >= self.config.max_retries:
                     raise self.error(
@@ -315,6 +316,37 @@ class Connector:
             if spent is not None:
                 self._pause_until = self.clock.monotonic() + spent
             return resp
+
+    def _send(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        data: Mapping[str, Any] | None,
+        operation: str,
+    ) -> httpx.Response:
+        """Send and read the body, refusing one larger than ``max_body_bytes`` (memory cap)."""
+        request = client.build_request(method, url, params=params, json=json, data=data)
+        resp = client.send(request, stream=True)
+        limit = self.config.max_body_bytes
+        try:
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self.error(f"response of {declared} bytes exceeds {limit}", operation)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > limit:
+                    raise self.error(f"response exceeds {limit} bytes", operation)
+                chunks.append(chunk)
+        finally:
+            resp.close()
+        return httpx.Response(
+            resp.status_code, headers=resp.headers, content=b"".join(chunks), request=request
+        )
 
     def json_body(self, resp: httpx.Response, operation: str) -> Any:
         try:
