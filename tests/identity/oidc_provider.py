@@ -137,7 +137,7 @@ class LoopbackOidcProvider:
             header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"k1"}').rstrip(b"=")
             body = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=")
             return f"{header.decode()}.{body.decode()}."
-        return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
+        return jwt.encode({"alg": "RS256", "kid": str(key.kid)}, claims, key)
 
     def start(self) -> None:
         sock = socket.socket()

@@ -145,3 +145,27 @@ def test_sso_not_configured_is_a_clear_error(app: FastAPI) -> None:
     with TestClient(app, base_url="https://rf.example") as c:
         resp = c.get("/auth/oidc/login", follow_redirects=False)
         assert resp.status_code == 500 and "not configured" in resp.json()["detail"]
+
+
+def test_rotated_provider_key_is_fetched_once_then_cached(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime
+) -> None:
+    from joserfc.jwk import RSAKey
+
+    from ringfence.core.clock import FixedClock
+
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    assert provider.jwks_hits == 1
+    old = provider.key
+    provider.key = RSAKey.generate_key(2048, parameters={"kid": "k2", "use": "sig"})
+    try:
+        web.cookies.clear()
+        # within a minute of the last fetch an unknown key is refused without refetching
+        assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 401
+        assert provider.jwks_hits == 1
+        assert isinstance(runtime.clock, FixedClock)
+        runtime.clock.advance(seconds=61)
+        assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+        assert provider.jwks_hits == 2
+    finally:
+        provider.key = old

@@ -9,14 +9,12 @@ Secrets (tokens, recovery codes, TOTP URIs) are returned once, at issue, and nev
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    ConfigDict,
     Field,
     StrictBool,
     StrictInt,
@@ -24,7 +22,7 @@ from pydantic import (
 )
 from sqlalchemy import or_, select
 
-from ringfence.api.deps import Principal, current_principal
+from ringfence.api.deps import Principal
 from ringfence.core.errors import (
     AuthenticationError,
     NotFoundError,
@@ -32,51 +30,27 @@ from ringfence.core.errors import (
     ValidationError,
 )
 from ringfence.identity import lifecycle
+from ringfence.identity._http import Caller, StrictBody, need, runtime_of
 from ringfence.identity.accounts import Accounts, csrf_for
 from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for, settings_of
 from ringfence.identity.models import ConsoleUser, IdentityFinding, PersonalToken
 from ringfence.identity.oidc import OidcRelyingParty
-from ringfence.identity.reviews import AccessReviews
+from ringfence.identity.reviews_api import reviews_router
 from ringfence.identity.roles import (
     IDENTITY_ADMIN,
     LIFECYCLE,
     MFA_ENROLL,
-    REVIEWS_DECIDE,
-    REVIEWS_MANAGE,
-    REVIEWS_READ,
     SELF,
 )
 from ringfence.identity.scim import ScimTokens
-from ringfence.runtime import Runtime
 from ringfence.store.models import Integration, Person
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
 
-Caller = Annotated[Principal, Depends(current_principal)]
-
-
-def need(principal: Principal, *scopes: str) -> None:
-    """403 unless the caller holds every scope named."""
-    missing = set(scopes) - principal.scopes
-    if missing:
-        hint = " (complete MFA enrolment first)" if MFA_ENROLL in principal.scopes else ""
-        raise PermissionDeniedError(
-            f"this action needs the scopes {sorted(missing)}{hint}", code="insufficient_scope"
-        )
-
-
-def _runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 # -- sign-in --------------------------------------------------------------------------------
-class LoginIn(_Strict):
+class LoginIn(StrictBody):
     username: StrictStr = Field(min_length=1, max_length=320)
     password: StrictStr = Field(min_length=1, max_length=1024)
     otp: StrictStr | None = Field(default=None, max_length=12)
@@ -187,7 +161,7 @@ def relying_party(request: Request) -> OidcRelyingParty:
     """One relying party per app (it caches the provider metadata and JWKS)."""
     rp: OidcRelyingParty | None = getattr(request.app.state, "oidc_rp", None)
     if rp is None:
-        rt = _runtime(request)
+        rt = runtime_of(request)
         http = getattr(request.app.state, "oidc_http", None)
         rp = OidcRelyingParty(settings_of(request), rt.store, rt.vault, rt.clock, http)
         request.app.state.oidc_rp = rp
@@ -250,7 +224,7 @@ def enroll_totp(request: Request, caller: Caller) -> dict[str, str]:
     }
 
 
-class CodeIn(_Strict):
+class CodeIn(StrictBody):
     code: StrictStr = Field(min_length=6, max_length=6, pattern=r"^\d{6}$")
 
 
@@ -267,7 +241,7 @@ def confirm_totp(request: Request, body: CodeIn, caller: Caller) -> dict[str, An
     return {"recovery_codes": codes}
 
 
-class TokenIn(_Strict):
+class TokenIn(StrictBody):
     name: StrictStr = Field(min_length=1, max_length=200)
     scopes: list[StrictStr] = Field(min_length=1, max_length=20)
     ttl_days: StrictInt = Field(default=30, ge=1, le=3650)
@@ -314,14 +288,14 @@ def revoke_my_token(request: Request, token_id: str, caller: Caller) -> Response
 
 
 # -- user administration --------------------------------------------------------------------
-class UserIn(_Strict):
+class UserIn(StrictBody):
     username: StrictStr = Field(min_length=1, max_length=320)
     roles: list[StrictStr] = Field(min_length=1, max_length=4)
     password: StrictStr | None = Field(default=None, max_length=1024)
     person_email: StrictStr | None = Field(default=None, max_length=320)
 
 
-class UserPatch(_Strict):
+class UserPatch(StrictBody):
     roles: list[StrictStr] | None = Field(default=None, min_length=1, max_length=4)
     disabled: StrictBool | None = None
 
@@ -404,7 +378,7 @@ def _person(s: Any, ref: str) -> Person:
 def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
     """Deprovision a person: findings for their integrations, tokens revoked, quarantine."""
     need(caller, LIFECYCLE)
-    rt = _runtime(request)
+    rt = runtime_of(request)
     with rt.store.session() as s:
         report = lifecycle.deactivate_person(
             s,
@@ -425,7 +399,7 @@ def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, A
 @router.post("/people/{ref}/reactivate")
 def reactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
     need(caller, LIFECYCLE)
-    rt = _runtime(request)
+    rt = runtime_of(request)
     with rt.store.session() as s:
         resolved = lifecycle.reactivate_person(
             s, _person(s, ref), actor=caller.actor, clock=rt.clock
@@ -433,14 +407,14 @@ def reactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, A
     return {"resolved_findings": resolved}
 
 
-class OwnerIn(_Strict):
+class OwnerIn(StrictBody):
     owner: StrictStr = Field(min_length=1, max_length=320, description="person id or email")
 
 
 @router.put("/integrations/{ref}/owner")
 def reassign_owner(request: Request, ref: str, body: OwnerIn, caller: Caller) -> dict[str, Any]:
     need(caller, LIFECYCLE)
-    rt = _runtime(request)
+    rt = runtime_of(request)
     with rt.store.session() as s:
         integ_id = s.scalar(
             select(Integration.id).where(or_(Integration.id == ref, Integration.name == ref))
@@ -458,7 +432,7 @@ def list_findings(request: Request, caller: Caller, status: str = "open") -> lis
         need(caller, LIFECYCLE)
     if status not in ("open", "resolved", "all"):
         raise ValidationError("status must be open, resolved or all")
-    rt = _runtime(request)
+    rt = runtime_of(request)
     with rt.store.session() as s:
         query = select(IdentityFinding).order_by(IdentityFinding.created_at)
         if status != "all":
@@ -480,14 +454,14 @@ def list_findings(request: Request, caller: Caller, status: str = "open") -> lis
 
 
 # -- SCIM tokens ----------------------------------------------------------------------------
-class ScimTokenIn(_Strict):
+class ScimTokenIn(StrictBody):
     name: StrictStr = Field(min_length=1, max_length=200)
 
 
 @router.get("/scim-tokens")
 def list_scim_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
     need(caller, IDENTITY_ADMIN)
-    rt = _runtime(request)
+    rt = runtime_of(request)
     return [
         {
             "id": t.id,
@@ -503,7 +477,7 @@ def list_scim_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
 @router.post("/scim-tokens", status_code=201)
 def issue_scim_token(request: Request, body: ScimTokenIn, caller: Caller) -> dict[str, str]:
     need(caller, IDENTITY_ADMIN)
-    rt = _runtime(request)
+    rt = runtime_of(request)
     issued = ScimTokens(rt.store, rt.clock).issue(body.name, actor=caller.actor)
     return {"id": issued.id, "name": issued.name, "token": issued.token.get_secret_value()}
 
@@ -511,122 +485,12 @@ def issue_scim_token(request: Request, body: ScimTokenIn, caller: Caller) -> dic
 @router.delete("/scim-tokens/{token_id}", status_code=204)
 def revoke_scim_token(request: Request, token_id: str, caller: Caller) -> Response:
     need(caller, IDENTITY_ADMIN)
-    rt = _runtime(request)
+    rt = runtime_of(request)
     ScimTokens(rt.store, rt.clock).revoke(token_id, actor=caller.actor)
     return Response(status_code=204)
 
 
-# -- access reviews -------------------------------------------------------------------------
-class CampaignIn(_Strict):
-    name: StrictStr = Field(min_length=1, max_length=200)
-    scope_kind: StrictStr = Field(pattern="^(app|owner)$")
-    scope: StrictStr = Field(min_length=1, max_length=320, description="app or person ref")
-    due_at: AwareDatetime
-    used_scopes: dict[StrictStr, list[StrictStr]] | None = Field(default=None, max_length=10000)
-
-
-class DecisionIn(_Strict):
-    decision: StrictStr = Field(pattern="^(keep|reduce|revoke)$")
-    comment: StrictStr = Field(default="", max_length=2000)
-    kept_scopes: list[StrictStr] | None = Field(default=None, max_length=500)
-
-
-def _reviews(request: Request) -> AccessReviews:
-    rt = _runtime(request)
-    return AccessReviews(rt.store, rt.clock)
-
-
-def _campaign_out(c: Any) -> dict[str, Any]:
-    return {
-        "id": c.id,
-        "name": c.name,
-        "scope_kind": c.scope_kind,
-        "scope_id": c.scope_id,
-        "status": c.status,
-        "due_at": c.due_at,
-        "created_by": c.created_by,
-        "created_at": c.created_at,
-        "closed_at": c.closed_at,
-    }
-
-
-def _reviewer_filter(caller: Principal) -> str | None:
-    """Owners see and decide only their own integrations' items."""
-    if REVIEWS_READ in caller.scopes or REVIEWS_MANAGE in caller.scopes:
-        return None
-    need(caller, REVIEWS_DECIDE)
-    if caller.person_id is None:
-        raise PermissionDeniedError("your account is not linked to a person in the inventory")
-    return caller.person_id
-
-
-@router.post("/reviews", status_code=201)
-def create_campaign(request: Request, body: CampaignIn, caller: Caller) -> dict[str, Any]:
-    need(caller, REVIEWS_MANAGE)
-    campaign = _reviews(request).create(
-        body.name,
-        scope_kind=body.scope_kind,
-        scope_ref=body.scope,
-        due_at=body.due_at,
-        actor=caller.actor,
-        used_scopes=body.used_scopes,
-    )
-    return _campaign_out(campaign)
-
-
-@router.get("/reviews")
-def list_campaigns(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    _reviewer_filter(caller)
-    return [_campaign_out(c) for c in _reviews(request).campaigns()]
-
-
-@router.get("/reviews/{ref}")
-def show_campaign(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
-    only = _reviewer_filter(caller)
-    return {"items": _reviews(request).items(ref, reviewer_id=only)}
-
-
-@router.post("/reviews/{ref}/items/{item_id}/decision")
-def decide_item(
-    request: Request, ref: str, item_id: str, body: DecisionIn, caller: Caller
-) -> dict[str, Any]:
-    need(caller, REVIEWS_DECIDE)
-    only = None if REVIEWS_MANAGE in caller.scopes else _reviewer_filter(caller)
-    item = _reviews(request).decide(
-        ref,
-        item_id,
-        decision=body.decision,
-        comment=body.comment,
-        kept_scopes=body.kept_scopes,
-        actor=caller.actor,
-        only_reviewer=only,
-    )
-    return {"id": item.id, "decision": item.decision, "kept_scopes": item.kept_scopes}
-
-
-@router.post("/reviews/{ref}/close")
-def close_campaign(request: Request, ref: str, caller: Caller) -> dict[str, int]:
-    need(caller, REVIEWS_MANAGE)
-    return _reviews(request).close(ref, actor=caller.actor)
-
-
-@router.post("/reviews/remind")
-def send_reminders(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    need(caller, REVIEWS_MANAGE)
-    days = settings_of(request).review_reminder_days
-    return [r.__dict__ for r in _reviews(request).reminders(within_days=days, actor=caller.actor)]
-
-
-@router.get("/reviews/{ref}/export")
-def export_campaign(request: Request, ref: str, caller: Caller, format: str = "json") -> Response:
-    need(caller, REVIEWS_READ)
-    body = _reviews(request).export(ref, format)
-    media = "text/csv" if format == "csv" else "application/json"
-    return Response(
-        body,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="review-evidence.{format}"'},
-    )
-
+# -- access reviews (routes in reviews_api.py) ----------------------------------------------
+router.include_router(reviews_router)
 
 __all__ = ["auth_router", "need", "router"]

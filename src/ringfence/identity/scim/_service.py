@@ -8,15 +8,9 @@ stored. Raises scim2-models ``SCIMException``s; the router renders them as SCIM 
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import threading
-import unicodedata
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from pydantic import ValidationError as PydanticValidationError
 from scim2_models import (
     Context,
@@ -25,15 +19,11 @@ from scim2_models import (
     InvalidValueException,
     MutabilityException,
     NotFoundException,
-    PatchOp,
-    PreconditionFailedException,
     SCIMException,
     SearchRequest,
     TooManyException,
     UniquenessException,
 )
-from scim2_models.path import Comparison, LogicalExpr
-from scim2_models.path.expressions import CompareOperator, LogicalOperator
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
@@ -43,68 +33,34 @@ from ringfence.core.ids import new_id
 from ringfence.identity import lifecycle
 from ringfence.identity.models import ScimGroup, ScimGroupMember, ScimUser
 from ringfence.identity.scim._discovery import POLICY, GroupResource, UserResource
+from ringfence.identity.scim._machine import ensure_machine_identity
+from ringfence.identity.scim._support import (
+    RESOURCE_CACHE,
+    check_if_match,
+    display_name,
+    etag_of,
+    group_condition,
+    key_of,
+    narrowing,
+    placeholder_email,
+    primary_email,
+    scim_error_of,
+    user_condition,
+    validate_patch,
+)
 from ringfence.identity.settings import IdentitySettings
 from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.models import (
-    App,
     Integration,
-    IntegrationKind,
     IntegrationStatus,
     Person,
-    Vendor,
 )
 
 _SERVICE_ACCOUNT_TYPES = {"serviceaccount", "service_account", "service account", "service"}
 # Attributes the foundation row owns, or that are computed: never kept in the document.
 _USER_COMPUTED = ("id", "meta", "groups", "password", "externalId")
 _GROUP_COMPUTED = ("id", "meta")
-
-
-class _ResourceCache:
-    """Validated resources by ETag (a hash of the content), so searches re-validate nothing.
-
-    Validating a stored document costs ~1 ms (scim2-models checks every email address); an
-    ETag changes with every change, so a hit is always current. Read-only use only: search
-    results are matched, sorted and dumped, never mutated.
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, model: Any, payload: dict[str, Any], enabled: bool = True) -> Any:
-        if not enabled:
-            return model.model_validate(payload)
-        key = f"{payload['meta']['resourceType']}:{payload['id']}:{payload['meta']['version']}"
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
-        value = model.model_validate(payload)
-        with self._lock:
-            self._items[key] = value
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return value
-
-
-_CACHE = _ResourceCache(20_000)
-
-
-def _key(value: str) -> str:
-    return unicodedata.normalize("NFC", value).lower()
-
-
-def _raise_validation(exc: PydanticValidationError) -> SCIMException:
-    return SCIMException.from_error(Error.from_validation_errors(exc)[0])
-
-
-def _etag(payload: dict[str, Any]) -> str:
-    digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f'W/"{digest[:20]}"'
 
 
 @dataclass(frozen=True)
@@ -179,7 +135,7 @@ class ScimService:
             "lastModified": modified.isoformat(),
             "location": f"{base}/Users/{person.id}",
         }
-        doc["meta"]["version"] = _etag({k: v for k, v in doc.items() if k != "meta"})
+        doc["meta"]["version"] = etag_of({k: v for k, v in doc.items() if k != "meta"})
         return doc
 
     def _group_payload(self, s: Session, row: ScimGroup, base: str) -> dict[str, Any]:
@@ -205,7 +161,7 @@ class ScimService:
             "lastModified": row.updated_at.isoformat(),
             "location": f"{base}/Groups/{row.id}",
         }
-        doc["meta"]["version"] = _etag({k: v for k, v in doc.items() if k != "meta"})
+        doc["meta"]["version"] = etag_of({k: v for k, v in doc.items() if k != "meta"})
         return doc
 
     def _load_user(self, s: Session, user_id: str) -> tuple[ScimUser, Person]:
@@ -240,20 +196,20 @@ class ScimService:
         try:
             request = SearchRequest[model].model_validate(params)
         except PydanticValidationError as exc:
-            raise _raise_validation(exc) from None
+            raise scim_error_of(exc) from None
         resources: list[Any] = []
         narrow = None
         if request.filter is not None and len(kinds) == 1 and self.narrow_in_sql:
-            narrow = _narrowing(request.filter.ast, kinds[0])
+            narrow = narrowing(request.filter.ast, kinds[0])
         with self._store.session() as s:
             if "User" in kinds:
                 query = select(ScimUser, Person).join(Person, Person.id == ScimUser.id)
                 if narrow is not None:
-                    query = query.where(_user_condition(*narrow))
+                    query = query.where(user_condition(*narrow))
                 rows = s.execute(query).all()
                 groups = self._groups_of(s, [r.id for r, _ in rows] if narrow else None)
                 resources += [
-                    _CACHE.get(
+                    RESOURCE_CACHE.get(
                         UserResource,
                         self._user_payload(s, r, p, base, groups),
                         self.cache_resources,
@@ -263,9 +219,11 @@ class ScimService:
             if "Group" in kinds:
                 gquery = select(ScimGroup)
                 if narrow is not None:
-                    gquery = gquery.where(_group_condition(*narrow))
+                    gquery = gquery.where(group_condition(*narrow))
                 resources += [
-                    _CACHE.get(GroupResource, self._group_payload(s, g, base), self.cache_resources)
+                    RESOURCE_CACHE.get(
+                        GroupResource, self._group_payload(s, g, base), self.cache_resources
+                    )
                     for g in s.scalars(gquery)
                 ]
         if request.filter is not None:
@@ -304,7 +262,7 @@ class ScimService:
         try:
             return UserResource.model_validate(payload, scim_ctx=ctx, scim_policy=POLICY)
         except PydanticValidationError as exc:
-            raise _raise_validation(exc) from None
+            raise scim_error_of(exc) from None
 
     def create_user(self, payload: Any, base: str, actor: str) -> dict[str, Any]:
         user = self._validate_user(payload, Context.RESOURCE_CREATION_REQUEST)
@@ -320,13 +278,13 @@ class ScimService:
             ) from None
 
     def _adopt_or_create_person(self, s: Session, user: Any) -> tuple[Person, ScimUser]:
-        key = _key(user.user_name)
+        key = key_of(user.user_name)
         if s.scalar(select(ScimUser.id).where(ScimUser.user_name_key == key)) is not None:
             raise UniquenessException(detail=f"userName {user.user_name!r} is already in use")
         person: Person | None = None
         if user.external_id:
             person = s.scalar(select(Person).where(Person.external_id == user.external_id))
-        email = _primary_email(user)
+        email = primary_email(user)
         if person is None and email:
             person = s.scalar(select(Person).where(Person.email == email))
         if person is not None and s.get(ScimUser, person.id) is not None:
@@ -335,7 +293,7 @@ class ScimService:
             )
         now = self._clock.now()
         if person is None:
-            person = Person(id=new_id(), email=email or _placeholder_email(), created_at=now)
+            person = Person(id=new_id(), email=email or placeholder_email(), created_at=now)
             s.add(person)
             s.flush()
         row = ScimUser(id=person.id, user_name_key=key, created_at=now, updated_at=now)
@@ -346,13 +304,13 @@ class ScimService:
         self, s: Session, row: ScimUser, person: Person, user: Any, actor: str, created: bool
     ) -> None:
         now = self._clock.now()
-        key = _key(user.user_name)
+        key = key_of(user.user_name)
         clash = s.scalar(
             select(ScimUser.id).where(ScimUser.user_name_key == key, ScimUser.id != row.id)
         )
         if clash is not None:
             raise UniquenessException(detail=f"userName {user.user_name!r} is already in use")
-        email = _primary_email(user)
+        email = primary_email(user)
         if email and email != person.email:
             owner = s.scalar(select(Person.id).where(Person.email == email, Person.id != person.id))
             if owner is not None:
@@ -367,7 +325,7 @@ class ScimService:
             if other is not None:
                 raise UniquenessException(detail="externalId already belongs to another user")
         person.external_id = user.external_id
-        person.name = _display_name(user)[:200]
+        person.name = display_name(user)[:200]
         enterprise = user[EnterpriseUser]
         if enterprise is not None and enterprise.department:
             person.department = enterprise.department[:120]
@@ -394,7 +352,9 @@ class ScimService:
             clock=self._clock,
         )
         if row.service_account:
-            self._machine_identity(s, row, person, user, active, actor)
+            ensure_machine_identity(
+                s, row, user, active, actor=actor, clock=self._clock, settings=self._settings
+            )
         if not active and (person.active or created):
             lifecycle.deactivate_person(
                 s,
@@ -408,70 +368,6 @@ class ScimService:
         elif created:
             person.active = True
 
-    def _machine_identity(
-        self, s: Session, row: ScimUser, person: Person, user: Any, active: bool, actor: str
-    ) -> None:
-        """A SCIM service account gets an Integration (kind service_account) with a client id."""
-        integ = s.get(Integration, row.integration_id) if row.integration_id else None
-        enterprise = user[EnterpriseUser]
-        manager_id = enterprise.manager.value if enterprise and enterprise.manager else None
-        owner = s.get(Person, manager_id) if manager_id else None
-        if integ is None:
-            app = self._service_account_app(s)
-            integ = Integration(
-                id=new_id(),
-                name=f"scim-sa:{user.user_name}"[:200],
-                kind=IntegrationKind.SERVICE_ACCOUNT,
-                destination_app_id=app.id,
-                client_id=f"rfsa_{secrets.token_hex(12)}",
-                owner_id=owner.id if owner else None,
-                description=f"machine identity of SCIM service account {user.user_name}",
-            )
-            s.add(integ)
-            s.flush()
-            row.integration_id = integ.id
-            audit.append(
-                s,
-                actor=actor,
-                action="integration.create",
-                entity_type="integration",
-                entity_id=integ.id,
-                after={"kind": "service_account", "client_id": integ.client_id},
-                clock=self._clock,
-            )
-        elif owner is not None:
-            integ.owner_id = owner.id
-        wanted = IntegrationStatus.ACTIVE if active else IntegrationStatus.QUARANTINED
-        if integ.status != IntegrationStatus.REVOKED and integ.status != wanted:
-            before = integ.status.value
-            integ.status = wanted
-            integ.updated_at = self._clock.now()
-            audit.append(
-                s,
-                actor=actor,
-                action="integration.status",
-                entity_type="integration",
-                entity_id=integ.id,
-                before={"status": before},
-                after={"status": wanted.value, "reason": "service account active changed"},
-                clock=self._clock,
-            )
-
-    def _service_account_app(self, s: Session) -> App:
-        name = self._settings.service_account_app
-        app = s.scalar(select(App).where(App.name == name))
-        if app is not None:
-            return app
-        vendor = s.scalar(select(Vendor).where(Vendor.name == "Ringfence"))
-        if vendor is None:
-            vendor = Vendor(id=new_id(), name="Ringfence", description="this deployment")
-            s.add(vendor)
-            s.flush()
-        app = App(id=new_id(), name=name, vendor_id=vendor.id, category="gateway")
-        s.add(app)
-        s.flush()
-        return app
-
     def replace_user(
         self, user_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
@@ -479,7 +375,7 @@ class ScimService:
         with self._store.session() as s:
             row, person = self._load_user(s, user_id)
             current_payload = self._user_payload(s, row, person, base)
-            _check_if_match(current_payload, if_match)
+            check_if_match(current_payload, if_match)
             current = UserResource.model_validate(current_payload)
             new.replace(current)
             new.id = person.id
@@ -488,16 +384,16 @@ class ScimService:
     def patch_user(
         self, user_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
-        patch = _validate_patch(UserResource, payload)
+        patch = validate_patch(UserResource, payload)
         with self._store.session() as s:
             row, person = self._load_user(s, user_id)
             current_payload = self._user_payload(s, row, person, base)
-            _check_if_match(current_payload, if_match)
+            check_if_match(current_payload, if_match)
             resource = UserResource.model_validate(current_payload)
             try:
                 patch.patch(resource, POLICY)
             except PydanticValidationError as exc:
-                raise _raise_validation(exc) from None
+                raise scim_error_of(exc) from None
             dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
             self._check_multi_values(dumped)
             return self._save_existing(s, row, person, resource, base, actor)
@@ -515,7 +411,7 @@ class ScimService:
     def delete_user(self, user_id: str, actor: str, if_match: str | None, base: str) -> None:
         with self._store.session() as s:
             row, person = self._load_user(s, user_id)
-            _check_if_match(self._user_payload(s, row, person, base), if_match)
+            check_if_match(self._user_payload(s, row, person, base), if_match)
             lifecycle.deactivate_person(
                 s,
                 person,
@@ -576,12 +472,12 @@ class ScimService:
         try:
             return GroupResource.model_validate(payload, scim_ctx=ctx, scim_policy=POLICY)
         except PydanticValidationError as exc:
-            raise _raise_validation(exc) from None
+            raise scim_error_of(exc) from None
 
     def _write_group(
         self, s: Session, row: ScimGroup, group: Any, actor: str, created: bool
     ) -> None:
-        key = _key(group.display_name)
+        key = key_of(group.display_name)
         clash = s.scalar(
             select(ScimGroup.id).where(ScimGroup.display_name_key == key, ScimGroup.id != row.id)
         )
@@ -649,7 +545,7 @@ class ScimService:
         with self._store.session() as s:
             row = self._load_group(s, group_id)
             current_payload = self._group_payload(s, row, base)
-            _check_if_match(current_payload, if_match)
+            check_if_match(current_payload, if_match)
             new.replace(GroupResource.model_validate(current_payload))
             self._write_group(s, row, new, actor, created=False)
             return self._group_payload(s, row, base)
@@ -657,16 +553,16 @@ class ScimService:
     def patch_group(
         self, group_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
-        patch = _validate_patch(GroupResource, payload)
+        patch = validate_patch(GroupResource, payload)
         with self._store.session() as s:
             row = self._load_group(s, group_id)
             current_payload = self._group_payload(s, row, base)
-            _check_if_match(current_payload, if_match)
+            check_if_match(current_payload, if_match)
             resource = GroupResource.model_validate(current_payload)
             try:
                 patch.patch(resource, POLICY)
             except PydanticValidationError as exc:
-                raise _raise_validation(exc) from None
+                raise scim_error_of(exc) from None
             self._check_multi_values(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
             self._write_group(s, row, resource, actor, created=False)
             return self._group_payload(s, row, base)
@@ -674,7 +570,7 @@ class ScimService:
     def delete_group(self, group_id: str, actor: str, if_match: str | None, base: str) -> None:
         with self._store.session() as s:
             row = self._load_group(s, group_id)
-            _check_if_match(self._group_payload(s, row, base), if_match)
+            check_if_match(self._group_payload(s, row, base), if_match)
             self._drop_member(s, row.id)
             s.delete(row)
             audit.append(
@@ -694,105 +590,6 @@ class ScimService:
                 .where(ScimGroupMember.member_id == person_id)
             )
             return sorted(str(d.get("displayName")) for d in docs)
-
-
-_USER_URN = "urn:ietf:params:scim:schemas:core:2.0:user"
-_GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:group"
-_NARROWABLE = {
-    "User": frozenset({"username", "externalid", "id"}),
-    "Group": frozenset({"displayname", "externalid", "id"}),
-}
-
-
-def _narrowing(node: Any, kind: str) -> tuple[str, str] | None:
-    """An (attribute, value) equality every match must satisfy, if the filter has one."""
-    if isinstance(node, Comparison):
-        path = node.attr_path
-        uri = (path.uri or "").lower()
-        if (
-            node.op == CompareOperator.eq
-            and path.sub_attr is None
-            and uri in ("", _USER_URN, _GROUP_URN)
-            and path.attr.lower() in _NARROWABLE[kind]
-            and isinstance(node.value, str)
-        ):
-            return path.attr.lower(), node.value
-        return None
-    if isinstance(node, LogicalExpr) and node.op == LogicalOperator.and_:
-        for term in node.terms:
-            found = _narrowing(term, kind)
-            if found is not None:
-                return found
-    return None
-
-
-def _user_condition(attr: str, value: str) -> Any:
-    if attr == "username":
-        return ScimUser.user_name_key == _key(value)
-    if attr == "externalid":
-        return Person.external_id == value
-    return ScimUser.id == value
-
-
-def _group_condition(attr: str, value: str) -> Any:
-    if attr == "displayname":
-        return ScimGroup.display_name_key == _key(value)
-    if attr == "externalid":
-        return ScimGroup.external_id == value
-    return ScimGroup.id == value
-
-
-def _validate_patch(model: Any, payload: Any) -> Any:
-    if not isinstance(payload, dict):
-        raise SCIMException.from_error(
-            Error(status=400, scim_type="invalidSyntax", detail="body must be a JSON object")
-        )
-    try:
-        return PatchOp[model].model_validate(
-            payload, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=POLICY
-        )
-    except PydanticValidationError as exc:
-        raise _raise_validation(exc) from None
-
-
-def _check_if_match(current: dict[str, Any], if_match: str | None) -> None:
-    if if_match is None:
-        return
-    wanted = {tag.strip() for tag in if_match.split(",")}
-    version = current["meta"]["version"]
-    if "*" in wanted or version in wanted or version.removeprefix("W/") in wanted:
-        return
-    raise PreconditionFailedException(
-        detail=f"the resource changed: its version is {version}, not {if_match}"
-    )
-
-
-def _primary_email(user: Any) -> str | None:
-    emails = [e for e in (user.emails or []) if e.value]
-    if not emails:
-        name = str(user.user_name)
-        return name.lower() if "@" in name and " " not in name else None
-    chosen = next((e for e in emails if e.primary), None) or next(
-        (e for e in emails if str(e.type or "") == "work"), emails[0]
-    )
-    return str(chosen.value).lower()[:320]
-
-
-def _placeholder_email() -> str:
-    return f"scim-{secrets.token_hex(8)}@people.invalid"
-
-
-def _display_name(user: Any) -> str:
-    if user.display_name:
-        return str(user.display_name)
-    if user.name is not None:
-        if user.name.formatted:
-            return str(user.name.formatted)
-        parts = [user.name.given_name, user.name.family_name]
-        joined = " ".join(str(p) for p in parts if p)
-        if joined:
-            return joined
-    return str(user.user_name)
 
 
 __all__ = ["ListResult", "MutabilityException", "ScimService"]

@@ -1,0 +1,134 @@
+"""``/api/v1/identity/reviews``: access-review campaigns over HTTP, per-role.
+
+Managers (``reviews:manage``) create, close and remind; auditors (``reviews:read``) read and
+export evidence; integration owners (``reviews:decide``) see and decide only the items of
+integrations they own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import AwareDatetime, Field, StrictStr
+
+from ringfence.api.deps import Principal
+from ringfence.core.errors import PermissionDeniedError
+from ringfence.identity._http import Caller, StrictBody, need, runtime_of
+from ringfence.identity.auth import settings_of
+from ringfence.identity.reviews import AccessReviews
+from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE, REVIEWS_READ
+
+reviews_router = APIRouter()
+
+
+class CampaignIn(StrictBody):
+    name: StrictStr = Field(min_length=1, max_length=200)
+    scope_kind: StrictStr = Field(pattern="^(app|owner)$")
+    scope: StrictStr = Field(min_length=1, max_length=320, description="app or person ref")
+    due_at: AwareDatetime
+    used_scopes: dict[StrictStr, list[StrictStr]] | None = Field(default=None, max_length=10000)
+
+
+class DecisionIn(StrictBody):
+    decision: StrictStr = Field(pattern="^(keep|reduce|revoke)$")
+    comment: StrictStr = Field(default="", max_length=2000)
+    kept_scopes: list[StrictStr] | None = Field(default=None, max_length=500)
+
+
+def _reviews(request: Request) -> AccessReviews:
+    rt = runtime_of(request)
+    return AccessReviews(rt.store, rt.clock)
+
+
+def _campaign_out(c: Any) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "scope_kind": c.scope_kind,
+        "scope_id": c.scope_id,
+        "status": c.status,
+        "due_at": c.due_at,
+        "created_by": c.created_by,
+        "created_at": c.created_at,
+        "closed_at": c.closed_at,
+    }
+
+
+def _reviewer_filter(caller: Principal) -> str | None:
+    """Owners see and decide only their own integrations' items."""
+    if REVIEWS_READ in caller.scopes or REVIEWS_MANAGE in caller.scopes:
+        return None
+    need(caller, REVIEWS_DECIDE)
+    if caller.person_id is None:
+        raise PermissionDeniedError("your account is not linked to a person in the inventory")
+    return caller.person_id
+
+
+@reviews_router.post("/reviews", status_code=201)
+def create_campaign(request: Request, body: CampaignIn, caller: Caller) -> dict[str, Any]:
+    need(caller, REVIEWS_MANAGE)
+    campaign = _reviews(request).create(
+        body.name,
+        scope_kind=body.scope_kind,
+        scope_ref=body.scope,
+        due_at=body.due_at,
+        actor=caller.actor,
+        used_scopes=body.used_scopes,
+    )
+    return _campaign_out(campaign)
+
+
+@reviews_router.get("/reviews")
+def list_campaigns(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    _reviewer_filter(caller)
+    return [_campaign_out(c) for c in _reviews(request).campaigns()]
+
+
+@reviews_router.get("/reviews/{ref}")
+def show_campaign(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
+    only = _reviewer_filter(caller)
+    return {"items": _reviews(request).items(ref, reviewer_id=only)}
+
+
+@reviews_router.post("/reviews/{ref}/items/{item_id}/decision")
+def decide_item(
+    request: Request, ref: str, item_id: str, body: DecisionIn, caller: Caller
+) -> dict[str, Any]:
+    need(caller, REVIEWS_DECIDE)
+    only = None if REVIEWS_MANAGE in caller.scopes else _reviewer_filter(caller)
+    item = _reviews(request).decide(
+        ref,
+        item_id,
+        decision=body.decision,
+        comment=body.comment,
+        kept_scopes=body.kept_scopes,
+        actor=caller.actor,
+        only_reviewer=only,
+    )
+    return {"id": item.id, "decision": item.decision, "kept_scopes": item.kept_scopes}
+
+
+@reviews_router.post("/reviews/{ref}/close")
+def close_campaign(request: Request, ref: str, caller: Caller) -> dict[str, int]:
+    need(caller, REVIEWS_MANAGE)
+    return _reviews(request).close(ref, actor=caller.actor)
+
+
+@reviews_router.post("/reviews/remind")
+def send_reminders(request: Request, caller: Caller) -> list[dict[str, Any]]:
+    need(caller, REVIEWS_MANAGE)
+    days = settings_of(request).review_reminder_days
+    return [r.__dict__ for r in _reviews(request).reminders(within_days=days, actor=caller.actor)]
+
+
+@reviews_router.get("/reviews/{ref}/export")
+def export_campaign(request: Request, ref: str, caller: Caller, format: str = "json") -> Response:
+    need(caller, REVIEWS_READ)
+    body = _reviews(request).export(ref, format)
+    media = "text/csv" if format == "csv" else "application/json"
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="review-evidence.{format}"'},
+    )
