@@ -23,6 +23,7 @@ from ringfence.store.models import Vendor
 from ringfence.vendors import evidence, service
 from ringfence.vendors.models import Certification, CertKind, VendorProfile
 from ringfence.vendors.schemas import CertificationIn
+from ringfence.vendors.scoring import assess_vendor
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "estate.yaml"
 
@@ -150,5 +151,8 @@ def test_example_estate_applies_with_vendors_in_every_state(
     assert risks["Stripe"].open_critical_findings
     assert risks["Zapier"].assessment.state.value == "none"
     with runtime.store.session() as s:
+        # The bulk path (a fixed number of queries) agrees with scoring vendor by vendor.
+        one_by_one = {v.name: assess_vendor(s, v, clock) for v in s.scalars(select(Vendor))}
+        assert one_by_one == risks
         due = evidence.due_reminders(s, clock)
     assert [(r.vendor, r.label, r.stage) for r in due] == [("Workday", "ISO/IEC 27001", 30)]

@@ -217,12 +217,36 @@ class Schedule:
     days_overdue: int
 
 
-def schedule(session: Session, vendor_id: str, tier: Tier, clock: Clock) -> Schedule:
-    """Where the vendor stands against the reassessment cadence of its tier."""
-    now = clock.now()
-    rows = session.scalars(
-        select(Assessment).where(Assessment.vendor_id == vendor_id).order_by(Assessment.sent_at)
-    ).all()
+@dataclass(frozen=True)
+class AssessmentFact:
+    """The columns the schedule needs (not the answers or the question snapshot)."""
+
+    status: AssessmentStatus
+    submitted_at: datetime | None
+    expires_at: datetime
+    score: float | None
+
+
+def assessment_facts(
+    session: Session, vendor_ids: list[str] | None = None
+) -> dict[str, list[AssessmentFact]]:
+    query = select(
+        Assessment.vendor_id,
+        Assessment.status,
+        Assessment.submitted_at,
+        Assessment.expires_at,
+        Assessment.score,
+    )
+    if vendor_ids is not None:
+        query = query.where(Assessment.vendor_id.in_(vendor_ids))
+    out: dict[str, list[AssessmentFact]] = {}
+    for vid, st, sub, exp, sc in session.execute(query).tuples():
+        out.setdefault(vid, []).append(AssessmentFact(st, sub, exp, sc))
+    return out
+
+
+def schedule_from(rows: list[AssessmentFact], tier: Tier, now: datetime) -> Schedule:
+    """Where a vendor stands against the reassessment cadence of its tier."""
     done = [r for r in rows if r.status is AssessmentStatus.SUBMITTED and r.submitted_at]
     pending = [r for r in rows if r.status is AssessmentStatus.SENT and r.expires_at > now]
     if done:
@@ -236,6 +260,11 @@ def schedule(session: Session, vendor_id: str, tier: Tier, clock: Clock) -> Sche
     if pending:
         return Schedule(ScheduleState.PENDING, None, None, None, 0)
     return Schedule(ScheduleState.NONE, None, None, None, 0)
+
+
+def schedule(session: Session, vendor_id: str, tier: Tier, clock: Clock) -> Schedule:
+    rows = assessment_facts(session, [vendor_id]).get(vendor_id, [])
+    return schedule_from(rows, tier, clock.now())
 
 
 def latest_submitted(session: Session, vendor_id: str) -> Assessment | None:

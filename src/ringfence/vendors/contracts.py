@@ -74,8 +74,12 @@ def add_contract(session: Session, vendor: Vendor, data: ContractIn) -> Contract
     return row
 
 
-def active_contracts(session: Session, vendor_id: str, today: date) -> list[Contract]:
-    rows = session.scalars(select(Contract).where(Contract.vendor_id == vendor_id)).all()
+def active_contracts(session: Session, vendor_id: str | None, today: date) -> list[Contract]:
+    """Contracts in force today, of one vendor or (``None``) of every vendor."""
+    query = select(Contract)
+    if vendor_id is not None:
+        query = query.where(Contract.vendor_id == vendor_id)
+    rows = session.scalars(query).all()
     return [
         c
         for c in rows

@@ -34,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
@@ -43,12 +43,16 @@ from ringfence.core.levels import DataClass
 from ringfence.store.models import (
     App,
     DataFlow,
-    FlowOrigin,
     Integration,
     IntegrationStatus,
     Vendor,
 )
-from ringfence.vendors.assessments import Schedule, ScheduleState, schedule
+from ringfence.vendors.assessments import (
+    Schedule,
+    ScheduleState,
+    assessment_facts,
+    schedule_from,
+)
 from ringfence.vendors.contracts import (
     CLAUSES,
     OpenFinding,
@@ -57,8 +61,7 @@ from ringfence.vendors.contracts import (
     open_findings,
 )
 from ringfence.vendors.evidence import CertStatus, current_certifications
-from ringfence.vendors.models import CertKind, Severity, Tier
-from ringfence.vendors.profiles import get_profile
+from ringfence.vendors.models import CertKind, Contract, Severity, Tier, VendorProfile
 
 DATA_POINTS = {
     DataClass.PUBLIC: 0,
@@ -298,46 +301,96 @@ def _classes(values: list[str]) -> list[DataClass]:
     return out
 
 
-def exposure(session: Session, vendor: Vendor, tier: Tier) -> Exposure:
-    apps = session.scalars(select(App).where(App.vendor_id == vendor.id)).all()
-    app_ids = [a.id for a in apps]
+@dataclass
+class _Footprint:
+    """Apps, integrations and flows of the vendors being scored, read in a few queries."""
+
+    apps: dict[str, list[tuple[str, list[str]]]]  # vendor id → [(app id, data classes)]
+    integrations: list[tuple[str, str | None, str, list[str], list[str]]]
+    flows: list[tuple[str, str, str | None, list[str]]]  # name, destination, integration, classes
+    by_app: dict[str, list[tuple[str, str | None, str, list[str], list[str]]]] = field(
+        default_factory=dict
+    )
+    flows_to: dict[str, list[tuple[str, str, str | None, list[str]]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for integ in self.integrations:
+            for app_id in {integ[1], integ[2]} - {None}:
+                self.by_app.setdefault(str(app_id), []).append(integ)
+        for flow in self.flows:
+            self.flows_to.setdefault(flow[1], []).append(flow)
+
+
+def _footprint(session: Session, vendor_ids: list[str] | None) -> _Footprint:
+    app_q = select(App.id, App.vendor_id, App.data_classes)
+    if vendor_ids is not None:
+        app_q = app_q.where(App.vendor_id.in_(vendor_ids))
+    apps: dict[str, list[tuple[str, list[str]]]] = {}
+    app_ids: list[str] = []
+    for aid, vid, classes in session.execute(app_q).tuples():
+        apps.setdefault(vid, []).append((aid, list(classes or [])))
+        app_ids.append(aid)
+    int_q = select(
+        Integration.id,
+        Integration.source_app_id,
+        Integration.destination_app_id,
+        Integration.scopes,
+        Integration.data_classes,
+    ).where(Integration.status != IntegrationStatus.REVOKED)
+    flow_q = select(
+        DataFlow.name, DataFlow.destination_app_id, DataFlow.integration_id, DataFlow.data_classes
+    )
+    if vendor_ids is not None:
+        int_q = int_q.where(
+            or_(Integration.source_app_id.in_(app_ids), Integration.destination_app_id.in_(app_ids))
+        )
+        flow_q = flow_q.where(DataFlow.destination_app_id.in_(app_ids))
+    integrations = [
+        (i, src, dst, list(sc or []), list(dc or []))
+        for i, src, dst, sc, dc in session.execute(int_q).tuples()
+    ]
+    # Declared and observed flows both count: what is seen matters as much as what is said.
+    flows = [
+        (n, dst, integ, list(dc or [])) for n, dst, integ, dc in session.execute(flow_q).tuples()
+    ]
+    return _Footprint(apps, integrations, flows)
+
+
+def _exposure(fp: _Footprint, vendor_id: str, tier: Tier) -> Exposure:
+    apps = fp.apps.get(vendor_id, [])
+    app_ids = {a for a, _ in apps}
     if not app_ids:
         return Exposure(tier=tier)
-    integrations = session.scalars(
-        select(Integration).where(
-            or_(
-                Integration.source_app_id.in_(app_ids), Integration.destination_app_id.in_(app_ids)
-            ),
-            Integration.status != IntegrationStatus.REVOKED,
-        )
-    ).all()
     carriers: dict[DataClass, set[str]] = {}
-    for app in apps:
+    for app_id, classes in apps:
         # What the vendor's app holds counts too: a system of record receives its data at
         # entry, often through no integration at all.
-        for c in _classes(app.data_classes):
-            carriers.setdefault(c, set()).add(f"app:{app.id}")
-    for integ in integrations:
-        if integ.destination_app_id in app_ids:
-            for c in _classes(integ.data_classes):
-                carriers.setdefault(c, set()).add(f"integration:{integ.id}")
-    flows = session.scalars(select(DataFlow).where(DataFlow.destination_app_id.in_(app_ids)))
-    for flow in flows:
-        # Declared and observed flows both count: what is seen matters as much as what is said.
-        assert flow.origin in (FlowOrigin.DECLARED, FlowOrigin.OBSERVED)
-        key = f"integration:{flow.integration_id}" if flow.integration_id else f"flow:{flow.name}"
-        for c in _classes(flow.data_classes):
+        for c in _classes(classes):
+            carriers.setdefault(c, set()).add(f"app:{app_id}")
+    seen: set[str] = set()
+    mine = []
+    for app_id in app_ids:
+        for integ in fp.by_app.get(app_id, ()):
+            if integ[0] not in seen:
+                seen.add(integ[0])
+                mine.append(integ)
+    for integ_id, _src, dst, _scopes, classes in mine:
+        if dst in app_ids:
+            for c in _classes(classes):
+                carriers.setdefault(c, set()).add(f"integration:{integ_id}")
+    for name, _dst, via, classes in (f for a in app_ids for f in fp.flows_to.get(a, ())):
+        key = f"integration:{via}" if via else f"flow:{name}"
+        for c in _classes(classes):
             carriers.setdefault(c, set()).add(key)
     highest = max(carriers, default=DataClass.PUBLIC)
     keys = carriers.get(highest, set()) if highest > DataClass.PUBLIC else set()
-    scopes = frozenset(s for i in integrations for s in (i.scopes or []))
     return Exposure(
         highest_class=highest,
         class_sources=sum(1 for k in keys if k.startswith("integration:")),
         class_flows=sum(1 for k in keys if k.startswith("flow:")),
         class_apps=sum(1 for k in keys if k.startswith("app:")),
-        scopes=scopes,
-        integrations=len(integrations),
+        scopes=frozenset(s for i in mine for s in i[3]),
+        integrations=len(mine),
         tier=tier,
     )
 
@@ -374,45 +427,79 @@ class VendorRisk:
         return [f for f in self.open_findings if f.severity is Severity.CRITICAL]
 
 
+def _risks(session: Session, clock: Clock, vendors: list[Vendor]) -> list[VendorRisk]:
+    """Score ``vendors`` from a fixed number of queries (not a handful per vendor)."""
+    if not vendors:
+        return []
+    now = clock.now()
+    today: date = now.date()
+    ids: list[str] | None = [v.id for v in vendors] if len(vendors) == 1 else None
+    tiers = dict(
+        session.execute(
+            select(VendorProfile.vendor_id, VendorProfile.tier).where(
+                VendorProfile.vendor_id.in_(ids) if ids is not None else true()
+            )
+        )
+        .tuples()
+        .all()
+    )
+    fp = _footprint(session, ids)
+    facts = assessment_facts(session, ids)
+    certs: dict[str, list[CertStatus]] = {}
+    for c in current_certifications(session, today, ids[0] if ids else None):
+        certs.setdefault(c.vendor_id, []).append(c)
+    cons: dict[str, list[Contract]] = {}
+    for contract in active_contracts(session, ids[0] if ids else None, today):
+        cons.setdefault(contract.vendor_id, []).append(contract)
+    finds: dict[str, list[OpenFinding]] = {}
+    for f in open_findings(session, today, ids[0] if ids else None):
+        finds.setdefault(f.vendor_id, []).append(f)
+    out = []
+    for vendor in vendors:
+        tier = tiers.get(vendor.id, Tier.MEDIUM)
+        exp = _exposure(fp, vendor.id, tier)
+        sched = schedule_from(facts.get(vendor.id, []), tier, now)
+        vcerts = certs.get(vendor.id, [])
+        vcons = cons.get(vendor.id, [])
+        clauses = clause_coverage(vcons)
+        vfinds = finds.get(vendor.id, [])
+        ctl = Controls(
+            questionnaire_score=sched.score
+            if sched.state in (ScheduleState.CURRENT, ScheduleState.OVERDUE)
+            else None,
+            assessment_days_overdue=sched.days_overdue,
+            certifications=tuple(
+                CertFact(c.label, c.kind, c.valid, max(0, -(c.days_left or 0))) for c in vcerts
+            ),
+            has_contract=bool(vcons),
+            clauses=frozenset(clauses),
+            findings=tuple(FindingFact(f.severity, f.days_overdue) for f in vfinds),
+        )
+        result = score(exp, ctl)
+        out.append(
+            VendorRisk(
+                vendor_id=vendor.id,
+                vendor=vendor.name,
+                tier=tier,
+                inherent=result.inherent,
+                residual=result.residual,
+                rating=result.rating,
+                factors=result.factors,
+                highest_data_class=exp.highest_class,
+                assessment=sched,
+                certifications=tuple(vcerts),
+                has_contract=bool(vcons),
+                has_dpa="dpa" in clauses,
+                missing_clauses=tuple(k for k in CLAUSES if k not in clauses),
+                open_findings=tuple(vfinds),
+            )
+        )
+    return out
+
+
 def assess_vendor(session: Session, vendor: Vendor, clock: Clock) -> VendorRisk:
-    today: date = clock.now().date()
-    profile = get_profile(session, vendor.id)
-    tier = profile.tier if profile else Tier.MEDIUM
-    exp = exposure(session, vendor, tier)
-    sched = schedule(session, vendor.id, tier, clock)
-    certs = current_certifications(session, today, vendor.id)
-    contracts = active_contracts(session, vendor.id, today)
-    clauses = clause_coverage(contracts)
-    findings = open_findings(session, today, vendor.id)
-    ctl = Controls(
-        questionnaire_score=sched.score
-        if sched.state in (ScheduleState.CURRENT, ScheduleState.OVERDUE)
-        else None,
-        assessment_days_overdue=sched.days_overdue,
-        certifications=tuple(
-            CertFact(c.label, c.kind, c.valid, max(0, -(c.days_left or 0))) for c in certs
-        ),
-        has_contract=bool(contracts),
-        clauses=frozenset(clauses),
-        findings=tuple(FindingFact(f.severity, f.days_overdue) for f in findings),
-    )
-    result = score(exp, ctl)
-    return VendorRisk(
-        vendor_id=vendor.id,
-        vendor=vendor.name,
-        tier=tier,
-        inherent=result.inherent,
-        residual=result.residual,
-        rating=result.rating,
-        factors=result.factors,
-        highest_data_class=exp.highest_class,
-        assessment=sched,
-        certifications=tuple(certs),
-        has_contract=bool(contracts),
-        has_dpa="dpa" in clauses,
-        missing_clauses=tuple(k for k in CLAUSES if k not in clauses),
-        open_findings=tuple(findings),
-    )
+    (risk,) = _risks(session, clock, [vendor])
+    return risk
 
 
 def vendor_risk(session: Session, clock: Clock, vendor: str | None = None) -> list[VendorRisk]:
@@ -420,5 +507,5 @@ def vendor_risk(session: Session, clock: Clock, vendor: str | None = None) -> li
     query = select(Vendor).order_by(Vendor.name)
     if vendor is not None:
         query = query.where(or_(Vendor.name == vendor, Vendor.id == vendor))
-    out = [assess_vendor(session, v, clock) for v in session.scalars(query)]
+    out = _risks(session, clock, list(session.scalars(query)))
     return sorted(out, key=lambda r: (-r.residual, r.vendor))
