@@ -173,6 +173,15 @@ BAD_INPUTS = [
         "machine identity 'client-1' is already used by integration 'crm-to-chat'",
     ),
     (
+        "flow-not-through-its-integration",
+        SMALL.replace("apps:\n", "apps:\n  - name: Wiki\n    vendor: Salesforce\n").replace(
+            "    destination: Chat\n    integration: crm-to-chat\n    data_classes: [internal]\n",
+            "    destination: Wiki\n    integration: crm-to-chat\n    data_classes: [internal]\n",
+        ),
+        "ringfence.yaml:42:18: flows[0] (deals-to-chat).integration",
+        "integration 'crm-to-chat' connects CRM and Chat; a flow through it must go between",
+    ),
+    (
         "missing-api-version",
         SMALL.replace("apiVersion: ringfence/v1\n", ""),
         "ringfence.yaml:1:1:",

@@ -445,11 +445,32 @@ def _apply_flows(
 
 
 def _check_flows(items: Sequence[FlowSpec], estate: EstateView) -> list[SectionProblem]:
-    return (
+    problems = (
         _missing(items, estate, "source", "apps", "app", "apps:")
         + _missing(items, estate, "destination", "apps", "app", "apps:")
         + _missing(items, estate, "integration", "integrations", "integration", "integrations:")
     )
+    # A flow through an integration moves data between the apps that integration connects
+    # (in either direction: a connector that reads an app moves data towards itself).
+    doors: dict[str, set[str]] = {
+        i.name: {a for a in (i.source, i.destination) if a is not None}
+        for i in estate.items("integrations")
+        if isinstance(i, IntegrationSpec)
+    }
+    for index, flow in enumerate(items):
+        apps = doors.get(flow.integration or "")
+        if apps is None:
+            continue
+        if not apps <= {flow.source, flow.destination}:
+            problems.append(
+                SectionProblem(
+                    index,
+                    "integration",
+                    f"integration {flow.integration!r} connects {' and '.join(sorted(apps))}; "
+                    f"a flow through it must go between those apps",
+                )
+            )
+    return problems
 
 
 def _ids_of(model: Any, column: Any, *where: Any) -> Any:
