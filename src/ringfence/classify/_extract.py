@@ -11,9 +11,8 @@ import csv
 import io
 import re
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qsl
 
 import orjson
@@ -24,8 +23,7 @@ Kind = Literal["json", "ndjson", "csv", "form", "text"]
 MAX_CSV_FIELD = 1 << 20
 
 
-@dataclass(slots=True)
-class Leaf:
+class Leaf(NamedTuple):
     path: tuple[PathPart, ...]
     key: str  # words of the nearest key(s), lowercase, space separated: "card number"
     text: str
@@ -91,13 +89,75 @@ def _key_of(parts: tuple[PathPart, ...]) -> str:
 
 
 def json_leaves(obj: Any, prefix: tuple[PathPart, ...] = ()) -> list[Leaf]:
-    """String and integer leaves of a parsed JSON document, iteratively (no recursion limit).
+    """String and integer leaves of a parsed JSON document, in document order.
 
-    Each stack entry carries the normalised name of its nearest key and the "key words" of the
-    last two names, so a leaf costs one tuple and no string building.
+    Recursive (fast) for ordinary documents; a document nested deeper than Python's recursion
+    limit is walked again iteratively, so depth never makes the scanner fail.
     """
+    try:
+        return _leaves_recursive(obj, prefix)
+    except RecursionError:
+        return _leaves_iterative(obj, prefix)
+
+
+def _leaves_recursive(obj: Any, prefix: tuple[PathPart, ...]) -> list[Leaf]:
     leaves: list[Leaf] = []
     append = leaves.append
+    new = tuple.__new__  # skips NamedTuple's Python-level __new__ (~100 leaves a page)
+
+    def walk(node: Any, path: tuple[PathPart, ...], last: str, words: str) -> None:
+        if type(node) is dict:
+            for k, child in node.items():
+                t = type(child)
+                if t is str:
+                    if child:
+                        name = norm_key(k)
+                        kw = f"{last} {name}" if last else name
+                        append(
+                            new(
+                                Leaf,
+                                (
+                                    (*path, k),
+                                    kw,
+                                    child if child.isascii() else normalize(child),
+                                    (),
+                                ),
+                            )
+                        )
+                elif t is dict or t is list:
+                    name = norm_key(k)
+                    walk(child, (*path, k), name, f"{last} {name}" if last else name)
+                elif t is int:
+                    name = norm_key(k)
+                    append(
+                        new(Leaf, ((*path, k), f"{last} {name}" if last else name, str(child), ()))
+                    )
+        else:
+            for i, child in enumerate(node):
+                t = type(child)
+                if t is str:
+                    if child:
+                        text = child if child.isascii() else normalize(child)
+                        append(new(Leaf, ((*path, i), words, text, ())))
+                elif t is dict or t is list:
+                    walk(child, (*path, i), last, words)
+                elif t is int:
+                    append(new(Leaf, ((*path, i), words, str(child), ())))
+
+    t = type(obj)
+    if t is dict or t is list:
+        walk(obj, prefix, "", "")
+    elif t is str and obj:
+        append(new(Leaf, (prefix, "", normalize(obj), ())))
+    elif t is int:
+        append(new(Leaf, (prefix, "", str(obj), ())))
+    return leaves
+
+
+def _leaves_iterative(obj: Any, prefix: tuple[PathPart, ...]) -> list[Leaf]:
+    leaves: list[Leaf] = []
+    append = leaves.append
+    new = tuple.__new__  # skips NamedTuple's Python-level __new__ (~100 leaves a page)
     stack: list[tuple[tuple[PathPart, ...], Any, str, str]] = [(prefix, obj, "", "")]
     pop, push = stack.pop, stack.append
     while stack:
@@ -105,17 +165,16 @@ def json_leaves(obj: Any, prefix: tuple[PathPart, ...] = ()) -> list[Leaf]:
         t = type(node)
         if t is str:
             if node:
-                append(Leaf(path, words, node if node.isascii() else normalize(node)))
+                append(new(Leaf, (path, words, node if node.isascii() else normalize(node), ())))
         elif t is dict:
-            for k, child in node.items():
+            for k, child in reversed(node.items()):
                 name = norm_key(k)
                 push(((*path, k), child, name, f"{last} {name}" if last else name))
         elif t is list:
-            for i, child in enumerate(node):
-                push(((*path, i), child, last, words))
+            for i in range(len(node) - 1, -1, -1):
+                push(((*path, i), node[i], last, words))
         elif t is int:
-            append(Leaf(path, words, str(node)))
-    leaves.reverse()
+            append(new(Leaf, (path, words, str(node), ())))
     return leaves
 
 
