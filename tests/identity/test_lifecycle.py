@@ -133,3 +133,20 @@ def test_identity_migration_runs_on_sqlite_and_postgresql(store: Store) -> None:
     assert store.is_migrated()
     with store.session() as s:
         assert s.scalars(select(IdentityFinding)).all() == []
+
+
+def test_reconcile_reaches_people_deactivated_outside_identity(
+    runtime: Runtime, estate: dict[str, str]
+) -> None:
+    with runtime.store.session() as s:
+        alice = s.get(Person, estate["alice"])
+        assert alice is not None
+        alice.active = False  # e.g. PATCH /api/v1/people/{ref} or `ringfence apply`
+    assert _status(runtime, estate["sync"]) == IntegrationStatus.ACTIVE
+    with runtime.store.session() as s:
+        reports = lifecycle.reconcile(s, actor="t", clock=runtime.clock, quarantine=True)
+        assert [r.person_id for r in reports] == [estate["alice"]]
+    assert _status(runtime, estate["sync"]) == IntegrationStatus.QUARANTINED
+    with runtime.store.session() as s:
+        assert lifecycle.reconcile(s, actor="t", clock=runtime.clock, quarantine=True) == []
+        assert len(lifecycle.open_findings(s)) == 2

@@ -407,6 +407,25 @@ def reactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, A
     return {"resolved_findings": resolved}
 
 
+@router.post("/lifecycle/reconcile")
+def reconcile_lifecycle(request: Request, caller: Caller) -> dict[str, Any]:
+    """Reach the integrations of people deactivated outside identity (inventory, apply)."""
+    need(caller, LIFECYCLE)
+    rt = runtime_of(request)
+    with rt.store.session() as s:
+        reports = lifecycle.reconcile(
+            s,
+            actor=caller.actor,
+            clock=rt.clock,
+            quarantine=settings_of(request).quarantine_on_deprovision,
+        )
+        return {
+            "people": [r.person_id for r in reports],
+            "findings": sum(len(r.findings) for r in reports),
+            "quarantined": sum(len(r.quarantined) for r in reports),
+        }
+
+
 class OwnerIn(StrictBody):
     owner: StrictStr = Field(min_length=1, max_length=320, description="person id or email")
 

@@ -273,6 +273,31 @@ def deactivate_person(
     )
 
 
+@users_app.command("reconcile")
+def reconcile(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
+    """Reach the integrations of people deactivated outside identity (inventory, apply)."""
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as s:
+            reports = lifecycle.reconcile(
+                s,
+                actor=ACTOR,
+                clock=rt.clock,
+                quarantine=IdentitySettings().quarantine_on_deprovision,
+            )
+            rows = [
+                {
+                    "person_id": r.person_id,
+                    "findings": len(r.findings),
+                    "quarantined": len(r.quarantined),
+                }
+                for r in reports
+            ]
+    finally:
+        rt.close()
+    emit_table(rows, ["person_id", "findings", "quarantined"], title="reconciled", fmt=output)
+
+
 @users_app.command("reassign-owner")
 def reassign_owner(
     integration: Annotated[str, typer.Argument(help="Integration name or id.")],

@@ -250,6 +250,26 @@ def reassign_owner(
     return integ
 
 
+def reconcile(
+    session: Session, *, actor: str, clock: Clock, quarantine: bool
+) -> list[DeprovisionReport]:
+    """Run the leaver steps for people deactivated outside identity (inventory edits,
+    ``ringfence apply``) whose integrations were not reached yet. Idempotent."""
+    reached = select(IdentityFinding.integration_id).where(
+        IdentityFinding.kind == FINDING_OWNER_LEFT, IdentityFinding.status == "open"
+    )
+    pending = session.scalars(
+        select(Person)
+        .join(Integration, Integration.owner_id == Person.id)
+        .where(Person.active.is_(False), Integration.id.not_in(reached))
+        .distinct()
+    ).all()
+    return [
+        deactivate_person(session, person, actor=actor, clock=clock, quarantine=quarantine)
+        for person in pending
+    ]
+
+
 def open_findings(session: Session, person_id: str | None = None) -> list[IdentityFinding]:
     query = select(IdentityFinding).where(IdentityFinding.status == "open")
     if person_id is not None:
