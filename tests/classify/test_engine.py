@@ -136,3 +136,16 @@ def test_fast_path_and_parsed_path_agree(classifier: Classifier) -> None:
     assert classifier.scan(plain, "application/json").findings == ()
     escaped = b'{"note": "nothing \\u0068ere", "n": 42}'
     assert classifier.scan(escaped, "application/json").findings == ()
+
+
+def test_deeply_nested_documents_do_not_fail(classifier: Classifier) -> None:
+    deep: list[object] = []
+    node = deep
+    for _ in range(3000):  # deeper than Python's recursion limit
+        child: list[object] = []
+        node.append(child)
+        node = child
+    node.append("jane@acme.io")
+    assert "email_address" in classifier.scan_json(deep).types
+    body = b"[" * 1000 + b'"jane@acme.io"' + b"]" * 1000
+    assert "email_address" in classifier.scan(body, "application/json").types
