@@ -304,3 +304,19 @@ def test_renewals_and_reminders_endpoints(client: Client) -> None:
     assert client.http.get(f"{V}/renewals?within_days=0", headers=client.ro).status_code == 422
     (rem,) = client.http.get(f"{V}/reminders", headers=client.ro).json()
     assert rem["stage"] == 30 and rem["days_left"] == 19
+
+
+def test_form_posts_with_bad_tokens_or_bodies_get_html_errors(client: Client) -> None:
+    r = client.http.post("/vendor-assessments/rf_vq_unknown", data={"q_GRC-01": "yes"})
+    assert r.status_code == 404 and "not valid" in r.text
+    sent = _send(client)
+    url = "/vendor-assessments/" + _token(sent["link"])
+    garbage = client.http.post(
+        url,
+        content=b"--xyz\r\nnot a part\r\n",
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+    )
+    assert garbage.status_code in (400, 422) and "<html" in garbage.text
+    unknown = client.http.post(url, data={"q_ZZZ-01": "yes"})
+    assert unknown.status_code == 422 and "ZZZ-01" in unknown.text
+    assert "<script" not in client.http.post(url, data={"q_SEF-08": "<script>x</script>"}).text
