@@ -72,13 +72,34 @@ class Result:
     p99_ms: float
     non2xx: int
     errors: int
+    cpu_us: float | None = None  # gateway CPU time per request (all worker processes)
 
     def row(self, ref: float | None) -> str:
         ratio = f"{self.rps / ref:.2f}x" if ref else "—"
+        cpu = f"{self.cpu_us:.0f}" if self.cpu_us is not None else "—"
         return (
             f"| {self.name} | {self.rps:,.0f} | {self.p50_ms:.2f} | {self.p99_ms:.2f} | "
-            f"{ratio} | {self.non2xx} | {self.errors} |"
+            f"{ratio} | {cpu} | {self.non2xx} | {self.errors} |"
         )
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its children (the uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -106,7 +127,7 @@ def run_wrk(
     for k, v in (headers or {}).items():
         args += ["-H", f"{k}: {v}"]
     if body is not None:
-        script = workdir / f"{name}.lua"
+        script = workdir / (re.sub(r"[^a-z0-9]+", "-", name.lower()) + ".lua")
         payload = json.dumps(body.decode())
         script.write_text(f'wrk.method = "POST"\nwrk.body = {payload}\n')
         args += ["-s", str(script)]
@@ -241,8 +262,17 @@ def main() -> int:
                     workdir=work,
                 )
             )
+        gw_pid = procs[-1].pid
+
+        def measured(name: str, url: str, **kw: Any) -> Result:
+            before = tree_cpu_seconds(gw_pid)
+            res = run_wrk(name, url, **kw)
+            used = tree_cpu_seconds(gw_pid) - before
+            res.cpu_us = used / max(1.0, res.rps * d) * 1e6
+            return res
+
         results.append(
-            run_wrk(
+            measured(
                 "gateway pass-through",
                 f"http://127.0.0.1:{gw_port}/pass/items",
                 duration=d,
@@ -252,28 +282,30 @@ def main() -> int:
             )
         )
         full_headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-        full = run_wrk(
-            "gateway full pipeline",
-            f"http://127.0.0.1:{gw_port}/full/items",
-            duration=d,
-            connections=c,
-            workdir=work,
-            headers=full_headers,
-            body=body_4k(),
+        results.append(
+            measured(
+                "gateway full pipeline",
+                f"http://127.0.0.1:{gw_port}/full/items",
+                duration=d,
+                connections=c,
+                workdir=work,
+                headers=full_headers,
+                body=body_4k(),
+            )
         )
-        results.append(full)
-        half = run_wrk(
-            "gateway full @ half connections",
-            f"http://127.0.0.1:{gw_port}/full/items",
-            duration=d,
-            connections=max(1, c // 8),
-            workdir=work,
-            headers=full_headers,
-            body=body_4k(),
+        results.append(
+            measured(
+                "gateway full @ low load (c/8)",
+                f"http://127.0.0.1:{gw_port}/full/items",
+                duration=d,
+                connections=max(1, c // 8),
+                workdir=work,
+                headers=full_headers,
+                body=body_4k(),
+            )
         )
-        results.append(half)
         direct_half = run_wrk(
-            "direct @ same connections",
+            "direct @ low load (c/8)",
             f"http://127.0.0.1:{up_port}/v1/items",
             duration=d,
             connections=max(1, c // 8),
@@ -307,13 +339,21 @@ def _report(results: list[Result], args: Any, redis_ok: bool, work: Path) -> Non
         f"wrk -c{args.connections} -d{args.duration}s, gateway workers={args.workers}, "
         f"DLP engine={args.dlp_engine}, Redis limits={'yes' if redis_ok else 'no (memory)'}"
     )
-    print("| scenario | req/s | p50 ms | p99 ms | x nginx | non-2xx | socket errors |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| scenario | req/s | p50 ms | p99 ms | x nginx | gateway CPU us/req "
+        "| non-2xx | socket errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(r.row(nginx))
     full = next(r for r in results if r.name == "gateway full pipeline")
     half = next(r for r in results if r.name.startswith("gateway full @"))
     dhalf = next(r for r in results if r.name.startswith("direct @"))
+    if full.cpu_us:
+        print(
+            f"full pipeline gateway CPU = {full.cpu_us:.0f} us/request "
+            f"(=> at most {2e6 / full.cpu_us:,.0f} req/s if the gateway had both cores)"
+        )
     if nginx:
         print(f"\nfull pipeline / nginx pass-through = {full.rps / nginx:.3f} (goal ≥ 0.15)")
     print(f"full pipeline throughput = {full.rps:,.0f} req/s (goal ≥ 5,000)")

@@ -91,3 +91,36 @@ async def test_stale_policy_fails_closed(env: Env) -> None:
 
 async def test_memory_limiter_is_default(env: Env) -> None:
     assert isinstance(env.gateway.limiter, RateLimiter)
+
+
+async def _raw(env: Env, path: bytes, query: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    """Call the ASGI app directly with bytes an HTTP client library would refuse to send."""
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path.decode(),
+        "raw_path": path,
+        "query_string": query,
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+    }
+    await env.gateway(scope, receive, send)
+    return int(sent[0]["status"])  # type: ignore[call-overload]
+
+
+async def test_request_line_and_header_injection_is_refused(env: Env) -> None:
+    token = await env.token(env.a)
+    auth = [(b"authorization", f"Bearer {token}".encode())]
+    assert await _raw(env, b"/crm/contacts", b"a=1", auth) == 200
+    assert await _raw(env, b"/crm/contacts", b"a=1 HTTP/1.1\r\nHost: evil", auth) == 400
+    assert await _raw(env, b"/crm/contacts", b"", [*auth, (b"x-note", b"a\r\nHost: evil")]) == 400
+    dup = [*auth, (b"authorization", b"Bearer other")]
+    assert await _raw(env, b"/crm/contacts", b"", dup) == 400

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -313,6 +314,8 @@ class Gateway:
                 raise Deny(400, "duplicate_header", "a security-relevant header is repeated")
             if len(ex.query) > self.config.max_query_bytes:
                 raise Deny(414, "query_too_long", "query string too long")
+            if ex.query and not _QUERY_OK.fullmatch(ex.query):
+                raise Deny(400, "query_rejected", "query string has characters not allowed")
             try:
                 ex.segs = canonical_path(ex.path.split("?", 1)[0])
             except PathRejected as exc:
@@ -515,6 +518,9 @@ class Gateway:
             for k, v in ex.headers.items()
             if k not in strip and k not in named and k != self.cert_policy.header
         ]
+        for _k, v in out:
+            if b"\r" in v or b"\n" in v or b"\x00" in v:
+                raise Deny(400, "header_rejected", "a header value contains a line break")
         out.append((b"x-request-id", ex.request_id.encode()))
         out.append((b"accept-encoding", b"identity"))
         cred = route.credential
@@ -692,6 +698,8 @@ class Gateway:
 
 
 _BODY = frozenset({"POST", "PUT", "PATCH"})
+# RFC 3986 query characters (percent-encoded otherwise); nothing that could end the request line.
+_QUERY_OK = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%\[\]|^`{}\\\"<>]*")
 
 
 def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:

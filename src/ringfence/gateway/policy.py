@@ -112,7 +112,11 @@ class CompiledRoute:
             segs = op.segments
             if len(segs) != n:
                 continue
-            if all(t is None or t == s for t, s in zip(segs, rest, strict=True)):
+            for i in range(n):
+                t = segs[i]
+                if t is not None and t != rest[i]:
+                    break
+            else:
                 if op.method == method:
                     return op, allowed
                 allowed.append(op.method)
