@@ -9,6 +9,7 @@ from ringfence.connectors import DiscoveredApp, DiscoveredGrant, DiscoveredPerso
 from ringfence.core.levels import DataClass
 from ringfence.posture import (
     AppFact,
+    ConsoleUserFact,
     CredentialFact,
     FlowFact,
     IntegrationFact,
@@ -157,6 +158,10 @@ def healthy() -> PostureContext:
         readiness=ReadinessFacts(
             frozenset({"app_to_app", "service_account"}), ago(10), NOW - timedelta(hours=2)
         ),
+        console_users=[
+            ConsoleUserFact("u1", "olive", "p1", ("admin",), True, False, True),
+            ConsoleUserFact("u2", "leo", "p2", ("viewer",), True, disabled=True),
+        ],
         monitoring=MonitoringFacts(
             {"okta": NOW - timedelta(hours=1), "slack": NOW - timedelta(hours=1)}, {"splunk": False}
         ),

@@ -149,7 +149,14 @@ def _vnd006(ctx: PostureContext) -> None:
     )
 
 
+def console(ctx: PostureContext, index: int, **changes: object) -> None:
+    assert ctx.console_users is not None
+    ctx.console_users[index] = replace(ctx.console_users[index], **changes)  # type: ignore[arg-type]
+
+
 CASES: dict[str, tuple[Mutation, str]] = {
+    "RF-IDN-014": (lambda c: console(c, 0, mfa=False), "olive"),
+    "RF-IDN-015": (lambda c: console(c, 1, disabled=False), "leo"),
     "RF-IDN-001": (lambda c: saas_person(c, mfa_enabled=False), "okta:owner@corp.example"),
     "RF-IDN-002": (
         lambda c: add_saas_person(

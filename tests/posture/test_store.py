@@ -297,3 +297,32 @@ def test_gateway_usage_table_feeds_least_privilege(lite_store: Store) -> None:
     assert result.status == "fail" and result.failures[0].evidence["unused"] == ["admin"]
     [rec] = recommend(ctx)
     assert rec.minimal == ("chat:write",)
+
+
+def test_console_users_come_from_the_identity_tables(estate_store: Store) -> None:
+    from sqlalchemy import text
+
+    with estate_store.session() as s:
+        assert load_context(s, NOW).console_users is None
+        leaver = s.execute(
+            text("SELECT id FROM people WHERE email = 'leaver@corp.example'")
+        ).scalar_one()
+        s.execute(
+            text(
+                "INSERT INTO identity_users (id, username, person_id, password_hash, roles, "
+                "totp_confirmed, failed_attempts, created_at, updated_at) VALUES ('cu1', 'leo', "
+                ":pid, 'argon2-hash', :roles, false, 0, :now, :now)"
+            ),
+            {"pid": leaver, "roles": '["admin"]', "now": NOW.replace(tzinfo=None)},
+        )
+    with estate_store.session() as s:
+        ctx = load_context(s, NOW)
+    assert ctx.console_users is not None
+    [user] = ctx.console_users
+    assert user.roles == ("admin",) and user.local_password and not user.mfa
+    failing = {
+        r.meta.id
+        for r in run_checks(ctx, only=["RF-IDN-014", "RF-IDN-015"]).results
+        if r.status == "fail"
+    }
+    assert failing == {"RF-IDN-014", "RF-IDN-015"}

@@ -8,6 +8,7 @@ finding lifecycle and discovery. Checks never do I/O; loading the context is sep
 from ringfence.posture.catalogue import Check, CheckMeta, Failure, Severity, all_checks, get_check
 from ringfence.posture.context import (
     AppFact,
+    ConsoleUserFact,
     CredentialFact,
     FlowFact,
     IntegrationFact,
@@ -29,6 +30,7 @@ __all__ = [
     "Check",
     "CheckMeta",
     "CheckResult",
+    "ConsoleUserFact",
     "CredentialFact",
     "Failure",
     "Finding",

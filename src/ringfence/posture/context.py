@@ -152,6 +152,20 @@ class ObservedUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleUserFact:
+    """A Ringfence console/API user (from the identity capability)."""
+
+    id: str
+    username: str
+    person_id: str | None = None
+    roles: tuple[str, ...] = ()
+    local_password: bool = False
+    sso: bool = False
+    mfa: bool = False
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class VendorFact:
     id: str
     name: str
@@ -206,6 +220,7 @@ class PostureContext:
     vendors: list[VendorFact] | None = None
     readiness: ReadinessFacts | None = None
     monitoring: MonitoringFacts | None = None
+    console_users: list[ConsoleUserFact] | None = None
     # Integration names adopted from discovery or explicitly declared as matching a SaaS app.
     notes: dict[str, str] = field(default_factory=dict)
 

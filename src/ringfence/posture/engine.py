@@ -30,6 +30,7 @@ _SKIP_REASONS = {
     "vendors": "no vendor-risk data yet",
     "readiness": "no incident-response data (playbooks, drills, backups) yet",
     "monitoring": "no monitoring data (audit sources, SIEM sinks) yet",
+    "console_users": "no console users (identity capability) yet",
 }
 
 

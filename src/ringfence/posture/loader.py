@@ -22,6 +22,7 @@ from ringfence.connectors import DiscoveredApp, DiscoveredGrant, DiscoveredPerso
 from ringfence.core.levels import DataClass
 from ringfence.posture.context import (
     AppFact,
+    ConsoleUserFact,
     CredentialFact,
     FlowFact,
     IntegrationFact,
@@ -166,6 +167,7 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
     ctx.usage = _usage(session) if "gateway_usage" in tables else None
     ctx.vendors = _vendors(session, tables)
     ctx.monitoring = _monitoring(session) if "monitor_events" in tables else None
+    ctx.console_users = _console_users(session) if "identity_users" in tables else None
     return ctx
 
 
@@ -402,3 +404,28 @@ def _monitoring(session: Session) -> MonitoringFacts | None:
     if not sources and not sinks:
         return None
     return MonitoringFacts(sources, sinks)
+
+
+def _console_users(session: Session) -> list[ConsoleUserFact] | None:
+    """Console users (identity capability); None while there are none."""
+    rows = _rows(
+        session,
+        "SELECT id, username, person_id, roles, password_hash IS NOT NULL, "
+        "sso_subject IS NOT NULL, totp_confirmed, disabled_at IS NOT NULL "
+        "FROM identity_users",
+    )
+    if not rows:
+        return None
+    return [
+        ConsoleUserFact(
+            str(r[0]),
+            str(r[1]),
+            r[2],
+            tuple(_json_value(r[3]) or ()),
+            bool(r[4]),
+            bool(r[5]),
+            bool(r[6]),
+            bool(r[7]),
+        )
+        for r in rows
+    ]

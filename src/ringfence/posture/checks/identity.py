@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
-from ringfence.posture.context import PostureContext, saas_of
+from ringfence.posture.context import ConsoleUserFact, PostureContext, saas_of
 
 
 @check(
@@ -308,4 +308,53 @@ def departed_holds_grants(ctx: PostureContext) -> Iterator[Failure]:
                 f"{who} still holds a {g.vendor} grant to {g.app_name} "
                 f"({', '.join(g.scopes) or 'no scopes'})",
                 scopes=list(g.scopes),
+            )
+
+
+def _console(ctx: PostureContext) -> list[ConsoleUserFact]:
+    if ctx.console_users is None:
+        raise LookupError("no console users")
+    return ctx.console_users
+
+
+@check(
+    id="RF-IDN-014",
+    title="Ringfence console administrator without MFA",
+    area="identity",
+    severity=Severity.HIGH,
+    resource="console_user",
+    requires=("console_users",),
+    rationale="Whoever holds a Ringfence admin account can open every door in the perimeter "
+    "(routes, credentials, quarantines); a password alone is not enough.",
+    remediation="Enrol TOTP for the account or make it SSO-only (remove the local password).",
+)
+def console_admin_without_mfa(ctx: PostureContext) -> Iterator[Failure]:
+    for u in _console(ctx):
+        if not u.disabled and "admin" in u.roles and u.local_password and not u.mfa:
+            yield fail(
+                "console_user",
+                u.username,
+                f"console admin {u.username} can sign in with a password and has no MFA",
+            )
+
+
+@check(
+    id="RF-IDN-015",
+    title="Ringfence console account of a departed person",
+    area="identity",
+    severity=Severity.HIGH,
+    resource="console_user",
+    requires=("console_users",),
+    rationale="A leaver's console account keeps control-plane access after offboarding.",
+    remediation="Disable the console account (SCIM deprovisioning should have done it).",
+)
+def console_user_departed(ctx: PostureContext) -> Iterator[Failure]:
+    people = ctx.people_by_id
+    for u in _console(ctx):
+        person = people.get(u.person_id) if u.person_id else None
+        if not u.disabled and person is not None and not person.active:
+            yield fail(
+                "console_user",
+                u.username,
+                f"console user {u.username} belongs to departed {person.email}",
             )
