@@ -120,6 +120,8 @@ CASES: list[tuple[str, str, bool]] = [
     ("crypto_wallet_address", "send to 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3", False),
     ("ethereum_address", "wallet 0x52908400098527886E0F7030069857D2E4169EE7", True),
     ("ethereum_address", "wallet 0x0000000000000000000000000000000000000000", False),
+    ("ethereum_address", "wallet 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", True),
+    ("ethereum_address", "wallet 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD", False),  # EIP-55
     ("vehicle_identification_number", "VIN 1M8GDM9AXKP042788", True),
     ("vehicle_identification_number", "VIN 1M8GDM9A1KP042788", False),
     ("medical_record_number", "MRN-00482913 admitted", True),

@@ -287,7 +287,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
     ),
     Detector(
         "ethereum_address", "Ethereum address", C, "financial",
-        r"\b0x[0-9a-fA-F]{40}\b", v.eth_address, "hex structure", base=0.6,
+        r"\b0x[0-9a-fA-F]{40}\b", v.eth_address, "EIP-55 checksum (mixed case)", base=0.6,
         context=("ethereum", "eth", "wallet"), keys=("wallet", "eth"),
         mask="last4", example="0x52908400098527886E0F7030069857D2E4169EE7",
     ),

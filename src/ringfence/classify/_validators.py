@@ -267,10 +267,61 @@ def crypto_wallet(value: str) -> bool:
     return bech32_address(value) if value.lower().startswith("bc1") else base58check(value)
 
 
+_KECCAK_RC = [
+    0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000,
+    0x000000000000808B, 0x0000000080000001, 0x8000000080008081, 0x8000000000008009,
+    0x000000000000008A, 0x0000000000000088, 0x0000000080008009, 0x000000008000000A,
+    0x000000008000808B, 0x800000000000008B, 0x8000000000008089, 0x8000000000008003,
+    0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
+    0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008,
+]  # fmt: skip
+_KECCAK_ROT = [[0, 36, 3, 41, 18], [1, 44, 10, 45, 2], [62, 6, 43, 15, 61],
+               [28, 55, 25, 21, 56], [27, 20, 39, 8, 14]]  # fmt: skip
+_M64 = (1 << 64) - 1
+
+
+def _rol(v: int, n: int) -> int:
+    return ((v << n) | (v >> (64 - n))) & _M64 if n else v
+
+
+def keccak256(data: bytes) -> bytes:
+    """Original Keccak-256 (pad 0x01, as Ethereum uses; ``hashlib.sha3_256`` pads 0x06)."""
+    rate = 136
+    msg = bytearray(data) + b"\x01" + b"\x00" * ((-len(data) - 1) % rate)
+    msg[-1] |= 0x80
+    a = [[0] * 5 for _ in range(5)]
+    for off in range(0, len(msg), rate):
+        for i in range(rate // 8):
+            a[i % 5][i // 5] ^= int.from_bytes(msg[off + 8 * i : off + 8 * i + 8], "little")
+        for rc in _KECCAK_RC:
+            c = [a[x][0] ^ a[x][1] ^ a[x][2] ^ a[x][3] ^ a[x][4] for x in range(5)]
+            d = [c[(x - 1) % 5] ^ _rol(c[(x + 1) % 5], 1) for x in range(5)]
+            b = [[0] * 5 for _ in range(5)]
+            for x in range(5):
+                for y in range(5):
+                    b[y][(2 * x + 3 * y) % 5] = _rol(a[x][y] ^ d[x], _KECCAK_ROT[x][y])
+            a = [
+                [b[x][y] ^ (~b[(x + 1) % 5][y] & b[(x + 2) % 5][y]) for y in range(5)]
+                for x in range(5)
+            ]
+            a[0][0] ^= rc
+    return b"".join(a[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
+
+
 @safe
 def eth_address(value: str) -> bool:
+    """Ethereum address; a mixed-case one must carry a valid EIP-55 checksum."""
     h = value[2:]
-    return len(h) == 40 and not all_same(h) and len(set(h.lower())) > 6
+    if len(h) != 40 or all_same(h) or len(set(h.lower())) <= 6:
+        return False
+    if h.islower() or h.isupper() or h.isdigit():
+        return True
+    digest = keccak256(h.lower().encode()).hex()
+    return all(
+        (c.isupper() if int(digest[i], 16) >= 8 else not c.isupper())
+        for i, c in enumerate(h)
+        if c.isalpha()
+    )
 
 
 _MONTHS = {
