@@ -30,6 +30,7 @@ from ringfence.connectors import DiscoveredApp, DiscoveredGrant, DiscoveredPerso
 from ringfence.core.levels import DataClass
 from ringfence.posture import (
     AppFact,
+    ConsoleUserFact,
     CredentialFact,
     FlowFact,
     IntegrationFact,
@@ -237,6 +238,19 @@ def build(n: int, seed: int = 42) -> PostureContext:
         usage=usage,
         saas=saas,
         vendors=vendor_facts,
+        console_users=[
+            ConsoleUserFact(
+                f"cu{i}",
+                f"console{i}",
+                rnd.choice(people).id,
+                ("admin",) if i % 5 == 0 else ("viewer",),
+                rnd.random() > 0.5,
+                rnd.random() > 0.5,
+                rnd.random() > 0.3,
+                rnd.random() < 0.1,
+            )
+            for i in range(50)
+        ],
         readiness=ReadinessFacts(frozenset({"app_to_app"}), ago(120), ago(2)),
         monitoring=MonitoringFacts({"okta": ago(0.1), "slack": ago(3)}, {"splunk": True}),
     )
@@ -261,6 +275,7 @@ def fresh(ctx: PostureContext) -> PostureContext:
                 "vendors",
                 "readiness",
                 "monitoring",
+                "console_users",
             )
         }
     )
