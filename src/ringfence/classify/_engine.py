@@ -52,6 +52,7 @@ _NEGATIVE_WINDOW = re.compile(
     r"commit|trace|request id|serial)(?![a-z])[^\n]{0,24}$",
     re.IGNORECASE,
 )
+_NUMERIC = re.compile(r"[0-9 .\-/]+")
 _SECRET_FIELD = re.compile(
     r"(?:^| )(?:secret|token|apikey|api key|key|password|passwd|passphrase|pwd|credentials?|"
     r"private key|access key|auth|authorization|client secret|signing key)(?: |$)"
@@ -463,9 +464,12 @@ class Classifier:
             conf += det.separated_bonus
         if det.short_len and sum(ch.isalnum() for ch in value) <= det.short_len:
             conf -= 0.3
+        # Numbers are ambiguous: an order id or a tracking number can pass a checksum. Values
+        # with letters (emails, IBANs, NINOs) say what they are whatever the field is called.
         if (
             not (key_hit or word_hit)
             and det.category != "secret"
+            and _NUMERIC.fullmatch(value) is not None
             and _looks_like_other_id(key, leaf.text, start)
         ):
             conf -= 0.5
