@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console
@@ -101,8 +102,7 @@ def register(app: typer.Typer) -> None:
                 raise ValidationError(str(exc.args[0])) from None
             accepted: set[tuple[str, str, str]] = set()
             if record:
-                with rt.store.session() as s:
-                    accepted = lifecycle.sync_findings(s, report).accepted
+                accepted = _record(rt, report)
         finally:
             rt.close()
         _emit(report, fmt, out, accepted, estate)
@@ -190,6 +190,18 @@ def register(app: typer.Typer) -> None:
         console.print(f"review it, then `ringfence plan -f {file}` and `ringfence apply -f {file}`")
 
     app.add_typer(posture_app, name="posture")
+
+
+def _record(rt: Runtime, report: PostureReport) -> set[tuple[str, str, str]]:
+    """Sync findings; a concurrent run inserting the same new finding first is retried."""
+    for attempt in range(3):
+        try:
+            with rt.store.session() as s:
+                return lifecycle.sync_findings(s, report).accepted
+        except SAIntegrityError:
+            if attempt == 2:
+                raise
+    return set()
 
 
 def _emit(
