@@ -17,8 +17,10 @@ from tests.gateway.upstream import free_port
 
 
 @contextmanager
-def gateway_process(data_dir: Path, *, redis_url: str | None, prefix: str = "") -> Iterator[str]:
-    port = free_port()
+def gateway_processes(
+    data_dir: Path, count: int, *, redis_url: str | None, prefix: str = ""
+) -> Iterator[list[str]]:
+    """Start ``count`` gateway processes at once (they share the store); yield their URLs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
     env.update(
         {
@@ -31,49 +33,56 @@ def gateway_process(data_dir: Path, *, redis_url: str | None, prefix: str = "") 
     if redis_url:
         env["RINGFENCE_GATEWAY_REDIS_URL"] = redis_url
         env["RINGFENCE_GATEWAY_REDIS_PREFIX"] = prefix
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ringfence.gateway.cli:asgi_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    procs: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"gateway exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("gateway did not start")
-        yield url
+        for _ in range(count):
+            port = free_port()
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "ringfence.gateway.cli:asgi_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            procs.append((proc, f"http://127.0.0.1:{port}"))
+        deadline = time.monotonic() + 30
+        for proc, url in procs:
+            while True:
+                if proc.poll() is not None:
+                    err = proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+                    raise RuntimeError(f"gateway exited: {err}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError("gateway did not start")
+                try:
+                    if httpx.get(url + "/healthz", timeout=0.5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+        yield [url for _, url in procs]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        for proc, _ in procs:
+            proc.terminate()
+        for proc, _ in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 @contextmanager

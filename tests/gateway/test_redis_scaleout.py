@@ -12,7 +12,7 @@ from sqlalchemy import select
 from ringfence.gateway.models import GatewayRoute
 from ringfence.runtime import Runtime
 from tests.gateway.conftest import Template
-from tests.gateway.procs import gateway_process, private_redis
+from tests.gateway.procs import gateway_processes, private_redis
 from tests.services import REDIS_URL, redis_prefix, unavailable
 
 pytestmark = pytest.mark.redis
@@ -47,10 +47,7 @@ async def test_two_processes_enforce_an_exact_shared_limit(
     _set_limit(gw_runtime, f"{limit}/minute")
     data_dir = gw_runtime.settings.data_dir
     try:
-        with (
-            gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g1,
-            gateway_process(data_dir, redis_url=REDIS_URL, prefix=prefix) as g2,
-        ):
+        with gateway_processes(data_dir, 2, redis_url=REDIS_URL, prefix=prefix) as (g1, g2):
             token = await _token(g1, template)
             headers = {"authorization": f"Bearer {token}"}
             limits = httpx.Limits(max_connections=50)
@@ -82,9 +79,9 @@ async def test_killing_redis_turns_limited_routes_into_503(
         unavailable("redis-server", "binary not installed")
         return
     try:
-        with gateway_process(
-            gw_runtime.settings.data_dir, redis_url=redis_url, prefix="rf:kill:"
-        ) as gw:
+        with gateway_processes(
+            gw_runtime.settings.data_dir, 1, redis_url=redis_url, prefix="rf:kill:"
+        ) as (gw,):
             token = await _token(gw, template)
             headers = {"authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(timeout=10) as c:
