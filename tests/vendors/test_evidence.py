@@ -14,7 +14,7 @@ from ringfence.core.errors import IntegrityError, ValidationError
 from ringfence.runtime import Runtime
 from ringfence.store.models import VaultSecret, Vendor
 from ringfence.vendors import documents, evidence
-from ringfence.vendors.models import VendorDocument
+from ringfence.vendors.models import Certification, VendorDocument
 from ringfence.vendors.schemas import CertificationIn
 from tests.vendors.conftest import Estate
 
@@ -106,6 +106,9 @@ def test_soc2_is_current_for_twelve_months_after_its_period(
     with runtime.store.session() as s:
         st = evidence.current_certifications(s, date(2026, 1, 1), estate.vendor_id)
     assert st[0].valid_until == date(2026, 9, 30) and st[0].state is evidence.CertState.VALID
+    with runtime.store.session() as s:
+        # The derived end is stored, so SQL readers of expires_on see the same date.
+        assert s.query(Certification).one().expires_on == date(2026, 9, 30)
     with runtime.store.session() as s:
         st = evidence.current_certifications(s, date(2026, 11, 10), estate.vendor_id)
     assert st[0].state is evidence.CertState.EXPIRED and st[0].days_left == -41

@@ -34,6 +34,7 @@ from ringfence.vendors.models import (
     Assessment,
     AssessmentStatus,
     Certification,
+    CertKind,
     Contract,
     Pentest,
     Tier,
@@ -157,7 +158,12 @@ def load_vendor_risk(session: Session) -> dict[str, dict[str, Any]]:
                     "period_start": c.period_start,
                     "period_end": c.period_end,
                     "issued_on": c.issued_on,
-                    "expires_on": c.expires_on,
+                    # A derived SOC 2 end date was not declared: leave it implied.
+                    "expires_on": None
+                    if c.kind in (CertKind.SOC2_TYPE1, CertKind.SOC2_TYPE2)
+                    and c.period_end is not None
+                    and c.expires_on == c.period_end + evidence.SOC2_CURRENCY
+                    else c.expires_on,
                 }.items()
                 if v not in (None, "")
             }

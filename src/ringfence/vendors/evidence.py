@@ -3,8 +3,9 @@
 Validity rules: ISO/IEC 27001, PCI DSS and "other" certificates are valid until ``expires_on``.
 SOC 2 reports carry no expiry date, so a report is treated as current for 12 months after the
 end of its period (Type II) or its "as of" date (Type I) — the usual bridge-letter practice —
-unless ``expires_on`` is given explicitly. Only the newest certification of each kind counts.
-This module reads the clock it is given; it never calls ``datetime.now()``.
+unless ``expires_on`` is given explicitly; that derived date is stored in ``expires_on``.
+Only the newest certification of each kind counts. This module reads the clock it is given;
+it never calls ``datetime.now()``.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class CertStatus:
 
 def add_certification(session: Session, vendor: Vendor, data: CertificationIn) -> Certification:
     row = Certification(vendor_id=vendor.id, **data.model_dump())
+    # Store the derived validity end of a SOC 2 report, so readers of the table that look
+    # only at expires_on (e.g. SQL reports) see the same date as valid_until() does.
+    row.expires_on = valid_until(row)
     session.add(row)
     session.flush()
     return row
