@@ -69,6 +69,7 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
             "response_schema": EXTRA_SCHEMA,
         },
         {"method": "GET", "path": "/slow", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/gzip", "scopes": ["crm.read"]},
         {"method": "POST", "path": "/exports", "scopes": ["crm.read"], "quota": "3/hour"},
     ]
     crm = RouteSpec.model_validate(

@@ -41,3 +41,10 @@ async def test_upstream_server_headers_are_not_passed_through(env: Env) -> None:
     r = await env.get("/crm/contacts", token)
     assert "set-cookie" not in r.headers
     assert r.headers.get("server", "") != "upstream/1.0"
+
+
+async def test_encoded_upstream_body_that_cannot_be_inspected_is_refused(env: Env) -> None:
+    token = await env.token(env.a)
+    r = await env.get("/crm/gzip", token)
+    assert r.status_code == 502
+    assert r.json()["code"] == "upstream_encoding"

@@ -53,6 +53,19 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         )
         await send({"type": "http.response.body", "body": raw})
         return
+    if path.endswith("/gzip"):
+        import gzip
+
+        raw = gzip.compress(orjson.dumps({"email": "hidden@corp.example"}))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")],
+            }
+        )
+        await send({"type": "http.response.body", "body": raw})
+        return
     if path.endswith("/redirect"):
         await send(
             {

@@ -588,6 +588,15 @@ class Gateway:
             raise Deny(502, "upstream_redirect", "upstream answered with a redirect; refused")
         body = response.body
         ctype = _header(response.headers, b"content-type")
+        encoding = _header(response.headers, b"content-encoding").strip().lower()
+        if (
+            body
+            and encoding not in ("", "identity")
+            and (route.dlp_response or ex.op.response_validator is not None)
+        ):
+            # We asked for identity; an encoded body could not be inspected, so it is refused.
+            self.metrics.upstream_errors.labels(route.name, "encoding").inc()
+            raise Deny(502, "upstream_encoding", "upstream response is encoded; cannot inspect")
         if (
             body
             and "json" in ctype.lower()
