@@ -93,3 +93,11 @@ def test_email_under_an_id_like_key_is_still_an_email(classifier: Classifier) ->
     res = classifier.scan(orjson.dumps(doc), "application/json")
     assert res.types == {"email_address"}
     assert res.data_class is DataClass.CONFIDENTIAL
+
+
+def test_formatted_identifier_in_an_id_field_is_still_found(classifier: Classifier) -> None:
+    doc = {"nationalIds": [{"type": "USA-SSN", "id": "536-90-4399"}], "order_id": "536904399"}
+    res = classifier.scan(orjson.dumps(doc), "application/json")
+    assert [(f.type_id, f.path) for f in res.findings] == [
+        ("us_social_security_number", "$.nationalIds[0].id")
+    ]
