@@ -4,7 +4,7 @@
 Each rule is our own, informed by the providers' documentation and public rule sets such as
 gitleaks (MIT); sources are cited in docs/classify.md. Every secret is RESTRICTED except
 identifiers that are not credentials on their own. Declarative only: nothing is evaluated here,
-and previews keep at most the public, fixed prefix of a token.
+and a preview never shows more than the public, fixed prefix of a token.
 """
 
 from __future__ import annotations
