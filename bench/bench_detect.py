@@ -14,7 +14,9 @@ One run, same events, same rules:
   same field mapping, so both sides see the same values); ``REGEXP`` is Python ``re``.
 
 Match counts per rule must be equal (asserted). Prints events/s and the ratio.
-Run: ``.venv/bin/python bench/bench_detect.py [--events 200000]``
+``--nats N`` also measures N events end to end through NATS JetStream into PostgreSQL with
+``--workers`` worker processes (needs NATS on :4222 and PostgreSQL on :5432).
+Run: ``.venv/bin/python bench/bench_detect.py [--events 200000] [--nats 50000]``
 """
 
 from __future__ import annotations
@@ -416,10 +418,84 @@ def sql_reference(
     return counts, load, query, list_rules
 
 
+async def _publish_and_wait(bus: Any, es: Any, events: list[Event]) -> float:
+    import asyncio
+
+    await bus.connect()
+    t = time.perf_counter()
+    await bus.publish(events)
+    while es.count() < len(events):  # noqa: ASYNC110 - polling the database, not an event
+        await asyncio.sleep(0.1)
+    elapsed = time.perf_counter() - t
+    await bus.delete_stream()
+    await bus.close()
+    return elapsed
+
+
+def bench_nats(n: int, workers: int) -> None:
+    """End to end: publish n parsed events to JetStream, ``workers`` worker processes store
+    them in PostgreSQL (store only, and with all analysers); events/s until all stored."""
+    import asyncio
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.services helpers
+    from tests.services import NATS_URL, nats_names, postgres_database
+
+    from ringfence.bus import NatsBus
+    from ringfence.monitor.storage import EventStore
+    from ringfence.store.db import Store
+
+    events = parse_all(make_records(n, seed=11))
+    for analyse in (False, True):
+        name = nats_names()
+        with postgres_database() as url:
+            store = Store(url)
+            store.migrate()
+            es = EventStore(store)
+            bus = NatsBus(NATS_URL, stream=name, subject_prefix=name.lower(), durable="w")
+            cmd = [
+                sys.executable,
+                "-m",
+                "ringfence.monitor.worker",
+                "--nats",
+                NATS_URL,
+                "--store-url",
+                url,
+                "--stream",
+                name,
+                "--prefix",
+                name.lower(),
+                "--durable",
+                "w",
+            ] + ([] if analyse else ["--store-only"])
+            procs = [subprocess.Popen(cmd, stderr=subprocess.DEVNULL) for _ in range(workers)]
+
+            try:
+                elapsed = asyncio.run(_publish_and_wait(bus, es, events))
+            finally:
+                for p in procs:
+                    p.terminate()
+                    p.wait(10)
+            stored, distinct = es.count(), es.count_distinct_ids()
+            store.dispose()
+        assert stored == distinct == len(events), (stored, distinct, len(events))
+        mode = "store + Sigma/UEBA/apimon" if analyse else "store only"
+        print(
+            f"NATS end to end, {workers} workers, {mode}: {len(events):,} events in "
+            f"{elapsed:.1f} s = {len(events) / elapsed:,.0f} events/s, none lost or duplicated"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--nats", type=int, default=0, help="also run N events end to end via NATS")
+    ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
+    if args.nats:
+        bench_nats(args.nats, args.workers)
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe")

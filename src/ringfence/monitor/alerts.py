@@ -110,13 +110,18 @@ class AlertStore:
             return created
         now = self.clock.now()
         with self.store.session() as s:
+            # one lookup per dedup key per batch: a burst is many findings with one key
+            open_by_key: dict[str, Alert | None] = {}
             for f in findings:
-                open_alert = s.scalars(
-                    select(Alert)
-                    .where(Alert.dedup_key == f.dedup_key, Alert.status != "closed")
-                    .order_by(Alert.last_seen.desc())
-                    .limit(1)
-                ).first()
+                key = f.dedup_key
+                if key not in open_by_key:
+                    open_by_key[key] = s.scalars(
+                        select(Alert)
+                        .where(Alert.dedup_key == key, Alert.status != "closed")
+                        .order_by(Alert.last_seen.desc())
+                        .limit(1)
+                    ).first()
+                open_alert = open_by_key[key]
                 if open_alert is not None and f.time - open_alert.last_seen <= self.suppression:
                     open_alert.count += 1
                     open_alert.last_seen = max(open_alert.last_seen, f.time)
@@ -149,7 +154,7 @@ class AlertStore:
                             next_attempt_at=now,
                         )
                     )
-                s.flush()
+                open_by_key[f.dedup_key] = alert
                 created.append(alert)
         return created
 

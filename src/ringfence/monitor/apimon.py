@@ -33,6 +33,9 @@ class ApiMonitorConfig:
 @dataclass
 class _Route:
     window: deque[tuple[datetime, int, float]] = field(default_factory=deque)
+    n5: int = 0  # 5xx in the window
+    n4: int = 0  # 401/403 in the window
+    newest: datetime | None = None
     consecutive_5xx: int = 0
     baseline_ms: float | None = None
     fired: dict[str, datetime] = field(default_factory=dict)
@@ -62,16 +65,21 @@ class ApiMonitor:
         latency = raw.get("latency_ms")
         lat = float(latency) if isinstance(latency, int | float) else 0.0
         r = self._routes.setdefault(route_name, _Route())
+        if r.newest is not None and e.time < r.newest - self.cfg.window:
+            return []  # too late for the window: counted nowhere
+        r.newest = e.time if r.newest is None or e.time > r.newest else r.newest
         r.window.append((e.time, status, lat))
-        horizon = e.time - self.cfg.window
+        r.n5 += status >= 500
+        r.n4 += status in (401, 403)
+        horizon = r.newest - self.cfg.window
         while r.window and r.window[0][0] < horizon:
-            r.window.popleft()
+            _, old, _ = r.window.popleft()
+            r.n5 -= old >= 500
+            r.n4 -= old in (401, 403)
         r.consecutive_5xx = r.consecutive_5xx + 1 if status >= 500 else 0
         out: list[Finding] = []
-        n = len(r.window)
+        n, n5, n4 = len(r.window), r.n5, r.n4
         secs = int(self.cfg.window.total_seconds())
-        n5 = sum(1 for _, s, _ in r.window if s >= 500)
-        n4 = sum(1 for _, s, _ in r.window if s in (401, 403))
         if n >= self.cfg.min_requests and n5 / n >= self.cfg.error_rate:
             out += self._fire(
                 r,
@@ -101,7 +109,12 @@ class ApiMonitor:
                 "critical",
                 f"route {route_name}: {upstream} failed {r.consecutive_5xx} requests in a row",
             )
-        if status < 400 and lat > 0:
+        slow = r.baseline_ms is not None and lat > self.cfg.latency_factor * r.baseline_ms
+        fired = r.fired.get("latency")
+        if fired is not None and e.time - fired < self.cfg.window:
+            slow = False  # already reported for this window
+        if status < 400 and lat > 0 and slow:
+            # the window's p95 is only computed when this request itself is slow
             ok = sorted(x for _, s, x in r.window if s < 400 and x > 0)
             if len(ok) >= self.cfg.min_requests and r.baseline_ms is not None:
                 p95 = ok[min(len(ok) - 1, int(0.95 * len(ok)))]
@@ -115,6 +128,7 @@ class ApiMonitor:
                         f"route {route_name}: p95 latency {p95:.0f} ms over {secs} s; "
                         f"baseline {r.baseline_ms:.0f} ms ({p95 / r.baseline_ms:.1f}x)",
                     )
+        if status < 400 and lat > 0:
             a = self.cfg.baseline_alpha
             # the baseline learns slowly and not from the regression it is meant to catch
             if r.baseline_ms is None:

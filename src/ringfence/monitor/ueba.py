@@ -180,25 +180,28 @@ class Ueba:
             if value is None:
                 continue
             seen: dict[str, float] = st.setdefault(name, {})
-            known = {k for k, t in seen.items() if t >= horizon}
-            if value not in known and warm and known:
+            last = seen.get(value)
+            if (last is None or last < horizon) and warm and seen:
+                known = sum(1 for t in seen.values() if t >= horizon)
+            else:
+                known = 0
+            if known:
                 out.append(
                     self._finding(
                         e,
                         f"new_{name.replace(' ', '_')}",
                         f"New {name} for {e.actor}",
-                        f"{e.actor} used a new {name} {value}; {len(known)} known in "
+                        f"{e.actor} used a new {name} {value}; {known} known in "
                         f"{self.cfg.new_term_days} days",
                         "medium" if name != "country" else "high",
                         value=value,
-                        known=len(known),
+                        known=known,
                     )
                 )
             seen[value] = ts
-            if len(seen) > self.cfg.max_terms:
-                for k, _ in sorted(seen.items(), key=lambda kv: kv[1])[
-                    : len(seen) - self.cfg.max_terms
-                ]:
+            if len(seen) > self.cfg.max_terms * 1.25:  # trim in chunks: amortised cost
+                oldest = sorted(seen.items(), key=lambda kv: kv[1])
+                for k, _ in oldest[: len(seen) - self.cfg.max_terms]:
                     del seen[k]
         return out
 
