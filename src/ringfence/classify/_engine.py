@@ -159,6 +159,8 @@ class Classifier:
             if c.det.needs_context:
                 patterns[i] = expr
             else:
+                if c.det.formatted:  # bare forms are only looked for when context occurs
+                    patterns[i] = (c.det.formatted, c.det.caseless, True)
                 patterns.append(expr)
                 self._ctx_id[i] = len(patterns) - 1
         self._prefilter: Prefilter = build_prefilter(patterns, engine)
@@ -341,13 +343,21 @@ class Classifier:
         # Specific detectors first: a candidate lying inside a span an earlier (more specific)
         # detector already confirmed is skipped before its validator runs.
         taken: dict[int, Spans] = {}
-        for idx in sorted(cands, key=self._order):
-            offsets = cands[idx]
+        todo = set(cands)
+        # A detector whose slot only holds its formatted pattern still runs when its context
+        # occurs (bare values are confirmed by a full scan then).
+        todo.update(
+            i for i, x in self._ctx_id.items() if x in cands and self._compiled[i].det.formatted
+        )
+        for idx in sorted(todo, key=self._order):
+            offsets = cands.get(idx, set())
             if idx >= len(self._compiled):
                 continue  # a context expression
             c = self._compiled[idx]
             ctx = self._ctx_id.get(idx)
             bare_ok = ctx is None or ctx in cands
+            if bare_ok and c.det.formatted:
+                offsets = set()  # context occurs: scan for bare forms too
             if idx == self._field_secret:
                 hits.extend(self._field_secrets(leaves))
                 continue

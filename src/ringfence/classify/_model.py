@@ -43,6 +43,7 @@ class Detector:
     keys: tuple[str, ...] = ()
     needs_context: bool = False
     bare_needs_context: bool = False  # unformatted (separator-free) values need context
+    formatted: str = ""  # with bare_needs_context: the pattern's forms that have a separator
     separated_bonus: float = 0.0  # added when the value is written with separators (123-45-6789)
     short_len: int = 0  # values with at most this many alphanumerics lose 0.3 (rare forms)
     caseless: bool = False

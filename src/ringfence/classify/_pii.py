@@ -78,7 +78,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "us_social_security_number", "US SSN", R, "government_id",
         r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b|\b\d{9}\b", ids.us_ssn, "SSA area/group/serial rules",
         base=0.45, context=("ssn", "social security", "soc sec"),
-        keys=("ssn", "socialsecurity"), mask="last4", separated_bonus=0.3, bare_needs_context=True, example="536-90-4399",
+        keys=("ssn", "socialsecurity"), mask="last4", separated_bonus=0.3, bare_needs_context=True, formatted=r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b", example="536-90-4399",
     ),
     Detector(
         "us_individual_taxpayer_identification_number", "US ITIN", R, "government_id",
@@ -148,7 +148,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         "india_aadhaar_individual", "India Aadhaar", R, "government_id",
         r"\b[2-9]\d{3}[ \-]?\d{4}[ \-]?\d{4}\b", ids.in_aadhaar, "Verhoeff", base=0.35,
         context=("aadhaar", "aadhar", "uidai", "uid"), keys=("aadhaar", "aadhar", "uid"),
-        mask="last4", separated_bonus=0.3, bare_needs_context=True, example="2341 2341 2346",
+        mask="last4", separated_bonus=0.3, bare_needs_context=True, formatted=r"\b[2-9]\d{3}(?:[ \-]\d{4}[ \-]?|\d{4}[ \-])\d{4}\b", example="2341 2341 2346",
     ),
     Detector(
         "india_pan_individual", "India PAN", R, "government_id",
@@ -159,12 +159,12 @@ PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
         "brazil_cpf_number", "Brazil CPF", R, "government_id",
         r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b", ids.br_cpf, "mod 11 x2", base=0.45,
-        context=("cpf", "cadastro"), keys=("cpf",), mask="last4", separated_bonus=0.3, bare_needs_context=True, example="529.982.247-25",
+        context=("cpf", "cadastro"), keys=("cpf",), mask="last4", separated_bonus=0.3, bare_needs_context=True, formatted=r"\b\d{3}(?:\.\d{3}\.?\d{3}-?|\d{3}\.\d{3}-?|\d{6}-)\d{2}\b", example="529.982.247-25",
     ),
     Detector(
         "brazil_cnpj_number", "Brazil CNPJ", C, "government_id",
         r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b", ids.br_cnpj, "mod 11 x2", base=0.5,
-        context=("cnpj",), keys=("cnpj",), mask="last4", separated_bonus=0.25, bare_needs_context=True, example="11.222.333/0001-81",
+        context=("cnpj",), keys=("cnpj",), mask="last4", separated_bonus=0.25, bare_needs_context=True, formatted=r"\b\d{2}(?:\.\d{3}\.?\d{3}/?|\d{3}\.\d{3}/?|\d{6}/)\d{4}-?\d{2}\b|\b\d{12}-\d{2}\b", example="11.222.333/0001-81",
     ),
     Detector(
         "australia_tax_file_number", "Australia TFN", R, "government_id",
