@@ -84,6 +84,7 @@ class ShadowItem:
     principals: list[str] = field(default_factory=list)
     client_id: str | None = None
     tenant_wide: bool = False
+    app: str | None = None  # the discovered app behind an integration (its adopt source)
 
     @property
     def risk(self) -> str:
@@ -105,6 +106,7 @@ class ShadowItem:
             "principals": self.principals,
             "client_id": self.client_id,
             "tenant_wide": self.tenant_wide,
+            "app": self.app,
         }
 
 
@@ -138,6 +140,7 @@ def find_shadow(ctx: PostureContext) -> list[ShadowItem]:
                     g.vendor,
                     f"{g.app_name} holds an OAuth grant in {g.vendor}",
                     client_id=g.client_id,
+                    app=g.app_name,
                 ),
             )
             item.scopes = sorted(set(item.scopes) | set(g.scopes))
@@ -274,8 +277,7 @@ def _one_line(text: str) -> str:
 
 
 def _source_name(item: ShadowItem) -> str:
-    detail = item.detail.split(" holds ")[0]
-    return detail or item.name
+    return item.app or item.name
 
 
 def _ensure_vendor(doc: CommentedMap, app_name: str) -> str:
