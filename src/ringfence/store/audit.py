@@ -24,6 +24,7 @@ from ringfence.store.db import Store
 from ringfence.store.models import AuditRecord
 
 GENESIS = "0" * 64
+_HEAD_KEY = "ringfence.audit.head"
 
 
 def _canonical(value: Any) -> bytes:
@@ -93,13 +94,23 @@ def append(
     after: dict[str, Any] | None = None,
     clock: Clock | None = None,
 ) -> AuditRecord:
-    """Append one record in the caller's transaction (it commits or rolls back with it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        # Serialise appenders so two transactions never race for the same head.
-        session.execute(select(_advisory_lock()))
-    last = session.execute(
-        select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-    ).first()
+    """Append one record in the caller's transaction (it commits or rolls back with it).
+
+    The chain head is remembered for the rest of the transaction, so a bulk change (an
+    ``apply`` of thousands of entities) reads it once instead of once per record.
+    """
+    tx = session.get_transaction()
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and cached[0] is tx:
+        last: Any = cached[1:]
+    else:
+        if session.get_bind().dialect.name == "postgresql":
+            # Serialise appenders so two transactions never race for the same head; the lock
+            # is held until this transaction ends, which is what makes the cache safe.
+            session.execute(select(_advisory_lock()))
+        last = session.execute(
+            select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+        ).first()
     seq = (last[0] + 1) if last else 1
     prev = last[1] if last else GENESIS
     ts = (clock or SystemClock()).now().replace(microsecond=0)
@@ -118,7 +129,7 @@ def append(
     row.id = new_id()
     row.hash = _row_hash(row)
     session.add(row)
-    session.flush()
+    session.info[_HEAD_KEY] = (tx, seq, row.hash)
     return row
 
 
