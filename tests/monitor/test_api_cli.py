@@ -110,3 +110,36 @@ def test_cli_bad_input_is_one_clear_error(
     res = _cli(tmp_path, *args)
     assert res.exit_code != 0
     assert message in str(res.exception) or message in res.output
+
+
+def test_alerts_api(client: tuple, runtime: Runtime) -> None:
+    c, rw, ro = client
+    r = c.post(
+        "/api/v1/monitor/ingest/okta",
+        headers={**rw, **JSON},
+        content=ndjson(R.okta("user.mfa.factor.deactivate")),
+    )
+    assert r.status_code == 200
+    alerts = c.get("/api/v1/monitor/alerts", headers=ro).json()
+    assert [a["finding_info"]["analytic"]["uid"] for a in alerts] == ["rf_okta_mfa_removed"]
+    aid = alerts[0]["id"]
+    assert c.post(f"/api/v1/monitor/alerts/{aid}/ack", headers=ro).status_code == 403
+    assert (
+        c.post(f"/api/v1/monitor/alerts/{aid}/ack", headers=rw).json()["status"] == "acknowledged"
+    )
+    assert c.post(f"/api/v1/monitor/alerts/{aid}/snooze", headers=rw).status_code == 404
+    assert c.post("/api/v1/monitor/alerts/nope/close", headers=rw).status_code == 404
+    assert c.get("/api/v1/monitor/alerts?status=weird", headers=rw).status_code == 400
+
+
+def test_purge_uses_monitor_yaml_retention(runtime: Runtime, tmp_path: Path) -> None:
+    (tmp_path / "data" / "monitor.yaml").write_text("retention_days: {default: 30, okta: 1}\n")
+    f = tmp_path / "o.ndjson"
+    f.write_bytes(ndjson(R.okta(uuid="old", published="2025-12-01T00:00:00Z"), R.okta(uuid="new")))
+    assert _cli(tmp_path, "ingest", "-s", "okta", str(f)).exit_code == 0
+    res = _cli(tmp_path, "monitor", "purge", "-o", "json")
+    # the CLI runs on the system clock: both records are older than okta's 1 day
+    assert orjson.loads(res.output) == {"removed": {"okta": 2}}
+    (tmp_path / "data" / "monitor.yaml").write_text("retention_days: {okta: 0}\n")
+    res = _cli(tmp_path, "monitor", "purge")
+    assert res.exit_code != 0 and "must be >= 1" in str(res.exception)

@@ -112,7 +112,9 @@ class AlertStore:
         with self.store.session() as s:
             # one lookup per dedup key per batch: a burst is many findings with one key
             open_by_key: dict[str, Alert | None] = {}
-            for f in findings:
+            # a stable key order: concurrent workers update shared alerts in the same order
+            # (no deadlock); stable sort keeps each key's findings in time order
+            for f in sorted(findings, key=lambda x: x.dedup_key):
                 key = f.dedup_key
                 if key not in open_by_key:
                     open_by_key[key] = s.scalars(

@@ -89,3 +89,28 @@ def hunt_events(
 def dead_letter_counts(runtime: RuntimeDep) -> dict[str, int]:
     """Dead-lettered records per source."""
     return EventStore(runtime.store).dead_letter_counts()
+
+
+@router.get("/alerts")
+def list_alerts(
+    runtime: RuntimeDep,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    """Alerts as OCSF Detection Findings, most recent first."""
+    from ringfence.monitor.alerts import AlertStore
+
+    alerts = AlertStore(runtime.store, runtime.clock).list(status, limit)
+    return [a.finding | {"id": a.id, "alert_status": a.status} for a in alerts]
+
+
+@router.post("/alerts/{alert_id}/{action}")
+def change_alert(alert_id: str, action: str, runtime: RuntimeDep) -> dict[str, str]:
+    """``ack`` or ``close`` an alert."""
+    from ringfence.monitor.alerts import AlertStore
+
+    status = {"ack": "acknowledged", "close": "closed"}.get(action)
+    if status is None:
+        raise NotFoundError(f"unknown alert action {action!r}; use ack or close")
+    a = AlertStore(runtime.store, runtime.clock).set_status(alert_id, status)
+    return {"id": a.id, "status": a.status}

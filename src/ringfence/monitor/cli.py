@@ -237,14 +237,33 @@ def purge(
     retention: Annotated[
         list[str] | None, typer.Option("--retention", "-r", help="SOURCE=DAYS, repeatable")
     ] = None,
-    default_days: Annotated[int, typer.Option(min=1)] = 90,
+    default_days: Annotated[
+        int | None, typer.Option(min=1, help="Default 90 or retention_days.default")
+    ] = None,
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Delete events older than each source's retention (drops whole day partitions on PG)."""
-    from ringfence.monitor.storage import EventStore
+    """Delete events older than each source's retention (drops whole day partitions on PG).
 
+    Without --retention, the policy is ``retention_days`` of monitor.yaml."""
+    from ringfence.cli.common import settings_for
+    from ringfence.monitor.storage import EventStore
+    from ringfence.monitor.wiring import load_config
+
+    cfg_days = load_config(settings_for(data_dir).data_dir).get("retention_days") or {}
+    if not isinstance(cfg_days, dict):
+        raise ValidationError("monitor.yaml: retention_days must map a source to days")
     policy: dict[str, int] = {}
+    if not retention:
+        for name, days in cfg_days.items():
+            if name == "default":
+                continue
+            parser_for(str(name))
+            if not isinstance(days, int) or days < 1:
+                raise ValidationError(f"monitor.yaml: retention_days.{name} must be >= 1")
+            policy[str(name)] = days
+    if default_days is None:
+        default_days = int(cfg_days.get("default", 90))
     for spec in retention or []:
         name, _, days = spec.partition("=")
         if not days.strip().isdigit() or not name.strip():

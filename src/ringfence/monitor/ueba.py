@@ -112,7 +112,7 @@ class Ueba:
             return
         now = self.clock.now()
         with self.store.session() as s:
-            keys = list(self._dirty)
+            keys = sorted(self._dirty)  # stable order: no deadlock between workers
             existing = {
                 (r.entity, r.signal): r
                 for r in s.scalars(
