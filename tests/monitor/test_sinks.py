@@ -192,3 +192,80 @@ def test_sink_config_errors() -> None:
         build_sinks([{"name": "x", "type": "syslog"}])
     built = build_sinks([{"name": "s", "type": "syslog", "host": "127.0.0.1", "protocol": "tcp"}])
     assert isinstance(built["s"], SyslogSink)
+
+
+def _self_signed(tmp: Any) -> tuple[str, str]:
+    from datetime import UTC, datetime
+    from datetime import timedelta as td
+    from ipaddress import ip_address
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - td(minutes=5))
+        .not_valid_after(now + td(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def test_syslog_over_tls_verifies_the_receiver(
+    runtime: Runtime, clock: FixedClock, tmp_path: Any
+) -> None:
+    import ssl
+
+    from ringfence.monitor.sinks import SinkError
+
+    cert, key = _self_signed(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    received: list[bytes] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            try:
+                with ctx.wrap_socket(conn, server_side=True) as tls:
+                    chunks = []
+                    while data := tls.recv(65536):
+                        chunks.append(data)
+                    received.append(b"".join(chunks))
+            except (ssl.SSLError, OSError):
+                received.append(b"")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    payload = alert_payload(runtime, clock)
+    SyslogSink("siem", "127.0.0.1", port, "tls", "cef", ca_file=cert).send(payload)
+    with pytest.raises(SinkError, match="CERTIFICATE_VERIFY_FAILED"):
+        SyslogSink("siem", "127.0.0.1", port, "tls", "cef").send(payload)  # system CAs only
+    t.join(10)
+    listener.close()
+    length, _, msg = received[0].partition(b" ")
+    assert int(length) == len(msg) and b"CEF:0|Ringfence" in msg

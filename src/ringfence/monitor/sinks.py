@@ -1,4 +1,4 @@
-"""Alert sinks (syslog RFC 5424 over UDP/TCP with an optional CEF payload, OCSF JSON webhook
+"""Alert sinks (syslog RFC 5424 over UDP/TCP/TLS with an optional CEF payload, OCSF JSON webhook
 signed with HMAC-SHA256, Splunk HEC, Slack-compatible webhook) and the outbox deliverer.
 
 Delivery reads due outbox rows, sends each through its sink, and marks it delivered only after
@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import socket
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -116,21 +117,31 @@ class SyslogSink:
     name: str
     host: str
     port: int
-    protocol: str = "udp"  # udp | tcp
+    protocol: str = "udp"  # udp | tcp | tls
     fmt: str = "cef"  # cef | json
     hostname: str = "ringfence"
     timeout: float = 5.0
+    ca_file: str | None = None  # tls: CA bundle to verify the receiver (default: system)
 
     def send(self, finding: dict[str, Any]) -> None:
         line = rfc5424(finding, fmt=self.fmt, hostname=self.hostname).encode()
+        framed = f"{len(line)} ".encode() + line  # RFC 6587 / 5425 octet counting
         try:
             if self.protocol == "udp":
                 with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
                     s.sendto(line[:65000], (self.host, self.port))
+            elif self.protocol == "tls":
+                # RFC 5425: certificate and host name always verified
+                ctx = ssl.create_default_context(cafile=self.ca_file)
+                with (
+                    socket.create_connection((self.host, self.port), timeout=self.timeout) as raw,
+                    ctx.wrap_socket(raw, server_hostname=self.host) as s,
+                ):
+                    s.sendall(framed)
             else:
                 with socket.create_connection((self.host, self.port), timeout=self.timeout) as s:
-                    s.sendall(f"{len(line)} ".encode() + line)  # RFC 6587 octet counting
-        except OSError as exc:
+                    s.sendall(framed)
+        except (OSError, ssl.SSLError) as exc:
             raise SinkError(f"syslog {self.host}:{self.port}/{self.protocol}: {exc}") from None
 
 
