@@ -269,3 +269,65 @@ def test_syslog_over_tls_verifies_the_receiver(
     listener.close()
     length, _, msg = received[0].partition(b" ")
     assert int(length) == len(msg) and b"CEF:0|Ringfence" in msg
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    """A minimal real SMTP receiver (RFC 5321 happy path) for the e-mail sink."""
+
+    def handle(self) -> None:
+        srv: Any = self.server
+        self.wfile.write(b"220 test ESMTP\r\n")
+        while line := self.rfile.readline():
+            cmd = line.strip().upper()
+            if cmd.startswith((b"EHLO", b"HELO")):
+                self.wfile.write(b"250 test\r\n")
+            elif cmd.startswith((b"MAIL", b"RCPT", b"RSET", b"NOOP")):
+                srv.envelope.append(line.strip().decode())
+                self.wfile.write(b"250 ok\r\n")
+            elif cmd == b"DATA":
+                self.wfile.write(b"354 go\r\n")
+                body = []
+                while (data := self.rfile.readline()) not in (b".\r\n", b""):
+                    body.append(data)
+                srv.messages.append(b"".join(body))
+                self.wfile.write(b"250 queued\r\n")
+            elif cmd == b"QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"502 no\r\n")
+
+
+def test_email_sink_over_smtp(runtime: Runtime, clock: FixedClock) -> None:
+    from ringfence.monitor.sinks import EmailSink, SinkError
+
+    server = _Tcp(("127.0.0.1", 0), _SmtpHandler)
+    server.envelope, server.messages = [], []  # type: ignore[attr-defined]
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        sink = EmailSink(
+            "mail",
+            "127.0.0.1",
+            server.server_address[1],
+            "rf@example.com",
+            ["soc@example.com"],
+            starttls=False,
+        )
+        payload = alert_payload(runtime, clock)
+        sink.send(payload)
+        msg = server.messages[0].decode()  # type: ignore[attr-defined]
+        assert "Subject: [Ringfence HIGH] Title | with pipe" in msg
+        assert "rcpt TO:<soc@example.com>" in server.envelope  # type: ignore[attr-defined]
+        with pytest.raises(SinkError, match="SMTP"):
+            EmailSink(
+                "mail",
+                "127.0.0.1",
+                server.server_address[1],
+                "rf@example.com",
+                ["soc@example.com"],
+                starttls=True,
+            ).send(payload)
+    finally:
+        server.shutdown()
+        server.server_close()

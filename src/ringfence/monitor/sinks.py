@@ -1,5 +1,6 @@
 """Alert sinks (syslog RFC 5424 over UDP/TCP/TLS with an optional CEF payload, OCSF JSON webhook
-signed with HMAC-SHA256, Splunk HEC, Slack-compatible webhook) and the outbox deliverer.
+signed with HMAC-SHA256, Splunk HEC, Slack-compatible webhook, e-mail over SMTP) and the
+outbox deliverer.
 
 Delivery reads due outbox rows, sends each through its sink, and marks it delivered only after
 the sink accepted it; a failure records the error and schedules a retry with exponential
@@ -211,6 +212,48 @@ def _post(name: str, url: str, body: bytes, headers: dict[str, str], timeout: fl
 
 
 @dataclass
+class EmailSink:
+    """Plain-text e-mail over SMTP (STARTTLS when ``starttls``; login when a password is set)."""
+
+    name: str
+    host: str
+    port: int
+    sender: str
+    recipients: list[str]
+    starttls: bool = True
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: float = 10.0
+
+    def send(self, finding: dict[str, Any]) -> None:
+        import smtplib
+        from email.message import EmailMessage
+
+        info = finding.get("finding_info") or {}
+        msg = EmailMessage()
+        msg["From"] = self.sender
+        msg["To"] = ", ".join(self.recipients)
+        msg["Subject"] = f"[Ringfence {_sev(finding).upper()}] {info.get('title', 'alert')}"[:200]
+        msg.set_content(
+            f"{finding.get('message', '')}\n\nalert: {info.get('uid', '')}\n"
+            f"rule: {(info.get('analytic') or {}).get('uid', '')}\n"
+            f"count: {finding.get('count', 1)}\n\n"
+            + orjson.dumps(finding, option=orjson.OPT_INDENT_2).decode()
+        )
+        try:
+            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username and self.password is not None:
+                    smtp.login(self.username, self.password.get_secret_value())
+                smtp.send_message(msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise SinkError(
+                f"{self.name}: SMTP {self.host}:{self.port}: {type(exc).__name__}"
+            ) from None
+
+
+@dataclass
 class DeliveryReport:
     delivered: int = 0
     failed: int = 0
@@ -304,9 +347,22 @@ def build_sinks(specs: list[Any], vault: Any = None) -> dict[str, Sink]:
                 if token is None:
                     raise ConfigError(f"sink {name!r}: splunk_hec needs token_env or token_vault")
                 out[name] = SplunkHecSink(name, str(spec["url"]), token, index=spec.get("index"))
+            elif kind == "email":
+                rcpt = spec["to"]
+                out[name] = EmailSink(
+                    name,
+                    str(spec["host"]),
+                    int(spec.get("port", 587)),
+                    str(spec["from"]),
+                    [str(r) for r in (rcpt if isinstance(rcpt, list) else [rcpt])],
+                    starttls=bool(spec.get("starttls", True)),
+                    username=spec.get("username"),
+                    password=_secret(spec, "password", vault),
+                )
             else:
                 raise ConfigError(
-                    f"sink {name!r}: unknown type {kind!r} (syslog, webhook, slack, splunk_hec)"
+                    f"sink {name!r}: unknown type {kind!r} "
+                    "(syslog, webhook, slack, splunk_hec, email)"
                 )
         except KeyError as exc:
             raise ConfigError(f"sink {name!r}: missing {exc.args[0]!r}") from None
