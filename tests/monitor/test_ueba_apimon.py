@@ -127,3 +127,20 @@ def test_api_monitoring_signals(runtime: Runtime, clock: FixedClock) -> None:
     denied = [gw(t + timedelta(seconds=300 + s / 2), 300 + s, status=403) for s in range(20)]
     mon.analyse(denied)
     assert "refused with 401/403" in messages(alerts, "apimon:auth_burst")[0]
+
+
+def test_peer_group_outlier(runtime: Runtime, clock: FixedClock) -> None:
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG)
+    batch = []
+    for k in range(8):  # 8 integrations, ~10 requests each in hour 0; one makes 300
+        n = 300 if k == 3 else 10 + k
+        batch += [
+            gw(T0 + timedelta(seconds=j), 1000 * k + j, integration=f"int-{k}") for j in range(n)
+        ]
+    ueba.analyse(batch)
+    assert messages(alerts, "ueba:peer_outlier") == []  # the hour is still open
+    ueba.analyse([gw(T0 + timedelta(hours=1, minutes=1), 99999, integration="int-0")])
+    (msg,) = messages(alerts, "ueba:peer_outlier")
+    assert msg.startswith("int-3 made 300 ringfence requests in the hour from 2026-01-01 00:00")
+    assert "7 peers median 14" in msg

@@ -9,7 +9,8 @@ Signals (per entity = actor: a person or an integration):
   z-score ``0.6745*(x - median)/MAD`` ("crm-sync read 48,210 records in 1 h; baseline median
   1,200; robust z = 9.4");
 * unusual hour of week — activity in an hour-of-week bin the entity has never used;
-* impossible travel — two sign-ins whose great-circle distance / time exceeds ``max_kmh``.
+* impossible travel — two sign-ins whose great-circle distance / time exceeds ``max_kmh``;
+* peer group — an entity's hourly request count against the other entities of its source.
 
 State lives in ``monitor_ueba_state`` and survives restarts. Nothing here is a black box and
 nothing fires before the warm-up (``warmup_days`` of history and ``warmup_events`` events).
@@ -21,7 +22,7 @@ import math
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -45,6 +46,7 @@ class UebaConfig:
     max_kmh: float = 900.0
     min_travel_km: float = 500.0
     max_terms: int = 500
+    min_peers: int = 5
 
 
 # term name → how to read it from an event
@@ -148,6 +150,7 @@ class Ueba:
             findings.extend(self._new_terms(e, warm))
             findings.extend(self._volume(e, warm))
             findings.extend(self._hour_of_week(e, warm))
+            findings.extend(self._peers(e))
             if e.class_uid == 3002:
                 findings.extend(self._travel(e))
         self._flush()
@@ -279,6 +282,44 @@ class Ueba:
                     )
                 )
         bins[slot] += 1
+        return out
+
+    def _peers(self, e: Event) -> list[Finding]:
+        """Peer-group comparison: when an hour closes, each entity's request count in it is
+        compared with the other entities of the same source (integrations through the
+        gateway, people in Okta ...): robust z over the peers, at least ``min_peers`` of them."""
+        st = self._state(f"peers:{e.source}", "hourly")
+        hour = int(e.time.timestamp() // 3600)
+        cur = st.get("hour")
+        out: list[Finding] = []
+        if cur is not None and hour > cur:
+            counts: dict[str, int] = st.get("counts", {})
+            if len(counts) > self.cfg.min_peers:
+                for entity, n in sorted(counts.items()):
+                    others = [float(c) for k, c in counts.items() if k != entity]
+                    z, med, _ = robust_z(float(n), others)
+                    if z > self.cfg.z_threshold and n > 2 * med + 10:
+                        f = self._finding(
+                            e,
+                            "peer_outlier",
+                            f"{entity} far above its peers",
+                            f"{entity} made {n:,} {e.source} requests in the hour from "
+                            f"{datetime.fromtimestamp(cur * 3600, UTC):%Y-%m-%d %H:00} UTC; "
+                            f"{len(others)} peers median {med:,.0f}; robust z = {z:.1f}",
+                            "medium",
+                            value=n,
+                            median=med,
+                            z=round(z, 2),
+                        )
+                        f.entity, f.events = entity, []
+                        out.append(f)
+            st.update({"hour": hour, "counts": {}})
+        elif cur is None:
+            st.update({"hour": hour, "counts": {}})
+        elif hour < cur:
+            return out
+        counts = st["counts"]
+        counts[e.actor or "?"] = int(counts.get(e.actor or "?", 0)) + 1
         return out
 
     def _travel(self, e: Event) -> list[Finding]:
