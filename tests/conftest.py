@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,19 +42,71 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(data_dir=tmp_path / "data")
 
 
+@pytest.fixture(scope="session")
+def _template_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised data dir (key + migrated SQLite) per test process, copied per test."""
+    data = tmp_path_factory.mktemp("template") / "data"
+    initialise(load_settings(data_dir=data))
+    return data
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str | None]:
+    """A migrated PostgreSQL database per test process that test databases are cloned from."""
+    from sqlalchemy import create_engine, text
+
+    from tests.services import PG_ADMIN_URL, port_open
+
+    if not port_open("127.0.0.1", 5432):
+        yield None
+        return
+    name = f"rf_tpl_{secrets.token_hex(6)}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        admin.dispose()
+        yield None
+        return
+    store = Store(PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}")
+    store.migrate()
+    store.dispose()
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
-    initialise(settings)
+def runtime(settings: Settings, clock: FixedClock, _template_data_dir: Path) -> Iterator[Runtime]:
+    shutil.copytree(_template_data_dir, settings.data_dir)
     rt = Runtime.open(settings, clock=clock)
     yield rt
     rt.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The same test on the embedded engine and on PostgreSQL."""
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _template_data_dir: Path
+) -> Iterator[str]:
+    """The same test on the embedded engine and on PostgreSQL (both already migrated)."""
     if request.param == "sqlite":
+        shutil.copy2(_template_data_dir / "ringfence.db", tmp_path / "store.db")
         yield f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        template = request.getfixturevalue("_pg_template")
+        with postgres_database(template=template) as url:
+            yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def blank_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no schema) on each engine, for the migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
     else:
         with postgres_database() as url:
             yield url

@@ -41,8 +41,12 @@ def port_open(host: str, port: int) -> bool:
 
 
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database; dropped afterwards."""
+def postgres_database(template: str | None = None) -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database; dropped afterwards.
+
+    With ``template``, the database is a copy of that (already migrated) database, which is
+    far cheaper than running every migration again for each test.
+    """
     if not port_open("127.0.0.1", 5432):
         unavailable("PostgreSQL", "nothing listens on 127.0.0.1:5432")
     from sqlalchemy import create_engine, text
@@ -51,7 +55,8 @@ def postgres_database() -> Iterator[str]:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
     except Exception as exc:
         admin.dispose()
         unavailable("PostgreSQL", f"cannot create a database: {exc}")

@@ -7,8 +7,13 @@ from sqlalchemy import inspect
 from ringfence.store.db import Store
 
 
-def test_migrate_creates_every_foundation_table(store: Store) -> None:
+def test_migrate_creates_every_foundation_table(blank_store_url: str) -> None:
+    store = Store(blank_store_url)
+    assert not store.is_migrated()
+    store.migrate()
+    assert store.is_migrated()
     tables = set(inspect(store.engine).get_table_names())
+    store.dispose()
     assert {
         "people",
         "vendors",
@@ -30,10 +35,11 @@ def test_migrate_twice_is_a_no_op(store: Store) -> None:
     assert store.is_migrated()
 
 
-def test_fresh_store_reports_not_migrated(store_url: str) -> None:
-    s = Store(store_url)
+def test_fresh_store_reports_not_migrated(blank_store_url: str) -> None:
+    s = Store(blank_store_url)
     try:
-        if not inspect(s.engine).get_table_names():
-            assert not s.is_migrated()
+        assert not inspect(s.engine).get_table_names()
+        assert not s.is_migrated()
+        assert s.current_revisions() == set()
     finally:
         s.dispose()
