@@ -6,9 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import inspect
 
 from ringfence.gateway.audit import AuditEvent, CallableAuditSink, JsonlAuditSink
+from ringfence.runtime import Runtime
 from ringfence.store.db import Store
 from tests.gateway.conftest import Env
 
@@ -96,3 +98,47 @@ def test_gateway_migration_creates_tables(store: Store) -> None:
         "gateway_signing_keys",
         "gateway_revoked_tokens",
     } <= names
+
+
+async def test_callable_sink_publishes_bursts_and_replays_by_itself(tmp_path: Path) -> None:
+    delivered: list[str] = []
+    fail_until = 50
+
+    async def publish(event: dict[str, Any]) -> None:
+        if len(delivered) == 0 and int(event["request_id"][1:]) < fail_until:
+            raise ConnectionError("bus down")
+        delivered.append(event["request_id"])
+
+    sink = CallableAuditSink(publish, spool=tmp_path / "spool.jsonl", batch=20, replay_every=0)
+    for i in range(250):
+        sink.emit(_event(i))
+    await sink.drain()
+    for i in range(250, 260):  # a later success triggers the replay of the spooled events
+        sink.emit(_event(i))
+    await sink.drain()
+    await sink.aclose()
+    assert sorted(delivered) == sorted(f"r{i}" for i in range(260))
+
+
+async def test_served_gateway_spools_audit_when_the_bus_is_down(
+    gw_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import httpx
+
+    from ringfence.gateway.cli import asgi_app
+    from tests.gateway.upstream import free_port
+
+    data_dir = gw_runtime.settings.data_dir
+    monkeypatch.setenv("RINGFENCE_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RINGFENCE_MASTER_KEY_FILE", str(data_dir / "master.key"))
+    monkeypatch.setenv("RINGFENCE_NATS_URL", f"nats://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("RINGFENCE_GATEWAY_DLP_ENGINE", "builtin")
+    gw = asgi_app()
+    assert isinstance(gw.audit, CallableAuditSink)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://g") as c:
+        assert (await c.get("/healthz")).status_code == 200
+        assert (await c.get("/crm/contacts")).status_code == 401
+    await gw.shutdown()
+    spool = data_dir / "gateway-audit.spool.jsonl"
+    lines = spool.read_bytes().splitlines()
+    assert [orjson.loads(x)["status"] for x in lines] == [200, 401]

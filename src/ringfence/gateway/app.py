@@ -321,6 +321,7 @@ class Gateway:
             except PathRejected as exc:
                 raise Deny(400, "path_rejected", str(exc)) from None
             if ex.segs and ex.segs[0] in _RESERVED:
+                ex.endpoint = "/" + "/".join(ex.segs)
                 status, reason = await self._builtin(ex, scope, receive, send)
                 decision = "allow" if status < 400 else "deny"
                 return
@@ -691,7 +692,8 @@ class Gateway:
                     client_id=ex.client.client_id if ex.client else None,
                     auth=ex.auth,
                     route=route.name if route else None,
-                    path_template=ex.op.template if ex.op else None,
+                    path_template=ex.op.template if ex.op else ex.endpoint,
+                    path=None if (ex.op or ex.endpoint) else ex.path.split("?", 1)[0][:200],
                     upstream=route.upstream_host if route else None,
                     bytes_in=len(ex.body),
                     bytes_out=ex.bytes_out,

@@ -6,12 +6,13 @@ and a DLP summary (data type ids and counts, never a value). It must never hold 
 secret, a header value other than the user agent, or a request/response body.
 
 Fields (``AuditEvent.to_dict``): ``time`` (RFC 3339 UTC), ``request_id``, ``integration``
-(name or null), ``integration_id``, ``client_id``, ``auth`` (jwt | api_key | none), ``route``,
-``method``, ``path_template``, ``upstream`` (host only), ``status``, ``decision``
-(allow | deny | error), ``reason`` (stable code such as ``scope_missing``), ``latency_ms``,
-``bytes_in``, ``bytes_out``, ``dlp`` ({"request": {type: count}, "response": {...},
-"action": ...}), ``client_ip``, ``user_agent``, plus OCSF ``class_uid`` 4002 (HTTP Activity)
-and ``category_uid`` 4 so the monitor can map it.
+(name or null), ``integration_id``, ``client_id``, ``auth`` (jwt | api_key | none),
+``route``, ``method``, ``path_template`` (the matched operation, or the gateway endpoint),
+``path`` (only when nothing matched: the probed path, at most 200 characters), ``upstream``
+(host only), ``status``, ``decision`` (allow | deny | error), ``reason`` (stable code such as
+``insufficient_scope``), ``latency_ms``, ``bytes_in``, ``bytes_out``, ``dlp`` ({"request":
+{"types": {type: count}, ...}, "response": {...}}), ``client_ip``, ``user_agent``, plus OCSF
+``class_uid`` 4002 (HTTP Activity) and ``category_uid`` 4 so the monitor can map it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ class AuditEvent:
     auth: str = "none"
     route: str | None = None
     path_template: str | None = None
+    path: str | None = None
     upstream: str | None = None
     bytes_in: int = 0
     bytes_out: int = 0
@@ -90,6 +92,10 @@ class JsonlAuditSink:
         self._flush_every = flush_every
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def pending(self) -> bool:
+        return bool(self._buf)
+
     def emit(self, event: AuditEvent) -> None:
         self._buf.append(orjson.dumps(event.to_dict()) + b"\n")
         if self._task is None:
@@ -124,8 +130,10 @@ class JsonlAuditSink:
 class CallableAuditSink:
     """Hands events to an async callable (e.g. the event bus publisher) from a bounded queue.
 
-    If the callable fails, the event is spooled to ``spool`` (JSONL) when one is configured so
-    nothing is lost; ``replay_spool`` hands spooled events to the callable again.
+    Events are published in concurrent batches. If the callable fails, the event is spooled to
+    ``spool`` (JSONL) when one is configured so nothing is lost; ``replay_spool`` hands spooled
+    events to the callable again, and runs by itself every ``replay_every`` seconds once
+    publishing works again.
     """
 
     def __init__(
@@ -134,8 +142,13 @@ class CallableAuditSink:
         *,
         spool: Path | None = None,
         max_queue: int = 100_000,
+        batch: int = 100,
+        replay_every: float = 30.0,
     ) -> None:
         self._publish = publish
+        self._batch = batch
+        self._replay_every = replay_every
+        self._busy = False
         self._spool = JsonlAuditSink(spool) if spool is not None else None
         self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
@@ -155,19 +168,37 @@ class CallableAuditSink:
             _log.warning("audit_event_dropped", request_id=event.request_id)
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_replay = loop.time()
         while True:
-            event = await self._queue.get()
-            try:
-                await self._publish(event.to_dict())
-            except Exception as exc:  # the bus is down: spool, never lose
-                _log.warning("audit_publish_failed", error_type=type(exc).__name__)
+            batch = [await self._queue.get()]
+            self._busy = True
+            while len(batch) < self._batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            # Publish a batch concurrently (one event per call, as the publisher expects).
+            results = await asyncio.gather(
+                *(self._publish(e.to_dict()) for e in batch), return_exceptions=True
+            )
+            failed = [e for e, r in zip(batch, results, strict=True) if isinstance(r, Exception)]
+            for event in failed:  # the bus is down: spool, never lose
                 self._to_spool(event)
+            if failed:
+                _log.warning("audit_publish_failed", events=len(failed))
+            elif self._spool is not None and loop.time() - last_replay > self._replay_every:
+                last_replay = loop.time()
+                if self._spool.path.exists() or self._spool.pending:
+                    await self.replay_spool()
+            self._busy = False
 
     async def drain(self, max_wait: float = 5.0) -> None:
         """Wait (bounded) until queued events were handed to the publisher."""
         deadline = asyncio.get_running_loop().time() + max_wait
-        while not self._queue.empty() and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+        loop = asyncio.get_running_loop()
+        while self._pending() and loop.time() < deadline:  # noqa: ASYNC110 - two conditions
             await asyncio.sleep(0.005)
+
+    def _pending(self) -> bool:
+        return not self._queue.empty() or self._busy
 
     async def replay_spool(self) -> int:
         """Publish spooled events again; keeps the ones that still fail. Returns the count sent."""

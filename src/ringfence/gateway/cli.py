@@ -99,7 +99,19 @@ def asgi_app() -> Any:
     configure_logging(settings.log_format, settings.log_level)
     rt = Runtime.open(settings)
     config = GatewayConfig()
-    return build_gateway(rt.store, rt.vault, config=config, redis_url=config.redis_url)
+    audit = None
+    if settings.nats_url:
+        # Audit events go to the event bus (monitoring consumes them); a spool on local disk
+        # keeps them while the bus is down and replays them afterwards.
+        from ringfence.bus import NatsBus
+        from ringfence.gateway.audit import CallableAuditSink
+        from ringfence.monitor.gateway_feed import gateway_publisher
+
+        audit = CallableAuditSink(
+            gateway_publisher(NatsBus(settings.nats_url)),
+            spool=settings.data_dir / "gateway-audit.spool.jsonl",
+        )
+    return build_gateway(rt.store, rt.vault, config=config, redis_url=config.redis_url, audit=audit)
 
 
 @client_app.command("create")

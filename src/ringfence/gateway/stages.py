@@ -120,6 +120,7 @@ class Exchange:
     dlp: dict[str, Any] = field(default_factory=dict)
     bytes_out: int = 0
     upstream_status: int | None = None
+    endpoint: str | None = None
     api_key_id: str | None = None
 
 
