@@ -108,6 +108,8 @@ def test_ingest_dead_letters_bad_lines_and_keeps_going(sqlite_store: Store) -> N
         orjson.dumps(R.okta(uuid="b", published="never")),
         b"x" * (1024 * 1024 + 1),
         orjson.dumps(R.okta(uuid="c")),
+        orjson.dumps(R.okta(uuid="d", published="1999-01-01T00:00:00Z")),
+        orjson.dumps(R.okta(uuid="e", published="2030-01-01T00:00:00Z")),
     ]
     report = ingest(
         b"\n".join(lines),
@@ -117,11 +119,12 @@ def test_ingest_dead_letters_bad_lines_and_keeps_going(sqlite_store: Store) -> N
         publish=mon.process,
         now=NOW,
     )
-    assert (report.records, report.events, report.new, report.dead_lettered) == (6, 2, 2, 4)
-    assert mon.events.dead_letter_counts() == {"okta": 4}
+    assert (report.records, report.events, report.new, report.dead_lettered) == (8, 2, 2, 6)
+    assert mon.events.dead_letter_counts() == {"okta": 6}
+    assert report.reasons["timestamp outside the accepted range"] == 2
     reasons = sorted(d.reason.split(":")[0] for d in mon.events.dead_letters())
     assert reasons[0] == "not JSON" and any("larger than" in r for r in reasons)
-    assert {d.line_no for d in mon.events.dead_letters()} == {2, 3, 4, 5}
+    assert {d.line_no for d in mon.events.dead_letters()} == {2, 3, 4, 5, 7, 8}
 
 
 def test_ingest_accepts_vendor_pages(sqlite_store: Store) -> None:

@@ -1,7 +1,8 @@
 """Ingestion: NDJSON (or a vendor's JSON page) → parser → events handed to a publisher.
 
-A line that is not JSON, not an object, too large, or not in the vendor's documented shape is
-written to the dead-letter store with its reason and counted; the rest of the input carries
+A line that is not JSON, not an object, too large, not in the vendor's documented shape, or
+dated more than 10 years back / 30 days ahead (each day is a partition) is written to the
+dead-letter store with its reason and counted; the rest of the input carries
 on. Never stops on one bad record and never loses an accepted one: events are handed to the
 publisher (bus or direct storage) in batches, and the report says what happened to each line.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -21,6 +22,9 @@ from ringfence.monitor.parsers import RecordError, parser_for
 from ringfence.monitor.storage import EventStore
 
 MAX_RECORD_BYTES = 1024 * 1024
+# Accepted event times relative to now: bounds the day partitions a sender can create.
+MAX_PAST = timedelta(days=3660)
+MAX_FUTURE = timedelta(days=30)
 BATCH = 1000
 # Vendor page envelopes: Google `items`, Graph `value`, Slack `entries`, ours `events`.
 _ENVELOPES = ("items", "value", "entries", "events", "records")
@@ -98,6 +102,11 @@ def ingest(
         try:
             record = _decode(item)
             events = parse(record)
+            for e in events:
+                if not now - MAX_PAST <= e.time <= now + MAX_FUTURE:
+                    raise RecordError(
+                        f"timestamp outside the accepted range: {e.time.isoformat()}"
+                    )
         except RecordError as exc:
             reason = str(exc)
             payload = item.decode("utf-8", "replace") if isinstance(item, bytes) else _dump(item)
