@@ -112,3 +112,20 @@ def test_missing_vault_secret_fails_the_build(gw_runtime) -> None:  # type: igno
     assert holder.reload() is False
     assert holder.snapshot is None
     assert "crm-upstream-token" in (holder.last_error or "")
+
+
+async def test_revoked_client_loses_tokens_and_keys(env: Env) -> None:
+    from ringfence.gateway.clients import create_api_key, revoke_client
+
+    token = await env.token(env.b)
+    key = create_api_key(env.rt.store, env.rt.clock, client_id=env.b.client_id)
+    env.gateway.holder.reload()
+    secret = key.api_key.get_secret_value()
+    assert (await env.get("/crm/contacts", token)).status_code == 200
+    assert (await env.http.get("/crm/contacts", headers={"x-api-key": secret})).status_code == 200
+    revoke_client(env.rt.store, env.rt.clock, env.b.client_id)
+    env.gateway.holder.reload()
+    r = await env.get("/crm/contacts", token)
+    assert r.status_code == 401 and r.json()["code"] == "client_revoked"
+    r = await env.http.get("/crm/contacts", headers={"x-api-key": secret})
+    assert r.status_code == 401
