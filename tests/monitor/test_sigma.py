@@ -104,6 +104,25 @@ CASES: list[tuple[str, dict[str, Any], bool]] = [
     ("sel: {t|hour: 10}\ncondition: sel", {"t": "2026-01-05T10:30:00Z"}, True),
     ("sel: {t|hour: 10}\ncondition: sel", {"t": "2026-01-05T11:30:00Z"}, False),
     ("sel: {t|day: 5}\ncondition: sel", {"t": 1767604363}, True),
+    (
+        "sel: {a|wide|base64offset|contains: ping}\ncondition: sel",
+        {"a": "xx" + base64.b64encode("zping -n".encode("utf-16le")).decode()},
+        True,
+    ),
+    (
+        "sel: {a|wide|base64offset|contains: ping}\ncondition: sel",
+        {"a": base64.b64encode(b"zping -n").decode()},
+        False,
+    ),
+    (
+        "sel: {a|utf16be|base64: hi}\ncondition: sel",
+        {"a": base64.b64encode("hi".encode("utf-16be")).decode()},
+        True,
+    ),
+    ("sel: {t|minute: 30}\ncondition: sel", {"t": "2026-01-05T10:30:00Z"}, True),
+    ("sel: {t|week: 2}\ncondition: sel", {"t": "2026-01-05T10:30:00Z"}, True),
+    ("sel: {t|month: 2}\ncondition: sel", {"t": "2026-01-05T10:30:00Z"}, False),
+    ("sel: {t|year: 2026}\ncondition: sel", {"t": 1767604363000}, True),
     # dotted paths into nested objects and lists
     (
         "sel: {actor.alternateId: bob@x.io}\ncondition: sel",
