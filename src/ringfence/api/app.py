@@ -7,11 +7,11 @@ error is RFC 9457 problem+json (``api/problems.py``); bodies are capped and must
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ringfence.api import problems
 from ringfence.api.deps import install_auth
-from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard
+from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard, set_body_limit
 from ringfence.runtime import Runtime
 
 
@@ -29,7 +29,13 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     problems.install(app)
     install_auth(app, runtime)
     app.state.body_limits = {}  # prefix -> bytes, see limits.set_body_limit
-    app.add_middleware(BodyGuard, max_body=max_body, limits=app.state.body_limits)
+    app.state.body_open_types = set()  # prefixes that accept non-JSON bodies
+    app.add_middleware(
+        BodyGuard,
+        max_body=max_body,
+        limits=app.state.body_limits,
+        open_types=app.state.body_open_types,
+    )
 
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> dict[str, str]:
@@ -52,5 +58,12 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
 
     app.include_router(identity_router)
     app.include_router(identity_auth_router)
+    from ringfence.api.deps import current_principal
+    from ringfence.classify.api import MAX_BODY as CLASSIFY_MAX_BODY
+    from ringfence.classify.api import router as classify_router
+
+    # Scanning is a read: any authenticated caller may classify a payload it already holds.
+    app.include_router(classify_router, prefix="/api/v1", dependencies=[Depends(current_principal)])
+    set_body_limit(app, "/api/v1/classify/", CLASSIFY_MAX_BODY, any_content_type=True)
 
     return app

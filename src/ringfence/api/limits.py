@@ -27,13 +27,18 @@ def _is_json(content_type: str) -> bool:
     return media in _JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
 
 
-def set_body_limit(app: Any, prefix: str, max_bytes: int) -> None:
+def set_body_limit(
+    app: Any, prefix: str, max_bytes: int, *, any_content_type: bool = False
+) -> None:
     """Let the routes under ``prefix`` take bodies up to ``max_bytes`` (longest prefix wins).
 
     For capabilities that accept larger documents (evidence uploads, NDJSON batches); call it
-    next to the ``include_router`` line in ``api/app.py``.
+    next to the ``include_router`` line in ``api/app.py``. ``any_content_type`` lifts the
+    JSON-only rule for routes whose job is to read other formats (e.g. DLP scanning of CSV).
     """
     app.state.body_limits[prefix] = max_bytes
+    if any_content_type:
+        app.state.body_open_types.add(prefix)
 
 
 class BodyGuard:
@@ -44,12 +49,14 @@ class BodyGuard:
         max_body: int = DEFAULT_MAX_BODY,
         prefix: str = "/api/",
         limits: dict[str, int] | None = None,
+        open_types: set[str] | None = None,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self.prefix = prefix
         # Shared with app.state.body_limits, so limits registered later still apply.
         self.limits = limits if limits is not None else {}
+        self.open_types = open_types if open_types is not None else set()
 
     def _cap(self, path: str) -> int:
         best, cap = "", self.max_body
@@ -88,7 +95,8 @@ class BodyGuard:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body and not _is_json(headers.get("content-type", "")):
+        open_type = any(path.startswith(p) for p in self.open_types)
+        if body and not open_type and not _is_json(headers.get("content-type", "")):
             resp = problem(
                 415,
                 "unsupported_media_type",

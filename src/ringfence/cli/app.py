@@ -32,6 +32,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("vendors", "ringfence.vendors.cli"),
     ("gateway", "ringfence.gateway.cli"),
     ("inventory", "ringfence.cli.inventory"),
+    ("classify", "ringfence.classify.cli"),
     ("connectors", "ringfence.connectors.cli"),
     ("users", "ringfence.identity.cli_users"),
     ("reviews", "ringfence.identity.cli_reviews"),
@@ -40,6 +41,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
 _COMMAND_MODULES: list[str] = [
     "ringfence.cli.serve",
     "ringfence.cli.estate",
+    "ringfence.classify.cli",
     "ringfence.monitor.cli",
     "ringfence.posture.cli",
 ]
