@@ -104,9 +104,7 @@ def ingest(
             events = parse(record)
             for e in events:
                 if not now - MAX_PAST <= e.time <= now + MAX_FUTURE:
-                    raise RecordError(
-                        f"timestamp outside the accepted range: {e.time.isoformat()}"
-                    )
+                    raise RecordError(f"timestamp outside the accepted range: {e.time.isoformat()}")
         except RecordError as exc:
             reason = str(exc)
             payload = item.decode("utf-8", "replace") if isinstance(item, bytes) else _dump(item)

@@ -367,3 +367,28 @@ def required_values(node: Any) -> tuple[str, frozenset[str]] | None:
             return None
         return fields.pop(), frozenset().union(*(f[1] for f in found if f is not None))
     return None
+
+
+def split_index(node: Any) -> tuple[tuple[str, frozenset[str]], list[Any]] | None:
+    """Like ``required_values``, plus the rest of the condition once that equality holds.
+
+    An event reaching a rule through the index already satisfies the indexed equality, so only
+    the residual nodes (AND-ed) need evaluating; ``[]`` means the index alone decides."""
+    if isinstance(node, ConditionAND):
+        for i, child in enumerate(node.args):
+            found = split_index(child)
+            if found is not None:
+                index, rest = found
+                return index, rest + [a for j, a in enumerate(node.args) if j != i]
+        return None
+    req = required_values(node)
+    if req is None:
+        return None
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return req, []
+    if isinstance(node, ConditionOR) and all(
+        isinstance(a, ConditionFieldEqualsValueExpression) for a in node.args
+    ):
+        return req, []  # plain equalities on one field: the index decides alone
+    # an OR whose branches carry more conditions: the index narrows, the OR is still checked
+    return req, [node]

@@ -18,7 +18,7 @@ from ruamel.yaml.error import YAMLError
 
 from ringfence.core.errors import ValidationError
 from ringfence.monitor.events import Event
-from ringfence.monitor.sigma.compiler import Compiler, Predicate, Unsupported, required_values
+from ringfence.monitor.sigma.compiler import Compiler, Predicate, Unsupported, split_index
 from ringfence.monitor.sigma.correlation import (
     CompiledCorrelation,
     CorrelationHit,
@@ -56,6 +56,8 @@ class CompiledRule:
     origin: str
     matcher: Predicate
     index: tuple[str, frozenset[str]] | None
+    # what is left to check when the rule was reached through its index (None: nothing)
+    residual: Predicate | None
     tests: list[dict[str, Any]]
     generate: bool = True
     falsepositives: list[str] = field(default_factory=list)
@@ -188,7 +190,17 @@ class RuleSet:
             matcher: Predicate = (
                 preds[0] if len(preds) == 1 else (lambda d: any(p(d) for p in preds))
             )
-            index = required_values(trees[0]) if len(trees) == 1 else None
+            split = split_index(trees[0]) if len(trees) == 1 else None
+            index = split[0] if split else None
+            residual: Predicate | None = matcher
+            if split is not None:
+                rest = [compiler.compile(n) for n in split[1]]
+                if not rest:
+                    residual = None
+                elif len(rest) == 1:
+                    residual = rest[0]
+                else:
+                    residual = lambda d: all(p(d) for p in rest)  # noqa: E731
         except Unsupported as exc:
             self.problems.append(RuleProblem(rule.title, origin, f"unsupported: {exc}"))
             return
@@ -211,6 +223,7 @@ class RuleSet:
             origin=origin,
             matcher=matcher,
             index=index,
+            residual=residual,
             tests=list(tests) if isinstance(tests, list) else [],
             falsepositives=list(rule.falsepositives or []),
         )
@@ -287,13 +300,29 @@ class RuleSet:
         return out
 
     def _hits(self, event: Event, view: dict[str, Any]) -> list[CompiledRule]:
+        plan = self._plan(event.product, event.service)
         hits: list[CompiledRule] = []
-        for r in self.candidates(event, view):
-            try:
+        try:
+            for r in plan.unindexed:
                 if r.matcher(view):
                     hits.append(r)
-            except (TypeError, ValueError, AttributeError):
-                continue
+            for get, table in plan.indexes:
+                vals = get(view)
+                found: list[CompiledRule] = []
+                for v in vals:
+                    if isinstance(v, str):
+                        found.extend(table.get(v.lower(), ()))
+                    elif isinstance(v, int | float) and not isinstance(v, bool):
+                        found.extend(table.get(str(v), ()))
+                if len(vals) > 1:
+                    found = list({id(r): r for r in found}.values())
+                for r in found:
+                    # the index already proved the indexed equality: check the rest only
+                    if r.residual is None or r.residual(view):
+                        hits.append(r)
+        except (TypeError, ValueError, AttributeError):
+            # a pathological event shape: fall back to full, guarded evaluation
+            return [r for r in self.candidates(event, view) if r.matches(event, view)]
         return hits
 
     def match(self, event: Event) -> list[CompiledRule]:
