@@ -2,7 +2,7 @@
 
 Same contract as ``_validators``: take the candidate as matched (separators included), return a
 bool, never raise (``safe``) and never log or keep the value. Each follows the public
-specification of its identifier (cited in docs/classify.md).
+specification of its identifier (cited in docs/classification.md).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 """Catalogue of credentials and secrets, written from the providers' public token formats.
 
 Each rule is our own, informed by the providers' documentation and public rule sets such as
-gitleaks (MIT); sources are cited in docs/classify.md. Every secret is RESTRICTED except
+gitleaks (MIT); sources are cited in docs/classification.md. Every secret is RESTRICTED except
 identifiers that are not credentials on their own. Declarative only: nothing is evaluated here,
 and a preview never shows more than the public, fixed prefix of a token.
 """

@@ -2,7 +2,7 @@
 
 Each validator takes the candidate text exactly as matched (separators included), returns a bool
 and never raises: malformed input is simply invalid. Validators must never log or keep the value.
-Algorithms follow the public specifications of each identifier (cited in docs/classify.md).
+Algorithms follow the public specifications of each identifier (cited in docs/classification.md).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def _sarif(results: list[tuple[str, ScanResult]]) -> dict[str, Any]:
                 "tool": {
                     "driver": {
                         "name": "ringfence-classify",
-                        "informationUri": "https://ringfence.dev/docs/classify",
+                        "informationUri": "https://ringfence.dev/docs/classification",
                         "rules": [
                             {
                                 "id": t,
