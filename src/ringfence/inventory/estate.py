@@ -40,6 +40,7 @@ from ringfence.inventory.sections import (
     EstateSection,
     EstateView,
     SectionProblem,
+    after_apply_hooks,
     registered_sections,
 )
 from ringfence.store import audit
@@ -617,6 +618,8 @@ def apply_estate(
                 after=change.after,
                 clock=clock,
             )
+        for hook in after_apply_hooks():
+            hook(session, ctx)
     return plan
 
 

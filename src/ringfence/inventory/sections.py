@@ -216,6 +216,23 @@ _registry: dict[str, EstateSection[Any]] = {}
 _discovered = False
 
 
+# Called at the end of every non-empty apply, in its transaction, after the audit records.
+# A capability reacting to estate changes (identity reaching the integrations of a person the
+# file just deactivated) registers one from its ``estate_section`` module.
+AfterApply = Callable[[Session, "ApplyContext"], None]
+_after_apply: dict[str, AfterApply] = {}
+
+
+def register_after_apply(name: str, hook: AfterApply) -> None:
+    """Run ``hook(session, ctx)`` after each apply that changed something (same transaction)."""
+    _after_apply[name] = hook
+
+
+def after_apply_hooks() -> list[AfterApply]:
+    _discover()
+    return [_after_apply[k] for k in sorted(_after_apply)]
+
+
 def register_section(section: EstateSection[Any]) -> EstateSection[Any]:
     """Add ``section`` to the registry (re-registering the same key replaces it)."""
     if section.key in RESERVED_KEYS:
