@@ -272,9 +272,12 @@ class OidcRelyingParty:
             user = s.scalar(select(ConsoleUser).where(ConsoleUser.sso_subject == subject))
             if user is None:
                 user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
-                if user is not None and user.sso_subject is not None:
+                # Link an existing account only through a verified email: preferred_username
+                # and sub are not verified identifiers and may be chosen by the user at the IdP.
+                if user is not None and (user.sso_subject is not None or not email):
                     raise PermissionDeniedError(
-                        "this username belongs to another SSO identity", code="sso_conflict"
+                        "this username belongs to another account; an administrator must link it",
+                        code="sso_conflict",
                     )
             if user is None:
                 user = ConsoleUser(username=username, created_at=now)
