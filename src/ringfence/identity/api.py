@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -34,7 +35,7 @@ from ringfence.identity._http import Caller, StrictBody, need, runtime_of
 from ringfence.identity.accounts import Accounts, csrf_for
 from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for, settings_of
 from ringfence.identity.models import ConsoleUser, IdentityFinding, PersonalToken
-from ringfence.identity.oidc import OidcRelyingParty
+from ringfence.identity.oidc import STATE_TTL, OidcRelyingParty
 from ringfence.identity.reviews_api import reviews_router
 from ringfence.identity.roles import (
     IDENTITY_ADMIN,
@@ -168,10 +169,29 @@ def relying_party(request: Request) -> OidcRelyingParty:
     return rp
 
 
+OIDC_STATE_COOKIE = "rf_oidc_state"
+_OIDC_COOKIE_PATH = "/auth/oidc"
+
+
 @auth_router.get("/oidc/login")
 def oidc_login(request: Request) -> Response:
-    """Redirect the browser to the identity provider (code flow with PKCE)."""
-    return RedirectResponse(relying_party(request).start(), status_code=302)
+    """Redirect the browser to the identity provider (code flow with PKCE).
+
+    The state also goes into an HttpOnly cookie, so the callback completes only in the browser
+    that started the sign-in (a callback URL sent to someone else cannot sign them in)."""
+    url = relying_party(request).start()
+    state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        OIDC_STATE_COOKIE,
+        state,
+        max_age=int(STATE_TTL.total_seconds()),
+        httponly=True,
+        secure=settings_of(request).cookie_secure,
+        samesite="lax",  # the provider's redirect back is a cross-site top-level GET
+        path=_OIDC_COOKIE_PATH,
+    )
+    return response
 
 
 @auth_router.get("/oidc/callback")
@@ -185,10 +205,16 @@ def oidc_callback(
         )
     if not code or not state or len(code) > 2048 or len(state) > 512:
         raise ValidationError("the callback needs `code` and `state`")
+    started = request.cookies.get(OIDC_STATE_COOKIE, "")
+    if not started or not hmac.compare_digest(started.encode(), state.encode()):
+        raise AuthenticationError(
+            "this sign-in was not started in this browser: start again", code="oidc_state"
+        )
     login_ = relying_party(request).finish(code=code, state=state)
     accounts = accounts_for(request)
     token = accounts.create_session(login_.user_id, mfa_passed=login_.mfa_passed, method="oidc")
     response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(OIDC_STATE_COOKIE, path=_OIDC_COOKIE_PATH)
     set_session_cookies(request, response, accounts, token.get_secret_value())
     return response
 
