@@ -40,6 +40,10 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("question_id", "answer")
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
+# What an XLSX may unpack to (all members together); a real questionnaire is well under 1 MiB.
+# zipfile never inflates a member past its declared size, so checking the directory suffices.
+MAX_XLSX_UNPACKED = 16 * 1024 * 1024
+MAX_XLSX_MEMBERS = 200
 MAX_ROWS = 1000
 FORMATS = ("xlsx", "csv")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -124,7 +128,24 @@ def _problem(
     return {"row": row, "column": column, "cell": cell, "problem": msg}
 
 
+def _check_unpacked_size(content: bytes) -> None:
+    """Refuse a zip bomb before openpyxl inflates it (shared strings are read whole)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValidationError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+    if len(members) > MAX_XLSX_MEMBERS:
+        raise ValidationError(f"the XLSX file has more than {MAX_XLSX_MEMBERS} members")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_XLSX_UNPACKED:
+        raise ValidationError(
+            f"the XLSX file unpacks to {unpacked} bytes; the limit is {MAX_XLSX_UNPACKED}"
+        )
+
+
 def _read_xlsx(content: bytes) -> tuple[list[str], list[_Row], dict[str, Any]]:
+    _check_unpacked_size(content)
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
