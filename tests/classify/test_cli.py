@@ -84,3 +84,15 @@ def test_types_lists_the_catalogue_and_register_adds_scan() -> None:
     root.command("noop")(lambda: None)
     register(root)
     assert runner.invoke(root, ["scan", "-"], input="hello").exit_code == 0
+
+
+def test_detectors_from_a_ringfence_yaml_classify_section(tree: Path) -> None:
+    det = tree / "ringfence.yaml"
+    det.write_text(
+        "apiVersion: ringfence/v1\nclassify:\n  - name: acme_badge\n    description: badge\n"
+        "    class: internal\n    pattern: 'BDG-\\d{4}'\n    positive: ['BDG-1234']\n"
+        "  - name: qa_values\n    allow: ['x']\n"
+    )
+    (tree / "b.txt").write_text("badge BDG-4321")
+    res = runner.invoke(app, ["scan", str(tree / "b.txt"), "--detectors", str(det), "-f", "json"])
+    assert orjson.loads(res.stdout)[0]["findings"][0]["type"] == "acme_badge"

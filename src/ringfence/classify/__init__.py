@@ -5,15 +5,22 @@ policy snapshot and calls :meth:`Classifier.scan` inline for every body (bytes +
 in, findings + payload class out), then :func:`decide` against the destination's clearance and
 :func:`redact` when the route says so. Nothing in this package ever returns, logs or stores a
 matched value: findings carry type, class, field path, offsets, confidence and a masked preview.
+
+For the gateway: :func:`classifier_from_store` ``(store, **classifier_kwargs) -> Classifier``
+builds the classifier of a policy snapshot from the ``classify:`` section of ringfence.yaml as
+stored by ``ringfence apply`` (built-ins + custom RE2 detectors + allow-listed test values,
+kept as SHA-256 digests). Call it when the snapshot is (re)loaded, never per request (compiling
+takes about a second); it raises ``ConfigError`` naming the detector if a stored detector no
+longer loads, so keep serving the previous snapshot then.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ringfence.classify._catalogue import BUILTIN_DETECTORS, DEFAULT_ALLOWLIST, catalogue
 from ringfence.classify._custom import CustomDetectorSpec, load_custom_detectors
-from ringfence.classify._engine import Classifier
+from ringfence.classify._engine import Classifier, allow_digest
 from ringfence.classify._model import (
     DEFAULT_MIN_CONFIDENCE,
     Detector,
@@ -25,6 +32,9 @@ from ringfence.classify._policy import Decision, FlowPolicy, PolicyAction, decid
 from ringfence.classify._redact import Redaction, RedactionPolicy
 from ringfence.classify._redact import redact as _redact
 from ringfence.core.levels import DataClass
+
+if TYPE_CHECKING:
+    from ringfence.store.db import Store
 
 __all__ = [
     "BUILTIN_DETECTORS",
@@ -42,7 +52,9 @@ __all__ = [
     "RedactionMode",
     "RedactionPolicy",
     "ScanResult",
+    "allow_digest",
     "catalogue",
+    "classifier_from_store",
     "decide",
     "default_classifier",
     "load_custom_detectors",
@@ -53,6 +65,13 @@ __all__ = [
 ]
 
 _default: Classifier | None = None
+
+
+def classifier_from_store(store: Store, **kwargs: Any) -> Classifier:
+    """Built-ins + the stored ``classify:`` detectors and allow-lists (see module docstring)."""
+    from ringfence.classify.stored import classifier_from_store as build
+
+    return build(store, **kwargs)
 
 
 def default_classifier() -> Classifier:

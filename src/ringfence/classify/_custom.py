@@ -87,6 +87,7 @@ def load_custom_detectors(specs: Iterable[Mapping[str, Any]]) -> tuple[Detector,
             raise ConfigError(
                 f"custom detector {spec.id!r}: pattern is not valid RE2 syntax ({e})",
                 code="classify_detector_pattern",
+                field="pattern",
             ) from None
         det = _detector(spec)
         probe = Classifier(
@@ -97,12 +98,14 @@ def load_custom_detectors(specs: Iterable[Mapping[str, Any]]) -> tuple[Detector,
                 raise ConfigError(
                     f"custom detector {spec.id!r}: positive example {j} does not match",
                     code="classify_detector_example",
+                    field="positive",
                 )
         for j, text in enumerate(spec.negative):
             if spec.id in probe.scan_text(text).types:
                 raise ConfigError(
                     f"custom detector {spec.id!r}: negative example {j} matches",
                     code="classify_detector_example",
+                    field="negative",
                 )
         out.append(det)
     ids = [d.id for d in out]

@@ -9,6 +9,7 @@ stores a matched value: findings carry a masked preview only.
 from __future__ import annotations
 
 import codecs
+import hashlib
 import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
@@ -124,6 +125,7 @@ class Classifier:
         *,
         custom: Sequence[Detector] = (),
         allow_values: Iterable[str] = (),
+        allow_sha256: Iterable[str] = (),
         default_allowlist: bool = True,
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         engine: str = "auto",
@@ -170,6 +172,9 @@ class Classifier:
         allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
         # Allow-listed values are known test values, kept in canonical form (no secrets here).
         self._allow = frozenset(canonical(v) for v in allow)
+        # Allow-listed values from ringfence.yaml are stored as SHA-256 of their canonical form
+        # (see :func:`allow_digest`), so a real value listed by mistake is not kept in clear.
+        self._allow_hash = frozenset(h.lower() for h in allow_sha256)
         self.min_confidence = min_confidence
         # Below this a candidate is dropped before its validator runs (saves most of the
         # work on ids and timestamps); reported findings are therefore all confident.
@@ -444,8 +449,10 @@ class Classifier:
                 continue  # inside a span a more specific detector already confirmed
             if det.validator is not None and not det.validator(value):
                 continue
-            if self._allow and canonical(value) in self._allow:
-                continue
+            if self._allow or self._allow_hash:
+                cv = canonical(value)
+                if cv in self._allow or (self._allow_hash and allow_digest(cv) in self._allow_hash):
+                    continue
             out.append(Hit(li, s - base, e - base, conf, det))
             take(taken, li, s, e, conf)
 
@@ -512,6 +519,11 @@ class Classifier:
 
     def to_json(self, result: ScanResult) -> bytes:
         return orjson.dumps(result.to_dict())
+
+
+def allow_digest(value: str) -> str:
+    """SHA-256 hex of a value's canonical form: how allow-listed values are stored."""
+    return hashlib.sha256(canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _looks_like_other_id(key: str, text: str, start: int) -> bool:

@@ -82,7 +82,14 @@ def _load_detectors(path: Path | None) -> tuple[Any, ...]:
         doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except Exception as e:
         raise ConfigError(f"{path}: not valid YAML ({type(e).__name__})") from None
-    if isinstance(doc, dict):
+    if isinstance(doc, dict) and isinstance(doc.get("classify"), list):
+        # A ringfence.yaml: the detector entries of its ``classify:`` section (name -> id).
+        doc = [
+            {("id" if k == "name" else k): v for k, v in e.items() if k != "description"}
+            for e in doc["classify"]
+            if isinstance(e, dict) and "pattern" in e
+        ]
+    elif isinstance(doc, dict):
         doc = (doc.get("classify") or {}).get("detectors", doc.get("detectors"))
     if not isinstance(doc, list):
         raise ConfigError(f"{path}: expected a list of detectors (or classify.detectors)")
@@ -154,7 +161,8 @@ def scan_command(
     ] = None,
     min_confidence: Annotated[float, typer.Option(min=0.0, max=1.0)] = 0.5,
     detectors: Annotated[
-        Path | None, typer.Option(help="YAML file with custom detectors (classify.detectors).")
+        Path | None,
+        typer.Option(help="YAML list of custom detectors, or a ringfence.yaml (classify:)."),
     ] = None,
 ) -> None:
     """Classify data; findings are masked, never the raw values."""

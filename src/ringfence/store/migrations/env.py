@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from ringfence.classify import models as _classify_models  # noqa: F401
 from ringfence.gateway import models as _gateway_models  # noqa: F401
 from ringfence.identity import models as _identity_models  # noqa: F401
 from ringfence.monitor import models as _monitor_models  # noqa: F401
