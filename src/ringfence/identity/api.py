@@ -58,8 +58,35 @@ class LoginIn(StrictBody):
     recovery_code: StrictStr | None = Field(default=None, max_length=20)
 
 
+MAX_AUTH_BODY = 64 * 1024  # /auth is outside /api/ (no BodyGuard): sign-in bodies are tiny
+
+
+class _BodyTooLarge(ValidationError):
+    code = "payload_too_large"
+    status = 413
+    title = "Payload too large"
+
+
+async def _read_capped(request: Request) -> None:
+    """Buffer the body, refusing more than MAX_AUTH_BODY bytes before reading past it."""
+    too_large = _BodyTooLarge(f"request body exceeds {MAX_AUTH_BODY} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_AUTH_BODY):
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_AUTH_BODY:
+            raise too_large
+        chunks.append(chunk)
+    # Starlette's own Request.body() caches here; json() and form() then read the buffer.
+    request._body = b"".join(chunks)
+
+
 async def _form_or_json(request: Request, model: type[BaseModel]) -> Any:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    await _read_capped(request)
     try:
         if ctype == "application/json":
             data: Any = await request.json()
@@ -69,7 +96,7 @@ async def _form_or_json(request: Request, model: type[BaseModel]) -> Any:
             data.pop("csrf_token", None)
         else:
             raise ValidationError("send a form or JSON body")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ValidationError("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ValidationError("request body must be an object")
@@ -147,6 +174,7 @@ async def logout(request: Request) -> Response:
     presented = request.headers.get("x-csrf-token", "")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if not presented and ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        await _read_capped(request)
         field = (await request.form()).get("csrf_token")
         presented = field if isinstance(field, str) else ""
     if not presented or not hmac.compare_digest(presented, csrf_for(token)):
