@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import re2
-
-from ringfence.monitor.sigma.fields import Getter, getter
 from sigma.conditions import (
     ConditionAND,
     ConditionFieldEqualsValueExpression,
@@ -45,6 +43,8 @@ from sigma.types import (
     SpecialChars,
     TimestampPart,
 )
+
+from ringfence.monitor.sigma.fields import Getter, getter
 
 Predicate = Callable[[Any], bool]
 ValueTest = Callable[[Any], bool]

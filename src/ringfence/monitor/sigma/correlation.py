@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from ringfence.monitor.events import Event
-from ringfence.monitor.sigma.compiler import Unsupported
-from ringfence.monitor.sigma.fields import Getter, getter
 from sigma.correlations import (
     SigmaCorrelationCondition,
     SigmaCorrelationConditionOperator,
     SigmaCorrelationRule,
     SigmaCorrelationType,
 )
+
+from ringfence.monitor.events import Event
+from ringfence.monitor.sigma.compiler import Unsupported
+from ringfence.monitor.sigma.fields import Getter, getter
 
 _FIRING_OPS = {
     SigmaCorrelationConditionOperator.GT: lambda n, c: n > c,

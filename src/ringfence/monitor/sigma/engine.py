@@ -15,6 +15,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
 
 from ringfence.core.errors import ValidationError
 from ringfence.monitor.events import Event
@@ -25,9 +28,6 @@ from ringfence.monitor.sigma.correlation import (
     compile_correlation,
 )
 from ringfence.monitor.sigma.fields import Getter
-from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaError
-from sigma.rule import SigmaRule
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 # Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
