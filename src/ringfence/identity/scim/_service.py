@@ -57,6 +57,7 @@ from ringfence.store.models import (
     Person,
 )
 
+_MAX_START_INDEX = 2**31 - 1
 _SERVICE_ACCOUNT_TYPES = {"serviceaccount", "service_account", "service account", "service"}
 # Attributes the foundation row owns, or that are computed: never kept in the document.
 _USER_COMPUTED = ("id", "meta", "groups", "password", "externalId")
@@ -197,6 +198,9 @@ class ScimService:
             request = SearchRequest[model].model_validate(params)
         except PydanticValidationError as exc:
             raise scim_error_of(exc) from None
+        if (request.start_index or 0) > _MAX_START_INDEX:
+            # Echoed back as startIndex: past 64 bits the JSON encoder fails (a 500).
+            raise InvalidValueException(detail=f"startIndex must be at most {_MAX_START_INDEX}")
         resources: list[Any] = []
         narrow = None
         if request.filter is not None and len(kinds) == 1 and self.narrow_in_sql:
