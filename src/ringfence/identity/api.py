@@ -140,9 +140,27 @@ def set_session_cookies(
     return csrf
 
 
+def _refuse_cross_site(request: Request) -> None:
+    """Login CSRF: refuse a sign-in a browser sent from another site's page.
+
+    Browsers send ``Sec-Fetch-Site`` and ``Origin`` (or at least ``Referer``) on form posts;
+    non-browser clients send none of them and are not affected. Hosts are compared, not
+    schemes, so a TLS-terminating proxy in front does not break same-site sign-in."""
+    refused = PermissionDeniedError("cross-site sign-in refused", code="csrf")
+    if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
+        raise refused
+    host = request.headers.get("host", "").lower()
+    source = request.headers.get("origin") or request.headers.get("referer")
+    if source is None:
+        return
+    if source.strip().lower() == "null" or urlsplit(source.strip()).netloc.lower() != host:
+        raise refused
+
+
 @auth_router.post("/login")
 async def login(request: Request, response: Response) -> dict[str, Any]:
     """Password sign-in (plus TOTP or a recovery code when enrolled)."""
+    _refuse_cross_site(request)
     body = await _form_or_json(request, LoginIn)
     accounts = accounts_for(request)
     from starlette.concurrency import run_in_threadpool
