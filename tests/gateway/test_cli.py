@@ -90,3 +90,61 @@ def test_bad_inputs_are_clear_errors(gw_runtime: Runtime, tmp_path: Path) -> Non
         # main() renders a RingfenceError as one red line; anything else would be a traceback
         assert r.exit_code != 0, case
         assert isinstance(r.exception, RingfenceError), (case, r.exception)
+
+
+def test_gateway_serve_runs_and_is_ready(gw_runtime: Runtime) -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.gateway.upstream import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
+    env["RINGFENCE_SETTINGS_FILE"] = str(gw_runtime.settings.data_dir / "none.yaml")
+    env["RINGFENCE_GATEWAY_DLP_ENGINE"] = "builtin"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ringfence.cli import main; main()",
+            "gateway",
+            "serve",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(gw_runtime.settings.data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        ready = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert ready is not None and ready.status_code == 200, proc.stderr
+        assert ready.json()["routes"] == 2
+        jwks = httpx.get(f"http://127.0.0.1:{port}/.well-known/jwks.json").json()
+        assert jwks["keys"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_refuses_half_a_tls_configuration(gw_runtime: Runtime, tmp_path: Path) -> None:
+    from ringfence.core.errors import RingfenceError
+
+    r = runner.invoke(
+        app, _args(gw_runtime, "gateway", "serve", "--tls-cert", str(tmp_path / "c.pem"))
+    )
+    assert isinstance(r.exception, RingfenceError)
