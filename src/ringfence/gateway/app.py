@@ -14,10 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import ipaddress
-import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,12 +22,21 @@ from typing import Any
 import httpx
 import orjson
 from cryptography import x509
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import generate_latest
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import RingfenceError, UnavailableError
 from ringfence.core.ids import new_id
 from ringfence.core.logging import get_logger
+from ringfence.gateway.asgi import (
+    BODY_METHODS,
+    QUERY_OK,
+    Receive,
+    Send,
+    header_value,
+    read_body,
+    send_body,
+)
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
@@ -39,7 +45,6 @@ from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse
 from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
 from ringfence.gateway.policy import CompiledRoute, PolicyHolder, PolicyWatcher
 from ringfence.gateway.ratelimit import RateLimiter
-from ringfence.gateway.routes import is_private_host
 from ringfence.gateway.stages import (
     STRIP_DOWNSTREAM,
     STRIP_UPSTREAM,
@@ -54,14 +59,13 @@ from ringfence.gateway.stages import (
     rate_limit,
     validate,
 )
+from ringfence.gateway.support import Metrics, UpstreamTokens
 from ringfence.gateway.upstream import UpstreamError, UpstreamPool, UpstreamTooLarge
 from ringfence.store.db import Store
 
 _log = get_logger("ringfence.gateway")
 PROBLEM = b"application/problem+json"
 Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
 _RESERVED = frozenset({"healthz", "readyz", "metrics", "oauth", ".well-known"})
 _TITLES = {
     400: "Bad request",
@@ -79,78 +83,6 @@ _TITLES = {
     503: "Service unavailable",
     504: "Gateway timeout",
 }
-
-
-@dataclass
-class Metrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
-    def __post_init__(self) -> None:
-        self.requests = Counter(
-            "ringfence_gateway_requests_total",
-            "Gateway requests by integration, route and decision",
-            ["integration", "route", "decision"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "ringfence_gateway_request_seconds",
-            "Gateway request latency",
-            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
-            registry=self.registry,
-        )
-        self.upstream_errors = Counter(
-            "ringfence_gateway_upstream_errors_total",
-            "Upstream errors by route and kind",
-            ["route", "kind"],
-            registry=self.registry,
-        )
-
-
-class UpstreamTokens:
-    """OAuth 2.0 client-credentials tokens *to* upstreams, cached and refreshed early."""
-
-    def __init__(self, client: httpx.AsyncClient, clock: Clock) -> None:
-        self._client = client
-        self._clock = clock
-        self._cache: dict[str, tuple[str, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    async def token(self, route: CompiledRoute) -> str:
-        cred = route.credential
-        assert cred is not None and cred.token_url and cred.client_id
-        now = self._clock.now().timestamp()
-        cached = self._cache.get(route.name)
-        if cached and cached[1] - 30 > now:
-            return cached[0]
-        lock = self._locks.setdefault(route.name, asyncio.Lock())
-        async with lock:
-            cached = self._cache.get(route.name)
-            if cached and cached[1] - 30 > now:
-                return cached[0]
-            host = httpx.URL(cred.token_url).host
-            if not route.allow_loopback and (
-                not cred.token_url.startswith("https://") or is_private_host(host)
-            ):
-                raise UnavailableError("upstream token URL refused", code="broker_unavailable")
-            data = {"grant_type": "client_credentials"}
-            if cred.scope:
-                data["scope"] = cred.scope
-            try:
-                resp = await self._client.post(
-                    cred.token_url,
-                    data=data,
-                    auth=(cred.client_id, cred.secret.get_secret_value()),
-                    timeout=10,
-                )
-                payload = resp.json() if resp.status_code == 200 else {}
-                token = str(payload["access_token"])
-                ttl = float(payload.get("expires_in", 300))
-            except Exception:
-                raise UnavailableError(
-                    "upstream token endpoint failed", code="broker_unavailable"
-                ) from None
-            self._cache[route.name] = (token, now + ttl)
-            return token
 
 
 class Gateway:
@@ -314,7 +246,7 @@ class Gateway:
                 raise Deny(400, "duplicate_header", "a security-relevant header is repeated")
             if len(ex.query) > self.config.max_query_bytes:
                 raise Deny(414, "query_too_long", "query string too long")
-            if ex.query and not _QUERY_OK.fullmatch(ex.query):
+            if ex.query and not QUERY_OK.fullmatch(ex.query):
                 raise Deny(400, "query_rejected", "query string has characters not allowed")
             try:
                 ex.segs = canonical_path(ex.path.split("?", 1)[0])
@@ -360,7 +292,7 @@ class Gateway:
     ) -> tuple[int, str]:
         path = "/" + "/".join(ex.segs)
         if path == "/healthz" and ex.method == "GET":
-            await _send(send, 200, b"application/json", b'{"status":"ok"}', ex.request_id)
+            await send_body(send, 200, b"application/json", b'{"status":"ok"}', ex.request_id)
             return 200, "ok"
         if path == "/readyz" and ex.method == "GET":
             try:
@@ -372,10 +304,10 @@ class Gateway:
             body = orjson.dumps(
                 {"status": "ready", "policy_version": snap.version, "routes": len(snap.routes)}
             )
-            await _send(send, 200, b"application/json", body, ex.request_id)
+            await send_body(send, 200, b"application/json", body, ex.request_id)
             return 200, "ok"
         if path == "/metrics" and ex.method == "GET":
-            await _send(
+            await send_body(
                 send,
                 200,
                 b"text/plain; version=0.0.4",
@@ -385,7 +317,7 @@ class Gateway:
             return 200, "ok"
         if path == "/.well-known/jwks.json" and ex.method == "GET":
             snap = self.holder.current()
-            await _send(
+            await send_body(
                 send,
                 200,
                 b"application/json",
@@ -404,7 +336,7 @@ class Gateway:
         self, path: str, ex: Exchange, scope: Scope, receive: Receive, send: Send
     ) -> tuple[int, str]:
         snap = self.holder.current()
-        body = await _read_body(receive, 16_384, ex.headers)
+        body = await read_body(receive, 16_384, ex.headers)
         now = self.clock.now().timestamp()
         try:
             thumb = client_certificate(scope, ex.headers, ex.client_ip, self.cert_policy)
@@ -432,13 +364,13 @@ class Gateway:
             hdrs = [(b"cache-control", b"no-store")]
             if err.status == 401:
                 hdrs.append((b"www-authenticate", b'Basic realm="ringfence"'))
-            await _send(
+            await send_body(
                 send, err.status, b"application/json", orjson.dumps(err.body()), ex.request_id, hdrs
             )
             return err.status, err.error
         except Deny:
             raise
-        await _send(
+        await send_body(
             send,
             200,
             b"application/json",
@@ -485,7 +417,7 @@ class Gateway:
         await rate_limit(ex, self.limiter)
         rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
         try:
-            ex.body = await _read_body(receive, route.limits.max_body_bytes, ex.headers)
+            ex.body = await read_body(receive, route.limits.max_body_bytes, ex.headers)
             validate(ex)
             if route.dlp_request and ex.body:
                 replaced = inspect_body(
@@ -558,7 +490,9 @@ class Gateway:
         head = b"".join(
             [
                 f"{ex.method} {target or '/'} HTTP/1.1\r\nhost: {route.upstream_host}\r\n".encode(),
-                b"content-length: %d\r\n" % len(ex.body) if ex.body or ex.method in _BODY else b"",
+                b"content-length: %d\r\n" % len(ex.body)
+                if ex.body or ex.method in BODY_METHODS
+                else b"",
                 *[k + b": " + v + b"\r\n" for k, v in headers],
                 b"\r\n",
             ]
@@ -588,8 +522,8 @@ class Gateway:
             self.metrics.upstream_errors.labels(route.name, "redirect").inc()
             raise Deny(502, "upstream_redirect", "upstream answered with a redirect; refused")
         body = response.body
-        ctype = _header(response.headers, b"content-type")
-        encoding = _header(response.headers, b"content-encoding").strip().lower()
+        ctype = header_value(response.headers, b"content-type")
+        encoding = header_value(response.headers, b"content-encoding").strip().lower()
         if (
             body
             and encoding not in ("", "identity")
@@ -662,7 +596,7 @@ class Gateway:
             headers = [*headers, (b"www-authenticate", b'Bearer realm="ringfence"')]
         raw = orjson.dumps(body)
         ex.bytes_out = len(raw)
-        await _send(send, status, PROBLEM, raw, ex.request_id, headers)
+        await send_body(send, status, PROBLEM, raw, ex.request_id, headers)
 
     def _record(
         self, ex: Exchange, status: int, decision: str, reason: str, started: float
@@ -706,64 +640,6 @@ class Gateway:
             integ.name if integ else "-", route.name if route else "-", decision
         ).inc()
         self.metrics.latency.observe(elapsed)
-
-
-_BODY = frozenset({"POST", "PUT", "PATCH"})
-# RFC 3986 query characters (percent-encoded otherwise); nothing that could end the request line.
-_QUERY_OK = re.compile(rb"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%\[\]|^`{}\\\"<>]*")
-
-
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
-    for k, v in headers:
-        if k.lower() == name:
-            return v.decode("latin-1")
-    return ""
-
-
-async def _send(
-    send: Send,
-    status: int,
-    ctype: bytes,
-    body: bytes,
-    request_id: str,
-    headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    hdrs = [
-        (b"content-type", ctype),
-        (b"content-length", str(len(body)).encode()),
-        (b"x-request-id", request_id.encode()),
-        (b"x-content-type-options", b"nosniff"),
-        (b"cache-control", b"no-store"),
-    ]
-    if headers:
-        names = {k for k, _ in headers}
-        hdrs = [h for h in hdrs if h[0] not in names] + headers
-    await send({"type": "http.response.start", "status": status, "headers": hdrs})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _read_body(receive: Receive, cap: int, headers: dict[bytes, bytes]) -> bytes:
-    declared = headers.get(b"content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise Deny(400, "bad_content_length", "invalid Content-Length")
-        if int(declared) > cap:
-            raise Deny(413, "payload_too_large", f"request body exceeds {cap} bytes")
-    chunks: list[bytes] = []
-    total = 0
-    while True:
-        msg = await receive()
-        if msg["type"] == "http.disconnect":
-            raise Deny(400, "client_disconnected", "client went away")
-        chunk = msg.get("body", b"")
-        if chunk:
-            total += len(chunk)
-            if total > cap:
-                raise Deny(413, "payload_too_large", f"request body exceeds {cap} bytes")
-            chunks.append(chunk)
-        if not msg.get("more_body", False):
-            break
-    return b"".join(chunks)
 
 
 def build_gateway(
