@@ -8,7 +8,7 @@ always stop their own door). Listing all integrations, or anything else, stays f
 from __future__ import annotations
 
 from fastapi import Request
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from ringfence.identity.roles import OWN_INTEGRATIONS
 from ringfence.runtime import Runtime
@@ -31,7 +31,11 @@ def owner_may(person_id: str | None, scopes: frozenset[str], request: Request) -
         return False
     runtime: Runtime = request.app.state.runtime
     with runtime.store.session() as s:
-        owner = s.scalar(
-            select(Integration.owner_id).where(or_(Integration.id == ref, Integration.name == ref))
-        )
-    return owner is not None and owner == person_id
+        # Resolve ``ref`` exactly as the route does (inventory ``_find``): id first, then a
+        # unique name. An OR over both could pick a different row than the route serves.
+        rows = s.execute(select(Integration.owner_id).where(Integration.id == ref)).all()
+        if not rows:
+            rows = s.execute(
+                select(Integration.owner_id).where(Integration.name == ref).limit(2)
+            ).all()
+    return len(rows) == 1 and rows[0][0] is not None and rows[0][0] == person_id
