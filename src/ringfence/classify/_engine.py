@@ -14,6 +14,8 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -42,6 +44,7 @@ from ringfence.core.errors import ConfigError
 from ringfence.core.levels import DataClass
 
 SEP = "\n\x00\n"  # between leaves; no detector pattern crosses a newline
+_SEP_LEN = len(SEP)
 _NEGATIVE_WORDS = (
     "order invoice uuid guid timestamp tracking sku version build hash checksum sha etag "
     "request trace span nonce created updated epoch ticket zip postal sequence seq count "
@@ -64,6 +67,7 @@ _NOT_SECRET_FIELD = re.compile(
     r"required|enabled|page|cursor|next|prev|previous|csrf|endpoint|method|id|scope|scopes|"
     r"usage|format|version|hash)(?: |$)"
 )
+_KEY_CACHE = 4096  # distinct key names remembered per detector
 _REDACTED_LOOKING = frozenset({"redacted", "null", "none", "true", "false", "undefined"})
 
 
@@ -75,6 +79,7 @@ class _Compiled:
     ctx: re.Pattern[str] | None
     short_keys: frozenset[str]
     long_keys: tuple[str, ...]
+    key_hits: dict[str, bool] = field(default_factory=dict)  # key words -> key context?
 
 
 @dataclass(slots=True)
@@ -159,7 +164,9 @@ class Classifier:
                 continue
             expr = ("(?:" + "|".join(literal(w) for w in words) + ")", True, False)
             if c.det.needs_context:
-                patterns[i] = expr
+                # Positions of the context words: only the fields holding one (or whose key
+                # names the type) are searched for the value, not the whole payload.
+                patterns[i] = (expr[0], True, True)
             else:
                 if c.det.formatted:  # bare forms are only looked for when context occurs
                     patterns[i] = (c.det.formatted, c.det.caseless, True)
@@ -330,12 +337,10 @@ class Classifier:
             text, starts = leaves[0].text, [0]
             scanned = text
         else:
-            starts = []
-            pos = 0
-            for leaf in leaves:
-                starts.append(pos)
-                pos += len(leaf.text) + len(SEP)
-            text = SEP.join(leaf.text for leaf in leaves)
+            texts = [leaf.text for leaf in leaves]
+            starts = list(accumulate(map(len, texts), lambda a, n: a + n + _SEP_LEN, initial=0))
+            starts.pop()
+            text = SEP.join(texts)
             # Key names go after the last leaf so context words in keys wake their detectors;
             # nothing found there is reported (it lies outside every leaf).
             keys = {leaf.key for leaf in leaves if leaf.key}
@@ -348,6 +353,7 @@ class Classifier:
         # Specific detectors first: a candidate lying inside a span an earlier (more specific)
         # detector already confirmed is skipped before its validator runs.
         taken: dict[int, Spans] = {}
+        by_key: dict[str, list[int]] | None = None  # key words -> leaf indices (lazily)
         todo = set(cands)
         # A detector whose slot only holds its formatted pattern still runs when its context
         # occurs (bare values are confirmed by a full scan then).
@@ -366,7 +372,15 @@ class Classifier:
             if idx == self._field_secret:
                 hits.extend(self._field_secrets(leaves))
                 continue
-            if offsets and idx not in nopos:
+            if c.det.needs_context and offsets and idx not in nopos:
+                at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
+                if by_key is None:
+                    by_key = {}
+                    for li, leaf in enumerate(leaves):
+                        if leaf.key:
+                            by_key.setdefault(leaf.key, []).append(li)
+                matches = self._context_matches(c, leaves, text, starts, at, by_key)
+            elif offsets and idx not in nopos:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
                 matches = self._matches_at(c, text, at)
             else:
@@ -379,6 +393,50 @@ class Classifier:
             return (True, 0.0, idx)
         det = self._compiled[idx].det
         return (det.id.startswith("generic_"), -det.base, idx)
+
+    def _context_matches(
+        self,
+        c: _Compiled,
+        leaves: list[ex.Leaf],
+        text: str,
+        starts: list[int],
+        at: list[int],
+        by_key: dict[str, list[int]],
+    ) -> Iterator[Any]:
+        """Matches of a context-required detector, only in the leaves where it can count.
+
+        Such a value is reported only when its field's key names the type or a context word
+        lies in the 48 characters before it (:meth:`_confidence`). So only those leaves are
+        searched: a key-hit leaf whole, a leaf holding context words up to 48 characters past
+        the last one. Within a leaf the matches are the ones a whole-text scan finds there.
+        """
+        limit: dict[int, int] = {}  # leaf index -> last start worth reporting (-1: whole leaf)
+        for key, lis in by_key.items():
+            hit = c.key_hits.get(key)
+            if hit is None:
+                hit = _key_hit(c, key)
+                if len(c.key_hits) >= _KEY_CACHE:
+                    c.key_hits.clear()
+                c.key_hits[key] = hit
+            if hit:
+                for li in lis:
+                    limit[li] = -1
+        n = starts[-1] + len(leaves[-1].text)
+        for p in at:
+            if p >= n:
+                break  # the key names after the last leaf
+            li = bisect_right(starts, p) - 1
+            if p >= starts[li] + len(leaves[li].text) or limit.get(li) == -1:
+                continue
+            limit[li] = p + 48
+        finditer = c.regex.finditer
+        for li in sorted(limit):
+            base = starts[li]
+            last = limit[li]
+            for m in finditer(text, base, base + len(leaves[li].text)):
+                if last >= 0 and m.start() > last:
+                    break
+                yield m
 
     @staticmethod
     def _matches_at(c: _Compiled, text: str, offsets: list[int]) -> Iterator[Any]:
@@ -461,13 +519,14 @@ class Classifier:
         key = leaf.key
         key_hit = False
         if key:
-            if c.short_keys and any(t in c.short_keys for t in key.split()):
-                key_hit = True
-            elif c.long_keys:
-                joined = key.replace(" ", "")
-                key_hit = any(k in joined for k in c.long_keys)
-            if not key_hit and c.ctx is not None:
-                key_hit = c.ctx.search(key) is not None
+            # The same key names recur in every record of a page: remember the verdict.
+            cached = c.key_hits.get(key)
+            if cached is None:
+                cached = _key_hit(c, key)
+                if len(c.key_hits) >= _KEY_CACHE:
+                    c.key_hits.clear()
+                c.key_hits[key] = cached
+            key_hit = cached
         word_hit = False
         if not key_hit and c.ctx is not None:
             window = leaf.text[max(0, start - 48) : start]
@@ -479,7 +538,11 @@ class Classifier:
         conf = det.base + (0.5 if key_hit else 0.35 if word_hit else 0.0)
         if det.separated_bonus and not value.isalnum():
             conf += det.separated_bonus
-        if det.short_len and sum(ch.isalnum() for ch in value) <= det.short_len:
+        if (
+            det.short_len
+            and (len(value) if value.isalnum() else sum(ch.isalnum() for ch in value))
+            <= det.short_len
+        ):
             conf -= 0.3
         # Numbers are ambiguous: an order id or a tracking number can pass a checksum. Values
         # with letters (emails, IBANs, NINOs) say what they are whatever the field is called.
@@ -526,8 +589,24 @@ def allow_digest(value: str) -> str:
     return hashlib.sha256(canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _key_hit(c: _Compiled, key: str) -> bool:
+    """Does a field's key (normalised words) name this detector's type?"""
+    if c.short_keys and any(t in c.short_keys for t in key.split()):
+        return True
+    if c.long_keys:
+        joined = key.replace(" ", "")
+        if any(k in joined for k in c.long_keys):
+            return True
+    return c.ctx is not None and c.ctx.search(key) is not None
+
+
+@lru_cache(maxsize=4096)
+def _negative_key(key: str) -> bool:
+    return not _NEGATIVE_KEY_WORDS.isdisjoint(key.split())
+
+
 def _looks_like_other_id(key: str, text: str, start: int) -> bool:
     """Key or preceding words say "order", "invoice", "tracking"...: probably not personal."""
-    if key and not _NEGATIVE_KEY_WORDS.isdisjoint(key.split()):
+    if key and _negative_key(key):
         return True
     return _NEGATIVE_WINDOW.search(text, max(0, start - 32), start) is not None

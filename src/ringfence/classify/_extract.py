@@ -67,6 +67,7 @@ def kind_of(content_type: str | None, body: bytes) -> Kind:
     return "text"
 
 
+@lru_cache(maxsize=16384)
 def format_path(parts: tuple[PathPart, ...]) -> str:
     out = ["$"]
     for p in parts:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from ringfence.classify._model import Detector
 
 PREVIEW_MAX = 24
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _MASK = "*"
 
 
@@ -61,7 +63,8 @@ def canonical(value: str) -> str:
     """Separator- and case-insensitive form used for allow-lists and tokens."""
     if "@" in value:
         return value.strip().lower()
-    return "".join(c for c in value if c.isalnum()).upper() or value
+    # ``[\W_]`` is exactly "not str.isalnum()" for str patterns (\w = isalnum() or "_").
+    return _NOT_ALNUM.sub("", value).upper() or value
 
 
 def token(key: bytes, type_id: str, value: str) -> str:
