@@ -408,8 +408,8 @@ class AccessReviews:
                 elif isinstance(value, datetime):
                     value = value.isoformat()
                 text_value = "" if value is None else str(value)
-                # Spreadsheet formula injection: never start a cell with = + - @.
-                if text_value[:1] in ("=", "+", "-", "@"):
+                # Spreadsheet formula injection: never start a cell with = + - @ TAB CR.
+                if text_value[:1] in ("=", "+", "-", "@", "\t", "\r"):
                     text_value = "'" + text_value
                 row.append(text_value)
             writer.writerow(row)
