@@ -90,3 +90,29 @@ async def test_garbage_api_key_is_rejected(env: Env) -> None:
     r = await env.http.get("/crm/contacts", headers={"x-api-key": "rf_gw_000000000000_" + "A" * 43})
     assert r.status_code == 401
     assert r.json()["code"] == "api_key_invalid"
+
+
+async def test_token_endpoint_is_rate_limited_per_address(env: Env) -> None:
+    import httpx
+
+    from ringfence.gateway.app import build_gateway
+    from ringfence.gateway.config import GatewayConfig
+
+    gw = build_gateway(
+        env.rt.store,
+        env.rt.vault,
+        clock=env.rt.clock,
+        config=GatewayConfig(oauth_rate_limit="3/minute", dlp_engine="builtin"),
+    )
+    codes = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gw), base_url="http://g") as c:
+        for _ in range(5):
+            r = await c.post(
+                "/oauth/token",
+                data={"grant_type": "client_credentials"},
+                auth=(env.a.client_id, "rf_cs_guessing"),
+            )
+            codes.append(r.status_code)
+    await gw.shutdown()
+    assert codes == [401, 401, 401, 429, 429]
+    assert r.headers["retry-after"]

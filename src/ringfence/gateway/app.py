@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import orjson
 from cryptography import x509
+from limits import parse as parse_limit
 from prometheus_client import generate_latest
 
 from ringfence.core.clock import Clock, SystemClock
@@ -117,6 +118,7 @@ class Gateway:
         self._watcher: PolicyWatcher | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._key_use: dict[str, datetime] = {}
+        self._oauth_limit = parse_limit(config.oauth_rate_limit)
         self.tokens = TokenService(
             issuer=config.issuer,
             audience=config.audience,
@@ -329,6 +331,15 @@ class Gateway:
         if path in ("/oauth/token", "/oauth/introspect", "/oauth/revoke"):
             if ex.method != "POST":
                 raise Deny(405, "method_not_allowed", "use POST", headers=[(b"allow", b"POST")])
+            # Per-address limit: client authentication is the brute-force / CPU target here.
+            decision = await self.limiter.hit(self._oauth_limit, "oauth", ex.client_ip or "-")
+            if not decision.allowed:
+                raise Deny(
+                    429,
+                    "rate_limited",
+                    "too many token endpoint requests",
+                    headers=limit_headers(decision, True),
+                )
             return await self._oauth(path, ex, scope, receive, send)
         raise Deny(404, "not_found", "no such endpoint")
 

@@ -37,6 +37,9 @@ class GatewayConfig(BaseSettings):
         default="classify",
         description="classify: the full DLP catalogue; builtin: prefiltered email/card/AWS only",
     )
+    oauth_rate_limit: str = Field(
+        default="300/minute", description="Requests to /oauth/* per client address"
+    )
     max_header_bytes: int = Field(default=16_384, ge=1024)
     max_query_bytes: int = Field(default=4096, ge=0)
     redis_url: str | None = Field(default=None, description="Shared rate limits + revocations")
@@ -47,6 +50,17 @@ class GatewayConfig(BaseSettings):
     def _cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
             ipaddress.ip_network(c, strict=False)
+        return v
+
+    @field_validator("oauth_rate_limit")
+    @classmethod
+    def _oauth_rate(cls, v: str) -> str:
+        from limits import parse
+
+        try:
+            parse(v)
+        except ValueError:
+            raise ValueError("oauth_rate_limit must look like '300/minute'") from None
         return v
 
     @field_validator("signing_alg")
