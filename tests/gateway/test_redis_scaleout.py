@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import httpx
 import pytest
@@ -64,6 +65,24 @@ async def test_two_processes_enforce_an_exact_shared_limit(
             assert codes.count(200) == limit, codes
             by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
             assert len(by_proc) == 2  # both processes served part of the quota
+            # A token revoked at one process is refused by the other within a second.
+            assert template.a.client_secret is not None
+            async with httpx.AsyncClient(timeout=10) as c:
+                r = await c.post(
+                    g1 + "/oauth/revoke",
+                    data={"token": token},
+                    auth=(template.a.client_id, template.a.client_secret.get_secret_value()),
+                )
+                assert r.status_code == 200
+                revoked_at = time.monotonic()
+                status = 0
+                while time.monotonic() - revoked_at < 1.0:
+                    status = (await c.get(g2 + "/crm/contacts", headers=headers)).status_code
+                    if status == 401:
+                        break
+                    await asyncio.sleep(0.02)
+                assert status == 401
+                assert time.monotonic() - revoked_at < 1.0
     finally:
         client = redis.Redis.from_url(REDIS_URL)
         keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
