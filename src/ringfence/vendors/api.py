@@ -21,20 +21,23 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
-from ringfence.core.errors import RingfenceError, ValidationError
+from ringfence.core.errors import ConflictError, RingfenceError, ValidationError
 from ringfence.runtime import Runtime
 from ringfence.store import audit
 from ringfence.vendors import assessments as asm
 from ringfence.vendors import documents, evidence, page, service
 from ringfence.vendors.bank import AnswerType, default_bank, validate_answers
-from ringfence.vendors.models import Assessment
+from ringfence.vendors.models import Assessment, VendorDocument
 from ringfence.vendors.profiles import find_vendor
 from ringfence.vendors.schemas import CertificationIn, ContractIn, PentestIn, ProfileIn
 
 MAX_FORM_BYTES = 25 * 1024 * 1024
+# Evidence documents one public link may store (each up to the body cap, with a vault key).
+MAX_LINK_DOCUMENTS = 50
 _UPLOAD = "__upload__"
 
 manage = APIRouter(
@@ -445,6 +448,17 @@ def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, A
         if q is None or q.type is not AnswerType.EVIDENCE:
             raise ValidationError(f"{body.question_id!r} is not an evidence question here")
         vendor_id, assessment_id = row.vendor_id, row.id
+        stored = s.scalar(
+            select(func.count())
+            .select_from(VendorDocument)
+            .where(VendorDocument.assessment_id == assessment_id)
+        )
+        if (stored or 0) >= MAX_LINK_DOCUMENTS:
+            raise ConflictError(
+                f"this questionnaire already holds {MAX_LINK_DOCUMENTS} uploaded documents; "
+                "answer with the ones uploaded or ask your contact for a new link",
+                code="too_many_documents",
+            )
     with rt.store.session() as s:
         doc = documents.store_document(
             s,
