@@ -598,6 +598,10 @@ class Accounts:
                 tok.last_used_at = now
             # Effective scopes shrink with the user's roles: a demoted user's tokens follow.
             scopes = frozenset(tok.scopes) & scopes_of(user.roles)
+            if needs_mfa(user.roles) and not user.totp_confirmed:
+                # Same rule as sessions: an admin without MFA acts on nothing (e.g. a token
+                # issued before a promotion to admin); enrol MFA in the console first.
+                scopes = frozenset()
             return TokenIdentity(
                 tok.id, tok.name, user.id, user.username, user.person_id, tuple(user.roles), scopes
             )
