@@ -34,6 +34,7 @@ def test_hyperscan_fast_paths_match_full_scans(
     bodies += [(payload(4096, seed=i), "application/json") for i in range(20)]
     bodies += [(typical_payload(i), "application/json") for i in range(20)]
     bodies += [(payload(64 << 10, seed=5), "application/json")]
+    bodies += [(payload(16 << 10, seed=6), "text/plain")]  # one leaf, many context words
     for body, ct in bodies:
         assert _findings(classifier, body, ct) == _findings(full_scan, body, ct)
 

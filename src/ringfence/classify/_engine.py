@@ -406,11 +406,10 @@ class Classifier:
         """Matches of a context-required detector, only in the leaves where it can count.
 
         Such a value is reported only when its field's key names the type or a context word
-        lies in the 48 characters before it (:meth:`_confidence`). So only those leaves are
-        searched: a key-hit leaf whole, a leaf holding context words up to 48 characters past
-        the last one. Within a leaf the matches are the ones a whole-text scan finds there.
+        lies in the 48 characters before it (:meth:`_confidence`). So only those places are
+        searched: a key-hit leaf whole, elsewhere the 48 characters after each context word.
         """
-        limit: dict[int, int] = {}  # leaf index -> last start worth reporting (-1: whole leaf)
+        words: dict[int, list[int] | None] = {}  # leaf -> context word offsets (None: whole)
         for key, lis in by_key.items():
             hit = c.key_hits.get(key)
             if hit is None:
@@ -420,23 +419,41 @@ class Classifier:
                 c.key_hits[key] = hit
             if hit:
                 for li in lis:
-                    limit[li] = -1
+                    words[li] = None
         n = starts[-1] + len(leaves[-1].text)
         for p in at:
             if p >= n:
                 break  # the key names after the last leaf
             li = bisect_right(starts, p) - 1
-            if p >= starts[li] + len(leaves[li].text) or limit.get(li) == -1:
+            if p >= starts[li] + len(leaves[li].text):
                 continue
-            limit[li] = p + 48
+            if li not in words:
+                words[li] = [p]
+            else:
+                ps = words[li]
+                if ps is not None:
+                    ps.append(p)
         finditer = c.regex.finditer
-        for li in sorted(limit):
+        for li in sorted(words):
             base = starts[li]
-            last = limit[li]
-            for m in finditer(text, base, base + len(leaves[li].text)):
-                if last >= 0 and m.start() > last:
-                    break
-                yield m
+            end = base + len(leaves[li].text)
+            ps = words[li]
+            if ps is None:
+                yield from finditer(text, base, end)
+                continue
+            # From each context word up to 48 characters on (where a value can start and still
+            # see the word in its window); the cursor never goes back, so nothing repeats.
+            cur = base
+            for p in ps:
+                if p + 48 < cur:
+                    continue
+                for m in finditer(text, max(cur, p), end):
+                    if m.start() > p + 48:
+                        break
+                    cur = m.end() if m.end() > m.start() else m.end() + 1
+                    yield m
+                else:
+                    break  # no further match anywhere in this leaf
 
     @staticmethod
     def _matches_at(c: _Compiled, text: str, offsets: list[int]) -> Iterator[Any]:
