@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from scim2_models import Error, NotFoundException, SCIMException
+from sqlalchemy.exc import DataError
 from starlette.concurrency import run_in_threadpool
 
 from ringfence.core.errors import AuthenticationError
@@ -127,6 +128,9 @@ async def _guard(request: Request, handler: Handler) -> Response:
         return await handler(request, actor)
     except SCIMException as exc:
         return _error_response(exc)
+    except DataError:
+        # e.g. NUL in text on PostgreSQL: the client's value, not a server fault.
+        return scim_error(400, "invalidValue", "a value cannot be stored (invalid characters)")
     except Exception as exc:
         _log.error("scim_unhandled", path=request.url.path, error_type=type(exc).__name__)
         return scim_error(500, None, "internal error; see server logs")
