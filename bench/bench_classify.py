@@ -8,7 +8,10 @@ Workloads: 4 KiB JSON payloads (the gateway's per-request case), a 1 MiB JSON do
   * the same engine with the RE2-set prefilter instead of Hyperscan.
 Prints MB/s, µs/KiB, p50/p99 latency and ratios; ``--accuracy`` prints the per-type table.
 
-Usage: python bench/bench_classify.py [--accuracy] [--rounds N]
+``--baseline REV`` also loads ``src/ringfence/classify/_engine.py`` as of git revision REV next
+to the current one and prints an interleaved before/after table (same process, same payloads).
+
+Usage: python bench/bench_classify.py [--accuracy] [--rounds N] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -89,11 +92,63 @@ def run_big(
     return {"name": name, "mbps": len(body) / best / 1e6, "ms": best * 1e3}
 
 
+def baseline(rev: str, rounds: int) -> None:
+    """Interleaved A/B: the engine module at ``rev`` against the working tree's."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = os.path.join(os.path.dirname(__file__), "..")
+    src = subprocess.run(
+        ["git", "show", f"{rev}:src/ringfence/classify/_engine.py"],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tempfile.NamedTemporaryFile("wb", suffix=".py", delete=False) as f:
+        f.write(src)
+    name = "ringfence.classify._engine_baseline"
+    spec = importlib.util.spec_from_file_location(name, f.name)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    os.unlink(f.name)
+    engines = {"before": mod.Classifier(), "after": Classifier()}
+    workloads = {
+        "4 KiB typical": [typical_payload(i) for i in range(100)],
+        "4 KiB dense": [payload(4096, seed=i) for i in range(100)],
+        "1 MiB typical JSON": [typical_payload(99, size=1 << 20)],
+        "1 MiB dense JSON": [payload(1 << 20, seed=99)],
+    }
+    print(f"# before ({rev}) / after, CPU time, best of {max(rounds, 2)} interleaved rounds\n")
+    print("| workload | before µs/KiB | after µs/KiB | speedup |")
+    print("|---|---:|---:|---:|")
+    for label, bodies in workloads.items():
+        n = sum(map(len, bodies))
+        best = dict.fromkeys(engines, float("inf"))
+        for _ in range(max(rounds, 2)):
+            for key, clf in engines.items():
+                c0 = time.process_time()
+                for b in bodies:
+                    clf.scan(b, "application/json")
+                best[key] = min(best[key], time.process_time() - c0)
+        us = {k: v / (n / 1024) * 1e6 for k, v in best.items()}
+        print(
+            f"| {label} | {us['before']:.1f} | {us['after']:.1f} | "
+            f"{us['before'] / us['after']:.2f}x |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--accuracy", action="store_true")
+    ap.add_argument("--baseline", metavar="REV", help="git revision of the engine to compare")
     args = ap.parse_args()
+    if args.baseline:
+        baseline(args.baseline, args.rounds)
+        return
 
     t0 = time.perf_counter()
     hs = Classifier()
