@@ -397,6 +397,14 @@ class Accounts:
             user = self._get(s, uid)
             user.totp_ref = ref
             user.totp_confirmed = False
+            audit.append(
+                s,
+                actor=f"user:{username}",
+                action="user.mfa_begin",
+                entity_type="console_user",
+                entity_id=uid,
+                clock=self._clock,
+            )
         uri = pyotp.TOTP(seed).provisioning_uri(name=username, issuer_name=_ISSUER)
         qr = segno.make(uri, error="m").svg_data_uri(scale=4)
         return TotpEnrollment(SecretStr(uri), SecretStr(qr))
@@ -524,6 +532,15 @@ class Accounts:
             )
             if sess is not None and sess.revoked_at is None:
                 sess.revoked_at = self._clock.now()
+                audit.append(
+                    s,
+                    actor=f"user:{sess.user_id}",
+                    action="session.revoke",
+                    entity_type="console_user",
+                    entity_id=sess.user_id,
+                    after={"method": sess.method},
+                    clock=self._clock,
+                )
 
     # -- personal API tokens ---------------------------------------------------------------
     def issue_token(
