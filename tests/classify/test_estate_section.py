@@ -23,6 +23,7 @@ from ringfence.inventory.estate import (
     plan_estate,
 )
 from ringfence.runtime import Runtime
+from ringfence.store.models import AuditRecord
 
 CARD = "4556 7375 8689 9855"  # Luhn-valid, not in the default allow-list
 QA_CARD = "4929 4205 7359 5709"  # Luhn-valid, allow-listed below
@@ -52,7 +53,11 @@ def test_apply_export_round_trip_and_classifier(any_runtime: Runtime) -> None:
     rt = any_runtime
     plan = apply_estate(rt.store, parse_estate(ESTATE, "e.yaml"), clock=rt.clock)
     assert plan.counts() == {"create": 2, "update": 0, "delete": 0}
+    assert QA_CARD not in str(plan.to_dict())  # plan output and audit records hold digests
     with rt.store.session() as s:
+        audit = " ".join(str((a.before, a.after)) for a in s.scalars(select(AuditRecord)))
+        assert "qa_test_values" in audit and QA_CARD.replace(" ", "") not in audit
+        assert QA_CARD not in audit
         rows = {r.name: r for r in s.scalars(select(ClassifyEntry))}
         assert {n: r.kind for n, r in rows.items()} == {
             "acme_employee_id": "detector",
