@@ -12,10 +12,10 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from ringfence.core.clock import FixedClock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
+from ringfence.gateway.usage import UsageCounter, record_usage
 from ringfence.identity.accounts import Accounts
 from ringfence.identity.reviews import AccessReviews
 from ringfence.identity.roles import scopes_of
@@ -122,19 +122,13 @@ def test_bad_campaigns_are_refused(
 def test_used_scopes_come_from_the_gateway_usage_table_when_present(
     reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
 ) -> None:
-    with runtime.store.session() as s:
-        s.execute(
-            text(
-                "CREATE TABLE gateway_usage (integration VARCHAR(200), scope VARCHAR(200), "
-                "route VARCHAR(200), count INTEGER, last_seen TIMESTAMP)"
-            )
-        )
-        s.execute(
-            text(
-                "INSERT INTO gateway_usage VALUES ('crm-to-chat', 'chat:read', 'chat', 5, NULL),"
-                " ('crm-to-chat', 'users:read', 'chat', 1, NULL)"
-            )
-        )
+    # What the gateway writes (ringfence.gateway.usage) when crm-to-chat calls through it.
+    when = clock.now()
+    counter = UsageCounter()
+    for _ in range(5):
+        counter.add("crm-to-chat", ["chat:read"], "chat GET /chat/messages", when)
+    counter.add("crm-to-chat", ["users:read"], "chat GET /chat/users", when)
+    record_usage(runtime.store, counter.take())
     cid = reviews.create(
         "owner-alice",
         scope_kind="owner",

@@ -267,23 +267,18 @@ def test_accepting_a_resolved_finding_is_a_conflict(lite_store: Store) -> None:
 
 def test_gateway_usage_table_feeds_least_privilege(lite_store: Store) -> None:
     """The contract with the gateway: gateway_usage(integration, scope, route, count,
-    last_seen); until that table exists the usage checks skip."""
+    last_seen); until the gateway has observed traffic the usage checks skip."""
     from sqlalchemy import text
 
     from ringfence.posture.recommend import recommend
 
     with lite_store.session() as s:
-        assert load_context(s, NOW).usage is None
+        assert load_context(s, NOW).usage is None  # the table is empty: nothing observed yet
         s.execute(
             text(
-                "CREATE TABLE gateway_usage (integration VARCHAR(200), scope VARCHAR(200),"
-                " route VARCHAR(200), count INTEGER, last_seen TIMESTAMP)"
-            )
-        )
-        s.execute(
-            text(
-                "INSERT INTO gateway_usage VALUES ('crm-chat', 'chat:write', 'chat', 42, "
-                "'2026-02-28 10:00:00')"
+                "INSERT INTO gateway_usage (integration, scope, route, count, first_seen,"
+                " last_seen) VALUES ('crm-chat', 'chat:write', 'chat', 42,"
+                " '2026-02-01 10:00:00.000000', '2026-02-28 10:00:00.000000')"
             )
         )
     with lite_store.session() as s:

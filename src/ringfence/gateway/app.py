@@ -62,6 +62,7 @@ from ringfence.gateway.stages import (
 )
 from ringfence.gateway.support import Metrics, UpstreamTokens
 from ringfence.gateway.upstream import UpstreamError, UpstreamPool, UpstreamTooLarge
+from ringfence.gateway.usage import UsageCounter, record_usage
 from ringfence.store.db import Store
 
 _log = get_logger("ringfence.gateway")
@@ -118,6 +119,7 @@ class Gateway:
         self._watcher: PolicyWatcher | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._key_use: dict[str, datetime] = {}
+        self.usage = UsageCounter()
         self._oauth_limit = parse_limit(config.oauth_rate_limit)
         self.tokens = TokenService(
             issuer=config.issuer,
@@ -182,6 +184,12 @@ class Gateway:
                 await asyncio.to_thread(touch_api_keys, self.store, used)
             except Exception as exc:
                 _log.warning("api_key_last_used_failed", error_type=type(exc).__name__)
+        counts = self.usage.take()
+        if counts and self.store is not None:
+            try:
+                await asyncio.to_thread(record_usage, self.store, counts)
+            except Exception as exc:
+                _log.warning("gateway_usage_failed", error_type=type(exc).__name__)
 
     # -- ASGI ----------------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -616,6 +624,13 @@ class Gateway:
             status = ex.upstream_status
         if ex.api_key_id is not None and decision == "allow":
             self._key_use[ex.api_key_id] = self.clock.now()
+        if decision == "allow" and ex.integration and ex.route and ex.op:
+            self.usage.add(
+                ex.integration.name,
+                ex.op.scopes,
+                f"{ex.route.name} {ex.method} {ex.op.template}",
+                self.clock.now(),
+            )
         elapsed = time.perf_counter() - started
         integ = ex.integration
         route = ex.route

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ringfence.core.clock import utcnow
@@ -99,3 +99,24 @@ class GatewayRevokedToken(Base):
     client_id: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GatewayUsage(Base):
+    """What each integration actually used through the gateway: the least-privilege evidence.
+
+    One row per (integration, scope, route); ``scope`` is a scope an allowed request exercised
+    (the matched operation required it), ``route`` is ``"<route> <METHOD> <template>"``. Posture
+    and access reviews read it (the ``gateway_usage`` contract); counts are approximate under a
+    crash (up to one flush interval is lost), never inflated.
+    """
+
+    __tablename__ = "gateway_usage"
+    __table_args__ = (UniqueConstraint("integration", "scope", "route", name="usage_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    integration: Mapped[str] = mapped_column(String(200), index=True)
+    scope: Mapped[str] = mapped_column(String(200), default="")
+    route: Mapped[str] = mapped_column(String(400), default="")
+    count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
