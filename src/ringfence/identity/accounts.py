@@ -294,8 +294,12 @@ class Accounts:
         generic = AuthenticationError("invalid username or password", code="invalid_credentials")
         now = self._clock.now()
         with self._store.session() as s:
+            # Row lock (PostgreSQL): parallel attempts on one account are checked one after
+            # another, so each sees the failures before it and the lockout cannot be outrun.
             user = s.scalar(
-                select(ConsoleUser).where(ConsoleUser.username == username.strip().lower())
+                select(ConsoleUser)
+                .where(ConsoleUser.username == username.strip().lower())
+                .with_for_update()
             )
             if user is None:
                 self._verify_password(None, password)  # same cost as a real check
