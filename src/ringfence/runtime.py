@@ -69,6 +69,9 @@ def initialise(settings: Settings) -> InitReport:
     data_dir = settings.data_dir
     created_dir = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
+    if created_dir:
+        # The store and the master key live here: owner only (mkdir's mode obeys the umask).
+        data_dir.chmod(0o700)
     key_file: Path | None = settings.resolved_master_key_file.resolve()
     created_key = False
     if os.environ.get(MASTER_KEY_ENV):
