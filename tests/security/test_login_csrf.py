@@ -49,6 +49,8 @@ def test_cross_site_sign_in_form_is_refused(
         {"origin": "https://rf.example"},
         {"sec-fetch-site": "same-origin", "origin": "https://rf.example"},
         {"referer": "https://rf.example/login"},
+        # behind a proxy that rewrites Host but forwards the original one
+        {"origin": "https://console.corp.example", "x-forwarded-host": "console.corp.example"},
     ],
 )
 def test_same_site_and_non_browser_sign_in_still_works(

@@ -149,11 +149,16 @@ def _refuse_cross_site(request: Request) -> None:
     refused = PermissionDeniedError("cross-site sign-in refused", code="csrf")
     if request.headers.get("sec-fetch-site", "").lower() == "cross-site":
         raise refused
-    host = request.headers.get("host", "").lower()
+    # A proxy may rewrite Host; X-Forwarded-Host is as good for this check, because a page on
+    # another site cannot make the victim's browser send either header with a chosen value.
+    hosts = {request.headers.get("host", "").lower()}
+    forwarded = request.headers.get("x-forwarded-host")
+    if forwarded:
+        hosts.add(forwarded.split(",")[0].strip().lower())
     source = request.headers.get("origin") or request.headers.get("referer")
     if source is None:
         return
-    if source.strip().lower() == "null" or urlsplit(source.strip()).netloc.lower() != host:
+    if source.strip().lower() == "null" or urlsplit(source.strip()).netloc.lower() not in hosts:
         raise refused
 
 
