@@ -688,7 +688,7 @@ def build_gateway(
     if audit is None and config.audit_file is not None:
         audit = JsonlAuditSink(Path(config.audit_file))
     holder = PolicyHolder(store, vault, config)
-    inspector = inspector or default_inspector(config.dlp_engine)
+    inspector = inspector or default_inspector(config.dlp_engine, store)
     return Gateway(
         holder=holder,
         config=config,

@@ -12,9 +12,15 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ringfence.core.levels import DataClass
+from ringfence.core.logging import get_logger
+
+if TYPE_CHECKING:
+    from ringfence.store.db import Store
+
+_log = get_logger("ringfence.gateway.dlp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +151,27 @@ class ClassifyInspector:
         ]
 
 
-def default_inspector(engine: str = "builtin") -> Inspector:
-    """``builtin`` (fast prefiltered email/card/AWS) or ``classify`` (the full DLP catalogue)."""
+def default_inspector(engine: str = "builtin", store: Store | None = None) -> Inspector:
+    """``builtin`` (fast prefiltered email/card/AWS) or ``classify`` (the full DLP catalogue).
+
+    With ``classify`` and a store, the ``classify:`` section of ringfence.yaml (custom RE2
+    detectors, allow-listed test values) is compiled in once, at gateway start: a stored
+    detector that no longer loads raises ``ConfigError`` so the gateway refuses to start
+    rather than inspecting with a weaker classifier (fail closed). Changes to that section take
+    effect when the gateway restarts.
+    """
     if engine == "classify":
+        if store is not None:
+            from ringfence.classify import Classifier
+            from ringfence.classify.stored import load_stored_config
+
+            with store.session() as session:
+                cfg = load_stored_config(session)
+            if cfg.detectors or cfg.allow_sha256:
+                _log.info("dlp_custom_config", entries=list(cfg.entries))
+                return ClassifyInspector(
+                    Classifier(custom=cfg.detectors, allow_sha256=cfg.allow_sha256)
+                )
         return _shared_classify_inspector()
     return BuiltinInspector()
 
