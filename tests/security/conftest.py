@@ -1,5 +1,6 @@
 """Fixtures for the security review tests: an API app on a migrated SQLite store (copied from
-a per-session template), control-plane tokens, console users of each role, a small estate."""
+a per-session template), a read-write control-plane token, and a loopback OpenID provider with
+an app configured for SSO against it."""
 
 from __future__ import annotations
 
