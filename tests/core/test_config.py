@@ -58,3 +58,15 @@ def test_data_class_order_and_parse() -> None:
         DataClass.parse("secret")
     with pytest.raises(Exception, match="expected one of"):
         DataClass.parse(True)  # type: ignore[arg-type]
+
+
+def test_settings_file_errors_never_echo_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text('store_url: "postgresql+psycopg://rf:Sup3rS3cret@db/rf\nbroken: [\n')
+    monkeypatch.setenv("RINGFENCE_SETTINGS_FILE", str(f))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    assert "Sup3rS3cret" not in str(info.value)
+    assert "cannot read settings file" in str(info.value)

@@ -36,8 +36,15 @@ class _YamlFileSource(PydanticBaseSettingsSource):
             return
         try:
             loaded = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-        except (YAMLError, OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read settings file: {exc}") from None
+        except YAMLError as exc:
+            # Only the problem and its position: the YAML library's own message quotes the
+            # offending lines, which may hold a database password.
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "malformed YAML"
+            raise ConfigError(f"{path}{where}: cannot read settings file: {problem}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read settings file: {type(exc).__name__}") from None
         if loaded is None:
             return
         if not isinstance(loaded, dict):
