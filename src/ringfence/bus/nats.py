@@ -36,7 +36,7 @@ class NatsBus:
         subject_prefix: str = "ringfence",
         durable: str = "monitor",
         batch_size: int = 200,
-        fetch_batch: int = 10,
+        fetch_batch: int = 25,
         ack_wait: float = 30.0,
         max_deliver: int = 10,
         max_age_days: float = 7.0,
@@ -133,35 +133,72 @@ class NatsBus:
             # Unacked messages in hand are simply redelivered after ack_wait.
             await sub.unsubscribe()
 
+    async def _fetch(self, sub: Any) -> list[Any]:
+        try:
+            return list(await sub.fetch(self.fetch_batch, timeout=1.0))
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+
     async def _work(self, sub: Any, handler: Handler, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(self.fetch_batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            good: list[Any] = []
+        """Pipelined: the next fetch is in flight while a batch is decoded and stored (in a
+        worker thread), so the network round trip overlaps the database commit. Acks go out
+        only after the handler returned, i.e. after the commit."""
+        nxt: asyncio.Task[list[Any]] = asyncio.create_task(self._fetch(sub))
+        try:
+            while not stop.is_set():
+                msgs = await nxt
+                if stop.is_set():
+                    await _nak_all(msgs)  # not handled: hand them to another worker now
+                    break
+                nxt = asyncio.create_task(self._fetch(sub))
+                if msgs:
+                    await self._handle(msgs, handler)
+        finally:
+            if not nxt.done():
+                nxt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await nxt
+            elif not nxt.cancelled() and nxt.exception() is None:
+                await _nak_all(nxt.result())
+
+    async def _handle(self, msgs: list[Any], handler: Handler) -> None:
+        for m in msgs:
+            if m.metadata.num_delivered > 1:
+                self.redeliveries += 1
+
+        def decode_and_handle() -> tuple[list[tuple[Any, str]], BaseException | None]:
+            bad: list[tuple[Any, str]] = []
             events: list[Event] = []
+            good = 0
             for m in msgs:
                 try:
                     events.extend(decode_batch(m.data))
-                    good.append(m)
+                    good += 1
                 except ValueError as exc:
-                    _log.error("bus message terminated", error=str(exc))
-                    await m.term()
-                if m.metadata.num_delivered > 1:
-                    self.redeliveries += 1
+                    bad.append((m, str(exc)))
             if not good:
-                continue
+                return bad, None
             try:
-                await asyncio.to_thread(handler, events)
-            except Exception as exc:
-                _log.warning("batch handler failed; will be redelivered", error=repr(exc))
-                for m in good:
-                    await m.nak(delay=1.0)
-                continue
+                handler(events)
+            except Exception as exc:  # the handler's failure must not kill the worker
+                return bad, exc
+            return bad, None
+
+        bad, failure = await asyncio.to_thread(decode_and_handle)
+        bad_msgs = {id(m) for m, _ in bad}
+        for m, reason in bad:
+            _log.error("bus message terminated", error=reason)
+            await m.term()
+        good = [m for m in msgs if id(m) not in bad_msgs]
+        if failure is not None:
+            _log.warning("batch handler failed; will be redelivered", error=repr(failure))
             for m in good:
-                await m.ack()
-            self.handled_batches += len(good)
+                await m.nak(delay=1.0)
+            return
+        # Acks are plain publishes (no round trip each); only now, after the commit.
+        for m in good:
+            await m.ack()
+        self.handled_batches += len(good)
 
     async def pending(self) -> tuple[int, int]:
         """(messages not yet delivered, delivered but not acked) of the durable consumer."""
@@ -184,6 +221,12 @@ class NatsBus:
             await self._nc.close()
             self._nc = None
             self._js = None
+
+
+async def _nak_all(msgs: list[Any]) -> None:
+    for m in msgs:
+        with contextlib.suppress(Exception):
+            await m.nak()
 
 
 async def _probe(url: str) -> None:

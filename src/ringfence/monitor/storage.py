@@ -138,34 +138,37 @@ class EventStore:
         return new
 
     def _insert_pg(self, rows: list[dict[str, Any]]) -> set[str]:
-        """COPY into a session temp table, then one INSERT .. ON CONFLICT DO NOTHING RETURNING.
-
-        Several times faster than multi-row VALUES for large batches (psycopg does not have to
-        build and split a huge statement); one transaction, so all-or-nothing per batch.
+        """One transaction per batch. Fast path: ``COPY`` straight into ``monitor_events``
+        inside a savepoint — the common case, where no event of the batch is stored yet, then
+        costs one COPY and nothing else. If any event already exists (a redelivered bus
+        message, a re-run import, a concurrent worker holding the same batch), COPY fails with
+        a unique violation as a whole, the savepoint is rolled back and the batch goes the slow
+        path: COPY into a session temp table, then one
+        ``INSERT .. SELECT .. ON CONFLICT DO NOTHING RETURNING id``. Either way all-or-nothing.
         """
-        new: set[str] = set()
+        import psycopg
+
         with self.store.engine.begin() as conn:
             raw: Any = conn.connection.driver_connection
             with raw.cursor() as cur:
+                cur.execute("SAVEPOINT rf_events_copy")
+                try:
+                    _copy_rows(cur, "monitor_events", rows)
+                except psycopg.errors.UniqueViolation:
+                    cur.execute("ROLLBACK TO SAVEPOINT rf_events_copy")
+                else:
+                    cur.execute("RELEASE SAVEPOINT rf_events_copy")
+                    return {r["id"] for r in rows}
                 cur.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS _rf_events_load "
                     "(LIKE monitor_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
-                with cur.copy(f"COPY _rf_events_load ({_COLS}) FROM STDIN") as copy:
-                    for r in rows:
-                        copy.write_row(
-                            [
-                                *(r[c] for c in _PLAIN_COLS),
-                                _json(r["ocsf"]),
-                                _json(r["raw"]),
-                            ]
-                        )
+                _copy_rows(cur, "_rf_events_load", rows)
                 cur.execute(
                     f"INSERT INTO monitor_events ({_COLS}) SELECT {_COLS} FROM _rf_events_load "
                     "ON CONFLICT DO NOTHING RETURNING id"
                 )
-                new.update(row[0] for row in cur.fetchall())
-        return new
+                return {row[0] for row in cur.fetchall()}
 
     def dead_letter(
         self,
@@ -346,6 +349,12 @@ _PLAIN_COLS = (
     "ingested_at",
 )
 _COLS = ", ".join((*_PLAIN_COLS, "ocsf", "raw"))
+
+
+def _copy_rows(cur: Any, table: str, rows: list[dict[str, Any]]) -> None:
+    with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row([*(r[c] for c in _PLAIN_COLS), _json(r["ocsf"]), _json(r["raw"])])
 
 
 def _json(value: Any) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 
 from ringfence.bus.nats import NatsBus
@@ -68,6 +69,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ack-wait", type=float, default=30.0)
     p.add_argument("--store-only", action="store_true", help="store events, run no analysers")
     a = p.parse_args(argv)
+    # Decoded events are acyclic JSON trees, thousands per batch: with the default thresholds
+    # the cyclic GC rescans them over and over (measured: ~35 % of the decoding CPU). Freeze
+    # the long-lived start-up objects and collect young objects far less often.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     asyncio.run(
         run(a.nats, a.store_url, a.stream, a.durable, a.prefix, a.ack_wait, not a.store_only)
     )
