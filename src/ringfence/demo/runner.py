@@ -240,7 +240,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
         )
         token = ApiTokens(rt.store).issue("demo", ["read", "write"], ttl_days=1)
 
-        gateway = build_gateway(rt.store, rt.vault, config=config)
+        gateway = build_gateway(rt.store, rt.vault, config=config, audit=_monitor_sink(rt))
         api = ServerThread(create_app(rt), port=opts.api_port, name="api").start()
         gw = ServerThread(gateway, port=opts.gateway_port, name="gateway").start()
         servers += [api, gw]
@@ -260,6 +260,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
             f"  curl -H 'X-API-Key: {gw_key}' {gw.url}/salesforce/query",
             f"  .venv/bin/ringfence inventory list integrations --data-dir {data_dir}",
             f"  .venv/bin/ringfence check --data-dir {data_dir}",
+            f"  .venv/bin/ringfence hunt --data-dir {data_dir}   # the gateway's OCSF events",
         ]
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
@@ -277,6 +278,31 @@ def _run(opts: DemoOptions, console: Console) -> int:
         for fake in fakes.values():
             fake.stop()
         rt.close()
+
+
+def _monitor_sink(rt: Runtime) -> Any:
+    """The gateway's audit events → OCSF → stored + Sigma/UEBA/API monitoring, in-process.
+
+    The embedded default of the event bus: what NATS JetStream carries at scale, here a call in
+    a worker thread, so `ringfence hunt` and `ringfence alerts list` see the demo's traffic.
+    """
+    import asyncio
+
+    from ringfence.gateway.audit import CallableAuditSink
+    from ringfence.monitor.parsers import RecordError, parser_for
+    from ringfence.monitor.wiring import build_monitor
+
+    monitor = build_monitor(rt)
+    parse = parser_for("ringfence")
+
+    async def publish(record: dict[str, Any]) -> None:
+        try:
+            events = parse(record)
+        except RecordError:
+            return
+        await asyncio.to_thread(monitor.process, events)
+
+    return CallableAuditSink(publish)
 
 
 def _probe(console: Console, api_url: str, gw_url: str, gw_key: str) -> bool:
