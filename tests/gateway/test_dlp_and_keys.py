@@ -168,3 +168,25 @@ async def test_builtin_engine_enforces_the_same_policy(env: Env) -> None:
     await gw.shutdown()
     assert blocked.status_code == 403 and blocked.json()["data_types"] == ["email_address"]
     assert redacted.json()["card"] == "[REDACTED:credit_card_number]"
+
+
+def test_byte_scan_finds_exactly_what_the_text_scan_finds() -> None:
+    from ringfence.gateway.inspect import _shared_classify_inspector
+
+    samples = [
+        "nothing to see here, 12 widgets",
+        '{"note":"mail me: a.b@example.org","card":"4539 1488 0343 6467"}',
+        "key AKIAZ7QWERTYUIOPASDF in text",
+        '{"escaped":"a\\u0040b.example.org \\u00e9"}',
+        "caf\u00e9 4539148803436467 r\u00e9sum\u00e9",
+    ]
+    for insp in (BuiltinInspector(), _shared_classify_inspector()):
+        for text in samples:
+            data = text.encode()
+            assert insp.scan_bytes(data) == insp.scan(text)
+    classify = _shared_classify_inspector()
+    for text in samples:
+        full = classify._classifier.scan_text(text)  # the engine itself, no gate shortcut
+        assert [(h.type_id, h.start, h.end) for h in classify.scan_bytes(text.encode())] == [
+            (str(f.type_id), int(f.start), int(f.end)) for f in full.findings
+        ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from ringfence.gateway.app import build_gateway
@@ -83,6 +85,9 @@ async def test_stale_policy_fails_closed(env: Env) -> None:
     from ringfence.store.db import Store
 
     env.gateway.holder._store = Store("sqlite:////nonexistent/dir/x.db")
+    # Let a reload the watcher had already started on the old store finish (it would mark the
+    # policy fresh again); every later reload fails on the broken store and leaves it stale.
+    await asyncio.sleep(0.6)
     env.gateway.holder._checked_at -= 60
     r = await env.get("/crm/contacts", token)
     assert r.status_code == 503

@@ -170,6 +170,7 @@ class Gateway:
             await self._client.aclose()
             self._client = None
         await self._pool.aclose()
+        await self.limiter.aclose()
         await self.audit.aclose()
 
     async def _flush_key_use(self) -> None:

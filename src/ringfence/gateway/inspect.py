@@ -37,6 +37,18 @@ class Inspector(Protocol):
     def scan(self, text: str) -> list[Hit]: ...
 
 
+def scan_bytes(inspector: Inspector, data: bytes, text: str) -> list[Hit]:
+    """``inspector.scan(text)`` where ``data`` is ``text`` UTF-8 encoded, without re-encoding.
+
+    Inspectors with a ``scan_bytes`` method (both built-in ones) scan the raw body bytes so a
+    clean body is cleared by the byte-level prefilter alone; others get the text.
+    """
+    fast = getattr(inspector, "scan_bytes", None)
+    if fast is not None:
+        return fast(data)  # type: ignore[no-any-return]
+    return inspector.scan(text)
+
+
 def luhn_ok(digits: str) -> bool:
     nums = [int(c) for c in digits if c.isdigit()]
     if not 13 <= len(nums) <= 19:
@@ -109,7 +121,14 @@ class BuiltinInspector:
         self._prefilter = _Prefilter()
 
     def scan(self, text: str) -> list[Hit]:
-        kinds = self._prefilter.candidates(text.encode("utf-8", "surrogatepass"))
+        return self._scan(text.encode("utf-8", "surrogatepass"), text)
+
+    def scan_bytes(self, data: bytes) -> list[Hit]:
+        """The same as ``scan(data.decode())`` without re-encoding the text."""
+        return self._scan(data, data.decode("utf-8", "surrogatepass"))
+
+    def _scan(self, data: bytes, text: str) -> list[Hit]:
+        kinds = self._prefilter.candidates(data)
         if not kinds:
             return []
         hits: list[Hit] = []
@@ -142,9 +161,22 @@ class ClassifyInspector:
 
     def __init__(self, classifier: Any) -> None:
         self._classifier = classifier
+        # The engine's byte-level gate: the first thing ``Classifier.scan`` does with a plain
+        # (ASCII, escape-free) body, returning no findings when it sees nothing. Calling it
+        # here skips building an empty ScanResult; absent (another engine version) → full scan.
+        gate = getattr(classifier, "_gate", None)
+        self._gate: Any = gate if callable(getattr(gate, "candidates", None)) else None
 
     def scan(self, text: str) -> list[Hit]:
-        result = self._classifier.scan_text(text)
+        return self.scan_bytes(text.encode("utf-8", "surrogatepass"))
+
+    def scan_bytes(self, data: bytes) -> list[Hit]:
+        """Classify the UTF-8 bytes of a text (identical findings to ``scan_text``)."""
+        gate = self._gate
+        plain = gate is not None and data.isascii() and b"\\" not in data
+        if plain and not gate.candidates(data):
+            return []
+        result = self._classifier.scan(data, "text/plain")
         return [
             Hit(str(f.type_id), DataClass.parse(f.data_class), int(f.start), int(f.end))
             for f in result.findings

@@ -1,8 +1,10 @@
 """Rate limits per integration and route with the ``limits`` library (fixed window).
 
 Memory storage when the gateway runs embedded; Redis when several gateway processes share
-limits. With Redis each hit is one atomic Lua ``INCR``+``EXPIRE`` (``limits``' ``incr``), so the
-count is exact across processes: exactly N requests per window pass. If the storage cannot
+limits. With Redis each hit is one atomic Lua ``INCRBY``+``EXPIRE``+``TTL`` (the semantics of
+``limits``' ``incr_expire``, sent by the lean pipelined client in ``redisclient``; ``limits``'
+own Redis storage only for URLs that client does not handle), so the count is exact across
+processes: exactly N requests per window pass. If the storage cannot
 answer, ``hit`` raises ``UnavailableError`` — the gateway answers 503, never unlimited.
 """
 
@@ -18,6 +20,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from ringfence.core.errors import UnavailableError
+from ringfence.gateway.redisclient import LeanRedis
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +34,13 @@ class LimitDecision:
 class RateLimiter:
     """A fixed-window limiter over a ``limits`` async storage."""
 
-    def __init__(self, storage: Storage, *, exact_reset: bool = True) -> None:
+    def __init__(
+        self, storage: Storage, *, exact_reset: bool = True, lean: LeanRedis | None = None
+    ) -> None:
         self.storage = storage
+        # Redis via the lean client: one EVALSHA per hit (count and TTL together).
+        self._lean = lean
+        self._lean_prefix = ""
         self._strategy = FixedWindowRateLimiter(storage)
         # Reading the reset time costs a second round trip on Redis: do it only on denial.
         self._exact_reset = exact_reset
@@ -60,11 +68,27 @@ class RateLimiter:
         storage = RedisStorage(
             uri, implementation="redispy", key_prefix=prefix.rstrip(":"), **options
         )
+        if LeanRedis.supports(url):
+            limiter = cls(storage, exact_reset=False, lean=LeanRedis(url, timeout=timeout))
+            limiter._lean_prefix = prefix.rstrip(":") + ":"  # the same keys as ``limits``
+            return limiter
         return cls(storage, exact_reset=False)
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> LimitDecision:
         key = item.key_for(*identifiers)
         expiry = item.get_expiry()
+        if self._lean is not None:
+            try:
+                count, ttl = await self._lean.incr_expire_ttl(self._lean_prefix + key, expiry)
+            except Exception as exc:
+                raise UnavailableError(
+                    f"rate-limit storage unavailable ({type(exc).__name__})",
+                    code="ratelimit_unavailable",
+                ) from None
+            reset = ttl if ttl > 0 else expiry
+            return LimitDecision(
+                count <= item.amount, item.amount, max(0, item.amount - count), max(1, reset)
+            )
         try:
             count = await self.storage.incr(key, expiry)
             allowed = count <= item.amount
@@ -81,10 +105,16 @@ class RateLimiter:
         return LimitDecision(allowed, item.amount, max(0, item.amount - count), reset)
 
     async def ping(self) -> bool:
+        if self._lean is not None:
+            return await self._lean.ping()
         try:
             return bool(await self.storage.check())
         except Exception:
             return False
+
+    async def aclose(self) -> None:
+        if self._lean is not None:
+            await self._lean.aclose()
 
     @property
     def strategy(self) -> FixedWindowRateLimiter:

@@ -20,7 +20,7 @@ from cryptography import x509
 from ringfence.core.errors import AuthenticationError, UnavailableError
 from ringfence.core.levels import DataClass
 from ringfence.gateway.clients import secret_matches, split_api_key
-from ringfence.gateway.inspect import Inspector, redact_json, redact_text
+from ringfence.gateway.inspect import Inspector, redact_json, redact_text, scan_bytes
 from ringfence.gateway.policy import (
     ClientInfo,
     CompiledOperation,
@@ -376,11 +376,11 @@ def inspect_body(
 ) -> bytes | None:
     """Scan a body; summary into ``record[direction]``; returns a replacement body or None."""
     try:
-        text = body.decode("utf-8")
+        text = "" if body.isascii() else body.decode("utf-8")  # ASCII is valid UTF-8
     except UnicodeDecodeError:
         raise Deny(400, "invalid_encoding", f"{direction} body is not UTF-8") from None
     try:
-        hits = inspector.scan(text)
+        hits = scan_bytes(inspector, body, text or body.decode("ascii"))
     except Exception:
         raise UnavailableError("DLP inspector failed", code="dlp_unavailable") from None
     if not hits:
@@ -411,7 +411,7 @@ def inspect_body(
         if document is not None:
             redacted, _ = redact_json(document, inspector)
             return orjson.dumps(redacted)
-        return redact_text(text, hits).encode()
+        return redact_text(text or body.decode("ascii"), hits).encode()
     return None  # alert: forward, the audit event carries the finding
 
 

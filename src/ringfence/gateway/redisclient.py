@@ -1,0 +1,257 @@
+"""A lean pipelined Redis client for the gateway's rate-limit hot path (RESP2, one connection).
+
+The gateway needs one thing from Redis per request: an atomic ``INCRBY`` + first-hit
+``EXPIRE`` + ``TTL`` of a fixed-window counter. redis-py and ``limits`` spend ~60 µs of Python
+per call in their connection-pool and command layers; this client writes one ``EVALSHA`` per
+hit on a single shared connection (commands from concurrent requests are pipelined; Redis
+answers in order, so replies are matched to a FIFO of futures) and parses the reply itself.
+
+It must never hide a failure: a refused / lost connection, a timeout or an error reply raises
+``RedisUnavailable`` for every pending call, so the gateway answers 503 (fail closed), and the
+next call reconnects. It never logs keys or values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import deque
+from typing import Any, cast
+from urllib.parse import unquote, urlsplit
+
+# Same semantics as ``limits``' incr_expire.lua (window starts at the first hit), plus the TTL
+# in the same round trip so ``RateLimit-Reset`` is exact without a second call.
+INCR_EXPIRE_TTL = b"""local amount = tonumber(ARGV[2])
+local current = redis.call('incrby', KEYS[1], amount)
+if tonumber(current) == amount then
+    redis.call('expire', KEYS[1], ARGV[1])
+end
+return {current, redis.call('ttl', KEYS[1])}
+"""
+# SHA-1 is what Redis names scripts by (EVALSHA); not a security use.
+_SHA = hashlib.sha1(INCR_EXPIRE_TTL, usedforsecurity=False).hexdigest().encode()
+
+
+class RedisUnavailable(Exception):
+    """Redis could not answer (connection, timeout, protocol or error reply)."""
+
+
+class RedisErrorReply(RedisUnavailable):
+    pass
+
+
+def _command(*parts: bytes) -> bytes:
+    out = [b"*%d\r\n" % len(parts)]
+    for p in parts:
+        out.append(b"$%d\r\n%s\r\n" % (len(p), p))
+    return b"".join(out)
+
+
+class _Parser:
+    """Incremental RESP2 parser; ``feed`` returns the complete replies found."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        self._buf += data
+        out: list[Any] = []
+        pos = 0
+        buf = self._buf
+        while True:
+            res = self._parse(buf, pos)
+            if res is None:
+                break
+            value, pos = res
+            out.append(value)
+        if pos:
+            del buf[:pos]
+        return out
+
+    def _parse(self, buf: bytearray, pos: int) -> tuple[Any, int] | None:
+        end = buf.find(b"\r\n", pos)
+        if end == -1:
+            return None
+        kind = buf[pos]
+        line = bytes(buf[pos + 1 : end])
+        nxt = end + 2
+        if kind == 0x3A:  # ':'
+            return int(line), nxt
+        if kind == 0x2B:  # '+'
+            return line, nxt
+        if kind == 0x2D:  # '-'
+            return RedisErrorReply(line.decode("utf-8", "replace")[:200]), nxt
+        if kind == 0x24:  # '$'
+            n = int(line)
+            if n < 0:
+                return (None, nxt)  # nil
+            if len(buf) < nxt + n + 2:
+                return None
+            return bytes(buf[nxt : nxt + n]), nxt + n + 2
+        if kind == 0x2A:  # '*'
+            n = int(line)
+            items: list[Any] = []
+            for _ in range(max(0, n)):
+                res = self._parse(buf, nxt)
+                if res is None:
+                    return None
+                item, nxt = res
+                items.append(item)
+            return items, nxt
+        raise RedisUnavailable("unexpected reply from Redis")
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, client: LeanRedis) -> None:
+        self.client = client
+        self.parser = _Parser()
+        self.transport: asyncio.Transport | None = None
+        self.pending: deque[asyncio.Future[Any]] = deque()
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            replies = self.parser.feed(data)
+        except Exception:
+            self._fail(RedisUnavailable("unparsable reply from Redis"))
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        pending = self.pending
+        for reply in replies:
+            if not pending:  # a reply nobody asked for: the stream is out of sync
+                self._fail(RedisUnavailable("unexpected reply from Redis"))
+                if self.transport is not None:
+                    self.transport.abort()
+                return
+            fut = pending.popleft()
+            if not fut.done():  # a caller that timed out leaves a cancelled future
+                fut.set_result(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail(RedisUnavailable("connection to Redis lost"))
+
+    def _fail(self, err: Exception) -> None:
+        self.closed = True
+        self.client._forget(self)
+        while self.pending:
+            fut = self.pending.popleft()
+            if not fut.done():
+                fut.set_exception(err)
+
+
+class LeanRedis:
+    """One pipelined connection to ``redis://[user:password@]host[:port][/db]``."""
+
+    def __init__(self, url: str, *, timeout: float = 0.5) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "redis":
+            raise ValueError("LeanRedis supports redis:// URLs only")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 6379
+        self.password = unquote(parts.password) if parts.password else None
+        self.username = unquote(parts.username) if parts.username else None
+        path = (parts.path or "/").strip("/")
+        self.db = int(path) if path else 0
+        self.timeout = timeout
+        self._proto: _Protocol | None = None
+        self._connecting: asyncio.Future[_Protocol] | None = None
+        self._sha_loaded = False
+
+    @staticmethod
+    def supports(url: str) -> bool:
+        try:
+            parts = urlsplit(url)
+            path = (parts.path or "/").strip("/")
+            return parts.scheme == "redis" and (not path or path.isdigit()) and not parts.query
+        except ValueError:
+            return False
+
+    def _forget(self, proto: _Protocol) -> None:
+        if self._proto is proto:
+            self._proto = None
+
+    async def _connection(self) -> _Protocol:
+        proto = self._proto
+        if proto is not None and not proto.closed:
+            return proto
+        if self._connecting is not None:
+            return await asyncio.shield(self._connecting)
+        loop = asyncio.get_running_loop()
+        self._connecting = loop.create_future()
+        try:
+            _, proto = await loop.create_connection(lambda: _Protocol(self), self.host, self.port)
+            hello: list[bytes] = []
+            if self.password is not None:
+                auth = [b"AUTH"]
+                if self.username:
+                    auth.append(self.username.encode())
+                auth.append(self.password.encode())
+                hello.append(_command(*auth))
+            if self.db:
+                hello.append(_command(b"SELECT", str(self.db).encode()))
+            for cmd in hello:
+                reply = await self._send(proto, cmd)
+                if isinstance(reply, Exception):
+                    raise reply
+            self._proto = proto
+            self._sha_loaded = False
+            self._connecting.set_result(proto)
+            return proto
+        except BaseException as exc:
+            err = exc if isinstance(exc, RedisUnavailable) else RedisUnavailable(type(exc).__name__)
+            self._connecting.set_exception(err)
+            self._connecting.exception()  # retrieved: no "never retrieved" warning
+            raise err from None
+        finally:
+            self._connecting = None
+
+    @staticmethod
+    def _send(proto: _Protocol, cmd: bytes) -> asyncio.Future[Any]:
+        if proto.closed or proto.transport is None:
+            raise RedisUnavailable("connection to Redis lost")
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        proto.pending.append(fut)
+        proto.transport.write(cmd)
+        return fut
+
+    async def call(self, cmd: bytes) -> Any:
+        """Send one encoded command; the reply (an error reply is returned, not raised)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                proto = await self._connection()
+                return await self._send(proto, cmd)
+        except TimeoutError:
+            raise RedisUnavailable("Redis did not answer in time") from None
+        except OSError as exc:
+            raise RedisUnavailable(type(exc).__name__) from None
+
+    async def incr_expire_ttl(self, key: str, expiry: int, amount: int = 1) -> tuple[int, int]:
+        """Atomic fixed-window hit: (count after this hit, seconds until the window resets)."""
+        args = (b"1", key.encode(), str(expiry).encode(), str(amount).encode())
+        reply = await self.call(_command(b"EVALSHA", _SHA, *args))
+        if isinstance(reply, RedisErrorReply) and str(reply).startswith("NOSCRIPT"):
+            reply = await self.call(_command(b"EVAL", INCR_EXPIRE_TTL, *args))
+        if isinstance(reply, Exception):
+            raise reply
+        if not (isinstance(reply, list) and len(reply) == 2):
+            raise RedisUnavailable("unexpected reply from Redis")
+        count, ttl = reply
+        if not isinstance(count, int) or not isinstance(ttl, int):
+            raise RedisUnavailable("unexpected reply from Redis")
+        return count, ttl
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.call(_command(b"PING")) == b"PONG")
+        except RedisUnavailable:
+            return False
+
+    async def aclose(self) -> None:
+        proto = self._proto
+        self._proto = None
+        if proto is not None and proto.transport is not None:
+            proto.transport.close()

@@ -1,0 +1,77 @@
+"""The lean pipelined Redis client of the rate limiter: RESP parsing, exact counts, fail closed."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+import redis
+from limits import parse
+
+from ringfence.core.errors import UnavailableError
+from ringfence.gateway.ratelimit import RateLimiter
+from ringfence.gateway.redisclient import LeanRedis, RedisErrorReply, RedisUnavailable, _Parser
+from tests.services import REDIS_URL, redis_prefix, unavailable
+
+
+def test_parser_handles_split_and_nested_replies() -> None:
+    p = _Parser()
+    assert p.feed(b"*2\r\n:4") == []
+    assert p.feed(b"2\r\n:-1\r\n+PONG\r\n$3\r\nab") == [[42, -1], b"PONG"]
+    assert p.feed(b"c\r\n$-1\r\n") == [b"abc", None]
+    (err,) = p.feed(b"-NOSCRIPT No matching script\r\n")
+    assert isinstance(err, RedisErrorReply) and str(err).startswith("NOSCRIPT")
+
+
+def test_only_plain_redis_urls_use_the_lean_client() -> None:
+    assert LeanRedis.supports("redis://127.0.0.1:6379/0")
+    assert LeanRedis.supports("redis://:pw@host/3")
+    assert not LeanRedis.supports("rediss://host/0")
+    assert not LeanRedis.supports("unix:///tmp/redis.sock")
+
+
+async def test_refused_connection_fails_closed() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        limiter = RateLimiter.redis(f"redis://127.0.0.1:{port}/0", "rf")
+        with pytest.raises(UnavailableError) as info:
+            await limiter.hit(parse("5/minute"), "r", "i")
+        assert info.value.code == "ratelimit_unavailable"
+        assert not await limiter.ping()
+
+
+async def test_silent_server_times_out_into_unavailable() -> None:
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = LeanRedis(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    try:
+        with pytest.raises(RedisUnavailable):
+            await client.incr_expire_ttl("k", 60)
+    finally:
+        await client.aclose()
+        server.close()
+
+
+async def test_concurrent_hits_are_exact_and_share_limits_keys() -> None:
+    try:
+        plain = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
+        plain.ping()
+    except redis.RedisError:
+        unavailable("redis", "not reachable")
+        return
+    prefix = redis_prefix()
+    limiter = RateLimiter.redis(REDIS_URL, prefix)
+    try:
+        item = parse("25/minute")
+        results = await asyncio.gather(*[limiter.hit(item, "route", "integ") for _ in range(60)])
+        assert sum(d.allowed for d in results) == 25
+        assert all(0 < d.reset_seconds <= 60 for d in results)
+        keys = plain.keys(prefix.rstrip(":") + ":*")
+        assert keys == [(prefix.rstrip(":") + ":" + item.key_for("route", "integ")).encode()]
+        assert await limiter.ping()
+    finally:
+        await limiter.aclose()
+        for k in plain.scan_iter(match=prefix.rstrip(":") + "*"):
+            plain.delete(k)
