@@ -24,6 +24,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+OMIT: Any = object()  # a claim value meaning "leave this claim out of the ID token"
+
 
 class LoopbackOidcProvider:
     def __init__(self) -> None:
@@ -121,8 +123,12 @@ class LoopbackOidcProvider:
             "iat": now,
             "exp": now + 300,
             "nonce": nonce,
+            # Okta and Google send it with the email scope; tests drop or falsify it to check
+            # that an unverified email is never trusted.
+            "email_verified": True,
             **self.claims,
         }
+        claims = {k: v for k, v in claims.items() if v is not OMIT}
         key = self.key
         if self.mode == "forged":
             key = self.forger

@@ -13,7 +13,7 @@ from ringfence.identity.models import ConsoleUser
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
 from ringfence.store.models import App, Integration, Person, Vendor
-from tests.identity.oidc_provider import LoopbackOidcProvider
+from tests.identity.oidc_provider import OMIT, LoopbackOidcProvider
 from tests.security.conftest import oidc_callback_url as _callback
 
 
@@ -85,3 +85,31 @@ def test_sso_with_verified_email_still_links_the_matching_account(
     with runtime.store.session() as s:
         user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == "ann@example.com"))
         assert user is not None and user.sso_subject is not None
+
+
+
+def test_email_without_the_verified_claim_is_not_an_identity(
+    sso_app: FastAPI,
+    provider: LoopbackOidcProvider,
+    runtime: Runtime,
+    local_alice: dict[str, str],
+) -> None:
+    """nOAuth: an IdP that does not vouch for the email (claim absent) must not let a user
+    become alice by typing her address: they sign in as their own (sub) account, unlinked."""
+    provider.claims = {
+        "groups": ["rf-owners"],
+        "amr": ["mfa"],
+        "email": "alice@example.com",
+        "email_verified": OMIT,
+    }
+    with TestClient(sso_app, base_url="https://rf.example") as mallory:
+        resp = mallory.get(_callback(mallory), follow_redirects=False)
+        assert resp.status_code == 303, resp.text
+        got = mallory.get(f"/api/v1/integrations/{local_alice['integration']}")
+        assert got.status_code in (403, 404)
+    with runtime.store.session() as s:
+        alice = s.scalar(select(ConsoleUser).where(ConsoleUser.username == "alice"))
+        assert alice is not None and alice.sso_subject is None
+        sso_user = s.scalar(select(ConsoleUser).where(ConsoleUser.sso_subject.is_not(None)))
+        assert sso_user is not None and sso_user.username != "alice"
+        assert sso_user.person_id is None

@@ -263,7 +263,11 @@ class OidcRelyingParty:
                 "your identity-provider groups grant no Ringfence role", code="no_role"
             )
         subject = f"{self._issuer}|{claims['sub']}"
-        email = claims.get("email") if claims.get("email_verified", True) else None
+        # An email is an identity only when the IdP vouches for it: some IdPs let users edit
+        # their email without verification ("nOAuth"); without the claim, trust it only if
+        # an administrator has said this IdP's emails are always verified.
+        verified = claims.get("email_verified", not self._settings.oidc_require_email_verified)
+        email = claims.get("email") if verified is True or verified == "true" else None
         username = str(email or claims.get("preferred_username") or claims["sub"]).lower()
         amr = claims.get("amr") or []
         idp_mfa = bool(set(amr if isinstance(amr, list) else []) & _MFA_AMR)

@@ -40,6 +40,11 @@ class IdentitySettings(BaseSettings):
     oidc_redirect_uri: str | None = None
     oidc_scopes: str = "openid email profile groups"
     oidc_groups_claim: str = "groups"
+    oidc_require_email_verified: bool = Field(
+        default=True,
+        description="Trust the ID token's email only when email_verified is true (an IdP that "
+        "omits the claim then signs users in by sub/preferred_username, never by email).",
+    )
     oidc_group_roles: dict[str, list[str]] = Field(
         default_factory=dict, description='IdP group → roles, e.g. {"rf-admins": ["admin"]}'
     )
