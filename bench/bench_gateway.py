@@ -228,6 +228,8 @@ def main() -> int:
                     "uvloop",
                     "--http",
                     "httptools",
+                    "--no-proxy-headers",
+                    "--no-server-header",
                     "--log-level",
                     "warning",
                     "--no-access-log",

@@ -54,6 +54,8 @@ def gateway_processes(
                     "uvloop",
                     "--http",
                     "httptools",
+                    "--no-proxy-headers",
+                    "--no-server-header",
                 ],
                 env=env,
                 stdout=subprocess.DEVNULL,

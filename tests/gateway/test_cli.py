@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -148,3 +149,15 @@ def test_serve_refuses_half_a_tls_configuration(gw_runtime: Runtime, tmp_path: P
         app, _args(gw_runtime, "gateway", "serve", "--tls-cert", str(tmp_path / "c.pem"))
     )
     assert isinstance(r.exception, RingfenceError)
+
+
+def test_serve_ignores_client_forwarded_headers(gw_runtime: Runtime, monkeypatch: Any) -> None:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+    r = runner.invoke(app, _args(gw_runtime, "gateway", "serve", "--port", "18443"))
+    assert r.exit_code == 0, r.output
+    # A loopback client must not be able to pick its own address with X-Forwarded-For.
+    assert seen["proxy_headers"] is False
+    assert seen["loop"] == "uvloop" and seen["http"] == "httptools"

@@ -81,6 +81,13 @@ def serve(
         http="ringfence.gateway.tlsproto:ClientCertHttpToolsProtocol" if tls_cert else "httptools",
         log_level="warning",
         access_log=False,
+        # uvicorn's ProxyHeadersMiddleware would let any loopback client rewrite the client
+        # address with X-Forwarded-For (audit IP, per-address token-endpoint limit, the
+        # trusted-proxy check of the client-certificate header). The gateway ignores those
+        # headers from clients and applies its own trusted-proxy list; it also saves the
+        # middleware's per-request cost.
+        proxy_headers=False,
+        server_header=False,
         ssl_certfile=str(tls_cert) if tls_cert else None,
         ssl_keyfile=str(tls_key) if tls_key else None,
         ssl_ca_certs=str(client_ca) if client_ca else None,
