@@ -141,6 +141,92 @@ def _string_test(parts: list[Any], cased: bool) -> ValueTest:
     return lambda v: (t := _as_text(v)) is not None and rx(t)
 
 
+def _string_kind(value: Any) -> tuple[str, str] | None:
+    """``(kind, lower-case needle)`` for a case-insensitive plain string value whose test is a
+    single str method: ``eq``, ``contains``, ``startswith``, ``endswith``; else None."""
+    if type(value) is not SigmaString or value.contains_placeholder():  # not SigmaCasedString
+        return None
+    merged: list[Any] = []
+    for p in value.s:
+        if isinstance(p, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += p
+        else:
+            merged.append(p)
+    plain = [p for p in merged if isinstance(p, str)]
+    if not any(isinstance(p, SpecialChars) for p in merged):
+        return "eq", "".join(plain).lower()
+    multi = SpecialChars.WILDCARD_MULTI
+    if len(plain) != 1 or SpecialChars.WILDCARD_SINGLE in merged:
+        return None
+    needle = plain[0].lower()
+    if merged == [multi, plain[0], multi]:
+        return "contains", needle
+    if merged == [plain[0], multi]:
+        return "startswith", needle
+    if merged == [multi, plain[0]]:
+        return "endswith", needle
+    return None
+
+
+def fused_test(values: Sequence[Any]) -> Callable[[Getter], Predicate] | None:
+    """One predicate for "field equals any of ``values``" when every value is a plain
+    case-insensitive string (eq / contains / startswith / endswith) or every value is a number:
+    the field is read once, each value lower-cased once, and the comparisons are set lookups
+    and str methods instead of one closure call per value. None when that does not apply."""
+    if values and all(type(v) is SigmaNumber for v in values):  # not SigmaTimestampPart
+        nums = frozenset(float(v.number) for v in values)
+
+        def build_num(get: Getter) -> Predicate:
+            def num_in(d: Any) -> bool:
+                for v in get(d):
+                    x = _as_number(v)
+                    if x is not None and x in nums:
+                        return True
+                return False
+
+            return num_in
+
+        return build_num
+    kinds = [k for v in values if (k := _string_kind(v)) is not None]
+    if not kinds or len(kinds) != len(values):
+        return None
+    eqs = frozenset(n for k, n in kinds if k == "eq")
+    contains = tuple(n for k, n in kinds if k == "contains")
+    starts = tuple(n for k, n in kinds if k == "startswith")
+    ends = tuple(n for k, n in kinds if k == "endswith")
+
+    def build(get: Getter) -> Predicate:
+        if not (contains or starts or ends):
+
+            def eq_any(d: Any) -> bool:
+                for v in get(d):
+                    t = v if type(v) is str else _as_text(v)
+                    if t is not None and t.lower() in eqs:
+                        return True
+                return False
+
+            return eq_any
+
+        def text_any(d: Any) -> bool:
+            for v in get(d):
+                t = v if type(v) is str else _as_text(v)
+                if t is None:
+                    continue
+                t = t.lower()
+                if t in eqs or (starts and t.startswith(starts)):
+                    return True
+                if ends and t.endswith(ends):
+                    return True
+                for n in contains:
+                    if n in t:
+                        return True
+            return False
+
+        return text_any
+
+    return build
+
+
 def _sigma_string(value: SigmaString, placeholders: Mapping[str, Sequence[str]]) -> ValueTest:
     cased = isinstance(value, SigmaCasedString)
     if value.contains_placeholder():
@@ -264,6 +350,9 @@ class Compiler:
 
             return all_of
         if isinstance(node, ConditionOR):
+            group = self._fused_or(node)
+            if group is not None:
+                return group
             parts = [self.compile(a) for a in node.args]
             if len(parts) == 2:
                 a, b = parts
@@ -285,8 +374,19 @@ class Compiler:
             return self._keyword(node.value)
         raise Unsupported(f"condition element {type(node).__name__}")
 
+    def _fused_or(self, node: ConditionOR) -> Predicate | None:
+        """``field: [a, b, c]`` (an OR of values on one field) as one fused predicate."""
+        args = [a for a in node.args if isinstance(a, ConditionFieldEqualsValueExpression)]
+        if not args or len(args) != len(node.args) or len({a.field for a in args}) != 1:
+            return None
+        build = fused_test([a.value for a in args])
+        return None if build is None else build(self.get(args[0].field))
+
     def _field(self, field: str, value: Any) -> Predicate:
         get = self.get(field)
+        build = fused_test([value])
+        if build is not None:
+            return build(get)
         if isinstance(value, SigmaExists):
             want = bool(value.exists)
             return lambda d: (len(get(d)) > 0) is want

@@ -86,7 +86,7 @@ class CompiledCorrelation:
     def reset(self) -> None:
         self._windows.clear()
 
-    def observe(self, rule_key: str, event: Event, view: dict[str, Any]) -> CorrelationHit | None:
+    def observe(self, rule_key: str, event: Event, view: Any) -> CorrelationHit | None:
         group = tuple(_first_text(g(view)) for g in self.group_getters[rule_key])
         if any(v is None for v in group):
             return None  # events without the group-by values do not correlate

@@ -27,7 +27,7 @@ from ringfence.monitor.sigma.correlation import (
     CorrelationHit,
     compile_correlation,
 )
-from ringfence.monitor.sigma.fields import Getter
+from ringfence.monitor.sigma.fields import Getter, View
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 # Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
@@ -72,7 +72,7 @@ class CompiledRule:
             return True
         return service == self.service or service.startswith(self.service + ".")
 
-    def matches(self, event: Event, view: dict[str, Any] | None = None) -> bool:
+    def matches(self, event: Event, view: Any = None) -> bool:
         if not self.applies_to(event):
             return False
         try:
@@ -282,7 +282,7 @@ class RuleSet:
             self._plans[(product, service)] = plan
         return plan
 
-    def candidates(self, event: Event, view: dict[str, Any]) -> list[CompiledRule]:
+    def candidates(self, event: Event, view: Any) -> list[CompiledRule]:
         """Rules whose log source and index key fit the event (each at most once)."""
         plan = self._plan(event.product, event.service)
         out = list(plan.unindexed)
@@ -299,7 +299,7 @@ class RuleSet:
             out.extend(found)
         return out
 
-    def _hits(self, event: Event, view: dict[str, Any]) -> list[CompiledRule]:
+    def _hits(self, event: Event, view: Any) -> list[CompiledRule]:
         plan = self._plan(event.product, event.service)
         hits: list[CompiledRule] = []
         try:
@@ -326,12 +326,12 @@ class RuleSet:
         return hits
 
     def match(self, event: Event) -> list[CompiledRule]:
-        return self._hits(event, event.view())
+        return self._hits(event, View(event.ocsf, event.raw))
 
     def evaluate(self, events: Iterable[Event]) -> list[Detection]:
         out: list[Detection] = []
         for e in events:
-            view = e.view()
+            view = View(e.ocsf, e.raw)
             for r in self._hits(e, view):
                 if r.generate:
                     out.append(

@@ -14,6 +14,33 @@ from ringfence.monitor.sigma.paths import compile_path
 
 Getter = Callable[[Any], list[Any]]
 
+
+class View:
+    """What the matching hot path hands to predicates instead of ``Event.view()``: the OCSF
+    object and the vendor record side by side, without copying the OCSF dict per event.
+    Getters accept either this or the equivalent plain dict (``{**ocsf, "raw": raw}``)."""
+
+    __slots__ = ("ocsf", "raw")
+
+    def __init__(self, ocsf: dict[str, Any], raw: dict[str, Any]) -> None:
+        self.ocsf = ocsf
+        self.raw = raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw if key == "raw" else self.ocsf.get(key, default)
+
+
+def _rooted(path: str) -> Getter:
+    """``path`` over a dict view or a ``View`` (same values either way)."""
+    whole = compile_path(path)
+    if path == "raw":
+        return lambda d: [d.raw] if type(d) is View else whole(d)
+    if path.startswith("raw."):
+        sub = compile_path(path[4:])
+        return lambda d: sub(d.raw) if type(d) is View else whole(d)
+    return lambda d: whole(d.ocsf) if type(d) is View else whole(d)
+
+
 # product → {sigma field: [candidate paths, first non-empty wins]}
 FIELD_MAPS: dict[str, dict[str, list[str]]] = {
     "okta": {
@@ -92,7 +119,7 @@ def getter(product: str | None, field: str) -> Getter:
             if field.startswith(prefix):
                 mapped = [target + field[len(prefix) :]]
     candidates = mapped or ([f"raw.{field}", field] if not field.startswith("raw.") else [field])
-    paths = [compile_path(c) for c in candidates]
+    paths = [_rooted(c) for c in candidates]
     if len(paths) == 1:
         return paths[0]
 

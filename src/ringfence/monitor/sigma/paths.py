@@ -67,6 +67,50 @@ def compile_path(path: str) -> Callable[[Any], list[Any]]:
             return _flatten(cur)
         return [cur]
 
+    # Unrolled fast paths for the usual depths (objects all the way down); any other shape
+    # takes the general walk above, so the results are identical.
+    if n == 1:
+        (p0,) = parts
+
+        def get1(doc: Any) -> list[Any]:
+            if type(doc) is dict:
+                a = doc.get(p0, _MISSING)
+                if a is _MISSING:
+                    return []
+                return _flatten(a) if type(a) is list else [a]
+            return get(doc)
+
+        return get1
+    if n == 2:
+        p0, p1 = parts
+
+        def get2(doc: Any) -> list[Any]:
+            if type(doc) is dict:
+                a = doc.get(p0, _MISSING)
+                if type(a) is dict:
+                    b = a.get(p1, _MISSING)
+                    if b is _MISSING:
+                        return []
+                    return _flatten(b) if type(b) is list else [b]
+            return get(doc)
+
+        return get2
+    if n == 3:
+        p0, p1, p2 = parts
+
+        def get3(doc: Any) -> list[Any]:
+            if type(doc) is dict:
+                a = doc.get(p0, _MISSING)
+                if type(a) is dict:
+                    b = a.get(p1, _MISSING)
+                    if type(b) is dict:
+                        c = b.get(p2, _MISSING)
+                        if c is _MISSING:
+                            return []
+                        return _flatten(c) if type(c) is list else [c]
+            return get(doc)
+
+        return get3
     return get
 
 
