@@ -87,7 +87,6 @@ def test_sso_with_verified_email_still_links_the_matching_account(
         assert user is not None and user.sso_subject is not None
 
 
-
 def test_email_without_the_verified_claim_is_not_an_identity(
     sso_app: FastAPI,
     provider: LoopbackOidcProvider,
