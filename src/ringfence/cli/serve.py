@@ -1,8 +1,15 @@
-"""``ringfence serve``: the control-plane API (and, as they land, gateway and console)."""
+"""``ringfence serve``: the embedded one-process perimeter — control-plane API, gateway, monitor.
+
+One process on SQLite (or PostgreSQL): the REST API, the gateway (data plane) whose audit
+events flow in-process into monitoring (OCSF storage, Sigma rules, UEBA, API monitoring).
+At scale run ``ringfence gateway serve`` processes and ``ringfence monitor worker`` over NATS
+instead. Binds 127.0.0.1 by default; never prints a secret.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
 import typer
 
@@ -14,10 +21,16 @@ def register(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-        port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
+        port: Annotated[int | None, typer.Option(min=1, max=65535, help="API port.")] = None,
+        gateway_port: Annotated[
+            int | None, typer.Option(min=1, max=65535, help="Gateway port (default 8701).")
+        ] = None,
+        gateway: Annotated[
+            bool, typer.Option("--gateway/--no-gateway", help="Also run the gateway.")
+        ] = True,
         data_dir: DataDirOpt = None,
     ) -> None:
-        """Serve the REST API (OpenAPI at /api/v1/openapi.json) on 127.0.0.1 by default."""
+        """Serve the REST API (OpenAPI at /api/v1/openapi.json) and the gateway."""
         import uvicorn
 
         from ringfence.api import create_app
@@ -28,6 +41,54 @@ def register(app: typer.Typer) -> None:
         configure_logging(settings.log_format, settings.log_level)
         rt = Runtime.open(settings)
         bind = host or settings.api_host
-        bind_port = port or settings.api_port
-        console.print(f"Ringfence API on http://{bind}:{bind_port}/api/v1 (docs at /api/docs)")
-        uvicorn.run(create_app(rt), host=bind, port=bind_port, log_level="warning")
+        api_port = port or settings.api_port
+        servers: list[Any] = [
+            uvicorn.Server(
+                uvicorn.Config(
+                    create_app(rt), host=bind, port=api_port, log_level="warning", lifespan="off"
+                )
+            )
+        ]
+        console.print(f"Ringfence API on http://{bind}:{api_port}/api/v1 (docs at /api/docs)")
+        if gateway:
+            from ringfence.gateway.app import build_gateway
+            from ringfence.gateway.config import GatewayConfig
+            from ringfence.gateway.tokens import ensure_signing_key
+            from ringfence.monitor.gateway_feed import in_process_sink
+
+            config = GatewayConfig()
+            ensure_signing_key(rt.store, rt.vault, rt.clock, alg=config.signing_alg)
+            gw = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
+            gw_port = gateway_port or settings.gateway_port
+            servers.append(
+                uvicorn.Server(
+                    uvicorn.Config(
+                        gw,
+                        host=bind,
+                        port=gw_port,
+                        log_level="warning",
+                        access_log=False,
+                        # Client addresses feed audit and limits: never from X-Forwarded-For.
+                        proxy_headers=False,
+                        server_header=False,
+                        lifespan="on",
+                    )
+                )
+            )
+            console.print(f"Ringfence gateway on http://{bind}:{gw_port} (events → monitoring)")
+        try:
+            asyncio.run(_run_all(servers))
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the SIGINT it handled: a requested, clean stop
+        finally:
+            rt.close()
+        console.print("stopped")
+
+
+async def _run_all(servers: list[Any]) -> None:
+    """Run the servers together; when one stops (signal or failure), stop the others."""
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*pending, return_exceptions=True)

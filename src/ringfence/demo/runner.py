@@ -159,6 +159,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
     from ringfence.gateway.config import GatewayConfig
     from ringfence.gateway.tokens import ensure_signing_key
     from ringfence.inventory import apply_estate, load_estate
+    from ringfence.monitor.gateway_feed import in_process_sink
 
     data_dir = opts.data_dir.resolve()
     settings = load_settings(data_dir=data_dir)
@@ -240,7 +241,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
         )
         token = ApiTokens(rt.store).issue("demo", ["read", "write"], ttl_days=1)
 
-        gateway = build_gateway(rt.store, rt.vault, config=config, audit=_monitor_sink(rt))
+        gateway = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
         api = ServerThread(create_app(rt), port=opts.api_port, name="api").start()
         gw = ServerThread(gateway, port=opts.gateway_port, name="gateway").start()
         servers += [api, gw]
@@ -278,31 +279,6 @@ def _run(opts: DemoOptions, console: Console) -> int:
         for fake in fakes.values():
             fake.stop()
         rt.close()
-
-
-def _monitor_sink(rt: Runtime) -> Any:
-    """The gateway's audit events → OCSF → stored + Sigma/UEBA/API monitoring, in-process.
-
-    The embedded default of the event bus: what NATS JetStream carries at scale, here a call in
-    a worker thread, so `ringfence hunt` and `ringfence alerts list` see the demo's traffic.
-    """
-    import asyncio
-
-    from ringfence.gateway.audit import CallableAuditSink
-    from ringfence.monitor.parsers import RecordError, parser_for
-    from ringfence.monitor.wiring import build_monitor
-
-    monitor = build_monitor(rt)
-    parse = parser_for("ringfence")
-
-    async def publish(record: dict[str, Any]) -> None:
-        try:
-            events = parse(record)
-        except RecordError:
-            return
-        await asyncio.to_thread(monitor.process, events)
-
-    return CallableAuditSink(publish)
 
 
 def _probe(console: Console, api_url: str, gw_url: str, gw_key: str) -> bool:

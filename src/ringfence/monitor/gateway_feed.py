@@ -13,11 +13,14 @@ the original); a bus failure raises so the sink spools the event — nothing is 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ringfence.bus.base import EventBus
 from ringfence.core.logging import get_logger
 from ringfence.monitor.parsers import RecordError, parser_for
+
+if TYPE_CHECKING:
+    from ringfence.runtime import Runtime
 
 _log = get_logger("ringfence.monitor.gateway_feed")
 
@@ -34,3 +37,29 @@ def gateway_publisher(bus: EventBus) -> Callable[[dict[str, Any]], Awaitable[Non
         await bus.publish(events)
 
     return publish
+
+
+def in_process_sink(rt: Runtime) -> Any:
+    """The embedded default of the event bus for one-process deployments (`ringfence serve`).
+
+    Returns a gateway ``CallableAuditSink`` that parses each audit event into OCSF and hands
+    it to the monitor (store + Sigma + UEBA + API monitoring) in a worker thread, off the
+    event loop — what NATS JetStream and ``ringfence monitor worker`` do at scale.
+    """
+    import asyncio
+
+    from ringfence.gateway.audit import CallableAuditSink
+    from ringfence.monitor.wiring import build_monitor
+
+    monitor = build_monitor(rt)
+    parse = parser_for("ringfence")
+
+    async def publish(record: dict[str, Any]) -> None:
+        try:
+            events = parse(record)
+        except RecordError as exc:
+            _log.warning("gateway audit event rejected", reason=str(exc))
+            return
+        await asyncio.to_thread(monitor.process, events)
+
+    return CallableAuditSink(publish)

@@ -1,0 +1,58 @@
+"""`ringfence serve` runs the embedded perimeter: API + gateway in one process, and stops
+cleanly on SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
+    exe = str(Path(sys.executable).with_name("ringfence"))
+    data = str(tmp_path / "rf")
+    subprocess.run([exe, "init", "--data-dir", data], check=True, capture_output=True)
+    api, gw = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [exe, "serve", "--port", str(api), "--gateway-port", str(gw), "--data-dir", data],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = jwks = None
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{api}/api/v1/health", timeout=2)
+                jwks = httpx.get(f"http://127.0.0.1:{gw}/.well-known/jwks.json", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert health is not None and health.json() == {"status": "ok"}
+        assert jwks is not None and jwks.status_code == 200 and jwks.json()["keys"]
+        # Deny by default: no route, no identity.
+        probe = httpx.get(f"http://127.0.0.1:{gw}/anything", timeout=5)
+        assert probe.status_code in (401, 404)
+        assert "server" not in probe.headers
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert f"gateway on http://127.0.0.1:{gw}" in out
