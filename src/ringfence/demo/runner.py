@@ -233,7 +233,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
                 rt.clock,
                 integration=DEMO_INTEGRATION,
                 name="demo",
-                scopes=["salesforce.read"],
+                scopes=["api"],  # the integration's declared Salesforce scope
                 actor="demo",
             ).client_id
         key = create_api_key(
