@@ -229,8 +229,14 @@ def fingerprint(store: Store) -> str:
         )
         # Integration status decides quarantine; hash every (id, status) so a change is seen
         # even when a writer sets updated_at by hand.
+        # ...and their declared scopes, the ceiling on what their clients may use (an access
+        # review's "reduce" must narrow the gateway within the same second).
         parts.extend(
-            s.execute(select(Integration.id, Integration.status).order_by(Integration.id)).all()
+            s.execute(
+                select(Integration.id, Integration.status, Integration.scopes).order_by(
+                    Integration.id
+                )
+            ).all()
         )
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -354,6 +360,16 @@ def compile_snapshot(
     integrations = {
         i.id: IntegrationInfo(id=i.id, name=i.name, status=str(i.status)) for i in src.integrations
     }
+    # An integration's declared scopes are the ceiling of its clients' scopes: a client
+    # granted more (or an access review that narrowed the integration since) gets only the
+    # intersection. An integration that declares no scope sets no ceiling.
+    ceilings = {i.id: frozenset(i.scopes or ()) for i in src.integrations}
+
+    def _effective(client_scopes: list[str], integration_id: str | None) -> frozenset[str]:
+        granted = frozenset(client_scopes)
+        ceiling = ceilings.get(integration_id or "")
+        return granted & ceiling if ceiling else granted
+
     clients = {
         c.client_id: ClientInfo(
             pk=c.id,
@@ -364,7 +380,7 @@ def compile_snapshot(
             secret_hash=c.secret_hash,
             jwks=c.jwks,
             cert_thumbprint=c.cert_thumbprint,
-            scopes=frozenset(c.scopes),
+            scopes=_effective(c.scopes, c.integration_id),
             claims=dict(c.claims or {}),
             revoked=c.revoked_at is not None,
         )
