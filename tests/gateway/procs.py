@@ -33,6 +33,9 @@ def gateway_processes(
     if redis_url:
         env["RINGFENCE_GATEWAY_REDIS_URL"] = redis_url
         env["RINGFENCE_GATEWAY_REDIS_PREFIX"] = prefix
+        # CI shares 2 cores between the test's load, two gateways and Redis: a slow answer
+        # must not turn an allowed request into a fail-closed 503 and spoil the exact count.
+        env["RINGFENCE_GATEWAY_REDIS_TIMEOUT_SECONDS"] = "5"
     procs: list[tuple[subprocess.Popen[bytes], str]] = []
     try:
         for _ in range(count):

@@ -685,7 +685,11 @@ def build_gateway(
 
     config = config or GatewayConfig()
     url = redis_url or config.redis_url
-    limiter = RateLimiter.redis(url, config.redis_prefix) if url else RateLimiter.memory()
+    limiter = (
+        RateLimiter.redis(url, config.redis_prefix, timeout=config.redis_timeout_seconds)
+        if url
+        else RateLimiter.memory()
+    )
     if audit is None and config.audit_file is not None:
         audit = JsonlAuditSink(Path(config.audit_file))
     holder = PolicyHolder(store, vault, config)

@@ -44,6 +44,12 @@ class GatewayConfig(BaseSettings):
     max_query_bytes: int = Field(default=4096, ge=0)
     redis_url: str | None = Field(default=None, description="Shared rate limits + revocations")
     redis_prefix: str = "ringfence:gw:"
+    redis_timeout_seconds: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=10,
+        description="A Redis answer slower than this fails the request closed (503)",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
