@@ -164,19 +164,24 @@ async def get_spc(request: Request) -> Response:
     return await _guard(request, run)
 
 
+def _whole_list(items: list[dict[str, Any]]) -> Response:
+    """A ListResponse holding every item (discovery endpoints are never paged)."""
+    return scim_response(
+        {
+            "schemas": [_LIST_RESPONSE],
+            "totalResults": len(items),
+            "startIndex": 1,
+            "itemsPerPage": len(items),
+            "Resources": items,
+        }
+    )
+
+
 @router.get("/ResourceTypes")
 async def list_resource_types(request: Request) -> Response:
     async def run(req: Request, _actor: str) -> Response:
         items = resource_types(_base(req))
-        return scim_response(
-            {
-                "schemas": [_LIST_RESPONSE],
-                "totalResults": len(items),
-                "startIndex": 1,
-                "itemsPerPage": len(items),
-                "Resources": items,
-            }
-        )
+        return _whole_list(items)
 
     return await _guard(request, run)
 
@@ -196,15 +201,7 @@ async def get_resource_type(request: Request, name: str) -> Response:
 async def list_schemas(request: Request) -> Response:
     async def run(req: Request, _actor: str) -> Response:
         items = schemas(_base(req))
-        return scim_response(
-            {
-                "schemas": [_LIST_RESPONSE],
-                "totalResults": len(items),
-                "startIndex": 1,
-                "itemsPerPage": len(items),
-                "Resources": items,
-            }
-        )
+        return _whole_list(items)
 
     return await _guard(request, run)
 
