@@ -58,7 +58,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RingfenceError)
     async def _ringfence(request: Request, exc: RingfenceError) -> JSONResponse:
         body = exc.to_problem(request.url.path)
-        headers = {"WWW-Authenticate": 'Bearer realm="ringfence"'} if exc.status == 401 else None
+        headers = {"WWW-Authenticate": 'Bearer realm="ringfence"'} if exc.status == 401 else {}
+        retry = exc.extra.get("retry_after")
+        if isinstance(retry, int | float) and not isinstance(retry, bool) and retry >= 0:
+            headers["Retry-After"] = str(int(retry))  # RFC 9110 §10.2.3: delay in seconds
         return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
 
     @app.exception_handler(RequestValidationError)

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pyotp
 import segno
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
@@ -35,6 +39,7 @@ from ringfence.core.errors import (
 from ringfence.identity.models import (
     ConsoleSession,
     ConsoleUser,
+    LoginThrottle,
     PersonalToken,
     RecoveryCode,
 )
@@ -53,6 +58,11 @@ _ISSUER = "Ringfence"
 
 def _sha(kind: str, value: str) -> str:
     return hashlib.sha256(f"ringfence-{kind}:".encode() + value.encode()).hexdigest()
+
+
+def _unlocked(column: Any, now: datetime) -> Any:
+    """SQL: no sign-in lock is in force at ``now``."""
+    return or_(column.is_(None), column <= now)
 
 
 def csrf_for(session_token: str) -> str:
@@ -289,38 +299,82 @@ class Accounts:
         *,
         otp: str | None = None,
         recovery_code: str | None = None,
+        client_ip: str | None = None,
     ) -> LoginOutcome:
-        """Check password and second factor; raise 401 / 429 with one generic message."""
+        """Check password and second factor; raise 401 / 429 with one generic message.
+
+        Each attempt is first *counted* as a failure with an atomic increment and committed,
+        then the slow checks run, then the verdict is recorded (a success resets the count).
+        So parallel guesses each take their own number and can never outrun the lockout, on
+        SQLite as on PostgreSQL. A username that does not exist is counted in
+        ``identity_login_throttle`` and answers exactly like a real one (401, then 429 with the
+        same wording and timing), so the lockout does not reveal which accounts exist. Failed
+        attempts are also counted per client address (``login_ip_threshold`` per
+        ``login_ip_window_minutes``), which stops spraying one password over many usernames.
+        """
         generic = AuthenticationError("invalid username or password", code="invalid_credentials")
         now = self._clock.now()
+        name = username.strip().lower()
+        # -- 1. gate + reserve ------------------------------------------------------------
+        # The attempt is counted as a failure up front and the wait that failure would earn
+        # is set at once, in one conditional update (no lock may be in force). A parallel
+        # attempt therefore meets that wait and is refused; a success clears it again.
         with self._store.session() as s:
-            # Row lock (PostgreSQL): parallel attempts on one account are checked one after
-            # another, so each sees the failures before it and the lockout cannot be outrun.
-            user = s.scalar(
-                select(ConsoleUser)
-                .where(ConsoleUser.username == username.strip().lower())
-                .with_for_update()
-            )
-            if user is None:
-                self._verify_password(None, password)  # same cost as a real check
+            if client_ip:
+                self._address_gate(s, client_ip, now)
+            user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == name))
+            if user is not None:
+                user_id, stored = user.id, user.password_hash
+                n = s.execute(
+                    update(ConsoleUser)
+                    .where(ConsoleUser.id == user.id, _unlocked(ConsoleUser.locked_until, now))
+                    .values(failed_attempts=ConsoleUser.failed_attempts + 1)
+                    .returning(ConsoleUser.failed_attempts)
+                ).scalar_one_or_none()
+            else:
+                user_id, stored = None, None
+                key = _sha("login-user", name)
+                self._throttle_row(s, key, now)
+                n = s.execute(
+                    update(LoginThrottle)
+                    .where(LoginThrottle.key == key, _unlocked(LoginThrottle.locked_until, now))
+                    .values(failures=LoginThrottle.failures + 1)
+                    .returning(LoginThrottle.failures)
+                ).scalar_one_or_none()
+            if n is None:  # a lock is in force (perhaps set by a parallel attempt just now)
+                s.rollback()
+                self._refuse_if_locked(self._current_lock(s, user_id, name), now)
+                raise generic  # the lock ended between the two reads: treat as a failure
+            self._apply_lock(s, user_id, name, n, now)
+        # -- 2. the slow check, outside any transaction -------------------------------------
+        ok = self._verify_password(stored, password)
+        # -- 3. verdict -------------------------------------------------------------------
+        with self._store.session() as s:
+            if user_id is None:
+                self._fail(s, None, name, n, now, client_ip)
+                s.commit()
                 raise generic
-            if user.locked_until is not None and user.locked_until > now:
-                wait = int((user.locked_until - now).total_seconds()) + 1
-                raise RateLimitedError(
-                    f"too many failed sign-ins: try again in {wait} s", retry_after=wait
-                )
-            ok = self._verify_password(user.password_hash, password)
+            user = s.scalar(select(ConsoleUser).where(ConsoleUser.id == user_id).with_for_update())
+            if user is None:  # deleted meanwhile
+                raise generic
             if ok and user.disabled_at is not None:
-                raise generic
+                ok = False
             if ok and user.totp_confirmed:
                 if not otp and not recovery_code:
+                    # Not a verdict: hand back the reserved attempt, keep any earlier count.
+                    s.execute(
+                        update(ConsoleUser)
+                        .where(ConsoleUser.id == user.id, ConsoleUser.failed_attempts > 0)
+                        .values(failed_attempts=ConsoleUser.failed_attempts - 1, locked_until=None)
+                    )
+                    s.commit()
                     raise AuthenticationError(
                         "a one-time code from your authenticator app is required",
                         code="mfa_required",
                     )
                 ok = self._second_factor(s, user, otp, recovery_code)
             if not ok:
-                self._record_failure(user, now)
+                self._fail(s, user, name, n, now, client_ip)
                 audit.append(
                     s,
                     actor=f"user:{user.username}",
@@ -344,15 +398,97 @@ class Accounts:
                 must_enroll_mfa=needs_mfa(user.roles) and not user.totp_confirmed,
             )
 
-    def _record_failure(self, user: ConsoleUser, now: datetime) -> None:
-        user.failed_attempts += 1
-        n = user.failed_attempts
-        if n >= self._settings.lockout_threshold:
-            user.locked_until = now + timedelta(minutes=self._settings.lockout_minutes)
-        elif self._settings.delay_base_seconds > 0 and n > 1:
-            user.locked_until = now + timedelta(
-                seconds=self._settings.delay_base_seconds * 2 ** (n - 2)
+    def _current_lock(self, s: Session, user_id: str | None, name: str) -> datetime | None:
+        if user_id is not None:
+            return s.scalar(select(ConsoleUser.locked_until).where(ConsoleUser.id == user_id))
+        key = _sha("login-user", name)
+        return s.scalar(select(LoginThrottle.locked_until).where(LoginThrottle.key == key))
+
+    @staticmethod
+    def _refuse_if_locked(locked_until: datetime | None, now: datetime) -> None:
+        if locked_until is not None and locked_until > now:
+            wait = max(1, math.ceil((locked_until - now).total_seconds()))
+            raise RateLimitedError(
+                f"too many failed sign-ins: try again in {wait} s", retry_after=wait
             )
+
+    def _lock_after(self, n: int, now: datetime) -> datetime | None:
+        """When the n-th consecutive failure lets the next attempt in (None: at once)."""
+        if n >= self._settings.lockout_threshold:
+            return now + timedelta(minutes=self._settings.lockout_minutes)
+        if self._settings.delay_base_seconds > 0 and n > 1:
+            return now + timedelta(seconds=self._settings.delay_base_seconds * 2 ** (n - 2))
+        return None
+
+    def _apply_lock(
+        self, s: Session, user_id: str | None, name: str, n: int, now: datetime
+    ) -> None:
+        until = self._lock_after(n, now)
+        if until is None:
+            return
+        if user_id is not None:
+            target: ConsoleUser | LoginThrottle | None = s.get(ConsoleUser, user_id)
+        else:
+            target = s.get(LoginThrottle, _sha("login-user", name))
+        if target is not None and (target.locked_until is None or target.locked_until < until):
+            target.locked_until = until  # never shorten a lock a parallel attempt set
+
+    def _fail(
+        self,
+        s: Session,
+        user: ConsoleUser | None,
+        name: str,
+        n: int,
+        now: datetime,
+        client_ip: str | None,
+    ) -> None:
+        self._apply_lock(s, user.id if user is not None else None, name, n, now)
+        if client_ip:
+            self._address_failure(s, client_ip, now)
+
+    # -- failed sign-ins per unknown username and per client address ------------------------
+    @staticmethod
+    def _throttle_row(s: Session, key: str, now: datetime) -> LoginThrottle:
+        insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        s.execute(
+            insert(LoginThrottle)
+            .values(key=key, failures=0, window_started_at=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+        row = s.scalar(select(LoginThrottle).where(LoginThrottle.key == key).with_for_update())
+        assert row is not None  # inserted above or already there; rows are never deleted here
+        return row
+
+    @staticmethod
+    def _bump(s: Session, key: str) -> int:
+        n: int = s.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key)
+            .values(failures=LoginThrottle.failures + 1)
+            .returning(LoginThrottle.failures)
+        ).scalar_one()
+        return n
+
+    def _address_gate(self, s: Session, client_ip: str, now: datetime) -> None:
+        row = s.get(LoginThrottle, _sha("login-ip", client_ip))
+        if row is not None and row.locked_until is not None and row.locked_until > now:
+            wait = max(1, math.ceil((row.locked_until - now).total_seconds()))
+            raise RateLimitedError(
+                f"too many failed sign-ins from this address: try again in {wait} s",
+                retry_after=wait,
+            )
+
+    def _address_failure(self, s: Session, client_ip: str, now: datetime) -> None:
+        window = timedelta(minutes=self._settings.login_ip_window_minutes)
+        row = self._throttle_row(s, _sha("login-ip", client_ip), now)
+        if now - row.window_started_at >= window:
+            row.failures, row.window_started_at = 0, now
+            s.flush()
+        n = self._bump(s, row.key)
+        if n >= self._settings.login_ip_threshold:
+            row.locked_until = row.window_started_at + window
+            if row.locked_until <= now:
+                row.locked_until = now + window
 
     def _second_factor(
         self, s: Session, user: ConsoleUser, otp: str | None, recovery_code: str | None
@@ -460,31 +596,37 @@ class Accounts:
                 clock=self._clock,
             )
 
-    def complete_mfa(self, session_token: str, otp: str) -> None:
-        """A session that signed in before enrolling becomes MFA-passed after a valid code."""
-        with self._store.session() as s:
-            sess = s.scalar(
-                select(ConsoleSession).where(
-                    ConsoleSession.token_hash == _sha("session", session_token)
-                )
-            )
-            if sess is None:
-                raise AuthenticationError("no session")
-            user = self._get(s, sess.user_id)
-            if not user.totp_confirmed or not self._check_totp(user, otp):
-                raise ValidationError("that code is not valid")
-            sess.mfa_passed = True
+    def rotate_session_after_mfa(self, session_token: str, user_id: str) -> SecretStr | None:
+        """After enrolment confirmed a fresh code: end the enrolling session, issue a new one.
 
-    def mark_mfa_passed(self, session_token: str) -> None:
-        """After enrolment confirmed a fresh code, the enrolling session counts as MFA-passed."""
+        The session id changes when its privilege does (MFA passed), so an id that leaked or
+        was planted before enrolment (session fixation) is worth nothing afterwards."""
+        now = self._clock.now()
         with self._store.session() as s:
             sess = s.scalar(
                 select(ConsoleSession).where(
                     ConsoleSession.token_hash == _sha("session", session_token)
                 )
             )
-            if sess is not None:
-                sess.mfa_passed = True
+            if (
+                sess is None
+                or sess.user_id != user_id
+                or sess.revoked_at is not None
+                or sess.expires_at <= now
+            ):
+                return None
+            sess.revoked_at = now
+            method = sess.method
+            audit.append(
+                s,
+                actor=f"user:{user_id}",
+                action="session.rotate",
+                entity_type="console_user",
+                entity_id=user_id,
+                after={"reason": "mfa_enrolled"},
+                clock=self._clock,
+            )
+        return self.create_session(user_id, mfa_passed=True, method=method)
 
     # -- sessions --------------------------------------------------------------------------
     def create_session(self, user_id: str, *, mfa_passed: bool, method: str) -> SecretStr:

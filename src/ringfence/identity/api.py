@@ -172,7 +172,11 @@ async def login(request: Request, response: Response) -> dict[str, Any]:
 
     outcome = await run_in_threadpool(
         lambda: accounts.login_password(
-            body.username, body.password, otp=body.otp, recovery_code=body.recovery_code
+            body.username,
+            body.password,
+            otp=body.otp,
+            recovery_code=body.recovery_code,
+            client_ip=request.client.host if request.client else None,
         )
     )
     token = accounts.create_session(
@@ -306,16 +310,27 @@ class CodeIn(StrictBody):
 
 
 @router.post("/me/mfa/totp/confirm")
-def confirm_totp(request: Request, body: CodeIn, caller: Caller) -> dict[str, Any]:
-    """Confirm with a first code; returns the one-time recovery codes (shown once)."""
+def confirm_totp(
+    request: Request, response: Response, body: CodeIn, caller: Caller
+) -> dict[str, Any]:
+    """Confirm with a first code; returns the one-time recovery codes (shown once).
+
+    A cookie session is replaced by a new, MFA-passed one (new session cookie and CSRF token,
+    the old session id stops working)."""
     if not ({SELF, MFA_ENROLL} & caller.scopes):
         need(caller, SELF)
     accounts = accounts_for(request)
-    codes = accounts.confirm_totp(_user_id(caller), body.code, actor=caller.actor)
+    user_id = _user_id(caller)
+    codes = accounts.confirm_totp(user_id, body.code, actor=caller.actor)
+    out: dict[str, Any] = {"recovery_codes": codes}
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        accounts.mark_mfa_passed(token)
-    return {"recovery_codes": codes}
+        fresh = accounts.rotate_session_after_mfa(token, user_id)
+        if fresh is not None:
+            out["csrf_token"] = set_session_cookies(
+                request, response, accounts, fresh.get_secret_value()
+            )
+    return out
 
 
 class TokenIn(StrictBody):

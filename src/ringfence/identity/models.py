@@ -205,3 +205,19 @@ class ReviewItem(Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted per key that is not a console user row.
+
+    ``key`` is a SHA-256 of ``user:<name>`` for usernames that do not exist (so an unknown
+    name slows down and locks exactly like a real one: no enumeration through 429 vs 401) or
+    ``ip:<address>`` for the per-address budget. Only hashes: no username or address stored.
+    """
+
+    __tablename__ = "identity_login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

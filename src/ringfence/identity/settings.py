@@ -26,6 +26,10 @@ class IdentitySettings(BaseSettings):
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Progressive delay: each failure after the first doubles the wait, up to the lockout.
     delay_base_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Failed sign-ins per client address (any usernames) before that address waits out the
+    # rest of the window: stops one password being sprayed over many accounts.
+    login_ip_threshold: int = Field(default=30, ge=1, le=100_000)
+    login_ip_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     cookie_secure: bool = True
     token_max_days: int = Field(default=365, ge=1, le=3650)
     scim_max_results: int = Field(default=10_000, ge=1)
