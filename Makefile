@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
 venv: $(STAMP)
 
 # Re-install only when pyproject.toml changes; fast when the venv is already there.
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(wildcard csrc/*/*.c)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
