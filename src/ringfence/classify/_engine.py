@@ -12,15 +12,17 @@ import codecs
 import hashlib
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import accumulate
+from types import ModuleType
 from typing import Any
 
 import orjson
 
 from ringfence.classify import _extract as ex
+from ringfence.classify._accel import NATIVE
 from ringfence.classify._catalogue import BUILTIN_DETECTORS, DEFAULT_ALLOWLIST
 from ringfence.classify._hits import (
     Hit,
@@ -137,6 +139,7 @@ class Classifier:
         max_structured_bytes: int = 32 << 20,
         chunk_chars: int = 1 << 20,
         overlap_chars: int = 4096,
+        native: bool | None = None,
     ) -> None:
         builtin = list(BUILTIN_DETECTORS if detectors is None else detectors)
         seen: set[str] = set()
@@ -189,10 +192,22 @@ class Classifier:
         self.max_structured_bytes = max_structured_bytes
         self.chunk_chars = chunk_chars
         self.overlap_chars = max(256, min(overlap_chars, chunk_chars))
+        # The native hot path (None: pure Python). ``native=None`` follows the module default
+        # (available and not switched off by RINGFENCE_CLASSIFY_NATIVE=0); False forces Python.
+        self._native: ModuleType | None = NATIVE if native is not False else None
+        if native and NATIVE is None:
+            raise ConfigError(
+                "the native classification engine is not available", code="classify_native"
+            )
 
     @property
     def engine(self) -> str:
         return self._prefilter.engine
+
+    @property
+    def native(self) -> bool:
+        """Is the native hot path in use?"""
+        return self._native is not None
 
     @property
     def detectors(self) -> tuple[Detector, ...]:
@@ -213,7 +228,7 @@ class Classifier:
     def scan_json(self, doc: Any) -> ScanResult:
         """Classify an already-parsed JSON document (dict / list / scalars)."""
         an = Analysis(kind="json", doc=doc, parsed=True)
-        an.leaves = ex.json_leaves(doc)
+        an.leaves = ex.json_leaves(doc, (), self._native)
         an.hits = self._confirm_leaves(an.leaves, None)
         return self.result(an)
 
@@ -242,11 +257,11 @@ class Classifier:
         if kind == "json":
             an.parsed, an.doc = ex.parse_json(data)
             if an.parsed:
-                an.leaves = ex.json_leaves(an.doc)
+                an.leaves = ex.json_leaves(an.doc, (), self._native)
             else:
                 an.kind = kind = "text"
         elif kind == "ndjson":
-            an.leaves, an.doc = ex.ndjson_leaves(ex.decode(data))
+            an.leaves, an.doc = ex.ndjson_leaves(ex.decode(data), self._native)
             an.parsed = True
         elif kind == "csv":
             rows = ex.csv_rows(ex.decode(data))
@@ -333,9 +348,13 @@ class Classifier:
     def _confirm_leaves(self, leaves: list[ex.Leaf], cands: Candidates | None) -> list[Hit]:
         if not leaves:
             return []
+        nat = self._native
+        data: bytes | None = None
         if len(leaves) == 1 and not leaves[0].key:
             text, starts = leaves[0].text, [0]
             scanned = text
+        elif nat is not None:
+            text, starts, data, scanned = nat.join_leaves(leaves, SEP)
         else:
             texts = [leaf.text for leaf in leaves]
             starts = list(accumulate(map(len, texts), lambda a, n: a + n + _SEP_LEN, initial=0))
@@ -346,8 +365,20 @@ class Classifier:
             keys = {leaf.key for leaf in leaves if leaf.key}
             scanned = text + SEP + " | ".join(f"{k} {k.replace(' ', '')}" for k in keys)
         if cands is None:
-            cands = self._prefilter.candidates(scanned.encode("utf-8", "surrogatepass"))
-        to_char = None if scanned.isascii() else byte_to_char(scanned)
+            if data is None:
+                data = scanned.encode("utf-8", "surrogatepass")
+            cands = self._prefilter.candidates(data)
+        to_char: Callable[[int], int] | None = None
+        if scanned.isascii():
+            pass
+        elif nat is not None:
+            # Every candidate offset mapped in one native pass over the buffer.
+            byte_offsets = sorted(set().union(*cands.values()))
+            to_char = dict(
+                zip(byte_offsets, nat.char_offsets(scanned, byte_offsets), strict=True)
+            ).__getitem__
+        else:
+            to_char = byte_to_char(scanned)
         hits: list[Hit] = []
         nopos = self._prefilter.no_positions
         # Specific detectors first: a candidate lying inside a span an earlier (more specific)

@@ -1,0 +1,16 @@
+# Type stub for the C extension built from csrc/classify/_native.c.
+from collections.abc import Callable
+from typing import Any
+
+MAX_DEPTH: int
+
+def json_leaves(
+    obj: Any,
+    prefix: tuple[str | int, ...],
+    leaf_type: type[tuple[Any, ...]],
+    norm_key: Callable[[Any], str],
+    normalize: Callable[[str], str],
+    /,
+) -> list[Any] | None: ...
+def join_leaves(leaves: list[Any], sep: str, /) -> tuple[str, list[int], bytes, str]: ...
+def char_offsets(s: str, offsets: list[int], /) -> list[int]: ...
