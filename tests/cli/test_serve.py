@@ -3,6 +3,7 @@ cleanly on SIGINT."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -24,11 +25,13 @@ def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
     data = str(tmp_path / "rf")
     subprocess.run([exe, "init", "--data-dir", data], check=True, capture_output=True)
     api, gw = _free_port(), _free_port()
+    env = {**os.environ, "RINGFENCE_IDENTITY_LOGIN_IP_THRESHOLD": "2"}
     proc = subprocess.Popen(
         [exe, "serve", "--port", str(api), "--gateway-port", str(gw), "--data-dir", data],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 60
@@ -46,6 +49,18 @@ def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
         probe = httpx.get(f"http://127.0.0.1:{gw}/anything", timeout=5)
         assert probe.status_code in (401, 404)
         assert "server" not in probe.headers
+        # The API takes no X-Forwarded-For from an untrusted client: a sprayer cannot pick a
+        # fresh address per guess to dodge the per-address sign-in budget.
+        codes = [
+            httpx.post(
+                f"http://127.0.0.1:{api}/auth/login",
+                json={"username": f"user{i}@example.com", "password": "Winter2026!!"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                timeout=10,
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [401, 401, 429]
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -45,7 +45,15 @@ def register(app: typer.Typer) -> None:
         servers: list[Any] = [
             uvicorn.Server(
                 uvicorn.Config(
-                    create_app(rt), host=bind, port=api_port, log_level="warning", lifespan="off"
+                    create_app(rt),
+                    host=bind,
+                    port=api_port,
+                    log_level="warning",
+                    lifespan="off",
+                    # The client address feeds sign-in throttling: X-Forwarded-For only from
+                    # the proxies named in RINGFENCE_API_TRUSTED_PROXIES.
+                    proxy_headers=bool(settings.api_trusted_proxies.strip()),
+                    forwarded_allow_ips=settings.api_trusted_proxies.strip() or None,
                 )
             )
         ]

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     nats_url: str | None = Field(default=None, description="nats://host:4222 at scale")
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8700, ge=1, le=65535)
+    api_trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For "
+        "the API believes (sign-in throttling and audit use the client address). Empty: none.",
+    )
     gateway_port: int = Field(default=8701, ge=1, le=65535)
     log_format: str = Field(default="auto", description="auto | json | console")
     log_level: str = "info"
