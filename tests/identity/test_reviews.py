@@ -235,3 +235,49 @@ def test_review_api_roles(
     with runtime.store.session() as s:
         job = s.get(Integration, estate["job"])
         assert job is not None and job.status == IntegrationStatus.REVOKED
+
+
+def test_reassigned_integration_moves_its_open_review_item_to_the_new_owner(
+    app: FastAPI,
+    runtime: Runtime,
+    clock: FixedClock,
+    identity_settings: IdentitySettings,
+    estate: dict[str, str],
+) -> None:
+    from ringfence.identity.lifecycle import reassign_owner
+
+    analyst = _bearer(runtime, clock, identity_settings, "sa@example.com", ["security-analyst"])
+    bob = _bearer(runtime, clock, identity_settings, "bob@example.com", ["integration-owner"])
+    alice = _bearer(runtime, clock, identity_settings, "alice@example.com", ["integration-owner"])
+    body = {
+        "name": "q4",
+        "scope_kind": "app",
+        "scope": "crm",
+        "due_at": (clock.now() + timedelta(days=10)).isoformat(),
+    }
+    with TestClient(app, base_url="https://rf.example") as c:
+        cid = c.post("/api/v1/identity/reviews", json=body, headers=analyst).json()["id"]
+        mine = c.get(f"/api/v1/identity/reviews/{cid}", headers=alice).json()["items"]
+        assert sorted(i["integration"] for i in mine) == ["crm-report", "crm-to-chat"]
+        assert c.get(f"/api/v1/identity/reviews/{cid}", headers=bob).json()["items"] == []
+        with runtime.store.session() as s:
+            reassign_owner(s, estate["job"], estate["bob"], actor="user:sa", clock=clock)
+        job_item = next(i for i in mine if i["integration"] == "crm-report")
+        url = f"/api/v1/identity/reviews/{cid}/items/{job_item['id']}/decision"
+        decision = {"decision": "revoke", "comment": "handed over, retire it"}
+        # The previous owner lost the say over it; the new owner sees and decides it.
+        assert c.post(url, json=decision, headers=alice).status_code == 403
+        bobs = c.get(f"/api/v1/identity/reviews/{cid}", headers=bob).json()["items"]
+        assert [(i["integration"], i["owner"]) for i in bobs] == [("crm-report", "bob@example.com")]
+        assert c.post(url, json=decision, headers=bob).status_code == 200
+        # An owner change made without the lifecycle helper (inventory edit) is honoured too.
+        with runtime.store.session() as s:
+            sync = s.get(Integration, estate["sync"])
+            assert sync is not None
+            sync.owner_id = estate["bob"]
+        sync_item = next(i for i in mine if i["integration"] == "crm-to-chat")
+        url = f"/api/v1/identity/reviews/{cid}/items/{sync_item['id']}/decision"
+        assert (
+            c.post(url, json={"decision": "keep", "comment": ""}, headers=alice).status_code == 403
+        )
+        assert c.post(url, json={"decision": "keep", "comment": ""}, headers=bob).status_code == 200

@@ -22,6 +22,8 @@ from ringfence.identity.models import (
     ConsoleUser,
     IdentityFinding,
     PersonalToken,
+    ReviewCampaign,
+    ReviewItem,
 )
 from ringfence.store import audit
 from ringfence.store.models import Integration, IntegrationStatus, Person
@@ -247,6 +249,17 @@ def reassign_owner(
         clock=clock,
     )
     _resolve_owner_findings(session, integ, actor=actor, clock=clock)
+    # Undecided items of open review campaigns follow the integration to its new owner
+    # (reminders go to them; deciding is checked against the current owner anyway).
+    open_campaigns = select(ReviewCampaign.id).where(ReviewCampaign.status == "open")
+    for item in session.scalars(
+        select(ReviewItem).where(
+            ReviewItem.integration_id == integ.id,
+            ReviewItem.decision.is_(None),
+            ReviewItem.campaign_id.in_(open_campaigns),
+        )
+    ):
+        item.reviewer_id = owner.id
     return integ
 
 

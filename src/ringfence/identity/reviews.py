@@ -189,7 +189,9 @@ class AccessReviews:
                 .order_by(Integration.name)
             )
             if reviewer_id is not None:
-                query = query.where(ReviewItem.reviewer_id == reviewer_id)
+                # The integration's owner now, not when the campaign started: after a
+                # reassignment the item moves to the new owner.
+                query = query.where(Integration.owner_id == reviewer_id)
             out = []
             for item, integ in s.execute(query).all():
                 owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
@@ -242,11 +244,13 @@ class AccessReviews:
             item = s.get(ReviewItem, item_id)
             if item is None or item.campaign_id != campaign.id:
                 raise NotFoundError(f"no item {item_id!r} in campaign {campaign.name!r}")
-            if only_reviewer is not None and item.reviewer_id != only_reviewer:
-                raise PermissionDeniedError("you may only review integrations you own")
             integ = s.get(Integration, item.integration_id)
             if integ is None:
                 raise NotFoundError("the integration of this item no longer exists")
+            # Checked against the owner now: whoever owned it when the campaign started may
+            # have handed it over (reassignment, inventory edit, `ringfence apply`).
+            if only_reviewer is not None and integ.owner_id != only_reviewer:
+                raise PermissionDeniedError("you may only review integrations you own")
             before = {"scopes": list(integ.scopes), "status": integ.status.value}
             kept: list[str] | None = None
             if decision == "reduce":
