@@ -123,3 +123,35 @@ def test_console_script_runs(tmp_path: Path) -> None:
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_audit_anchor_then_cut_off_tail_fails_verify(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "rf"
+    run(["init", "--data-dir", str(data)], capsys)
+    code, _, err = run(["audit", "anchor", "--data-dir", str(data)], capsys)
+    assert code == 1 and "empty" in err and "Traceback" not in err
+    for i in range(3):
+        monkeypatch.setenv("V", f"value-{i}")
+        run(["vault", "put", f"s{i}", "--from-env", "V", "--data-dir", str(data)], capsys)
+    code, out, _ = run(["audit", "anchor", "--data-dir", str(data), "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["seq"] == 3
+    assert (data / "audit-anchors.jsonl").exists()
+    code, out, _ = run(["audit", "verify", "--data-dir", str(data)], capsys)
+    assert code == 0 and "1 anchor(s) match" in out
+    engine = create_engine(f"sqlite:///{data / 'ringfence.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq = 3"))
+    engine.dispose()
+    code, _, err = run(["audit", "verify", "--data-dir", str(data)], capsys)
+    assert code == 1 and "record 3" in err and "cut off" in err
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"seq": "three"}\n')
+    code, _, err = run(["audit", "verify", "--anchors", str(bad), "--data-dir", str(data)], capsys)
+    assert code == 1 and "line 1" in err and "`seq`" in err and "Traceback" not in err
+    missing = tmp_path / "none.jsonl"
+    code, _, err = run(
+        ["audit", "verify", "--anchors", str(missing), "--data-dir", str(data)], capsys
+    )
+    assert code == 1 and "does not exist" in err

@@ -24,6 +24,12 @@ def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
     exe = str(Path(sys.executable).with_name("ringfence"))
     data = str(tmp_path / "rf")
     subprocess.run([exe, "init", "--data-dir", data], check=True, capture_output=True)
+    subprocess.run(  # one audited change, so there is a chain head to anchor
+        [exe, "vault", "put", "demo/secret", "--from-env", "V", "--data-dir", data],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "V": "not-a-real-secret-1234"},
+    )
     api, gw = _free_port(), _free_port()
     env = {**os.environ, "RINGFENCE_IDENTITY_LOGIN_IP_THRESHOLD": "2"}
     proc = subprocess.Popen(
@@ -71,3 +77,6 @@ def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert f"gateway on http://127.0.0.1:{gw}" in out
+    # The chain head was anchored outside the database while serving.
+    anchors = (Path(data) / "audit-anchors.jsonl").read_text().splitlines()
+    assert anchors and all('"head"' in line for line in anchors)

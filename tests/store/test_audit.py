@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import delete, select, text, update
 
@@ -124,3 +126,90 @@ def test_two_appenders_racing_cannot_fork_the_chain(store: Store) -> None:
                 hash="f" * 64,
             )
         )
+
+
+# -- anchors: what the chain cannot show from the inside ------------------------------------
+def _rehash_from(store: Store, seq: int) -> None:
+    """What an attacker with database access does after editing: recompute every hash."""
+    with store.session() as s:
+        rows = list(s.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
+        prev = audit.GENESIS
+        for row in rows:
+            if row.seq >= seq:
+                row.prev_hash = "pending-" + row.id  # unique while rows are rewritten
+        s.flush()
+        for row in rows:
+            if row.seq >= seq:
+                row.prev_hash = prev
+                row.hash = audit._row_hash(row)
+                s.flush()
+            prev = row.hash
+
+
+def test_anchor_catches_a_cut_off_tail(store: Store) -> None:
+    _fill(store)
+    mark = audit.current_anchor(store, FixedClock())
+    assert mark is not None and mark.seq == 6
+    assert audit.verify(store, [mark]).ok
+    with store.session() as s:
+        s.execute(delete(AuditRecord).where(AuditRecord.seq >= 5))
+    assert audit.verify(store).ok  # invisible without the anchor
+    problems = audit.verify(store, [mark]).problems
+    assert [(p.seq, "records 5..6" in p.problem and "cut off" in p.problem) for p in problems] == [
+        (6, True)
+    ]
+
+
+def test_anchor_catches_a_rehashed_chain_and_later_records_do_not_disturb_it(
+    store: Store,
+) -> None:
+    _fill(store, 4)
+    early = audit.current_anchor(store, FixedClock())
+    assert early is not None
+    _fill(store, 3)  # the chain goes on after the anchor: still fine
+    assert audit.verify(store, [early]).ok
+    with store.session() as s:
+        s.execute(update(AuditRecord).where(AuditRecord.seq == 2).values(actor="mallory"))
+    _rehash_from(store, 2)
+    assert audit.verify(store).ok  # internally consistent again
+    problems = audit.verify(store, [early]).problems
+    assert [(p.seq, "rewritten" in p.problem) for p in problems] == [(4, True)]
+
+
+def test_anchor_lines_are_validated_and_named() -> None:
+    good = '{"seq": 3, "head": "' + "a" * 64 + '", "ts": "2026-11-26T12:00:00+00:00"}'
+    assert [a.seq for a in audit.parse_anchors(good + "\n\n" + good)] == [3, 3]
+    bad = [
+        ("[1]", "line 1: not a JSON object"),
+        ("{", "line 1: not a JSON object"),
+        ('{"seq": 0, "head": "' + "a" * 64 + '", "ts": "2026-11-26T12:00:00Z"}', "`seq`"),
+        ('{"seq": 1, "head": "xyz", "ts": "2026-11-26T12:00:00Z"}', "`head`"),
+        ('{"seq": 1, "head": "' + "a" * 64 + '", "ts": "yesterday"}', "`ts`"),
+        ('{"seq": 1, "head": "' + "a" * 64 + '", "ts": "2026-11-26T12:00:00"}', "`ts`"),
+    ]
+    from ringfence.core.errors import ValidationError
+
+    for text_, expected in bad:
+        with pytest.raises(ValidationError) as info:
+            audit.parse_anchors(good + "\n" + text_, "anchors.jsonl")
+        assert "anchors.jsonl, line 2" in str(info.value) and expected.split(": ")[-1] in str(
+            info.value
+        )
+
+
+def test_anchorer_writes_a_line_only_when_the_head_moves(store: Store, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    path = tmp_path / "anchors" / "audit-anchors.jsonl"
+    anchorer = audit.Anchorer(store, path, FixedClock())
+    assert anchorer.tick() is None and not path.exists()  # empty log: nothing to anchor
+    _fill(store, 2)
+    assert anchorer.tick() is not None
+    assert anchorer.tick() is None
+    _fill(store, 1)
+    assert anchorer.tick() is not None
+    marks = audit.read_anchors(path)
+    assert [m.seq for m in marks] == [2, 3]
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert audit.verify(store, marks).ok

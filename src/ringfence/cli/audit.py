@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,12 +16,29 @@ from ringfence.store.models import AuditRecord
 app = typer.Typer(help="Tamper-evident control-plane audit log.", no_args_is_help=True)
 
 
+AnchorsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--anchors",
+        help="Anchor file to check against (default: the configured anchor file, if present).",
+    ),
+]
+
+
 @app.command("verify")
-def verify(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
-    """Recompute the hash chain; exit 1 and name each broken record if it was tampered with."""
+def verify(
+    anchors: AnchorsOpt = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Recompute the hash chain; exit 1 and name each broken record if it was tampered with.
+
+    With anchors (see `audit anchor`) it also sees a cut-off tail or a re-hashed chain."""
     rt = open_runtime(data_dir)
     try:
-        result = chain.verify(rt.store)
+        path = anchors or rt.settings.resolved_audit_anchor_file
+        marks = chain.read_anchors(path) if anchors or path.exists() else []
+        result = chain.verify(rt.store, marks)
     finally:
         rt.close()
     if output is OutputFormat.JSON:
@@ -29,17 +47,51 @@ def verify(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) 
                 "ok": result.ok,
                 "records": result.records,
                 "head": result.head,
+                "anchors_checked": len(marks),
                 "problems": [p.__dict__ for p in result.problems],
             }
         )
     elif result.ok:
-        console.print(f"audit chain intact: {result.records} records, head {result.head[:16]}")
+        console.print(
+            f"audit chain intact: {result.records} records, head {result.head[:16]}"
+            + (f", {len(marks)} anchor(s) match" if marks else ", no anchors to check")
+        )
     else:
         for p in result.problems:
             err_console.print(f"[bold red]record {p.seq}[/] ({p.record_id}): {p.problem}")
         err_console.print(f"[bold red]audit chain broken[/]: {len(result.problems)} problem(s)")
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("anchor")
+def anchor(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Append here (default: the configured anchor file)."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Record the chain's head (sequence number + hash) outside the database.
+
+    Keep the file on other storage (or ship it / the `-o json` line to your SIEM): `audit
+    verify` then also detects a cut-off tail and a chain rewritten with fresh hashes."""
+    rt = open_runtime(data_dir)
+    try:
+        mark = chain.current_anchor(rt.store, rt.clock)
+        path = file or rt.settings.resolved_audit_anchor_file
+        if mark is not None:
+            chain.append_anchor(path, mark)
+    finally:
+        rt.close()
+    if mark is None:
+        err_console.print("the audit log is empty: nothing to anchor yet")
+        raise typer.Exit(1)
+    if output is OutputFormat.JSON:
+        emit_json({**mark.to_json(), "file": str(path)})
+    else:
+        console.print(f"anchored record {mark.seq} (head {mark.head[:16]}) in {path}")
 
 
 @app.command("log")

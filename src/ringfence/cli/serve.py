@@ -9,6 +9,7 @@ instead. Binds 127.0.0.1 by default; never prints a secret.
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -84,11 +85,27 @@ def register(app: typer.Typer) -> None:
                 )
             )
             console.print(f"Ringfence gateway on http://{bind}:{gw_port} (events → monitoring)")
+        stop_anchoring = threading.Event()
+        anchoring: threading.Thread | None = None
+        if settings.audit_anchor_seconds > 0:
+            from ringfence.store.audit import Anchorer
+
+            anchorer = Anchorer(rt.store, settings.resolved_audit_anchor_file, rt.clock)
+            anchoring = threading.Thread(
+                target=anchorer.run,
+                args=(settings.audit_anchor_seconds, stop_anchoring),
+                name="audit-anchor",
+                daemon=True,
+            )
+            anchoring.start()
         try:
             asyncio.run(_run_all(servers))
         except KeyboardInterrupt:
             pass  # uvicorn re-raises the SIGINT it handled: a requested, clean stop
         finally:
+            stop_anchoring.set()
+            if anchoring is not None:
+                anchoring.join(timeout=10)
             rt.close()
         console.print("stopped")
 

@@ -82,6 +82,16 @@ class Settings(BaseSettings):
         "the API believes (sign-in throttling and audit use the client address). Empty: none.",
     )
     gateway_port: int = Field(default=8701, ge=1, le=65535)
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="Append-only file of audit-chain anchors; default "
+        "<data_dir>/audit-anchors.jsonl. Put it on other storage than the database.",
+    )
+    audit_anchor_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="How often `ringfence serve` anchors the audit chain (0: never).",
+    )
     log_format: str = Field(default="auto", description="auto | json | console")
     log_level: str = "info"
     require_services: bool = False
@@ -111,6 +121,10 @@ class Settings(BaseSettings):
     @property
     def resolved_master_key_file(self) -> Path:
         return self.master_key_file or (self.data_dir / "master.key")
+
+    @property
+    def resolved_audit_anchor_file(self) -> Path:
+        return self.audit_anchor_file or (self.data_dir / "audit-anchors.jsonl")
 
     @classmethod
     def settings_customise_sources(

@@ -2,27 +2,37 @@
 
 Each record's hash covers its sequence number, content and the previous record's hash, so an
 edited, deleted, inserted or reordered record breaks the chain at a point ``verify`` names.
+What the chain cannot show from the inside is a cut-off tail or a chain rewritten from some
+point on with fresh hashes: *anchors* (sequence number + head hash, written outside the
+database: an append-only file on other storage, the logs shipped to the SIEM) catch both.
 ``before``/``after`` pass through secret redaction first: the audit log never holds a secret.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
+import structlog
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import ValidationError
 from ringfence.core.ids import new_id
 from ringfence.core.logging import redact_mapping
 from ringfence.store.db import Store
 from ringfence.store.models import AuditRecord
 
+_log = structlog.get_logger("ringfence.audit")
 GENESIS = "0" * 64
 _HEAD_KEY = "ringfence.audit.head"
 
@@ -155,15 +165,131 @@ class VerifyResult:
         return not self.problems
 
 
-def verify(store: Store) -> VerifyResult:
-    """Walk the chain in sequence order and report every break with the record it is at."""
+@dataclass(frozen=True)
+class Anchor:
+    """A checkpoint of the chain kept outside the database: record ``seq`` had hash ``head``."""
+
+    seq: int
+    head: str
+    ts: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "head": self.head, "ts": self.ts.isoformat()}
+
+
+def current_anchor(store: Store, clock: Clock | None = None) -> Anchor | None:
+    """The newest record as an anchor (None while the log is empty)."""
+    with store.session() as s:
+        last = s.execute(
+            select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+        ).first()
+    if last is None:
+        return None
+    return Anchor(seq=last[0], head=last[1], ts=(clock or SystemClock()).now())
+
+
+_HEX64 = frozenset("0123456789abcdef")
+
+
+def parse_anchors(text: str, source: str = "anchors") -> list[Anchor]:
+    """Anchors from JSON lines; a bad line is a ``ValidationError`` naming the line."""
+    out: list[Anchor] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{source}, line {n}"
+        try:
+            data = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise ValidationError(f"{where}: not a JSON object") from None
+        if not isinstance(data, dict):
+            raise ValidationError(f"{where}: not a JSON object")
+        seq, head, ts = data.get("seq"), data.get("head"), data.get("ts")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            raise ValidationError(f"{where}: `seq` must be a positive integer")
+        if not isinstance(head, str) or len(head) != 64 or not set(head) <= _HEX64:
+            raise ValidationError(f"{where}: `head` must be 64 lower-case hex characters")
+        try:
+            when = datetime.fromisoformat(ts) if isinstance(ts, str) else None
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            raise ValidationError(f"{where}: `ts` must be an ISO 8601 time with a zone")
+        out.append(Anchor(seq=seq, head=head, ts=when))
+    return out
+
+
+def append_anchor(path: Path, anchor: Anchor) -> None:
+    """Append one anchor line (O_APPEND, fsync, file mode 0600 when created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, orjson.dumps(anchor.to_json()) + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Anchorer:
+    """Anchors the chain on a timer (``ringfence serve``): a line per change of the head, in the
+    anchor file and in the log (which the organisation ships off the host)."""
+
+    def __init__(self, store: Store, path: Path, clock: Clock | None = None) -> None:
+        self._store, self._path, self._clock = store, path, clock
+        self._last: tuple[int, str] | None = None
+
+    def tick(self) -> Anchor | None:
+        mark = current_anchor(self._store, self._clock)
+        if mark is None or (mark.seq, mark.head) == self._last:
+            return None
+        append_anchor(self._path, mark)
+        self._last = (mark.seq, mark.head)
+        _log.info("audit_anchor", seq=mark.seq, head=mark.head, file=str(self._path))
+        return mark
+
+    def _safe_tick(self) -> None:
+        try:
+            self.tick()
+        except Exception as exc:  # a missed anchor must not stop serving; the next one comes
+            _log.warning("audit_anchor_failed", error=str(exc)[:200])
+
+    def run(self, interval: float, stop: threading.Event) -> None:
+        """Tick now, then every ``interval`` seconds until ``stop`` is set, then once more."""
+        self._safe_tick()
+        while not stop.wait(interval):
+            self._safe_tick()
+        self._safe_tick()
+
+
+def read_anchors(path: Path) -> list[Anchor]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValidationError(f"anchor file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"anchor file {path} cannot be read: {exc}") from None
+    return parse_anchors(text, str(path))
+
+
+def verify(store: Store, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+    """Walk the chain in sequence order and report every break with the record it is at.
+
+    With ``anchors``: each anchored record must still be there with the anchored hash — a
+    missing one means the newest records were cut off, a different hash that the chain was
+    rewritten (re-hashed) from that record or an earlier one."""
     problems: list[ChainProblem] = []
     prev = GENESIS
     expected_seq = 1
     count = 0
+    wanted: dict[int, list[Anchor]] = {}
+    for a in anchors:
+        wanted.setdefault(a.seq, []).append(a)
+    seen: dict[int, tuple[str, str]] = {}
     with store.session() as s:
         for row in s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).yield_per(1000):
             count += 1
+            if row.seq in wanted:
+                seen[row.seq] = (row.id, row.hash)
             if row.seq != expected_seq:
                 problems.append(
                     ChainProblem(
@@ -189,6 +315,27 @@ def verify(store: Store) -> VerifyResult:
                 )
             prev = row.hash
             expected_seq = row.seq + 1
+    last_seq = expected_seq - 1
+    for seq in sorted(wanted):
+        for a in wanted[seq]:
+            if seq not in seen:
+                gone = (
+                    f"records {last_seq + 1}..{seq} and any after them are missing (cut off)"
+                    if seq > last_seq
+                    else f"record {seq} is missing (deleted)"
+                )
+                problems.append(
+                    ChainProblem(seq, None, f"{gone}: the anchor of {a.ts.isoformat()} saw it")
+                )
+            elif seen[seq][1] != a.head:
+                problems.append(
+                    ChainProblem(
+                        seq,
+                        seen[seq][0],
+                        f"hash differs from the anchor of {a.ts.isoformat()}: the chain was "
+                        "rewritten at or before this record",
+                    )
+                )
     return VerifyResult(records=count, head=prev, problems=problems)
 
 
