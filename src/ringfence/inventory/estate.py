@@ -14,7 +14,7 @@ with advice on how to reference it, and no error message echoes a scalar from th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from io import StringIO
@@ -576,15 +576,25 @@ def _write(section: EstateSection[Any], session: Session, phase: str, *args: Any
 
 
 def apply_estate(
-    store: Store, estate: Estate, *, actor: str = "cli", clock: Clock | None = None
+    store: Store,
+    estate: Estate,
+    *,
+    actor: str = "cli",
+    clock: Clock | None = None,
+    check: Callable[[Plan], None] | None = None,
 ) -> Plan:
-    """Reconcile the store with ``estate`` in one transaction; return what was changed."""
+    """Reconcile the store with ``estate`` in one transaction; return what was changed.
+
+    ``check`` sees the plan inside that transaction before anything is written and may raise
+    to refuse it (e.g. it differs from the plan a reviewer approved)."""
     clock = clock or SystemClock()
     ctx = ApplyContext(actor=actor, clock=clock)
     with store.session() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(_ESTATE_LOCK)))
         plan = plan_estate(session, estate)
+        if check is not None:
+            check(plan)
         if plan.is_empty:
             return plan
         sections = [s for s in registered_sections() if s.key in estate.sections]
