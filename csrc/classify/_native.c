@@ -1,12 +1,15 @@
 /*
  * ringfence.classify._native: the per-leaf bookkeeping of the classification engine in C.
  *
- * Three functions, each a drop-in for a piece of pure Python in _extract.py / _engine.py that
+ * Small functions, each a drop-in for a piece of pure Python in _extract.py / _engine.py that
  * it must decide exactly like (tests/classify/test_native.py proves it on the corpora and on
  * generated input):
  *   json_leaves  - the JSON leaf walk (field paths, key words, text) of _leaves_recursive;
  *   join_leaves  - the scan buffer of _confirm_leaves (leaves joined by SEP, key names after);
- *   char_offsets - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char).
+ *   char_offsets - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char);
+ *   leaves_by_key - leaf indices grouped by key words (for context-required detectors);
+ *   mask_alnum / mask_from - the format-preserving masks of _mask.py (previews, redaction);
+ *   new_objects   - findings built without a frozen dataclass's per-field __setattr__.
  * Only Python objects are handled (never raw pointers into caller memory), every length is
  * checked, and any failure propagates as a Python exception. Values are never logged or kept
  * beyond the call: the only cache holds normalised key names.
@@ -432,11 +435,176 @@ fail:
     return NULL;
 }
 
+/* leaves_by_key(leaves) -> {key: [leaf index, ...]} for the leaves with a non-empty key, in
+ * leaf order (the dict built by _confirm_leaves for context-required detectors). */
+static PyObject *py_leaves_by_key(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *leaves;
+    if (!PyArg_ParseTuple(args, "O!:leaves_by_key", &PyList_Type, &leaves)) return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(leaves); i++) {
+        PyObject *leaf = PyList_GET_ITEM(leaves, i);
+        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 2 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1))) {
+            PyErr_SetString(PyExc_TypeError, "leaves_by_key needs Leaf tuples");
+            goto fail;
+        }
+        PyObject *key = PyTuple_GET_ITEM(leaf, 1);
+        if (PyUnicode_GET_LENGTH(key) == 0) continue;
+        PyObject *idx = PyLong_FromSsize_t(i);
+        if (idx == NULL) goto fail;
+        PyObject *lst = PyDict_GetItemWithError(out, key); /* borrowed */
+        if (lst == NULL) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(idx);
+                goto fail;
+            }
+            lst = PyList_New(1);
+            if (lst == NULL) {
+                Py_DECREF(idx);
+                goto fail;
+            }
+            PyList_SET_ITEM(lst, 0, idx);
+            int rc = PyDict_SetItem(out, key, lst);
+            Py_DECREF(lst);
+            if (rc < 0) goto fail;
+        } else {
+            int rc = PyList_Append(lst, idx);
+            Py_DECREF(idx);
+            if (rc < 0) goto fail;
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* The masked form of ``s``: characters at ``[lo, len)`` that are alphanumeric (str.isalnum)
+ * become '*', except the first ``keep_head`` and the last ``keep_tail`` alphanumerics of that
+ * range (see _mask._mask_alnum, whose rules ``py_mask_alnum`` applies before calling this). */
+static PyObject *star(PyObject *s, Py_ssize_t lo, Py_ssize_t keep_head, Py_ssize_t keep_tail) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    Py_ssize_t total = 0;
+    for (Py_ssize_t i = lo; i < n; i++)
+        if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i))) total++;
+    Py_ssize_t first = keep_head, last = total - keep_tail; /* alnum ordinals hidden: [first, last) */
+    Py_UCS4 *buf = PyMem_New(Py_UCS4, n > 0 ? n : 1);
+    if (buf == NULL) return PyErr_NoMemory();
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (i >= lo && Py_UNICODE_ISALNUM(c)) {
+            if (k >= first && k < last) c = '*';
+            k++;
+        }
+        buf[i] = c;
+    }
+    PyObject *r = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
+    PyMem_Free(buf);
+    return r;
+}
+
+/* mask_alnum(value, keep_tail, keep_head) == _mask._mask_alnum(value, keep_tail, keep_head) */
+static PyObject *py_mask_alnum(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *s;
+    Py_ssize_t keep_tail, keep_head;
+    if (!PyArg_ParseTuple(args, "Unn:mask_alnum", &s, &keep_tail, &keep_head)) return NULL;
+    if (keep_tail < 0 || keep_head < 0) {
+        PyErr_SetString(PyExc_ValueError, "keep_tail and keep_head must be >= 0");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), total = 0;
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i))) total++;
+    if (keep_tail && total < 2 * keep_tail) keep_tail = 0; /* too short to show a tail */
+    if (keep_head >= total) keep_head = 0;
+    return star(s, 0, keep_head, keep_tail);
+}
+
+/* mask_from(value, keep) == value[:keep] + "".join("*" if c.isalnum() else c for c in
+ * value[keep:]) for 0 <= keep (the "prefix" mask style) */
+static PyObject *py_mask_from(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *s;
+    Py_ssize_t keep;
+    if (!PyArg_ParseTuple(args, "Un:mask_from", &s, &keep)) return NULL;
+    if (keep < 0) {
+        PyErr_SetString(PyExc_ValueError, "keep must be >= 0");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    return star(s, keep < n ? keep : n, 0, 0);
+}
+
+/* new_objects(cls, names, rows) -> [obj, ...]: for each row, an instance of ``cls`` (a class
+ * with __slots__ and no __init__ side effects, e.g. a frozen slots dataclass) whose slots
+ * ``names`` hold the row's values -- what ``cls(**dict(zip(names, row)))`` builds, without the
+ * per-field object.__setattr__ of a frozen dataclass's __init__. Every name must be a slot
+ * (member descriptor) of ``cls``; the descriptor checks types as usual. */
+static PyObject *py_new_objects(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *cls, *names, *rows;
+    if (!PyArg_ParseTuple(args, "O!O!O!:new_objects", &PyType_Type, &cls, &PyTuple_Type, &names,
+                          &PyList_Type, &rows))
+        return NULL;
+    PyTypeObject *type = (PyTypeObject *)cls;
+    Py_ssize_t nf = PyTuple_GET_SIZE(names);
+    PyObject *out = NULL, *descrs = PyTuple_New(nf);
+    if (descrs == NULL) return NULL;
+    for (Py_ssize_t j = 0; j < nf; j++) {
+        PyObject *d = PyObject_GetAttr(cls, PyTuple_GET_ITEM(names, j));
+        if (d == NULL) goto done;
+        PyTuple_SET_ITEM(descrs, j, d);
+        if (!Py_IS_TYPE(d, &PyMemberDescr_Type) || Py_TYPE(d)->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "new_objects: every name must be a slot");
+            goto done;
+        }
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    out = PyList_New(n);
+    if (out == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != nf) {
+            PyErr_SetString(PyExc_TypeError, "new_objects: each row is a tuple, one per name");
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyObject *obj = type->tp_alloc(type, 0);
+        if (obj == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, i, obj);
+        for (Py_ssize_t j = 0; j < nf; j++) {
+            PyObject *d = PyTuple_GET_ITEM(descrs, j);
+            if (Py_TYPE(d)->tp_descr_set(d, obj, PyTuple_GET_ITEM(row, j)) < 0) {
+                Py_CLEAR(out);
+                goto done;
+            }
+        }
+    }
+done:
+    Py_DECREF(descrs);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"json_leaves", py_json_leaves, METH_VARARGS,
      "json_leaves(obj, prefix, leaf_type, norm_key, normalize) -> list | None"},
     {"join_leaves", py_join_leaves, METH_VARARGS,
      "join_leaves(leaves, sep) -> (text, starts, scanned_bytes, scanned)"},
+    {"leaves_by_key", py_leaves_by_key, METH_VARARGS,
+     "leaves_by_key(leaves) -> {key: [leaf index, ...]}"},
+    {"mask_alnum", py_mask_alnum, METH_VARARGS,
+     "mask_alnum(value, keep_tail, keep_head) -> value with alphanumerics starred"},
+    {"mask_from", py_mask_from, METH_VARARGS,
+     "mask_from(value, keep) -> value[:keep] + the rest with alphanumerics starred"},
+    {"new_objects", py_new_objects, METH_VARARGS,
+     "new_objects(cls, slot_names, rows) -> list of cls instances with those slots set"},
     {"char_offsets", py_char_offsets, METH_VARARGS,
      "char_offsets(s, ascending_byte_offsets) -> list of str offsets"},
     {NULL, NULL, 0, NULL},

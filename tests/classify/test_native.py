@@ -23,8 +23,11 @@ from ringfence.classify import _extract as ex
 from ringfence.classify._accel import ENV, NATIVE, load_native
 from ringfence.classify._engine import SEP
 from ringfence.classify._hits import byte_to_char
+from ringfence.classify._mask import mask_alnum_py, mask_from_py
+from ringfence.classify._model import Finding
 from ringfence.classify._redact import redact
 from ringfence.core.errors import ConfigError
+from ringfence.core.levels import DataClass
 from tests.classify.accuracy_report import MAIN_SEED, MAIN_SIZE, SECOND_SEED, SECOND_SIZE
 from tests.classify.corpus import clean_payload, corpus, payload, typical_payload
 from tests.classify.test_properties import CONTENT_TYPES, json_values
@@ -260,3 +263,51 @@ def test_native_functions_reject_bad_arguments() -> None:
         NATIVE.json_leaves({"unseen-1": "x"}, (), ex.Leaf, lambda k: 1, ex.normalize)  # type: ignore[arg-type,return-value]
     with pytest.raises(ZeroDivisionError):
         NATIVE.json_leaves({"unseen-2": "x"}, (), ex.Leaf, lambda k: 1 // 0, ex.normalize)
+
+
+@needs_native
+@FAST
+@given(value=st.text(max_size=40), tail=st.integers(0, 6), head=st.integers(0, 6))
+def test_native_masks_equal_python(value: str, tail: int, head: int) -> None:
+    assert NATIVE is not None
+    assert NATIVE.mask_alnum(value, tail, head) == mask_alnum_py(value, tail, head)
+    assert NATIVE.mask_from(value, head * 7) == mask_from_py(value, head * 7)
+
+
+def test_native_masks_on_tricky_characters() -> None:
+    if NATIVE is None:
+        pytest.skip("native extension not built")
+    for value in ["", "ǅ١²Ⅻ𝟘", "\ud800ab\x00", "é" * 9, "**@@", "a-b_c d"]:
+        for tail, head in [(0, 0), (4, 0), (0, 2), (4, 9)]:
+            out = NATIVE.mask_alnum(value, tail, head)
+            assert out == mask_alnum_py(value, tail, head)
+            assert len(out) == len(value)
+    with pytest.raises(ValueError):
+        NATIVE.mask_alnum("abc", -1, 0)
+    with pytest.raises(ValueError):
+        NATIVE.mask_from("abc", -1)
+
+
+@needs_native
+def test_native_findings_equal_dataclass_findings() -> None:
+    assert NATIVE is not None
+    fields = (
+        "type_id",
+        "data_class",
+        "path",
+        "start",
+        "end",
+        "confidence",
+        "preview",
+        "path_parts",
+    )
+    row = ("email_address", DataClass.CONFIDENTIAL, "$.a", 1, 5, 0.9, "j***@x", ("a",))
+    (made,) = NATIVE.new_objects(Finding, fields, [row])
+    assert made == Finding(*row)
+    assert hash(made) == hash(Finding(*row))
+    with pytest.raises(AttributeError):
+        NATIVE.new_objects(Finding, ("nope",), [("x",)])
+    with pytest.raises(TypeError):
+        NATIVE.new_objects(Finding, fields, [row[:3]])
+    with pytest.raises(TypeError):
+        NATIVE.new_objects(Finding, ("to_dict",), [("x",)])

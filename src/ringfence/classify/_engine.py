@@ -13,7 +13,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from itertools import accumulate
 from types import ModuleType
@@ -69,6 +69,8 @@ _NOT_SECRET_FIELD = re.compile(
     r"required|enabled|page|cursor|next|prev|previous|csrf|endpoint|method|id|scope|scopes|"
     r"usage|format|version|hash)(?: |$)"
 )
+# Finding's fields in order: result() builds rows (type_id, data_class, path, ...).
+_FINDING_FIELDS = tuple(f.name for f in fields(Finding))
 _KEY_CACHE = 4096  # distinct key names remembered per detector
 _REDACTED_LOOKING = frozenset({"redacted", "null", "none", "true", "false", "undefined"})
 
@@ -176,6 +178,8 @@ class Classifier:
                 patterns.append(expr)
                 self._ctx_id[i] = len(patterns) - 1
         self._prefilter: Prefilter = build_prefilter(patterns, engine)
+        # Confirmation order of every prefilter id (detectors and context expressions).
+        self._rank = [self._order(i) for i in range(len(patterns))]
         # The raw-body gate only asks "could anything match?": an RE2 set over the value
         # patterns answers that cheaply, and a clean body is never parsed.
         self._gate: Prefilter = build_prefilter(value_patterns, "re2")
@@ -285,31 +289,32 @@ class Classifier:
         return an
 
     def result(self, an: Analysis, *, offsets_from_leaf: bool = False) -> ScanResult:
-        findings: list[Finding] = []
         top = DataClass.PUBLIC
         windows = offsets_from_leaf or (an.kind == "text" and len(an.leaves) > 1)
-        offset = 0
-        bases: list[int] = []
-        for _leaf in an.leaves:
-            bases.append(offset)
-            offset += self.chunk_chars
+        step = self.chunk_chars if windows else 0  # window i starts at i * chunk_chars
+        rows: list[tuple[Any, ...]] = []
         for h in an.hits:
             leaf = an.leaves[h.leaf]
-            shift = bases[h.leaf] if windows else 0
-            findings.append(
-                Finding(
-                    type_id=h.det.id,
-                    data_class=h.det.data_class,
-                    path=ex.format_path(leaf.path),
-                    start=h.start + shift,
-                    end=h.end + shift,
-                    confidence=h.confidence,
-                    preview=preview(h.det, leaf.text[h.start : h.end]),
-                    path_parts=leaf.path,
+            det = h.det
+            shift = h.leaf * step
+            rows.append(
+                (
+                    det.id,
+                    det.data_class,
+                    ex.format_path(leaf.path),
+                    h.start + shift,
+                    h.end + shift,
+                    h.confidence,
+                    preview(det, leaf.text[h.start : h.end]),
+                    leaf.path,
                 )
             )
-            if h.confidence >= self.min_confidence and h.det.data_class > top:
-                top = h.det.data_class
+            if h.confidence >= self.min_confidence and det.data_class > top:
+                top = det.data_class
+        if self._native is not None:
+            findings = self._native.new_objects(Finding, _FINDING_FIELDS, rows)
+        else:
+            findings = [Finding(*row) for row in rows]
         return ScanResult(
             findings=tuple(findings),
             data_class=top,
@@ -391,7 +396,7 @@ class Classifier:
         todo.update(
             i for i, x in self._ctx_id.items() if x in cands and self._compiled[i].det.formatted
         )
-        for idx in sorted(todo, key=self._order):
+        for idx in sorted(todo, key=self._rank.__getitem__):
             offsets = cands.get(idx, set())
             if idx >= len(self._compiled):
                 continue  # a context expression
@@ -406,10 +411,7 @@ class Classifier:
             if c.det.needs_context and offsets and idx not in nopos:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
                 if by_key is None:
-                    by_key = {}
-                    for li, leaf in enumerate(leaves):
-                        if leaf.key:
-                            by_key.setdefault(leaf.key, []).append(li)
+                    by_key = _by_key(leaves) if nat is None else nat.leaves_by_key(leaves)
                 matches = self._context_matches(c, leaves, text, starts, at, by_key)
             elif offsets and idx not in nopos:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
@@ -635,6 +637,15 @@ class Classifier:
 def allow_digest(value: str) -> str:
     """SHA-256 hex of a value's canonical form: how allow-listed values are stored."""
     return hashlib.sha256(canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _by_key(leaves: list[ex.Leaf]) -> dict[str, list[int]]:
+    """Leaf indices by key words (leaves without a key left out), in leaf order."""
+    by_key: dict[str, list[int]] = {}
+    for li, leaf in enumerate(leaves):
+        if leaf.key:
+            by_key.setdefault(leaf.key, []).append(li)
+    return by_key
 
 
 def _key_hit(c: _Compiled, key: str) -> bool:

@@ -11,8 +11,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Callable
 
+from ringfence.classify._accel import NATIVE
 from ringfence.classify._model import Detector
+
+# The native masks (same results, see tests/classify/test_native.py), when built.
+_native_mask_alnum: Callable[[str, int, int], str] | None = None
+_native_mask_from: Callable[[str, int], str] | None = None
+if NATIVE is not None:
+    _native_mask_alnum, _native_mask_from = NATIVE.mask_alnum, NATIVE.mask_from
 
 PREVIEW_MAX = 24
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -20,6 +28,12 @@ _MASK = "*"
 
 
 def _mask_alnum(value: str, keep_tail: int = 0, keep_head: int = 0) -> str:
+    if _native_mask_alnum is not None and keep_tail >= 0 and keep_head >= 0:
+        return _native_mask_alnum(value, keep_tail, keep_head)
+    return mask_alnum_py(value, keep_tail, keep_head)
+
+
+def mask_alnum_py(value: str, keep_tail: int = 0, keep_head: int = 0) -> str:
     positions = [i for i, c in enumerate(value) if c.isalnum()]
     if keep_tail and len(positions) < 2 * keep_tail:  # too short to show a tail safely
         keep_tail = 0
@@ -45,8 +59,14 @@ def mask(detector: Detector, value: str) -> str:
         return head + _MASK * (len(local) - len(head)) + "@" + domain
     if style == "prefix" and detector.keep_prefix:
         keep = min(detector.keep_prefix, len(value) // 2)
-        return value[:keep] + "".join(_MASK if c.isalnum() else c for c in value[keep:])
+        if _native_mask_from is not None and keep >= 0:
+            return _native_mask_from(value, keep)
+        return mask_from_py(value, keep)
     return _mask_alnum(value)
+
+
+def mask_from_py(value: str, keep: int) -> str:
+    return value[:keep] + "".join(_MASK if c.isalnum() else c for c in value[keep:])
 
 
 def preview(detector: Detector, value: str) -> str:
