@@ -317,6 +317,26 @@ def make_records(n: int, seed: int = 7) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def bench_rule_docs() -> list[dict[str, Any]]:
+    """The bench's rules: the bundled base rules (no correlations) + the SigmaHQ-style set."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    docs: list[dict[str, Any]] = []
+    for f in sorted(BUNDLED_RULES.glob("*.yml")):
+        docs += [d for d in yaml.load_all(f.read_text()) if d and "correlation" not in d]
+    docs += [d for d in yaml.load_all(SIGMAHQ_STYLE) if d]
+    for d in docs:
+        d.pop("x_tests", None)
+    return docs
+
+
+def bench_ruleset() -> RuleSet:
+    rs = RuleSet.from_docs([("bench", d) for d in bench_rule_docs()])
+    assert not rs.problems, rs.problems
+    return rs
+
+
 def parse_all(records: list[tuple[str, dict[str, Any]]]) -> list[Event]:
     events: list[Event] = []
     for source, patch in records:
@@ -583,15 +603,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.nats:
         bench_nats(args.nats, args.workers)
-    from ruamel.yaml import YAML
-
-    yaml = YAML(typ="safe")
-    docs: list[dict[str, Any]] = []
-    for f in sorted(BUNDLED_RULES.glob("*.yml")):
-        docs += [d for d in yaml.load_all(f.read_text()) if d and "correlation" not in d]
-    docs += [d for d in yaml.load_all(SIGMAHQ_STYLE) if d]
-    for d in docs:
-        d.pop("x_tests", None)
+    docs = bench_rule_docs()
     t = time.perf_counter()
     rs = RuleSet.from_docs([("bench", d) for d in docs])
     compile_s = time.perf_counter() - t

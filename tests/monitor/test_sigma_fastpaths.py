@@ -135,3 +135,19 @@ def test_view_and_dict_view_resolve_alike() -> None:
     for field in ("actor.user.name", "eventType", "raw", "raw.raw.inner", "missing"):
         g = getter("okta", field)
         assert g(view) == g(as_dict), field
+
+
+def test_remembered_regex_answers_equal_re2_past_the_memo_bounds() -> None:
+    from ringfence.monitor.sigma.compiler import _MEMO_SIZE, _MEMO_TEXT, _re2_match, _re2_test
+
+    for pattern, full in (("(?i)/(admin|debug)/[a-z]+", False), ("(?is)ab.*c.", True)):
+        remembered, direct = _re2_test(pattern, full=full), _re2_match(pattern, full=full)
+        rng = random.Random(pattern)
+        texts = [
+            rng.choice(["/admin/", "/Debug/x", "abxcd", "abc", "x"]) * rng.randint(1, 3)
+            + str(rng.randrange(3 * _MEMO_SIZE))
+            for _ in range(3 * _MEMO_SIZE)
+        ]
+        texts += ["/admin/" + "a" * _MEMO_TEXT, "ab" + "z" * _MEMO_TEXT + "cd"]
+        for t in texts + texts[::-1]:  # the second pass is answered from the memo
+            assert remembered(t) is direct(t), t

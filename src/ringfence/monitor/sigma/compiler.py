@@ -13,6 +13,7 @@ import ipaddress
 import itertools
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +51,32 @@ Predicate = Callable[[Any], bool]
 ValueTest = Callable[[Any], bool]
 
 
+# Per pattern, answers for short texts are remembered: event fields a pattern runs on (paths,
+# event types, user agents) repeat a lot. Bounded: texts up to _MEMO_TEXT characters, at most
+# _MEMO_SIZE answers per pattern, then the memo starts over. A remembered answer is the answer.
+_MEMO_TEXT = 256
+_MEMO_SIZE = 4096
+
+
 def _re2_test(pattern: str, *, full: bool) -> Callable[[str], bool]:
+    """A yes/no RE2 test, remembered for short texts (see ``_MEMO_TEXT``)."""
+    test = _re2_match(pattern, full=full)
+    memo: dict[str, bool] = {}
+
+    def remembered(t: str) -> bool:
+        answer = memo.get(t)
+        if answer is None:
+            answer = test(t)
+            if len(t) <= _MEMO_TEXT:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                memo[t] = answer
+        return answer
+
+    return remembered
+
+
+def _re2_match(pattern: str, *, full: bool) -> Callable[[str], bool]:
     """A yes/no RE2 test. Calls the binding's ``Match`` directly: the public ``search`` builds
     match objects and offset maps we never use (3x the cost on short strings)."""
     rx = re2.compile(pattern)
@@ -168,13 +194,43 @@ def _string_kind(value: Any) -> tuple[str, str] | None:
     return None
 
 
-def fused_test(values: Sequence[Any]) -> Callable[[Getter], Predicate] | None:
-    """One predicate for "field equals any of ``values``" when every value is a plain
-    case-insensitive string (eq / contains / startswith / endswith) or every value is a number:
-    the field is read once, each value lower-cased once, and the comparisons are set lookups
-    and str methods instead of one closure call per value. None when that does not apply."""
+@dataclass(frozen=True)
+class FusedSpec:
+    """What a fused value list tests: a set of numbers, or lower-case strings by str method."""
+
+    nums: frozenset[float] | None = None
+    eqs: frozenset[str] = frozenset()
+    contains: tuple[str, ...] = ()
+    starts: tuple[str, ...] = ()
+    ends: tuple[str, ...] = ()
+
+
+def fused_spec(values: Sequence[Any]) -> FusedSpec | None:
+    """The fused form of "field equals any of ``values``" when every value is a plain
+    case-insensitive string (eq / contains / startswith / endswith) or every value is a number;
+    None when that does not apply."""
     if values and all(type(v) is SigmaNumber for v in values):  # not SigmaTimestampPart
-        nums = frozenset(float(v.number) for v in values)
+        return FusedSpec(nums=frozenset(float(v.number) for v in values))
+    kinds = [k for v in values if (k := _string_kind(v)) is not None]
+    if not kinds or len(kinds) != len(values):
+        return None
+    return FusedSpec(
+        eqs=frozenset(n for k, n in kinds if k == "eq"),
+        contains=tuple(n for k, n in kinds if k == "contains"),
+        starts=tuple(n for k, n in kinds if k == "startswith"),
+        ends=tuple(n for k, n in kinds if k == "endswith"),
+    )
+
+
+def fused_test(values: Sequence[Any]) -> Callable[[Getter], Predicate] | None:
+    """One predicate for "field equals any of ``values``" (see ``fused_spec``): the field is
+    read once, each value lower-cased once, and the comparisons are set lookups and str
+    methods instead of one closure call per value. None when that does not apply."""
+    spec = fused_spec(values)
+    if spec is None:
+        return None
+    if spec.nums is not None:
+        nums = spec.nums
 
         def build_num(get: Getter) -> Predicate:
             def num_in(d: Any) -> bool:
@@ -187,13 +243,7 @@ def fused_test(values: Sequence[Any]) -> Callable[[Getter], Predicate] | None:
             return num_in
 
         return build_num
-    kinds = [k for v in values if (k := _string_kind(v)) is not None]
-    if not kinds or len(kinds) != len(values):
-        return None
-    eqs = frozenset(n for k, n in kinds if k == "eq")
-    contains = tuple(n for k, n in kinds if k == "contains")
-    starts = tuple(n for k, n in kinds if k == "startswith")
-    ends = tuple(n for k, n in kinds if k == "endswith")
+    eqs, contains, starts, ends = spec.eqs, spec.contains, spec.starts, spec.ends
 
     def build(get: Getter) -> Predicate:
         if not (contains or starts or ends):

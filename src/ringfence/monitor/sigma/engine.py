@@ -21,13 +21,14 @@ from sigma.rule import SigmaRule
 
 from ringfence.core.errors import ValidationError
 from ringfence.monitor.events import Event
+from ringfence.monitor.sigma.codegen import IndexSpec, PlanFunction, generate
 from ringfence.monitor.sigma.compiler import Compiler, Predicate, Unsupported, split_index
 from ringfence.monitor.sigma.correlation import (
     CompiledCorrelation,
     CorrelationHit,
     compile_correlation,
 )
-from ringfence.monitor.sigma.fields import Getter, View
+from ringfence.monitor.sigma.fields import View
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 # Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
@@ -61,6 +62,11 @@ class CompiledRule:
     tests: list[dict[str, Any]]
     generate: bool = True
     falsepositives: list[str] = field(default_factory=list)
+    # what the plan generator inlines: the condition trees, the residual nodes after the index
+    # split (None: no index), and the compiler that made the closures
+    conditions: list[Any] = field(default_factory=list, repr=False)
+    residual_nodes: list[Any] | None = field(default=None, repr=False)
+    compiler: Compiler | None = field(default=None, repr=False)
 
     def applies_to(self, event: Event) -> bool:
         return self.applies_to_source(event.product, event.service)
@@ -97,7 +103,10 @@ class Detection:
 @dataclass
 class _Plan:
     unindexed: list[CompiledRule] = field(default_factory=list)
-    indexes: list[tuple[Getter, dict[str, list[CompiledRule]]]] = field(default_factory=list)
+    indexes: list[IndexSpec] = field(default_factory=list)
+    # the plan as one generated function (``codegen``); None until first used
+    run: PlanFunction | None = None
+    source: str = ""
 
 
 class RuleSet:
@@ -193,7 +202,9 @@ class RuleSet:
             split = split_index(trees[0]) if len(trees) == 1 else None
             index = split[0] if split else None
             residual: Predicate | None = matcher
+            residual_nodes: list[Any] | None = None
             if split is not None:
+                residual_nodes = list(split[1])
                 rest = [compiler.compile(n) for n in split[1]]
                 if not rest:
                     residual = None
@@ -226,6 +237,9 @@ class RuleSet:
             residual=residual,
             tests=list(tests) if isinstance(tests, list) else [],
             falsepositives=list(rule.falsepositives or []),
+            conditions=trees,
+            residual_nodes=residual_nodes,
+            compiler=compiler,
         )
         self.rules.append(compiled)
         for k in {key, compiled.id, compiled.name, compiled.title}:
@@ -264,8 +278,7 @@ class RuleSet:
         plan = self._plans.get((product, service))
         if plan is None:
             plan = _Plan()
-            tables: dict[str, dict[str, list[CompiledRule]]] = {}
-            getters: dict[str, Getter] = {}
+            specs: dict[str, IndexSpec] = {}
             for r in self.rules:
                 if not r.applies_to_source(product, service):
                     continue
@@ -273,12 +286,13 @@ class RuleSet:
                     plan.unindexed.append(r)
                     continue
                 fname, values = r.index
-                if fname not in tables:
-                    tables[fname] = {}
-                    getters[fname] = Compiler(r.product).get(fname)
+                if fname not in specs:
+                    get = Compiler(r.product).get(fname)
+                    specs[fname] = IndexSpec(fname, r.product, get, {})
                 for v in values:
-                    tables[fname].setdefault(v, []).append(r)
-            plan.indexes = [(getters[f], t) for f, t in tables.items()]
+                    specs[fname].table.setdefault(v, []).append(r)
+            plan.indexes = list(specs.values())
+            plan.run, plan.source = generate(plan.unindexed, plan.indexes)
             self._plans[(product, service)] = plan
         return plan
 
@@ -286,8 +300,9 @@ class RuleSet:
         """Rules whose log source and index key fit the event (each at most once)."""
         plan = self._plan(event.product, event.service)
         out = list(plan.unindexed)
-        for get, table in plan.indexes:
-            vals = get(view)
+        for spec in plan.indexes:
+            table = spec.table
+            vals = spec.get(view)
             found: list[CompiledRule] = []
             for v in vals:
                 if isinstance(v, str):
@@ -299,15 +314,17 @@ class RuleSet:
             out.extend(found)
         return out
 
-    def _hits(self, event: Event, view: Any) -> list[CompiledRule]:
+    def _hits_interpreted(self, event: Event, view: Any) -> list[CompiledRule]:
+        """The same decision without generated code: index probe + compiled closures."""
         plan = self._plan(event.product, event.service)
         hits: list[CompiledRule] = []
         try:
             for r in plan.unindexed:
                 if r.matcher(view):
                     hits.append(r)
-            for get, table in plan.indexes:
-                vals = get(view)
+            for spec in plan.indexes:
+                table = spec.table
+                vals = spec.get(view)
                 found: list[CompiledRule] = []
                 for v in vals:
                     if isinstance(v, str):
@@ -326,13 +343,30 @@ class RuleSet:
         return hits
 
     def match(self, event: Event) -> list[CompiledRule]:
-        return self._hits(event, View(event.ocsf, event.raw))
+        """The rules matching ``event``, in plan order: the plan's generated function; an
+        event shape it refuses (or a TypeError/ValueError/AttributeError on the way) is decided
+        by the interpreted path, which falls back to guarded full evaluation."""
+        plan = self._plans.get((event.product, event.service))
+        if plan is None:
+            plan = self._plan(event.product, event.service)
+        hits: list[CompiledRule] = []
+        try:
+            plan.run(event.ocsf, event.raw, hits)  # type: ignore[misc]
+        except (TypeError, ValueError, AttributeError):
+            return self._hits_interpreted(event, View(event.ocsf, event.raw))
+        return hits
+
+    def match_interpreted(self, event: Event) -> list[CompiledRule]:
+        """``match`` without the generated plan functions (the reference they must equal)."""
+        return self._hits_interpreted(event, View(event.ocsf, event.raw))
 
     def evaluate(self, events: Iterable[Event]) -> list[Detection]:
         out: list[Detection] = []
         for e in events:
-            view = View(e.ocsf, e.raw)
-            for r in self._hits(e, view):
+            view: Any = None
+            for r in self.match(e):
+                if view is None:
+                    view = View(e.ocsf, e.raw)
                 if r.generate:
                     out.append(
                         Detection(r.key, r.title, r.level, [e], r.tags, _sentence(r, e), "rule")

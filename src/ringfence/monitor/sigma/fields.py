@@ -111,15 +111,19 @@ FIELD_PREFIXES: dict[str, dict[str, str]] = {
 }
 
 
-def getter(product: str | None, field: str) -> Getter:
-    """Compile the lookup of ``field`` for rules of ``product``."""
+def candidate_paths(product: str | None, field: str) -> list[str]:
+    """The view paths ``field`` resolves to for rules of ``product``, first non-empty wins."""
     mapped = FIELD_MAPS.get(product or "", {}).get(field)
     if mapped is None:
         for prefix, target in FIELD_PREFIXES.get(product or "", {}).items():
             if field.startswith(prefix):
                 mapped = [target + field[len(prefix) :]]
-    candidates = mapped or ([f"raw.{field}", field] if not field.startswith("raw.") else [field])
-    paths = [_rooted(c) for c in candidates]
+    return mapped or ([f"raw.{field}", field] if not field.startswith("raw.") else [field])
+
+
+def getter(product: str | None, field: str) -> Getter:
+    """Compile the lookup of ``field`` for rules of ``product``."""
+    paths = [_rooted(c) for c in candidate_paths(product, field)]
     if len(paths) == 1:
         return paths[0]
 
