@@ -29,6 +29,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("vault", "ringfence.cli.vault"),
     ("token", "ringfence.cli.token"),
     ("audit", "ringfence.cli.audit"),
+    ("backup", "ringfence.cli.backup"),
     ("vendors", "ringfence.vendors.cli"),
     ("gateway", "ringfence.gateway.cli"),
     ("inventory", "ringfence.cli.inventory"),

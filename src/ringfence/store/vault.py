@@ -19,6 +19,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -78,6 +80,10 @@ class MasterKey:
 
     def unwrap(self, blob: bytes, aad: bytes) -> bytes:
         return AESGCM(self._key).decrypt(blob[:_NONCE], blob[_NONCE:], aad)
+
+    def derive(self, purpose: bytes, salt: bytes) -> bytes:
+        """A 256-bit key for one purpose (HKDF-SHA256), e.g. sealing a backup."""
+        return HKDF(algorithm=SHA256(), length=32, salt=salt, info=purpose).derive(self._key)
 
 
 def write_key_file(path: Path, key: MasterKey) -> None:
@@ -168,6 +174,11 @@ class Vault:
     def master_key_id(self) -> str:
         return self._load_keys().key_id
 
+    def derive_key(self, purpose: bytes, salt: bytes, key_id: str | None = None) -> bytes:
+        """A purpose-bound key from the active master key (or the loaded key ``key_id``)."""
+        key = self._key_for(key_id) if key_id else self._load_keys()
+        return key.derive(purpose, salt)
+
     def _key_for(self, key_id: str) -> MasterKey:
         self._load_keys()
         key = self._keys.get(key_id)
@@ -213,18 +224,39 @@ class Vault:
             row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
             if row is None:
                 raise NotFoundError(f"vault has no secret named {name!r}")
-            key = self._key_for(row.master_key_id)
-            try:
-                data_key = key.unwrap(row.wrapped_key, _aad_key(row.name))
-                blob = row.ciphertext
-                raw = AESGCM(data_key).decrypt(
-                    blob[:_NONCE], blob[_NONCE:], _aad_data(row.name, row.version)
-                )
-            except InvalidTag:
-                raise IntegrityError(
-                    f"secret {name!r} failed authentication: wrong master key or tampered row"
-                ) from None
+            raw = self._open(
+                row.name, row.version, row.master_key_id, row.wrapped_key, row.ciphertext
+            )
         return SecretStr(raw.decode("utf-8", errors="surrogateescape"))
+
+    def _open(
+        self, name: str, version: int, key_id: str, wrapped_key: bytes, ciphertext: bytes
+    ) -> bytes:
+        key = self._key_for(key_id)
+        try:
+            data_key = key.unwrap(wrapped_key, _aad_key(name))
+            return AESGCM(data_key).decrypt(
+                ciphertext[:_NONCE], ciphertext[_NONCE:], _aad_data(name, version)
+            )
+        except InvalidTag:
+            raise IntegrityError(
+                f"secret {name!r} failed authentication: wrong master key or tampered row"
+            ) from None
+
+    def check_row(
+        self, name: str, version: int, key_id: str, wrapped_key: bytes, ciphertext: bytes
+    ) -> None:
+        """Prove a stored row (e.g. from a backup) decrypts with the loaded keys; the
+        plaintext is dropped at once."""
+        self._open(name, version, key_id, wrapped_key, ciphertext)
+
+    def bound_to(self, store: Store) -> Vault:
+        """The same keys over another store (a restore target)."""
+        other = Vault(store, self._key_file, clock=self._clock)
+        self._load_keys()
+        other._keys = dict(self._keys)
+        other._active = self._active
+        return other
 
     def exists(self, name: str) -> bool:
         with self._store.session() as s:
