@@ -9,6 +9,7 @@ from ringfence.connectors import DiscoveredApp, DiscoveredGrant, DiscoveredPerso
 from ringfence.core.levels import DataClass
 from ringfence.posture import (
     AppFact,
+    BackupFacts,
     ConsoleUserFact,
     CredentialFact,
     FlowFact,
@@ -155,9 +156,8 @@ def healthy() -> PostureContext:
             VendorFact("v1", "Acme", ago(30), (("soc2_type2", date(2027, 1, 1)),), True, 0, 1),
             VendorFact("v2", "Okta", ago(30), (("iso27001", date(2027, 1, 1)),), True, 0, 1),
         ],
-        readiness=ReadinessFacts(
-            frozenset({"app_to_app", "service_account"}), ago(10), NOW - timedelta(hours=2)
-        ),
+        readiness=ReadinessFacts(frozenset({"app_to_app", "service_account"}), ago(10)),
+        backups=BackupFacts(NOW - timedelta(hours=2)),
         console_users=[
             ConsoleUserFact("u1", "olive", "p1", ("admin",), True, False, True),
             ConsoleUserFact("u2", "leo", "p2", ("viewer",), True, disabled=True),

@@ -112,6 +112,11 @@ def many_admins(ctx: PostureContext) -> None:
         )
 
 
+def backups(ctx: PostureContext, **changes: object) -> None:
+    assert ctx.backups is not None
+    ctx.backups = replace(ctx.backups, **changes)  # type: ignore[arg-type]
+
+
 def readiness(ctx: PostureContext, **changes: object) -> None:
     assert ctx.readiness is not None
     ctx.readiness = replace(ctx.readiness, **changes)  # type: ignore[arg-type]
@@ -291,7 +296,7 @@ CASES: dict[str, tuple[Mutation, str]] = {
         "app_to_app",
     ),
     "RF-IRR-002": (lambda c: readiness(c, last_drill_at=ago(100)), "drills"),
-    "RF-IRR-003": (lambda c: readiness(c, last_verified_backup_at=None), "backups"),
+    "RF-IRR-003": (lambda c: backups(c, last_verified_backup_at=None), "backups"),
     "RF-MON-001": (lambda c: monitoring_source(c, "okta", ago(2)), "okta"),
     "RF-MON-002": (
         lambda c: c.monitoring.sinks_failing.__setitem__("splunk", True),  # type: ignore[union-attr]

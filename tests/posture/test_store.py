@@ -321,3 +321,40 @@ def test_console_users_come_from_the_identity_tables(estate_store: Store) -> Non
         if r.status == "fail"
     }
     assert failing == {"RF-IDN-014", "RF-IDN-015"}
+
+
+def test_verified_backups_feed_the_backup_check(lite_store: Store) -> None:
+    """RF-IRR-003 counts the newest backup proven good by its own creation time."""
+    from ringfence.store import audit
+
+    def irr003() -> str:
+        with lite_store.session() as s:
+            report = run_checks(load_context(s, NOW), only=["RF-IRR-003"])
+        return report.results[0].status
+
+    with lite_store.session() as s:
+        assert load_context(s, NOW).backups is not None
+        assert load_context(s, NOW).backups.last_verified_backup_at is None  # type: ignore[union-attr]
+    assert irr003() == "fail"  # never verified
+    fresh = (NOW - timedelta(hours=3)).isoformat()
+    old = (NOW - timedelta(days=9)).isoformat()
+    for action, made in (("backup.verified", old), ("backup.created", fresh)):
+        audit.append_standalone(
+            lite_store,
+            actor="cli",
+            action=action,
+            entity_type="backup",
+            after={"backup_created_at": made},
+        )
+    assert irr003() == "fail"  # an old backup verified, a new one only created
+    audit.append_standalone(
+        lite_store,
+        actor="cli",
+        action="backup.restored",
+        entity_type="backup",
+        after={"backup_created_at": fresh},
+    )
+    with lite_store.session() as s:
+        facts = load_context(s, NOW).backups
+    assert facts is not None and facts.last_verified_backup_at == NOW - timedelta(hours=3)
+    assert irr003() == "pass"

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime, settings_for
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console
+from ringfence.store import audit
 from ringfence.store import backup as bk
 
 app = typer.Typer(help="Encrypted, verified backups and restore.", no_args_is_help=True)
@@ -73,6 +74,15 @@ def create(
                 report = bk.create_backup(rt.store, rt.vault, path, clock=rt.clock, progress=update)
         else:
             report = bk.create_backup(rt.store, rt.vault, path, clock=rt.clock)
+        audit.append_standalone(
+            rt.store,
+            actor="cli",
+            action="backup.created",
+            entity_type="backup",
+            entity_id=report.path.name,
+            after={"rows": report.rows, "bytes": report.bytes, "master_key_id": report.key_id},
+            clock=rt.clock,
+        )
     finally:
         rt.close()
     if output is OutputFormat.JSON:
@@ -103,6 +113,21 @@ def verify(
     rt = open_runtime(data_dir)
     try:
         report = bk.verify_backup(file, rt.vault)
+        if report.audit_ok:
+            # Posture (RF-IRR-003) reads this: when the newest backup proven good was made.
+            audit.append_standalone(
+                rt.store,
+                actor="cli",
+                action="backup.verified",
+                entity_type="backup",
+                entity_id=file.name,
+                after={
+                    "backup_created_at": report.header.get("created_at"),
+                    "rows": report.rows,
+                    "secrets_checked": report.secrets,
+                },
+                clock=rt.clock,
+            )
     finally:
         rt.close()
     if output is OutputFormat.JSON:
@@ -161,6 +186,14 @@ def restore(
                 report = bk.restore_backup(file, vault, target, progress=update)
         else:
             report = bk.restore_backup(file, vault, target)
+        audit.append_standalone(
+            target,
+            actor="cli",
+            action="backup.restored",
+            entity_type="backup",
+            entity_id=file.name,
+            after={"backup_created_at": report.created_at, "rows": report.rows},
+        )
     finally:
         target.dispose()
     if output is OutputFormat.JSON:

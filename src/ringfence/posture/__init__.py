@@ -8,6 +8,7 @@ finding lifecycle and discovery. Checks never do I/O; loading the context is sep
 from ringfence.posture.catalogue import Check, CheckMeta, Failure, Severity, all_checks, get_check
 from ringfence.posture.context import (
     AppFact,
+    BackupFacts,
     ConsoleUserFact,
     CredentialFact,
     FlowFact,
@@ -27,6 +28,7 @@ from ringfence.posture.engine import CheckResult, Finding, PostureReport, run_ch
 
 __all__ = [
     "AppFact",
+    "BackupFacts",
     "Check",
     "CheckMeta",
     "CheckResult",

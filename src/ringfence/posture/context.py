@@ -182,6 +182,13 @@ class ReadinessFacts:
 
     playbook_classes: frozenset[str] = frozenset()
     last_drill_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BackupFacts:
+    """Backups proven good: when the newest backup that passed ``backup verify`` (or a restore)
+    was made (None: never)."""
+
     last_verified_backup_at: datetime | None = None
 
 
@@ -219,6 +226,7 @@ class PostureContext:
     saas: SaasFacts | None = None
     vendors: list[VendorFact] | None = None
     readiness: ReadinessFacts | None = None
+    backups: BackupFacts | None = None
     monitoring: MonitoringFacts | None = None
     console_users: list[ConsoleUserFact] | None = None
     # Integration names adopted from discovery or explicitly declared as matching a SaaS app.

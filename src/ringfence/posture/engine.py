@@ -28,7 +28,8 @@ _SKIP_REASONS = {
     "usage": "no gateway usage observed yet",
     "routes": "no gateway routes declared",
     "vendors": "no vendor-risk data yet",
-    "readiness": "no incident-response data (playbooks, drills, backups) yet",
+    "readiness": "no incident-response data (playbooks, drills) yet",
+    "backups": "backup facts not loaded",
     "monitoring": "no monitoring data (audit sources, SIEM sinks) yet",
     "console_users": "no console users (identity capability) yet",
 }

@@ -22,6 +22,7 @@ from ringfence.connectors import DiscoveredApp, DiscoveredGrant, DiscoveredPerso
 from ringfence.core.levels import DataClass
 from ringfence.posture.context import (
     AppFact,
+    BackupFacts,
     ConsoleUserFact,
     CredentialFact,
     FlowFact,
@@ -37,7 +38,15 @@ from ringfence.posture.context import (
     VendorFact,
 )
 from ringfence.posture.models import SaasObservation
-from ringfence.store.models import App, Credential, DataFlow, Integration, Person, Vendor
+from ringfence.store.models import (
+    App,
+    AuditRecord,
+    Credential,
+    DataFlow,
+    Integration,
+    Person,
+    Vendor,
+)
 
 
 def _clearance(value: int) -> DataClass:
@@ -168,7 +177,29 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
     ctx.vendors = _vendors(session, tables)
     ctx.monitoring = _monitoring(session) if "monitor_events" in tables else None
     ctx.console_users = _console_users(session) if "identity_users" in tables else None
+    ctx.backups = _backups(session)
     return ctx
+
+
+def _backups(session: Session) -> BackupFacts:
+    """The newest backup proven good, from the audit log (``backup.verified`` / ``.restored``
+    records carry the backup's own creation time: verifying an old backup today does not make
+    a new one)."""
+    newest: datetime | None = None
+    rows = session.execute(
+        select(AuditRecord.after).where(
+            AuditRecord.action.in_(("backup.verified", "backup.restored"))
+        )
+    ).scalars()
+    for after in rows:
+        raw = (after or {}).get("backup_created_at")
+        try:
+            made = datetime.fromisoformat(str(raw)) if raw else None
+        except ValueError:
+            made = None
+        if made is not None and made.tzinfo is not None and (newest is None or made > newest):
+            newest = made
+    return BackupFacts(newest)
 
 
 def load_saas(session: Session) -> SaasFacts | None:

@@ -508,6 +508,7 @@ class _SecretCheck:
 # -- restore ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RestoreReport:
+    created_at: str  # when the restored backup was made (its header)
     tables: dict[str, dict[str, Any]]
     audit_records: int
     secrets: int
@@ -575,7 +576,12 @@ def restore_backup(
     for meta in restored_vault.list():
         restored_vault.get(meta.name)  # decrypts (and authenticates) every secret
         count += 1
-    return RestoreReport(tables=contents.tables, audit_records=chain.records, secrets=count)
+    return RestoreReport(
+        created_at=str(header.get("created_at")),
+        tables=contents.tables,
+        audit_records=chain.records,
+        secrets=count,
+    )
 
 
 def _ensure_day_partitions(

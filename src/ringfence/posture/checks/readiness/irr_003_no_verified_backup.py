@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
-from ringfence.posture.checks.readiness._common import _ir
 from ringfence.posture.context import PostureContext
 
 
@@ -18,12 +17,15 @@ from ringfence.posture.context import PostureContext
     area="readiness",
     severity=Severity.HIGH,
     resource="organisation",
-    requires=("readiness",),
+    requires=("backups",),
     rationale="An unverified backup is a hope, not a recovery plan.",
-    remediation="Run a backup with restore verification.",
+    remediation="Back up and verify it: `ringfence backup create` then `ringfence backup "
+    "verify FILE` (or restore it into a scratch store with `backup restore --store-url`).",
 )
 def no_verified_backup(ctx: PostureContext) -> Iterator[Failure]:
-    at = _ir(ctx).last_verified_backup_at
+    if ctx.backups is None:
+        raise LookupError("no backup facts")
+    at = ctx.backups.last_verified_backup_at
     hours = None if at is None else (ctx.now - at).total_seconds() / 3600
     if hours is None or hours > ctx.policy.backup_max_age_hours:
         when = "never" if hours is None else f"{int(hours)} hours ago"
