@@ -262,6 +262,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
             f"  .venv/bin/ringfence inventory list integrations --data-dir {data_dir}",
             f"  .venv/bin/ringfence check --data-dir {data_dir}",
             f"  .venv/bin/ringfence hunt --data-dir {data_dir}   # the gateway's OCSF events",
+            f"  .venv/bin/ringfence backup create --data-dir {data_dir}   # then backup verify",
         ]
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
