@@ -1,4 +1,4 @@
-"""Run real gateway processes (uvicorn) and a private redis-server for scale-out tests."""
+"""Run real gateway processes (`ringfence gateway serve`) and a private Redis for scale-out."""
 
 from __future__ import annotations
 
@@ -41,24 +41,15 @@ def gateway_processes(
         for _ in range(count):
             port = free_port()
             proc = subprocess.Popen(
+                # what operators run: uvicorn with the gateway's HTTP protocol
                 [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "ringfence.gateway.cli:asgi_app",
-                    "--factory",
+                    str(Path(sys.executable).parent / "ringfence"),
+                    "gateway",
+                    "serve",
                     "--host",
                     "127.0.0.1",
                     "--port",
                     str(port),
-                    "--log-level",
-                    "warning",
-                    "--loop",
-                    "uvloop",
-                    "--http",
-                    "httptools",
-                    "--no-proxy-headers",
-                    "--no-server-header",
                 ],
                 env=env,
                 stdout=subprocess.DEVNULL,

@@ -160,4 +160,5 @@ def test_serve_ignores_client_forwarded_headers(gw_runtime: Runtime, monkeypatch
     assert r.exit_code == 0, r.output
     # A loopback client must not be able to pick its own address with X-Forwarded-For.
     assert seen["proxy_headers"] is False
-    assert seen["loop"] == "uvloop" and seen["http"] == "httptools"
+    assert seen["loop"] == "uvloop"
+    assert seen["http"] == "ringfence.gateway.httpproto:GatewayHttpToolsProtocol"

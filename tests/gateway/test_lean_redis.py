@@ -11,7 +11,13 @@ from limits import parse
 
 from ringfence.core.errors import UnavailableError
 from ringfence.gateway.ratelimit import RateLimiter
-from ringfence.gateway.redisclient import LeanRedis, RedisErrorReply, RedisUnavailable, _Parser
+from ringfence.gateway.redisclient import (
+    INCR_EXPIRE_TTL,
+    LeanRedis,
+    RedisErrorReply,
+    RedisUnavailable,
+    _Parser,
+)
 from tests.services import REDIS_URL, redis_prefix, unavailable
 
 
@@ -75,3 +81,48 @@ async def test_concurrent_hits_are_exact_and_share_limits_keys() -> None:
         await limiter.aclose()
         for k in plain.scan_iter(match=prefix.rstrip(":") + "*"):
             plain.delete(k)
+
+
+async def test_commands_of_one_loop_step_share_one_write_and_replies_stay_matched() -> None:
+    try:
+        plain = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
+        plain.ping()
+    except redis.RedisError:
+        unavailable("redis", "not reachable")
+        return
+    prefix = redis_prefix()
+    client = LeanRedis(REDIS_URL)
+    try:
+        plain.script_load(INCR_EXPIRE_TTL)  # no NOSCRIPT fallback round in this test
+        assert await client.ping()  # connected; the probe below sees only the hits
+        proto = client._proto
+        assert proto is not None and proto.transport is not None
+        inner = proto.transport._inner  # type: ignore[attr-defined]
+        writes: list[bytes] = []
+        real_write = inner.write
+
+        def recording_write(data: bytes) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        proto.transport._inner = _Probe(inner, recording_write)  # type: ignore[attr-defined]
+        # 30 hits on 3 keys issued in one step: one socket write, each reply to its caller
+        keys = [f"{prefix}k{i % 3}" for i in range(30)]
+        results = await asyncio.gather(*[client.incr_expire_ttl(k, 60) for k in keys])
+        assert len(writes) == 1 and writes[0].count(b"EVALSHA") == 30
+        for i in range(3):
+            counts = [c for k, (c, _) in zip(keys, results, strict=True) if k.endswith(f"k{i}")]
+            assert counts == list(range(1, 11))  # issue order = count order, per key
+        assert all(0 < ttl <= 60 for _, ttl in results)
+    finally:
+        await client.aclose()
+        for k in plain.scan_iter(match=prefix + "*"):
+            plain.delete(k)
+
+
+class _Probe:
+    def __init__(self, inner: object, write: object) -> None:
+        self._inner, self.write = inner, write
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)

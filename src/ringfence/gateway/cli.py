@@ -45,7 +45,7 @@ def serve(
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Run the gateway with uvicorn (uvloop + httptools)."""
+    """Run the gateway with uvicorn (uvloop + httptools, one write per response)."""
     import os
     import ssl
 
@@ -78,7 +78,13 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="ringfence.gateway.tlsproto:ClientCertHttpToolsProtocol" if tls_cert else "httptools",
+        # uvicorn's httptools protocol, writing each response in one socket write; with TLS
+        # it also hands the verified client certificate to the gateway.
+        http=(
+            "ringfence.gateway.tlsproto:ClientCertHttpToolsProtocol"
+            if tls_cert
+            else "ringfence.gateway.httpproto:GatewayHttpToolsProtocol"
+        ),
         log_level="warning",
         access_log=False,
         # uvicorn's ProxyHeadersMiddleware would let any loopback client rewrite the client

@@ -4,7 +4,8 @@ uvicorn verifies client certificates at the TLS layer (``--ssl-ca-certs``, CERT_
 does not expose them to the application. This subclass adds the ASGI TLS extension
 (``scope["extensions"]["tls"]["client_cert_chain"]``, PEM) plus the certificate's RFC 8705
 SHA-256 thumbprint, computed once per connection, so ``tls_client_auth`` clients and
-certificate-bound tokens work with direct TLS termination. Never logs the certificate.
+certificate-bound tokens work with direct TLS termination. Responses go out in one write, as
+with the plain-HTTP protocol (``httpproto``). Never logs the certificate.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import asyncio
 import ssl
 from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
+from ringfence.gateway.httpproto import GatewayHttpToolsProtocol
 from ringfence.gateway.tokens import cert_thumbprint
 
 THUMBPRINT_KEY = "ringfence_x5t#S256"
 
 
-class ClientCertHttpToolsProtocol(HttpToolsProtocol):
+class ClientCertHttpToolsProtocol(GatewayHttpToolsProtocol):
     _tls_extension: dict[str, Any] | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]

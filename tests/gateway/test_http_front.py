@@ -1,0 +1,204 @@
+"""The gateway's HTTP front: uvicorn's httptools protocol with one write per response.
+
+``CorkedTransport`` may change only the number of socket writes, never the bytes or their
+order: the same pipelined conversation through the stock protocol and through the gateway's
+must give byte-identical answers (request ids aside), and each response must leave in one write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from ringfence.gateway.app import build_gateway
+from ringfence.gateway.config import GatewayConfig
+from ringfence.gateway.cork import CorkedTransport
+from ringfence.gateway.httpproto import GatewayHttpToolsProtocol
+from ringfence.runtime import Runtime
+from tests.gateway.upstream import free_port
+
+
+class _FakeTransport:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.events: list[str] = []
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(bytes(data))
+        self.events.append("write")
+
+    def close(self) -> None:
+        self.closing = True
+        self.events.append("close")
+
+    def abort(self) -> None:
+        self.closing = True
+        self.events.append("abort")
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 1)}.get(name, default)
+
+
+async def test_writes_of_one_loop_step_leave_as_one_write_in_order() -> None:
+    inner = _FakeTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+    corked.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    corked.write(b"")
+    corked.write(bytearray(b"ok"))
+    assert inner.writes == []
+    assert corked.get_write_buffer_size() == 40
+    await asyncio.sleep(0)
+    assert inner.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"]
+    corked.write(b"second")
+    await asyncio.sleep(0)
+    assert inner.writes[1:] == [b"second"]
+    # delegation of everything else
+    assert corked.get_extra_info("peername") == ("127.0.0.1", 1)
+
+
+async def test_close_flushes_first_and_abort_discards() -> None:
+    inner = _FakeTransport()
+    corked = CorkedTransport(inner, asyncio.get_running_loop())  # type: ignore[arg-type]
+    corked.write(b"head")
+    corked.write(b"body")
+    corked.close()
+    assert inner.events == ["write", "close"] and inner.writes == [b"headbody"]
+    await asyncio.sleep(0)  # the scheduled flush finds nothing left
+    assert inner.writes == [b"headbody"]
+
+    inner2 = _FakeTransport()
+    corked2 = CorkedTransport(inner2, asyncio.get_running_loop())  # type: ignore[arg-type]
+    corked2.write(b"never sent")
+    corked2.abort()
+    await asyncio.sleep(0)
+    assert inner2.events == ["abort"] and inner2.writes == []
+
+
+# -- through a real uvicorn server ----------------------------------------------------------
+
+WRITES: list[bytes] = []
+
+
+class _Recorder:
+    """Between uvicorn and the socket transport: records what reaches the socket."""
+
+    def __init__(self, inner: asyncio.Transport) -> None:
+        self._inner = inner
+
+    def write(self, data: bytes) -> None:
+        WRITES.append(bytes(data))
+        self._inner.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _RecordingGatewayProtocol(GatewayHttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_Recorder(transport))  # type: ignore[arg-type]
+
+
+class _RecordingStockProtocol(HttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(_Recorder(transport))  # type: ignore[arg-type]
+
+
+@contextmanager
+def _serve(app: Any, protocol: type) -> Iterator[int]:
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+            lifespan="on",
+            http=protocol,
+            date_header=False,
+            server_header=False,
+            proxy_headers=False,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+# Pipelined on one connection: a 200, a 404, a 401 problem, a HEAD and a POST with a body
+# (both 404: no such endpoint) and a last request that asks to close the connection.
+CONVERSATION = (
+    b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n"
+    b"GET /nope/x HTTP/1.1\r\nhost: gw\r\n\r\n"
+    b"GET /crm/contacts HTTP/1.1\r\nhost: gw\r\n\r\n"
+    b"HEAD /healthz HTTP/1.1\r\nhost: gw\r\n\r\n"
+    b"POST /healthz HTTP/1.1\r\nhost: gw\r\ncontent-length: 4\r\n\r\nabcd"
+    b"GET /readyz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n"
+)
+RESPONSES = 6
+
+
+def _converse(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(CONVERSATION)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def _normalise(raw: bytes) -> bytes:
+    """Request ids (UUIDs) differ run to run; everything else must be identical."""
+    return re.sub(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", b"<id>", raw)
+
+
+def test_gateway_protocol_answers_byte_for_byte_like_uvicorns_in_one_write_each(
+    gw_runtime: Runtime,
+) -> None:
+    answers: dict[str, bytes] = {}
+    writes: dict[str, list[bytes]] = {}
+    for name, protocol in (
+        ("stock", _RecordingStockProtocol),
+        ("gateway", _RecordingGatewayProtocol),
+    ):
+        gateway = build_gateway(
+            gw_runtime.store,
+            gw_runtime.vault,
+            clock=gw_runtime.clock,
+            config=GatewayConfig(dlp_engine="builtin"),
+        )
+        WRITES.clear()
+        with _serve(gateway, protocol) as port:
+            answers[name] = _converse(port)
+        writes[name] = list(WRITES)
+    statuses = re.findall(rb"HTTP/1.1 (\d+)", answers["gateway"])
+    assert statuses == [b"200", b"404", b"401", b"404", b"404", b"200"], answers["gateway"]
+    assert _normalise(answers["gateway"]) == _normalise(answers["stock"])
+    assert b"".join(writes["gateway"]) == answers["gateway"]
+    # stock uvicorn: head and body in separate writes; the gateway's: at most one per response
+    assert len(writes["stock"]) > RESPONSES
+    assert len(writes["gateway"]) <= RESPONSES
+    for w in writes["gateway"]:
+        assert w.startswith(b"HTTP/1.1 ")
