@@ -83,10 +83,88 @@ class Result:
         )
 
 
+SERVERS = ("serve", "uvicorn-stock", "granian-asgi")
+
+
+def server_command(server: str, port: int, workers: int) -> list[str]:
+    """The gateway process.
+
+    ``serve``: ``ringfence gateway serve`` — what operators run (uvicorn, uvloop, httptools
+    with the gateway's one-write-per-response protocol). ``uvicorn-stock``: the uvicorn CLI
+    with its stock httptools protocol (the A/B reference). ``granian-asgi``: granian's Rust
+    HTTP front over the same ASGI app (needs ``pip install granian``; not a dependency).
+    """
+    app = "ringfence.gateway.cli:asgi_app"
+    if server == "serve":
+        return [
+            str(Path(sys.executable).parent / "ringfence"),
+            "gateway",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+    if server == "uvicorn-stock":
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--no-proxy-headers",
+            "--no-server-header",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "granian",
+        app,
+        "--factory",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def tree_cpu_seconds(pid: int) -> float:
     """utime + stime of ``pid`` and its children (the uvicorn workers), from /proc."""
+    user, system = tree_cpu_split(pid)
+    return user + system
+
+
+def tree_cpu_split(pid: int) -> tuple[float, float]:
+    """(utime, stime) of ``pid`` and its children, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    user = system = 0.0
     pids = [pid]
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -98,8 +176,9 @@ def tree_cpu_seconds(pid: int) -> float:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -151,6 +230,26 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2, help="gateway worker processes")
     parser.add_argument("--dlp-engine", choices=["classify", "builtin"], default="classify")
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="serve",
+        help="HTTP front of the gateway processes",
+    )
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        help="record a py-spy profile (raw format) of the gateway during the full-pipeline run",
+    )
+    parser.add_argument(
+        "--ab-src",
+        type=Path,
+        default=None,
+        help="A/B instead of the table: a gateway run from DIR/src (before) against this tree "
+        "(after), interleaved rounds of the full pipeline, CPU us/request per round",
+    )
+    parser.add_argument("--rounds", type=int, default=6, help="A/B rounds")
     parser.add_argument("--markdown", action="store_true", help="print a docs/benchmarks row set")
     args = parser.parse_args()
 
@@ -209,33 +308,15 @@ def main() -> int:
         else:
             print(f"Redis not reachable at {redis_url}: full pipeline uses in-memory limits.")
         creds = seed_bench_estate(work / "data", master_key, f"http://127.0.0.1:{up_port}")
+        if args.ab_src is not None:
+            return _ab(args, env, creds, work, procs)
 
         procs.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "ringfence.gateway.cli:asgi_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(gw_port),
-                    "--workers",
-                    str(args.workers),
-                    "--loop",
-                    "uvloop",
-                    "--http",
-                    "httptools",
-                    "--no-proxy-headers",
-                    "--no-server-header",
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
+                server_command(args.server, gw_port, args.workers),
                 env=env,
                 cwd=str(ROOT),
+                stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
         )
@@ -266,10 +347,34 @@ def main() -> int:
             )
         gw_pid = procs[-1].pid
 
-        def measured(name: str, url: str, **kw: Any) -> Result:
+        def measured(name: str, url: str, profile: Path | None = None, **kw: Any) -> Result:
+            spy = None
+            if profile is not None:
+                spy = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--subprocesses",
+                        "--nonblocking",
+                        "--format",
+                        "raw",
+                        "-r",
+                        "200",
+                        "-d",
+                        str(kw["duration"]),
+                        "-o",
+                        str(profile),
+                        "-p",
+                        str(gw_pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             before = tree_cpu_seconds(gw_pid)
             res = run_wrk(name, url, **kw)
             used = tree_cpu_seconds(gw_pid) - before
+            if spy is not None:
+                spy.wait(timeout=60)
             res.cpu_us = used / max(1.0, res.rps * d) * 1e6
             return res
 
@@ -288,6 +393,7 @@ def main() -> int:
             measured(
                 "gateway full pipeline",
                 f"http://127.0.0.1:{gw_port}/full/items",
+                profile=args.profile,
                 duration=d,
                 connections=c,
                 workdir=work,
@@ -333,12 +439,88 @@ def main() -> int:
     return 0
 
 
+def _ab(
+    args: Any,
+    env: dict[str, str],
+    creds: dict[str, str],
+    work: Path,
+    procs: list[subprocess.Popen[bytes]],
+) -> int:
+    """Interleaved A/B of the full pipeline: before (``--ab-src``) and after, same load.
+
+    Both gateways run at once (``--workers`` each, same store, Redis and upstream); each round
+    loads one, then the other, for ``--duration`` seconds with ``--connections``. Alternating
+    short rounds gives both the same background load, which on a shared machine moves far more
+    than the change under test; the per-request CPU of each side is the figure to compare.
+    """
+    sides: dict[str, int] = {}
+    for side, src in (("before", args.ab_src / "src"), ("after", ROOT / "src")):
+        port = free_port()
+        side_env = dict(env, PYTHONPATH=str(src))
+        procs.append(
+            subprocess.Popen(
+                server_command(args.server, port, args.workers),
+                env=side_env,
+                cwd=str(work),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        wait_port(port, timeout=90)
+        _wait_ready(port)
+        sides[side] = port
+    pids = {side: procs[-2 + i].pid for i, side in enumerate(sides)}
+    token = _token(sides["after"], creds)
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    rows: dict[str, list[Result]] = {side: [] for side in sides}
+    sys_us: dict[str, list[float]] = {side: [] for side in sides}
+    for n in range(args.rounds):
+        order = list(sides) if n % 2 == 0 else list(reversed(sides))
+        for side in order:
+            u0, s0 = tree_cpu_split(pids[side])
+            res = run_wrk(
+                f"{side} round {n + 1}",
+                f"http://127.0.0.1:{sides[side]}/full/items",
+                duration=args.duration,
+                connections=args.connections,
+                headers=headers,
+                body=body_4k(),
+                workdir=work,
+            )
+            u1, s1 = tree_cpu_split(pids[side])
+            served = max(1.0, res.rps * args.duration)
+            res.cpu_us = (u1 - u0 + s1 - s0) / served * 1e6
+            sys_us[side].append((s1 - s0) / served * 1e6)
+            rows[side].append(res)
+    print(
+        f"\n# gateway A/B (full pipeline) — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"before={args.ab_src}, after={ROOT}, wrk -c{args.connections} -d{args.duration}s x "
+        f"{args.rounds} rounds, workers={args.workers} each, DLP engine={args.dlp_engine}"
+    )
+    print(
+        "| side | CPU us/req per round | median CPU us/req | of which kernel "
+        "| median req/s | errors |"
+    )
+    print("|---|---|---:|---:|---:|---:|")
+    for side, results in rows.items():
+        cpus = sorted(r.cpu_us or 0.0 for r in results)
+        rps = sorted(r.rps for r in results)
+        bad = sum(r.non2xx + r.errors for r in results)
+        print(
+            f"| {side} | {', '.join(f'{r.cpu_us:.0f}' for r in results)} | "
+            f"{cpus[len(cpus) // 2]:.0f} | {sorted(sys_us[side])[len(cpus) // 2]:.0f} | "
+            f"{rps[len(rps) // 2]:,.0f} | {bad} |"
+        )
+    return 0
+
+
 def _report(results: list[Result], args: Any, redis_ok: bool, work: Path) -> None:
     nginx = next((r.rps for r in results if r.name == "nginx proxy_pass"), None)
     print()
     print(
         f"# gateway benchmark — {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
-        f"wrk -c{args.connections} -d{args.duration}s, gateway workers={args.workers}, "
+        f"wrk -c{args.connections} -d{args.duration}s, "
+        f"gateway workers={args.workers} ({args.server}), "
         f"DLP engine={args.dlp_engine}, Redis limits={'yes' if redis_ok else 'no (memory)'}"
     )
     print(
