@@ -9,7 +9,10 @@
  *   char_offsets - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char);
  *   leaves_by_key - leaf indices grouped by key words (for context-required detectors);
  *   mask_alnum / mask_from - the format-preserving masks of _mask.py (previews, redaction);
- *   new_objects   - findings built without a frozen dataclass's per-field __setattr__.
+ *   new_objects   - findings built without a frozen dataclass's per-field __setattr__;
+ *   matches_at / confirm - the per-candidate loop of _confirm_one / _confidence (context,
+ *                   overlap with a better span, validator, allow-list); the regular
+ *                   expressions, validators and key-name checks stay the Python callables.
  * Only Python objects are handled (never raw pointers into caller memory), every length is
  * checked, and any failure propagates as a Python exception. Values are never logged or kept
  * beyond the call: the only cache holds normalised key names.
@@ -592,6 +595,452 @@ done:
     return out;
 }
 
+/* ---- candidate confirmation (_engine.Classifier._confirm_one / _confidence) ---------------- */
+
+static int is_alnum_str(PyObject *s) { /* str.isalnum() */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n == 0) return 0;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISALNUM(PyUnicode_READ(kind, d, i))) return 0;
+    return 1;
+}
+
+static int is_digit_str(PyObject *s) { /* str.isdigit() */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n == 0) return 0;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISDIGIT(PyUnicode_READ(kind, d, i))) return 0;
+    return 1;
+}
+
+static Py_ssize_t count_alnum(PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), k = 0;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, d, i))) k++;
+    return k;
+}
+
+static int is_numeric_str(PyObject *s) { /* _NUMERIC.fullmatch: [0-9 .\-/]+ */
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (n == 0) return 0;
+    int kind = PyUnicode_KIND(s);
+    const void *d = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        if (!((c >= '0' && c <= '9') || c == ' ' || c == '.' || c == '-' || c == '/')) return 0;
+    }
+    return 1;
+}
+
+/* The Python list ``starts`` (ints, ascending): bisect_right(starts, x). -1 on error. */
+static Py_ssize_t bisect_right_ll(PyObject *list, long long x) {
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(list);
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        long long v = PyLong_AsLongLong(PyList_GET_ITEM(list, mid));
+        if (v == -1 && PyErr_Occurred()) return -1;
+        if (x < v) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Detector spec: the per-detector constants of one confirmation (built once per Classifier). */
+enum {
+    SP_GROUP, SP_NEEDS_CTX, SP_BARE_CTX, SP_BASE, SP_SEP_BONUS, SP_SHORT_LEN, SP_SECRET,
+    SP_VALIDATOR, SP_CTX_SEARCH, SP_KEY_HITS, SP_KEY_HIT, SP_DET, SP_N
+};
+/* Engine spec: (floor, allow, allow_hash, canonical, allow_digest, looks_like_other_id, Hit,
+ * key_cache) */
+enum { EN_FLOOR, EN_ALLOW, EN_ALLOW_HASH, EN_CANONICAL, EN_DIGEST, EN_OTHER_ID, EN_HIT,
+       EN_KEY_CACHE, EN_N };
+
+typedef struct {
+    long group;
+    int needs_ctx, bare_ctx, secret;
+    double base, sep_bonus;
+    long short_len;
+    PyObject *validator, *ctx_search, *key_hits, *key_hit, *det;
+    double floor;
+    PyObject *allow, *allow_hash, *canonical, *digest, *other_id, *hit_type;
+    Py_ssize_t key_cache;
+} Spec;
+
+static int read_spec(PyObject *sp, PyObject *en, Spec *o) {
+    if (!PyTuple_Check(sp) || PyTuple_GET_SIZE(sp) != SP_N || !PyTuple_Check(en) ||
+        PyTuple_GET_SIZE(en) != EN_N) {
+        PyErr_SetString(PyExc_TypeError, "confirm: bad detector or engine spec");
+        return -1;
+    }
+#define IT(t, i) PyTuple_GET_ITEM(t, i)
+    o->group = PyLong_AsLong(IT(sp, SP_GROUP));
+    o->needs_ctx = PyObject_IsTrue(IT(sp, SP_NEEDS_CTX));
+    o->bare_ctx = PyObject_IsTrue(IT(sp, SP_BARE_CTX));
+    o->base = PyFloat_AsDouble(IT(sp, SP_BASE));
+    o->sep_bonus = PyFloat_AsDouble(IT(sp, SP_SEP_BONUS));
+    o->short_len = PyLong_AsLong(IT(sp, SP_SHORT_LEN));
+    o->secret = PyObject_IsTrue(IT(sp, SP_SECRET));
+    o->validator = IT(sp, SP_VALIDATOR) == Py_None ? NULL : IT(sp, SP_VALIDATOR);
+    o->ctx_search = IT(sp, SP_CTX_SEARCH) == Py_None ? NULL : IT(sp, SP_CTX_SEARCH);
+    o->key_hits = IT(sp, SP_KEY_HITS);
+    o->key_hit = IT(sp, SP_KEY_HIT);
+    o->det = IT(sp, SP_DET);
+    o->floor = PyFloat_AsDouble(IT(en, EN_FLOOR));
+    o->allow = IT(en, EN_ALLOW);
+    o->allow_hash = IT(en, EN_ALLOW_HASH);
+    o->canonical = IT(en, EN_CANONICAL);
+    o->digest = IT(en, EN_DIGEST);
+    o->other_id = IT(en, EN_OTHER_ID);
+    o->hit_type = IT(en, EN_HIT);
+    o->key_cache = PyLong_AsSsize_t(IT(en, EN_KEY_CACHE));
+#undef IT
+    if (PyErr_Occurred()) return -1;
+    if (o->needs_ctx < 0 || o->bare_ctx < 0 || o->secret < 0) return -1;
+    if (!PyDict_CheckExact(o->key_hits) || !PyAnySet_Check(o->allow) ||
+        !PyAnySet_Check(o->allow_hash) || !PyType_Check(o->hit_type)) {
+        PyErr_SetString(PyExc_TypeError, "confirm: bad spec member types");
+        return -1;
+    }
+    return 0;
+}
+
+/* key_hits cache lookup, filled via key_hit(key) on a miss. 1/0, -1 on error. */
+static int key_hit_of(Spec *sp, PyObject *key) {
+    PyObject *cached = PyDict_GetItemWithError(sp->key_hits, key);
+    if (cached != NULL) return PyObject_IsTrue(cached);
+    if (PyErr_Occurred()) return -1;
+    PyObject *r = PyObject_CallOneArg(sp->key_hit, key);
+    if (r == NULL) return -1;
+    if (PyDict_GET_SIZE(sp->key_hits) >= sp->key_cache) PyDict_Clear(sp->key_hits);
+    int rc = PyDict_SetItem(sp->key_hits, key, r);
+    int t = rc < 0 ? -1 : PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* _confidence(c, leaf, start, value); sets *out. -1 on error. */
+static int confidence(Spec *sp, PyObject *leaf, Py_ssize_t start, PyObject *value, double *out) {
+    PyObject *key = PyTuple_GET_ITEM(leaf, 1), *ltext = PyTuple_GET_ITEM(leaf, 2);
+    int key_hit = 0, word_hit = 0;
+    if (PyUnicode_GET_LENGTH(key) > 0) {
+        key_hit = key_hit_of(sp, key);
+        if (key_hit < 0) return -1;
+    }
+    if (!key_hit && sp->ctx_search != NULL) {
+        Py_ssize_t lo = start - 48 > 0 ? start - 48 : 0;
+        Py_ssize_t n = PyUnicode_GET_LENGTH(ltext);
+        Py_ssize_t a = lo < n ? lo : n, b = start < n ? start : n;
+        PyObject *window = PyUnicode_Substring(ltext, a, b < a ? a : b);
+        if (window == NULL) return -1;
+        PyObject *m = PyObject_CallOneArg(sp->ctx_search, window);
+        Py_DECREF(window);
+        if (m == NULL) return -1;
+        word_hit = m != Py_None;
+        Py_DECREF(m);
+    }
+    int alnum = -1; /* value.isalnum(), computed once when needed */
+    if (!(key_hit || word_hit)) {
+        if (sp->needs_ctx) {
+            *out = 0.0;
+            return 0;
+        }
+        if (sp->bare_ctx) {
+            alnum = is_alnum_str(value);
+            if (alnum) {
+                *out = 0.0;
+                return 0;
+            }
+        }
+    }
+    double conf = sp->base + (key_hit ? 0.5 : word_hit ? 0.35 : 0.0);
+    if (sp->sep_bonus != 0.0) {
+        if (alnum < 0) alnum = is_alnum_str(value);
+        if (!alnum) conf += sp->sep_bonus;
+    }
+    if (sp->short_len != 0) {
+        if (alnum < 0) alnum = is_alnum_str(value);
+        Py_ssize_t k = alnum ? PyUnicode_GET_LENGTH(value) : count_alnum(value);
+        if (k <= sp->short_len) conf -= 0.3;
+    }
+    if (!(key_hit || word_hit) && !sp->secret && is_numeric_str(value)) {
+        PyObject *r = PyObject_CallFunction(sp->other_id, "OOn", key, ltext, start);
+        if (r == NULL) return -1;
+        int t = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (t < 0) return -1;
+        if (t) conf -= is_digit_str(value) ? 0.5 : 0.2;
+    }
+    *out = conf < 1.0 ? conf : 1.0;
+    return 0;
+}
+
+/* inside_taken(taken.get(li), s, e, conf) */
+static int inside_taken(PyObject *taken, PyObject *li, long long s, long long e, double conf) {
+    PyObject *spans = PyDict_GetItemWithError(taken, li);
+    if (spans == NULL) return PyErr_Occurred() ? -1 : 0;
+    if (!PyTuple_Check(spans) || PyTuple_GET_SIZE(spans) != 2 ||
+        !PyList_Check(PyTuple_GET_ITEM(spans, 0)) || !PyList_Check(PyTuple_GET_ITEM(spans, 1))) {
+        PyErr_SetString(PyExc_TypeError, "confirm: bad taken spans");
+        return -1;
+    }
+    PyObject *starts = PyTuple_GET_ITEM(spans, 0), *rest = PyTuple_GET_ITEM(spans, 1);
+    if (PyList_GET_SIZE(starts) == 0) return 0;
+    Py_ssize_t i = bisect_right_ll(starts, s);
+    if (i < 0) return -1;
+    Py_ssize_t stop = i - 5 > -1 ? i - 5 : -1;
+    for (Py_ssize_t j = i - 1; j > stop; j--) {
+        if (j >= PyList_GET_SIZE(rest)) continue;
+        PyObject *ek = PyList_GET_ITEM(rest, j);
+        if (!PyTuple_Check(ek) || PyTuple_GET_SIZE(ek) != 2) {
+            PyErr_SetString(PyExc_TypeError, "confirm: bad taken span");
+            return -1;
+        }
+        long long ee = PyLong_AsLongLong(PyTuple_GET_ITEM(ek, 0));
+        double kk = PyFloat_AsDouble(PyTuple_GET_ITEM(ek, 1));
+        if (PyErr_Occurred()) return -1;
+        if (e <= ee && conf <= kk) return 1;
+    }
+    return 0;
+}
+
+/* take(taken, li, s, e, conf) */
+static int take(PyObject *taken, PyObject *li, long long s, long long e, double conf) {
+    PyObject *spans = PyDict_GetItemWithError(taken, li);
+    if (spans == NULL) {
+        if (PyErr_Occurred()) return -1;
+        PyObject *a = PyList_New(0), *b = PyList_New(0);
+        spans = (a && b) ? PyTuple_Pack(2, a, b) : NULL;
+        Py_XDECREF(a);
+        Py_XDECREF(b);
+        if (spans == NULL) return -1;
+        int rc = PyDict_SetItem(taken, li, spans);
+        Py_DECREF(spans);
+        if (rc < 0) return -1;
+    }
+    PyObject *starts = PyTuple_GET_ITEM(spans, 0), *rest = PyTuple_GET_ITEM(spans, 1);
+    Py_ssize_t i = bisect_right_ll(starts, s);
+    if (i < 0) return -1;
+    PyObject *sv = PyLong_FromLongLong(s);
+    PyObject *ek = Py_BuildValue("(Ld)", e, conf);
+    int rc = (sv && ek && PyList_Insert(starts, i, sv) == 0 && PyList_Insert(rest, i, ek) == 0)
+                 ? 0 : -1;
+    Py_XDECREF(sv);
+    Py_XDECREF(ek);
+    return rc;
+}
+
+/* a Hit(leaf, start, end, confidence, det) without its dataclass __init__ */
+static PyObject *hit_descrs = NULL; /* (Hit type, (descr, ...)) cached for the last Hit type seen */
+
+static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e, double conf,
+                         PyObject *det) {
+    static const char *names[] = {"leaf", "start", "end", "confidence", "det"};
+    if (hit_descrs == NULL || PyTuple_GET_ITEM(hit_descrs, 0) != type) {
+        PyObject *ds = PyTuple_New(5);
+        if (ds == NULL) return NULL;
+        for (int j = 0; j < 5; j++) {
+            PyObject *d = PyObject_GetAttrString(type, names[j]);
+            if (d == NULL) {
+                Py_DECREF(ds);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(ds, j, d);
+            if (!Py_IS_TYPE(d, &PyMemberDescr_Type)) {
+                Py_DECREF(ds);
+                PyErr_SetString(PyExc_TypeError, "confirm: Hit fields must be slots");
+                return NULL;
+            }
+        }
+        PyObject *pair = PyTuple_Pack(2, type, ds);
+        Py_DECREF(ds);
+        if (pair == NULL) return NULL;
+        Py_XSETREF(hit_descrs, pair);
+    }
+    PyObject *ds = PyTuple_GET_ITEM(hit_descrs, 1);
+    PyObject *vals[5] = {PyLong_FromSsize_t(li), PyLong_FromLongLong(s), PyLong_FromLongLong(e),
+                         PyFloat_FromDouble(conf), det};
+    Py_INCREF(det);
+    PyTypeObject *t = (PyTypeObject *)type;
+    PyObject *obj = (vals[0] && vals[1] && vals[2] && vals[3]) ? t->tp_alloc(t, 0) : NULL;
+    for (int j = 0; j < 5 && obj != NULL; j++) {
+        PyObject *d = PyTuple_GET_ITEM(ds, j);
+        if (Py_TYPE(d)->tp_descr_set(d, obj, vals[j]) < 0) Py_CLEAR(obj);
+    }
+    for (int j = 0; j < 5; j++) Py_XDECREF(vals[j]);
+    return obj;
+}
+
+/* confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken): the body of
+ * _confirm_one for one detector -- every match confirmed (context, overlap with a better span,
+ * validator, allow-list) becomes a Hit appended to ``out`` and a span in ``taken``. */
+static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *sp_t, *en_t, *leaves, *text, *starts, *matches, *out, *taken;
+    int bare_ok;
+    if (!PyArg_ParseTuple(args, "O!O!O!UO!OO!pO!:confirm", &PyTuple_Type, &sp_t, &PyTuple_Type,
+                          &en_t, &PyList_Type, &leaves, &text, &PyList_Type, &starts, &matches,
+                          &PyList_Type, &out, &bare_ok, &PyDict_Type, &taken))
+        return NULL;
+    Spec sp;
+    if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
+    if (PyList_GET_SIZE(starts) != PyList_GET_SIZE(leaves) || PyList_GET_SIZE(starts) == 0) {
+        PyErr_SetString(PyExc_ValueError, "confirm: one start per leaf");
+        return NULL;
+    }
+    PyObject *group = PyLong_FromLong(sp.group);
+    PyObject *it = group ? PyObject_GetIter(matches) : NULL;
+    if (it == NULL) {
+        Py_XDECREF(group);
+        return NULL;
+    }
+    int allow_any = PySet_GET_SIZE(sp.allow) > 0 || PySet_GET_SIZE(sp.allow_hash) > 0;
+    PyObject *m;
+    while ((m = PyIter_Next(it)) != NULL) {
+        PyObject *span = PyObject_CallMethod(m, "span", "O", group);
+        Py_DECREF(m);
+        if (span == NULL) goto fail;
+        long long s = -1, e = -1;
+        if (PyTuple_Check(span) && PyTuple_GET_SIZE(span) == 2) {
+            s = PyLong_AsLongLong(PyTuple_GET_ITEM(span, 0));
+            e = PyLong_AsLongLong(PyTuple_GET_ITEM(span, 1));
+        } else {
+            PyErr_SetString(PyExc_TypeError, "confirm: span() must give (start, end)");
+        }
+        Py_DECREF(span);
+        if (PyErr_Occurred()) goto fail;
+        if (s < 0 || s == e) continue;
+        Py_ssize_t tlen = PyUnicode_GET_LENGTH(text);
+        /* text[s:e] as Python slices it (clamped) */
+        Py_ssize_t a = s < tlen ? (Py_ssize_t)s : tlen;
+        Py_ssize_t b = e < tlen ? (Py_ssize_t)e : tlen;
+        if (b < a) b = a;
+        PyObject *value = PyUnicode_Substring(text, a, b);
+        if (value == NULL) goto fail;
+        if (!bare_ok && sp.bare_ctx && is_alnum_str(value)) {
+            Py_DECREF(value);
+            continue;
+        }
+        Py_ssize_t li = bisect_right_ll(starts, s) - 1;
+        if (li < -1 || PyErr_Occurred()) {
+            Py_DECREF(value);
+            goto fail;
+        }
+        if (li < 0) li += PyList_GET_SIZE(leaves); /* leaves[-1], as Python indexes */
+        PyObject *leaf = PyList_GET_ITEM(leaves, li);
+        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
+            Py_DECREF(value);
+            PyErr_SetString(PyExc_TypeError, "confirm: leaves must be Leaf tuples");
+            goto fail;
+        }
+        long long base = PyLong_AsLongLong(PyList_GET_ITEM(starts, li));
+        if (base == -1 && PyErr_Occurred()) {
+            Py_DECREF(value);
+            goto fail;
+        }
+        if (e > base + PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(leaf, 2))) {
+            Py_DECREF(value);
+            continue; /* crossed a leaf separator */
+        }
+        double conf;
+        if (confidence(&sp, leaf, (Py_ssize_t)(s - base), value, &conf) < 0) {
+            Py_DECREF(value);
+            goto fail;
+        }
+        if (conf < sp.floor) {
+            Py_DECREF(value);
+            continue;
+        }
+        PyObject *lio = PyLong_FromSsize_t(li);
+        if (lio == NULL) {
+            Py_DECREF(value);
+            goto fail;
+        }
+        int in = inside_taken(taken, lio, s, e, conf);
+        if (in != 0) {
+            Py_DECREF(value);
+            Py_DECREF(lio);
+            if (in < 0) goto fail;
+            continue;
+        }
+        if (sp.validator != NULL) {
+            PyObject *r = PyObject_CallOneArg(sp.validator, value);
+            int ok = r == NULL ? -1 : PyObject_IsTrue(r);
+            Py_XDECREF(r);
+            if (ok <= 0) {
+                Py_DECREF(value);
+                Py_DECREF(lio);
+                if (ok < 0) goto fail;
+                continue;
+            }
+        }
+        if (allow_any) {
+            PyObject *cv = PyObject_CallOneArg(sp.canonical, value);
+            int listed = cv == NULL ? -1 : PySet_Contains(sp.allow, cv);
+            if (listed == 0 && PySet_GET_SIZE(sp.allow_hash) > 0) {
+                PyObject *dg = PyObject_CallOneArg(sp.digest, cv);
+                listed = dg == NULL ? -1 : PySet_Contains(sp.allow_hash, dg);
+                Py_XDECREF(dg);
+            }
+            Py_XDECREF(cv);
+            if (listed != 0) {
+                Py_DECREF(value);
+                Py_DECREF(lio);
+                if (listed < 0) goto fail;
+                continue;
+            }
+        }
+        Py_DECREF(value);
+        PyObject *hit = new_hit(sp.hit_type, li, s - base, e - base, conf, sp.det);
+        int rc = hit == NULL ? -1 : PyList_Append(out, hit);
+        Py_XDECREF(hit);
+        if (rc < 0 || take(taken, lio, s, e, conf) < 0) {
+            Py_DECREF(lio);
+            goto fail;
+        }
+        Py_DECREF(lio);
+    }
+    if (PyErr_Occurred()) goto fail;
+    Py_DECREF(it);
+    Py_DECREF(group);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(it);
+    Py_DECREF(group);
+    return NULL;
+}
+
+/* matches_at(match, text, offsets) -> [m, ...]: ``match(text, p)`` for each offset p below
+ * len(text) where it matches (_matches_at for a detector without a looser prefilter pattern) */
+static PyObject *py_matches_at(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *match, *text, *offsets;
+    if (!PyArg_ParseTuple(args, "OUO!:matches_at", &match, &text, &PyList_Type, &offsets))
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(offsets); j++) {
+        Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, j));
+        if (p == -1 && PyErr_Occurred()) goto fail;
+        if (p >= n) continue;
+        PyObject *m = PyObject_CallFunction(match, "On", text, p);
+        if (m == NULL) goto fail;
+        int rc = m == Py_None ? 0 : PyList_Append(out, m);
+        Py_DECREF(m);
+        if (rc < 0) goto fail;
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"json_leaves", py_json_leaves, METH_VARARGS,
      "json_leaves(obj, prefix, leaf_type, norm_key, normalize) -> list | None"},
@@ -605,6 +1054,10 @@ static PyMethodDef methods[] = {
      "mask_from(value, keep) -> value[:keep] + the rest with alphanumerics starred"},
     {"new_objects", py_new_objects, METH_VARARGS,
      "new_objects(cls, slot_names, rows) -> list of cls instances with those slots set"},
+    {"matches_at", py_matches_at, METH_VARARGS,
+     "matches_at(match, text, offsets) -> [match(text, p) for p in offsets if it matches]"},
+    {"confirm", py_confirm, METH_VARARGS,
+     "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"char_offsets", py_char_offsets, METH_VARARGS,
      "char_offsets(s, ascending_byte_offsets) -> list of str offsets"},
     {NULL, NULL, 0, NULL},

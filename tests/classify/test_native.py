@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ringfence.classify import Classifier, RedactionMode, RedactionPolicy
+from ringfence.classify import Classifier, RedactionMode, RedactionPolicy, load_custom_detectors
 from ringfence.classify import _extract as ex
 from ringfence.classify._accel import ENV, NATIVE, load_native
-from ringfence.classify._engine import SEP
+from ringfence.classify._engine import SEP, allow_digest
 from ringfence.classify._hits import byte_to_char
 from ringfence.classify._mask import mask_alnum_py, mask_from_py
 from ringfence.classify._model import Finding
@@ -313,3 +313,89 @@ def test_native_findings_equal_dataclass_findings() -> None:
         NATIVE.new_objects(Finding, fields, [row[:3]])
     with pytest.raises(TypeError):
         NATIVE.new_objects(Finding, ("to_dict",), [("x",)])
+
+
+@needs_native
+@pytest.mark.parametrize("engine", ["auto", "re2"])
+def test_same_findings_with_allow_lists_and_custom_detectors(engine: str) -> None:
+    custom = load_custom_detectors(
+        [
+            {
+                "id": "acme_employee_id",
+                "class": "confidential",
+                "pattern": r"\bEMP-\d{6}\b",
+                "context": ["employee"],
+                "positive": ["employee EMP-123456"],
+            },
+            {
+                "id": "acme_badge",
+                "class": "internal",
+                "pattern": r"\bB\d{5}\b",
+                "context": ["badge"],
+                "keys": ["badge"],
+                "needs_context": True,
+                "positive": ["badge B12345"],
+            },
+        ]
+    )
+    recs = corpus(60, seed=3)
+    # Allow-list a few values the corpus really contains, both in clear and as digests.
+    plain = Classifier(engine=engine)
+    seen = [
+        an.leaves[h.leaf].text[h.start : h.end]
+        for rec in recs[:5]
+        for an in [plain.analyze(rec.body, rec.content_type)]
+        for h in an.hits
+    ]
+    assert len(seen) >= 6
+    kwargs: dict[str, Any] = {
+        "custom": custom,
+        "engine": engine,
+        "allow_values": ["jane@acme.io", *seen[:3]],
+        "allow_sha256": [allow_digest("+44 20 7946 0958"), *map(allow_digest, seen[3:6])],
+    }
+    pair = (Classifier(native=True, **kwargs), Classifier(native=False, **kwargs))
+    extra = [
+        b'{"staff": {"employee": "EMP-654321", "badge": "B12345"}, "x": "jane@acme.io"}',
+        b"employee EMP-111111 badge B22222 phone +44 20 7946 0958",
+    ]
+    for body in extra:
+        same_scan(pair, body, None)
+    for rec in recs:
+        same_scan(pair, rec.body, rec.content_type)
+    # the allow-lists really removed findings (both paths equally, as checked above)
+    count = sum(len(pair[0].scan(r.body, r.content_type).findings) for r in recs[:5])
+    assert count < sum(len(plain.scan(r.body, r.content_type).findings) for r in recs[:5])
+    for i in range(5):
+        same_scan(pair, typical_payload(i), "application/json")
+        same_scan(pair, payload(4096, seed=i), "application/json")
+
+
+@needs_native
+def test_native_confirm_rejects_bad_specs(pair: tuple[Classifier, Classifier]) -> None:
+    assert NATIVE is not None
+    nat = pair[0]
+    leaves = [ex.Leaf(("a",), "email", "jane@example.com")]
+    spec, eng = nat._spec[0], nat._eng
+    with pytest.raises(TypeError):
+        NATIVE.confirm(spec[:3], eng, leaves, "x", [0], [], [], True, {})
+    with pytest.raises(TypeError):
+        NATIVE.confirm(spec, eng[:2], leaves, "x", [0], [], [], True, {})
+    with pytest.raises(ValueError):
+        NATIVE.confirm(spec, eng, leaves, "x", [], [], [], True, {})
+    with pytest.raises(AttributeError):
+        NATIVE.confirm(spec, eng, leaves, "x", [0], [object()], [], True, {})
+    rx = nat._compiled[0].regex
+    with pytest.raises(TypeError):
+        NATIVE.confirm(
+            spec, eng, [("a",)], "j@example.com", [0], rx.finditer("j@example.com"), [], True, {}
+        )
+    out: list[Any] = []
+    NATIVE.confirm(
+        spec, eng, leaves, leaves[0].text, [0], rx.finditer(leaves[0].text), out, True, {}
+    )
+    ref: list[Any] = []
+    pair[1]._confirm_one(
+        pair[1]._compiled[0], leaves, leaves[0].text, [0], rx.finditer(leaves[0].text), ref
+    )
+    assert out == ref and out

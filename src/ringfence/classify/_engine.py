@@ -14,7 +14,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import accumulate
 from types import ModuleType
 from typing import Any
@@ -196,6 +196,35 @@ class Classifier:
         self.max_structured_bytes = max_structured_bytes
         self.chunk_chars = chunk_chars
         self.overlap_chars = max(256, min(overlap_chars, chunk_chars))
+        # Constants of the native confirmation loop, per detector and per engine (the order
+        # is the C side's; the callables are the same ones the Python path calls).
+        self._spec = [
+            (
+                c.group,
+                c.det.needs_context,
+                c.det.bare_needs_context,
+                float(c.det.base),
+                float(c.det.separated_bonus),
+                c.det.short_len,
+                c.det.category == "secret",
+                c.det.validator,
+                c.ctx.search if c.ctx is not None else None,
+                c.key_hits,
+                partial(_key_hit, c),
+                c.det,
+            )
+            for c in self._compiled
+        ]
+        self._eng = (
+            self._floor,
+            self._allow,
+            self._allow_hash,
+            canonical,
+            allow_digest,
+            _looks_like_other_id,
+            Hit,
+            _KEY_CACHE,
+        )
         # The native hot path (None: pure Python). ``native=None`` follows the module default
         # (available and not switched off by RINGFENCE_CLASSIFY_NATIVE=0); False forces Python.
         self._native: ModuleType | None = NATIVE if native is not False else None
@@ -415,10 +444,18 @@ class Classifier:
                 matches = self._context_matches(c, leaves, text, starts, at, by_key)
             elif offsets and idx not in nopos:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
-                matches = self._matches_at(c, text, at)
+                if nat is not None and not c.det.prefilter:
+                    matches = nat.matches_at(c.regex.match, text, at)
+                else:
+                    matches = self._matches_at(c, text, at)
             else:
                 matches = c.regex.finditer(text)
-            self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok, taken)
+            if nat is not None:
+                nat.confirm(
+                    self._spec[idx], self._eng, leaves, text, starts, matches, hits, bare_ok, taken
+                )
+            else:
+                self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok, taken)
         return resolve_overlaps(hits)
 
     def _order(self, idx: int) -> tuple[bool, float, int]:

@@ -1,5 +1,5 @@
 # Type stub for the C extension built from csrc/classify/_native.c.
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -22,3 +22,16 @@ def mask_from(value: str, keep: int, /) -> str: ...
 def new_objects(
     cls: type[_T], names: tuple[str, ...], rows: list[tuple[Any, ...]], /
 ) -> list[_T]: ...
+def matches_at(match: Callable[[str, int], Any], text: str, offsets: list[int], /) -> list[Any]: ...
+def confirm(
+    spec: tuple[Any, ...],
+    engine: tuple[Any, ...],
+    leaves: list[Any],
+    text: str,
+    starts: list[int],
+    matches: Iterable[Any],
+    out: list[Any],
+    bare_ok: bool,
+    taken: dict[int, Any],
+    /,
+) -> None: ...
