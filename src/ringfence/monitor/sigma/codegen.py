@@ -29,6 +29,7 @@ from sigma.conditions import (
 )
 from sigma.types import (
     CompareOperators,
+    SigmaBool,
     SigmaCompareExpression,
     SigmaExists,
     SigmaFieldReference,
@@ -115,6 +116,7 @@ class _Generator:
             "_V": View,
             "_lt": _lower_text,
             "_num": _as_number,
+            "_text": _as_text,
             "_slow_index": _slow_index,
         }
         self.funcs: list[str] = []
@@ -239,6 +241,12 @@ class _Generator:
             i = self.var(compiler.product, node.field, scope, "y")
             n = self.const(float(value.number.number))
             inline = f"y{i} is not None and y{i} {_OPS[value.op]} {n}"
+        elif isinstance(value, SigmaBool):
+            # value_test's bool: identity for bools, else the text "true"/"false" (cased)
+            i = self.var(compiler.product, node.field, scope)
+            b = bool(value.boolean)
+            x = f"x{i}"
+            inline = f"{x} is {b} if isinstance({x}, bool) else _text({x}) == {str(b).lower()!r}"
         else:
             i = self.var(compiler.product, node.field, scope)
             test = self.const(value_test(value, compiler.placeholders), "v")

@@ -519,26 +519,40 @@ def required_values(node: Any) -> tuple[str, frozenset[str]] | None:
     return None
 
 
-def split_index(node: Any) -> tuple[tuple[str, frozenset[str]], list[Any]] | None:
-    """Like ``required_values``, plus the rest of the condition once that equality holds.
-
-    An event reaching a rule through the index already satisfies the indexed equality, so only
-    the residual nodes (AND-ed) need evaluating; ``[]`` means the index alone decides."""
+def index_options(node: Any) -> list[tuple[tuple[str, frozenset[str]], list[Any]]]:
+    """Every way to reach ``node`` through an equality index: (field, plain lower-case
+    values) every matching event must have, and the rest of the condition once that equality
+    holds (``[]``: the index alone decides). An event reaching a rule through the index
+    already satisfies the indexed equality, so only the residual nodes (AND-ed) need
+    evaluating."""
     if isinstance(node, ConditionAND):
+        out = []
         for i, child in enumerate(node.args):
-            found = split_index(child)
-            if found is not None:
-                index, rest = found
-                return index, rest + [a for j, a in enumerate(node.args) if j != i]
-        return None
+            others = [a for j, a in enumerate(node.args) if j != i]
+            out += [(index, rest + others) for index, rest in index_options(child)]
+        return out
     req = required_values(node)
     if req is None:
-        return None
+        return []
     if isinstance(node, ConditionFieldEqualsValueExpression):
-        return req, []
+        return [(req, [])]
     if isinstance(node, ConditionOR) and all(
         isinstance(a, ConditionFieldEqualsValueExpression) for a in node.args
     ):
-        return req, []  # plain equalities on one field: the index decides alone
+        return [(req, [])]  # plain equalities on one field: the index decides alone
     # an OR whose branches carry more conditions: the index narrows, the OR is still checked
-    return req, [node]
+    return [(req, [node])]
+
+
+def split_index(
+    node: Any, rank: Callable[[str], int] | None = None
+) -> tuple[tuple[str, frozenset[str]], list[Any]] | None:
+    """The index option of ``node`` whose field ranks highest (first on ties), or None.
+    Rules of one log source that share an index field share one probe per event."""
+    options = index_options(node)
+    if not options:
+        return None
+    if rank is None:
+        return options[0]
+    best = max(rank(index[0]) for index, _ in options)
+    return next(o for o in options if rank(o[0][0]) == best)

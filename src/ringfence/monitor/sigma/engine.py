@@ -8,7 +8,7 @@ event shapes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,13 +22,19 @@ from sigma.rule import SigmaRule
 from ringfence.core.errors import ValidationError
 from ringfence.monitor.events import Event
 from ringfence.monitor.sigma.codegen import IndexSpec, PlanFunction, generate
-from ringfence.monitor.sigma.compiler import Compiler, Predicate, Unsupported, split_index
+from ringfence.monitor.sigma.compiler import (
+    Compiler,
+    Predicate,
+    Unsupported,
+    index_options,
+    split_index,
+)
 from ringfence.monitor.sigma.correlation import (
     CompiledCorrelation,
     CorrelationHit,
     compile_correlation,
 )
-from ringfence.monitor.sigma.fields import View
+from ringfence.monitor.sigma.fields import View, candidate_paths
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 # Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
@@ -115,6 +121,7 @@ class RuleSet:
         self.correlations: list[CompiledCorrelation] = []
         self.problems: list[RuleProblem] = []
         self._plans: dict[tuple[str, str], _Plan] = {}
+        self._runs: dict[tuple[str, str], PlanFunction | None] = {}  # plan.run by source
         self._by_key: dict[str, CompiledRule] = {}
         self._corr_by_rule: dict[str, list[CompiledCorrelation]] = {}
 
@@ -181,14 +188,19 @@ class RuleSet:
             origins[id(item)] = origin
             parsed.append(item)
         plain = [r for r in parsed if isinstance(r, SigmaRule)]
+        rank = _index_ranking(plain)
         for r in plain:
-            rs._add_rule(r, origins[id(r)], placeholders or {})
+            rs._add_rule(r, origins[id(r)], placeholders or {}, rank)
         for c in (r for r in parsed if isinstance(r, SigmaCorrelationRule)):
             rs._add_correlation(c, origins[id(c)])
         return rs
 
     def _add_rule(
-        self, rule: SigmaRule, origin: str, placeholders: Mapping[str, Sequence[str]]
+        self,
+        rule: SigmaRule,
+        origin: str,
+        placeholders: Mapping[str, Sequence[str]],
+        rank: Callable[[str | None, str], int] | None = None,
     ) -> None:
         product = rule.logsource.product
         key = str(rule.name or rule.id or rule.title)
@@ -199,7 +211,8 @@ class RuleSet:
             matcher: Predicate = (
                 preds[0] if len(preds) == 1 else (lambda d: any(p(d) for p in preds))
             )
-            split = split_index(trees[0]) if len(trees) == 1 else None
+            by_field = (lambda f: rank(product, f)) if rank is not None else None
+            split = split_index(trees[0], by_field) if len(trees) == 1 else None
             index = split[0] if split else None
             residual: Predicate | None = matcher
             residual_nodes: list[Any] | None = None
@@ -278,7 +291,7 @@ class RuleSet:
         plan = self._plans.get((product, service))
         if plan is None:
             plan = _Plan()
-            specs: dict[str, IndexSpec] = {}
+            specs: dict[tuple[str, ...], IndexSpec] = {}
             for r in self.rules:
                 if not r.applies_to_source(product, service):
                     continue
@@ -286,11 +299,13 @@ class RuleSet:
                     plan.unindexed.append(r)
                     continue
                 fname, values = r.index
-                if fname not in specs:
+                # fields that resolve to the same paths (eventType / eventtype) share a table
+                paths = tuple(candidate_paths(r.product, fname))
+                if paths not in specs:
                     get = Compiler(r.product).get(fname)
-                    specs[fname] = IndexSpec(fname, r.product, get, {})
+                    specs[paths] = IndexSpec(fname, r.product, get, {})
                 for v in values:
-                    specs[fname].table.setdefault(v, []).append(r)
+                    specs[paths].table.setdefault(v, []).append(r)
             plan.indexes = list(specs.values())
             plan.run, plan.source = generate(plan.unindexed, plan.indexes)
             self._plans[(product, service)] = plan
@@ -346,12 +361,14 @@ class RuleSet:
         """The rules matching ``event``, in plan order: the plan's generated function; an
         event shape it refuses (or a TypeError/ValueError/AttributeError on the way) is decided
         by the interpreted path, which falls back to guarded full evaluation."""
-        plan = self._plans.get((event.product, event.service))
-        if plan is None:
-            plan = self._plan(event.product, event.service)
+        run = self._runs.get((event.product, event.service))
+        if run is None:
+            run = self._runs[(event.product, event.service)] = self._plan(
+                event.product, event.service
+            ).run
         hits: list[CompiledRule] = []
         try:
-            plan.run(event.ocsf, event.raw, hits)  # type: ignore[misc]
+            run(event.ocsf, event.raw, hits)  # type: ignore[misc]
         except (TypeError, ValueError, AttributeError):
             return self._hits_interpreted(event, View(event.ocsf, event.raw))
         return hits
@@ -379,6 +396,29 @@ class RuleSet:
 
     def rule(self, key: str) -> CompiledRule | None:
         return self._by_key.get(key)
+
+
+def _index_ranking(rules: Sequence[SigmaRule]) -> Callable[[str | None, str], int]:
+    """How many rules of a product could be indexed on a field's paths: a rule with several
+    equalities is indexed on the one most rules share, so a plan probes fewer fields."""
+    counts: dict[tuple[str | None, tuple[str, ...]], int] = {}
+    for r in rules:
+        try:
+            conditions = r.detection.parsed_condition
+            if len(conditions) != 1:
+                continue
+            tree = conditions[0].parsed
+        except SigmaError:
+            continue  # reported when the rule is compiled
+        product = r.logsource.product
+        keys = {(product, tuple(candidate_paths(product, f))) for (f, _), _ in index_options(tree)}
+        for k in keys:
+            counts[k] = counts.get(k, 0) + 1
+
+    def rank(product: str | None, field: str) -> int:
+        return counts.get((product, tuple(candidate_paths(product, field))), 0)
+
+    return rank
 
 
 def _sentence(rule: CompiledRule, e: Event) -> str:
