@@ -7,10 +7,9 @@
  *   json_leaves  - the JSON leaf walk (field paths, key words, text) of _leaves_recursive;
  *   join_leaves  - the scan buffer of _confirm_leaves (leaves joined by SEP, key names after);
  *   char_offsets - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char);
- *   leaves_by_key - leaf indices grouped by key words (for context-required detectors);
  *   mask_alnum / mask_from - the format-preserving masks of _mask.py (previews, redaction);
  *   new_objects   - findings built without a frozen dataclass's per-field __setattr__;
- *   matches_at / confirm - the per-candidate loop of _confirm_one / _confidence (context,
+ *   matches_at / context_matches / confirm - the per-candidate loop of _confirm_one / _confidence (context,
  *                   overlap with a better span, validator, allow-list); the regular
  *                   expressions, validators and key-name checks stay the Python callables.
  * Only Python objects are handled (never raw pointers into caller memory), every length is
@@ -431,51 +430,6 @@ static PyObject *py_char_offsets(PyObject *Py_UNUSED(self), PyObject *args) {
         PyObject *v = PyLong_FromLongLong(o - extra);
         if (v == NULL) goto fail;
         PyList_SET_ITEM(out, j, v);
-    }
-    return out;
-fail:
-    Py_DECREF(out);
-    return NULL;
-}
-
-/* leaves_by_key(leaves) -> {key: [leaf index, ...]} for the leaves with a non-empty key, in
- * leaf order (the dict built by _confirm_leaves for context-required detectors). */
-static PyObject *py_leaves_by_key(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *leaves;
-    if (!PyArg_ParseTuple(args, "O!:leaves_by_key", &PyList_Type, &leaves)) return NULL;
-    PyObject *out = PyDict_New();
-    if (out == NULL) return NULL;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(leaves); i++) {
-        PyObject *leaf = PyList_GET_ITEM(leaves, i);
-        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 2 ||
-            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1))) {
-            PyErr_SetString(PyExc_TypeError, "leaves_by_key needs Leaf tuples");
-            goto fail;
-        }
-        PyObject *key = PyTuple_GET_ITEM(leaf, 1);
-        if (PyUnicode_GET_LENGTH(key) == 0) continue;
-        PyObject *idx = PyLong_FromSsize_t(i);
-        if (idx == NULL) goto fail;
-        PyObject *lst = PyDict_GetItemWithError(out, key); /* borrowed */
-        if (lst == NULL) {
-            if (PyErr_Occurred()) {
-                Py_DECREF(idx);
-                goto fail;
-            }
-            lst = PyList_New(1);
-            if (lst == NULL) {
-                Py_DECREF(idx);
-                goto fail;
-            }
-            PyList_SET_ITEM(lst, 0, idx);
-            int rc = PyDict_SetItem(out, key, lst);
-            Py_DECREF(lst);
-            if (rc < 0) goto fail;
-        } else {
-            int rc = PyList_Append(lst, idx);
-            Py_DECREF(idx);
-            if (rc < 0) goto fail;
-        }
     }
     return out;
 fail:
@@ -1041,13 +995,156 @@ fail:
     return NULL;
 }
 
+/* (start, end) of a match object's whole match. -1 on error. */
+static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b) {
+    PyObject *span = PyObject_CallMethod(m, "span", NULL);
+    if (span == NULL) return -1;
+    if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
+        Py_DECREF(span);
+        PyErr_SetString(PyExc_TypeError, "span() must give (start, end)");
+        return -1;
+    }
+    *a = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 0));
+    *b = PyLong_AsSsize_t(PyTuple_GET_ITEM(span, 1));
+    Py_DECREF(span);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* context_matches(spec, engine, finditer, leaves, text, starts, at) -> [m, ...]
+ * _engine.Classifier._context_matches: the matches of a context-required detector only where
+ * they can count -- a leaf whose key names the type whole, elsewhere from each context word
+ * (``at``: ascending str offsets) up to 48 characters on; leaves in order, no match twice. */
+static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *sp_t, *en_t, *finditer, *leaves, *text, *starts, *at;
+    if (!PyArg_ParseTuple(args, "O!O!OO!UO!O!:context_matches", &PyTuple_Type, &sp_t,
+                          &PyTuple_Type, &en_t, &finditer, &PyList_Type, &leaves, &text,
+                          &PyList_Type, &starts, &PyList_Type, &at))
+        return NULL;
+    Spec sp;
+    if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
+    Py_ssize_t nl = PyList_GET_SIZE(leaves), na = PyList_GET_SIZE(at);
+    if (nl == 0 || PyList_GET_SIZE(starts) != nl) {
+        PyErr_SetString(PyExc_ValueError, "context_matches: one start per leaf");
+        return NULL;
+    }
+    PyObject *out = NULL;
+    char *whole = PyMem_Calloc(nl, 1);
+    Py_ssize_t *lbase = PyMem_New(Py_ssize_t, nl), *lend = PyMem_New(Py_ssize_t, nl);
+    Py_ssize_t *pl = PyMem_New(Py_ssize_t, na + 1), *pp = PyMem_New(Py_ssize_t, na + 1);
+    if (!whole || !lbase || !lend || !pl || !pp) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t li = 0; li < nl; li++) {
+        PyObject *leaf = PyList_GET_ITEM(leaves, li);
+        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
+            PyErr_SetString(PyExc_TypeError, "context_matches: leaves must be Leaf tuples");
+            goto done;
+        }
+        lbase[li] = PyLong_AsSsize_t(PyList_GET_ITEM(starts, li));
+        if (lbase[li] == -1 && PyErr_Occurred()) goto done;
+        lend[li] = lbase[li] + PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(leaf, 2));
+        PyObject *key = PyTuple_GET_ITEM(leaf, 1);
+        if (PyUnicode_GET_LENGTH(key) > 0) {
+            int hit = key_hit_of(&sp, key);
+            if (hit < 0) goto done;
+            whole[li] = (char)hit;
+        }
+    }
+    /* context word offsets, each with its leaf (ascending, so each leaf's run is contiguous) */
+    Py_ssize_t np = 0, n = lend[nl - 1], k = 0, prev = 0;
+    for (Py_ssize_t j = 0; j < na; j++) {
+        Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(at, j));
+        if (p == -1 && PyErr_Occurred()) goto done;
+        if (p < prev) { /* also rejects p < 0 */
+            PyErr_SetString(PyExc_ValueError, "context_matches: offsets must be ascending, >= 0");
+            goto done;
+        }
+        prev = p;
+        if (p >= n) break; /* the key names after the last leaf */
+        while (k + 1 < nl && lbase[k + 1] <= p) k++;
+        if (p >= lend[k]) continue; /* in a separator */
+        pl[np] = k;
+        pp[np] = p;
+        np++;
+    }
+    out = PyList_New(0);
+    if (out == NULL) goto done;
+    Py_ssize_t q = 0; /* next entry of pl/pp */
+    for (Py_ssize_t li = 0; li < nl; li++) {
+        Py_ssize_t run_end = q;
+        while (run_end < np && pl[run_end] == li) run_end++;
+        Py_ssize_t base = lbase[li], end = lend[li];
+        if (whole[li]) {
+            q = run_end;
+            PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, base, end);
+            PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
+            Py_XDECREF(iter);
+            if (it == NULL) goto fail;
+            PyObject *m;
+            while ((m = PyIter_Next(it)) != NULL) {
+                int rc = PyList_Append(out, m);
+                Py_DECREF(m);
+                if (rc < 0) break;
+            }
+            Py_DECREF(it);
+            if (PyErr_Occurred()) goto fail;
+            continue;
+        }
+        Py_ssize_t cur = base;
+        for (; q < run_end; q++) {
+            Py_ssize_t p = pp[q];
+            if (p + 48 < cur) continue;
+            PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, cur > p ? cur : p, end);
+            PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
+            Py_XDECREF(iter);
+            if (it == NULL) goto fail;
+            int broke = 0;
+            PyObject *m;
+            while ((m = PyIter_Next(it)) != NULL) {
+                Py_ssize_t a, b;
+                if (match_span(m, &a, &b) < 0) {
+                    Py_DECREF(m);
+                    break;
+                }
+                if (a > p + 48) {
+                    Py_DECREF(m);
+                    broke = 1;
+                    break;
+                }
+                cur = b > a ? b : b + 1;
+                int rc = PyList_Append(out, m);
+                Py_DECREF(m);
+                if (rc < 0) break;
+            }
+            Py_DECREF(it);
+            if (PyErr_Occurred()) goto fail;
+            if (!broke) { /* no further match anywhere in this leaf */
+                q = run_end;
+                break;
+            }
+        }
+        q = run_end;
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    PyMem_Free(whole);
+    PyMem_Free(lbase);
+    PyMem_Free(lend);
+    PyMem_Free(pl);
+    PyMem_Free(pp);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"json_leaves", py_json_leaves, METH_VARARGS,
      "json_leaves(obj, prefix, leaf_type, norm_key, normalize) -> list | None"},
     {"join_leaves", py_join_leaves, METH_VARARGS,
      "join_leaves(leaves, sep) -> (text, starts, scanned_bytes, scanned)"},
-    {"leaves_by_key", py_leaves_by_key, METH_VARARGS,
-     "leaves_by_key(leaves) -> {key: [leaf index, ...]}"},
     {"mask_alnum", py_mask_alnum, METH_VARARGS,
      "mask_alnum(value, keep_tail, keep_head) -> value with alphanumerics starred"},
     {"mask_from", py_mask_from, METH_VARARGS,
@@ -1056,6 +1153,8 @@ static PyMethodDef methods[] = {
      "new_objects(cls, slot_names, rows) -> list of cls instances with those slots set"},
     {"matches_at", py_matches_at, METH_VARARGS,
      "matches_at(match, text, offsets) -> [match(text, p) for p in offsets if it matches]"},
+    {"context_matches", py_context_matches, METH_VARARGS,
+     "context_matches(spec, engine, finditer, leaves, text, starts, at) -> [match, ...]"},
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"char_offsets", py_char_offsets, METH_VARARGS,

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from ringfence.classify import Classifier, RedactionMode, RedactionPolicy, load_custom_detectors
 from ringfence.classify import _extract as ex
 from ringfence.classify._accel import ENV, NATIVE, load_native
-from ringfence.classify._engine import SEP, allow_digest
+from ringfence.classify._engine import SEP, _by_key, allow_digest
 from ringfence.classify._hits import byte_to_char
 from ringfence.classify._mask import mask_alnum_py, mask_from_py
 from ringfence.classify._model import Finding
@@ -399,3 +399,39 @@ def test_native_confirm_rejects_bad_specs(pair: tuple[Classifier, Classifier]) -
         pair[1]._compiled[0], leaves, leaves[0].text, [0], rx.finditer(leaves[0].text), ref
     )
     assert out == ref and out
+
+
+@needs_native
+@FAST
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.sampled_from(["", "phone", "tax id", "note", "passport number", "x y"]),
+            st.lists(
+                st.sampled_from(
+                    ["phone", "tel:", "passport", "TFN", "020 7946 0958", "123456789", " ", "é"]
+                ),
+                max_size=8,
+            ).map("".join),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    picks=st.lists(st.integers(0, 400), max_size=12),
+)
+def test_native_context_matches_equal_python(
+    pair: tuple[Classifier, Classifier], cells: list[tuple[str, str]], picks: list[int]
+) -> None:
+    assert NATIVE is not None
+    nat, py = pair
+    leaves = [ex.Leaf(("f", i), k, t) for i, (k, t) in enumerate(cells)]
+    text, starts, _, _ = NATIVE.join_leaves(leaves, SEP)
+    at = sorted(set(picks))
+    for idx, c in enumerate(py._compiled):
+        if not c.det.needs_context:
+            continue
+        want = [m.span() for m in py._context_matches(c, leaves, text, starts, at, _by_key(leaves))]
+        got = NATIVE.context_matches(
+            nat._spec[idx], nat._eng, nat._compiled[idx].regex.finditer, leaves, text, starts, at
+        )
+        assert [m.span() for m in got] == want, c.det.id

@@ -439,9 +439,14 @@ class Classifier:
                 continue
             if c.det.needs_context and offsets and idx not in nopos:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
-                if by_key is None:
-                    by_key = _by_key(leaves) if nat is None else nat.leaves_by_key(leaves)
-                matches = self._context_matches(c, leaves, text, starts, at, by_key)
+                if nat is not None:
+                    matches = nat.context_matches(
+                        self._spec[idx], self._eng, c.regex.finditer, leaves, text, starts, at
+                    )
+                else:
+                    if by_key is None:
+                        by_key = _by_key(leaves)
+                    matches = self._context_matches(c, leaves, text, starts, at, by_key)
             elif offsets and idx not in nopos:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
                 if nat is not None and not c.det.prefilter:
