@@ -9,7 +9,8 @@
  *   char_offsets - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char);
  *   mask_alnum / mask_from - the format-preserving masks of _mask.py (previews, redaction);
  *   new_objects   - findings built without a frozen dataclass's per-field __setattr__;
- *   matches_at / context_matches / confirm - the per-candidate loop of _confirm_one / _confidence (context,
+ *   matches_at / matches_back / context_matches / confirm - the per-candidate loop of
+ *                   _matches_at, _context_matches, _confirm_one and _confidence (context,
  *                   overlap with a better span, validator, allow-list); the regular
  *                   expressions, validators and key-name checks stay the Python callables.
  * Only Python objects are handled (never raw pointers into caller memory), every length is
@@ -996,6 +997,73 @@ fail:
 }
 
 /* (start, end) of a match object's whole match. -1 on error. */
+static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b);
+
+/* matches_back(match, text, offsets, back, chars) -> [m, ...]: _matches_at for a detector
+ * whose prefilter is a looser pattern with ``start_chars``: from each offset p (ascending),
+ * step back over at most ``back`` characters in ``chars``, then the first start k <= p where
+ * match(text, k) ends after p; offsets inside the previous match are skipped. */
+static PyObject *py_matches_back(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *match, *text, *offsets, *chars;
+    Py_ssize_t back;
+    if (!PyArg_ParseTuple(args, "OUO!nU:matches_back", &match, &text, &PyList_Type, &offsets,
+                          &back, &chars))
+        return NULL;
+    if (PyUnicode_GET_LENGTH(chars) == 0) {
+        PyErr_SetString(PyExc_ValueError, "matches_back: chars must not be empty");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    Py_ssize_t last_end = -1;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(offsets); j++) {
+        Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, j));
+        if (p == -1 && PyErr_Occurred()) goto fail;
+        if (p < last_end) continue;
+        Py_ssize_t lo = p;
+        while (lo > 0 && p - lo < back) {
+            if (lo - 1 >= n) { /* text[lo - 1] past the end, as Python would say */
+                PyErr_SetString(PyExc_IndexError, "string index out of range");
+                goto fail;
+            }
+            Py_UCS4 c = PyUnicode_READ(kind, data, lo - 1);
+            if (PyUnicode_FindChar(chars, c, 0, PyUnicode_GET_LENGTH(chars), 1) < 0) {
+                if (PyErr_Occurred()) goto fail;
+                break;
+            }
+            lo--;
+        }
+        for (Py_ssize_t k = lo; k <= p; k++) {
+            PyObject *m = PyObject_CallFunction(match, "On", text, k);
+            if (m == NULL) goto fail;
+            if (m == Py_None) {
+                Py_DECREF(m);
+                continue;
+            }
+            Py_ssize_t a, b;
+            if (match_span(m, &a, &b) < 0) {
+                Py_DECREF(m);
+                goto fail;
+            }
+            if (b > p) {
+                last_end = b;
+                int rc = PyList_Append(out, m);
+                Py_DECREF(m);
+                if (rc < 0) goto fail;
+                break;
+            }
+            Py_DECREF(m);
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
 static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b) {
     PyObject *span = PyObject_CallMethod(m, "span", NULL);
     if (span == NULL) return -1;
@@ -1153,6 +1221,8 @@ static PyMethodDef methods[] = {
      "new_objects(cls, slot_names, rows) -> list of cls instances with those slots set"},
     {"matches_at", py_matches_at, METH_VARARGS,
      "matches_at(match, text, offsets) -> [match(text, p) for p in offsets if it matches]"},
+    {"matches_back", py_matches_back, METH_VARARGS,
+     "matches_back(match, text, offsets, back, chars) -> [match, ...]"},
     {"context_matches", py_context_matches, METH_VARARGS,
      "context_matches(spec, engine, finditer, leaves, text, starts, at) -> [match, ...]"},
     {"confirm", py_confirm, METH_VARARGS,

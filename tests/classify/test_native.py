@@ -435,3 +435,27 @@ def test_native_context_matches_equal_python(
             nat._spec[idx], nat._eng, nat._compiled[idx].regex.finditer, leaves, text, starts, at
         )
         assert [m.span() for m in got] == want, c.det.id
+
+
+@needs_native
+@FAST
+@given(
+    parts=st.lists(
+        st.sampled_from(["a", ".", "@", "x.io", "jo.hn", "-", " ", "%", "é", "b@c.de", "\n"]),
+        max_size=30,
+    ).map("".join),
+    picks=st.lists(st.integers(0, 200), max_size=12),
+)
+def test_native_lookbehind_matches_equal_python(
+    pair: tuple[Classifier, Classifier], parts: str, picks: list[int]
+) -> None:
+    assert NATIVE is not None
+    for c in pair[1]._compiled:
+        if not (c.det.prefilter and c.det.start_chars):
+            continue
+        at = sorted({p for p in picks if p <= len(parts)})
+        want = [m.span() for m in pair[1]._matches_at(c, parts, at)]
+        got = NATIVE.matches_back(
+            c.regex.match, parts, at, c.det.prefilter_lookbehind, c.det.start_chars
+        )
+        assert [m.span() for m in got] == want

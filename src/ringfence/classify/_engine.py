@@ -451,6 +451,9 @@ class Classifier:
                 at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
                 if nat is not None and not c.det.prefilter:
                     matches = nat.matches_at(c.regex.match, text, at)
+                elif nat is not None and c.det.start_chars:
+                    back = c.det.prefilter_lookbehind
+                    matches = nat.matches_back(c.regex.match, text, at, back, c.det.start_chars)
                 else:
                     matches = self._matches_at(c, text, at)
             else:

@@ -44,3 +44,6 @@ def context_matches(
     at: list[int],
     /,
 ) -> list[Any]: ...
+def matches_back(
+    match: Callable[[str, int], Any], text: str, offsets: list[int], back: int, chars: str, /
+) -> list[Any]: ...
