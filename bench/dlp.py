@@ -10,6 +10,10 @@ Runs, in order:
   4. with ``--compare``: ``bench/bench_classify_compare.py`` (Presidio / detect-secrets taken
      from ``$BENCH_DEPS``, default /tmp/benchdeps, when installed there; never from the venv).
 
+Every round starts with cold value caches (the phone validator remembers the numbers it
+parsed; timing the same payloads again would otherwise time cache hits); ``--warm`` keeps
+them, i.e. measures traffic that repeats the same values.
+
 Goals (issue #4): >= 100 MB/s per core on 4 KiB JSON, p99 <= 0.3 ms per 4 KiB payload,
 >= 20x Presidio pattern-only, F1 >= Presidio's. Wrap wall-clock runs in
 ``flock /tmp/bench.lock`` on a shared machine.
@@ -41,12 +45,12 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-def worker(root: str, rounds: int) -> dict[str, Any]:
+def worker(root: str, rounds: int, warm: bool = False) -> dict[str, Any]:
     """Measure the engine found under ``root`` (its src/ and tests/ come first on the path)."""
     sys.path[:0] = [os.path.join(root, "src"), root]
     from tests.classify.corpus import clean_payload, payload, typical_payload
 
-    from ringfence.classify import Classifier
+    from ringfence.classify import Classifier, _validators
 
     clf = Classifier()
     native = bool(getattr(clf, "native", False))
@@ -63,6 +67,10 @@ def worker(root: str, rounds: int) -> dict[str, Any]:
         best = float("inf")
         wall: list[float] = []
         for _ in range(rounds if len(bodies) > 1 else 2):
+            if not warm:
+                clear = getattr(getattr(_validators, "_phone_parse", None), "cache_clear", None)
+                if clear is not None:
+                    clear()
             c0 = time.process_time()
             for b in bodies:
                 t = time.perf_counter()
@@ -78,8 +86,9 @@ def worker(root: str, rounds: int) -> dict[str, Any]:
     return out
 
 
-def run_worker(root: str, rounds: int, env: dict[str, str]) -> dict[str, Any]:
+def run_worker(root: str, rounds: int, env: dict[str, str], warm: bool) -> dict[str, Any]:
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", root, "--rounds", str(rounds)]
+    cmd += ["--warm"] if warm else []
     res = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"worker for {root} failed:\n{res.stderr[-2000:]}")
@@ -96,17 +105,18 @@ def export_tree(rev: str, into: str) -> str:
     return into
 
 
-def ab(sides: dict[str, tuple[str, dict[str, str]]], rounds: int, procs: int) -> None:
+def ab(sides: dict[str, tuple[str, dict[str, str]]], rounds: int, procs: int, warm: bool) -> None:
     best: dict[str, dict[str, dict[str, float]]] = {s: {} for s in sides}
     for _ in range(procs):
         for side, (root, env) in sides.items():  # alternate sides: same machine state
-            got = run_worker(root, rounds, env)
+            got = run_worker(root, rounds, env, warm)
             for w in WORKLOADS:
                 cur = best[side].setdefault(w, dict(got[w]))
                 for k, v in got[w].items():
                     cur[k] = max(cur[k], v) if k == "mbps" else min(cur[k], v)
     names = list(sides)
-    print(f"CPU time best of {rounds} rounds x {procs} alternating processes per side\n")
+    caches = "warm value caches" if warm else "cold value caches each round"
+    print(f"CPU time best of {rounds} rounds x {procs} alternating processes per side, {caches}\n")
     print(
         "| workload | "
         + " | ".join(f"{s} µs/KiB | {s} MB/s | {s} p50 ms | {s} p99 ms" for s in names)
@@ -132,10 +142,11 @@ def main() -> None:
     ap.add_argument("--before", metavar="REV")
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--skip-classify", action="store_true")
+    ap.add_argument("--warm", action="store_true", help="keep value caches between rounds")
     ap.add_argument("--worker", metavar="ROOT")
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.rounds)))
+        print(json.dumps(worker(args.worker, args.rounds, args.warm)))
         return
     py = sys.executable
     if not args.skip_classify:
@@ -146,12 +157,12 @@ def main() -> None:
         "python": (ROOT, {"RINGFENCE_CLASSIFY_NATIVE": "0"}),
         "native": (ROOT, {"RINGFENCE_CLASSIFY_NATIVE": "1"}),
     }
-    ab(sides, args.rounds, args.procs)
+    ab(sides, args.rounds, args.procs, args.warm)
     if args.before:
         with tempfile.TemporaryDirectory() as tmp:
             print(f"== before ({args.before}) vs now\n", flush=True)
             before = export_tree(args.before, tmp)
-            ab({"before": (before, {}), "now": (ROOT, {})}, args.rounds, args.procs)
+            ab({"before": (before, {}), "now": (ROOT, {})}, args.rounds, args.procs, args.warm)
     if args.compare:
         print("== bench/bench_classify_compare.py", flush=True)
         deps = os.environ.get("BENCH_DEPS", "/tmp/benchdeps")
