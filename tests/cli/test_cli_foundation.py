@@ -190,7 +190,7 @@ def test_backup_create_verify_restore_from_the_cli(
     assert code == 0, err
     assert json.loads(out)["restored"] is True and json.loads(out)["secrets_checked"] == 1
     code, out, _ = run(["audit", "verify", "--data-dir", str(fresh)], capsys)
-    assert code == 0 and "intact: 1 records" in out
+    assert code == 0 and "intact: 2 records" in out  # the restored one + `backup.restored`
     # Again into the same (now full) store: refused, nothing touched.
     code, _, err = run(["backup", "restore", str(out_file), "--data-dir", str(fresh)], capsys)
     assert code == 1 and "already holds data" in err and "Traceback" not in err

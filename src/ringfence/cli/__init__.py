@@ -21,6 +21,15 @@ def main(argv: list[str] | None = None) -> None:
         err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
         raise SystemExit(code)
 
+    from ringfence.core.logging import configure_logging
+
+    # Logs go to stderr (stdout carries tables and --output json) and through the redaction
+    # processor; a command-line run shows warnings and errors unless RINGFENCE_LOG_LEVEL says
+    # otherwise. Long-running commands (serve, gateway serve) configure their own.
+    configure_logging(
+        os.environ.get("RINGFENCE_LOG_FORMAT", "auto"),
+        os.environ.get("RINGFENCE_LOG_LEVEL", "warning"),
+    )
     try:
         # Standalone mode: Typer/Click print usage errors themselves and exit 2.
         app(args=argv, prog_name="ringfence")

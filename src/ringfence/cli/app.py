@@ -30,6 +30,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("token", "ringfence.cli.token"),
     ("audit", "ringfence.cli.audit"),
     ("backup", "ringfence.cli.backup"),
+    ("respond", "ringfence.respond.cli"),
     ("vendors", "ringfence.vendors.cli"),
     ("gateway", "ringfence.gateway.cli"),
     ("inventory", "ringfence.cli.inventory"),

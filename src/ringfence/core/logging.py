@@ -24,7 +24,10 @@ _SECRET_KEY = re.compile(
 )
 # Token shapes that must never be logged even under an innocent key.
 _SECRET_VALUE = re.compile(
-    r"(rf_[a-z]+_[A-Za-z0-9_-]{16,}"  # our own API keys / tokens
+    # Our own credentials, by their prefixes (control-plane, gateway key, client secret,
+    # personal, SCIM, questionnaire tokens) — not any rf_ name: rule ids such as
+    # rf_gateway_revoked_credential are not secrets.
+    r"(rf_(?:cp|gw|cs|pat|scim|vq)_[A-Za-z0-9_-]{16,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWTs
     r"|AKIA[0-9A-Z]{16}"
     r"|gh[pousr]_[A-Za-z0-9]{30,}"
@@ -62,9 +65,23 @@ def redact_processor(
     return redact_mapping(event_dict)
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written (not when logging was configured), so
+    a replaced stderr (a test's capture, a daemon's redirect) never receives a stale write."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(fmt: str = "auto", level: str = "info", stream: TextIO | None = None) -> None:
     """Configure structlog once per process. ``fmt``: auto | json | console."""
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     use_console = fmt == "console" or (fmt == "auto" and out.isatty())
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=out.isatty())

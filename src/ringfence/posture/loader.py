@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from ringfence.posture.context import (
     PersonFact,
     PostureContext,
     PosturePolicy,
+    ReadinessFacts,
     RouteFact,
     SaasFacts,
     UsageCount,
@@ -178,7 +179,21 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
     ctx.monitoring = _monitoring(session) if "monitor_events" in tables else None
     ctx.console_users = _console_users(session) if "identity_users" in tables else None
     ctx.backups = _backups(session)
+    ctx.readiness = _readiness(session) if "respond_playbooks" in tables else None
     return ctx
+
+
+def _readiness(session: Session) -> ReadinessFacts:
+    """Integration kinds the declared playbooks cover, and the last drill that contained."""
+    from ringfence.respond.models import Incident, Playbook
+
+    covered: set[str] = set()
+    for spec in session.scalars(select(Playbook.spec)):
+        covered.update(str(k) for k in (spec or {}).get("covers", []))
+    last = session.scalar(
+        select(func.max(Incident.contained_at)).where(Incident.drill.is_(True))
+    )
+    return ReadinessFacts(frozenset(covered), _aware(last) if last is not None else None)
 
 
 def _backups(session: Session) -> BackupFacts:

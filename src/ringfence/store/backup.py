@@ -63,6 +63,7 @@ def all_tables() -> list[Table]:
     from ringfence.identity import models as _identity  # noqa: F401
     from ringfence.monitor import models as _monitor  # noqa: F401
     from ringfence.posture import models as _posture  # noqa: F401
+    from ringfence.respond import models as _respond  # noqa: F401
     from ringfence.vendors import models as _vendors  # noqa: F401
 
     return list(Base.metadata.sorted_tables)

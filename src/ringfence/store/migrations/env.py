@@ -10,6 +10,7 @@ from ringfence.gateway import models as _gateway_models  # noqa: F401
 from ringfence.identity import models as _identity_models  # noqa: F401
 from ringfence.monitor import models as _monitor_models  # noqa: F401
 from ringfence.posture import models as _posture_models  # noqa: F401
+from ringfence.respond import models as _respond_models  # noqa: F401
 from ringfence.store.models import Base
 from ringfence.vendors import models as _vendors_models  # noqa: F401
 

@@ -1,0 +1,288 @@
+"""``ringfence respond``: run playbooks, approve steps, close incidents, drills, evidence."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from sqlalchemy import select
+
+from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
+from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
+from ringfence.core.errors import ValidationError
+from ringfence.respond.engine import Responder
+from ringfence.respond.models import Playbook
+from ringfence.runtime import Runtime
+
+app = typer.Typer(
+    help="Incident response: playbooks, incidents, approvals, drills, evidence.",
+    no_args_is_help=True,
+)
+
+ByOpt = Annotated[str, typer.Option("--by", help="Who does this (recorded in the timeline).")]
+ConnectorsOpt = Annotated[
+    Path | None,
+    typer.Option("--connectors", help="connectors.yaml, for revoke_oauth_grants steps."),
+]
+
+
+def _responder(rt: Runtime, connectors: Path | None) -> Responder:
+    from ringfence.monitor.sinks import build_sinks
+    from ringfence.monitor.wiring import load_config
+
+    sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
+    configs: dict[str, Any] = {}
+    if connectors is not None:
+        from ringfence.connectors import load_connector_configs
+
+        configs = {c.vendor: c for c in load_connector_configs(connectors)}
+    return Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=configs)
+
+
+def _actor(by: str) -> str:
+    if not by.strip() or len(by) > 200:
+        raise ValidationError("--by must be 1-200 characters")
+    return by.strip()
+
+
+def _print_incident(view: dict[str, Any], output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        emit_json(view)
+        return
+    kind = "drill" if view["drill"] else "incident"
+    console.print(
+        f"{kind} {view['id']} — {view['playbook']} on {view['integration']}: "
+        f"[bold]{view['status']}[/]"
+        + (
+            f", contained {view['seconds_to_contain']:.1f} s after detection"
+            if view.get("seconds_to_contain") is not None
+            else ""
+        )
+        + (f", {view['failed_steps']} step(s) failed" if view["failed_steps"] else "")
+    )
+    if "steps" in view:
+        emit_table(
+            [
+                {
+                    "#": st["position"],
+                    "action": st["action"],
+                    "status": st["status"],
+                    "approval": "yes" if st["needs_approval"] else "",
+                    "outcome": st["error"] or st["result"].get("summary", ""),
+                }
+                for st in view["steps"]
+            ],
+            ["#", "action", "status", "approval", "outcome"],
+            fmt=output,
+        )
+
+
+@app.command("playbooks")
+def playbooks(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
+    """The playbooks declared in ringfence.yaml."""
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as s:
+            rows = [
+                {
+                    "name": p.name,
+                    "covers": ", ".join(p.spec.get("covers", [])),
+                    "trigger": ", ".join((p.spec.get("trigger") or {}).get("rules", [])),
+                    "steps": " → ".join(st["action"] for st in p.spec.get("steps", [])),
+                }
+                for p in s.scalars(select(Playbook).order_by(Playbook.name))
+            ]
+    finally:
+        rt.close()
+    emit_table(rows, ["name", "covers", "trigger", "steps"], fmt=output)
+
+
+@app.command("start")
+def start(
+    playbook: Annotated[str, typer.Argument(help="Playbook name.")],
+    integration: Annotated[str, typer.Argument(help="Integration name or id.")],
+    by: ByOpt,
+    reason: Annotated[str, typer.Option("--reason", help="Why (the timeline's first line).")] = "",
+    connectors: ConnectorsOpt = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Open an incident and run the playbook until a step needs approval."""
+    rt = open_runtime(data_dir)
+    try:
+        r = _responder(rt, connectors)
+        incident = r.start(playbook, integration, actor=_actor(by), reason=reason)
+        view = r.show(incident)
+    finally:
+        rt.close()
+    _print_incident(view, output)
+
+
+@app.command("drill")
+def drill(
+    playbook: Annotated[str, typer.Argument(help="Playbook name.")],
+    integration: Annotated[str, typer.Argument(help="Integration to rehearse on (not changed).")],
+    by: ByOpt,
+    connectors: ConnectorsOpt = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Rehearse a playbook: approvals, evidence and the team notification for real, every
+    change to the estate and every vendor notice in dry-run; measures time to contain."""
+    rt = open_runtime(data_dir)
+    try:
+        r = _responder(rt, connectors)
+        incident = r.start(
+            playbook, integration, actor=_actor(by), reason=f"drill of {playbook}", drill=True
+        )
+        view = r.show(incident)
+    finally:
+        rt.close()
+    _print_incident(view, output)
+
+
+@app.command("list")
+def list_incidents(
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Incidents and drills, newest first."""
+    rt = open_runtime(data_dir)
+    try:
+        rows = Responder(rt.store, rt.vault, rt.clock).incidents(status)
+    finally:
+        rt.close()
+    emit_table(
+        rows,
+        ["id", "playbook", "integration", "status", "drill", "opened_at", "seconds_to_contain"],
+        fmt=output,
+    )
+
+
+@app.command("show")
+def show(
+    incident: Annotated[str, typer.Argument()],
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """An incident's steps and timeline."""
+    rt = open_runtime(data_dir)
+    try:
+        view = Responder(rt.store, rt.vault, rt.clock).show(incident)
+    finally:
+        rt.close()
+    _print_incident(view, output)
+    if output is OutputFormat.TABLE:
+        emit_table(view["timeline"], ["ts", "actor", "kind", "message"], fmt=output)
+
+
+@app.command("approve")
+def approve(
+    incident: Annotated[str, typer.Argument()],
+    step: Annotated[int, typer.Argument(min=1, help="Step number.")],
+    by: ByOpt,
+    comment: Annotated[str, typer.Option("--comment")] = "",
+    connectors: ConnectorsOpt = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Approve a waiting step (not by whoever opened the incident); the run continues."""
+    rt = open_runtime(data_dir)
+    try:
+        r = _responder(rt, connectors)
+        r.approve(incident, step, actor=_actor(by), comment=comment)
+        view = r.show(incident)
+    finally:
+        rt.close()
+    _print_incident(view, output)
+
+
+@app.command("skip")
+def skip(
+    incident: Annotated[str, typer.Argument()],
+    step: Annotated[int, typer.Argument(min=1, help="Step number.")],
+    by: ByOpt,
+    comment: Annotated[str, typer.Option("--comment", help="Why it is skipped.")],
+    connectors: ConnectorsOpt = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Decline a waiting step; the run continues with the next one."""
+    rt = open_runtime(data_dir)
+    try:
+        r = _responder(rt, connectors)
+        r.skip(incident, step, actor=_actor(by), comment=comment)
+        view = r.show(incident)
+    finally:
+        rt.close()
+    _print_incident(view, output)
+
+
+@app.command("close")
+def close(
+    incident: Annotated[str, typer.Argument()],
+    by: ByOpt,
+    summary: Annotated[str, typer.Option("--summary", help="What happened, what was done.")],
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Close an incident (every step decided)."""
+    rt = open_runtime(data_dir)
+    try:
+        r = Responder(rt.store, rt.vault, rt.clock)
+        r.close(incident, actor=_actor(by), summary=summary)
+        view = r.show(incident)
+    finally:
+        rt.close()
+    _print_incident(view, output)
+
+
+@app.command("evidence")
+def evidence(
+    incident: Annotated[str, typer.Argument()],
+    out: Annotated[Path | None, typer.Option("--out", help="Write the bundles here.")] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The evidence bundles collected for an incident, with their SHA-256."""
+    rt = open_runtime(data_dir)
+    try:
+        bundles = Responder(rt.store, rt.vault, rt.clock).evidence(incident)
+    finally:
+        rt.close()
+    data = orjson.dumps(bundles, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    if out is None:
+        typer.echo(data.decode())
+    else:
+        out.write_bytes(data)
+        console.print(f"wrote {len(bundles)} bundle(s) to {out}")
+
+
+@app.command("watch")
+def watch(
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit.")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.2, max=3600)] = 5.0,
+    connectors: ConnectorsOpt = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Open an incident for each new alert a playbook's trigger matches."""
+    rt = open_runtime(data_dir)
+    try:
+        r = _responder(rt, connectors)
+        while True:
+            started = r.watch_alerts()
+            for incident in started:
+                _print_incident(r.show(incident), output)
+            if once:
+                if output is OutputFormat.TABLE and not started:
+                    console.print("no new alert matches a playbook trigger")
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rt.close()

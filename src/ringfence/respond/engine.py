@@ -1,0 +1,929 @@
+"""Run incident-response playbooks: steps in order, approvals by a second person, a timeline.
+
+An incident is one run of a playbook against one integration. Steps run in order; a step
+marked ``approve`` waits until someone other than whoever opened the incident approves (or
+skips) it. A failed step is recorded and the run goes on — containment must get as far as it
+can — and the incident says how many failed. Every action that changes something outside
+(quarantine, revocations, notifications) writes an audit record; the timeline tells the story
+with times and actors. Containment time is measured from detection (the alert's first event,
+or the start) to the moment the last containment step finished.
+
+A **drill** runs the same playbook for real in every read-only step (evidence, lookups,
+approvals, the notification to the team, marked DRILL) and in dry-run for every step that
+would change the estate or contact a vendor: it proves each one *could* act (the integration,
+its gateway credentials, the observed grants, the vendor's contacts, the configured sink and
+connector are all there) and records what it would have done. Posture (RF-IRR-002) reads the
+last completed drill.
+
+Never stores or logs a secret: results hold ids, names, counts and references.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
+
+from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RingfenceError,
+    ValidationError,
+)
+from ringfence.respond.estate_section import CONTAINMENT, SEVERITIES
+from ringfence.respond.models import Evidence, Incident, IncidentStep, Playbook, TimelineEntry
+from ringfence.store import audit
+from ringfence.store.db import Store
+from ringfence.store.models import (
+    App,
+    AuditRecord,
+    Credential,
+    Integration,
+    IntegrationStatus,
+    Vendor,
+)
+from ringfence.store.vault import Vault
+
+MAX_EVIDENCE_EVENTS = 10_000
+
+
+class StepFailed(RingfenceError):
+    code = "step_failed"
+    status = 409
+    title = "Step failed"
+
+
+Sink = Any  # ringfence.monitor.sinks.Sink (duck-typed: ``name`` and ``send(finding)``)
+
+
+class Responder:
+    def __init__(
+        self,
+        store: Store,
+        vault: Vault,
+        clock: Clock | None = None,
+        *,
+        sinks: Mapping[str, Sink] | None = None,
+        connectors: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.vault = vault
+        self.clock = clock or SystemClock()
+        self.sinks = dict(sinks or {})
+        self.connectors = dict(connectors or {})  # vendor -> ConnectorConfig
+
+    # -- starting -------------------------------------------------------------------------
+    def start(
+        self,
+        playbook: str,
+        integration: str,
+        *,
+        actor: str,
+        reason: str = "",
+        drill: bool = False,
+        alert_id: str | None = None,
+        detected_at: datetime | None = None,
+    ) -> str:
+        """Open an incident (or a drill) and run it until it needs an approval or ends."""
+        now = self.clock.now()
+        with self.store.session() as s:
+            book = s.scalar(select(Playbook).where(Playbook.name == playbook))
+            if book is None:
+                names = sorted(s.scalars(select(Playbook.name)))
+                raise NotFoundError(
+                    f"no playbook {playbook!r}; declared: {', '.join(names) or 'none'} "
+                    "(add a `playbooks:` section to ringfence.yaml)"
+                )
+            integ = s.scalar(
+                select(Integration).where(
+                    or_(Integration.name == integration, Integration.id == integration)
+                )
+            )
+            if integ is None:
+                raise NotFoundError(f"no integration {integration!r}")
+            spec = dict(book.spec)
+            if integ.kind.value not in spec.get("covers", []):
+                raise ValidationError(
+                    f"playbook {playbook!r} covers {spec.get('covers')}; integration "
+                    f"{integ.name!r} is a {integ.kind.value} integration"
+                )
+            incident = Incident(
+                playbook=playbook,
+                spec=spec,
+                integration_id=integ.id,
+                integration_name=integ.name,
+                status="open",
+                drill=drill,
+                reason=reason.strip()[:2000],
+                opened_by=actor,
+                trigger_alert_id=alert_id,
+                detected_at=detected_at or now,
+                opened_at=now,
+                summary="",
+                failed_steps=0,
+            )
+            s.add(incident)
+            s.flush()
+            for i, step in enumerate(spec["steps"], 1):
+                s.add(
+                    IncidentStep(
+                        incident_id=incident.id,
+                        position=i,
+                        action=step["action"],
+                        status="pending",
+                        needs_approval=bool(step.get("approve")),
+                        result={},
+                    )
+                )
+            what = "drill" if drill else "incident"
+            self._note(s, incident.id, actor, "opened", f"{what} opened: {reason or playbook}")
+            audit.append(
+                s,
+                actor=actor,
+                action="incident.drill" if drill else "incident.open",
+                entity_type="integration",
+                entity_id=integ.id,
+                after={"incident": incident.id, "playbook": playbook, "alert": alert_id},
+                clock=self.clock,
+            )
+            incident_id = incident.id
+        self.advance(incident_id, actor)
+        return incident_id
+
+    # -- running ---------------------------------------------------------------------------
+    def advance(self, incident_id: str, actor: str) -> None:
+        """Run pending steps in order until one needs approval or none is left."""
+        while True:
+            with self.store.session() as s:
+                incident = self._incident(s, incident_id)
+                if incident.status == "closed":
+                    return
+                step = s.scalar(
+                    select(IncidentStep)
+                    .where(
+                        IncidentStep.incident_id == incident_id,
+                        IncidentStep.status.in_(("pending", "awaiting_approval")),
+                    )
+                    .order_by(IncidentStep.position)
+                    .limit(1)
+                )
+                if step is None:
+                    self._finish(s, incident)
+                    return
+                if step.status == "awaiting_approval":
+                    return
+                if step.needs_approval and step.approved_by is None:
+                    step.status = "awaiting_approval"
+                    incident.status = "awaiting_approval"
+                    self._note(
+                        s,
+                        incident_id,
+                        actor,
+                        "approval_needed",
+                        f"step {step.position} ({step.action}) waits for approval by someone "
+                        f"other than {incident.opened_by}",
+                    )
+                    return
+                position, action = step.position, step.action
+                step_spec = dict(incident.spec["steps"][position - 1])
+                drill = incident.drill
+                step.status, step.started_at = "running", self.clock.now()
+            # The action runs outside our transaction: it commits its own changes.
+            try:
+                result = self._run(action, incident_id, step_spec, drill=drill)
+                status, error = "done", None
+            except RingfenceError as exc:
+                result, status, error = {}, "failed", exc.message
+            except Exception as exc:  # a broken sink or connector must not stop containment
+                result, status, error = {}, "failed", f"{type(exc).__name__}: {str(exc)[:300]}"
+            with self.store.session() as s:
+                incident = self._incident(s, incident_id)
+                step = s.scalars(
+                    select(IncidentStep).where(
+                        IncidentStep.incident_id == incident_id, IncidentStep.position == position
+                    )
+                ).one()
+                step.status, step.result, step.error = status, result, error
+                step.finished_at = self.clock.now()
+                if status == "failed":
+                    incident.failed_steps += 1
+                if incident.status == "awaiting_approval":
+                    incident.status = "open"
+                text = f"step {position} ({action}) {status}"
+                if error:
+                    text += f": {error}"
+                elif result.get("summary"):
+                    text += f": {result['summary']}"
+                self._note(s, incident_id, "ringfence", f"step_{status}", text)
+                self._maybe_contained(s, incident)
+
+    def approve(self, incident_id: str, position: int, *, actor: str, comment: str = "") -> None:
+        """Let a waiting step run. The approver must not be whoever opened the incident."""
+        self._decide(incident_id, position, actor=actor, comment=comment, approve=True)
+        self.advance(incident_id, actor)
+
+    def skip(self, incident_id: str, position: int, *, actor: str, comment: str) -> None:
+        """Decline a waiting step (with a reason); the run goes on with the next one."""
+        if len(comment.strip()) < 3:
+            raise ValidationError("skipping a step needs a comment saying why")
+        self._decide(incident_id, position, actor=actor, comment=comment, approve=False)
+        self.advance(incident_id, actor)
+
+    def _decide(
+        self, incident_id: str, position: int, *, actor: str, comment: str, approve: bool
+    ) -> None:
+        with self.store.session() as s:
+            incident = self._incident(s, incident_id)
+            step = s.scalar(
+                select(IncidentStep).where(
+                    IncidentStep.incident_id == incident_id, IncidentStep.position == position
+                )
+            )
+            if step is None:
+                raise NotFoundError(f"incident {incident_id} has no step {position}")
+            if step.status != "awaiting_approval":
+                raise ConflictError(f"step {position} is {step.status}, not awaiting approval")
+            if actor == incident.opened_by:
+                raise PermissionDeniedError(
+                    f"{actor} opened this incident: a second person must approve its steps",
+                    code="four_eyes",
+                )
+            step.approved_by, step.approved_at = actor, self.clock.now()
+            step.status = "pending" if approve else "skipped"
+            if not approve:
+                step.finished_at = step.approved_at
+            verdict = "approved" if approve else "skipped"
+            note = f"step {position} ({step.action}) {verdict} by {actor}"
+            self._note(s, incident_id, actor, verdict, note + (f": {comment}" if comment else ""))
+            audit.append(
+                s,
+                actor=actor,
+                action=f"incident.step_{verdict}",
+                entity_type="incident",
+                entity_id=incident_id,
+                after={"position": position, "action": step.action, "comment": comment[:500]},
+                clock=self.clock,
+            )
+
+    def close(self, incident_id: str, *, actor: str, summary: str) -> None:
+        if len(summary.strip()) < 3:
+            raise ValidationError("closing an incident needs a summary")
+        with self.store.session() as s:
+            incident = self._incident(s, incident_id)
+            if incident.status == "closed":
+                raise ConflictError(f"incident {incident_id} is already closed")
+            waiting = s.scalar(
+                select(IncidentStep.position).where(
+                    IncidentStep.incident_id == incident_id,
+                    IncidentStep.status.in_(("pending", "awaiting_approval", "running")),
+                )
+            )
+            if waiting is not None:
+                raise ConflictError(
+                    f"step {waiting} is still open: approve or skip it before closing"
+                )
+            incident.status, incident.summary = "closed", summary.strip()[:5000]
+            incident.closed_at, incident.closed_by = self.clock.now(), actor
+            self._note(s, incident_id, actor, "closed", f"closed: {summary.strip()[:300]}")
+            audit.append(
+                s,
+                actor=actor,
+                action="incident.close",
+                entity_type="incident",
+                entity_id=incident_id,
+                after={"summary": summary[:500], "drill": incident.drill},
+                clock=self.clock,
+            )
+
+    # -- alerts start incidents -------------------------------------------------------------
+    def watch_alerts(self, *, actor: str = "respond:watch") -> list[str]:
+        """Open an incident for every new alert that a playbook's trigger matches (once)."""
+        from ringfence.monitor.models import Alert
+
+        started: list[str] = []
+        with self.store.session() as s:
+            books = [dict(b.spec) for b in s.scalars(select(Playbook).order_by(Playbook.name))]
+            triggered = [b for b in books if b.get("trigger")]
+            if not triggered:
+                return []
+            rules = {r for b in triggered for r in b["trigger"]["rules"]}
+            linked = select(Incident.trigger_alert_id).where(Incident.trigger_alert_id.isnot(None))
+            alerts = s.execute(
+                select(Alert.id, Alert.rule_id, Alert.severity, Alert.first_seen, Alert.dedup_key)
+                .where(
+                    Alert.rule_id.in_(rules),
+                    Alert.status != "closed",
+                    Alert.id.not_in(linked),
+                )
+                .order_by(Alert.first_seen)
+            ).all()
+            targets = []
+            for alert_id, rule_id, severity, first_seen, dedup_key in alerts:
+                entity = str(dedup_key).split("|", 1)[-1]
+                integ = self._integration_for_entity(s, entity)
+                for b in triggered:
+                    trig = b["trigger"]
+                    if rule_id not in trig["rules"] or not _at_least(
+                        severity, trig["min_severity"]
+                    ):
+                        continue
+                    if integ is None or integ.kind.value not in b["covers"]:
+                        continue
+                    targets.append((b["name"], integ.id, alert_id, rule_id, first_seen))
+                    break
+        for name, integ_id, alert_id, rule_id, first_seen in targets:
+            try:
+                started.append(
+                    self.start(
+                        name,
+                        integ_id,
+                        actor=actor,
+                        reason=f"alert {alert_id} ({rule_id})",
+                        alert_id=alert_id,
+                        detected_at=first_seen,
+                    )
+                )
+            except SAIntegrityError:
+                continue  # another watcher took this alert first
+        return started
+
+    @staticmethod
+    def _integration_for_entity(s: Session, entity: str) -> Integration | None:
+        """An alert's entity is an integration name, its client id or a gateway client id."""
+        from ringfence.gateway.models import GatewayClient
+
+        found = s.scalar(
+            select(Integration).where(
+                or_(Integration.name == entity, Integration.client_id == entity)
+            )
+        )
+        if found is None:
+            found = s.scalar(
+                select(Integration)
+                .join(GatewayClient, GatewayClient.integration_id == Integration.id)
+                .where(GatewayClient.client_id == entity)
+            )
+        return found
+
+    # -- reading ----------------------------------------------------------------------------
+    def incidents(self, status: str | None = None) -> list[dict[str, Any]]:
+        with self.store.session() as s:
+            q = select(Incident).order_by(Incident.opened_at.desc())
+            if status:
+                q = q.where(Incident.status == status)
+            return [self._summary(i) for i in s.scalars(q)]
+
+    def show(self, incident_id: str) -> dict[str, Any]:
+        with self.store.session() as s:
+            incident = self._incident(s, incident_id)
+            steps = s.scalars(
+                select(IncidentStep)
+                .where(IncidentStep.incident_id == incident_id)
+                .order_by(IncidentStep.position)
+            )
+            timeline = s.scalars(
+                select(TimelineEntry)
+                .where(TimelineEntry.incident_id == incident_id)
+                .order_by(TimelineEntry.id)
+            )
+            return {
+                **self._summary(incident),
+                "reason": incident.reason,
+                "summary": incident.summary,
+                "steps": [
+                    {
+                        "position": st.position,
+                        "action": st.action,
+                        "status": st.status,
+                        "needs_approval": st.needs_approval,
+                        "approved_by": st.approved_by,
+                        "result": st.result,
+                        "error": st.error,
+                    }
+                    for st in steps
+                ],
+                "timeline": [
+                    {"ts": t.ts.isoformat(), "actor": t.actor, "kind": t.kind, "message": t.message}
+                    for t in timeline
+                ],
+            }
+
+    def evidence(self, incident_id: str) -> list[dict[str, Any]]:
+        with self.store.session() as s:
+            self._incident(s, incident_id)
+            rows = s.scalars(
+                select(Evidence)
+                .where(Evidence.incident_id == incident_id)
+                .order_by(Evidence.collected_at)
+            )
+            return [
+                {
+                    "id": e.id,
+                    "collected_at": e.collected_at.isoformat(),
+                    "sha256": e.sha256,
+                    "bundle": e.bundle,
+                }
+                for e in rows
+            ]
+
+    @staticmethod
+    def _summary(i: Incident) -> dict[str, Any]:
+        contain = (
+            (i.contained_at - i.detected_at).total_seconds() if i.contained_at is not None else None
+        )
+        return {
+            "id": i.id,
+            "playbook": i.playbook,
+            "integration": i.integration_name,
+            "status": i.status,
+            "drill": i.drill,
+            "opened_by": i.opened_by,
+            "alert": i.trigger_alert_id,
+            "detected_at": i.detected_at.isoformat(),
+            "opened_at": i.opened_at.isoformat(),
+            "contained_at": i.contained_at.isoformat() if i.contained_at else None,
+            "closed_at": i.closed_at.isoformat() if i.closed_at else None,
+            "seconds_to_contain": contain,
+            "failed_steps": i.failed_steps,
+        }
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    @staticmethod
+    def _incident(s: Session, incident_id: str) -> Incident:
+        incident = s.get(Incident, incident_id)
+        if incident is None:
+            raise NotFoundError(f"no incident {incident_id!r}")
+        return incident
+
+    def _note(self, s: Session, incident_id: str, actor: str, kind: str, message: str) -> None:
+        s.add(
+            TimelineEntry(
+                incident_id=incident_id,
+                ts=self.clock.now(),
+                actor=actor[:200],
+                kind=kind,
+                message=message[:4000],
+            )
+        )
+
+    def _maybe_contained(self, s: Session, incident: Incident) -> None:
+        if incident.contained_at is not None:
+            return
+        steps = list(
+            s.scalars(
+                select(IncidentStep).where(
+                    IncidentStep.incident_id == incident.id,
+                    IncidentStep.action.in_(CONTAINMENT),
+                )
+            )
+        )
+        if steps and all(st.status == "done" for st in steps):
+            incident.contained_at = self.clock.now()
+            secs = (incident.contained_at - incident.detected_at).total_seconds()
+            self._note(
+                s, incident.id, "ringfence", "contained", f"contained {secs:.1f} s after detection"
+            )
+
+    def _finish(self, s: Session, incident: Incident) -> None:
+        if incident.status in ("contained", "needs_attention"):
+            return
+        self._maybe_contained(s, incident)
+        incident.status = "contained" if incident.contained_at else "needs_attention"
+        if incident.status == "needs_attention":
+            self._note(
+                s,
+                incident.id,
+                "ringfence",
+                "needs_attention",
+                "every step ran but containment is not complete: see the failed or skipped steps",
+            )
+
+    # -- actions ---------------------------------------------------------------------------
+    def _run(
+        self, action: str, incident_id: str, step: dict[str, Any], *, drill: bool
+    ) -> dict[str, Any]:
+        handler: Callable[[str, dict[str, Any], bool], dict[str, Any]] = getattr(
+            self, f"_act_{action}"
+        )
+        return handler(incident_id, step, drill)
+
+    def _target(self, s: Session, incident_id: str) -> tuple[Incident, Integration]:
+        incident = self._incident(s, incident_id)
+        integ = s.get(Integration, incident.integration_id) if incident.integration_id else None
+        if integ is None:
+            raise StepFailed(f"integration {incident.integration_name!r} no longer exists")
+        return incident, integ
+
+    def _set_status(
+        self, incident_id: str, status: IntegrationStatus, drill: bool
+    ) -> dict[str, Any]:
+        from ringfence.inventory.repository import InventoryRepository
+
+        with self.store.session() as s:
+            _incident, integ = self._target(s, incident_id)
+            current = integ.status
+            if drill:
+                would = current is not status
+                if current is IntegrationStatus.REVOKED and status is not current:
+                    raise StepFailed(f"integration {integ.name!r} is revoked already")
+                return {
+                    "drill": True,
+                    "summary": f"would set {integ.name} {current.value} → {status.value}"
+                    if would
+                    else f"{integ.name} is already {status.value}",
+                }
+            repo = InventoryRepository(s, actor=f"incident:{incident_id}", clock=self.clock)
+            _obj, changed = repo.set_integration_status(
+                integ.id, status, reason=f"incident {incident_id}"
+            )
+            verb = "set" if changed else "already"
+            return {"summary": f"{integ.name} {verb} {status.value}", "changed": changed}
+
+    def _act_quarantine_integration(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        del step
+        return self._set_status(incident_id, IntegrationStatus.QUARANTINED, drill)
+
+    def _act_revoke_integration(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        del step
+        return self._set_status(incident_id, IntegrationStatus.REVOKED, drill)
+
+    def _act_revoke_gateway_access(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        del step
+        from ringfence.gateway.clients import (
+            list_api_keys,
+            list_clients,
+            revoke_api_key,
+            revoke_client,
+        )
+
+        with self.store.session() as s:
+            _incident, integ = self._target(s, incident_id)
+            name = integ.name
+        clients = [
+            c["client_id"]
+            for c in list_clients(self.store)
+            if c["integration"] == name and not c["revoked"]
+        ]
+        keys = [
+            k["prefix"]
+            for k in list_api_keys(self.store)
+            if k["client_id"] in clients and not k["revoked"]
+        ]
+        if not drill:
+            actor = f"incident:{incident_id}"
+            for prefix in keys:
+                revoke_api_key(self.store, self.clock, prefix, actor=actor)
+            for client_id in clients:
+                revoke_client(self.store, self.clock, client_id, actor=actor)
+        verb = "would revoke" if drill else "revoked"
+        return {
+            "drill": drill,
+            "clients": clients,
+            "api_keys": keys,
+            "summary": f"{verb} {len(clients)} gateway client(s) and {len(keys)} API key(s)",
+        }
+
+    def _act_revoke_oauth_grants(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        from ringfence.connectors import build_connector
+        from ringfence.posture.loader import grant_from_json
+        from ringfence.posture.models import SaasObservation
+
+        vendor = str(step["vendor"])
+        cfg = self.connectors.get(vendor)
+        if cfg is None:
+            raise StepFailed(
+                f"no {vendor} connector is configured (pass the connectors file with --connectors)"
+            )
+        with self.store.session() as s:
+            _incident, integ = self._target(s, incident_id)
+            ids = {v for v in (integ.client_id, integ.name) if v}
+            grants = [
+                dict(row.data)
+                for row in s.scalars(
+                    select(SaasObservation).where(
+                        SaasObservation.vendor == vendor, SaasObservation.kind == "grant"
+                    )
+                )
+                if row.data.get("client_id") in ids or row.data.get("app_name") in ids
+            ]
+        if not grants:
+            return {
+                "drill": drill,
+                "grants": [],
+                "summary": f"no {vendor} grant observed for {integ.name} (last connector pull)",
+            }
+        if drill:
+            return {
+                "drill": True,
+                "grants": [g["external_id"] for g in grants],
+                "summary": f"would revoke {len(grants)} {vendor} grant(s)",
+            }
+        results = []
+        with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
+            for g in grants:
+                r = conn.revoke_grant(grant_from_json(g))
+                results.append({"grant": r.target, "ok": r.ok, "detail": r.detail[:300]})
+        with self.store.session() as s:
+            audit.append(
+                s,
+                actor=f"incident:{incident_id}",
+                action="connector.revoke_grant",
+                entity_type="integration",
+                entity_id=integ.id,
+                after={"vendor": vendor, "results": results},
+                clock=self.clock,
+            )
+        failed = [r for r in results if not r["ok"]]
+        if failed:
+            raise StepFailed(
+                f"{len(failed)} of {len(results)} {vendor} grant revocation(s) failed: "
+                + "; ".join(f"{r['grant']}: {r['detail']}" for r in failed[:3])
+            )
+        return {"grants": results, "summary": f"revoked {len(results)} {vendor} grant(s)"}
+
+    def _act_collect_evidence(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        from ringfence.gateway.models import GatewayApiKey, GatewayClient, GatewayUsage
+        from ringfence.monitor.models import Alert, MonitorEvent
+
+        hours = int(step.get("hours") or 24)
+        now = self.clock.now()
+        since = now - timedelta(hours=hours)
+        with self.store.session() as s:
+            incident, integ = self._target(s, incident_id)
+            clients = list(
+                s.scalars(select(GatewayClient).where(GatewayClient.integration_id == integ.id))
+            )
+            names = {integ.name, *(c.client_id for c in clients)}
+            if integ.client_id:
+                names.add(integ.client_id)
+            dest = s.get(App, integ.destination_app_id)
+            events = s.execute(
+                select(
+                    MonitorEvent.id,
+                    MonitorEvent.ts,
+                    MonitorEvent.source,
+                    MonitorEvent.action,
+                    MonitorEvent.actor,
+                    MonitorEvent.src_ip,
+                    MonitorEvent.status_id,
+                )
+                .where(MonitorEvent.ts >= since, MonitorEvent.actor.in_(names))
+                .order_by(MonitorEvent.ts)
+                .limit(MAX_EVIDENCE_EVENTS)
+            ).all()
+            alerts = s.execute(
+                select(Alert.id, Alert.rule_id, Alert.severity, Alert.first_seen, Alert.dedup_key)
+                .where(Alert.last_seen >= since)
+                .order_by(Alert.first_seen)
+            ).all()
+            bundle: dict[str, Any] = {
+                "incident": incident.id,
+                "drill": drill,
+                "collected_at": now.isoformat(),
+                "window_hours": hours,
+                "integration": {
+                    "id": integ.id,
+                    "name": integ.name,
+                    "kind": integ.kind.value,
+                    "status": integ.status.value,
+                    "client_id": integ.client_id,
+                    "scopes": list(integ.scopes),
+                    "data_classes": list(integ.data_classes),
+                    "destination_app": dest.name if dest else None,
+                    "owner_id": integ.owner_id,
+                },
+                "credentials": [
+                    {
+                        "name": c.name,
+                        "kind": c.kind.value,
+                        "ref": c.ref,  # a reference (vault:NAME / ${env:NAME}), never a value
+                        "rotated_at": _iso(c.rotated_at),
+                        "expires_at": _iso(c.expires_at),
+                        "last_used_at": _iso(c.last_used_at),
+                    }
+                    for c in s.scalars(
+                        select(Credential).where(Credential.integration_id == integ.id)
+                    )
+                ],
+                "gateway_clients": [
+                    {
+                        "client_id": c.client_id,
+                        "revoked_at": _iso(c.revoked_at),
+                        "scopes": list(c.scopes),
+                    }
+                    for c in clients
+                ],
+                "api_keys": [
+                    {
+                        "prefix": k.prefix,
+                        "revoked_at": _iso(k.revoked_at),
+                        "last_used_at": _iso(k.last_used_at),
+                    }
+                    for k in s.scalars(
+                        select(GatewayApiKey).where(
+                            GatewayApiKey.client_pk.in_([c.id for c in clients])
+                        )
+                    )
+                ],
+                "usage": [
+                    {
+                        "scope": u.scope,
+                        "route": u.route,
+                        "count": u.count,
+                        "last_seen": _iso(u.last_seen),
+                    }
+                    for u in s.scalars(
+                        select(GatewayUsage).where(GatewayUsage.integration == integ.name)
+                    )
+                ],
+                "events": [
+                    {
+                        "id": e[0],
+                        "ts": _iso(e[1]),
+                        "source": e[2],
+                        "action": e[3],
+                        "actor": e[4],
+                        "src_ip": e[5],
+                        "status_id": e[6],
+                    }
+                    for e in events
+                ],
+                "alerts": [
+                    {"id": a[0], "rule": a[1], "severity": a[2], "first_seen": _iso(a[3])}
+                    for a in alerts
+                    if str(a[4]).split("|", 1)[-1] in names
+                ],
+                "audit": [
+                    {
+                        "seq": r.seq,
+                        "ts": _iso(r.ts),
+                        "actor": r.actor,
+                        "action": r.action,
+                        "hash": r.hash,
+                    }
+                    for r in s.scalars(
+                        select(AuditRecord)
+                        .where(AuditRecord.entity_id == integ.id)
+                        .order_by(AuditRecord.seq)
+                    )
+                ],
+            }
+            digest = hashlib.sha256(orjson.dumps(bundle, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            s.add(Evidence(incident_id=incident.id, collected_at=now, sha256=digest, bundle=bundle))
+            audit.append(
+                s,
+                actor=f"incident:{incident_id}",
+                action="incident.evidence",
+                entity_type="incident",
+                entity_id=incident_id,
+                after={"sha256": digest, "events": len(events)},
+                clock=self.clock,
+            )
+        return {
+            "sha256": digest,
+            "events": len(bundle["events"]),
+            "summary": f"{len(bundle['events'])} events, {len(bundle['alerts'])} alerts, "
+            f"{len(bundle['audit'])} audit records over {hours} h; sha256 {digest[:16]}",
+        }
+
+    def _finding(
+        self, incident: Incident, title: str, message: str, severity: str = "high"
+    ) -> dict[str, Any]:
+        """A notification in the OCSF Detection Finding shape the sinks already speak."""
+        prefix = "[DRILL] " if incident.drill else ""
+        return {
+            "class_uid": 2004,
+            "class_name": "Detection Finding",
+            "activity_id": 1,
+            "type_uid": 200401,
+            "time": int(self.clock.now().timestamp() * 1000),
+            "severity": severity.capitalize(),
+            "severity_id": {"low": 2, "medium": 3, "high": 4, "critical": 5}.get(severity, 4),
+            "message": prefix + message,
+            "finding_info": {
+                "uid": incident.id,
+                "title": prefix + title,
+                "desc": prefix + message,
+                "analytic": {"uid": f"respond:{incident.playbook}", "name": incident.playbook},
+            },
+            "resources": [{"name": incident.integration_name, "type": "integration"}],
+            "unmapped": {"incident": incident.id, "drill": incident.drill},
+        }
+
+    def _sink(self, name: str) -> Sink:
+        sink = self.sinks.get(name)
+        if sink is None:
+            known = ", ".join(sorted(self.sinks)) or "none"
+            raise StepFailed(f"sink {name!r} is not configured (monitor.yaml sinks: {known})")
+        return sink
+
+    def _message(self, incident: Incident, step: dict[str, Any], default: str) -> str:
+        template = step.get("message") or default
+        values = {
+            "incident": incident.id,
+            "integration": incident.integration_name,
+            "playbook": incident.playbook,
+        }
+        try:
+            return str(template).format_map(values)
+        except (KeyError, ValueError, IndexError):
+            return str(template)
+
+    def _act_notify(self, incident_id: str, step: dict[str, Any], drill: bool) -> dict[str, Any]:
+        sink = self._sink(str(step["sink"]))
+        with self.store.session() as s:
+            incident = self._incident(s, incident_id)
+            s.expunge(incident)
+        message = self._message(
+            incident,
+            step,
+            "Incident {incident}: playbook {playbook} is running on integration {integration}.",
+        )
+        sink.send(self._finding(incident, f"Incident on {incident.integration_name}", message))
+        return {"drill": drill, "sink": sink.name, "summary": f"sent to {sink.name}"}
+
+    def _act_notify_vendor(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        from ringfence.monitor.sinks import EmailSink
+        from ringfence.vendors.models import VendorProfile
+
+        sink = self._sink(str(step["sink"]))
+        if not isinstance(sink, EmailSink):
+            raise StepFailed(f"notify_vendor needs an email sink; {sink.name!r} is not one")
+        with self.store.session() as s:
+            incident, integ = self._target(s, incident_id)
+            app = s.get(App, integ.destination_app_id)
+            vendor = s.get(Vendor, app.vendor_id) if app is not None else None
+            if vendor is None:
+                raise StepFailed(f"the destination app of {integ.name!r} has no vendor")
+            profile = s.scalar(select(VendorProfile).where(VendorProfile.vendor_id == vendor.id))
+            recipients: list[str] = []
+            protocol = {"channel": "email", "hours": "24x7"}
+            if profile is not None:
+                protocol = {"channel": profile.channel, "hours": profile.hours}
+                if profile.breach_notification_address:
+                    recipients.append(profile.breach_notification_address)
+                recipients += [c.email for c in profile.contacts if c.email not in recipients]
+            vendor_name = vendor.name
+            s.expunge(incident)
+        if not recipients:
+            raise StepFailed(
+                f"vendor {vendor_name!r} has no breach-notification address or security contact "
+                "(`ringfence vendors` profile)"
+            )
+        result = {
+            "drill": drill,
+            "vendor": vendor_name,
+            "recipients": recipients,
+            "protocol": protocol,
+        }
+        if drill:
+            return {**result, "summary": f"would notify {vendor_name}: {', '.join(recipients)}"}
+        message = self._message(
+            incident,
+            step,
+            "Security incident {incident} involves our integration {integration} with your "
+            "service. Please contact our security team.",
+        )
+        finding = self._finding(incident, f"Security incident: {vendor_name}", message)
+        dataclasses.replace(sink, recipients=recipients).send(finding)
+        with self.store.session() as s:
+            audit.append(
+                s,
+                actor=f"incident:{incident_id}",
+                action="incident.vendor_notified",
+                entity_type="vendor",
+                entity_id=vendor_name,
+                after={"recipients": recipients, "protocol": protocol},
+                clock=self.clock,
+            )
+        return {**result, "summary": f"notified {vendor_name}: {', '.join(recipients)}"}
+
+
+def _at_least(severity: str, minimum: str) -> bool:
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    return rank.get(str(severity).lower(), -1) >= rank.get(minimum, len(SEVERITIES))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

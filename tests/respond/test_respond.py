@@ -1,0 +1,293 @@
+"""Incident response: playbooks from ringfence.yaml, a real run (quarantine, revocations,
+evidence, four-eyes approval, notifications to a real HTTP receiver and SMTP server), drills
+that change nothing, alert-triggered incidents, failures that do not stop containment."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from ringfence.core.clock import FixedClock
+from ringfence.core.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from ringfence.gateway.clients import create_api_key, create_client, list_api_keys, list_clients
+from ringfence.inventory.estate import EstateInvalid, apply_estate, parse_estate
+from ringfence.monitor.models import Alert
+from ringfence.monitor.sinks import EmailSink, WebhookSink
+from ringfence.posture import run_checks
+from ringfence.posture.loader import load_context
+from ringfence.respond import Responder
+from ringfence.runtime import Runtime
+from ringfence.store import audit
+from ringfence.store.models import Integration, IntegrationStatus, Vendor
+from ringfence.vendors.models import VendorContact, VendorProfile
+from tests.monitor.test_sinks import _Http, _HttpHandler, _SmtpHandler, _Tcp
+
+ESTATE = """\
+apiVersion: ringfence/v1
+people:
+  - {email: ann@example.com, name: Ann}
+vendors:
+  - {name: Acme}
+apps:
+  - {name: crm, vendor: Acme, owner: ann@example.com, clearance: confidential}
+  - {name: chat, vendor: Acme, owner: ann@example.com, clearance: internal}
+integrations:
+  - name: crm-sync
+    source: crm
+    destination: chat
+    owner: ann@example.com
+    client_id: crm-sync-cid
+    scopes: [read]
+playbooks:
+  - name: contain-integration
+    covers: [app_to_app]
+    trigger: {rules: [rf_test_rule], min_severity: high}
+    steps:
+      - {action: quarantine_integration}
+      - {action: revoke_gateway_access}
+      - {action: collect_evidence, hours: 24}
+      - {action: revoke_integration, approve: true}
+      - {action: notify, sink: soc, message: "incident {incident} on {integration}"}
+      - {action: notify_vendor, sink: vendor-mail}
+"""
+
+
+@pytest.fixture
+def http() -> Iterator[_Http]:
+    server = _Http(("127.0.0.1", 0), _HttpHandler)
+    server.requests, server.status = [], 200
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    server: Any = _Tcp(("127.0.0.1", 0), _SmtpHandler)
+    server.envelope, server.messages = [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def estate(runtime: Runtime) -> Runtime:
+    apply_estate(runtime.store, parse_estate(ESTATE), actor="test", clock=runtime.clock)
+    with runtime.store.session() as s:
+        vendor = s.scalars(select(Vendor).where(Vendor.name == "Acme")).one()
+        profile = VendorProfile(
+            vendor_id=vendor.id,
+            channel="email",
+            hours="24x7",
+            breach_notification_address="breach@acme.example",
+        )
+        profile.contacts.append(VendorContact(name="Sec", email="sec@acme.example"))
+        s.add(profile)
+    client = create_client(
+        runtime.store, runtime.clock, integration="crm-sync", name="sync", scopes=["read"]
+    )
+    create_api_key(runtime.store, runtime.clock, client_id=client.client_id)
+    return runtime
+
+
+def _responder(rt: Runtime, http: _Http, smtp: Any) -> Responder:
+    sinks = {
+        "soc": WebhookSink("soc", f"http://127.0.0.1:{http.server_address[1]}/hook"),
+        "vendor-mail": EmailSink(
+            "vendor-mail",
+            "127.0.0.1",
+            smtp.server_address[1],
+            "security@ours.example",
+            ["placeholder@ours.example"],
+            starttls=False,
+        ),
+    }
+    return Responder(rt.store, rt.vault, rt.clock, sinks=sinks)
+
+
+def _status(rt: Runtime) -> IntegrationStatus:
+    with rt.store.session() as s:
+        return s.scalars(select(Integration).where(Integration.name == "crm-sync")).one().status
+
+
+def test_incident_contains_with_a_second_person_and_keeps_evidence(
+    estate: Runtime, http: _Http, smtp: Any, clock: FixedClock
+) -> None:
+    r = _responder(estate, http, smtp)
+    incident = r.start("contain-integration", "crm-sync", actor="alice", reason="token leaked")
+    view = r.show(incident)
+    assert [st["status"] for st in view["steps"]] == [
+        "done",
+        "done",
+        "done",
+        "awaiting_approval",
+        "pending",
+        "pending",
+    ]
+    assert view["status"] == "awaiting_approval"
+    # Contained at the gateway before any approval: quarantined, every credential revoked.
+    assert _status(estate) is IntegrationStatus.QUARANTINED
+    assert all(c["revoked"] for c in list_clients(estate.store))
+    assert all(k["revoked"] for k in list_api_keys(estate.store))
+    # Evidence: references and metadata only, and its digest is what was recorded.
+    (bundle,) = r.evidence(incident)
+    raw = orjson.dumps(bundle["bundle"], option=orjson.OPT_SORT_KEYS)
+    assert hashlib.sha256(raw).hexdigest() == bundle["sha256"]
+    assert bundle["bundle"]["integration"]["name"] == "crm-sync"
+    assert {a["action"] for a in bundle["bundle"]["audit"]} >= {"integration.quarantine"}
+    # Four eyes: whoever opened it cannot approve it.
+    with pytest.raises(PermissionDeniedError, match="second person"):
+        r.approve(incident, 4, actor="alice")
+    clock.advance(seconds=90)
+    r.approve(incident, 4, actor="bob", comment="confirmed compromise")
+    view = r.show(incident)
+    assert [st["status"] for st in view["steps"]] == ["done"] * 6, view["steps"]
+    assert view["status"] == "contained" and view["failed_steps"] == 0
+    assert view["seconds_to_contain"] == pytest.approx(90, abs=1)
+    assert _status(estate) is IntegrationStatus.REVOKED
+    # Notifications went out for real: the SOC webhook and the vendor's contacts by e-mail.
+    (path, _headers, body) = http.requests[0]
+    assert path == "/hook" and f"incident {incident} on crm-sync".encode() in body
+    assert "rcpt TO:<breach@acme.example>" in smtp.envelope
+    assert "rcpt TO:<sec@acme.example>" in smtp.envelope
+    kinds = [t["kind"] for t in view["timeline"]]
+    assert kinds[0] == "opened" and "approval_needed" in kinds and "contained" in kinds
+    with pytest.raises(ValidationError):
+        r.close(incident, actor="bob", summary="")
+    r.close(incident, actor="bob", summary="token rotated upstream; integration re-registered")
+    assert r.show(incident)["status"] == "closed"
+    with pytest.raises(ConflictError):
+        r.close(incident, actor="bob", summary="again")
+    chain = audit.verify(estate.store)
+    assert chain.ok
+    with estate.store.session() as s:
+        actions = set(s.scalars(select(audit.AuditRecord.action)))
+    assert {"incident.open", "incident.evidence", "incident.step_approved"} <= actions
+    assert {"incident.vendor_notified", "incident.close", "integration.revoke"} <= actions
+
+
+def test_drill_changes_nothing_but_proves_every_step_and_feeds_posture(
+    estate: Runtime, http: _Http, smtp: Any, clock: FixedClock
+) -> None:
+    r = _responder(estate, http, smtp)
+    with estate.store.session() as s:
+        before = run_checks(load_context(s, clock.now()), only=["RF-IRR-001", "RF-IRR-002"])
+    assert [x.status for x in before.results] == ["pass", "fail"]  # covered; never drilled
+    drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+    assert r.show(drill)["status"] == "awaiting_approval"  # approvals are rehearsed too
+    clock.advance(seconds=30)
+    r.approve(drill, 4, actor="bob")
+    view = r.show(drill)
+    assert view["status"] == "contained" and view["drill"] is True
+    assert all(
+        st["result"].get("drill") for st in view["steps"] if st["action"] != "collect_evidence"
+    )
+    assert (
+        "would revoke 1 gateway client(s) and 1 API key(s)" in view["steps"][1]["result"]["summary"]
+    )
+    assert view["steps"][5]["result"]["recipients"] == ["breach@acme.example", "sec@acme.example"]
+    # Nothing outside changed and no vendor was contacted; the team was told it is a drill.
+    assert _status(estate) is IntegrationStatus.ACTIVE
+    assert not any(c["revoked"] for c in list_clients(estate.store))
+    assert smtp.envelope == []
+    assert b"[DRILL]" in http.requests[0][2]
+    with estate.store.session() as s:
+        after = run_checks(load_context(s, clock.now()), only=["RF-IRR-001", "RF-IRR-002"])
+    assert [x.status for x in after.results] == ["pass", "pass"]
+
+
+def test_failed_steps_do_not_stop_containment(estate: Runtime, clock: FixedClock) -> None:
+    r = Responder(estate.store, estate.vault, clock)  # no sinks configured
+    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    r.approve(incident, 4, actor="bob")
+    view = r.show(incident)
+    statuses = {st["action"]: (st["status"], st["error"]) for st in view["steps"]}
+    assert statuses["revoke_integration"][0] == "done"
+    assert (
+        statuses["notify"][0] == "failed"
+        and "sink 'soc' is not configured" in statuses["notify"][1]
+    )
+    assert view["status"] == "contained" and view["failed_steps"] == 2
+    # A skipped containment step leaves the incident needing attention.
+    other = r.start("contain-integration", "crm-sync", actor="alice")
+    with pytest.raises(ValidationError):
+        r.skip(other, 4, actor="bob", comment="")
+    r.skip(other, 4, actor="bob", comment="revocation is final; keep quarantine for now")
+    assert r.show(other)["status"] == "needs_attention"
+
+
+def test_alerts_open_incidents_once(estate: Runtime, clock: FixedClock) -> None:
+    r = Responder(estate.store, estate.vault, clock)
+    first_seen = clock.now() - timedelta(minutes=7)
+
+    def alert(rule: str, severity: str, entity: str) -> str:
+        row = Alert(
+            dedup_key=f"{rule}|{entity}",
+            rule_id=rule,
+            title=rule,
+            severity=severity,
+            status="new",
+            first_seen=first_seen,
+            last_seen=first_seen,
+            count=1,
+            finding={},
+        )
+        with estate.store.session() as s:
+            s.add(row)
+            s.flush()
+            return row.id
+
+    wanted = alert("rf_test_rule", "critical", "crm-sync-cid")
+    alert("rf_test_rule", "medium", "crm-sync-cid")  # below the trigger's minimum
+    alert("rf_test_rule", "high", "someone-else")  # not an integration
+    alert("rf_other_rule", "critical", "crm-sync")  # not a trigger rule
+    started = r.watch_alerts()
+    assert len(started) == 1
+    view = r.show(started[0])
+    assert view["alert"] == wanted and view["opened_by"] == "respond:watch"
+    assert view["detected_at"] == first_seen.isoformat()  # measured from detection
+    assert r.watch_alerts() == []  # the same alert never opens a second incident
+    r.approve(started[0], 4, actor="alice")  # the watcher opened it: any person may approve
+
+
+def test_bad_playbooks_are_file_errors_and_bad_starts_are_clear(estate: Runtime) -> None:
+    def problems(steps: str, extra: str = "") -> str:
+        text = (
+            "apiVersion: ringfence/v1\nplaybooks:\n  - name: p1\n    covers: [app_to_app]\n"
+            f"{extra}    steps:\n{steps}"
+        )
+        with pytest.raises(EstateInvalid) as info:
+            parse_estate(text)
+        return str(info.value)
+
+    assert "action" in problems("      - {action: reboot_everything}\n")
+    assert "needs `sink`" in problems(
+        "      - {action: quarantine_integration}\n      - {action: notify}\n"
+    )
+    assert "containment step" in problems("      - {action: collect_evidence}\n")
+    assert "does not go with" in problems("      - {action: quarantine_integration, sink: x}\n")
+    assert "min_severity" in problems(
+        "      - {action: quarantine_integration}\n",
+        "    trigger: {rules: [r], min_severity: apocalyptic}\n",
+    )
+    r = Responder(estate.store, estate.vault)
+    with pytest.raises(NotFoundError, match="declared: contain-integration"):
+        r.start("nope", "crm-sync", actor="a")
+    with pytest.raises(NotFoundError, match="no integration"):
+        r.start("contain-integration", "nope", actor="a")
+    with pytest.raises(NotFoundError):
+        r.show("no-such-incident")
