@@ -12,7 +12,8 @@
  *   matches_at / matches_back / context_matches / confirm - the per-candidate loop of
  *                   _matches_at, _context_matches, _confirm_one and _confidence (context,
  *                   overlap with a better span, validator, allow-list); the regular
- *                   expressions, validators and key-name checks stay the Python callables.
+ *                   expressions, validators and key-name checks stay the Python callables;
+ *   luhn_ok, consistent_separators, payment_card, mod97, email - validators of _validators.py.
  * Only Python objects are handled (never raw pointers into caller memory), every length is
  * checked, and any failure propagates as a Python exception. Values are never logged or kept
  * beyond the call: the only cache holds normalised key names.
@@ -1208,6 +1209,172 @@ done:
     return out;
 }
 
+/* ---- validators (_validators.py), each exactly like its Python twin --------------------- */
+
+#define READ(s, i) PyUnicode_READ(PyUnicode_KIND(s), PyUnicode_DATA(s), (i))
+
+/* luhn_ok(num): the Luhn sum over ord(ch) - 48 of every character, like the Python loop */
+static int luhn(PyObject *s) {
+    long long total = 0;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long d = (long long)READ(s, n - 1 - i) - 48;
+        if (i % 2 == 1) {
+            d *= 2;
+            if (d > 9) d -= 9;
+        }
+        total += d;
+    }
+    return total % 10 == 0;
+}
+
+static PyObject *py_luhn_ok(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "luhn_ok needs a str");
+        return NULL;
+    }
+    return PyBool_FromLong(luhn(arg));
+}
+
+/* consistent_separators(value): at most one distinct non-alphanumeric character */
+static int one_separator(PyObject *s) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int seen = 0;
+    Py_UCS4 sep = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = READ(s, i);
+        if (Py_UNICODE_ISALNUM(c)) continue;
+        if (!seen) {
+            seen = 1;
+            sep = c;
+        } else if (c != sep) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *py_consistent_separators(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "consistent_separators needs a str");
+        return NULL;
+    }
+    return PyBool_FromLong(one_separator(arg));
+}
+
+static long prefix_num(const char *d, int k) {
+    long v = 0;
+    for (int i = 0; i < k; i++) v = v * 10 + (d[i] - '0');
+    return v;
+}
+
+/* payment_card(value): digits(value) is 13..19 ASCII digits, one kind of separator, not all
+ * the same digit, an issuer prefix/length (_card_brand_ok) and the Luhn check */
+static PyObject *py_payment_card(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "payment_card needs a str");
+        return NULL;
+    }
+    char d[20];
+    int n = 0;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(arg);
+    for (Py_ssize_t i = 0; i < len; i++) {
+        Py_UCS4 c = READ(arg, i);
+        if (c >= '0' && c <= '9') {
+            if (n == 19) Py_RETURN_FALSE; /* more than 19 digits */
+            d[n++] = (char)c;
+        }
+    }
+    if (n < 13 || !one_separator(arg)) Py_RETURN_FALSE;
+    int same = 1;
+    for (int i = 1; i < n; i++)
+        if (d[i] != d[0]) same = 0;
+    if (same) Py_RETURN_FALSE;
+    long p2 = prefix_num(d, 2), p3 = prefix_num(d, 3), p4 = prefix_num(d, 4),
+         p6 = prefix_num(d, 6);
+    int brand;
+    if (d[0] == '4') brand = n == 13 || n == 16 || n == 19;
+    else if ((51 <= p2 && p2 <= 55) || (2221 <= p4 && p4 <= 2720)) brand = n == 16;
+    else if (p2 == 34 || p2 == 37) brand = n == 15;
+    else if (p4 == 6011 || (644 <= p3 && p3 <= 649) || p2 == 65 ||
+             (622126 <= p6 && p6 <= 622925))
+        brand = 16 <= n && n <= 19;
+    else if (3528 <= p4 && p4 <= 3589) brand = 16 <= n && n <= 19;
+    else if ((300 <= p3 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39)
+        brand = 14 <= n && n <= 19;
+    else if (p2 == 62) brand = 16 <= n && n <= 19;
+    else brand = 0;
+    if (!brand) Py_RETURN_FALSE;
+    long long total = 0;
+    for (int i = 0; i < n; i++) {
+        int v = d[n - 1 - i] - '0';
+        if (i % 2 == 1) {
+            v *= 2;
+            if (v > 9) v -= 9;
+        }
+        total += v;
+    }
+    return PyBool_FromLong(total % 10 == 0);
+}
+
+/* mod97(s) == int("".join(str(int(c, 36)) for c in s)) % 97; ValueError where int() fails */
+static PyObject *py_mod97(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "mod97 needs a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    if (n == 0) {
+        PyErr_SetString(PyExc_ValueError, "mod97 of an empty string");
+        return NULL;
+    }
+    long r = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = READ(arg, i);
+        long v;
+        if (c >= 'a' && c <= 'z') v = (long)(c - 'a') + 10;
+        else if (c >= 'A' && c <= 'Z') v = (long)(c - 'A') + 10;
+        else if ((v = Py_UNICODE_TODECIMAL(c)) < 0) {
+            PyErr_SetString(PyExc_ValueError, "mod97: not a base-36 digit");
+            return NULL;
+        }
+        r = v < 10 ? (r * 10 + v) % 97 : (r * 100 + v) % 97;
+    }
+    return PyLong_FromLong(r);
+}
+
+/* email(value): local part and domain labels shaped like an address (_validators.email) */
+static PyObject *py_email(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "email needs a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    Py_ssize_t at = PyUnicode_FindChar(arg, '@', 0, n, -1);
+    if (at == -2) return NULL;
+    if (at <= 0) Py_RETURN_FALSE; /* no '@', or an empty local part */
+    if (READ(arg, 0) == '.' || READ(arg, at - 1) == '.' || at > 64) Py_RETURN_FALSE;
+    for (Py_ssize_t i = 1; i < at; i++)
+        if (READ(arg, i) == '.' && READ(arg, i - 1) == '.') Py_RETURN_FALSE;
+    /* domain = arg[at+1:], labels = domain.split(".") */
+    Py_ssize_t lstart = at + 1, nlabels = 0, last_start = lstart;
+    for (Py_ssize_t i = at + 1; i <= n; i++) {
+        if (i < n && READ(arg, i) != '.') continue;
+        /* label [lstart, i) */
+        if (i == lstart) Py_RETURN_FALSE; /* empty label */
+        if (READ(arg, lstart) == '-' || READ(arg, i - 1) == '-') Py_RETURN_FALSE;
+        nlabels++;
+        last_start = lstart;
+        lstart = i + 1;
+    }
+    if (nlabels < 2) Py_RETURN_FALSE;
+    for (Py_ssize_t i = last_start; i < n; i++)
+        if (!Py_UNICODE_ISALPHA(READ(arg, i))) Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
+}
+
+#undef READ
+
 static PyMethodDef methods[] = {
     {"json_leaves", py_json_leaves, METH_VARARGS,
      "json_leaves(obj, prefix, leaf_type, norm_key, normalize) -> list | None"},
@@ -1227,6 +1394,12 @@ static PyMethodDef methods[] = {
      "context_matches(spec, engine, finditer, leaves, text, starts, at) -> [match, ...]"},
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
+    {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},
+    {"consistent_separators", py_consistent_separators, METH_O,
+     "consistent_separators(value) -> bool"},
+    {"payment_card", py_payment_card, METH_O, "payment_card(value) -> bool"},
+    {"mod97", py_mod97, METH_O, "mod97(s) -> int"},
+    {"email", py_email, METH_O, "email(value) -> bool"},
     {"char_offsets", py_char_offsets, METH_VARARGS,
      "char_offsets(s, ascending_byte_offsets) -> list of str offsets"},
     {NULL, NULL, 0, NULL},

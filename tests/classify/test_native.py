@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from ringfence.classify import Classifier, RedactionMode, RedactionPolicy, load_custom_detectors
 from ringfence.classify import _extract as ex
+from ringfence.classify import _validators as v
 from ringfence.classify._accel import ENV, NATIVE, load_native
 from ringfence.classify._engine import SEP, _by_key, allow_digest
 from ringfence.classify._hits import byte_to_char
@@ -30,7 +31,15 @@ from ringfence.classify._redact import redact
 from ringfence.core.errors import ConfigError
 from ringfence.core.levels import DataClass
 from tests.classify.accuracy_report import MAIN_SEED, MAIN_SIZE, SECOND_SEED, SECOND_SIZE
-from tests.classify.corpus import clean_payload, corpus, payload, typical_payload
+from tests.classify.corpus import (
+    clean_payload,
+    corpus,
+    gen_card,
+    gen_email,
+    gen_iban,
+    payload,
+    typical_payload,
+)
 from tests.classify.test_properties import CONTENT_TYPES, json_values
 from tests.classify.test_saas_payloads import (
     GITHUB_PUSH,
@@ -459,3 +468,72 @@ def test_native_lookbehind_matches_equal_python(
             c.regex.match, parts, at, c.det.prefilter_lookbehind, c.det.start_chars
         )
         assert [m.span() for m in got] == want
+
+
+def py_card(value: str) -> bool:
+    num = v.digits(value)
+    if not 13 <= len(num) <= 19 or not v._consistent_separators_py(value) or v.all_same(num):
+        return False
+    return v._card_brand_ok(num) and v._luhn_ok_py(num)
+
+
+def py_mod97(s: str) -> int | None:
+    try:
+        return v._mod97_py(s)
+    except ValueError:
+        return None
+
+
+def native_mod97(s: str) -> int | None:
+    assert NATIVE is not None
+    try:
+        return NATIVE.mod97(s)
+    except ValueError:
+        return None
+
+
+DIGITISH = st.text(alphabet="0123456789 -.\u0663\uff13\u00b2xA@\u00e9", max_size=24)
+
+
+@needs_native
+@FAST
+@given(value=DIGITISH | st.text(max_size=24))
+def test_native_number_validators_equal_python(value: str) -> None:
+    assert NATIVE is not None
+    assert NATIVE.luhn_ok(value) == v._luhn_ok_py(value)
+    assert NATIVE.consistent_separators(value) == v._consistent_separators_py(value)
+    assert NATIVE.payment_card(value) == py_card(value)
+    assert native_mod97(value) == py_mod97(value)
+    assert native_mod97(value.upper()) == py_mod97(value.upper())
+
+
+@needs_native
+@FAST
+@given(
+    value=st.lists(
+        st.sampled_from(["a", "b.", ".", "..", "@", "-", "x-", "-y", "ex", "é", "1", "io", "_"]),
+        max_size=14,
+    ).map("".join)
+    | st.text(max_size=30)
+)
+def test_native_email_validator_equals_python(value: str) -> None:
+    assert NATIVE is not None
+    assert NATIVE.email(value) == v._email_py(value)
+
+
+def test_native_validators_on_real_values() -> None:
+    if NATIVE is None:
+        pytest.skip("native extension not built")
+    r = random.Random(8)
+    for _ in range(300):
+        card = gen_card(r)
+        assert NATIVE.payment_card(card) == py_card(card) is True
+        broken = card[:-1] + str((int(card[-1]) + 1) % 10)
+        assert NATIVE.payment_card(broken) == py_card(broken) is False
+        iban = gen_iban(r).replace(" ", "")
+        assert NATIVE.mod97(iban[4:] + iban[:4]) == v._mod97_py(iban[4:] + iban[:4]) == 1
+        mail = gen_email(r)
+        assert NATIVE.email(mail) == v._email_py(mail) is True
+    long_local = "a" * 65 + "@example.com"
+    assert NATIVE.email(long_local) == v._email_py(long_local) is False
+    assert NATIVE.payment_card("4" * 40) is False
