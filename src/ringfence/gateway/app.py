@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import ipaddress
 import time
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ class Gateway:
         clock: Clock | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         watch: bool = True,
+        freeze_gc: bool = False,
     ) -> None:
         self.holder = holder
         self.config = config
@@ -118,6 +120,9 @@ class Gateway:
         self._watch = watch
         self._watcher: PolicyWatcher | None = None
         self._flusher: asyncio.Task[None] | None = None
+        self._freeze_gc = freeze_gc
+        self._frozen_version: int | None = None
+        self._gc_keeper: asyncio.Task[None] | None = None
         self._key_use: dict[str, datetime] = {}
         self.usage = UsageCounter()
         self._oauth_limit = parse_limit(config.oauth_rate_limit)
@@ -157,6 +162,9 @@ class Gateway:
             self._watcher.start()
         if self.store is not None and self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
+        if self._freeze_gc and self._gc_keeper is None:
+            self._refreeze()
+            self._gc_keeper = asyncio.get_running_loop().create_task(self._keep_gc_frozen())
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
@@ -165,6 +173,9 @@ class Gateway:
         if self._flusher is not None:
             self._flusher.cancel()
             self._flusher = None
+        if self._gc_keeper is not None:
+            self._gc_keeper.cancel()
+            self._gc_keeper = None
         await self._write_key_use()
         if self._client is not None:
             await self._client.aclose()
@@ -172,6 +183,30 @@ class Gateway:
         await self._pool.aclose()
         await self.limiter.aclose()
         await self.audit.aclose()
+
+    # A worker's heap after startup is ~170k tracked objects (modules, the ORM, the DLP
+    # catalogue, the policy snapshot) that live as long as the process; a full collection walks
+    # them all (~150 ms here), stalling every request in flight — the p99 tail under load.
+    # Frozen, they are skipped, so collections only walk what requests allocate.
+    def _refreeze(self) -> None:
+        gc.unfreeze()  # a replaced snapshot's cycles become collectable again
+        gc.collect()
+        gc.freeze()
+        snap = self.holder.snapshot
+        self._frozen_version = snap.version if snap is not None else None
+
+    def refreeze_if_policy_changed(self) -> bool:
+        """After a policy change: one full collection, then freeze again (True if done)."""
+        snap = self.holder.snapshot
+        if snap is None or snap.version == self._frozen_version:
+            return False
+        self._refreeze()
+        return True
+
+    async def _keep_gc_frozen(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            self.refreeze_if_policy_changed()
 
     async def _flush_key_use(self) -> None:
         while True:
@@ -679,8 +714,13 @@ def build_gateway(
     audit: AuditSink | None = None,
     inspector: Inspector | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    freeze_gc: bool = False,
 ) -> Gateway:
-    """A gateway over a store + vault; Redis-backed limits when ``redis_url`` is given."""
+    """A gateway over a store + vault; Redis-backed limits when ``redis_url`` is given.
+
+    ``freeze_gc``: the gateway owns the process (a server worker) and keeps its long-lived
+    heap out of the garbage collector's generations (see ``Gateway._refreeze``).
+    """
     from ringfence.gateway.audit import JsonlAuditSink
 
     config = config or GatewayConfig()
@@ -703,4 +743,5 @@ def build_gateway(
         inspector=inspector,
         clock=clock,
         transport=transport,
+        freeze_gc=freeze_gc,
     )

@@ -124,7 +124,14 @@ def asgi_app() -> Any:
             gateway_publisher(NatsBus(settings.nats_url)),
             spool=settings.data_dir / "gateway-audit.spool.jsonl",
         )
-    return build_gateway(rt.store, rt.vault, config=config, redis_url=config.redis_url, audit=audit)
+    return build_gateway(
+        rt.store,
+        rt.vault,
+        config=config,
+        redis_url=config.redis_url,
+        audit=audit,
+        freeze_gc=True,  # one gateway per worker process: its heap is the process's
+    )
 
 
 @client_app.command("create")
