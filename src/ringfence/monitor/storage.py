@@ -44,12 +44,17 @@ def _row(e: Event, now: datetime) -> dict[str, Any]:
         "status_id": e.status_id,
         "severity_id": e.severity_id,
         "ingested_at": now,
-        "ocsf": e.ocsf,
-        "raw": e.raw,
+        "body": encode_body(e),
     }
 
 
+def encode_body(e: Event) -> bytes:
+    """What ``monitor_events.body`` holds: the OCSF object and the vendor record, as JSON."""
+    return orjson.dumps({"ocsf": e.ocsf, "raw": e.raw})
+
+
 def row_to_event(r: MonitorEvent) -> Event:
+    doc = orjson.loads(r.body)
     return Event(
         id=r.id,
         time=r.ts,
@@ -57,8 +62,8 @@ def row_to_event(r: MonitorEvent) -> Event:
         class_uid=r.class_uid,
         activity_id=r.activity_id,
         action=r.action,
-        ocsf=r.ocsf,
-        raw=r.raw,
+        ocsf=doc["ocsf"],
+        raw=doc["raw"],
         actor=r.actor,
         src_ip=r.src_ip,
         status_id=r.status_id,
@@ -348,18 +353,31 @@ _PLAIN_COLS = (
     "severity_id",
     "ingested_at",
 )
-_COLS = ", ".join((*_PLAIN_COLS, "ocsf", "raw"))
+_COLS = ", ".join((*_PLAIN_COLS, "body"))
+# PostgreSQL types of _COLS for binary COPY (no text parsing of timestamps/ints on the server)
+_COPY_TYPES = [
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "text",
+    "int4",
+    "int4",
+    "text",
+    "text",
+    "text",
+    "int2",
+    "int2",
+    "timestamptz",
+    "bytea",
+]
 
 
 def _copy_rows(cur: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN") as copy:
+    with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_COPY_TYPES)
         for r in rows:
-            copy.write_row([*(r[c] for c in _PLAIN_COLS), _json(r["ocsf"]), _json(r["raw"])])
-
-
-def _json(value: Any) -> str:
-    # PostgreSQL jsonb refuses NUL characters; vendor records never need them.
-    return orjson.dumps(value).decode().replace("\\u0000", "")
+            copy.write_row([r[c] for c in _PLAIN_COLS] + [r["body"]])
 
 
 def partition_name(day: date) -> str:
