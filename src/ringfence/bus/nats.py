@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import nats
@@ -40,6 +40,7 @@ class NatsBus:
         ack_wait: float = 30.0,
         max_deliver: int = 10,
         max_age_days: float = 7.0,
+        after_batch: Callable[[], None] | None = None,
     ) -> None:
         self.url = url
         self.stream = stream
@@ -50,6 +51,9 @@ class NatsBus:
         self.ack_wait = ack_wait
         self.max_deliver = max_deliver
         self.max_age_days = max_age_days
+        # called on the worker's loop after each batch (acked or not), once its events are
+        # released: the worker runs the cyclic GC there, not in the middle of decoding
+        self.after_batch = after_batch
         self._nc: Any = None
         self._js: Any = None
         self.handled_batches = 0
@@ -152,7 +156,11 @@ class NatsBus:
                     break
                 nxt = asyncio.create_task(self._fetch(sub))
                 if msgs:
-                    await self._handle(msgs, handler)
+                    try:
+                        await self._handle(msgs, handler)
+                    finally:
+                        if self.after_batch is not None:
+                            self.after_batch()
         finally:
             if not nxt.done():
                 nxt.cancel()

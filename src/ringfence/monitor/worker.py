@@ -46,7 +46,12 @@ async def run(
         ]
     monitor = Monitor(store, clock, analysers)
     bus = NatsBus(
-        nats_url, stream=stream, durable=durable, subject_prefix=prefix, ack_wait=ack_wait
+        nats_url,
+        stream=stream,
+        durable=durable,
+        subject_prefix=prefix,
+        ack_wait=ack_wait,
+        after_batch=_GcBetweenBatches(),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -59,6 +64,22 @@ async def run(
         store.dispose()
 
 
+class _GcBetweenBatches:
+    """The cyclic GC, run between batches instead of during them. Decoded events are acyclic
+    JSON trees (freed by reference counting), thousands per batch: collecting while a batch is
+    decoded re-scans them over and over (measured: 40 % of the decoding CPU with the default
+    thresholds, still 40 % more than none with raised ones). Young generations after every
+    batch, everything every ``full_every`` batches, so cyclic garbage stays bounded."""
+
+    def __init__(self, full_every: int = 50) -> None:
+        self.full_every = full_every
+        self.batches = 0
+
+    def __call__(self) -> None:
+        self.batches += 1
+        gc.collect(2 if self.batches % self.full_every == 0 else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="ringfence-monitor-worker")
     p.add_argument("--nats", required=True)
@@ -69,12 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--ack-wait", type=float, default=30.0)
     p.add_argument("--store-only", action="store_true", help="store events, run no analysers")
     a = p.parse_args(argv)
-    # Decoded events are acyclic JSON trees, thousands per batch: with the default thresholds
-    # the cyclic GC rescans them over and over (measured: ~35 % of the decoding CPU). Freeze
-    # the long-lived start-up objects and collect young objects far less often.
+    # Freeze the long-lived start-up objects; the cyclic GC runs between batches only
+    # (_GcBetweenBatches), with automatic collection off.
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.disable()
     asyncio.run(
         run(a.nats, a.store_url, a.stream, a.durable, a.prefix, a.ack_wait, not a.store_only)
     )
