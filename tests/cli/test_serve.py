@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
 
 def _free_port() -> int:
@@ -30,8 +31,29 @@ def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
         capture_output=True,
         env={**os.environ, "V": "not-a-real-secret-1234"},
     )
+    # An estate with a triggered playbook, and an alert for it waiting: serve's watcher must
+    # turn it into an incident by itself.
+    from tests.respond.test_respond import ESTATE
+
+    estate = tmp_path / "ringfence.yaml"
+    estate.write_text(ESTATE)
+    subprocess.run([exe, "apply", "-f", str(estate), "--data-dir", data], check=True)
+    db = create_engine(f"sqlite:///{tmp_path / 'rf' / 'ringfence.db'}")
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO monitor_alerts (id, dedup_key, rule_id, title, severity, status, "
+                "first_seen, last_seen, count, finding) VALUES ('alert-1', "
+                "'rf_test_rule|crm-sync-cid', 'rf_test_rule', 't', 'critical', 'new', "
+                "'2026-11-26 10:00:00.000000', '2026-11-26 10:00:00.000000', 1, '{}')"
+            )
+        )
     api, gw = _free_port(), _free_port()
-    env = {**os.environ, "RINGFENCE_IDENTITY_LOGIN_IP_THRESHOLD": "2"}
+    env = {
+        **os.environ,
+        "RINGFENCE_IDENTITY_LOGIN_IP_THRESHOLD": "2",
+        "RINGFENCE_RESPOND_WATCH_SECONDS": "0.2",
+    }
     proc = subprocess.Popen(
         [exe, "serve", "--port", str(api), "--gateway-port", str(gw), "--data-dir", data],
         stdout=subprocess.PIPE,
@@ -67,6 +89,14 @@ def test_serve_runs_api_and_gateway_and_stops_on_sigint(tmp_path: Path) -> None:
             for i in range(3)
         ]
         assert codes == [401, 401, 429]
+        incident = None
+        while time.monotonic() < deadline and incident is None:
+            with db.connect() as conn:
+                incident = conn.execute(
+                    text("SELECT status FROM respond_incidents WHERE trigger_alert_id='alert-1'")
+                ).scalar()
+            time.sleep(0.2)
+        assert incident == "awaiting_approval"  # quarantined, waiting for step 4's approval
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -85,29 +85,63 @@ def register(app: typer.Typer) -> None:
                 )
             )
             console.print(f"Ringfence gateway on http://{bind}:{gw_port} (events → monitoring)")
-        stop_anchoring = threading.Event()
-        anchoring: threading.Thread | None = None
+        stop = threading.Event()
+        background: list[threading.Thread] = []
         if settings.audit_anchor_seconds > 0:
             from ringfence.store.audit import Anchorer
 
             anchorer = Anchorer(rt.store, settings.resolved_audit_anchor_file, rt.clock)
-            anchoring = threading.Thread(
-                target=anchorer.run,
-                args=(settings.audit_anchor_seconds, stop_anchoring),
-                name="audit-anchor",
-                daemon=True,
+            background.append(
+                threading.Thread(
+                    target=anchorer.run,
+                    args=(settings.audit_anchor_seconds, stop),
+                    name="audit-anchor",
+                    daemon=True,
+                )
             )
-            anchoring.start()
+        if settings.respond_watch_seconds > 0:
+            background.append(
+                threading.Thread(
+                    target=_watch_alerts,
+                    args=(rt, settings.respond_watch_seconds, stop),
+                    name="respond-watch",
+                    daemon=True,
+                )
+            )
+        for thread in background:
+            thread.start()
         try:
             asyncio.run(_run_all(servers))
         except KeyboardInterrupt:
             pass  # uvicorn re-raises the SIGINT it handled: a requested, clean stop
         finally:
-            stop_anchoring.set()
-            if anchoring is not None:
-                anchoring.join(timeout=10)
+            stop.set()
+            for thread in background:
+                thread.join(timeout=10)
             rt.close()
         console.print("stopped")
+
+
+def _watch_alerts(rt: Any, interval: float, stop: threading.Event) -> None:
+    """Open incidents for alerts that a playbook trigger matches (docs/respond.md)."""
+    from ringfence.core.logging import get_logger
+    from ringfence.monitor.sinks import build_sinks
+    from ringfence.monitor.wiring import load_config
+    from ringfence.respond import Responder
+
+    log = get_logger("ringfence.respond")
+    try:
+        sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
+    except Exception as exc:  # a bad sink config must not stop the perimeter
+        log.warning("respond_sinks_unusable", error=str(exc)[:200])
+        sinks = {}
+    responder = Responder(rt.store, rt.vault, rt.clock, sinks=sinks)
+    while not stop.wait(interval):
+        try:
+            for incident in responder.watch_alerts():
+                log.warning("incident_opened", incident=incident)
+        except Exception as exc:  # keep watching; the next pass retries
+            log.warning("respond_watch_failed", error=str(exc)[:200])
 
 
 async def _run_all(servers: list[Any]) -> None:

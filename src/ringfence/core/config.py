@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How often `ringfence serve` anchors the audit chain (0: never).",
     )
+    respond_watch_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How often `ringfence serve` turns matching alerts into incidents (0: off).",
+    )
     log_format: str = Field(default="auto", description="auto | json | console")
     log_level: str = "info"
     require_services: bool = False
