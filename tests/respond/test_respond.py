@@ -291,3 +291,56 @@ def test_bad_playbooks_are_file_errors_and_bad_starts_are_clear(estate: Runtime)
         r.start("contain-integration", "nope", actor="a")
     with pytest.raises(NotFoundError):
         r.show("no-such-incident")
+
+
+def test_oauth_grants_are_revoked_through_the_connector(
+    runtime: Runtime, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the loopback Okta fake (the vendor's API shapes): every grant the last pull saw
+    for the integration's client id is revoked; a drill only lists them."""
+    from ringfence.connectors import ConnectorConfig, build_connector
+    from ringfence.demo.fakes import OktaFake, connector_settings, serve
+    from ringfence.posture.observations import store_snapshot
+
+    monkeypatch.setenv("RF_TEST_SAAS_TOKEN", "test-token")
+    server = serve(OktaFake())
+    try:
+        base_url, options = connector_settings("okta", server.url)
+        cfg = ConnectorConfig(
+            vendor="okta",
+            base_url=base_url,
+            credential_ref="env:RF_TEST_SAAS_TOKEN",
+            options=options,
+        )
+        with build_connector(cfg) as conn:
+            snapshot = conn.snapshot()
+        client = "hr-insights-client"
+        theirs = {g.external_id for g in snapshot.grants.items if g.client_id == client}
+        assert len(theirs) == 2
+        with runtime.store.session() as s:
+            store_snapshot(s, snapshot, clock.now())
+        text = ESTATE.replace("client_id: crm-sync-cid", f"client_id: {client}")
+        text = text.replace(
+            "      - {action: revoke_gateway_access}\n",
+            "      - {action: revoke_oauth_grants, vendor: okta}\n",
+        )
+        apply_estate(runtime.store, parse_estate(text), actor="t", clock=clock)
+        r = Responder(runtime.store, runtime.vault, clock, connectors={"okta": cfg})
+        drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+        step = r.show(drill)["steps"][1]
+        assert step["status"] == "done" and set(step["result"]["grants"]) == theirs
+        assert [a for a, _ in server.fake.actions] == []  # a drill touches nothing
+        incident = r.start("contain-integration", "crm-sync", actor="alice")
+        step = r.show(incident)["steps"][1]
+        assert step["status"] == "done", step
+        assert [a for a, _ in server.fake.actions] == ["revoke_grant", "revoke_grant"]
+        with build_connector(cfg) as conn:
+            left = {g.external_id for g in conn.grants().items}
+        assert not theirs & left and left  # only that client's grants are gone
+        # Without connector configuration the step fails and says what is missing.
+        bare = Responder(runtime.store, runtime.vault, clock)
+        other = bare.start("contain-integration", "crm-sync", actor="alice")
+        failed = bare.show(other)["steps"][1]
+        assert failed["status"] == "failed" and "--connectors" in failed["error"]
+    finally:
+        server.stop()
