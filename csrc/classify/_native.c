@@ -87,18 +87,29 @@ static PyObject *words_of(PyObject *last, PyObject *name) {
     return join2(last, name);
 }
 
+/* Can the cycle collector forget this object? Only str and int (atoms) or objects it already
+ * does not track: a tuple of those cannot be part of a reference cycle. CPython's collector
+ * untracks such tuples itself, but only when it next runs over them -- a 1 MiB document
+ * has ~60 000 of them alive at once, and every collection meanwhile would walk them all. */
+static int atomic(PyObject *x) {
+    return PyUnicode_CheckExact(x) || PyLong_CheckExact(x) || !PyObject_GC_IsTracked(x);
+}
+
 /* (*path, k) */
 static PyObject *extend(PyObject *path, PyObject *k) {
     Py_ssize_t n = PyTuple_GET_SIZE(path);
     PyObject *t = PyTuple_New(n + 1);
     if (t == NULL) return NULL;
+    int untrack = atomic(k);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *x = PyTuple_GET_ITEM(path, i);
         Py_INCREF(x);
         PyTuple_SET_ITEM(t, i, x);
+        if (untrack && !atomic(x)) untrack = 0;
     }
     Py_INCREF(k);
     PyTuple_SET_ITEM(t, n, k);
+    if (untrack && PyObject_GC_IsTracked(t)) PyObject_GC_UnTrack(t);
     return t;
 }
 
@@ -112,6 +123,8 @@ static int emit(Walk *w, PyObject *path, PyObject *words, PyObject *text) {
     PyTuple_SET_ITEM(leaf, 2, text);
     Py_INCREF(empty_tuple);
     PyTuple_SET_ITEM(leaf, 3, empty_tuple);
+    if (atomic(path) && atomic(words) && atomic(text) && PyObject_GC_IsTracked(leaf))
+        PyObject_GC_UnTrack(leaf);
     int rc = PyList_Append(w->out, leaf);
     Py_DECREF(leaf);
     return rc;
