@@ -6,9 +6,11 @@ from ringfence.core.clock import FixedClock
 from ringfence.monitor.alerts import AlertStore
 from ringfence.monitor.apimon import ApiMonitor, ApiMonitorConfig
 from ringfence.monitor.events import Event
+from ringfence.monitor.models import UebaState
 from ringfence.monitor.parsers import parser_for
 from ringfence.monitor.ueba import Ueba, UebaConfig, haversine_km, robust_z
 from ringfence.runtime import Runtime
+from ringfence.store.db import Store
 from tests.monitor import records as R
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -144,3 +146,20 @@ def test_peer_group_outlier(runtime: Runtime, clock: FixedClock) -> None:
     (msg,) = messages(alerts, "ueba:peer_outlier")
     assert msg.startswith("int-3 made 300 ringfence requests in the hour from 2026-01-01 00:00")
     assert "7 peers median 14" in msg
+
+
+def test_two_workers_creating_the_same_baseline_both_commit(
+    store: Store, clock: FixedClock
+) -> None:
+    """Both workers read "no baseline yet" before either writes: the second write used to fail
+    the whole batch on the primary key (redelivered a second later); now the last one wins."""
+    alerts = AlertStore(store, clock)
+    first, second = Ueba(store, clock, alerts, CFG), Ueba(store, clock, alerts, CFG)
+    first._state("crm-sync", "rate")["n"] = 1
+    second._state("crm-sync", "rate")["n"] = 2
+    first._flush()
+    second._flush()
+    with store.session() as s:
+        row = s.get(UebaState, {"entity": "crm-sync", "signal": "rate"})
+        assert row is not None and row.state == {"n": 2}
+    assert Ueba(store, clock, alerts, CFG)._state("crm-sync", "rate") == {"n": 2}

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ringfence.core.clock import Clock
 from ringfence.monitor.alerts import AlertStore, Finding
@@ -110,27 +111,27 @@ class Ueba:
         return st
 
     def _flush(self) -> None:
+        """Upsert the touched baselines (last writer wins). One statement: two workers that
+        create the same baseline at once no longer fail a batch on the primary key."""
         if not self._dirty:
             return
         now = self.clock.now()
-        with self.store.session() as s:
-            keys = sorted(self._dirty)  # stable order: no deadlock between workers
-            existing = {
-                (r.entity, r.signal): r
-                for r in s.scalars(
-                    select(UebaState).where(UebaState.entity.in_({k[0][:400] for k in keys}))
-                )
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for entity, signal in sorted(self._dirty):  # stable order: no deadlock between workers
+            rows[(entity[:400], signal)] = {
+                "entity": entity[:400],
+                "signal": signal,
+                "state": dict(self._cache[(entity, signal)]),
+                "updated_at": now,
             }
-            for entity, signal in keys:
-                state = self._cache[(entity, signal)]
-                row = existing.get((entity[:400], signal))
-                if row is None:
-                    s.add(
-                        UebaState(entity=entity[:400], signal=signal, state=state, updated_at=now)
-                    )
-                else:
-                    row.state = dict(state)
-                    row.updated_at = now
+        insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
+        stmt = insert(UebaState)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["entity", "signal"],
+            set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
+        )
+        with self.store.session() as s:
+            s.execute(stmt, list(rows.values()))
         self._dirty.clear()
 
     # -- analysis -------------------------------------------------------------------------
