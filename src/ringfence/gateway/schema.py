@@ -260,13 +260,65 @@ def compile_schema(schema: dict[str, Any]) -> Check | None:
         return None
 
 
+def _literal_depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_literal_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_literal_depth(v) for v in value), default=0)
+    return 0
+
+
+def depth_bound(schema: Any) -> int | None:
+    """The deepest container nesting any instance valid under ``schema`` can have, or None.
+
+    Counted like the gateway's structure cap: a scalar is 0, a container 1 + its deepest
+    child. None when the schema leaves some container unconstrained (no ``type``, an open
+    ``items`` or ``additionalProperties``). Only meaningful for schemas ``compile_schema``
+    accepts (their keywords either constrain structure as read here or only restrict values).
+    """
+    if schema is False:
+        return 0  # nothing is valid
+    if not isinstance(schema, dict) or not schema:
+        return None  # True / {}: anything
+    if "const" in schema or "enum" in schema:
+        # A valid instance equals one of the literals (containers compare deeply).
+        literals = [schema["const"]] if "const" in schema else list(schema["enum"])
+        return max((_literal_depth(v) for v in literals), default=0)
+    if "type" not in schema or schema.get("uniqueItems") is True:
+        # uniqueItems compares items deeply before their own schema is checked: such a
+        # document must meet the depth cap first, so no bound is claimed.
+        return None
+    names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    bound = 0
+    if "array" in names:
+        child = depth_bound(schema.get("items", True))
+        if child is None:
+            return None
+        bound = max(bound, 1 + child)
+    if "object" in names:
+        subs = list((schema.get("properties") or {}).values())
+        additional = schema.get("additionalProperties", True)
+        if additional is not False:
+            subs.append(additional)
+        children = [depth_bound(sub) for sub in subs]
+        if any(c is None for c in children):
+            return None
+        bound = max(bound, 1 + max((c for c in children if c is not None), default=0))
+    return bound
+
+
 class RouteValidator:
-    """``is_valid`` (compiled when possible) and ``iter_errors`` (jsonschema) for one schema."""
+    """``is_valid`` (compiled when possible) and ``iter_errors`` (jsonschema) for one schema.
+
+    ``depth_bound``: for a compiled schema, how deep a valid instance can nest (None when
+    unbounded), so a valid document needs no separate depth walk.
+    """
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self._reference = validator_for(schema)(schema)
         self._fast = compile_schema(schema)
         self.compiled = self._fast is not None
+        self.depth_bound = depth_bound(schema) if self.compiled else None
 
     def is_valid(self, instance: Any) -> bool:
         if self._fast is not None:

@@ -330,30 +330,43 @@ def validate(ex: Exchange) -> None:
     route, op = ex.route, ex.op
     assert route is not None and op is not None
     limits = route.limits
+    validator = op.request_validator
+    schema_valid = False
     if ex.body:
         check_content_type(ex)
         if "json" in ex.headers.get(b"content-type", b"").decode("latin-1").lower():
             doc = parse_json(ex.body, limits.max_depth)
             if type(doc) is str and len(doc) > limits.max_string_length:
                 raise Deny(400, "string_too_long", "the body string is too long")
+            n = len(ex.body)
             if (type(doc) is dict or type(doc) is list) and (
-                _bracket_count(ex.body) > limits.max_depth
-                or len(ex.body) > limits.max_string_length
-                or len(ex.body) >= 2 * limits.max_array_items
+                n > limits.max_string_length
+                or n >= 2 * limits.max_array_items
+                or _bracket_count(ex.body) > limits.max_depth
             ):
-                check_structure(
-                    doc,
-                    limits.max_depth,
-                    limits.max_array_items,
-                    limits.max_string_length,
-                    len(ex.body),
+                # When only the depth is in question and the route schema bounds how deep a
+                # valid document nests, a valid document needs no walk: it cannot be too deep.
+                # An invalid one is walked first, so the decision (too_deep before
+                # schema_violation) is the same as always walking.
+                depth_only = n <= limits.max_string_length and n < 2 * limits.max_array_items
+                bound = validator.depth_bound if validator is not None else None
+                schema_valid = (
+                    depth_only
+                    and validator is not None
+                    and bound is not None
+                    and bound <= limits.max_depth
+                    and validator.is_valid(doc)
                 )
+                if not schema_valid:
+                    check_structure(
+                        doc, limits.max_depth, limits.max_array_items, limits.max_string_length, n
+                    )
             ex.document = doc
-    if op.request_validator is not None:
+    if validator is not None:
         if not ex.body:
             raise Deny(400, "body_required", "this operation requires a JSON body")
-        if not op.request_validator.is_valid(ex.document):
-            errors = schema_errors(op.request_validator, ex.document)
+        if not schema_valid and not validator.is_valid(ex.document):
+            errors = schema_errors(validator, ex.document)
             raise Deny(
                 400,
                 "schema_violation",
