@@ -135,7 +135,15 @@ def _watch_alerts(rt: Any, interval: float, stop: threading.Event) -> None:
     except Exception as exc:  # a bad sink config must not stop the perimeter
         log.warning("respond_sinks_unusable", error=str(exc)[:200])
         sinks = {}
-    responder = Responder(rt.store, rt.vault, rt.clock, sinks=sinks)
+    connectors: dict[str, Any] = {}
+    if rt.settings.connectors_file is not None:
+        from ringfence.connectors import load_connector_configs
+
+        try:
+            connectors = {c.vendor: c for c in load_connector_configs(rt.settings.connectors_file)}
+        except Exception as exc:
+            log.warning("respond_connectors_unusable", error=str(exc)[:200])
+    responder = Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=connectors)
     while not stop.wait(interval):
         try:
             for incident in responder.watch_alerts():

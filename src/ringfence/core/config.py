@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How often `ringfence serve` anchors the audit chain (0: never).",
     )
+    connectors_file: Path | None = Field(
+        default=None,
+        description="connectors.yaml for response actions started from the API or `serve` "
+        "(revoke_oauth_grants steps).",
+    )
     respond_watch_seconds: float = Field(
         default=5.0,
         ge=0,

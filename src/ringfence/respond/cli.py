@@ -35,6 +35,7 @@ def _responder(rt: Runtime, connectors: Path | None) -> Responder:
 
     sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
     configs: dict[str, Any] = {}
+    connectors = connectors or rt.settings.connectors_file
     if connectors is not None:
         from ringfence.connectors import load_connector_configs
 

@@ -1,0 +1,126 @@
+"""``/api/v1/respond``: playbooks, incidents, approvals, drills and evidence over HTTP.
+
+Reading needs ``read``; opening, approving, skipping and closing need ``write``. The caller is
+the actor (``token:ci-bot``, ``user:alice``), so four-eyes holds across the CLI and the API:
+whoever opened an incident cannot approve its steps under any name the audit log shares.
+Sinks come from ``<data_dir>/monitor.yaml``; connectors (for ``revoke_oauth_grants``) from
+``RINGFENCE_CONNECTORS_FILE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import Field
+from sqlalchemy import select
+
+from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime, reject_nul_characters
+from ringfence.api.inventory import COMMON_RESPONSES
+from ringfence.api.schemas import _Body
+from ringfence.respond.engine import Responder
+from ringfence.respond.models import Playbook
+
+router = APIRouter(
+    prefix="/api/v1/respond",
+    tags=["respond"],
+    dependencies=[Depends(authorize), Depends(reject_nul_characters)],
+    responses=COMMON_RESPONSES,
+)
+
+
+class IncidentIn(_Body):
+    playbook: str = Field(min_length=1, max_length=100)
+    integration: str = Field(min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2000)
+    drill: bool = False
+
+
+class DecisionIn(_Body):
+    comment: str = Field(default="", max_length=2000)
+
+
+class CloseIn(_Body):
+    summary: str = Field(min_length=3, max_length=5000)
+
+
+def _responder(request: Request) -> Responder:
+    from ringfence.monitor.sinks import build_sinks
+    from ringfence.monitor.wiring import load_config
+
+    rt = get_runtime(request)
+    sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
+    connectors: dict[str, Any] = {}
+    if rt.settings.connectors_file is not None:
+        from ringfence.connectors import load_connector_configs
+
+        connectors = {c.vendor: c for c in load_connector_configs(rt.settings.connectors_file)}
+    return Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=connectors)
+
+
+@router.get("/playbooks")
+def list_playbooks(request: Request) -> list[dict[str, Any]]:
+    with get_runtime(request).store.session() as s:
+        return [dict(p.spec) for p in s.scalars(select(Playbook).order_by(Playbook.name))]
+
+
+@router.get("/incidents")
+def list_incidents(
+    request: Request,
+    status: Literal["open", "awaiting_approval", "contained", "needs_attention", "closed"]
+    | None = None,
+) -> list[dict[str, Any]]:
+    rt = get_runtime(request)
+    return Responder(rt.store, rt.vault, rt.clock).incidents(status)
+
+
+@router.post("/incidents", status_code=201)
+def open_incident(
+    request: Request, response: Response, body: IncidentIn, p: CurrentPrincipal
+) -> dict[str, Any]:
+    """Open an incident (or a drill) and run it until a step needs approval."""
+    r = _responder(request)
+    incident = r.start(
+        body.playbook, body.integration, actor=p.actor, reason=body.reason, drill=body.drill
+    )
+    response.headers["Location"] = f"/api/v1/respond/incidents/{incident}"
+    return r.show(incident)
+
+
+@router.get("/incidents/{incident}")
+def get_incident(request: Request, incident: str) -> dict[str, Any]:
+    rt = get_runtime(request)
+    return Responder(rt.store, rt.vault, rt.clock).show(incident)
+
+
+@router.post("/incidents/{incident}/steps/{position}/approve")
+def approve_step(
+    request: Request, incident: str, position: int, body: DecisionIn, p: CurrentPrincipal
+) -> dict[str, Any]:
+    r = _responder(request)
+    r.approve(incident, position, actor=p.actor, comment=body.comment)
+    return r.show(incident)
+
+
+@router.post("/incidents/{incident}/steps/{position}/skip")
+def skip_step(
+    request: Request, incident: str, position: int, body: DecisionIn, p: CurrentPrincipal
+) -> dict[str, Any]:
+    r = _responder(request)
+    r.skip(incident, position, actor=p.actor, comment=body.comment)
+    return r.show(incident)
+
+
+@router.post("/incidents/{incident}/close")
+def close_incident(
+    request: Request, incident: str, body: CloseIn, p: CurrentPrincipal
+) -> dict[str, Any]:
+    r = _responder(request)
+    r.close(incident, actor=p.actor, summary=body.summary)
+    return r.show(incident)
+
+
+@router.get("/incidents/{incident}/evidence")
+def get_evidence(request: Request, incident: str) -> list[dict[str, Any]]:
+    rt = get_runtime(request)
+    return Responder(rt.store, rt.vault, rt.clock).evidence(incident)
