@@ -344,3 +344,49 @@ def test_oauth_grants_are_revoked_through_the_connector(
         assert failed["status"] == "failed" and "--connectors" in failed["error"]
     finally:
         server.stop()
+
+
+def test_detection_drill_measures_time_to_detect_and_to_contain(
+    estate: Runtime, clock: FixedClock
+) -> None:
+    """The trigger rule's own should-match record goes through the real monitoring pipeline;
+    the alert it raises is closed at once and never becomes a real incident."""
+    from ringfence.monitor.wiring import build_monitor, load_config, load_rules
+
+    text = ESTATE.replace("rules: [rf_test_rule]", "rules: [rf_gateway_revoked_credential]")
+    apply_estate(estate.store, parse_estate(text), actor="t", clock=clock)
+    rules = load_rules(load_config(estate.settings.data_dir))
+    r = Responder(estate.store, estate.vault, clock)
+    drill = r.drill_detection(
+        "contain-integration",
+        "crm-sync",
+        actor="alice",
+        monitor=build_monitor(estate, rules),
+        rules=rules,
+    )
+    view = r.show(drill)
+    assert view["drill"] and view["seconds_to_detect"] is not None
+    assert 0 < view["seconds_to_detect"] < 10
+    assert any(t["kind"] == "detected" for t in view["timeline"])
+    with estate.store.session() as s:
+        alert = s.scalars(
+            select(Alert).where(Alert.rule_id == "rf_gateway_revoked_credential")
+        ).one()
+    assert alert.status == "closed"
+    assert r.watch_alerts() == []  # a drill alert is not an incident
+    clock.advance(seconds=45)
+    r.approve(drill, 4, actor="bob")
+    view = r.show(drill)
+    assert view["status"] == "contained"
+    assert view["seconds_to_contain"] == pytest.approx(45, abs=1)
+    assert _status(estate) is IntegrationStatus.ACTIVE
+    no_trigger = ESTATE.replace("    trigger: {rules: [rf_test_rule], min_severity: high}\n", "")
+    apply_estate(estate.store, parse_estate(no_trigger), actor="t", clock=clock)
+    with pytest.raises(ValidationError, match="no trigger"):
+        r.drill_detection(
+            "contain-integration",
+            "crm-sync",
+            actor="alice",
+            monitor=build_monitor(estate, rules),
+            rules=rules,
+        )

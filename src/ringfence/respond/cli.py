@@ -127,6 +127,14 @@ def drill(
     playbook: Annotated[str, typer.Argument(help="Playbook name.")],
     integration: Annotated[str, typer.Argument(help="Integration to rehearse on (not changed).")],
     by: ByOpt,
+    detect: Annotated[
+        bool,
+        typer.Option(
+            "--detect",
+            help="Start from the attack: inject the trigger rule's test events into monitoring "
+            "and measure time to detect as well.",
+        ),
+    ] = False,
     connectors: ConnectorsOpt = None,
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
@@ -136,13 +144,27 @@ def drill(
     rt = open_runtime(data_dir)
     try:
         r = _responder(rt, connectors)
-        incident = r.start(
-            playbook, integration, actor=_actor(by), reason=f"drill of {playbook}", drill=True
-        )
+        if detect:
+            from ringfence.monitor.wiring import build_monitor, load_config, load_rules
+
+            rules = load_rules(load_config(rt.settings.data_dir))
+            incident = r.drill_detection(
+                playbook,
+                integration,
+                actor=_actor(by),
+                monitor=build_monitor(rt, rules),
+                rules=rules,
+            )
+        else:
+            incident = r.start(
+                playbook, integration, actor=_actor(by), reason=f"drill of {playbook}", drill=True
+            )
         view = r.show(incident)
     finally:
         rt.close()
     _print_incident(view, output)
+    if output is OutputFormat.TABLE and view.get("seconds_to_detect") is not None:
+        console.print(f"detected {view['seconds_to_detect'] * 1000:.1f} ms after the injection")
 
 
 @app.command("list")

@@ -54,6 +54,7 @@ from ringfence.store.models import (
 from ringfence.store.vault import Vault
 
 MAX_EVIDENCE_EVENTS = 10_000
+DRILL_EVENT_PREFIX = "drill-"  # ids of events a detection drill injects
 
 
 class StepFailed(RingfenceError):
@@ -328,6 +329,8 @@ class Responder:
             ).all()
             targets = []
             for alert_id, rule_id, severity, first_seen, dedup_key in alerts:
+                if self._from_drill(s, alert_id):
+                    continue
                 entity = str(dedup_key).split("|", 1)[-1]
                 integ = self._integration_for_entity(s, entity)
                 for b in triggered:
@@ -355,6 +358,97 @@ class Responder:
             except SAIntegrityError:
                 continue  # another watcher took this alert first
         return started
+
+    @staticmethod
+    def _from_drill(s: Session, alert_id: str) -> bool:
+        """An alert raised only by a detection drill's injected events is not an incident."""
+        from ringfence.monitor.models import Alert
+
+        finding = s.scalar(select(Alert.finding).where(Alert.id == alert_id)) or {}
+        related = (finding.get("finding_info") or {}).get("related_events") or []
+        uids = [str(e.get("uid", "")) for e in related if isinstance(e, dict)]
+        return bool(uids) and all(u.startswith(DRILL_EVENT_PREFIX) for u in uids)
+
+    # -- detection drills ----------------------------------------------------------------------
+    def drill_detection(
+        self, playbook: str, integration: str, *, actor: str, monitor: Any, rules: Any
+    ) -> str:
+        """A drill from the attack on: inject the should-match records of the playbook's first
+        trigger rule (from the rule's own test cases) into the monitoring pipeline, wait for the
+        alert, then run the playbook in drill mode from it. Measures time to detect (injection →
+        alert stored) and time to contain (injection → containment, approvals included)."""
+        import time
+        import uuid
+
+        from ringfence.monitor.models import Alert
+        from ringfence.monitor.sigma.testing import build_events
+
+        with self.store.session() as s:
+            book = s.scalar(select(Playbook).where(Playbook.name == playbook))
+            if book is None:
+                raise NotFoundError(f"no playbook {playbook!r}")
+            wanted = list((book.spec.get("trigger") or {}).get("rules") or [])
+        if not wanted:
+            raise ValidationError(
+                f"playbook {playbook!r} has no trigger: a detection drill needs the alert "
+                "rules that start it (or run a plain drill)"
+            )
+        events: list[Any] = []
+        chosen = None
+        for key in wanted:
+            rule = rules.rule(key)  # the RuleSet the monitor's Sigma detector evaluates
+            cases = [c for c in (rule.tests if rule else []) if c.get("match") and "record" in c]
+            if cases:
+                chosen, events = key, build_events(cases[0], [0])
+                break
+        if chosen is None:
+            raise ValidationError(
+                f"none of {wanted} is a loaded rule with a should-match test record to inject"
+            )
+        run = uuid.uuid4().hex[:12]
+        now = self.clock.now()
+        latest = max(e.time for e in events)
+        for i, e in enumerate(events):
+            e.id = f"{DRILL_EVENT_PREFIX}{run}-{i}"
+            e.time = now - (latest - e.time)
+        started = time.perf_counter()
+        monitor.process(events)
+        detect_seconds = time.perf_counter() - started
+        with self.store.session() as s:
+            alert = s.scalar(
+                select(Alert)
+                .where(Alert.rule_id == chosen, Alert.last_seen >= min(e.time for e in events))
+                .order_by(Alert.last_seen.desc())
+                .limit(1)
+            )
+            if alert is None:
+                raise StepFailed(
+                    f"the injected {chosen} events raised no alert: detection is broken or the "
+                    "rule is suppressed"
+                )
+            alert_id = alert.id
+            # The drill's alert is closed at once: it must not page anyone as a real one.
+            alert.status = "closed"
+        incident = self.start(
+            playbook,
+            integration,
+            actor=actor,
+            reason=f"detection drill: {chosen} injected",
+            drill=True,
+            detected_at=now,
+        )
+        with self.store.session() as s:
+            row = self._incident(s, incident)
+            row.seconds_to_detect = round(detect_seconds, 6)
+            self._note(
+                s,
+                incident,
+                actor,
+                "detected",
+                f"alert {alert_id} ({chosen}) raised {detect_seconds * 1000:.1f} ms after the "
+                "injected events",
+            )
+        return incident
 
     @staticmethod
     def _integration_for_entity(s: Session, entity: str) -> Integration | None:
@@ -453,6 +547,7 @@ class Responder:
             "contained_at": i.contained_at.isoformat() if i.contained_at else None,
             "closed_at": i.closed_at.isoformat() if i.closed_at else None,
             "seconds_to_contain": contain,
+            "seconds_to_detect": i.seconds_to_detect,
             "failed_steps": i.failed_steps,
         }
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ringfence.core.clock import utcnow
@@ -59,6 +59,8 @@ class Incident(Base):
     closed_by: Mapped[str | None] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text, default="")
     failed_steps: Mapped[int] = mapped_column(Integer, default=0)
+    # Detection drills: seconds from the injected events to the stored alert.
+    seconds_to_detect: Mapped[float | None] = mapped_column(Float)
 
 
 class IncidentStep(Base):

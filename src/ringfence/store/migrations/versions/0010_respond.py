@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("closed_by", sa.String(200), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("failed_steps", sa.Integer(), nullable=False),
+        sa.Column("seconds_to_detect", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
             ["integration_id"],
             ["integrations.id"],
