@@ -190,9 +190,7 @@ def _readiness(session: Session) -> ReadinessFacts:
     covered: set[str] = set()
     for spec in session.scalars(select(Playbook.spec)):
         covered.update(str(k) for k in (spec or {}).get("covers", []))
-    last = session.scalar(
-        select(func.max(Incident.contained_at)).where(Incident.drill.is_(True))
-    )
+    last = session.scalar(select(func.max(Incident.contained_at)).where(Incident.drill.is_(True)))
     return ReadinessFacts(frozenset(covered), _aware(last) if last is not None else None)
 
 
