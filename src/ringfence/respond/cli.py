@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,6 +42,23 @@ def _responder(rt: Runtime, connectors: Path | None) -> Responder:
 
         configs = {c.vendor: c for c in load_connector_configs(connectors)}
     return Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=configs)
+
+
+def _run_and_show(
+    data_dir: Path | None,
+    connectors: Path | None,
+    output: OutputFormat,
+    act: Callable[[Responder], str],
+) -> dict[str, Any]:
+    """Open the runtime, do ``act`` (which returns the incident id), print the incident."""
+    rt = open_runtime(data_dir)
+    try:
+        r = _responder(rt, connectors)
+        view = r.show(act(r))
+    finally:
+        rt.close()
+    _print_incident(view, output)
+    return view
 
 
 def _actor(by: str) -> str:
@@ -112,14 +130,12 @@ def start(
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
     """Open an incident and run the playbook until a step needs approval."""
-    rt = open_runtime(data_dir)
-    try:
-        r = _responder(rt, connectors)
-        incident = r.start(playbook, integration, actor=_actor(by), reason=reason)
-        view = r.show(incident)
-    finally:
-        rt.close()
-    _print_incident(view, output)
+    _run_and_show(
+        data_dir,
+        connectors,
+        output,
+        lambda r: r.start(playbook, integration, actor=_actor(by), reason=reason),
+    )
 
 
 @app.command("drill")
@@ -214,14 +230,12 @@ def approve(
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
     """Approve a waiting step (not by whoever opened the incident); the run continues."""
-    rt = open_runtime(data_dir)
-    try:
-        r = _responder(rt, connectors)
+
+    def act(r: Responder) -> str:
         r.approve(incident, step, actor=_actor(by), comment=comment)
-        view = r.show(incident)
-    finally:
-        rt.close()
-    _print_incident(view, output)
+        return incident
+
+    _run_and_show(data_dir, connectors, output, act)
 
 
 @app.command("skip")
@@ -235,14 +249,12 @@ def skip(
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
     """Decline a waiting step; the run continues with the next one."""
-    rt = open_runtime(data_dir)
-    try:
-        r = _responder(rt, connectors)
+
+    def act(r: Responder) -> str:
         r.skip(incident, step, actor=_actor(by), comment=comment)
-        view = r.show(incident)
-    finally:
-        rt.close()
-    _print_incident(view, output)
+        return incident
+
+    _run_and_show(data_dir, connectors, output, act)
 
 
 @app.command("close")
@@ -254,14 +266,12 @@ def close(
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
     """Close an incident (every step decided)."""
-    rt = open_runtime(data_dir)
-    try:
-        r = Responder(rt.store, rt.vault, rt.clock)
+
+    def act(r: Responder) -> str:
         r.close(incident, actor=_actor(by), summary=summary)
-        view = r.show(incident)
-    finally:
-        rt.close()
-    _print_incident(view, output)
+        return incident
+
+    _run_and_show(data_dir, None, output, act)
 
 
 @app.command("evidence")
