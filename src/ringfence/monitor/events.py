@@ -140,8 +140,9 @@ class Event:
             class_uid=int(d["class_uid"]),
             activity_id=int(d["activity_id"]),
             action=str(d["action"]),
-            ocsf=dict(d["ocsf"]),
-            raw=dict(d["raw"]),
+            # decoded JSON objects are fresh dicts already: copy only other mappings
+            ocsf=o if type(o := d["ocsf"]) is dict else dict(o),
+            raw=r if type(r := d["raw"]) is dict else dict(r),
             actor=d.get("actor"),
             src_ip=d.get("src_ip"),
             status_id=int(d.get("status_id", 0)),

@@ -126,11 +126,10 @@ class EventStore:
         for e in events:
             unique.setdefault(e.id, e)
         self._ensure_partitions(e.time.astimezone(UTC).date() for e in unique.values())
-        rows = [_row(e, now) for e in unique.values()]
         if self.store.dialect == "postgresql":
-            new = self._insert_pg(rows)
+            new = self._insert_pg([_copy_row(e, now) for e in unique.values()])
         else:
-            new = self._insert_sqlite(rows)
+            new = self._insert_sqlite([_row(e, now) for e in unique.values()])
         return [i for i in unique if i in new]
 
     def _insert_sqlite(self, rows: list[dict[str, Any]]) -> set[str]:
@@ -142,7 +141,7 @@ class EventStore:
                 new.update(r[0] for r in conn.execute(ins, chunk))
         return new
 
-    def _insert_pg(self, rows: list[dict[str, Any]]) -> set[str]:
+    def _insert_pg(self, rows: list[tuple[Any, ...]]) -> set[str]:
         """One transaction per batch. Fast path: ``COPY`` straight into ``monitor_events``
         inside a savepoint — the common case, where no event of the batch is stored yet, then
         costs one COPY and nothing else. If any event already exists (a redelivered bus
@@ -163,7 +162,7 @@ class EventStore:
                     cur.execute("ROLLBACK TO SAVEPOINT rf_events_copy")
                 else:
                     cur.execute("RELEASE SAVEPOINT rf_events_copy")
-                    return {r["id"] for r in rows}
+                    return {r[0] for r in rows}
                 cur.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS _rf_events_load "
                     "(LIKE monitor_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -373,11 +372,31 @@ _COPY_TYPES = [
 ]
 
 
-def _copy_rows(cur: Any, table: str, rows: list[dict[str, Any]]) -> None:
+def _copy_row(e: Event, now: datetime) -> tuple[Any, ...]:
+    """``_row`` as a tuple in ``_COLS`` order (what binary COPY writes)."""
+    return (
+        e.id,
+        e.time,
+        e.source,
+        e.product,
+        e.service,
+        e.class_uid,
+        e.activity_id,
+        e.action[:200],
+        e.actor[:320] if e.actor else None,
+        e.src_ip[:64] if e.src_ip else None,
+        e.status_id,
+        e.severity_id,
+        now,
+        encode_body(e),
+    )
+
+
+def _copy_rows(cur: Any, table: str, rows: list[tuple[Any, ...]]) -> None:
     with cur.copy(f"COPY {table} ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_COPY_TYPES)
         for r in rows:
-            copy.write_row([r[c] for c in _PLAIN_COLS] + [r["body"]])
+            copy.write_row(r)
 
 
 def partition_name(day: date) -> str:
