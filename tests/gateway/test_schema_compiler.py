@@ -45,6 +45,17 @@ SCHEMAS: list[dict[str, Any]] = [
     {"type": "object", "properties": {"x": {}}, "additionalProperties": False},
     {"type": "integer"},
     {},
+    # a pinned type: the keywords of other types do not apply (and generate no code)
+    {
+        "type": "string",
+        "maxItems": 0,
+        "minimum": 5,
+        "properties": {"a": {"type": "null"}},
+        "additionalProperties": False,
+        "maxLength": 3,
+    },
+    {"type": "integer", "minimum": 1, "maxLength": 0, "items": {"type": "string"}},
+    {"type": ["array"], "items": {"type": "number", "maximum": 2}, "minLength": 9},
 ]
 
 json_values = st.recursive(

@@ -4,9 +4,10 @@
 4 KiB document). Route schemas mostly use a small vocabulary (type, properties, required,
 additionalProperties, items, length/size/range bounds, enum, const, pattern), so
 ``compile_schema`` generates one flat Python function (loops and ifs, like fastjsonschema) with
-the same semantics, differentially tested against jsonschema. Generated code embeds no schema
-string except ``repr``-quoted property names; bounds, enums and patterns are passed in as
-constants. A schema using anything else is not compiled: ``RouteValidator`` then uses
+the same semantics on parsed JSON (exact built-in types, as orjson returns them; a value is
+only checked against the keywords of its own type), differentially tested against jsonschema.
+Generated code embeds no schema string except ``repr``-quoted property names; bounds, enums
+and patterns are passed in as constants. A schema using anything else is not compiled: ``RouteValidator`` then uses
 jsonschema for every instance. Error details always come from jsonschema, only on failure.
 """
 
@@ -75,15 +76,16 @@ def _json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+# Instances are parsed JSON (orjson): exactly dict, list, str, int, float, bool or None, so
+# exact type tests suffice (and ``type(v) is int`` already excludes bool).
 _TYPE_EXPR = {
-    "object": "isinstance({v}, dict)",
-    "array": "isinstance({v}, list)",
-    "string": "isinstance({v}, str)",
-    "boolean": "isinstance({v}, bool)",
+    "object": "type({v}) is dict",
+    "array": "type({v}) is list",
+    "string": "type({v}) is str",
+    "boolean": "type({v}) is bool",
     "null": "{v} is None",
-    "integer": "((isinstance({v}, int) and not isinstance({v}, bool))"
-    " or (isinstance({v}, float) and {v}.is_integer()))",
-    "number": "(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
+    "integer": "(type({v}) is int or (type({v}) is float and {v}.is_integer()))",
+    "number": "(type({v}) is int or type({v}) is float)",
 }
 
 
@@ -118,53 +120,78 @@ class _Gen:
         unknown = set(schema) - _SUPPORTED
         if unknown:
             raise _Unsupported(",".join(sorted(unknown)))
+        known: str | None = None  # the one type a value reaching the next lines can have
         if "type" in schema:
             names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
             if not names or any(n not in _TYPE_EXPR for n in names):
                 raise _Unsupported("type")
             cond = " or ".join(_TYPE_EXPR[n].format(v=v) for n in names)
             self.emit(ind, f"if not ({cond}): return False")
+            if len(names) == 1:
+                known = "number" if names[0] == "integer" else names[0]
         if "enum" in schema:
             c = self.const(list(schema["enum"]))
             self.emit(ind, f"if not any(_eq({v}, o) for o in {c}): return False")
         if "const" in schema:
             c = self.const(schema["const"])
             self.emit(ind, f"if not _eq({v}, {c}): return False")
-        self._strings(schema, v, ind)
-        self._numbers(schema, v, ind)
-        self._arrays(schema, v, ind)
-        self._objects(schema, v, ind)
+        self._strings(schema, v, ind, known)
+        self._numbers(schema, v, ind, known)
+        self._arrays(schema, v, ind, known)
+        self._objects(schema, v, ind, known)
 
-    def _strings(self, schema: dict[str, Any], v: str, ind: int) -> None:
+    def _guard(self, kind: str, cond: str, ind: int, known: str | None) -> int | None:
+        """Open ``if <value is kind>:`` and return the body's indent; None: cannot apply.
+
+        Once ``type`` has pinned the value to one kind, the guard is known true (no line)
+        or known false (the keywords of other kinds do not apply: no code).
+        """
+        if known is None:
+            self.emit(ind, f"if {cond}:")
+            return ind + 1
+        return ind if known == kind else None
+
+    def _strings(self, schema: dict[str, Any], v: str, ind: int, known: str | None) -> None:
         keys = [k for k in ("maxLength", "minLength", "pattern") if k in schema]
         if not keys:
             return
-        self.emit(ind, f"if isinstance({v}, str):")
-        if "maxLength" in schema:
-            self.emit(ind + 1, f"if len({v}) > {int(schema['maxLength'])}: return False")
-        if "minLength" in schema:
-            self.emit(ind + 1, f"if len({v}) < {int(schema['minLength'])}: return False")
         if "pattern" in schema:
             rx = self.const(re.compile(schema["pattern"]))
-            self.emit(ind + 1, f"if {rx}.search({v}) is None: return False")
+        inner = self._guard("string", f"type({v}) is str", ind, known)
+        if inner is None:
+            return
+        if "maxLength" in schema:
+            self.emit(inner, f"if len({v}) > {int(schema['maxLength'])}: return False")
+        if "minLength" in schema:
+            self.emit(inner, f"if len({v}) < {int(schema['minLength'])}: return False")
+        if "pattern" in schema:
+            self.emit(inner, f"if {rx}.search({v}) is None: return False")
 
-    def _numbers(self, schema: dict[str, Any], v: str, ind: int) -> None:
+    def _numbers(self, schema: dict[str, Any], v: str, ind: int, known: str | None) -> None:
         ops = {"minimum": "<", "maximum": ">", "exclusiveMinimum": "<=", "exclusiveMaximum": ">="}
         keys = [k for k in ops if k in schema]
         if not keys:
             return
-        self.emit(ind, f"if {_TYPE_EXPR['number'].format(v=v)}:")
         for k in keys:
             bound = schema[k]
             if isinstance(bound, bool) or not isinstance(bound, int | float):
                 raise _Unsupported(k)  # draft-4 boolean form
-            self.emit(ind + 1, f"if {v} {ops[k]} {self.const(bound)}: return False")
+        inner = self._guard("number", _TYPE_EXPR["number"].format(v=v), ind, known)
+        if inner is None:
+            return
+        for k in keys:
+            self.emit(inner, f"if {v} {ops[k]} {self.const(schema[k])}: return False")
 
-    def _arrays(self, schema: dict[str, Any], v: str, ind: int) -> None:
+    def _arrays(self, schema: dict[str, Any], v: str, ind: int, known: str | None) -> None:
         keys = [k for k in ("maxItems", "minItems", "items", "uniqueItems") if k in schema]
         if not keys:
             return
-        self.emit(ind, f"if isinstance({v}, list):")
+        if isinstance(schema.get("items"), list):
+            raise _Unsupported("items-tuple")
+        inner = self._guard("array", f"type({v}) is list", ind, known)
+        if inner is None:
+            return
+        ind = inner - 1  # the body below is written at ind + 1
         if "maxItems" in schema:
             self.emit(ind + 1, f"if len({v}) > {int(schema['maxItems'])}: return False")
         if "minItems" in schema:
@@ -181,14 +208,17 @@ class _Gen:
             if len(self.lines) == before:
                 self.emit(ind + 2, "pass")
 
-    def _objects(self, schema: dict[str, Any], v: str, ind: int) -> None:
+    def _objects(self, schema: dict[str, Any], v: str, ind: int, known: str | None) -> None:
         props = schema.get("properties") or {}
         required = list(schema.get("required") or ())
         additional = schema.get("additionalProperties", True)
         keys = [k for k in ("maxProperties", "minProperties") if k in schema]
         if not (props or required or keys or additional is not True):
             return
-        self.emit(ind, f"if isinstance({v}, dict):")
+        inner = self._guard("object", f"type({v}) is dict", ind, known)
+        if inner is None:
+            return
+        ind = inner - 1  # the body below is written at ind + 1
         for k in required:
             self.emit(ind + 1, f"if {str(k)!r} not in {v}: return False")
         if "maxProperties" in schema:
