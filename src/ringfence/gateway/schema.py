@@ -7,8 +7,9 @@ additionalProperties, items, length/size/range bounds, enum, const, pattern), so
 the same semantics on parsed JSON (exact built-in types, as orjson returns them; a value is
 only checked against the keywords of its own type), differentially tested against jsonschema.
 Generated code embeds no schema string except ``repr``-quoted property names; bounds, enums
-and patterns are passed in as constants. A schema using anything else is not compiled: ``RouteValidator`` then uses
-jsonschema for every instance. Error details always come from jsonschema, only on failure.
+and patterns are passed in as constants. A schema using anything else is not compiled:
+``RouteValidator`` then uses jsonschema for every instance. Error details always come from
+jsonschema, only on failure.
 """
 
 from __future__ import annotations
