@@ -333,14 +333,17 @@ static PyObject *key_blob(PyObject *key) {
 static PyObject *py_join_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *leaves, *sep;
     if (!PyArg_ParseTuple(args, "O!U:join_leaves", &PyList_Type, &leaves, &sep)) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(leaves), seplen = PyUnicode_GET_LENGTH(sep);
+    /* A snapshot: callbacks (a str subclass's __hash__) cannot free a leaf under us. */
+    PyObject *snap = PyList_AsTuple(leaves);
+    if (snap == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(snap), seplen = PyUnicode_GET_LENGTH(sep);
     PyObject *texts = PyList_New(n), *starts = PyList_New(n), *keys = PySet_New(NULL);
     PyObject *text = NULL, *blobs = NULL, *blob = NULL, *scanned = NULL, *bytes = NULL;
     PyObject *bar = NULL, *parts = NULL, *res = NULL;
     if (texts == NULL || starts == NULL || keys == NULL) goto done;
     Py_ssize_t pos = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *leaf = PyList_GET_ITEM(leaves, i);
+        PyObject *leaf = PyTuple_GET_ITEM(snap, i);
         if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
@@ -399,6 +402,7 @@ static PyObject *py_join_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
     if (bytes == NULL) goto done;
     res = PyTuple_Pack(4, text, starts, bytes, scanned);
 done:
+    Py_DECREF(snap);
     Py_XDECREF(texts);
     Py_XDECREF(starts);
     Py_XDECREF(keys);
@@ -620,6 +624,18 @@ static Py_ssize_t bisect_right_ll(PyObject *list, long long x) {
     return lo;
 }
 
+static Py_ssize_t bisect_right_tuple(PyObject *tup, long long x) {
+    Py_ssize_t lo = 0, hi = PyTuple_GET_SIZE(tup);
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        long long v = PyLong_AsLongLong(PyTuple_GET_ITEM(tup, mid));
+        if (v == -1 && PyErr_Occurred()) return -1;
+        if (x < v) hi = mid;
+        else lo = mid + 1;
+    }
+    return lo;
+}
+
 /* Detector spec: the per-detector constants of one confirmation (built once per Classifier). */
 enum {
     SP_GROUP, SP_NEEDS_CTX, SP_BARE_CTX, SP_BASE, SP_SEP_BONUS, SP_SHORT_LEN, SP_SECRET,
@@ -832,6 +848,7 @@ static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e
         Py_XSETREF(hit_descrs, pair);
     }
     PyObject *ds = PyTuple_GET_ITEM(hit_descrs, 1);
+    Py_INCREF(ds); /* hit_descrs may be replaced meanwhile (another Hit type) */
     PyObject *vals[5] = {PyLong_FromSsize_t(li), PyLong_FromLongLong(s), PyLong_FromLongLong(e),
                          PyFloat_FromDouble(conf), det};
     Py_INCREF(det);
@@ -842,6 +859,7 @@ static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e
         if (Py_TYPE(d)->tp_descr_set(d, obj, vals[j]) < 0) Py_CLEAR(obj);
     }
     for (int j = 0; j < 5; j++) Py_XDECREF(vals[j]);
+    Py_DECREF(ds);
     return obj;
 }
 
@@ -861,12 +879,19 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "confirm: one start per leaf");
         return NULL;
     }
+    /* Snapshots: the Python callbacks (validators, context search) cannot change what we
+     * index or free a leaf under us. */
+    PyObject *leaves_t = PyList_AsTuple(leaves), *starts_t = PyList_AsTuple(starts);
     PyObject *group = PyLong_FromLong(sp.group);
-    PyObject *it = group ? PyObject_GetIter(matches) : NULL;
+    PyObject *it = (group && leaves_t && starts_t) ? PyObject_GetIter(matches) : NULL;
     if (it == NULL) {
         Py_XDECREF(group);
+        Py_XDECREF(leaves_t);
+        Py_XDECREF(starts_t);
         return NULL;
     }
+    leaves = leaves_t;
+    starts = starts_t;
     int allow_any = PySet_GET_SIZE(sp.allow) > 0 || PySet_GET_SIZE(sp.allow_hash) > 0;
     PyObject *m;
     while ((m = PyIter_Next(it)) != NULL) {
@@ -894,13 +919,13 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
             Py_DECREF(value);
             continue;
         }
-        Py_ssize_t li = bisect_right_ll(starts, s) - 1;
+        Py_ssize_t li = bisect_right_tuple(starts, s) - 1;
         if (li < -1 || PyErr_Occurred()) {
             Py_DECREF(value);
             goto fail;
         }
-        if (li < 0) li += PyList_GET_SIZE(leaves); /* leaves[-1], as Python indexes */
-        PyObject *leaf = PyList_GET_ITEM(leaves, li);
+        if (li < 0) li += PyTuple_GET_SIZE(leaves); /* leaves[-1], as Python indexes */
+        PyObject *leaf = PyTuple_GET_ITEM(leaves, li);
         if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
@@ -908,7 +933,7 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "confirm: leaves must be Leaf tuples");
             goto fail;
         }
-        long long base = PyLong_AsLongLong(PyList_GET_ITEM(starts, li));
+        long long base = PyLong_AsLongLong(PyTuple_GET_ITEM(starts, li));
         if (base == -1 && PyErr_Occurred()) {
             Py_DECREF(value);
             goto fail;
@@ -978,10 +1003,14 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
     if (PyErr_Occurred()) goto fail;
     Py_DECREF(it);
     Py_DECREF(group);
+    Py_DECREF(leaves_t);
+    Py_DECREF(starts_t);
     Py_RETURN_NONE;
 fail:
     Py_DECREF(it);
     Py_DECREF(group);
+    Py_DECREF(leaves_t);
+    Py_DECREF(starts_t);
     return NULL;
 }
 
@@ -1104,8 +1133,11 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         return NULL;
     Spec sp;
     if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
-    Py_ssize_t nl = PyList_GET_SIZE(leaves), na = PyList_GET_SIZE(at);
+    PyObject *snap = PyList_AsTuple(leaves); /* the key-name callbacks cannot change it */
+    if (snap == NULL) return NULL;
+    Py_ssize_t nl = PyTuple_GET_SIZE(snap), na = PyList_GET_SIZE(at);
     if (nl == 0 || PyList_GET_SIZE(starts) != nl) {
+        Py_DECREF(snap);
         PyErr_SetString(PyExc_ValueError, "context_matches: one start per leaf");
         return NULL;
     }
@@ -1118,7 +1150,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         goto done;
     }
     for (Py_ssize_t li = 0; li < nl; li++) {
-        PyObject *leaf = PyList_GET_ITEM(leaves, li);
+        PyObject *leaf = PyTuple_GET_ITEM(snap, li);
         if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
@@ -1214,6 +1246,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
 fail:
     Py_CLEAR(out);
 done:
+    Py_DECREF(snap);
     PyMem_Free(whole);
     PyMem_Free(lbase);
     PyMem_Free(lend);

@@ -537,3 +537,40 @@ def test_native_validators_on_real_values() -> None:
     long_local = "a" * 65 + "@example.com"
     assert NATIVE.email(long_local) == v._email_py(long_local) is False
     assert NATIVE.payment_card("4" * 40) is False
+
+
+@needs_native
+def test_native_loops_survive_callbacks_that_mutate_their_inputs(
+    pair: tuple[Classifier, Classifier],
+) -> None:
+    """Callbacks (validators, key checks) that empty the leaves list: no crash, same answer."""
+    assert NATIVE is not None
+    nat = pair[0]
+    idx = next(i for i, c in enumerate(nat._compiled) if c.det.id == "email_address")
+    text = "jane@example.com"
+    leaves = [ex.Leaf(("a",), "email", text), ex.Leaf(("b",), "mail", text)]
+    joined, starts, _, _ = NATIVE.join_leaves(leaves, SEP)
+
+    def clearing(value: str) -> bool:
+        leaves.clear()
+        return True
+
+    spec = list(nat._spec[idx])
+    spec[7] = clearing  # validator
+    spec[9] = {}  # a fresh key-hit cache, so key_hit runs
+    spec[10] = lambda key: bool(leaves.clear()) or True
+    out: list[Any] = []
+    rx = nat._compiled[idx].regex
+    before = list(leaves)
+    NATIVE.confirm(
+        tuple(spec), nat._eng, leaves, joined, starts, rx.finditer(joined), out, True, {}
+    )
+    assert [(h.leaf, h.start, h.end) for h in out] == [(0, 0, len(text)), (1, 0, len(text))]
+    ctx_leaves = list(before)
+    spec[9] = {}
+    spec[10] = lambda key: bool(ctx_leaves.clear()) or True
+    got = NATIVE.context_matches(
+        tuple(spec), nat._eng, rx.finditer, ctx_leaves, joined, starts, [0, len(text) + 3]
+    )
+    assert not ctx_leaves  # the callback ran
+    assert [m.span() for m in got] == [(0, len(text)), (len(text) + 3, 2 * len(text) + 3)]
