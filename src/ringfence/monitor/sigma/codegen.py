@@ -340,11 +340,13 @@ def generate(
         body += g.prepare(main)
         table, get, d = g.const(spec.table), g.const(spec.get), g.const(dispatch, "d")
         x = f"x{i}"
+        # the lower-cased text when an earlier rule already made it (same value for a str)
+        key = f"t{i}" if f"t{i}" in main.ready else f"{x}.lower()"
         body += [
             f"if {x} is _S:",
             f"    _slow_index(_V(o, r), {get}, {table}, h)",
             "else:",
-            f"    if isinstance({x}, str): f = {d}.get({x}.lower())",
+            f"    if isinstance({x}, str): f = {d}.get({key})",
             f"    elif isinstance({x}, int | float) and not isinstance({x}, bool):",
             f"        f = {d}.get(str({x}))",
             "    else: f = None",
