@@ -6,7 +6,8 @@
  * generated input):
  *   json_leaves  - the JSON leaf walk (field paths, key words, text) of _leaves_recursive;
  *   join_leaves  - the scan buffer of _confirm_leaves (leaves joined by SEP, key names after);
- *   char_offsets - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char);
+ *   char_offsets / char_candidates - UTF-8 byte offsets of the prefilter to str offsets
+ *                  (_hits.byte_to_char), per prefilter id sorted;
  *   mask_alnum / mask_from - the format-preserving masks of _mask.py (previews, redaction);
  *   new_objects   - findings built without a frozen dataclass's per-field __setattr__;
  *   matches_at / matches_back / context_matches / confirm - the per-candidate loop of
@@ -20,6 +21,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <string.h>
 
 #define MAX_DEPTH 900     /* containers nested deeper: the caller falls back to the Python walk */
 #define KEY_CACHE 8192    /* distinct key names remembered (like norm_key's lru_cache) */
@@ -1421,6 +1423,122 @@ static PyObject *py_email(PyObject *Py_UNUSED(self), PyObject *arg) {
 
 #undef READ
 
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* char_candidates(scanned, cands) -> {id: sorted str offsets}: for every prefilter id the
+ * list ``sorted(map(to_char, offsets))`` of _confirm_leaves, all ids mapped in one pass over
+ * ``scanned`` (None: the buffer is ASCII, offsets are already str offsets). */
+static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *scanned, *cands;
+    if (!PyArg_ParseTuple(args, "OO!:char_candidates", &scanned, &PyDict_Type, &cands))
+        return NULL;
+    if (scanned != Py_None && !PyUnicode_Check(scanned)) {
+        PyErr_SetString(PyExc_TypeError, "char_candidates: scanned is a str or None");
+        return NULL;
+    }
+    /* every offset of every id, then the sorted distinct ones and their str offsets */
+    Py_ssize_t total = 0, pos = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(cands, &pos, &key, &val)) {
+        if (!PyAnySet_Check(val)) {
+            PyErr_SetString(PyExc_TypeError, "char_candidates: values must be sets");
+            return NULL;
+        }
+        total += PySet_GET_SIZE(val);
+    }
+    PyObject *out = PyDict_New();
+    long long *all = PyMem_New(long long, total + 1), *uniq = PyMem_New(long long, total + 1);
+    long long *mapped = PyMem_New(long long, total + 1);
+    if (out == NULL || !all || !uniq || !mapped) {
+        if (out != NULL) PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t k = 0;
+    pos = 0;
+    while (PyDict_Next(cands, &pos, &key, &val)) {
+        PyObject *it = PyObject_GetIter(val), *item;
+        if (it == NULL) goto fail;
+        while ((item = PyIter_Next(it)) != NULL) {
+            long long o = PyLong_AsLongLong(item);
+            Py_DECREF(item);
+            if ((o == -1 && PyErr_Occurred()) || k >= total) { /* the sets cannot grow */
+                Py_DECREF(it);
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_RuntimeError, "char_candidates: sets changed");
+                goto fail;
+            }
+            all[k++] = o;
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) goto fail;
+    }
+    memcpy(uniq, all, (size_t)k * sizeof(long long));
+    qsort(uniq, (size_t)k, sizeof(long long), cmp_ll);
+    Py_ssize_t nu = 0;
+    for (Py_ssize_t i = 0; i < k; i++)
+        if (nu == 0 || uniq[nu - 1] != uniq[i]) uniq[nu++] = uniq[i];
+    if (scanned == Py_None) {
+        memcpy(mapped, uniq, (size_t)nu * sizeof(long long));
+    } else {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(scanned), i = 0;
+        int kind = PyUnicode_KIND(scanned);
+        const void *data = PyUnicode_DATA(scanned);
+        long long b = 0, extra = 0;
+        for (Py_ssize_t j = 0; j < nu; j++) {
+            while (i < n && b < uniq[j]) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, i);
+                int w = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+                extra += w - 1;
+                b += w;
+                i++;
+            }
+            mapped[j] = uniq[j] - extra;
+        }
+    }
+    /* per id: its offsets sorted, each replaced by its mapped value (duplicates kept) */
+    k = 0;
+    pos = 0;
+    while (PyDict_Next(cands, &pos, &key, &val)) {
+        Py_ssize_t m = PySet_GET_SIZE(val);
+        if (k + m > total) m = total - k;
+        qsort(all + k, (size_t)m, sizeof(long long), cmp_ll);
+        PyObject *lst = PyList_New(m);
+        if (lst == NULL) goto fail;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            long long o = all[k + i];
+            Py_ssize_t lo = 0, hi = nu; /* o is in uniq: find it */
+            while (lo < hi) {
+                Py_ssize_t mid = lo + (hi - lo) / 2;
+                if (uniq[mid] < o) lo = mid + 1;
+                else hi = mid;
+            }
+            PyObject *v = PyLong_FromLongLong(mapped[lo]);
+            if (v == NULL) {
+                Py_DECREF(lst);
+                goto fail;
+            }
+            PyList_SET_ITEM(lst, i, v);
+        }
+        k += m;
+        int rc = PyDict_SetItem(out, key, lst);
+        Py_DECREF(lst);
+        if (rc < 0) goto fail;
+    }
+    PyMem_Free(all);
+    PyMem_Free(uniq);
+    PyMem_Free(mapped);
+    return out;
+fail:
+    Py_XDECREF(out);
+    PyMem_Free(all);
+    PyMem_Free(uniq);
+    PyMem_Free(mapped);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"json_leaves", py_json_leaves, METH_VARARGS,
      "json_leaves(obj, prefix, leaf_type, norm_key, normalize) -> list | None"},
@@ -1446,6 +1564,8 @@ static PyMethodDef methods[] = {
     {"payment_card", py_payment_card, METH_O, "payment_card(value) -> bool"},
     {"mod97", py_mod97, METH_O, "mod97(s) -> int"},
     {"email", py_email, METH_O, "email(value) -> bool"},
+    {"char_candidates", py_char_candidates, METH_VARARGS,
+     "char_candidates(scanned | None, {id: {byte offsets}}) -> {id: sorted str offsets}"},
     {"char_offsets", py_char_offsets, METH_VARARGS,
      "char_offsets(s, ascending_byte_offsets) -> list of str offsets"},
     {NULL, NULL, 0, NULL},

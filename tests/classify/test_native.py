@@ -574,3 +574,19 @@ def test_native_loops_survive_callbacks_that_mutate_their_inputs(
     )
     assert not ctx_leaves  # the callback ran
     assert [m.span() for m in got] == [(0, len(text)), (len(text) + 3, 2 * len(text) + 3)]
+
+
+@needs_native
+@FAST
+@given(
+    text=st.text(max_size=120),
+    cands=st.dictionaries(st.integers(0, 40), st.sets(st.integers(0, 500), max_size=8), max_size=6),
+)
+def test_native_char_candidates_equal_python(text: str, cands: dict[int, set[int]]) -> None:
+    assert NATIVE is not None
+    to_char = byte_to_char(text)
+    want = {i: sorted(map(to_char, offs)) for i, offs in cands.items()}
+    assert NATIVE.char_candidates(text, cands) == want
+    assert NATIVE.char_candidates(None, cands) == {i: sorted(o) for i, o in cands.items()}
+    with pytest.raises(TypeError):
+        NATIVE.char_candidates(text, {1: [1, 2]})  # type: ignore[dict-item]

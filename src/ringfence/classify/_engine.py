@@ -403,15 +403,11 @@ class Classifier:
                 data = scanned.encode("utf-8", "surrogatepass")
             cands = self._prefilter.candidates(data)
         to_char: Callable[[int], int] | None = None
-        if scanned.isascii():
-            pass
-        elif nat is not None:
-            # Every candidate offset mapped in one native pass over the buffer.
-            byte_offsets = sorted(set().union(*cands.values()))
-            to_char = dict(
-                zip(byte_offsets, nat.char_offsets(scanned, byte_offsets), strict=True)
-            ).__getitem__
-        else:
+        at_of: dict[int, list[int]] | None = None  # native: id -> sorted str offsets
+        if nat is not None:
+            # Every candidate offset mapped and sorted per id in one native pass.
+            at_of = nat.char_candidates(None if scanned.isascii() else scanned, cands)
+        elif not scanned.isascii():
             to_char = byte_to_char(scanned)
         hits: list[Hit] = []
         nopos = self._prefilter.no_positions
@@ -438,7 +434,7 @@ class Classifier:
                 hits.extend(self._field_secrets(leaves))
                 continue
             if c.det.needs_context and offsets and idx not in nopos:
-                at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
+                at = _offsets(offsets, to_char, at_of, idx)
                 if nat is not None:
                     matches = nat.context_matches(
                         self._spec[idx], self._eng, c.regex.finditer, leaves, text, starts, at
@@ -448,7 +444,7 @@ class Classifier:
                         by_key = _by_key(leaves)
                     matches = self._context_matches(c, leaves, text, starts, at, by_key)
             elif offsets and idx not in nopos:
-                at = sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
+                at = _offsets(offsets, to_char, at_of, idx)
                 if nat is not None and not c.det.prefilter:
                     matches = nat.matches_at(c.regex.match, text, at)
                 elif nat is not None and c.det.start_chars:
@@ -682,6 +678,18 @@ class Classifier:
 def allow_digest(value: str) -> str:
     """SHA-256 hex of a value's canonical form: how allow-listed values are stored."""
     return hashlib.sha256(canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _offsets(
+    offsets: set[int],
+    to_char: Callable[[int], int] | None,
+    at_of: dict[int, list[int]] | None,
+    idx: int,
+) -> list[int]:
+    """A detector's candidate offsets as sorted str offsets."""
+    if at_of is not None:
+        return at_of[idx]
+    return sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
 
 
 def _by_key(leaves: list[ex.Leaf]) -> dict[str, list[int]]:
