@@ -65,6 +65,9 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     # Scanning is a read: any authenticated caller may classify a payload it already holds.
     app.include_router(classify_router, prefix="/api/v1", dependencies=[Depends(current_principal)])
     set_body_limit(app, "/api/v1/classify/", CLASSIFY_MAX_BODY, any_content_type=True)
+    from ringfence.web import router as console_router
+
+    app.include_router(console_router)
     from ringfence.respond.api import router as respond_router
 
     app.include_router(respond_router)

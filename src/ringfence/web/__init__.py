@@ -1,0 +1,460 @@
+"""The console: server-rendered HTML over the control plane, for people.
+
+Sign-in with password + TOTP (or the SSO flow at ``/auth/oidc/login``), MFA enrolment with a
+QR code, a dashboard, integrations (quarantine / activate), alerts, incidents (approve a
+waiting step) and posture findings. No JavaScript at all: every change is a form POST that
+carries the session's CSRF token in a hidden field, checked here before anything happens.
+Jinja2 escapes every value; pages are served with a strict CSP (no script, no inline style,
+no framing), ``no-store`` and a same-origin referrer policy. Permissions are the roles'
+scopes, exactly as for the API (an integration owner sees and quarantines only their own
+integrations; an admin whose session has not passed MFA reaches only enrolment and sign-out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import func, select
+
+from ringfence.core.errors import (
+    AuthenticationError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    RingfenceError,
+    ValidationError,
+)
+from ringfence.identity.accounts import SessionInfo, csrf_for
+from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for
+from ringfence.identity.roles import MFA_ENROLL, OWN_INTEGRATIONS, SELF, needs_mfa, scopes_of
+from ringfence.store.models import Integration, IntegrationStatus
+
+_HERE = Path(__file__).parent
+_env = Environment(
+    loader=FileSystemLoader(_HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    auto_reload=False,
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # same-origin, not no-referrer: under no-referrer browsers send `Origin: null` on form
+    # posts, which the login CSRF check must refuse.
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+MAX_FORM = 16 * 1024
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in person and what their roles let them do here."""
+
+    token: str
+    info: SessionInfo
+    scopes: frozenset[str]
+
+    @property
+    def csrf(self) -> str:
+        return csrf_for(self.token)
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.info.username}"
+
+    def can(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    html = _env.get_template(name).render(**context)
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _redirect(to: str) -> RedirectResponse:
+    return RedirectResponse(to, status_code=303, headers=SECURITY_HEADERS)
+
+
+def _viewer(request: Request) -> Viewer | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    info = accounts_for(request).resolve_session(token)
+    if info is None:
+        return None
+    scopes = scopes_of(info.roles)
+    if needs_mfa(info.roles) and not info.mfa_passed:
+        scopes = frozenset({MFA_ENROLL, SELF})
+    return Viewer(token, info, scopes)
+
+
+async def _form(request: Request, viewer: Viewer | None) -> dict[str, str]:
+    """The posted form; with a viewer, its CSRF token must match the session's."""
+    body = await request.body()
+    if len(body) > MAX_FORM:
+        raise ValidationError("form too large")
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise ValidationError("expected a form post")
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError):
+        raise ValidationError("the form is not valid") from None
+    form = {k: v[0] for k, v in parsed.items() if v}
+    if viewer is not None:
+        presented = form.get("csrf_token", "")
+        if not presented or not hmac.compare_digest(presented, viewer.csrf):
+            raise PermissionDeniedError("the form's CSRF token is missing or wrong", code="csrf")
+    return form
+
+
+Handler = Callable[[Request, Viewer], Awaitable[Response]]
+
+
+def _signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """Redirect to sign-in without a session, to MFA enrolment before MFA; render errors."""
+
+    async def wrapper(request: Request) -> Response:
+        viewer = _viewer(request)
+        if viewer is None:
+            return _redirect("/console/login")
+        path = request.url.path
+        if MFA_ENROLL in viewer.scopes and not path.startswith(("/console/mfa", "/console/logout")):
+            return _redirect("/console/mfa")
+        try:
+            return await handler(request, viewer)
+        except RingfenceError as exc:
+            return _page(
+                "error.html", status=exc.status, viewer=viewer, title=exc.title, message=exc.message
+            )
+
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+# -- sign-in ---------------------------------------------------------------------------------
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    if _viewer(request) is not None:
+        return _redirect("/console/")
+    return _page("login.html", viewer=None, need_otp=False, error=None, username="")
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    from ringfence.identity.api import _refuse_cross_site, set_session_cookies
+
+    try:
+        _refuse_cross_site(request)
+        form = await _form(request, None)
+    except RingfenceError as exc:
+        return _page(
+            "login.html",
+            status=exc.status,
+            viewer=None,
+            need_otp=False,
+            error=exc.message,
+            username="",
+        )
+    username = form.get("username", "")[:320]
+    accounts = accounts_for(request)
+    from starlette.concurrency import run_in_threadpool
+
+    try:
+        outcome = await run_in_threadpool(
+            lambda: accounts.login_password(
+                username,
+                form.get("password", "")[:1024],
+                otp=form.get("otp") or None,
+                recovery_code=form.get("recovery_code") or None,
+                client_ip=request.client.host if request.client else None,
+            )
+        )
+    except AuthenticationError as exc:
+        need_otp = exc.code == "mfa_required"
+        return _page(
+            "login.html",
+            status=401,
+            viewer=None,
+            need_otp=need_otp,
+            error=None if need_otp else exc.message,
+            username=username,
+        )
+    except RateLimitedError as exc:
+        return _page(
+            "login.html",
+            status=429,
+            viewer=None,
+            need_otp=False,
+            error=exc.message,
+            username=username,
+        )
+    token = accounts.create_session(
+        outcome.user_id, mfa_passed=outcome.mfa_passed, method="password"
+    )
+    response = _redirect("/console/mfa" if outcome.must_enroll_mfa else "/console/")
+    set_session_cookies(request, response, accounts, token.get_secret_value())
+    return response
+
+
+async def _logout(request: Request, viewer: Viewer) -> Response:
+    await _form(request, viewer)
+    accounts_for(request).revoke_session(viewer.token)
+    response = _redirect("/console/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    return response
+
+
+router.add_api_route("/logout", _signed_in(_logout), methods=["POST"])
+
+
+# -- MFA enrolment -----------------------------------------------------------------------------
+async def _mfa_page(request: Request, viewer: Viewer) -> Response:
+    accounts = accounts_for(request)
+    user = accounts.get_user(viewer.info.user_id)
+    if user.totp_confirmed:
+        return _redirect("/console/")
+    enrol = accounts.begin_totp(viewer.info.user_id)
+    uri = enrol.provisioning_uri.get_secret_value()
+    secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+    return _page(
+        "mfa.html",
+        viewer=viewer,
+        qr=enrol.qr_svg_data_uri.get_secret_value(),
+        secret=secret,
+        error=None,
+    )
+
+
+async def _mfa_confirm(request: Request, viewer: Viewer) -> Response:
+    from ringfence.identity.api import set_session_cookies
+
+    form = await _form(request, viewer)
+    accounts = accounts_for(request)
+    try:
+        codes = accounts.confirm_totp(
+            viewer.info.user_id, form.get("code", "").strip(), actor=viewer.actor
+        )
+    except ValidationError as exc:
+        return _page(
+            "mfa.html",
+            status=400,
+            viewer=viewer,
+            qr=None,
+            secret=None,
+            error=f"{exc.message} — start again to get a new code",
+        )
+    fresh = accounts.rotate_session_after_mfa(viewer.token, viewer.info.user_id)
+    response = _page("recovery.html", viewer=None, codes=codes)
+    if fresh is not None:
+        set_session_cookies(request, response, accounts, fresh.get_secret_value())
+    return response
+
+
+router.add_api_route("/mfa", _signed_in(_mfa_page), methods=["GET"])
+router.add_api_route("/mfa", _signed_in(_mfa_confirm), methods=["POST"])
+
+
+# -- pages --------------------------------------------------------------------------------------
+def _runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+def _need(viewer: Viewer, scope: str) -> None:
+    if not viewer.can(scope):
+        raise PermissionDeniedError(f"your roles do not include {scope!r}")
+
+
+async def _dashboard(request: Request, viewer: Viewer) -> Response:
+    from ringfence.monitor.models import Alert
+    from ringfence.posture.models import PostureFinding
+    from ringfence.respond.models import Incident
+
+    rt = _runtime(request)
+    stats: dict[str, Any] = {}
+    with rt.store.session() as s:
+        q = select(Integration.status, func.count()).group_by(Integration.status)
+        if not viewer.can("read"):
+            q = q.where(Integration.owner_id == viewer.info.person_id)
+        stats["integrations"] = {str(k.value): n for k, n in s.execute(q)}
+        if viewer.can("read"):
+            stats["alerts"] = s.scalar(
+                select(func.count()).select_from(Alert).where(Alert.status != "closed")
+            )
+            stats["incidents"] = s.scalar(
+                select(func.count())
+                .select_from(Incident)
+                .where(Incident.status != "closed", Incident.drill.is_(False))
+            )
+            stats["findings"] = dict(
+                s.execute(
+                    select(PostureFinding.severity, func.count())
+                    .where(PostureFinding.status == "open")
+                    .group_by(PostureFinding.severity)
+                ).all()
+            )
+    return _page("dashboard.html", viewer=viewer, stats=stats)
+
+
+async def _integrations(request: Request, viewer: Viewer) -> Response:
+    if not (viewer.can("read") or viewer.can(OWN_INTEGRATIONS)):
+        raise PermissionDeniedError("your roles do not include reading integrations")
+    rt = _runtime(request)
+    with rt.store.session() as s:
+        q = select(Integration).order_by(Integration.name)
+        if not viewer.can("read"):
+            q = q.where(Integration.owner_id == viewer.info.person_id)
+        rows = [
+            {
+                "id": i.id,
+                "name": i.name,
+                "kind": i.kind.value,
+                "status": i.status.value,
+                "scopes": ", ".join(i.scopes),
+                "description": i.description,
+                "can_quarantine": i.status is IntegrationStatus.ACTIVE
+                and (viewer.can("write") or i.owner_id == viewer.info.person_id),
+                "can_activate": i.status is IntegrationStatus.QUARANTINED and viewer.can("write"),
+            }
+            for i in s.scalars(q)
+        ]
+    return _page("integrations.html", viewer=viewer, rows=rows)
+
+
+def _status_change(status: IntegrationStatus) -> Handler:
+    async def handler(request: Request, viewer: Viewer) -> Response:
+        from ringfence.inventory.repository import InventoryRepository
+
+        form = await _form(request, viewer)
+        ref = request.path_params["ref"]
+        rt = _runtime(request)
+        with rt.store.session() as s:
+            integ = s.get(Integration, ref)
+            if integ is None:
+                raise NotFoundError("no such integration")
+            own = integ.owner_id is not None and integ.owner_id == viewer.info.person_id
+            allowed = viewer.can("write") or (
+                status is IntegrationStatus.QUARANTINED and own and viewer.can(OWN_INTEGRATIONS)
+            )
+            if not allowed:
+                raise PermissionDeniedError(f"you may not {status.value} {integ.name!r}")
+            repo = InventoryRepository(s, actor=viewer.actor, clock=rt.clock)
+            reason = form.get("reason", "").strip()[:500] or "from the console"
+            repo.set_integration_status(integ.id, status, reason=reason)
+        return _redirect("/console/integrations")
+
+    handler.__name__ = f"set_{status.value}"
+    return handler
+
+
+async def _alerts(request: Request, viewer: Viewer) -> Response:
+    from ringfence.monitor.models import Alert
+
+    _need(viewer, "read")
+    with _runtime(request).store.session() as s:
+        rows = [
+            {
+                "title": a.title,
+                "rule": a.rule_id,
+                "severity": a.severity,
+                "status": a.status,
+                "count": a.count,
+                "first_seen": a.first_seen,
+                "entity": a.dedup_key.split("|", 1)[-1],
+            }
+            for a in s.scalars(select(Alert).order_by(Alert.last_seen.desc()).limit(200))
+        ]
+    return _page("alerts.html", viewer=viewer, rows=rows)
+
+
+async def _incidents(request: Request, viewer: Viewer) -> Response:
+    from ringfence.respond import Responder
+
+    _need(viewer, "read")
+    rt = _runtime(request)
+    responder = Responder(rt.store, rt.vault, rt.clock)
+    views = [responder.show(i["id"]) for i in responder.incidents()[:50]]
+    return _page("incidents.html", viewer=viewer, incidents=views)
+
+
+async def _approve(request: Request, viewer: Viewer) -> Response:
+    from ringfence.respond.api import _responder
+
+    await _form(request, viewer)
+    _need(viewer, "write")
+    incident = request.path_params["incident"]
+    try:
+        position = int(request.path_params["position"])
+    except ValueError:
+        raise ValidationError("step must be a number") from None
+    with contextlib.suppress(ConflictError):  # approved meanwhile: show the current state
+        _responder(request).approve(incident, position, actor=viewer.actor)
+    return _redirect("/console/incidents")
+
+
+async def _findings(request: Request, viewer: Viewer) -> Response:
+    from ringfence.posture.models import PostureFinding
+
+    _need(viewer, "read")
+    with _runtime(request).store.session() as s:
+        rows = list(
+            s.execute(
+                select(
+                    PostureFinding.check_id,
+                    PostureFinding.severity,
+                    PostureFinding.resource_id,
+                    PostureFinding.message,
+                )
+                .where(PostureFinding.status == "open")
+                .order_by(PostureFinding.check_id)
+                .limit(500)
+            ).all()
+        )
+    return _page("findings.html", viewer=viewer, rows=rows)
+
+
+router.add_api_route("/", _signed_in(_dashboard), methods=["GET"])
+router.add_api_route("/integrations", _signed_in(_integrations), methods=["GET"])
+router.add_api_route(
+    "/integrations/{ref}/quarantine",
+    _signed_in(_status_change(IntegrationStatus.QUARANTINED)),
+    methods=["POST"],
+)
+router.add_api_route(
+    "/integrations/{ref}/activate",
+    _signed_in(_status_change(IntegrationStatus.ACTIVE)),
+    methods=["POST"],
+)
+router.add_api_route("/alerts", _signed_in(_alerts), methods=["GET"])
+router.add_api_route("/incidents", _signed_in(_incidents), methods=["GET"])
+router.add_api_route(
+    "/incidents/{incident}/steps/{position}/approve", _signed_in(_approve), methods=["POST"]
+)
+router.add_api_route("/findings", _signed_in(_findings), methods=["GET"])
+
+
+@router.get("/static/app.css")
+def stylesheet() -> Response:
+    css = (_HERE / "static" / "app.css").read_text(encoding="utf-8")
+    return Response(
+        css,
+        media_type="text/css",
+        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )

@@ -1,0 +1,186 @@
+"""The console over HTTP (no browser): sign-in, MFA gate, CSRF on every form, roles, escaping,
+security headers. tests/web/test_browser.py drives the same pages in Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pyotp
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from ringfence.core.clock import FixedClock
+from ringfence.identity.accounts import Accounts
+from ringfence.identity.settings import IdentitySettings
+from ringfence.inventory.estate import apply_estate, parse_estate
+from ringfence.runtime import Runtime
+from ringfence.store.models import Integration, IntegrationStatus
+
+PASSWORD = "correct horse battery"
+CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+ESTATE = """\
+apiVersion: ringfence/v1
+people:
+  - {email: olive@example.com, name: Olive}
+  - {email: other@example.com, name: Other}
+vendors:
+  - {name: Acme}
+apps:
+  - {name: crm, vendor: Acme, owner: olive@example.com, clearance: confidential}
+  - {name: chat, vendor: Acme, owner: olive@example.com, clearance: internal}
+integrations:
+  - name: crm-sync
+    source: crm
+    destination: chat
+    owner: olive@example.com
+    description: "<script>alert('x')</script> nightly sync"
+  - {name: chat-export, source: chat, destination: crm, owner: other@example.com}
+"""
+
+
+@pytest.fixture
+def accounts(app: FastAPI, runtime: Runtime, identity_settings: IdentitySettings) -> Accounts:
+    app.state.password_hasher = CHEAP
+    apply_estate(runtime.store, parse_estate(ESTATE), actor="t", clock=runtime.clock)
+    return Accounts(runtime.store, runtime.vault, runtime.clock, identity_settings, CHEAP)
+
+
+@pytest.fixture
+def web(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="https://rf.example", follow_redirects=False) as client:
+        yield client
+
+
+def _csrf(html: str) -> str:
+    m = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert m, html[:500]
+    return m.group(1)
+
+
+def _sign_in(web: TestClient, username: str, **extra: str) -> None:
+    r = web.post("/console/login", data={"username": username, "password": PASSWORD, **extra})
+    assert r.status_code == 303, r.text
+
+
+def _status(rt: Runtime, name: str) -> IntegrationStatus:
+    with rt.store.session() as s:
+        return s.scalars(select(Integration).where(Integration.name == name)).one().status
+
+
+def test_pages_need_a_session_and_carry_security_headers(
+    accounts: Accounts, web: TestClient
+) -> None:
+    for path in ("/console/", "/console/integrations", "/console/alerts", "/console/mfa"):
+        r = web.get(path)
+        assert r.status_code == 303 and r.headers["location"] == "/console/login"
+    page = web.get("/console/login")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert (
+        "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors 'none'" in csp
+    )
+    assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
+    assert "<script" not in page.text and "style=" not in page.text
+
+
+def test_sign_in_errors_are_generic_and_mfa_is_asked_for(
+    accounts: Accounts, web: TestClient, clock: FixedClock
+) -> None:
+    user = accounts.create_user("ann@example.com", roles=["auditor"], password=PASSWORD)
+    bad = web.post("/console/login", data={"username": "ann@example.com", "password": "x" * 12})
+    ghost = web.post(
+        "/console/login", data={"username": "nobody@example.com", "password": "x" * 12}
+    )
+    assert bad.status_code == ghost.status_code == 401
+    assert (
+        "invalid username or password" in bad.text and "invalid username or password" in ghost.text
+    )
+    uri = accounts.begin_totp(user.id).provisioning_uri.get_secret_value()
+    totp = pyotp.TOTP(pyotp.parse_uri(uri).secret)
+    accounts.confirm_totp(user.id, totp.at(clock.now()), actor="t")
+    clock.advance(seconds=60)
+    ask = web.post("/console/login", data={"username": "ann@example.com", "password": PASSWORD})
+    assert ask.status_code == 401 and 'name="otp"' in ask.text
+    _sign_in(web, "ann@example.com", otp=totp.at(clock.now()))
+    assert web.get("/console/").status_code == 200
+    # JSON is not a form: refused with a page, not a traceback.
+    odd = web.post("/console/login", json={"username": "a", "password": "b"})
+    assert odd.status_code == 400 and "expected a form post" in odd.text
+    cross = web.post(
+        "/console/login",
+        data={"username": "ann@example.com", "password": PASSWORD},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert cross.status_code == 403
+
+
+def test_admin_is_held_at_mfa_enrolment_then_rotated_into_the_console(
+    accounts: Accounts, web: TestClient, clock: FixedClock
+) -> None:
+    accounts.create_user("root@example.com", roles=["admin"], password=PASSWORD)
+    r = web.post("/console/login", data={"username": "root@example.com", "password": PASSWORD})
+    assert r.headers["location"] == "/console/mfa"
+    assert web.get("/console/integrations").headers["location"] == "/console/mfa"
+    page = web.get("/console/mfa")
+    assert page.status_code == 200 and 'src="data:image/svg+xml' in page.text
+    secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', page.text)
+    assert secret
+    assert "Sign out" in page.text  # signing out needs no MFA
+    old = web.cookies.get("rf_session")
+    no_csrf = web.post("/console/mfa", data={"code": "123456"})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    code = pyotp.TOTP(secret.group(1)).at(clock.now())
+    done = web.post("/console/mfa", data={"code": code, "csrf_token": _csrf(page.text)})
+    assert done.status_code == 200 and done.text.count("<code>") == 10  # recovery codes
+    assert web.cookies.get("rf_session") != old
+    assert web.get("/console/integrations").status_code == 200
+
+
+def test_quarantine_needs_csrf_and_the_right_role(
+    accounts: Accounts, web: TestClient, runtime: Runtime, app: FastAPI
+) -> None:
+    owner = accounts.create_user(
+        "olive@example.com", roles=["integration-owner"], password=PASSWORD
+    )
+    del owner
+    _sign_in(web, "olive@example.com")
+    listing = web.get("/console/integrations")
+    assert listing.status_code == 200
+    # An owner sees only their own integrations; descriptions are escaped, never markup.
+    assert "crm-sync" in listing.text and "chat-export" not in listing.text
+    assert "<script>alert" not in listing.text and "&lt;script&gt;" in listing.text
+    with runtime.store.session() as s:
+        ids = {i.name: i.id for i in s.scalars(select(Integration))}
+    forged = web.post(f"/console/integrations/{ids['crm-sync']}/quarantine", data={"reason": "x"})
+    assert forged.status_code == 403 and _status(runtime, "crm-sync") is IntegrationStatus.ACTIVE
+    token = _csrf(listing.text)
+    other = web.post(
+        f"/console/integrations/{ids['chat-export']}/quarantine", data={"csrf_token": token}
+    )
+    assert other.status_code == 403 and _status(runtime, "chat-export") is IntegrationStatus.ACTIVE
+    ok = web.post(f"/console/integrations/{ids['crm-sync']}/quarantine", data={"csrf_token": token})
+    assert ok.status_code == 303 and _status(runtime, "crm-sync") is IntegrationStatus.QUARANTINED
+    # Only an operator lifts a quarantine; owners cannot, and cannot read alerts.
+    lift = web.post(f"/console/integrations/{ids['crm-sync']}/activate", data={"csrf_token": token})
+    assert lift.status_code == 403
+    assert web.get("/console/alerts").status_code == 403
+    with TestClient(app, base_url="https://rf.example", follow_redirects=False) as analyst_web:
+        accounts.create_user("sam@example.com", roles=["security-analyst"], password=PASSWORD)
+        _sign_in(analyst_web, "sam@example.com")
+        page = analyst_web.get("/console/integrations")
+        assert "chat-export" in page.text and "Lift quarantine" in page.text
+        lifted = analyst_web.post(
+            f"/console/integrations/{ids['crm-sync']}/activate",
+            data={"csrf_token": _csrf(page.text)},
+        )
+        assert lifted.status_code == 303
+        assert _status(runtime, "crm-sync") is IntegrationStatus.ACTIVE
+        for path in ("/console/", "/console/alerts", "/console/incidents", "/console/findings"):
+            assert analyst_web.get(path).status_code == 200, path
+        out = analyst_web.post("/console/logout", data={"csrf_token": _csrf(page.text)})
+        assert out.status_code == 303
+        assert analyst_web.get("/console/").headers["location"] == "/console/login"
