@@ -267,6 +267,12 @@ def main() -> int:
     parser.add_argument("--markdown", action="store_true", help="print a docs/benchmarks row set")
     args = parser.parse_args()
 
+    if args.server == "granian-asgi":
+        try:
+            import granian  # noqa: F401
+        except ImportError:
+            print("--server granian-asgi needs granian (pip install granian); stopping.")
+            return 2
     missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
     if "wrk" in missing:
         print(
