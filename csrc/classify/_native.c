@@ -6,8 +6,8 @@
  * generated input):
  *   json_leaves  - the JSON leaf walk (field paths, key words, text) of _leaves_recursive;
  *   join_leaves  - the scan buffer of _confirm_leaves (leaves joined by SEP, key names after);
- *   char_offsets / char_candidates - UTF-8 byte offsets of the prefilter to str offsets
- *                  (_hits.byte_to_char), per prefilter id sorted;
+ *   char_candidates - UTF-8 byte offsets of the prefilter to str offsets (_hits.byte_to_char),
+ *                  sorted per prefilter id;
  *   mask_alnum / mask_from - the format-preserving masks of _mask.py (previews, redaction);
  *   new_objects   - findings built without a frozen dataclass's per-field __setattr__;
  *   matches_at / matches_back / context_matches / confirm - the per-candidate loop of
@@ -416,46 +416,6 @@ done:
     Py_XDECREF(scanned);
     Py_XDECREF(bytes);
     return res;
-}
-
-/* char_offsets(s, offsets) -> list: each UTF-8 (surrogatepass) byte offset of ``s`` as a str
- * offset, like _hits.byte_to_char: offset minus the extra bytes of the non-ASCII characters
- * that start before it. ``offsets`` must be ascending. */
-static PyObject *py_char_offsets(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *s, *offsets;
-    if (!PyArg_ParseTuple(args, "UO!:char_offsets", &s, &PyList_Type, &offsets)) return NULL;
-    Py_ssize_t n = PyList_GET_SIZE(offsets), len = PyUnicode_GET_LENGTH(s);
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
-    PyObject *out = PyList_New(n);
-    if (out == NULL) return NULL;
-    Py_ssize_t i = 0;      /* next character */
-    long long b = 0;       /* its byte offset */
-    long long extra = 0;   /* extra bytes of the characters before it */
-    long long prev = 0;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        long long o = PyLong_AsLongLong(PyList_GET_ITEM(offsets, j));
-        if (o == -1 && PyErr_Occurred()) goto fail;
-        if (j > 0 && o < prev) {
-            PyErr_SetString(PyExc_ValueError, "offsets must be ascending");
-            goto fail;
-        }
-        prev = o;
-        while (i < len && b < o) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, i);
-            int w = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
-            extra += w - 1;
-            b += w;
-            i++;
-        }
-        PyObject *v = PyLong_FromLongLong(o - extra);
-        if (v == NULL) goto fail;
-        PyList_SET_ITEM(out, j, v);
-    }
-    return out;
-fail:
-    Py_DECREF(out);
-    return NULL;
 }
 
 /* The masked form of ``s``: characters at ``[lo, len)`` that are alphanumeric (str.isalnum)
@@ -1566,8 +1526,6 @@ static PyMethodDef methods[] = {
     {"email", py_email, METH_O, "email(value) -> bool"},
     {"char_candidates", py_char_candidates, METH_VARARGS,
      "char_candidates(scanned | None, {id: {byte offsets}}) -> {id: sorted str offsets}"},
-    {"char_offsets", py_char_offsets, METH_VARARGS,
-     "char_offsets(s, ascending_byte_offsets) -> list of str offsets"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -242,24 +242,14 @@ def test_native_join_equals_python(items: list[tuple[str, str]]) -> None:
 
 
 @needs_native
-@FAST
-@given(text=st.text(max_size=200), picks=st.lists(st.integers(-3, 900), max_size=30))
-def test_native_char_offsets_equal_python(text: str, picks: list[int]) -> None:
-    assert NATIVE is not None
-    offsets = sorted(picks)
-    to_char = byte_to_char(text)
-    assert NATIVE.char_offsets(text, offsets) == [to_char(o) for o in offsets]
-
-
-@needs_native
 def test_native_functions_reject_bad_arguments() -> None:
     assert NATIVE is not None
-    with pytest.raises(ValueError):
-        NATIVE.char_offsets("abc", [3, 1])
     with pytest.raises(TypeError):
-        NATIVE.char_offsets("abc", ["1"])  # type: ignore[list-item]
+        NATIVE.char_candidates("abc", {1: {"1"}})  # type: ignore[dict-item]
     with pytest.raises(OverflowError):
-        NATIVE.char_offsets("abc", [1 << 80])
+        NATIVE.char_candidates("abc", {1: {1 << 80}})
+    with pytest.raises(TypeError):
+        NATIVE.char_candidates(b"abc", {})  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         NATIVE.join_leaves([("p", 1, "x")], SEP)
     with pytest.raises(TypeError):
@@ -580,7 +570,9 @@ def test_native_loops_survive_callbacks_that_mutate_their_inputs(
 @FAST
 @given(
     text=st.text(max_size=120),
-    cands=st.dictionaries(st.integers(0, 40), st.sets(st.integers(0, 500), max_size=8), max_size=6),
+    cands=st.dictionaries(
+        st.integers(0, 40), st.sets(st.integers(-3, 500), max_size=8), max_size=6
+    ),
 )
 def test_native_char_candidates_equal_python(text: str, cands: dict[int, set[int]]) -> None:
     assert NATIVE is not None
