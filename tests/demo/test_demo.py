@@ -29,6 +29,16 @@ def test_demo_smoke_runs_the_whole_perimeter(
     try:
         with rt.store.session() as s:
             assert plan_estate(s, load_estate(tmp_path / "rf" / "demo-estate.yaml")).is_empty
+        # The console credentials it printed sign in (a security analyst: no MFA needed).
+        import re
+
+        from ringfence.identity.accounts import Accounts
+        from ringfence.identity.settings import IdentitySettings
+
+        m = re.search(r"user (\S+), password \(shown once\): (\S+)", out)
+        assert m, out
+        accounts = Accounts(rt.store, rt.vault, rt.clock, IdentitySettings())
+        assert accounts.login_password(m.group(1), m.group(2)).username == m.group(1)
     finally:
         rt.close()
 

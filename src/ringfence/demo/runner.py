@@ -30,6 +30,7 @@ from ringfence.core.config import load_settings
 from ringfence.core.errors import ConfigError, RingfenceError
 from ringfence.core.levels import DataClass
 from ringfence.demo.upstream import DemoUpstream, ServerThread
+from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime, initialise
 from ringfence.store.apitokens import ApiTokens
 from ringfence.store.models import (
@@ -241,8 +242,12 @@ def _run(opts: DemoOptions, console: Console) -> int:
         )
         token = ApiTokens(rt.store).issue("demo", ["read", "write"], ttl_days=1)
 
+        console_user, console_password = _console_user(rt)
         gateway = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
-        api = ServerThread(create_app(rt), port=opts.api_port, name="api").start()
+        api_app = create_app(rt)
+        # The demo serves plain HTTP on loopback: cookies without the Secure flag, here only.
+        api_app.state.identity_settings = IdentitySettings(cookie_secure=False)
+        api = ServerThread(api_app, port=opts.api_port, name="api").start()
         gw = ServerThread(gateway, port=opts.gateway_port, name="gateway").start()
         servers += [api, gw]
 
@@ -254,6 +259,8 @@ def _run(opts: DemoOptions, console: Console) -> int:
             "[bold green]Ringfence is running[/]",
             f"  API      {api.url}/api/v1   (OpenAPI docs: {api.url}/api/docs)",
             f"  gateway  {gw.url}",
+            f"  console  {api.url}/console/   user {console_user}, "
+            f"password (shown once): {console_password}",
             f"  demo API token (shown once):   {api_token}",
             f"  demo gateway key (shown once): {gw_key}",
             "try:",
@@ -280,6 +287,21 @@ def _run(opts: DemoOptions, console: Console) -> int:
         for fake in fakes.values():
             fake.stop()
         rt.close()
+
+
+def _console_user(rt: Runtime) -> tuple[str, str]:
+    """A security analyst for the console tour (no MFA needed for that role), new password."""
+    from ringfence.core.errors import NotFoundError
+    from ringfence.identity.accounts import Accounts
+
+    accounts = Accounts(rt.store, rt.vault, rt.clock, IdentitySettings())
+    username, password = "demo@ringfence.local", secrets.token_urlsafe(12)
+    try:
+        user = accounts.get_user(username)
+        accounts.set_password(user.id, password, actor="demo")
+    except NotFoundError:
+        accounts.create_user(username, roles=["security-analyst"], password=password, actor="demo")
+    return username, password
 
 
 def _probe(console: Console, api_url: str, gw_url: str, gw_key: str) -> bool:
