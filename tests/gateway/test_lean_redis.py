@@ -12,10 +12,12 @@ from limits import parse
 from ringfence.core.errors import UnavailableError
 from ringfence.gateway.ratelimit import RateLimiter
 from ringfence.gateway.redisclient import (
+    _SHA,
     INCR_EXPIRE_TTL,
     LeanRedis,
     RedisErrorReply,
     RedisUnavailable,
+    _command,
     _Parser,
 )
 from tests.services import REDIS_URL, redis_prefix, unavailable
@@ -149,3 +151,14 @@ async def test_connected_server_that_goes_silent_times_out_into_unavailable() ->
     finally:
         await client.aclose()
         server.close()
+
+
+def test_encoded_hit_commands_are_cached_and_identical() -> None:
+    client = LeanRedis("redis://127.0.0.1:6379/0")
+    first = client._evalsha("rf:LIMITER/r/i/5/1/minute", 60, 1)
+    assert first == _command(b"EVALSHA", _SHA, b"1", b"rf:LIMITER/r/i/5/1/minute", b"60", b"1")
+    assert client._evalsha("rf:LIMITER/r/i/5/1/minute", 60, 1) is first  # reused
+    assert client._evalsha("rf:LIMITER/r/i/5/1/minute", 3600, 1) != first
+    for n in range(5000):  # more distinct keys than any policy: the cache stays bounded
+        client._evalsha(f"k{n}", 60, 1)
+    assert len(client._encoded) <= 4096

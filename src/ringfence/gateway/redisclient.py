@@ -150,6 +150,10 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(err)
 
 
+def _incr_args(key: str, expiry: int, amount: int) -> tuple[bytes, ...]:
+    return (b"1", key.encode(), str(expiry).encode(), str(amount).encode())
+
+
 def _expire(fut: asyncio.Future[Any]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())
@@ -172,6 +176,7 @@ class LeanRedis:
         self._proto: _Protocol | None = None
         self._connecting: asyncio.Future[_Protocol] | None = None
         self._sha_loaded = False
+        self._encoded: dict[tuple[str, int, int], bytes] = {}
 
     @staticmethod
     def supports(url: str) -> bool:
@@ -258,11 +263,23 @@ class LeanRedis:
         except OSError as exc:
             raise RedisUnavailable(type(exc).__name__) from None
 
+    def _evalsha(self, key: str, expiry: int, amount: int) -> bytes:
+        # The same few (route, integration) keys come back on every request: encode once.
+        # Bounded: a cache of more distinct keys than a policy can produce is simply reset.
+        spec = (key, expiry, amount)
+        cmd = self._encoded.get(spec)
+        if cmd is None:
+            if len(self._encoded) >= 4096:
+                self._encoded.clear()
+            cmd = _command(b"EVALSHA", _SHA, *_incr_args(key, expiry, amount))
+            self._encoded[spec] = cmd
+        return cmd
+
     async def incr_expire_ttl(self, key: str, expiry: int, amount: int = 1) -> tuple[int, int]:
         """Atomic fixed-window hit: (count after this hit, seconds until the window resets)."""
-        args = (b"1", key.encode(), str(expiry).encode(), str(amount).encode())
-        reply = await self.call(_command(b"EVALSHA", _SHA, *args))
+        reply = await self.call(self._evalsha(key, expiry, amount))
         if isinstance(reply, RedisErrorReply) and str(reply).startswith("NOSCRIPT"):
+            args = _incr_args(key, expiry, amount)
             reply = await self.call(_command(b"EVAL", INCR_EXPIRE_TTL, *args))
         if isinstance(reply, Exception):
             raise reply
