@@ -85,6 +85,38 @@ def test_alerts_are_deduplicated_within_suppression(runtime: Runtime, clock: Fix
     assert len(alerts.raise_findings([_finding(clock)])) == 1  # suppression window passed
 
 
+def test_one_batch_spanning_suppression_windows_counts_like_one_by_one(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """Increments are applied once per key at the end of a batch: the result must be what
+    raising the findings one at a time gives (new alert after a gap, counts, last seen)."""
+    t0 = clock.now()
+
+    def at(minutes: int, entity: str = "bob") -> Finding:
+        return Finding("r1", "Title", "high", "rule", entity, "s", t0 + timedelta(minutes=minutes))
+
+    batch = [at(0), at(20), at(50), at(200), at(210), at(5, "eve"), at(400)]
+    first = AlertStore(runtime.store, clock, suppression=timedelta(minutes=60))
+    first.raise_findings([at(-30)])  # an alert already open before the batch
+    created = first.raise_findings(batch)
+    got = sorted((a.first_seen, a.last_seen, a.count, a.finding["count"]) for a in first.list())
+    for a in first.list():
+        first.set_status(a.id, "closed")
+    one_by_one = AlertStore(runtime.store, clock, suppression=timedelta(minutes=60))
+    one_by_one.raise_findings([at(-30)])
+    created_singly = [
+        a for f in sorted(batch, key=lambda f: f.dedup_key) for a in one_by_one.raise_findings([f])
+    ]
+    want = sorted(
+        (a.first_seen, a.last_seen, a.count, a.finding["count"]) for a in one_by_one.list("new")
+    )
+    assert got == want
+    assert [(a.first_seen, a.dedup_key) for a in created] == [
+        (a.first_seen, a.dedup_key) for a in created_singly
+    ]
+    assert (t0 - timedelta(minutes=30), t0 + timedelta(minutes=50), 4, 4) in got
+
+
 def test_alert_lifecycle(runtime: Runtime, clock: FixedClock) -> None:
     alerts = AlertStore(runtime.store, clock)
     (a,) = alerts.raise_findings([_finding(clock)])
