@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 
 from ringfence.api import problems
 from ringfence.api.deps import install_auth
+from ringfence.api.headers import SecurityHeaders
 from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard, set_body_limit
 from ringfence.runtime import Runtime
 
@@ -30,6 +31,7 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
     install_auth(app, runtime)
     app.state.body_limits = {}  # prefix -> bytes, see limits.set_body_limit
     app.state.body_open_types = set()  # prefixes that accept non-JSON bodies
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         BodyGuard,
         max_body=max_body,

@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -114,10 +114,16 @@ def append(
     if cached is not None and cached[0] is tx:
         last: Any = cached[1:]
     else:
-        if session.get_bind().dialect.name == "postgresql":
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
             # Serialise appenders so two transactions never race for the same head; the lock
             # is held until this transaction ends, which is what makes the cache safe.
             session.execute(select(_advisory_lock()))
+        elif dialect == "sqlite":
+            # The same on SQLite: a no-op write takes the database's write lock (pysqlite
+            # opens the transaction right before it), so the head read next cannot be stale
+            # and a concurrent appender waits (busy_timeout) instead of colliding on `seq`.
+            session.execute(text("UPDATE audit_log SET seq = seq WHERE 0"))
         last = session.execute(
             select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
         ).first()
