@@ -89,12 +89,13 @@ static PyObject *words_of(PyObject *last, PyObject *name) {
     return join2(last, name);
 }
 
-/* Can the cycle collector forget this object? Only str and int (atoms) or objects it already
- * does not track: a tuple of those cannot be part of a reference cycle. CPython's collector
- * untracks such tuples itself, but only when it next runs over them -- a 1 MiB document
- * has ~60 000 of them alive at once, and every collection meanwhile would walk them all. */
+/* CPython's own rule for untracking a tuple (_PyTuple_MaybeUntrack): every item is either
+ * not a GC object at all (str, int, float, ...) or an exact tuple that is already untracked;
+ * such a tuple can never be part of a reference cycle. The collector applies the rule itself,
+ * but only when it next runs over the tuple -- a 1 MiB document has ~60 000 path and leaf
+ * tuples alive at once, and every collection meanwhile would walk them all. */
 static int atomic(PyObject *x) {
-    return PyUnicode_CheckExact(x) || PyLong_CheckExact(x) || !PyObject_GC_IsTracked(x);
+    return !PyObject_IS_GC(x) || (PyTuple_CheckExact(x) && !PyObject_GC_IsTracked(x));
 }
 
 /* (*path, k) */
@@ -125,6 +126,7 @@ static int emit(Walk *w, PyObject *path, PyObject *words, PyObject *text) {
     PyTuple_SET_ITEM(leaf, 2, text);
     Py_INCREF(empty_tuple);
     PyTuple_SET_ITEM(leaf, 3, empty_tuple);
+    /* A Leaf (a tuple subclass without __dict__) cannot gain references later either. */
     if (atomic(path) && atomic(words) && atomic(text) && PyObject_GC_IsTracked(leaf))
         PyObject_GC_UnTrack(leaf);
     int rc = PyList_Append(w->out, leaf);
