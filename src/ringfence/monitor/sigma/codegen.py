@@ -1,13 +1,15 @@
 """Generate one Python function per (product, service) plan: every rule of the plan inlined.
 
 The closures of ``compiler`` cost a call per condition node and a list per field read. Here
-the plan's rules become the source of one function, compiled once: each field is read once
-into a local (an inline walk over nested objects), the common tests (value lists fused into
-set lookups and str methods, numbers, ``exists``, ``null``) are inline expressions, and the
-equality index is a dict from the lower-cased key to a generated function holding the rules
-behind that key. Everything else — lists in the event, dotted keys, regular expressions,
-CIDR, field references, keywords ... — calls the rule's compiled closure for that condition,
-so the decision is the closure's by construction.
+the plan's rules become the source of one function, compiled once: each field is read at most
+once into a local (an inline walk over nested objects, just before the first test that needs
+it), the common tests (value lists fused into set lookups and str methods, numbers,
+comparisons, ``exists``, ``null``, booleans) are inline expressions, any other value (``re``,
+``cidr``, cased or wildcard strings ...) runs the compiler's own value test on the single
+value, and the equality index is a dict from the lower-cased key to a generated function
+holding the rules behind that key. When the field is not a single plain value — a list in the
+event, a dotted key, a non-object on the way — and for field references and keywords, the
+condition's compiled closure decides, so those cases are the closure's by construction.
 
 Never puts rule text into source code: every value, path part and closure reaches the
 generated code through its namespace under a name this module made up. A generated plan must
