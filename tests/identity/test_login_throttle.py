@@ -165,3 +165,21 @@ def test_enrolling_mfa_rotates_the_session(
     web.cookies.clear()
     web.cookies.set("rf_session", old_session or "", domain="rf.example")
     assert web.get("/api/v1/identity/me").status_code == 401
+
+
+def test_idle_sessions_end_and_used_ones_live_on(
+    accounts: Accounts, web: TestClient, clock: FixedClock
+) -> None:
+    accounts.create_user("ann@example.com", roles=["auditor"], password=PASSWORD)
+    assert (
+        web.post(
+            "/auth/login", json={"username": "ann@example.com", "password": PASSWORD}
+        ).status_code
+        == 200
+    )
+    for _ in range(4):  # used every 20 minutes: 80 minutes in, still signed in
+        clock.advance(minutes=20)
+        assert web.get("/api/v1/identity/me").status_code == 200
+    clock.advance(minutes=31)  # then left alone past the idle timeout (30 min)
+    gone = web.get("/api/v1/identity/me")
+    assert gone.status_code == 401 and gone.json()["code"] == "session"

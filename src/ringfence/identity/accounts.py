@@ -655,6 +655,8 @@ class Accounts:
         return SecretStr(token)
 
     def resolve_session(self, token: str) -> SessionInfo | None:
+        """The live session behind a cookie, or None: unknown, revoked, expired (absolute
+        lifetime), idle for longer than ``session_idle_minutes``, or its user disabled."""
         now = self._clock.now()
         with self._store.session() as s:
             row = s.execute(
@@ -667,6 +669,11 @@ class Accounts:
             sess, user = row
             if sess.revoked_at is not None or sess.expires_at <= now or user.disabled_at:
                 return None
+            last = sess.last_seen_at or sess.created_at
+            if now - last > timedelta(minutes=self._settings.session_idle_minutes):
+                return None
+            if now - last >= timedelta(minutes=1):
+                sess.last_seen_at = now  # at most one write a minute per session
             return SessionInfo(
                 sess.id, user.id, user.username, user.person_id, tuple(user.roles), sess.mfa_passed
             )

@@ -122,6 +122,8 @@ class ConsoleSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Last request seen (updated at most once a minute): the idle timeout counts from here.
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PersonalToken(Base):

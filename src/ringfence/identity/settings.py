@@ -22,6 +22,8 @@ class IdentitySettings(BaseSettings):
         description="App that SCIM-provisioned service accounts' machine identities call.",
     )
     session_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    # A session unused this long is over, whatever its lifetime says.
+    session_idle_minutes: int = Field(default=30, ge=1, le=7 * 24 * 60)
     lockout_threshold: int = Field(default=5, ge=1, le=100)
     lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Progressive delay: each failure after the first doubles the wait, up to the lockout.
