@@ -25,6 +25,7 @@
 
 #define MAX_DEPTH 900     /* containers nested deeper: the caller falls back to the Python walk */
 #define KEY_CACHE 8192    /* distinct key names remembered (like norm_key's lru_cache) */
+#define KEY_CACHE_LEN 256 /* longer key names are not remembered: bounded memory per entry */
 
 static PyObject *norm_cache;   /* raw key -> normalised words */
 static PyObject *blob_cache;   /* key words -> "words wordswithoutspaces" */
@@ -70,7 +71,7 @@ static PyObject *norm(Walk *w, PyObject *k) {
         PyErr_SetString(PyExc_TypeError, "norm_key must return str");
         return NULL;
     }
-    if (PyUnicode_CheckExact(k)) {
+    if (PyUnicode_CheckExact(k) && PyUnicode_GET_LENGTH(k) <= KEY_CACHE_LEN) {
         if (PyDict_GET_SIZE(norm_cache) >= KEY_CACHE) PyDict_Clear(norm_cache);
         if (PyDict_SetItem(norm_cache, k, r) < 0) {
             Py_DECREF(r);
@@ -322,7 +323,7 @@ static PyObject *key_blob(PyObject *key) {
     PyObject *r = join2(plain, nospace);
     Py_DECREF(plain);
     Py_DECREF(nospace);
-    if (r != NULL && PyUnicode_CheckExact(key)) {
+    if (r != NULL && PyUnicode_CheckExact(key) && PyUnicode_GET_LENGTH(key) <= KEY_CACHE_LEN) {
         if (PyDict_GET_SIZE(blob_cache) >= KEY_CACHE) PyDict_Clear(blob_cache);
         if (PyDict_SetItem(blob_cache, key, r) < 0) Py_CLEAR(r);
     }
@@ -1131,17 +1132,26 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
             whole[li] = (char)hit;
         }
     }
-    /* context word offsets, each with its leaf (ascending, so each leaf's run is contiguous) */
-    Py_ssize_t np = 0, n = lend[nl - 1], k = 0, prev = 0;
+    /* context word offsets, each with its leaf (ascending, so each leaf's run is contiguous).
+     * An offset below 0 (a prefilter start inside the first non-ASCII character maps there,
+     * as in _hits.byte_to_char) lands, as in Python, in the bucket of leaves[-1] -- index -1,
+     * which sorts before every real leaf. */
+    Py_ssize_t np = 0, n = lend[nl - 1], k = 0, prev = PY_SSIZE_T_MIN;
     for (Py_ssize_t j = 0; j < na; j++) {
         Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(at, j));
         if (p == -1 && PyErr_Occurred()) goto done;
-        if (p < prev) { /* also rejects p < 0 */
-            PyErr_SetString(PyExc_ValueError, "context_matches: offsets must be ascending, >= 0");
+        if (p < prev) {
+            PyErr_SetString(PyExc_ValueError, "context_matches: offsets must be ascending");
             goto done;
         }
         prev = p;
         if (p >= n) break; /* the key names after the last leaf */
+        if (p < 0) {
+            pl[np] = -1;
+            pp[np] = p;
+            np++;
+            continue;
+        }
         while (k + 1 < nl && lbase[k + 1] <= p) k++;
         if (p >= lend[k]) continue; /* in a separator */
         pl[np] = k;
@@ -1151,11 +1161,12 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
     out = PyList_New(0);
     if (out == NULL) goto done;
     Py_ssize_t q = 0; /* next entry of pl/pp */
-    for (Py_ssize_t li = 0; li < nl; li++) {
+    for (Py_ssize_t li = -1; li < nl; li++) {
         Py_ssize_t run_end = q;
         while (run_end < np && pl[run_end] == li) run_end++;
-        Py_ssize_t base = lbase[li], end = lend[li];
-        if (whole[li]) {
+        Py_ssize_t leaf_i = li < 0 ? nl - 1 : li;
+        Py_ssize_t base = lbase[leaf_i], end = lend[leaf_i];
+        if (li >= 0 && whole[li]) {
             q = run_end;
             PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, base, end);
             PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
@@ -1466,9 +1477,6 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
     while (PyDict_Next(cands, &pos, &key, &val)) {
         Py_ssize_t m = PySet_GET_SIZE(val);
         if (k + m > total) m = total - k;
-        qsort(all + k, (size_t)m, sizeof(long long), cmp_ll);
-        PyObject *lst = PyList_New(m);
-        if (lst == NULL) goto fail;
         for (Py_ssize_t i = 0; i < m; i++) {
             long long o = all[k + i];
             Py_ssize_t lo = 0, hi = nu; /* o is in uniq: find it */
@@ -1477,7 +1485,15 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
                 if (uniq[mid] < o) lo = mid + 1;
                 else hi = mid;
             }
-            PyObject *v = PyLong_FromLongLong(mapped[lo]);
+            all[k + i] = mapped[lo];
+        }
+        /* sorted after mapping: an offset inside a multi-byte character maps below that
+         * character's own offset (byte_to_char's arithmetic), so the mapping is not monotonic */
+        qsort(all + k, (size_t)m, sizeof(long long), cmp_ll);
+        PyObject *lst = PyList_New(m);
+        if (lst == NULL) goto fail;
+        for (Py_ssize_t i = 0; i < m; i++) {
+            PyObject *v = PyLong_FromLongLong(all[k + i]);
             if (v == NULL) {
                 Py_DECREF(lst);
                 goto fail;

@@ -416,7 +416,7 @@ def test_native_confirm_rejects_bad_specs(pair: tuple[Classifier, Classifier]) -
         min_size=1,
         max_size=6,
     ),
-    picks=st.lists(st.integers(0, 400), max_size=12),
+    picks=st.lists(st.integers(-5, 400), max_size=12),
 )
 def test_native_context_matches_equal_python(
     pair: tuple[Classifier, Classifier], cells: list[tuple[str, str]], picks: list[int]
@@ -582,3 +582,46 @@ def test_native_char_candidates_equal_python(text: str, cands: dict[int, set[int
     assert NATIVE.char_candidates(None, cands) == {i: sorted(o) for i, o in cands.items()}
     with pytest.raises(TypeError):
         NATIVE.char_candidates(text, {1: [1, 2]})  # type: ignore[dict-item]
+
+
+@needs_native
+def test_long_key_names_are_walked_alike(pair: tuple[Classifier, Classifier]) -> None:
+    """Key names over the native cache's length limit take the uncached path, same leaves."""
+    doc = {"customerEmail" + "x" * 300: "jane@example.com", "n": [{"k" * 257: "+44 20 7946 0958"}]}
+    assert ex.json_leaves(doc, (), NATIVE) == ex.json_leaves(doc, (), None)
+    same_scan(pair, orjson.dumps(doc), "application/json")
+
+
+@needs_native
+def test_prefilter_starts_inside_a_character_map_alike() -> None:
+    """Hyperscan scans bytes: a match may start inside a multi-byte character, whose offset
+    then maps below the character (even below 0); both paths must take it the same way."""
+    custom = load_custom_detectors(
+        [
+            {
+                "id": "acme_secret_ref",
+                "class": "restricted",
+                "pattern": r"\S{3}-SECRET-\d{4}",
+                "positive": ["ab1-SECRET-1234"],
+            },
+            {
+                "id": "acme_ctx_ref",
+                "class": "confidential",
+                "pattern": r"\S{2}\d{4}",
+                "context": ["ref"],
+                "needs_context": True,
+                "positive": ["ref xx1234"],
+            },
+        ]
+    )
+    pair = (Classifier(native=True, custom=custom), Classifier(native=False, custom=custom))
+    bodies = [
+        "\u0800" + "1-SECRET-1234",  # 3-byte character: the start maps to -1
+        "\u00e912-SECRET-1234 ref \u0800\u08001234",
+        "\U0001f600\U0001f600-SECRET-9876 and \u00e9\u00e9\u00e9-SECRET-1111",
+    ]
+    for text in bodies:
+        body = text.encode()
+        for ctype in ("text/plain", "application/json"):
+            doc = body if ctype == "text/plain" else orjson.dumps({"a": text, "b": [text]})
+            same_scan(pair, doc, ctype)
