@@ -36,6 +36,7 @@ from sigma.types import (
     SigmaExists,
     SigmaFieldReference,
     SigmaNull,
+    SigmaRegularExpression,
 )
 
 from ringfence.monitor.sigma.compiler import (
@@ -44,6 +45,7 @@ from ringfence.monitor.sigma.compiler import (
     _as_number,
     _as_text,
     fused_spec,
+    regex_text_test,
     value_test,
 )
 from ringfence.monitor.sigma.fields import Getter, View, candidate_paths
@@ -243,6 +245,13 @@ class _Generator:
             i = self.var(compiler.product, node.field, scope, "y")
             n = self.const(float(value.number.number))
             inline = f"y{i} is not None and y{i} {_OPS[value.op]} {n}"
+        elif isinstance(value, SigmaRegularExpression):
+            # _regex's value test, inline: text of the value, then the remembered RE2 search
+            i = self.var(compiler.product, node.field, scope)
+            x, rx = f"x{i}", self.const(regex_text_test(value), "v")
+            inline = (
+                f"{rx}({x}) if type({x}) is str else (_t := _text({x})) is not None and {rx}(_t)"
+            )
         elif isinstance(value, SigmaBool):
             # value_test's bool: identity for bools, else the text "true"/"false" (cased)
             i = self.var(compiler.product, node.field, scope)

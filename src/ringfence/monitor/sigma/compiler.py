@@ -286,6 +286,12 @@ def _sigma_string(value: SigmaString, placeholders: Mapping[str, Sequence[str]])
 
 
 def _regex(value: SigmaRegularExpression) -> ValueTest:
+    rx = regex_text_test(value)
+    return lambda v: (t := _as_text(v)) is not None and rx(t)
+
+
+def regex_text_test(value: SigmaRegularExpression) -> Callable[[str], bool]:
+    """The (remembered) RE2 search of a Sigma ``re`` value, on text."""
     flags = ""
     if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
         flags += "i"
@@ -298,7 +304,7 @@ def _regex(value: SigmaRegularExpression) -> ValueTest:
         rx = _re2_test((f"(?{flags})" if flags else "") + pattern, full=False)
     except Exception as exc:  # re2.error: backreferences, lookaround ...
         raise Unsupported(f"regular expression {pattern!r} is not RE2-compatible: {exc}") from None
-    return lambda v: (t := _as_text(v)) is not None and rx(t)
+    return rx
 
 
 _OPS: dict[CompareOperators, Callable[[float, float], bool]] = {
