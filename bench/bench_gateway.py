@@ -18,6 +18,12 @@ Standalone (not a test): ``.venv/bin/python bench/bench_gateway.py [--duration 1
      achieved share is printed); the direct upstream is measured with the same pacing for
      the reference p99
 - prints throughput, p50/p99 and the ratios to nginx.
+
+Options: ``--server serve|uvicorn-stock|granian-asgi`` (default: ``ringfence gateway serve``,
+what operators run); ``--profile FILE`` records py-spy (raw format) during the full-pipeline
+run; ``--ab-src DIR`` instead runs DIR/src's gateway (before) and this tree's (after) side by
+side in alternating rounds and prints gateway CPU µs/request (and its kernel share) per round,
+the figure to compare on a shared machine.
 """
 
 from __future__ import annotations
