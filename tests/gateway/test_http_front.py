@@ -202,3 +202,30 @@ def test_gateway_protocol_answers_byte_for_byte_like_uvicorns_in_one_write_each(
     assert len(writes["gateway"]) <= RESPONSES
     for w in writes["gateway"]:
         assert w.startswith(b"HTTP/1.1 ")
+
+
+def test_expect_100_continue_is_answered_before_the_body_is_sent(gw_runtime: Runtime) -> None:
+    """The interim answer is a write of its own loop step: it must leave without waiting."""
+    gateway = build_gateway(
+        gw_runtime.store,
+        gw_runtime.vault,
+        clock=gw_runtime.clock,
+        config=GatewayConfig(dlp_engine="builtin"),
+    )
+    body = b"grant_type=client_credentials"
+    with (
+        _serve(gateway, GatewayHttpToolsProtocol) as port,
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(
+            b"POST /oauth/token HTTP/1.1\r\nhost: gw\r\nexpect: 100-continue\r\n"
+            b"content-type: application/x-www-form-urlencoded\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
+        )
+        interim = sock.recv(65536)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 401 ")  # no client credentials: refused, after the body
