@@ -607,9 +607,9 @@ enum {
     SP_VALIDATOR, SP_CTX_SEARCH, SP_KEY_HITS, SP_KEY_HIT, SP_DET, SP_N
 };
 /* Engine spec: (floor, allow, allow_hash, canonical, allow_digest, looks_like_other_id, Hit,
- * key_cache) */
+ * key_cache, key_cache_len) */
 enum { EN_FLOOR, EN_ALLOW, EN_ALLOW_HASH, EN_CANONICAL, EN_DIGEST, EN_OTHER_ID, EN_HIT,
-       EN_KEY_CACHE, EN_N };
+       EN_KEY_CACHE, EN_KEY_CACHE_LEN, EN_N };
 
 typedef struct {
     long group;
@@ -619,7 +619,7 @@ typedef struct {
     PyObject *validator, *ctx_search, *key_hits, *key_hit, *det;
     double floor;
     PyObject *allow, *allow_hash, *canonical, *digest, *other_id, *hit_type;
-    Py_ssize_t key_cache;
+    Py_ssize_t key_cache, key_cache_len;
 } Spec;
 
 static int read_spec(PyObject *sp, PyObject *en, Spec *o) {
@@ -649,6 +649,7 @@ static int read_spec(PyObject *sp, PyObject *en, Spec *o) {
     o->other_id = IT(en, EN_OTHER_ID);
     o->hit_type = IT(en, EN_HIT);
     o->key_cache = PyLong_AsSsize_t(IT(en, EN_KEY_CACHE));
+    o->key_cache_len = PyLong_AsSsize_t(IT(en, EN_KEY_CACHE_LEN));
 #undef IT
     if (PyErr_Occurred()) return -1;
     if (o->needs_ctx < 0 || o->bare_ctx < 0 || o->secret < 0) return -1;
@@ -667,8 +668,11 @@ static int key_hit_of(Spec *sp, PyObject *key) {
     if (PyErr_Occurred()) return -1;
     PyObject *r = PyObject_CallOneArg(sp->key_hit, key);
     if (r == NULL) return -1;
-    if (PyDict_GET_SIZE(sp->key_hits) >= sp->key_cache) PyDict_Clear(sp->key_hits);
-    int rc = PyDict_SetItem(sp->key_hits, key, r);
+    int rc = 0;
+    if (PyUnicode_GET_LENGTH(key) <= sp->key_cache_len) { /* _engine._remember */
+        if (PyDict_GET_SIZE(sp->key_hits) >= sp->key_cache) PyDict_Clear(sp->key_hits);
+        rc = PyDict_SetItem(sp->key_hits, key, r);
+    }
     int t = rc < 0 ? -1 : PyObject_IsTrue(r);
     Py_DECREF(r);
     return t;

@@ -625,3 +625,19 @@ def test_prefilter_starts_inside_a_character_map_alike() -> None:
         for ctype in ("text/plain", "application/json"):
             doc = body if ctype == "text/plain" else orjson.dumps({"a": text, "b": [text]})
             same_scan(pair, doc, ctype)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_long_key_names_are_not_kept_in_caches(native: bool) -> None:
+    """Key names come from untrusted bodies: caches keep only short ones (bounded memory)."""
+    if native and NATIVE is None:
+        pytest.skip("native extension not built")
+    clf = Classifier(native=native)
+    long_key = "passport_number_" + "x" * 5000
+    body = orjson.dumps({long_key: "C01X00T47", "passport number": "C01X00T48"})
+    before = ex._norm_key_cached.cache_info().currsize
+    clf.scan(body, "application/json")
+    assert ex._norm_key_cached.cache_info().currsize <= before + 1
+    assert all(len(k) <= ex.CACHE_KEY_LEN for c in clf._compiled for k in c.key_hits)
+    assert any(c.key_hits for c in clf._compiled)  # short names are still remembered
+    assert ex.format_path((long_key,)) == ex._format_path((long_key,))

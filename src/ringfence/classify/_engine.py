@@ -224,6 +224,7 @@ class Classifier:
             _looks_like_other_id,
             Hit,
             _KEY_CACHE,
+            ex.CACHE_KEY_LEN,
         )
         # The native hot path (None: pure Python). ``native=None`` follows the module default
         # (available and not switched off by RINGFENCE_CLASSIFY_NATIVE=0); False forces Python.
@@ -488,9 +489,7 @@ class Classifier:
             hit = c.key_hits.get(key)
             if hit is None:
                 hit = _key_hit(c, key)
-                if len(c.key_hits) >= _KEY_CACHE:
-                    c.key_hits.clear()
-                c.key_hits[key] = hit
+                _remember(c, key, hit)
             if hit:
                 for li in lis:
                     words[li] = None
@@ -614,9 +613,7 @@ class Classifier:
             cached = c.key_hits.get(key)
             if cached is None:
                 cached = _key_hit(c, key)
-                if len(c.key_hits) >= _KEY_CACHE:
-                    c.key_hits.clear()
-                c.key_hits[key] = cached
+                _remember(c, key, cached)
             key_hit = cached
         word_hit = False
         if not key_hit and c.ctx is not None:
@@ -712,9 +709,26 @@ def _key_hit(c: _Compiled, key: str) -> bool:
     return c.ctx is not None and c.ctx.search(key) is not None
 
 
-@lru_cache(maxsize=4096)
+def _remember(c: _Compiled, key: str, hit: bool) -> None:
+    """Cache a key-name verdict (bounded: entries, and the length of what is kept)."""
+    if len(key) > ex.CACHE_KEY_LEN:
+        return
+    if len(c.key_hits) >= _KEY_CACHE:
+        c.key_hits.clear()
+    c.key_hits[key] = hit
+
+
 def _negative_key(key: str) -> bool:
+    if len(key) > ex.CACHE_KEY_LEN:
+        return _negative_key_words(key)
+    return _negative_key_cached(key)
+
+
+def _negative_key_words(key: str) -> bool:
     return not _NEGATIVE_KEY_WORDS.isdisjoint(key.split())
+
+
+_negative_key_cached = lru_cache(maxsize=4096)(_negative_key_words)
 
 
 def _looks_like_other_id(key: str, text: str, start: int) -> bool:

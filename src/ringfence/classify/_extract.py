@@ -36,10 +36,23 @@ _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _WORDS = re.compile(r"[^\W_]+")
 
 
-@lru_cache(maxsize=8192)
+#: Key names (and paths) longer than this are worked out afresh instead of cached: the caches
+#: see untrusted key names, and a few thousand megabyte-long names must not stay in memory.
+CACHE_KEY_LEN = 256
+
+
+def _norm_key(key: str) -> str:
+    return " ".join(_WORDS.findall(_CAMEL.sub(r"\1 \2", key).lower()))
+
+
+_norm_key_cached = lru_cache(maxsize=8192)(_norm_key)
+
+
 def norm_key(key: str) -> str:
     """``customerEmail`` / ``card_number`` / ``Card-Number`` become ``customer email`` etc."""
-    return " ".join(_WORDS.findall(_CAMEL.sub(r"\1 \2", key).lower()))
+    if type(key) is str and len(key) > CACHE_KEY_LEN:
+        return _norm_key(key)
+    return _norm_key_cached(key)
 
 
 def normalize(text: str) -> str:
@@ -69,8 +82,18 @@ def kind_of(content_type: str | None, body: bytes) -> Kind:
     return "text"
 
 
-@lru_cache(maxsize=16384)
 def format_path(parts: tuple[PathPart, ...]) -> str:
+    """``$.customer.emails[0]``; cached unless the path is long (see CACHE_KEY_LEN)."""
+    size = len(parts)
+    for p in parts:
+        if type(p) is str:
+            size += len(p)
+    if size > 4 * CACHE_KEY_LEN:
+        return _format_path(parts)
+    return _format_path_cached(parts)
+
+
+def _format_path(parts: tuple[PathPart, ...]) -> str:
     out = ["$"]
     for p in parts:
         if isinstance(p, int):
@@ -80,6 +103,9 @@ def format_path(parts: tuple[PathPart, ...]) -> str:
         else:
             out.append("[" + orjson.dumps(p).decode() + "]")
     return "".join(out)
+
+
+_format_path_cached = lru_cache(maxsize=16384)(_format_path)
 
 
 def _key_of(parts: tuple[PathPart, ...]) -> str:
