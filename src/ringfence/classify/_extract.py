@@ -82,15 +82,20 @@ def kind_of(content_type: str | None, body: bytes) -> Kind:
     return "text"
 
 
+_PATHS: dict[tuple[PathPart, ...], str] = {}
+_PATHS_MAX = 16384
+
+
 def format_path(parts: tuple[PathPart, ...]) -> str:
-    """``$.customer.emails[0]``; cached unless the path is long (see CACHE_KEY_LEN)."""
-    size = len(parts)
-    for p in parts:
-        if type(p) is str:
-            size += len(p)
-    if size > 4 * CACHE_KEY_LEN:
-        return _format_path(parts)
-    return _format_path_cached(parts)
+    """``$.customer.emails[0]``; remembered unless long (see CACHE_KEY_LEN)."""
+    text = _PATHS.get(parts)
+    if text is None:
+        text = _format_path(parts)
+        if len(text) <= 4 * CACHE_KEY_LEN:
+            if len(_PATHS) >= _PATHS_MAX:
+                _PATHS.clear()
+            _PATHS[parts] = text
+    return text
 
 
 def _format_path(parts: tuple[PathPart, ...]) -> str:
@@ -103,9 +108,6 @@ def _format_path(parts: tuple[PathPart, ...]) -> str:
         else:
             out.append("[" + orjson.dumps(p).decode() + "]")
     return "".join(out)
-
-
-_format_path_cached = lru_cache(maxsize=16384)(_format_path)
 
 
 def _key_of(parts: tuple[PathPart, ...]) -> str:
