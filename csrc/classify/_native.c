@@ -462,7 +462,8 @@ static PyObject *py_mask_alnum(PyObject *Py_UNUSED(self), PyObject *args) {
     const void *data = PyUnicode_DATA(s);
     for (Py_ssize_t i = 0; i < n; i++)
         if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i))) total++;
-    if (keep_tail && total < 2 * keep_tail) keep_tail = 0; /* too short to show a tail */
+    /* total - keep_tail < keep_tail is total < 2 * keep_tail without the signed overflow */
+    if (keep_tail && total - keep_tail < keep_tail) keep_tail = 0; /* too short for a tail */
     if (keep_head >= total) keep_head = 0;
     return star(s, 0, keep_head, keep_tail);
 }
@@ -1110,7 +1111,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "context_matches: one start per leaf");
         return NULL;
     }
-    PyObject *out = NULL;
+    PyObject *out = NULL, *far = NULL;
     char *whole = PyMem_Calloc(nl, 1);
     Py_ssize_t *lbase = PyMem_New(Py_ssize_t, nl), *lend = PyMem_New(Py_ssize_t, nl);
     Py_ssize_t *pl = PyMem_New(Py_ssize_t, na + 1), *pp = PyMem_New(Py_ssize_t, na + 1);
@@ -1129,7 +1130,11 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         lbase[li] = PyLong_AsSsize_t(PyList_GET_ITEM(starts, li));
         if (lbase[li] == -1 && PyErr_Occurred()) goto done;
         lend[li] = lbase[li] + PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(leaf, 2));
-        PyObject *key = PyTuple_GET_ITEM(leaf, 1);
+    }
+    /* Only now the key-name callbacks (Python): every start was read above, so a callback
+     * that changes ``starts`` cannot move what this loop indexes. */
+    for (Py_ssize_t li = 0; li < nl; li++) {
+        PyObject *key = PyTuple_GET_ITEM(PyTuple_GET_ITEM(snap, li), 1);
         if (PyUnicode_GET_LENGTH(key) > 0) {
             int hit = key_hit_of(&sp, key);
             if (hit < 0) goto done;
@@ -1186,11 +1191,26 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
             if (PyErr_Occurred()) goto fail;
             continue;
         }
-        Py_ssize_t cur = base;
+        /* As _engine._context_matches: ``far`` is the match that ended the last search (the
+         * leftmost match at or after ``cur``, beyond that word's reach); a later word that
+         * cannot reach it needs no search, one that can takes it without searching again.
+         * Linear in the leaf (it was quadratic with many context words before one value). */
+        Py_ssize_t cur = base, fa = 0, fb = 0;
+        Py_CLEAR(far);
         for (; q < run_end; q++) {
             Py_ssize_t p = pp[q];
             if (p + 48 < cur) continue;
-            PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, cur > p ? cur : p, end);
+            Py_ssize_t lo = cur > p ? cur : p;
+            if (far != NULL && fa >= lo) {
+                if (fa > p + 48) continue; /* still out of this word's reach */
+                cur = fb > fa ? fb : fb + 1;
+                int rc = PyList_Append(out, far);
+                Py_CLEAR(far);
+                if (rc < 0) goto fail;
+                lo = fb > fa ? fb : fa + 1;
+            }
+            Py_CLEAR(far);
+            PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, lo, end);
             PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
             Py_XDECREF(iter);
             if (it == NULL) goto fail;
@@ -1203,7 +1223,9 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
                     break;
                 }
                 if (a > p + 48) {
-                    Py_DECREF(m);
+                    far = m; /* keeps the reference */
+                    fa = a;
+                    fb = b;
                     broke = 1;
                     break;
                 }
@@ -1219,12 +1241,14 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
                 break;
             }
         }
+        Py_CLEAR(far);
         q = run_end;
     }
     goto done;
 fail:
     Py_CLEAR(out);
 done:
+    Py_XDECREF(far);
     Py_DECREF(snap);
     PyMem_Free(whole);
     PyMem_Free(lbase);

@@ -516,12 +516,28 @@ class Classifier:
                 continue
             # From each context word up to 48 characters on (where a value can start and still
             # see the word in its window); the cursor never goes back, so nothing repeats.
+            # ``far`` is the match that ended the last search (it starts beyond that word's
+            # reach). It is the leftmost match at or after ``cur``, so a search from any later
+            # position up to its start would find it first: later words that cannot reach it
+            # need no search at all, and one that can takes it without searching again. That
+            # keeps the work linear in the leaf (it was quadratic: many context words before
+            # one distant value re-scanned the same stretch once per word).
             cur = base
+            far: Any = None
             for p in ps:
                 if p + 48 < cur:
                     continue
-                for m in finditer(text, max(cur, p), end):
+                lo = max(cur, p)
+                if far is not None and far.start() >= lo:
+                    if far.start() > p + 48:
+                        continue  # still out of this word's reach
+                    cur = far.end() if far.end() > far.start() else far.end() + 1
+                    yield far
+                    lo = far.end() if far.end() > far.start() else far.start() + 1
+                far = None
+                for m in finditer(text, lo, end):
                     if m.start() > p + 48:
+                        far = m
                         break
                     cur = m.end() if m.end() > m.start() else m.end() + 1
                     yield m
