@@ -487,12 +487,24 @@ static PyObject *py_mask_from(PyObject *Py_UNUSED(self), PyObject *args) {
  * ``names`` hold the row's values -- what ``cls(**dict(zip(names, row)))`` builds, without the
  * per-field object.__setattr__ of a frozen dataclass's __init__. Every name must be a slot
  * (member descriptor) of ``cls``; the descriptor checks types as usual. */
+/* Instances are made with tp_alloc and filled through slots, skipping __new__/__init__: only
+ * safe for a Python class whose __new__ is object's (a zeroed instance of a built-in type,
+ * e.g. a function, would crash when used). */
+static int plain_class(PyTypeObject *type, const char *who) {
+    if (!(type->tp_flags & Py_TPFLAGS_HEAPTYPE) || type->tp_new != PyBaseObject_Type.tp_new) {
+        PyErr_Format(PyExc_TypeError, "%s: the class must be a plain Python class", who);
+        return 0;
+    }
+    return 1;
+}
+
 static PyObject *py_new_objects(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *cls, *names, *rows;
     if (!PyArg_ParseTuple(args, "O!O!O!:new_objects", &PyType_Type, &cls, &PyTuple_Type, &names,
                           &PyList_Type, &rows))
         return NULL;
     PyTypeObject *type = (PyTypeObject *)cls;
+    if (!plain_class(type, "new_objects")) return NULL;
     Py_ssize_t nf = PyTuple_GET_SIZE(names);
     PyObject *out = NULL, *descrs = PyTuple_New(nf);
     if (descrs == NULL) return NULL;
@@ -797,6 +809,7 @@ static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e
                          PyObject *det) {
     static const char *names[] = {"leaf", "start", "end", "confidence", "det"};
     if (hit_descrs == NULL || PyTuple_GET_ITEM(hit_descrs, 0) != type) {
+        if (!PyType_Check(type) || !plain_class((PyTypeObject *)type, "confirm")) return NULL;
         PyObject *ds = PyTuple_New(5);
         if (ds == NULL) return NULL;
         for (int j = 0; j < 5; j++) {

@@ -264,6 +264,13 @@ def test_native_functions_reject_bad_arguments() -> None:
         NATIVE.json_leaves({"unseen-1": "x"}, (), ex.Leaf, lambda k: 1, ex.normalize)  # type: ignore[arg-type,return-value]
     with pytest.raises(ZeroDivisionError):
         NATIVE.json_leaves({"unseen-2": "x"}, (), ex.Leaf, lambda k: 1 // 0, ex.normalize)
+    # Instances are built without __new__: only plain Python classes (review finding 6).
+    with pytest.raises(TypeError, match="plain Python class"):
+        NATIVE.new_objects(type(lambda: 0), (), [()])
+    with pytest.raises(TypeError, match="plain Python class"):
+        NATIVE.new_objects(int, (), [()])
+    # The tail check cannot overflow into "no mask" (review finding 5).
+    assert NATIVE.mask_alnum("4111111111111111", 2**62, 0) == "*" * 16
 
 
 @needs_native
