@@ -390,3 +390,17 @@ def test_detection_drill_measures_time_to_detect_and_to_contain(
             monitor=build_monitor(estate, rules),
             rules=rules,
         )
+
+
+def test_notification_templates_substitute_names_only(estate: Runtime, clock: FixedClock) -> None:
+    """A message template cannot walk attributes the way str.format would."""
+    r = Responder(estate.store, estate.vault, clock)
+    incident = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+    from ringfence.respond.models import Incident
+
+    with estate.store.session() as s:
+        row = s.get(Incident, incident)
+        assert row is not None
+        s.expunge(row)
+    text = r._message(row, {"message": "{integration} {incident.__class__} {0}"}, "")
+    assert text == "crm-sync {incident.__class__} {0}"

@@ -932,16 +932,16 @@ class Responder:
         return sink
 
     def _message(self, incident: Incident, step: dict[str, Any], default: str) -> str:
-        template = step.get("message") or default
-        values = {
-            "incident": incident.id,
-            "integration": incident.integration_name,
-            "playbook": incident.playbook,
-        }
-        try:
-            return str(template).format_map(values)
-        except (KeyError, ValueError, IndexError):
-            return str(template)
+        # Plain substitution of three names, not str.format: a format string can walk
+        # attributes ("{incident.__class__...}") and the template comes from a file.
+        text = str(step.get("message") or default)
+        for name, value in (
+            ("{incident}", incident.id),
+            ("{integration}", incident.integration_name),
+            ("{playbook}", incident.playbook),
+        ):
+            text = text.replace(name, value)
+        return text
 
     def _act_notify(self, incident_id: str, step: dict[str, Any], drill: bool) -> dict[str, Any]:
         sink = self._sink(str(step["sink"]))
