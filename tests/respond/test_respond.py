@@ -404,3 +404,26 @@ def test_notification_templates_substitute_names_only(estate: Runtime, clock: Fi
         s.expunge(row)
     text = r._message(row, {"message": "{integration} {incident.__class__} {0}"}, "")
     assert text == "crm-sync {incident.__class__} {0}"
+
+
+def test_two_runs_advancing_at_once_execute_each_step_once(
+    estate: Runtime, http: _Http, smtp: Any, clock: FixedClock
+) -> None:
+    r = _responder(estate, http, smtp)
+    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    r._decide(incident, 4, actor="bob", comment="", approve=True)  # approved, not yet advanced
+    barrier = threading.Barrier(4)
+
+    def advance() -> None:
+        barrier.wait()
+        r.advance(incident, "bob")
+
+    threads = [threading.Thread(target=advance) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    view = r.show(incident)
+    assert [st["status"] for st in view["steps"]] == ["done"] * 6
+    assert len(http.requests) == 1  # the team was told once
+    assert smtp.messages and len(smtp.messages) == 1  # and the vendor once

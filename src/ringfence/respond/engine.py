@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -197,7 +197,17 @@ class Responder:
                 position, action = step.position, step.action
                 step_spec = dict(incident.spec["steps"][position - 1])
                 drill = incident.drill
-                step.status, step.started_at = "running", self.clock.now()
+                # Claim the step atomically: of two runs advancing at once (two approvals, a
+                # watcher and a person), exactly one executes it.
+                claimed = s.execute(
+                    update(IncidentStep)
+                    .where(IncidentStep.id == step.id, IncidentStep.status == "pending")
+                    .values(status="running", started_at=self.clock.now())
+                    .returning(IncidentStep.id)
+                    .execution_options(synchronize_session=False)
+                ).scalar_one_or_none()
+                if claimed is None:
+                    return  # another run took it; that run goes on from here
             # The action runs outside our transaction: it commits its own changes.
             try:
                 result = self._run(action, incident_id, step_spec, drill=drill)
