@@ -427,3 +427,31 @@ def test_two_runs_advancing_at_once_execute_each_step_once(
     assert [st["status"] for st in view["steps"]] == ["done"] * 6
     assert len(http.requests) == 1  # the team was told once
     assert smtp.messages and len(smtp.messages) == 1  # and the vendor once
+
+
+def test_two_people_approving_at_once_count_once(
+    estate: Runtime, http: _Http, smtp: Any, clock: FixedClock
+) -> None:
+    r = _responder(estate, http, smtp)
+    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def approve(who: str) -> None:
+        barrier.wait()
+        try:
+            r.approve(incident, 4, actor=who)
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=approve, args=(w,)) for w in ("bob", "carol")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "ok"]
+    view = r.show(incident)
+    assert [st["status"] for st in view["steps"]] == ["done"] * 6
+    assert sum(1 for t in view["timeline"] if t["kind"] == "approved") == 1
+    assert len(http.requests) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ringfence.core.errors import ConflictError, IntegrityError, ValidationError
 from ringfence.gateway.usage import UsageCounter, record_usage
@@ -154,3 +154,23 @@ def test_master_key_derivation_is_per_purpose_and_salt() -> None:
     assert a == key.derive(b"ringfence-backup-v1", b"s" * 16)
     assert a != key.derive(b"ringfence-backup-v1", b"t" * 16)
     assert a != key.derive(b"other", b"s" * 16) and len(a) == 32
+
+
+def test_a_backup_with_a_broken_audit_chain_is_not_restored(
+    populated: Runtime, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from ringfence.store.models import AuditRecord
+
+    with populated.store.session() as s:
+        s.execute(update(AuditRecord).where(AuditRecord.seq == 2).values(actor="mallory"))
+    path = tmp_path / "b.rfbak"
+    bk.create_backup(populated.store, populated.vault, path)
+    assert not bk.verify_backup(path, populated.vault).audit_ok
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(IntegrityError, match="audit chain"):
+        bk.restore_backup(path, populated.vault, target)
+    with target.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one() == 0
+    target.dispose()

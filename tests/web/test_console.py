@@ -107,6 +107,13 @@ def test_sign_in_errors_are_generic_and_mfa_is_asked_for(
     assert ask.status_code == 401 and 'name="otp"' in ask.text
     _sign_in(web, "ann@example.com", otp=totp.at(clock.now()))
     assert web.get("/console/").status_code == 200
+    # An oversized form is refused before it is read.
+    big = web.post(
+        "/console/login",
+        content=b"username=" + b"a" * 40_000,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert big.status_code == 413
     # JSON is not a form: refused with a page, not a traceback.
     odd = web.post("/console/login", json={"username": "a", "password": "b"})
     assert odd.status_code == 400 and "expected a form post" in odd.text

@@ -268,10 +268,23 @@ class Responder:
                     f"{actor} opened this incident: a second person must approve its steps",
                     code="four_eyes",
                 )
-            step.approved_by, step.approved_at = actor, self.clock.now()
-            step.status = "pending" if approve else "skipped"
-            if not approve:
-                step.finished_at = step.approved_at
+            # Decide atomically: of two people deciding at once, only the first counts (a
+            # second, stale decision must not put a running or done step back to pending).
+            now = self.clock.now()
+            decided = s.execute(
+                update(IncidentStep)
+                .where(IncidentStep.id == step.id, IncidentStep.status == "awaiting_approval")
+                .values(
+                    approved_by=actor,
+                    approved_at=now,
+                    status="pending" if approve else "skipped",
+                    finished_at=None if approve else now,
+                )
+                .returning(IncidentStep.id)
+                .execution_options(synchronize_session=False)
+            ).scalar_one_or_none()
+            if decided is None:
+                raise ConflictError(f"step {position} was decided by someone else meanwhile")
             verdict = "approved" if approve else "skipped"
             note = f"step {position} ({step.action}) {verdict} by {actor}"
             self._note(s, incident_id, actor, verdict, note + (f": {comment}" if comment else ""))

@@ -550,7 +550,13 @@ def restore_backup(
             f"the target store already holds data (e.g. {', '.join(busy[:3])}): restore only "
             "into a new, empty store"
         )
-    verify_backup(path, vault)  # all frames and digests check out before anything is written
+    # Every frame, digest, the audit chain inside and every secret check out before anything
+    # is written: a backup whose chain is broken is not restored.
+    checked = verify_backup(path, vault)
+    if not checked.audit_ok:
+        raise IntegrityError(
+            f"{name}: the audit chain inside the backup does not verify; not restored"
+        )
     partitions: set[date] = set()
     with target.engine.begin() as conn:
 

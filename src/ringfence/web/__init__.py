@@ -62,6 +62,12 @@ MAX_FORM = 16 * 1024
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 
+class FormTooLargeError(RingfenceError):
+    code = "form_too_large"
+    status = 413
+    title = "Form too large"
+
+
 @dataclass(frozen=True)
 class Viewer:
     """The signed-in person and what their roles let them do here."""
@@ -106,9 +112,19 @@ def _viewer(request: Request) -> Viewer | None:
 
 async def _form(request: Request, viewer: Viewer | None) -> dict[str, str]:
     """The posted form; with a viewer, its CSRF token must match the session's."""
-    body = await request.body()
-    if len(body) > MAX_FORM:
-        raise ValidationError("form too large")
+    # Refuse an oversized form before buffering it: by its declared length, else while
+    # streaming (a sign-in page must not read an attacker's 40 MiB into memory).
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM):
+        raise FormTooLargeError(f"the form is larger than {MAX_FORM} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM:
+            raise FormTooLargeError(f"the form is larger than {MAX_FORM} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         raise ValidationError("expected a form post")
