@@ -183,3 +183,38 @@ def test_idle_sessions_end_and_used_ones_live_on(
     clock.advance(minutes=31)  # then left alone past the idle timeout (30 min)
     gone = web.get("/api/v1/identity/me")
     assert gone.status_code == 401 and gone.json()["code"] == "session"
+
+
+def test_parallel_guesses_from_one_address_cannot_outrun_its_budget(
+    accounts: Accounts, app: FastAPI
+) -> None:
+    """The address's attempt is counted before the password check, like the account's."""
+    slow = PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1)
+    settings = IdentitySettings(delay_base_seconds=0, lockout_threshold=50, login_ip_threshold=5)
+    rt: Runtime = app.state.runtime
+    acc = Accounts(rt.store, rt.vault, rt.clock, settings, slow)
+
+    def guess(i: int) -> str:
+        try:
+            acc.login_password(f"user{i}@example.com", "Winter2026!!", client_ip="203.0.113.7")
+        except AuthenticationError:
+            return "401"
+        except RateLimitedError:
+            return "429"
+        return "200"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(guess, range(30)))
+    assert results.count("401") == 5 and results.count("429") == 25, results
+    # The same /64 is the same budget for IPv6.
+    v6 = Accounts(rt.store, rt.vault, rt.clock, settings, CHEAP)
+    codes = []
+    for i in range(6):
+        try:
+            v6.login_password("ghost@example.com", "x" * 12, client_ip=f"2001:db8:1:2::{i + 1:x}")
+            codes.append("200")
+        except AuthenticationError:
+            codes.append("401")
+        except RateLimitedError:
+            codes.append("429")
+    assert codes == ["401"] * 5 + ["429"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -58,6 +59,20 @@ _ISSUER = "Ringfence"
 
 def _sha(kind: str, value: str) -> str:
     return hashlib.sha256(f"ringfence-{kind}:".encode() + value.encode()).hexdigest()
+
+
+def _address_key(client_ip: str) -> str:
+    """The per-address budget's key: the address, or its /64 for IPv6 (one host controls a
+    whole /64, so rotating within it must not buy a fresh budget)."""
+    try:
+        ip = ipaddress.ip_address(client_ip.strip())
+    except ValueError:
+        return _sha("login-ip", client_ip)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None:
+        return _sha("login-ip", str(ipaddress.ip_network(f"{ip}/64", strict=False)))
+    return _sha(
+        "login-ip", str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+    )
 
 
 def _unlocked(column: Any, now: datetime) -> Any:
@@ -322,6 +337,9 @@ class Accounts:
         with self._store.session() as s:
             if client_ip:
                 self._address_gate(s, client_ip, now)
+                if self._address_reserve(s, client_ip, now):
+                    s.commit()  # keep the lock this attempt just set
+                    self._address_gate(s, client_ip, now)
             user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == name))
             if user is not None:
                 user_id, stored = user.id, user.password_hash
@@ -367,6 +385,8 @@ class Accounts:
                         .where(ConsoleUser.id == user.id, ConsoleUser.failed_attempts > 0)
                         .values(failed_attempts=ConsoleUser.failed_attempts - 1, locked_until=None)
                     )
+                    if client_ip:
+                        self._address_refund(s, client_ip)
                     s.commit()
                     raise AuthenticationError(
                         "a one-time code from your authenticator app is required",
@@ -389,6 +409,8 @@ class Accounts:
                 raise generic
             user.failed_attempts = 0
             user.locked_until = None
+            if client_ip:
+                self._address_refund(s, client_ip)  # successes do not spend the budget
             if self._hasher.check_needs_rehash(user.password_hash or ""):
                 user.password_hash = self._hasher.hash(password)
             return LoginOutcome(
@@ -443,8 +465,7 @@ class Accounts:
         client_ip: str | None,
     ) -> None:
         self._apply_lock(s, user.id if user is not None else None, name, n, now)
-        if client_ip:
-            self._address_failure(s, client_ip, now)
+        del client_ip  # the address's attempt was counted up front
 
     # -- failed sign-ins per unknown username and per client address ------------------------
     @staticmethod
@@ -470,7 +491,7 @@ class Accounts:
         return n
 
     def _address_gate(self, s: Session, client_ip: str, now: datetime) -> None:
-        row = s.get(LoginThrottle, _sha("login-ip", client_ip))
+        row = s.get(LoginThrottle, _address_key(client_ip))
         if row is not None and row.locked_until is not None and row.locked_until > now:
             wait = max(1, math.ceil((row.locked_until - now).total_seconds()))
             raise RateLimitedError(
@@ -478,17 +499,39 @@ class Accounts:
                 retry_after=wait,
             )
 
-    def _address_failure(self, s: Session, client_ip: str, now: datetime) -> None:
+    def _address_reserve(self, s: Session, client_ip: str, now: datetime) -> bool:
+        """Count this attempt against the address before any password is checked (so parallel
+        attempts cannot outrun the budget); True when it used up the budget (lock set)."""
         window = timedelta(minutes=self._settings.login_ip_window_minutes)
-        row = self._throttle_row(s, _sha("login-ip", client_ip), now)
+        row = self._throttle_row(s, _address_key(client_ip), now)
         if now - row.window_started_at >= window:
-            row.failures, row.window_started_at = 0, now
+            row.failures, row.window_started_at, row.locked_until = 0, now, None
             s.flush()
         n = self._bump(s, row.key)
         if n >= self._settings.login_ip_threshold:
-            row.locked_until = row.window_started_at + window
-            if row.locked_until <= now:
-                row.locked_until = now + window
+            until = row.window_started_at + window
+            row.locked_until = until if until > now else now + window
+            return n > self._settings.login_ip_threshold
+        return False
+
+    def _address_refund(self, s: Session, client_ip: str) -> None:
+        """A success (or an MFA prompt) hands the address's counted attempt back."""
+        key = _address_key(client_ip)
+        s.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+            .values(failures=LoginThrottle.failures - 1)
+            .execution_options(synchronize_session=False)
+        )
+        s.execute(
+            update(LoginThrottle)
+            .where(
+                LoginThrottle.key == key,
+                LoginThrottle.failures < self._settings.login_ip_threshold,
+            )
+            .values(locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
     def _second_factor(
         self, s: Session, user: ConsoleUser, otp: str | None, recovery_code: str | None
