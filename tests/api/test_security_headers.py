@@ -18,6 +18,13 @@ def test_api_answers_carry_the_security_headers(api: Api) -> None:
         assert h["x-content-type-options"] == "nosniff"
         assert h["x-frame-options"] == "DENY"
         assert h["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+    assert "strict-transport-security" not in api.client.get("/api/v1/health").headers
+    from fastapi.testclient import TestClient
+
+    with TestClient(api.client.app, base_url="https://rf.example") as tls:
+        assert tls.get("/api/v1/health").headers["strict-transport-security"] == (
+            "max-age=31536000"
+        )
     docs = api.client.get("/api/docs")
     assert docs.status_code == 200 and "content-security-policy" not in docs.headers
     page = api.client.get("/console/login")

@@ -218,3 +218,32 @@ def test_parallel_guesses_from_one_address_cannot_outrun_its_budget(
         except RateLimitedError:
             codes.append("429")
     assert codes == ["401"] * 5 + ["429"]
+
+
+def test_recovery_codes_are_keyed_by_the_master_key(
+    accounts: Accounts, runtime: Runtime, clock: FixedClock
+) -> None:
+    """A stolen database alone cannot brute-force the 40-bit codes; older plain digests work."""
+    import hashlib
+
+    from ringfence.identity.models import RecoveryCode
+
+    user = accounts.create_user("ann@example.com", roles=["auditor"], password=PASSWORD)
+    uri = accounts.begin_totp(user.id).provisioning_uri.get_secret_value()
+    totp = pyotp.TOTP(pyotp.parse_uri(uri).secret)
+    codes = accounts.confirm_totp(user.id, totp.at(clock.now()), actor="t")
+    raw = codes[0].replace("-", "")
+    plain = hashlib.sha256(b"ringfence-recovery:" + raw.encode()).hexdigest()
+    with runtime.store.session() as s:
+        stored = [c.hash for c in s.query(RecoveryCode)]
+        assert all(h.startswith("k1:") for h in stored) and plain not in "".join(stored)
+        # A code stored the old way (before this change) still signs in, once.
+        legacy = s.query(RecoveryCode).filter(RecoveryCode.hash == stored[1]).one()
+        legacy.hash = hashlib.sha256(
+            b"ringfence-recovery:" + codes[1].replace("-", "").encode()
+        ).hexdigest()
+    clock.advance(seconds=60)
+    assert accounts.login_password("ann@example.com", PASSWORD, recovery_code=codes[0]).username
+    assert accounts.login_password("ann@example.com", PASSWORD, recovery_code=codes[1]).username
+    with pytest.raises(AuthenticationError):
+        accounts.login_password("ann@example.com", PASSWORD, recovery_code=codes[1])

@@ -19,6 +19,7 @@ _DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
 # The API's JSON never needs to load anything; the docs page (Swagger UI) does.
 _API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _NO_CSP_PATHS = ("/api/docs",)
+_HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
 class SecurityHeaders:
@@ -33,6 +34,9 @@ class SecurityHeaders:
         extra = _DEFAULTS
         if path.startswith(("/api/", "/auth/", "/scim/")) and not path.startswith(_NO_CSP_PATHS):
             extra = (*_DEFAULTS, _API_CSP)
+        if scope.get("scheme") == "https":
+            # Only over HTTPS (browsers ignore it on plain HTTP, as RFC 6797 says they must).
+            extra = (*extra, _HSTS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

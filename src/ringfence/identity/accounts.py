@@ -52,6 +52,7 @@ from ringfence.store.models import Person
 from ringfence.store.vault import Vault
 
 PAT_PREFIX = "rf_pat_"
+_KEYED = "k1:"  # recovery-code digests keyed by the master key (vs the older plain SHA-256)
 MIN_PASSWORD = 12
 RECOVERY_CODES = 10
 _ISSUER = "Ringfence"
@@ -539,13 +540,15 @@ class Accounts:
         if otp:
             return self._check_totp(user, otp)
         if recovery_code:
-            digest = _sha("recovery", recovery_code.strip().replace("-", "").lower())
+            raw = recovery_code.strip().replace("-", "").lower()
+            keyed, legacy = self._recovery_digest(raw), _sha("recovery", raw)
             for code in s.scalars(
                 select(RecoveryCode).where(
                     RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None)
                 )
             ):
-                if hmac.compare_digest(code.hash, digest):
+                wanted = keyed if code.hash.startswith(_KEYED) else legacy
+                if hmac.compare_digest(code.hash, wanted):
                     code.used_at = self._clock.now()
                     return True
         return False
@@ -619,8 +622,16 @@ class Accounts:
         for _ in range(RECOVERY_CODES):
             raw = secrets.token_hex(5)  # 40 bits each; single use, rate-limited by lockout
             codes.append(f"{raw[:5]}-{raw[5:]}")
-            s.add(RecoveryCode(user_id=user_id, hash=_sha("recovery", raw)))
+            s.add(RecoveryCode(user_id=user_id, hash=self._recovery_digest(raw)))
         return codes
+
+    def _recovery_digest(self, raw: str) -> str:
+        """HMAC-SHA256 under a key derived from the vault's master key: a recovery code has
+        only 40 bits, so a plain hash in a stolen database (or a decrypted backup) could be
+        brute-forced offline; without the master key this one cannot. Codes stored before
+        (plain ``_sha``) still verify."""
+        key = self._vault.derive_key(b"ringfence-recovery-codes-v1", b"")
+        return _KEYED + hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
 
     def reset_mfa(self, user_id: str, *, actor: str) -> None:
         with self._store.session() as s:
