@@ -223,7 +223,8 @@ def test_parallel_guesses_from_one_address_cannot_outrun_its_budget(
 def test_recovery_codes_are_keyed_by_the_master_key(
     accounts: Accounts, runtime: Runtime, clock: FixedClock
 ) -> None:
-    """A stolen database alone cannot brute-force the 40-bit codes; older plain digests work."""
+    """A stolen database alone cannot brute-force the 40-bit codes (their HMAC key is a vault
+    secret, re-wrapped like any other on a master-key rotation); older plain digests work."""
     import hashlib
 
     from ringfence.identity.models import RecoveryCode

@@ -52,7 +52,8 @@ from ringfence.store.models import Person
 from ringfence.store.vault import Vault
 
 PAT_PREFIX = "rf_pat_"
-_KEYED = "k1:"  # recovery-code digests keyed by the master key (vs the older plain SHA-256)
+_KEYED = "k1:"  # recovery-code digests keyed by a vault secret (vs the older plain SHA-256)
+_RECOVERY_KEY = "identity/recovery-code-key"
 MIN_PASSWORD = 12
 RECOVERY_CODES = 10
 _ISSUER = "Ringfence"
@@ -597,6 +598,7 @@ class Accounts:
 
     def confirm_totp(self, user_id: str, otp: str, *, actor: str) -> list[str]:
         """Confirm enrolment with a first code; returns recovery codes (shown once)."""
+        self._recovery_key()  # before the transaction below: the vault writes in its own
         with self._store.session() as s:
             user = self._get(s, user_id)
             if user.totp_confirmed:
@@ -626,12 +628,23 @@ class Accounts:
         return codes
 
     def _recovery_digest(self, raw: str) -> str:
-        """HMAC-SHA256 under a key derived from the vault's master key: a recovery code has
-        only 40 bits, so a plain hash in a stolen database (or a decrypted backup) could be
-        brute-forced offline; without the master key this one cannot. Codes stored before
-        (plain ``_sha``) still verify."""
-        key = self._vault.derive_key(b"ringfence-recovery-codes-v1", b"")
-        return _KEYED + hmac.new(key, raw.encode(), hashlib.sha256).hexdigest()
+        """HMAC-SHA256 under a random key kept in the vault: a recovery code has only 40 bits,
+        so a plain hash in a stolen database could be brute-forced offline; without the master
+        key (which unlocks the vault) this one cannot. The key is a vault secret, not derived
+        from the master key, so it survives a master-key rotation (the vault re-wraps it).
+        Codes stored before (plain ``_sha``) still verify."""
+        return _KEYED + hmac.new(self._recovery_key(), raw.encode(), hashlib.sha256).hexdigest()
+
+    def _recovery_key(self) -> bytes:
+        """The digest key, created on first use. Call it outside any open write transaction
+        (the vault commits in a session of its own)."""
+        if not self._vault.exists(_RECOVERY_KEY):
+            self._vault.put(
+                _RECOVERY_KEY,
+                secrets.token_urlsafe(32),
+                description="HMAC key of console recovery-code digests",
+            )
+        return self._vault.get(_RECOVERY_KEY).get_secret_value().encode()
 
     def reset_mfa(self, user_id: str, *, actor: str) -> None:
         with self._store.session() as s:
