@@ -125,25 +125,14 @@ def register(app: typer.Typer) -> None:
 def _watch_alerts(rt: Any, interval: float, stop: threading.Event) -> None:
     """Open incidents for alerts that a playbook trigger matches (docs/respond.md)."""
     from ringfence.core.logging import get_logger
-    from ringfence.monitor.sinks import build_sinks
-    from ringfence.monitor.wiring import load_config
-    from ringfence.respond import Responder
+    from ringfence.respond.wiring import responder_for
 
     log = get_logger("ringfence.respond")
-    try:
-        sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
-    except Exception as exc:  # a bad sink config must not stop the perimeter
-        log.warning("respond_sinks_unusable", error=str(exc)[:200])
-        sinks = {}
-    connectors: dict[str, Any] = {}
-    if rt.settings.connectors_file is not None:
-        from ringfence.connectors import load_connector_configs
 
-        try:
-            connectors = {c.vendor: c for c in load_connector_configs(rt.settings.connectors_file)}
-        except Exception as exc:
-            log.warning("respond_connectors_unusable", error=str(exc)[:200])
-    responder = Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=connectors)
+    def unusable(part: str, exc: Exception) -> None:  # a bad file must not stop the perimeter
+        log.warning(f"respond_{part}_unusable", error=str(exc)[:200])
+
+    responder = responder_for(rt, on_error=unusable)
     while not stop.wait(interval):
         try:
             for incident in responder.watch_alerts():

@@ -371,7 +371,7 @@ class Accounts:
         # -- 3. verdict -------------------------------------------------------------------
         with self._store.session() as s:
             if user_id is None:
-                self._fail(s, None, name, n, now, client_ip)
+                self._apply_lock(s, None, name, n, now)  # the address was counted up front
                 s.commit()
                 raise generic
             user = s.scalar(select(ConsoleUser).where(ConsoleUser.id == user_id).with_for_update())
@@ -396,7 +396,7 @@ class Accounts:
                     )
                 ok = self._second_factor(s, user, otp, recovery_code)
             if not ok:
-                self._fail(s, user, name, n, now, client_ip)
+                self._apply_lock(s, user.id, name, n, now)
                 audit.append(
                     s,
                     actor=f"user:{user.username}",
@@ -456,18 +456,6 @@ class Accounts:
             target = s.get(LoginThrottle, _sha("login-user", name))
         if target is not None and (target.locked_until is None or target.locked_until < until):
             target.locked_until = until  # never shorten a lock a parallel attempt set
-
-    def _fail(
-        self,
-        s: Session,
-        user: ConsoleUser | None,
-        name: str,
-        n: int,
-        now: datetime,
-        client_ip: str | None,
-    ) -> None:
-        self._apply_lock(s, user.id if user is not None else None, name, n, now)
-        del client_ip  # the address's attempt was counted up front
 
     # -- failed sign-ins per unknown username and per client address ------------------------
     @staticmethod

@@ -20,6 +20,7 @@ from ringfence.api.inventory import COMMON_RESPONSES
 from ringfence.api.schemas import _Body
 from ringfence.respond.engine import Responder
 from ringfence.respond.models import Playbook
+from ringfence.respond.wiring import responder_for
 
 router = APIRouter(
     prefix="/api/v1/respond",
@@ -45,17 +46,7 @@ class CloseIn(_Body):
 
 
 def _responder(request: Request) -> Responder:
-    from ringfence.monitor.sinks import build_sinks
-    from ringfence.monitor.wiring import load_config
-
-    rt = get_runtime(request)
-    sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
-    connectors: dict[str, Any] = {}
-    if rt.settings.connectors_file is not None:
-        from ringfence.connectors import load_connector_configs
-
-        connectors = {c.vendor: c for c in load_connector_configs(rt.settings.connectors_file)}
-    return Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=connectors)
+    return responder_for(get_runtime(request))
 
 
 @router.get("/playbooks")

@@ -16,6 +16,7 @@ from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
 from ringfence.core.errors import ValidationError
 from ringfence.respond.engine import Responder
 from ringfence.respond.models import Playbook
+from ringfence.respond.wiring import responder_for
 from ringfence.runtime import Runtime
 
 app = typer.Typer(
@@ -31,17 +32,7 @@ ConnectorsOpt = Annotated[
 
 
 def _responder(rt: Runtime, connectors: Path | None) -> Responder:
-    from ringfence.monitor.sinks import build_sinks
-    from ringfence.monitor.wiring import load_config
-
-    sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
-    configs: dict[str, Any] = {}
-    connectors = connectors or rt.settings.connectors_file
-    if connectors is not None:
-        from ringfence.connectors import load_connector_configs
-
-        configs = {c.vendor: c for c in load_connector_configs(connectors)}
-    return Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=configs)
+    return responder_for(rt, connectors)
 
 
 def _run_and_show(

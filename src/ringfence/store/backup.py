@@ -41,7 +41,7 @@ from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, IntegrityError, ValidationError
 from ringfence.store import audit
 from ringfence.store.db import Store
-from ringfence.store.models import AuditRecord, Base, VaultSecret
+from ringfence.store.models import AuditRecord, VaultSecret
 from ringfence.store.vault import Vault
 
 MAGIC = b"RFBAK1\n"
@@ -57,16 +57,9 @@ Progress = Callable[[str, int], None]  # (table, rows so far)
 
 def all_tables() -> list[Table]:
     """Every table of every capability, parents before children."""
-    # The same model modules the migrations see (store/migrations/env.py).
-    from ringfence.classify import models as _classify  # noqa: F401
-    from ringfence.gateway import models as _gateway  # noqa: F401
-    from ringfence.identity import models as _identity  # noqa: F401
-    from ringfence.monitor import models as _monitor  # noqa: F401
-    from ringfence.posture import models as _posture  # noqa: F401
-    from ringfence.respond import models as _respond  # noqa: F401
-    from ringfence.vendors import models as _vendors  # noqa: F401
+    from ringfence.store.all_models import load_all_models
 
-    return list(Base.metadata.sorted_tables)
+    return list(load_all_models().sorted_tables)
 
 
 # -- values ---------------------------------------------------------------------------------

@@ -411,7 +411,7 @@ async def _incidents(request: Request, viewer: Viewer) -> Response:
 
 
 async def _approve(request: Request, viewer: Viewer) -> Response:
-    from ringfence.respond.api import _responder
+    from ringfence.respond.wiring import responder_for
 
     await _form(request, viewer)
     _need(viewer, "write")
@@ -421,7 +421,7 @@ async def _approve(request: Request, viewer: Viewer) -> Response:
     except ValueError:
         raise ValidationError("step must be a number") from None
     with contextlib.suppress(ConflictError):  # approved meanwhile: show the current state
-        _responder(request).approve(incident, position, actor=viewer.actor)
+        responder_for(_runtime(request)).approve(incident, position, actor=viewer.actor)
     return _redirect("/console/incidents")
 
 

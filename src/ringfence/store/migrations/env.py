@@ -5,17 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from ringfence.classify import models as _classify_models  # noqa: F401
-from ringfence.gateway import models as _gateway_models  # noqa: F401
-from ringfence.identity import models as _identity_models  # noqa: F401
-from ringfence.monitor import models as _monitor_models  # noqa: F401
-from ringfence.posture import models as _posture_models  # noqa: F401
-from ringfence.respond import models as _respond_models  # noqa: F401
-from ringfence.store.models import Base
-from ringfence.vendors import models as _vendors_models  # noqa: F401
+from ringfence.store.all_models import load_all_models
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = load_all_models()
 
 
 def _run(connection: object) -> None:
