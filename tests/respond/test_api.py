@@ -1,9 +1,23 @@
-"""``/api/v1/respond`` over HTTP: scopes, four eyes across tokens, problem+json errors."""
+"""``/api/v1/respond`` over HTTP: scopes, four eyes by people, problem+json errors."""
 
 from __future__ import annotations
 
+from argon2 import PasswordHasher
+
+from ringfence.identity.accounts import Accounts
+from ringfence.identity.settings import IdentitySettings
 from tests.api.conftest import Api, bearer
 from tests.respond.test_respond import ESTATE
+
+
+def _personal_token(api: Api, username: str) -> str:
+    """A console user's personal token: approvals need a person, not a control-plane token."""
+    rt = api.runtime
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    accounts = Accounts(rt.store, rt.vault, rt.clock, IdentitySettings(), cheap)
+    user = accounts.create_user(username, roles=["security-analyst"], password="x" * 16)
+    issued = accounts.issue_token(user.id, "responder", ["read", "write"], 7, actor="test")
+    return issued.token.get_secret_value()
 
 
 def test_incident_over_the_api(api: Api) -> None:
@@ -25,9 +39,12 @@ def test_incident_over_the_api(api: Api) -> None:
     assert made.headers["Location"].endswith(incident)
     assert made.json()["status"] == "awaiting_approval"
     url = f"/api/v1/respond/incidents/{incident}/steps/4/approve"
-    same = api.post(url, json={"comment": "me again"})
-    assert same.status_code == 403 and same.json()["code"] == "four_eyes"
-    second = bearer(api.token("second-responder", ["read", "write"]))
+    same = api.post(url, json={"comment": "me again"})  # the opener, and not a person either
+    assert same.status_code == 403 and same.json()["code"] == "person_required"
+    automation = bearer(api.token("second-responder", ["read", "write"]))
+    bot = api.client.post(url, json={"comment": "confirmed"}, headers=automation)
+    assert bot.status_code == 403 and bot.json()["code"] == "person_required"
+    second = bearer(_personal_token(api, "bob@example.com"))
     ok = api.client.post(url, json={"comment": "confirmed"}, headers=second)
     assert ok.status_code == 200, ok.text
     assert ok.json()["status"] == "contained"

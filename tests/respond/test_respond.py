@@ -152,6 +152,14 @@ def test_incident_contains_with_a_second_person_and_keeps_evidence(
     # Four eyes: whoever opened it cannot approve it.
     with pytest.raises(PermissionDeniedError, match="second person"):
         r.approve(incident, 4, actor="alice")
+    # ... under any name the same person has: alice's console session or personal token.
+    with pytest.raises(PermissionDeniedError, match="second person"):
+        r.approve(incident, 4, actor="user:alice")
+    # Automation is nobody: a control-plane token or a system actor cannot be the second pair.
+    for nobody in ("token:second-bot", "respond:watch", "user:", " "):
+        with pytest.raises(PermissionDeniedError) as refused:
+            r.approve(incident, 4, actor=nobody)
+        assert refused.value.code == "person_required"
     clock.advance(seconds=90)
     r.approve(incident, 4, actor="bob", comment="confirmed compromise")
     view = r.show(incident)

@@ -1,8 +1,9 @@
 """``/api/v1/respond``: playbooks, incidents, approvals, drills and evidence over HTTP.
 
 Reading needs ``read``; opening, approving, skipping and closing need ``write``. The caller is
-the actor (``token:ci-bot``, ``user:alice``), so four-eyes holds across the CLI and the API:
-whoever opened an incident cannot approve its steps under any name the audit log shares.
+the actor (``token:ci-bot``, ``user:alice``). Approvals need a person (``engine.person_of``):
+whoever opened an incident cannot approve its steps under any of their names, and a
+control-plane token, which is automation, cannot approve at all.
 Sinks come from ``<data_dir>/monitor.yaml``; connectors (for ``revoke_oauth_grants``) from
 ``RINGFENCE_CONNECTORS_FILE``.
 """

@@ -1,7 +1,7 @@
 """Run incident-response playbooks: steps in order, approvals by a second person, a timeline.
 
 An incident is one run of a playbook against one integration. Steps run in order; a step
-marked ``approve`` waits until someone other than whoever opened the incident approves (or
+marked ``approve`` waits until a person other than whoever opened the incident approves (or
 skips) it. A failed step is recorded and the run goes on — containment must get as far as it
 can — and the incident says how many failed. Every action that changes something outside
 (quarantine, revocations, notifications) writes an audit record; the timeline tells the story
@@ -64,6 +64,21 @@ class StepFailed(RingfenceError):
 
 
 Sink = Any  # ringfence.monitor.sinks.Sink (duck-typed: ``name`` and ``send(finding)``)
+
+
+def person_of(actor: str) -> str | None:
+    """The person an actor name stands for, or None for automation.
+
+    ``user:alice`` (a console session or alice's personal token) and a bare ``alice`` (the
+    operator named with ``--by`` on the CLI) are the same person, so four eyes cannot be met
+    by switching from the CLI to the console. ``token:NAME`` (a control-plane token, held by
+    automation and not attributable to one person) and system actors (``respond:watch``,
+    ``incident:…``) are nobody.
+    """
+    kind, sep, name = actor.partition(":")
+    if not sep:
+        return actor.strip() or None
+    return (name.strip() or None) if kind == "user" else None
 
 
 class Responder:
@@ -263,7 +278,15 @@ class Responder:
                 raise NotFoundError(f"incident {incident_id} has no step {position}")
             if step.status != "awaiting_approval":
                 raise ConflictError(f"step {position} is {step.status}, not awaiting approval")
-            if actor == incident.opened_by:
+            approver = person_of(actor)
+            if approver is None:
+                raise PermissionDeniedError(
+                    f"{actor} is not a person: approving or skipping a step needs a console user "
+                    "(session or personal token) or an operator named with --by; a "
+                    "control-plane token belongs to automation and cannot be a second pair of eyes",
+                    code="person_required",
+                )
+            if approver == person_of(incident.opened_by):
                 raise PermissionDeniedError(
                     f"{actor} opened this incident: a second person must approve its steps",
                     code="four_eyes",
