@@ -1155,9 +1155,9 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         }
     }
     /* context word offsets, each with its leaf (ascending, so each leaf's run is contiguous).
-     * An offset below 0 (a prefilter start inside the first non-ASCII character maps there,
-     * as in _hits.byte_to_char) lands, as in Python, in the bucket of leaves[-1] -- index -1,
-     * which sorts before every real leaf. */
+     * An offset below 0 (never from the prefilter, whose offsets map to >= 0, but a caller
+     * may pass one) lands, as in Python, in the bucket of leaves[-1] -- index -1, which sorts
+     * before every real leaf. */
     Py_ssize_t np = 0, n = lend[nl - 1], k = 0, prev = PY_SSIZE_T_MIN;
     for (Py_ssize_t j = 0; j < na; j++) {
         Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(at, j));
@@ -1509,7 +1509,10 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
                 b += w;
                 i++;
             }
-            mapped[j] = uniq[j] - extra;
+            /* b > uniq[j] >= 0: the offset lies inside character i - 1, which it maps to
+             * (as _hits.byte_to_char); offsets below 0 stay as they are */
+            if (uniq[j] >= 0 && b > uniq[j]) mapped[j] = (long long)i - 1;
+            else mapped[j] = uniq[j] - extra;
         }
     }
     /* per id: its offsets sorted, each replaced by its mapped value (duplicates kept) */
@@ -1528,8 +1531,7 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
             }
             all[k + i] = mapped[lo];
         }
-        /* sorted after mapping: an offset inside a multi-byte character maps below that
-         * character's own offset (byte_to_char's arithmetic), so the mapping is not monotonic */
+        /* sorted after mapping (the set's order is arbitrary; the mapping is monotonic) */
         qsort(all + k, (size_t)m, sizeof(long long), cmp_ll);
         PyObject *lst = PyList_New(m);
         if (lst == NULL) goto fail;

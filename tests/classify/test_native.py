@@ -602,7 +602,7 @@ def test_long_key_names_are_walked_alike(pair: tuple[Classifier, Classifier]) ->
 @needs_native
 def test_prefilter_starts_inside_a_character_map_alike() -> None:
     """Hyperscan scans bytes: a match may start inside a multi-byte character, whose offset
-    then maps below the character (even below 0); both paths must take it the same way."""
+    then maps to that character; both paths must take it the same way."""
     custom = load_custom_detectors(
         [
             {
@@ -623,7 +623,7 @@ def test_prefilter_starts_inside_a_character_map_alike() -> None:
     )
     pair = (Classifier(native=True, custom=custom), Classifier(native=False, custom=custom))
     bodies = [
-        "\u0800" + "1-SECRET-1234",  # 3-byte character: the start maps to -1
+        "\u0800" + "1-SECRET-1234",  # starts inside a 3-byte character
         "\u00e912-SECRET-1234 ref \u0800\u08001234",
         "\U0001f600\U0001f600-SECRET-9876 and \u00e9\u00e9\u00e9-SECRET-1111",
     ]

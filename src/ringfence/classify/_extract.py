@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import unicodedata
 from functools import lru_cache
@@ -106,8 +107,17 @@ def _format_path(parts: tuple[PathPart, ...]) -> str:
         elif p.isidentifier():
             out.append(f".{p}")
         else:
-            out.append("[" + orjson.dumps(p).decode() + "]")
+            out.append("[" + _quote(p) + "]")
     return "".join(out)
+
+
+def _quote(key: str) -> str:
+    """A key as a JSON string; a lone surrogate (valid in a parsed document, not in UTF-8)
+    is written as its ``\\udXXX`` escape instead of making the scan raise."""
+    try:
+        return orjson.dumps(key).decode()
+    except TypeError:
+        return json.dumps(key)
 
 
 def _key_of(parts: tuple[PathPart, ...]) -> str:

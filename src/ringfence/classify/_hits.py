@@ -33,18 +33,29 @@ def literal(word: str) -> str:
 
 
 def byte_to_char(text: str) -> Callable[[int], int]:
-    """Map UTF-8 byte offsets of ``text`` to character offsets (bisect over non-ASCII chars)."""
-    byte_at: list[int] = []
-    extra_after: list[int] = []
+    """Map UTF-8 byte offsets of ``text`` to character offsets (bisect over non-ASCII chars).
+
+    Hyperscan scans bytes, so a match may start inside a multi-byte character: such an offset
+    maps to the character holding that byte (monotonic, never below 0 for offsets >= 0).
+    """
+    byte_at: list[int] = []  # byte offset of each non-ASCII character
+    char_at: list[int] = []  # its character offset
+    end_at: list[int] = []  # byte offset just after it
     extra = 0
     for m in _NON_ASCII.finditer(text):
+        width = len(m.group().encode("utf-8", "surrogatepass"))
         byte_at.append(m.start() + extra)
-        extra += len(m.group().encode("utf-8", "surrogatepass")) - 1
-        extra_after.append(extra)
+        char_at.append(m.start())
+        end_at.append(m.start() + extra + width)
+        extra += width - 1
 
     def to_char(offset: int) -> int:
-        k = bisect_right(byte_at, offset - 1)
-        return offset - (extra_after[k - 1] if k else 0)
+        k = bisect_right(byte_at, offset) - 1
+        if k < 0:
+            return offset
+        if offset < end_at[k]:
+            return char_at[k]  # at or inside that character
+        return char_at[k] + 1 + (offset - end_at[k])
 
     return to_char
 
