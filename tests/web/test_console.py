@@ -136,6 +136,10 @@ def test_admin_is_held_at_mfa_enrolment_then_rotated_into_the_console(
     assert page.status_code == 200 and 'src="data:image/svg+xml' in page.text
     secret = re.search(r'<code id="secret">([A-Z2-7]+)</code>', page.text)
     assert secret
+    # Looking at the page again shows the same seed: a reload must not replace the seed the
+    # person just scanned (nor write to the vault and the audit log on a GET).
+    again = web.get("/console/mfa")
+    assert f'<code id="secret">{secret.group(1)}</code>' in again.text
     assert "Sign out" in page.text  # signing out needs no MFA
     old = web.cookies.get("rf_session")
     no_csrf = web.post("/console/mfa", data={"code": "123456"})

@@ -559,12 +559,17 @@ class Accounts:
         return False
 
     # -- MFA enrolment ---------------------------------------------------------------------
-    def begin_totp(self, user_id: str) -> TotpEnrollment:
+    def begin_totp(self, user_id: str, *, reuse_pending: bool = False) -> TotpEnrollment:
+        """Start TOTP enrolment with a new seed, or (``reuse_pending``) show the seed of an
+        enrolment already started and not confirmed: a page that is only looked at (the
+        console's GET) must not replace the seed the person may have just scanned."""
         with self._store.session() as s:
             user = self._get(s, user_id)
             if user.totp_confirmed:
                 raise ConflictError("MFA is already enrolled; reset it before enrolling again")
-            username, uid = user.username, user.id
+            username, uid, pending = user.username, user.id, user.totp_ref
+        if reuse_pending and pending:
+            return self._enrollment(username, self._vault.get(pending).get_secret_value())
         seed = pyotp.random_base32()
         ref = f"identity/totp/{uid}"
         self._vault.put(ref, seed, description=f"TOTP seed of {username}")
@@ -580,6 +585,10 @@ class Accounts:
                 entity_id=uid,
                 clock=self._clock,
             )
+        return self._enrollment(username, seed)
+
+    @staticmethod
+    def _enrollment(username: str, seed: str) -> TotpEnrollment:
         uri = pyotp.TOTP(seed).provisioning_uri(name=username, issuer_name=_ISSUER)
         qr = segno.make(uri, error="m").svg_data_uri(scale=4)
         return TotpEnrollment(SecretStr(uri), SecretStr(qr))

@@ -247,7 +247,7 @@ async def _mfa_page(request: Request, viewer: Viewer) -> Response:
     user = accounts.get_user(viewer.info.user_id)
     if user.totp_confirmed:
         return _redirect("/console/")
-    enrol = accounts.begin_totp(viewer.info.user_id)
+    enrol = accounts.begin_totp(viewer.info.user_id, reuse_pending=True)
     uri = enrol.provisioning_uri.get_secret_value()
     secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
     return _page(
@@ -275,7 +275,7 @@ async def _mfa_confirm(request: Request, viewer: Viewer) -> Response:
             viewer=viewer,
             qr=None,
             secret=None,
-            error=f"{exc.message} — start again to get a new code",
+            error=f"{exc.message} — go back and enter the code your app shows now",
         )
     fresh = accounts.rotate_session_after_mfa(viewer.token, viewer.info.user_id)
     response = _page("recovery.html", viewer=None, codes=codes)
