@@ -6,12 +6,14 @@ from pathlib import Path
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from ringfence.api import create_app
 from ringfence.cli.app import app as cli_app
 from ringfence.runtime import Runtime
 from ringfence.store.apitokens import ApiTokens
+from ringfence.store.models import AuditRecord
 from tests.monitor import records as R
 
 
@@ -43,6 +45,27 @@ def test_push_ndjson_stores_and_dead_letters(client: tuple) -> None:
     events = c.get("/api/v1/monitor/events", headers=rw).json()
     assert len(events) == 2 and events[0]["raw"]["eventType"] == "user.session.start"
     assert c.get("/api/v1/monitor/dead-letters", headers=rw).json() == {"okta": 2}
+
+
+def test_each_push_is_audited_with_who_and_the_event_time_bounds(
+    client: tuple, runtime: Runtime
+) -> None:
+    c, rw, _ = client
+    body = ndjson(R.okta(uuid="a", published="2026-01-02T03:04:05.000Z"), R.okta(uuid="b"))
+    assert c.post(URL, content=body, headers={**rw, **JSON}).status_code == 200
+    assert c.post(URL, content=b"garbage\n", headers={**rw, **JSON}).status_code == 200
+    with runtime.store.session() as s:
+        pushes = s.scalars(select(AuditRecord).where(AuditRecord.action == "monitor.ingest")).all()
+    assert len(pushes) == 1  # nothing accepted, nothing to attribute
+    (push,) = pushes
+    assert (push.actor, push.entity_type, push.entity_id) == (
+        "token:shipper",
+        "event_source",
+        "okta",
+    )
+    after = push.after or {}
+    assert after["events"] == 2 and after["earliest"].startswith("2026-01-02T03:04:05")
+    assert after["latest"] >= after["earliest"]
 
 
 def test_push_json_array(client: tuple) -> None:

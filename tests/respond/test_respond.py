@@ -23,7 +23,7 @@ from ringfence.core.errors import (
 )
 from ringfence.gateway.clients import create_api_key, create_client, list_api_keys, list_clients
 from ringfence.inventory.estate import EstateInvalid, apply_estate, parse_estate
-from ringfence.monitor.models import Alert
+from ringfence.monitor.models import Alert, MonitorEvent
 from ringfence.monitor.sinks import EmailSink, WebhookSink
 from ringfence.posture import run_checks
 from ringfence.posture.loader import load_context
@@ -270,6 +270,48 @@ def test_alerts_open_incidents_once(estate: Runtime, clock: FixedClock) -> None:
     assert view["detected_at"] == first_seen.isoformat()  # measured from detection
     assert r.watch_alerts() == []  # the same alert never opens a second incident
     r.approve(started[0], 4, actor="alice")  # the watcher opened it: any person may approve
+
+
+def test_whoever_pushed_the_alerting_events_cannot_approve(
+    estate: Runtime, clock: FixedClock
+) -> None:
+    """An incident the watcher opened from pushed records: the person who pushed them set it
+    off, so they cannot also be its second pair of eyes (else pushing forged records would
+    let one person quarantine and revoke any integration alone)."""
+    r = Responder(estate.store, estate.vault, clock)
+    seen = clock.now() - timedelta(minutes=3)
+    with estate.store.session() as s:
+        for uid, source in (("ev-forged", "okta"), ("ev-other", "github")):
+            s.add(
+                MonitorEvent(
+                    id=uid, ts=seen, source=source, product=source, service="x",
+                    class_uid=3002, activity_id=1, action="a", actor=None, src_ip=None,
+                    status_id=1, severity_id=1, ingested_at=seen, body=b"{}",
+                )
+            )  # fmt: skip
+        related = [{"uid": "ev-forged", "class_uid": 3002, "time": 0}]
+        s.add(
+            Alert(
+                dedup_key="rf_test_rule|crm-sync", rule_id="rf_test_rule", title="t",
+                severity="critical", status="new", first_seen=seen, last_seen=seen, count=1,
+                finding={"finding_info": {"related_events": related}},
+            )
+        )  # fmt: skip
+        bounds = {"earliest": seen.isoformat(), "latest": seen.isoformat()}
+        for who, source in (("user:mallory", "okta"), ("user:carol", "github")):
+            audit.append(
+                s, actor=who, action="monitor.ingest", entity_type="event_source",
+                entity_id=source, after=bounds, clock=clock,
+            )  # fmt: skip
+    clock.advance(seconds=5)
+    (incident,) = r.watch_alerts()
+    with pytest.raises(PermissionDeniedError, match="pushed records") as refused:
+        r.approve(incident, 4, actor="mallory")  # as the CLI operator or as user:mallory
+    assert refused.value.code == "four_eyes"
+    with pytest.raises(PermissionDeniedError, match="pushed records"):
+        r.approve(incident, 4, actor="user:mallory")
+    r.approve(incident, 4, actor="user:carol")  # pushed other events: not a supplier
+    assert r.show(incident)["status"] == "contained"
 
 
 def test_bad_playbooks_are_file_errors_and_bad_starts_are_clear(estate: Runtime) -> None:

@@ -21,6 +21,7 @@ from ringfence.monitor.parsers import PARSERS
 from ringfence.monitor.storage import EventStore, FieldFilter, HuntQuery
 from ringfence.monitor.timeparse import parse_when
 from ringfence.runtime import Runtime
+from ringfence.store import audit
 
 router = APIRouter(prefix="/api/v1/monitor", tags=["monitor"], dependencies=[Depends(authorize)])
 
@@ -57,6 +58,25 @@ async def push_records(
         publish=monitor.process,
         now=runtime.clock.now(),
     )
+    if report.earliest is not None and report.latest is not None:
+        # Who supplied which events is evidence too: respond refuses an approval by whoever
+        # pushed the records that raised the incident's alert.
+        await run_in_threadpool(
+            audit.append_standalone,
+            runtime.store,
+            actor=principal.actor,
+            action="monitor.ingest",
+            entity_type="event_source",
+            entity_id=source,
+            after={
+                "records": report.records,
+                "events": report.events,
+                "dead_lettered": report.dead_lettered,
+                "earliest": report.earliest.isoformat(),
+                "latest": report.latest.isoformat(),
+            },
+            clock=runtime.clock,
+        )
     return report.to_dict()
 
 

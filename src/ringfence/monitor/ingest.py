@@ -40,6 +40,10 @@ class IngestReport:
     new: int = 0
     dead_lettered: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
+    # Event-time bounds of what was accepted: the push's audit record keeps them, so an
+    # incident raised from these events can tell who supplied them (four eyes).
+    earliest: datetime | None = None
+    latest: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +117,11 @@ def ingest(
             report.reasons[_reason_key(reason)] += 1
             continue
         report.events += len(events)
+        for e in events:
+            if report.earliest is None or e.time < report.earliest:
+                report.earliest = e.time
+            if report.latest is None or e.time > report.latest:
+                report.latest = e.time
         batch.extend(events)
         if len(batch) >= BATCH:
             flush()

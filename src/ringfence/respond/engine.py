@@ -291,6 +291,12 @@ class Responder:
                     f"{actor} opened this incident: a second person must approve its steps",
                     code="four_eyes",
                 )
+            if incident.trigger_alert_id and approver in self._suppliers(s, incident):
+                raise PermissionDeniedError(
+                    f"{actor} pushed records that raised this incident's alert: a second "
+                    "person must approve its steps",
+                    code="four_eyes",
+                )
             # Decide atomically: of two people deciding at once, only the first counts (a
             # second, stale decision must not put a running or done step back to pending).
             now = self.clock.now()
@@ -350,6 +356,46 @@ class Responder:
                 after={"summary": summary[:500], "drill": incident.drill},
                 clock=self.clock,
             )
+
+    def _suppliers(self, s: Session, incident: Incident) -> set[str]:
+        """The people who pushed events the incident's alert names: for an incident the
+        watcher opened, they are the ones who set it off, so they cannot be its second pair
+        of eyes. Read from the pushes' audit records (source and event-time bounds)."""
+        from ringfence.monitor.ingest import MAX_FUTURE
+        from ringfence.monitor.models import Alert, MonitorEvent
+
+        alert = s.get(Alert, incident.trigger_alert_id)
+        info = (alert.finding or {}).get("finding_info", {}) if alert is not None else {}
+        ids = [
+            e["uid"]
+            for e in info.get("related_events", [])
+            if isinstance(e, dict) and isinstance(e.get("uid"), str)
+        ]
+        if not ids:
+            return set()
+        events = s.execute(
+            select(MonitorEvent.source, MonitorEvent.ts).where(MonitorEvent.id.in_(ids))
+        ).all()
+        if not events:
+            return set()
+        pushes = s.execute(
+            select(AuditRecord.actor, AuditRecord.entity_id, AuditRecord.after).where(
+                AuditRecord.action == "monitor.ingest",
+                AuditRecord.entity_id.in_({src for src, _ in events}),
+                AuditRecord.ts >= min(ts for _, ts in events) - MAX_FUTURE,
+                AuditRecord.ts <= incident.opened_at,
+            )
+        ).all()
+        found: set[str] = set()
+        for who, source, after in pushes:
+            lo, hi = (after or {}).get("earliest"), (after or {}).get("latest")
+            if not (isinstance(lo, str) and isinstance(hi, str)):
+                continue
+            first, last = datetime.fromisoformat(lo), datetime.fromisoformat(hi)
+            person = person_of(who)
+            if person and any(src == source and first <= ts <= last for src, ts in events):
+                found.add(person)
+        return found
 
     # -- alerts start incidents -------------------------------------------------------------
     def watch_alerts(self, *, actor: str = "respond:watch") -> list[str]:
