@@ -19,6 +19,7 @@ from functools import lru_cache
 import phonenumbers
 
 from ringfence.classify._accel import NATIVE
+from ringfence.classify._phone import international_valid
 
 _NOT_DIGIT = re.compile(r"[^0-9]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
@@ -218,7 +219,10 @@ def phone(value: str) -> bool:
         return False
     s = value.strip()
     if s.startswith("+"):
-        return _phone_parse(s, None)
+        # Plain international numbers are decided from the same metadata without the
+        # general parser (exact; ~10x faster); anything else goes to phonenumbers.
+        fast = international_valid(s)
+        return fast if fast is not None else _phone_parse(s, None)
     if len(d) == 8 and s[4:5] == "-" and s[:4].isdigit():  # looks like a date 2024-0115
         return False
     return any(_phone_parse(s, r) for r in ("US", "GB", "DE", "FR"))

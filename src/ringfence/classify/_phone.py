@@ -1,0 +1,162 @@
+"""A fast, exact answer to ``is_valid_number(parse("+<digits>"))`` for plain international numbers.
+
+``phonenumbers`` is pure Python and general (RFC 3966, vanity letters, extensions, IDD
+prefixes, national-prefix rewriting): about 25 µs per number, the largest single cost of a
+typical contacts page. The phone detector's international candidates are much narrower — a
+``+``, digits and a few separators — and for those ``parse`` + ``is_valid_number`` reduce to:
+strip the separators, take the country calling code (1 to 3 digits, the first that exists), and
+ask whether the rest matches the numbering plan of the region that owns it. This module does
+exactly that from ``phonenumbers``' own metadata (the same regular expressions and possible
+lengths, combined per region and length), and answers ``None`` — "ask phonenumbers" — for
+anything outside that shape or on a path it does not replicate (a national prefix that the
+parser might strip). ``tests/classify/test_phone.py`` holds it to ``phonenumbers`` on every
+region's example numbers, their mutations and generated input.
+
+Only numbering-plan metadata is cached (per region and length), never a value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
+
+# "+", then digits, spaces, dots, hyphens and parentheses: what the detector's pattern yields.
+_SHAPE = re.compile(r"\+[0-9][0-9 .\-()]*[0-9]")
+_DROP = str.maketrans("", "", " .-()")
+_MAX_CC_LEN = 3
+_MIN_NSN, _MAX_NSN = 2, 17
+# The number type descriptions _number_type_helper tries after the general one (any match
+# makes the number valid; mobile is the fixed-line pattern when the metadata says they agree).
+_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+    "mobile",
+)
+
+
+class _Plan:
+    """One region's numbering plan as: general pattern per length, any-type pattern per length."""
+
+    __slots__ = ("_by_len", "_md", "leading", "prefix")
+
+    def __init__(self, md: Any) -> None:
+        self._md = md
+        self.prefix = (
+            re.compile(md.national_prefix_for_parsing) if md.national_prefix_for_parsing else None
+        )
+        self.leading = re.compile(md.leading_digits) if md.leading_digits is not None else None
+        self._by_len: dict[int, re.Pattern[str] | None] = {}
+
+    def valid(self, nsn: str) -> bool:
+        """``_number_type_helper(nsn, md) != UNKNOWN``."""
+        n = len(nsn)
+        rx = self._by_len.get(n, _UNSET)
+        if rx is _UNSET:
+            rx = self._by_len[n] = self._compile(n)
+        return rx is not None and rx.fullmatch(nsn) is not None
+
+    def _compile(self, n: int) -> re.Pattern[str] | None:
+        md = self._md
+        general = _desc_pattern(md.general_desc, n)
+        if general is None:
+            return None
+        names = [t for t in _TYPES if not (t == "mobile" and md.same_mobile_and_fixed_line_pattern)]
+        alts = [p for p in (_desc_pattern(getattr(md, t), n) for t in names) if p is not None]
+        if not alts:
+            return None
+        # fullmatch(general) and fullmatch(any type): the lookahead pins the general pattern to
+        # the whole string, the alternation (each alternative anchored by fullmatch) the type.
+        return re.compile(
+            "(?=(?:" + general + r")\Z)(?:" + "|".join(f"(?:{a})" for a in alts) + ")"
+        )
+
+
+_UNSET: Any = object()
+
+
+def _desc_pattern(desc: Any, n: int) -> str | None:
+    """The desc's pattern when a national number of length ``n`` can match it (as
+    ``_is_number_matching_desc``: a listed possible length, a non-empty pattern)."""
+    if desc is None:
+        return None
+    lengths = desc.possible_length
+    if len(lengths) > 0 and n not in lengths:
+        return None
+    pat = desc.national_number_pattern
+    if pat is None or len(pat) == 0:
+        return None
+    return str(pat)
+
+
+_PLANS: dict[str, _Plan | None] = {}
+
+
+def _plan_for(region: str, cc: int) -> _Plan | None:
+    key = region if region != REGION_CODE_FOR_NON_GEO_ENTITY else f"{region}:{cc}"
+    if key in _PLANS:
+        return _PLANS[key]
+    if region == REGION_CODE_FOR_NON_GEO_ENTITY:
+        md = PhoneMetadata.metadata_for_nongeo_region(cc, None)
+    else:
+        md = PhoneMetadata.metadata_for_region(region, None)
+    plan = _PLANS[key] = _Plan(md) if md is not None else None
+    return plan
+
+
+def international_valid(value: str) -> bool | None:
+    """``is_valid_number(parse(value, None))`` for ``+`` numbers of the plain shape; None when
+    the answer needs ``phonenumbers`` itself (other shapes, a national prefix present)."""
+    if len(value) > 64 or _SHAPE.fullmatch(value) is None:
+        return None
+    full = value[1:].translate(_DROP)
+    if len(full) <= _MIN_NSN or full[0] == "0":
+        return False  # too short after the "+", or no country code can start with 0
+    for i in range(1, min(len(full), _MAX_CC_LEN) + 1):
+        cc = int(full[:i])
+        regions = COUNTRY_CODE_TO_REGION_CODE.get(cc)
+        if regions is not None:
+            break
+    else:
+        return False  # "+" followed by no known country calling code
+    nsn = full[i:]
+    if len(nsn) < _MIN_NSN:
+        return False
+    main = _plan_for(regions[0], cc)
+    if main is None:
+        return None
+    if main.prefix is not None and main.prefix.match(nsn) is not None:
+        return None  # the parser may strip a national prefix: let it decide
+    if len(nsn) > _MAX_NSN:
+        return False
+    if len(regions) == 1:
+        return main.valid(nsn)
+    # region_code_for_number: the first region whose leading digits match, or (without
+    # leading digits) whose plan the number fits; then that region's plan decides.
+    for region in regions:
+        plan = _plan_for(region, cc)
+        if plan is None:
+            continue
+        if plan.leading is not None:
+            if plan.leading.match(nsn) is not None:
+                return plan.valid(nsn)
+        elif plan.valid(nsn):
+            return True
+    return False
+
+
+def reference_valid(value: str) -> bool:
+    """What ``international_valid`` must equal (``phonenumbers`` itself; tests use it)."""
+    try:
+        return bool(phonenumbers.is_valid_number(phonenumbers.parse(value, None)))
+    except Exception:
+        return False
