@@ -162,3 +162,107 @@ def test_serve_ignores_client_forwarded_headers(gw_runtime: Runtime, monkeypatch
     assert seen["proxy_headers"] is False
     assert seen["loop"] == "uvloop"
     assert seen["http"] == "ringfence.gateway.httpproto:GatewayHttpToolsProtocol"
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    import os
+
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _tcp_sockets(port: int) -> dict[str, str]:
+    """inode -> state ('0A' listen, '01' established) of local TCP sockets on ``port``."""
+    found = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found[fields[9]] = fields[3]
+    return found
+
+
+def test_serve_workers_each_listen_and_share_new_connections(gw_runtime: Runtime) -> None:
+    # uvicorn's multi-worker mode shares one listening socket: a burst of new connections all
+    # went to the worker that woke first. Each worker now has its own SO_REUSEPORT socket.
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.gateway.upstream import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
+    env["RINGFENCE_SETTINGS_FILE"] = str(gw_runtime.settings.data_dir / "none.yaml")
+    env["RINGFENCE_GATEWAY_DLP_ENGINE"] = "builtin"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ringfence.cli import main; main()",
+            "gateway",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--data-dir",
+            str(gw_runtime.settings.data_dir),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    clients: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            workers = [int(c) for c in children if "0A" in _states(int(c), port)]
+            if len(workers) == 2:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).is_success:
+                        break
+                except httpx.HTTPError:
+                    pass
+            time.sleep(0.2)
+        assert len(workers) == 2, proc.stderr
+        listening = [
+            {i for i, s in _tcp_sockets(port).items() if s == "0A" and i in _socket_inodes(w)}
+            for w in workers
+        ]
+        assert all(len(inodes) == 1 for inodes in listening)
+        assert listening[0] != listening[1]  # one socket each, not one shared
+        for _ in range(24):  # a client pool opening its connections at once
+            c = socket.create_connection(("127.0.0.1", port), timeout=10)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n")
+            clients.append(c)
+        for c in clients:
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        served = [_states(w, port).count("01") for w in workers]
+        # spread by the kernel's hash: both workers have some (all 24 on one: p = 2^-23)
+        assert sum(served) == 24 and min(served) >= 1, served
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+def _states(pid: int, port: int) -> list[str]:
+    """TCP states of ``pid``'s sockets on local ``port``."""
+    mine = _socket_inodes(pid)
+    return [s for i, s in _tcp_sockets(port).items() if i in mine]

@@ -71,34 +71,43 @@ def serve(
         rt.close()
     scheme = "https" if tls_cert else "http"
     console.print(f"Ringfence gateway on {scheme}://{host}:{port} ({workers} worker(s))")
-    uvicorn.run(
-        "ringfence.gateway.cli:asgi_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
+    options: dict[str, Any] = {
+        "app": "ringfence.gateway.cli:asgi_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
         # uvicorn's httptools protocol, writing each response in one socket write; with TLS
         # it also hands the verified client certificate to the gateway.
-        http=(
+        "http": (
             "ringfence.gateway.tlsproto:ClientCertHttpToolsProtocol"
             if tls_cert
             else "ringfence.gateway.httpproto:GatewayHttpToolsProtocol"
         ),
-        log_level="warning",
-        access_log=False,
+        "log_level": "warning",
+        "access_log": False,
         # uvicorn's ProxyHeadersMiddleware would let any loopback client rewrite the client
         # address with X-Forwarded-For (audit IP, per-address token-endpoint limit, the
         # trusted-proxy check of the client-certificate header). The gateway ignores those
         # headers from clients and applies its own trusted-proxy list; it also saves the
         # middleware's per-request cost.
-        proxy_headers=False,
-        server_header=False,
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-        ssl_ca_certs=str(client_ca) if client_ca else None,
-        ssl_cert_reqs=ssl.CERT_REQUIRED if client_ca and tls_cert else ssl.CERT_NONE,
-    )
+        "proxy_headers": False,
+        "server_header": False,
+        "ssl_certfile": str(tls_cert) if tls_cert else None,
+        "ssl_keyfile": str(tls_key) if tls_key else None,
+        "ssl_ca_certs": str(client_ca) if client_ca else None,
+        "ssl_cert_reqs": ssl.CERT_REQUIRED if client_ca and tls_cert else ssl.CERT_NONE,
+    }
+    if workers == 1:
+        uvicorn.run(**options)
+        return
+    # Several workers: each with its own SO_REUSEPORT socket, so new connections are spread
+    # across them instead of all going to the first worker that wakes (gateway/workers.py).
+    from ringfence.gateway.workers import WorkerSupervisor
+
+    code = WorkerSupervisor(options, host, port, workers).run()
+    if code:
+        raise typer.Exit(code)
 
 
 def asgi_app() -> Any:
