@@ -10,6 +10,7 @@ prefilter limitation can cost speed but never recall. Never sees or keeps anythi
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -43,47 +44,123 @@ def _plain(pattern: str) -> str:
     return pattern.replace("(?P<v>", "(")
 
 
+# A literal of this many characters lets Hyperscan skip most of a buffer; patterns without
+# one (digit and letter classes, bounded repeats: national ids, cards, IBANs) make its
+# combined automaton slow, ~10 ns per byte for ~30 of them.
+_LITERAL_LEN = 3
+_SINGLE_SCANS = 5  # more occurring gated patterns than this: scan one database of all
+_CLASS_OR_ESCAPE = re.compile(r"\\.|\[(?:\\.|[^\]])*\]|\{[^}]*\}|[()?:|*+.^$]")
+_NEGATED_CLASS = re.compile(r"\[\^(?:\\.|[^\]])*\]")
+# Constructs whose RE2 (Latin-1) meaning is not a superset of Hyperscan's: \s without \v,
+# anchors before a final newline, Unicode escapes.
+_NOT_GATEABLE = re.compile(r"\\s|(?<!\\)[$^]|\\[AZzpPx]|\(\?[A-Za-z]")
+
+
+def _gateable(pattern: str) -> bool:
+    """Would this pattern cost Hyperscan much, and can an RE2 set tell when it occurs?
+
+    True for ASCII patterns without a literal of ``_LITERAL_LEN`` characters whose RE2 Latin-1
+    reading matches at least wherever Hyperscan's does (so "RE2 finds none" means "Hyperscan
+    would report none")."""
+    pattern = _plain(pattern)
+    if not pattern.isascii():
+        return False
+    if _NOT_GATEABLE.search(_NEGATED_CLASS.sub("", pattern)):
+        return False
+    pieces = _CLASS_OR_ESCAPE.sub("\x00", pattern).split("\x00")
+    return max(map(len, pieces), default=0) < _LITERAL_LEN
+
+
+def _set_add(rset: Any, pattern: str, caseless: bool) -> bool:
+    try:
+        rset.Add((("(?i)" if caseless else "") + _plain(pattern)).encode())
+    except Exception:
+        return False
+    return True
+
+
 class HyperscanPrefilter:
+    """Positions from Hyperscan, in two tiers.
+
+    Patterns with a literal share one database: Hyperscan's literal matcher makes it cheap.
+    Patterns without one (see :func:`_gateable`) each get their own database, scanned only when
+    an RE2 set (a lazily built DFA, ~3 ns per byte for all of them) says the pattern occurs in
+    the buffer: a typical body holds two or three of them, and scanning 30 such patterns in
+    one database costs several times that. The offsets are the same either way (start of
+    match is a per-pattern property), which tests/classify/test_prefilter.py checks against a
+    single database of every pattern.
+    """
+
     engine = "hyperscan"
 
-    def __init__(self, patterns: Sequence[Pattern]) -> None:
+    def __init__(self, patterns: Sequence[Pattern], *, tiers: bool = True) -> None:
         assert _hs is not None
+        main: list[tuple[bytes, int, int]] = []
+        gated: list[tuple[bytes, int, int]] = []
+        opts = re2.Options()
+        opts.max_mem = RE2_SET_MEMORY
+        opts.encoding = re2.Options.Encoding.LATIN1  # bytes, as Hyperscan sees them
+        gate: Any = re2.Set.SearchSet(opts)
+        for i, (pat, caseless, positions) in enumerate(patterns):
+            case = _hs.HS_FLAG_CASELESS if caseless else 0
+            # presence only: one report, no start-of-match bookkeeping
+            mode = _hs.HS_FLAG_SOM_LEFTMOST if positions else _hs.HS_FLAG_SINGLEMATCH
+            expr = (_plain(pat).encode(), i, mode | case)
+            # a pattern RE2 cannot read stays in the shared tier
+            if tiers and _gateable(pat) and _set_add(gate, pat, caseless):
+                gated.append(expr)
+            else:
+                main.append(expr)
         always: set[int] = set()
         nopos: set[int] = set()
-        exprs: list[bytes] = []
-        ids: list[int] = []
-        flags: list[int] = []
-        for i, (pat, caseless, positions) in enumerate(patterns):
-            exprs.append(_plain(pat).encode())
-            ids.append(i)
-            case = _hs.HS_FLAG_CASELESS if caseless else 0
-            if positions:
-                flags.append(_hs.HS_FLAG_SOM_LEFTMOST | case)
-            else:  # presence is enough: one report, no start-of-match bookkeeping
-                flags.append(_hs.HS_FLAG_SINGLEMATCH | case)
-                nopos.add(i)
-        try:
-            self._db: Any = self._build(exprs, ids, flags)
-        except Exception:
-            # Find the culprits one by one: try without SOM, then as a prefilter, else always.
-            keep: list[tuple[bytes, int, int]] = []
-            for e, i, f in zip(exprs, ids, flags, strict=True):
-                base = f & ~(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_SINGLEMATCH)
-                for mode in (f, base | _hs.HS_FLAG_SINGLEMATCH, base | _hs.HS_FLAG_PREFILTER):
-                    try:
-                        self._build([e], [i], [mode])
-                    except Exception:  # noqa: S112 - try the next mode
-                        continue
-                    keep.append((e, i, mode))
-                    if mode != f:
-                        nopos.add(i)
-                    break
-                else:
-                    always.add(i)
-            self._db = self._build(*map(list, zip(*keep, strict=True))) if keep else None
+        self._db: Any = self._build_tolerant(main, always, nopos)
+        # gated[j] is the RE2 set's j-th pattern: its own database (None: always a candidate)
+        self._gated: list[tuple[int, Any]] = [
+            (e[1], self._build_tolerant([e], always, nopos)) for e in gated
+        ]
+        # Past a few occurring patterns one database of every pattern (the single tier of
+        # old) is cheaper than one scan each; same offsets (refusals count for both).
+        self._whole: Any = (
+            self._build_tolerant(sorted(main + gated, key=lambda e: e[1]), always, nopos)
+            if gated
+            else None
+        )
+        self._gate: Any = None
+        if gated:
+            gate.Compile()
+            self._gate = gate
         self._always = frozenset(always)
         self.no_positions = frozenset(always | nopos)
         self._local = threading.local()
+
+    @classmethod
+    def _build_tolerant(
+        cls, exprs: list[tuple[bytes, int, int]], always: set[int], nopos: set[int]
+    ) -> Any:
+        """A database of ``exprs``; patterns Hyperscan refuses are tried without SOM, then as
+        a prefilter (both: no positions), else they are always candidates."""
+        if not exprs:
+            return None
+        try:
+            return cls._build(*map(list, zip(*exprs, strict=True)))
+        except Exception:  # noqa: S110 - find the culprits one by one below
+            pass
+        assert _hs is not None
+        keep: list[tuple[bytes, int, int]] = []
+        for e, i, f in exprs:
+            base = f & ~(_hs.HS_FLAG_SOM_LEFTMOST | _hs.HS_FLAG_SINGLEMATCH)
+            for mode in (f, base | _hs.HS_FLAG_SINGLEMATCH, base | _hs.HS_FLAG_PREFILTER):
+                try:
+                    cls._build([e], [i], [mode])
+                except Exception:  # noqa: S112 - try the next mode
+                    continue
+                keep.append((e, i, mode))
+                if mode != f:
+                    nopos.add(i)
+                break
+            else:
+                always.add(i)
+        return cls._build(*map(list, zip(*keep, strict=True))) if keep else None
 
     @staticmethod
     def _build(exprs: list[bytes], ids: list[int], flags: list[int]) -> Any:
@@ -92,20 +169,37 @@ class HyperscanPrefilter:
         db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=flags)
         return db
 
-    def candidates(self, data: bytes) -> Candidates:
-        found: Candidates = {i: set() for i in self._always}
-        if self._db is None or not data:
-            return found
-        scratch = getattr(self._local, "scratch", None)
+    def _scratch(self, db: Any) -> Any:
+        cache = getattr(self._local, "scratch", None)
+        if cache is None:
+            cache = self._local.scratch = {}
+        scratch = cache.get(id(db))
         if scratch is None:
             assert _hs is not None
-            scratch = self._local.scratch = _hs.Scratch(self._db)
+            scratch = cache[id(db)] = _hs.Scratch(db)
+        return scratch
+
+    def candidates(self, data: bytes) -> Candidates:
+        found: Candidates = {i: set() for i in self._always}
+        if not data:
+            return found
         setdefault = found.setdefault
 
         def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
             setdefault(pid, set()).add(start)
 
-        self._db.scan(data, match_event_handler=on_match, scratch=scratch)
+        occurring = self._gate.Match(data) or () if self._gate is not None else ()
+        if len(occurring) > _SINGLE_SCANS and self._whole is not None:
+            db = self._whole
+            db.scan(data, match_event_handler=on_match, scratch=self._scratch(db))
+            return found
+        if self._db is not None:
+            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch(self._db))
+        if occurring:
+            for j in occurring:
+                db = self._gated[j][1]
+                if db is not None:
+                    db.scan(data, match_event_handler=on_match, scratch=self._scratch(db))
         return found
 
 
