@@ -6,7 +6,8 @@ Runs, in order:
      in alternating worker processes, same payloads, process CPU time (best of N per process,
      best over processes) and wall-clock p50 / p99 per 4 KiB payload;
   3. with ``--before REV``: the same workers on the source tree at git revision REV as well
-     (``git archive`` into a temporary folder; nothing in the working tree changes);
+     (``git archive`` into a temporary folder, its native extension built there with the
+     interpreter's compiler flags when REV has one; nothing in the working tree changes);
   4. with ``--compare``: ``bench/bench_classify_compare.py`` (Presidio / detect-secrets taken
      from ``$BENCH_DEPS``, default /tmp/benchdeps, when installed there; never from the venv).
 
@@ -29,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import tempfile
 import time
@@ -96,13 +98,38 @@ def run_worker(root: str, rounds: int, env: dict[str, str], warm: bool) -> dict[
 
 
 def export_tree(rev: str, into: str) -> str:
-    """The src/ and tests/ of git revision ``rev`` unpacked below ``into``."""
+    """The src/ and tests/ of git revision ``rev`` unpacked below ``into``, with its native
+    extension built when the revision has one (so before/after compare like with like)."""
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    parts = [p for p in ("src", "tests", "csrc") if p in names]
     blob = subprocess.run(
-        ["git", "archive", rev, "src", "tests"], cwd=ROOT, check=True, capture_output=True
+        ["git", "archive", rev, *parts], cwd=ROOT, check=True, capture_output=True
     ).stdout
     with tarfile.open(fileobj=BytesIO(blob)) as tar:
         tar.extractall(into, filter="data")
+    source = os.path.join(into, "csrc", "classify", "_native.c")
+    if os.path.exists(source):
+        build_native(source, os.path.join(into, "src", "ringfence", "classify"))
     return into
+
+
+def build_native(source: str, package_dir: str) -> None:
+    """Compile the extension as setuptools does (the interpreter's CC, CFLAGS, LDSHARED)."""
+    cfg = sysconfig.get_config_vars()
+    out = os.path.join(package_dir, "_native" + str(cfg["EXT_SUFFIX"]))
+    cmd = [
+        *str(cfg["CC"]).split(),
+        *str(cfg["CFLAGS"]).split(),
+        *str(cfg["CCSHARED"]).split(),
+        "-I" + sysconfig.get_paths()["include"],
+        *str(cfg["LDSHARED"]).split()[1:],
+        source,
+        "-o",
+        out,
+    ]
+    subprocess.run(cmd, check=True, capture_output=True)
 
 
 def ab(sides: dict[str, tuple[str, dict[str, str]]], rounds: int, procs: int, warm: bool) -> None:
