@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import literal, select
 
 from tests.api.conftest import Api, store_state
 
@@ -321,3 +322,33 @@ def test_unreachable_store_is_503_not_500(api: Api) -> None:
             assert client.get("/api/v1/health").json() == {"status": "degraded"}
     finally:
         dead.dispose()
+
+
+def test_lone_surrogate_quoted_back_in_a_problem_is_escaped_not_500(seeded: Api) -> None:
+    # JSON may spell a lone surrogate (\udc00); Python decodes it, and an error naming the bad
+    # key used to fail to encode as UTF-8 while rendering the problem: a 500.
+    r = seeded.client.post(
+        "/api/v1/estate/plan",
+        content=b'{"\\udc00": "x"}',
+        headers={**seeded.rw, "Content-Type": "application/json"},
+    )
+    problem = _problem(r, 400, "estate_invalid")
+    assert r.content.decode("utf-8")  # the body itself is valid UTF-8
+    # the key is named by its escape, as six printable characters
+    assert any("\\udc00" in str(v) for e in problem["errors"] for v in e.values()), problem
+
+
+def test_a_number_past_what_the_store_or_calendar_holds_is_422_not_500(api: Api) -> None:
+    # SQLite raises a bare OverflowError for an integer past 64 bits (PostgreSQL a DataError),
+    # and datetime arithmetic does the same past year 9999: any route that lets such a number
+    # through answers 422, like the DataError it is.
+    app = api.client.app
+
+    @app.get("/api/v1/test-overflow")
+    def overflow() -> None:
+        with api.runtime.store.session() as s:
+            s.execute(select(literal(10**30)))
+
+    r = api.client.get("/api/v1/test-overflow", headers=api.rw)
+    problem = _problem(r, 422, "out_of_range")
+    assert "out of range" in problem["detail"]

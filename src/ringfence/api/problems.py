@@ -32,6 +32,34 @@ _HTTP_CODES = {
 }
 
 
+class ProblemResponse(JSONResponse):
+    """problem+json that renders whatever the caller sent and an error quotes back.
+
+    JSON may spell a lone surrogate (``"\\ud800"``) and Python decodes it into the ``str``; an
+    error message naming such a key or value cannot be encoded as UTF-8, which turned a 4xx
+    into a 500. Such characters are shown by their escape instead (``\\ud800`` as six
+    characters), so the problem still names what was wrong.
+    """
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return super().render(_escape_surrogates(content))
+
+
+def _escape_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_escape_surrogates(k): _escape_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape_surrogates(v) for v in value]
+    return value
+
+
 def problem(
     status: int, code: str, title: str, detail: str, instance: str | None = None, **extra: Any
 ) -> JSONResponse:
@@ -46,7 +74,7 @@ def problem(
         body["instance"] = instance
     body.update(extra)
     headers = {"WWW-Authenticate": 'Bearer realm="ringfence"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -62,7 +90,7 @@ def install(app: FastAPI) -> None:
         retry = exc.extra.get("retry_after")
         if isinstance(retry, int | float) and not isinstance(retry, bool) and retry >= 0:
             headers["Retry-After"] = str(int(retry))  # RFC 9110 §10.2.3: delay in seconds
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM_JSON, headers=headers)
+        return ProblemResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -126,6 +154,19 @@ def install(app: FastAPI) -> None:
             "unstorable_value",
             "Invalid input",
             "a value cannot be stored (out of range or invalid characters)",
+            request.url.path,
+        )
+
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's (and datetime's) form of PostgreSQL's out-of-range DataError: a number from
+        # the request too large to store or to compute a date with.
+        _log.warning("value_out_of_range", path=request.url.path)
+        return problem(
+            422,
+            "out_of_range",
+            "Invalid input",
+            "a number or date in the request is out of range",
             request.url.path,
         )
 
