@@ -96,6 +96,25 @@ def test_push_bad_inputs_are_problems(client: tuple) -> None:
     assert r.status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        "class_uid=" + "9" * 30,  # past SQLite's 64-bit INTEGER
+        "class_uid=-" + "9" * 30,
+        "since=99999999999d",  # past a C int of seconds
+        "since=999999999d",  # a timedelta that leaves the calendar
+        "until=0001-01-01T00:00:00+14:00",  # before year 1 in UTC
+    ],
+)
+def test_out_of_range_hunt_parameters_are_problems_not_500(client: tuple, query: str) -> None:
+    c, rw, _ = client
+    r = c.get(f"/api/v1/monitor/events?{query}", headers=rw)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    field = query.split("=", 1)[0]
+    assert field in r.text, r.json()
+
+
 def _cli(tmp_path: Path, *args: str) -> object:
     return CliRunner().invoke(cli_app, [*args, "--data-dir", str(tmp_path / "data")])
 

@@ -10,9 +10,11 @@ Never echoes a record back.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
 from ringfence.core.errors import NotFoundError, ValidationError
@@ -26,6 +28,9 @@ from ringfence.store import audit
 router = APIRouter(prefix="/api/v1/monitor", tags=["monitor"], dependencies=[Depends(authorize)])
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+# OCSF class ids are small; the bound keeps a huge number from reaching the store (SQLite
+# refuses integers past 64 bits with an OverflowError).
+ClassUid = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 @router.post("/ingest/{source}")
@@ -86,7 +91,7 @@ def hunt_events(
     since: str | None = None,
     until: str | None = None,
     source: Annotated[list[str] | None, Query()] = None,
-    class_uid: Annotated[list[int] | None, Query()] = None,
+    class_uid: Annotated[list[ClassUid] | None, Query()] = None,
     entity: str | None = None,
     where: Annotated[list[str] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
@@ -94,8 +99,8 @@ def hunt_events(
     """Stored events, newest first, filtered like ``ringfence hunt``."""
     now = runtime.clock.now()
     query = HuntQuery(
-        since=parse_when(since, now, "since") if since else None,
-        until=parse_when(until, now, "until") if until else None,
+        since=_when(since, now, "since") if since else None,
+        until=_when(until, now, "until") if until else None,
         sources=list(source or []),
         class_uids=list(class_uid or []),
         entity=entity,
@@ -103,6 +108,13 @@ def hunt_events(
         limit=limit,
     )
     return [e.to_dict() for e in EventStore(runtime.store).hunt(query)]
+
+
+def _when(value: str, now: datetime, what: str) -> datetime:
+    try:
+        return parse_when(value, now, what)
+    except OverflowError:  # e.g. 99999999999d: further back than the calendar goes
+        raise ValidationError(f"{what} {value[:40]!r} is out of range") from None
 
 
 @router.get("/dead-letters")
