@@ -141,10 +141,17 @@ def test_sso_admin_without_idp_mfa_must_enrol(
     assert web.get("/api/v1/integrations").status_code == 200
 
 
-def test_sso_not_configured_is_a_clear_error(app: FastAPI) -> None:
+def test_sso_not_configured_is_a_clear_404_not_a_500(app: FastAPI) -> None:
+    # SSO is optional: where it is off, its routes do not exist (a 500 would page an operator
+    # for every scanner that probes /auth/oidc/login).
     with TestClient(app, base_url="https://rf.example") as c:
-        resp = c.get("/auth/oidc/login", follow_redirects=False)
-        assert resp.status_code == 500 and "not configured" in resp.json()["detail"]
+        for url in ("/auth/oidc/login", "/auth/oidc/callback?code=c&state=s"):
+            c.cookies.set("rf_oidc_state", "s", path="/auth/oidc")
+            resp = c.get(url, follow_redirects=False)
+            assert resp.status_code == 404, resp.text
+            assert resp.headers["content-type"] == "application/problem+json"
+            assert resp.json()["code"] == "sso_not_configured"
+            assert "not configured" in resp.json()["detail"]
 
 
 def test_rotated_provider_key_is_fetched_once_then_cached(

@@ -217,9 +217,16 @@ def relying_party(request: Request) -> OidcRelyingParty:
     """One relying party per app (it caches the provider metadata and JWKS)."""
     rp: OidcRelyingParty | None = getattr(request.app.state, "oidc_rp", None)
     if rp is None:
+        settings = settings_of(request)
+        if not settings.oidc_configured:
+            # SSO is optional: without it its routes do not exist (a client's 404, not a 500).
+            raise NotFoundError(
+                "SSO sign-in is not configured on this server; sign in with a password",
+                code="sso_not_configured",
+            )
         rt = runtime_of(request)
         http = getattr(request.app.state, "oidc_http", None)
-        rp = OidcRelyingParty(settings_of(request), rt.store, rt.vault, rt.clock, http)
+        rp = OidcRelyingParty(settings, rt.store, rt.vault, rt.clock, http)
         request.app.state.oidc_rp = rp
     return rp
 

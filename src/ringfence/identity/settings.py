@@ -55,3 +55,8 @@ class IdentitySettings(BaseSettings):
         default_factory=dict, description='IdP group → roles, e.g. {"rf-admins": ["admin"]}'
     )
     oidc_jwks_ttl_seconds: int = Field(default=3600, ge=0)
+
+    @property
+    def oidc_configured(self) -> bool:
+        """SSO is on: the issuer, client id and redirect URI are all set."""
+        return bool(self.oidc_issuer and self.oidc_client_id and self.oidc_redirect_uri)
