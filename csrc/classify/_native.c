@@ -14,7 +14,8 @@
  *                   _matches_at, _context_matches, _confirm_one and _confidence (context,
  *                   overlap with a better span, validator, allow-list); the regular
  *                   expressions, validators and key-name checks stay the Python callables;
- *   luhn_ok, consistent_separators, payment_card, mod97, email - validators of _validators.py.
+ *   luhn_ok, consistent_separators, payment_card, mod97, email - validators of _validators.py;
+ *   canonical     - _mask.canonical (allow-list form) for ASCII values, used by confirm.
  * Only Python objects are handled (never raw pointers into caller memory), every length is
  * checked, and any failure propagates as a Python exception. Values are never logged or kept
  * beyond the call: the only cache holds normalised key names.
@@ -29,6 +30,8 @@
 
 static PyObject *norm_cache;   /* raw key -> normalised words */
 static PyObject *blob_cache;   /* key words -> "words wordswithoutspaces" */
+static PyObject *words_cache;  /* last words -> {name -> "last name"} (see words_of) */
+static Py_ssize_t words_cached;
 static PyObject *empty_tuple;
 static PyObject *space;
 
@@ -81,13 +84,49 @@ static PyObject *norm(Walk *w, PyObject *k) {
     return r;
 }
 
-/* words of a child: "last name" or "name" when last is empty */
+/* words of a child: "last name" or "name" when last is empty. The same pairs recur in every
+ * record of a page: remembering them saves the string and, more, its hash, which every later
+ * set / dict lookup by key words (join_leaves, key-hit caches) would compute again. Bounded
+ * like the other key caches: pairs, and the length of what is kept. */
 static PyObject *words_of(PyObject *last, PyObject *name) {
     if (PyUnicode_GET_LENGTH(last) == 0) {
         Py_INCREF(name);
         return name;
     }
-    return join2(last, name);
+    if (!PyUnicode_CheckExact(last) || !PyUnicode_CheckExact(name) ||
+        PyUnicode_GET_LENGTH(last) + PyUnicode_GET_LENGTH(name) >= KEY_CACHE_LEN)
+        return join2(last, name);
+    PyObject *inner = PyDict_GetItemWithError(words_cache, last); /* borrowed */
+    if (inner != NULL) {
+        PyObject *hit = PyDict_GetItemWithError(inner, name);
+        if (hit != NULL) {
+            Py_INCREF(hit);
+            return hit;
+        }
+    }
+    if (PyErr_Occurred()) return NULL;
+    PyObject *r = join2(last, name);
+    if (r == NULL) return NULL;
+    if (words_cached >= KEY_CACHE) {
+        PyDict_Clear(words_cache);
+        words_cached = 0;
+        inner = NULL;
+    }
+    if (inner == NULL) {
+        inner = PyDict_New();
+        if (inner == NULL || PyDict_SetItem(words_cache, last, inner) < 0) {
+            Py_XDECREF(inner);
+            Py_DECREF(r);
+            return NULL;
+        }
+        Py_DECREF(inner); /* words_cache holds it */
+    }
+    if (PyDict_SetItem(inner, name, r) < 0) {
+        Py_DECREF(r);
+        return NULL;
+    }
+    words_cached++;
+    return r;
 }
 
 /* CPython's own rule for untracking a tuple (_PyTuple_MaybeUntrack): every item is either
@@ -849,6 +888,53 @@ static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e
 /* confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken): the body of
  * _confirm_one for one detector -- every match confirmed (context, overlap with a better span,
  * validator, allow-list) becomes a Hit appended to ``out`` and a span in ``taken``. */
+/* canonical() of _mask.py (allow-list form) for an ASCII str, without the Python call: with
+ * an "@", stripped (str.isspace's ASCII set) and lower-cased; else its letters and digits
+ * upper-cased, or the value itself when it has none. Other strings go to ``fallback`` (the
+ * Python canonical). New reference. */
+static int ascii_space(Py_UCS1 c) { return c == ' ' || (c >= 9 && c <= 13) || (c >= 28 && c <= 31); }
+
+static PyObject *canonical_of(PyObject *fallback, PyObject *value) {
+    if (!PyUnicode_CheckExact(value) || !PyUnicode_IS_ASCII(value))
+        return PyObject_CallOneArg(fallback, value);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+    const Py_UCS1 *d = PyUnicode_1BYTE_DATA(value);
+    if (n > 0 && memchr(d, '@', (size_t)n) != NULL) {
+        Py_ssize_t lo = 0, hi = n;
+        while (lo < hi && ascii_space(d[lo])) lo++;
+        while (hi > lo && ascii_space(d[hi - 1])) hi--;
+        PyObject *r = PyUnicode_New(hi - lo, 127);
+        if (r == NULL) return NULL;
+        Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+        for (Py_ssize_t i = lo; i < hi; i++)
+            o[i - lo] = (d[i] >= 'A' && d[i] <= 'Z') ? (Py_UCS1)(d[i] + 32) : d[i];
+        return r;
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((d[i] >= '0' && d[i] <= '9') || ((d[i] | 32) >= 'a' && (d[i] | 32) <= 'z')) k++;
+    if (k == 0) {
+        Py_INCREF(value);
+        return value;
+    }
+    PyObject *r = PyUnicode_New(k, 127);
+    if (r == NULL) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < n && j < k; i++) {
+        Py_UCS1 c = d[i];
+        if (c >= '0' && c <= '9') o[j++] = c;
+        else if ((c | 32) >= 'a' && (c | 32) <= 'z') o[j++] = (Py_UCS1)(c & ~32);
+    }
+    return r;
+}
+
+static PyObject *py_canonical(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *fallback, *value;
+    if (!PyArg_ParseTuple(args, "OU:canonical", &fallback, &value)) return NULL;
+    return canonical_of(fallback, value);
+}
+
 static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *sp_t, *en_t, *leaves, *text, *starts, *matches, *out, *taken;
     int bare_ok;
@@ -958,7 +1044,7 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
             }
         }
         if (allow_any) {
-            PyObject *cv = PyObject_CallOneArg(sp.canonical, value);
+            PyObject *cv = canonical_of(sp.canonical, value);
             int listed = cv == NULL ? -1 : PySet_Contains(sp.allow, cv);
             if (listed == 0 && PySet_GET_SIZE(sp.allow_hash) > 0) {
                 PyObject *dg = PyObject_CallOneArg(sp.digest, cv);
@@ -1585,6 +1671,8 @@ static PyMethodDef methods[] = {
     {"payment_card", py_payment_card, METH_O, "payment_card(value) -> bool"},
     {"mod97", py_mod97, METH_O, "mod97(s) -> int"},
     {"email", py_email, METH_O, "email(value) -> bool"},
+    {"canonical", py_canonical, METH_VARARGS,
+     "canonical(fallback, value) -> _mask.canonical(value) (fallback for non-ASCII)"},
     {"char_candidates", py_char_candidates, METH_VARARGS,
      "char_candidates(scanned | None, {id: {byte offsets}}) -> {id: sorted str offsets}"},
     {NULL, NULL, 0, NULL},
@@ -1599,9 +1687,11 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC PyInit__native(void) {
     norm_cache = PyDict_New();
     blob_cache = PyDict_New();
+    words_cache = PyDict_New();
     empty_tuple = PyTuple_New(0);
     space = PyUnicode_FromString(" ");
-    if (norm_cache == NULL || blob_cache == NULL || empty_tuple == NULL || space == NULL)
+    if (norm_cache == NULL || blob_cache == NULL || words_cache == NULL || empty_tuple == NULL ||
+        space == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -25,7 +25,7 @@ from ringfence.classify import _validators as v
 from ringfence.classify._accel import ENV, NATIVE, load_native
 from ringfence.classify._engine import SEP, _by_key, allow_digest
 from ringfence.classify._hits import byte_to_char
-from ringfence.classify._mask import mask_alnum_py, mask_from_py
+from ringfence.classify._mask import canonical, mask_alnum_py, mask_from_py
 from ringfence.classify._model import Finding
 from ringfence.classify._redact import redact
 from ringfence.core.errors import ConfigError
@@ -648,3 +648,27 @@ def test_long_key_names_are_not_kept_in_caches(native: bool) -> None:
     assert all(len(k) <= ex.CACHE_KEY_LEN for c in clf._compiled for k in c.key_hits)
     assert any(c.key_hits for c in clf._compiled)  # short names are still remembered
     assert ex.format_path((long_key,)) == ex._format_path((long_key,))
+
+
+@needs_native
+@FAST
+@given(
+    value=st.text(st.characters(max_codepoint=0x7F), max_size=40)
+    | st.text(max_size=20)
+    | st.sampled_from([" Jane@Example.ORG\x1f", "@", "", "--", "4111-1111 1111 1111", "ü@x"])
+)
+def test_native_canonical_equals_python(value: str) -> None:
+    """The allow-list form, computed in C for ASCII values (Python's for the rest)."""
+    assert NATIVE is not None
+    assert NATIVE.canonical(canonical, value) == canonical(value)
+
+
+@needs_native
+def test_many_distinct_key_pairs_walk_alike() -> None:
+    """The native key-words cache fills, is emptied and refilled: leaves stay the same."""
+    doc = {
+        f"parent{i % 97}": {f"child_{i}": "x", "email": f"a{i}@example.org"} for i in range(9000)
+    }
+    doc["p" * 200] = {"q" * 100: "long words are not remembered"}
+    for _ in range(2):
+        assert ex.json_leaves(doc, (), NATIVE) == ex.json_leaves(doc, (), None)
