@@ -10,6 +10,7 @@ from sqlalchemy import select
 from ringfence.gateway.models import GatewayUsage
 from ringfence.gateway.usage import UsageCounter, record_usage
 from ringfence.posture.loader import load_context
+from ringfence.store.db import Store
 from tests.gateway.conftest import Env
 
 
@@ -57,3 +58,28 @@ def test_flushes_add_up_and_keep_the_latest_time(gw_runtime) -> None:  # type: i
     assert ctx.usage is not None
     used = ctx.usage["crm-sync"]
     assert used.scopes["crm.read"].count == 7
+
+
+def test_flushes_add_up_on_each_engine(store: Store) -> None:
+    # The upsert is built once per dialect and run as one executemany: same sums on both.
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for i in range(3):
+        counter = UsageCounter()
+        for route in ("r GET /a", "r GET /b"):
+            counter.add("sync", ["s.read", "s.write"], route, t0 + timedelta(hours=i))
+        record_usage(store, counter.take())
+    late = UsageCounter()
+    late.add("sync", ["s.read"], "r GET /a", t0)
+    record_usage(store, late.take())
+    with store.session() as s:
+        rows = {
+            (r.scope, r.route): (r.count, r.first_seen, r.last_seen)
+            for r in s.scalars(select(GatewayUsage).where(GatewayUsage.integration == "sync"))
+        }
+    last = t0 + timedelta(hours=2)
+    assert rows == {
+        ("s.read", "r GET /a"): (4, t0, last),
+        ("s.write", "r GET /a"): (3, t0, last),
+        ("s.read", "r GET /b"): (3, t0, last),
+        ("s.write", "r GET /b"): (3, t0, last),
+    }
