@@ -20,6 +20,10 @@ def test_demo_smoke_runs_the_whole_perimeter(
     assert "Ringfence is running" in out
     assert "shadow-IT" in out and "posture:" in out
     assert "GET /salesforce/query with the" in out
+    # The playbooks' sinks point at the demo's SIEM and mail stand-ins.
+    monitor_yaml = (tmp_path / "rf" / "monitor.yaml").read_text()
+    assert "name: secops, type: webhook" in monitor_yaml and "name: vendor-mail" in monitor_yaml
+    assert "secret_vault: 'demo/siem-webhook-key'" in monitor_yaml
     # The estate it applied plans empty against the store: a second run changes nothing.
     from ringfence.core.config import load_settings
     from ringfence.inventory import load_estate, plan_estate

@@ -29,8 +29,10 @@ from sqlalchemy import func, select
 from ringfence.core.config import load_settings
 from ringfence.core.errors import ConfigError, RingfenceError
 from ringfence.core.levels import DataClass
+from ringfence.demo.receivers import Receivers
 from ringfence.demo.upstream import DemoUpstream, ServerThread
 from ringfence.identity.settings import IdentitySettings
+from ringfence.monitor.wiring import CONFIG_FILE as MONITOR_CONFIG
 from ringfence.runtime import Runtime, initialise
 from ringfence.store.apitokens import ApiTokens
 from ringfence.store.models import (
@@ -46,6 +48,8 @@ from ringfence.store.models import (
 EXAMPLE_ESTATE = Path(__file__).resolve().parents[3] / "examples" / "estate.yaml"
 FAKE_VENDOR_TOKEN = "test-token"  # what the loopback fakes accept; not a real credential
 DEMO_INTEGRATION = "hubspot-salesforce-sync"
+SIEM_HOOK_KEY = "demo/siem-webhook-key"  # the webhook sink's HMAC key, random per data dir
+DEMO_SECURITY_MAILBOX = "security@northwind.example"
 
 
 @dataclass
@@ -176,7 +180,19 @@ def _run(opts: DemoOptions, console: Console) -> int:
 
     rt = Runtime.open(settings)
     servers: list[ServerThread] = [upstream]
+    receivers: Receivers | None = None
     try:
+        if not rt.vault.exists(SIEM_HOOK_KEY):
+            rt.vault.put(SIEM_HOOK_KEY, secrets.token_urlsafe(32))
+        receivers = Receivers(rt.vault.get(SIEM_HOOK_KEY)).start()
+        (data_dir / MONITOR_CONFIG).write_text(
+            receivers.monitor_yaml(SIEM_HOOK_KEY, DEMO_SECURITY_MAILBOX), encoding="utf-8"
+        )
+        console.print(
+            f"   SIEM stand-in {receivers.url}/hook (HMAC-signed webhooks), mail server "
+            f"smtp://127.0.0.1:{receivers.smtp_port}: the playbooks' `secops` and "
+            "`vendor-mail` sinks in monitor.yaml"
+        )
         if not opts.estate.exists():
             raise ConfigError(f"example estate {opts.estate} not found")
         estate_text = demo_estate(opts.estate, upstream.url)
@@ -270,6 +286,9 @@ def _run(opts: DemoOptions, console: Console) -> int:
             f"  .venv/bin/ringfence check --data-dir {data_dir}",
             f"  .venv/bin/ringfence hunt --data-dir {data_dir}   # the gateway's OCSF events",
             f"  .venv/bin/ringfence backup create --data-dir {data_dir}   # then backup verify",
+            "  .venv/bin/ringfence respond drill contain-compromised-integration "
+            f"{DEMO_INTEGRATION} --by you --data-dir {data_dir}",
+            f"  curl {receivers.url}/received   # what the SIEM and mail stand-ins got",
         ]
         for line in lines:
             console.print(line, soft_wrap=True, highlight=False)
@@ -284,6 +303,8 @@ def _run(opts: DemoOptions, console: Console) -> int:
     finally:
         for server in reversed(servers):
             server.stop()
+        if receivers is not None:
+            receivers.stop()
         for fake in fakes.values():
             fake.stop()
         rt.close()
