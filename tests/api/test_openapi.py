@@ -63,6 +63,29 @@ def test_openapi_document_is_valid(api: Api) -> None:
     assert spec["paths"]["/api/v1/vendors"]["get"]["security"] == [{"ControlPlaneToken": []}]
 
 
+def test_every_operation_documents_its_client_errors_as_problem_json(api: Api) -> None:
+    # Every route of every capability, not only the inventory's: a client (and schemathesis)
+    # must find each 4xx it can receive in the document, with the body it will get.
+    spec = _spec(api)
+    ops = 0
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            ops += 1
+            responses = op["responses"]
+            assert {"400", "401", "404", "422", "4XX"} <= responses.keys(), (method, path)
+            html_page = "text/html" in responses.get("200", {}).get("content", {})
+            for status, resp in responses.items():
+                if not status.startswith("4"):
+                    continue
+                media = set(resp.get("content", {}))
+                if html_page and "text/html" in media:
+                    continue  # a browser form answers its own errors with a page
+                assert "application/problem+json" in media, (method, path, status, media)
+                schema = resp["content"]["application/problem+json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, status)
+    assert ops >= 100
+
+
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     out = []
     for path, item in spec["paths"].items():

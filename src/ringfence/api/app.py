@@ -25,6 +25,7 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        responses=problems.PROBLEM_RESPONSES,
     )
     app.state.runtime = runtime
     problems.install(app)

@@ -13,7 +13,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
 from ringfence.api.deps import authorize, get_runtime, reject_nul_characters
-from ringfence.api.inventory import COMMON_RESPONSES
 from ringfence.api.schemas import AuditRecordOut, AuditVerifyOut, ChainProblemOut, PageOut
 from ringfence.store import audit as chain
 from ringfence.store.models import AuditRecord
@@ -22,7 +21,6 @@ router = APIRouter(
     prefix="/api/v1/audit",
     tags=["audit"],
     dependencies=[Depends(authorize), Depends(reject_nul_characters)],
-    responses=COMMON_RESPONSES,
 )
 
 

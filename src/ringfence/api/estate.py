@@ -17,7 +17,6 @@ import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from ringfence.api.deps import Principal, current_principal, get_runtime, reject_nul_characters
-from ringfence.api.inventory import COMMON_RESPONSES
 from ringfence.core.errors import PermissionDeniedError, RingfenceError, ValidationError
 from ringfence.inventory.estate import (
     Estate,
@@ -37,7 +36,6 @@ router = APIRouter(
     prefix="/api/v1/estate",
     tags=["estate"],
     dependencies=[Depends(reject_nul_characters)],
-    responses=COMMON_RESPONSES,
 )
 
 

@@ -38,7 +38,6 @@ from ringfence.api.schemas import (
     PersonCreate,
     PersonOut,
     PersonPatch,
-    Problem,
     StatusChange,
     StatusChangeOut,
     VendorCreate,
@@ -58,29 +57,9 @@ from ringfence.inventory.repository import (
 )
 from ringfence.store.models import IntegrationStatus
 
-_PROBLEM = {
-    "model": Problem,
-    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
-}
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    s: {**_PROBLEM, "description": d}
-    for s, d in {
-        400: "Malformed request (e.g. invalid JSON)",
-        401: "Missing, invalid, expired or revoked token",
-        403: "Token lacks the scope",
-        404: "No such entity",
-        405: "Method not allowed",
-        409: "Duplicate, still referenced, or invalid status transition",
-        413: "Body over the size cap",
-        415: "Body is not JSON",
-        422: "Invalid fields, unknown fields, dangling references or inline secrets",
-    }.items()
-}
-
 router = APIRouter(
     prefix="/api/v1",
     dependencies=[Depends(authorize), Depends(reject_nul_characters)],
-    responses=COMMON_RESPONSES,
 )
 OutT = TypeVar("OutT", bound=BaseModel)
 

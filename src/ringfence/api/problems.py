@@ -11,11 +11,37 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ringfence.api.schemas import Problem
 from ringfence.core.errors import RingfenceError
 from ringfence.core.logging import get_logger
 
 PROBLEM_JSON = "application/problem+json"
 _log = get_logger("ringfence.api")
+
+_PROBLEM = {
+    "model": Problem,
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+# Documented on every operation (app-wide, see api/app.py): what a client may get back besides
+# success, each as problem+json. A route overrides a code only where it answers differently
+# (the vendor questionnaire form answers with HTML pages).
+_DOCUMENTED: dict[int | str, str] = {
+    400: "Malformed request (e.g. invalid JSON)",
+    401: "Missing, invalid, expired or revoked credential",
+    403: "The caller lacks the scope or role",
+    404: "No such entity",
+    405: "Method not allowed",
+    409: "Duplicate, still referenced, or invalid status transition",
+    413: "Body over the size cap",
+    415: "Body is not JSON",
+    422: "Invalid fields, unknown fields, dangling references or inline secrets",
+    429: "Too many requests: retry after Retry-After seconds",
+    "4XX": "Any other client error",
+    503: "The store or a dependency is unavailable: retry after Retry-After seconds",
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    s: {**_PROBLEM, "description": d} for s, d in _DOCUMENTED.items()
+}
 
 _HTTP_CODES = {
     400: "bad_request",

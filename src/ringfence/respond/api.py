@@ -17,7 +17,6 @@ from pydantic import Field
 from sqlalchemy import select
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime, reject_nul_characters
-from ringfence.api.inventory import COMMON_RESPONSES
 from ringfence.api.schemas import _Body
 from ringfence.respond.engine import Responder
 from ringfence.respond.models import Playbook
@@ -27,7 +26,6 @@ router = APIRouter(
     prefix="/api/v1/respond",
     tags=["respond"],
     dependencies=[Depends(authorize), Depends(reject_nul_characters)],
-    responses=COMMON_RESPONSES,
 )
 
 

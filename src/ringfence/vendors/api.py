@@ -338,6 +338,22 @@ def _html_error(exc: RingfenceError) -> HTMLResponse:
     )
 
 
+_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+# The form's own errors are pages too (the app-wide default documents problem+json).
+_FORM_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {**_PAGE, "description": d}
+    for s, d in (
+        (400, "The form could not be read"),
+        (404, "Link not valid"),
+        (409, "Already submitted"),
+        (410, "Link no longer valid"),
+        (411, "No Content-Length"),
+        (413, "Form too large"),
+        (422, "Answers to correct, shown on the form"),
+    )
+}
+
+
 def _form_page(rt: Runtime, token: str, request: Request, **extra: Any) -> str:
     q = _questionnaire(rt, token)
     return page.questionnaire_page(
@@ -352,7 +368,7 @@ def _form_page(rt: Runtime, token: str, request: Request, **extra: Any) -> str:
     )
 
 
-@public.get("/vendor-assessments/{token}", response_class=HTMLResponse)
+@public.get("/vendor-assessments/{token}", response_class=HTMLResponse, responses=_FORM_ERRORS)
 def questionnaire_form(token: str, request: Request, rt: RuntimeDep) -> HTMLResponse:
     try:
         html = _form_page(rt, token, request)
@@ -361,7 +377,7 @@ def questionnaire_form(token: str, request: Request, rt: RuntimeDep) -> HTMLResp
     return HTMLResponse(html, headers=page.SECURITY_HEADERS)
 
 
-@public.post("/vendor-assessments/{token}", response_class=HTMLResponse)
+@public.post("/vendor-assessments/{token}", response_class=HTMLResponse, responses=_FORM_ERRORS)
 async def questionnaire_submit(token: str, request: Request) -> HTMLResponse:
     rt: Runtime = get_runtime(request)
     declared = request.headers.get("content-length")
