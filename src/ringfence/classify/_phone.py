@@ -6,13 +6,13 @@ typical contacts page. The phone detector's international candidates are much na
 ``+``, digits and a few separators — and for those ``parse`` + ``is_valid_number`` reduce to:
 strip the separators, take the country calling code (1 to 3 digits, the first that exists), and
 ask whether the rest matches the numbering plan of the region that owns it. This module does
-exactly that from ``phonenumbers``' own metadata (the same regular expressions and possible
-lengths, combined per region and length), and answers ``None`` — "ask phonenumbers" — for
-anything outside that shape or on a path it does not replicate (a national prefix that the
-parser might strip). ``tests/classify/test_phone.py`` holds it to ``phonenumbers`` on every
-region's example numbers, their mutations and generated input.
+exactly that from ``phonenumbers``' own metadata (the same regular expressions, each compiled
+on first use as phonenumbers does, and the same possible lengths), and answers ``None`` — "ask
+phonenumbers" — for anything outside that shape or on a path it does not replicate (a
+national prefix that the parser might strip). ``tests/classify/test_phone.py`` holds it to
+``phonenumbers`` on every region's example numbers, their mutations and generated input.
 
-Only numbering-plan metadata is cached (per region and length), never a value.
+Only numbering-plan metadata is cached (compiled patterns per region), never a value.
 """
 
 from __future__ import annotations
@@ -28,9 +28,12 @@ _SHAPE = re.compile(r"\+[0-9][0-9 .\-()]*[0-9]")
 _DROP = str.maketrans("", "", " .-()")
 _MAX_CC_LEN = 3
 _MIN_NSN, _MAX_NSN = 2, 17
-# The number type descriptions _number_type_helper tries after the general one (any match
-# makes the number valid; mobile is the fixed-line pattern when the metadata says they agree).
+# The number type descriptions _number_type_helper tries after the general one. Any match
+# makes the number valid, so the order is free: the common types first (mobile is skipped
+# when the metadata says it is the fixed-line pattern).
 _TYPES = (
+    "mobile",
+    "fixed_line",
     "premium_rate",
     "toll_free",
     "shared_cost",
@@ -39,63 +42,56 @@ _TYPES = (
     "pager",
     "uan",
     "voicemail",
-    "fixed_line",
-    "mobile",
 )
 
 
 class _Plan:
-    """One region's numbering plan as: general pattern per length, any-type pattern per length."""
+    """One region's numbering plan: its general description and the type descriptions, each
+    a set of possible lengths and a pattern compiled on first use (as phonenumbers does)."""
 
-    __slots__ = ("_by_len", "_md", "leading", "prefix")
+    __slots__ = ("_general", "_types", "leading", "prefix")
 
     def __init__(self, md: Any) -> None:
-        self._md = md
         self.prefix = (
             re.compile(md.national_prefix_for_parsing) if md.national_prefix_for_parsing else None
         )
         self.leading = re.compile(md.leading_digits) if md.leading_digits is not None else None
-        self._by_len: dict[int, re.Pattern[str] | None] = {}
+        self._general = _Desc.of(md.general_desc)
+        same = md.same_mobile_and_fixed_line_pattern  # then mobile adds nothing to fixed line
+        descs = (_Desc.of(getattr(md, t)) for t in _TYPES if not (t == "mobile" and same))
+        self._types = tuple(d for d in descs if d is not None)
 
     def valid(self, nsn: str) -> bool:
-        """``_number_type_helper(nsn, md) != UNKNOWN``."""
-        n = len(nsn)
-        rx = self._by_len.get(n, _UNSET)
-        if rx is _UNSET:
-            rx = self._by_len[n] = self._compile(n)
-        return rx is not None and rx.fullmatch(nsn) is not None
+        """``_number_type_helper(nsn, md) != UNKNOWN``: the general description and any type."""
+        if self._general is None or not self._general.matches(nsn):
+            return False
+        return any(d.matches(nsn) for d in self._types)
 
-    def _compile(self, n: int) -> re.Pattern[str] | None:
-        md = self._md
-        general = _desc_pattern(md.general_desc, n)
-        if general is None:
+
+class _Desc:
+    """``_is_number_matching_desc``: a listed possible length, then a full match."""
+
+    __slots__ = ("_lengths", "_pattern", "_rx")
+
+    def __init__(self, lengths: frozenset[int], pattern: str) -> None:
+        self._lengths = lengths
+        self._pattern = pattern
+        self._rx: re.Pattern[str] | None = None
+
+    @classmethod
+    def of(cls, desc: Any) -> _Desc | None:
+        """None for a description nothing can match (none, or an empty pattern)."""
+        if desc is None or not desc.national_number_pattern:
             return None
-        names = [t for t in _TYPES if not (t == "mobile" and md.same_mobile_and_fixed_line_pattern)]
-        alts = [p for p in (_desc_pattern(getattr(md, t), n) for t in names) if p is not None]
-        if not alts:
-            return None
-        # fullmatch(general) and fullmatch(any type): the lookahead pins the general pattern to
-        # the whole string, the alternation (each alternative anchored by fullmatch) the type.
-        return re.compile(
-            "(?=(?:" + general + r")\Z)(?:" + "|".join(f"(?:{a})" for a in alts) + ")"
-        )
+        return cls(frozenset(desc.possible_length), str(desc.national_number_pattern))
 
-
-_UNSET: Any = object()
-
-
-def _desc_pattern(desc: Any, n: int) -> str | None:
-    """The desc's pattern when a national number of length ``n`` can match it (as
-    ``_is_number_matching_desc``: a listed possible length, a non-empty pattern)."""
-    if desc is None:
-        return None
-    lengths = desc.possible_length
-    if len(lengths) > 0 and n not in lengths:
-        return None
-    pat = desc.national_number_pattern
-    if pat is None or len(pat) == 0:
-        return None
-    return str(pat)
+    def matches(self, nsn: str) -> bool:
+        if self._lengths and len(nsn) not in self._lengths:
+            return False
+        rx = self._rx
+        if rx is None:
+            rx = self._rx = re.compile(self._pattern)
+        return rx.fullmatch(nsn) is not None
 
 
 _PLANS: dict[str, _Plan | None] = {}
