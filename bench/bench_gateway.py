@@ -50,9 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.gateway_helpers import (  # noqa: E402
     NGINX_CONF,
+    TRACE_DIR_ENV,
     UVICORN_UPSTREAM,
     body_4k,
     seed_bench_estate,
+    summarise_traces,
 )
 
 
@@ -94,6 +96,26 @@ class Result:
 
 HALF_DELAY_MS = 5
 SERVERS = ("serve", "uvicorn-stock", "granian-asgi")
+
+
+def traced_server_command(port: int, workers: int) -> list[str]:
+    """``gateway serve``'s worker setup (own SO_REUSEPORT socket per worker) over the traced
+    factory of ``bench/gateway_helpers.py``."""
+    options = {
+        "app": "bench.gateway_helpers:traced_app",
+        "factory": True,
+        "loop": "uvloop",
+        "http": "ringfence.gateway.httpproto:GatewayHttpToolsProtocol",
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    code = (
+        "from ringfence.gateway.workers import WorkerSupervisor; "
+        f"raise SystemExit(WorkerSupervisor({options!r}, '127.0.0.1', {port}, {workers}).run())"
+    )
+    return [sys.executable, "-c", code]
 
 
 def server_command(server: str, port: int, workers: int) -> list[str]:
@@ -270,6 +292,12 @@ def main() -> int:
         "(after), interleaved rounds of the full pipeline, CPU us/request per round",
     )
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds")
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="diagnostics: run the gateway with timing probes and print where the half-load "
+        "requests spent their time (the probes cost CPU: not a benchmark run)",
+    )
     parser.add_argument("--markdown", action="store_true", help="print a docs/benchmarks row set")
     args = parser.parse_args()
 
@@ -337,9 +365,14 @@ def main() -> int:
         if args.ab_src is not None:
             return _ab(args, env, creds, work, procs)
 
+        if args.trace:
+            env[TRACE_DIR_ENV] = str(work / "trace")
+            (work / "trace").mkdir()
         procs.append(
             subprocess.Popen(
-                server_command(args.server, gw_port, args.workers),
+                traced_server_command(gw_port, args.workers)
+                if args.trace
+                else server_command(args.server, gw_port, args.workers),
                 env=env,
                 cwd=str(ROOT),
                 stdout=subprocess.DEVNULL,
@@ -432,7 +465,9 @@ def main() -> int:
         full = results[-1]
         target = full.rps / 2
         conns = max(1, round(target * (HALF_DELAY_MS + 1.0) / 1000))
+        half_window = (0.0, 0.0)
         for _ in range(2):
+            window_start = time.perf_counter()
             half = measured(
                 "gateway full @ half load",
                 f"http://127.0.0.1:{gw_port}/full/items",
@@ -443,6 +478,7 @@ def main() -> int:
                 body=body_4k(),
                 delay_ms=HALF_DELAY_MS,
             )
+            half_window = (window_start, time.perf_counter())
             if 0.4 * full.rps <= half.rps <= 0.6 * full.rps:
                 break
             conns = max(1, round(conns * target / max(1.0, half.rps)))
@@ -459,6 +495,12 @@ def main() -> int:
             )
         )
         _report(results, args, redis_ok, work)
+        if args.trace:
+            gateway = procs.pop()
+            gateway.terminate()  # the workers write their traces as they shut down
+            gateway.wait(timeout=60)
+            print("\n# where the half-load requests spent their time (traced run)")
+            print(summarise_traces(work / "trace", *half_window))
     finally:
         for p in reversed(procs):
             p.terminate()
