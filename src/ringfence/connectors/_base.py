@@ -30,6 +30,7 @@ from ringfence.connectors._model import (
     DiscoveredApp,
     DiscoveredGrant,
     DiscoveredPerson,
+    NewClientSecret,
     PullResult,
     Snapshot,
 )
@@ -418,6 +419,18 @@ class Connector:
 
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         raise NotImplementedError
+
+    # Client-secret rotation, in two phases so that the caller can store the new secret before
+    # the old ones stop working: mint, then retire every other secret of the app.
+    def client_app(self, client_id: str) -> str:
+        """The vendor's id of the app whose OAuth client id is ``client_id`` (read-only)."""
+        raise NotImplementedError(f"the {self.vendor} connector cannot rotate client secrets")
+
+    def add_client_secret(self, client_id: str) -> NewClientSecret:
+        raise NotImplementedError(f"the {self.vendor} connector cannot rotate client secrets")
+
+    def retire_client_secrets(self, app_id: str, keep: str) -> list[str]:
+        raise NotImplementedError(f"the {self.vendor} connector cannot rotate client secrets")
 
     def snapshot(self) -> Snapshot:
         return Snapshot(

@@ -1,7 +1,8 @@
 """What a SaaS connector reports: people, installed apps, OAuth grants/tokens, action results.
 
 Plain frozen dataclasses so discovery and posture can consume them without knowing any
-vendor's JSON. They hold identifiers and scopes, never a token or secret value.
+vendor's JSON. They hold identifiers and scopes, never a token or secret value — except
+``NewClientSecret``, which carries a just-minted secret as a ``SecretStr`` to the vault.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
+
+from pydantic import SecretStr
 
 from ringfence.core.errors import RingfenceError
 
@@ -121,6 +124,16 @@ class ActionResult:
     target: str
     ok: bool
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class NewClientSecret:
+    """A client secret just minted at the vendor: the value is shown once, never logged."""
+
+    vendor: str
+    app_id: str  # the vendor's id of the app the secret belongs to
+    secret_id: str
+    secret: SecretStr
 
 
 @dataclass

@@ -28,7 +28,7 @@ PERMISSIONS: dict[str, Permissions] = {
         ),
         actions=(
             "okta.users.manage (revoke user grants, deactivate user)",
-            "okta.apps.manage (deactivate app)",
+            "okta.apps.manage (deactivate app, rotate an app's client secrets)",
         ),
     ),
     "github": Permissions(
@@ -70,7 +70,9 @@ PERMISSIONS: dict[str, Permissions] = {
         ),
         actions=(
             "DelegatedPermissionGrant.ReadWrite.All (delete oauth2PermissionGrant)",
-            "Application.ReadWrite.All (disable service principal)",
+            "Application.ReadWrite.All (disable service principal; addPassword / "
+            "removePassword to rotate an app registration's secret, for which "
+            "Application.ReadWrite.OwnedBy suffices on apps the connector owns)",
             "User.EnableDisableAccount.All + User.RevokeSessions.All (deactivate user)",
         ),
     ),

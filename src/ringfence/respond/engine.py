@@ -47,6 +47,7 @@ from ringfence.store.models import (
     App,
     AuditRecord,
     Credential,
+    CredentialKind,
     Integration,
     IntegrationStatus,
     Vendor,
@@ -844,6 +845,115 @@ class Responder:
                 + "; ".join(f"{r['grant']}: {r['detail']}" for r in failed[:3])
             )
         return {"grants": results, "summary": f"revoked {len(results)} {vendor} grant(s)"}
+
+    def _act_rotate_client_secret(
+        self, incident_id: str, step: dict[str, Any], drill: bool
+    ) -> dict[str, Any]:
+        """Mint a new client secret for the integration's app at the vendor, store it in the
+        vault under the integration's client-secret credential, then remove every other secret
+        of the app there. The new secret is stored before any old one is removed, so a failure
+        never leaves the app without a secret Ringfence holds."""
+        from ringfence.connectors import build_connector
+
+        vendor = str(step["vendor"])
+        cfg = self.connectors.get(vendor)
+        if cfg is None:
+            raise StepFailed(
+                f"no {vendor} connector is configured (pass the connectors file with --connectors)"
+            )
+        with self.store.session() as s:
+            _incident, integ = self._target(s, incident_id)
+            if not integ.client_id:
+                raise StepFailed(
+                    f"integration {integ.name!r} declares no client_id, so which {vendor} app "
+                    "to rotate is unknown"
+                )
+            creds = list(
+                s.scalars(
+                    select(Credential).where(
+                        Credential.integration_id == integ.id,
+                        Credential.kind == CredentialKind.OAUTH_CLIENT_SECRET,
+                    )
+                )
+            )
+            if len(creds) != 1:
+                raise StepFailed(
+                    f"integration {integ.name!r} has {len(creds)} oauth_client_secret "
+                    "credentials; rotation needs exactly one to hold the new secret"
+                )
+            cred_id, cred_name, ref, client_id = (
+                creds[0].id,
+                creds[0].name,
+                creds[0].ref,
+                integ.client_id,
+            )
+        scheme, _, vault_name = ref.partition(":")
+        if scheme != "vault" or not vault_name:
+            raise StepFailed(
+                f"credential {cred_name!r} lives at {ref}, outside the vault: Ringfence rotates "
+                "only secrets it stores"
+            )
+        with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
+            if drill:
+                app_id = conn.client_app(client_id)
+                return {
+                    "drill": True,
+                    "credential": cred_name,
+                    "app": app_id,
+                    "summary": f"would rotate {cred_name}: a new secret for {vendor} app "
+                    f"{app_id}, stored at vault:{vault_name}, the old ones removed",
+                }
+            new = conn.add_client_secret(client_id)
+            try:
+                self.vault.put(
+                    vault_name,
+                    new.secret.get_secret_value(),
+                    description=f"{vendor} client secret {new.secret_id} (rotated by incident "
+                    f"{incident_id})",
+                )
+            except RingfenceError as exc:
+                raise StepFailed(
+                    f"{vendor} minted secret {new.secret_id} but the vault could not store it "
+                    f"({exc.message}); the old secrets were left active — remove "
+                    f"{new.secret_id} at {vendor} by hand"
+                ) from None
+            problem = None
+            try:
+                retired = conn.retire_client_secrets(new.app_id, keep=new.secret_id)
+            except RingfenceError as exc:
+                retired, problem = [], exc.message
+        with self.store.session() as s:
+            cred = s.get(Credential, cred_id)
+            if cred is not None:
+                cred.rotated_at = self.clock.now()
+            audit.append(
+                s,
+                actor=f"incident:{incident_id}",
+                action="credential.rotate",
+                entity_type="credential",
+                entity_id=cred_id,
+                after={
+                    "vendor": vendor,
+                    "app": new.app_id,
+                    "minted": new.secret_id,  # ids only; "secret" keys are redacted
+                    "retired": retired,
+                    "problem": problem,
+                },
+                clock=self.clock,
+            )
+        if problem is not None:
+            raise StepFailed(
+                f"the new {vendor} secret {new.secret_id} is in the vault at vault:{vault_name}, "
+                f"but removing the old ones failed: {problem} — remove them at {vendor} by hand"
+            )
+        return {
+            "credential": cred_name,
+            "app": new.app_id,
+            "new_secret_id": new.secret_id,
+            "retired": retired,
+            "summary": f"rotated {cred_name}: new {vendor} secret {new.secret_id} at "
+            f"vault:{vault_name}; {len(retired)} old secret(s) removed",
+        }
 
     def _act_collect_evidence(
         self, incident_id: str, step: dict[str, Any], drill: bool

@@ -16,6 +16,7 @@ playbooks:
       - {action: revoke_gateway_access}
       - {action: collect_evidence, hours: 24}
       - {action: revoke_oauth_grants, vendor: github, approve: true}
+      - {action: rotate_client_secret, vendor: okta, approve: true}
       - {action: notify, sink: secops}
       - {action: notify_vendor, sink: vendor-mail}
 ```
@@ -45,6 +46,7 @@ Action = Literal[
     "revoke_gateway_access",
     "revoke_oauth_grants",
     "revoke_integration",
+    "rotate_client_secret",
     "collect_evidence",
     "notify",
     "notify_vendor",
@@ -54,6 +56,8 @@ CONTAINMENT: frozenset[str] = frozenset(
     {"quarantine_integration", "revoke_gateway_access", "revoke_oauth_grants", "revoke_integration"}
 )
 CONNECTOR_VENDORS = ("okta", "github", "google_workspace", "microsoft365", "slack")
+# Vendors whose API can mint and remove an app's client secrets.
+ROTATING_VENDORS = ("okta", "microsoft365")
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -67,10 +71,20 @@ class StepSpec(SectionItem):
 
     @model_validator(mode="after")
     def _fields_fit_the_action(self) -> StepSpec:
-        needs = {"notify": "sink", "notify_vendor": "sink", "revoke_oauth_grants": "vendor"}
+        needs = {
+            "notify": "sink",
+            "notify_vendor": "sink",
+            "revoke_oauth_grants": "vendor",
+            "rotate_client_secret": "vendor",
+        }
         wanted = needs.get(self.action)
         if wanted and getattr(self, wanted) is None:
             raise ValueError(f"a {self.action} step needs `{wanted}`")
+        if self.action == "rotate_client_secret" and self.vendor not in ROTATING_VENDORS:
+            raise ValueError(
+                f"rotate_client_secret works with {' or '.join(ROTATING_VENDORS)} "
+                f"(their APIs mint and remove app secrets), not {self.vendor}"
+            )
         for name in ("sink", "vendor"):
             if getattr(self, name) is not None and needs.get(self.action) != name:
                 raise ValueError(f"`{name}` does not go with a {self.action} step")

@@ -1,6 +1,8 @@
 """Microsoft 365 / Entra ID connector over Microsoft Graph: users (+ MFA registration and
 admin flag from ``userRegistrationDetails``), service principals, delegated
-``oauth2PermissionGrants`` and directory audits.
+``oauth2PermissionGrants`` and directory audits; response actions revoke a grant, disable a
+service principal or a user, and rotate an app registration's client secret
+(``addPassword`` / ``removePassword``).
 
 Graph pages with ``@odata.nextLink`` (an absolute URL, followed only on the configured host)
 and throttles with 429 + ``Retry-After``. Configure ``base_url`` as
@@ -10,8 +12,10 @@ and throttles with 429 + ``Retry-After``. Configure ``base_url`` as
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import SecretStr
 
 from ringfence.connectors._base import (
     AuditCallback,
@@ -26,12 +30,14 @@ from ringfence.connectors._model import (
     DiscoveredApp,
     DiscoveredGrant,
     DiscoveredPerson,
+    NewClientSecret,
     PullResult,
 )
 
 # Microsoft's own tenant: service principals it owns are first-party (Graph, Exchange...).
 MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 _FIRST_PARTY = "Microsoft (first party)"
+SECRET_LIFETIME_DAYS = 180  # a rotated app secret expires: Entra caps and policies expect it
 
 
 class Microsoft365Connector(Connector):
@@ -170,6 +176,77 @@ class Microsoft365Connector(Connector):
         return ActionResult(
             self.vendor, "suspend_app", app.external_id, True, "service principal disabled"
         )
+
+    def _application(self, client_id: str) -> dict[str, Any]:
+        """The app registration (``application``) whose ``appId`` is the client id."""
+        if "'" in client_id:
+            raise self.error(f"invalid client id {client_id!r}", "find application")
+        op = "find application"
+        params = {"$filter": f"appId eq '{client_id}'", "$select": "id,appId,passwordCredentials"}
+        body = self.json_body(self.request("GET", "/applications", operation=op, params=params), op)
+        found = body.get("value") if isinstance(body, dict) else None
+        if not isinstance(found, list) or not found or not isinstance(found[0], dict):
+            raise self.error(f"no application registration has the appId {client_id!r}", op)
+        app: dict[str, Any] = found[0]
+        if not isinstance(app.get("id"), str):
+            raise self.error("malformed response: application without an id", op)
+        return app
+
+    def client_app(self, client_id: str) -> str:
+        return str(self._application(client_id)["id"])
+
+    def add_client_secret(self, client_id: str) -> NewClientSecret:
+        app = self._application(client_id)
+        op = "addPassword"
+        ends = self.clock.now() + timedelta(days=SECRET_LIFETIME_DAYS)
+        body = self.json_body(
+            self.request(
+                "POST",
+                f"/applications/{app['id']}/addPassword",
+                json={
+                    "passwordCredential": {
+                        "displayName": "ringfence rotation",
+                        "endDateTime": ends.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    }
+                },
+                operation=op,
+            ),
+            op,
+        )
+        key, secret = (
+            (body.get("keyId"), body.get("secretText")) if isinstance(body, dict) else (None, None)
+        )
+        if not isinstance(key, str) or not isinstance(secret, str) or not secret:
+            raise self.error("malformed response: no keyId and secretText", op)
+        return NewClientSecret(self.vendor, app["id"], key, SecretStr(secret))
+
+    def retire_client_secrets(self, app_id: str, keep: str) -> list[str]:
+        op = "get application"
+        body = self.json_body(
+            self.request(
+                "GET",
+                f"/applications/{app_id}",
+                params={"$select": "id,passwordCredentials"},
+                operation=op,
+            ),
+            op,
+        )
+        creds = body.get("passwordCredentials") if isinstance(body, dict) else None
+        if not isinstance(creds, list):
+            raise self.error("malformed response: no passwordCredentials", op)
+        retired = []
+        for cred in creds:
+            key = cred.get("keyId") if isinstance(cred, dict) else None
+            if not isinstance(key, str) or key == keep:
+                continue
+            self.request(
+                "POST",
+                f"/applications/{app_id}/removePassword",
+                json={"keyId": key},
+                operation="removePassword",
+            )
+            retired.append(key)
+        return retired
 
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         self.request(

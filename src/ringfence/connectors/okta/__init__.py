@@ -2,7 +2,8 @@
 
 Okta answers 429 with ``X-Rate-Limit-Reset`` (UTC epoch seconds) and pages with RFC 8288
 ``Link: <...>; rel="next"``. The API token is sent as ``Authorization: SSWS <token>`` and is
-never logged. Read-only except the three response actions.
+never logged. Read-only except the response actions (revoke a grant, deactivate an app or a
+user, rotate an app's client secret).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from ringfence.connectors._base import (
     AuditCallback,
@@ -29,6 +31,7 @@ from ringfence.connectors._model import (
     DiscoveredApp,
     DiscoveredGrant,
     DiscoveredPerson,
+    NewClientSecret,
     PullResult,
 )
 
@@ -190,6 +193,56 @@ class OktaConnector(Connector):
         return ActionResult(
             self.vendor, "deactivate_person", person.external_id, True, "user deactivated"
         )
+
+    def client_app(self, client_id: str) -> str:
+        apps = self.apps()
+        if apps.error is not None:
+            raise apps.error
+        for app in apps.items:
+            if client_id in (app.client_id, app.external_id):
+                return app.external_id
+        raise self.error(f"no Okta app has the client id {client_id!r}", "find app")
+
+    def add_client_secret(self, client_id: str) -> NewClientSecret:
+        """Okta keeps at most two client secrets per app: inactive ones are deleted first (an
+        incident's old secret must go anyway), then a new one is generated."""
+        aid = self.client_app(client_id)
+        base = f"/api/v1/apps/{aid}/credentials/secrets"
+        for old in self._client_secrets(aid):
+            if old.get("status") == "INACTIVE":
+                self.request("DELETE", f"{base}/{old['id']}", operation="delete client secret")
+        op = "generate client secret"
+        body = self.json_body(self.request("POST", base, json={}, operation=op), op)
+        secret = body.get("client_secret") if isinstance(body, dict) else None
+        if not isinstance(secret, str) or not secret or not isinstance(body.get("id"), str):
+            raise self.error("malformed response: no client_secret and id", op)
+        return NewClientSecret(self.vendor, aid, body["id"], SecretStr(secret))
+
+    def retire_client_secrets(self, app_id: str, keep: str) -> list[str]:
+        """Deactivate, then delete, every secret of the app but ``keep`` (Okta refuses to
+        delete an active one)."""
+        base = f"/api/v1/apps/{app_id}/credentials/secrets"
+        retired = []
+        for old in self._client_secrets(app_id):
+            sid = str(old.get("id"))
+            if sid == keep:
+                continue
+            if old.get("status") == "ACTIVE":
+                self.request(
+                    "POST", f"{base}/{sid}/lifecycle/deactivate", operation="deactivate secret"
+                )
+            self.request("DELETE", f"{base}/{sid}", operation="delete client secret")
+            retired.append(sid)
+        return retired
+
+    def _client_secrets(self, app_id: str) -> list[dict[str, Any]]:
+        op = "list client secrets"
+        body = self.json_body(
+            self.request("GET", f"/api/v1/apps/{app_id}/credentials/secrets", operation=op), op
+        )
+        if not isinstance(body, list) or not all(isinstance(x, dict) for x in body):
+            raise self.error("malformed response: expected a list of secrets", op)
+        return body
 
 
 __all__ = ["OktaConnector"]

@@ -8,7 +8,10 @@ with ``$top``/``$skiptoken``, throttling as 429 + ``Retry-After`` and error bodi
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
+import uuid
 from typing import Any
 
 from starlette.requests import Request
@@ -73,6 +76,16 @@ class Microsoft365Fake(FakeVendor):
                 "sp-backup", "app-contoso-backup", "Contoso Backup Tool", "Contoso Ltd", False
             ),
         ]
+        # App registrations owned by this tenant, with their client secrets (metadata only).
+        self.applications: list[dict[str, Any]] = [
+            {
+                "id": "obj-reporting",
+                "appId": "nw-reporting-daemon",
+                "displayName": "Northwind reporting daemon",
+                "passwordCredentials": [self._password("initial", -120)],
+            }
+        ]
+        self.issued: dict[str, str] = {}  # keyId -> secretText, for tests to check the vault
         self.grants: list[dict[str, Any]] = [
             {
                 "id": "g-sf-all",
@@ -143,6 +156,17 @@ class Microsoft365Fake(FakeVendor):
             },
         }
 
+    @staticmethod
+    def _password(name: str, days: int) -> dict[str, Any]:
+        return {
+            "keyId": str(uuid.uuid4()),
+            "displayName": name,
+            "hint": "abc",
+            "startDateTime": _ts(days),
+            "endDateTime": _ts(days + 365),
+            "secretText": None,  # Graph returns the text only from addPassword
+        }
+
     def unauthorized(self) -> Response:
         return _err(401, "InvalidAuthenticationToken", "Access token validation failure.")
 
@@ -172,6 +196,12 @@ class Microsoft365Fake(FakeVendor):
             Route(f"{V}/oauth2PermissionGrants", self.list_grants),
             Route(f"{V}/oauth2PermissionGrants/{{gid}}", self.delete_grant, methods=["DELETE"]),
             Route(f"{V}/auditLogs/directoryAudits", self.list_audits),
+            Route(f"{V}/applications", self.list_applications),
+            Route(f"{V}/applications/{{oid}}", self.get_application),
+            Route(f"{V}/applications/{{oid}}/addPassword", self.add_password, methods=["POST"]),
+            Route(
+                f"{V}/applications/{{oid}}/removePassword", self.remove_password, methods=["POST"]
+            ),
         ]
 
     def _paged(self, request: Request, route: str, items: list[Any], context: str) -> Response:
@@ -259,3 +289,62 @@ class Microsoft365Fake(FakeVendor):
                 "value": True,
             }
         )
+
+    # -- app registrations and their passwords ----------------------------------------------
+    async def list_applications(self, request: Request) -> Response:
+        wanted = request.query_params.get("$filter", "")
+        m = re.fullmatch(r"appId eq '([^']*)'", wanted) if wanted else None
+        if wanted and m is None:
+            return _err(400, "BadRequest", f"Invalid filter clause: {wanted[:80]}")
+        apps = [a for a in self.applications if m is None or a["appId"] == m.group(1)]
+        return self._paged(request, "applications", apps, "applications")
+
+    def _app(self, request: Request) -> dict[str, Any] | None:
+        oid = request.path_params["oid"]
+        return next((a for a in self.applications if a["id"] == oid), None)
+
+    def _missing(self, request: Request) -> Response:
+        oid = request.path_params["oid"]
+        return _err(404, "Request_ResourceNotFound", f"Resource '{oid}' does not exist.")
+
+    async def get_application(self, request: Request) -> Response:
+        app = self._app(request)
+        return self._missing(request) if app is None else JSONResponse(app)
+
+    async def _json(self, request: Request) -> dict[str, Any] | None:
+        try:
+            body = await request.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def add_password(self, request: Request) -> Response:
+        app = self._app(request)
+        if app is None:
+            return self._missing(request)
+        body = await self._json(request)
+        spec = body.get("passwordCredential") if body else None
+        if not isinstance(spec, dict):
+            return _err(400, "BadRequest", "passwordCredential is required")
+        row = self._password(str(spec.get("displayName") or ""), 0)
+        if isinstance(spec.get("endDateTime"), str):
+            row["endDateTime"] = spec["endDateTime"]
+        text = secrets.token_urlsafe(30)
+        app["passwordCredentials"].append(row)
+        self.issued[row["keyId"]] = text
+        self.actions.append(("add_password", row["keyId"]))
+        return JSONResponse({**row, "secretText": text, "hint": text[:3]})
+
+    async def remove_password(self, request: Request) -> Response:
+        app = self._app(request)
+        if app is None:
+            return self._missing(request)
+        body = await self._json(request)
+        key = body.get("keyId") if body else None
+        creds = app["passwordCredentials"]
+        row = next((c for c in creds if c["keyId"] == key), None)
+        if row is None:
+            return _err(400, "BadRequest", f"No password credential found with keyId {key}.")
+        creds.remove(row)
+        self.actions.append(("remove_password", str(key)))
+        return Response(status_code=204)

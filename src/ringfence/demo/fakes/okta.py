@@ -7,6 +7,8 @@ Speaks Okta's documented shapes: JSON arrays paged by ``Link: <...after=...>; re
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from typing import Any
 
@@ -88,6 +90,12 @@ class OktaFake(FakeVendor):
             self._app("0oa4workday", "workday", "Workday HCM", "0oa1nwworkdayprovisioning"),
             self._app("0oa5hrinsights", "oidc_client", "HR Insights", "hr-insights-client"),
         ]
+        # One active client secret per app; only hashes are ever listed (as Okta does).
+        self.client_secrets: dict[str, list[dict[str, Any]]] = {
+            a["id"]: [self._secret(f"ocs{a['id']}0")] for a in self.apps
+        }
+        self.issued: dict[str, str] = {}  # secret id -> value, for tests to check the vault
+        self.refuse_secret_deletes = False  # answer 403 as for a token without okta.apps.manage
         bob = self.users[1]["id"]
         # Undeclared app holding a consent to manage users: risky shadow grant.
         for n, scope in enumerate(("okta.users.manage", "okta.groups.read")):
@@ -160,6 +168,16 @@ class OktaFake(FakeVendor):
             "credentials": {"oauthClient": {"client_id": client_id}},
         }
 
+    @staticmethod
+    def _secret(sid: str) -> dict[str, Any]:
+        return {
+            "id": sid,
+            "status": "ACTIVE",
+            "created": _ts(-90),
+            "lastUpdated": _ts(-90),
+            "secret_hash": hashlib.sha256(sid.encode()).hexdigest()[:22],
+        }
+
     def auth_header(self) -> str:
         return f"SSWS {self.token}"
 
@@ -195,6 +213,21 @@ class OktaFake(FakeVendor):
             Route("/api/v1/apps", self.list_apps),
             Route("/api/v1/apps/{aid}/lifecycle/deactivate", self.deactivate_app, methods=["POST"]),
             Route("/api/v1/logs", self.list_logs),
+            Route(
+                "/api/v1/apps/{aid}/credentials/secrets",
+                self.client_secrets_route,
+                methods=["GET", "POST"],
+            ),
+            Route(
+                "/api/v1/apps/{aid}/credentials/secrets/{sid}/lifecycle/deactivate",
+                self.deactivate_secret,
+                methods=["POST"],
+            ),
+            Route(
+                "/api/v1/apps/{aid}/credentials/secrets/{sid}",
+                self.delete_secret,
+                methods=["DELETE"],
+            ),
         ]
 
     def _paged(self, request: Request, route: str, items: list[dict[str, Any]]) -> Response:
@@ -268,3 +301,60 @@ class OktaFake(FakeVendor):
 
     async def list_logs(self, request: Request) -> Response:
         return self._paged(request, "logs", self.logs)
+
+    # -- client secrets (Okta: at most two per app; an active one cannot be deleted) ----------
+    def _app_secrets(self, request: Request) -> list[dict[str, Any]] | None:
+        return self.client_secrets.get(request.path_params["aid"])
+
+    async def client_secrets_route(self, request: Request) -> Response:
+        found = self._app_secrets(request)
+        if found is None:
+            return _error("E0000007", "Not found: Resource not found (AppInstance)", 404)
+        if request.method == "GET":
+            return JSONResponse(found)
+        if len(found) >= 2:
+            return _error(
+                "E0000001",
+                "Api validation failed: You can't have more than two client secrets per app.",
+                400,
+            )
+        sid = f"ocs{secrets.token_hex(6)}"
+        value = secrets.token_urlsafe(48)
+        row = self._secret(sid)
+        row["created"] = row["lastUpdated"] = _ts(0)
+        found.append(row)
+        self.issued[sid] = value
+        self.actions.append(("add_client_secret", sid))
+        return JSONResponse({**row, "client_secret": value}, status_code=201)
+
+    def _one_secret(self, request: Request) -> dict[str, Any] | Response:
+        found = self._app_secrets(request)
+        sid = request.path_params["sid"]
+        row = next((x for x in found or [] if x["id"] == sid), None)
+        if row is None:
+            return _error("E0000007", f"Not found: Resource not found: {sid} (Secret)", 404)
+        return row
+
+    async def deactivate_secret(self, request: Request) -> Response:
+        row = self._one_secret(request)
+        if isinstance(row, Response):
+            return row
+        row["status"] = "INACTIVE"
+        self.actions.append(("deactivate_client_secret", row["id"]))
+        return JSONResponse(row)
+
+    async def delete_secret(self, request: Request) -> Response:
+        if self.refuse_secret_deletes:
+            return _error(
+                "E0000006", "You do not have permission to perform the requested action", 403
+            )
+        row = self._one_secret(request)
+        if isinstance(row, Response):
+            return row
+        if row["status"] == "ACTIVE":
+            return _error(
+                "E0000001", "Api validation failed: Cannot delete an active client secret.", 400
+            )
+        self.client_secrets[request.path_params["aid"]].remove(row)
+        self.actions.append(("delete_client_secret", row["id"]))
+        return Response(status_code=204)
