@@ -116,9 +116,7 @@ class Receivers:
     def __init__(self, secret: SecretStr) -> None:
         self.inbox = Inbox()
         self._http = ServerThread(webhook_app(self.inbox, secret), name="demo-siem")
-        self._smtp = Controller(
-            _MailHandler(self.inbox), hostname="127.0.0.1", port=_free_port()
-        )
+        self._smtp = Controller(_MailHandler(self.inbox), hostname="127.0.0.1", port=_free_port())
         self.url = self._http.url
         self.smtp_port = int(self._smtp.port)
 
