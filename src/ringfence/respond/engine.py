@@ -786,6 +786,15 @@ class Responder:
             "summary": f"{verb} {len(clients)} gateway client(s) and {len(keys)} API key(s)",
         }
 
+    def _connector_for(self, step: dict[str, Any]) -> tuple[str, Any]:
+        vendor = str(step["vendor"])
+        cfg = self.connectors.get(vendor)
+        if cfg is None:
+            raise StepFailed(
+                f"no {vendor} connector is configured (pass the connectors file with --connectors)"
+            )
+        return vendor, cfg
+
     def _act_revoke_oauth_grants(
         self, incident_id: str, step: dict[str, Any], drill: bool
     ) -> dict[str, Any]:
@@ -793,12 +802,7 @@ class Responder:
         from ringfence.posture.loader import grant_from_json
         from ringfence.posture.models import SaasObservation
 
-        vendor = str(step["vendor"])
-        cfg = self.connectors.get(vendor)
-        if cfg is None:
-            raise StepFailed(
-                f"no {vendor} connector is configured (pass the connectors file with --connectors)"
-            )
+        vendor, cfg = self._connector_for(step)
         with self.store.session() as s:
             _incident, integ = self._target(s, incident_id)
             ids = {v for v in (integ.client_id, integ.name) if v}
@@ -855,12 +859,7 @@ class Responder:
         never leaves the app without a secret Ringfence holds."""
         from ringfence.connectors import build_connector
 
-        vendor = str(step["vendor"])
-        cfg = self.connectors.get(vendor)
-        if cfg is None:
-            raise StepFailed(
-                f"no {vendor} connector is configured (pass the connectors file with --connectors)"
-            )
+        vendor, cfg = self._connector_for(step)
         with self.store.session() as s:
             _incident, integ = self._target(s, incident_id)
             if not integ.client_id:
