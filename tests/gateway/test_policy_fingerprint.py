@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
+from ringfence.gateway.clients import touch_api_keys
 from ringfence.gateway.models import (
     GatewayApiKey,
     GatewayClient,
@@ -100,7 +101,11 @@ def test_fingerprint_changes_with_what_the_snapshot_depends_on(store: Store, cha
 def test_last_used_tracking_does_not_change_the_fingerprint(store: Store) -> None:
     # Every API-key request records its last use: that must not rebuild the snapshot.
     _seed(store)
-    before = fingerprint(store)
     with store.session() as s:
-        s.execute(update(GatewayApiKey).values(last_used_at=LATER))
+        key_id = s.scalars(select(GatewayApiKey.id)).one()
+    before = fingerprint(store)
+    touch_api_keys(store, {key_id: LATER, "no-such-key": LATER})
     assert fingerprint(store) == before
+    with store.session() as s:
+        key = s.get(GatewayApiKey, key_id)
+        assert key is not None and key.last_used_at == LATER

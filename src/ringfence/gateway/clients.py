@@ -17,7 +17,7 @@ from typing import Any
 
 import jwt
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
@@ -341,13 +341,24 @@ def list_api_keys(store: Store) -> list[dict[str, Any]]:
         ]
 
 
+_TOUCH = (
+    update(GatewayApiKey.__table__)  # type: ignore[arg-type]
+    .where(GatewayApiKey.__table__.c.id == bindparam("key_id"))
+    .values(last_used_at=bindparam("used_at"))
+)
+
+
 def touch_api_keys(store: Store, used: dict[str, datetime]) -> None:
-    """Record last use (batched by the gateway; does not bump ``updated_at``)."""
+    """Record last use (batched by the gateway; does not bump ``updated_at``).
+
+    One UPDATE run as executemany on the table, no ORM objects: it runs every few seconds in
+    every gateway process, in a thread that holds the GIL for its Python work.
+    """
     if not used:
         return
-    with store.session() as s:
-        for key in s.scalars(select(GatewayApiKey).where(GatewayApiKey.id.in_(list(used)))):
-            key.last_used_at = used[key.id]
+    rows = [{"key_id": k, "used_at": t} for k, t in sorted(used.items())]  # one lock order
+    with store.engine.begin() as conn:
+        conn.execute(_TOUCH, rows)
 
 
 def revoke_token(store: Store, clock: Clock, *, jti: str, client_id: str, exp: int) -> bool:
