@@ -38,6 +38,7 @@ integrations:
     destination: chat
     owner: olive@example.com
     description: "<script>alert('x')</script> nightly sync"
+    scopes: ["crm:read", "chat:write"]
   - {name: chat-export, source: chat, destination: crm, owner: other@example.com}
 """
 
@@ -195,3 +196,50 @@ def test_quarantine_needs_csrf_and_the_right_role(
         out = analyst_web.post("/console/logout", data={"csrf_token": _csrf(page.text)})
         assert out.status_code == 303
         assert analyst_web.get("/console/").headers["location"] == "/console/login"
+
+
+def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
+    accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    from datetime import timedelta
+
+    from ringfence.identity.reviews import AccessReviews
+
+    reviews = AccessReviews(runtime.store, runtime.clock)
+    campaign = reviews.create(
+        "q4-crm",
+        scope_kind="app",
+        scope_ref="crm",
+        due_at=clock.now() + timedelta(days=7),
+        actor="user:analyst",
+        used_scopes={"crm-sync": ["crm:read"], "chat-export": []},
+    )
+    theirs = next(i for i in reviews.items(campaign.id) if i["integration"] == "chat-export")
+    accounts.create_user("olive@example.com", roles=["integration-owner"], password=PASSWORD)
+    _sign_in(web, "olive@example.com")
+    page = web.get("/console/reviews")
+    assert page.status_code == 200
+    assert 'id="item-crm-sync"' in page.text and 'id="item-chat-export"' not in page.text
+    # The scope the integration used is ticked to keep; the unused one is not.
+    assert 'name="keep:crm:read" checked' in page.text
+    assert 'name="keep:chat:write">' in page.text
+    m = re.search(r"/console/reviews/([^/]+)/items/([^/]+)/decision", page.text)
+    assert m and m.group(1) == campaign.id
+    url, csrf = m.group(0), _csrf(page.text)
+    form = {"decision": "reduce", "keep:crm:read": "on", "comment": "write never used"}
+    assert web.post(url, data=form).status_code == 403  # no CSRF token
+    empty = web.post(url, data={"decision": "reduce", "comment": "none", "csrf_token": csrf})
+    assert empty.status_code == 400 and "kept_scopes" in empty.text  # nothing ticked
+    done = web.post(url, data={**form, "csrf_token": csrf})
+    assert done.status_code == 303 and done.headers["location"] == "/console/reviews"
+    with runtime.store.session() as s:
+        sync = s.scalars(select(Integration).where(Integration.name == "crm-sync")).one()
+        assert sync.scopes == ["crm:read"]
+    assert "reduce: crm:read by user:olive@example.com" in web.get("/console/reviews").text
+    # Another owner's item cannot be decided from this account, whatever the form says.
+    other = f"/console/reviews/{campaign.id}/items/{theirs['id']}/decision"
+    refused = web.post(
+        other, data={"decision": "revoke", "comment": "not mine", "csrf_token": csrf}
+    )
+    assert refused.status_code == 403
+    assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE

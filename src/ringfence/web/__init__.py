@@ -446,6 +446,60 @@ async def _findings(request: Request, viewer: Viewer) -> Response:
     return _page("findings.html", viewer=viewer, rows=rows)
 
 
+# -- access reviews ----------------------------------------------------------------------------
+def _review_scope(viewer: Viewer) -> str | None:
+    """Whose items the viewer sees and decides: everyone's (analysts, admins) or, for an
+    integration owner, those of the integrations their inventory person owns."""
+    from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE, REVIEWS_READ
+
+    if viewer.can(REVIEWS_MANAGE) or viewer.can(REVIEWS_READ):
+        return None
+    _need(viewer, REVIEWS_DECIDE)
+    if viewer.info.person_id is None:
+        raise PermissionDeniedError("your account is not linked to a person in the inventory")
+    return viewer.info.person_id
+
+
+async def _reviews(request: Request, viewer: Viewer) -> Response:
+    from ringfence.identity.reviews import AccessReviews
+    from ringfence.identity.roles import REVIEWS_DECIDE
+
+    only = _review_scope(viewer)
+    reviews = AccessReviews(_runtime(request).store, _runtime(request).clock)
+    campaigns = [
+        {"campaign": c, "rows": reviews.items(c.id, reviewer_id=only)}
+        for c in reviews.campaigns()
+        if c.status == "open"
+    ]
+    return _page(
+        "reviews.html",
+        viewer=viewer,
+        campaigns=campaigns,
+        can_decide=viewer.can(REVIEWS_DECIDE),
+    )
+
+
+async def _decide(request: Request, viewer: Viewer) -> Response:
+    from ringfence.identity.reviews import AccessReviews
+    from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE
+
+    form = await _form(request, viewer)
+    _need(viewer, REVIEWS_DECIDE)
+    only = None if viewer.can(REVIEWS_MANAGE) else _review_scope(viewer)
+    kept = sorted(k.removeprefix("keep:") for k in form if k.startswith("keep:"))
+    decision = form.get("decision", "")
+    AccessReviews(_runtime(request).store, _runtime(request).clock).decide(
+        request.path_params["campaign"],
+        request.path_params["item"],
+        decision=decision,
+        comment=form.get("comment", ""),
+        kept_scopes=kept if decision == "reduce" else None,
+        actor=viewer.actor,
+        only_reviewer=only,
+    )
+    return _redirect("/console/reviews")
+
+
 router.add_api_route("/", _signed_in(_dashboard), methods=["GET"])
 router.add_api_route("/integrations", _signed_in(_integrations), methods=["GET"])
 router.add_api_route(
@@ -464,6 +518,10 @@ router.add_api_route(
     "/incidents/{incident}/steps/{position}/approve", _signed_in(_approve), methods=["POST"]
 )
 router.add_api_route("/findings", _signed_in(_findings), methods=["GET"])
+router.add_api_route("/reviews", _signed_in(_reviews), methods=["GET"])
+router.add_api_route(
+    "/reviews/{campaign}/items/{item}/decision", _signed_in(_decide), methods=["POST"]
+)
 
 
 @router.get("/static/app.css")
