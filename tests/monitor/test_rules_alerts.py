@@ -168,3 +168,35 @@ def test_alerts_cli(runtime: Runtime, clock: FixedClock, tmp_path: Path) -> None
     res = runner.invoke(cli_app, ["alerts", "list", "--status", "closed", "-o", "json", *dd])
     assert [x["alert_status"] for x in orjson.loads(res.output)] == ["closed"]
     assert runner.invoke(cli_app, ["alerts", "ack", "missing", *dd]).exit_code != 0
+
+
+def test_workers_raising_one_key_at_once_open_one_alert(any_runtime: Runtime) -> None:
+    """Two monitor workers (here: threads with their own sessions, on SQLite and PostgreSQL)
+    raising the first finding of the same key at the same instant open one alert, counted
+    for each — not one alert each, each sent to the SIEM."""
+    import threading
+
+    clock = any_runtime.clock
+    assert isinstance(clock, FixedClock)
+    workers = 6
+
+    def raise_one(rule: str, gate: threading.Barrier, errors: list[BaseException]) -> None:
+        store = AlertStore(any_runtime.store, clock, sinks=["siem"])
+        gate.wait()
+        try:
+            store.raise_findings([_finding(clock, rule=rule)])
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    for round_no in range(3):
+        rule, gate, errors = f"race-{round_no}", threading.Barrier(workers), []
+        threads = [
+            threading.Thread(target=raise_one, args=(rule, gate, errors)) for _ in range(workers)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        rows = [a for a in AlertStore(any_runtime.store, clock).list() if a.rule_id == rule]
+        assert len(rows) == 1 and rows[0].count == workers, [(a.id, a.count) for a in rows]

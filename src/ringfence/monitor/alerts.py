@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import NotFoundError, ValidationError
@@ -22,6 +23,8 @@ from ringfence.core.ids import new_id
 from ringfence.monitor.events import OCSF_VERSION, Event
 from ringfence.monitor.models import Alert, OutboxItem
 from ringfence.store.db import Store
+
+_LOCK_SEED = 0x414C5254  # "ALRT": alert dedup keys' advisory locks, apart from other users
 
 SEVERITY_ID = {"informational": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 STATUS_ID = {"new": 1, "acknowledged": 2, "closed": 4}
@@ -89,6 +92,22 @@ def to_ocsf(alert_id: str, f: Finding, count: int, status: str) -> dict[str, Any
     }
 
 
+def _serialise_keys(s: Session, keys: set[str]) -> None:
+    """Make workers raising findings of the same key take turns, so the second sees the
+    first's alert and counts onto it instead of opening (and sending) a duplicate.
+
+    PostgreSQL: a transaction-scoped advisory lock per key, taken in sorted order by every
+    worker (no deadlock). SQLite: a no-op write takes the database's write lock first (pysqlite
+    opens the transaction right before it), so the lookups below cannot read a stale state.
+    """
+    dialect = s.get_bind().dialect.name
+    if dialect == "postgresql":
+        for key in sorted(keys):
+            s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, _LOCK_SEED))))
+    elif dialect == "sqlite":
+        s.execute(text("UPDATE monitor_alerts SET count = count WHERE 0"))
+
+
 class AlertStore:
     def __init__(
         self,
@@ -110,6 +129,7 @@ class AlertStore:
             return created
         now = self.clock.now()
         with self.store.session() as s:
+            _serialise_keys(s, {f.dedup_key for f in findings})
             # one lookup per dedup key per batch: a burst is many findings with one key
             open_by_key: dict[str, Alert | None] = {}
             # a stable key order: concurrent workers update shared alerts in the same order
