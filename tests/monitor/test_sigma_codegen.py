@@ -225,3 +225,122 @@ def test_bundled_rule_cases_decide_alike() -> None:
                 _assert_same(rs, e)
                 checked += 1
     assert checked >= 20
+
+
+def _memos(rs: RuleSet) -> list[dict[str, Any]]:
+    """The index memos of every generated plan (named ``m<n>`` in its namespace)."""
+    out = []
+    for plan in rs._plans.values():
+        assert plan.run is not None
+        ns = plan.run.__globals__
+        out += [v for k, v in ns.items() if k[0] == "m" and k[1:].isdigit()]
+    return out
+
+
+INDEXED = """
+title: pure a
+id: 5f0d4e2a-2222-4222-8333-000000000001
+logsource: {product: test}
+detection: {sel: {a: [Foo, Bar, 'İx']}, condition: sel}
+---
+title: pure a again
+id: 5f0d4e2a-2222-4222-8333-000000000002
+logsource: {product: test}
+detection: {sel: {a: foo}, condition: sel}
+---
+title: a with residual
+id: 5f0d4e2a-2222-4222-8333-000000000003
+logsource: {product: test}
+detection: {sel: {a: FOO, b|contains: x}, condition: sel}
+---
+title: pure a after residual
+id: 5f0d4e2a-2222-4222-8333-000000000004
+logsource: {product: test}
+detection: {sel: {a: [foo, '401']}, condition: sel}
+---
+title: path re
+id: 5f0d4e2a-2222-4222-8333-000000000005
+logsource: {product: test}
+detection: {sel: {path|re: '(?i)^/(admin|debug)/[a-z]+'}, condition: sel}
+"""
+
+
+def test_index_memo_and_tuple_dispatch_decide_like_lowercasing_past_the_memo_bounds() -> None:
+    """The index remembers the rules (or none) per exact text: every spelling, texts past the
+    memo's length bound, more distinct texts than it keeps; rules the key proves alone come
+    in plan order beside rules with residuals."""
+    from ringfence.monitor.sigma.codegen import _MEMO_SIZE, _MEMO_TEXT
+
+    rs = RuleSet.from_yaml(INDEXED)
+    assert not rs.problems, rs.problems
+    rng = random.Random(5)
+    words = ["foo", "FOO", "Foo", "bar", "BAR", "İx", "i̇x", "401", "4O1", "x", ""]
+    values: list[Any] = [
+        rng.choice(words) + ("" if rng.random() < 0.5 else str(rng.randrange(3 * _MEMO_SIZE)))
+        for _ in range(3 * _MEMO_SIZE)
+    ]
+    values += ["foo" + "o" * _MEMO_TEXT, "FOO" * _MEMO_TEXT, 401, 401.0, True, None, ["foo"]]
+    seen_hits = 0
+    for rerun in (values, values[::-1]):  # the second pass is answered from the memos
+        for v in rerun:
+            for raw in ({"a": v, "b": "xx"}, {"a": v}):
+                e = ev(raw)
+                generated = [r.key for r in rs.match(e)]
+                assert generated == [r.key for r in rs.match_interpreted(e)], raw
+                seen_hits += len(generated)
+            assert all(len(m) <= _MEMO_SIZE for m in _memos(rs))
+        memos = _memos(rs)
+        assert memos and all(len(k) <= _MEMO_TEXT for m in memos for k in m)
+    assert seen_hits > 1000
+
+
+def test_index_memo_leaves_str_subclasses_to_their_own_lower() -> None:
+    class Shouting(str):
+        def lower(self) -> str:
+            return "foo"
+
+    rs = RuleSet.from_yaml(INDEXED)
+    for _ in range(2):
+        e = ev({"a": Shouting("nothing like it")})
+        assert [r.key for r in rs.match(e)] == [r.key for r in rs.match_interpreted(e)]
+        assert rs.match(e)
+    assert all("nothing like it" not in m for m in _memos(rs))
+
+
+def test_regex_read_from_its_memo_equals_the_interpreted_answer() -> None:
+    from ringfence.monitor.sigma.compiler import _MEMO_SIZE
+
+    rs = RuleSet.from_yaml(INDEXED)
+    rng = random.Random(9)
+    paths = [
+        rng.choice(["/admin/", "/Debug/x", "/v1/", "/admin/9", "/DEBUG/vars"])
+        + str(rng.randrange(2 * _MEMO_SIZE))
+        for _ in range(2 * _MEMO_SIZE)
+    ]
+    for p in paths + paths[::-1] + [7, None, ["/admin/x"]]:
+        e = ev({"path": p})
+        assert [r.key for r in rs.match(e)] == [r.key for r in rs.match_interpreted(e)], p
+
+
+@pytest.mark.parametrize("ocsf", [None, ["a", "foo"], 7])
+def test_plans_read_a_non_dict_ocsf_only_when_the_field_is_missing_from_raw(ocsf: Any) -> None:
+    """Plans check the OCSF object where they read it: a field found in ``raw`` decides
+    without it; a field that falls back to the OCSF side hands the event to the
+    interpreted path."""
+    rs = RuleSet.from_yaml(INDEXED)
+    for raw in ({"a": "foo"}, {}, {"path": "/admin/x"}, {"b": "x"}):
+        odd = ev(dict(raw))
+        odd.ocsf = ocsf
+        assert _outcome(rs.match, odd) == _outcome(rs.match_interpreted, odd), raw
+
+
+def test_plans_hand_dict_subclasses_to_the_interpreted_path() -> None:
+    class Odd(dict[str, Any]):
+        def get(self, key: str, default: Any = None) -> Any:
+            return "foo"
+
+    rs = RuleSet.from_yaml(INDEXED)
+    for raw, ocsf in (({}, Odd()), (Odd(), {}), (Odd(a="bar"), Odd(a="bar"))):
+        e = ev(raw, ocsf=ocsf or None)
+        e.ocsf = ocsf
+        assert _outcome(rs.match, e) == _outcome(rs.match_interpreted, e), (raw, ocsf)

@@ -45,7 +45,7 @@ from ringfence.monitor.sigma.compiler import (
     _as_number,
     _as_text,
     fused_spec,
-    regex_text_test,
+    regex_text_memo,
     value_test,
 )
 from ringfence.monitor.sigma.fields import Getter, View, candidate_paths
@@ -64,6 +64,11 @@ _OPS = {
 }
 _M = object()  # the path ends in a missing key: the field has no values
 _S = object()  # a shape the inline walk does not decide (list, dotted key ...): use the getter
+
+
+def _no_dict() -> Any:
+    """A plan read the OCSF side and it is not a dict: the interpreted path decides."""
+    raise TypeError("the event's OCSF object is not a dict")
 
 
 def _lower_text(v: Any) -> str | None:
@@ -87,6 +92,26 @@ def _slow_index(
     for r in found:
         if r.residual is None or r.residual(view):
             hits.append(r)
+
+
+# Per index, the function found for an event's exact text is remembered: index fields are
+# equalities on categorical values (event types, actions, operations) that repeat, and the
+# lower-cased copy a probe needs costs more than the lookup. Bounded like the RE2 memo: texts
+# up to _MEMO_TEXT characters, at most _MEMO_SIZE per index, then the memo starts over. A
+# remembered answer is the answer: the text decides it alone.
+_MEMO_TEXT = 256
+_MEMO_SIZE = 4096
+_N = object()  # not remembered yet
+
+
+def _probe(memo: dict[str, Any], dispatch: dict[str, Any], text: str) -> Any:
+    """The index function for ``text`` (a plain str; None: no rule), remembered."""
+    found = dispatch.get(text.lower())
+    if len(text) <= _MEMO_TEXT:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[text] = found
+    return found
 
 
 @dataclass
@@ -122,6 +147,9 @@ class _Generator:
             "_num": _as_number,
             "_text": _as_text,
             "_slow_index": _slow_index,
+            "_probe": _probe,
+            "_no_dict": _no_dict,
+            "_N": _N,
         }
         self.funcs: list[str] = []
         self._n = 0
@@ -149,12 +177,17 @@ class _Generator:
 
     def _walk(self, var: str, path: str) -> list[str]:
         """Lines leaving in ``var`` the single value at ``path``, ``_M`` or ``_S``. ``o`` and
-        ``r`` are known to be dicts (checked once at the top of the plan)."""
+        ``r`` is known to be a dict (checked once at the top of the plan); ``o`` is checked
+        where it is read (many plans never read it: its memory stays untouched)."""
         if path == "raw":
             return [f"{var} = _S"]
         base, rest = ("r", path[4:]) if path.startswith("raw.") else ("o", path)
         parts = rest.split(".")
-        lines = [f"{var} = {base}.get({self.const(parts[0], 'p')}, _M)"]
+        first = self.const(parts[0], "p")
+        if base == "r":
+            lines = [f"{var} = r.get({first}, _M)"]
+        else:
+            lines = [f"{var} = o.get({first}, _M) if type(o) is dict else _no_dict()"]
         for p in parts[1:]:
             # an intermediate that is not an object (missing: maybe a dotted key; a list: fan
             # out) is left to the getter
@@ -247,10 +280,13 @@ class _Generator:
             inline = f"y{i} is not None and y{i} {_OPS[value.op]} {n}"
         elif isinstance(value, SigmaRegularExpression):
             # _regex's value test, inline: text of the value, then the remembered RE2 search
+            # (a plain str reads the memo itself first: no call when it is remembered)
             i = self.var(compiler.product, node.field, scope)
-            x, rx = f"x{i}", self.const(regex_text_test(value), "v")
+            rx_test, rx_memo = regex_text_memo(value)
+            x, rx, mm = f"x{i}", self.const(rx_test, "v"), self.const(rx_memo, "rm")
             inline = (
-                f"{rx}({x}) if type({x}) is str else (_t := _text({x})) is not None and {rx}(_t)"
+                f"(_a if (_a := {mm}.get({x})) is not None else {rx}({x})) if type({x}) is str"
+                f" else (_t := _text({x})) is not None and {rx}(_t)"
             )
         elif isinstance(value, SigmaBool):
             # value_test's bool: identity for bools, else the text "true"/"false" (cased)
@@ -325,8 +361,8 @@ class _Generator:
 
     def function(self, name: str, body: list[str], *, check: bool) -> None:
         lines = [f"def {name}(o, r, h):"]
-        if check:  # every walk starts with o.get / r.get
-            lines.append("    if type(o) is not dict or type(r) is not dict: raise TypeError")
+        if check:  # every walk starts with r.get (o.get checks o itself)
+            lines.append("    if type(r) is not dict: raise TypeError")
         lines += ["    " + ln for ln in body] or ["    pass"]
         self.funcs.append("\n".join(lines))
 
@@ -339,9 +375,14 @@ def generate(
     main = _Scope()
     body = g.rule_lines(unindexed, main, residual=False)
     dispatches: list[dict[str, Any]] = []
+    memos: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for spec in indexes:
         dispatch: dict[str, Any] = {}
         for key, rules in spec.table.items():
+            if all(r.residual is None for r in rules):
+                # the key alone proves these rules: the plan extends the hits, no call
+                dispatch[key] = tuple(rules)
+                continue
             fn = f"_key{len(g.funcs)}"
             g.function(fn, g.rule_lines(rules, _Scope(), residual=True), check=False)
             dispatch[key] = fn  # a name until the source is executed
@@ -351,22 +392,45 @@ def generate(
         body += g.prepare(main)
         table, get, d = g.const(spec.table), g.const(spec.get), g.const(dispatch, "d")
         x = f"x{i}"
-        # the lower-cased text when an earlier rule already made it (same value for a str)
-        key = f"t{i}" if f"t{i}" in main.ready else f"{x}.lower()"
+        if f"t{i}" in main.ready:
+            # the lower-cased text an earlier rule already made (same value for a str)
+            text_probe = [f"    f = {d}.get(t{i})"]
+        else:
+            # a plain str: the function remembered for this exact text, else lower-case it,
+            # probe and remember (``_probe``); a str subclass may lower() differently
+            memo = g.const({}, "m")
+            memos.append((g.ns[memo], dispatch))
+            text_probe = [
+                f"    f = {memo}.get({x}, _N)",
+                f"    if f is _N: f = _probe({memo}, {d}, {x})",
+            ]
+        # f: the rules the key proves (a tuple) or the function checking their residuals
+        run_f = [
+            "    if f is not None:",
+            "        if type(f) is tuple: h.extend(f)",
+            "        else: f(o, r, h)",
+        ]
         body += [
             f"if {x} is _S:",
             f"    _slow_index(_V(o, r), {get}, {table}, h)",
+            f"elif type({x}) is str:",
+            *text_probe,
+            *run_f,
             "else:",
-            f"    if isinstance({x}, str): f = {d}.get({key})",
+            f"    if isinstance({x}, str): f = {d}.get({x}.lower())",
             f"    elif isinstance({x}, int | float) and not isinstance({x}, bool):",
             f"        f = {d}.get(str({x}))",
             "    else: f = None",
-            "    if f is not None: f(o, r, h)",
+            *run_f,
         ]
     g.function("plan", body, check=True)
     source = "\n\n".join(g.funcs) + "\n"
     exec(compile(source, "<ringfence sigma plan>", "exec"), g.ns)  # noqa: S102 - see module doc
     for dispatch in dispatches:
         for key, fn_name in list(dispatch.items()):
-            dispatch[key] = g.ns[fn_name]
+            if type(fn_name) is str:
+                dispatch[key] = g.ns[fn_name]
+    for known, dispatch in memos:
+        # the table's own keys are their own lower case: known answers from the start
+        known.update((k, f) for k, f in dispatch.items() if k.lower() == k)
     return g.ns["plan"], source

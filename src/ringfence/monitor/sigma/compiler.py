@@ -60,6 +60,11 @@ _MEMO_SIZE = 4096
 
 def _re2_test(pattern: str, *, full: bool) -> Callable[[str], bool]:
     """A yes/no RE2 test, remembered for short texts (see ``_MEMO_TEXT``)."""
+    return _re2_memo(pattern, full=full)[0]
+
+
+def _re2_memo(pattern: str, *, full: bool) -> tuple[Callable[[str], bool], dict[str, bool]]:
+    """The remembered RE2 test and its memo (generated plans read the memo inline first)."""
     test = _re2_match(pattern, full=full)
     memo: dict[str, bool] = {}
 
@@ -73,7 +78,7 @@ def _re2_test(pattern: str, *, full: bool) -> Callable[[str], bool]:
                 memo[t] = answer
         return answer
 
-    return remembered
+    return remembered, memo
 
 
 def _re2_match(pattern: str, *, full: bool) -> Callable[[str], bool]:
@@ -292,6 +297,13 @@ def _regex(value: SigmaRegularExpression) -> ValueTest:
 
 def regex_text_test(value: SigmaRegularExpression) -> Callable[[str], bool]:
     """The (remembered) RE2 search of a Sigma ``re`` value, on text."""
+    return regex_text_memo(value)[0]
+
+
+def regex_text_memo(
+    value: SigmaRegularExpression,
+) -> tuple[Callable[[str], bool], dict[str, bool]]:
+    """``regex_text_test`` and the memo of its answers (text → answer)."""
     flags = ""
     if SigmaRegularExpressionFlag.IGNORECASE in value.flags:
         flags += "i"
@@ -301,10 +313,9 @@ def regex_text_test(value: SigmaRegularExpression) -> Callable[[str], bool]:
         flags += "s"
     pattern = value.regexp.to_plain()
     try:
-        rx = _re2_test((f"(?{flags})" if flags else "") + pattern, full=False)
+        return _re2_memo((f"(?{flags})" if flags else "") + pattern, full=False)
     except Exception as exc:  # re2.error: backreferences, lookaround ...
         raise Unsupported(f"regular expression {pattern!r} is not RE2-compatible: {exc}") from None
-    return rx
 
 
 _OPS: dict[CompareOperators, Callable[[float, float], bool]] = {

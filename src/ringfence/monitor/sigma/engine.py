@@ -121,7 +121,8 @@ class RuleSet:
         self.correlations: list[CompiledCorrelation] = []
         self.problems: list[RuleProblem] = []
         self._plans: dict[tuple[str, str], _Plan] = {}
-        self._runs: dict[tuple[str, str], PlanFunction | None] = {}  # plan.run by source
+        # plan.run by product, then service
+        self._runs: dict[str, dict[str, PlanFunction | None]] = {}
         self._by_key: dict[str, CompiledRule] = {}
         self._corr_by_rule: dict[str, list[CompiledCorrelation]] = {}
 
@@ -361,11 +362,13 @@ class RuleSet:
         """The rules matching ``event``, in plan order: the plan's generated function; an
         event shape it refuses (or a TypeError/ValueError/AttributeError on the way) is decided
         by the interpreted path, which falls back to guarded full evaluation."""
-        run = self._runs.get((event.product, event.service))
+        # product, then service: two lookups on (usually shared) strings cost less than
+        # building, hashing and comparing a (product, service) tuple per event
+        by_service = self._runs.get(event.product)
+        run = None if by_service is None else by_service.get(event.service)
         if run is None:
-            run = self._runs[(event.product, event.service)] = self._plan(
-                event.product, event.service
-            ).run
+            run = self._plan(event.product, event.service).run
+            self._runs.setdefault(event.product, {})[event.service] = run
         hits: list[CompiledRule] = []
         try:
             run(event.ocsf, event.raw, hits)  # type: ignore[misc]
