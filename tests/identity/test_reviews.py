@@ -156,6 +156,47 @@ def test_reminders_once_a_day_and_overdue(
     assert again[0].overdue is True
 
 
+def test_reminders_are_delivered_to_each_reviewer_and_retried_when_undelivered(
+    reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    import socket
+    import threading
+
+    from ringfence.identity.reviews import reminder_sender
+    from ringfence.monitor.sinks import EmailSink, WebhookSink
+    from tests.monitor.test_sinks import _SmtpHandler, _Tcp
+
+    _campaign(reviews, clock, due_at=clock.now() + timedelta(days=1))
+    # A sink that is down: nothing delivered, the campaign is reminded again on the next run.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    down = WebhookSink("chat", f"http://127.0.0.1:{port}/hook", timeout=1)
+    (failed,) = reviews.reminders(within_days=3, actor="t", send=reminder_sender(down))
+    assert failed.delivery is not None and failed.delivery.startswith("failed: ")
+    server: Any = _Tcp(("127.0.0.1", 0), _SmtpHandler)
+    server.envelope, server.messages = [], []
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        mail = EmailSink(
+            "mail", "127.0.0.1", server.server_address[1], "rf@example.com",
+            ["security@example.com"], starttls=False,
+        )  # fmt: skip
+        (sent,) = reviews.reminders(within_days=3, actor="t", send=reminder_sender(mail))
+        assert sent.delivery == "sent" and sent.reviewer == "alice@example.com"
+        # To the reviewer, not to the sink's own recipients; says what to do and by when.
+        rcpts = [line for line in server.envelope if line.upper().startswith("RCPT")]
+        assert len(rcpts) == 1 and "alice@example.com" in rcpts[0]
+        assert not any("security@example.com" in line for line in server.envelope)
+        (body,) = server.messages
+        assert b"q3-crm" in body and b"2 integration(s)" in body
+        # Delivered: once a day again.
+        assert reviews.reminders(within_days=3, actor="t", send=reminder_sender(mail)) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_evidence_export_csv_and_json(
     reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
 ) -> None:

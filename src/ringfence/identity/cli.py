@@ -459,20 +459,41 @@ def review_decide(
 
 
 @reviews_app.command("remind")
-def review_remind(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
-    """List reviewers to remind (campaigns due soon or overdue; once a day per campaign)."""
+def review_remind(
+    sink: Annotated[
+        str | None,
+        typer.Option(
+            help="Deliver through this monitor.yaml sink: an e-mail sink writes to each "
+            "reviewer, any other sink gets every reminder. Without it the reminders are listed."
+        ),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    output: OutputOpt = OutputFormat.TABLE,
+) -> None:
+    """Remind reviewers with undecided items (campaigns due soon or overdue; once a day per
+    campaign, again on the next run for a campaign whose delivery failed)."""
+    from ringfence.identity.reviews import reminder_sender
+    from ringfence.monitor.wiring import configured_sink
+
     rt = open_runtime(data_dir)
     try:
+        send = reminder_sender(configured_sink(rt, sink)) if sink else None
         days = IdentitySettings().review_reminder_days
-        reminders = AccessReviews(rt.store, rt.clock).reminders(within_days=days, actor=ACTOR)
+        reminders = AccessReviews(rt.store, rt.clock).reminders(
+            within_days=days, actor=ACTOR, send=send
+        )
     finally:
         rt.close()
     emit_table(
         [r.__dict__ for r in reminders],
-        ["campaign", "reviewer", "pending", "due_at", "overdue"],
+        ["campaign", "reviewer", "pending", "due_at", "overdue", "delivery"],
         title="reminders",
         fmt=output,
     )
+    failed = [r for r in reminders if (r.delivery or "").startswith("failed")]
+    if failed:
+        console.print(f"[red]{len(failed)} reminder(s) not delivered[/]: they are retried next run")
+        raise typer.Exit(1)
 
 
 @reviews_app.command("close")

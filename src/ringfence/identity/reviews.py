@@ -12,7 +12,9 @@ the tamper-evident log. Never deletes an integration.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +29,7 @@ from ringfence.core.errors import (
     ConflictError,
     NotFoundError,
     PermissionDeniedError,
+    RingfenceError,
     ValidationError,
 )
 from ringfence.identity.models import ReviewCampaign, ReviewItem
@@ -37,6 +40,15 @@ from ringfence.store.models import App, AuditRecord, Integration, IntegrationSta
 DECISIONS = ("keep", "reduce", "revoke")
 
 
+NO_OWNER = "(no owner: security team)"
+
+
+class ReminderNotSent(RingfenceError):
+    code = "reminder_not_sent"
+    status = 502
+    title = "Reminder not delivered"
+
+
 @dataclass(frozen=True)
 class Reminder:
     campaign: str
@@ -44,6 +56,11 @@ class Reminder:
     pending: int
     due_at: datetime
     overdue: bool
+    delivery: str | None = None  # "sent", "failed: <why>", or None when nothing was sent
+
+
+# Sends one reminder; raises to say it could not (the campaign is then reminded again next run).
+ReminderSender = Callable[["Reminder"], None]
 
 
 def _gateway_usage(s: Session) -> dict[str, set[str]] | None:
@@ -313,11 +330,15 @@ class AccessReviews:
             return counts
 
     # -- reminders -------------------------------------------------------------------------
-    def reminders(self, *, within_days: int, actor: str) -> list[Reminder]:
+    def reminders(
+        self, *, within_days: int, actor: str, send: ReminderSender | None = None
+    ) -> list[Reminder]:
         """Who still has undecided items in campaigns due within ``within_days`` (or overdue).
 
-        Each campaign reminds at most once a day; every reminder is an audit record (delivery
-        channels read those, or the CLI prints them).
+        Each campaign reminds at most once a day; every run is an audit record. With ``send``
+        (``reminder_sender``: e-mail to each reviewer, or a chat / webhook sink) each reminder
+        is delivered too; a campaign any of whose reminders could not be delivered is not
+        marked reminded, so the next run tries again instead of waiting a day.
         """
         now = self._clock.now()
         out: list[Reminder] = []
@@ -340,22 +361,36 @@ class AccessReviews:
                     )
                 ):
                     owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
-                    who = owner.email if owner else "(no owner: security team)"
+                    who = owner.email if owner else NO_OWNER
                     pending[who] = pending.get(who, 0) + 1
                 if not pending:
                     continue
-                campaign.last_reminded_at = now
+                failed: list[str] = []
                 for who, count in sorted(pending.items()):
-                    out.append(
-                        Reminder(campaign.name, who, count, campaign.due_at, campaign.due_at < now)
-                    )
+                    due, overdue = campaign.due_at, campaign.due_at < now
+                    reminder = Reminder(campaign.name, who, count, due, overdue)
+                    if send is not None:
+                        try:
+                            send(reminder)
+                            reminder = dataclasses.replace(reminder, delivery="sent")
+                        except RingfenceError as exc:
+                            failed.append(who)
+                            reminder = dataclasses.replace(reminder, delivery=f"failed: {exc}")
+                    out.append(reminder)
+                if not failed:
+                    campaign.last_reminded_at = now
                 audit.append(
                     s,
                     actor=actor,
                     action="review.remind",
                     entity_type="review_campaign",
                     entity_id=campaign.id,
-                    after={"reviewers": sorted(pending), "overdue": campaign.due_at < now},
+                    after={
+                        "reviewers": sorted(pending),
+                        "overdue": campaign.due_at < now,
+                        "delivered": send is not None,
+                        "failed": failed,
+                    },
                     clock=self._clock,
                 )
         return out
@@ -418,3 +453,42 @@ class AccessReviews:
                 row.append(text_value)
             writer.writerow(row)
         return buf.getvalue()
+
+
+def reminder_sender(sink: Any) -> ReminderSender:
+    """Deliver reminders through a monitor sink (monitor.yaml ``sinks:``). An e-mail sink
+    writes to each reviewer's own address (the sink's configured recipients get those of
+    integrations nobody owns); any other sink (chat, webhook, SIEM) gets every reminder."""
+    from ringfence.monitor.sinks import EmailSink, SinkError
+
+    def send(r: Reminder) -> None:
+        try:
+            deliver(r)
+        except SinkError as exc:
+            raise ReminderNotSent(str(exc)) from None
+
+    def deliver(r: Reminder) -> None:
+        when = "was due" if r.overdue else "is due"
+        notice = {
+            "severity": "Low",
+            "message": f"Access review {r.campaign} {when} {r.due_at.date().isoformat()}: "
+            f"{r.pending} integration(s) of {r.reviewer} still need a decision "
+            "(keep, reduce or revoke) — /console/reviews or `ringfence reviews decide`.",
+            "finding_info": {
+                "title": f"Access review {r.campaign}: {r.pending} decision(s) pending",
+                "uid": f"review-reminder:{r.campaign}:{r.reviewer}",
+            },
+            "unmapped": {
+                "campaign": r.campaign,
+                "reviewer": r.reviewer,
+                "pending": r.pending,
+                "due_at": r.due_at.isoformat(),
+                "overdue": r.overdue,
+            },
+        }
+        if isinstance(sink, EmailSink) and r.reviewer != NO_OWNER:
+            dataclasses.replace(sink, recipients=[r.reviewer]).send(notice)
+        else:
+            sink.send(notice)
+
+    return send

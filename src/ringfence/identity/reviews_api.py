@@ -116,10 +116,18 @@ def close_campaign(request: Request, ref: str, caller: Caller) -> dict[str, int]
 
 
 @reviews_router.post("/reviews/remind")
-def send_reminders(request: Request, caller: Caller) -> list[dict[str, Any]]:
+def send_reminders(
+    request: Request, caller: Caller, sink: str | None = None
+) -> list[dict[str, Any]]:
+    """Reminders due now; with ``?sink=NAME`` delivered through that monitor.yaml sink."""
+    from ringfence.identity.reviews import reminder_sender
+    from ringfence.monitor.wiring import configured_sink
+
     need(caller, REVIEWS_MANAGE)
+    send = reminder_sender(configured_sink(runtime_of(request), sink)) if sink else None
     days = settings_of(request).review_reminder_days
-    return [r.__dict__ for r in _reviews(request).reminders(within_days=days, actor=caller.actor)]
+    found = _reviews(request).reminders(within_days=days, actor=caller.actor, send=send)
+    return [r.__dict__ for r in found]
 
 
 @reviews_router.get("/reviews/{ref}/export")

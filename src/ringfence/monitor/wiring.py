@@ -101,3 +101,21 @@ def _section(cfg: dict[str, Any], name: str, cls: type[T]) -> T:
             timedelta(seconds=float(v)) if isinstance(default, timedelta) else type(default)(v)
         )
     return cls(**values)
+
+
+def configured_sinks(rt: Runtime) -> dict[str, Any]:
+    """The sinks of ``<data_dir>/monitor.yaml`` by name (secrets resolved from the vault)."""
+    from ringfence.monitor.sinks import build_sinks
+
+    return build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
+
+
+def configured_sink(rt: Runtime, name: str) -> Any:
+    from ringfence.core.errors import ValidationError
+
+    sinks = configured_sinks(rt)
+    if name not in sinks:
+        raise ValidationError(
+            f"no sink {name!r} in monitor.yaml; configured: {', '.join(sorted(sinks)) or 'none'}"
+        )
+    return sinks[name]

@@ -21,12 +21,11 @@ def responder_for(
     else ``RINGFENCE_CONNECTORS_FILE``). A bad file raises, unless ``on_error`` is given: then
     it is told (``"sinks"`` / ``"connectors"``) and that part is left empty — for long-running
     processes that must not stop for it."""
-    from ringfence.monitor.sinks import build_sinks
-    from ringfence.monitor.wiring import load_config
+    from ringfence.monitor.wiring import configured_sinks
 
     sinks: dict[str, Any] = {}
     try:
-        sinks = build_sinks(list(load_config(rt.settings.data_dir).get("sinks") or []), rt.vault)
+        sinks = configured_sinks(rt)
     except Exception as exc:
         if on_error is None:
             raise
