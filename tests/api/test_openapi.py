@@ -86,6 +86,16 @@ def test_every_operation_documents_its_client_errors_as_problem_json(api: Api) -
     assert ops >= 100
 
 
+def test_estate_routes_document_the_body_they_read(api: Api) -> None:
+    # They read the raw body, so FastAPI infers none; without it a client (or schemathesis)
+    # sees an operation that takes nothing and always answers 415.
+    spec = _spec(api)
+    for action in ("plan", "apply"):
+        body = spec["paths"][f"/api/v1/estate/{action}"]["post"]["requestBody"]
+        assert body["required"] is True
+        assert {"application/yaml", "application/json"} <= set(body["content"])
+
+
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     out = []
     for path, item in spec["paths"].items():

@@ -39,6 +39,20 @@ router = APIRouter(
 )
 
 
+# The body is read raw (YAML text, or the same document as JSON), so FastAPI cannot infer it;
+# declared here so clients and fuzzers know what to send.
+_ESTATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A ringfence.yaml document (`apiVersion: ringfence/v1`).",
+        "content": {
+            "application/yaml": {"schema": {"type": "string"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
 class UnsupportedMediaTypeError(RingfenceError):
     code = "unsupported_media_type"
     status = 415
@@ -93,7 +107,7 @@ def _plan_out(plan: Plan) -> dict[str, Any]:
     return {**plan.to_dict(), "fingerprint": fingerprint(plan)}
 
 
-@router.post("/plan")
+@router.post("/plan", openapi_extra=_ESTATE_BODY)
 async def plan(request: Request, _p: Reader) -> dict[str, Any]:
     """What applying the posted ringfence.yaml would create, update and delete; changes nothing."""
     estate = await _estate(request)
@@ -106,7 +120,7 @@ async def plan(request: Request, _p: Reader) -> dict[str, Any]:
     return _plan_out(result)
 
 
-@router.post("/apply")
+@router.post("/apply", openapi_extra=_ESTATE_BODY)
 async def apply(request: Request, principal: Writer) -> dict[str, Any]:
     """Reconcile the store with the posted ringfence.yaml in one transaction.
 
