@@ -43,6 +43,14 @@ def test_demo_smoke_runs_the_whole_perimeter(
         assert m, out
         accounts = Accounts(rt.store, rt.vault, rt.clock, IdentitySettings())
         assert accounts.login_password(m.group(1), m.group(2)).username == m.group(1)
+        # An open access review for the console's review page, with the gateway's evidence.
+        from ringfence.identity.reviews import AccessReviews
+
+        reviews = AccessReviews(rt.store, rt.clock)
+        (campaign,) = [c for c in reviews.campaigns() if c.status == "open"]
+        items = {i["integration"]: i for i in reviews.items(campaign.id)}
+        assert items["hubspot-salesforce-sync"]["used_source"] == "gateway"
+        assert items["hubspot-salesforce-sync"]["used_scopes"] == ["api"]
     finally:
         rt.close()
 

@@ -50,6 +50,7 @@ FAKE_VENDOR_TOKEN = "test-token"  # what the loopback fakes accept; not a real c
 DEMO_INTEGRATION = "hubspot-salesforce-sync"
 SIEM_HOOK_KEY = "demo/siem-webhook-key"  # the webhook sink's HMAC key, random per data dir
 DEMO_SECURITY_MAILBOX = "security@northwind.example"
+DEMO_REVIEW = "demo-quarterly-salesforce"
 
 
 @dataclass
@@ -163,6 +164,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
     from ringfence.gateway.clients import create_api_key, create_client, list_clients
     from ringfence.gateway.config import GatewayConfig
     from ringfence.gateway.tokens import ensure_signing_key
+    from ringfence.gateway.usage import record_usage
     from ringfence.inventory import apply_estate, load_estate
     from ringfence.monitor.gateway_feed import in_process_sink
 
@@ -268,6 +270,10 @@ def _run(opts: DemoOptions, console: Console) -> int:
         servers += [api, gw]
 
         ok = _probe(console, api.url, gw.url, key.api_key.get_secret_value())
+        # The gateway folds its usage counters into the store every 5 s; do it now, so the
+        # access review below already sees the probe's request as evidence of a used scope.
+        record_usage(rt.store, gateway.usage.take())
+        _review_campaign(rt)
         console.print(_summary(rt))
         api_token = token.token.get_secret_value()
         gw_key = key.api_key.get_secret_value()
@@ -323,6 +329,25 @@ def _console_user(rt: Runtime) -> tuple[str, str]:
     except NotFoundError:
         accounts.create_user(username, roles=["security-analyst"], password=password, actor="demo")
     return username, password
+
+
+def _review_campaign(rt: Runtime) -> None:
+    """An open access review of the integrations touching Salesforce, so the console's review
+    page has something to decide (used scopes come from the gateway's observed usage)."""
+    from datetime import timedelta
+
+    from ringfence.identity.reviews import AccessReviews
+
+    reviews = AccessReviews(rt.store, rt.clock)
+    if any(c.name == DEMO_REVIEW and c.status == "open" for c in reviews.campaigns()):
+        return
+    reviews.create(
+        DEMO_REVIEW,
+        scope_kind="app",
+        scope_ref="Salesforce Sales Cloud",
+        due_at=rt.clock.now() + timedelta(days=14),
+        actor="demo",
+    )
 
 
 def _probe(console: Console, api_url: str, gw_url: str, gw_key: str) -> bool:
