@@ -262,7 +262,15 @@ def test_syslog_over_tls_verifies_the_receiver(
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     payload = alert_payload(runtime, clock)
-    SyslogSink("siem", "127.0.0.1", port, "tls", "cef", ca_file=cert).send(payload)
+    # Configured as monitor.yaml documents it (the configuration path once refused `tls`).
+    spec = {"name": "siem", "type": "syslog", "host": "127.0.0.1", "port": port}
+    configured = build_sinks([{**spec, "protocol": "tls", "ca_file": cert}])["siem"]
+    assert isinstance(configured, SyslogSink) and configured.ca_file == cert
+    configured.send(payload)
+    with pytest.raises(ConfigError, match="ca_file goes with protocol tls"):
+        build_sinks([{**spec, "protocol": "udp", "ca_file": cert}])
+    defaulted = build_sinks([{"name": "s", "type": "syslog", "host": "h", "protocol": "tls"}])
+    assert isinstance(defaulted["s"], SyslogSink) and defaulted["s"].port == 6514  # RFC 5425
     with pytest.raises(SinkError, match="CERTIFICATE_VERIFY_FAILED"):
         SyslogSink("siem", "127.0.0.1", port, "tls", "cef").send(payload)  # system CAs only
     t.join(10)

@@ -333,10 +333,18 @@ def build_sinks(specs: list[Any], vault: Any = None) -> dict[str, Sink]:
             if kind == "syslog":
                 proto = str(spec.get("protocol", "udp"))
                 fmt = str(spec.get("format", "cef"))
-                if proto not in ("udp", "tcp") or fmt not in ("cef", "json"):
-                    raise ConfigError(f"sink {name!r}: protocol udp|tcp, format cef|json")
+                if proto not in ("udp", "tcp", "tls") or fmt not in ("cef", "json"):
+                    raise ConfigError(f"sink {name!r}: protocol udp|tcp|tls, format cef|json")
+                ca_file = spec.get("ca_file")
+                if ca_file is not None and proto != "tls":
+                    raise ConfigError(f"sink {name!r}: ca_file goes with protocol tls")
                 out[name] = SyslogSink(
-                    name, str(spec["host"]), int(spec.get("port", 514)), proto, fmt
+                    name,
+                    str(spec["host"]),
+                    int(spec.get("port", 6514 if proto == "tls" else 514)),  # RFC 5425 / 5426
+                    proto,
+                    fmt,
+                    ca_file=str(ca_file) if ca_file is not None else None,
                 )
             elif kind in ("webhook", "slack"):
                 out[name] = WebhookSink(
