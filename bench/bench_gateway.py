@@ -22,8 +22,13 @@ Standalone (not a test): ``.venv/bin/python bench/bench_gateway.py [--duration 1
 Options: ``--server serve|uvicorn-stock|granian-asgi`` (default: ``ringfence gateway serve``,
 what operators run); ``--profile FILE`` records py-spy (raw format) during the full-pipeline
 run; ``--ab-src DIR`` instead runs DIR/src's gateway (before) and this tree's (after) side by
-side in alternating rounds and prints gateway CPU µs/request (and its kernel share) per round,
-the figure to compare on a shared machine.
+side in alternating rounds and prints gateway CPU µs/request (and its kernel share) and p50/p99
+per round, the figures to compare on a shared machine (``--ab-paced``: the rounds use the
+half-load pacing, to compare the tail); ``--trace`` runs the gateway with timing probes
+(``bench/gateway_helpers.py``) and prints where the half-load requests spent their time:
+queueing before the app, Redis and upstream awaits, event-loop lag (loop busy vs process
+descheduled), and the periodic GIL-holding work (policy polls, audit/usage flushes, GC) that
+overlapped requests slower than 3 ms. Traced figures are diagnostics, not benchmark numbers.
 """
 
 from __future__ import annotations
@@ -292,6 +297,12 @@ def main() -> int:
         "(after), interleaved rounds of the full pipeline, CPU us/request per round",
     )
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds")
+    parser.add_argument(
+        "--ab-paced",
+        action="store_true",
+        help="A/B rounds with the half-load pacing (each connection pauses 0-10 ms between "
+        "requests; size the load with --connections): compares the p99 tail, round by round",
+    )
     parser.add_argument(
         "--trace",
         action="store_true",
@@ -566,6 +577,7 @@ def _ab(
                 headers=headers,
                 body=body_4k(),
                 workdir=work,
+                delay_ms=HALF_DELAY_MS if args.ab_paced else None,
             )
             u1, s1 = tree_cpu_split(pids[side])
             served = max(1.0, res.rps * args.duration)
@@ -576,6 +588,7 @@ def _ab(
         f"\n# gateway A/B (full pipeline) — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"before={args.ab_src}, after={ROOT}, wrk -c{args.connections} -d{args.duration}s x "
         f"{args.rounds} rounds, workers={args.workers} each, DLP engine={args.dlp_engine}"
+        + (f", paced (0-{2 * HALF_DELAY_MS} ms pauses)" if args.ab_paced else "")
     )
     print(
         "| side | CPU us/req per round | median CPU us/req | of which kernel "
@@ -590,6 +603,15 @@ def _ab(
             f"| {side} | {', '.join(f'{r.cpu_us:.0f}' for r in results)} | "
             f"{cpus[len(cpus) // 2]:.0f} | {sorted(sys_us[side])[len(cpus) // 2]:.0f} | "
             f"{rps[len(rps) // 2]:,.0f} | {bad} |"
+        )
+    print("| side | p99 ms per round | median p99 ms | median p50 ms |")
+    print("|---|---|---:|---:|")
+    for side, results in rows.items():
+        p99s = sorted(r.p99_ms for r in results)
+        p50s = sorted(r.p50_ms for r in results)
+        print(
+            f"| {side} | {', '.join(f'{r.p99_ms:.2f}' for r in results)} | "
+            f"{p99s[len(p99s) // 2]:.2f} | {p50s[len(p50s) // 2]:.2f} |"
         )
     return 0
 
