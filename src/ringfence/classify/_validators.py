@@ -207,6 +207,12 @@ def _email_py(value: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _phone_parse(value: str, region: str | None) -> bool:
+    if region is None:
+        # Plain international numbers are decided from the same metadata without the
+        # general parser (exact; ~7x faster); anything else goes to phonenumbers.
+        fast = international_valid(value)
+        if fast is not None:
+            return fast
     num = phonenumbers.parse(value, region)
     return bool(phonenumbers.is_valid_number(num))
 
@@ -219,10 +225,7 @@ def phone(value: str) -> bool:
         return False
     s = value.strip()
     if s.startswith("+"):
-        # Plain international numbers are decided from the same metadata without the
-        # general parser (exact; ~10x faster); anything else goes to phonenumbers.
-        fast = international_valid(s)
-        return fast if fast is not None else _phone_parse(s, None)
+        return _phone_parse(s, None)
     if len(d) == 8 and s[4:5] == "-" and s[:4].isdigit():  # looks like a date 2024-0115
         return False
     return any(_phone_parse(s, r) for r in ("US", "GB", "DE", "FR"))
