@@ -151,3 +151,49 @@ def test_remembered_regex_answers_equal_re2_past_the_memo_bounds() -> None:
         texts += ["/admin/" + "a" * _MEMO_TEXT, "ab" + "z" * _MEMO_TEXT + "cd"]
         for t in texts + texts[::-1]:  # the second pass is answered from the memo
             assert remembered(t) is direct(t), t
+
+
+def _address_like(rng: random.Random) -> str:
+    """Texts near the dotted-quad grammar: octets past 255, leading zeros, 3 or 5 parts,
+    spaces, NUL, non-ASCII digits, signs, IPv6 and v4-mapped forms, scope ids."""
+    if rng.random() < 0.15:
+        return rng.choice(
+            ["::1", "::ffff:203.0.113.7", "2001:db8::1", "fe80::1%eth0", "", " ", "localhost"]
+        )
+    parts = []
+    for _ in range(rng.choice([4, 4, 4, 4, 3, 5])):
+        octet = str(rng.choice([0, 7, 10, 113, 203, 255, 256, 999, rng.randrange(300)]))
+        if rng.random() < 0.05:
+            octet = "0" + octet
+        parts.append(octet)
+    text = ".".join(parts)
+    if rng.random() < 0.2:
+        i = rng.randrange(len(text) + 1)
+        junk = [" ", "\t", "\x00", "x", "\u0661", "+", "-", "/24", "%1"]  # U+0661: Arabic 1
+        text = text[:i] + rng.choice(junk) + text[i:]
+    if rng.random() < 0.1:
+        text = f" {text}\n"
+    return text
+
+
+def test_cidr_fast_path_equals_ipaddress() -> None:
+    import ipaddress
+
+    from ringfence.monitor.sigma.compiler import _cidr_test
+
+    rng = random.Random(3)
+    texts = [_address_like(rng) for _ in range(20000)]
+    texts += ["203.0.113.0", "203.0.113.255", "203.0.114.0", "10.0.0.1", "0.0.0.0"]
+    inside = 0
+    for cidr in ("203.0.113.0/24", "10.0.0.0/8", "0.0.0.0/0", "203.0.113.7/32", "2001:db8::/32"):
+        net = ipaddress.ip_network(cidr)
+        test = _cidr_test(net)
+        for t in texts:
+            try:
+                expected = ipaddress.ip_address(t.strip()) in net
+            except ValueError:
+                expected = False
+            assert test(t) is expected, (cidr, t)
+            inside += expected
+        assert test(203) is False and test(None) is False and test(["10.0.0.1"]) is False
+    assert inside > 2000  # the texts reach inside the networks, not only past them

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import operator
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -326,6 +327,35 @@ _OPS: dict[CompareOperators, Callable[[float, float], bool]] = {
 }
 
 
+def _in_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network, text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text) in net
+    except ValueError:
+        return False
+
+
+def _cidr_test(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> ValueTest:
+    """``cidr``: is the text an address inside ``net``. For an IPv4 network, a dotted quad is
+    read by ``inet_pton`` (strict like ``ipaddress``: four decimal octets, no leading zeros;
+    ~4x cheaper than building an address object); any other text goes to ``ipaddress``."""
+    if net.version != 4:
+        return lambda v: isinstance(v, str) and _in_network(net, v.strip())
+    low, mask = int(net.network_address), int(net.netmask)
+    pton, v4 = socket.inet_pton, socket.AF_INET
+
+    def in_net(v: Any) -> bool:
+        if not isinstance(v, str):
+            return False
+        text = v.strip()
+        try:
+            packed = pton(v4, text)
+        except (OSError, ValueError):  # not a dotted quad (IPv6, garbage, NUL, non-ASCII)
+            return _in_network(net, text)
+        return int.from_bytes(packed, "big") & mask == low
+
+    return in_net
+
+
 def _time_part(v: Any, part: TimestampPart) -> int | None:
     t: datetime | None = None
     if isinstance(v, int | float) and not isinstance(v, bool):
@@ -366,17 +396,7 @@ def value_test(value: Any, placeholders: Mapping[str, Sequence[str]]) -> ValueTe
         n = float(value.number)
         return lambda v: _as_number(v) == n
     if isinstance(value, SigmaCIDRExpression):
-        net = value.network
-
-        def in_net(v: Any) -> bool:
-            if not isinstance(v, str):
-                return False
-            try:
-                return ipaddress.ip_address(v.strip()) in net
-            except ValueError:
-                return False
-
-        return in_net
+        return _cidr_test(value.network)
     if isinstance(value, SigmaCompareExpression):
         if value.op not in _OPS:
             raise Unsupported(f"comparison operator {value.op.name}")
