@@ -58,6 +58,16 @@ class LoginIn(StrictBody):
     recovery_code: StrictStr | None = Field(default=None, max_length=20)
 
 
+# Read by hand (a form or JSON), so FastAPI infers no body: declared for clients and fuzzers.
+_LOGIN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": LoginIn.model_json_schema()}
+            for media in ("application/json", "application/x-www-form-urlencoded")
+        },
+    }
+}
 MAX_AUTH_BODY = 64 * 1024  # /auth is outside /api/ (no BodyGuard): sign-in bodies are tiny
 
 
@@ -162,7 +172,7 @@ def _refuse_cross_site(request: Request) -> None:
         raise refused
 
 
-@auth_router.post("/login")
+@auth_router.post("/login", openapi_extra=_LOGIN_BODY)
 async def login(request: Request, response: Response) -> dict[str, Any]:
     """Password sign-in (plus TOTP or a recovery code when enrolled)."""
     _refuse_cross_site(request)
