@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -23,6 +24,7 @@ from ringfence.gateway.clients import create_client
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.tlsproto import ClientCertHttpToolsProtocol
 from ringfence.gateway.tokens import cert_thumbprint
+from ringfence.gateway.workers import DispatchedServer, listening_socket
 from ringfence.runtime import Runtime
 from tests.gateway.test_client_auth import make_ca, make_client_cert
 from tests.gateway.upstream import free_port
@@ -62,9 +64,12 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
+@pytest.mark.parametrize("dispatched", [False, True], ids=["uvicorn", "serve-workers"])
 async def test_direct_tls_with_certificate_bound_tokens(
-    gw_runtime: Runtime, tmp_path: Path
+    gw_runtime: Runtime, tmp_path: Path, dispatched: bool
 ) -> None:
+    # serve-workers: the connection is accepted elsewhere and handed over as a file
+    # descriptor (``serve --workers N``); TLS and the client certificate must work the same.
     ca_key, ca = make_ca("Gateway test CA")
     (tmp_path / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     cert_pem, key_pem = _server_cert(ca_key, ca)
@@ -91,20 +96,38 @@ async def test_direct_tls_with_certificate_bound_tokens(
         config=GatewayConfig(dlp_engine="builtin"),
     )
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            gateway,
-            host="127.0.0.1",
-            port=port,
-            log_level="error",
-            lifespan="on",
-            http=ClientCertHttpToolsProtocol,
-            ssl_certfile=str(tmp_path / "server.pem"),
-            ssl_keyfile=str(tmp_path / "server.key"),
-            ssl_ca_certs=str(tmp_path / "ca.pem"),
-            ssl_cert_reqs=ssl.CERT_REQUIRED,
-        )
+    config = uvicorn.Config(
+        gateway,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        lifespan="on",
+        http=ClientCertHttpToolsProtocol,
+        ssl_certfile=str(tmp_path / "server.pem"),
+        ssl_keyfile=str(tmp_path / "server.key"),
+        ssl_ca_certs=str(tmp_path / "ca.pem"),
+        ssl_cert_reqs=ssl.CERT_REQUIRED,
     )
+    stop_dealing = threading.Event()
+    if dispatched:
+        listener = listening_socket("127.0.0.1", port)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        server: uvicorn.Server = DispatchedServer(config, theirs)
+
+        def deal() -> None:
+            listener.settimeout(0.1)
+            while not stop_dealing.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                with conn:
+                    socket.send_fds(ours, [b"c"], [conn.fileno()])
+
+        dealer = threading.Thread(target=deal, daemon=True)
+        dealer.start()
+    else:
+        server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(500):
@@ -135,3 +158,9 @@ async def test_direct_tls_with_certificate_bound_tokens(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        stop_dealing.set()
+        if dispatched:
+            dealer.join(timeout=10)
+            listener.close()
+            ours.close()
+            theirs.close()

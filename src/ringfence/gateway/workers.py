@@ -1,23 +1,29 @@
-"""Worker processes of ``ringfence gateway serve --workers N``, one listening socket each.
+"""Worker processes of ``ringfence gateway serve --workers N``: the supervisor accepts and
+deals new connections to the workers in turn.
 
-uvicorn's own multi-worker mode binds one socket and hands it to every worker. A new
-connection then goes to whichever worker wakes first, and that worker accepts every connection
-waiting in the queue: when a client pool opens its keep-alive connections at once (a load
-balancer, a sync job), one worker gets them all and the others idle. Measured on the gateway
-benchmark at half load: all 13 connections on one of two workers, so one event loop queued
-what two could serve — the main part of the half-load p99 tail with 2 workers.
+uvicorn's own multi-worker mode shares one listening socket and a worker's event loop accepts
+every waiting connection when it wakes: when a client pool opens its keep-alive connections at
+once (a load balancer, a sync job), the worker that woke first gets them all and the others
+idle. Measured on the gateway benchmark at half load: all 13 connections on one of two
+workers, so one event loop queued what two could serve — the main part of the half-load p99
+tail with 2 workers. Per-worker ``SO_REUSEPORT`` sockets spread connections by a hash (9 of
+13 on one worker one time in four); one accept per wake-up on a shared socket still lets a
+running worker take a whole burst.
 
-Here every worker binds its own ``SO_REUSEPORT`` socket on the address and the kernel spreads
-new connections across the workers' sockets (by a hash of the connection's addresses, as
-nginx's ``reuseport``). The supervisor keeps a non-listening probe socket bound, so a second
-server cannot take the port, restarts a worker that dies (a worker that fails at start stops
-everything: it would fail again) and stops the workers on SIGINT/SIGTERM. Linux only accepts
-``SO_REUSEPORT`` group members of the same user, so another account cannot join the group
-and receive connections.
+So the supervisor accepts (one thread, blocking ``accept``) and hands each connection's file
+descriptor to the next live worker over a Unix ``SOCK_SEQPACKET`` pair (``SCM_RIGHTS``), round
+robin, as Node's cluster module does; the worker attaches it to its event loop with uvicorn's
+own protocol and state, so TLS, graceful shutdown and connection tracking work unchanged. The
+supervisor binds the port (failing fast if it is taken), restarts a worker that dies (the
+connections it had not yet attached are reset), stops everything if a worker cannot start, and
+stops the workers on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import multiprocessing
 import signal
 import socket
@@ -25,42 +31,100 @@ import threading
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
+import uvicorn
+
 from ringfence.core.logging import get_logger
 
 _log = get_logger("ringfence.gateway.workers")
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start
 
 
-def reuseport_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` that other same-user sockets may also bind."""
+def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
+        sock.listen(backlog)
     except OSError:
         sock.close()
         raise
+    sock.setblocking(False)
     return sock
 
 
-def _worker(config_kwargs: dict[str, Any], host: str, port: int) -> None:
-    import uvicorn
+class DispatchedServer(uvicorn.Server):
+    """uvicorn's server for connections that arrive as file descriptors on ``channel``."""
 
+    def __init__(self, config: uvicorn.Config, channel: socket.socket) -> None:
+        super().__init__(config)
+        self._channel = channel
+        self._attaching: set[asyncio.Task[Any]] = set()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=[])  # lifespan and state; no listener of its own
+        config = self.config
+        loop = asyncio.get_running_loop()
+        # The protocol uvicorn's own listeners would build, with the same shared state.
+        factory = functools.partial(  # type: ignore[call-arg]
+            config.http_protocol_class,
+            config=config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        self._channel.setblocking(False)
+
+        def receive() -> None:
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(self._channel, 1, 1)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                msg, fds = b"", []
+            if not msg and not fds:  # the supervisor is gone: no new connections will come
+                loop.remove_reader(self._channel.fileno())
+                self.should_exit = True
+                return
+            for fd in fds:
+                conn = socket.socket(fileno=fd)
+                conn.setblocking(False)
+                if conn.family in (socket.AF_INET, socket.AF_INET6):
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                task = loop.create_task(_attach(loop, factory, conn, config.ssl))
+                self._attaching.add(task)
+                task.add_done_callback(self._attaching.discard)
+
+        loop.add_reader(self._channel.fileno(), receive)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(self._channel.fileno())
+        for task in list(self._attaching):
+            task.cancel()
+        await super().shutdown(sockets)
+
+
+async def _attach(
+    loop: asyncio.AbstractEventLoop, factory: Any, conn: socket.socket, ssl: Any
+) -> None:
     try:
-        sock = reuseport_socket(host, port)
-    except OSError as exc:
-        _log.error("gateway_worker_bind_failed", error=str(exc))
-        raise SystemExit(STARTUP_FAILURE) from None
-    server = uvicorn.Server(uvicorn.Config(**config_kwargs))
-    server.run(sockets=[sock])
+        await loop.connect_accepted_socket(factory, conn, ssl=ssl)
+    except (OSError, asyncio.CancelledError, TimeoutError):
+        conn.close()  # the client went away or never finished the TLS handshake
+    except Exception as exc:
+        _log.warning("gateway_connection_setup_failed", error_type=type(exc).__name__)
+        conn.close()
+
+
+def _worker(config_kwargs: dict[str, Any], channel: socket.socket) -> None:
+    server = DispatchedServer(uvicorn.Config(**config_kwargs), channel)
+    server.run()
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
 
 
 class WorkerSupervisor:
-    """Starts ``count`` workers with their own sockets, keeps them running, stops them."""
+    """Accepts on ``host:port`` and deals connections to ``count`` workers in turn."""
 
     def __init__(self, config_kwargs: dict[str, Any], host: str, port: int, count: int) -> None:
         self._kwargs = config_kwargs
@@ -68,29 +132,68 @@ class WorkerSupervisor:
         self._port = port
         self._count = count
         self._ctx = multiprocessing.get_context("spawn")
-        self._procs: list[SpawnProcess] = []
+        self._procs: list[SpawnProcess | None] = [None] * count
+        self._channels: list[socket.socket | None] = [None] * count
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self.failed = False
 
-    def _spawn(self) -> SpawnProcess:
-        proc = self._ctx.Process(
-            target=_worker, args=(self._kwargs, self._host, self._port), daemon=False
-        )
+    def _spawn(self, slot: int) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        proc = self._ctx.Process(target=_worker, args=(self._kwargs, theirs), daemon=False)
         proc.start()
-        return proc
+        theirs.close()  # the worker has its own duplicate
+        with self._lock:
+            old = self._channels[slot]
+            self._procs[slot], self._channels[slot] = proc, ours
+        if old is not None:
+            old.close()
+
+    def _deal(self, listener: socket.socket) -> None:
+        turn = 0
+        while not self._stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError as exc:
+                if self._stop.is_set():
+                    return
+                _log.warning("gateway_accept_failed", error=str(exc))
+                self._stop.wait(0.05)  # e.g. out of file descriptors
+                continue
+            with conn:
+                for _ in range(self._count):
+                    slot, turn = turn % self._count, turn + 1
+                    with self._lock:
+                        channel = self._channels[slot]
+                    if channel is None:
+                        continue
+                    try:
+                        socket.send_fds(channel, [b"c"], [conn.fileno()])
+                        break
+                    except OSError:
+                        continue  # that worker is gone; the next one takes it
+                # not handed to any worker: closing it resets the client
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
 
     def run(self) -> int:
         """Serve until a stop signal (0) or a worker that cannot start (non-zero)."""
-        probe = reuseport_socket(self._host, self._port)  # fails fast if the port is taken
+        multiprocessing.allow_connection_pickling()  # the channel travels to spawned workers
+        listener = listening_socket(self._host, self._port)  # fails fast if the port is taken
+        listener.setblocking(True)
+        listener.settimeout(0.5)
         previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        dealer = threading.Thread(target=self._deal, args=(listener,), daemon=True)
         try:
-            self._procs = [self._spawn() for _ in range(self._count)]
+            for slot in range(self._count):
+                self._spawn(slot)
+            dealer.start()
             while not self._stop.wait(0.5):
-                for i, proc in enumerate(self._procs):
-                    if proc.is_alive():
+                for slot, proc in enumerate(self._procs):
+                    if proc is None or proc.is_alive():
                         continue
                     if proc.exitcode == STARTUP_FAILURE:
                         _log.error("gateway_worker_failed_to_start", pid=proc.pid)
@@ -98,17 +201,24 @@ class WorkerSupervisor:
                         self._stop.set()
                         break
                     _log.warning("gateway_worker_died", pid=proc.pid, exitcode=proc.exitcode)
-                    self._procs[i] = self._spawn()
+                    self._spawn(slot)
         finally:
-            for proc in self._procs:
+            self._stop.set()
+            if dealer.is_alive():
+                dealer.join(timeout=5)
+            listener.close()
+            procs = [p for p in self._procs if p is not None]
+            for proc in procs:
                 if proc.is_alive():
                     proc.terminate()  # SIGTERM: uvicorn finishes in-flight requests
-            for proc in self._procs:
+            for proc in procs:
                 proc.join(timeout=30)
                 if proc.is_alive():
                     proc.kill()
                     proc.join()
-            probe.close()
+            for channel in self._channels:
+                if channel is not None:
+                    channel.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return STARTUP_FAILURE if self.failed else 0
