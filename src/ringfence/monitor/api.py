@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
@@ -31,11 +31,27 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 # OCSF class ids are small; the bound keeps a huge number from reaching the store (SQLite
 # refuses integers past 64 bits with an OverflowError).
 ClassUid = Annotated[int, Field(ge=0, le=2**31 - 1)]
+# The push body is read raw, so FastAPI infers none: declared for clients and fuzzers.
+_RECORDS_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Vendor audit records: NDJSON, a JSON array, or a vendor page envelope.",
+        "content": {
+            "application/x-ndjson": {"schema": {"type": "string"}},
+            "application/json": {
+                "schema": {"anyOf": [{"type": "array", "items": {}}, {"type": "object"}]}
+            },
+        },
+    }
+}
 
 
-@router.post("/ingest/{source}")
+@router.post("/ingest/{source}", openapi_extra=_RECORDS_BODY)
 async def push_records(
-    source: str, request: Request, runtime: RuntimeDep, principal: CurrentPrincipal
+    source: Annotated[str, Path(json_schema_extra={"enum": sorted(PARSERS)})],
+    request: Request,
+    runtime: RuntimeDep,
+    principal: CurrentPrincipal,
 ) -> dict[str, Any]:
     """Push vendor audit records (NDJSON); returns what was stored and dead-lettered."""
     if source not in PARSERS:
