@@ -411,11 +411,11 @@ def generate(
             "        else: f(o, r, h)",
         ]
         body += [
-            f"if {x} is _S:",
-            f"    _slow_index(_V(o, r), {get}, {table}, h)",
-            f"elif type({x}) is str:",
+            f"if type({x}) is str:",  # the common case first
             *text_probe,
             *run_f,
+            f"elif {x} is _S:",
+            f"    _slow_index(_V(o, r), {get}, {table}, h)",
             "else:",
             f"    if isinstance({x}, str): f = {d}.get({x}.lower())",
             f"    elif isinstance({x}, int | float) and not isinstance({x}, bool):",
