@@ -15,7 +15,8 @@
  *                   overlap with a better span, validator, allow-list); the regular
  *                   expressions, validators and key-name checks stay the Python callables;
  *   luhn_ok, consistent_separators, payment_card, mod97, email - validators of _validators.py;
- *   canonical     - _mask.canonical (allow-list form) for ASCII values, used by confirm.
+ *   canonical     - _mask.canonical (allow-list form) for ASCII values, used by confirm;
+ *   hs_collect    - the prefilter's Hyperscan match handler (offsets per pattern id).
  * Only Python objects are handled (never raw pointers into caller memory), every length is
  * checked, and any failure propagates as a Python exception. Values are never logged or kept
  * beyond the call: the only cache holds normalised key names.
@@ -1523,6 +1524,37 @@ static PyObject *py_email(PyObject *Py_UNUSED(self), PyObject *arg) {
 
 #undef READ
 
+/* hs_collect(id, start, end, flags, found): the prefilter's Hyperscan match handler in C,
+ * ``found.setdefault(id, set()).add(start)`` without a Python frame per match. Returns None
+ * (a true value would stop the scan). */
+static PyObject *py_hs_collect(PyObject *Py_UNUSED(self), PyObject *const *args,
+                               Py_ssize_t nargs) {
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "hs_collect takes (id, start, end, flags, found)");
+        return NULL;
+    }
+    PyObject *id = args[0], *start = args[1], *found = args[4];
+    if (!PyLong_CheckExact(id) || !PyLong_CheckExact(start) || !PyDict_CheckExact(found)) {
+        PyErr_SetString(PyExc_TypeError, "hs_collect: int id and start, dict found");
+        return NULL;
+    }
+    PyObject *set = PyDict_GetItemWithError(found, id); /* borrowed */
+    if (set == NULL) {
+        if (PyErr_Occurred()) return NULL;
+        PyObject *fresh = PySet_New(NULL);
+        if (fresh == NULL) return NULL;
+        int rc = PyDict_SetItem(found, id, fresh);
+        Py_DECREF(fresh);
+        if (rc < 0) return NULL;
+        set = fresh; /* the dict holds it; nothing ran in between that could drop it */
+    } else if (!PySet_CheckExact(set)) {
+        PyErr_SetString(PyExc_TypeError, "hs_collect: found holds sets");
+        return NULL;
+    }
+    if (PySet_Add(set, start) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static int cmp_ll(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return (x > y) - (x < y);
@@ -1673,6 +1705,8 @@ static PyMethodDef methods[] = {
     {"email", py_email, METH_O, "email(value) -> bool"},
     {"canonical", py_canonical, METH_VARARGS,
      "canonical(fallback, value) -> _mask.canonical(value) (fallback for non-ASCII)"},
+    {"hs_collect", (PyCFunction)(void (*)(void))py_hs_collect, METH_FASTCALL,
+     "hs_collect(id, start, end, flags, found) -> None: found.setdefault(id, set()).add(start)"},
     {"char_candidates", py_char_candidates, METH_VARARGS,
      "char_candidates(scanned | None, {id: {byte offsets}}) -> {id: sorted str offsets}"},
     {NULL, NULL, 0, NULL},

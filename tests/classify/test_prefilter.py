@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from ringfence.classify import Classifier
 from ringfence.classify import _extract as ex
 from ringfence.classify import _prefilter as pf
+from ringfence.classify._accel import NATIVE
 from ringfence.classify._engine import SEP
 from tests.classify.corpus import (
     PII_TYPES,
@@ -116,3 +117,25 @@ def test_same_offsets_on_arbitrary_bytes(
 ) -> None:
     tiers, whole = both
     assert tiers.candidates(body) == whole.candidates(body)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="native extension not built")
+def test_native_match_handler_collects_what_the_python_one_does(
+    patterns: list[pf.Pattern],
+) -> None:
+    native = pf.HyperscanPrefilter(patterns, native=NATIVE)
+    python = pf.HyperscanPrefilter(patterns, native=None, tiers=False)
+    assert native._collect is not None and python._collect is None
+    bodies = [_scanned(typical_payload(i)) for i in range(10)]
+    bodies += [_scanned(payload(4096, seed=i)) for i in range(10)]
+    bodies += [r.body for r in corpus(60, seed=4)] + [b"", b"\xff\xfe" * 50]
+    for body in bodies:
+        assert native.candidates(body) == python.candidates(body)
+    assert NATIVE is not None
+    found: dict[int, set[int]] = {3: {1}}
+    assert NATIVE.hs_collect(3, 7, 9, 0, found) is None  # None: the scan goes on
+    NATIVE.hs_collect(5, 0, 2, 0, found)
+    assert found == {3: {1, 7}, 5: {0}}
+    for bad in [("3", 1, 2, 0, {}), (3, 1, 2, 0, []), (3, 1, 2, 0, {3: [1]}), (3, 1, 2, 0)]:
+        with pytest.raises(TypeError):
+            NATIVE.hs_collect(*bad)

@@ -13,9 +13,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any, Protocol
 
 import re2
+
+from ringfence.classify._accel import NATIVE
 
 _hs: Any
 try:  # pragma: no cover - import availability depends on the platform
@@ -93,8 +96,12 @@ class HyperscanPrefilter:
 
     engine = "hyperscan"
 
-    def __init__(self, patterns: Sequence[Pattern], *, tiers: bool = True) -> None:
+    def __init__(
+        self, patterns: Sequence[Pattern], *, tiers: bool = True, native: ModuleType | None = NATIVE
+    ) -> None:
         assert _hs is not None
+        # the match handler: the native one adds an offset without a Python frame per match
+        self._collect: Any = native.hs_collect if native is not None else None
         main: list[tuple[bytes, int, int]] = []
         gated: list[tuple[bytes, int, int]] = []
         opts = re2.Options()
@@ -183,23 +190,29 @@ class HyperscanPrefilter:
         found: Candidates = {i: set() for i in self._always}
         if not data:
             return found
-        setdefault = found.setdefault
+        on_match = self._collect
+        if on_match is None:
+            setdefault = found.setdefault
 
-        def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
-            setdefault(pid, set()).add(start)
+            def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
+                setdefault(pid, set()).add(start)
 
         occurring = self._gate.Match(data) or () if self._gate is not None else ()
         if len(occurring) > _SINGLE_SCANS and self._whole is not None:
             db = self._whole
-            db.scan(data, match_event_handler=on_match, scratch=self._scratch(db))
+            db.scan(data, match_event_handler=on_match, context=found, scratch=self._scratch(db))
             return found
         if self._db is not None:
-            self._db.scan(data, match_event_handler=on_match, scratch=self._scratch(self._db))
+            self._db.scan(
+                data, match_event_handler=on_match, context=found, scratch=self._scratch(self._db)
+            )
         if occurring:
             for j in occurring:
                 db = self._gated[j][1]
                 if db is not None:
-                    db.scan(data, match_event_handler=on_match, scratch=self._scratch(db))
+                    db.scan(
+                        data, match_event_handler=on_match, context=found, scratch=self._scratch(db)
+                    )
         return found
 
 
