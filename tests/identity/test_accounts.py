@@ -362,3 +362,22 @@ def test_expired_session_is_refused(accounts: Accounts, web: TestClient, clock: 
     assert web.get("/api/v1/identity/me").status_code == 200
     clock.advance(timedelta(minutes=481).total_seconds())
     assert web.get("/api/v1/identity/me").status_code == 401
+
+
+def test_a_reset_forgets_the_seed_so_a_stolen_device_cannot_re_enrol(
+    accounts: Accounts, runtime: Runtime, clock: FixedClock
+) -> None:
+    """After an MFA reset (lost or stolen phone) the old seed is gone: the enrolment page shows
+    a new one, and codes of the old device do not complete the new enrolment."""
+    from ringfence.core.errors import ValidationError
+
+    user = accounts.create_user("root@example.com", roles=["admin"], password=PASSWORD)
+    stolen = _enrolled(accounts, clock, "root@example.com")
+    accounts.reset_mfa(user.id, actor="user:helpdesk")
+    assert not runtime.vault.exists(f"identity/totp/{user.id}")
+    shown = accounts.begin_totp(user.id, reuse_pending=True).provisioning_uri.get_secret_value()
+    fresh = pyotp.TOTP(pyotp.parse_uri(shown).secret)
+    assert fresh.secret != stolen.secret
+    with pytest.raises(ValidationError):
+        accounts.confirm_totp(user.id, stolen.at(clock.now()), actor="t")
+    accounts.confirm_totp(user.id, fresh.at(clock.now()), actor="t")

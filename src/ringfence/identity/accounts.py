@@ -644,8 +644,11 @@ class Accounts:
         return self._vault.get(_RECOVERY_KEY).get_secret_value().encode()
 
     def reset_mfa(self, user_id: str, *, actor: str) -> None:
+        """Forget the second factor: the seed is deleted, not kept for re-use — a reset usually
+        follows a lost or stolen device, and its seed must never come back as "pending"."""
         with self._store.session() as s:
             user = self._get(s, user_id)
+            old_seed, user.totp_ref = user.totp_ref, None
             user.totp_confirmed = False
             user.totp_last_step = None
             for old in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
@@ -659,6 +662,8 @@ class Accounts:
                 entity_id=user.id,
                 clock=self._clock,
             )
+        if old_seed and self._vault.exists(old_seed):
+            self._vault.delete(old_seed)
 
     def rotate_session_after_mfa(self, session_token: str, user_id: str) -> SecretStr | None:
         """After enrolment confirmed a fresh code: end the enrolling session, issue a new one.
