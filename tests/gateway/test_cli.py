@@ -261,3 +261,19 @@ def _states(pid: int, port: int) -> list[str]:
     """TCP states of ``pid``'s sockets on local ``port``."""
     mine = _socket_inodes(pid)
     return [s for i, s in _tcp_sockets(port).items() if i in mine]
+
+
+def test_serve_workers_on_a_taken_port_is_one_clear_error(gw_runtime: Runtime) -> None:
+    import socket
+
+    from ringfence.core.errors import RingfenceError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        r = runner.invoke(
+            app, _args(gw_runtime, "gateway", "serve", "--port", str(port), "--workers", "2")
+        )
+    assert isinstance(r.exception, RingfenceError), r.exception
+    assert f"127.0.0.1:{port}" in str(r.exception)

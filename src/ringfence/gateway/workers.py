@@ -33,6 +33,7 @@ from typing import Any
 
 import uvicorn
 
+from ringfence.core.errors import UnavailableError
 from ringfence.core.logging import get_logger
 
 _log = get_logger("ringfence.gateway.workers")
@@ -182,7 +183,13 @@ class WorkerSupervisor:
     def run(self) -> int:
         """Serve until a stop signal (0) or a worker that cannot start (non-zero)."""
         multiprocessing.allow_connection_pickling()  # the channel travels to spawned workers
-        listener = listening_socket(self._host, self._port)  # fails fast if the port is taken
+        try:
+            listener = listening_socket(self._host, self._port)
+        except OSError as exc:  # fail fast, one clear line: port taken, address not local, ...
+            raise UnavailableError(
+                f"cannot listen on {self._host}:{self._port}: {exc.strerror or exc}",
+                code="listen_failed",
+            ) from None
         listener.setblocking(True)
         listener.settimeout(0.5)
         previous = {sig: signal.signal(sig, self.stop) for sig in (signal.SIGINT, signal.SIGTERM)}
