@@ -12,11 +12,13 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ringfence.core.clock import FixedClock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.gateway.usage import UsageCounter, record_usage
 from ringfence.identity.accounts import Accounts
+from ringfence.identity.models import ConsoleUser
 from ringfence.identity.reviews import AccessReviews
 from ringfence.identity.roles import scopes_of
 from ringfence.identity.settings import IdentitySettings
@@ -239,7 +241,15 @@ def test_review_api_roles(
     auditor = _bearer(runtime, clock, identity_settings, "aud@example.com", ["auditor"])
     bob = _bearer(runtime, clock, identity_settings, "bob@example.com", ["integration-owner"])
     alice = _bearer(runtime, clock, identity_settings, "alice@example.com", ["integration-owner"])
+    # Alice again, as an account that also audits: she sees every item but decides her own.
+    alice_audits = _bearer(
+        runtime, clock, identity_settings, "alice.audit", ["integration-owner", "auditor"]
+    )
     with runtime.store.session() as s:
+        audit_account = s.scalars(
+            select(ConsoleUser).where(ConsoleUser.username == "alice.audit")
+        ).one()
+        audit_account.person_id = estate["alice"]
         job = s.get(Integration, estate["job"])
         assert job is not None
         job.owner_id = estate["bob"]
@@ -266,6 +276,7 @@ def test_review_api_roles(
         revoke = {"decision": "revoke", "comment": "not mine but revoke"}
         assert c.post(url, json=revoke, headers=alice).status_code == 403
         assert c.post(url, json=revoke, headers=auditor).status_code == 403
+        assert c.post(url, json=revoke, headers=alice_audits).status_code == 403
         ok = c.post(url, json={"decision": "revoke", "comment": "retired"}, headers=bob)
         assert ok.status_code == 200, ok.text
         export = c.get(f"/api/v1/identity/reviews/{cid}/export?format=csv", headers=auditor)

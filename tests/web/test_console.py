@@ -243,3 +243,34 @@ def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
     )
     assert refused.status_code == 403
     assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE
+
+
+def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_own(
+    accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Seeing every item (reviews:read) is not deciding them (review finding H2)."""
+    from datetime import timedelta
+
+    from ringfence.identity.reviews import AccessReviews
+
+    reviews = AccessReviews(runtime.store, runtime.clock)
+    campaign = reviews.create(
+        "q4-all",
+        scope_kind="app",
+        scope_ref="crm",
+        due_at=clock.now() + timedelta(days=7),
+        actor="user:analyst",
+        used_scopes={"crm-sync": ["crm:read"], "chat-export": []},
+    )
+    theirs = next(i for i in reviews.items(campaign.id) if i["integration"] == "chat-export")
+    accounts.create_user(
+        "olive@example.com", roles=["integration-owner", "auditor"], password=PASSWORD
+    )
+    _sign_in(web, "olive@example.com")
+    page = web.get("/console/reviews")
+    assert 'id="item-chat-export"' in page.text  # an auditor sees it ...
+    assert f"/items/{theirs['id']}/decision" not in page.text  # ... and is offered no form
+    other = f"/console/reviews/{campaign.id}/items/{theirs['id']}/decision"
+    form = {"decision": "revoke", "comment": "not mine", "csrf_token": _csrf(page.text)}
+    assert web.post(other, data=form).status_code == 403
+    assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE

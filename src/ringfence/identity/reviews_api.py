@@ -65,6 +65,18 @@ def _reviewer_filter(caller: Principal) -> str | None:
     return caller.person_id
 
 
+def _decider_filter(caller: Principal) -> str | None:
+    """Whose items the caller may decide: any (``reviews:manage``) or, otherwise, only those
+    of the integrations their person owns — seeing every item (``reviews:read``, an auditor
+    who also owns integrations) is not deciding them."""
+    need(caller, REVIEWS_DECIDE)
+    if REVIEWS_MANAGE in caller.scopes:
+        return None
+    if caller.person_id is None:
+        raise PermissionDeniedError("your account is not linked to a person in the inventory")
+    return caller.person_id
+
+
 @reviews_router.post("/reviews", status_code=201)
 def create_campaign(request: Request, body: CampaignIn, caller: Caller) -> dict[str, Any]:
     need(caller, REVIEWS_MANAGE)
@@ -95,8 +107,7 @@ def show_campaign(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
 def decide_item(
     request: Request, ref: str, item_id: str, body: DecisionIn, caller: Caller
 ) -> dict[str, Any]:
-    need(caller, REVIEWS_DECIDE)
-    only = None if REVIEWS_MANAGE in caller.scopes else _reviewer_filter(caller)
+    only = _decider_filter(caller)
     item = _reviews(request).decide(
         ref,
         item_id,

@@ -462,21 +462,32 @@ def _review_scope(viewer: Viewer) -> str | None:
 
 async def _reviews(request: Request, viewer: Viewer) -> Response:
     from ringfence.identity.reviews import AccessReviews
-    from ringfence.identity.roles import REVIEWS_DECIDE
+    from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE
 
     only = _review_scope(viewer)
-    reviews = AccessReviews(_runtime(request).store, _runtime(request).clock)
-    campaigns = [
-        {"campaign": c, "rows": reviews.items(c.id, reviewer_id=only)}
-        for c in reviews.campaigns()
-        if c.status == "open"
-    ]
-    return _page(
-        "reviews.html",
-        viewer=viewer,
-        campaigns=campaigns,
-        can_decide=viewer.can(REVIEWS_DECIDE),
-    )
+    rt = _runtime(request)
+    reviews = AccessReviews(rt.store, rt.clock)
+    mine: set[str] = set()
+    if viewer.info.person_id is not None:
+        with rt.store.session() as s:
+            mine = set(
+                s.scalars(
+                    select(Integration.id).where(Integration.owner_id == viewer.info.person_id)
+                )
+            )
+    decide_any = viewer.can(REVIEWS_MANAGE)
+    campaigns = []
+    for c in reviews.campaigns():
+        if c.status != "open":
+            continue
+        rows = reviews.items(c.id, reviewer_id=only)
+        for row in rows:
+            # The form only where a decision would be accepted (see _decide).
+            row["decidable"] = viewer.can(REVIEWS_DECIDE) and (
+                decide_any or row["integration_id"] in mine
+            )
+        campaigns.append({"campaign": c, "rows": rows})
+    return _page("reviews.html", viewer=viewer, campaigns=campaigns)
 
 
 async def _decide(request: Request, viewer: Viewer) -> Response:
@@ -485,7 +496,10 @@ async def _decide(request: Request, viewer: Viewer) -> Response:
 
     form = await _form(request, viewer)
     _need(viewer, REVIEWS_DECIDE)
-    only = None if viewer.can(REVIEWS_MANAGE) else _review_scope(viewer)
+    # Deciding any item takes reviews:manage; seeing them all (reviews:read) does not.
+    only = None if viewer.can(REVIEWS_MANAGE) else viewer.info.person_id
+    if only is None and not viewer.can(REVIEWS_MANAGE):
+        raise PermissionDeniedError("your account is not linked to a person in the inventory")
     kept = sorted(k.removeprefix("keep:") for k in form if k.startswith("keep:"))
     decision = form.get("decision", "")
     AccessReviews(_runtime(request).store, _runtime(request).clock).decide(
