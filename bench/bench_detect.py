@@ -28,7 +28,6 @@ import random
 import re
 import sqlite3
 import time
-from collections import Counter
 from typing import Any
 
 from sigma.backends.sqlite import sqliteBackend
@@ -624,12 +623,15 @@ def main() -> None:
     gc.freeze()
 
     best = float("inf")
-    ours: Counter[str] = Counter()
+    ours: dict[str, int] = {}
     for _ in range(3):
-        ours = Counter()
+        # counted per rule inside the timed loop (the SQL side's COUNT(*)), in a plain dict
+        # made before the clock starts: a Counter's subscripts cost ~50 ns more per event
+        ours = dict.fromkeys((r.key for r in rs.rules), 0)
+        match = rs.match
         t = time.perf_counter()
         for e in events:
-            for r in rs.match(e):
+            for r in match(e):
                 ours[r.key] += 1
         best = min(best, time.perf_counter() - t)
     theirs, load, query, list_rules = sql_reference(rs.rules, docs, events)
