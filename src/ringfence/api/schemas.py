@@ -24,6 +24,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic.config import JsonDict
 
 from ringfence.core.levels import DataClass
 from ringfence.inventory.repository import DataClassName
@@ -81,9 +82,31 @@ class _Body(BaseModel):
         return value
 
 
+def _null_only_where_nullable(schema: JsonDict, model: type[Any]) -> None:
+    """Document what ``_Patch`` enforces: no ``null`` branch on fields that refuse it."""
+    nullable: frozenset[str] = getattr(model, "_nullable", frozenset())
+    properties = schema.get("properties")
+    if not isinstance(properties, dict):
+        return
+    for name, prop in properties.items():
+        branches = prop.get("anyOf") if isinstance(prop, dict) else None
+        if name in nullable or not isinstance(prop, dict) or not isinstance(branches, list):
+            continue
+        rest = [b for b in branches if not (isinstance(b, dict) and b.get("type") == "null")]
+        if len(rest) == len(branches):
+            continue
+        del prop["anyOf"]
+        prop.pop("default", None)  # absent means unchanged; a null default would mislead
+        if len(rest) == 1 and isinstance(rest[0], dict):
+            prop.update(rest[0])
+        else:
+            prop["anyOf"] = rest
+
+
 class _Patch(_Body):
     """Only the fields present change; ``null`` clears a field only where ``_nullable`` says so."""
 
+    model_config = ConfigDict(json_schema_extra=_null_only_where_nullable)
     _nullable: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("*", mode="before")
