@@ -72,3 +72,11 @@ def _exercise(api: Api, secret: str) -> None:
     assert any(p.name.endswith(".db") for p in files)
     for path in files:
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_credential_cannot_reference_ringfence_own_keys(api: Api) -> None:
+    seed(api)
+    body = {"name": "steal", "kind": "api_key", "integration": "crm-to-hris"}
+    for ref in ("vault:identity/recovery-code-key", "vault:gateway/signing/any"):
+        r = api.post("/api/v1/credentials", json={**body, "ref": ref})
+        assert r.status_code == 422 and r.json()["code"] == "reserved_secret", r.text

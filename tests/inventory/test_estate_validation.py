@@ -291,6 +291,20 @@ def test_inline_secret_is_refused_with_advice_and_never_echoed(
     assert "xoxb-1234567890" not in everything
 
 
+@pytest.mark.parametrize(
+    "ref", ["vault:identity/totp/admin-id", "vault:gateway/signing/k1", "vault:vendors/documents/d"]
+)
+def test_references_to_ringfence_own_keys_are_refused(ref: str) -> None:
+    """Whoever edits the estate must not be able to have the gateway inject (or a playbook
+    rotate over) Ringfence's own keys: TOTP seeds, token-signing keys, document data keys."""
+    problems = _problems(_replace("    ref: vault:slack/bot\n", f"    ref: {ref}\n"))
+    assert any(
+        p.startswith("ringfence.yaml:34:10: credentials[0] (chat-bot-token).ref")
+        and "is one of Ringfence's own keys" in p
+        for p in problems
+    ), problems
+
+
 def test_every_problem_is_reported_at_once() -> None:
     text = _replace("    vendor: Salesforce\n", "    vendor: Nope\n    colour: red\n").replace(
         "    rotation_days: 90", "    rotation_days: ninety"

@@ -34,13 +34,13 @@ from ringfence.core.logging import redact_value
 from ringfence.inventory._yamlsource import Positions, SourceError, read_yaml
 from ringfence.inventory.sections import (
     HOW_TO_REFERENCE,
-    REFERENCE_PATTERN,
     RESERVED_KEYS,
     ApplyContext,
     EstateSection,
     EstateView,
     SectionProblem,
     after_apply_hooks,
+    reference_problem,
     registered_sections,
 )
 from ringfence.store import audit
@@ -202,12 +202,9 @@ def _secret_scan(
                 )
                 hits.add(child)
             elif (lowered == "ref" or lowered.endswith("_ref")) and isinstance(v, str):
-                if not REFERENCE_PATTERN.match(v):
-                    out.add(
-                        child,
-                        f"{k!r} is not a secret reference (inline secrets are refused): "
-                        f"{HOW_TO_REFERENCE}",
-                    )
+                problem = reference_problem(v)
+                if problem is not None:
+                    out.add(child, f"{k!r} {problem}")
                     hits.add(child)
             else:
                 sub = _submodel(declared.annotation) if declared is not None else None

@@ -43,6 +43,7 @@ from ringfence.store.models import (
     VaultSecret,
     Vendor,
 )
+from ringfence.store.vault import RESERVED_PREFIXES, is_reserved
 
 _log = get_logger("ringfence.inventory")
 DataClassName = Literal["public", "internal", "confidential", "restricted"]
@@ -273,6 +274,13 @@ def parse_secret_reference(value: str, field_name: str = "ref") -> tuple[str, st
     The error never repeats the value: it may be the very secret we refuse to store.
     """
     if m := _VAULT_REF.match(value):
+        if is_reserved(m.group(1)):
+            raise InvalidFieldError(
+                field_name,
+                f"{value} is one of Ringfence's own keys (reserved vault names: "
+                f"{', '.join(RESERVED_PREFIXES)}); reference a secret of your own",
+                code="reserved_secret",
+            )
         return "vault", m.group(1)
     if m := _ENV_REF.match(value):
         return "env", m.group(1)

@@ -67,6 +67,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import ConfigError
+from ringfence.store.vault import RESERVED_PREFIXES, is_reserved
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
 
@@ -81,12 +82,23 @@ HOW_TO_REFERENCE = (
 )
 
 
-def _check_reference(value: str) -> str:
+def reference_problem(value: str) -> str | None:
+    """Why ``value`` is not an acceptable secret reference, or None. Never echoes an inline
+    value (it may be the secret itself); names a reserved vault name (not a secret)."""
     if not REFERENCE_PATTERN.match(value):
-        # Never echo the value: it may be the secret itself.
-        raise ValueError(
-            f"is not a secret reference (inline secrets are refused): {HOW_TO_REFERENCE}"
+        return f"is not a secret reference (inline secrets are refused): {HOW_TO_REFERENCE}"
+    if value.startswith("vault:") and is_reserved(value[len("vault:") :]):
+        return (
+            f"{value} is one of Ringfence's own keys (vault names under "
+            f"{', '.join(RESERVED_PREFIXES)} are reserved): reference a secret of your own"
         )
+    return None
+
+
+def _check_reference(value: str) -> str:
+    problem = reference_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -52,7 +52,7 @@ from ringfence.store.models import (
     IntegrationStatus,
     Vendor,
 )
-from ringfence.store.vault import Vault
+from ringfence.store.vault import Vault, is_reserved
 
 MAX_EVIDENCE_EVENTS = 10_000
 DRILL_EVENT_PREFIX = "drill-"  # ids of events a detection drill injects
@@ -892,6 +892,8 @@ class Responder:
                 f"credential {cred_name!r} lives at {ref}, outside the vault: Ringfence rotates "
                 "only secrets it stores"
             )
+        if is_reserved(vault_name):  # refused at apply too; never overwrite Ringfence's keys
+            raise StepFailed(f"credential {cred_name!r} names a reserved vault entry ({ref})")
         with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
             if drill:
                 app_id = conn.client_app(client_id)

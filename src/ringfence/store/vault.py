@@ -34,6 +34,16 @@ NEW_MASTER_KEY_ENV = "RINGFENCE_NEW_MASTER_KEY"
 _NONCE = 12
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/")
 
+#: Vault names Ringfence keeps for its own keys: TOTP seeds and the OIDC / recovery-code MAC
+#: keys, the gateway's token-signing keys, the data keys of vendor documents. A reference in
+#: ringfence.yaml or the API may not name them — whoever may edit the estate must not be able
+#: to have the gateway inject one upstream, or a playbook step overwrite one.
+RESERVED_PREFIXES = ("identity/", "gateway/signing/", "vendors/documents/")
+
+
+def is_reserved(name: str) -> bool:
+    return name.startswith(RESERVED_PREFIXES)
+
 
 def validate_secret_name(name: str) -> str:
     if not name or len(name) > 200 or not set(name) <= _NAME_CHARS:
