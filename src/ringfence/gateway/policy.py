@@ -44,7 +44,7 @@ from ringfence.gateway.schema import RouteValidator
 from ringfence.gateway.tokens import SigningKeys, TokenVerifier, load_signing_keys
 from ringfence.store.db import Store
 from ringfence.store.models import App, Credential, Integration, IntegrationStatus
-from ringfence.store.vault import Vault
+from ringfence.store.vault import Vault, is_reserved
 
 _log = get_logger("ringfence.gateway.policy")
 
@@ -270,6 +270,8 @@ def _resolve_ref(ref: str, vault: Vault, credentials: dict[str, Credential], dep
         ref = "env:" + ref[6:-1]
     kind, _, name = ref.partition(":")
     if kind == "vault":
+        if is_reserved(name):  # refused at apply; never inject Ringfence's own keys upstream
+            raise SnapshotError(f"credential reference {ref} names a reserved vault entry")
         return vault.get(name).get_secret_value()
     if kind == "env":
         value = os.environ.get(name)
