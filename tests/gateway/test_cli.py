@@ -277,3 +277,37 @@ def test_serve_workers_on_a_taken_port_is_one_clear_error(gw_runtime: Runtime) -
         )
     assert isinstance(r.exception, RingfenceError), r.exception
     assert f"127.0.0.1:{port}" in str(r.exception)
+
+
+def test_a_worker_that_stops_reading_does_not_stall_the_others() -> None:
+    import socket
+    import threading
+
+    from ringfence.gateway.workers import WorkerSupervisor, channel_pair, listening_socket
+
+    sup = WorkerSupervisor({}, "127.0.0.1", 0, 2)
+    stuck_ours, stuck_theirs = channel_pair()
+    live_ours, live_theirs = channel_pair()
+    while True:  # the stuck worker's channel is full
+        try:
+            stuck_ours.send(b"x" * 1024, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            break
+    sup._channels = [stuck_ours, live_ours]
+    listener = listening_socket("127.0.0.1", 0)
+    listener.setblocking(True)
+    listener.settimeout(0.2)
+    dealer = threading.Thread(target=sup._deal, args=(listener,), daemon=True)
+    dealer.start()
+    clients = [socket.create_connection(listener.getsockname()[:2]) for _ in range(3)]
+    try:
+        live_theirs.settimeout(5)
+        handed = [socket.recv_fds(live_theirs, 1, 1)[1] for _ in range(3)]
+        assert all(len(fds) == 1 for fds in handed)  # all three reached the live worker
+        for fds in handed:
+            socket.socket(fileno=fds[0]).close()
+    finally:
+        sup.stop()
+        dealer.join(timeout=5)
+        for s in (*clients, listener, stuck_ours, stuck_theirs, live_ours, live_theirs):
+            s.close()

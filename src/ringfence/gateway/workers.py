@@ -54,6 +54,18 @@ def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket
     return sock
 
 
+def channel_pair() -> tuple[socket.socket, socket.socket]:
+    """(supervisor's end, worker's end) of the channel that carries connections to a worker.
+
+    The supervisor's end does not block: a worker whose loop is stuck stops reading, and its
+    full channel must not stall the dealer (and so every worker); the connection goes to the
+    next worker instead.
+    """
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ours.setblocking(False)
+    return ours, theirs
+
+
 class DispatchedServer(uvicorn.Server):
     """uvicorn's server for connections that arrive as file descriptors on ``channel``."""
 
@@ -140,7 +152,7 @@ class WorkerSupervisor:
         self.failed = False
 
     def _spawn(self, slot: int) -> None:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours, theirs = channel_pair()
         proc = self._ctx.Process(target=_worker, args=(self._kwargs, theirs), daemon=False)
         proc.start()
         theirs.close()  # the worker has its own duplicate
