@@ -138,6 +138,34 @@ def test_okta_app_at_its_two_secret_limit_is_rotated(
     assert [x["id"] for x in secrets] == [step["result"]["new_secret_id"]]
 
 
+def test_a_lost_mint_answer_is_not_retried_and_is_on_record(
+    runtime: Runtime, clock: FixedClock, fakes: dict[str, Any]
+) -> None:
+    """Okta created the secret but the answer was lost (500): retrying the POST would leave a
+    second orphan, so it is not retried; the step says a secret may exist that nobody holds,
+    the attempt is audited, and the next rotation names the two-secret limit and the way out."""
+    server = fakes["okta"]
+    apply_estate(
+        runtime.store, parse_estate(_estate("hr-insights-client", "okta")), actor="t", clock=clock
+    )
+    runtime.vault.put("crm/client-secret", "old")
+    r = Responder(
+        runtime.store, runtime.vault, clock, connectors={"okta": _config("okta", server.url)}
+    )
+    server.fake.lose_next_created_secret = True
+    step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    assert step["status"] == "failed" and "may have created one nobody holds" in step["error"]
+    assert [a for a, _ in server.fake.actions] == ["add_client_secret"]  # no retry
+    assert runtime.vault.get("crm/client-secret").get_secret_value() == "old"
+    with runtime.store.session() as s:
+        failed = s.scalars(
+            select(AuditRecord).where(AuditRecord.action == "credential.rotate_failed")
+        ).one()
+        assert failed.after and failed.after["failed_at"] == "mint"
+    again = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    assert again["status"] == "failed" and "at most two secrets per app" in again["error"]
+
+
 def test_rotation_failures_are_clear_and_leave_the_old_secret(
     runtime: Runtime, clock: FixedClock, fakes: dict[str, Any]
 ) -> None:
@@ -164,6 +192,13 @@ def test_rotation_failures_are_clear_and_leave_the_old_secret(
     server.fake.refuse_secret_deletes = True
     step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
     server.fake.refuse_secret_deletes = False
+    with runtime.store.session() as s:
+        rec = s.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.action == "credential.rotate")
+            .order_by(AuditRecord.seq.desc())
+        ).first()
+        assert rec is not None and rec.after and rec.after["problem"]  # on record, with why
     assert step["status"] == "failed" and "removing the old ones failed" in step["error"]
     minted = [sid for action, sid in server.fake.actions if action == "add_client_secret"]
     assert (

@@ -249,8 +249,13 @@ class Connector:
         json: Any = None,
         data: Mapping[str, Any] | None = None,
         client: httpx.Client | None = None,
+        idempotent: bool = True,
     ) -> httpx.Response:
-        """Send with retries on rate limits, 5xx and transport errors; 4xx → ConnectorError."""
+        """Send with retries on rate limits, 5xx and transport errors; 4xx → ConnectorError.
+
+        ``idempotent=False`` (a POST that creates something, e.g. a new client secret): retried
+        only after a 429, which the vendor answers without acting; after a 5xx or a transport
+        error the request may have taken effect, so it is not repeated."""
         client = client or self._client
         if url.startswith(("http://", "https://")) and _origin(url) not in self._origins:
             raise self.error(
@@ -266,7 +271,7 @@ class Connector:
             try:
                 resp = self._send(client, method, url, params, json, data, operation)
             except httpx.TransportError as exc:
-                if attempt >= self.config.max_retries:
+                if attempt >= self.config.max_retries or not idempotent:
                     raise self.error(
                         f"unreachable after {attempt + 1} attempts ({type(exc).__name__})",
                         operation,
@@ -293,7 +298,7 @@ class Connector:
                 attempt += 1
                 continue
             if resp.status_code >= 500:
-                if attempt >= self.config.max_retries:
+                if attempt >= self.config.max_retries or not idempotent:
                     raise self.error(
                         f"HTTP {resp.status_code} after {attempt + 1} attempts: "
                         f"{self.error_detail(resp)}",
@@ -429,7 +434,9 @@ class Connector:
     def add_client_secret(self, client_id: str) -> NewClientSecret:
         raise NotImplementedError(f"the {self.vendor} connector cannot rotate client secrets")
 
-    def retire_client_secrets(self, app_id: str, keep: str) -> list[str]:
+    def retire_client_secrets(self, app_id: str, keep: str, retired: list[str]) -> None:
+        """Remove every secret of the app but ``keep``, appending each removed id to
+        ``retired`` as it goes (so a failure part-way still tells what was removed)."""
         raise NotImplementedError(f"the {self.vendor} connector cannot rotate client secrets")
 
     def snapshot(self) -> Snapshot:

@@ -20,6 +20,7 @@ Never stores or logs a secret: results hold ids, names, counts and references.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping
@@ -904,7 +905,15 @@ class Responder:
                     "summary": f"would rotate {cred_name}: a new secret for {vendor} app "
                     f"{app_id}, stored at vault:{vault_name}, the old ones removed",
                 }
-            new = conn.add_client_secret(client_id)
+            try:
+                new = conn.add_client_secret(client_id)
+            except RingfenceError as exc:
+                # The vendor may or may not have created one (a lost answer): say so, on record.
+                self._rotation_record(incident_id, cred_id, vendor, "mint", exc.message)
+                raise StepFailed(
+                    f"{exc.message} — no new secret is held; if the vendor answered late it "
+                    f"may have created one nobody holds: check the app's secrets at {vendor}"
+                ) from None
             try:
                 self.vault.put(
                     vault_name,
@@ -912,36 +921,22 @@ class Responder:
                     description=f"{vendor} client secret {new.secret_id} (rotated by incident "
                     f"{incident_id})",
                 )
-            except RingfenceError as exc:
+            except Exception as exc:  # any store failure: the minted secret must be named
+                why = exc.message if isinstance(exc, RingfenceError) else type(exc).__name__
+                with contextlib.suppress(Exception):  # the store may be what failed
+                    self._rotation_record(incident_id, cred_id, vendor, "store", why, new)
                 raise StepFailed(
                     f"{vendor} minted secret {new.secret_id} but the vault could not store it "
-                    f"({exc.message}); the old secrets were left active — remove "
-                    f"{new.secret_id} at {vendor} by hand"
+                    f"({why}); the old secrets were left active — remove {new.secret_id} at "
+                    f"{vendor} by hand"
                 ) from None
+            retired: list[str] = []
             problem = None
             try:
-                retired = conn.retire_client_secrets(new.app_id, keep=new.secret_id)
+                conn.retire_client_secrets(new.app_id, new.secret_id, retired)
             except RingfenceError as exc:
-                retired, problem = [], exc.message
-        with self.store.session() as s:
-            cred = s.get(Credential, cred_id)
-            if cred is not None:
-                cred.rotated_at = self.clock.now()
-            audit.append(
-                s,
-                actor=f"incident:{incident_id}",
-                action="credential.rotate",
-                entity_type="credential",
-                entity_id=cred_id,
-                after={
-                    "vendor": vendor,
-                    "app": new.app_id,
-                    "minted": new.secret_id,  # ids only; "secret" keys are redacted
-                    "retired": retired,
-                    "problem": problem,
-                },
-                clock=self.clock,
-            )
+                problem = exc.message
+        self._rotation_record(incident_id, cred_id, vendor, None, problem, new, retired)
         if problem is not None:
             raise StepFailed(
                 f"the new {vendor} secret {new.secret_id} is in the vault at vault:{vault_name}, "
@@ -955,6 +950,40 @@ class Responder:
             "summary": f"rotated {cred_name}: new {vendor} secret {new.secret_id} at "
             f"vault:{vault_name}; {len(retired)} old secret(s) removed",
         }
+
+    def _rotation_record(
+        self,
+        incident_id: str,
+        cred_id: str,
+        vendor: str,
+        failed_at: str | None,
+        problem: str | None,
+        new: Any = None,
+        retired: list[str] | None = None,
+    ) -> None:
+        """The audit record of a rotation, also when it stopped part-way (ids only: keys
+        named like "secret" are redacted by the audit log anyway)."""
+        with self.store.session() as s:
+            if failed_at is None:
+                cred = s.get(Credential, cred_id)
+                if cred is not None:
+                    cred.rotated_at = self.clock.now()
+            audit.append(
+                s,
+                actor=f"incident:{incident_id}",
+                action="credential.rotate" if failed_at is None else "credential.rotate_failed",
+                entity_type="credential",
+                entity_id=cred_id,
+                after={
+                    "vendor": vendor,
+                    "app": new.app_id if new is not None else None,
+                    "minted": new.secret_id if new is not None else None,
+                    "retired": list(retired or []),
+                    "failed_at": failed_at,
+                    "problem": problem,
+                },
+                clock=self.clock,
+            )
 
     def _act_collect_evidence(
         self, incident_id: str, step: dict[str, Any], drill: bool

@@ -210,6 +210,7 @@ class Microsoft365Connector(Connector):
                     }
                 },
                 operation=op,
+                idempotent=False,
             ),
             op,
         )
@@ -220,7 +221,7 @@ class Microsoft365Connector(Connector):
             raise self.error("malformed response: no keyId and secretText", op)
         return NewClientSecret(self.vendor, app["id"], key, SecretStr(secret))
 
-    def retire_client_secrets(self, app_id: str, keep: str) -> list[str]:
+    def retire_client_secrets(self, app_id: str, keep: str, retired: list[str]) -> None:
         op = "get application"
         body = self.json_body(
             self.request(
@@ -234,7 +235,6 @@ class Microsoft365Connector(Connector):
         creds = body.get("passwordCredentials") if isinstance(body, dict) else None
         if not isinstance(creds, list):
             raise self.error("malformed response: no passwordCredentials", op)
-        retired = []
         for cred in creds:
             key = cred.get("keyId") if isinstance(cred, dict) else None
             if not isinstance(key, str) or key == keep:
@@ -246,7 +246,6 @@ class Microsoft365Connector(Connector):
                 operation="removePassword",
             )
             retired.append(key)
-        return retired
 
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         self.request(

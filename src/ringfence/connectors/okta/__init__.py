@@ -28,6 +28,7 @@ from ringfence.connectors._base import (
 from ringfence.connectors._model import (
     ActionResult,
     AuditPullReport,
+    ConnectorError,
     DiscoveredApp,
     DiscoveredGrant,
     DiscoveredPerson,
@@ -212,17 +213,29 @@ class OktaConnector(Connector):
             if old.get("status") == "INACTIVE":
                 self.request("DELETE", f"{base}/{old['id']}", operation="delete client secret")
         op = "generate client secret"
-        body = self.json_body(self.request("POST", base, json={}, operation=op), op)
+        try:
+            resp = self.request("POST", base, json={}, operation=op, idempotent=False)
+        except ConnectorError as exc:
+            if exc.http_status == 400:
+                detail = exc.message.split(": ", 1)[-1]
+                raise self.error(
+                    f"{detail} — Okta keeps at most two secrets per app and {aid} has two "
+                    "active ones (one may be left from an earlier, failed rotation): deactivate "
+                    "the one not in use, then run the step again",
+                    op,
+                    400,
+                ) from None
+            raise
+        body = self.json_body(resp, op)
         secret = body.get("client_secret") if isinstance(body, dict) else None
         if not isinstance(secret, str) or not secret or not isinstance(body.get("id"), str):
             raise self.error("malformed response: no client_secret and id", op)
         return NewClientSecret(self.vendor, aid, body["id"], SecretStr(secret))
 
-    def retire_client_secrets(self, app_id: str, keep: str) -> list[str]:
+    def retire_client_secrets(self, app_id: str, keep: str, retired: list[str]) -> None:
         """Deactivate, then delete, every secret of the app but ``keep`` (Okta refuses to
         delete an active one)."""
         base = f"/api/v1/apps/{app_id}/credentials/secrets"
-        retired = []
         for old in self._client_secrets(app_id):
             sid = str(old.get("id"))
             if sid == keep:
@@ -233,7 +246,6 @@ class OktaConnector(Connector):
                 )
             self.request("DELETE", f"{base}/{sid}", operation="delete client secret")
             retired.append(sid)
-        return retired
 
     def _client_secrets(self, app_id: str) -> list[dict[str, Any]]:
         op = "list client secrets"

@@ -96,6 +96,7 @@ class OktaFake(FakeVendor):
         }
         self.issued: dict[str, str] = {}  # secret id -> value, for tests to check the vault
         self.refuse_secret_deletes = False  # answer 403 as for a token without okta.apps.manage
+        self.lose_next_created_secret = False  # create it, then answer 500 (a lost answer)
         bob = self.users[1]["id"]
         # Undeclared app holding a consent to manage users: risky shadow grant.
         for n, scope in enumerate(("okta.users.manage", "okta.groups.read")):
@@ -325,6 +326,9 @@ class OktaFake(FakeVendor):
         found.append(row)
         self.issued[sid] = value
         self.actions.append(("add_client_secret", sid))
+        if self.lose_next_created_secret:
+            self.lose_next_created_secret = False
+            return self.server_error()
         return JSONResponse({**row, "client_secret": value}, status_code=201)
 
     def _one_secret(self, request: Request) -> dict[str, Any] | Response:
