@@ -155,6 +155,10 @@ def test_incident_contains_with_a_second_person_and_keeps_evidence(
     # ... under any name the same person has: alice's console session or personal token.
     with pytest.raises(PermissionDeniedError, match="second person"):
         r.approve(incident, 4, actor="user:alice")
+    # ... whatever the case or width of the name ...
+    for alias in ("Alice", " ALICE ", "user:Alice", "user:\uff41lice"):
+        with pytest.raises(PermissionDeniedError, match="second person"):
+            r.approve(incident, 4, actor=alias)
     # Automation is nobody: a control-plane token or a system actor cannot be the second pair.
     for nobody in ("token:second-bot", "respond:watch", "user:", " "):
         with pytest.raises(PermissionDeniedError) as refused:
@@ -505,3 +509,26 @@ def test_two_people_approving_at_once_count_once(
     assert [st["status"] for st in view["steps"]] == ["done"] * 6
     assert sum(1 for t in view["timeline"] if t["kind"] == "approved") == 1
     assert len(http.requests) == 1
+
+
+def test_two_accounts_of_one_person_are_one_person(estate: Runtime, clock: FixedClock) -> None:
+    """A local account and an SSO account linked to the same inventory person cannot approve
+    each other's incidents (review M5)."""
+    from argon2 import PasswordHasher
+
+    from ringfence.identity.accounts import Accounts
+    from ringfence.identity.settings import IdentitySettings
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    accounts = Accounts(estate.store, estate.vault, clock, IdentitySettings(), cheap)
+    roles = ["security-analyst"]
+    accounts.create_user(
+        "ann.local", roles=roles, password="x" * 16, person_email="ann@example.com"
+    )
+    accounts.create_user("ann@example.com", roles=roles, password="x" * 16)
+    r = Responder(estate.store, estate.vault, clock)
+    incident = r.start("contain-integration", "crm-sync", actor="user:ann.local")
+    for same in ("user:ann@example.com", "ann@example.com"):
+        with pytest.raises(PermissionDeniedError, match="second person"):
+            r.approve(incident, 4, actor=same)
+    r.approve(incident, 4, actor="user:bob")

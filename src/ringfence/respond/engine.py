@@ -23,12 +23,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,12 +76,14 @@ def person_of(actor: str) -> str | None:
     operator named with ``--by`` on the CLI) are the same person, so four eyes cannot be met
     by switching from the CLI to the console. ``token:NAME`` (a control-plane token, held by
     automation and not attributable to one person) and system actors (``respond:watch``,
-    ``incident:…``) are nobody.
+    ``incident:…``) are nobody. Names are compared case- and width-insensitively;
+    ``Responder._people`` adds the inventory person behind a name, so two accounts of one
+    person (a local one and an SSO one) are one person too.
     """
     kind, sep, name = actor.partition(":")
-    if not sep:
-        return actor.strip() or None
-    return (name.strip() or None) if kind == "user" else None
+    raw = actor if not sep else (name if kind == "user" else "")
+    # One spelling per person: "Alice", "alice" and its full-width form are the same name.
+    return unicodedata.normalize("NFKC", raw).strip().casefold() or None
 
 
 class Responder:
@@ -280,20 +283,20 @@ class Responder:
                 raise NotFoundError(f"incident {incident_id} has no step {position}")
             if step.status != "awaiting_approval":
                 raise ConflictError(f"step {position} is {step.status}, not awaiting approval")
-            approver = person_of(actor)
-            if approver is None:
+            approver = self._people(s, actor)
+            if not approver:
                 raise PermissionDeniedError(
                     f"{actor} is not a person: approving or skipping a step needs a console user "
                     "(session or personal token) or an operator named with --by; a "
                     "control-plane token belongs to automation and cannot be a second pair of eyes",
                     code="person_required",
                 )
-            if approver == person_of(incident.opened_by):
+            if approver & self._people(s, incident.opened_by):
                 raise PermissionDeniedError(
                     f"{actor} opened this incident: a second person must approve its steps",
                     code="four_eyes",
                 )
-            if incident.trigger_alert_id and approver in self._suppliers(s, incident):
+            if incident.trigger_alert_id and approver & self._suppliers(s, incident):
                 raise PermissionDeniedError(
                     f"{actor} pushed records that raised this incident's alert: a second "
                     "person must approve its steps",
@@ -394,10 +397,28 @@ class Responder:
             if not (isinstance(lo, str) and isinstance(hi, str)):
                 continue
             first, last = datetime.fromisoformat(lo), datetime.fromisoformat(hi)
-            person = person_of(who)
-            if person and any(src == source and first <= ts <= last for src, ts in events):
-                found.add(person)
+            people = self._people(s, who)
+            if people and any(src == source and first <= ts <= last for src, ts in events):
+                found |= people
         return found
+
+    @staticmethod
+    def _people(s: Session, actor: str) -> set[str]:
+        """Keys of the person behind an actor: their normalised name and, where a console
+        account or an inventory person carries that name, the inventory person's id."""
+        from ringfence.identity.models import ConsoleUser
+        from ringfence.store.models import Person
+
+        name = person_of(actor)
+        if name is None:
+            return set()
+        keys = {f"name:{name}"}
+        pid = s.scalar(select(ConsoleUser.person_id).where(ConsoleUser.username == name))
+        if pid is None:
+            pid = s.scalar(select(Person.id).where(func.lower(Person.email) == name))
+        if pid is not None:
+            keys.add(f"person:{pid}")
+        return keys
 
     # -- alerts start incidents -------------------------------------------------------------
     def watch_alerts(self, *, actor: str = "respond:watch") -> list[str]:
