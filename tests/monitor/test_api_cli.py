@@ -68,6 +68,27 @@ def test_each_push_is_audited_with_who_and_the_event_time_bounds(
     assert after["latest"] >= after["earliest"]
 
 
+def test_suppliers_are_recorded_before_their_events_are_published(runtime: Runtime) -> None:
+    """The record of who pushed a batch exists before that batch can raise an alert (else a
+    watcher could open an incident, and the pusher approve it, before the record was written)."""
+    from ringfence.monitor.ingest import BATCH, ingest
+    from ringfence.monitor.storage import EventStore
+
+    order: list[tuple[str, int]] = []
+    data = ndjson(*(R.okta(uuid=f"u{i}") for i in range(BATCH + 5)))
+    report = ingest(
+        data,
+        source="okta",
+        origin="test",
+        events_store=EventStore(runtime.store),
+        publish=lambda batch: order.append(("publish", len(batch))) or len(batch),
+        now=runtime.clock.now(),
+        before_publish=lambda batch: order.append(("record", len(batch))),
+    )
+    assert report.new == BATCH + 5
+    assert order == [("record", BATCH), ("publish", BATCH), ("record", 5), ("publish", 5)]
+
+
 def test_push_json_array(client: tuple) -> None:
     c, rw, _ = client
     r = c.post("/api/v1/monitor/ingest/slack", json=[R.slack()], headers=rw)

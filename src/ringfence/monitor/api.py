@@ -10,6 +10,7 @@ Never echoes a record back.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from pydantic import Field
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
 from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.monitor.events import Event
 from ringfence.monitor.ingest import ingest
 from ringfence.monitor.parsers import PARSERS
 from ringfence.monitor.storage import EventStore, FieldFilter, HuntQuery
@@ -70,6 +72,23 @@ async def push_records(
         request.app.state.monitor = monitor
     from starlette.concurrency import run_in_threadpool
 
+    def record_supplier(batch: Sequence[Event]) -> None:
+        # Who supplied which events is evidence, written before the events can raise an
+        # alert: respond refuses an approval by whoever pushed the records behind it.
+        audit.append_standalone(
+            runtime.store,
+            actor=principal.actor,
+            action="monitor.ingest",
+            entity_type="event_source",
+            entity_id=source,
+            after={
+                "events": len(batch),
+                "earliest": min(e.time for e in batch).isoformat(),
+                "latest": max(e.time for e in batch).isoformat(),
+            },
+            clock=runtime.clock,
+        )
+
     report = await run_in_threadpool(
         ingest,
         body,
@@ -78,26 +97,8 @@ async def push_records(
         events_store=monitor.events,
         publish=monitor.process,
         now=runtime.clock.now(),
+        before_publish=record_supplier,
     )
-    if report.earliest is not None and report.latest is not None:
-        # Who supplied which events is evidence too: respond refuses an approval by whoever
-        # pushed the records that raised the incident's alert.
-        await run_in_threadpool(
-            audit.append_standalone,
-            runtime.store,
-            actor=principal.actor,
-            action="monitor.ingest",
-            entity_type="event_source",
-            entity_id=source,
-            after={
-                "records": report.records,
-                "events": report.events,
-                "dead_lettered": report.dead_lettered,
-                "earliest": report.earliest.isoformat(),
-                "latest": report.latest.isoformat(),
-            },
-            clock=runtime.clock,
-        )
     return report.to_dict()
 
 

@@ -40,10 +40,6 @@ class IngestReport:
     new: int = 0
     dead_lettered: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
-    # Event-time bounds of what was accepted: the push's audit record keeps them, so an
-    # incident raised from these events can tell who supplied them (four eyes).
-    earliest: datetime | None = None
-    latest: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,8 +85,12 @@ def ingest(
     events_store: EventStore,
     publish: Publisher,
     now: datetime,
+    before_publish: Callable[[Sequence[Event]], None] | None = None,
 ) -> IngestReport:
-    """Parse ``data`` and publish its events; dead-letter what cannot be parsed."""
+    """Parse ``data`` and publish its events; dead-letter what cannot be parsed.
+
+    ``before_publish`` sees each batch before it is published (and so before any alert can be
+    raised from it): the push endpoint records there who supplied those events."""
     parse = parser_for(source)
     report = IngestReport(source=source)
     batch: list[Event] = []
@@ -98,6 +98,8 @@ def ingest(
 
     def flush() -> None:
         if batch:
+            if before_publish is not None:
+                before_publish(batch)
             report.new += publish(batch)
             batch.clear()
 
@@ -117,11 +119,6 @@ def ingest(
             report.reasons[_reason_key(reason)] += 1
             continue
         report.events += len(events)
-        for e in events:
-            if report.earliest is None or e.time < report.earliest:
-                report.earliest = e.time
-            if report.latest is None or e.time > report.latest:
-                report.latest = e.time
         batch.extend(events)
         if len(batch) >= BATCH:
             flush()
