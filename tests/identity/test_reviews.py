@@ -34,7 +34,7 @@ def reviews(runtime: Runtime) -> AccessReviews:
     return AccessReviews(runtime.store, runtime.clock)
 
 
-def _campaign(reviews: AccessReviews, clock: FixedClock, **kw: Any) -> str:
+def _campaign(reviews: AccessReviews, clock: FixedClock, name: str = "q3-crm", **kw: Any) -> str:
     args: dict[str, Any] = {
         "scope_kind": "app",
         "scope_ref": "crm",
@@ -43,7 +43,7 @@ def _campaign(reviews: AccessReviews, clock: FixedClock, **kw: Any) -> str:
         "used_scopes": {"crm-to-chat": ["chat:write"], "crm-report": ["crm:read"]},
     }
     args.update(kw)
-    return reviews.create("q3-crm", **args).id
+    return reviews.create(name, **args).id
 
 
 def _item(reviews: AccessReviews, ref: str, integration: str) -> dict[str, Any]:
@@ -197,6 +197,41 @@ def test_reminders_are_delivered_to_each_reviewer_and_retried_when_undelivered(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_reminders_do_not_hold_the_write_lock_while_sending(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    """A slow mail server must not block every audited write (review M4): while a reminder is
+    being sent, another writer can append to the audit log at once."""
+    import threading
+    import time
+
+    _campaign(reviews, clock, due_at=clock.now() + timedelta(days=1))
+    wrote: list[float] = []
+
+    def slow_send(reminder: Any) -> None:
+        def other_writer() -> None:
+            started = time.monotonic()
+            audit.append_standalone(
+                runtime.store, actor="t", action="other.write", entity_type="x", clock=clock
+            )
+            wrote.append(time.monotonic() - started)
+
+        t = threading.Thread(target=other_writer)
+        t.start()
+        t.join(3)
+
+    (sent,) = reviews.reminders(within_days=3, actor="t", send=slow_send)
+    assert sent.delivery == "sent"
+    assert wrote and wrote[0] < 2.0, wrote
+
+
+def test_a_campaign_name_with_control_characters_is_refused(
+    reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    with pytest.raises(ValidationError, match="control characters"):
+        _campaign(reviews, clock, name="q3\nBcc: attacker@example.com")
 
 
 def test_evidence_export_csv_and_json(

@@ -98,6 +98,8 @@ class AccessReviews:
     ) -> ReviewCampaign:
         if not name.strip() or len(name) > 200:
             raise ValidationError("a campaign needs a name of 1-200 characters")
+        if any(not c.isprintable() for c in name):
+            raise ValidationError("a campaign name must not contain control characters")
         if scope_kind not in ("app", "owner"):
             raise ValidationError("scope_kind must be `app` or `owner`")
         if due_at.tzinfo is None:
@@ -341,7 +343,49 @@ class AccessReviews:
         marked reminded, so the next run tries again instead of waiting a day.
         """
         now = self._clock.now()
+        due = self._due_reminders(now, within_days)
         out: list[Reminder] = []
+        # Deliver outside any transaction: a slow mail server must not hold the database's
+        # write lock (on SQLite every audited write would wait behind it).
+        outcome: dict[str, list[str]] = {}
+        for campaign_id, reminders in due:
+            failed = outcome.setdefault(campaign_id, [])
+            for reminder in reminders:
+                if send is not None:
+                    try:
+                        send(reminder)
+                        reminder = dataclasses.replace(reminder, delivery="sent")
+                    except RingfenceError as exc:
+                        failed.append(reminder.reviewer)
+                        reminder = dataclasses.replace(reminder, delivery=f"failed: {exc}")
+                out.append(reminder)
+        with self._store.session() as s:
+            for campaign_id, reminders in due:
+                campaign = s.get(ReviewCampaign, campaign_id)
+                if campaign is None:
+                    continue
+                failed = outcome[campaign_id]
+                if not failed:
+                    campaign.last_reminded_at = now
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="review.remind",
+                    entity_type="review_campaign",
+                    entity_id=campaign_id,
+                    after={
+                        "reviewers": sorted(r.reviewer for r in reminders),
+                        "overdue": reminders[0].overdue,
+                        "delivered": send is not None,
+                        "failed": failed,
+                    },
+                    clock=self._clock,
+                )
+        return out
+
+    def _due_reminders(self, now: datetime, within_days: int) -> list[tuple[str, list[Reminder]]]:
+        """(campaign id, its reminders) for campaigns due soon or overdue, not reminded today."""
+        found: list[tuple[str, list[Reminder]]] = []
         with self._store.session() as s:
             campaigns = s.scalars(
                 select(ReviewCampaign).where(
@@ -350,9 +394,8 @@ class AccessReviews:
                 )
             ).all()
             for campaign in campaigns:
-                if campaign.last_reminded_at and now - campaign.last_reminded_at < timedelta(
-                    days=1
-                ):
+                last = campaign.last_reminded_at
+                if last is not None and now - last < timedelta(days=1):
                     continue
                 pending: dict[str, int] = {}
                 for item in s.scalars(
@@ -363,37 +406,18 @@ class AccessReviews:
                     owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
                     who = owner.email if owner else NO_OWNER
                     pending[who] = pending.get(who, 0) + 1
-                if not pending:
-                    continue
-                failed: list[str] = []
-                for who, count in sorted(pending.items()):
-                    due, overdue = campaign.due_at, campaign.due_at < now
-                    reminder = Reminder(campaign.name, who, count, due, overdue)
-                    if send is not None:
-                        try:
-                            send(reminder)
-                            reminder = dataclasses.replace(reminder, delivery="sent")
-                        except RingfenceError as exc:
-                            failed.append(who)
-                            reminder = dataclasses.replace(reminder, delivery=f"failed: {exc}")
-                    out.append(reminder)
-                if not failed:
-                    campaign.last_reminded_at = now
-                audit.append(
-                    s,
-                    actor=actor,
-                    action="review.remind",
-                    entity_type="review_campaign",
-                    entity_id=campaign.id,
-                    after={
-                        "reviewers": sorted(pending),
-                        "overdue": campaign.due_at < now,
-                        "delivered": send is not None,
-                        "failed": failed,
-                    },
-                    clock=self._clock,
-                )
-        return out
+                if pending:
+                    overdue = campaign.due_at < now
+                    found.append(
+                        (
+                            campaign.id,
+                            [
+                                Reminder(campaign.name, who, n, campaign.due_at, overdue)
+                                for who, n in sorted(pending.items())
+                            ],
+                        )
+                    )
+        return found
 
     # -- evidence --------------------------------------------------------------------------
     _CSV_COLUMNS = (
@@ -464,8 +488,8 @@ def reminder_sender(sink: Any) -> ReminderSender:
     def send(r: Reminder) -> None:
         try:
             deliver(r)
-        except SinkError as exc:
-            raise ReminderNotSent(str(exc)) from None
+        except (SinkError, ValueError) as exc:  # ValueError: e.g. a header the mail lib refuses
+            raise ReminderNotSent(str(exc) or type(exc).__name__) from None
 
     def deliver(r: Reminder) -> None:
         when = "was due" if r.overdue else "is due"
