@@ -230,6 +230,21 @@ def test_reminders_do_not_hold_the_write_lock_while_sending(
     assert len(wrote) == 2 and max(wrote) < 2.0, wrote
 
 
+def test_a_decided_item_is_not_decided_again(
+    reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    """An owner's later "keep" must not overwrite the analyst's "reduce" in the evidence."""
+    cid = _campaign(reviews, clock)
+    sync = _item(reviews, cid, "crm-to-chat")
+    reviews.decide(
+        cid, sync["id"], decision="reduce", kept_scopes=["chat:write"],
+        comment="least privilege", actor="user:analyst",
+    )  # fmt: skip
+    with pytest.raises(ConflictError, match="decided already"):
+        reviews.decide(cid, sync["id"], decision="keep", comment="", actor="user:alice")
+    assert _item(reviews, cid, "crm-to-chat")["decision"] == "reduce"
+
+
 def test_a_campaign_name_with_control_characters_is_refused(
     reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
 ) -> None:

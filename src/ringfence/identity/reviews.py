@@ -263,6 +263,11 @@ class AccessReviews:
             item = s.get(ReviewItem, item_id)
             if item is None or item.campaign_id != campaign.id:
                 raise NotFoundError(f"no item {item_id!r} in campaign {campaign.name!r}")
+            if item.decision is not None:
+                # The evidence keeps the first decision: a later one must not overwrite it.
+                raise ConflictError(
+                    f"this item was decided already ({item.decision} by {item.decided_by})"
+                )
             integ = s.get(Integration, item.integration_id)
             if integ is None:
                 raise NotFoundError("the integration of this item no longer exists")
