@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from ruamel.yaml import YAML
 
 from ringfence.demo.receivers import Receivers
-from ringfence.monitor.sinks import EmailSink, SinkError, WebhookSink, build_sinks
+from ringfence.monitor.sinks import EmailSink, SinkError, WebhookSink, build_sinks, sign
 
 
 class _Vault:
@@ -47,6 +47,20 @@ def test_the_demo_sinks_deliver_to_the_stand_ins() -> None:
             forged.send(FINDING)
         unsigned = httpx.post(f"{receivers.url}/hook", json=FINDING)
         assert unsigned.status_code == 401
+        odd = {
+            "X-Ringfence-Timestamp": b"1",
+            "X-Ringfence-Signature": "sha256=\u00e9".encode("latin-1"),
+        }
+        assert httpx.post(f"{receivers.url}/hook", json=FINDING, headers=odd).status_code == 401
+        # A correctly signed but old notice (a replay) is refused too.
+        old_ts = "1700000000"
+        body = b"{}"
+        replay = {
+            "X-Ringfence-Timestamp": old_ts,
+            "X-Ringfence-Signature": sign(SecretStr(key), old_ts, body),
+            "Content-Type": "application/json",
+        }
+        assert httpx.post(f"{receivers.url}/hook", content=body, headers=replay).status_code == 401
         assert len(httpx.get(f"{receivers.url}/received").json()["webhooks"]) == 1
     finally:
         receivers.stop()

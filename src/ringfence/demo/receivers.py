@@ -4,7 +4,10 @@ Playbooks notify the security team through a monitor sink and vendors by e-mail;
 those go to two real servers on 127.0.0.1: an HTTP receiver of the webhook sink (it checks
 the HMAC signature the sink sends) and an SMTP server (aiosmtpd). What they received is listed
 at ``GET /received`` on the receiver, so the tour can show a drill's notification arriving.
-They keep at most the last 200 messages in memory and never listen beyond loopback.
+They keep at most the last 200 messages in memory and never listen beyond loopback; the
+receiver takes only signed notices of at most 1 MiB, stamped within five minutes (what a real
+SIEM endpoint checking the sink's signature would do). ``/received`` is open on loopback: it
+is the demo's window into what arrived.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hmac
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +34,8 @@ from ringfence.demo.upstream import ServerThread
 from ringfence.monitor.sinks import sign
 
 KEEP = 200
+MAX_BODY = 1 << 20
+MAX_SKEW_SECONDS = 300
 
 
 @dataclass
@@ -51,11 +57,17 @@ def _now() -> str:
 
 def webhook_app(inbox: Inbox, secret: SecretStr) -> Starlette:
     async def hook(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            return JSONResponse({"error": f"body must declare ≤ {MAX_BODY} bytes"}, status_code=413)
         body = await request.body()
         ts = request.headers.get("x-ringfence-timestamp", "")
-        given = request.headers.get("x-ringfence-signature", "")
-        if not ts or not hmac.compare_digest(given, sign(secret, ts, body)):
+        given = request.headers.get("x-ringfence-signature", "").encode("utf-8", "replace")
+        expected = sign(secret, ts, body).encode()
+        if not ts.isdigit() or not hmac.compare_digest(given, expected):
             return JSONResponse({"error": "bad or missing signature"}, status_code=401)
+        if abs(time.time() - int(ts)) > MAX_SKEW_SECONDS:  # a replayed old notice
+            return JSONResponse({"error": "timestamp outside 5 minutes"}, status_code=401)
         try:
             finding = orjson.loads(body)
         except orjson.JSONDecodeError:
