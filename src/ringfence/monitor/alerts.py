@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
@@ -96,14 +96,22 @@ def _serialise_keys(s: Session, keys: set[str]) -> None:
     """Make workers raising findings of the same key take turns, so the second sees the
     first's alert and counts onto it instead of opening (and sending) a duplicate.
 
-    PostgreSQL: a transaction-scoped advisory lock per key, taken in sorted order by every
-    worker (no deadlock). SQLite: a no-op write takes the database's write lock first (pysqlite
-    opens the transaction right before it), so the lookups below cannot read a stale state.
+    PostgreSQL: a transaction-scoped advisory lock per key, taken in one statement in the
+    order of the lock ids by every worker (no deadlock). SQLite: a no-op write takes the
+    database's write lock first (pysqlite opens the transaction right before it), so the
+    lookups below cannot read a stale state.
     """
     dialect = s.get_bind().dialect.name
     if dialect == "postgresql":
-        for key in sorted(keys):
-            s.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, _LOCK_SEED))))
+        # One statement, locks taken in order of their ids (two keys sharing an id are one
+        # lock), so every worker takes any pair of them in the same order: no deadlock.
+        s.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, :seed)"
+                " AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS locks"
+            ),
+            {"keys": sorted(keys), "seed": _LOCK_SEED},
+        )
     elif dialect == "sqlite":
         s.execute(text("UPDATE monitor_alerts SET count = count WHERE 0"))
 

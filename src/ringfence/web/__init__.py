@@ -420,8 +420,12 @@ async def _approve(request: Request, viewer: Viewer) -> Response:
         position = int(request.path_params["position"])
     except ValueError:
         raise ValidationError("step must be a number") from None
+    from starlette.concurrency import run_in_threadpool
+
+    responder = responder_for(_runtime(request))
     with contextlib.suppress(ConflictError):  # approved meanwhile: show the current state
-        responder_for(_runtime(request)).approve(incident, position, actor=viewer.actor)
+        # The approved steps run now and may call SaaS APIs for a while: off the event loop.
+        await run_in_threadpool(responder.approve, incident, position, actor=viewer.actor)
     return _redirect("/console/incidents")
 
 
