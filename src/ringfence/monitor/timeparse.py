@@ -15,7 +15,12 @@ def parse_when(value: str, now: datetime, what: str = "time") -> datetime:
     text = value.strip()
     m = _REL.match(text)
     if m:
-        return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        try:
+            return now - timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
+        except OverflowError:
+            raise ValidationError(
+                f"bad {what} {value!r}: a duration reaches back before year 1"
+            ) from None
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
