@@ -41,6 +41,25 @@ def test_redact_keeps_json_and_reports_class(client: TestClient) -> None:
     assert res.headers["x-ringfence-class"] == "restricted"
 
 
+@pytest.mark.parametrize(
+    ("sent", "answered"),
+    [
+        ("application/json", "application/json"),
+        ("application/merge-patch+json", "application/json"),
+        ("text/csv", "text/csv; charset=utf-8"),
+        ("text/html", "text/plain; charset=utf-8"),
+        ("image/svg+xml", "text/plain; charset=utf-8"),
+        (None, "text/plain; charset=utf-8"),
+    ],
+)
+def test_redacted_body_is_never_answered_as_a_renderable_type(
+    client: TestClient, sent: str | None, answered: str
+) -> None:
+    headers = {"content-type": sent} if sent else {}
+    res = client.post("/classify/redact", content=b'{"a": "<script>x</script>"}', headers=headers)
+    assert res.status_code == 200 and res.headers["content-type"] == answered
+
+
 def test_tokenize_is_refused_without_server_key(client: TestClient) -> None:
     from ringfence.core.errors import ValidationError
 

@@ -54,7 +54,22 @@ async def scan_body(
     return classifier.scan(await _body(request), content_type).to_dict()
 
 
-@router.post("/redact")
+@router.post(
+    "/redact",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The body, redacted, in the request's format (see _ECHO_TYPES).",
+            "content": {
+                "application/json": {"schema": {}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-www-form-urlencoded": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 async def redact_body(
     request: Request,
     classifier: Annotated[Classifier, Depends(get_classifier)],
@@ -71,7 +86,26 @@ async def redact_body(
         "X-Ringfence-Class": out.result.data_class.label,
         "X-Ringfence-Redacted": str(out.redacted),
     }
-    return Response(out.body, media_type=content_type or "text/plain", headers=headers)
+    return Response(out.body, media_type=_echo_type(content_type), headers=headers)
+
+
+# The redacted body goes back in the caller's format, but only as one of these types: echoing
+# any Content-Type (text/html, image/svg+xml ...) would let a body be rendered as a page.
+_ECHO_TYPES = {
+    "application/json": "application/json",
+    "application/x-ndjson": "application/x-ndjson",
+    "text/csv": "text/csv; charset=utf-8",
+    "application/x-www-form-urlencoded": "application/x-www-form-urlencoded",
+}
+
+
+def _echo_type(content_type: str | None) -> str:
+    base = (content_type or "").split(";")[0].strip().lower()
+    if base in _ECHO_TYPES:
+        return _ECHO_TYPES[base]
+    if base.endswith("+json"):
+        return "application/json"
+    return "text/plain; charset=utf-8"
 
 
 @router.get("/types")
