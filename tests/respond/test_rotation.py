@@ -216,3 +216,30 @@ def test_rotation_is_only_offered_for_vendors_that_can_rotate() -> None:
     with pytest.raises(EstateInvalid) as bad:
         parse_estate(_estate("x", "github"))
     assert "rotate_client_secret works with okta or microsoft365" in str(bad.value)
+
+
+def test_approvers_approve_the_target_pinned_when_the_incident_opened(
+    runtime: Runtime, clock: FixedClock, fakes: dict[str, Any]
+) -> None:
+    """The approval note names the app to rotate; if the integration's client_id is edited
+    before the approval, the step refuses instead of rotating another app's secret."""
+    server = fakes["okta"]
+    text = _estate("hr-insights-client", "okta").replace(
+        "{action: rotate_client_secret, vendor: okta}",
+        "{action: rotate_client_secret, vendor: okta, approve: true}",
+    )
+    apply_estate(runtime.store, parse_estate(text), actor="t", clock=clock)
+    runtime.vault.put("crm/client-secret", "old")
+    cfg = {"okta": _config("okta", server.url)}
+    r = Responder(runtime.store, runtime.vault, clock, connectors=cfg)
+    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    waiting = _step(r, incident)
+    assert waiting["status"] == "awaiting_approval"
+    notes = [t["message"] for t in r.show(incident)["timeline"] if t["kind"] == "approval_needed"]
+    assert "okta app with client id hr-insights-client" in notes[-1]
+    retarget = text.replace("client_id: hr-insights-client", "client_id: 0oa1nwsfsso")
+    apply_estate(runtime.store, parse_estate(retarget), actor="t", clock=clock)
+    r.approve(incident, waiting["position"], actor="bob")
+    step = _step(r, incident)
+    assert step["status"] == "failed" and "changed since the incident opened" in step["error"]
+    assert server.fake.actions == []

@@ -132,6 +132,9 @@ class Responder:
             if integ is None:
                 raise NotFoundError(f"no integration {integration!r}")
             spec = dict(book.spec)
+            # What the approvers approve: the integration's identity as it was when the
+            # incident opened (a later edit of client_id must not retarget a rotation).
+            spec["pinned"] = {"client_id": integ.client_id}
             if integ.kind.value not in spec.get("covers", []):
                 raise ValidationError(
                     f"playbook {playbook!r} covers {spec.get('covers')}; integration "
@@ -205,13 +208,18 @@ class Responder:
                 if step.needs_approval and step.approved_by is None:
                     step.status = "awaiting_approval"
                     incident.status = "awaiting_approval"
+                    what = ""
+                    if step.action == "rotate_client_secret":
+                        vendor = incident.spec["steps"][step.position - 1].get("vendor")
+                        pinned = (incident.spec.get("pinned") or {}).get("client_id")
+                        what = f": a new secret for the {vendor} app with client id {pinned}"
                     self._note(
                         s,
                         incident_id,
                         actor,
                         "approval_needed",
                         f"step {step.position} ({step.action}) waits for approval by someone "
-                        f"other than {incident.opened_by}",
+                        f"other than {incident.opened_by}{what}",
                     )
                     return
                 position, action = step.position, step.action
@@ -883,11 +891,17 @@ class Responder:
 
         vendor, cfg = self._connector_for(step)
         with self.store.session() as s:
-            _incident, integ = self._target(s, incident_id)
+            incident, integ = self._target(s, incident_id)
+            pinned = (incident.spec.get("pinned") or {}).get("client_id", integ.client_id)
             if not integ.client_id:
                 raise StepFailed(
                     f"integration {integ.name!r} declares no client_id, so which {vendor} app "
                     "to rotate is unknown"
+                )
+            if integ.client_id != pinned:
+                raise StepFailed(
+                    f"integration {integ.name!r}'s client_id changed since the incident opened "
+                    f"({pinned} → {integ.client_id}): open a new incident to rotate the new one"
                 )
             creds = list(
                 s.scalars(

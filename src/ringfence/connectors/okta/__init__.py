@@ -200,7 +200,9 @@ class OktaConnector(Connector):
         if apps.error is not None:
             raise apps.error
         for app in apps.items:
-            if client_id in (app.client_id, app.external_id):
+            # The OAuth client id only (for OIDC apps Okta makes it the app id too): matching
+            # the app id as well would let one app's client id name another app.
+            if app.client_id == client_id:
                 return app.external_id
         raise self.error(f"no Okta app has the client id {client_id!r}", "find app")
 
