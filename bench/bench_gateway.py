@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
@@ -89,6 +90,7 @@ class Result:
     non2xx: int
     errors: int
     cpu_us: float | None = None  # gateway CPU time per request (all worker processes)
+    wait_us: float | None = None  # gateway event loops' run-queue wait per request
 
     def row(self, ref: float | None) -> str:
         ratio = f"{self.rps / ref:.2f}x" if ref else "—"
@@ -216,6 +218,22 @@ def tree_cpu_split(pid: int) -> tuple[float, float]:
         user += int(fields[11]) / tick
         system += int(fields[12]) / tick
     return user, system
+
+
+def tree_run_delay(pid: int) -> float:
+    """Seconds the main threads (event loops) of ``pid`` and its children spent runnable but
+    waiting for a CPU (``/proc/<pid>/schedstat``, second field): on shared cores, the part
+    of the latency that is the machine's, not the gateway's work."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        try:
+            total += int(Path(f"/proc/{p}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -440,12 +458,14 @@ def main() -> int:
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            before = tree_cpu_seconds(gw_pid)
+            before, waited = tree_cpu_seconds(gw_pid), tree_run_delay(gw_pid)
             res = run_wrk(name, url, **kw)
             used = tree_cpu_seconds(gw_pid) - before
+            waited = tree_run_delay(gw_pid) - waited
             if spy is not None:
                 spy.wait(timeout=60)
             res.cpu_us = used / max(1.0, res.rps * d) * 1e6
+            res.wait_us = waited / max(1.0, res.rps * d) * 1e6
             return res
 
         results.append(
@@ -647,6 +667,12 @@ def _report(results: list[Result], args: Any, redis_ok: bool, work: Path) -> Non
         f"added p99 at half load = {half.p99_ms - dhalf.p99_ms:.2f} ms "
         f"({half.p99_ms:.2f} - {dhalf.p99_ms:.2f}; goal ≤ 3 ms)"
     )
+    if half.wait_us is not None and half.cpu_us:
+        print(
+            f"at half load the gateway's event loops waited {half.wait_us:.0f} us per request "
+            f"for a CPU (run queue, /proc/<pid>/schedstat) against {half.cpu_us:.0f} us of CPU "
+            "used: the share of the tail that is core sharing, not gateway work"
+        )
     audit = work / "audit.jsonl"
     reasons: dict[str, int] = {}
     if audit.exists():
