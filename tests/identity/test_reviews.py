@@ -230,6 +230,37 @@ def test_reminders_do_not_hold_the_write_lock_while_sending(
     assert len(wrote) == 2 and max(wrote) < 2.0, wrote
 
 
+def test_a_retry_reaches_only_the_reviewers_the_last_run_missed(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    from ringfence.identity.reviews import ReminderNotSent
+
+    with runtime.store.session() as s:
+        job = s.get(Integration, estate["job"])
+        assert job is not None
+        job.owner_id = estate["bob"]
+    _campaign(reviews, clock, due_at=clock.now() + timedelta(days=1))
+    sent: list[str] = []
+    bob_down = True
+
+    def send(r: Any) -> None:
+        if r.reviewer == "bob@example.com" and bob_down:
+            raise ReminderNotSent("mailbox full")
+        sent.append(r.reviewer)
+
+    first = reviews.reminders(within_days=3, actor="t", send=send)
+    assert {r.reviewer: r.delivery for r in first} == {
+        "alice@example.com": "sent",
+        "bob@example.com": "failed: mailbox full",
+    }
+    bob_down = False
+    clock.advance(hours=1)
+    second = reviews.reminders(within_days=3, actor="t", send=send)
+    assert [r.reviewer for r in second] == ["bob@example.com"]  # alice is not reminded twice
+    assert sent == ["alice@example.com", "bob@example.com"]
+    assert reviews.reminders(within_days=3, actor="t", send=send) == []  # done for the day
+
+
 def test_a_decided_item_is_not_decided_again(
     reviews: AccessReviews, clock: FixedClock, estate: dict[str, str]
 ) -> None:

@@ -388,6 +388,21 @@ class AccessReviews:
                 )
         return out
 
+    @staticmethod
+    def _reached_today(s: Session, campaign_id: str, now: datetime) -> set[str]:
+        reached: set[str] = set()
+        rows = s.scalars(
+            select(AuditRecord.after).where(
+                AuditRecord.action == "review.remind",
+                AuditRecord.entity_id == campaign_id,
+                AuditRecord.ts > now - timedelta(days=1),
+            )
+        )
+        for after in rows:
+            if isinstance(after, dict) and after.get("delivered"):
+                reached |= set(after.get("reviewers") or []) - set(after.get("failed") or [])
+        return reached
+
     def _due_reminders(self, now: datetime, within_days: int) -> list[tuple[str, list[Reminder]]]:
         """(campaign id, its reminders) for campaigns due soon or overdue, not reminded today."""
         found: list[tuple[str, list[Reminder]]] = []
@@ -411,6 +426,10 @@ class AccessReviews:
                     owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
                     who = owner.email if owner else NO_OWNER
                     pending[who] = pending.get(who, 0) + 1
+                # A run that reached only some reviewers left the campaign unmarked: the next
+                # run retries those it missed, not the ones it reached (within the day).
+                for who in self._reached_today(s, campaign.id, now):
+                    pending.pop(who, None)
                 if pending:
                     overdue = campaign.due_at < now
                     found.append(
