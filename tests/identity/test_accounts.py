@@ -381,3 +381,19 @@ def test_a_reset_forgets_the_seed_so_a_stolen_device_cannot_re_enrol(
     with pytest.raises(ValidationError):
         accounts.confirm_totp(user.id, stolen.at(clock.now()), actor="t")
     accounts.confirm_totp(user.id, fresh.at(clock.now()), actor="t")
+
+
+def test_a_pending_seed_is_shown_again_only_for_a_while(
+    accounts: Accounts, clock: FixedClock
+) -> None:
+    user = accounts.create_user("new@example.com", roles=["admin"], password=PASSWORD)
+
+    def shown() -> str:
+        uri = accounts.begin_totp(user.id, reuse_pending=True).provisioning_uri
+        return pyotp.parse_uri(uri.get_secret_value()).secret
+
+    first = shown()
+    clock.advance(minutes=10)
+    assert shown() == first  # a reload while scanning keeps the seed
+    clock.advance(minutes=16)
+    assert shown() != first  # an old pending seed is not handed out again

@@ -52,6 +52,7 @@ from ringfence.store.models import Person
 from ringfence.store.vault import Vault
 
 PAT_PREFIX = "rf_pat_"
+PENDING_SEED_TTL = timedelta(minutes=15)  # how long an unconfirmed TOTP seed is shown again
 _KEYED = "k1:"  # recovery-code digests keyed by a vault secret (vs the older plain SHA-256)
 _RECOVERY_KEY = "identity/recovery-code-key"
 MIN_PASSWORD = 12
@@ -568,8 +569,10 @@ class Accounts:
             if user.totp_confirmed:
                 raise ConflictError("MFA is already enrolled; reset it before enrolling again")
             username, uid, pending = user.username, user.id, user.totp_ref
-        if reuse_pending and pending:
-            return self._enrollment(username, self._vault.get(pending).get_secret_value())
+        if reuse_pending and pending and self._vault.exists(pending):
+            fresh = self._clock.now() - self._vault.metadata(pending).updated_at
+            if fresh <= PENDING_SEED_TTL:  # an old or lost pending seed is replaced
+                return self._enrollment(username, self._vault.get(pending).get_secret_value())
         seed = pyotp.random_base32()
         ref = f"identity/totp/{uid}"
         self._vault.put(ref, seed, description=f"TOTP seed of {username}")
