@@ -108,13 +108,15 @@ def test_rotation_stores_the_new_secret_then_removes_the_old(
         assert [a for a, _ in fake.actions] == ["add_password", "remove_password"]
     assert left == [new_id]
     assert len(step["result"]["retired"]) == 1
-    # No secret value in the step's result, the timeline or the audit record.
+    # No secret value in the step's result, the timeline or the audit record — neither the
+    # new one nor any the vendor listed (Okta's list answers carry the values).
     text = str(r.show(incident))
     assert fake.issued[new_id] not in text and "the-leaked-secret" not in text
+    assert "seeded-" not in text
     with runtime.store.session() as s:
         rec = s.scalars(select(AuditRecord).where(AuditRecord.action == "credential.rotate")).one()
         assert rec.after and rec.after["minted"] == new_id
-        assert fake.issued[new_id] not in str(rec.after)
+        assert fake.issued[new_id] not in str(rec.after) and "seeded-" not in str(rec.after)
         cred = s.scalars(select(Credential).where(Credential.name == "crm-secret")).one()
         assert cred.rotated_at == clock.now()
 

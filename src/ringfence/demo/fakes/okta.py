@@ -90,7 +90,8 @@ class OktaFake(FakeVendor):
             self._app("0oa4workday", "workday", "Workday HCM", "0oa1nwworkdayprovisioning"),
             self._app("0oa5hrinsights", "oidc_client", "HR Insights", "hr-insights-client"),
         ]
-        # One active client secret per app; only hashes are ever listed (as Okta does).
+        # One active client secret per app. Okta's list answers carry the values too, so the
+        # fake does: nothing Ringfence records may ever contain one (tested).
         self.client_secrets: dict[str, list[dict[str, Any]]] = {
             a["id"]: [self._secret(f"ocs{a['id']}0")] for a in self.apps
         }
@@ -177,6 +178,7 @@ class OktaFake(FakeVendor):
             "created": _ts(-90),
             "lastUpdated": _ts(-90),
             "secret_hash": hashlib.sha256(sid.encode()).hexdigest()[:22],
+            "client_secret": f"seeded-{sid}-" + hashlib.sha256(sid.encode()).hexdigest(),
         }
 
     def auth_header(self) -> str:
@@ -323,13 +325,14 @@ class OktaFake(FakeVendor):
         value = secrets.token_urlsafe(48)
         row = self._secret(sid)
         row["created"] = row["lastUpdated"] = _ts(0)
+        row["client_secret"] = value
         found.append(row)
         self.issued[sid] = value
         self.actions.append(("add_client_secret", sid))
         if self.lose_next_created_secret:
             self.lose_next_created_secret = False
             return self.server_error()
-        return JSONResponse({**row, "client_secret": value}, status_code=201)
+        return JSONResponse(row, status_code=201)
 
     def _one_secret(self, request: Request) -> dict[str, Any] | Response:
         found = self._app_secrets(request)
