@@ -129,7 +129,8 @@ async def _form(request: Request, viewer: Viewer | None) -> dict[str, str]:
     if ctype != "application/x-www-form-urlencoded":
         raise ValidationError("expected a form post")
     try:
-        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+        # Up to 500 fields (the 16 KiB cap bounds the work): a review may tick many scopes.
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=500)
     except (UnicodeDecodeError, ValueError):
         raise ValidationError("the form is not valid") from None
     form = {k: v[0] for k, v in parsed.items() if v}
