@@ -634,7 +634,10 @@ def main() -> None:
             for r in match(e):
                 ours[r.key] += 1
         best = min(best, time.perf_counter() - t)
-    theirs, load, query, list_rules = sql_reference(rs.rules, docs, events)
+    # The reference gets the same best of three as ours (one run of it used to be compared
+    # with our best of three, which flattered us).
+    runs = [sql_reference(rs.rules, docs, events) for _ in range(3)]
+    theirs, load, query, list_rules = min(runs, key=lambda r: r[1] + r[2])
     mismatched = {
         k: (ours.get(k, 0), v)
         for k, v in theirs.items()
