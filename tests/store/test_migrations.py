@@ -13,6 +13,8 @@ def test_migrate_creates_every_foundation_table(blank_store_url: str) -> None:
     store.migrate()
     assert store.is_migrated()
     tables = set(inspect(store.engine).get_table_names())
+    indexes = {i["name"] for i in inspect(store.engine).get_indexes("audit_log")}
+    assert "ix_audit_log_action_ts" in indexes
     store.dispose()
     assert {
         "people",

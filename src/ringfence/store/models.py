@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -220,6 +221,9 @@ class AuditRecord(Base):
     """Control-plane audit log: one row per change, chained by SHA-256."""
 
     __tablename__ = "audit_log"
+    # Readers look records up by action over a time window: pushes behind an alert (four
+    # eyes), reminders already delivered today, backup verifications (RF-IRR-003).
+    __table_args__ = (Index("ix_audit_log_action_ts", "action", "ts"),)
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
