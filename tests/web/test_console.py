@@ -274,3 +274,22 @@ def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_o
     form = {"decision": "revoke", "comment": "not mine", "csrf_token": _csrf(page.text)}
     assert web.post(other, data=form).status_code == 403
     assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE
+
+
+def test_vendor_risk_page_needs_read_and_escapes(
+    accounts: Accounts, web: TestClient, runtime: Runtime
+) -> None:
+    from ringfence.store.models import Vendor
+
+    with runtime.store.session() as s:
+        s.add(Vendor(name="<b>Evil</b> Corp"))
+    accounts.create_user("olive@example.com", roles=["integration-owner"], password=PASSWORD)
+    accounts.create_user("ana@example.com", roles=["security-analyst"], password=PASSWORD)
+    _sign_in(web, "olive@example.com")
+    assert web.get("/console/vendors").status_code == 403  # owners see their integrations only
+    web.cookies.clear()
+    _sign_in(web, "ana@example.com")
+    page = web.get("/console/vendors")
+    assert page.status_code == 200
+    assert "&lt;b&gt;Evil&lt;/b&gt; Corp" in page.text and "<b>Evil</b>" not in page.text
+    assert "Acme" in page.text

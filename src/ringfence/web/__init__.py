@@ -451,6 +451,17 @@ async def _findings(request: Request, viewer: Viewer) -> Response:
     return _page("findings.html", viewer=viewer, rows=rows)
 
 
+# -- vendors -------------------------------------------------------------------------------------
+async def _vendors(request: Request, viewer: Viewer) -> Response:
+    from starlette.concurrency import run_in_threadpool
+
+    from ringfence.vendors import service
+
+    _need(viewer, "read")
+    risks = await run_in_threadpool(service.risk, _runtime(request))
+    return _page("vendors.html", viewer=viewer, rows=[service.risk_dict(r) for r in risks])
+
+
 # -- access reviews ----------------------------------------------------------------------------
 def _review_scope(viewer: Viewer) -> str | None:
     """Whose items the viewer sees and decides: everyone's (analysts, admins) or, for an
@@ -537,6 +548,7 @@ router.add_api_route(
     "/incidents/{incident}/steps/{position}/approve", _signed_in(_approve), methods=["POST"]
 )
 router.add_api_route("/findings", _signed_in(_findings), methods=["GET"])
+router.add_api_route("/vendors", _signed_in(_vendors), methods=["GET"])
 router.add_api_route("/reviews", _signed_in(_reviews), methods=["GET"])
 router.add_api_route(
     "/reviews/{campaign}/items/{item}/decision", _signed_in(_decide), methods=["POST"]
