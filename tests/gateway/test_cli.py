@@ -311,3 +311,46 @@ def test_a_worker_that_stops_reading_does_not_stall_the_others() -> None:
         dealer.join(timeout=5)
         for s in (*clients, listener, stuck_ours, stuck_theirs, live_ours, live_theirs):
             s.close()
+
+
+def test_a_burst_that_fills_every_worker_waits_instead_of_being_reset() -> None:
+    """Every worker's channel full: the supervisor holds the connection (later ones wait in the
+    listen backlog) and hands it over once a worker drains — it used to reset it."""
+    import socket
+    import threading
+    import time
+
+    from ringfence.gateway.workers import WorkerSupervisor, channel_pair, listening_socket
+
+    sup = WorkerSupervisor({}, "127.0.0.1", 0, 1)
+    ours, theirs = channel_pair()
+    filler = 0
+    while True:  # the only worker's channel is full
+        try:
+            ours.send(b"x" * 1024, socket.MSG_DONTWAIT)
+            filler += 1
+        except BlockingIOError:
+            break
+    sup._channels = [ours]
+    listener = listening_socket("127.0.0.1", 0)
+    listener.setblocking(True)
+    listener.settimeout(0.2)
+    dealer = threading.Thread(target=sup._deal, args=(listener,), daemon=True)
+    dealer.start()
+    client = socket.create_connection(listener.getsockname()[:2])
+    try:
+        time.sleep(0.5)  # the dealer holds it while the channel is full
+        theirs.settimeout(5)
+        for _ in range(filler):  # the worker catches up
+            socket.recv_fds(theirs, 1024, 1)
+        _, fds, _, _ = socket.recv_fds(theirs, 1, 1)
+        assert len(fds) == 1  # the held connection arrives, not a reset
+        handed = socket.socket(fileno=fds[0])
+        client.sendall(b"ping")
+        assert handed.recv(4) == b"ping"
+        handed.close()
+    finally:
+        sup.stop()
+        dealer.join(timeout=5)
+        for s in (client, listener, ours, theirs):
+            s.close()

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import multiprocessing
+import select
 import signal
 import socket
 import threading
@@ -176,18 +177,34 @@ class WorkerSupervisor:
                 self._stop.wait(0.05)  # e.g. out of file descriptors
                 continue
             with conn:
-                for _ in range(self._count):
-                    slot, turn = turn % self._count, turn + 1
-                    with self._lock:
-                        channel = self._channels[slot]
-                    if channel is None:
-                        continue
-                    try:
-                        socket.send_fds(channel, [b"c"], [conn.fileno()])
-                        break
-                    except OSError:
-                        continue  # that worker is gone; the next one takes it
-                # not handed to any worker: closing it resets the client
+                turn = self._hand_over(conn, turn)
+
+    def _hand_over(self, conn: socket.socket, turn: int) -> int:
+        """Give ``conn`` to the next worker that can take it. While every live worker's channel
+        is full, hold it (and accept nothing more: later clients wait in the kernel's listen
+        backlog) until one drains — resetting connections under a burst would turn load into
+        errors. Only when no worker is alive is the connection dropped (the client sees a
+        reset). Returns the next turn."""
+        while not self._stop.is_set():
+            full: list[socket.socket] = []
+            for _ in range(self._count):
+                slot, turn = turn % self._count, turn + 1
+                with self._lock:
+                    channel = self._channels[slot]
+                if channel is None:
+                    continue
+                try:
+                    socket.send_fds(channel, [b"c"], [conn.fileno()])
+                    return turn
+                except BlockingIOError:
+                    full.append(channel)  # that worker is behind; try the others first
+                except OSError:
+                    continue  # that worker is gone; the next one takes it
+            if not full:
+                return turn  # no live worker: closing the connection resets the client
+            with contextlib.suppress(OSError, ValueError):  # a channel closed meanwhile
+                select.select([], full, [], 0.1)
+        return turn
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
