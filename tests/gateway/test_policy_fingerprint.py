@@ -3,6 +3,7 @@ every store change the snapshot depends on — on SQLite and on PostgreSQL — a
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ from ringfence.gateway.models import (
 from ringfence.gateway.policy import fingerprint
 from ringfence.store.db import Store
 from ringfence.store.models import App, Integration, IntegrationStatus, Vendor
+from ringfence.store.vault import MASTER_KEY_ENV, Vault
 
 LATER = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -86,12 +88,27 @@ CHANGES: dict[str, Callable[[Store], None]] = {
     "client changed": _touch(GatewayClient),
     "api key changed": _touch(GatewayApiKey),
     "app changed": _touch(App),
+    # Review G4: a revocation stamped earlier than another row's change (clock skew).
+    "api key revoked (stamped in the past)": _keep_updated_at(GatewayApiKey, revoked_at=LATER),
+    "client revoked (stamped in the past)": _keep_updated_at(GatewayClient, revoked_at=LATER),
+    "integration renamed (updated_at untouched)": _keep_updated_at(Integration, name="fp 2"),
+    # Review G3: a rotated upstream secret (respond's rotate_client_secret) must reach the
+    # gateway, which injects it, without a restart.
+    "vault secret replaced": lambda store: _vault(store).put("fp/upstream", "new value"),
 }
 
 
+def _vault(store: Store) -> Vault:
+    return Vault(store, None)  # the master key from the environment (set by the test)
+
+
 @pytest.mark.parametrize("change", list(CHANGES), ids=list(CHANGES))
-def test_fingerprint_changes_with_what_the_snapshot_depends_on(store: Store, change: str) -> None:
+def test_fingerprint_changes_with_what_the_snapshot_depends_on(
+    store: Store, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(MASTER_KEY_ENV, base64.b64encode(b"k" * 32).decode())
     _seed(store)
+    _vault(store).put("fp/upstream", "old value")
     before = fingerprint(store)
     assert fingerprint(store) == before  # stable while nothing changes
     CHANGES[change](store)

@@ -101,8 +101,8 @@ def serve(
     if workers == 1:
         uvicorn.run(**options)
         return
-    # Several workers: each with its own SO_REUSEPORT socket, so new connections are spread
-    # across them instead of all going to the first worker that wakes (gateway/workers.py).
+    # Several workers: a supervisor accepts and deals each connection to the next worker, so
+    # they are spread instead of all going to the first worker that wakes (gateway/workers.py).
     from ringfence.gateway.workers import WorkerSupervisor
 
     code = WorkerSupervisor(options, host, port, workers).run()

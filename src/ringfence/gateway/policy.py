@@ -43,7 +43,7 @@ from ringfence.gateway.routes import CredentialSpec, LimitsSpec, RouteSpec
 from ringfence.gateway.schema import RouteValidator
 from ringfence.gateway.tokens import SigningKeys, TokenVerifier, load_signing_keys
 from ringfence.store.db import Store
-from ringfence.store.models import App, Credential, Integration, IntegrationStatus
+from ringfence.store.models import App, Credential, Integration, IntegrationStatus, VaultSecret
 from ringfence.store.vault import Vault, is_reserved
 
 _log = get_logger("ringfence.gateway.policy")
@@ -218,22 +218,27 @@ def _fingerprint_sql() -> tuple[str, str]:
     Python work to a few tens of microseconds (the ORM version took ~1 ms warm).
     """
     aggregates: list[str] = []
-    for model, columns in (
-        (App, ("updated_at",)),
-        (Credential, ("updated_at",)),
-        (GatewayRoute, ("updated_at",)),
-        (GatewayClient, ("updated_at",)),
-        (GatewayApiKey, ("updated_at",)),
-        (GatewaySigningKey, ("updated_at", "superseded_at")),
-        (GatewayRevokedToken, ("revoked_at",)),
+    # Latest change times alone miss a change stamped earlier than another row's (clock skew,
+    # a fixed clock): revocations are also counted, and vault secrets (the upstream credentials
+    # the snapshot injects; a rotation replaces one) by the sum of their versions, which every
+    # write raises.
+    for model, exprs in (
+        (App, ("max(updated_at)",)),
+        (Credential, ("max(updated_at)",)),
+        (GatewayRoute, ("max(updated_at)",)),
+        (GatewayClient, ("max(updated_at)", "count(revoked_at)")),
+        (GatewayApiKey, ("max(updated_at)", "count(revoked_at)")),
+        (GatewaySigningKey, ("max(updated_at)", "max(superseded_at)")),
+        (GatewayRevokedToken, ("max(revoked_at)",)),
+        (VaultSecret, ("max(updated_at)", "sum(version)")),
     ):
         table = model.__table__.name  # type: ignore[attr-defined]
         aggregates.append(f"(SELECT count(*) FROM {table})")
-        aggregates.extend(f"(SELECT max({c}) FROM {table})" for c in columns)
+        aggregates.extend(f"(SELECT {e} FROM {table})" for e in exprs)
     integrations = Integration.__table__.name  # type: ignore[attr-defined]
     return (
         "SELECT " + ", ".join(aggregates),
-        f"SELECT id, status, scopes FROM {integrations} ORDER BY id",
+        f"SELECT id, name, status, scopes FROM {integrations} ORDER BY id",
     )
 
 
@@ -244,9 +249,10 @@ def fingerprint(store: Store) -> str:
     """A cheap digest that changes whenever anything the snapshot depends on changes.
 
     Row counts and latest change times of apps, credentials, routes, clients, API keys,
-    signing keys (incl. supersession) and revoked tokens, plus every integration's (id, status,
-    scopes): status decides quarantine, and is hashed row by row so a change is seen even when
-    a writer does not touch ``updated_at``; declared scopes are the ceiling on what their
+    signing keys (incl. supersession), revoked tokens and vault secrets, revocation counts,
+    the vault's version sum, plus every integration's (id, name, status, scopes): status
+    decides quarantine, and is hashed row by row so a change is seen even when a writer does
+    not touch ``updated_at``; declared scopes are the ceiling on what their
     clients may use (an access review's "reduce" must narrow the gateway within the second).
     """
     # The driver's own cursor: SQLAlchemy's result set-up was most of the remaining cost.
