@@ -349,3 +349,22 @@ def test_plans_hand_dict_subclasses_to_the_interpreted_path() -> None:
         e = ev(raw, ocsf=ocsf or None)
         e.ocsf = ocsf
         assert _outcome(rs.match, e) == _outcome(rs.match_interpreted, e), (raw, ocsf)
+
+
+def test_endless_service_names_share_plans_and_the_tables_stay_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``service`` comes from the records: a flood of new values must not generate a plan (and
+    its code) each, nor grow the lookup tables without bound (review S1)."""
+    import dataclasses
+
+    from ringfence.monitor.sigma import engine
+
+    monkeypatch.setattr(engine, "MAX_SOURCES", 50)
+    rs = rule('sel: {a: "x"}\ncondition: sel')
+    base = ev({"a": "x"})
+    for i in range(500):
+        e = dataclasses.replace(base, service=f"attacker-{i}")
+        assert rs.match(e)  # the rule has no service: it applies to every one
+    assert len(rs._plans_by_rules) == 1  # one plan, generated once
+    assert len(rs._plans) <= 50 and all(len(v) <= 50 for v in rs._runs.values())

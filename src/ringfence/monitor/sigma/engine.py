@@ -38,6 +38,8 @@ from ringfence.monitor.sigma.fields import View, candidate_paths
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 # Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
+# How many distinct (product, service) pairs are remembered before the table starts over.
+MAX_SOURCES = 4096
 _ALL_SERVICES = {("m365", "audit"), ("github", "audit"), ("okta", "okta"), ("slack", "audit")}
 
 
@@ -121,6 +123,10 @@ class RuleSet:
         self.correlations: list[CompiledCorrelation] = []
         self.problems: list[RuleProblem] = []
         self._plans: dict[tuple[str, str], _Plan] = {}
+        # Plans by the rules they hold: ``service`` comes from the records (m365 Workload,
+        # Google application name ...), so an attacker can send endlessly many; they share the
+        # few plans the rules make distinct instead of generating code for each value.
+        self._plans_by_rules: dict[tuple[int, ...], _Plan] = {}
         # plan.run by product, then service
         self._runs: dict[str, dict[str, PlanFunction | None]] = {}
         self._by_key: dict[str, CompiledRule] = {}
@@ -291,25 +297,37 @@ class RuleSet:
         """The rules that apply to one (product, service), indexed; built once, then cached."""
         plan = self._plans.get((product, service))
         if plan is None:
-            plan = _Plan()
-            specs: dict[tuple[str, ...], IndexSpec] = {}
-            for r in self.rules:
-                if not r.applies_to_source(product, service):
-                    continue
-                if r.index is None:
-                    plan.unindexed.append(r)
-                    continue
-                fname, values = r.index
-                # fields that resolve to the same paths (eventType / eventtype) share a table
-                paths = tuple(candidate_paths(r.product, fname))
-                if paths not in specs:
-                    get = Compiler(r.product).get(fname)
-                    specs[paths] = IndexSpec(fname, r.product, get, {})
-                for v in values:
-                    specs[paths].table.setdefault(v, []).append(r)
-            plan.indexes = list(specs.values())
-            plan.run, plan.source = generate(plan.unindexed, plan.indexes)
+            applicable = tuple(
+                i for i, r in enumerate(self.rules) if r.applies_to_source(product, service)
+            )
+            plan = self._plans_by_rules.get(applicable)
+            if plan is None:
+                plan = self._build_plan([self.rules[i] for i in applicable])
+                self._plans_by_rules[applicable] = plan
+            if len(self._plans) >= MAX_SOURCES:  # bounded like the memos: start over
+                self._plans.clear()
             self._plans[(product, service)] = plan
+        return plan
+
+    @staticmethod
+    def _build_plan(rules: list[CompiledRule]) -> _Plan:
+        """The rules of one log source, indexed, as one generated function."""
+        plan = _Plan()
+        specs: dict[tuple[str, ...], IndexSpec] = {}
+        for r in rules:
+            if r.index is None:
+                plan.unindexed.append(r)
+                continue
+            fname, values = r.index
+            # fields that resolve to the same paths (eventType / eventtype) share a table
+            paths = tuple(candidate_paths(r.product, fname))
+            if paths not in specs:
+                get = Compiler(r.product).get(fname)
+                specs[paths] = IndexSpec(fname, r.product, get, {})
+            for v in values:
+                specs[paths].table.setdefault(v, []).append(r)
+        plan.indexes = list(specs.values())
+        plan.run, plan.source = generate(plan.unindexed, plan.indexes)
         return plan
 
     def candidates(self, event: Event, view: Any) -> list[CompiledRule]:
@@ -368,7 +386,10 @@ class RuleSet:
         run = None if by_service is None else by_service.get(event.service)
         if run is None:
             run = self._plan(event.product, event.service).run
-            self._runs.setdefault(event.product, {})[event.service] = run
+            known = self._runs.setdefault(event.product, {})
+            if len(known) >= MAX_SOURCES:
+                known.clear()
+            known[event.service] = run
         hits: list[CompiledRule] = []
         try:
             run(event.ocsf, event.raw, hits)  # type: ignore[misc]
