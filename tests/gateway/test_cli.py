@@ -354,3 +354,26 @@ def test_a_burst_that_fills_every_worker_waits_instead_of_being_reset() -> None:
         dealer.join(timeout=5)
         for s in (client, listener, ours, theirs):
             s.close()
+
+
+def test_a_stuck_worker_strands_only_a_few_connections() -> None:
+    """A worker that is alive but no longer reads its channel holds at most a few hand-overs
+    (review G1: the default buffer let ~280 connections queue behind a stuck loop)."""
+    import socket
+
+    from ringfence.gateway.workers import channel_pair
+
+    ours, theirs = channel_pair()
+    spare = socket.socket()
+    queued = 0
+    try:
+        while queued < 1000:
+            try:
+                socket.send_fds(ours, [b"c"], [spare.fileno()])
+            except BlockingIOError:
+                break
+            queued += 1
+        assert 0 < queued <= 64, queued
+    finally:
+        for s in (ours, theirs, spare):
+            s.close()

@@ -39,6 +39,7 @@ from ringfence.core.logging import get_logger
 
 _log = get_logger("ringfence.gateway.workers")
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start
+CHANNEL_BUFFER = 8192  # bytes of unread hand-overs a worker's channel may hold
 
 
 def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -64,6 +65,10 @@ def channel_pair() -> tuple[socket.socket, socket.socket]:
     """
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     ours.setblocking(False)
+    # A small buffer: a worker that is alive but stuck strands only the few connections
+    # already in its channel (the default held ~280); the rest go to the others, and a
+    # burst waits in the listen backlog while the workers take what they have.
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, CHANNEL_BUFFER)
     return ours, theirs
 
 
