@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pyotp
 import pytest
@@ -198,9 +199,9 @@ def test_quarantine_needs_csrf_and_the_right_role(
         assert analyst_web.get("/console/").headers["location"] == "/console/login"
 
 
-def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
-    accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
-) -> None:
+def _crm_review(runtime: Runtime, clock: FixedClock) -> tuple[Any, dict[str, Any]]:
+    """An open review of the crm app's integrations (crm-sync is Olive's, chat-export not);
+    returns the campaign and the item Olive does not own."""
     from datetime import timedelta
 
     from ringfence.identity.reviews import AccessReviews
@@ -215,6 +216,13 @@ def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
         used_scopes={"crm-sync": ["crm:read"], "chat-export": []},
     )
     theirs = next(i for i in reviews.items(campaign.id) if i["integration"] == "chat-export")
+    return campaign, theirs
+
+
+def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
+    accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    campaign, theirs = _crm_review(runtime, clock)
     accounts.create_user("olive@example.com", roles=["integration-owner"], password=PASSWORD)
     _sign_in(web, "olive@example.com")
     page = web.get("/console/reviews")
@@ -249,20 +257,7 @@ def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_o
     accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
 ) -> None:
     """Seeing every item (reviews:read) is not deciding them (review finding H2)."""
-    from datetime import timedelta
-
-    from ringfence.identity.reviews import AccessReviews
-
-    reviews = AccessReviews(runtime.store, runtime.clock)
-    campaign = reviews.create(
-        "q4-all",
-        scope_kind="app",
-        scope_ref="crm",
-        due_at=clock.now() + timedelta(days=7),
-        actor="user:analyst",
-        used_scopes={"crm-sync": ["crm:read"], "chat-export": []},
-    )
-    theirs = next(i for i in reviews.items(campaign.id) if i["integration"] == "chat-export")
+    campaign, theirs = _crm_review(runtime, clock)
     accounts.create_user(
         "olive@example.com", roles=["integration-owner", "auditor"], password=PASSWORD
     )
