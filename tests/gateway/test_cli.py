@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from ringfence.cli.app import app
@@ -377,3 +378,27 @@ def test_a_stuck_worker_strands_only_a_few_connections() -> None:
     finally:
         for s in (ours, theirs, spare):
             s.close()
+
+
+def test_a_dealer_that_dies_stops_the_supervisor_with_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If the accepting thread dies, nothing accepts any more: the supervisor must exit
+    non-zero (so a process manager restarts the gateway), not hold the port in silence."""
+    import threading
+
+    from ringfence.gateway import workers
+
+    sup = workers.WorkerSupervisor({}, "127.0.0.1", 0, 1)
+    monkeypatch.setattr(sup, "_spawn", lambda slot: None)
+
+    def broken(listener: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sup, "_deal", broken)
+    deadline = threading.Timer(10, sup.stop)  # a supervisor that never notices stops with 0
+    deadline.start()
+    try:
+        assert sup.run() != 0
+    finally:
+        deadline.cancel()

@@ -169,6 +169,13 @@ class WorkerSupervisor:
             old.close()
 
     def _deal(self, listener: socket.socket) -> None:
+        try:
+            self._deal_forever(listener)
+        except Exception as exc:  # the supervisor's loop sees the thread gone and exits
+            _log.error("gateway_dealer_failed", error_type=type(exc).__name__)
+            raise
+
+    def _deal_forever(self, listener: socket.socket) -> None:
         turn = 0
         while not self._stop.is_set():
             try:
@@ -215,7 +222,8 @@ class WorkerSupervisor:
         self._stop.set()
 
     def run(self) -> int:
-        """Serve until a stop signal (0) or a worker that cannot start (non-zero)."""
+        """Serve until a stop signal (0), or a worker that cannot start or a dealer that stopped
+        (non-zero)."""
         multiprocessing.allow_connection_pickling()  # the channel travels to spawned workers
         try:
             listener = listening_socket(self._host, self._port)
@@ -233,6 +241,12 @@ class WorkerSupervisor:
                 self._spawn(slot)
             dealer.start()
             while not self._stop.wait(0.5):
+                if not dealer.is_alive():
+                    # Nothing would accept any more: exit non-zero (the process manager
+                    # restarts the gateway) rather than keep the port bound and silent.
+                    _log.error("gateway_dealer_stopped")
+                    self.failed = True
+                    break
                 for slot, proc in enumerate(self._procs):
                     if proc is None or proc.is_alive():
                         continue
