@@ -402,3 +402,43 @@ def test_a_dealer_that_dies_stops_the_supervisor_with_an_error(
         assert sup.run() != 0
     finally:
         deadline.cancel()
+
+
+def test_a_crash_looping_worker_is_restarted_with_back_off_and_spawn_errors_are_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker that dies right after every start is restarted ever more slowly (it must not
+    spin the supervisor), and a restart that cannot start a process now (OSError) is tried
+    again later instead of ending the gateway."""
+    import itertools
+    from types import SimpleNamespace
+
+    from ringfence.gateway import workers
+
+    now = [100.0]
+    monkeypatch.setattr(workers.time, "monotonic", lambda: now[0])
+    sup = workers.WorkerSupervisor({}, "127.0.0.1", 0, 1)
+    spawns: list[float] = []
+    fail_next = [False]
+
+    def spawn(slot: int) -> None:
+        sup._spawned_at[slot] = now[0]
+        if fail_next[0]:
+            fail_next[0] = False
+            raise OSError("fork: out of memory")
+        spawns.append(now[0])
+
+    monkeypatch.setattr(sup, "_spawn", spawn)
+    dead = SimpleNamespace(pid=1, exitcode=1)
+    for _ in range(600):  # 60 s of supervision, the worker dead at every look
+        sup._respawn(0, dead)
+        now[0] += 0.1
+    assert 5 <= len(spawns) <= 15, len(spawns)  # not one per 0.1 s (600)
+    gaps = [b - a for a, b in itertools.pairwise(spawns)]
+    assert gaps[-1] >= 8 and max(gaps) <= workers.MAX_RESTART_DELAY + 0.2
+    fail_next[0] = True
+    now[0] += 100  # long after: a spawn that fails is retried, nothing raises
+    sup._respawn(0, dead)
+    now[0] += workers.MIN_RESTART_DELAY + 0.1
+    sup._respawn(0, dead)
+    assert spawns[-1] == now[0]

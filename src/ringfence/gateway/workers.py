@@ -29,6 +29,7 @@ import select
 import signal
 import socket
 import threading
+import time
 from multiprocessing.context import SpawnProcess
 from typing import Any
 
@@ -40,6 +41,9 @@ from ringfence.core.logging import get_logger
 _log = get_logger("ringfence.gateway.workers")
 STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start
 CHANNEL_BUFFER = 8192  # bytes of unread hand-overs a worker's channel may hold
+RESTART_WINDOW = 10.0  # a worker dying sooner than this after its start backs off ...
+MIN_RESTART_DELAY = 0.5  # ... from this ...
+MAX_RESTART_DELAY = 30.0  # ... doubling up to this
 
 
 def listening_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
@@ -156,8 +160,15 @@ class WorkerSupervisor:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.failed = False
+        # restart bookkeeping per slot: when it was (re)started, the current back-off, when
+        # the next attempt may run, and the dead process already logged
+        self._spawned_at = [0.0] * count
+        self._delay = [0.0] * count
+        self._next_spawn = [0.0] * count
+        self._logged_death: list[Any] = [None] * count
 
     def _spawn(self, slot: int) -> None:
+        self._spawned_at[slot] = time.monotonic()
         ours, theirs = channel_pair()
         proc = self._ctx.Process(target=_worker, args=(self._kwargs, theirs), daemon=False)
         proc.start()
@@ -218,6 +229,27 @@ class WorkerSupervisor:
                 select.select([], full, [], 0.1)
         return turn
 
+    def _respawn(self, slot: int, dead: Any) -> None:
+        """Replace a worker that died, backing off while it keeps dying (a crash loop must not
+        spin the supervisor) and retrying later when a new one cannot be started now (out of
+        memory or processes): the others keep serving meanwhile."""
+        now = time.monotonic()
+        if now < self._next_spawn[slot]:
+            return
+        if self._logged_death[slot] is not dead:
+            _log.warning("gateway_worker_died", pid=dead.pid, exitcode=dead.exitcode)
+            self._logged_death[slot] = dead
+        quick = now - self._spawned_at[slot] < RESTART_WINDOW
+        self._delay[slot] = (
+            min(max(self._delay[slot] * 2, MIN_RESTART_DELAY), MAX_RESTART_DELAY) if quick else 0.0
+        )
+        try:
+            self._spawn(slot)
+        except OSError as exc:
+            _log.error("gateway_worker_spawn_failed", error=str(exc))
+            self._delay[slot] = max(self._delay[slot], MIN_RESTART_DELAY)
+        self._next_spawn[slot] = now + self._delay[slot]
+
     def stop(self, *_: Any) -> None:
         self._stop.set()
 
@@ -255,8 +287,7 @@ class WorkerSupervisor:
                         self.failed = True
                         self._stop.set()
                         break
-                    _log.warning("gateway_worker_died", pid=proc.pid, exitcode=proc.exitcode)
-                    self._spawn(slot)
+                    self._respawn(slot, proc)
         finally:
             self._stop.set()
             if dealer.is_alive():
