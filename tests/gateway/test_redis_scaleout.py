@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 
 import httpx
 import pytest
@@ -60,9 +61,14 @@ async def test_two_processes_enforce_an_exact_shared_limit(
                     c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers) for i in range(120)
                 ]
                 responses = await asyncio.gather(*reqs)
-            codes = [r.status_code for r in responses]
-            assert codes.count(429) == 120 - limit, codes
-            assert codes.count(200) == limit, codes
+            codes = Counter(r.status_code for r in responses)
+            assert set(codes) <= {200, 429, 503}, codes
+            # Exactly the limit is admitted. The one allowance: a Redis reply later than the
+            # limiter's timeout (seen once on the loaded CI machine at -n 2) is refused
+            # fail-closed with 503, whether or not Redis had counted it — so with 503s the
+            # admitted count may fall short by as many, never exceed the limit.
+            assert codes[503] <= 2, codes
+            assert limit - codes[503] <= codes[200] <= limit, codes
             by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
             assert len(by_proc) == 2  # both processes served part of the quota
             # A token revoked at one process is refused by the other within a second.
