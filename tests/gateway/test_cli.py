@@ -94,13 +94,11 @@ def test_bad_inputs_are_clear_errors(gw_runtime: Runtime, tmp_path: Path) -> Non
         assert isinstance(r.exception, RingfenceError), (case, r.exception)
 
 
-def test_gateway_serve_runs_and_is_ready(gw_runtime: Runtime) -> None:
+def _serve(gw_runtime: Runtime, *extra: str) -> tuple[Any, int]:
+    """``ringfence gateway serve`` in a process of its own on a free port: (process, port)."""
     import os
     import subprocess
     import sys
-    import time
-
-    import httpx
 
     from tests.gateway.upstream import free_port
 
@@ -117,6 +115,7 @@ def test_gateway_serve_runs_and_is_ready(gw_runtime: Runtime) -> None:
             "serve",
             "--port",
             str(port),
+            *extra,
             "--data-dir",
             str(gw_runtime.settings.data_dir),
         ],
@@ -124,6 +123,15 @@ def test_gateway_serve_runs_and_is_ready(gw_runtime: Runtime) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    return proc, port
+
+
+def test_gateway_serve_runs_and_is_ready(gw_runtime: Runtime) -> None:
+    import time
+
+    import httpx
+
+    proc, port = _serve(gw_runtime)
     try:
         deadline = time.monotonic() + 30
         ready = None
@@ -194,38 +202,12 @@ def _tcp_sockets(port: int) -> dict[str, str]:
 def test_serve_workers_get_new_connections_in_turn(gw_runtime: Runtime) -> None:
     # uvicorn's multi-worker mode shared one listening socket: a burst of new connections all
     # went to the worker that woke first. The supervisor now accepts and deals them in turn.
-    import os
     import socket
-    import subprocess
-    import sys
     import time
 
     import httpx
 
-    from tests.gateway.upstream import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
-    env["RINGFENCE_SETTINGS_FILE"] = str(gw_runtime.settings.data_dir / "none.yaml")
-    env["RINGFENCE_GATEWAY_DLP_ENGINE"] = "builtin"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ringfence.cli import main; main()",
-            "gateway",
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-            "--data-dir",
-            str(gw_runtime.settings.data_dir),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    proc, port = _serve(gw_runtime, "--workers", "2")
     clients: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 60
