@@ -94,8 +94,9 @@ def test_bad_inputs_are_clear_errors(gw_runtime: Runtime, tmp_path: Path) -> Non
         assert isinstance(r.exception, RingfenceError), (case, r.exception)
 
 
-def _serve(gw_runtime: Runtime, *extra: str) -> tuple[Any, int]:
-    """``ringfence gateway serve`` in a process of its own on a free port: (process, port)."""
+def _serve(gw_runtime: Runtime, *extra: str, stderr: Any = None) -> tuple[Any, int]:
+    """``ringfence gateway serve`` in a process of its own on a free port: (process, port).
+    Its stderr goes to ``stderr`` (a file) when given, else to a pipe."""
     import os
     import subprocess
     import sys
@@ -121,7 +122,7 @@ def _serve(gw_runtime: Runtime, *extra: str) -> tuple[Any, int]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if stderr is None else stderr,
     )
     return proc, port
 

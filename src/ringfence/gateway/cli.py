@@ -35,6 +35,15 @@ def serve(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8443,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    worker_timeout: Annotated[
+        float,
+        typer.Option(
+            min=2.0,
+            max=3600.0,
+            help="With --workers > 1: a worker whose event loop is silent this long (seconds)"
+            " is killed and restarted.",
+        ),
+    ] = 30.0,
     redis_url: Annotated[
         str | None, typer.Option(help="Shared rate limits (default: settings redis_url).")
     ] = None,
@@ -45,7 +54,10 @@ def serve(
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Run the gateway with uvicorn (uvloop + httptools, one write per response)."""
+    """Run the gateway with uvicorn (uvloop + httptools, one write per response).
+
+    With --workers > 1, `kill -HUP <pid>` replaces the workers one at a time (new TLS
+    certificate, settings, code) without refusing a connection."""
     import os
     import ssl
 
@@ -102,10 +114,12 @@ def serve(
         uvicorn.run(**options)
         return
     # Several workers: a supervisor accepts and deals each connection to the next worker, so
-    # they are spread instead of all going to the first worker that wakes (gateway/workers.py).
+    # they are spread instead of all going to the first worker that wakes; it restarts dead
+    # and unresponsive workers, and SIGHUP replaces them one at a time (gateway/workers.py).
     from ringfence.gateway.workers import WorkerSupervisor
 
-    code = WorkerSupervisor(options, host, port, workers).run()
+    supervisor = WorkerSupervisor(options, host, port, workers, worker_timeout=worker_timeout)
+    code = supervisor.run()
     if code:
         raise typer.Exit(code)
 

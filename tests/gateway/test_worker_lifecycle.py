@@ -1,0 +1,264 @@
+"""``gateway serve --workers N``: heartbeats, unresponsive workers, rolling restart on SIGHUP.
+
+The unit tests drive the supervisor's dealing and watching with fake workers; the others run
+the real command, stop a worker with SIGSTOP (alive but silent, like a loop stuck in a busy
+loop) and send SIGHUP while clients keep connecting.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from ringfence.gateway import workers
+from ringfence.gateway.workers import WorkerSupervisor, channel_pair
+from ringfence.runtime import Runtime
+from tests.gateway.test_cli import _serve, _socket_inodes
+from tests.gateway.test_client_auth import make_ca
+from tests.gateway.test_tls_termination import _server_cert
+
+
+def test_a_worker_without_a_recent_heartbeat_gets_connections_only_when_none_other_can() -> None:
+    sup = WorkerSupervisor({}, "127.0.0.1", 0, 2)
+    silent_ours, silent_theirs = channel_pair()
+    live_ours, live_theirs = channel_pair()
+    now = time.monotonic()
+    silent = SimpleNamespace(value=now - 10)  # stopped beating 10 s ago
+    live = SimpleNamespace(value=now)
+    sup._channels = [silent_ours, live_ours]
+    sup._beats = [silent, live]
+    spare = socket.socket()
+    try:
+        turn = 0
+        for _ in range(4):  # in turn would give two to the silent worker
+            turn = sup._hand_over(spare, turn)
+        live_theirs.settimeout(2)
+        for _ in range(4):
+            assert len(socket.recv_fds(live_theirs, 1, 1)[1]) == 1
+        silent_theirs.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            socket.recv_fds(silent_theirs, 1, 1)
+        # no worker beating (all starting): connections still go out, in turn
+        live.value = 0.0
+        turn = sup._hand_over(spare, turn)
+        turn = sup._hand_over(spare, turn)
+        silent_theirs.settimeout(2)
+        assert len(socket.recv_fds(silent_theirs, 1, 1)[1]) == 1
+        assert len(socket.recv_fds(live_theirs, 1, 1)[1]) == 1
+    finally:
+        for s in (silent_ours, silent_theirs, live_ours, live_theirs, spare):
+            s.close()
+
+
+class _FakeProc:
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exitcode: int | None = None
+        self.killed = False
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None
+
+    def kill(self) -> None:
+        self.killed = True
+        self.exitcode = -9
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+def test_a_silent_worker_is_killed_after_the_timeout_and_restarted_without_back_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(workers.time, "monotonic", lambda: now[0])
+    sup = WorkerSupervisor({}, "127.0.0.1", 0, 2, worker_timeout=5)
+    procs = [_FakeProc(1), _FakeProc(2)]
+    beats = [SimpleNamespace(value=now[0]), SimpleNamespace(value=now[0])]
+    sup._procs, sup._beats = list(procs), list(beats)  # type: ignore[assignment]
+    sup._spawned_at = [now[0] - 100, now[0] - 100]
+    spawned: list[int] = []
+
+    def spawn(slot: int) -> None:
+        spawned.append(slot)
+        sup._spawned_at[slot] = now[0]
+        sup._procs[slot] = _FakeProc(10 + slot)  # type: ignore[assignment]
+        sup._beats[slot] = SimpleNamespace(value=0.0)
+
+    monkeypatch.setattr(sup, "_spawn", spawn)
+    for _ in range(8):  # worker 1 keeps beating; worker 0 went silent at 1000.0
+        now[0] += 0.5
+        beats[1].value = now[0]
+        sup._watch(now[0])
+    assert not procs[0].killed  # 4 s of silence: under the 5 s timeout
+    now[0] += 1.5
+    beats[1].value = now[0]
+    sup._watch(now[0])
+    assert procs[0].killed and not procs[1].killed
+    sup._watch(now[0] + 0.5)  # the next look restarts it at once (it was killed, not crashing)
+    assert spawned == [0]
+    # a replacement that never starts serving is killed after the start-up allowance
+    sup._watch(now[0] + workers.STARTUP_TIMEOUT - 1)
+    assert not sup._procs[0].killed  # type: ignore[union-attr]
+    sup._watch(now[0] + workers.STARTUP_TIMEOUT + 1)
+    assert sup._procs[0].killed  # type: ignore[union-attr]
+    assert not sup.failed
+
+
+def _children(pid: int) -> set[int]:
+    kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(k) for k in kids if _socket_inodes(int(k))}  # workers hold sockets
+
+
+def _wait(predicate: Any, timeout: float, what: str, proc: Any) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, f"gateway exited while waiting for {what}: {_log_of(proc)}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {_log_of(proc)}"
+        time.sleep(0.1)
+
+
+def _log_of(proc: Any) -> str:
+    path = getattr(proc, "log_path", None)
+    return path.read_text(errors="replace")[-3000:] if path else ""
+
+
+def _get(url: str, **kw: Any) -> int:
+    """One request on a new connection; 0 for a connection error."""
+    try:
+        with httpx.Client(timeout=10, **kw) as c:
+            return c.get(url, headers={"connection": "close"}).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+class _Clients(threading.Thread):
+    """Opens a new connection per request, without pause, until stopped; counts results."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.results: list[int] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            self.results.append(_get(self.url))
+
+
+def test_a_stopped_worker_is_bypassed_then_replaced_and_sighup_restarts_all_without_a_refusal(
+    gw_runtime: Runtime, tmp_path: Path
+) -> None:
+    log = tmp_path / "gateway.err"
+    with log.open("wb") as err:
+        proc, port = _serve(gw_runtime, "--workers", "2", "--worker-timeout", "3", stderr=err)
+    proc.log_path = log
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        _wait(lambda: len(_children(proc.pid)) == 2 and _get(url) == 200, 60, "start", proc)
+        time.sleep(workers.HEARTBEAT_INTERVAL * 2)  # both loops have beaten
+        first = _children(proc.pid)
+        stuck = min(first)
+        os.kill(stuck, signal.SIGSTOP)  # alive, silent: what a stuck event loop looks like
+        try:
+            time.sleep(workers.STALE_FOR_DEALING + 0.3)
+            # the silent worker gets no new connection: every one of these is answered
+            assert [_get(url) for _ in range(6)] == [200] * 6
+            _wait(lambda: stuck not in _children(proc.pid), 10, "the kill", proc)
+        finally:
+            if Path(f"/proc/{stuck}").exists():
+                os.kill(stuck, signal.SIGCONT)
+        _wait(lambda: len(_children(proc.pid)) == 2, 60, "the replacement", proc)
+        second = _children(proc.pid)
+        assert stuck not in second and len(second & first) == 1
+
+        # SIGHUP: both workers replaced while clients keep opening connections
+        _wait(lambda: _get(url) == 200, 60, "the replacement to serve", proc)
+        clients = _Clients(url)
+        clients.start()
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: not (_children(proc.pid) & second), 90, "the rolling restart", proc)
+        _wait(lambda: len(_children(proc.pid)) == 2, 30, "two workers", proc)
+        time.sleep(0.5)
+        clients.done.set()
+        clients.join(timeout=20)
+        assert len(clients.results) > 10
+        assert set(clients.results) == {200}, sorted(set(clients.results))
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
+
+
+def _served_serial(port: int, ca: Path) -> int:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def test_sighup_serves_a_new_certificate_and_a_broken_one_leaves_the_workers_serving(
+    gw_runtime: Runtime, tmp_path: Path
+) -> None:
+    ca_key, ca = make_ca("Reload test CA")
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file, key_file = tmp_path / "server.pem", tmp_path / "server.key"
+    cert_pem, key_pem = _server_cert(ca_key, ca)
+    cert_file.write_bytes(cert_pem)
+    key_file.write_bytes(key_pem)
+    old_serial = x509.load_pem_x509_certificate(cert_pem).serial_number
+    log = tmp_path / "gateway.err"
+    with log.open("wb") as err:
+        proc, port = _serve(
+            gw_runtime,
+            "--workers",
+            "2",
+            "--tls-cert",
+            str(cert_file),
+            "--tls-key",
+            str(key_file),
+            stderr=err,
+        )
+    proc.log_path = log
+    url = f"https://127.0.0.1:{port}/healthz"
+    ok = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        _wait(lambda: _get(url, verify=ok) == 200, 60, "start", proc)
+        _wait(lambda: len(_children(proc.pid)) == 2, 30, "two workers", proc)
+        before = _children(proc.pid)
+
+        cert_file.write_bytes(b"-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: b"gateway_reload_failed" in log.read_bytes(), 60, "the failure", proc)
+        assert _children(proc.pid) == before  # the running workers stay
+        assert {_served_serial(port, ca_file) for _ in range(4)} == {old_serial}
+
+        new_pem, new_key = _server_cert(ca_key, ca)
+        new_serial = x509.load_pem_x509_certificate(new_pem).serial_number
+        key_file.write_bytes(new_key)
+        cert_file.write_bytes(new_pem)
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: not (_children(proc.pid) & before), 90, "the rolling restart", proc)
+        _wait(lambda: len(_children(proc.pid)) == 2, 30, "two workers", proc)
+        assert {_served_serial(port, ca_file) for _ in range(4)} == {new_serial}
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
