@@ -336,6 +336,9 @@ def main() -> int:
         except ImportError:
             print("--server granian-asgi needs granian (pip install granian); stopping.")
             return 2
+    if args.profile is not None and not (Path(sys.executable).parent / "py-spy").exists():
+        print("--profile needs py-spy in this venv (.venv/bin/pip install py-spy); stopping.")
+        return 2
     missing = [tool for tool in ("wrk", "nginx") if shutil.which(tool) is None]
     if "wrk" in missing:
         print(
