@@ -239,7 +239,9 @@ def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
     empty = web.post(url, data={"decision": "reduce", "comment": "none", "csrf_token": csrf})
     assert empty.status_code == 400 and "kept_scopes" in empty.text  # nothing ticked
     done = web.post(url, data={**form, "csrf_token": csrf})
-    assert done.status_code == 303 and done.headers["location"] == "/console/reviews"
+    # back to the list as it was (no show/page fields posted: all items, first page)
+    assert done.status_code == 303
+    assert done.headers["location"] == "/console/reviews?show=all&page=1"
     with runtime.store.session() as s:
         sync = s.scalars(select(Integration).where(Integration.name == "crm-sync")).one()
         assert sync.scopes == ["crm:read"]
@@ -269,6 +271,43 @@ def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_o
     form = {"decision": "revoke", "comment": "not mine", "csrf_token": _csrf(page.text)}
     assert web.post(other, data=form).status_code == 403
     assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE
+
+
+def test_reviews_page_in_pages_with_progress_and_an_undecided_filter(
+    accounts: Accounts,
+    web: TestClient,
+    runtime: Runtime,
+    clock: FixedClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ringfence.web as console
+
+    monkeypatch.setattr(console, "REVIEW_PAGE", 1)
+    campaign, theirs = _crm_review(runtime, clock)  # two items: chat-export, crm-sync
+    accounts.create_user("ana@example.com", roles=["security-analyst"], password=PASSWORD)
+    _sign_in(web, "ana@example.com")
+    first = web.get("/console/reviews")
+    assert "0 of 2 decided" in first.text
+    assert 'id="item-chat-export"' in first.text and 'id="item-crm-sync"' not in first.text
+    assert 'href="?show=all&amp;page=2">next' in first.text
+    second = web.get("/console/reviews?show=all&page=2")
+    assert 'id="item-crm-sync"' in second.text and 'id="item-chat-export"' not in second.text
+    assert ">previous<" in second.text and ">next<" not in second.text
+    # decide chat-export from the pending view: the redirect keeps the view
+    url = f"/console/reviews/{campaign.id}/items/{theirs['id']}/decision"
+    form = {"decision": "keep", "csrf_token": _csrf(first.text), "show": "pending", "page": "1"}
+    done = web.post(url, data=form)
+    assert done.status_code == 303
+    assert done.headers["location"] == "/console/reviews?show=pending&page=1"
+    pending = web.get(done.headers["location"])
+    assert "1 of 2 decided" in pending.text
+    assert 'id="item-crm-sync"' in pending.text and 'id="item-chat-export"' not in pending.text
+    # bad filter or page values are a clear 400, never a traceback or an open redirect
+    for query in ("?show=everything", "?page=0", "?page=-1", "?page=abc", "?page=99999999"):
+        bad = web.get("/console/reviews" + query)
+        assert bad.status_code == 400, query
+    crafted = {**form, "page": "https://evil.example/"}
+    assert web.post(url, data=crafted).status_code in (400, 409)
 
 
 def test_vendor_risk_page_needs_read_and_escapes(

@@ -197,30 +197,48 @@ class AccessReviews:
         with self._store.session() as s:
             return list(s.scalars(select(ReviewCampaign).order_by(ReviewCampaign.created_at)))
 
-    def items(self, ref: str, *, reviewer_id: str | None = None) -> list[dict[str, Any]]:
-        """The campaign's items; ``reviewer_id`` restricts to one owner's integrations."""
+    def _items_query(self, campaign_id: str, reviewer_id: str | None, pending_only: bool) -> Any:
+        query = (
+            select(ReviewItem, Integration, Person.email)
+            .join(Integration, Integration.id == ReviewItem.integration_id)
+            .outerjoin(Person, Person.id == ReviewItem.reviewer_id)
+            .where(ReviewItem.campaign_id == campaign_id)
+        )
+        if reviewer_id is not None:
+            # The integration's owner now, not when the campaign started: after a
+            # reassignment the item moves to the new owner.
+            query = query.where(Integration.owner_id == reviewer_id)
+        if pending_only:
+            query = query.where(ReviewItem.decision.is_(None))
+        return query
+
+    def items(
+        self,
+        ref: str,
+        *,
+        reviewer_id: str | None = None,
+        pending_only: bool = False,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """The campaign's items by integration name; ``reviewer_id`` restricts to one owner's
+        integrations, ``pending_only`` to undecided items, ``limit``/``offset`` to a page."""
         with self._store.session() as s:
             campaign = self._campaign(s, ref)
-            query = (
-                select(ReviewItem, Integration)
-                .join(Integration, Integration.id == ReviewItem.integration_id)
-                .where(ReviewItem.campaign_id == campaign.id)
-                .order_by(Integration.name)
+            query = self._items_query(campaign.id, reviewer_id, pending_only).order_by(
+                Integration.name, ReviewItem.id
             )
-            if reviewer_id is not None:
-                # The integration's owner now, not when the campaign started: after a
-                # reassignment the item moves to the new owner.
-                query = query.where(Integration.owner_id == reviewer_id)
+            if limit is not None:
+                query = query.limit(limit).offset(offset)
             out = []
-            for item, integ in s.execute(query).all():
-                owner = s.get(Person, item.reviewer_id) if item.reviewer_id else None
+            for item, integ, owner_email in s.execute(query).all():
                 out.append(
                     {
                         "id": item.id,
                         "integration": integ.name,
                         "integration_id": integ.id,
                         "status": integ.status.value,
-                        "owner": owner.email if owner else None,
+                        "owner": owner_email,
                         "granted_scopes": item.granted_scopes,
                         "used_scopes": item.used_scopes,
                         "unused_scopes": sorted(set(item.granted_scopes) - set(item.used_scopes)),
@@ -233,6 +251,18 @@ class AccessReviews:
                     }
                 )
             return out
+
+    def progress(self, ref: str, *, reviewer_id: str | None = None) -> tuple[int, int]:
+        """(decided, total) items of the campaign, restricted like ``items``."""
+        from sqlalchemy import func
+
+        with self._store.session() as s:
+            campaign = self._campaign(s, ref)
+            sub = self._items_query(campaign.id, reviewer_id, False).subquery()
+            total, decided = s.execute(
+                select(func.count(), func.count(sub.c.decision)).select_from(sub)
+            ).one()
+            return int(decided), int(total)
 
     # -- decisions -------------------------------------------------------------------------
     def decide(

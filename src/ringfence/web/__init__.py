@@ -476,6 +476,32 @@ def _review_scope(viewer: Viewer) -> str | None:
     return viewer.info.person_id
 
 
+REVIEW_PAGE = 100  # review items per campaign on one console page
+
+
+@dataclass(frozen=True)
+class _ReviewView:
+    pending: bool  # undecided items only
+    page: int  # 1-based
+
+    def query(self, page: int | None = None) -> str:
+        return f"?show={'pending' if self.pending else 'all'}&page={page or self.page}"
+
+
+def _review_view(show: str | None, page: str | None) -> _ReviewView:
+    """The list's filter and page from the query string (or a decision form's hidden fields);
+    anything else is a clear 400, not a traceback."""
+    if show not in (None, "", "all", "pending"):
+        raise ValidationError("show must be 'all' or 'pending'")
+    if page in (None, ""):
+        number = 1
+    elif page.isdigit() and len(page) <= 6 and int(page) >= 1:
+        number = int(page)
+    else:
+        raise ValidationError("page must be a whole number from 1")
+    return _ReviewView(pending=show == "pending", page=number)
+
+
 async def _reviews(request: Request, viewer: Viewer) -> Response:
     from ringfence.identity.reviews import AccessReviews
     from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE
@@ -492,18 +518,30 @@ async def _reviews(request: Request, viewer: Viewer) -> Response:
                 )
             )
     decide_any = viewer.can(REVIEWS_MANAGE)
+    view = _review_view(request.query_params.get("show"), request.query_params.get("page"))
     campaigns = []
     for c in reviews.campaigns():
         if c.status != "open":
             continue
-        rows = reviews.items(c.id, reviewer_id=only)
+        decided, total = reviews.progress(c.id, reviewer_id=only)
+        rows = reviews.items(
+            c.id,
+            reviewer_id=only,
+            pending_only=view.pending,
+            limit=REVIEW_PAGE + 1,  # one more tells whether a next page exists
+            offset=(view.page - 1) * REVIEW_PAGE,
+        )
+        more = len(rows) > REVIEW_PAGE
+        rows = rows[:REVIEW_PAGE]
         for row in rows:
             # The form only where a decision would be accepted (see _decide).
             row["decidable"] = viewer.can(REVIEWS_DECIDE) and (
                 decide_any or row["integration_id"] in mine
             )
-        campaigns.append({"campaign": c, "rows": rows})
-    return _page("reviews.html", viewer=viewer, campaigns=campaigns)
+        campaigns.append(
+            {"campaign": c, "rows": rows, "decided": decided, "total": total, "more": more}
+        )
+    return _page("reviews.html", viewer=viewer, campaigns=campaigns, view=view)
 
 
 async def _decide(request: Request, viewer: Viewer) -> Response:
@@ -527,7 +565,8 @@ async def _decide(request: Request, viewer: Viewer) -> Response:
         actor=viewer.actor,
         only_reviewer=only,
     )
-    return _redirect("/console/reviews")
+    # Back to the list the reviewer was working through (fields checked, never a free URL).
+    return _redirect("/console/reviews" + _review_view(form.get("show"), form.get("page")).query())
 
 
 router.add_api_route("/", _signed_in(_dashboard), methods=["GET"])
