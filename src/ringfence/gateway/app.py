@@ -658,14 +658,15 @@ class Gateway:
     ) -> None:
         if ex.upstream_status is not None:
             status = ex.upstream_status
+        now = self.clock.now()
         if ex.api_key_id is not None and decision == "allow":
-            self._key_use[ex.api_key_id] = self.clock.now()
+            self._key_use[ex.api_key_id] = now
         if decision == "allow" and ex.integration and ex.route and ex.op:
             self.usage.add(
                 ex.integration.name,
                 ex.op.scopes,
                 f"{ex.route.name} {ex.method} {ex.op.template}",
-                self.clock.now(),
+                now,
             )
         elapsed = time.perf_counter() - started
         integ = ex.integration
@@ -673,7 +674,7 @@ class Gateway:
         try:
             self.audit.emit(
                 AuditEvent(
-                    time=self.clock.now().astimezone(UTC).isoformat(),
+                    time=now.astimezone(UTC).isoformat(),
                     request_id=ex.request_id,
                     method=ex.method,
                     status=status,
@@ -698,10 +699,9 @@ class Gateway:
             )
         except Exception as exc:
             _log.error("audit_emit_failed", error_type=type(exc).__name__)
-        self.metrics.requests.labels(
-            integ.name if integ else "-", route.name if route else "-", decision
-        ).inc()
-        self.metrics.latency.observe(elapsed)
+        self.metrics.requests.record(
+            integ.name if integ else "-", route.name if route else "-", decision, elapsed
+        )
 
 
 def build_gateway(
