@@ -145,17 +145,31 @@ def _get(url: str, **kw: Any) -> int:
 
 
 class _Clients(threading.Thread):
-    """Opens a new connection per request, without pause, until stopped; counts results."""
+    """Opens a new connection per request until stopped and counts the results; with
+    ``pause`` it waits that long between connecting and sending its request (a slow client:
+    its connection is idle when handed over)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pause: float = 0.0) -> None:
         super().__init__(daemon=True)
         self.url = url
+        self.pause = pause
         self.results: list[int] = []
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
-            self.results.append(_get(self.url))
+            self.results.append(self._slow() if self.pause else _get(self.url))
+
+    def _slow(self) -> int:
+        port = int(self.url.split(":")[2].split("/")[0])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as c:
+                time.sleep(self.pause)
+                c.sendall(b"GET /healthz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
+                head = c.recv(64)
+            return int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
+        except OSError:
+            return 0
 
 
 def test_a_stopped_worker_is_bypassed_then_replaced_and_sighup_restarts_all_without_a_refusal(
@@ -186,17 +200,20 @@ def test_a_stopped_worker_is_bypassed_then_replaced_and_sighup_restarts_all_with
 
         # SIGHUP: both workers replaced while clients keep opening connections
         _wait(lambda: _get(url) == 200, 60, "the replacement to serve", proc)
-        clients = _Clients(url)
+        clients, slow = _Clients(url), _Clients(url, pause=0.2)
         clients.start()
+        slow.start()
         time.sleep(0.5)
         proc.send_signal(signal.SIGHUP)
         _wait(lambda: not (_children(proc.pid) & second), 90, "the rolling restart", proc)
         _wait(lambda: len(_children(proc.pid)) == 2, 30, "two workers", proc)
         time.sleep(0.5)
-        clients.done.set()
-        clients.join(timeout=20)
-        assert len(clients.results) > 10
+        for c in (clients, slow):
+            c.done.set()
+            c.join(timeout=20)
+        assert len(clients.results) > 10 and len(slow.results) > 5
         assert set(clients.results) == {200}, sorted(set(clients.results))
+        assert set(slow.results) == {200}, sorted(set(slow.results))
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0

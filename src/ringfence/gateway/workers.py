@@ -60,6 +60,8 @@ STALE_FOR_DEALING = 2.0  # a heartbeat older than this: deal new connections els
 WORKER_TIMEOUT = 30.0  # default: a heartbeat older than this: the worker is killed, restarted
 STARTUP_TIMEOUT = 120.0  # a worker that has not started serving by then is killed
 RETIRE_TIMEOUT = 60.0  # a replaced worker still finishing requests after this is killed
+RETIRE_GRACE = 1.0  # a replaced worker serves on this long before its graceful shutdown
+ATTACH_GRACE = 5.0  # at shutdown, TLS handshakes of handed-over connections may finish
 
 Heartbeat = Any  # multiprocessing Value('d'): time.monotonic() of the worker loop's last beat
 
@@ -131,9 +133,13 @@ class DispatchedServer(uvicorn.Server):
                 return
             except OSError:
                 msg, fds = b"", []
-            if not msg and not fds:  # the supervisor is gone: no new connections will come
+            if not msg and not fds:  # channel closed: no new connections will come
                 loop.remove_reader(self._channel.fileno())
-                self.should_exit = True
+                # Replaced (SIGHUP) or the supervisor is gone. Serve on a moment so that
+                # connections attached just now get their first request in (a TLS client
+                # sends it a round trip after the handshake) before uvicorn's graceful
+                # shutdown closes idle connections; then finish and exit.
+                loop.call_later(RETIRE_GRACE, setattr, self, "should_exit", True)
                 return
             for fd in fds:
                 conn = socket.socket(fileno=fd)
@@ -153,8 +159,10 @@ class DispatchedServer(uvicorn.Server):
             self._beating.cancel()
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(self._channel.fileno())
-        for task in list(self._attaching):
-            task.cancel()
+        if self._attaching:  # connections handed over still in their TLS handshake
+            _, pending = await asyncio.wait(set(self._attaching), timeout=ATTACH_GRACE)
+            for task in pending:
+                task.cancel()
         await super().shutdown(sockets)
 
 
