@@ -23,6 +23,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_DEPTH 900     /* containers nested deeper: the caller falls back to the Python walk */
@@ -370,42 +371,13 @@ static PyObject *key_blob(PyObject *key) {
     return r;
 }
 
-/* join_leaves(leaves, sep) -> (text, starts, scanned_bytes, scanned)
- * text = sep.join(leaf.text); starts = offset of each leaf in text;
- * scanned = text + sep + " | ".join(f"{k} {k.replace(' ', '')}" for k in {leaf.key ...});
- * scanned_bytes = scanned.encode("utf-8", "surrogatepass"). The key set is built like the
- * Python set comprehension (same insertion order), so it iterates in the same order. */
-static PyObject *py_join_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *leaves, *sep;
-    if (!PyArg_ParseTuple(args, "O!U:join_leaves", &PyList_Type, &leaves, &sep)) return NULL;
-    /* A snapshot: callbacks (a str subclass's __hash__) cannot free a leaf under us. */
-    PyObject *snap = PyList_AsTuple(leaves);
-    if (snap == NULL) return NULL;
-    Py_ssize_t n = PyTuple_GET_SIZE(snap), seplen = PyUnicode_GET_LENGTH(sep);
-    PyObject *texts = PyList_New(n), *starts = PyList_New(n), *keys = PySet_New(NULL);
-    PyObject *text = NULL, *blobs = NULL, *blob = NULL, *scanned = NULL, *bytes = NULL;
-    PyObject *bar = NULL, *parts = NULL, *res = NULL;
-    if (texts == NULL || starts == NULL || keys == NULL) goto done;
-    Py_ssize_t pos = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *leaf = PyTuple_GET_ITEM(snap, i);
-        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
-            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
-            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
-            PyErr_SetString(PyExc_TypeError, "join_leaves needs Leaf tuples");
-            goto done;
-        }
-        PyObject *key = PyTuple_GET_ITEM(leaf, 1), *t = PyTuple_GET_ITEM(leaf, 2);
-        Py_INCREF(t);
-        PyList_SET_ITEM(texts, i, t);
-        PyObject *p = PyLong_FromSsize_t(pos);
-        if (p == NULL) goto done;
-        PyList_SET_ITEM(starts, i, p);
-        pos += PyUnicode_GET_LENGTH(t) + seplen;
-        if (PyUnicode_GET_LENGTH(key) > 0 && PySet_Add(keys, key) < 0) goto done;
-    }
-    text = PyUnicode_Join(sep, texts);
-    if (text == NULL) goto done;
+/* The scan buffer's tail: text + sep + " | ".join(key_blob(k) for k in keys); returns its
+ * UTF-8 bytes and sets *scanned_out to the str (both new references), NULL on error. */
+static PyObject *finish_scanned(PyObject *text, PyObject *keys, PyObject *sep,
+                                PyObject **scanned_out) {
+    PyObject *blobs = NULL, *blob = NULL, *scanned = NULL, *bytes = NULL, *bar = NULL,
+             *parts = NULL;
+    *scanned_out = NULL;
     blobs = PyList_New(0);
     if (blobs == NULL) goto done;
     {
@@ -444,6 +416,55 @@ static PyObject *py_join_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     if (scanned == NULL) goto done;
     bytes = PyUnicode_AsEncodedString(scanned, "utf-8", "surrogatepass");
+    if (bytes != NULL) {
+        *scanned_out = scanned;
+        scanned = NULL;
+    }
+done:
+    Py_XDECREF(blobs);
+    Py_XDECREF(bar);
+    Py_XDECREF(blob);
+    Py_XDECREF(parts);
+    Py_XDECREF(scanned);
+    return bytes;
+}
+
+/* join_leaves(leaves, sep) -> (text, starts, scanned_bytes, scanned)
+ * text = sep.join(leaf.text); starts = offset of each leaf in text;
+ * scanned = text + sep + " | ".join(f"{k} {k.replace(' ', '')}" for k in {leaf.key ...});
+ * scanned_bytes = scanned.encode("utf-8", "surrogatepass"). The key set is built like the
+ * Python set comprehension (same insertion order), so it iterates in the same order. */
+static PyObject *py_join_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *leaves, *sep;
+    if (!PyArg_ParseTuple(args, "O!U:join_leaves", &PyList_Type, &leaves, &sep)) return NULL;
+    /* A snapshot: callbacks (a str subclass's __hash__) cannot free a leaf under us. */
+    PyObject *snap = PyList_AsTuple(leaves);
+    if (snap == NULL) return NULL;
+    Py_ssize_t n = PyTuple_GET_SIZE(snap), seplen = PyUnicode_GET_LENGTH(sep);
+    PyObject *texts = PyList_New(n), *starts = PyList_New(n), *keys = PySet_New(NULL);
+    PyObject *text = NULL, *scanned = NULL, *bytes = NULL, *res = NULL;
+    if (texts == NULL || starts == NULL || keys == NULL) goto done;
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *leaf = PyTuple_GET_ITEM(snap, i);
+        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
+            PyErr_SetString(PyExc_TypeError, "join_leaves needs Leaf tuples");
+            goto done;
+        }
+        PyObject *key = PyTuple_GET_ITEM(leaf, 1), *t = PyTuple_GET_ITEM(leaf, 2);
+        Py_INCREF(t);
+        PyList_SET_ITEM(texts, i, t);
+        PyObject *p = PyLong_FromSsize_t(pos);
+        if (p == NULL) goto done;
+        PyList_SET_ITEM(starts, i, p);
+        pos += PyUnicode_GET_LENGTH(t) + seplen;
+        if (PyUnicode_GET_LENGTH(key) > 0 && PySet_Add(keys, key) < 0) goto done;
+    }
+    text = PyUnicode_Join(sep, texts);
+    if (text == NULL) goto done;
+    bytes = finish_scanned(text, keys, sep, &scanned);
     if (bytes == NULL) goto done;
     res = PyTuple_Pack(4, text, starts, bytes, scanned);
 done:
@@ -452,14 +473,12 @@ done:
     Py_XDECREF(starts);
     Py_XDECREF(keys);
     Py_XDECREF(text);
-    Py_XDECREF(blobs);
-    Py_XDECREF(bar);
-    Py_XDECREF(blob);
-    Py_XDECREF(parts);
     Py_XDECREF(scanned);
     Py_XDECREF(bytes);
     return res;
 }
+
+#include "_rawjson.inc.c"
 
 /* The masked form of ``s``: characters at ``[lo, len)`` that are alphanumeric (str.isalnum)
  * become '*', except the first ``keep_head`` and the last ``keep_tail`` alphanumerics of that
@@ -939,19 +958,22 @@ static PyObject *py_canonical(PyObject *Py_UNUSED(self), PyObject *args) {
 static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *sp_t, *en_t, *leaves, *text, *starts, *matches, *out, *taken;
     int bare_ok;
-    if (!PyArg_ParseTuple(args, "O!O!O!UO!OO!pO!:confirm", &PyTuple_Type, &sp_t, &PyTuple_Type,
-                          &en_t, &PyList_Type, &leaves, &text, &PyList_Type, &starts, &matches,
-                          &PyList_Type, &out, &bare_ok, &PyDict_Type, &taken))
+    if (!PyArg_ParseTuple(args, "O!O!OUO!OO!pO!:confirm", &PyTuple_Type, &sp_t, &PyTuple_Type,
+                          &en_t, &leaves, &text, &PyList_Type, &starts, &matches, &PyList_Type,
+                          &out, &bare_ok, &PyDict_Type, &taken))
         return NULL;
     Spec sp;
     if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
-    if (PyList_GET_SIZE(starts) != PyList_GET_SIZE(leaves) || PyList_GET_SIZE(starts) == 0) {
+    /* Snapshots: the Python callbacks (validators, context search) cannot change what we
+     * index or free a leaf under us (a RawDoc cannot change at all). */
+    PyObject *leaves_t = leaves_snapshot(leaves);
+    if (leaves_t == NULL) return NULL;
+    if (PyList_GET_SIZE(starts) != leaves_len(leaves_t) || PyList_GET_SIZE(starts) == 0) {
+        Py_DECREF(leaves_t);
         PyErr_SetString(PyExc_ValueError, "confirm: one start per leaf");
         return NULL;
     }
-    /* Snapshots: the Python callbacks (validators, context search) cannot change what we
-     * index or free a leaf under us. */
-    PyObject *leaves_t = PyList_AsTuple(leaves), *starts_t = PyList_AsTuple(starts);
+    PyObject *starts_t = PyList_AsTuple(starts);
     PyObject *group = PyLong_FromLong(sp.group);
     PyObject *it = (group && leaves_t && starts_t) ? PyObject_GetIter(matches) : NULL;
     if (it == NULL) {
@@ -994,8 +1016,12 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
             Py_DECREF(value);
             goto fail;
         }
-        if (li < 0) li += PyTuple_GET_SIZE(leaves); /* leaves[-1], as Python indexes */
-        PyObject *leaf = PyTuple_GET_ITEM(leaves, li);
+        if (li < 0) li += leaves_len(leaves); /* leaves[-1], as Python indexes */
+        PyObject *leaf = leaves_get(leaves, li);
+        if (leaf == NULL) {
+            Py_DECREF(value);
+            goto fail;
+        }
         if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
             !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
@@ -1197,15 +1223,16 @@ static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b) {
  * (``at``: ascending str offsets) up to 48 characters on; leaves in order, no match twice. */
 static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *sp_t, *en_t, *finditer, *leaves, *text, *starts, *at;
-    if (!PyArg_ParseTuple(args, "O!O!OO!UO!O!:context_matches", &PyTuple_Type, &sp_t,
-                          &PyTuple_Type, &en_t, &finditer, &PyList_Type, &leaves, &text,
-                          &PyList_Type, &starts, &PyList_Type, &at))
+    if (!PyArg_ParseTuple(args, "O!O!OOUO!O!:context_matches", &PyTuple_Type, &sp_t,
+                          &PyTuple_Type, &en_t, &finditer, &leaves, &text, &PyList_Type, &starts,
+                          &PyList_Type, &at))
         return NULL;
     Spec sp;
     if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
-    PyObject *snap = PyList_AsTuple(leaves); /* the key-name callbacks cannot change it */
+    PyObject *snap = leaves_snapshot(leaves); /* the key-name callbacks cannot change it */
     if (snap == NULL) return NULL;
-    Py_ssize_t nl = PyTuple_GET_SIZE(snap), na = PyList_GET_SIZE(at);
+    RawDoc *raw = Py_IS_TYPE(snap, &RawDocType) ? (RawDoc *)snap : NULL;
+    Py_ssize_t nl = leaves_len(snap), na = PyList_GET_SIZE(at);
     if (nl == 0 || PyList_GET_SIZE(starts) != nl) {
         Py_DECREF(snap);
         PyErr_SetString(PyExc_ValueError, "context_matches: one start per leaf");
@@ -1220,21 +1247,28 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         goto done;
     }
     for (Py_ssize_t li = 0; li < nl; li++) {
-        PyObject *leaf = PyTuple_GET_ITEM(snap, li);
-        if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
-            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
-            !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
-            PyErr_SetString(PyExc_TypeError, "context_matches: leaves must be Leaf tuples");
-            goto done;
+        Py_ssize_t tlen;
+        if (raw != NULL) { /* the lengths and keys of a RawDoc's leaves, without building them */
+            tlen = raw->leaves[li].len;
+        } else {
+            PyObject *leaf = PyTuple_GET_ITEM(snap, li);
+            if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
+                !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 1)) ||
+                !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
+                PyErr_SetString(PyExc_TypeError, "context_matches: leaves must be Leaf tuples");
+                goto done;
+            }
+            tlen = PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(leaf, 2));
         }
         lbase[li] = PyLong_AsSsize_t(PyList_GET_ITEM(starts, li));
         if (lbase[li] == -1 && PyErr_Occurred()) goto done;
-        lend[li] = lbase[li] + PyUnicode_GET_LENGTH(PyTuple_GET_ITEM(leaf, 2));
+        lend[li] = lbase[li] + tlen;
     }
     /* Only now the key-name callbacks (Python): every start was read above, so a callback
      * that changes ``starts`` cannot move what this loop indexes. */
     for (Py_ssize_t li = 0; li < nl; li++) {
-        PyObject *key = PyTuple_GET_ITEM(PyTuple_GET_ITEM(snap, li), 1);
+        PyObject *key = raw != NULL ? raw->leaves[li].key
+                                    : PyTuple_GET_ITEM(PyTuple_GET_ITEM(snap, li), 1);
         if (PyUnicode_GET_LENGTH(key) > 0) {
             int hit = key_hit_of(&sp, key);
             if (hit < 0) goto done;
@@ -1707,6 +1741,9 @@ static PyMethodDef methods[] = {
      "canonical(fallback, value) -> _mask.canonical(value) (fallback for non-ASCII)"},
     {"hs_collect", (PyCFunction)(void (*)(void))py_hs_collect, METH_FASTCALL,
      "hs_collect(id, start, end, flags, found) -> None: found.setdefault(id, set()).add(start)"},
+    {"json_raw", py_json_raw, METH_VARARGS,
+     "json_raw(body, sep, leaf_type, norm_key, normalize) -> (RawDoc, text, starts, "
+     "scanned_bytes, scanned) | None"},
     {"char_candidates", py_char_candidates, METH_VARARGS,
      "char_candidates(scanned | None, {id: {byte offsets}}) -> {id: sorted str offsets}"},
     {NULL, NULL, 0, NULL},
@@ -1729,7 +1766,10 @@ PyMODINIT_FUNC PyInit__native(void) {
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
-    if (PyModule_AddIntConstant(m, "MAX_DEPTH", MAX_DEPTH) < 0) {
+    init_str_stop();
+    if (PyType_Ready(&RawDocType) < 0 ||
+        PyModule_AddObjectRef(m, "RawDoc", (PyObject *)&RawDocType) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_DEPTH", MAX_DEPTH) < 0) {
         Py_DECREF(m);
         return NULL;
     }

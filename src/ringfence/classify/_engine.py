@@ -91,7 +91,9 @@ class Analysis:
     """Everything one scan learnt; redaction rebuilds the payload from it."""
 
     kind: ex.Kind
-    leaves: list[ex.Leaf] = field(default_factory=list)
+    # A list, or for JSON read by the raw path a native ``RawDoc`` (the same leaves, each
+    # built when first indexed); ``doc`` is then not built (redaction asks for ``whole``).
+    leaves: Sequence[ex.Leaf] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     doc: Any = None
     parsed: bool = False
@@ -142,6 +144,7 @@ class Classifier:
         chunk_chars: int = 1 << 20,
         overlap_chars: int = 4096,
         native: bool | None = None,
+        raw_json: bool = True,
     ) -> None:
         builtin = list(BUILTIN_DETECTORS if detectors is None else detectors)
         seen: set[str] = set()
@@ -233,6 +236,9 @@ class Classifier:
             raise ConfigError(
                 "the native classification engine is not available", code="classify_native"
             )
+        # JSON bodies read straight from their bytes (native only; ``raw_json=False`` keeps the
+        # parse-and-walk reference path, which tests/classify/test_raw_json.py holds it to).
+        self._raw = raw_json and self._native is not None
 
     @property
     def engine(self) -> str:
@@ -270,10 +276,12 @@ class Classifier:
         """Classify a large text body chunk by chunk with overlap (bounded memory)."""
         del content_type  # streamed bodies are scanned as text: paths are not available
         an = Analysis(kind="text")
+        leaves: list[ex.Leaf] = []
         for leaf, hits in self._windows(self._decode_stream(chunks)):
-            base = len(an.leaves)
-            an.leaves.append(leaf)
+            base = len(leaves)
+            leaves.append(leaf)
             an.hits.extend(Hit(base, h.start, h.end, h.confidence, h.det) for h in hits)
+        an.leaves = leaves
         return self.result(an, offsets_from_leaf=True)
 
     # -- internals ----------------------------------------------------------------------------
@@ -288,6 +296,16 @@ class Classifier:
         plain = data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data)
         if plain and not self._gate.candidates(data):
             return an
+        if kind == "json" and self._raw and not whole and self._native is not None:
+            raw = self._native.json_raw(data, SEP, ex.Leaf, ex.norm_key, ex.normalize)
+            if raw is not None:  # else escapes, duplicate keys, ...: the reference path below
+                leaves, text, starts, scanned_bytes, scanned = raw
+                an.parsed, an.leaves = True, leaves
+                if len(leaves):
+                    an.hits = self._confirm_joined(
+                        leaves, text, starts, scanned_bytes, scanned, None
+                    )
+                return an
         if kind == "json":
             an.parsed, an.doc = ex.parse_json(data)
             if an.parsed:
@@ -309,12 +327,15 @@ class Classifier:
         if kind == "text":
             text = ex.normalize(ex.decode(data))
             if not whole and len(text) > self.chunk_chars + self.overlap_chars:
+                windows: list[ex.Leaf] = []
                 for leaf, hits in self._windows(iter([text])):
-                    base = len(an.leaves)
-                    an.leaves.append(leaf)
+                    base = len(windows)
+                    windows.append(leaf)
                     an.hits.extend(Hit(base, h.start, h.end, h.confidence, h.det) for h in hits)
+                an.leaves = windows
                 return an
             an.leaves = [ex.Leaf((), "", text)] if text else []
+        assert isinstance(an.leaves, list)  # the reference path's leaves are a list
         an.hits = self._confirm_leaves(an.leaves, None)
         return an
 
@@ -399,6 +420,20 @@ class Classifier:
             # nothing found there is reported (it lies outside every leaf).
             keys = {leaf.key for leaf in leaves if leaf.key}
             scanned = text + SEP + " | ".join(f"{k} {k.replace(' ', '')}" for k in keys)
+        return self._confirm_joined(leaves, text, starts, data, scanned, cands)
+
+    def _confirm_joined(
+        self,
+        leaves: Sequence[ex.Leaf],
+        text: str,
+        starts: list[int],
+        data: bytes | None,
+        scanned: str,
+        cands: Candidates | None,
+    ) -> list[Hit]:
+        """Prefilter and confirm the leaves joined into ``text`` (each at its ``starts``);
+        ``scanned`` is ``text`` with the key names after it, ``data`` its UTF-8 bytes."""
+        nat = self._native
         if cands is None:
             if data is None:
                 data = scanned.encode("utf-8", "surrogatepass")
@@ -472,7 +507,7 @@ class Classifier:
     def _context_matches(
         self,
         c: _Compiled,
-        leaves: list[ex.Leaf],
+        leaves: Sequence[ex.Leaf],
         text: str,
         starts: list[int],
         at: list[int],
@@ -583,7 +618,7 @@ class Classifier:
     def _confirm_one(
         self,
         c: _Compiled,
-        leaves: list[ex.Leaf],
+        leaves: Sequence[ex.Leaf],
         text: str,
         starts: list[int],
         matches: Iterable[Any],
@@ -661,13 +696,15 @@ class Classifier:
             conf -= 0.5 if value.isdigit() else 0.2
         return min(conf, 1.0)
 
-    def _field_secrets(self, leaves: list[ex.Leaf]) -> list[Hit]:
+    def _field_secrets(self, leaves: Sequence[ex.Leaf]) -> list[Hit]:
         det = self._compiled[self._field_secret].det
         out: list[Hit] = []
-        for li, leaf in enumerate(leaves):
-            key = leaf.key
+        # Keys first: a RawDoc then only builds the leaves whose key names a secret.
+        keys = [leaf.key for leaf in leaves] if isinstance(leaves, list) else _keys(leaves)
+        for li, key in enumerate(keys):
             if not key or not _SECRET_FIELD.search(key) or _NOT_SECRET_FIELD.search(key):
                 continue
+            leaf = leaves[li]
             value = leaf.text.strip()
             if not value or value.lower() in _REDACTED_LOOKING or set(value) <= set("*xX•#-"):
                 continue
@@ -705,7 +742,16 @@ def _offsets(
     return sorted(offsets) if to_char is None else sorted(map(to_char, offsets))
 
 
-def _by_key(leaves: list[ex.Leaf]) -> dict[str, list[int]]:
+def _keys(leaves: Sequence[ex.Leaf]) -> list[str]:
+    """Every leaf's key words; a native ``RawDoc`` reads them without building the leaves."""
+    keys = getattr(leaves, "keys", None)
+    if keys is None:
+        return [leaf.key for leaf in leaves]
+    got: list[str] = keys()
+    return got
+
+
+def _by_key(leaves: Sequence[ex.Leaf]) -> dict[str, list[int]]:
     """Leaf indices by key words (leaves without a key left out), in leaf order."""
     by_key: dict[str, list[int]] = {}
     for li, leaf in enumerate(leaves):

@@ -1,6 +1,6 @@
 # Type stub for the C extension built from csrc/classify/_native.c.
-from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar, overload
 
 _T = TypeVar("_T")
 
@@ -14,6 +14,25 @@ def json_leaves(
     normalize: Callable[[str], str],
     /,
 ) -> list[Any] | None: ...
+
+class RawDoc(Sequence[Any]):
+    """The leaves of one JSON body read by json_raw, each built when first indexed."""
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: int, /) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> Sequence[Any]: ...
+    def keys(self) -> list[str]: ...
+
+def json_raw(
+    body: bytes,
+    sep: str,
+    leaf_type: type[tuple[Any, ...]],
+    norm_key: Callable[[Any], str],
+    normalize: Callable[[str], str],
+    /,
+) -> tuple[RawDoc, str, list[int], bytes, str] | None: ...
 def join_leaves(leaves: list[Any], sep: str, /) -> tuple[str, list[int], bytes, str]: ...
 def mask_alnum(value: str, keep_tail: int, keep_head: int, /) -> str: ...
 def mask_from(value: str, keep: int, /) -> str: ...

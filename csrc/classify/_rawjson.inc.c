@@ -1,0 +1,839 @@
+/*
+ * json_raw: the JSON hot path of _native.c (included from it, not compiled on its own).
+ *
+ * One pass over the raw body builds exactly what ``orjson.loads`` + ``json_leaves`` +
+ * ``join_leaves`` build for the engine -- the scan buffer (leaf texts joined by SEP, then the
+ * key names), each leaf's start and key words -- without a Python object per JSON value. The
+ * leaves themselves (field path, key words, text) are a ``RawDoc``: a read-only sequence that
+ * builds a ``Leaf`` only when the engine asks for that index (the fields with candidate hits),
+ * equal to the one the reference walk makes.
+ *
+ * It only takes bodies whose strings have no escapes (an ASCII string's text is its raw bytes;
+ * one with other characters is decoded -- strict UTF-8, as orjson -- and NFKC-normalised by the
+ * engine's own ``normalize``) and whose objects have no duplicate key and at most RAW_MAX_KEYS
+ * keys; numbers are integers of up to 18 digits, or floats (no leaf).
+ * For anything else (escapes, non-ASCII, duplicates, deep nesting, a top-level scalar, a body
+ * orjson would reject) it returns None and the caller takes the reference path, so what it
+ * accepts it reads exactly as orjson does. Reads only inside the bytes object it was given.
+ */
+
+#define RAW_MAX_DEPTH 512  /* deeper: the reference path */
+#define RAW_MAX_KEYS 64    /* keys per object checked for duplicates; more: the reference path */
+#define RAW_KEY_SLOTS 1024 /* raw key bytes -> normalised words, direct-mapped */
+#define RAW_KEY_BYTES 40   /* longer raw keys go through the str-keyed cache only */
+
+typedef struct {
+    Py_ssize_t parent; /* part of the container holding it; -1: the top-level container */
+    Py_ssize_t kpos;   /* a key: its offset in the body; a list item: -1 */
+    Py_ssize_t kval;   /* the key's length, or the list index */
+} RPart;
+
+typedef struct {
+    Py_ssize_t part;  /* the leaf's own path part */
+    Py_ssize_t src;   /* its raw text: body[src:src + blen] */
+    Py_ssize_t blen;
+    Py_ssize_t len;   /* its text's length in characters */
+    int same;         /* is the text the raw bytes decoded (nothing normalised)? */
+    PyObject *text;   /* the text when not plain ASCII (strong), else NULL */
+    PyObject *key;    /* key words (strong) */
+    PyObject *leaf;   /* the Leaf once built (strong), else NULL */
+} RLeaf;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *data;          /* the body (bytes) */
+    PyTypeObject *leaf_type; /* the Leaf NamedTuple type */
+    RLeaf *leaves;
+    Py_ssize_t n, cap;
+    RPart *parts;
+    Py_ssize_t nparts, pcap;
+} RawDoc;
+
+static PyTypeObject RawDocType;
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t len;
+    char bytes[RAW_KEY_BYTES];
+    PyObject *name; /* strong */
+} RawKeySlot;
+
+static RawKeySlot raw_keys[RAW_KEY_SLOTS];
+
+/* (enclosing key name, raw key bytes) -> (key name, key words): the pair every record of a page
+ * repeats, found without the two dict lookups of words_of. The enclosing name is held (strong),
+ * so its address cannot be reused while the entry stands. */
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t len;
+    char bytes[RAW_KEY_BYTES];
+    PyObject *last, *name, *words; /* strong */
+} RawWordsSlot;
+
+static RawWordsSlot raw_words[RAW_KEY_SLOTS];
+
+static uint64_t fnv1a(const char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static PyObject *ascii_str(const char *s, Py_ssize_t n) {
+    PyObject *r = PyUnicode_New(n, 127);
+    if (r != NULL && n > 0) memcpy(PyUnicode_1BYTE_DATA(r), s, (size_t)n);
+    return r;
+}
+
+static int is_ascii(const char *s, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80) return 0;
+    return 1;
+}
+
+/* a str from bytes already checked to be valid UTF-8 (new reference) */
+static PyObject *utf8_str(const char *s, Py_ssize_t n) {
+    return is_ascii(s, n) ? ascii_str(s, n) : PyUnicode_DecodeUTF8(s, n, "strict");
+}
+
+/* Strict UTF-8, as Python's decoder and orjson read it (no overlong forms, no surrogates,
+ * nothing above U+10FFFF). Length of the sequence at s[i], 0 when invalid. */
+static Py_ssize_t utf8_seq(const unsigned char *s, Py_ssize_t i, Py_ssize_t n) {
+    unsigned char c = s[i];
+    Py_ssize_t k;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) k = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        k = 3;
+        if (c == 0xE0) lo = 0xA0;
+        if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        k = 4;
+        if (c == 0xF0) lo = 0x90;
+        if (c == 0xF4) hi = 0x8F;
+    } else return 0;
+    if (n - i < k) return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+    for (Py_ssize_t j = 2; j < k; j++)
+        if (s[i + j] < 0x80 || s[i + j] > 0xBF) return 0;
+    return k;
+}
+
+/* norm_key(raw key) for ASCII key bytes (new reference) */
+static PyObject *raw_norm(Walk *w, const char *s, Py_ssize_t n, uint64_t h) {
+    RawKeySlot *slot = NULL;
+    if (n <= RAW_KEY_BYTES) {
+        slot = &raw_keys[h & (RAW_KEY_SLOTS - 1)];
+        if (slot->name != NULL && slot->hash == h && slot->len == n &&
+            memcmp(slot->bytes, s, (size_t)n) == 0) {
+            Py_INCREF(slot->name);
+            return slot->name;
+        }
+    }
+    PyObject *k = utf8_str(s, n);
+    if (k == NULL) return NULL;
+    PyObject *name = norm(w, k);
+    Py_DECREF(k);
+    if (name != NULL && slot != NULL) {
+        slot->hash = h;
+        slot->len = n;
+        memcpy(slot->bytes, s, (size_t)n);
+        Py_INCREF(name);
+        Py_XSETREF(slot->name, name);
+    }
+    return name;
+}
+
+static void rawdoc_dealloc(RawDoc *self) {
+    for (Py_ssize_t i = 0; i < self->n; i++) {
+        Py_XDECREF(self->leaves[i].text);
+        Py_XDECREF(self->leaves[i].key);
+        Py_XDECREF(self->leaves[i].leaf);
+    }
+    PyMem_Free(self->leaves);
+    PyMem_Free(self->parts);
+    Py_XDECREF(self->data);
+    Py_XDECREF(self->leaf_type);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static Py_ssize_t rawdoc_len(RawDoc *self) { return self->n; }
+
+/* The path tuple of part ``p`` (new reference). */
+static PyObject *raw_path(RawDoc *rd, Py_ssize_t p) {
+    Py_ssize_t depth = 0;
+    for (Py_ssize_t q = p; q >= 0; q = rd->parts[q].parent) depth++;
+    PyObject *t = PyTuple_New(depth);
+    if (t == NULL) return NULL;
+    const char *d = PyBytes_AS_STRING(rd->data);
+    Py_ssize_t i = depth;
+    for (Py_ssize_t q = p; q >= 0; q = rd->parts[q].parent) {
+        RPart *part = &rd->parts[q];
+        PyObject *x = part->kpos >= 0 ? utf8_str(d + part->kpos, part->kval)
+                                      : PyLong_FromSsize_t(part->kval);
+        if (x == NULL) {
+            Py_DECREF(t);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(t, --i, x);
+    }
+    return t;
+}
+
+/* Leaf i, built on first use (borrowed: the RawDoc keeps it). NULL + IndexError outside. */
+static PyObject *rawdoc_leaf(RawDoc *rd, Py_ssize_t i) {
+    if (i < 0 || i >= rd->n) {
+        PyErr_SetString(PyExc_IndexError, "leaf index out of range");
+        return NULL;
+    }
+    RLeaf *lf = &rd->leaves[i];
+    if (lf->leaf != NULL) return lf->leaf;
+    PyObject *path = raw_path(rd, lf->part);
+    PyObject *text = NULL;
+    if (path != NULL && lf->text != NULL) {
+        text = lf->text;
+        Py_INCREF(text);
+    } else if (path != NULL) {
+        text = ascii_str(PyBytes_AS_STRING(rd->data) + lf->src, lf->len);
+    }
+    PyObject *leaf = text ? rd->leaf_type->tp_alloc(rd->leaf_type, 4) : NULL;
+    if (leaf == NULL) {
+        Py_XDECREF(path);
+        Py_XDECREF(text);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(leaf, 0, path);
+    Py_INCREF(lf->key);
+    PyTuple_SET_ITEM(leaf, 1, lf->key);
+    PyTuple_SET_ITEM(leaf, 2, text);
+    Py_INCREF(empty_tuple);
+    PyTuple_SET_ITEM(leaf, 3, empty_tuple);
+    lf->leaf = leaf;
+    return leaf;
+}
+
+static PyObject *rawdoc_item(RawDoc *self, Py_ssize_t i) {
+    PyObject *leaf = rawdoc_leaf(self, i);
+    Py_XINCREF(leaf);
+    return leaf;
+}
+
+static PyObject *rawdoc_keys(RawDoc *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *out = PyList_New(self->n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t i = 0; i < self->n; i++) {
+        Py_INCREF(self->leaves[i].key);
+        PyList_SET_ITEM(out, i, self->leaves[i].key);
+    }
+    return out;
+}
+
+static PySequenceMethods rawdoc_as_sequence = {
+    .sq_length = (lenfunc)rawdoc_len,
+    .sq_item = (ssizeargfunc)rawdoc_item,
+};
+
+static PyMethodDef rawdoc_methods[] = {
+    {"keys", (PyCFunction)rawdoc_keys, METH_NOARGS, "keys() -> the key words of every leaf"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RawDocType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "ringfence.classify._native.RawDoc",
+    .tp_basicsize = sizeof(RawDoc),
+    .tp_dealloc = (destructor)rawdoc_dealloc,
+    .tp_as_sequence = &rawdoc_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The leaves of one JSON body, each built when first indexed (see json_raw).",
+    .tp_methods = rawdoc_methods,
+};
+
+/* ---- leaf access for confirm / context_matches: a tuple of Leaf or a RawDoc ---------------- */
+
+static Py_ssize_t leaves_len(PyObject *leaves) {
+    return Py_IS_TYPE(leaves, &RawDocType) ? ((RawDoc *)leaves)->n : PyTuple_GET_SIZE(leaves);
+}
+
+/* borrowed; NULL on error (a RawDoc builds the leaf) */
+static PyObject *leaves_get(PyObject *leaves, Py_ssize_t i) {
+    if (Py_IS_TYPE(leaves, &RawDocType)) return rawdoc_leaf((RawDoc *)leaves, i);
+    return PyTuple_GET_ITEM(leaves, i);
+}
+
+/* A snapshot of ``leaves`` (a list of Leaf: a tuple of them; a RawDoc: itself), new ref. */
+static PyObject *leaves_snapshot(PyObject *leaves) {
+    if (Py_IS_TYPE(leaves, &RawDocType)) {
+        Py_INCREF(leaves);
+        return leaves;
+    }
+    if (!PyList_Check(leaves)) {
+        PyErr_SetString(PyExc_TypeError, "leaves must be a list of Leaf or a RawDoc");
+        return NULL;
+    }
+    return PyList_AsTuple(leaves);
+}
+
+/* ---- the tokenizer ------------------------------------------------------------------------ */
+
+typedef struct {
+    int obj;
+    Py_ssize_t part;   /* this container's part, -1 at the top */
+    Py_ssize_t count;  /* items so far (list index of the next one) */
+    Py_ssize_t kpos, klen; /* an object's current key */
+    uint64_t khash;
+    Py_ssize_t kstart; /* its keys in the key stack */
+    PyObject *last, *words; /* strong */
+} RFrame;
+
+typedef struct {
+    uint64_t hash;
+    Py_ssize_t pos, len;
+} RKey;
+
+typedef struct {
+    const char *d;
+    Py_ssize_t n;
+    RawDoc *rd;
+    Walk w;
+    RFrame *frames;
+    Py_ssize_t depth, fcap;
+    RKey *keys;
+    Py_ssize_t nkeys, kcap;
+} RState;
+
+enum { RAW_OK = 0, RAW_ERROR = -1, RAW_DECLINE = 1 };
+
+static Py_ssize_t ws(const char *d, Py_ssize_t n, Py_ssize_t p) {
+    while (p < n && (d[p] == ' ' || d[p] == '\t' || d[p] == '\n' || d[p] == '\r')) p++;
+    return p;
+}
+
+/* bytes that end a run of plain string content: '"', '\\', control characters, non-ASCII */
+static unsigned char str_stop[256];
+
+static void init_str_stop(void) {
+    for (int c = 0; c < 256; c++) str_stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+/* A string starting at the quote at ``p``: its content starts at *a; returns the offset after
+ * the closing quote, or -1: not taken (escape, control character, invalid UTF-8,
+ * unterminated). *ascii: no byte above 0x7f. */
+static Py_ssize_t plain_string(const char *d, Py_ssize_t n, Py_ssize_t p, Py_ssize_t *a,
+                               int *ascii) {
+    const unsigned char *u = (const unsigned char *)d;
+    Py_ssize_t i = p + 1;
+    *a = i;
+    *ascii = 1;
+    while (i < n) {
+        while (i + 4 <= n && !str_stop[u[i]] && !str_stop[u[i + 1]] && !str_stop[u[i + 2]] &&
+               !str_stop[u[i + 3]])
+            i += 4;
+        while (i < n && !str_stop[u[i]]) i++;
+        if (i >= n) break;
+        unsigned char c = u[i];
+        if (c == '"') return i + 1;
+        if (c == '\\' || c < 0x20) return -1;
+        if (c >= 0x80) {
+            Py_ssize_t k = utf8_seq(u, i, n);
+            if (k == 0) return -1;
+            *ascii = 0;
+            i += k;
+            continue;
+        }
+        i++;
+    }
+    return -1;
+}
+
+static int grow(void **arr, Py_ssize_t *cap, Py_ssize_t need, size_t item) {
+    if (need <= *cap) return 0;
+    Py_ssize_t c = *cap ? *cap : 64;
+    while (c < need) {
+        if (c > PY_SSIZE_T_MAX / 2 / (Py_ssize_t)item) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        c *= 2;
+    }
+    void *r = PyMem_Realloc(*arr, (size_t)c * item);
+    if (r == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *arr = r;
+    *cap = c;
+    return 0;
+}
+
+/* The part of the next value of the innermost container. -1 on error. */
+static Py_ssize_t new_part(RState *st) {
+    RawDoc *rd = st->rd;
+    RFrame *f = &st->frames[st->depth - 1];
+    if (grow((void **)&rd->parts, &rd->pcap, rd->nparts + 1, sizeof(RPart)) < 0) return -1;
+    RPart *p = &rd->parts[rd->nparts];
+    p->parent = f->part;
+    if (f->obj) {
+        p->kpos = f->kpos;
+        p->kval = f->klen;
+    } else {
+        p->kpos = -1;
+        p->kval = f->count;
+    }
+    return rd->nparts++;
+}
+
+/* key words of the next value of the innermost container (new reference); for an object
+ * also the normalised key name in *name (new reference), else *name = NULL */
+static PyObject *value_words(RState *st, PyObject **name) {
+    RFrame *f = &st->frames[st->depth - 1];
+    *name = NULL;
+    if (!f->obj) {
+        Py_INCREF(f->words);
+        return f->words;
+    }
+    const char *k = st->d + f->kpos;
+    Py_ssize_t n = f->klen;
+    RawWordsSlot *slot = NULL;
+    if (n <= RAW_KEY_BYTES) {
+        uint64_t h = f->khash ^ ((uint64_t)(uintptr_t)f->last * 0x9E3779B97F4A7C15ULL);
+        slot = &raw_words[(h >> 7) & (RAW_KEY_SLOTS - 1)];
+        if (slot->last == f->last && slot->hash == f->khash && slot->len == n &&
+            memcmp(slot->bytes, k, (size_t)n) == 0) {
+            Py_INCREF(slot->name);
+            Py_INCREF(slot->words);
+            *name = slot->name;
+            return slot->words;
+        }
+    }
+    PyObject *nm = raw_norm(&st->w, k, n, f->khash);
+    if (nm == NULL) return NULL;
+    PyObject *kw = words_of(f->last, nm);
+    if (kw == NULL) {
+        Py_DECREF(nm);
+        return NULL;
+    }
+    if (slot != NULL) {
+        PyObject *old_last = slot->last, *old_name = slot->name, *old_words = slot->words;
+        slot->hash = f->khash;
+        slot->len = n;
+        memcpy(slot->bytes, k, (size_t)n);
+        Py_INCREF(f->last);
+        Py_INCREF(nm);
+        Py_INCREF(kw);
+        slot->last = f->last;
+        slot->name = nm;
+        slot->words = kw;
+        Py_XDECREF(old_last);
+        Py_XDECREF(old_name);
+        Py_XDECREF(old_words);
+    }
+    *name = nm;
+    return kw;
+}
+
+/* A leaf: body[src:src + len], decoded and normalised unless ``ascii``. */
+static int emit_raw(RState *st, Py_ssize_t src, Py_ssize_t len, int ascii) {
+    RawDoc *rd = st->rd;
+    PyObject *text = NULL;
+    Py_ssize_t blen = len;
+    int same = 1;
+    if (!ascii) {
+        PyObject *raw = PyUnicode_DecodeUTF8(st->d + src, len, "strict");
+        if (raw == NULL) return RAW_ERROR;
+        text = PyObject_CallOneArg(st->w.normalize, raw);
+        /* unicodedata.normalize gives back its argument when it is already normalised */
+        same = text == raw;
+        Py_DECREF(raw);
+        if (text == NULL) return RAW_ERROR;
+        if (!PyUnicode_CheckExact(text)) {
+            Py_DECREF(text);
+            PyErr_SetString(PyExc_TypeError, "normalize must return str");
+            return RAW_ERROR;
+        }
+        len = PyUnicode_GET_LENGTH(text);
+    }
+    PyObject *name;
+    PyObject *kw = value_words(st, &name);
+    if (kw == NULL) {
+        Py_XDECREF(text);
+        return RAW_ERROR;
+    }
+    Py_XDECREF(name);
+    Py_ssize_t part = new_part(st);
+    if (part < 0 || grow((void **)&rd->leaves, &rd->cap, rd->n + 1, sizeof(RLeaf)) < 0) {
+        Py_XDECREF(text);
+        Py_DECREF(kw);
+        return RAW_ERROR;
+    }
+    RLeaf *lf = &rd->leaves[rd->n++];
+    lf->part = part;
+    lf->src = src;
+    lf->blen = blen;
+    lf->len = len;
+    lf->same = same;
+    lf->text = text;
+    lf->key = kw;
+    lf->leaf = NULL;
+    return RAW_OK;
+}
+
+static int push(RState *st, int obj) {
+    if (st->depth >= RAW_MAX_DEPTH) return RAW_DECLINE;
+    if (grow((void **)&st->frames, &st->fcap, st->depth + 1, sizeof(RFrame)) < 0) return RAW_ERROR;
+    PyObject *last, *words;
+    Py_ssize_t part = -1;
+    if (st->depth == 0) {
+        last = PyUnicode_New(0, 0);
+        words = last;
+        if (last == NULL) return RAW_ERROR;
+        Py_INCREF(words);
+    } else {
+        RFrame *f = &st->frames[st->depth - 1];
+        PyObject *name;
+        words = value_words(st, &name);
+        if (words == NULL) return RAW_ERROR;
+        if (f->obj) {
+            last = name;
+        } else {
+            last = f->last;
+            Py_INCREF(last);
+        }
+        part = new_part(st);
+        if (part < 0) {
+            Py_DECREF(last);
+            Py_DECREF(words);
+            return RAW_ERROR;
+        }
+    }
+    RFrame *nf = &st->frames[st->depth++];
+    nf->obj = obj;
+    nf->part = part;
+    nf->count = 0;
+    nf->kpos = nf->klen = 0;
+    nf->khash = 0;
+    nf->kstart = st->nkeys;
+    nf->last = last;
+    nf->words = words;
+    return RAW_OK;
+}
+
+static void pop(RState *st) {
+    RFrame *f = &st->frames[--st->depth];
+    st->nkeys = f->kstart;
+    Py_CLEAR(f->last);
+    Py_CLEAR(f->words);
+}
+
+/* An object key at the quote at p; on success the offset after it. -1 decline (plain string
+ * rules, duplicate, too many keys), -2 error. */
+static Py_ssize_t read_key(RState *st, Py_ssize_t p) {
+    Py_ssize_t a;
+    int ascii;
+    Py_ssize_t q = plain_string(st->d, st->n, p, &a, &ascii);
+    if (q < 0) return -1;
+    RFrame *f = &st->frames[st->depth - 1];
+    Py_ssize_t len = q - 1 - a;
+    uint64_t h = fnv1a(st->d + a, len);
+    if (st->nkeys - f->kstart >= RAW_MAX_KEYS) return -1;
+    if (grow((void **)&st->keys, &st->kcap, st->nkeys + 1, sizeof(RKey)) < 0) return -2;
+    for (Py_ssize_t j = f->kstart; j < st->nkeys; j++) {
+        RKey *k = &st->keys[j];
+        if (k->hash == h && k->len == len && memcmp(st->d + k->pos, st->d + a, (size_t)len) == 0)
+            return -1; /* orjson keeps the last value at the first key's place */
+    }
+    st->keys[st->nkeys].hash = h;
+    st->keys[st->nkeys].pos = a;
+    st->keys[st->nkeys].len = len;
+    st->nkeys++;
+    f->kpos = a;
+    f->klen = len;
+    f->khash = h;
+    return q;
+}
+
+/* A JSON number at p (grammar checked); *end after it; *integer: no fraction or exponent. */
+static int read_number(const char *d, Py_ssize_t n, Py_ssize_t p, Py_ssize_t *end, int *integer) {
+    Py_ssize_t i = p;
+    if (i < n && d[i] == '-') i++;
+    if (i >= n || d[i] < '0' || d[i] > '9') return -1;
+    if (d[i] == '0') {
+        i++;
+        if (i < n && d[i] >= '0' && d[i] <= '9') return -1; /* leading zero */
+    } else {
+        while (i < n && d[i] >= '0' && d[i] <= '9') i++;
+    }
+    *integer = 1;
+    if (i < n && d[i] == '.') {
+        *integer = 0;
+        i++;
+        if (i >= n || d[i] < '0' || d[i] > '9') return -1;
+        while (i < n && d[i] >= '0' && d[i] <= '9') i++;
+    }
+    if (i < n && (d[i] == 'e' || d[i] == 'E')) {
+        *integer = 0;
+        i++;
+        if (i < n && (d[i] == '+' || d[i] == '-')) i++;
+        if (i >= n || d[i] < '0' || d[i] > '9') return -1;
+        while (i < n && d[i] >= '0' && d[i] <= '9') i++;
+    }
+    *end = i;
+    return 0;
+}
+
+/* Is the float literal s[0:n] well inside the finite doubles? (orjson rejects one that
+ * overflows; near the limit, or too long to copy here, the reference path decides) */
+static int finite_double(const char *s, Py_ssize_t n) {
+    char buf[64];
+    if (n >= (Py_ssize_t)sizeof(buf)) return 0;
+    memcpy(buf, s, (size_t)n);
+    buf[n] = 0;
+    char *end = NULL;
+    double v = PyOS_string_to_double(buf, &end, NULL);
+    if (v == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return end == buf + n && v < 1e300 && v > -1e300;
+}
+
+/* Parse the whole body into st->rd. RAW_OK, RAW_DECLINE (reference path) or RAW_ERROR. */
+static int raw_parse(RState *st) {
+    const char *d = st->d;
+    Py_ssize_t n = st->n, p = ws(d, n, 0);
+    if (p >= n || (d[p] != '{' && d[p] != '[')) return RAW_DECLINE; /* top-level scalar */
+    for (;;) {
+        /* a value at p */
+        p = ws(d, n, p);
+        if (p >= n) return RAW_DECLINE;
+        char c = d[p];
+        if (c == '{' || c == '[') {
+            int rc = push(st, c == '{');
+            if (rc != RAW_OK) return rc;
+            p = ws(d, n, p + 1);
+            if (p < n && d[p] == (c == '{' ? '}' : ']')) {
+                pop(st);
+                p++;
+                goto after_value;
+            }
+            if (c == '[') continue;
+            goto key;
+        } else if (c == '"') {
+            Py_ssize_t a;
+            int ascii;
+            Py_ssize_t q = plain_string(d, n, p, &a, &ascii);
+            if (q < 0) return RAW_DECLINE;
+            if (q - 1 > a) {
+                int rc = emit_raw(st, a, q - 1 - a, ascii);
+                if (rc != RAW_OK) return rc;
+            }
+            p = q;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            Py_ssize_t e;
+            int integer;
+            if (read_number(d, n, p, &e, &integer) < 0) return RAW_DECLINE;
+            if (!integer && !finite_double(d + p, e - p)) return RAW_DECLINE;
+            if (integer) {
+                Py_ssize_t digits = e - p - (c == '-');
+                if (digits > 18) return RAW_DECLINE; /* orjson: int or float by range */
+                Py_ssize_t src = p, len = e - p;
+                if (len == 2 && c == '-') { /* "-0" is the int 0 */
+                    src = p + 1;
+                    len = 1;
+                }
+                int rc = emit_raw(st, src, len, 1);
+                if (rc != RAW_OK) return rc;
+            }
+            p = e;
+        } else if (c == 't' && n - p >= 4 && memcmp(d + p, "true", 4) == 0) {
+            p += 4;
+        } else if (c == 'f' && n - p >= 5 && memcmp(d + p, "false", 5) == 0) {
+            p += 5;
+        } else if (c == 'n' && n - p >= 4 && memcmp(d + p, "null", 4) == 0) {
+            p += 4;
+        } else {
+            return RAW_DECLINE;
+        }
+    after_value:
+        if (st->depth == 0) {
+            p = ws(d, n, p);
+            return p == n ? RAW_OK : RAW_DECLINE;
+        }
+        {
+            RFrame *f = &st->frames[st->depth - 1];
+            f->count++;
+            p = ws(d, n, p);
+            if (p >= n) return RAW_DECLINE;
+            if (d[p] == ',') {
+                p = ws(d, n, p + 1);
+                if (f->obj) goto key;
+                continue;
+            }
+            if (d[p] == (f->obj ? '}' : ']')) {
+                pop(st);
+                p++;
+                goto after_value;
+            }
+            return RAW_DECLINE;
+        }
+    key:
+        if (p >= n || d[p] != '"') return RAW_DECLINE;
+        {
+            Py_ssize_t q = read_key(st, p);
+            if (q == -2) return RAW_ERROR;
+            if (q < 0) return RAW_DECLINE;
+            p = ws(d, n, q);
+            if (p >= n || d[p] != ':') return RAW_DECLINE;
+            p++;
+        }
+    }
+}
+
+/* json_raw(body, sep, leaf_type, norm_key, normalize) -> (RawDoc, text, starts, scanned_bytes,
+ * scanned) or None (take the reference path). text, starts, scanned_bytes and scanned are join_leaves'
+ * results for the leaves json_leaves(orjson.loads(body)) would give; the RawDoc holds those
+ * leaves. */
+static PyObject *finish_scanned(PyObject *text, PyObject *keys, PyObject *sep,
+                                PyObject **scanned_out);
+
+/* finish_scanned when every leaf's text is its raw bytes decoded: the UTF-8 of the leaves is
+ * copied from the body instead of encoding the joined text again. */
+static PyObject *raw_scanned(RState *st, PyObject *text, PyObject *keys, PyObject *sep,
+                             PyObject **scanned_out) {
+    RawDoc *rd = st->rd;
+    *scanned_out = NULL;
+    PyObject *empty = PyUnicode_New(0, 0);
+    if (empty == NULL) return NULL;
+    PyObject *bytes = NULL, *tail = NULL, *scanned = NULL;
+    PyObject *tail_bytes = finish_scanned(empty, keys, sep, &tail); /* sep + the key names */
+    Py_DECREF(empty);
+    if (tail_bytes == NULL) return NULL;
+    scanned = PyUnicode_Concat(text, tail);
+    Py_ssize_t seplen = PyUnicode_GET_LENGTH(sep), total = PyBytes_GET_SIZE(tail_bytes);
+    for (Py_ssize_t i = 0; i < rd->n; i++) total += rd->leaves[i].blen + (i ? seplen : 0);
+    bytes = scanned ? PyBytes_FromStringAndSize(NULL, total) : NULL;
+    if (bytes == NULL) goto fail;
+    {
+        char *o = PyBytes_AS_STRING(bytes);
+        const char *sp = (const char *)PyUnicode_1BYTE_DATA(sep);
+        Py_ssize_t pos = 0;
+        for (Py_ssize_t i = 0; i < rd->n; i++) {
+            RLeaf *lf = &rd->leaves[i];
+            if (i) {
+                memcpy(o + pos, sp, (size_t)seplen);
+                pos += seplen;
+            }
+            memcpy(o + pos, st->d + lf->src, (size_t)lf->blen);
+            pos += lf->blen;
+        }
+        memcpy(o + pos, PyBytes_AS_STRING(tail_bytes), (size_t)PyBytes_GET_SIZE(tail_bytes));
+    }
+    Py_DECREF(tail_bytes);
+    Py_DECREF(tail);
+    *scanned_out = scanned;
+    return bytes;
+fail:
+    Py_XDECREF(bytes);
+    Py_XDECREF(scanned);
+    Py_DECREF(tail_bytes);
+    Py_DECREF(tail);
+    return NULL;
+}
+
+static PyObject *py_json_raw(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *body, *sep, *leaf, *norm_key, *normalize;
+    if (!PyArg_ParseTuple(args, "O!UO!OO:json_raw", &PyBytes_Type, &body, &sep, &PyType_Type,
+                          &leaf, &norm_key, &normalize))
+        return NULL;
+    if (!PyType_IsSubtype((PyTypeObject *)leaf, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "leaf type must be a tuple subclass");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(sep)) {
+        PyErr_SetString(PyExc_ValueError, "json_raw: the separator must be ASCII");
+        return NULL;
+    }
+    RawDoc *rd = PyObject_New(RawDoc, &RawDocType);
+    if (rd == NULL) return NULL;
+    Py_INCREF(body);
+    rd->data = body;
+    Py_INCREF(leaf);
+    rd->leaf_type = (PyTypeObject *)leaf;
+    rd->leaves = NULL;
+    rd->n = rd->cap = 0;
+    rd->parts = NULL;
+    rd->nparts = rd->pcap = 0;
+    RState st = {PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), rd,
+                 {NULL, (PyTypeObject *)leaf, norm_key, normalize, 0}, NULL, 0, 0, NULL, 0, 0};
+    PyObject *res = NULL, *text = NULL, *starts = NULL, *keys = NULL, *bytes = NULL,
+             *scanned = NULL;
+    int rc = raw_parse(&st);
+    while (st.depth > 0) pop(&st);
+    if (rc == RAW_ERROR) goto done;
+    if (rc == RAW_DECLINE || (rd->n == 1 && PyUnicode_GET_LENGTH(rd->leaves[0].key) == 0)) {
+        /* declined, or one key-less leaf (scanned alone, without separators) */
+        res = Py_None;
+        Py_INCREF(res);
+        goto done;
+    }
+    Py_ssize_t seplen = PyUnicode_GET_LENGTH(sep), total = 0;
+    Py_UCS4 maxchar = 127;
+    for (Py_ssize_t i = 0; i < rd->n; i++) {
+        RLeaf *lf = &rd->leaves[i];
+        if (lf->len > PY_SSIZE_T_MAX - total - seplen) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        total += lf->len + (i ? seplen : 0);
+        if (lf->text != NULL && PyUnicode_MAX_CHAR_VALUE(lf->text) > maxchar)
+            maxchar = PyUnicode_MAX_CHAR_VALUE(lf->text);
+    }
+    text = PyUnicode_New(total, maxchar);
+    starts = PyList_New(rd->n);
+    keys = PySet_New(NULL);
+    if (text == NULL || starts == NULL || keys == NULL) goto done;
+    {
+        int kind = PyUnicode_KIND(text);
+        void *o = PyUnicode_DATA(text);
+        Py_ssize_t pos = 0;
+        for (Py_ssize_t i = 0; i < rd->n; i++) {
+            RLeaf *lf = &rd->leaves[i];
+            if (i) {
+                if (PyUnicode_CopyCharacters(text, pos, sep, 0, seplen) < 0) goto done;
+                pos += seplen;
+            }
+            PyObject *sv = PyLong_FromSsize_t(pos);
+            if (sv == NULL) goto done;
+            PyList_SET_ITEM(starts, i, sv);
+            if (lf->text != NULL) {
+                if (PyUnicode_CopyCharacters(text, pos, lf->text, 0, lf->len) < 0) goto done;
+            } else if (kind == PyUnicode_1BYTE_KIND) {
+                memcpy((Py_UCS1 *)o + pos, st.d + lf->src, (size_t)lf->len);
+            } else {
+                for (Py_ssize_t j = 0; j < lf->len; j++)
+                    PyUnicode_WRITE(kind, o, pos + j, (Py_UCS1)st.d[lf->src + j]);
+            }
+            pos += lf->len;
+            if (PyUnicode_GET_LENGTH(lf->key) > 0 && PySet_Add(keys, lf->key) < 0) goto done;
+        }
+    }
+    {
+        int same = 1;
+        for (Py_ssize_t i = 0; i < rd->n && same; i++) same = rd->leaves[i].same;
+        bytes = same ? raw_scanned(&st, text, keys, sep, &scanned)
+                     : finish_scanned(text, keys, sep, &scanned);
+    }
+    if (bytes == NULL) goto done;
+    res = PyTuple_Pack(5, (PyObject *)rd, text, starts, bytes, scanned);
+done:
+    PyMem_Free(st.frames);
+    PyMem_Free(st.keys);
+    Py_XDECREF(text);
+    Py_XDECREF(starts);
+    Py_XDECREF(keys);
+    Py_XDECREF(bytes);
+    Py_XDECREF(scanned);
+    Py_DECREF(rd);
+    return res;
+}
