@@ -35,6 +35,7 @@ from ringfence.monitor.sigma.correlation import (
     compile_correlation,
 )
 from ringfence.monitor.sigma.fields import View, candidate_paths
+from ringfence.monitor.sigma.native import NATIVE, native_plan
 
 BUNDLED_RULES = Path(__file__).resolve().parent.parent / "rules"
 # Services that mean "every record of this product" (SigmaHQ uses them for the whole log).
@@ -115,6 +116,8 @@ class _Plan:
     # the plan as one generated function (``codegen``); None until first used
     run: PlanFunction | None = None
     source: str = ""
+    # the same plan for the C matcher (``native``); None without the extension
+    native: Any = None
 
 
 class RuleSet:
@@ -131,6 +134,12 @@ class RuleSet:
         self._runs: dict[str, dict[str, PlanFunction | None]] = {}
         self._by_key: dict[str, CompiledRule] = {}
         self._corr_by_rule: dict[str, list[CompiledCorrelation]] = {}
+        # ``match(event)``: the rules matching an event, in plan order. With the extension,
+        # the C matcher (dispatch + plan in C), which hands any event it does not decide to
+        # the Python path; without it, the Python path itself.
+        self.match: Callable[[Event], list[CompiledRule]] = self.match_python
+        if NATIVE is not None:
+            self.match = NATIVE.Matcher(self._native_plan, self.match_python, MAX_SOURCES)
 
     # -- loading ------------------------------------------------------------------------
     @classmethod
@@ -328,7 +337,13 @@ class RuleSet:
                 specs[paths].table.setdefault(v, []).append(r)
         plan.indexes = list(specs.values())
         plan.run, plan.source = generate(plan.unindexed, plan.indexes)
+        plan.native = native_plan(plan.unindexed, plan.indexes)
         return plan
+
+    def _native_plan(self, product: str, service: str) -> Any:
+        """What the C matcher runs for one (product, service): the C plan (anything else
+        makes it hand every such event to ``match_python``)."""
+        return self._plan(product, service).native
 
     def candidates(self, event: Event, view: Any) -> list[CompiledRule]:
         """Rules whose log source and index key fit the event (each at most once)."""
@@ -376,10 +391,11 @@ class RuleSet:
             return [r for r in self.candidates(event, view) if r.matches(event, view)]
         return hits
 
-    def match(self, event: Event) -> list[CompiledRule]:
-        """The rules matching ``event``, in plan order: the plan's generated function; an
-        event shape it refuses (or a TypeError/ValueError/AttributeError on the way) is decided
-        by the interpreted path, which falls back to guarded full evaluation."""
+    def match_python(self, event: Event) -> list[CompiledRule]:
+        """The rules matching ``event``, in plan order, without the C matcher: the plan's
+        generated function; an event shape it refuses (or a TypeError/ValueError/AttributeError
+        on the way) is decided by the interpreted path, which falls back to guarded full
+        evaluation. The reference the C matcher must equal."""
         # product, then service: two lookups on (usually shared) strings cost less than
         # building, hashing and comparing a (product, service) tuple per event
         by_service = self._runs.get(event.product)
