@@ -812,6 +812,8 @@ static PyTypeObject PlanType = {
 
 /* -- Matcher: dispatch by product then service, run the plan, hand odd events over ------- */
 
+enum { A_PRODUCT, A_SERVICE, A_OCSF, A_RAW, N_ATTRS };
+
 typedef struct {
     PyObject_HEAD
     PyObject *resolve;   /* (product, service) -> Plan, or anything else: Python path */
@@ -819,12 +821,67 @@ typedef struct {
     PyObject *runs;      /* product -> {service -> plan} */
     Py_ssize_t max_sources;
     vectorcallfunc vectorcall;
+    /* The event type whose four attributes are plain slots (a dataclass with slots=True):
+     * read at their offsets while the type is unchanged (its version tag), else getattr. */
+    PyTypeObject *etype;
+    int fast_ok;
+    unsigned int etag;
+    Py_ssize_t offsets[N_ATTRS];
 } MatcherObject;
 
+static PyObject **attr_names[N_ATTRS] = {&s_product, &s_service, &s_ocsf, &s_raw};
+
+/* Remember ``type`` and whether its four attributes are object slots (then their offsets). */
+static void learn_type(MatcherObject *m, PyTypeObject *type) {
+    Py_INCREF(type);
+    Py_XSETREF(m->etype, type);
+    m->fast_ok = 0;
+    Py_ssize_t offsets[N_ATTRS];
+    for (int i = 0; i < N_ATTRS; i++) {
+        PyObject *d = _PyType_Lookup(type, *attr_names[i]);  /* assigns the version tag */
+        if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type) return;
+        PyMemberDef *md = ((PyMemberDescrObject *)d)->d_member;
+        if (md->type != T_OBJECT_EX || md->offset <= 0 ||
+            (size_t)md->offset + sizeof(PyObject *) > (size_t)type->tp_basicsize)
+            return;
+        if (!PyType_IsSubtype(type, PyDescr_TYPE(d))) return;
+        offsets[i] = md->offset;
+    }
+    if (!PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG)) return;
+    m->etag = type->tp_version_tag;
+    memcpy(m->offsets, offsets, sizeof(offsets));
+    m->fast_ok = 1;
+}
+
+/* event.<attr> as a new reference (NULL with an exception when unset / missing). */
+static inline PyObject *attr(MatcherObject *m, PyObject *event, int i, int fast) {
+    if (fast) {
+        PyObject *v = *(PyObject **)((char *)event + m->offsets[i]);
+        if (v != NULL) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(event, *attr_names[i]);
+}
+
 static PyObject *matcher_match(MatcherObject *m, PyObject *event) {
-    PyObject *product = PyObject_GetAttr(event, s_product);
+    PyTypeObject *type = Py_TYPE(event);
+    int fast = 0;
+    if (type == m->etype) {
+        fast = m->fast_ok && PyType_HasFeature(type, Py_TPFLAGS_VALID_VERSION_TAG) &&
+               type->tp_version_tag == m->etag;
+        if (!fast && m->fast_ok) {  /* the type changed since: look again */
+            learn_type(m, type);
+            fast = m->fast_ok;
+        }
+    } else if (m->etype == NULL) {
+        learn_type(m, type);
+        fast = m->fast_ok;
+    }
+    PyObject *product = attr(m, event, A_PRODUCT, fast);
     if (product == NULL) return NULL;
-    PyObject *service = PyObject_GetAttr(event, s_service);
+    PyObject *service = attr(m, event, A_SERVICE, fast);
     if (service == NULL) {
         Py_DECREF(product);
         return NULL;
@@ -855,8 +912,8 @@ static PyObject *matcher_match(MatcherObject *m, PyObject *event) {
     if (plan == NULL) return NULL;
     PyObject *result = NULL;
     if (Py_TYPE(plan) == &PlanType) {
-        PyObject *o = PyObject_GetAttr(event, s_ocsf);
-        PyObject *r = o == NULL ? NULL : PyObject_GetAttr(event, s_raw);
+        PyObject *o = attr(m, event, A_OCSF, fast);
+        PyObject *r = o == NULL ? NULL : attr(m, event, A_RAW, fast);
         if (r != NULL) {
             result = plan_run_on((PlanObject *)plan, o, r);
             if (result == NULL && (PyErr_ExceptionMatches(PyExc_TypeError) ||
@@ -922,6 +979,7 @@ static PyObject *matcher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 }
 
 static int matcher_traverse(MatcherObject *m, visitproc visit, void *arg) {
+    Py_VISIT(m->etype);
     Py_VISIT(m->resolve);
     Py_VISIT(m->fallback);
     Py_VISIT(m->runs);
@@ -929,6 +987,7 @@ static int matcher_traverse(MatcherObject *m, visitproc visit, void *arg) {
 }
 
 static int matcher_clear(MatcherObject *m) {
+    Py_CLEAR(m->etype);
     Py_CLEAR(m->resolve);
     Py_CLEAR(m->fallback);
     Py_CLEAR(m->runs);

@@ -331,3 +331,63 @@ def test_rule_sets_with_a_native_matcher_are_collected() -> None:
     del rs
     gc.collect()
     assert ref() is None
+
+
+class _DuckEvent:
+    """Not an ``Event``: attributes in an instance dict, read by getattr."""
+
+    def __init__(self, raw: Any) -> None:
+        self.product, self.service, self.ocsf, self.raw = "test", "audit", {}, raw
+
+
+class _PropertyEvent:
+    __slots__ = ("_raw", "ocsf", "product", "service")
+
+    def __init__(self, raw: Any) -> None:
+        self._raw, self.ocsf, self.product, self.service = raw, {}, "test", "audit"
+
+    @property
+    def raw(self) -> Any:  # a property, not a slot: never read at a slot offset
+        return self._raw
+
+
+def test_events_of_other_types_and_missing_attributes_are_read_by_getattr() -> None:
+    rs = rule("sel: {a: foo}\ncondition: sel")
+    assert rs.match(ev({"a": "foo"}))  # the slot offsets of Event are learnt
+    for cls in (_DuckEvent, _PropertyEvent):
+        e: Any = cls({"a": "FOO"})
+        assert [r.key for r in rs.match(e)] == [r.key for r in rs.match_python(e)]
+        assert rs.match(e)
+        assert not rs.match(cls({"a": "bar"}))
+    assert rs.match(ev({"a": "foo"}))
+    # a fresh matcher that first sees the property type, then Events
+    match, fallback = _counting_matcher(rs)
+    assert match(_PropertyEvent({"a": "foo"})) and match(ev({"a": "foo"}))
+    assert fallback.calls == 0
+    unset = _PropertyEvent({"a": "foo"})
+    del unset.product
+    for fn in (rs.match, rs.match_python, match):
+        with pytest.raises(AttributeError):
+            fn(unset)
+    with pytest.raises(AttributeError):
+        rs.match(object())
+    with pytest.raises(TypeError):
+        rs.match()  # type: ignore[call-arg]
+
+
+def test_a_changed_event_type_is_read_by_getattr_again() -> None:
+    @dataclasses.dataclass(slots=True)
+    class Local:
+        product: str
+        service: str
+        ocsf: Any
+        raw: Any
+
+    rs = rule("sel: {a: foo}\ncondition: sel")
+    match, _fallback = _counting_matcher(rs)
+    assert match(Local("test", "audit", {}, {"a": "foo"}))
+    e = Local("test", "audit", {}, {"a": "bar"})
+    assert not match(e)
+    # the slot still holds {"a": "bar"}; the property now in its place decides
+    Local.raw = property(lambda self: {"a": "foo"})  # type: ignore[assignment,method-assign]
+    assert match(e)
