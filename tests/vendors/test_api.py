@@ -320,3 +320,29 @@ def test_form_posts_with_bad_tokens_or_bodies_get_html_errors(client: Client) ->
     unknown = client.http.post(url, data={"q_ZZZ-01": "yes"})
     assert unknown.status_code == 422 and "ZZZ-01" in unknown.text
     assert "<script" not in client.http.post(url, data={"q_SEF-08": "<script>x</script>"}).text
+
+
+def test_control_character_answer_over_the_link_is_400_and_export_keeps_working(
+    client: Client,
+) -> None:
+    sent = _send(client)
+    path = "/api/v1/vendor-assessments/" + _token(sent["link"])
+    ids = [x["id"] for x in client.http.get(path).json()["questions"]]
+    answers = good_answers(ids)
+    answers["SEF-08"] = 'see policy\x0b=HYPERLINK("http://evil","x")'
+    r = client.http.post(path, json={"answers": answers})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/problem")
+    assert r.json()["code"] == "invalid_answers"
+    assert r.json()["errors"] == [
+        {
+            "question": "SEF-08",
+            "problem": "answer contains the control character U+000B; "
+            "only tab and line breaks are allowed",
+        }
+    ]
+    for fmt in ("xlsx", "csv"):
+        r = client.http.get(f"{V}/assessments/{sent['id']}/export?format={fmt}", headers=client.ro)
+        assert r.status_code == 200
+    # The link was not consumed: a corrected answer is accepted.
+    answers["SEF-08"] = "see policy"
+    assert client.http.post(path, json={"answers": answers}).status_code == 200

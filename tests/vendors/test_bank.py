@@ -15,6 +15,7 @@ from ringfence.vendors.bank import (
     applicable,
     default_bank,
     load_bank,
+    normalise_answer,
     score_answers,
     validate_answers,
 )
@@ -148,3 +149,30 @@ def test_condition_on_unknown_question_is_refused(tmp_path: Path) -> None:
     path.write_text(path.read_text().replace("question: BCR-01", "question: BCR-99"))
     with pytest.raises(ConfigError, match="BCR-02"):
         load_bank(target)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x1f"])
+def test_control_characters_in_an_answer_are_refused_naming_the_question(char: str) -> None:
+    bank = default_bank()
+    text_q = bank.questions["SEF-08"]
+    assert text_q.type is AnswerType.TEXT
+    qs = [bank.questions["GRC-01"], text_q]
+    answers, errors = validate_answers(qs, {"GRC-01": "yes", "SEF-08": f"see policy{char}x"})
+    assert "SEF-08" not in answers
+    assert errors == [
+        {
+            "question": "SEF-08",
+            "problem": f"answer contains the control character U+{ord(char):04X}; "
+            "only tab and line breaks are allowed",
+        }
+    ]
+    _, errors = validate_answers(qs, {"GRC-01": f"y{char}es"})
+    assert [e["question"] for e in errors] == ["GRC-01"]
+    assert "control character U+" in errors[0]["problem"]
+
+
+def test_tab_and_line_breaks_stay_allowed_in_text_answers() -> None:
+    q = default_bank().questions["SEF-08"]
+    assert normalise_answer(q, "line one\r\nline two\n\tindented") == (
+        "line one\r\nline two\n\tindented"
+    )

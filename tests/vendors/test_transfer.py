@@ -155,3 +155,19 @@ def test_export_neutralises_formula_answers(runtime: Runtime, estate: Estate) ->
     rows = list(csv.reader(io.StringIO(_export(runtime, aid, "csv").decode("utf-8-sig"))))
     cell = next(r[7] for r in rows if r[0] == "SEF-08")
     assert cell.startswith("'=")
+
+
+def test_stored_control_characters_never_break_an_export(runtime: Runtime, estate: Estate) -> None:
+    """Answers stored before control characters were refused still export, as U+FFFD."""
+    aid = _open(runtime, estate)
+    answers = good_answers(_ids(runtime, aid))
+    _import(runtime, aid, _fill_csv(_export(runtime, aid, "csv"), answers), "csv")
+    with runtime.store.session() as s:
+        row = s.get_one(Assessment, aid)
+        row.answers = {**row.answers, "SEF-08": "see\x0bpolicy\x00", "GRC-01": "\x01=cmd()"}
+    wb = load_workbook(io.BytesIO(_export(runtime, aid, "xlsx")))
+    cells = {r[0]: r[7] for r in wb["Questionnaire"].iter_rows(min_row=2, values_only=True)}
+    assert cells["SEF-08"] == "see\ufffdpolicy\ufffd"
+    assert cells["GRC-01"] == "\ufffd=cmd()"
+    rows = list(csv.reader(io.StringIO(_export(runtime, aid, "csv").decode("utf-8-sig"))))
+    assert next(r[7] for r in rows if r[0] == "SEF-08") == "see\ufffdpolicy\ufffd"

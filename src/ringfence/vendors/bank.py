@@ -14,6 +14,7 @@ questions; domain scores use the same formula per domain.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -48,6 +49,9 @@ CCM_DOMAINS: tuple[str, ...] = (
 )
 YES, NO, NA = "yes", "no", "n.a."
 MAX_TEXT = 4000
+# C0 control characters other than tab, line feed and carriage return: invisible in a form,
+# illegal in XML, so an XLSX export could not hold them (openpyxl refuses the whole sheet).
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class AnswerType(enum.StrEnum):
@@ -253,6 +257,12 @@ def normalise_answer(question: Question, raw: object) -> str | None:
     text = str(raw).strip()
     if not text:
         return None
+    control = _CONTROL_CHARS.search(text)
+    if control is not None:
+        raise ValueError(
+            f"answer contains the control character U+{ord(control.group()):04X}; "
+            "only tab and line breaks are allowed"
+        )
     if question.type is AnswerType.YESNO:
         low = text.lower()
         aliases = {"y": YES, "yes": YES, "true": YES, "n": NO, "no": NO, "false": NO}

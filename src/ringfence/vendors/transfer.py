@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
@@ -50,7 +51,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _safe_cell(value: str) -> str:
-    """Prefix text a spreadsheet would treat as a formula with an apostrophe."""
+    """Text a spreadsheet can hold and will not run: control characters that XML cannot carry
+    become U+FFFD (answers stored before they were refused must never break an export), and
+    text a spreadsheet would treat as a formula is prefixed with an apostrophe."""
+    value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
@@ -62,18 +66,8 @@ def _rows(assessment: Assessment) -> list[list[str]]:
             allowed = "id of a document uploaded through the questionnaire link"
         when = f"{q.when.question} = {q.when.equals}" if q.when else ""
         answer = str(assessment.answers.get(q.id, ""))
-        out.append(
-            [
-                q.id,
-                q.domain,
-                q.text,
-                q.type.value,
-                allowed,
-                when,
-                str(q.weight),
-                _safe_cell(answer),
-            ]
-        )
+        cells = [q.id, q.domain, q.text, q.type.value, allowed, when, str(q.weight), answer]
+        out.append([_safe_cell(cell) for cell in cells])
     return out
 
 
