@@ -20,6 +20,7 @@ from ringfence.store.models import AuditRecord
 from ringfence.vendors.models import VendorDocument
 from tests.vendors.conftest import Estate, add_integration
 from tests.vendors.test_assessments import good_answers
+from tests.vendors.test_transfer import MALFORMED_XLSX
 
 V = "/api/v1/vendor-risk"
 
@@ -346,3 +347,17 @@ def test_control_character_answer_over_the_link_is_400_and_export_keeps_working(
     # The link was not consumed: a corrected answer is accepted.
     answers["SEF-08"] = "see policy"
     assert client.http.post(path, json={"answers": answers}).status_code == 200
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_XLSX))
+def test_malformed_xlsx_import_is_a_400_problem(client: Client, case: str) -> None:
+    sent = _send(client)
+    content = base64.b64encode(MALFORMED_XLSX[case][0]()).decode()
+    r = client.http.post(
+        f"{V}/assessments/{sent['id']}/import",
+        json={"filename": "a.xlsx", "content_base64": content},
+        headers=client.rw,
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "XLSX" in r.json()["detail"] or "header row" in r.json()["detail"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from openpyxl import load_workbook
+from openpyxl import Workbook, load_workbook
 
 from ringfence.core.errors import ConflictError, ValidationError
 from ringfence.runtime import Runtime
@@ -171,3 +173,92 @@ def test_stored_control_characters_never_break_an_export(runtime: Runtime, estat
     assert cells["GRC-01"] == "\ufffd=cmd()"
     rows = list(csv.reader(io.StringIO(_export(runtime, aid, "csv").decode("utf-8-sig"))))
     assert next(r[7] for r in rows if r[0] == "SEF-08") == "see\ufffdpolicy\ufffd"
+
+
+def _good_xlsx() -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "Questionnaire"
+    ws.append(["question_id", "answer"])
+    for i in range(100):
+        ws.append([f"GRC-{i:02}", "a text answer long enough to need several deflate blocks"])
+    about = wb.create_sheet("About")
+    about.append(["assessment_id", "x"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def _mutate(member: str, change: Callable[[bytes], bytes | None], drop: str | None = None) -> bytes:
+    """The good workbook with one member changed (dropped when ``change`` returns None)."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(_good_xlsx())) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
+        for info in src.infolist():
+            data: bytes | None = src.read(info.filename)
+            if info.filename == member:
+                data = change(data or b"")
+            if data is not None and info.filename != drop:
+                dst.writestr(info.filename, data)
+    return out.getvalue()
+
+
+def _corrupt_deflate(member: str, at: int) -> bytes:
+    """The good workbook with bytes of one member's compressed stream overwritten."""
+    data = bytearray(_good_xlsx())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        info = archive.getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + at
+    data[start : start + 16] = b"\xff" * 16
+    return bytes(data)
+
+
+SHEET = "xl/worksheets/sheet1.xml"
+MALFORMED_XLSX = {
+    "sheet_xml_truncated": (
+        lambda: _mutate(SHEET, lambda d: d[: len(d) // 2]),
+        "the XLSX sheet 'Questionnaire' cannot be read (ParseError",
+    ),
+    "questionnaire_sheet_missing": (
+        lambda: _mutate(SHEET, lambda d: None),
+        "header row is missing column(s): question_id, answer",
+    ),
+    "every_sheet_missing": (
+        lambda: _mutate(SHEET, lambda d: None, drop="xl/worksheets/sheet2.xml"),
+        "the XLSX workbook has no readable sheet",
+    ),
+    "sheet_bad_cell_ref": (
+        lambda: _mutate(SHEET, lambda d: d.replace(b'r="A1"', b'r="ZZZZZZ1"')),
+        "the XLSX sheet 'Questionnaire' cannot be read (ValueError: 'ZZZZZZ'",
+    ),
+    "about_sheet_garbage": (
+        lambda: _mutate("xl/worksheets/sheet2.xml", lambda d: d.replace(b'r="A1"', b'r="ZZZZZZ1"')),
+        "the XLSX sheet 'About' cannot be read (ValueError",
+    ),
+    "workbook_xml_garbage": (
+        lambda: _mutate("xl/workbook.xml", lambda d: b"<<<"),
+        "not a readable XLSX workbook (ParseError",
+    ),
+    "deflate_stream_corrupt_at_start": (
+        lambda: _corrupt_deflate(SHEET, 10),
+        "not a readable XLSX workbook (error: Error -3 while decompressing",
+    ),
+    "deflate_stream_corrupt_in_the_middle": (lambda: _corrupt_deflate(SHEET, 400), "XLSX"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_XLSX))
+def test_malformed_xlsx_is_one_validation_error_and_imports_nothing(
+    runtime: Runtime, estate: Estate, case: str
+) -> None:
+    build, message = MALFORMED_XLSX[case]
+    aid = _open(runtime, estate)
+    with pytest.raises(ValidationError) as exc:
+        _import(runtime, aid, build())
+    assert message in exc.value.message
+    with runtime.store.session() as s:
+        row = s.get_one(Assessment, aid)
+        assert row.status is AssessmentStatus.SENT and row.answers == {}

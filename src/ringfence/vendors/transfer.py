@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,26 +139,57 @@ def _check_unpacked_size(content: bytes) -> None:
         )
 
 
+# Everything a damaged workbook makes openpyxl (or zipfile, zlib, the XML parser) raise while it
+# reads lazily: truncated or garbage XML is a SyntaxError (ElementTree's and lxml's ParseError),
+# a bad cell reference a ValueError, a missing member a KeyError, a corrupt deflate stream
+# zlib.error or BadZipFile, a workbook without sheets an IndexError.
+_UNREADABLE = (
+    InvalidFileException,
+    zipfile.BadZipFile,
+    zlib.error,
+    SyntaxError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    ArithmeticError,
+    EOFError,
+    OSError,
+)
+
+
+def _unreadable(exc: BaseException, where: str) -> ValidationError:
+    detail = str(exc).strip().replace("\n", " ")[:160]
+    reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return ValidationError(f"{where} ({reason})")
+
+
 def _read_xlsx(content: bytes) -> tuple[list[str], list[_Row], dict[str, Any]]:
     _check_unpacked_size(content)
     try:
         wb = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ValidationError(f"not a readable XLSX workbook ({type(exc).__name__})") from None
+    except _UNREADABLE as exc:
+        raise _unreadable(exc, "not a readable XLSX workbook") from None
+    sheet = "About"
     try:
-        ws = wb["Questionnaire"] if "Questionnaire" in wb.sheetnames else wb.worksheets[0]
+        if not wb.sheetnames:
+            raise ValidationError("the XLSX workbook has no readable sheet")
         meta: dict[str, Any] = {}
         if "About" in wb.sheetnames:
             for r in wb["About"].iter_rows(max_row=50, max_col=2, values_only=True):
                 if r and r[0] is not None:
                     meta[str(r[0])] = r[1] if len(r) > 1 else None
-        it = ws.iter_rows(values_only=True)
+        sheet = "Questionnaire" if "Questionnaire" in wb.sheetnames else wb.sheetnames[0]
+        it = wb[sheet].iter_rows(values_only=True)
         header = [str(h).strip().lower() if h is not None else "" for h in next(it, ())]
         rows = []
         for n, values in enumerate(it, start=2):
             if n > MAX_ROWS + 1:
                 raise ValidationError(f"the file has more than {MAX_ROWS} rows")
             rows.append(_Row(n, dict(zip(header, values, strict=False))))
+    except _UNREADABLE as exc:
+        raise _unreadable(exc, f"the XLSX sheet {sheet!r} cannot be read") from None
     finally:
         wb.close()
     return header, rows, meta
