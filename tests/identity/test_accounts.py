@@ -397,3 +397,103 @@ def test_a_pending_seed_is_shown_again_only_for_a_while(
     assert shown() == first  # a reload while scanning keeps the seed
     clock.advance(minutes=16)
     assert shown() != first  # an old pending seed is not handed out again
+
+
+def _parallel(n: int, attempt: Any) -> list[str]:
+    """Run ``attempt(i)`` in ``n`` threads released at once; 'ok' or the error's class."""
+    import threading
+
+    from ringfence.core.errors import RingfenceError
+
+    barrier, out = threading.Barrier(n), []
+
+    def go(i: int) -> None:
+        barrier.wait()
+        try:
+            attempt(i)
+            out.append("ok")
+        except RingfenceError as exc:
+            out.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_one_totp_code_or_recovery_code_signs_in_once_even_in_parallel(
+    runtime: Runtime, identity_settings: IdentitySettings, clock: FixedClock
+) -> None:
+    """Review finding: on SQLite two parallel sign-ins both read the old 'last used' step (or
+    the unused recovery code) and both passed. The code is now claimed by a conditional
+    update; the loser is refused."""
+    for round_ in range(3):
+        accounts = Accounts(runtime.store, runtime.vault, clock, identity_settings, CHEAP)
+        name = f"race{round_}@example.com"
+        accounts.create_user(name, roles=["admin"], password=PASSWORD)
+        totp = _enrolled(accounts, clock, name)
+        code = totp.at(clock.now())
+
+        def with_totp(i: int, name: str = name, code: str = code, net: int = round_) -> None:
+            Accounts(runtime.store, runtime.vault, clock, identity_settings, CHEAP).login_password(
+                name, PASSWORD, otp=code, client_ip=f"10.0.{net}.{i}"
+            )
+
+        results = _parallel(3, with_totp)
+        assert results.count("ok") == 1, results
+        clock.advance(seconds=30)
+    # recovery codes: a fresh user, its codes from enrolment
+    accounts = Accounts(runtime.store, runtime.vault, clock, identity_settings, CHEAP)
+    accounts.create_user("rc@example.com", roles=["admin"], password=PASSWORD)
+    user = accounts.get_user("rc@example.com")
+    uri = accounts.begin_totp(user.id).provisioning_uri.get_secret_value()
+    seed = pyotp.TOTP(pyotp.parse_uri(uri).secret)
+    recovery = accounts.confirm_totp(user.id, seed.at(clock.now()), actor="test")
+
+    def with_recovery(i: int) -> None:
+        Accounts(runtime.store, runtime.vault, clock, identity_settings, CHEAP).login_password(
+            "rc@example.com", PASSWORD, recovery_code=recovery[0], client_ip=f"10.9.0.{i}"
+        )
+
+    results = _parallel(3, with_recovery)
+    assert results.count("ok") == 1, results
+
+
+def test_sessions_opened_before_enrolment_end_with_it_and_cannot_mint_tokens(
+    accounts: Accounts, app: FastAPI, clock: FixedClock
+) -> None:
+    """Review finding: a password session opened before enrolment kept {mfa:enroll, self}
+    after it and could mint a full-admin token (scopes were checked against the user's roles,
+    not the session's)."""
+    accounts.create_user("root@example.com", roles=["admin"], password=PASSWORD)
+    with (
+        TestClient(app, base_url="https://rf.example") as other,
+        TestClient(app, base_url="https://rf.example") as web,
+    ):
+        _login(other, "root@example.com")  # e.g. whoever else knew the password
+        _login(web, "root@example.com")
+        minted = other.post(
+            "/api/v1/identity/me/tokens", json={"name": "x", "scopes": ["identity:admin"]}
+        )
+        assert minted.status_code == 403 and minted.json()["code"] == "mfa_required"
+        enrol = web.post("/api/v1/identity/me/mfa/totp").json()
+        totp = pyotp.TOTP(pyotp.parse_uri(enrol["provisioning_uri"]).secret)
+        confirm = web.post(
+            "/api/v1/identity/me/mfa/totp/confirm", json={"code": totp.at(clock.now())}
+        )
+        assert confirm.status_code == 200
+        web.headers["X-CSRF-Token"] = confirm.json()["csrf_token"]
+        # the enrolling session became an MFA-passed one; the other one is over
+        assert web.get("/api/v1/identity/users").status_code == 200
+        assert other.get("/api/v1/identity/me").status_code == 401
+        late = other.post("/api/v1/identity/me/tokens", json={"name": "x", "scopes": ["read"]})
+        assert late.status_code == 401
+        # a token never exceeds what the issuing session holds
+        assert (
+            web.post(
+                "/api/v1/identity/me/tokens", json={"name": "ci", "scopes": ["read"]}
+            ).status_code
+            == 201
+        )

@@ -176,3 +176,62 @@ def test_rotated_provider_key_is_fetched_once_then_cached(
         assert provider.jwks_hits == 2
     finally:
         provider.key = old
+
+
+def test_an_enrolled_admin_signing_in_by_sso_without_mfa_must_step_up_before_anything(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime
+) -> None:
+    """Review finding: such a session could mint a full-admin API token (its scopes were
+    checked against the user's roles, not the session's), and the console looped between
+    /console/ and /console/mfa instead of asking for the code."""
+    import pyotp
+
+    provider.claims = {"email": "root@example.com", "groups": ["rf-admins"], "amr": ["pwd"]}
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    uri = web.post("/api/v1/identity/me/mfa/totp").json()["provisioning_uri"]
+    totp = pyotp.TOTP(pyotp.parse_uri(uri).secret)
+    confirm = web.post(
+        "/api/v1/identity/me/mfa/totp/confirm", json={"code": totp.at(runtime.clock.now())}
+    )
+    assert confirm.status_code == 200, confirm.text
+    recovery = confirm.json()["recovery_codes"]
+    runtime.clock.advance(seconds=30)  # type: ignore[attr-defined]
+
+    # a later SSO sign-in whose provider asserts no MFA (someone with the IdP password only)
+    web.cookies.clear()
+    web.headers.pop("X-CSRF-Token")
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    assert sorted(web.get("/api/v1/identity/me").json()["scopes"]) == ["mfa:enroll", "self"]
+    minted = web.post(
+        "/api/v1/identity/me/tokens",
+        json={"name": "x", "scopes": ["read", "write", "identity:admin"], "ttl_days": 30},
+    )
+    assert minted.status_code == 403 and minted.json()["code"] == "mfa_required"
+    narrow = web.post("/api/v1/identity/me/tokens", json={"name": "x", "scopes": ["self"]})
+    assert narrow.status_code == 403  # not even a token of the session's own scopes
+    # the console asks for the code (no redirect loop)
+    assert web.get("/console/", follow_redirects=False).headers["location"] == "/console/mfa"
+    page = web.get("/console/mfa", follow_redirects=False)
+    assert page.status_code == 200 and "Two-factor check" in page.text
+    # bad input to the step-up: clear 4xx, and a wrong code counts as a failure
+    assert web.post("/api/v1/identity/me/mfa/verify", json={}).status_code == 400
+    both = {"code": "123456", "recovery_code": recovery[0]}
+    assert web.post("/api/v1/identity/me/mfa/verify", json=both).status_code == 400
+    assert web.post("/api/v1/identity/me/mfa/verify", json={"code": "12ab56"}).status_code == 422
+    wrong = web.post("/api/v1/identity/me/mfa/verify", json={"code": "000000"})
+    assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_code"
+    old_cookie = web.cookies["rf_session"]
+    ok = web.post("/api/v1/identity/me/mfa/verify", json={"code": totp.at(runtime.clock.now())})
+    assert ok.status_code == 200, ok.text
+    assert web.cookies["rf_session"] != old_cookie  # a new session id at the new privilege
+    web.headers["X-CSRF-Token"] = ok.json()["csrf_token"]
+    assert web.get("/api/v1/identity/users").status_code == 200
+    again = web.post(
+        "/api/v1/identity/me/tokens", json={"name": "ci", "scopes": ["read"], "ttl_days": 1}
+    )
+    assert again.status_code == 201, again.text
+    # the old session id is worth nothing now
+    web.cookies.set("rf_session", old_cookie, domain="rf.example")
+    assert web.get("/api/v1/identity/me").status_code == 401

@@ -63,6 +63,9 @@ class Principal:
     scopes: frozenset[str]
     roles: frozenset[str] = field(default_factory=frozenset)
     person_id: str | None = None  # identity: the inventory person a user is
+    # False for a user session that has not passed the MFA its roles need (it may only enrol
+    # or step up); credentials must not be minted from such a session
+    mfa_passed: bool = True
 
     @property
     def actor(self) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import (
@@ -58,6 +59,11 @@ _RECOVERY_KEY = "identity/recovery-code-key"
 MIN_PASSWORD = 12
 RECOVERY_CODES = 10
 _ISSUER = "Ringfence"
+
+
+def _changed(result: Any) -> int:
+    """Rows an UPDATE changed (``Result.rowcount`` of a DML statement)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _sha(kind: str, value: str) -> str:
@@ -237,6 +243,7 @@ class Accounts:
             user = self._get(s, user_id)
             now = self._clock.now()
             user.disabled_at = now if disabled else None
+            user.disabled_reason = "admin" if disabled else None
             if disabled:
                 self._revoke_all(s, user.id, now)
             audit.append(
@@ -528,7 +535,7 @@ class Accounts:
         self, s: Session, user: ConsoleUser, otp: str | None, recovery_code: str | None
     ) -> bool:
         if otp:
-            return self._check_totp(user, otp)
+            return self._check_totp(s, user, otp)
         if recovery_code:
             raw = recovery_code.strip().replace("-", "").lower()
             keyed, legacy = self._recovery_digest(raw), _sha("recovery", raw)
@@ -539,11 +546,19 @@ class Accounts:
             ):
                 wanted = keyed if code.hash.startswith(_KEYED) else legacy
                 if hmac.compare_digest(code.hash, wanted):
-                    code.used_at = self._clock.now()
-                    return True
+                    # Single use, also under concurrent sign-ins: the read above may be stale
+                    # (SQLite reads outside the write transaction), so the code is spent by a
+                    # conditional update, and only the one that changed the row wins.
+                    spent = s.execute(
+                        update(RecoveryCode)
+                        .where(RecoveryCode.id == code.id, RecoveryCode.used_at.is_(None))
+                        .values(used_at=self._clock.now())
+                        .execution_options(synchronize_session=False)
+                    )
+                    return _changed(spent) == 1
         return False
 
-    def _check_totp(self, user: ConsoleUser, otp: str) -> bool:
+    def _check_totp(self, s: Session, user: ConsoleUser, otp: str) -> bool:
         if not user.totp_ref or not otp.strip().isdigit() or len(otp.strip()) != 6:
             return False
         totp = pyotp.TOTP(self._vault.get(user.totp_ref).get_secret_value())
@@ -552,10 +567,26 @@ class Accounts:
             at = now + timedelta(seconds=30 * drift)
             step = int(at.timestamp()) // 30
             if hmac.compare_digest(totp.at(at), otp.strip()):
-                # A code is good once: replaying it (or an older one) fails.
+                # A code is good once: replaying it (or an older one) fails — also when two
+                # sign-ins present it at once. The step is claimed by a conditional update
+                # (the row as read may be stale): only the sign-in that moved it on passes.
                 if user.totp_last_step is not None and step <= user.totp_last_step:
                     return False
-                user.totp_last_step = step
+                claimed = s.execute(
+                    update(ConsoleUser)
+                    .where(
+                        ConsoleUser.id == user.id,
+                        or_(
+                            ConsoleUser.totp_last_step.is_(None),
+                            ConsoleUser.totp_last_step < step,
+                        ),
+                    )
+                    .values(totp_last_step=step)
+                    .execution_options(synchronize_session=False)
+                )
+                if _changed(claimed) != 1:
+                    return False
+                set_committed_value(user, "totp_last_step", step)
                 return True
         return False
 
@@ -596,16 +627,35 @@ class Accounts:
         qr = segno.make(uri, error="m").svg_data_uri(scale=4)
         return TotpEnrollment(SecretStr(uri), SecretStr(qr))
 
-    def confirm_totp(self, user_id: str, otp: str, *, actor: str) -> list[str]:
-        """Confirm enrolment with a first code; returns recovery codes (shown once)."""
+    def confirm_totp(
+        self, user_id: str, otp: str, *, actor: str, keep_session: str | None = None
+    ) -> list[str]:
+        """Confirm enrolment with a first code; returns recovery codes (shown once).
+
+        Every other session of the user that has not passed MFA ends here: a session opened
+        with the password alone before enrolment (perhaps by whoever else knew it) must not
+        outlive the second factor. ``keep_session`` (the enrolling session's token) is left
+        for the caller to rotate."""
         self._recovery_key()  # before the transaction below: the vault writes in its own
         with self._store.session() as s:
             user = self._get(s, user_id)
             if user.totp_confirmed:
                 raise ConflictError("MFA is already enrolled")
-            if not user.totp_ref or not self._check_totp(user, otp):
+            if not user.totp_ref or not self._check_totp(s, user, otp):
                 raise ValidationError("that code is not valid: check the device clock and retry")
             user.totp_confirmed = True
+            keep = _sha("session", keep_session) if keep_session else None
+            ended = 0
+            for sess in s.scalars(
+                select(ConsoleSession).where(
+                    ConsoleSession.user_id == user.id,
+                    ConsoleSession.revoked_at.is_(None),
+                    ConsoleSession.mfa_passed.is_(False),
+                )
+            ):
+                if sess.token_hash != keep:
+                    sess.revoked_at = self._clock.now()
+                    ended += 1
             codes = self._new_recovery_codes(s, user.id)
             audit.append(
                 s,
@@ -613,9 +663,68 @@ class Accounts:
                 action="user.mfa_enroll",
                 entity_type="console_user",
                 entity_id=user.id,
+                after={"sessions_without_mfa_ended": ended},
                 clock=self._clock,
             )
             return codes
+
+    def step_up(
+        self,
+        session_token: str,
+        user_id: str,
+        *,
+        otp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> SecretStr:
+        """Pass MFA in a session that has not (an SSO sign-in whose provider asserted no MFA,
+        for a user enrolled here): the TOTP code or a recovery code, counted against the same
+        lockout as sign-ins; the session is replaced by an MFA-passed one, returned."""
+        now = self._clock.now()
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            if not user.totp_confirmed:
+                raise ConflictError("MFA is not enrolled: enrol first", code="mfa_not_enrolled")
+            name = user.username
+            # counted as a failure up front, atomically (parallel guesses cannot outrun the
+            # lockout); a success clears it
+            n = s.execute(
+                update(ConsoleUser)
+                .where(ConsoleUser.id == user_id, _unlocked(ConsoleUser.locked_until, now))
+                .values(failed_attempts=ConsoleUser.failed_attempts + 1)
+                .returning(ConsoleUser.failed_attempts)
+            ).scalar_one_or_none()
+            if n is None:
+                s.rollback()
+                self._refuse_if_locked(self._current_lock(s, user_id, name), now)
+                raise AuthenticationError("that code is not valid", code="invalid_code")
+            self._apply_lock(s, user_id, name, n, now)
+        with self._store.session() as s:
+            user = self._get(s, user_id)
+            if not self._second_factor(s, user, otp, recovery_code):
+                audit.append(
+                    s,
+                    actor=f"user:{name}",
+                    action="user.mfa_step_up_failed",
+                    entity_type="console_user",
+                    entity_id=user_id,
+                    clock=self._clock,
+                )
+                s.commit()
+                raise AuthenticationError("that code is not valid", code="invalid_code")
+            user.failed_attempts, user.locked_until = 0, None
+            audit.append(
+                s,
+                actor=f"user:{name}",
+                action="user.mfa_step_up",
+                entity_type="console_user",
+                entity_id=user_id,
+                after={"with": "totp" if otp else "recovery_code"},
+                clock=self._clock,
+            )
+        fresh = self.rotate_session_after_mfa(session_token, user_id, reason="mfa_step_up")
+        if fresh is None:
+            raise AuthenticationError("your session has expired: sign in again", code="session")
+        return fresh
 
     def _new_recovery_codes(self, s: Session, user_id: str) -> list[str]:
         for old in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)):
@@ -668,7 +777,9 @@ class Accounts:
         if old_seed and self._vault.exists(old_seed):
             self._vault.delete(old_seed)
 
-    def rotate_session_after_mfa(self, session_token: str, user_id: str) -> SecretStr | None:
+    def rotate_session_after_mfa(
+        self, session_token: str, user_id: str, *, reason: str = "mfa_enrolled"
+    ) -> SecretStr | None:
         """After enrolment confirmed a fresh code: end the enrolling session, issue a new one.
 
         The session id changes when its privilege does (MFA passed), so an id that leaked or
@@ -695,7 +806,7 @@ class Accounts:
                 action="session.rotate",
                 entity_type="console_user",
                 entity_id=user_id,
-                after={"reason": "mfa_enrolled"},
+                after={"reason": reason},
                 clock=self._clock,
             )
         return self.create_session(user_id, mfa_passed=True, method=method)
@@ -769,8 +880,17 @@ class Accounts:
 
     # -- personal API tokens ---------------------------------------------------------------
     def issue_token(
-        self, user_id: str, name: str, scopes: list[str], ttl_days: int, *, actor: str
+        self,
+        user_id: str,
+        name: str,
+        scopes: list[str],
+        ttl_days: int,
+        *,
+        actor: str,
+        within: frozenset[str] | None = None,
     ) -> IssuedPersonalToken:
+        """A personal API token with ``scopes``: a subset of the user's role scopes and, with
+        ``within``, of the scopes the caller holds now (a token cannot widen its issuer)."""
         if not name.strip() or len(name) > 200:
             raise ValidationError("a token needs a name of 1-200 characters")
         if not 1 <= ttl_days <= self._settings.token_max_days:
@@ -780,6 +900,8 @@ class Accounts:
         with self._store.session() as s:
             user = self._get(s, user_id)
             allowed = scopes_of(user.roles)
+            if within is not None:
+                allowed = allowed & within
             if needs_mfa(user.roles) and not user.totp_confirmed:
                 raise PermissionDeniedError(
                     "enrol MFA before issuing API tokens", code="mfa_required"

@@ -338,9 +338,9 @@ def confirm_totp(
         need(caller, SELF)
     accounts = accounts_for(request)
     user_id = _user_id(caller)
-    codes = accounts.confirm_totp(user_id, body.code, actor=caller.actor)
-    out: dict[str, Any] = {"recovery_codes": codes}
     token = request.cookies.get(SESSION_COOKIE)
+    codes = accounts.confirm_totp(user_id, body.code, actor=caller.actor, keep_session=token)
+    out: dict[str, Any] = {"recovery_codes": codes}
     if token:
         fresh = accounts.rotate_session_after_mfa(token, user_id)
         if fresh is not None:
@@ -348,6 +348,35 @@ def confirm_totp(
                 request, response, accounts, fresh.get_secret_value()
             )
     return out
+
+
+class StepUpIn(StrictBody):
+    code: StrictStr | None = Field(default=None, min_length=6, max_length=6, pattern=r"^\d{6}$")
+    recovery_code: StrictStr | None = Field(default=None, min_length=1, max_length=40)
+
+
+@router.post("/me/mfa/verify")
+def verify_mfa(
+    request: Request, response: Response, body: StepUpIn, caller: Caller
+) -> dict[str, Any]:
+    """Pass MFA in this session (a console session from an SSO sign-in whose provider did not
+    assert MFA): your TOTP code or a recovery code. The session is replaced by an MFA-passed
+    one (new session cookie and CSRF token); failures count towards the sign-in lockout."""
+    if not ({SELF, MFA_ENROLL} & caller.scopes):
+        need(caller, SELF)
+    if (body.code is None) == (body.recovery_code is None):
+        raise ValidationError("send either `code` (6 digits) or `recovery_code`")
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or request.headers.get("authorization"):
+        raise ValidationError("MFA is verified for a console session (cookie), not a token")
+    accounts = accounts_for(request)
+    fresh = accounts.step_up(
+        token, _user_id(caller), otp=body.code, recovery_code=body.recovery_code
+    )
+    return {
+        "mfa_passed": True,
+        "csrf_token": set_session_cookies(request, response, accounts, fresh.get_secret_value()),
+    }
 
 
 class TokenIn(StrictBody):
@@ -377,8 +406,19 @@ def list_my_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
 @router.post("/me/tokens", status_code=201)
 def issue_my_token(request: Request, body: TokenIn, caller: Caller) -> dict[str, Any]:
     need(caller, SELF)
+    if not caller.mfa_passed:
+        # A session that never presented the second factor (opened before enrolment, or an
+        # SSO sign-in without MFA) must not turn itself into a long-lived credential.
+        raise PermissionDeniedError(
+            "this session has not passed MFA: verify your TOTP code first", code="mfa_required"
+        )
     issued = accounts_for(request).issue_token(
-        _user_id(caller), body.name, body.scopes, body.ttl_days, actor=caller.actor
+        _user_id(caller),
+        body.name,
+        body.scopes,
+        body.ttl_days,
+        actor=caller.actor,
+        within=caller.scopes,
     )
     return {
         "id": issued.id,

@@ -89,7 +89,8 @@ class SessionCookieAuthenticator:
                     "missing or wrong CSRF token (send X-CSRF-Token)", code="csrf"
                 )
         scopes = scopes_of(info.roles)
-        if needs_mfa(info.roles) and not info.mfa_passed:
+        passed = info.mfa_passed or not needs_mfa(info.roles)
+        if not passed:
             scopes = frozenset({MFA_ENROLL, SELF})
         return Principal(
             id=info.user_id,
@@ -98,6 +99,7 @@ class SessionCookieAuthenticator:
             scopes=scopes,
             roles=frozenset(info.roles),
             person_id=info.person_id,
+            mfa_passed=passed,
         )
 
 

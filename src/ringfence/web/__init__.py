@@ -247,7 +247,10 @@ async def _mfa_page(request: Request, viewer: Viewer) -> Response:
     accounts = accounts_for(request)
     user = accounts.get_user(viewer.info.user_id)
     if user.totp_confirmed:
-        return _redirect("/console/")
+        if viewer.info.mfa_passed:
+            return _redirect("/console/")
+        # enrolled, but this session (an SSO sign-in) has not passed MFA: ask for the code
+        return _page("mfa.html", viewer=viewer, qr=None, secret=None, error=None, step_up=True)
     enrol = accounts.begin_totp(viewer.info.user_id, reuse_pending=True)
     uri = enrol.provisioning_uri.get_secret_value()
     secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
@@ -265,9 +268,14 @@ async def _mfa_confirm(request: Request, viewer: Viewer) -> Response:
 
     form = await _form(request, viewer)
     accounts = accounts_for(request)
+    if accounts.get_user(viewer.info.user_id).totp_confirmed:
+        return _mfa_step_up(request, viewer, form)
     try:
         codes = accounts.confirm_totp(
-            viewer.info.user_id, form.get("code", "").strip(), actor=viewer.actor
+            viewer.info.user_id,
+            form.get("code", "").strip(),
+            actor=viewer.actor,
+            keep_session=viewer.token,
         )
     except ValidationError as exc:
         return _page(
@@ -282,6 +290,35 @@ async def _mfa_confirm(request: Request, viewer: Viewer) -> Response:
     response = _page("recovery.html", viewer=None, codes=codes)
     if fresh is not None:
         set_session_cookies(request, response, accounts, fresh.get_secret_value())
+    return response
+
+
+def _mfa_step_up(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
+    """The second factor for a session that has not passed it (an SSO sign-in without MFA)."""
+    from ringfence.identity.api import set_session_cookies
+
+    if viewer.info.mfa_passed:
+        return _redirect("/console/")
+    code, recovery = form.get("code", "").strip(), form.get("recovery_code", "").strip()
+    try:
+        fresh = accounts_for(request).step_up(
+            viewer.token,
+            viewer.info.user_id,
+            otp=code or None,
+            recovery_code=None if code else (recovery or None),
+        )
+    except (AuthenticationError, RateLimitedError) as exc:
+        return _page(
+            "mfa.html",
+            status=exc.status,
+            viewer=viewer,
+            qr=None,
+            secret=None,
+            step_up=True,
+            error=exc.message,
+        )
+    response = _redirect("/console/")
+    set_session_cookies(request, response, accounts_for(request), fresh.get_secret_value())
     return response
 
 
