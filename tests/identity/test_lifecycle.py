@@ -150,3 +150,76 @@ def test_reconcile_reaches_people_deactivated_outside_identity(
     with runtime.store.session() as s:
         assert lifecycle.reconcile(s, actor="t", clock=runtime.clock, quarantine=True) == []
         assert len(lifecycle.open_findings(s)) == 2
+
+
+SCIM_PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def _set_active(scim: TestClient, uid: str, active: bool) -> None:
+    op = {"op": "replace", "path": "active", "value": active}
+    resp = scim.patch(
+        f"/scim/v2/Users/{uid}",
+        json={"schemas": [SCIM_PATCH], "Operations": [op]},
+        headers={"Content-Type": "application/scim+json"},
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_deprovisioning_reaches_a_console_user_created_before_the_person(
+    runtime: Runtime, identity_settings: IdentitySettings, scim: TestClient, app: Any
+) -> None:
+    """Review finding: a console user made before SCIM provisioned the person (the usual
+    roll-out) was never linked, so deprovisioning left its password and tokens working."""
+    from argon2 import PasswordHasher
+
+    from ringfence.identity.accounts import Accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    app.state.password_hasher = cheap
+    accounts = Accounts(runtime.store, runtime.vault, runtime.clock, identity_settings, cheap)
+    user = accounts.create_user(
+        "bob@example.com", roles=["security-analyst"], password="correct horse battery"
+    )
+    assert user.person_id is None  # no person yet
+    pat = accounts.issue_token(user.id, "ci", ["read"], 365, actor="test")
+    created = scim.post(
+        "/scim/v2/Users",
+        json={
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "bob@example.com",
+            "emails": [{"value": "Bob@Example.com", "primary": True}],
+        },
+        headers={"Content-Type": "application/scim+json"},
+    )
+    assert created.status_code == 201, created.text
+    uid = created.json()["id"]
+    assert accounts.get_user("bob@example.com").person_id == uid  # linked at provisioning
+    _set_active(scim, uid, False)
+    assert accounts.get_user("bob@example.com").disabled_at is not None
+    with TestClient(app, base_url="https://rf.example") as web:
+        bearer = {"Authorization": f"Bearer {pat.token.get_secret_value()}"}
+        assert web.get("/api/v1/integrations", headers=bearer).status_code == 401
+        login = {"username": "bob@example.com", "password": "correct horse battery"}
+        assert web.post("/auth/login", json=login).status_code == 401
+    # reactivated: the account deprovisioning disabled comes back
+    _set_active(scim, uid, True)
+    assert accounts.get_user("bob@example.com").disabled_at is None
+
+
+def test_reactivation_leaves_an_account_an_administrator_disabled_disabled(
+    runtime: Runtime, identity_settings: IdentitySettings, scim: TestClient
+) -> None:
+    """Review finding: a SCIM reactivation re-enabled every linked console user, also one an
+    administrator had locked on purpose."""
+    from ringfence.identity.accounts import Accounts
+
+    uid = _provision_alice(scim)
+    accounts = Accounts(runtime.store, runtime.vault, runtime.clock, identity_settings)
+    eve = accounts.create_user("alice@example.com", roles=["security-analyst"])
+    assert eve.person_id == uid
+    accounts.set_disabled(eve.id, True, actor="user:admin")
+    _set_active(scim, uid, False)
+    _set_active(scim, uid, True)
+    assert accounts.get_user("alice@example.com").disabled_at is not None  # still the admin's
+    accounts.set_disabled(eve.id, False, actor="user:admin")
+    assert accounts.get_user("alice@example.com").disabled_at is None

@@ -29,6 +29,8 @@ from ringfence.store import audit
 from ringfence.store.models import Integration, IntegrationStatus, Person
 
 FINDING_OWNER_LEFT = "owner_deprovisioned"
+DISABLED_ADMIN = "admin"
+DISABLED_DEPROVISIONED = "deprovisioned"
 _QUARANTINED_MARK = "[quarantined by identity lifecycle]"
 
 
@@ -119,15 +121,47 @@ def deactivate_person(
                 after={"status": "quarantined", "reason": f"owner {reason}"},
                 clock=clock,
             )
+    link_console_users(session, person, actor=actor, clock=clock)
     tokens, sessions = revoke_credentials_of_person(session, person.id, actor=actor, clock=clock)
     report.tokens_revoked, report.sessions_revoked = tokens, sessions
     return report
 
 
+def link_console_users(session: Session, person: Person, *, actor: str, clock: Clock) -> int:
+    """Link console users not yet linked to a person whose username is the person's email.
+
+    A console user is linked when it is created after the person, or at an SSO sign-in; one
+    created first (the usual roll-out: the console before SCIM) stayed unlinked, so
+    deprovisioning the person left its tokens and password working. Called when SCIM creates
+    or adopts a person and again at deactivation."""
+    email = (person.email or "").strip().lower()
+    if not email or "@" not in email:
+        return 0
+    linked = 0
+    for user in session.scalars(
+        select(ConsoleUser).where(ConsoleUser.person_id.is_(None), ConsoleUser.username == email)
+    ):
+        user.person_id = person.id
+        linked += 1
+        audit.append(
+            session,
+            actor=actor,
+            action="user.link_person",
+            entity_type="console_user",
+            entity_id=user.id,
+            after={"person_id": person.id, "by": "email"},
+            clock=clock,
+        )
+    if linked:
+        session.flush()
+    return linked
+
+
 def revoke_credentials_of_person(
     session: Session, person_id: str, *, actor: str, clock: Clock
 ) -> tuple[int, int]:
-    """Revoke personal tokens and sessions of every console user linked to the person."""
+    """Revoke personal tokens and sessions of every console user linked to the person, and
+    disable those users (reason ``deprovisioned``: a reactivation lifts only that)."""
     now = clock.now()
     tokens = sessions = 0
     users = session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person_id)).all()
@@ -147,14 +181,18 @@ def revoke_credentials_of_person(
             sess.revoked_at = now
             sessions += 1
         if user.disabled_at is None:
-            user.disabled_at = now
+            user.disabled_at, user.disabled_reason = now, DISABLED_DEPROVISIONED
         audit.append(
             session,
             actor=actor,
             action="user.disable",
             entity_type="console_user",
             entity_id=user.id,
-            after={"tokens_revoked": tokens, "sessions_revoked": sessions},
+            after={
+                "tokens_revoked": tokens,
+                "sessions_revoked": sessions,
+                "reason": user.disabled_reason,
+            },
             clock=clock,
         )
     return tokens, sessions
@@ -176,7 +214,19 @@ def reactivate_person(session: Session, person: Person, *, actor: str, clock: Cl
             clock=clock,
         )
     for user in session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person.id)):
-        user.disabled_at = None
+        # Only what deprovisioning did is undone: an account an administrator disabled stays
+        # disabled until an administrator enables it.
+        if user.disabled_at is not None and user.disabled_reason == DISABLED_DEPROVISIONED:
+            user.disabled_at, user.disabled_reason = None, None
+            audit.append(
+                session,
+                actor=actor,
+                action="user.enable",
+                entity_type="console_user",
+                entity_id=user.id,
+                after={"reason": "person reactivated"},
+                clock=clock,
+            )
     resolved = 0
     for integ in session.scalars(select(Integration).where(Integration.owner_id == person.id)):
         resolved += _resolve_owner_findings(session, integ, actor=actor, clock=clock)

@@ -13,18 +13,20 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from scim2_models import (
+    ConflictException,
     Context,
     EnterpriseUser,
     Error,
     InvalidValueException,
     MutabilityException,
     NotFoundException,
+    PreconditionFailedException,
     SCIMException,
     SearchRequest,
     TooManyException,
     UniquenessException,
 )
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +71,13 @@ class ListResult:
     total: int
     start_index: int
     resources: list[dict[str, Any]]
+
+
+_WRITE_ATTEMPTS = 5  # a write that keeps losing to concurrent ones gives up with a 409
+
+
+def _busy() -> ConflictException:
+    return ConflictException(detail="the resource is being changed by other requests: retry")
 
 
 class ScimService:
@@ -172,6 +181,35 @@ class ScimService:
             raise NotFoundException(detail=f"User {user_id} not found")
         return row, person
 
+    @staticmethod
+    def _claim(
+        s: Session, model: type[ScimUser] | type[ScimGroup], row: Any, if_match: str | None
+    ) -> bool:
+        """Take the row for this write if it is still the version read: a conditional update
+        that locks it (the write lock on SQLite, the row lock on PostgreSQL) until the
+        transaction ends. Without it two writers that both read version v — on SQLite the
+        read runs outside the write transaction — both passed If-Match and the later one
+        silently undid the other. Lost with an If-Match: 412; without: False (retry on the
+        version now stored, so a concurrent PATCH is applied on top, not lost)."""
+        version = row.version
+        claimed = s.execute(
+            update(model)
+            .where(
+                model.id == row.id,
+                model.version.is_(None) if version is None else model.version == version,
+            )
+            .values(version=model.version)
+            .execution_options(synchronize_session=False)
+        )
+        if int(getattr(claimed, "rowcount", 0) or 0) == 1:
+            return True
+        if if_match is not None:
+            raise PreconditionFailedException(
+                detail="the resource changed while this request was applied: read it again"
+            )
+        s.rollback()
+        return False
+
     def _load_group(self, s: Session, group_id: str) -> ScimGroup:
         row = s.get(ScimGroup, group_id)
         if row is None:
@@ -274,6 +312,9 @@ class ScimService:
             with self._store.session() as s:
                 person, row = self._adopt_or_create_person(s, user)
                 self._write_user(s, row, person, user, actor, created=True)
+                # console users created before the person are linked now, so that
+                # deprovisioning this person reaches them (deactivation links again)
+                lifecycle.link_console_users(s, person, actor=actor, clock=self._clock)
                 s.flush()
                 return self._user_payload(s, row, person, base)
         except SAIntegrityError:
@@ -376,31 +417,38 @@ class ScimService:
         self, user_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
         new = self._validate_user(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
-        with self._store.session() as s:
-            row, person = self._load_user(s, user_id)
-            current_payload = self._user_payload(s, row, person, base)
-            check_if_match(current_payload, if_match)
-            current = UserResource.model_validate(current_payload)
-            new.replace(current)
-            new.id = person.id
-            return self._save_existing(s, row, person, new, base, actor)
+        for _ in range(_WRITE_ATTEMPTS):
+            with self._store.session() as s:
+                row, person = self._load_user(s, user_id)
+                current_payload = self._user_payload(s, row, person, base)
+                check_if_match(current_payload, if_match)
+                current = UserResource.model_validate(current_payload)
+                replacement = new.model_copy(deep=True)
+                replacement.replace(current)
+                replacement.id = person.id
+                if self._claim(s, ScimUser, row, if_match):
+                    return self._save_existing(s, row, person, replacement, base, actor)
+        raise _busy()
 
     def patch_user(
         self, user_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
         patch = validate_patch(UserResource, payload)
-        with self._store.session() as s:
-            row, person = self._load_user(s, user_id)
-            current_payload = self._user_payload(s, row, person, base)
-            check_if_match(current_payload, if_match)
-            resource = UserResource.model_validate(current_payload)
-            try:
-                patch.patch(resource, POLICY)
-            except PydanticValidationError as exc:
-                raise scim_error_of(exc) from None
-            dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-            self._check_multi_values(dumped)
-            return self._save_existing(s, row, person, resource, base, actor)
+        for _ in range(_WRITE_ATTEMPTS):
+            with self._store.session() as s:
+                row, person = self._load_user(s, user_id)
+                current_payload = self._user_payload(s, row, person, base)
+                check_if_match(current_payload, if_match)
+                resource = UserResource.model_validate(current_payload)
+                try:
+                    patch.patch(resource, POLICY)
+                except PydanticValidationError as exc:
+                    raise scim_error_of(exc) from None
+                dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+                self._check_multi_values(dumped)
+                if self._claim(s, ScimUser, row, if_match):
+                    return self._save_existing(s, row, person, resource, base, actor)
+        raise _busy()
 
     def _save_existing(
         self, s: Session, row: ScimUser, person: Person, user: Any, base: str, actor: str
@@ -416,6 +464,8 @@ class ScimService:
         with self._store.session() as s:
             row, person = self._load_user(s, user_id)
             check_if_match(self._user_payload(s, row, person, base), if_match)
+            if if_match is not None and not self._claim(s, ScimUser, row, if_match):
+                raise _busy()  # not reached: a lost claim with If-Match is a 412
             lifecycle.deactivate_person(
                 s,
                 person,
@@ -546,35 +596,45 @@ class ScimService:
         self, group_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
         new = self._validate_group(payload, Context.RESOURCE_REPLACEMENT_REQUEST)
-        with self._store.session() as s:
-            row = self._load_group(s, group_id)
-            current_payload = self._group_payload(s, row, base)
-            check_if_match(current_payload, if_match)
-            new.replace(GroupResource.model_validate(current_payload))
-            self._write_group(s, row, new, actor, created=False)
-            return self._group_payload(s, row, base)
+        for _ in range(_WRITE_ATTEMPTS):
+            with self._store.session() as s:
+                row = self._load_group(s, group_id)
+                current_payload = self._group_payload(s, row, base)
+                check_if_match(current_payload, if_match)
+                replacement = new.model_copy(deep=True)
+                replacement.replace(GroupResource.model_validate(current_payload))
+                if self._claim(s, ScimGroup, row, if_match):
+                    self._write_group(s, row, replacement, actor, created=False)
+                    return self._group_payload(s, row, base)
+        raise _busy()
 
     def patch_group(
         self, group_id: str, payload: Any, base: str, actor: str, if_match: str | None
     ) -> dict[str, Any]:
         patch = validate_patch(GroupResource, payload)
-        with self._store.session() as s:
-            row = self._load_group(s, group_id)
-            current_payload = self._group_payload(s, row, base)
-            check_if_match(current_payload, if_match)
-            resource = GroupResource.model_validate(current_payload)
-            try:
-                patch.patch(resource, POLICY)
-            except PydanticValidationError as exc:
-                raise scim_error_of(exc) from None
-            self._check_multi_values(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
-            self._write_group(s, row, resource, actor, created=False)
-            return self._group_payload(s, row, base)
+        for _ in range(_WRITE_ATTEMPTS):
+            with self._store.session() as s:
+                row = self._load_group(s, group_id)
+                current_payload = self._group_payload(s, row, base)
+                check_if_match(current_payload, if_match)
+                resource = GroupResource.model_validate(current_payload)
+                try:
+                    patch.patch(resource, POLICY)
+                except PydanticValidationError as exc:
+                    raise scim_error_of(exc) from None
+                dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+                self._check_multi_values(dumped)
+                if self._claim(s, ScimGroup, row, if_match):
+                    self._write_group(s, row, resource, actor, created=False)
+                    return self._group_payload(s, row, base)
+        raise _busy()
 
     def delete_group(self, group_id: str, actor: str, if_match: str | None, base: str) -> None:
         with self._store.session() as s:
             row = self._load_group(s, group_id)
             check_if_match(self._group_payload(s, row, base), if_match)
+            if if_match is not None and not self._claim(s, ScimGroup, row, if_match):
+                raise _busy()  # not reached: a lost claim with If-Match is a 412
             self._drop_member(s, row.id)
             s.delete(row)
             audit.append(
