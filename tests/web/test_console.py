@@ -327,3 +327,40 @@ def test_vendor_risk_page_needs_read_and_escapes(
     assert page.status_code == 200
     assert "&lt;b&gt;Evil&lt;/b&gt; Corp" in page.text and "<b>Evil</b>" not in page.text
     assert "Acme" in page.text
+
+
+def test_a_console_page_waiting_on_a_locked_store_does_not_stall_other_requests(
+    accounts: Accounts, app: FastAPI, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Review finding: console handlers did their database work on the event loop, so one
+    page waiting for a SQLite write lock (up to the 5 s busy timeout) stalled every request of
+    the process. They run in the thread pool now."""
+    import sqlite3
+    import threading
+    import time
+
+    from sqlalchemy.engine import make_url
+
+    database = make_url(runtime.store.url).database
+    if runtime.store.url.startswith("postgresql") or not database:
+        pytest.skip("the lock is SQLite's")
+    accounts.create_user("sam@example.com", roles=["security-analyst"], password=PASSWORD)
+    with TestClient(app, base_url="https://rf.example", follow_redirects=False) as web:
+        _sign_in(web, "sam@example.com")
+        clock.advance(minutes=2)  # the next request records the session's last use: a write
+        holder = sqlite3.connect(database, timeout=0.1)
+        holder.execute("BEGIN IMMEDIATE")  # someone else holds the write lock
+        page: list[int] = []
+        waiting = threading.Thread(target=lambda: page.append(web.get("/console/").status_code))
+        try:
+            waiting.start()
+            time.sleep(0.5)  # the page is now waiting for the lock
+            started = time.monotonic()
+            assert web.get("/api/v1/health").status_code == 200
+            assert time.monotonic() - started < 1.5  # not behind the waiting page
+            assert not page  # still waiting
+        finally:
+            holder.rollback()
+            holder.close()
+            waiting.join(timeout=10)
+        assert page == [200]

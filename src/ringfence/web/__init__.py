@@ -24,6 +24,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from ringfence.core.errors import (
     AuthenticationError,
@@ -141,21 +142,27 @@ async def _form(request: Request, viewer: Viewer | None) -> dict[str, str]:
     return form
 
 
-Handler = Callable[[Request, Viewer], Awaitable[Response]]
+Handler = Callable[[Request, Viewer, dict[str, str]], Response]
 
 
 def _signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Redirect to sign-in without a session, to MFA enrolment before MFA; render errors."""
+    """Redirect to sign-in without a session, to MFA enrolment before MFA; render errors.
+
+    A POST's form is read (and its CSRF token checked) here. The handler — database work and
+    rendering — runs in the thread pool: on the event loop a slow query, or a SQLite write
+    lock held by another request (up to its busy timeout), would stall every other request
+    this process serves."""
 
     async def wrapper(request: Request) -> Response:
-        viewer = _viewer(request)
+        viewer = await run_in_threadpool(_viewer, request)
         if viewer is None:
             return _redirect("/console/login")
         path = request.url.path
         if MFA_ENROLL in viewer.scopes and not path.startswith(("/console/mfa", "/console/logout")):
             return _redirect("/console/mfa")
         try:
-            return await handler(request, viewer)
+            form = await _form(request, viewer) if request.method == "POST" else {}
+            return await run_in_threadpool(handler, request, viewer, form)
         except RingfenceError as exc:
             return _page(
                 "error.html", status=exc.status, viewer=viewer, title=exc.title, message=exc.message
@@ -191,8 +198,6 @@ async def login(request: Request) -> Response:
         )
     username = form.get("username", "")[:320]
     accounts = accounts_for(request)
-    from starlette.concurrency import run_in_threadpool
-
     try:
         outcome = await run_in_threadpool(
             lambda: accounts.login_password(
@@ -230,8 +235,7 @@ async def login(request: Request) -> Response:
     return response
 
 
-async def _logout(request: Request, viewer: Viewer) -> Response:
-    await _form(request, viewer)
+def _logout(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     accounts_for(request).revoke_session(viewer.token)
     response = _redirect("/console/login")
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -243,7 +247,7 @@ router.add_api_route("/logout", _signed_in(_logout), methods=["POST"])
 
 
 # -- MFA enrolment -----------------------------------------------------------------------------
-async def _mfa_page(request: Request, viewer: Viewer) -> Response:
+def _mfa_page(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     accounts = accounts_for(request)
     user = accounts.get_user(viewer.info.user_id)
     if user.totp_confirmed:
@@ -263,10 +267,9 @@ async def _mfa_page(request: Request, viewer: Viewer) -> Response:
     )
 
 
-async def _mfa_confirm(request: Request, viewer: Viewer) -> Response:
+def _mfa_confirm(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.identity.api import set_session_cookies
 
-    form = await _form(request, viewer)
     accounts = accounts_for(request)
     if accounts.get_user(viewer.info.user_id).totp_confirmed:
         return _mfa_step_up(request, viewer, form)
@@ -336,7 +339,7 @@ def _need(viewer: Viewer, scope: str) -> None:
         raise PermissionDeniedError(f"your roles do not include {scope!r}")
 
 
-async def _dashboard(request: Request, viewer: Viewer) -> Response:
+def _dashboard(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.monitor.models import Alert
     from ringfence.posture.models import PostureFinding
     from ringfence.respond.models import Incident
@@ -367,7 +370,7 @@ async def _dashboard(request: Request, viewer: Viewer) -> Response:
     return _page("dashboard.html", viewer=viewer, stats=stats)
 
 
-async def _integrations(request: Request, viewer: Viewer) -> Response:
+def _integrations(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     if not (viewer.can("read") or viewer.can(OWN_INTEGRATIONS)):
         raise PermissionDeniedError("your roles do not include reading integrations")
     rt = _runtime(request)
@@ -393,10 +396,9 @@ async def _integrations(request: Request, viewer: Viewer) -> Response:
 
 
 def _status_change(status: IntegrationStatus) -> Handler:
-    async def handler(request: Request, viewer: Viewer) -> Response:
+    def handler(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
         from ringfence.inventory.repository import InventoryRepository
 
-        form = await _form(request, viewer)
         ref = request.path_params["ref"]
         rt = _runtime(request)
         with rt.store.session() as s:
@@ -418,7 +420,7 @@ def _status_change(status: IntegrationStatus) -> Handler:
     return handler
 
 
-async def _alerts(request: Request, viewer: Viewer) -> Response:
+def _alerts(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.monitor.models import Alert
 
     _need(viewer, "read")
@@ -438,7 +440,7 @@ async def _alerts(request: Request, viewer: Viewer) -> Response:
     return _page("alerts.html", viewer=viewer, rows=rows)
 
 
-async def _incidents(request: Request, viewer: Viewer) -> Response:
+def _incidents(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.respond import Responder
 
     _need(viewer, "read")
@@ -448,26 +450,24 @@ async def _incidents(request: Request, viewer: Viewer) -> Response:
     return _page("incidents.html", viewer=viewer, incidents=views)
 
 
-async def _approve(request: Request, viewer: Viewer) -> Response:
+def _approve(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.respond.wiring import responder_for
 
-    await _form(request, viewer)
     _need(viewer, "write")
     incident = request.path_params["incident"]
     try:
         position = int(request.path_params["position"])
     except ValueError:
         raise ValidationError("step must be a number") from None
-    from starlette.concurrency import run_in_threadpool
-
     responder = responder_for(_runtime(request))
     with contextlib.suppress(ConflictError):  # approved meanwhile: show the current state
-        # The approved steps run now and may call SaaS APIs for a while: off the event loop.
-        await run_in_threadpool(responder.approve, incident, position, actor=viewer.actor)
+        # The approved steps run now and may call SaaS APIs for a while (in the thread pool,
+        # like every console handler).
+        responder.approve(incident, position, actor=viewer.actor)
     return _redirect("/console/incidents")
 
 
-async def _findings(request: Request, viewer: Viewer) -> Response:
+def _findings(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.posture.models import PostureFinding
 
     _need(viewer, "read")
@@ -489,13 +489,11 @@ async def _findings(request: Request, viewer: Viewer) -> Response:
 
 
 # -- vendors -------------------------------------------------------------------------------------
-async def _vendors(request: Request, viewer: Viewer) -> Response:
-    from starlette.concurrency import run_in_threadpool
-
+def _vendors(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.vendors import service
 
     _need(viewer, "read")
-    risks = await run_in_threadpool(service.risk, _runtime(request))
+    risks = service.risk(_runtime(request))
     return _page("vendors.html", viewer=viewer, rows=[service.risk_dict(r) for r in risks])
 
 
@@ -539,7 +537,7 @@ def _review_view(show: str | None, page: str | None) -> _ReviewView:
     return _ReviewView(pending=show == "pending", page=number)
 
 
-async def _reviews(request: Request, viewer: Viewer) -> Response:
+def _reviews(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.identity.reviews import AccessReviews
     from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE
 
@@ -581,11 +579,10 @@ async def _reviews(request: Request, viewer: Viewer) -> Response:
     return _page("reviews.html", viewer=viewer, campaigns=campaigns, view=view)
 
 
-async def _decide(request: Request, viewer: Viewer) -> Response:
+def _decide(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.identity.reviews import AccessReviews
     from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE
 
-    form = await _form(request, viewer)
     _need(viewer, REVIEWS_DECIDE)
     # Deciding any item takes reviews:manage; seeing them all (reviews:read) does not.
     only = None if viewer.can(REVIEWS_MANAGE) else viewer.info.person_id
