@@ -1266,13 +1266,24 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     /* Only now the key-name callbacks (Python): every start was read above, so a callback
      * that changes ``starts`` cannot move what this loop indexes. */
+    /* The key words of a page's records repeat (the same objects, from the key caches): the
+     * last few verdicts are remembered by identity within this call. */
+    PyObject *seen_key[8] = {NULL};
+    char seen_hit[8] = {0};
     for (Py_ssize_t li = 0; li < nl; li++) {
         PyObject *key = raw != NULL ? raw->leaves[li].key
                                     : PyTuple_GET_ITEM(PyTuple_GET_ITEM(snap, li), 1);
         if (PyUnicode_GET_LENGTH(key) > 0) {
+            size_t slot = ((uintptr_t)key >> 4) & 7;
+            if (seen_key[slot] == key) {
+                whole[li] = seen_hit[slot];
+                continue;
+            }
             int hit = key_hit_of(&sp, key);
             if (hit < 0) goto done;
             whole[li] = (char)hit;
+            seen_key[slot] = key; /* the snapshot holds every key while this runs */
+            seen_hit[slot] = (char)hit;
         }
     }
     /* context word offsets, each with its leaf (ascending, so each leaf's run is contiguous).

@@ -8,12 +8,13 @@
  * builds a ``Leaf`` only when the engine asks for that index (the fields with candidate hits),
  * equal to the one the reference walk makes.
  *
- * It only takes bodies whose strings have no escapes (an ASCII string's text is its raw bytes;
- * one with other characters is decoded -- strict UTF-8, as orjson -- and NFKC-normalised by the
- * engine's own ``normalize``) and whose objects have no duplicate key and at most RAW_MAX_KEYS
- * keys; numbers are integers of up to 18 digits, or floats (no leaf).
- * For anything else (escapes, non-ASCII, duplicates, deep nesting, a top-level scalar, a body
- * orjson would reject) it returns None and the caller takes the reference path, so what it
+ * An ASCII string's text is its raw bytes; one with other characters is decoded (strict UTF-8,
+ * as orjson) and NFKC-normalised by the engine's own ``normalize``; one with escapes (values
+ * only: \u0040, \/, surrogate pairs ...) is decoded first, so nothing hides behind an escape.
+ * Numbers are integers of up to 18 digits, or floats (no leaf). For anything else -- an escape
+ * in a key, a lone surrogate, a duplicate key or more than RAW_MAX_KEYS keys in an object,
+ * deeper nesting than RAW_MAX_DEPTH, a top-level scalar, a body orjson would reject -- it
+ * returns None and the caller takes the reference path, so what it
  * accepts it reads exactly as orjson does. Reads only inside the bytes object it was given.
  */
 
@@ -317,15 +318,35 @@ static void init_str_stop(void) {
     for (int c = 0; c < 256; c++) str_stop[c] = c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* \uXXXX at s[i] (i + 6 <= n checked by the caller): the code unit, or -1 */
+static long hex4(const unsigned char *s, Py_ssize_t i) {
+    long v = 0;
+    for (int j = 2; j < 6; j++) {
+        int h = hexval(s[i + j]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
 /* A string starting at the quote at ``p``: its content starts at *a; returns the offset after
- * the closing quote, or -1: not taken (escape, control character, invalid UTF-8,
- * unterminated). *ascii: no byte above 0x7f. */
+ * the closing quote, or -1: not taken (an escape when ``escapes`` is 0, a malformed escape, a
+ * control character, invalid UTF-8, unterminated). *ascii: no byte above 0x7f; *escaped: it
+ * holds escapes (well-formed; surrogates are checked when decoding). */
 static Py_ssize_t plain_string(const char *d, Py_ssize_t n, Py_ssize_t p, Py_ssize_t *a,
-                               int *ascii) {
+                               int *ascii, int escapes, int *escaped) {
     const unsigned char *u = (const unsigned char *)d;
     Py_ssize_t i = p + 1;
     *a = i;
     *ascii = 1;
+    *escaped = 0;
     while (i < n) {
         while (i + 4 <= n && !str_stop[u[i]] && !str_stop[u[i + 1]] && !str_stop[u[i + 2]] &&
                !str_stop[u[i + 3]])
@@ -334,7 +355,22 @@ static Py_ssize_t plain_string(const char *d, Py_ssize_t n, Py_ssize_t p, Py_ssi
         if (i >= n) break;
         unsigned char c = u[i];
         if (c == '"') return i + 1;
-        if (c == '\\' || c < 0x20) return -1;
+        if (c == '\\') {
+            if (!escapes || i + 1 >= n) return -1;
+            unsigned char e = u[i + 1];
+            if (e == 'u') {
+                if (n - i < 6 || hex4(u, i) < 0) return -1;
+                i += 6;
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                       e == 'r' || e == 't') {
+                i += 2;
+            } else {
+                return -1;
+            }
+            *escaped = 1;
+            continue;
+        }
+        if (c < 0x20) return -1;
         if (c >= 0x80) {
             Py_ssize_t k = utf8_seq(u, i, n);
             if (k == 0) return -1;
@@ -433,13 +469,86 @@ static PyObject *value_words(RState *st, PyObject **name) {
     return kw;
 }
 
-/* A leaf: body[src:src + len], decoded and normalised unless ``ascii``. */
-static int emit_raw(RState *st, Py_ssize_t src, Py_ssize_t len, int ascii) {
+/* The string content body[a:b] with its escapes decoded (UTF-8 out of them, surrogate pairs
+ * joined) as a str, new reference; NULL without an exception: a lone surrogate (orjson
+ * rejects the body: the reference path decides). */
+static PyObject *unescaped(const char *d, Py_ssize_t a, Py_ssize_t b) {
+    const unsigned char *u = (const unsigned char *)d;
+    char *buf = PyMem_Malloc((size_t)(b - a) + 1); /* an escape never decodes longer */
+    if (buf == NULL) return PyErr_NoMemory();
+    Py_ssize_t o = 0, i = a;
+    while (i < b) {
+        unsigned char c = u[i];
+        if (c != '\\') {
+            buf[o++] = (char)c;
+            i++;
+            continue;
+        }
+        unsigned char e = u[i + 1];
+        long cp;
+        if (e == 'u') {
+            cp = hex4(u, i);
+            i += 6;
+            if (cp >= 0xD800 && cp <= 0xDBFF) { /* a high surrogate: a low one must follow */
+                long lo = (b - i >= 6 && u[i] == '\\' && u[i + 1] == 'u') ? hex4(u, i) : -1;
+                if (lo < 0xDC00 || lo > 0xDFFF) goto lone;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                i += 6;
+            } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                goto lone;
+            }
+        } else {
+            cp = e == 'b' ? 8 : e == 'f' ? 12 : e == 'n' ? 10 : e == 'r' ? 13 : e == 't' ? 9 : e;
+            i += 2;
+        }
+        if (cp < 0x80) {
+            buf[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            buf[o++] = (char)(0xC0 | (cp >> 6));
+            buf[o++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            buf[o++] = (char)(0xE0 | (cp >> 12));
+            buf[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            buf[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            buf[o++] = (char)(0xF0 | (cp >> 18));
+            buf[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            buf[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            buf[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    PyObject *r = PyUnicode_DecodeUTF8(buf, o, "strict");
+    PyMem_Free(buf);
+    return r;
+lone:
+    PyMem_Free(buf);
+    return NULL;
+}
+
+/* A leaf: body[src:src + len], decoded and normalised unless ``ascii`` (``escaped``: with its
+ * escapes decoded first). RAW_DECLINE for a lone surrogate. */
+static int emit_raw(RState *st, Py_ssize_t src, Py_ssize_t len, int ascii, int escaped) {
     RawDoc *rd = st->rd;
     PyObject *text = NULL;
     Py_ssize_t blen = len;
     int same = 1;
-    if (!ascii) {
+    if (escaped) {
+        text = unescaped(st->d, src, src + len);
+        if (text == NULL) return PyErr_Occurred() ? RAW_ERROR : RAW_DECLINE;
+        same = 0;
+        if (!PyUnicode_IS_ASCII(text)) {
+            PyObject *norm_text = PyObject_CallOneArg(st->w.normalize, text);
+            Py_DECREF(text);
+            text = norm_text;
+            if (text == NULL) return RAW_ERROR;
+            if (!PyUnicode_CheckExact(text)) {
+                Py_DECREF(text);
+                PyErr_SetString(PyExc_TypeError, "normalize must return str");
+                return RAW_ERROR;
+            }
+        }
+        len = PyUnicode_GET_LENGTH(text);
+    } else if (!ascii) {
         PyObject *raw = PyUnicode_DecodeUTF8(st->d + src, len, "strict");
         if (raw == NULL) return RAW_ERROR;
         text = PyObject_CallOneArg(st->w.normalize, raw);
@@ -530,8 +639,9 @@ static void pop(RState *st) {
  * rules, duplicate, too many keys), -2 error. */
 static Py_ssize_t read_key(RState *st, Py_ssize_t p) {
     Py_ssize_t a;
-    int ascii;
-    Py_ssize_t q = plain_string(st->d, st->n, p, &a, &ascii);
+    int ascii, escaped;
+    /* a key with escapes: its raw bytes would not tell duplicates apart, the reference path */
+    Py_ssize_t q = plain_string(st->d, st->n, p, &a, &ascii, 0, &escaped);
     if (q < 0) return -1;
     RFrame *f = &st->frames[st->depth - 1];
     Py_ssize_t len = q - 1 - a;
@@ -621,11 +731,11 @@ static int raw_parse(RState *st) {
             goto key;
         } else if (c == '"') {
             Py_ssize_t a;
-            int ascii;
-            Py_ssize_t q = plain_string(d, n, p, &a, &ascii);
+            int ascii, escaped;
+            Py_ssize_t q = plain_string(d, n, p, &a, &ascii, 1, &escaped);
             if (q < 0) return RAW_DECLINE;
             if (q - 1 > a) {
-                int rc = emit_raw(st, a, q - 1 - a, ascii);
+                int rc = emit_raw(st, a, q - 1 - a, ascii, escaped);
                 if (rc != RAW_OK) return rc;
             }
             p = q;
@@ -642,7 +752,7 @@ static int raw_parse(RState *st) {
                     src = p + 1;
                     len = 1;
                 }
-                int rc = emit_raw(st, src, len, 1);
+                int rc = emit_raw(st, src, len, 1, 0);
                 if (rc != RAW_OK) return rc;
             }
             p = e;
@@ -796,11 +906,14 @@ static PyObject *py_json_raw(PyObject *Py_UNUSED(self), PyObject *args) {
     {
         int kind = PyUnicode_KIND(text);
         void *o = PyUnicode_DATA(text);
+        const Py_UCS1 *sp = PyUnicode_1BYTE_DATA(sep); /* ASCII, checked above */
         Py_ssize_t pos = 0;
         for (Py_ssize_t i = 0; i < rd->n; i++) {
             RLeaf *lf = &rd->leaves[i];
             if (i) {
-                if (PyUnicode_CopyCharacters(text, pos, sep, 0, seplen) < 0) goto done;
+                if (kind == PyUnicode_1BYTE_KIND) memcpy((Py_UCS1 *)o + pos, sp, (size_t)seplen);
+                else
+                    for (Py_ssize_t j = 0; j < seplen; j++) PyUnicode_WRITE(kind, o, pos + j, sp[j]);
                 pos += seplen;
             }
             PyObject *sv = PyLong_FromSsize_t(pos);
