@@ -189,8 +189,10 @@ async def login(request: Request, response: Response) -> dict[str, Any]:
             client_ip=request.client.host if request.client else None,
         )
     )
-    token = accounts.create_session(
-        outcome.user_id, mfa_passed=outcome.mfa_passed, method="password"
+    token = await run_in_threadpool(
+        lambda: accounts.create_session(
+            outcome.user_id, mfa_passed=outcome.mfa_passed, method="password"
+        )
     )
     csrf = set_session_cookies(request, response, accounts, token.get_secret_value())
     return {
@@ -216,7 +218,9 @@ async def logout(request: Request) -> Response:
         presented = field if isinstance(field, str) else ""
     if not presented or not hmac.compare_digest(presented, csrf_for(token)):
         raise PermissionDeniedError("missing or wrong CSRF token", code="csrf")
-    accounts_for(request).revoke_session(token)
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(accounts_for(request).revoke_session, token)
     response = Response(status_code=204)
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
