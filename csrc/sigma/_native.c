@@ -396,17 +396,28 @@ static int read_field(Ctx *c, int slot) {
     for (Py_ssize_t j = 0; j < f->n; j++) {
         Path *p = &f->paths[j];
         if (p->base == BASE_SHAPE) return BAIL;
+        /* owned on the way: a key's __eq__ (an event built in Python, not from JSON) may
+         * run code that changes the containers */
         PyObject *cur = p->base == BASE_RAW ? c->r : c->o;
+        Py_INCREF(cur);
         Py_ssize_t nk = PyTuple_GET_SIZE(p->keys);
         for (Py_ssize_t k = 0; k < nk; k++) {
             if (cur == NULL) return BAIL;           /* missing on the way: maybe a dotted key */
-            if (!PyDict_CheckExact(cur)) return BAIL;  /* list / scalar on the way */
-            cur = PyDict_GetItemWithError(cur, PyTuple_GET_ITEM(p->keys, k));
-            if (cur == NULL && PyErr_Occurred()) return -1;
+            if (!PyDict_CheckExact(cur)) {          /* list / scalar on the way */
+                Py_DECREF(cur);
+                return BAIL;
+            }
+            PyObject *next = PyDict_GetItemWithError(cur, PyTuple_GET_ITEM(p->keys, k));
+            Py_XINCREF(next);
+            Py_DECREF(cur);
+            if (next == NULL && PyErr_Occurred()) return -1;
+            cur = next;
         }
         if (cur == NULL) continue;                  /* missing: the next candidate */
-        if (!plain(cur)) return BAIL;
-        Py_INCREF(cur);
+        if (!plain(cur)) {
+            Py_DECREF(cur);
+            return BAIL;
+        }
         c->x[slot] = cur;
         c->xs[slot] = X_VALUE;
         return X_VALUE;
@@ -597,7 +608,14 @@ static int eval(Ctx *c, Node *nd) {
         PyObject *x = c->x[nd->slot];
         if (PyUnicode_CheckExact(x)) {
             PyObject *known = PyDict_GetItemWithError(nd->memo, x);
-            if (known != NULL && known != Py_None) return PyObject_IsTrue(known);
+            if (known == Py_True) return 1;
+            if (known == Py_False) return 0;
+            if (known != NULL && known != Py_None) {
+                Py_INCREF(known);
+                s = PyObject_IsTrue(known);
+                Py_DECREF(known);
+                return s;
+            }
             if (known == NULL && PyErr_Occurred()) return -1;
             return truth_of_call(nd->fn, x);
         }

@@ -391,3 +391,37 @@ def test_a_changed_event_type_is_read_by_getattr_again() -> None:
     # the slot still holds {"a": "bar"}; the property now in its place decides
     Local.raw = property(lambda self: {"a": "foo"})  # type: ignore[assignment,method-assign]
     assert match(e)
+
+
+class _ClearingKey:
+    """A key equal-hashed to ``name`` whose comparison empties ``victim``: Python code run in
+    the middle of a dict lookup (only an event built in Python can hold one)."""
+
+    def __init__(self, name: str, victim: dict[Any, Any]) -> None:
+        self.name, self.victim = name, victim
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __eq__(self, other: object) -> bool:
+        self.victim.clear()
+        return False
+
+
+def test_a_lookup_that_runs_code_and_empties_the_record_is_safe() -> None:
+    rs = rule("sel: {a.b: foo, c: bar}\ncondition: sel")
+    for _ in range(3):
+        raw: dict[Any, Any] = {}
+        inner: dict[Any, Any] = {}
+        inner[_ClearingKey("b", raw)] = 1
+        inner["b"] = "foo"
+        raw["a"] = inner
+        raw["c"] = "bar"
+        del inner  # only the record holds it: emptying the record frees it mid-walk
+        e = ev(raw)
+        got = _outcome(rs.match, e)
+        raw2: dict[Any, Any] = {}
+        inner2: dict[Any, Any] = {_ClearingKey("b", raw2): 1, "b": "foo"}
+        raw2.update(a=inner2, c="bar")
+        del inner2
+        assert got == _outcome(rs.match_python, ev(raw2))
