@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+import httpx
+import pytest
+
+from ringfence.api import create_app
 from tests.api.conftest import Api, bearer
 
 EXAMPLE = (Path(__file__).parents[2] / "examples" / "estate.yaml").read_text()
@@ -105,3 +110,41 @@ def test_scopes(api: Api) -> None:
     assert r.status_code == 403 and "'write'" in r.json()["detail"]
     forged = bearer("rf_cp_" + "A" * 43)
     assert api.client.get("/api/v1/estate/export", headers=forged).status_code == 401
+
+
+HOSTILE = {
+    "python-tag": ("apps: !!python/object/apply:os.system [id]\n", "'!!python/object/apply"),
+    "custom-tag": ("apps: !foo [a]\n", "unsupported YAML tag '!foo'"),
+    "omap-duplicates": ("apps: !!omap [x: 1, x: 2]\n", "unsupported YAML tag '!!omap'"),
+    "deep-brackets": ("apps: " + "[" * 900 + "]" * 900, "nested more than 64 levels deep"),
+    "merge-key": ("apps:\n  - &a {name: crm}\n  - {<<: *a}\n", "missing required field 'vendor'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_yaml_is_a_located_400_for_a_read_token(api: Api, case: str) -> None:
+    body, what = HOSTILE[case]
+    r = api.client.post(
+        "/api/v1/estate/plan",
+        content="apiVersion: ringfence/v1\n" + body,
+        headers={**api.ro, **YAML},
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert what in r.text and all(e["line"] >= 2 for e in r.json()["errors"])
+
+
+async def test_a_slow_body_does_not_stall_other_requests(api: Api) -> None:
+    """Parsing runs in the threadpool: the event loop keeps serving while a body is parsed."""
+    body = "apiVersion: ringfence/v1\nx: [" + ", ".join(["a"] * 60_000) + "]\n"
+    transport = httpx.ASGITransport(app=create_app(api.runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ringfence.test") as c:
+        plan = asyncio.create_task(
+            c.post("/api/v1/estate/plan", content=body, headers={**api.ro, **YAML})
+        )
+        served = 0
+        while not plan.done():
+            assert (await c.get("/api/v1/health")).status_code == 200
+            served += 1
+        assert (await plan).status_code == 400
+    assert served >= 3

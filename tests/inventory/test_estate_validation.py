@@ -360,3 +360,53 @@ def test_hostile_documents_are_refused_quickly() -> None:
     bomb = "apiVersion: ringfence/v1\n" + "\n".join(laughs) + "\n"
     assert any("document too large" in p for p in _problems(bomb))
     assert any("several" in p for p in _problems(SMALL + "---\n" + SMALL))
+
+
+HEAD = "apiVersion: ringfence/v1\n"
+# (case id, file text, expected "file:line:col:", message fragment)
+HOSTILE_YAML = [
+    ("custom-tag-on-a-list", HEAD + "apps: !foo [a]\n", "ringfence.yaml:2:7:", "tag '!foo'"),
+    ("custom-tag-on-a-scalar", HEAD + "apps:\n  - name: !foo crm\n", "ringfence.yaml:3:11:", "tag"),
+    (
+        "python-object-tag",
+        HEAD + "apps: !!python/object/apply:os.system [id]\n",
+        "ringfence.yaml:2:7:",
+        "unsupported YAML tag '!!python/object/apply:os.system'",
+    ),
+    ("omap-duplicate-keys", HEAD + "apps: !!omap [x: 1, x: 2]\n", "ringfence.yaml:2:7:", "omap"),
+    ("binary", HEAD + "apps:\n  - name: !!binary AAAA\n", "ringfence.yaml:3:11:", "binary"),
+    ("set", HEAD + "apps: !!set {x, y}\n", "ringfence.yaml:2:7:", "'!!set'"),
+    (
+        # The scanner stops at the 65th bracket: the error points at it.
+        "deep-flow-nesting",
+        HEAD + "apps: " + "[" * 900 + "]" * 900,
+        "ringfence.yaml:2:71:",
+        "nested more than 64 levels deep",
+    ),
+    (
+        "deep-block-nesting",
+        HEAD + "".join("  " * i + f"k{i}:\n" for i in range(3000)),
+        "ringfence.yaml:66:",
+        "nested more than 64 levels deep",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "what"), [c[1:] for c in HOSTILE_YAML], ids=[c[0] for c in HOSTILE_YAML]
+)
+def test_hostile_yaml_is_one_located_problem(text: str, where: str, what: str) -> None:
+    problems = _problems(text)
+    assert len(problems) == 1 and problems[0].startswith(where) and what in problems[0], problems
+
+
+def test_merge_keys_keep_positions_for_later_problems() -> None:
+    """Keys merged from an anchor carry no position of their own: the mapping's is used."""
+    text = HEAD + (
+        "apps:\n  - &crm\n    name: CRM\n    clearance: top-secret\n"
+        "  - <<: *crm\n    name: CRM2\n  - {<<: *crm, name: CRM3}\n"
+    )
+    problems = _problems(text)
+    assert "ringfence.yaml:5:16: apps[0] (CRM).clearance: Input should be" in problems[1]
+    assert any(p.startswith("ringfence.yaml:6:5: apps[1] (CRM2).clearance") for p in problems)
+    assert any(p.startswith("ringfence.yaml:8:5: apps[2] (CRM3).clearance") for p in problems)

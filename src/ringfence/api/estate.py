@@ -6,6 +6,9 @@ text (``application/yaml``; JSON is YAML too). ``plan`` changes nothing and need
 ``apply`` needs ``write`` and records the caller as the audit actor. ``apply`` may carry the
 plan's ``fingerprint`` (``If-Match``): if the store moved since the plan was reviewed, the
 apply is refused with 412 instead of doing something nobody reviewed.
+
+Parsing, planning and applying are CPU and database work: they run in the threadpool, never on
+the event loop, so one large or hostile body cannot stall every other request of the process.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import Principal, current_principal, get_runtime, reject_nul_characters
 from ringfence.core.errors import PermissionDeniedError, RingfenceError, ValidationError
@@ -94,7 +98,7 @@ async def _estate(request: Request) -> Estate:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError("the request body is not UTF-8 text") from None
-    return parse_estate(text, source="request body")
+    return await run_in_threadpool(parse_estate, text, source="request body")
 
 
 def fingerprint(plan: Plan) -> str:
@@ -112,12 +116,15 @@ async def plan(request: Request, _p: Reader) -> dict[str, Any]:
     """What applying the posted ringfence.yaml would create, update and delete; changes nothing."""
     estate = await _estate(request)
     rt = get_runtime(request)
-    with rt.store.session() as session:
-        try:
-            result = plan_estate(session, estate)
-        finally:
-            session.rollback()
-    return _plan_out(result)
+
+    def dry_run() -> dict[str, Any]:
+        with rt.store.session() as session:
+            try:
+                return _plan_out(plan_estate(session, estate))
+            finally:
+                session.rollback()
+
+    return await run_in_threadpool(dry_run)
 
 
 @router.post("/apply", openapi_extra=_ESTATE_BODY)
@@ -139,8 +146,8 @@ async def apply(request: Request, principal: Writer) -> dict[str, Any]:
                 fingerprint=fingerprint(planned),
             )
 
-    result = apply_estate(
-        rt.store, estate, actor=principal.actor, clock=rt.clock, check=matches_review
+    result = await run_in_threadpool(
+        apply_estate, rt.store, estate, actor=principal.actor, clock=rt.clock, check=matches_review
     )
     return {"applied": True, **_plan_out(result)}
 
