@@ -18,14 +18,20 @@ alert suppression, sinks, retention.
       - {name: splunk, type: splunk_hec, url: https://splunk:8088, token_env: RF_HEC_TOKEN}
 
 Secrets are never written here: sinks name an environment variable or ``vault:NAME``.
+
+The file is checked as a whole when it is read (:class:`MonitorConfig`): a wrong type, an
+unknown key or a duplicate sink name is one ConfigError naming the key (``monitor.yaml:
+sinks[1].port: ...``), never a TypeError somewhere later.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import ValidationError as PydanticValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -43,7 +49,100 @@ T = TypeVar("T")
 CONFIG_FILE = "monitor.yaml"
 
 
+_Text = Annotated[str, Field(min_length=1)]
+_Scalar = str | int | float | bool
+_Number = Annotated[float, Field(strict=True)]  # a YAML int or float; not "60", not true
+_Int = Annotated[int, Field(strict=True)]
+
+
+class SinkConfig(BaseModel):
+    """One entry of ``sinks:``; which keys a type needs is checked by ``build_sinks``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: _Text
+    type: Literal["syslog", "webhook", "slack", "splunk_hec", "email"]
+    host: _Text | None = None
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] | None = None
+    protocol: str | None = None
+    format: str | None = None
+    ca_file: _Text | None = None
+    url: _Text | None = None
+    index: str | None = None
+    sender: _Text | None = Field(default=None, alias="from")
+    to: _Text | list[_Text] | None = None
+    starttls: StrictBool | None = None
+    username: str | None = None
+    # Literal secrets are accepted here only so that build_sinks can refuse them with advice.
+    secret: Any = None
+    token: Any = None
+    password: Any = None
+    secret_env: _Text | None = None
+    secret_vault: _Text | None = None
+    token_env: _Text | None = None
+    token_vault: _Text | None = None
+    password_env: _Text | None = None
+    password_vault: _Text | None = None
+
+
+class MonitorConfig(BaseModel):
+    """The shape of ``monitor.yaml``; every key optional."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules_dirs: list[_Text] = []
+    bundled_rules: StrictBool = True
+    nats_stream: _Text = "RINGFENCE_EVENTS"
+    nats_subject_prefix: _Text = "ringfence"
+    placeholders: dict[str, list[_Scalar]] = {}
+    suppression_minutes: Annotated[float, Field(strict=True, ge=0)] = 60
+    retention_days: dict[str, _Int] = {}
+    ueba: dict[str, _Number] = {}
+    apimon: dict[str, _Number] = {}
+    sinks: list[SinkConfig] = []
+
+    @field_validator("sinks")
+    @classmethod
+    def _unique_sink_names(cls, sinks: list[SinkConfig]) -> list[SinkConfig]:
+        seen: set[str] = set()
+        for sink in sinks:
+            if sink.name in seen:
+                raise ValueError(f"two sinks are named {sink.name!r}")
+            seen.add(sink.name)
+        return sinks
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _config_error(path: Path, exc: PydanticValidationError) -> ConfigError:
+    by_key: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False, include_input=False):
+        # Drop the names pydantic adds for the arm of a union ("str", "list[constrained-str]").
+        loc = tuple(
+            p for p in err["loc"] if not (isinstance(p, str) and ("[" in p or p in _UNION_ARMS))
+        )
+        msg = "unknown key" if err["type"] == "extra_forbidden" else str(err["msg"])
+        msg = msg.removeprefix("Value error, ").split(" or instance of ")[0]
+        by_key.setdefault(_where(loc), []).append(msg)
+    problems = []
+    for key, msgs in by_key.items():
+        unique = list(dict.fromkeys(msgs))
+        if len(unique) > 1 and all(m.startswith("Input should be ") for m in unique):
+            unique = ["Input should be " + " or ".join(m[16:] for m in unique)]
+        problems.append(f"{key}: {'; '.join(unique)}")
+    return ConfigError(f"{path}: " + "; ".join(problems[:5]))
+
+
+_UNION_ARMS = frozenset({"str", "int", "float", "bool", "constrained-str", "constrained-int"})
+
+
 def load_config(data_dir: Path) -> dict[str, Any]:
+    """``<data_dir>/monitor.yaml`` as read, after checking its shape ({} when absent)."""
     path = data_dir / CONFIG_FILE
     if not path.exists():
         return {}
@@ -51,10 +150,18 @@ def load_config(data_dir: Path) -> dict[str, Any]:
         cfg = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except (YAMLError, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read monitor config: {exc}") from None
+    except (ValueError, TypeError, AssertionError, RecursionError) as exc:
+        # ruamel raises these for some malformed values (a bad !!timestamp, a !!omap with
+        # duplicate keys) instead of a YAMLError.
+        raise ConfigError(f"{path}: cannot read monitor config ({type(exc).__name__})") from None
     if cfg is None:
         return {}
     if not isinstance(cfg, dict):
-        raise ConfigError(f"{path}: must be a mapping")
+        raise ConfigError(f"{path}: must be a mapping of settings (see docs/monitoring.md)")
+    try:
+        MonitorConfig.model_validate(cfg)
+    except PydanticValidationError as exc:
+        raise _config_error(path, exc) from None
     return cfg
 
 
@@ -97,6 +204,8 @@ def _section(cfg: dict[str, Any], name: str, cls: type[T]) -> T:
     values: dict[str, Any] = {}
     for k, v in section.items():
         default = getattr(cls(), k)
+        if isinstance(default, int) and not float(v).is_integer():
+            raise ConfigError(f"monitor.yaml: {name}.{k} must be a whole number")
         values[k] = (
             timedelta(seconds=float(v)) if isinstance(default, timedelta) else type(default)(v)
         )
