@@ -1023,8 +1023,28 @@ static PyObject *matcher_forget(MatcherObject *m, PyObject *Py_UNUSED(ignored)) 
     Py_RETURN_NONE;
 }
 
+/* How many services are remembered per product (bounded by max_sources each). */
+static PyObject *matcher_sizes(MatcherObject *m, PyObject *Py_UNUSED(ignored)) {
+    PyObject *out = PyDict_New();
+    if (out == NULL || m->runs == NULL) return out;
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(m->runs, &pos, &k, &v)) {
+        PyObject *n = PyLong_FromSsize_t(PyDict_Check(v) ? PyDict_GET_SIZE(v) : -1);
+        if (n == NULL || PyDict_SetItem(out, k, n) < 0) {
+            Py_XDECREF(n);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(n);
+    }
+    return out;
+}
+
 static PyMethodDef matcher_methods[] = {
     {"forget", (PyCFunction)matcher_forget, METH_NOARGS, "Drop the remembered plans."},
+    {"sizes", (PyCFunction)matcher_sizes, METH_NOARGS,
+     "{product: number of services remembered}"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -368,3 +368,6 @@ def test_endless_service_names_share_plans_and_the_tables_stay_bounded(
         assert rs.match(e)  # the rule has no service: it applies to every one
     assert len(rs._plans_by_rules) == 1  # one plan, generated once
     assert len(rs._plans) <= 50 and all(len(v) <= 50 for v in rs._runs.values())
+    sizes = getattr(rs.match, "sizes", None)  # the C matcher's own table, when it is in use
+    if sizes is not None:
+        assert 0 < sizes()["test"] <= 50
