@@ -9,8 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import inspect, select
 
 from ringfence.core.errors import ConflictError, IntegrityError, ValidationError
 from ringfence.gateway.usage import UsageCounter, record_usage
@@ -171,6 +172,100 @@ def test_a_backup_with_a_broken_audit_chain_is_not_restored(
     target = Store(f"sqlite:///{tmp_path / 'target.db'}")
     with pytest.raises(IntegrityError, match="audit chain"):
         bk.restore_backup(path, populated.vault, target)
+    target.dispose()
+    assert not (tmp_path / "target.db").exists()  # refused before the target was touched
+
+
+def _with_header(data: bytes, **changes: Any) -> bytes:
+    """The backup with header fields replaced (the frames, bound to the old header, stay)."""
+    size = int.from_bytes(data[len(bk.MAGIC) : len(bk.MAGIC) + 4], "big")
+    start = len(bk.MAGIC) + 4
+    header = {**orjson.loads(data[start : start + size]), **changes}
+    raw = orjson.dumps(header)
+    return bk.MAGIC + len(raw).to_bytes(4, "big") + raw + data[start + size :]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("revisions", 5),
+        ("revisions", "0001"),
+        ("revisions", [1, 2]),
+        ("revisions", None),
+        ("salt", 5),
+        ("key_id", None),
+        ("created_at", {"a": 1}),
+        ("dialect", []),
+    ],
+)
+def test_a_header_field_of_the_wrong_type_is_an_integrity_error_and_touches_nothing(
+    populated: Runtime, tmp_path: Path, field: str, value: Any
+) -> None:
+    path = tmp_path / "b.rfbak"
+    bk.create_backup(populated.store, populated.vault, path)
+    bad = tmp_path / "bad.rfbak"
+    bad.write_bytes(_with_header(path.read_bytes(), **{field: value}))
+    with pytest.raises(IntegrityError, match=f"the header's '{field}' is not"):
+        bk.verify_backup(bad, populated.vault)
+    target_file = tmp_path / "target.db"
+    target = Store(f"sqlite:///{target_file}")
+    with pytest.raises(IntegrityError, match=f"the header's '{field}' is not"):
+        bk.restore_backup(bad, populated.vault, target)
+    target.dispose()
+    assert not target_file.exists()  # not even created
+
+
+def test_a_backup_that_does_not_verify_leaves_the_target_untouched(
+    populated: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "b.rfbak"
+    bk.create_backup(populated.store, populated.vault, path)
+    data = path.read_bytes()
+    flipped = tmp_path / "flipped.rfbak"
+    flipped.write_bytes(data[:-40] + bytes([data[-40] ^ 1]) + data[-39:])
+    edited = tmp_path / "edited.rfbak"  # a well-typed header edit breaks every frame
+    edited.write_bytes(_with_header(data, created_at="2001-01-01T00:00:00+00:00"))
+    for bad in (flipped, edited):
+        target_file = tmp_path / f"{bad.stem}.db"
+        target = Store(f"sqlite:///{target_file}")
+        with pytest.raises(IntegrityError, match="does not decrypt"):
+            bk.restore_backup(bad, populated.vault, target)
+        target.dispose()
+        assert not target_file.exists()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _interrupt(table: str, rows: int) -> None:
+    raise _Interrupt(table)
+
+
+def test_an_interrupted_restore_leaves_an_uninitialised_target_without_tables(
+    populated: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "b.rfbak"
+    bk.create_backup(populated.store, populated.vault, path)
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    with pytest.raises(_Interrupt):
+        bk.restore_backup(path, populated.vault, target, progress=_interrupt)
     with target.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(AuditRecord)).scalar_one() == 0
+        assert inspect(conn).get_table_names() == []
+    # Nothing is left in the way: the same target takes the restore afterwards.
+    assert bk.restore_backup(path, populated.vault, target).secrets == 2
+    target.dispose()
+
+
+def test_an_interrupted_restore_leaves_an_initialised_empty_target_empty(
+    populated: Runtime, tmp_path: Path
+) -> None:
+    path = tmp_path / "b.rfbak"
+    bk.create_backup(populated.store, populated.vault, path)
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    target.migrate()
+    with pytest.raises(_Interrupt):
+        bk.restore_backup(path, populated.vault, target, progress=_interrupt)
+    assert target.is_migrated()
+    assert all(not rows for rows in _snapshot(target).values())
     target.dispose()

@@ -10,9 +10,11 @@ never in the backup: keep it separately, or the backup is useless.
 
 Secrets stay what they are in the store: vault ciphertexts, token and password hashes. Values
 are written per column type (times as ISO 8601, bytes as base64, enums by name), so a backup
-of SQLite restores into PostgreSQL and back. Restore refuses a target that already holds data
-or runs a different schema, loads everything in one transaction, then proves the result:
-row counts and digests per table, the audit chain, and every vault secret decrypting.
+of SQLite restores into PostgreSQL and back. Restore verifies the whole backup and refuses a
+target that already holds data or a backup of a different schema before it touches the target,
+loads everything in one transaction, then proves the result: row counts and digests per table,
+the audit chain, and every vault secret decrypting. A failed restore leaves the target as it
+was (tables it created are dropped again).
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ from typing import IO, Any
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, Date, DateTime, LargeBinary, Numeric, Table, func, select, text
+from sqlalchemy import (
+    Column,
+    Date,
+    DateTime,
+    LargeBinary,
+    Numeric,
+    Table,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 
@@ -320,6 +333,11 @@ class BackupContents:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# What _header writes, by type: the header is checked before anything trusts it (it is only
+# authenticated later, as associated data of every frame).
+_HEADER_TEXT = ("created_at", "dialect", "key_id", "salt")
+
+
 def read_header(fh: IO[bytes], name: str) -> tuple[dict[str, Any], bytes]:
     if fh.read(len(MAGIC)) != MAGIC:
         raise ValidationError(f"{name} is not a Ringfence backup")
@@ -336,6 +354,14 @@ def read_header(fh: IO[bytes], name: str) -> tuple[dict[str, Any], bytes]:
         raise ValidationError(f"{name}: not a Ringfence backup header")
     if header.get("version") != VERSION:
         raise ValidationError(f"{name}: backup format version {header.get('version')} unknown")
+    for key in _HEADER_TEXT:
+        if not isinstance(header.get(key), str):
+            raise IntegrityError(f"{name}: the header's {key!r} is not text; the file was altered")
+    revisions = header.get("revisions")
+    if not isinstance(revisions, list) or not all(isinstance(r, str) for r in revisions):
+        raise IntegrityError(
+            f"{name}: the header's 'revisions' is not a list of revision ids; the file was altered"
+        )
     return header, hashlib.sha256(raw).digest()
 
 
@@ -512,44 +538,80 @@ class RestoreReport:
         return sum(t["rows"] for t in self.tables.values())
 
 
-def _holds_data(target: Store) -> list[str]:
-    if not target.is_migrated():
-        return []
+def _table_names(target: Store) -> set[str]:
+    with target.engine.connect() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def _holds_data(target: Store, existing: set[str]) -> list[str]:
     with target.engine.connect() as conn:
         return [
             t.name
             for t in all_tables()
-            if conn.execute(select(func.count()).select_from(t)).scalar_one()
+            if t.name in existing and conn.execute(select(func.count()).select_from(t)).scalar_one()
         ]
+
+
+def _undo(target: Store, existing: set[str]) -> None:
+    """Put an (empty or uninitialised) target back as it was. An uninitialised one (no
+    ``alembic_version`` before) loses every table this restore created; in one that was
+    initialised, the tables are emptied again (they were empty: ``_holds_data`` said so)."""
+    fresh = "alembic_version" not in existing
+    order = [t.name for t in reversed(all_tables())]  # children before parents
+    with target.engine.begin() as conn:
+        now = set(inspect(conn).get_table_names())
+        for table_name in [n for n in order if n in now] + sorted(now - set(order)):
+            if fresh and table_name not in existing:
+                cascade = " CASCADE" if target.dialect == "postgresql" else ""
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table_name}"{cascade}'))
+            elif table_name in order:
+                conn.execute(text(f'DELETE FROM "{table_name}"'))
 
 
 def restore_backup(
     path: Path, vault: Vault, target: Store, *, progress: Progress | None = None
 ) -> RestoreReport:
-    """Load a verified backup into ``target`` (empty or uninitialised) in one transaction."""
+    """Load a verified backup into ``target`` (empty or uninitialised) in one transaction.
+
+    Everything that can be checked is checked before the target is touched: the header, the
+    schema revisions, every frame, digest, the audit chain inside and every secret, then that
+    the target is empty. A restore that fails after that leaves the target as it found it."""
     name = str(path)
     with _open(path) as fh:
         header, _ = read_header(fh, name)
-    target.migrate()
-    heads = sorted(target.current_revisions())
-    if sorted(header.get("revisions", [])) != heads:
+    heads = sorted(target.head_revisions())
+    if sorted(header["revisions"]) != heads:
         raise ConflictError(
-            f"{name} was made at schema revisions {sorted(header.get('revisions', []))}; this "
+            f"{name} was made at schema revisions {sorted(header['revisions'])}; this "
             f"Ringfence is at {heads}: restore with the version that made it, then upgrade"
         )
-    busy = _holds_data(target)
-    if busy:
-        raise ConflictError(
-            f"the target store already holds data (e.g. {', '.join(busy[:3])}): restore only "
-            "into a new, empty store"
-        )
-    # Every frame, digest, the audit chain inside and every secret check out before anything
-    # is written: a backup whose chain is broken is not restored.
+    # A backup whose chain is broken is not restored.
     checked = verify_backup(path, vault)
     if not checked.audit_ok:
         raise IntegrityError(
             f"{name}: the audit chain inside the backup does not verify; not restored"
         )
+    existing = _table_names(target)
+    busy = _holds_data(target, existing)
+    if busy:
+        raise ConflictError(
+            f"the target store already holds data (e.g. {', '.join(busy[:3])}): restore only "
+            "into a new, empty store"
+        )
+    try:
+        target.migrate()
+        return _load(path, vault, target, header, progress)
+    except BaseException as exc:
+        try:
+            _undo(target, existing)
+        except Exception as undo_exc:  # the store may be the reason the restore failed
+            exc.add_note(f"the target could not be reset ({type(undo_exc).__name__})")
+        raise
+
+
+def _load(
+    path: Path, vault: Vault, target: Store, header: dict[str, Any], progress: Progress | None
+) -> RestoreReport:
     partitions: set[date] = set()
     with target.engine.begin() as conn:
 
