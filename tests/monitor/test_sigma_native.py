@@ -425,3 +425,14 @@ def test_a_lookup_that_runs_code_and_empties_the_record_is_safe() -> None:
         raw2.update(a=inner2, c="bar")
         del inner2
         assert got == _outcome(rs.match_python, ev(raw2))
+
+
+def test_a_plan_the_extension_refuses_leaves_its_events_to_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(native, "program", lambda unindexed, indexes: ("not", "a", "plan"))
+    rs = rule("sel: {a: foo}\ncondition: sel")
+    match, fallback = _counting_matcher(rs)
+    assert rs._plan("test", "audit").native is None
+    assert match(ev({"a": "foo"})) and not match(ev({"a": "bar"}))
+    assert fallback.calls == 2

@@ -194,7 +194,11 @@ def program(unindexed: Sequence[CompiledRule], indexes: Sequence[IndexSpec]) -> 
 
 
 def native_plan(unindexed: Sequence[CompiledRule], indexes: Sequence[IndexSpec]) -> Any | None:
-    """The C plan for these rules, or None without the extension."""
+    """The C plan for these rules, or None without the extension (or if the extension
+    refuses the spec: then the matcher hands these events to the Python path)."""
     if NATIVE is None:
         return None
-    return NATIVE.Plan(program(unindexed, indexes))
+    try:
+        return NATIVE.Plan(program(unindexed, indexes))
+    except (ValueError, TypeError):  # a spec this module got wrong: never fatal to matching
+        return None
