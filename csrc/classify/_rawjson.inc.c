@@ -748,7 +748,7 @@ static int raw_parse(RState *st) {
                 Py_ssize_t digits = e - p - (c == '-');
                 if (digits > 18) return RAW_DECLINE; /* orjson: int or float by range */
                 Py_ssize_t src = p, len = e - p;
-                if (len == 2 && c == '-') { /* "-0" is the int 0 */
+                if (len == 2 && c == '-' && d[p + 1] == '0') { /* "-0" is the int 0 */
                     src = p + 1;
                     len = 1;
                 }

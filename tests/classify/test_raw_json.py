@@ -197,6 +197,9 @@ EDGE_BODIES = [
     b'["unterminated',
     b'{"a":"x"',
     b'[true, false, null, [], {}, [[]], {"a": {}}]',
+    # one-digit negative integers kept their sign only when the digit was 0 (fuzzing find)
+    b'{"passport": -7, "x": "y"}',
+    b'[-1, "a@b.co", -9, -0, -10, 0, 7]',
 ]
 
 
