@@ -212,17 +212,28 @@ def test_serve_workers_get_new_connections_in_turn(gw_runtime: Runtime) -> None:
     clients: list[socket.socket] = []
     try:
         deadline = time.monotonic() + 60
-        ready = 0
-        while time.monotonic() < deadline and proc.poll() is None and ready < 2:
-            # two answers in a row: with turns, one from each worker (both started)
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
-                ok = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).is_success
-                ready = ready + 1 if ok else 0
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).is_success:
+                    break
             except httpx.HTTPError:
-                ready = 0
                 time.sleep(0.2)
         children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
         workers = [int(c) for c in children if _socket_inodes(int(c))]
+        # Both workers serving: a worker still starting gets no connections (its loop has not
+        # beaten yet), so two connections held open at once land one on each only then.
+        while time.monotonic() < deadline:
+            pair = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+            for c in pair:
+                c.sendall(b"GET /healthz HTTP/1.1\r\nhost: gw\r\n\r\n")
+                c.recv(4096)
+            spread = sorted(_states(w, port).count("01") for w in workers)
+            for c in pair:
+                c.close()
+            if spread == [1, 1]:
+                break
+            time.sleep(0.3)
+        time.sleep(0.3)  # the pair's connections are closed on the workers' side too
         # the supervisor listens; the workers only serve what they are handed
         assert "0A" in _states(proc.pid, port)
         assert all("0A" not in _states(w, port) for w in workers)

@@ -35,8 +35,41 @@ async def test_redact_route_redacts_request_before_forwarding(env: Env) -> None:
     assert r.status_code == 200
     forwarded = r.json()
     assert "AKIA" not in forwarded["body"] and "4539" not in forwarded["body"]
-    assert forwarded["headers"]["x-upstream-key"] == "upstream-secret-value-1234"
+    assert forwarded["upstream_key_injected"] is True  # the vault's credential went upstream
+    # ... and the upstream echoing it back does not hand it to the integration: response DLP
+    # (JSON, key names as context) redacts the secret under its header name
+    assert forwarded["headers"]["x-upstream-key"] == "[REDACTED:generic_secret_field]"
     assert "authorization" not in forwarded["headers"]
+
+
+async def test_redaction_removes_what_only_a_json_key_revealed(env: Env) -> None:
+    """A value the engine confirms through its key name (a bare 9-digit SSN under ``ssn``)
+    counted in the verdict but the redaction re-scanned each string without its key and
+    forwarded it in clear. Verdict and redaction now come from one field-aware analysis."""
+    import orjson
+
+    token = await env.token(env.a)
+    values = {
+        "us_social_security_number": "536228726",
+        "date_of_birth": "1984-03-12",
+        "passport": "X12345678",
+    }
+    sent = {"ssn": "536228726", "dob": "1984-03-12", "passport_number": "X12345678"}
+    r = await env.http.post(
+        "/crm-r/notes",
+        json={**sent, "note": "call back tuesday", "count": 3},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()["body"]
+    summary = env.audit.events[-1].dlp["request"]
+    above = summary["above_clearance"]
+    assert "us_social_security_number" in above and summary["action"] == "redact"
+    for type_id in above:
+        assert values[type_id] not in body, type_id
+    forwarded = orjson.loads(body)  # still valid JSON, the rest intact
+    assert forwarded["ssn"] == "[REDACTED:us_social_security_number]"
+    assert forwarded["note"] == "call back tuesday" and forwarded["count"] == 3
 
 
 def test_builtin_detectors_positive_and_negative() -> None:

@@ -121,6 +121,10 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         "query": scope["query_string"].decode("latin-1"),
         "headers": {k.decode(): v.decode("latin-1") for k, v in scope["headers"]},
         "body": body.decode("utf-8", "replace"),
+        # whether the gateway injected the vault's header credential: a yes/no the tests can
+        # read even where response DLP redacts the echoed secret itself
+        "upstream_key_injected": dict(scope["headers"]).get(b"x-upstream-key")
+        == b"upstream-secret-value-1234",
     }
     raw = orjson.dumps(echo)
     await send(

@@ -104,3 +104,4 @@ class RedactionMode(StrEnum):
     MASK = "mask"
     TOKENIZE = "tokenize"
     REMOVE = "remove"
+    LABEL = "label"  # "[REDACTED:<type id>]" (the gateway's redaction)

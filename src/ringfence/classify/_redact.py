@@ -54,6 +54,8 @@ def _replacement(policy: RedactionPolicy, h: Hit, value: str) -> str:
         return token(policy.token_key, h.det.id, value)
     if mode is RedactionMode.REMOVE:
         return ""
+    if mode is RedactionMode.LABEL:
+        return f"[REDACTED:{h.det.id}]"
     return mask(h.det, value)
 
 

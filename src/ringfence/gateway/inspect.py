@@ -37,16 +37,31 @@ class Inspector(Protocol):
     def scan(self, text: str) -> list[Hit]: ...
 
 
-def scan_bytes(inspector: Inspector, data: bytes, text: str) -> list[Hit]:
+def scan_bytes(
+    inspector: Inspector, data: bytes, text: str, content_type: str = "text/plain"
+) -> list[Hit]:
     """``inspector.scan(text)`` where ``data`` is ``text`` UTF-8 encoded, without re-encoding.
 
     Inspectors with a ``scan_bytes`` method (both built-in ones) scan the raw body bytes so a
-    clean body is cleared by the byte-level prefilter alone; others get the text.
+    clean body is cleared by the byte-level prefilter alone, and get the content type (the
+    classification engine reads a JSON body field by field: key names are context); others
+    get the text.
     """
     fast = getattr(inspector, "scan_bytes", None)
     if fast is not None:
-        return fast(data)  # type: ignore[no-any-return]
+        return fast(data, content_type)  # type: ignore[no-any-return]
     return inspector.scan(text)
+
+
+def redact_bytes(
+    inspector: Inspector, data: bytes, content_type: str
+) -> tuple[bytes, dict[str, int]] | None:
+    """The body with what ``scan_bytes`` found replaced by ``[REDACTED:<type>]``, by the
+    inspector itself when it can (from the same analysis as its verdict, so a value found
+    only through its context — an SSN under an ``ssn`` key — is redacted too); None: the
+    caller redacts string by string."""
+    own = getattr(inspector, "redact_bytes", None)
+    return None if own is None else own(data, content_type)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -123,8 +138,10 @@ class BuiltinInspector:
     def scan(self, text: str) -> list[Hit]:
         return self._scan(text.encode("utf-8", "surrogatepass"), text)
 
-    def scan_bytes(self, data: bytes) -> list[Hit]:
-        """The same as ``scan(data.decode())`` without re-encoding the text."""
+    def scan_bytes(self, data: bytes, content_type: str = "text/plain") -> list[Hit]:
+        """The same as ``scan(data.decode())`` without re-encoding the text (its detectors
+        need no context: every content type is scanned as text)."""
+        del content_type
         return self._scan(data, data.decode("utf-8", "surrogatepass"))
 
     def _scan(self, data: bytes, text: str) -> list[Hit]:
@@ -170,17 +187,35 @@ class ClassifyInspector:
     def scan(self, text: str) -> list[Hit]:
         return self.scan_bytes(text.encode("utf-8", "surrogatepass"))
 
-    def scan_bytes(self, data: bytes) -> list[Hit]:
-        """Classify the UTF-8 bytes of a text (identical findings to ``scan_text``)."""
+    def scan_bytes(self, data: bytes, content_type: str = "text/plain") -> list[Hit]:
+        """Classify a body: ``text/plain`` as one text (offsets into it), JSON field by field
+        (key names are context; offsets are within each field, so a JSON body is redacted
+        with ``redact_bytes``, never by offsets)."""
         gate = self._gate
         plain = gate is not None and data.isascii() and b"\\" not in data
         if plain and not gate.candidates(data):
             return []
-        result = self._classifier.scan(data, "text/plain")
+        result = self._classifier.scan(data, content_type)
         return [
             Hit(str(f.type_id), DataClass.parse(f.data_class), int(f.start), int(f.end))
             for f in result.findings
         ]
+
+    def redact_bytes(self, data: bytes, content_type: str) -> tuple[bytes, dict[str, int]]:
+        """The body with every confident finding replaced by ``[REDACTED:<type>]``: the same
+        analysis as ``scan_bytes`` (JSON stays valid JSON)."""
+        from ringfence.classify import RedactionMode, RedactionPolicy, redact
+
+        done = redact(
+            data,
+            content_type,
+            RedactionPolicy(default=RedactionMode.LABEL),
+            classifier=self._classifier,
+        )
+        counts: dict[str, int] = {}
+        for f in done.result.findings:
+            counts[str(f.type_id)] = counts.get(str(f.type_id), 0) + 1
+        return done.body, counts
 
 
 def default_inspector(engine: str = "builtin", store: Store | None = None) -> Inspector:

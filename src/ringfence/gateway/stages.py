@@ -20,7 +20,13 @@ from cryptography import x509
 from ringfence.core.errors import AuthenticationError, UnavailableError
 from ringfence.core.levels import DataClass
 from ringfence.gateway.clients import secret_matches, split_api_key
-from ringfence.gateway.inspect import Inspector, redact_json, redact_text, scan_bytes
+from ringfence.gateway.inspect import (
+    Inspector,
+    redact_bytes,
+    redact_json,
+    redact_text,
+    scan_bytes,
+)
 from ringfence.gateway.policy import (
     ClientInfo,
     CompiledOperation,
@@ -387,13 +393,18 @@ def inspect_body(
     direction: str,
     record: dict[str, Any],
 ) -> bytes | None:
-    """Scan a body; summary into ``record[direction]``; returns a replacement body or None."""
+    """Scan a body; summary into ``record[direction]``; returns a replacement body or None.
+
+    A body parsed as JSON (``document``) is classified as JSON — field by field, key names
+    as context — and redacted from that same analysis, so whatever the verdict counted is
+    what the redaction removes."""
     try:
         text = "" if body.isascii() else body.decode("utf-8")  # ASCII is valid UTF-8
     except UnicodeDecodeError:
         raise Deny(400, "invalid_encoding", f"{direction} body is not UTF-8") from None
+    ctype = "application/json" if document is not None else "text/plain"
     try:
-        hits = scan_bytes(inspector, body, text or body.decode("ascii"))
+        hits = scan_bytes(inspector, body, text or body.decode("ascii"), ctype)
     except Exception:
         raise UnavailableError("DLP inspector failed", code="dlp_unavailable") from None
     if not hits:
@@ -421,6 +432,12 @@ def inspect_body(
             extra={"data_types": sorted(above)},
         )
     if action == "redact":
+        try:
+            own = redact_bytes(inspector, body, ctype)
+        except Exception:
+            raise UnavailableError("DLP redaction failed", code="dlp_unavailable") from None
+        if own is not None:
+            return own[0]
         if document is not None:
             redacted, _ = redact_json(document, inspector)
             return orjson.dumps(redacted)
