@@ -117,6 +117,24 @@ def test_one_batch_spanning_suppression_windows_counts_like_one_by_one(
     assert (t0 - timedelta(minutes=30), t0 + timedelta(minutes=50), 4, 4) in got
 
 
+def test_a_batch_of_many_keys_increments_each_keys_newest_open_alert(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """The open alerts of a batch's keys are read in one query per 500 keys (was one query per
+    key): each finding must still land on its own key's newest open alert."""
+    alerts = AlertStore(runtime.store, clock, suppression=timedelta(minutes=30))
+    entities = [f"user{i:04d}" for i in range(620)]  # more keys than one lookup holds
+    assert len(alerts.raise_findings([_finding(clock, e) for e in entities])) == 620
+    clock.advance(hours=1)  # past the window: a second, newer open alert per key
+    assert len(alerts.raise_findings([_finding(clock, e) for e in entities])) == 620
+    clock.advance(minutes=5)
+    assert alerts.raise_findings([_finding(clock, e) for e in reversed(entities)]) == []
+    counts: dict[str, list[int]] = {}
+    for a in sorted(alerts.list(limit=5000), key=lambda a: a.first_seen):
+        counts.setdefault(a.dedup_key, []).append(a.count)
+    assert len(counts) == 620 and all(c == [1, 2] for c in counts.values())
+
+
 def test_alert_lifecycle(runtime: Runtime, clock: FixedClock) -> None:
     alerts = AlertStore(runtime.store, clock)
     (a,) = alerts.raise_findings([_finding(clock)])

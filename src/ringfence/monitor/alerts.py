@@ -137,21 +137,23 @@ class AlertStore:
             return created
         now = self.clock.now()
         with self.store.session() as s:
-            _serialise_keys(s, {f.dedup_key for f in findings})
-            # one lookup per dedup key per batch: a burst is many findings with one key
-            open_by_key: dict[str, Alert | None] = {}
+            keys = sorted({f.dedup_key for f in findings})
+            _serialise_keys(s, set(keys))
+            # the newest open alert of every key of the batch, in one query per 500 keys (a
+            # query per key was most of a monitor worker's CPU when many events match)
+            open_by_key: dict[str, Alert | None] = dict.fromkeys(keys)
+            for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500)):
+                for alert in s.scalars(
+                    select(Alert)
+                    .where(Alert.dedup_key.in_(chunk), Alert.status != "closed")
+                    .order_by(Alert.dedup_key, Alert.last_seen.desc())
+                ):
+                    if open_by_key[alert.dedup_key] is None:
+                        open_by_key[alert.dedup_key] = alert
             # a stable key order: concurrent workers update shared alerts in the same order
             # (no deadlock); stable sort keeps each key's findings in time order
             for f in sorted(findings, key=lambda x: x.dedup_key):
-                key = f.dedup_key
-                if key not in open_by_key:
-                    open_by_key[key] = s.scalars(
-                        select(Alert)
-                        .where(Alert.dedup_key == key, Alert.status != "closed")
-                        .order_by(Alert.last_seen.desc())
-                        .limit(1)
-                    ).first()
-                open_alert = open_by_key[key]
+                open_alert = open_by_key[f.dedup_key]
                 if open_alert is not None and f.time - open_alert.last_seen <= self.suppression:
                     open_alert.count += 1
                     open_alert.last_seen = max(open_alert.last_seen, f.time)
