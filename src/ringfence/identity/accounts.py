@@ -353,12 +353,7 @@ class Accounts:
             user = s.scalar(select(ConsoleUser).where(ConsoleUser.username == name))
             if user is not None:
                 user_id, stored = user.id, user.password_hash
-                n = s.execute(
-                    update(ConsoleUser)
-                    .where(ConsoleUser.id == user.id, _unlocked(ConsoleUser.locked_until, now))
-                    .values(failed_attempts=ConsoleUser.failed_attempts + 1)
-                    .returning(ConsoleUser.failed_attempts)
-                ).scalar_one_or_none()
+                n = self._reserve_attempt(s, user.id, now)
             else:
                 user_id, stored = None, None
                 key = _sha("login-user", name)
@@ -429,6 +424,18 @@ class Accounts:
                 mfa_passed=user.totp_confirmed,
                 must_enroll_mfa=needs_mfa(user.roles) and not user.totp_confirmed,
             )
+
+    @staticmethod
+    def _reserve_attempt(s: Session, user_id: str, now: datetime) -> int | None:
+        """Count an attempt as a failure in one conditional update: the user's consecutive
+        failures now, or None while a lock is in force."""
+        n: int | None = s.execute(
+            update(ConsoleUser)
+            .where(ConsoleUser.id == user_id, _unlocked(ConsoleUser.locked_until, now))
+            .values(failed_attempts=ConsoleUser.failed_attempts + 1)
+            .returning(ConsoleUser.failed_attempts)
+        ).scalar_one_or_none()
+        return n
 
     def _current_lock(self, s: Session, user_id: str | None, name: str) -> datetime | None:
         if user_id is not None:
@@ -687,12 +694,7 @@ class Accounts:
             name = user.username
             # counted as a failure up front, atomically (parallel guesses cannot outrun the
             # lockout); a success clears it
-            n = s.execute(
-                update(ConsoleUser)
-                .where(ConsoleUser.id == user_id, _unlocked(ConsoleUser.locked_until, now))
-                .values(failed_attempts=ConsoleUser.failed_attempts + 1)
-                .returning(ConsoleUser.failed_attempts)
-            ).scalar_one_or_none()
+            n = self._reserve_attempt(s, user_id, now)
             if n is None:
                 s.rollback()
                 self._refuse_if_locked(self._current_lock(s, user_id, name), now)

@@ -181,6 +181,17 @@ class ScimService:
             raise NotFoundException(detail=f"User {user_id} not found")
         return row, person
 
+    def _patched(self, patch: Any, model: Any, current_payload: dict[str, Any]) -> Any:
+        """``current_payload`` as ``model`` with ``patch`` applied; SCIM errors for a patch
+        that does not apply or leaves too many values."""
+        resource = model.model_validate(current_payload)
+        try:
+            patch.patch(resource, POLICY)
+        except PydanticValidationError as exc:
+            raise scim_error_of(exc) from None
+        self._check_multi_values(resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+        return resource
+
     @staticmethod
     def _claim(
         s: Session, model: type[ScimUser] | type[ScimGroup], row: Any, if_match: str | None
@@ -439,13 +450,7 @@ class ScimService:
                 row, person = self._load_user(s, user_id)
                 current_payload = self._user_payload(s, row, person, base)
                 check_if_match(current_payload, if_match)
-                resource = UserResource.model_validate(current_payload)
-                try:
-                    patch.patch(resource, POLICY)
-                except PydanticValidationError as exc:
-                    raise scim_error_of(exc) from None
-                dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-                self._check_multi_values(dumped)
+                resource = self._patched(patch, UserResource, current_payload)
                 if self._claim(s, ScimUser, row, if_match):
                     return self._save_existing(s, row, person, resource, base, actor)
         raise _busy()
@@ -617,13 +622,7 @@ class ScimService:
                 row = self._load_group(s, group_id)
                 current_payload = self._group_payload(s, row, base)
                 check_if_match(current_payload, if_match)
-                resource = GroupResource.model_validate(current_payload)
-                try:
-                    patch.patch(resource, POLICY)
-                except PydanticValidationError as exc:
-                    raise scim_error_of(exc) from None
-                dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-                self._check_multi_values(dumped)
+                resource = self._patched(patch, GroupResource, current_payload)
                 if self._claim(s, ScimGroup, row, if_match):
                     self._write_group(s, row, resource, actor, created=False)
                     return self._group_payload(s, row, base)
