@@ -18,6 +18,7 @@ from ringfence.identity.models import ConsoleUser
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
 from ringfence.store.models import Integration, IntegrationStatus
+from tests.identity.concurrency import run_together
 
 PASSWORD = "correct horse battery"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -401,26 +402,17 @@ def test_a_pending_seed_is_shown_again_only_for_a_while(
 
 def _parallel(n: int, attempt: Any) -> list[str]:
     """Run ``attempt(i)`` in ``n`` threads released at once; 'ok' or the error's class."""
-    import threading
-
     from ringfence.core.errors import RingfenceError
 
-    barrier, out = threading.Barrier(n), []
-
-    def go(i: int) -> None:
-        barrier.wait()
+    def body(i: int, go: Any) -> str:
+        go()
         try:
             attempt(i)
-            out.append("ok")
         except RingfenceError as exc:
-            out.append(type(exc).__name__)
+            return type(exc).__name__
+        return "ok"
 
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
+    return run_together(n, body)
 
 
 def test_one_totp_code_or_recovery_code_signs_in_once_even_in_parallel(

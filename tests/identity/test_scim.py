@@ -13,6 +13,7 @@ from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
 from ringfence.store.apitokens import ApiTokens
 from ringfence.store.models import Integration, IntegrationKind, IntegrationStatus, Person
+from tests.identity.concurrency import run_together
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -542,23 +543,14 @@ def test_deleting_a_nested_group_removes_it_from_its_parent(scim: TestClient) ->
 
 def _race(app: Any, scim_token: str, send: Any) -> list[Any]:
     """Two requests released at once on their own clients; their responses."""
-    import threading
 
-    out: list[Any] = []
-    barrier = threading.Barrier(2)
-
-    def go(i: int) -> None:
+    def body(i: int, go: Any) -> Any:
         auth = {"Authorization": f"Bearer {scim_token}"}
         with TestClient(app, base_url="https://rf.example", headers=auth) as client:
-            barrier.wait()
-            out.append(send(client, i))
+            go()
+            return send(client, i)
 
-    threads = [threading.Thread(target=go, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
+    return run_together(2, body)
 
 
 def test_if_match_lets_only_one_of_two_concurrent_writers_through(

@@ -469,8 +469,8 @@ class ScimService:
         with self._store.session() as s:
             row, person = self._load_user(s, user_id)
             check_if_match(self._user_payload(s, row, person, base), if_match)
-            if if_match is not None and not self._claim(s, ScimUser, row, if_match):
-                raise _busy()  # not reached: a lost claim with If-Match is a 412
+            if if_match is not None:
+                self._claim(s, ScimUser, row, if_match)  # lost to another writer: 412
             lifecycle.deactivate_person(
                 s,
                 person,
@@ -632,8 +632,8 @@ class ScimService:
         with self._store.session() as s:
             row = self._load_group(s, group_id)
             check_if_match(self._group_payload(s, row, base), if_match)
-            if if_match is not None and not self._claim(s, ScimGroup, row, if_match):
-                raise _busy()  # not reached: a lost claim with If-Match is a 412
+            if if_match is not None:
+                self._claim(s, ScimGroup, row, if_match)  # lost to another writer: 412
             self._drop_member(s, row.id)
             s.delete(row)
             audit.append(
