@@ -22,6 +22,7 @@ from ringfence.classify._engine import SEP
 from tests.classify.corpus import (
     PII_TYPES,
     SECRET_TYPES,
+    clean_payload,
     corpus,
     payload,
     positive,
@@ -139,3 +140,49 @@ def test_native_match_handler_collects_what_the_python_one_does(
     for bad in [("3", 1, 2, 0, {}), (3, 1, 2, 0, []), (3, 1, 2, 0, {3: [1]}), (3, 1, 2, 0)]:
         with pytest.raises(TypeError):
             NATIVE.hs_collect(*bad)
+
+
+def _value_patterns(clf: Classifier) -> list[pf.Pattern]:
+    return [(c.det.prefilter or c.det.pattern, c.det.caseless, True) for c in clf._compiled]
+
+
+@pytest.fixture(scope="module")
+def gates() -> tuple[pf.Re2Gate, pf.Re2SetPrefilter]:
+    pats = _value_patterns(Classifier())
+    return pf.Re2Gate(pats), pf.Re2SetPrefilter(pats)
+
+
+def test_gate_answers_as_the_set_did(gates: tuple[pf.Re2Gate, pf.Re2SetPrefilter]) -> None:
+    gate, rset = gates
+    bodies = [typical_payload(i) for i in range(30)] + [clean_payload(i) for i in range(30)]
+    bodies += [payload(4096, seed=i) for i in range(10)]
+    bodies += [r.body for r in corpus(200, seed=5)] + [b"", b"\xff\xfe" * 50, b"{}"]
+    seen = set()
+    for body in bodies:
+        occurs = gate.occurs(body)
+        assert occurs == bool(rset.candidates(body))
+        assert bool(gate.candidates(body)) == occurs
+        seen.add(occurs)
+    assert seen == {True, False}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        values | st.binary(max_size=40).map(lambda b: b.decode("latin-1")) | st.text(max_size=30),
+        max_size=6,
+    )
+)
+def test_gate_answers_as_the_set_did_on_generated_text(
+    gates: tuple[pf.Re2Gate, pf.Re2SetPrefilter], parts: list[str]
+) -> None:
+    gate, rset = gates
+    body = " ".join(parts).encode("utf-8", "surrogatepass")
+    assert gate.occurs(body) == bool(rset.candidates(body))
+
+
+def test_gate_with_a_refused_pattern_lets_everything_through() -> None:
+    gate = pf.Re2Gate([(r"(?<=a)b", False, True), (r"xyz", False, True)])
+    assert gate.occurs(b"nothing here") and gate.occurs(b"")
+    only = pf.Re2Gate([(r"xyz", True, True)])
+    assert only.occurs(b"..XYZ..") and not only.occurs(b"xy z") and not only.occurs(b"")

@@ -40,7 +40,7 @@ from ringfence.classify._model import (
     Finding,
     ScanResult,
 )
-from ringfence.classify._prefilter import Candidates, Prefilter, build_prefilter
+from ringfence.classify._prefilter import Candidates, Prefilter, Re2Gate, build_prefilter
 from ringfence.classify._validators import not_placeholder, shannon_entropy
 from ringfence.core.errors import ConfigError
 from ringfence.core.levels import DataClass
@@ -183,9 +183,10 @@ class Classifier:
         self._prefilter: Prefilter = build_prefilter(patterns, engine)
         # Confirmation order of every prefilter id (detectors and context expressions).
         self._rank = [self._order(i) for i in range(len(patterns))]
-        # The raw-body gate only asks "could anything match?": an RE2 set over the value
-        # patterns answers that cheaply, and a clean body is never parsed.
-        self._gate: Prefilter = build_prefilter(value_patterns, "re2")
+        # The raw-body gate only asks "could anything match?": one RE2 search over the value
+        # patterns answers that cheaply (stopping at the first match), and a clean body is
+        # never parsed.
+        self._gate = Re2Gate(value_patterns)
         allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
         # Allow-listed values are known test values, kept in canonical form (no secrets here).
         self._allow = frozenset(canonical(v) for v in allow)
@@ -294,7 +295,7 @@ class Classifier:
         # Fast path: a body without escapes or non-ASCII reads the same raw as parsed, so
         # when the gate finds nothing in the raw bytes there is nothing to parse.
         plain = data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data)
-        if plain and not self._gate.candidates(data):
+        if plain and not self._gate.occurs(data):
             return an
         if kind == "json" and self._raw and not whole and self._native is not None:
             raw = self._native.json_raw(data, SEP, ex.Leaf, ex.norm_key, ex.normalize)

@@ -247,6 +247,48 @@ class Re2SetPrefilter:
         return found
 
 
+class Re2Gate:
+    """Could any of the patterns match? One RE2 regex, the alternation of them all.
+
+    A presence question needs no set: an RE2 search for the alternation stops at the first
+    match (a page with personal data is answered within its first records), where a set
+    reads the whole buffer to report every id (about ten times the cost on a typical page,
+    the same on a clean one). A pattern RE2 refuses makes every buffer a candidate, as in
+    :class:`Re2SetPrefilter`, whose answers (empty or not) this gives for every buffer
+    (tests/classify/test_prefilter.py).
+    """
+
+    engine = "re2"
+    no_positions: frozenset[int] = frozenset()
+
+    def __init__(self, patterns: Sequence[Pattern]) -> None:
+        opts = re2.Options()
+        opts.max_mem = RE2_SET_MEMORY
+        opts.never_capture = True  # presence only
+        alts: list[str] = []
+        self._always = False
+        for pat, caseless, _positions in patterns:
+            src = ("(?i:" if caseless else "(?:") + _plain(pat) + ")"
+            try:
+                re2.compile(src, opts)
+            except Exception:
+                self._always = True
+                continue
+            alts.append(src)
+        self._regex: Any = re2.compile("|".join(alts), opts) if alts else None
+
+    def occurs(self, data: bytes) -> bool:
+        """Does any pattern match somewhere in ``data``?"""
+        if self._always:
+            return True
+        return bool(data) and self._regex is not None and self._regex.search(data) is not None
+
+    def candidates(self, data: bytes) -> Candidates:
+        """Presence only, for callers written for a set: ``{-1: set()}`` when anything may
+        match, else empty (the ids are not known)."""
+        return {-1: set()} if self.occurs(data) else {}
+
+
 def build_prefilter(patterns: Sequence[Pattern], engine: str = "auto") -> Prefilter:
     """Compile ``(pattern, caseless, want_positions)``; engine ``auto``, ``hyperscan``, ``re2``."""
     if engine in ("auto", "hyperscan") and _hs is not None:
