@@ -162,3 +162,60 @@ def test_encoded_hit_commands_are_cached_and_identical() -> None:
     for n in range(5000):  # more distinct keys than any policy: the cache stays bounded
         client._evalsha(f"k{n}", 60, 1)
     assert len(client._encoded) <= 4096
+
+
+async def test_a_begun_hit_leaves_at_once_and_a_discarded_one_leaves_the_line_in_step() -> None:
+    try:
+        plain = redis.Redis.from_url(REDIS_URL, socket_timeout=1)
+        plain.ping()
+        plain.script_load(INCR_EXPIRE_TTL)
+    except redis.RedisError:
+        unavailable("redis", "not reachable")
+        return
+    prefix = redis_prefix()
+    limiter = RateLimiter.redis(REDIS_URL, prefix)
+    item = parse("2/minute")
+    try:
+        assert await limiter.ping()  # connected: begin() takes the send-now path
+        lean = limiter._lean
+        assert lean is not None and lean._proto is not None
+        corked = lean._proto.transport
+        writes: list[bytes] = []
+        inner = corked._inner  # type: ignore[attr-defined]
+        real_write = inner.write
+
+        def recording_write(data: bytes) -> None:
+            writes.append(bytes(data))
+            real_write(data)
+
+        corked._inner = _Probe(inner, recording_write)  # type: ignore[attr-defined]
+        first = limiter.begin(item, "r", "i")
+        assert len(writes) == 1 and b"EVALSHA" in writes[0]  # sent before any await
+        second = limiter.begin(item, "r", "i")  # same step: waits for the step's end
+        assert len(writes) == 1
+        second.discard()  # abandoned (client went away): its reply is read and dropped
+        decision = await first.decision()
+        assert decision.allowed and decision.remaining == 1
+        assert len(writes) == 2  # the second command still went out, in order
+        # The discarded hit counted (as a request that reached the limiter does), and the
+        # replies that follow are matched to the right callers.
+        third = await limiter.begin(item, "r", "i").decision()
+        assert not third.allowed and third.remaining == 0
+        again = await limiter.hit(item, "r", "i")
+        assert not again.allowed
+    finally:
+        await limiter.aclose()
+        for k in plain.scan_iter(match=prefix.rstrip(":") + "*"):
+            plain.delete(k)
+
+
+async def test_begin_without_a_connection_hits_on_decision_and_fails_closed() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        limiter = RateLimiter.redis(f"redis://127.0.0.1:{port}/0", "rf")
+        pending = limiter.begin(parse("5/minute"), "r", "i")  # not connected: nothing sent
+        with pytest.raises(UnavailableError) as info:
+            await pending.decision()
+        assert info.value.code == "ratelimit_unavailable"
+        pending.discard()  # harmless after the decision

@@ -120,8 +120,55 @@ async def test_killing_redis_turns_limited_routes_into_503(
                     (await c.get(gw + "/crm/contacts", headers=headers)).status_code
                     for _ in range(5)
                 ]
+                # A body the gateway would refuse (400) still gets the limiter's 503: the
+                # limiter's verdict comes first, even though the hit is sent before the body
+                # is checked.
+                bad = await c.post(
+                    gw + "/crm/contacts", headers=headers, json={"name": "x", "admin": True}
+                )
                 ready = await c.get(gw + "/readyz")
             assert codes == [503] * 5
+            assert bad.status_code == 503, bad.text
+            assert bad.json()["code"] == "ratelimit_unavailable"
             assert ready.status_code == 503
     finally:
         ctx.__exit__(None, None, None)
+
+
+async def test_refused_bodies_count_and_the_limit_verdict_comes_first(
+    gw_runtime: Runtime, template: Template
+) -> None:
+    """The hit is sent before the body is read and checked (so Redis answers meanwhile); the
+    outcome is the same as checking the limit first: a request refused for its body counts
+    against the limit and carries the RateLimit headers, and once the limit is spent a bad
+    body is answered 429, not 4xx for the body."""
+    prefix = redis_prefix()
+    _set_limit(gw_runtime, "3/minute")
+    try:
+        with gateway_processes(
+            gw_runtime.settings.data_dir, 1, redis_url=REDIS_URL, prefix=prefix
+        ) as (gw,):
+            token = await _token(gw, template)
+            headers = {"authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(timeout=10) as c:
+                url = gw + "/crm/contacts"
+                refused = [
+                    await c.post(url, headers=headers, json={"name": "x", "admin": True})
+                    for _ in range(2)
+                ]
+                ok = await c.post(url, headers=headers, json={"name": "x"})
+                over_bad = await c.post(url, headers=headers, json={"name": "x", "admin": True})
+                over_good = await c.post(url, headers=headers, json={"name": "x"})
+            assert [r.status_code for r in refused] == [400, 400], [r.text for r in refused]
+            assert [r.headers["ratelimit-remaining"] for r in refused] == ["2", "1"]
+            assert ok.status_code == 200 and ok.headers["ratelimit-remaining"] == "0"
+            assert over_bad.status_code == 429, over_bad.text
+            assert over_bad.json()["code"] == "rate_limited"
+            assert "retry-after" in over_bad.headers
+            assert over_good.status_code == 429
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()

@@ -55,10 +55,11 @@ from ringfence.gateway.stages import (
     Exchange,
     authenticate,
     authorize,
+    begin_rate_limit,
     client_certificate,
+    finish_rate_limit,
     inspect_body,
     limit_headers,
-    rate_limit,
     validate,
 )
 from ringfence.gateway.support import Metrics, UpstreamTokens
@@ -469,8 +470,11 @@ class Gateway:
         ex.cert_thumbprint = client_certificate(scope, ex.headers, ex.client_ip, self.cert_policy)
         authenticate(ex, snap, self.clock.now().timestamp(), self.holder.local_revoked)
         authorize(ex)
-        await rate_limit(ex, self.limiter)
-        rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
+        # The rate-limit hit leaves now and Redis answers while the body is read and checked;
+        # its verdict is awaited before anything is forwarded, and it takes precedence over a
+        # refusal of the body (as when it was checked first): a request is never forwarded
+        # unchecked, and every request that reached this point counts against the limit.
+        pending = begin_rate_limit(ex, self.limiter)
         try:
             ex.body = await read_body(receive, route.limits.max_body_bytes, ex.headers)
             validate(ex)
@@ -486,6 +490,18 @@ class Gateway:
                 )
                 if replaced is not None:
                     ex.body = replaced
+        except Deny as refused:
+            await finish_rate_limit(ex, self.limiter, pending)  # 429 / 503 first
+            if ex.limit is not None:
+                refused.headers.extend(limit_headers(ex.limit))
+            raise
+        except BaseException:
+            if pending is not None:
+                pending.discard()
+            raise
+        await finish_rate_limit(ex, self.limiter, pending)
+        rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
+        try:
             upstream_headers = await self._broker(ex, route)
             await self._forward(ex, route, upstream_headers, send, rl_headers)
         except Deny as d:

@@ -36,6 +36,21 @@ class CorkedTransport:
             self._scheduled = True
             self._loop.call_soon(self.flush)
 
+    def write_now(self, data: bytes) -> None:
+        """Like ``write``, but if nothing else waits in this step the bytes leave at once.
+
+        For a request whose reply the writer can use while it does other work (the
+        rate-limit hit sent before the body is validated): waiting for the end of the step
+        would hold it until that work is done. Later writes of the step still go out together
+        (and after this one: order is kept).
+        """
+        if self._scheduled:
+            self.write(data)  # others wrote in this step: keep the order, go out with them
+        elif data:
+            self._inner.write(data)
+            self._scheduled = True  # the rest of this step's writes wait for its end
+            self._loop.call_soon(self.flush)
+
     def writelines(self, lines: Any) -> None:
         for line in lines:
             self.write(line)

@@ -20,7 +20,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from ringfence.core.errors import UnavailableError
-from ringfence.gateway.redisclient import LeanRedis
+from ringfence.gateway.redisclient import LeanRedis, _Reply
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,60 @@ class LimitDecision:
     limit: int
     remaining: int
     reset_seconds: int
+
+
+def _unavailable(exc: BaseException) -> UnavailableError:
+    return UnavailableError(
+        f"rate-limit storage unavailable ({type(exc).__name__})", code="ratelimit_unavailable"
+    )
+
+
+def _decision(item: RateLimitItem, count: int, ttl: int) -> LimitDecision:
+    reset = ttl if ttl > 0 else item.get_expiry()
+    return LimitDecision(
+        count <= item.amount, item.amount, max(0, item.amount - count), max(1, reset)
+    )
+
+
+class PendingHit:
+    """A rate-limit hit in flight (``RateLimiter.begin``)."""
+
+    __slots__ = ("_identifiers", "_item", "_key", "_limiter", "_reply")
+
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        item: RateLimitItem,
+        identifiers: tuple[str, ...],
+        reply: _Reply | None = None,
+        key: str = "",
+    ) -> None:
+        self._limiter = limiter
+        self._item = item
+        self._identifiers = identifiers
+        self._reply = reply  # the lean Redis command already sent, or None: hit on decision()
+        self._key = key
+
+    async def decision(self) -> LimitDecision:
+        reply = self._reply
+        if reply is None:  # not sent yet (memory storage, or Redis not connected): hit now
+            return await self._limiter.hit(self._item, *self._identifiers)
+        self._reply = None
+        lean = self._limiter._lean
+        assert lean is not None
+        item = self._item
+        try:
+            count, ttl = await lean.incr_expire_ttl_reply(
+                await reply.result(), self._key, item.get_expiry()
+            )
+        except Exception as exc:
+            raise _unavailable(exc) from None
+        return _decision(item, count, ttl)
+
+    def discard(self) -> None:
+        if self._reply is not None:
+            self._reply.discard()
+            self._reply = None
 
 
 class RateLimiter:
@@ -81,14 +135,8 @@ class RateLimiter:
             try:
                 count, ttl = await self._lean.incr_expire_ttl(self._lean_prefix + key, expiry)
             except Exception as exc:
-                raise UnavailableError(
-                    f"rate-limit storage unavailable ({type(exc).__name__})",
-                    code="ratelimit_unavailable",
-                ) from None
-            reset = ttl if ttl > 0 else expiry
-            return LimitDecision(
-                count <= item.amount, item.amount, max(0, item.amount - count), max(1, reset)
-            )
+                raise _unavailable(exc) from None
+            return _decision(item, count, ttl)
         try:
             count = await self.storage.incr(key, expiry)
             allowed = count <= item.amount
@@ -103,6 +151,19 @@ class RateLimiter:
                 code="ratelimit_unavailable",
             ) from None
         return LimitDecision(allowed, item.amount, max(0, item.amount - count), reset)
+
+    def begin(self, item: RateLimitItem, *identifiers: str) -> PendingHit:
+        """``hit`` started now: with Redis the command leaves at once, so the gateway can
+        read and check the body while Redis answers. Finish with ``await pending.decision()``
+        before anything is forwarded, or ``pending.discard()`` if the request is abandoned.
+        """
+        if self._lean is not None:
+            key = self._lean_prefix + item.key_for(*identifiers)
+            expiry = item.get_expiry()
+            reply = self._lean.begin_incr_expire_ttl(key, expiry)
+            if reply is not None:
+                return PendingHit(self, item, identifiers, reply, key)
+        return PendingHit(self, item, identifiers)
 
     async def ping(self) -> bool:
         if self._lean is not None:

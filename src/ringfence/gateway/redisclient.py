@@ -150,6 +150,32 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(err)
 
 
+class _Reply:
+    """A command already sent; its reply is awaited later (``LeanRedis.send_now``)."""
+
+    __slots__ = ("fut", "timer")
+
+    def __init__(self, fut: asyncio.Future[Any], timer: asyncio.TimerHandle) -> None:
+        self.fut = fut
+        self.timer = timer
+
+    async def result(self) -> Any:
+        try:
+            return await self.fut
+        except TimeoutError:
+            raise RedisUnavailable("Redis did not answer in time") from None
+        finally:
+            self.timer.cancel()
+
+    def discard(self) -> None:
+        self.timer.cancel()
+        if self.fut.done():
+            if not self.fut.cancelled():
+                self.fut.exception()  # retrieved: no "never retrieved" warning
+        else:
+            self.fut.cancel()  # a late reply finds it done and is skipped
+
+
 def _incr_args(key: str, expiry: int, amount: int) -> tuple[bytes, ...]:
     return (b"1", key.encode(), str(expiry).encode(), str(amount).encode())
 
@@ -235,6 +261,27 @@ class LeanRedis:
         proto.transport.write(cmd)
         return fut
 
+    def send_now(self, cmd: bytes) -> _Reply | None:
+        """Send ``cmd`` now on the open connection and return its pending reply (``None``
+        when there is no open connection: use ``call``, which connects).
+
+        The caller does other work and then awaits ``_Reply.result``; or, if it gives up,
+        calls ``_Reply.discard`` (the reply is then read and dropped, as for a cancelled
+        caller).
+        """
+        proto = self._proto
+        if proto is None or proto.closed or proto.transport is None:
+            return None
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        proto.pending.append(fut)
+        transport = proto.transport
+        if isinstance(transport, CorkedTransport):
+            transport.write_now(cmd)
+        else:
+            transport.write(cmd)
+        loop = asyncio.get_running_loop()
+        return _Reply(fut, loop.call_at(loop.time() + self.timeout, _expire, fut))
+
     async def call(self, cmd: bytes) -> Any:
         """Send one encoded command; the reply (an error reply is returned, not raised)."""
         proto = self._proto
@@ -278,6 +325,16 @@ class LeanRedis:
     async def incr_expire_ttl(self, key: str, expiry: int, amount: int = 1) -> tuple[int, int]:
         """Atomic fixed-window hit: (count after this hit, seconds until the window resets)."""
         reply = await self.call(self._evalsha(key, expiry, amount))
+        return await self.incr_expire_ttl_reply(reply, key, expiry, amount)
+
+    def begin_incr_expire_ttl(self, key: str, expiry: int, amount: int = 1) -> _Reply | None:
+        """``incr_expire_ttl`` sent now; finish with ``incr_expire_ttl_reply(await
+        reply.result(), ...)``. ``None`` when not connected."""
+        return self.send_now(self._evalsha(key, expiry, amount))
+
+    async def incr_expire_ttl_reply(
+        self, reply: Any, key: str, expiry: int, amount: int = 1
+    ) -> tuple[int, int]:
         if isinstance(reply, RedisErrorReply) and str(reply).startswith("NOSCRIPT"):
             args = _incr_args(key, expiry, amount)
             reply = await self.call(_command(b"EVAL", INCR_EXPIRE_TTL, *args))

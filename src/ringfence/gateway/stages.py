@@ -34,7 +34,7 @@ from ringfence.gateway.policy import (
     IntegrationInfo,
     PolicySnapshot,
 )
-from ringfence.gateway.ratelimit import LimitDecision, RateLimiter
+from ringfence.gateway.ratelimit import LimitDecision, PendingHit, RateLimiter
 from ringfence.gateway.tokens import cert_thumbprint
 
 HOP_BY_HOP = frozenset(
@@ -222,11 +222,22 @@ def _scope_challenge(scopes: frozenset[str]) -> bytes:
 # -- rate limit ------------------------------------------------------------------------------
 
 
-async def rate_limit(ex: Exchange, limiter: RateLimiter) -> None:
+def begin_rate_limit(ex: Exchange, limiter: RateLimiter) -> PendingHit | None:
+    """The route's limit hit, sent now (see ``RateLimiter.begin``); None without a limit."""
+    route, integ = ex.route, ex.integration
+    assert route is not None and integ is not None
+    if route.rate_limit is None:
+        return None
+    return limiter.begin(route.rate_limit, route.name, integ.id)
+
+
+async def finish_rate_limit(ex: Exchange, limiter: RateLimiter, pending: PendingHit | None) -> None:
+    """The verdict of ``begin_rate_limit``'s hit, then the operation's quota (only when the
+    route's limit allowed the request, so a refused request never counts against it)."""
     route, op, integ = ex.route, ex.op, ex.integration
     assert route is not None and op is not None and integ is not None
-    if route.rate_limit is not None:
-        ex.limit = await limiter.hit(route.rate_limit, route.name, integ.id)
+    if pending is not None:
+        ex.limit = await pending.decision()
         if not ex.limit.allowed:
             raise Deny(
                 429, "rate_limited", "rate limit exceeded", headers=limit_headers(ex.limit, True)
