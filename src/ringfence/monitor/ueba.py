@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,16 +50,6 @@ class UebaConfig:
     min_peers: int = 5
 
 
-# term name → how to read it from an event
-_TERMS: dict[str, Callable[[Event], str | None]] = {
-    "source IP": lambda e: e.src_ip,
-    "country": lambda e: _get(e.ocsf, "src_endpoint", "location", "country"),
-    "user agent": lambda e: _get(e.ocsf, "http_request", "user_agent"),
-    "endpoint": lambda e: _get(e.ocsf, "api", "operation") if e.source == "ringfence" else None,
-    "destination app": lambda e: _get(e.ocsf, "dst_endpoint", "hostname"),
-}
-
-
 def _get(d: Any, *path: str) -> str | None:
     for p in path:
         if not isinstance(d, dict):
@@ -70,12 +60,19 @@ def _get(d: Any, *path: str) -> str | None:
 
 def robust_z(x: float, history: Sequence[float]) -> tuple[float, float, float]:
     """(z, median, MAD); MAD 0 falls back to the mean absolute deviation (then to 1)."""
+    med, mad = robust_scale(history)
+    return 0.6745 * (x - med) / mad, med, mad
+
+
+def robust_scale(history: Sequence[float]) -> tuple[float, float]:
+    """(median, MAD) of ``history`` as ``robust_z`` uses them: an hour's volume checks score
+    every event of the hour against the same history, so they compute this once per hour."""
     med = statistics.median(history)
     mad = statistics.median([abs(h - med) for h in history])
     if mad == 0:
         mean_ad = sum(abs(h - med) for h in history) / len(history)
         mad = mean_ad / 0.7979 if mean_ad else 1.0  # MeanAD → MAD-equivalent scale
-    return 0.6745 * (x - med) / mad, med, mad
+    return med, mad
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -136,22 +133,40 @@ class Ueba:
 
     # -- analysis -------------------------------------------------------------------------
     def analyse(self, events: Sequence[Event]) -> None:
+        """Every event in time order, as if one by one; each entity's baselines are looked up
+        once per batch (not once per event and signal), and its derived sums (hour-of-week
+        totals, the volume history's median and MAD) are computed once per batch or hour."""
         findings: list[Finding] = []
-        for e in sorted(events, key=lambda x: x.time):
-            if not e.actor:
+        cfg = self.cfg
+        warmup_s = cfg.warmup_days * 86400
+        warmup_events = cfg.warmup_events
+        entities: dict[str, _Baselines] = {}
+        peers: dict[str, dict[str, Any]] = {}
+        for e in sorted(events, key=_event_time):
+            actor = e.actor
+            if not actor:
                 continue
-            profile = self._state(e.actor, "profile")
+            b = entities.get(actor)
+            if b is None:
+                b = entities[actor] = _Baselines(
+                    self._state(actor, "profile"),
+                    self._state(actor, "terms"),
+                    self._state(actor, "hourly"),
+                    self._state(actor, "hour_of_week"),
+                )
             ts = e.time.timestamp()
+            profile = b.profile
             first = profile.setdefault("first_seen", ts)
-            profile["events"] = int(profile.get("events", 0)) + 1
-            warm = (
-                ts - float(first) >= self.cfg.warmup_days * 86400
-                and profile["events"] > self.cfg.warmup_events
-            )
-            findings.extend(self._new_terms(e, warm))
-            findings.extend(self._volume(e, warm))
-            findings.extend(self._hour_of_week(e, warm))
-            findings.extend(self._peers(e))
+            n = profile["events"] = int(profile.get("events", 0)) + 1
+            warm = ts - float(first) >= warmup_s and n > warmup_events
+            hour = int(ts // 3600)
+            self._new_terms(e, b.terms, ts, warm, findings)
+            self._volume(e, b, hour, warm, findings)
+            self._hour_of_week(e, b, hour, warm, findings)
+            peer_state = peers.get(e.source)
+            if peer_state is None:
+                peer_state = peers[e.source] = self._state(f"peers:{e.source}", "hourly")
+            self._peers(e, peer_state, hour, findings)
             if e.class_uid == 3002:
                 findings.extend(self._travel(e))
         self._flush()
@@ -174,13 +189,11 @@ class Ueba:
             extra={"signal": signal, **extra},
         )
 
-    def _new_terms(self, e: Event, warm: bool) -> list[Finding]:
-        out: list[Finding] = []
-        st = self._state(e.actor or "?", "terms")
-        ts = e.time.timestamp()
+    def _new_terms(
+        self, e: Event, st: dict[str, Any], ts: float, warm: bool, out: list[Finding]
+    ) -> None:
         horizon = ts - self.cfg.new_term_days * 86400
-        for name, read in _TERMS.items():
-            value = read(e)
+        for name, value in _terms_of(e):
             if value is None:
                 continue
             seen: dict[str, float] = st.setdefault(name, {})
@@ -207,11 +220,9 @@ class Ueba:
                 oldest = sorted(seen.items(), key=lambda kv: kv[1])
                 for k, _ in oldest[: len(seen) - self.cfg.max_terms]:
                     del seen[k]
-        return out
 
-    def _volume(self, e: Event, warm: bool) -> list[Finding]:
-        st = self._state(e.actor or "?", "hourly")
-        hour = int(e.time.timestamp() // 3600)
+    def _volume(self, e: Event, b: _Baselines, hour: int, warm: bool, out: list[Finding]) -> None:
+        st = b.hourly
         cur = st.get("hour")
         if cur is not None and hour > cur:
             hist: dict[str, list[float]] = st.setdefault("history", {})
@@ -222,22 +233,26 @@ class Ueba:
                 h.extend([0.0] * min(hour - cur - 1, 168))
                 del h[:-336]
             st.update({"hour": hour, "requests": 0, "records": 0, "alerted": []})
+            b.volume_scale.clear()  # the history changed
         elif cur is None:
             st.update({"hour": hour, "requests": 0, "records": 0, "alerted": []})
         elif hour < cur:
-            return []  # late event for a closed hour: counted nowhere, never alerts
+            return  # late event for a closed hour: counted nowhere, never alerts
         st["requests"] = int(st.get("requests", 0)) + 1
         records = _get(e.raw, "records") if e.source == "ringfence" else None
         st["records"] = int(st.get("records", 0)) + (int(float(records)) if records else 0)
         if not warm:
-            return []
-        out: list[Finding] = []
+            return
         for metric in ("requests", "records"):
             history = st.get("history", {}).get(metric, [])
             if len(history) < self.cfg.min_history_hours or metric in st["alerted"]:
                 continue
             x = float(st[metric])
-            z, med, _ = robust_z(x, history)
+            scale = b.volume_scale.get(metric)
+            if scale is None:
+                scale = b.volume_scale[metric] = robust_scale(history)
+            med, mad = scale
+            z = 0.6745 * (x - med) / mad  # robust_z(x, history), the same arithmetic
             if z > self.cfg.z_threshold and x > med + 10:
                 st["alerted"].append(metric)
                 verb = "made" if metric == "requests" else "read"
@@ -254,45 +269,49 @@ class Ueba:
                         z=round(z, 2),
                     )
                 )
-        return out
 
-    def _hour_of_week(self, e: Event, warm: bool) -> list[Finding]:
-        st = self._state(e.actor or "?", "hour_of_week")
-        t = e.time.astimezone(UTC)
-        slot = t.weekday() * 24 + t.hour
+    def _hour_of_week(
+        self, e: Event, b: _Baselines, hour: int, warm: bool, out: list[Finding]
+    ) -> None:
+        st = b.hour_of_week
+        # ``hour`` counts hours since the epoch (a Thursday, weekday 3) in UTC
+        hod = hour % 24
+        slot = ((hour // 24 + 3) % 7) * 24 + hod
         bins: list[int] = st.setdefault("bins", [0] * 168)
-        total = sum(bins)
-        out: list[Finding] = []
         # Unusual = this hour of the week never used AND this hour of the day (any weekday)
         # under 1% of the history: a new weekday at the usual hours is not an anomaly.
-        at_hour = sum(bins[d * 24 + t.hour] for d in range(7))
-        if warm and total >= self.cfg.warmup_events and bins[slot] == 0 and at_hour < 0.01 * total:
-            day = t.strftime("%Y-%m-%d")
-            if st.get("alerted") != f"{day}:{slot}":
-                st["alerted"] = f"{day}:{slot}"
-                out.append(
-                    self._finding(
-                        e,
-                        "unusual_hour",
-                        f"{e.actor} active at an unusual hour",
-                        f"{e.actor} active {_DAYS[t.weekday()]} {t.hour:02d}:00 UTC; 0 of "
-                        f"{total:,} previous events in this hour of the week, {at_hour} at "
-                        f"{t.hour:02d}:00 on any day",
-                        "medium",
-                        slot=slot,
+        if warm:
+            if b.bins_total is None:
+                b.bins_total = sum(bins)
+                b.bins_by_hour = [sum(bins[d * 24 + h] for d in range(7)) for h in range(24)]
+            total, at_hour = b.bins_total, b.bins_by_hour[hod]
+            if total >= self.cfg.warmup_events and bins[slot] == 0 and at_hour < 0.01 * total:
+                t = e.time.astimezone(UTC)
+                day = t.strftime("%Y-%m-%d")
+                if st.get("alerted") != f"{day}:{slot}":
+                    st["alerted"] = f"{day}:{slot}"
+                    out.append(
+                        self._finding(
+                            e,
+                            "unusual_hour",
+                            f"{e.actor} active at an unusual hour",
+                            f"{e.actor} active {_DAYS[t.weekday()]} {t.hour:02d}:00 UTC; 0 "
+                            f"of {total:,} previous events in this hour of the week, "
+                            f"{at_hour} at {t.hour:02d}:00 on any day",
+                            "medium",
+                            slot=slot,
+                        )
                     )
-                )
         bins[slot] += 1
-        return out
+        if b.bins_total is not None:
+            b.bins_total += 1
+            b.bins_by_hour[hod] += 1
 
-    def _peers(self, e: Event) -> list[Finding]:
+    def _peers(self, e: Event, st: dict[str, Any], hour: int, out: list[Finding]) -> None:
         """Peer-group comparison: when an hour closes, each entity's request count in it is
         compared with the other entities of the same source (integrations through the
         gateway, people in Okta ...): robust z over the peers, at least ``min_peers`` of them."""
-        st = self._state(f"peers:{e.source}", "hourly")
-        hour = int(e.time.timestamp() // 3600)
         cur = st.get("hour")
-        out: list[Finding] = []
         if cur is not None and hour > cur:
             counts: dict[str, int] = st.get("counts", {})
             if len(counts) > self.cfg.min_peers:
@@ -318,10 +337,9 @@ class Ueba:
         elif cur is None:
             st.update({"hour": hour, "counts": {}})
         elif hour < cur:
-            return out
+            return
         counts = st["counts"]
         counts[e.actor or "?"] = int(counts.get(e.actor or "?", 0)) + 1
-        return out
 
     def _travel(self, e: Event) -> list[Finding]:
         coords = (e.ocsf.get("src_endpoint") or {}).get("location", {}).get("coordinates")
@@ -360,3 +378,65 @@ class Ueba:
                 kmh=round(kmh),
             )
         ]
+
+
+class _Baselines:
+    """One entity's persisted states for the length of a batch (the same dicts as the state
+    cache's), with sums derived from them: computed on first use, kept up to date by the
+    signals that change the states, dropped with the batch."""
+
+    __slots__ = (
+        "bins_by_hour",
+        "bins_total",
+        "hour_of_week",
+        "hourly",
+        "profile",
+        "terms",
+        "volume_scale",
+    )
+
+    def __init__(
+        self,
+        profile: dict[str, Any],
+        terms: dict[str, Any],
+        hourly: dict[str, Any],
+        hour_of_week: dict[str, Any],
+    ) -> None:
+        self.profile = profile
+        self.terms = terms
+        self.hourly = hourly
+        self.hour_of_week = hour_of_week
+        # (median, MAD) of the volume history per metric, until the history changes
+        self.volume_scale: dict[str, tuple[float, float]] = {}
+        # sum of the hour-of-week bins, and per hour of the day (any weekday)
+        self.bins_total: int | None = None
+        self.bins_by_hour: list[int] = []
+
+
+def _event_time(e: Event) -> datetime:
+    return e.time
+
+
+def _terms_of(e: Event) -> tuple[tuple[str, str | None], ...]:
+    """(term name, value) of an event: source IP, country, user agent, endpoint (gateway
+    events only), destination app; None where the event has none."""
+    ocsf = e.ocsf
+    src = ocsf.get("src_endpoint")
+    loc = src.get("location") if isinstance(src, dict) else None
+    req = ocsf.get("http_request")
+    dst = ocsf.get("dst_endpoint")
+    api = ocsf.get("api") if e.source == "ringfence" else None
+    return (
+        ("source IP", e.src_ip),
+        ("country", _leaf(loc.get("country")) if isinstance(loc, dict) else None),
+        ("user agent", _leaf(req.get("user_agent")) if isinstance(req, dict) else None),
+        ("endpoint", _leaf(api.get("operation")) if isinstance(api, dict) else None),
+        ("destination app", _leaf(dst.get("hostname")) if isinstance(dst, dict) else None),
+    )
+
+
+def _leaf(d: Any) -> str | None:
+    """What ``_get`` returns for the value at the end of its path."""
+    if type(d) is str:
+        return d or None
+    return str(d) if isinstance(d, str | int | float) and d != "" else None
