@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from sqlalchemy import text
 
 from ringfence.core.errors import ValidationError
 from ringfence.monitor.ingest import ingest
@@ -32,6 +33,32 @@ def test_store_is_idempotent_by_event_id(store: Store) -> None:
     again = es.store_events(events[:5] + okta_events(31, NOW - timedelta(days=3))[30:], NOW)
     assert len(again) == 1
     assert es.count() == 31 == es.count_distinct_ids()
+
+
+def test_large_bodies_are_stored_whole_and_compressed_with_lz4_on_postgres(store: Store) -> None:
+    """A body over PostgreSQL's ~2 KB TOAST threshold is compressed; with lz4 where the server
+    has it (cheaper to write than pglz), and it reads back exactly as it was."""
+    es = EventStore(store)
+    big = okta_events(1, NOW)[0]
+    big.raw["padding"] = "".join(f"{i:05d} no secret here; " for i in range(400))  # ~9 KB
+    (small,) = parser_for("github")(R.github())  # ~1 KB: stored as it is
+    assert es.store_events([big, small], NOW) == [big.id, small.id]
+    (found,) = es.hunt(HuntQuery(entity=big.actor, filters=[FieldFilter.parse("raw.uuid=u-0")]))
+    assert found.raw == big.raw and found.ocsf == big.ocsf
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn:
+            lz4 = conn.execute(
+                text(
+                    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                    "WHERE name = 'default_toast_compression'"
+                )
+            ).scalar()
+            methods = dict(
+                conn.execute(
+                    text("SELECT id, pg_column_compression(body) FROM monitor_events")
+                ).all()
+            )
+        assert methods == {big.id: "lz4" if lz4 else "pglz", small.id: None}
 
 
 def test_postgres_creates_one_partition_per_day(store: Store) -> None:
