@@ -121,3 +121,26 @@ def test_phone_validator_is_unchanged_for_the_corpus_numbers() -> None:
         if not 7 <= len(digits) <= 15 or v.all_same(digits):
             continue
         assert v.phone(val) == reference_valid(val), val
+
+
+def test_every_length_in_shared_calling_codes_agrees_with_phonenumbers() -> None:
+    """Calling codes shared by several regions (+1 has 25) at every national length: the
+    region loop only looks at the plans that can decide that length (_CANDIDATE_PLANS)."""
+    r = random.Random(5)
+    values: list[str] = []
+    for cc, regions in sorted(pn.COUNTRY_CODE_TO_REGION_CODE.items()):
+        if len(regions) < 2:
+            continue
+        starts = [""]
+        for region in regions:
+            for kind in range(12):
+                ex = pn.example_number_for_type(region, kind)
+                if ex is not None:
+                    starts.append(str(ex.national_number))
+        for length in range(2, 18):
+            for head in starts:
+                head = head[: r.randint(0, min(len(head), length))]
+                tail = "".join(r.choice("0123456789") for _ in range(length - len(head)))
+                values.append(f"+{cc} {head}{tail}")
+    decided, valid = _check(values)
+    assert decided > 0.8 * len(values) and valid > 100

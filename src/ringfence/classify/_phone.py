@@ -49,7 +49,7 @@ class _Plan:
     """One region's numbering plan: its general description and the type descriptions, each
     a set of possible lengths and a pattern compiled on first use (as phonenumbers does)."""
 
-    __slots__ = ("_general", "_types", "leading", "prefix")
+    __slots__ = ("_general", "_types", "leading", "lengths", "prefix")
 
     def __init__(self, md: Any) -> None:
         self.prefix = (
@@ -60,21 +60,30 @@ class _Plan:
         same = md.same_mobile_and_fixed_line_pattern  # then mobile adds nothing to fixed line
         descs = (_Desc.of(getattr(md, t)) for t in _TYPES if not (t == "mobile" and same))
         self._types = tuple(d for d in descs if d is not None)
+        # The national number lengths this plan can accept at all (None: any, the general
+        # description lists none); empty when it accepts nothing.
+        general = self._general
+        self.lengths: frozenset[int] | None = (
+            frozenset() if general is None else general.lengths or None
+        )
 
     def valid(self, nsn: str) -> bool:
         """``_number_type_helper(nsn, md) != UNKNOWN``: the general description and any type."""
         if self._general is None or not self._general.matches(nsn):
             return False
-        return any(d.matches(nsn) for d in self._types)
+        for d in self._types:  # noqa: SIM110 - a loop: no generator frame per number
+            if d.matches(nsn):
+                return True
+        return False
 
 
 class _Desc:
     """``_is_number_matching_desc``: a listed possible length, then a full match."""
 
-    __slots__ = ("_lengths", "_pattern", "_rx")
+    __slots__ = ("_pattern", "_rx", "lengths")
 
     def __init__(self, lengths: frozenset[int], pattern: str) -> None:
-        self._lengths = lengths
+        self.lengths = lengths
         self._pattern = pattern
         self._rx: re.Pattern[str] | None = None
 
@@ -86,7 +95,7 @@ class _Desc:
         return cls(frozenset(desc.possible_length), str(desc.national_number_pattern))
 
     def matches(self, nsn: str) -> bool:
-        if self._lengths and len(nsn) not in self._lengths:
+        if self.lengths and len(nsn) not in self.lengths:
             return False
         rx = self._rx
         if rx is None:
@@ -95,6 +104,13 @@ class _Desc:
 
 
 _PLANS: dict[str, _Plan | None] = {}
+# Per (calling code, national number length): the plans of the code's regions, in order,
+# that the region loop of international_valid must look at for a number of that length. A
+# plan without leading digits whose general description refuses the length adds nothing
+# (its ``valid`` is False), so it is left out; one with leading digits stays (when they
+# match, its answer is final, even False) unless no later plan could say True. +1 has 25
+# regions. Metadata only, never a value.
+_CANDIDATE_PLANS: dict[tuple[int, int], tuple[_Plan, ...]] = {}
 
 
 def _plan_for(region: str, cc: int) -> _Plan | None:
@@ -136,18 +152,38 @@ def international_valid(value: str) -> bool | None:
         return False
     if len(regions) == 1:
         return main.valid(nsn)
+    key = (cc, len(nsn))
+    plans = _CANDIDATE_PLANS.get(key)
+    if plans is None:
+        plans = _candidate_plans(regions, cc, len(nsn))
     # region_code_for_number: the first region whose leading digits match, or (without
     # leading digits) whose plan the number fits; then that region's plan decides.
-    for region in regions:
-        plan = _plan_for(region, cc)
-        if plan is None:
-            continue
+    for plan in plans:
         if plan.leading is not None:
             if plan.leading.match(nsn) is not None:
                 return plan.valid(nsn)
         elif plan.valid(nsn):
             return True
     return False
+
+
+def _candidate_plans(regions: Any, cc: int, length: int) -> tuple[_Plan, ...]:
+    """The plans of ``cc``'s regions (in order) that can decide a number of ``length``."""
+    plans: list[_Plan] = []
+    for region in regions:
+        plan = _plan_for(region, cc)
+        if plan is None:
+            continue  # the loop skips a region without metadata
+        if plan.leading is None and plan.lengths is not None and length not in plan.lengths:
+            continue  # its valid() is False for this length
+        plans.append(plan)
+    # Past the last plan that can accept the length, every plan answers False whether its
+    # leading digits match or not, and so does the end of the loop: drop that tail.
+    last = max(
+        (i for i, p in enumerate(plans) if p.lengths is None or length in p.lengths), default=-1
+    )
+    got = _CANDIDATE_PLANS[(cc, length)] = tuple(plans[: last + 1])
+    return got
 
 
 def reference_valid(value: str) -> bool:
