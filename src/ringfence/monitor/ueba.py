@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -193,31 +194,33 @@ class Ueba:
         self, e: Event, st: dict[str, Any], ts: float, warm: bool, out: list[Finding]
     ) -> None:
         horizon = ts - self.cfg.new_term_days * 86400
+        limit = self.cfg.max_terms * 1.25
         for name, value in _terms_of(e):
             if value is None:
                 continue
-            seen: dict[str, float] = st.setdefault(name, {})
+            seen: dict[str, float] | None = st.get(name)
+            if seen is None:
+                seen = st.setdefault(name, {})
             last = seen.get(value)
             if (last is None or last < horizon) and warm and seen:
                 known = sum(1 for t in seen.values() if t >= horizon)
-            else:
-                known = 0
-            if known:
-                out.append(
-                    self._finding(
-                        e,
-                        f"new_{name.replace(' ', '_')}",
-                        f"New {name} for {e.actor}",
-                        f"{e.actor} used a new {name} {value}; {known} known in "
-                        f"{self.cfg.new_term_days} days",
-                        "medium" if name != "country" else "high",
-                        value=value,
-                        known=known,
+                if known:
+                    out.append(
+                        self._finding(
+                            e,
+                            f"new_{name.replace(' ', '_')}",
+                            f"New {name} for {e.actor}",
+                            f"{e.actor} used a new {name} {value}; {known} known in "
+                            f"{self.cfg.new_term_days} days",
+                            "medium" if name != "country" else "high",
+                            value=value,
+                            known=known,
+                        )
                     )
-                )
             seen[value] = ts
-            if len(seen) > self.cfg.max_terms * 1.25:  # trim in chunks: amortised cost
-                oldest = sorted(seen.items(), key=lambda kv: kv[1])
+            if len(seen) > limit:  # trim in chunks: amortised cost
+                # the oldest first, ties in insertion order (a stable sort on the time)
+                oldest = sorted(seen.items(), key=itemgetter(1))
                 for k, _ in oldest[: len(seen) - self.cfg.max_terms]:
                     del seen[k]
 
