@@ -162,10 +162,18 @@ def test_serve_refuses_half_a_tls_configuration(gw_runtime: Runtime, tmp_path: P
 
 
 def test_serve_ignores_client_forwarded_headers(gw_runtime: Runtime, monkeypatch: Any) -> None:
-    import uvicorn
+    from ringfence.gateway import workers
 
     seen: dict[str, Any] = {}
-    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: seen.update(kw))
+
+    class Recorder:
+        def __init__(self, options: dict[str, Any], *args: Any, **kw: Any) -> None:
+            seen.update(options)
+
+        def run(self) -> int:
+            return 0
+
+    monkeypatch.setattr(workers, "WorkerSupervisor", Recorder)
     r = runner.invoke(app, _args(gw_runtime, "gateway", "serve", "--port", "18443"))
     assert r.exit_code == 0, r.output
     # A loopback client must not be able to pick its own address with X-Forwarded-For.

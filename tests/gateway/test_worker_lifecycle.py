@@ -279,3 +279,34 @@ def test_sighup_serves_a_new_certificate_and_a_broken_one_leaves_the_workers_ser
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_the_default_single_worker_is_supervised_and_survives_sighup(
+    gw_runtime: Runtime, tmp_path: Path
+) -> None:
+    """``gateway serve`` without ``--workers`` (one worker): an operator's SIGHUP replaces
+    the worker instead of ending the gateway, with clients connecting throughout."""
+    log = tmp_path / "gateway.err"
+    with log.open("wb") as err:
+        proc, port = _serve(gw_runtime, stderr=err)
+    proc.log_path = log
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        _wait(lambda: len(_children(proc.pid)) == 1 and _get(url) == 200, 60, "start", proc)
+        time.sleep(workers.HEARTBEAT_INTERVAL * 2)
+        first = _children(proc.pid)
+        clients = _Clients(url)
+        clients.start()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGHUP)
+        _wait(lambda: not (_children(proc.pid) & first), 90, "the restart", proc)
+        _wait(lambda: len(_children(proc.pid)) == 1, 30, "one worker", proc)
+        time.sleep(0.3)
+        clients.done.set()
+        clients.join(timeout=20)
+        assert len(clients.results) > 5
+        assert set(clients.results) == {200}, sorted(set(clients.results))
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0

@@ -40,8 +40,7 @@ def serve(
         typer.Option(
             min=2.0,
             max=3600.0,
-            help="With --workers > 1: a worker whose event loop is silent this long (seconds)"
-            " is killed and restarted.",
+            help="A worker whose event loop is silent this long (seconds) is killed and restarted.",
         ),
     ] = 30.0,
     redis_url: Annotated[
@@ -56,12 +55,10 @@ def serve(
 ) -> None:
     """Run the gateway with uvicorn (uvloop + httptools, one write per response).
 
-    With --workers > 1, `kill -HUP <pid>` replaces the workers one at a time (new TLS
-    certificate, settings, code) without refusing a connection."""
+    `kill -HUP <pid>` replaces the workers one at a time (new TLS certificate, settings,
+    code) without refusing a connection."""
     import os
     import ssl
-
-    import uvicorn
 
     if (tls_cert is None) != (tls_key is None):
         raise ValidationError("--tls-cert and --tls-key go together")
@@ -110,12 +107,10 @@ def serve(
         "ssl_ca_certs": str(client_ca) if client_ca else None,
         "ssl_cert_reqs": ssl.CERT_REQUIRED if client_ca and tls_cert else ssl.CERT_NONE,
     }
-    if workers == 1:
-        uvicorn.run(**options)
-        return
-    # Several workers: a supervisor accepts and deals each connection to the next worker, so
-    # they are spread instead of all going to the first worker that wakes; it restarts dead
-    # and unresponsive workers, and SIGHUP replaces them one at a time (gateway/workers.py).
+    # A supervisor accepts and deals each connection to the next worker, so they are spread
+    # instead of all going to the first worker that wakes; it restarts dead and unresponsive
+    # workers, and SIGHUP replaces them one at a time (gateway/workers.py). Also with one
+    # worker: an operator's SIGHUP (new certificate) must not end the gateway.
     from ringfence.gateway.workers import WorkerSupervisor
 
     supervisor = WorkerSupervisor(options, host, port, workers, worker_timeout=worker_timeout)
