@@ -21,7 +21,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import ValidationError
-from ringfence.monitor.events import Event
+from ringfence.monitor.events import Event, document_body
 from ringfence.monitor.models import DeadLetter, MonitorEvent
 from ringfence.store.db import Store
 
@@ -49,8 +49,9 @@ def _row(e: Event, now: datetime) -> dict[str, Any]:
 
 
 def encode_body(e: Event) -> bytes:
-    """What ``monitor_events.body`` holds: the OCSF object and the vendor record, as JSON."""
-    return orjson.dumps({"ocsf": e.ocsf, "raw": e.raw})
+    """What ``monitor_events.body`` holds: the OCSF object and the vendor record, as JSON
+    (made when the event was decoded from the bus, else now)."""
+    return e.body if e.body is not None else document_body(e.ocsf, e.raw)
 
 
 def row_to_event(r: MonitorEvent) -> Event:
