@@ -446,7 +446,13 @@ def main() -> int:
                         str(Path(sys.executable).parent / "py-spy"),
                         "record",
                         "--subprocesses",
-                        "--nonblocking",
+                        # --native (C frames; py-spy then has to pause the process to
+                        # sample, which slows it) with RINGFENCE_BENCH_SPY_NATIVE=1
+                        *(
+                            ["--native"]
+                            if os.environ.get("RINGFENCE_BENCH_SPY_NATIVE")
+                            else ["--nonblocking"]
+                        ),
                         "--format",
                         "raw",
                         "-r",

@@ -111,12 +111,14 @@ class _Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.pending: deque[asyncio.Future[Any]] = deque()
         self.closed = False
+        # Kept: asyncio.get_running_loop() costs a getpid() system call per use on 3.11.
+        self.loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # The commands of all requests that reach the limiter in one loop step leave in one
         # write (one system call instead of one per request); order is kept, so replies still
         # match the FIFO of futures. uvloop's transport is not an asyncio.Transport subclass.
-        corked = CorkedTransport(cast(asyncio.Transport, transport), asyncio.get_running_loop())
+        corked = CorkedTransport(cast(asyncio.Transport, transport), self.loop)
         self.transport = cast(asyncio.Transport, corked)
 
     def data_received(self, data: bytes) -> None:
@@ -256,7 +258,7 @@ class LeanRedis:
     def _send(proto: _Protocol, cmd: bytes) -> asyncio.Future[Any]:
         if proto.closed or proto.transport is None:
             raise RedisUnavailable("connection to Redis lost")
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Any] = proto.loop.create_future()
         proto.pending.append(fut)
         proto.transport.write(cmd)
         return fut
@@ -272,14 +274,14 @@ class LeanRedis:
         proto = self._proto
         if proto is None or proto.closed or proto.transport is None:
             return None
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = proto.loop
+        fut: asyncio.Future[Any] = loop.create_future()
         proto.pending.append(fut)
         transport = proto.transport
         if isinstance(transport, CorkedTransport):
             transport.write_now(cmd)
         else:
             transport.write(cmd)
-        loop = asyncio.get_running_loop()
         return _Reply(fut, loop.call_at(loop.time() + self.timeout, _expire, fut))
 
     async def call(self, cmd: bytes) -> Any:
@@ -291,7 +293,7 @@ class LeanRedis:
         # about half of an ``asyncio.timeout`` scope (≈ 2 µs saved); a late reply finds the
         # future done and is skipped, as for a cancelled caller.
         fut = self._send(proto, cmd)
-        loop = asyncio.get_running_loop()
+        loop = proto.loop
         timer = loop.call_at(loop.time() + self.timeout, _expire, fut)
         try:
             return await fut

@@ -57,11 +57,15 @@ class _Conn(asyncio.Protocol):
     too_large: bool = False
     head_request: bool = False
     keep_alive: bool = False
+    # The connection's event loop, kept: asyncio.get_running_loop() is a getpid() system
+    # call per use on Python 3.11, and a request used it three times.
+    loop: asyncio.AbstractEventLoop | None = None
 
     # -- protocol callbacks ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio.Transport.
         self.transport = cast(asyncio.Transport, transport)
+        self.loop = asyncio.get_running_loop()
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -138,7 +142,8 @@ class _Conn(asyncio.Protocol):
         self.head_request = head_request
         self.keep_alive = False
         self.parser = httptools.HttpResponseParser(self)
-        self.waiter = asyncio.get_running_loop().create_future()
+        assert self.loop is not None
+        self.waiter = self.loop.create_future()
         self.headers = []
         self.chunks = []
         self.size = 0
@@ -206,9 +211,8 @@ class UpstreamPool:
         key = (scheme, host, port)
         is_head = head.startswith(b"HEAD ")
         conn: _Conn | None = None
-        deadline = asyncio.get_running_loop().time() + deadline_s
         try:
-            conn, response = await self._exchange(key, head, body, cap, is_head, deadline)
+            conn, response = await self._exchange(key, head, body, cap, is_head, deadline_s)
         except BaseException:
             if conn is not None and conn.transport is not None:
                 conn.transport.abort()
@@ -227,11 +231,14 @@ class UpstreamPool:
         body: bytes,
         cap: int,
         is_head: bool,
-        deadline: float,
+        deadline_s: float,
     ) -> tuple[_Conn, UpstreamResponse]:
-        """One request/response by ``deadline`` (loop time); TimeoutError when it passes."""
-        loop = asyncio.get_running_loop()
+        """One request/response within ``deadline_s`` seconds; TimeoutError when it passes."""
         conn = self._take(key)
+        loop = conn.loop if conn is not None and conn.loop is not None else None
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        deadline = loop.time() + deadline_s
         reused = conn is not None
         for attempt in (0, 1):
             if conn is None:
