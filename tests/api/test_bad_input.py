@@ -352,3 +352,16 @@ def test_a_number_past_what_the_store_or_calendar_holds_is_422_not_500(api: Api)
     r = api.client.get("/api/v1/test-overflow", headers=api.rw)
     problem = _problem(r, 422, "out_of_range")
     assert "out of range" in problem["detail"]
+
+
+def test_a_broken_server_config_file_is_a_503_naming_it_not_a_500(api: Api) -> None:
+    """monitor.yaml is the operator's file, not the caller's input: a mistake in it makes the
+    endpoint unavailable (503 problem+json naming the key) until it is fixed."""
+    (api.runtime.settings.data_dir / "monitor.yaml").write_text("sinks: 5\n")
+    r = api.client.post(
+        "/api/v1/monitor/ingest/okta",
+        content=b'{"uuid": "x"}\n',
+        headers={**api.rw, "content-type": "application/x-ndjson"},
+    )
+    body = _problem(r, 503, "config_error")
+    assert "monitor.yaml: sinks" in body["detail"]

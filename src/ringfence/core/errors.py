@@ -43,8 +43,10 @@ class RingfenceError(Exception):
 
 
 class ConfigError(RingfenceError):
+    # A server-side file (monitor.yaml, a stored detector) the operator must fix: over HTTP
+    # the service is unavailable until then (503 naming the problem), never a bare 500.
     code = "config_error"
-    status = 500
+    status = 503
     title = "Configuration error"
 
 
