@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -18,6 +20,20 @@ from tests.gateway.procs import gateway_processes, private_redis
 from tests.services import REDIS_URL, redis_prefix, unavailable
 
 pytestmark = pytest.mark.redis
+
+
+@contextmanager
+def own_keys() -> Iterator[str]:
+    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = redis_prefix()
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 def _set_limit(rt: Runtime, limit: str) -> None:
@@ -47,54 +63,47 @@ async def _token(url: str, template: Template) -> str:
 async def test_two_processes_enforce_an_exact_shared_limit(
     gw_runtime: Runtime, template: Template
 ) -> None:
-    prefix = redis_prefix()
     limit = 40
     _set_limit(gw_runtime, f"{limit}/minute")
     data_dir = gw_runtime.settings.data_dir
-    try:
-        with gateway_processes(data_dir, 2, redis_url=REDIS_URL, prefix=prefix) as (g1, g2):
-            token = await _token(g1, template)
-            headers = {"authorization": f"Bearer {token}"}
-            limits = httpx.Limits(max_connections=50)
-            async with httpx.AsyncClient(limits=limits, timeout=20) as c:
-                reqs = [
-                    c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers) for i in range(120)
-                ]
-                responses = await asyncio.gather(*reqs)
-            codes = Counter(r.status_code for r in responses)
-            assert set(codes) <= {200, 429, 503}, codes
-            # Exactly the limit is admitted. The one allowance: a Redis reply later than the
-            # limiter's timeout (seen once on the loaded CI machine at -n 2) is refused
-            # fail-closed with 503, whether or not Redis had counted it — so with 503s the
-            # admitted count may fall short by as many, never exceed the limit.
-            assert codes[503] <= 2, codes
-            assert limit - codes[503] <= codes[200] <= limit, codes
-            by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
-            assert len(by_proc) == 2  # both processes served part of the quota
-            # A token revoked at one process is refused by the other within a second.
-            assert template.a.client_secret is not None
-            async with httpx.AsyncClient(timeout=10) as c:
-                r = await c.post(
-                    g1 + "/oauth/revoke",
-                    data={"token": token},
-                    auth=(template.a.client_id, template.a.client_secret.get_secret_value()),
-                )
-                assert r.status_code == 200
-                revoked_at = time.monotonic()
-                status = 0
-                while time.monotonic() - revoked_at < 1.0:
-                    status = (await c.get(g2 + "/crm/contacts", headers=headers)).status_code
-                    if status == 401:
-                        break
-                    await asyncio.sleep(0.02)
-                assert status == 401
-                assert time.monotonic() - revoked_at < 1.0
-    finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    with (
+        own_keys() as prefix,
+        gateway_processes(data_dir, 2, redis_url=REDIS_URL, prefix=prefix) as (g1, g2),
+    ):
+        token = await _token(g1, template)
+        headers = {"authorization": f"Bearer {token}"}
+        limits = httpx.Limits(max_connections=50)
+        async with httpx.AsyncClient(limits=limits, timeout=20) as c:
+            reqs = [c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers) for i in range(120)]
+            responses = await asyncio.gather(*reqs)
+        codes = Counter(r.status_code for r in responses)
+        assert set(codes) <= {200, 429, 503}, codes
+        # Exactly the limit is admitted. The one allowance: a Redis reply later than the
+        # limiter's timeout (seen once on the loaded CI machine at -n 2) is refused
+        # fail-closed with 503, whether or not Redis had counted it — so with 503s the
+        # admitted count may fall short by as many, never exceed the limit.
+        assert codes[503] <= 2, codes
+        assert limit - codes[503] <= codes[200] <= limit, codes
+        by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
+        assert len(by_proc) == 2  # both processes served part of the quota
+        # A token revoked at one process is refused by the other within a second.
+        assert template.a.client_secret is not None
+        async with httpx.AsyncClient(timeout=10) as c:
+            r = await c.post(
+                g1 + "/oauth/revoke",
+                data={"token": token},
+                auth=(template.a.client_id, template.a.client_secret.get_secret_value()),
+            )
+            assert r.status_code == 200
+            revoked_at = time.monotonic()
+            status = 0
+            while time.monotonic() - revoked_at < 1.0:
+                status = (await c.get(g2 + "/crm/contacts", headers=headers)).status_code
+                if status == 401:
+                    break
+                await asyncio.sleep(0.02)
+            assert status == 401
+            assert time.monotonic() - revoked_at < 1.0
 
 
 async def test_killing_redis_turns_limited_routes_into_503(
@@ -142,33 +151,28 @@ async def test_refused_bodies_count_and_the_limit_verdict_comes_first(
     outcome is the same as checking the limit first: a request refused for its body counts
     against the limit and carries the RateLimit headers, and once the limit is spent a bad
     body is answered 429, not 4xx for the body."""
-    prefix = redis_prefix()
     _set_limit(gw_runtime, "3/minute")
-    try:
-        with gateway_processes(
-            gw_runtime.settings.data_dir, 1, redis_url=REDIS_URL, prefix=prefix
-        ) as (gw,):
-            token = await _token(gw, template)
-            headers = {"authorization": f"Bearer {token}"}
-            async with httpx.AsyncClient(timeout=10) as c:
-                url = gw + "/crm/contacts"
-                refused = [
-                    await c.post(url, headers=headers, json={"name": "x", "admin": True})
-                    for _ in range(2)
-                ]
-                ok = await c.post(url, headers=headers, json={"name": "x"})
-                over_bad = await c.post(url, headers=headers, json={"name": "x", "admin": True})
-                over_good = await c.post(url, headers=headers, json={"name": "x"})
-            assert [r.status_code for r in refused] == [400, 400], [r.text for r in refused]
-            assert [r.headers["ratelimit-remaining"] for r in refused] == ["2", "1"]
-            assert ok.status_code == 200 and ok.headers["ratelimit-remaining"] == "0"
-            assert over_bad.status_code == 429, over_bad.text
-            assert over_bad.json()["code"] == "rate_limited"
-            assert "retry-after" in over_bad.headers
-            assert over_good.status_code == 429
-    finally:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=prefix.rstrip(":") + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    with (
+        own_keys() as prefix,
+        gateway_processes(gw_runtime.settings.data_dir, 1, redis_url=REDIS_URL, prefix=prefix) as (
+            gw,
+        ),
+    ):
+        token = await _token(gw, template)
+        headers = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(timeout=10) as c:
+            url = gw + "/crm/contacts"
+            refused = [
+                await c.post(url, headers=headers, json={"name": "x", "admin": True})
+                for _ in range(2)
+            ]
+            ok = await c.post(url, headers=headers, json={"name": "x"})
+            over_bad = await c.post(url, headers=headers, json={"name": "x", "admin": True})
+            over_good = await c.post(url, headers=headers, json={"name": "x"})
+        assert [r.status_code for r in refused] == [400, 400], [r.text for r in refused]
+        assert [r.headers["ratelimit-remaining"] for r in refused] == ["2", "1"]
+        assert ok.status_code == 200 and ok.headers["ratelimit-remaining"] == "0"
+        assert over_bad.status_code == 429, over_bad.text
+        assert over_bad.json()["code"] == "rate_limited"
+        assert "retry-after" in over_bad.headers
+        assert over_good.status_code == 429
