@@ -36,6 +36,37 @@ static PyObject *words_cache;  /* last words -> {name -> "last name"} (see words
 static Py_ssize_t words_cached;
 static PyObject *empty_tuple;
 static PyObject *space;
+static PyObject *str_span; /* "span", interned */
+
+/* fn(a, n) / fn(a, n1, n2) without a format string (the hot loops call these per match) */
+static PyObject *call_on(PyObject *fn, PyObject *a, Py_ssize_t n) {
+    PyObject *no = PyLong_FromSsize_t(n);
+    if (no == NULL) return NULL;
+    PyObject *args[2] = {a, no};
+    PyObject *r = PyObject_Vectorcall(fn, args, 2, NULL);
+    Py_DECREF(no);
+    return r;
+}
+
+static PyObject *call_onn(PyObject *fn, PyObject *a, Py_ssize_t n1, Py_ssize_t n2) {
+    PyObject *o1 = PyLong_FromSsize_t(n1), *o2 = o1 ? PyLong_FromSsize_t(n2) : NULL;
+    if (o2 == NULL) {
+        Py_XDECREF(o1);
+        return NULL;
+    }
+    PyObject *args[3] = {a, o1, o2};
+    PyObject *r = PyObject_Vectorcall(fn, args, 3, NULL);
+    Py_DECREF(o1);
+    Py_DECREF(o2);
+    return r;
+}
+
+/* m.span(*group): group NULL for the whole match */
+static PyObject *call_span(PyObject *m, PyObject *group) {
+    PyObject *args[2] = {m, group};
+    return PyObject_VectorcallMethod(str_span, args,
+                                     (group ? 2 : 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+}
 
 typedef struct {
     PyObject *out;        /* list of Leaf */
@@ -795,7 +826,11 @@ static int confidence(Spec *sp, PyObject *leaf, Py_ssize_t start, PyObject *valu
         if (k <= sp->short_len) conf -= 0.3;
     }
     if (!(key_hit || word_hit) && !sp->secret && is_numeric_str(value)) {
-        PyObject *r = PyObject_CallFunction(sp->other_id, "OOn", key, ltext, start);
+        PyObject *so = PyLong_FromSsize_t(start);
+        if (so == NULL) return -1;
+        PyObject *oargs[3] = {key, ltext, so};
+        PyObject *r = PyObject_Vectorcall(sp->other_id, oargs, 3, NULL);
+        Py_DECREF(so);
         if (r == NULL) return -1;
         int t = PyObject_IsTrue(r);
         Py_DECREF(r);
@@ -853,7 +888,10 @@ static int take(PyObject *taken, PyObject *li, long long s, long long e, double 
     Py_ssize_t i = bisect_right_ll(starts, s);
     if (i < 0) return -1;
     PyObject *sv = PyLong_FromLongLong(s);
-    PyObject *ek = Py_BuildValue("(Ld)", e, conf);
+    PyObject *eo = PyLong_FromLongLong(e), *co = eo ? PyFloat_FromDouble(conf) : NULL;
+    PyObject *ek = co ? PyTuple_Pack(2, eo, co) : NULL;
+    Py_XDECREF(eo);
+    Py_XDECREF(co);
     int rc = (sv && ek && PyList_Insert(starts, i, sv) == 0 && PyList_Insert(rest, i, ek) == 0)
                  ? 0 : -1;
     Py_XDECREF(sv);
@@ -987,7 +1025,7 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
     int allow_any = PySet_GET_SIZE(sp.allow) > 0 || PySet_GET_SIZE(sp.allow_hash) > 0;
     PyObject *m;
     while ((m = PyIter_Next(it)) != NULL) {
-        PyObject *span = PyObject_CallMethod(m, "span", "O", group);
+        PyObject *span = call_span(m, group);
         Py_DECREF(m);
         if (span == NULL) goto fail;
         long long s = -1, e = -1;
@@ -1123,7 +1161,7 @@ static PyObject *py_matches_at(PyObject *Py_UNUSED(self), PyObject *args) {
         Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, j));
         if (p == -1 && PyErr_Occurred()) goto fail;
         if (p >= n) continue;
-        PyObject *m = PyObject_CallFunction(match, "On", text, p);
+        PyObject *m = call_on(match, text, p);
         if (m == NULL) goto fail;
         int rc = m == Py_None ? 0 : PyList_Append(out, m);
         Py_DECREF(m);
@@ -1176,7 +1214,7 @@ static PyObject *py_matches_back(PyObject *Py_UNUSED(self), PyObject *args) {
             lo--;
         }
         for (Py_ssize_t k = lo; k <= p; k++) {
-            PyObject *m = PyObject_CallFunction(match, "On", text, k);
+            PyObject *m = call_on(match, text, k);
             if (m == NULL) goto fail;
             if (m == Py_None) {
                 Py_DECREF(m);
@@ -1204,7 +1242,7 @@ fail:
 }
 
 static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b) {
-    PyObject *span = PyObject_CallMethod(m, "span", NULL);
+    PyObject *span = call_span(m, NULL);
     if (span == NULL) return -1;
     if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
         Py_DECREF(span);
@@ -1222,11 +1260,12 @@ static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b) {
  * they can count -- a leaf whose key names the type whole, elsewhere from each context word
  * (``at``: ascending str offsets) up to 48 characters on; leaves in order, no match twice. */
 static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *sp_t, *en_t, *finditer, *leaves, *text, *starts, *at;
-    if (!PyArg_ParseTuple(args, "O!O!OOUO!O!:context_matches", &PyTuple_Type, &sp_t,
+    PyObject *sp_t, *en_t, *finditer, *leaves, *text, *starts, *at, *search = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!OOUO!O!|O:context_matches", &PyTuple_Type, &sp_t,
                           &PyTuple_Type, &en_t, &finditer, &leaves, &text, &PyList_Type, &starts,
-                          &PyList_Type, &at))
+                          &PyList_Type, &at, &search))
         return NULL;
+    if (search == Py_None) search = NULL;
     Spec sp;
     if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
     PyObject *snap = leaves_snapshot(leaves); /* the key-name callbacks cannot change it */
@@ -1322,7 +1361,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         Py_ssize_t base = lbase[leaf_i], end = lend[leaf_i];
         if (li >= 0 && whole[li]) {
             q = run_end;
-            PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, base, end);
+            PyObject *iter = call_onn(finditer, text, base, end);
             PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
             Py_XDECREF(iter);
             if (it == NULL) goto fail;
@@ -1355,17 +1394,46 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
                 lo = fb > fa ? fb : fa + 1;
             }
             Py_CLEAR(far);
-            PyObject *iter = PyObject_CallFunction(finditer, "Onn", text, lo, end);
-            PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
-            Py_XDECREF(iter);
-            if (it == NULL) goto fail;
-            int broke = 0;
-            PyObject *m;
-            while ((m = PyIter_Next(it)) != NULL) {
+            /* The matches from ``lo`` on, as finditer(text, lo, end) gives them. With
+             * ``search`` (a Python re pattern's): one search per match, each from the end of
+             * the last (what finditer does after a non-empty match; most windows hold no
+             * match, and a search costs less than an iterator); after an empty match at a,
+             * finditer(text, a, end) takes over, its first match (that same empty one)
+             * skipped, so the iterator's rule for what follows an empty match applies. */
+            PyObject *it = NULL;
+            Py_ssize_t pos = lo, skip_at = -1;
+            int broke = 0, use_search = search != NULL;
+            for (;;) {
+                PyObject *m;
+                if (use_search) {
+                    m = call_onn(search, text, pos, end);
+                    if (m == NULL) break;
+                    if (m == Py_None) {
+                        Py_DECREF(m);
+                        break;
+                    }
+                } else {
+                    if (it == NULL) {
+                        PyObject *iter = call_onn(finditer, text, pos, end);
+                        it = iter ? PyObject_GetIter(iter) : NULL;
+                        Py_XDECREF(iter);
+                        if (it == NULL) break;
+                    }
+                    m = PyIter_Next(it);
+                    if (m == NULL) break;
+                }
                 Py_ssize_t a, b;
                 if (match_span(m, &a, &b) < 0) {
                     Py_DECREF(m);
                     break;
+                }
+                if (skip_at >= 0) {
+                    Py_ssize_t at_ = skip_at;
+                    skip_at = -1;
+                    if (a == at_ && b == at_) { /* the empty match already taken */
+                        Py_DECREF(m);
+                        continue;
+                    }
                 }
                 if (a > p + 48) {
                     far = m; /* keeps the reference */
@@ -1378,8 +1446,17 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
                 int rc = PyList_Append(out, m);
                 Py_DECREF(m);
                 if (rc < 0) break;
+                if (use_search) {
+                    if (b == a) { /* empty: the iterator from here on */
+                        use_search = 0;
+                        pos = a;
+                        skip_at = a;
+                    } else {
+                        pos = b;
+                    }
+                }
             }
-            Py_DECREF(it);
+            Py_XDECREF(it);
             if (PyErr_Occurred()) goto fail;
             if (!broke) { /* no further match anywhere in this leaf */
                 q = run_end;
@@ -1665,6 +1742,15 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
         const void *data = PyUnicode_DATA(scanned);
         long long b = 0, extra = 0;
         for (Py_ssize_t j = 0; j < nu; j++) {
+            if (kind == PyUnicode_1BYTE_KIND) { /* Latin-1 text: one or two UTF-8 bytes */
+                const Py_UCS1 *d1 = (const Py_UCS1 *)data;
+                while (i < n && b < uniq[j]) {
+                    int w = 1 + (d1[i] >= 0x80);
+                    extra += w - 1;
+                    b += w;
+                    i++;
+                }
+            }
             while (i < n && b < uniq[j]) {
                 Py_UCS4 c = PyUnicode_READ(kind, data, i);
                 int w = c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
@@ -1772,8 +1858,9 @@ PyMODINIT_FUNC PyInit__native(void) {
     words_cache = PyDict_New();
     empty_tuple = PyTuple_New(0);
     space = PyUnicode_FromString(" ");
+    str_span = PyUnicode_InternFromString("span");
     if (norm_cache == NULL || blob_cache == NULL || words_cache == NULL || empty_tuple == NULL ||
-        space == NULL)
+        space == NULL || str_span == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import re
 import subprocess
 import sys
 from typing import Any
@@ -437,10 +438,40 @@ def test_native_context_matches_equal_python(
         if not c.det.needs_context:
             continue
         want = [m.span() for m in py._context_matches(c, leaves, text, starts, at, _by_key(leaves))]
-        got = NATIVE.context_matches(
-            nat._spec[idx], nat._eng, nat._compiled[idx].regex.finditer, leaves, text, starts, at
-        )
-        assert [m.span() for m in got] == want, c.det.id
+        rx = nat._compiled[idx].regex
+        for search in (None, rx.search):  # an iterator per window, or a search per match
+            got = NATIVE.context_matches(
+                nat._spec[idx], nat._eng, rx.finditer, leaves, text, starts, at, search
+            )
+            assert [m.span() for m in got] == want, c.det.id
+
+
+@needs_native
+@FAST
+@given(
+    text=st.text(alphabet="ab1 \n", max_size=60),
+    picks=st.lists(st.integers(-3, 70), max_size=10),
+    pattern=st.sampled_from(["a*", "b?", r"\b", "1|", "(?=a)", "a+", r"\d*1", "(?:ab)*"]),
+)
+def test_native_context_search_equals_finditer_with_empty_matches(
+    pair: tuple[Classifier, Classifier], text: str, picks: list[int], pattern: str
+) -> None:
+    """The search-per-match loop gives finditer's matches, also for patterns that match
+    empty (after an empty match the iterator's rule applies)."""
+    assert NATIVE is not None
+    nat = pair[0]
+    idx = next(i for i, c in enumerate(nat._compiled) if c.det.needs_context)
+    spec = list(nat._spec[idx])
+    spec[9], spec[10] = {}, lambda key: False  # no key names the type: windows only
+    leaves = [ex.Leaf(("f", 0), "", text), ex.Leaf(("f", 1), "", text[::-1])]
+    joined, starts, _, _ = NATIVE.join_leaves(leaves, SEP)
+    at = sorted(set(picks))
+    rx = re.compile(pattern)
+    want = NATIVE.context_matches(tuple(spec), nat._eng, rx.finditer, leaves, joined, starts, at)
+    got = NATIVE.context_matches(
+        tuple(spec), nat._eng, rx.finditer, leaves, joined, starts, at, rx.search
+    )
+    assert [m.span() for m in got] == [m.span() for m in want]
 
 
 @needs_native

@@ -473,8 +473,17 @@ class Classifier:
             if c.det.needs_context and offsets and idx not in nopos:
                 at = _offsets(offsets, to_char, at_of, idx)
                 if nat is not None:
+                    # a Python pattern's search: one call per window instead of an iterator
+                    search = c.regex.search if isinstance(c.regex, re.Pattern) else None
                     matches = nat.context_matches(
-                        self._spec[idx], self._eng, c.regex.finditer, leaves, text, starts, at
+                        self._spec[idx],
+                        self._eng,
+                        c.regex.finditer,
+                        leaves,
+                        text,
+                        starts,
+                        at,
+                        search,
                     )
                 else:
                     if by_key is None:

@@ -60,6 +60,7 @@ def context_matches(
     text: str,
     starts: list[int],
     at: list[int],
+    search: Callable[[str, int, int], Any] | None = None,
     /,
 ) -> list[Any]: ...
 def matches_back(
