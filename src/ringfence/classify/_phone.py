@@ -69,16 +69,24 @@ class _Plan:
 
     def valid(self, nsn: str) -> bool:
         """``_number_type_helper(nsn, md) != UNKNOWN``: the general description and any type."""
-        if self._general is None or not self._general.matches(nsn):
+        general = self._general
+        if general is None:
             return False
-        for d in self._types:  # noqa: SIM110 - a loop: no generator frame per number
-            if d.matches(nsn):
+        n = len(nsn)
+        # _Desc.matches inlined (a method call per description was most of the cost)
+        lengths = general.lengths
+        if (lengths and n not in lengths) or general.fullmatch(nsn) is None:
+            return False
+        for d in self._types:
+            lengths = d.lengths
+            if (not lengths or n in lengths) and d.fullmatch(nsn) is not None:
                 return True
         return False
 
 
 class _Desc:
-    """``_is_number_matching_desc``: a listed possible length, then a full match."""
+    """``_is_number_matching_desc``: a listed possible length (``lengths``, checked by the
+    caller), then a full match."""
 
     __slots__ = ("_pattern", "_rx", "lengths")
 
@@ -94,13 +102,11 @@ class _Desc:
             return None
         return cls(frozenset(desc.possible_length), str(desc.national_number_pattern))
 
-    def matches(self, nsn: str) -> bool:
-        if self.lengths and len(nsn) not in self.lengths:
-            return False
+    def fullmatch(self, nsn: str) -> re.Match[str] | None:
         rx = self._rx
         if rx is None:
             rx = self._rx = re.compile(self._pattern)
-        return rx.fullmatch(nsn) is not None
+        return rx.fullmatch(nsn)
 
 
 _PLANS: dict[str, _Plan | None] = {}
