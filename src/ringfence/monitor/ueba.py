@@ -134,6 +134,16 @@ class Ueba:
                 for key in cache_keys:
                     self._cache[key] = dict(found.state) if found is not None else {}
 
+    def _preload_for(self, events: Sequence[Event]) -> None:
+        seen = {(e.actor, e.source, e.class_uid == 3002) for e in events if e.actor}
+        self._preload(
+            [
+                *((actor, signal) for actor in {a for a, _, _ in seen} for signal in _SIGNALS),
+                *((actor, "travel") for actor, _, signs_in in seen if signs_in),
+                *((f"peers:{source}", "hourly") for source in {s for _, s, _ in seen}),
+            ]
+        )
+
     def _flush(self) -> None:
         """Upsert the touched baselines (last writer wins). One statement: two workers that
         create the same baseline at once no longer fail a batch on the primary key."""
@@ -170,20 +180,16 @@ class Ueba:
         entities: dict[str, _Baselines] = {}
         peers: dict[str, dict[str, Any]] = {}
         ordered = sorted(events, key=_event_time)
-        seen = {(e.actor, e.source, e.class_uid == 3002) for e in ordered if e.actor}
-        self._preload(
-            [
-                *((actor, signal) for actor in {a for a, _, _ in seen} for signal in _SIGNALS),
-                *((actor, "travel") for actor, _, signs_in in seen if signs_in),
-                *((f"peers:{source}", "hourly") for source in {s for _, s, _ in seen}),
-            ]
-        )
-        for e in ordered:
+        for i, e in enumerate(ordered):
             actor = e.actor
             if not actor:
                 continue
             b = entities.get(actor)
             if b is None:
+                if (actor, "profile") not in self._cache:
+                    # an entity not seen before: read the baselines of it and of every other
+                    # new entity of the rest of the batch at once
+                    self._preload_for(ordered[i:])
                 b = entities[actor] = _Baselines(
                     self._state(actor, "profile"),
                     self._state(actor, "terms"),
@@ -315,7 +321,9 @@ class Ueba:
         # ``hour`` counts hours since the epoch (a Thursday, weekday 3) in UTC
         hod = hour % 24
         slot = ((hour // 24 + 3) % 7) * 24 + hod
-        bins: list[int] = st.setdefault("bins", [0] * 168)
+        bins: list[int] | None = st.get("bins")
+        if bins is None:  # (not setdefault: its default would be a new list every event)
+            bins = st.setdefault("bins", [0] * 168)
         # Unusual = this hour of the week never used AND this hour of the day (any weekday)
         # under 1% of the history: a new weekday at the usual hours is not an anomaly.
         if warm:
