@@ -117,6 +117,24 @@ def test_one_batch_spanning_suppression_windows_counts_like_one_by_one(
     assert (t0 - timedelta(minutes=30), t0 + timedelta(minutes=50), 4, 4) in got
 
 
+def test_an_alert_counted_up_in_its_own_batch_sends_its_first_state(
+    runtime: Runtime, clock: FixedClock
+) -> None:
+    """The outbox holds the alert as it was created (count 1) even when the same batch counts
+    it up: the alert's OCSF object is replaced, never changed in place."""
+    from sqlalchemy import select
+
+    from ringfence.monitor.models import OutboxItem
+
+    alerts = AlertStore(runtime.store, clock, sinks=["siem"], suppression=timedelta(minutes=30))
+    (created,) = alerts.raise_findings([_finding(clock), _finding(clock), _finding(clock)])
+    (alert,) = alerts.list()
+    assert alert.count == 3 and alert.finding["count"] == 3
+    with runtime.store.session() as s:
+        (item,) = s.scalars(select(OutboxItem)).all()
+        assert item.alert_id == created.id and item.payload["count"] == 1
+
+
 def test_a_batch_of_many_keys_increments_each_keys_newest_open_alert(
     runtime: Runtime, clock: FixedClock
 ) -> None:

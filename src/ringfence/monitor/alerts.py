@@ -116,6 +116,24 @@ def _serialise_keys(s: Session, keys: set[str]) -> None:
         s.execute(text("UPDATE monitor_alerts SET count = count WHERE 0"))
 
 
+@dataclass
+class _Tally:
+    """An alert's count and last seen while a batch's findings are counted onto it."""
+
+    alert: Alert
+    count: int
+    last_seen: datetime
+
+    def write(self) -> None:
+        a = self.alert
+        if self.count != a.count:
+            a.count = self.count
+            a.last_seen = self.last_seen
+            finding = dict(a.finding)  # a new object: the outbox keeps the alert's first one
+            finding["count"] = self.count
+            a.finding = finding
+
+
 class AlertStore:
     def __init__(
         self,
@@ -150,16 +168,20 @@ class AlertStore:
                 ):
                     if open_by_key[alert.dedup_key] is None:
                         open_by_key[alert.dedup_key] = alert
+            # Increments are tallied here, per open alert, and written to the alert once at the
+            # end (ORM attribute writes and a copy of the OCSF object per finding were most of
+            # this loop); the result is what writing them finding by finding gave.
+            tally: dict[str, _Tally] = {
+                k: _Tally(a, a.count, a.last_seen) for k, a in open_by_key.items() if a is not None
+            }
             # a stable key order: concurrent workers update shared alerts in the same order
             # (no deadlock); stable sort keeps each key's findings in time order
             for f in sorted(findings, key=lambda x: x.dedup_key):
-                open_alert = open_by_key[f.dedup_key]
-                if open_alert is not None and f.time - open_alert.last_seen <= self.suppression:
-                    open_alert.count += 1
-                    open_alert.last_seen = max(open_alert.last_seen, f.time)
-                    finding = dict(open_alert.finding)
-                    finding["count"] = open_alert.count
-                    open_alert.finding = finding
+                t = tally.get(f.dedup_key)
+                if t is not None and f.time - t.last_seen <= self.suppression:
+                    t.count += 1
+                    if f.time > t.last_seen:
+                        t.last_seen = f.time
                     continue
                 alert_id = new_id()
                 alert = Alert(
@@ -186,8 +208,12 @@ class AlertStore:
                             next_attempt_at=now,
                         )
                     )
-                open_by_key[f.dedup_key] = alert
+                if t is not None:
+                    t.write()
+                tally[f.dedup_key] = _Tally(alert, 1, f.time)
                 created.append(alert)
+            for t in tally.values():
+                t.write()
         return created
 
     def list(self, status: str | None = None, limit: int = 100) -> list[Alert]:
