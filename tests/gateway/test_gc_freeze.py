@@ -75,6 +75,40 @@ async def test_gateway_does_not_freeze_by_default(gw_runtime: Runtime, unfrozen:
         await gateway.shutdown()
 
 
+async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
+    gw_runtime: Runtime, unfrozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up collection holds the GIL (seconds on a big heap of a loaded machine, seen
+    in CI): the first request after it must find a fresh policy, not a 503 'policy stale'."""
+    import time
+
+    import httpx
+
+    from ringfence.gateway.app import Gateway
+
+    real = Gateway._refreeze
+
+    def slow_refreeze(self: Gateway) -> None:
+        real(self)
+        time.sleep(0.6)  # longer than the staleness limit below, the GIL held as gc would
+
+    monkeypatch.setattr(Gateway, "_refreeze", slow_refreeze)
+    gateway = build_gateway(
+        gw_runtime.store,
+        gw_runtime.vault,
+        clock=gw_runtime.clock,
+        config=GatewayConfig(dlp_engine="builtin", max_staleness_seconds=0.4),
+        freeze_gc=True,
+    )
+    transport = httpx.ASGITransport(app=gateway)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://g") as c:
+            r = await c.get("/crm/contacts")  # the first request starts the gateway
+        assert r.status_code == 401, r.text  # decided on a fresh policy: no token
+    finally:
+        await gateway.shutdown()
+
+
 def test_server_worker_factory_asks_for_a_frozen_heap(monkeypatch: pytest.MonkeyPatch) -> None:
     import ringfence.gateway.app as app_module
     import ringfence.gateway.cli as cli_module

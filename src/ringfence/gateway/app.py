@@ -166,6 +166,10 @@ class Gateway:
         if self._freeze_gc and self._gc_keeper is None:
             self._refreeze()
             self._gc_keeper = asyncio.get_running_loop().create_task(self._keep_gc_frozen())
+            # The full collection holds the GIL (seconds on a large heap of a loaded machine),
+            # so the watcher could not mark the policy fresh meanwhile: check it now, or the
+            # first requests would be refused as "policy stale".
+            await asyncio.to_thread(self.holder.reload)
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
