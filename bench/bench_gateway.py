@@ -236,6 +236,23 @@ def tree_run_delay(pid: int) -> float:
     return total / 1e9
 
 
+def tree_sleeps(pid: int) -> int:
+    """Voluntary context switches of the main threads (event loops) of ``pid`` and its
+    children: how often a loop went to sleep waiting for I/O — each one a wake-up to pay."""
+    total = 0
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -594,10 +611,12 @@ def _ab(
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     rows: dict[str, list[Result]] = {side: [] for side in sides}
     sys_us: dict[str, list[float]] = {side: [] for side in sides}
+    sleeps: dict[str, list[float]] = {side: [] for side in sides}
     for n in range(args.rounds):
         order = list(sides) if n % 2 == 0 else list(reversed(sides))
         for side in order:
             u0, s0 = tree_cpu_split(pids[side])
+            w0 = tree_sleeps(pids[side])
             res = run_wrk(
                 f"{side} round {n + 1}",
                 f"http://127.0.0.1:{sides[side]}/full/items",
@@ -610,6 +629,7 @@ def _ab(
             )
             u1, s1 = tree_cpu_split(pids[side])
             served = max(1.0, res.rps * args.duration)
+            sleeps[side].append((tree_sleeps(pids[side]) - w0) / served)
             res.cpu_us = (u1 - u0 + s1 - s0) / served * 1e6
             sys_us[side].append((s1 - s0) / served * 1e6)
             rows[side].append(res)
@@ -621,9 +641,9 @@ def _ab(
     )
     print(
         "| side | CPU us/req per round | median CPU us/req | of which kernel "
-        "| median req/s | errors |"
+        "| loop sleeps/req | median req/s | errors |"
     )
-    print("|---|---|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for side, results in rows.items():
         cpus = sorted(r.cpu_us or 0.0 for r in results)
         rps = sorted(r.rps for r in results)
@@ -631,7 +651,7 @@ def _ab(
         print(
             f"| {side} | {', '.join(f'{r.cpu_us:.0f}' for r in results)} | "
             f"{cpus[len(cpus) // 2]:.0f} | {sorted(sys_us[side])[len(cpus) // 2]:.0f} | "
-            f"{rps[len(rps) // 2]:,.0f} | {bad} |"
+            f"{sorted(sleeps[side])[len(cpus) // 2]:.2f} | {rps[len(rps) // 2]:,.0f} | {bad} |"
         )
     print("| side | p99 ms per round | median p99 ms | median p50 ms |")
     print("|---|---|---:|---:|")
