@@ -1306,14 +1306,15 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
     /* Only now the key-name callbacks (Python): every start was read above, so a callback
      * that changes ``starts`` cannot move what this loop indexes. */
     /* The key words of a page's records repeat (the same objects, from the key caches): the
-     * last few verdicts are remembered by identity within this call. */
-    PyObject *seen_key[8] = {NULL};
-    char seen_hit[8] = {0};
+     * last verdicts are remembered by identity within this call (64 slots: a CRM record
+     * has a dozen or two keys; 8 slots thrashed). */
+    PyObject *seen_key[64] = {NULL};
+    char seen_hit[64] = {0};
     for (Py_ssize_t li = 0; li < nl; li++) {
         PyObject *key = raw != NULL ? raw->leaves[li].key
                                     : PyTuple_GET_ITEM(PyTuple_GET_ITEM(snap, li), 1);
         if (PyUnicode_GET_LENGTH(key) > 0) {
-            size_t slot = ((uintptr_t)key >> 4) & 7;
+            size_t slot = (((uintptr_t)key >> 4) ^ ((uintptr_t)key >> 10)) & 63;
             if (seen_key[slot] == key) {
                 whole[li] = seen_hit[slot];
                 continue;
@@ -1505,6 +1506,30 @@ static PyObject *py_luhn_ok(PyObject *Py_UNUSED(self), PyObject *arg) {
         return NULL;
     }
     return PyBool_FromLong(luhn(arg));
+}
+
+/* digits(value): its ASCII digits, in order (_validators.digits: ``[^0-9]+`` removed) */
+static PyObject *py_digits(PyObject *Py_UNUSED(self), PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "digits needs a str");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg), k = 0;
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        k += c >= '0' && c <= '9';
+    }
+    PyObject *r = PyUnicode_New(k, 127);
+    if (r == NULL) return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+    Py_ssize_t j = 0;
+    for (Py_ssize_t i = 0; i < n && j < k; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= '0' && c <= '9') o[j++] = (Py_UCS1)c;
+    }
+    return r;
 }
 
 /* consistent_separators(value): at most one distinct non-alphanumeric character */
@@ -1829,6 +1854,7 @@ static PyMethodDef methods[] = {
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},
+    {"digits", py_digits, METH_O, "digits(value) -> its ASCII digits"},
     {"consistent_separators", py_consistent_separators, METH_O,
      "consistent_separators(value) -> bool"},
     {"payment_card", py_payment_card, METH_O, "payment_card(value) -> bool"},

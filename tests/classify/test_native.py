@@ -529,6 +529,8 @@ DIGITISH = st.text(alphabet="0123456789 -.\u0663\uff13\u00b2xA@\u00e9", max_size
 def test_native_number_validators_equal_python(value: str) -> None:
     assert NATIVE is not None
     assert NATIVE.luhn_ok(value) == v._luhn_ok_py(value)
+    assert NATIVE.digits(value) == v._digits_py(value)
+    assert NATIVE.digits(value + "\U0001d7d9 9") == v._digits_py(value + "\U0001d7d9 9")
     assert NATIVE.consistent_separators(value) == v._consistent_separators_py(value)
     assert NATIVE.payment_card(value) == py_card(value)
     assert native_mod97(value) == py_mod97(value)

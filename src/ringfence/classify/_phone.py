@@ -18,14 +18,18 @@ Only numbering-plan metadata is cached (compiled patterns per region), never a v
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
 
+from ringfence.classify._accel import NATIVE
+
 # "+", then digits, spaces, dots, hyphens and parentheses: what the detector's pattern yields.
 _SHAPE = re.compile(r"\+[0-9][0-9 .\-()]*[0-9]")
 _DROP = str.maketrans("", "", " .-()")
+_digits: Callable[[str], str] | None = NATIVE.digits if NATIVE is not None else None
 _MAX_CC_LEN = 3
 _MIN_NSN, _MAX_NSN = 2, 17
 # The number type descriptions _number_type_helper tries after the general one. Any match
@@ -136,7 +140,8 @@ def international_valid(value: str) -> bool | None:
     the answer needs ``phonenumbers`` itself (other shapes, a national prefix present)."""
     if len(value) > 64 or _SHAPE.fullmatch(value) is None:
         return None
-    full = value[1:].translate(_DROP)
+    # the digits after the "+" (the shape allows nothing else but " .-()"), natively when built
+    full = _digits(value) if _digits is not None else value[1:].translate(_DROP)
     if len(full) <= _MIN_NSN or full[0] == "0":
         return False  # too short after the "+", or no country code can start with 0
     for i in range(1, min(len(full), _MAX_CC_LEN) + 1):

@@ -25,8 +25,13 @@ _NOT_DIGIT = re.compile(r"[^0-9]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 
 
-def digits(value: str) -> str:
+def _digits_py(value: str) -> str:
     return _NOT_DIGIT.sub("", value)
+
+
+# Its ASCII digits; the native twin is the same (tests/classify/test_native.py) without a
+# regex call (most validators start here).
+digits: Callable[[str], str] = _digits_py if NATIVE is None else NATIVE.digits
 
 
 def alnum(value: str) -> str:
@@ -48,7 +53,7 @@ def safe(fn: Callable[[str], bool]) -> Callable[[str], bool]:
 
 
 def all_same(s: str) -> bool:
-    return len(set(s)) <= 1
+    return not s or s.count(s[0]) == len(s)  # len(set(s)) <= 1 without building the set
 
 
 def _luhn_ok_py(num: str) -> bool:
