@@ -16,7 +16,8 @@ One run, same events, same rules:
 
 Match counts per rule must be equal (asserted). Prints events/s and the ratio.
 ``--nats N`` also measures N events end to end through NATS JetStream into PostgreSQL with
-``--workers`` worker processes (needs NATS on :4222 and PostgreSQL on :5432).
+``--workers`` worker processes (needs NATS on :4222 and PostgreSQL on :5432); ``--worker-cpu
+N`` runs a worker's loop in-process on PostgreSQL and prints CPU seconds per stage.
 Run: ``.venv/bin/python bench/bench_detect.py [--events 200000] [--nats 50000]``
 """
 
@@ -598,12 +599,103 @@ def bench_nats(n: int, workers: int) -> None:
         )
 
 
+def bench_worker_cpu(n: int) -> None:
+    """A monitor worker's loop in this process, without NATS: the events as bus messages of
+    200 (``encode_batch``), 25 messages per handler call like the worker's fetch, decoded and
+    handed to ``Monitor.process`` with Sigma/UEBA/apimon on a fresh PostgreSQL database, the
+    cyclic GC as in the worker. Prints CPU seconds per 100k events per stage (this process)
+    and of the database's backends: a measure that does not depend on the neighbours' load
+    the way events/s does."""
+    import dataclasses
+    import sys
+    from pathlib import Path
+    from urllib.parse import urlsplit
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.services helpers
+    from tests.services import postgres_database
+
+    from ringfence.bus.base import chunks, decode_batch, encode_batch
+    from ringfence.core.clock import SystemClock
+    from ringfence.monitor.alerts import AlertStore
+    from ringfence.monitor.apimon import ApiMonitor
+    from ringfence.monitor.detect import SigmaDetector
+    from ringfence.monitor.service import Monitor
+    from ringfence.monitor.ueba import Ueba
+    from ringfence.store.db import Store
+
+    messages = [encode_batch(c) for c in chunks(parse_all(make_records(n, seed=11)), 200)]
+    fetches = [messages[i : i + 25] for i in range(0, len(messages), 25)]
+    spent: dict[str, float] = {"decode": 0.0}
+
+    class Timed:
+        def __init__(self, name: str, analyser: Any) -> None:
+            self.name, self.analyser = name, analyser
+            spent[name] = 0.0
+
+        def analyse(self, events: Any) -> None:
+            t = time.process_time()
+            self.analyser.analyse(events)
+            spent[self.name] += time.process_time() - t
+
+    with postgres_database() as url:
+        store = Store(url)
+        store.migrate()
+        clock = SystemClock()
+        alerts = AlertStore(store, clock)
+        monitor = Monitor(
+            store,
+            clock,
+            [
+                Timed("Sigma", SigmaDetector(RuleSet.bundled(), alerts)),
+                Timed("UEBA", Ueba(store, clock, alerts)),
+                Timed("apimon", ApiMonitor(alerts)),
+            ],
+        )
+        # connection, statements and partition made (an id of its own: the stream's first
+        # batch still takes COPY's fast path)
+        monitor.process([dataclasses.replace(decode_batch(messages[0])[0], id="warm-up")])
+        db = urlsplit(url).path.lstrip("/")
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        pg0 = sum(_proc_cpu(p) for p in _pids_matching(f" {db} "))
+        t0 = time.process_time()
+        count = 0
+        for fetch in fetches:
+            t = time.process_time()
+            events = [e for m in fetch for e in decode_batch(m)]
+            spent["decode"] += time.process_time() - t
+            count += len(events)
+            monitor.process(events)
+            del events
+            gc.collect(1)
+        total = time.process_time() - t0
+        pg = sum(_proc_cpu(p) for p in _pids_matching(f" {db} ")) - pg0
+        gc.enable()
+        store.dispose()
+    per = 100_000 / count
+    rest = total - sum(spent.values())
+    stages = ", ".join(f"{k} {v * per:.2f}" for k, v in spent.items())
+    print(
+        f"worker loop in-process, {count:,} events, CPU s per 100k: worker {total * per:.2f} "
+        f"({stages}, storage + rest {rest * per:.2f}); PostgreSQL backends {pg * per:.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--nats", type=int, default=0, help="also run N events end to end via NATS")
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument(
+        "--worker-cpu",
+        type=int,
+        default=0,
+        help="also run N events through a worker's loop in-process (CPU s per stage)",
+    )
     args = ap.parse_args()
+    if args.worker_cpu:
+        bench_worker_cpu(args.worker_cpu)
     if args.nats:
         bench_nats(args.nats, args.workers)
     docs = bench_rule_docs()
