@@ -166,6 +166,14 @@ def international_valid(value: str) -> bool | None:
     key = (cc, len(nsn))
     plans = _CANDIDATE_PLANS.get(key)
     if plans is None:
+        # The first region alone, as the loop below would try it first: when it decides,
+        # the other regions' metadata is not loaded (loading 25 regions for +1 took ≈ 4 ms
+        # on the first +1 number); when it does not, it is tried again below, same answer.
+        if main.leading is not None:
+            if main.leading.match(nsn) is not None:
+                return main.valid(nsn)
+        elif main.valid(nsn):
+            return True
         plans = _candidate_plans(regions, cc, len(nsn))
     # region_code_for_number: the first region whose leading digits match, or (without
     # leading digits) whose plan the number fits; then that region's plan decides.
