@@ -163,3 +163,28 @@ def test_two_workers_creating_the_same_baseline_both_commit(
         row = s.get(UebaState, {"entity": "crm-sync", "signal": "rate"})
         assert row is not None and row.state == {"n": 2}
     assert Ueba(store, clock, alerts, CFG)._state("crm-sync", "rate") == {"n": 2}
+
+
+def test_malformed_fields_do_not_stop_the_batch(runtime: Runtime, clock: FixedClock) -> None:
+    """A gateway event whose raw ``records`` is not a count, or a sign-in whose endpoint is not
+    an object, is analysed as far as it can be; the rest of the batch is analysed too (an
+    exception here skipped the batch, and a redelivery does not analyse it again)."""
+    from dataclasses import replace
+
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG)
+    i = _baseline(ueba)
+    t = T0 + timedelta(hours=72, minutes=1)
+    odd = [
+        gw(t, i + 1, records=value)
+        for value in ("many", "nan", "inf", "-5", "1e400", {"n": 1}, [3], True)
+    ]
+    travel = signin(t, "odd", "198.51.100.7", 52.52, 13.405, "Berlin")
+    odd.append(replace(travel, ocsf={**travel.ocsf, "src_endpoint": "198.51.100.7"}))
+    odd.append(replace(travel, ocsf={**travel.ocsf, "src_endpoint": {"location": "Berlin"}}))
+    # then a burst that must still be seen: the batch was not abandoned at the odd events
+    burst = [gw(t + timedelta(seconds=s), i + 10 + s, client_ip="10.0.0.1") for s in range(400)]
+    ueba.analyse([*odd, *burst])
+    (msg,) = messages(alerts, "ueba:volume_requests")
+    assert "baseline median 10" in msg
+    assert messages(alerts, "ueba:volume_records") == []  # nothing counted from the odd values

@@ -63,6 +63,27 @@ def _get(d: Any, *path: str) -> str | None:
     return str(d) if isinstance(d, str | int | float) and d != "" else None
 
 
+def _dig(d: Any, *path: str) -> Any:
+    """The value at ``path`` in nested dicts, or None where a step is missing or not a dict."""
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)
+    return d
+
+
+def _count(text: str | None) -> int:
+    """A record count from an event field: a non-negative whole number, else 0 (a malformed
+    or hostile value must not stop the analysis of the rest of the batch)."""
+    if not text:
+        return 0
+    try:
+        value = float(text)
+    except ValueError:
+        return 0
+    return int(value) if math.isfinite(value) and value > 0 else 0
+
+
 def robust_z(x: float, history: Sequence[float]) -> tuple[float, float, float]:
     """(z, median, MAD); MAD 0 falls back to the mean absolute deviation (then to 1)."""
     med, mad = robust_scale(history)
@@ -283,8 +304,8 @@ class Ueba:
         elif hour < cur:
             return  # late event for a closed hour: counted nowhere, never alerts
         st["requests"] = int(st.get("requests", 0)) + 1
-        records = _get(e.raw, "records") if e.source == "ringfence" else None
-        st["records"] = int(st.get("records", 0)) + (int(float(records)) if records else 0)
+        records = _count(_get(e.raw, "records")) if e.source == "ringfence" else 0
+        st["records"] = int(st.get("records", 0)) + records
         if not warm:
             return
         for metric in ("requests", "records"):
@@ -388,7 +409,7 @@ class Ueba:
         counts[e.actor or "?"] = int(counts.get(e.actor or "?", 0)) + 1
 
     def _travel(self, e: Event) -> list[Finding]:
-        coords = (e.ocsf.get("src_endpoint") or {}).get("location", {}).get("coordinates")
+        coords = _dig(e.ocsf, "src_endpoint", "location", "coordinates")
         if not (isinstance(coords, list) and len(coords) == 2):
             return []
         lon, lat = coords
