@@ -33,6 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ringfence.core.clock import Clock
 from ringfence.monitor.alerts import AlertStore, Finding
 from ringfence.monitor.events import Event
+from ringfence.monitor.geoip import GeoIP
 from ringfence.monitor.models import UebaState
 from ringfence.store.db import Store
 
@@ -112,12 +113,19 @@ class Ueba:
     """An analyser (``Monitor`` calls ``analyse`` with new events)."""
 
     def __init__(
-        self, store: Store, clock: Clock, alerts: AlertStore, config: UebaConfig | None = None
+        self,
+        store: Store,
+        clock: Clock,
+        alerts: AlertStore,
+        config: UebaConfig | None = None,
+        geoip: GeoIP | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.alerts = alerts
         self.cfg = config or UebaConfig()
+        # ASN (and the country where the vendor gives none) of source IPs, when configured
+        self.geoip = geoip
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._dirty: set[tuple[str, str]] = set()
 
@@ -257,7 +265,7 @@ class Ueba:
     ) -> None:
         horizon = ts - self.cfg.new_term_days * 86400
         limit = self.cfg.max_terms * 1.25
-        for name, value in _terms_of(e):
+        for name, value in _terms_of(e, self.geoip):
             if value is None:
                 continue
             seen: dict[str, float] | None = st.get(name)
@@ -267,12 +275,16 @@ class Ueba:
             if (last is None or last < horizon) and warm and seen:
                 known = sum(1 for t in seen.values() if t >= horizon)
                 if known:
+                    shown = value
+                    if name == "ASN" and self.geoip is not None and e.src_ip:
+                        org = self.geoip.lookup(e.src_ip).asn_org
+                        shown = f"{value} ({org})" if org else value
                     out.append(
                         self._finding(
                             e,
                             f"new_{name.replace(' ', '_')}",
                             f"New {name} for {e.actor}",
-                            f"{e.actor} used a new {name} {value}; {known} known in "
+                            f"{e.actor} used a new {name} {shown}; {known} known in "
                             f"{self.cfg.new_term_days} days",
                             "medium" if name != "country" else "high",
                             value=value,
@@ -484,21 +496,29 @@ def _event_time(e: Event) -> datetime:
     return e.time
 
 
-def _terms_of(e: Event) -> tuple[tuple[str, str | None], ...]:
+def _terms_of(e: Event, geoip: GeoIP | None = None) -> tuple[tuple[str, str | None], ...]:
     """(term name, value) of an event: source IP, country, user agent, endpoint (gateway
-    events only), destination app; None where the event has none."""
+    events only), destination app, and with a GeoIP database the source IP's ASN (and its
+    country where the vendor gives none); None where the event has none."""
     ocsf = e.ocsf
     src = ocsf.get("src_endpoint")
     loc = src.get("location") if isinstance(src, dict) else None
     req = ocsf.get("http_request")
     dst = ocsf.get("dst_endpoint")
     api = ocsf.get("api") if e.source == "ringfence" else None
+    country = _leaf(loc.get("country")) if isinstance(loc, dict) else None
+    asn = None
+    if geoip is not None and e.src_ip:
+        info = geoip.lookup(e.src_ip)
+        asn = info.asn
+        country = country or info.country
     return (
         ("source IP", e.src_ip),
-        ("country", _leaf(loc.get("country")) if isinstance(loc, dict) else None),
+        ("country", country),
         ("user agent", _leaf(req.get("user_agent")) if isinstance(req, dict) else None),
         ("endpoint", _leaf(api.get("operation")) if isinstance(api, dict) else None),
         ("destination app", _leaf(dst.get("hostname")) if isinstance(dst, dict) else None),
+        ("ASN", asn),
     )
 
 

@@ -11,6 +11,7 @@ alert suppression, sinks, retention.
     suppression_minutes: 60
     retention_days: {default: 90, okta: 365}
     ueba: {warmup_days: 7, warmup_events: 50, z_threshold: 3.5, max_kmh: 900}
+    geoip: {asn_db: /var/lib/GeoIP/GeoLite2-ASN.mmdb, country_db: /srv/GeoLite2-Country.mmdb}
     apimon: {window: 60, min_requests: 20, error_rate: 0.5, auth_burst: 30}
     sinks:
       - {name: siem, type: syslog, host: 10.0.0.5, port: 514, protocol: tcp, format: cef}
@@ -39,6 +40,7 @@ from ringfence.core.errors import ConfigError
 from ringfence.monitor.alerts import AlertStore
 from ringfence.monitor.apimon import ApiMonitor, ApiMonitorConfig
 from ringfence.monitor.detect import SigmaDetector
+from ringfence.monitor.geoip import GeoIP
 from ringfence.monitor.service import Monitor
 from ringfence.monitor.sigma.engine import BUNDLED_RULES, RuleSet
 from ringfence.monitor.ueba import Ueba, UebaConfig
@@ -85,6 +87,15 @@ class SinkConfig(BaseModel):
     password_vault: _Text | None = None
 
 
+class GeoIPConfig(BaseModel):
+    """MaxMind-format databases for UEBA's ASN / country terms (``monitor/geoip.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asn_db: _Text | None = None
+    country_db: _Text | None = None
+
+
 class MonitorConfig(BaseModel):
     """The shape of ``monitor.yaml``; every key optional."""
 
@@ -98,6 +109,7 @@ class MonitorConfig(BaseModel):
     suppression_minutes: Annotated[float, Field(strict=True, ge=0)] = 60
     retention_days: dict[str, _Int] = {}
     ueba: dict[str, _Number] = {}
+    geoip: GeoIPConfig | None = None
     apimon: dict[str, _Number] = {}
     sinks: list[SinkConfig] = []
 
@@ -188,7 +200,8 @@ def build_monitor(rt: Runtime, rules: RuleSet | None = None) -> Monitor:
         suppression=timedelta(minutes=float(cfg.get("suppression_minutes", 60))),
     )
     detector = SigmaDetector(rules or load_rules(cfg), alerts)
-    ueba = Ueba(rt.store, rt.clock, alerts, _section(cfg, "ueba", UebaConfig))
+    geoip = GeoIP.from_config(cfg.get("geoip"))
+    ueba = Ueba(rt.store, rt.clock, alerts, _section(cfg, "ueba", UebaConfig), geoip)
     apimon = ApiMonitor(alerts, _section(cfg, "apimon", ApiMonitorConfig))
     return Monitor(rt.store, rt.clock, analysers=[detector, ueba, apimon])
 

@@ -1,0 +1,114 @@
+"""ASN and country of a source IP from MaxMind-format databases (``maxminddb``), for UEBA.
+
+Configured in ``monitor.yaml``::
+
+    geoip:
+      asn_db: /var/lib/GeoIP/GeoLite2-ASN.mmdb          # autonomous_system_number / _organization
+      country_db: /var/lib/GeoIP/GeoLite2-Country.mmdb  # country.iso_code (a City database works)
+
+Either may be left out. The databases are the operator's (MaxMind GeoLite2 / GeoIP2, DB-IP's
+"lite" databases, or any MMDB with the same record layout); Ringfence does not download them.
+A file that is missing, unreadable or of the wrong kind is a ConfigError naming it, when the
+monitor is built — not a failure in the middle of a batch. Lookups are memoised per process
+(a bounded LRU), so a busy IP costs one tree walk.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import maxminddb
+
+from ringfence.core.errors import ConfigError
+
+_CACHE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class IpInfo:
+    asn: str | None = None  # "AS13335"
+    asn_org: str | None = None  # "Cloudflare, Inc."
+    country: str | None = None  # ISO 3166-1 alpha-2, "DE"
+
+
+_NOTHING = IpInfo()
+
+
+def _open(path: Path, kind: str, wanted: tuple[str, ...]) -> Any:
+    try:
+        reader = maxminddb.open_database(str(path))
+    except FileNotFoundError:
+        raise ConfigError(f"monitor.yaml: geoip.{kind}: {path} does not exist") from None
+    except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
+        raise ConfigError(
+            f"monitor.yaml: geoip.{kind}: {path} is not a MaxMind database ({exc})"
+        ) from None
+    db_type = str(reader.metadata().database_type)
+    if not any(w.lower() in db_type.lower() for w in wanted):
+        reader.close()
+        raise ConfigError(
+            f"monitor.yaml: geoip.{kind}: {path} is a {db_type!r} database; "
+            f"expected one of {', '.join(wanted)}"
+        )
+    return reader
+
+
+class GeoIP:
+    """ASN and country lookups over the configured databases."""
+
+    def __init__(self, asn_db: Path | None = None, country_db: Path | None = None) -> None:
+        self._asn = _open(asn_db, "asn_db", ("ASN",)) if asn_db is not None else None
+        self._country = (
+            _open(country_db, "country_db", ("Country", "City")) if country_db is not None else None
+        )
+        self.lookup = lru_cache(maxsize=_CACHE)(self._lookup)
+
+    @classmethod
+    def from_config(cls, section: Any) -> GeoIP | None:
+        """From monitor.yaml's ``geoip`` mapping (already shape-checked); None if absent."""
+        if not section:
+            return None
+        asn, country = section.get("asn_db"), section.get("country_db")
+        if asn is None and country is None:
+            return None
+        return cls(
+            Path(str(asn)) if asn is not None else None,
+            Path(str(country)) if country is not None else None,
+        )
+
+    def _lookup(self, ip: str) -> IpInfo:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return _NOTHING
+        if not addr.is_global:
+            return _NOTHING  # private, loopback, documentation ranges: no owner to learn
+        asn = org = country = None
+        try:
+            if self._asn is not None:
+                rec = self._asn.get(addr)
+                if isinstance(rec, dict):
+                    num = rec.get("autonomous_system_number")
+                    if isinstance(num, int) and num > 0:
+                        asn = f"AS{num}"
+                        name = rec.get("autonomous_system_organization")
+                        org = name[:200] if isinstance(name, str) and name else None
+            if self._country is not None:
+                rec = self._country.get(addr)
+                block = rec.get("country") if isinstance(rec, dict) else None
+                code = block.get("iso_code") if isinstance(block, dict) else None
+                country = code if isinstance(code, str) and code else None
+        except (ValueError, maxminddb.InvalidDatabaseError):
+            return _NOTHING  # a corrupt tree node: no answer for this address
+        if asn is None and country is None:
+            return _NOTHING
+        return IpInfo(asn, org, country)
+
+    def close(self) -> None:
+        for reader in (self._asn, self._country):
+            if reader is not None:
+                reader.close()

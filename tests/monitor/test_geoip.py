@@ -1,0 +1,137 @@
+"""UEBA's ASN / country terms from MaxMind-format databases (written here with mmdb-writer)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from mmdb_writer import MMDBWriter
+from netaddr import IPSet
+
+from ringfence.core.clock import FixedClock
+from ringfence.core.errors import ConfigError
+from ringfence.monitor.alerts import AlertStore
+from ringfence.monitor.geoip import GeoIP, IpInfo
+from ringfence.monitor.ueba import Ueba
+from ringfence.monitor.wiring import build_monitor, load_config
+from ringfence.runtime import Runtime
+from tests.monitor.test_ueba_apimon import CFG, T0, gw, messages
+
+NETS = {
+    "1.1.1.0/24": (13335, "Cloudflare, Inc.", "AU"),
+    "8.8.8.0/24": (15169, "Google LLC", "US"),
+    "9.9.9.0/24": (19281, "Quad9", "CH"),
+}
+
+
+def _asn_db(path: Path) -> Path:
+    w = MMDBWriter(ip_version=6, database_type="GeoLite2-ASN", ipv4_compatible=True)
+    for net, (num, org, _) in NETS.items():
+        w.insert_network(
+            IPSet([net]),
+            {"autonomous_system_number": num, "autonomous_system_organization": org},
+        )
+    w.to_db_file(str(path))
+    return path
+
+
+def _country_db(path: Path, kind: str = "GeoLite2-Country") -> Path:
+    w = MMDBWriter(ip_version=6, database_type=kind, ipv4_compatible=True)
+    for net, (_, _, cc) in NETS.items():
+        w.insert_network(IPSet([net]), {"country": {"iso_code": cc, "names": {"en": cc}}})
+    w.to_db_file(str(path))
+    return path
+
+
+@pytest.fixture
+def geoip(tmp_path: Path) -> GeoIP:
+    return GeoIP(_asn_db(tmp_path / "asn.mmdb"), _country_db(tmp_path / "country.mmdb"))
+
+
+def test_lookups_give_asn_and_country_and_nothing_for_private_or_bad_addresses(
+    geoip: GeoIP,
+) -> None:
+    assert geoip.lookup("1.1.1.7") == IpInfo("AS13335", "Cloudflare, Inc.", "AU")
+    assert geoip.lookup("8.8.8.8") == IpInfo("AS15169", "Google LLC", "US")
+    assert geoip.lookup("4.4.4.4") == IpInfo()  # not in the databases
+    for ip in ("10.0.0.1", "127.0.0.1", "192.168.1.1", "::1", "not an ip", "", "1.1.1.1/24"):
+        assert geoip.lookup(ip) == IpInfo(), ip
+    assert geoip.lookup("::ffff:1.1.1.7").asn in (None, "AS13335")  # mapped form: no crash
+
+
+def test_a_city_database_serves_for_the_country(tmp_path: Path) -> None:
+    g = GeoIP(country_db=_country_db(tmp_path / "city.mmdb", "GeoLite2-City"))
+    assert g.lookup("9.9.9.9") == IpInfo(None, None, "CH")
+
+
+@pytest.mark.parametrize(
+    ("make", "key", "problem"),
+    [
+        (lambda p: p / "missing.mmdb", "asn_db", "does not exist"),
+        (lambda p: _write(p / "junk.mmdb", b"\x00" * 64), "asn_db", "is not a MaxMind database"),
+        (lambda p: _country_db(p / "c.mmdb"), "asn_db", "expected one of ASN"),
+        (lambda p: _asn_db(p / "a.mmdb"), "country_db", "expected one of Country, City"),
+    ],
+)
+def test_a_wrong_database_file_is_a_config_error_naming_it(
+    tmp_path: Path, make: object, key: str, problem: str
+) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(ConfigError) as info:
+        GeoIP(**{key: path})
+    assert f"geoip.{key}" in info.value.message and problem in info.value.message
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_monitor_yaml_geoip_is_checked_and_wired(runtime: Runtime, tmp_path: Path) -> None:
+    data = runtime.settings.data_dir
+    (data / "monitor.yaml").write_text("geoip: {asn_db: 5, city: x}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(data)
+    assert "geoip.city: unknown key" in info.value.message
+    asn = _asn_db(tmp_path / "asn.mmdb")
+    (data / "monitor.yaml").write_text(f"geoip: {{asn_db: '{asn}'}}\n")
+    monitor = build_monitor(runtime)
+    (ueba,) = [a for a in monitor.analysers if isinstance(a, Ueba)]
+    assert ueba.geoip is not None and ueba.geoip.lookup("1.1.1.1").asn == "AS13335"
+    (data / "monitor.yaml").write_text(f"geoip: {{country_db: '{tmp_path / 'nope.mmdb'}'}}\n")
+    with pytest.raises(ConfigError, match=r"geoip\.country_db: .* does not exist"):
+        build_monitor(runtime)
+
+
+def test_new_asn_and_new_country_from_geoip_are_explained(
+    runtime: Runtime, clock: FixedClock, geoip: GeoIP
+) -> None:
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG, geoip)
+    i = 0
+    for h in range(72):  # three days from several Cloudflare addresses (one ASN, one country)
+        t = T0 + timedelta(hours=h)
+        ueba.analyse(
+            [gw(t + timedelta(minutes=m), i := i + 1, client_ip=f"1.1.1.{m}") for m in range(10)]
+        )
+    assert messages(alerts, "ueba:new_ASN") == [] and messages(alerts, "ueba:new_country") == []
+    t = T0 + timedelta(hours=72, minutes=5)
+    ueba.analyse([gw(t, i + 1, client_ip="1.1.1.200")])  # a new address, same ASN
+    assert len(messages(alerts, "ueba:new_source_IP")) == 1
+    assert messages(alerts, "ueba:new_ASN") == []
+    ueba.analyse([gw(t + timedelta(minutes=1), i + 2, client_ip="8.8.8.8")])  # a new owner
+    (asn_msg,) = messages(alerts, "ueba:new_ASN")
+    assert asn_msg == "crm-sync used a new ASN AS15169 (Google LLC); 1 known in 30 days"
+    (country_msg,) = messages(alerts, "ueba:new_country")
+    assert country_msg == "crm-sync used a new country US; 1 known in 30 days"
+    (country_alert,) = [a for a in alerts.list(limit=100) if a.rule_id == "ueba:new_country"]
+    assert country_alert.severity == "high"
+
+
+def test_without_geoip_the_terms_are_unchanged(runtime: Runtime, clock: FixedClock) -> None:
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG)
+    ueba.analyse([gw(T0, 1, client_ip="8.8.8.8")])
+    state = ueba._state("crm-sync", "terms")
+    assert "ASN" not in state and "country" not in state
