@@ -12,10 +12,13 @@ from netaddr import IPSet
 from ringfence.core.clock import FixedClock
 from ringfence.core.errors import ConfigError
 from ringfence.monitor.alerts import AlertStore
+from ringfence.monitor.events import Event
 from ringfence.monitor.geoip import GeoIP, IpInfo
+from ringfence.monitor.parsers import parser_for
 from ringfence.monitor.ueba import Ueba
 from ringfence.monitor.wiring import build_monitor, load_config
 from ringfence.runtime import Runtime
+from tests.monitor import records as R
 from tests.monitor.test_ueba_apimon import CFG, T0, gw, messages
 
 NETS = {
@@ -135,3 +138,52 @@ def test_without_geoip_the_terms_are_unchanged(runtime: Runtime, clock: FixedClo
     ueba.analyse([gw(T0, 1, client_ip="8.8.8.8")])
     state = ueba._state("crm-sync", "terms")
     assert "ASN" not in state and "country" not in state
+
+
+CITIES = {
+    "1.1.1.0/24": ("Sydney", -33.87, 151.21, 50),
+    "9.9.9.0/24": ("Zurich", 47.37, 8.54, 20),
+    "2.2.2.0/24": ("Paris", 48.86, 2.35, 300),
+    "3.3.3.0/24": ("Berlin", 52.52, 13.40, 300),
+}
+
+
+def _city_db(path: Path) -> Path:
+    w = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    for net, (city, lat, lon, radius) in CITIES.items():
+        w.insert_network(
+            IPSet([net]),
+            {
+                "city": {"names": {"en": city}},
+                "country": {"iso_code": "XX"},
+                "location": {"latitude": lat, "longitude": lon, "accuracy_radius": radius},
+            },
+        )
+    w.to_db_file(str(path))
+    return path
+
+
+def _bare_signin(minutes: int, uuid: str, ip: str) -> Event:
+    """An Okta sign-in without the vendor's geolocation (as GitHub's or Slack's records)."""
+    rec = R.okta(uuid=uuid, published=(T0 + timedelta(minutes=minutes)).isoformat())
+    rec["client"]["ipAddress"] = ip
+    rec["client"].pop("geographicalContext", None)
+    (event,) = parser_for("okta")(rec)
+    return event
+
+
+def test_impossible_travel_from_city_coordinates_minus_their_accuracy(
+    runtime: Runtime, clock: FixedClock, tmp_path: Path
+) -> None:
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG, GeoIP(country_db=_city_db(tmp_path / "c.mmdb")))
+    assert ueba._travel(_bare_signin(0, "a", "1.1.1.1")) == []
+    (found,) = ueba._travel(_bare_signin(30, "b", "9.9.9.9"))
+    assert found.sentence.startswith("admin@example.com signed in from Sydney and Zurich 30 min")
+    # Paris and Berlin are 878 km apart, but each location is only good to 300 km: what is
+    # left (278 km) is under min_travel_km, so half an hour apart is not impossible here.
+    assert ueba._travel(_bare_signin(600, "c", "2.2.2.2")) == []
+    assert ueba._travel(_bare_signin(630, "d", "3.3.3.3")) == []
+    # and without a database nothing is guessed
+    plain = Ueba(runtime.store, clock, alerts, CFG)
+    assert plain._travel(_bare_signin(900, "e", "1.1.1.1")) == []

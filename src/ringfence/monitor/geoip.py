@@ -4,7 +4,7 @@ Configured in ``monitor.yaml``::
 
     geoip:
       asn_db: /var/lib/GeoIP/GeoLite2-ASN.mmdb          # autonomous_system_number / _organization
-      country_db: /var/lib/GeoIP/GeoLite2-Country.mmdb  # country.iso_code (a City database works)
+      country_db: /var/lib/GeoIP/GeoLite2-City.mmdb  # country.iso_code (+ location with City)
 
 Either may be left out. The databases are the operator's (MaxMind GeoLite2 / GeoIP2, DB-IP's
 "lite" databases, or any MMDB with the same record layout); Ringfence does not download them.
@@ -16,6 +16,7 @@ monitor is built — not a failure in the middle of a batch. Lookups are memoise
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,6 +34,11 @@ class IpInfo:
     asn: str | None = None  # "AS13335"
     asn_org: str | None = None  # "Cloudflare, Inc."
     country: str | None = None  # ISO 3166-1 alpha-2, "DE"
+    # from a City database: where the address is, and how sure (MaxMind's accuracy radius)
+    lat: float | None = None
+    lon: float | None = None
+    city: str | None = None
+    radius_km: float = 0.0
 
 
 _NOTHING = IpInfo()
@@ -55,6 +61,13 @@ def _open(path: Path, kind: str, wanted: tuple[str, ...]) -> Any:
             f"expected one of {', '.join(wanted)}"
         )
     return reader
+
+
+def _degrees(value: object, bound: float) -> float | None:
+    """``value`` as an angle within ±``bound``, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and -bound <= value <= bound else None
 
 
 class GeoIP:
@@ -97,16 +110,30 @@ class GeoIP:
                         asn = f"AS{num}"
                         name = rec.get("autonomous_system_organization")
                         org = name[:200] if isinstance(name, str) and name else None
+            lat = lon = city = None
+            radius = 0.0
             if self._country is not None:
                 rec = self._country.get(addr)
-                block = rec.get("country") if isinstance(rec, dict) else None
+                rec = rec if isinstance(rec, dict) else {}
+                block = rec.get("country")
                 code = block.get("iso_code") if isinstance(block, dict) else None
                 country = code if isinstance(code, str) and code else None
+                loc = rec.get("location")
+                if isinstance(loc, dict):
+                    la, lo = _degrees(loc.get("latitude"), 90), _degrees(loc.get("longitude"), 180)
+                    if la is not None and lo is not None:
+                        lat, lon = la, lo
+                    r = loc.get("accuracy_radius")
+                    radius = float(r) if isinstance(r, int | float) and r > 0 else 0.0
+                block = rec.get("city")
+                names = block.get("names") if isinstance(block, dict) else None
+                name = names.get("en") if isinstance(names, dict) else None
+                city = name[:100] if isinstance(name, str) and name else None
         except (ValueError, maxminddb.InvalidDatabaseError):
             return _NOTHING  # a corrupt tree node: no answer for this address
-        if asn is None and country is None:
+        if asn is None and country is None and lat is None:
             return _NOTHING
-        return IpInfo(asn, org, country)
+        return IpInfo(asn, org, country, lat, lon, city, radius)
 
     def close(self) -> None:
         for reader in (self._asn, self._country):

@@ -422,10 +422,24 @@ class Ueba:
 
     def _travel(self, e: Event) -> list[Finding]:
         coords = _dig(e.ocsf, "src_endpoint", "location", "coordinates")
-        if not (isinstance(coords, list) and len(coords) == 2):
-            return []
-        lon, lat = coords
-        if not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        where = _get(e.ocsf, "src_endpoint", "location", "city") or e.src_ip
+        radius = 0.0  # km of uncertainty around the point (0: the vendor's coordinates)
+        if (
+            isinstance(coords, list)
+            and len(coords) == 2
+            and isinstance(coords[0], int | float)
+            and isinstance(coords[1], int | float)
+        ):
+            lon, lat = coords
+        elif self.geoip is not None and e.src_ip:
+            # No coordinates from the vendor (GitHub, Slack, ...): a City database's, with its
+            # accuracy radius taken off the distance, so a vague location never convicts.
+            info = self.geoip.lookup(e.src_ip)
+            if info.lat is None or info.lon is None:
+                return []
+            lat, lon, radius = info.lat, info.lon, info.radius_km
+            where = info.city or e.src_ip
+        else:
             return []
         st = self._state(e.actor or "?", "travel")
         last = st.get("last")
@@ -434,11 +448,14 @@ class Ueba:
             "lat": lat,
             "lon": lon,
             "ip": e.src_ip,
-            "where": _get(e.ocsf, "src_endpoint", "location", "city") or e.src_ip,
+            "where": where,
         }
+        if radius:
+            st["last"]["r"] = radius
         if not last or e.src_ip == last.get("ip"):
             return []
         km = haversine_km(last["lat"], last["lon"], lat, lon)
+        km = max(0.0, km - radius - float(last.get("r", 0.0)))
         hours = max((e.time.timestamp() - last["t"]) / 3600, 1 / 60)
         kmh = km / hours
         if km < self.cfg.min_travel_km or kmh <= self.cfg.max_kmh:
