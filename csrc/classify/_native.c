@@ -538,6 +538,8 @@ static PyObject *star(PyObject *s, Py_ssize_t lo, Py_ssize_t keep_head, Py_ssize
     return r;
 }
 
+static PyObject *alnum_masked(PyObject *s, Py_ssize_t keep_tail, Py_ssize_t keep_head);
+
 /* mask_alnum(value, keep_tail, keep_head) == _mask._mask_alnum(value, keep_tail, keep_head) */
 static PyObject *py_mask_alnum(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *s;
@@ -547,6 +549,10 @@ static PyObject *py_mask_alnum(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "keep_tail and keep_head must be >= 0");
         return NULL;
     }
+    return alnum_masked(s, keep_tail, keep_head);
+}
+
+static PyObject *alnum_masked(PyObject *s, Py_ssize_t keep_tail, Py_ssize_t keep_head) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s), total = 0;
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
@@ -570,6 +576,62 @@ static PyObject *py_mask_from(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     return star(s, keep < n ? keep : n, 0, 0);
+}
+
+/* preview(style, keep_prefix, limit, value) == _mask.preview(detector, value) for a detector
+ * with that mask style and keep_prefix >= 0, PREVIEW_MAX = limit >= 1: the mask ("last4":
+ * letters and digits starred but the last four; "email": the local part starred but its
+ * first character when longer than two; "prefix" with keep_prefix: the first
+ * min(keep_prefix, len // 2) characters kept; else every letter and digit starred), cut to
+ * ``limit`` characters with an ellipsis (at the front for "last4"). */
+static PyObject *py_preview(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *style, *s;
+    Py_ssize_t keep_prefix, limit;
+    if (!PyArg_ParseTuple(args, "UnnU:preview", &style, &keep_prefix, &limit, &s)) return NULL;
+    if (keep_prefix < 0 || limit < 1) {
+        PyErr_SetString(PyExc_ValueError, "preview: keep_prefix >= 0 and limit >= 1");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    int last4 = PyUnicode_CompareWithASCIIString(style, "last4") == 0;
+    PyObject *masked = NULL;
+    if (last4) {
+        masked = alnum_masked(s, 4, 0);
+    } else if (PyUnicode_CompareWithASCIIString(style, "email") == 0) {
+        Py_ssize_t at = n > 0 ? PyUnicode_FindChar(s, '@', 0, n, -1) : -1;
+        if (at == -2) return NULL;
+        if (at < 0) {
+            masked = alnum_masked(s, 0, 0);
+        } else { /* head + "*" * (len(local) - len(head)) + "@" + domain: same length */
+            Py_ssize_t head = at > 2 ? 1 : 0;
+            int kind = PyUnicode_KIND(s);
+            const void *data = PyUnicode_DATA(s);
+            Py_UCS4 *buf = PyMem_New(Py_UCS4, n);
+            if (buf == NULL) return PyErr_NoMemory();
+            for (Py_ssize_t i = 0; i < n; i++)
+                buf[i] = (i >= head && i < at) ? (Py_UCS4)'*' : PyUnicode_READ(kind, data, i);
+            masked = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, buf, n);
+            PyMem_Free(buf);
+        }
+    } else if (PyUnicode_CompareWithASCIIString(style, "prefix") == 0 && keep_prefix > 0) {
+        Py_ssize_t keep = keep_prefix < n / 2 ? keep_prefix : n / 2;
+        masked = star(s, keep, 0, 0);
+    } else {
+        masked = alnum_masked(s, 0, 0);
+    }
+    if (masked == NULL) return NULL;
+    Py_ssize_t m = PyUnicode_GET_LENGTH(masked);
+    if (m <= limit) return masked;
+    PyObject *dots = PyUnicode_FromOrdinal(0x2026); /* "…" */
+    PyObject *part = dots ? (last4 ? PyUnicode_Substring(masked, m - (limit - 1), m)
+                                   : PyUnicode_Substring(masked, 0, limit - 1))
+                          : NULL;
+    PyObject *r = part ? (last4 ? PyUnicode_Concat(dots, part) : PyUnicode_Concat(part, dots))
+                       : NULL;
+    Py_XDECREF(part);
+    Py_XDECREF(dots);
+    Py_DECREF(masked);
+    return r;
 }
 
 /* new_objects(cls, names, rows) -> [obj, ...]: for each row, an instance of ``cls`` (a class
@@ -1854,6 +1916,8 @@ static PyMethodDef methods[] = {
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},
+    {"preview", py_preview, METH_VARARGS,
+     "preview(style, keep_prefix, limit, value) -> the masked preview (_mask.preview)"},
     {"digits", py_digits, METH_O, "digits(value) -> its ASCII digits"},
     {"consistent_separators", py_consistent_separators, METH_O,
      "consistent_separators(value) -> bool"},

@@ -8,6 +8,7 @@ an exception, never a crash. ``RINGFENCE_CLASSIFY_NATIVE=0`` switches the native
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import random
 import re
@@ -24,9 +25,17 @@ from ringfence.classify import Classifier, RedactionMode, RedactionPolicy, load_
 from ringfence.classify import _extract as ex
 from ringfence.classify import _validators as v
 from ringfence.classify._accel import ENV, NATIVE, load_native
+from ringfence.classify._catalogue import BUILTIN_DETECTORS
 from ringfence.classify._engine import SEP, _by_key, allow_digest
 from ringfence.classify._hits import byte_to_char
-from ringfence.classify._mask import canonical, mask_alnum_py, mask_from_py
+from ringfence.classify._mask import (
+    PREVIEW_MAX,
+    canonical,
+    mask_alnum_py,
+    mask_from_py,
+    preview,
+    preview_py,
+)
 from ringfence.classify._model import Finding
 from ringfence.classify._redact import redact
 from ringfence.core.errors import ConfigError
@@ -281,6 +290,38 @@ def test_native_masks_equal_python(value: str, tail: int, head: int) -> None:
     assert NATIVE is not None
     assert NATIVE.mask_alnum(value, tail, head) == mask_alnum_py(value, tail, head)
     assert NATIVE.mask_from(value, head * 7) == mask_from_py(value, head * 7)
+
+
+_PREVIEW_STYLES = sorted(
+    {(d.mask, d.keep_prefix) for d in BUILTIN_DETECTORS}
+    | {("last4", 0), ("email", 0), ("prefix", 0), ("prefix", 3), ("full", 2), ("other", 0)}
+)
+
+
+@needs_native
+@FAST
+@given(
+    value=st.text(alphabet="ab1@.-é١²𝟘 \ud800", max_size=40) | st.text(max_size=60),
+    style=st.sampled_from(_PREVIEW_STYLES),
+)
+def test_native_preview_equals_python(value: str, style: tuple[str, int]) -> None:
+    assert NATIVE is not None
+    det = dataclasses.replace(BUILTIN_DETECTORS[0], mask=style[0], keep_prefix=style[1])
+    assert NATIVE.preview(style[0], style[1], PREVIEW_MAX, value) == preview_py(det, value)
+    assert preview(det, value) == preview_py(det, value)
+
+
+def test_native_preview_cuts_like_python() -> None:
+    if NATIVE is None:
+        pytest.skip("native extension not built")
+    for style, keep in _PREVIEW_STYLES:
+        det = dataclasses.replace(BUILTIN_DETECTORS[0], mask=style, keep_prefix=keep)
+        for value in ["", "@", "ab@", "abc@x", "a" * 30 + "@" + "b" * 30, "4111 " * 9, "x" * 24]:
+            assert NATIVE.preview(style, keep, PREVIEW_MAX, value) == preview_py(det, value)
+    with pytest.raises(ValueError):
+        NATIVE.preview("last4", -1, PREVIEW_MAX, "abc")
+    det = dataclasses.replace(BUILTIN_DETECTORS[0], mask="prefix", keep_prefix=-2)
+    assert preview(det, "abcdef") == preview_py(det, "abcdef")  # negative: the Python path
 
 
 def test_native_masks_on_tricky_characters() -> None:

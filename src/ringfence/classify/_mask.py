@@ -19,8 +19,10 @@ from ringfence.classify._model import Detector
 # The native masks (same results, see tests/classify/test_native.py), when built.
 _native_mask_alnum: Callable[[str, int, int], str] | None = None
 _native_mask_from: Callable[[str, int], str] | None = None
+_native_preview: Callable[[str, int, int, str], str] | None = None
 if NATIVE is not None:
     _native_mask_alnum, _native_mask_from = NATIVE.mask_alnum, NATIVE.mask_from
+    _native_preview = NATIVE.preview
 
 PREVIEW_MAX = 24
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -71,6 +73,13 @@ def mask_from_py(value: str, keep: int) -> str:
 
 def preview(detector: Detector, value: str) -> str:
     """A short masked rendering safe to show in findings, logs and events."""
+    if _native_preview is not None and detector.keep_prefix >= 0:
+        # the same mask and cut in one native call (one per finding)
+        return _native_preview(detector.mask, detector.keep_prefix, PREVIEW_MAX, value)
+    return preview_py(detector, value)
+
+
+def preview_py(detector: Detector, value: str) -> str:
     masked = mask(detector, value)
     if len(masked) <= PREVIEW_MAX:
         return masked
