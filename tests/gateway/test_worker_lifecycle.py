@@ -310,3 +310,25 @@ def test_the_default_single_worker_is_supervised_and_survives_sighup(
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_a_worker_that_cannot_start_ends_serve_with_an_error_not_a_restart_loop(
+    gw_runtime: Runtime, tmp_path: Path
+) -> None:
+    """A broken certificate fails in uvicorn's set-up (exit 1 before the app starts): that is
+    a start-up failure like any other, so the gateway stops non-zero instead of respawning
+    the worker forever while the port accepts and resets connections."""
+    cert, key = tmp_path / "broken.pem", tmp_path / "broken.key"
+    cert.write_bytes(b"-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
+    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\nbroken\n-----END PRIVATE KEY-----\n")
+    log = tmp_path / "gateway.err"
+    with log.open("wb") as err:
+        proc, _ = _serve(gw_runtime, "--tls-cert", str(cert), "--tls-key", str(key), stderr=err)
+    try:
+        code = proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text(errors="replace")
+    assert code != 0, text[-2000:]
+    assert "gateway_worker_failed_to_start" in text and "gateway_worker_died" not in text

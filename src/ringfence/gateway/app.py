@@ -46,7 +46,7 @@ from ringfence.gateway.inspect import Inspector, default_inspector
 from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse_form
 from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
 from ringfence.gateway.policy import CompiledRoute, PolicyHolder, PolicyWatcher
-from ringfence.gateway.ratelimit import RateLimiter
+from ringfence.gateway.ratelimit import PendingHit, RateLimiter
 from ringfence.gateway.stages import (
     STRIP_DOWNSTREAM,
     STRIP_UPSTREAM,
@@ -69,6 +69,9 @@ from ringfence.store.db import Store
 
 _log = get_logger("ringfence.gateway")
 PROBLEM = b"application/problem+json"
+# Bodies up to this size are validated and inspected while the rate-limit verdict is on its
+# way; larger ones wait for it first (see ``Gateway._proxy``).
+OVERLAP_MAX_BODY = 65536
 Scope = dict[str, Any]
 _RESERVED = frozenset({"healthz", "readyz", "metrics", "oauth", ".well-known"})
 _TITLES = {
@@ -478,9 +481,15 @@ class Gateway:
         # its verdict is awaited before anything is forwarded, and it takes precedence over a
         # refusal of the body (as when it was checked first): a request is never forwarded
         # unchecked, and every request that reached this point counts against the limit.
+        # A large body waits for the verdict before it is validated and inspected, so a
+        # client over its limit cannot make the gateway parse and scan megabytes for a 429.
         pending = begin_rate_limit(ex, self.limiter)
+        decided = pending is None and ex.op.quota is None
         try:
             ex.body = await read_body(receive, route.limits.max_body_bytes, ex.headers)
+            if not decided and len(ex.body) > OVERLAP_MAX_BODY:
+                decided = True
+                await self._limit_verdict(ex, pending)
             validate(ex)
             if route.dlp_request and ex.body:
                 replaced = inspect_body(
@@ -494,16 +503,19 @@ class Gateway:
                 )
                 if replaced is not None:
                     ex.body = replaced
-        except Deny as refused:
-            await finish_rate_limit(ex, self.limiter, pending)  # 429 / 503 first
-            if ex.limit is not None:
+        except (Deny, RingfenceError) as refused:
+            if not decided:
+                decided = True
+                await self._limit_verdict(ex, pending)  # 429 / 503 first
+            if isinstance(refused, Deny) and ex.limit is not None:
                 refused.headers.extend(limit_headers(ex.limit))
             raise
         except BaseException:
-            if pending is not None:
+            if pending is not None and not decided:
                 pending.discard()
             raise
-        await finish_rate_limit(ex, self.limiter, pending)
+        if not decided:
+            await self._limit_verdict(ex, pending)
         rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
         try:
             upstream_headers = await self._broker(ex, route)
@@ -512,6 +524,15 @@ class Gateway:
             d.headers.extend(rl_headers)
             raise
         return 200, rl_headers
+
+    async def _limit_verdict(self, ex: Exchange, pending: PendingHit | None) -> None:
+        """The limiter's verdict (429 / 503 raised); a refused request's audit record does not
+        describe an inspection of a body that was never forwarded."""
+        try:
+            await finish_rate_limit(ex, self.limiter, pending)
+        except (Deny, RingfenceError):
+            ex.dlp = {}
+            raise
 
     async def _broker(self, ex: Exchange, route: CompiledRoute) -> list[tuple[bytes, bytes]]:
         strip = STRIP_UPSTREAM

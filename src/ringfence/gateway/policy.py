@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -480,6 +481,9 @@ class PolicyHolder:
         self._snapshot: PolicySnapshot | None = None
         self._version = 0
         self._checked_at = float("-inf")
+        # One reload at a time: the watcher's thread and a start-up check may both call it,
+        # and two builds would otherwise get the same version number.
+        self._reload_lock = threading.Lock()
         self.last_error: str | None = None
         # Token ids revoked by this process since the last reload (visible at once here).
         self.local_revoked: set[str] = set()
@@ -502,6 +506,10 @@ class PolicyHolder:
         Returns True when a new snapshot was swapped in. On failure the old snapshot is kept
         but not marked fresh, so the gateway fails closed once it is stale.
         """
+        with self._reload_lock:
+            return self._reload(force)
+
+    def _reload(self, force: bool) -> bool:
         try:
             digest = fingerprint(self._store)
             snap = self._snapshot

@@ -184,8 +184,17 @@ def _worker(
     # SIGHUP is the supervisor's (a rolling restart); sent to the whole process group it must
     # not end the workers on the spot.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    server = DispatchedServer(uvicorn.Config(**config_kwargs), channel, heartbeat)
-    server.run()
+    server: DispatchedServer | None = None
+    try:
+        server = DispatchedServer(uvicorn.Config(**config_kwargs), channel, heartbeat)
+        server.run()
+    except Exception as exc:
+        if server is not None and server.started:
+            raise
+        # Could not start (a broken certificate or key, a corrupt client-CA bundle, an app
+        # factory that raises): a start-up failure, which the supervisor does not retry.
+        _log.error("gateway_worker_start_failed", error_type=type(exc).__name__, error=str(exc))
+        raise SystemExit(STARTUP_FAILURE) from None
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
 
