@@ -23,6 +23,16 @@ async def test_request_with_data_above_clearance_is_blocked_naming_the_type(env:
     assert r.json()["data_types"] == ["email_address"]
     assert "ann@corp.example" not in r.text
     assert env.audit.events[-1].dlp["request"]["types"] == {"email_address": 1}
+    # ... and monitoring, reading that audit record, sees a DLP block: the parser takes the
+    # action and types from the direction's summary and the bundled rule matches it
+    from ringfence.monitor.parsers import parser_for
+    from ringfence.monitor.sigma.engine import BUNDLED_RULES, RuleSet
+
+    (event,) = parser_for("ringfence")(env.audit.events[-1].to_dict())
+    assert event.ocsf["unmapped"]["dlp_action"] == "block"
+    assert event.ocsf["unmapped"]["dlp_detectors"] == ["email_address"]
+    rules = RuleSet.load([BUNDLED_RULES])
+    assert "rf_gateway_dlp_block" in {r.name for r in rules.match(event)}
 
 
 async def test_redact_route_redacts_request_before_forwarding(env: Env) -> None:

@@ -60,7 +60,11 @@ def test_lookups_give_asn_and_country_and_nothing_for_private_or_bad_addresses(
     assert geoip.lookup("4.4.4.4") == IpInfo()  # not in the databases
     for ip in ("10.0.0.1", "127.0.0.1", "192.168.1.1", "::1", "not an ip", "", "1.1.1.1/24"):
         assert geoip.lookup(ip) == IpInfo(), ip
-    assert geoip.lookup("::ffff:1.1.1.7").asn in (None, "AS13335")  # mapped form: no crash
+    assert geoip.lookup("::ffff:1.1.1.7").asn == "AS13335"  # IPv4-mapped: looked up as IPv4
+    before = geoip._cached.cache_info().currsize
+    for junk in ("x" * 50_000, "999.1.1.1", "fe80::1", "10.1.2.3"):
+        assert geoip.lookup(junk) == IpInfo()
+    assert geoip._cached.cache_info().currsize == before  # nothing cached for them
 
 
 def test_a_city_database_serves_for_the_country(tmp_path: Path) -> None:
@@ -118,7 +122,7 @@ def test_new_asn_and_new_country_from_geoip_are_explained(
         ueba.analyse(
             [gw(t + timedelta(minutes=m), i := i + 1, client_ip=f"1.1.1.{m}") for m in range(10)]
         )
-    assert messages(alerts, "ueba:new_ASN") == [] and messages(alerts, "ueba:new_country") == []
+    assert messages(alerts, "ueba:new_ASN") == [] and messages(alerts, "ueba:new_IP") == []
     t = T0 + timedelta(hours=72, minutes=5)
     ueba.analyse([gw(t, i + 1, client_ip="1.1.1.200")])  # a new address, same ASN
     assert len(messages(alerts, "ueba:new_source_IP")) == 1
@@ -126,10 +130,11 @@ def test_new_asn_and_new_country_from_geoip_are_explained(
     ueba.analyse([gw(t + timedelta(minutes=1), i + 2, client_ip="8.8.8.8")])  # a new owner
     (asn_msg,) = messages(alerts, "ueba:new_ASN")
     assert asn_msg == "crm-sync used a new ASN AS15169 (Google LLC); 1 known in 30 days"
-    (country_msg,) = messages(alerts, "ueba:new_country")
-    assert country_msg == "crm-sync used a new country US; 1 known in 30 days"
-    (country_alert,) = [a for a in alerts.list(limit=100) if a.rule_id == "ueba:new_country"]
+    (country_msg,) = messages(alerts, "ueba:new_IP_country")
+    assert country_msg == "crm-sync used a new IP country US; 1 known in 30 days"
+    (country_alert,) = [a for a in alerts.list(limit=100) if a.rule_id == "ueba:new_IP_country"]
     assert country_alert.severity == "high"
+    assert messages(alerts, "ueba:new_country") == []  # the vendor's own field is not mixed in
 
 
 def test_without_geoip_the_terms_are_unchanged(runtime: Runtime, clock: FixedClock) -> None:
@@ -137,7 +142,7 @@ def test_without_geoip_the_terms_are_unchanged(runtime: Runtime, clock: FixedClo
     ueba = Ueba(runtime.store, clock, alerts, CFG)
     ueba.analyse([gw(T0, 1, client_ip="8.8.8.8")])
     state = ueba._state("crm-sync", "terms")
-    assert "ASN" not in state and "country" not in state
+    assert "ASN" not in state and "IP country" not in state and "country" not in state
 
 
 CITIES = {
@@ -187,3 +192,34 @@ def test_impossible_travel_from_city_coordinates_minus_their_accuracy(
     # and without a database nothing is guessed
     plain = Ueba(runtime.store, clock, alerts, CFG)
     assert plain._travel(_bare_signin(900, "e", "1.1.1.1")) == []
+
+
+def test_a_vendor_country_name_and_the_databases_code_are_separate_terms(
+    runtime: Runtime, clock: FixedClock, geoip: GeoIP
+) -> None:
+    """Okta names countries ("Germany"), the database gives ISO codes ("DE"): an Okta
+    sign-in without geolocation from a known place is not a "new country"."""
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG, geoip)
+    events = []
+    for n in range(60):
+        rec = R.okta(uuid=f"u{n}", published=(T0 + timedelta(hours=n * 2)).isoformat())
+        rec["client"]["ipAddress"] = "9.9.9.9"
+        rec["client"]["geographicalContext"]["country"] = "Switzerland"
+        if n % 2:
+            rec["client"].pop("geographicalContext")  # this sign-in came without it
+        events.extend(parser_for("okta")(rec))
+    ueba.analyse(events)
+    assert messages(alerts, "ueba:new_country") == []
+    assert messages(alerts, "ueba:new_IP_country") == []
+
+
+def test_an_infinite_accuracy_radius_is_ignored(tmp_path: Path) -> None:
+    w = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    w.insert_network(
+        IPSet(["9.9.9.0/24"]),
+        {"location": {"latitude": 47.37, "longitude": 8.54, "accuracy_radius": float("inf")}},
+    )
+    w.to_db_file(str(tmp_path / "c.mmdb"))
+    info = GeoIP(country_db=tmp_path / "c.mmdb").lookup("9.9.9.9")
+    assert info.lat == 47.37 and info.radius_km == 0.0

@@ -46,7 +46,9 @@ _NOTHING = IpInfo()
 
 def _open(path: Path, kind: str, wanted: tuple[str, ...]) -> Any:
     try:
-        reader = maxminddb.open_database(str(path))
+        # Read into memory, not mapped: a database replaced in place (cp over the live file)
+        # would kill a process that maps it (SIGBUS). A new file is used after a restart.
+        reader = maxminddb.open_database(str(path), mode=maxminddb.MODE_MEMORY)
     except FileNotFoundError:
         raise ConfigError(f"monitor.yaml: geoip.{kind}: {path} does not exist") from None
     except (OSError, ValueError, maxminddb.InvalidDatabaseError) as exc:
@@ -78,7 +80,22 @@ class GeoIP:
         self._country = (
             _open(country_db, "country_db", ("Country", "City")) if country_db is not None else None
         )
-        self.lookup = lru_cache(maxsize=_CACHE)(self._lookup)
+        self._cached = lru_cache(maxsize=_CACHE)(self._lookup)
+
+    def lookup(self, ip: str) -> IpInfo:
+        """What the databases say of ``ip`` (an IPv4-mapped IPv6 address as its IPv4); an
+        invalid or non-global address gives an empty ``IpInfo`` and is not cached."""
+        if len(ip) > 64:
+            return _NOTHING
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return _NOTHING
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        if not addr.is_global:
+            return _NOTHING  # private, loopback, documentation ranges: no owner to learn
+        return self._cached(addr)
 
     @classmethod
     def from_config(cls, section: Any) -> GeoIP | None:
@@ -93,13 +110,7 @@ class GeoIP:
             Path(str(country)) if country is not None else None,
         )
 
-    def _lookup(self, ip: str) -> IpInfo:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return _NOTHING
-        if not addr.is_global:
-            return _NOTHING  # private, loopback, documentation ranges: no owner to learn
+    def _lookup(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> IpInfo:
         asn = org = country = None
         try:
             if self._asn is not None:
@@ -124,13 +135,14 @@ class GeoIP:
                     if la is not None and lo is not None:
                         lat, lon = la, lo
                     r = loc.get("accuracy_radius")
-                    radius = float(r) if isinstance(r, int | float) and r > 0 else 0.0
+                    if isinstance(r, int | float) and math.isfinite(r) and 0 < r <= 20_000:
+                        radius = float(r)
                 block = rec.get("city")
                 names = block.get("names") if isinstance(block, dict) else None
                 name = names.get("en") if isinstance(names, dict) else None
                 city = name[:100] if isinstance(name, str) and name else None
-        except (ValueError, maxminddb.InvalidDatabaseError):
-            return _NOTHING  # a corrupt tree node: no answer for this address
+        except Exception:  # a corrupt or hostile database: no answer for this address
+            return _NOTHING
         if asn is None and country is None and lat is None:
             return _NOTHING
         return IpInfo(asn, org, country, lat, lon, city, radius)

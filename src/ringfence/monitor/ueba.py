@@ -64,6 +64,11 @@ def _get(d: Any, *path: str) -> str | None:
     return str(d) if isinstance(d, str | int | float) and d != "" else None
 
 
+# The most records one gateway request can claim to have moved (a bigger value is not a
+# count): keeps an hour's sum far inside what a float holds.
+MAX_RECORDS = 1_000_000_000
+
+
 def _dig(d: Any, *path: str) -> Any:
     """The value at ``path`` in nested dicts, or None where a step is missing or not a dict."""
     for p in path:
@@ -82,7 +87,17 @@ def _count(text: str | None) -> int:
         value = float(text)
     except ValueError:
         return 0
-    return int(value) if math.isfinite(value) and value > 0 else 0
+    return int(value) if math.isfinite(value) and 0 < value <= MAX_RECORDS else 0
+
+
+def _stored_count(value: Any) -> float:
+    """A counter read back from stored state; one a previous version let grow out of range
+    (or that is not a number) counts as 0 rather than stopping the analysis."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return x if math.isfinite(x) and 0 <= x <= MAX_RECORDS * 1e6 else 0.0
 
 
 def robust_z(x: float, history: Sequence[float]) -> tuple[float, float, float]:
@@ -286,7 +301,7 @@ class Ueba:
                             f"New {name} for {e.actor}",
                             f"{e.actor} used a new {name} {shown}; {known} known in "
                             f"{self.cfg.new_term_days} days",
-                            "medium" if name != "country" else "high",
+                            "high" if name in ("country", "IP country") else "medium",
                             value=value,
                             known=known,
                         )
@@ -305,7 +320,7 @@ class Ueba:
             hist: dict[str, list[float]] = st.setdefault("history", {})
             for metric in ("requests", "records"):
                 h = hist.setdefault(metric, [])
-                h.append(float(st.get(metric, 0)))
+                h.append(_stored_count(st.get(metric, 0)))
                 # hours with no activity count as zeros, up to a week of them
                 h.extend([0.0] * min(hour - cur - 1, 168))
                 del h[:-336]
@@ -317,14 +332,14 @@ class Ueba:
             return  # late event for a closed hour: counted nowhere, never alerts
         st["requests"] = int(st.get("requests", 0)) + 1
         records = _count(_get(e.raw, "records")) if e.source == "ringfence" else 0
-        st["records"] = int(st.get("records", 0)) + records
+        st["records"] = int(_stored_count(st.get("records", 0))) + records
         if not warm:
             return
         for metric in ("requests", "records"):
             history = st.get("history", {}).get(metric, [])
             if len(history) < self.cfg.min_history_hours or metric in st["alerted"]:
                 continue
-            x = float(st[metric])
+            x = _stored_count(st[metric])
             scale = b.volume_scale.get(metric)
             if scale is None:
                 scale = b.volume_scale[metric] = robust_scale(history)
@@ -515,27 +530,28 @@ def _event_time(e: Event) -> datetime:
 
 def _terms_of(e: Event, geoip: GeoIP | None = None) -> tuple[tuple[str, str | None], ...]:
     """(term name, value) of an event: source IP, country, user agent, endpoint (gateway
-    events only), destination app, and with a GeoIP database the source IP's ASN (and its
-    country where the vendor gives none); None where the event has none."""
+    events only), destination app, and with a GeoIP database the source IP's ASN and
+    country; None where the event has none."""
     ocsf = e.ocsf
     src = ocsf.get("src_endpoint")
     loc = src.get("location") if isinstance(src, dict) else None
     req = ocsf.get("http_request")
     dst = ocsf.get("dst_endpoint")
     api = ocsf.get("api") if e.source == "ringfence" else None
-    country = _leaf(loc.get("country")) if isinstance(loc, dict) else None
-    asn = None
+    asn = ip_country = None
     if geoip is not None and e.src_ip:
         info = geoip.lookup(e.src_ip)
-        asn = info.asn
-        country = country or info.country
+        asn, ip_country = info.asn, info.country
     return (
         ("source IP", e.src_ip),
-        ("country", country),
+        ("country", _leaf(loc.get("country")) if isinstance(loc, dict) else None),
         ("user agent", _leaf(req.get("user_agent")) if isinstance(req, dict) else None),
         ("endpoint", _leaf(api.get("operation")) if isinstance(api, dict) else None),
         ("destination app", _leaf(dst.get("hostname")) if isinstance(dst, dict) else None),
         ("ASN", asn),
+        # the database's ISO code, a term of its own: vendors name countries their own way
+        # (Okta "Germany", Entra "DE"), and mixing the two would make every change "new"
+        ("IP country", ip_country),
     )
 
 

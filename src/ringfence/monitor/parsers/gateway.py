@@ -4,10 +4,11 @@ The gateway's ``AuditSink`` hands one dict per request (``ringfence.gateway.audi
 .to_dict()``): ``time`` (RFC 3339), ``request_id``, ``method``, ``status`` (int), ``decision``
 (allow|deny|error), ``reason``, ``latency_ms``, ``client_ip``, ``user_agent``, ``integration``,
 ``integration_id``, ``client_id``, ``auth``, ``route``, ``path_template``, ``upstream``,
-``bytes_in``, ``bytes_out``, ``dlp`` ({"request": {type: count}, "response": {...},
-"action": ...}). Also accepted: ``id``/``event_id`` for the id, ``path``, ``src_ip``,
-``records`` (rows read, for volume baselines). Unknown keys are kept in ``raw``. Must never
-accept a record without an id, a method or a status.
+``bytes_in``, ``bytes_out``, ``dlp`` ({"request": {"types": {type: count}, "class": ...,
+"above_clearance": [...], "action": ...}, "response": {...}}; the older flat form
+{"request": {type: count}, "action": ...} is read too). Also accepted: ``id``/``event_id``
+for the id, ``path``, ``src_ip``, ``records`` (rows read, for volume baselines). Unknown
+keys are kept in ``raw``. Must never accept a record without an id, a method or a status.
 """
 
 from __future__ import annotations
@@ -28,6 +29,34 @@ _METHOD_ACTIVITY = {
     "TRACE": 8,
     "PATCH": 9,
 }
+
+
+def _directions(dlp: dict[str, Any]) -> list[dict[str, Any]]:
+    return [d for d in (dlp.get("request"), dlp.get("response")) if isinstance(d, dict)]
+
+
+def _dlp_action(dlp: dict[str, Any]) -> str | None:
+    """The strongest action taken on the request or the response. The gateway writes one
+    summary per direction ({"types": {...}, "class", "above_clearance", "action"}); a flat
+    top-level ``action`` is accepted too."""
+    actions = {d.get("action") for d in _directions(dlp)} | {dlp.get("action")}
+    for action in ("block", "redact", "alert"):
+        if action in actions:
+            return action
+    return None
+
+
+def _dlp_detectors(dlp: dict[str, Any]) -> list[str]:
+    """The data types found: the per-direction ``types`` maps (or, in the older flat form,
+    the direction maps' keys) and any ``detectors`` list."""
+    found: set[str] = set()
+    for d in _directions(dlp):
+        types = d.get("types")
+        found.update(str(k) for k in (types if isinstance(types, dict) else d))
+    listed = dlp.get("detectors")
+    if isinstance(listed, list):
+        found.update(str(x) for x in listed)
+    return sorted(found)
 
 
 def parse(record: Any) -> list[Event]:
@@ -66,14 +95,8 @@ def parse(record: Any) -> list[Event]:
             "route": r.get("route"),
             "records": r.get("records"),
             "scopes": r.get("scopes"),
-            "dlp_action": dlp.get("action"),
-            "dlp_detectors": sorted(
-                {
-                    *(dlp.get("request") or {}),
-                    *(dlp.get("response") or {}),
-                    *(dlp.get("detectors") or []),
-                }
-            ),
+            "dlp_action": _dlp_action(dlp),
+            "dlp_detectors": _dlp_detectors(dlp),
             "auth": r.get("auth"),
         },
     }
