@@ -325,6 +325,11 @@ def main() -> int:
         help="record a py-spy profile (raw format) of the gateway during the full-pipeline run",
     )
     parser.add_argument(
+        "--profile-half",
+        action="store_true",
+        help="with --profile: record during the half-load run instead of the full-load one",
+    )
+    parser.add_argument(
         "--ab-src",
         type=Path,
         default=None,
@@ -509,7 +514,7 @@ def main() -> int:
             measured(
                 "gateway full pipeline",
                 f"http://127.0.0.1:{gw_port}/full/items",
-                profile=args.profile,
+                profile=None if args.profile_half else args.profile,
                 duration=d,
                 connections=c,
                 workdir=work,
@@ -528,6 +533,7 @@ def main() -> int:
             half = measured(
                 "gateway full @ half load",
                 f"http://127.0.0.1:{gw_port}/full/items",
+                profile=args.profile if args.profile_half else None,
                 duration=d,
                 connections=conns,
                 workdir=work,
