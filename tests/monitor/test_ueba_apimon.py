@@ -195,3 +195,17 @@ def test_malformed_fields_do_not_stop_the_batch(runtime: Runtime, clock: FixedCl
     hourly["records"] = 10**400
     ueba.analyse([gw(t + timedelta(hours=2), i + 901, client_ip="10.0.0.1")])
     assert max(hourly["history"]["records"]) < 1e6
+
+
+def test_vendor_coordinates_out_of_range_are_no_place(runtime: Runtime, clock: FixedClock) -> None:
+    """A sign-in whose coordinates are NaN, out of range or not numbers is not placed: it
+    neither convicts nor resets the last known place."""
+    alerts = AlertStore(runtime.store, clock)
+    ueba = Ueba(runtime.store, clock, alerts, CFG)
+    ueba.analyse([signin(T0, "a", "198.51.100.1", 52.52, 13.405, "Berlin")])
+    odd = signin(T0 + timedelta(minutes=10), "b", "203.0.113.5", 0.0, 0.0, "Nowhere")
+    for bad in ([float("nan"), 1.0], [1e9, 2.0], [True, 2.0], [13.4, 95.0], ["13", "52"]):
+        odd.ocsf["src_endpoint"]["location"]["coordinates"] = bad
+        assert ueba._travel(odd) == [], bad
+    ueba.analyse([signin(T0 + timedelta(hours=12), "c", "198.51.100.1", 52.52, 13.405, "Berlin")])
+    assert messages(alerts, "ueba:impossible_travel") == []

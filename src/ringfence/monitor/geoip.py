@@ -65,8 +65,9 @@ def _open(path: Path, kind: str, wanted: tuple[str, ...]) -> Any:
     return reader
 
 
-def _degrees(value: object, bound: float) -> float | None:
-    """``value`` as an angle within ±``bound``, or None."""
+def degrees(value: object, bound: float) -> float | None:
+    """``value`` as an angle within ±``bound`` degrees, or None (NaN, 1e9 or True is no place:
+    it would make every trip "impossible")."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value) if math.isfinite(value) and -bound <= value <= bound else None
@@ -131,7 +132,7 @@ class GeoIP:
                 country = code if isinstance(code, str) and code else None
                 loc = rec.get("location")
                 if isinstance(loc, dict):
-                    la, lo = _degrees(loc.get("latitude"), 90), _degrees(loc.get("longitude"), 180)
+                    la, lo = degrees(loc.get("latitude"), 90), degrees(loc.get("longitude"), 180)
                     if la is not None and lo is not None:
                         lat, lon = la, lo
                     r = loc.get("accuracy_radius")

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ringfence.core.clock import Clock
 from ringfence.monitor.alerts import AlertStore, Finding
 from ringfence.monitor.events import Event
-from ringfence.monitor.geoip import GeoIP
+from ringfence.monitor.geoip import GeoIP, degrees
 from ringfence.monitor.models import UebaState
 from ringfence.store.db import Store
 
@@ -442,10 +442,10 @@ class Ueba:
         if (
             isinstance(coords, list)
             and len(coords) == 2
-            and isinstance(coords[0], int | float)
-            and isinstance(coords[1], int | float)
+            and degrees(coords[0], 180) is not None
+            and degrees(coords[1], 90) is not None
         ):
-            lon, lat = coords
+            lon, lat = float(coords[0]), float(coords[1])
         elif self.geoip is not None and e.src_ip:
             # No coordinates from the vendor (GitHub, Slack, ...): a City database's, with its
             # accuracy radius taken off the distance, so a vague location never convicts.
