@@ -1317,17 +1317,106 @@ static int match_span(PyObject *m, Py_ssize_t *a, Py_ssize_t *b) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
+/* A window probe (Detector.window_probe): up to 8 sequences of up to 8 ASCII character
+ * classes, one of which every match of the detector's pattern contains. A window without any
+ * holds no match, so it is not searched (the same answer as a search that finds nothing). */
+#define PROBE_SEQS 8
+#define PROBE_LEN 8
+typedef struct {
+    int n;
+    int len[PROBE_SEQS];
+    uint64_t cls[PROBE_SEQS][PROBE_LEN][2]; /* ASCII bitmaps */
+    char first[128];                        /* in some sequence's first class */
+} Probe;
+
+static int read_probe(PyObject *o, Probe *pr) {
+    memset(pr, 0, sizeof(*pr));
+    if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) < 1 || PyTuple_GET_SIZE(o) > PROBE_SEQS)
+        goto bad;
+    pr->n = (int)PyTuple_GET_SIZE(o);
+    for (int s = 0; s < pr->n; s++) {
+        PyObject *seq = PyTuple_GET_ITEM(o, s);
+        if (!PyTuple_Check(seq) || PyTuple_GET_SIZE(seq) < 1 || PyTuple_GET_SIZE(seq) > PROBE_LEN)
+            goto bad;
+        pr->len[s] = (int)PyTuple_GET_SIZE(seq);
+        for (int k = 0; k < pr->len[s]; k++) {
+            PyObject *c = PyTuple_GET_ITEM(seq, k);
+            if (!PyUnicode_Check(c) || PyUnicode_GET_LENGTH(c) < 1) goto bad;
+            for (Py_ssize_t j = 0; j < PyUnicode_GET_LENGTH(c); j++) {
+                Py_UCS4 ch = PyUnicode_READ_CHAR(c, j);
+                if (ch >= 128) goto bad;
+                pr->cls[s][k][ch >> 6] |= (uint64_t)1 << (ch & 63);
+                if (k == 0) pr->first[ch] = 1;
+            }
+        }
+    }
+    return 0;
+bad:
+    PyErr_SetString(PyExc_ValueError,
+                    "window probe: 1-8 tuples of 1-8 non-empty strings of ASCII characters");
+    return -1;
+}
+
+/* Does one of the probe's sequences start at text[i] and end by ``end``? */
+static int probe_at(const Probe *pr, int kind, const void *data, Py_ssize_t i, Py_ssize_t end) {
+    for (int s = 0; s < pr->n; s++) {
+        int len = pr->len[s], k = 0;
+        if (len > end - i) continue;
+        for (; k < len; k++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, i + k);
+            if (ch >= 128 || !((pr->cls[s][k][ch >> 6] >> (ch & 63)) & 1)) break;
+        }
+        if (k == len) return 1;
+    }
+    return 0;
+}
+
+/* Does text[lo:end] (clamped as re's pos/endpos are) hold one of the probe's sequences? */
+static int probe_hit(const Probe *pr, PyObject *text, Py_ssize_t lo, Py_ssize_t end) {
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    if (lo < 0) lo = 0;
+    if (end > n) end = n;
+    if (kind == PyUnicode_1BYTE_KIND) { /* most text: only a sequence's first class looked up */
+        const Py_UCS1 *d = (const Py_UCS1 *)data;
+        for (Py_ssize_t i = lo; i < end; i++)
+            if (d[i] < 128 && pr->first[d[i]] && probe_at(pr, kind, data, i, end)) return 1;
+        return 0;
+    }
+    for (Py_ssize_t i = lo; i < end; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 128 && pr->first[ch] && probe_at(pr, kind, data, i, end)) return 1;
+    }
+    return 0;
+}
+
+/* window_probe(text, lo, end, probe) -> bool: probe_hit, for the tests. */
+static PyObject *py_window_probe(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *text, *po;
+    Py_ssize_t lo, end;
+    if (!PyArg_ParseTuple(args, "UnnO!:window_probe", &text, &lo, &end, &PyTuple_Type, &po))
+        return NULL;
+    Probe pr;
+    if (read_probe(po, &pr) < 0) return NULL;
+    return PyBool_FromLong(probe_hit(&pr, text, lo, end));
+}
+
 /* context_matches(spec, engine, finditer, leaves, text, starts, at) -> [m, ...]
  * _engine.Classifier._context_matches: the matches of a context-required detector only where
  * they can count -- a leaf whose key names the type whole, elsewhere from each context word
  * (``at``: ascending str offsets) up to 48 characters on; leaves in order, no match twice. */
 static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *sp_t, *en_t, *finditer, *leaves, *text, *starts, *at, *search = Py_None;
-    if (!PyArg_ParseTuple(args, "O!O!OOUO!O!|O:context_matches", &PyTuple_Type, &sp_t,
+    PyObject *probe_o = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!OOUO!O!|OO:context_matches", &PyTuple_Type, &sp_t,
                           &PyTuple_Type, &en_t, &finditer, &leaves, &text, &PyList_Type, &starts,
-                          &PyList_Type, &at, &search))
+                          &PyList_Type, &at, &search, &probe_o))
         return NULL;
     if (search == Py_None) search = NULL;
+    Probe probe;
+    int use_probe = probe_o != Py_None;
+    if (use_probe && read_probe(probe_o, &probe) < 0) return NULL;
     Spec sp;
     if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
     PyObject *snap = leaves_snapshot(leaves); /* the key-name callbacks cannot change it */
@@ -1424,6 +1513,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
         Py_ssize_t base = lbase[leaf_i], end = lend[leaf_i];
         if (li >= 0 && whole[li]) {
             q = run_end;
+            if (use_probe && !probe_hit(&probe, text, base, end)) continue; /* no match */
             PyObject *iter = call_onn(finditer, text, base, end);
             PyObject *it = iter ? PyObject_GetIter(iter) : NULL;
             Py_XDECREF(iter);
@@ -1457,6 +1547,10 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
                 lo = fb > fa ? fb : fa + 1;
             }
             Py_CLEAR(far);
+            if (use_probe && !probe_hit(&probe, text, lo, end)) {
+                q = run_end; /* as a search that finds nothing: no match from lo in this leaf */
+                break;
+            }
             /* The matches from ``lo`` on, as finditer(text, lo, end) gives them. With
              * ``search`` (a Python re pattern's): one search per match, each from the end of
              * the last (what finditer does after a non-empty match; most windows hold no
@@ -1912,7 +2006,10 @@ static PyMethodDef methods[] = {
     {"matches_back", py_matches_back, METH_VARARGS,
      "matches_back(match, text, offsets, back, chars) -> [match, ...]"},
     {"context_matches", py_context_matches, METH_VARARGS,
-     "context_matches(spec, engine, finditer, leaves, text, starts, at) -> [match, ...]"},
+     "context_matches(spec, engine, finditer, leaves, text, starts, at[, search[, probe]]) -> "
+     "[match, ...]"},
+    {"window_probe", py_window_probe, METH_VARARGS,
+     "window_probe(text, lo, end, probe) -> bool: text[lo:end] holds one of probe's sequences"},
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},

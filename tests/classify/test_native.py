@@ -26,7 +26,7 @@ from ringfence.classify import _extract as ex
 from ringfence.classify import _validators as v
 from ringfence.classify._accel import ENV, NATIVE, load_native
 from ringfence.classify._catalogue import BUILTIN_DETECTORS
-from ringfence.classify._engine import SEP, _by_key, allow_digest
+from ringfence.classify._engine import SEP, _by_key, allow_digest, compile_detector, probe_regex
 from ringfence.classify._hits import byte_to_char
 from ringfence.classify._mask import (
     PREVIEW_MAX,
@@ -457,7 +457,19 @@ def test_native_confirm_rejects_bad_specs(pair: tuple[Classifier, Classifier]) -
             st.sampled_from(["", "phone", "tax id", "note", "passport number", "x y"]),
             st.lists(
                 st.sampled_from(
-                    ["phone", "tel:", "passport", "TFN", "020 7946 0958", "123456789", " ", "é"]
+                    [
+                        "phone",
+                        "tel:",
+                        "passport",
+                        "TFN",
+                        "020 7946 0958",
+                        "123456789",
+                        " ",
+                        "é",
+                        "contacts/",
+                        "(415)",
+                        "-",
+                    ]
                 ),
                 max_size=8,
             ).map("".join),
@@ -481,10 +493,78 @@ def test_native_context_matches_equal_python(
         want = [m.span() for m in py._context_matches(c, leaves, text, starts, at, _by_key(leaves))]
         rx = nat._compiled[idx].regex
         for search in (None, rx.search):  # an iterator per window, or a search per match
-            got = NATIVE.context_matches(
-                nat._spec[idx], nat._eng, rx.finditer, leaves, text, starts, at, search
-            )
-            assert [m.span() for m in got] == want, c.det.id
+            # and with the detector's window probe (windows without one not searched)
+            for probe in {None, c.det.window_probe or None}:
+                got = NATIVE.context_matches(
+                    nat._spec[idx], nat._eng, rx.finditer, leaves, text, starts, at, search, probe
+                )
+                assert [m.span() for m in got] == want, c.det.id
+
+
+_PROBED = [d for d in BUILTIN_DETECTORS if d.window_probe]
+
+
+def test_some_detector_has_a_window_probe() -> None:
+    assert "phone_number_national" in {d.id for d in _PROBED}
+    assert all(d.needs_context for d in _PROBED)  # only context windows use it
+
+
+@needs_native
+@FAST
+@given(
+    text=st.lists(
+        st.sampled_from(["(", ")", "1", "42", " ", ".", "-", "x", "é", "\n", "555", "(0", "7 8"]),
+        max_size=20,
+    ).map("".join),
+    lo=st.integers(-3, 70),
+    end=st.integers(-3, 70),
+    probe=st.sampled_from(
+        [
+            *(d.window_probe for d in _PROBED),
+            (("(",),),
+            (("0123456789", " .-", "0123456789"),),
+            (("x", "e"), ("-",)),
+        ]
+    ),
+)
+def test_native_window_probe_equals_its_regex(
+    text: str, lo: int, end: int, probe: tuple[tuple[str, ...], ...]
+) -> None:
+    """window_probe(text, lo, end) is probe_regex(probe).search(text, lo, end) is not None."""
+    assert NATIVE is not None
+    want = probe_regex(probe).search(text, lo, end) is not None
+    assert NATIVE.window_probe(text, lo, end, probe) is want
+
+
+@needs_native
+def test_native_window_probe_refuses_bad_probes() -> None:
+    assert NATIVE is not None
+    for bad in [(), ((),), (("",),), (("é",),), (("a",),) * 9, ((("a"),) * 9,), ("a",), ((1,),)]:
+        with pytest.raises((ValueError, TypeError)):
+            NATIVE.window_probe("abc", 0, 3, bad)  # type: ignore[arg-type]
+
+
+@FAST
+@given(
+    text=st.lists(
+        st.sampled_from(
+            ["(", ")", "1", "42", "415", "5550", " ", ".", "-", "x", "é", "+", "\n", "2671", "٣"]
+        ),
+        max_size=24,
+    ).map("".join),
+)
+def test_window_probe_is_sound(text: str) -> None:
+    """Every match of a probed detector's pattern (as the engine compiles it, re or RE2)
+    holds one of its probe's sequences: skipping a window without one changes nothing."""
+    for det in _PROBED:
+        probe = probe_regex(det.window_probe)
+        for use_re2 in (False, True):
+            rx = compile_detector(det, use_re2=use_re2).regex
+            for m in rx.finditer(text):
+                assert probe.search(m.group(0)) is not None, (det.id, m.group(0))
+        for value in (det.example, f"({det.example})", f"x {det.example}."):
+            for m in compile_detector(det).regex.finditer(value):
+                assert probe.search(m.group(0)) is not None
 
 
 @needs_native

@@ -106,6 +106,13 @@ def _context_regex(words: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![a-z0-9])(?:" + "|".join(alts) + ")", re.IGNORECASE)
 
 
+def probe_regex(probe: Sequence[Sequence[str]]) -> re.Pattern[str]:
+    """What a detector's ``window_probe`` looks for, as a regex (the reference the native
+    window check is held to; the engine itself never runs it)."""
+    seqs = ("".join("[" + re.escape(cls) + "]" for cls in seq) for seq in probe)
+    return re.compile("|".join(seqs))
+
+
 def compile_detector(det: Detector, *, use_re2: bool = False) -> _Compiled:
     if use_re2:
         import re2
@@ -484,6 +491,7 @@ class Classifier:
                         starts,
                         at,
                         search,
+                        c.det.window_probe or None,
                     )
                 else:
                     if by_key is None:

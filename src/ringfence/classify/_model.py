@@ -54,6 +54,11 @@ class Detector:
     prefilter: str = ""  # cheaper superset of ``pattern`` for the multi-pattern prefilter
     prefilter_lookbehind: int = 0  # how far before the prefilter's start a match may begin
     start_chars: str = ""  # with a prefilter: characters a match may start with, scanned back
+    # With needs_context: sequences of character classes (each a string of ASCII characters)
+    # one of which every match of ``pattern`` contains, e.g. (("(",), ("0..9", " .-", "0..9"))
+    # spelled out. A context window without any is not searched (the native path; exact,
+    # since the pattern cannot match there). Empty: every window is searched.
+    window_probe: tuple[tuple[str, ...], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

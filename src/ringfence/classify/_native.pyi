@@ -62,8 +62,10 @@ def context_matches(
     starts: list[int],
     at: list[int],
     search: Callable[[str, int, int], Any] | None = None,
+    probe: tuple[tuple[str, ...], ...] | None = None,
     /,
 ) -> list[Any]: ...
+def window_probe(text: str, lo: int, end: int, probe: tuple[tuple[str, ...], ...], /) -> bool: ...
 def matches_back(
     match: Callable[[str, int], Any], text: str, offsets: list[int], back: int, chars: str, /
 ) -> list[Any]: ...

@@ -17,6 +17,8 @@ C, R, I = DataClass.CONFIDENTIAL, DataClass.RESTRICTED, DataClass.INTERNAL  # no
 
 #: Words near a value that make a national id / account plausible (used by several types).
 _ID_WORDS = ("id number", "identity", "national id", "citizen", "tax id", "taxpayer")
+#: A window probe's class of ASCII digits (the patterns are compiled with re.ASCII).
+_DIGIT = "0123456789"
 
 PII_DETECTORS: tuple[Detector, ...] = (
     Detector(
@@ -40,6 +42,8 @@ PII_DETECTORS: tuple[Detector, ...] = (
         v.phone, "phonenumbers is_valid_number (US/GB/DE/FR)", base=0.3, needs_context=True,
         context=("phone", "tel", "mobile", "cell", "call me", "fax", "contact"),
         keys=("phone", "mobile", "tel", "fax", "cell"), mask="last4", example="(415) 555-2671",
+        # every match starts "(" + digit, or has digit, separator, digit (\d{2,4}[ .\-]\d{3,4})
+        window_probe=(("(", _DIGIT), (_DIGIT, " .-", _DIGIT)),
     ),
     Detector(
         "credit_card_number", "Payment card number", R, "financial",
