@@ -93,6 +93,21 @@ def test_random_digit_strings_agree_with_phonenumbers() -> None:
     assert decided > 0.85 * len(values)  # the rest start with a national prefix
 
 
+def test_every_calling_code_prefix_agrees_with_phonenumbers() -> None:
+    """The calling code read as a digit string: every 1-3 digit prefix, known or not, with
+    national numbers of several lengths (and none, too short ones)."""
+    r = random.Random(13)
+    values: list[str] = []
+    for head in range(1, 1000):
+        values.append(f"+{head}")
+        for n in (1, 2, 4, 7, 9, 10, 12):
+            rest = "".join(r.choice("0123456789") for _ in range(n))
+            values.append(f"+{head}{rest}")
+            values.append(f"+{head} {rest}")
+    decided, valid = _check(values)
+    assert decided > 0.8 * len(values) and valid > 100
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.from_regex(r"\A\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}(?:[ .\-]?\d{2,5}){1,4}\Z"))
 def test_detector_shaped_values_agree_with_phonenumbers(value: str) -> None:

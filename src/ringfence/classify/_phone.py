@@ -30,7 +30,6 @@ from ringfence.classify._accel import NATIVE
 _SHAPE = re.compile(r"\+[0-9][0-9 .\-()]*[0-9]")
 _DROP = str.maketrans("", "", " .-()")
 _digits: Callable[[str], str] | None = NATIVE.digits if NATIVE is not None else None
-_MAX_CC_LEN = 3
 _MIN_NSN, _MAX_NSN = 2, 17
 # The number type descriptions _number_type_helper tries after the general one. Any match
 # makes the number valid, so the order is free: the common types first (mobile is skipped
@@ -114,6 +113,12 @@ class _Desc:
 
 
 _PLANS: dict[str, _Plan | None] = {}
+# A calling code's digit string (no leading zero) -> (the code, its regions, its digits).
+_CODES: dict[str, tuple[int, Any, int]] = {
+    str(cc): (cc, regions, len(str(cc)))
+    for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items()
+    if 0 < cc <= 999
+}
 # Per (calling code, national number length): the plans of the code's regions, in order,
 # that the region loop of international_valid must look at for a number of that length. A
 # plan without leading digits whose general description refuses the length adds nothing
@@ -144,14 +149,17 @@ def international_valid(value: str) -> bool | None:
     full = _digits(value) if _digits is not None else value[1:].translate(_DROP)
     if len(full) <= _MIN_NSN or full[0] == "0":
         return False  # too short after the "+", or no country code can start with 0
-    for i in range(1, min(len(full), _MAX_CC_LEN) + 1):
-        cc = int(full[:i])
-        regions = COUNTRY_CODE_TO_REGION_CODE.get(cc)
-        if regions is not None:
-            break
-    else:
-        return False  # "+" followed by no known country calling code
-    nsn = full[i:]
+    # The first 1 to 3 digits that are a calling code (full has >= 3 digits, no leading 0,
+    # so the digit string names the code exactly); no int() per try.
+    code = _CODES.get(full[0])
+    if code is None:
+        code = _CODES.get(full[:2])
+        if code is None:
+            code = _CODES.get(full[:3])
+            if code is None:
+                return False  # "+" followed by no known country calling code
+    cc, regions, width = code
+    nsn = full[width:]
     if len(nsn) < _MIN_NSN:
         return False
     main = _plan_for(regions[0], cc)
