@@ -200,17 +200,19 @@ def tree_cpu_seconds(pid: int) -> float:
     return user + system
 
 
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its children (the gateway's supervisor and its workers)."""
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return pids
+
+
 def tree_cpu_split(pid: int) -> tuple[float, float]:
     """(utime, stime) of ``pid`` and its children, from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     user = system = 0.0
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        pids += [int(c) for c in children]
-    except OSError:
-        pass
-    for p in pids:
+    for p in tree_pids(pid):
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -225,10 +227,7 @@ def tree_run_delay(pid: int) -> float:
     waiting for a CPU (``/proc/<pid>/schedstat``, second field): on shared cores, the part
     of the latency that is the machine's, not the gateway's work."""
     total = 0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    for p in tree_pids(pid):
         try:
             total += int(Path(f"/proc/{p}/schedstat").read_text().split()[1])
         except (OSError, IndexError, ValueError):
@@ -240,10 +239,7 @@ def tree_sleeps(pid: int) -> int:
     """Voluntary context switches of the main threads (event loops) of ``pid`` and its
     children: how often a loop went to sleep waiting for I/O — each one a wake-up to pay."""
     total = 0
-    pids = [pid]
-    with contextlib.suppress(OSError):
-        pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    for p in pids:
+    for p in tree_pids(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("voluntary_ctxt_switches:"):
