@@ -109,6 +109,42 @@ async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
         await gateway.shutdown()
 
 
+async def test_a_long_collection_after_a_policy_change_leaves_the_policy_fresh(
+    gw_runtime: Runtime, unfrozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from ringfence.gateway.app import Gateway
+
+    gateway = build_gateway(
+        gw_runtime.store,
+        gw_runtime.vault,
+        clock=gw_runtime.clock,
+        config=GatewayConfig(dlp_engine="builtin", max_staleness_seconds=0.4),
+        freeze_gc=True,
+    )
+    await gateway.startup()
+    try:
+        real = Gateway._refreeze
+
+        def slow_refreeze(self: Gateway) -> None:
+            real(self)
+            time.sleep(0.6)  # past the staleness limit, the GIL held as gc would
+
+        monkeypatch.setattr(Gateway, "_refreeze", slow_refreeze)
+        with gw_runtime.store.session() as s:
+            s.execute(
+                update(Integration)
+                .where(Integration.name == "billing-to-crm")
+                .values(status=IntegrationStatus.QUARANTINED)
+            )
+        assert gateway.holder.reload()
+        await gateway.refreeze_and_recheck()
+        gateway.holder.current()  # fresh: raises "policy stale" otherwise
+    finally:
+        await gateway.shutdown()
+
+
 def test_server_worker_factory_asks_for_a_frozen_heap(monkeypatch: pytest.MonkeyPatch) -> None:
     import ringfence.gateway.app as app_module
     import ringfence.gateway.cli as cli_module

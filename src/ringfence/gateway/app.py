@@ -214,7 +214,14 @@ class Gateway:
     async def _keep_gc_frozen(self) -> None:
         while True:
             await asyncio.sleep(5)
-            self.refreeze_if_policy_changed()
+            await self.refreeze_and_recheck()
+
+    async def refreeze_and_recheck(self) -> None:
+        """``refreeze_if_policy_changed``; after a collection (which held the GIL, so the
+        watcher could not mark the policy fresh) the policy is checked again, as at start-up,
+        before requests find it stale."""
+        if self.refreeze_if_policy_changed():
+            await asyncio.to_thread(self.holder.reload)
 
     async def _flush_key_use(self) -> None:
         while True:
