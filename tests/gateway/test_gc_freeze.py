@@ -75,14 +75,10 @@ async def test_gateway_does_not_freeze_by_default(gw_runtime: Runtime, unfrozen:
         await gateway.shutdown()
 
 
-async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
-    gw_runtime: Runtime, unfrozen: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The start-up collection holds the GIL (seconds on a big heap of a loaded machine, seen
-    in CI): the first request after it must find a fresh policy, not a 503 'policy stale'."""
+def _slow_collections(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every refreeze then holds the GIL for 0.6 s — past the 0.4 s staleness limit the tests
+    set — as a full collection of a big heap on a loaded machine does."""
     import time
-
-    import httpx
 
     from ringfence.gateway.app import Gateway
 
@@ -90,9 +86,19 @@ async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
 
     def slow_refreeze(self: Gateway) -> None:
         real(self)
-        time.sleep(0.6)  # longer than the staleness limit below, the GIL held as gc would
+        time.sleep(0.6)
 
     monkeypatch.setattr(Gateway, "_refreeze", slow_refreeze)
+
+
+async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
+    gw_runtime: Runtime, unfrozen: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up collection holds the GIL (seconds on a big heap of a loaded machine, seen
+    in CI): the first request after it must find a fresh policy, not a 503 'policy stale'."""
+    import httpx
+
+    _slow_collections(monkeypatch)
     gateway = build_gateway(
         gw_runtime.store,
         gw_runtime.vault,
@@ -112,10 +118,6 @@ async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
 async def test_a_long_collection_after_a_policy_change_leaves_the_policy_fresh(
     gw_runtime: Runtime, unfrozen: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
-    from ringfence.gateway.app import Gateway
-
     gateway = build_gateway(
         gw_runtime.store,
         gw_runtime.vault,
@@ -125,13 +127,7 @@ async def test_a_long_collection_after_a_policy_change_leaves_the_policy_fresh(
     )
     await gateway.startup()
     try:
-        real = Gateway._refreeze
-
-        def slow_refreeze(self: Gateway) -> None:
-            real(self)
-            time.sleep(0.6)  # past the staleness limit, the GIL held as gc would
-
-        monkeypatch.setattr(Gateway, "_refreeze", slow_refreeze)
+        _slow_collections(monkeypatch)
         with gw_runtime.store.session() as s:
             s.execute(
                 update(Integration)

@@ -168,11 +168,8 @@ class Gateway:
             self._flusher = asyncio.get_running_loop().create_task(self._flush_key_use())
         if self._freeze_gc and self._gc_keeper is None:
             self._refreeze()
+            await self._recheck_policy()
             self._gc_keeper = asyncio.get_running_loop().create_task(self._keep_gc_frozen())
-            # The full collection holds the GIL (seconds on a large heap of a loaded machine),
-            # so the watcher could not mark the policy fresh meanwhile: check it now, or the
-            # first requests would be refused as "policy stale".
-            await asyncio.to_thread(self.holder.reload)
 
     async def shutdown(self) -> None:
         if self._watcher is not None:
@@ -217,11 +214,15 @@ class Gateway:
             await self.refreeze_and_recheck()
 
     async def refreeze_and_recheck(self) -> None:
-        """``refreeze_if_policy_changed``; after a collection (which held the GIL, so the
-        watcher could not mark the policy fresh) the policy is checked again, as at start-up,
-        before requests find it stale."""
+        """``refreeze_if_policy_changed``, then the policy re-checked (``_recheck_policy``)."""
         if self.refreeze_if_policy_changed():
-            await asyncio.to_thread(self.holder.reload)
+            await self._recheck_policy()
+
+    async def _recheck_policy(self) -> None:
+        """After a full collection: it held the GIL (seconds on a large heap of a loaded
+        machine), so the watcher could not mark the policy fresh meanwhile, and requests would
+        be refused as "policy stale" until its next pass."""
+        await asyncio.to_thread(self.holder.reload)
 
     async def _flush_key_use(self) -> None:
         while True:

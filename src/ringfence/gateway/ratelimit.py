@@ -20,7 +20,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from ringfence.core.errors import UnavailableError
-from ringfence.gateway.redisclient import LeanRedis, _Reply
+from ringfence.gateway.redisclient import LeanRedis, PendingReply
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +54,7 @@ class PendingHit:
         limiter: RateLimiter,
         item: RateLimitItem,
         identifiers: tuple[str, ...],
-        reply: _Reply | None = None,
+        reply: PendingReply | None = None,
         key: str = "",
     ) -> None:
         self._limiter = limiter

@@ -152,7 +152,7 @@ class _Protocol(asyncio.Protocol):
                 fut.set_exception(err)
 
 
-class _Reply:
+class PendingReply:
     """A command already sent; its reply is awaited later (``LeanRedis.send_now``)."""
 
     __slots__ = ("fut", "timer")
@@ -263,12 +263,12 @@ class LeanRedis:
         proto.transport.write(cmd)
         return fut
 
-    def send_now(self, cmd: bytes) -> _Reply | None:
+    def send_now(self, cmd: bytes) -> PendingReply | None:
         """Send ``cmd`` now on the open connection and return its pending reply (``None``
         when there is no open connection: use ``call``, which connects).
 
-        The caller does other work and then awaits ``_Reply.result``; or, if it gives up,
-        calls ``_Reply.discard`` (the reply is then read and dropped, as for a cancelled
+        The caller does other work and then awaits ``PendingReply.result``; or, if it gives up,
+        calls ``PendingReply.discard`` (the reply is then read and dropped, as for a cancelled
         caller).
         """
         proto = self._proto
@@ -282,7 +282,7 @@ class LeanRedis:
             transport.write_now(cmd)
         else:
             transport.write(cmd)
-        return _Reply(fut, loop.call_at(loop.time() + self.timeout, _expire, fut))
+        return PendingReply(fut, loop.call_at(loop.time() + self.timeout, _expire, fut))
 
     async def call(self, cmd: bytes) -> Any:
         """Send one encoded command; the reply (an error reply is returned, not raised)."""
@@ -329,7 +329,7 @@ class LeanRedis:
         reply = await self.call(self._evalsha(key, expiry, amount))
         return await self.incr_expire_ttl_reply(reply, key, expiry, amount)
 
-    def begin_incr_expire_ttl(self, key: str, expiry: int, amount: int = 1) -> _Reply | None:
+    def begin_incr_expire_ttl(self, key: str, expiry: int, amount: int = 1) -> PendingReply | None:
         """``incr_expire_ttl`` sent now; finish with ``incr_expire_ttl_reply(await
         reply.result(), ...)``. ``None`` when not connected."""
         return self.send_now(self._evalsha(key, expiry, amount))
