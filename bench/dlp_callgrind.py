@@ -1,0 +1,119 @@
+"""bench/dlp_callgrind: instructions per DLP page under callgrind (load-independent).
+
+The wall-clock benchmark (``bench/dlp.py``) moves by ±20 % with the load of a shared machine;
+instruction counts do not. This runs one process under ``valgrind --tool=callgrind`` twice —
+with N pages and with 0 pages — and reports (Ir(N) - Ir(0)) / N: what one page costs with a
+warm classifier (compiled, every region's numbering plan it needs loaded, key caches filled by
+a warm-up over the same pages) and a cold phone cache (emptied before the measured pages, as every
+``bench/dlp.py`` round does). Pages come from ``tests/classify/corpus.py``, seeds 0..N-1 (the
+first N of the bench's 100).
+
+Usage:
+    python bench/dlp_callgrind.py [--kind typical|dense|clean] [--pages N] [--keep DIR]
+                                  [--root TREE]
+    python bench/dlp_callgrind.py --inner KIND N BUILT  (internal: the process valgrind runs)
+
+``--root TREE`` measures another tree (e.g. ``git archive REV src tests`` unpacked, with its
+native extension built or copied in place). ``--keep DIR`` leaves both profiles in DIR
+(callgrind.out.<kind> and .base) for ``callgrind_annotate``: their difference is the pages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _pages(kind: str, seeds: range) -> list[bytes]:
+    from tests.classify.corpus import clean_payload, payload, typical_payload
+
+    if kind == "typical":
+        return [typical_payload(i) for i in seeds]
+    if kind == "dense":
+        return [payload(4096, seed=i) for i in seeds]
+    return [clean_payload(i) for i in seeds]
+
+
+def inner(root: str, kind: str, n: int, built: int) -> None:
+    sys.path[:0] = [os.path.join(root, "src"), root]
+    from ringfence.classify import Classifier, _validators
+
+    clf = Classifier()
+    # Both runs build the same pages (generating them costs more than scanning them) and
+    # scan them all once: the warm-up compiles what the pages need and loads their regions'
+    # numbering plans (as bench/dlp.py's best round follows its first). Then only the phone
+    # cache is cold for the measured pages.
+    pages = _pages(kind, range(built))
+    for body in pages:
+        clf.scan(body, "application/json")
+    _validators._phone_parse.cache_clear()
+    for body in pages[:n]:
+        clf.scan(body, "application/json")
+
+
+def start(root: str, kind: str, n: int, built: int, out: str) -> subprocess.Popen[bytes]:
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        os.path.abspath(__file__),
+        "--root",
+        root,
+        "--inner",
+        kind,
+        str(n),
+        str(built),
+    ]
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+
+def total(proc: subprocess.Popen[bytes], out: str) -> int:
+    _, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"callgrind run failed:\n{err.decode()[-2000:]}")
+    with open(out) as f:
+        for line in f:
+            m = re.match(r"(?:summary|totals): (\d+)", line)
+            if m:
+                return int(m.group(1))
+    raise SystemExit(f"no totals in {out}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--kind", choices=("typical", "dense", "clean"), default="typical")
+    ap.add_argument("--pages", type=int, default=30)
+    ap.add_argument("--keep", help="directory for the N-page callgrind profile")
+    ap.add_argument("--root", default=ROOT, help="tree to measure (its src/ and tests/)")
+    ap.add_argument("--inner", nargs=3, metavar=("KIND", "N", "BUILT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner:
+        inner(args.root, args.inner[0], int(args.inner[1]), int(args.inner[2]))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        keep = args.keep or tmp
+        os.makedirs(keep, exist_ok=True)
+        outs = (
+            os.path.join(keep, f"callgrind.out.{args.kind}"),
+            os.path.join(keep, f"callgrind.out.{args.kind}.base"),
+        )
+        procs = [
+            start(args.root, args.kind, n, args.pages, o)
+            for n, o in zip((args.pages, 0), outs, strict=True)
+        ]
+        full, base = (total(p, o) for p, o in zip(procs, outs, strict=True))
+    per = (full - base) / args.pages
+    print(f"{args.kind}: {per:,.0f} instructions per page ({args.pages} pages, cold phone cache)")
+
+
+if __name__ == "__main__":
+    main()
