@@ -120,6 +120,54 @@ def test_same_offsets_on_arbitrary_bytes(
     assert tiers.candidates(body) == whole.candidates(body)
 
 
+@pytest.mark.parametrize(
+    ("pattern", "anchor"),
+    [
+        (r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]", (ord("@"), 1)),
+        (r"\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}(?:[ .\-]?\d{2,5}){1,4}\b", (ord("+"), 0)),
+        (r"(?P<v>\+\d)", None),  # a group first: not read
+        (r"\(\d{3}\)", (ord("("), 0)),
+        (r"\+?\d{7}", None),  # the byte is optional
+        (r"\++\d", None),  # repeated
+        (r"[ab]+@x", None),  # the class repeats: no fixed offset
+        (r"[ab]?@x", None),
+        (r"\+\d|x\d", None),  # an alternative without the byte
+        (r"\+(?:\d|x)", (ord("+"), 0)),  # alternation inside a group only
+        (r"\b(?:\d[ \-]?){12,18}\d\b", None),
+        (r"a@b", None),  # a letter first: no class, no punctuation
+        (r"[]@]@x", None),  # not read (conservative)
+        (r"\d@x", None),
+    ],
+)
+def test_anchor_is_a_fixed_punctuation_byte_at_a_fixed_offset(
+    pattern: str, anchor: tuple[int, int] | None
+) -> None:
+    assert pf._anchor(pattern) == anchor
+
+
+def test_email_and_phone_are_found_from_their_anchor(
+    both: tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter],
+    patterns: list[pf.Pattern],
+) -> None:
+    tiers, _whole = both
+    anchored = {patterns[i][0] for i, *_ in tiers._anchored}
+    ids = {pf._plain(p) for p in anchored}
+    assert any("@" in p for p in ids) and any(p.startswith("\\+") for p in ids)
+
+
+_ANCHOR_TEXT = st.text(alphabet="a.Z1-9_@+ ()%\n\x00é", max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_ANCHOR_TEXT | values, max_size=6))
+def test_anchored_tier_same_offsets_as_hyperscan(
+    both: tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter], parts: list[str]
+) -> None:
+    tiers, whole = both
+    body = "".join(parts).encode("utf-8", "surrogatepass")
+    assert tiers.candidates(body) == whole.candidates(body)
+
+
 @pytest.mark.skipif(NATIVE is None, reason="native extension not built")
 def test_native_match_handler_collects_what_the_python_one_does(
     patterns: list[pf.Pattern],

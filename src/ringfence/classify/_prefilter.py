@@ -74,6 +74,46 @@ def _gateable(pattern: str) -> bool:
     return max(map(len, pieces), default=0) < _LITERAL_LEN
 
 
+# A pattern whose every match holds one fixed punctuation byte at a fixed offset from its
+# start: a literal first (``\+\d...``), or one character class then the literal
+# (``[A-Za-z0-9._%+\-]@...``), neither optional nor repeated, and no top-level alternation.
+_ANCHOR_HEAD = re.compile(
+    r"(?P<cls>\[(?:\\.|[^\]\\])+\](?![*+?{]))?"
+    r"(?:\\(?P<esc>[!-/:-@\[-`{-~])|(?P<lit>[!-#%&',\-/:-@\]_`~]))(?![*+?{])"
+)
+
+
+def _anchor(pattern: str) -> tuple[int, int] | None:
+    """(byte, offset) when every match of ``pattern`` has that ASCII punctuation byte at that
+    offset from its start (see _ANCHOR_HEAD); else None. Such a pattern needs no automaton
+    to find its starts: the byte's occurrences, each checked with a match, give them all."""
+    pattern = _plain(pattern)
+    m = _ANCHOR_HEAD.match(pattern)
+    if m is None or not pattern.isascii():
+        return None
+    depth, i, cls = 0, 0, False
+    while i < len(pattern):  # no "|" outside a group (it would offer a start without the byte)
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if cls:
+            cls = ch != "]"
+        elif ch == "[":
+            cls = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1  # "[]...]": the "]" is a member
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            return None
+        i += 1
+    lit = m.group("esc") or m.group("lit")
+    return ord(lit), 1 if m.group("cls") else 0
+
+
 def _set_add(rset: Any, pattern: str, caseless: bool) -> bool:
     try:
         rset.Add((("(?i)" if caseless else "") + _plain(pattern)).encode())
@@ -108,11 +148,24 @@ class HyperscanPrefilter:
         opts.max_mem = RE2_SET_MEMORY
         opts.encoding = re2.Options.Encoding.LATIN1  # bytes, as Hyperscan sees them
         gate: Any = re2.Set.SearchSet(opts)
+        # (id, byte, offset, match): patterns found from their anchor byte (see _anchor)
+        self._anchored: list[tuple[int, bytes, int, Any]] = []
         for i, (pat, caseless, positions) in enumerate(patterns):
             case = _hs.HS_FLAG_CASELESS if caseless else 0
             # presence only: one report, no start-of-match bookkeeping
             mode = _hs.HS_FLAG_SOM_LEFTMOST if positions else _hs.HS_FLAG_SINGLEMATCH
             expr = (_plain(pat).encode(), i, mode | case)
+            anchor = _anchor(pat) if tiers and positions and _gateable(pat) else None
+            if anchor is not None:
+                # Its own tier: the starts are the anchor byte's occurrences (less its offset)
+                # where the pattern matches -- Python's re on bytes reads these ASCII patterns
+                # as Hyperscan does (\d, \w, \b ASCII; no \s: not gateable). A scan of its
+                # own costs ~2 ns per byte; an "@" or "+" occurs a few times per body.
+                flags = re.ASCII | (re.IGNORECASE if caseless else 0)
+                rx = re.compile(_plain(pat).encode(), flags)
+                self._anchored.append((i, bytes([anchor[0]]), anchor[1], rx.match))
+                gated.append(expr)  # for the database of everything only
+                continue
             # a pattern RE2 cannot read stays in the shared tier
             if tiers and _gateable(pat) and _set_add(gate, pat, caseless):
                 gated.append(expr)
@@ -122,8 +175,9 @@ class HyperscanPrefilter:
         nopos: set[int] = set()
         self._db: Any = self._build_tolerant(main, always, nopos)
         # gated[j] is the RE2 set's j-th pattern: its own database (None: always a candidate)
+        anchored = {a[0] for a in self._anchored}
         self._gated: list[tuple[int, Any]] = [
-            (e[1], self._build_tolerant([e], always, nopos)) for e in gated
+            (e[1], self._build_tolerant([e], always, nopos)) for e in gated if e[1] not in anchored
         ]
         # Past a few occurring patterns one database of every pattern (the single tier of
         # old) is cheaper than one scan each; same offsets (refusals count for both).
@@ -133,7 +187,7 @@ class HyperscanPrefilter:
             else None
         )
         self._gate: Any = None
-        if gated:
+        if len(gated) > len(self._anchored):
             gate.Compile()
             self._gate = gate
         self._always = frozenset(always)
@@ -213,6 +267,12 @@ class HyperscanPrefilter:
                     db.scan(
                         data, match_event_handler=on_match, context=found, scratch=self._scratch(db)
                     )
+        for i, byte, back, match in self._anchored:
+            at = data.find(byte)
+            while at >= 0:
+                if at >= back and match(data, at - back) is not None:
+                    found.setdefault(i, set()).add(at - back)
+                at = data.find(byte, at + 1)
         return found
 
 
