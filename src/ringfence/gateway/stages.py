@@ -356,25 +356,26 @@ def validate(ex: Exchange) -> None:
             if type(doc) is str and len(doc) > limits.max_string_length:
                 raise Deny(400, "string_too_long", "the body string is too long")
             n = len(ex.body)
-            if (type(doc) is dict or type(doc) is list) and (
-                n > limits.max_string_length
-                or n >= 2 * limits.max_array_items
-                or _bracket_count(ex.body) > limits.max_depth
-            ):
-                # When only the depth is in question and the route schema bounds how deep a
-                # valid document nests, a valid document needs no walk: it cannot be too deep.
-                # An invalid one is walked first, so the decision (too_deep before
-                # schema_violation) is the same as always walking.
+            if type(doc) is dict or type(doc) is list:
+                # The body's length bounds the strings and containers it can hold, and its
+                # bracket count how deep it can nest: when only the depth is in question
+                # (``depth_only``) and the route schema bounds how deep a valid document
+                # nests, a valid document needs neither the walk nor the bracket count. An
+                # invalid one is walked first when it could be too deep, so the decision
+                # (too_deep before schema_violation) is the same as always walking.
                 depth_only = n <= limits.max_string_length and n < 2 * limits.max_array_items
                 bound = validator.depth_bound if validator is not None else None
-                schema_valid = (
+                if (
                     depth_only
                     and validator is not None
                     and bound is not None
                     and bound <= limits.max_depth
-                    and validator.is_valid(doc)
-                )
-                if not schema_valid:
+                ):
+                    schema_valid = validator.is_valid(doc)
+                    walk = not schema_valid and _bracket_count(ex.body) > limits.max_depth
+                else:
+                    walk = not depth_only or _bracket_count(ex.body) > limits.max_depth
+                if walk:
                     check_structure(
                         doc, limits.max_depth, limits.max_array_items, limits.max_string_length, n
                     )
