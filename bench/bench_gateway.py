@@ -734,13 +734,14 @@ def _redis_cleanup(url: str, prefix: str) -> None:
         pass
 
 
-def _wait_ready(port: int) -> None:
+def _wait_ready(port: int, timeout: float = 90, probe_timeout: float = 2) -> None:
     import httpx
 
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+            r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=probe_timeout)
+            if r.status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -40,22 +40,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_gateway import free_port, server_command, tree_pids, wait_port  # noqa: E402
+from bench.bench_gateway import (  # noqa: E402
+    _wait_ready,
+    free_port,
+    server_command,
+    tree_pids,
+    wait_port,
+)
 from bench.gateway_helpers import NGINX_CONF, body_4k, seed_bench_estate  # noqa: E402
-
-
-def _ready(port: int, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=30).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise RuntimeError("gateway under valgrind did not become ready")
 
 
 def _callgrind_total(path: Path) -> int:
@@ -138,7 +130,7 @@ def measure(src: Path, requests: int, work: Path, up_port: int, label: str) -> t
     )
     try:
         wait_port(port, timeout=600)
-        _ready(port, 600)
+        _wait_ready(port, timeout=600, probe_timeout=30)
         import httpx
 
         token = httpx.post(
