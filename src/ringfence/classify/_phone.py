@@ -31,6 +31,7 @@ _SHAPE = re.compile(r"\+[0-9][0-9 .\-()]*[0-9]")
 _DROP = str.maketrans("", "", " .-()")
 _digits: Callable[[str], str] | None = NATIVE.digits if NATIVE is not None else None
 _MIN_NSN, _MAX_NSN = 2, 17
+_UNSET: Any = object()
 # The number type descriptions _number_type_helper tries after the general one. Any match
 # makes the number valid, so the order is free: the common types first (mobile is skipped
 # when the metadata says it is the fixed-line pattern).
@@ -76,13 +77,16 @@ class _Plan:
         if general is None:
             return False
         n = len(nsn)
-        # _Desc.matches inlined (a method call per description was most of the cost)
+        # _Desc.matches and _Desc.fullmatch inlined (a method call per description was most
+        # of the cost): a description's pattern is compiled on its first use
         lengths = general.lengths
-        if (lengths and n not in lengths) or general.fullmatch(nsn) is None:
+        if lengths and n not in lengths:
+            return False
+        if (general.rx or general.compiled()).fullmatch(nsn) is None:
             return False
         for d in self._types:
             lengths = d.lengths
-            if (not lengths or n in lengths) and d.fullmatch(nsn) is not None:
+            if (not lengths or n in lengths) and (d.rx or d.compiled()).fullmatch(nsn) is not None:
                 return True
         return False
 
@@ -91,12 +95,12 @@ class _Desc:
     """``_is_number_matching_desc``: a listed possible length (``lengths``, checked by the
     caller), then a full match."""
 
-    __slots__ = ("_pattern", "_rx", "lengths")
+    __slots__ = ("_pattern", "lengths", "rx")
 
     def __init__(self, lengths: frozenset[int], pattern: str) -> None:
         self.lengths = lengths
         self._pattern = pattern
-        self._rx: re.Pattern[str] | None = None
+        self.rx: re.Pattern[str] | None = None  # compiled on first use
 
     @classmethod
     def of(cls, desc: Any) -> _Desc | None:
@@ -105,14 +109,20 @@ class _Desc:
             return None
         return cls(frozenset(desc.possible_length), str(desc.national_number_pattern))
 
-    def fullmatch(self, nsn: str) -> re.Match[str] | None:
-        rx = self._rx
+    def compiled(self) -> re.Pattern[str]:
+        rx = self.rx
         if rx is None:
-            rx = self._rx = re.compile(self._pattern)
-        return rx.fullmatch(nsn)
+            rx = self.rx = re.compile(self._pattern)
+        return rx
+
+    def fullmatch(self, nsn: str) -> re.Match[str] | None:
+        return self.compiled().fullmatch(nsn)
 
 
 _PLANS: dict[str, _Plan | None] = {}
+# A calling code -> the plan of its first region (what _plan_for(regions[0], cc) gives; one
+# dict lookup per number instead of a call). Metadata only, never a value.
+_MAIN_PLANS: dict[int, _Plan | None] = {}
 # A calling code's digit string (no leading zero) -> (the code, its regions, its digits).
 _CODES: dict[str, tuple[int, Any, int]] = {
     str(cc): (cc, regions, len(str(cc)))
@@ -162,7 +172,9 @@ def international_valid(value: str) -> bool | None:
     nsn = full[width:]
     if len(nsn) < _MIN_NSN:
         return False
-    main = _plan_for(regions[0], cc)
+    main: _Plan | None = _MAIN_PLANS.get(cc, _UNSET)
+    if main is _UNSET:
+        main = _MAIN_PLANS[cc] = _plan_for(regions[0], cc)
     if main is None:
         return None
     if main.prefix is not None and main.prefix.match(nsn) is not None:
