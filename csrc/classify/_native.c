@@ -1858,6 +1858,68 @@ static PyObject *py_hs_collect(PyObject *Py_UNUSED(self), PyObject *const *args,
     Py_RETURN_NONE;
 }
 
+/* anchor_starts(data, byte, back, match, found, id): for each occurrence i of ``byte`` in
+ * ``data`` with i >= back, ``i - back`` is added to found[id] (a set, created on the first)
+ * when ``match(data, i - back)`` is not None -- the loop of
+ * HyperscanPrefilter.candidates for a pattern found from its anchor byte, without a Python
+ * frame per occurrence. ``data`` is copied by reference only (bytes are immutable). */
+static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *data, *match, *found, *id;
+    int byte;
+    Py_ssize_t back;
+    if (!PyArg_ParseTuple(args, "O!inOO!O:anchor_starts", &PyBytes_Type, &data, &byte, &back,
+                          &match, &PyDict_Type, &found, &id))
+        return NULL;
+    if (byte < 0 || byte > 255 || back < 0) {
+        PyErr_SetString(PyExc_ValueError, "anchor_starts: byte 0..255, back >= 0");
+        return NULL;
+    }
+    const char *d = PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    Py_ssize_t i = back; /* an occurrence before ``back`` cannot start a match */
+    while (i < n) {
+        const char *hit = memchr(d + i, byte, (size_t)(n - i));
+        if (hit == NULL) break;
+        i = hit - d;
+        PyObject *start = PyLong_FromSsize_t(i - back);
+        if (start == NULL) return NULL;
+        PyObject *cargs[2] = {data, start};
+        PyObject *m = PyObject_Vectorcall(match, cargs, 2, NULL);
+        if (m == NULL) {
+            Py_DECREF(start);
+            return NULL;
+        }
+        int ok = m != Py_None;
+        Py_DECREF(m);
+        if (ok) {
+            PyObject *set = PyDict_GetItemWithError(found, id); /* borrowed */
+            if (set == NULL) {
+                if (PyErr_Occurred() || (set = PySet_New(NULL)) == NULL) {
+                    Py_DECREF(start);
+                    return NULL;
+                }
+                int rc = PyDict_SetItem(found, id, set);
+                Py_DECREF(set); /* the dict holds it */
+                if (rc < 0) {
+                    Py_DECREF(start);
+                    return NULL;
+                }
+            } else if (!PySet_CheckExact(set)) {
+                Py_DECREF(start);
+                PyErr_SetString(PyExc_TypeError, "anchor_starts: found holds sets");
+                return NULL;
+            }
+            if (PySet_Add(set, start) < 0) {
+                Py_DECREF(start);
+                return NULL;
+            }
+        }
+        Py_DECREF(start);
+        i++;
+    }
+    Py_RETURN_NONE;
+}
+
 static int cmp_ll(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return (x > y) - (x < y);
@@ -1925,6 +1987,16 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
         for (Py_ssize_t j = 0; j < nu; j++) {
             if (kind == PyUnicode_1BYTE_KIND) { /* Latin-1 text: one or two UTF-8 bytes */
                 const Py_UCS1 *d1 = (const Py_UCS1 *)data;
+                /* eight characters at a time while even eight two-byte ones stay below the
+                 * offset (each is one byte, plus one per character >= 0x80) */
+                while (i + 8 <= n && b + 16 <= uniq[j]) {
+                    uint64_t x;
+                    memcpy(&x, d1 + i, 8);
+                    int wide = __builtin_popcountll(x & 0x8080808080808080ULL);
+                    extra += wide;
+                    b += 8 + wide;
+                    i += 8;
+                }
                 while (i < n && b < uniq[j]) {
                     int w = 1 + (d1[i] >= 0x80);
                     extra += w - 1;
@@ -2023,6 +2095,9 @@ static PyMethodDef methods[] = {
     {"email", py_email, METH_O, "email(value) -> bool"},
     {"canonical", py_canonical, METH_VARARGS,
      "canonical(fallback, value) -> _mask.canonical(value) (fallback for non-ASCII)"},
+    {"anchor_starts", py_anchor_starts, METH_VARARGS,
+     "anchor_starts(data, byte, back, match, found, id) -> None: found[id] gets each start "
+     "i - back of an occurrence i of byte where match(data, i - back) is not None"},
     {"hs_collect", (PyCFunction)(void (*)(void))py_hs_collect, METH_FASTCALL,
      "hs_collect(id, start, end, flags, found) -> None: found.setdefault(id, set()).add(start)"},
     {"json_raw", py_json_raw, METH_VARARGS,

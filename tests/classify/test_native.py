@@ -750,6 +750,25 @@ def test_native_char_candidates_equal_python(text: str, cands: dict[int, set[int
 
 
 @needs_native
+@FAST
+@given(
+    text=st.text(alphabet=st.characters(max_codepoint=255), max_size=600),
+    cands=st.dictionaries(
+        st.integers(0, 40), st.sets(st.integers(-3, 1300), max_size=8), max_size=6
+    ),
+)
+def test_native_char_candidates_equal_python_on_long_latin1_text(
+    text: str, cands: dict[int, set[int]]
+) -> None:
+    """Latin-1 text is walked eight characters at a time far from an offset: long runs of
+    one- and two-byte characters, offsets inside and past them."""
+    assert NATIVE is not None
+    to_char = byte_to_char(text)
+    want = {i: sorted(map(to_char, offs)) for i, offs in cands.items()}
+    assert NATIVE.char_candidates(text, cands) == want
+
+
+@needs_native
 def test_long_key_names_are_walked_alike(pair: tuple[Classifier, Classifier]) -> None:
     """Key names over the native cache's length limit take the uncached path, same leaves."""
     doc = {"customerEmail" + "x" * 300: "jane@example.com", "n": [{"k" * 257: "+44 20 7946 0958"}]}

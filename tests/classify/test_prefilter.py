@@ -9,6 +9,7 @@ the accuracy corpora, the benchmark payloads as the engine scans them, and gener
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -158,14 +159,52 @@ def test_email_and_phone_are_found_from_their_anchor(
 _ANCHOR_TEXT = st.text(alphabet="a.Z1-9_@+ ()%\n\x00é", max_size=80)
 
 
+@pytest.fixture(scope="module")
+def pure(patterns: list[pf.Pattern]) -> pf.HyperscanPrefilter:
+    """The tiers with Python match handlers and anchor loop (no native extension)."""
+    return pf.HyperscanPrefilter(patterns, native=None)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_ANCHOR_TEXT | values, max_size=6))
 def test_anchored_tier_same_offsets_as_hyperscan(
-    both: tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter], parts: list[str]
+    both: tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter],
+    pure: pf.HyperscanPrefilter,
+    parts: list[str],
 ) -> None:
     tiers, whole = both
     body = "".join(parts).encode("utf-8", "surrogatepass")
-    assert tiers.candidates(body) == whole.candidates(body)
+    assert tiers.candidates(body) == whole.candidates(body) == pure.candidates(body)
+
+
+@pytest.mark.parametrize("unit", [b"+1+", b"+44 20 7946 0958 ", b"a@b.co ", b"@", b"x@@y.z+"])
+def test_many_anchor_bytes_are_scanned_not_checked_one_by_one(
+    both: tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter],
+    pure: pf.HyperscanPrefilter,
+    unit: bytes,
+) -> None:
+    """Past _ANCHOR_CHECKS occurrences the pattern's own database is scanned (a body of
+    "+" must not cost a re.match each): the same offsets on both sides of the limit."""
+    tiers, whole = both
+    for n in (pf._ANCHOR_CHECKS // len(unit), pf._ANCHOR_CHECKS + 1, 5000):
+        body = unit * n
+        assert tiers.candidates(body) == whole.candidates(body) == pure.candidates(body)
+
+
+@pytest.mark.skipif(NATIVE is None, reason="native extension not built")
+def test_native_anchor_starts_checks_its_arguments() -> None:
+    assert NATIVE is not None
+    found: dict[int, set[int]] = {7: {1}}
+    NATIVE.anchor_starts(b"+1 a+2 ++3", ord("+"), 0, re.compile(rb"\+\d").match, found, 7)
+    assert found == {7: {0, 1, 4, 8}}
+    NATIVE.anchor_starts(b"@x", ord("@"), 1, re.compile(rb".@").match, found, 8)
+    assert 8 not in found  # the "@" at 0 cannot have a character before it
+    with pytest.raises(ValueError):
+        NATIVE.anchor_starts(b"x", 256, 0, re.compile(rb"x").match, found, 1)
+    with pytest.raises(TypeError):
+        NATIVE.anchor_starts(b"+1", ord("+"), 0, re.compile(rb"\+").match, {1: [0]}, 1)
+    with pytest.raises(ZeroDivisionError):
+        NATIVE.anchor_starts(b"+1", ord("+"), 0, lambda d, p: 1 / 0, found, 1)
 
 
 @pytest.mark.skipif(NATIVE is None, reason="native extension not built")

@@ -52,6 +52,7 @@ def _plain(pattern: str) -> str:
 # combined automaton slow, ~10 ns per byte for ~30 of them.
 _LITERAL_LEN = 3
 _SINGLE_SCANS = 5  # more occurring gated patterns than this: scan one database of all
+_ANCHOR_CHECKS = 64  # more anchor bytes than this in a buffer: scan the pattern's database
 _CLASS_OR_ESCAPE = re.compile(r"\\.|\[(?:\\.|[^\]])*\]|\{[^}]*\}|[()?:|*+.^$]")
 _NEGATED_CLASS = re.compile(r"\[\^(?:\\.|[^\]])*\]")
 # Constructs whose RE2 (Latin-1) meaning is not a superset of Hyperscan's: \s without \v,
@@ -142,6 +143,8 @@ class HyperscanPrefilter:
         assert _hs is not None
         # the match handler: the native one adds an offset without a Python frame per match
         self._collect: Any = native.hs_collect if native is not None else None
+        # the anchored tier's loop (see _anchor), natively: no Python frame per occurrence
+        self._anchor_starts: Any = native.anchor_starts if native is not None else None
         main: list[tuple[bytes, int, int]] = []
         gated: list[tuple[bytes, int, int]] = []
         opts = re2.Options()
@@ -149,7 +152,7 @@ class HyperscanPrefilter:
         opts.encoding = re2.Options.Encoding.LATIN1  # bytes, as Hyperscan sees them
         gate: Any = re2.Set.SearchSet(opts)
         # (id, byte, offset, match): patterns found from their anchor byte (see _anchor)
-        self._anchored: list[tuple[int, bytes, int, Any]] = []
+        anchors: list[tuple[int, bytes, int, Any]] = []
         for i, (pat, caseless, positions) in enumerate(patterns):
             case = _hs.HS_FLAG_CASELESS if caseless else 0
             # presence only: one report, no start-of-match bookkeeping
@@ -163,8 +166,8 @@ class HyperscanPrefilter:
                 # own costs ~2 ns per byte; an "@" or "+" occurs a few times per body.
                 flags = re.ASCII | (re.IGNORECASE if caseless else 0)
                 rx = re.compile(_plain(pat).encode(), flags)
-                self._anchored.append((i, bytes([anchor[0]]), anchor[1], rx.match))
-                gated.append(expr)  # for the database of everything only
+                anchors.append((i, bytes([anchor[0]]), anchor[1], rx.match))
+                gated.append(expr)  # for the database of everything (and its own, below)
                 continue
             # a pattern RE2 cannot read stays in the shared tier
             if tiers and _gateable(pat) and _set_add(gate, pat, caseless):
@@ -175,9 +178,16 @@ class HyperscanPrefilter:
         nopos: set[int] = set()
         self._db: Any = self._build_tolerant(main, always, nopos)
         # gated[j] is the RE2 set's j-th pattern: its own database (None: always a candidate)
-        anchored = {a[0] for a in self._anchored}
+        own = {e[1]: self._build_tolerant([e], always, nopos) for e in gated}
+        anchored = {a[0] for a in anchors}
         self._gated: list[tuple[int, Any]] = [
-            (e[1], self._build_tolerant([e], always, nopos)) for e in gated if e[1] not in anchored
+            (e[1], own[e[1]]) for e in gated if e[1] not in anchored
+        ]
+        # An anchored pattern keeps its own database too: a body with more than
+        # _ANCHOR_CHECKS of its byte is scanned (linear) instead of checked per occurrence
+        # (a megabyte of "+" would otherwise cost a million re.match calls).
+        self._anchored: list[tuple[int, bytes, int, Any, Any]] = [
+            (i, byte, back, match, own[i]) for i, byte, back, match in anchors
         ]
         # Past a few occurring patterns one database of every pattern (the single tier of
         # old) is cheaper than one scan each; same offsets (refusals count for both).
@@ -267,7 +277,20 @@ class HyperscanPrefilter:
                     db.scan(
                         data, match_event_handler=on_match, context=found, scratch=self._scratch(db)
                     )
-        for i, byte, back, match in self._anchored:
+        anchor_starts = self._anchor_starts
+        for i, byte, back, match, own in self._anchored:
+            if data.count(byte) > _ANCHOR_CHECKS:
+                if own is not None:  # (None: refused by Hyperscan, always a candidate)
+                    own.scan(
+                        data,
+                        match_event_handler=on_match,
+                        context=found,
+                        scratch=self._scratch(own),
+                    )
+                continue
+            if anchor_starts is not None:
+                anchor_starts(data, byte[0], back, match, found, i)
+                continue
             at = data.find(byte)
             while at >= 0:
                 if at >= back and match(data, at - back) is not None:
