@@ -139,7 +139,12 @@ def measure(src: Path, requests: int, work: Path, up_port: int, label: str) -> t
             auth=(creds["client_id"], creds["client_secret"]),
             timeout=120,
         ).json()["access_token"]
-        worker = max(p for p in tree_pids(gw.pid) if p != gw.pid)
+        # the worker is the supervisor's multiprocessing child (not its resource tracker)
+        worker = next(
+            p
+            for p in tree_pids(gw.pid)
+            if p != gw.pid and b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
+        )
         client = _Client(port, token)
         for _ in range(200):
             client.one()

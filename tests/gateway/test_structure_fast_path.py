@@ -173,3 +173,25 @@ def test_a_valid_document_skips_the_walk(monkeypatch: pytest.MonkeyPatch) -> Non
         _outcome(CLOSED, {"items": [{"id": "x"}] * 40}, LimitsSpec(max_depth=4), fast=True)
     with pytest.raises(AssertionError, match="walked"):  # bound above the cap: walked
         _outcome(CLOSED, doc, LimitsSpec(max_depth=3), fast=True)
+
+
+def test_a_valid_document_skips_the_bracket_count_and_the_schema_runs_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ringfence.gateway.stages as stages
+
+    counted: list[bytes] = []
+    real_count = stages._bracket_count
+    monkeypatch.setattr(stages, "_bracket_count", lambda b: counted.append(b) or real_count(b))
+    runs: list[Any] = []
+    real_valid = RouteValidator.is_valid
+    monkeypatch.setattr(
+        RouteValidator, "is_valid", lambda self, doc: runs.append(doc) or real_valid(self, doc)
+    )
+    doc = {"items": [{"id": i, "tags": ["a", "b"]} for i in range(30)]}
+    assert _outcome(CLOSED, doc, LimitsSpec(max_depth=4), fast=True)[0] == "ok"
+    assert counted == [] and len(runs) == 1  # valid: no count, one schema run
+    runs.clear()
+    bad = {"items": [{"id": "x"}] * 3}  # invalid: its brackets are counted, then walked
+    assert _outcome(CLOSED, bad, LimitsSpec(max_depth=4), fast=True) == (400, "schema_violation")
+    assert len(counted) == 1 and len(runs) == 1  # the schema is not run a second time

@@ -348,7 +348,7 @@ def validate(ex: Exchange) -> None:
     assert route is not None and op is not None
     limits = route.limits
     validator = op.request_validator
-    schema_valid = False
+    schema_valid: bool | None = None  # None: the schema was not evaluated yet
     if ex.body:
         check_content_type(ex)
         if "json" in ex.headers.get(b"content-type", b"").decode("latin-1").lower():
@@ -383,7 +383,9 @@ def validate(ex: Exchange) -> None:
     if validator is not None:
         if not ex.body:
             raise Deny(400, "body_required", "this operation requires a JSON body")
-        if not schema_valid and not validator.is_valid(ex.document):
+        if schema_valid is None:
+            schema_valid = validator.is_valid(ex.document)
+        if not schema_valid:
             errors = schema_errors(validator, ex.document)
             raise Deny(
                 400,
