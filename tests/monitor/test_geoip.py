@@ -223,3 +223,63 @@ def test_an_infinite_accuracy_radius_is_ignored(tmp_path: Path) -> None:
     w.to_db_file(str(tmp_path / "c.mmdb"))
     info = GeoIP(country_db=tmp_path / "c.mmdb").lookup("9.9.9.9")
     assert info.lat == 47.37 and info.radius_km == 0.0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, object]]] = []
+
+    def warning(self, event: str, **kw: object) -> None:
+        self.events.append((event, kw))
+
+    info = warning
+
+
+def test_an_updated_database_is_read_at_the_next_check_and_a_broken_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ringfence.monitor.geoip as geoip_module
+
+    log = _Log()
+    monkeypatch.setattr(geoip_module, "_log", log)
+    clock = _Clock()
+    asn = _asn_db(tmp_path / "asn.mmdb")
+    g = GeoIP(asn, refresh_seconds=300, monotonic=clock)
+    assert g.lookup("8.8.8.8").asn == "AS15169"
+
+    # geoipupdate replaces the file: 8.8.8.0/24 now belongs to another network
+    w = MMDBWriter(ip_version=6, database_type="GeoLite2-ASN", ipv4_compatible=True)
+    w.insert_network(
+        IPSet(["8.8.8.0/24"]),
+        {"autonomous_system_number": 64500, "autonomous_system_organization": "Example"},
+    )
+    w.to_db_file(str(tmp_path / "new.mmdb"))
+    (tmp_path / "new.mmdb").replace(asn)
+    clock.now = 299.0
+    assert g.lookup("8.8.8.8").asn == "AS15169"  # not checked yet (and memoised)
+    clock.now = 300.0
+    assert g.lookup("8.8.8.8") == IpInfo("AS64500", "Example")  # read again, cache dropped
+    assert g.lookup("1.1.1.1") == IpInfo()  # not in the new database
+
+    # a half-copied file, then a deleted one: the database in memory stays in use
+    data = (tmp_path / "asn.mmdb").read_bytes()
+    _write(asn, data[: len(data) // 2])
+    clock.now = 600.0
+    assert g.lookup("8.8.8.8").asn == "AS64500"
+    failed = [kw for event, kw in log.events if event == "geoip_reload_failed"]
+    assert failed and failed[-1]["database"] == "asn_db"
+    assert "is not a MaxMind database" in str(failed[-1]["problem"])
+    asn.unlink()
+    clock.now = 900.0
+    assert g.lookup("8.8.8.8").asn == "AS64500"
+    _asn_db(asn)  # the complete file again: read at the next check
+    clock.now = 1200.0
+    assert g.lookup("8.8.8.8").asn == "AS15169"

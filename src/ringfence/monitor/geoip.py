@@ -11,12 +11,21 @@ Either may be left out. The databases are the operator's (MaxMind GeoLite2 / Geo
 A file that is missing, unreadable or of the wrong kind is a ConfigError naming it, when the
 monitor is built — not a failure in the middle of a batch. Lookups are memoised per process
 (a bounded LRU), so a busy IP costs one tree walk.
+
+The databases are updated weekly upstream (``geoipupdate``): every ``refresh_seconds`` a lookup
+checks the files' identity (inode, size, modification time) and reads a changed one again,
+then forgets the memoised answers. A replacement that cannot be read (half-copied, wrong kind,
+deleted) is logged and the database in memory stays in use; it is tried again at the next
+check.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import math
+import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,8 +34,12 @@ from typing import Any
 import maxminddb
 
 from ringfence.core.errors import ConfigError
+from ringfence.core.logging import get_logger
 
 _CACHE = 65536
+REFRESH_SECONDS = 300.0
+_KINDS = {"asn_db": ("ASN",), "country_db": ("Country", "City")}
+_log = get_logger("ringfence.monitor.geoip")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +60,7 @@ _NOTHING = IpInfo()
 def _open(path: Path, kind: str, wanted: tuple[str, ...]) -> Any:
     try:
         # Read into memory, not mapped: a database replaced in place (cp over the live file)
-        # would kill a process that maps it (SIGBUS). A new file is used after a restart.
+        # would kill a process that maps it (SIGBUS). A new file is read by GeoIP.refresh.
         reader = maxminddb.open_database(str(path), mode=maxminddb.MODE_MEMORY)
     except FileNotFoundError:
         raise ConfigError(f"monitor.yaml: geoip.{kind}: {path} does not exist") from None
@@ -73,19 +86,76 @@ def degrees(value: object, bound: float) -> float | None:
     return float(value) if math.isfinite(value) and -bound <= value <= bound else None
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """The file's identity as far as a replacement changes it; None if it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 class GeoIP:
     """ASN and country lookups over the configured databases."""
 
-    def __init__(self, asn_db: Path | None = None, country_db: Path | None = None) -> None:
-        self._asn = _open(asn_db, "asn_db", ("ASN",)) if asn_db is not None else None
+    def __init__(
+        self,
+        asn_db: Path | None = None,
+        country_db: Path | None = None,
+        *,
+        refresh_seconds: float = REFRESH_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._paths = {"asn_db": asn_db, "country_db": country_db}
+        self._stamps = {kind: _stamp(p) for kind, p in self._paths.items() if p is not None}
+        self._asn = _open(asn_db, "asn_db", _KINDS["asn_db"]) if asn_db is not None else None
         self._country = (
-            _open(country_db, "country_db", ("Country", "City")) if country_db is not None else None
+            _open(country_db, "country_db", _KINDS["country_db"])
+            if country_db is not None
+            else None
         )
         self._cached = lru_cache(maxsize=_CACHE)(self._lookup)
+        self._refresh = refresh_seconds
+        self._mono = monotonic
+        self._next_check = monotonic() + refresh_seconds
+
+    def refresh(self) -> bool:
+        """Read again a database whose file changed; True if one was replaced. A file that
+        cannot be read keeps the one in memory in use (logged) and is tried again next time."""
+        self._next_check = self._mono() + self._refresh
+        replaced = False
+        for kind, path in self._paths.items():
+            if path is None:
+                continue
+            stamp = _stamp(path)
+            if stamp == self._stamps.get(kind):
+                continue
+            try:
+                if stamp is None:
+                    raise ConfigError(f"monitor.yaml: geoip.{kind}: {path} cannot be read")
+                reader = _open(path, kind, _KINDS[kind])
+            except ConfigError as exc:
+                _log.warning("geoip_reload_failed", database=kind, problem=exc.message)
+                continue
+            old = self._asn if kind == "asn_db" else self._country
+            if kind == "asn_db":
+                self._asn = reader
+            else:
+                self._country = reader
+            self._stamps[kind] = stamp
+            if old is not None:
+                old.close()
+            replaced = True
+            _log.info("geoip_reloaded", database=kind, path=str(path))
+        if replaced:
+            self._cached = lru_cache(maxsize=_CACHE)(self._lookup)
+        return replaced
 
     def lookup(self, ip: str) -> IpInfo:
         """What the databases say of ``ip`` (an IPv4-mapped IPv6 address as its IPv4); an
         invalid or non-global address gives an empty ``IpInfo`` and is not cached."""
+        if self._mono() >= self._next_check:
+            self.refresh()
         if len(ip) > 64:
             return _NOTHING
         try:
