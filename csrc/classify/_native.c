@@ -1858,28 +1858,30 @@ static PyObject *py_hs_collect(PyObject *Py_UNUSED(self), PyObject *const *args,
     Py_RETURN_NONE;
 }
 
-/* anchor_starts(data, byte, back, match, found, id): for each occurrence i of ``byte`` in
- * ``data`` with i >= back, ``i - back`` is added to found[id] (a set, created on the first)
- * when ``match(data, i - back)`` is not None -- the loop of
+/* anchor_starts(data, byte, back, match, found, id, limit) -> bool: for each occurrence i
+ * of ``byte`` in ``data`` with i >= back, ``i - back`` is added to found[id] (a set, created
+ * on the first) when ``match(data, i - back)`` is not None -- the loop of
  * HyperscanPrefilter.candidates for a pattern found from its anchor byte, without a Python
- * frame per occurrence. ``data`` is copied by reference only (bytes are immutable). */
+ * frame per occurrence. Stops and returns False at the (limit + 1)-th occurrence (the caller
+ * then scans instead; what was added is exact, a subset of what the scan adds); else True. */
 static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *data, *match, *found, *id;
     int byte;
-    Py_ssize_t back;
-    if (!PyArg_ParseTuple(args, "O!inOO!O:anchor_starts", &PyBytes_Type, &data, &byte, &back,
-                          &match, &PyDict_Type, &found, &id))
+    Py_ssize_t back, limit;
+    if (!PyArg_ParseTuple(args, "O!inOO!On:anchor_starts", &PyBytes_Type, &data, &byte, &back,
+                          &match, &PyDict_Type, &found, &id, &limit))
         return NULL;
-    if (byte < 0 || byte > 255 || back < 0) {
-        PyErr_SetString(PyExc_ValueError, "anchor_starts: byte 0..255, back >= 0");
+    if (byte < 0 || byte > 255 || back < 0 || limit < 0) {
+        PyErr_SetString(PyExc_ValueError, "anchor_starts: byte 0..255, back and limit >= 0");
         return NULL;
     }
     const char *d = PyBytes_AS_STRING(data);
-    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data), seen = 0;
     Py_ssize_t i = back; /* an occurrence before ``back`` cannot start a match */
     while (i < n) {
         const char *hit = memchr(d + i, byte, (size_t)(n - i));
         if (hit == NULL) break;
+        if (++seen > limit) Py_RETURN_FALSE;
         i = hit - d;
         PyObject *start = PyLong_FromSsize_t(i - back);
         if (start == NULL) return NULL;
@@ -1917,7 +1919,7 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
         Py_DECREF(start);
         i++;
     }
-    Py_RETURN_NONE;
+    Py_RETURN_TRUE;
 }
 
 static int cmp_ll(const void *a, const void *b) {
@@ -2096,8 +2098,9 @@ static PyMethodDef methods[] = {
     {"canonical", py_canonical, METH_VARARGS,
      "canonical(fallback, value) -> _mask.canonical(value) (fallback for non-ASCII)"},
     {"anchor_starts", py_anchor_starts, METH_VARARGS,
-     "anchor_starts(data, byte, back, match, found, id) -> None: found[id] gets each start "
-     "i - back of an occurrence i of byte where match(data, i - back) is not None"},
+     "anchor_starts(data, byte, back, match, found, id, limit) -> bool: found[id] gets each "
+     "start i - back of an occurrence i of byte where match(data, i - back) is not None; "
+     "False (stopped) past limit occurrences"},
     {"hs_collect", (PyCFunction)(void (*)(void))py_hs_collect, METH_FASTCALL,
      "hs_collect(id, start, end, flags, found) -> None: found.setdefault(id, set()).add(start)"},
     {"json_raw", py_json_raw, METH_VARARGS,

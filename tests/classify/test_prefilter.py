@@ -195,16 +195,21 @@ def test_many_anchor_bytes_are_scanned_not_checked_one_by_one(
 def test_native_anchor_starts_checks_its_arguments() -> None:
     assert NATIVE is not None
     found: dict[int, set[int]] = {7: {1}}
-    NATIVE.anchor_starts(b"+1 a+2 ++3", ord("+"), 0, re.compile(rb"\+\d").match, found, 7)
+    plus = re.compile(rb"\+\d").match
+    assert NATIVE.anchor_starts(b"+1 a+2 ++3", ord("+"), 0, plus, found, 7, 4)
     assert found == {7: {0, 1, 4, 8}}
-    NATIVE.anchor_starts(b"@x", ord("@"), 1, re.compile(rb".@").match, found, 8)
+    assert not NATIVE.anchor_starts(b"+1 a+2 ++3", ord("+"), 0, plus, found, 9, 3)
+    assert found[9] == {0, 4}  # stopped at the fourth "+", before checking it
+    assert NATIVE.anchor_starts(b"@x", ord("@"), 1, re.compile(rb".@").match, found, 8, 9)
     assert 8 not in found  # the "@" at 0 cannot have a character before it
     with pytest.raises(ValueError):
-        NATIVE.anchor_starts(b"x", 256, 0, re.compile(rb"x").match, found, 1)
+        NATIVE.anchor_starts(b"x", 256, 0, re.compile(rb"x").match, found, 1, 9)
+    with pytest.raises(ValueError):
+        NATIVE.anchor_starts(b"x", 1, 0, re.compile(rb"x").match, found, 1, -1)
     with pytest.raises(TypeError):
-        NATIVE.anchor_starts(b"+1", ord("+"), 0, re.compile(rb"\+").match, {1: [0]}, 1)
+        NATIVE.anchor_starts(b"+1", ord("+"), 0, re.compile(rb"\+").match, {1: [0]}, 1, 9)
     with pytest.raises(ZeroDivisionError):
-        NATIVE.anchor_starts(b"+1", ord("+"), 0, lambda d, p: 1 / 0, found, 1)
+        NATIVE.anchor_starts(b"+1", ord("+"), 0, lambda d, p: 1 / 0, found, 1, 9)
 
 
 @pytest.mark.skipif(NATIVE is None, reason="native extension not built")

@@ -83,8 +83,9 @@ def anchor_starts(
     match: Callable[[bytes, int], object],
     found: dict[int, set[int]],
     pid: int,
+    limit: int,
     /,
-) -> None: ...
+) -> bool: ...
 def hs_collect(
     pid: int, start: int, end: int, flags: int, found: dict[int, set[int]], /
 ) -> None: ...

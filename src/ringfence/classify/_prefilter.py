@@ -279,23 +279,23 @@ class HyperscanPrefilter:
                     )
         anchor_starts = self._anchor_starts
         for i, byte, back, match, own in self._anchored:
-            if data.count(byte) > _ANCHOR_CHECKS:
-                if own is not None:  # (None: refused by Hyperscan, always a candidate)
-                    own.scan(
-                        data,
-                        match_event_handler=on_match,
-                        context=found,
-                        scratch=self._scratch(own),
-                    )
-                continue
             if anchor_starts is not None:
-                anchor_starts(data, byte[0], back, match, found, i)
-                continue
-            at = data.find(byte)
-            while at >= 0:
-                if at >= back and match(data, at - back) is not None:
-                    found.setdefault(i, set()).add(at - back)
-                at = data.find(byte, at + 1)
+                done = anchor_starts(data, byte[0], back, match, found, i, _ANCHOR_CHECKS)
+            else:
+                done, seen, at = True, 0, data.find(byte, back)
+                while at >= 0:
+                    seen += 1
+                    if seen > _ANCHOR_CHECKS:
+                        done = False
+                        break
+                    if match(data, at - back) is not None:
+                        found.setdefault(i, set()).add(at - back)
+                    at = data.find(byte, at + 1)
+            if not done and own is not None:  # (None: refused by Hyperscan, always a candidate)
+                # Too many to check one by one: the scan (what the checks added is a subset).
+                own.scan(
+                    data, match_event_handler=on_match, context=found, scratch=self._scratch(own)
+                )
         return found
 
 
