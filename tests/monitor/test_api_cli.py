@@ -206,3 +206,26 @@ def test_purge_uses_monitor_yaml_retention(runtime: Runtime, tmp_path: Path) -> 
     (tmp_path / "data" / "monitor.yaml").write_text("retention_days: {okta: 0}\n")
     res = _cli(tmp_path, "monitor", "purge")
     assert res.exit_code != 0 and "must be >= 1" in str(res.exception)
+
+
+def test_cli_ingest_records_who_supplied_the_events(runtime: Runtime, tmp_path: Path) -> None:
+    """As the push endpoint does: respond's four-eyes check reads these records, so whoever
+    loads records from a file cannot approve the response to the incident they raise."""
+    f = tmp_path / "okta.ndjson"
+    f.write_bytes(ndjson(R.okta(uuid="a", published="2026-01-02T03:04:05.000Z")) + b"{\n")
+    res = _cli(tmp_path, "ingest", "--source", "okta", str(f), "--by", "mallory", "-o", "json")
+    assert res.exit_code == 0, res.output
+    f.write_bytes(ndjson(R.okta(uuid="b")))
+    assert _cli(tmp_path, "ingest", "--source", "okta", str(f)).exit_code == 0
+    with runtime.store.session() as s:
+        pushes = s.scalars(
+            select(AuditRecord)
+            .where(AuditRecord.action == "monitor.ingest")
+            .order_by(AuditRecord.id)
+        ).all()
+    assert [(p.actor, p.entity_type, p.entity_id) for p in pushes] == [
+        ("mallory", "event_source", "okta"),
+        ("cli", "event_source", "okta"),
+    ]
+    after = pushes[0].after or {}
+    assert after["events"] == 1 and after["earliest"].startswith("2026-01-02T03:04:05")

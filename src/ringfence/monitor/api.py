@@ -10,7 +10,6 @@ Never echoes a record back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -19,13 +18,11 @@ from pydantic import Field
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
 from ringfence.core.errors import NotFoundError, ValidationError
-from ringfence.monitor.events import Event
-from ringfence.monitor.ingest import ingest
+from ringfence.monitor.ingest import ingest, supplier_recorder
 from ringfence.monitor.parsers import PARSERS
 from ringfence.monitor.storage import EventStore, FieldFilter, HuntQuery
 from ringfence.monitor.timeparse import parse_when
 from ringfence.runtime import Runtime
-from ringfence.store import audit
 
 router = APIRouter(prefix="/api/v1/monitor", tags=["monitor"], dependencies=[Depends(authorize)])
 
@@ -72,23 +69,6 @@ async def push_records(
         request.app.state.monitor = monitor
     from starlette.concurrency import run_in_threadpool
 
-    def record_supplier(batch: Sequence[Event]) -> None:
-        # Who supplied which events is evidence, written before the events can raise an
-        # alert: respond refuses an approval by whoever pushed the records behind it.
-        audit.append_standalone(
-            runtime.store,
-            actor=principal.actor,
-            action="monitor.ingest",
-            entity_type="event_source",
-            entity_id=source,
-            after={
-                "events": len(batch),
-                "earliest": min(e.time for e in batch).isoformat(),
-                "latest": max(e.time for e in batch).isoformat(),
-            },
-            clock=runtime.clock,
-        )
-
     report = await run_in_threadpool(
         ingest,
         body,
@@ -97,7 +77,8 @@ async def push_records(
         events_store=monitor.events,
         publish=monitor.process,
         now=runtime.clock.now(),
-        before_publish=record_supplier,
+        # who pushed these events is evidence for respond's four-eyes check
+        before_publish=supplier_recorder(runtime.store, principal.actor, source, runtime.clock),
     )
     return report.to_dict()
 

@@ -63,15 +63,24 @@ def register(app: typer.Typer) -> None:
         ],
         data_dir: DataDirOpt = None,
         output: OutputOpt = OutputFormat.TABLE,
+        by: Annotated[
+            str,
+            typer.Option(
+                "--by",
+                help="Who supplies these records (audited; cannot approve the response to "
+                "an incident they raise).",
+            ),
+        ] = "cli",
     ) -> None:
         """Parse a vendor audit-log export into OCSF events; bad records are dead-lettered."""
-        from ringfence.monitor.ingest import ingest
+        from ringfence.monitor.ingest import ingest, supplier_recorder
         from ringfence.monitor.wiring import build_monitor
 
         parser_for(source)  # unknown source → clear error before reading anything
         data = _read_input(file)
         rt = open_runtime(data_dir)
         loop = None
+        record_supplier = supplier_recorder(rt.store, by, source, rt.clock)
         try:
             if rt.settings.nats_url:
                 # scale-out: publish to JetStream; `ringfence monitor worker`s store + analyse
@@ -102,6 +111,7 @@ def register(app: typer.Typer) -> None:
                     events_store=events_store,
                     publish=publish,
                     now=rt.clock.now(),
+                    before_publish=record_supplier,
                 )
                 loop.run_until_complete(bus.close())
             else:
@@ -113,6 +123,7 @@ def register(app: typer.Typer) -> None:
                     events_store=monitor.events,
                     publish=monitor.process,
                     now=rt.clock.now(),
+                    before_publish=record_supplier,
                 )
         finally:
             if loop is not None:

@@ -17,9 +17,11 @@ from typing import Any
 
 import orjson
 
+from ringfence.core.clock import Clock
 from ringfence.monitor.events import Event
 from ringfence.monitor.parsers import RecordError, parser_for
 from ringfence.monitor.storage import EventStore
+from ringfence.store.db import Store
 
 MAX_RECORD_BYTES = 1024 * 1024
 # Accepted event times relative to now: bounds the day partitions a sender can create.
@@ -30,6 +32,32 @@ BATCH = 1000
 _ENVELOPES = ("items", "value", "entries", "events", "records")
 
 Publisher = Callable[[Sequence[Event]], int]
+
+
+def supplier_recorder(
+    store: Store, actor: str, source: str, clock: Clock
+) -> Callable[[Sequence[Event]], None]:
+    """A ``before_publish`` hook recording who supplied each batch (actor, source, the batch's
+    event-time bounds) in the audit trail, before the events can raise an alert: respond
+    refuses an approval by whoever supplied the records behind an incident (four eyes)."""
+    from ringfence.store import audit
+
+    def record(batch: Sequence[Event]) -> None:
+        audit.append_standalone(
+            store,
+            actor=actor,
+            action="monitor.ingest",
+            entity_type="event_source",
+            entity_id=source,
+            after={
+                "events": len(batch),
+                "earliest": min(e.time for e in batch).isoformat(),
+                "latest": max(e.time for e in batch).isoformat(),
+            },
+            clock=clock,
+        )
+
+    return record
 
 
 @dataclass
