@@ -58,14 +58,20 @@ def _callgrind_total(path: Path) -> int:
 
 
 class _Client:
-    """One keep-alive connection sending the full-pipeline request and reading the answer."""
+    """One keep-alive connection sending the bench request and reading the answer: the full
+    pipeline's (JWT, POST of the 4 KiB body) or the pass-through route's (API key, GET)."""
 
-    def __init__(self, port: int, token: str) -> None:
-        body = body_4k()
-        self.request = (
-            f"POST /full/items HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n"
-            f"content-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
-        ).encode() + body
+    def __init__(self, port: int, token: str, api_key: str, route: str) -> None:
+        if route == "pass":
+            self.request = (
+                f"GET /pass/items HTTP/1.1\r\nhost: bench\r\nx-api-key: {api_key}\r\n\r\n"
+            ).encode()
+        else:
+            body = body_4k()
+            self.request = (
+                f"POST /full/items HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}"
+                f"\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+            ).encode() + body
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -91,7 +97,9 @@ class _Client:
                 return
 
 
-def measure(src: Path, requests: int, work: Path, up_port: int, label: str) -> tuple[float, Path]:
+def measure(
+    src: Path, requests: int, work: Path, up_port: int, label: str, route: str = "full"
+) -> tuple[float, Path]:
     """Instructions per request of the gateway in ``src`` (and the callgrind file of the run)."""
     master_key = base64.b64encode(os.urandom(32)).decode()
     data = work / f"data-{label}"
@@ -145,7 +153,7 @@ def measure(src: Path, requests: int, work: Path, up_port: int, label: str) -> t
             for p in tree_pids(gw.pid)
             if p != gw.pid and b"spawn_main" in Path(f"/proc/{p}/cmdline").read_bytes()
         )
-        client = _Client(port, token)
+        client = _Client(port, token, creds["api_key"], route)
         for _ in range(200):
             client.one()
 
@@ -197,6 +205,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--ab-src", type=Path, default=None, help="before tree (DIR/src)")
     parser.add_argument("--annotate", type=int, default=0, help="print N costliest functions")
+    parser.add_argument(
+        "--route",
+        choices=["full", "pass"],
+        default="full",
+        help="full: JWT + scope + Redis limit + schema + DLP + audit on the 4 KiB POST; "
+        "pass: API key, no limit / schema / DLP, GET (the framework and forwarding alone)",
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "nginx"):
         if shutil.which(tool) is None:
@@ -213,13 +228,15 @@ def main() -> int:
         print(
             f"# gateway instructions per request (callgrind, user space), "
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {args.requests} sequential "
-            "full-pipeline requests, 1 worker"
+            f"{args.route} requests, 1 worker"
         )
         rows: list[tuple[str, float]] = []
         if args.ab_src is not None:
-            before, _ = measure(args.ab_src / "src", args.requests, work, up_port, "before")
+            before, _ = measure(
+                args.ab_src / "src", args.requests, work, up_port, "before", args.route
+            )
             rows.append(("before", before))
-        after, cg_file = measure(ROOT / "src", args.requests, work, up_port, "after")
+        after, cg_file = measure(ROOT / "src", args.requests, work, up_port, "after", args.route)
         rows.append(("after", after))
         if len(rows) == 2:
             print(f"after / before = {rows[1][1] / rows[0][1]:.3f}")
