@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Collection
 
 import pytest
 from hypothesis import given, settings
@@ -31,6 +32,8 @@ from tests.classify.corpus import (
 )
 
 pytestmark = pytest.mark.skipif(pf._hs is None, reason="hyperscan is not available")
+# the ids the default classifier trusts (its built-in detectors), filled by ``patterns``
+TRUSTED: list[int] = []
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +42,12 @@ def patterns() -> list[pf.Pattern]:
     seen: list[list[pf.Pattern]] = []
     build = pf.build_prefilter
 
-    def capture(p: list[pf.Pattern], engine: str = "auto") -> pf.Prefilter:
+    def capture(
+        p: list[pf.Pattern], engine: str = "auto", trusted: Collection[int] = ()
+    ) -> pf.Prefilter:
         seen.append(list(p))
-        return build(p, engine)
+        TRUSTED[:] = sorted(trusted)
+        return build(p, engine, trusted)
 
     mp = pytest.MonkeyPatch()
     mp.setattr("ringfence.classify._engine.build_prefilter", capture)
@@ -54,7 +60,8 @@ def patterns() -> list[pf.Pattern]:
 
 @pytest.fixture(scope="module")
 def both(patterns: list[pf.Pattern]) -> tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter]:
-    return pf.HyperscanPrefilter(patterns), pf.HyperscanPrefilter(patterns, tiers=False)
+    tiers = pf.HyperscanPrefilter(patterns, trusted=frozenset(TRUSTED))
+    return tiers, pf.HyperscanPrefilter(patterns, tiers=False)
 
 
 def _scanned(body: bytes) -> bytes:
@@ -162,7 +169,7 @@ _ANCHOR_TEXT = st.text(alphabet="a.Z1-9_@+ ()%\n\x00é", max_size=80)
 @pytest.fixture(scope="module")
 def pure(patterns: list[pf.Pattern]) -> pf.HyperscanPrefilter:
     """The tiers with Python match handlers and anchor loop (no native extension)."""
-    return pf.HyperscanPrefilter(patterns, native=None)
+    return pf.HyperscanPrefilter(patterns, native=None, trusted=frozenset(TRUSTED))
 
 
 @settings(max_examples=300, deadline=None)
@@ -191,6 +198,20 @@ def test_many_anchor_bytes_are_scanned_not_checked_one_by_one(
         assert tiers.candidates(body) == whole.candidates(body) == pure.candidates(body)
 
 
+def test_only_trusted_patterns_are_anchored(patterns: list[pf.Pattern]) -> None:
+    """Python's re runs only the built-in patterns: an untrusted (custom, RE2 syntax) one
+    with an anchor stays behind the RE2 set with its own database."""
+    assert TRUSTED
+    untrusted = pf.HyperscanPrefilter(patterns)
+    assert not untrusted._anchored
+    hostile = [(r"\+(\d+)+x", False, True), *patterns]
+    shifted = frozenset(i + 1 for i in TRUSTED)
+    mixed = pf.HyperscanPrefilter(hostile, trusted=shifted)
+    assert 0 not in {a[0] for a in mixed._anchored} and mixed._anchored
+    body = b"+" + b"1" * 30 + b" a@b.co"
+    assert mixed.candidates(body) == pf.HyperscanPrefilter(hostile, tiers=False).candidates(body)
+
+
 @pytest.mark.skipif(NATIVE is None, reason="native extension not built")
 def test_native_anchor_starts_checks_its_arguments() -> None:
     assert NATIVE is not None
@@ -216,7 +237,7 @@ def test_native_anchor_starts_checks_its_arguments() -> None:
 def test_native_match_handler_collects_what_the_python_one_does(
     patterns: list[pf.Pattern],
 ) -> None:
-    native = pf.HyperscanPrefilter(patterns, native=NATIVE)
+    native = pf.HyperscanPrefilter(patterns, native=NATIVE, trusted=frozenset(TRUSTED))
     python = pf.HyperscanPrefilter(patterns, native=None, tiers=False)
     assert native._collect is not None and python._collect is None
     bodies = [_scanned(typical_payload(i)) for i in range(10)]

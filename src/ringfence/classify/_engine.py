@@ -187,7 +187,9 @@ class Classifier:
                     patterns[i] = (c.det.formatted, c.det.caseless, True)
                 patterns.append(expr)
                 self._ctx_id[i] = len(patterns) - 1
-        self._prefilter: Prefilter = build_prefilter(patterns, engine)
+        # Only the built-in patterns (Python re, trusted) may be checked by re in the
+        # prefilter's anchored tier; custom ones stay on the linear-time engines.
+        self._prefilter: Prefilter = build_prefilter(patterns, engine, range(len(builtin)))
         # Confirmation order of every prefilter id (detectors and context expressions).
         self._rank = [self._order(i) for i in range(len(patterns))]
         # The raw-body gate only asks "could anything match?": one RE2 search over the value

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -138,8 +138,17 @@ class HyperscanPrefilter:
     engine = "hyperscan"
 
     def __init__(
-        self, patterns: Sequence[Pattern], *, tiers: bool = True, native: ModuleType | None = NATIVE
+        self,
+        patterns: Sequence[Pattern],
+        *,
+        tiers: bool = True,
+        native: ModuleType | None = NATIVE,
+        trusted: Collection[int] = (),
     ) -> None:
+        """``trusted``: the ids whose patterns may be run by Python's ``re`` (the built-in
+        detectors'); only those can take the anchored tier. Custom patterns are RE2 syntax
+        and untrusted: a backtracking engine could read them differently, refuse them, or
+        spend exponential time on a crafted body."""
         assert _hs is not None
         # the match handler: the native one adds an offset without a Python frame per match
         self._collect: Any = native.hs_collect if native is not None else None
@@ -158,7 +167,9 @@ class HyperscanPrefilter:
             # presence only: one report, no start-of-match bookkeeping
             mode = _hs.HS_FLAG_SOM_LEFTMOST if positions else _hs.HS_FLAG_SINGLEMATCH
             expr = (_plain(pat).encode(), i, mode | case)
-            anchor = _anchor(pat) if tiers and positions and _gateable(pat) else None
+            anchor = (
+                _anchor(pat) if tiers and positions and i in trusted and _gateable(pat) else None
+            )
             if anchor is not None:
                 # Its own tier: the starts are the anchor byte's occurrences (less its offset)
                 # where the pattern matches -- Python's re on bytes reads these ASCII patterns
@@ -378,10 +389,13 @@ class Re2Gate:
         return {-1: set()} if self.occurs(data) else {}
 
 
-def build_prefilter(patterns: Sequence[Pattern], engine: str = "auto") -> Prefilter:
-    """Compile ``(pattern, caseless, want_positions)``; engine ``auto``, ``hyperscan``, ``re2``."""
+def build_prefilter(
+    patterns: Sequence[Pattern], engine: str = "auto", trusted: Collection[int] = ()
+) -> Prefilter:
+    """Compile ``(pattern, caseless, want_positions)``; engine ``auto``, ``hyperscan``, ``re2``.
+    ``trusted``: ids of built-in patterns (Python ``re`` may run them; see HyperscanPrefilter)."""
     if engine in ("auto", "hyperscan") and _hs is not None:
-        return HyperscanPrefilter(patterns)
+        return HyperscanPrefilter(patterns, trusted=frozenset(trusted))
     if engine == "hyperscan":
         raise RuntimeError("hyperscan is not installed")
     return Re2SetPrefilter(patterns)
