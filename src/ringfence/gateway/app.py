@@ -42,7 +42,7 @@ from ringfence.gateway.asgi import (
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
-from ringfence.gateway.inspect import Inspector, default_inspector
+from ringfence.gateway.inspect import Inspector, default_inspector, textual
 from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse_form
 from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
 from ringfence.gateway.policy import CompiledRoute, PolicyHolder, PolicyWatcher
@@ -508,6 +508,7 @@ class Gateway:
                     route.dlp_action,
                     "request",
                     ex.dlp,
+                    ex.headers.get(b"content-type", b"").decode("latin-1"),
                 )
                 if replaced is not None:
                     ex.body = replaced
@@ -659,9 +660,16 @@ class Gateway:
                 )
                 if replaced is not None:
                     body = replaced
-        elif body and route.dlp_response and (ctype.startswith("text/") or not ctype):
+        elif body and route.dlp_response and textual(ctype):
             replaced = inspect_body(
-                body, None, self.inspector, route.clearance, route.dlp_action, "response", ex.dlp
+                body,
+                None,
+                self.inspector,
+                route.clearance,
+                route.dlp_action,
+                "response",
+                ex.dlp,
+                ctype,
             )
             if replaced is not None:
                 body = replaced

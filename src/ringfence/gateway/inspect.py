@@ -13,6 +13,7 @@ import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
@@ -37,6 +38,37 @@ class Inspector(Protocol):
     def scan(self, text: str) -> list[Hit]: ...
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def is_form(content_type: str) -> bool:
+    """A form-encoded body: its upstream reads ``%40`` as ``@`` and ``+`` as a space, so it is
+    inspected decoded (percent-encoding must not hide data from DLP)."""
+    return content_type.split(";", 1)[0].strip().lower() == FORM
+
+
+# Response media types inspected as text besides text/* and JSON (binary ones are not).
+_TEXTUAL = frozenset(
+    {
+        FORM,
+        "application/xml",
+        "application/csv",
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/javascript",
+        "application/yaml",
+        "application/x-yaml",
+        "application/graphql",
+    }
+)
+
+
+def textual(content_type: str) -> bool:
+    """A body DLP reads as text: none declared, text/*, XML (``+xml``), form, CSV, NDJSON, ..."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return not media or media.startswith("text/") or media.endswith("+xml") or media in _TEXTUAL
+
+
 def scan_bytes(
     inspector: Inspector, data: bytes, text: str, content_type: str = "text/plain"
 ) -> list[Hit]:
@@ -44,13 +76,23 @@ def scan_bytes(
 
     Inspectors with a ``scan_bytes`` method (both built-in ones) scan the raw body bytes so a
     clean body is cleared by the byte-level prefilter alone, and get the content type (the
-    classification engine reads a JSON body field by field: key names are context); others
-    get the text.
+    classification engine reads a JSON body field by field: key names are context; a form
+    body is decoded first); others get the text, a form body's decoded.
     """
     fast = getattr(inspector, "scan_bytes", None)
     if fast is not None:
         return fast(data, content_type)  # type: ignore[no-any-return]
-    return inspector.scan(text)
+    return inspector.scan(unquote_plus(text) if is_form(content_type) else text)
+
+
+def redact_form(text: str, inspector: Inspector) -> str:
+    """A form body with every name and value redacted as text, encoded again."""
+    return urlencode(
+        [
+            (redact_text(k, inspector.scan(k)), redact_text(v, inspector.scan(v)))
+            for k, v in parse_qsl(text, keep_blank_values=True)
+        ]
+    )
 
 
 def redact_bytes(
@@ -140,8 +182,9 @@ class BuiltinInspector:
 
     def scan_bytes(self, data: bytes, content_type: str = "text/plain") -> list[Hit]:
         """The same as ``scan(data.decode())`` without re-encoding the text (its detectors
-        need no context: every content type is scanned as text)."""
-        del content_type
+        need no context: every content type is scanned as text, a form body decoded)."""
+        if is_form(content_type):
+            return self.scan(unquote_plus(data.decode("utf-8", "surrogatepass")))
         return self._scan(data, data.decode("utf-8", "surrogatepass"))
 
     def _scan(self, data: bytes, text: str) -> list[Hit]:
@@ -192,7 +235,10 @@ class ClassifyInspector:
         (key names are context; offsets are within each field, so a JSON body is redacted
         with ``redact_bytes``, never by offsets)."""
         gate = self._gate
-        plain = gate is not None and data.isascii() and b"\\" not in data
+        # (a form body is decoded by the engine, which applies its own gate to what it reads)
+        plain = (
+            gate is not None and data.isascii() and b"\\" not in data and not is_form(content_type)
+        )
         if plain and not gate.candidates(data):
             return []
         result = self._classifier.scan(data, content_type)

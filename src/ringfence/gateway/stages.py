@@ -21,8 +21,11 @@ from ringfence.core.errors import AuthenticationError, UnavailableError
 from ringfence.core.levels import DataClass
 from ringfence.gateway.clients import secret_matches, split_api_key
 from ringfence.gateway.inspect import (
+    FORM,
     Inspector,
+    is_form,
     redact_bytes,
+    redact_form,
     redact_json,
     redact_text,
     scan_bytes,
@@ -406,17 +409,20 @@ def inspect_body(
     action: str,
     direction: str,
     record: dict[str, Any],
+    content_type: str = "",
 ) -> bytes | None:
     """Scan a body; summary into ``record[direction]``; returns a replacement body or None.
 
     A body parsed as JSON (``document``) is classified as JSON — field by field, key names
     as context — and redacted from that same analysis, so whatever the verdict counted is
-    what the redaction removes."""
+    what the redaction removes. A form-encoded body (``content_type``) is inspected decoded,
+    as its upstream will read it: percent-encoding (``alice%40example.com``) hides nothing."""
     try:
         text = "" if body.isascii() else body.decode("utf-8")  # ASCII is valid UTF-8
     except UnicodeDecodeError:
         raise Deny(400, "invalid_encoding", f"{direction} body is not UTF-8") from None
-    ctype = "application/json" if document is not None else "text/plain"
+    form = document is None and is_form(content_type)
+    ctype = "application/json" if document is not None else (FORM if form else "text/plain")
     try:
         hits = scan_bytes(inspector, body, text or body.decode("ascii"), ctype)
     except Exception:
@@ -455,6 +461,8 @@ def inspect_body(
         if document is not None:
             redacted, _ = redact_json(document, inspector)
             return orjson.dumps(redacted)
+        if form:
+            return redact_form(text or body.decode("ascii"), inspector).encode()
         return redact_text(text or body.decode("ascii"), hits).encode()
     return None  # alert: forward, the audit event carries the finding
 

@@ -1,0 +1,120 @@
+"""Encodings do not hide data from DLP: a form-encoded body is inspected as its upstream will
+read it (``%40`` is ``@``, ``+`` a space), on both engines, for the verdict and the redaction;
+responses in textual media types other than JSON and text/* (form, XML, CSV, NDJSON) are
+inspected too, binary ones are not decoded as text."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from ringfence.core.levels import DataClass
+from ringfence.gateway.inspect import default_inspector, textual
+from ringfence.gateway.stages import Deny, inspect_body
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+FORM = "application/x-www-form-urlencoded"
+HIDDEN = [
+    (b"email=alice%40corp.example&x=1", "email_address"),
+    (b"card=4539+1488+0343+6467&x=1", "credit_card_number"),
+    (b"card=4539%201488%200343%206467", "credit_card_number"),
+    (b"note=%61lice%40corp%2Eexample", "email_address"),  # every character may be encoded
+]
+
+
+@pytest.fixture(params=["classify", "builtin"])
+def inspector(request: pytest.FixtureRequest) -> Any:
+    return default_inspector(request.param)
+
+
+@pytest.mark.parametrize(("body", "type_id"), HIDDEN)
+def test_a_percent_encoded_value_in_a_form_body_is_blocked(
+    inspector: Any, body: bytes, type_id: str
+) -> None:
+    record: dict[str, Any] = {}
+    with pytest.raises(Deny) as refused:
+        inspect_body(body, None, inspector, DataClass.PUBLIC, "block", "request", record, FORM)
+    assert refused.value.code == "dlp_blocked" and type_id in refused.value.detail
+    assert type_id in record["request"]["types"]
+
+
+@pytest.mark.parametrize(("body", "type_id"), HIDDEN)
+def test_a_form_body_is_redacted_decoded_and_stays_a_form(
+    inspector: Any, body: bytes, type_id: str
+) -> None:
+    record: dict[str, Any] = {}
+    out = inspect_body(
+        body, None, inspector, DataClass.PUBLIC, "redact", "request", record, f"{FORM}; a=b"
+    )
+    assert out is not None
+    pairs = dict(parse_qsl(out.decode(), keep_blank_values=True))
+    assert f"[REDACTED:{type_id}]" in "".join(pairs.values())
+    decoded = " ".join(pairs.values())
+    assert "alice@corp.example" not in decoded and "4539" not in decoded
+    if "x" in dict(parse_qsl(body.decode())):
+        assert pairs["x"] == "1"  # the rest of the form is intact
+
+
+def test_the_same_bytes_as_plain_text_are_not_decoded(inspector: Any) -> None:
+    # text/plain is not form-decoded: its upstream does not read %40 as @ either
+    record: dict[str, Any] = {}
+    body = b"email=alice%40corp.example"
+    assert (
+        inspect_body(
+            body, None, inspector, DataClass.PUBLIC, "block", "request", record, "text/plain"
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("ctype", "inspected"),
+    [
+        ("", True),
+        ("text/csv; charset=utf-8", True),
+        ("application/xml", True),
+        ("application/atom+xml", True),
+        ("application/x-www-form-urlencoded", True),
+        ("application/x-ndjson", True),
+        ("Application/CSV", True),
+        ("application/octet-stream", False),
+        ("image/png", False),
+        ("application/pdf", False),
+    ],
+)
+def test_textual_response_types(ctype: str, inspected: bool) -> None:
+    assert textual(ctype) is inspected
+
+
+async def test_through_the_gateway_a_percent_encoded_email_in_a_form_post_is_blocked(
+    env: Any, upstream_url: str
+) -> None:
+    from ringfence.gateway.clients import save_routes
+    from ringfence.gateway.routes import RouteSpec
+    from tests.gateway.conftest import crm_routes
+
+    forms = RouteSpec.model_validate(
+        {
+            "name": "crm-forms",
+            "app": "crm",
+            "prefix": "/crm-f",
+            "upstream": upstream_url + "/api",
+            "integrations": ["hr-to-crm"],
+            "operations": [{"method": "POST", "path": "/notes", "scopes": ["crm.write"]}],
+            "content_types": [FORM],
+            "allow_loopback": True,
+        }
+    )
+    save_routes(env.rt.store, [*crm_routes(upstream_url), forms])
+    assert env.gateway.holder.reload(force=True)
+    token = await env.token(env.a)
+    headers = {"authorization": f"Bearer {token}", "content-type": FORM}
+    r = await env.http.post("/crm-f/notes", content=b"note=ann%40corp.example", headers=headers)
+    assert r.status_code == 403, r.text
+    assert r.json()["data_types"] == ["email_address"]
+    assert "ann" not in r.text
+    ok = await env.http.post("/crm-f/notes", content=b"note=call+back+tuesday", headers=headers)
+    assert ok.status_code == 200, ok.text
