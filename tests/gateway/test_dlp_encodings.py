@@ -118,3 +118,14 @@ async def test_through_the_gateway_a_percent_encoded_email_in_a_form_post_is_blo
     assert "ann" not in r.text
     ok = await env.http.post("/crm-f/notes", content=b"note=call+back+tuesday", headers=headers)
     assert ok.status_code == 200, ok.text
+
+
+@pytest.mark.parametrize(("direction", "status"), [("request", 400), ("response", 502)])
+def test_a_body_that_is_not_utf8_is_refused_with_the_right_side_to_blame(
+    inspector: Any, direction: str, status: int
+) -> None:
+    with pytest.raises(Deny) as refused:
+        inspect_body(
+            b"caf\xe9", None, inspector, DataClass.PUBLIC, "block", direction, {}, "text/xml"
+        )
+    assert (refused.value.status, refused.value.code) == (status, "invalid_encoding")

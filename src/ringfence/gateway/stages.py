@@ -420,7 +420,9 @@ def inspect_body(
     try:
         text = "" if body.isascii() else body.decode("utf-8")  # ASCII is valid UTF-8
     except UnicodeDecodeError:
-        raise Deny(400, "invalid_encoding", f"{direction} body is not UTF-8") from None
+        # the client's fault for a request; the upstream's for a response (bad gateway)
+        status = 400 if direction == "request" else 502
+        raise Deny(status, "invalid_encoding", f"{direction} body is not UTF-8") from None
     form = document is None and is_form(content_type)
     ctype = "application/json" if document is not None else (FORM if form else "text/plain")
     try:
