@@ -149,3 +149,22 @@ def test_deeply_nested_documents_do_not_fail(classifier: Classifier) -> None:
     assert "email_address" in classifier.scan_json(deep).types
     body = b"[" * 1000 + b'"jane@acme.io"' + b"]" * 1000
     assert "email_address" in classifier.scan(body, "application/json").types
+
+
+def test_may_find_is_false_only_for_bodies_scan_finds_nothing_in(classifier: Classifier) -> None:
+    bodies = [
+        b'{"name": "widget", "count": 3}',
+        b"plain note, nothing here",
+        b'{"email": "ann@corp.example"}',
+        b"card 4539 1488 0343 6467",
+        b'{"ssn": "536228726"}',
+        b'{"k": "\\u0061nn@corp.example"}',  # an escape: not plain, always "may"
+        "caf\u00e9 ann@corp.example".encode(),  # not ASCII: always "may"
+    ]
+    for body in bodies:
+        for ctype in ("application/json", "text/plain"):
+            if not classifier.may_find(body):
+                assert not classifier.scan(body, ctype).findings, (body, ctype)
+    assert not classifier.may_find(b'{"name": "widget", "count": 3}')
+    assert classifier.may_find(b'{"email": "ann@corp.example"}')
+    assert classifier.may_find(b'{"k": "\\u0061nn@corp.example"}')

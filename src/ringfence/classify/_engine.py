@@ -272,6 +272,16 @@ class Classifier:
         data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
         return self.result(self.analyze(data, content_type))
 
+    def may_find(self, data: bytes) -> bool:
+        """False only when ``scan`` of this plain body (ASCII, no backslash escapes) as text or
+        JSON is sure to find nothing: no pattern occurs in its bytes (the raw-body gate that
+        ``scan`` applies first). Lets a caller with many clean bodies skip building an empty
+        result. A body that is not plain, or a form body (decoded before it is read), must go
+        to ``scan``."""
+        if not data.isascii() or b"\\" in data:
+            return True
+        return self._gate.occurs(data)
+
     def scan_text(self, text: str) -> ScanResult:
         return self.scan(text.encode("utf-8", "surrogatepass"), "text/plain")
 

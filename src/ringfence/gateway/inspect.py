@@ -221,11 +221,10 @@ class ClassifyInspector:
 
     def __init__(self, classifier: Any) -> None:
         self._classifier = classifier
-        # The engine's byte-level gate: the first thing ``Classifier.scan`` does with a plain
-        # (ASCII, escape-free) body, returning no findings when it sees nothing. Calling it
-        # here skips building an empty ScanResult; absent (another engine version) → full scan.
-        gate = getattr(classifier, "_gate", None)
-        self._gate: Any = gate if callable(getattr(gate, "candidates", None)) else None
+        # The engine's raw-body gate, the first thing ``Classifier.scan`` does with a plain
+        # body: asking it here skips building an empty ScanResult for a clean body (absent in
+        # another engine version: every body is scanned).
+        self._may_find: Any = getattr(classifier, "may_find", None)
 
     def scan(self, text: str) -> list[Hit]:
         return self.scan_bytes(text.encode("utf-8", "surrogatepass"))
@@ -234,12 +233,9 @@ class ClassifyInspector:
         """Classify a body: ``text/plain`` as one text (offsets into it), JSON field by field
         (key names are context; offsets are within each field, so a JSON body is redacted
         with ``redact_bytes``, never by offsets)."""
-        gate = self._gate
+        may_find = self._may_find
         # (a form body is decoded by the engine, which applies its own gate to what it reads)
-        plain = (
-            gate is not None and data.isascii() and b"\\" not in data and not is_form(content_type)
-        )
-        if plain and not gate.candidates(data):
+        if may_find is not None and not is_form(content_type) and not may_find(data):
             return []
         result = self._classifier.scan(data, content_type)
         return [
