@@ -229,3 +229,69 @@ def test_expect_100_continue_is_answered_before_the_body_is_sent(gw_runtime: Run
         while chunk := sock.recv(65536):
             answer += chunk
     assert answer.startswith(b"HTTP/1.1 401 ")  # no client credentials: refused, after the body
+
+
+async def _hello(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]}
+    )
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_graceful_shutdown_answers_a_new_connections_first_request() -> None:
+    """A connection accepted just before the shutdown (a worker replaced by a rolling restart,
+    its last connection handed over a moment before) whose request is still on its way is
+    answered, with ``connection: close``, instead of being closed unanswered; a keep-alive
+    connection idle after its answer is closed as before, and a silent one after the grace."""
+    import ringfence.gateway.httpproto as httpproto
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            _hello,
+            host="127.0.0.1",
+            port=port,
+            log_level="error",
+            lifespan="off",
+            http=GatewayHttpToolsProtocol,
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.01)
+    grace = httpproto.FIRST_REQUEST_GRACE
+    httpproto.FIRST_REQUEST_GRACE = 1.0
+    try:
+        fresh = socket.create_connection(("127.0.0.1", port), timeout=10)
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+        idle.sendall(b"GET / HTTP/1.1\r\nhost: gw\r\n\r\n")
+        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+        threading.Event().wait(0.3)  # all three connections are attached
+        server.should_exit = True
+        threading.Event().wait(0.5)  # the shutdown has started
+        assert _read_all(idle) == b""  # idle keep-alive: closed (the client may retry)
+        fresh.sendall(b"GET / HTTP/1.1\r\nhost: gw\r\n\r\n")
+        answer = _read_all(fresh)
+        assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
+        assert answer.endswith(b"ok")
+        assert _read_all(silent) == b""  # closed after the grace, unanswered
+    finally:
+        httpproto.FIRST_REQUEST_GRACE = grace
+        server.should_exit = True
+        thread.join(timeout=10)
+        for s in (fresh, idle, silent):
+            s.close()
+    assert not thread.is_alive()
