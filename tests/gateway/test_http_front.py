@@ -119,7 +119,9 @@ class _RecordingStockProtocol(HttpToolsProtocol):
 
 
 @contextmanager
-def _serve(app: Any, protocol: type) -> Iterator[int]:
+def _running(
+    app: Any, protocol: type, lifespan: str = "on"
+) -> Iterator[tuple[int, uvicorn.Server]]:
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -127,7 +129,7 @@ def _serve(app: Any, protocol: type) -> Iterator[int]:
             host="127.0.0.1",
             port=port,
             log_level="error",
-            lifespan="on",
+            lifespan=lifespan,
             http=protocol,
             date_header=False,
             server_header=False,
@@ -141,10 +143,16 @@ def _serve(app: Any, protocol: type) -> Iterator[int]:
             break
         threading.Event().wait(0.01)
     try:
-        yield port
+        yield port, server
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def _serve(app: Any, protocol: type) -> Iterator[int]:
+    with _running(app, protocol) as (port, _server):
+        yield port
 
 
 # Pipelined on one connection: a 200, a 404, a 401 problem, a HEAD and a POST with a body
@@ -254,44 +262,24 @@ def test_a_graceful_shutdown_answers_a_new_connections_first_request() -> None:
     connection idle after its answer is closed as before, and a silent one after the grace."""
     import ringfence.gateway.httpproto as httpproto
 
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            _hello,
-            host="127.0.0.1",
-            port=port,
-            log_level="error",
-            lifespan="off",
-            http=GatewayHttpToolsProtocol,
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.01)
     grace = httpproto.FIRST_REQUEST_GRACE
     httpproto.FIRST_REQUEST_GRACE = 1.0
     try:
-        fresh = socket.create_connection(("127.0.0.1", port), timeout=10)
-        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
-        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
-        idle.sendall(b"GET / HTTP/1.1\r\nhost: gw\r\n\r\n")
-        assert idle.recv(65536).startswith(b"HTTP/1.1 200")
-        threading.Event().wait(0.3)  # all three connections are attached
-        server.should_exit = True
-        threading.Event().wait(0.5)  # the shutdown has started
-        assert _read_all(idle) == b""  # idle keep-alive: closed (the client may retry)
-        fresh.sendall(b"GET / HTTP/1.1\r\nhost: gw\r\n\r\n")
-        answer = _read_all(fresh)
-        assert answer.startswith(b"HTTP/1.1 200") and b"connection: close" in answer.lower()
-        assert answer.endswith(b"ok")
-        assert _read_all(silent) == b""  # closed after the grace, unanswered
+        with _running(_hello, GatewayHttpToolsProtocol, lifespan="off") as (port, server):
+            fresh, idle, silent = (
+                socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)
+            )
+            with fresh, idle, silent:
+                idle.sendall(b"GET / HTTP/1.1\r\nhost: gw\r\n\r\n")
+                assert idle.recv(65536).startswith(b"HTTP/1.1 200")
+                threading.Event().wait(0.3)  # all three connections are attached
+                server.should_exit = True
+                threading.Event().wait(0.5)  # the shutdown has started
+                assert _read_all(idle) == b""  # idle keep-alive: closed (the client may retry)
+                fresh.sendall(b"GET / HTTP/1.1\r\nhost: gw\r\n\r\n")
+                answer = _read_all(fresh)
+                assert answer.startswith(b"HTTP/1.1 200")
+                assert b"connection: close" in answer.lower() and answer.endswith(b"ok")
+                assert _read_all(silent) == b""  # closed after the grace, unanswered
     finally:
         httpproto.FIRST_REQUEST_GRACE = grace
-        server.should_exit = True
-        thread.join(timeout=10)
-        for s in (fresh, idle, silent):
-            s.close()
-    assert not thread.is_alive()
