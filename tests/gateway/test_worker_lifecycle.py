@@ -135,12 +135,16 @@ def _log_of(proc: Any) -> str:
     return path.read_text(errors="replace")[-3000:] if path else ""
 
 
+ERRORS: list[str] = []  # what each 0 below was (exception type and text), for failure messages
+
+
 def _get(url: str, **kw: Any) -> int:
-    """One request on a new connection; 0 for a connection error."""
+    """One request on a new connection; 0 for a connection error (described in ERRORS)."""
     try:
         with httpx.Client(timeout=10, **kw) as c:
             return c.get(url, headers={"connection": "close"}).status_code
-    except httpx.HTTPError:
+    except httpx.HTTPError as exc:
+        ERRORS.append(f"{time.monotonic():.3f} {type(exc).__name__}: {exc}"[:300])
         return 0
 
 
@@ -168,7 +172,8 @@ class _Clients(threading.Thread):
                 c.sendall(b"GET /healthz HTTP/1.1\r\nhost: gw\r\nconnection: close\r\n\r\n")
                 head = c.recv(64)
             return int(head.split(b" ")[1]) if head.startswith(b"HTTP/1.1 ") else 0
-        except OSError:
+        except OSError as exc:
+            ERRORS.append(f"{time.monotonic():.3f} slow {type(exc).__name__}: {exc}"[:300])
             return 0
 
 
@@ -212,8 +217,8 @@ def test_a_stopped_worker_is_bypassed_then_replaced_and_sighup_restarts_all_with
             c.done.set()
             c.join(timeout=20)
         assert len(clients.results) > 10 and len(slow.results) > 5
-        assert set(clients.results) == {200}, sorted(set(clients.results))
-        assert set(slow.results) == {200}, sorted(set(slow.results))
+        assert set(clients.results) == {200}, (sorted(set(clients.results)), ERRORS[-5:])
+        assert set(slow.results) == {200}, (sorted(set(slow.results)), ERRORS[-5:])
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
@@ -305,7 +310,7 @@ def test_the_default_single_worker_is_supervised_and_survives_sighup(
         clients.done.set()
         clients.join(timeout=20)
         assert len(clients.results) > 5
-        assert set(clients.results) == {200}, sorted(set(clients.results))
+        assert set(clients.results) == {200}, (sorted(set(clients.results)), ERRORS[-5:])
         assert proc.poll() is None
     finally:
         proc.terminate()
