@@ -43,12 +43,7 @@ async def test_worker_gateway_freezes_its_heap_and_refreezes_on_policy_change(
         snap = gateway.holder.snapshot
         assert snap is not None
         assert not gateway.refreeze_if_policy_changed()  # same policy: nothing to do
-        with gw_runtime.store.session() as s:
-            s.execute(
-                update(Integration)
-                .where(Integration.name == "billing-to-crm")
-                .values(status=IntegrationStatus.QUARANTINED)
-            )
+        _quarantine_billing(gw_runtime)
         assert gateway.holder.reload()
         new = gateway.holder.snapshot
         assert new is not None and new.version == snap.version + 1
@@ -73,6 +68,16 @@ async def test_gateway_does_not_freeze_by_default(gw_runtime: Runtime, unfrozen:
         assert gc.get_freeze_count() == 0
     finally:
         await gateway.shutdown()
+
+
+def _quarantine_billing(rt: Runtime) -> None:
+    """A policy change: one integration quarantined."""
+    with rt.store.session() as s:
+        s.execute(
+            update(Integration)
+            .where(Integration.name == "billing-to-crm")
+            .values(status=IntegrationStatus.QUARANTINED)
+        )
 
 
 def _slow_collections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,12 +133,7 @@ async def test_a_long_collection_after_a_policy_change_leaves_the_policy_fresh(
     await gateway.startup()
     try:
         _slow_collections(monkeypatch)
-        with gw_runtime.store.session() as s:
-            s.execute(
-                update(Integration)
-                .where(Integration.name == "billing-to-crm")
-                .values(status=IntegrationStatus.QUARANTINED)
-            )
+        _quarantine_billing(gw_runtime)
         assert gateway.holder.reload()
         await gateway.refreeze_and_recheck()
         gateway.holder.current()  # fresh: raises "policy stale" otherwise

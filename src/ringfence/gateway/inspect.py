@@ -41,10 +41,15 @@ class Inspector(Protocol):
 FORM = "application/x-www-form-urlencoded"
 
 
+def _media(content_type: str) -> str:
+    """The media type of a Content-Type value, without parameters, lower case."""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def is_form(content_type: str) -> bool:
     """A form-encoded body: its upstream reads ``%40`` as ``@`` and ``+`` as a space, so it is
     inspected decoded (percent-encoding must not hide data from DLP)."""
-    return content_type.split(";", 1)[0].strip().lower() == FORM
+    return _media(content_type) == FORM
 
 
 # Response media types inspected as text besides text/* and JSON (binary ones are not).
@@ -65,7 +70,7 @@ _TEXTUAL = frozenset(
 
 def textual(content_type: str) -> bool:
     """A body DLP reads as text: none declared, text/*, XML (``+xml``), form, CSV, NDJSON, ..."""
-    media = content_type.split(";", 1)[0].strip().lower()
+    media = _media(content_type)
     return not media or media.startswith("text/") or media.endswith("+xml") or media in _TEXTUAL
 
 

@@ -106,14 +106,12 @@ class GeoIP:
         refresh_seconds: float = REFRESH_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._paths = {"asn_db": asn_db, "country_db": country_db}
-        self._stamps = {kind: _stamp(p) for kind, p in self._paths.items() if p is not None}
-        self._asn = _open(asn_db, "asn_db", _KINDS["asn_db"]) if asn_db is not None else None
-        self._country = (
-            _open(country_db, "country_db", _KINDS["country_db"])
-            if country_db is not None
-            else None
-        )
+        paths = {"asn_db": asn_db, "country_db": country_db}
+        self._paths = {kind: p for kind, p in paths.items() if p is not None}
+        self._stamps = {kind: _stamp(p) for kind, p in self._paths.items()}
+        self._readers: dict[str, Any] = {
+            kind: _open(p, kind, _KINDS[kind]) for kind, p in self._paths.items()
+        }
         self._cached = lru_cache(maxsize=_CACHE)(self._lookup)
         self._refresh = refresh_seconds
         self._mono = monotonic
@@ -125,26 +123,16 @@ class GeoIP:
         self._next_check = self._mono() + self._refresh
         replaced = False
         for kind, path in self._paths.items():
-            if path is None:
-                continue
             stamp = _stamp(path)
-            if stamp == self._stamps.get(kind):
+            if stamp == self._stamps[kind]:
                 continue
             try:
-                if stamp is None:
-                    raise ConfigError(f"monitor.yaml: geoip.{kind}: {path} cannot be read")
-                reader = _open(path, kind, _KINDS[kind])
+                reader = _open(path, kind, _KINDS[kind])  # missing or unreadable: ConfigError
             except ConfigError as exc:
                 _log.warning("geoip_reload_failed", database=kind, problem=exc.message)
                 continue
-            old = self._asn if kind == "asn_db" else self._country
-            if kind == "asn_db":
-                self._asn = reader
-            else:
-                self._country = reader
-            self._stamps[kind] = stamp
-            if old is not None:
-                old.close()
+            self._readers[kind].close()
+            self._readers[kind], self._stamps[kind] = reader, stamp
             replaced = True
             _log.info("geoip_reloaded", database=kind, path=str(path))
         if replaced:
@@ -184,8 +172,9 @@ class GeoIP:
     def _lookup(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> IpInfo:
         asn = org = country = None
         try:
-            if self._asn is not None:
-                rec = self._asn.get(addr)
+            asn_db, country_db = self._readers.get("asn_db"), self._readers.get("country_db")
+            if asn_db is not None:
+                rec = asn_db.get(addr)
                 if isinstance(rec, dict):
                     num = rec.get("autonomous_system_number")
                     if isinstance(num, int) and num > 0:
@@ -194,8 +183,8 @@ class GeoIP:
                         org = name[:200] if isinstance(name, str) and name else None
             lat = lon = city = None
             radius = 0.0
-            if self._country is not None:
-                rec = self._country.get(addr)
+            if country_db is not None:
+                rec = country_db.get(addr)
                 rec = rec if isinstance(rec, dict) else {}
                 block = rec.get("country")
                 code = block.get("iso_code") if isinstance(block, dict) else None
@@ -219,6 +208,5 @@ class GeoIP:
         return IpInfo(asn, org, country, lat, lon, city, radius)
 
     def close(self) -> None:
-        for reader in (self._asn, self._country):
-            if reader is not None:
-                reader.close()
+        for reader in self._readers.values():
+            reader.close()
