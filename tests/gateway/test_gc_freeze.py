@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import update
 
-from ringfence.gateway.app import build_gateway
+from ringfence.gateway.app import Gateway, build_gateway
 from ringfence.gateway.config import GatewayConfig
 from ringfence.runtime import Runtime
 from ringfence.store.models import Integration, IntegrationStatus
@@ -80,6 +80,17 @@ def _quarantine_billing(rt: Runtime) -> None:
         )
 
 
+def _freezing_gateway(rt: Runtime) -> Gateway:
+    """A gateway that freezes its heap, with a policy stale after 0.4 s without a check."""
+    return build_gateway(
+        rt.store,
+        rt.vault,
+        clock=rt.clock,
+        config=GatewayConfig(dlp_engine="builtin", max_staleness_seconds=0.4),
+        freeze_gc=True,
+    )
+
+
 def _slow_collections(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every refreeze then holds the GIL for 0.6 s — past the 0.4 s staleness limit the tests
     set — as a full collection of a big heap on a loaded machine does."""
@@ -104,13 +115,7 @@ async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
     import httpx
 
     _slow_collections(monkeypatch)
-    gateway = build_gateway(
-        gw_runtime.store,
-        gw_runtime.vault,
-        clock=gw_runtime.clock,
-        config=GatewayConfig(dlp_engine="builtin", max_staleness_seconds=0.4),
-        freeze_gc=True,
-    )
+    gateway = _freezing_gateway(gw_runtime)
     transport = httpx.ASGITransport(app=gateway)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://g") as c:
@@ -123,13 +128,7 @@ async def test_a_long_startup_collection_does_not_leave_the_policy_stale(
 async def test_a_long_collection_after_a_policy_change_leaves_the_policy_fresh(
     gw_runtime: Runtime, unfrozen: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gateway = build_gateway(
-        gw_runtime.store,
-        gw_runtime.vault,
-        clock=gw_runtime.clock,
-        config=GatewayConfig(dlp_engine="builtin", max_staleness_seconds=0.4),
-        freeze_gc=True,
-    )
+    gateway = _freezing_gateway(gw_runtime)
     await gateway.startup()
     try:
         _slow_collections(monkeypatch)
