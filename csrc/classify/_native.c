@@ -1087,7 +1087,14 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
     int allow_any = PySet_GET_SIZE(sp.allow) > 0 || PySet_GET_SIZE(sp.allow_hash) > 0;
     PyObject *m;
     while ((m = PyIter_Next(it)) != NULL) {
-        PyObject *span = call_span(m, group);
+        PyObject *span;
+        if (PyTuple_CheckExact(m)) { /* a (start, end) pair (email_spans) is its own span */
+            span = sp.group == 0 ? m : NULL;
+            if (span == NULL) PyErr_SetString(PyExc_TypeError, "confirm: a span pair with a group");
+            else Py_INCREF(span);
+        } else {
+            span = call_span(m, group);
+        }
         Py_DECREF(m);
         if (span == NULL) goto fail;
         long long s = -1, e = -1;
@@ -1295,6 +1302,118 @@ static PyObject *py_matches_back(PyObject *Py_UNUSED(self), PyObject *args) {
                 break;
             }
             Py_DECREF(m);
+        }
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ---- the built-in email pattern without Python's re ---------------------------------------
+ * EMAIL_PATTERN of _pii.py, compiled with re.ASCII:
+ *   \b[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}\b
+ * Its match at k (re.match(text, k)) is decided without backtracking: no class holds the byte
+ * that ends it ('@' ends the local part, '.' a label, a non-letter the last label), so each
+ * repeat can only stop at the end of its run. The local part is the run of local characters
+ * from k (1..64 of them, then '@'); the labels are the runs of label characters each ended by
+ * '.' (1..63 of them, at most 8 taken, as many as possible first); the match ends after the
+ * last-label run (2..24 letters, no word character after it) of the latest label it can end
+ * on: that is the order re tries them in. \b reads the character before k as re does (pos is
+ * not the string's beginning). */
+static int email_local(Py_UCS4 c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+
+static int email_label(Py_UCS4 c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+static int email_alpha(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static int ascii_word(Py_UCS4 c) { return email_alpha(c) || (c >= '0' && c <= '9') || c == '_'; }
+
+/* The end of the domain part that starts at q (just after the '@'), or -1: the labels and the
+ * last label of the pattern, read as re would. */
+static Py_ssize_t email_domain(int kind, const void *d, Py_ssize_t n, Py_ssize_t q) {
+    Py_ssize_t at[9]; /* at[j]: where the (j+1)-th label may start; at[0] = q */
+    int m = 0;
+    at[0] = q;
+    while (m < 8) {
+        Py_ssize_t i = at[m];
+        while (i < n && i - at[m] <= 63 && email_label(PyUnicode_READ(kind, d, i))) i++;
+        Py_ssize_t len = i - at[m];
+        if (len < 1 || len > 63 || i >= n || PyUnicode_READ(kind, d, i) != '.') break;
+        at[++m] = i + 1;
+    }
+    for (int j = m; j >= 1; j--) {
+        Py_ssize_t i = at[j];
+        while (i < n && i - at[j] <= 24 && email_alpha(PyUnicode_READ(kind, d, i))) i++;
+        Py_ssize_t len = i - at[j];
+        if (len < 2 || len > 24) continue;
+        if (i < n && ascii_word(PyUnicode_READ(kind, d, i))) continue;
+        return i;
+    }
+    return -1;
+}
+
+/* re.match(EMAIL_PATTERN, text, k).end(), or -1 (no match). *memo_at / *memo_end remember the
+ * domain's end for the last '@' looked at (the starts tried for one offset share it). */
+static Py_ssize_t email_match_at(int kind, const void *d, Py_ssize_t n, Py_ssize_t k,
+                                 Py_ssize_t *memo_at, Py_ssize_t *memo_end) {
+    if (k < 0 || k >= n) return -1;
+    int before = k > 0 && ascii_word(PyUnicode_READ(kind, d, k - 1));
+    if (before == ascii_word(PyUnicode_READ(kind, d, k))) return -1; /* \b */
+    Py_ssize_t i = k;
+    while (i < n && i - k <= 64 && email_local(PyUnicode_READ(kind, d, i))) i++;
+    if (i == k || i - k > 64 || i >= n || PyUnicode_READ(kind, d, i) != '@') return -1;
+    if (*memo_at != i) {
+        *memo_at = i;
+        *memo_end = email_domain(kind, d, n, i + 1);
+    }
+    return *memo_end;
+}
+
+/* email_spans(text, offsets, back) -> [(start, end), ...]: the spans of what
+ * matches_back(re.compile(EMAIL_PATTERN, re.ASCII).match, text, offsets, back, EMAIL_START)
+ * returns (EMAIL_START, the characters stepped back over, being the local part's class), in
+ * the same order, without a match object per start tried. */
+static PyObject *py_email_spans(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *text, *offsets;
+    Py_ssize_t back;
+    if (!PyArg_ParseTuple(args, "UO!n:email_spans", &text, &PyList_Type, &offsets, &back))
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    Py_ssize_t last_end = -1, memo_at = -1, memo_end = -1;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(offsets); j++) {
+        Py_ssize_t p = PyLong_AsSsize_t(PyList_GET_ITEM(offsets, j));
+        if (p == -1 && PyErr_Occurred()) goto fail;
+        if (p < last_end) continue;
+        Py_ssize_t lo = p;
+        while (lo > 0 && p - lo < back) {
+            if (lo - 1 >= n) { /* text[lo - 1] past the end, as Python would say */
+                PyErr_SetString(PyExc_IndexError, "string index out of range");
+                goto fail;
+            }
+            if (!email_local(PyUnicode_READ(kind, data, lo - 1))) break;
+            lo--;
+        }
+        for (Py_ssize_t k = lo; k <= p; k++) {
+            Py_ssize_t at = k < 0 ? 0 : k; /* re.match reads a negative pos as 0 */
+            Py_ssize_t e = email_match_at(kind, data, n, at, &memo_at, &memo_end);
+            if (e > p) {
+                last_end = e;
+                PyObject *span = Py_BuildValue("(nn)", at, e);
+                int rc = span == NULL ? -1 : PyList_Append(out, span);
+                Py_XDECREF(span);
+                if (rc < 0) goto fail;
+                break;
+            }
         }
     }
     return out;
@@ -2079,6 +2198,9 @@ static PyMethodDef methods[] = {
      "matches_at(match, text, offsets) -> [match(text, p) for p in offsets if it matches]"},
     {"matches_back", py_matches_back, METH_VARARGS,
      "matches_back(match, text, offsets, back, chars) -> [match, ...]"},
+    {"email_spans", py_email_spans, METH_VARARGS,
+     "email_spans(text, offsets, back) -> [(start, end), ...]: matches_back of the built-in "
+     "email pattern, without re"},
     {"context_matches", py_context_matches, METH_VARARGS,
      "context_matches(spec, engine, finditer, leaves, text, starts, at[, search[, probe]]) -> "
      "[match, ...]"},

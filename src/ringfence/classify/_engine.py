@@ -40,6 +40,7 @@ from ringfence.classify._model import (
     Finding,
     ScanResult,
 )
+from ringfence.classify._pii import EMAIL_PATTERN, EMAIL_START
 from ringfence.classify._prefilter import Candidates, Prefilter, Re2Gate, build_prefilter
 from ringfence.classify._validators import not_placeholder, shannon_entropy
 from ringfence.core.errors import ConfigError
@@ -84,6 +85,9 @@ class _Compiled:
     short_keys: frozenset[str]
     long_keys: tuple[str, ...]
     key_hits: dict[str, bool] = field(default_factory=dict)  # key words -> key context?
+    # The built-in email pattern, step-back class included: the native path finds its
+    # matches with _native.email_spans instead of a re.match per start tried.
+    native_email: bool = False
 
 
 @dataclass(slots=True)
@@ -124,6 +128,13 @@ def compile_detector(det: Detector, *, use_re2: bool = False) -> _Compiled:
         flags = re.ASCII | (re.IGNORECASE if det.caseless else 0)
         regex = re.compile(det.pattern, flags)
     groups: dict[str, int] = dict(regex.groupindex or {})
+    native_email = (
+        not use_re2
+        and not det.caseless
+        and det.pattern == EMAIL_PATTERN
+        and det.start_chars == EMAIL_START
+        and not groups
+    )
     return _Compiled(
         det=det,
         regex=regex,
@@ -131,6 +142,7 @@ def compile_detector(det: Detector, *, use_re2: bool = False) -> _Compiled:
         ctx=_context_regex(det.context),
         short_keys=frozenset(k for k in det.keys if len(k) <= 4),
         long_keys=tuple(k for k in det.keys if len(k) > 4),
+        native_email=native_email,
     )
 
 
@@ -513,6 +525,8 @@ class Classifier:
                 at = _offsets(offsets, to_char, at_of, idx)
                 if nat is not None and not c.det.prefilter:
                     matches = nat.matches_at(c.regex.match, text, at)
+                elif nat is not None and c.native_email:
+                    matches = nat.email_spans(text, at, c.det.prefilter_lookbehind)
                 elif nat is not None and c.det.start_chars:
                     back = c.det.prefilter_lookbehind
                     matches = nat.matches_back(c.regex.match, text, at, back, c.det.start_chars)
