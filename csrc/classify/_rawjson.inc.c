@@ -433,15 +433,34 @@ static PyObject *value_words(RState *st, PyObject **name) {
     Py_ssize_t n = f->klen;
     RawWordsSlot *slot = NULL;
     if (n <= RAW_KEY_BYTES) {
-        uint64_t h = f->khash ^ ((uint64_t)(uintptr_t)f->last * 0x9E3779B97F4A7C15ULL);
-        slot = &raw_words[(h >> 7) & (RAW_KEY_SLOTS - 1)];
-        if (slot->last == f->last && slot->hash == f->khash && slot->len == n &&
-            memcmp(slot->bytes, k, (size_t)n) == 0) {
-            Py_INCREF(slot->name);
-            Py_INCREF(slot->words);
-            *name = slot->name;
-            return slot->words;
+        /* Two ways per set, picked by the enclosing name's str hash (its contents, not its
+         * address: the same page meets the same collisions whatever the heap layout). */
+        Py_hash_t lh = PyUnicode_CheckExact(f->last) ? ((PyASCIIObject *)f->last)->hash : -1;
+        if (lh == -1) { /* not hashed yet (it is, once a key name has been looked up) */
+            lh = PyObject_Hash(f->last);
+            if (lh == -1) PyErr_Clear(); /* a str always hashes; an error just picks set 0 */
         }
+        uint64_t h = f->khash ^ ((uint64_t)lh * 0x9E3779B97F4A7C15ULL);
+        RawWordsSlot *set = &raw_words[(h >> 7) & (RAW_KEY_SLOTS - 2)];
+        for (int way = 0; way < 2; way++) {
+            RawWordsSlot *w = &set[way];
+            if (w->last == f->last && w->hash == f->khash && w->len == n &&
+                memcmp(w->bytes, k, (size_t)n) == 0) {
+                Py_INCREF(w->name);
+                Py_INCREF(w->words);
+                *name = w->name;
+                return w->words;
+            }
+        }
+        /* a miss: the first way's entry moves to the second (whose entry is dropped) and the
+         * new pair takes the first */
+        PyObject *old_last = set[1].last, *old_name = set[1].name, *old_words = set[1].words;
+        set[1] = set[0];
+        set[0].last = set[0].name = set[0].words = NULL;
+        Py_XDECREF(old_last);
+        Py_XDECREF(old_name);
+        Py_XDECREF(old_words);
+        slot = &set[0];
     }
     PyObject *nm = raw_norm(&st->w, k, n, f->khash);
     if (nm == NULL) return NULL;

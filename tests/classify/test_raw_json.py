@@ -246,6 +246,22 @@ def test_objects_with_many_keys_and_deep_nesting(pair: Pair) -> None:
         same_findings(pair, body)
 
 
+def test_key_words_cache_evictions_read_alike(pair: Pair) -> None:
+    """The (enclosing name, key) -> key words cache has 1024 two-way slots: thousands of
+    pairs, each met twice and interleaved so sets fill, spill and evict while a body is read,
+    still give the reference's key words (also with keys too long to be cached)."""
+    for width in (3, 40, 41):
+        doc = {
+            f"g{g}": [{f"{'k' * (width - 3)}{i:03d}": f"a{g}.{i}@example.com"} for i in range(60)]
+            * 2
+            for g in range(40)
+        }
+        body = orjson.dumps(doc)
+        for _ in range(2):  # the second read starts with the cache the first one left
+            assert check_read(body)
+            same_findings(pair, body)
+
+
 def test_raw_doc_is_a_read_only_sequence() -> None:
     got = json_raw(b'{"a":{"bC":["x@example.com",5]},"d":"y"}')
     raw = got[0]
