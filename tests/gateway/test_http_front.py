@@ -1,8 +1,10 @@
-"""The gateway's HTTP front: uvicorn's httptools protocol with one write per response.
+"""The gateway's HTTP front: its own protocol, one write per response, and the cork.
 
-``CorkedTransport`` may change only the number of socket writes, never the bytes or their
-order: the same pipelined conversation through the stock protocol and through the gateway's
-must give byte-identical answers (request ids aside), and each response must leave in one write.
+``CorkedTransport`` (used by the Redis client) may change only the number of socket writes,
+never the bytes or their order. The gateway's protocol (``httpproto``) must answer a pipelined
+conversation through the real gateway byte for byte like uvicorn's (request ids aside) with
+each response in one write; ``test_http_protocol.py`` compares the two protocols on many more
+conversations with a probe app.
 """
 
 from __future__ import annotations

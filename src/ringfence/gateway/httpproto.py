@@ -1,53 +1,536 @@
-"""uvicorn's httptools protocol with one socket write per response instead of two, and a
-graceful shutdown that answers a new connection's first request.
+"""The gateway's HTTP/1.1 server protocol: httptools parsing, a lean ASGI request cycle.
 
-uvicorn writes the status line + headers on ``http.response.start`` and the body on
-``http.response.body``: two ``send`` system calls per response, each costing the sender the
-TCP work and the receiver a wake-up. Behind a ``CorkedTransport`` (``gateway/cork.py``) the
-writes of one event-loop step leave in one write — the gateway always sends head and body
-back to back — with the same bytes in the same order.
+uvicorn's ``HttpToolsProtocol`` costs about 117k instructions per request on top of a bare
+asyncio protocol doing the same parsing (``bench/gateway_callgrind.py``: ≈ 8 % of a
+full-pipeline request, ≈ 22 % of a pass-through): an ``asyncio.Event`` and a done-callback
+handle per request, two regular-expression searches per response header, a keep-alive timer
+created and cancelled per request, a second socket write per response. This protocol keeps
+uvicorn's behaviour — it plugs into ``uvicorn.Server`` the same way (``--http`` class, the
+server's connection and task sets, default headers, graceful shutdown) and answers byte for
+byte like it (``tests/gateway/test_http_front.py`` compares the two on the same
+conversations) — with less work per request:
 
-At a graceful shutdown (SIGTERM, or a worker replaced by a rolling restart) uvicorn closes
-every connection without a request in progress, including one accepted a moment ago whose
-first request is still on its way: that client sees its connection closed without an answer
-(it has no reason to retry, unlike a keep-alive connection closed while idle). Such a fresh
-connection is given ``FIRST_REQUEST_GRACE`` seconds to send its request, which is answered
-with ``connection: close``. Everything else is uvicorn's protocol unchanged.
+- the ASGI app starts on a complete set of headers; ``receive`` returns the buffered body
+  without a wait when it is all there (the usual case) and waits on a bare future otherwise;
+- a response's head is held until its first body part and both leave in one socket write
+  (the earlier ``CorkedTransport`` wrapper did the same with a scheduled flush per response);
+- the header names and values an app sends are checked with one search each over all of
+  them, not two per header;
+- one keep-alive timer per connection re-arms itself while the connection is busy, instead of
+  one timer per request;
+- the task leaves the server's task set when it finishes, without a done-callback.
+
+What it keeps from uvicorn: keep-alive and its timeout (``--timeout-keep-alive``), HTTP/1.0
+(closed after the response), pipelined requests answered in order (reading paused while a
+request waits its turn), ``Expect: 100-continue`` answered on the app's first ``receive``,
+request bodies buffered up to 64 KiB before reading pauses (flow control), write back-pressure
+(``pause_writing``), ``HEAD`` answered without a body, chunked responses when no
+Content-Length is given, 400 and a close on a malformed request, 500 when the app fails before
+answering, ``--limit-concurrency`` (503). WebSocket upgrades are not served (the gateway runs
+with ``--ws none``): a request whose ``Upgrade`` stops the parser with its body unread is
+answered 400 instead of being left waiting.
+
+At a graceful shutdown (SIGTERM, or a worker replaced by a rolling restart) a connection with
+no request yet — accepted a moment ago, its first request still on its way — is given
+``FIRST_REQUEST_GRACE`` seconds to send it and is answered with ``connection: close``: closing
+it unanswered would leave that client with no reason to retry (unlike a keep-alive connection
+closed while idle). Access logging is not done here (the gateway writes an audit event per
+request instead and runs with ``--no-access-log``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import urllib.parse
+from collections import deque
+from typing import Any
 
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-
-from ringfence.gateway.cork import CorkedTransport
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, service_unavailable
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE
+from uvicorn.server import ServerState
 
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
 
+# Not allowed in a header name (RFC 9110 token) / value (control characters but HTAB).
+_BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
+_BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_log = logging.getLogger("uvicorn.error")
 
-class GatewayHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol writing each response with one socket write."""
 
-    _last_call = False  # shutting down: the first request is answered, then the connection closes
+class _Cycle:
+    """One request and its response: the ASGI ``receive`` / ``send`` pair."""
 
+    __slots__ = (
+        "app",
+        "body",
+        "body_done",
+        "chunked",
+        "disconnected",
+        "head",
+        "head_request",
+        "keep_alive",
+        "more_body",
+        "proto",
+        "remaining",
+        "response_complete",
+        "response_started",
+        "scope",
+        "task",
+        "waiter",
+        "waiting_for_continue",
+    )
+
+    def __init__(
+        self, proto: GatewayHttpToolsProtocol, scope: dict[str, Any], keep_alive: bool, cont: bool
+    ) -> None:
+        self.proto = proto
+        self.scope = scope
+        self.keep_alive = keep_alive
+        self.waiting_for_continue = cont
+        self.head_request = scope["method"] == "HEAD"
+        self.app: Any = None  # a pipelined request's app, until it starts
+        self.body: bytes | bytearray = b""
+        self.body_done = False  # the last part of the body was handed to the app
+        self.more_body = True
+        self.disconnected = False
+        self.response_started = False
+        self.response_complete = False
+        self.chunked: bool | None = None
+        self.remaining = 0
+        self.head = b""
+        self.waiter: asyncio.Future[None] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def run(self, app: Any) -> None:
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            _log.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                await self._send_500()
+            else:
+                self.proto.transport.close()
+        else:
+            if result is not None:
+                _log.error("ASGI callable should return None, but returned '%s'.", result)
+                self.proto.transport.close()
+            elif not self.response_started and not self.disconnected:
+                _log.error("ASGI callable returned without starting response.")
+                await self._send_500()
+            elif not self.response_complete and not self.disconnected:
+                _log.error("ASGI callable returned without completing response.")
+                self.proto.transport.close()
+        finally:
+            self.proto.tasks.discard(self.task)
+            self.task = None
+
+    async def _send_500(self) -> None:
+        await self.send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", b"21"),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
+
+    async def receive(self) -> dict[str, Any]:
+        proto = self.proto
+        if self.waiting_for_continue and not proto.transport.is_closing():
+            proto.transport.write(_CONTINUE)
+            self.waiting_for_continue = False
+        if (
+            not self.disconnected
+            and not self.response_complete
+            and (self.body_done or (self.more_body and not self.body))
+        ):
+            # nothing to hand over yet (or nothing more ever: wait for the disconnect)
+            proto.resume_reading()
+            waiter = self.waiter = proto.loop.create_future()
+            await waiter
+        if self.disconnected or self.response_complete:
+            return {"type": "http.disconnect"}
+        body = self.body
+        self.body = b""
+        more_body = self.more_body
+        if more_body:
+            if proto.reading_paused:
+                proto.resume_reading()
+        else:
+            self.body_done = True
+        return {
+            "type": "http.request",
+            "body": body if type(body) is bytes else bytes(body),
+            "more_body": more_body,
+        }
+
+    async def send(self, message: dict[str, Any]) -> None:
+        proto = self.proto
+        if proto.write_paused is not None and not self.disconnected:
+            await proto.write_paused
+        if self.disconnected:
+            return
+        if not self.response_started:
+            if message["type"] != "http.response.start":
+                raise RuntimeError(
+                    f"Expected ASGI message 'http.response.start', but got '{message['type']}'."
+                )
+            self.response_started = True
+            self.waiting_for_continue = False
+            status = message["status"]
+            headers = proto.default_headers + list(message.get("headers", ()))
+            names = b"-".join([h[0] for h in headers])
+            if _BAD_NAME.search(names):
+                raise RuntimeError("Invalid HTTP header name.")
+            if _BAD_VALUE.search(b" ".join([h[1] for h in headers])):
+                raise RuntimeError("Invalid HTTP header value.")
+            content = [STATUS_LINE[status]]
+            has_close = False
+            for name, value in headers:
+                name = name.lower()
+                if name == b"content-length" and self.chunked is None:
+                    self.remaining = int(value.decode())
+                    self.chunked = False
+                elif name == b"transfer-encoding" and value.lower() == b"chunked":
+                    self.remaining = 0
+                    self.chunked = True
+                elif name == b"connection":
+                    tokens = [t.lower().strip() for t in value.split(b",")]
+                    if b"close" in tokens:
+                        self.keep_alive = False
+                        has_close = True
+                content.append(name + b": " + value + b"\r\n")
+            if not self.keep_alive and not has_close:
+                content.append(b"connection: close\r\n")
+            if self.chunked is None and not self.head_request and status not in (204, 304):
+                self.chunked = True  # neither Content-Length nor Transfer-Encoding given
+                content.append(b"transfer-encoding: chunked\r\n")
+            content.append(b"\r\n")
+            self.head = b"".join(content)  # leaves with the first body part
+            return
+        if self.response_complete:
+            raise RuntimeError(
+                f"Unexpected ASGI message '{message['type']}' sent, "
+                "after response already completed."
+            )
+        if message["type"] != "http.response.body":
+            raise RuntimeError(
+                f"Expected ASGI message 'http.response.body', but got '{message['type']}'."
+            )
+        body = message.get("body", b"")
+        more_body = message.get("more_body", False)
+        if self.head_request:
+            self.remaining = 0
+            out = self.head
+        elif self.chunked:
+            out = self.head + (b"%x\r\n%b\r\n" % (len(body), body) if body else b"")
+            if not more_body:
+                out += b"0\r\n\r\n"
+        else:
+            if len(body) > self.remaining:
+                raise RuntimeError("Response content longer than Content-Length")
+            self.remaining -= len(body)
+            out = self.head + body if self.head else body
+        self.head = b""
+        if out:
+            proto.transport.write(out)
+        if not more_body:
+            if self.remaining != 0:
+                raise RuntimeError("Response content shorter than Content-Length")
+            self.response_complete = True
+            self.wake()
+            if not self.keep_alive:
+                proto.transport.close()
+            proto.on_response_complete()
+
+
+class GatewayHttpToolsProtocol(asyncio.Protocol):
+    """HTTP/1.1 with httptools for ``uvicorn.Server`` (``--http`` class), lean per request."""
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.config = config
+        self.app = config.loaded_app
+        self.loop = _loop or asyncio.get_event_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        # as uvicorn: answer the first of pipelined requests even if data follows a close
+        self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.root_path = config.root_path
+        self.asgi = {"version": config.asgi_version, "spec_version": "2.3"}
+        self.limit_concurrency = config.limit_concurrency
+        self.keep_alive_timeout = config.timeout_keep_alive
+        self.app_state = app_state
+        self.server_state = server_state
+        self.connections = server_state.connections
+        self.tasks = server_state.tasks
+        self.default_headers = server_state.default_headers
+
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int] | None = None
+        self.client: tuple[str, int] | None = None
+        self.scheme = "http"
+        self.extensions: dict[str, Any] | None = None  # per connection (TLS)
+        self.pipeline: deque[_Cycle] = deque()
+        self.reading_paused = False
+        self.write_paused: asyncio.Future[None] | None = None
+        self.cycle: _Cycle | None = None  # the last request parsed
+        self.running: _Cycle | None = None  # the request whose response is being produced
+        self._url = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._expect_continue = False
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._active_at = 0.0
+        self._last_call = False  # shutting down: the first request is answered, then closed
+
+    # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        corked = CorkedTransport(transport, asyncio.get_running_loop())
-        super().connection_made(corked)  # type: ignore[arg-type]
+        self.connections.add(self)  # type: ignore[arg-type]
+        self.transport = transport
+        sockname = transport.get_extra_info("sockname")
+        if isinstance(sockname, tuple) and len(sockname) >= 2:
+            self.server = (str(sockname[0]), int(sockname[1]))
+        peername = transport.get_extra_info("peername")
+        if isinstance(peername, tuple) and len(peername) >= 2:
+            self.client = (str(peername[0]), int(peername[1]))
+        if transport.get_extra_info("sslcontext") is not None:
+            self.scheme = "https"
+        self._active_at = self.loop.time()
+        self._arm_idle_timer(self.keep_alive_timeout)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self)
+        for c in (self.running, self.cycle, *self.pipeline):
+            if c is not None:
+                if not c.response_complete:
+                    c.disconnected = True
+                c.wake()
+        self.resume_writing()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if exc is None:
+            self.transport.close()
+        self.parser = None  # type: ignore[assignment]
+
+    def eof_received(self) -> None:
+        pass
+
+    def data_received(self, data: bytes) -> None:
+        self._active_at = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            _log.warning("Invalid HTTP request received.")
+            self._send_400("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            self._upgrade_refused()
+
+    def pause_writing(self) -> None:
+        if self.write_paused is None:
+            self.write_paused = self.loop.create_future()
+
+    def resume_writing(self) -> None:
+        waiter = self.write_paused
+        if waiter is not None:
+            self.write_paused = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # -- flow control of the request side ----------------------------------------------------
+    def pause_reading(self) -> None:
+        if not self.reading_paused:
+            self.reading_paused = True
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self.reading_paused:
+            self.reading_paused = False
+            self.transport.resume_reading()
+
+    # -- httptools callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._expect_continue = False
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self._expect_continue = True
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self.parser
+        http_version = parser.get_http_version()
+        method = parser.get_method().decode("ascii")
+        parsed = httptools.parse_url(self._url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = urllib.parse.unquote(path)
+        root = self.root_path
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": self.asgi,
+            "http_version": http_version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": self.scheme,
+            "root_path": root,
+            "headers": self._headers,
+            "state": self.app_state.copy(),
+            "method": method,
+            "path": root + path if root else path,
+            "raw_path": root.encode("ascii") + raw_path if root else raw_path,
+            "query_string": parsed.query or b"",
+        }
+        if self.extensions is not None:
+            scope["extensions"] = {"tls": self.extensions}
+        keep_alive = http_version != "1.0" and parser.should_keep_alive() and not self._last_call
+        cycle = _Cycle(self, scope, keep_alive, self._expect_continue)
+        self.cycle = cycle
+        app = self.app
+        limit = self.limit_concurrency
+        if limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit):
+            app = service_unavailable
+            _log.warning("Exceeded concurrency limit.")
+        if self.running is None:
+            self._start(cycle, app)
+        else:  # pipelined: answered in order, after the one in progress
+            self.pause_reading()
+            self.pipeline.append(cycle)
+            cycle.app = app
+
+    def on_body(self, body: bytes) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return
+        buffered = cycle.body
+        if not buffered:
+            cycle.body = body  # the usual case: the whole body in one piece, no copy
+        elif type(buffered) is bytearray:
+            buffered += body
+        else:
+            cycle.body = bytearray(buffered) + body
+        if len(cycle.body) > HIGH_WATER_LIMIT:
+            self.pause_reading()
+        cycle.wake()
+
+    def on_message_complete(self) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return
+        cycle.more_body = False
+        cycle.wake()
+
+    # -- requests and responses --------------------------------------------------------------
+    def _start(self, cycle: _Cycle, app: Any) -> None:
+        self.running = cycle
+        task = self.loop.create_task(cycle.run(app))
+        cycle.task = task
+        self.tasks.add(task)
+
+    def on_response_complete(self) -> None:
+        self.server_state.total_requests += 1
+        self.running = None
+        if self.transport.is_closing():
+            return
+        self._active_at = self.loop.time()
+        if self.pipeline:
+            cycle = self.pipeline.popleft()
+            app, cycle.app = cycle.app, None
+            self._start(cycle, app)
+            if not self.pipeline:
+                self.resume_reading()
+        else:
+            self.resume_reading()
+
+    def _send_400(self, msg: str) -> None:
+        content = [STATUS_LINE[400]]
+        for name, value in self.default_headers:
+            content.append(name + b": " + value + b"\r\n")
+        content.append(
+            b"content-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%b" % (len(msg), msg.encode("ascii"))
+        )
+        self.transport.write(b"".join(content))
+        self.transport.close()
+
+    def _upgrade_refused(self) -> None:
+        # httptools stops at an upgrade (Connection: upgrade + Upgrade, or CONNECT): the
+        # message ends with its headers and nothing after them is parsed.
+        _log.warning("Unsupported upgrade request.")
+        cycle = self.cycle
+        if cycle is not None and any(
+            (name == b"content-length" and value.strip() != b"0") or name == b"transfer-encoding"
+            for name, value in cycle.scope["headers"]
+        ):
+            # a declared body that will never be read: the app must not act on the request
+            # as if it had none — it sees a disconnect, the client a 400
+            cycle.disconnected = True
+            cycle.wake()
+            self._send_400("Unsupported upgrade request.")
+            return
+        if cycle is not None:
+            cycle.keep_alive = False  # nothing after it can be parsed: close once answered
+        self.pause_reading()
+
+    # -- keep-alive and shutdown ------------------------------------------------------------
+    def _arm_idle_timer(self, delay: float) -> None:
+        self._idle_timer = self.loop.call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self.transport.is_closing():
+            return
+        busy = self.running is not None or self.pipeline
+        idle_for = self.loop.time() - self._active_at
+        if busy or idle_for < self.keep_alive_timeout:
+            self._arm_idle_timer(self.keep_alive_timeout - (0 if busy else idle_for))
+            return
+        self.transport.close()
 
     def shutdown(self) -> None:
-        if self.cycle is None and not self.transport.is_closing():
+        """Called by the server to start a graceful shutdown."""
+        if self.transport.is_closing():
+            return
+        if self.cycle is None:
             # no request yet on this connection: its first may be on the way — answer it
             self._last_call = True
             self.loop.call_later(FIRST_REQUEST_GRACE, self._close_if_no_request)
-            return
-        super().shutdown()
+        elif self.running is None and not self.pipeline:
+            self.transport.close()
+        else:
+            last = self.pipeline[-1] if self.pipeline else self.running
+            if last is not None:
+                last.keep_alive = False
 
     def _close_if_no_request(self) -> None:
-        if self.cycle is None:
+        if self.cycle is None and not self.transport.is_closing():
             self.transport.close()
-
-    def on_headers_complete(self) -> None:
-        super().on_headers_complete()
-        if self._last_call and self.cycle is not None:
-            self.cycle.keep_alive = False  # "connection: close", closed after the response
