@@ -23,6 +23,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -511,6 +512,12 @@ done:
 
 #include "_rawjson.inc.c"
 
+/* str.isalnum() of one character: ASCII letters and digits without the Unicode database */
+static inline int is_alnum(Py_UCS4 c) {
+    if (c < 128) return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+    return Py_UNICODE_ISALNUM(c);
+}
+
 /* The masked form of ``s``: characters at ``[lo, len)`` that are alphanumeric (str.isalnum)
  * become '*', except the first ``keep_head`` and the last ``keep_tail`` alphanumerics of that
  * range (see _mask._mask_alnum, whose rules ``py_mask_alnum`` applies before calling this). */
@@ -520,14 +527,30 @@ static PyObject *star(PyObject *s, Py_ssize_t lo, Py_ssize_t keep_head, Py_ssize
     const void *data = PyUnicode_DATA(s);
     Py_ssize_t total = 0;
     for (Py_ssize_t i = lo; i < n; i++)
-        if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i))) total++;
+        if (is_alnum(PyUnicode_READ(kind, data, i))) total++;
     Py_ssize_t first = keep_head, last = total - keep_tail; /* alnum ordinals hidden: [first, last) */
+    if (PyUnicode_IS_ASCII(s)) { /* ASCII stays ASCII ('*' for some): no wide buffer */
+        PyObject *r = PyUnicode_New(n, 127);
+        if (r == NULL) return NULL;
+        const Py_UCS1 *in = PyUnicode_1BYTE_DATA(s);
+        Py_UCS1 *o = PyUnicode_1BYTE_DATA(r);
+        Py_ssize_t k = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS1 c = in[i];
+            if (i >= lo && is_alnum(c)) {
+                if (k >= first && k < last) c = '*';
+                k++;
+            }
+            o[i] = c;
+        }
+        return r;
+    }
     Py_UCS4 *buf = PyMem_New(Py_UCS4, n > 0 ? n : 1);
     if (buf == NULL) return PyErr_NoMemory();
     Py_ssize_t k = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (i >= lo && Py_UNICODE_ISALNUM(c)) {
+        if (i >= lo && is_alnum(c)) {
             if (k >= first && k < last) c = '*';
             k++;
         }
@@ -557,7 +580,7 @@ static PyObject *alnum_masked(PyObject *s, Py_ssize_t keep_tail, Py_ssize_t keep
     int kind = PyUnicode_KIND(s);
     const void *data = PyUnicode_DATA(s);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, data, i))) total++;
+        if (is_alnum(PyUnicode_READ(kind, data, i))) total++;
     /* total - keep_tail < keep_tail is total < 2 * keep_tail without the signed overflow */
     if (keep_tail && total - keep_tail < keep_tail) keep_tail = 0; /* too short for a tail */
     if (keep_head >= total) keep_head = 0;
@@ -584,6 +607,9 @@ static PyObject *py_mask_from(PyObject *Py_UNUSED(self), PyObject *args) {
  * first character when longer than two; "prefix" with keep_prefix: the first
  * min(keep_prefix, len // 2) characters kept; else every letter and digit starred), cut to
  * ``limit`` characters with an ellipsis (at the front for "last4"). */
+static PyObject *preview_of(PyObject *style, Py_ssize_t keep_prefix, Py_ssize_t limit,
+                            PyObject *s);
+
 static PyObject *py_preview(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *style, *s;
     Py_ssize_t keep_prefix, limit;
@@ -592,6 +618,12 @@ static PyObject *py_preview(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "preview: keep_prefix >= 0 and limit >= 1");
         return NULL;
     }
+    return preview_of(style, keep_prefix, limit, s);
+}
+
+/* py_preview's work (style a str, keep_prefix >= 0, limit >= 1, s a str) */
+static PyObject *preview_of(PyObject *style, Py_ssize_t keep_prefix, Py_ssize_t limit,
+                            PyObject *s) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     int last4 = PyUnicode_CompareWithASCIIString(style, "last4") == 0;
     PyObject *masked = NULL;
@@ -604,6 +636,14 @@ static PyObject *py_preview(PyObject *Py_UNUSED(self), PyObject *args) {
             masked = alnum_masked(s, 0, 0);
         } else { /* head + "*" * (len(local) - len(head)) + "@" + domain: same length */
             Py_ssize_t head = at > 2 ? 1 : 0;
+            if (PyUnicode_IS_ASCII(s)) {
+                masked = PyUnicode_New(n, 127);
+                if (masked == NULL) return NULL;
+                Py_UCS1 *o = PyUnicode_1BYTE_DATA(masked);
+                memcpy(o, PyUnicode_1BYTE_DATA(s), (size_t)n);
+                for (Py_ssize_t i = head; i < at; i++) o[i] = '*';
+                goto cut;
+            }
             int kind = PyUnicode_KIND(s);
             const void *data = PyUnicode_DATA(s);
             Py_UCS4 *buf = PyMem_New(Py_UCS4, n);
@@ -619,6 +659,7 @@ static PyObject *py_preview(PyObject *Py_UNUSED(self), PyObject *args) {
     } else {
         masked = alnum_masked(s, 0, 0);
     }
+cut:
     if (masked == NULL) return NULL;
     Py_ssize_t m = PyUnicode_GET_LENGTH(masked);
     if (m <= limit) return masked;
@@ -698,6 +739,175 @@ done:
     return out;
 }
 
+/* finding_rows(hits, leaves, step, min_conf, top, limit, paths, format_path, preview) ->
+ * (rows, top, types): the loop of Classifier.result -- for each hit h (a Hit: leaf, start, end,
+ * confidence, det) of leaves[h.leaf], the row (det.id, det.data_class, path text,
+ * h.start + shift, h.end + shift, h.confidence, preview, leaf.path) with shift = h.leaf * step,
+ * the path text from ``paths`` (format_path's memo) or format_path(path), the preview by the
+ * native mask when det.keep_prefix >= 0, else preview(det, value); ``top`` raised to every
+ * det.data_class greater than it whose hit's confidence is at least min_conf; ``types`` the
+ * frozenset of those hits' det.id. */
+static PyObject *str_leaf, *str_start, *str_end, *str_confidence, *str_det, *str_id,
+    *str_data_class, *str_mask, *str_keep_prefix;
+
+/* obj.name for an instance of a plain slots class (Hit, Detector): the member descriptor
+ * read directly (what generic attribute lookup does for a slot, without the MRO walk and
+ * instance-dict probes); anything else takes PyObject_GetAttr. New reference. */
+static PyObject *slot_get(PyObject *obj, PyObject *name) {
+    PyTypeObject *t = Py_TYPE(obj);
+    if (t->tp_getattro == PyObject_GenericGetAttr && t->tp_dictoffset == 0) {
+        PyObject *d = _PyType_Lookup(t, name); /* borrowed */
+        if (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type))
+            return PyMember_GetOne((const char *)obj, ((PyMemberDescrObject *)d)->d_member);
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+static PyObject *finding_row(PyObject *h, PyObject *leaves, long long step, Py_ssize_t limit,
+                             PyObject *paths, PyObject *format_path, PyObject *preview,
+                             PyObject **conf_out, PyObject **dc_out) {
+    PyObject *row = NULL, *det = NULL, *lio = NULL, *so = NULL, *eo = NULL, *conf = NULL;
+    PyObject *id = NULL, *dc = NULL, *ptext = NULL, *value = NULL, *pv = NULL, *mask = NULL;
+    PyObject *kp = NULL, *s2 = NULL, *e2 = NULL;
+    lio = slot_get(h, str_leaf);
+    so = lio ? slot_get(h, str_start) : NULL;
+    eo = so ? slot_get(h, str_end) : NULL;
+    conf = eo ? slot_get(h, str_confidence) : NULL;
+    det = conf ? slot_get(h, str_det) : NULL;
+    if (det == NULL) goto done;
+    Py_ssize_t li = PyLong_AsSsize_t(lio);
+    long long s = PyLong_AsLongLong(so), e = PyLong_AsLongLong(eo);
+    if (PyErr_Occurred()) goto done;
+    Py_ssize_t nl = leaves_len(leaves);
+    if (li < 0) li += nl; /* leaves[-1], as Python indexes */
+    if (li < 0 || li >= nl) {
+        PyErr_SetString(PyExc_IndexError, "finding_rows: leaf index out of range");
+        goto done;
+    }
+    PyObject *leaf = leaves_get(leaves, li); /* borrowed */
+    if (leaf == NULL) goto done;
+    if (!PyTuple_Check(leaf) || PyTuple_GET_SIZE(leaf) < 3 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(leaf, 2))) {
+        PyErr_SetString(PyExc_TypeError, "finding_rows: leaves must be Leaf tuples");
+        goto done;
+    }
+    PyObject *path = PyTuple_GET_ITEM(leaf, 0), *text = PyTuple_GET_ITEM(leaf, 2);
+    long long shift;
+    if (__builtin_mul_overflow((long long)li, step, &shift) ||
+        __builtin_add_overflow(s, shift, &s) || __builtin_add_overflow(e, shift, &e)) {
+        PyErr_SetString(PyExc_OverflowError, "finding_rows: offset overflow");
+        goto done;
+    }
+    s2 = PyLong_FromLongLong(s);
+    e2 = s2 ? PyLong_FromLongLong(e) : NULL;
+    id = e2 ? slot_get(det, str_id) : NULL;
+    dc = id ? slot_get(det, str_data_class) : NULL;
+    if (dc == NULL) goto done;
+    ptext = PyDict_GetItemWithError(paths, path); /* borrowed */
+    if (ptext != NULL) Py_INCREF(ptext);
+    else if (!PyErr_Occurred()) ptext = PyObject_CallOneArg(format_path, path);
+    if (ptext == NULL) goto done;
+    /* leaf.text[h.start:h.end] (the unshifted offsets; Python's clamping) */
+    long long a = PyLong_AsLongLong(so), b = PyLong_AsLongLong(eo);
+    if (a >= 0 && b >= 0) {
+        Py_ssize_t tl = PyUnicode_GET_LENGTH(text);
+        value = PyUnicode_Substring(text, a < tl ? (Py_ssize_t)a : tl, b < tl ? (Py_ssize_t)b : tl);
+    } else {
+        value = PySequence_GetSlice(text, (Py_ssize_t)a, (Py_ssize_t)b);
+    }
+    if (value == NULL) goto done;
+    kp = slot_get(det, str_keep_prefix);
+    if (kp == NULL) goto done;
+    Py_ssize_t keep = PyLong_AsSsize_t(kp);
+    if (keep == -1 && PyErr_Occurred()) goto done;
+    if (keep >= 0) {
+        mask = slot_get(det, str_mask);
+        if (mask == NULL) goto done;
+        if (!PyUnicode_Check(mask)) {
+            PyErr_SetString(PyExc_TypeError, "finding_rows: a detector's mask is a str");
+            goto done;
+        }
+        pv = preview_of(mask, keep, limit, value);
+    } else {
+        PyObject *pargs[2] = {det, value};
+        pv = PyObject_Vectorcall(preview, pargs, 2, NULL);
+    }
+    if (pv == NULL) goto done;
+    row = PyTuple_Pack(8, id, dc, ptext, s2, e2, conf, pv, path);
+    if (row != NULL) {
+        *conf_out = conf;
+        *dc_out = dc;
+        conf = dc = NULL; /* handed to the caller */
+    }
+done:
+    Py_XDECREF(lio);
+    Py_XDECREF(so);
+    Py_XDECREF(eo);
+    Py_XDECREF(conf);
+    Py_XDECREF(det);
+    Py_XDECREF(s2);
+    Py_XDECREF(e2);
+    Py_XDECREF(id);
+    Py_XDECREF(dc);
+    Py_XDECREF(ptext);
+    Py_XDECREF(value);
+    Py_XDECREF(kp);
+    Py_XDECREF(mask);
+    Py_XDECREF(pv);
+    return row;
+}
+
+static PyObject *py_finding_rows(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *hits, *leaves, *min_conf, *top, *paths, *format_path, *preview;
+    long long step;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "O!OLOOnO!OO:finding_rows", &PyList_Type, &hits, &leaves, &step,
+                          &min_conf, &top, &limit, &PyDict_Type, &paths, &format_path, &preview))
+        return NULL;
+    if (limit < 1) {
+        PyErr_SetString(PyExc_ValueError, "finding_rows: limit >= 1");
+        return NULL;
+    }
+    PyObject *hits_t = PyList_AsTuple(hits); /* callbacks cannot change what we walk */
+    if (hits_t == NULL) return NULL;
+    PyObject *leaves_t = leaves_snapshot(leaves);
+    Py_ssize_t n = PyTuple_GET_SIZE(hits_t);
+    PyObject *rows = leaves_t ? PyList_New(n) : NULL;
+    PyObject *types = rows ? PySet_New(NULL) : NULL;
+    Py_INCREF(top);
+    if (types == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *conf = NULL, *dc = NULL;
+        PyObject *row = finding_row(PyTuple_GET_ITEM(hits_t, i), leaves_t, step, limit, paths,
+                                    format_path, preview, &conf, &dc);
+        if (row == NULL) goto fail;
+        PyList_SET_ITEM(rows, i, row);
+        int confident = PyObject_RichCompareBool(conf, min_conf, Py_GE);
+        int higher = confident > 0 ? PyObject_RichCompareBool(dc, top, Py_GT) : 0;
+        if (higher > 0) Py_SETREF(top, Py_NewRef(dc));
+        if (confident > 0 && PySet_Add(types, PyTuple_GET_ITEM(row, 0)) < 0) higher = -1;
+        Py_DECREF(conf);
+        Py_DECREF(dc);
+        if (confident < 0 || higher < 0) goto fail;
+    }
+    Py_DECREF(hits_t);
+    Py_DECREF(leaves_t);
+    PyObject *frozen = PyFrozenSet_New(types);
+    PyObject *r = frozen ? PyTuple_Pack(3, rows, top, frozen) : NULL;
+    Py_XDECREF(frozen);
+    Py_DECREF(types);
+    Py_DECREF(rows);
+    Py_DECREF(top);
+    return r;
+fail:
+    Py_DECREF(hits_t);
+    Py_XDECREF(leaves_t);
+    Py_XDECREF(rows);
+    Py_XDECREF(types);
+    Py_DECREF(top);
+    return NULL;
+}
+
 /* ---- candidate confirmation (_engine.Classifier._confirm_one / _confidence) ---------------- */
 
 static int is_alnum_str(PyObject *s) { /* str.isalnum() */
@@ -706,7 +916,7 @@ static int is_alnum_str(PyObject *s) { /* str.isalnum() */
     int kind = PyUnicode_KIND(s);
     const void *d = PyUnicode_DATA(s);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (!Py_UNICODE_ISALNUM(PyUnicode_READ(kind, d, i))) return 0;
+        if (!is_alnum(PyUnicode_READ(kind, d, i))) return 0;
     return 1;
 }
 
@@ -725,7 +935,7 @@ static Py_ssize_t count_alnum(PyObject *s) {
     int kind = PyUnicode_KIND(s);
     const void *d = PyUnicode_DATA(s);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (Py_UNICODE_ISALNUM(PyUnicode_READ(kind, d, i))) k++;
+        if (is_alnum(PyUnicode_READ(kind, d, i))) k++;
     return k;
 }
 
@@ -2206,6 +2416,9 @@ static PyMethodDef methods[] = {
      "[match, ...]"},
     {"window_probe", py_window_probe, METH_VARARGS,
      "window_probe(text, lo, end, probe) -> bool: text[lo:end] holds one of probe's sequences"},
+    {"finding_rows", py_finding_rows, METH_VARARGS,
+     "finding_rows(hits, leaves, step, min_conf, top, limit, paths, format_path, preview) -> "
+     "(rows, top, types): Classifier.result's rows, class and confident types"},
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},
@@ -2246,6 +2459,18 @@ PyMODINIT_FUNC PyInit__native(void) {
     empty_tuple = PyTuple_New(0);
     space = PyUnicode_FromString(" ");
     str_span = PyUnicode_InternFromString("span");
+    str_leaf = PyUnicode_InternFromString("leaf");
+    str_start = PyUnicode_InternFromString("start");
+    str_end = PyUnicode_InternFromString("end");
+    str_confidence = PyUnicode_InternFromString("confidence");
+    str_det = PyUnicode_InternFromString("det");
+    str_id = PyUnicode_InternFromString("id");
+    str_data_class = PyUnicode_InternFromString("data_class");
+    str_mask = PyUnicode_InternFromString("mask");
+    str_keep_prefix = PyUnicode_InternFromString("keep_prefix");
+    if (!str_leaf || !str_start || !str_end || !str_confidence || !str_det || !str_id ||
+        !str_data_class || !str_mask || !str_keep_prefix)
+        return NULL;
     if (norm_cache == NULL || blob_cache == NULL || words_cache == NULL || empty_tuple == NULL ||
         space == NULL || str_span == NULL)
         return NULL;

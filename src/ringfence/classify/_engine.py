@@ -33,7 +33,7 @@ from ringfence.classify._hits import (
     resolve_overlaps,
     take,
 )
-from ringfence.classify._mask import canonical, preview
+from ringfence.classify._mask import PREVIEW_MAX, canonical, preview
 from ringfence.classify._model import (
     DEFAULT_MIN_CONFIDENCE,
     Detector,
@@ -72,6 +72,7 @@ _NOT_SECRET_FIELD = re.compile(
 )
 # Finding's fields in order: result() builds rows (type_id, data_class, path, ...).
 _FINDING_FIELDS = tuple(f.name for f in fields(Finding))
+_RESULT_FIELDS = tuple(f.name for f in fields(ScanResult))  # (findings, class, kind, types)
 _KEY_CACHE = 4096  # distinct key names remembered per detector
 _REDACTED_LOOKING = frozenset({"redacted", "null", "none", "true", "false", "undefined"})
 
@@ -372,9 +373,36 @@ class Classifier:
         return an
 
     def result(self, an: Analysis, *, offsets_from_leaf: bool = False) -> ScanResult:
-        top = DataClass.PUBLIC
         windows = offsets_from_leaf or (an.kind == "text" and len(an.leaves) > 1)
         step = self.chunk_chars if windows else 0  # window i starts at i * chunk_chars
+        nat = self._native
+        if nat is None:
+            rows, top = self._result_rows(an, step)
+            findings = tuple(Finding(*row) for row in rows)
+            types = frozenset(f.type_id for f in findings if f.confidence >= self.min_confidence)
+            return ScanResult(findings, top, an.kind, types)
+        # _result_rows natively (the same rows, class and confident types); the objects are
+        # filled through their slots, without a frozen dataclass's __setattr__ per field
+        rows, top, types = nat.finding_rows(
+            an.hits,
+            an.leaves,
+            step,
+            self.min_confidence,
+            DataClass.PUBLIC,
+            PREVIEW_MAX,
+            ex.PATHS,
+            ex.format_path,
+            preview,
+        )
+        findings = tuple(nat.new_objects(Finding, _FINDING_FIELDS, rows))
+        got: ScanResult = nat.new_objects(
+            ScanResult, _RESULT_FIELDS, [(findings, top, an.kind, types)]
+        )[0]
+        return got
+
+    def _result_rows(self, an: Analysis, step: int) -> tuple[list[tuple[Any, ...]], DataClass]:
+        """One Finding's fields per hit, and the class of the confident ones."""
+        top = DataClass.PUBLIC
         rows: list[tuple[Any, ...]] = []
         for h in an.hits:
             leaf = an.leaves[h.leaf]
@@ -394,16 +422,7 @@ class Classifier:
             )
             if h.confidence >= self.min_confidence and det.data_class > top:
                 top = det.data_class
-        if self._native is not None:
-            findings = self._native.new_objects(Finding, _FINDING_FIELDS, rows)
-        else:
-            findings = [Finding(*row) for row in rows]
-        return ScanResult(
-            findings=tuple(findings),
-            data_class=top,
-            content_kind=an.kind,
-            types=frozenset(f.type_id for f in findings if f.confidence >= self.min_confidence),
-        )
+        return rows, top
 
     def _decode_stream(self, chunks: Iterable[bytes]) -> Iterator[str]:
         dec = codecs.getincrementaldecoder("utf-8")("replace")

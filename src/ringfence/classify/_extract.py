@@ -83,19 +83,20 @@ def kind_of(content_type: str | None, body: bytes) -> Kind:
     return "text"
 
 
-_PATHS: dict[tuple[PathPart, ...], str] = {}
-_PATHS_MAX = 16384
+# format_path's memo (path parts -> text); the native result loop reads it directly.
+PATHS: dict[tuple[PathPart, ...], str] = {}
+PATHS_MAX = 16384
 
 
 def format_path(parts: tuple[PathPart, ...]) -> str:
     """``$.customer.emails[0]``; remembered unless long (see CACHE_KEY_LEN)."""
-    text = _PATHS.get(parts)
+    text = PATHS.get(parts)
     if text is None:
         text = _format_path(parts)
         if len(text) <= 4 * CACHE_KEY_LEN:
-            if len(_PATHS) >= _PATHS_MAX:
-                _PATHS.clear()
-            _PATHS[parts] = text
+            if len(PATHS) >= PATHS_MAX:
+                PATHS.clear()
+            PATHS[parts] = text
     return text
 
 
