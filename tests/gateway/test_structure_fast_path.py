@@ -1,5 +1,8 @@
 """A valid document under a depth-bounding route schema skips the structure walk — with the
-same decision as always walking (equivalence over the schema corpus and random documents)."""
+same decision as always walking (equivalence over the schema corpus and random documents).
+
+This is the Python path: a body the C check (``schema.compile_raw``) does not accept as
+certainly valid. That check is off here (``_outcome``) and tested in ``test_raw_schema.py``."""
 
 from __future__ import annotations
 
@@ -80,8 +83,14 @@ def _depth(value: Any) -> int:
     return 0
 
 
-def _outcome(schema: dict[str, Any], doc: Any, limits: LimitsSpec, fast: bool) -> Any:
+def _outcome(
+    schema: dict[str, Any], doc: Any, limits: LimitsSpec, fast: bool, raw: bool = False
+) -> Any:
+    """The Python path's decision (``raw``: with the C check of the raw body first, which
+    ``test_raw_schema.py`` tests; here it is off so the Python path is what is tested)."""
     validator = RouteValidator(schema)
+    if not raw:
+        validator.raw = None
     if not fast:
         validator.depth_bound = None  # the slow path: always walk, then validate
     ex = Exchange(

@@ -509,6 +509,7 @@ class Gateway:
                     "request",
                     ex.dlp,
                     ex.headers.get(b"content-type", b"").decode("latin-1"),
+                    ex.json_body,
                 )
                 if replaced is not None:
                     ex.body = replaced

@@ -338,11 +338,139 @@ def depth_bound(schema: Any) -> int | None:
     return bound
 
 
+# -- the raw-body check (C, csrc/gateway/_rawschema.c) -----------------------------------------
+
+_RawProgram: Any
+try:
+    from ringfence.gateway._rawschema import Program as _RawProgram
+except ImportError:  # the optional extension was not built: every body takes the Python path
+    _RawProgram = None
+
+_ALL_TYPES = 0x7F
+_RAW_TYPES = {
+    "null": 1,
+    "boolean": 2,
+    "integer": 4,
+    "number": 4 | 8,
+    "string": 16,
+    "array": 32,
+    "object": 64,
+}
+_NO_LIMIT = -1
+_ANY = -1  # a child that is anything
+_NONE = -2  # additionalProperties: false
+_MAX_EXACT = 2**53  # bounds beyond this are not exact as doubles: left to Python
+
+
+class _RawCompiler:
+    """A compiled schema's nodes for ``_rawschema.Program`` (see there for the tuple).
+
+    Only schemas ``compile_schema`` accepts come here, so the vocabulary is known. What the C
+    check does not decide itself (``pattern``, ``uniqueItems``, ``minProperties``, enums of
+    non-strings, inexact bounds, ``false``) marks its node as a fallback: a value that reaches
+    it sends the whole body to the Python path.
+    """
+
+    def __init__(self) -> None:
+        self.nodes: list[tuple[Any, ...]] = []
+
+    def node(self, schema: Any) -> int:
+        index = len(self.nodes)
+        self.nodes.append(())  # reserved: children come after their parent
+        self.nodes[index] = self._build(schema)
+        return index
+
+    def child(self, schema: Any) -> int:
+        if schema is True or schema == {}:
+            return _ANY
+        return self.node(schema)
+
+    def _build(self, schema: Any) -> tuple[Any, ...]:
+        fallback = 0
+        if schema is True or schema == {}:
+            schema = {}
+        elif schema is False or not isinstance(schema, dict):
+            return (_ALL_TYPES, 1, 0, -1, 0, -1, -1, _ANY, _ANY, None, None, None, None, (), None)
+        types = _ALL_TYPES
+        if "type" in schema:
+            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            types = 0
+            for n in names:
+                types |= _RAW_TYPES[n]
+        if "pattern" in schema or schema.get("uniqueItems") is True or "minProperties" in schema:
+            fallback = 1
+        enum: list[bytes] | None = None
+        literals = None
+        if "const" in schema:
+            literals = [schema["const"]]
+        if "enum" in schema:
+            literals = list(schema["enum"]) if literals is None else literals
+            if "const" in schema:
+                fallback = 1  # both: leave the intersection to Python
+        if literals is not None:
+            if all(isinstance(x, str) for x in literals):
+                enum = [x.encode("utf-8") for x in literals]
+            else:
+                fallback = 1
+        bounds: list[float | None] = []
+        for k in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            b = schema.get(k)
+            if b is None:
+                bounds.append(None)
+            elif isinstance(b, bool) or not isinstance(b, int | float) or abs(b) > _MAX_EXACT:
+                fallback = 1
+                bounds.append(None)
+            else:
+                bounds.append(float(b))
+        items = self.child(schema.get("items", True))
+        additional_schema = schema.get("additionalProperties", True)
+        additional = _NONE if additional_schema is False else self.child(additional_schema)
+        props = schema.get("properties") or {}
+        required = [str(k) for k in schema.get("required") or ()]
+        if len(set(required)) > 64:
+            fallback = 1
+            required = []
+        bits = {k: i for i, k in enumerate(dict.fromkeys(required))}
+        keys = [
+            (str(k).encode("utf-8"), self.child(sub), bits.get(str(k), -1))
+            for k, sub in props.items()
+        ]
+        keys += [(k.encode("utf-8"), -1, bit) for k, bit in bits.items() if k not in props]
+        return (
+            types,
+            fallback,
+            int(schema.get("minLength", 0)),
+            int(schema.get("maxLength", _NO_LIMIT)),
+            int(schema.get("minItems", 0)),
+            int(schema.get("maxItems", _NO_LIMIT)),
+            int(schema.get("maxProperties", _NO_LIMIT)),
+            items,
+            additional,
+            *bounds,
+            tuple(keys),
+            enum,
+        )
+
+
+def compile_raw(schema: Any) -> Any:
+    """A ``_rawschema.Program`` for ``schema`` (None: the extension is missing, or the schema
+    is one ``compile_schema`` does not compile). ``compile_raw(True)``: no schema, the
+    structure caps only."""
+    if _RawProgram is None:
+        return None
+    if schema is not True and compile_schema(schema) is None:
+        return None
+    compiler = _RawCompiler()
+    compiler.node(schema)
+    return _RawProgram(compiler.nodes)
+
+
 class RouteValidator:
     """``is_valid`` (compiled when possible) and ``iter_errors`` (jsonschema) for one schema.
 
     ``depth_bound``: for a compiled schema, how deep a valid instance can nest (None when
-    unbounded), so a valid document needs no separate depth walk.
+    unbounded), so a valid document needs no separate depth walk. ``raw``: the schema for
+    the C check of raw bodies (``compile_raw``), or None.
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
@@ -350,6 +478,7 @@ class RouteValidator:
         self._fast = compile_schema(schema)
         self.compiled = self._fast is not None
         self.depth_bound = depth_bound(schema) if self.compiled else None
+        self.raw = compile_raw(schema) if self.compiled else None
 
     def is_valid(self, instance: Any) -> bool:
         if self._fast is not None:

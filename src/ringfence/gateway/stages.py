@@ -38,6 +38,7 @@ from ringfence.gateway.policy import (
     PolicySnapshot,
 )
 from ringfence.gateway.ratelimit import LimitDecision, PendingHit, RateLimiter
+from ringfence.gateway.schema import compile_raw
 from ringfence.gateway.tokens import cert_thumbprint
 
 HOP_BY_HOP = frozenset(
@@ -124,7 +125,8 @@ class Exchange:
     claims: dict[str, Any] = field(default_factory=dict)
     cert_thumbprint: str | None = None
     body: bytes = b""
-    document: Any = None
+    document: Any = None  # the parsed JSON body, when the Python path parsed it
+    json_body: bool = False  # the body is JSON (checked raw, or parsed into ``document``)
     limit: LimitDecision | None = None
     dlp: dict[str, Any] = field(default_factory=dict)
     bytes_out: int = 0
@@ -346,6 +348,9 @@ def schema_errors(validator: Any, doc: Any, limit: int = 5) -> list[dict[str, st
     return out
 
 
+_CAPS_ONLY = compile_raw(True)  # a JSON body on a route without a request schema
+
+
 def validate(ex: Exchange) -> None:
     route, op = ex.route, ex.op
     assert route is not None and op is not None
@@ -355,6 +360,16 @@ def validate(ex: Exchange) -> None:
     if ex.body:
         check_content_type(ex)
         if "json" in ex.headers.get(b"content-type", b"").decode("latin-1").lower():
+            ex.json_body = True
+            # The C check on the raw bytes answers True only for a body the path below would
+            # accept (well-formed, within the caps, valid under the schema): then nothing is
+            # parsed. Anything else — including every refusal — takes that path, which
+            # decides and names the problem.
+            raw = validator.raw if validator is not None else _CAPS_ONLY
+            if raw is not None and raw.valid(
+                ex.body, limits.max_depth, limits.max_array_items, limits.max_string_length
+            ):
+                return
             doc = parse_json(ex.body, limits.max_depth)
             if type(doc) is str and len(doc) > limits.max_string_length:
                 raise Deny(400, "string_too_long", "the body string is too long")
@@ -410,21 +425,24 @@ def inspect_body(
     direction: str,
     record: dict[str, Any],
     content_type: str = "",
+    is_json: bool = False,
 ) -> bytes | None:
     """Scan a body; summary into ``record[direction]``; returns a replacement body or None.
 
-    A body parsed as JSON (``document``) is classified as JSON — field by field, key names
-    as context — and redacted from that same analysis, so whatever the verdict counted is
-    what the redaction removes. A form-encoded body (``content_type``) is inspected decoded,
-    as its upstream will read it: percent-encoding (``alice%40example.com``) hides nothing."""
+    A JSON body (parsed into ``document``, or checked raw: ``is_json``) is classified as
+    JSON — field by field, key names as context — and redacted from that same analysis, so
+    whatever the verdict counted is what the redaction removes. A form-encoded body
+    (``content_type``) is inspected decoded, as its upstream will read it: percent-encoding
+    (``alice%40example.com``) hides nothing."""
     try:
         text = "" if body.isascii() else body.decode("utf-8")  # ASCII is valid UTF-8
     except UnicodeDecodeError:
         # the client's fault for a request; the upstream's for a response (bad gateway)
         status = 400 if direction == "request" else 502
         raise Deny(status, "invalid_encoding", f"{direction} body is not UTF-8") from None
-    form = document is None and is_form(content_type)
-    ctype = "application/json" if document is not None else (FORM if form else "text/plain")
+    is_json = is_json or document is not None
+    form = not is_json and is_form(content_type)
+    ctype = "application/json" if is_json else (FORM if form else "text/plain")
     try:
         hits = scan_bytes(inspector, body, text or body.decode("ascii"), ctype)
     except Exception:
@@ -460,7 +478,9 @@ def inspect_body(
             raise UnavailableError("DLP redaction failed", code="dlp_unavailable") from None
         if own is not None:
             return own[0]
-        if document is not None:
+        if is_json:
+            if document is None:
+                document = orjson.loads(body)  # checked raw before: well-formed
             redacted, _ = redact_json(document, inspector)
             return orjson.dumps(redacted)
         if form:
