@@ -1786,24 +1786,38 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
     /* Only now the key-name callbacks (Python): every start was read above, so a callback
      * that changes ``starts`` cannot move what this loop indexes. */
     /* The key words of a page's records repeat (the same objects, from the key caches): the
-     * last verdicts are remembered by identity within this call (64 slots: a CRM record
-     * has a dozen or two keys; 8 slots thrashed). */
-    PyObject *seen_key[64] = {NULL};
-    char seen_hit[64] = {0};
+     * last verdicts are remembered by identity within this call, in 128 sets of two picked by
+     * the key's str hash (a CRM record has a dozen or two keys; 64 direct-mapped slots picked
+     * by address collided, differently with every heap layout). A key not hashed yet (or
+     * not an exact str) just asks key_hit_of, whose dict lookup hashes it. */
+    PyObject *seen_key[128][2];
+    char seen_hit[128][2];
+    memset(seen_key, 0, sizeof seen_key);
     for (Py_ssize_t li = 0; li < nl; li++) {
         PyObject *key = raw != NULL ? raw->leaves[li].key
                                     : PyTuple_GET_ITEM(PyTuple_GET_ITEM(snap, li), 1);
         if (PyUnicode_GET_LENGTH(key) > 0) {
-            size_t slot = (((uintptr_t)key >> 4) ^ ((uintptr_t)key >> 10)) & 63;
-            if (seen_key[slot] == key) {
-                whole[li] = seen_hit[slot];
-                continue;
+            Py_hash_t h = PyUnicode_CheckExact(key) ? ((PyASCIIObject *)key)->hash : -1;
+            size_t set = ((size_t)h ^ ((size_t)h >> 17)) & 127;
+            if (h != -1) {
+                if (seen_key[set][0] == key) {
+                    whole[li] = seen_hit[set][0];
+                    continue;
+                }
+                if (seen_key[set][1] == key) {
+                    whole[li] = seen_hit[set][1];
+                    continue;
+                }
             }
             int hit = key_hit_of(&sp, key);
             if (hit < 0) goto done;
             whole[li] = (char)hit;
-            seen_key[slot] = key; /* the snapshot holds every key while this runs */
-            seen_hit[slot] = (char)hit;
+            if (h != -1) { /* the snapshot holds every key while this runs */
+                seen_key[set][1] = seen_key[set][0];
+                seen_hit[set][1] = seen_hit[set][0];
+                seen_key[set][0] = key;
+                seen_hit[set][0] = (char)hit;
+            }
         }
     }
     /* context word offsets, each with its leaf (ascending, so each leaf's run is contiguous).
