@@ -23,6 +23,9 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define MAX_NEST 256 /* containers nested deeper: answer 0 (no deep C recursion) */
 
@@ -135,7 +138,31 @@ static int string(Parser *p, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *cps
     Py_ssize_t i = p->i + 1, n = p->n, count = 0;
     int esc = 0;
     *start = i;
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+#endif
     while (i < n) {
+#ifdef __SSE2__
+        /* 16 bytes at a time while they are plain ASCII: no quote, backslash, control byte or
+           byte >= 0x80 (negative in the signed compare, so below 0x20 too) */
+        while (i + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + i));
+            __m128i special = _mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                _mm_cmplt_epi8(v, space));
+            int mask = _mm_movemask_epi8(special);
+            if (mask != 0) {
+                int k = __builtin_ctz((unsigned)mask);
+                i += k;
+                count += k;
+                break;
+            }
+            i += 16;
+            count += 16;
+        }
+        if (i >= n) break;
+#endif
         unsigned char c = s[i];
         if (c == '"') {
             *end = i;
@@ -295,8 +322,10 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
                 const Key *k = NULL;
                 Py_ssize_t klen = ke - ks;
                 for (Py_ssize_t j = 0; j < nd->n_keys; j++) {
-                    if (nd->keys[j].len == klen &&
-                        memcmp(nd->keys[j].key, p->s + ks, (size_t)klen) == 0) {
+                    const Key *cand = &nd->keys[j];
+                    if (cand->len == klen &&
+                        (klen == 0 || (cand->key[0] == (char)p->s[ks] &&
+                                       memcmp(cand->key, p->s + ks, (size_t)klen) == 0))) {
                         k = &nd->keys[j];
                         break;
                     }
