@@ -206,6 +206,9 @@ def main() -> int:
     parser.add_argument("--ab-src", type=Path, default=None, help="before tree (DIR/src)")
     parser.add_argument("--annotate", type=int, default=0, help="print N costliest functions")
     parser.add_argument(
+        "--keep", type=Path, default=None, help="copy this tree's callgrind output file here"
+    )
+    parser.add_argument(
         "--route",
         choices=["full", "pass"],
         default="full",
@@ -240,6 +243,8 @@ def main() -> int:
         rows.append(("after", after))
         if len(rows) == 2:
             print(f"after / before = {rows[1][1] / rows[0][1]:.3f}")
+        if args.keep is not None:
+            shutil.copyfile(cg_file, args.keep)
         if args.annotate:
             text = subprocess.run(
                 ["callgrind_annotate", "--inclusive=yes", str(cg_file)],

@@ -224,8 +224,8 @@ def traced_app() -> object:
         data_received(self, data)
 
     def on_headers(self: Any) -> None:
-        self.scope["rf.arrived"] = getattr(self, "_rf_arrived", perf_counter())
-        headers_complete(self)
+        headers_complete(self)  # builds the request's scope (self.cycle.scope)
+        self.cycle.scope["rf.arrived"] = getattr(self, "_rf_arrived", perf_counter())
 
     proto.data_received = on_data  # type: ignore[method-assign]
     proto.on_headers_complete = on_headers  # type: ignore[method-assign]

@@ -15,6 +15,7 @@ import asyncio
 import base64
 import gc
 import ipaddress
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +74,7 @@ PROBLEM = b"application/problem+json"
 # way; larger ones wait for it first (see ``Gateway._proxy``).
 OVERLAP_MAX_BODY = 65536
 Scope = dict[str, Any]
+_LINE_BREAK = re.compile(rb"[\r\n\x00]")
 _RESERVED = frozenset({"healthz", "readyz", "metrics", "oauth", ".well-known"})
 _TITLES = {
     400: "Bad request",
@@ -557,9 +559,9 @@ class Gateway:
             for k, v in ex.headers.items()
             if k not in strip and k not in named and k != self.cert_policy.header
         ]
-        for _k, v in out:
-            if b"\r" in v or b"\n" in v or b"\x00" in v:
-                raise Deny(400, "header_rejected", "a header value contains a line break")
+        # one search over all values (``b"\r" in v`` per value costs CPython a TypeError each)
+        if _LINE_BREAK.search(b" ".join([v for _k, v in out])) is not None:
+            raise Deny(400, "header_rejected", "a header value contains a line break")
         out.append((b"x-request-id", ex.request_id.encode()))
         out.append((b"accept-encoding", b"identity"))
         cred = route.credential
