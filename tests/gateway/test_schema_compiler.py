@@ -108,3 +108,47 @@ def test_property_names_cannot_inject_code() -> None:
     assert fast({evil: "s"}) is True
     assert fast({evil: 1}) is False
     assert fast({"other": "s"}) is False
+
+
+# -- patterns run on untrusted bodies: RE2 only ------------------------------------------------
+
+EVIL = "^(a+)+$"  # exponential for a backtracking engine on "aaa…a!"
+
+
+def test_a_catastrophic_pattern_is_linear_in_both_validators() -> None:
+    import time
+
+    hostile = "a" * 50_000 + "!"
+    for schema in (
+        {"type": "object", "properties": {"name": {"type": "string", "pattern": EVIL}}},
+        {"type": "object", "patternProperties": {EVIL: {"type": "integer"}}},  # jsonschema path
+    ):
+        v = RouteValidator(schema)
+        doc = {"name": hostile} if "properties" in schema else {hostile: "x"}
+        started = time.perf_counter()
+        assert not v.is_valid(doc) if "properties" in schema else v.is_valid(doc)
+        errors = list(v.iter_errors(doc))
+        assert time.perf_counter() - started < 2.0  # Python's re: longer than the universe
+        assert ("properties" in schema) == bool(errors)
+    ok = RouteValidator({"type": "string", "pattern": EVIL})
+    assert ok.is_valid("aaaa") and not ok.is_valid("aab")
+    assert [e.validator for e in ok.iter_errors("aab")] == ["pattern"]
+
+
+@pytest.mark.parametrize("pattern", ["(a)\\1", "(?<=a)b", "a(?=b)", "a++", "(?P<x>a)(?P=x)", "["])
+def test_a_pattern_re2_cannot_compile_is_refused_when_the_route_loads(pattern: str) -> None:
+    from ringfence.gateway.routes import OperationSpec
+
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": pattern}}}
+    with pytest.raises(ValueError, match=r"invalid JSON Schema"):
+        OperationSpec(method="POST", path="/x", request_schema=schema)
+    nested = {"type": "object", "patternProperties": {pattern: {}}}
+    with pytest.raises(ValueError, match=r"invalid JSON Schema"):
+        OperationSpec(method="POST", path="/x", request_schema=nested)
+
+
+def test_a_property_named_pattern_is_not_taken_for_a_pattern() -> None:
+    from ringfence.gateway.routes import OperationSpec
+
+    schema = {"type": "object", "properties": {"pattern": {"type": "string"}}}
+    OperationSpec(method="POST", path="/x", request_schema=schema)  # no error

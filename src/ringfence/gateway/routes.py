@@ -19,6 +19,7 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ringfence.core.levels import DataClass
+from ringfence.gateway.schema import pattern_problems
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -46,6 +47,11 @@ def _check_schema(v: dict[str, Any] | None) -> dict[str, Any] | None:
         validator_for(v).check_schema(v)
     except SchemaError as exc:
         raise ValueError(f"invalid JSON Schema: {exc.message}") from None
+    problems = pattern_problems(v)
+    if problems:
+        # matched against untrusted bodies: linear-time RE2 only (no backreferences,
+        # look-around or possessive quantifiers)
+        raise ValueError(f"invalid JSON Schema: {problems[0]}")
     return v
 
 

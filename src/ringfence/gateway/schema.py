@@ -14,13 +14,89 @@ jsonschema, only on failure.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-from jsonschema.validators import validator_for
+import re2
+from jsonschema import ValidationError
+from jsonschema.validators import extend, validator_for
 
 Check = Callable[[Any], bool]
+
+# Route schemas' ``pattern`` and ``patternProperties`` run on untrusted bodies: they are matched
+# with RE2 (linear time), never Python's backtracking ``re`` — a pattern like ``^(a+)+$`` is
+# harmless here. A pattern RE2 cannot compile is refused when the route is loaded
+# (``pattern_problems``).
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+_RE2_CACHE: dict[str, Any] = {}
+
+
+def re2_pattern(pattern: str) -> Any:
+    """``pattern`` compiled with RE2 (cached); raises ``ValueError`` if RE2 refuses it."""
+    compiled = _RE2_CACHE.get(pattern)
+    if compiled is None:
+        try:
+            compiled = re2.compile(pattern, _RE2_OPTIONS)
+        except Exception as exc:
+            raise ValueError(f"pattern {pattern!r} is not RE2 syntax: {exc}") from None
+        if len(_RE2_CACHE) < 4096:
+            _RE2_CACHE[pattern] = compiled
+    return compiled
+
+
+def pattern_problems(schema: Any) -> list[str]:
+    """Every ``pattern`` / ``patternProperties`` key in ``schema`` that RE2 cannot compile."""
+    problems: list[str] = []
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        for key, value in node.items():
+            patterns: list[Any] = []
+            if key == "pattern" and isinstance(value, str):
+                patterns = [value]
+            elif key == "patternProperties" and isinstance(value, dict):
+                patterns = list(value)
+            for pat in patterns:
+                try:
+                    re2_pattern(pat)
+                except ValueError as exc:
+                    problems.append(str(exc))
+            if isinstance(value, dict | list):
+                stack.append(value)
+    return problems
+
+
+def _re2_keyword_pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+    if validator.is_type(instance, "string") and re2_pattern(patrn).search(instance) is None:
+        yield ValidationError(f"string does not match {patrn!r}")
+
+
+def _re2_keyword_pattern_properties(
+    validator: Any, pattern_properties: dict[str, Any], instance: Any, schema: Any
+) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in pattern_properties.items():
+        rx = re2_pattern(pattern)
+        for k, v in instance.items():
+            if rx.search(k) is not None:
+                yield from validator.descend(v, subschema, path=k, schema_path=pattern)
+
+
+def reference_validator(schema: Any) -> Any:
+    """jsonschema's validator for ``schema``'s dialect, matching patterns with RE2."""
+    cls = extend(
+        validator_for(schema),
+        {"pattern": _re2_keyword_pattern, "patternProperties": _re2_keyword_pattern_properties},
+    )
+    return cls(schema)
+
 
 _IGNORED = frozenset(
     {
@@ -157,7 +233,7 @@ class _Gen:
         if not keys:
             return
         if "pattern" in schema:
-            rx = self.const(re.compile(schema["pattern"]))
+            rx = self.const(re2_pattern(schema["pattern"]))
         inner = self._guard("string", f"type({v}) is str", ind, known)
         if inner is None:
             return
@@ -287,7 +363,7 @@ def compile_schema(schema: dict[str, Any]) -> Check | None:
         return None  # draft 3/4 type and bound semantics differ: leave them to jsonschema
     try:
         return _compile(schema)
-    except (_Unsupported, re.error, TypeError, ValueError):
+    except (_Unsupported, TypeError, ValueError):
         return None
 
 
@@ -474,7 +550,7 @@ class RouteValidator:
     """
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        self._reference = validator_for(schema)(schema)
+        self._reference = reference_validator(schema)
         self._fast = compile_schema(schema)
         self.compiled = self._fast is not None
         self.depth_bound = depth_bound(schema) if self.compiled else None
