@@ -370,6 +370,7 @@ static int value(Parser *p, int node, Py_ssize_t depth) {
     case '{':
     case '[':
         if (!(types & (c == '{' ? T_OBJ : T_ARR))) return 0;
+        if (nd != NULL && nd->enum_s != NULL) return 0; /* enums hold strings only */
         if (depth + 1 > p->max_depth || depth + 1 > MAX_NEST) return 0;
         return c == '{' ? object(p, nd, depth + 1) : array(p, nd, depth + 1);
     case '"': {

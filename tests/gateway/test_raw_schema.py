@@ -59,6 +59,17 @@ EXTRA: list[dict[str, Any]] = [
     {"type": "object", "properties": {"a\u00e9": {"type": "null"}}, "required": ["a\u00e9"]},
     {"type": "number", "minimum": 2**60},
     {"enum": ["a", "b"], "const": "a"},
+    # string enums and consts with no type: no object, array or scalar of another type fits
+    {"enum": ["a", "b"]},
+    {"const": "admin"},
+    {"enum": []},
+    {
+        "type": "object",
+        "properties": {"role": {"enum": ["viewer", "editor"]}},
+        "required": ["role"],
+        "additionalProperties": False,
+    },
+    {"maxLength": -1, "maxItems": -1, "maxProperties": -1},
 ]
 CORPUS = [*SCHEMAS, *BOUNDED, CLOSED, EXTRA[0], *EXTRA[1:], True]
 
@@ -278,6 +289,16 @@ def test_ordinary_valid_bodies_take_the_fast_path() -> None:
     assert not raw_says(EXTRA[0], orjson.dumps({**doc, "n": 8}), limits)
     assert not raw_says(EXTRA[0], orjson.dumps({k: v for k, v in doc.items() if k != "x"}), limits)
     assert not raw_says(CLOSED, orjson.dumps({"items": [{"id": 1, "tags": ["abc"]}]}), limits)
+    # found by review: a container where a string enum / const is required
+    role = EXTRA[-2]
+    for body in (b'{"role":{"$ne":"x","admin":true}}', b'{"role":["viewer"]}', b'{"role":1}'):
+        assert not raw_says(role, body, limits)
+        assert python_path(role, body, limits) == (400, "schema_violation")
+    assert raw_says(role, b'{"role":"editor"}', limits)
+    for schema in ({"enum": ["a", "b"]}, {"const": "admin"}, {"enum": []}):
+        for body in (b"{}", b"[1,2]", b'{"x":1}', b"[]", b"null", b"true", b"1"):
+            assert not raw_says(schema, body, limits)
+    assert not raw_says({"maxLength": -1}, b'"abc"', limits)
     assert not raw_says(True, b"[[[1]]]", LimitsSpec(max_depth=2))
     assert not raw_says(True, b"[1,2,3]", LimitsSpec(max_array_items=2))
     assert not raw_says(True, b'["abc"]', LimitsSpec(max_string_length=2))

@@ -475,6 +475,8 @@ class _RawCompiler:
                 types |= _RAW_TYPES[n]
         if "pattern" in schema or schema.get("uniqueItems") is True or "minProperties" in schema:
             fallback = 1
+        if any(int(schema.get(k, 0)) < 0 for k in ("maxLength", "maxItems", "maxProperties")):
+            fallback = 1  # -1 means "no limit" to the C side; to Python nothing fits
         enum: list[bytes] | None = None
         literals = None
         if "const" in schema:
@@ -486,6 +488,7 @@ class _RawCompiler:
         if literals is not None:
             if all(isinstance(x, str) for x in literals):
                 enum = [x.encode("utf-8") for x in literals]
+                types &= _RAW_TYPES["string"]  # nothing else can equal a string literal
             else:
                 fallback = 1
         bounds: list[float | None] = []
