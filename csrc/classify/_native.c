@@ -2265,6 +2265,86 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+/* card_starts(data, found, id) -> None: what a Hyperscan scan (start of match leftmost) of the
+ * built-in card pattern CARD_PATTERN, \b(?:\d[ \-]?){12,18}\d\b, adds to found[id] -- for
+ * every end of a match, the leftmost start of a match ending there -- without the database.
+ * A match ending at e (a digit before e, no word character at e) is a run of 13..19 digits
+ * ending at e - 1, each digit before the last followed by at most one ' ' or '-'; it can start
+ * at such a digit with no word character (ASCII [0-9A-Za-z_], as Hyperscan's \b reads bytes)
+ * before it. Walking back from e over the run gives the leftmost. */
+static int hs_word(unsigned char c) {
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '_';
+}
+
+static PyObject *py_card_starts(PyObject *Py_UNUSED(self), PyObject *args) {
+    PyObject *data, *found, *id;
+    if (!PyArg_ParseTuple(args, "O!O!O:card_starts", &PyBytes_Type, &data, &PyDict_Type, &found,
+                          &id))
+        return NULL;
+    const unsigned char *t = (const unsigned char *)PyBytes_AS_STRING(data);
+    Py_ssize_t n = PyBytes_GET_SIZE(data);
+    PyObject *set = NULL; /* borrowed from found once made */
+    for (Py_ssize_t e = 1; e <= n; e++) {
+        if (!(t[e - 1] >= '0' && t[e - 1] <= '9')) continue;
+        if (e < n && hs_word(t[e])) continue; /* no \b after the last digit */
+        Py_ssize_t p = e - 1, best = -1;
+        int count = 1;
+        for (;;) {
+            if (count >= 13 && (p == 0 || !hs_word(t[p - 1]))) best = p;
+            if (count == 19 || p == 0) break;
+            if (t[p - 1] >= '0' && t[p - 1] <= '9') p -= 1;
+            else if (p >= 2 && (t[p - 1] == ' ' || t[p - 1] == '-') && t[p - 2] >= '0' &&
+                     t[p - 2] <= '9')
+                p -= 2;
+            else break;
+            count++;
+        }
+        if (best < 0) continue;
+        if (set == NULL) {
+            set = PyDict_GetItemWithError(found, id);
+            if (set == NULL) {
+                if (PyErr_Occurred() || (set = PySet_New(NULL)) == NULL) return NULL;
+                int rc = PyDict_SetItem(found, id, set);
+                Py_DECREF(set); /* the dict holds it */
+                if (rc < 0) return NULL;
+            } else if (!PySet_CheckExact(set)) {
+                PyErr_SetString(PyExc_TypeError, "card_starts: found holds sets");
+                return NULL;
+            }
+        }
+        PyObject *so = PyLong_FromSsize_t(best);
+        int rc = so == NULL ? -1 : PySet_Add(set, so);
+        Py_XDECREF(so);
+        if (rc < 0) return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* How many bytes of x have their top bit set (x holds only top bits): no popcount call (the
+ * extension is built for any x86-64, where __builtin_popcountll is a libgcc loop). */
+static inline int top_bits(uint64_t x) {
+    return (int)(((x >> 7) * 0x0101010101010101ULL) >> 56);
+}
+
+static int cmp_ll(const void *a, const void *b);
+
+/* sort ascending: insertion sort for the few offsets a page has, qsort beyond */
+static void sort_ll(long long *a, Py_ssize_t n) {
+    if (n > 32) {
+        qsort(a, (size_t)n, sizeof(long long), cmp_ll);
+        return;
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        long long v = a[i];
+        Py_ssize_t j = i;
+        while (j > 0 && a[j - 1] > v) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = v;
+    }
+}
+
 static int cmp_ll(const void *a, const void *b) {
     long long x = *(const long long *)a, y = *(const long long *)b;
     return (x > y) - (x < y);
@@ -2274,11 +2354,15 @@ static int cmp_ll(const void *a, const void *b) {
  * list ``sorted(map(to_char, offsets))`` of _confirm_leaves, all ids mapped in one pass over
  * ``scanned`` (None: the buffer is ASCII, offsets are already str offsets). */
 static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *scanned, *cands;
-    if (!PyArg_ParseTuple(args, "OO!:char_candidates", &scanned, &PyDict_Type, &cands))
+    PyObject *scanned, *cands, *utf8 = Py_None;
+    if (!PyArg_ParseTuple(args, "OO!|O:char_candidates", &scanned, &PyDict_Type, &cands, &utf8))
         return NULL;
     if (scanned != Py_None && !PyUnicode_Check(scanned)) {
         PyErr_SetString(PyExc_TypeError, "char_candidates: scanned is a str or None");
+        return NULL;
+    }
+    if (utf8 != Py_None && (!PyBytes_Check(utf8) || scanned == Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "char_candidates: utf8 is the bytes of scanned");
         return NULL;
     }
     /* every offset of every id, then the sorted distinct ones and their str offsets */
@@ -2318,12 +2402,36 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
         if (PyErr_Occurred()) goto fail;
     }
     memcpy(uniq, all, (size_t)k * sizeof(long long));
-    qsort(uniq, (size_t)k, sizeof(long long), cmp_ll);
+    sort_ll(uniq, k);
     Py_ssize_t nu = 0;
     for (Py_ssize_t i = 0; i < k; i++)
         if (nu == 0 || uniq[nu - 1] != uniq[i]) uniq[nu++] = uniq[i];
     if (scanned == Py_None) {
         memcpy(mapped, uniq, (size_t)nu * sizeof(long long));
+    } else if (utf8 != Py_None && PyUnicode_KIND(scanned) != PyUnicode_1BYTE_KIND) {
+        /* From the UTF-8 bytes (wide text): a byte offset o maps to o less the continuation
+         * bytes before it, less one more when o itself is one (inside a character: the
+         * character's index); past the end, o less all of them -- byte_to_char's answers,
+         * counted eight bytes at a time. */
+        const unsigned char *u = (const unsigned char *)PyBytes_AS_STRING(utf8);
+        Py_ssize_t nb = PyBytes_GET_SIZE(utf8), i = 0;
+        long long cont = 0; /* continuation bytes in u[0:i] */
+        for (Py_ssize_t j = 0; j < nu; j++) {
+            long long o = uniq[j];
+            if (o < 0) {
+                mapped[j] = o;
+                continue;
+            }
+            Py_ssize_t stop = o < nb ? (Py_ssize_t)o : nb;
+            while (i + 8 <= stop) {
+                uint64_t x;
+                memcpy(&x, u + i, 8);
+                cont += top_bits(x & ~(x << 1) & 0x8080808080808080ULL);
+                i += 8;
+            }
+            while (i < stop) cont += (u[i++] & 0xC0) == 0x80;
+            mapped[j] = o - cont - (o < nb && (u[o] & 0xC0) == 0x80);
+        }
     } else {
         Py_ssize_t n = PyUnicode_GET_LENGTH(scanned), i = 0;
         int kind = PyUnicode_KIND(scanned);
@@ -2337,7 +2445,7 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
                 while (i + 8 <= n && b + 16 <= uniq[j]) {
                     uint64_t x;
                     memcpy(&x, d1 + i, 8);
-                    int wide = __builtin_popcountll(x & 0x8080808080808080ULL);
+                    int wide = top_bits(x & 0x8080808080808080ULL);
                     extra += wide;
                     b += 8 + wide;
                     i += 8;
@@ -2379,7 +2487,7 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
             all[k + i] = mapped[lo];
         }
         /* sorted after mapping (the set's order is arbitrary; the mapping is monotonic) */
-        qsort(all + k, (size_t)m, sizeof(long long), cmp_ll);
+        sort_ll(all + k, m);
         PyObject *lst = PyList_New(m);
         if (lst == NULL) goto fail;
         for (Py_ssize_t i = 0; i < m; i++) {
@@ -2450,13 +2558,17 @@ static PyMethodDef methods[] = {
      "anchor_starts(data, byte, back, match, found, id, limit) -> bool: found[id] gets each "
      "start i - back of an occurrence i of byte where match(data, i - back) is not None; "
      "False (stopped) past limit occurrences"},
+    {"card_starts", py_card_starts, METH_VARARGS,
+     "card_starts(data, found, id) -> None: found[id] gets the starts a Hyperscan scan of the "
+     "built-in card pattern (leftmost start of match) reports"},
     {"hs_collect", (PyCFunction)(void (*)(void))py_hs_collect, METH_FASTCALL,
      "hs_collect(id, start, end, flags, found) -> None: found.setdefault(id, set()).add(start)"},
     {"json_raw", py_json_raw, METH_VARARGS,
      "json_raw(body, sep, leaf_type, norm_key, normalize) -> (RawDoc, text, starts, "
      "scanned_bytes, scanned) | None"},
     {"char_candidates", py_char_candidates, METH_VARARGS,
-     "char_candidates(scanned | None, {id: {byte offsets}}) -> {id: sorted str offsets}"},
+     "char_candidates(scanned | None, {id: {byte offsets}}[, utf8]) -> {id: sorted str offsets} "
+     "(utf8: scanned's UTF-8 bytes, read instead of a wide str)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -42,7 +42,7 @@ from ringfence.classify._model import (
 )
 from ringfence.classify._pii import EMAIL_PATTERN, EMAIL_START
 from ringfence.classify._prefilter import Candidates, Prefilter, Re2Gate, build_prefilter
-from ringfence.classify._validators import not_placeholder, shannon_entropy
+from ringfence.classify._validators import NATIVE_TWINS, not_placeholder, shannon_entropy
 from ringfence.core.errors import ConfigError
 from ringfence.core.levels import DataClass
 
@@ -233,7 +233,7 @@ class Classifier:
                 float(c.det.separated_bonus),
                 c.det.short_len,
                 c.det.category == "secret",
-                c.det.validator,
+                NATIVE_TWINS.get(c.det.validator, c.det.validator) if c.det.validator else None,
                 c.ctx.search if c.ctx is not None else None,
                 c.key_hits,
                 partial(_key_hit, c),
@@ -493,7 +493,9 @@ class Classifier:
         at_of: dict[int, list[int]] | None = None  # native: id -> sorted str offsets
         if nat is not None:
             # Every candidate offset mapped and sorted per id in one native pass.
-            at_of = nat.char_candidates(None if scanned.isascii() else scanned, cands)
+            # (a wide str's offsets are counted in its UTF-8 bytes, when at hand)
+            wide = not scanned.isascii()
+            at_of = nat.char_candidates(scanned if wide else None, cands, data if wide else None)
         elif not scanned.isascii():
             to_char = byte_to_char(scanned)
         hits: list[Hit] = []

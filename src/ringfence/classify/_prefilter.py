@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import re2
 
 from ringfence.classify._accel import NATIVE
+from ringfence.classify._pii import CARD_PATTERN
 
 _hs: Any
 try:  # pragma: no cover - import availability depends on the platform
@@ -194,6 +195,20 @@ class HyperscanPrefilter:
         self._gated: list[tuple[int, Any]] = [
             (e[1], own[e[1]]) for e in gated if e[1] not in anchored
         ]
+        # The built-in card pattern (digit classes, no literal: ~35 instructions a byte for
+        # Hyperscan) has its starts found natively, exactly what its database reports
+        # (tests/classify/test_native_card.py): RE2-set index -> its id.
+        card = native.card_starts if native is not None else None
+        self._card_starts: Any = card
+        self._native_gated: dict[int, int] = {
+            j: i
+            for j, (i, _db) in enumerate(self._gated)
+            if card is not None
+            and i in trusted
+            and patterns[i][2]
+            and not patterns[i][1]
+            and _plain(patterns[i][0]) == CARD_PATTERN
+        }
         # An anchored pattern keeps its own database too: a body with more than
         # _ANCHOR_CHECKS of its byte is scanned (linear) instead of checked per occurrence
         # (a megabyte of "+" would otherwise cost a million re.match calls).
@@ -283,6 +298,10 @@ class HyperscanPrefilter:
             )
         if occurring:
             for j in occurring:
+                card = self._native_gated.get(j)
+                if card is not None:
+                    self._card_starts(data, found, card)
+                    continue
                 db = self._gated[j][1]
                 if db is not None:
                     db.scan(
