@@ -2207,6 +2207,20 @@ static PyObject *py_hs_collect(PyObject *Py_UNUSED(self), PyObject *const *args,
  * HyperscanPrefilter.candidates for a pattern found from its anchor byte, without a Python
  * frame per occurrence. Stops and returns False at the (limit + 1)-th occurrence (the caller
  * then scans instead; what was added is exact, a subset of what the scan adds); else True. */
+/* re.match(EMAIL_PREFILTER, data, s) is not None for the bytes pattern
+ * [A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9] (ASCII): a local character at s, '@',
+ * a run of 1..63 label characters ended by '.' (no label character is a '.', so the repeat
+ * can only stop at the run's end), then a letter or digit. */
+static int email_prefilter_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t s) {
+    if (s < 0 || s + 1 >= n || !email_local(d[s]) || d[s + 1] != '@') return 0;
+    Py_ssize_t i = s + 2;
+    while (i < n && i - (s + 2) <= 63 && email_label(d[i])) i++;
+    Py_ssize_t run = i - (s + 2);
+    if (run < 1 || run > 63 || i + 1 >= n || d[i] != '.') return 0;
+    unsigned char c = d[i + 1];
+    return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
+}
+
 static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *data, *match, *found, *id;
     int byte;
@@ -2218,6 +2232,11 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "anchor_starts: byte 0..255, back and limit >= 0");
         return NULL;
     }
+    if (match == Py_None && (byte != '@' || back != 1)) {
+        PyErr_SetString(PyExc_ValueError, "anchor_starts: no match function is the email check "
+                                          "('@', back 1)");
+        return NULL;
+    }
     const char *d = PyBytes_AS_STRING(data);
     Py_ssize_t n = PyBytes_GET_SIZE(data), seen = 0;
     Py_ssize_t i = back; /* an occurrence before ``back`` cannot start a match */
@@ -2226,16 +2245,26 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
         if (hit == NULL) break;
         if (++seen > limit) Py_RETURN_FALSE;
         i = hit - d;
+        int ok;
+        if (match == Py_None) { /* EMAIL_PREFILTER, checked here (byte '@', back 1) */
+            ok = email_prefilter_at((const unsigned char *)d, n, i - back);
+            if (!ok) {
+                i++;
+                continue;
+            }
+        }
         PyObject *start = PyLong_FromSsize_t(i - back);
         if (start == NULL) return NULL;
-        PyObject *cargs[2] = {data, start};
-        PyObject *m = PyObject_Vectorcall(match, cargs, 2, NULL);
-        if (m == NULL) {
-            Py_DECREF(start);
-            return NULL;
+        if (match != Py_None) {
+            PyObject *cargs[2] = {data, start};
+            PyObject *m = PyObject_Vectorcall(match, cargs, 2, NULL);
+            if (m == NULL) {
+                Py_DECREF(start);
+                return NULL;
+            }
+            ok = m != Py_None;
+            Py_DECREF(m);
         }
-        int ok = m != Py_None;
-        Py_DECREF(m);
         if (ok) {
             PyObject *set = PyDict_GetItemWithError(found, id); /* borrowed */
             if (set == NULL) {
@@ -2556,7 +2585,8 @@ static PyMethodDef methods[] = {
      "canonical(fallback, value) -> _mask.canonical(value) (fallback for non-ASCII)"},
     {"anchor_starts", py_anchor_starts, METH_VARARGS,
      "anchor_starts(data, byte, back, match, found, id, limit) -> bool: found[id] gets each "
-     "start i - back of an occurrence i of byte where match(data, i - back) is not None; "
+     "start i - back of an occurrence i of byte where match(data, i - back) is not None "
+     "(match None: the built-in email prefilter, checked natively); "
      "False (stopped) past limit occurrences"},
     {"card_starts", py_card_starts, METH_VARARGS,
      "card_starts(data, found, id) -> None: found[id] gets the starts a Hyperscan scan of the "

@@ -18,7 +18,7 @@ from ringfence.classify import Classifier, load_custom_detectors
 from ringfence.classify._accel import NATIVE
 from ringfence.classify._engine import compile_detector
 from ringfence.classify._model import Detector
-from ringfence.classify._pii import EMAIL_PATTERN, EMAIL_START
+from ringfence.classify._pii import EMAIL_PATTERN, EMAIL_PREFILTER, EMAIL_START
 from ringfence.core.levels import DataClass
 
 needs_native = pytest.mark.skipif(NATIVE is None, reason="native extension not built")
@@ -214,3 +214,81 @@ def test_email_findings_equal_on_both_engines() -> None:
         for kind in ("text/plain", "application/json"):
             body = t.encode()
             assert nat.scan(body, kind).findings == py.scan(body, kind).findings
+
+
+PREFILTER_RX = re.compile(EMAIL_PREFILTER.encode(), re.ASCII)
+
+
+def _anchored(data: bytes, limit: int = 64) -> tuple[bool, dict[int, set[int]]]:
+    assert NATIVE is not None
+    found: dict[int, set[int]] = {}
+    done = NATIVE.anchor_starts(data, ord("@"), 1, None, found, 3, limit)
+    return done, found
+
+
+def _anchored_by_re(data: bytes, limit: int = 64) -> tuple[bool, dict[int, set[int]]]:
+    assert NATIVE is not None
+    found: dict[int, set[int]] = {}
+    done = NATIVE.anchor_starts(data, ord("@"), 1, PREFILTER_RX.match, found, 3, limit)
+    return done, found
+
+
+PREFILTER_EDGES = [
+    b"",
+    b"@",
+    b"a@",
+    b"a@b",
+    b"a@b.",
+    b"a@b.c",
+    b"a@b.-",
+    b"_@b.c",
+    b"a@-.c",
+    b"a@" + b"b" * 63 + b".c",
+    b"a@" + b"b" * 64 + b".c",
+    b"@a@b.c",
+    b"a@@b.c",
+    b"a@b..c",
+    b"\xe9@b.c a@\xe9.c a@b.\xe9",
+    b"x a@b.c0 y@z.Z",
+]
+
+
+@needs_native
+@pytest.mark.parametrize("data", PREFILTER_EDGES)
+def test_native_email_prefilter_check_equals_re(data: bytes) -> None:
+    assert _anchored(data) == _anchored_by_re(data)
+
+
+@needs_native
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.lists(
+        st.sampled_from([b"a", b"Z", b"9", b".", b"_", b"%", b"-", b"@", b"\xe9", b" ", b"bc."]),
+        max_size=60,
+    ).map(b"".join),
+    limit=st.sampled_from([0, 1, 3, 64]),
+)
+def test_native_email_prefilter_check_equals_re_on_generated_bytes(data: bytes, limit: int) -> None:
+    assert _anchored(data, limit) == _anchored_by_re(data, limit)
+
+
+@needs_native
+def test_native_email_prefilter_check_only_for_its_anchor() -> None:
+    assert NATIVE is not None
+    with pytest.raises(ValueError):
+        NATIVE.anchor_starts(b"a+1", ord("+"), 0, None, {}, 3, 64)
+    with pytest.raises(ValueError):
+        NATIVE.anchor_starts(b"a@b.c", ord("@"), 0, None, {}, 3, 64)
+
+
+def test_only_the_builtin_email_prefilter_is_checked_natively() -> None:
+    from ringfence.classify import _prefilter as pf
+
+    clf = Classifier()
+    prefilter = clf._prefilter
+    assert isinstance(prefilter, pf.HyperscanPrefilter)
+    email = next(i for i, c in enumerate(clf._compiled) if c.det.id == "email_address")
+    assert prefilter._native_check == {email}
+    assert not pf.HyperscanPrefilter([(EMAIL_PREFILTER, True, True)], trusted={0})._native_check
+    assert pf.HyperscanPrefilter([(EMAIL_PREFILTER, False, True)], trusted={0})._native_check
+    assert not pf.HyperscanPrefilter([(EMAIL_PREFILTER, False, True)])._anchored  # untrusted

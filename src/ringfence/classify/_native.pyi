@@ -94,7 +94,7 @@ def anchor_starts(
     data: bytes,
     byte: int,
     back: int,
-    match: Callable[[bytes, int], object],
+    match: Callable[[bytes, int], object] | None,
     found: dict[int, set[int]],
     pid: int,
     limit: int,

@@ -25,6 +25,9 @@ _DIGIT = "0123456789"
 #: class under the email detector's id takes the ``re`` path.
 EMAIL_PATTERN = r"\b[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}\b"
 EMAIL_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
+#: The email prefilter: checked natively at each '@' (``_native.anchor_starts`` without a
+#: match function) instead of by its bytes ``re.match``.
+EMAIL_PREFILTER = r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]"
 #: The payment card pattern: its prefilter starts are found natively (``_native.card_starts``,
 #: what a Hyperscan scan of it reports) instead of by a database scan of their own.
 CARD_PATTERN = r"\b(?:\d[ \-]?){12,18}\d\b"
@@ -35,7 +38,7 @@ PII_DETECTORS: tuple[Detector, ...] = (
         EMAIL_PATTERN,
         v.email, "RFC 5322 shape", base=0.85, context=("email", "e-mail", "mail"),
         keys=("email", "mail"), mask="email", example="jane.doe@example.org",
-        prefilter=r"[A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9]", prefilter_lookbehind=64,
+        prefilter=EMAIL_PREFILTER, prefilter_lookbehind=64,
         start_chars=EMAIL_START,
     ),
     Detector(

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import re2
 
 from ringfence.classify._accel import NATIVE
-from ringfence.classify._pii import CARD_PATTERN
+from ringfence.classify._pii import CARD_PATTERN, EMAIL_PREFILTER
 
 _hs: Any
 try:  # pragma: no cover - import availability depends on the platform
@@ -163,6 +163,7 @@ class HyperscanPrefilter:
         gate: Any = re2.Set.SearchSet(opts)
         # (id, byte, offset, match): patterns found from their anchor byte (see _anchor)
         anchors: list[tuple[int, bytes, int, Any]] = []
+        self._native_check: set[int] = set()  # anchored ids anchor_starts checks without re
         for i, (pat, caseless, positions) in enumerate(patterns):
             case = _hs.HS_FLAG_CASELESS if caseless else 0
             # presence only: one report, no start-of-match bookkeeping
@@ -179,6 +180,9 @@ class HyperscanPrefilter:
                 flags = re.ASCII | (re.IGNORECASE if caseless else 0)
                 rx = re.compile(_plain(pat).encode(), flags)
                 anchors.append((i, bytes([anchor[0]]), anchor[1], rx.match))
+                if _plain(pat) == EMAIL_PREFILTER and not caseless:
+                    # the native loop checks this one itself (the same answer as rx.match)
+                    self._native_check.add(i)
                 gated.append(expr)  # for the database of everything (and its own, below)
                 continue
             # a pattern RE2 cannot read stays in the shared tier
@@ -310,7 +314,8 @@ class HyperscanPrefilter:
         anchor_starts = self._anchor_starts
         for i, byte, back, match, own in self._anchored:
             if anchor_starts is not None:
-                done = anchor_starts(data, byte[0], back, match, found, i, _ANCHOR_CHECKS)
+                check = None if i in self._native_check else match
+                done = anchor_starts(data, byte[0], back, check, found, i, _ANCHOR_CHECKS)
             else:
                 done, seen, at = True, 0, data.find(byte, back)
                 while at >= 0:
