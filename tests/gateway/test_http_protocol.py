@@ -409,3 +409,48 @@ def test_the_concurrency_limit_answers_503() -> None:
             raw = converse(port, get("/scope", CLOSE))
             first.sendall(get("/scope", CLOSE))
         assert raw.startswith(b"HTTP/1.1 503 ")
+
+
+def test_an_oversized_request_head_is_refused_431_without_buffering_it() -> None:
+    """uvicorn buffers any amount of headers (19 MB in review); ours stops at 64 KiB."""
+    from ringfence.gateway.httpproto import MAX_HEAD_BYTES
+
+    with running(GatewayHttpToolsProtocol) as (port, _server):
+        many = b"".join(b"x-h%d: %b\r\n" % (i, b"v" * 100) for i in range(MAX_HEAD_BYTES // 100))
+        raw = converse(port, b"GET /scope HTTP/1.1\r\nhost: p\r\n" + many + b"\r\n")
+        assert raw.startswith(b"HTTP/1.1 431 ") and raw.endswith(b"too large.")
+        long_url = b"GET /scope?" + b"q" * (MAX_HEAD_BYTES + 10) + b" HTTP/1.1\r\nhost: p\r\n\r\n"
+        assert converse(port, long_url).startswith(b"HTTP/1.1 431 ")
+        # just under the cap: served
+        fits = b"GET /scope?" + b"q" * (MAX_HEAD_BYTES - 200) + b" HTTP/1.1\r\nhost: p\r\n"
+        assert converse(port, fits + CLOSE + b"\r\n").startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_body_that_stops_coming_is_cut_off_after_the_keep_alive_timeout() -> None:
+    """The app waits for body bytes that never come: the connection is closed (the app sees
+    a disconnect), also during a graceful shutdown, which would otherwise never finish."""
+    EVENTS.clear()
+    with (
+        running(GatewayHttpToolsProtocol, timeout_keep_alive=1) as (port, _server),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(b"POST /disconnect HTTP/1.1\r\nhost: p\r\ncontent-length: 5\r\n\r\nab")
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # closed by the server
+        assert 0.5 < time.monotonic() - started < 3.5
+    deadline = time.monotonic() + 5
+    while not EVENTS and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert EVENTS == [("/disconnect", "http.disconnect")]
+
+
+def test_a_slow_but_steady_body_is_not_cut_off() -> None:
+    with (
+        running(GatewayHttpToolsProtocol, timeout_keep_alive=1) as (port, _server),
+        socket.create_connection(("127.0.0.1", port), timeout=10) as sock,
+    ):
+        sock.sendall(b"POST /echo HTTP/1.1\r\nhost: p\r\ncontent-length: 4\r\n" + CLOSE + b"\r\n")
+        for byte in b"abcd":
+            time.sleep(0.6)  # each gap under the timeout, the whole body over it
+            sock.sendall(bytes([byte]))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")

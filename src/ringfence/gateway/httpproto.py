@@ -28,7 +28,10 @@ request bodies buffered up to 64 KiB before reading pauses (flow control), write
 Content-Length is given, 400 and a close on a malformed request, 500 when the app fails before
 answering, ``--limit-concurrency`` (503). WebSocket upgrades are not served (the gateway runs
 with ``--ws none``): a request whose ``Upgrade`` stops the parser with its body unread is
-answered 400 instead of being left waiting.
+answered 400 instead of being left waiting. Beyond uvicorn: a request line and headers over
+``MAX_HEAD_BYTES`` are answered 431 as soon as they pass it, and a connection idle for the
+keep-alive timeout is closed also before its first request and while its app waits for body
+bytes that do not come.
 
 At a graceful shutdown (SIGTERM, or a worker replaced by a rolling restart) a connection with
 no request yet — accepted a moment ago, its first request still on its way — is given
@@ -54,12 +57,17 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.server import ServerState
 
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
+MAX_HEAD_BYTES = 65536  # request line + headers; more is answered 431 (uvicorn sets no limit)
 
 # Not allowed in a header name (RFC 9110 token) / value (control characters but HTAB).
 _BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
 _BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _log = logging.getLogger("uvicorn.error")
+
+
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback: the request line and headers exceed MAX_HEAD_BYTES."""
 
 
 class _Cycle:
@@ -301,6 +309,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect_continue = False
+        self._head_bytes = 0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._active_at = 0.0
         self._last_call = False  # shutting down: the first request is answered, then closed
@@ -342,6 +351,12 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._active_at = self.loop.time()
         try:
             self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError:
+            if self._head_bytes > MAX_HEAD_BYTES:  # raised by on_url / on_header
+                self._send_error(431, "Request header fields too large.")
+            else:
+                _log.warning("Invalid HTTP request received.")
+                self._send_400("Invalid HTTP request received.")
         except httptools.HttpParserError:
             _log.warning("Invalid HTTP request received.")
             self._send_400("Invalid HTTP request received.")
@@ -375,11 +390,18 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._url = b""
         self._headers = []
         self._expect_continue = False
+        self._head_bytes = 0
 
     def on_url(self, url: bytes) -> None:
+        self._head_bytes += len(url)
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
+        if self._head_bytes > MAX_HEAD_BYTES:
+            raise _HeadTooLarge
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_continue = True
@@ -472,7 +494,10 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             self.resume_reading()
 
     def _send_400(self, msg: str) -> None:
-        content = [STATUS_LINE[400]]
+        self._send_error(400, msg)
+
+    def _send_error(self, status: int, msg: str) -> None:
+        content = [STATUS_LINE[status]]
         for name, value in self.default_headers:
             content.append(name + b": " + value + b"\r\n")
         content.append(
@@ -509,7 +534,12 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._idle_timer = None
         if self.transport.is_closing():
             return
-        busy = self.running is not None or self.pipeline
+        running = self.running
+        # A request whose app waits for body bytes that do not come is idle, not busy: a
+        # client that stops sending mid-body is cut off after the timeout (the app sees a
+        # disconnect) instead of holding the connection — and a graceful shutdown — for ever.
+        stalled = running is not None and running.waiter is not None and running.more_body
+        busy = (running is not None and not stalled) or self.pipeline
         idle_for = self.loop.time() - self._active_at
         if busy or idle_for < self.keep_alive_timeout:
             self._arm_idle_timer(self.keep_alive_timeout - (0 if busy else idle_for))
