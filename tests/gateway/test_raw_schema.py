@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -22,9 +21,9 @@ from hypothesis import strategies as st
 from ringfence.gateway import schema as schema_mod
 from ringfence.gateway.routes import LimitsSpec
 from ringfence.gateway.schema import RouteValidator, compile_raw
-from ringfence.gateway.stages import Deny, Exchange, validate
+from ringfence.gateway.stages import Deny
 from tests.gateway.test_schema_compiler import SCHEMAS
-from tests.gateway.test_structure_fast_path import BOUNDED, CLOSED
+from tests.gateway.test_structure_fast_path import BOUNDED, CLOSED, validated
 
 needs_extension = pytest.mark.skipif(
     schema_mod._RawProgram is None, reason="the _rawschema extension is not built"
@@ -138,21 +137,10 @@ def python_path(schema: Any, body: bytes, limits: LimitsSpec) -> Any:
     validator = RouteValidator(schema) if schema is not True else None
     if validator is not None:
         validator.raw = None
-    ex = Exchange(
-        request_id="r",
-        method="POST",
-        path="/x",
-        query=b"",
-        headers={b"content-type": b"application/json"},
-        client_ip=None,
-        body=body,
-    )
-    ex.route = SimpleNamespace(limits=limits, content_types=frozenset({"application/json"}))  # type: ignore[assignment]
-    ex.op = SimpleNamespace(request_validator=validator)  # type: ignore[assignment]
     saved = schema_mod_caps()
     try:
         set_caps(None)
-        validate(ex)
+        validated(validator, body, limits)
     except Deny as d:
         return (d.status, d.code)
     finally:

@@ -83,6 +83,24 @@ def _depth(value: Any) -> int:
     return 0
 
 
+def validated(validator: RouteValidator | None, body: bytes, limits: LimitsSpec) -> Exchange:
+    """``stages.validate`` of a JSON POST ``body`` on a route with ``limits`` and ``validator``
+    (raises ``Deny`` as the gateway would)."""
+    ex = Exchange(
+        request_id="r",
+        method="POST",
+        path="/x",
+        query=b"",
+        headers={b"content-type": b"application/json"},
+        client_ip=None,
+        body=body,
+    )
+    ex.route = SimpleNamespace(limits=limits, content_types=frozenset({"application/json"}))  # type: ignore[assignment]
+    ex.op = SimpleNamespace(request_validator=validator)  # type: ignore[assignment]
+    validate(ex)
+    return ex
+
+
 def _outcome(
     schema: dict[str, Any], doc: Any, limits: LimitsSpec, fast: bool, raw: bool = False
 ) -> Any:
@@ -93,19 +111,8 @@ def _outcome(
         validator.raw = None
     if not fast:
         validator.depth_bound = None  # the slow path: always walk, then validate
-    ex = Exchange(
-        request_id="r",
-        method="POST",
-        path="/x",
-        query=b"",
-        headers={b"content-type": b"application/json"},
-        client_ip=None,
-        body=orjson.dumps(doc),
-    )
-    ex.route = SimpleNamespace(limits=limits, content_types=frozenset({"application/json"}))  # type: ignore[assignment]
-    ex.op = SimpleNamespace(request_validator=validator)  # type: ignore[assignment]
     try:
-        validate(ex)
+        ex = validated(validator, orjson.dumps(doc), limits)
     except Deny as d:
         return (d.status, d.code)
     return ("ok", orjson.dumps(ex.document))
