@@ -171,7 +171,7 @@ def raw_says(schema: Any, body: bytes, limits: LimitsSpec) -> bool:
 
 @needs_extension
 @pytest.mark.parametrize("schema", CORPUS, ids=[str(i) for i in range(len(CORPUS))])
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     value=values,
     data=st.data(),
@@ -197,7 +197,7 @@ def test_true_only_for_bodies_the_python_path_accepts(
 
 @needs_extension
 @pytest.mark.parametrize("schema", CORPUS, ids=[str(i) for i in range(len(CORPUS))])
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     body=st.binary(max_size=40)
     | st.text(alphabet='{}[]",:0123456789.-eE tfnulr\\u/', max_size=30).map(str.encode)
