@@ -454,3 +454,17 @@ def test_a_slow_but_steady_body_is_not_cut_off() -> None:
             time.sleep(0.6)  # each gap under the timeout, the whole body over it
             sock.sendall(bytes([byte]))
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+
+
+def test_an_upgrade_with_a_body_behind_a_running_request_is_refused_after_its_answer(
+    servers: dict[str, int],
+) -> None:
+    """Review: the 400 was written at once, ahead of (and instead of) the answer to the
+    request in progress — which its app may already have acted on."""
+    raw = converse(
+        servers["ours"],
+        get("/slow") + b"POST /echo HTTP/1.1\r\nhost: p\r\nconnection: upgrade\r\nupgrade: h2c\r\n"
+        b"content-length: 4\r\n\r\nbody",
+    )
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"400"], raw
+    assert raw.index(b"slow") < raw.index(b"Unsupported upgrade")

@@ -44,6 +44,7 @@ request instead and runs with ``--no-access-log``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import urllib.parse
@@ -313,6 +314,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._active_at = 0.0
         self._last_call = False  # shutting down: the first request is answered, then closed
+        self._refuse_after: str | None = None  # a 400 owed once the pipelined answers are sent
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -484,6 +486,9 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         if self.transport.is_closing():
             return
         self._active_at = self.loop.time()
+        if self._refuse_after is not None and not self.pipeline:
+            self._send_400(self._refuse_after)  # the requests before it are answered
+            return
         if self.pipeline:
             cycle = self.pipeline.popleft()
             app, cycle.app = cycle.app, None
@@ -517,9 +522,16 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             for name, value in cycle.scope["headers"]
         ):
             # a declared body that will never be read: the app must not act on the request
-            # as if it had none — it sees a disconnect, the client a 400
+            # as if it had none — it sees a disconnect, the client a 400 (after the answers
+            # to the requests pipelined before it, which are already being served)
             cycle.disconnected = True
             cycle.wake()
+            if self.running is not None and self.running is not cycle:
+                with contextlib.suppress(ValueError):
+                    self.pipeline.remove(cycle)
+                self._refuse_after = "Unsupported upgrade request."
+                self.pause_reading()
+                return
             self._send_400("Unsupported upgrade request.")
             return
         if cycle is not None:
