@@ -468,3 +468,14 @@ def test_an_upgrade_with_a_body_behind_a_running_request_is_refused_after_its_an
     )
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"400"], raw
     assert raw.index(b"slow") < raw.index(b"Unsupported upgrade")
+
+
+def test_pipelined_requests_queue_up_to_a_bound_then_the_next_is_refused() -> None:
+    """Review: one read of 30k tiny GETs queued 7,530 requests (each a scope in memory)."""
+    from ringfence.gateway.httpproto import MAX_PIPELINED
+
+    with running(GatewayHttpToolsProtocol) as (port, _server):
+        raw = converse(port, get("/slow") + get("/scope") * (MAX_PIPELINED + 50))
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) [A-Z]", raw)
+    assert statuses == [b"200"] * (MAX_PIPELINED + 1) + [b"400"], statuses[-3:]
+    assert raw.endswith(b"Too many pipelined requests.")

@@ -59,6 +59,7 @@ from uvicorn.server import ServerState
 
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
 MAX_HEAD_BYTES = 65536  # request line + headers; more is answered 431 (uvicorn sets no limit)
+MAX_PIPELINED = 64  # requests queued behind the one in progress; the next is refused (400)
 
 # Not allowed in a header name (RFC 9110 token) / value (control characters but HTAB).
 _BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
@@ -354,7 +355,9 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError:
-            if self._head_bytes > MAX_HEAD_BYTES:  # raised by on_url / on_header
+            if self._refuse_after is not None and self.running is not None:
+                self.pause_reading()  # the queue is full: refused once it is answered
+            elif self._head_bytes > MAX_HEAD_BYTES:  # raised by on_url / on_header
                 self._send_error(431, "Request header fields too large.")
             else:
                 _log.warning("Invalid HTTP request received.")
@@ -389,6 +392,11 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
+        if len(self.pipeline) >= MAX_PIPELINED:
+            # one socket read can hold thousands of tiny pipelined requests, each a queued
+            # scope: answer those queued, then refuse and close (the client may retry)
+            self._refuse_after = "Too many pipelined requests."
+            raise _HeadTooLarge
         self._url = b""
         self._headers = []
         self._expect_continue = False
@@ -493,8 +501,8 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             cycle = self.pipeline.popleft()
             app, cycle.app = cycle.app, None
             self._start(cycle, app)
-            if not self.pipeline:
-                self.resume_reading()
+            if not self.pipeline and self._refuse_after is None:
+                self.resume_reading()  # (a refusal owed: nothing more is read)
         else:
             self.resume_reading()
 
