@@ -456,6 +456,12 @@ def test_a_slow_but_steady_body_is_not_cut_off() -> None:
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
 
 
+def test_a_refusal_with_unread_input_is_not_lost_to_a_reset(servers: dict[str, int]) -> None:
+    """A malformed request followed by more bytes: the 400 reaches the client whole."""
+    raw = converse(servers["ours"], [b"GARBAGE\r\n\r\n" + b"x" * 100_000, b"y" * 100_000], 0.05)
+    assert raw.startswith(b"HTTP/1.1 400 ") and raw.endswith(b"Invalid HTTP request received.")
+
+
 def test_an_upgrade_with_a_body_behind_a_running_request_is_refused_after_its_answer(
     servers: dict[str, int],
 ) -> None:
@@ -475,7 +481,12 @@ def test_pipelined_requests_queue_up_to_a_bound_then_the_next_is_refused() -> No
     from ringfence.gateway.httpproto import MAX_PIPELINED
 
     with running(GatewayHttpToolsProtocol) as (port, _server):
-        raw = converse(port, get("/slow") + get("/scope") * (MAX_PIPELINED + 50))
-    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) [A-Z]", raw)
-    assert statuses == [b"200"] * (MAX_PIPELINED + 1) + [b"400"], statuses[-3:]
-    assert raw.endswith(b"Too many pipelined requests.")
+        burst = get("/slow") + get("/scope") * (MAX_PIPELINED + 50)
+        raw = converse(port, burst)
+        # more sent while the queue drains: unread when the server closes, which must not
+        # reset the connection (a reset drops the answers the client has not read yet)
+        later = converse(port, [burst, get("/scope") * 3], 0.02)
+    for answer in (raw, later):
+        statuses = re.findall(rb"HTTP/1\.1 (\d{3}) [A-Z]", answer)
+        assert statuses == [b"200"] * (MAX_PIPELINED + 1) + [b"400"], statuses[-3:]
+        assert answer.endswith(b"Too many pipelined requests.")

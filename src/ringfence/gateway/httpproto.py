@@ -60,6 +60,7 @@ from uvicorn.server import ServerState
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
 MAX_HEAD_BYTES = 65536  # request line + headers; more is answered 431 (uvicorn sets no limit)
 MAX_PIPELINED = 64  # requests queued behind the one in progress; the next is refused (400)
+LINGER = 2.0  # after a refusal: how long what the client still sends is read and dropped
 
 # Not allowed in a header name (RFC 9110 token) / value (control characters but HTAB).
 _BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
@@ -316,6 +317,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._active_at = 0.0
         self._last_call = False  # shutting down: the first request is answered, then closed
         self._refuse_after: str | None = None  # a 400 owed once the pipelined answers are sent
+        self._discarding = False  # refused: input is read and dropped until the close
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -351,6 +353,8 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         pass
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return  # refused and half-closed: read and dropped (see _close_lingering)
         self._active_at = self.loop.time()
         try:
             self.parser.feed_data(data)
@@ -518,7 +522,33 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             b"connection: close\r\n\r\n%b" % (len(msg), msg.encode("ascii"))
         )
         self.transport.write(b"".join(content))
-        self.transport.close()
+        self._close_lingering()
+
+    def _close_lingering(self) -> None:
+        """Close after a refusal without losing what was written. Closing a socket with
+        unread data sends a reset, and a reset makes the client's kernel drop what it has not
+        read yet — the refusal and the answers before it. So the sending side is shut
+        (the client reads everything, then end of file) and what still arrives is read and
+        dropped until the client closes or ``LINGER`` seconds pass, as nginx's lingering
+        close does."""
+        transport = self.transport
+        if transport.is_closing():
+            return
+        try:
+            if not transport.can_write_eof():  # TLS: no half-close
+                transport.close()
+                return
+            transport.write_eof()
+        except (OSError, RuntimeError):
+            transport.close()
+            return
+        self._discarding = True
+        self.resume_reading()
+        self.loop.call_later(LINGER, self._end_linger)
+
+    def _end_linger(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def _upgrade_refused(self) -> None:
         # httptools stops at an upgrade (Connection: upgrade + Upgrade, or CONNECT): the
