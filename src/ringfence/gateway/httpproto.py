@@ -69,8 +69,14 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _log = logging.getLogger("uvicorn.error")
 
 
-class _HeadTooLarge(Exception):
-    """Raised in a parser callback: the request line and headers exceed MAX_HEAD_BYTES."""
+class _Stop(Exception):
+    """Raised in a parser callback to stop parsing: the request head exceeds MAX_HEAD_BYTES,
+    or MAX_PIPELINED requests already wait (``data_received`` tells which)."""
+
+
+def _release(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 class _Cycle:
@@ -118,11 +124,8 @@ class _Cycle:
         self.task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        waiter, self.waiter = self.waiter, None
+        _release(waiter)
 
     async def run(self, app: Any) -> None:
         try:
@@ -377,11 +380,8 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             self.write_paused = self.loop.create_future()
 
     def resume_writing(self) -> None:
-        waiter = self.write_paused
-        if waiter is not None:
-            self.write_paused = None
-            if not waiter.done():
-                waiter.set_result(None)
+        waiter, self.write_paused = self.write_paused, None
+        _release(waiter)
 
     # -- flow control of the request side ----------------------------------------------------
     def pause_reading(self) -> None:
@@ -400,7 +400,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             # one socket read can hold thousands of tiny pipelined requests, each a queued
             # scope: answer those queued, then refuse and close (the client may retry)
             self._refuse_after = "Too many pipelined requests."
-            raise _HeadTooLarge
+            raise _Stop
         self._url = b""
         self._headers = []
         self._expect_continue = False
@@ -409,13 +409,13 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
     def on_url(self, url: bytes) -> None:
         self._head_bytes += len(url)
         if self._head_bytes > MAX_HEAD_BYTES:
-            raise _HeadTooLarge
+            raise _Stop
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > MAX_HEAD_BYTES:
-            raise _HeadTooLarge
+            raise _Stop
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_continue = True

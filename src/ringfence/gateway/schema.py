@@ -535,9 +535,14 @@ def compile_raw(schema: Any) -> Any:
     """A ``_rawschema.Program`` for ``schema`` (None: the extension is missing, or the schema
     is one ``compile_schema`` does not compile). ``compile_raw(True)``: no schema, the
     structure caps only."""
-    if _RawProgram is None:
-        return None
     if schema is not True and compile_schema(schema) is None:
+        return None
+    return _raw_program(schema)
+
+
+def _raw_program(schema: Any) -> Any:
+    """``compile_raw`` for a schema already known to compile."""
+    if _RawProgram is None:
         return None
     compiler = _RawCompiler()
     compiler.node(schema)
@@ -557,7 +562,7 @@ class RouteValidator:
         self._fast = compile_schema(schema)
         self.compiled = self._fast is not None
         self.depth_bound = depth_bound(schema) if self.compiled else None
-        self.raw = compile_raw(schema) if self.compiled else None
+        self.raw = _raw_program(schema) if self.compiled else None
 
     def is_valid(self, instance: Any) -> bool:
         if self._fast is not None:
