@@ -490,3 +490,27 @@ def test_pipelined_requests_queue_up_to_a_bound_then_the_next_is_refused() -> No
         statuses = re.findall(rb"HTTP/1\.1 (\d{3}) [A-Z]", answer)
         assert statuses == [b"200"] * (MAX_PIPELINED + 1) + [b"400"], statuses[-3:]
         assert answer.endswith(b"Too many pipelined requests.")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]'),  # header names
+        re.compile(b"[\x00-\x08\x0a-\x1f\x7f]"),  # header values
+        re.compile(rb"[\r\n\x00]"),  # values forwarded upstream
+    ],
+)
+def test_the_byte_tables_answer_as_the_patterns_they_replace(pattern: re.Pattern[bytes]) -> None:
+    from ringfence.gateway.asgi import byte_table, has_byte
+
+    table = byte_table(pattern)
+    for b in range(256):  # every byte alone, first, last and inside printable text
+        for data in (
+            bytes([b]),
+            bytes([b]) + b"abc",
+            b"abc" + bytes([b]),
+            b"a" + bytes([b]) + b"z",
+        ):
+            assert has_byte(data, table) is (pattern.search(data) is not None), data
+    assert has_byte(b"", table) is False
+    assert has_byte(b"x" * 10_000 + b"\x00", table) is True

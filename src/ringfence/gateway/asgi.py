@@ -71,3 +71,14 @@ async def read_body(receive: Receive, cap: int, headers: dict[bytes, bytes]) -> 
         if not msg.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def byte_table(bad: re.Pattern[bytes]) -> bytes:
+    """A ``bytes.translate`` table sending each byte ``bad`` matches to 0 and the rest to 1:
+    ``has_byte(data, table)`` answers as ``bad.search(data) is not None`` in ≈ 2 instructions
+    a byte (translate, then memchr), where ``re`` takes ≈ 10."""
+    return bytes(0 if bad.fullmatch(bytes([b])) else 1 for b in range(256))
+
+
+def has_byte(data: bytes, table: bytes) -> bool:
+    return data.translate(table).find(0) >= 0

@@ -57,6 +57,8 @@ from uvicorn.protocols.http.flow_control import HIGH_WATER_LIMIT, service_unavai
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.server import ServerState
 
+from ringfence.gateway.asgi import byte_table, has_byte
+
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
 MAX_HEAD_BYTES = 65536  # request line + headers; more is answered 431 (uvicorn sets no limit)
 MAX_PIPELINED = 64  # requests queued behind the one in progress; the next is refused (400)
@@ -65,6 +67,10 @@ LINGER = 2.0  # after a refusal: how long what the client still sends is read an
 # Not allowed in a header name (RFC 9110 token) / value (control characters but HTAB).
 _BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
 _BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+_BAD_NAME_T = byte_table(_BAD_NAME)
+_BAD_VALUE_T = byte_table(_BAD_VALUE)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _log = logging.getLogger("uvicorn.error")
 
@@ -210,9 +216,9 @@ class _Cycle:
             status = message["status"]
             headers = proto.default_headers + list(message.get("headers", ()))
             names = b"-".join([h[0] for h in headers])
-            if _BAD_NAME.search(names):
+            if has_byte(names, _BAD_NAME_T):
                 raise RuntimeError("Invalid HTTP header name.")
-            if _BAD_VALUE.search(b" ".join([h[1] for h in headers])):
+            if has_byte(b" ".join([h[1] for h in headers]), _BAD_VALUE_T):
                 raise RuntimeError("Invalid HTTP header value.")
             content = [STATUS_LINE[status]]
             has_close = False
