@@ -7,6 +7,7 @@ loop) and send SIGHUP while clients keep connecting.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -115,6 +116,47 @@ def test_a_silent_worker_is_killed_after_the_timeout_and_restarted_without_back_
     sup._watch(now[0] + workers.STARTUP_TIMEOUT + 1)
     assert sup._procs[0].killed  # type: ignore[union-attr]
     assert not sup.failed
+
+
+def test_a_retiring_worker_keeps_its_heartbeat_cell_so_a_new_worker_never_shares_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker replaced by a rolling restart keeps running (and beating) while it finishes
+    its requests. multiprocessing's heap hands a freed Value's memory to the next one
+    allocated, so if the supervisor let go of the old cell, the next worker started would get
+    the same memory: the old worker's beats would make a starting worker look alive, and once
+    the old one exited the stale time would get the starting worker killed as silent (seen
+    under load: a worker killed while still loading the app, "no heartbeat for 3 s")."""
+    sup = WorkerSupervisor({}, "127.0.0.1", 0, 1)
+    procs: list[_FakeProc] = []
+    cells: list[int] = []  # addresses only: holding the cells here would keep them allocated
+
+    def start() -> tuple[Any, socket.socket, Any]:  # the real cell allocation, a fake process
+        ours, theirs = channel_pair()
+        theirs.close()
+        beat = sup._ctx.Value(ctypes.c_double, 0.0, lock=False)
+        procs.append(_FakeProc(100 + len(procs)))
+        cells.append(ctypes.addressof(beat))
+        return procs[-1], ours, beat
+
+    monkeypatch.setattr(sup, "_start", start)
+    sup._spawn(0)
+    sup._beats[0].value = time.monotonic()  # serving
+    sup._reload.set()
+    sup._roll(time.monotonic())  # the replacement starts
+    assert sup._replacement is not None
+    sup._replacement.beat.value = time.monotonic()
+    sup._roll(time.monotonic())  # it beats: installed; the old worker retires, still running
+    assert sup._procs[0] is procs[1] and [r[0] for r in sup._retiring] == [procs[0]]
+    sup._reload.set()
+    sup._roll(time.monotonic())  # the next replacement starts while the old one still runs
+    assert len(set(cells)) == 3, "a running worker's heartbeat cell was handed to a new worker"
+    procs[0].exitcode = 0  # the retired worker finishes: its cell may go now
+    sup._reap(time.monotonic())
+    assert sup._retiring == []
+    for ch in [*sup._channels, sup._replacement.channel]:
+        if ch is not None:
+            ch.close()
 
 
 def _children(pid: int) -> set[int]:

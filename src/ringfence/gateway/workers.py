@@ -33,8 +33,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import faulthandler
 import functools
 import multiprocessing
+import os
 import select
 import signal
 import socket
@@ -57,6 +59,7 @@ MIN_RESTART_DELAY = 0.5  # ... from this ...
 MAX_RESTART_DELAY = 30.0  # ... doubling up to this
 HEARTBEAT_INTERVAL = 0.5  # seconds between a worker loop's heartbeats
 STALE_FOR_DEALING = 2.0  # a heartbeat older than this: deal new connections elsewhere
+STACK_DUMP_WAIT = 0.2  # seconds a worker about to be killed gets to write its stacks
 WORKER_TIMEOUT = 30.0  # default: a heartbeat older than this: the worker is killed, restarted
 STARTUP_TIMEOUT = 120.0  # a worker that has not started serving by then is killed
 RETIRE_TIMEOUT = 60.0  # a replaced worker still finishing requests after this is killed
@@ -184,6 +187,10 @@ def _worker(
     # SIGHUP is the supervisor's (a rolling restart); sent to the whole process group it must
     # not end the workers on the spot.
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # SIGUSR1 writes every thread's Python stack to stderr from the signal handler itself (it
+    # needs neither the loop nor the GIL): the supervisor sends it before killing a worker
+    # whose loop stopped beating, so the log shows where it was stuck.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     server: DispatchedServer | None = None
     try:
         server = DispatchedServer(uvicorn.Config(**config_kwargs), channel, heartbeat)
@@ -197,6 +204,16 @@ def _worker(
         raise SystemExit(STARTUP_FAILURE) from None
     if not server.started:
         raise SystemExit(STARTUP_FAILURE)
+
+
+def _dump_stacks(pid: int | None) -> None:
+    """Ask a worker for its threads' stacks (on its stderr) and give it a moment to write
+    them; a stopped process writes nothing until it is continued, which the kill prevents."""
+    if pid is None:
+        return
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGUSR1)
+        time.sleep(STACK_DUMP_WAIT)
 
 
 def _fresh(beat: Heartbeat, now: float) -> bool:
@@ -241,7 +258,8 @@ class WorkerSupervisor:
         self._reload = threading.Event()
         self._replacement: _Replacement | None = None
         self._reload_next = 0  # the next slot a rolling restart replaces
-        self._retiring: list[tuple[SpawnProcess, float]] = []
+        # replaced workers finishing their requests, when replaced, and their heartbeat cells
+        self._retiring: list[tuple[SpawnProcess, float, Heartbeat]] = []
         self.failed = False
         # restart bookkeeping per slot: when it was (re)started, the current back-off, when
         # the next attempt may run, and the dead process already logged
@@ -270,15 +288,21 @@ class WorkerSupervisor:
 
     def _install(
         self, slot: int, proc: SpawnProcess, channel: socket.socket, beat: Heartbeat
-    ) -> SpawnProcess | None:
+    ) -> tuple[SpawnProcess | None, Heartbeat]:
         """Put a worker in ``slot``; closing the old channel tells the old worker (if alive) to
-        attach what is still queued, finish its requests and exit. Returns the old process."""
+        attach what is still queued, finish its requests and exit. Returns the old process and
+        its heartbeat cell: a worker still running writes to its cell, so the cell must stay
+        allocated until the process has exited — freed, multiprocessing's heap hands the same
+        memory to the next worker started, whose heartbeat the old one would then keep writing
+        (and, once it exits, leave stale: the new worker, still starting, would be killed as
+        silent)."""
         with self._lock:
             old_proc, old = self._procs[slot], self._channels[slot]
+            old_beat = self._beats[slot]
             self._procs[slot], self._channels[slot], self._beats[slot] = proc, channel, beat
         if old is not None:
             old.close()
-        return old_proc
+        return old_proc, old_beat
 
     def _deal(self, listener: socket.socket) -> None:
         try:
@@ -386,6 +410,7 @@ class WorkerSupervisor:
                 why = self._unresponsive(slot, now)
                 if why is not None:
                     _log.error("gateway_worker_unresponsive", pid=proc.pid, reason=why)
+                    _dump_stacks(proc.pid)
                     proc.kill()  # a stuck loop never runs uvicorn's SIGTERM handler
                     proc.join(timeout=5)
                     self._spawned_at[slot] = 0.0  # killed, not crash-looping: no back-off
@@ -424,9 +449,9 @@ class WorkerSupervisor:
             return
         if rep.beat.value > 0:
             self._spawned_at[rep.slot] = rep.started_at
-            old = self._install(rep.slot, rep.proc, rep.channel, rep.beat)
+            old, old_beat = self._install(rep.slot, rep.proc, rep.channel, rep.beat)
             if old is not None and old.is_alive():
-                self._retiring.append((old, now))
+                self._retiring.append((old, now, old_beat))
             self._replacement = None
             self._reload_next = (rep.slot + 1) % self._count
             if self._reload_next == 0:
@@ -451,8 +476,8 @@ class WorkerSupervisor:
 
     def _reap(self, now: float) -> None:
         """Join replaced workers that finished; kill those still busy after RETIRE_TIMEOUT."""
-        keep = []
-        for proc, since in self._retiring:
+        keep: list[tuple[SpawnProcess, float, Heartbeat]] = []
+        for proc, since, beat in self._retiring:
             if not proc.is_alive():
                 proc.join()
             elif now - since > RETIRE_TIMEOUT:
@@ -460,8 +485,8 @@ class WorkerSupervisor:
                 proc.kill()
                 proc.join(timeout=5)
             else:
-                keep.append((proc, since))
-        self._retiring = keep
+                keep.append((proc, since, beat))
+        self._retiring = keep  # an exited worker's cell is freed with the tuple
 
     def stop(self, *_: Any) -> None:
         self._stop.set()
@@ -503,7 +528,7 @@ class WorkerSupervisor:
                 dealer.join(timeout=5)
             listener.close()
             procs = [p for p in self._procs if p is not None]
-            procs += [p for p, _ in self._retiring]
+            procs += [p for p, _, _ in self._retiring]
             if self._replacement is not None:
                 procs.append(self._replacement.proc)
                 self._replacement.channel.close()
