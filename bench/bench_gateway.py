@@ -434,6 +434,7 @@ def main() -> int:
         token = _token(gw_port, creds)
 
         d, c = args.duration, args.connections
+        idle = idle_penalty()
         results: list[Result] = []
         results.append(
             run_wrk(
@@ -553,7 +554,7 @@ def main() -> int:
                 delay_ms=HALF_DELAY_MS,
             )
         )
-        _report(results, args, redis_ok, work)
+        _report(results, args, redis_ok, work, idle)
         if args.trace:
             gateway = procs.pop()
             gateway.terminate()  # the workers write their traces as they shut down
@@ -667,7 +668,43 @@ def _ab(
     return 0
 
 
-def _report(results: list[Result], args: Any, redis_ok: bool, work: Path) -> None:
+_IDLE_PROBE = """
+import json, time
+doc = json.dumps({"items": [{"id": i, "name": f"user{i}", "tags": ["a", "b"]} for i in range(40)]})
+def unit():
+    for _ in range(4):
+        d = json.loads(doc)
+        sorted(x["name"] for x in d["items"])
+        json.dumps(d)
+def run(n, pause):
+    t0 = time.thread_time()
+    for _ in range(n):
+        unit()
+        if pause:
+            time.sleep(pause)
+    return (time.thread_time() - t0) / n
+unit()
+busy = min(run(300, 0), run(300, 0))
+idle = min(run(300, 0.002), run(300, 0.002))
+print(busy * 1e6, idle * 1e6)
+"""
+
+
+def idle_penalty() -> tuple[float, float]:
+    """CPU µs of one fixed pure-Python unit of work run back to back, and with a 2 ms sleep
+    between units (a worker at half load sleeps between requests). Their ratio is what this
+    machine charges for waking from idle (cold caches, a slower clock, another tenant on the
+    core), whatever the gateway does: a VM's property, printed so that runs on different
+    VMs can be compared."""
+    out = subprocess.run(
+        [sys.executable, "-c", _IDLE_PROBE], capture_output=True, text=True, check=True
+    ).stdout.split()
+    return float(out[0]), float(out[1])
+
+
+def _report(
+    results: list[Result], args: Any, redis_ok: bool, work: Path, idle: tuple[float, float]
+) -> None:
     nginx = next((r.rps for r in results if r.name == "nginx proxy_pass"), None)
     print()
     print(
@@ -703,6 +740,13 @@ def _report(results: list[Result], args: Any, redis_ok: bool, work: Path) -> Non
             f"at half load the gateway's event loops waited {half.wait_us:.0f} us per request "
             f"for a CPU (run queue, /proc/<pid>/schedstat) against {half.cpu_us:.0f} us of CPU "
             "used: the share of the tail that is core sharing, not gateway work"
+        )
+    if half.cpu_us and full.cpu_us:
+        print(
+            f"gateway CPU per request at half load / at full load = "
+            f"{half.cpu_us / full.cpu_us:.2f}; this machine's idle penalty (a fixed Python "
+            f"workload, CPU per unit with 2 ms sleeps between units / back to back, measured "
+            f"before the scenarios) = {idle[1] / idle[0]:.2f} ({idle[1]:.0f} / {idle[0]:.0f} us)"
         )
     audit = work / "audit.jsonl"
     reasons: dict[str, int] = {}
