@@ -8,9 +8,13 @@ a warm-up over the same pages) and a cold phone cache (emptied before the measur
 ``bench/dlp.py`` round does). Pages come from ``tests/classify/corpus.py``, seeds 0..N-1 (the
 first N of the bench's 100).
 
+``--gate`` measures ``Classifier.may_find`` instead of ``scan`` (the raw-body gate the gateway
+asks first of every body; clean pages by default), each page asked ``GATE_ROUNDS`` times so the
+small per-call count stands above the process's noise.
+
 Usage:
     python bench/dlp_callgrind.py [--kind typical|dense|clean] [--pages N] [--keep DIR]
-                                  [--root TREE]
+                                  [--root TREE] [--gate]
     python bench/dlp_callgrind.py --inner KIND N BUILT  (internal: the process valgrind runs)
 
 ``--root TREE`` measures another tree (e.g. ``git archive REV src tests`` unpacked, with its
@@ -41,11 +45,22 @@ def _pages(kind: str, seeds: range) -> list[bytes]:
     return [clean_payload(i) for i in seeds]
 
 
+GATE_ROUNDS = 10
+
+
 def inner(root: str, kind: str, n: int, built: int) -> None:
     sys.path[:0] = [os.path.join(root, "src"), root]
     from ringfence.classify import Classifier, _validators
 
     clf = Classifier()
+    if kind.startswith("gate-"):
+        bodies = _pages(kind[5:], range(built))
+        for body in bodies:
+            clf.may_find(body)
+        for _ in range(GATE_ROUNDS):
+            for body in bodies[:n]:
+                clf.may_find(body)
+        return
     # Both runs build the same pages (generating them costs more than scanning them) and
     # scan them all once: the warm-up compiles what the pages need and loads their regions'
     # numbering plans (as bench/dlp.py's best round follows its first). Then only the phone
@@ -59,6 +74,7 @@ def inner(root: str, kind: str, n: int, built: int) -> None:
 
 
 def start(root: str, kind: str, n: int, built: int, out: str) -> subprocess.Popen[bytes]:
+    """``kind``: a page kind, or ``gate-<kind>`` for may_find on those pages."""
     cmd = [
         "valgrind",
         "--tool=callgrind",
@@ -90,29 +106,36 @@ def total(proc: subprocess.Popen[bytes], out: str) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--kind", choices=("typical", "dense", "clean"), default="typical")
+    ap.add_argument("--kind", choices=("typical", "dense", "clean"), default=None)
     ap.add_argument("--pages", type=int, default=30)
     ap.add_argument("--keep", help="directory for the N-page callgrind profile")
     ap.add_argument("--root", default=ROOT, help="tree to measure (its src/ and tests/)")
+    ap.add_argument("--gate", action="store_true", help="measure may_find, not scan")
     ap.add_argument("--inner", nargs=3, metavar=("KIND", "N", "BUILT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
         inner(args.root, args.inner[0], int(args.inner[1]), int(args.inner[2]))
         return
+    kind = args.kind or ("clean" if args.gate else "typical")
+    run = f"gate-{kind}" if args.gate else kind
     with tempfile.TemporaryDirectory() as tmp:
         keep = args.keep or tmp
         os.makedirs(keep, exist_ok=True)
         outs = (
-            os.path.join(keep, f"callgrind.out.{args.kind}"),
-            os.path.join(keep, f"callgrind.out.{args.kind}.base"),
+            os.path.join(keep, f"callgrind.out.{run}"),
+            os.path.join(keep, f"callgrind.out.{run}.base"),
         )
-        procs = [
-            start(args.root, args.kind, n, args.pages, o)
+        # one valgrind at a time (the machine is shared; the counts do not depend on it)
+        full, base = (
+            total(start(args.root, run, n, args.pages, o), o)
             for n, o in zip((args.pages, 0), outs, strict=True)
-        ]
-        full, base = (total(p, o) for p, o in zip(procs, outs, strict=True))
+        )
+    if args.gate:
+        per = (full - base) / (args.pages * GATE_ROUNDS)
+        print(f"may_find on {kind} pages: {per:,.0f} instructions per call ({args.pages} pages)")
+        return
     per = (full - base) / args.pages
-    print(f"{args.kind}: {per:,.0f} instructions per page ({args.pages} pages, cold phone cache)")
+    print(f"{kind}: {per:,.0f} instructions per page ({args.pages} pages, cold phone cache)")
 
 
 if __name__ == "__main__":

@@ -299,3 +299,40 @@ def test_gate_with_a_refused_pattern_lets_everything_through() -> None:
     assert gate.occurs(b"nothing here") and gate.occurs(b"")
     only = pf.Re2Gate([(r"xyz", True, True)])
     assert only.occurs(b"..XYZ..") and not only.occurs(b"xy z") and not only.occurs(b"")
+
+
+def _wrapper_answer(gate: pf.Re2Gate, body: bytes) -> bool:
+    """What the gate answered before it called the compiled RE2 itself: the wrapper's search."""
+    return gate._always or (
+        bool(body) and gate._regex is not None and gate._regex.search(body) is not None
+    )
+
+
+def test_gate_calls_the_compiled_regex_and_answers_as_the_wrapper_search(
+    gates: tuple[pf.Re2Gate, pf.Re2SetPrefilter],
+) -> None:
+    gate, _rset = gates
+    assert gate._match is not None  # the direct call is in use with this re2 release
+    bodies = [typical_payload(i) for i in range(20)] + [clean_payload(i) for i in range(20)]
+    bodies += [r.body for r in corpus(100, seed=7)] + [b"", b"x", b"\x00" * 9, b"\xff" * 64]
+    # a match at the very start and at the very end; one byte short of a match
+    bodies += [b"+44 20 7946 0958", b"call +44 20 7946 0958", b"+44 20 79", b"\n" * 4096]
+    for body in bodies:
+        assert gate.occurs(body) == _wrapper_answer(gate, body)
+        assert gate.occurs(bytearray(body)) == _wrapper_answer(gate, body)  # the wrapper's way
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300) | st.lists(values, max_size=4).map(" ".join).map(str.encode))
+def test_gate_answers_as_the_wrapper_search_on_generated_bytes(
+    gates: tuple[pf.Re2Gate, pf.Re2SetPrefilter], body: bytes
+) -> None:
+    gate, _rset = gates
+    assert gate.occurs(body) == _wrapper_answer(gate, body)
+
+
+def test_gate_without_the_compiled_regex_searches_with_the_wrapper() -> None:
+    gate = pf.Re2Gate([(r"\b\d{3}-\d{4}\b", False, True), (r"token", True, True)])
+    gate._match = None  # a re2 release without the attributes the direct call uses
+    assert gate.occurs(b"call 555-0199") and gate.occurs(b"a TOKEN") and gate.occurs(b"555-0199")
+    assert not gate.occurs(b"5555-0199") and not gate.occurs(b"tok en") and not gate.occurs(b"")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Collection, Sequence
+from functools import partial
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ except ImportError:  # pragma: no cover
     _hs = None
 
 RE2_SET_MEMORY = 64 << 20
+_NO_SPAN = (-1, -1)  # the compiled RE2's span of a group that did not match
 
 #: (pattern, caseless, report start offsets?)
 Pattern = tuple[str, bool, bool]
@@ -374,6 +376,13 @@ class Re2Gate:
     the same on a clean one). A pattern RE2 refuses makes every buffer a candidate, as in
     :class:`Re2SetPrefilter`, whose answers (empty or not) this gives for every buffer
     (tests/classify/test_prefilter.py).
+
+    Why not Hyperscan: a block-mode database of the same patterns (single match, the scan
+    stopped at the first report) costs ≈ 950 k instructions on a clean 4 KiB body, where
+    this search costs ≈ 80 k (≈ 17 a byte in RE2's DFA): the literal-free patterns (digit and
+    letter classes, bounded repeats) are slow there, and even the patterns with a literal
+    alone cost Hyperscan more than RE2 takes for all of them (session 8, callgrind and wall
+    clock; /work/notes/bench-dlp.md).
     """
 
     engine = "re2"
@@ -397,15 +406,29 @@ class Re2Gate:
         # A search builds RE2's reverse program (to find where the match starts) on first
         # use: ≈ 15 ms for this alternation, paid by the first body with a match. Build it
         # now (the wrapper's compiled RE2 object; skipped if a release renames it).
-        reverse = getattr(getattr(self._regex, "_regexp", None), "ReverseProgramSize", None)
+        compiled = getattr(self._regex, "_regexp", None)
+        reverse = getattr(compiled, "ReverseProgramSize", None)
         if reverse is not None:
             reverse()
+        # The search, without the wrapper's generator and match object (≈ 4 k instructions
+        # of a clean body's ≈ 90 k): the compiled RE2's Match over the whole buffer, the call
+        # the wrapper's search makes for bytes. None: the wrapper's search (a release that
+        # renames these).
+        unanchored = getattr(getattr(compiled, "Anchor", None), "UNANCHORED", None)
+        match = getattr(compiled, "Match", None)
+        self._match: Any = (
+            partial(match, unanchored) if unanchored is not None and callable(match) else None
+        )
 
     def occurs(self, data: bytes) -> bool:
         """Does any pattern match somewhere in ``data``?"""
         if self._always:
             return True
-        return bool(data) and self._regex is not None and self._regex.search(data) is not None
+        if not data or self._regex is None:
+            return False
+        if self._match is not None and type(data) is bytes:
+            return self._match(data, 0, len(data))[0] != _NO_SPAN
+        return self._regex.search(data) is not None
 
     def candidates(self, data: bytes) -> Candidates:
         """Presence only, for callers written for a set: ``{-1: set()}`` when anything may
