@@ -69,6 +69,13 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
             "response_schema": EXTRA_SCHEMA,
         },
         {"method": "GET", "path": "/slow", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/file", "scopes": ["crm.read"]},
+        {
+            "method": "GET",
+            "path": "/notjson",
+            "scopes": ["crm.read"],
+            "response_schema": EXTRA_SCHEMA,
+        },
         {"method": "GET", "path": "/gzip", "scopes": ["crm.read"]},
         {"method": "POST", "path": "/exports", "scopes": ["crm.read"], "quota": "3/hour"},
     ]
@@ -100,9 +107,10 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
             "operations": [
                 {"method": "POST", "path": "/notes", "scopes": ["crm.write"]},
                 {"method": "GET", "path": "/pii", "scopes": ["crm.read"]},
+                {"method": "GET", "path": "/file", "scopes": ["crm.read"]},
             ],
             "rate_limit": "5/minute",
-            "dlp": {"action": "redact"},
+            "dlp": {"action": "redact", "uninspectable": "allow"},
             "credential": {
                 "ref": "vault:crm-upstream-token",
                 "scheme": "header",

@@ -48,3 +48,37 @@ async def test_encoded_upstream_body_that_cannot_be_inspected_is_refused(env: En
     r = await env.get("/crm/gzip", token)
     assert r.status_code == 502
     assert r.json()["code"] == "upstream_encoding"
+
+
+async def test_a_binary_upstream_response_dlp_cannot_read_is_refused(env: Env) -> None:
+    """A PDF (with an email and a card number in it) on a route whose responses DLP inspects:
+    nothing leaves unchecked, so it is refused; the audit record says why."""
+    token = await env.token(env.a)
+    r = await env.get("/crm/file", token)
+    assert r.status_code == 502
+    assert r.json()["code"] == "upstream_uninspectable"
+    assert "application/pdf" in r.json()["detail"] and "ann@example.com" not in r.text
+    event = env.audit.events[-1]
+    assert event.reason == "upstream_uninspectable"
+    assert event.dlp["response"] == {"inspected": False, "media_type": "application/pdf"}
+
+
+async def test_a_route_that_allows_binary_responses_passes_them_and_audits_them_uninspected(
+    env: Env,
+) -> None:
+    token = await env.token(env.a)
+    r = await env.get("/crm-r/file", token)
+    assert r.status_code == 200 and r.content.startswith(b"%PDF-1.7")
+    event = env.audit.events[-1]
+    assert event.decision == "allow"
+    assert event.dlp["response"] == {"inspected": False, "media_type": "application/pdf"}
+
+
+async def test_a_response_schema_refuses_a_body_that_is_not_json(env: Env) -> None:
+    # the route promises JSON: a text/plain answer is not checked against the schema and
+    # passed along, it is refused (before, only JSON-typed responses met the schema)
+    token = await env.token(env.a)
+    r = await env.get("/crm/notjson", token)
+    assert r.status_code == 502
+    assert r.json()["code"] == "upstream_invalid"
+    assert "not json at all" not in r.text

@@ -112,6 +112,18 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         )
         await send({"type": "http.response.body", "body": raw})
         return
+    if path.endswith("/file") or path.endswith("/notjson"):
+        # a file DLP cannot read (with personal data in it), or text where JSON was promised
+        ctype, raw = (
+            (b"application/pdf", b"%PDF-1.7\n\x00\x01 ann@example.com 4539 1488 0343 6467")
+            if path.endswith("/file")
+            else (b"text/plain", b"not json at all")
+        )
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype)]}
+        )
+        await send({"type": "http.response.body", "body": raw})
+        return
     if path.endswith("/slow"):
         await asyncio.sleep(5)
     echo = {

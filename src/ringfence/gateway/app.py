@@ -642,11 +642,11 @@ class Gateway:
             # We asked for identity; an encoded body could not be inspected, so it is refused.
             self.metrics.upstream_errors.labels(route.name, "encoding").inc()
             raise Deny(502, "upstream_encoding", "upstream response is encoded; cannot inspect")
-        if (
-            body
-            and "json" in ctype.lower()
-            and (ex.op.response_validator is not None or route.dlp_response)
-        ):
+        json_body = "json" in ctype.lower()
+        if body and not json_body and ex.op.response_validator is not None:
+            # The route declares a JSON response: anything else is not what it promised.
+            raise Deny(502, "upstream_invalid", "upstream response is not JSON")
+        if body and json_body and (ex.op.response_validator is not None or route.dlp_response):
             doc: Any = None
             try:
                 doc = orjson.loads(body)
@@ -678,6 +678,19 @@ class Gateway:
             )
             if replaced is not None:
                 body = replaced
+        elif body and route.dlp_response:
+            # A binary media type: DLP cannot read it, so it is not forwarded unchecked
+            # unless the route allows it — and then the audit record says so.
+            media = ctype.split(";", 1)[0].strip().lower()[:100]
+            ex.dlp["response"] = {"inspected": False, "media_type": media}
+            if route.dlp_uninspectable != "allow":
+                self.metrics.upstream_errors.labels(route.name, "uninspectable").inc()
+                raise Deny(
+                    502,
+                    "upstream_uninspectable",
+                    f"upstream response is {media}, not text: DLP cannot inspect it, so it "
+                    "is refused (the route may allow it with dlp.uninspectable: allow)",
+                )
         out_headers = [(k, v) for k, v in response.headers if k.lower() not in STRIP_DOWNSTREAM]
         out_headers.append((b"content-length", str(len(body)).encode()))
         out_headers.append((b"x-request-id", ex.request_id.encode()))

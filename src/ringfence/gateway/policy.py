@@ -102,6 +102,7 @@ class CompiledRoute:
     credential: ResolvedCredential | None
     content_types: frozenset[str]
     limits: LimitsSpec
+    dlp_uninspectable: str = "block"  # a binary response on a DLP route: block | allow
 
     def match(
         self, rest: tuple[str, ...], method: str
@@ -347,6 +348,7 @@ def compile_route(
         credential=credential,
         content_types=frozenset(spec.content_types),
         limits=spec.limits,
+        dlp_uninspectable=spec.dlp.uninspectable,
     )
 
 

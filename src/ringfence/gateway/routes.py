@@ -169,6 +169,14 @@ class DlpSpec(_Strict):
     action: Literal["block", "redact", "alert"] = "block"
     inspect_request: bool = True
     inspect_response: bool = True
+    uninspectable: Literal["block", "allow"] = Field(
+        default="block",
+        description=(
+            "A response body DLP cannot read (a binary media type: files, images, PDF): "
+            "refused with 502 (block, the default: nothing leaves unchecked), or passed with "
+            "the audit record saying it was not inspected (allow)"
+        ),
+    )
     clearance: DataClass | None = Field(
         default=None, description="Override of the destination app's clearance"
     )
