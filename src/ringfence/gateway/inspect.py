@@ -75,9 +75,10 @@ def textual(content_type: str) -> bool:
 
 
 def scan_bytes(
-    inspector: Inspector, data: bytes, text: str, content_type: str = "text/plain"
+    inspector: Inspector, data: bytes, text: str | None, content_type: str = "text/plain"
 ) -> list[Hit]:
-    """``inspector.scan(text)`` where ``data`` is ``text`` UTF-8 encoded, without re-encoding.
+    """``inspector.scan(text)`` where ``data`` is ``text`` UTF-8 encoded, without re-encoding
+    (``text`` None: decoded here, only if the inspector reads text).
 
     Inspectors with a ``scan_bytes`` method (both built-in ones) scan the raw body bytes so a
     clean body is cleared by the byte-level prefilter alone, and get the content type (the
@@ -87,6 +88,8 @@ def scan_bytes(
     fast = getattr(inspector, "scan_bytes", None)
     if fast is not None:
         return fast(data, content_type)  # type: ignore[no-any-return]
+    if text is None:
+        text = data.decode("utf-8")
     return inspector.scan(unquote_plus(text) if is_form(content_type) else text)
 
 

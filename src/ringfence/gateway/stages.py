@@ -435,7 +435,8 @@ def inspect_body(
     (``content_type``) is inspected decoded, as its upstream will read it: percent-encoding
     (``alice%40example.com``) hides nothing."""
     try:
-        text = "" if body.isascii() else body.decode("utf-8")  # ASCII is valid UTF-8
+        if not body.isascii():  # ASCII is valid UTF-8
+            body.decode("utf-8")  # the built-in inspectors read the bytes: only checked here
     except UnicodeDecodeError:
         # the client's fault for a request; the upstream's for a response (bad gateway)
         status = 400 if direction == "request" else 502
@@ -444,7 +445,7 @@ def inspect_body(
     form = not is_json and is_form(content_type)
     ctype = "application/json" if is_json else (FORM if form else "text/plain")
     try:
-        hits = scan_bytes(inspector, body, text or body.decode("ascii"), ctype)
+        hits = scan_bytes(inspector, body, None, ctype)
     except Exception:
         raise UnavailableError("DLP inspector failed", code="dlp_unavailable") from None
     if not hits:
@@ -484,8 +485,8 @@ def inspect_body(
             redacted, _ = redact_json(document, inspector)
             return orjson.dumps(redacted)
         if form:
-            return redact_form(text or body.decode("ascii"), inspector).encode()
-        return redact_text(text or body.decode("ascii"), hits).encode()
+            return redact_form(body.decode("utf-8"), inspector).encode()
+        return redact_text(body.decode("utf-8"), hits).encode()
     return None  # alert: forward, the audit event carries the finding
 
 
