@@ -26,6 +26,9 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h> /* json_raw reads plain string bytes 16 at a time */
+#endif
 
 #define MAX_DEPTH 900     /* containers nested deeper: the caller falls back to the Python walk */
 #define KEY_CACHE 8192    /* distinct key names remembered (like norm_key's lru_cache) */

@@ -370,3 +370,38 @@ def test_random_bytes_never_crash(pair: Pair) -> None:
         body = bytes(r.choice(alphabet) for _ in range(r.randrange(1, 64)))
         check_read(body)
         same_findings(pair, body)
+
+
+@pytest.mark.parametrize("length", [*range(0, 26), 31, 32, 33, 40, 41, 64])
+def test_duplicate_keys_of_every_length_are_declined_wherever_they_end(length: int) -> None:
+    # Keys are hashed eight bytes at a time, a last partial word read whole and masked while
+    # the body goes on for eight more bytes, else byte by byte: a duplicate must be seen both
+    # ways, and keys that differ in any one byte must not be taken for one.
+    key = "".join(chr(ord("a") + i % 26) for i in range(length))
+    near_end = f'{{"x":1,"{key}":2,"{key}":3}}'.encode()  # the second key ends 5 bytes early
+    far = f'{{"{key}":2,"{key}":3,"padding":"{"p" * 40}"}}'.encode()
+    spaced = f'{{"{key}" : 1 ,\n "{key}":"v"}}'.encode()
+    for body in (near_end, far, spaced):
+        assert json_raw(body) is None, body
+    for i in range(length):
+        other = key[:i] + ("Z" if key[i] != "Z" else "Y") + key[i + 1 :]
+        for body in (
+            f'{{"x":1,"{key}":"a@b.co","{other}":"+1 212 555 0100"}}'.encode(),
+            f'{{"{other}":"x","{key}":"y","padding":"{"p" * 20}"}}'.encode(),
+        ):
+            assert check_read(body), body
+
+
+@pytest.mark.parametrize("length", [0, 1, 7, 15, 16, 17, 31, 32, 33, 47, 48, 100, 257])
+def test_plain_strings_read_alike_across_the_16_byte_steps(pair: Pair, length: int) -> None:
+    # Plain string bytes are read 16 at a time: a stop byte (quote, backslash, control byte,
+    # non-ASCII) at every offset of a step, and strings ending at the body's last bytes.
+    base = "".join("abcdefghij+0123456789 @."[i % 24] for i in range(length))
+    for stop in ('"', "\\n", "\\u00e9", "é", "\x01", "\\\\"):
+        for at in {0, length // 2, max(0, length - 1), length}:
+            text = base[:at] + stop + base[at:]
+            body = ('{"note":"' + text + '","k":["' + base + '"]}').encode()
+            check_read(body)
+            same_findings(pair, body)
+            body = ('["' + text + '"').encode()  # unterminated: ends inside the string
+            assert json_raw(body) is None
