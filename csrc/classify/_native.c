@@ -911,6 +911,125 @@ fail:
     return NULL;
 }
 
+/* ---- overlap resolution (_hits.resolve_overlaps) ------------------------------------------ */
+
+typedef struct {
+    long long leaf, start, end;
+    double rank; /* confidence, less 0.5 for a generic_ rule (_hits._rank) */
+    PyObject *hit; /* borrowed from the list */
+} OHit;
+
+/* (leaf, start, -rank) ascending: the key of resolve_overlaps' sort */
+static int ohit_before(const OHit *a, const OHit *b) {
+    if (a->leaf != b->leaf) return a->leaf < b->leaf;
+    if (a->start != b->start) return a->start < b->start;
+    return -a->rank < -b->rank;
+}
+
+/* stable merge sort of v[0:n] (tmp: room for n) -- list.sort is stable */
+static void ohit_sort(OHit *v, OHit *tmp, Py_ssize_t n) {
+    for (Py_ssize_t width = 1; width < n; width *= 2) {
+        for (Py_ssize_t lo = 0; lo < n; lo += 2 * width) {
+            Py_ssize_t mid = lo + width < n ? lo + width : n;
+            Py_ssize_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            Py_ssize_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) tmp[k++] = ohit_before(&v[j], &v[i]) ? v[j++] : v[i++];
+            while (i < mid) tmp[k++] = v[i++];
+            while (j < hi) tmp[k++] = v[j++];
+        }
+        memcpy(v, tmp, (size_t)n * sizeof(OHit));
+    }
+}
+
+static PyObject *str_generic_; /* "generic_" */
+
+/* a Hit's fields as resolve_overlaps compares them; 0: not plain (exact ints that fit, a float
+ * confidence that is not NaN, a str det.id) -- the caller then takes the Python function */
+static int ohit_read(PyObject *h, OHit *o) {
+    PyObject *lo = slot_get(h, str_leaf), *so = NULL, *eo = NULL, *co = NULL, *det = NULL,
+             *id = NULL;
+    int ok = 0;
+    so = lo ? slot_get(h, str_start) : NULL;
+    eo = so ? slot_get(h, str_end) : NULL;
+    co = eo ? slot_get(h, str_confidence) : NULL;
+    det = co ? slot_get(h, str_det) : NULL;
+    id = det ? slot_get(det, str_id) : NULL;
+    if (id == NULL || !PyLong_CheckExact(lo) || !PyLong_CheckExact(so) || !PyLong_CheckExact(eo) ||
+        !PyFloat_CheckExact(co) || !PyUnicode_Check(id))
+        goto done;
+    int o1, o2, o3;
+    o->leaf = PyLong_AsLongLongAndOverflow(lo, &o1);
+    o->start = PyLong_AsLongLongAndOverflow(so, &o2);
+    o->end = PyLong_AsLongLongAndOverflow(eo, &o3);
+    if (o1 || o2 || o3 || PyErr_Occurred()) goto done;
+    double conf = PyFloat_AS_DOUBLE(co);
+    if (conf != conf) goto done; /* NaN: tuple comparison is not an order then */
+    Py_ssize_t generic = PyUnicode_Tailmatch(id, str_generic_, 0, PY_SSIZE_T_MAX, -1);
+    if (generic < 0) goto done;
+    o->rank = conf - (generic ? 0.5 : 0.0);
+    o->hit = h;
+    ok = 1;
+done:
+    if (!ok) PyErr_Clear();
+    Py_XDECREF(lo);
+    Py_XDECREF(so);
+    Py_XDECREF(eo);
+    Py_XDECREF(co);
+    Py_XDECREF(det);
+    Py_XDECREF(id);
+    return ok;
+}
+
+/* resolve_overlaps(hits) -> kept, or None: _hits.resolve_overlaps without a Python frame per
+ * hit -- ``hits`` sorted in place by (leaf, start, -rank) (stable, as list.sort), then of each
+ * run of hits overlapping the last kept one in its leaf the first of the highest rank. None
+ * (the list untouched) when a hit is not plain (see ohit_read): the Python function decides. */
+static PyObject *py_resolve_overlaps(PyObject *Py_UNUSED(self), PyObject *hits) {
+    if (!PyList_Check(hits)) {
+        PyErr_SetString(PyExc_TypeError, "resolve_overlaps: hits must be a list");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(hits);
+    if (n < 2) return Py_NewRef(hits);
+    if ((size_t)n > PY_SSIZE_T_MAX / 2 / sizeof(OHit)) return PyErr_NoMemory();
+    OHit *v = PyMem_Malloc((size_t)n * 2 * sizeof(OHit));
+    if (v == NULL) return PyErr_NoMemory();
+    PyObject *snapshot = PyList_AsTuple(hits); /* attribute reads cannot change what we sort */
+    if (snapshot == NULL) {
+        PyMem_Free(v);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!ohit_read(PyTuple_GET_ITEM(snapshot, i), &v[i])) {
+            Py_DECREF(snapshot);
+            PyMem_Free(v);
+            Py_RETURN_NONE;
+        }
+    }
+    if (PyList_GET_SIZE(hits) != n) { /* changed under us (cannot, for plain slots): decline */
+        Py_DECREF(snapshot);
+        PyMem_Free(v);
+        Py_RETURN_NONE;
+    }
+    ohit_sort(v, v + n, n);
+    /* the list in its sorted order: the same objects, so no reference changes hands */
+    for (Py_ssize_t i = 0; i < n; i++) PyList_SET_ITEM(hits, i, v[i].hit);
+    Py_DECREF(snapshot);
+    Py_ssize_t nk = 0; /* kept hits, compacted into v[0:nk] */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (nk > 0 && v[nk - 1].leaf == v[i].leaf && v[i].start < v[nk - 1].end) {
+            if (v[i].rank > v[nk - 1].rank) v[nk - 1] = v[i];
+            continue;
+        }
+        v[nk++] = v[i];
+    }
+    PyObject *kept = PyList_New(nk);
+    if (kept != NULL)
+        for (Py_ssize_t i = 0; i < nk; i++) PyList_SET_ITEM(kept, i, Py_NewRef(v[i].hit));
+    PyMem_Free(v);
+    return kept;
+}
+
 /* ---- candidate confirmation (_engine.Classifier._confirm_one / _confidence) ---------------- */
 
 static int is_alnum_str(PyObject *s) { /* str.isalnum() */
@@ -2573,6 +2692,8 @@ static PyMethodDef methods[] = {
     {"finding_rows", py_finding_rows, METH_VARARGS,
      "finding_rows(hits, leaves, step, min_conf, top, limit, paths, format_path, preview) -> "
      "(rows, top, types): Classifier.result's rows, class and confident types"},
+    {"resolve_overlaps", py_resolve_overlaps, METH_O,
+     "resolve_overlaps(hits) -> kept hits, or None (not plain: the Python function decides)"},
     {"confirm", py_confirm, METH_VARARGS,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},
@@ -2624,10 +2745,12 @@ PyMODINIT_FUNC PyInit__native(void) {
     str_confidence = PyUnicode_InternFromString("confidence");
     str_det = PyUnicode_InternFromString("det");
     str_id = PyUnicode_InternFromString("id");
+    str_generic_ = PyUnicode_InternFromString("generic_");
     str_data_class = PyUnicode_InternFromString("data_class");
     str_mask = PyUnicode_InternFromString("mask");
     str_keep_prefix = PyUnicode_InternFromString("keep_prefix");
     if (!str_leaf || !str_start || !str_end || !str_confidence || !str_det || !str_id ||
+        !str_generic_ ||
         !str_data_class || !str_mask || !str_keep_prefix)
         return NULL;
     if (norm_cache == NULL || blob_cache == NULL || words_cache == NULL || empty_tuple == NULL ||

@@ -561,6 +561,10 @@ class Classifier:
                 )
             else:
                 self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok, taken)
+        if nat is not None:  # the same sort and loop without a Python frame per hit
+            kept: list[Hit] | None = nat.resolve_overlaps(hits)
+            if kept is not None:
+                return kept
         return resolve_overlaps(hits)
 
     def _order(self, idx: int) -> tuple[bool, float, int]:

@@ -427,7 +427,8 @@ class Re2Gate:
         if not data or self._regex is None:
             return False
         if self._match is not None and type(data) is bytes:
-            return self._match(data, 0, len(data))[0] != _NO_SPAN
+            span: tuple[int, int] = self._match(data, 0, len(data))[0]
+            return span != _NO_SPAN
         return self._regex.search(data) is not None
 
     def candidates(self, data: bytes) -> Candidates:
