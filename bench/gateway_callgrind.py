@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import secrets
 import shutil
@@ -97,6 +98,29 @@ class _Client:
                 return
 
 
+def _seed(src: Path, data: Path, master_key: str, upstream: str) -> dict[str, str]:
+    """``seed_bench_estate`` run by the measured tree's own code: the route specs it stores
+    are what that tree's models write and read (a newer tree's extra route fields would make
+    an older gateway refuse the policy)."""
+    if src.resolve() == (ROOT / "src").resolve():
+        return seed_bench_estate(data, master_key, upstream)
+    code = (
+        "import json, sys; from pathlib import Path; "
+        "from bench.gateway_helpers import seed_bench_estate; "
+        "print(json.dumps(seed_bench_estate(Path(sys.argv[1]), sys.argv[2], sys.argv[3])))"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{src}{os.pathsep}{ROOT}"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(data), master_key, upstream],
+        env=env,
+        cwd=str(ROOT),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
 def measure(
     src: Path, requests: int, work: Path, up_port: int, label: str, route: str = "full"
 ) -> tuple[float, Path]:
@@ -121,7 +145,7 @@ def measure(
             "RINGFENCE_GATEWAY_MAX_STALENESS_SECONDS": "30",
         }
     )
-    creds = seed_bench_estate(data, master_key, f"http://127.0.0.1:{up_port}")
+    creds = _seed(src, data, master_key, f"http://127.0.0.1:{up_port}")
     port = free_port()
     out = work / f"cg-{label}"
     out.mkdir()
