@@ -185,17 +185,41 @@ static void rawdoc_dealloc(RawDoc *self) {
 
 static Py_ssize_t rawdoc_len(RawDoc *self) { return self->n; }
 
+/* raw key bytes -> the key as a str (not normalised: a path part), direct-mapped. The same
+ * key of every record is then one object whose hash is computed once: a path tuple built
+ * here hashes and compares equal to the one memoised by the caller (Classifier.result's
+ * path texts) through identity instead of hashing and comparing fresh strings. Key names
+ * only, as the other key caches. */
+static RawKeySlot raw_names[RAW_KEY_SLOTS];
+
+static PyObject *raw_name(const char *s, Py_ssize_t n, const char *end) {
+    if (n > RAW_KEY_BYTES) return utf8_str(s, n);
+    uint64_t h = key_hash(s, n, end);
+    RawKeySlot *slot = &raw_names[h & (RAW_KEY_SLOTS - 1)];
+    if (slot->name != NULL && slot->hash == h && slot->len == n &&
+        memcmp(slot->bytes, s, (size_t)n) == 0)
+        return Py_NewRef(slot->name);
+    PyObject *k = utf8_str(s, n);
+    if (k != NULL) {
+        slot->hash = h;
+        slot->len = n;
+        memcpy(slot->bytes, s, (size_t)n);
+        Py_XSETREF(slot->name, Py_NewRef(k));
+    }
+    return k;
+}
+
 /* The path tuple of part ``p`` (new reference). */
 static PyObject *raw_path(RawDoc *rd, Py_ssize_t p) {
     Py_ssize_t depth = 0;
     for (Py_ssize_t q = p; q >= 0; q = rd->parts[q].parent) depth++;
     PyObject *t = PyTuple_New(depth);
     if (t == NULL) return NULL;
-    const char *d = PyBytes_AS_STRING(rd->data);
+    const char *d = PyBytes_AS_STRING(rd->data), *end = d + PyBytes_GET_SIZE(rd->data);
     Py_ssize_t i = depth;
     for (Py_ssize_t q = p; q >= 0; q = rd->parts[q].parent) {
         RPart *part = &rd->parts[q];
-        PyObject *x = part->kpos >= 0 ? utf8_str(d + part->kpos, part->kval)
+        PyObject *x = part->kpos >= 0 ? raw_name(d + part->kpos, part->kval, end)
                                       : PyLong_FromSsize_t(part->kval);
         if (x == NULL) {
             Py_DECREF(t);

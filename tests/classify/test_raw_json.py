@@ -405,3 +405,23 @@ def test_plain_strings_read_alike_across_the_16_byte_steps(pair: Pair, length: i
             same_findings(pair, body)
             body = ('["' + text + '"').encode()  # unterminated: ends inside the string
             assert json_raw(body) is None
+
+
+def test_path_keys_are_shared_strings_and_stay_right_under_evictions() -> None:
+    # A leaf's path parts come from a cache of raw key bytes -> str: the same key of every
+    # record is one object (so a memoised path compares by identity), and 3,000 keys through
+    # its 1,024 slots still give every path exactly.
+    body = orjson.dumps({"results": [{"email": "a@b.co", "name": "x"} for _ in range(3)]})
+    raw = json_raw(body)[0]
+    paths = [raw[i].path for i in range(len(raw))]
+    assert paths[0][-1] == "email" and paths[0][-1] is paths[2][-1] and paths[0][0] is paths[5][0]
+    for seed in range(3):
+        r = random.Random(seed)
+        doc = {
+            "".join(r.choice("abcdefghijklmnopqrstuvwxyz_-é") for _ in range(r.randint(1, 45))): {
+                "v": f"+1 212 555 {r.randint(1000, 9999)}"
+            }
+            for _ in range(1000)
+        }
+        body = orjson.dumps({"outer": [{k: v} for k, v in doc.items()]})
+        assert check_read(body)
