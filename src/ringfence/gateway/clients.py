@@ -27,7 +27,7 @@ from ringfence.gateway.models import (
     GatewayRevokedToken,
     GatewayRoute,
 )
-from ringfence.gateway.routes import RouteSpec
+from ringfence.gateway.routes import RouteSpec, stored_spec
 from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.models import Integration
@@ -388,7 +388,7 @@ def save_routes(
     with store.session() as s:
         existing = {r.name: r for r in s.scalars(select(GatewayRoute))}
         for spec in specs:
-            data = spec.model_dump(mode="json")
+            data = stored_spec(spec)
             row = existing.get(spec.name)
             if row is None:
                 s.add(GatewayRoute(name=spec.name, spec=data))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringfence.gateway.models import GatewayRoute
-from ringfence.gateway.routes import RouteSpec
+from ringfence.gateway.routes import RouteSpec, stored_spec
 from ringfence.inventory.sections import (
     ApplyContext,
     EstateSection,
@@ -38,7 +38,7 @@ def apply_routes(
     now = ctx.clock.now()
     existing = {r.name: r for r in session.scalars(select(GatewayRoute))}
     for spec in [*creates, *updates]:
-        data = spec.model_dump(mode="json")
+        data = stored_spec(spec)
         row = existing.get(spec.name)
         if row is None:
             session.add(GatewayRoute(name=spec.name, spec=data, created_at=now, updated_at=now))

@@ -301,3 +301,14 @@ def is_private_host(host: str) -> bool:
         or ip.is_multicast
         or ip.is_unspecified
     )
+
+
+def stored_spec(spec: RouteSpec) -> dict[str, Any]:
+    """A route as the store keeps it: the fields that differ from their defaults. Every
+    gateway reads it back through ``RouteSpec`` (defaults filled in), and a gateway of an
+    older version — mid-way through a rolling upgrade of a cluster sharing the store — can
+    still read a route that does not use a field it does not know: stored in full, a new
+    field (``dlp.uninspectable``, session 8) made the older gateways' strict models refuse the
+    whole policy (503 on every request) from the next ``apply``. A route that does set a new
+    field is still refused by them: they could not enforce it."""
+    return dict(spec.model_dump(mode="json", exclude_defaults=True))
