@@ -3,12 +3,13 @@ applied estate and SaaS observations, findings lifecycle with risk acceptance an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from ringfence.connectors import (
     DiscoveredApp,
@@ -358,3 +359,34 @@ def test_verified_backups_feed_the_backup_check(lite_store: Store) -> None:
         facts = load_context(s, NOW).backups
     assert facts is not None and facts.last_verified_backup_at == NOW - timedelta(hours=3)
     assert irr003() == "pass"
+
+
+def test_routes_stored_without_their_defaults_are_read_with_them(lite_store: Store) -> None:
+    """Routes are stored with only what differs from the defaults: a route left at the
+    default rate limit must not be reported as having none (RF-API-004)."""
+    from ringfence.gateway.clients import save_routes
+    from ringfence.gateway.routes import RouteSpec
+
+    spec = RouteSpec.model_validate(
+        {
+            "name": "chat-default-limit",
+            "app": "Chat",
+            "prefix": "/chatdl",
+            "upstream": "https://slack.com/api",
+            "integrations": ["crm-chat"],
+            "operations": [{"method": "GET", "path": "/conversations.list"}],
+        }
+    )
+    save_routes(lite_store, [spec])
+    with lite_store.session() as s:
+        stored = s.execute(
+            text("SELECT spec FROM gateway_routes WHERE name = 'chat-default-limit'")
+        ).scalar_one()
+    assert "rate_limit" not in (json.loads(stored) if isinstance(stored, str) else stored)
+    with lite_store.session() as s:
+        ctx = load_context(s, NOW)
+    route = next(r for r in ctx.routes or [] if r.name == "chat-default-limit")
+    assert route.rate_limit == "600/minute" and route.operations == 1
+    report = run_checks(ctx, only=["RF-API-004"])
+    flagged = {f.resource_id for r in report.results for f in r.failures}
+    assert "chat-default-limit" not in flagged

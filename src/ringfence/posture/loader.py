@@ -286,8 +286,8 @@ def _routes(session: Session) -> list[RouteFact] | None:
     if not rows:
         return None
     out = []
-    for name, spec in rows:
-        spec = _json_value(spec)
+    for name, stored in rows:
+        spec = _route_whole(_json_value(stored))
         ops = spec.get("operations") or []
         out.append(
             RouteFact(
@@ -307,6 +307,20 @@ def _routes(session: Session) -> list[RouteFact] | None:
             )
         )
     return out
+
+
+def _route_whole(spec: dict[str, Any]) -> dict[str, Any]:
+    """A stored route with its defaults filled in: routes are stored with only what differs
+    from the defaults (``gateway.routes.stored_spec``), so a route left at the default rate
+    limit holds no ``rate_limit`` key. One the model refuses is read as stored."""
+    from pydantic import ValidationError
+
+    from ringfence.gateway.routes import RouteSpec
+
+    try:
+        return dict(RouteSpec.model_validate(spec).model_dump(mode="json"))
+    except ValidationError:
+        return spec
 
 
 def _aware(value: Any) -> datetime | None:
