@@ -129,3 +129,53 @@ def test_a_body_that_is_not_utf8_is_refused_with_the_right_side_to_blame(
             b"caf\xe9", None, inspector, DataClass.PUBLIC, "block", direction, {}, "text/xml"
         )
     assert (refused.value.status, refused.value.code) == (status, "invalid_encoding")
+
+
+B = "XyZ123"
+MULTIPART = f"multipart/form-data; boundary={B}"
+
+
+def _multipart(*parts: tuple[str, str]) -> bytes:
+    """Parts as (extra header lines, content)."""
+    out = b""
+    for i, (headers, content) in enumerate(parts):
+        out += (
+            f'--{B}\r\nContent-Disposition: form-data; name="f{i}"\r\n{headers}\r\n{content}\r\n'
+        ).encode()
+    return out + f"--{B}--\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "content"),
+    [
+        ("Content-Transfer-Encoding: base64\r\n", "YW5uQGNvcnAuZXhhbXBsZQ=="),  # ann@corp.example
+        ("content-transfer-encoding:   Quoted-Printable\r\n", "ann=40corp.example"),
+        ("Content-Type: text/plain\r\nCONTENT-TRANSFER-ENCODING: x-uuencode\r\n", "..."),
+    ],
+)
+def test_a_multipart_part_in_an_encoding_dlp_cannot_read_is_refused(
+    inspector: Any, headers: str, content: str
+) -> None:
+    body = _multipart(("", "hello"), (headers, content))
+    for direction, status in (("request", 400), ("response", 502)):
+        with pytest.raises(Deny) as refused:
+            inspect_body(body, None, inspector, DataClass.PUBLIC, "block", direction, {}, MULTIPART)
+        assert refused.value.status == status and refused.value.code == "part_encoding_rejected"
+
+
+def test_a_multipart_body_in_readable_encodings_is_scanned_as_text(inspector: Any) -> None:
+    clean = _multipart(("Content-Transfer-Encoding: 8bit\r\n", "hello"), ("", "world"))
+    assert (
+        inspect_body(clean, None, inspector, DataClass.PUBLIC, "block", "request", {}, MULTIPART)
+        is None
+    )
+    leaky = _multipart(("Content-Transfer-Encoding: 7bit\r\n", "mail ann@corp.example"))
+    with pytest.raises(Deny) as refused:
+        inspect_body(leaky, None, inspector, DataClass.PUBLIC, "block", "request", {}, MULTIPART)
+    assert refused.value.code == "dlp_blocked"
+    # the same header text in a non-multipart body is only text
+    text = b"Content-Transfer-Encoding: base64\r\nnothing here"
+    assert (
+        inspect_body(text, None, inspector, DataClass.PUBLIC, "block", "request", {}, "text/plain")
+        is None
+    )

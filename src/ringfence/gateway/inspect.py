@@ -74,6 +74,25 @@ def textual(content_type: str) -> bool:
     return not media or media.startswith("text/") or media.endswith("+xml") or media in _TEXTUAL
 
 
+# A part header of a multipart body (at any depth) naming its transfer encoding.
+_PART_ENCODING = re.compile(rb"(?im)^content-transfer-encoding[ \t]*:[ \t]*([^\r\n]*)")
+_READABLE_ENCODINGS = frozenset({b"7bit", b"8bit", b"binary", b""})
+
+
+def hidden_part_encoding(body: bytes, content_type: str) -> str | None:
+    """For a multipart body: the first part transfer encoding DLP would not see through
+    (``base64``, ``quoted-printable``: ``ann=40corp.example`` is an email to the receiver),
+    else None. RFC 7578 forbids them in ``multipart/form-data``, so a legitimate sender never
+    needs one; a body that has one is refused rather than scanned as the text it is not."""
+    if not _media(content_type).startswith("multipart/"):
+        return None
+    for m in _PART_ENCODING.finditer(body):
+        value = m.group(1).strip().lower()
+        if value not in _READABLE_ENCODINGS:
+            return value[:40].decode("latin-1")
+    return None
+
+
 def scan_bytes(
     inspector: Inspector, data: bytes, text: str | None, content_type: str = "text/plain"
 ) -> list[Hit]:

@@ -23,6 +23,7 @@ from ringfence.gateway.clients import secret_matches, split_api_key
 from ringfence.gateway.inspect import (
     FORM,
     Inspector,
+    hidden_part_encoding,
     is_form,
     redact_bytes,
     redact_form,
@@ -442,6 +443,13 @@ def inspect_body(
         status = 400 if direction == "request" else 502
         raise Deny(status, "invalid_encoding", f"{direction} body is not UTF-8") from None
     is_json = is_json or document is not None
+    if not is_json and (encoding := hidden_part_encoding(body, content_type)) is not None:
+        raise Deny(
+            400 if direction == "request" else 502,
+            "part_encoding_rejected",
+            f"{direction} body has a multipart part in {encoding!r} transfer encoding, which "
+            "DLP cannot inspect",
+        )
     form = not is_json and is_form(content_type)
     ctype = "application/json" if is_json else (FORM if form else "text/plain")
     try:
