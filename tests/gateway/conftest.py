@@ -70,9 +70,17 @@ def crm_routes(upstream: str) -> list[RouteSpec]:
         },
         {"method": "GET", "path": "/slow", "scopes": ["crm.read"]},
         {"method": "GET", "path": "/file", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/utf16", "scopes": ["crm.read"]},
+        {"method": "GET", "path": "/utf16-nocharset", "scopes": ["crm.read"]},
         {
             "method": "GET",
             "path": "/notjson",
+            "scopes": ["crm.read"],
+            "response_schema": EXTRA_SCHEMA,
+        },
+        {
+            "method": "GET",
+            "path": "/busy",
             "scopes": ["crm.read"],
             "response_schema": EXTRA_SCHEMA,
         },

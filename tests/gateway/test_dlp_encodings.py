@@ -179,3 +179,40 @@ def test_a_multipart_body_in_readable_encodings_is_scanned_as_text(inspector: An
         inspect_body(text, None, inspector, DataClass.PUBLIC, "block", "request", {}, "text/plain")
         is None
     )
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        ("ann@corp.example".encode("utf-16-le"), "text/plain; charset=utf-16le"),
+        ("ann@corp.example".encode("utf-16-le"), "text/plain"),  # undeclared: NUL bytes
+        ("ann@corp.example".encode("utf-32-be"), "text/plain; charset=UTF-32BE"),
+        (b"ann+AEA-corp.example", 'text/plain; charset="utf-7"'),  # "+AEA-" is "@" in UTF-7
+        (b"ann@corp.example", "text/plain; charset=ibm037"),  # EBCDIC reads other letters
+    ],
+)
+def test_text_dlp_would_not_read_as_its_receiver_does_is_refused(
+    inspector: Any, body: bytes, ctype: str
+) -> None:
+    for direction, status in (("request", 400), ("response", 502)):
+        with pytest.raises(Deny) as refused:
+            inspect_body(body, None, inspector, DataClass.PUBLIC, "block", direction, {}, ctype)
+        assert refused.value.status == status and refused.value.code == "unreadable_encoding"
+
+
+@pytest.mark.parametrize(
+    "ctype", ["text/plain; charset=ISO-8859-1", "text/plain; charset=windows-1252", "text/csv"]
+)
+def test_ascii_compatible_charsets_are_read(inspector: Any, ctype: str) -> None:
+    with pytest.raises(Deny) as refused:
+        inspect_body(
+            b"mail ann@corp.example",
+            None,
+            inspector,
+            DataClass.PUBLIC,
+            "block",
+            "request",
+            {},
+            ctype,
+        )
+    assert refused.value.code == "dlp_blocked"

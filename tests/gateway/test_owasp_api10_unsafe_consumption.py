@@ -60,7 +60,8 @@ async def test_a_binary_upstream_response_dlp_cannot_read_is_refused(env: Env) -
     assert "application/pdf" in r.json()["detail"] and "ann@example.com" not in r.text
     event = env.audit.events[-1]
     assert event.reason == "upstream_uninspectable"
-    assert event.dlp["response"] == {"inspected": False, "media_type": "application/pdf"}
+    assert event.dlp["response"]["inspected"] is False
+    assert event.dlp["response"]["media_type"] == "application/pdf"
 
 
 async def test_a_route_that_allows_binary_responses_passes_them_and_audits_them_uninspected(
@@ -71,7 +72,8 @@ async def test_a_route_that_allows_binary_responses_passes_them_and_audits_them_
     assert r.status_code == 200 and r.content.startswith(b"%PDF-1.7")
     event = env.audit.events[-1]
     assert event.decision == "allow"
-    assert event.dlp["response"] == {"inspected": False, "media_type": "application/pdf"}
+    assert event.dlp["response"]["inspected"] is False
+    assert event.dlp["response"]["media_type"] == "application/pdf"
 
 
 async def test_a_response_schema_refuses_a_body_that_is_not_json(env: Env) -> None:
@@ -82,3 +84,25 @@ async def test_a_response_schema_refuses_a_body_that_is_not_json(env: Env) -> No
     assert r.status_code == 502
     assert r.json()["code"] == "upstream_invalid"
     assert "not json at all" not in r.text
+
+
+async def test_text_in_utf16_is_not_passed_as_if_dlp_had_read_it(env: Env) -> None:
+    """UTF-16 text in the ASCII range is valid UTF-8 byte for byte (a NUL between letters):
+    scanned as UTF-8, ``ann@corp.example`` in it is not seen. It is refused as unreadable
+    (found in review)."""
+    token = await env.token(env.a)
+    for kind in ("utf16", "utf16-nocharset"):
+        r = await env.get(f"/crm/{kind}", token)
+        assert r.status_code == 502, kind
+        assert r.json()["code"] == "upstream_uninspectable"
+        assert "a\x00n\x00n" not in r.text
+
+
+async def test_an_upstream_error_page_on_a_route_with_a_response_schema_passes_with_its_status(
+    env: Env,
+) -> None:
+    # the schema describes the success; an upstream's 503 page (DLP-scanned text) is relayed
+    # with its status and Retry-After, not turned into a 502
+    token = await env.token(env.a)
+    r = await env.get("/crm/busy", token)
+    assert r.status_code == 503 and r.headers["retry-after"] == "7"

@@ -57,3 +57,58 @@ def test_saving_the_same_routes_again_changes_nothing(
 ) -> None:
     changes = save_routes(gw_runtime.store, crm_routes(upstream_url))
     assert changes == {"created": [], "updated": [], "deleted": []}
+
+
+# What a route that sets nothing optional means. Routes are stored without their defaults,
+# so changing one of these changes every stored route that relied on it, silently, on
+# upgrade — and mid-way through a rolling upgrade old and new gateways would enforce
+# different values for the same route. Change one only with a migration that writes the old
+# value into the stored routes that relied on it; then update this pin.
+PINNED_DEFAULTS = {
+    "operations": [
+        {
+            "method": "GET",
+            "path": "/x",
+            "scopes": [],
+            "request_schema": None,
+            "response_schema": None,
+            "bind": {},
+            "deprecated": False,
+            "quota": None,
+        }
+    ],
+    "rate_limit": "600/minute",
+    "credential": None,
+    "dlp": {
+        "action": "block",
+        "inspect_request": True,
+        "inspect_response": True,
+        "uninspectable": "block",
+        "clearance": None,
+    },
+    "limits": {
+        "max_body_bytes": 1048576,
+        "max_depth": 32,
+        "max_array_items": 10000,
+        "max_string_length": 1048576,
+        "max_response_bytes": 8388608,
+        "timeout_seconds": 15.0,
+    },
+    "content_types": ["application/json"],
+    "allow_loopback": False,
+}
+
+
+def test_the_route_defaults_are_pinned_because_stored_routes_rely_on_them() -> None:
+    given = {
+        "name": "r",
+        "app": "a",
+        "prefix": "/p",
+        "upstream": "https://x.example",
+        "integrations": ["i"],
+        "operations": [{"method": "GET", "path": "/x"}],
+    }
+    whole = RouteSpec.model_validate(given).model_dump(mode="json")
+    for key in ("name", "app", "prefix", "upstream", "integrations"):
+        del whole[key]
+    assert whole == PINNED_DEFAULTS, "a route default changed: see the comment on PINNED_DEFAULTS"

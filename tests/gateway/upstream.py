@@ -112,6 +112,16 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         )
         await send({"type": "http.response.body", "body": raw})
         return
+    if path.endswith("/busy"):  # an error page of the upstream's, not the promised JSON
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [(b"content-type", b"text/html"), (b"retry-after", b"7")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"<h1>busy, try later</h1>"})
+        return
     if path.endswith("/file") or path.endswith("/notjson"):
         # a file DLP cannot read (with personal data in it), or text where JSON was promised
         ctype, raw = (
@@ -119,6 +129,14 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             if path.endswith("/file")
             else (b"text/plain", b"not json at all")
         )
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype)]}
+        )
+        await send({"type": "http.response.body", "body": raw})
+        return
+    if path.endswith("/utf16") or path.endswith("/utf16-nocharset"):
+        ctype = b"text/csv; charset=utf-16le" if path.endswith("/utf16") else b"text/csv"
+        raw = "name,email,card\nAnn,ann@corp.example,4539 1488 0343 6467\n".encode("utf-16-le")
         await send(
             {"type": "http.response.start", "status": 200, "headers": [(b"content-type", ctype)]}
         )

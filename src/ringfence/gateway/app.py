@@ -45,7 +45,13 @@ from ringfence.gateway.asgi import (
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
-from ringfence.gateway.inspect import Inspector, default_inspector, textual
+from ringfence.gateway.inspect import (
+    Inspector,
+    default_inspector,
+    media_type,
+    textual,
+    unreadable_text,
+)
 from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse_form
 from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
 from ringfence.gateway.policy import CompiledRoute, PolicyHolder, PolicyWatcher
@@ -642,11 +648,17 @@ class Gateway:
             # We asked for identity; an encoded body could not be inspected, so it is refused.
             self.metrics.upstream_errors.labels(route.name, "encoding").inc()
             raise Deny(502, "upstream_encoding", "upstream response is encoded; cannot inspect")
-        json_body = "json" in ctype.lower()
-        if body and not json_body and ex.op.response_validator is not None:
-            # The route declares a JSON response: anything else is not what it promised.
+        media = media_type(ctype)
+        strict_json = media in ("application/json", "text/json") or media.endswith("+json")
+        validator = ex.op.response_validator
+        if body and not strict_json and validator is not None and 200 <= response.status < 300:
+            # The route declares a JSON response: a success in another type is not what it
+            # promised (an error page of the upstream's passes, to the DLP rules below).
             raise Deny(502, "upstream_invalid", "upstream response is not JSON")
-        if body and json_body and (ex.op.response_validator is not None or route.dlp_response):
+        unreadable = unreadable_text(body, ctype) if body and route.dlp_response else None
+        if unreadable is not None:
+            self._uninspectable(ex, route, media, unreadable)
+        elif body and "json" in media and (validator is not None or route.dlp_response):
             doc: Any = None
             try:
                 doc = orjson.loads(body)
@@ -679,18 +691,7 @@ class Gateway:
             if replaced is not None:
                 body = replaced
         elif body and route.dlp_response:
-            # A binary media type: DLP cannot read it, so it is not forwarded unchecked
-            # unless the route allows it — and then the audit record says so.
-            media = ctype.split(";", 1)[0].strip().lower()[:100]
-            ex.dlp["response"] = {"inspected": False, "media_type": media}
-            if route.dlp_uninspectable != "allow":
-                self.metrics.upstream_errors.labels(route.name, "uninspectable").inc()
-                raise Deny(
-                    502,
-                    "upstream_uninspectable",
-                    f"upstream response is {media}, not text: DLP cannot inspect it, so it "
-                    "is refused (the route may allow it with dlp.uninspectable: allow)",
-                )
+            self._uninspectable(ex, route, media, "not a text type")
         out_headers = [(k, v) for k, v in response.headers if k.lower() not in STRIP_DOWNSTREAM]
         out_headers.append((b"content-length", str(len(body)).encode()))
         out_headers.append((b"x-request-id", ex.request_id.encode()))
@@ -701,6 +702,20 @@ class Gateway:
         )
         await send({"type": "http.response.body", "body": body})
         ex.upstream_status = response.status
+
+    def _uninspectable(self, ex: Exchange, route: CompiledRoute, media: str, why: str) -> None:
+        """A response DLP cannot read (a binary type, a charset other than UTF-8, NUL bytes):
+        refused unless the route allows it; either way the audit record says so."""
+        ex.dlp["response"] = {"inspected": False, "media_type": media[:100], "reason": why}
+        if route.dlp_uninspectable != "allow":
+            self.metrics.upstream_errors.labels(route.name, "uninspectable").inc()
+            raise Deny(
+                502,
+                "upstream_uninspectable",
+                f"upstream response ({media[:100] or 'no declared type'}: {why}) cannot be "
+                "inspected by DLP, so it is refused (the route may allow it with "
+                "dlp.uninspectable: allow)",
+            )
 
     # -- responses and audit ---------------------------------------------------------------
     async def _problem(

@@ -46,6 +46,34 @@ def _media(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
+media_type = _media
+_UTF8_CHARSETS = frozenset({"", "utf-8", "utf8", "us-ascii", "ascii"})
+# Single-byte charsets that read ASCII bytes as ASCII: a body that is valid UTF-8 reads the
+# same in them as far as DLP's patterns go (its other bytes become accented letters).
+_ASCII_SUPERSETS = re.compile(r"(?:iso-?8859-\d{1,2}|latin-?1|l1|windows-125\d|cp125\d)\Z")
+
+
+def _charset(content_type: str) -> str:
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"').strip().lower()
+    return ""
+
+
+def unreadable_text(body: bytes, content_type: str) -> str | None:
+    """Why DLP cannot read ``body`` as the UTF-8 text it scans, or None: a declared charset
+    other than UTF-8 / ASCII, or NUL bytes. UTF-16 or UTF-32 text in the ASCII range is valid
+    UTF-8 byte for byte (a NUL between the letters), so without this check
+    ``ann@corp.example`` in UTF-16 passes a scan that finds it in UTF-8."""
+    charset = _charset(content_type)
+    if charset not in _UTF8_CHARSETS and not _ASCII_SUPERSETS.match(charset):
+        return f"charset {charset[:40]}"  # UTF-16/32, UTF-7 ("+AEA-" is "@"), EBCDIC, ...
+    if body.find(b"\x00") >= 0:
+        return "NUL bytes"
+    return None
+
+
 def is_form(content_type: str) -> bool:
     """A form-encoded body: its upstream reads ``%40`` as ``@`` and ``+`` as a space, so it is
     inspected decoded (percent-encoding must not hide data from DLP)."""

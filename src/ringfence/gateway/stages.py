@@ -30,6 +30,7 @@ from ringfence.gateway.inspect import (
     redact_json,
     redact_text,
     scan_bytes,
+    unreadable_text,
 )
 from ringfence.gateway.policy import (
     ClientInfo,
@@ -443,6 +444,12 @@ def inspect_body(
         status = 400 if direction == "request" else 502
         raise Deny(status, "invalid_encoding", f"{direction} body is not UTF-8") from None
     is_json = is_json or document is not None
+    if not is_json and (why := unreadable_text(body, content_type)) is not None:
+        raise Deny(
+            400 if direction == "request" else 502,
+            "unreadable_encoding",
+            f"{direction} body cannot be inspected by DLP ({why})",
+        )
     if not is_json and (encoding := hidden_part_encoding(body, content_type)) is not None:
         raise Deny(
             400 if direction == "request" else 502,
