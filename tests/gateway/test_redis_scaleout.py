@@ -77,7 +77,9 @@ async def test_two_processes_enforce_an_exact_shared_limit(
             reqs = [c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers) for i in range(120)]
             responses = await asyncio.gather(*reqs)
         codes = Counter(r.status_code for r in responses)
-        assert set(codes) <= {200, 429, 503}, codes
+        # on failure, what the unexpected answers said (a 403 seen once in CI, session 8)
+        odd = [r.text[:500] for r in responses if r.status_code not in (200, 429, 503)]
+        assert set(codes) <= {200, 429, 503}, (codes, odd)
         # Exactly the limit is admitted. The one allowance: a Redis reply later than the
         # limiter's timeout (seen once on the loaded CI machine at -n 2) is refused
         # fail-closed with 503, whether or not Redis had counted it — so with 503s the
