@@ -168,3 +168,24 @@ def test_may_find_is_false_only_for_bodies_scan_finds_nothing_in(classifier: Cla
     assert not classifier.may_find(b'{"name": "widget", "count": 3}')
     assert classifier.may_find(b'{"email": "ann@corp.example"}')
     assert classifier.may_find(b'{"k": "\\u0061nn@corp.example"}')
+
+
+def test_digit_groups_of_a_uuid_are_not_a_card_or_any_other_number(classifier: Classifier) -> None:
+    """A UUID's first groups can be all decimal: 54484252-6369-4216 is a Luhn-valid
+    Mastercard number in form, and about one random UUID in a few hundred has such a run. It
+    blocked a gateway response that echoed a request id (session 8's CI). The same digits
+    written as a card still are one."""
+    import uuid
+
+    ids = ["54484252-6369-4216-bdcb-818ec64dc356", "0f9a2c1e-5448-4252-6369-421600000000"]
+    for value in ids:
+        assert not classifier.scan(orjson.dumps({"id": value}), "application/json").findings
+        assert not classifier.scan(f"request {value} done".encode(), "text/plain").findings
+    uuids = [str(uuid.UUID(int=(i * 0x9E3779B97F4A7C15) ** 3 % (1 << 128))) for i in range(3000)]
+    doc = orjson.dumps({"items": [{"id": u, "parent": u[::-1]} for u in uuids[:1500]]})
+    assert not [
+        f for f in classifier.scan(doc, "application/json").findings if f.path.endswith("id")
+    ]
+    for card in ("5448 4252 6369 4216", "5448-4252-6369-4216", "5448425263694216"):
+        types = [f.type_id for f in classifier.scan(f"card {card}".encode(), "text/plain").findings]
+        assert types == ["credit_card_number"], (card, types)
