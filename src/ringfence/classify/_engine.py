@@ -152,33 +152,27 @@ _HEX_DASH = frozenset("0123456789abcdefABCDEF-")
 _DIGITS_SEPS = frozenset("0123456789- ")
 
 
+def _in_uuid(text: str, s: int, e: int) -> bool:
+    """Whether ``text[s:e]`` is a digit-only value that is part of a UUID. Only a value that
+    touches a hex digit or dash on a side is looked at closely."""
+    n = len(text)
+    if not ((s > 0 and text[s - 1] in _HEX_DASH) or (e < n and text[e] in _HEX_DASH)):
+        return False
+    if not set(text[s:e]) <= _DIGITS_SEPS:
+        return False
+    a, b = s, e
+    while a > 0 and text[a - 1] in _HEX_DASH:
+        a -= 1
+    while b < n and text[b] in _HEX_DASH:
+        b += 1
+    return any(m.start() <= s and e <= m.end() for m in _UUID.finditer(text, a, b))
+
+
 def _outside_uuids(hits: list[Hit], leaves: Sequence[ex.Leaf]) -> list[Hit]:
     """The hits without digit-only values that are part of a UUID: a UUID's groups can be all
     decimal ("54484252-6369-4216-bdcb-…" reads as a Luhn-valid Mastercard number, about one
-    random UUID in a few hundred), and identifiers fill SaaS payloads. Only a hit that touches
-    a hex digit or dash on a side is looked at closely."""
-    out: list[Hit] | None = None
-    for i, h in enumerate(hits):
-        text = leaves[h.leaf].text
-        s, e = h.start, h.end
-        if (
-            not ((s > 0 and text[s - 1] in _HEX_DASH) or (e < len(text) and text[e] in _HEX_DASH))
-            or not set(text[s:e]) <= _DIGITS_SEPS
-        ):
-            if out is not None:
-                out.append(h)
-            continue
-        a, b = s, e
-        while a > 0 and text[a - 1] in _HEX_DASH:
-            a -= 1
-        while b < len(text) and text[b] in _HEX_DASH:
-            b += 1
-        inside = any(m.start() <= s and e <= m.end() for m in _UUID.finditer(text, a, b))
-        if inside and out is None:
-            out = hits[:i]
-        elif not inside and out is not None:
-            out.append(h)
-    return hits if out is None else out
+    random UUID in a few hundred), and identifiers fill SaaS payloads."""
+    return [h for h in hits if not _in_uuid(leaves[h.leaf].text, h.start, h.end)]
 
 
 class Classifier:

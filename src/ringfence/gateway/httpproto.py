@@ -67,8 +67,6 @@ LINGER = 2.0  # after a refusal: how long what the client still sends is read an
 # Not allowed in a header name (RFC 9110 token) / value (control characters but HTAB).
 _BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
 _BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
-
-
 _BAD_NAME_T = byte_table(_BAD_NAME)
 _BAD_VALUE_T = byte_table(_BAD_VALUE)
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"

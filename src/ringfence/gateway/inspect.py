@@ -41,12 +41,11 @@ class Inspector(Protocol):
 FORM = "application/x-www-form-urlencoded"
 
 
-def _media(content_type: str) -> str:
+def media_type(content_type: str) -> str:
     """The media type of a Content-Type value, without parameters, lower case."""
     return content_type.split(";", 1)[0].strip().lower()
 
 
-media_type = _media
 _UTF8_CHARSETS = frozenset({"", "utf-8", "utf8", "us-ascii", "ascii"})
 # Single-byte charsets that read ASCII bytes as ASCII: a body that is valid UTF-8 reads the
 # same in them as far as DLP's patterns go (its other bytes become accented letters).
@@ -77,7 +76,7 @@ def unreadable_text(body: bytes, content_type: str) -> str | None:
 def is_form(content_type: str) -> bool:
     """A form-encoded body: its upstream reads ``%40`` as ``@`` and ``+`` as a space, so it is
     inspected decoded (percent-encoding must not hide data from DLP)."""
-    return _media(content_type) == FORM
+    return media_type(content_type) == FORM
 
 
 # Response media types inspected as text besides text/* and JSON (binary ones are not).
@@ -98,7 +97,7 @@ _TEXTUAL = frozenset(
 
 def textual(content_type: str) -> bool:
     """A body DLP reads as text: none declared, text/*, XML (``+xml``), form, CSV, NDJSON, ..."""
-    media = _media(content_type)
+    media = media_type(content_type)
     return not media or media.startswith("text/") or media.endswith("+xml") or media in _TEXTUAL
 
 
@@ -112,7 +111,7 @@ def hidden_part_encoding(body: bytes, content_type: str) -> str | None:
     (``base64``, ``quoted-printable``: ``ann=40corp.example`` is an email to the receiver),
     else None. RFC 7578 forbids them in ``multipart/form-data``, so a legitimate sender never
     needs one; a body that has one is refused rather than scanned as the text it is not."""
-    if not _media(content_type).startswith("multipart/"):
+    if not media_type(content_type).startswith("multipart/"):
         return None
     for m in _PART_ENCODING.finditer(body):
         value = m.group(1).strip().lower()

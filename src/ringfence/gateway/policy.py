@@ -102,7 +102,7 @@ class CompiledRoute:
     credential: ResolvedCredential | None
     content_types: frozenset[str]
     limits: LimitsSpec
-    dlp_uninspectable: str = "block"  # a binary response on a DLP route: block | allow
+    dlp_uninspectable: str = "block"  # a response DLP cannot read, on a DLP route: block | allow
 
     def match(
         self, rest: tuple[str, ...], method: str

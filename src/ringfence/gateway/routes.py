@@ -172,7 +172,8 @@ class DlpSpec(_Strict):
     uninspectable: Literal["block", "allow"] = Field(
         default="block",
         description=(
-            "A response body DLP cannot read (a binary media type: files, images, PDF): "
+            "A response body DLP cannot read (a binary media type — files, images, PDF — a "
+            "charset other than UTF-8 or an ASCII superset, NUL bytes): "
             "refused with 502 (block, the default: nothing leaves unchecked), or passed with "
             "the audit record saying it was not inspected (allow)"
         ),

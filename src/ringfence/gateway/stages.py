@@ -436,23 +436,22 @@ def inspect_body(
     whatever the verdict counted is what the redaction removes. A form-encoded body
     (``content_type``) is inspected decoded, as its upstream will read it: percent-encoding
     (``alice%40example.com``) hides nothing."""
+    # a body DLP cannot read is the client's fault for a request, the upstream's for a
+    # response (bad gateway)
+    refused = 400 if direction == "request" else 502
     try:
         if not body.isascii():  # ASCII is valid UTF-8
             body.decode("utf-8")  # the built-in inspectors read the bytes: only checked here
     except UnicodeDecodeError:
-        # the client's fault for a request; the upstream's for a response (bad gateway)
-        status = 400 if direction == "request" else 502
-        raise Deny(status, "invalid_encoding", f"{direction} body is not UTF-8") from None
+        raise Deny(refused, "invalid_encoding", f"{direction} body is not UTF-8") from None
     is_json = is_json or document is not None
     if not is_json and (why := unreadable_text(body, content_type)) is not None:
         raise Deny(
-            400 if direction == "request" else 502,
-            "unreadable_encoding",
-            f"{direction} body cannot be inspected by DLP ({why})",
+            refused, "unreadable_encoding", f"{direction} body cannot be inspected by DLP ({why})"
         )
     if not is_json and (encoding := hidden_part_encoding(body, content_type)) is not None:
         raise Deny(
-            400 if direction == "request" else 502,
+            refused,
             "part_encoding_rejected",
             f"{direction} body has a multipart part in {encoding!r} transfer encoding, which "
             "DLP cannot inspect",
