@@ -400,6 +400,127 @@ def test_oauth_grants_are_revoked_through_the_connector(
         server.stop()
 
 
+def _okta_grants_setup(
+    runtime: Runtime, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, Any, list[str]]:
+    """The Okta fake running, its snapshot stored as the last pull, and crm-sync declared with
+    the fake's HR app client id and a revoke_oauth_grants step: (server, config, grant ids)."""
+    from ringfence.connectors import ConnectorConfig, build_connector
+    from ringfence.demo.fakes import OktaFake, connector_settings, serve
+    from ringfence.posture.observations import store_snapshot
+
+    monkeypatch.setenv("RF_TEST_SAAS_TOKEN", "test-token")
+    server = serve(OktaFake())
+    base_url, options = connector_settings("okta", server.url)
+    cfg = ConnectorConfig(
+        vendor="okta", base_url=base_url, credential_ref="env:RF_TEST_SAAS_TOKEN", options=options
+    )
+    with build_connector(cfg) as conn:
+        snapshot = conn.snapshot()
+    client = "hr-insights-client"
+    theirs = sorted(g.external_id for g in snapshot.grants.items if g.client_id == client)
+    with runtime.store.session() as s:
+        store_snapshot(s, snapshot, clock.now())
+    text = ESTATE.replace("client_id: crm-sync-cid", f"client_id: {client}")
+    text = text.replace(
+        "      - {action: revoke_gateway_access}\n",
+        "      - {action: revoke_oauth_grants, vendor: okta}\n",
+    )
+    apply_estate(runtime.store, parse_estate(text), actor="t", clock=clock)
+    return server, cfg, theirs
+
+
+def _grant_observations(runtime: Runtime) -> set[str]:
+    from ringfence.posture.models import SaasObservation
+
+    with runtime.store.session() as s:
+        return set(
+            s.scalars(
+                select(SaasObservation.external_id).where(SaasObservation.kind == "grant")
+            )
+        )
+
+
+def test_grant_revocation_survives_partial_failure_and_is_idempotent(
+    runtime: Runtime, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A grant already gone at the vendor (404) counts as revoked; one failure does not stop
+    the others nor hide them from the audit; revoked grants leave the observations, so a
+    re-run and a drill do not act on them again (session 9 review)."""
+    from ringfence.connectors import ConnectorError, build_connector
+    from ringfence.connectors.okta import OktaConnector
+    from ringfence.posture.loader import grant_from_json
+    from ringfence.posture.models import SaasObservation
+
+    server, cfg, theirs = _okta_grants_setup(runtime, clock, monkeypatch)
+    try:
+        assert len(theirs) == 2
+        first, second = theirs
+        # Someone revoked the first grant at the vendor since the last pull.
+        with runtime.store.session() as s:
+            row = s.scalars(
+                select(SaasObservation).where(SaasObservation.external_id == first)
+            ).one()
+            grant = grant_from_json(dict(row.data))
+        with build_connector(cfg) as conn:
+            conn.revoke_grant(grant)
+        r = Responder(runtime.store, runtime.vault, clock, connectors={"okta": cfg})
+        incident = r.start("contain-integration", "crm-sync", actor="alice")
+        step = r.show(incident)["steps"][1]
+        assert step["status"] == "done", step
+        outcome = {g["grant"]: g for g in step["result"]["grants"]}
+        assert outcome[first]["ok"] and "already gone" in outcome[first]["detail"]
+        assert outcome[second]["ok"]
+        assert not set(theirs) & _grant_observations(runtime)
+        # Re-run and drill: nothing left to act on, and they say so.
+        again = r.start("contain-integration", "crm-sync", actor="alice")
+        step = r.show(again)["steps"][1]
+        assert step["status"] == "done" and "no okta grant observed" in step["result"]["summary"]
+        drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+        assert "no okta grant observed" in r.show(drill)["steps"][1]["result"]["summary"]
+    finally:
+        server.stop()
+
+    # A failure on one grant (the vendor's 500 after retries): the other is still revoked,
+    # both outcomes are audited, and only the revoked one leaves the observations.
+    server, cfg, theirs = _okta_grants_setup(runtime, clock, monkeypatch)
+    try:
+        first, second = theirs
+        real = OktaConnector.revoke_grant
+
+        def flaky(self: OktaConnector, g: Any) -> Any:
+            if g.external_id == first:
+                raise ConnectorError(
+                    "HTTP 500 after 3 attempts", vendor="okta", operation="revoke grant",
+                    http_status=500,
+                )  # fmt: skip
+            return real(self, g)
+
+        monkeypatch.setattr(OktaConnector, "revoke_grant", flaky)
+        r = Responder(runtime.store, runtime.vault, clock, connectors={"okta": cfg})
+        incident = r.start("contain-integration", "crm-sync", actor="alice")
+        step = r.show(incident)["steps"][1]
+        assert step["status"] == "failed"
+        assert "1 of 2" in step["error"] and "1 revoked or already gone" in step["error"]
+        assert [a for a, _ in server.fake.actions] == ["revoke_grant"]
+        observed = _grant_observations(runtime)
+        assert first in observed and second not in observed
+        from ringfence.store.models import AuditRecord
+
+        with runtime.store.session() as s:
+            records = list(
+                s.scalars(
+                    select(AuditRecord.after)
+                    .where(AuditRecord.action == "connector.revoke_grant")
+                    .order_by(AuditRecord.seq)
+                )
+            )
+        last = {g["grant"]: g["ok"] for g in records[-1]["results"]}
+        assert last == {first: False, second: True}
+    finally:
+        server.stop()
+
+
 def test_detection_drill_measures_time_to_detect_and_to_contain(
     estate: Runtime, clock: FixedClock
 ) -> None:

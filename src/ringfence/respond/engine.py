@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -857,25 +857,65 @@ class Responder:
                 "grants": [g["external_id"] for g in grants],
                 "summary": f"would revoke {len(grants)} {vendor} grant(s)",
             }
-        results = []
-        with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
-            for g in grants:
-                r = conn.revoke_grant(grant_from_json(g))
-                results.append({"grant": r.target, "ok": r.ok, "detail": r.detail[:300]})
-        with self.store.session() as s:
-            audit.append(
-                s,
-                actor=f"incident:{incident_id}",
-                action="connector.revoke_grant",
-                entity_type="integration",
-                entity_id=integ.id,
-                after={"vendor": vendor, "results": results},
-                clock=self.clock,
-            )
+        # Each grant on its own: a failure does not hide what was already revoked, and every
+        # outcome is audited before the step reports. A grant the vendor no longer has (404)
+        # is what the step wants — already revoked, by someone or an earlier run. Revoked
+        # grants leave the observations, so a re-run or a drill does not count them again
+        # (until a later pull sees them again).
+        from ringfence.connectors import ConnectorError
+
+        results: list[dict[str, Any]] = []
+        try:
+            with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
+                for g in grants:
+                    try:
+                        r = conn.revoke_grant(grant_from_json(g))
+                        outcome = {"grant": r.target, "ok": r.ok, "detail": r.detail[:300]}
+                    except ConnectorError as exc:
+                        gone = exc.http_status == 404
+                        outcome = {
+                            "grant": str(g["external_id"]),
+                            "ok": gone,
+                            "detail": (
+                                "already gone at the vendor (404)" if gone else str(exc)[:300]
+                            ),
+                        }
+                    outcome["external_id"] = str(g["external_id"])
+                    results.append(outcome)
+        finally:
+            if results:
+                revoked = [r["external_id"] for r in results if r["ok"]]
+                with self.store.session() as s:
+                    audit.append(
+                        s,
+                        actor=f"incident:{incident_id}",
+                        action="connector.revoke_grant",
+                        entity_type="integration",
+                        entity_id=integ.id,
+                        after={
+                            "vendor": vendor,
+                            "results": [
+                                {k: v for k, v in r.items() if k != "external_id"}
+                                for r in results
+                            ],
+                        },
+                        clock=self.clock,
+                    )
+                    if revoked:
+                        s.execute(
+                            delete(SaasObservation).where(
+                                SaasObservation.vendor == vendor,
+                                SaasObservation.kind == "grant",
+                                SaasObservation.external_id.in_(revoked),
+                            )
+                        )
+        for r in results:
+            del r["external_id"]
         failed = [r for r in results if not r["ok"]]
         if failed:
             raise StepFailed(
-                f"{len(failed)} of {len(results)} {vendor} grant revocation(s) failed: "
+                f"{len(failed)} of {len(results)} {vendor} grant revocation(s) failed "
+                f"({len(results) - len(failed)} revoked or already gone): "
                 + "; ".join(f"{r['grant']}: {r['detail']}" for r in failed[:3])
             )
         return {"grants": results, "summary": f"revoked {len(results)} {vendor} grant(s)"}
