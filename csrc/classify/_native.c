@@ -15,6 +15,9 @@
  *                   overlap with a better span, validator, allow-list); the regular
  *                   expressions, validators and key-name checks stay the Python callables;
  *   luhn_ok, consistent_separators, payment_card, mod97, email - validators of _validators.py;
+ *   phone (_phone.inc.c) - _validators.phone, plain international numbers decided from the
+ *                   numbering-plan metadata as digit tables, everything else by the Python
+ *                   validator it falls back to;
  *   canonical     - _mask.canonical (allow-list form) for ASCII values, used by confirm;
  *   hs_collect    - the prefilter's Hyperscan match handler (offsets per pattern id).
  * Only Python objects are handled (never raw pointers into caller memory), every length is
@@ -2666,6 +2669,8 @@ fail:
     return NULL;
 }
 
+#include "_phone.inc.c"
+
 static PyMethodDef methods[] = {
     {"json_leaves", py_json_leaves, METH_VARARGS,
      "json_leaves(obj, prefix, leaf_type, norm_key, normalize) -> list | None"},
@@ -2717,6 +2722,22 @@ static PyMethodDef methods[] = {
      "built-in card pattern (leftmost start of match) reports"},
     {"hs_collect", (PyCFunction)(void (*)(void))py_hs_collect, METH_FASTCALL,
      "hs_collect(id, start, end, flags, found) -> None: found.setdefault(id, set()).add(start)"},
+    {"phone", py_phone, METH_O,
+     "phone(value) -> bool: _validators.phone (international numbers decided natively, the rest "
+     "by the registered Python validator)"},
+    {"phone_decided", py_phone_decided, METH_O,
+     "phone_decided(value) -> bool | None: the native answer alone (None: Python decides)"},
+    {"phone_plans_decide", py_phone_plans_decide, METH_VARARGS,
+     "phone_plans_decide(main, single, plans | None, nsn) -> bool | None (tests)"},
+    {"phone_setup", py_phone_setup, METH_VARARGS,
+     "phone_setup(fallback, compile, codes) -> None: the Python validator, the pattern compiler "
+     "(_phone_dfa) and the calling codes (1000 bytes)"},
+    {"phone_plan", py_phone_plan, METH_VARARGS,
+     "phone_plan(leading, prefix, general, general_lengths, types) -> a region's plan"},
+    {"phone_main", py_phone_main, METH_VARARGS,
+     "phone_main(cc, width, regions, plan | None) -> None: cc's first region's plan"},
+    {"phone_candidates", py_phone_candidates, METH_VARARGS,
+     "phone_candidates(cc, length, plans) -> None: the plans that decide cc numbers of length"},
     {"json_raw", py_json_raw, METH_VARARGS,
      "json_raw(body, sep, leaf_type, norm_key, normalize) -> (RawDoc, text, starts, "
      "scanned_bytes, scanned) | None"},

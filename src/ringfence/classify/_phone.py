@@ -26,6 +26,10 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_EN
 
 from ringfence.classify._accel import NATIVE
 
+# The native twin of the phone validator (_phone.inc.c) walks the same plans as tables; each
+# plan and each calling code's plans are registered with it as this module computes them.
+_NATIVE: Any = NATIVE if NATIVE is not None and hasattr(NATIVE, "phone_plan") else None
+
 # "+", then digits, spaces, dots, hyphens and parentheses: what the detector's pattern yields.
 _SHAPE = re.compile(r"\+[0-9][0-9 .\-()]*[0-9]")
 _DROP = str.maketrans("", "", " .-()")
@@ -53,7 +57,7 @@ class _Plan:
     """One region's numbering plan: its general description and the type descriptions, each
     a set of possible lengths and a pattern compiled on first use (as phonenumbers does)."""
 
-    __slots__ = ("_general", "_types", "leading", "lengths", "prefix")
+    __slots__ = ("_general", "_types", "leading", "lengths", "native", "prefix")
 
     def __init__(self, md: Any) -> None:
         self.prefix = (
@@ -70,6 +74,17 @@ class _Plan:
         self.lengths: frozenset[int] | None = (
             frozenset() if general is None else general.lengths or None
         )
+        # The same patterns and lengths for the native twin (its tables are built on first
+        # use, like the patterns here).
+        self.native: Any = None
+        if _NATIVE is not None:
+            self.native = _NATIVE.phone_plan(
+                md.leading_digits,
+                md.national_prefix_for_parsing or None,
+                None if general is None else general._pattern,
+                () if general is None else tuple(sorted(general.lengths)),
+                tuple((d._pattern, tuple(sorted(d.lengths))) for d in self._types),
+            )
 
     def valid(self, nsn: str) -> bool:
         """``_number_type_helper(nsn, md) != UNKNOWN``: the general description and any type."""
@@ -175,6 +190,8 @@ def international_valid(value: str) -> bool | None:
     main: _Plan | None = _MAIN_PLANS.get(cc, _UNSET)
     if main is _UNSET:
         main = _MAIN_PLANS[cc] = _plan_for(regions[0], cc)
+        if _NATIVE is not None:
+            _NATIVE.phone_main(cc, width, len(regions), None if main is None else main.native)
     if main is None:
         return None
     if main.prefix is not None and main.prefix.match(nsn) is not None:
@@ -222,7 +239,14 @@ def _candidate_plans(regions: Any, cc: int, length: int) -> tuple[_Plan, ...]:
         (i for i, p in enumerate(plans) if p.lengths is None or length in p.lengths), default=-1
     )
     got = _CANDIDATE_PLANS[(cc, length)] = tuple(plans[: last + 1])
+    if _NATIVE is not None:
+        _NATIVE.phone_candidates(cc, length, tuple(p.native for p in got))
     return got
+
+
+def native_codes() -> bytes:
+    """The calling codes 1..999 as the native twin's table: byte i is 1 when i is one."""
+    return bytes(1 if str(i) in _CODES else 0 for i in range(1000))
 
 
 def reference_valid(value: str) -> bool:

@@ -19,7 +19,8 @@ from functools import lru_cache
 import phonenumbers
 
 from ringfence.classify._accel import NATIVE
-from ringfence.classify._phone import international_valid
+from ringfence.classify._phone import international_valid, native_codes
+from ringfence.classify._phone_dfa import table_or_none
 
 _NOT_DIGIT = re.compile(r"[^0-9]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
@@ -242,6 +243,13 @@ def phone(value: str) -> bool:
     if len(d) == 8 and s[4:5] == "-" and s[:4].isdigit():  # looks like a date 2024-0115
         return False
     return any(_phone_parse(s, r) for r in ("US", "GB", "DE", "FR"))
+
+
+# The phone twin decides plain international numbers from the plans _phone registers with it
+# (the same metadata, patterns as digit tables) and calls ``phone`` for everything else.
+if NATIVE is not None and hasattr(NATIVE, "phone_setup"):
+    NATIVE.phone_setup(phone, table_or_none, native_codes())
+    NATIVE_TWINS[phone] = NATIVE.phone
 
 
 @safe
