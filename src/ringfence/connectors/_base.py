@@ -4,9 +4,10 @@ Every vendor connector is configured by a base URL and a credential *reference*
 (``vault:NAME`` or ``env:NAME``); the secret is resolved once, kept in the client's headers and
 never logged, printed or put into an error message. Transport is an ``httpx.BaseTransport`` so
 tests use loopback fakes or ``httpx.MockTransport`` — never monkeypatching. Retries honour each
-vendor's rate-limit signals through one small hook per vendor; pagination links that point to
-another host than the configured base URL are refused (a vendor response must not steer the
-connector, and its credential, elsewhere).
+vendor's rate-limit signals through one small hook per vendor. Every URL a request goes to
+(a path, or a next-page link a vendor sent) is resolved against its client's base URL and must
+have the same scheme, host and port: a vendor response must never steer the connector, and its
+credential, to another host or down to plaintext http.
 """
 
 from __future__ import annotations
@@ -69,9 +70,13 @@ def resolve_credential(ref: str, secrets: SecretSource | None) -> str:
     raise ValidationError(f"credential reference {ref!r}: scheme must be vault: or env:")
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """Scheme, host and port with the default port filled in (httpx lower-cases the scheme
+    and host and drops a default port, so ``HTTPS://Host:443`` and ``https://host`` match)."""
+    return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
 @dataclass(frozen=True)
@@ -158,7 +163,6 @@ class Connector:
         token = resolve_credential(config.credential_ref, secrets)
         self._client = self._make_client(config.base_url, token)
         self._extra_clients: list[httpx.Client] = []
-        self._origins = {_origin(config.base_url)}
         self._pause_until: float | None = None
         self.waits: list[float] = []  # every pause taken, for operators and tests
 
@@ -180,7 +184,6 @@ class Connector:
         """A second client for another API host of the same vendor (e.g. Slack audit/SCIM)."""
         ref = credential_ref or self.config.credential_ref
         client = self._make_client(base_url, resolve_credential(ref, self._secrets))
-        self._origins.add(_origin(base_url))
         self._extra_clients.append(client)
         return client
 
@@ -257,10 +260,11 @@ class Connector:
         only after a 429, which the vendor answers without acting; after a 5xx or a transport
         error the request may have taken effect, so it is not repeated."""
         client = client or self._client
-        if url.startswith(("http://", "https://")) and _origin(url) not in self._origins:
-            raise self.error(
-                f"refusing to follow a link to a foreign host {urlsplit(url).hostname}", operation
-            )
+        try:
+            target = client.build_request(method, url).url
+        except httpx.InvalidURL:
+            raise self.error("malformed response: an unusable link", operation) from None
+        self._check_target(client, target, operation)
         if self._pause_until is not None:
             remaining = self._pause_until - self.clock.monotonic()
             self._pause_until = None
@@ -323,6 +327,28 @@ class Connector:
                 self._pause_until = self.clock.monotonic() + spent
             return resp
 
+    def _check_target(self, client: httpx.Client, target: httpx.URL, operation: str) -> None:
+        """Refuse a URL outside the client's own origin (scheme, host, port), or one carrying
+        userinfo. ``target`` is already resolved against the client's base URL, so a relative
+        link, an upper-case scheme or an explicit default port cannot slip past."""
+        allowed = _origin(client.base_url)
+        scheme, host, port = _origin(target)
+        if target.userinfo:
+            raise self.error("refusing a link with credentials (userinfo) in it", operation)
+        if host != allowed[1]:
+            raise self.error(f"refusing to follow a link to a foreign host {host}", operation)
+        if scheme != allowed[0]:
+            raise self.error(
+                f"refusing to follow a {scheme or 'scheme-less'} link to {host}: "
+                f"the API is {allowed[0]}",
+                operation,
+            )
+        if port != allowed[2]:
+            raise self.error(
+                f"refusing to follow a link to port {port} of {host}: the API is on {allowed[2]}",
+                operation,
+            )
+
     def _send(
         self,
         client: httpx.Client,
@@ -335,6 +361,7 @@ class Connector:
     ) -> httpx.Response:
         """Send and read the body, refusing one larger than ``max_body_bytes`` (memory cap)."""
         request = client.build_request(method, url, params=params, json=json, data=data)
+        self._check_target(client, request.url, operation)  # what is sent is what was checked
         resp = client.send(request, stream=True)
         limit = self.config.max_body_bytes
         try:
