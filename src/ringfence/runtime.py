@@ -19,6 +19,7 @@ from ringfence.store.vault import MASTER_KEY_ENV, MasterKey, Vault, write_key_fi
 
 @dataclass
 class InitReport:
+    open_to_others: bool  # the data directory is readable or writable by group / others
     data_dir: Path
     created_data_dir: bool
     master_key_file: Path | None
@@ -64,9 +65,23 @@ def redact_url(url: str) -> str:
     return url
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (None for other stores and in-memory)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def initialise(settings: Settings) -> InitReport:
     """Create the data dir, the master key (0600) and the schema. Safe to run twice."""
     data_dir = settings.data_dir
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"data directory {data_dir} is a file, not a directory", code="data_dir_not_a_directory"
+        )
     created_dir = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
     if created_dir:
@@ -79,6 +94,15 @@ def initialise(settings: Settings) -> InitReport:
     elif key_file is not None and not key_file.exists():
         write_key_file(key_file, MasterKey.generate())
         created_key = True
+    db_file = sqlite_file(settings.resolved_store_url)
+    if db_file is not None:
+        # The store holds the audit log, the inventory, events and password hashes: owner
+        # only, also in a data directory that already existed (SQLite gives its -wal and -shm
+        # files the database file's mode).
+        fd = os.open(db_file, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+        if db_file.stat().st_mode & 0o077:
+            db_file.chmod(0o600)
     store = Store(settings.resolved_store_url)
     try:
         was = store.is_migrated()
@@ -86,6 +110,7 @@ def initialise(settings: Settings) -> InitReport:
     finally:
         store.dispose()
     return InitReport(
+        open_to_others=bool(data_dir.stat().st_mode & 0o077),
         data_dir=data_dir.resolve(),
         created_data_dir=created_dir,
         master_key_file=key_file,

@@ -41,6 +41,57 @@ def test_init_creates_data_dir_key_and_schema(
     assert code == 0 and report["created_master_key"] is False and report["migrated"] is False
 
 
+def test_init_in_an_existing_directory_keeps_the_store_owner_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A data directory made beforehand (as the recovery steps say: a new directory, the
+    master key copied in) with the usual 0755: the database file is still 0600 — it holds the
+    audit log, inventory and password hashes — and init warns about the directory."""
+    data = tmp_path / "existing"
+    data.mkdir()
+    data.chmod(0o755)
+    code, _, err = run(["init", "--data-dir", str(data)], capsys)
+    assert code == 0
+    assert stat.S_IMODE((data / "ringfence.db").stat().st_mode) == 0o600
+    assert "warning" in err and "chmod 700" in err
+    (data / "ringfence.db").chmod(0o644)  # loosened afterwards: init tightens it again
+    code, out, _ = run(["init", "--data-dir", str(data), "-o", "json"], capsys)
+    assert code == 0 and json.loads(out)["data_dir_open_to_others"] is True
+    assert stat.S_IMODE((data / "ringfence.db").stat().st_mode) == 0o600
+
+
+def test_bad_paths_and_unknown_schema_are_named_not_internal_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    code, _, err = run(["init", "--data-dir", str(afile)], capsys)
+    assert code == 1 and "is a file, not a directory" in err and "internal error" not in err
+    data = tmp_path / "rf"
+    assert run(["init", "--data-dir", str(data)], capsys)[0] == 0
+    missing = tmp_path / "no-such-dir" / "out.yaml"
+    code, _, err = run(["export", "--data-dir", str(data), "-o", str(missing)], capsys)
+    assert code == 1 and "No such file or directory" in err and str(missing) in err
+    assert "internal error" not in err
+    code, _, err = run(
+        ["backup", "create", "--data-dir", str(data), "--out", str(afile / "b.rfbak")], capsys
+    )
+    assert code == 1 and str(afile) in err and "internal error" not in err
+    # A database a newer release migrated: init says so instead of failing inside Alembic.
+    engine = create_engine(f"sqlite:///{data / 'ringfence.db'}")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE alembic_version SET version_num = 'f00dfeed0001' "
+                "WHERE rowid = (SELECT min(rowid) FROM alembic_version)"
+            )
+        )
+    engine.dispose()
+    code, _, err = run(["init", "--data-dir", str(data)], capsys)
+    assert code == 1 and "f00dfeed0001" in err and "newer release" in err
+    assert "internal error" not in err
+
+
 def test_commands_before_init_say_what_to_do(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

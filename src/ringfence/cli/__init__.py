@@ -43,6 +43,13 @@ def main(argv: list[str] | None = None) -> None:
         fail(f"store error: {type(exc).__name__}")
     except (KeyboardInterrupt, BrokenPipeError):
         fail("interrupted", 130)
+    except OSError as exc:
+        # A path the user gave that cannot be read or written (a file where a directory
+        # should be, a missing or read-only directory, no permission): name it.
+        if os.environ.get("RINGFENCE_DEBUG"):
+            raise
+        what = exc.strerror or type(exc).__name__
+        fail(f"{what}: {exc.filename}" if exc.filename else what)
     except Exception as exc:
         if os.environ.get("RINGFENCE_DEBUG"):
             raise

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, settings_for
-from ringfence.cli.output import OutputFormat, console, emit_json
+from ringfence.cli.output import OutputFormat, console, emit_json, err_console
 from ringfence.runtime import initialise
 
 app = typer.Typer(
@@ -62,11 +62,19 @@ def init(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) ->
                 "created_master_key": report.created_master_key,
                 "store": report.store_url,
                 "migrated": report.migrated,
+                "data_dir_open_to_others": report.open_to_others,
             }
         )
         return
     say = "created" if report.created_data_dir else "using existing"
     console.print(f"{say} data directory {report.data_dir}")
+    if report.open_to_others:
+        err_console.print(
+            f"[bold yellow]warning:[/] {report.data_dir} can be read or entered by other users; "
+            f"it holds the store and perhaps the master key (chmod 700 {report.data_dir})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if report.master_key_file is None:
         console.print("master key from RINGFENCE_MASTER_KEY (no key file written)")
     elif report.created_master_key:

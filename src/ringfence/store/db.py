@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.util.exc import CommandError
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ringfence.core.errors import UnavailableError
+from ringfence.core.errors import ConfigError, UnavailableError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -69,6 +70,28 @@ class Store:
                 command.upgrade(cfg, revision)
         except OperationalError as exc:
             raise UnavailableError(f"store unreachable: {exc.orig}") from None
+        except CommandError as exc:
+            # e.g. "Can't locate revision identified by 'abc123'": a newer release (or another
+            # program) wrote this database; upgrading over it would be guesswork.
+            unknown = sorted(self._known_current() - self._all_revisions())
+            if unknown:
+                raise ConfigError(
+                    f"the database is at schema revision {', '.join(unknown)}, which this "
+                    "version of Ringfence does not know (written by a newer release?): run that "
+                    "release, or restore a backup made by this one",
+                    code="unknown_schema_revision",
+                ) from None
+            raise ConfigError(f"cannot migrate the store: {exc}", code="migration_failed") from None
+
+    def _known_current(self) -> set[str]:
+        try:
+            return self.current_revisions()
+        except SQLAlchemyError:
+            return set()
+
+    def _all_revisions(self) -> set[str]:
+        script = ScriptDirectory.from_config(alembic_config(self.url))
+        return {rev.revision for rev in script.walk_revisions()}
 
     def current_revisions(self) -> set[str]:
         with self.engine.connect() as conn:
