@@ -114,10 +114,21 @@ def test_vault_put_from_env_and_metadata_never_print_the_secret(
     )
     meta = json.loads(out)
     assert code == 0 and meta[0]["version"] == 1 and SECRET not in out
-    code, out, _ = run(["vault", "rotate-master", "--data-dir", data, "-o", "json"], capsys)
-    assert code == 0 and json.loads(out)["rewrapped"] == 1
+    before = tmp_path / "before.rfbak"
+    assert run(["backup", "create", "--data-dir", data, "--out", str(before)], capsys)[0] == 0
+    code, out, err = run(["vault", "rotate-master", "--data-dir", data, "-o", "json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["rewrapped"] == 1
     raw = (tmp_path / "rf" / "ringfence.db").read_bytes()
     assert SECRET.encode() not in raw
+    # The old key is kept (0600), not lost: the backup made before the rotation needs it.
+    retired = Path(report["old_key_file"])
+    assert retired.name == f"master.key.retired-{report['old_key_id']}"
+    assert stat.S_IMODE(retired.stat().st_mode) == 0o600 and str(retired) in err
+    code, _, err = run(["backup", "verify", str(before), "--data-dir", data], capsys)
+    assert code == 1 and "load the master key the backup was made with" in err
+    monkeypatch.setenv("RINGFENCE_MASTER_KEY_FILE", str(retired))
+    assert run(["backup", "verify", str(before), "--data-dir", data], capsys)[0] == 0
 
 
 def test_vault_errors_are_one_line(

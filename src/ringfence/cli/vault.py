@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
-from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, fail
+from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console, fail
 from ringfence.store import audit
 
 app = typer.Typer(help="Encrypted secrets (AES-256-GCM envelope encryption).", no_args_is_help=True)
@@ -91,17 +91,42 @@ def rotate_master(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.
         old = rt.vault.master_key_id
         count = rt.vault.rotate_master()
         new = rt.vault.master_key_id
+        retired = rt.vault.retired_key_file
         audit.append_standalone(
             rt.store,
             actor="cli",
             action="vault.rotate_master",
             entity_type="vault",
             before={"master_key_id": old},
-            after={"master_key_id": new, "rewrapped": count},
+            after={
+                "master_key_id": new,
+                "rewrapped": count,
+                "old_key_kept_at": str(retired) if retired else None,
+            },
         )
     finally:
         rt.close()
     if output is OutputFormat.JSON:
-        emit_json({"old_key_id": old, "new_key_id": new, "rewrapped": count})
+        emit_json(
+            {
+                "old_key_id": old,
+                "new_key_id": new,
+                "rewrapped": count,
+                "old_key_file": str(retired) if retired else None,
+            }
+        )
     else:
         console.print(f"master key rotated {old} → {new}; re-wrapped {count} data keys")
+    # Backups made before now are sealed with the old key: say where it is (key file) or that
+    # the old variable's value is still needed (RINGFENCE_MASTER_KEY).
+    where = (
+        f"it is kept at {retired}"
+        if retired
+        else "keep the old RINGFENCE_MASTER_KEY value"
+    )
+    err_console.print(
+        f"[bold yellow]note:[/] backups made before this rotation open only with the old key "
+        f"{old}: {where} — store it offline with those backups, and delete it once they expire",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -147,6 +147,7 @@ class Vault:
     def __init__(self, store: Store, key_file: Path | None, *, clock: Clock | None = None) -> None:
         self._store = store
         self._key_file = key_file
+        self.retired_key_file: Path | None = None  # set by rotate_master: the old key, kept
         self._clock = clock or SystemClock()
         self._keys: dict[str, MasterKey] = {}
         self._active: MasterKey | None = None
@@ -339,7 +340,15 @@ class Vault:
             if pending is not None and pending.exists():
                 pending.unlink()
             raise
+        self.retired_key_file = None
         if pending is not None and self._key_file is not None:
+            # Backups made until now are sealed with the old key: keep it beside the new one
+            # (0600, never overwritten) instead of losing it with the rename; the CLI tells the
+            # operator to move it offline with those backups.
+            retired = self._key_file.with_name(f"{self._key_file.name}.retired-{old.key_id}")
+            if not retired.exists():
+                write_key_file(retired, old)
+            self.retired_key_file = retired
             os.replace(pending, self._key_file)
         self._keys = {new_key.key_id: new_key}
         self._active = new_key
