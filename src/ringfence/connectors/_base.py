@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -229,6 +229,17 @@ class Connector:
                 if key in body:
                     return str(body[key])[:200]
         return str(body)[:200]
+
+    def path_id(self, value: object, operation: str) -> str:
+        """An id (vendor-supplied or stored) as one URL path segment, percent-encoded whole.
+
+        Refused: an empty id, ``.`` / ``..`` and any id holding a slash or backslash; such an
+        id could retarget a request at another resource (``../../users/ceo`` turning a token
+        revocation into deleting a user), and no vendor issues one."""
+        text = str(value)
+        if text in {"", ".", ".."} or "/" in text or "\\" in text:
+            raise self.error(f"refusing the id {text[:80]!r} as a URL path segment", operation)
+        return quote(text, safe="")
 
     def check_body(self, body: Any, operation: str) -> None:
         """Vendors that report errors inside a 200 (Slack) override this."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -33,6 +34,7 @@ from ringfence.connectors._model import (
     DiscoveredPerson,
     PullResult,
 )
+from ringfence.core.errors import ValidationError
 
 
 class GitHubConnector(Connector):
@@ -47,6 +49,15 @@ class GitHubConnector(Connector):
     @property
     def org(self) -> str:
         return self.config.option("org")
+
+    @property
+    def _org(self) -> str:
+        """``/orgs/{org}``, the org escaped as a path segment (a configuration error if the
+        option could not be one organisation name)."""
+        org = self.org
+        if org in {".", ".."} or "/" in org or "\\" in org:
+            raise ValidationError(f"github: connector option 'org' {org!r} is not an org name")
+        return f"/orgs/{quote(org, safe='')}"
 
     def rate_limit_delay(self, response: httpx.Response) -> float | None:
         if response.status_code not in (403, 429):
@@ -90,7 +101,7 @@ class GitHubConnector(Connector):
             url = self.advance(seen, nxt, operation)
 
     def _logins(self, operation: str, params: dict[str, Any]) -> PullResult[str]:
-        pages = (p for p, _ in self._pages(f"/orgs/{self.org}/members", operation, params=params))
+        pages = (p for p, _ in self._pages(f"{self._org}/members", operation, params=params))
         return self.collect(operation, pages, lambda raw: req_str(raw, "login"))
 
     def people(self) -> PullResult[DiscoveredPerson]:
@@ -113,9 +124,7 @@ class GitHubConnector(Connector):
                 mfa_enabled=None if no_2fa.error else login not in lacking,
             )
 
-        result = self.collect(
-            op, (p for p, _ in self._pages(f"/orgs/{self.org}/members", op)), parse
-        )
+        result = self.collect(op, (p for p, _ in self._pages(f"{self._org}/members", op)), parse)
         result.error = result.error or admins.error
         return result
 
@@ -136,9 +145,7 @@ class GitHubConnector(Connector):
                 installed_at=parse_time(raw.get("created_at")),
             )
 
-        pages = (
-            p for p, _ in self._pages(f"/orgs/{self.org}/installations", op, key="installations")
-        )
+        pages = (p for p, _ in self._pages(f"{self._org}/installations", op, key="installations"))
         return self.collect(op, pages, parse)
 
     def grants(self) -> PullResult[DiscoveredGrant]:
@@ -162,7 +169,7 @@ class GitHubConnector(Connector):
                 handle={"credential_type": str(raw.get("credential_type", ""))},
             )
 
-        pages = (p for p, _ in self._pages(f"/orgs/{self.org}/credential-authorizations", op))
+        pages = (p for p, _ in self._pages(f"{self._org}/credential-authorizations", op))
         return self.collect(op, pages, parse)
 
     def audit_log(
@@ -173,15 +180,13 @@ class GitHubConnector(Connector):
         if since is not None:
             params["phrase"] = f"created:>={since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
         return self.run_audit(
-            op, self._pages(f"/orgs/{self.org}/audit-log", op, params=params), on_page, max_pages
+            op, self._pages(f"{self._org}/audit-log", op, params=params), on_page, max_pages
         )
 
     def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
-        self.request(
-            "DELETE",
-            f"/orgs/{self.org}/credential-authorizations/{grant.external_id}",
-            operation="remove credential authorization",
-        )
+        op = "remove credential authorization"
+        path = f"{self._org}/credential-authorizations/{self.path_id(grant.external_id, op)}"
+        self.request("DELETE", path, operation=op)
         return ActionResult(
             self.vendor, "revoke_grant", grant.external_id, True, "credential authorization removed"
         )
@@ -191,7 +196,7 @@ class GitHubConnector(Connector):
         client = self._client_for(self.config.base_url, ref) if ref else None
         self.request(
             "PUT",
-            f"/app/installations/{app.external_id}/suspended",
+            f"/app/installations/{self.path_id(app.external_id, 'suspend installation')}/suspended",
             operation="suspend installation",
             client=client,
         )
@@ -202,7 +207,7 @@ class GitHubConnector(Connector):
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         self.request(
             "DELETE",
-            f"/orgs/{self.org}/memberships/{person.login}",
+            f"{self._org}/memberships/{self.path_id(person.login, 'remove org membership')}",
             operation="remove org membership",
         )
         return ActionResult(

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -117,7 +116,9 @@ class GoogleWorkspaceConnector(Connector):
 
     def _tokens(self, user_key: str) -> Iterator[Page]:
         op = "list tokens"
-        resp = self.request("GET", f"{_DIR}/users/{quote(user_key)}/tokens", operation=op)
+        resp = self.request(
+            "GET", f"{_DIR}/users/{self.path_id(user_key, op)}/tokens", operation=op
+        )
         body = self.json_body(resp, op)
         if not isinstance(body, dict) or "kind" not in body:
             raise self.error("malformed response: expected an object with 'kind'", op)
@@ -166,15 +167,15 @@ class GoogleWorkspaceConnector(Connector):
         params: dict[str, Any] = {}
         if since is not None:
             params["startTime"] = since.isoformat().replace("+00:00", "Z")
-        path = f"/admin/reports/v1/activity/users/all/applications/{application}"
+        path = f"/admin/reports/v1/activity/users/all/applications/{self.path_id(application, op)}"
         return self.run_audit(op, self._pages(path, op, "items", params), on_page, max_pages)
 
     def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
         user = grant.handle.get("userKey") or grant.principal or ""
         client = grant.handle.get("clientId") or grant.client_id or ""
-        self.request(
-            "DELETE", f"{_DIR}/users/{quote(user)}/tokens/{quote(client)}", operation="delete token"
-        )
+        op = "delete token"
+        path = f"{_DIR}/users/{self.path_id(user, op)}/tokens/{self.path_id(client, op)}"
+        self.request("DELETE", path, operation=op)
         return ActionResult(
             self.vendor,
             "revoke_grant",
@@ -198,7 +199,7 @@ class GoogleWorkspaceConnector(Connector):
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         self.request(
             "PUT",
-            f"{_DIR}/users/{quote(person.login)}",
+            f"{_DIR}/users/{self.path_id(person.login, 'suspend user')}",
             json={"suspended": True},
             operation="suspend user",
         )

@@ -159,17 +159,16 @@ class Microsoft365Connector(Connector):
         )
 
     def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
+        op = "delete oauth2PermissionGrant"
         self.request(
-            "DELETE",
-            f"/oauth2PermissionGrants/{grant.external_id}",
-            operation="delete oauth2PermissionGrant",
+            "DELETE", f"/oauth2PermissionGrants/{self.path_id(grant.external_id, op)}", operation=op
         )
         return ActionResult(self.vendor, "revoke_grant", grant.external_id, True, "grant deleted")
 
     def suspend_app(self, app: DiscoveredApp) -> ActionResult:
         self.request(
             "PATCH",
-            f"/servicePrincipals/{app.external_id}",
+            f"/servicePrincipals/{self.path_id(app.external_id, 'disable servicePrincipal')}",
             json={"accountEnabled": False},
             operation="disable servicePrincipal",
         )
@@ -202,7 +201,7 @@ class Microsoft365Connector(Connector):
         body = self.json_body(
             self.request(
                 "POST",
-                f"/applications/{app['id']}/addPassword",
+                f"/applications/{self.path_id(app['id'], op)}/addPassword",
                 json={
                     "passwordCredential": {
                         "displayName": "ringfence rotation",
@@ -226,7 +225,7 @@ class Microsoft365Connector(Connector):
         body = self.json_body(
             self.request(
                 "GET",
-                f"/applications/{app_id}",
+                f"/applications/{self.path_id(app_id, op)}",
                 params={"$select": "id,passwordCredentials"},
                 operation=op,
             ),
@@ -241,22 +240,18 @@ class Microsoft365Connector(Connector):
                 continue
             self.request(
                 "POST",
-                f"/applications/{app_id}/removePassword",
+                f"/applications/{self.path_id(app_id, 'removePassword')}/removePassword",
                 json={"keyId": key},
                 operation="removePassword",
             )
             retired.append(key)
 
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
-        self.request(
-            "PATCH",
-            f"/users/{person.external_id}",
-            json={"accountEnabled": False},
-            operation="disable user",
-        )
+        user = f"/users/{self.path_id(person.external_id, 'disable user')}"
+        self.request("PATCH", user, json={"accountEnabled": False}, operation="disable user")
         self.request(
             "POST",
-            f"/users/{person.external_id}/revokeSignInSessions",
+            f"{user}/revokeSignInSessions",
             operation="revoke sign-in sessions",
         )
         return ActionResult(

@@ -87,9 +87,10 @@ class OktaConnector(Connector):
         def parse(raw: dict[str, Any]) -> DiscoveredPerson:
             uid = req_str(raw, "id")
             profile = raw["profile"]
-            factors = self.request("GET", f"/api/v1/users/{uid}/factors", operation="list factors")
+            user = f"/api/v1/users/{self.path_id(uid, op)}"
+            factors = self.request("GET", f"{user}/factors", operation="list factors")
             fl = split_page(self.json_body(factors, "list factors"), None, "list factors", self)
-            roles = self.request("GET", f"/api/v1/users/{uid}/roles", operation="list roles")
+            roles = self.request("GET", f"{user}/roles", operation="list roles")
             rl = split_page(self.json_body(roles, "list roles"), None, "list roles", self)
             name = f"{profile.get('firstName', '')} {profile.get('lastName', '')}".strip()
             return DiscoveredPerson(
@@ -126,7 +127,9 @@ class OktaConnector(Connector):
     def grants(self) -> PullResult[DiscoveredGrant]:
         """Consent grants per user (``/users/{id}/grants``), one Okta grant per scope."""
         users = self.collect(
-            "list users", self._pages("/api/v1/users", "list users"), lambda raw: req_str(raw, "id")
+            "list users",
+            self._pages("/api/v1/users", "list users"),
+            self._user_id,
         )
         apps = self.apps()
         names = {a.client_id: a.name for a in apps.items if a.client_id}
@@ -135,7 +138,7 @@ class OktaConnector(Connector):
         for uid in users.items:
             part = self.collect(
                 op,
-                self._pages(f"/api/v1/users/{uid}/grants", op),
+                self._pages(f"/api/v1/users/{self.path_id(uid, op)}/grants", op),
                 self._grant_parser(uid, names),
             )
             result.items.extend(part.items)
@@ -144,6 +147,13 @@ class OktaConnector(Connector):
                 result.error = part.error
                 break
         return result
+
+    def _user_id(self, raw: dict[str, Any]) -> str:
+        """A user's id, checked while the users are pulled: an id that cannot be a URL path
+        segment ends that pull as an error instead of escaping from the per-user loop."""
+        uid = req_str(raw, "id")
+        self.path_id(uid, "list users")
+        return uid
 
     def _grant_parser(
         self, uid: str, names: dict[str, str]
@@ -174,13 +184,15 @@ class OktaConnector(Connector):
 
     def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
         uid, gid = grant.handle.get("userId", grant.principal or ""), grant.external_id
-        self.request("DELETE", f"/api/v1/users/{uid}/grants/{gid}", operation="revoke grant")
+        op = "revoke grant"
+        path = f"/api/v1/users/{self.path_id(uid, op)}/grants/{self.path_id(gid, op)}"
+        self.request("DELETE", path, operation=op)
         return ActionResult(self.vendor, "revoke_grant", gid, True, f"revoked for user {uid}")
 
     def suspend_app(self, app: DiscoveredApp) -> ActionResult:
         self.request(
             "POST",
-            f"/api/v1/apps/{app.external_id}/lifecycle/deactivate",
+            f"/api/v1/apps/{self.path_id(app.external_id, 'deactivate app')}/lifecycle/deactivate",
             operation="deactivate app",
         )
         return ActionResult(self.vendor, "suspend_app", app.external_id, True, "app deactivated")
@@ -188,7 +200,8 @@ class OktaConnector(Connector):
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         self.request(
             "POST",
-            f"/api/v1/users/{person.external_id}/lifecycle/deactivate",
+            f"/api/v1/users/{self.path_id(person.external_id, 'deactivate user')}"
+            "/lifecycle/deactivate",
             operation="deactivate user",
         )
         return ActionResult(
@@ -210,11 +223,12 @@ class OktaConnector(Connector):
         """Okta keeps at most two client secrets per app: inactive ones are deleted first (an
         incident's old secret must go anyway), then a new one is generated."""
         aid = self.client_app(client_id)
-        base = f"/api/v1/apps/{aid}/credentials/secrets"
+        op = "generate client secret"
+        base = f"/api/v1/apps/{self.path_id(aid, op)}/credentials/secrets"
         for old in self._client_secrets(aid):
             if old.get("status") == "INACTIVE":
-                self.request("DELETE", f"{base}/{old['id']}", operation="delete client secret")
-        op = "generate client secret"
+                sid = self.path_id(old.get("id", ""), "delete client secret")
+                self.request("DELETE", f"{base}/{sid}", operation="delete client secret")
         try:
             resp = self.request("POST", base, json={}, operation=op, idempotent=False)
         except ConnectorError as exc:
@@ -237,22 +251,27 @@ class OktaConnector(Connector):
     def retire_client_secrets(self, app_id: str, keep: str, retired: list[str]) -> None:
         """Deactivate, then delete, every secret of the app but ``keep`` (Okta refuses to
         delete an active one)."""
-        base = f"/api/v1/apps/{app_id}/credentials/secrets"
+        op = "delete client secret"
+        base = f"/api/v1/apps/{self.path_id(app_id, op)}/credentials/secrets"
         for old in self._client_secrets(app_id):
             sid = str(old.get("id"))
             if sid == keep:
                 continue
+            seg = self.path_id(sid, op)
             if old.get("status") == "ACTIVE":
                 self.request(
-                    "POST", f"{base}/{sid}/lifecycle/deactivate", operation="deactivate secret"
+                    "POST", f"{base}/{seg}/lifecycle/deactivate", operation="deactivate secret"
                 )
-            self.request("DELETE", f"{base}/{sid}", operation="delete client secret")
+            self.request("DELETE", f"{base}/{seg}", operation=op)
             retired.append(sid)
 
     def _client_secrets(self, app_id: str) -> list[dict[str, Any]]:
         op = "list client secrets"
         body = self.json_body(
-            self.request("GET", f"/api/v1/apps/{app_id}/credentials/secrets", operation=op), op
+            self.request(
+                "GET", f"/api/v1/apps/{self.path_id(app_id, op)}/credentials/secrets", operation=op
+            ),
+            op,
         )
         if not isinstance(body, list) or not all(isinstance(x, dict) for x in body):
             raise self.error("malformed response: expected a list of secrets", op)

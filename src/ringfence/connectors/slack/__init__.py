@@ -226,7 +226,7 @@ class SlackConnector(Connector):
         client = self._client_for(base)
         self.request(
             "DELETE",
-            f"/Users/{person.external_id}",
+            f"/Users/{self.path_id(person.external_id, 'SCIM deactivate user')}",
             operation="SCIM deactivate user",
             client=client,
         )
