@@ -157,8 +157,12 @@ def test_audit_verify_names_the_tampered_record(
     for i in range(3):
         monkeypatch.setenv("V", f"value-{i}")
         run(["vault", "put", f"s{i}", "--from-env", "V", "--data-dir", str(data)], capsys)
-    code, out, _ = run(["audit", "verify", "--data-dir", str(data)], capsys)
+    code, out, err = run(["audit", "verify", "--data-dir", str(data)], capsys)
     assert code == 0 and "intact: 3 records" in out
+    # No anchor yet: the operator is told that a cut-off tail would not show.
+    assert "without an anchor" in err and "ringfence audit anchor" in err
+    code, out, _ = run(["audit", "verify", "--data-dir", str(data), "-o", "json"], capsys)
+    assert json.loads(out)["tail_checked"] is False
     engine = create_engine(f"sqlite:///{data / 'ringfence.db'}")
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2"))

@@ -48,6 +48,8 @@ def verify(
                 "records": result.records,
                 "head": result.head,
                 "anchors_checked": len(marks),
+                # without an anchor a cut-off tail (the newest records deleted) looks intact
+                "tail_checked": bool(marks),
                 "problems": [p.__dict__ for p in result.problems],
             }
         )
@@ -56,6 +58,15 @@ def verify(
             f"audit chain intact: {result.records} records, head {result.head[:16]}"
             + (f", {len(marks)} anchor(s) match" if marks else ", no anchors to check")
         )
+        if not marks:
+            err_console.print(
+                "[bold yellow]note:[/] without an anchor, deleting the newest records leaves a "
+                "chain that still verifies: run `ringfence audit anchor` after changes and keep "
+                "the anchor file (or the audit_anchor log events) off this machine — "
+                "`ringfence serve` anchors on its own",
+                highlight=False,
+                soft_wrap=True,
+            )
     else:
         for p in result.problems:
             err_console.print(f"[bold red]record {p.seq}[/] ({p.record_id}): {p.problem}")
