@@ -17,6 +17,9 @@ Standalone (not a test): ``.venv/bin/python bench/bench_gateway.py [--duration 1
      with the number of connections sized to reach ~50 % of the measured maximum (the
      achieved share is printed); the direct upstream is measured with the same pacing for
      the reference p99
+  6. gateway-full and direct with one paced connection: isolated requests, each finding the
+     gateway idle — the cold case, with no queueing (the workers' idle CPU is taken out of
+     the gateway's CPU per request)
 - prints throughput, p50/p99 and the ratios to nginx.
 
 Options: ``--server serve|uvicorn-stock|granian-asgi`` (default: ``ringfence gateway serve``,
@@ -554,6 +557,36 @@ def main() -> int:
                 delay_ms=HALF_DELAY_MS,
             )
         )
+        # Isolated requests: one connection with the same pauses, so each request finds the
+        # gateway idle (the cold case: every cost of waking from idle, no queueing at all).
+        # At ~160 req/s the workers' periodic work (policy polls, heartbeats, flushes: their
+        # CPU while idle, measured just before) is a visible share: it is taken out.
+        idle0, t0 = tree_cpu_seconds(gw_pid), time.perf_counter()
+        time.sleep(3)
+        idle_rate = (tree_cpu_seconds(gw_pid) - idle0) / (time.perf_counter() - t0)
+        lone = measured(
+            "gateway full, isolated (c1)",
+            f"http://127.0.0.1:{gw_port}/full/items",
+            duration=d,
+            connections=1,
+            workdir=work,
+            headers=full_headers,
+            body=body_4k(),
+            delay_ms=HALF_DELAY_MS,
+        )
+        if lone.cpu_us is not None and lone.rps:
+            lone.cpu_us = max(0.0, lone.cpu_us - idle_rate / lone.rps * 1e6)
+        results.append(lone)
+        results.append(
+            run_wrk(
+                "direct, isolated (c1)",
+                f"http://127.0.0.1:{up_port}/v1/items",
+                duration=d,
+                connections=1,
+                workdir=work,
+                delay_ms=HALF_DELAY_MS,
+            )
+        )
         _report(results, args, redis_ok, work, idle)
         if args.trace:
             gateway = procs.pop()
@@ -747,6 +780,20 @@ def _report(
             f"{half.cpu_us / full.cpu_us:.2f}; this machine's idle penalty (a fixed Python "
             f"workload, CPU per unit with 2 ms sleeps between units / back to back, measured "
             f"before the scenarios) = {idle[1] / idle[0]:.2f} ({idle[1]:.0f} / {idle[0]:.0f} us)"
+        )
+    lone = next((r for r in results if r.name.startswith("gateway full, isolated")), None)
+    dlone = next((r for r in results if r.name.startswith("direct, isolated")), None)
+    if lone is not None and dlone is not None:
+        print(
+            f"isolated requests (1 connection, 0-{2 * HALF_DELAY_MS} ms pauses): added p99 = "
+            f"{lone.p99_ms - dlone.p99_ms:.2f} ms ({lone.p99_ms:.2f} - {dlone.p99_ms:.2f}), p50 "
+            f"{lone.p50_ms:.2f} ms"
+            + (
+                f"; gateway CPU {lone.cpu_us:.0f} us/request (idle workers' own CPU taken out) "
+                f"= {lone.cpu_us / full.cpu_us:.2f}x its full-load figure"
+                if lone.cpu_us and full.cpu_us
+                else ""
+            )
         )
     audit = work / "audit.jsonl"
     reasons: dict[str, int] = {}
