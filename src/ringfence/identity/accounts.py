@@ -58,6 +58,9 @@ _KEYED = "k1:"  # recovery-code digests keyed by a vault secret (vs the older pl
 _RECOVERY_KEY = "identity/recovery-code-key"
 MIN_PASSWORD = 12
 RECOVERY_CODES = 10
+# SSO usernames taken from a name the IdP did not verify and that looks like an email carry
+# this prefix (they never occupy the email namespace); local usernames may not use it.
+UNVERIFIED_PREFIX = "sso:"
 _ISSUER = "Ringfence"
 
 
@@ -167,6 +170,10 @@ class Accounts:
         username = username.strip().lower()
         if not username or len(username) > 320 or any(c.isspace() for c in username):
             raise ValidationError("username must be 1-320 characters without spaces")
+        if username.startswith(UNVERIFIED_PREFIX):
+            raise ValidationError(
+                f"usernames starting with {UNVERIFIED_PREFIX!r} are reserved for SSO sign-ins"
+            )
         wanted = check_roles(roles)
         hashed = self._hash_password(password) if password is not None else None
         with self._store.session() as s:
@@ -175,9 +182,13 @@ class Accounts:
             person_id = None
             email = person_email or (username if "@" in username else None)
             if email:
-                person_id = s.scalar(select(Person.id).where(Person.email == email.lower()))
+                email = email.strip().lower()
+                person_id = s.scalar(select(Person.id).where(Person.email == email))
             user = ConsoleUser(
                 username=username,
+                username_source="local",
+                person_email=email,
+                sso_names=[],
                 password_hash=hashed,
                 roles=wanted,
                 person_id=person_id,

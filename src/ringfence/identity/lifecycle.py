@@ -128,18 +128,23 @@ def deactivate_person(
 
 
 def link_console_users(session: Session, person: Person, *, actor: str, clock: Clock) -> int:
-    """Link console users not yet linked to a person whose username is the person's email.
+    """Link console users not yet linked to a person whose email they were declared with.
 
     A console user is linked when it is created after the person, or at an SSO sign-in; one
     created first (the usual roll-out: the console before SCIM) stayed unlinked, so
-    deprovisioning the person left its tokens and password working. Called when SCIM creates
-    or adopts a person and again at deactivation."""
+    deprovisioning the person left its tokens and password working. Only ``person_email``
+    counts — an email from a trusted source (an administrator, or one the IdP verified) —
+    never the username of an SSO user, which may be a ``preferred_username`` the user chose
+    (linking grants the person's integrations). Called when SCIM creates, adopts or updates
+    a person and at deactivation."""
     email = (person.email or "").strip().lower()
     if not email or "@" not in email:
         return 0
     linked = 0
     for user in session.scalars(
-        select(ConsoleUser).where(ConsoleUser.person_id.is_(None), ConsoleUser.username == email)
+        select(ConsoleUser).where(
+            ConsoleUser.person_id.is_(None), ConsoleUser.person_email == email
+        )
     ):
         user.person_id = person.id
         linked += 1
@@ -149,7 +154,7 @@ def link_console_users(session: Session, person: Person, *, actor: str, clock: C
             action="user.link_person",
             entity_type="console_user",
             entity_id=user.id,
-            after={"person_id": person.id, "by": "email"},
+            after={"person_id": person.id, "by": "person_email"},
             clock=clock,
         )
     if linked:

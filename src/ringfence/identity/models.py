@@ -86,6 +86,18 @@ class ConsoleUser(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
     sso_subject: Mapped[str | None] = mapped_column(String(400), unique=True)
+    # How ``username`` was obtained: "local" (an administrator chose it), "sso_email" (an
+    # email the IdP verified), "sso_name" (preferred_username or sub: chosen by the user at
+    # some IdPs, never an identity) or "sso_legacy" (signed in before this was recorded).
+    username_source: Mapped[str] = mapped_column(String(20), default="local")
+    # The email of the person this account belongs to, from a trusted source only: an
+    # administrator (the username or ``person_email``) or an email the IdP verified. The
+    # only email the lifecycle links on; kept when no person has it yet.
+    person_email: Mapped[str | None] = mapped_column(String(320), index=True)
+    # Names the IdP sent without vouching for them (unverified email, preferred_username):
+    # a SCIM deprovisioning of a person with one of these names disables the account, but
+    # they never link it to a person (linking grants the person's integrations).
+    sso_names: Mapped[list[str]] = mapped_column(JSONType, default=list)
     totp_ref: Mapped[str | None] = mapped_column(String(200))
     totp_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_last_step: Mapped[int | None] = mapped_column(Integer)

@@ -35,6 +35,7 @@ from ringfence.core.errors import (
     PermissionDeniedError,
     UnavailableError,
 )
+from ringfence.identity.accounts import UNVERIFIED_PREFIX
 from ringfence.identity.models import ConsoleUser, OidcLoginState
 from ringfence.identity.roles import check_roles
 from ringfence.identity.settings import IdentitySettings
@@ -48,6 +49,32 @@ STATE_TTL = timedelta(minutes=10)
 _STATE_KEY = "identity/oidc-state-key"
 _MFA_AMR = frozenset({"mfa", "otp", "hwk", "swk", "fido", "sc", "face", "fpt"})
 _LEEWAY = 60
+
+
+SOURCE_SSO_EMAIL = "sso_email"
+SOURCE_SSO_NAME = "sso_name"
+
+
+def _unverified_username(claims: dict[str, Any]) -> str:
+    """The username of an SSO user whose email the IdP did not verify.
+
+    ``preferred_username`` (or ``sub``) may be chosen by the user at some IdPs, so a name
+    that looks like an email address is kept behind the ``sso:`` prefix: it never occupies
+    the email namespace (a colleague's address, linked later by SCIM or taken by her own
+    verified sign-in) and never reads as that colleague in the audit log."""
+    name = str(claims.get("preferred_username") or claims["sub"]).strip().lower()
+    return f"{UNVERIFIED_PREFIX}{name}" if "@" in name else name
+
+
+def _unverified_names(claims: dict[str, Any]) -> list[str]:
+    """Names the IdP sent: used to reach the account at a SCIM deprovisioning, never to
+    link it to a person."""
+    found = []
+    for claim in ("email", "preferred_username", "upn"):
+        value = claims.get(claim)
+        if isinstance(value, str) and value.strip():
+            found.append(value.strip().lower()[:320])
+    return sorted(set(found))
 
 
 def _b64(data: bytes) -> str:
@@ -267,8 +294,17 @@ class OidcRelyingParty:
         # their email without verification ("nOAuth"); without the claim, trust it only if
         # an administrator has said this IdP's emails are always verified.
         verified = claims.get("email_verified", not self._settings.oidc_require_email_verified)
-        email = claims.get("email") if verified is True or verified == "true" else None
-        username = str(email or claims.get("preferred_username") or claims["sub"]).lower()
+        raw_email = claims.get("email")
+        email = (
+            str(raw_email).strip().lower()
+            if isinstance(raw_email, str) and (verified is True or verified == "true")
+            else None
+        )
+        if email:
+            username, source = email, SOURCE_SSO_EMAIL
+        else:
+            username, source = _unverified_username(claims), SOURCE_SSO_NAME
+        names = _unverified_names(claims)
         amr = claims.get("amr") or []
         idp_mfa = bool(set(amr if isinstance(amr, list) else []) & _MFA_AMR)
         now = self._clock.now()
@@ -284,7 +320,9 @@ class OidcRelyingParty:
                         code="sso_conflict",
                     )
             if user is None:
-                user = ConsoleUser(username=username, created_at=now)
+                user = ConsoleUser(
+                    username=username, username_source=source, created_at=now, sso_names=[]
+                )
                 s.add(user)
             if user.disabled_at is not None:
                 raise AuthenticationError("this account is disabled", code="disabled")
@@ -292,12 +330,19 @@ class OidcRelyingParty:
             user.sso_subject = subject
             user.roles = roles  # the IdP is authoritative for SSO users' roles
             user.updated_at = now
-            if email and user.person_id is None:
-                user.person_id = s.scalar(select(Person.id).where(Person.email == str(email)))
+            user.sso_names = names
+            if email:
+                # The verified email is the one the lifecycle links on (now, or when SCIM
+                # provisions the person later); an unverified one never is.
+                user.person_email = email
+                if user.username == email and user.username_source == "sso_legacy":
+                    user.username_source = SOURCE_SSO_EMAIL
+                if user.person_id is None:
+                    user.person_id = s.scalar(select(Person.id).where(Person.email == email))
             s.flush()
             audit.append(
                 s,
-                actor=f"user:{username}",
+                actor=f"user:{user.username}",
                 action="session.sso",
                 entity_type="console_user",
                 entity_id=user.id,
