@@ -240,6 +240,8 @@ class AccessReviews:
                         "status": integ.status.value,
                         "owner": owner_email,
                         "granted_scopes": item.granted_scopes,
+                        # what it holds now; a reduce may keep only scopes in both lists
+                        "current_scopes": sorted(integ.scopes),
                         "used_scopes": item.used_scopes,
                         "unused_scopes": sorted(set(item.granted_scopes) - set(item.used_scopes)),
                         "used_source": item.used_source,
@@ -290,7 +292,9 @@ class AccessReviews:
             campaign = self._campaign(s, ref)
             if campaign.status != "open":
                 raise ConflictError(f"campaign {campaign.name!r} is closed")
-            item = s.get(ReviewItem, item_id)
+            # Row locks (PostgreSQL; SQLite serialises writers): a concurrent scope change or
+            # decision must not slip between the checks below and the write.
+            item = s.scalar(select(ReviewItem).where(ReviewItem.id == item_id).with_for_update())
             if item is None or item.campaign_id != campaign.id:
                 raise NotFoundError(f"no item {item_id!r} in campaign {campaign.name!r}")
             if item.decision is not None:
@@ -298,7 +302,9 @@ class AccessReviews:
                 raise ConflictError(
                     f"this item was decided already ({item.decision} by {item.decided_by})"
                 )
-            integ = s.get(Integration, item.integration_id)
+            integ = s.scalar(
+                select(Integration).where(Integration.id == item.integration_id).with_for_update()
+            )
             if integ is None:
                 raise NotFoundError("the integration of this item no longer exists")
             # Checked against the owner now: whoever owned it when the campaign started may
@@ -315,6 +321,17 @@ class AccessReviews:
                 if extra:
                     raise ValidationError(
                         f"kept_scopes must be granted scopes; not: {sorted(extra)}"
+                    )
+                # The snapshot is what the campaign reviewed, not what the integration holds
+                # now: a scope removed since (by an analyst, another campaign, `apply`) must
+                # not come back through a "reduce".
+                removed = set(kept) - set(integ.scopes)
+                if removed:
+                    raise ConflictError(
+                        f"kept_scopes {sorted(removed)} were removed from {integ.name!r} after "
+                        f"the campaign started; it now holds {sorted(integ.scopes)}: keep a "
+                        "subset of those",
+                        code="scope_no_longer_granted",
                     )
                 integ.scopes = kept
             elif decision == "revoke":
