@@ -109,6 +109,8 @@ class ConnectorConfig:
             raise ValidationError(f"{self.vendor}: page_size must be 1..1000")
         if self.max_retries < 0:
             raise ValidationError(f"{self.vendor}: max_retries must be >= 0")
+        if self.max_pages < 1:
+            raise ValidationError(f"{self.vendor}: max_pages must be >= 1")
 
     def option(self, name: str, default: str | None = None) -> str:
         value = self.options.get(name, default)
@@ -408,7 +410,7 @@ class Connector:
             return None
         if nxt in seen:
             raise self.error("malformed response: pagination repeats a previous page", operation)
-        if len(seen) >= self.config.max_pages:
+        if len(seen) + 1 >= self.config.max_pages:  # the first page needed no link
             raise self.error(f"more than {self.config.max_pages} pages; stopping", operation)
         seen.add(nxt)
         return nxt

@@ -112,8 +112,12 @@ class SlackConnector(Connector):
         return self.collect(op, (p for p, _ in self._cursor_pages(op, op, "approved_apps")), parse)
 
     def _log_pages(self) -> Iterator[Page]:
+        """Pages 1..N of ``team.integrationLogs``, N never above what the first page said: a
+        server whose ``paging.pages`` keeps growing, or that answers an empty page, cannot keep
+        the pull going, and ``max_pages`` bounds it like every other listing."""
         op = "team.integrationLogs"
-        page = 1
+        page, last = 1, None
+        seen: set[str] = set()
         while True:
             resp = self.request(
                 "GET",
@@ -124,11 +128,14 @@ class SlackConnector(Connector):
             body = self.json_body(resp, op)
             logs = split_page(body, "logs", op, self)
             paging = body.get("paging")
-            if not isinstance(paging, dict) or not isinstance(paging.get("pages"), int):
+            pages = paging.get("pages") if isinstance(paging, dict) else None
+            if not isinstance(pages, int) or isinstance(pages, bool):
                 raise self.error("malformed response: paging.pages missing", op)
+            last = pages if last is None else min(last, pages)
             yield logs
-            if page >= paging["pages"]:
+            if not logs or page >= last:
                 return
+            self.advance(seen, str(page + 1), op)  # max_pages, as for every listing
             page += 1
 
     def grants(self) -> PullResult[DiscoveredGrant]:
