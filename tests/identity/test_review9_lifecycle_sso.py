@@ -3,12 +3,18 @@ for, and deprovisioning reaches SSO accounts that are not linked."""
 
 from __future__ import annotations
 
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ringfence.core.errors import ValidationError
+from ringfence.identity.accounts import Accounts
 from ringfence.identity.models import ConsoleUser
+from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
-from tests.identity.oidc_provider import LoopbackOidcProvider
+from tests.identity.oidc_provider import OMIT, LoopbackOidcProvider
 from tests.identity.test_oidc import _to_callback, provider, sso_app, web  # noqa: F401
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -81,3 +87,114 @@ def test_a_verified_sso_user_signing_in_before_scim_is_linked_when_scim_provisio
     )
     assert created.status_code == 201, created.text
     assert _user(runtime, "carol", provider).person_id == created.json()["id"]
+
+
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def _set_active(scim: TestClient, uid: str, value: object) -> None:
+    op = {"op": "Replace", "path": "active", "value": value}
+    resp = scim.patch(f"/scim/v2/Users/{uid}", json={"schemas": [PATCH], "Operations": [op]})
+    assert resp.status_code == 200, resp.text
+
+
+def _accounts(runtime: Runtime) -> Accounts:
+    cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return Accounts(runtime.store, runtime.vault, runtime.clock, IdentitySettings(), cheap)
+
+
+def test_a_declared_person_email_is_kept_until_scim_provisions_the_person(
+    app: FastAPI, runtime: Runtime, scim: TestClient
+) -> None:
+    """Finding 2: person_email naming no person yet was dropped (person_id None), so the SCIM
+    deactivation of bob.smith left bsmith's session, token and password working."""
+    accounts = _accounts(runtime)
+    app.state.password_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    user = accounts.create_user(
+        "bsmith",
+        roles=["security-analyst"],
+        password="correct horse battery",
+        person_email="Bob.Smith@example.com",
+    )
+    assert user.person_id is None and user.person_email == "bob.smith@example.com"
+    pat = accounts.issue_token(user.id, "ci", ["read"], 30, actor="test")
+    created = scim.post(
+        "/scim/v2/Users",
+        json={
+            "schemas": [USER],
+            "userName": "bob.smith@example.com",
+            "emails": [{"value": "bob.smith@example.com", "primary": True}],
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert accounts.get_user("bsmith").person_id == created.json()["id"]
+    _set_active(scim, created.json()["id"], False)
+    assert accounts.get_user("bsmith").disabled_at is not None
+    with TestClient(app, base_url="https://rf.example") as web:
+        bearer = {"Authorization": f"Bearer {pat.token.get_secret_value()}"}
+        assert web.get("/api/v1/integrations", headers=bearer).status_code == 401
+        login = {"username": "bsmith", "password": "correct horse battery"}
+        assert web.post("/auth/login", json=login).status_code == 401
+
+
+@pytest.mark.parametrize("bad", ["bob", "bob@", "@example.com", "bob smith@example.com", "a@b"])
+def test_a_person_email_that_is_not_an_email_is_refused(runtime: Runtime, bad: str) -> None:
+    with pytest.raises(ValidationError):
+        _accounts(runtime).create_user("bsmith", roles=["auditor"], person_email=bad)
+
+
+def test_entra_defaults_scim_deprovisioning_reaches_the_unlinked_sso_user(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime, scim: TestClient
+) -> None:
+    """Finding 2 (Entra's defaults): no email_verified claim, preferred_username = UPN =
+    SCIM userName, SCIM emails = the work mail. The SSO user is not linked (nothing
+    verified), but the SCIM deactivation disables it and revokes its sessions and tokens;
+    the reactivation gives the account back."""
+    upn, mail = "jdoe@corp.example", "john.doe@example.com"
+    provider.claims = {
+        "sub": "entra-pairwise-sub",
+        "email": mail,
+        "email_verified": OMIT,
+        "preferred_username": upn,
+        "groups": ["rf-analysts"],
+        "amr": ["pwd", "mfa"],
+    }
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    minted = web.post(
+        "/api/v1/identity/me/tokens", json={"name": "t", "scopes": ["read"], "ttl_days": 365}
+    )
+    assert minted.status_code == 201, minted.text
+    created = scim.post(
+        "/scim/v2/Users",
+        json={
+            "schemas": [USER],
+            "userName": upn,
+            "emails": [{"type": "work", "value": mail, "primary": True}],
+            "active": True,
+        },
+    )
+    assert created.status_code == 201, created.text
+    assert _user(runtime, "entra-pairwise-sub", provider).person_id is None  # never linked
+    _set_active(scim, created.json()["id"], "False")
+    assert _user(runtime, "entra-pairwise-sub", provider).disabled_at is not None
+    assert web.get("/api/v1/identity/me").status_code == 401
+    bearer = {"Authorization": f"Bearer {minted.json()['token']}"}
+    web.cookies.clear()
+    assert web.get("/api/v1/integrations", headers=bearer).status_code == 401
+    _set_active(scim, created.json()["id"], True)
+    assert _user(runtime, "entra-pairwise-sub", provider).disabled_at is None
+
+
+def test_the_idps_stable_user_id_links_sso_user_and_scim_person(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime, scim: TestClient
+) -> None:
+    """Okta sends its user id as both the ID token's sub and SCIM externalId."""
+    provider.claims = {"sub": "00u-dave", "email": OMIT, "groups": ["rf-analysts"]}
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    created = scim.post(
+        "/scim/v2/Users",
+        json={"schemas": [USER], "userName": "dave@example.com", "externalId": "00u-dave"},
+    )
+    assert created.status_code == 201, created.text
+    assert _user(runtime, "00u-dave", provider).person_id == created.json()["id"]

@@ -92,6 +92,15 @@ def _unlocked(column: Any, now: datetime) -> Any:
     return or_(column.is_(None), column <= now)
 
 
+def _looks_like_email(value: str) -> bool:
+    local, at, domain = value.rpartition("@")
+    return (
+        bool(at and local and "." in domain.strip("."))
+        and len(value) <= 320
+        and not any(c.isspace() or ord(c) < 32 for c in value)
+    )
+
+
 def csrf_for(session_token: str) -> str:
     """The CSRF token bound to a session (double-submit, derived: nothing extra stored)."""
     return hmac.new(session_token.encode(), b"ringfence-csrf", hashlib.sha256).hexdigest()
@@ -183,6 +192,10 @@ class Accounts:
             email = person_email or (username if "@" in username else None)
             if email:
                 email = email.strip().lower()
+                if person_email is not None and not _looks_like_email(email):
+                    raise ValidationError(
+                        f"person_email {person_email!r} is not an email address (name@domain)"
+                    )
                 person_id = s.scalar(select(Person.id).where(Person.email == email))
             user = ConsoleUser(
                 username=username,

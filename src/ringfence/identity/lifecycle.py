@@ -24,6 +24,7 @@ from ringfence.identity.models import (
     PersonalToken,
     ReviewCampaign,
     ReviewItem,
+    ScimUser,
 )
 from ringfence.store import audit
 from ringfence.store.models import Integration, IntegrationStatus, Person
@@ -122,7 +123,7 @@ def deactivate_person(
                 clock=clock,
             )
     link_console_users(session, person, actor=actor, clock=clock)
-    tokens, sessions = revoke_credentials_of_person(session, person.id, actor=actor, clock=clock)
+    tokens, sessions = revoke_credentials_of_person(session, person, actor=actor, clock=clock)
     report.tokens_revoked, report.sessions_revoked = tokens, sessions
     return report
 
@@ -138,14 +139,27 @@ def link_console_users(session: Session, person: Person, *, actor: str, clock: C
     (linking grants the person's integrations). Called when SCIM creates, adopts or updates
     a person and at deactivation."""
     email = (person.email or "").strip().lower()
-    if not email or "@" not in email:
-        return 0
+    found: list[tuple[ConsoleUser, str]] = []
+    if email and "@" in email:
+        found += [
+            (user, "person_email")
+            for user in session.scalars(
+                select(ConsoleUser).where(
+                    ConsoleUser.person_id.is_(None), ConsoleUser.person_email == email
+                )
+            )
+        ]
+    if person.external_id and session.get(ScimUser, person.id) is not None:
+        # The IdP's own stable id: SCIM externalId is the IdP's user id (Okta), which is
+        # also the ID token's sub. Only for people the IdP provisioned (an inventory
+        # person's external_id is typed by people).
+        found += [
+            (user, "sso_subject")
+            for user in _unlinked_sso_users(session)
+            if _sub_of(user) == person.external_id and all(u is not user for u, _ in found)
+        ]
     linked = 0
-    for user in session.scalars(
-        select(ConsoleUser).where(
-            ConsoleUser.person_id.is_(None), ConsoleUser.person_email == email
-        )
-    ):
+    for user, how in found:
         user.person_id = person.id
         linked += 1
         audit.append(
@@ -154,7 +168,7 @@ def link_console_users(session: Session, person: Person, *, actor: str, clock: C
             action="user.link_person",
             entity_type="console_user",
             entity_id=user.id,
-            after={"person_id": person.id, "by": "person_email"},
+            after={"person_id": person.id, "by": how},
             clock=clock,
         )
     if linked:
@@ -162,15 +176,45 @@ def link_console_users(session: Session, person: Person, *, actor: str, clock: C
     return linked
 
 
+def _unlinked_sso_users(session: Session) -> list[ConsoleUser]:
+    return list(
+        session.scalars(
+            select(ConsoleUser).where(
+                ConsoleUser.person_id.is_(None), ConsoleUser.sso_subject.is_not(None)
+            )
+        )
+    )
+
+
+def _sub_of(user: ConsoleUser) -> str:
+    return (user.sso_subject or "").rpartition("|")[2]
+
+
+def users_of_person(session: Session, person: Person) -> list[ConsoleUser]:
+    """Console users a deprovisioning of ``person`` reaches: those linked to the person and,
+    for a person the IdP provisioned by SCIM, unlinked SSO users the same IdP named with the
+    person's email or SCIM userName (e.g. Entra: no verified email, preferred_username = UPN
+    = SCIM userName). Those names are not verified, so they only ever take access away
+    (disable, revoke) and give it back on reactivation — they never link (which would grant
+    the person's integrations)."""
+    users = list(session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person.id)))
+    scim = session.get(ScimUser, person.id)
+    if scim is not None:
+        names = {(person.email or "").strip().lower(), scim.user_name_key}
+        names.discard("")
+        users += [u for u in _unlinked_sso_users(session) if names & set(u.sso_names or [])]
+    return users
+
+
 def revoke_credentials_of_person(
-    session: Session, person_id: str, *, actor: str, clock: Clock
+    session: Session, person: Person, *, actor: str, clock: Clock
 ) -> tuple[int, int]:
-    """Revoke personal tokens and sessions of every console user linked to the person, and
-    disable those users (reason ``deprovisioned``: a reactivation lifts only that)."""
+    """Revoke personal tokens and sessions of every console user the person's deprovisioning
+    reaches, and disable those users (reason ``deprovisioned``: a reactivation lifts only
+    that)."""
     now = clock.now()
     tokens = sessions = 0
-    users = session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person_id)).all()
-    for user in users:
+    for user in users_of_person(session, person):
         for tok in session.scalars(
             select(PersonalToken).where(
                 PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
@@ -197,6 +241,7 @@ def revoke_credentials_of_person(
                 "tokens_revoked": tokens,
                 "sessions_revoked": sessions,
                 "reason": user.disabled_reason,
+                "person_id": person.id,
             },
             clock=clock,
         )
@@ -218,7 +263,7 @@ def reactivate_person(session: Session, person: Person, *, actor: str, clock: Cl
             after={"active": True},
             clock=clock,
         )
-    for user in session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person.id)):
+    for user in users_of_person(session, person):
         # Only what deprovisioning did is undone: an account an administrator disabled stays
         # disabled until an administrator enables it.
         if user.disabled_at is not None and user.disabled_reason == DISABLED_DEPROVISIONED:

@@ -36,7 +36,7 @@ from ringfence.core.errors import (
     UnavailableError,
 )
 from ringfence.identity.accounts import UNVERIFIED_PREFIX
-from ringfence.identity.models import ConsoleUser, OidcLoginState
+from ringfence.identity.models import ConsoleUser, OidcLoginState, ScimUser
 from ringfence.identity.roles import check_roles
 from ringfence.identity.settings import IdentitySettings
 from ringfence.store import audit
@@ -334,11 +334,20 @@ class OidcRelyingParty:
             if email:
                 # The verified email is the one the lifecycle links on (now, or when SCIM
                 # provisions the person later); an unverified one never is.
-                user.person_email = email
+                if user.person_email is None or user.username_source != "local":
+                    user.person_email = email  # an administrator's declaration stays
                 if user.username == email and user.username_source == "sso_legacy":
                     user.username_source = SOURCE_SSO_EMAIL
                 if user.person_id is None:
                     user.person_id = s.scalar(select(Person.id).where(Person.email == email))
+            if user.person_id is None:
+                # The IdP's stable user id: a person the IdP provisioned by SCIM with this
+                # externalId (Okta sends its user id as both) is this user.
+                user.person_id = s.scalar(
+                    select(Person.id)
+                    .join(ScimUser, ScimUser.id == Person.id)
+                    .where(Person.external_id == str(claims["sub"]))
+                )
             s.flush()
             audit.append(
                 s,

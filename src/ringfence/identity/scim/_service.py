@@ -323,9 +323,6 @@ class ScimService:
             with self._store.session() as s:
                 person, row = self._adopt_or_create_person(s, user)
                 self._write_user(s, row, person, user, actor, created=True)
-                # console users created before the person are linked now, so that
-                # deprovisioning this person reaches them (deactivation links again)
-                lifecycle.link_console_users(s, person, actor=actor, clock=self._clock)
                 s.flush()
                 return self._user_payload(s, row, person, base)
         except SAIntegrityError:
@@ -397,6 +394,9 @@ class ScimService:
         row.updated_at = now
         row.service_account = (user.user_type or "").strip().lower() in _SERVICE_ACCOUNT_TYPES
         s.flush()
+        # Console users created before the person (or declared with its new email) are
+        # linked now, so that deprovisioning this person reaches them.
+        lifecycle.link_console_users(s, person, actor=actor, clock=self._clock)
         active = user.active is not False
         audit.append(
             s,
