@@ -45,6 +45,10 @@ T = TypeVar("T")
 Page = list[dict[str, Any]]
 AuditCallback = Callable[[Page], None]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Deepest JSON nesting accepted from a vendor (their records nest a handful of levels). A
+# deeper body is a malformed response: parsing it could raise RecursionError, and what reads
+# the records afterwards (repr, the audit hand-over's orjson) has limits of its own.
+MAX_JSON_DEPTH = 128
 
 
 class SecretSource(Protocol):
@@ -71,6 +75,30 @@ def resolve_credential(ref: str, secrets: SecretSource | None) -> str:
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class JSONTooDeep(ValueError):
+    """A JSON body nested deeper than ``MAX_JSON_DEPTH``."""
+
+
+def load_json(response: httpx.Response) -> Any:
+    """``response.json()``, with a body nested deeper than ``MAX_JSON_DEPTH`` (or so deep the
+    parser runs out of stack) raised as ``JSONTooDeep``, a ValueError like any other
+    unparsable body."""
+    try:
+        body = response.json()
+    except RecursionError:
+        raise JSONTooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep") from None
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:  # iterative: the check itself must not recurse
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > MAX_JSON_DEPTH:
+                raise JSONTooDeep(f"nested more than {MAX_JSON_DEPTH} levels deep")
+            stack.extend((v, depth + 1) for v in value if isinstance(v, dict | list))
+    return body
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -220,7 +248,7 @@ class Connector:
     def error_detail(self, response: httpx.Response) -> str:
         """A short vendor error description from the body (vendor error shapes differ)."""
         try:
-            body = response.json()
+            body = load_json(response)
         except ValueError:
             return response.text[:200]
         if isinstance(body, dict):
@@ -396,7 +424,11 @@ class Connector:
 
     def json_body(self, resp: httpx.Response, operation: str) -> Any:
         try:
-            body = resp.json()
+            body = load_json(resp)
+        except JSONTooDeep as exc:
+            raise self.error(
+                f"malformed response: JSON body {exc}", operation, resp.status_code
+            ) from None
         except ValueError:
             raise self.error(
                 "malformed response: body is not JSON", operation, resp.status_code

@@ -19,6 +19,7 @@ from ringfence.connectors._base import (
     AuditCallback,
     Connector,
     Page,
+    load_json,
     parse_retry_after,
     parse_time,
     req_str,
@@ -48,9 +49,9 @@ class GoogleWorkspaceConnector(Connector):
         limited = response.status_code == 429
         if response.status_code == 403:
             try:
-                errors = response.json().get("error", {}).get("errors", [])
+                errors = load_json(response).get("error", {}).get("errors", [])
                 limited = any(e.get("reason") in _RATE_REASONS for e in errors)
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError):  # not Google's error shape
                 limited = False
         if not limited:
             return None
