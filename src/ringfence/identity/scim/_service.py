@@ -397,7 +397,14 @@ class ScimService:
         # Console users created before the person (or declared with its new email) are
         # linked now, so that deprovisioning this person reaches them.
         lifecycle.link_console_users(s, person, actor=actor, clock=self._clock)
-        active = user.active is not False
+        # A security product must not reactivate a leaver because an attribute was left out:
+        # on a write to an existing user, a missing `active` (a PUT without it, PATCH remove)
+        # changes nothing; only an explicit true reactivates. RFC 7644 PUT would replace it
+        # with the default (active) — deliberately not followed here (docs/identity.md).
+        if user.active is None and not created:
+            active = person.active
+        else:
+            active = user.active is not False
         audit.append(
             s,
             actor=actor,
