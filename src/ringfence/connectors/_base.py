@@ -107,6 +107,20 @@ def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return url.scheme, url.host, url.port or _DEFAULT_PORTS.get(url.scheme)
 
 
+def check_api_url(vendor: str, name: str, url: str) -> None:
+    """The rule for every URL a credential is sent to: https (plain http only to a loopback
+    test server), a host, no userinfo. ValidationError naming the setting otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise ValidationError(f"{vendor}: {name} {url!r} is not an http(s) URL")
+    if "@" in parts.netloc:
+        raise ValidationError(f"{vendor}: {name} must not carry credentials (user@host)")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+        raise ValidationError(
+            f"{vendor}: {name} {url!r} is plaintext http; only loopback test servers may use http"
+        )
+
+
 @dataclass(frozen=True)
 class ConnectorConfig:
     """How to reach one SaaS tenant. ``options`` carries vendor extras (org, audit base...)."""
@@ -123,16 +137,10 @@ class ConnectorConfig:
     max_body_bytes: int = 32 * 1024 * 1024  # one response; a bound against memory exhaustion
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in {"https", "http"} or not parts.hostname:
-            raise ValidationError(
-                f"{self.vendor}: base_url {self.base_url!r} is not an http(s) URL"
-            )
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
-            raise ValidationError(
-                f"{self.vendor}: base_url {self.base_url!r} is plaintext http; "
-                "only loopback test servers may use http"
-            )
+        check_api_url(self.vendor, "base_url", self.base_url)
+        for name, value in self.options.items():
+            if name.endswith("_base_url") and value:  # another API host (Slack audit, SCIM)
+                check_api_url(self.vendor, name, value)
         if not 1 <= self.page_size <= 1000:
             raise ValidationError(f"{self.vendor}: page_size must be 1..1000")
         if self.max_retries < 0:
@@ -212,6 +220,7 @@ class Connector:
 
     def _client_for(self, base_url: str, credential_ref: str | None = None) -> httpx.Client:
         """A second client for another API host of the same vendor (e.g. Slack audit/SCIM)."""
+        check_api_url(self.vendor, "API base URL", base_url)  # the config checked; so do we
         ref = credential_ref or self.config.credential_ref
         client = self._make_client(base_url, resolve_credential(ref, self._secrets))
         self._extra_clients.append(client)
