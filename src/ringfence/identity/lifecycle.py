@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
@@ -367,15 +367,40 @@ def reconcile(
     session: Session, *, actor: str, clock: Clock, quarantine: bool
 ) -> list[DeprovisionReport]:
     """Run the leaver steps for people deactivated outside identity (inventory edits,
-    ``ringfence apply``) whose integrations were not reached yet. Idempotent."""
+    ``ringfence apply``) whose doors were not reached yet: integrations without an open
+    owner-left finding, or console users still enabled or holding a live session or
+    personal token — also for a person who owns no integration. Idempotent."""
+    now = clock.now()
     reached = select(IdentityFinding.integration_id).where(
         IdentityFinding.kind == FINDING_OWNER_LEFT, IdentityFinding.status == "open"
     )
-    pending = session.scalars(
-        select(Person)
+    with_integrations = (
+        select(Person.id)
         .join(Integration, Integration.owner_id == Person.id)
         .where(Person.active.is_(False), Integration.id.not_in(reached))
-        .distinct()
+    )
+    live_tokens = select(PersonalToken.user_id).where(
+        PersonalToken.revoked_at.is_(None), PersonalToken.expires_at > now
+    )
+    live_sessions = select(ConsoleSession.user_id).where(
+        ConsoleSession.revoked_at.is_(None), ConsoleSession.expires_at > now
+    )
+    with_users = (
+        select(Person.id)
+        .join(ConsoleUser, ConsoleUser.person_id == Person.id)
+        .where(
+            Person.active.is_(False),
+            or_(
+                ConsoleUser.disabled_at.is_(None),
+                ConsoleUser.id.in_(live_tokens),
+                ConsoleUser.id.in_(live_sessions),
+            ),
+        )
+    )
+    pending = session.scalars(
+        select(Person)
+        .where(or_(Person.id.in_(with_integrations), Person.id.in_(with_users)))
+        .order_by(Person.email)
     ).all()
     return [
         deactivate_person(session, person, actor=actor, clock=clock, quarantine=quarantine)
