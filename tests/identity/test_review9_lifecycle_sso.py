@@ -198,3 +198,50 @@ def test_the_idps_stable_user_id_links_sso_user_and_scim_person(
     )
     assert created.status_code == 201, created.text
     assert _user(runtime, "00u-dave", provider).person_id == created.json()["id"]
+
+
+def test_removal_from_every_idp_group_clears_roles_sessions_and_tokens(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime, sso_app: FastAPI
+) -> None:
+    """Finding 6: the sign-in was refused with no_role before the roles were updated, so the
+    user's old session and a 365-day token kept the analyst role the IdP had taken away."""
+    claims = {
+        "sub": "grp",
+        "email": "grp@example.com",
+        "groups": ["rf-analysts"],
+        "amr": ["pwd", "mfa"],
+    }
+    provider.claims = claims
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    minted = web.post(
+        "/api/v1/identity/me/tokens",
+        json={"name": "ci", "scopes": ["read", "write"], "ttl_days": 365},
+    )
+    assert minted.status_code == 201, minted.text
+    bearer = {"Authorization": f"Bearer {minted.json()['token']}"}
+
+    provider.claims = {**claims, "groups": ["everyone"]}
+    with TestClient(sso_app, base_url="https://rf.example") as again:
+        refused = again.get(_to_callback(again, provider), follow_redirects=False)
+        assert refused.status_code == 403 and refused.json()["code"] == "no_role"
+        assert again.get("/api/v1/integrations", headers=bearer).status_code == 401
+    assert web.get("/api/v1/identity/me").status_code == 401  # the old session is over
+    user = _user(runtime, "grp", provider)
+    assert user.roles == []
+    # back in a group: signs in again with the new role
+    provider.claims = claims
+    web.cookies.clear()
+    web.headers.pop("X-CSRF-Token")
+    assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
+    assert _user(runtime, "grp", provider).roles == ["security-analyst"]
+
+
+def test_no_role_for_an_unknown_subject_creates_nothing(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime
+) -> None:
+    provider.claims = {"sub": "stranger", "email": "s@example.com", "groups": []}
+    resp = web.get(_to_callback(web, provider), follow_redirects=False)
+    assert resp.status_code == 403 and resp.json()["code"] == "no_role"
+    with runtime.store.session() as s:
+        assert s.scalar(select(ConsoleUser).where(ConsoleUser.username == "s@example.com")) is None

@@ -36,7 +36,13 @@ from ringfence.core.errors import (
     UnavailableError,
 )
 from ringfence.identity.accounts import UNVERIFIED_PREFIX
-from ringfence.identity.models import ConsoleUser, OidcLoginState, ScimUser
+from ringfence.identity.models import (
+    ConsoleSession,
+    ConsoleUser,
+    OidcLoginState,
+    PersonalToken,
+    ScimUser,
+)
 from ringfence.identity.roles import check_roles
 from ringfence.identity.settings import IdentitySettings
 from ringfence.store import audit
@@ -283,13 +289,58 @@ class OidcRelyingParty:
             roles.update(self._settings.oidc_group_roles.get(str(group), []))
         return check_roles(roles)
 
+    def _drop_access(self, subject: str) -> None:
+        """The IdP now grants a known SSO user no role (removed from every mapped group):
+        the IdP is authoritative for SSO users' roles, so their roles are cleared and their
+        sessions and personal tokens revoked before the sign-in is refused — otherwise the
+        old session and a token of up to a year kept the roles the IdP took away."""
+        now = self._clock.now()
+        with self._store.session() as s:
+            user = s.scalar(select(ConsoleUser).where(ConsoleUser.sso_subject == subject))
+            if user is None:
+                return
+            before = list(user.roles or [])
+            user.roles = []
+            user.updated_at = now
+            tokens = sessions = 0
+            for tok in s.scalars(
+                select(PersonalToken).where(
+                    PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
+                )
+            ):
+                tok.revoked_at = now
+                tokens += 1
+            for sess in s.scalars(
+                select(ConsoleSession).where(
+                    ConsoleSession.user_id == user.id, ConsoleSession.revoked_at.is_(None)
+                )
+            ):
+                sess.revoked_at = now
+                sessions += 1
+            audit.append(
+                s,
+                actor=f"idp:{self._issuer}",
+                action="user.roles",
+                entity_type="console_user",
+                entity_id=user.id,
+                before={"roles": before},
+                after={
+                    "roles": [],
+                    "reason": "no mapped IdP group",
+                    "tokens_revoked": tokens,
+                    "sessions_revoked": sessions,
+                },
+                clock=self._clock,
+            )
+
     def _sign_in(self, claims: dict[str, Any]) -> OidcLogin:
         roles = self._roles_for(claims)
+        subject = f"{self._issuer}|{claims['sub']}"
         if not roles:
+            self._drop_access(subject)
             raise PermissionDeniedError(
                 "your identity-provider groups grant no Ringfence role", code="no_role"
             )
-        subject = f"{self._issuer}|{claims['sub']}"
         # An email is an identity only when the IdP vouches for it: some IdPs let users edit
         # their email without verification ("nOAuth"); without the claim, trust it only if
         # an administrator has said this IdP's emails are always verified.
