@@ -197,7 +197,8 @@ def test_cookie_requests_need_the_csrf_token(
         json={"name": "t", "scopes": ["read"]},
         headers={"X-CSRF-Token": csrf},
     )
-    assert ok.status_code == 201
+    # past the CSRF check; a password-only session then needs MFA to mint (review 9, #9)
+    assert ok.status_code == 403 and ok.json()["code"] == "mfa_required"
     assert web.get("/api/v1/identity/me").status_code == 200  # safe methods need none
     assert web.post("/auth/logout", data={"csrf_token": "f" * 64}).status_code == 403
     assert web.post("/auth/logout", headers={"X-CSRF-Token": "nope"}).status_code == 403

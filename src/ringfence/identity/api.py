@@ -411,10 +411,14 @@ def list_my_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
 def issue_my_token(request: Request, body: TokenIn, caller: Caller) -> dict[str, Any]:
     need(caller, SELF)
     if not caller.mfa_passed:
-        # A session that never presented the second factor (opened before enrolment, or an
-        # SSO sign-in without MFA) must not turn itself into a long-lived credential.
+        # A session that never presented the second factor (password alone, opened before
+        # enrolment, or an SSO sign-in without MFA) must not turn itself into a long-lived
+        # credential that outlives the factor enrolled later — whatever the user's roles.
         raise PermissionDeniedError(
-            "this session has not passed MFA: verify your TOTP code first", code="mfa_required"
+            "personal tokens need a session that passed MFA: enrol TOTP "
+            "(/console/mfa or POST /api/v1/identity/me/mfa/totp), or verify your code "
+            "(POST /api/v1/identity/me/mfa/verify) if you are enrolled",
+            code="mfa_required",
         )
     issued = accounts_for(request).issue_token(
         _user_id(caller),

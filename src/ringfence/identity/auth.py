@@ -3,7 +3,9 @@
 Plugged into ``app.state.authenticators`` by ``api/deps.install_auth``. A cookie-authenticated
 unsafe request must carry the session's CSRF token (``X-CSRF-Token`` header or ``csrf_token``
 form field); bearer tokens need none. An admin whose session has not passed MFA gets only the
-``mfa:enroll`` scope. Never logs a cookie or token.
+``mfa:enroll`` scope; any session's ``Principal.mfa_passed`` is what that session presented
+(password alone, or SSO without ``amr`` MFA: False), never inferred from the roles. Never logs a
+cookie or token.
 """
 
 from __future__ import annotations
@@ -89,8 +91,7 @@ class SessionCookieAuthenticator:
                     "missing or wrong CSRF token (send X-CSRF-Token)", code="csrf"
                 )
         scopes = scopes_of(info.roles)
-        passed = info.mfa_passed or not needs_mfa(info.roles)
-        if not passed:
+        if needs_mfa(info.roles) and not info.mfa_passed:
             scopes = frozenset({MFA_ENROLL, SELF})
         return Principal(
             id=info.user_id,
@@ -99,7 +100,10 @@ class SessionCookieAuthenticator:
             scopes=scopes,
             roles=frozenset(info.roles),
             person_id=info.person_id,
-            mfa_passed=passed,
+            # What the session really presented, whatever the roles require: a role without
+            # mandatory MFA keeps its scopes, but a credential minted from this session must
+            # not outlive the second factor the user enrols later (issue_my_token checks it).
+            mfa_passed=info.mfa_passed,
         )
 
 
