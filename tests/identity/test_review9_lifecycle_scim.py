@@ -4,6 +4,7 @@ step with their account, and refuse values the rest of Ringfence cannot use."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ringfence.runtime import Runtime
 from ringfence.store.models import Integration, IntegrationStatus, Person
@@ -71,3 +72,29 @@ def test_a_new_user_without_active_is_active(scim: TestClient, runtime: Runtime)
         json={"schemas": [USER], "userName": "new@example.com", "displayName": "New"},
     )
     assert put.status_code == 200 and _person_active(runtime, created.json()["id"])
+
+
+def _machine_identity(runtime: Runtime, name: str) -> Integration:
+    with runtime.store.session() as s:
+        integ = s.scalar(select(Integration).where(Integration.name == f"scim-sa:{name}"))
+        assert integ is not None
+        return integ
+
+
+def test_a_service_accounts_machine_identity_follows_it_without_usertype(
+    scim: TestClient, runtime: Runtime
+) -> None:
+    """Finding 7: a PUT active=false without userType recomputed service_account as false,
+    skipped the machine identity, and left it active at the gateway."""
+    body = {"schemas": [USER], "userName": "bot-b", "userType": "ServiceAccount"}
+    uid = scim.post("/scim/v2/Users", json=body).json()["id"]
+    assert _machine_identity(runtime, "bot-b").status == IntegrationStatus.ACTIVE
+    put = scim.put(
+        f"/scim/v2/Users/{uid}", json={"schemas": [USER], "userName": "bot-b", "active": False}
+    )
+    assert put.status_code == 200, put.text
+    assert _machine_identity(runtime, "bot-b").status == IntegrationStatus.QUARANTINED
+    _patch(scim, uid, {"op": "replace", "path": "active", "value": True})
+    assert _machine_identity(runtime, "bot-b").status == IntegrationStatus.ACTIVE
+    assert scim.delete(f"/scim/v2/Users/{uid}").status_code == 204
+    assert _machine_identity(runtime, "bot-b").status == IntegrationStatus.REVOKED

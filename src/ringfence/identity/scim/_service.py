@@ -392,7 +392,13 @@ class ScimService:
         row.document = doc
         row.version = (row.version or 0) + 1
         row.updated_at = now
-        row.service_account = (user.user_type or "").strip().lower() in _SERVICE_ACCOUNT_TYPES
+        # Once an account has a machine identity, its status follows the account whatever
+        # later writes say about userType (a PUT that leaves userType out must not leave the
+        # machine identity active after a deactivation); only DELETE revokes it.
+        row.service_account = (
+            row.integration_id is not None
+            or (user.user_type or "").strip().lower() in _SERVICE_ACCOUNT_TYPES
+        )
         s.flush()
         # Console users created before the person (or declared with its new email) are
         # linked now, so that deprovisioning this person reaches them.
