@@ -59,8 +59,10 @@ def pull(
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Pull people, apps and grants from every configured tenant into the store."""
-    from ringfence.posture.cli import _pull
+    """Pull people, apps and grants from every configured tenant into the store.
+
+    Exits 3 when a vendor's pull had errors (what was pulled is still stored and shown)."""
+    from ringfence.posture.cli import _exit_if_partial, _pull
 
     rt = open_runtime(data_dir)
     try:
@@ -68,6 +70,7 @@ def pull(
     finally:
         rt.close()
     emit_table(rows, ["vendor", "people", "apps", "grants", "errors"], fmt=output)
+    _exit_if_partial(rows)
 
 
 # Which monitor parser reads each connector's audit-log records.

@@ -53,6 +53,21 @@ posture_app = typer.Typer(
 )
 
 
+# Exit status of `discover --connectors` / `connectors pull` when a vendor's pull had errors:
+# the partial results were printed and stored, but a script must not take them as complete.
+PARTIAL_PULL_EXIT = 3
+
+
+def _exit_if_partial(rows: list[dict[str, object]]) -> None:
+    failed = [str(r["vendor"]) for r in rows if r.get("errors")]
+    if failed:
+        err_console.print(
+            f"[bold red]incomplete pull:[/] {', '.join(failed)} (exit {PARTIAL_PULL_EXIT})",
+            highlight=False,
+        )
+        raise typer.Exit(PARTIAL_PULL_EXIT)
+
+
 def _pull(rt: Runtime, connectors: Path) -> list[dict[str, object]]:
     """Pull every configured connector into the store; partial results are kept."""
     from ringfence.connectors import build_connector, load_connector_configs
@@ -137,7 +152,10 @@ def register(app: typer.Typer) -> None:
         data_dir: DataDirOpt = None,
         output: OutputOpt = OutputFormat.TABLE,
     ) -> None:
-        """Pull the SaaS connectors (optional) and list shadow IT: observed, not declared."""
+        """Pull the SaaS connectors (optional) and list shadow IT: observed, not declared.
+
+        Exits 3 when a connector's pull had errors (what was pulled is still stored and shown).
+        """
         rt = open_runtime(data_dir)
         try:
             pulled = _pull(rt, connectors) if connectors else []
@@ -148,6 +166,7 @@ def register(app: typer.Typer) -> None:
         items = find_shadow(ctx)
         if output is OutputFormat.JSON:
             emit_json({"pulled": pulled, "shadow_it": [i.to_dict() for i in items]})
+            _exit_if_partial(pulled)
             return
         if pulled:
             emit_table(
@@ -155,12 +174,14 @@ def register(app: typer.Typer) -> None:
             )
         if ctx.saas is None and not items:
             console.print("no SaaS observations yet: run `ringfence discover --connectors FILE`")
+            _exit_if_partial(pulled)
             return
         emit_table(
             [{**i.to_dict(), "scopes": ", ".join(i.risky_scopes or i.scopes)} for i in items],
             ["risk", "kind", "name", "vendor", "detail", "scopes"],
             title=f"shadow IT: {len(items)} undeclared item(s)",
         )
+        _exit_if_partial(pulled)
 
     @app.command("adopt")
     def adopt_cmd(
