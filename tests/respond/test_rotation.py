@@ -121,6 +121,52 @@ def test_rotation_stores_the_new_secret_then_removes_the_old(
         assert cred.rotated_at == clock.now()
 
 
+def test_entra_rotation_removes_every_credential_that_authenticates_as_the_client(
+    runtime: Runtime, clock: FixedClock, fakes: dict[str, Any]
+) -> None:
+    """An attacker's usual foothold on an Entra app: a certificate on the app registration or
+    a secret on its service principal — both accepted by the token endpoint. Rotation removes
+    them too; a service principal verification certificate, which cannot be removed without
+    resending its signing keys, makes the step fail by name (session 9 review: before, only
+    the app's password credentials were removed and the rest stayed valid)."""
+    server = fakes["microsoft365"]
+    fake = server.fake
+    (app,) = [a for a in fake.applications if a["id"] == "obj-reporting"]
+    app["keyCredentials"] = [
+        {"keyId": "cert-planted", "usage": "Verify", "type": "AsymmetricX509Cert"}
+    ]
+    sp = fake._sp("sp-reporting", "nw-reporting-daemon", "Northwind reporting", "Northwind", False)
+    sp["passwordCredentials"] = [fake._password("planted", -1)]
+    planted_sp_secret = sp["passwordCredentials"][0]["keyId"]
+    fake.sps.append(sp)
+    apply_estate(
+        runtime.store,
+        parse_estate(_estate("nw-reporting-daemon", "microsoft365")),
+        actor="t",
+        clock=clock,
+    )
+    runtime.vault.put("crm/client-secret", "the-leaked-secret")
+    r = Responder(
+        runtime.store,
+        runtime.vault,
+        clock,
+        connectors={"microsoft365": _config("microsoft365", server.url)},
+    )
+    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    step = _step(r, incident)
+    assert step["status"] == "done", step
+    retired = step["result"]["retired"]
+    assert "certificate:cert-planted" in retired and f"sp-secret:{planted_sp_secret}" in retired
+    assert app["keyCredentials"] == [] and sp["passwordCredentials"] == []
+    assert [c["keyId"] for c in app["passwordCredentials"]] == [step["result"]["new_secret_id"]]
+
+    # A verification certificate on the service principal: named, and the step fails.
+    sp["keyCredentials"] = [{"keyId": "sp-cert-planted", "usage": "Verify"}]
+    again = r.start("contain-integration", "crm-sync", actor="alice")
+    failed = _step(r, again)
+    assert failed["status"] == "failed" and "sp-cert-planted" in failed["error"], failed
+
+
 def test_okta_app_at_its_two_secret_limit_is_rotated(
     runtime: Runtime, clock: FixedClock, fakes: dict[str, Any]
 ) -> None:

@@ -221,12 +221,23 @@ class Microsoft365Connector(Connector):
         return NewClientSecret(self.vendor, app["id"], key, SecretStr(secret))
 
     def retire_client_secrets(self, app_id: str, keep: str, retired: list[str]) -> None:
+        """Remove every credential that authenticates as this client except ``keep``.
+
+        A compromised client may have been given more than the one secret Ringfence holds (an
+        attacker's usual foothold: another secret or a certificate on the app registration,
+        or a secret on its service principal — both are accepted by the token endpoint). So:
+        every other password credential of the application (``removePassword``), its
+        certificates (``keyCredentials`` set to none: a certificate cannot be removed one by
+        one without a proof signed by its key), and every password credential of the
+        service principal(s) with the same ``appId``. A service principal's verification
+        certificates cannot be removed without resending the signing ones it may need for
+        SAML, so they are refused by name for a person to remove (the step then fails)."""
         op = "get application"
         body = self.json_body(
             self.request(
                 "GET",
                 f"/applications/{self.path_id(app_id, op)}",
-                params={"$select": "id,passwordCredentials"},
+                params={"$select": "id,appId,passwordCredentials,keyCredentials"},
                 operation=op,
             ),
             op,
@@ -245,6 +256,62 @@ class Microsoft365Connector(Connector):
                 operation="removePassword",
             )
             retired.append(key)
+        certs = body.get("keyCredentials") or []
+        if not isinstance(certs, list):
+            raise self.error("malformed response: keyCredentials is not a list", op)
+        if certs:
+            self.request(
+                "PATCH",
+                f"/applications/{self.path_id(app_id, 'remove certificates')}",
+                json={"keyCredentials": []},
+                operation="remove certificates",
+            )
+            retired.extend(f"certificate:{c.get('keyId')}" for c in certs if isinstance(c, dict))
+        client_id = body.get("appId")
+        if not isinstance(client_id, str) or not client_id:
+            raise self.error("malformed response: application without an appId", op)
+        if "'" in client_id:
+            raise self.error(f"invalid client id {client_id!r}", "find service principal")
+        left: list[str] = []
+        principals = [
+            sp
+            for page, _next in self._pages(
+                "/servicePrincipals",
+                "find service principal",
+                params={
+                    "$filter": f"appId eq '{client_id}'",
+                    "$select": "id,appId,passwordCredentials,keyCredentials",
+                },
+            )
+            for sp in page
+        ]
+        for sp in principals:
+            if not isinstance(sp, dict) or not isinstance(sp.get("id"), str):
+                raise self.error("malformed response: service principal without an id", op)
+            sid = self.path_id(sp["id"], "removePassword")
+            for cred in sp.get("passwordCredentials") or []:
+                key = cred.get("keyId") if isinstance(cred, dict) else None
+                if not isinstance(key, str):
+                    continue
+                self.request(
+                    "POST",
+                    f"/servicePrincipals/{sid}/removePassword",
+                    json={"keyId": key},
+                    operation="remove service principal secret",
+                )
+                retired.append(f"sp-secret:{key}")
+            left.extend(
+                str(c.get("keyId"))
+                for c in sp.get("keyCredentials") or []
+                if isinstance(c, dict) and c.get("usage") == "Verify"
+            )
+        if left:
+            raise self.error(
+                f"the service principal of {client_id} still has {len(left)} verification "
+                f"certificate(s) ({', '.join(left[:3])}) that authenticate as it: remove them "
+                "in Entra (Enterprise applications → the app → certificates)",
+                "remove service principal certificates",
+            )
 
     def deactivate_person(self, person: DiscoveredPerson) -> ActionResult:
         user = f"/users/{self.path_id(person.external_id, 'disable user')}"

@@ -83,6 +83,7 @@ class Microsoft365Fake(FakeVendor):
                 "appId": "nw-reporting-daemon",
                 "displayName": "Northwind reporting daemon",
                 "passwordCredentials": [self._password("initial", -120)],
+                "keyCredentials": [],
             }
         ]
         self.issued: dict[str, str] = {}  # keyId -> secretText, for tests to check the vault
@@ -198,6 +199,12 @@ class Microsoft365Fake(FakeVendor):
             Route(f"{V}/auditLogs/directoryAudits", self.list_audits),
             Route(f"{V}/applications", self.list_applications),
             Route(f"{V}/applications/{{oid}}", self.get_application),
+            Route(f"{V}/applications/{{oid}}", self.patch_application, methods=["PATCH"]),
+            Route(
+                f"{V}/servicePrincipals/{{sid}}/removePassword",
+                self.remove_sp_password,
+                methods=["POST"],
+            ),
             Route(f"{V}/applications/{{oid}}/addPassword", self.add_password, methods=["POST"]),
             Route(
                 f"{V}/applications/{{oid}}/removePassword", self.remove_password, methods=["POST"]
@@ -244,7 +251,40 @@ class Microsoft365Fake(FakeVendor):
         )
 
     async def list_sps(self, request: Request) -> Response:
-        return self._paged(request, "servicePrincipals", self.sps, "servicePrincipals")
+        wanted = request.query_params.get("$filter", "")
+        m = re.fullmatch(r"appId eq '([^']*)'", wanted) if wanted else None
+        if wanted and m is None:
+            return _err(400, "BadRequest", f"Invalid filter clause: {wanted[:80]}")
+        sps = [s for s in self.sps if m is None or s["appId"] == m.group(1)]
+        return self._paged(request, "servicePrincipals", sps, "servicePrincipals")
+
+    async def remove_sp_password(self, request: Request) -> Response:
+        sp = next((s for s in self.sps if s["id"] == request.path_params["sid"]), None)
+        if sp is None:
+            return _err(404, "Request_ResourceNotFound", "Resource does not exist.")
+        body = await self._json(request)
+        key = body.get("keyId") if body else None
+        creds = sp.setdefault("passwordCredentials", [])
+        row = next((c for c in creds if c["keyId"] == key), None)
+        if row is None:
+            return _err(400, "BadRequest", f"No password credential found with keyId {key}.")
+        creds.remove(row)
+        self.actions.append(("remove_sp_password", str(key)))
+        return Response(status_code=204)
+
+    async def patch_application(self, request: Request) -> Response:
+        app = self._app(request)
+        if app is None:
+            return self._missing(request)
+        body = await self._json(request)
+        if not body or not isinstance(body.get("keyCredentials"), list):
+            return _err(400, "BadRequest", "only keyCredentials can be updated here")
+        if body["keyCredentials"]:
+            return _err(400, "BadRequest", "this fake only clears keyCredentials")
+        removed = [str(k["keyId"]) for k in app.get("keyCredentials", [])]
+        app["keyCredentials"] = []
+        self.actions.append(("remove_certificates", ",".join(removed)))
+        return Response(status_code=204)
 
     async def list_grants(self, request: Request) -> Response:
         return self._paged(request, "grants", self.grants, "oauth2PermissionGrants")
