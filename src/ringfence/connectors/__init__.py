@@ -87,6 +87,11 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
         missing = [k for k in ("vendor", "base_url", "credential") if not item.get(k)]
         if missing:
             raise ValidationError(f"{where}: missing {', '.join(missing)}")
+        for key in ("vendor", "base_url", "credential"):
+            if not isinstance(item[key], str):
+                raise ValidationError(
+                    f"{where}: {key} must be a string, not {type(item[key]).__name__}"
+                )
         options = item.get("options") or {}
         if not isinstance(options, dict):
             raise ValidationError(f"{where}: options must be a mapping")
