@@ -27,12 +27,13 @@ from ringfence.identity.models import (
     ScimUser,
 )
 from ringfence.store import audit
-from ringfence.store.models import Integration, IntegrationStatus, Person
+from ringfence.store.models import AuditRecord, Integration, IntegrationStatus, Person
 
 FINDING_OWNER_LEFT = "owner_deprovisioned"
 DISABLED_ADMIN = "admin"
 DISABLED_DEPROVISIONED = "deprovisioned"
 _QUARANTINED_MARK = "[quarantined by identity lifecycle]"
+_LIFECYCLE = "identity.lifecycle"
 
 
 @dataclass
@@ -119,7 +120,7 @@ def deactivate_person(
                 entity_type="integration",
                 entity_id=integ.id,
                 before={"status": "active"},
-                after={"status": "quarantined", "reason": f"owner {reason}"},
+                after={"status": "quarantined", "reason": f"owner {reason}", "by": _LIFECYCLE},
                 clock=clock,
             )
     link_console_users(session, person, actor=actor, clock=clock)
@@ -294,7 +295,9 @@ def _resolve_owner_findings(
             IdentityFinding.status == "open",
         )
     ).all()
-    lift = any(_QUARANTINED_MARK in f.detail for f in findings)
+    lift = any(_QUARANTINED_MARK in f.detail for f in findings) and _quarantined_by_lifecycle(
+        session, integ.id
+    )
     for finding in findings:
         finding.status = "resolved"
         finding.resolved_at = now
@@ -321,6 +324,32 @@ def _resolve_owner_findings(
             clock=clock,
         )
     return len(findings)
+
+
+def _quarantined_by_lifecycle(session: Session, integration_id: str) -> bool:
+    """Whether the integration's latest status change is this module's own quarantine.
+
+    An analyst may have activated it and quarantined it again for an incident since (or a
+    playbook may have): that quarantine is theirs and must outlive the owner's return. The
+    audit log is the record of every status change (inventory, respond, SCIM, reviews)."""
+    session.flush()
+    records = session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.entity_type == "integration", AuditRecord.entity_id == integration_id)
+        .order_by(AuditRecord.seq.desc())
+    )
+    for record in records:
+        after, before = record.after or {}, record.before or {}
+        if "status" not in after or before.get("status") == after.get("status"):
+            continue  # not a status change
+        if record.action != "integration.quarantine":
+            return False
+        # ours: marked (or, before the mark existed, the lifecycle's two-key record; the
+        # inventory's records are full snapshots)
+        return after.get("by") == _LIFECYCLE or (
+            set(after) == {"status", "reason"} and str(after["reason"]).startswith("owner ")
+        )
+    return False
 
 
 def reassign_owner(
