@@ -112,3 +112,18 @@ def test_a_complete_pull_still_exits_0(
     ):
         code, _, err = run([*argv, "--data-dir", str(world["data"])], capsys)
         assert code == 0, err
+
+
+def test_connectors_audit_exits_3_when_a_vendor_failed(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = ["--data-dir", str(world["data"])]
+    code, out, err = run(
+        ["connectors", "audit", "-c", str(world["both"]), "-o", "json", *data], capsys
+    )
+    assert code == 3 and "incomplete pull: slack" in err
+    rows = {r["vendor"]: r for r in json.loads(out)}
+    assert rows["okta"]["error"] == "" and rows["okta"]["records"] > 0
+    assert rows["slack"]["error"]
+    code, _, err = run(["connectors", "audit", "-c", str(world["okta"]), *data], capsys)
+    assert code == 0, err

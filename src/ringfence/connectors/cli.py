@@ -94,13 +94,16 @@ def audit_pull(
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Fetch audit-log pages and hand them to monitoring's ingest (OCSF, Sigma, UEBA)."""
+    """Fetch audit-log pages and hand them to monitoring's ingest (OCSF, Sigma, UEBA).
+
+    Exits 3 when a vendor's pull stopped on an error (the pages before it were ingested)."""
     from datetime import datetime
 
     import orjson
 
     from ringfence.monitor.ingest import ingest
     from ringfence.monitor.wiring import build_monitor
+    from ringfence.posture.cli import _exit_if_partial
 
     start = None
     if since is not None:
@@ -151,6 +154,7 @@ def audit_pull(
     finally:
         rt.close()
     emit_table(rows, ["vendor", "pages", "records", "events", "dead_lettered", "error"], fmt=output)
+    _exit_if_partial([{"vendor": r["vendor"], "errors": r["error"]} for r in rows])
 
 
 @app.command("act")
