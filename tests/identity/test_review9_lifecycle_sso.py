@@ -1,6 +1,7 @@
 """Review 9: an SSO sign-in links to a person only through identifiers a trusted party vouched
 for, and deprovisioning reaches SSO accounts that are not linked."""
 
+# ruff: noqa: F811  (the SSO fixtures of test_oidc are imported, then requested by name)
 from __future__ import annotations
 
 import pytest
@@ -23,9 +24,7 @@ USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 def _user(runtime: Runtime, subject_sub: str, provider: LoopbackOidcProvider) -> ConsoleUser:
     with runtime.store.session() as s:
         user = s.scalar(
-            select(ConsoleUser).where(
-                ConsoleUser.sso_subject == f"{provider.issuer}|{subject_sub}"
-            )
+            select(ConsoleUser).where(ConsoleUser.sso_subject == f"{provider.issuer}|{subject_sub}")
         )
         assert user is not None
         return user
@@ -82,9 +81,7 @@ def test_a_verified_sso_user_signing_in_before_scim_is_linked_when_scim_provisio
     }
     assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
     assert _user(runtime, "carol", provider).person_id is None
-    created = scim.post(
-        "/scim/v2/Users", json={"schemas": [USER], "userName": "carol@example.com"}
-    )
+    created = scim.post("/scim/v2/Users", json={"schemas": [USER], "userName": "carol@example.com"})
     assert created.status_code == 201, created.text
     assert _user(runtime, "carol", provider).person_id == created.json()["id"]
 

@@ -26,6 +26,7 @@ from ringfence.identity.models import (
     ReviewItem,
     ScimUser,
 )
+from ringfence.identity.roles import ADMIN
 from ringfence.store import audit
 from ringfence.store.models import AuditRecord, Integration, IntegrationStatus, Person
 
@@ -43,6 +44,8 @@ class DeprovisionReport:
     quarantined: list[str] = field(default_factory=list)
     tokens_revoked: int = 0
     sessions_revoked: int = 0
+    # console users holding admin this caller may not disable (it lacks identity:admin)
+    admins_spared: list[str] = field(default_factory=list)
 
 
 def deactivate_person(
@@ -53,8 +56,13 @@ def deactivate_person(
     clock: Clock,
     quarantine: bool,
     reason: str = "deactivated",
+    may_disable_admins: bool | None = None,
 ) -> DeprovisionReport:
-    """Mark the person inactive and reach every door they own. Idempotent."""
+    """Mark the person inactive and reach every door they own. Idempotent.
+
+    ``may_disable_admins``: whether the caller may disable console users holding ``admin``
+    (it holds ``identity:admin``, or it is the IdP or the local operator); None works it out
+    from ``actor`` (see ``actor_may_disable_admins``)."""
     now = clock.now()
     report = DeprovisionReport(person.id)
     if person.active or person.deactivated_at is None:
@@ -123,10 +131,41 @@ def deactivate_person(
                 after={"status": "quarantined", "reason": f"owner {reason}", "by": _LIFECYCLE},
                 clock=clock,
             )
-    link_console_users(session, person, actor=actor, clock=clock)
-    tokens, sessions = revoke_credentials_of_person(session, person, actor=actor, clock=clock)
+    # No linking by email here: a person may have been created (or its email edited) through
+    # the inventory by an analyst, and linking at deactivation let one name an administrator's
+    # username and disable them. Links are made only where a trusted party vouches: SCIM (the
+    # IdP), an administrator creating the user, an SSO sign-in with a verified email.
+    allowed = (
+        actor_may_disable_admins(session, actor)
+        if may_disable_admins is None
+        else may_disable_admins
+    )
+    tokens, sessions, spared = revoke_credentials_of_person(
+        session, person, actor=actor, clock=clock, may_disable_admins=allowed
+    )
     report.tokens_revoked, report.sessions_revoked = tokens, sessions
+    report.admins_spared = spared
     return report
+
+
+_TRUSTED_ACTORS = ("cli", "system")
+_TRUSTED_PREFIXES = ("scim:", "idp:")
+
+
+def actor_may_disable_admins(session: Session, actor: str) -> bool:
+    """Whether ``actor`` may disable console users holding ``admin`` through a lifecycle
+    action: the IdP (``scim:``), the local operator (``cli``), or a user who is an admin.
+    Everyone else — an analyst (``identity:lifecycle`` but not ``identity:admin``), a
+    control-plane token (read/write only) — may deprovision people, not lock out the
+    administrators: those are left for an administrator (audited, reported)."""
+    if actor in _TRUSTED_ACTORS or actor.startswith(_TRUSTED_PREFIXES):
+        return True
+    if actor.startswith("user:"):
+        caller = session.scalar(
+            select(ConsoleUser).where(ConsoleUser.username == actor.removeprefix("user:"))
+        )
+        return caller is not None and caller.disabled_at is None and ADMIN in (caller.roles or [])
+    return False
 
 
 def link_console_users(session: Session, person: Person, *, actor: str, clock: Clock) -> int:
@@ -201,21 +240,49 @@ def users_of_person(session: Session, person: Person) -> list[ConsoleUser]:
     users = list(session.scalars(select(ConsoleUser).where(ConsoleUser.person_id == person.id)))
     scim = session.get(ScimUser, person.id)
     if scim is not None:
-        names = {(person.email or "").strip().lower(), scim.user_name_key}
+        # the names the IdP sent (userName, emails), not person.email: an analyst may edit
+        # that through the inventory
+        names = {scim.user_name_key}
+        for entry in scim.document.get("emails") or []:
+            if isinstance(entry, dict) and isinstance(entry.get("value"), str):
+                names.add(entry["value"].strip().lower())
         names.discard("")
         users += [u for u in _unlinked_sso_users(session) if names & set(u.sso_names or [])]
     return users
 
 
 def revoke_credentials_of_person(
-    session: Session, person: Person, *, actor: str, clock: Clock
-) -> tuple[int, int]:
+    session: Session,
+    person: Person,
+    *,
+    actor: str,
+    clock: Clock,
+    may_disable_admins: bool = True,
+) -> tuple[int, int, list[str]]:
     """Revoke personal tokens and sessions of every console user the person's deprovisioning
     reaches, and disable those users (reason ``deprovisioned``: a reactivation lifts only
-    that)."""
+    that). Without ``may_disable_admins``, users holding admin are left alone (audited as
+    ``user.disable_refused``) and returned."""
     now = clock.now()
     tokens = sessions = 0
+    spared: list[str] = []
     for user in users_of_person(session, person):
+        if not may_disable_admins and ADMIN in (user.roles or []):
+            if user.disabled_at is None:
+                spared.append(user.id)
+                audit.append(
+                    session,
+                    actor=actor,
+                    action="user.disable_refused",
+                    entity_type="console_user",
+                    entity_id=user.id,
+                    after={
+                        "person_id": person.id,
+                        "reason": "holds admin; only an administrator may disable it",
+                    },
+                    clock=clock,
+                )
+            continue
         for tok in session.scalars(
             select(PersonalToken).where(
                 PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
@@ -246,7 +313,7 @@ def revoke_credentials_of_person(
             },
             clock=clock,
         )
-    return tokens, sessions
+    return tokens, sessions, spared
 
 
 def reactivate_person(session: Session, person: Person, *, actor: str, clock: Clock) -> int:
@@ -414,8 +481,9 @@ def reconcile(
     live_sessions = select(ConsoleSession.user_id).where(
         ConsoleSession.revoked_at.is_(None), ConsoleSession.expires_at > now
     )
-    with_users = (
-        select(Person.id)
+    allowed = actor_may_disable_admins(session, actor)
+    user_rows = session.execute(
+        select(Person.id, ConsoleUser.roles)
         .join(ConsoleUser, ConsoleUser.person_id == Person.id)
         .where(
             Person.active.is_(False),
@@ -425,14 +493,24 @@ def reconcile(
                 ConsoleUser.id.in_(live_sessions),
             ),
         )
-    )
+    ).all()
+    # an administrator this caller may not disable is left for an administrator, and does
+    # not make every later run deprovision the person again
+    with_users = {pid for pid, roles in user_rows if allowed or ADMIN not in (roles or [])}
     pending = session.scalars(
         select(Person)
         .where(or_(Person.id.in_(with_integrations), Person.id.in_(with_users)))
         .order_by(Person.email)
     ).all()
     return [
-        deactivate_person(session, person, actor=actor, clock=clock, quarantine=quarantine)
+        deactivate_person(
+            session,
+            person,
+            actor=actor,
+            clock=clock,
+            quarantine=quarantine,
+            may_disable_admins=allowed,
+        )
         for person in pending
     ]
 

@@ -407,10 +407,7 @@ class ScimService:
         # on a write to an existing user, a missing `active` (a PUT without it, PATCH remove)
         # changes nothing; only an explicit true reactivates. RFC 7644 PUT would replace it
         # with the default (active) — deliberately not followed here (docs/identity.md).
-        if user.active is None and not created:
-            active = person.active
-        else:
-            active = user.active is not False
+        active = person.active if user.active is None and not created else user.active is not False
         audit.append(
             s,
             actor=actor,
@@ -424,7 +421,10 @@ class ScimService:
             ensure_machine_identity(
                 s, row, user, active, actor=actor, clock=self._clock, settings=self._settings
             )
-        if not active and (person.active or created):
+        # An explicit active=false always runs the leaver steps (idempotent): the person may
+        # have been deactivated by someone who could not reach everything (an analyst cannot
+        # disable an administrator's console user; the IdP can).
+        if not active and (person.active or created or user.active is False):
             lifecycle.deactivate_person(
                 s,
                 person,
