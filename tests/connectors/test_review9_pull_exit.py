@@ -27,21 +27,24 @@ def servers() -> Iterator[dict[str, RunningFake]]:
         s.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def world(
-    servers: dict[str, RunningFake], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Path]:
-    monkeypatch.setenv("RF_TEST_SAAS_TOKEN", "test-token")
-    both = tmp_path / "both.yaml"
-    both.write_text(connectors_yaml(servers, "env:RF_TEST_SAAS_TOKEN"))
-    okta_only = tmp_path / "okta.yaml"
-    okta_only.write_text(connectors_yaml({"okta": servers["okta"]}, "env:RF_TEST_SAAS_TOKEN"))
-    data = tmp_path / "data"
-    try:
-        main(["init", "--data-dir", str(data)])
-    except SystemExit as exc:
-        assert not exc.code
-    return {"both": both, "okta": okta_only, "data": data}
+    servers: dict[str, RunningFake], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
+    """One data dir for the module (``init`` is the slow part); every test pulls into it."""
+    base = tmp_path_factory.mktemp("pull-exit")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RF_TEST_SAAS_TOKEN", "test-token")
+        both = base / "both.yaml"
+        both.write_text(connectors_yaml(servers, "env:RF_TEST_SAAS_TOKEN"))
+        okta_only = base / "okta.yaml"
+        okta_only.write_text(connectors_yaml({"okta": servers["okta"]}, "env:RF_TEST_SAAS_TOKEN"))
+        data = base / "data"
+        try:
+            main(["init", "--data-dir", str(data)])
+        except SystemExit as exc:
+            assert not exc.code
+        yield {"both": both, "okta": okta_only, "data": data}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
