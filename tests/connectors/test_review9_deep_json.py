@@ -89,3 +89,23 @@ def test_google_rate_limit_check_survives_an_odd_403_body(
     )
     result = c.people()
     assert result.error is not None and result.error.http_status == 403 and sleeps == []
+
+
+@pytest.mark.parametrize(
+    "last_login", [b"1e20", b"1" + b"0" * 30, b'"' + b"9" * 40 + b'"', b"-1e20", b"1e400"]
+)
+def test_an_out_of_range_timestamp_is_a_malformed_record_not_a_crash(
+    last_login: bytes, sleeps: Sleeps, fake_token: str
+) -> None:
+    """Same class of bug: datetime.fromtimestamp raised OverflowError / OSError out of
+    collect() (only ValueError and friends were caught), aborting every vendor's pull."""
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        if req.url.path != "/api/v1/users":
+            return httpx.Response(200, json=[])
+        body = b'[{"id": "00u1", "status": "ACTIVE", "profile": {"login": "a@x.example"}, '
+        return httpx.Response(200, content=body + b'"lastLogin": ' + last_login + b"}]")
+
+    result = make("okta", httpx.MockTransport(handler), sleeps).people()
+    assert result.error is not None and "malformed record" in str(result.error)
+    assert "out of range" in str(result.error)

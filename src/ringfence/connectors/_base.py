@@ -575,7 +575,10 @@ def parse_time(value: Any) -> datetime | None:
         num = float(value)
         if num > 1e11:
             num /= 1000.0
-        return datetime.fromtimestamp(num, UTC)
+        try:
+            return datetime.fromtimestamp(num, UTC)
+        except (OverflowError, OSError):  # 1e20, inf: a malformed record, not a crash
+            raise ValueError(f"timestamp out of range: {value!r}"[:80]) from None
     if isinstance(value, str):
         dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
