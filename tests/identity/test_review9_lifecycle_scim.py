@@ -3,6 +3,7 @@ step with their account, and refuse values the rest of Ringfence cannot use."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -98,3 +99,69 @@ def test_a_service_accounts_machine_identity_follows_it_without_usertype(
     assert _machine_identity(runtime, "bot-b").status == IntegrationStatus.ACTIVE
     assert scim.delete(f"/scim/v2/Users/{uid}").status_code == 204
     assert _machine_identity(runtime, "bot-b").status == IntegrationStatus.REVOKED
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"userName": ""},
+        {"userName": "   "},
+        {"userName": "ann\x00@example.com"},
+        {"userName": "a" * 400 + "@example.com"},
+        {"userName": "ann", "emails": [{"value": "a" * 400 + "@example.com", "primary": True}]},
+    ],
+    ids=["empty", "blank", "nul", "long-username", "long-email"],
+)
+def test_blank_or_unusable_usernames_and_emails_are_invalid_values(
+    scim: TestClient, runtime: Runtime, body: dict[str, object]
+) -> None:
+    """Finding 13: blank userNames were accepted, and a NUL or a 400-character local part
+    became the person's email (then `ringfence export` wrote a file `plan` rejects)."""
+    resp = scim.post("/scim/v2/Users", json={"schemas": [USER], **body})
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["scimType"] in ("invalidValue", "invalidSyntax")
+    with runtime.store.session() as s:
+        assert s.scalars(select(Person)).all() == []
+
+
+def test_patching_username_to_blank_is_refused(scim: TestClient) -> None:
+    uid = scim.post("/scim/v2/Users", json={"schemas": [USER], "userName": "kim"}).json()["id"]
+    for value in ("", "  "):
+        op = {"op": "replace", "path": "userName", "value": value}
+        resp = scim.patch(f"/scim/v2/Users/{uid}", json={"schemas": [PATCH], "Operations": [op]})
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["scimType"] == "invalidValue"
+    assert scim.get(f"/scim/v2/Users/{uid}").json()["userName"] == "kim"
+
+
+@pytest.mark.parametrize(
+    ("flt", "ok"),
+    [
+        ("meta.created gt 5", False),
+        ('name eq "x"', False),
+        ('active eq "yes"', False),
+        ("userName eq 5", False),
+        ('meta.created gt "2020-01-01T00:00:00Z"', True),
+        ('name.familyName eq "x"', True),
+        ('emails[type eq "work" and value co "@example.com"]', True),
+        ("active eq true", True),
+        ('not (userName eq "kim")', True),
+    ],
+)
+def test_filter_values_must_fit_their_attribute(scim: TestClient, flt: str, ok: bool) -> None:
+    resp = scim.get("/scim/v2/Users", params={"filter": flt})
+    if ok:
+        assert resp.status_code == 200, resp.text
+    else:
+        assert resp.status_code == 400, resp.text
+        assert resp.json()["scimType"] == "invalidFilter"
+
+
+def test_error_details_name_the_field_without_pydantic_text(scim: TestClient) -> None:
+    uid = scim.post("/scim/v2/Users", json={"schemas": [USER], "userName": "kim"}).json()["id"]
+    op = {"op": "replace", "path": "active", "value": "maybe"}
+    resp = scim.patch(f"/scim/v2/Users/{uid}", json={"schemas": [PATCH], "Operations": [op]})
+    assert resp.status_code == 400, resp.text
+    detail = resp.json()["detail"]
+    assert "pydantic" not in detail and "For further information" not in detail
+    assert "\n" not in detail and len(detail) < 200

@@ -20,6 +20,7 @@ from ringfence.core.errors import AuthenticationError
 from ringfence.core.logging import get_logger
 from ringfence.identity.scim._discovery import resource_types, schemas, service_provider_config
 from ringfence.identity.scim._service import ScimService
+from ringfence.identity.scim._support import plain_detail
 from ringfence.identity.scim._tokens import ScimTokens
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
@@ -74,7 +75,8 @@ def scim_error(status: int, scim_type: str | None, detail: str) -> Response:
 
 def _error_response(exc: SCIMException) -> Response:
     err: Error = exc.to_error()
-    return scim_error(err.status or exc.status, err.scim_type, err.detail or str(exc))
+    detail = plain_detail(err.detail or str(exc))
+    return scim_error(err.status or exc.status, err.scim_type, detail)
 
 
 async def _authenticate(request: Request) -> str:

@@ -38,7 +38,9 @@ from ringfence.identity.scim._discovery import POLICY, GroupResource, UserResour
 from ringfence.identity.scim._machine import ensure_machine_identity
 from ringfence.identity.scim._support import (
     RESOURCE_CACHE,
+    check_filter_types,
     check_if_match,
+    check_user_name,
     display_name,
     etag_of,
     group_condition,
@@ -247,6 +249,17 @@ class ScimService:
             request = SearchRequest[model].model_validate(params)
         except PydanticValidationError as exc:
             raise scim_error_of(exc) from None
+        if request.filter is not None:
+            errors: list[SCIMException] = []
+            for kind in kinds:
+                try:
+                    check_filter_types(
+                        request.filter.ast, UserResource if kind == "User" else GroupResource
+                    )
+                except SCIMException as exc:
+                    errors.append(exc)
+            if len(errors) == len(kinds):  # wrong for every resource type searched
+                raise errors[0]
         if (request.start_index or 0) > _MAX_START_INDEX:
             # Echoed back as startIndex: past 64 bits the JSON encoder fails (a 500).
             raise InvalidValueException(detail=f"startIndex must be at most {_MAX_START_INDEX}")
@@ -331,6 +344,7 @@ class ScimService:
             ) from None
 
     def _adopt_or_create_person(self, s: Session, user: Any) -> tuple[Person, ScimUser]:
+        check_user_name(user.user_name)
         key = key_of(user.user_name)
         if s.scalar(select(ScimUser.id).where(ScimUser.user_name_key == key)) is not None:
             raise UniquenessException(detail=f"userName {user.user_name!r} is already in use")
@@ -357,6 +371,7 @@ class ScimService:
         self, s: Session, row: ScimUser, person: Person, user: Any, actor: str, created: bool
     ) -> None:
         now = self._clock.now()
+        check_user_name(user.user_name)
         key = key_of(user.user_name)
         clash = s.scalar(
             select(ScimUser.id).where(ScimUser.user_name_key == key, ScimUser.id != row.id)
