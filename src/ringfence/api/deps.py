@@ -22,7 +22,8 @@ Identity extension (added by the identity capability, on top of the design above
 :data:`ROLE_SCOPES` comes from ``ringfence.identity.roles``; ``install_auth`` appends the
 personal-token (``rf_pat_...``) and session-cookie authenticators of ``ringfence.identity.auth``
 (cookie requests with unsafe methods must carry the CSRF token; an admin without MFA gets only
-``mfa:enroll``); ``Principal.person_id`` links a user to the inventory person, and ``authorize``
+``mfa:enroll``; only a session sets ``via_session`` and, when it presented a second factor,
+``mfa_passed``); ``Principal.person_id`` links a user to the inventory person, and ``authorize``
 lets an ``integration-owner`` (scope ``integrations:own``, no ``read``/``write``) through only
 for integrations that person owns (``ringfence.identity.ownership.owner_may``).
 """
@@ -63,9 +64,14 @@ class Principal:
     scopes: frozenset[str]
     roles: frozenset[str] = field(default_factory=frozenset)
     person_id: str | None = None  # identity: the inventory person a user is
-    # False for a user session that has not passed the MFA its roles need (it may only enrol
-    # or step up); credentials must not be minted from such a session
-    mfa_passed: bool = True
+    # True only for a console session that presented a second factor (TOTP, recovery code, or
+    # an IdP's amr); credentials must not be minted from anything else. Fails closed: a
+    # principal that does not say otherwise has not passed MFA.
+    mfa_passed: bool = False
+    # True only when the caller authenticated with the console session cookie. Personal
+    # tokens and MFA enrolment are managed from a session, never with a bearer token (a
+    # 1-day token must not mint a 365-day one, nor enrol a second factor for its owner).
+    via_session: bool = False
 
     @property
     def actor(self) -> str:

@@ -314,11 +314,24 @@ def _user_id(caller: Principal) -> str:
     return caller.id
 
 
+def _from_session(caller: Principal, what: str) -> None:
+    """Token issuance and MFA changes only from a console session (cookie): a personal token,
+    even one holding ``self``, must not mint a longer-lived token or enrol a second factor
+    (whoever holds a leaked token would then own the account's MFA)."""
+    _user_id(caller)
+    if not caller.via_session:
+        raise PermissionDeniedError(
+            f"{what} only from a console session (sign in), not with an API token",
+            code="session_required",
+        )
+
+
 @router.post("/me/mfa/totp")
 def enroll_totp(request: Request, caller: Caller) -> dict[str, str]:
     """Start TOTP enrolment: returns the otpauth URI and a QR code (SVG data URI), once."""
     if not ({SELF, MFA_ENROLL} & caller.scopes):
         need(caller, SELF)
+    _from_session(caller, "MFA is enrolled")
     enrol = accounts_for(request).begin_totp(_user_id(caller))
     return {
         "provisioning_uri": enrol.provisioning_uri.get_secret_value(),
@@ -340,6 +353,7 @@ def confirm_totp(
     the old session id stops working)."""
     if not ({SELF, MFA_ENROLL} & caller.scopes):
         need(caller, SELF)
+    _from_session(caller, "MFA is enrolled")
     accounts = accounts_for(request)
     user_id = _user_id(caller)
     token = request.cookies.get(SESSION_COOKIE)
@@ -368,6 +382,7 @@ def verify_mfa(
     one (new session cookie and CSRF token); failures count towards the sign-in lockout."""
     if not ({SELF, MFA_ENROLL} & caller.scopes):
         need(caller, SELF)
+    _from_session(caller, "MFA is verified")
     if (body.code is None) == (body.recovery_code is None):
         raise ValidationError("send either `code` (6 digits) or `recovery_code`")
     token = request.cookies.get(SESSION_COOKIE)
@@ -410,6 +425,7 @@ def list_my_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
 @router.post("/me/tokens", status_code=201)
 def issue_my_token(request: Request, body: TokenIn, caller: Caller) -> dict[str, Any]:
     need(caller, SELF)
+    _from_session(caller, "personal tokens are issued")
     if not caller.mfa_passed:
         # A session that never presented the second factor (password alone, opened before
         # enrolment, or an SSO sign-in without MFA) must not turn itself into a long-lived

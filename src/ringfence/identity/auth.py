@@ -104,6 +104,7 @@ class SessionCookieAuthenticator:
             # mandatory MFA keeps its scopes, but a credential minted from this session must
             # not outlive the second factor the user enrols later (issue_my_token checks it).
             mfa_passed=info.mfa_passed,
+            via_session=True,
         )
 
 
