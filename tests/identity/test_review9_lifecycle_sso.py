@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from ringfence.core.clock import FixedClock
 from ringfence.core.errors import ValidationError
+from ringfence.identity import oidc
 from ringfence.identity.accounts import Accounts
-from ringfence.identity.models import ConsoleUser
+from ringfence.identity.models import ConsoleUser, OidcLoginState
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
 from tests.identity.oidc_provider import OMIT, LoopbackOidcProvider
@@ -242,3 +244,36 @@ def test_no_role_for_an_unknown_subject_creates_nothing(
     assert resp.status_code == 403 and resp.json()["code"] == "no_role"
     with runtime.store.session() as s:
         assert s.scalar(select(ConsoleUser).where(ConsoleUser.username == "s@example.com")) is None
+
+
+def _states(runtime: Runtime) -> int:
+    with runtime.store.session() as s:
+        return len(s.scalars(select(OidcLoginState)).all())
+
+
+def test_unauthenticated_sign_in_starts_cannot_grow_the_state_table(
+    web: TestClient, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 14: every GET /auth/oidc/login wrote a state row that was never purged."""
+    for _ in range(3):
+        assert web.get("/auth/oidc/login", follow_redirects=False).status_code == 302
+    assert _states(runtime) == 3
+    assert isinstance(runtime.clock, FixedClock)
+    runtime.clock.advance(seconds=11 * 60)  # past the state lifetime
+    assert web.get("/auth/oidc/login", follow_redirects=False).status_code == 302
+    assert _states(runtime) == 1
+    monkeypatch.setattr(oidc, "STATE_CAP", 3)
+    for _ in range(5):
+        assert web.get("/auth/oidc/login", follow_redirects=False).status_code == 302
+    assert _states(runtime) == 3
+
+
+def test_a_sign_in_started_before_a_purge_still_completes(
+    web: TestClient, provider: LoopbackOidcProvider, runtime: Runtime
+) -> None:
+    callback = _to_callback(web, provider)  # its state row is pending
+    assert isinstance(runtime.clock, FixedClock)
+    runtime.clock.advance(seconds=5 * 60)
+    with TestClient(web.app, base_url="https://rf.example") as other:
+        assert other.get("/auth/oidc/login", follow_redirects=False).status_code == 302
+    assert web.get(callback, follow_redirects=False).status_code == 303

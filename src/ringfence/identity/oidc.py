@@ -25,7 +25,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import (
@@ -52,6 +52,7 @@ from ringfence.store.vault import Vault
 
 ALLOWED_ALGS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 STATE_TTL = timedelta(minutes=10)
+STATE_CAP = 10_000  # pending sign-ins kept at most
 _STATE_KEY = "identity/oidc-state-key"
 _MFA_AMR = frozenset({"mfa", "otp", "hwk", "swk", "fido", "sc", "face", "fpt"})
 _LEEWAY = 60
@@ -177,8 +178,22 @@ class OidcRelyingParty:
         """A fresh authorization URL (code flow, S256 PKCE, state and nonce)."""
         meta = self.metadata()
         state = secrets.token_urlsafe(32)
+        now = self._clock.now()
         with self._store.session() as s:
-            s.add(OidcLoginState(state_hash=self._state_hash(state), created_at=self._clock.now()))
+            # /auth/oidc/login needs no authentication: every call writes a row, so rows past
+            # the state lifetime (used or not: either way refused) go on each insert, and at
+            # most STATE_CAP pending sign-ins are kept (a flood evicts the oldest: those
+            # users start again) — the table cannot grow without bound.
+            s.execute(delete(OidcLoginState).where(OidcLoginState.created_at < now - STATE_TTL))
+            pending = s.scalar(select(func.count()).select_from(OidcLoginState)) or 0
+            if pending >= STATE_CAP:
+                oldest = s.scalars(
+                    select(OidcLoginState.state_hash)
+                    .order_by(OidcLoginState.created_at)
+                    .limit(pending - STATE_CAP + 1)
+                ).all()
+                s.execute(delete(OidcLoginState).where(OidcLoginState.state_hash.in_(oldest)))
+            s.add(OidcLoginState(state_hash=self._state_hash(state), created_at=now))
         challenge = create_s256_code_challenge(self._derive("pkce", state))
         uri: str = prepare_grant_uri(
             str(meta["authorization_endpoint"]),
