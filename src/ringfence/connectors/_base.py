@@ -420,15 +420,25 @@ class Connector:
                 raise self.error(f"response of {declared} bytes exceeds {limit}", operation)
             chunks: list[bytes] = []
             size = 0
-            for chunk in resp.iter_bytes():
-                size += len(chunk)
-                if size > limit:
-                    raise self.error(f"response exceeds {limit} bytes", operation)
-                chunks.append(chunk)
+            try:
+                for chunk in resp.iter_bytes():  # decoded (gzip...): the limit is on what we keep
+                    size += len(chunk)
+                    if size > limit:
+                        raise self.error(f"response exceeds {limit} bytes", operation)
+                    chunks.append(chunk)
+            except httpx.DecodingError:
+                raise self.error(
+                    "malformed response: body does not match its Content-Encoding", operation
+                ) from None
         finally:
             resp.close()
+        # The body is decoded now: a rebuilt response still saying Content-Encoding: gzip
+        # would be decoded a second time (and fail on every compressed answer).
+        headers = resp.headers.copy()
+        for name in ("Content-Encoding", "Content-Length"):
+            headers.pop(name, None)
         return httpx.Response(
-            resp.status_code, headers=resp.headers, content=b"".join(chunks), request=request
+            resp.status_code, headers=headers, content=b"".join(chunks), request=request
         )
 
     def json_body(self, resp: httpx.Response, operation: str) -> Any:
