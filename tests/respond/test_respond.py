@@ -435,9 +435,7 @@ def _grant_observations(runtime: Runtime) -> set[str]:
 
     with runtime.store.session() as s:
         return set(
-            s.scalars(
-                select(SaasObservation.external_id).where(SaasObservation.kind == "grant")
-            )
+            s.scalars(select(SaasObservation.external_id).where(SaasObservation.kind == "grant"))
         )
 
 

@@ -119,11 +119,7 @@ def rotate_master(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.
         console.print(f"master key rotated {old} → {new}; re-wrapped {count} data keys")
     # Backups made before now are sealed with the old key: say where it is (key file) or that
     # the old variable's value is still needed (RINGFENCE_MASTER_KEY).
-    where = (
-        f"it is kept at {retired}"
-        if retired
-        else "keep the old RINGFENCE_MASTER_KEY value"
-    )
+    where = f"it is kept at {retired}" if retired else "keep the old RINGFENCE_MASTER_KEY value"
     err_console.print(
         f"[bold yellow]note:[/] backups made before this rotation open only with the old key "
         f"{old}: {where} — store it offline with those backups, and delete it once they expire",

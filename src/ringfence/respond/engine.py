@@ -884,7 +884,7 @@ class Responder:
                     results.append(outcome)
         finally:
             if results:
-                revoked = [r["external_id"] for r in results if r["ok"]]
+                revoked = [o["external_id"] for o in results if o["ok"]]
                 with self.store.session() as s:
                     audit.append(
                         s,
@@ -895,8 +895,7 @@ class Responder:
                         after={
                             "vendor": vendor,
                             "results": [
-                                {k: v for k, v in r.items() if k != "external_id"}
-                                for r in results
+                                {k: v for k, v in r.items() if k != "external_id"} for r in results
                             ],
                         },
                         clock=self.clock,
@@ -909,8 +908,8 @@ class Responder:
                                 SaasObservation.external_id.in_(revoked),
                             )
                         )
-        for r in results:
-            del r["external_id"]
+        for outcome in results:
+            del outcome["external_id"]
         failed = [r for r in results if not r["ok"]]
         if failed:
             raise StepFailed(
