@@ -390,3 +390,42 @@ def test_routes_stored_without_their_defaults_are_read_with_them(lite_store: Sto
     report = run_checks(ctx, only=["RF-API-004"])
     flagged = {f.resource_id for r in report.results for f in r.failures}
     assert "chat-default-limit" not in flagged
+
+
+def test_a_sink_with_overdue_alerts_is_failing_even_without_attempts(estate_store: Store) -> None:
+    """RF-MON-002 counted a sink as failing only after 3 recorded attempts; a deliverer that
+    crashes before recording one (or never runs) left alerts stuck with attempts 0 and the
+    check passing (session 9 review). Undelivered and overdue by 15 minutes is failing too."""
+    from ringfence.monitor.models import OutboxItem
+
+    def item(sink: str, due: timedelta, attempts: int = 0, delivered: bool = False) -> OutboxItem:
+        return OutboxItem(
+            alert_id="a-1",
+            sink=sink,
+            payload={},
+            attempts=attempts,
+            next_attempt_at=NOW - due,
+            delivered_at=NOW if delivered else None,
+        )
+
+    with estate_store.session() as s:
+        s.add_all(
+            [
+                item("ok", timedelta(hours=2), delivered=True),
+                item("stuck", timedelta(minutes=20)),
+                item("fresh", timedelta(minutes=5)),
+                item("retrying", timedelta(minutes=1), attempts=3),
+            ]
+        )
+    with estate_store.session() as s:
+        ctx = load_context(s, NOW)
+    assert ctx.monitoring is not None
+    assert ctx.monitoring.sinks_failing == {
+        "fresh": False,
+        "ok": False,
+        "retrying": True,
+        "stuck": True,
+    }
+    [result] = run_checks(ctx, only=["RF-MON-002"]).results
+    assert result.status == "fail"
+    assert sorted(f.resource_id for f in result.failures) == ["retrying", "stuck"]

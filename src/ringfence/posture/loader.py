@@ -11,10 +11,10 @@ from __future__ import annotations
 import gc
 import json
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import bindparam, func, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,7 @@ from ringfence.store.models import (
     Person,
     Vendor,
 )
+from ringfence.store.types import UTCDateTime
 
 
 def _clearance(value: int) -> DataClass:
@@ -176,7 +177,7 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
     ctx.routes = _routes(session) if "gateway_routes" in tables else None
     ctx.usage = _usage(session) if "gateway_usage" in tables else None
     ctx.vendors = _vendors(session, tables)
-    ctx.monitoring = _monitoring(session) if "monitor_events" in tables else None
+    ctx.monitoring = _monitoring(session, now) if "monitor_events" in tables else None
     ctx.console_users = _console_users(session) if "identity_users" in tables else None
     ctx.backups = _backups(session)
     ctx.readiness = _readiness(session) if "respond_playbooks" in tables else None
@@ -439,8 +440,14 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def _monitoring(session: Session) -> MonitoringFacts | None:
-    """Audit sources (last event per source) and SIEM sinks (failing = undelivered after 3)."""
+# An alert still undelivered this long after it was due means nothing is delivering it (the
+# deliverer is not running, or crashes before it records an attempt): as failing as 3 tries.
+OVERDUE_DELIVERY = timedelta(minutes=15)
+
+
+def _monitoring(session: Session, now: datetime) -> MonitoringFacts | None:
+    """Audit sources (last event per source) and SIEM sinks (failing = undelivered after 3
+    attempts, or undelivered and due for longer than ``OVERDUE_DELIVERY``)."""
     sources = {
         str(src): _aware(last)
         for src, last in _rows(
@@ -449,14 +456,12 @@ def _monitoring(session: Session) -> MonitoringFacts | None:
     }
     sinks: dict[str, bool] = {}
     try:
-        sinks = {
-            str(sink): bool(failing)
-            for sink, failing in _rows(
-                session,
-                "SELECT sink, MAX(CASE WHEN delivered_at IS NULL AND attempts >= 3 "
-                "THEN 1 ELSE 0 END) FROM monitor_outbox GROUP BY sink",
-            )
-        }
+        query = text(
+            "SELECT sink, MAX(CASE WHEN delivered_at IS NULL AND (attempts >= 3 "
+            "OR next_attempt_at < :overdue) THEN 1 ELSE 0 END) FROM monitor_outbox "
+            "GROUP BY sink"
+        ).bindparams(bindparam("overdue", now - OVERDUE_DELIVERY, type_=UTCDateTime()))
+        sinks = {str(sink): bool(failing) for sink, failing in session.execute(query).tuples()}
     except SQLAlchemyError:
         sinks = {}
     if not sources and not sinks:

@@ -25,4 +25,9 @@ from ringfence.posture.context import PostureContext
 def sink_failing(ctx: PostureContext) -> Iterator[Failure]:
     for name, failing in sorted(_mon(ctx).sinks_failing.items()):
         if failing:
-            yield fail("siem_sink", name, f"SIEM sink {name} is failing")
+            yield fail(
+                "siem_sink",
+                name,
+                f"SIEM sink {name} is failing: alerts undelivered after 3 attempts, or due "
+                "for over 15 minutes (is the deliverer running?)",
+            )
