@@ -79,6 +79,17 @@ def test_junit_has_one_testcase_per_check_with_failures_and_skips() -> None:
     assert failure is not None and "crm-chat-key" in (failure.text or "")
 
 
+def test_junit_stays_well_formed_with_control_characters_in_saas_names() -> None:
+    """A SaaS app named with characters XML cannot carry (ESC, NUL) made the whole JUnit file
+    unreadable to CI (session 9 review); they are replaced, the rest of the name kept."""
+    ctx = healthy()
+    assert ctx.saas is not None
+    ctx.saas.apps.append(DiscoveredApp("slack", "B7", "Evil\x1bApp\x00\ud800", "cid-7"))
+    root = ET.fromstring(render_junit(run_checks(ctx)))
+    texts = [f.text or "" for f in root.iter("failure")]
+    assert any("Evil\ufffdApp\ufffd" in t for t in texts)
+
+
 def test_csv_neutralises_formula_injection_from_saas_data() -> None:
     rows = list(csv.DictReader(io.StringIO(render_csv(failing_report()))))
     hostile = [r for r in rows if "HYPERLINK" in r["message"]]

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -206,6 +207,15 @@ def estate_lines(path: str) -> dict[tuple[str, str], int]:
     return out
 
 
+# Characters XML 1.0 cannot carry (C0 controls but tab / LF / CR, lone surrogates, U+FFFE/F):
+# a SaaS-supplied name holding one would make the whole JUnit file unreadable to CI.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: str) -> str:
+    return _XML_ILLEGAL.sub("\ufffd", value)
+
+
 def render_junit(report: PostureReport, accepted: set[Key] | None = None) -> str:
     accepted = accepted or set()
     c = report.counts()
@@ -235,9 +245,9 @@ def render_junit(report: PostureReport, accepted: set[Key] | None = None) -> str
             name=f"{r.meta.id} {r.meta.title}",
         )
         if r.status == "skip":
-            ET.SubElement(case, "skipped", message=r.reason or "")
+            ET.SubElement(case, "skipped", message=_xml_text(r.reason or ""))
         elif r.status == "error":
-            ET.SubElement(case, "error", message=r.reason or "", type="CheckError")
+            ET.SubElement(case, "error", message=_xml_text(r.reason or ""), type="CheckError")
         elif r.status == "fail":
             lines = [
                 f"[{r.meta.severity.label}] {f.resource_type}/{f.resource_id}: {f.message}"
@@ -251,7 +261,7 @@ def render_junit(report: PostureReport, accepted: set[Key] | None = None) -> str
             fail = ET.SubElement(
                 case, "failure", message=f"{len(r.failures)} finding(s)", type=r.meta.severity.label
             )
-            fail.text = "\n".join(lines) + f"\nRemediation: {r.meta.remediation}"
+            fail.text = _xml_text("\n".join(lines) + f"\nRemediation: {r.meta.remediation}")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
 
