@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,10 +88,33 @@ def test_best_answers_score_100_and_worst_score_0() -> None:
     assert set(result.domain_scores) <= set(CCM_DOMAINS)
 
 
-def test_not_applicable_answers_leave_the_denominator() -> None:
-    qs = [q for q in default_bank().questions.values() if q.id in ("GRC-01", "GRC-02")]
-    scored = score_answers(qs, {"GRC-01": "yes", "GRC-02": "n.a."})
-    assert scored.score == 100.0
+def _best(q: Any) -> str:
+    if q.type.value == "choice":
+        return max(q.options, key=q.options.get)
+    return q.expect
+
+
+def test_not_applicable_answers_leave_the_denominator_up_to_a_cap() -> None:
+    """A few n.a. answers leave the score alone; n.a. on most questions (no reason needed) no
+    longer lifts a vendor to a top score — the denominator shrinks by at most 20 % of the
+    applicable scored weight (session 9 review: 25 of 26 yes/no questions n.a. took a vendor
+    from medium to low risk)."""
+    qs = [
+        q
+        for q in default_bank().questions.values()
+        if q.lite and q.type.value in ("yesno", "choice")
+    ]
+    yesno = [q for q in qs if q.type.value == "yesno" and q.weight and q.when is None]
+    best = {q.id: _best(q) for q in qs if q.type.value in ("yesno", "choice")}
+    assert score_answers(qs, best).score == 100.0
+    one_na = dict(best, **{yesno[0].id: "n.a."})
+    assert score_answers(qs, one_na).score == 100.0
+    gamed = dict(best, **{q.id: "n.a." for q in yesno[1:]})
+    scored = score_answers(qs, gamed)
+    total = sum(q.weight for q in qs if q.weight and applicable(q, gamed))
+    na = sum(q.weight for q in yesno[1:])
+    assert na > 0.5 * total
+    assert scored.score == round(100.0 * (total - na) / (0.8 * total), 1) < 60.0
 
 
 def test_conditional_question_applies_only_when_its_condition_holds() -> None:

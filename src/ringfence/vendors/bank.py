@@ -328,20 +328,40 @@ def credit(question: Question, answer: str | None) -> float | None:
     return None
 
 
+# "n.a." takes a question out of the score, but only so far: the questions that apply to every
+# vendor are what the score is about, and a vendor answering most of them "n.a." (which needs
+# no reason) would otherwise score as if it met the rest. The denominator shrinks by at most
+# this share of the applicable scored weight; n.a. weight beyond it counts as not met.
+NA_WEIGHT_CAP = 0.2
+
+
+def _capped(got: float, scored: float, na: float) -> float | None:
+    """Score in [0, 100] from credited weight, weight of scored answers and n.a. weight."""
+    whole = scored + na
+    if not whole:
+        return None
+    return round(100.0 * got / (whole - min(na, NA_WEIGHT_CAP * whole)), 1)
+
+
 def score_answers(questions: list[Question], answers: dict[str, str]) -> ScoredAnswers:
-    total = got = 0.0
+    total = got = na = 0.0
     per: dict[str, list[float]] = {}
     for q in questions:
         if not applicable(q, answers):
             continue
         c = credit(q, answers.get(q.id))
+        acc = per.setdefault(q.domain, [0.0, 0.0, 0.0])
         if c is None:
+            if q.weight and q.type is AnswerType.YESNO and answers.get(q.id) == NA:
+                na += q.weight
+                acc[2] += q.weight
             continue
         total += q.weight
         got += q.weight * c
-        acc = per.setdefault(q.domain, [0.0, 0.0])
         acc[0] += q.weight * c
         acc[1] += q.weight
-    score = round(100.0 * got / total, 1) if total else 0.0
-    domains = {d: round(100.0 * a / b, 1) for d, (a, b) in per.items() if b}
+    score = _capped(got, total, na) or 0.0
+    domains = {
+        d: value for d, (a, b, n) in per.items() if (value := _capped(a, b, n)) is not None and b
+    }
     return ScoredAnswers(answers=answers, score=score, domain_scores=domains)
