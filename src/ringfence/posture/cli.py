@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console
-from ringfence.core.errors import ValidationError
+from ringfence.core.errors import RingfenceError, ValidationError
 from ringfence.posture import lifecycle
 from ringfence.posture.catalogue import Severity, all_checks
 from ringfence.posture.discovery import KINDS, adopt, find_shadow
@@ -75,8 +75,19 @@ def _pull(rt: Runtime, connectors: Path) -> list[dict[str, object]]:
 
     rows: list[dict[str, object]] = []
     for cfg in load_connector_configs(connectors):
-        with build_connector(cfg, secrets=rt.vault, clock=rt.clock) as conn:
-            snap = conn.snapshot()
+        try:
+            with build_connector(cfg, secrets=rt.vault, clock=rt.clock) as conn:
+                snap = conn.snapshot()
+        except RingfenceError as exc:
+            # One vendor that cannot be reached at all (an unset credential variable, a vault
+            # reference that does not resolve) is that vendor's error; the others are pulled.
+            rows.append(
+                {"vendor": cfg.vendor, "people": 0, "apps": 0, "grants": 0, "errors": exc.message}
+            )
+            err_console.print(
+                f"[yellow]warning:[/] {cfg.vendor}: not pulled: {exc.message}", highlight=False
+            )
+            continue
         with rt.store.session() as s:
             counts = store_snapshot(s, snap, rt.clock.now())
         errors = "; ".join(str(e) for e in snap.errors)
