@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from starlette.concurrency import run_in_threadpool
 
 from ringfence.core.errors import (
@@ -339,6 +339,15 @@ def _need(viewer: Viewer, scope: str) -> None:
         raise PermissionDeniedError(f"your roles do not include {scope!r}")
 
 
+def _owned_by_viewer(viewer: Viewer) -> Any:
+    """Where-clause: the integrations the viewer's inventory person owns. A user linked to no
+    person owns nothing — ``owner_id == None`` would compile to IS NULL and match every
+    ownerless integration."""
+    if viewer.info.person_id is None:
+        return false()
+    return Integration.owner_id == viewer.info.person_id
+
+
 def _dashboard(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     from ringfence.monitor.models import Alert
     from ringfence.posture.models import PostureFinding
@@ -349,7 +358,7 @@ def _dashboard(request: Request, viewer: Viewer, form: dict[str, str]) -> Respon
     with rt.store.session() as s:
         q = select(Integration.status, func.count()).group_by(Integration.status)
         if not viewer.can("read"):
-            q = q.where(Integration.owner_id == viewer.info.person_id)
+            q = q.where(_owned_by_viewer(viewer))
         stats["integrations"] = {str(k.value): n for k, n in s.execute(q)}
         if viewer.can("read"):
             stats["alerts"] = s.scalar(
@@ -377,7 +386,7 @@ def _integrations(request: Request, viewer: Viewer, form: dict[str, str]) -> Res
     with rt.store.session() as s:
         q = select(Integration).order_by(Integration.name)
         if not viewer.can("read"):
-            q = q.where(Integration.owner_id == viewer.info.person_id)
+            q = q.where(_owned_by_viewer(viewer))
         rows = [
             {
                 "id": i.id,
@@ -387,7 +396,10 @@ def _integrations(request: Request, viewer: Viewer, form: dict[str, str]) -> Res
                 "scopes": ", ".join(i.scopes),
                 "description": i.description,
                 "can_quarantine": i.status is IntegrationStatus.ACTIVE
-                and (viewer.can("write") or i.owner_id == viewer.info.person_id),
+                and (
+                    viewer.can("write")
+                    or (i.owner_id is not None and i.owner_id == viewer.info.person_id)
+                ),
                 "can_activate": i.status is IntegrationStatus.QUARANTINED and viewer.can("write"),
             }
             for i in s.scalars(q)
