@@ -10,6 +10,7 @@ Never echoes a record back.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
 from ringfence.core.errors import NotFoundError, ValidationError
 from ringfence.monitor.ingest import ingest, supplier_recorder
 from ringfence.monitor.parsers import PARSERS
+from ringfence.monitor.service import Monitor
 from ringfence.monitor.storage import EventStore, FieldFilter, HuntQuery
 from ringfence.monitor.timeparse import parse_when
 from ringfence.runtime import Runtime
@@ -61,14 +63,9 @@ async def push_records(
     body = await request.body()
     if not body.strip():
         raise ValidationError("empty body: send one JSON record per line (NDJSON)")
-    monitor = request.app.state.__dict__.get("monitor")
-    if monitor is None:
-        from ringfence.monitor.wiring import build_monitor
-
-        monitor = build_monitor(runtime)
-        request.app.state.monitor = monitor
     from starlette.concurrency import run_in_threadpool
 
+    monitor = await run_in_threadpool(_app_monitor, request.app.state, runtime)
     report = await run_in_threadpool(
         ingest,
         body,
@@ -81,6 +78,27 @@ async def push_records(
         before_publish=supplier_recorder(runtime.store, principal.actor, source, runtime.clock),
     )
     return report.to_dict()
+
+
+def _app_monitor(state: Any, runtime: Runtime) -> Monitor:
+    """The app's one monitor, built on first use: correlation and API-monitoring windows are
+    in its memory, so every push must reach the same one (a monitor per push forgot them, and
+    a burst split over several pushes raised nothing). ``Monitor.process`` serialises its
+    callers, so the pushes served by the thread pool share it safely."""
+    monitor: Monitor | None = getattr(state, "monitor", None)
+    if monitor is not None:
+        return monitor
+    with _BUILD_LOCK:  # two first pushes at once build it once
+        monitor = getattr(state, "monitor", None)
+        if monitor is None:
+            from ringfence.monitor.wiring import build_monitor
+
+            monitor = build_monitor(runtime)
+            state.monitor = monitor
+        return monitor
+
+
+_BUILD_LOCK = threading.Lock()
 
 
 @router.get("/events")

@@ -4,10 +4,14 @@
 of events: storage first, then every registered analyser (Sigma, UEBA, API monitoring) sees
 the events that were *new*, so a redelivered batch neither duplicates nor re-alerts. It must
 never acknowledge (return) before the events are committed to the store.
+
+The analysers keep windows in memory (correlations, API monitoring, UEBA's cache), so one
+``Monitor`` serves a whole process and ``process`` lets one caller in at a time.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -33,11 +37,16 @@ class Monitor:
         self.events = EventStore(store)
         self.clock = clock or SystemClock()
         self.analysers = list(analysers)
+        self._lock = threading.Lock()
 
     def process(self, events: Sequence[Event]) -> int:
         """Store ``events``; run analysers on the new ones; return how many were new."""
         if not events:
             return 0
+        with self._lock:
+            return self._process(events)
+
+    def _process(self, events: Sequence[Event]) -> int:
         new_ids = set(self.events.store_events(events, self.clock.now()))
         if new_ids and self.analysers:
             seen: set[str] = set()
