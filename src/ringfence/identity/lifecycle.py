@@ -193,9 +193,15 @@ def link_console_users(session: Session, person: Person, *, actor: str, clock: C
         # The IdP's own stable id: SCIM externalId is the IdP's user id (Okta), which is
         # also the ID token's sub. Only for people the IdP provisioned (an inventory
         # person's external_id is typed by people).
+        candidates = session.scalars(
+            select(ConsoleUser).where(
+                ConsoleUser.person_id.is_(None),
+                ConsoleUser.sso_subject.endswith(f"|{person.external_id}", autoescape=True),
+            )
+        )  # narrowed in SQL: SCIM calls this on every write (Entra sends externalId always)
         found += [
             (user, "sso_subject")
-            for user in _unlinked_sso_users(session)
+            for user in candidates
             if _sub_of(user) == person.external_id and all(u is not user for u, _ in found)
         ]
     linked = 0
