@@ -61,12 +61,13 @@ def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI
 
     app.include_router(identity_router)
     app.include_router(identity_auth_router)
-    from ringfence.api.deps import current_principal
+    from ringfence.api.deps import any_capability
     from ringfence.classify.api import MAX_BODY as CLASSIFY_MAX_BODY
     from ringfence.classify.api import router as classify_router
 
-    # Scanning is a read: any authenticated caller may classify a payload it already holds.
-    app.include_router(classify_router, prefix="/api/v1", dependencies=[Depends(current_principal)])
+    # Scanning is a read: any authenticated caller may classify a payload it already holds —
+    # but not one that may only manage itself (an admin who has not passed MFA: 403).
+    app.include_router(classify_router, prefix="/api/v1", dependencies=[Depends(any_capability)])
     set_body_limit(app, "/api/v1/classify/", CLASSIFY_MAX_BODY, any_content_type=True)
     from ringfence.web import router as console_router
 

@@ -40,6 +40,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ringfence.core.errors import AuthenticationError, PermissionDeniedError
 from ringfence.identity.auth import identity_authenticators
 from ringfence.identity.ownership import owner_may
+from ringfence.identity.roles import MFA_ENROLL, SELF
 from ringfence.identity.roles import ROLE_SCOPES as IDENTITY_ROLE_SCOPES
 from ringfence.inventory.repository import InvalidFieldError
 from ringfence.runtime import Runtime
@@ -172,6 +173,29 @@ def authorize(
         raise PermissionDeniedError(
             f"this {request.method} needs the {needed!r} scope; the caller has "
             f"{sorted(principal.scopes)}",
+            code="insufficient_scope",
+        )
+    return principal
+
+
+# Scopes that let a caller manage only itself: an admin session that has not passed MFA holds
+# just these, as may a personal token. They open no capability's route.
+_SELF_ONLY = frozenset({MFA_ENROLL, SELF})
+
+
+def any_capability(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    """The caller, if it holds any scope beyond managing itself; 403 otherwise.
+
+    For routes open to every authenticated caller rather than to one scope (classify: scanning
+    a payload the caller already holds). An admin whose session has not passed MFA, or a
+    token holding only ``self``, reaches its profile and MFA only."""
+    if not principal.scopes - _SELF_ONLY:
+        raise PermissionDeniedError(
+            "this route needs a scope beyond your own profile and MFA; the caller has "
+            f"{sorted(principal.scopes)}"
+            + (" (complete MFA first)" if MFA_ENROLL in principal.scopes else ""),
             code="insufficient_scope",
         )
     return principal
