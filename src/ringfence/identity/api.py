@@ -42,6 +42,7 @@ from ringfence.identity.roles import (
     LIFECYCLE,
     MFA_ENROLL,
     SELF,
+    needs_mfa,
 )
 from ringfence.identity.scim import ScimTokens
 from ringfence.store.models import Integration, Person
@@ -270,6 +271,16 @@ def oidc_login(request: Request) -> Response:
     return response
 
 
+def _console_landing(accounts: Accounts, user_id: str, mfa_passed: bool) -> str:
+    """Where the browser goes after SSO: the console, or its MFA page when the session still
+    has to pass MFA there (an admin, who must; a user enrolled here, who steps up)."""
+    if not mfa_passed:
+        user = accounts.get_user(user_id)
+        if needs_mfa(user.roles) or user.totp_confirmed:
+            return "/console/mfa"
+    return "/console/"
+
+
 @auth_router.get("/oidc/callback")
 def oidc_callback(
     request: Request, code: str | None = None, state: str | None = None, error: str | None = None
@@ -289,7 +300,7 @@ def oidc_callback(
     login_ = relying_party(request).finish(code=code, state=state)
     accounts = accounts_for(request)
     token = accounts.create_session(login_.user_id, mfa_passed=login_.mfa_passed, method="oidc")
-    response = RedirectResponse("/", status_code=303)
+    response = RedirectResponse(_console_landing(accounts, login_.user_id, login_.mfa_passed), 303)
     response.delete_cookie(OIDC_STATE_COOKIE, path=_OIDC_COOKIE_PATH)
     set_session_cookies(request, response, accounts, token.get_secret_value())
     return response
