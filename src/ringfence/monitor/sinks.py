@@ -7,6 +7,12 @@ the sink accepted it; a failure records the error and schedules a retry with exp
 backoff (5 s doubling, capped at 1 h), so a sink that is down loses nothing. Sink secrets
 (HMAC key, HEC token) come from an environment variable or the vault and are never logged,
 stored in the outbox, or put in an error message.
+
+Alert titles and messages carry sender-controlled text (a route name, a user name): every
+field that lands in a header or a one-line format (e-mail Subject, CEF header, syslog
+structured data) has its control characters (CR, LF, NUL, ...) replaced, CEF's own escaping
+is applied, and a sink that raises anything on one item fails that item only — the others
+are still delivered and nothing is sent twice because of it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import socket
 import ssl
 from collections.abc import Mapping
@@ -51,16 +58,27 @@ def _sev(finding: dict[str, Any]) -> str:
     return str(finding.get("severity", "medium")).lower()
 
 
+# C0 and C1 controls, DEL, and the Unicode line / paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(v: str) -> str:
+    """``v`` with every control character (CR, LF, TAB, NUL ...) replaced by a space."""
+    return _CONTROL.sub(" ", v)
+
+
 def _sd_escape(v: str) -> str:
-    return v.replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
+    return one_line(v).replace("\\", "\\\\").replace('"', '\\"').replace("]", "\\]")
 
 
 def _cef_header(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("|", "\\|")
+    # CEF: newlines are allowed only in extension values; | and \ are escaped in the header.
+    return one_line(v).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _cef_ext(v: str) -> str:
-    return v.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
+    v = v.replace("\\", "\\\\").replace("=", "\\=").replace("\r", "\\r").replace("\n", "\\n")
+    return one_line(v)
 
 
 def cef_payload(finding: dict[str, Any]) -> str:
@@ -233,7 +251,8 @@ class EmailSink:
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = ", ".join(self.recipients)
-        msg["Subject"] = f"[Ringfence {_sev(finding).upper()}] {info.get('title', 'alert')}"[:200]
+        title = one_line(str(info.get("title", "alert")))
+        msg["Subject"] = f"[Ringfence {_sev(finding).upper()}] {title}"[:200]
         msg.set_content(
             f"{finding.get('message', '')}\n\nalert: {info.get('uid', '')}\n"
             f"rule: {(info.get('analytic') or {}).get('uid', '')}\n"
@@ -289,9 +308,11 @@ def deliver_due(
                 continue
             try:
                 sink.send(item.payload)
-            except SinkError as exc:
+            except Exception as exc:  # any failure is this item's; the others still go
                 item.attempts += 1
-                item.last_error = str(exc)[:1000]
+                item.last_error = (
+                    str(exc) if isinstance(exc, SinkError) else _unexpected(item.sink, exc)
+                )[:1000]
                 item.next_attempt_at = now + backoff(item.attempts)
                 report.failed += 1
             else:
@@ -300,6 +321,10 @@ def deliver_due(
                 item.last_error = None
                 report.delivered += 1
     return report
+
+
+def _unexpected(sink: str, exc: Exception) -> str:
+    return one_line(f"{sink}: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _secret(spec: Mapping[str, Any], key: str, vault: Any = None) -> SecretStr | None:
