@@ -1,7 +1,8 @@
 """Ingestion: NDJSON (or a vendor's JSON page) → parser → events handed to a publisher.
 
 A line that is not JSON, not an object, too large, not in the vendor's documented shape, or
-dated more than 10 years back / 30 days ahead (each day is a partition) is written to the
+dated more than 10 years back / 30 days ahead (each day is a partition), nested too deeply to
+serialise, or holding a NUL in a stored column (actor, action, source IP ...) is written to the
 dead-letter store with its reason and counted; the rest of the input carries
 on. Never stops on one bad record and never loses an accepted one: events are handed to the
 publisher (bus or direct storage) in batches, and the report says what happened to each line.
@@ -20,7 +21,7 @@ import orjson
 from ringfence.core.clock import Clock
 from ringfence.monitor.events import Event
 from ringfence.monitor.parsers import RecordError, parser_for
-from ringfence.monitor.storage import EventStore
+from ringfence.monitor.storage import EventStore, unstorable
 from ringfence.store.db import Store
 
 MAX_RECORD_BYTES = 1024 * 1024
@@ -139,6 +140,10 @@ def ingest(
             for e in events:
                 if not now - MAX_PAST <= e.time <= now + MAX_FUTURE:
                     raise RecordError(f"timestamp outside the accepted range: {e.time.isoformat()}")
+                # one record the store would refuse must not take its batch down with it
+                problem = unstorable(e)
+                if problem is not None:
+                    raise RecordError(problem)
         except RecordError as exc:
             reason = str(exc)
             payload = item.decode("utf-8", "replace") if isinstance(item, bytes) else _dump(item)

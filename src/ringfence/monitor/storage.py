@@ -48,6 +48,48 @@ def _row(e: Event, now: datetime) -> dict[str, Any]:
     }
 
 
+def unstorable(e: Event) -> str | None:
+    """Why ``e`` cannot be stored, or None. Serialises its body now (kept on ``e.body``, so
+    storage does not do it twice): a record nested deeper than the JSON encoder goes (255
+    levels) or holding a lone surrogate fails here, not in the middle of a batch. A NUL in a
+    text column (PostgreSQL refuses it in text, and one such row failed the whole COPY) is
+    refused too; NULs inside the documents are escaped in the JSON body and harmless."""
+    for name in ("id", "source", "product", "service", "action", "actor", "src_ip"):
+        value = getattr(e, name)
+        if isinstance(value, str) and "\x00" in value:
+            return f"NUL character in {name}"
+    if e.body is None:
+        try:
+            e.body = document_body(e.ocsf, e.raw)
+        except (TypeError, ValueError, RecursionError) as exc:  # orjson.JSONEncodeError
+            return f"record cannot be serialised: {str(exc)[:200]}"
+    return None
+
+
+def _no_nul(v: str) -> str:
+    return v.replace("\x00", "\\x00")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when storing failed because of what a batch holds (a value the engine refuses),
+    not because the database is unreachable or busy: splitting the batch can then store the
+    rest. Connection, lock and timeout errors are not data errors (retry the whole batch)."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.DataError | sa_exc.IntegrityError | sa_exc.ProgrammingError):
+        return True
+    if isinstance(exc, sa_exc.StatementError) and not isinstance(exc, sa_exc.DBAPIError):
+        return True  # a value the driver could not bind
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - PostgreSQL support not installed
+        pass
+    else:
+        if isinstance(exc, psycopg.DataError | psycopg.IntegrityError | psycopg.ProgrammingError):
+            return True
+    return isinstance(exc, ValueError | TypeError | OverflowError | RecursionError)
+
+
 def encode_body(e: Event) -> bytes:
     """What ``monitor_events.body`` holds: the OCSF object and the vendor record, as JSON
     (made when the event was decoded from the bus, else now)."""
@@ -206,10 +248,12 @@ class EventStore:
             DeadLetter(
                 received_at=now,
                 source=source,
-                origin=origin[:200],
+                # PostgreSQL refuses NUL in text: a NUL byte in a line that is not JSON would
+                # otherwise fail the dead letter (and the whole push) instead of recording it
+                origin=_no_nul(origin[:200]),
                 line_no=line_no,
-                reason=reason[:2000],
-                payload=payload[:MAX_DEAD_LETTER_PAYLOAD],
+                reason=_no_nul(reason[:2000]),
+                payload=_no_nul(payload[:MAX_DEAD_LETTER_PAYLOAD]),
             )
         )
 
