@@ -14,7 +14,12 @@ from ringfence.store.db import Store
 from tests.monitor import records as R
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-CFG = UebaConfig(warmup_days=2, warmup_events=20, min_history_hours=24)
+# These timelines run days ahead of the fixed test clock: no future gate here (it has its own
+# tests in test_review9_future_events.py).
+NO_FUTURE_GATE = 10 * 365 * 86400.0
+CFG = UebaConfig(
+    warmup_days=2, warmup_events=20, min_history_hours=24, max_future_skew=NO_FUTURE_GATE
+)
 
 
 def gw(t: datetime, i: int, **over: object) -> Event:
@@ -114,7 +119,9 @@ def test_impossible_travel(runtime: Runtime, clock: FixedClock) -> None:
 
 def test_api_monitoring_signals(runtime: Runtime, clock: FixedClock) -> None:
     alerts = AlertStore(runtime.store, clock)
-    mon = ApiMonitor(alerts, ApiMonitorConfig(min_requests=10, auth_burst=15))
+    mon = ApiMonitor(
+        alerts, ApiMonitorConfig(min_requests=10, auth_burst=15, max_future_skew=NO_FUTURE_GATE)
+    )
     t = T0
     healthy = [gw(t + timedelta(seconds=s), s, latency_ms=20.0) for s in range(30)]
     mon.analyse(healthy)

@@ -29,6 +29,7 @@ CFG = UebaConfig(
     min_history_hours=6,
     max_terms=6,
     min_peers=5,
+    max_future_skew=10 * 365 * 86400.0,  # timelines run ahead of the fixed clock
 )
 CITIES = [("Berlin", 52.52, 13.405), ("Sydney", -33.87, 151.21), ("Paris", 48.86, 2.35)]
 SIGNALS = {

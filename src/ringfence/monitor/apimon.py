@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from ringfence.core.clock import Clock
 from ringfence.monitor.alerts import AlertStore, Finding
 from ringfence.monitor.events import Event
 
@@ -28,6 +29,10 @@ class ApiMonitorConfig:
     latency_factor: float = 3.0
     latency_min_ms: float = 200.0
     baseline_alpha: float = 0.05
+    # A request dated more than this many seconds after the server's clock is counted in
+    # ``ApiMonitor.future_events`` and nowhere else: one record from next month would move a
+    # route's window ahead and every real request after it would be "too late".
+    max_future_skew: float = 600.0
 
 
 @dataclass
@@ -42,15 +47,26 @@ class _Route:
 
 
 class ApiMonitor:
-    def __init__(self, alerts: AlertStore, config: ApiMonitorConfig | None = None) -> None:
+    def __init__(
+        self,
+        alerts: AlertStore,
+        config: ApiMonitorConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.alerts = alerts
         self.cfg = config or ApiMonitorConfig()
+        self.clock = clock or alerts.clock
         self._routes: dict[str, _Route] = {}
+        self.future_events = 0  # ignored: dated past the clock + max_future_skew
 
     def analyse(self, events: Sequence[Event]) -> None:
         findings: list[Finding] = []
+        latest = self.clock.now() + timedelta(seconds=self.cfg.max_future_skew)
         for e in events:
             if e.source != "ringfence":
+                continue
+            if e.time > latest:
+                self.future_events += 1  # never moves a route's window
                 continue
             findings.extend(self.observe(e))
         if findings:

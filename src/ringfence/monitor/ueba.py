@@ -31,11 +31,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ringfence.core.clock import Clock
+from ringfence.core.logging import get_logger
 from ringfence.monitor.alerts import AlertStore, Finding
 from ringfence.monitor.events import Event
 from ringfence.monitor.geoip import GeoIP, degrees
 from ringfence.monitor.models import UebaState
 from ringfence.store.db import Store
+
+_log = get_logger(__name__)
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # the baselines every event of an entity touches (read for all a batch's entities at once;
@@ -54,6 +57,10 @@ class UebaConfig:
     min_travel_km: float = 500.0
     max_terms: int = 500
     min_peers: int = 5
+    # An event dated more than this many seconds after the server's clock moves no baseline
+    # (counted in ``Ueba.future_events``): one record from next month would otherwise move an
+    # entity's hour counter ahead and every real event after it would count as late.
+    max_future_skew: float = 600.0
 
 
 def _get(d: Any, *path: str) -> str | None:
@@ -143,6 +150,7 @@ class Ueba:
         self.geoip = geoip
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._dirty: set[tuple[str, str]] = set()
+        self.future_events = 0  # ignored: dated past the clock + max_future_skew
 
     # -- state ----------------------------------------------------------------------------
     def _state(self, entity: str, signal: str) -> dict[str, Any]:
@@ -223,10 +231,15 @@ class Ueba:
         warmup_events = cfg.warmup_events
         entities: dict[str, _Baselines] = {}
         peers: dict[str, dict[str, Any]] = {}
+        latest = self.clock.now().timestamp() + cfg.max_future_skew
+        future = 0
         ordered = sorted(events, key=_event_time)
         for i, e in enumerate(ordered):
             actor = e.actor
             if not actor:
+                continue
+            if e.time.timestamp() > latest:
+                future += 1  # never moves a baseline's clock (see max_future_skew)
                 continue
             b = entities.get(actor)
             if b is None:
@@ -255,6 +268,9 @@ class Ueba:
             self._peers(e, peer_state, hour, findings)
             if e.class_uid == 3002:
                 findings.extend(self._travel(e))
+        if future:
+            self.future_events += future
+            _log.warning("ueba ignored events dated in the future", events=future)
         self._flush()
         if findings:
             self.alerts.raise_findings(findings)
