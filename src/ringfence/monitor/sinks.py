@@ -164,6 +164,13 @@ class SyslogSink:
             raise SinkError(f"syslog {self.host}:{self.port}/{self.protocol}: {exc}") from None
 
 
+def slack_escape(v: str) -> str:
+    """Slack's own escaping for message text: ``&``, ``<`` and ``>`` as entities, so text from
+    an event (a User-Agent, a route name) cannot become ``<!channel>``, ``<@U123>`` or a
+    ``<https://…|disguised link>``."""
+    return v.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def sign(secret: SecretStr, timestamp: str, body: bytes) -> str:
     mac = hmac.new(
         secret.get_secret_value().encode(), timestamp.encode() + b"." + body, hashlib.sha256
@@ -184,7 +191,11 @@ class WebhookSink:
     def send(self, finding: dict[str, Any]) -> None:
         if self.slack:
             sev = _sev(finding).upper()
-            body = orjson.dumps({"text": f"[{sev}] {finding.get('message', '')}"})
+            text = slack_escape(str(finding.get("message", "")))
+            # no previews: a link in sender-controlled text must not unfurl into the channel
+            body = orjson.dumps(
+                {"text": f"[{sev}] {text}", "unfurl_links": False, "unfurl_media": False}
+            )
         else:
             body = orjson.dumps(finding)
         ts = str(int(datetime.now(UTC).timestamp()))
