@@ -6,11 +6,19 @@ timespan) and ``temporal_ordered`` (they matched in the listed order). Windows s
 time per ``group-by`` key; a group's window is cleared when the correlation fires, so a burst
 raises one alert, not one per further event. Upper-bound conditions (lt/lte/neq) need the end of
 a window and the value_sum/avg/percentile/median types are reported as unsupported.
+
+Cost and memory per observed match are bounded: ``value_count`` and ``temporal`` keep, per
+group, the latest match of each distinct value (or rule) in arrival order — the measure is the
+number of those, kept up to date as matches arrive and expire, never recounted over the
+window — so a group holds at most as many matches as the condition counts before it fires.
+A group's state is freed when it fires; the groups of a correlation are bounded
+(``MAX_GROUPS``, least recently matched dropped first), so one-off group keys (a sprayed IP,
+a throwaway user name) do not accumulate forever with their events.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +33,9 @@ from sigma.correlations import (
 from ringfence.monitor.events import Event
 from ringfence.monitor.sigma.compiler import Unsupported
 from ringfence.monitor.sigma.fields import Getter, getter
+
+# Groups kept per correlation; the least recently matched is dropped beyond it.
+MAX_GROUPS = 10_000
 
 _FIRING_OPS = {
     SigmaCorrelationConditionOperator.GT: lambda n, c: n > c,
@@ -81,10 +92,19 @@ class CompiledCorrelation:
     value_getters: dict[str, Getter] = field(default_factory=dict)
     tests: list[Any] = field(default_factory=list)
     origin: str = ""
-    _windows: dict[tuple[str, ...], deque[_Entry]] = field(default_factory=dict)
+    # event_count / temporal_ordered: the group's matches in arrival order; value_count /
+    # temporal: the latest match per distinct value / rule key, least recent first
+    _windows: OrderedDict[tuple[str, ...], deque[_Entry] | OrderedDict[str, _Entry]] = field(
+        default_factory=OrderedDict
+    )
 
     def reset(self) -> None:
         self._windows.clear()
+
+    @property
+    def groups(self) -> int:
+        """How many group keys hold state."""
+        return len(self._windows)
 
     def observe(self, rule_key: str, event: Event, view: Any) -> CorrelationHit | None:
         group = tuple(_first_text(g(view)) for g in self.group_getters[rule_key])
@@ -96,12 +116,31 @@ class CompiledCorrelation:
             value = _first_text(self.value_getters[rule_key](view))
             if value is None:
                 return None
-        window = self._windows.setdefault(key, deque())
-        window.append(_Entry(event.time, rule_key, value, event))
+        entry = _Entry(event.time, rule_key, value, event)
         horizon = event.time - self.timespan
-        while window and window[0].time < horizon:
-            window.popleft()
-        measured = self._measure(window)
+        windows = self._windows
+        window = windows.get(key)
+        if window is None:
+            if len(windows) >= MAX_GROUPS:
+                windows.popitem(last=False)  # the least recently matched group
+            window = windows[key] = (
+                OrderedDict() if self.kind in ("value_count", "temporal") else deque()
+            )
+        else:
+            windows.move_to_end(key)
+        if isinstance(window, OrderedDict):
+            # one entry per distinct value (rule): the latest, moved to the end
+            distinct = rule_key if value is None else value  # temporal: no counted field
+            window.pop(distinct, None)
+            window[distinct] = entry
+            while window and next(iter(window.values())).time < horizon:
+                window.popitem(last=False)
+            measured: float | None = float(len(window))
+        else:
+            window.append(entry)
+            while window and window[0].time < horizon:
+                window.popleft()
+            measured = float(len(window)) if self.kind == "event_count" else self._ordered(window)
         if measured is None:
             return None
         fired = (
@@ -111,18 +150,13 @@ class CompiledCorrelation:
         )
         if not fired:
             return None
-        hit = CorrelationHit(self, key, [e.event for e in window], measured)
-        window.clear()
+        entries = window.values() if isinstance(window, OrderedDict) else window
+        hit = CorrelationHit(self, key, [e.event for e in entries], measured)
+        del windows[key]  # fired: the group starts again with nothing held
         return hit
 
-    def _measure(self, window: deque[_Entry]) -> float | None:
-        if self.kind == "event_count":
-            return float(len(window))
-        if self.kind == "value_count":
-            return float(len({e.value for e in window}))
-        if self.kind == "temporal":
-            return float(len({e.rule_key for e in window}))
-        # temporal_ordered: the rules' first matches appear in the listed order
+    def _ordered(self, window: deque[_Entry]) -> float | None:
+        """temporal_ordered: the rules' first matches appear in the listed order."""
         want = 0
         for e in window:
             if want < len(self.rule_keys) and e.rule_key == self.rule_keys[want]:
