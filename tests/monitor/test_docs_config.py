@@ -20,6 +20,7 @@ def test_the_documented_monitor_yaml_is_accepted(
     assert blocks, "docs/monitoring.md lost its monitor.yaml example"
     monkeypatch.setenv("RF_HOOK_KEY", "hook-key")
     monkeypatch.setenv("RF_SMTP_PASSWORD", "smtp-password")
+    monkeypatch.setenv("RF_SLACK_WEBHOOK", "https://hooks.slack.com/services/T0/B0/x")
     runtime.vault.put("splunk/hec", "hec-token")
     text = blocks[0].replace("/etc/ringfence/rules", str(tmp_path))  # an existing rules dir
     (runtime.settings.data_dir / "monitor.yaml").write_text(text)

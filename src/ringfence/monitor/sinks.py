@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -235,7 +236,9 @@ def _post(name: str, url: str, body: bytes, headers: dict[str, str], timeout: fl
     try:
         r = httpx.post(url, content=body, headers=headers, timeout=timeout, follow_redirects=False)
     except httpx.HTTPError as exc:
-        raise SinkError(f"{name}: {type(exc).__name__}: {exc}") from None
+        # the URL may be the credential (Slack): never in an error message
+        detail = str(exc).replace(url, "<url>")
+        raise SinkError(f"{name}: {type(exc).__name__}: {detail}") from None
     if r.status_code >= 300:
         raise SinkError(f"{name}: HTTP {r.status_code}")
 
@@ -359,6 +362,31 @@ def _secret(spec: Mapping[str, Any], key: str, vault: Any = None) -> SecretStr |
     return None
 
 
+# Hosts whose incoming-webhook URLs carry the credential in their path.
+_SLACK_HOOK_HOSTS = ("slack.com", "slack-gov.com")
+
+
+def _webhook_url(spec: Mapping[str, Any], kind: str, vault: Any) -> str:
+    """``url``, or the URL named by ``url_env`` / ``url_vault`` (exactly one of the three).
+    A Slack webhook URL is the credential itself, so a literal one is refused."""
+    name = spec.get("name")
+    given = [k for k in ("url", "url_env", "url_vault") if spec.get(k)]
+    if len(given) != 1:
+        raise ConfigError(f"sink {name!r}: give exactly one of url, url_env, url_vault")
+    if given[0] == "url":
+        url = str(spec["url"])
+        host = (urlsplit(url).hostname or "").lower()
+        if kind == "slack" and any(host == h or host.endswith("." + h) for h in _SLACK_HOOK_HOSTS):
+            raise ConfigError(
+                f"sink {name!r}: a Slack webhook URL is a credential: put it in an environment "
+                "variable (url_env) or the vault (url_vault), never in monitor.yaml"
+            )
+        return url
+    secret = _secret(spec, "url", vault)
+    assert secret is not None  # url_env / url_vault is set
+    return secret.get_secret_value()
+
+
 def build_sinks(specs: list[Any], vault: Any = None) -> dict[str, Sink]:
     out: dict[str, Sink] = {}
     for spec in specs:
@@ -384,7 +412,10 @@ def build_sinks(specs: list[Any], vault: Any = None) -> dict[str, Sink]:
                 )
             elif kind in ("webhook", "slack"):
                 out[name] = WebhookSink(
-                    name, str(spec["url"]), _secret(spec, "secret", vault), slack=kind == "slack"
+                    name,
+                    _webhook_url(spec, kind, vault),
+                    _secret(spec, "secret", vault),
+                    slack=kind == "slack",
                 )
             elif kind == "splunk_hec":
                 token = _secret(spec, "token", vault)

@@ -17,6 +17,7 @@ alert suppression, sinks, retention.
       - {name: siem, type: syslog, host: 10.0.0.5, port: 514, protocol: tcp, format: cef}
       - {name: soar, type: webhook, url: https://soar.example/hook, secret_env: RF_HOOK_KEY}
       - {name: splunk, type: splunk_hec, url: https://splunk:8088, token_env: RF_HEC_TOKEN}
+      - {name: chat, type: slack, url_env: RF_SLACK_WEBHOOK}   # the URL is the credential
 
 Secrets are never written here: sinks name an environment variable or ``vault:NAME``.
 
@@ -70,6 +71,9 @@ class SinkConfig(BaseModel):
     format: str | None = None
     ca_file: _Text | None = None
     url: _Text | None = None
+    # a webhook URL that is itself a credential (Slack's): from the environment or the vault
+    url_env: _Text | None = None
+    url_vault: _Text | None = None
     index: str | None = None
     sender: _Text | None = Field(default=None, alias="from")
     to: _Text | list[_Text] | None = None
