@@ -45,9 +45,31 @@ static PyObject *empty_tuple;
 static PyObject *space;
 static PyObject *str_span; /* "span", interned */
 
+/* Offsets and indexes as Python ints, from a cache for 0 <= v < OFFSET_INTS: a page's leaf
+ * starts, candidate offsets and hit spans are a few thousand small ints made and freed on
+ * every scan (≈ 100 instructions each with the free); ints are immutable, so handing out the
+ * same object changes nothing but its identity. Filled on first use, never freed (at most
+ * OFFSET_INTS objects: 0.5 MiB); no value is kept, only numbers below 16384. */
+#define OFFSET_INTS 16384
+static PyObject *offset_ints[OFFSET_INTS];
+
+static PyObject *offset_int(long long v) {
+    if (v >= 0 && v < OFFSET_INTS) {
+        PyObject *o = offset_ints[v];
+        if (o == NULL) {
+            o = PyLong_FromLongLong(v);
+            if (o == NULL) return NULL;
+            offset_ints[v] = o;
+        }
+        Py_INCREF(o);
+        return o;
+    }
+    return PyLong_FromLongLong(v);
+}
+
 /* fn(a, n) / fn(a, n1, n2) without a format string (the hot loops call these per match) */
 static PyObject *call_on(PyObject *fn, PyObject *a, Py_ssize_t n) {
-    PyObject *no = PyLong_FromSsize_t(n);
+    PyObject *no = offset_int(n);
     if (no == NULL) return NULL;
     PyObject *args[2] = {a, no};
     PyObject *r = PyObject_Vectorcall(fn, args, 2, NULL);
@@ -56,7 +78,7 @@ static PyObject *call_on(PyObject *fn, PyObject *a, Py_ssize_t n) {
 }
 
 static PyObject *call_onn(PyObject *fn, PyObject *a, Py_ssize_t n1, Py_ssize_t n2) {
-    PyObject *o1 = PyLong_FromSsize_t(n1), *o2 = o1 ? PyLong_FromSsize_t(n2) : NULL;
+    PyObject *o1 = offset_int(n1), *o2 = o1 ? offset_int(n2) : NULL;
     if (o2 == NULL) {
         Py_XDECREF(o1);
         return NULL;
@@ -329,7 +351,7 @@ static int walk(Walk *w, PyObject *node, PyObject *path, PyObject *last, PyObjec
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(node); i++) {
         PyObject *c = PyList_GET_ITEM(node, i);
         Py_INCREF(c);
-        PyObject *idx = PyLong_FromSsize_t(i);
+        PyObject *idx = offset_int(i);
         if (idx == NULL) {
             Py_DECREF(c);
             return -1;
@@ -494,7 +516,7 @@ static PyObject *py_join_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
         PyObject *key = PyTuple_GET_ITEM(leaf, 1), *t = PyTuple_GET_ITEM(leaf, 2);
         Py_INCREF(t);
         PyList_SET_ITEM(texts, i, t);
-        PyObject *p = PyLong_FromSsize_t(pos);
+        PyObject *p = offset_int(pos);
         if (p == NULL) goto done;
         PyList_SET_ITEM(starts, i, p);
         pos += PyUnicode_GET_LENGTH(t) + seplen;
@@ -804,8 +826,8 @@ static PyObject *finding_row(PyObject *h, PyObject *leaves, long long step, Py_s
         PyErr_SetString(PyExc_OverflowError, "finding_rows: offset overflow");
         goto done;
     }
-    s2 = PyLong_FromLongLong(s);
-    e2 = s2 ? PyLong_FromLongLong(e) : NULL;
+    s2 = offset_int(s);
+    e2 = s2 ? offset_int(e) : NULL;
     id = e2 ? slot_get(det, str_id) : NULL;
     dc = id ? slot_get(det, str_data_class) : NULL;
     if (dc == NULL) goto done;
@@ -1223,7 +1245,7 @@ static int confidence(Spec *sp, PyObject *leaf, Py_ssize_t start, PyObject *valu
         if (k <= sp->short_len) conf -= 0.3;
     }
     if (!(key_hit || word_hit) && !sp->secret && is_numeric_str(value)) {
-        PyObject *so = PyLong_FromSsize_t(start);
+        PyObject *so = offset_int(start);
         if (so == NULL) return -1;
         PyObject *oargs[3] = {key, ltext, so};
         PyObject *r = PyObject_Vectorcall(sp->other_id, oargs, 3, NULL);
@@ -1284,8 +1306,8 @@ static int take(PyObject *taken, PyObject *li, long long s, long long e, double 
     PyObject *starts = PyTuple_GET_ITEM(spans, 0), *rest = PyTuple_GET_ITEM(spans, 1);
     Py_ssize_t i = bisect_right_ll(starts, s);
     if (i < 0) return -1;
-    PyObject *sv = PyLong_FromLongLong(s);
-    PyObject *eo = PyLong_FromLongLong(e), *co = eo ? PyFloat_FromDouble(conf) : NULL;
+    PyObject *sv = offset_int(s);
+    PyObject *eo = offset_int(e), *co = eo ? PyFloat_FromDouble(conf) : NULL;
     PyObject *ek = co ? PyTuple_Pack(2, eo, co) : NULL;
     Py_XDECREF(eo);
     Py_XDECREF(co);
@@ -1326,7 +1348,7 @@ static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e
     }
     PyObject *ds = PyTuple_GET_ITEM(hit_descrs, 1);
     Py_INCREF(ds); /* hit_descrs may be replaced meanwhile (another Hit type) */
-    PyObject *vals[5] = {PyLong_FromSsize_t(li), PyLong_FromLongLong(s), PyLong_FromLongLong(e),
+    PyObject *vals[5] = {offset_int(li), offset_int(s), offset_int(e),
                          PyFloat_FromDouble(conf), det};
     Py_INCREF(det);
     PyTypeObject *t = (PyTypeObject *)type;
@@ -1489,7 +1511,7 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
             Py_DECREF(value);
             continue;
         }
-        PyObject *lio = PyLong_FromSsize_t(li);
+        PyObject *lio = offset_int(li);
         if (lio == NULL) {
             Py_DECREF(value);
             goto fail;
@@ -1743,7 +1765,10 @@ static PyObject *py_email_spans(PyObject *Py_UNUSED(self), PyObject *args) {
             Py_ssize_t e = email_match_at(kind, data, n, at, &memo_at, &memo_end);
             if (e > p) {
                 last_end = e;
-                PyObject *span = Py_BuildValue("(nn)", at, e);
+                PyObject *so = offset_int(at), *eo = so ? offset_int(e) : NULL;
+                PyObject *span = eo ? PyTuple_Pack(2, so, eo) : NULL;
+                Py_XDECREF(so);
+                Py_XDECREF(eo);
                 int rc = span == NULL ? -1 : PyList_Append(out, span);
                 Py_XDECREF(span);
                 if (rc < 0) goto fail;
@@ -2378,7 +2403,7 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
                 continue;
             }
         }
-        PyObject *start = PyLong_FromSsize_t(i - back);
+        PyObject *start = offset_int(i - back);
         if (start == NULL) return NULL;
         if (match != Py_None) {
             PyObject *cargs[2] = {data, start};
@@ -2466,7 +2491,7 @@ static PyObject *py_card_starts(PyObject *Py_UNUSED(self), PyObject *args) {
                 return NULL;
             }
         }
-        PyObject *so = PyLong_FromSsize_t(best);
+        PyObject *so = offset_int(best);
         int rc = so == NULL ? -1 : PySet_Add(set, so);
         Py_XDECREF(so);
         if (rc < 0) return NULL;
@@ -2645,7 +2670,7 @@ static PyObject *py_char_candidates(PyObject *Py_UNUSED(self), PyObject *args) {
         PyObject *lst = PyList_New(m);
         if (lst == NULL) goto fail;
         for (Py_ssize_t i = 0; i < m; i++) {
-            PyObject *v = PyLong_FromLongLong(all[k + i]);
+            PyObject *v = offset_int(all[k + i]);
             if (v == NULL) {
                 Py_DECREF(lst);
                 goto fail;

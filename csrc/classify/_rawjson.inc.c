@@ -220,7 +220,7 @@ static PyObject *raw_path(RawDoc *rd, Py_ssize_t p) {
     for (Py_ssize_t q = p; q >= 0; q = rd->parts[q].parent) {
         RPart *part = &rd->parts[q];
         PyObject *x = part->kpos >= 0 ? raw_name(d + part->kpos, part->kval, end)
-                                      : PyLong_FromSsize_t(part->kval);
+                                      : offset_int(part->kval);
         if (x == NULL) {
             Py_DECREF(t);
             return NULL;
@@ -1030,7 +1030,7 @@ static PyObject *py_json_raw(PyObject *Py_UNUSED(self), PyObject *args) {
                     for (Py_ssize_t j = 0; j < seplen; j++) PyUnicode_WRITE(kind, o, pos + j, sp[j]);
                 pos += seplen;
             }
-            PyObject *sv = PyLong_FromSsize_t(pos);
+            PyObject *sv = offset_int(pos);
             if (sv == NULL) goto done;
             PyList_SET_ITEM(starts, i, sv);
             if (lf->text != NULL) {

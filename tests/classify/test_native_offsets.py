@@ -49,3 +49,22 @@ def test_utf8_bytes_need_a_str_beside_them() -> None:
         NATIVE.char_candidates(None, {1: {0}}, b"abc")
     with pytest.raises(TypeError):
         NATIVE.char_candidates("\u4e2d", {1: {0}}, "not bytes")  # type: ignore[arg-type]
+
+
+def test_offsets_either_side_of_the_native_int_cache_give_the_python_findings() -> None:
+    """Offsets below 16384 come from a cache of int objects, larger ones are made: a body
+    whose findings lie on both sides gives the pure-Python path's findings."""
+    import json
+
+    from ringfence.classify import Classifier
+
+    records = [
+        {"id": i, "email": f"user{i}@example.org", "note": "x" * 40, "phone": "+44 7911 123456"}
+        for i in range(400)
+    ]
+    body = json.dumps({"results": records}).encode()
+    assert len(body) > 3 * 16384
+    got = Classifier().scan(body, "application/json").findings
+    want = Classifier(native=False).scan(body, "application/json").findings
+    assert got == want
+    assert len(got) >= 800  # an email and a phone number per record
