@@ -10,10 +10,11 @@ loses nothing. An alert never carries a secret: only event ids, entities and a s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -52,6 +53,43 @@ class Finding:
     @property
     def dedup_key(self) -> str:
         return f"{self.rule_key}|{self.entity}"[:200]
+
+
+def _scrub(v: Any) -> Any:
+    if isinstance(v, str):
+        return v.replace("\x00", "\ufffd") if "\x00" in v else v
+    if isinstance(v, dict):
+        return {_scrub(k): _scrub(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_scrub(x) for x in v]
+    return v
+
+
+def _without_nul(f: Finding) -> Finding:
+    """``f`` with every NUL in its texts replaced by U+FFFD. Findings quote event text (a user
+    agent, a route name, an extra value) and PostgreSQL refuses NUL in text and jsonb: one
+    such finding failed the whole batch's alerts after its events were stored."""
+    texts = (f.rule_key, f.title, f.severity, f.kind, f.entity, f.sentence)
+    if not any("\x00" in t for t in texts) and "\\u0000" not in _json(f.extra, f.tags):
+        return f
+    return replace(
+        f,
+        rule_key=_scrub(f.rule_key),
+        title=_scrub(f.title),
+        severity=_scrub(f.severity),
+        kind=_scrub(f.kind),
+        entity=_scrub(f.entity),
+        sentence=_scrub(f.sentence),
+        tags=_scrub(list(f.tags)),
+        extra=_scrub(f.extra),
+    )
+
+
+def _json(extra: dict[str, Any], tags: Sequence[str]) -> str:
+    try:
+        return orjson.dumps([extra, list(tags)], default=str).decode()
+    except (TypeError, ValueError):
+        return "\\u0000"  # cannot tell: scrub
 
 
 def to_ocsf(alert_id: str, f: Finding, count: int, status: str) -> dict[str, Any]:
@@ -153,6 +191,7 @@ class AlertStore:
         created: list[Alert] = []
         if not findings:
             return created
+        findings = [_without_nul(f) for f in findings]
         now = self.clock.now()
         with self.store.session() as s:
             keys = sorted({f.dedup_key for f in findings})
