@@ -49,7 +49,7 @@ from ringfence.identity.roles import check_roles, needs_mfa, scopes_of
 from ringfence.identity.settings import IdentitySettings
 from ringfence.store import audit
 from ringfence.store.db import Store
-from ringfence.store.models import Person
+from ringfence.store.models import AuditRecord, Person
 from ringfence.store.vault import Vault
 
 PAT_PREFIX = "rf_pat_"
@@ -687,6 +687,28 @@ class Accounts:
                 if sess.token_hash != keep:
                     sess.revoked_at = self._clock.now()
                     ended += 1
+            # Personal tokens the user minted from a session before enrolling were minted
+            # without a second factor (by the user, or by whoever else had the password): they
+            # must not outlive it either. Tokens an operator issued (``ringfence users
+            # token-create``, another administrator) are the operator's decision and stay.
+            self_issued = set(
+                s.scalars(
+                    select(AuditRecord.entity_id).where(
+                        AuditRecord.action == "token.issue",
+                        AuditRecord.entity_type == "personal_token",
+                        AuditRecord.actor == f"user:{user.username}",
+                    )
+                )
+            )
+            revoked_tokens = []
+            for tok in s.scalars(
+                select(PersonalToken).where(
+                    PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
+                )
+            ):
+                if tok.id in self_issued:
+                    tok.revoked_at = self._clock.now()
+                    revoked_tokens.append(tok.id)
             codes = self._new_recovery_codes(s, user.id)
             audit.append(
                 s,
@@ -694,7 +716,10 @@ class Accounts:
                 action="user.mfa_enroll",
                 entity_type="console_user",
                 entity_id=user.id,
-                after={"sessions_without_mfa_ended": ended},
+                after={
+                    "sessions_without_mfa_ended": ended,
+                    "tokens_without_mfa_revoked": revoked_tokens,
+                },
                 clock=self._clock,
             )
             return codes
