@@ -107,6 +107,13 @@ static int phone_table_ready(PhoneTable *t) {
     if (t->state == PHONE_BUILT) return 1;
     if (t->state == PHONE_NO_TABLE || t->pattern == NULL || phone_compile == NULL) return 0;
     PyObject *blob = PyObject_CallOneArg(phone_compile, t->pattern);
+    /* The compiler is Python: another thread may have built this table meanwhile (its
+     * arrays are in use only while it holds the GIL, so they stay; ours is dropped). */
+    if (t->state != PHONE_UNBUILT) {
+        Py_XDECREF(blob);
+        PyErr_Clear();
+        return t->state == PHONE_BUILT;
+    }
     if (blob == NULL) {
         PyErr_Clear(); /* not fatal: the Python validator answers instead */
         t->state = PHONE_NO_TABLE;

@@ -24,7 +24,7 @@ from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_EN
 
 from ringfence.classify import _validators as v
 from ringfence.classify._accel import NATIVE
-from ringfence.classify._phone import _Plan, reference_valid
+from ringfence.classify._phone import _Plan, native_codes, reference_valid
 from ringfence.classify._phone_dfa import (
     DEAD,
     Unsupported,
@@ -333,3 +333,31 @@ def test_a_pattern_without_a_table_leaves_the_number_to_python() -> None:
     assert NATIVE.phone_plans_decide(odd_prefix.native, True, None, "12345") is None
     # the same plans with patterns that have tables decide
     assert NATIVE.phone_plans_decide(odd_lead.native, False, (odd_prefix.native,), "12") is False
+
+
+@needs_native
+def test_a_table_built_meanwhile_by_another_caller_is_kept() -> None:
+    """The table compiler is Python, so another thread can build the same table while one
+    waits for it: the first finished is kept, the other dropped (here the compiler itself asks
+    again, as another thread would)."""
+    assert NATIVE is not None
+    kinds = {kind: None for kind in _TYPES[1:]}
+    desc = SimpleNamespace(national_number_pattern=r"[1-5]\d{3,5}", possible_length=())
+    plan = _Plan(SimpleNamespace(national_prefix_for_parsing=None, leading_digits=None,
+                                 general_desc=desc, same_mobile_and_fixed_line_pattern=False,
+                                 **{**kinds, "fixed_line": desc}))  # fmt: skip
+    depth = []
+
+    def compile_again(pattern: str) -> bytes | None:
+        if not depth:
+            depth.append(pattern)
+            assert NATIVE.phone_plans_decide(plan.native, True, None, "12345") is True
+        return table_or_none(pattern)
+
+    NATIVE.phone_setup(v.phone, compile_again, native_codes())
+    try:
+        for nsn, want in (("12345", True), ("62345", False), ("12", False), ("1234567", False)):
+            assert NATIVE.phone_plans_decide(plan.native, True, None, nsn) is want
+    finally:
+        NATIVE.phone_setup(v.phone, table_or_none, native_codes())
+    assert depth == [r"[1-5]\d{3,5}"]
