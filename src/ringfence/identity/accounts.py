@@ -122,6 +122,7 @@ class SessionInfo:
     person_id: str | None
     roles: tuple[str, ...]
     mfa_passed: bool
+    enrolled: bool = False  # the user has a confirmed second factor here (TOTP)
 
 
 @dataclass(frozen=True)
@@ -909,7 +910,13 @@ class Accounts:
             if now - last >= timedelta(minutes=1):
                 sess.last_seen_at = now  # at most one write a minute per session
             return SessionInfo(
-                sess.id, user.id, user.username, user.person_id, tuple(user.roles), sess.mfa_passed
+                sess.id,
+                user.id,
+                user.username,
+                user.person_id,
+                tuple(user.roles),
+                sess.mfa_passed,
+                bool(user.totp_confirmed),
             )
 
     def revoke_session(self, token: str) -> None:

@@ -91,7 +91,10 @@ class SessionCookieAuthenticator:
                     "missing or wrong CSRF token (send X-CSRF-Token)", code="csrf"
                 )
         scopes = scopes_of(info.roles)
-        if needs_mfa(info.roles) and not info.mfa_passed:
+        # MFA is owed when the role requires it, and also by any user enrolled here: a
+        # session that skipped the factor they have (an SSO sign-in whose provider asserted
+        # no MFA) must step up before it acts, as their password sign-in would have.
+        if (needs_mfa(info.roles) or info.enrolled) and not info.mfa_passed:
             scopes = frozenset({MFA_ENROLL, SELF})
         return Principal(
             id=info.user_id,
