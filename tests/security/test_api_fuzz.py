@@ -69,14 +69,17 @@ def test_no_openapi_shaped_request_gets_a_5xx(api: TestClient) -> None:
     assert len(ops) > 30
     seen: list[tuple[str, str]] = []
 
+    # Every operation gets its own hostile examples: one draw over all of them covered only
+    # about half (Hypothesis favours the first elements of ``sampled_from``), and which half
+    # moved as operations were added.
     @settings(
-        max_examples=300,
+        max_examples=4,
         deadline=None,
         derandomize=True,
         suppress_health_check=list(HealthCheck),
+        database=None,
     )
     @given(
-        op=st.sampled_from(ops),
         values=st.lists(_texts, min_size=12, max_size=12),
         body=_json,
         with_body=st.booleans(),
@@ -85,6 +88,7 @@ def test_no_openapi_shaped_request_gets_a_5xx(api: TestClient) -> None:
         op: tuple[str, str, list[dict[str, Any]]], values: list[str], body: Any, with_body: bool
     ) -> None:
         method, path, params = op
+        template = path
         query: dict[str, str] = {}
         for i, param in enumerate(params[:12]):
             value = values[i]
@@ -97,9 +101,11 @@ def test_no_openapi_shaped_request_gets_a_5xx(api: TestClient) -> None:
             kwargs["content"] = json.dumps(body).encode()
             kwargs["headers"] = {"content-type": "application/json"}
         resp = api.request(method.upper(), path, **kwargs)
-        seen.append((method, path))
+        seen.append((method, template))
         assert resp.status_code < 500, (method, path, query, resp.text[:300])
 
-    check()
-    # the run really exercised the API: many requests, most operations
-    assert len(seen) >= 250 and len(set(seen)) >= len(ops) // 2, (len(seen), len(set(seen)))
+    for op in ops:
+        check(op)
+    # the run really exercised the API: every operation, several requests each
+    assert set(seen) == {(m, p) for m, p, _ in ops}
+    assert len(seen) >= 3 * len(ops), (len(seen), len(ops))
