@@ -33,6 +33,7 @@ from ringfence.demo.receivers import Receivers
 from ringfence.demo.upstream import DemoUpstream, ServerThread
 from ringfence.identity.settings import IdentitySettings
 from ringfence.monitor.wiring import CONFIG_FILE as MONITOR_CONFIG
+from ringfence.posture.cli import PARTIAL_PULL_EXIT
 from ringfence.runtime import Runtime, initialise
 from ringfence.store.apitokens import ApiTokens
 from ringfence.store.models import (
@@ -215,12 +216,15 @@ def _run(opts: DemoOptions, console: Console) -> int:
             ["discover", "--connectors", str(connectors_file), "-o", "json"], data_dir
         )
         shadow: list[dict[str, Any]] = []
-        if disc.returncode == 0:
+        if disc.returncode in (0, PARTIAL_PULL_EXIT):
             shadow = json.loads(disc.stdout).get("shadow_it", [])
+            pulled = "the five tenants" if disc.returncode == 0 else "the tenants (partly)"
             console.print(
-                f"[bold]4.[/] connectors pulled the five tenants: {len(shadow)} shadow-IT "
+                f"[bold]4.[/] connectors pulled {pulled}: {len(shadow)} shadow-IT "
                 "item(s) observed but not declared"
             )
+            if disc.returncode:
+                console.print(f"[yellow]   incomplete pull:[/] {disc.stderr.strip()[:300]}")
         else:
             console.print(f"[yellow]4. discovery failed:[/] {disc.stderr.strip()[:300]}")
         check = _ringfence(["check", "--format", "json"], data_dir)
