@@ -167,3 +167,26 @@ class LoopbackOidcProvider:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+
+def wire_sso(app: Any, runtime: Any, provider: LoopbackOidcProvider, group_roles: Any) -> Any:
+    """Point ``app``'s OIDC settings at ``provider`` (client secret in the vault, the
+    provider's clock on the runtime's) and give it an HTTP client; returns that client for the
+    caller to close."""
+    import httpx
+
+    from ringfence.identity.settings import IdentitySettings
+
+    provider.mode = "good"
+    provider.now = lambda: int(runtime.clock.now().timestamp())
+    runtime.vault.put("oidc-client-secret", provider.client_secret)
+    app.state.identity_settings = IdentitySettings(
+        oidc_issuer=provider.issuer,
+        oidc_client_id=provider.client_id,
+        oidc_client_secret_ref="vault:oidc-client-secret",
+        oidc_redirect_uri="https://rf.example/auth/oidc/callback",
+        oidc_group_roles=group_roles,
+    )
+    http = httpx.Client(timeout=5)
+    app.state.oidc_http = http
+    return http

@@ -23,7 +23,7 @@ from ringfence.core.clock import FixedClock
 from ringfence.identity.accounts import Accounts
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
-from tests.identity.oidc_provider import LoopbackOidcProvider
+from tests.identity.oidc_provider import LoopbackOidcProvider, wire_sso
 
 PASSWORD = "correct horse battery"
 CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -86,19 +86,8 @@ def provider() -> Iterator[LoopbackOidcProvider]:
 
 @pytest.fixture
 def sso(app: FastAPI, runtime: Runtime, provider: LoopbackOidcProvider) -> Iterator[TestClient]:
-    provider.mode = "good"
     provider.claims = {"email": "sam@example.com", "groups": ["rf-analysts"], "amr": ["pwd"]}
-    provider.now = lambda: int(runtime.clock.now().timestamp())
-    runtime.vault.put("oidc-client-secret", provider.client_secret)
-    app.state.identity_settings = IdentitySettings(
-        oidc_issuer=provider.issuer,
-        oidc_client_id=provider.client_id,
-        oidc_client_secret_ref="vault:oidc-client-secret",
-        oidc_redirect_uri="https://rf.example/auth/oidc/callback",
-        oidc_group_roles={"rf-analysts": ["security-analyst"]},
-    )
-    http = httpx.Client(timeout=5)
-    app.state.oidc_http = http
+    http = wire_sso(app, runtime, provider, {"rf-analysts": ["security-analyst"]})
     with TestClient(app, base_url="https://rf.example") as client:
         yield client
     http.close()

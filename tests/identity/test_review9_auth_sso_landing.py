@@ -15,9 +15,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
-from tests.identity.oidc_provider import LoopbackOidcProvider
+from tests.identity.oidc_provider import LoopbackOidcProvider, wire_sso
 
 
 @pytest.fixture(scope="module")
@@ -30,18 +29,8 @@ def provider() -> Iterator[LoopbackOidcProvider]:
 
 @pytest.fixture
 def web(app: FastAPI, runtime: Runtime, provider: LoopbackOidcProvider) -> Iterator[TestClient]:
-    provider.mode = "good"
-    provider.now = lambda: int(runtime.clock.now().timestamp())
-    runtime.vault.put("oidc-client-secret", provider.client_secret)
-    app.state.identity_settings = IdentitySettings(
-        oidc_issuer=provider.issuer,
-        oidc_client_id=provider.client_id,
-        oidc_client_secret_ref="vault:oidc-client-secret",
-        oidc_redirect_uri="https://rf.example/auth/oidc/callback",
-        oidc_group_roles={"rf-admins": ["admin"], "rf-analysts": ["security-analyst"]},
-    )
-    http = httpx.Client(timeout=5)
-    app.state.oidc_http = http
+    roles = {"rf-admins": ["admin"], "rf-analysts": ["security-analyst"]}
+    http = wire_sso(app, runtime, provider, roles)
     with TestClient(app, base_url="https://rf.example", follow_redirects=False) as client:
         yield client
     http.close()

@@ -865,6 +865,7 @@ class Responder:
         from ringfence.connectors import ConnectorError
 
         results: list[dict[str, Any]] = []
+        revoked: list[str] = []  # external ids revoked or already gone: leave the observations
         try:
             with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
                 for g in grants:
@@ -880,11 +881,11 @@ class Responder:
                                 "already gone at the vendor (404)" if gone else str(exc)[:300]
                             ),
                         }
-                    outcome["external_id"] = str(g["external_id"])
                     results.append(outcome)
+                    if outcome["ok"]:
+                        revoked.append(str(g["external_id"]))
         finally:
             if results:
-                revoked = [o["external_id"] for o in results if o["ok"]]
                 with self.store.session() as s:
                     audit.append(
                         s,
@@ -892,12 +893,7 @@ class Responder:
                         action="connector.revoke_grant",
                         entity_type="integration",
                         entity_id=integ.id,
-                        after={
-                            "vendor": vendor,
-                            "results": [
-                                {k: v for k, v in r.items() if k != "external_id"} for r in results
-                            ],
-                        },
+                        after={"vendor": vendor, "results": results},
                         clock=self.clock,
                     )
                     if revoked:
@@ -908,8 +904,6 @@ class Responder:
                                 SaasObservation.external_id.in_(revoked),
                             )
                         )
-        for outcome in results:
-            del outcome["external_id"]
         failed = [r for r in results if not r["ok"]]
         if failed:
             raise StepFailed(
