@@ -114,6 +114,26 @@ class LoginOutcome:
     must_enroll_mfa: bool
 
 
+def revoke_user_credentials(s: Session, user_id: str, now: datetime) -> tuple[int, int]:
+    """Revoke every live personal token and console session of a user: (tokens, sessions)."""
+    tokens = sessions = 0
+    for tok in s.scalars(
+        select(PersonalToken).where(
+            PersonalToken.user_id == user_id, PersonalToken.revoked_at.is_(None)
+        )
+    ):
+        tok.revoked_at = now
+        tokens += 1
+    for sess in s.scalars(
+        select(ConsoleSession).where(
+            ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None)
+        )
+    ):
+        sess.revoked_at = now
+        sessions += 1
+    return tokens, sessions
+
+
 @dataclass(frozen=True)
 class SessionInfo:
     session_id: str
@@ -270,7 +290,7 @@ class Accounts:
             user.disabled_at = now if disabled else None
             user.disabled_reason = "admin" if disabled else None
             if disabled:
-                self._revoke_all(s, user.id, now)
+                revoke_user_credentials(s, user.id, now)
             audit.append(
                 s,
                 actor=actor,
@@ -315,20 +335,6 @@ class Accounts:
         if user is None:
             raise NotFoundError(f"no user {user_id!r}")
         return user
-
-    def _revoke_all(self, s: Session, user_id: str, now: datetime) -> None:
-        for sess in s.scalars(
-            select(ConsoleSession).where(
-                ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None)
-            )
-        ):
-            sess.revoked_at = now
-        for tok in s.scalars(
-            select(PersonalToken).where(
-                PersonalToken.user_id == user_id, PersonalToken.revoked_at.is_(None)
-            )
-        ):
-            tok.revoked_at = now
 
     # -- login -----------------------------------------------------------------------------
     def _dummy_hash(self) -> str:
@@ -817,7 +823,7 @@ class Accounts:
             user.totp_last_step = None
             for old in s.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
                 s.delete(old)
-            self._revoke_all(s, user.id, self._clock.now())
+            revoke_user_credentials(s, user.id, self._clock.now())
             audit.append(
                 s,
                 actor=actor,

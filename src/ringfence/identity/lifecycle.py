@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.identity.accounts import revoke_user_credentials
 from ringfence.identity.models import (
     ConsoleSession,
     ConsoleUser,
@@ -289,20 +290,9 @@ def revoke_credentials_of_person(
                     clock=clock,
                 )
             continue
-        for tok in session.scalars(
-            select(PersonalToken).where(
-                PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
-            )
-        ):
-            tok.revoked_at = now
-            tokens += 1
-        for sess in session.scalars(
-            select(ConsoleSession).where(
-                ConsoleSession.user_id == user.id, ConsoleSession.revoked_at.is_(None)
-            )
-        ):
-            sess.revoked_at = now
-            sessions += 1
+        revoked_tokens, ended = revoke_user_credentials(session, user.id, now)
+        tokens += revoked_tokens
+        sessions += ended
         if user.disabled_at is None:
             user.disabled_at, user.disabled_reason = now, DISABLED_DEPROVISIONED
         audit.append(

@@ -35,12 +35,10 @@ from ringfence.core.errors import (
     PermissionDeniedError,
     UnavailableError,
 )
-from ringfence.identity.accounts import UNVERIFIED_PREFIX
+from ringfence.identity.accounts import UNVERIFIED_PREFIX, revoke_user_credentials
 from ringfence.identity.models import (
-    ConsoleSession,
     ConsoleUser,
     OidcLoginState,
-    PersonalToken,
     ScimUser,
 )
 from ringfence.identity.roles import check_roles
@@ -317,21 +315,7 @@ class OidcRelyingParty:
             before = list(user.roles or [])
             user.roles = []
             user.updated_at = now
-            tokens = sessions = 0
-            for tok in s.scalars(
-                select(PersonalToken).where(
-                    PersonalToken.user_id == user.id, PersonalToken.revoked_at.is_(None)
-                )
-            ):
-                tok.revoked_at = now
-                tokens += 1
-            for sess in s.scalars(
-                select(ConsoleSession).where(
-                    ConsoleSession.user_id == user.id, ConsoleSession.revoked_at.is_(None)
-                )
-            ):
-                sess.revoked_at = now
-                sessions += 1
+            tokens, sessions = revoke_user_credentials(s, user.id, now)
             audit.append(
                 s,
                 actor=f"idp:{self._issuer}",
