@@ -77,19 +77,9 @@ async def test_two_processes_enforce_an_exact_shared_limit(
             reqs = [c.get((g1, g2)[i % 2] + "/crm/contacts", headers=headers) for i in range(120)]
             responses = await asyncio.gather(*reqs)
 
-        # A 403 dlp_blocked was admitted by the limiter (DLP runs on the upstream's answer,
-        # after the limit verdict): it counts as admitted. Response DLP on this echo route
-        # flags credit_card_number on about 1 answer in 2,000 inside a gateway worker, with no
-        # card-like digits in the body and not reproducible by scanning the same body
-        # in-process — an open DLP bug (session 9 closing note), not this test's subject.
-        def admitted(r: httpx.Response) -> bool:
-            return r.status_code == 200 or (
-                r.status_code == 403 and r.json().get("code") == "dlp_blocked"
-            )
-
-        codes = Counter(200 if admitted(r) else r.status_code for r in responses)
+        codes = Counter(r.status_code for r in responses)
         # on failure, what the unexpected answers said
-        odd = [r.text[:500] for r in responses if r.status_code not in (200, 403, 429, 503)]
+        odd = [r.text[:500] for r in responses if r.status_code not in (200, 429, 503)]
         assert set(codes) <= {200, 429, 503}, (codes, odd)
         # Exactly the limit is admitted. The one allowance: a Redis reply later than the
         # limiter's timeout (seen once on the loaded CI machine at -n 2) is refused
@@ -97,7 +87,7 @@ async def test_two_processes_enforce_an_exact_shared_limit(
         # admitted count may fall short by as many, never exceed the limit.
         assert codes[503] <= 2, codes
         assert limit - codes[503] <= codes[200] <= limit, codes
-        by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if admitted(r)}
+        by_proc = {(g1, g2)[i % 2] for i, r in enumerate(responses) if r.status_code == 200}
         assert len(by_proc) == 2  # both processes served part of the quota
         # A token revoked at one process is refused by the other within a second.
         assert template.a.client_secret is not None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ringfence.classify._catalogue import BUILTIN_DETECTORS, DEFAULT_ALLOWLIST, catalogue
 from ringfence.classify._custom import CustomDetectorSpec, load_custom_detectors
-from ringfence.classify._engine import Classifier, allow_digest
+from ringfence.classify._engine import Classifier, allow_digest, in_uuid
 from ringfence.classify._model import (
     DEFAULT_MIN_CONFIDENCE,
     Detector,
@@ -57,6 +57,7 @@ __all__ = [
     "classifier_from_store",
     "decide",
     "default_classifier",
+    "in_uuid",
     "load_custom_detectors",
     "redact",
     "scan",

@@ -152,7 +152,7 @@ _HEX_DASH = frozenset("0123456789abcdefABCDEF-")
 _DIGITS_SEPS = frozenset("0123456789- ")
 
 
-def _in_uuid(text: str, s: int, e: int) -> bool:
+def in_uuid(text: str, s: int, e: int) -> bool:
     """Whether ``text[s:e]`` is a digit-only value that is part of a UUID. Only a value that
     touches a hex digit or dash on a side is looked at closely."""
     n = len(text)
@@ -172,7 +172,7 @@ def _outside_uuids(hits: list[Hit], leaves: Sequence[ex.Leaf]) -> list[Hit]:
     """The hits without digit-only values that are part of a UUID: a UUID's groups can be all
     decimal ("54484252-6369-4216-bdcb-…" reads as a Luhn-valid Mastercard number, about one
     random UUID in a few hundred), and identifiers fill SaaS payloads."""
-    return [h for h in hits if not _in_uuid(leaves[h.leaf].text, h.start, h.end)]
+    return [h for h in hits if not in_uuid(leaves[h.leaf].text, h.start, h.end)]
 
 
 class Classifier:

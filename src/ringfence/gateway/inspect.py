@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
+from ringfence.classify import in_uuid
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
 
@@ -222,7 +223,7 @@ class _Prefilter:
 
 
 class BuiltinInspector:
-    """Email, payment card (Luhn-validated) and AWS access key id detectors.
+    """Email, payment card (Luhn-validated, not inside a UUID) and AWS access key id detectors.
 
     A multi-pattern prefilter runs over every body; the precise (Python) detectors run only
     for the types the prefilter saw, so a clean 4 KiB body costs a few microseconds.
@@ -265,7 +266,7 @@ class BuiltinInspector:
             hits.extend(
                 Hit("credit_card_number", _CLASSES["credit_card_number"], m.start(), m.end())
                 for m in _CARD.finditer(text)
-                if luhn_ok(m.group())
+                if luhn_ok(m.group()) and not in_uuid(text, m.start(), m.end())
             )
         return hits
 
