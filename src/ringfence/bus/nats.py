@@ -5,6 +5,14 @@ Messages carry batches of events (``batch_size``) with a ``Nats-Msg-Id`` derived
 event ids, so a publisher retry inside the stream's duplicate window is dropped by the server.
 A worker killed mid-batch never acks it; JetStream redelivers it to another worker, and the
 idempotent store makes the second delivery a no-op. Never acks before the handler returned.
+
+Never drops a batch either: the consumer has no delivery limit (``max_deliver`` -1 on the
+server), so a batch whose handler keeps failing — the store is down for a minute, which is an
+outage, not a poison record (``Monitor.process`` dead-letters those itself) — is redelivered
+with a growing delay until it is stored. ``max_deliver`` here is only the count after which a
+message is logged as an error and handled on its own, so it cannot hold back the others
+fetched with it. While a batch is being handled, its messages are kept "in progress" so a slow
+commit is not redelivered to another worker meanwhile.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ class NatsBus:
         fetch_batch: int = 25,
         ack_wait: float = 30.0,
         max_deliver: int = 10,
+        retry_delay: float = 1.0,
+        max_retry_delay: float = 30.0,
         max_age_days: float = 7.0,
         after_batch: Callable[[], None] | None = None,
     ) -> None:
@@ -49,7 +59,11 @@ class NatsBus:
         self.batch_size = batch_size
         self.fetch_batch = fetch_batch
         self.ack_wait = ack_wait
+        # not a server-side limit (that is unlimited): the deliveries after which a failing
+        # message is logged as an error and handled alone
         self.max_deliver = max_deliver
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
         self.max_age_days = max_age_days
         # called on the worker's loop after each batch (acked or not), once its events are
         # released: the worker runs the cyclic GC there, not in the middle of decoding
@@ -58,6 +72,7 @@ class NatsBus:
         self._js: Any = None
         self.handled_batches = 0
         self.redeliveries = 0
+        self.failed_deliveries = 0
 
     @property
     def subjects(self) -> str:
@@ -114,18 +129,35 @@ class NatsBus:
                 f"publishing to NATS stream {self.stream} failed: {exc!r}"
             ) from None
 
-    async def _subscription(self) -> Any:
-        config = api.ConsumerConfig(
+    def _consumer_config(self) -> api.ConsumerConfig:
+        return api.ConsumerConfig(
             durable_name=self.durable,
             ack_policy=api.AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
+            # Unlimited: the server must never discard a batch the store has not taken.
+            max_deliver=-1,
             max_ack_pending=max(1000, self.fetch_batch * 20),
             filter_subject=self.subjects,
         )
-        return await self._js.pull_subscribe(
+
+    async def _subscription(self) -> Any:
+        config = self._consumer_config()
+        sub = await self._js.pull_subscribe(
             self.subjects, durable=self.durable, stream=self.stream, config=config
         )
+        # pull_subscribe keeps an existing durable as it is: one created by an older release
+        # (max_deliver 10) would still discard batches after ten failed deliveries.
+        info = await self._js.consumer_info(self.stream, self.durable)
+        current = info.config
+        if (current.max_deliver or -1) > 0 or current.ack_wait != config.ack_wait:
+            await self._js.add_consumer(self.stream, config)
+            _log.info(
+                "bus consumer updated",
+                durable=self.durable,
+                max_deliver=-1,
+                was=current.max_deliver,
+            )
+        return sub
 
     async def run_worker(self, handler: Handler, stop: asyncio.Event) -> None:
         """Fetch, handle, ack; until ``stop`` is set. Several workers share the durable."""
@@ -173,7 +205,15 @@ class NatsBus:
         for m in msgs:
             if m.metadata.num_delivered > 1:
                 self.redeliveries += 1
+        # A message that already failed max_deliver times is handled on its own, so whatever
+        # makes it fail does not hold back the messages fetched with it.
+        suspects = [m for m in msgs if m.metadata.num_delivered > self.max_deliver]
+        rest = [m for m in msgs if m.metadata.num_delivered <= self.max_deliver]
+        groups = ([rest] if rest else []) + [[m] for m in suspects]
+        for group in groups:
+            await self._handle_group(group, handler)
 
+    async def _handle_group(self, msgs: list[Any], handler: Handler) -> None:
         def decode_and_handle() -> tuple[list[tuple[Any, str]], BaseException | None]:
             bad: list[tuple[Any, str]] = []
             events: list[Event] = []
@@ -192,21 +232,47 @@ class NatsBus:
                 return bad, exc
             return bad, None
 
-        bad, failure = await asyncio.to_thread(decode_and_handle)
+        keep_alive = asyncio.create_task(self._keep_in_progress(msgs))
+        try:
+            bad, failure = await asyncio.to_thread(decode_and_handle)
+        finally:
+            keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keep_alive
         bad_msgs = {id(m) for m, _ in bad}
         for m, reason in bad:
             _log.error("bus message terminated", error=reason)
             await m.term()
         good = [m for m in msgs if id(m) not in bad_msgs]
         if failure is not None:
-            _log.warning("batch handler failed; will be redelivered", error=repr(failure))
+            self.failed_deliveries += len(good)
+            deliveries = max((m.metadata.num_delivered for m in good), default=1)
+            delay = min(self.max_retry_delay, self.retry_delay * 2 ** min(deliveries - 1, 16))
+            log = _log.error if deliveries >= self.max_deliver else _log.warning
+            log(
+                "batch handler failed; kept for redelivery",
+                error=repr(failure)[:500],
+                messages=len(good),
+                deliveries=deliveries,
+                retry_in=delay,
+            )
             for m in good:
-                await m.nak(delay=1.0)
+                await m.nak(delay=delay)
             return
         # Acks are plain publishes (no round trip each); only now, after the commit.
         for m in good:
             await m.ack()
         self.handled_batches += len(good)
+
+    async def _keep_in_progress(self, msgs: list[Any]) -> None:
+        """Tell the server the batch is still being handled (a slow commit would otherwise be
+        redelivered to another worker after ack_wait and stored twice over)."""
+        every = max(0.2, self.ack_wait / 3)
+        while True:
+            await asyncio.sleep(every)
+            for m in msgs:
+                with contextlib.suppress(Exception):
+                    await m.in_progress()
 
     async def pending(self) -> tuple[int, int]:
         """(messages not yet delivered, delivered but not acked) of the durable consumer."""
