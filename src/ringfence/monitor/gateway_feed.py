@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 
 _log = get_logger("ringfence.monitor.gateway_feed")
 
+#: Where ``ringfence serve`` keeps gateway audit events the monitor could not store yet
+#: (JSONL, metadata only — an audit event never holds a secret); not the standalone gateway's
+#: ``gateway-audit.spool.jsonl``, so two processes on one data directory never share a spool.
+SERVE_SPOOL = "serve-audit.spool.jsonl"
+
 
 def gateway_publisher(bus: EventBus) -> Callable[[dict[str, Any]], Awaitable[None]]:
     parse = parser_for("ringfence")
@@ -44,7 +49,10 @@ def in_process_sink(rt: Runtime) -> Any:
 
     Returns a gateway ``CallableAuditSink`` that parses each audit event into OCSF and hands
     it to the monitor (store + Sigma + UEBA + API monitoring) in a worker thread, off the
-    event loop — what NATS JetStream and ``ringfence monitor worker`` do at scale.
+    event loop — what NATS JetStream and ``ringfence monitor worker`` do at scale. An event
+    the monitor cannot take (the store locked past its busy timeout, or down) goes to a spool
+    in the data directory (``SERVE_SPOOL``) and is replayed once the store answers again;
+    without it such an event was dropped.
     """
     import asyncio
 
@@ -62,4 +70,4 @@ def in_process_sink(rt: Runtime) -> Any:
             return
         await asyncio.to_thread(monitor.process, events)
 
-    return CallableAuditSink(publish)
+    return CallableAuditSink(publish, spool=rt.settings.data_dir / SERVE_SPOOL)
