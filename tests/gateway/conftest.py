@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from ringfence.store.vault import MasterKey, Vault, write_key_file
 from tests.gateway.upstream import serve_in_thread, upstream_app
 
 UPSTREAM_SECRET = "upstream-secret-value-1234"
+FAST_PATH_SEEN = [0]  # requests the native fast path planned (and verify mode confirmed)
 
 CONTACT_SCHEMA = {
     "type": "object",
@@ -188,7 +190,11 @@ def basic(client_id: str, secret: str) -> str:
 
 @pytest.fixture
 def gw_config() -> GatewayConfig:
-    return GatewayConfig(trusted_proxies=["10.9.0.0/16"])
+    # verify: every request the native fast path plans is also decided by the Python path's
+    # own steps, and a difference fails the test (``env``'s teardown); RINGFENCE_GATEWAY_
+    # FAST_PATH=off runs the suite on the Python path alone
+    mode = os.environ.get("RINGFENCE_GATEWAY_FAST_PATH", "verify")
+    return GatewayConfig(trusted_proxies=["10.9.0.0/16"], fast_path=mode)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -264,3 +270,5 @@ async def env(
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
         yield Env(gw_runtime, gateway, http, audit, template.a, template.b)
     await gateway.shutdown()
+    assert gateway.fast_mismatches == 0, "the native fast path decided differently"
+    FAST_PATH_SEEN[0] += gateway.fast_verified

@@ -12,7 +12,6 @@ credential or a body.
 from __future__ import annotations
 
 import asyncio
-import base64
 import gc
 import ipaddress
 import re
@@ -31,6 +30,7 @@ from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import RingfenceError, UnavailableError
 from ringfence.core.ids import new_id
 from ringfence.core.logging import get_logger
+from ringfence.gateway import fastpath
 from ringfence.gateway.asgi import (
     BODY_METHODS,
     QUERY_OK,
@@ -45,6 +45,7 @@ from ringfence.gateway.asgi import (
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
+from ringfence.gateway.fastpath import FastPath, Plan, static_credential
 from ringfence.gateway.inspect import (
     Inspector,
     default_inspector,
@@ -54,7 +55,13 @@ from ringfence.gateway.inspect import (
 )
 from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse_form
 from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
-from ringfence.gateway.policy import CompiledRoute, PolicyHolder, PolicyWatcher
+from ringfence.gateway.policy import (
+    CompiledRoute,
+    PolicyHolder,
+    PolicySnapshot,
+    PolicyWatcher,
+    ResolvedCredential,
+)
 from ringfence.gateway.ratelimit import PendingHit, RateLimiter
 from ringfence.gateway.stages import (
     STRIP_DOWNSTREAM,
@@ -139,6 +146,13 @@ class Gateway:
         self._gc_keeper: asyncio.Task[None] | None = None
         self._key_use: dict[str, datetime] = {}
         self.usage = UsageCounter()
+        # the native fast path (gateway/fastpath.py): one table per policy snapshot
+        self._fast: FastPath | None = None
+        self._fast_on = fastpath.AVAILABLE and config.fast_path != "off"
+        self._fast_verify = config.fast_path == "verify"
+        self.fast_mismatches = 0  # verify mode: plans that differed from the Python path
+        self.fast_verified = 0  # verify mode: plans the Python path agreed with
+        self._system_clock = type(self.clock) is SystemClock
         self._oauth_limit = parse_limit(config.oauth_rate_limit)
         self.tokens = TokenService(
             issuer=config.issuer,
@@ -280,50 +294,29 @@ class Gateway:
         started = time.perf_counter()
         if self._client is None:
             await self.startup()
-        headers: dict[bytes, bytes] = {}
+        plan: Plan | None = None
+        if self._fast_on:
+            try:
+                plan = self._plan(scope)
+            except Exception as exc:  # the Python path decides; never a reason to refuse
+                _log.error("gateway_fast_path_error", error_type=type(exc).__name__)
         size = 0
         dup_auth = False
-        for k, v in scope["headers"]:
-            size += len(k) + len(v)
-            if k in headers:
-                if k in (
-                    b"authorization",
-                    b"x-api-key",
-                    b"content-length",
-                    b"content-type",
-                    b"host",
-                    self.cert_policy.header,
-                ):
-                    dup_auth = True
-                headers[k] = headers[k] + b", " + v
-            else:
-                headers[k] = v
-        client = scope.get("client")
-        ex = Exchange(
-            request_id=new_id(),
-            method=scope["method"],
-            path=scope.get("raw_path", b"").decode("latin-1") or scope["path"],
-            query=scope.get("query_string", b""),
-            headers=headers,
-            client_ip=client[0] if client else None,
-        )
+        if plan is not None:
+            headers: dict[bytes, bytes] = plan[3]
+        else:
+            headers, size, dup_auth = self._request_headers(scope)
+        ex = self._exchange(scope, headers, new_id())
         status = 500
         reason = "ok"
         decision = "allow"
         extra_headers: list[tuple[bytes, bytes]] = []
         try:
-            if size > self.config.max_header_bytes:
-                raise Deny(431, "headers_too_large", "request headers too large")
-            if dup_auth:
-                raise Deny(400, "duplicate_header", "a security-relevant header is repeated")
-            if len(ex.query) > self.config.max_query_bytes:
-                raise Deny(414, "query_too_long", "query string too long")
-            if ex.query and not QUERY_OK.fullmatch(ex.query):
-                raise Deny(400, "query_rejected", "query string has characters not allowed")
-            try:
-                ex.segs = canonical_path(ex.path.split("?", 1)[0])
-            except PathRejected as exc:
-                raise Deny(400, "path_rejected", str(exc)) from None
+            if plan is not None:
+                planned = self._planned(ex, plan)
+                status, extra_headers = await self._pipeline(ex, plan[0], receive, send, planned)
+                return
+            self._screen(ex, size, dup_auth)
             if ex.segs and ex.segs[0] in _RESERVED:
                 ex.endpoint = "/" + "/".join(ex.segs)
                 status, reason = await self._builtin(ex, scope, receive, send)
@@ -357,6 +350,44 @@ class Gateway:
             )
         finally:
             self._record(ex, status, decision, reason, started)
+
+    def _request_headers(self, scope: Scope) -> tuple[dict[bytes, bytes], int, bool]:
+        """The request's headers as a dict (repeats joined), their size, and whether a
+        security-relevant one is repeated."""
+        headers: dict[bytes, bytes] = {}
+        size = 0
+        dup_auth = False
+        for k, v in scope["headers"]:
+            size += len(k) + len(v)
+            if k in headers:
+                if k in (
+                    b"authorization",
+                    b"x-api-key",
+                    b"content-length",
+                    b"content-type",
+                    b"host",
+                    self.cert_policy.header,
+                ):
+                    dup_auth = True
+                headers[k] = headers[k] + b", " + v
+            else:
+                headers[k] = v
+        return headers, size, dup_auth
+
+    def _screen(self, ex: Exchange, size: int, dup_auth: bool) -> None:
+        """Header, query and path checks of every request; ``ex.segs`` set (Deny raised)."""
+        if size > self.config.max_header_bytes:
+            raise Deny(431, "headers_too_large", "request headers too large")
+        if dup_auth:
+            raise Deny(400, "duplicate_header", "a security-relevant header is repeated")
+        if len(ex.query) > self.config.max_query_bytes:
+            raise Deny(414, "query_too_long", "query string too long")
+        if ex.query and not QUERY_OK.fullmatch(ex.query):
+            raise Deny(400, "query_rejected", "query string has characters not allowed")
+        try:
+            ex.segs = canonical_path(ex.path.split("?", 1)[0])
+        except PathRejected as exc:
+            raise Deny(400, "path_rejected", str(exc)) from None
 
     # -- built-in endpoints ----------------------------------------------------------------------
     async def _builtin(
@@ -466,6 +497,19 @@ class Gateway:
         self, ex: Exchange, scope: Scope, receive: Receive, send: Send
     ) -> tuple[int, list[tuple[bytes, bytes]]]:
         snap = self.holder.current()
+        route = self._decide(ex, scope, snap, self.clock.now().timestamp())
+        fast = self._fast
+        if ex.auth == "jwt" and fast is not None and fast.snapshot is snap:
+            bearer = ex.headers.get(b"authorization")
+            if bearer is not None:
+                fast.remember(bearer[7:].strip(), ex)
+        authorize(ex)
+        return await self._pipeline(ex, route, receive, send, None)
+
+    def _decide(
+        self, ex: Exchange, scope: Scope, snap: PolicySnapshot, now_ts: float
+    ) -> CompiledRoute:
+        """Route, operation and authentication of a proxied request (Deny / errors raised)."""
         ex.snapshot = snap
         if ex.method in ("TRACE", "CONNECT", "TRACK"):
             raise Deny(405, "method_not_allowed", f"{ex.method} is never allowed")
@@ -493,8 +537,119 @@ class Gateway:
                 )
             }
         ex.cert_thumbprint = client_certificate(scope, ex.headers, ex.client_ip, self.cert_policy)
-        authenticate(ex, snap, self.clock.now().timestamp(), self.holder.local_revoked)
-        authorize(ex)
+        authenticate(ex, snap, now_ts, self.holder.local_revoked)
+        return route
+
+    def _plan(self, scope: Scope) -> Plan | None:
+        """The native plan of this request (``gateway/fastpath.py``), or None: the Python
+        path decides. Only on a fresh policy, with no token revoked by this process since
+        it was loaded, and without TLS details (client certificates are the Python path's)."""
+        snap = self.holder.fresh()
+        if snap is None or self.holder.local_revoked or "extensions" in scope:
+            return None
+        fast = self._fast
+        if fast is None or fast.snapshot is not snap:
+            fast = self._fast = FastPath(
+                snap,
+                cert_header=self.cert_policy.header,
+                max_header_bytes=self.config.max_header_bytes,
+                max_query_bytes=self.config.max_query_bytes,
+            )
+        table = fast.table
+        raw, query = scope.get("raw_path"), scope.get("query_string", b"")
+        headers = scope["headers"]
+        if table is None or type(raw) is not bytes or type(query) is not bytes:
+            return None
+        if type(headers) is not list:
+            return None
+        now = time.time() if self._system_clock else self.clock.now().timestamp()
+        plan: Plan | None = table.plan(scope["method"], raw, query, headers, now)
+        if plan is not None and self._fast_verify:
+            if not self._plan_agrees(scope, plan, now):
+                self.fast_mismatches += 1
+                _log.error("gateway_fast_path_mismatch", route=plan[0].name)
+                return None
+            self.fast_verified += 1
+        return plan
+
+    def _plan_agrees(self, scope: Scope, plan: Plan, now: float) -> bool:
+        """Verify mode: the Python path's own steps up to ``authorize`` on the same request
+        accept it with the same route, operation, identity, headers and upstream head."""
+        probe = "fast-path-verify"
+        headers, size, dup_auth = self._request_headers(scope)
+        ex = self._exchange(scope, headers, probe)
+        try:
+            self._screen(ex, size, dup_auth)
+            if ex.segs and ex.segs[0] in _RESERVED:
+                return False
+            route = self._decide(ex, scope, self.holder.current(), now)
+            authorize(ex)
+            out = self._client_headers(ex)
+            cred = route.credential
+            if cred is not None:
+                value = static_credential(cred)
+                if value is None:
+                    return False
+                out = _with_credential(out, cred, value)
+        except Exception:
+            return False
+        fast = self._exchange(scope, plan[3], probe)
+        planned = self._planned(fast, plan)
+        return (
+            route is fast.route
+            and ex.op is fast.op
+            and ex.client is fast.client
+            and ex.integration is fast.integration
+            and ex.scopes == fast.scopes
+            and ex.claims == fast.claims
+            and ex.auth == fast.auth
+            and ex.path_params == fast.path_params
+            and list(ex.headers.items()) == list(fast.headers.items())
+            and self._upstream_head(ex, route, out) == self._planned_head(fast, planned)
+        )
+
+    def _exchange(self, scope: Scope, headers: dict[bytes, bytes], request_id: str) -> Exchange:
+        client = scope.get("client")
+        return Exchange(
+            request_id=request_id,
+            method=scope["method"],
+            path=scope.get("raw_path", b"").decode("latin-1") or scope["path"],
+            query=scope.get("query_string", b""),
+            headers=headers,
+            client_ip=client[0] if client else None,
+        )
+
+    def _planned(self, ex: Exchange, plan: Plan) -> tuple[bytes, bytes, bytes]:
+        """The Python path's state after ``authorize``, from a native plan (``_plan``); the
+        upstream head's parts."""
+        route, op, grant, _headers, head_start, head_headers, rest = plan
+        fast = self._fast
+        assert fast is not None
+        ex.snapshot = fast.snapshot
+        ex.route, ex.op = route, op
+        if rest is not None:
+            ex.rest = rest
+            ex.path_params = {
+                name: rest[i]
+                for i, name in zip(
+                    [i for i, s in enumerate(op.segments) if s is None], op.params, strict=True
+                )
+            }
+        ex.client, ex.claims, ex.auth = grant.client, grant.claims, "jwt"
+        ex.scopes, ex.integration = grant.scopes, grant.integration
+        return head_start, head_headers, fast.extras[route.name].credential_line
+
+    async def _pipeline(
+        self,
+        ex: Exchange,
+        route: CompiledRoute,
+        receive: Receive,
+        send: Send,
+        planned: tuple[bytes, bytes, bytes] | None,
+    ) -> tuple[int, list[tuple[bytes, bytes]]]:
+        """Rate limit, body checks, DLP, broker, forward: after ``authorize``. ``planned``:
+        the upstream head's parts from the native plan (else the broker builds it)."""
+        assert ex.op is not None
         # The rate-limit hit leaves now and Redis answers while the body is read and checked;
         # its verdict is awaited before anything is forwarded, and it takes precedence over a
         # refusal of the body (as when it was checked first): a request is never forwarded
@@ -538,8 +693,11 @@ class Gateway:
             await self._limit_verdict(ex, pending)
         rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
         try:
-            upstream_headers = await self._broker(ex, route)
-            await self._forward(ex, route, upstream_headers, send, rl_headers)
+            if planned is None:
+                head = self._upstream_head(ex, route, await self._broker(ex, route))
+            else:
+                head = self._planned_head(ex, planned)
+            await self._forward(ex, route, head, send, rl_headers)
         except Deny as d:
             d.headers.extend(rl_headers)
             raise
@@ -555,6 +713,18 @@ class Gateway:
             raise
 
     async def _broker(self, ex: Exchange, route: CompiledRoute) -> list[tuple[bytes, bytes]]:
+        out = self._client_headers(ex)
+        cred = route.credential
+        if cred is not None:
+            value = static_credential(cred)
+            if value is None:
+                assert self._upstream_tokens is not None
+                value = "Bearer " + await self._upstream_tokens.token(route)
+            out = _with_credential(out, cred, value)
+        return out
+
+    def _client_headers(self, ex: Exchange) -> list[tuple[bytes, bytes]]:
+        """The request's headers that go upstream, then the gateway's own (no credential)."""
         strip = STRIP_UPSTREAM
         conn = ex.headers.get(b"connection")
         named = (
@@ -572,38 +742,32 @@ class Gateway:
             raise Deny(400, "header_rejected", "a header value contains a line break")
         out.append((b"x-request-id", ex.request_id.encode()))
         out.append((b"accept-encoding", b"identity"))
-        cred = route.credential
-        if cred is not None:
-            if cred.scheme == "bearer":
-                value = "Bearer " + cred.secret.get_secret_value()
-            elif cred.scheme == "basic":
-                value = (
-                    "Basic " + base64.b64encode(cred.secret.get_secret_value().encode()).decode()
-                )
-            elif cred.scheme == "header":
-                value = cred.secret.get_secret_value()
-            else:
-                assert self._upstream_tokens is not None
-                value = "Bearer " + await self._upstream_tokens.token(route)
-            header = b"authorization" if cred.scheme != "header" else cred.header.lower().encode()
-            out = [(k, v) for k, v in out if k != header]
-            out.append((header, value.encode("latin-1")))
         return out
 
-    async def _forward(
-        self,
-        ex: Exchange,
-        route: CompiledRoute,
-        headers: list[tuple[bytes, bytes]],
-        send: Send,
-        rl_headers: list[tuple[bytes, bytes]],
-    ) -> None:
-        assert ex.op is not None
+    def _planned_head(self, ex: Exchange, planned: tuple[bytes, bytes, bytes]) -> bytes:
+        """``_upstream_head`` of a planned request: the same bytes from the plan's parts."""
+        return b"".join(
+            [
+                planned[0],
+                b"content-length: %d\r\n" % len(ex.body)
+                if ex.body or ex.method in BODY_METHODS
+                else b"",
+                planned[1],
+                b"x-request-id: ",
+                ex.request_id.encode(),
+                b"\r\naccept-encoding: identity\r\n",
+                planned[2],
+                b"\r\n",
+            ]
+        )
+
+    def _upstream_head(
+        self, ex: Exchange, route: CompiledRoute, headers: list[tuple[bytes, bytes]]
+    ) -> bytes:
         target = route.upstream_path + encode_segments(ex.rest)
         if ex.query:
             target += "?" + ex.query.decode("latin-1")
-        limits = route.limits
-        head = b"".join(
+        return b"".join(
             [
                 f"{ex.method} {target or '/'} HTTP/1.1\r\nhost: {route.upstream_host}\r\n".encode(),
                 b"content-length: %d\r\n" % len(ex.body)
@@ -613,6 +777,17 @@ class Gateway:
                 b"\r\n",
             ]
         )
+
+    async def _forward(
+        self,
+        ex: Exchange,
+        route: CompiledRoute,
+        head: bytes,
+        send: Send,
+        rl_headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        assert ex.op is not None
+        limits = route.limits
         try:
             response = await self._pool.request(
                 route.upstream_scheme,
@@ -792,6 +967,16 @@ class Gateway:
         self.metrics.requests.record(
             integ.name if integ else "-", route.name if route else "-", decision, elapsed
         )
+
+
+def _with_credential(
+    out: list[tuple[bytes, bytes]], cred: ResolvedCredential, value: str
+) -> list[tuple[bytes, bytes]]:
+    """The broker's last step: the brokered credential replaces any header of its name."""
+    header = b"authorization" if cred.scheme != "header" else cred.header.lower().encode()
+    out = [(k, v) for k, v in out if k != header]
+    out.append((header, value.encode("latin-1")))
+    return out
 
 
 def build_gateway(

@@ -42,6 +42,12 @@ class GatewayConfig(BaseSettings):
     )
     max_header_bytes: int = Field(default=16_384, ge=1024)
     max_query_bytes: int = Field(default=4096, ge=0)
+    fast_path: Literal["on", "off", "verify"] = Field(
+        default="on",
+        description="Plan common requests natively (gateway/fastpath.py); off: always the "
+        "Python path; verify: each plan is checked against the Python path's decision too "
+        "(tests, canaries: a mismatch is logged and the Python path decides)",
+    )
     redis_url: str | None = Field(default=None, description="Shared rate limits + revocations")
     redis_prefix: str = "ringfence:gw:"
     redis_timeout_seconds: float = Field(

@@ -502,6 +502,13 @@ class PolicyHolder:
             raise UnavailableError("gateway policy is stale", code="policy_stale")
         return snap
 
+    def fresh(self) -> PolicySnapshot | None:
+        """The snapshot when ``current()`` would return it; None where it would raise."""
+        snap = self._snapshot
+        if snap is None or self._mono() - self._checked_at > self._config.max_staleness_seconds:
+            return None
+        return snap
+
     def reload(self, *, force: bool = False) -> bool:
         """Check the fingerprint and rebuild on change (blocking; call off the event loop).
 

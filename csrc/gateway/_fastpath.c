@@ -1,0 +1,806 @@
+/*
+ * ringfence.gateway._fastpath: the common request's head decisions in one native call.
+ *
+ * The gateway's Python path (gateway/app.py) is the reference. For a request of the common
+ * shape — a plain path, no duplicate headers, a bearer token this policy snapshot already
+ * verified and authorised for the matched operation — the steps before the rate limit
+ * (header caps, query and path checks, route and operation match, the token's grant, the
+ * authorisation) and the upstream head's client-derived parts (spoofable and hop-by-hop
+ * headers dropped, the path re-encoded) are done here without a Python frame or a temporary
+ * object.
+ *
+ * One-sided by design: Table.plan() answers a plan only when every check the Python path
+ * would make on the same request passes; anything else — a refusal, a construct it does not
+ * decide itself (percent-encoding, duplicate or upper-case header names, a Connection header
+ * naming anything unusual, a client certificate header, an unknown or expired token, an
+ * operation with bound path parameters) — answers None and the caller takes the Python path,
+ * which decides and names the problem. A token enters a table only after the Python path
+ * verified it (signature, claims, client, revocation) and only with the operations that the
+ * Python authorisation allows it (gateway/fastpath.py); a new policy snapshot gets a new,
+ * empty table. Every refusal stays in Python.
+ *
+ * Inputs are only read (bounds checked at every step); the GIL is held throughout. Nothing
+ * here logs or returns a token; a table keeps the tokens it was given (as the Python path's
+ * cache of verified tokens does).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_PATH 2048
+#define MAX_SEGS 64
+#define MAX_HEADERS 64
+#define MAX_CONN_TOKENS 8
+
+typedef struct {
+    const char *p;
+    Py_ssize_t n;
+} Span;
+
+typedef struct {
+    char *method; /* ASCII */
+    Py_ssize_t method_len;
+    int nseg;
+    Span *segs;    /* p == NULL: a path parameter */
+    int eligible;  /* 0: always decline (bound parameters, ...) */
+    int has_params;
+    PyObject *op; /* the CompiledOperation */
+} Op;
+
+typedef struct {
+    int nprefix;
+    Span *prefix;
+    char *upstream_path; /* UTF-8 */
+    Py_ssize_t upstream_path_len;
+    char *host_line; /* "\r\nhost: <host>\r\n" */
+    Py_ssize_t host_line_len;
+    char *cred_header; /* lower-case name of the brokered credential header, or NULL */
+    Py_ssize_t cred_header_len;
+    int first_op, nops;
+    PyObject *route; /* the CompiledRoute */
+} Route;
+
+typedef struct {
+    char *token;
+    Py_ssize_t len;
+    uint64_t hash;
+    int64_t exp;
+    uint8_t *allowed; /* bitmap over the table's operations */
+    PyObject *grant;
+} Entry;
+
+typedef struct {
+    PyObject_HEAD
+    Route *routes;
+    int nroutes;
+    Op *ops;
+    int nops;
+    int max_prefix;
+    char *cert_header;
+    Py_ssize_t cert_header_len;
+    Py_ssize_t max_header_bytes;
+    Py_ssize_t max_query_bytes;
+    int64_t leeway;
+    Entry *slots;
+    Py_ssize_t nslots; /* power of two */
+    Py_ssize_t used;
+    Py_ssize_t max_grants;
+    PyObject *keep; /* the Python objects whose buffers the spans point into */
+} Table;
+
+/* -- small helpers ------------------------------------------------------------------------ */
+
+static int span_eq(const char *a, Py_ssize_t an, const char *b, Py_ssize_t bn) {
+    return an == bn && memcmp(a, b, (size_t)an) == 0;
+}
+
+static int lit_eq(const char *a, Py_ssize_t an, const char *lit) {
+    Py_ssize_t n = (Py_ssize_t)strlen(lit);
+    return an == n && memcmp(a, lit, (size_t)n) == 0;
+}
+
+static uint64_t hash_bytes(const char *p, Py_ssize_t n) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0xFF51AFD7ED558CCDULL;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, p + i, (size_t)(n - i));
+    h = (h ^ w) * 0xC4CEB9FE1A85EC53ULL;
+    h ^= h >> 29;
+    return h;
+}
+
+/* Never forwarded upstream (gateway/stages.py STRIP_UPSTREAM): hop-by-hop, routing, identity
+ * and provenance headers. Kept in sync by tests/gateway/test_fastpath.py. */
+static const char *const STRIP[] = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
+    "content-length", "authorization", "x-api-key", "cookie", "forwarded", "x-forwarded-for",
+    "x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "x-forwarded-prefix",
+    "x-real-ip", "x-original-url", "x-rewrite-url", "x-http-method-override", "x-http-method",
+    "x-method-override", "x-request-id", "x-client-cert", "x-ssl-client-cert",
+    "accept-encoding", "expect", NULL};
+
+static int stripped(const char *k, Py_ssize_t n) {
+    for (const char *const *s = STRIP; *s != NULL; s++)
+        if (lit_eq(k, n, *s)) return 1;
+    return 0;
+}
+
+/* quote(segment, safe="-._~!$&'()*+,;=:@") for a printable-ASCII segment */
+static int quote_safe(unsigned char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+    return strchr("-._~!$&'()*+,;=:@", c) != NULL && c != 0;
+}
+
+/* the query characters gateway/asgi.py QUERY_OK allows */
+static int query_ok(unsigned char c) {
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
+    return c != 0 && strchr("-._~!$&'()*+,;=:@/?%[]|^`{}\\\"<>", c) != NULL;
+}
+
+static char *dup_bytes(PyObject *b, Py_ssize_t *len) {
+    char *src;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(b, &src, &n) < 0) return NULL;
+    char *out = PyMem_Malloc((size_t)n + 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(out, src, (size_t)n);
+    out[n] = 0;
+    *len = n;
+    return out;
+}
+
+/* a tuple of bytes (or None for a parameter) -> spans into the bytes objects */
+static Span *spans_of(PyObject *tup, int *count, int allow_none) {
+    if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) > MAX_SEGS) {
+        PyErr_SetString(PyExc_ValueError, "segments: a tuple of at most 64 items");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(tup);
+    Span *s = PyMem_Calloc((size_t)(n ? n : 1), sizeof(Span));
+    if (s == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *it = PyTuple_GET_ITEM(tup, i);
+        if (it == Py_None && allow_none) continue;
+        if (!PyBytes_Check(it)) {
+            PyMem_Free(s);
+            PyErr_SetString(PyExc_TypeError, "segments must be bytes");
+            return NULL;
+        }
+        s[i].p = PyBytes_AS_STRING(it);
+        s[i].n = PyBytes_GET_SIZE(it);
+    }
+    *count = (int)n;
+    return s;
+}
+
+/* -- construction --------------------------------------------------------------------------- */
+
+static void table_clear_entries(Table *t) {
+    if (t->slots == NULL) return;
+    for (Py_ssize_t i = 0; i < t->nslots; i++) {
+        Entry *e = &t->slots[i];
+        if (e->token != NULL) {
+            PyMem_Free(e->token);
+            PyMem_Free(e->allowed);
+            Py_XDECREF(e->grant);
+        }
+    }
+    PyMem_Free(t->slots);
+    t->slots = NULL;
+}
+
+static void table_dealloc(Table *t) {
+    table_clear_entries(t);
+    if (t->routes != NULL) {
+        for (int i = 0; i < t->nroutes; i++) {
+            Route *r = &t->routes[i];
+            PyMem_Free(r->prefix);
+            PyMem_Free(r->upstream_path);
+            PyMem_Free(r->host_line);
+            PyMem_Free(r->cred_header);
+            Py_XDECREF(r->route);
+        }
+        PyMem_Free(t->routes);
+    }
+    if (t->ops != NULL) {
+        for (int i = 0; i < t->nops; i++) {
+            PyMem_Free(t->ops[i].method);
+            PyMem_Free(t->ops[i].segs);
+            Py_XDECREF(t->ops[i].op);
+        }
+        PyMem_Free(t->ops);
+    }
+    PyMem_Free(t->cert_header);
+    Py_XDECREF(t->keep);
+    Py_TYPE(t)->tp_free((PyObject *)t);
+}
+
+/*
+ * Table(routes, cert_header, max_header_bytes, max_query_bytes, leeway, max_grants)
+ *   routes: list of (route, prefix: tuple[bytes], upstream_path: bytes, upstream_host: bytes,
+ *                    cred_header: bytes | None, ops: list of (op, method: bytes,
+ *                    segments: tuple[bytes | None], eligible: bool))
+ */
+static int table_init(Table *t, PyObject *args, PyObject *kwds) {
+    PyObject *routes, *cert;
+    Py_ssize_t max_header, max_query, max_grants;
+    long long leeway;
+    static char *kw[] = {"routes", "cert_header", "max_header_bytes", "max_query_bytes",
+                         "leeway", "max_grants", NULL};
+    if (t->routes != NULL || t->slots != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Table is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!nnLn", kw, &PyList_Type, &routes,
+                                     &PyBytes_Type, &cert, &max_header, &max_query, &leeway,
+                                     &max_grants))
+        return -1;
+    if (max_grants < 0 || max_grants > (1 << 24)) {
+        PyErr_SetString(PyExc_ValueError, "max_grants out of range");
+        return -1;
+    }
+    Py_INCREF(routes);
+    t->keep = routes;
+    t->max_header_bytes = max_header;
+    t->max_query_bytes = max_query;
+    t->leeway = leeway;
+    t->max_grants = max_grants;
+    t->cert_header = dup_bytes(cert, &t->cert_header_len);
+    if (t->cert_header == NULL) return -1;
+    Py_ssize_t nroutes = PyList_GET_SIZE(routes);
+    Py_ssize_t total_ops = 0;
+    for (Py_ssize_t i = 0; i < nroutes; i++) {
+        PyObject *r = PyList_GET_ITEM(routes, i);
+        if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 6 ||
+            !PyList_Check(PyTuple_GET_ITEM(r, 5))) {
+            PyErr_SetString(PyExc_TypeError, "a route is a 6-tuple ending in a list of ops");
+            return -1;
+        }
+        total_ops += PyList_GET_SIZE(PyTuple_GET_ITEM(r, 5));
+    }
+    if (nroutes > 100000 || total_ops > 1000000) {
+        PyErr_SetString(PyExc_ValueError, "too many routes or operations");
+        return -1;
+    }
+    t->routes = PyMem_Calloc((size_t)(nroutes ? nroutes : 1), sizeof(Route));
+    t->ops = PyMem_Calloc((size_t)(total_ops ? total_ops : 1), sizeof(Op));
+    if (t->routes == NULL || t->ops == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->nroutes = (int)nroutes;
+    t->nops = 0;
+    for (Py_ssize_t i = 0; i < nroutes; i++) {
+        PyObject *r = PyList_GET_ITEM(routes, i);
+        Route *rt = &t->routes[i];
+        rt->route = PyTuple_GET_ITEM(r, 0);
+        Py_INCREF(rt->route);
+        rt->prefix = spans_of(PyTuple_GET_ITEM(r, 1), &rt->nprefix, 0);
+        if (rt->prefix == NULL) return -1;
+        if (rt->nprefix == 0) {
+            PyErr_SetString(PyExc_ValueError, "a route prefix has at least one segment");
+            return -1;
+        }
+        if (rt->nprefix > t->max_prefix) t->max_prefix = rt->nprefix;
+        rt->upstream_path = dup_bytes(PyTuple_GET_ITEM(r, 2), &rt->upstream_path_len);
+        if (rt->upstream_path == NULL) return -1;
+        PyObject *host = PyTuple_GET_ITEM(r, 3);
+        if (!PyBytes_Check(host)) {
+            PyErr_SetString(PyExc_TypeError, "upstream host must be bytes");
+            return -1;
+        }
+        Py_ssize_t hn = PyBytes_GET_SIZE(host);
+        rt->host_line = PyMem_Malloc((size_t)hn + 20);
+        if (rt->host_line == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(rt->host_line, " HTTP/1.1\r\nhost: ", 17);
+        memcpy(rt->host_line + 17, PyBytes_AS_STRING(host), (size_t)hn);
+        memcpy(rt->host_line + 17 + hn, "\r\n", 2);
+        rt->host_line_len = 17 + hn + 2;
+        PyObject *cred = PyTuple_GET_ITEM(r, 4);
+        if (cred != Py_None) {
+            rt->cred_header = dup_bytes(cred, &rt->cred_header_len);
+            if (rt->cred_header == NULL) return -1;
+        }
+        PyObject *ops = PyTuple_GET_ITEM(r, 5);
+        rt->first_op = t->nops;
+        rt->nops = (int)PyList_GET_SIZE(ops);
+        for (Py_ssize_t j = 0; j < PyList_GET_SIZE(ops); j++) {
+            PyObject *o = PyList_GET_ITEM(ops, j);
+            Op *op = &t->ops[t->nops];
+            if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != 4) {
+                PyErr_SetString(PyExc_TypeError, "an operation is a 4-tuple");
+                return -1;
+            }
+            op->op = PyTuple_GET_ITEM(o, 0);
+            Py_INCREF(op->op);
+            t->nops++; /* freed by dealloc from here on */
+            op->method = dup_bytes(PyTuple_GET_ITEM(o, 1), &op->method_len);
+            if (op->method == NULL) return -1;
+            op->segs = spans_of(PyTuple_GET_ITEM(o, 2), &op->nseg, 1);
+            if (op->segs == NULL) return -1;
+            for (int k = 0; k < op->nseg; k++)
+                if (op->segs[k].p == NULL) op->has_params = 1;
+            op->eligible = PyObject_IsTrue(PyTuple_GET_ITEM(o, 3));
+            if (op->eligible < 0) return -1;
+        }
+    }
+    Py_ssize_t want = 16;
+    while (want < 2 * (max_grants + 1)) want <<= 1;
+    t->slots = PyMem_Calloc((size_t)want, sizeof(Entry));
+    if (t->slots == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    t->nslots = want;
+    return 0;
+}
+
+/* -- grants --------------------------------------------------------------------------------- */
+
+static Entry *find_entry(Table *t, const char *tok, Py_ssize_t n, uint64_t h) {
+    Py_ssize_t mask = t->nslots - 1;
+    for (Py_ssize_t i = (Py_ssize_t)(h & (uint64_t)mask);; i = (i + 1) & mask) {
+        Entry *e = &t->slots[i];
+        if (e->token == NULL) return e;
+        if (e->hash == h && span_eq(e->token, e->len, tok, n)) return e;
+    }
+}
+
+/* remember(token: bytes, exp: int, allowed: bytes, grant) -> bool (False: table full) */
+static PyObject *table_remember(Table *t, PyObject *args) {
+    PyObject *token, *allowed, *grant;
+    long long exp;
+    if (t->slots == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Table is not initialised");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "O!LO!O", &PyBytes_Type, &token, &exp, &PyBytes_Type, &allowed,
+                          &grant))
+        return NULL;
+    Py_ssize_t need = (t->nops + 7) / 8;
+    if (PyBytes_GET_SIZE(allowed) != need) {
+        PyErr_SetString(PyExc_ValueError, "allowed: one bit per operation");
+        return NULL;
+    }
+    const char *tok = PyBytes_AS_STRING(token);
+    Py_ssize_t n = PyBytes_GET_SIZE(token);
+    uint64_t h = hash_bytes(tok, n);
+    Entry *e = find_entry(t, tok, n, h);
+    if (e->token != NULL) Py_RETURN_TRUE; /* already there (same snapshot: same grant) */
+    if (t->used >= t->max_grants) Py_RETURN_FALSE;
+    char *copy = PyMem_Malloc((size_t)(n ? n : 1));
+    uint8_t *bits = PyMem_Malloc((size_t)(need ? need : 1));
+    if (copy == NULL || bits == NULL) {
+        PyMem_Free(copy);
+        PyMem_Free(bits);
+        return PyErr_NoMemory();
+    }
+    memcpy(copy, tok, (size_t)n);
+    memcpy(bits, PyBytes_AS_STRING(allowed), (size_t)need);
+    e->token = copy;
+    e->len = n;
+    e->hash = h;
+    e->exp = exp;
+    e->allowed = bits;
+    Py_INCREF(grant);
+    e->grant = grant;
+    t->used++;
+    Py_RETURN_TRUE;
+}
+
+/* knows(token: bytes) -> bool */
+static PyObject *table_knows(Table *t, PyObject *token) {
+    if (t->slots == NULL || !PyBytes_Check(token)) {
+        PyErr_SetString(PyExc_TypeError, "knows(token: bytes) on an initialised Table");
+        return NULL;
+    }
+    const char *tok = PyBytes_AS_STRING(token);
+    Py_ssize_t n = PyBytes_GET_SIZE(token);
+    return PyBool_FromLong(find_entry(t, tok, n, hash_bytes(tok, n))->token != NULL);
+}
+
+static PyObject *table_len(Table *t, PyObject *unused) {
+    (void)unused;
+    return PyLong_FromSsize_t(t->used);
+}
+
+/* -- the plan ------------------------------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_put(Buf *b, const char *p, Py_ssize_t n) {
+    if (b->len + n > b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n) cap *= 2;
+        char *nb = PyMem_Realloc(b->buf, (size_t)cap);
+        if (nb == NULL) return -1;
+        b->buf = nb;
+        b->cap = cap;
+    }
+    memcpy(b->buf + b->len, p, (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+static PyObject *buf_bytes(Buf *b) {
+    PyObject *out = PyBytes_FromStringAndSize(b->buf, b->len);
+    return out;
+}
+
+static int ci_prefix(const char *p, Py_ssize_t n, const char *lit) {
+    Py_ssize_t m = (Py_ssize_t)strlen(lit);
+    if (n < m) return 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+        if (c != lit[i]) return 0;
+    }
+    return 1;
+}
+
+/* bytes.strip() whitespace: space, \t, \n, \r, \x0b, \x0c */
+static int py_space(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0x0b || c == 0x0c;
+}
+
+#define DECLINE()             \
+    do {                      \
+        result = Py_None;     \
+        Py_INCREF(Py_None);   \
+        goto done;            \
+    } while (0)
+
+/*
+ * plan(method: str, raw_path: bytes, query: bytes, headers: list[tuple[bytes, bytes]],
+ *      now: float) -> None | (route, op, grant, headers: dict, head_start: bytes,
+ *                             head_headers: bytes, rest: tuple[str] | None)
+ *
+ * head_start: "<method> <target> HTTP/1.1\r\nhost: <host>\r\n"; head_headers: the client's
+ * headers that the Python path's broker would forward, as "name: value\r\n" lines in order
+ * (the brokered credential, x-request-id, accept-encoding and content-length are the
+ * caller's). rest: the path's segments after the route prefix, when the operation has
+ * parameters.
+ */
+static PyObject *table_plan(Table *t, PyObject *const *args, Py_ssize_t nargs) {
+    PyObject *result = NULL;
+    PyObject *dict = NULL;
+    Buf head = {0}, hdrs = {0};
+    if (nargs != 5 || !PyUnicode_Check(args[0]) || !PyBytes_Check(args[1]) ||
+        !PyBytes_Check(args[2]) || !PyList_Check(args[3]) || !PyFloat_Check(args[4])) {
+        PyErr_SetString(PyExc_TypeError, "plan(method, raw_path, query, headers, now)");
+        return NULL;
+    }
+    if (t->slots == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Table is not initialised");
+        return NULL;
+    }
+    PyObject *method_o = args[0], *headers = args[3];
+    double now = PyFloat_AS_DOUBLE(args[4]);
+    if (!PyUnicode_IS_ASCII(method_o)) DECLINE();
+    const char *method = (const char *)PyUnicode_DATA(method_o);
+    Py_ssize_t method_len = PyUnicode_GET_LENGTH(method_o);
+    const char *raw = PyBytes_AS_STRING(args[1]);
+    Py_ssize_t raw_len = PyBytes_GET_SIZE(args[1]);
+    const char *query = PyBytes_AS_STRING(args[2]);
+    Py_ssize_t query_len = PyBytes_GET_SIZE(args[2]);
+
+    /* headers: sizes, names, duplicates (gateway/app.py _http) */
+    Py_ssize_t nh = PyList_GET_SIZE(headers);
+    if (nh > MAX_HEADERS) DECLINE();
+    Span names[MAX_HEADERS], values[MAX_HEADERS];
+    Py_ssize_t size = 0;
+    int auth = -1, conn = -1;
+    for (Py_ssize_t i = 0; i < nh; i++) {
+        PyObject *pair = PyList_GET_ITEM(headers, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) DECLINE();
+        PyObject *k = PyTuple_GET_ITEM(pair, 0), *v = PyTuple_GET_ITEM(pair, 1);
+        if (!PyBytes_CheckExact(k) || !PyBytes_CheckExact(v)) DECLINE();
+        names[i].p = PyBytes_AS_STRING(k);
+        names[i].n = PyBytes_GET_SIZE(k);
+        values[i].p = PyBytes_AS_STRING(v);
+        values[i].n = PyBytes_GET_SIZE(v);
+        size += names[i].n + values[i].n;
+        if (names[i].n == 0) DECLINE();
+        for (Py_ssize_t j = 0; j < names[i].n; j++) {
+            unsigned char c = (unsigned char)names[i].p[j];
+            if ((c >= 'A' && c <= 'Z') || c <= ' ' || c >= 0x7f) DECLINE();
+        }
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (span_eq(names[j].p, names[j].n, names[i].p, names[i].n)) DECLINE();
+        if (span_eq(names[i].p, names[i].n, t->cert_header, t->cert_header_len)) DECLINE();
+        if (lit_eq(names[i].p, names[i].n, "authorization")) auth = (int)i;
+        else if (lit_eq(names[i].p, names[i].n, "connection")) conn = (int)i;
+    }
+    if (size > t->max_header_bytes) DECLINE();
+
+    /* query (414 / 400 on the Python path) */
+    if (query_len > t->max_query_bytes) DECLINE();
+    for (Py_ssize_t i = 0; i < query_len; i++)
+        if (!query_ok((unsigned char)query[i])) DECLINE();
+
+    /* path: only the plain form canonical_path() returns unchanged */
+    if (raw_len < 2 || raw_len > MAX_PATH || raw[0] != '/') DECLINE();
+    Py_ssize_t end = raw_len;
+    if (raw[end - 1] == '/') end--;
+    Span segs[MAX_SEGS];
+    int nseg = 0;
+    Py_ssize_t start = 1;
+    for (Py_ssize_t i = 1; i <= end; i++) {
+        if (i == end || raw[i] == '/') {
+            Py_ssize_t n = i - start;
+            if (n == 0 || nseg >= MAX_SEGS) DECLINE();
+            if (n == 1 && raw[start] == '.') DECLINE();
+            if (n == 2 && raw[start] == '.' && raw[start + 1] == '.') DECLINE();
+            segs[nseg].p = raw + start;
+            segs[nseg].n = n;
+            nseg++;
+            start = i + 1;
+            continue;
+        }
+        unsigned char c = (unsigned char)raw[i];
+        if (c <= ' ' || c >= 0x7f || c == '%' || c == '\\' || c == '?') DECLINE();
+    }
+    {
+        const Span *f = &segs[0];
+        if (lit_eq(f->p, f->n, "healthz") || lit_eq(f->p, f->n, "readyz") ||
+            lit_eq(f->p, f->n, "metrics") || lit_eq(f->p, f->n, "oauth") ||
+            lit_eq(f->p, f->n, ".well-known"))
+            DECLINE();
+    }
+    if (lit_eq(method, method_len, "TRACE") || lit_eq(method, method_len, "CONNECT") ||
+        lit_eq(method, method_len, "TRACK"))
+        DECLINE();
+
+    /* route: the longest prefix (PolicySnapshot.find_route) */
+    Route *route = NULL;
+    int nrest = 0;
+    for (int n = nseg < t->max_prefix ? nseg : t->max_prefix; n > 0 && route == NULL; n--) {
+        for (int r = 0; r < t->nroutes; r++) {
+            Route *rt = &t->routes[r];
+            if (rt->nprefix != n) continue;
+            int k = 0;
+            while (k < n && span_eq(rt->prefix[k].p, rt->prefix[k].n, segs[k].p, segs[k].n)) k++;
+            if (k == n) {
+                route = rt;
+                nrest = nseg - n;
+                break;
+            }
+        }
+    }
+    if (route == NULL) DECLINE();
+    const Span *rest = segs + (nseg - nrest);
+
+    /* operation: the first whose segments and method match (CompiledRoute.match) */
+    int opi = -1;
+    for (int o = route->first_op; o < route->first_op + route->nops; o++) {
+        Op *op = &t->ops[o];
+        if (op->nseg != nrest) continue;
+        int k = 0;
+        while (k < nrest &&
+               (op->segs[k].p == NULL || span_eq(op->segs[k].p, op->segs[k].n, rest[k].p, rest[k].n)))
+            k++;
+        if (k < nrest) continue;
+        if (span_eq(op->method, op->method_len, method, method_len)) {
+            opi = o;
+            break;
+        }
+    }
+    if (opi < 0 || !t->ops[opi].eligible) DECLINE();
+    Op *op = &t->ops[opi];
+
+    /* the bearer token, verified and authorised for this operation before */
+    if (auth < 0) DECLINE();
+    const char *tok = values[auth].p;
+    Py_ssize_t tn = values[auth].n;
+    if (!ci_prefix(tok, tn, "bearer ")) DECLINE();
+    tok += 7;
+    tn -= 7;
+    while (tn > 0 && py_space((unsigned char)tok[0])) tok++, tn--;
+    while (tn > 0 && py_space((unsigned char)tok[tn - 1])) tn--;
+    if (tn == 0) DECLINE();
+    Entry *e = find_entry(t, tok, tn, hash_bytes(tok, tn));
+    if (e->token == NULL) DECLINE();
+    if ((double)e->exp + (double)t->leeway < now) DECLINE();
+    if (!(e->allowed[opi >> 3] & (1u << (opi & 7)))) DECLINE();
+
+    /* the headers the broker forwards: Connection may only name plain tokens */
+    Span named[MAX_CONN_TOKENS];
+    int nnamed = 0;
+    if (conn >= 0) {
+        const char *p = values[conn].p;
+        Py_ssize_t n = values[conn].n, i = 0;
+        while (i <= n) {
+            Py_ssize_t s = i;
+            while (i < n && p[i] != ',') i++;
+            Py_ssize_t a = s, b = i;
+            while (a < b && (p[a] == ' ' || p[a] == '\t')) a++;
+            while (b > a && (p[b - 1] == ' ' || p[b - 1] == '\t')) b--;
+            for (Py_ssize_t j = a; j < b; j++) {
+                unsigned char c = (unsigned char)p[j];
+                if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+                    if (c >= 'A' && c <= 'Z') continue;
+                    DECLINE();
+                }
+            }
+            if (b > a) {
+                if (nnamed >= MAX_CONN_TOKENS) DECLINE();
+                named[nnamed].p = p + a;
+                named[nnamed].n = b - a;
+                nnamed++;
+            }
+            i++;
+        }
+    }
+    for (Py_ssize_t i = 0; i < nh; i++) {
+        const Span *k = &names[i];
+        if (stripped(k->p, k->n)) continue;
+        int skip = 0;
+        for (int j = 0; j < nnamed && !skip; j++) {
+            if (named[j].n != k->n) continue;
+            Py_ssize_t m = 0;
+            while (m < k->n) {
+                char c = named[j].p[m];
+                if (c >= 'A' && c <= 'Z') c = (char)(c + 32);
+                if (c != k->p[m]) break;
+                m++;
+            }
+            skip = m == k->n;
+        }
+        if (skip) continue;
+        if (route->cred_header != NULL && span_eq(k->p, k->n, route->cred_header, route->cred_header_len))
+            continue;
+        const Span *v = &values[i];
+        if (memchr(v->p, '\r', (size_t)v->n) || memchr(v->p, '\n', (size_t)v->n) ||
+            memchr(v->p, 0, (size_t)v->n))
+            DECLINE(); /* the broker refuses it (400) */
+        if (buf_put(&hdrs, k->p, k->n) < 0 || buf_put(&hdrs, ": ", 2) < 0 ||
+            buf_put(&hdrs, v->p, v->n) < 0 || buf_put(&hdrs, "\r\n", 2) < 0)
+            goto nomem;
+    }
+
+    /* the upstream request line: route.upstream_path + encode_segments(rest) [+ ?query] */
+    if (buf_put(&head, method, method_len) < 0 || buf_put(&head, " ", 1) < 0) goto nomem;
+    Py_ssize_t target_at = head.len;
+    if (buf_put(&head, route->upstream_path, route->upstream_path_len) < 0) goto nomem;
+    for (int s = 0; s < nrest; s++) {
+        if (buf_put(&head, "/", 1) < 0) goto nomem;
+        for (Py_ssize_t i = 0; i < rest[s].n; i++) {
+            unsigned char c = (unsigned char)rest[s].p[i];
+            if (quote_safe(c)) {
+                if (buf_put(&head, (const char *)&c, 1) < 0) goto nomem;
+            } else {
+                char pct[3];
+                static const char hex[] = "0123456789ABCDEF";
+                pct[0] = '%';
+                pct[1] = hex[c >> 4];
+                pct[2] = hex[c & 15];
+                if (buf_put(&head, pct, 3) < 0) goto nomem;
+            }
+        }
+    }
+    if (query_len > 0 && (buf_put(&head, "?", 1) < 0 || buf_put(&head, query, query_len) < 0))
+        goto nomem;
+    if (head.len == target_at && buf_put(&head, "/", 1) < 0) goto nomem;
+    if (buf_put(&head, route->host_line, route->host_line_len) < 0) goto nomem;
+
+    /* everything passed: the request's header dict, the head parts */
+    dict = PyDict_New();
+    if (dict == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < nh; i++) {
+        PyObject *pair = PyList_GET_ITEM(headers, i);
+        if (PyDict_SetItem(dict, PyTuple_GET_ITEM(pair, 0), PyTuple_GET_ITEM(pair, 1)) < 0)
+            goto fail;
+    }
+    PyObject *rest_t = Py_None;
+    Py_INCREF(Py_None);
+    if (op->has_params) {
+        Py_DECREF(Py_None);
+        rest_t = PyTuple_New(nrest);
+        if (rest_t == NULL) goto fail;
+        for (int s = 0; s < nrest; s++) {
+            PyObject *seg = PyUnicode_DecodeASCII(rest[s].p, rest[s].n, NULL);
+            if (seg == NULL) {
+                Py_DECREF(rest_t);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(rest_t, s, seg);
+        }
+    }
+    PyObject *hb = buf_bytes(&head), *hh = buf_bytes(&hdrs);
+    if (hb == NULL || hh == NULL) {
+        Py_XDECREF(hb);
+        Py_XDECREF(hh);
+        Py_DECREF(rest_t);
+        goto fail;
+    }
+    result = PyTuple_New(7);
+    if (result == NULL) {
+        Py_DECREF(hb);
+        Py_DECREF(hh);
+        Py_DECREF(rest_t);
+        goto fail;
+    }
+    Py_INCREF(route->route);
+    Py_INCREF(op->op);
+    Py_INCREF(e->grant);
+    PyTuple_SET_ITEM(result, 0, route->route);
+    PyTuple_SET_ITEM(result, 1, op->op);
+    PyTuple_SET_ITEM(result, 2, e->grant);
+    PyTuple_SET_ITEM(result, 3, dict);
+    dict = NULL;
+    PyTuple_SET_ITEM(result, 4, hb);
+    PyTuple_SET_ITEM(result, 5, hh);
+    PyTuple_SET_ITEM(result, 6, rest_t);
+    goto done;
+nomem:
+    PyErr_NoMemory();
+fail:
+    Py_XDECREF(dict);
+    dict = NULL;
+    result = NULL;
+done:
+    Py_XDECREF(dict);
+    PyMem_Free(head.buf);
+    PyMem_Free(hdrs.buf);
+    return result;
+}
+
+static PyMethodDef table_methods[] = {
+    {"plan", (PyCFunction)(void (*)(void))table_plan, METH_FASTCALL,
+     "The request's plan, or None: the Python path decides."},
+    {"remember", (PyCFunction)table_remember, METH_VARARGS,
+     "Keep a verified token's grant: remember(token, exp, allowed, grant) -> bool."},
+    {"knows", (PyCFunction)table_knows, METH_O, "Whether the table keeps this token."},
+    {"grants", (PyCFunction)table_len, METH_NOARGS, "How many tokens the table keeps."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "ringfence.gateway._fastpath.Table",
+    .tp_basicsize = sizeof(Table),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One policy snapshot's routes and verified tokens, for the native fast path.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)table_init,
+    .tp_dealloc = (destructor)table_dealloc,
+    .tp_methods = table_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "ringfence.gateway._fastpath",
+    "The gateway's native fast path for the common request (see gateway/fastpath.py).", -1,
+    NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__fastpath(void) {
+    if (PyType_Ready(&TableType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&TableType);
+    if (PyModule_AddObject(m, "Table", (PyObject *)&TableType) < 0) {
+        Py_DECREF(&TableType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,25 @@
+# Type stub for the C extension built from csrc/gateway/_fastpath.c.
+from typing import Any
+
+class Table:
+    def __init__(
+        self,
+        routes: list[tuple[Any, ...]],
+        cert_header: bytes,
+        max_header_bytes: int,
+        max_query_bytes: int,
+        leeway: int,
+        max_grants: int,
+    ) -> None: ...
+    def plan(
+        self,
+        method: str,
+        raw_path: bytes,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        now: float,
+        /,
+    ) -> tuple[Any, ...] | None: ...
+    def remember(self, token: bytes, exp: int, allowed: bytes, grant: Any, /) -> bool: ...
+    def knows(self, token: bytes, /) -> bool: ...
+    def grants(self) -> int: ...
