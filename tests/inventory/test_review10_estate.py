@@ -42,3 +42,62 @@ def test_aliases_are_still_counted_after_parsing() -> None:
         laughs.append(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]")
     problems = _problems(HEAD + "\n".join(laughs) + "\n")
     assert any("document too large" in p and "after aliases" in p for p in problems), problems
+
+
+# Finding #4: strings no store can hold, invisible or line-breaking characters in names, and
+# terminal escapes echoed from the file.
+UNSTORABLE = [
+    ("nul-in-person-name", 'people:\n  - email: a@b.example\n    name: "a\\0b"\n', "4:11:"),
+    ("nul-in-description", 'vendors:\n  - name: V\n    description: "x\\0y"\n', "4:18:"),
+    (
+        "nul-in-a-scope",
+        "vendors: [{name: V}]\napps: [{name: A, vendor: V}]\nintegrations:\n"
+        '  - {name: i, kind: service_account, destination: A, scopes: ["read\\0"]}\n',
+        "5:63:",
+    ),
+    ("nul-in-a-key", 'vendors:\n  - name: V\n    "k\\0": 1\n', "4:5:"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"), [c[1:] for c in UNSTORABLE], ids=[c[0] for c in UNSTORABLE]
+)
+def test_a_nul_character_is_refused_where_it_stands(text: str, where: str) -> None:
+    """Before: accepted, and apply on PostgreSQL failed with a raw psycopg DataError (a 500)."""
+    problems = _problems(HEAD + text)
+    assert any(p.startswith(f"ringfence.yaml:{where}") and "NUL" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a\\x85b",  # NEL: YAML reads it as a line break, so export -> plan renamed the vendor
+        "a\\u2028b",
+        "evil\\u202egnp.exe",  # right-to-left override
+        "admin\\u200b",  # zero-width space: looks like "admin"
+    ],
+)
+def test_names_with_invisible_or_line_breaking_characters_are_refused(name: str) -> None:
+    problems = _problems(HEAD + f'vendors:\n  - name: "{name}"\n')
+    assert any("control characters" in p for p in problems), problems
+
+
+def test_a_person_name_is_one_line() -> None:
+    problems = _problems(HEAD + 'people:\n  - email: a@b.example\n    name: "Ada\\nroot"\n')
+    assert any("people[0] (a@b.example).name: must not contain control" in p for p in problems)
+
+
+def test_terminal_escapes_in_names_and_keys_are_not_echoed() -> None:
+    """Before: a name or key holding ESC sequences reached the operator's terminal / CI log as
+    is (clear the screen, set the title, rewrite the line)."""
+    text = HEAD + 'vendors:\n  - name: "\\e[2J\\e]0;t\\a\\rAll good"\n    "\\e[31mk": 1\n'
+    problems = _problems(text)
+    assert problems
+    for p in problems:
+        assert p.isprintable(), ascii(p)
+        assert "\\x1b[2J" in p
+
+
+def test_a_long_name_is_cut_in_messages() -> None:
+    problems = _problems(HEAD + f"vendors:\n  - name: {'V' * 5000}\n    website: 1\n")
+    assert problems and all(len(p) < 400 for p in problems), [len(p) for p in problems]

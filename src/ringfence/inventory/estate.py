@@ -159,13 +159,55 @@ class _Collector:
                 if i == 1:
                     name = self.names.get((str(path[0]), seg))
                     if name:
-                        out += f" ({name})"
+                        out += f" ({shown(name)})"
             else:
-                out += f".{seg}" if out else seg
+                out += f".{shown(seg)}" if out else shown(seg)
         return out
 
     def sorted(self) -> list[EstateProblem]:
         return sorted(self.problems, key=lambda p: (p.line, p.column))
+
+
+_SHOWN_MAX = 80
+
+
+def shown(text: str) -> str:
+    """``text`` (a name or key from the file) as it may appear in a message: characters that
+    are not printable are escaped (an ESC sequence in a name would otherwise reach the
+    operator's terminal or CI log as is: clear the screen, rewrite a line) and it is cut to
+    80 characters."""
+    if len(text) > _SHOWN_MAX:
+        text = text[:_SHOWN_MAX] + "…"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _unstorable_text(value: Any, path: tuple[str | int, ...], out: _Collector) -> None:
+    """Report every string (value or key) no store can hold: a NUL character (PostgreSQL
+    refuses it in text and JSON; before, apply failed there with a raw DataError) or a lone
+    surrogate (not Unicode; it cannot be encoded to UTF-8)."""
+
+    def problem(text: str) -> str | None:
+        if "\x00" in text:
+            return "contains a NUL character (U+0000), which cannot be stored"
+        if any("\ud800" <= c <= "\udfff" for c in text):
+            return "contains a lone surrogate (not valid Unicode text)"
+        return None
+
+    if isinstance(value, dict):
+        for k, v in value.items():
+            why = problem(k)
+            if why is not None:
+                out.add((*path, k), f"key {why}", key=True)
+            _unstorable_text(v, (*path, k), out)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _unstorable_text(v, (*path, i), out)
+    elif isinstance(value, str):
+        why = problem(value)
+        if why is not None:
+            out.add(path, why)
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:
@@ -224,7 +266,7 @@ def _pydantic_message(err: Mapping[str, Any], allowed: Iterable[str]) -> tuple[s
     loc = err["loc"]
     last = str(loc[-1]) if loc else ""
     if kind == "extra_forbidden":
-        return f"unknown field {last!r} (allowed: {', '.join(sorted(allowed))})", True
+        return f"unknown field {shown(last)!r} (allowed: {', '.join(sorted(allowed))})", True
     if kind == "missing":
         return f"missing required field {last!r}", False
     msg = str(err["msg"])
@@ -277,7 +319,7 @@ def _validate_section(
             line, _ = out.positions.at((key, seen[name], section.key_field))
             out.add(
                 (key, i, section.key_field),
-                f"duplicate {section.key_field} {value!r}: already declared at line {line}",
+                f"duplicate {section.key_field} {shown(value)!r}: already declared at line {line}",
             )
             ok = False
         else:
@@ -331,6 +373,7 @@ def parse_estate(text: str, source: str = "<estate>") -> Estate:
             f"({', '.join(sections)})",
         )
         raise EstateInvalid(source, out.sorted())
+    _unstorable_text(data, (), out)
     version = data.get("apiVersion")
     if version is None:
         out.add((), f"missing `apiVersion: {API_VERSION}`")
@@ -354,7 +397,7 @@ def parse_estate(text: str, source: str = "<estate>") -> Estate:
         if section is None:
             out.add(
                 (key,),
-                f"unknown top-level key {key!r} (known: apiVersion, metadata, "
+                f"unknown top-level key {shown(key)!r} (known: apiVersion, metadata, "
                 f"{', '.join(sections)})",
                 key=True,
             )
@@ -707,4 +750,5 @@ __all__ = [
     "load_estate",
     "parse_estate",
     "plan_estate",
+    "shown",
 ]

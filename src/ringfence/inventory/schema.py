@@ -26,7 +26,10 @@ CredentialKindName = Literal[
     "api_key", "oauth_client_secret", "oauth_refresh_token", "certificate", "password"
 ]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls, DEL, line/paragraph separators (YAML and many viewers break lines at
+# U+0085, U+2028, U+2029: an exported name would not read back the same) and the invisible
+# direction and joiner marks that make one name look like another in the console.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
 _EMAIL = re.compile(
     r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
@@ -81,6 +84,8 @@ def _unique(values: list[str]) -> list[str]:
 
 
 Name = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_name)]
+# A one-line label that may be empty (a person's name, a department, a scope).
+Label = Annotated[StrictStr, AfterValidator(_name)]
 Email = Annotated[StrictStr, AfterValidator(_email)]
 Url = Annotated[StrictStr, AfterValidator(_url)]
 Domain = Annotated[StrictStr, AfterValidator(_domain)]
@@ -92,8 +97,8 @@ class PersonSpec(SectionItem):
     """A person who owns apps or integrations (identified by e-mail)."""
 
     email: Email
-    name: Annotated[StrictStr, Field(max_length=200)] = ""
-    department: Annotated[StrictStr, Field(max_length=120)] | None = None
+    name: Annotated[Label, Field(max_length=200)] = ""
+    department: Annotated[Label, Field(max_length=120)] | None = None
     # None: leave as stored (SCIM deprovisioning sets it); new people are active.
     active: StrictBool | None = None
 
@@ -112,7 +117,7 @@ class AppSpec(SectionItem):
 
     name: Name
     vendor: Name
-    category: Annotated[StrictStr, Field(min_length=1, max_length=80)] = "other"
+    category: Annotated[Label, Field(min_length=1, max_length=80)] = "other"
     base_urls: Annotated[list[Url], AfterValidator(_unique)] = []
     sanctioned: StrictBool = True
     owner: Email | None = None
@@ -138,10 +143,12 @@ class IntegrationSpec(SectionItem):
     source: Name | None = None
     destination: Name
     owner: Email | None = None
-    client_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    client_id: Annotated[Label, Field(min_length=1, max_length=200)] | None = None
     # None: leave as stored (incident response quarantines/revokes); new ones are active.
     status: IntegrationStatusName | None = None
-    scopes: Annotated[list[Annotated[StrictStr, Field(min_length=1)]], AfterValidator(_unique)] = []
+    scopes: Annotated[
+        list[Annotated[Label, Field(min_length=1, max_length=200)]], AfterValidator(_unique)
+    ] = []
     data_classes: DataClasses = []
     description: Text = ""
 
