@@ -20,7 +20,6 @@ import phonenumbers as pn
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, REGION_CODE_FOR_NON_GEO_ENTITY, PhoneMetadata
 
 from ringfence.classify import _validators as v
 from ringfence.classify._accel import NATIVE
@@ -30,6 +29,7 @@ from ringfence.classify._phone_dfa import (
     Unsupported,
     compile_dfa,
     fullmatch,
+    metadata_patterns,
     prefix_match,
     table_or_none,
 )
@@ -47,25 +47,7 @@ _TYPES = (
 
 def _metadata_patterns() -> tuple[set[str], set[str]]:
     """(full-match patterns, start-match patterns) of every region's metadata."""
-    full: set[str] = set()
-    start: set[str] = set()
-    for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items():
-        for region in regions:
-            if region == REGION_CODE_FOR_NON_GEO_ENTITY:
-                md = PhoneMetadata.metadata_for_nongeo_region(cc, None)
-            else:
-                md = PhoneMetadata.metadata_for_region(region, None)
-            if md is None:
-                continue
-            for kind in _TYPES:
-                desc = getattr(md, kind)
-                if desc is not None and desc.national_number_pattern:
-                    full.add(desc.national_number_pattern)
-            if md.leading_digits is not None:
-                start.add(md.leading_digits)
-            if md.national_prefix_for_parsing:
-                start.add(md.national_prefix_for_parsing)
-    return full, start
+    return metadata_patterns()
 
 
 def _accepted(table: bytes, r: random.Random, count: int) -> list[str]:

@@ -40,6 +40,7 @@ from ringfence.classify._model import (
     Finding,
     ScanResult,
 )
+from ringfence.classify._phone_dfa import preload as preload_phone_tables
 from ringfence.classify._pii import EMAIL_PATTERN, EMAIL_START
 from ringfence.classify._prefilter import Candidates, Prefilter, Re2Gate, build_prefilter
 from ringfence.classify._validators import NATIVE_TWINS, not_placeholder, shannon_entropy
@@ -287,6 +288,10 @@ class Classifier:
             raise ConfigError(
                 "the native classification engine is not available", code="classify_native"
             )
+        if self._native is not None:
+            # the phone twin's digit tables (shipped with the package) are read once per
+            # process here rather than on a worker's first phone number
+            preload_phone_tables()
         # JSON bodies read straight from their bytes (native only; ``raw_json=False`` keeps the
         # parse-and-walk reference path, which tests/classify/test_raw_json.py holds it to).
         self._raw = raw_json and self._native is not None

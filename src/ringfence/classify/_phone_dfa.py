@@ -14,12 +14,23 @@ depend on how a backtracking engine orders its choices (lazy or greedy), only on
 so the table answers exactly what ``re`` answers on digit strings; ``tests/classify/
 test_phone_native.py`` holds every pattern of the metadata to ``re`` on generated input.
 
+Building is Python and slow (≈ 0.5 ms a pattern, ≈ 44 ms for the +1 regions' leading digits),
+so the tables of every pattern of the installed metadata ship with the package
+(``_phone_tables.json``, written by ``write_shipped()``), keyed by the exact pattern text:
+``table_or_none`` takes the shipped table for a pattern it holds and compiles any other
+(another ``phonenumbers`` release's new patterns) as before — an upgrade can cost speed, never
+an answer. ``tests/classify/test_phone_tables.py`` holds every shipped table to the compiler.
+
 Only metadata is compiled here, never a value.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import struct
+import zlib
 from typing import Any
 
 DIGITS = 0x3FF  # \d over the digits (input is ASCII digits only)
@@ -259,12 +270,121 @@ def compile_dfa(pattern: str) -> bytes:
 
 
 def table_or_none(pattern: str) -> bytes | None:
-    """``compile_dfa(pattern)``, or None when it is unsupported (the native twin then asks
-    the Python validator, which uses ``re``)."""
+    """``compile_dfa(pattern)`` — the shipped table when there is one for this exact pattern
+    text — or None when it is unsupported (the native twin then asks the Python validator,
+    which uses ``re``)."""
+    shipped = _SHIPPED if _SHIPPED is not None else _load_shipped()
+    table = shipped.get(pattern)
+    if table is not None:
+        return table
     try:
         return compile_dfa(pattern)
     except (Unsupported, RecursionError):
         return None
+
+
+# ---- shipped tables: every metadata pattern compiled ahead --------------------------------
+SHIPPED_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_phone_tables.json")
+_SHIPPED: dict[str, bytes] | None = None
+_METADATA_KINDS = (
+    "general_desc", "mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost", "voip",
+    "personal_number", "pager", "uan", "voicemail",
+)  # fmt: skip
+
+
+def pack_tables(tables: dict[str, bytes]) -> bytes:
+    """``<H`` pattern length, pattern (UTF-8), ``<I`` table length, table; per pattern."""
+    out = bytearray()
+    for pattern in sorted(tables):
+        p = pattern.encode()
+        out += struct.pack("<H", len(p)) + p + struct.pack("<I", len(tables[pattern]))
+        out += tables[pattern]
+    return bytes(out)
+
+
+def unpack_tables(blob: bytes) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    i = 0
+    while i < len(blob):
+        (plen,) = struct.unpack_from("<H", blob, i)
+        pattern = blob[i + 2 : i + 2 + plen].decode()
+        i += 2 + plen
+        (tlen,) = struct.unpack_from("<I", blob, i)
+        out[pattern] = blob[i + 4 : i + 4 + tlen]
+        i += 4 + tlen
+    return out
+
+
+def _load_shipped() -> dict[str, bytes]:
+    """The shipped tables (empty when the file is missing or unreadable: then every table is
+    compiled on first use). Loaded once; only metadata, never a value."""
+    global _SHIPPED
+    try:
+        with open(SHIPPED_PATH, encoding="ascii") as f:
+            doc = json.load(f)
+        tables = unpack_tables(zlib.decompress(base64.b64decode(doc["tables"])))
+    except (OSError, ValueError, KeyError, TypeError, struct.error, zlib.error):
+        tables = {}
+    _SHIPPED = tables
+    return tables
+
+
+def preload() -> None:
+    """Load the shipped tables now (≈ 10 ms; the classifier does it when it is built, so a
+    worker's first phone number does not)."""
+    if _SHIPPED is None:
+        _load_shipped()
+
+
+def metadata_patterns() -> tuple[set[str], set[str]]:
+    """(full-match patterns, start-match patterns) of every region's metadata."""
+    from phonenumbers import (
+        COUNTRY_CODE_TO_REGION_CODE,
+        REGION_CODE_FOR_NON_GEO_ENTITY,
+        PhoneMetadata,
+    )
+
+    full: set[str] = set()
+    start: set[str] = set()
+    for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            if region == REGION_CODE_FOR_NON_GEO_ENTITY:
+                md = PhoneMetadata.metadata_for_nongeo_region(cc, None)
+            else:
+                md = PhoneMetadata.metadata_for_region(region, None)
+            if md is None:
+                continue
+            for kind in _METADATA_KINDS:
+                desc = getattr(md, kind)
+                if desc is not None and desc.national_number_pattern:
+                    full.add(desc.national_number_pattern)
+            if md.leading_digits is not None:
+                start.add(md.leading_digits)
+            if md.national_prefix_for_parsing:
+                start.add(md.national_prefix_for_parsing)
+    return full, start
+
+
+def shipped_document() -> str:
+    """The text of ``_phone_tables.json`` for the installed ``phonenumbers`` metadata."""
+    import phonenumbers
+
+    full, start = metadata_patterns()
+    tables = {}
+    for pattern in sorted(full | start):
+        try:
+            tables[pattern] = compile_dfa(pattern)
+        except (Unsupported, RecursionError):
+            continue
+    blob = base64.b64encode(zlib.compress(pack_tables(tables), 9)).decode()
+    doc = {"phonenumbers": phonenumbers.__version__, "patterns": len(tables), "tables": blob}
+    return json.dumps(doc, indent=0) + "\n"
+
+
+def write_shipped() -> None:
+    """Rewrite ``_phone_tables.json`` for the installed ``phonenumbers`` (after an upgrade)."""
+    with open(SHIPPED_PATH, "w", encoding="ascii") as f:
+        f.write(shipped_document())
 
 
 def fullmatch(table: bytes, s: str) -> bool:
