@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, ValidationError
-from ringfence.core.logging import redact_value
+from ringfence.core.logging import get_logger, redact_value
 from ringfence.inventory._yamlsource import Positions, SourceError, read_yaml
 from ringfence.inventory.sections import (
     HOW_TO_REFERENCE,
@@ -40,14 +40,18 @@ from ringfence.inventory.sections import (
     EstateView,
     SectionProblem,
     after_apply_hooks,
+    inline_secret_problem,
     reference_problem,
     registered_sections,
+    url_credentials_removed,
 )
 from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.models import DataFlow, FlowOrigin
 
 API_VERSION = "ringfence/v1"
+
+_log = get_logger(__name__)
 
 #: Field names that only ever hold a secret value; in ringfence.yaml they are always an error.
 SECRET_FIELD_NAMES = frozenset(
@@ -676,8 +680,28 @@ def apply_estate(
 # --- export ---------------------------------------------------------------------------------
 
 
-def export_data(session: Session) -> dict[str, Any]:
-    """The store as ``ringfence.yaml`` data: every registered section, sorted by name."""
+def _scrubbed(value: Any, where: str, redacted: list[str]) -> Any:
+    """``value`` without anything that looks like a secret (a token shape, a URL's
+    ``user:password@``), each removal noted in ``redacted``. Rows made through the API or an
+    import before those refused such values can hold them; export must not write them into
+    a file that goes to git."""
+    if isinstance(value, str):
+        if inline_secret_problem(value) is None:
+            return value
+        redacted.append(where)
+        return redact_value(url_credentials_removed(value))
+    if isinstance(value, list):
+        return [_scrubbed(v, where, redacted) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, f"{where}.{k}", redacted) for k, v in value.items()}
+    return value
+
+
+def export_data(session: Session, redacted: list[str] | None = None) -> dict[str, Any]:
+    """The store as ``ringfence.yaml`` data: every registered section, sorted by name. Values
+    that look like secrets are redacted (their places are appended to ``redacted``); secret
+    references (``ref``, ``*_ref``) are kept as they are."""
+    redacted = [] if redacted is None else redacted
     data: dict[str, Any] = {"apiVersion": API_VERSION}
     for section in registered_sections():
         entries: list[dict[str, Any]] = []
@@ -693,6 +717,10 @@ def export_data(session: Session) -> dict[str, Any]:
                 if dumped.get(k) == default:
                     dumped.pop(k)
             ordered = {section.key_field: dumped.pop(section.key_field, name), **dumped}
+            for k, v in ordered.items():
+                if k.lower() != "ref" and not k.lower().endswith("_ref"):
+                    where = f"{section.key}[{shown(str(name))}].{k}"
+                    ordered[k] = _scrubbed(v, where, redacted)
             entries.append(ordered)
         data[section.key] = entries
     return data
@@ -721,10 +749,21 @@ def dump_yaml(data: Mapping[str, Any], header: str = "") -> str:
 
 def export_estate(store: Store) -> str:
     """The whole store as ``ringfence.yaml`` text (credential references only)."""
+    redacted: list[str] = []
     with store.session() as session:
-        data = export_data(session)
+        data = export_data(session, redacted)
         observed = observed_flow_count(session)
     header = "ringfence.yaml exported from the store (references only, never secrets)."
+    if redacted:
+        header += (
+            f"\n{len(redacted)} value(s) in the store look like secrets and were redacted here "
+            "(a token shape, or a URL's user:password@): "
+            + ", ".join(redacted[:20])
+            + (" ..." if len(redacted) > 20 else "")
+            + ".\nThey sit in the database in plaintext: rotate those secrets, then correct "
+            "the values (applying this file replaces them with the redacted text)."
+        )
+        _log.warning("estate export redacted values that look like secrets", places=len(redacted))
     if observed:
         header += (
             f"\n{observed} observed data flow(s) are not exported: they are discoveries, "

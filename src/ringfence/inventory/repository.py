@@ -28,6 +28,7 @@ from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
+from ringfence.inventory.sections import inline_secret_problem
 from ringfence.store import audit
 from ringfence.store.models import (
     App,
@@ -268,6 +269,24 @@ _STATUS_ACTIONS: dict[IntegrationStatus, str] = {
 }
 
 
+def _refuse_inline_secret(field_name: str, value: Any) -> None:
+    """A plain field (a description, a website, a base URL...) holding what looks like a
+    secret is refused like ``ringfence.yaml`` refuses it: stored, it would sit in plaintext in
+    the database and be written into the exported ringfence.yaml (which goes to git)."""
+    if isinstance(value, str):
+        problem = inline_secret_problem(value)
+        if problem is not None:
+            raise InvalidFieldError(
+                field_name, f"{problem}: {REFERENCE_HINT}", code="inline_secret"
+            )
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _refuse_inline_secret(field_name, v)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            _refuse_inline_secret(field_name, v)
+
+
 def parse_secret_reference(value: str, field_name: str = "ref") -> tuple[str, str]:
     """``("vault", NAME)`` or ``("env", NAME)``; anything else is treated as an inline secret.
 
@@ -480,6 +499,8 @@ class InventoryRepository:
             elif name == "clearance" and value is not None:
                 data[name] = int(DataClass.parse(value))
             else:
+                if not (spec.kind == "credential" and name == "ref"):
+                    _refuse_inline_secret(name, value)
                 data[name] = value
         if spec.kind == "credential" and data.get("ref") is not None:
             scheme, secret_name = parse_secret_reference(data["ref"])

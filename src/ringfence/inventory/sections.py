@@ -95,6 +95,28 @@ def reference_problem(value: str) -> str | None:
     return None
 
 
+def inline_secret_problem(value: str) -> str | None:
+    """Why ``value`` (a plain text field, not a reference) looks like it holds a secret, or
+    None: a known token shape (the log redactor's) or a URL with ``user:password@``. Never
+    echoes the value."""
+    from ringfence.core.logging import redact_value
+
+    if redact_value(value) != value:
+        return "looks like an inline secret (token/key format)"
+    if "@" in value and "://" in value and url_credentials_removed(value) != value:
+        return "carries credentials (user:password@)"
+    return None
+
+
+def url_credentials_removed(value: str) -> str:
+    """``value`` without the ``user:password@`` of its URL(s), as far as one can tell."""
+    return _URL_USERINFO.sub(r"\1", value)
+
+
+# scheme://userinfo@ — the userinfo may not hold '/', '?', '#' or whitespace
+_URL_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")
+
+
 def _check_reference(value: str) -> str:
     problem = reference_problem(value)
     if problem is not None:
