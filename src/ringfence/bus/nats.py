@@ -90,7 +90,9 @@ class NatsBus:
                 reconnect_time_wait=0.5,
             )
         except Exception as exc:
-            raise UnavailableError(f"NATS unreachable at {self.url}: {exc!r}") from None
+            raise UnavailableError(
+                f"NATS unreachable at {shown_url(self.url)}: {_no_secret(exc, self.url)}"
+            ) from None
         self._js = self._nc.jetstream(timeout=10)
         await self.ensure_stream()
 
@@ -303,6 +305,37 @@ async def _nak_all(msgs: list[Any]) -> None:
             await m.nak()
 
 
+def shown_url(url: str) -> str:
+    """``url`` as it may appear in a message or a log: without the user, password or token
+    of ``nats://user:password@host`` / ``nats://token@host`` (a credential)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<the configured NATS URL>"
+    if "[" in parts.netloc:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}"
+
+
+def _no_secret(exc: BaseException, url: str) -> str:
+    """repr(exc) with the URL's credentials cut out, should the client library quote it."""
+    text = repr(exc)
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url if "://" in url else f"nats://{url}")
+    except ValueError:
+        return type(exc).__name__
+    for secret in (parts.password, parts.username):
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    return text
+
+
 async def _probe(url: str) -> None:
     """Fail fast when nothing listens (nats-py would retry the first connect for long)."""
     from urllib.parse import urlsplit
@@ -312,5 +345,5 @@ async def _probe(url: str) -> None:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=3)
     except (OSError, TimeoutError) as exc:
-        raise UnavailableError(f"NATS unreachable at {url}: {exc!r}") from None
+        raise UnavailableError(f"NATS unreachable at {shown_url(url)}: {exc!r}") from None
     writer.close()
