@@ -5,12 +5,18 @@ endpoint for audit records, hunting, dead-letter counts and alerts.
 array of records, or a vendor page envelope (``items`` / ``value`` / ``entries``). Records that
 do not parse are dead-lettered and counted in the response (still 200: the accepted ones are
 stored); an unknown source is a 404 problem, an empty body a 400. Needs the ``write`` scope.
-Never echoes a record back.
+Never echoes a record back. With ``RINGFENCE_NATS_URL`` set, the accepted events are published
+to the JetStream stream (the ``ringfence monitor worker``s store and analyse them, like the
+gateway's and ``ringfence ingest``'s) instead of being processed in the API process; NATS
+down is a 503 and the client pushes again (the stream and the store drop the duplicates).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,7 +24,9 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
-from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.bus.nats import NatsBus
+from ringfence.core.errors import NotFoundError, UnavailableError, ValidationError
+from ringfence.monitor.events import Event
 from ringfence.monitor.ingest import ingest, supplier_recorder
 from ringfence.monitor.parsers import PARSERS
 from ringfence.monitor.service import Monitor
@@ -65,6 +73,8 @@ async def push_records(
         raise ValidationError("empty body: send one JSON record per line (NDJSON)")
     from starlette.concurrency import run_in_threadpool
 
+    if runtime.settings.nats_url:
+        return await _push_to_nats(request, runtime, principal.actor, source, body)
     monitor = await run_in_threadpool(_app_monitor, request.app.state, runtime)
     report = await run_in_threadpool(
         ingest,
@@ -78,6 +88,66 @@ async def push_records(
         before_publish=supplier_recorder(runtime.store, principal.actor, source, runtime.clock),
     )
     return report.to_dict()
+
+
+async def _push_to_nats(
+    request: Request, runtime: Runtime, actor: str, source: str, body: bytes
+) -> dict[str, Any]:
+    """Scale-out: parse here, publish to the stream the monitor workers consume. Before, the
+    push API stored and analysed in the API process even with NATS configured, so pushed
+    vendor records never met the gateway's events in the workers' correlation windows."""
+    from anyio import from_thread
+    from starlette.concurrency import run_in_threadpool
+
+    bus = await _app_bus(request.app.state, runtime)
+
+    def publish(batch: Sequence[Event]) -> int:
+        from_thread.run(bus.publish, batch)
+        return 0
+
+    try:
+        report = await run_in_threadpool(
+            ingest,
+            body,
+            source=source,
+            origin=f"push:{actor}"[:200],
+            events_store=EventStore(runtime.store),
+            publish=publish,
+            now=runtime.clock.now(),
+            before_publish=supplier_recorder(runtime.store, actor, source, runtime.clock),
+        )
+    except UnavailableError:
+        # nats-py gives up reconnecting after a while and the connection stays closed: the
+        # next push makes a new one instead of answering 503 until the API restarts.
+        if getattr(request.app.state, "nats_bus", None) is bus:
+            request.app.state.nats_bus = None
+            with contextlib.suppress(Exception):
+                await bus.close()
+        raise
+    # Stored or not is for the workers to find out: neither "new" nor "duplicates" is known.
+    return report.to_dict() | {"new": None, "duplicates": None, "published": report.events}
+
+
+async def _app_bus(state: Any, runtime: Runtime) -> NatsBus:
+    """The app's one NATS connection (on the app's event loop), made on first use."""
+    lock: asyncio.Lock | None = getattr(state, "nats_bus_lock", None)
+    if lock is None:
+        lock = state.nats_bus_lock = asyncio.Lock()
+    async with lock:
+        bus: NatsBus | None = getattr(state, "nats_bus", None)
+        if bus is None:
+            from ringfence.monitor.wiring import load_config
+
+            cfg = load_config(runtime.settings.data_dir)
+            assert runtime.settings.nats_url is not None
+            bus = NatsBus(
+                runtime.settings.nats_url,
+                stream=str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
+                subject_prefix=str(cfg.get("nats_subject_prefix", "ringfence")),
+            )
+            await bus.connect()  # UnavailableError (503) when NATS is down; retried next push
+            state.nats_bus = bus
+        return bus
 
 
 def _app_monitor(state: Any, runtime: Runtime) -> Monitor:
