@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 
+from ringfence.core.errors import ValidationError
 from ringfence.inventory import _yamlsource
-from ringfence.inventory.estate import EstateInvalid, parse_estate
+from ringfence.inventory.estate import EstateInvalid, load_estate, parse_estate
 
 HEAD = "apiVersion: ringfence/v1\n"
 
@@ -101,3 +104,31 @@ def test_terminal_escapes_in_names_and_keys_are_not_echoed() -> None:
 def test_a_long_name_is_cut_in_messages() -> None:
     problems = _problems(HEAD + f"vendors:\n  - name: {'V' * 5000}\n    website: 1\n")
     assert problems and all(len(p) < 400 for p in problems), [len(p) for p in problems]
+
+
+# Finding #8: the file named on the command line (in CI: from the pull request under review).
+def test_a_device_is_not_read_as_an_estate(tmp_path: Path) -> None:
+    link = tmp_path / "ringfence.yaml"
+    link.symlink_to("/dev/null")  # /dev/zero (read until memory ran out) is refused the same way
+    with pytest.raises(ValidationError, match="not a regular file"):
+        load_estate(link)
+
+
+@pytest.mark.timeout(10)
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "ringfence.yaml"
+    os.mkfifo(fifo)  # before: open() blocked until someone wrote to it
+    with pytest.raises(ValidationError, match="not a regular file"):
+        load_estate(fifo)
+
+
+def test_a_file_past_the_size_limit_is_refused_before_it_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ringfence.inventory import estate
+
+    monkeypatch.setattr(estate, "MAX_BYTES", 1000)
+    big = tmp_path / "ringfence.yaml"
+    big.write_text(HEAD + "# " + "x" * 5000 + "\n")
+    with pytest.raises(EstateInvalid, match="larger than"):
+        load_estate(big)

@@ -14,6 +14,7 @@ with advice on how to reference it, and no error message echoes a scalar from th
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, ValidationError
 from ringfence.core.logging import get_logger, redact_value
-from ringfence.inventory._yamlsource import Positions, SourceError, read_yaml
+from ringfence.inventory._yamlsource import MAX_BYTES, Positions, SourceError, read_yaml
 from ringfence.inventory.sections import (
     HOW_TO_REFERENCE,
     RESERVED_KEYS,
@@ -421,7 +422,20 @@ def load_estate(path: str | Path) -> Estate:
     """Read and validate a ``ringfence.yaml`` file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # A ringfence.yaml from a pull request may be a symlink to /dev/zero, a FIFO or a
+        # huge file: refuse what is not a regular file, and never read past the size limit
+        # (before, the whole file was read first — /dev/zero until memory ran out).
+        if not stat.S_ISREG(p.stat().st_mode):
+            raise ValidationError(
+                f"{p}: not a regular file (a directory, device or FIFO cannot be an estate)",
+                code="estate_unreadable",
+            )
+        with p.open("rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            problem = f"file larger than {MAX_BYTES // (1024 * 1024)} MiB"
+            raise EstateInvalid(str(p), [EstateProblem(str(p), 1, 1, "", problem)])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ValidationError(f"{p}: no such file", code="estate_not_found") from None
     except UnicodeDecodeError as exc:
