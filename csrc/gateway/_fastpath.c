@@ -765,6 +765,104 @@ done:
     return result;
 }
 
+/* -- the response head (gateway/httpproto.py _Cycle.send) --------------------------------- */
+
+/* bytes the protocol refuses in a header name: [\x00-\x1f\x7f()<>@,;:\[\]={} \t\\"] */
+static int bad_name(unsigned char c) {
+    return c < 0x20 || c == 0x7f || (c != 0 && strchr("()<>@,;:[]={} \t\\\"", c) != NULL);
+}
+
+/* ... and in a value: [\x00-\x08\x0a-\x1f\x7f] */
+static int bad_value(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
+
+static int pair_of(PyObject *item, PyObject **k, PyObject **v) {
+    if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+        *k = PyTuple_GET_ITEM(item, 0);
+        *v = PyTuple_GET_ITEM(item, 1);
+    } else if (PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {
+        *k = PyList_GET_ITEM(item, 0);
+        *v = PyList_GET_ITEM(item, 1);
+    } else {
+        return 0;
+    }
+    return PyBytes_CheckExact(*k) && PyBytes_CheckExact(*v);
+}
+
+/*
+ * response_head(status_line: bytes, default_headers: list, headers: list | tuple)
+ *   -> (head: bytes, content_length: int) | None
+ *
+ * The head _Cycle.send builds for a keep-alive response with exactly one Content-Length
+ * (pure digits) and no Connection or Transfer-Encoding header: the status line, then each
+ * header as "lower-case-name: value\r\n", then "\r\n". None for anything else — a bad
+ * name or value byte, no or several lengths, a Connection / Transfer-Encoding header — and
+ * the Python code decides (and raises, for bad bytes) as before.
+ */
+static PyObject *response_head(PyObject *mod, PyObject *const *args, Py_ssize_t nargs) {
+    (void)mod;
+    if (nargs != 3 || !PyBytes_Check(args[0]) || !PyList_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "response_head(status_line, default_headers, headers)");
+        return NULL;
+    }
+    PyObject *lists[2] = {args[1], args[2]};
+    if (!PyList_Check(args[2]) && !PyTuple_Check(args[2])) Py_RETURN_NONE;
+    Buf b = {0};
+    long long length = -1;
+    if (buf_put(&b, PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0])) < 0) goto nomem;
+    for (int l = 0; l < 2; l++) {
+        PyObject *seq = lists[l];
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+        PyObject **items = PySequence_Fast_ITEMS(seq);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *k, *v;
+            if (!pair_of(items[i], &k, &v)) goto decline;
+            const char *kp = PyBytes_AS_STRING(k), *vp = PyBytes_AS_STRING(v);
+            Py_ssize_t kn = PyBytes_GET_SIZE(k), vn = PyBytes_GET_SIZE(v);
+            Py_ssize_t at = b.len;
+            if (buf_put(&b, kp, kn) < 0) goto nomem;
+            char *name = b.buf + at;
+            for (Py_ssize_t j = 0; j < kn; j++) {
+                unsigned char c = (unsigned char)name[j];
+                if (bad_name(c)) goto decline;
+                if (c >= 'A' && c <= 'Z') name[j] = (char)(c + 32);
+            }
+            for (Py_ssize_t j = 0; j < vn; j++)
+                if (bad_value((unsigned char)vp[j])) goto decline;
+            if (lit_eq(name, kn, "content-length")) {
+                if (length >= 0 || vn == 0 || vn > 18) goto decline;
+                length = 0;
+                for (Py_ssize_t j = 0; j < vn; j++) {
+                    if (vp[j] < '0' || vp[j] > '9') goto decline;
+                    length = length * 10 + (vp[j] - '0');
+                }
+            } else if (lit_eq(name, kn, "connection") || lit_eq(name, kn, "transfer-encoding")) {
+                goto decline;
+            }
+            if (buf_put(&b, ": ", 2) < 0 || buf_put(&b, vp, vn) < 0 || buf_put(&b, "\r\n", 2) < 0)
+                goto nomem;
+        }
+    }
+    if (length < 0) goto decline;
+    if (buf_put(&b, "\r\n", 2) < 0) goto nomem;
+    PyObject *head = PyBytes_FromStringAndSize(b.buf, b.len);
+    PyMem_Free(b.buf);
+    if (head == NULL) return NULL;
+    PyObject *out = Py_BuildValue("(NL)", head, length);
+    return out;
+decline:
+    PyMem_Free(b.buf);
+    Py_RETURN_NONE;
+nomem:
+    PyMem_Free(b.buf);
+    return PyErr_NoMemory();
+}
+
+static PyMethodDef module_methods[] = {
+    {"response_head", (PyCFunction)(void (*)(void))response_head, METH_FASTCALL,
+     "The head of a plain keep-alive response, or None: the Python code builds it."},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef table_methods[] = {
     {"plan", (PyCFunction)(void (*)(void))table_plan, METH_FASTCALL,
      "The request's plan, or None: the Python path decides."},
@@ -789,7 +887,7 @@ static PyTypeObject TableType = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "ringfence.gateway._fastpath",
     "The gateway's native fast path for the common request (see gateway/fastpath.py).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+    module_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {

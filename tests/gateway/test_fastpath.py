@@ -496,3 +496,98 @@ async def test_the_same_answers_forwarded_headers_and_audit_records(pair: Pair) 
     assert pair.fast.fast_mismatches == 0
     assert pair.fast.fast_verified >= 30  # the fast side planned the ordinary ones
     assert pair.fast._fast is not None and pair.fast._fast.grants() == 3
+
+
+# -- the response head (gateway/httpproto.py) ---------------------------------------------------
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.out = b""
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class _Proto:
+    default_headers = [(b"server", b"uvicorn"), (b"date", b"Fri, 27 Nov 2026 10:00:00 GMT")]
+    write_paused = None
+    reading_paused = False
+
+    def __init__(self) -> None:
+        self.transport = _Transport()
+
+    def on_response_complete(self) -> None:
+        pass
+
+
+async def _respond(status: int, headers: Any, body: bytes, keep_alive: bool) -> tuple[str, Any]:
+    from ringfence.gateway.httpproto import _Cycle
+
+    proto = _Proto()
+    cycle = _Cycle(proto, {"method": "GET"}, keep_alive, False)  # type: ignore[arg-type]
+    try:
+        await cycle.send({"type": "http.response.start", "status": status, "headers": headers})
+        await cycle.send({"type": "http.response.body", "body": body})
+    except (RuntimeError, ValueError) as exc:
+        return "raised", (type(exc).__name__, str(exc), proto.transport.out)
+    return "sent", (proto.transport.out, cycle.keep_alive, cycle.response_complete)
+
+
+_NAMES = [b"content-type", b"Content-Length", b"content-length", b"connection", b"x-a", b"X-B"]
+_HVALUES = [b"application/json", b"5", b"05", b" 5", b"+5", b"1_0", b"close", b"a\tb", b"a\nb"]
+
+
+@needs_extension
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(
+    status=st.sampled_from([200, 201, 204, 404, 502]),
+    headers=st.lists(
+        st.tuples(
+            st.sampled_from(_NAMES) | st.binary(max_size=6),
+            st.sampled_from(_HVALUES) | st.binary(max_size=6),
+        ),
+        max_size=5,
+    ),
+    as_lists=st.booleans(),
+    keep_alive=st.booleans(),
+)
+def test_the_native_response_head_is_the_python_one(
+    status: int, headers: list[tuple[bytes, bytes]], as_lists: bool, keep_alive: bool
+) -> None:
+    import asyncio
+
+    from ringfence.gateway import httpproto
+
+    hdrs: Any = [list(h) for h in headers] if as_lists else headers
+    if len(headers) % 2:
+        hdrs = [*hdrs, (b"content-length", b"5")]
+    native = asyncio.run(_respond(status, hdrs, b"hello", keep_alive))
+    saved = httpproto._response_head
+    httpproto._response_head = None
+    try:
+        python = asyncio.run(_respond(status, hdrs, b"hello", keep_alive))
+    finally:
+        httpproto._response_head = saved
+    assert native == python
+
+
+@needs_extension
+def test_a_plain_response_head_is_built_natively() -> None:
+    from ringfence.gateway._fastpath import response_head
+
+    hdrs = [(b"Content-Type", b"application/json"), (b"content-length", b"27")]
+    built = response_head(b"HTTP/1.1 200 OK\r\n", [(b"server", b"x")], hdrs)
+    assert built == (
+        b"HTTP/1.1 200 OK\r\nserver: x\r\ncontent-type: application/json\r\n"
+        b"content-length: 27\r\n\r\n",
+        27,
+    )
+    for odd in ([(b"connection", b"close")], [(b"content-length", b"1_0")], [(b"a b", b"1")]):
+        assert response_head(b"HTTP/1.1 200 OK\r\n", [], [*hdrs[:1], *odd]) is None

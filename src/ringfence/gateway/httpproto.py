@@ -59,6 +59,12 @@ from uvicorn.server import ServerState
 
 from ringfence.gateway.asgi import byte_table, has_byte
 
+_response_head: Any
+try:
+    from ringfence.gateway._fastpath import response_head as _response_head
+except ImportError:  # optional extension: the heads are built in Python
+    _response_head = None
+
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
 MAX_HEAD_BYTES = 65536  # request line + headers; more is answered 431 (uvicorn sets no limit)
 MAX_PIPELINED = 64  # requests queued behind the one in progress; the next is refused (400)
@@ -212,6 +218,16 @@ class _Cycle:
             self.response_started = True
             self.waiting_for_continue = False
             status = message["status"]
+            if _response_head is not None and self.keep_alive and self.chunked is None:
+                # the common head (one Content-Length, no Connection / Transfer-Encoding,
+                # no bad byte) built natively, the same bytes; anything else: below
+                built = _response_head(
+                    STATUS_LINE[status], proto.default_headers, message.get("headers", ())
+                )
+                if built is not None:
+                    self.head, self.remaining = built
+                    self.chunked = False
+                    return
             headers = proto.default_headers + list(message.get("headers", ()))
             names = b"-".join([h[0] for h in headers])
             if has_byte(names, _BAD_NAME_T):

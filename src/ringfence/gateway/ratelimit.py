@@ -72,9 +72,11 @@ class PendingHit:
         assert lean is not None
         item = self._item
         try:
-            count, ttl = await lean.incr_expire_ttl_reply(
-                await reply.result(), self._key, item.get_expiry()
-            )
+            raw = await reply.result()
+            counted = lean.counted(raw)
+            if counted is None:  # the script must be loaded first
+                counted = await lean.incr_expire_ttl_reply(raw, self._key, item.get_expiry())
+            count, ttl = counted
         except Exception as exc:
             raise _unavailable(exc) from None
         return _decision(item, count, ttl)
