@@ -70,3 +70,28 @@ async def test_an_event_the_store_cannot_take_is_spooled_and_replayed(runtime: R
     # and the spool is empty afterwards: nothing is replayed twice
     assert await sink.replay_spool() == 0
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"path_template": None, "path": ""},  # a probe whose target was only a query string
+        {"status": 999},  # an upstream's status outside 100-599, passed through
+    ],
+)
+async def test_an_audit_event_the_parser_rejects_is_dead_lettered_not_dropped(
+    runtime: Runtime, change: dict[str, object]
+) -> None:
+    """Finding #9: before, the in-process sink logged a warning and dropped it: the request
+    vanished from monitoring."""
+    sink = in_process_sink(runtime)
+    event = _event(2)
+    for k, v in change.items():
+        setattr(event, k, v)
+    sink.emit(event)
+    await sink.drain()
+    await sink.aclose()
+    events = EventStore(runtime.store)
+    assert events.dead_letter_counts() == {"ringfence": 1}
+    (letter,) = events.dead_letters("ringfence")
+    assert letter.origin == "gateway" and "serve-outage-2" in letter.payload

@@ -6,14 +6,18 @@ Usage (gateway side)::
 
     sink = CallableAuditSink(gateway_publisher(NatsBus(url)), spool=data_dir / "audit.spool")
 
-A record the parser rejects is logged and dropped here (the gateway's own JSONL spool keeps
-the original); a bus failure raises so the sink spools the event — nothing is lost.
+A record the parser rejects (an empty probed path, an upstream's status outside 100-599) is
+dead-lettered by ``ringfence serve``'s in-process sink; the NATS publisher, which has no store,
+can only log it (error level, with the request id) — the gateway's JSONL spool does not keep
+it. A bus failure raises so the sink spools the event — nothing is lost there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from ringfence.bus.base import EventBus
 from ringfence.core.logging import get_logger
@@ -37,7 +41,11 @@ def gateway_publisher(bus: EventBus) -> Callable[[dict[str, Any]], Awaitable[Non
         try:
             events = parse(record)
         except RecordError as exc:
-            _log.warning("gateway audit event rejected", reason=str(exc))
+            _log.error(
+                "gateway audit event rejected",
+                reason=str(exc),
+                request_id=str(record.get("request_id"))[:64],
+            )
             return
         await bus.publish(events)
 
@@ -62,11 +70,27 @@ def in_process_sink(rt: Runtime) -> Any:
     monitor = build_monitor(rt)
     parse = parser_for("ringfence")
 
+    def dead_letter(record: dict[str, Any], reason: str) -> None:
+        with monitor.events.store.session() as s:
+            monitor.events.dead_letter(
+                s,
+                source="ringfence",
+                origin="gateway",
+                line_no=None,
+                reason=reason,
+                payload=orjson.dumps(record, default=str).decode(),
+                now=rt.clock.now(),
+            )
+
     async def publish(record: dict[str, Any]) -> None:
         try:
             events = parse(record)
         except RecordError as exc:
+            # Kept as a dead letter (ringfence monitor dead-letters), not only logged: an
+            # empty probed path or an upstream's status outside 100-599 made the request
+            # vanish from monitoring. A store failure here raises, so the sink spools it.
             _log.warning("gateway audit event rejected", reason=str(exc))
+            await asyncio.to_thread(dead_letter, record, str(exc))
             return
         await asyncio.to_thread(monitor.process, events)
 
