@@ -11,6 +11,9 @@ Cost and memory per observed match are bounded: ``value_count`` and ``temporal``
 group, the latest match of each distinct value (or rule) in arrival order — the measure is the
 number of those, kept up to date as matches arrive and expire, never recounted over the
 window — so a group holds at most as many matches as the condition counts before it fires.
+``temporal_ordered`` keeps, per group and per position in the rule list, the latest-starting
+partial sequence that reaches that position (its start time and its events), extended as
+matches arrive — O(rules) per match and per group, however many matches the timespan holds.
 A group's state is freed when it fires; the groups of a correlation are bounded
 (``MAX_GROUPS``, least recently matched dropped first), so one-off group keys (a sprayed IP,
 a throwaway user name) do not accumulate forever with their events.
@@ -72,6 +75,51 @@ class _Entry:
     event: Event
 
 
+class _Ordered:
+    """temporal_ordered state of one group: for each position ``i`` of the rule list, the
+    partial sequence matching rules ``0..i`` in arrival order that started latest (``starts[i]``,
+    the time of its first match; ``runs[i]``, its events). A later start stays inside the
+    timespan longest, so it is the only one worth keeping."""
+
+    __slots__ = ("runs", "starts")
+
+    def __init__(self, n: int) -> None:
+        self.starts: list[datetime | None] = [None] * n
+        self.runs: list[tuple[Event, ...]] = [()] * n
+
+    def __len__(self) -> int:
+        return sum(s is not None for s in self.starts)
+
+    def advance(
+        self, rule_keys: list[str], rule_key: str, event: Event, horizon: datetime
+    ) -> tuple[Event, ...] | None:
+        """Extend by one match of ``rule_key``; the whole sequence's events when this match
+        completes one whose first match is at or after ``horizon``."""
+        starts, runs = self.starts, self.runs
+        last = len(rule_keys) - 1
+        done: tuple[Event, ...] | None = None
+        # from the end, so one match never fills two positions of a repeated rule
+        for i in range(last, -1, -1):
+            if rule_keys[i] != rule_key:
+                continue
+            if i == 0:
+                start: datetime | None = event.time
+                run: tuple[Event, ...] = (event,)
+            else:
+                start = starts[i - 1]
+                if start is None or start < horizon:
+                    continue
+                run = (*runs[i - 1], event)
+            assert start is not None
+            if i == last:
+                done = run
+                continue
+            kept = starts[i]
+            if kept is None or kept < horizon or start >= kept:
+                starts[i], runs[i] = start, run
+        return done
+
+
 @dataclass
 class CompiledCorrelation:
     key: str
@@ -92,10 +140,10 @@ class CompiledCorrelation:
     value_getters: dict[str, Getter] = field(default_factory=dict)
     tests: list[Any] = field(default_factory=list)
     origin: str = ""
-    # event_count / temporal_ordered: the group's matches in arrival order; value_count /
-    # temporal: the latest match per distinct value / rule key, least recent first
-    _windows: OrderedDict[tuple[str, ...], deque[_Entry] | OrderedDict[str, _Entry]] = field(
-        default_factory=OrderedDict
+    # event_count: the group's matches in arrival order; value_count / temporal: the latest
+    # match per distinct value / rule key, least recent first; temporal_ordered: _Ordered
+    _windows: OrderedDict[tuple[str, ...], deque[_Entry] | OrderedDict[str, _Entry] | _Ordered] = (
+        field(default_factory=OrderedDict)
     )
 
     def reset(self) -> None:
@@ -124,10 +172,20 @@ class CompiledCorrelation:
             if len(windows) >= MAX_GROUPS:
                 windows.popitem(last=False)  # the least recently matched group
             window = windows[key] = (
-                OrderedDict() if self.kind in ("value_count", "temporal") else deque()
+                OrderedDict()
+                if self.kind in ("value_count", "temporal")
+                else _Ordered(len(self.rule_keys))
+                if self.kind == "temporal_ordered"
+                else deque()
             )
         else:
             windows.move_to_end(key)
+        if isinstance(window, _Ordered):
+            run = window.advance(self.rule_keys, rule_key, event, horizon)
+            if run is None:
+                return None
+            del windows[key]  # fired: the group starts again with nothing held
+            return CorrelationHit(self, key, list(run), float(len(self.rule_keys)))
         if isinstance(window, OrderedDict):
             # one entry per distinct value (rule): the latest, moved to the end
             distinct = rule_key if value is None else value  # temporal: no counted field
@@ -135,33 +193,18 @@ class CompiledCorrelation:
             window[distinct] = entry
             while window and next(iter(window.values())).time < horizon:
                 window.popitem(last=False)
-            measured: float | None = float(len(window))
+            measured = float(len(window))
         else:
             window.append(entry)
             while window and window[0].time < horizon:
                 window.popleft()
-            measured = float(len(window)) if self.kind == "event_count" else self._ordered(window)
-        if measured is None:
-            return None
-        fired = (
-            _FIRING_OPS[self.op](measured, self.count)
-            if self.kind in ("event_count", "value_count", "temporal")
-            else True
-        )
-        if not fired:
+            measured = float(len(window))
+        if not _FIRING_OPS[self.op](measured, self.count):
             return None
         entries = window.values() if isinstance(window, OrderedDict) else window
         hit = CorrelationHit(self, key, [e.event for e in entries], measured)
         del windows[key]  # fired: the group starts again with nothing held
         return hit
-
-    def _ordered(self, window: deque[_Entry]) -> float | None:
-        """temporal_ordered: the rules' first matches appear in the listed order."""
-        want = 0
-        for e in window:
-            if want < len(self.rule_keys) and e.rule_key == self.rule_keys[want]:
-                want += 1
-        return float(want) if want == len(self.rule_keys) else None
 
 
 def _first_text(values: list[Any]) -> str | None:

@@ -296,7 +296,7 @@ class RuleSet:
         c.tests = list(c_tests) if isinstance(c_tests, list) else []
         c.origin = origin
         self.correlations.append(c)
-        for k in keys:
+        for k in dict.fromkeys(keys):  # a rule listed twice still sees each event once
             self._corr_by_rule.setdefault(k, []).append(c)
             if not c.generate:
                 self._by_key[k].generate = False
