@@ -648,8 +648,15 @@ def apply_estate(
     clock = clock or SystemClock()
     ctx = ApplyContext(actor=actor, clock=clock)
     with store.session() as session:
-        if session.get_bind().dialect.name == "postgresql":
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
             session.execute(select(func.pg_advisory_xact_lock(_ESTATE_LOCK)))
+        elif dialect == "sqlite":
+            # Take the write lock before planning. pysqlite begins a transaction only at the
+            # first write, so two applies planned against the same state and both wrote their
+            # stale plans (and their checks, e.g. the API's If-Match, passed on a store that
+            # was about to move): the result matched neither file.
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         plan = plan_estate(session, estate)
         if check is not None:
             check(plan)
