@@ -558,6 +558,13 @@ def _person(s: Any, ref: str) -> Person:
     return found
 
 
+def _may_disable_admins(caller: Principal) -> bool:
+    """Administrators are disabled by a caller holding identity:admin itself — a session of
+    an administrator, or a token minted with that scope — never by what the caller's owner
+    could do: an admin's token limited to identity:lifecycle deprovisions people only."""
+    return caller.has_scopes((IDENTITY_ADMIN,))
+
+
 @router.post("/people/{ref}/deactivate")
 def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
     """Deprovision a person: findings for their integrations, tokens revoked, quarantine."""
@@ -570,6 +577,7 @@ def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, A
             actor=caller.actor,
             clock=rt.clock,
             quarantine=settings_of(request).quarantine_on_deprovision,
+            may_disable_admins=_may_disable_admins(caller),
         )
     return {
         "person_id": report.person_id,
@@ -602,6 +610,7 @@ def reconcile_lifecycle(request: Request, caller: Caller) -> dict[str, Any]:
             actor=caller.actor,
             clock=rt.clock,
             quarantine=settings_of(request).quarantine_on_deprovision,
+            may_disable_admins=_may_disable_admins(caller),
         )
         return {
             "people": [r.person_id for r in reports],

@@ -456,7 +456,12 @@ def reassign_owner(
 
 
 def reconcile(
-    session: Session, *, actor: str, clock: Clock, quarantine: bool
+    session: Session,
+    *,
+    actor: str,
+    clock: Clock,
+    quarantine: bool,
+    may_disable_admins: bool | None = None,
 ) -> list[DeprovisionReport]:
     """Run the leaver steps for people deactivated outside identity (inventory edits,
     ``ringfence apply``) whose doors were not reached yet: integrations without an open
@@ -477,7 +482,11 @@ def reconcile(
     live_sessions = select(ConsoleSession.user_id).where(
         ConsoleSession.revoked_at.is_(None), ConsoleSession.expires_at > now
     )
-    allowed = actor_may_disable_admins(session, actor)
+    allowed = (
+        actor_may_disable_admins(session, actor)
+        if may_disable_admins is None
+        else may_disable_admins
+    )
     user_rows = session.execute(
         select(Person.id, ConsoleUser.roles)
         .join(ConsoleUser, ConsoleUser.person_id == Person.id)
