@@ -14,7 +14,7 @@ def test_migrate_creates_every_foundation_table(blank_store_url: str) -> None:
     assert store.is_migrated()
     tables = set(inspect(store.engine).get_table_names())
     indexes = {i["name"] for i in inspect(store.engine).get_indexes("audit_log")}
-    assert "ix_audit_log_action_ts" in indexes
+    assert {"ix_audit_log_action_ts", "ix_audit_log_entity_seq"} <= indexes
     store.dispose()
     assert {
         "people",
@@ -45,3 +45,27 @@ def test_fresh_store_reports_not_migrated(blank_store_url: str) -> None:
         assert s.current_revisions() == set()
     finally:
         s.dispose()
+
+
+def test_an_entitys_latest_audit_record_is_found_by_index(store: Store) -> None:
+    """The identity lifecycle reads an integration's latest status change on every owner
+    reactivation / reassignment: a lookup by entity newest first, not a scan of the log."""
+    from sqlalchemy import select, text
+
+    from ringfence.store.models import AuditRecord
+
+    query = (
+        select(AuditRecord.seq)
+        .where(AuditRecord.entity_type == "integration", AuditRecord.entity_id == "x")
+        .order_by(AuditRecord.seq.desc())
+    )
+    with store.engine.connect() as conn:
+        compiled = query.compile(conn, compile_kwargs={"literal_binds": True})
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(
+                str(r[-1]) for r in conn.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+            )
+        else:
+            conn.execute(text("SET enable_seqscan = off"))
+            plan = " ".join(str(r[0]) for r in conn.execute(text(f"EXPLAIN {compiled}")))
+    assert "ix_audit_log_entity_seq" in plan, plan

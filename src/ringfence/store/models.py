@@ -222,8 +222,13 @@ class AuditRecord(Base):
 
     __tablename__ = "audit_log"
     # Readers look records up by action over a time window: pushes behind an alert (four
-    # eyes), reminders already delivered today, backup verifications (RF-IRR-003).
-    __table_args__ = (Index("ix_audit_log_action_ts", "action", "ts"),)
+    # eyes), reminders already delivered today, backup verifications (RF-IRR-003); and an
+    # entity's history newest first: an integration's latest status change (identity
+    # lifecycle, respond), a review campaign's records.
+    __table_args__ = (
+        Index("ix_audit_log_action_ts", "action", "ts"),
+        Index("ix_audit_log_entity_seq", "entity_id", "seq"),
+    )
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
