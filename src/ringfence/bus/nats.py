@@ -28,11 +28,14 @@ from nats.js import api
 from nats.js.errors import NotFoundError
 
 from ringfence.bus.base import Handler, chunks, decode_batch, encode_batch
-from ringfence.core.errors import UnavailableError
+from ringfence.core.errors import UnavailableError, ValidationError
 from ringfence.core.logging import get_logger
 from ringfence.monitor.events import Event
 
 _log = get_logger("ringfence.bus.nats")
+
+# Room left in a message for its headers (Nats-Msg-Id) under the server's max payload.
+_HEADER_ROOM = 1024
 
 
 class NatsBus:
@@ -113,23 +116,47 @@ class NatsBus:
 
     async def publish(self, events: Sequence[Event]) -> None:
         await self.connect()
+        messages = self._messages(events)
         futures = []
         try:
-            for batch in chunks(events, self.batch_size):
-                msg_id = hashlib.sha256("|".join(e.id for e in batch).encode()).hexdigest()
-                source = batch[0].source
+            for subject, data, msg_id in messages:
                 futures.append(
-                    await self._js.publish_async(
-                        f"{self.subject_prefix}.events.{source}",
-                        encode_batch(batch),
-                        headers={"Nats-Msg-Id": msg_id},
-                    )
+                    await self._js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
                 )
             await asyncio.gather(*futures)
         except Exception as exc:
             raise UnavailableError(
                 f"publishing to NATS stream {self.stream} failed: {exc!r}"
             ) from None
+
+    def _messages(self, events: Sequence[Event]) -> list[tuple[str, bytes, str]]:
+        """(subject, payload, Nats-Msg-Id) per message: batches of ``batch_size`` events, each
+        halved until it fits the server's max payload (1 MB by default). Before, a batch of
+        large records (a push of 150 Okta records with 6 KB user agents) was refused whole with
+        MaxPayloadError — reported as "NATS unavailable" on every retry, so never accepted."""
+        limit = int(getattr(self._nc, "max_payload", 0) or 1024 * 1024) - _HEADER_ROOM
+        out: list[tuple[str, bytes, str]] = []
+
+        def add(batch: Sequence[Event]) -> None:
+            data = encode_batch(batch)
+            if len(data) > limit:
+                if len(batch) == 1:
+                    e = batch[0]
+                    raise ValidationError(
+                        f"event {e.id} of {e.source} is {len(data)} bytes encoded, more than "
+                        f"the NATS server's max payload ({limit + _HEADER_ROOM} bytes)",
+                        code="event_too_large",
+                    )
+                mid = len(batch) // 2
+                add(batch[:mid])
+                add(batch[mid:])
+                return
+            msg_id = hashlib.sha256("|".join(e.id for e in batch).encode()).hexdigest()
+            out.append((f"{self.subject_prefix}.events.{batch[0].source}", data, msg_id))
+
+        for batch in chunks(events, self.batch_size):
+            add(batch)
+        return out
 
     def _consumer_config(self) -> api.ConsumerConfig:
         return api.ConsumerConfig(
