@@ -25,6 +25,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -95,10 +96,9 @@ static int span_eq(const char *a, Py_ssize_t an, const char *b, Py_ssize_t bn) {
     return an == bn && memcmp(a, b, (size_t)an) == 0;
 }
 
-static int lit_eq(const char *a, Py_ssize_t an, const char *lit) {
-    Py_ssize_t n = (Py_ssize_t)strlen(lit);
-    return an == n && memcmp(a, lit, (size_t)n) == 0;
-}
+/* a span equal to a string literal (its length known at compile time) */
+#define LIT_EQ(a, an, lit) \
+    ((an) == (Py_ssize_t)(sizeof(lit) - 1) && memcmp((a), (lit), sizeof(lit) - 1) == 0)
 
 static uint64_t hash_bytes(const char *p, Py_ssize_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
@@ -127,22 +127,31 @@ static const char *const STRIP[] = {
     "x-method-override", "x-request-id", "x-client-cert", "x-ssl-client-cert",
     "accept-encoding", "expect", NULL};
 
+static Py_ssize_t strip_len[sizeof(STRIP) / sizeof(STRIP[0])];
+
 static int stripped(const char *k, Py_ssize_t n) {
-    for (const char *const *s = STRIP; *s != NULL; s++)
-        if (lit_eq(k, n, *s)) return 1;
+    for (int i = 0; STRIP[i] != NULL; i++)
+        if (strip_len[i] == n && memcmp(k, STRIP[i], (size_t)n) == 0) return 1;
     return 0;
 }
 
-/* quote(segment, safe="-._~!$&'()*+,;=:@") for a printable-ASCII segment */
-static int quote_safe(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-    return strchr("-._~!$&'()*+,;=:@", c) != NULL && c != 0;
-}
+/* byte classes, filled once by init_tables() */
+static uint8_t QUOTE_SAFE[256]; /* quote(segment, safe="-._~!$&'()*+,;=:@") keeps it */
+static uint8_t QUERY_OK[256];   /* gateway/asgi.py QUERY_OK allows it */
+static uint8_t NAME_BAD[256];   /* httpproto _BAD_NAME: [\x00-\x1f\x7f()<>@,;:\[\]={} \t\\"] */
+static uint8_t VALUE_BAD[256];  /* httpproto _BAD_VALUE: [\x00-\x08\x0a-\x1f\x7f] */
 
-/* the query characters gateway/asgi.py QUERY_OK allows */
-static int query_ok(unsigned char c) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return 1;
-    return c != 0 && strchr("-._~!$&'()*+,;=:@/?%[]|^`{}\\\"<>", c) != NULL;
+static void init_tables(void) {
+    for (int c = 0; c < 256; c++) {
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        QUOTE_SAFE[c] = (uint8_t)(alnum || (c != 0 && strchr("-._~!$&'()*+,;=:@", c) != NULL));
+        QUERY_OK[c] =
+            (uint8_t)(alnum || (c != 0 && strchr("-._~!$&'()*+,;=:@/?%[]|^`{}\\\"<>", c) != NULL));
+        NAME_BAD[c] = (uint8_t)(c < 0x20 || c == 0x7f ||
+                                (c != 0 && strchr("()<>@,;:[]={} \t\\\"", c) != NULL));
+        VALUE_BAD[c] = (uint8_t)((c < 0x20 && c != '\t') || c == 0x7f);
+    }
+    for (int i = 0; STRIP[i] != NULL; i++) strip_len[i] = (Py_ssize_t)strlen(STRIP[i]);
 }
 
 static char *dup_bytes(PyObject *b, Py_ssize_t *len) {
@@ -528,15 +537,15 @@ static PyObject *table_plan(Table *t, PyObject *const *args, Py_ssize_t nargs) {
         for (Py_ssize_t j = 0; j < i; j++)
             if (span_eq(names[j].p, names[j].n, names[i].p, names[i].n)) DECLINE();
         if (span_eq(names[i].p, names[i].n, t->cert_header, t->cert_header_len)) DECLINE();
-        if (lit_eq(names[i].p, names[i].n, "authorization")) auth = (int)i;
-        else if (lit_eq(names[i].p, names[i].n, "connection")) conn = (int)i;
+        if (LIT_EQ(names[i].p, names[i].n, "authorization")) auth = (int)i;
+        else if (LIT_EQ(names[i].p, names[i].n, "connection")) conn = (int)i;
     }
     if (size > t->max_header_bytes) DECLINE();
 
     /* query (414 / 400 on the Python path) */
     if (query_len > t->max_query_bytes) DECLINE();
     for (Py_ssize_t i = 0; i < query_len; i++)
-        if (!query_ok((unsigned char)query[i])) DECLINE();
+        if (!QUERY_OK[(unsigned char)query[i]]) DECLINE();
 
     /* path: only the plain form canonical_path() returns unchanged */
     if (raw_len < 2 || raw_len > MAX_PATH || raw[0] != '/') DECLINE();
@@ -562,13 +571,13 @@ static PyObject *table_plan(Table *t, PyObject *const *args, Py_ssize_t nargs) {
     }
     {
         const Span *f = &segs[0];
-        if (lit_eq(f->p, f->n, "healthz") || lit_eq(f->p, f->n, "readyz") ||
-            lit_eq(f->p, f->n, "metrics") || lit_eq(f->p, f->n, "oauth") ||
-            lit_eq(f->p, f->n, ".well-known"))
+        if (LIT_EQ(f->p, f->n, "healthz") || LIT_EQ(f->p, f->n, "readyz") ||
+            LIT_EQ(f->p, f->n, "metrics") || LIT_EQ(f->p, f->n, "oauth") ||
+            LIT_EQ(f->p, f->n, ".well-known"))
             DECLINE();
     }
-    if (lit_eq(method, method_len, "TRACE") || lit_eq(method, method_len, "CONNECT") ||
-        lit_eq(method, method_len, "TRACK"))
+    if (LIT_EQ(method, method_len, "TRACE") || LIT_EQ(method, method_len, "CONNECT") ||
+        LIT_EQ(method, method_len, "TRACK"))
         DECLINE();
 
     /* route: the longest prefix (PolicySnapshot.find_route) */
@@ -686,7 +695,7 @@ static PyObject *table_plan(Table *t, PyObject *const *args, Py_ssize_t nargs) {
         if (buf_put(&head, "/", 1) < 0) goto nomem;
         for (Py_ssize_t i = 0; i < rest[s].n; i++) {
             unsigned char c = (unsigned char)rest[s].p[i];
-            if (quote_safe(c)) {
+            if (QUOTE_SAFE[c]) {
                 if (buf_put(&head, (const char *)&c, 1) < 0) goto nomem;
             } else {
                 char pct[3];
@@ -767,13 +776,6 @@ done:
 
 /* -- the response head (gateway/httpproto.py _Cycle.send) --------------------------------- */
 
-/* bytes the protocol refuses in a header name: [\x00-\x1f\x7f()<>@,;:\[\]={} \t\\"] */
-static int bad_name(unsigned char c) {
-    return c < 0x20 || c == 0x7f || (c != 0 && strchr("()<>@,;:[]={} \t\\\"", c) != NULL);
-}
-
-/* ... and in a value: [\x00-\x08\x0a-\x1f\x7f] */
-static int bad_value(unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; }
 
 static int pair_of(PyObject *item, PyObject **k, PyObject **v) {
     if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
@@ -823,19 +825,19 @@ static PyObject *response_head(PyObject *mod, PyObject *const *args, Py_ssize_t 
             char *name = b.buf + at;
             for (Py_ssize_t j = 0; j < kn; j++) {
                 unsigned char c = (unsigned char)name[j];
-                if (bad_name(c)) goto decline;
+                if (NAME_BAD[c]) goto decline;
                 if (c >= 'A' && c <= 'Z') name[j] = (char)(c + 32);
             }
             for (Py_ssize_t j = 0; j < vn; j++)
-                if (bad_value((unsigned char)vp[j])) goto decline;
-            if (lit_eq(name, kn, "content-length")) {
+                if (VALUE_BAD[(unsigned char)vp[j]]) goto decline;
+            if (LIT_EQ(name, kn, "content-length")) {
                 if (length >= 0 || vn == 0 || vn > 18) goto decline;
                 length = 0;
                 for (Py_ssize_t j = 0; j < vn; j++) {
                     if (vp[j] < '0' || vp[j] > '9') goto decline;
                     length = length * 10 + (vp[j] - '0');
                 }
-            } else if (lit_eq(name, kn, "connection") || lit_eq(name, kn, "transfer-encoding")) {
+            } else if (LIT_EQ(name, kn, "connection") || LIT_EQ(name, kn, "transfer-encoding")) {
                 goto decline;
             }
             if (buf_put(&b, ": ", 2) < 0 || buf_put(&b, vp, vn) < 0 || buf_put(&b, "\r\n", 2) < 0)
@@ -857,7 +859,36 @@ nomem:
     return PyErr_NoMemory();
 }
 
+/* -- the audit event's time ------------------------------------------------------------------ */
+
+/*
+ * iso_utc(dt) -> str | None: dt.isoformat() for a datetime whose tzinfo is datetime.UTC
+ * ("YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00", the fraction only when not zero); None for any other
+ * value (the caller formats it). datetime's own isoformat goes through PyUnicode_FromFormat,
+ * about 6.8k instructions; one per request (gateway/app.py _record).
+ */
+static PyObject *iso_utc(PyObject *mod, PyObject *dt) {
+    (void)mod;
+    if (!PyDateTime_CheckExact(dt)) Py_RETURN_NONE;
+    PyDateTime_DateTime *d = (PyDateTime_DateTime *)dt;
+    if (!d->hastzinfo || d->tzinfo != PyDateTime_TimeZone_UTC) Py_RETURN_NONE;
+    int y = PyDateTime_GET_YEAR(dt), mo = PyDateTime_GET_MONTH(dt), da = PyDateTime_GET_DAY(dt);
+    int h = PyDateTime_DATE_GET_HOUR(dt), mi = PyDateTime_DATE_GET_MINUTE(dt);
+    int se = PyDateTime_DATE_GET_SECOND(dt), us = PyDateTime_DATE_GET_MICROSECOND(dt);
+    char buf[40];
+    int n;
+    if (us)
+        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06d+00:00", y, mo, da, h, mi,
+                     se, us);
+    else
+        n = snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d+00:00", y, mo, da, h, mi, se);
+    if (n < 0 || n >= (int)sizeof buf) Py_RETURN_NONE;
+    return PyUnicode_DecodeASCII(buf, n, NULL);
+}
+
 static PyMethodDef module_methods[] = {
+    {"iso_utc", (PyCFunction)iso_utc, METH_O,
+     "dt.isoformat() for a datetime in datetime.UTC, or None: the caller formats it."},
     {"response_head", (PyCFunction)(void (*)(void))response_head, METH_FASTCALL,
      "The head of a plain keep-alive response, or None: the Python code builds it."},
     {NULL, NULL, 0, NULL},
@@ -891,6 +922,9 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
+    init_tables();
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL) return NULL;
     if (PyType_Ready(&TableType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -591,3 +592,17 @@ def test_a_plain_response_head_is_built_natively() -> None:
     )
     for odd in ([(b"connection", b"close")], [(b"content-length", b"1_0")], [(b"a b", b"1")]):
         assert response_head(b"HTTP/1.1 200 OK\r\n", [], [*hdrs[:1], *odd]) is None
+
+
+@needs_extension
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    st.datetimes(timezones=st.just(UTC)) | st.datetimes(timezones=st.timezones()) | st.datetimes()
+)
+def test_the_audit_time_is_isoformat(dt: datetime) -> None:
+    got = fastpath.iso_utc(dt)
+    if dt.tzinfo is UTC:
+        assert got == dt.isoformat()
+        assert got == dt.astimezone(UTC).isoformat()
+    else:
+        assert got is None  # formatted by Python

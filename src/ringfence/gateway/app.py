@@ -45,7 +45,7 @@ from ringfence.gateway.asgi import (
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
-from ringfence.gateway.fastpath import FastPath, Plan, static_credential
+from ringfence.gateway.fastpath import FastPath, Plan, iso_utc, static_credential
 from ringfence.gateway.inspect import (
     Inspector,
     default_inspector,
@@ -939,7 +939,7 @@ class Gateway:
         try:
             self.audit.emit(
                 AuditEvent(
-                    time=now.astimezone(UTC).isoformat(),
+                    time=iso_utc(now) or now.astimezone(UTC).isoformat(),
                     request_id=ex.request_id,
                     method=ex.method,
                     status=status,

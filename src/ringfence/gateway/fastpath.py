@@ -22,7 +22,9 @@ snapshot turn the fast path off until the next one. Nothing here logs a token or
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ringfence.gateway.policy import (
@@ -36,10 +38,21 @@ from ringfence.gateway.policy import (
 from ringfence.gateway.stages import Deny, Exchange, authorize
 
 _Table: Any
+_iso_utc: Any
 try:
     from ringfence.gateway._fastpath import Table as _Table
+    from ringfence.gateway._fastpath import iso_utc as _iso_utc
 except ImportError:  # optional extension: every request takes the Python path
     _Table = None
+    _iso_utc = None
+
+
+def _no_iso(now: datetime) -> str | None:
+    return None
+
+
+# ``now.isoformat()`` for a datetime in UTC, natively; None: the caller formats it
+iso_utc: Callable[[datetime], str | None] = _iso_utc if _iso_utc is not None else _no_iso
 
 AVAILABLE = _Table is not None
 MAX_GRANTS = 50_000  # as TokenVerifier.cache_size: past it, new tokens take the Python path
