@@ -2,7 +2,9 @@
 
 The output keeps its format: JSON stays valid JSON (a value that was an integer becomes a
 string, a removed whole value becomes ``null``), CSV stays CSV, form bodies stay form-encoded.
-Redaction never logs a value and never leaves one in the output for a confident finding.
+Redaction never logs a value and never leaves one in the output for a confident finding: every
+other copy of a found value in the body (another field, a key, the same digits written with
+other separators) is redacted too.
 """
 
 from __future__ import annotations
@@ -10,18 +12,31 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+import re2
 
 from ringfence.classify._engine import Analysis, Classifier
 from ringfence.classify._hits import Hit
 from ringfence.classify._mask import mask, token
 from ringfence.classify._model import RedactionMode, ScanResult
 from ringfence.core.errors import ConfigError
+
+#: A found value shorter than this is not looked for elsewhere in the body (too many
+#: accidental matches); its own span is still redacted.
+MIN_COPY_LEN = 4
+#: Values with this many letters/digits or fewer are also looked for with other separators
+#: between them (``536-90-4399`` and ``536904399``, a card with or without spaces).
+FLEX_MAX = 64
+_FLEX_MIN = 6
+_COPY_BATCH = 200  # alternatives per RE2 pattern (bounded DFA memory)
+_RE2 = re2.Options()
+_RE2.log_errors = False
+_RE2.max_mem = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +75,23 @@ def _replacement(policy: RedactionPolicy, h: Hit, value: str) -> str:
 
 
 def _rewrite(text: str, hits: list[Hit], policy: RedactionPolicy) -> tuple[str, bool]:
-    """Apply hits (one leaf) right to left; report whether the whole text was removed."""
+    """Apply hits (one leaf); report whether the whole text was removed.
+
+    Overlapping spans (a copy of a value inside a finding's span) are redacted as their
+    union, with the first hit's mode, so no character of either survives."""
+    spans: list[tuple[int, int, Hit]] = []
+    for h in sorted(hits, key=lambda h: (h.start, -h.end)):
+        if spans and h.start < spans[-1][1]:
+            s, e, first = spans[-1]
+            spans[-1] = (s, max(e, h.end), first)
+        else:
+            spans.append((h.start, h.end, h))
     out = text
     whole_removed = False
-    for h in sorted(hits, key=lambda h: h.start, reverse=True):
-        rep = _replacement(policy, h, text[h.start : h.end])
-        out = out[: h.start] + rep + out[h.end :]
-        if rep == "" and h.start == 0 and h.end == len(text):
+    for s, e, h in reversed(spans):
+        rep = _replacement(policy, h, text[s:e])
+        out = out[:s] + rep + out[e:]
+        if rep == "" and s == 0 and e == len(text):
             whole_removed = True
     return out, whole_removed
 
@@ -99,19 +124,107 @@ def redact(
             by_leaf[h.leaf].append(h)
     if not by_leaf:
         return Redaction(data, result, 0)
-    count = sum(len(v) for v in by_leaf.values())
-    return Redaction(_rebuild(an, by_leaf, policy), result, count)
+    found = sum(len(v) for v in by_leaf.values())
+    copies = _copies(an, by_leaf)
+    return Redaction(_rebuild(an, by_leaf, policy, copies), result, found + copies.count)
 
 
-def _rebuild(an: Analysis, by_leaf: dict[int, list[Hit]], policy: RedactionPolicy) -> bytes:
+# -- every copy of a found value -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Copies:
+    """Where found values occur again (in other fields, keys, other separators)."""
+
+    patterns: list[Any] = field(default_factory=list)  # RE2 patterns, one group per value
+    hits: list[Hit] = field(default_factory=list)  # group index -> the finding it copies
+    count: int = 0
+
+    def spans(self, leaf: int, text: str) -> list[Hit]:
+        out: list[Hit] = []
+        base = 0
+        for pat in self.patterns:
+            for m in pat.finditer(text):
+                g = m.lastindex
+                if g is None:
+                    continue
+                src = self.hits[base + g - 1]
+                out.append(Hit(leaf, m.start(), m.end(), src.confidence, src.det))
+            base += pat.groups
+        return out
+
+    def rewrite_key(self, key: str, policy: RedactionPolicy) -> str:
+        if not self.patterns or not isinstance(key, str):
+            return key
+        spans = self.spans(-1, key)
+        if not spans:
+            return key
+        self.count += len(spans)
+        return _rewrite(key, spans, policy)[0]
+
+
+def _value_pattern(value: str) -> str | None:
+    if len(value) < MIN_COPY_LEN:
+        return None
+    alnum = [ch for ch in value if ch.isalnum()]
+    if "@" not in value and _FLEX_MIN <= len(alnum) <= FLEX_MAX:
+        # the same letters and digits, with or without one separator between any two
+        flex = r"[\s\-./_]?".join(re2.escape(ch) for ch in alnum)
+        return f"(?i:{re2.escape(value)}|{flex})"
+    return f"(?i:{re2.escape(value)})"
+
+
+def _copies(an: Analysis, by_leaf: dict[int, list[Hit]]) -> _Copies:
+    """Find every other occurrence of the found values in every leaf of the body."""
+    cp = _Copies()
+    seen: dict[str, Hit] = {}
+    for li, hits in by_leaf.items():
+        text = an.leaves[li].text
+        for h in hits:
+            seen.setdefault(text[h.start : h.end], h)
+    alts: list[tuple[str, Hit]] = []
+    for value, h in sorted(seen.items(), key=lambda kv: -len(kv[0])):
+        pat = _value_pattern(value)
+        if pat is not None:
+            alts.append((pat, h))
+    for i in range(0, len(alts), _COPY_BATCH):
+        batch = alts[i : i + _COPY_BATCH]
+        cp.patterns.append(re2.compile("|".join(f"({p})" for p, _ in batch), _RE2))
+        cp.hits.extend(h for _, h in batch)
+    if not cp.patterns:
+        return cp
+    for li, leaf in enumerate(an.leaves):
+        extra = cp.spans(li, leaf.text)
+        if not extra:
+            continue
+        own = by_leaf.get(li, [])
+        new = [
+            x
+            for x in extra
+            if not any(h.start <= x.start and x.end <= h.end for h in own)  # already covered
+        ]
+        if new:
+            cp.count += len(new)
+            by_leaf[li] = [*own, *new]
+    return cp
+
+
+# -- rebuilding the body ---------------------------------------------------------------------
+
+
+def _rebuild(
+    an: Analysis, by_leaf: dict[int, list[Hit]], policy: RedactionPolicy, copies: _Copies
+) -> bytes:
     new: dict[int, Any] = {}
     for li, hits in by_leaf.items():
         text, gone = _rewrite(an.leaves[li].text, hits, policy)
         new[li] = None if gone and an.kind in ("json", "ndjson") else text
+    rename = _renamer(copies, policy)
     if an.kind == "json":
         doc = an.doc
         for li, val in new.items():
             doc = _set_path(doc, an.leaves[li].path, val)
+        _rename_keys(doc, rename)
         return orjson.dumps(doc)
     if an.kind == "ndjson":
         docs: list[Any] = an.doc
@@ -122,11 +235,15 @@ def _rebuild(an: Analysis, by_leaf: dict[int, list[Hit]], policy: RedactionPolic
                 docs[line] = "" if val is None else val
             else:
                 docs[line] = _set_path(docs[line], leaf.path[1:], val)
-        lines = [
-            "" if d is None else d if isinstance(d, str) and _is_text_line(an, i) else
-            orjson.dumps(d).decode()
-            for i, d in enumerate(docs)
-        ]  # fmt: skip
+        lines = []
+        for i, d in enumerate(docs):
+            if d is None:
+                lines.append("")
+            elif isinstance(d, str) and _is_text_line(an, i):
+                lines.append(d)
+            else:
+                _rename_keys(d, rename)
+                lines.append(orjson.dumps(d).decode())
         return "\n".join(lines).encode()
     if an.kind == "csv":
         rows: list[list[str]] = an.doc
@@ -141,8 +258,33 @@ def _rebuild(an: Analysis, by_leaf: dict[int, list[Hit]], policy: RedactionPolic
         for li, val in new.items():
             (i,) = an.leaves[li].ref
             pairs[i] = (pairs[i][0], val or "")
+        pairs = [(rename(k), v) for k, v in pairs]
         return urlencode(pairs, safe="*").encode()
     return (new.get(0) or "").encode() if an.leaves else b""
+
+
+def _renamer(copies: _Copies, policy: RedactionPolicy) -> Callable[[str], str]:
+    return lambda key: copies.rewrite_key(key, policy)
+
+
+def _rename_keys(doc: Any, rename: Callable[[str], str]) -> None:
+    """Rewrite object keys holding a found value, in place (iteratively: any depth)."""
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            keys = list(node)
+            renamed = [rename(k) for k in keys]
+            if renamed != keys:
+                items = list(node.values())
+                node.clear()
+                for k, v in zip(renamed, items, strict=True):
+                    while k in node:  # two keys masked alike: keep both
+                        k += "~"
+                    node[k] = v
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
 
 
 def _is_text_line(an: Analysis, line: int) -> bool:
