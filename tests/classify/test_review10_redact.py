@@ -1,10 +1,15 @@
-"""Review 10: redaction never leaves a found value in the output.
+"""Review 10: redaction never leaves a found value in the output, nor anything unscanned.
 
 Each case here leaked before: another copy of a found value (another field, the same digits
-with other separators, an object key) stayed in clear next to the redacted one.
+with other separators, an object key), JSON that orjson refuses but other readers accept (a
+BOM, a lone surrogate escape, NaN) redacted as raw text with its ``\\u0040`` escapes unread, the
+first of two duplicate keys passed through unscanned, and JSON nested 255-1024 deep made
+redaction raise.
 """
 
 from __future__ import annotations
+
+import json
 
 import orjson
 import pytest
@@ -13,6 +18,11 @@ from ringfence.classify import Classifier, RedactionMode, RedactionPolicy, redac
 
 SSN = "536-90-4399"
 EMAIL = "john.smith@acme.io"
+
+
+def _body(out: bytes) -> str:
+    # what a reader that decodes JSON escapes sees
+    return json.dumps(json.loads(out), ensure_ascii=False)
 
 
 @pytest.mark.parametrize(
@@ -58,6 +68,54 @@ def test_unrelated_values_are_left_alone(classifier: Classifier) -> None:
     body = b'{"ssn":"536-90-4399","note":"order 123456789, ref 4399"}'
     doc = orjson.loads(redact(body, "application/json", classifier=classifier).body)
     assert doc["note"] == "order 123456789, ref 4399"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf{"email":"john.smith\\u0040acme.io"}',  # UTF-8 BOM
+        b'{"a":"\\udc00","email":"john.smith\\u0040acme.io"}',  # lone surrogate escape
+        b'{"a":NaN,"email":"john.smith\\u0040acme.io"}',  # NaN (Python's json reads it)
+    ],
+)
+def test_json_orjson_refuses_is_redacted_through_its_escapes(
+    classifier: Classifier, body: bytes
+) -> None:
+    out = redact(body, "application/json", classifier=classifier)
+    assert out.result.types >= {"email_address"}
+    assert "john.smith" not in _body(out.body)
+
+
+def test_ndjson_line_orjson_refuses_is_redacted_through_its_escapes(
+    classifier: Classifier,
+) -> None:
+    body = b'{"a":"\\udc00","email":"john.smith\\u0040acme.io"}\n{"ssn":"536-90-4399"}'
+    out = redact(body, "application/x-ndjson", classifier=classifier).body
+    assert all("john.smith" not in _body(line) for line in out.split(b"\n"))
+    assert SSN.encode() not in out
+
+
+@pytest.mark.parametrize(
+    ("body", "ctype"),
+    [
+        (b'{"ssn":"536-90-4399","ssn":"n/a"}', "application/json"),
+        (b'{"ssn":"536-90-4399","ssn":"n/a"}\n{"a":1}', "application/x-ndjson"),
+    ],
+)
+def test_the_unscanned_one_of_duplicate_keys_does_not_pass(
+    classifier: Classifier, body: bytes, ctype: str
+) -> None:
+    # the scan reads the last value (as orjson does); a reader taking the first one must not
+    # get the SSN from the "redacted" body
+    assert SSN.encode() not in redact(body, ctype, classifier=classifier).body
+
+
+@pytest.mark.parametrize("depth", [255, 600, 1000])
+def test_deep_json_is_redacted(classifier: Classifier, depth: int) -> None:
+    body = b"[" * depth + b'"john.smith@acme.io"' + b"]" * depth
+    out = redact(body, "application/json", classifier=classifier)
+    assert out.redacted == 1 and b"john.smith" not in out.body
+    assert out.body.count(b"[") == depth and orjson.loads(out.body) is not None
 
 
 def test_clean_body_is_returned_unchanged(classifier: Classifier) -> None:

@@ -4,15 +4,17 @@ The output keeps its format: JSON stays valid JSON (a value that was an integer 
 string, a removed whole value becomes ``null``), CSV stays CSV, form bodies stay form-encoded.
 Redaction never logs a value and never leaves one in the output for a confident finding: every
 other copy of a found value in the body (another field, a key, the same digits written with
-other separators) is redacted too.
+other separators) is redacted too, and a JSON body is written back from what was scanned, so
+nothing the scan did not read (the first of two duplicate keys) passes through.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +23,7 @@ import orjson
 import re2
 
 from ringfence.classify._engine import Analysis, Classifier
+from ringfence.classify._extract import kind_of
 from ringfence.classify._hits import Hit
 from ringfence.classify._mask import mask, token
 from ringfence.classify._model import RedactionMode, ScanResult
@@ -116,6 +119,14 @@ def redact(
     policy = policy or RedactionPolicy()
     data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
     an = classifier.analyze(data, content_type, whole=True)
+    strict = (
+        _strict_body(data, content_type, an)
+        if len(data) <= classifier.max_structured_bytes
+        else None
+    )
+    if strict is not None:  # JSON orjson refused but other parsers read: scan what they read
+        data = strict
+        an = classifier.analyze(data, content_type, whole=True)
     result = classifier.result(an)
     floor = classifier.min_confidence if policy.min_confidence is None else policy.min_confidence
     by_leaf: dict[int, list[Hit]] = defaultdict(list)
@@ -123,6 +134,10 @@ def redact(
         if h.confidence >= floor:
             by_leaf[h.leaf].append(h)
     if not by_leaf:
+        if an.parsed and an.kind in ("json", "ndjson") and _has_duplicate_keys(an.kind, data):
+            # the scan read the last of two equal keys; a reader that takes the first must
+            # not get that one unread: write back what was scanned
+            return Redaction(_rebuild(an, {}, policy, _Copies()), result, 0)
         return Redaction(data, result, 0)
     found = sum(len(v) for v in by_leaf.values())
     copies = _copies(an, by_leaf)
@@ -225,7 +240,7 @@ def _rebuild(
         for li, val in new.items():
             doc = _set_path(doc, an.leaves[li].path, val)
         _rename_keys(doc, rename)
-        return orjson.dumps(doc)
+        return _dumps(doc)
     if an.kind == "ndjson":
         docs: list[Any] = an.doc
         for li, val in new.items():
@@ -243,7 +258,7 @@ def _rebuild(
                 lines.append(d)
             else:
                 _rename_keys(d, rename)
-                lines.append(orjson.dumps(d).decode())
+                lines.append(_dumps(d).decode())
         return "\n".join(lines).encode()
     if an.kind == "csv":
         rows: list[list[str]] = an.doc
@@ -289,3 +304,115 @@ def _rename_keys(doc: Any, rename: Callable[[str], str]) -> None:
 
 def _is_text_line(an: Analysis, line: int) -> bool:
     return any(leaf.ref == (line,) for leaf in an.leaves)
+
+
+# -- JSON that orjson refuses, duplicate keys, depth -----------------------------------------
+
+
+def _strict_body(data: bytes, content_type: str | None, an: Analysis) -> bytes | None:
+    """The body re-encoded as strict JSON when it is JSON (or NDJSON lines) that orjson
+    refused but other readers accept — a UTF-8 BOM, a lone surrogate escape, NaN — so the
+    scan reads its escapes (``\\u0040``) instead of the raw text; None otherwise."""
+    kind = kind_of(content_type, data)
+    if kind == "json" and an.kind == "text":
+        return _strict_json(data)
+    if kind == "ndjson" and any(leaf.ref for leaf in an.leaves):
+        lines = data.split(b"\n")
+        changed = False
+        for i, line in enumerate(lines):
+            fixed = _strict_json(line) if line.strip() else None
+            if fixed is not None:
+                lines[i], changed = fixed, True
+        return b"\n".join(lines) if changed else None
+    return None
+
+
+def _strict_json(data: bytes) -> bytes | None:
+    try:
+        text = data.decode("utf-8-sig")
+        doc = json.loads(text, parse_constant=lambda _: None)
+    except (ValueError, RecursionError):
+        return None
+    return _dumps(_scrub(doc))
+
+
+def _clean(s: str) -> str:
+    # a lone surrogate (valid in a parsed document, not in UTF-8) becomes U+FFFD
+    return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _scrub(doc: Any) -> Any:
+    """The document with lone surrogates replaced (iteratively: any depth)."""
+    if isinstance(doc, str):
+        return _clean(doc)
+    root = [doc]
+    stack: list[Any] = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            items = [(_clean(k), v) for k, v in node.items()]
+            node.clear()
+            for k, v in items:
+                node[k] = _clean(v) if isinstance(v, str) else v
+                if isinstance(v, dict | list):
+                    stack.append(v)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                if isinstance(v, str):
+                    node[i] = _clean(v)
+                elif isinstance(v, dict | list):
+                    stack.append(v)
+    return root[0]
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise _Duplicate
+    return out
+
+
+def _has_duplicate_keys(kind: str, data: bytes) -> bool:
+    docs = [line for line in data.split(b"\n") if line.strip()] if kind == "ndjson" else [data]
+    for doc in docs:
+        try:
+            json.loads(doc, object_pairs_hook=_no_duplicates)
+        except _Duplicate:
+            return True
+        except (ValueError, RecursionError):
+            continue
+    return False
+
+
+def _dumps(doc: Any) -> bytes:
+    """orjson's encoding; a document deeper than orjson writes (254 levels) iteratively."""
+    try:
+        return orjson.dumps(doc)
+    except TypeError:
+        pass
+    out: list[bytes] = []
+    stack: list[Any] = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, bytes):  # a piece of syntax queued by a container
+            out.append(node)
+        elif isinstance(node, dict):
+            items: Iterable[tuple[str, Any]] = node.items()
+            parts: list[Any] = [b"{"]
+            for i, (k, v) in enumerate(items):
+                parts.extend([b"," if i else b"", orjson.dumps(k) + b":", v])
+            parts.append(b"}")
+            stack.extend(reversed(parts))
+        elif isinstance(node, list):
+            parts = [b"["]
+            for i, v in enumerate(node):
+                parts.extend([b"," if i else b"", v])
+            parts.append(b"]")
+            stack.extend(reversed(parts))
+        else:
+            out.append(orjson.dumps(node))
+    return b"".join(out)
