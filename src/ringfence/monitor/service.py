@@ -1,9 +1,13 @@
-"""The monitor pipeline of one process: store events idempotently, then analyse only the new.
+"""The monitor pipeline of one process: analyse the events not stored yet, then store them.
 
 ``Monitor.process`` is what a bus worker (or the embedded in-process path) calls with a batch
-of events: storage first, then every registered analyser (Sigma, UEBA, API monitoring) sees
-the events that were *new*, so a redelivered batch neither duplicates nor re-alerts. It must
-never acknowledge (return) before the events are committed to the store.
+of events. The analysers (Sigma, UEBA, API monitoring) see the events of the batch that are
+not in the store yet; the batch is stored once they have all finished, and ``process``
+returns only then. A stored event is therefore an analysed one: a batch redelivered after
+its analysis failed (an alert-store outage, a crash) finds its events unstored and analyses
+them again, and a batch redelivered after it was processed (only the ack was lost) finds
+them stored and neither duplicates nor re-alerts. It must never acknowledge (return) before
+the events are committed to the store.
 
 The analysers keep windows in memory (correlations, API monitoring, UEBA's cache), so one
 ``Monitor`` serves a whole process and ``process`` lets one caller in at a time.
@@ -16,9 +20,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import select
+
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.logging import get_logger
 from ringfence.monitor.events import Event, document_body
+from ringfence.monitor.models import MonitorEvent
 from ringfence.monitor.storage import EventStore, is_data_error, unstorable
 from ringfence.store.db import Store
 
@@ -59,17 +66,40 @@ class Monitor:
                 storable.append(e)
             else:
                 self._dead_letter(e, reason, now)
-        new_ids = set(self._store(storable, now))
-        if new_ids and self.analysers:
-            seen: set[str] = set()
-            fresh = []
-            for e in events:
-                if e.id in new_ids and e.id not in seen:
-                    seen.add(e.id)
-                    fresh.append(e)
-            for analyser in self.analysers:
-                analyser.analyse(fresh)
-        return len(new_ids)
+        if storable and self.analysers:
+            # Analysis before storage (review 10 A1): stored means analysed, so a batch whose
+            # analysis failed is analysed again when the bus redelivers it. Storing first lost
+            # those alerts: the redelivered events were found stored and skipped.
+            unique: dict[str, Event] = {}
+            for e in storable:
+                unique.setdefault(e.id, e)
+            stored = self._stored_ids(list(unique.values()))
+            fresh = [e for i, e in unique.items() if i not in stored]
+            if fresh:
+                for analyser in self.analysers:
+                    analyser.analyse(fresh)
+        return len(self._store(storable, now))
+
+    def _stored_ids(self, events: list[Event]) -> set[str]:
+        """The ids of ``events`` already in the store. The time bounds let PostgreSQL look in
+        the batch's day partitions only (an event's ``ts`` is derived from its record, like its
+        id). In a normal stream this finds nothing: one indexed probe per event."""
+        lo = min(e.time for e in events)
+        hi = max(e.time for e in events)
+        ids = [e.id for e in events]
+        found: set[str] = set()
+        with self.events.store.session() as s:
+            for i in range(0, len(ids), 1000):
+                found.update(
+                    s.scalars(
+                        select(MonitorEvent.id).where(
+                            MonitorEvent.id.in_(ids[i : i + 1000]),
+                            MonitorEvent.ts >= lo,
+                            MonitorEvent.ts <= hi,
+                        )
+                    )
+                )
+        return found
 
     def _store(self, events: list[Event], now: datetime) -> list[str]:
         """Store ``events``; when the engine refuses something they hold (a data error, not an
