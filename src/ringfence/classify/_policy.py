@@ -1,16 +1,20 @@
 """Clearance policy: what happens when a payload's class exceeds the destination's clearance.
 
 Pure decision logic over a ``ScanResult``: block, redact or alert, with allow-listed types.
-It never inspects the payload itself and never includes a value in a decision or reason.
+It never inspects the payload itself and never includes a value in a decision or reason. A
+policy that cannot decide is refused when it is built (fail closed): a NaN or out-of-range
+``min_confidence`` would compare false with every finding and allow everything.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
 from ringfence.classify._model import DEFAULT_MIN_CONFIDENCE, Finding, ScanResult
+from ringfence.core.errors import ConfigError, RingfenceError
 from ringfence.core.levels import DataClass
 
 
@@ -31,6 +35,28 @@ class FlowPolicy:
     action: PolicyAction = PolicyAction.BLOCK
     min_confidence: float = DEFAULT_MIN_CONFIDENCE
     ignore_types: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        try:
+            clearance = DataClass.parse(self.clearance)
+            action = PolicyAction(self.action)
+        except (RingfenceError, ValueError) as e:
+            raise ConfigError(f"flow policy: {e}", code="classify_policy") from None
+        conf = self.min_confidence
+        if isinstance(conf, bool) or not isinstance(conf, int | float) or not math.isfinite(conf):
+            raise ConfigError(
+                "flow policy: min_confidence must be a number", code="classify_policy"
+            )
+        if not 0.0 <= conf <= 1.0:
+            raise ConfigError(
+                "flow policy: min_confidence must be between 0 and 1", code="classify_policy"
+            )
+        ignored = self.ignore_types
+        # a bare string would be read as a set of characters ("in" a substring test)
+        ignored = frozenset({ignored} if isinstance(ignored, str) else ignored)
+        object.__setattr__(self, "clearance", clearance)
+        object.__setattr__(self, "action", action)
+        object.__setattr__(self, "ignore_types", ignored)
 
 
 @dataclass(frozen=True, slots=True)
