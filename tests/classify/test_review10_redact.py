@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from ringfence.classify import Classifier, RedactionMode, RedactionPolicy, redact
+from ringfence.core.errors import ConfigError
 
 SSN = "536-90-4399"
 EMAIL = "john.smith@acme.io"
@@ -121,3 +122,15 @@ def test_deep_json_is_redacted(classifier: Classifier, depth: int) -> None:
 def test_clean_body_is_returned_unchanged(classifier: Classifier) -> None:
     body = b'{"a": 1, "b": "hello", "c": "x@y"}'
     assert redact(body, "application/json", classifier=classifier).body == body
+
+
+def test_a_token_key_never_shows_in_a_repr_and_must_be_bytes(classifier: Classifier) -> None:
+    policy = RedactionPolicy(default=RedactionMode.TOKENIZE, token_key=b"s3cr3t-hmac-key-0123")
+    assert "s3cr3t" not in repr(policy)
+    with pytest.raises(ConfigError, match="bytes"):
+        redact(
+            b"SSN 536-90-4399",
+            "text/plain",
+            RedactionPolicy(default=RedactionMode.TOKENIZE, token_key="a-str-key"),  # type: ignore[arg-type]
+            classifier=classifier,
+        )

@@ -55,7 +55,7 @@ class RedactionPolicy:
 
     default: RedactionMode = RedactionMode.MASK
     per_type: Mapping[str, RedactionMode] | None = None
-    token_key: bytes | None = None
+    token_key: bytes | None = field(default=None, repr=False)  # never in a repr or a log
     min_confidence: float | None = None
 
     def mode_for(self, type_id: str) -> RedactionMode:
@@ -117,6 +117,9 @@ def redact(
 ) -> Redaction:
     """Scan ``body`` and return it rewritten with every confident finding redacted."""
     policy = policy or RedactionPolicy()
+    if policy.token_key is not None and not isinstance(policy.token_key, bytes | bytearray):
+        # (a str key would fail inside hmac with a TypeError: a configuration mistake)
+        raise ConfigError("token_key must be bytes", code="classify_token_key")
     data = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else bytes(body)
     an = classifier.analyze(data, content_type, whole=True)
     strict = (
