@@ -67,6 +67,62 @@ static PyObject *offset_int(long long v) {
     return PyLong_FromLongLong(v);
 }
 
+/* Arguments of the per-page calls (METH_FASTCALL: no argument tuple, no format string to
+ * read on every call). Each check means what PyArg_ParseTuple's code for it means and raises
+ * the same exception type: O! -> fc_type, U -> fc_str, n -> fc_ssize, L -> fc_ll, p -> fc_bool. */
+static int fc_nargs(const char *fn, Py_ssize_t nargs, Py_ssize_t lo, Py_ssize_t hi) {
+    if (nargs >= lo && nargs <= hi) return 1;
+    if (lo == hi)
+        PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd arguments (%zd given)", fn, lo,
+                     nargs);
+    else
+        PyErr_Format(PyExc_TypeError, "%s() takes from %zd to %zd arguments (%zd given)", fn, lo,
+                     hi, nargs);
+    return 0;
+}
+
+static int fc_type(const char *fn, Py_ssize_t i, PyObject *o, PyTypeObject *t) {
+    if (PyObject_TypeCheck(o, t)) return 1;
+    PyErr_Format(PyExc_TypeError, "%s() argument %zd must be %s, not %.50s", fn, i + 1,
+                 t->tp_name, Py_TYPE(o)->tp_name);
+    return 0;
+}
+
+static int fc_str(const char *fn, Py_ssize_t i, PyObject *o) {
+    if (PyUnicode_Check(o)) return 1;
+    PyErr_Format(PyExc_TypeError, "%s() argument %zd must be str, not %.50s", fn, i + 1,
+                 Py_TYPE(o)->tp_name);
+    return 0;
+}
+
+static int fc_ssize(PyObject *o, Py_ssize_t *out) {
+    if (PyFloat_Check(o)) {
+        PyErr_SetString(PyExc_TypeError, "integer argument expected, got float");
+        return 0;
+    }
+    PyObject *ix = PyNumber_Index(o);
+    if (ix == NULL) return 0;
+    *out = PyLong_AsSsize_t(ix);
+    Py_DECREF(ix);
+    return !(*out == -1 && PyErr_Occurred());
+}
+
+static int fc_ll(PyObject *o, long long *out) {
+    if (PyFloat_Check(o)) {
+        PyErr_SetString(PyExc_TypeError, "integer argument expected, got float");
+        return 0;
+    }
+    *out = PyLong_AsLongLong(o);
+    return !(*out == -1 && PyErr_Occurred());
+}
+
+static int fc_bool(PyObject *o, int *out) {
+    int v = PyObject_IsTrue(o);
+    if (v < 0) return 0;
+    *out = v;
+    return 1;
+}
+
 /* fn(a, n) / fn(a, n1, n2) without a format string (the hot loops call these per match) */
 static PyObject *call_on(PyObject *fn, PyObject *a, Py_ssize_t n) {
     PyObject *no = offset_int(n);
@@ -719,11 +775,13 @@ static int plain_class(PyTypeObject *type, const char *who) {
     return 1;
 }
 
-static PyObject *py_new_objects(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *cls, *names, *rows;
-    if (!PyArg_ParseTuple(args, "O!O!O!:new_objects", &PyType_Type, &cls, &PyTuple_Type, &names,
-                          &PyList_Type, &rows))
+static PyObject *py_new_objects(PyObject *Py_UNUSED(self), PyObject *const *args,
+                                Py_ssize_t nargs) {
+    static const char fn[] = "new_objects";
+    if (!fc_nargs(fn, nargs, 3, 3) || !fc_type(fn, 0, args[0], &PyType_Type) ||
+        !fc_type(fn, 1, args[1], &PyTuple_Type) || !fc_type(fn, 2, args[2], &PyList_Type))
         return NULL;
+    PyObject *cls = args[0], *names = args[1], *rows = args[2];
     PyTypeObject *type = (PyTypeObject *)cls;
     if (!plain_class(type, "new_objects")) return NULL;
     Py_ssize_t nf = PyTuple_GET_SIZE(names);
@@ -885,13 +943,17 @@ done:
     return row;
 }
 
-static PyObject *py_finding_rows(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *hits, *leaves, *min_conf, *top, *paths, *format_path, *preview;
+static PyObject *py_finding_rows(PyObject *Py_UNUSED(self), PyObject *const *args,
+                                 Py_ssize_t nargs) {
+    static const char fn[] = "finding_rows";
     long long step;
     Py_ssize_t limit;
-    if (!PyArg_ParseTuple(args, "O!OLOOnO!OO:finding_rows", &PyList_Type, &hits, &leaves, &step,
-                          &min_conf, &top, &limit, &PyDict_Type, &paths, &format_path, &preview))
+    if (!fc_nargs(fn, nargs, 9, 9) || !fc_type(fn, 0, args[0], &PyList_Type) ||
+        !fc_ll(args[2], &step) || !fc_ssize(args[5], &limit) ||
+        !fc_type(fn, 6, args[6], &PyDict_Type))
         return NULL;
+    PyObject *hits = args[0], *leaves = args[1], *min_conf = args[3], *top = args[4];
+    PyObject *paths = args[6], *format_path = args[7], *preview = args[8];
     if (limit < 1) {
         PyErr_SetString(PyExc_ValueError, "finding_rows: limit >= 1");
         return NULL;
@@ -1412,13 +1474,17 @@ static PyObject *py_canonical(PyObject *Py_UNUSED(self), PyObject *args) {
     return canonical_of(fallback, value);
 }
 
-static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *sp_t, *en_t, *leaves, *text, *starts, *matches, *out, *taken;
+static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *const *args,
+                            Py_ssize_t nargs) {
+    static const char fn[] = "confirm";
     int bare_ok;
-    if (!PyArg_ParseTuple(args, "O!O!OUO!OO!pO!:confirm", &PyTuple_Type, &sp_t, &PyTuple_Type,
-                          &en_t, &leaves, &text, &PyList_Type, &starts, &matches, &PyList_Type,
-                          &out, &bare_ok, &PyDict_Type, &taken))
+    if (!fc_nargs(fn, nargs, 9, 9) || !fc_type(fn, 0, args[0], &PyTuple_Type) ||
+        !fc_type(fn, 1, args[1], &PyTuple_Type) || !fc_str(fn, 3, args[3]) ||
+        !fc_type(fn, 4, args[4], &PyList_Type) || !fc_type(fn, 6, args[6], &PyList_Type) ||
+        !fc_bool(args[7], &bare_ok) || !fc_type(fn, 8, args[8], &PyDict_Type))
         return NULL;
+    PyObject *sp_t = args[0], *en_t = args[1], *leaves = args[2], *text = args[3];
+    PyObject *starts = args[4], *matches = args[5], *out = args[6], *taken = args[8];
     Spec sp;
     if (read_spec(sp_t, en_t, &sp) < 0) return NULL;
     /* Snapshots: the Python callbacks (validators, context search) cannot change what we
@@ -1576,10 +1642,13 @@ fail:
 
 /* matches_at(match, text, offsets) -> [m, ...]: ``match(text, p)`` for each offset p below
  * len(text) where it matches (_matches_at for a detector without a looser prefilter pattern) */
-static PyObject *py_matches_at(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *match, *text, *offsets;
-    if (!PyArg_ParseTuple(args, "OUO!:matches_at", &match, &text, &PyList_Type, &offsets))
+static PyObject *py_matches_at(PyObject *Py_UNUSED(self), PyObject *const *args,
+                               Py_ssize_t nargs) {
+    static const char fn[] = "matches_at";
+    if (!fc_nargs(fn, nargs, 3, 3) || !fc_str(fn, 1, args[1]) ||
+        !fc_type(fn, 2, args[2], &PyList_Type))
         return NULL;
+    PyObject *match = args[0], *text = args[1], *offsets = args[2];
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
@@ -1885,13 +1954,16 @@ static PyObject *py_window_probe(PyObject *Py_UNUSED(self), PyObject *args) {
  * _engine.Classifier._context_matches: the matches of a context-required detector only where
  * they can count -- a leaf whose key names the type whole, elsewhere from each context word
  * (``at``: ascending str offsets) up to 48 characters on; leaves in order, no match twice. */
-static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *args) {
-    PyObject *sp_t, *en_t, *finditer, *leaves, *text, *starts, *at, *search = Py_None;
-    PyObject *probe_o = Py_None;
-    if (!PyArg_ParseTuple(args, "O!O!OOUO!O!|OO:context_matches", &PyTuple_Type, &sp_t,
-                          &PyTuple_Type, &en_t, &finditer, &leaves, &text, &PyList_Type, &starts,
-                          &PyList_Type, &at, &search, &probe_o))
+static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *const *args,
+                                    Py_ssize_t nargs) {
+    static const char fn[] = "context_matches";
+    if (!fc_nargs(fn, nargs, 7, 9) || !fc_type(fn, 0, args[0], &PyTuple_Type) ||
+        !fc_type(fn, 1, args[1], &PyTuple_Type) || !fc_str(fn, 4, args[4]) ||
+        !fc_type(fn, 5, args[5], &PyList_Type) || !fc_type(fn, 6, args[6], &PyList_Type))
         return NULL;
+    PyObject *sp_t = args[0], *en_t = args[1], *finditer = args[2], *leaves = args[3];
+    PyObject *text = args[4], *starts = args[5], *at = args[6];
+    PyObject *search = nargs > 7 ? args[7] : Py_None, *probe_o = nargs > 8 ? args[8] : Py_None;
     if (search == Py_None) search = NULL;
     Probe probe;
     int use_probe = probe_o != Py_None;
@@ -2705,26 +2777,26 @@ static PyMethodDef methods[] = {
      "mask_alnum(value, keep_tail, keep_head) -> value with alphanumerics starred"},
     {"mask_from", py_mask_from, METH_VARARGS,
      "mask_from(value, keep) -> value[:keep] + the rest with alphanumerics starred"},
-    {"new_objects", py_new_objects, METH_VARARGS,
+    {"new_objects", (PyCFunction)(void (*)(void))py_new_objects, METH_FASTCALL,
      "new_objects(cls, slot_names, rows) -> list of cls instances with those slots set"},
-    {"matches_at", py_matches_at, METH_VARARGS,
+    {"matches_at", (PyCFunction)(void (*)(void))py_matches_at, METH_FASTCALL,
      "matches_at(match, text, offsets) -> [match(text, p) for p in offsets if it matches]"},
     {"matches_back", py_matches_back, METH_VARARGS,
      "matches_back(match, text, offsets, back, chars) -> [match, ...]"},
     {"email_spans", py_email_spans, METH_VARARGS,
      "email_spans(text, offsets, back) -> [(start, end), ...]: matches_back of the built-in "
      "email pattern, without re"},
-    {"context_matches", py_context_matches, METH_VARARGS,
+    {"context_matches", (PyCFunction)(void (*)(void))py_context_matches, METH_FASTCALL,
      "context_matches(spec, engine, finditer, leaves, text, starts, at[, search[, probe]]) -> "
      "[match, ...]"},
     {"window_probe", py_window_probe, METH_VARARGS,
      "window_probe(text, lo, end, probe) -> bool: text[lo:end] holds one of probe's sequences"},
-    {"finding_rows", py_finding_rows, METH_VARARGS,
+    {"finding_rows", (PyCFunction)(void (*)(void))py_finding_rows, METH_FASTCALL,
      "finding_rows(hits, leaves, step, min_conf, top, limit, paths, format_path, preview) -> "
      "(rows, top, types): Classifier.result's rows, class and confident types"},
     {"resolve_overlaps", py_resolve_overlaps, METH_O,
      "resolve_overlaps(hits) -> kept hits, or None (not plain: the Python function decides)"},
-    {"confirm", py_confirm, METH_VARARGS,
+    {"confirm", (PyCFunction)(void (*)(void))py_confirm, METH_FASTCALL,
      "confirm(spec, engine, leaves, text, starts, matches, out, bare_ok, taken) -> None"},
     {"luhn_ok", py_luhn_ok, METH_O, "luhn_ok(num) -> bool"},
     {"preview", py_preview, METH_VARARGS,
