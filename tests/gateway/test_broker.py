@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from ringfence.gateway.clients import save_routes
 from ringfence.gateway.routes import RouteSpec
 from tests.gateway import upstream
@@ -86,3 +88,27 @@ async def test_failing_upstream_token_endpoint_fails_closed(env: Env) -> None:
     assert r.status_code == 503
     assert r.json()["code"] == "broker_unavailable"
     assert env.audit.events[-1].decision == "error"
+
+
+@pytest.mark.parametrize("kind", ["crlf", "lf", "unicode", "empty", "number", "list"])
+async def test_an_unusable_upstream_access_token_fails_closed(env: Env, kind: str) -> None:
+    """The upstream token endpoint's access_token goes into a header of the request to the
+    upstream: a line break in it would add headers of the endpoint's choosing (before: sent
+    as is), a character outside Latin-1 made the broker fail with an internal error."""
+    origin = env.gateway.holder.current().routes[("crm",)].upstream_base.rsplit("/", 1)[0]
+    _route(
+        env,
+        f"crm-oauth-{kind}",
+        f"/crm-{kind}",
+        {
+            "ref": "vault:crm-upstream-token",
+            "scheme": "oauth2_client_credentials",
+            "token_url": f"{origin}/oauth/token-bad/{kind}",
+            "client_id": "gw-client",
+        },
+    )
+    token = await env.token(env.a)
+    r = await env.get(f"/crm-{kind}/contacts", token)
+    assert r.status_code == 503, r.text
+    assert r.json()["code"] == "broker_unavailable"
+    assert "x-injected" not in r.text.lower()

@@ -26,6 +26,26 @@ async def upstream_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not msg.get("more_body"):
             break
     path = scope["path"]
+    if path.startswith("/oauth/token-bad/"):
+        # a token endpoint answering 200 with an access token or lifetime no broker may use
+        kind = path.rsplit("/", 1)[1]
+        payload: Any = {
+            "crlf": {"access_token": "tok\r\nX-Injected: 1", "expires_in": 300},
+            "lf": {"access_token": "tok\nX-Injected: 1", "expires_in": 300},
+            "unicode": {"access_token": "t\u00f6k\u20ac", "expires_in": 300},
+            "empty": {"access_token": "", "expires_in": 300},
+            "number": {"access_token": 12345, "expires_in": 300},
+            "list": ["access_token"],
+        }[kind]
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": orjson.dumps(payload)})
+        return
     if path == "/oauth/token":
         headers = dict(scope["headers"])
         expected = b"Basic " + base64.b64encode(b"gw-client:upstream-secret-value-1234")

@@ -8,6 +8,8 @@ policy snapshot as a ``SecretStr``.
 from __future__ import annotations
 
 import asyncio
+import math
+import re
 from bisect import bisect_left
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -84,6 +86,12 @@ class Metrics:
         )
 
 
+# RFC 6750 section 2.1 b64token, the form of a bearer token in an Authorization header
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]{1,8192}=*")
+# An upstream token is refreshed at least daily, whatever lifetime its endpoint claims
+MAX_UPSTREAM_TOKEN_TTL = 86_400.0
+
+
 class UpstreamTokens:
     """OAuth 2.0 client-credentials tokens *to* upstreams, cached and refreshed early."""
 
@@ -121,8 +129,15 @@ class UpstreamTokens:
                     timeout=10,
                 )
                 payload = resp.json() if resp.status_code == 200 else {}
-                token = str(payload["access_token"])
+                token = payload["access_token"]
                 ttl = float(payload.get("expires_in", 300))
+                # It goes into a header of the upstream request: only RFC 6750's token
+                # characters (a line break would add headers of the endpoint's choosing)
+                if not isinstance(token, str) or not _B64TOKEN.fullmatch(token):
+                    raise ValueError("unusable access token")
+                if not math.isfinite(ttl):
+                    raise ValueError("unusable expires_in")
+                ttl = min(max(ttl, 0.0), MAX_UPSTREAM_TOKEN_TTL)
             except Exception:
                 raise UnavailableError(
                     "upstream token endpoint failed", code="broker_unavailable"
