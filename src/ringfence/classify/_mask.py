@@ -3,7 +3,9 @@
 A preview or mask must never reproduce the raw value: at most the last four characters of a
 long identifier, the domain of an email, or the public fixed prefix of a token survive.
 Tokens are HMAC-SHA256 under a caller-supplied key, so equal values give equal tokens (joins
-still work) without the value being recoverable. Nothing here logs or stores a value.
+still work) without the value being recoverable. A finding's path names payload keys, which
+may themselves be data (a map keyed by e-mail): ``masked_path`` masks those for output.
+Nothing here logs or stores a value.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
 
 from ringfence.classify._accel import NATIVE
-from ringfence.classify._model import Detector
+from ringfence.classify._model import Detector, ScanResult
 
 # The native masks (same results, see tests/classify/test_native.py), when built.
 _native_mask_alnum: Callable[[str, int, int], str] | None = None
@@ -105,3 +109,56 @@ def token(key: bytes, type_id: str, value: str) -> str:
 def fingerprint(value: str) -> str:
     """Unkeyed SHA-256 of the canonical value, used only for allow-list membership."""
     return hashlib.sha256(canonical(value).encode()).hexdigest()
+
+
+def masked_path(
+    parts: tuple[str | int, ...], scan_text: Callable[[str], Any], cache: dict[str, str]
+) -> tuple[str | int, ...] | None:
+    """A finding's path with every key that itself holds a detected value masked, or None when
+    no key does. Paths name the keys of the payload (``$["alice@corp.example"].ssn``): a map
+    keyed by e-mail address must not put the address in clear into a finding's output."""
+    out: list[str | int] = []
+    changed = False
+    for p in parts:
+        if isinstance(p, str) and p:
+            shown = cache.get(p)
+            if shown is None:
+                shown = _masked_key(p, scan_text)
+                if len(cache) < 4096:
+                    cache[p] = shown
+            changed = changed or shown != p
+            out.append(shown)
+        else:
+            out.append(p)
+    return tuple(out) if changed else None
+
+
+def _masked_key(key: str, scan_text: Callable[[str], Any]) -> str:
+    findings = scan_text(key).findings
+    if not findings:
+        return key
+    if not key.isascii():  # offsets refer to the NFKC form: hide the whole key
+        return _MASK * len(key)
+    chars = list(key)
+    for f in findings:
+        span = f.end - f.start
+        rep = f.preview if len(f.preview) == span else _MASK * span
+        chars[f.start : f.end] = list(rep)
+    return "".join(chars)
+
+
+def mask_result_paths(result: ScanResult, scan_text: Callable[[str], Any]) -> ScanResult:
+    """``result`` with the paths of its findings masked where a key holds a detected value."""
+    from ringfence.classify._extract import format_path
+
+    cache: dict[str, str] = {}
+    findings = []
+    changed = False
+    for f in result.findings:
+        parts = masked_path(f.path_parts, scan_text, cache)
+        if parts is None:
+            findings.append(f)
+        else:
+            findings.append(replace(f, path=format_path(parts), path_parts=parts))
+            changed = True
+    return replace(result, findings=tuple(findings)) if changed else result

@@ -24,10 +24,12 @@ from ringfence.classify import (
     Classifier,
     RedactionMode,
     RedactionPolicy,
+    ScanResult,
     catalogue,
     default_classifier,
     redact,
 )
+from ringfence.classify._mask import mask_result_paths
 from ringfence.classify.models import ClassifyEntry
 from ringfence.core.errors import RingfenceError, ValidationError
 
@@ -129,8 +131,11 @@ async def scan_body(
 ) -> dict[str, Any]:
     """Classify the request body (JSON, NDJSON, CSV, form or text by its Content-Type)."""
     body = await _body(request, content_type)
-    result = await run_in_threadpool(classifier.scan, body, content_type)
-    return result.to_dict()
+
+    def scan() -> ScanResult:
+        return mask_result_paths(classifier.scan(body, content_type), classifier.scan_text)
+
+    return (await run_in_threadpool(scan)).to_dict()
 
 
 @router.post(

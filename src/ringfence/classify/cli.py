@@ -37,6 +37,7 @@ from ringfence.classify import (
     default_classifier,
     load_custom_detectors,
 )
+from ringfence.classify._mask import mask_result_paths
 from ringfence.core.errors import ConfigError, ValidationError
 from ringfence.core.levels import DataClass
 
@@ -329,6 +330,8 @@ def scan_command(
                     f"are not regular files (FIFOs, devices, sockets, dangling links), e.g. "
                     f"{escape(_shown(str(skipped[0])))}"
                 )
+    # a key that is itself data (a map keyed by e-mail) is masked in the paths shown
+    results = [(name, mask_result_paths(r, c.scan_text)) for name, r in results]
     _emit(results, output)
     if any(r.data_class >= threshold and r.findings for _, r in results):
         raise typer.Exit(1)
