@@ -9,6 +9,12 @@ The gateway's ``AuditSink`` hands one dict per request (``ringfence.gateway.audi
 {"request": {type: count}, "action": ...} is read too). Also accepted: ``id``/``event_id``
 for the id, ``path``, ``src_ip``, ``records`` (rows read, for volume baselines). Unknown
 keys are kept in ``raw``. Must never accept a record without an id, a method or a status.
+
+It must accept every record the gateway writes: the NATS publisher has nowhere to keep one
+this parser refuses. So a request whose probed path was empty (a target that was only a query
+string; no route matched) has an empty ``url.path``, and a status outside 100-599 (an
+upstream's odd status passed through, or none at all) is kept as ``http_response.code`` with
+``status_id`` 0 (Unknown) and ``status`` "Unknown" (before review 10, A7, both were refused).
 """
 
 from __future__ import annotations
@@ -65,17 +71,19 @@ def parse(record: Any) -> list[Event]:
     if not rid:
         raise RecordError("missing request id ('id', 'request_id' or 'event_id')")
     method = req_str(r, "method").upper()
-    path = opt_str(r, "path") or opt_str(r, "path_template") or opt_str(r, "route")
-    if not path:
-        raise RecordError("missing field 'path_template' (or 'path' / 'route')")
+    # empty when nothing matched and the probed path was empty: still a request to record
+    path = opt_str(r, "path") or opt_str(r, "path_template") or opt_str(r, "route") or ""
     status = r.get("status", r.get("status_code"))
-    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        raise RecordError("field 'status' must be an HTTP status code (100-599)")
+    if not isinstance(status, int) or isinstance(status, bool):
+        raise RecordError("field 'status' must be an integer HTTP status code")
+    # OCSF status_id: 1 success, 2 failure, 0 unknown (a code outside HTTP's 100-599)
+    status_id = (1 if status < 400 else 2) if 100 <= status <= 599 else 0
     when = parse_time(r.get("time", r.get("ts")), "time")
     integration = opt_str(r, "integration") or opt_str(r, "client_id")
     decision = opt_str(r, "decision") or ("deny" if status in (401, 403, 429) else "allow")
     dlp = sub(r, "dlp")
     upstream = opt_str(r, "upstream_host") or opt_str(r, "upstream")
+    shown_path = path or "(empty path)"
     extra: dict[str, Any] = {
         "http_request": {
             "http_method": method,
@@ -112,13 +120,13 @@ def parse(record: Any) -> list[Event]:
             action=decision,
             vendor_name="Ringfence",
             product_name="Ringfence gateway",
-            message=f"{integration or 'unknown client'} {method} {path} → {status}",
+            message=f"{integration or 'unknown client'} {method} {shown_path} → {status}",
             actor_user={"name": integration, "type": "integration"},
             actor_extra={"app_name": integration} if integration else None,
             src_ip=opt_str(r, "src_ip") or opt_str(r, "client_ip"),
-            status_id=1 if status < 400 else 2,
+            status_id=status_id,
             status_detail=opt_str(r, "reason"),
-            severity_id=1 if status < 400 else 2,
+            severity_id=1 if status_id == 1 else 2,
             extra=extra,
         )
     ]
