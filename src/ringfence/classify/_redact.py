@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ MIN_COPY_LEN = 4
 #: between them (``536-90-4399`` and ``536904399``, a card with or without spaces).
 FLEX_MAX = 64
 _FLEX_MIN = 6
-_COPY_BATCH = 200  # alternatives per RE2 pattern (bounded DFA memory)
+_COPY_BATCH = 1000  # alternatives per RE2 pattern (bounded DFA memory)
 _RE2 = re2.Options()
 _RE2.log_errors = False
 _RE2.max_mem = 64 << 20
@@ -154,42 +155,55 @@ def redact(
 class _Copies:
     """Where found values occur again (in other fields, keys, other separators)."""
 
-    patterns: list[Any] = field(default_factory=list)  # RE2 patterns, one group per value
-    hits: list[Hit] = field(default_factory=list)  # group index -> the finding it copies
+    patterns: list[Any] = field(default_factory=list)  # RE2 alternations of the values
+    exact: dict[str, Hit] = field(default_factory=dict)  # value, lower-cased -> its finding
+    alnum: dict[str, Hit] = field(default_factory=dict)  # letters/digits, upper -> finding
+    keys: dict[str, str] = field(default_factory=dict)  # key -> key as written back
     count: int = 0
+
+    def source(self, text: str) -> Hit | None:
+        return self.exact.get(text.lower()) or self.alnum.get(_alnum(text))
 
     def spans(self, leaf: int, text: str) -> list[Hit]:
         out: list[Hit] = []
-        base = 0
         for pat in self.patterns:
             for m in pat.finditer(text):
-                g = m.lastindex
-                if g is None:
-                    continue
-                src = self.hits[base + g - 1]
-                out.append(Hit(leaf, m.start(), m.end(), src.confidence, src.det))
-            base += pat.groups
+                src = self.source(m.group())
+                if src is not None:
+                    out.append(Hit(leaf, m.start(), m.end(), src.confidence, src.det))
         return out
 
     def rewrite_key(self, key: str, policy: RedactionPolicy) -> str:
         if not self.patterns or not isinstance(key, str):
             return key
-        spans = self.spans(-1, key)
-        if not spans:
-            return key
-        self.count += len(spans)
-        return _rewrite(key, spans, policy)[0]
+        done = self.keys.get(key)
+        if done is None:
+            spans = self.spans(-1, key)
+            done = _rewrite(key, spans, policy)[0] if spans else key
+            if len(self.keys) < 65536:
+                self.keys[key] = done
+        if done != key:
+            self.count += 1
+        return done
 
 
-def _value_pattern(value: str) -> str | None:
+def _alnum(text: str) -> str:
+    return "".join(ch for ch in text if ch.isalnum()).upper()
+
+
+def _value_pattern(value: str) -> tuple[str, bool] | None:
+    """The value's pattern, and whether it also matches other separators."""
     if len(value) < MIN_COPY_LEN:
         return None
     alnum = [ch for ch in value if ch.isalnum()]
     if "@" not in value and _FLEX_MIN <= len(alnum) <= FLEX_MAX:
         # the same letters and digits, with or without one separator between any two
         flex = r"[\s\-./_]?".join(re2.escape(ch) for ch in alnum)
-        return f"(?i:{re2.escape(value)}|{flex})"
-    return f"(?i:{re2.escape(value)})"
+        return f"{re2.escape(value)}|{flex}", True
+    return re2.escape(value), False
+
+
+_SEP = "\n\x00\n"  # between leaves: no value (nor its flexible form) crosses it
 
 
 def _copies(an: Analysis, by_leaf: dict[int, list[Hit]]) -> _Copies:
@@ -200,25 +214,34 @@ def _copies(an: Analysis, by_leaf: dict[int, list[Hit]]) -> _Copies:
         text = an.leaves[li].text
         for h in hits:
             seen.setdefault(text[h.start : h.end], h)
-    alts: list[tuple[str, Hit]] = []
+    alts: list[str] = []
     for value, h in sorted(seen.items(), key=lambda kv: -len(kv[0])):
-        pat = _value_pattern(value)
-        if pat is not None:
-            alts.append((pat, h))
+        got = _value_pattern(value)
+        if got is None:
+            continue
+        alts.append(got[0])
+        cp.exact.setdefault(value.lower(), h)
+        if got[1]:
+            cp.alnum.setdefault(_alnum(value), h)
     for i in range(0, len(alts), _COPY_BATCH):
-        batch = alts[i : i + _COPY_BATCH]
-        cp.patterns.append(re2.compile("|".join(f"({p})" for p, _ in batch), _RE2))
-        cp.hits.extend(h for _, h in batch)
+        cp.patterns.append(re2.compile("(?i:" + "|".join(alts[i : i + _COPY_BATCH]) + ")", _RE2))
     if not cp.patterns:
         return cp
-    for li, leaf in enumerate(an.leaves):
-        extra = cp.spans(li, leaf.text)
-        if not extra:
-            continue
+    # one pass per pattern over every leaf, joined (a call per leaf costs more than the scan)
+    texts = [leaf.text for leaf in an.leaves]
+    starts = [0]
+    for t in texts:
+        starts.append(starts[-1] + len(t) + len(_SEP))
+    extra: dict[int, list[Hit]] = defaultdict(list)
+    for h in cp.spans(-1, _SEP.join(texts)):
+        li = bisect_right(starts, h.start) - 1
+        base = starts[li]
+        extra[li].append(Hit(li, h.start - base, h.end - base, h.confidence, h.det))
+    for li, found in extra.items():
         own = by_leaf.get(li, [])
         new = [
             x
-            for x in extra
+            for x in found
             if not any(h.start <= x.start and x.end <= h.end for h in own)  # already covered
         ]
         if new:
