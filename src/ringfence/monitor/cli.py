@@ -337,5 +337,11 @@ def worker(
     prefix = str(cfg.get("nats_subject_prefix", "ringfence"))
     if not settings.nats_url:
         raise ValidationError("set RINGFENCE_NATS_URL (nats://host:4222) to run a worker")
-    console.print(f"monitor worker on {settings.nats_url} stream {stream} group {durable}")
+    from ringfence.bus.nats import shown_url
+
+    # never the user, password or token of the URL: this line goes to journald / CI logs
+    console.print(
+        f"monitor worker on {shown_url(settings.nats_url)} stream {stream} group {durable}",
+        markup=False,
+    )
     asyncio.run(run(settings.nats_url, settings.resolved_store_url, stream, durable, prefix, 30.0))
