@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import threading
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
@@ -30,6 +32,7 @@ import orjson
 from ringfence.core.logging import get_logger
 
 _log = get_logger("ringfence.gateway.audit")
+_MIN_IDLE_REPLAY = 0.05  # s: an idle sink with a spool never spins on replays
 
 
 # Not ``slots=True``: orjson serialises a plain dataclass from its ``__dict__`` in a third of
@@ -90,22 +93,40 @@ class MemoryAuditSink:
         return None
 
 
+def _append_private(path: Path, data: bytes) -> None:
+    """Append ``data`` to ``path`` (created 0600: audit lines name clients and IPs)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 class JsonlAuditSink:
     """Appends one JSON line per event to a file; writes are batched off the event loop."""
 
     def __init__(self, path: Path, *, flush_every: float = 0.2) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._buf: list[bytes] = []
+        # a deque: emit appends on the event loop while flush drains from a worker thread;
+        # swapping a list there could drop a line appended to the list just swapped out
+        self._buf: deque[bytes] = deque()
         self._flush_every = flush_every
         self._task: asyncio.Task[None] | None = None
+        # flush runs in a worker thread: the lock keeps ``take`` from moving the file away
+        # between a flush's open and its write (that line would go to a file being replayed)
+        self._lock = threading.Lock()
 
     @property
     def pending(self) -> bool:
         return bool(self._buf)
 
     def emit(self, event: AuditEvent) -> None:
-        self._buf.append(orjson.dumps(event) + b"\n")  # orjson serialises dataclasses natively
+        self.emit_line(orjson.dumps(event) + b"\n")  # orjson serialises dataclasses natively
+
+    def emit_line(self, line: bytes) -> None:
+        """Append ``line`` (one JSON document and its newline) as it is."""
+        self._buf.append(line)
         if self._task is None:
             try:
                 self._task = asyncio.get_running_loop().create_task(self._loop())
@@ -118,15 +139,44 @@ class JsonlAuditSink:
             if self._buf:
                 await asyncio.to_thread(self.flush)
 
+    def _drain(self) -> bytes:
+        buf = self._buf
+        out: list[bytes] = []
+        while buf:
+            out.append(buf.popleft())
+        return b"".join(out)
+
     def flush(self) -> None:
-        buf, self._buf = self._buf, []
-        if not buf:
-            return
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, b"".join(buf))
-        finally:
-            os.close(fd)
+        with self._lock:
+            data = self._drain()
+            if data:
+                self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        _append_private(self.path, data)
+
+    def take(self, dest: Path) -> bool:
+        """Flush, then move the file to ``dest`` (atomically, under the writers' lock): every
+        line written before is in ``dest``, every line written after goes to a new file.
+        False when there was nothing to take."""
+        with self._lock:
+            data = self._drain()
+            if data:
+                self._append(data)
+            try:
+                os.replace(self.path, dest)
+            except FileNotFoundError:
+                return False
+            return True
+
+    def append_rest(self, src: Any) -> None:
+        """Append what is left to read of the binary file ``src`` (after what is buffered)."""
+        with self._lock:
+            data = self._drain()
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "ab") as out:
+                out.write(data)
+                shutil.copyfileobj(src, out)
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -158,6 +208,9 @@ class CallableAuditSink:
         self._replay_every = replay_every
         self._busy = False
         self._spool = JsonlAuditSink(spool) if spool is not None else None
+        # may the spool hold lines? (a previous process may have left some): kept in memory so
+        # the publishing loop does not stat the spool after every batch
+        self._maybe_spooled = spool is not None
         self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
 
@@ -171,6 +224,7 @@ class CallableAuditSink:
 
     def _to_spool(self, event: AuditEvent) -> None:
         if self._spool is not None:
+            self._maybe_spooled = True
             self._spool.emit(event)
         else:
             _log.warning("audit_event_dropped", request_id=event.request_id)
@@ -179,7 +233,19 @@ class CallableAuditSink:
         loop = asyncio.get_running_loop()
         last_replay = loop.time()
         while True:
-            batch = [await self._queue.get()]
+            if self._queue.empty() and self._spool_waiting():
+                # something is spooled: wake up to replay it even if no request comes
+                try:
+                    first = await asyncio.wait_for(
+                        self._queue.get(), max(self._replay_every, _MIN_IDLE_REPLAY)
+                    )
+                except TimeoutError:
+                    last_replay = loop.time()
+                    await self.replay_spool()
+                    continue
+            else:
+                first = await self._queue.get()
+            batch = [first]
             self._busy = True
             while len(batch) < self._batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
@@ -194,9 +260,12 @@ class CallableAuditSink:
                 _log.warning("audit_publish_failed", events=len(failed))
             elif self._spool is not None and loop.time() - last_replay > self._replay_every:
                 last_replay = loop.time()
-                if self._spool.path.exists() or self._spool.pending:
+                if self._spool_waiting():
                     await self.replay_spool()
             self._busy = False
+
+    def _spool_waiting(self) -> bool:
+        return self._spool is not None and (self._maybe_spooled or self._spool.pending)
 
     async def drain(self, max_wait: float = 5.0) -> None:
         """Wait (bounded) until queued events were handed to the publisher."""
@@ -209,25 +278,68 @@ class CallableAuditSink:
         return not self._queue.empty() or self._busy
 
     async def replay_spool(self) -> int:
-        """Publish spooled events again; keeps the ones that still fail. Returns the count sent."""
+        """Publish spooled events again; keeps the ones that still fail. Returns the count sent.
+
+        The spool is first moved to ``<spool>.replay`` under the spool writer's lock, so lines
+        spooled meanwhile go to a new spool and none is deleted unread; the replay file is
+        read line by line (a large spool is not held in memory). At the first failure to
+        publish, that line and the rest of the file go back to the spool; a line that is not
+        an event (a write cut short) is set aside in ``<spool>.unreadable`` (logged) for a
+        person to look at. A replay file
+        left by a process stopped mid-replay is replayed first (its events may be published
+        twice; the monitor stores an event once, by request id)."""
         if self._spool is None:
             return 0
-        self._spool.flush()
-        path = self._spool.path
-        if not path.exists():
-            return 0
-        lines = path.read_bytes().splitlines()
-        path.unlink()
+        replay = self._replay_path
         sent = 0
-        for line in lines:
-            data = orjson.loads(line)
-            try:
-                await self._publish(data)
-                sent += 1
-            except Exception:
-                self._spool.emit(AuditEvent(**data))
-        self._spool.flush()
+        if replay.exists():  # left by a replay that was stopped: finish it first
+            n, complete = await self._replay_file(replay)
+            sent += n
+            if not complete:
+                return sent
+        if self._spool.take(replay):
+            n, _ = await self._replay_file(replay)
+            sent += n
+        self._maybe_spooled = self._spool.pending or self._spool.path.exists() or replay.exists()
         return sent
+
+    async def _replay_file(self, replay: Path) -> tuple[int, bool]:
+        """Publish the events of ``replay``, then delete it; returns the count sent and
+        whether every line was published (a failure sends it and the rest back to the spool)."""
+        assert self._spool is not None
+        bad = self._spool.path.with_name(self._spool.path.name + ".unreadable")
+        sent = 0
+        complete = True
+        with replay.open("rb") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                kept = line if line.endswith(b"\n") else line + b"\n"
+                try:
+                    data = orjson.loads(line)
+                    if not isinstance(data, dict):
+                        raise TypeError("not an object")
+                except (orjson.JSONDecodeError, TypeError):
+                    # set aside, not spooled again (it would be re-read at every replay)
+                    _log.error("audit_spool_line_unreadable", bytes=len(line), kept_in=bad.name)
+                    await asyncio.to_thread(_append_private, bad, kept)
+                    continue
+                try:
+                    await self._publish(data)
+                except Exception:
+                    self._spool.emit_line(kept)
+                    await asyncio.to_thread(self._spool.append_rest, f)
+                    complete = False
+                    break
+                sent += 1
+        await asyncio.to_thread(self._spool.flush)
+        await asyncio.to_thread(replay.unlink)
+        return sent, complete
+
+    @property
+    def _replay_path(self) -> Path:
+        assert self._spool is not None
+        return self._spool.path.with_name(self._spool.path.name + ".replay")
 
     async def aclose(self) -> None:
         await self.drain()
