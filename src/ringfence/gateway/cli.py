@@ -137,9 +137,19 @@ def asgi_app() -> Any:
         from ringfence.bus import NatsBus
         from ringfence.gateway.audit import CallableAuditSink
         from ringfence.monitor.gateway_feed import gateway_publisher
+        from ringfence.monitor.wiring import load_config
 
+        # the stream and subjects the monitor workers read (monitor.yaml, as `ringfence
+        # monitor worker` and `ringfence ingest` read them): before review 10 (A2) the
+        # defaults, whatever monitor.yaml said
+        cfg = load_config(settings.data_dir)
+        bus = NatsBus(
+            settings.nats_url,
+            stream=str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
+            subject_prefix=str(cfg.get("nats_subject_prefix", "ringfence")),
+        )
         audit = CallableAuditSink(
-            gateway_publisher(NatsBus(settings.nats_url)),
+            gateway_publisher(bus),
             spool=settings.data_dir / "gateway-audit.spool.jsonl",
         )
     return build_gateway(
