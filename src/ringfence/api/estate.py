@@ -9,11 +9,19 @@ apply is refused with 412 instead of doing something nobody reviewed.
 
 Parsing, planning and applying are CPU and database work: they run in the threadpool, never on
 the event loop, so one large or hostile body cannot stall every other request of the process.
+They also take memory — parsing a 4 MiB document holds a few hundred MB while it runs — so at
+most ``ESTATE_CONCURRENCY`` of them run at once per process (``EstateGate``); a request that
+finds them all taken waits up to ``ESTATE_QUEUE_WAIT`` seconds, then gets 503 problem+json
+``estate_busy`` with ``Retry-After``. Before review 10 (A3) any number ran at once, each in a
+thread of the shared pool: ~40 concurrent 4 MiB plans could take ~13 GB.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
@@ -21,9 +29,13 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import Principal, current_principal, get_runtime, reject_nul_characters
-from ringfence.core.errors import PermissionDeniedError, RingfenceError, ValidationError
+from ringfence.core.errors import (
+    PermissionDeniedError,
+    RingfenceError,
+    UnavailableError,
+    ValidationError,
+)
 from ringfence.inventory.estate import (
-    Estate,
     Plan,
     apply_estate,
     export_estate,
@@ -32,6 +44,9 @@ from ringfence.inventory.estate import (
 )
 
 MAX_BODY = 4 * 1024 * 1024  # a very large estate is ~1 MiB of YAML
+ESTATE_CONCURRENCY = 2  # estate bodies parsed / planned / applied at once, per process
+ESTATE_QUEUE_WAIT = 5.0  # seconds a request waits for one of them before 503
+ESTATE_RETRY_AFTER = 5  # seconds, the 503's Retry-After
 _YAML_TYPES = frozenset(
     {"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "application/json"}
 )
@@ -85,7 +100,47 @@ Reader = Annotated[Principal, Depends(_needs("read"))]
 Writer = Annotated[Principal, Depends(_needs("write"))]
 
 
-async def _estate(request: Request) -> Estate:
+class EstateGate:
+    """Bounds how many estate documents this process parses, plans or applies at once.
+
+    ``app.state.estate_gate`` (made on first use with the defaults above). The slot is held
+    until the threadpool work returns: ``run_in_threadpool`` waits for its thread even when
+    the client goes away, so a disconnect does not free a slot while the parse still runs."""
+
+    def __init__(self, limit: int = ESTATE_CONCURRENCY, wait: float = ESTATE_QUEUE_WAIT) -> None:
+        self.limit = limit
+        self.wait = wait
+        self._sem: asyncio.Semaphore | None = None  # made in the app's event loop
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.limit)
+        try:
+            async with asyncio.timeout(self.wait):
+                await self._sem.acquire()
+        except TimeoutError:
+            raise UnavailableError(
+                f"{self.limit} estate documents are being planned or applied already: "
+                f"retry after {ESTATE_RETRY_AFTER} s",
+                code="estate_busy",
+                retry_after=ESTATE_RETRY_AFTER,
+            ) from None
+        try:
+            yield
+        finally:
+            self._sem.release()
+
+
+def _gate(request: Request) -> EstateGate:
+    gate = getattr(request.app.state, "estate_gate", None)
+    if not isinstance(gate, EstateGate):
+        gate = request.app.state.estate_gate = EstateGate()
+    return gate
+
+
+async def _estate_text(request: Request) -> str:
+    """The posted document (at most ``MAX_BODY`` bytes: the body guard)."""
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in _YAML_TYPES:
         raise UnsupportedMediaTypeError(
@@ -95,10 +150,9 @@ async def _estate(request: Request) -> Estate:
     if not body.strip():
         raise ValidationError("the request body is empty: send the ringfence.yaml text")
     try:
-        text = body.decode("utf-8")
+        return body.decode("utf-8")
     except UnicodeDecodeError:
         raise ValidationError("the request body is not UTF-8 text") from None
-    return await run_in_threadpool(parse_estate, text, source="request body")
 
 
 def fingerprint(plan: Plan) -> str:
@@ -114,17 +168,19 @@ def _plan_out(plan: Plan) -> dict[str, Any]:
 @router.post("/plan", openapi_extra=_ESTATE_BODY)
 async def plan(request: Request, _p: Reader) -> dict[str, Any]:
     """What applying the posted ringfence.yaml would create, update and delete; changes nothing."""
-    estate = await _estate(request)
+    text = await _estate_text(request)
     rt = get_runtime(request)
 
     def dry_run() -> dict[str, Any]:
+        estate = parse_estate(text, source="request body")
         with rt.store.session() as session:
             try:
                 return _plan_out(plan_estate(session, estate))
             finally:
                 session.rollback()
 
-    return await run_in_threadpool(dry_run)
+    async with _gate(request).slot():
+        return await run_in_threadpool(dry_run)
 
 
 @router.post("/apply", openapi_extra=_ESTATE_BODY)
@@ -133,7 +189,7 @@ async def apply(request: Request, principal: Writer) -> dict[str, Any]:
 
     Send ``If-Match: "<fingerprint>"`` from the reviewed plan to refuse (412) an apply whose
     changes differ from it, e.g. because someone changed the store in between."""
-    estate = await _estate(request)
+    text = await _estate_text(request)
     rt = get_runtime(request)
     expected = request.headers.get("if-match", "").strip().strip('"')
 
@@ -146,9 +202,14 @@ async def apply(request: Request, principal: Writer) -> dict[str, Any]:
                 fingerprint=fingerprint(planned),
             )
 
-    result = await run_in_threadpool(
-        apply_estate, rt.store, estate, actor=principal.actor, clock=rt.clock, check=matches_review
-    )
+    def parse_and_apply() -> Plan:
+        estate = parse_estate(text, source="request body")
+        return apply_estate(
+            rt.store, estate, actor=principal.actor, clock=rt.clock, check=matches_review
+        )
+
+    async with _gate(request).slot():
+        result = await run_in_threadpool(parse_and_apply)
     return {"applied": True, **_plan_out(result)}
 
 
