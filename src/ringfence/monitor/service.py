@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.logging import get_logger
 from ringfence.monitor.events import Event, document_body
 from ringfence.monitor.models import MonitorEvent
-from ringfence.monitor.storage import EventStore, is_data_error, unstorable
+from ringfence.monitor.storage import EventStore, is_data_error, partition_name, unstorable
 from ringfence.store.db import Store
 
 _log = get_logger(__name__)
@@ -81,23 +81,30 @@ class Monitor:
         return len(self._store(storable, now))
 
     def _stored_ids(self, events: list[Event]) -> set[str]:
-        """The ids of ``events`` already in the store. The time bounds let PostgreSQL look in
-        the batch's day partitions only (an event's ``ts`` is derived from its record, like its
-        id). In a normal stream this finds nothing: one indexed probe per event."""
-        lo = min(e.time for e in events)
-        hi = max(e.time for e in events)
+        """The ids of ``events`` already in the store; in a normal stream none. PostgreSQL:
+        one ``id = ANY(...)`` probe of each day partition's primary key (queried by name: on
+        the partitioned parent a time range made the planner scan the range and compare every
+        row with the whole id list - 25 times the database CPU of storing the batch)."""
         ids = [e.id for e in events]
         found: set[str] = set()
-        with self.events.store.session() as s:
-            for i in range(0, len(ids), 1000):
-                found.update(
-                    s.scalars(
-                        select(MonitorEvent.id).where(
-                            MonitorEvent.id.in_(ids[i : i + 1000]),
-                            MonitorEvent.ts >= lo,
-                            MonitorEvent.ts <= hi,
-                        )
+        if self.events.store.dialect == "postgresql":
+            by_day: dict[date, list[str]] = {}
+            for e in events:
+                by_day.setdefault(e.time.astimezone(UTC).date(), []).append(e.id)
+            with self.events.store.engine.connect() as conn:
+                for day, day_ids in by_day.items():
+                    name = partition_name(day)
+                    if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
+                        continue  # no partition for that day: nothing stored there
+                    rows = conn.execute(
+                        text(f"SELECT id FROM {name} WHERE id = ANY(:ids)"), {"ids": day_ids}
                     )
+                    found.update(r[0] for r in rows)
+            return found
+        with self.events.store.session() as s:
+            for i in range(0, len(ids), 500):
+                found.update(
+                    s.scalars(select(MonitorEvent.id).where(MonitorEvent.id.in_(ids[i : i + 500])))
                 )
         return found
 
