@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -40,7 +41,28 @@ Ref = Annotated[
 Email = Annotated[
     StrictStr, StringConstraints(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
-Url = Annotated[StrictStr, StringConstraints(max_length=500, pattern=r"^https?://[^\s]+$")]
+
+
+def _no_userinfo(value: str) -> str:
+    """Refuse ``user:password@`` / ``token@`` in a URL's authority (review 10 A6): a
+    credential in a plain field would be stored, listed and exported. Never echoes it."""
+    authority = value.split("://", 1)[-1]
+    for end in "/?#":
+        authority = authority.split(end, 1)[0]
+    if "@" in authority:
+        raise ValueError(
+            "a URL must not carry a user name, password or token (user:password@host): keep "
+            "credentials in the vault and reference them from a credential"
+        )
+    return value
+
+
+Url = Annotated[
+    StrictStr,
+    StringConstraints(max_length=500, pattern=r"^https?://[^\s]+$"),
+    AfterValidator(_no_userinfo),
+    Field(description="An http(s) URL, without user:password@ (credentials go in the vault)."),
+]
 Domain = Annotated[
     StrictStr, StringConstraints(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.-]+$")
 ]
