@@ -324,7 +324,8 @@ class Classifier:
         ``scan`` applies first). Lets a caller with many clean bodies skip building an empty
         result. A body that is not plain, or a form body (decoded before it is read), must go
         to ``scan``."""
-        if not data.isascii() or b"\\" in data:
+        # (find, not `in`: bytes.__contains__ first tries the operand as an int and raises)
+        if not data.isascii() or data.find(b"\\") >= 0:
             return True
         return self._gate.occurs(data)
 
@@ -359,7 +360,7 @@ class Classifier:
         an = Analysis(kind=kind)
         # Fast path: a body without escapes or non-ASCII reads the same raw as parsed, so
         # when the gate finds nothing in the raw bytes there is nothing to parse.
-        plain = data.isascii() and b"\\" not in data and (kind != "form" or b"%" not in data)
+        plain = data.isascii() and data.find(b"\\") < 0 and (kind != "form" or data.find(b"%") < 0)
         if plain and not self._gate.occurs(data):
             return an
         if kind == "json" and self._raw and not whole and self._native is not None:
