@@ -57,6 +57,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,7 +248,9 @@ class EstateSection(Generic[ItemT]):
 RESERVED_KEYS = frozenset({"apiVersion", "kind", "metadata"})
 
 _registry: dict[str, EstateSection[Any]] = {}
-_discovered = False
+_discovered = False  # set once every section module is imported
+_discovering = False  # in progress, in the thread holding _discover_lock
+_discover_lock = threading.RLock()
 
 
 # Called at the end of every non-empty apply, in its transaction, after the audit records.
@@ -281,28 +284,35 @@ def unregister_section(key: str) -> None:
 
 
 def _discover() -> None:
-    """Import the built-in sections and every ``ringfence.<capability>.estate_section``."""
-    global _discovered
-    if _discovered:  # done, or in progress (a section module asking while being imported)
-        return
-    _discovered = True
-    try:
-        importlib.import_module("ringfence.inventory._builtin")
-        import ringfence
+    """Import the built-in sections and every ``ringfence.<capability>.estate_section``.
 
-        # Look for the file before importing: importing every capability package just to ask
-        # would load the whole product (seconds) for a plan.
-        for root in ringfence.__path__:
-            for info in pkgutil.iter_modules([root]):
-                if not info.ispkg or info.name == "inventory":
-                    continue
-                pkg = Path(root) / info.name
-                if (pkg / "estate_section.py").is_file() or (pkg / "estate_section").is_dir():
-                    _import_section_module(f"ringfence.{info.name}.estate_section")
-    except BaseException:
-        # A broken section module must fail every attempt, not only the first one.
-        _discovered = False
-        raise
+    Thread-safe: a thread asking while another discovers waits for it (the API parses estates
+    in its thread pool; before, a second first parse saw a half-filled registry and refused
+    'vendors' as an unknown key); a section module asking while being imported returns."""
+    global _discovered, _discovering
+    if _discovered:
+        return
+    with _discover_lock:
+        if _discovered or _discovering:
+            return
+        _discovering = True
+        try:
+            importlib.import_module("ringfence.inventory._builtin")
+            import ringfence
+
+            # Look for the file before importing: importing every capability package just to
+            # ask would load the whole product (seconds) for a plan.
+            for root in ringfence.__path__:
+                for info in pkgutil.iter_modules([root]):
+                    if not info.ispkg or info.name == "inventory":
+                        continue
+                    pkg = Path(root) / info.name
+                    if (pkg / "estate_section.py").is_file() or (pkg / "estate_section").is_dir():
+                        _import_section_module(f"ringfence.{info.name}.estate_section")
+            # (a broken section module fails every attempt, not only the first one)
+            _discovered = True
+        finally:
+            _discovering = False
 
 
 def _import_section_module(name: str) -> None:
