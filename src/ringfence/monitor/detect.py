@@ -1,7 +1,8 @@
-"""The Sigma analyser: runs the rule set over newly stored events and raises alerts.
+"""The Sigma analyser: runs the rule set over a batch's events not stored yet and raises alerts.
 
-Runs after storage (see ``Monitor.process``), so an event redelivered by the bus is not
-evaluated twice. Never raises on a rule error: matching is total over any event shape.
+``Monitor.process`` runs it before the batch is stored and leaves out events already stored,
+so an event redelivered after a lost ack is not evaluated twice, and one whose analysis failed
+is evaluated again. Never raises on a rule error: matching is total over any event shape.
 """
 
 from __future__ import annotations
