@@ -308,6 +308,10 @@ def test_sighup_serves_a_new_certificate_and_a_broken_one_leaves_the_workers_ser
     try:
         _wait(lambda: _get(url, verify=ok) == 200, 60, "start", proc)
         _wait(lambda: len(_children(proc.pid)) == 2, 30, "two workers", proc)
+        # Both workers past their start (certificate loaded, then the policy: one
+        # policy_loaded line each): a worker still starting when the certificate breaks
+        # fails to start, which stops the gateway by design.
+        _wait(lambda: log.read_bytes().count(b'"policy_loaded"') >= 2, 60, "workers", proc)
         before = _children(proc.pid)
 
         cert_file.write_bytes(b"-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
