@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from ringfence.bus import NatsBus
 
 PG_ADMIN_URL = os.environ.get(
     "RINGFENCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -79,3 +83,19 @@ def nats_names() -> str:
     if not port_open("127.0.0.1", 4222):
         unavailable("NATS", "nothing listens on 127.0.0.1:4222")
     return f"RFTEST_{secrets.token_hex(4).upper()}"
+
+
+@asynccontextmanager
+async def own_nats_bus(ack_wait: float) -> AsyncIterator[NatsBus]:
+    """A NatsBus on a stream of this test's own (``nats_names``), deleted afterwards."""
+    from ringfence.bus import NatsBus
+
+    name = nats_names()
+    bus = NatsBus(
+        NATS_URL, stream=name, subject_prefix=name.lower(), durable="w", ack_wait=ack_wait
+    )
+    try:
+        yield bus
+    finally:
+        await bus.delete_stream()
+        await bus.close()

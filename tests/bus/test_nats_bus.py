@@ -19,7 +19,7 @@ from ringfence.monitor.events import Event
 from ringfence.monitor.service import Monitor
 from ringfence.store.db import Store
 from tests.bus.conftest import gateway_events
-from tests.services import NATS_URL, nats_names, postgres_database
+from tests.services import NATS_URL, own_nats_bus, postgres_database
 
 # The kill/restart test size: 20k in the suite (~10 s); RINGFENCE_BUS_KILL_EVENTS=100000 for the
 # full-size run described in docs/monitoring.md.
@@ -28,13 +28,8 @@ KILL_EVENTS = int(os.environ.get("RINGFENCE_BUS_KILL_EVENTS", "20000"))
 
 @pytest.fixture
 async def bus() -> AsyncIterator[NatsBus]:
-    name = nats_names()
-    b = NatsBus(NATS_URL, stream=name, subject_prefix=name.lower(), durable="w", ack_wait=1.0)
-    try:
+    async with own_nats_bus(ack_wait=1.0) as b:
         yield b
-    finally:
-        await b.delete_stream()
-        await b.close()
 
 
 async def _until(predicate, within: float) -> None:  # type: ignore[no-untyped-def]

@@ -17,19 +17,8 @@ from typing import Any
 
 import orjson
 
-from ringfence.gateway.audit import AuditEvent, CallableAuditSink
-
-
-def _event(i: int) -> AuditEvent:
-    return AuditEvent(
-        time="2026-01-01T00:00:00+00:00",
-        request_id=f"r{i}",
-        method="GET",
-        status=200,
-        decision="allow",
-        reason="ok",
-        latency_ms=1.0,
-    )
+from ringfence.gateway.audit import CallableAuditSink
+from tests.gateway.test_audit_ops import _event
 
 
 def _spooled(path: Path) -> list[str]:

@@ -24,18 +24,13 @@ from ringfence.monitor.storage import EventStore
 from ringfence.runtime import Runtime, initialise
 from ringfence.store.apitokens import ApiTokens
 from tests.monitor import records as R
-from tests.services import NATS_URL, nats_names
+from tests.services import NATS_URL, own_nats_bus
 
 
 @pytest.fixture
 async def bus() -> AsyncIterator[NatsBus]:
-    name = nats_names()
-    b = NatsBus(NATS_URL, stream=name, subject_prefix=name.lower(), durable="w", ack_wait=2.0)
-    try:
+    async with own_nats_bus(ack_wait=2.0) as b:
         yield b
-    finally:
-        await b.delete_stream()
-        await b.close()
 
 
 def _nats_runtime(
