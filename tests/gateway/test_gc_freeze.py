@@ -44,7 +44,7 @@ async def test_worker_gateway_freezes_its_heap_and_refreezes_on_policy_change(
         assert snap is not None
         assert not gateway.refreeze_if_policy_changed()  # same policy: nothing to do
         _quarantine_billing(gw_runtime)
-        assert gateway.holder.reload()
+        _reload(gateway, snap.version)
         new = gateway.holder.snapshot
         assert new is not None and new.version == snap.version + 1
         gc.unfreeze()  # prove the refreeze freezes again
@@ -78,6 +78,15 @@ def _quarantine_billing(rt: Runtime) -> None:
             .where(Integration.name == "billing-to-crm")
             .values(status=IntegrationStatus.QUARANTINED)
         )
+
+
+def _reload(gateway: Gateway, before: int) -> None:
+    """Reload after a policy change. The gateway's watcher reloads in a thread of its own and
+    may have swapped the new snapshot in first (reload() then returns False: nothing new);
+    either way the snapshot must now be the next version."""
+    gateway.holder.reload()
+    snap = gateway.holder.snapshot
+    assert snap is not None and snap.version == before + 1
 
 
 def _freezing_gateway(rt: Runtime) -> Gateway:
@@ -132,8 +141,10 @@ async def test_a_long_collection_after_a_policy_change_leaves_the_policy_fresh(
     await gateway.startup()
     try:
         _slow_collections(monkeypatch)
+        before = gateway.holder.snapshot
+        assert before is not None
         _quarantine_billing(gw_runtime)
-        assert gateway.holder.reload()
+        _reload(gateway, before.version)
         await gateway.refreeze_and_recheck()
         gateway.holder.current()  # fresh: raises "policy stale" otherwise
     finally:
