@@ -12,9 +12,11 @@ credential, to another host or down to plaintext http.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -203,6 +205,7 @@ class Connector:
         self._extra_clients: list[httpx.Client] = []
         self._pause_until: float | None = None
         self.waits: list[float] = []  # every pause taken, for operators and tests
+        self._pulled: dict[str, PullResult[Any]] | None = None  # see once_per_snapshot
 
     # -- plumbing ---------------------------------------------------------------------------
     def _make_client(self, base_url: str, token: str) -> httpx.Client:
@@ -531,9 +534,31 @@ class Connector:
         raise NotImplementedError(f"the {self.vendor} connector cannot rotate client secrets")
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(
-            vendor=self.vendor, people=self.people(), apps=self.apps(), grants=self.grants()
-        )
+        """People, apps and grants in one pull: a list that two of them derive from (Okta's
+        users and apps, Google's and Slack's user grants, Entra's service principals) is read
+        from the vendor once (``once_per_snapshot``), not once per caller — for Google that is
+        one token listing per user instead of two, against the tenant's API quota."""
+        with self._one_snapshot():
+            return Snapshot(
+                vendor=self.vendor, people=self.people(), apps=self.apps(), grants=self.grants()
+            )
+
+    @contextmanager
+    def _one_snapshot(self) -> Iterator[None]:
+        outer = self._pulled is None
+        if outer:
+            self._pulled = {}
+        try:
+            yield
+        finally:
+            if outer:
+                self._pulled = None
+
+    def pulled_in_this_snapshot(self, name: str) -> PullResult[Any] | None:
+        """What ``name`` (a ``once_per_snapshot`` method) already pulled in the snapshot
+        being taken, if it ran; None outside a snapshot."""
+        got = self._pulled.get(name) if self._pulled is not None else None
+        return _copy(got) if got is not None else None
 
     def run_audit(
         self,
@@ -558,6 +583,30 @@ class Connector:
 
 
 # -- small parsing helpers -------------------------------------------------------------------
+def _copy(result: PullResult[T]) -> PullResult[T]:
+    return PullResult(items=list(result.items), error=result.error, pages=result.pages)
+
+
+def once_per_snapshot(
+    method: Callable[[Any], PullResult[T]],
+) -> Callable[[Any], PullResult[T]]:
+    """A list pull read from the vendor once per ``snapshot()``: later calls in the same
+    snapshot get a copy of the first result (callers may change their copy). Outside a
+    snapshot every call pulls afresh, so nothing stale outlives it."""
+
+    @functools.wraps(method)
+    def pull(self: Connector) -> PullResult[T]:
+        memo = self._pulled
+        if memo is None:
+            return method(self)
+        name = method.__name__
+        if name not in memo:
+            memo[name] = method(self)
+        return _copy(memo[name])
+
+    return pull
+
+
 def as_list(
     body: Any, key: str | None, what: str, *, may_omit: bool = False
 ) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from ringfence.connectors._base import (
     Connector,
     Page,
     load_json,
+    once_per_snapshot,
     parse_retry_after,
     parse_time,
     req_str,
@@ -85,6 +86,7 @@ class GoogleWorkspaceConnector(Connector):
         for page, _ in self._pages(f"{_DIR}/users", op, "users", {"customer": self.customer}):
             yield page
 
+    @once_per_snapshot
     def people(self) -> PullResult[DiscoveredPerson]:
         def parse(raw: dict[str, Any]) -> DiscoveredPerson:
             name = raw.get("name") or {}
@@ -102,8 +104,14 @@ class GoogleWorkspaceConnector(Connector):
 
         return self.collect("list users", self._users(), parse)
 
+    @once_per_snapshot
     def grants(self) -> PullResult[DiscoveredGrant]:
-        users = self.collect("list users", self._users(), lambda r: req_str(r, "primaryEmail"))
+        people = self.pulled_in_this_snapshot("people")
+        if people is not None:  # the snapshot listed the users a moment ago
+            emails = [p.email for p in people.items if p.email]
+            users = PullResult(items=emails, error=people.error, pages=0)
+        else:
+            users = self.collect("list users", self._users(), lambda r: req_str(r, "primaryEmail"))
         result: PullResult[DiscoveredGrant] = PullResult(error=users.error)
         op = "list tokens"
         for email in users.items:

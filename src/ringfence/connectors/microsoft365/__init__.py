@@ -21,6 +21,7 @@ from ringfence.connectors._base import (
     AuditCallback,
     Connector,
     Page,
+    once_per_snapshot,
     req_str,
     split_page,
 )
@@ -93,6 +94,7 @@ class Microsoft365Connector(Connector):
             "list users", (p for p, _ in self._pages("/users", "list users", sel)), parse
         )
 
+    @once_per_snapshot
     def _service_principals(self) -> PullResult[DiscoveredApp]:
         op = "list servicePrincipals"
 

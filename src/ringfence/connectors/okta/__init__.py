@@ -20,6 +20,7 @@ from ringfence.connectors._base import (
     Connector,
     Page,
     epoch_delay,
+    once_per_snapshot,
     parse_retry_after,
     parse_time,
     req_str,
@@ -81,6 +82,7 @@ class OktaConnector(Connector):
             yield page, nxt
             url = self.advance(seen, nxt, operation)
 
+    @once_per_snapshot
     def people(self) -> PullResult[DiscoveredPerson]:
         op = "list users"
 
@@ -108,6 +110,7 @@ class OktaConnector(Connector):
 
         return self.collect(op, self._pages("/api/v1/users", op), parse)
 
+    @once_per_snapshot
     def apps(self) -> PullResult[DiscoveredApp]:
         op = "list apps"
 
@@ -126,11 +129,17 @@ class OktaConnector(Connector):
 
     def grants(self) -> PullResult[DiscoveredGrant]:
         """Consent grants per user (``/users/{id}/grants``), one Okta grant per scope."""
-        users = self.collect(
-            "list users",
-            self._pages("/api/v1/users", "list users"),
-            self._user_id,
-        )
+        people = self.pulled_in_this_snapshot("people")
+        if people is not None:  # the snapshot listed the users a moment ago: their ids
+            users = PullResult(
+                items=[p.external_id for p in people.items], error=people.error, pages=0
+            )
+        else:
+            users = self.collect(
+                "list users",
+                self._pages("/api/v1/users", "list users"),
+                self._user_id,
+            )
         apps = self.apps()
         names = {a.client_id: a.name for a in apps.items if a.client_id}
         result: PullResult[DiscoveredGrant] = PullResult(error=users.error or apps.error)

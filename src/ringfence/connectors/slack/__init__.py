@@ -19,6 +19,7 @@ from ringfence.connectors._base import (
     AuditCallback,
     Connector,
     Page,
+    once_per_snapshot,
     parse_time,
     req_str,
     split_page,
@@ -138,6 +139,7 @@ class SlackConnector(Connector):
             self.advance(seen, str(page + 1), op)  # max_pages, as for every listing
             page += 1
 
+    @once_per_snapshot
     def grants(self) -> PullResult[DiscoveredGrant]:
         """Replay integration logs: each (app, user) keeps the scopes still granted."""
         op = "team.integrationLogs"
