@@ -285,6 +285,10 @@ CASES: dict[str, tuple[Mutation, str]] = {
     ),
     "RF-SHD-004": (lambda c: slack_app(c, verified=False), "slack:CRM Connector"),
     "RF-SHD-005": (lambda c: with_integration(c, client_id="cid-9"), "crm-chat"),
+    "RF-SHD-006": (
+        lambda c: _add_saas(c, DiscoveredApp("okta", "o9", "\u0421RM", "cid-evil")),
+        "okta:\u0421RM",
+    ),
     "RF-VND-001": (lambda c: vendor(c, last_assessment_at=ago(400)), "Acme"),
     "RF-VND-002": (lambda c: vendor(c, certifications=(("soc2_type2", date(2026, 1, 1)),)), "Acme"),
     "RF-VND-003": (lambda c: vendor(c, has_dpa=False), "Acme"),
