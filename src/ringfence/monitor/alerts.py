@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ringfence.core.clock import Clock
 from ringfence.core.errors import NotFoundError, ValidationError
 from ringfence.core.ids import new_id
+from ringfence.monitor.batchtx import joined
 from ringfence.monitor.events import OCSF_VERSION, Event
 from ringfence.monitor.models import Alert, OutboxItem
 from ringfence.store.db import Store
@@ -187,72 +188,86 @@ class AlertStore:
         self.suppression = suppression
 
     def raise_findings(self, findings: Sequence[Finding]) -> list[Alert]:
-        """Create or increment alerts; returns the alerts that are new (outbox written)."""
+        """Create or increment alerts; returns the alerts that are new (outbox written).
+
+        Inside a batch transaction on the same store (``monitor.batchtx``) the findings are
+        only recorded, returns [], and are written when the batch is stored."""
+        if not findings:
+            return []
+        tx = joined(self.store)
+        if tx is not None:
+            # a batch's analysis: written with its events, at the end of the batch
+            tx.defer(self, list(findings))
+            return []
+        with self.store.session() as s:
+            return self.write_findings(s, findings)
+
+    def write_findings(self, s: Session, findings: Sequence[Finding]) -> list[Alert]:
+        """``raise_findings`` in the caller's transaction (not committed here)."""
         created: list[Alert] = []
         if not findings:
             return created
         findings = [_without_nul(f) for f in findings]
         now = self.clock.now()
-        with self.store.session() as s:
-            keys = sorted({f.dedup_key for f in findings})
-            _serialise_keys(s, set(keys))
-            # the newest open alert of every key of the batch, in one query per 500 keys (a
-            # query per key was most of a monitor worker's CPU when many events match)
-            open_by_key: dict[str, Alert | None] = dict.fromkeys(keys)
-            for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500)):
-                for alert in s.scalars(
-                    select(Alert)
-                    .where(Alert.dedup_key.in_(chunk), Alert.status != "closed")
-                    .order_by(Alert.dedup_key, Alert.last_seen.desc())
-                ):
-                    if open_by_key[alert.dedup_key] is None:
-                        open_by_key[alert.dedup_key] = alert
-            # Increments are tallied here, per open alert, and written to the alert once at the
-            # end (ORM attribute writes and a copy of the OCSF object per finding were most of
-            # this loop); the result is what writing them finding by finding gave.
-            tally: dict[str, _Tally] = {
-                k: _Tally(a, a.count, a.last_seen) for k, a in open_by_key.items() if a is not None
-            }
-            # a stable key order: concurrent workers update shared alerts in the same order
-            # (no deadlock); stable sort keeps each key's findings in time order
-            for f in sorted(findings, key=lambda x: x.dedup_key):
-                t = tally.get(f.dedup_key)
-                if t is not None and f.time - t.last_seen <= self.suppression:
-                    t.count += 1
-                    if f.time > t.last_seen:
-                        t.last_seen = f.time
-                    continue
-                alert_id = new_id()
-                alert = Alert(
-                    id=alert_id,
-                    dedup_key=f.dedup_key,
-                    rule_id=f.rule_key[:120],
-                    title=f.title[:300],
-                    severity=f.severity if f.severity in SEVERITY_ID else "medium",
-                    status="new",
-                    first_seen=f.time,
-                    last_seen=f.time,
-                    count=1,
-                    finding=to_ocsf(alert_id, f, 1, "new"),
-                )
-                s.add(alert)
-                for sink in self.sinks:
-                    s.add(
-                        OutboxItem(
-                            alert_id=alert_id,
-                            sink=sink,
-                            revision=1,
-                            payload=alert.finding,
-                            attempts=0,
-                            next_attempt_at=now,
-                        )
+        keys = sorted({f.dedup_key for f in findings})
+        _serialise_keys(s, set(keys))
+        # the newest open alert of every key of the batch, in one query per 500 keys (a
+        # query per key was most of a monitor worker's CPU when many events match)
+        open_by_key: dict[str, Alert | None] = dict.fromkeys(keys)
+        for chunk in (keys[i : i + 500] for i in range(0, len(keys), 500)):
+            for alert in s.scalars(
+                select(Alert)
+                .where(Alert.dedup_key.in_(chunk), Alert.status != "closed")
+                .order_by(Alert.dedup_key, Alert.last_seen.desc())
+            ):
+                if open_by_key[alert.dedup_key] is None:
+                    open_by_key[alert.dedup_key] = alert
+        # Increments are tallied here, per open alert, and written to the alert once at the
+        # end (ORM attribute writes and a copy of the OCSF object per finding were most of
+        # this loop); the result is what writing them finding by finding gave.
+        tally: dict[str, _Tally] = {
+            k: _Tally(a, a.count, a.last_seen) for k, a in open_by_key.items() if a is not None
+        }
+        # a stable key order: concurrent workers update shared alerts in the same order
+        # (no deadlock); stable sort keeps each key's findings in time order
+        for f in sorted(findings, key=lambda x: x.dedup_key):
+            t = tally.get(f.dedup_key)
+            if t is not None and f.time - t.last_seen <= self.suppression:
+                t.count += 1
+                if f.time > t.last_seen:
+                    t.last_seen = f.time
+                continue
+            alert_id = new_id()
+            alert = Alert(
+                id=alert_id,
+                dedup_key=f.dedup_key,
+                rule_id=f.rule_key[:120],
+                title=f.title[:300],
+                severity=f.severity if f.severity in SEVERITY_ID else "medium",
+                status="new",
+                first_seen=f.time,
+                last_seen=f.time,
+                count=1,
+                finding=to_ocsf(alert_id, f, 1, "new"),
+            )
+            s.add(alert)
+            for sink in self.sinks:
+                s.add(
+                    OutboxItem(
+                        alert_id=alert_id,
+                        sink=sink,
+                        revision=1,
+                        payload=alert.finding,
+                        attempts=0,
+                        next_attempt_at=now,
                     )
-                if t is not None:
-                    t.write()
-                tally[f.dedup_key] = _Tally(alert, 1, f.time)
-                created.append(alert)
-            for t in tally.values():
+                )
+            if t is not None:
                 t.write()
+            tally[f.dedup_key] = _Tally(alert, 1, f.time)
+            created.append(alert)
+        for t in tally.values():
+            t.write()
         return created
 
     def list(self, status: str | None = None, limit: int = 100) -> list[Alert]:

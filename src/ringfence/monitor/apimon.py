@@ -45,6 +45,17 @@ class _Route:
     baseline_ms: float | None = None
     fired: dict[str, datetime] = field(default_factory=dict)
 
+    def copy(self) -> _Route:
+        return _Route(
+            deque(self.window),
+            self.n5,
+            self.n4,
+            self.newest,
+            self.consecutive_5xx,
+            self.baseline_ms,
+            dict(self.fired),
+        )
+
 
 class ApiMonitor:
     def __init__(
@@ -58,6 +69,26 @@ class ApiMonitor:
         self.clock = clock or alerts.clock
         self._routes: dict[str, _Route] = {}
         self.future_events = 0  # ignored: dated past the clock + max_future_skew
+        # while a batch is analysed: each route as it was before the batch touched it
+        self._undo: dict[str, _Route | None] | None = None
+
+    def checkpoint(self) -> None:
+        """Journal the routes' windows from now on; ``rollback`` returns them to now."""
+        self._undo = {}
+
+    def commit(self) -> None:
+        self._undo = None
+
+    def rollback(self) -> None:
+        """Forget the requests observed since ``checkpoint``: their batch's transaction failed
+        and it is delivered again (counted twice, a window would fire early or, having fired,
+        stay quiet on the redelivery)."""
+        undo, self._undo = self._undo, None
+        for name, saved in (undo or {}).items():
+            if saved is None:
+                self._routes.pop(name, None)
+            else:
+                self._routes[name] = saved
 
     def analyse(self, events: Sequence[Event]) -> None:
         findings: list[Finding] = []
@@ -80,6 +111,9 @@ class ApiMonitor:
         route_name = str(raw.get("route") or raw.get("path_template") or raw.get("path") or "?")
         latency = raw.get("latency_ms")
         lat = float(latency) if isinstance(latency, int | float) else 0.0
+        if self._undo is not None and route_name not in self._undo:
+            before = self._routes.get(route_name)
+            self._undo[route_name] = None if before is None else before.copy()
         r = self._routes.setdefault(route_name, _Route())
         if r.newest is not None and e.time < r.newest - self.cfg.window:
             return []  # too late for the window: counted nowhere

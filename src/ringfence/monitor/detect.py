@@ -24,6 +24,17 @@ class SigmaDetector:
         if detections:
             self.alerts.raise_findings([to_finding(d) for d in detections])
 
+    # ``Monitor`` brackets each batch's analysis with these: the correlation windows it
+    # moved are put back when the batch's transaction fails (the batch comes again)
+    def checkpoint(self) -> None:
+        self.rules.checkpoint()
+
+    def commit(self) -> None:
+        self.rules.commit()
+
+    def rollback(self) -> None:
+        self.rules.rollback()
+
 
 def to_finding(d: Detection) -> Finding:
     last = d.events[-1]

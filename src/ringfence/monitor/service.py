@@ -1,13 +1,22 @@
-"""The monitor pipeline of one process: analyse the events not stored yet, then store them.
+"""The monitor pipeline of one process: store a batch's events and analyse the new ones, in
+one transaction.
 
 ``Monitor.process`` is what a bus worker (or the embedded in-process path) calls with a batch
-of events. The analysers (Sigma, UEBA, API monitoring) see the events of the batch that are
-not in the store yet; the batch is stored once they have all finished, and ``process``
-returns only then. A stored event is therefore an analysed one: a batch redelivered after
-its analysis failed (an alert-store outage, a crash) finds its events unstored and analyses
-them again, and a batch redelivered after it was processed (only the ack was lost) finds
-them stored and neither duplicates nor re-alerts. It must never acknowledge (return) before
-the events are committed to the store.
+of events. In one database transaction (``monitor.batchtx``) it inserts the events (the
+insert says which ids were not stored yet), runs the analysers (Sigma, UEBA, API monitoring)
+over exactly those, writes the baselines they moved and the alerts they raised, and commits;
+it returns only then. Stored therefore means analysed, atomically: a batch redelivered after
+anything failed (storage, analysis, the commit) finds nothing of its own committed and is
+analysed once, as if for the first time — its alerts are not counted twice, UEBA baselines
+not moved twice, and the analysers' windows in memory are put back (``checkpoint`` /
+``rollback``) — and a batch redelivered after the commit (only the ack was lost, or a second
+worker held it) inserts nothing and analyses nothing. It must never acknowledge (return)
+before that commit.
+
+An event that cannot be stored, or whose analysis fails with anything but an outage (a bug an
+odd record triggers), is isolated by halving its batch and dead-lettered alone with the reason;
+the rest of the batch is stored and analysed. An outage (the database unreachable, a lock
+timeout) fails the whole batch, which the bus delivers again.
 
 The analysers keep windows in memory (correlations, API monitoring, UEBA's cache), so one
 ``Monitor`` serves a whole process and ``process`` lets one caller in at a time.
@@ -16,26 +25,49 @@ The analysers keep windows in memory (correlations, API monitoring, UEBA's cache
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select, text
-
 from ringfence.core.clock import Clock, SystemClock
+from ringfence.core.errors import UnavailableError
 from ringfence.core.logging import get_logger
+from ringfence.monitor import batchtx
 from ringfence.monitor.events import Event, document_body
-from ringfence.monitor.models import MonitorEvent
-from ringfence.monitor.storage import EventStore, is_data_error, partition_name, unstorable
+from ringfence.monitor.storage import (
+    MAX_DEAD_LETTER_PAYLOAD,
+    EventStore,
+    is_data_error,
+    unstorable,
+)
 from ringfence.store.db import Store
 
 _log = get_logger(__name__)
 
 
 class Analyser(Protocol):
-    """Consumes newly stored events (detection engines implement this)."""
+    """Consumes a batch's new events (detection engines implement this). Optionally also
+    ``checkpoint()``, ``commit()`` and ``rollback()``: called around each batch, so state kept
+    in memory can be put back when the batch's transaction fails."""
 
     def analyse(self, events: Sequence[Event]) -> None: ...
+
+
+class AnalysisError(Exception):
+    """An analyser failed on a batch for a reason other than an outage."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` says a service is unreachable or busy (retry the batch as a whole),
+    not that something in the batch is wrong."""
+    from sqlalchemy import exc as sa_exc
+
+    if is_data_error(exc):
+        return False
+    return isinstance(
+        exc,
+        sa_exc.DBAPIError | sa_exc.TimeoutError | OSError | TimeoutError | UnavailableError,
+    )
 
 
 class Monitor:
@@ -50,8 +82,19 @@ class Monitor:
         self.analysers = list(analysers)
         self._lock = threading.Lock()
 
+        def hooks(name: str) -> list[Callable[[], None]]:
+            found = (getattr(a, name, None) for a in self.analysers)
+            return [h for h in found if callable(h)]
+
+        self._checkpoint, self._commit, self._rollback = (
+            hooks("checkpoint"),
+            hooks("commit"),
+            hooks("rollback"),
+        )
+        self.analysis_failures = 0  # events dead-lettered because their analysis failed
+
     def process(self, events: Sequence[Event]) -> int:
-        """Store ``events``; run analysers on the new ones; return how many were new."""
+        """Store ``events`` and analyse the new ones; return how many were new."""
         if not events:
             return 0
         with self._lock:
@@ -66,47 +109,69 @@ class Monitor:
                 storable.append(e)
             else:
                 self._dead_letter(e, reason, now)
-        if storable and self.analysers:
-            # Analysis before storage (review 10 A1): stored means analysed, so a batch whose
-            # analysis failed is analysed again when the bus redelivers it. Storing first lost
-            # those alerts: the redelivered events were found stored and skipped.
-            unique: dict[str, Event] = {}
-            for e in storable:
-                unique.setdefault(e.id, e)
-            stored = self._stored_ids(list(unique.values()))
-            fresh = [e for i, e in unique.items() if i not in stored]
-            if fresh:
-                for analyser in self.analysers:
-                    analyser.analyse(fresh)
-        return len(self._store(storable, now))
+        if not self.analysers:
+            return len(self._store(storable, now))
+        return len(self._store_analysed(storable, now))
 
-    def _stored_ids(self, events: list[Event]) -> set[str]:
-        """The ids of ``events`` already in the store; in a normal stream none. PostgreSQL:
-        one ``id = ANY(...)`` probe of each day partition's primary key (queried by name: on
-        the partitioned parent a time range made the planner scan the range and compare every
-        row with the whole id list - 25 times the database CPU of storing the batch)."""
-        ids = [e.id for e in events]
-        found: set[str] = set()
-        if self.events.store.dialect == "postgresql":
-            by_day: dict[date, list[str]] = {}
-            for e in events:
-                by_day.setdefault(e.time.astimezone(UTC).date(), []).append(e.id)
-            with self.events.store.engine.connect() as conn:
-                for day, day_ids in by_day.items():
-                    name = partition_name(day)
-                    if conn.execute(text("SELECT to_regclass(:n)"), {"n": name}).scalar() is None:
-                        continue  # no partition for that day: nothing stored there
-                    rows = conn.execute(
-                        text(f"SELECT id FROM {name} WHERE id = ANY(:ids)"), {"ids": day_ids}
-                    )
-                    found.update(r[0] for r in rows)
-            return found
-        with self.events.store.session() as s:
-            for i in range(0, len(ids), 500):
-                found.update(
-                    s.scalars(select(MonitorEvent.id).where(MonitorEvent.id.in_(ids[i : i + 500])))
-                )
-        return found
+    def _store_analysed(self, events: list[Event], now: datetime) -> list[str]:
+        """``_transaction``; a batch refused for what it holds is halved until the event at
+        fault is alone, then dead-lettered (the rest stored and analysed)."""
+        if not events:
+            return []
+        try:
+            return self._transaction(events, now)
+        except AnalysisError as exc:
+            cause = exc.__cause__ or exc
+            reason = f"analysis failed: {type(cause).__name__}: {str(cause)[:300]}"
+            if len(events) == 1:
+                self.analysis_failures += 1
+                _log.error("event analysis failed", event_id=events[0].id[:36], error=reason)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise
+            reason = f"refused by the store: {type(exc).__name__}"
+        if len(events) == 1:
+            self._dead_letter(events[0], reason, now)
+            return []
+        mid = len(events) // 2
+        return self._store_analysed(events[:mid], now) + self._store_analysed(events[mid:], now)
+
+    def _transaction(self, events: list[Event], now: datetime) -> list[str]:
+        """Insert ``events``, analyse the new ones and write what the analysis found, in one
+        transaction; the analysers' memory is rolled back with it if anything fails."""
+        store = self.events.store
+        for hook in self._checkpoint:
+            hook()
+        try:
+            with store.session() as s:
+                tx = batchtx.BatchTransaction(store, s)
+                token = batchtx.enter(tx)
+                try:
+                    new = self.events.store_events(events, now, session=s)
+                    if new:
+                        fresh_ids = set(new)
+                        fresh: list[Event] = []
+                        for e in events:
+                            if e.id in fresh_ids:
+                                fresh.append(e)
+                                fresh_ids.discard(e.id)  # a repeated id: analysed once
+                        try:
+                            for analyser in self.analysers:
+                                analyser.analyse(fresh)
+                            tx.raise_pending()
+                        except Exception as exc:
+                            if is_outage(exc):
+                                raise
+                            raise AnalysisError(str(exc)) from exc
+                finally:
+                    batchtx.leave(token)
+        except BaseException:
+            for hook in self._rollback:
+                hook()
+            raise
+        for hook in self._commit:
+            hook()
+        return new
 
     def _store(self, events: list[Event], now: datetime) -> list[str]:
         """Store ``events``; when the engine refuses something they hold (a data error, not an
@@ -125,7 +190,35 @@ class Monitor:
             mid = len(events) // 2
             return self._store(events[:mid], now) + self._store(events[mid:], now)
 
-    def _dead_letter(self, e: Event, reason: str, now: datetime) -> None:
+    def dead_letter_message(self, data: bytes, reason: str) -> None:
+        """Store a bus message the bus gave up on: each of its events as a dead letter with
+        ``reason`` (and its body), or, when it is not a batch of events, the message itself
+        (cut to the dead letters' payload limit, which the reason then says)."""
+        from ringfence.bus.base import decode_batch
+
+        now = self.clock.now()
+        try:
+            events = decode_batch(data)
+        except ValueError:
+            events = []
+        if not events:
+            text = data.decode("utf-8", "replace")
+            cut = len(text) > MAX_DEAD_LETTER_PAYLOAD
+            with self.events.store.session() as s:
+                self.events.dead_letter(
+                    s,
+                    source="bus",
+                    origin="bus",
+                    line_no=None,
+                    reason=reason + (f"; payload cut from {len(data)} bytes" if cut else ""),
+                    payload=text,
+                    now=now,
+                )
+            return
+        for e in events:
+            self._dead_letter(e, reason, now, origin="bus")
+
+    def _dead_letter(self, e: Event, reason: str, now: datetime, origin: str = "monitor") -> None:
         _log.warning("event dead-lettered", event_id=e.id[:36], source=e.source, reason=reason)
         try:
             payload = (e.body or document_body(e.ocsf, e.raw)).decode()
@@ -135,7 +228,7 @@ class Monitor:
             self.events.dead_letter(
                 s,
                 source=e.source[:40],
-                origin="monitor",
+                origin=origin,
                 line_no=None,
                 reason=reason,
                 payload=payload,

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import ValidationError
@@ -162,8 +163,15 @@ class EventStore:
             return [r[0] for r in rows]
 
     # -- writes -------------------------------------------------------------------------
-    def store_events(self, events: Sequence[Event], now: datetime) -> list[str]:
-        """Insert events; returns the ids that were not stored before (in input order)."""
+    def store_events(
+        self, events: Sequence[Event], now: datetime, session: Session | None = None
+    ) -> list[str]:
+        """Insert events; returns the ids that were not stored before (in input order). With
+        ``session``, in its transaction (committed by its owner), else in one of its own.
+
+        In a transaction, an id another transaction is inserting at the same time waits for
+        that one to end (the primary key's uniqueness check): the ids returned are the ones
+        this transaction, once committed, stored — never also those of a concurrent one."""
         if not events:
             return []
         unique: dict[str, Event] = {}
@@ -171,21 +179,30 @@ class EventStore:
             unique.setdefault(e.id, e)
         self._ensure_partitions(e.time.astimezone(UTC).date() for e in unique.values())
         if self.store.dialect == "postgresql":
-            new = self._insert_pg([_copy_row(e, now) for e in unique.values()])
+            rows = [_copy_row(e, now) for e in unique.values()]
+            if session is None:
+                with self.store.engine.begin() as conn:
+                    new = self._insert_pg(conn, rows)
+            else:
+                new = self._insert_pg(session.connection(), rows)
         else:
-            new = self._insert_sqlite([_row(e, now) for e in unique.values()])
+            dict_rows = [_row(e, now) for e in unique.values()]
+            if session is None:
+                with self.store.engine.begin() as conn:
+                    new = self._insert_sqlite(conn, dict_rows)
+            else:
+                new = self._insert_sqlite(session.connection(), dict_rows)
         return [i for i in unique if i in new]
 
-    def _insert_sqlite(self, rows: list[dict[str, Any]]) -> set[str]:
+    def _insert_sqlite(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
         ins = sqlite.insert(MonitorEvent).on_conflict_do_nothing().returning(MonitorEvent.id)
         new: set[str] = set()
         # executemany with RETURNING ("insertmanyvalues"): compiled once, batched by the driver
-        with self.store.engine.begin() as conn:
-            for chunk in _chunks(rows, 1000):
-                new.update(r[0] for r in conn.execute(ins, chunk))
+        for chunk in _chunks(rows, 1000):
+            new.update(r[0] for r in conn.execute(ins, chunk))
         return new
 
-    def _insert_pg(self, rows: list[tuple[Any, ...]]) -> set[str]:
+    def _insert_pg(self, conn: Connection, rows: list[tuple[Any, ...]]) -> set[str]:
         """One transaction per batch, large bodies compressed with lz4 where the server has it
         (PostgreSQL 14+ built with lz4; else its default, pglz). Fast path: ``COPY`` straight
         into ``monitor_events`` inside a savepoint — the common case, where no event of the
@@ -197,41 +214,40 @@ class EventStore:
         """
         import psycopg
 
-        with self.store.engine.begin() as conn:
-            raw: Any = conn.connection.driver_connection
-            with raw.cursor() as cur:
-                if self._toast_lz4 is None:
-                    cur.execute(
-                        "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
-                        "WHERE name = 'default_toast_compression'"
-                    )
-                    found = cur.fetchone()
-                    self._toast_lz4 = bool(found and found[0])
-                # Bodies over ~2 KB (Okta's records: a fifth of the bench's stream) are
-                # compressed when stored; lz4 instead of pglz saved the server ~3 µs per
-                # event of the bench on average. This transaction only; reads take either.
+        raw: Any = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            if self._toast_lz4 is None:
                 cur.execute(
-                    "SET LOCAL default_toast_compression = lz4; SAVEPOINT rf_events_copy"
-                    if self._toast_lz4
-                    else "SAVEPOINT rf_events_copy"
+                    "SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                    "WHERE name = 'default_toast_compression'"
                 )
-                try:
-                    _copy_rows(cur, "monitor_events", rows)
-                except psycopg.errors.UniqueViolation:
-                    cur.execute("ROLLBACK TO SAVEPOINT rf_events_copy")
-                else:
-                    cur.execute("RELEASE SAVEPOINT rf_events_copy")
-                    return {r[0] for r in rows}
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS _rf_events_load "
-                    "(LIKE monitor_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-                _copy_rows(cur, "_rf_events_load", rows)
-                cur.execute(
-                    f"INSERT INTO monitor_events ({_COLS}) SELECT {_COLS} FROM _rf_events_load "
-                    "ON CONFLICT DO NOTHING RETURNING id"
-                )
-                return {row[0] for row in cur.fetchall()}
+                found = cur.fetchone()
+                self._toast_lz4 = bool(found and found[0])
+            # Bodies over ~2 KB (Okta's records: a fifth of the bench's stream) are
+            # compressed when stored; lz4 instead of pglz saved the server ~3 µs per
+            # event of the bench on average. This transaction only; reads take either.
+            cur.execute(
+                "SET LOCAL default_toast_compression = lz4; SAVEPOINT rf_events_copy"
+                if self._toast_lz4
+                else "SAVEPOINT rf_events_copy"
+            )
+            try:
+                _copy_rows(cur, "monitor_events", rows)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT rf_events_copy")
+            else:
+                cur.execute("RELEASE SAVEPOINT rf_events_copy")
+                return {r[0] for r in rows}
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS _rf_events_load "
+                "(LIKE monitor_events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            _copy_rows(cur, "_rf_events_load", rows)
+            cur.execute(
+                f"INSERT INTO monitor_events ({_COLS}) SELECT {_COLS} FROM _rf_events_load "
+                "ON CONFLICT DO NOTHING RETURNING id"
+            )
+            return {row[0] for row in cur.fetchall()}
 
     def dead_letter(
         self,

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -29,10 +30,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
 from ringfence.core.logging import get_logger
 from ringfence.monitor.alerts import AlertStore, Finding
+from ringfence.monitor.batchtx import joined
 from ringfence.monitor.events import Event
 from ringfence.monitor.geoip import GeoIP, degrees
 from ringfence.monitor.models import UebaState
@@ -150,6 +153,9 @@ class Ueba:
         self.geoip = geoip
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._dirty: set[tuple[str, str]] = set()
+        # written into a batch transaction that is not committed yet: forgotten (read again
+        # from the store) if it rolls back, so a redelivered batch is not counted twice
+        self._uncommitted: set[tuple[str, str]] = set()
         self.future_events = 0  # ignored: dated past the clock + max_future_skew
 
     # -- state ----------------------------------------------------------------------------
@@ -157,7 +163,7 @@ class Ueba:
         key = (entity, signal)
         st = self._cache.get(key)
         if st is None:
-            with self.store.session() as s:
+            with self._session() as s:
                 row = s.get(UebaState, {"entity": entity[:400], "signal": signal})
                 st = dict(row.state) if row is not None else {}
             self._cache[key] = st
@@ -176,7 +182,7 @@ class Ueba:
             return
         names = sorted({entity for entity, _ in wanted})
         rows: dict[tuple[str, str], UebaState] = {}
-        with self.store.session() as s:
+        with self._session() as s:
             for chunk in (names[i : i + 500] for i in range(0, len(names), 500)):
                 for row in s.scalars(select(UebaState).where(UebaState.entity.in_(chunk))):
                     if (row.entity, row.signal) in wanted:
@@ -216,15 +222,50 @@ class Ueba:
             index_elements=["entity", "signal"],
             set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
         )
+        tx = joined(self.store)
+        if tx is not None:
+            tx.session.execute(stmt, list(rows.values()))
+            self._uncommitted |= self._dirty
+        else:
+            with self.store.session() as s:
+                s.execute(stmt, list(rows.values()))
+        self._dirty.clear()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """The open batch transaction's session (reads see what it wrote), else a new one."""
+        tx = joined(self.store)
+        if tx is not None:
+            yield tx.session
+            return
         with self.store.session() as s:
-            s.execute(stmt, list(rows.values()))
+            yield s
+
+    def commit(self) -> None:
+        """The batch transaction committed: the cached baselines are the stored ones."""
+        self._uncommitted.clear()
+
+    def rollback(self) -> None:
+        """The batch transaction (or the analysis) failed: forget every baseline it moved, so
+        they are read back as stored and the redelivered batch counts its events once."""
+        for key in self._uncommitted | self._dirty:
+            self._cache.pop(key, None)
+        self._uncommitted.clear()
         self._dirty.clear()
 
     # -- analysis -------------------------------------------------------------------------
     def analyse(self, events: Sequence[Event]) -> None:
         """Every event in time order, as if one by one; each entity's baselines are looked up
         once per batch (not once per event and signal), and its derived sums (hour-of-week
-        totals, the volume history's median and MAD) are computed once per batch or hour."""
+        totals, the volume history's median and MAD) are computed once per batch or hour.
+        If it fails, the baselines it moved are forgotten (read again from the store)."""
+        try:
+            self._analyse(events)
+        except BaseException:
+            self.rollback()
+            raise
+
+    def _analyse(self, events: Sequence[Event]) -> None:
         findings: list[Finding] = []
         cfg = self.cfg
         warmup_s = cfg.warmup_days * 86400

@@ -146,8 +146,37 @@ class CompiledCorrelation:
         field(default_factory=OrderedDict)
     )
 
+    # while a batch is analysed (``checkpoint`` .. ``commit``/``rollback``): each group's
+    # window as it was before the batch first touched it (None: the group had none)
+    _undo: dict[tuple[str, ...], Any] | None = None
+
     def reset(self) -> None:
         self._windows.clear()
+
+    def checkpoint(self) -> None:
+        """Start journaling: a ``rollback`` returns every group to its state of now."""
+        self._undo = {}
+
+    def commit(self) -> None:
+        self._undo = None
+
+    def rollback(self) -> None:
+        """Undo the matches observed since ``checkpoint``: a batch whose transaction failed is
+        delivered again, and counting its events twice would fire early (or, where it fired
+        and cleared the group, not at all on the redelivery)."""
+        undo, self._undo = self._undo, None
+        if not undo:
+            return
+        for key, saved in undo.items():
+            if saved is None:
+                self._windows.pop(key, None)
+            else:
+                self._windows[key] = saved
+
+    def _journal(self, key: tuple[str, ...]) -> None:
+        undo = self._undo
+        if undo is not None and key not in undo:
+            undo[key] = _copy_window(self._windows.get(key))
 
     @property
     def groups(self) -> int:
@@ -167,9 +196,13 @@ class CompiledCorrelation:
         entry = _Entry(event.time, rule_key, value, event)
         horizon = event.time - self.timespan
         windows = self._windows
+        if self._undo is not None:
+            self._journal(key)
         window = windows.get(key)
         if window is None:
             if len(windows) >= MAX_GROUPS:
+                if self._undo is not None:
+                    self._journal(next(iter(windows)))
                 windows.popitem(last=False)  # the least recently matched group
             window = windows[key] = (
                 OrderedDict()
@@ -205,6 +238,20 @@ class CompiledCorrelation:
         hit = CorrelationHit(self, key, [e.event for e in entries], measured)
         del windows[key]  # fired: the group starts again with nothing held
         return hit
+
+
+def _copy_window(window: Any) -> Any:
+    """A copy of a group's window that later matches do not change (entries and event tuples
+    are never changed in place, so a shallow copy is enough)."""
+    if window is None:
+        return None
+    if isinstance(window, _Ordered):
+        copy = _Ordered(len(window.starts))
+        copy.starts, copy.runs = list(window.starts), list(window.runs)
+        return copy
+    if isinstance(window, OrderedDict):
+        return OrderedDict(window)
+    return deque(window)
 
 
 def _first_text(values: list[Any]) -> str | None:

@@ -434,6 +434,20 @@ class RuleSet:
                         out.append(_from_hit(hit))
         return out
 
+    def checkpoint(self) -> None:
+        """Journal the correlation windows from now on (see ``CompiledCorrelation``)."""
+        for c in self.correlations:
+            c.checkpoint()
+
+    def commit(self) -> None:
+        for c in self.correlations:
+            c.commit()
+
+    def rollback(self) -> None:
+        """Correlation windows back to their state at ``checkpoint``."""
+        for c in self.correlations:
+            c.rollback()
+
     def rule(self, key: str) -> CompiledRule | None:
         return self._by_key.get(key)
 
