@@ -19,6 +19,11 @@ from ringfence.monitor.events import Event
 # A synchronous handler (run in a worker thread): returns how many events were new.
 Handler = Callable[[Sequence[Event]], int]
 
+# Where a bus hands a message it gives up on (its bytes and why), so nothing is lost silently:
+# ``Monitor.dead_letter_message`` stores it in the monitor's dead letters. Run in a worker
+# thread; raises if it could not store it.
+DeadLetterSink = Callable[[bytes, str], None]
+
 
 class EventBus(Protocol):
     async def publish(self, events: Sequence[Event]) -> None: ...
@@ -44,6 +49,28 @@ def decode_batch(data: bytes) -> list[Event]:
         return [Event.from_dict(d) for d in items]
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"bus message holds a malformed event: {exc!r}") from None
+
+
+def decode_items(data: bytes) -> tuple[list[Event], list[tuple[bytes, str]]]:
+    """A bus message's events, and each item that is not an event (as JSON, with why): one
+    malformed event must not take the rest of its message with it. Raises ValueError when the
+    message as a whole is not a JSON list."""
+    try:
+        items: Any = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"bus message is not JSON: {exc}") from None
+    if not isinstance(items, list):
+        raise ValueError("bus message must be a JSON list of events")
+    events: list[Event] = []
+    bad: list[tuple[bytes, str]] = []
+    for d in items:
+        try:
+            if not isinstance(d, dict):
+                raise TypeError(f"an event is a JSON object, not {type(d).__name__}")
+            events.append(Event.from_dict(d))
+        except (KeyError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+            bad.append((orjson.dumps(d), f"malformed event in a bus message: {exc!r}"[:500]))
+    return events, bad
 
 
 def chunks(events: Sequence[Event], size: int) -> list[Sequence[Event]]:

@@ -25,10 +25,10 @@ from typing import Any
 
 import nats
 from nats.js import api
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
-from ringfence.bus.base import Handler, chunks, decode_batch, encode_batch
-from ringfence.core.errors import UnavailableError, ValidationError
+from ringfence.bus.base import DeadLetterSink, Handler, chunks, decode_items, encode_batch
+from ringfence.core.errors import ConfigError, UnavailableError, ValidationError
 from ringfence.core.logging import get_logger
 from ringfence.monitor.events import Event
 
@@ -52,8 +52,11 @@ class NatsBus:
         max_deliver: int = 10,
         retry_delay: float = 1.0,
         max_retry_delay: float = 30.0,
-        max_age_days: float = 7.0,
+        max_age_days: float | None = None,
+        replicas: int | None = None,
+        mode: str = "analyse",
         after_batch: Callable[[], None] | None = None,
+        dead_letter: DeadLetterSink | None = None,
     ) -> None:
         self.url = url
         self.stream = stream
@@ -67,10 +70,27 @@ class NatsBus:
         self.max_deliver = max_deliver
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        # The stream's retention and replication as configured (monitor.yaml's nats_max_age_days,
+        # nats_replicas). None: not configured by this caller — a missing stream is created
+        # with the defaults and an existing one is used as it is (so a publisher that does not
+        # read monitor.yaml never changes the stream). Set: an existing stream with other
+        # values is updated, or a clear ConfigError says why it cannot be.
+        if max_age_days is not None and not max_age_days > 0:
+            raise ConfigError(f"NATS stream max age must be more than 0 days, not {max_age_days}")
+        if replicas is not None and not 1 <= replicas <= MAX_REPLICAS:
+            raise ConfigError(f"NATS stream replicas must be 1 to {MAX_REPLICAS}, not {replicas}")
+        if mode not in MODES:
+            raise ConfigError(f"unknown monitor worker mode {mode!r}: {' or '.join(MODES)}")
         self.max_age_days = max_age_days
+        self.replicas = replicas
+        # what this bus's workers do with a batch: analyse (and store) it, or only store it
+        self.mode = mode
         # called on the worker's loop after each batch (acked or not), once its events are
         # released: the worker runs the cyclic GC there, not in the middle of decoding
         self.after_batch = after_batch
+        # where a message that is not a batch of events is stored before it is terminated
+        self.dead_letter = dead_letter
+        self.dead_lettered = 0
         self._nc: Any = None
         self._js: Any = None
         self.handled_batches = 0
@@ -100,19 +120,94 @@ class NatsBus:
         await self.ensure_stream()
 
     async def ensure_stream(self) -> None:
+        replicas = self.replicas if self.replicas is not None else DEFAULT_REPLICAS
+        max_age_days = self.max_age_days if self.max_age_days is not None else DEFAULT_MAX_AGE_DAYS
         try:
-            await self._js.stream_info(self.stream)
+            info = await self._js.stream_info(self.stream)
         except NotFoundError:
-            await self._js.add_stream(
-                api.StreamConfig(
-                    name=self.stream,
-                    subjects=[self.subjects],
-                    storage=api.StorageType.FILE,
-                    retention=api.RetentionPolicy.LIMITS,
-                    max_age=self.max_age_days * 86400,
-                    duplicate_window=120,
+            try:
+                await self._js.add_stream(
+                    api.StreamConfig(
+                        name=self.stream,
+                        subjects=[self.subjects],
+                        storage=api.StorageType.FILE,
+                        retention=api.RetentionPolicy.LIMITS,
+                        max_age=max_age_days * 86400,
+                        num_replicas=replicas,
+                        duplicate_window=120,
+                    )
                 )
+            except APIError as exc:
+                if exc.err_code == _STREAM_NAME_IN_USE:  # another process created it meanwhile
+                    return await self.ensure_stream()
+                raise ConfigError(
+                    f"cannot create NATS stream {self.stream} ({replicas} replicas, max age "
+                    f"{max_age_days:g} days): {exc.description or exc!r}"
+                    + (_REPLICAS_HINT if replicas > 1 else ""),
+                    code="nats_stream_config",
+                ) from None
+            return
+        await self._check_stream(info)
+
+    async def _check_stream(self, info: Any) -> None:
+        """An existing stream: its subjects must cover ours; the configured replicas and max
+        age are applied to it (updated in place: JetStream changes both without data loss),
+        never silently left as they are."""
+        current = info.config
+        subjects = list(current.subjects or [])
+        if self.subjects not in subjects:
+            raise ConfigError(
+                f"NATS stream {self.stream} exists with subjects {subjects}, not "
+                f"{self.subjects}: set nats_subject_prefix in monitor.yaml to the stream's, or "
+                "use another nats_stream",
+                code="nats_stream_config",
             )
+        changes: dict[str, Any] = {}
+        if self.replicas is not None and (current.num_replicas or 1) != self.replicas:
+            changes["num_replicas"] = self.replicas
+        if self.max_age_days is not None:
+            want = self.max_age_days * 86400
+            if abs(float(current.max_age or 0) - want) > 1:
+                changes["max_age"] = want
+        if not changes:
+            return
+        if self.replicas is not None and self.replicas > 1 and info.cluster is None:
+            # a server without clustering accepts the update and reports the new count, but
+            # it has no peer to replicate to: refused here rather than pretended
+            raise ConfigError(
+                f"NATS stream {self.stream}: monitor.yaml asks for {self.replicas} replicas "
+                f"but the server at {shown_url(self.url)} is not clustered; it has "
+                f"{current.num_replicas or 1} replicas" + _REPLICAS_HINT,
+                code="nats_stream_config",
+            )
+        was = {
+            "num_replicas": current.num_replicas or 1,
+            "max_age_days": round(float(current.max_age or 0) / 86400, 3),
+        }
+        try:
+            await self._js.update_stream(current.evolve(**changes))
+        except APIError as exc:
+            raise ConfigError(
+                f"NATS stream {self.stream} has {was['num_replicas']} replicas and max age "
+                f"{was['max_age_days']:g} days (0 = unlimited); monitor.yaml asks for "
+                f"{self.replicas if self.replicas is not None else was['num_replicas']} "
+                f"replicas and "
+                f"{self.max_age_days if self.max_age_days is not None else was['max_age_days']:g}"
+                f" days, and the server refused the update: {exc.description or exc!r}"
+                + (_REPLICAS_HINT if "num_replicas" in changes else ""),
+                code="nats_stream_config",
+            ) from None
+        _log.info(
+            "bus stream updated",
+            stream=self.stream,
+            was=was,
+            now={
+                "num_replicas": changes.get("num_replicas", was["num_replicas"]),
+                "max_age_days": round(changes.get("max_age", 0) / 86400, 3)
+                if "max_age" in changes
+                else was["max_age_days"],
+            },
+        )
 
     async def publish(self, events: Sequence[Event]) -> None:
         await self.connect()
@@ -167,9 +262,34 @@ class NatsBus:
             max_deliver=-1,
             max_ack_pending=max(1000, self.fetch_batch * 20),
             filter_subject=self.subjects,
+            description=_description(self.mode),
         )
 
+    async def _check_mode(self) -> None:
+        """Refuse to mix analysing and store-only workers on one stream. A store-only worker
+        sharing the analysing workers' durable takes batches that are then never analysed; one
+        on a durable of its own stores every event, and an analysing worker analyses only the
+        events it stores itself (stored means analysed), so it would skip those too."""
+        for info in await self._js.consumers_info(self.stream):
+            config = info.config
+            name = config.durable_name or info.name
+            other = _mode_of(config.description, name == self.durable)
+            if other is None or other == self.mode:
+                continue
+            label = {"analyse": "analysing", "store-only": "store-only"}
+            same = "shares its durable with" if name == self.durable else "reads the stream of"
+            raise ConfigError(
+                f"this {label[self.mode]} monitor worker {same} {label[other]} workers "
+                f"(durable {name!r} of stream {self.stream}): batches would be stored without "
+                "being analysed. Run "
+                "store-only workers only on a stream that no analysing worker reads (a "
+                f"deployment without detection); a durable left over can be removed with "
+                f"'nats consumer rm {self.stream} {name}'",
+                code="bus_mode_conflict",
+            )
+
     async def _subscription(self) -> Any:
+        await self._check_mode()
         config = self._consumer_config()
         sub = await self._js.pull_subscribe(
             self.subjects, durable=self.durable, stream=self.stream, config=config
@@ -178,7 +298,11 @@ class NatsBus:
         # (max_deliver 10) would still discard batches after ten failed deliveries.
         info = await self._js.consumer_info(self.stream, self.durable)
         current = info.config
-        if (current.max_deliver or -1) > 0 or current.ack_wait != config.ack_wait:
+        if (
+            (current.max_deliver or -1) > 0
+            or current.ack_wait != config.ack_wait
+            or current.description != config.description
+        ):
             await self._js.add_consumer(self.stream, config)
             _log.info(
                 "bus consumer updated",
@@ -246,17 +370,26 @@ class NatsBus:
         def decode_and_handle() -> tuple[list[tuple[Any, str]], BaseException | None]:
             bad: list[tuple[Any, str]] = []
             events: list[Event] = []
+            # events of a message that are not events: dead-lettered one by one once the
+            # rest of their message is handled (one malformed event must not poison it)
+            odd: list[tuple[bytes, str]] = []
             good = 0
             for m in msgs:
                 try:
-                    events.extend(decode_batch(m.data))
-                    good += 1
+                    items, malformed = decode_items(m.data)
                 except ValueError as exc:
                     bad.append((m, str(exc)))
+                    continue
+                events.extend(items)
+                odd.extend(malformed)
+                good += 1
             if not good:
                 return bad, None
             try:
-                handler(events)
+                if events:
+                    handler(events)
+                for data, reason in odd:
+                    self._dead_letter_item(data, reason)
             except Exception as exc:  # the handler's failure must not kill the worker
                 return bad, exc
             return bad, None
@@ -270,8 +403,11 @@ class NatsBus:
                 await keep_alive
         bad_msgs = {id(m) for m, _ in bad}
         for m, reason in bad:
-            _log.error("bus message terminated", error=reason)
-            await m.term()
+            if await self._dead_letter(m, reason):
+                _log.error("bus message dead-lettered and terminated", error=reason)
+                await m.term()
+            else:  # not stored anywhere: keep it (retried, and visible as pending)
+                await m.nak(delay=self.max_retry_delay)
         good = [m for m in msgs if id(m) not in bad_msgs]
         if failure is not None:
             self.failed_deliveries += len(good)
@@ -292,6 +428,27 @@ class NatsBus:
         for m in good:
             await m.ack()
         self.handled_batches += len(good)
+
+    def _dead_letter_item(self, data: bytes, reason: str) -> None:
+        """Store one malformed event of a message (in the handler's thread); raises if the
+        store cannot take it, so the message is not acked and comes again."""
+        _log.error("malformed event in a bus message", error=reason)
+        if self.dead_letter is not None:
+            self.dead_letter(data, reason)
+            self.dead_lettered += 1
+
+    async def _dead_letter(self, m: Any, reason: str) -> bool:
+        """Store an undecodable message as a dead letter; False if that failed."""
+        if self.dead_letter is None:
+            _log.error("bus message lost: no dead-letter store", error=reason)
+            return True
+        try:
+            await asyncio.to_thread(self.dead_letter, bytes(m.data), f"undecodable: {reason}")
+        except Exception as exc:
+            _log.error("dead-lettering a bus message failed", error=repr(exc)[:500])
+            return False
+        self.dead_lettered += 1
+        return True
 
     async def _keep_in_progress(self, msgs: list[Any]) -> None:
         """Tell the server the batch is still being handled (a slow commit would otherwise be
@@ -324,6 +481,30 @@ class NatsBus:
             await self._nc.close()
             self._nc = None
             self._js = None
+
+
+DEFAULT_REPLICAS = 1
+DEFAULT_MAX_AGE_DAYS = 7.0
+MAX_REPLICAS = 5
+MODES = ("analyse", "store-only")
+_STREAM_NAME_IN_USE = 10058
+_REPLICAS_HINT = (
+    " (a stream has at most as many replicas as the NATS cluster has JetStream servers: a "
+    "single server holds 1; set nats_replicas in monitor.yaml to what the cluster can hold)"
+)
+
+
+def _description(mode: str) -> str:
+    return f"ringfence monitor workers ({mode})"
+
+
+def _mode_of(description: str | None, ours: bool) -> str | None:
+    """The mode a durable's description names; a durable of ours without one (made by a
+    release before session 11) is an analysing one; None for other programs' consumers."""
+    for mode in MODES:
+        if description == _description(mode):
+            return mode
+    return "analyse" if ours and not description else None
 
 
 async def _nak_all(msgs: list[Any]) -> None:

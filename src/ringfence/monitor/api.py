@@ -136,14 +136,11 @@ async def _app_bus(state: Any, runtime: Runtime) -> NatsBus:
     async with lock:
         bus: NatsBus | None = getattr(state, "nats_bus", None)
         if bus is None:
-            from ringfence.monitor.wiring import load_config
+            from ringfence.monitor.wiring import load_config, nats_options
 
-            cfg = load_config(runtime.settings.data_dir)
             assert runtime.settings.nats_url is not None
             bus = NatsBus(
-                runtime.settings.nats_url,
-                stream=str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
-                subject_prefix=str(cfg.get("nats_subject_prefix", "ringfence")),
+                runtime.settings.nats_url, **nats_options(load_config(runtime.settings.data_dir))
             )
             await bus.connect()  # UnavailableError (503) when NATS is down; retried next push
             state.nats_bus = bus

@@ -88,13 +88,10 @@ def register(app: typer.Typer) -> None:
 
                 from ringfence.bus.nats import NatsBus
                 from ringfence.monitor.service import Monitor
-                from ringfence.monitor.wiring import load_config
+                from ringfence.monitor.wiring import load_config, nats_options
 
-                cfg = load_config(rt.settings.data_dir)
                 bus = NatsBus(
-                    rt.settings.nats_url,
-                    stream=str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
-                    subject_prefix=str(cfg.get("nats_subject_prefix", "ringfence")),
+                    rt.settings.nats_url, **nats_options(load_config(rt.settings.data_dir))
                 )
                 loop = asyncio.new_event_loop()
                 events_store = Monitor(rt.store, rt.clock).events
@@ -328,13 +325,12 @@ def worker(
     import asyncio
 
     from ringfence.cli.common import settings_for
-    from ringfence.monitor.wiring import load_config
+    from ringfence.monitor.wiring import load_config, nats_options
     from ringfence.monitor.worker import run
 
     settings = settings_for(data_dir)
-    cfg = load_config(settings.data_dir)
-    stream = str(cfg.get("nats_stream", "RINGFENCE_EVENTS"))
-    prefix = str(cfg.get("nats_subject_prefix", "ringfence"))
+    options = nats_options(load_config(settings.data_dir))
+    stream, prefix = options["stream"], options["subject_prefix"]
     if not settings.nats_url:
         raise ValidationError("set RINGFENCE_NATS_URL (nats://host:4222) to run a worker")
     from ringfence.bus.nats import shown_url
@@ -344,4 +340,15 @@ def worker(
         f"monitor worker on {shown_url(settings.nats_url)} stream {stream} group {durable}",
         markup=False,
     )
-    asyncio.run(run(settings.nats_url, settings.resolved_store_url, stream, durable, prefix, 30.0))
+    asyncio.run(
+        run(
+            settings.nats_url,
+            settings.resolved_store_url,
+            stream,
+            durable,
+            prefix,
+            30.0,
+            replicas=options["replicas"],
+            max_age_days=options["max_age_days"],
+        )
+    )

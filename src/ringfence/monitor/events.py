@@ -141,6 +141,9 @@ class Event:
         if t.tzinfo is None:
             t = t.replace(tzinfo=UTC)
         o, r = d["ocsf"], d["raw"]
+        actor, src_ip = d.get("actor"), d.get("src_ip")
+        if not (actor is None or type(actor) is str) or not (src_ip is None or type(src_ip) is str):
+            raise TypeError("actor and src_ip must be strings or null")
         # positional: a bus worker builds every event through here (keywords cost ~25 % more)
         e = cls(
             str(d["id"]),
@@ -152,8 +155,8 @@ class Event:
             # decoded JSON objects are fresh dicts already: copy only other mappings
             o if type(o) is dict else dict(o),
             r if type(r) is dict else dict(r),
-            d.get("actor"),
-            d.get("src_ip"),
+            actor,
+            src_ip,
             int(d.get("status_id", 0)),
             int(d.get("severity_id", 1)),
             str(d.get("product", "")),

@@ -7,6 +7,8 @@ alert suppression, sinks, retention.
     bundled_rules: true
     nats_stream: RINGFENCE_EVENTS           # with RINGFENCE_NATS_URL set
     nats_subject_prefix: ringfence
+    nats_replicas: 1                        # JetStream replicas of the stream (1 to 5)
+    nats_max_age_days: 7                    # how long the stream keeps a message
     placeholders: {admin_roles: [Global Administrator]}
     suppression_minutes: 60
     retention_days: {default: 90, okta: 365}
@@ -109,6 +111,10 @@ class MonitorConfig(BaseModel):
     bundled_rules: StrictBool = True
     nats_stream: _Text = "RINGFENCE_EVENTS"
     nats_subject_prefix: _Text = "ringfence"
+    # None: not set; the stream is created with 1 replica / 7 days and an existing one is
+    # left as it is. Set: applied to the stream by every worker and publisher reading this.
+    nats_replicas: Annotated[int, Field(strict=True, ge=1, le=5)] | None = None
+    nats_max_age_days: Annotated[float, Field(strict=True, gt=0, le=36500)] | None = None
     placeholders: dict[str, list[_Scalar]] = {}
     suppression_minutes: Annotated[float, Field(strict=True, ge=0)] = 60
     retention_days: dict[str, _Int] = {}
@@ -179,6 +185,19 @@ def load_config(data_dir: Path) -> dict[str, Any]:
     except PydanticValidationError as exc:
         raise _config_error(path, exc) from None
     return cfg
+
+
+def nats_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The ``NatsBus`` keyword arguments ``monitor.yaml`` sets (stream, subject prefix,
+    replicas, max age): every publisher and worker of a deployment uses the same."""
+    max_age = cfg.get("nats_max_age_days")
+    replicas = cfg.get("nats_replicas")
+    return {
+        "stream": str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
+        "subject_prefix": str(cfg.get("nats_subject_prefix", "ringfence")),
+        "replicas": int(replicas) if replicas is not None else None,
+        "max_age_days": float(max_age) if max_age is not None else None,
+    }
 
 
 def load_rules(cfg: dict[str, Any]) -> RuleSet:

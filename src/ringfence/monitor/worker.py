@@ -33,6 +33,8 @@ async def run(
     prefix: str,
     ack_wait: float,
     analyse: bool = True,
+    replicas: int | None = None,
+    max_age_days: float | None = None,
 ) -> None:
     store = Store(store_url)
     clock = SystemClock()
@@ -51,7 +53,11 @@ async def run(
         durable=durable,
         subject_prefix=prefix,
         ack_wait=ack_wait,
+        replicas=replicas,
+        max_age_days=max_age_days,
+        mode="analyse" if analyse else "store-only",
         after_batch=_GcBetweenBatches(),
+        dead_letter=monitor.dead_letter_message,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -88,7 +94,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--durable", default="monitor")
     p.add_argument("--prefix", default="ringfence")
     p.add_argument("--ack-wait", type=float, default=30.0)
-    p.add_argument("--store-only", action="store_true", help="store events, run no analysers")
+    p.add_argument(
+        "--store-only",
+        action="store_true",
+        help="store events, run no analysers (refused on a stream analysing workers read)",
+    )
+    p.add_argument("--replicas", type=int, default=None, help="JetStream replicas of the stream")
+    p.add_argument("--max-age-days", type=float, default=None, help="stream retention (days)")
     a = p.parse_args(argv)
     # Freeze the long-lived start-up objects; the cyclic GC runs between batches only
     # (_GcBetweenBatches), with automatic collection off.
@@ -96,7 +108,17 @@ def main(argv: list[str] | None = None) -> None:
     gc.freeze()
     gc.disable()
     asyncio.run(
-        run(a.nats, a.store_url, a.stream, a.durable, a.prefix, a.ack_wait, not a.store_only)
+        run(
+            a.nats,
+            a.store_url,
+            a.stream,
+            a.durable,
+            a.prefix,
+            a.ack_wait,
+            not a.store_only,
+            a.replicas,
+            a.max_age_days,
+        )
     )
 
 
