@@ -88,13 +88,12 @@ typedef struct {
 /* -- lexical helpers ------------------------------------------------------------------------ */
 
 static inline void ws(Parser *p) {
-    while (p->i < p->n) {
-        unsigned char c = p->s[p->i];
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
-            p->i++;
-        else
-            break;
-    }
+    const unsigned char *s = p->s;
+    Py_ssize_t i = p->i, n = p->n;
+    /* most calls find no whitespace at all: one compare decides that */
+    while (i < n && s[i] <= ' ' && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
+        i++;
+    p->i = i;
 }
 
 static inline int hexval(unsigned char c) {
@@ -321,12 +320,14 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
                 if (kesc) return 0; /* an escaped key may spell a property: Python decides */
                 const Key *k = NULL;
                 Py_ssize_t klen = ke - ks;
+                const unsigned char *kp = p->s + ks;
                 for (Py_ssize_t j = 0; j < nd->n_keys; j++) {
                     const Key *cand = &nd->keys[j];
-                    if (cand->len == klen &&
-                        (klen == 0 || (cand->key[0] == (char)p->s[ks] &&
-                                       memcmp(cand->key, p->s + ks, (size_t)klen) == 0))) {
-                        k = &nd->keys[j];
+                    if (cand->len != klen) continue;
+                    Py_ssize_t m = 0; /* keys are short: compared inline, not by memcmp */
+                    while (m < klen && (unsigned char)cand->key[m] == kp[m]) m++;
+                    if (m == klen) {
+                        k = cand;
                         break;
                     }
                 }

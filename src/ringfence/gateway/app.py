@@ -675,6 +675,7 @@ class Gateway:
                     ex.dlp,
                     ex.headers.get(b"content-type", b"").decode("latin-1"),
                     ex.json_body,
+                    ex.json_body,  # validate() accepted it as JSON: valid UTF-8
                 )
                 if replaced is not None:
                     ex.body = replaced

@@ -60,10 +60,13 @@ from uvicorn.server import ServerState
 from ringfence.gateway.asgi import byte_table, has_byte
 
 _response_head: Any
+_parse_request: Any
 try:
+    from ringfence.gateway._fastpath import parse_request as _parse_request
     from ringfence.gateway._fastpath import response_head as _response_head
-except ImportError:  # optional extension: the heads are built in Python
+except ImportError:  # optional extension: the heads are built and parsed in Python
     _response_head = None
+    _parse_request = None
 
 FIRST_REQUEST_GRACE = 5.0  # at shutdown: how long a fresh connection may take to send its request
 MAX_HEAD_BYTES = 65536  # request line + headers; more is answered 431 (uvicorn sets no limit)
@@ -341,6 +344,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         self._last_call = False  # shutting down: the first request is answered, then closed
         self._refuse_after: str | None = None  # a 400 owed once the pipelined answers are sent
         self._discarding = False  # refused: input is read and dropped until the close
+        self._mid = False  # httptools is inside a request (begun, not complete)
 
     # -- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -379,6 +383,27 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         if self._discarding:
             return  # refused and half-closed: read and dropped (see _close_lingering)
         self._active_at = self.loop.time()
+        if (
+            _parse_request is not None
+            and not self._mid
+            and self.running is None
+            and not self.pipeline
+            and self._refuse_after is None
+        ):
+            # The usual request — whole, in one read, in the plainest form, nothing before or
+            # after it — parsed in one native call; anything else is httptools' to parse
+            # (the parser is between requests, so it never sees a part of this one).
+            parsed = _parse_request(data, MAX_HEAD_BYTES, HIGH_WATER_LIMIT)
+            if parsed is not None:
+                method, raw_path, query, headers, body, keep_alive = parsed
+                self._request(method, "1.1", raw_path, query, headers, keep_alive, False)
+                cycle = self.cycle
+                if cycle is not None and not cycle.response_complete:
+                    if body:
+                        cycle.body = body
+                    cycle.more_body = False
+                    cycle.wake()
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserCallbackError:
@@ -416,6 +441,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
 
     # -- httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
+        self._mid = True
         if len(self.pipeline) >= MAX_PIPELINED:
             # one socket read can hold thousands of tiny pipelined requests, each a queued
             # scope: answer those queued, then refuse and close (the client may retry)
@@ -443,10 +469,28 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        http_version = parser.get_http_version()
-        method = parser.get_method().decode("ascii")
         parsed = httptools.parse_url(self._url)
-        raw_path = parsed.path
+        self._request(
+            parser.get_method().decode("ascii"),
+            parser.get_http_version(),
+            parsed.path,
+            parsed.query or b"",
+            self._headers,
+            parser.should_keep_alive(),
+            self._expect_continue,
+        )
+
+    def _request(
+        self,
+        method: str,
+        http_version: str,
+        raw_path: bytes,
+        query: bytes,
+        headers: list[tuple[bytes, bytes]],
+        should_keep_alive: bool,
+        expect_continue: bool,
+    ) -> None:
+        """A request's head is complete: its scope, its cycle, its app started or queued."""
         path = raw_path.decode("ascii")
         if "%" in path:
             path = urllib.parse.unquote(path)
@@ -459,17 +503,17 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
             "client": self.client,
             "scheme": self.scheme,
             "root_path": root,
-            "headers": self._headers,
+            "headers": headers,
             "state": self.app_state.copy(),
             "method": method,
             "path": root + path if root else path,
             "raw_path": root.encode("ascii") + raw_path if root else raw_path,
-            "query_string": parsed.query or b"",
+            "query_string": query,
         }
         if self.extensions is not None:
             scope["extensions"] = {"tls": self.extensions}
-        keep_alive = http_version != "1.0" and parser.should_keep_alive() and not self._last_call
-        cycle = _Cycle(self, scope, keep_alive, self._expect_continue)
+        keep_alive = http_version != "1.0" and should_keep_alive and not self._last_call
+        cycle = _Cycle(self, scope, keep_alive, expect_continue)
         self.cycle = cycle
         app = self.app
         limit = self.limit_concurrency
@@ -499,6 +543,7 @@ class GatewayHttpToolsProtocol(asyncio.Protocol):
         cycle.wake()
 
     def on_message_complete(self) -> None:
+        self._mid = False
         cycle = self.cycle
         if cycle is None or cycle.response_complete:
             return

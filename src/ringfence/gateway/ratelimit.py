@@ -97,6 +97,8 @@ class RateLimiter:
         # Redis via the lean client: one EVALSHA per hit (count and TTL together).
         self._lean = lean
         self._lean_prefix = ""
+        # ``begin``'s (route, integration) -> (the limit item, its Redis key, the command)
+        self._begun: dict[tuple[str, ...], tuple[RateLimitItem, str, bytes]] = {}
         self._strategy = FixedWindowRateLimiter(storage)
         # Reading the reset time costs a second round trip on Redis: do it only on denial.
         self._exact_reset = exact_reset
@@ -159,12 +161,22 @@ class RateLimiter:
         read and check the body while Redis answers. Finish with ``await pending.decision()``
         before anything is forwarded, or ``pending.discard()`` if the request is abandoned.
         """
-        if self._lean is not None:
-            key = self._lean_prefix + item.key_for(*identifiers)
-            expiry = item.get_expiry()
-            reply = self._lean.begin_incr_expire_ttl(key, expiry)
+        lean = self._lean
+        if lean is not None:
+            # The same few (route, integration) pairs come back on every request: their key
+            # and encoded command are kept, for this very item (a reloaded policy's new item
+            # object, even with the same limit, builds its own; the entry holds the item, so
+            # its identity cannot be reused by another). Bounded: reset when it fills.
+            known = self._begun.get(identifiers)
+            if known is None or known[0] is not item:
+                key = self._lean_prefix + item.key_for(*identifiers)
+                expiry = item.get_expiry()
+                if len(self._begun) >= 4096:
+                    self._begun.clear()
+                known = self._begun[identifiers] = (item, key, lean.evalsha(key, expiry))
+            reply = lean.send_now(known[2])
             if reply is not None:
-                return PendingHit(self, item, identifiers, reply, key)
+                return PendingHit(self, item, identifiers, reply, known[1])
         return PendingHit(self, item, identifiers)
 
     async def ping(self) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections import deque
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
@@ -50,6 +51,12 @@ def _command(*parts: bytes) -> bytes:
     return b"".join(out)
 
 
+# One or more whole replies of the limiter's script (``*2 :count :ttl``), as Redis writes
+# them: parsed with two searches instead of the general parser's per-element Python work.
+_HIT = re.compile(rb"\*2\r\n:(-?[0-9]{1,18})\r\n:(-?[0-9]{1,18})\r\n")
+_HITS = re.compile(rb"(?:\*2\r\n:-?[0-9]{1,18}\r\n:-?[0-9]{1,18}\r\n)+")
+
+
 class _Parser:
     """Incremental RESP2 parser; ``feed`` returns the complete replies found."""
 
@@ -57,6 +64,9 @@ class _Parser:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[Any]:
+        if not self._buf and _HITS.fullmatch(data) is not None:
+            # the hot path's replies, and nothing else: [count, ttl] pairs, whole
+            return [[int(c), int(t)] for c, t in _HIT.findall(data)]
         self._buf += data
         out: list[Any] = []
         pos = 0
@@ -331,6 +341,10 @@ class LeanRedis:
             raise RedisUnavailable("Redis did not answer in time") from None
         except OSError as exc:
             raise RedisUnavailable(type(exc).__name__) from None
+
+    def evalsha(self, key: str, expiry: int, amount: int = 1) -> bytes:
+        """The encoded ``incr_expire_ttl`` command of ``key`` (for ``send_now``)."""
+        return self._evalsha(key, expiry, amount)
 
     def _evalsha(self, key: str, expiry: int, amount: int) -> bytes:
         # The same few (route, integration) keys come back on every request: encode once.

@@ -428,6 +428,7 @@ def inspect_body(
     record: dict[str, Any],
     content_type: str = "",
     is_json: bool = False,
+    utf8_checked: bool = False,
 ) -> bytes | None:
     """Scan a body; summary into ``record[direction]``; returns a replacement body or None.
 
@@ -435,12 +436,14 @@ def inspect_body(
     JSON — field by field, key names as context — and redacted from that same analysis, so
     whatever the verdict counted is what the redaction removes. A form-encoded body
     (``content_type``) is inspected decoded, as its upstream will read it: percent-encoding
-    (``alice%40example.com``) hides nothing."""
+    (``alice%40example.com``) hides nothing. ``utf8_checked``: the caller knows the body is
+    valid UTF-8 (a JSON request body ``validate`` accepted: the raw check and orjson both
+    refuse anything else), so it is not checked again."""
     # a body DLP cannot read is the client's fault for a request, the upstream's for a
     # response (bad gateway)
     refused = 400 if direction == "request" else 502
     try:
-        if not body.isascii():  # ASCII is valid UTF-8
+        if not utf8_checked and not body.isascii():  # ASCII is valid UTF-8
             body.decode("utf-8")  # the built-in inspectors read the bytes: only checked here
     except UnicodeDecodeError:
         raise Deny(refused, "invalid_encoding", f"{direction} body is not UTF-8") from None

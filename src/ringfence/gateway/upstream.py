@@ -3,7 +3,9 @@
 Why not httpx here: per request it costs milliseconds on this path (several small socket writes
 that meet Nagle/delayed-ACK, async-library sniffing, layered abstractions). This client writes
 each request in one ``write`` on a ``TCP_NODELAY`` socket, parses responses with ``httptools``
-(the C parser uvicorn uses), pools idle connections per origin, verifies TLS with the system
+(the C parser uvicorn uses) — or, for a whole response in its plainest form, in one call of
+the gateway's own extension (``_fastpath.parse_response``, which declines anything else to
+httptools) — pools idle connections per origin, verifies TLS with the system
 trust store, never follows redirects, and aborts a response as soon as it exceeds its size cap.
 It never logs headers (they carry the brokered credential).
 """
@@ -16,9 +18,15 @@ import socket
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import httptools
+
+_parse_response: Any
+try:
+    from ringfence.gateway._fastpath import parse_response as _parse_response
+except ImportError:  # optional extension: every response goes through httptools
+    _parse_response = None
 
 
 class UpstreamError(Exception):
@@ -44,7 +52,9 @@ class UpstreamResponse:
 class _Conn(asyncio.Protocol):
     key: tuple[str, str, int]
     transport: asyncio.Transport | None = None
+    # httptools' parser of the current response, made only when the native one declines it
     parser: httptools.HttpResponseParser | None = None
+    status: int = 0
     waiter: asyncio.Future[None] | None = None
     closed: bool = False
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
@@ -77,11 +87,28 @@ class _Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
-        if self.parser is None:
-            self._fail("protocol")
-            return
+        parser = self.parser
+        if parser is None:
+            waiter = self.waiter
+            if waiter is None or waiter.done():
+                self._fail("protocol")  # nothing was asked (or it was answered already)
+                return
+            # The usual response — whole, in one read, in the plainest form — parsed in one
+            # native call; anything else goes to httptools (a parser made per response, as
+            # before), which decides.
+            if _parse_response is not None and not self.head_request:
+                parsed = _parse_response(data, self.cap)
+                if parsed is not None:
+                    self.status, self.headers, body, self.keep_alive = parsed
+                    if body:
+                        self.chunks.append(body)
+                        self.size = len(body)
+                    self.headers_done = self.complete = True
+                    waiter.set_result(None)
+                    return
+            parser = self.parser = httptools.HttpResponseParser(self)
         try:
-            self.parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail("protocol")
         except httptools.HttpParserError:
@@ -112,6 +139,8 @@ class _Conn(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        if self.parser is not None:
+            self.status = self.parser.get_status_code()
         if self.head_request:  # a HEAD response has no body whatever its headers say
             self.complete = True
             if self.waiter is not None and not self.waiter.done():
@@ -178,7 +207,8 @@ class _Conn(asyncio.Protocol):
     def reset(self, cap: int, head_request: bool = False) -> None:
         self.head_request = head_request
         self.keep_alive = False
-        self.parser = httptools.HttpResponseParser(self)
+        self.parser = None  # made by data_received when the native parse declines
+        self.status = 0
         assert self.loop is not None
         self.waiter = self.loop.create_future()
         self.headers = []
@@ -305,9 +335,8 @@ class UpstreamPool:
                 if conn is not None and conn.transport is not None:
                     conn.transport.abort()
                 raise
-        assert conn is not None and conn.parser is not None
-        status = conn.parser.get_status_code()
-        return conn, UpstreamResponse(status, conn.headers, b"".join(conn.chunks))
+        assert conn is not None
+        return conn, UpstreamResponse(conn.status, conn.headers, b"".join(conn.chunks))
 
     async def aclose(self) -> None:
         for idle in self._idle.values():
