@@ -16,14 +16,44 @@ from ringfence.monitor.parsers._common import RecordError
 
 Parser = Callable[[Any], list[Event]]
 
+
+def _total(parse: Parser) -> Parser:
+    """``parse`` that answers any record with events or ``RecordError``: a parser bug an odd
+    record triggers (a TypeError on a list where an object was expected) is that record's
+    problem — dead-lettered with the reason — not an error that stops a whole import, fails a
+    push, or sticks in the gateway's spool, replayed and refused for ever ahead of the rest."""
+
+    def guarded(record: Any) -> list[Event]:
+        try:
+            return parse(record)
+        except RecordError:
+            raise
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+            RecursionError,
+        ) as exc:
+            raise RecordError(
+                f"malformed record ({type(exc).__name__}: {str(exc)[:200]})"
+            ) from None
+
+    guarded.__name__ = getattr(parse, "__name__", "parse")
+    guarded.__doc__ = parse.__doc__
+    return guarded
+
+
 PARSERS: dict[str, Parser] = {
-    "okta": okta.parse,
-    "github": github.parse,
-    "google_workspace": google_workspace.parse,
-    "m365": m365.parse,
-    "entra": entra.parse,
-    "slack": slack.parse,
-    "ringfence": gateway.parse,
+    "okta": _total(okta.parse),
+    "github": _total(github.parse),
+    "google_workspace": _total(google_workspace.parse),
+    "m365": _total(m365.parse),
+    "entra": _total(entra.parse),
+    "slack": _total(slack.parse),
+    "ringfence": _total(gateway.parse),
 }
 
 

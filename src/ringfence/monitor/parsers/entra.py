@@ -111,7 +111,8 @@ def _audit(r: dict[str, Any]) -> Event:
         extra["api"] = {"operation": activity, "service": {"name": r.get("loggedByService")}}
     privileges: list[str] = []
     for t in targets:
-        for m in t.get("modifiedProperties") or []:
+        props = t.get("modifiedProperties") if isinstance(t, dict) else None
+        for m in props if isinstance(props, list) else []:
             if isinstance(m, dict) and m.get("displayName") in (
                 "Role.DisplayName",
                 "ConsentAction.Permissions",

@@ -45,7 +45,9 @@ def _dlp_action(dlp: dict[str, Any]) -> str | None:
     """The strongest action taken on the request or the response. The gateway writes one
     summary per direction ({"types": {...}, "class", "above_clearance", "action"}); a flat
     top-level ``action`` is accepted too."""
-    actions = {d.get("action") for d in _directions(dlp)} | {dlp.get("action")}
+    # only text values: an odd value (a list) is no action, and must not fail the record
+    found = [d.get("action") for d in _directions(dlp)] + [dlp.get("action")]
+    actions = {a for a in found if isinstance(a, str)}
     for action in ("block", "redact", "alert"):
         if action in actions:
             return action
