@@ -629,16 +629,25 @@ class Accounts:
         return False
 
     # -- MFA enrolment ---------------------------------------------------------------------
-    def begin_totp(self, user_id: str, *, reuse_pending: bool = False) -> TotpEnrollment:
+    def begin_totp(
+        self, user_id: str, *, reuse_pending: bool = False, session_token: str | None = None
+    ) -> TotpEnrollment:
         """Start TOTP enrolment with a new seed, or (``reuse_pending``) show the seed of an
         enrolment already started and not confirmed: a page that is only looked at (the
-        console's GET) must not replace the seed the person may have just scanned."""
+        console's GET) must not replace the seed the person may have just scanned.
+
+        A pending seed is shown again only to the session that began the enrolment
+        (``session_token``; recorded in the ``user.mfa_begin`` audit record): otherwise
+        whoever else holds the password could begin an enrolment, and the seed they know
+        would be the one the owner scans and confirms a moment later."""
         with self._store.session() as s:
             user = self._get(s, user_id)
             if user.totp_confirmed:
                 raise ConflictError("MFA is already enrolled; reset it before enrolling again")
             username, uid, pending = user.username, user.id, user.totp_ref
-        if reuse_pending and pending and self._vault.exists(pending):
+            session_id = self._session_id(s, session_token) if session_token else None
+            began_by = self._pending_began_by(s, uid) if reuse_pending and pending else None
+        if reuse_pending and pending and self._vault.exists(pending) and began_by == session_id:
             fresh = self._clock.now() - self._vault.metadata(pending).updated_at
             if fresh <= PENDING_SEED_TTL:  # an old or lost pending seed is replaced
                 return self._enrollment(username, self._vault.get(pending).get_secret_value())
@@ -655,9 +664,36 @@ class Accounts:
                 action="user.mfa_begin",
                 entity_type="console_user",
                 entity_id=uid,
+                # the session's row id, under a key the audit log does not redact ("session")
+                after={"began_in": session_id},
                 clock=self._clock,
             )
         return self._enrollment(username, seed)
+
+    @staticmethod
+    def _session_id(s: Session, session_token: str) -> str | None:
+        found: str | None = s.scalar(
+            select(ConsoleSession.id).where(
+                ConsoleSession.token_hash == _sha("session", session_token)
+            )
+        )
+        return found
+
+    @staticmethod
+    def _pending_began_by(s: Session, user_id: str) -> str | None:
+        """The session that began the user's latest enrolment (None: none recorded)."""
+        after = s.scalar(
+            select(AuditRecord.after)
+            .where(
+                AuditRecord.entity_id == user_id,
+                AuditRecord.action == "user.mfa_begin",
+                AuditRecord.entity_type == "console_user",
+            )
+            .order_by(AuditRecord.seq.desc())
+            .limit(1)
+        )
+        began = after.get("began_in") if isinstance(after, dict) else None
+        return began if isinstance(began, str) else None
 
     @staticmethod
     def _enrollment(username: str, seed: str) -> TotpEnrollment:

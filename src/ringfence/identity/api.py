@@ -343,7 +343,9 @@ def enroll_totp(request: Request, caller: Caller) -> dict[str, str]:
     if not ({SELF, MFA_ENROLL} & caller.scopes):
         need(caller, SELF)
     _from_session(caller, "MFA is enrolled")
-    enrol = accounts_for(request).begin_totp(_user_id(caller))
+    enrol = accounts_for(request).begin_totp(
+        _user_id(caller), session_token=request.cookies.get(SESSION_COOKIE)
+    )
     return {
         "provisioning_uri": enrol.provisioning_uri.get_secret_value(),
         "qr_svg_data_uri": enrol.qr_svg_data_uri.get_secret_value(),

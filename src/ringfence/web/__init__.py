@@ -255,7 +255,7 @@ def _mfa_page(request: Request, viewer: Viewer, form: dict[str, str]) -> Respons
             return _redirect("/console/")
         # enrolled, but this session (an SSO sign-in) has not passed MFA: ask for the code
         return _page("mfa.html", viewer=viewer, qr=None, secret=None, error=None, step_up=True)
-    enrol = accounts.begin_totp(viewer.info.user_id, reuse_pending=True)
+    enrol = accounts.begin_totp(viewer.info.user_id, reuse_pending=True, session_token=viewer.token)
     uri = enrol.provisioning_uri.get_secret_value()
     secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
     return _page(
