@@ -300,8 +300,13 @@ def backoff(attempts: int) -> timedelta:
 def deliver_due(
     store: Store, sinks: Mapping[str, Sink], clock: Clock, limit: int = 500
 ) -> DeliveryReport:
-    """Send due outbox items; mark delivered or reschedule. Safe to run concurrently-ish:
-    an item is only marked delivered after its sink accepted it (at-least-once)."""
+    """Send due outbox items; mark delivered or reschedule. An item is only marked delivered
+    after its sink accepted it (at-least-once: a crash between the two sends it again).
+
+    Concurrent runs (two overlapping ``ringfence monitor deliver`` from cron while a sink is
+    slow) do not send the same item twice on PostgreSQL: the items a run took are row-locked
+    until it commits and other runs skip them (``FOR UPDATE SKIP LOCKED``); before, both runs
+    read the same due items and each sent them."""
     report = DeliveryReport()
     now = clock.now()
     with store.session() as s:
@@ -311,6 +316,7 @@ def deliver_due(
                 .where(OutboxItem.delivered_at.is_(None), OutboxItem.next_attempt_at <= now)
                 .order_by(OutboxItem.next_attempt_at)
                 .limit(limit)
+                .with_for_update(skip_locked=True)
             )
         )
         for item in items:
