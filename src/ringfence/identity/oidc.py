@@ -332,6 +332,23 @@ class OidcRelyingParty:
                 clock=self._clock,
             )
 
+    @staticmethod
+    def _left(s: Any, person_id: str | None, names: list[str]) -> bool:
+        """Whether the person this sign-in links to — or, for a new unlinked account, a
+        person the IdP provisioned under one of the names it sent (what a SCIM
+        deprovisioning reaches, ``lifecycle.users_of_person``) — is deactivated."""
+        if person_id is not None:
+            return s.scalar(select(Person.active).where(Person.id == person_id)) is False
+        if not names:
+            return False
+        inactive = s.scalar(
+            select(func.count())
+            .select_from(ScimUser)
+            .join(Person, Person.id == ScimUser.id)
+            .where(Person.active.is_(False), ScimUser.user_name_key.in_(names))
+        )
+        return bool(inactive)
+
     def _sign_in(self, claims: dict[str, Any]) -> OidcLogin:
         roles = self._roles_for(claims)
         subject = f"{self._issuer}|{claims['sub']}"
@@ -369,6 +386,7 @@ class OidcRelyingParty:
                         "this username belongs to another account; an administrator must link it",
                         code="sso_conflict",
                     )
+            new_account = user is None
             if user is None:
                 user = ConsoleUser(
                     username=username, username_source=source, created_at=now, sso_names=[]
@@ -376,6 +394,7 @@ class OidcRelyingParty:
                 s.add(user)
             if user.disabled_at is not None:
                 raise AuthenticationError("this account is disabled", code="disabled")
+            was_linked = user.person_id is not None
             before = list(user.roles or [])
             user.sso_subject = subject
             user.roles = roles  # the IdP is authoritative for SSO users' roles
@@ -397,6 +416,14 @@ class OidcRelyingParty:
                     select(Person.id)
                     .join(ScimUser, ScimUser.id == Person.id)
                     .where(Person.external_id == str(claims["sub"]))
+                )
+            if not was_linked and self._left(s, user.person_id, names if new_account else []):
+                # A leaver the IdP still signs in (e.g. Entra with "assignment required" off:
+                # unassigning sends SCIM active=false, the ID token still comes): deprovisioning
+                # disabled the accounts that existed then; one must not be made, or linked,
+                # now. Raised inside the transaction: nothing is written.
+                raise AuthenticationError(
+                    "this account is disabled: its person was deprovisioned", code="disabled"
                 )
             s.flush()
             audit.append(
