@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import inspect, or_, select, text
+from sqlalchemy import inspect, or_, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -290,7 +290,12 @@ class AccessReviews:
         now = self._clock.now()
         with self._store.session() as s:
             campaign = self._campaign(s, ref)
-            if campaign.status != "open":
+            # Claimed before anything is read: a conditional write that takes the campaign's
+            # row lock (PostgreSQL) or the write lock (SQLite, where the reads above ran
+            # outside any transaction) until this decision commits. So a close cannot slip
+            # in between (a decision recorded after the campaign closed, missing from the
+            # closing counts) and two decisions of one item cannot both read it undecided.
+            if not self._claim_open(s, campaign.id):
                 raise ConflictError(f"campaign {campaign.name!r} is closed")
             # Row locks (PostgreSQL; SQLite serialises writers): a concurrent scope change or
             # decision must not slip between the checks below and the write.
@@ -361,12 +366,29 @@ class AccessReviews:
             )
             return item
 
+    @staticmethod
+    def _claim_open(s: Session, campaign_id: str) -> bool:
+        """Lock the campaign for this transaction if it is still open (False: closed)."""
+        claimed = s.execute(
+            update(ReviewCampaign)
+            .where(ReviewCampaign.id == campaign_id, ReviewCampaign.status == "open")
+            .values(status="open")
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(claimed, "rowcount", 0) or 0) == 1
+
     def close(self, ref: str, *, actor: str) -> dict[str, int]:
         with self._store.session() as s:
             campaign = self._campaign(s, ref)
-            if campaign.status != "open":
+            # Claimed first (see decide): the items are counted after every decision that
+            # got in before has committed, and none gets in after.
+            if not self._claim_open(s, campaign.id):
                 raise ConflictError(f"campaign {campaign.name!r} is already closed")
-            items = s.scalars(select(ReviewItem).where(ReviewItem.campaign_id == campaign.id))
+            items = s.scalars(
+                select(ReviewItem)
+                .where(ReviewItem.campaign_id == campaign.id)
+                .execution_options(populate_existing=True)
+            )
             counts = {"decided": 0, "undecided": 0}
             for item in items:
                 counts["decided" if item.decision else "undecided"] += 1
