@@ -38,6 +38,8 @@ from ringfence.identity.scim._discovery import POLICY, GroupResource, UserResour
 from ringfence.identity.scim._machine import ensure_machine_identity
 from ringfence.identity.scim._support import (
     RESOURCE_CACHE,
+    check_display_name,
+    check_external_id,
     check_filter_types,
     check_if_match,
     check_user_name,
@@ -373,6 +375,7 @@ class ScimService:
 
     def _adopt_or_create_person(self, s: Session, user: Any) -> tuple[Person, ScimUser]:
         check_user_name(user.user_name)
+        check_external_id(user.external_id)
         key = key_of(user.user_name)
         if s.scalar(select(ScimUser.id).where(ScimUser.user_name_key == key)) is not None:
             raise UniquenessException(detail=f"userName {user.user_name!r} is already in use")
@@ -400,6 +403,7 @@ class ScimService:
     ) -> None:
         now = self._clock.now()
         check_user_name(user.user_name)
+        check_external_id(user.external_id)
         key = key_of(user.user_name)
         clash = s.scalar(
             select(ScimUser.id).where(ScimUser.user_name_key == key, ScimUser.id != row.id)
@@ -592,6 +596,8 @@ class ScimService:
     def _write_group(
         self, s: Session, row: ScimGroup, group: Any, actor: str, created: bool
     ) -> None:
+        check_display_name(group.display_name)
+        check_external_id(group.external_id)
         key = key_of(group.display_name)
         clash = s.scalar(
             select(ScimGroup.id).where(ScimGroup.display_name_key == key, ScimGroup.id != row.id)

@@ -127,6 +127,25 @@ def check_user_name(user_name: Any) -> None:
         )
 
 
+def check_display_name(display_name: Any) -> None:
+    """A Group's displayName is required and unique (its key column holds 320 characters):
+    blank, control characters or more than 320 characters are refused (invalidValue) — on
+    every engine alike, not a database error on PostgreSQL and a silent store on SQLite."""
+    name = display_name if isinstance(display_name, str) else ""
+    if not name.strip():
+        raise InvalidValueException(detail="displayName must not be empty or blank")
+    if len(name) > 320 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidValueException(
+            detail="displayName must have at most 320 characters and no control characters"
+        )
+
+
+def check_external_id(external_id: Any) -> None:
+    """externalId is kept in a 200-character column (people, groups)."""
+    if isinstance(external_id, str) and len(external_id) > 200:
+        raise InvalidValueException(detail="externalId must have at most 200 characters")
+
+
 def etag_of(payload: dict[str, Any]) -> str:
     digest = hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f'W/"{digest[:20]}"'
