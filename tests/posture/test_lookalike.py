@@ -8,7 +8,7 @@ import pytest
 
 from ringfence.connectors import DiscoveredApp, DiscoveredGrant
 from ringfence.posture import run_checks
-from ringfence.posture.lookalike import name_key, skeleton
+from ringfence.core.lookalike import name_key, skeleton
 from tests.posture.builders import healthy
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, ValidationError
+from ringfence.core.lookalike import skeleton
 from ringfence.core.logging import get_logger, redact_value
 from ringfence.inventory._yamlsource import MAX_BYTES, Positions, SourceError, read_yaml
 from ringfence.inventory.sections import (
@@ -315,6 +316,7 @@ def _validate_section(
         if reported:
             ok = False
     seen: dict[str, int] = {}
+    alike: dict[str, tuple[int, str]] = {}  # UTS #39 skeleton -> (entry, name)
     for i, entry in enumerate(raw):
         value = entry.get(section.key_field) if isinstance(entry, dict) else None
         if not isinstance(value, str):
@@ -327,8 +329,22 @@ def _validate_section(
                 f"duplicate {section.key_field} {shown(value)!r}: already declared at line {line}",
             )
             ok = False
-        else:
-            seen[name] = i
+            continue
+        seen[name] = i
+        # Two names that read alike (Cyrillic a for Latin a, I for l, 0 for O) would let a
+        # reviewer, an approver or a console user take one for the other. (Not e-mail
+        # addresses: those are the identity provider's, and ASCII.)
+        if section.key_field == "email":
+            continue
+        first = alike.setdefault(skeleton(name), (i, value))
+        if first[0] != i:
+            line, _ = out.positions.at((key, first[0], section.key_field))
+            out.add(
+                (key, i, section.key_field),
+                f"{section.key_field} {value!a} looks like {first[1]!a} declared at line "
+                f"{line}: names that read alike are refused (Unicode UTS #39 confusables)",
+            )
+            ok = False
     return items if ok else None
 
 

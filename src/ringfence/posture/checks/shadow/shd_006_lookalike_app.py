@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
 from ringfence.posture.context import PostureContext, saas_of
-from ringfence.posture.lookalike import name_key
+from ringfence.core.lookalike import name_key
 
 
 def _compact(name: str) -> str:

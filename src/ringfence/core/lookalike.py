@@ -17,7 +17,7 @@ from importlib.resources import files
 @cache
 def _prototypes() -> dict[str, str]:
     table: dict[str, str] = {}
-    text = files("ringfence.posture").joinpath("confusables.txt").read_text("utf-8")
+    text = files("ringfence.core").joinpath("confusables.txt").read_text("utf-8")
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
