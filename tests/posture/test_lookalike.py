@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from ringfence.connectors import DiscoveredApp, DiscoveredGrant
-from ringfence.posture import run_checks
 from ringfence.core.lookalike import name_key, skeleton
+from ringfence.posture import run_checks
 from tests.posture.builders import healthy
 
 

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, ValidationError
-from ringfence.core.lookalike import skeleton
 from ringfence.core.logging import get_logger, redact_value
+from ringfence.core.lookalike import skeleton
 from ringfence.inventory._yamlsource import MAX_BYTES, Positions, SourceError, read_yaml
 from ringfence.inventory.sections import (
     HOW_TO_REFERENCE,

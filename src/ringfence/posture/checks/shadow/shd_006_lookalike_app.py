@@ -8,9 +8,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ringfence.core.lookalike import name_key
 from ringfence.posture.catalogue import Failure, Severity, check, fail
 from ringfence.posture.context import PostureContext, saas_of
-from ringfence.core.lookalike import name_key
 
 
 def _compact(name: str) -> str:
