@@ -36,8 +36,8 @@ def test_a_vendor_that_reads_like_another_is_refused(first: str, second: str) ->
 def test_apps_and_integrations_are_compared_too() -> None:
     problems = _problems(
         HEAD
-        + "apps:\n  - {name: CRM, vendor: Acme}\n  - {name: \"\\u0421RM\", vendor: Acme}\n"
-        + "integrations:\n  - {name: crm-sync}\n  - {name: \"crm-\\u0455ync\"}\n"
+        + 'apps:\n  - {name: CRM, vendor: Acme}\n  - {name: "\\u0421RM", vendor: Acme}\n'
+        + 'integrations:\n  - {name: crm-sync}\n  - {name: "crm-\\u0455ync"}\n'
     )
     assert any("apps[1]" in p and "looks like 'CRM'" in p for p in problems), problems
     assert any("integrations[1]" in p and "looks like 'crm-sync'" in p for p in problems)
