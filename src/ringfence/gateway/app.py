@@ -28,7 +28,6 @@ from prometheus_client import generate_latest
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import RingfenceError, UnavailableError
-from ringfence.core.ids import new_id
 from ringfence.core.logging import get_logger
 from ringfence.gateway import fastpath
 from ringfence.gateway.asgi import (
@@ -38,14 +37,13 @@ from ringfence.gateway.asgi import (
     Send,
     byte_table,
     has_byte,
-    header_value,
     read_body,
     send_body,
 )
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
-from ringfence.gateway.fastpath import FastPath, Plan, iso_utc, static_credential
+from ringfence.gateway.fastpath import FastPath, Plan, iso_utc, request_id, static_credential
 from ringfence.gateway.inspect import (
     Inspector,
     default_inspector,
@@ -306,7 +304,7 @@ class Gateway:
             headers: dict[bytes, bytes] = plan[3]
         else:
             headers, size, dup_auth = self._request_headers(scope)
-        ex = self._exchange(scope, headers, new_id())
+        ex = self._exchange(scope, headers, request_id())
         status = 500
         reason = "ok"
         decision = "allow"
@@ -814,8 +812,23 @@ class Gateway:
             self.metrics.upstream_errors.labels(route.name, "redirect").inc()
             raise Deny(502, "upstream_redirect", "upstream answered with a redirect; refused")
         body = response.body
-        ctype = header_value(response.headers, b"content-type")
-        encoding = header_value(response.headers, b"content-encoding").strip().lower()
+        # one pass over the upstream's headers: the first Content-Type and Content-Encoding
+        # (as header_value finds them) and the ones that go downstream
+        raw_ctype = raw_encoding = None
+        out_headers: list[tuple[bytes, bytes]] = []
+        for k, v in response.headers:
+            name = k.lower()
+            if name == b"content-type":
+                if raw_ctype is None:
+                    raw_ctype = v
+            elif name == b"content-encoding" and raw_encoding is None:
+                raw_encoding = v
+            if name not in STRIP_DOWNSTREAM:
+                out_headers.append((k, v))
+        ctype = raw_ctype.decode("latin-1") if raw_ctype is not None else ""
+        encoding = (
+            raw_encoding.decode("latin-1").strip().lower() if raw_encoding is not None else ""
+        )
         if (
             body
             and encoding not in ("", "identity")
@@ -868,8 +881,7 @@ class Gateway:
                 body = replaced
         elif body and route.dlp_response:
             self._uninspectable(ex, route, media, "not a text type")
-        out_headers = [(k, v) for k, v in response.headers if k.lower() not in STRIP_DOWNSTREAM]
-        out_headers.append((b"content-length", str(len(body)).encode()))
+        out_headers.append((b"content-length", b"%d" % len(body)))
         out_headers.append((b"x-request-id", ex.request_id.encode()))
         out_headers.extend(rl_headers)
         ex.bytes_out = len(body)

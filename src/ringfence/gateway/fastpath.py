@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ringfence.core.ids import new_id
 from ringfence.gateway.policy import (
     ClientInfo,
     CompiledOperation,
@@ -39,12 +40,15 @@ from ringfence.gateway.stages import Deny, Exchange, authorize
 
 _Table: Any
 _iso_utc: Any
+_request_id: Any
 try:
     from ringfence.gateway._fastpath import Table as _Table
     from ringfence.gateway._fastpath import iso_utc as _iso_utc
+    from ringfence.gateway._fastpath import request_id as _request_id
 except ImportError:  # optional extension: every request takes the Python path
     _Table = None
     _iso_utc = None
+    _request_id = None
 
 
 def _no_iso(now: datetime) -> str | None:
@@ -53,6 +57,13 @@ def _no_iso(now: datetime) -> str | None:
 
 # ``now.isoformat()`` for a datetime in UTC, natively; None: the caller formats it
 iso_utc: Callable[[datetime], str | None] = _iso_utc if _iso_utc is not None else _no_iso
+
+
+def request_id() -> str:
+    """A request's id: ``ringfence.core.ids.new_id``'s UUIDv7, made natively when it can be."""
+    made = _request_id() if _request_id is not None else None
+    return made if made is not None else new_id()
+
 
 AVAILABLE = _Table is not None
 MAX_GRANTS = 50_000  # as TokenVerifier.cache_size: past it, new tokens take the Python path

@@ -259,12 +259,12 @@ async def finish_rate_limit(ex: Exchange, limiter: RateLimiter, pending: Pending
 
 def limit_headers(d: LimitDecision, retry: bool = False) -> list[tuple[bytes, bytes]]:
     out = [
-        (b"ratelimit-limit", str(d.limit).encode()),
-        (b"ratelimit-remaining", str(d.remaining).encode()),
-        (b"ratelimit-reset", str(d.reset_seconds).encode()),
+        (b"ratelimit-limit", b"%d" % d.limit),
+        (b"ratelimit-remaining", b"%d" % d.remaining),
+        (b"ratelimit-reset", b"%d" % d.reset_seconds),
     ]
     if retry:
-        out.append((b"retry-after", str(d.reset_seconds).encode()))
+        out.append((b"retry-after", b"%d" % d.reset_seconds))
     return out
 
 
