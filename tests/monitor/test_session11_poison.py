@@ -100,3 +100,26 @@ async def test_in_process_bus_handles_the_rest_of_a_message_with_a_bad_event(
     (letter,) = monitor.events.dead_letters()
     assert orjson.loads(letter.payload) == {"id": "broken", "time": "yesterday"}
     assert bus.dead_lettered == 1 and bus.dropped == 0
+
+
+def _outages() -> list[tuple[BaseException, bool]]:
+    import psycopg
+    from sqlalchemy import exc as sa_exc
+
+    return [
+        (sa_exc.OperationalError("SELECT 1", {}, Exception("server closed")), True),
+        (sa_exc.TimeoutError("QueuePool limit"), True),
+        (psycopg.OperationalError("connection lost"), True),
+        (ConnectionError("refused"), True),
+        (sa_exc.IntegrityError("INSERT", {}, Exception("dup")), False),
+        (sa_exc.DataError("INSERT", {}, Exception("too long")), False),
+        (KeyError("x"), False),
+        (TypeError("unhashable"), False),
+    ]
+
+
+@pytest.mark.parametrize(("exc", "outage"), _outages())
+def test_outages_are_told_from_odd_events(exc: BaseException, outage: bool) -> None:
+    from ringfence.monitor.service import is_outage
+
+    assert is_outage(exc) is outage

@@ -259,3 +259,24 @@ def _two_workers(store: Store) -> None:
             assert alerts == _outcome(ref)[0]
         finally:
             ref.dispose()
+
+
+def test_two_workers_sharing_baselines_count_every_event(stores: tuple[Store, Store]) -> None:
+    """Two workers alternate batches of the same entities. Before, each wrote its cached copy
+    of a baseline over the other's (last writer wins): worker A's third batch put back the
+    counts it had cached after its first, losing worker B's batch. Now A's write finds the
+    baselines at another version, its transaction is run again with the stored ones."""
+    store, reference = stores
+    a, b = _monitor(store), _monitor(store)
+    batches = [gateway_events(26, tag=f"s11w{i}") for i in range(3)]
+    a.process(batches[0])
+    b.process(batches[1])
+    a.process(batches[2])
+    assert a.stale_retries == 1
+    with store.session() as s:
+        row = s.get(UebaState, {"entity": "int-0", "signal": "profile"})
+        assert row is not None and row.state["events"] == 6  # 2 per batch
+    oracle = _monitor(reference)
+    for batch in batches:
+        oracle.process(batch)
+    assert _outcome(store) == _outcome(reference)

@@ -168,7 +168,7 @@ def test_two_workers_creating_the_same_baseline_both_commit(
     second._flush()
     with store.session() as s:
         row = s.get(UebaState, {"entity": "crm-sync", "signal": "rate"})
-        assert row is not None and row.state == {"n": 2}
+        assert row is not None and row.state == {"n": 2, "_v": 1}
     assert Ueba(store, clock, alerts, CFG)._state("crm-sync", "rate") == {"n": 2}
 
 

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from ringfence.store.db import Store
 
 
+class StaleState(Exception):
+    """What the batch's analysis read was changed by another worker since (a UEBA baseline
+    cached by this process, updated by another): the transaction is rolled back, the stale
+    state forgotten, and ``Monitor`` runs the batch again."""
+
+
 @dataclass
 class BatchTransaction:
     store: Store

@@ -53,6 +53,9 @@ class Analyser(Protocol):
     def analyse(self, events: Sequence[Event]) -> None: ...
 
 
+_STALE_RETRIES = 5
+
+
 class AnalysisError(Exception):
     """An analyser failed on a batch for a reason other than an outage."""
 
@@ -64,10 +67,16 @@ def is_outage(exc: BaseException) -> bool:
 
     if is_data_error(exc):
         return False
-    return isinstance(
+    if isinstance(
         exc,
         sa_exc.DBAPIError | sa_exc.TimeoutError | OSError | TimeoutError | UnavailableError,
-    )
+    ):
+        return True
+    try:  # the raw driver's own errors (storage's COPY path talks to psycopg directly)
+        import psycopg
+    except ImportError:  # pragma: no cover - PostgreSQL support not installed
+        return False
+    return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
 
 
 class Monitor:
@@ -92,6 +101,7 @@ class Monitor:
             hooks("rollback"),
         )
         self.analysis_failures = 0  # events dead-lettered because their analysis failed
+        self.stale_retries = 0  # batch transactions run again: another worker moved state
 
     def process(self, events: Sequence[Event]) -> int:
         """Store ``events`` and analyse the new ones; return how many were new."""
@@ -119,7 +129,7 @@ class Monitor:
         if not events:
             return []
         try:
-            return self._transaction(events, now)
+            return self._transaction_retried(events, now)
         except AnalysisError as exc:
             cause = exc.__cause__ or exc
             reason = f"analysis failed: {type(cause).__name__}: {str(cause)[:300]}"
@@ -135,6 +145,20 @@ class Monitor:
             return []
         mid = len(events) // 2
         return self._store_analysed(events[:mid], now) + self._store_analysed(events[mid:], now)
+
+    def _transaction_retried(self, events: list[Event], now: datetime) -> list[str]:
+        """``_transaction``, run again when another worker changed state it had read (a UEBA
+        baseline): the rollback made the analysers forget it, so the next run reads it anew."""
+        for attempt in range(1, _STALE_RETRIES + 1):
+            try:
+                return self._transaction(events, now)
+            except batchtx.StaleState as exc:
+                self.stale_retries += 1
+                if attempt == _STALE_RETRIES:
+                    raise UnavailableError(
+                        f"monitor state kept changing under this batch ({exc}); retry later"
+                    ) from None
+        raise AssertionError("unreachable")
 
     def _transaction(self, events: list[Event], now: datetime) -> list[str]:
         """Insert ``events``, analyse the new ones and write what the analysis found, in one
@@ -160,7 +184,7 @@ class Monitor:
                                 analyser.analyse(fresh)
                             tx.raise_pending()
                         except Exception as exc:
-                            if is_outage(exc):
+                            if is_outage(exc) or isinstance(exc, batchtx.StaleState):
                                 raise
                             raise AnalysisError(str(exc)) from exc
                 finally:

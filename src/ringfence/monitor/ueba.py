@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from ringfence.core.clock import Clock
 from ringfence.core.logging import get_logger
 from ringfence.monitor.alerts import AlertStore, Finding
-from ringfence.monitor.batchtx import joined
+from ringfence.monitor.batchtx import StaleState, joined
 from ringfence.monitor.events import Event
 from ringfence.monitor.geoip import GeoIP, degrees
 from ringfence.monitor.models import UebaState
@@ -156,6 +156,12 @@ class Ueba:
         # written into a batch transaction that is not committed yet: forgotten (read again
         # from the store) if it rolls back, so a redelivered batch is not counted twice
         self._uncommitted: set[tuple[str, str]] = set()
+        # the version (``_v`` in the stored state, +1 per write) of each baseline as this
+        # process read or wrote it, by stored key; None: not stored when read. A batch
+        # transaction writes a baseline only if it is still at that version, else it is
+        # StaleState and runs again with the stored one (several workers share baselines:
+        # before, each wrote its cached copy over the others', last writer winning)
+        self._versions: dict[tuple[str, str], int | None] = {}
         self.future_events = 0  # ignored: dated past the clock + max_future_skew
 
     # -- state ----------------------------------------------------------------------------
@@ -165,7 +171,7 @@ class Ueba:
         if st is None:
             with self._session() as s:
                 row = s.get(UebaState, {"entity": entity[:400], "signal": signal})
-                st = dict(row.state) if row is not None else {}
+                st = self._loaded((entity[:400], signal), row)
             self._cache[key] = st
         self._dirty.add(key)
         return st
@@ -190,7 +196,17 @@ class Ueba:
             for db_key, cache_keys in wanted.items():
                 found = rows.get(db_key)
                 for key in cache_keys:
-                    self._cache[key] = dict(found.state) if found is not None else {}
+                    self._cache[key] = self._loaded(db_key, found)
+
+    def _loaded(self, db_key: tuple[str, str], row: UebaState | None) -> dict[str, Any]:
+        """A stored baseline as the analysis uses it (its version kept apart)."""
+        if row is None:
+            self._versions[db_key] = None
+            return {}
+        st = dict(row.state)
+        version = st.pop("_v", 0)
+        self._versions[db_key] = version if isinstance(version, int) else 0
+        return st
 
     def _preload_for(self, events: Sequence[Event]) -> None:
         seen = {(e.actor, e.source, e.class_uid == 3002) for e in events if e.actor}
@@ -210,10 +226,14 @@ class Ueba:
         now = self.clock.now()
         rows: dict[tuple[str, str], dict[str, Any]] = {}
         for entity, signal in sorted(self._dirty):  # stable order: no deadlock between workers
-            rows[(entity[:400], signal)] = {
+            db_key = (entity[:400], signal)
+            rows[db_key] = {
                 "entity": entity[:400],
                 "signal": signal,
-                "state": dict(self._cache[(entity, signal)]),
+                "state": {
+                    **self._cache[(entity, signal)],
+                    "_v": (self._versions.get(db_key) or 0) + 1,
+                },
                 "updated_at": now,
             }
         insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
@@ -224,12 +244,39 @@ class Ueba:
         )
         tx = joined(self.store)
         if tx is not None:
+            self._uncommitted |= self._dirty  # forgotten if anything below fails
+            self._check_versions(tx.session, sorted(rows))
             tx.session.execute(stmt, list(rows.values()))
-            self._uncommitted |= self._dirty
-        else:
+        else:  # on its own (not through Monitor): last writer wins, as before
             with self.store.session() as s:
                 s.execute(stmt, list(rows.values()))
+        for db_key, row in rows.items():
+            self._versions[db_key] = row["state"]["_v"]
         self._dirty.clear()
+
+    def _check_versions(self, s: Session, keys: list[tuple[str, str]]) -> None:
+        """Lock the stored baselines of ``keys`` (PostgreSQL: ``FOR UPDATE``, in key order, so
+        workers lock shared rows in the same order; SQLite: the batch holds the write lock)
+        and raise StaleState if one is not at the version this process read it at."""
+        stored: dict[tuple[str, str], int] = {}
+        wanted = set(keys)
+        names = sorted({entity for entity, _ in keys})
+        for chunk in (names[i : i + 500] for i in range(0, len(names), 500)):
+            q = (
+                select(UebaState.entity, UebaState.signal, UebaState.state["_v"].as_integer())
+                .where(UebaState.entity.in_(chunk))
+                .order_by(UebaState.entity, UebaState.signal)
+                .with_for_update()
+            )
+            for entity, signal, version in s.execute(q):
+                if (entity, signal) in wanted:
+                    stored[(entity, signal)] = int(version or 0)
+        stale = [k for k in keys if stored.get(k) != self._versions.get(k)]
+        if stale:
+            raise StaleState(
+                f"{len(stale)} UEBA baselines changed by another worker, e.g. {stale[0][1]} "
+                f"of {stale[0][0][:80]!r}"
+            )
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -250,6 +297,7 @@ class Ueba:
         they are read back as stored and the redelivered batch counts its events once."""
         for key in self._uncommitted | self._dirty:
             self._cache.pop(key, None)
+            self._versions.pop((key[0][:400], key[1]), None)
         self._uncommitted.clear()
         self._dirty.clear()
 
