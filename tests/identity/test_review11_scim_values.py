@@ -59,3 +59,15 @@ def test_an_over_long_external_id_is_invalid_value(scim: TestClient) -> None:
         json={"schemas": [USER], "userName": "b@example.com", "externalId": "x" * 200},
     )
     assert fits.status_code == 201, fits.text
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "HEAD"])
+def test_methods_no_route_takes_are_a_scim_405(scim: TestClient, method: str) -> None:
+    """They were the API's problem+json 405: an IdP's client reads SCIM Error bodies."""
+    resp = scim.request(method, "/scim/v2/Users")
+    assert resp.status_code == 405
+    assert resp.headers["content-type"].startswith("application/scim+json")
+    if method == "OPTIONS":
+        body = resp.json()
+        assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+        assert body["status"] == "405"

@@ -368,10 +368,14 @@ async def delete_resource(request: Request, endpoint: str, resource_id: str) -> 
     return await _guard(request, run)
 
 
-@router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@router.api_route(
+    "/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+)
 async def unknown_endpoint(request: Request, rest: str) -> Response:
     async def run(req: Request, _actor: str) -> Response:
-        if rest.split("/", 1)[0] in _READ_ONLY:
+        # HEAD and OPTIONS reach here for every path (no route declares them): a SCIM 405,
+        # not the API's problem+json (or a 404 naming an endpoint that exists).
+        if req.method in ("HEAD", "OPTIONS") or rest.split("/", 1)[0] in _READ_ONLY:
             return scim_error(405, None, f"{req.method} is not allowed on /{rest}")
         raise NotFoundException(detail=f"no SCIM endpoint /{rest}")
 
