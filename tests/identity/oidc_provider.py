@@ -4,12 +4,15 @@ Discovery, JWKS, an authorization endpoint that signs the configured user in at 
 token endpoint that checks client authentication, the single-use code, the redirect URI and
 the PKCE S256 verifier (Authlib's ``create_s256_code_challenge``), then returns an ID token
 signed with joserfc. ``mode`` makes it misbehave the way attacks look (forged signature,
-wrong audience, replayed nonce, ``alg: none``, expired token).
+wrong audience or issuer, replayed nonce, ``alg: none``, HS256 keyed with the public key,
+expired token).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import secrets
 import socket
 import threading
@@ -139,6 +142,17 @@ class LoopbackOidcProvider:
         elif self.mode == "expired":
             claims["exp"] = now - 3600
             claims["iat"] = now - 7200
+        elif self.mode == "wrong_iss":
+            claims["iss"] = "https://idp.evil.example"
+        elif self.mode == "hs256_public":
+            # Algorithm confusion: HMAC "signed" with the provider's public key, which anyone
+            # can fetch from the JWKS, hoping the verifier uses that key as the HMAC secret.
+            header = base64.urlsafe_b64encode(b'{"alg":"HS256","kid":"k1"}').rstrip(b"=")
+            body = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=")
+            secret = self.key.as_pem(private=False)
+            mac = hmac.new(secret, header + b"." + body, hashlib.sha256).digest()
+            sig = base64.urlsafe_b64encode(mac).rstrip(b"=")
+            return f"{header.decode()}.{body.decode()}.{sig.decode()}"
         elif self.mode == "alg_none":
             header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"k1"}').rstrip(b"=")
             body = base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=")

@@ -97,7 +97,10 @@ def test_replayed_state_is_refused(web: TestClient, provider: LoopbackOidcProvid
     assert web.get("/api/v1/identity/me").status_code == 401
 
 
-@pytest.mark.parametrize("mode", ["forged", "wrong_aud", "wrong_nonce", "expired", "alg_none"])
+@pytest.mark.parametrize(
+    "mode",
+    ["forged", "wrong_aud", "wrong_iss", "wrong_nonce", "expired", "alg_none", "hs256_public"],
+)
 def test_bad_id_tokens_are_refused(
     web: TestClient, provider: LoopbackOidcProvider, mode: str
 ) -> None:
