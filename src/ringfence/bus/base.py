@@ -1,9 +1,10 @@
 """The event bus interface: publish batches of events; run a worker that hands batches to a
 handler and acknowledges them only after the handler returned (i.e. after they are stored).
 
-A handler that raises gets the batch redelivered later (up to ``max_deliver`` times), so
-handlers must be idempotent — ``Monitor.process`` is, by event id. The bus never interprets
-events beyond (de)serialising them.
+A handler that raises gets the batch redelivered later, so handlers must be idempotent —
+``Monitor.process`` is, by event id (one transaction stores and analyses a batch). A message
+a bus gives up on is handed to a ``DeadLetterSink``, never dropped silently. The bus never
+interprets events beyond (de)serialising them.
 """
 
 from __future__ import annotations

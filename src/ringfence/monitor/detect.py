@@ -1,8 +1,10 @@
-"""The Sigma analyser: runs the rule set over a batch's events not stored yet and raises alerts.
+"""The Sigma analyser: runs the rule set over a batch's new events and raises alerts.
 
-``Monitor.process`` runs it before the batch is stored and leaves out events already stored,
-so an event redelivered after a lost ack is not evaluated twice, and one whose analysis failed
-is evaluated again. Never raises on a rule error: matching is total over any event shape.
+``Monitor.process`` runs it inside the batch's transaction over the events that transaction
+inserted, so an event redelivered after a lost ack is not evaluated twice, and one whose
+transaction failed is evaluated again — with the correlation windows put back as they were
+(``checkpoint`` / ``rollback``). Never raises on a rule error: matching is total over any
+event shape.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """A monitor worker process: consume the NATS event stream, store + analyse, ack after storage.
 
 Run as ``python -m ringfence.monitor.worker --nats URL --store-url URL [--stream S]
-[--durable D] [--store-only]``. Correlation and API-monitoring windows are per worker
-process (in memory); UEBA baselines and alerts are shared through the store. Several
-workers with the same durable name form a consumer group. SIGTERM/SIGINT stop it after the
-batch in hand; SIGKILL loses nothing (unacked batches are redelivered).
+[--durable D] [--store-only] [--replicas N] [--max-age-days D]``. Correlation and
+API-monitoring windows are per worker process (in memory); UEBA baselines and alerts are
+shared through the store. Several workers with the same durable name form a consumer group.
+``--store-only`` workers refuse to start on a stream analysing workers read (and the other
+way round): their batches would be stored and never analysed. SIGTERM/SIGINT stop it after
+the batch in hand; SIGKILL loses nothing (unacked batches are redelivered); a message that is
+not a batch of events is stored as a dead letter before it is dropped from the stream.
 """
 
 from __future__ import annotations
