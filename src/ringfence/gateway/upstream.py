@@ -67,6 +67,12 @@ class _Conn(asyncio.Protocol):
     too_large: bool = False
     head_request: bool = False
     keep_alive: bool = False
+    # A 1xx (100 Continue, 103 Early Hints) is not the answer: its headers are dropped and
+    # the final response is read on the same parser.
+    interim: bool = False
+    # Bytes past the answer (a second response in the same read, or anything while no
+    # request waits): the upstream and we no longer agree where a response ends.
+    desync: bool = False
     # The connection's event loop, kept: asyncio.get_running_loop() is a getpid() system
     # call per use on Python 3.11, and a request used it three times.
     loop: asyncio.AbstractEventLoop | None = None
@@ -87,12 +93,16 @@ class _Conn(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            # Nothing was asked, or it was answered already — whichever parser read the
+            # answer: a byte now belongs to no request, and taking it as the start of the next
+            # response on this pooled connection would hand one caller another's answer.
+            self.desync = True
+            self._fail("protocol")
+            return
         parser = self.parser
         if parser is None:
-            waiter = self.waiter
-            if waiter is None or waiter.done():
-                self._fail("protocol")  # nothing was asked (or it was answered already)
-                return
             # The usual response — whole, in one read, in the plainest form — parsed in one
             # native call; anything else goes to httptools (a parser made per response, as
             # before), which decides.
@@ -109,9 +119,8 @@ class _Conn(asyncio.Protocol):
             parser = self.parser = httptools.HttpResponseParser(self)
         try:
             parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail("protocol")
-        except httptools.HttpParserError:
+        except (httptools.HttpParserUpgrade, httptools.HttpParserError):
+            self.desync = True
             self._fail("protocol")
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -134,13 +143,25 @@ class _Conn(asyncio.Protocol):
             self.waiter.set_exception(UpstreamError("closed"))
 
     # -- httptools callbacks ---------------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.complete:  # a second response after the answer, in the same read
+            self.desync = True
+            self.keep_alive = False
+            raise UpstreamError("protocol")  # httptools: HttpParserCallbackError
+
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code() if self.parser is not None else 0
+        if 100 <= status < 200:
+            if status == 101:  # we never ask to switch protocols
+                raise UpstreamError("protocol")
+            self.interim = True
+            self.headers = []
+            return
         self.headers_done = True
-        if self.parser is not None:
-            self.status = self.parser.get_status_code()
+        self.status = status
         if self.head_request:  # a HEAD response has no body whatever its headers say
             self.complete = True
             if self.waiter is not None and not self.waiter.done():
@@ -158,6 +179,9 @@ class _Conn(asyncio.Protocol):
         self.chunks.append(body)
 
     def on_message_complete(self) -> None:
+        if self.interim:  # the final response follows on the same parser
+            self.interim = False
+            return
         self.complete = True
         # Only valid inside the parser callbacks: llhttp resets its state afterwards.
         self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
@@ -219,6 +243,8 @@ class _Conn(asyncio.Protocol):
         self.headers_done = False
         self.complete = False
         self.too_large = False
+        self.interim = False
+        self.desync = False
 
 
 # uvloop's timers have millisecond resolution and may run up to a millisecond before the
@@ -322,6 +348,8 @@ class UpstreamPool:
                     conn.transport.write(head)
                     conn.transport.write(body)
                 await conn.waiter
+                if conn.desync:  # the answer came with bytes past it: trust neither
+                    raise UpstreamError("protocol")
                 break
             except UpstreamError:
                 # A pooled connection the upstream had already closed: retry once on a fresh
