@@ -42,6 +42,7 @@ static PyObject *blob_cache;   /* key words -> "words wordswithoutspaces" */
 static PyObject *words_cache;  /* last words -> {name -> "last name"} (see words_of) */
 static Py_ssize_t words_cached;
 static PyObject *empty_tuple;
+static PyObject *key_ref; /* (-1,): Leaf.ref of a key's own leaf (_extract.KEY_REF) */
 static PyObject *space;
 static PyObject *str_span; /* "span", interned */
 
@@ -377,6 +378,11 @@ static int child(Walk *w, PyObject *c, PyObject *path, PyObject *part, PyObject 
         }
         return emit(w, extend(path, part), kw, text);
     }
+    if (PyDict_Check(c) || PyList_Check(c)) {
+        /* a subclass (the reader's DupDict: a key given twice): the Python walk reads it */
+        w->too_deep = 1;
+        return -1;
+    }
     return 0; /* None, bool, float, other types: no leaf */
 }
 
@@ -432,6 +438,11 @@ static PyObject *py_json_leaves(PyObject *Py_UNUSED(self), PyObject *args) {
     Walk w = {PyList_New(0), (PyTypeObject *)leaf, norm_key, normalize, 0};
     if (w.out == NULL) return NULL;
     int rc = 0;
+    if ((PyDict_Check(obj) && !PyDict_CheckExact(obj)) ||
+        (PyList_Check(obj) && !PyList_CheckExact(obj))) {
+        Py_DECREF(w.out);
+        Py_RETURN_NONE; /* a subclass (DupDict): the Python walk */
+    }
     if (PyDict_CheckExact(obj) || PyList_CheckExact(obj)) {
         PyObject *e = PyUnicode_New(0, 0);
         if (e == NULL) {
@@ -2855,6 +2866,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     blob_cache = PyDict_New();
     words_cache = PyDict_New();
     empty_tuple = PyTuple_New(0);
+    key_ref = Py_BuildValue("(i)", -1);
     space = PyUnicode_FromString(" ");
     str_span = PyUnicode_InternFromString("span");
     str_leaf = PyUnicode_InternFromString("leaf");
@@ -2872,7 +2884,7 @@ PyMODINIT_FUNC PyInit__native(void) {
         !str_data_class || !str_mask || !str_keep_prefix)
         return NULL;
     if (norm_cache == NULL || blob_cache == NULL || words_cache == NULL || empty_tuple == NULL ||
-        space == NULL || str_span == NULL)
+        key_ref == NULL || space == NULL || str_span == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -11,15 +11,17 @@
  * An ASCII string's text is its raw bytes; one with other characters is decoded (strict UTF-8,
  * as orjson) and NFKC-normalised by the engine's own ``normalize``; one with escapes (values
  * only: \u0040, \/, surrogate pairs ...) is decoded first, so nothing hides behind an escape.
- * Numbers are integers of up to 18 digits, or floats (no leaf). For anything else -- an escape
- * in a key, a lone surrogate, a duplicate key or more than RAW_MAX_KEYS keys in an object,
- * deeper nesting than RAW_MAX_DEPTH, a top-level scalar, a body orjson would reject -- it
- * returns None and the caller takes the reference path, so what it
- * accepts it reads exactly as orjson does. Reads only inside the bytes object it was given.
+ * Numbers are integers of up to 18 digits, or floats: a leaf when the float is a whole number
+ * of 6 to 40 digits (_extract.float_literal, from the literal's digits), else none. Every
+ * value of a duplicate key is a leaf (in document order: readers disagree on which copy wins),
+ * and after the values come the distinct object keys, one leaf each (ref (-1,), no key words).
+ * For anything else -- an escape in a key, a lone surrogate, deeper nesting than
+ * RAW_MAX_DEPTH, a top-level scalar, a body orjson would reject -- it returns None and the
+ * caller takes the reference path (_extract.read_json + json_leaves), so what it accepts it
+ * reads exactly as that does. Reads only inside the bytes object it was given.
  */
 
 #define RAW_MAX_DEPTH 512  /* deeper: the reference path */
-#define RAW_MAX_KEYS 64    /* keys per object checked for duplicates; more: the reference path */
 #define RAW_KEY_SLOTS 1024 /* raw key bytes -> normalised words, direct-mapped */
 #define RAW_KEY_BYTES 40   /* longer raw keys go through the str-keyed cache only */
 
@@ -38,6 +40,7 @@ typedef struct {
     PyObject *text;   /* the text when not plain ASCII (strong), else NULL */
     PyObject *key;    /* key words (strong) */
     PyObject *leaf;   /* the Leaf once built (strong), else NULL */
+    int is_key;       /* an object key's own leaf (ref (-1,)) */
 } RLeaf;
 
 typedef struct {
@@ -256,8 +259,9 @@ static PyObject *rawdoc_leaf(RawDoc *rd, Py_ssize_t i) {
     Py_INCREF(lf->key);
     PyTuple_SET_ITEM(leaf, 1, lf->key);
     PyTuple_SET_ITEM(leaf, 2, text);
-    Py_INCREF(empty_tuple);
-    PyTuple_SET_ITEM(leaf, 3, empty_tuple);
+    PyObject *ref = lf->is_key ? key_ref : empty_tuple;
+    Py_INCREF(ref);
+    PyTuple_SET_ITEM(leaf, 3, ref);
     lf->leaf = leaf;
     return leaf;
 }
@@ -331,13 +335,14 @@ typedef struct {
     Py_ssize_t count;  /* items so far (list index of the next one) */
     Py_ssize_t kpos, klen; /* an object's current key */
     uint64_t khash;
-    Py_ssize_t kstart; /* its keys in the key stack */
     PyObject *last, *words; /* strong */
 } RFrame;
 
+/* A distinct object key: its bytes, the part of its first value, plain ASCII or not. */
 typedef struct {
     uint64_t hash;
-    Py_ssize_t pos, len;
+    Py_ssize_t pos, len, part;
+    int ascii;
 } RKey;
 
 typedef struct {
@@ -347,8 +352,10 @@ typedef struct {
     Walk w;
     RFrame *frames;
     Py_ssize_t depth, fcap;
-    RKey *keys;
+    RKey *keys; /* the distinct keys, in document order */
     Py_ssize_t nkeys, kcap;
+    Py_ssize_t *kset; /* open addressing over ``keys``: index + 1, 0 empty */
+    Py_ssize_t kscap;
 } RState;
 
 enum { RAW_OK = 0, RAW_ERROR = -1, RAW_DECLINE = 1 };
@@ -614,10 +621,12 @@ lone:
     return NULL;
 }
 
+static int emit_leaf(RState *st, Py_ssize_t src, Py_ssize_t blen, Py_ssize_t len, int same,
+                     PyObject *text);
+
 /* A leaf: body[src:src + len], decoded and normalised unless ``ascii`` (``escaped``: with its
  * escapes decoded first). RAW_DECLINE for a lone surrogate. */
 static int emit_raw(RState *st, Py_ssize_t src, Py_ssize_t len, int ascii, int escaped) {
-    RawDoc *rd = st->rd;
     PyObject *text = NULL;
     Py_ssize_t blen = len;
     int same = 1;
@@ -652,6 +661,14 @@ static int emit_raw(RState *st, Py_ssize_t src, Py_ssize_t len, int ascii, int e
         }
         len = PyUnicode_GET_LENGTH(text);
     }
+    return emit_leaf(st, src, blen, len, same, text);
+}
+
+/* A value leaf of the innermost container: raw bytes body[src:src + blen], ``len`` characters
+ * of text (``text``, stolen: NULL when it is the raw ASCII bytes). */
+static int emit_leaf(RState *st, Py_ssize_t src, Py_ssize_t blen, Py_ssize_t len, int same,
+                     PyObject *text) {
+    RawDoc *rd = st->rd;
     PyObject *name;
     PyObject *kw = value_words(st, &name);
     if (kw == NULL) {
@@ -674,6 +691,7 @@ static int emit_raw(RState *st, Py_ssize_t src, Py_ssize_t len, int ascii, int e
     lf->text = text;
     lf->key = kw;
     lf->leaf = NULL;
+    lf->is_key = 0;
     return RAW_OK;
 }
 
@@ -711,7 +729,6 @@ static int push(RState *st, int obj) {
     nf->count = 0;
     nf->kpos = nf->klen = 0;
     nf->khash = 0;
-    nf->kstart = st->nkeys;
     nf->last = last;
     nf->words = words;
     return RAW_OK;
@@ -719,33 +736,69 @@ static int push(RState *st, int obj) {
 
 static void pop(RState *st) {
     RFrame *f = &st->frames[--st->depth];
-    st->nkeys = f->kstart;
     Py_CLEAR(f->last);
     Py_CLEAR(f->words);
 }
 
+/* Remember a key not seen before in this body (with the part of its value, for the key leaf's
+ * path). 0, or -1 on error. */
+static int note_key(RState *st, RFrame *f, uint64_t h, Py_ssize_t a, Py_ssize_t len, int ascii) {
+    if (st->nkeys * 2 >= st->kscap) { /* rehash into a table twice the size */
+        Py_ssize_t cap = st->kscap ? st->kscap * 2 : 64;
+        if (cap > PY_SSIZE_T_MAX / (Py_ssize_t)sizeof(Py_ssize_t)) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        Py_ssize_t *t = PyMem_Calloc((size_t)cap, sizeof(Py_ssize_t));
+        if (t == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t j = 0; j < st->nkeys; j++) {
+            size_t s = (size_t)st->keys[j].hash & (size_t)(cap - 1);
+            while (t[s]) s = (s + 1) & (size_t)(cap - 1);
+            t[s] = j + 1;
+        }
+        PyMem_Free(st->kset);
+        st->kset = t;
+        st->kscap = cap;
+    }
+    size_t s = (size_t)h & (size_t)(st->kscap - 1);
+    for (; st->kset[s]; s = (s + 1) & (size_t)(st->kscap - 1)) {
+        RKey *k = &st->keys[st->kset[s] - 1];
+        if (k->hash == h && k->len == len && memcmp(st->d + k->pos, st->d + a, (size_t)len) == 0)
+            return 0; /* seen: its leaf is the first occurrence's */
+    }
+    RawDoc *rd = st->rd;
+    if (grow((void **)&st->keys, &st->kcap, st->nkeys + 1, sizeof(RKey)) < 0 ||
+        grow((void **)&rd->parts, &rd->pcap, rd->nparts + 1, sizeof(RPart)) < 0)
+        return -1;
+    RPart *p = &rd->parts[rd->nparts];
+    p->parent = f->part;
+    p->kpos = a;
+    p->kval = len;
+    RKey *k = &st->keys[st->nkeys];
+    k->hash = h;
+    k->pos = a;
+    k->len = len;
+    k->part = rd->nparts++;
+    k->ascii = ascii;
+    st->kset[s] = ++st->nkeys;
+    return 0;
+}
+
 /* An object key at the quote at p; on success the offset after it. -1 decline (plain string
- * rules, duplicate, too many keys), -2 error. */
+ * rules), -2 error. Every copy of a repeated key is read (its value is a leaf again). */
 static Py_ssize_t read_key(RState *st, Py_ssize_t p) {
     Py_ssize_t a;
     int ascii, escaped;
-    /* a key with escapes: its raw bytes would not tell duplicates apart, the reference path */
+    /* a key with escapes: its raw bytes are not its name (nor its path part): the reference */
     Py_ssize_t q = plain_string(st->d, st->n, p, &a, &ascii, 0, &escaped);
     if (q < 0) return -1;
     RFrame *f = &st->frames[st->depth - 1];
     Py_ssize_t len = q - 1 - a;
     uint64_t h = key_hash(st->d + a, len, st->d + st->n);
-    if (st->nkeys - f->kstart >= RAW_MAX_KEYS) return -1;
-    if (grow((void **)&st->keys, &st->kcap, st->nkeys + 1, sizeof(RKey)) < 0) return -2;
-    for (Py_ssize_t j = f->kstart; j < st->nkeys; j++) {
-        RKey *k = &st->keys[j];
-        if (k->hash == h && k->len == len && memcmp(st->d + k->pos, st->d + a, (size_t)len) == 0)
-            return -1; /* orjson keeps the last value at the first key's place */
-    }
-    st->keys[st->nkeys].hash = h;
-    st->keys[st->nkeys].pos = a;
-    st->keys[st->nkeys].len = len;
-    st->nkeys++;
+    if (len > 0 && note_key(st, f, h, a, len, ascii) < 0) return -2;
     f->kpos = a;
     f->klen = len;
     f->khash = h;
@@ -797,6 +850,59 @@ static int finite_double(const char *s, Py_ssize_t n) {
     return end == buf + n && v < 1e300 && v > -1e300;
 }
 
+#define FLOAT_INT_MIN 6  /* _extract.FLOAT_INT_MIN_DIGITS */
+#define FLOAT_INT_MAX 40 /* _extract.FLOAT_INT_MAX_DIGITS */
+
+/* The text of the float literal s[0:n] (grammar checked, under 64 bytes: finite_double) when
+ * its value is a whole number of FLOAT_INT_MIN..FLOAT_INT_MAX digits -- "-4556737586899855"
+ * for -4.556737586899855e15 -- as _extract.float_literal reads it; its length, or 0: none. */
+static Py_ssize_t float_int_text(const char *s, Py_ssize_t n, char *out) {
+    char dg[64];
+    Py_ssize_t nd = 0, nf = 0, i = 0, o = 0;
+    int neg = 0, in_frac = 0;
+    if (s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < n && s[i] != 'e' && s[i] != 'E'; i++) {
+        if (s[i] == '.') {
+            in_frac = 1;
+            continue;
+        }
+        dg[nd++] = s[i];
+        nf += in_frac;
+    }
+    long ex = 0;
+    if (i < n) { /* the exponent: at most 6 digits, else not read (float_literal: a float) */
+        int eneg = 0;
+        i++;
+        if (s[i] == '+' || s[i] == '-') eneg = s[i++] == '-';
+        if (n - i > 6) return 0;
+        for (; i < n; i++) ex = ex * 10 + (s[i] - '0');
+        if (eneg) ex = -ex;
+    }
+    long shift = ex - (long)nf;
+    Py_ssize_t a = 0, b; /* the whole number: dg[a:b] then ``zeros`` zeros */
+    long zeros = 0;
+    if (shift >= 0) {
+        b = nd;
+        zeros = shift;
+    } else {
+        if (-shift > nd) return 0;
+        b = nd + shift;
+        for (Py_ssize_t j = b; j < nd; j++)
+            if (dg[j] != '0') return 0; /* a fraction */
+    }
+    while (a < b && dg[a] == '0') a++;
+    if (a == b) return 0; /* zero */
+    if ((long)(b - a) + zeros > FLOAT_INT_MAX || (long)(b - a) + zeros < FLOAT_INT_MIN) return 0;
+    if (neg) out[o++] = '-';
+    memcpy(out + o, dg + a, (size_t)(b - a));
+    o += b - a;
+    memset(out + o, '0', (size_t)zeros);
+    return o + zeros;
+}
+
 /* Parse the whole body into st->rd. RAW_OK, RAW_DECLINE (reference path) or RAW_ERROR. */
 static int raw_parse(RState *st) {
     const char *d = st->d;
@@ -833,7 +939,16 @@ static int raw_parse(RState *st) {
             int integer;
             if (read_number(d, n, p, &e, &integer) < 0) return RAW_DECLINE;
             if (!integer && !finite_double(d + p, e - p)) return RAW_DECLINE;
-            if (integer) {
+            if (!integer) {
+                char buf[FLOAT_INT_MAX + 2];
+                Py_ssize_t tl = float_int_text(d + p, e - p, buf);
+                if (tl > 0) {
+                    PyObject *text = ascii_str(buf, tl);
+                    if (text == NULL) return RAW_ERROR;
+                    int rc = emit_leaf(st, p, e - p, tl, 0, text);
+                    if (rc != RAW_OK) return rc;
+                }
+            } else {
                 Py_ssize_t digits = e - p - (c == '-');
                 if (digits > 18) return RAW_DECLINE; /* orjson: int or float by range */
                 Py_ssize_t src = p, len = e - p;
@@ -887,6 +1002,53 @@ static int raw_parse(RState *st) {
             p++;
         }
     }
+}
+
+/* The distinct keys' leaves, after the values (_extract.key_leaves): path of the first value,
+ * no key words, ref (-1,). RAW_OK, RAW_DECLINE or RAW_ERROR. */
+static int key_leaves(RState *st) {
+    RawDoc *rd = st->rd;
+    if (st->nkeys == 0) return RAW_OK;
+    if (grow((void **)&rd->leaves, &rd->cap, rd->n + st->nkeys, sizeof(RLeaf)) < 0)
+        return RAW_ERROR;
+    PyObject *empty = PyUnicode_New(0, 0);
+    if (empty == NULL) return RAW_ERROR;
+    for (Py_ssize_t j = 0; j < st->nkeys; j++) {
+        RKey *k = &st->keys[j];
+        PyObject *text = NULL;
+        Py_ssize_t len = k->len;
+        int same = 1;
+        if (!k->ascii) {
+            PyObject *raw = PyUnicode_DecodeUTF8(st->d + k->pos, k->len, "strict");
+            if (raw == NULL) goto error;
+            text = PyObject_CallOneArg(st->w.normalize, raw);
+            same = text == raw;
+            Py_DECREF(raw);
+            if (text == NULL) goto error;
+            if (!PyUnicode_CheckExact(text)) {
+                Py_DECREF(text);
+                PyErr_SetString(PyExc_TypeError, "normalize must return str");
+                goto error;
+            }
+            len = PyUnicode_GET_LENGTH(text);
+        }
+        RLeaf *lf = &rd->leaves[rd->n++];
+        lf->part = k->part;
+        lf->src = k->pos;
+        lf->blen = k->len;
+        lf->len = len;
+        lf->same = same;
+        lf->text = text;
+        Py_INCREF(empty);
+        lf->key = empty;
+        lf->leaf = NULL;
+        lf->is_key = 1;
+    }
+    Py_DECREF(empty);
+    return RAW_OK;
+error:
+    Py_DECREF(empty);
+    return RAW_ERROR;
 }
 
 /* json_raw(body, sep, leaf_type, norm_key, normalize) -> (RawDoc, text, starts, scanned_bytes,
@@ -985,12 +1147,23 @@ static PyObject *py_json_raw(PyObject *Py_UNUSED(self), PyObject *args) {
     rd->n = rd->cap = 0;
     rd->parts = NULL;
     rd->nparts = rd->pcap = 0;
-    RState st = {PyBytes_AS_STRING(body), PyBytes_GET_SIZE(body), rd,
-                 {NULL, (PyTypeObject *)leaf, norm_key, normalize, 0}, NULL, 0, 0, NULL, 0, 0};
+    RState st = {PyBytes_AS_STRING(body),
+                 PyBytes_GET_SIZE(body),
+                 rd,
+                 {NULL, (PyTypeObject *)leaf, norm_key, normalize, 0},
+                 NULL,
+                 0,
+                 0,
+                 NULL,
+                 0,
+                 0,
+                 NULL,
+                 0};
     PyObject *res = NULL, *text = NULL, *starts = NULL, *keys = NULL, *bytes = NULL,
              *scanned = NULL;
     int rc = raw_parse(&st);
     while (st.depth > 0) pop(&st);
+    if (rc == RAW_OK) rc = key_leaves(&st);
     if (rc == RAW_ERROR) goto done;
     if (rc == RAW_DECLINE || (rd->n == 1 && PyUnicode_GET_LENGTH(rd->leaves[0].key) == 0)) {
         /* declined, or one key-less leaf (scanned alone, without separators) */
@@ -1058,6 +1231,7 @@ static PyObject *py_json_raw(PyObject *Py_UNUSED(self), PyObject *args) {
 done:
     PyMem_Free(st.frames);
     PyMem_Free(st.keys);
+    PyMem_Free(st.kset);
     Py_XDECREF(text);
     Py_XDECREF(starts);
     Py_XDECREF(keys);

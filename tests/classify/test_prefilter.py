@@ -43,11 +43,14 @@ def patterns() -> list[pf.Pattern]:
     build = pf.build_prefilter
 
     def capture(
-        p: list[pf.Pattern], engine: str = "auto", trusted: Collection[int] = ()
+        p: list[pf.Pattern],
+        engine: str = "auto",
+        trusted: Collection[int] = (),
+        unicode: Collection[int] = (),
     ) -> pf.Prefilter:
         seen.append(list(p))
         TRUSTED[:] = sorted(trusted)
-        return build(p, engine, trusted)
+        return build(p, engine, trusted, unicode)
 
     mp = pytest.MonkeyPatch()
     mp.setattr("ringfence.classify._engine.build_prefilter", capture)

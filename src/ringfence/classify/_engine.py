@@ -13,7 +13,7 @@ import hashlib
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache, partial
 from itertools import accumulate
 from types import ModuleType
@@ -231,13 +231,21 @@ class Classifier:
                 self._ctx_id[i] = len(patterns) - 1
         # Only the built-in patterns (Python re, trusted) may be checked by re in the
         # prefilter's anchored tier; custom ones stay on the linear-time engines.
-        self._prefilter: Prefilter = build_prefilter(patterns, engine, range(len(builtin)))
+        # Custom patterns (and their context words) are RE2's: the prefilter must not read them
+        # differently (non-ASCII classes, "." over a multi-byte character).
+        custom_ids = set(range(len(builtin), len(self._compiled)))
+        custom_ids |= {x for i, x in self._ctx_id.items() if i in custom_ids}
+        self._prefilter: Prefilter = build_prefilter(
+            patterns, engine, range(len(builtin)), custom_ids
+        )
         # Confirmation order of every prefilter id (detectors and context expressions).
         self._rank = [self._order(i) for i in range(len(patterns))]
         # The raw-body gate only asks "could anything match?": one RE2 search over the value
         # patterns answers that cheaply (stopping at the first match), and a clean body is
         # never parsed.
-        self._gate = Re2Gate(value_patterns)
+        # (plus the float literals a JSON body's reading turns into whole numbers, whose
+        # digits need not stand together in the raw bytes: 45567375.86899855e8)
+        self._gate = Re2Gate([*value_patterns, (ex.WHOLE_FLOAT_GATE, False, False)])
         allow = list(allow_values) + (list(DEFAULT_ALLOWLIST) if default_allowlist else [])
         # Allow-listed values are known test values, kept in canonical form (no secrets here).
         self._allow = frozenset(canonical(v) for v in allow)
@@ -374,9 +382,9 @@ class Classifier:
                     )
                 return an
         if kind == "json":
-            an.parsed, an.doc = ex.parse_json(data)
+            an.parsed, an.doc, unread = ex.read_json(data)
             if an.parsed:
-                an.leaves = ex.json_leaves(an.doc, (), self._native)
+                an.leaves = ex.document_leaves(an.doc, unread, (), self._native)
             else:
                 an.kind = kind = "text"
         elif kind == "ndjson":
@@ -414,7 +422,7 @@ class Classifier:
             rows, top = self._result_rows(an, step)
             findings = tuple(Finding(*row) for row in rows)
             types = frozenset(f.type_id for f in findings if f.confidence >= self.min_confidence)
-            return ScanResult(findings, top, an.kind, types)
+            return _mask_key_paths(an, ScanResult(findings, top, an.kind, types))
         # _result_rows natively (the same rows, class and confident types); the objects are
         # filled through their slots, without a frozen dataclass's __setattr__ per field
         rows, top, types = nat.finding_rows(
@@ -432,7 +440,7 @@ class Classifier:
         got: ScanResult = nat.new_objects(
             ScanResult, _RESULT_FIELDS, [(findings, top, an.kind, types)]
         )[0]
-        return got
+        return _mask_key_paths(an, got)
 
     def _result_rows(self, an: Analysis, step: int) -> tuple[list[tuple[Any, ...]], DataClass]:
         """One Finding's fields per hit, and the class of the confident ones."""
@@ -828,6 +836,43 @@ class Classifier:
 
     def to_json(self, result: ScanResult) -> bytes:
         return orjson.dumps(result.to_dict())
+
+
+def _mask_key_paths(an: Analysis, result: ScanResult) -> ScanResult:
+    """Findings never show a value in clear, and a key can be one (``{"4556…": 1}``, maps keyed
+    by e-mail): when a key leaf holds a finding, every path through that key shows it masked
+    (the finding's preview over its span; a normalised key wholly), and the key's own finding
+    has the path of its value with ``~`` after it (JSONPath-Plus: the property name)."""
+    if not an.hits:
+        return result
+    leaves = an.leaves
+    keyed = [(i, h) for i, h in enumerate(an.hits) if leaves[h.leaf].ref == ex.KEY_REF]
+    if not keyed:
+        return result
+    shown: dict[str, str] = {}
+    for i, h in keyed:
+        leaf = leaves[h.leaf]
+        raw = leaf.path[-1]
+        if not isinstance(raw, str):
+            continue
+        cur = shown.get(raw)
+        if leaf.text != raw:  # normalised: offsets do not map onto the raw key
+            shown[raw] = "*" * len(raw)
+            continue
+        chars = list(cur if cur is not None else raw)
+        f = result.findings[i]
+        span = h.end - h.start
+        chars[h.start : h.end] = list(f.preview if len(f.preview) == span else "*" * span)
+        shown[raw] = "".join(chars)
+    key_rows = {i for i, _h in keyed}
+    findings = []
+    for i, f in enumerate(result.findings):
+        parts = tuple(shown.get(p, p) if isinstance(p, str) else p for p in f.path_parts)
+        if parts != f.path_parts or i in key_rows:
+            path = ex.format_path(parts) + ("~" if i in key_rows else "")
+            f = replace(f, path=path, path_parts=parts)
+        findings.append(f)
+    return replace(result, findings=tuple(findings))
 
 
 def allow_digest(value: str) -> str:

@@ -118,6 +118,39 @@ def _anchor(pattern: str) -> tuple[int, int] | None:
     return ord(lit), 1 if m.group("cls") else 0
 
 
+# Escapes whose RE2 (UTF-8, one character) and Hyperscan (bytes, no UTF-8 mode) readings
+# agree: ASCII classes, word boundaries, control characters. Any other letter escape (\p \P
+# \x \C \D \W \S \Q \X ...) may read a non-ASCII character differently.
+_SAFE_ESCAPES = frozenset("dswbBtnrfva")
+_ASCII_HEX = re.compile(r"[0-7][0-9a-fA-F]")
+
+
+def byte_safe(pattern: str) -> bool:
+    """Does Hyperscan reading a body's UTF-8 bytes find every match start that RE2 finds in
+    its text? True for ASCII patterns without ``.``, negated classes (``[^...]``,
+    ``[[:^x:]]``) and escapes outside _SAFE_ESCAPES: those read one byte where RE2 reads one
+    character (``Z.Z`` misses "ZéZ"; ``\\pL`` is not Unicode there). Conservative: a pattern
+    this refuses is only slower (confirmed by RE2 over the whole text), never missed."""
+    if not pattern.isascii():
+        return False
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "\\":
+            nxt = pattern[i + 1 : i + 2]
+            if nxt == "x" and _ASCII_HEX.fullmatch(pattern, i + 2, i + 4):
+                i += 4  # \x00-\x7f: one ASCII byte (context words are written so)
+                continue
+            if nxt.isalnum() and nxt not in _SAFE_ESCAPES:
+                return False
+            i += 2
+            continue
+        if ch in ".^":
+            return False
+        i += 1
+    return True
+
+
 def _set_add(rset: Any, pattern: str, caseless: bool) -> bool:
     try:
         rset.Add((("(?i)" if caseless else "") + _plain(pattern)).encode())
@@ -147,11 +180,14 @@ class HyperscanPrefilter:
         tiers: bool = True,
         native: ModuleType | None = NATIVE,
         trusted: Collection[int] = (),
+        unicode: Collection[int] = (),
     ) -> None:
         """``trusted``: the ids whose patterns may be run by Python's ``re`` (the built-in
         detectors'); only those can take the anchored tier. Custom patterns are RE2 syntax
         and untrusted: a backtracking engine could read them differently, refuse them, or
-        spend exponential time on a crafted body."""
+        spend exponential time on a crafted body. ``unicode``: the ids whose patterns are
+        confirmed by RE2 over text (custom detectors and their context words): one that is
+        not :func:`byte_safe` gets no prefilter (always a candidate)."""
         assert _hs is not None
         # the match handler: the native one adds an offset without a Python frame per match
         self._collect: Any = native.hs_collect if native is not None else None
@@ -166,7 +202,13 @@ class HyperscanPrefilter:
         # (id, byte, offset, match): patterns found from their anchor byte (see _anchor)
         anchors: list[tuple[int, bytes, int, Any]] = []
         self._native_check: set[int] = set()  # anchored ids anchor_starts checks without re
+        always: set[int] = set()
         for i, (pat, caseless, positions) in enumerate(patterns):
+            if i in unicode and not byte_safe(pat):
+                # a custom pattern Hyperscan may read differently from RE2: no prefilter, the
+                # detector runs RE2 over the whole text (the engines cannot disagree)
+                always.add(i)
+                continue
             case = _hs.HS_FLAG_CASELESS if caseless else 0
             # presence only: one report, no start-of-match bookkeeping
             mode = _hs.HS_FLAG_SOM_LEFTMOST if positions else _hs.HS_FLAG_SINGLEMATCH
@@ -192,7 +234,6 @@ class HyperscanPrefilter:
                 gated.append(expr)
             else:
                 main.append(expr)
-        always: set[int] = set()
         nopos: set[int] = set()
         self._db: Any = self._build_tolerant(main, always, nopos)
         # gated[j] is the RE2 set's j-th pattern: its own database (None: always a candidate)
@@ -438,12 +479,17 @@ class Re2Gate:
 
 
 def build_prefilter(
-    patterns: Sequence[Pattern], engine: str = "auto", trusted: Collection[int] = ()
+    patterns: Sequence[Pattern],
+    engine: str = "auto",
+    trusted: Collection[int] = (),
+    unicode: Collection[int] = (),
 ) -> Prefilter:
     """Compile ``(pattern, caseless, want_positions)``; engine ``auto``, ``hyperscan``, ``re2``.
-    ``trusted``: ids of built-in patterns (Python ``re`` may run them; see HyperscanPrefilter)."""
+    ``trusted``: ids of built-in patterns (Python ``re`` may run them); ``unicode``: ids of
+    custom ones (RE2 reads them over text); see HyperscanPrefilter. The RE2 set reads UTF-8
+    as RE2 does: it needs neither."""
     if engine in ("auto", "hyperscan") and _hs is not None:
-        return HyperscanPrefilter(patterns, trusted=frozenset(trusted))
+        return HyperscanPrefilter(patterns, trusted=frozenset(trusted), unicode=frozenset(unicode))
     if engine == "hyperscan":
         raise RuntimeError("hyperscan is not installed")
     return Re2SetPrefilter(patterns)

@@ -24,7 +24,7 @@ import orjson
 import re2
 
 from ringfence.classify._engine import Analysis, Classifier
-from ringfence.classify._extract import kind_of
+from ringfence.classify._extract import DROPPED_REF, KEY_REF, Leaf, kind_of, normalize, scrub
 from ringfence.classify._hits import Hit
 from ringfence.classify._mask import mask, token
 from ringfence.classify._model import RedactionMode, ScanResult
@@ -143,7 +143,8 @@ def redact(
             # not get that one unread: write back what was scanned
             return Redaction(_rebuild(an, {}, policy, _Copies()), result, 0)
         return Redaction(data, result, 0)
-    found = sum(len(v) for v in by_leaf.values())
+    # (a deep document's raw text, scanned besides its leaves, repeats their findings)
+    found = sum(len(v) for li, v in by_leaf.items() if an.leaves[li].ref != DROPPED_REF)
     copies = _copies(an, by_leaf)
     return Redaction(_rebuild(an, by_leaf, policy, copies), result, found + copies.count)
 
@@ -159,6 +160,9 @@ class _Copies:
     exact: dict[str, Hit] = field(default_factory=dict)  # value, lower-cased -> its finding
     alnum: dict[str, Hit] = field(default_factory=dict)  # letters/digits, upper -> finding
     keys: dict[str, str] = field(default_factory=dict)  # key -> key as written back
+    # keys that held a finding themselves -> their rewritten text (a normalised key's
+    # finding is not found again in its raw form by the patterns)
+    found_keys: dict[str, str] = field(default_factory=dict)
     count: int = 0
 
     def source(self, text: str) -> Hit | None:
@@ -174,7 +178,12 @@ class _Copies:
         return out
 
     def rewrite_key(self, key: str, policy: RedactionPolicy) -> str:
-        if not self.patterns or not isinstance(key, str):
+        if not isinstance(key, str):
+            return key
+        forced = self.found_keys.get(key)
+        if forced is not None:
+            return forced
+        if not self.patterns:
             return key
         done = self.keys.get(key)
         if done is None:
@@ -258,13 +267,23 @@ def _rebuild(
 ) -> bytes:
     new: dict[int, Any] = {}
     for li, hits in by_leaf.items():
-        text, gone = _rewrite(an.leaves[li].text, hits, policy)
+        leaf = an.leaves[li]
+        text, gone = _rewrite(leaf.text, hits, policy)
+        if leaf.ref == KEY_REF:  # a key holding a finding: every use of it is renamed
+            raw = leaf.path[-1] if leaf.path else None
+            if isinstance(raw, str):
+                copies.found_keys.setdefault(raw, text)
+            continue
+        if leaf.ref == DROPPED_REF:
+            continue  # a value the document does not hold (written back without it)
         new[li] = None if gone and an.kind in ("json", "ndjson") else text
     rename = _renamer(copies, policy)
     if an.kind == "json":
         doc = an.doc
         for li, val in new.items():
-            doc = _set_path(doc, an.leaves[li].path, val)
+            leaf = an.leaves[li]
+            if _holds(doc, leaf):
+                doc = _set_path(doc, leaf.path, val)
         _rename_keys(doc, rename)
         return _dumps(doc)
     if an.kind == "ndjson":
@@ -274,7 +293,7 @@ def _rebuild(
             line = int(leaf.path[0])
             if leaf.ref:  # a line that was not JSON: plain text
                 docs[line] = "" if val is None else val
-            else:
+            elif _holds(docs[line], leaf, 1):
                 docs[line] = _set_path(docs[line], leaf.path[1:], val)
         lines = []
         for i, d in enumerate(docs):
@@ -302,6 +321,23 @@ def _rebuild(
         pairs = [(rename(k), v) for k, v in pairs]
         return urlencode(pairs, safe="*").encode()
     return (new.get(0) or "").encode() if an.leaves else b""
+
+
+def _holds(doc: Any, leaf: Leaf, skip: int = 0) -> bool:
+    """Does the document hold this leaf's value at its path? Not for a value of a repeated key
+    other than the last (the document keeps the last; the others are written back by not
+    being written at all) -- nor for anything under one."""
+    node = doc
+    try:
+        for p in leaf.path[skip:]:
+            if isinstance(p, int) and not isinstance(node, list):
+                return False
+            node = node[p]
+    except (KeyError, IndexError, TypeError):
+        return False
+    if type(node) is int:
+        return str(node) == leaf.text
+    return isinstance(node, str) and normalize(node) == leaf.text
 
 
 def _renamer(copies: _Copies, policy: RedactionPolicy) -> Callable[[str], str]:
@@ -359,36 +395,7 @@ def _strict_json(data: bytes) -> bytes | None:
         doc = json.loads(text, parse_constant=lambda _: None)
     except (ValueError, RecursionError):
         return None
-    return _dumps(_scrub(doc))
-
-
-def _clean(s: str) -> str:
-    # a lone surrogate (valid in a parsed document, not in UTF-8) becomes U+FFFD
-    return s.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
-def _scrub(doc: Any) -> Any:
-    """The document with lone surrogates replaced (iteratively: any depth)."""
-    if isinstance(doc, str):
-        return _clean(doc)
-    root = [doc]
-    stack: list[Any] = [root]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            items = [(_clean(k), v) for k, v in node.items()]
-            node.clear()
-            for k, v in items:
-                node[k] = _clean(v) if isinstance(v, str) else v
-                if isinstance(v, dict | list):
-                    stack.append(v)
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                if isinstance(v, str):
-                    node[i] = _clean(v)
-                elif isinstance(v, dict | list):
-                    stack.append(v)
-    return root[0]
+    return _dumps(scrub(doc))
 
 
 class _Duplicate(Exception):
