@@ -46,6 +46,7 @@ class LoopbackOidcProvider:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.issuer = ""
+        self.base = ""  # where the endpoints are: the issuer without a trailing slash
         self.now = lambda: int(time.time())  # tests point this at the relying party's clock
 
     def _build(self) -> FastAPI:
@@ -55,9 +56,9 @@ class LoopbackOidcProvider:
         def discovery() -> dict[str, Any]:
             return {
                 "issuer": self.issuer,
-                "authorization_endpoint": f"{self.issuer}/authorize",
-                "token_endpoint": f"{self.issuer}/token",
-                "jwks_uri": f"{self.issuer}/jwks",
+                "authorization_endpoint": f"{self.base}/authorize",
+                "token_endpoint": f"{self.base}/token",
+                "jwks_uri": f"{self.base}/jwks",
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": ["RS256"],
@@ -163,7 +164,8 @@ class LoopbackOidcProvider:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        self.issuer = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{port}"
+        self.issuer = self.base  # Auth0-style tests set it to base + "/"
         config = uvicorn.Config(self.app, log_level="error", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(

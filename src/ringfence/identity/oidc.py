@@ -275,7 +275,9 @@ class OidcRelyingParty:
         registry = jwt.JWTClaimsRegistry(
             now=int(self._clock.now().timestamp()),
             leeway=_LEEWAY,
-            iss={"essential": True, "value": self._issuer},
+            # The provider's issuer exactly as its discovery document spells it (checked
+            # there against the configured one, trailing slash aside): Auth0's ends in "/".
+            iss={"essential": True, "value": str(self.metadata()["issuer"])},
             sub={"essential": True},
             exp={"essential": True},
             iat={"essential": True},
