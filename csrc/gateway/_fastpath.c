@@ -1114,14 +1114,19 @@ static PyObject *parse_request(PyObject *mod, PyObject *const *args, Py_ssize_t 
     PyObject *headers = PyList_New(nh);
     if (headers == NULL) return NULL;
     for (int h = 0; h < nh; h++) {
-        PyObject *name = PyBytes_FromStringAndSize(names[h].p, names[h].n);
+        /* A new object (str NULL): PyBytes_FromStringAndSize(p, 1) returns CPython's shared
+         * single-byte bytes object (the one behind every b"A"), which must never be written:
+         * a one-letter header name "A: x" lower-cased it for the whole worker. */
+        PyObject *name = PyBytes_FromStringAndSize(NULL, names[h].n);
         if (name == NULL) {
             Py_DECREF(headers);
             return NULL;
         }
         char *w = PyBytes_AS_STRING(name);
-        for (Py_ssize_t j = 0; j < names[h].n; j++)
-            if (w[j] >= 'A' && w[j] <= 'Z') w[j] = (char)(w[j] + 32);
+        for (Py_ssize_t j = 0; j < names[h].n; j++) {
+            char c = names[h].p[j];
+            w[j] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+        }
         PyObject *pair = Py_BuildValue("(Ny#)", name, values[h].p, values[h].n);
         if (pair == NULL) {
             Py_DECREF(headers);

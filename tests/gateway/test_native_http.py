@@ -492,3 +492,14 @@ def test_a_tab_anywhere_in_a_long_header_value_is_read_as_httptools_reads_it() -
         assert request_agrees(req) is not None, pos
         resp = b"HTTP/1.1 200 OK\r\nX-Long: " + value + b"\r\nContent-Length: 0\r\n\r\n"
         assert agree(resp) is not None, pos
+
+
+@pytest.mark.parametrize("name", [b"A", b"Q", b"Z"])
+def test_a_one_letter_header_name_leaves_python_s_shared_bytes_alone(name: bytes) -> None:
+    """CPython hands out one shared object per single byte: lower-casing the name in place
+    made b"A" == b"a" for the rest of the worker (session-11 desync review)."""
+    got = native_request(b"GET / HTTP/1.1\r\n" + name + b": v\r\n\r\n")
+    assert got is not None
+    assert (name.lower(), b"v") in got[3]
+    assert bytes([name[0]]) == name and name != name.lower()
+    assert bytes([name[0]]).isupper()
