@@ -53,6 +53,7 @@ typedef struct {
     Py_ssize_t len;
     int child;    /* node of this property's schema; -1: not a property (required only) */
     int req_bit;  /* bit in the required mask, -1: not required */
+    uint64_t word; /* keys of up to 8 bytes: those bytes, zero-padded, in memory order */
 } Key;
 
 typedef struct {
@@ -321,9 +322,28 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
                 const Key *k = NULL;
                 Py_ssize_t klen = ke - ks;
                 const unsigned char *kp = p->s + ks;
+                /* a key of up to 8 bytes is one 8-byte word: the body has at least 8 bytes
+                   from the key on (its closing quote and what must follow), else the loop */
+                uint64_t kw = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                int by_word = klen <= 8 && ks + 8 <= p->n;
+#else
+                int by_word = 0;
+#endif
+                if (by_word) {
+                    memcpy(&kw, kp, 8);
+                    if (klen < 8) kw &= ((uint64_t)1 << (8 * klen)) - 1; /* little-endian */
+                }
                 for (Py_ssize_t j = 0; j < nd->n_keys; j++) {
                     const Key *cand = &nd->keys[j];
                     if (cand->len != klen) continue;
+                    if (by_word) {
+                        if (cand->word == kw) {
+                            k = cand;
+                            break;
+                        }
+                        continue;
+                    }
                     Py_ssize_t m = 0; /* keys are short: compared inline, not by memcmp */
                     while (m < klen && (unsigned char)cand->key[m] == kp[m]) m++;
                     if (m == klen) {
@@ -525,6 +545,8 @@ static int program_init(Program *self, PyObject *args, PyObject *Py_UNUSED(kwds)
                 goto fail;
             }
             if (k->req_bit >= 0) nd->required_all |= (uint64_t)1 << k->req_bit;
+            k->word = 0;
+            if (k->len <= 8) memcpy(&k->word, k->key, (size_t)k->len);
         }
         Py_DECREF(kseq);
         if (en != Py_None) {

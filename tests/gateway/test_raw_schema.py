@@ -309,3 +309,27 @@ def test_a_malformed_program_is_refused() -> None:
         Program([(*any_node[:13], (("k", 0, 0),), None)])  # key not bytes
     with pytest.raises(TypeError):
         Program.valid(Program([any_node]), b"{}")  # type: ignore[call-arg]
+
+
+@needs_extension
+def test_keys_match_by_their_bytes_whatever_their_length_and_place() -> None:
+    """Keys of up to 8 bytes are compared as one 8-byte word when the body has 8 bytes from
+    the key on, byte by byte otherwise: both ways must find exactly the declared keys."""
+    names = ["", "a", "ab", "abc", "abcdefg", "abcdefgh", "abcdefghi", "b", "ba", "abcdefgX"]
+    schema = {
+        "type": "object",
+        "properties": {n: {"type": "integer"} for n in names[:7]},
+        "additionalProperties": False,
+    }
+    limits = LimitsSpec()
+    for name in names:
+        for pad in ("", ' ,"abc":1', ',"a":2,"ab":3,"abcdefghi":4'):
+            body = b'{"' + name.encode() + b'":1' + pad.encode() + b"}"
+            if pad.startswith(" ,"):
+                body = b'{"' + name.encode() + b'":1 ,"abc":1}'
+            expected = python_path(schema, body, limits) == "ok"
+            assert raw_says(schema, body, limits) == expected, body
+    # a declared key near the end of the body (fewer than 8 bytes left): byte by byte
+    assert raw_says(schema, b'{"a":1}', limits)
+    assert raw_says(schema, b'{"abc":1,"b":2}', limits) is False
+    assert python_path(schema, b'{"abc":1,"b":2}', limits) != "ok"
