@@ -906,6 +906,16 @@ class Accounts:
         return self.create_session(user_id, mfa_passed=True, method=method)
 
     # -- sessions --------------------------------------------------------------------------
+    def sign_in_session(
+        self, user_id: str, *, mfa_passed: bool, method: str, replacing: str | None
+    ) -> SecretStr:
+        """A new session for a sign-in; the session whose cookie the browser sent (``replacing``:
+        the previous user of a shared browser, or the same user signing in again) ends — its
+        cookie is overwritten, so only someone who copied it could still use it."""
+        if replacing:
+            self.revoke_session(replacing)
+        return self.create_session(user_id, mfa_passed=mfa_passed, method=method)
+
     def create_session(self, user_id: str, *, mfa_passed: bool, method: str) -> SecretStr:
         token = secrets.token_urlsafe(32)
         now = self._clock.now()

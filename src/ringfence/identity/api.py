@@ -191,8 +191,11 @@ async def login(request: Request, response: Response) -> dict[str, Any]:
         )
     )
     token = await run_in_threadpool(
-        lambda: accounts.create_session(
-            outcome.user_id, mfa_passed=outcome.mfa_passed, method="password"
+        lambda: accounts.sign_in_session(
+            outcome.user_id,
+            mfa_passed=outcome.mfa_passed,
+            method="password",
+            replacing=request.cookies.get(SESSION_COOKIE),
         )
     )
     csrf = set_session_cookies(request, response, accounts, token.get_secret_value())
@@ -299,7 +302,12 @@ def oidc_callback(
         )
     login_ = relying_party(request).finish(code=code, state=state)
     accounts = accounts_for(request)
-    token = accounts.create_session(login_.user_id, mfa_passed=login_.mfa_passed, method="oidc")
+    token = accounts.sign_in_session(
+        login_.user_id,
+        mfa_passed=login_.mfa_passed,
+        method="oidc",
+        replacing=request.cookies.get(SESSION_COOKIE),
+    )
     response = RedirectResponse(_console_landing(accounts, login_.user_id, login_.mfa_passed), 303)
     response.delete_cookie(OIDC_STATE_COOKIE, path=_OIDC_COOKIE_PATH)
     set_session_cookies(request, response, accounts, token.get_secret_value())

@@ -227,8 +227,13 @@ async def login(request: Request) -> Response:
             error=exc.message,
             username=username,
         )
-    token = accounts.create_session(
-        outcome.user_id, mfa_passed=outcome.mfa_passed, method="password"
+    token = await run_in_threadpool(
+        lambda: accounts.sign_in_session(
+            outcome.user_id,
+            mfa_passed=outcome.mfa_passed,
+            method="password",
+            replacing=request.cookies.get(SESSION_COOKIE),
+        )
     )
     response = _redirect("/console/mfa" if outcome.must_enroll_mfa else "/console/")
     set_session_cookies(request, response, accounts, token.get_secret_value())
