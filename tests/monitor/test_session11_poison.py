@@ -123,3 +123,26 @@ def test_outages_are_told_from_odd_events(exc: BaseException, outage: bool) -> N
     from ringfence.monitor.service import is_outage
 
     assert is_outage(exc) is outage
+
+
+def test_an_unstorable_event_is_dead_lettered_once_however_often_its_batch_comes(
+    sqlite_store: Store,
+) -> None:
+    """Before, the events of a batch that cannot be stored (a NUL in the actor) were
+    dead-lettered before the batch's transaction, again on every delivery: a batch failing
+    twice on an outage, then delivered a fourth time after a lost ack, left 4 dead letters."""
+    from dataclasses import replace
+
+    events = gateway_events(6, tag="u")
+    events[2] = replace(events[2], actor="bad\x00actor")
+    alerts = AlertStore(sqlite_store, FixedClock(T0))
+    analyser = ChokesOn(alerts, {events[4].id}, ConnectionError("down"))
+    monitor = Monitor(sqlite_store, FixedClock(T0), [analyser])
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            monitor.process(events)
+    analyser.poison = set()
+    assert monitor.process(events) == 5
+    assert monitor.process(events) == 0  # the ack was lost: delivered again
+    (letter,) = monitor.events.dead_letters()
+    assert letter.reason == "NUL character in actor"

@@ -29,6 +29,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy.orm import Session
+
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import UnavailableError
 from ringfence.core.logging import get_logger
@@ -112,24 +114,28 @@ class Monitor:
 
     def _process(self, events: Sequence[Event]) -> int:
         now = self.clock.now()
-        storable = []
+        storable: list[Event] = []
+        letters: list[tuple[Event, str]] = []
         for e in events:
             reason = unstorable(e)
             if reason is None:
                 storable.append(e)
             else:
-                self._dead_letter(e, reason, now)
-        if not self.analysers:
-            return len(self._store(storable, now))
-        return len(self._store_analysed(storable, now))
+                letters.append((e, reason))
+        return len(self._store_analysed(storable, now, letters))
 
-    def _store_analysed(self, events: list[Event], now: datetime) -> list[str]:
+    def _store_analysed(
+        self, events: list[Event], now: datetime, letters: Sequence[tuple[Event, str]] = ()
+    ) -> list[str]:
         """``_transaction``; a batch refused for what it holds is halved until the event at
-        fault is alone, then dead-lettered (the rest stored and analysed)."""
+        fault is alone, then dead-lettered (the rest stored and analysed). ``letters`` (events
+        that cannot be stored, with why) are dead-lettered in the first transaction that
+        commits, so a batch that fails and comes again does not dead-letter them twice."""
         if not events:
+            self._dead_letters(letters, now)
             return []
         try:
-            return self._transaction_retried(events, now)
+            return self._transaction_retried(events, now, letters)
         except AnalysisError as exc:
             cause = exc.__cause__ or exc
             reason = f"analysis failed: {type(cause).__name__}: {str(cause)[:300]}"
@@ -141,17 +147,20 @@ class Monitor:
                 raise
             reason = f"refused by the store: {type(exc).__name__}"
         if len(events) == 1:
-            self._dead_letter(events[0], reason, now)
+            self._dead_letters([*letters, (events[0], reason)], now)
             return []
         mid = len(events) // 2
-        return self._store_analysed(events[:mid], now) + self._store_analysed(events[mid:], now)
+        first = self._store_analysed(events[:mid], now, letters)
+        return first + self._store_analysed(events[mid:], now)
 
-    def _transaction_retried(self, events: list[Event], now: datetime) -> list[str]:
+    def _transaction_retried(
+        self, events: list[Event], now: datetime, letters: Sequence[tuple[Event, str]]
+    ) -> list[str]:
         """``_transaction``, run again when another worker changed state it had read (a UEBA
         baseline): the rollback made the analysers forget it, so the next run reads it anew."""
         for attempt in range(1, _STALE_RETRIES + 1):
             try:
-                return self._transaction(events, now)
+                return self._transaction(events, now, letters)
             except batchtx.StaleState as exc:
                 self.stale_retries += 1
                 if attempt == _STALE_RETRIES:
@@ -160,7 +169,9 @@ class Monitor:
                     ) from None
         raise AssertionError("unreachable")
 
-    def _transaction(self, events: list[Event], now: datetime) -> list[str]:
+    def _transaction(
+        self, events: list[Event], now: datetime, letters: Sequence[tuple[Event, str]] = ()
+    ) -> list[str]:
         """Insert ``events``, analyse the new ones and write what the analysis found, in one
         transaction; the analysers' memory is rolled back with it if anything fails."""
         store = self.events.store
@@ -187,6 +198,10 @@ class Monitor:
                             if is_outage(exc) or isinstance(exc, batchtx.StaleState):
                                 raise
                             raise AnalysisError(str(exc)) from exc
+                    # with the batch's first commit: a delivery that finds all of it stored
+                    # (only the ack was lost) wrote them already
+                    for e, reason in letters if new else ():
+                        self._letter(s, e, reason, now)
                 finally:
                     batchtx.leave(token)
         except BaseException:
@@ -196,23 +211,6 @@ class Monitor:
         for hook in self._commit:
             hook()
         return new
-
-    def _store(self, events: list[Event], now: datetime) -> list[str]:
-        """Store ``events``; when the engine refuses something they hold (a data error, not an
-        outage), store the halves separately, so one bad event is dead-lettered alone and the
-        rest of its batch is kept — a redelivered batch would fail the same way every time."""
-        if not events:
-            return []
-        try:
-            return self.events.store_events(events, now)
-        except Exception as exc:
-            if not is_data_error(exc):
-                raise
-            if len(events) == 1:
-                self._dead_letter(events[0], f"refused by the store: {type(exc).__name__}", now)
-                return []
-            mid = len(events) // 2
-            return self._store(events[:mid], now) + self._store(events[mid:], now)
 
     def dead_letter_message(self, data: bytes, reason: str) -> None:
         """Store a bus message the bus gave up on: each of its events as a dead letter with
@@ -239,22 +237,31 @@ class Monitor:
                     now=now,
                 )
             return
-        for e in events:
-            self._dead_letter(e, reason, now, origin="bus")
+        self._dead_letters([(e, reason) for e in events], now, origin="bus")
 
-    def _dead_letter(self, e: Event, reason: str, now: datetime, origin: str = "monitor") -> None:
+    def _dead_letters(
+        self, letters: Sequence[tuple[Event, str]], now: datetime, origin: str = "monitor"
+    ) -> None:
+        if not letters:
+            return
+        with self.events.store.session() as s:
+            for e, reason in letters:
+                self._letter(s, e, reason, now, origin)
+
+    def _letter(
+        self, s: Session, e: Event, reason: str, now: datetime, origin: str = "monitor"
+    ) -> None:
         _log.warning("event dead-lettered", event_id=e.id[:36], source=e.source, reason=reason)
         try:
             payload = (e.body or document_body(e.ocsf, e.raw)).decode()
         except (TypeError, ValueError, RecursionError):
             payload = f"(not serialisable) event {e.id[:36]!r} of {e.source[:40]!r}"
-        with self.events.store.session() as s:
-            self.events.dead_letter(
-                s,
-                source=e.source[:40],
-                origin=origin,
-                line_no=None,
-                reason=reason,
-                payload=payload,
-                now=now,
-            )
+        self.events.dead_letter(
+            s,
+            source=e.source[:40],
+            origin=origin,
+            line_no=None,
+            reason=reason,
+            payload=payload,
+            now=now,
+        )
