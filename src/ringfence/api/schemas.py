@@ -29,10 +29,17 @@ from pydantic.config import JsonDict
 
 from ringfence.core.levels import DataClass
 from ringfence.inventory.repository import DataClassName
+from ringfence.inventory.schema import check_name
 from ringfence.store.models import CredentialKind, FlowOrigin, IntegrationKind, IntegrationStatus
 
 _NO_CTRL = r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$"
-Name = Annotated[StrictStr, StringConstraints(min_length=1, max_length=200, pattern=_NO_CTRL)]
+# The estate file's rule too (inventory.schema): no C1 controls, line/paragraph separators,
+# zero-width or direction marks — a name that reads as another in the console.
+Name = Annotated[
+    StrictStr,
+    StringConstraints(min_length=1, max_length=200, pattern=_NO_CTRL),
+    AfterValidator(check_name),
+]
 Ref = Annotated[
     StrictStr,
     StringConstraints(min_length=1, max_length=320),

@@ -36,7 +36,9 @@ _EMAIL = re.compile(
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
-def _name(value: str) -> str:
+def check_name(value: str) -> str:
+    """A name shown to people: no surrounding whitespace, no control, separator, zero-width or
+    direction characters (the estate file and the REST API use it alike)."""
     if value != value.strip():
         raise ValueError("must not start or end with whitespace")
     if _CONTROL.search(value):
@@ -83,9 +85,9 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
-Name = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_name)]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(check_name)]
 # A one-line label that may be empty (a person's name, a department, a scope).
-Label = Annotated[StrictStr, AfterValidator(_name)]
+Label = Annotated[StrictStr, AfterValidator(check_name)]
 Email = Annotated[StrictStr, AfterValidator(_email)]
 Url = Annotated[StrictStr, AfterValidator(_url)]
 Domain = Annotated[StrictStr, AfterValidator(_domain)]
