@@ -30,3 +30,17 @@ def test_the_rule_holds_on_update_and_other_scripts_are_fine(api: Api) -> None:
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["name"]
     assert api.post("/api/v1/vendors", json={"name": "Café Acme 株式会社"}).status_code == 201
+
+
+def test_a_name_that_reads_like_an_existing_one_is_a_409(api: Api) -> None:
+    assert api.post("/api/v1/vendors", json={"name": "Acme"}).status_code == 201
+    for lookalike in ("\u0410cme", "Acrne"):
+        r = api.post("/api/v1/vendors", json={"name": lookalike})
+        assert r.status_code == 409, r.text
+        assert r.json()["code"] == "lookalike_name"
+        assert "'Acme'" in r.json()["detail"]
+    assert api.post("/api/v1/vendors", json={"name": "Beta"}).status_code == 201
+    r = api.patch("/api/v1/vendors/Beta", json={"name": "\u0410cme"})
+    assert r.status_code == 409, r.text
+    assert api.patch("/api/v1/vendors/Acme", json={"name": "Acme"}).status_code == 200
+    assert api.post("/api/v1/vendors", json={"name": "acme"}).status_code == 201  # case shows

@@ -28,6 +28,7 @@ from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
+from ringfence.core.lookalike import skeleton
 from ringfence.inventory.sections import inline_secret_problem
 from ringfence.store import audit
 from ringfence.store.models import (
@@ -531,6 +532,8 @@ class InventoryRepository:
                     code="duplicate",
                     field=col,
                 )
+            if col == "name" and isinstance(value, str):
+                self._check_lookalike(spec, value, own_id)
         if spec.kind == "flow" and ("name" in data or "origin" in data):
             stmt = select(model.id).where(
                 model.name == data["name"], model.origin == data["origin"]
@@ -541,6 +544,24 @@ class InventoryRepository:
                 raise ConflictError(
                     f"a {data['origin']} flow named {data['name']!r} already exists",
                     code="duplicate",
+                    field="name",
+                )
+
+    def _check_lookalike(self, spec: _Spec, name: str, own_id: str | None) -> None:
+        """A name that reads like another of its kind (Unicode UTS #39 skeleton: Cyrillic a,
+        I for l, 0 for O) is refused, as in ringfence.yaml: one would be taken for the other
+        in reviews, approvals and the console."""
+        model: Any = spec.model
+        key = skeleton(name)
+        stmt = select(model.name)
+        if own_id is not None:
+            stmt = stmt.where(model.id != own_id)
+        for other in self._s.scalars(stmt):
+            if other != name and skeleton(other) == key:
+                raise ConflictError(
+                    f"{spec.kind} name {name!a} reads like the existing {other!a} "
+                    "(Unicode UTS #39 confusables)",
+                    code="lookalike_name",
                     field="name",
                 )
 
