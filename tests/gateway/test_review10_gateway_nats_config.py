@@ -25,7 +25,8 @@ async def test_the_gateway_publishes_to_the_configured_stream(
     prefix = name.lower()
     data_dir = gw_runtime.settings.data_dir
     (data_dir / "monitor.yaml").write_text(
-        f"nats_stream: {name}\nnats_subject_prefix: {prefix}\n", encoding="utf-8"
+        f"nats_stream: {name}\nnats_subject_prefix: {prefix}\nnats_max_age_days: 2\n",
+        encoding="utf-8",
     )
     monkeypatch.setenv("RINGFENCE_DATA_DIR", str(data_dir))
     monkeypatch.setenv("RINGFENCE_MASTER_KEY_FILE", str(data_dir / "master.key"))
@@ -42,6 +43,16 @@ async def test_the_gateway_publishes_to_the_configured_stream(
         await gw.shutdown()
         assert not (data_dir / "gateway-audit.spool.jsonl").exists()  # published, not spooled
         assert await bus.pending() == (2, 0)
+        # ... into a stream made with monitor.yaml's retention (session 11: the gateway used
+        # the defaults for anything but the stream and subject names)
+        import nats
+
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        try:
+            info = await nc.jetstream().stream_info(name)
+            assert info.config.max_age == 2 * 86400
+        finally:
+            await nc.close()
     finally:
         await bus.delete_stream()
         await bus.close()

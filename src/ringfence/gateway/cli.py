@@ -137,17 +137,12 @@ def asgi_app() -> Any:
         from ringfence.bus import NatsBus
         from ringfence.gateway.audit import CallableAuditSink
         from ringfence.monitor.gateway_feed import gateway_publisher
-        from ringfence.monitor.wiring import load_config
+        from ringfence.monitor.wiring import load_config, nats_options
 
-        # the stream and subjects the monitor workers read (monitor.yaml, as `ringfence
-        # monitor worker` and `ringfence ingest` read them): before review 10 (A2) the
-        # defaults, whatever monitor.yaml said
-        cfg = load_config(settings.data_dir)
-        bus = NatsBus(
-            settings.nats_url,
-            stream=str(cfg.get("nats_stream", "RINGFENCE_EVENTS")),
-            subject_prefix=str(cfg.get("nats_subject_prefix", "ringfence")),
-        )
+        # the stream, subjects, replicas and retention the monitor workers use (monitor.yaml,
+        # as `ringfence monitor worker` and `ringfence ingest` read them): a gateway started
+        # first would otherwise create the stream with the defaults
+        bus = NatsBus(settings.nats_url, **nats_options(load_config(settings.data_dir)))
         audit = CallableAuditSink(
             gateway_publisher(bus),
             spool=settings.data_dir / "gateway-audit.spool.jsonl",
