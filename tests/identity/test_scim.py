@@ -206,8 +206,25 @@ def test_post_search_and_root_search(scim: TestClient, people: dict[str, str]) -
 
 def test_too_many_results_is_too_many(app: Any, scim: TestClient, people: dict[str, str]) -> None:
     app.state.identity_settings = IdentitySettings(scim_max_results=2)
-    _error(scim.get("/scim/v2/Users"), 400, "tooMany")
+    _error(scim.get("/scim/v2/Users", params={"filter": "id pr"}), 400, "tooMany")
     assert scim.get("/scim/v2/Users", params={"filter": 'userName sw "a"'}).status_code == 200
+
+
+def test_an_unfiltered_listing_pages_past_the_filter_limit(
+    app: Any, scim: TestClient, people: dict[str, str]
+) -> None:
+    """An IdP's full import lists every user page by page: paged in SQL, never tooMany."""
+    app.state.identity_settings = IdentitySettings(scim_max_results=2, scim_page_size=2)
+    pages = [
+        scim.get("/scim/v2/Users", params={"startIndex": i, "count": 2}).json() for i in (1, 3, 5)
+    ]
+    assert [p["totalResults"] for p in pages] == [3, 3, 3]
+    assert [p["startIndex"] for p in pages] == [1, 3, 5]
+    names = [r["userName"] for p in pages for r in p.get("Resources", [])]
+    assert sorted(names) == sorted(people) and len(names) == 3
+    assert scim.get("/scim/v2/Users", params={"count": 0}).json()["totalResults"] == 3
+    groups = scim.get("/scim/v2/Groups").json()
+    assert groups["totalResults"] == 0
 
 
 # -- writes: validation, uniqueness, mutability ---------------------------------------------

@@ -26,7 +26,7 @@ from scim2_models import (
     TooManyException,
     UniquenessException,
 )
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -293,6 +293,10 @@ class ScimService:
         if (request.start_index or 0) > _MAX_START_INDEX:
             # Echoed back as startIndex: past 64 bits the JSON encoder fails (a 500).
             raise InvalidValueException(detail=f"startIndex must be at most {_MAX_START_INDEX}")
+        if request.filter is None and request.sort_by is None and len(kinds) == 1:
+            # An IdP's full import (GET /Users?startIndex=…&count=…): paged in SQL, so it
+            # works whatever the number of users (filters stay bounded by scim_max_results).
+            return self._page(kinds[0], request, base), request
         resources: list[Any] = []
         narrow = None
         if request.filter is not None and len(kinds) == 1 and self.narrow_in_sql:
@@ -339,6 +343,52 @@ class ScimService:
             for r in page
         ]
         return ListResult(len(resources), start + 1, dumped), request
+
+    def _page(self, kind: str, request: Any, base: str) -> ListResult:
+        """One page of every User (or Group), in id order (ids are time-ordered)."""
+        start = request.start_index_0 or 0
+        count = request.count if request.count is not None else self._settings.scim_page_size
+        count = max(0, min(count, self._settings.scim_page_size))
+        with self._store.session() as s:
+            if kind == "User":
+                joined = select(ScimUser, Person).join(Person, Person.id == ScimUser.id)
+                total = s.scalar(select(func.count()).select_from(joined.subquery())) or 0
+                rows = (
+                    s.execute(joined.order_by(ScimUser.id).offset(start).limit(count)).all()
+                    if count
+                    else []
+                )
+                groups = self._groups_of(s, [r.id for r, _ in rows])
+                page = [
+                    RESOURCE_CACHE.get(
+                        UserResource,
+                        self._user_payload(s, r, p, base, groups),
+                        self.cache_resources,
+                    )
+                    for r, p in rows
+                ]
+            else:
+                total = s.scalar(select(func.count()).select_from(ScimGroup)) or 0
+                found: list[ScimGroup] = (
+                    list(
+                        s.scalars(
+                            select(ScimGroup).order_by(ScimGroup.id).offset(start).limit(count)
+                        )
+                    )
+                    if count
+                    else []
+                )
+                page = [
+                    RESOURCE_CACHE.get(
+                        GroupResource, self._group_payload(s, g, base), self.cache_resources
+                    )
+                    for g in found
+                ]
+        dumped = [
+            r.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=request)
+            for r in page
+        ]
+        return ListResult(total, start + 1, dumped)
 
     # -- users -----------------------------------------------------------------------------
     def _check_multi_values(self, payload: dict[str, Any]) -> None:
