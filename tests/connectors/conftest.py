@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ringfence.connectors import Connector, ConnectorConfig, build_connector
-from ringfence.demo.fakes import FakeVendor, RunningFake, connector_settings, serve
+from ringfence.demo.fakes import FakeVendor, RunningFake, connector_settings, serve, serve_all
 
 
 class Sleeps(list[float]):
@@ -47,3 +47,12 @@ def connect(server: RunningFake, vendor: str, sleeps: Sleeps, page_size: int = 2
         max_retries=3,
     )
     return build_connector(cfg, sleep=sleeps)
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[dict[str, RunningFake]]:
+    """One fake per vendor for the whole module (tests reset the one they use)."""
+    started = serve_all()
+    yield started
+    for s in started.values():
+        s.stop()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from ringfence.connectors import Connector, ConnectorError, DiscoveredApp, DiscoveredGrant
-from ringfence.demo.fakes import FAKES, RunningFake, serve_all
+from ringfence.demo.fakes import FAKES, RunningFake
 from tests.connectors.conftest import Sleeps, connect
 
 
@@ -69,15 +69,6 @@ SPECS = {
 @pytest.fixture(params=sorted(FAKES))
 def vendor(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, RunningFake]]:
-    """One fake per vendor for the whole module (reset before each test)."""
-    started = serve_all()
-    yield started
-    for s in started.values():
-        s.stop()
 
 
 @pytest.fixture

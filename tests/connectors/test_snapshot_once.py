@@ -8,21 +8,12 @@ service principals again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 
 from ringfence.connectors import Connector
-from ringfence.demo.fakes import FAKES, RunningFake, serve_all
+from ringfence.demo.fakes import FAKES, RunningFake
 from tests.connectors.conftest import Sleeps, connect
-
-
-@pytest.fixture(scope="module")
-def servers() -> Iterator[dict[str, RunningFake]]:
-    started = serve_all()
-    yield started
-    for s in started.values():
-        s.stop()
 
 
 def _gets(server: RunningFake) -> Counter[str]:
