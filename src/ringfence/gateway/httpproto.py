@@ -10,6 +10,11 @@ server's connection and task sets, default headers, graceful shutdown) and answe
 byte like it (``tests/gateway/test_http_front.py`` compares the two on the same
 conversations) — with less work per request:
 
+- a whole request that arrives in one read, in its plainest form (``_fastpath.parse_request``:
+  known method, origin-form target, HTTP/1.1, one Content-Length or none and exactly that
+  body, no Transfer-Encoding / Expect / Upgrade), is parsed in one native call instead of
+  httptools' nine callbacks; anything else is httptools' to parse, as before
+  (``tests/gateway/test_native_http.py`` compares the two on hostile and generated requests);
 - the ASGI app starts on a complete set of headers; ``receive`` returns the buffered body
   without a wait when it is all there (the usual case) and waits on a bare future otherwise;
 - a response's head is held until its first body part and both leave in one socket write
