@@ -58,3 +58,21 @@ async def test_sensitive_fields_in_response_are_redacted(env: Env) -> None:
     dlp = env.audit.events[-1].dlp
     assert dlp["response"]["types"] == {"email_address": 1, "credit_card_number": 1}
     assert "ann@example.com" not in repr(env.audit.events[-1].to_dict())
+
+
+async def test_a_repeated_key_s_first_copy_is_checked_too(env: Env) -> None:
+    """orjson keeps the last copy; an upstream keeping the first would get one nobody checked
+    (session 11: {"name": 12345, "name": "Ann"} passed the schema as "Ann")."""
+    token = await env.token(env.a)
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    for body in (b'{"name": 12345, "name": "Ann"}', b'{"name": {"$gt": ""}, "name": "Ann"}'):
+        r = await env.http.post("/crm/contacts", content=body, headers=headers)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["code"] == "duplicate_key", r.text
+        assert "12345" not in r.text
+    r = await env.http.post("/crm/contacts", content=b'{"name": "Ann", "name": 1}', headers=headers)
+    assert r.json()["code"] == "schema_violation"  # the last copy, as before
+    r = await env.http.post(
+        "/crm/contacts", content=b'{"name": "Ann", "name": "Bea"}', headers=headers
+    )
+    assert r.status_code == 200, r.text  # every copy valid: either reading is checked

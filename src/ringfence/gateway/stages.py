@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -334,6 +335,28 @@ def parse_json(body: bytes, max_depth: int) -> Any:
         raise Deny(400, "invalid_json", "request body is not valid JSON") from None
 
 
+def _first_copies(body: bytes) -> Any:
+    """The body read keeping the first copy of each repeated key; None when no object repeats
+    a key (the body was parsed and structure-checked already)."""
+    repeated = False
+
+    def first_wins(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        out: dict[str, Any] = {}
+        for k, v in items:
+            if k in out:
+                repeated = True
+            else:
+                out[k] = v
+        return out
+
+    try:
+        doc = json.loads(body, object_pairs_hook=first_wins)
+    except (ValueError, RecursionError):
+        return None  # orjson read it and Python's json does not: nothing repeats there
+    return doc if repeated else None
+
+
 def schema_errors(validator: Any, doc: Any, limit: int = 5) -> list[dict[str, str]]:
     """Locations and failed keywords only: never the offending values."""
     out: list[dict[str, str]] = []
@@ -413,6 +436,19 @@ def validate(ex: Exchange) -> None:
                 "request body does not match the route schema",
                 extra={"errors": errors},
             )
+        # orjson keeps the last copy of a repeated key and the schema judged that one; an
+        # upstream whose parser keeps the first ({"amount": -5, "amount": 5}) would act on a
+        # copy nobody checked. The raw check only accepts a body whose every copy is valid;
+        # here the first copies must be valid too.
+        if type(ex.document) is dict or type(ex.document) is list:
+            first = _first_copies(ex.body)
+            if first is not None and not validator.is_valid(first):
+                raise Deny(
+                    400,
+                    "duplicate_key",
+                    "a JSON object in the body repeats a key, and the first copy does not "
+                    "match the route schema",
+                )
 
 
 # -- inspect (DLP) ---------------------------------------------------------------------------
