@@ -10,10 +10,13 @@ type and its span; callers must never log or put the matched value into an event
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, unquote_plus, urlencode
+
+import orjson
 
 from ringfence.classify import in_uuid
 from ringfence.core.levels import DataClass
@@ -240,6 +243,8 @@ class BuiltinInspector:
         need no context: every content type is scanned as text, a form body decoded)."""
         if is_form(content_type):
             return self.scan(unquote_plus(data.decode("utf-8", "surrogatepass")))
+        if b"\\u" in data and "json" in media_type(content_type):
+            data = _unescaped_json(data)
         return self._scan(data, data.decode("utf-8", "surrogatepass"))
 
     def _scan(self, data: bytes, text: str) -> list[Hit]:
@@ -269,6 +274,20 @@ class BuiltinInspector:
                 if luhn_ok(m.group()) and not in_uuid(text, m.start(), m.end())
             )
         return hits
+
+
+def _unescaped_json(data: bytes) -> bytes:
+    """A JSON body written again without ``\\uXXXX`` escapes (``john\\u0040acme.io`` hid the
+    address from a text scan), or as it is when no JSON reader takes it."""
+    try:
+        return orjson.dumps(orjson.loads(data))
+    except (orjson.JSONDecodeError, TypeError):
+        pass
+    try:  # lone surrogates, NaN: what orjson refuses and other readers take
+        text = json.dumps(json.loads(data.decode("utf-8", "surrogatepass")), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return data
+    return text.encode("utf-8", "surrogatepass")
 
 
 class ClassifyInspector:
