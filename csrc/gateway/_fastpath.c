@@ -901,6 +901,74 @@ static Py_ssize_t value_end(const char *p, Py_ssize_t i, Py_ssize_t n) {
 
 
 /*
+ * The header fields of a message in its plainest form, from ``i`` (the first field line) to
+ * the blank line: "name:" OWS value CRLF, the name RFC 9110 token characters, the value
+ * printable ASCII or HTAB with no trailing space or tab; at most one Content-Length of 1-18
+ * digits (into *length, -1 without one); no Transfer-Encoding, Proxy-Connection (llhttp reads
+ * it as Connection) or Upgrade, and for a request no Expect; a Connection header (if any)
+ * "keep-alive" or "close" alone (into *keep_alive). The index after the blank line, or -1
+ * for anything else (the caller declines). Shared by parse_request and parse_response.
+ */
+static Py_ssize_t header_fields(const char *p, Py_ssize_t n, Py_ssize_t i, int request,
+                                Span *names, Span *values, int *nh_out, long long *length_out,
+                                int *keep_alive_out) {
+    int nh = 0, keep_alive = 1, seen_conn = 0;
+    long long length = -1;
+    for (;;) {
+        if (i + 1 >= n) return -1;
+        if (p[i] == '\r') {
+            if (p[i + 1] != '\n') return -1;
+            i += 2;
+            break;
+        }
+        if (nh >= MAX_HEADERS) return -1;
+        Py_ssize_t s = i;
+        while (i < n && TOKEN_CHAR[(unsigned char)p[i]]) i++;
+        if (i == s || i >= n || p[i] != ':') return -1;
+        names[nh].p = p + s;
+        names[nh].n = i - s;
+        i++;
+        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+        s = i;
+        i = value_end(p, i, n);
+        if (i < 0 || i + 1 >= n || p[i + 1] != '\n') return -1;
+        if (i > s && (p[i - 1] == ' ' || p[i - 1] == '\t')) return -1;
+        values[nh].p = p + s;
+        values[nh].n = i - s;
+        i += 2;
+        const Span *k = &names[nh], *v = &values[nh];
+        nh++;
+        if (k->n == 14 && ci_prefix(k->p, k->n, "content-length")) {
+            if (length >= 0 || v->n == 0 || v->n > 18) return -1;
+            length = 0;
+            for (Py_ssize_t j = 0; j < v->n; j++) {
+                if (v->p[j] < '0' || v->p[j] > '9') return -1;
+                length = length * 10 + (v->p[j] - '0');
+            }
+        } else if ((k->n == 17 && ci_prefix(k->p, k->n, "transfer-encoding")) ||
+                   (k->n == 16 && ci_prefix(k->p, k->n, "proxy-connection")) ||
+                   (k->n == 7 && ci_prefix(k->p, k->n, "upgrade")) ||
+                   (request && k->n == 6 && ci_prefix(k->p, k->n, "expect"))) {
+            return -1;
+        } else if (k->n == 10 && ci_prefix(k->p, k->n, "connection")) {
+            if (seen_conn) return -1;
+            seen_conn = 1;
+            if (v->n == 10 && ci_prefix(v->p, v->n, "keep-alive"))
+                keep_alive = 1;
+            else if (v->n == 5 && ci_prefix(v->p, v->n, "close"))
+                keep_alive = 0;
+            else
+                return -1;
+        }
+    }
+    *nh_out = nh;
+    *length_out = length;
+    *keep_alive_out = keep_alive;
+    return i;
+}
+
+
+/*
  * parse_response(data: bytes, cap: int) -> (status, headers, body, keep_alive) | None
  *
  * A whole upstream response that arrived in one read, in the plainest form: "HTTP/1.1 "
@@ -926,7 +994,7 @@ static PyObject *parse_response(PyObject *mod, PyObject *const *args, Py_ssize_t
     const char *p = PyBytes_AS_STRING(args[0]);
     Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
     Span names[MAX_HEADERS], values[MAX_HEADERS];
-    int nh = 0, keep_alive = 1, seen_conn = 0;
+    int nh = 0, keep_alive = 1;
     long long length = -1;
     if (n < 17 || memcmp(p, "HTTP/1.1 ", 9) != 0) Py_RETURN_NONE;
     for (int i = 9; i < 12; i++)
@@ -941,53 +1009,8 @@ static PyObject *parse_response(PyObject *mod, PyObject *const *args, Py_ssize_t
     }
     if (i + 1 >= n || p[i + 1] != '\n') Py_RETURN_NONE;
     i += 2;
-    for (;;) {
-        if (i + 1 >= n) Py_RETURN_NONE;
-        if (p[i] == '\r') {
-            if (p[i + 1] != '\n') Py_RETURN_NONE;
-            i += 2;
-            break;
-        }
-        if (nh >= MAX_HEADERS) Py_RETURN_NONE;
-        Py_ssize_t s = i;
-        while (i < n && TOKEN_CHAR[(unsigned char)p[i]]) i++;
-        if (i == s || i >= n || p[i] != ':') Py_RETURN_NONE;
-        names[nh].p = p + s;
-        names[nh].n = i - s;
-        i++;
-        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
-        s = i;
-        i = value_end(p, i, n);
-        if (i < 0 || i + 1 >= n || p[i + 1] != '\n') Py_RETURN_NONE;
-        if (i > s && (p[i - 1] == ' ' || p[i - 1] == '\t')) Py_RETURN_NONE;
-        values[nh].p = p + s;
-        values[nh].n = i - s;
-        i += 2;
-        const Span *k = &names[nh], *v = &values[nh];
-        nh++;
-        if (k->n == 14 && ci_prefix(k->p, k->n, "content-length")) {
-            if (length >= 0 || v->n == 0 || v->n > 18) Py_RETURN_NONE;
-            length = 0;
-            for (Py_ssize_t j = 0; j < v->n; j++) {
-                if (v->p[j] < '0' || v->p[j] > '9') Py_RETURN_NONE;
-                length = length * 10 + (v->p[j] - '0');
-            }
-        } else if ((k->n == 17 && ci_prefix(k->p, k->n, "transfer-encoding")) ||
-                   (k->n == 16 && ci_prefix(k->p, k->n, "proxy-connection")) ||
-                   (k->n == 7 && ci_prefix(k->p, k->n, "upgrade"))) {
-            /* llhttp reads Proxy-Connection as Connection; an upgrade is its own case */
-            Py_RETURN_NONE;
-        } else if (k->n == 10 && ci_prefix(k->p, k->n, "connection")) {
-            if (seen_conn) Py_RETURN_NONE;
-            seen_conn = 1;
-            if (v->n == 10 && ci_prefix(v->p, v->n, "keep-alive"))
-                keep_alive = 1;
-            else if (v->n == 5 && ci_prefix(v->p, v->n, "close"))
-                keep_alive = 0;
-            else
-                Py_RETURN_NONE;
-        }
-    }
+    i = header_fields(p, n, i, 0, names, values, &nh, &length, &keep_alive);
+    if (i < 0) Py_RETURN_NONE;
     if (length < 0 || length > cap || (long long)(n - i) != length) Py_RETURN_NONE;
 
     PyObject *headers = PyList_New(nh);
@@ -1038,7 +1061,7 @@ static PyObject *parse_request(PyObject *mod, PyObject *const *args, Py_ssize_t 
     const char *p = PyBytes_AS_STRING(args[0]);
     Py_ssize_t n = PyBytes_GET_SIZE(args[0]);
     Span names[MAX_HEADERS], values[MAX_HEADERS];
-    int nh = 0, keep_alive = 1, seen_conn = 0;
+    int nh = 0, keep_alive = 1;
     long long length = -1;
 
     Py_ssize_t i = 0;
@@ -1060,53 +1083,8 @@ static PyObject *parse_request(PyObject *mod, PyObject *const *args, Py_ssize_t 
     Py_ssize_t target_end = i;
     if (n - i < 11 || memcmp(p + i, " HTTP/1.1\r\n", 11) != 0) Py_RETURN_NONE;
     i += 11;
-    for (;;) {
-        if (i + 1 >= n) Py_RETURN_NONE;
-        if (p[i] == '\r') {
-            if (p[i + 1] != '\n') Py_RETURN_NONE;
-            i += 2;
-            break;
-        }
-        if (nh >= MAX_HEADERS) Py_RETURN_NONE;
-        Py_ssize_t s = i;
-        while (i < n && TOKEN_CHAR[(unsigned char)p[i]]) i++;
-        if (i == s || i >= n || p[i] != ':') Py_RETURN_NONE;
-        names[nh].p = p + s;
-        names[nh].n = i - s;
-        i++;
-        while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
-        s = i;
-        i = value_end(p, i, n);
-        if (i < 0 || i + 1 >= n || p[i + 1] != '\n') Py_RETURN_NONE;
-        if (i > s && (p[i - 1] == ' ' || p[i - 1] == '\t')) Py_RETURN_NONE;
-        values[nh].p = p + s;
-        values[nh].n = i - s;
-        i += 2;
-        const Span *k = &names[nh], *v = &values[nh];
-        nh++;
-        if (k->n == 14 && ci_prefix(k->p, k->n, "content-length")) {
-            if (length >= 0 || v->n == 0 || v->n > 18) Py_RETURN_NONE;
-            length = 0;
-            for (Py_ssize_t j = 0; j < v->n; j++) {
-                if (v->p[j] < '0' || v->p[j] > '9') Py_RETURN_NONE;
-                length = length * 10 + (v->p[j] - '0');
-            }
-        } else if ((k->n == 17 && ci_prefix(k->p, k->n, "transfer-encoding")) ||
-                   (k->n == 16 && ci_prefix(k->p, k->n, "proxy-connection")) ||
-                   (k->n == 7 && ci_prefix(k->p, k->n, "upgrade")) ||
-                   (k->n == 6 && ci_prefix(k->p, k->n, "expect"))) {
-            Py_RETURN_NONE;
-        } else if (k->n == 10 && ci_prefix(k->p, k->n, "connection")) {
-            if (seen_conn) Py_RETURN_NONE;
-            seen_conn = 1;
-            if (v->n == 10 && ci_prefix(v->p, v->n, "keep-alive"))
-                keep_alive = 1;
-            else if (v->n == 5 && ci_prefix(v->p, v->n, "close"))
-                keep_alive = 0;
-            else
-                Py_RETURN_NONE;
-        }
-    }
+    i = header_fields(p, n, i, 1, names, values, &nh, &length, &keep_alive);
+    if (i < 0) Py_RETURN_NONE;
     if ((long long)i > max_head) Py_RETURN_NONE;
     if (length < 0) length = 0;
     if (length > max_body || (long long)(n - i) != length) Py_RETURN_NONE;
