@@ -353,7 +353,9 @@ def _first_copies(body: bytes) -> Any:
     try:
         doc = json.loads(body, object_pairs_hook=first_wins)
     except (ValueError, RecursionError):
-        return None  # orjson read it and Python's json does not: nothing repeats there
+        # Not reached: Python's json reads all that orjson does, and a route's max_depth
+        # (at most 512) keeps the body under the recursion limit.
+        return None
     return doc if repeated else None
 
 
