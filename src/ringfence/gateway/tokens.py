@@ -238,12 +238,15 @@ class TokenVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise AuthenticationError("malformed token", code="token_invalid") from None
-        alg = header.get("alg")
-        if alg not in ALLOWED_ALGS:
+        # The header is anyone's to write and is read before the signature is checked: each
+        # field is type-checked first (a list ``alg`` or a numeric ``typ`` raised here, and an
+        # unauthenticated request was answered 503 instead of 401).
+        alg, typ, kid = header.get("alg"), header.get("typ"), header.get("kid")
+        if type(alg) is not str or alg not in ALLOWED_ALGS:
             raise AuthenticationError("token algorithm not allowed", code="token_alg")
-        if header.get("typ", "").lower() not in (ACCESS_TOKEN_TYP, "application/at+jwt"):
+        if type(typ) is not str or typ.lower() not in (ACCESS_TOKEN_TYP, "application/at+jwt"):
             raise AuthenticationError("not an access token (typ)", code="token_invalid")
-        entry = self.keys.public.get(str(header.get("kid", "")))
+        entry = self.keys.public.get(kid) if type(kid) is str else None
         if entry is None:
             raise AuthenticationError("unknown signing key", code="token_kid")
         key_alg, key = entry
@@ -269,7 +272,7 @@ class TokenVerifier:
             raise AuthenticationError("token audience mismatch", code="token_audience") from None
         except jwt.InvalidIssuerError:
             raise AuthenticationError("token issuer mismatch", code="token_issuer") from None
-        except jwt.PyJWTError:
+        except (jwt.PyJWTError, TypeError, ValueError):
             raise AuthenticationError("invalid token", code="token_invalid") from None
         exp, iat, nbf = claims.get("exp"), claims.get("iat"), claims.get("nbf", claims.get("iat"))
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (exp, iat, nbf)):
