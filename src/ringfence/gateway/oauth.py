@@ -11,6 +11,7 @@ logs or echoes a secret, an assertion or a token.
 from __future__ import annotations
 
 import base64
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from ringfence.core.errors import AuthenticationError
 from ringfence.gateway.clients import secret_matches
@@ -138,41 +140,97 @@ def authenticate_client(
     return client
 
 
+# The JWS algorithms a registered key of each JWK type may verify. The assertion's header names
+# the algorithm; the client's key decides whether it may (an RS256 header against an EC key
+# reached PyJWT's RSA code with an EC key object and raised: 503 for anyone knowing a client_id).
+_KEY_ALGS = {
+    "EC": frozenset({"ES256"}),
+    "OKP": frozenset({"EdDSA"}),
+    "RSA": frozenset({"RS256", "PS256"}),
+}
+ASSERTION_LEEWAY = 30  # seconds of clock skew allowed on exp / nbf / iat
+ASSERTION_MAX_SECONDS = 600  # an assertion may not be valid for longer from now
+MAX_JTI = 256
+
+
+def _assertion_keys(client: ClientInfo, alg: str, kid: Any) -> list[Any]:
+    """The client's registered public keys that may verify an assertion signed with ``alg``."""
+    keys: list[Any] = []
+    raw_keys = (client.jwks or {}).get("keys")
+    for raw in raw_keys if isinstance(raw_keys, list) else []:
+        if not isinstance(raw, dict) or (kid is not None and raw.get("kid") != kid):
+            continue
+        kty = raw.get("kty")
+        if raw.get("alg") not in (None, alg) or alg not in _KEY_ALGS.get(str(kty), ()):
+            continue
+        try:
+            key = jwt.PyJWK(raw).key
+        except (jwt.PyJWTError, TypeError, ValueError):
+            continue
+        if alg == "ES256" and not (
+            isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1)
+        ):
+            continue
+        keys.append(key)
+    return keys
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number that is a real instant (not a bool, NaN or infinity), else None."""
+    if type(value) not in (int, float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def _verify_assertion(
     client: ClientInfo, assertion: str, endpoint: str, replay: ReplayCache, now: float
 ) -> None:
+    claims: dict[str, Any] | None = None
     try:
         header = jwt.get_unverified_header(assertion)
-        if header.get("alg") not in ASSERTION_ALGS:
+        alg = header.get("alg")
+        if type(alg) is not str or alg not in ASSERTION_ALGS:
             raise OAuthError(401, "invalid_client", "assertion algorithm not allowed")
-        jwks = jwt.PyJWKSet.from_dict(client.jwks or {"keys": []})
-        kid = header.get("kid")
-        keys = [k for k in jwks.keys if kid is None or k.key_id == kid]
-        claims: dict[str, Any] | None = None
-        for k in keys:
+        for key in _assertion_keys(client, alg, header.get("kid")):
             try:
                 claims = jwt.decode(
                     assertion,
-                    k.key,
-                    algorithms=[header["alg"]],
+                    key,
+                    algorithms=[alg],
                     audience=endpoint,
-                    options={"require": ["iss", "sub", "aud", "exp", "jti"], "verify_exp": False},
+                    # Time claims are checked below against the gateway's clock with a leeway;
+                    # PyJWT's own checks use the wall clock with none (an iat one second ahead
+                    # of the gateway was refused).
+                    options={
+                        "require": ["iss", "sub", "aud", "exp", "jti"],
+                        "verify_exp": False,
+                        "verify_nbf": False,
+                        "verify_iat": False,
+                    },
                 )
                 break
             except jwt.InvalidSignatureError:
                 continue
     except OAuthError:
         raise
-    except jwt.PyJWTError:
+    except (jwt.PyJWTError, TypeError, ValueError):
         raise OAuthError(401, "invalid_client", "client assertion rejected") from None
     if claims is None:
         raise OAuthError(401, "invalid_client", "client assertion signature invalid")
-    exp = claims["exp"]
     if claims["iss"] != client.client_id or claims["sub"] != client.client_id:
         raise OAuthError(401, "invalid_client", "assertion iss/sub must be the client_id")
-    if not isinstance(exp, int | float) or exp < now - 30 or exp > now + 600:
+    exp = _number(claims["exp"])
+    if exp is None or exp < now - ASSERTION_LEEWAY or exp > now + ASSERTION_MAX_SECONDS:
         raise OAuthError(401, "invalid_client", "assertion expired or too long-lived")
-    if not replay.check_and_add(f"{client.client_id}:{claims['jti']}", float(exp) + 30, now):
+    for name in ("nbf", "iat"):
+        if name in claims:
+            when = _number(claims[name])
+            if when is None or when - ASSERTION_LEEWAY > now:
+                raise OAuthError(401, "invalid_client", "assertion not yet valid")
+    jti = claims["jti"]
+    if type(jti) is not str or not 0 < len(jti) <= MAX_JTI:
+        raise OAuthError(401, "invalid_client", "assertion jti must be a non-empty string")
+    if not replay.check_and_add(f"{client.client_id}:{jti}", exp + ASSERTION_LEEWAY, now):
         raise OAuthError(401, "invalid_client", "assertion replayed")
 
 
