@@ -307,11 +307,24 @@ class TokenService:
             and "gateway:introspect" not in caller.scopes
         ):
             return {"active": False}
+        # Active means the gateway would accept it now: its client not revoked, its
+        # integration active, and only the scopes the client still holds (the authenticate
+        # stage's own rules), not just a good signature and an unrevoked jti.
+        owner = snap.clients.get(str(claims.get("client_id", "")))
+        if (
+            owner is None
+            or owner.revoked
+            or not is_active(snap.integrations.get(owner.integration_id))
+        ):
+            return {"active": False}
         out: dict[str, Any] = {
             k: claims[k]
-            for k in ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
+            for k in ("client_id", "sub", "exp", "iat", "iss", "aud", "jti")
             if k in claims
         }
+        out["scope"] = " ".join(
+            sorted(frozenset(str(claims.get("scope", "")).split()) & owner.scopes)
+        )
         if "cnf" in claims:
             out["cnf"] = claims["cnf"]
         out.update({"active": True, "token_type": "Bearer"})
