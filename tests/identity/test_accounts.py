@@ -76,9 +76,9 @@ def test_login_sets_secure_cookies_and_unknown_user_looks_like_wrong_password(
     resp = web.post("/auth/login", json={"username": "ann@example.com", "password": PASSWORD})
     assert resp.status_code == 200
     cookies = resp.headers.get_list("set-cookie")
-    session = next(c for c in cookies if c.startswith("rf_session="))
+    session = next(c for c in cookies if c.startswith("__Host-rf_session="))
     assert "HttpOnly" in session and "Secure" in session and "SameSite=strict" in session
-    csrf = next(c for c in cookies if c.startswith("rf_csrf="))
+    csrf = next(c for c in cookies if c.startswith("__Host-rf_csrf="))
     assert "HttpOnly" not in csrf and "SameSite=strict" in csrf
     bad = web.post("/auth/login", json={"username": "ann@example.com", "password": "x" * 12})
     ghost = web.post("/auth/login", json={"username": "ghost@example.com", "password": "x" * 12})

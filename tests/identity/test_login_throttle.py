@@ -151,19 +151,19 @@ def test_enrolling_mfa_rotates_the_session(
     login = web.post("/auth/login", json={"username": "root@example.com", "password": PASSWORD})
     assert login.status_code == 200 and login.json()["must_enroll_mfa"] is True
     web.headers["X-CSRF-Token"] = login.json()["csrf_token"]
-    old_session = web.cookies.get("rf_session")
+    old_session = web.cookies.get("__Host-rf_session")
     enrol = web.post("/api/v1/identity/me/mfa/totp").json()
     totp = pyotp.TOTP(pyotp.parse_uri(enrol["provisioning_uri"]).secret)
     confirm = web.post("/api/v1/identity/me/mfa/totp/confirm", json={"code": totp.at(clock.now())})
     assert confirm.status_code == 200, confirm.text
-    new_session = web.cookies.get("rf_session")
+    new_session = web.cookies.get("__Host-rf_session")
     assert new_session and new_session != old_session
     assert confirm.json()["csrf_token"] != login.json()["csrf_token"]
     web.headers["X-CSRF-Token"] = confirm.json()["csrf_token"]
     assert web.get("/api/v1/identity/users").status_code == 200  # the new one passed MFA
     # The pre-enrolment session id (planted or leaked) is dead.
     web.cookies.clear()
-    web.cookies.set("rf_session", old_session or "", domain="rf.example")
+    web.cookies.set("__Host-rf_session", old_session or "", domain="rf.example")
     assert web.get("/api/v1/identity/me").status_code == 401
 
 

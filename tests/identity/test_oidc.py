@@ -75,7 +75,7 @@ def test_sso_signs_in_and_maps_groups_to_roles(
 ) -> None:
     resp = web.get(_to_callback(web, provider), follow_redirects=False)
     assert resp.status_code == 303, resp.text
-    assert any(c.startswith("rf_session=") for c in resp.headers.get_list("set-cookie"))
+    assert any(c.startswith("__Host-rf_session=") for c in resp.headers.get_list("set-cookie"))
     me = web.get("/api/v1/identity/me").json()
     assert me["roles"] == ["admin"] and "identity:admin" in me["scopes"]
     with runtime.store.session() as s:
@@ -108,7 +108,7 @@ def test_bad_id_tokens_are_refused(
     resp = web.get(_to_callback(web, provider), follow_redirects=False)
     assert resp.status_code == 401, resp.text
     assert resp.json()["code"] == "oidc_id_token"
-    assert not any(c.startswith("rf_session=") for c in resp.headers.get_list("set-cookie"))
+    assert not any(c.startswith("__Host-rf_session=") for c in resp.headers.get_list("set-cookie"))
 
 
 def test_state_from_elsewhere_and_bad_callbacks(
@@ -191,7 +191,7 @@ def test_an_enrolled_admin_signing_in_by_sso_without_mfa_must_step_up_before_any
 
     provider.claims = {"email": "root@example.com", "groups": ["rf-admins"], "amr": ["pwd"]}
     assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
-    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    web.headers["X-CSRF-Token"] = web.cookies["__Host-rf_csrf"]
     uri = web.post("/api/v1/identity/me/mfa/totp").json()["provisioning_uri"]
     totp = pyotp.TOTP(pyotp.parse_uri(uri).secret)
     confirm = web.post(
@@ -205,7 +205,7 @@ def test_an_enrolled_admin_signing_in_by_sso_without_mfa_must_step_up_before_any
     web.cookies.clear()
     web.headers.pop("X-CSRF-Token")
     assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
-    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    web.headers["X-CSRF-Token"] = web.cookies["__Host-rf_csrf"]
     assert sorted(web.get("/api/v1/identity/me").json()["scopes"]) == ["mfa:enroll", "self"]
     minted = web.post(
         "/api/v1/identity/me/tokens",
@@ -225,10 +225,10 @@ def test_an_enrolled_admin_signing_in_by_sso_without_mfa_must_step_up_before_any
     assert web.post("/api/v1/identity/me/mfa/verify", json={"code": "12ab56"}).status_code == 422
     wrong = web.post("/api/v1/identity/me/mfa/verify", json={"code": "000000"})
     assert wrong.status_code == 401 and wrong.json()["code"] == "invalid_code"
-    old_cookie = web.cookies["rf_session"]
+    old_cookie = web.cookies["__Host-rf_session"]
     ok = web.post("/api/v1/identity/me/mfa/verify", json={"code": totp.at(runtime.clock.now())})
     assert ok.status_code == 200, ok.text
-    assert web.cookies["rf_session"] != old_cookie  # a new session id at the new privilege
+    assert web.cookies["__Host-rf_session"] != old_cookie  # a new session id at the new privilege
     web.headers["X-CSRF-Token"] = ok.json()["csrf_token"]
     assert web.get("/api/v1/identity/users").status_code == 200
     again = web.post(
@@ -236,5 +236,5 @@ def test_an_enrolled_admin_signing_in_by_sso_without_mfa_must_step_up_before_any
     )
     assert again.status_code == 201, again.text
     # the old session id is worth nothing now
-    web.cookies.set("rf_session", old_cookie, domain="rf.example")
+    web.cookies.set("__Host-rf_session", old_cookie, domain="rf.example")
     assert web.get("/api/v1/identity/me").status_code == 401

@@ -103,7 +103,7 @@ def _sso_sign_in(web: TestClient) -> None:
     url = urlsplit(back.headers["location"])
     done = web.get(f"{url.path}?{url.query}", follow_redirects=False)
     assert done.status_code == 303, done.text
-    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    web.headers["X-CSRF-Token"] = web.cookies["__Host-rf_csrf"]
 
 
 def test_an_enrolled_analyst_signing_in_by_sso_without_mfa_must_step_up_to_mint(

@@ -76,7 +76,7 @@ def test_an_enrolled_user_without_mfa_from_the_provider_lands_on_the_step_up(
 
     provider.claims = {"email": "sam@example.com", "groups": ["rf-analysts"], "amr": ["pwd"]}
     assert _landing(web) == "/console/"  # not enrolled: MFA is not mandatory for analysts
-    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    web.headers["X-CSRF-Token"] = web.cookies["__Host-rf_csrf"]
     uri = web.post("/api/v1/identity/me/mfa/totp").json()["provisioning_uri"]
     totp = pyotp.TOTP(pyotp.parse_uri(uri).secret)
     code = totp.at(runtime.clock.now())

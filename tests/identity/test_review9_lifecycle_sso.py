@@ -159,7 +159,7 @@ def test_entra_defaults_scim_deprovisioning_reaches_the_unlinked_sso_user(
         "amr": ["pwd", "mfa"],
     }
     assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
-    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    web.headers["X-CSRF-Token"] = web.cookies["__Host-rf_csrf"]
     minted = web.post(
         "/api/v1/identity/me/tokens", json={"name": "t", "scopes": ["read"], "ttl_days": 365}
     )
@@ -212,7 +212,7 @@ def test_removal_from_every_idp_group_clears_roles_sessions_and_tokens(
     }
     provider.claims = claims
     assert web.get(_to_callback(web, provider), follow_redirects=False).status_code == 303
-    web.headers["X-CSRF-Token"] = web.cookies["rf_csrf"]
+    web.headers["X-CSRF-Token"] = web.cookies["__Host-rf_csrf"]
     minted = web.post(
         "/api/v1/identity/me/tokens",
         json={"name": "ci", "scopes": ["read", "write"], "ttl_days": 365},

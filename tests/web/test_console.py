@@ -143,13 +143,13 @@ def test_admin_is_held_at_mfa_enrolment_then_rotated_into_the_console(
     again = web.get("/console/mfa")
     assert f'<code id="secret">{secret.group(1)}</code>' in again.text
     assert "Sign out" in page.text  # signing out needs no MFA
-    old = web.cookies.get("rf_session")
+    old = web.cookies.get("__Host-rf_session")
     no_csrf = web.post("/console/mfa", data={"code": "123456"})
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
     code = pyotp.TOTP(secret.group(1)).at(clock.now())
     done = web.post("/console/mfa", data={"code": code, "csrf_token": _csrf(page.text)})
     assert done.status_code == 200 and done.text.count("<code>") == 10  # recovery codes
-    assert web.cookies.get("rf_session") != old
+    assert web.cookies.get("__Host-rf_session") != old
     assert web.get("/console/integrations").status_code == 200
 
 

@@ -51,7 +51,7 @@ def test_a_sign_in_ends_the_session_the_browser_had(
         else:
             r = web.post("/auth/login", json={"username": username, "password": PASSWORD})
             assert r.status_code == 200, r.text
-        token = web.cookies.get("rf_session")
+        token = web.cookies.get("__Host-rf_session")
         assert token
         return token
 

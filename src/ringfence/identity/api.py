@@ -33,7 +33,14 @@ from ringfence.core.errors import (
 from ringfence.identity import lifecycle
 from ringfence.identity._http import Caller, StrictBody, need, runtime_of
 from ringfence.identity.accounts import Accounts, csrf_for
-from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for, settings_of
+from ringfence.identity.auth import (
+    accounts_for,
+    clear_session_cookies,
+    csrf_cookie_name,
+    session_cookie_name,
+    session_token_of,
+    settings_of,
+)
 from ringfence.identity.models import ConsoleUser, IdentityFinding, PersonalToken
 from ringfence.identity.oidc import STATE_TTL, OidcRelyingParty
 from ringfence.identity.reviews_api import reviews_router
@@ -130,8 +137,9 @@ def set_session_cookies(
     settings = settings_of(request)
     age = settings.session_ttl_minutes * 60
     csrf = csrf_for(token)
+    # __Host- names on HTTPS (Secure, Path=/, no Domain): see auth.HOST_PREFIX
     response.set_cookie(
-        SESSION_COOKIE,
+        session_cookie_name(settings),
         token,
         max_age=age,
         httponly=True,
@@ -140,7 +148,7 @@ def set_session_cookies(
         path="/",
     )
     response.set_cookie(
-        CSRF_COOKIE,
+        csrf_cookie_name(settings),
         csrf,
         max_age=age,
         httponly=False,
@@ -195,7 +203,7 @@ async def login(request: Request, response: Response) -> dict[str, Any]:
             outcome.user_id,
             mfa_passed=outcome.mfa_passed,
             method="password",
-            replacing=request.cookies.get(SESSION_COOKIE),
+            replacing=session_token_of(request),
         )
     )
     csrf = set_session_cookies(request, response, accounts, token.get_secret_value())
@@ -211,13 +219,15 @@ async def login(request: Request, response: Response) -> dict[str, Any]:
 async def logout(request: Request) -> Response:
     """End the cookie session. Needs the CSRF token: ``X-CSRF-Token`` header, or a
     ``csrf_token`` field when posted by an HTML form (which cannot set headers)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        raise AuthenticationError("not signed in", code="unauthenticated")
     presented = request.headers.get("x-csrf-token", "")
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if not presented and ctype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        await _read_capped(request)
+    form_post = ctype in ("application/x-www-form-urlencoded", "multipart/form-data")
+    if not presented and form_post:
+        await _read_capped(request)  # 413 before anything else, signed in or not
+    token = session_token_of(request)
+    if not token:
+        raise AuthenticationError("not signed in", code="unauthenticated")
+    if not presented and form_post:
         field = (await request.form()).get("csrf_token")
         presented = field if isinstance(field, str) else ""
     if not presented or not hmac.compare_digest(presented, csrf_for(token)):
@@ -226,8 +236,7 @@ async def logout(request: Request) -> Response:
 
     await run_in_threadpool(accounts_for(request).revoke_session, token)
     response = Response(status_code=204)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(request, response)
     return response
 
 
@@ -306,7 +315,7 @@ def oidc_callback(
         login_.user_id,
         mfa_passed=login_.mfa_passed,
         method="oidc",
-        replacing=request.cookies.get(SESSION_COOKIE),
+        replacing=session_token_of(request),
     )
     response = RedirectResponse(_console_landing(accounts, login_.user_id, login_.mfa_passed), 303)
     response.delete_cookie(OIDC_STATE_COOKIE, path=_OIDC_COOKIE_PATH)
@@ -352,7 +361,7 @@ def enroll_totp(request: Request, caller: Caller) -> dict[str, str]:
         need(caller, SELF)
     _from_session(caller, "MFA is enrolled")
     enrol = accounts_for(request).begin_totp(
-        _user_id(caller), session_token=request.cookies.get(SESSION_COOKIE)
+        _user_id(caller), session_token=session_token_of(request)
     )
     return {
         "provisioning_uri": enrol.provisioning_uri.get_secret_value(),
@@ -377,7 +386,7 @@ def confirm_totp(
     _from_session(caller, "MFA is enrolled")
     accounts = accounts_for(request)
     user_id = _user_id(caller)
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token_of(request)
     codes = accounts.confirm_totp(user_id, body.code, actor=caller.actor, keep_session=token)
     out: dict[str, Any] = {"recovery_codes": codes}
     if token:
@@ -406,7 +415,7 @@ def verify_mfa(
     _from_session(caller, "MFA is verified")
     if (body.code is None) == (body.recovery_code is None):
         raise ValidationError("send either `code` (6 digits) or `recovery_code`")
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token_of(request)
     if not token or request.headers.get("authorization"):
         raise ValidationError("MFA is verified for a console session (cookie), not a token")
     accounts = accounts_for(request)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from fastapi import Request
+from fastapi import Request, Response
 
 from ringfence.core.errors import AuthenticationError, PermissionDeniedError
 from ringfence.identity.accounts import PAT_PREFIX, Accounts, csrf_for
@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 
 SESSION_COOKIE = "rf_session"
 CSRF_COOKIE = "rf_csrf"
+# Secure cookies (the default, HTTPS) carry the ``__Host-`` prefix: browsers accept such a
+# cookie only with Secure, Path=/ and no Domain, so a sibling subdomain or a plain-HTTP page
+# cannot plant (toss) a session or CSRF cookie for the console. Browsers refuse ``__Host-``
+# cookies without Secure, so the plain-HTTP loopback demo (``cookie_secure=false``) uses the
+# bare names; each mode reads only its own names.
+HOST_PREFIX = "__Host-"
 CSRF_HEADER = "x-csrf-token"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -36,6 +42,32 @@ def settings_of(request: Request) -> IdentitySettings:
         settings = IdentitySettings()
         request.app.state.identity_settings = settings
     return settings
+
+
+def session_cookie_name(settings: IdentitySettings) -> str:
+    return HOST_PREFIX + SESSION_COOKIE if settings.cookie_secure else SESSION_COOKIE
+
+
+def csrf_cookie_name(settings: IdentitySettings) -> str:
+    return HOST_PREFIX + CSRF_COOKIE if settings.cookie_secure else CSRF_COOKIE
+
+
+def session_token_of(request: Request) -> str | None:
+    """The session cookie's value under the name this deployment uses (see HOST_PREFIX)."""
+    return request.cookies.get(session_cookie_name(settings_of(request)))
+
+
+def clear_session_cookies(request: Request, response: Response) -> None:
+    """Expire both console cookies; with the same attributes they were set with (a browser
+    ignores a ``__Host-`` Set-Cookie without Secure, deletions included)."""
+    settings = settings_of(request)
+    for name, httponly in (
+        (session_cookie_name(settings), True),
+        (csrf_cookie_name(settings), False),
+    ):
+        response.delete_cookie(
+            name, path="/", secure=settings.cookie_secure, httponly=httponly, samesite="strict"
+        )
 
 
 def accounts_for(request: Request) -> Accounts:
@@ -78,7 +110,7 @@ class SessionCookieAuthenticator:
     def authenticate(self, request: Request) -> Principal | None:
         from ringfence.api.deps import Principal
 
-        token = request.cookies.get(SESSION_COOKIE)
+        token = session_token_of(request)
         if not token or request.headers.get("authorization"):
             return None
         info = accounts_for(request).resolve_session(token)

@@ -36,7 +36,7 @@ from ringfence.core.errors import (
     ValidationError,
 )
 from ringfence.identity.accounts import SessionInfo, csrf_for
-from ringfence.identity.auth import CSRF_COOKIE, SESSION_COOKIE, accounts_for
+from ringfence.identity.auth import accounts_for, clear_session_cookies, session_token_of
 from ringfence.identity.roles import MFA_ENROLL, OWN_INTEGRATIONS, SELF, needs_mfa, scopes_of
 from ringfence.store.models import Integration, IntegrationStatus
 
@@ -99,7 +99,7 @@ def _redirect(to: str) -> RedirectResponse:
 
 
 def _viewer(request: Request) -> Viewer | None:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token_of(request)
     if not token:
         return None
     info = accounts_for(request).resolve_session(token)
@@ -232,7 +232,7 @@ async def login(request: Request) -> Response:
             outcome.user_id,
             mfa_passed=outcome.mfa_passed,
             method="password",
-            replacing=request.cookies.get(SESSION_COOKIE),
+            replacing=session_token_of(request),
         )
     )
     response = _redirect("/console/mfa" if outcome.must_enroll_mfa else "/console/")
@@ -243,8 +243,7 @@ async def login(request: Request) -> Response:
 def _logout(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
     accounts_for(request).revoke_session(viewer.token)
     response = _redirect("/console/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    clear_session_cookies(request, response)
     return response
 
 
