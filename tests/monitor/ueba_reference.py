@@ -117,7 +117,7 @@ class ReferenceUeba(Ueba):
         elif cur is None:
             st.update({"hour": hour, "requests": 0, "records": 0, "alerted": []})
         elif hour < cur:
-            return []  # late event for a closed hour: counted nowhere, never alerts
+            return self._late(e, warm, st, hour, cur)  # (session 12: was counted nowhere)
         st["requests"] = int(st.get("requests", 0)) + 1
         records = _get(e.raw, "records") if e.source == "ringfence" else None
         st["records"] = int(st.get("records", 0)) + (int(float(records)) if records else 0)
@@ -144,6 +144,53 @@ class ReferenceUeba(Ueba):
                         value=x,
                         median=med,
                         z=round(z, 2),
+                    )
+                )
+        return out
+
+    def _late(self, e: Event, warm: bool, st: dict[str, Any], hour: int, cur: int) -> list[Finding]:
+        """Session 12: a late event counts in its closed hour's history slot (when the history
+        still holds it) and that hour is checked again, once per hour and metric. Written
+        plainly, per event, as the rest of this reference."""
+        back = cur - hour
+        hist = st.get("history")
+        if not isinstance(hist, dict):
+            return []
+        records = _get(e.raw, "records") if e.source == "ringfence" else None
+        amounts = {"requests": 1, "records": int(float(records)) if records else 0}
+        counted = False
+        for metric, amount in amounts.items():
+            h = hist.get(metric)
+            if isinstance(h, list) and back <= len(h):
+                h[-back] = float(h[-back]) + amount
+                counted = True
+        if not counted or not warm:
+            return []
+        out: list[Finding] = []
+        alerted: list[str] = st.setdefault("late_alerted", [])
+        for metric in amounts:
+            history = hist.get(metric, [])
+            if len(history) < self.cfg.min_history_hours or f"{hour}:{metric}" in alerted:
+                continue
+            x = float(history[-back])
+            z, med, _ = robust_z(x, history)
+            if z > self.cfg.z_threshold and x > med + 10:
+                alerted.append(f"{hour}:{metric}")
+                del alerted[:-48]
+                verb = "made" if metric == "requests" else "read"
+                out.append(
+                    self._finding(
+                        e,
+                        f"volume_{metric}",
+                        f"Unusual {metric} volume for {e.actor}",
+                        f"{e.actor} {verb} {int(x):,} {metric} in the hour from "
+                        f"{datetime.fromtimestamp(hour * 3600, UTC):%Y-%m-%d %H:00} UTC "
+                        f"(reported late); baseline median {med:,.0f}; robust z = {z:.1f}",
+                        "high" if z > 2 * self.cfg.z_threshold else "medium",
+                        value=x,
+                        median=med,
+                        z=round(z, 2),
+                        late=True,
                     )
                 )
         return out

@@ -163,6 +163,7 @@ class Ueba:
         # before, each wrote its cached copy over the others', last writer winning)
         self._versions: dict[tuple[str, str], int | None] = {}
         self.future_events = 0  # ignored: dated past the clock + max_future_skew
+        self.late_uncounted = 0  # late events older than the volume history kept
 
     # -- state ----------------------------------------------------------------------------
     def _state(self, entity: str, signal: str) -> dict[str, Any]:
@@ -434,7 +435,12 @@ class Ueba:
         elif cur is None:
             st.update({"hour": hour, "requests": 0, "records": 0, "alerted": []})
         elif hour < cur:
-            return  # late event for a closed hour: counted nowhere, never alerts
+            # A late event (a batch redelivered, or handled by another worker, after a newer
+            # one closed this hour): counted in the closed hour's history slot, and that hour
+            # checked again — a burst reported late still alerts.
+            records = _count(_get(e.raw, "records")) if e.source == "ringfence" else 0
+            self._late_volume(e, b, hour, cur, records, warm, out)
+            return
         st["requests"] = int(st.get("requests", 0)) + 1
         records = _count(_get(e.raw, "records")) if e.source == "ringfence" else 0
         st["records"] = int(_stored_count(st.get("records", 0))) + records
@@ -464,6 +470,70 @@ class Ueba:
                         value=x,
                         median=med,
                         z=round(z, 2),
+                    )
+                )
+
+    def _late_volume(
+        self,
+        e: Event,
+        b: _Baselines,
+        hour: int,
+        cur: int,
+        records: int,
+        warm: bool,
+        out: list[Finding],
+    ) -> None:
+        """A late event's request (and records) added to the history slot of its closed hour,
+        if the history still holds that hour; then that hour's volume is checked against the
+        history as a current hour's is, at most one alert per closed hour and metric."""
+        st = b.hourly
+        back = cur - hour  # 1: the hour just closed, the history's last slot
+        hist = st.get("history")
+        if not isinstance(hist, dict):
+            self.late_uncounted += 1
+            return
+        slots = {"requests": 1, "records": records}
+        counted = False
+        for metric, amount in slots.items():
+            h = hist.get(metric)
+            if isinstance(h, list) and back <= len(h):
+                h[-back] = _stored_count(h[-back]) + amount
+                counted = True
+        if not counted:
+            self.late_uncounted += 1  # older than the history kept (two weeks)
+            return
+        b.volume_scale.clear()  # the history changed
+        if not warm:
+            return
+        alerted: list[str] = st.setdefault("late_alerted", [])
+        for metric in slots:
+            history = hist.get(metric, [])
+            tag = f"{hour}:{metric}"
+            if len(history) < self.cfg.min_history_hours or tag in alerted:
+                continue
+            x = _stored_count(history[-back])
+            scale = b.volume_scale.get(metric)
+            if scale is None:
+                scale = b.volume_scale[metric] = robust_scale(history)
+            med, mad = scale
+            z = 0.6745 * (x - med) / mad
+            if z > self.cfg.z_threshold and x > med + 10:
+                alerted.append(tag)
+                del alerted[:-48]
+                verb = "made" if metric == "requests" else "read"
+                out.append(
+                    self._finding(
+                        e,
+                        f"volume_{metric}",
+                        f"Unusual {metric} volume for {e.actor}",
+                        f"{e.actor} {verb} {int(x):,} {metric} in the hour from "
+                        f"{datetime.fromtimestamp(hour * 3600, UTC):%Y-%m-%d %H:00} UTC "
+                        f"(reported late); baseline median {med:,.0f}; robust z = {z:.1f}",
+                        "high" if z > 2 * self.cfg.z_threshold else "medium",
+                        value=x,
+                        median=med,
+                        z=round(z, 2),
+                        late=True,
                     )
                 )
 
@@ -563,32 +633,33 @@ class Ueba:
             return []
         st = self._state(e.actor or "?", "travel")
         last = st.get("last")
-        st["last"] = {
-            "t": e.time.timestamp(),
-            "lat": lat,
-            "lon": lon,
-            "ip": e.src_ip,
-            "where": where,
-        }
+        ts = e.time.timestamp()
+        point = {"t": ts, "lat": lat, "lon": lon, "ip": e.src_ip, "where": where}
         if radius:
-            st["last"]["r"] = radius
-        if not last or e.src_ip == last.get("ip"):
+            point["r"] = radius
+        # The newest sign-in stays the reference: a late (older) one is compared with it but
+        # does not replace it. Before, a late sign-in replaced it and its negative time gap
+        # counted as one minute (a false "impossible travel", and the next real one missed).
+        late = last is not None and ts < float(last["t"])
+        if not late:
+            st["last"] = point
+        if last is None or e.src_ip == last.get("ip"):
             return []
         km = haversine_km(last["lat"], last["lon"], lat, lon)
         km = max(0.0, km - radius - float(last.get("r", 0.0)))
-        hours = max((e.time.timestamp() - last["t"]) / 3600, 1 / 60)
-        kmh = km / hours
+        gap = abs(ts - float(last["t"]))
+        kmh = km / max(gap / 3600, 1 / 60)
         if km < self.cfg.min_travel_km or kmh <= self.cfg.max_kmh:
             return []
-        here = st["last"]["where"]
-        minutes = (e.time.timestamp() - last["t"]) / 60
+        first, then = (point, last) if late else (last, point)
+        minutes = gap / 60
         return [
             self._finding(
                 e,
                 "impossible_travel",
                 f"Impossible travel for {e.actor}",
-                f"{e.actor} signed in from {last['where']} and {here} {minutes:.0f} min apart: "
-                f"{km:,.0f} km, {kmh:,.0f} km/h",
+                f"{e.actor} signed in from {first['where']} and {then['where']} "
+                f"{minutes:.0f} min apart: {km:,.0f} km, {kmh:,.0f} km/h",
                 "high",
                 km=round(km),
                 kmh=round(kmh),
