@@ -123,6 +123,8 @@ class SigningKeys:
     active_key: PrivateKey | None
     public: dict[str, tuple[str, PublicKey]]
     jwks: bytes
+    # kid -> when it stopped signing (epoch seconds): it verifies only tokens issued before
+    superseded: dict[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"SigningKeys(active={self.active_kid}, published={sorted(self.public)})"
@@ -130,6 +132,7 @@ class SigningKeys:
 
 def load_signing_keys(rows: list[GatewaySigningKey], vault: Vault) -> SigningKeys:
     public: dict[str, tuple[str, PublicKey]] = {}
+    superseded: dict[str, float] = {}
     jwk_list: list[dict[str, Any]] = []
     active: GatewaySigningKey | None = None
     for row in rows:
@@ -139,6 +142,8 @@ def load_signing_keys(rows: list[GatewaySigningKey], vault: Vault) -> SigningKey
         if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
             continue
         public[row.kid] = (row.alg, key)
+        if row.superseded_at is not None:
+            superseded[row.kid] = row.superseded_at.timestamp()
         jwk_list.append(row.public_jwk)
         if row.superseded_at is None and (active is None or row.created_at > active.created_at):
             active = row
@@ -155,6 +160,7 @@ def load_signing_keys(rows: list[GatewaySigningKey], vault: Vault) -> SigningKey
         active_key=private,
         public=public,
         jwks=json.dumps({"keys": jwk_list}).encode(),
+        superseded=superseded,
     )
 
 
@@ -250,6 +256,7 @@ class TokenVerifier:
         if entry is None:
             raise AuthenticationError("unknown signing key", code="token_kid")
         key_alg, key = entry
+        kid = str(kid)
         if alg != key_alg:
             raise AuthenticationError("token algorithm does not match key", code="token_alg")
         try:
@@ -286,4 +293,11 @@ class TokenVerifier:
             raise AuthenticationError("token not yet valid", code="token_nbf")
         if exp - iat > MAX_TOKEN_TTL + self.leeway:
             raise AuthenticationError("token lifetime too long", code="token_invalid")
+        # A rotated-out key (the answer to a leaked one) keeps verifying the tokens it signed
+        # before the rotation, and nothing issued later: without this it verified any token
+        # until a second rotation retired it. Together with the lifetime cap above, it stops
+        # verifying at all MAX_TOKEN_TTL (+ leeways) after the rotation.
+        superseded = self.keys.superseded.get(kid)
+        if superseded is not None and iat - self.leeway > superseded:
+            raise AuthenticationError("token signed by a superseded key", code="token_kid")
         return claims
