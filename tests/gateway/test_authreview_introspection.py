@@ -75,3 +75,17 @@ async def test_the_scope_is_what_the_token_may_still_use(env: Env) -> None:
     env.gateway.holder.reload()
     body = await _introspect(env, env.a, token)
     assert body["active"] is True and body["scope"] == "crm.read"
+
+
+async def test_a_quarantined_introspector_sees_no_other_clients_tokens(env: Env) -> None:
+    caller = _introspector(env)  # on hr-to-crm
+    token = await env.token(env.b)  # billing-to-crm, active
+    assert (await _introspect(env, caller, token))["active"] is True
+    with env.rt.store.session() as s:
+        s.execute(
+            update(Integration)
+            .where(Integration.name == "hr-to-crm")
+            .values(status=IntegrationStatus.QUARANTINED)
+        )
+    env.gateway.holder.reload()
+    assert await _introspect(env, caller, token) == {"active": False}

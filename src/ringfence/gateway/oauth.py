@@ -302,10 +302,12 @@ class TokenService:
             return {"active": False}
         if claims["jti"] in local_revoked:
             return {"active": False}
-        if (
-            claims.get("client_id") != caller.client_id
-            and "gateway:introspect" not in caller.scopes
+        if claims.get("client_id") != caller.client_id and not (
+            "gateway:introspect" in caller.scopes
+            and is_active(snap.integrations.get(caller.integration_id))
         ):
+            # Other clients' tokens only for an introspector whose own integration is active:
+            # a quarantined one is refused tokens, and so is its view of everyone else's.
             return {"active": False}
         # Active means the gateway would accept it now: its client not revoked, its
         # integration active, and only the scopes the client still holds (the authenticate
