@@ -584,9 +584,18 @@ def _may_disable_admins(caller: Principal) -> bool:
     return caller.has_scopes((IDENTITY_ADMIN,))
 
 
+class ReasonIn(StrictBody):
+    reason: StrictStr = Field(default="", max_length=2000)
+
+
 @router.post("/people/{ref}/deactivate")
-def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
-    """Deprovision a person: findings for their integrations, tokens revoked, quarantine."""
+def deactivate_person(
+    request: Request, ref: str, caller: Caller, body: ReasonIn | None = None
+) -> dict[str, Any]:
+    """Deprovision a person: findings for their integrations, tokens revoked, quarantine.
+
+    Made here, it is an emergency hold: the IdP's SCIM ``active=true`` cannot undo it; only
+    ``reactivate`` with a reason lifts it."""
     need(caller, LIFECYCLE)
     rt = runtime_of(request)
     with rt.store.session() as s:
@@ -597,6 +606,7 @@ def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, A
             clock=rt.clock,
             quarantine=settings_of(request).quarantine_on_deprovision,
             may_disable_admins=_may_disable_admins(caller),
+            hold_reason=body.reason if body else "",
         )
     return {
         "person_id": report.person_id,
@@ -604,16 +614,22 @@ def deactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, A
         "quarantined": report.quarantined,
         "tokens_revoked": report.tokens_revoked,
         "sessions_revoked": report.sessions_revoked,
+        "held": True,
     }
 
 
 @router.post("/people/{ref}/reactivate")
-def reactivate_person(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
+def reactivate_person(
+    request: Request, ref: str, caller: Caller, body: ReasonIn | None = None
+) -> dict[str, Any]:
+    """Reactivate a person; one held by an emergency deactivation needs ``reason`` (who lifted
+    it is the caller: identity:lifecycle is a person's scope, never a control-plane token's)."""
     need(caller, LIFECYCLE)
     rt = runtime_of(request)
     with rt.store.session() as s:
+        person = _person(s, ref)
         resolved = lifecycle.reactivate_person(
-            s, _person(s, ref), actor=caller.actor, clock=rt.clock
+            s, person, actor=caller.actor, clock=rt.clock, lift_reason=body.reason if body else None
         )
     return {"resolved_findings": resolved}
 

@@ -233,10 +233,16 @@ def scim_token_revoke(token_id: str, data_dir: DataDirOpt = None) -> None:
 @users_app.command("deactivate-person")
 def deactivate_person(
     person: Annotated[str, typer.Argument(help="Person email or id.")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-m", help="Why (recorded with the emergency hold).")
+    ] = "",
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Deprovision a person: findings for owned integrations, tokens revoked, quarantine."""
+    """Deprovision a person: findings for owned integrations, tokens revoked, quarantine.
+
+    An emergency hold: the IdP's SCIM active=true cannot undo it; `reactivate-person
+    --reason` lifts it."""
     from sqlalchemy import or_, select
 
     from ringfence.core.errors import NotFoundError
@@ -256,6 +262,7 @@ def deactivate_person(
                 actor=ACTOR,
                 clock=rt.clock,
                 quarantine=IdentitySettings().quarantine_on_deprovision,
+                hold_reason=reason[:2000],
             )
     finally:
         rt.close()
@@ -271,6 +278,36 @@ def deactivate_person(
         ["person", "findings", "quarantined", "tokens_revoked"],
         fmt=output,
     )
+
+
+@users_app.command("reactivate-person")
+def reactivate_person(
+    person: Annotated[str, typer.Argument(help="Person email or id.")],
+    reason: Annotated[
+        str, typer.Option("--reason", "-m", help="Why (needed to lift an emergency hold).")
+    ] = "",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Reactivate a person; lifts an emergency hold (then --reason is required)."""
+    from sqlalchemy import or_, select
+
+    from ringfence.core.errors import NotFoundError
+    from ringfence.store.models import Person
+
+    rt = open_runtime(data_dir)
+    try:
+        with rt.store.session() as s:
+            row = s.scalar(
+                select(Person).where(or_(Person.id == person, Person.email == person.lower()))
+            )
+            if row is None:
+                raise NotFoundError(f"no person {person!r}")
+            resolved = lifecycle.reactivate_person(
+                s, row, actor=ACTOR, clock=rt.clock, lift_reason=reason[:2000] or None
+            )
+    finally:
+        rt.close()
+    console.print(f"reactivated {person}: {resolved} finding(s) resolved")
 
 
 @users_app.command("reconcile")

@@ -23,6 +23,7 @@ from ringfence.identity.models import (
     ConsoleUser,
     IdentityFinding,
     PersonalToken,
+    PersonHold,
     ReviewCampaign,
     ReviewItem,
     ScimUser,
@@ -58,14 +59,19 @@ def deactivate_person(
     quarantine: bool,
     reason: str = "deactivated",
     may_disable_admins: bool | None = None,
+    hold_reason: str | None = None,
 ) -> DeprovisionReport:
     """Mark the person inactive and reach every door they own. Idempotent.
 
     ``may_disable_admins``: whether the caller may disable console users holding ``admin``
     (it holds ``identity:admin``, or it is the IdP or the local operator); None works it out
-    from ``actor`` (see ``actor_may_disable_admins``)."""
+    from ``actor`` (see ``actor_may_disable_admins``). ``hold_reason``: a deactivation made
+    here (API, CLI) — the person is held inactive until someone lifts it (``place_hold``);
+    ignored for the IdP's own deactivations, which it may undo."""
     now = clock.now()
     report = DeprovisionReport(person.id)
+    if hold_reason is not None and not is_idp(actor):
+        place_hold(session, person, actor=actor, reason=hold_reason, clock=clock)
     if person.active or person.deactivated_at is None:
         before = {"active": person.active}
         person.active = False
@@ -312,8 +318,84 @@ def revoke_credentials_of_person(
     return tokens, sessions, spared
 
 
-def reactivate_person(session: Session, person: Person, *, actor: str, clock: Clock) -> int:
-    """Person is back: resolve their owner-left findings and lift lifecycle quarantines."""
+def is_idp(actor: str) -> bool:
+    """Whether ``actor`` is the identity provider (SCIM, or an SSO sign-in)."""
+    return actor.startswith(_TRUSTED_PREFIXES)
+
+
+def place_hold(session: Session, person: Person, *, actor: str, reason: str, clock: Clock) -> None:
+    """Hold the person inactive against the IdP: a SCIM ``active=true`` no longer
+    reactivates them (refused and audited) until ``lift_hold``. A later local deactivation
+    records its own actor and reason."""
+    reason = (reason.strip() or "deactivated in Ringfence")[:2000]
+    hold = session.get(PersonHold, person.id)
+    if hold is None:
+        hold = PersonHold(person_id=person.id)
+        session.add(hold)
+    hold.held_by, hold.held_at, hold.reason = actor[:200], clock.now(), reason
+    audit.append(
+        session,
+        actor=actor,
+        action="person.hold",
+        entity_type="person",
+        entity_id=person.id,
+        after={"reason": reason},
+        clock=clock,
+    )
+
+
+def hold_of(session: Session, person_id: str) -> PersonHold | None:
+    return session.get(PersonHold, person_id)
+
+
+def _hold_out(hold: PersonHold) -> dict[str, str]:
+    return {"held_by": hold.held_by, "held_at": hold.held_at.isoformat(), "reason": hold.reason}
+
+
+def reactivate_person(
+    session: Session,
+    person: Person,
+    *,
+    actor: str,
+    clock: Clock,
+    lift_reason: str | None = None,
+) -> int:
+    """Person is back: resolve their owner-left findings and lift lifecycle quarantines.
+
+    A person held by a local deactivation (``place_hold``) stays inactive when the IdP asks
+    (audited as ``person.reactivate_refused``, returns 0); anyone else must give
+    ``lift_reason``, which lifts the hold (``person.hold_lift``: who, when, why)."""
+    hold = session.get(PersonHold, person.id)
+    if hold is not None:
+        if is_idp(actor):
+            audit.append(
+                session,
+                actor=actor,
+                action="person.reactivate_refused",
+                entity_type="person",
+                entity_id=person.id,
+                after={**_hold_out(hold), "active": False},
+                clock=clock,
+            )
+            return 0
+        why = (lift_reason or "").strip()
+        if len(why) < 3:
+            raise ValidationError(
+                f"{person.email} is held inactive by {hold.held_by} since "
+                f"{hold.held_at.isoformat()} ({hold.reason}); give a reason to lift the hold",
+                code="hold_reason_required",
+            )
+        audit.append(
+            session,
+            actor=actor,
+            action="person.hold_lift",
+            entity_type="person",
+            entity_id=person.id,
+            before=_hold_out(hold),
+            after={"reason": why[:2000]},
+            clock=clock,
+        )
+        session.delete(hold)
     if not person.active:
         person.active = True
         person.deactivated_at = None

@@ -38,6 +38,22 @@ class ScimUser(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class PersonHold(Base):
+    """An emergency deactivation made in Ringfence (API, CLI): while it exists, no SCIM write
+    reactivates the person — only a person with ``identity:lifecycle`` lifting it explicitly
+    (``reactivate`` with a reason). The IdP's own deactivations set none (a rehire by the IdP
+    must work). Lifting deletes the row; the audit log keeps who/when/why of both."""
+
+    __tablename__ = "identity_person_holds"
+
+    person_id: Mapped[str] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    held_by: Mapped[str] = mapped_column(String(200))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
 class ScimGroup(Base):
     __tablename__ = "identity_scim_groups"
 

@@ -505,6 +505,11 @@ class ScimService:
         # changes nothing; only an explicit true reactivates. RFC 7644 PUT would replace it
         # with the default (active) — deliberately not followed here (docs/identity.md).
         active = person.active if user.active is None and not created else user.active is not False
+        # A local emergency deactivation holds (lifecycle.place_hold): the IdP's true is
+        # refused (audited by reactivate_person) and the answer shows active=false.
+        if active and not person.active and lifecycle.hold_of(s, person.id) is not None:
+            lifecycle.reactivate_person(s, person, actor=actor, clock=self._clock)
+            active = False
         audit.append(
             s,
             actor=actor,
