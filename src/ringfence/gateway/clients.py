@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr
 from sqlalchemy import bindparam, select, update
 
@@ -104,15 +105,7 @@ def create_client(
     if auth_method.startswith("client_secret"):
         secret = CLIENT_SECRET_PREFIX + secrets.token_urlsafe(32)
     elif auth_method == "private_key_jwt":
-        if not jwks or not isinstance(jwks.get("keys"), list) or not jwks["keys"]:
-            raise ValidationError("private_key_jwt needs a JWKS with at least one public key")
-        try:
-            parsed = jwt.PyJWKSet.from_dict(jwks)
-        except jwt.PyJWTError as exc:
-            raise ValidationError(f"invalid JWKS: {exc}") from None
-        for k in parsed.keys:
-            if k.key_type not in ("EC", "OKP", "RSA") or "d" in _raw(jwks, k.key_id):
-                raise ValidationError("JWKS must hold public asymmetric keys only")
+        _check_public_jwks(jwks)
     elif not cert_thumbprint:
         raise ValidationError("tls_client_auth needs the certificate's SHA-256 thumbprint")
     client_id = f"rfc_{secrets.token_hex(8)}"
@@ -152,11 +145,39 @@ def create_client(
         return CreatedClient(row.id, client_id, auth_method, SecretStr(secret) if secret else None)
 
 
-def _raw(jwks: dict[str, Any], kid: str | None) -> dict[str, Any]:
-    for k in jwks.get("keys", []):
-        if isinstance(k, dict) and k.get("kid") == kid:
-            return k
-    return {}
+# JWK members that only a private (or symmetric) key has: none may be stored (RFC 7517/7518).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_KEY_TYPES = frozenset({"EC", "OKP", "RSA"})
+_JWK_ALGS = frozenset({"ES256", "EdDSA", "RS256", "PS256"})  # oauth.ASSERTION_ALGS
+MIN_RSA_BITS = 2048
+
+
+def _check_public_jwks(jwks: dict[str, Any] | None) -> None:
+    """A private_key_jwt client's JWKS: public asymmetric keys only, each checked itself.
+
+    Every member of ``keys`` is looked at as written: the earlier check matched parsed keys
+    back to their JSON by ``kid``, so a private key without a ``kid`` (or sharing one) after a
+    public one was stored — a plaintext private key at rest."""
+    keys = jwks.get("keys") if isinstance(jwks, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise ValidationError("private_key_jwt needs a JWKS with at least one public key")
+    for raw in keys:
+        if not isinstance(raw, dict) or raw.get("kty") not in _KEY_TYPES:
+            raise ValidationError("JWKS must hold public asymmetric keys only (EC, OKP, RSA)")
+        if _PRIVATE_MEMBERS & raw.keys():
+            raise ValidationError("JWKS must hold public keys only: a private key was given")
+        if raw.get("alg") not in (None, *_JWK_ALGS):
+            raise ValidationError(
+                f"JWKS key algorithm must be one of {', '.join(sorted(_JWK_ALGS))}"
+            )
+        try:
+            key = jwt.PyJWK(raw).key
+        except (jwt.PyJWTError, TypeError, ValueError) as exc:
+            raise ValidationError(f"invalid JWKS key: {exc}") from None
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+            raise ValidationError(f"RSA keys must have at least {MIN_RSA_BITS} bits")
+        if isinstance(key, ec.EllipticCurvePublicKey) and not isinstance(key.curve, ec.SECP256R1):
+            raise ValidationError("EC keys must be on P-256 (ES256)")
 
 
 def list_clients(store: Store) -> list[dict[str, Any]]:
