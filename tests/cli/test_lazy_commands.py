@@ -59,3 +59,38 @@ def test_scan_does_not_import_the_other_capabilities() -> None:
     assert "ringfence.classify.cli" in loaded
     for other in ("ringfence.gateway", "ringfence.identity", "ringfence.monitor", "ringfence.web"):
         assert f"'{other}" not in loaded, other
+
+
+def test_version_does_not_import_the_store() -> None:
+    """`ringfence version` never opens the store: SQLAlchemy and Alembic (≈ 0.4 s of imports)
+    are loaded only by the commands that do (and by `--help`, which loads every command)."""
+    code = (
+        "import sys\n"
+        "from ringfence.cli import main\n"
+        "try:\n"
+        "    main(['version'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print([m for m in ('sqlalchemy', 'alembic', 'ringfence.runtime') if m in sys.modules],"
+        " file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip()
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_an_unreachable_store_is_one_line(tmp_path: object) -> None:
+    """The CLI still names an unreachable store after SQLAlchemy left its import list."""
+    import os
+
+    env = dict(os.environ)
+    env["RINGFENCE_STORE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/none"
+    env["RINGFENCE_DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", "from ringfence.cli import main; main(['init'])"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "store unreachable" in done.stderr and "Traceback" not in done.stderr

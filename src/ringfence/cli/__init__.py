@@ -6,13 +6,13 @@ Never prints a traceback to a user (set RINGFENCE_DEBUG=1 to see one) and never 
 from __future__ import annotations
 
 import os
+import sys
 
 from ringfence.core.errors import RingfenceError
 
 
 def main(argv: list[str] | None = None) -> None:
     from rich.markup import escape
-    from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
     from ringfence.cli.app import app
     from ringfence.cli.output import err_console
@@ -35,12 +35,6 @@ def main(argv: list[str] | None = None) -> None:
         app(args=argv, prog_name="ringfence")
     except RingfenceError as exc:
         fail(f"{exc.message} [{exc.code}]")
-    except OperationalError as exc:
-        fail(f"store unreachable: {str(exc.orig).splitlines()[0] if exc.orig else exc}")
-    except SQLAlchemyError as exc:
-        if os.environ.get("RINGFENCE_DEBUG"):
-            raise
-        fail(f"store error: {type(exc).__name__}")
     except (KeyboardInterrupt, BrokenPipeError):
         fail("interrupted", 130)
     except OSError as exc:
@@ -51,6 +45,14 @@ def main(argv: list[str] | None = None) -> None:
         what = exc.strerror or type(exc).__name__
         fail(f"{what}: {exc.filename}" if exc.filename else what)
     except Exception as exc:
+        # SQLAlchemy's errors, without importing it for commands that never open the store
+        # (`ringfence version`, `--help`): an error of its kind means it was imported.
+        sa = sys.modules.get("sqlalchemy.exc")
+        if sa is not None and isinstance(exc, sa.OperationalError):
+            orig = exc.orig
+            fail(f"store unreachable: {str(orig).splitlines()[0] if orig else exc}")
         if os.environ.get("RINGFENCE_DEBUG"):
             raise
+        if sa is not None and isinstance(exc, sa.SQLAlchemyError):
+            fail(f"store error: {type(exc).__name__}")
         fail(f"internal error ({type(exc).__name__}); rerun with RINGFENCE_DEBUG=1 for details")

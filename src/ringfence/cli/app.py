@@ -20,7 +20,6 @@ from typer.core import TyperGroup
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, settings_for
 from ringfence.cli.output import OutputFormat, console, emit_json, err_console
-from ringfence.runtime import initialise
 
 
 class _LazyGroup(TyperGroup):
@@ -95,6 +94,8 @@ def _load(name: str) -> Any:
 @app.command("init")
 def init(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE) -> None:
     """Create the data directory, the master key (mode 0600) and the database schema."""
+    from ringfence.runtime import initialise
+
     report = initialise(settings_for(data_dir))
     if output is OutputFormat.JSON:
         emit_json(

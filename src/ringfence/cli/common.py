@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ringfence.cli.output import OutputFormat
 from ringfence.core.config import Settings, load_settings
-from ringfence.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime (SQLAlchemy, Alembic) is imported by the commands that open it
+    from ringfence.runtime import Runtime
 
 OutputOpt = Annotated[
     OutputFormat,
@@ -26,4 +28,6 @@ def settings_for(data_dir: Path | None) -> Settings:
 
 
 def open_runtime(data_dir: Path | None) -> Runtime:
+    from ringfence.runtime import Runtime
+
     return Runtime.open(settings_for(data_dir))
