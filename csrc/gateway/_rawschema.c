@@ -83,6 +83,7 @@ typedef struct {
     const unsigned char *s;
     Py_ssize_t i, n;
     const Program *prog;
+    const Node *nodes; /* prog->nodes */
     Py_ssize_t max_depth, max_items, max_string;
 } Parser;
 
@@ -91,10 +92,35 @@ typedef struct {
 static inline void ws(Parser *p) {
     const unsigned char *s = p->s;
     Py_ssize_t i = p->i, n = p->n;
-    /* most calls find no whitespace at all: one compare decides that */
+    /* most calls find no whitespace at all (compact JSON): one compare decides that, and
+       p->i is not written back */
+    if (i >= n || s[i] > ' ') return;
     while (i < n && s[i] <= ' ' && (s[i] == ' ' || s[i] == '\n' || s[i] == '\r' || s[i] == '\t'))
         i++;
     p->i = i;
+}
+
+/* The byte ``want`` next, after any whitespace: consumed (1) or not there (0). Compact JSON has
+   no whitespace, so the first compare usually decides. */
+static inline int expect(Parser *p, unsigned char want) {
+    if (p->i >= p->n || p->s[p->i] != want) {
+        ws(p);
+        if (p->i >= p->n || p->s[p->i] != want) return 0;
+    }
+    p->i++;
+    return 1;
+}
+
+/* After a member, after any whitespace: ',' (1) or ``close`` (2) consumed, or neither (0). */
+static inline int separator(Parser *p, unsigned char close) {
+    if (p->i < p->n && p->s[p->i] > ' ') {
+        unsigned char c = p->s[p->i++];
+        return c == ',' ? 1 : c == close ? 2 : 0;
+    }
+    ws(p);
+    if (p->i >= p->n) return 0;
+    unsigned char c = p->s[p->i++];
+    return c == ',' ? 1 : c == close ? 2 : 0;
 }
 
 static inline int hexval(unsigned char c) {
@@ -133,7 +159,7 @@ static inline Py_ssize_t utf8_len(const unsigned char *s, Py_ssize_t i, Py_ssize
 
 /* A string at p->i (the opening quote). On success (1): *start and *end delimit its content,
    *cps its length in code points, *escaped whether it holds escapes. 0: invalid or undecided. */
-static int string(Parser *p, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *cps, int *escaped) {
+static inline __attribute__((always_inline)) int string(Parser *p, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *cps, int *escaped) {
     const unsigned char *s = p->s;
     Py_ssize_t i = p->i + 1, n = p->n, count = 0;
     int esc = 0;
@@ -206,7 +232,7 @@ static int string(Parser *p, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_t *cps
 
 /* A number at p->i. *is_int: no fraction and no exponent; *value: its value when is_int and
    it has at most 15 digits (exact as a double); *exact: that value is set. */
-static int number(Parser *p, int *is_int, double *value, int *exact) {
+static inline __attribute__((always_inline)) int number(Parser *p, int *is_int, double *value, int *exact) {
     const unsigned char *s = p->s;
     Py_ssize_t i = p->i, n = p->n, digits = 0;
     int neg = 0;
@@ -256,7 +282,9 @@ static inline int literal(Parser *p, const char *word, Py_ssize_t len) {
 
 /* -- the walk ------------------------------------------------------------------------------- */
 
-static int value(Parser *p, int node, Py_ssize_t depth);
+static int object(Parser *p, const Node *nd, Py_ssize_t depth);
+static int array(Parser *p, const Node *nd, Py_ssize_t depth);
+static inline int value_at(Parser *p, int node, Py_ssize_t depth);
 
 static int check_number(const Node *nd, int is_int, double v, int exact) {
     if (is_int) {
@@ -283,14 +311,11 @@ static int array(Parser *p, const Node *nd, Py_ssize_t depth) {
         p->i++;
     } else {
         for (;;) {
-            if (!value(p, item, depth)) return 0;
+            if (!value_at(p, item, depth)) return 0; /* skips whitespace before the value */
             count++;
-            ws(p);
-            if (p->i >= p->n) return 0;
-            unsigned char c = p->s[p->i++];
-            if (c == ']') break;
-            if (c != ',') return 0;
-            ws(p);
+            int sep = separator(p, ']');
+            if (sep == 2) break;
+            if (sep == 0) return 0;
         }
     }
     if (count > p->max_items) return 0;
@@ -300,6 +325,12 @@ static int array(Parser *p, const Node *nd, Py_ssize_t depth) {
     }
     return 1;
 }
+
+/* KEY_MASK[n]: the low n bytes of a word (n <= 8). */
+static const uint64_t KEY_MASK[9] = {
+    0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL, 0xffffffffffffULL,
+    0xffffffffffffffULL, 0xffffffffffffffffULL,
+};
 
 static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
     Py_ssize_t count = 0;
@@ -311,7 +342,10 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
         p->i++;
     } else {
         for (;;) {
-            if (p->i >= p->n || p->s[p->i] != '"') return 0;
+            if (p->i >= p->n || p->s[p->i] != '"') {
+                ws(p);
+                if (p->i >= p->n || p->s[p->i] != '"') return 0;
+            }
             Py_ssize_t ks, ke, kcps;
             int kesc;
             if (!string(p, &ks, &ke, &kcps, &kesc)) return 0;
@@ -332,18 +366,19 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
 #endif
                 if (by_word) {
                     memcpy(&kw, kp, 8);
-                    if (klen < 8) kw &= ((uint64_t)1 << (8 * klen)) - 1; /* little-endian */
+                    kw &= KEY_MASK[klen]; /* little-endian: the key's bytes, zero-padded */
                 }
-                for (Py_ssize_t j = 0; j < nd->n_keys; j++) {
-                    const Key *cand = &nd->keys[j];
-                    if (cand->len != klen) continue;
+                const Key *keys = nd->keys;
+                for (Py_ssize_t j = 0, nk = nd->n_keys; j < nk; j++) {
+                    const Key *cand = &keys[j];
                     if (by_word) {
-                        if (cand->word == kw) {
+                        if (cand->word == kw && cand->len == klen) {
                             k = cand;
                             break;
                         }
                         continue;
                     }
+                    if (cand->len != klen) continue;
                     Py_ssize_t m = 0; /* keys are short: compared inline, not by memcmp */
                     while (m < klen && (unsigned char)cand->key[m] == kp[m]) m++;
                     if (m == klen) {
@@ -359,18 +394,12 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
                     child = nd->additional;
                 }
             }
-            ws(p);
-            if (p->i >= p->n || p->s[p->i] != ':') return 0;
-            p->i++;
-            ws(p);
-            if (!value(p, child, depth)) return 0;
+            if (!expect(p, ':')) return 0;
+            if (!value_at(p, child, depth)) return 0; /* skips whitespace before the value */
             count++;
-            ws(p);
-            if (p->i >= p->n) return 0;
-            unsigned char c = p->s[p->i++];
-            if (c == '}') break;
-            if (c != ',') return 0;
-            ws(p);
+            int sep = separator(p, '}');
+            if (sep == 2) break;
+            if (sep == 0) return 0;
         }
     }
     if (count > p->max_items) return 0; /* raw count >= distinct keys: Python decides */
@@ -381,11 +410,18 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
     return 1;
 }
 
-static int value(Parser *p, int node, Py_ssize_t depth) {
-    const Node *nd = node >= 0 ? &p->prog->nodes[node] : NULL;
+/* One value at p->i under ``node``: inlined into the walk of arrays and objects, so a
+   scalar member costs no call; only containers recurse (through object / array). */
+static inline __attribute__((always_inline)) int value_at(Parser *p, int node, Py_ssize_t depth) {
+    const Node *nd = node >= 0 ? &p->nodes[node] : NULL;
     if (nd != NULL && (nd->flags & F_FALLBACK)) return 0;
     if (p->i >= p->n) return 0;
     unsigned char c = p->s[p->i];
+    if (c <= ' ') { /* whitespace before the value (anything else below ' ' fails below) */
+        ws(p);
+        if (p->i >= p->n) return 0;
+        c = p->s[p->i];
+    }
     int types = nd ? nd->types : 0x7f;
     switch (c) {
     case '{':
@@ -429,6 +465,8 @@ static int value(Parser *p, int node, Py_ssize_t depth) {
     }
     }
 }
+
+static int value(Parser *p, int node, Py_ssize_t depth) { return value_at(p, node, depth); }
 
 /* -- the Program type ----------------------------------------------------------------------- */
 
@@ -598,6 +636,7 @@ static PyObject *program_valid(Program *self, PyObject *const *args, Py_ssize_t 
     p.i = 0;
     p.n = view.len;
     p.prog = self;
+    p.nodes = self->nodes;
     p.max_depth = PyLong_AsSsize_t(args[1]);
     p.max_items = PyLong_AsSsize_t(args[2]);
     p.max_string = PyLong_AsSsize_t(args[3]);
