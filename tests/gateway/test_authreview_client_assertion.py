@@ -154,3 +154,42 @@ async def test_an_rsa_key_verifies_rs256_and_ps256(env: Env, alg: str) -> None:
     claims = _claims(env, client, "rsa-" + alg)
     assertion = jwt.encode(claims, key, algorithm=alg, headers={"kid": "r1"})
     assert (await _post(env, assertion))[0] == 200
+
+
+async def test_gateways_sharing_a_replay_claim_accept_an_assertion_once(
+    env: Env, gw_runtime: Any, gw_config: Any
+) -> None:
+    """Two gateway processes on one store: with a shared claim (ReplayCache.shared) the second
+    refuses what the first accepted. Without one each process keeps its own memory and both
+    accept it (the lead wires a store-backed claim; see the auth review's report)."""
+    import httpx
+
+    from ringfence.gateway.app import build_gateway
+
+    claimed: set[str] = set()  # what a table keyed on the claim would hold
+
+    def claim(key: str, exp: float) -> bool:
+        if key in claimed:
+            return False
+        claimed.add(key)
+        return True
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    client = _client(env, key)
+    other = build_gateway(
+        gw_runtime.store, gw_runtime.vault, config=gw_config, clock=gw_runtime.clock
+    )
+    await other.startup()
+    try:
+        env.gateway.tokens.replay.shared = claim
+        other.tokens.replay.shared = claim
+        assertion = jwt.encode(
+            _claims(env, client, "shared"), key, algorithm="ES256", headers={"kid": "k1"}
+        )
+        assert (await _post(env, assertion))[0] == 200
+        transport = httpx.ASGITransport(app=other, client=("127.0.0.1", 50001))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw2") as http:
+            r = await http.post("/oauth/token", data={**FORM, "client_assertion": assertion})
+        assert r.status_code == 401 and r.json()["error_description"] == "assertion replayed"
+    finally:
+        await other.shutdown()

@@ -63,9 +63,16 @@ def parse_form(body: bytes, content_type: bytes | None) -> dict[str, str]:
 
 @dataclass
 class ReplayCache:
-    """Remembers client-assertion ``jti``s until they expire."""
+    """Remembers client-assertion ``jti``s until they expire.
+
+    ``seen`` is this process's memory: alone, it lets an assertion be used once per gateway
+    process, and once more after a restart. ``shared``, when the gateway provides one, claims
+    the key where every process sees it (True: first use — an INSERT keyed on it, Redis
+    ``SET NX PX``); it may block, so the caller runs client authentication off the event loop.
+    """
 
     seen: dict[str, float]
+    shared: Callable[[str, float], bool] | None = None
 
     def check_and_add(self, key: str, exp: float, now: float) -> bool:
         if len(self.seen) > 10_000:
@@ -73,8 +80,9 @@ class ReplayCache:
                 del self.seen[k]
         if key in self.seen:
             return False
+        first = self.shared is None or self.shared(key, exp)
         self.seen[key] = exp
-        return True
+        return first
 
 
 def authenticate_client(
