@@ -168,7 +168,7 @@ async def test_gateways_sharing_a_replay_claim_accept_an_assertion_once(
 
     claimed: set[str] = set()  # what a table keyed on the claim would hold
 
-    def claim(key: str, exp: float) -> bool:
+    def claim(key: str, exp: float, now: float) -> bool:
         if key in claimed:
             return False
         claimed.add(key)

@@ -72,7 +72,7 @@ class ReplayCache:
     """
 
     seen: dict[str, float]
-    shared: Callable[[str, float], bool] | None = None
+    shared: Callable[[str, float, float], bool] | None = None  # (key, exp, now)
 
     def check_and_add(self, key: str, exp: float, now: float) -> bool:
         if len(self.seen) > 10_000:
@@ -80,7 +80,7 @@ class ReplayCache:
                 del self.seen[k]
         if key in self.seen:
             return False
-        first = self.shared is None or self.shared(key, exp)
+        first = self.shared is None or self.shared(key, exp, now)
         self.seen[key] = exp
         return first
 
