@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
 from ringfence.core.ids import new_id
-from ringfence.identity import lifecycle
+from ringfence.identity import group_roles, lifecycle
 from ringfence.identity.models import ScimGroup, ScimGroupMember, ScimUser
 from ringfence.identity.scim._discovery import POLICY, GroupResource, UserResource
 from ringfence.identity.scim._machine import ensure_machine_identity
@@ -680,6 +680,10 @@ class ScimService:
         if not doc["members"]:
             doc.pop("members")
         now = self._clock.now()
+        # Who was in it and what it granted before this write: roles it no longer gives a
+        # former member (removed, or the group renamed) are taken away now, not at sign-in.
+        granted_before = set() if created else group_roles.granted_by(s, self._settings, row)
+        members_before = group_roles.user_members(s, row.id) if granted_before else set()
         row.display_name_key = key
         row.external_id = group.external_id
         row.document = doc
@@ -697,6 +701,15 @@ class ScimService:
             entity_type="scim_group",
             entity_id=row.id,
             after={"displayName": group.display_name, "members": len(unique)},
+            clock=self._clock,
+        )
+        group_roles.take_away(
+            s,
+            self._settings,
+            person_ids=members_before,
+            roles=granted_before,
+            group_name=group.display_name,
+            actor=actor,
             clock=self._clock,
         )
 
@@ -751,8 +764,20 @@ class ScimService:
             check_if_match(self._group_payload(s, row, base), if_match)
             if if_match is not None:
                 self._claim(s, ScimGroup, row, if_match)  # lost to another writer: 412
+            granted_before = group_roles.granted_by(s, self._settings, row)
+            members_before = group_roles.user_members(s, row.id) if granted_before else set()
+            name = str(row.document.get("displayName") or row.id)
             self._drop_member(s, row.id)
             s.delete(row)
+            group_roles.take_away(
+                s,
+                self._settings,
+                person_ids=members_before,
+                roles=granted_before,
+                group_name=name,
+                actor=actor,
+                clock=self._clock,
+            )
             audit.append(
                 s,
                 actor=actor,
