@@ -44,12 +44,13 @@ from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
 from ringfence.gateway.clients import revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.fastpath import FastPath, Plan, iso_utc, request_id, static_credential
+from ringfence.gateway.httpproto import _Cycle
 from ringfence.gateway.inspect import (
+    NO_TYPE,
     Inspector,
     default_inspector,
-    media_type,
+    response_type_of,
     textual,
-    unreadable_text,
 )
 from ringfence.gateway.oauth import OAuthError, ReplayCache, TokenService, parse_form
 from ringfence.gateway.paths import PathRejected, canonical_path, encode_segments
@@ -627,6 +628,7 @@ class Gateway:
         ex.route, ex.op = route, op
         if rest is not None:
             ex.rest = rest
+        if rest is not None and op.params:
             ex.path_params = {
                 name: rest[i]
                 for i, name in zip(
@@ -825,7 +827,8 @@ class Gateway:
                 raw_encoding = v
             if name not in STRIP_DOWNSTREAM:
                 out_headers.append((k, v))
-        ctype = raw_ctype.decode("latin-1") if raw_ctype is not None else ""
+        rtype = response_type_of(raw_ctype) if raw_ctype is not None else NO_TYPE
+        ctype, media = rtype.ctype, rtype.media
         encoding = (
             raw_encoding.decode("latin-1").strip().lower() if raw_encoding is not None else ""
         )
@@ -837,14 +840,22 @@ class Gateway:
             # We asked for identity; an encoded body could not be inspected, so it is refused.
             self.metrics.upstream_errors.labels(route.name, "encoding").inc()
             raise Deny(502, "upstream_encoding", "upstream response is encoded; cannot inspect")
-        media = media_type(ctype)
-        strict_json = media in ("application/json", "text/json") or media.endswith("+json")
         validator = ex.op.response_validator
-        if body and not strict_json and validator is not None and 200 <= response.status < 300:
+        if (
+            body
+            and not rtype.strict_json
+            and validator is not None
+            and 200 <= response.status < 300
+        ):
             # The route declares a JSON response: a success in another type is not what it
             # promised (an error page of the upstream's passes, to the DLP rules below).
             raise Deny(502, "upstream_invalid", "upstream response is not JSON")
-        unreadable = unreadable_text(body, ctype) if body and route.dlp_response else None
+        # ``unreadable_text(body, ctype)``: the declared charset (read once per value), then NULs
+        unreadable = (
+            (rtype.charset_problem or ("NUL bytes" if body.find(b"\x00") >= 0 else None))
+            if body and route.dlp_response
+            else None
+        )
         if unreadable is not None:
             self._uninspectable(ex, route, media, unreadable)
         elif body and "json" in media and (validator is not None or route.dlp_response):
@@ -885,10 +896,14 @@ class Gateway:
         out_headers.append((b"x-request-id", ex.request_id.encode()))
         out_headers.extend(rl_headers)
         ex.bytes_out = len(body)
-        await send(
-            {"type": "http.response.start", "status": response.status, "headers": out_headers}
-        )
-        await send({"type": "http.response.body", "body": body})
+        # Under the gateway's own HTTP protocol the answer leaves in one call (the same bytes
+        # as the two ASGI messages); any other server, or an uncommon case, takes send().
+        cycle = getattr(send, "__self__", None)
+        if type(cycle) is not _Cycle or not cycle.respond(response.status, out_headers, body):
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": out_headers}
+            )
+            await send({"type": "http.response.body", "body": body})
         ex.upstream_status = response.status
 
     def _uninspectable(self, ex: Exchange, route: CompiledRoute, media: str, why: str) -> None:
@@ -958,7 +973,7 @@ class Gateway:
                     status=status,
                     decision=decision,
                     reason=reason,
-                    latency_ms=round(elapsed * 1000, 3),
+                    latency_ms=int(elapsed * 1e6 + 0.5) / 1000,  # round(ms, 3): ≈ 1k instructions
                     client_ip=ex.client_ip,
                     user_agent=(ex.headers.get(b"user-agent") or b"").decode("latin-1")[:200]
                     or None,

@@ -212,6 +212,37 @@ class _Cycle:
             "more_body": more_body,
         }
 
+    def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
+        """A whole response — head and body, one write — sent in one call without the two
+        ASGI ``send`` messages and their awaits, for an app that has it all at once (the
+        gateway's forwarded answers). Only in the common case: a keep-alive request that is not
+        HEAD, nothing written yet, no back-pressure, and a head the native builder makes with a
+        Content-Length equal to ``len(body)``. False: nothing was done; ``send`` the response
+        as usual (it decides, and raises, as before)."""
+        proto = self.proto
+        if (
+            _response_head is None
+            or self.response_started
+            or self.disconnected
+            or proto.write_paused is not None
+            or not self.keep_alive
+            or self.head_request
+            or self.chunked is not None
+        ):
+            return False
+        built = _response_head(STATUS_LINE[status], proto.default_headers, headers)
+        if built is None or built[1] != len(body):
+            return False
+        self.response_started = True
+        self.waiting_for_continue = False
+        self.chunked = False
+        self.remaining = 0
+        proto.transport.write(built[0] + body)
+        self.response_complete = True
+        self.wake()
+        proto.on_response_complete()
+        return True
+
     async def send(self, message: dict[str, Any]) -> None:
         proto = self.proto
         if proto.write_paused is not None and not self.disconnected:

@@ -13,7 +13,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 import orjson
@@ -64,17 +64,59 @@ def _charset(content_type: str) -> str:
     return ""
 
 
+def unreadable_charset(content_type: str) -> str | None:
+    """``unreadable_text``'s verdict on the declared charset alone (None: readable)."""
+    charset = _charset(content_type)
+    if charset not in _UTF8_CHARSETS and not _ASCII_SUPERSETS.match(charset):
+        return f"charset {charset[:40]}"  # UTF-16/32, UTF-7 ("+AEA-" is "@"), EBCDIC, ...
+    return None
+
+
 def unreadable_text(body: bytes, content_type: str) -> str | None:
     """Why DLP cannot read ``body`` as the UTF-8 text it scans, or None: a declared charset
     other than UTF-8 / ASCII, or NUL bytes. UTF-16 or UTF-32 text in the ASCII range is valid
     UTF-8 byte for byte (a NUL between the letters), so without this check
     ``ann@corp.example`` in UTF-16 passes a scan that finds it in UTF-8."""
-    charset = _charset(content_type)
-    if charset not in _UTF8_CHARSETS and not _ASCII_SUPERSETS.match(charset):
-        return f"charset {charset[:40]}"  # UTF-16/32, UTF-7 ("+AEA-" is "@"), EBCDIC, ...
+    why = unreadable_charset(content_type)
+    if why is not None:
+        return why
     if body.find(b"\x00") >= 0:
         return "NUL bytes"
     return None
+
+
+class ResponseType(NamedTuple):
+    """An upstream Content-Type value as ``Gateway._forward`` reads it."""
+
+    ctype: str  # the value as text (latin-1)
+    media: str  # ``media_type``
+    strict_json: bool  # application/json, text/json or +json
+    charset_problem: str | None  # ``unreadable_charset``
+
+
+def _read_response_type(raw: bytes) -> ResponseType:
+    ctype = raw.decode("latin-1")
+    media = media_type(ctype)
+    strict = media in ("application/json", "text/json") or media.endswith("+json")
+    return ResponseType(ctype, media, strict, unreadable_charset(ctype))
+
+
+# An upstream sends the same one or two Content-Type values on every answer: their reading
+# is kept (bounded: short values only, and reset when full).
+_RESPONSE_TYPES: dict[bytes, ResponseType] = {}
+NO_TYPE = _read_response_type(b"")
+
+
+def response_type_of(raw: bytes) -> ResponseType:
+    """``_read_response_type``, remembered for short values."""
+    known = _RESPONSE_TYPES.get(raw)
+    if known is None:
+        known = _read_response_type(raw)
+        if len(raw) <= 128:
+            if len(_RESPONSE_TYPES) >= 256:
+                _RESPONSE_TYPES.clear()
+            _RESPONSE_TYPES[raw] = known
+    return known
 
 
 def is_form(content_type: str) -> bool:

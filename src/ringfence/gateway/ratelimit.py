@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits import RateLimitItem
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
@@ -23,8 +22,11 @@ from ringfence.core.errors import UnavailableError
 from ringfence.gateway.redisclient import LeanRedis, PendingReply
 
 
-@dataclass(frozen=True, slots=True)
-class LimitDecision:
+class LimitDecision(NamedTuple):
+    """One hit's verdict. A named tuple, immutable as the frozen dataclass it was, built in a
+    fraction of its cost (a frozen dataclass sets each field through ``object.__setattr__``;
+    one is made per request)."""
+
     allowed: bool
     limit: int
     remaining: int

@@ -272,19 +272,48 @@ def limit_headers(d: LimitDecision, retry: bool = False) -> list[tuple[bytes, by
 # -- validate --------------------------------------------------------------------------------
 
 
+def _read_content_type(raw: bytes) -> tuple[str, bool, bool]:
+    """A request Content-Type value: (its media type, lower case; whether a charset parameter
+    other than UTF-8 is declared; whether it names JSON anywhere, as ``validate`` asks)."""
+    text = raw.decode("latin-1")
+    media, _, params = text.partition(";")
+    other_charset = False
+    for p in params.split(";"):
+        k, _, v = p.partition("=")
+        if k.strip().lower() == "charset" and v.strip().strip('"').lower() not in ("utf-8", "utf8"):
+            other_charset = True
+            break
+    return media.strip().lower(), other_charset, "json" in text.lower()
+
+
+# Clients send the same few Content-Type values on every request: their reading is kept
+# (bounded: short values only, and reset when full).
+_CONTENT_TYPES: dict[bytes, tuple[str, bool, bool]] = {}
+
+
+def content_type_of(raw: bytes) -> tuple[str, bool, bool]:
+    """``_read_content_type``, remembered for short values."""
+    known = _CONTENT_TYPES.get(raw)
+    if known is None:
+        known = _read_content_type(raw)
+        if len(raw) <= 128:
+            if len(_CONTENT_TYPES) >= 256:
+                _CONTENT_TYPES.clear()
+            _CONTENT_TYPES[raw] = known
+    return known
+
+
 def check_content_type(ex: Exchange) -> None:
     route = ex.route
     assert route is not None
     raw = ex.headers.get(b"content-type")
     if raw is None:
         raise Deny(415, "unsupported_media_type", "a request body needs a Content-Type")
-    media, _, params = raw.decode("latin-1").partition(";")
-    if media.strip().lower() not in route.content_types:
+    media, other_charset, _ = content_type_of(raw)
+    if media not in route.content_types:
         raise Deny(415, "unsupported_media_type", "content type not accepted by this route")
-    for p in params.split(";"):
-        k, _, v = p.partition("=")
-        if k.strip().lower() == "charset" and v.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise Deny(415, "unsupported_media_type", "only UTF-8 bodies are accepted")
+    if other_charset:
+        raise Deny(415, "unsupported_media_type", "only UTF-8 bodies are accepted")
 
 
 def check_structure(
@@ -385,8 +414,8 @@ def validate(ex: Exchange) -> None:
     validator = op.request_validator
     schema_valid: bool | None = None  # None: the schema was not evaluated yet
     if ex.body:
-        check_content_type(ex)
-        if "json" in ex.headers.get(b"content-type", b"").decode("latin-1").lower():
+        check_content_type(ex)  # so a Content-Type is there
+        if content_type_of(ex.headers[b"content-type"])[2]:
             ex.json_body = True
             # The C check on the raw bytes answers True only for a body the path below would
             # accept (well-formed, within the caps, valid under the schema): then nothing is
