@@ -94,9 +94,10 @@ def test_reduce_through_the_api_names_the_removed_scope(
 ) -> None:
     cid = _open_campaign_then_cut_a_scope(runtime, clock, estate["sync"])
     accounts = Accounts(runtime.store, runtime.vault, clock, identity_settings, CHEAP)
-    alice = accounts.create_user("alice@example.com", roles=["integration-owner"], password=None)
-    roles = ["integration-owner"]
-    tok = accounts.issue_token(alice.id, "t", sorted(scopes_of(roles)), 30, actor="t")
+    # an analyst: the owner may not reduce her own integration (segregation of duties)
+    analyst = accounts.create_user("sa@example.com", roles=["security-analyst"], password=None)
+    roles = ["security-analyst"]
+    tok = accounts.issue_token(analyst.id, "t", sorted(scopes_of(roles)), 30, actor="t")
     headers = {"Authorization": f"Bearer {tok.token.get_secret_value()}"}
     with TestClient(app, base_url="https://rf.example") as c:
         items = c.get(f"/api/v1/identity/reviews/{cid}", headers=headers).json()["items"]

@@ -416,4 +416,10 @@ def test_reassigned_integration_moves_its_open_review_item_to_the_new_owner(
         assert (
             c.post(url, json={"decision": "keep", "comment": ""}, headers=alice).status_code == 403
         )
-        assert c.post(url, json={"decision": "keep", "comment": ""}, headers=bob).status_code == 200
+        # ... and, being its owner now, may not keep it himself (segregation of duties)
+        own = c.post(url, json={"decision": "keep", "comment": ""}, headers=bob)
+        assert own.status_code == 403 and own.json()["code"] == "self_review"
+        assert (
+            c.post(url, json={"decision": "keep", "comment": ""}, headers=analyst).status_code
+            == 200
+        )

@@ -219,7 +219,7 @@ def _crm_review(runtime: Runtime, clock: FixedClock) -> tuple[Any, dict[str, Any
     return campaign, theirs
 
 
-def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
+def test_an_owner_reviews_only_their_integrations_and_may_only_revoke_them(
     accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
 ) -> None:
     campaign, theirs = _crm_review(runtime, clock)
@@ -228,14 +228,36 @@ def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
     page = web.get("/console/reviews")
     assert page.status_code == 200
     assert 'id="item-crm-sync"' in page.text and 'id="item-chat-export"' not in page.text
-    # The scope the integration used is ticked to keep; the unused one is not.
-    assert 'name="keep:crm:read" checked' in page.text
-    assert 'name="keep:chat:write">' in page.text
+    # Segregation of duties: keeping (or reducing to) her own integration's access is another
+    # reviewer's decision; the page offers her a revoke only.
+    assert 'value="keep"' not in page.text and 'name="keep:crm:read"' not in page.text
+    assert "another reviewer" in page.text
     m = re.search(r"/console/reviews/([^/]+)/items/([^/]+)/decision", page.text)
     assert m and m.group(1) == campaign.id
     url, csrf = m.group(0), _csrf(page.text)
     form = {"decision": "reduce", "keep:crm:read": "on", "comment": "write never used"}
     assert web.post(url, data=form).status_code == 403  # no CSRF token
+    forged = web.post(url, data={**form, "csrf_token": csrf})  # a hand-made reduce
+    assert forged.status_code == 403 and "another reviewer" in forged.text
+    assert "Traceback" not in forged.text
+    with runtime.store.session() as s:
+        sync = s.scalars(select(Integration).where(Integration.name == "crm-sync")).one()
+        assert sorted(sync.scopes) == ["chat:write", "crm:read"]
+    # Another owner's item cannot be decided from this account, whatever the form says.
+    other = f"/console/reviews/{campaign.id}/items/{theirs['id']}/decision"
+    refused = web.post(
+        other, data={"decision": "revoke", "comment": "not mine", "csrf_token": csrf}
+    )
+    assert refused.status_code == 403
+    assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE
+
+    # An analyst (who owns neither) decides it: the used scope is ticked to keep.
+    accounts.create_user("ana@example.com", roles=["security-analyst"], password=PASSWORD)
+    _sign_in(web, "ana@example.com")
+    page = web.get("/console/reviews")
+    assert 'name="keep:crm:read" checked' in page.text
+    assert 'name="keep:chat:write">' in page.text
+    csrf = _csrf(page.text)
     empty = web.post(url, data={"decision": "reduce", "comment": "none", "csrf_token": csrf})
     assert empty.status_code == 400 and "kept_scopes" in empty.text  # nothing ticked
     done = web.post(url, data={**form, "csrf_token": csrf})
@@ -245,14 +267,25 @@ def test_an_owner_reviews_only_their_integrations_and_reduces_scopes(
     with runtime.store.session() as s:
         sync = s.scalars(select(Integration).where(Integration.name == "crm-sync")).one()
         assert sync.scopes == ["crm:read"]
-    assert "reduce: crm:read by user:olive@example.com" in web.get("/console/reviews").text
-    # Another owner's item cannot be decided from this account, whatever the form says.
-    other = f"/console/reviews/{campaign.id}/items/{theirs['id']}/decision"
-    refused = web.post(
-        other, data={"decision": "revoke", "comment": "not mine", "csrf_token": csrf}
+    assert "reduce: crm:read by user:ana@example.com" in web.get("/console/reviews").text
+
+
+def test_an_owner_may_revoke_her_own_integration(
+    accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
+) -> None:
+    """Giving access up needs no second pair of eyes."""
+    _crm_review(runtime, clock)
+    accounts.create_user("olive@example.com", roles=["integration-owner"], password=PASSWORD)
+    _sign_in(web, "olive@example.com")
+    page = web.get("/console/reviews")
+    m = re.search(r"/console/reviews/([^/]+)/items/([^/]+)/decision", page.text)
+    assert m
+    done = web.post(
+        m.group(0),
+        data={"decision": "revoke", "comment": "retired", "csrf_token": _csrf(page.text)},
     )
-    assert refused.status_code == 403
-    assert _status(runtime, "chat-export") is IntegrationStatus.ACTIVE
+    assert done.status_code == 303
+    assert _status(runtime, "crm-sync") is IntegrationStatus.REVOKED
 
 
 def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_own(

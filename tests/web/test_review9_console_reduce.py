@@ -48,14 +48,16 @@ def test_console_reduce_cannot_regrant_a_scope_removed_after_the_campaign_starte
     with runtime.store.session() as s:
         sync = s.scalars(select(Integration).where(Integration.name == "crm-sync")).one()
         sync.scopes = ["crm:read"]  # the security team cuts chat:write afterwards
-    accounts.create_user("olive@example.com", roles=["integration-owner"], password=PASSWORD)
-    _sign_in(web, "olive@example.com")
+    # an analyst decides (the owner may not keep or reduce her own: segregation of duties)
+    accounts.create_user("ana@example.com", roles=["security-analyst"], password=PASSWORD)
+    _sign_in(web, "ana@example.com")
     page = web.get("/console/reviews")
     assert page.status_code == 200
-    assert 'name="keep:crm:read"' in page.text
-    assert 'name="keep:chat:write"' not in page.text  # not offered any more
-    assert "chat:write (removed since the campaign started" in page.text
-    m = re.search(r"/console/reviews/[^/]+/items/[^/]+/decision", page.text)
+    row = page.text.split('id="item-crm-sync"', 1)[1].split("</tr>", 1)[0]
+    assert 'name="keep:crm:read"' in row
+    assert 'name="keep:chat:write"' not in row  # not offered any more
+    assert "chat:write (removed since the campaign started" in row
+    m = re.search(r"/console/reviews/[^/]+/items/[^/]+/decision", row)
     assert m
     forged = {
         "decision": "reduce",

@@ -436,9 +436,22 @@ def review_create(
             used_scopes=used_scopes,
         )
         rows = AccessReviews(rt.store, rt.clock).items(campaign.id)
+        stalled = AccessReviews(rt.store, rt.clock).without_independent_reviewer(campaign.id)
     finally:
         rt.close()
     _emit_items(rows, output)
+    _warn_stalled(stalled)
+
+
+def _warn_stalled(stalled: list[str]) -> None:
+    """Segregation of duties: items only their own owner could decide would stall silently."""
+    if stalled:
+        typer.echo(
+            f"warning: no reviewer but their own owner for {len(stalled)} integration(s): "
+            f"{', '.join(stalled)} — give a security analyst or administrator who does not own "
+            "them access, or reassign them",
+            err=True,
+        )
 
 
 _ITEM_COLS = ["integration", "owner", "granted_scopes", "unused_scopes", "decision", "id"]
@@ -468,9 +481,11 @@ def review_show(
     rt = open_runtime(data_dir)
     try:
         rows = AccessReviews(rt.store, rt.clock).items(campaign)
+        stalled = AccessReviews(rt.store, rt.clock).without_independent_reviewer(campaign)
     finally:
         rt.close()
     _emit_items(rows, output)
+    _warn_stalled(stalled)
 
 
 @reviews_app.command("decide")

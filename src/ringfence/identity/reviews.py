@@ -32,7 +32,8 @@ from ringfence.core.errors import (
     RingfenceError,
     ValidationError,
 )
-from ringfence.identity.models import ReviewCampaign, ReviewItem
+from ringfence.identity.models import ConsoleUser, ReviewCampaign, ReviewItem
+from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE, ROLE_SCOPES
 from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.models import App, AuditRecord, Integration, IntegrationStatus, Person
@@ -41,6 +42,38 @@ DECISIONS = ("keep", "reduce", "revoke")
 
 
 NO_OWNER = "(no owner: security team)"
+# Reminder "reviewer" for items nobody but their owner could decide (segregation of duties).
+NO_INDEPENDENT = "(no reviewer but the owner: security team)"
+# Roles that decide any item: the independent reviewers of an owner's integrations.
+_INDEPENDENT_ROLES = frozenset(
+    role for role, scopes in ROLE_SCOPES.items() if {REVIEWS_MANAGE, REVIEWS_DECIDE} <= scopes
+)
+
+
+class SelfReviewError(PermissionDeniedError):
+    code = "self_review"
+    title = "Segregation of duties"
+
+
+def is_subject(s: Session, user: ConsoleUser, owner_id: str | None) -> bool:
+    """Whether the console user is the person whose access an item reviews (the owner of its
+    integration): linked to that person, or declared with its email (``person_email``)."""
+    if owner_id is None:
+        return False
+    if user.person_id == owner_id:
+        return True
+    if not user.person_email:
+        return False
+    owner = s.get(Person, owner_id)
+    return owner is not None and (owner.email or "").lower() == user.person_email.lower()
+
+
+def _independent_reviewers(s: Session) -> list[ConsoleUser]:
+    return [
+        u
+        for u in s.scalars(select(ConsoleUser).where(ConsoleUser.disabled_at.is_(None)))
+        if _INDEPENDENT_ROLES & set(u.roles or [])
+    ]
 
 
 class ReminderNotSent(RingfenceError):
@@ -183,6 +216,20 @@ class AccessReviews:
                 after={"name": name, "items": len(integrations), "used_source": source},
                 clock=self._clock,
             )
+            s.flush()
+            stalled = [integ.name for _, integ in self._stalled(s, campaign.id)]
+            if stalled:
+                # Not silent: only the owners themselves could decide these (e.g. the sole
+                # administrator owns them); reported here, by `show` and by reminders.
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="review.no_independent_reviewer",
+                    entity_type="review_campaign",
+                    entity_id=campaign.id,
+                    after={"integrations": stalled},
+                    clock=self._clock,
+                )
             return campaign
 
     def _campaign(self, s: Session, ref: str) -> ReviewCampaign:
@@ -277,9 +324,13 @@ class AccessReviews:
         actor: str,
         kept_scopes: list[str] | None = None,
         only_reviewer: str | None = None,
+        decider_id: str | None = None,
     ) -> ReviewItem:
         """Record and apply a decision. ``only_reviewer``: the caller may decide only items of
-        integrations that person owns (integration owners)."""
+        integrations that person owns (integration owners). ``decider_id``: the caller's
+        console user (None: the local operator); a ``keep`` or ``reduce`` of an integration
+        they own is refused (segregation of duties: it certifies their own access — another
+        reviewer decides it); a ``revoke`` (giving access up) is theirs to make."""
         if decision not in DECISIONS:
             raise ValidationError(f"decision must be one of {', '.join(DECISIONS)}")
         comment = comment.strip()
@@ -316,6 +367,16 @@ class AccessReviews:
             # have handed it over (reassignment, inventory edit, `ringfence apply`).
             if only_reviewer is not None and integ.owner_id != only_reviewer:
                 raise PermissionDeniedError("you may only review integrations you own")
+            decider = s.get(ConsoleUser, decider_id) if decider_id else None
+            if (
+                decision != "revoke"
+                and decider is not None
+                and is_subject(s, decider, integ.owner_id)
+            ):
+                raise SelfReviewError(
+                    f"you own {integ.name!r}: a decision keeping its access must come from "
+                    "another reviewer (a security analyst or administrator); you may revoke it"
+                )
             before = {"scopes": list(integ.scopes), "status": integ.status.value}
             kept: list[str] | None = None
             if decision == "reduce":
@@ -404,6 +465,32 @@ class AccessReviews:
                 clock=self._clock,
             )
             return counts
+
+    # -- segregation of duties -------------------------------------------------------------
+    def _stalled(self, s: Session, campaign_id: str) -> list[tuple[ReviewItem, Integration]]:
+        """Undecided items whose only possible reviewer is their subject: the owner has an
+        enabled console account, and no enabled console user holding an any-item reviewer
+        role (admin, security-analyst) is anyone but that owner."""
+        reviewers = _independent_reviewers(s)
+        accounts = list(s.scalars(select(ConsoleUser).where(ConsoleUser.disabled_at.is_(None))))
+        rows = s.execute(
+            select(ReviewItem, Integration)
+            .join(Integration, Integration.id == ReviewItem.integration_id)
+            .where(ReviewItem.campaign_id == campaign_id, ReviewItem.decision.is_(None))
+            .order_by(Integration.name)
+        ).all()
+        return [
+            (item, integ)
+            for item, integ in rows
+            if any(is_subject(s, u, integ.owner_id) for u in accounts)
+            and not any(not is_subject(s, u, integ.owner_id) for u in reviewers)
+        ]
+
+    def without_independent_reviewer(self, ref: str) -> list[str]:
+        """Names of the campaign's undecided integrations only their owner could decide."""
+        with self._store.session() as s:
+            campaign = self._campaign(s, ref)
+            return [integ.name for _, integ in self._stalled(s, campaign.id)]
 
     # -- reminders -------------------------------------------------------------------------
     def reminders(
@@ -497,6 +584,9 @@ class AccessReviews:
                     pending[who] = pending.get(who, 0) + 1
                 # A run that reached only some reviewers left the campaign unmarked: the next
                 # run retries those it missed, not the ones it reached (within the day).
+                stalled = len(self._stalled(s, campaign.id))
+                if stalled:
+                    pending[NO_INDEPENDENT] = stalled
                 for who in self._reached_today(s, campaign.id, now):
                     pending.pop(who, None)
                 if pending:
@@ -586,11 +676,21 @@ def reminder_sender(sink: Any) -> ReminderSender:
 
     def deliver(r: Reminder) -> None:
         when = "was due" if r.overdue else "is due"
-        notice = {
-            "severity": "Low",
-            "message": f"Access review {r.campaign} {when} {r.due_at.date().isoformat()}: "
+        message = (
+            f"Access review {r.campaign} {when} {r.due_at.date().isoformat()}: "
             f"{r.pending} integration(s) of {r.reviewer} still need a decision "
-            "(keep, reduce or revoke) — /console/reviews or `ringfence reviews decide`.",
+            "(keep, reduce or revoke) — /console/reviews or `ringfence reviews decide`."
+        )
+        if r.reviewer == NO_INDEPENDENT:
+            message = (
+                f"Access review {r.campaign} {when} {r.due_at.date().isoformat()}: "
+                f"{r.pending} integration(s) have no reviewer but their own owner "
+                "(segregation of duties): give a security analyst or administrator who does "
+                "not own them access, or reassign them — `ringfence reviews show`."
+            )
+        notice = {
+            "severity": "Medium" if r.reviewer == NO_INDEPENDENT else "Low",
+            "message": message,
             "finding_info": {
                 "title": f"Access review {r.campaign}: {r.pending} decision(s) pending",
                 "uid": f"review-reminder:{r.campaign}:{r.reviewer}",
@@ -603,7 +703,7 @@ def reminder_sender(sink: Any) -> ReminderSender:
                 "overdue": r.overdue,
             },
         }
-        if isinstance(sink, EmailSink) and r.reviewer != NO_OWNER:
+        if isinstance(sink, EmailSink) and r.reviewer not in (NO_OWNER, NO_INDEPENDENT):
             dataclasses.replace(sink, recipients=[r.reviewer]).send(notice)
         else:
             sink.send(notice)

@@ -88,7 +88,10 @@ def create_campaign(request: Request, body: CampaignIn, caller: Caller) -> dict[
         actor=caller.actor,
         used_scopes=body.used_scopes,
     )
-    return _campaign_out(campaign)
+    # Segregation of duties: items only their own owner could decide are reported, not
+    # left to stall silently.
+    stalled = _reviews(request).without_independent_reviewer(campaign.id)
+    return {**_campaign_out(campaign), "no_independent_reviewer": stalled}
 
 
 @reviews_router.get("/reviews")
@@ -100,7 +103,11 @@ def list_campaigns(request: Request, caller: Caller) -> list[dict[str, Any]]:
 @reviews_router.get("/reviews/{ref}")
 def show_campaign(request: Request, ref: str, caller: Caller) -> dict[str, Any]:
     only = _reviewer_filter(caller)
-    return {"items": _reviews(request).items(ref, reviewer_id=only)}
+    reviews = _reviews(request)
+    out: dict[str, Any] = {"items": reviews.items(ref, reviewer_id=only)}
+    if only is None:
+        out["no_independent_reviewer"] = reviews.without_independent_reviewer(ref)
+    return out
 
 
 @reviews_router.post("/reviews/{ref}/items/{item_id}/decision")
@@ -116,6 +123,8 @@ def decide_item(
         kept_scopes=body.kept_scopes,
         actor=caller.actor,
         only_reviewer=only,
+        # a keep/reduce of one's own integration is refused (403 self_review)
+        decider_id=caller.id if caller.kind == "user" else None,
     )
     return {"id": item.id, "decision": item.decision, "kept_scopes": item.kept_scopes}
 

@@ -589,8 +589,19 @@ def _reviews(request: Request, viewer: Viewer, form: dict[str, str]) -> Response
             row["decidable"] = viewer.can(REVIEWS_DECIDE) and (
                 decide_any or row["integration_id"] in mine
             )
+            # Segregation of duties: on one's own integration only a revoke is offered
+            # (keeping it is another reviewer's decision; AccessReviews.decide enforces it).
+            row["own"] = row["integration_id"] in mine
+        stalled = reviews.without_independent_reviewer(c.id) if only is None else []
         campaigns.append(
-            {"campaign": c, "rows": rows, "decided": decided, "total": total, "more": more}
+            {
+                "campaign": c,
+                "rows": rows,
+                "decided": decided,
+                "total": total,
+                "more": more,
+                "stalled": stalled,
+            }
         )
     return _page("reviews.html", viewer=viewer, campaigns=campaigns, view=view)
 
@@ -614,6 +625,7 @@ def _decide(request: Request, viewer: Viewer, form: dict[str, str]) -> Response:
         kept_scopes=kept if decision == "reduce" else None,
         actor=viewer.actor,
         only_reviewer=only,
+        decider_id=viewer.info.user_id,
     )
     # Back to the list the reviewer was working through (fields checked, never a free URL).
     return _redirect("/console/reviews" + _review_view(form.get("show"), form.get("page")).query())
