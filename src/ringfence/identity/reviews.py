@@ -68,14 +68,6 @@ def is_subject(s: Session, user: ConsoleUser, owner_id: str | None) -> bool:
     return owner is not None and (owner.email or "").lower() == user.person_email.lower()
 
 
-def _independent_reviewers(s: Session) -> list[ConsoleUser]:
-    return [
-        u
-        for u in s.scalars(select(ConsoleUser).where(ConsoleUser.disabled_at.is_(None)))
-        if _INDEPENDENT_ROLES & set(u.roles or [])
-    ]
-
-
 class ReminderNotSent(RingfenceError):
     code = "reminder_not_sent"
     status = 502
@@ -470,21 +462,34 @@ class AccessReviews:
     def _stalled(self, s: Session, campaign_id: str) -> list[tuple[ReviewItem, Integration]]:
         """Undecided items whose only possible reviewer is their subject: the owner has an
         enabled console account, and no enabled console user holding an any-item reviewer
-        role (admin, security-analyst) is anyone but that owner."""
-        reviewers = _independent_reviewers(s)
+        role (admin, security-analyst) is anyone but that owner. In memory over the enabled
+        accounts (a few hundred) — no query per item: the console shows this on every load."""
         accounts = list(s.scalars(select(ConsoleUser).where(ConsoleUser.disabled_at.is_(None))))
+        reviewers = [u for u in accounts if _INDEPENDENT_ROLES & set(u.roles or [])]
+        with_account = {u.person_id for u in accounts if u.person_id} | {
+            u.person_email.lower() for u in accounts if u.person_email
+        }
+
+        def is_owner(u: ConsoleUser, owner_id: str, email: str) -> bool:
+            return u.person_id == owner_id or bool(
+                u.person_email and email and u.person_email.lower() == email
+            )
+
         rows = s.execute(
-            select(ReviewItem, Integration)
+            select(ReviewItem, Integration, Person.email)
             .join(Integration, Integration.id == ReviewItem.integration_id)
+            .join(Person, Person.id == Integration.owner_id)
             .where(ReviewItem.campaign_id == campaign_id, ReviewItem.decision.is_(None))
             .order_by(Integration.name)
         ).all()
-        return [
-            (item, integ)
-            for item, integ in rows
-            if any(is_subject(s, u, integ.owner_id) for u in accounts)
-            and not any(not is_subject(s, u, integ.owner_id) for u in reviewers)
-        ]
+        out = []
+        for item, integ, owner_email in rows:
+            owner_id, email = integ.owner_id or "", (owner_email or "").lower()
+            if not ({owner_id, email} & with_account):
+                continue  # the owner cannot decide it either: not a self-review question
+            if all(is_owner(u, owner_id, email) for u in reviewers):
+                out.append((item, integ))
+        return out
 
     def without_independent_reviewer(self, ref: str) -> list[str]:
         """Names of the campaign's undecided integrations only their owner could decide."""
