@@ -12,10 +12,12 @@ credential or a body.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import ipaddress
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ from ringfence.gateway.asgi import (
     send_body,
 )
 from ringfence.gateway.audit import AuditEvent, AuditSink, MemoryAuditSink
-from ringfence.gateway.clients import revoke_token, touch_api_keys
+from ringfence.gateway.clients import claim_assertion_jti, revoke_token, touch_api_keys
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.fastpath import FastPath, Plan, iso_utc, request_id, static_credential
 from ringfence.gateway.httpproto import _Cycle
@@ -158,7 +160,11 @@ class Gateway:
             audience=config.audience,
             ttl_seconds=config.token_ttl_seconds,
             token_endpoint=config.issuer.rstrip("/") + "/oauth/token",
-            replay=ReplayCache({}),
+            # a client assertion is single-use across every process sharing the store
+            replay=ReplayCache(
+                {},
+                shared=None if store is None else functools.partial(claim_assertion_jti, store),
+            ),
         )
         cas: tuple[x509.Certificate, ...] = ()
         if config.client_ca_file is not None:
@@ -432,7 +438,7 @@ class Gateway:
             if ex.method != "POST":
                 raise Deny(405, "method_not_allowed", "use POST", headers=[(b"allow", b"POST")])
             # Per-address limit: client authentication is the brute-force / CPU target here.
-            decision = await self.limiter.hit(self._oauth_limit, "oauth", ex.client_ip or "-")
+            decision = await self.limiter.hit(self._oauth_limit, "oauth", self._oauth_address(ex))
             if not decision.allowed:
                 raise Deny(
                     429,
@@ -442,6 +448,20 @@ class Gateway:
                 )
             return await self._oauth(path, ex, scope, receive, send)
         raise Deny(404, "not_found", "no such endpoint")
+
+    def _oauth_address(self, ex: Exchange) -> str:
+        """The address the /oauth/* limit counts: the peer's, or behind a trusted proxy the
+        client address that proxy appended to X-Forwarded-For (its last entry; earlier ones
+        are the client's to write). Without this every client behind the proxy shared one
+        budget, and one guesser locked them all out of the token endpoint."""
+        peer = ex.client_ip or "-"
+        forwarded = ex.headers.get(b"x-forwarded-for")
+        if forwarded is None or not self.cert_policy.trusts(ex.client_ip):
+            return peer
+        try:
+            return str(ipaddress.ip_address(forwarded.rsplit(b",", 1)[-1].strip().decode()))
+        except (UnicodeDecodeError, ValueError):
+            return peer
 
     async def _oauth(
         self, path: str, ex: Exchange, scope: Scope, receive: Receive, send: Send
@@ -453,17 +473,30 @@ class Gateway:
             thumb = client_certificate(scope, ex.headers, ex.client_ip, self.cert_policy)
             form = parse_form(body, ex.headers.get(b"content-type"))
             auth = ex.headers.get(b"authorization")
+            # an assertion's jti is claimed in the store: off the event loop
+            blocking = "client_assertion" in form and self.store is not None
+            recorded: list[tuple[str, str, int]] = []
+            call: Callable[[], Any]
             if path == "/oauth/token":
-                result = self.tokens.token(snap, form, auth, thumb, now)
+                call = functools.partial(self.tokens.token, snap, form, auth, thumb, now)
             elif path == "/oauth/introspect":
-                result = self.tokens.introspect(
-                    snap, form, auth, thumb, now, self.holder.local_revoked
+                call = functools.partial(
+                    self.tokens.introspect, snap, form, auth, thumb, now, self.holder.local_revoked
                 )
             else:
-                recorded: list[tuple[str, str, int]] = []
-                self.tokens.revoke(
-                    snap, form, auth, thumb, now, lambda j, c, e: recorded.append((j, c, e))
+                call = functools.partial(
+                    self.tokens.revoke,
+                    snap,
+                    form,
+                    auth,
+                    thumb,
+                    now,
+                    lambda j, c, e: recorded.append((j, c, e)),
                 )
+            out = await asyncio.to_thread(call) if blocking else call()
+            if path != "/oauth/revoke":
+                result = out
+            else:
                 for jti, cid, exp in recorded:
                     self.holder.local_revoked.add(jti)
                     if self.store is not None:

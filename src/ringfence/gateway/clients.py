@@ -12,18 +12,20 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.gateway.models import (
     GatewayApiKey,
+    GatewayAssertionJti,
     GatewayClient,
     GatewayRevokedToken,
     GatewayRoute,
@@ -432,3 +434,25 @@ def save_routes(
                 after=changes,
             )
     return changes
+
+
+def claim_assertion_jti(store: Store, key: str, exp: float, now: float) -> bool:
+    """Claim a client assertion's ``client_id:jti`` for good: True on its first use anywhere.
+
+    The primary key decides between processes racing on the same assertion (one INSERT wins,
+    the other gets an IntegrityError). Expired claims are deleted first: an assertion is
+    refused once expired anyway, so its row is no longer needed. Blocking (a database round
+    trip): the gateway calls it off the event loop.
+    """
+    expires = datetime.fromtimestamp(exp, tz=UTC)
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(
+                delete(GatewayAssertionJti).where(
+                    GatewayAssertionJti.expires_at < datetime.fromtimestamp(now, tz=UTC)
+                )
+            )
+            conn.execute(insert(GatewayAssertionJti).values(key=key, expires_at=expires))
+    except IntegrityError:
+        return False
+    return True

@@ -120,3 +120,14 @@ class GatewayUsage(Base):
     count: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GatewayAssertionJti(Base):
+    """A private_key_jwt client assertion's ``client_id:jti``, claimed on first use (RFC 7523
+    §3): the primary key makes the claim atomic across every gateway process sharing the store.
+    Rows are pruned once expired. Not part of the policy fingerprint."""
+
+    __tablename__ = "gateway_assertion_jtis"
+
+    key: Mapped[str] = mapped_column(String(320), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -76,8 +76,10 @@ class ReplayCache:
 
     def check_and_add(self, key: str, exp: float, now: float) -> bool:
         if len(self.seen) > 10_000:
-            for k in [k for k, e in self.seen.items() if e < now]:
-                del self.seen[k]
+            # list() copies in one step: client authentication may run in several threads
+            for k, e in list(self.seen.items()):
+                if e < now:
+                    self.seen.pop(k, None)
         if key in self.seen:
             return False
         first = self.shared is None or self.shared(key, exp, now)
