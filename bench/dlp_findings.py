@@ -3,8 +3,9 @@
 A speed change must not change a finding. This prints, per workload, a digest of every
 finding (type, class, path, path parts, offsets, confidence as ``repr``, preview), the
 payload's class and content kind — for the bench's typical, dense (as JSON and as text) and
-clean pages, both accuracy corpora, and phone numbers (every region's example numbers of
-every type, as E.164, international and national text, and digit mutations of each). Run it
+clean pages, its 1 MiB typical and dense documents, both accuracy corpora, and phone numbers
+(every region's example numbers of every type, as E.164, international and national text,
+and digit mutations of each). Run it
 before and after a change (``--root`` measures another tree, e.g. a ``git archive``) and
 compare the lines; ``--native 0`` runs the pure-Python path (its digests must equal the
 native path's too).
@@ -66,6 +67,9 @@ def workloads() -> dict[str, list[tuple[bytes | str, str | None]]]:
         "dense json": [(b, "application/json") for b in dense],
         "dense text": [(b, "text/plain") for b in dense],
         "clean": [(clean_payload(i), "application/json") for i in range(10)],
+        # bench/dlp.py's 1 MiB documents (tens of thousands of leaves and findings in one body)
+        "1 MiB typical": [(typical_payload(99, size=1 << 20), "application/json")],
+        "1 MiB dense": [(payload(1 << 20, seed=99), "application/json")],
         "accuracy main": [(r.body, r.content_type) for r in corpus(MAIN_SIZE, MAIN_SEED)],
         "accuracy second": [(r.body, r.content_type) for r in corpus(SECOND_SIZE, SECOND_SEED)],
         # each number alone, and in records as a CRM page carries them

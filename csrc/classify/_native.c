@@ -774,7 +774,11 @@ cut:
  * with __slots__ and no __init__ side effects, e.g. a frozen slots dataclass) whose slots
  * ``names`` hold the row's values -- what ``cls(**dict(zip(names, row)))`` builds, without the
  * per-field object.__setattr__ of a frozen dataclass's __init__. Every name must be a slot
- * (member descriptor) of ``cls``; the descriptor checks types as usual. */
+ * (member descriptor) of ``cls``; the descriptor checks types as usual. ``untrack`` (optional,
+ * false): the caller vouches that no row can make a reference cycle (a frozen class whose
+ * values never refer back to its instances: Finding), so the objects are left out of the
+ * cyclic GC -- a 1 MiB body's thousands of findings would otherwise be walked by every
+ * collection until promoted, then by the full ones. */
 /* Instances are made with tp_alloc and filled through slots, skipping __new__/__init__: only
  * safe for a Python class whose __new__ is object's (a zeroed instance of a built-in type,
  * e.g. a function, would crash when used). */
@@ -789,8 +793,10 @@ static int plain_class(PyTypeObject *type, const char *who) {
 static PyObject *py_new_objects(PyObject *Py_UNUSED(self), PyObject *const *args,
                                 Py_ssize_t nargs) {
     static const char fn[] = "new_objects";
-    if (!fc_nargs(fn, nargs, 3, 3) || !fc_type(fn, 0, args[0], &PyType_Type) ||
-        !fc_type(fn, 1, args[1], &PyTuple_Type) || !fc_type(fn, 2, args[2], &PyList_Type))
+    int untrack = 0;
+    if (!fc_nargs(fn, nargs, 3, 4) || !fc_type(fn, 0, args[0], &PyType_Type) ||
+        !fc_type(fn, 1, args[1], &PyTuple_Type) || !fc_type(fn, 2, args[2], &PyList_Type) ||
+        (nargs > 3 && !fc_bool(args[3], &untrack)))
         return NULL;
     PyObject *cls = args[0], *names = args[1], *rows = args[2];
     PyTypeObject *type = (PyTypeObject *)cls;
@@ -830,6 +836,7 @@ static PyObject *py_new_objects(PyObject *Py_UNUSED(self), PyObject *const *args
                 goto done;
             }
         }
+        if (untrack && PyObject_GC_IsTracked(obj)) PyObject_GC_UnTrack(obj);
     }
 done:
     Py_DECREF(descrs);
@@ -1184,11 +1191,19 @@ static Py_ssize_t bisect_right_ll(PyObject *list, long long x) {
     return lo;
 }
 
-static Py_ssize_t bisect_right_tuple(PyObject *tup, long long x) {
-    Py_ssize_t lo = 0, hi = PyTuple_GET_SIZE(tup);
+/* bisect_right over a list of exact ints (anything else: TypeError, -1). Reading an exact
+ * int runs no Python code, so the list cannot change while this searches; the caller checks
+ * its length again after every callback. */
+static Py_ssize_t bisect_right_ints(PyObject *list, long long x) {
+    Py_ssize_t lo = 0, hi = PyList_GET_SIZE(list);
     while (lo < hi) {
         Py_ssize_t mid = lo + (hi - lo) / 2;
-        long long v = PyLong_AsLongLong(PyTuple_GET_ITEM(tup, mid));
+        PyObject *o = PyList_GET_ITEM(list, mid);
+        if (!PyLong_CheckExact(o)) {
+            PyErr_SetString(PyExc_TypeError, "starts must hold ints");
+            return -1;
+        }
+        long long v = PyLong_AsLongLong(o);
         if (v == -1 && PyErr_Occurred()) return -1;
         if (x < v) hi = mid;
         else lo = mid + 1;
@@ -1432,6 +1447,11 @@ static PyObject *new_hit(PyObject *type, Py_ssize_t li, long long s, long long e
     }
     for (int j = 0; j < 5; j++) Py_XDECREF(vals[j]);
     Py_DECREF(ds);
+    /* Ints, a float and its detector (built once per Classifier, never refers to a hit): a
+     * hit cannot be part of a reference cycle, so the cyclic GC need not track it. A 1 MiB
+     * body's thousands of hits otherwise set off collections that walk them, and, promoted,
+     * full collections of the whole heap. */
+    if (obj != NULL && PyObject_GC_IsTracked(obj)) PyObject_GC_UnTrack(obj);
     return obj;
 }
 
@@ -1507,17 +1527,21 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *const *args,
         PyErr_SetString(PyExc_ValueError, "confirm: one start per leaf");
         return NULL;
     }
-    PyObject *starts_t = PyList_AsTuple(starts);
+    /* ``starts`` is not copied (a 1 MiB body has tens of thousands of leaves, and every
+     * detector's call would copy them all): it is held, searched without running Python code,
+     * and its length checked again after the callbacks of each match. */
+    Py_ssize_t nstarts = PyList_GET_SIZE(starts);
+    Py_INCREF(starts);
+    PyObject *starts_t = starts;
     PyObject *group = PyLong_FromLong(sp.group);
-    PyObject *it = (group && leaves_t && starts_t) ? PyObject_GetIter(matches) : NULL;
+    PyObject *it = (group && leaves_t) ? PyObject_GetIter(matches) : NULL;
     if (it == NULL) {
         Py_XDECREF(group);
         Py_XDECREF(leaves_t);
-        Py_XDECREF(starts_t);
+        Py_DECREF(starts_t);
         return NULL;
     }
     leaves = leaves_t;
-    starts = starts_t;
     int allow_any = PySet_GET_SIZE(sp.allow) > 0 || PySet_GET_SIZE(sp.allow_hash) > 0;
     PyObject *m;
     while ((m = PyIter_Next(it)) != NULL) {
@@ -1552,7 +1576,12 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *const *args,
             Py_DECREF(value);
             continue;
         }
-        Py_ssize_t li = bisect_right_tuple(starts, s) - 1;
+        if (PyList_GET_SIZE(starts) != nstarts) {
+            Py_DECREF(value);
+            PyErr_SetString(PyExc_ValueError, "confirm: starts changed during the call");
+            goto fail;
+        }
+        Py_ssize_t li = bisect_right_ints(starts, s) - 1;
         if (li < -1 || PyErr_Occurred()) {
             Py_DECREF(value);
             goto fail;
@@ -1570,7 +1599,10 @@ static PyObject *py_confirm(PyObject *Py_UNUSED(self), PyObject *const *args,
             PyErr_SetString(PyExc_TypeError, "confirm: leaves must be Leaf tuples");
             goto fail;
         }
-        long long base = PyLong_AsLongLong(PyTuple_GET_ITEM(starts, li));
+        PyObject *base_o = PyList_GET_ITEM(starts, li);
+        long long base = PyLong_CheckExact(base_o) ? PyLong_AsLongLong(base_o) : -1;
+        if (!PyLong_CheckExact(base_o))
+            PyErr_SetString(PyExc_TypeError, "starts must hold ints");
         if (base == -1 && PyErr_Occurred()) {
             Py_DECREF(value);
             goto fail;
@@ -2867,6 +2899,7 @@ PyMODINIT_FUNC PyInit__native(void) {
     words_cache = PyDict_New();
     empty_tuple = PyTuple_New(0);
     key_ref = Py_BuildValue("(i)", -1);
+    if (key_ref != NULL && PyObject_GC_IsTracked(key_ref)) PyObject_GC_UnTrack(key_ref);
     space = PyUnicode_FromString(" ");
     str_span = PyUnicode_InternFromString("span");
     str_leaf = PyUnicode_InternFromString("leaf");

@@ -262,6 +262,10 @@ static PyObject *rawdoc_leaf(RawDoc *rd, Py_ssize_t i) {
     PyObject *ref = lf->is_key ? key_ref : empty_tuple;
     Py_INCREF(ref);
     PyTuple_SET_ITEM(leaf, 3, ref);
+    /* str and int parts only (see raw_path), str words and text, an untracked ref: neither
+     * can take part in a reference cycle, so the GC need not walk them (as emit does) */
+    if (PyObject_GC_IsTracked(path)) PyObject_GC_UnTrack(path);
+    if (atomic(ref) && PyObject_GC_IsTracked(leaf)) PyObject_GC_UnTrack(leaf);
     lf->leaf = leaf;
     return leaf;
 }
@@ -1227,6 +1231,9 @@ static PyObject *py_json_raw(PyObject *Py_UNUSED(self), PyObject *args) {
                      : finish_scanned(text, keys, sep, &scanned);
     }
     if (bytes == NULL) goto done;
+    /* ints only, which cannot hold references: the cyclic GC need not walk it (a 1 MiB body's
+     * list has tens of thousands of items, walked by every collection it is young for) */
+    PyObject_GC_UnTrack(starts);
     res = PyTuple_Pack(5, (PyObject *)rd, text, starts, bytes, scanned);
 done:
     PyMem_Free(st.frames);

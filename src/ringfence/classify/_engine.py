@@ -436,7 +436,8 @@ class Classifier:
             ex.format_path,
             preview,
         )
-        findings = tuple(nat.new_objects(Finding, _FINDING_FIELDS, rows))
+        # (frozen, and nothing in a row refers to a finding: no cycle, so not GC-tracked)
+        findings = tuple(nat.new_objects(Finding, _FINDING_FIELDS, rows, True))
         got: ScanResult = nat.new_objects(
             ScanResult, _RESULT_FIELDS, [(findings, top, an.kind, types)]
         )[0]
