@@ -450,28 +450,48 @@ class Ueba:
             history = st.get("history", {}).get(metric, [])
             if len(history) < self.cfg.min_history_hours or metric in st["alerted"]:
                 continue
-            x = _stored_count(st[metric])
-            scale = b.volume_scale.get(metric)
-            if scale is None:
-                scale = b.volume_scale[metric] = robust_scale(history)
-            med, mad = scale
-            z = 0.6745 * (x - med) / mad  # robust_z(x, history), the same arithmetic
-            if z > self.cfg.z_threshold and x > med + 10:
+            found = self._volume_finding(e, b, metric, _stored_count(st[metric]), history, None)
+            if found is not None:
                 st["alerted"].append(metric)
-                verb = "made" if metric == "requests" else "read"
-                out.append(
-                    self._finding(
-                        e,
-                        f"volume_{metric}",
-                        f"Unusual {metric} volume for {e.actor}",
-                        f"{e.actor} {verb} {int(x):,} {metric} in 1 h; baseline median "
-                        f"{med:,.0f}; robust z = {z:.1f}",
-                        "high" if z > 2 * self.cfg.z_threshold else "medium",
-                        value=x,
-                        median=med,
-                        z=round(z, 2),
-                    )
-                )
+                out.append(found)
+
+    def _volume_finding(
+        self,
+        e: Event,
+        b: _Baselines,
+        metric: str,
+        x: float,
+        history: list[float],
+        late_hour: int | None,
+    ) -> Finding | None:
+        """The volume alert for ``x`` requests or records in an hour (the current one, or the
+        closed ``late_hour``) against the entity's history, or None."""
+        scale = b.volume_scale.get(metric)
+        if scale is None:
+            scale = b.volume_scale[metric] = robust_scale(history)
+        med, mad = scale
+        z = 0.6745 * (x - med) / mad  # robust_z(x, history), the same arithmetic
+        if z <= self.cfg.z_threshold or x <= med + 10:
+            return None
+        verb = "made" if metric == "requests" else "read"
+        when = "in 1 h"
+        extra: dict[str, Any] = {}
+        if late_hour is not None:
+            start = datetime.fromtimestamp(late_hour * 3600, UTC)
+            when = f"in the hour from {start:%Y-%m-%d %H:00} UTC (reported late)"
+            extra["late"] = True
+        return self._finding(
+            e,
+            f"volume_{metric}",
+            f"Unusual {metric} volume for {e.actor}",
+            f"{e.actor} {verb} {int(x):,} {metric} {when}; baseline median {med:,.0f}; "
+            f"robust z = {z:.1f}",
+            "high" if z > 2 * self.cfg.z_threshold else "medium",
+            value=x,
+            median=med,
+            z=round(z, 2),
+            **extra,
+        )
 
     def _late_volume(
         self,
@@ -512,30 +532,11 @@ class Ueba:
             if len(history) < self.cfg.min_history_hours or tag in alerted:
                 continue
             x = _stored_count(history[-back])
-            scale = b.volume_scale.get(metric)
-            if scale is None:
-                scale = b.volume_scale[metric] = robust_scale(history)
-            med, mad = scale
-            z = 0.6745 * (x - med) / mad
-            if z > self.cfg.z_threshold and x > med + 10:
+            found = self._volume_finding(e, b, metric, x, history, hour)
+            if found is not None:
                 alerted.append(tag)
                 del alerted[:-48]
-                verb = "made" if metric == "requests" else "read"
-                out.append(
-                    self._finding(
-                        e,
-                        f"volume_{metric}",
-                        f"Unusual {metric} volume for {e.actor}",
-                        f"{e.actor} {verb} {int(x):,} {metric} in the hour from "
-                        f"{datetime.fromtimestamp(hour * 3600, UTC):%Y-%m-%d %H:00} UTC "
-                        f"(reported late); baseline median {med:,.0f}; robust z = {z:.1f}",
-                        "high" if z > 2 * self.cfg.z_threshold else "medium",
-                        value=x,
-                        median=med,
-                        z=round(z, 2),
-                        late=True,
-                    )
-                )
+                out.append(found)
 
     def _hour_of_week(
         self, e: Event, b: _Baselines, hour: int, warm: bool, out: list[Finding]
