@@ -255,3 +255,23 @@ def test_hold_on_sqlite_and_postgresql(store: Store) -> None:
     with store.session() as s:
         person = s.get(Person, pid)
         assert person is not None and person.active and s.get(PersonHold, pid) is None
+
+
+def test_a_console_user_disabled_here_stays_disabled_through_the_idp_with_its_reason(
+    analyst: TestClient, accounts: Accounts, scim: TestClient, runtime: Runtime
+) -> None:
+    """The other local lock: an administrator disables the console user (not the person).
+    SCIM deactivation and reactivation of the person never re-enable it; why is recorded."""
+    uid, console_id = _provision(scim, accounts)
+    root = accounts.create_user("root@example.com", roles=["admin"], password=PASSWORD)
+    accounts.set_disabled(console_id, True, actor=f"user:{root.username}", reason="INC-7")
+    assert _patch_active(scim, uid, False).status_code == 200
+    assert _patch_active(scim, uid, True).json()["active"] is True  # the person: the IdP's
+    user = accounts.get_user(console_id)
+    assert user.disabled_at is not None and user.disabled_reason == "admin"
+    (record,) = [r for r in _actions(runtime, "user.disable") if r.actor == "user:root@example.com"]
+    assert record.after == {"reason": "INC-7"}
+    # bad input on the API's PATCH is a 4xx problem, not a 500
+    assert analyst.patch(
+        f"/api/v1/identity/users/{console_id}", json={"disabled": True, "reason": 7}
+    ).status_code in (403, 422)

@@ -283,7 +283,11 @@ class Accounts:
             )
             return user
 
-    def set_disabled(self, user_id: str, disabled: bool, *, actor: str) -> ConsoleUser:
+    def set_disabled(
+        self, user_id: str, disabled: bool, *, actor: str, reason: str = ""
+    ) -> ConsoleUser:
+        """Disable (reason ``admin``: no SCIM reactivation or sign-in lifts it — only an
+        administrator enabling it) or enable a console user; ``reason`` goes to the audit."""
         with self._store.session() as s:
             user = self._get(s, user_id)
             now = self._clock.now()
@@ -297,6 +301,7 @@ class Accounts:
                 action="user.disable" if disabled else "user.enable",
                 entity_type="console_user",
                 entity_id=user.id,
+                after={"reason": reason.strip()[:2000]} if reason.strip() else None,
                 clock=self._clock,
             )
             return user

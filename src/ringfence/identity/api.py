@@ -501,6 +501,7 @@ class UserIn(StrictBody):
 class UserPatch(StrictBody):
     roles: list[StrictStr] | None = Field(default=None, min_length=1, max_length=4)
     disabled: StrictBool | None = None
+    reason: StrictStr = Field(default="", max_length=2000)  # why (disable/enable), audited
 
 
 def _user_out(user: ConsoleUser) -> dict[str, Any]:
@@ -548,7 +549,7 @@ def update_user(request: Request, ref: str, body: UserPatch, caller: Caller) -> 
     if body.disabled is not None:
         if body.disabled and user.id == caller.id:
             raise ValidationError("you cannot disable yourself")
-        user = accounts.set_disabled(user.id, body.disabled, actor=caller.actor)
+        user = accounts.set_disabled(user.id, body.disabled, actor=caller.actor, reason=body.reason)
     return _user_out(user)
 
 

@@ -113,15 +113,15 @@ def set_roles(
     emit_table([_user_row(user)], _USER_COLS, fmt=output)
 
 
-def _simple(username: str, data_dir: Path | None, action: str) -> None:
+def _simple(username: str, data_dir: Path | None, action: str, reason: str = "") -> None:
     rt = open_runtime(data_dir)
     try:
         acc = _accounts(rt)
         uid = acc.get_user(username).id
         if action == "disable":
-            acc.set_disabled(uid, True, actor=ACTOR)
+            acc.set_disabled(uid, True, actor=ACTOR, reason=reason)
         elif action == "enable":
-            acc.set_disabled(uid, False, actor=ACTOR)
+            acc.set_disabled(uid, False, actor=ACTOR, reason=reason)
         elif action == "unlock":
             acc.unlock(uid, actor=ACTOR)
         else:
@@ -131,15 +131,18 @@ def _simple(username: str, data_dir: Path | None, action: str) -> None:
     console.print(f"{action}: {username}")
 
 
+ReasonOpt = Annotated[str, typer.Option("--reason", "-m", help="Why (recorded in the audit log).")]
+
+
 @users_app.command("disable")
-def disable(username: str, data_dir: DataDirOpt = None) -> None:
-    """Disable a user and revoke their sessions and tokens."""
-    _simple(username, data_dir, "disable")
+def disable(username: str, reason: ReasonOpt = "", data_dir: DataDirOpt = None) -> None:
+    """Disable a user and revoke their sessions and tokens (no SCIM push re-enables it)."""
+    _simple(username, data_dir, "disable", reason)
 
 
 @users_app.command("enable")
-def enable(username: str, data_dir: DataDirOpt = None) -> None:
-    _simple(username, data_dir, "enable")
+def enable(username: str, reason: ReasonOpt = "", data_dir: DataDirOpt = None) -> None:
+    _simple(username, data_dir, "enable", reason)
 
 
 @users_app.command("unlock")
