@@ -101,7 +101,7 @@ def test_one_batch_spanning_suppression_windows_counts_like_one_by_one(
     created = first.raise_findings(batch)
     got = sorted((a.first_seen, a.last_seen, a.count, a.finding["count"]) for a in first.list())
     for a in first.list():
-        first.set_status(a.id, "closed")
+        first.set_status(a.id, "closed", actor="test")
     one_by_one = AlertStore(runtime.store, clock, suppression=timedelta(minutes=60))
     one_by_one.raise_findings([at(-30)])
     created_singly = [
@@ -156,14 +156,14 @@ def test_a_batch_of_many_keys_increments_each_keys_newest_open_alert(
 def test_alert_lifecycle(runtime: Runtime, clock: FixedClock) -> None:
     alerts = AlertStore(runtime.store, clock)
     (a,) = alerts.raise_findings([_finding(clock)])
-    assert alerts.set_status(a.id, "acknowledged").finding["status_id"] == 2
+    assert alerts.set_status(a.id, "acknowledged", actor="test").finding["status_id"] == 2
     assert alerts.raise_findings([_finding(clock)]) == []  # acknowledged still absorbs
-    alerts.set_status(a.id, "closed")
+    alerts.set_status(a.id, "closed", actor="test")
     assert len(alerts.raise_findings([_finding(clock)])) == 1  # closed → a new alert
     with pytest.raises(ValidationError):
-        alerts.set_status(a.id, "acknowledged")
+        alerts.set_status(a.id, "acknowledged", actor="test")
     with pytest.raises(NotFoundError):
-        alerts.set_status("nope", "closed")
+        alerts.set_status("nope", "closed", actor="test")
     with pytest.raises(ValidationError):
         alerts.list("weird")
 

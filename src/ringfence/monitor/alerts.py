@@ -24,6 +24,7 @@ from ringfence.core.ids import new_id
 from ringfence.monitor.batchtx import joined
 from ringfence.monitor.events import OCSF_VERSION, Event
 from ringfence.monitor.models import Alert, OutboxItem
+from ringfence.store import audit
 from ringfence.store.db import Store
 
 _LOCK_SEED = 0x414C5254  # "ALRT": alert dedup keys' advisory locks, apart from other users
@@ -279,7 +280,10 @@ class AlertStore:
                 q = q.where(Alert.status == status)
             return list(s.scalars(q))
 
-    def set_status(self, alert_id: str, status: str) -> Alert:
+    def set_status(self, alert_id: str, status: str, *, actor: str) -> Alert:
+        """Acknowledge or close an alert; one audit record names ``actor`` (the API's caller,
+        ``cli``). Closing decides whether anything happens next (a closed alert opens no
+        incident, ``Responder.watch_alerts``), so it is never anonymous."""
         if status not in ("acknowledged", "closed"):
             raise ValidationError("status must be acknowledged or closed")
         with self.store.session() as s:
@@ -288,8 +292,20 @@ class AlertStore:
                 raise NotFoundError(f"no alert {alert_id!r}")
             if alert.status == "closed":
                 raise ValidationError(f"alert {alert_id} is already closed")
+            before = alert.status
             alert.status = status
             finding = dict(alert.finding)
             finding["status"], finding["status_id"] = status.capitalize(), STATUS_ID[status]
             alert.finding = finding
+            if before != status:
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="alert.acknowledge" if status == "acknowledged" else "alert.close",
+                    entity_type="alert",
+                    entity_id=alert.id,
+                    before={"status": before},
+                    after={"status": status, "rule": alert.rule_id, "severity": alert.severity},
+                    clock=self.clock,
+                )
             return alert

@@ -220,12 +220,14 @@ def list_alerts(
 
 
 @router.post("/alerts/{alert_id}/{action}")
-def change_alert(alert_id: str, action: str, runtime: RuntimeDep) -> dict[str, str]:
-    """``ack`` or ``close`` an alert."""
+def change_alert(
+    alert_id: str, action: str, runtime: RuntimeDep, principal: CurrentPrincipal
+) -> dict[str, str]:
+    """``ack`` or ``close`` an alert (``write``); audited with the caller as actor."""
     from ringfence.monitor.alerts import AlertStore
 
     status = {"ack": "acknowledged", "close": "closed"}.get(action)
     if status is None:
         raise NotFoundError(f"unknown alert action {action!r}; use ack or close")
-    a = AlertStore(runtime.store, runtime.clock).set_status(alert_id, status)
+    a = AlertStore(runtime.store, runtime.clock).set_status(alert_id, status, actor=principal.actor)
     return {"id": a.id, "status": a.status}

@@ -165,7 +165,7 @@ def _set_status(alert_id: str, status: str, data_dir: Path | None, output: Outpu
 
     rt = open_runtime(data_dir)
     try:
-        a = AlertStore(rt.store, rt.clock).set_status(alert_id, status)
+        a = AlertStore(rt.store, rt.clock).set_status(alert_id, status, actor="cli")
     finally:
         rt.close()
     if output is OutputFormat.JSON:
