@@ -30,6 +30,7 @@ from ringfence.inventory.sections import (
     EstateSection,
     EstateView,
     SectionProblem,
+    register_plan_check,
     register_section,
 )
 from ringfence.store.models import (
@@ -552,3 +553,24 @@ BUILTIN_SECTIONS: tuple[EstateSection[Any], ...] = (
 
 for _section in BUILTIN_SECTIONS:
     register_section(_section)
+
+
+def _revoked_is_final(session: Session, changes: Sequence[Any]) -> list[tuple[str, str, str, str]]:
+    """A revoked integration stays revoked: the file cannot set it active or quarantined again
+    (the REST API's /activate refuses it too). Register a new integration instead."""
+    return [
+        (
+            "integrations",
+            c.name,
+            "status",
+            f"integration {c.name!r} is revoked, which is final; register a new integration "
+            "(with new credentials) instead, or set status: revoked",
+        )
+        for c in changes
+        if c.section == "integrations" and c.action == "update"
+        for f in c.fields
+        if f.field == "status" and f.before == IntegrationStatus.REVOKED.value
+    ]
+
+
+register_plan_check("inventory.revoked_is_final", _revoked_is_final)

@@ -43,6 +43,7 @@ from ringfence.inventory.sections import (
     SectionProblem,
     after_apply_hooks,
     inline_secret_problem,
+    plan_checks,
     reference_problem,
     registered_sections,
     url_credentials_removed,
@@ -632,6 +633,13 @@ def plan_estate(session: Session, estate: Estate) -> Plan:
             changes.append(
                 Change(section.key, section.entity_type, "delete", name, current[name], None)
             )
+    index = {(k, name): i for (k, i), name in names.items()}
+    for check in plan_checks():
+        for key, name, field_name, message in check(session, changes):
+            at = index.get((key, name))
+            out.add((key, at, field_name) if at is not None else (key,), message)
+    if out.problems:
+        raise EstateInvalid(estate.source, out.sorted())
     return Plan(estate.source, tuple(changes), tuple(managed), tuple(unmanaged))
 
 

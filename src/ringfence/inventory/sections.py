@@ -270,6 +270,24 @@ def after_apply_hooks() -> list[AfterApply]:
     return [_after_apply[k] for k in sorted(_after_apply)]
 
 
+# Called by every plan (and so by every apply, before anything is written) with the changes
+# it found: a capability refuses a change that would undo one of its own controls (identity:
+# reactivating a person held by an emergency deactivation). Returns
+# (section, item name, field, message) problems; the plan reports them located in the file.
+PlanCheck = Callable[[Session, Sequence[Any]], list[tuple[str, str, str, str]]]
+_plan_checks: dict[str, PlanCheck] = {}
+
+
+def register_plan_check(name: str, hook: PlanCheck) -> None:
+    """Run ``hook(session, changes)`` on every plan; the problems it returns refuse the plan."""
+    _plan_checks[name] = hook
+
+
+def plan_checks() -> list[PlanCheck]:
+    _discover()
+    return [_plan_checks[k] for k in sorted(_plan_checks)]
+
+
 def register_section(section: EstateSection[Any]) -> EstateSection[Any]:
     """Add ``section`` to the registry (re-registering the same key replaces it)."""
     if section.key in RESERVED_KEYS:
@@ -347,6 +365,8 @@ __all__ = [
     "SectionItem",
     "SectionProblem",
     "get_section",
+    "plan_checks",
+    "register_plan_check",
     "register_section",
     "registered_sections",
     "unregister_section",
