@@ -10,9 +10,12 @@ puts into an exception message a secret or a key.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,10 +25,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock, SystemClock
-from ringfence.core.errors import ConfigError, IntegrityError, NotFoundError, ValidationError
+from ringfence.core.errors import (
+    ConfigError,
+    ConflictError,
+    IntegrityError,
+    NotFoundError,
+    ValidationError,
+)
 from ringfence.store.db import Store
 from ringfence.store.models import VaultSecret
 
@@ -120,6 +130,34 @@ def read_key_file(path: Path) -> MasterKey:
     return MasterKey.from_b64(path.read_text(encoding="utf-8"), origin=str(path))
 
 
+@contextmanager
+def _key_file_lock(key_file: Path, *, wait: bool = False) -> Iterator[bool]:
+    """Hold ``<key file>.lock`` exclusively: one rotation (or the completion of an interrupted
+    one) at a time touches ``.next`` and the key file. Yields False when another process holds
+    it and ``wait`` is False."""
+    lock = key_file.with_name(key_file.name + ".lock")
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _lock_rows(session: Session) -> None:
+    """Serialise writers of ``vault_secrets`` (a rotation against a rotation or a put) for the
+    rest of the transaction, so a row read is not rewritten underneath by another process."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(0x52465654)))  # "RFVT"
+    elif dialect == "sqlite":
+        session.execute(text("UPDATE vault_secrets SET version = version WHERE 0"))
+
+
 @dataclass(frozen=True)
 class SecretMetadata:
     """Everything about a secret except the secret."""
@@ -167,9 +205,11 @@ class Vault:
                 # may be in use, so keep both and finish the rename once the rows agree.
                 nxt = read_key_file(pending)
                 self._keys[nxt.key_id] = nxt
-                if self._all_wrapped_by(nxt.key_id):
-                    os.replace(pending, self._key_file)
-                    active = nxt
+                with _key_file_lock(self._key_file) as locked:
+                    # Locked: no rotation is running (its own .next is not a crash's).
+                    if locked and pending.exists() and self._all_wrapped_by(nxt.key_id):
+                        os.replace(pending, self._key_file)
+                        active = nxt
         else:
             raise ConfigError(f"no master key: set {MASTER_KEY_ENV} or a master key file")
         self._keys[active.key_id] = active
@@ -313,16 +353,31 @@ class Vault:
                 new_key = MasterKey.generate()
         if new_key.key_id == old.key_id:
             raise ValidationError("the new master key is the same as the current one")
+        if env_mode or self._key_file is None:
+            return self._rotate(old, new_key, None)
+        with _key_file_lock(self._key_file) as locked:
+            if not locked:
+                raise ConflictError(
+                    "another master-key rotation is running on this key file; nothing was "
+                    "changed: wait for it to finish, then run `vault rotate-master` again if "
+                    "still needed"
+                )
+            return self._rotate(old, new_key, self._key_file)
+
+    def _rotate(self, old: MasterKey, new_key: MasterKey, key_file: Path | None) -> int:
         pending: Path | None = None
-        if not env_mode and self._key_file is not None:
-            pending = self._key_file.with_name(self._key_file.name + ".next")
+        if key_file is not None:
+            pending = key_file.with_name(key_file.name + ".next")
             if pending.exists():
-                pending.unlink()
+                # Left by a rotation that crashed: rows may still be wrapped by that key, and
+                # this rotation may fail; keep it as a retired key instead of deleting it.
+                _retire(key_file, read_key_file(pending), pending)
             write_key_file(pending, new_key)
         now = self._clock.now()
         count = 0
         try:
             with self._store.session() as s:
+                _lock_rows(s)
                 for row in s.scalars(select(VaultSecret).with_for_update()):
                     key = self._key_for(row.master_key_id)
                     try:
@@ -341,18 +396,29 @@ class Vault:
                 pending.unlink()
             raise
         self.retired_key_file = None
-        if pending is not None and self._key_file is not None:
+        if pending is not None and key_file is not None:
             # Backups made until now are sealed with the old key: keep it beside the new one
             # (0600, never overwritten) instead of losing it with the rename; the CLI tells the
             # operator to move it offline with those backups.
-            retired = self._key_file.with_name(f"{self._key_file.name}.retired-{old.key_id}")
-            if not retired.exists():
-                write_key_file(retired, old)
-            self.retired_key_file = retired
-            os.replace(pending, self._key_file)
+            self.retired_key_file = _retire(key_file, old, None)
+            os.replace(pending, key_file)
         self._keys = {new_key.key_id: new_key}
         self._active = new_key
         return count
+
+
+def _retire(key_file: Path, key: MasterKey, source: Path | None) -> Path:
+    """Keep ``key`` as ``<key file>.retired-<id>`` (0600, never overwritten); ``source``, a
+    file holding that key, is moved there or, when the retired file exists, removed."""
+    retired = key_file.with_name(f"{key_file.name}.retired-{key.key_id}")
+    if retired.exists():
+        if source is not None:
+            source.unlink()
+    elif source is not None:
+        os.replace(source, retired)
+    else:
+        write_key_file(retired, key)
+    return retired
 
 
 def _meta(row: VaultSecret) -> SecretMetadata:
