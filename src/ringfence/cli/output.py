@@ -1,8 +1,16 @@
-"""Rendering for the CLI: Rich tables on a terminal, ``--output json`` for machines."""
+"""Rendering for the CLI: Rich tables on a terminal, ``--output json`` for machines.
+
+Much of what is printed comes from outside (app and grant names from SaaS tenants, fields of
+audit-log records): it never reaches the terminal as a control sequence. Every string the
+shared consoles render has its terminal controls shown as visible escapes (``\\x1b``), so a
+name cannot clear the screen, erase or rewrite earlier lines, plant an OSC 8 hyperlink or an
+OSC 52 clipboard write, or reorder what is shown with a bidi override.
+"""
 
 from __future__ import annotations
 
 import enum
+import re
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -13,8 +21,29 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# C0 controls but TAB and LF, DEL, C1 (8-bit CSI / OSC ...), and the bidi marks, embeddings,
+# overrides and isolates (Trojan Source).
+_TERMINAL_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def printable(text: str) -> str:
+    """``text`` with every terminal control written as a visible escape (``\\x1b``)."""
+    return _TERMINAL_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+class _Console(Console):
+    """A Rich console that never sends a control character from the text it is given: every
+    string (a ``print`` argument, a table cell) passes through ``render_str``. Rich itself keeps
+    ESC, CSI and OSC in text (it strips only BEL, BS, VT, FF and CR)."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Any:
+        return super().render_str(printable(text), **kwargs)
+
+
+console: Console = _Console()
+err_console: Console = _Console(stderr=True)
 
 
 class OutputFormat(enum.StrEnum):

@@ -215,4 +215,5 @@ def act(
     if output is OutputFormat.JSON:
         emit_json(result.__dict__)
     else:
-        console.print(f"{vendor} {result.action} {result.target}: {result.detail}")
+        # target and detail come from the SaaS tenant: text, never Rich markup
+        console.print(f"{vendor} {result.action} {result.target}: {result.detail}", markup=False)

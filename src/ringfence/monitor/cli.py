@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
             f"{d['dead_lettered']} dead-lettered"
         )
         for reason, n in sorted(report.reasons.items()):
-            console.print(f"  dead letter: {reason}: {n}")
+            console.print(f"  dead letter: {reason}: {n}", markup=False)  # from the record
 
     @app.command("hunt")
     def hunt_cmd(
