@@ -266,8 +266,16 @@ def render_junit(report: PostureReport, accepted: set[Key] | None = None) -> str
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, "unicode") + "\n"
 
 
+# Inline Markdown / HTML a name from a SaaS tenant could carry into a CI summary or a PR
+# comment: links and images ([..](..), <a>, <img>), autolinks, emphasis, code spans, entities.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+_MD_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """``text`` as literal Markdown on one line (a table cell or a list item): every character
+    that would start inline markup or raw HTML is backslash-escaped, controls become spaces."""
+    return _MD_SPECIAL.sub(r"\\\1", _MD_CONTROL.sub(" ", text))
 
 
 def render_markdown(report: PostureReport, accepted: set[Key] | None = None) -> str:
