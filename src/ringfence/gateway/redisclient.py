@@ -64,9 +64,14 @@ class _Parser:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> list[Any]:
-        if not self._buf and _HITS.fullmatch(data) is not None:
-            # the hot path's replies, and nothing else: [count, ttl] pairs, whole
-            return [[int(c), int(t)] for c, t in _HIT.findall(data)]
+        if not self._buf:
+            # the hot path's replies, and nothing else: [count, ttl] pairs, whole — one (the
+            # usual read at moderate load) matched once, several by a search for each
+            one = _HIT.fullmatch(data)
+            if one is not None:
+                return [[int(one[1]), int(one[2])]]
+            if _HITS.fullmatch(data) is not None:
+                return [[int(c), int(t)] for c, t in _HIT.findall(data)]
         self._buf += data
         out: list[Any] = []
         pos = 0

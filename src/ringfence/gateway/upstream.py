@@ -283,7 +283,9 @@ class UpstreamPool:
         return None
 
     def _give_back(self, conn: _Conn) -> None:
-        idle = self._idle.setdefault(conn.key, deque())
+        idle = self._idle.get(conn.key)
+        if idle is None:  # (setdefault would build a deque per request to throw away)
+            idle = self._idle[conn.key] = deque()
         if len(idle) < self._max_idle:
             idle.append(conn)
         elif conn.transport is not None:
