@@ -335,6 +335,15 @@ class EventStore:
 
     # -- hunting ------------------------------------------------------------------------
     def hunt(self, query: HuntQuery) -> list[Event]:
+        return self.hunt_page(query).events
+
+    def hunt_page(self, query: HuntQuery) -> HuntResult:
+        """The events ``query`` matches, newest first, and how many stored rows were read.
+
+        Field filters run here, in Python, over every row the SQL conditions leave: a filter
+        that matches nothing reads the whole table. ``query.max_scan`` bounds that (the REST
+        API sets it, so one request cannot pin a worker for minutes); ``complete`` is False
+        when the bound stopped the search before ``limit`` events were found."""
         with self.store.session() as s:
             q = select(MonitorEvent).order_by(MonitorEvent.ts.desc())
             if query.since:
@@ -355,18 +364,25 @@ class EventStore:
             # Field filters run on the decoded JSON (portable across engines); page through.
             offset = 0
             page = 2000
+            complete = True
             while len(out) < query.limit:
-                rows = list(s.scalars(q.offset(offset).limit(page)))
+                size = page
+                if query.max_scan is not None:
+                    size = min(page, query.max_scan - offset)
+                    if size <= 0:
+                        complete = False
+                        break
+                rows = list(s.scalars(q.offset(offset).limit(size)))
                 if not rows:
                     break
-                offset += page
+                offset += len(rows)
                 for r in rows:
                     ev = row_to_event(r)
                     if all(f.matches(ev) for f in query.filters):
                         out.append(ev)
                         if len(out) >= query.limit:
                             break
-            return out
+            return HuntResult(out, offset, complete)
 
 
 @dataclass(frozen=True)
@@ -412,6 +428,15 @@ class HuntQuery:
     entity: str | None = None
     filters: list[FieldFilter] = field(default_factory=list)
     limit: int = 100
+    # Stored rows a search may read before it stops (None: all of them, e.g. the CLI).
+    max_scan: int | None = None
+
+
+@dataclass(frozen=True)
+class HuntResult:
+    events: list[Event]
+    scanned: int  # stored rows read (at most ``max_scan`` + the rows of the page in hand)
+    complete: bool  # False: ``max_scan`` stopped the search before ``limit`` events
 
 
 _PLAIN_COLS = (
