@@ -13,9 +13,17 @@ asks first of every body; clean pages by default), each page asked ``GATE_ROUNDS
 small per-call count stands above the process's noise.
 
 Usage:
-    python bench/dlp_callgrind.py [--kind typical|dense|clean] [--pages N] [--keep DIR]
-                                  [--root TREE] [--gate]
+    python bench/dlp_callgrind.py [--kind typical|dense|clean|mib] [--pages N] [--keep DIR]
+                                  [--root TREE] [--gate] [--scans-only]
     python bench/dlp_callgrind.py --inner KIND N BUILT  (internal: the process valgrind runs)
+
+``--scans-only`` counts only the instructions inside the measured ``scan`` calls (callgrind
+starts with collection off and toggles it on entry to and exit from ``functools.reduce``,
+which the inner process wraps around those calls and nothing else calls): one run instead of
+two, and no difference of two whole processes (whose start-up, compile and exit costs move by
+a few hundred thousand instructions between runs). ``--kind mib`` is bench/dlp.py's 1 MiB
+typical JSON document (one scan after one warm-up scan; the GC's full collections fall where
+they fall, so repeat it with ``--pages 3`` to average them).
 
 ``--root TREE`` measures another tree (e.g. ``git archive REV src tests`` unpacked, with its
 native extension built or copied in place). ``--keep DIR`` leaves both profiles in DIR
@@ -25,6 +33,7 @@ native extension built or copied in place). ``--keep DIR`` leaves both profiles 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import subprocess
@@ -42,6 +51,12 @@ def _pages(kind: str, seeds: range) -> list[bytes]:
         return [typical_payload(i) for i in seeds]
     if kind == "dense":
         return [payload(4096, seed=i) for i in seeds]
+    if kind == "mib":  # one document, scanned len(seeds) times (made once, outside valgrind)
+        path = os.environ.get("RF_DLP_MIB", "")
+        if path:
+            with open(path, "rb") as f:
+                return [f.read()] * len(seeds)
+        return [typical_payload(99, size=1 << 20)] * len(seeds)
     return [clean_payload(i) for i in seeds]
 
 
@@ -66,18 +81,22 @@ def inner(root: str, kind: str, n: int, built: int) -> None:
     # numbering plans (as bench/dlp.py's best round follows its first). Then only the phone
     # cache is cold for the measured pages.
     pages = _pages(kind, range(built))
-    for body in pages:
+    for body in pages[:1] if kind == "mib" else pages:
         clf.scan(body, "application/json")
     _validators._phone_parse.cache_clear()
-    for body in pages[:n]:
-        clf.scan(body, "application/json")
+    # (--scans-only: collection is on inside functools.reduce only, i.e. in these scans)
+    functools.reduce(lambda _, body: clf.scan(body, "application/json"), pages[:n], None)
 
 
-def start(root: str, kind: str, n: int, built: int, out: str) -> subprocess.Popen[bytes]:
+def start(
+    root: str, kind: str, n: int, built: int, out: str, scans_only: bool = False
+) -> subprocess.Popen[bytes]:
     """``kind``: a page kind, or ``gate-<kind>`` for may_find on those pages."""
+    only = ["--collect-atstart=no", "--toggle-collect=functools_reduce"] if scans_only else []
     cmd = [
         "valgrind",
         "--tool=callgrind",
+        *only,
         f"--callgrind-out-file={out}",
         sys.executable,
         os.path.abspath(__file__),
@@ -101,16 +120,22 @@ def total(proc: subprocess.Popen[bytes], out: str) -> int:
             m = re.match(r"(?:summary|totals): (\d+)", line)
             if m:
                 return int(m.group(1))
+    m = re.search(r"Collected : (\d+)", err.decode())  # --scans-only: callgrind's own count
+    if m:
+        return int(m.group(1))
     raise SystemExit(f"no totals in {out}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--kind", choices=("typical", "dense", "clean"), default=None)
+    ap.add_argument("--kind", choices=("typical", "dense", "clean", "mib"), default=None)
     ap.add_argument("--pages", type=int, default=30)
     ap.add_argument("--keep", help="directory for the N-page callgrind profile")
     ap.add_argument("--root", default=ROOT, help="tree to measure (its src/ and tests/)")
     ap.add_argument("--gate", action="store_true", help="measure may_find, not scan")
+    ap.add_argument(
+        "--scans-only", action="store_true", help="count only inside the measured scan calls"
+    )
     ap.add_argument("--inner", nargs=3, metavar=("KIND", "N", "BUILT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.inner:
@@ -125,17 +150,32 @@ def main() -> None:
             os.path.join(keep, f"callgrind.out.{run}"),
             os.path.join(keep, f"callgrind.out.{run}.base"),
         )
-        # one valgrind at a time (the machine is shared; the counts do not depend on it)
-        full, base = (
-            total(start(args.root, run, n, args.pages, o), o)
-            for n, o in zip((args.pages, 0), outs, strict=True)
-        )
+        if kind == "mib":
+            sys.path[:0] = [os.path.join(args.root, "src"), args.root]
+            os.environ.pop("RF_DLP_MIB", None)
+            body = _pages("mib", range(1))[0]
+            os.environ["RF_DLP_MIB"] = doc = os.path.join(tmp, "mib.json")
+            with open(doc, "wb") as f:
+                f.write(body)
+        if args.scans_only and not args.gate:
+            full, base = (
+                total(start(args.root, run, args.pages, args.pages, outs[0], True), outs[0]),
+                0,
+            )
+        else:
+            # one valgrind at a time (the machine is shared; the counts do not depend on it)
+            full, base = (
+                total(start(args.root, run, n, args.pages, o), o)
+                for n, o in zip((args.pages, 0), outs, strict=True)
+            )
     if args.gate:
         per = (full - base) / (args.pages * GATE_ROUNDS)
         print(f"may_find on {kind} pages: {per:,.0f} instructions per call ({args.pages} pages)")
         return
     per = (full - base) / args.pages
-    print(f"{kind}: {per:,.0f} instructions per page ({args.pages} pages, cold phone cache)")
+    what = "document" if kind == "mib" else "page"
+    only = ", scan calls only" if args.scans_only else ""
+    print(f"{kind}: {per:,.0f} instructions per {what} ({args.pages} x, cold phone cache{only})")
 
 
 if __name__ == "__main__":
