@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, fail
@@ -76,13 +77,14 @@ def show(
     prof = detail["profile"] or {}
     risk = detail["risk"]
     console.print(
-        f"[bold]{detail['vendor']}[/] tier {risk['tier']} · residual risk {risk['residual']} "
-        f"({risk['rating']}) · inherent {risk['inherent']}"
+        f"[bold]{escape(detail['vendor'])}[/] tier {risk['tier']} · residual risk "
+        f"{risk['residual']} ({risk['rating']}) · inherent {risk['inherent']}"
     )
     if prof:
         console.print(
             f"protocol: {prof['channel']}, {prof['hours']}; breach notices to "
-            f"{prof['breach_notification_address'] or '(none set)'}"
+            f"{prof['breach_notification_address'] or '(none set)'}",
+            markup=False,
         )
         contacts = [
             {
@@ -130,7 +132,9 @@ def score(
     if output is OutputFormat.JSON:
         emit_json(data)
         return
-    console.print(f"[bold]{r.vendor}[/]: inherent {r.inherent}, residual {r.residual} ({r.rating})")
+    console.print(
+        f"[bold]{escape(r.vendor)}[/]: inherent {r.inherent}, residual {r.residual} ({r.rating})"
+    )
     emit_table(
         [{"part": f.part, "points": f"{f.points:+d}", "why": f.sentence} for f in r.factors],
         ["part", "points", "why"],
@@ -166,7 +170,8 @@ def send(
     console.print(
         f"assessment {sent.assessment_id} ({sent.template} v{sent.template_version}, "
         f"{sent.questions} questions) for {sent.vendor}, valid until "
-        f"{sent.expires_at:%Y-%m-%d %H:%M} UTC"
+        f"{sent.expires_at:%Y-%m-%d %H:%M} UTC",
+        markup=False,
     )
     console.print(sent.link, soft_wrap=True, highlight=False)
 
