@@ -331,8 +331,18 @@ def render_csv(report: PostureReport, accepted: set[Key] | None = None) -> str:
     return buf.getvalue()
 
 
+# What a CSV cell keeps of a SaaS name's controls: TAB, LF, CR (quoted, they are data); the
+# rest (ESC sequences, C1, bidi overrides) become U+FFFD - the report is often printed to a
+# terminal ('ringfence check -f csv' without --output-file).
+_CSV_CONTROL = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
 def _csv_safe(value: str) -> str:
-    """Neutralise spreadsheet formula injection in values that come from SaaS data."""
+    """Neutralise spreadsheet formula injection and terminal controls in values that come
+    from SaaS data."""
+    value = _CSV_CONTROL.sub("\ufffd", value)
     return "'" + value if value[:1] in {"=", "+", "-", "@", "\t", "\r"} else value
 
 
