@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from fastapi import FastAPI
 from ringfence.connectors import DiscoveredApp, DiscoveredGrant
 from ringfence.demo.upstream import ServerThread
 from ringfence.identity.accounts import Accounts
+from ringfence.identity.reviews import AccessReviews
 from ringfence.identity.settings import IdentitySettings
 from ringfence.inventory.estate import apply_estate, parse_estate
 from ringfence.monitor.alerts import AlertStore
@@ -110,6 +112,17 @@ def _findings_from_discovery(runtime: Runtime) -> None:
         sync_findings(s, report)
 
 
+def _review_campaign(runtime: Runtime) -> None:
+    # scopes land in attributes (name="keep:{{ sc }}"), the campaign name in an id attribute
+    AccessReviews(runtime.store, runtime.clock).create(
+        f"q4 {PAYLOADS[1]}",
+        scope_kind="app",
+        scope_ref="chat",
+        due_at=runtime.clock.now() + timedelta(days=14),
+        actor="t",
+    )
+
+
 @pytest.fixture
 def hostile_console(app: FastAPI, runtime: Runtime) -> Iterator[str]:
     settings = IdentitySettings(cookie_secure=False, delay_base_seconds=0)
@@ -118,6 +131,7 @@ def hostile_console(app: FastAPI, runtime: Runtime) -> Iterator[str]:
     apply_estate(runtime.store, parse_estate(_estate()), actor="t", clock=runtime.clock)
     _alert_from_okta(runtime)
     _findings_from_discovery(runtime)
+    _review_campaign(runtime)
     Accounts(runtime.store, runtime.vault, runtime.clock, settings, CHEAP).create_user(
         "ana@example.com", roles=["security-analyst"], password=PASSWORD
     )
@@ -154,5 +168,9 @@ def test_hostile_saas_and_inventory_text_runs_nothing_on_any_page(
     assert PAYLOADS[3] in shown["/console/alerts"]
     assert PAYLOADS[4] in shown["/console/findings"]
     assert f"Acme {PAYLOADS[0]}" in shown["/console/vendors"]
+    assert f"crm:read {PAYLOADS[2]}" in shown["/console/reviews"]
+    boxes = page.locator("input[type=checkbox]")  # the scope's own control, attribute intact
+    names = [boxes.nth(i).get_attribute("name") for i in range(boxes.count())]
+    assert f"keep:crm:read {PAYLOADS[2]}" in names
     assert dialogs == []
     context.close()
