@@ -11,8 +11,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import authorize, get_runtime, reject_nul_characters
+from ringfence.api.estate import EstateGate
 from ringfence.api.schemas import AuditRecordOut, AuditVerifyOut, ChainProblemOut, PageOut
 from ringfence.store import audit as chain
 from ringfence.store.models import AuditRecord
@@ -62,10 +64,35 @@ def list_audit(
     )
 
 
+# Verifying reads and hashes the whole chain (~60 µs a record here: a minute for a million),
+# in a worker thread. Any ``read`` caller may ask, so at most one runs per process; another
+# waits a few seconds for it, then gets 503 ``audit_verify_busy`` with Retry-After.
+VERIFY_CONCURRENCY = 1
+VERIFY_QUEUE_WAIT = 5.0
+VERIFY_RETRY_AFTER = 30
+
+
+def _verify_gate(request: Request) -> EstateGate:
+    gate = getattr(request.app.state, "audit_verify_gate", None)
+    if not isinstance(gate, EstateGate):
+        gate = request.app.state.audit_verify_gate = EstateGate(
+            VERIFY_CONCURRENCY,
+            VERIFY_QUEUE_WAIT,
+            busy="audit chain verification(s) running already",
+            code="audit_verify_busy",
+            retry_after=VERIFY_RETRY_AFTER,
+        )
+    return gate
+
+
 @router.get("/verify")
-def verify_audit(request: Request) -> AuditVerifyOut:
-    """Recompute the hash chain; ``ok: false`` lists each broken record and why."""
-    result = chain.verify(get_runtime(request).store)
+async def verify_audit(request: Request) -> AuditVerifyOut:
+    """Recompute the hash chain; ``ok: false`` lists each broken record and why.
+
+    One verification at a time per process (503 ``audit_verify_busy`` otherwise)."""
+    store = get_runtime(request).store
+    async with _verify_gate(request).slot():
+        result = await run_in_threadpool(chain.verify, store)
     return AuditVerifyOut(
         ok=result.ok,
         records=result.records,

@@ -104,15 +104,25 @@ Writer = Annotated[Principal, Depends(_needs("write"))]
 
 
 class EstateGate:
-    """Bounds how many estate documents this process parses, plans or applies at once.
+    """Bounds how many estate documents this process parses, plans or applies at once (and,
+    with its own ``busy``/``code``, how many audit-chain verifications run: ``api/audit.py``).
 
     ``app.state.estate_gate`` (made on first use with the defaults above). The slot is held
     until the threadpool work returns: ``run_in_threadpool`` waits for its thread even when
     the client goes away, so a disconnect does not free a slot while the parse still runs."""
 
-    def __init__(self, limit: int = ESTATE_CONCURRENCY, wait: float = ESTATE_QUEUE_WAIT) -> None:
+    def __init__(
+        self,
+        limit: int = ESTATE_CONCURRENCY,
+        wait: float = ESTATE_QUEUE_WAIT,
+        *,
+        busy: str = "estate documents are being planned or applied already",
+        code: str = "estate_busy",
+        retry_after: int = ESTATE_RETRY_AFTER,
+    ) -> None:
         self.limit = limit
         self.wait = wait
+        self.busy, self.code, self.retry_after = busy, code, retry_after
         self._sem: asyncio.Semaphore | None = None  # made in the app's event loop
 
     @asynccontextmanager
@@ -124,10 +134,9 @@ class EstateGate:
                 await self._sem.acquire()
         except TimeoutError:
             raise UnavailableError(
-                f"{self.limit} estate documents are being planned or applied already: "
-                f"retry after {ESTATE_RETRY_AFTER} s",
-                code="estate_busy",
-                retry_after=ESTATE_RETRY_AFTER,
+                f"{self.limit} {self.busy}: retry after {self.retry_after} s",
+                code=self.code,
+                retry_after=self.retry_after,
             ) from None
         try:
             yield
