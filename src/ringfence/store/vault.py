@@ -233,6 +233,13 @@ class Vault:
     def _key_for(self, key_id: str) -> MasterKey:
         self._load_keys()
         key = self._keys.get(key_id)
+        if key is None and self._key_file is not None:
+            # Another process may have rotated the master key since this one loaded it (a
+            # `vault rotate-master` while `serve` runs): read the key file again, keeping the
+            # keys already loaded.
+            self._active = None
+            self._load_keys()
+            key = self._keys.get(key_id)
         if key is None:
             raise IntegrityError(
                 f"secret wrapped by master key {key_id}, which is not loaded "
@@ -247,9 +254,10 @@ class Vault:
         raw = value.encode() if isinstance(value, str) else bytes(value)
         if not raw:
             raise ValidationError(f"secret {name!r} is empty")
-        master = self._load_keys()
         now = self._clock.now()
         with self._store.session() as s:
+            _lock_rows(s)  # a rotation cannot commit between choosing the key and writing
+            master = self._wrapping_key(s)
             row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
             version = 1 if row is None else row.version + 1
             data_key = AESGCM.generate_key(bit_length=256)
@@ -268,6 +276,29 @@ class Vault:
                 row.description = description
             s.flush()
             return _meta(row)
+
+    def _wrapping_key(self, s: Session) -> MasterKey:
+        """The key a new data key is wrapped with: the one the stored rows are wrapped with.
+
+        A rotation re-wraps every row in one transaction, so they share a key; when it is not
+        the one this process loaded, the key was rotated elsewhere. Wrapping with the stale key
+        would leave a row only the retired key opens (lost once that key is put away)."""
+        active = self._load_keys()
+        other = s.scalar(
+            select(VaultSecret.master_key_id)
+            .where(VaultSecret.master_key_id != active.key_id)
+            .limit(1)
+        )
+        if other is None:
+            return active
+        try:
+            return self._key_for(other)
+        except IntegrityError:
+            raise ConfigError(
+                f"the vault's secrets are wrapped by master key {other}, which this process "
+                f"does not have (it has {active.key_id}): the master key was rotated; restart "
+                f"with the new key (key file or {MASTER_KEY_ENV}). Nothing was stored"
+            ) from None
 
     def get(self, name: str) -> SecretStr:
         """Decrypt a secret. The result's repr is masked; call ``get_secret_value()``."""
