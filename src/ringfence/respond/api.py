@@ -10,9 +10,9 @@ Sinks come from ``<data_dir>/monitor.yaml``; connectors (for ``revoke_oauth_gran
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from sqlalchemy import select
 
@@ -57,11 +57,18 @@ def list_playbooks(request: Request) -> list[dict[str, Any]]:
 @router.get("/incidents")
 def list_incidents(
     request: Request,
+    response: Response,
     status: Literal["open", "awaiting_approval", "contained", "needs_attention", "closed"]
     | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[dict[str, Any]]:
+    """Incidents and drills, newest first: ``limit`` (1-1000, default 100) from ``offset``;
+    ``X-Total-Count`` counts them all (before, every incident ever opened came back)."""
     rt = get_runtime(request)
-    return Responder(rt.store, rt.vault, rt.clock).incidents(status)
+    responder = Responder(rt.store, rt.vault, rt.clock)
+    response.headers["X-Total-Count"] = str(responder.count_incidents(status))
+    return responder.incidents(status, limit=limit, offset=offset)
 
 
 @router.post("/incidents", status_code=201)

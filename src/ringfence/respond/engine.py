@@ -592,12 +592,26 @@ class Responder:
         return found
 
     # -- reading ----------------------------------------------------------------------------
-    def incidents(self, status: str | None = None) -> list[dict[str, Any]]:
+    def incidents(
+        self, status: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """Incidents newest first (ties by id, so pages are stable); ``limit`` None is all."""
         with self.store.session() as s:
-            q = select(Incident).order_by(Incident.opened_at.desc())
+            q = select(Incident).order_by(Incident.opened_at.desc(), Incident.id.desc())
             if status:
                 q = q.where(Incident.status == status)
+            if offset:
+                q = q.offset(offset)
+            if limit is not None:
+                q = q.limit(limit)
             return [self._summary(i) for i in s.scalars(q)]
+
+    def count_incidents(self, status: str | None = None) -> int:
+        with self.store.session() as s:
+            q = select(func.count()).select_from(Incident)
+            if status:
+                q = q.where(Incident.status == status)
+            return int(s.scalar(q) or 0)
 
     def show(self, incident_id: str) -> dict[str, Any]:
         with self.store.session() as s:
