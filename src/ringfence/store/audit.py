@@ -109,6 +109,9 @@ def append(
     The chain head is remembered for the rest of the transaction, so a bulk change (an
     ``apply`` of thousands of entities) reads it once instead of once per record.
     """
+    # Begin the transaction first: before its first statement a session has none (None),
+    # and a head cached under None would be reused by the next transaction of the session.
+    session.connection()
     tx = session.get_transaction()
     cached = session.info.get(_HEAD_KEY)
     if cached is not None and cached[0] is tx:
