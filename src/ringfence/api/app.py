@@ -16,17 +16,24 @@ from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard, set_body_limit
 from ringfence.runtime import Runtime
 
 
-def create_app(runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY) -> FastAPI:
+def create_app(
+    runtime: Runtime, *, max_body: int = DEFAULT_MAX_BODY, docs: bool | None = None
+) -> FastAPI:
+    """``docs``: serve the interactive docs at /api/docs (default: the ``api_docs`` setting)."""
     from ringfence.api import audit, inventory
 
     app = FastAPI(
         title="Ringfence API",
         version="1",
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         responses=problems.PROBLEM_RESPONSES,
     )
+    if runtime.settings.api_docs if docs is None else docs:
+        from ringfence.api.docs import install_docs
+
+        install_docs(app)
     app.state.runtime = runtime
     problems.install(app)
     install_auth(app, runtime)

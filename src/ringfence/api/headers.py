@@ -16,7 +16,8 @@ _DEFAULTS: tuple[tuple[bytes, bytes], ...] = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
-# The API's JSON never needs to load anything; the docs page (Swagger UI) does.
+# The API's JSON never needs to load anything; the docs page (Swagger UI, when enabled) sets
+# its own policy (api/docs.py).
 _API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 _NO_CSP_PATHS = ("/api/docs",)
 _HSTS = (b"strict-transport-security", b"max-age=31536000")

@@ -58,7 +58,8 @@ def register(app: typer.Typer) -> None:
                 )
             )
         ]
-        console.print(f"Ringfence API on http://{bind}:{api_port}/api/v1 (docs at /api/docs)")
+        docs = " (docs at /api/docs)" if settings.api_docs else ""
+        console.print(f"Ringfence API on http://{bind}:{api_port}/api/v1{docs}")
         if gateway:
             from ringfence.gateway.app import build_gateway
             from ringfence.gateway.config import GatewayConfig

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
         description="Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For "
         "the API believes (sign-in throttling and audit use the client address). Empty: none.",
     )
+    api_docs: bool = Field(
+        default=False,
+        description="Serve the interactive API docs (Swagger UI, a pinned release loaded from "
+        "cdn.jsdelivr.net with subresource integrity) at /api/docs. Off by default: the page "
+        "shares the console's origin. The OpenAPI document is always at /api/v1/openapi.json.",
+    )
     gateway_port: int = Field(default=8701, ge=1, le=65535)
     audit_anchor_file: Path | None = Field(
         default=None,

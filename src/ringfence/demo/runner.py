@@ -266,7 +266,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
 
         console_user, console_password = _console_user(rt)
         gateway = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
-        api_app = create_app(rt)
+        api_app = create_app(rt, docs=True)  # loopback demo: the interactive docs on
         # The demo serves plain HTTP on loopback: cookies without the Secure flag, here only.
         api_app.state.identity_settings = IdentitySettings(cookie_secure=False)
         api = ServerThread(api_app, port=opts.api_port, name="api").start()
