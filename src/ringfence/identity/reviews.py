@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -330,6 +331,9 @@ class AccessReviews:
             raise ValidationError(f"a {decision} decision needs a comment saying why")
         if len(comment) > 2000:
             raise ValidationError("comment must be at most 2000 characters")
+        if any(not (c.isprintable() or c in "\r\n\t") for c in comment):
+            # terminal escapes / bidi marks would reach auditors through the exports
+            raise ValidationError("comment must not contain control or bidi characters")
         now = self._clock.now()
         with self._store.session() as s:
             campaign = self._campaign(s, ref)
@@ -658,13 +662,18 @@ class AccessReviews:
                     value = " ".join(value)
                 elif isinstance(value, datetime):
                     value = value.isoformat()
-                text_value = "" if value is None else str(value)
+                text_value = _CONTROLS.sub("\ufffd", "" if value is None else str(value))
                 # Spreadsheet formula injection: never start a cell with = + - @ TAB CR.
                 if text_value[:1] in ("=", "+", "-", "@", "\t", "\r"):
                     text_value = "'" + text_value
                 row.append(text_value)
             writer.writerow(row)
         return buf.getvalue()
+
+
+# Control characters (but tab, LF, CR) and bidi controls in an exported cell: shown as U+FFFD
+# (comments written before they were refused, names from a SaaS tenant).
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def reminder_sender(sink: Any) -> ReminderSender:
