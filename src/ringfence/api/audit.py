@@ -13,16 +13,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from ringfence.api.deps import authorize, get_runtime, reject_nul_characters
+from ringfence.api.deps import get_runtime, reject_nul_characters, require_scopes
 from ringfence.api.estate import EstateGate
 from ringfence.api.schemas import AuditRecordOut, AuditVerifyOut, ChainProblemOut, PageOut
+from ringfence.identity.roles import AUDIT_READ
 from ringfence.store import audit as chain
 from ringfence.store.models import AuditRecord
 
+# ``audit:read`` on top of ``read``: the log names who signed in, enrolled or reset MFA, was
+# locked out, minted which token — ``/identity/users`` (the same facts) needs identity:admin.
+# Every role that reads holds it; a personal token minted with ``read`` alone does not.
 router = APIRouter(
     prefix="/api/v1/audit",
     tags=["audit"],
-    dependencies=[Depends(authorize), Depends(reject_nul_characters)],
+    dependencies=[Depends(require_scopes(AUDIT_READ)), Depends(reject_nul_characters)],
 )
 
 

@@ -40,7 +40,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ringfence.core.errors import AuthenticationError, PermissionDeniedError
 from ringfence.identity.auth import identity_authenticators
 from ringfence.identity.ownership import owner_may
-from ringfence.identity.roles import MFA_ENROLL, SELF
+from ringfence.identity.roles import AUDIT_READ, MFA_ENROLL, SELF
 from ringfence.identity.roles import ROLE_SCOPES as IDENTITY_ROLE_SCOPES
 from ringfence.inventory.repository import InvalidFieldError
 from ringfence.runtime import Runtime
@@ -107,7 +107,11 @@ def _bearer(request: Request) -> str | None:
 
 
 class BearerTokenAuthenticator:
-    """``Authorization: Bearer rf_cp_...`` checked against the hashed control-plane tokens."""
+    """``Authorization: Bearer rf_cp_...`` checked against the hashed control-plane tokens.
+
+    A control-plane token's ``read`` also reads the audit log (``audit:read``): such tokens are
+    made by the operator on the server and hold only ``read``/``write``, and "every GET" is
+    what ``read`` has always meant for them."""
 
     def __init__(self, tokens: ApiTokens) -> None:
         self._tokens = tokens
@@ -117,7 +121,8 @@ class BearerTokenAuthenticator:
         if token is None or not token.startswith(TOKEN_PREFIX):
             return None
         found = self._tokens.authenticate(token)
-        return Principal(id=found.id, name=found.name, kind="token", scopes=found.scopes)
+        scopes = found.scopes | {AUDIT_READ} if READ in found.scopes else found.scopes
+        return Principal(id=found.id, name=found.name, kind="token", scopes=scopes)
 
 
 def install_auth(app: FastAPI, runtime: Runtime) -> None:
