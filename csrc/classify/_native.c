@@ -1089,6 +1089,74 @@ done:
     return ok;
 }
 
+/* outside_uuids(hits, leaves, in_uuid) -> [hit, ...]: _engine._outside_uuids (the hits whose
+ * value is not part of a UUID, in order) without a Python call for a hit whose value touches
+ * neither a hex digit nor a dash on either side -- in_uuid's own first test, which answers
+ * False then; every other hit (and any unusual one: offsets outside its leaf's text) is
+ * decided by in_uuid(leaves[h.leaf].text, h.start, h.end) itself. */
+static int hex_or_dash(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+           c == '-';
+}
+
+static PyObject *py_outside_uuids(PyObject *Py_UNUSED(self), PyObject *const *args,
+                                  Py_ssize_t nargs) {
+    static const char fn[] = "outside_uuids";
+    if (!fc_nargs(fn, nargs, 3, 3) || !fc_type(fn, 0, args[0], &PyList_Type)) return NULL;
+    PyObject *leaves = args[1], *check = args[2];
+    PyObject *snap = PyList_AsTuple(args[0]); /* the callback cannot change what we walk */
+    if (snap == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(snap); i++) {
+        PyObject *h = PyTuple_GET_ITEM(snap, i);
+        PyObject *lo = slot_get(h, str_leaf);
+        PyObject *leaf = lo ? PyObject_GetItem(leaves, lo) : NULL;
+        Py_XDECREF(lo);
+        if (leaf == NULL) goto fail;
+        PyObject *text = (PyTuple_Check(leaf) && PyTuple_GET_SIZE(leaf) >= 3)
+                             ? Py_NewRef(PyTuple_GET_ITEM(leaf, 2))
+                             : PyObject_GetAttrString(leaf, "text");
+        Py_DECREF(leaf);
+        PyObject *so = text ? slot_get(h, str_start) : NULL;
+        PyObject *eo = so ? slot_get(h, str_end) : NULL;
+        if (eo == NULL) {
+            Py_XDECREF(text);
+            Py_XDECREF(so);
+            goto fail;
+        }
+        int near = 1; /* ask in_uuid unless sure it answers False */
+        if (PyUnicode_CheckExact(text) && PyLong_CheckExact(so) && PyLong_CheckExact(eo)) {
+            Py_ssize_t s = PyLong_AsSsize_t(so), e = PyLong_AsSsize_t(eo);
+            Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+            if (s == -1 || e == -1) PyErr_Clear(); /* huge or -1: in_uuid decides */
+            else if (s >= 0 && s <= n && e >= 0) {
+                int kind = PyUnicode_KIND(text);
+                const void *d = PyUnicode_DATA(text);
+                near = (s > 0 && hex_or_dash(PyUnicode_READ(kind, d, s - 1))) ||
+                       (e < n && hex_or_dash(PyUnicode_READ(kind, d, e)));
+            }
+        }
+        int inside = 0;
+        if (near) {
+            PyObject *cargs[3] = {text, so, eo};
+            PyObject *r = PyObject_Vectorcall(check, cargs, 3, NULL);
+            inside = r == NULL ? -1 : PyObject_IsTrue(r);
+            Py_XDECREF(r);
+        }
+        Py_DECREF(text);
+        Py_DECREF(so);
+        Py_DECREF(eo);
+        if (inside < 0 || (!inside && PyList_Append(out, h) < 0)) goto fail;
+    }
+    Py_DECREF(snap);
+    return out;
+fail:
+    Py_DECREF(snap);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 /* resolve_overlaps(hits) -> kept, or None: _hits.resolve_overlaps without a Python frame per
  * hit -- ``hits`` sorted in place by (leaf, start, -rank) (stable, as list.sort), then of each
  * run of hits overlapping the last kept one in its leaf the first of the highest rank. None
@@ -2884,6 +2952,8 @@ static PyMethodDef methods[] = {
     {"finding_rows", (PyCFunction)(void (*)(void))py_finding_rows, METH_FASTCALL,
      "finding_rows(hits, leaves, step, min_conf, top, limit, paths, format_path, preview) -> "
      "(rows, top, types): Classifier.result's rows, class and confident types"},
+    {"outside_uuids", (PyCFunction)(void (*)(void))py_outside_uuids, METH_FASTCALL,
+     "outside_uuids(hits, leaves, in_uuid) -> the hits in_uuid does not put inside a UUID"},
     {"resolve_overlaps", py_resolve_overlaps, METH_O,
      "resolve_overlaps(hits) -> kept hits, or None (not plain: the Python function decides)"},
     {"confirm", (PyCFunction)(void (*)(void))py_confirm, METH_FASTCALL,

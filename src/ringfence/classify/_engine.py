@@ -604,8 +604,12 @@ class Classifier:
                 )
             else:
                 self._confirm_one(c, leaves, text, starts, matches, hits, bare_ok, taken)
-        if hits:
-            hits = _outside_uuids(hits, leaves)
+        if hits:  # (natively: in_uuid only asked of hits beside a hex digit or a dash)
+            hits = (
+                _outside_uuids(hits, leaves)
+                if nat is None
+                else nat.outside_uuids(hits, leaves, in_uuid)
+            )
         if nat is not None:  # the same sort and loop without a Python frame per hit
             kept: list[Hit] | None = nat.resolve_overlaps(hits)
             if kept is not None:
