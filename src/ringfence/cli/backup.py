@@ -167,6 +167,21 @@ def restore(
             "another engine (SQLite ↔ PostgreSQL).",
         ),
     ] = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            help="Audit anchor file the backup must agree with (default: the configured "
+            "anchor file, if present): a backup older than an anchor is refused.",
+        ),
+    ] = None,
+    allow_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rollback",
+            help="Restore even a backup the anchors show to be older (or of another chain).",
+        ),
+    ] = False,
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
@@ -175,6 +190,8 @@ def restore(
     from ringfence.store.vault import Vault
 
     settings = settings_for(data_dir)
+    anchor_file = anchors or settings.resolved_audit_anchor_file
+    marks = audit.read_anchors(anchor_file) if anchors or anchor_file.exists() else []
     if store_url is None and not settings.data_dir.exists():
         settings.data_dir.mkdir(parents=True, mode=0o700)  # the SQLite file goes here
     target = Store(store_url or settings.resolved_store_url)
@@ -183,16 +200,30 @@ def restore(
         bar, update = _progress(output is OutputFormat.TABLE)
         if bar is not None:
             with bar:
-                report = bk.restore_backup(file, vault, target, progress=update)
+                report = bk.restore_backup(
+                    file,
+                    vault,
+                    target,
+                    progress=update,
+                    anchors=marks,
+                    allow_rollback=allow_rollback,
+                )
         else:
-            report = bk.restore_backup(file, vault, target)
+            report = bk.restore_backup(
+                file, vault, target, anchors=marks, allow_rollback=allow_rollback
+            )
         audit.append_standalone(
             target,
             actor="cli",
             action="backup.restored",
             entity_type="backup",
             entity_id=file.name,
-            after={"backup_created_at": report.created_at, "rows": report.rows},
+            after={
+                "backup_created_at": report.created_at,
+                "rows": report.rows,
+                "anchors_checked": report.anchors_checked,
+                "rolled_back": list(report.rolled_back),
+            },
         )
     finally:
         target.dispose()
@@ -200,7 +231,10 @@ def restore(
         emit_json(
             {
                 "restored": True,
+                "backup_created_at": report.created_at,
                 "rows": report.rows,
+                "anchors_checked": report.anchors_checked,
+                "rolled_back": list(report.rolled_back),
                 "audit_records": report.audit_records,
                 "secrets_checked": report.secrets,
                 "tables": report.tables,
@@ -208,6 +242,20 @@ def restore(
         )
         return
     console.print(
-        f"restored {report.rows:,} rows; audit chain verified ({report.audit_records} records); "
-        f"{report.secrets} secrets decrypt with the loaded master key"
+        f"restored the backup of {report.created_at}: {report.rows:,} rows; audit chain "
+        f"verified ({report.audit_records} records); {report.secrets} secrets decrypt with the "
+        "loaded master key"
     )
+    for problem in report.rolled_back:
+        err_console.print(
+            f"[bold yellow]rolled back:[/] {problem}; start a new anchor file",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not report.anchors_checked:
+        err_console.print(
+            "[bold yellow]note:[/] no audit anchors were checked, so an older backup would "
+            "not have been noticed: pass --anchors with the anchor file kept off this machine",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -20,12 +20,13 @@ was (tables it created are dropped again).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import enum
 import hashlib
 import os
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -462,15 +463,20 @@ class VerifyReport:
     audit_records: int
     audit_ok: bool
     secrets: int
+    # What the anchors given to verify_backup say about this backup: each line a record the
+    # chain was anchored at that the backup lacks (older: restoring it rolls the store back)
+    # or holds with another hash (not the anchored chain). Empty when it is consistent.
+    anchor_problems: tuple[str, ...] = ()
 
     @property
     def rows(self) -> int:
         return sum(t["rows"] for t in self.tables.values())
 
 
-def verify_backup(path: Path, vault: Vault) -> VerifyReport:
-    """Read everything back: frames, digests, the audit chain inside, every vault secret."""
-    chain = _ChainCheck()
+def verify_backup(path: Path, vault: Vault, anchors: Sequence[audit.Anchor] = ()) -> VerifyReport:
+    """Read everything back: frames, digests, the audit chain inside, every vault secret;
+    with ``anchors``, whether the backup's chain holds every anchored record."""
+    chain = _ChainCheck({a.seq for a in anchors})
     secrets = _SecretCheck(vault)
 
     def sink(table: Table, rows: list[dict[str, Any]]) -> None:
@@ -486,12 +492,38 @@ def verify_backup(path: Path, vault: Vault) -> VerifyReport:
         audit_records=chain.count,
         audit_ok=chain.ok,
         secrets=secrets.count,
+        anchor_problems=_anchor_problems(anchors, chain.seen, chain.count),
     )
 
 
+def _anchor_problems(
+    anchors: Sequence[audit.Anchor], seen: dict[int, str], last_seq: int
+) -> tuple[str, ...]:
+    problems: list[str] = []
+    ahead = [a for a in anchors if a.seq > last_seq]
+    if ahead:
+        newest = max(ahead, key=lambda a: a.seq)
+        problems.append(
+            f"the anchor of {newest.ts.isoformat()} saw audit record {newest.seq}, and this "
+            f"backup ends at record {last_seq}: it is older than the store it would replace, "
+            f"so restoring it rolls back at least {newest.seq - last_seq} audited change(s) "
+            "(revocations, deactivations, rotated credentials among them)"
+        )
+    for a in sorted(anchors, key=lambda a: a.seq):
+        if a.seq <= last_seq and seen.get(a.seq) != a.head:
+            problems.append(
+                f"audit record {a.seq} in this backup has another hash than the anchor of "
+                f"{a.ts.isoformat()}: the backup is not of the anchored chain"
+            )
+            break
+    return tuple(problems)
+
+
 class _ChainCheck:
-    def __init__(self) -> None:
+    def __init__(self, wanted: set[int] | None = None) -> None:
         self.prev, self.count, self.ok = audit.GENESIS, 0, True
+        self.wanted = wanted or set()
+        self.seen: dict[int, str] = {}  # anchored seq -> hash in the backup
 
     def feed(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
@@ -510,6 +542,8 @@ class _ChainCheck:
             )
             if r["prev_hash"] != self.prev or r["hash"] != expected or r["seq"] != self.count:
                 self.ok = False
+            if r["seq"] in self.wanted:
+                self.seen[r["seq"]] = r["hash"]
             self.prev = r["hash"]
 
 
@@ -532,6 +566,8 @@ class RestoreReport:
     tables: dict[str, dict[str, Any]]
     audit_records: int
     secrets: int
+    anchors_checked: int = 0
+    rolled_back: tuple[str, ...] = ()  # anchor problems accepted with allow_rollback
 
     @property
     def rows(self) -> int:
@@ -569,13 +605,21 @@ def _undo(target: Store, existing: set[str]) -> None:
 
 
 def restore_backup(
-    path: Path, vault: Vault, target: Store, *, progress: Progress | None = None
+    path: Path,
+    vault: Vault,
+    target: Store,
+    *,
+    progress: Progress | None = None,
+    anchors: Sequence[audit.Anchor] = (),
+    allow_rollback: bool = False,
 ) -> RestoreReport:
     """Load a verified backup into ``target`` (empty or uninitialised) in one transaction.
 
     Everything that can be checked is checked before the target is touched: the header, the
-    schema revisions, every frame, digest, the audit chain inside and every secret, then that
-    the target is empty. A restore that fails after that leaves the target as it found it."""
+    schema revisions, every frame, digest, the audit chain inside and every secret, that the
+    backup's chain holds every record ``anchors`` saw (an older or another backup would roll
+    the store back: refused unless ``allow_rollback``), then that the target is empty. A
+    restore that fails after that leaves the target as it found it."""
     name = str(path)
     with _open(path) as fh:
         header, _ = read_header(fh, name)
@@ -586,10 +630,17 @@ def restore_backup(
             f"Ringfence is at {heads}: restore with the version that made it, then upgrade"
         )
     # A backup whose chain is broken is not restored.
-    checked = verify_backup(path, vault)
+    checked = verify_backup(path, vault, anchors)
     if not checked.audit_ok:
         raise IntegrityError(
             f"{name}: the audit chain inside the backup does not verify; not restored"
+        )
+    if checked.anchor_problems and not allow_rollback:
+        raise ConflictError(
+            f"{name}: {checked.anchor_problems[0]}; not restored. If this is the backup to "
+            "go back to, restore it with allow_rollback (CLI: --allow-rollback), then start "
+            "a new anchor file",
+            code="backup_rollback",
         )
     existing = _table_names(target)
     busy = _holds_data(target, existing)
@@ -600,13 +651,16 @@ def restore_backup(
         )
     try:
         target.migrate()
-        return _load(path, vault, target, header, progress)
+        report = _load(path, vault, target, header, progress)
     except BaseException as exc:
         try:
             _undo(target, existing)
         except Exception as undo_exc:  # the store may be the reason the restore failed
             exc.add_note(f"the target could not be reset ({type(undo_exc).__name__})")
         raise
+    return dataclasses.replace(
+        report, anchors_checked=len(anchors), rolled_back=checked.anchor_problems
+    )
 
 
 def _load(
