@@ -60,7 +60,8 @@ def test_openapi_document_is_valid(api: Api) -> None:
         assert "post" in spec["paths"][f"/api/v1/integrations/{{ref}}/{action}"]
     assert ops >= 35
     assert spec["components"]["securitySchemes"]["ControlPlaneToken"]["scheme"] == "bearer"
-    assert spec["paths"]["/api/v1/vendors"]["get"]["security"] == [{"ControlPlaneToken": []}]
+    # each operation names its scopes (tests/api/test_session12_openapi_scopes.py)
+    assert spec["paths"]["/api/v1/vendors"]["get"]["security"] == [{"ControlPlaneToken": ["read"]}]
 
 
 def test_every_operation_documents_its_client_errors_as_problem_json(api: Api) -> None:

@@ -32,15 +32,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ringfence.core.errors import AuthenticationError, PermissionDeniedError
 from ringfence.identity.auth import identity_authenticators
 from ringfence.identity.ownership import owner_may
-from ringfence.identity.roles import AUDIT_READ, MFA_ENROLL, SELF
+from ringfence.identity.roles import AUDIT_READ, MFA_ENROLL, OWN_INTEGRATIONS, SELF
 from ringfence.identity.roles import ROLE_SCOPES as IDENTITY_ROLE_SCOPES
 from ringfence.inventory.repository import InvalidFieldError
 from ringfence.runtime import Runtime
@@ -128,6 +129,7 @@ class BearerTokenAuthenticator:
 def install_auth(app: FastAPI, runtime: Runtime) -> None:
     app.state.authenticators = [BearerTokenAuthenticator(ApiTokens(runtime.store, runtime.clock))]
     app.state.authenticators.extend(identity_authenticators())
+    document_scopes(app)
 
 
 def add_authenticator(app: FastAPI, authenticator: Authenticator) -> None:
@@ -228,7 +230,74 @@ def require_scopes(*scopes: str) -> Callable[[Principal], Principal]:
             )
         return principal
 
+    dependency.required_scopes = frozenset(scopes)  # type: ignore[attr-defined]
     return dependency
+
+
+# -- the OpenAPI document says which scope each operation needs -----------------------------
+_SCHEME = "ControlPlaneToken"
+# Where ``authorize`` lets an integration-owner through (``identity.ownership.owner_may``).
+_OWNER_OPERATIONS = frozenset(
+    {("GET", "/api/v1/integrations/{ref}"), ("POST", "/api/v1/integrations/{ref}/quarantine")}
+)
+
+
+def _calls(dependant: Any) -> list[Any]:
+    out: list[Any] = []
+    for sub in dependant.dependencies:
+        out.append(sub.call)
+        out.extend(_calls(sub))
+    return out
+
+
+def _alternatives(calls: Sequence[Any], method: str, path: str) -> list[list[str]] | None:
+    """The scope sets any one of which opens the operation, or None if the route decides
+    itself (identity's routes check explicit scopes in the handler: docs/identity.md)."""
+    needed: set[str] = set()
+    known = False
+    for call in calls:
+        if call is authorize:
+            needed.add(READ if method in _SAFE_METHODS else WRITE)
+            known = True
+        elif call is any_capability:
+            known = True
+        scopes = getattr(call, "required_scopes", None)
+        if isinstance(scopes, frozenset):
+            needed |= scopes
+            known = True
+    if not known:
+        return None
+    out = [sorted(needed)]
+    if authorize in calls and (method, path) in _OWNER_OPERATIONS:
+        out.append([OWN_INTEGRATIONS])  # only for integrations the caller's person owns
+    return out
+
+
+def document_scopes(app: FastAPI) -> None:
+    """Put each operation's required scopes in the OpenAPI document, from the dependencies
+    that enforce them: ``security: [{ControlPlaneToken: [scopes]}]`` (OpenAPI 3.1 lets a
+    non-OAuth scheme list required roles/scopes) and ``x-required-scopes``; an empty list
+    with ``any_capability`` means any scope beyond ``self`` / ``mfa:enroll``."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        paths = schema.get("paths", {})
+        for ctx in iter_route_contexts(app.routes):
+            path = ctx.path_format
+            if not isinstance(ctx.original_route, APIRoute) or path is None or path not in paths:
+                continue
+            calls = _calls(ctx.dependant)
+            for method in ctx.methods or ():
+                operation = paths[path].get(method.lower())
+                alternatives = _alternatives(calls, method, path)
+                if operation is None or alternatives is None:
+                    continue
+                operation["security"] = [{_SCHEME: scopes} for scopes in alternatives]
+                operation["x-required-scopes"] = alternatives[0]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authorize)]

@@ -96,6 +96,7 @@ def _needs(scope: str) -> Any:
             )
         return principal
 
+    dependency.required_scopes = frozenset({scope})  # type: ignore[attr-defined]
     return dependency
 
 
