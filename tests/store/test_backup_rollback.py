@@ -1,5 +1,6 @@
 """Session 12 backup review: a restore checks the backup against the audit anchors, so an
-older backup (or one of another chain) does not silently roll the store back."""
+older backup (or one of another chain) does not silently roll the store back; a backup is
+written only when every secret in it opens with the loaded master key."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, update
 
 from ringfence.cli import main
-from ringfence.core.errors import ConflictError
+from ringfence.core.errors import ConflictError, IntegrityError
 from ringfence.runtime import Runtime
 from ringfence.store import audit
 from ringfence.store import backup as bk
 from ringfence.store.db import Store
+from ringfence.store.models import VaultSecret
+from ringfence.store.vault import MasterKey, Vault
 
 
 def _change(rt: Runtime, what: str) -> None:
@@ -118,3 +121,33 @@ def test_cli_restore_checks_the_configured_anchor_file(
     assert code == 0, err
     body = json.loads(out)
     assert body["restored"] and body["anchors_checked"] == 1 and body["rolled_back"]
+
+
+def test_a_backup_is_not_written_with_a_master_key_that_does_not_open_the_vault(
+    any_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repro: the key file (or RINGFENCE_MASTER_KEY) replaced by another key — a botched
+    move, the key of another install. `backup create` said 'wrote ... sealed with master key
+    <wrong>' every night, and none of those backups could ever be verified or restored: their
+    secrets are wrapped by a key they are not sealed with."""
+    rt = any_runtime
+    rt.vault.put("crm/secret", "alpha")
+    monkeypatch.setenv("RINGFENCE_MASTER_KEY", MasterKey.generate().to_b64())
+    wrong = Vault(rt.store, None)
+    out = tmp_path / "b.rfbak"
+    with pytest.raises(IntegrityError, match=r"which is not loaded.*no backup was written"):
+        bk.create_backup(rt.store, wrong, out)
+    assert not out.exists()
+
+
+def test_a_backup_is_not_written_over_a_tampered_secret(
+    any_runtime: Runtime, tmp_path: Path
+) -> None:
+    rt = any_runtime
+    rt.vault.put("crm/secret", "alpha")
+    with rt.store.session() as s:
+        s.execute(update(VaultSecret).values(ciphertext=bytes(40)))
+    out = tmp_path / "b.rfbak"
+    with pytest.raises(IntegrityError, match=r"'crm/secret' failed authentication.*no backup"):
+        bk.create_backup(rt.store, rt.vault, out)
+    assert not out.exists()

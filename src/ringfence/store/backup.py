@@ -285,7 +285,8 @@ def create_backup(
                         conn.exec_driver_sql("BEGIN")
                         conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
                     for table in all_tables():
-                        tables[str(table.name)] = _dump_table(conn, table, sealed, progress)
+                        check = vault if table.name == VaultSecret.__tablename__ else None
+                        tables[str(table.name)] = _dump_table(conn, table, sealed, progress, check)
             sealed.write(orjson.dumps({"t": "manifest", "tables": tables}) + b"\n")
             sealed.close()
             fh.flush()
@@ -305,7 +306,11 @@ def create_backup(
 
 
 def _dump_table(
-    conn: Any, table: Table, out: _SealedWriter, progress: Progress | None
+    conn: Any,
+    table: Table,
+    out: _SealedWriter,
+    progress: Progress | None,
+    secrets: Vault | None = None,
 ) -> dict[str, Any]:
     cols = [c.name for c in table.columns]
     out.write(orjson.dumps({"t": "table", "name": table.name, "columns": cols}) + b"\n")
@@ -314,6 +319,15 @@ def _dump_table(
     order = list(table.primary_key.columns) or list(table.columns)
     result = conn.execution_options(yield_per=_BATCH).execute(select(table).order_by(*order))
     for row in result:
+        if secrets is not None:
+            # Every secret must open with the key the backup is sealed with (or another loaded
+            # one): a wrong master key would otherwise write a backup nobody can restore.
+            try:
+                secrets.check_row(
+                    row.name, row.version, row.master_key_id, row.wrapped_key, row.ciphertext
+                )
+            except IntegrityError as exc:
+                raise IntegrityError(f"{exc}; no backup was written") from None
         line = orjson.dumps([_encode(v) for v in row], option=orjson.OPT_NON_STR_KEYS) + b"\n"
         digest.update(line)
         out.write(line)

@@ -296,8 +296,9 @@ class Vault:
         except IntegrityError:
             raise ConfigError(
                 f"the vault's secrets are wrapped by master key {other}, which this process "
-                f"does not have (it has {active.key_id}): the master key was rotated; restart "
-                f"with the new key (key file or {MASTER_KEY_ENV}). Nothing was stored"
+                f"does not have (it has {active.key_id}): the master key was rotated (restart "
+                f"with the new key) or this is not the vault's key (key file or "
+                f"{MASTER_KEY_ENV}). Nothing was stored"
             ) from None
 
     def get(self, name: str) -> SecretStr:
