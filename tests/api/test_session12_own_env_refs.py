@@ -5,8 +5,9 @@ and so did ``/api/v1/estate/apply`` for a credential or a route's ``credential.r
 gateway resolves ``${env:NAME}`` in its own process and injects the value upstream: a route
 to a host the writer chose, with such a credential, sent the master key (or the store URL and
 its password) to that host. Vault names of Ringfence's own keys were already reserved
-(``reserved_secret``); the environment holding the master key was not. Now both routes refuse
-such a reference with 422 ``reserved_secret`` and store nothing.
+(``reserved_secret``); the environment holding the master key was not. Now the credential
+routes refuse such a reference with 422 ``reserved_secret``, the estate engine (REST and CLI)
+with a located 400 ``estate_invalid``, and nothing is stored.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def test_other_environment_references_still_work(seeded: Api) -> None:
 @pytest.mark.parametrize(
     ("cred", "route", "field"),
     [
-        (OWN[0], "${env:CRM_TOKEN}", "credentials.0.ref"),
-        ("${env:CRM_KEY}", OWN[1], "routes.0.credential.ref"),
+        (OWN[0], "${env:CRM_TOKEN}", "credentials[0] (sync-key).ref"),
+        ("${env:CRM_KEY}", OWN[1], "routes[0] (crm-api).credential"),
     ],
 )
 def test_the_estate_cannot_reference_ringfence_s_own_environment(
@@ -77,9 +78,11 @@ def test_the_estate_cannot_reference_ringfence_s_own_environment(
     before = store_state(api.runtime)
     for url, headers in (("/api/v1/estate/plan", api.ro), ("/api/v1/estate/apply", api.rw)):
         r = api.client.post(url, content=text, headers={**headers, **YAML})
-        assert r.status_code == 422, r.text
-        assert r.json()["code"] == "reserved_secret"
-        assert r.json()["errors"][0]["field"] == field
+        # refused by the estate engine itself (the CLI's apply too), located in the file
+        assert r.status_code == 400, r.text
+        assert r.json()["code"] == "estate_invalid"
+        (problem,) = r.json()["errors"]
+        assert problem["path"].startswith(field) and "own configuration" in problem["message"]
     assert store_state(api.runtime) == before
     fine = ESTATE.format(cred="${env:CRM_KEY}", route="${env:CRM_TOKEN}")
     applied = api.client.post("/api/v1/estate/apply", content=fine, headers={**api.rw, **YAML})

@@ -29,7 +29,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import Principal, current_principal, get_runtime, reject_nul_characters
-from ringfence.api.schemas import OWN_ENV_PROBLEM, own_env_references
 from ringfence.core.errors import (
     PermissionDeniedError,
     RingfenceError,
@@ -37,14 +36,12 @@ from ringfence.core.errors import (
     ValidationError,
 )
 from ringfence.inventory.estate import (
-    Estate,
     Plan,
     apply_estate,
     export_estate,
     parse_estate,
     plan_estate,
 )
-from ringfence.inventory.repository import InvalidFieldError
 
 MAX_BODY = 4 * 1024 * 1024  # a very large estate is ~1 MiB of YAML
 ESTATE_CONCURRENCY = 2  # estate bodies parsed / planned / applied at once, per process
@@ -168,19 +165,6 @@ async def _estate_text(request: Request) -> str:
         raise ValidationError("the request body is not UTF-8 text") from None
 
 
-def _refuse_own_env(estate: Estate) -> Estate:
-    """No item may reference ``${env:RINGFENCE_...}`` (a credential's ``ref``, a route's
-    ``credential.ref``, anywhere): the gateway would inject Ringfence's own configuration —
-    the master key, the store's password — into a request to an upstream the file names."""
-    for key, items in estate.sections.items():
-        for i, item in enumerate(items):
-            for path in own_env_references(item.model_dump(mode="json")):
-                raise InvalidFieldError(
-                    f"{key}.{i}.{path}", OWN_ENV_PROBLEM, code="reserved_secret"
-                )
-    return estate
-
-
 def fingerprint(plan: Plan) -> str:
     """A digest of exactly what the plan would change (stable for the same store and file)."""
     changes = [c.to_dict() for c in plan.changes]
@@ -198,7 +182,7 @@ async def plan(request: Request, _p: Reader) -> dict[str, Any]:
     rt = get_runtime(request)
 
     def dry_run() -> dict[str, Any]:
-        estate = _refuse_own_env(parse_estate(text, source="request body"))
+        estate = parse_estate(text, source="request body")
         with rt.store.session() as session:
             try:
                 return _plan_out(plan_estate(session, estate))
@@ -229,7 +213,7 @@ async def apply(request: Request, principal: Writer) -> dict[str, Any]:
             )
 
     def parse_and_apply() -> Plan:
-        estate = _refuse_own_env(parse_estate(text, source="request body"))
+        estate = parse_estate(text, source="request body")
         return apply_estate(
             rt.store, estate, actor=principal.actor, clock=rt.clock, check=matches_review
         )

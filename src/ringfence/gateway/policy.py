@@ -31,6 +31,7 @@ from sqlalchemy import select
 from ringfence.core.errors import UnavailableError
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
+from ringfence.core.secretrefs import names_own_env
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.models import (
     GatewayApiKey,
@@ -282,6 +283,8 @@ def _resolve_ref(ref: str, vault: Vault, credentials: dict[str, Credential], dep
             raise SnapshotError(f"credential reference {ref} names a reserved vault entry")
         return vault.get(name).get_secret_value()
     if kind == "env":
+        if names_own_env(name):  # refused at apply; stored before that was: never inject it
+            raise SnapshotError(f"credential reference {ref} names Ringfence's own configuration")
         value = os.environ.get(name)
         if value is None:
             raise SnapshotError(f"environment variable {name} (credential reference) is not set")

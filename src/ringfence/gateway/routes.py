@@ -19,6 +19,7 @@ from jsonschema.validators import validator_for
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ringfence.core.levels import DataClass
+from ringfence.core.secretrefs import OWN_ENV_PROBLEM, names_own_env
 from ringfence.gateway.schema import pattern_problems
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -133,6 +134,8 @@ class CredentialSpec(_Strict):
     def _ref(cls, v: str | None) -> str | None:
         if v is not None and not _REF.match(v):
             raise ValueError("ref must be vault:NAME or ${env:NAME} (never an inline secret)")
+        if v is not None and v.startswith("${env:") and names_own_env(v[6:-1]):
+            raise ValueError(f"ref {v} {OWN_ENV_PROBLEM}")
         return v
 
     @field_validator("header")

@@ -29,6 +29,7 @@ from ringfence.core.errors import ConflictError, NotFoundError, ValidationError
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
 from ringfence.core.lookalike import skeleton
+from ringfence.core.secretrefs import OWN_ENV_PROBLEM, names_own_env
 from ringfence.inventory.sections import inline_secret_problem
 from ringfence.store import audit
 from ringfence.store.models import (
@@ -303,6 +304,10 @@ def parse_secret_reference(value: str, field_name: str = "ref") -> tuple[str, st
             )
         return "vault", m.group(1)
     if m := _ENV_REF.match(value):
+        if names_own_env(m.group(1)):
+            raise InvalidFieldError(
+                field_name, f"{value} {OWN_ENV_PROBLEM}", code="reserved_secret"
+            )
         return "env", m.group(1)
     raise InvalidFieldError(
         field_name,

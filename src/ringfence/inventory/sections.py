@@ -68,6 +68,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
 from ringfence.core.errors import ConfigError
+from ringfence.core.secretrefs import OWN_ENV_PROBLEM, names_own_env
 from ringfence.store.vault import RESERVED_PREFIXES, is_reserved
 
 ItemT = TypeVar("ItemT", bound=BaseModel)
@@ -88,6 +89,8 @@ def reference_problem(value: str) -> str | None:
     value (it may be the secret itself); names a reserved vault name (not a secret)."""
     if not REFERENCE_PATTERN.match(value):
         return f"is not a secret reference (inline secrets are refused): {HOW_TO_REFERENCE}"
+    if value.startswith("${env:") and names_own_env(value[len("${env:") : -1]):
+        return f"{value} {OWN_ENV_PROBLEM}"
     if value.startswith("vault:") and is_reserved(value[len("vault:") :]):
         return (
             f"{value} is one of Ringfence's own keys (vault names under "
