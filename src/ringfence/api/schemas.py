@@ -10,7 +10,6 @@ name (email for people) or id. Responses carry references and metadata only: a c
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -101,19 +100,6 @@ OWN_ENV_PROBLEM = (
 def names_own_env(value: str) -> bool:
     """True for ``${env:RINGFENCE_...}``: a reference to Ringfence's own configuration."""
     return bool(_OWN_ENV_REF.match(value))
-
-
-def own_env_references(value: Any, path: str = "") -> Iterator[str]:
-    """Paths (``a.b.0``) of every string in ``value`` that is such a reference."""
-    if isinstance(value, str):
-        if names_own_env(value):
-            yield path
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from own_env_references(item, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            yield from own_env_references(item, f"{path}.{i}" if path else str(i))
 
 
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=100_000)]
