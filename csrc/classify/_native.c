@@ -1762,6 +1762,15 @@ fail:
     return NULL;
 }
 
+/* A re.Match holds its pattern, its string and a tuple of ints, none of which can refer
+ * back to it: it cannot be in a reference cycle, so a match kept in a result list need not
+ * be GC-tracked (a 1 MiB body's lists of them were what its collections promoted into full
+ * ones). Any other object (an RE2 wrapper's match, say) is left as it is. */
+static void untrack_match(PyObject *m) {
+    if (strcmp(Py_TYPE(m)->tp_name, "re.Match") == 0 && PyObject_GC_IsTracked(m))
+        PyObject_GC_UnTrack(m);
+}
+
 /* matches_at(match, text, offsets) -> [m, ...]: ``match(text, p)`` for each offset p below
  * len(text) where it matches (_matches_at for a detector without a looser prefilter pattern) */
 static PyObject *py_matches_at(PyObject *Py_UNUSED(self), PyObject *const *args,
@@ -1780,6 +1789,7 @@ static PyObject *py_matches_at(PyObject *Py_UNUSED(self), PyObject *const *args,
         if (p >= n) continue;
         PyObject *m = call_on(match, text, p);
         if (m == NULL) goto fail;
+        if (m != Py_None) untrack_match(m);
         int rc = m == Py_None ? 0 : PyList_Append(out, m);
         Py_DECREF(m);
         if (rc < 0) goto fail;
@@ -1844,6 +1854,7 @@ static PyObject *py_matches_back(PyObject *Py_UNUSED(self), PyObject *args) {
             }
             if (b > p) {
                 last_end = b;
+                untrack_match(m);
                 int rc = PyList_Append(out, m);
                 Py_DECREF(m);
                 if (rc < 0) goto fail;
@@ -1960,6 +1971,7 @@ static PyObject *py_email_spans(PyObject *Py_UNUSED(self), PyObject *args) {
                 PyObject *span = eo ? PyTuple_Pack(2, so, eo) : NULL;
                 Py_XDECREF(so);
                 Py_XDECREF(eo);
+                if (span != NULL) PyObject_GC_UnTrack(span); /* two ints */
                 int rc = span == NULL ? -1 : PyList_Append(out, span);
                 Py_XDECREF(span);
                 if (rc < 0) goto fail;
@@ -2207,6 +2219,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *const *
             if (it == NULL) goto fail;
             PyObject *m;
             while ((m = PyIter_Next(it)) != NULL) {
+                untrack_match(m);
                 int rc = PyList_Append(out, m);
                 Py_DECREF(m);
                 if (rc < 0) break;
@@ -2228,6 +2241,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *const *
             if (far != NULL && fa >= lo) {
                 if (fa > p + 48) continue; /* still out of this word's reach */
                 cur = fb > fa ? fb : fb + 1;
+                untrack_match(far);
                 int rc = PyList_Append(out, far);
                 Py_CLEAR(far);
                 if (rc < 0) goto fail;
@@ -2287,6 +2301,7 @@ static PyObject *py_context_matches(PyObject *Py_UNUSED(self), PyObject *const *
                     break;
                 }
                 cur = b > a ? b : b + 1;
+                untrack_match(m);
                 int rc = PyList_Append(out, m);
                 Py_DECREF(m);
                 if (rc < 0) break;
