@@ -151,3 +151,35 @@ def test_a_backup_is_not_written_over_a_tampered_secret(
     with pytest.raises(IntegrityError, match=r"'crm/secret' failed authentication.*no backup"):
         bk.create_backup(rt.store, rt.vault, out)
     assert not out.exists()
+
+
+def test_a_backup_swapped_after_its_verification_is_not_loaded(
+    any_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restore reads the file twice: once to verify it (digests, chain, secrets, anchors),
+    once to load it. Whoever could write the backup's directory swapped an older backup in
+    between: the anchor check had passed on the other file, the old one was loaded."""
+    rt = any_runtime
+    _change(rt, "integration.create")
+    old = tmp_path / "old.rfbak"
+    bk.create_backup(rt.store, rt.vault, old)
+    _change(rt, "integration.revoke")
+    current = tmp_path / "current.rfbak"
+    bk.create_backup(rt.store, rt.vault, current)
+    mark = audit.current_anchor(rt.store)
+    assert mark is not None
+    verify = bk.verify_backup
+
+    def verify_then_swap(*args: object, **kwargs: object) -> bk.VerifyReport:
+        report = verify(*args, **kwargs)  # type: ignore[arg-type]
+        current.write_bytes(old.read_bytes())
+        return report
+
+    monkeypatch.setattr(bk, "verify_backup", verify_then_swap)
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        with pytest.raises(IntegrityError, match="changed between its verification and the load"):
+            bk.restore_backup(current, rt.vault, target, anchors=[mark])
+        assert inspect(target.engine).get_table_names() == []  # left as it was
+    finally:
+        target.dispose()

@@ -665,7 +665,7 @@ def restore_backup(
         )
     try:
         target.migrate()
-        report = _load(path, vault, target, header, progress)
+        report = _load(path, vault, target, header, progress, checked.tables)
     except BaseException as exc:
         try:
             _undo(target, existing)
@@ -678,7 +678,12 @@ def restore_backup(
 
 
 def _load(
-    path: Path, vault: Vault, target: Store, header: dict[str, Any], progress: Progress | None
+    path: Path,
+    vault: Vault,
+    target: Store,
+    header: dict[str, Any],
+    progress: Progress | None,
+    verified: dict[str, dict[str, Any]],
 ) -> RestoreReport:
     partitions: set[date] = set()
     with target.engine.begin() as conn:
@@ -691,6 +696,12 @@ def _load(
             conn.execute(table.insert(), rows)
 
         contents = read_backup(path, vault, sink=sink, progress=progress)
+        if contents.tables != verified:
+            # The file is read twice (verify, then load): what was loaded must be what was
+            # verified, or a file swapped in between would skip the checks (anchors, chain).
+            raise IntegrityError(
+                f"{path}: the backup changed between its verification and the load; not restored"
+            )
         if target.dialect == "postgresql":
             _reset_sequences(conn)
     chain = audit.verify(target)
