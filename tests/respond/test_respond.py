@@ -348,6 +348,17 @@ def test_bad_playbooks_are_file_errors_and_bad_starts_are_clear(estate: Runtime)
         r.show("no-such-incident")
 
 
+def _open_approved(r: Responder, *, drill: bool = False) -> str:
+    """Open contain-integration as alice; bob approves the steps no one can undo, which always
+    wait for a second person since session 12 (engine.IRREVERSIBLE), whatever the playbook
+    says; the playbook's own `approve: true` steps are left waiting."""
+    incident = r.start("contain-integration", "crm-sync", actor="alice", drill=drill)
+    for st in r.show(incident)["steps"]:
+        if st["action"] == "revoke_oauth_grants" and st["status"] == "awaiting_approval":
+            r.approve(incident, st["position"], actor="bob")
+    return incident
+
+
 def test_oauth_grants_are_revoked_through_the_connector(
     runtime: Runtime, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -381,11 +392,11 @@ def test_oauth_grants_are_revoked_through_the_connector(
         )
         apply_estate(runtime.store, parse_estate(text), actor="t", clock=clock)
         r = Responder(runtime.store, runtime.vault, clock, connectors={"okta": cfg})
-        drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+        drill = _open_approved(r, drill=True)
         step = r.show(drill)["steps"][1]
         assert step["status"] == "done" and set(step["result"]["grants"]) == theirs
         assert [a for a, _ in server.fake.actions] == []  # a drill touches nothing
-        incident = r.start("contain-integration", "crm-sync", actor="alice")
+        incident = _open_approved(r)
         step = r.show(incident)["steps"][1]
         assert step["status"] == "done", step
         assert [a for a, _ in server.fake.actions] == ["revoke_grant", "revoke_grant"]
@@ -394,7 +405,7 @@ def test_oauth_grants_are_revoked_through_the_connector(
         assert not theirs & left and left  # only that client's grants are gone
         # Without connector configuration the step fails and says what is missing.
         bare = Responder(runtime.store, runtime.vault, clock)
-        other = bare.start("contain-integration", "crm-sync", actor="alice")
+        other = _open_approved(bare)
         failed = bare.show(other)["steps"][1]
         assert failed["status"] == "failed" and "--connectors" in failed["error"]
     finally:
@@ -464,7 +475,7 @@ def test_grant_revocation_survives_partial_failure_and_is_idempotent(
         with build_connector(cfg) as conn:
             conn.revoke_grant(grant)
         r = Responder(runtime.store, runtime.vault, clock, connectors={"okta": cfg})
-        incident = r.start("contain-integration", "crm-sync", actor="alice")
+        incident = _open_approved(r)
         step = r.show(incident)["steps"][1]
         assert step["status"] == "done", step
         outcome = {g["grant"]: g for g in step["result"]["grants"]}
@@ -472,10 +483,10 @@ def test_grant_revocation_survives_partial_failure_and_is_idempotent(
         assert outcome[second]["ok"]
         assert not set(theirs) & _grant_observations(runtime)
         # Re-run and drill: nothing left to act on, and they say so.
-        again = r.start("contain-integration", "crm-sync", actor="alice")
+        again = _open_approved(r)
         step = r.show(again)["steps"][1]
         assert step["status"] == "done" and "no okta grant observed" in step["result"]["summary"]
-        drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+        drill = _open_approved(r, drill=True)
         assert "no okta grant observed" in r.show(drill)["steps"][1]["result"]["summary"]
     finally:
         server.stop()
@@ -497,7 +508,7 @@ def test_grant_revocation_survives_partial_failure_and_is_idempotent(
 
         monkeypatch.setattr(OktaConnector, "revoke_grant", flaky)
         r = Responder(runtime.store, runtime.vault, clock, connectors={"okta": cfg})
-        incident = r.start("contain-integration", "crm-sync", actor="alice")
+        incident = _open_approved(r)
         step = r.show(incident)["steps"][1]
         assert step["status"] == "failed"
         assert "1 of 2" in step["error"] and "1 revoked or already gone" in step["error"]
@@ -652,3 +663,27 @@ def test_two_accounts_of_one_person_are_one_person(estate: Runtime, clock: Fixed
         with pytest.raises(PermissionDeniedError, match="second person"):
             r.approve(incident, 4, actor=same)
     r.approve(incident, 4, actor="user:bob")
+
+
+def test_irreversible_steps_wait_for_a_second_person_whatever_the_playbook_says(
+    estate: Runtime, clock: FixedClock
+) -> None:
+    """Session 12 (API review, medium): four eyes rested on `approve: true`, which one person
+    with `write` could drop from the playbook by an estate apply and then revoke alone. Steps
+    no one can undo (engine.IRREVERSIBLE) now always wait for someone other than the opener."""
+    text = ESTATE.replace(
+        "      - {action: revoke_integration, approve: true}\n",
+        "      - {action: revoke_integration}\n",
+    )
+    assert text != ESTATE
+    apply_estate(estate.store, parse_estate(text), actor="t", clock=clock)
+    r = Responder(estate.store, estate.vault, clock)
+    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    view = r.show(incident)
+    (step,) = [st for st in view["steps"] if st["action"] == "revoke_integration"]
+    assert step["status"] == "awaiting_approval" and view["status"] == "awaiting_approval"
+    assert _status(estate) is not IntegrationStatus.REVOKED
+    with pytest.raises(PermissionDeniedError):
+        r.approve(incident, step["position"], actor="alice")
+    r.approve(incident, step["position"], actor="bob")
+    assert _status(estate) is IntegrationStatus.REVOKED

@@ -55,6 +55,16 @@ def _config(vendor: str, url: str) -> ConnectorConfig:
     )
 
 
+def _open(r: Responder, *, drill: bool = False) -> str:
+    """Open the incident as alice; bob approves the rotation (irreversible: it always waits for
+    a second person since session 12, whatever the playbook says)."""
+    incident = r.start("contain-integration", "crm-sync", actor="alice", drill=drill)
+    for st in r.show(incident)["steps"]:
+        if st["action"] == "rotate_client_secret" and st["status"] == "awaiting_approval":
+            r.approve(incident, st["position"], actor="bob")
+    return incident
+
+
 def _step(r: Responder, incident: str) -> dict[str, Any]:
     steps = r.show(incident)["steps"]
     return next(st for st in steps if st["action"] == "rotate_client_secret")
@@ -83,13 +93,13 @@ def test_rotation_stores_the_new_secret_then_removes_the_old(
         runtime.store, runtime.vault, clock, connectors={vendor: _config(vendor, server.url)}
     )
 
-    drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
+    drill = _open(r, drill=True)
     step = _step(r, drill)
     assert step["status"] == "done" and step["result"]["app"] == app_id, step
     assert fake.actions == []  # a drill only looks the app up
     assert runtime.vault.get("crm/client-secret").get_secret_value() == "the-leaked-secret"
 
-    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    incident = _open(r)
     step = _step(r, incident)
     assert step["status"] == "done", step
     new_id = step["result"]["new_secret_id"]
@@ -152,7 +162,7 @@ def test_entra_rotation_removes_every_credential_that_authenticates_as_the_clien
         clock,
         connectors={"microsoft365": _config("microsoft365", server.url)},
     )
-    incident = r.start("contain-integration", "crm-sync", actor="alice")
+    incident = _open(r)
     step = _step(r, incident)
     assert step["status"] == "done", step
     retired = step["result"]["retired"]
@@ -162,7 +172,7 @@ def test_entra_rotation_removes_every_credential_that_authenticates_as_the_clien
 
     # A verification certificate on the service principal: named, and the step fails.
     sp["keyCredentials"] = [{"keyId": "sp-cert-planted", "usage": "Verify"}]
-    again = r.start("contain-integration", "crm-sync", actor="alice")
+    again = _open(r)
     failed = _step(r, again)
     assert failed["status"] == "failed" and "sp-cert-planted" in failed["error"], failed
 
@@ -181,7 +191,7 @@ def test_okta_app_at_its_two_secret_limit_is_rotated(
     r = Responder(
         runtime.store, runtime.vault, clock, connectors={"okta": _config("okta", server.url)}
     )
-    step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    step = _step(r, _open(r))
     assert step["status"] == "done", step
     assert [x["id"] for x in secrets] == [step["result"]["new_secret_id"]]
 
@@ -201,7 +211,7 @@ def test_a_lost_mint_answer_is_not_retried_and_is_on_record(
         runtime.store, runtime.vault, clock, connectors={"okta": _config("okta", server.url)}
     )
     server.fake.lose_next_created_secret = True
-    step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    step = _step(r, _open(r))
     assert step["status"] == "failed" and "may have created one nobody holds" in step["error"]
     assert [a for a, _ in server.fake.actions] == ["add_client_secret"]  # no retry
     assert runtime.vault.get("crm/client-secret").get_secret_value() == "old"
@@ -210,7 +220,7 @@ def test_a_lost_mint_answer_is_not_retried_and_is_on_record(
             select(AuditRecord).where(AuditRecord.action == "credential.rotate_failed")
         ).one()
         assert failed.after and failed.after["failed_at"] == "mint"
-    again = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    again = _step(r, _open(r))
     assert again["status"] == "failed" and "at most two secrets per app" in again["error"]
 
 
@@ -225,20 +235,20 @@ def test_rotation_failures_are_clear_and_leave_the_old_secret(
     )
     runtime.vault.put("crm/client-secret", "old")
     r = Responder(runtime.store, runtime.vault, clock, connectors=cfg)
-    step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    step = _step(r, _open(r))
     assert step["status"] == "failed" and "no Okta app has the client id" in step["error"]
     assert server.fake.actions == []
     assert runtime.vault.get("crm/client-secret").get_secret_value() == "old"
     # A credential held outside the vault cannot be rotated by Ringfence.
     outside = _estate("hr-insights-client", "okta", ref="${env:CRM_SECRET}")
     apply_estate(runtime.store, parse_estate(outside), actor="t", clock=clock)
-    step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    step = _step(r, _open(r))
     assert step["status"] == "failed" and "outside the vault" in step["error"]
     # The old secret cannot be removed (the vendor fails): the new one is kept and said so.
     fine = _estate("hr-insights-client", "okta")
     apply_estate(runtime.store, parse_estate(fine), actor="t", clock=clock)
     server.fake.refuse_secret_deletes = True
-    step = _step(r, r.start("contain-integration", "crm-sync", actor="alice"))
+    step = _step(r, _open(r))
     server.fake.refuse_secret_deletes = False
     with runtime.store.session() as s:
         rec = s.scalars(
@@ -255,7 +265,7 @@ def test_rotation_failures_are_clear_and_leave_the_old_secret(
     server.fake.actions.clear()
     # No connector configured: the step says what is missing.
     bare = Responder(runtime.store, runtime.vault, clock)
-    step = _step(bare, bare.start("contain-integration", "crm-sync", actor="alice"))
+    step = _step(bare, _open(bare))
     assert step["status"] == "failed" and "--connectors" in step["error"]
     assert server.fake.actions == []
 

@@ -58,6 +58,11 @@ from ringfence.store.vault import Vault, is_reserved
 
 MAX_EVIDENCE_EVENTS = 10_000
 DRILL_EVENT_PREFIX = "drill-"  # ids of events a detection drill injects
+# Steps no one can undo (a revoked integration is final; the vendor's grants and the old
+# secret are gone): they always wait for a second person, whatever the playbook says. Four
+# eyes otherwise rested on `approve: true`, which one person with `write` could remove from
+# the playbook by an estate apply and then run the steps alone (session 12 API review).
+IRREVERSIBLE = frozenset({"revoke_integration", "revoke_oauth_grants", "rotate_client_secret"})
 
 
 class StepFailed(RingfenceError):
@@ -164,7 +169,7 @@ class Responder:
                         position=i,
                         action=step["action"],
                         status="pending",
-                        needs_approval=bool(step.get("approve")),
+                        needs_approval=bool(step.get("approve")) or step["action"] in IRREVERSIBLE,
                         result={},
                     )
                 )
