@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -23,6 +23,11 @@ from ringfence.identity.reviews import AccessReviews
 from ringfence.identity.scim import ScimTokens
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ringfence.store.models import Person
 
 users_app = typer.Typer(
     help="Console/API users, tokens, SCIM tokens, deprovisioning.", no_args_is_help=True
@@ -233,6 +238,19 @@ def scim_token_revoke(token_id: str, data_dir: DataDirOpt = None) -> None:
     console.print(f"revoked SCIM token {token_id}")
 
 
+def _person(s: Session, ref: str) -> Person:
+    """The person with id or e-mail ``ref``, or a NotFoundError naming it."""
+    from sqlalchemy import or_, select
+
+    from ringfence.core.errors import NotFoundError
+    from ringfence.store.models import Person
+
+    row = s.scalar(select(Person).where(or_(Person.id == ref, Person.email == ref.lower())))
+    if row is None:
+        raise NotFoundError(f"no person {ref!r}")
+    return row
+
+
 @users_app.command("deactivate-person")
 def deactivate_person(
     person: Annotated[str, typer.Argument(help="Person email or id.")],
@@ -246,19 +264,11 @@ def deactivate_person(
 
     An emergency hold: the IdP's SCIM active=true cannot undo it; `reactivate-person
     --reason` lifts it."""
-    from sqlalchemy import or_, select
-
-    from ringfence.core.errors import NotFoundError
-    from ringfence.store.models import Person
 
     rt = open_runtime(data_dir)
     try:
         with rt.store.session() as s:
-            row = s.scalar(
-                select(Person).where(or_(Person.id == person, Person.email == person.lower()))
-            )
-            if row is None:
-                raise NotFoundError(f"no person {person!r}")
+            row = _person(s, person)
             report = lifecycle.deactivate_person(
                 s,
                 row,
@@ -292,19 +302,11 @@ def reactivate_person(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Reactivate a person; lifts an emergency hold (then --reason is required)."""
-    from sqlalchemy import or_, select
-
-    from ringfence.core.errors import NotFoundError
-    from ringfence.store.models import Person
 
     rt = open_runtime(data_dir)
     try:
         with rt.store.session() as s:
-            row = s.scalar(
-                select(Person).where(or_(Person.id == person, Person.email == person.lower()))
-            )
-            if row is None:
-                raise NotFoundError(f"no person {person!r}")
+            row = _person(s, person)
             resolved = lifecycle.reactivate_person(
                 s, row, actor=ACTOR, clock=rt.clock, lift_reason=reason[:2000] or None
             )
@@ -348,7 +350,7 @@ def reassign_owner(
     from sqlalchemy import or_, select
 
     from ringfence.core.errors import NotFoundError
-    from ringfence.store.models import Integration, Person
+    from ringfence.store.models import Integration
 
     rt = open_runtime(data_dir)
     try:
@@ -358,13 +360,9 @@ def reassign_owner(
                     or_(Integration.id == integration, Integration.name == integration)
                 )
             )
-            owner_id = s.scalar(
-                select(Person.id).where(or_(Person.id == person, Person.email == person.lower()))
-            )
             if integ_id is None:
                 raise NotFoundError(f"no integration {integration!r}")
-            if owner_id is None:
-                raise NotFoundError(f"no person {person!r}")
+            owner_id = _person(s, person).id
             integ = lifecycle.reassign_owner(s, integ_id, owner_id, actor=ACTOR, clock=rt.clock)
             status = integ.status.value
     finally:
