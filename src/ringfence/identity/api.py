@@ -52,7 +52,7 @@ from ringfence.identity.roles import (
     needs_mfa,
 )
 from ringfence.identity.scim import ScimTokens
-from ringfence.store.models import Integration, Person
+from ringfence.store.models import Person
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/api/v1/identity", tags=["identity"])
@@ -664,11 +664,7 @@ def reassign_owner(request: Request, ref: str, body: OwnerIn, caller: Caller) ->
     need(caller, LIFECYCLE)
     rt = runtime_of(request)
     with rt.store.session() as s:
-        integ_id = s.scalar(
-            select(Integration.id).where(or_(Integration.id == ref, Integration.name == ref))
-        )
-        if integ_id is None:
-            raise NotFoundError(f"no integration {ref!r}")
+        integ_id = lifecycle.integration_id_of(s, ref)
         owner = _person(s, body.owner)
         integ = lifecycle.reassign_owner(s, integ_id, owner.id, actor=caller.actor, clock=rt.clock)
         return {"integration": integ.name, "owner_id": integ.owner_id, "status": integ.status}

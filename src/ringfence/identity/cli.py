@@ -347,21 +347,11 @@ def reassign_owner(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Give an integration a new owner (resolves owner-left findings, lifts that quarantine)."""
-    from sqlalchemy import or_, select
-
-    from ringfence.core.errors import NotFoundError
-    from ringfence.store.models import Integration
 
     rt = open_runtime(data_dir)
     try:
         with rt.store.session() as s:
-            integ_id = s.scalar(
-                select(Integration.id).where(
-                    or_(Integration.id == integration, Integration.name == integration)
-                )
-            )
-            if integ_id is None:
-                raise NotFoundError(f"no integration {integration!r}")
+            integ_id = lifecycle.integration_id_of(s, integration)
             owner_id = _person(s, person).id
             integ = lifecycle.reassign_owner(s, integ_id, owner_id, actor=ACTOR, clock=rt.clock)
             status = integ.status.value

@@ -497,6 +497,18 @@ def _quarantined_by_lifecycle(session: Session, integration_id: str) -> bool:
     return False
 
 
+def integration_id_of(session: Session, ref: str) -> str:
+    """The id of the integration ``ref`` names — an id first, then a name, as the inventory
+    routes resolve it (an OR over both could pick another integration whose *name* is this
+    one's id), or NotFoundError."""
+    found = session.scalar(select(Integration.id).where(Integration.id == ref))
+    if found is None:
+        found = session.scalar(select(Integration.id).where(Integration.name == ref))
+    if found is None:
+        raise NotFoundError(f"no integration {ref!r}")
+    return found
+
+
 def reassign_owner(
     session: Session, integration_id: str, new_owner_id: str, *, actor: str, clock: Clock
 ) -> Integration:
