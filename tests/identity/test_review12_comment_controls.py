@@ -56,3 +56,21 @@ def test_export_shows_stored_controls_as_replacement_characters(
     header = rows[1]
     by_name = {r[0]: dict(zip(header, r, strict=True)) for r in rows[2:]}
     assert by_name["crm-to-chat"]["comment"] == "fine\ufffd]8;;https://evil\ufffdx\ufffd"
+
+
+def test_an_owner_lists_only_campaigns_with_their_integrations(
+    reviews: AccessReviews, runtime: Runtime, clock: FixedClock, estate: dict[str, str]
+) -> None:
+    """API review 12 (low): GET /identity/reviews showed an integration owner every campaign;
+    now `campaigns(reviewer_id=)` (what the route passes for an owner) holds only those with
+    an item of an integration the person owns."""
+    from sqlalchemy import select
+
+    from ringfence.store.models import Person
+
+    cid = _campaign(reviews, clock)
+    with runtime.store.session() as s:
+        ids = dict(s.execute(select(Person.email, Person.id)).tuples().all())
+    assert [c.id for c in reviews.campaigns()] == [cid]
+    assert [c.id for c in reviews.campaigns(reviewer_id=ids["alice@example.com"])] == [cid]
+    assert reviews.campaigns(reviewer_id=ids["bob@example.com"]) == []

@@ -233,9 +233,19 @@ class AccessReviews:
             raise NotFoundError(f"no review campaign {ref!r}")
         return campaign
 
-    def campaigns(self) -> list[ReviewCampaign]:
+    def campaigns(self, reviewer_id: str | None = None) -> list[ReviewCampaign]:
+        """Every campaign, or with ``reviewer_id`` only those holding an item of an integration
+        that person owns (an owner does not see the others' campaigns)."""
         with self._store.session() as s:
-            return list(s.scalars(select(ReviewCampaign).order_by(ReviewCampaign.created_at)))
+            query = select(ReviewCampaign).order_by(ReviewCampaign.created_at)
+            if reviewer_id is not None:
+                mine = (
+                    select(ReviewItem.campaign_id)
+                    .join(Integration, Integration.id == ReviewItem.integration_id)
+                    .where(Integration.owner_id == reviewer_id)
+                )
+                query = query.where(ReviewCampaign.id.in_(mine))
+            return list(s.scalars(query))
 
     def _items_query(self, campaign_id: str, reviewer_id: str | None, pending_only: bool) -> Any:
         query = (

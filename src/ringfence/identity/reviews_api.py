@@ -96,8 +96,8 @@ def create_campaign(request: Request, body: CampaignIn, caller: Caller) -> dict[
 
 @reviews_router.get("/reviews")
 def list_campaigns(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    _reviewer_filter(caller)
-    return [_campaign_out(c) for c in _reviews(request).campaigns()]
+    only = _reviewer_filter(caller)
+    return [_campaign_out(c) for c in _reviews(request).campaigns(reviewer_id=only)]
 
 
 @reviews_router.get("/reviews/{ref}")
