@@ -22,7 +22,6 @@ from ringfence.api.deps import (
     reject_nul_characters,
 )
 from ringfence.api.schemas import (
-    OWN_ENV_PROBLEM,
     AppCreate,
     AppOut,
     AppPatch,
@@ -44,7 +43,6 @@ from ringfence.api.schemas import (
     VendorCreate,
     VendorOut,
     VendorPatch,
-    names_own_env,
 )
 from ringfence.inventory.repository import (
     AppQuery,
@@ -52,7 +50,6 @@ from ringfence.inventory.repository import (
     EntityKind,
     FlowQuery,
     IntegrationQuery,
-    InvalidFieldError,
     InventoryRepository,
     Page,
     PersonQuery,
@@ -280,17 +277,10 @@ def get_credential(request: Request, ref: Ref, p: CurrentPrincipal) -> Credentia
     return _get(request, p, "credential", ref, CredentialOut)
 
 
-def _refuse_own_env(body: CredentialCreate | CredentialPatch) -> None:
-    """``${env:RINGFENCE_...}`` is Ringfence's own configuration, never an upstream secret."""
-    if body.ref is not None and names_own_env(body.ref):
-        raise InvalidFieldError("ref", f"{body.ref} {OWN_ENV_PROBLEM}", code="reserved_secret")
-
-
 @router.post("/credentials", status_code=201, tags=["credentials"])
 def create_credential(
     request: Request, response: Response, body: CredentialCreate, p: CurrentPrincipal
 ) -> CredentialOut:
-    _refuse_own_env(body)
     return _create(request, response, p, "credential", body, CredentialOut)
 
 
@@ -298,7 +288,6 @@ def create_credential(
 def update_credential(
     request: Request, ref: Ref, body: CredentialPatch, p: CurrentPrincipal
 ) -> CredentialOut:
-    _refuse_own_env(body)
     return _update(request, p, "credential", ref, body, CredentialOut)
 
 

@@ -9,7 +9,6 @@ name (email for people) or id. Responses carry references and metadata only: a c
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
@@ -85,23 +84,6 @@ SecretRef = Annotated[
         examples=["vault:salesforce/api-key", "${env:HUBSPOT_TOKEN}"],
     ),
 ]
-# Ringfence's own configuration lives in ``RINGFENCE_*`` environment variables of the process
-# the gateway runs in: the master key (``RINGFENCE_MASTER_KEY``, ``..._NEW_MASTER_KEY``), the
-# store, Redis and NATS URLs with their passwords. A credential (or a route's credential)
-# referencing one would have the gateway inject it into a request to an upstream that whoever
-# edits the estate chooses — the env counterpart of the reserved vault names.
-_OWN_ENV_REF = re.compile(r"^\s*\$\{\s*env\s*:\s*RINGFENCE_", re.IGNORECASE)
-OWN_ENV_PROBLEM = (
-    "names one of Ringfence's own settings (RINGFENCE_* environment variables hold the master "
-    "key and the store, Redis and NATS passwords): reference a secret of your own"
-)
-
-
-def names_own_env(value: str) -> bool:
-    """True for ``${env:RINGFENCE_...}``: a reference to Ringfence's own configuration."""
-    return bool(_OWN_ENV_REF.match(value))
-
-
 NonNegInt = Annotated[StrictInt, Field(ge=0, le=100_000)]
 PosInt = Annotated[StrictInt, Field(ge=1, le=100_000)]
 ClassList = Annotated[list[DataClassName], Field(max_length=4)]
