@@ -165,3 +165,25 @@ def test_large_inputs_are_streamed_not_read_whole(ctype: str | None, size: int |
     total = (8 << 20) + 5000
     _scan_handle(rec, _Endless(total), ctype, size)  # type: ignore[arg-type]
     assert rec.streamed == total
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_whose_writer_comes_late_is_read_not_taken_as_empty(tmp_path: Path) -> None:
+    """Session 12: the FIFO was opened without waiting for a writer, and a read before the
+    writer opened it was end-of-file — an empty scan, exit 0 (a flaky CI run of the test above
+    showed it). The scan now waits for the writer, as it does on stdin."""
+    import time
+
+    fifo = tmp_path / "late.txt"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        time.sleep(0.5)
+        with open(fifo, "w") as fh:
+            fh.write("SSN 536-90-4399")
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    res = runner.invoke(app, ["scan", str(fifo), "-f", "json"])
+    writer.join(10)
+    assert res.exit_code == 1 and _json(res)[0]["class"] == "restricted"

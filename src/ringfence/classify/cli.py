@@ -98,8 +98,18 @@ def _open(path: Path, *, pipe_ok: bool) -> tuple[Any, int | None]:
     try:
         st = os.fstat(fd)
         if stat.S_ISFIFO(st.st_mode) and pipe_ok:
-            os.set_blocking(fd, True)
-            return os.fdopen(fd, "rb"), None
+            # O_NONBLOCK opened it without waiting for a writer, and a read before one has
+            # opened it is end-of-file: an empty scan, exit 0 — a CI gate passing on nothing.
+            # Open it again, waiting for the writer as stdin would, and make sure it is the
+            # same FIFO.
+            waited = os.open(path, os.O_RDONLY)
+            again = os.fstat(waited)
+            if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino):
+                os.close(waited)
+                raise ValidationError(f"{_shown(str(path))}: replaced while it was opened")
+            reader = os.fdopen(waited, "rb")
+            os.close(fd)  # (the except below would close it too: only reached before this)
+            return reader, None
         if not stat.S_ISREG(st.st_mode):
             raise ValidationError(f"{_shown(str(path))}: not a regular file, directory or pipe")
         os.set_blocking(fd, True)
