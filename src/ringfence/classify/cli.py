@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import select
 import stat
 import sys
 from collections.abc import Iterator
@@ -100,16 +101,13 @@ def _open(path: Path, *, pipe_ok: bool) -> tuple[Any, int | None]:
         if stat.S_ISFIFO(st.st_mode) and pipe_ok:
             # O_NONBLOCK opened it without waiting for a writer, and a read before one has
             # opened it is end-of-file: an empty scan, exit 0 — a CI gate passing on nothing.
-            # Open it again, waiting for the writer as stdin would, and make sure it is the
-            # same FIFO.
-            waited = os.open(path, os.O_RDONLY)
-            again = os.fstat(waited)
-            if (again.st_dev, again.st_ino) != (st.st_dev, st.st_ino):
-                os.close(waited)
-                raise ValidationError(f"{_shown(str(path))}: replaced while it was opened")
-            reader = os.fdopen(waited, "rb")
-            os.close(fd)  # (the except below would close it too: only reached before this)
-            return reader, None
+            # Wait as stdin would: until the pipe holds data or a writer has come and gone
+            # (Linux reports no hang-up on a FIFO no writer has opened since this open).
+            waiting = select.poll()
+            waiting.register(fd, select.POLLIN)
+            waiting.poll()
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "rb"), None
         if not stat.S_ISREG(st.st_mode):
             raise ValidationError(f"{_shown(str(path))}: not a regular file, directory or pipe")
         os.set_blocking(fd, True)
