@@ -246,8 +246,16 @@ def assessment_facts(
 
 
 def schedule_from(rows: list[AssessmentFact], tier: Tier, now: datetime) -> Schedule:
-    """Where a vendor stands against the reassessment cadence of its tier."""
-    done = [r for r in rows if r.status is AssessmentStatus.SUBMITTED and r.submitted_at]
+    """Where a vendor stands against the reassessment cadence of its tier.
+
+    A questionnaire dated after ``now`` (a ``completed_on`` in ringfence.yaml; a link is
+    stamped with the clock) has not been completed yet: counted, it kept the vendor current
+    for years past its cadence and outranked every real submission made before that date."""
+    done = [
+        r
+        for r in rows
+        if r.status is AssessmentStatus.SUBMITTED and r.submitted_at and r.submitted_at <= now
+    ]
     pending = [r for r in rows if r.status is AssessmentStatus.SENT and r.expires_at > now]
     if done:
         last = max(done, key=lambda r: r.submitted_at or now)

@@ -11,7 +11,7 @@ It carries metadata only: no document bytes, no questionnaire tokens, no secrets
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -49,6 +49,7 @@ from ringfence.vendors.schemas import (
     Email,
     PentestIn,
     ProfileIn,
+    RecordDate,
 )
 
 ESTATE = "estate"
@@ -79,7 +80,7 @@ class ProtocolSpec(SectionItem):
 class AssessmentRecord(SectionItem):
     """A questionnaire completed outside Ringfence (e.g. on paper or in another tool)."""
 
-    completed_on: date
+    completed_on: RecordDate
     template: str = Field(default="full", pattern="^(lite|full)$")
     score: float = Field(ge=0, le=100)
 

@@ -35,6 +35,22 @@ def _domain(value: str) -> str:
 Email = Annotated[str, AfterValidator(_email)]
 Domain = Annotated[str, AfterValidator(_domain)]
 
+# The dates a vendor-risk record can carry. Dates are computed with (a SOC 2 period end + 12
+# months, a test date + the remediation SLA, a completion + the reassessment cadence), and one
+# near 9999-12-31 overflowed there: a 500 (or a 422 not naming the field) where it was
+# entered, or, stored through ringfence.yaml, every vendor's score failing to compute.
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+
+
+def _plausible(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must be a date between {EARLIEST_DATE} and {LATEST_DATE}")
+    return value
+
+
+RecordDate = Annotated[date, AfterValidator(_plausible)]
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -76,10 +92,10 @@ class CertificationIn(_Strict):
     kind: CertKind
     name: str = Field(default="", max_length=200)
     issuer: str = Field(default="", max_length=200)
-    period_start: date | None = None
-    period_end: date | None = None
-    issued_on: date | None = None
-    expires_on: date | None = None
+    period_start: RecordDate | None = None
+    period_end: RecordDate | None = None
+    issued_on: RecordDate | None = None
+    expires_on: RecordDate | None = None
 
     @model_validator(mode="after")
     def _check(self) -> CertificationIn:
@@ -115,9 +131,9 @@ class ClausesIn(_Strict):
 
 class ContractIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
-    start_on: date | None = None
-    end_on: date | None = None
-    renewal_on: date | None = None
+    start_on: RecordDate | None = None
+    end_on: RecordDate | None = None
+    renewal_on: RecordDate | None = None
     auto_renew: bool = False
     notice_days: int = Field(default=30, ge=0, le=365)
     clauses: ClausesIn = Field(default_factory=ClausesIn)
@@ -134,14 +150,14 @@ class FindingIn(_Strict):
     title: str = Field(min_length=1, max_length=300)
     severity: Severity
     status: FindingStatus = FindingStatus.OPEN
-    due_on: date | None = None
-    resolved_on: date | None = None
+    due_on: RecordDate | None = None
+    resolved_on: RecordDate | None = None
 
 
 class PentestIn(_Strict):
     name: str = Field(min_length=1, max_length=200)
     tester: str = Field(default="", max_length=200)
-    performed_on: date
+    performed_on: RecordDate
     findings: list[FindingIn] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
