@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import NotFoundError
@@ -17,9 +17,20 @@ from ringfence.vendors.models import Tier, VendorContact, VendorProfile
 from ringfence.vendors.schemas import ContactIn, ProfileIn
 
 
+def vendor_by_ref(session: Session, ref: str) -> Vendor | None:
+    """The vendor ``ref`` names: its id first, then its (unique) name — as the inventory
+    routes resolve a reference. One ``name = ref OR id = ref`` query took whichever row came
+    first, so a vendor named after another's id drew that vendor's questionnaires, evidence
+    and score (and two matches made the detail and score routes fail with a 500)."""
+    vendor = session.get(Vendor, ref)
+    if vendor is None:
+        vendor = session.scalar(select(Vendor).where(Vendor.name == ref))
+    return vendor
+
+
 def find_vendor(session: Session, ref: str) -> Vendor:
-    """A foundation vendor by name or id; NotFoundError naming the reference otherwise."""
-    vendor = session.scalar(select(Vendor).where(or_(Vendor.name == ref, Vendor.id == ref)))
+    """A foundation vendor by id or name; NotFoundError naming the reference otherwise."""
+    vendor = vendor_by_ref(session, ref)
     if vendor is None:
         raise NotFoundError(f"no vendor named {ref!r}")
     return vendor

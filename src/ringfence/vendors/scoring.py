@@ -62,6 +62,7 @@ from ringfence.vendors.contracts import (
 )
 from ringfence.vendors.evidence import CertStatus, current_certifications
 from ringfence.vendors.models import CertKind, Contract, Severity, Tier, VendorProfile
+from ringfence.vendors.profiles import vendor_by_ref
 
 DATA_POINTS = {
     DataClass.PUBLIC: 0,
@@ -504,8 +505,10 @@ def assess_vendor(session: Session, vendor: Vendor, clock: Clock) -> VendorRisk:
 
 def vendor_risk(session: Session, clock: Clock, vendor: str | None = None) -> list[VendorRisk]:
     """Risk and evidence status of every vendor (or the one named), highest residual first."""
-    query = select(Vendor).order_by(Vendor.name)
     if vendor is not None:
-        query = query.where(or_(Vendor.name == vendor, Vendor.id == vendor))
-    out = _risks(session, clock, list(session.scalars(query)))
+        found = vendor_by_ref(session, vendor)
+        vendors = [found] if found is not None else []
+    else:
+        vendors = list(session.scalars(select(Vendor).order_by(Vendor.name)))
+    out = _risks(session, clock, vendors)
     return sorted(out, key=lambda r: (-r.residual, r.vendor))

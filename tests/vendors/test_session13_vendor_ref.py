@@ -1,0 +1,50 @@
+"""Session 13 review (low-medium): a vendor reference resolves id first, then name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ringfence.api import create_app
+from ringfence.core.clock import FixedClock
+from ringfence.runtime import Runtime
+from ringfence.store.apitokens import ApiTokens
+from ringfence.vendors.models import Certification
+from tests.vendors.conftest import Estate
+
+V = "/api/v1/vendor-risk"
+
+
+@pytest.fixture
+def http(runtime: Runtime, clock: FixedClock, estate: Estate) -> Iterator[TestClient]:
+    token = ApiTokens(runtime.store, clock).issue("vendor-admin", ["read", "write"], 30)
+    headers = {"Authorization": f"Bearer {token.token.get_secret_value()}"}
+    with TestClient(create_app(runtime), raise_server_exceptions=False, headers=headers) as c:
+        yield c
+
+
+def test_a_vendor_named_after_another_vendors_id_draws_nothing_of_it(
+    http: TestClient, runtime: Runtime, estate: Estate
+) -> None:
+    r = http.post("/api/v1/vendors", json={"name": estate.vendor_id})
+    assert r.status_code == 201, r.text
+    impostor = r.json()["id"]
+    # By id: the vendor with that id, never the one merely named so.
+    detail = http.get(f"{V}/{estate.vendor_id}")
+    assert detail.status_code == 200 and detail.json()["vendor"] == "Acme Payroll"
+    score = http.get(f"{V}/{estate.vendor_id}/score")
+    assert score.status_code == 200 and score.json()["vendor_id"] == estate.vendor_id
+    # By name: no 500 from two rows matching.
+    assert http.get(f"{V}/Acme Payroll").status_code == 200
+    assert http.get(f"{V}/Acme Payroll/score").json()["vendor_id"] == estate.vendor_id
+    # Writes by id land on that vendor.
+    cert = {"kind": "iso27001", "expires_on": "2027-01-01"}
+    added = http.post(f"{V}/{estate.vendor_id}/certifications", json=cert)
+    assert added.status_code == 201
+    with runtime.store.session() as s:
+        row = s.get_one(Certification, added.json()["id"])
+        assert row.vendor_id == estate.vendor_id != impostor
+    # The impostor is still reachable by its own id.
+    assert http.get(f"{V}/{impostor}").json()["vendor"] == estate.vendor_id
