@@ -6,12 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from ringfence.api import create_app
 from ringfence.core.clock import FixedClock
+from ringfence.inventory.estate import apply_estate, parse_estate
 from ringfence.runtime import Runtime
 from ringfence.store.apitokens import ApiTokens
-from ringfence.vendors.models import Certification
+from ringfence.store.models import Vendor
+from ringfence.vendors.models import Certification, VendorProfile
 from tests.vendors.conftest import Estate
 
 V = "/api/v1/vendor-risk"
@@ -48,3 +51,19 @@ def test_a_vendor_named_after_another_vendors_id_draws_nothing_of_it(
         assert row.vendor_id == estate.vendor_id != impostor
     # The impostor is still reachable by its own id.
     assert http.get(f"{V}/{impostor}").json()["vendor"] == estate.vendor_id
+
+
+def test_the_estate_section_names_vendors_by_name_only(runtime: Runtime, estate: Estate) -> None:
+    # ringfence.yaml refers by name: a vendor named after another vendor's id gets the
+    # declared profile, never the vendor whose id its name spells.
+    text = (
+        "apiVersion: ringfence/v1\nvendors:\n  - name: Acme Payroll\n"
+        "  - name: Acme Payroll customer\n"
+        f"  - name: {estate.vendor_id}\n"
+        f"vendor_risk:\n  - name: {estate.vendor_id}\n    tier: critical\n"
+    )
+    apply_estate(runtime.store, parse_estate(text, "estate.yaml"), actor="t", clock=runtime.clock)
+    with runtime.store.session() as s:
+        named = s.scalars(select(Vendor).where(Vendor.name == estate.vendor_id)).one()
+        profiles = {p.vendor_id: p.tier.value for p in s.scalars(select(VendorProfile))}
+    assert profiles == {named.id: "critical"}

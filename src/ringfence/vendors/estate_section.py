@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from ringfence.core.errors import NotFoundError
 from ringfence.inventory.sections import (
     ApplyContext,
     EstateSection,
@@ -250,7 +251,11 @@ def apply_vendor_risk(
 ) -> None:
     bank = default_bank()
     for spec in [*creates, *updates]:
-        vendor = profiles.find_vendor(session, spec.name)
+        # ringfence.yaml names vendors (check_vendor_risk checked this one): by name only, never
+        # the vendor whose id a name happens to spell.
+        vendor = session.scalar(select(Vendor).where(Vendor.name == spec.name))
+        if vendor is None:
+            raise NotFoundError(f"vendor_risk: no vendor named {spec.name!r}")
         profiles.set_profile(session, vendor, spec.profile())
         _clear_estate_rows(session, vendor.id)
         for cert in spec.certifications:
