@@ -108,7 +108,7 @@ async def test_a_poisoned_nats_batch_is_stored_and_dead_lettered_not_dropped(
     store_url: str,
 ) -> None:
     name = nats_names()
-    bus = NatsBus(NATS_URL, stream=name, subject_prefix=name.lower(), durable="w", ack_wait=1.0)
+    bus = NatsBus(NATS_URL, stream=name, subject_prefix=name.lower(), durable="w", ack_wait=10.0)
     store = Store(store_url)
     try:
         monitor = Monitor(store)

@@ -446,6 +446,10 @@ def _dumps(doc: Any) -> bytes:
                 parts.extend([b"," if i else b"", v])
             parts.append(b"]")
             stack.extend(reversed(parts))
+        elif type(node) is int and not -(2**63) <= node < 2**64:
+            # a JSON integer beyond 64 bits (Python's parser keeps it exact; orjson does not
+            # write it): its decimal text is the same JSON number
+            out.append(str(node).encode())
         else:
             out.append(orjson.dumps(node))
     return b"".join(out)
