@@ -289,6 +289,13 @@ def _submit(
         vendor_id, assessment_id = row.vendor_id, row.id
     staged = {**raw, **{qid: _UPLOAD for qid in uploads}}
     _, errors = validate_answers(qs, staged)
+    # A file answers an evidence question only (a text answer would become a document id).
+    kinds = {q.id: q.type for q in qs}
+    errors += [
+        {"question": qid, "problem": "this question takes no file"}
+        for qid in uploads
+        if qid in kinds and kinds[qid] is not AnswerType.EVIDENCE
+    ]
     if errors:
         raise ValidationError(
             f"{len(errors)} answer(s) need attention", errors=errors, code="invalid_answers"

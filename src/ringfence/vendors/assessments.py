@@ -149,7 +149,7 @@ def record_answers(
     answers, errors = validate_answers(questions, raw)
     for q in questions:
         doc = answers.get(q.id) if q.type is AnswerType.EVIDENCE else None
-        if doc is not None and not _document_belongs(session, doc, assessment):
+        if doc is not None and not _document_belongs(session, doc, assessment, source):
             errors.append({"question": q.id, "problem": "no such uploaded document"})
     if errors:
         raise ValidationError(
@@ -179,9 +179,15 @@ def record_answers(
     return assessment
 
 
-def _document_belongs(session: Session, doc_id: str, assessment: Assessment) -> bool:
+def _document_belongs(session: Session, doc_id: str, assessment: Assessment, source: str) -> bool:
+    """Whether an evidence answer may cite ``doc_id``. Over a link, only a document uploaded
+    through this questionnaire's own link: the vendor's earlier uploads (last year's pentest
+    summary, whose id that link returned) and the documents staff filed for the vendor are
+    not evidence the respondent gave now. An import by staff may cite any of the vendor's."""
     doc = session.get(VendorDocument, doc_id)
-    return doc is not None and doc.vendor_id == assessment.vendor_id
+    if doc is None or doc.vendor_id != assessment.vendor_id:
+        return False
+    return source != "link" or doc.assessment_id == assessment.id
 
 
 def submit_by_token(
