@@ -2565,7 +2565,9 @@ static PyObject *py_hs_collect(PyObject *Py_UNUSED(self), PyObject *const *args,
  * on the first) when ``match(data, i - back)`` is not None -- the loop of
  * HyperscanPrefilter.candidates for a pattern found from its anchor byte, without a Python
  * frame per occurrence. Stops and returns False at the (limit + 1)-th occurrence (the caller
- * then scans instead; what was added is exact, a subset of what the scan adds); else True. */
+ * then scans instead; what was added is exact, a subset of what the scan adds); else True.
+ * ``match`` None: the built-in prefilter of the anchor's pattern is checked here (email_ or
+ * phone_prefilter_at, the same answers as re.match). */
 /* re.match(EMAIL_PREFILTER, data, s) is not None for the bytes pattern
  * [A-Za-z0-9._%+\-]@[A-Za-z0-9\-]{1,63}\.[A-Za-z0-9] (ASCII): a local character at s, '@',
  * a run of 1..63 label characters ended by '.' (no label character is a '.', so the repeat
@@ -2580,6 +2582,68 @@ static int email_prefilter_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t s
     return (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z');
 }
 
+/* Positions reachable from the set ``from`` (bit k: offset s + k) by ``lo``..``hi`` ASCII
+ * digits. */
+static uint64_t phone_digits(const unsigned char *d, Py_ssize_t n, Py_ssize_t s, uint64_t from,
+                             int lo, int hi) {
+    uint64_t out = 0;
+    while (from) {
+        int k = __builtin_ctzll(from);
+        from &= from - 1;
+        for (int c = 1; c <= hi && s + k + c <= n && k + c < 64; c++) {
+            unsigned char ch = d[s + k + c - 1];
+            if (ch < '0' || ch > '9') break;
+            if (c >= lo) out |= 1ULL << (k + c);
+        }
+    }
+    return out;
+}
+
+/* The positions one byte past those of ``from`` where that byte is ``a``, ``b`` or ``c``. */
+static uint64_t phone_step(const unsigned char *d, Py_ssize_t n, Py_ssize_t s, uint64_t from,
+                           unsigned char a, unsigned char b, unsigned char c) {
+    uint64_t out = 0;
+    while (from) {
+        int k = __builtin_ctzll(from);
+        from &= from - 1;
+        if (s + k < n && k + 1 < 64 && (d[s + k] == a || d[s + k] == b || d[s + k] == c))
+            out |= 1ULL << (k + 1);
+    }
+    return out;
+}
+
+/* re.match(PHONE_PREFILTER, data, s) is not None for the bytes pattern (ASCII)
+ * \+\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}(?:[ .\-]?\d{2,5}){1,4}\b -- is some prefix
+ * of data[s:] in the pattern's language (no look-arounds or back-references: backtracking
+ * finds a match exactly when one exists)? The sets of offsets (from s) each piece can end at
+ * are bit masks: a match is at most 1 + 3 + 1 + 7 + 4 + 4 * 6 = 40 bytes long. */
+static int phone_prefilter_at(const unsigned char *d, Py_ssize_t n, Py_ssize_t s) {
+    if (s < 0 || s >= n || d[s] != '+') return 0;
+    uint64_t x = phone_digits(d, n, s, 1ULL << 1, 1, 3);
+    x |= phone_step(d, n, s, x, ' ', '.', '-');
+    { /* (?:\(\d{1,4}\)[ .\-]?)? */
+        uint64_t g = phone_step(d, n, s, x, '(', '(', '(');
+        g = phone_digits(d, n, s, g, 1, 4);
+        g = phone_step(d, n, s, g, ')', ')', ')');
+        x |= g | phone_step(d, n, s, g, ' ', '.', '-');
+    }
+    x = phone_digits(d, n, s, x, 1, 4);
+    uint64_t ends = 0;
+    for (int r = 0; r < 4 && x; r++) { /* (?:[ .\-]?\d{2,5}){1,4} */
+        x = phone_digits(d, n, s, x | phone_step(d, n, s, x, ' ', '.', '-'), 2, 5);
+        ends |= x;
+    }
+    while (ends) { /* \b: a digit ends the match, so no word character may follow */
+        int k = __builtin_ctzll(ends);
+        ends &= ends - 1;
+        if (s + k >= n) return 1;
+        unsigned char c = d[s + k];
+        if (!((c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z') || c == '_'))
+            return 1;
+    }
+    return 0;
+}
+
 static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
     PyObject *data, *match, *found, *id;
     int byte;
@@ -2591,9 +2655,11 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "anchor_starts: byte 0..255, back and limit >= 0");
         return NULL;
     }
-    if (match == Py_None && (byte != '@' || back != 1)) {
+    /* no match function: a built-in check, chosen by the anchor */
+    int email = byte == '@' && back == 1, phone = byte == '+' && back == 0;
+    if (match == Py_None && !email && !phone) {
         PyErr_SetString(PyExc_ValueError, "anchor_starts: no match function is the email check "
-                                          "('@', back 1)");
+                                          "('@', back 1) or the phone check ('+', back 0)");
         return NULL;
     }
     const char *d = PyBytes_AS_STRING(data);
@@ -2604,9 +2670,10 @@ static PyObject *py_anchor_starts(PyObject *Py_UNUSED(self), PyObject *args) {
         if (hit == NULL) break;
         if (++seen > limit) Py_RETURN_FALSE;
         i = hit - d;
-        int ok;
-        if (match == Py_None) { /* EMAIL_PREFILTER, checked here (byte '@', back 1) */
-            ok = email_prefilter_at((const unsigned char *)d, n, i - back);
+        int ok = 0;
+        if (match == Py_None) { /* EMAIL_PREFILTER or PHONE_PREFILTER, checked here */
+            ok = email ? email_prefilter_at((const unsigned char *)d, n, i - back)
+                       : phone_prefilter_at((const unsigned char *)d, n, i - back);
             if (!ok) {
                 i++;
                 continue;
@@ -2987,7 +3054,8 @@ static PyMethodDef methods[] = {
     {"anchor_starts", py_anchor_starts, METH_VARARGS,
      "anchor_starts(data, byte, back, match, found, id, limit) -> bool: found[id] gets each "
      "start i - back of an occurrence i of byte where match(data, i - back) is not None "
-     "(match None: the built-in email prefilter, checked natively); "
+     "(match None: the built-in email ('@', back 1) or phone ('+', back 0) prefilter, checked "
+     "natively); "
      "False (stopped) past limit occurrences"},
     {"card_starts", py_card_starts, METH_VARARGS,
      "card_starts(data, found, id) -> None: found[id] gets the starts a Hyperscan scan of the "

@@ -276,7 +276,7 @@ def test_native_email_prefilter_check_equals_re_on_generated_bytes(data: bytes, 
 def test_native_email_prefilter_check_only_for_its_anchor() -> None:
     assert NATIVE is not None
     with pytest.raises(ValueError):
-        NATIVE.anchor_starts(b"a+1", ord("+"), 0, None, {}, 3, 64)
+        NATIVE.anchor_starts(b"a+1", ord("+"), 1, None, {}, 3, 64)
     with pytest.raises(ValueError):
         NATIVE.anchor_starts(b"a@b.c", ord("@"), 0, None, {}, 3, 64)
 
@@ -288,7 +288,7 @@ def test_only_the_builtin_email_prefilter_is_checked_natively() -> None:
     prefilter = clf._prefilter
     assert isinstance(prefilter, pf.HyperscanPrefilter)
     email = next(i for i, c in enumerate(clf._compiled) if c.det.id == "email_address")
-    assert prefilter._native_check == {email}
+    assert email in prefilter._native_check  # (and the phone pattern: test_native_phone_*)
     assert not pf.HyperscanPrefilter([(EMAIL_PREFILTER, True, True)], trusted={0})._native_check
     assert pf.HyperscanPrefilter([(EMAIL_PREFILTER, False, True)], trusted={0})._native_check
     assert not pf.HyperscanPrefilter([(EMAIL_PREFILTER, False, True)])._anchored  # untrusted

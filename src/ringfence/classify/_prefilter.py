@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import re2
 
 from ringfence.classify._accel import NATIVE
-from ringfence.classify._pii import CARD_PATTERN, EMAIL_PREFILTER
+from ringfence.classify._pii import CARD_PATTERN, EMAIL_PREFILTER, PHONE_PATTERN
 
 _hs: Any
 try:  # pragma: no cover - import availability depends on the platform
@@ -224,8 +224,8 @@ class HyperscanPrefilter:
                 flags = re.ASCII | (re.IGNORECASE if caseless else 0)
                 rx = re.compile(_plain(pat).encode(), flags)
                 anchors.append((i, bytes([anchor[0]]), anchor[1], rx.match))
-                if _plain(pat) == EMAIL_PREFILTER and not caseless:
-                    # the native loop checks this one itself (the same answer as rx.match)
+                if _plain(pat) in (EMAIL_PREFILTER, PHONE_PATTERN) and not caseless:
+                    # the native loop checks these itself (the same answers as rx.match)
                     self._native_check.add(i)
                 gated.append(expr)  # for the database of everything (and its own, below)
                 continue
