@@ -13,6 +13,11 @@ with a growing delay until it is stored. ``max_deliver`` here is only the count 
 message is logged as an error and handled on its own, so it cannot hold back the others
 fetched with it. While a batch is being handled, its messages are kept "in progress" so a slow
 commit is not redelivered to another worker meanwhile.
+
+NATS down is the publisher's caller's business, never a hang: ``publish`` fails within
+``publish_timeout`` (the gateway spools then), a client nats-py closed after its reconnect
+attempts is replaced on the next call, and a worker subscribes again when NATS is back. Never
+logs the URL's credentials.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import nats
+import nats.errors
 from nats.js import api
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from ringfence.bus.base import DeadLetterSink, Handler, chunks, decode_items, encode_batch
 from ringfence.core.errors import ConfigError, UnavailableError, ValidationError
@@ -57,6 +63,7 @@ class NatsBus:
         mode: str = "analyse",
         after_batch: Callable[[], None] | None = None,
         dead_letter: DeadLetterSink | None = None,
+        publish_timeout: float = 5.0,
     ) -> None:
         self.url = url
         self.stream = stream
@@ -91,8 +98,15 @@ class NatsBus:
         # where a message that is not a batch of events is stored before it is terminated
         self.dead_letter = dead_letter
         self.dead_lettered = 0
+        # How long a publish may take, connecting included: a stalled server or a lost ack
+        # must make it fail (the caller spools) rather than wait for ever.
+        if not publish_timeout > 0:
+            raise ConfigError(f"NATS publish timeout must be more than 0 s, not {publish_timeout}")
+        self.publish_timeout = publish_timeout
         self._nc: Any = None
         self._js: Any = None
+        # one connection per bus: concurrent first publishes wait for the one being made
+        self._connecting: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
         self.handled_batches = 0
         self.redeliveries = 0
         self.failed_deliveries = 0
@@ -101,23 +115,67 @@ class NatsBus:
     def subjects(self) -> str:
         return f"{self.subject_prefix}.events.>"
 
+    @property
+    def connected(self) -> bool:
+        return self._nc is not None and not self._nc.is_closed
+
+    def _connect_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._connecting is None or self._connecting[0] is not loop:
+            self._connecting = (loop, asyncio.Lock())
+        return self._connecting[1]
+
     async def connect(self) -> None:
-        if self._nc is not None:
+        """Connect (once: concurrent callers share the connection being made). A client that
+        gave up reconnecting (nats-py closes it after ``_RECONNECT_ATTEMPTS`` failed attempts,
+        ~30 s of outage) is replaced, so publishers and workers come back with NATS."""
+        if self.connected:
             return
-        await _probe(self.url)
-        try:
-            self._nc = await nats.connect(
-                self.url,
-                connect_timeout=2,
-                max_reconnect_attempts=60,
-                reconnect_time_wait=0.5,
-            )
-        except Exception as exc:
-            raise UnavailableError(
-                f"NATS unreachable at {shown_url(self.url)}: {_no_secret(exc, self.url)}"
-            ) from None
-        self._js = self._nc.jetstream(timeout=10)
-        await self.ensure_stream()
+        async with self._connect_lock():
+            if self.connected:
+                return
+            if self._nc is not None:
+                _log.warning("bus connection was closed; connecting again", url=self._shown)
+                self._nc = self._js = None
+            await _probe(self.url)
+            try:
+                nc = await nats.connect(
+                    self.url,
+                    connect_timeout=2,
+                    max_reconnect_attempts=_RECONNECT_ATTEMPTS,
+                    reconnect_time_wait=0.5,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                )
+            except Exception as exc:
+                raise UnavailableError(
+                    f"NATS unreachable at {self._shown}: {_no_secret(exc, self.url)}"
+                ) from None
+            self._nc, self._js = nc, nc.jetstream(timeout=10)
+            try:
+                await self.ensure_stream()
+            except BaseException:
+                # not kept half set up: the next call checks the stream again
+                self._nc = self._js = None
+                with contextlib.suppress(Exception):
+                    await nc.close()
+                raise
+
+    @property
+    def _shown(self) -> str:
+        return shown_url(self.url)
+
+    async def _on_error(self, exc: Exception) -> None:
+        # nats-py's default logs a traceback at error level for every reconnect attempt
+        _log.warning("bus connection error", url=self._shown, error=_no_secret(exc, self.url))
+
+    async def _on_disconnected(self) -> None:
+        if self._nc is not None:  # not our own close()
+            _log.warning("bus disconnected; reconnecting", url=self._shown)
+
+    async def _on_reconnected(self) -> None:
+        _log.info("bus reconnected", url=self._shown)
 
     async def ensure_stream(self) -> None:
         replicas = self.replicas if self.replicas is not None else DEFAULT_REPLICAS
@@ -210,18 +268,39 @@ class NatsBus:
         )
 
     async def publish(self, events: Sequence[Event]) -> None:
-        await self.connect()
-        messages = self._messages(events)
-        futures = []
+        """Publish and wait for JetStream's acks, within ``publish_timeout`` (connecting
+        included). Raises UnavailableError when NATS does not take them — down, stalled, or an
+        ack lost — so the caller keeps the events (the gateway spools them); a retry is
+        deduplicated by Nats-Msg-Id within the stream's duplicate window, and by event id in
+        the store after it."""
+        futures: list[asyncio.Future[Any]] = []
+        deadline = asyncio.timeout(self.publish_timeout)
         try:
-            for subject, data, msg_id in messages:
-                futures.append(
-                    await self._js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
-                )
-            await asyncio.gather(*futures)
-        except Exception as exc:
+            async with deadline:
+                await self.connect()
+                for subject, data, msg_id in self._messages(events):
+                    futures.append(
+                        await self._js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+                    )
+                await asyncio.gather(*futures)
+        except TimeoutError as exc:
+            for f in futures:
+                f.cancel()
+            why = (
+                f"no acknowledgement from {self._shown} within {self.publish_timeout:g} s"
+                if deadline.expired()
+                else _no_secret(exc, self.url)
+            )
             raise UnavailableError(
-                f"publishing to NATS stream {self.stream} failed: {exc!r}"
+                f"publishing to NATS stream {self.stream} failed: {why}"
+            ) from None
+        except (UnavailableError, ConfigError, ValidationError):
+            raise
+        except Exception as exc:
+            for f in futures:
+                f.cancel()
+            raise UnavailableError(
+                f"publishing to NATS stream {self.stream} failed: {_no_secret(exc, self.url)}"
             ) from None
 
     def _messages(self, events: Sequence[Event]) -> list[tuple[str, bytes, str]]:
@@ -313,14 +392,42 @@ class NatsBus:
         return sub
 
     async def run_worker(self, handler: Handler, stop: asyncio.Event) -> None:
-        """Fetch, handle, ack; until ``stop`` is set. Several workers share the durable."""
-        await self.connect()
-        sub = await self._subscription()
-        try:
-            await self._work(sub, handler, stop)
-        finally:
-            # Unacked messages in hand are simply redelivered after ack_wait.
-            await sub.unsubscribe()
+        """Fetch, handle, ack; until ``stop`` is set. Several workers share the durable.
+
+        Outlives NATS outages: when the connection is lost for good (nats-py gives up after
+        its reconnect attempts) or cannot be made, the worker waits (``retry_delay``, doubling
+        up to 5 s) and connects and subscribes again. Before, it died with
+        ConnectionClosedError ~30 s into an outage and monitoring stopped with it."""
+        delay = self.retry_delay
+        first = True
+        while True:
+            try:
+                await self.connect()
+                sub = await self._subscription()
+            except _CONNECTION_LOST as exc:
+                if first:  # NATS down or misnamed at start-up: said at once, not retried
+                    raise
+                _log.warning("bus worker cannot subscribe; retrying", error=self._why(exc))
+            else:
+                delay = self.retry_delay
+                try:
+                    await self._work(sub, handler, stop)
+                    return
+                except _CONNECTION_LOST as exc:
+                    _log.warning("bus worker lost its connection", error=self._why(exc))
+                finally:
+                    # Unacked messages in hand are simply redelivered after ack_wait.
+                    with contextlib.suppress(Exception):
+                        await sub.unsubscribe()
+            first = False
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(self.max_retry_delay, _MAX_RESUBSCRIBE_DELAY, delay * 2)
+
+    def _why(self, exc: BaseException) -> str:
+        return _no_secret(exc, self.url)[:500]
 
     async def _fetch(self, sub: Any) -> list[Any]:
         try:
@@ -477,12 +584,27 @@ class NatsBus:
 
     async def close(self) -> None:
         if self._nc is not None:
-            await self._nc.flush()
-            await self._nc.close()
-            self._nc = None
-            self._js = None
+            nc, self._nc, self._js = self._nc, None, None
+            if not nc.is_closed:
+                with contextlib.suppress(Exception):  # a dead server: nothing left to flush
+                    await asyncio.wait_for(nc.flush(), self.publish_timeout)
+                await nc.close()
 
 
+# nats-py closes a client for good after this many failed reconnects (~0.5 s apart):
+# ``connect`` then makes a new one, so the count only bounds how long one client tries.
+_RECONNECT_ATTEMPTS = 60
+_MAX_RESUBSCRIBE_DELAY = 5.0  # s: a worker is back within this of NATS
+# What ends a worker's subscription without being its own fault: it connects again.
+_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    UnavailableError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.TimeoutError,
+    ServiceUnavailableError,
+    TimeoutError,
+)
 DEFAULT_REPLICAS = 1
 DEFAULT_MAX_AGE_DAYS = 7.0
 MAX_REPLICAS = 5
