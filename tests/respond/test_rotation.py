@@ -7,7 +7,6 @@ the text once, removePassword by keyId).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +14,7 @@ from sqlalchemy import select
 
 from ringfence.connectors import ConnectorConfig
 from ringfence.core.clock import FixedClock
-from ringfence.demo.fakes import Microsoft365Fake, OktaFake, connector_settings, serve
+from ringfence.demo.fakes import connector_settings
 from ringfence.inventory.estate import EstateInvalid, apply_estate, parse_estate
 from ringfence.respond import Responder
 from ringfence.runtime import Runtime
@@ -35,17 +34,6 @@ def _estate(client_id: str, vendor: str, ref: str = "vault:crm/client-secret") -
         "  - {name: crm-secret, kind: oauth_client_secret, integration: crm-sync, "
         f"ref: '{ref}'}}\n"
     )
-
-
-@pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    monkeypatch.setenv("RF_TEST_SAAS_TOKEN", "test-token")
-    servers = {"okta": serve(OktaFake()), "microsoft365": serve(Microsoft365Fake())}
-    try:
-        yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
 
 
 def _config(vendor: str, url: str) -> ConnectorConfig:

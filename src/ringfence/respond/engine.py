@@ -140,6 +140,11 @@ class Responder:
             # What the approvers approve: the integration's identity as it was when the
             # incident opened (a later edit of client_id must not retarget a rotation).
             spec["pinned"] = {"client_id": integ.client_id}
+            if any(st.get("action") == "rotate_client_secret" for st in spec.get("steps", [])):
+                # ... and where a rotation stores the new secret: an edit of the credential's
+                # ref between the approval request and the approval must not send it over
+                # another vault entry (which the vault keeps no older version of).
+                spec["pinned"]["credential"] = _client_secret_pin(s, integ.id)
             if integ.kind.value not in spec.get("covers", []):
                 raise ValidationError(
                     f"playbook {playbook!r} covers {spec.get('covers')}; integration "
@@ -216,8 +221,14 @@ class Responder:
                     what = ""
                     if step.action == "rotate_client_secret":
                         vendor = incident.spec["steps"][step.position - 1].get("vendor")
-                        pinned = (incident.spec.get("pinned") or {}).get("client_id")
-                        what = f": a new secret for the {vendor} app with client id {pinned}"
+                        pins = incident.spec.get("pinned") or {}
+                        what = (
+                            f": a new secret for the {vendor} app with client id "
+                            f"{pins.get('client_id')}"
+                        )
+                        if pins.get("credential"):
+                            cred = pins["credential"]
+                            what += f", stored over {cred['ref']} (credential {cred['name']})"
                     self._note(
                         s,
                         incident_id,
@@ -230,6 +241,15 @@ class Responder:
                 position, action = step.position, step.action
                 step_spec = dict(incident.spec["steps"][position - 1])
                 drill = incident.drill
+                exclusive = action in _ONE_AT_A_TIME and not drill and incident.integration_id
+                if exclusive:
+                    # PostgreSQL: claims of this integration's rotations queue here (SQLite:
+                    # the claim below takes the database's write lock, with the same effect)
+                    s.execute(
+                        select(Integration.id)
+                        .where(Integration.id == incident.integration_id)
+                        .with_for_update()
+                    )
                 # Claim the step atomically: of two runs advancing at once (two approvals, a
                 # watcher and a person), exactly one executes it.
                 claimed = s.execute(
@@ -241,8 +261,11 @@ class Responder:
                 ).scalar_one_or_none()
                 if claimed is None:
                     return  # another run took it; that run goes on from here
+                busy = self._running_elsewhere(s, incident, step) if exclusive else None
             # The action runs outside our transaction: it commits its own changes.
             try:
+                if busy is not None:
+                    raise StepFailed(busy)
                 result = self._run(action, incident_id, step_spec, drill=drill)
                 status, error = "done", None
             except RingfenceError as exc:
@@ -269,6 +292,32 @@ class Responder:
                     text += f": {result['summary']}"
                 self._note(s, incident_id, "ringfence", f"step_{status}", text)
                 self._maybe_contained(s, incident)
+
+    @staticmethod
+    def _running_elsewhere(s: Session, incident: Incident, step: IncidentStep) -> str | None:
+        """Why ``step`` must not run now: the same action of another incident is running on
+        the same integration. Two rotations at once each retire every secret but the one
+        they minted — so each removes the other's, and the vault ends up holding a secret the
+        vendor no longer accepts."""
+        other = s.execute(
+            select(IncidentStep.incident_id, IncidentStep.position, IncidentStep.started_at)
+            .join(Incident, Incident.id == IncidentStep.incident_id)
+            .where(
+                Incident.integration_id == incident.integration_id,
+                Incident.drill.is_(False),
+                IncidentStep.action == step.action,
+                IncidentStep.status == "running",
+                IncidentStep.id != step.id,
+            )
+            .limit(1)
+        ).first()
+        if other is None:
+            return None
+        return (
+            f"step {other.position} of incident {other.incident_id} is running {step.action} "
+            f"on {incident.integration_name} (since {_iso(other.started_at)}); this one was not "
+            "run, so neither removes the secret the other stores — see that incident's outcome"
+        )
 
     def approve(self, incident_id: str, position: int, *, actor: str, comment: str = "") -> None:
         """Let a waiting step run. The approver must not be whoever opened the incident."""
@@ -974,14 +1023,31 @@ class Responder:
                 creds[0].ref,
                 integ.client_id,
             )
-        scheme, _, vault_name = ref.partition(":")
-        if scheme != "vault" or not vault_name:
-            raise StepFailed(
-                f"credential {cred_name!r} lives at {ref}, outside the vault: Ringfence rotates "
-                "only secrets it stores"
-            )
-        if is_reserved(vault_name):  # refused at apply too; never overwrite Ringfence's keys
-            raise StepFailed(f"credential {cred_name!r} names a reserved vault entry ({ref})")
+            pins = incident.spec.get("pinned") or {}
+            if "credential" in pins:  # (incidents opened before session 13 pinned none)
+                pin = pins["credential"]
+                if pin is None or (pin["id"], pin["ref"]) != (cred_id, ref):
+                    was = f"{pin['name']} at {pin['ref']}" if pin else "no single credential"
+                    raise StepFailed(
+                        f"integration {integ.name!r}'s client-secret credential changed since "
+                        f"the incident opened ({was} → {cred_name} at {ref}): the approval was "
+                        "for the former; open a new incident to rotate into the new one"
+                    )
+            scheme, _, vault_name = ref.partition(":")
+            if scheme != "vault" or not vault_name:
+                raise StepFailed(
+                    f"credential {cred_name!r} lives at {ref}, outside the vault: Ringfence "
+                    "rotates only secrets it stores"
+                )
+            if is_reserved(vault_name):  # refused at apply too; never overwrite Ringfence's keys
+                raise StepFailed(f"credential {cred_name!r} names a reserved vault entry ({ref})")
+            users = self._other_users_of(s, vault_name, cred_id)
+            if users:
+                raise StepFailed(
+                    f"vault:{vault_name} is also used by {', '.join(users[:5])}: rotating "
+                    f"{cred_name} would overwrite that secret (the vault keeps no older "
+                    f"version); give {cred_name} a vault entry of its own"
+                )
         with build_connector(cfg, secrets=self.vault, clock=self.clock) as conn:
             if drill:
                 app_id = conn.client_app(client_id)
@@ -1037,6 +1103,30 @@ class Responder:
             "summary": f"rotated {cred_name}: new {vendor} secret {new.secret_id} at "
             f"vault:{vault_name}; {len(retired)} old secret(s) removed",
         }
+
+    def _other_users_of(self, s: Session, vault_name: str, cred_id: str) -> list[str]:
+        """What else reads the vault entry ``vault_name``: other credentials, gateway routes
+        (their ``credential.ref``) and the configured connectors."""
+        from ringfence.gateway.models import GatewayRoute
+
+        refs = {f"vault:{vault_name}", f"${{vault:{vault_name}}}"}
+        users = [
+            f"credential {name}"
+            for (name,) in s.execute(
+                select(Credential.name).where(Credential.ref.in_(refs), Credential.id != cred_id)
+            )
+        ]
+        users += [
+            f"gateway route {name}"
+            for name, spec in s.execute(select(GatewayRoute.name, GatewayRoute.spec))
+            if _mentions(spec, refs)
+        ]
+        users += [
+            f"the {vendor} connector"
+            for vendor, cfg in sorted(self.connectors.items())
+            if getattr(cfg, "credential_ref", None) in refs
+        ]
+        return users
 
     def _rotation_record(
         self,
@@ -1332,6 +1422,33 @@ class Responder:
                 clock=self.clock,
             )
         return {**result, "summary": f"notified {vendor_name}: {', '.join(recipients)}"}
+
+
+# Actions that must not run on one integration in two incidents at once.
+_ONE_AT_A_TIME = frozenset({"rotate_client_secret"})
+
+
+def _client_secret_pin(s: Session, integration_id: str) -> dict[str, str] | None:
+    """The integration's one client-secret credential (id, name, ref), or None."""
+    rows = s.execute(
+        select(Credential.id, Credential.name, Credential.ref).where(
+            Credential.integration_id == integration_id,
+            Credential.kind == CredentialKind.OAUTH_CLIENT_SECRET,
+        )
+    ).all()
+    if len(rows) != 1:
+        return None
+    return {"id": rows[0].id, "name": rows[0].name, "ref": rows[0].ref}
+
+
+def _mentions(value: Any, needles: set[str]) -> bool:
+    if isinstance(value, str):
+        return value in needles
+    if isinstance(value, dict):
+        return any(_mentions(v, needles) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, needles) for v in value)
+    return False
 
 
 def _at_least(severity: str, minimum: str) -> bool:
