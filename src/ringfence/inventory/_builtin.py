@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.errors import ConflictError
 from ringfence.core.levels import DataClass
+from ringfence.inventory.repository import vendor_records
 from ringfence.inventory.schema import (
     AppSpec,
     CredentialSpec,
@@ -169,6 +170,14 @@ def _apply_vendors(
             raise ConflictError(
                 f"vendor {name!r} cannot be deleted: {apps} app(s) not removed by this file "
                 "still belong to it"
+            )
+        held = vendor_records(session, existing[name].id)
+        if held:
+            raise ConflictError(
+                f"vendor {name!r} cannot be deleted: it holds "
+                + ", ".join(f"{n} {table}" for table, n in held)
+                + " record(s) that deleting it would destroy (questionnaire answers, evidence); "
+                "to rename it, rename it through the API (PATCH /api/v1/vendors/{ref}) first"
             )
         session.delete(existing[name])
 

@@ -680,10 +680,15 @@ class InventoryRepository:
         spec = SPECS[kind]
         obj: Any = self.get(kind, ref)
         refs = self.references_to(kind, obj.id)
+        if kind == "vendor":
+            refs += [
+                {"type": table.removesuffix("s"), "field": "vendor", "count": n, "examples": []}
+                for table, n in vendor_records(self._s, obj.id)
+            ]
         if refs:
             what = "; ".join(
-                f"{r['count']} {r['type']}(s) via {r['field']} "
-                f"({', '.join(str(e) for e in r['examples'])})"
+                f"{r['count']} {r['type']}(s) via {r['field']}"
+                + (f" ({', '.join(str(e) for e in r['examples'])})" if r["examples"] else "")
                 for r in refs
             )
             raise ConflictError(
@@ -719,6 +724,30 @@ class InventoryRepository:
         self._flush("integration")
         self._audit(f"integration.{_STATUS_ACTIONS[status]}", "integration", obj.id, before, after)
         return obj, True
+
+
+def vendor_records(session: Session, vendor_id: str) -> list[tuple[str, int]]:
+    """``[(table, rows)]`` of the capability records (vendor risk: questionnaires and their
+    answers, evidence documents, certifications, contracts, pentests, the profile) that
+    deleting the vendor would take with it (their foreign keys cascade).
+
+    Deleting a vendor, through the API or by dropping (or renaming) it in ringfence.yaml,
+    silently destroyed all of them — answers a vendor submitted, encrypted evidence (its data
+    keys left behind in the vault) — with one ``vendor.delete`` audit record. They are kept:
+    the delete is refused, naming them, as for a vendor its apps still belong to."""
+    from ringfence.store.all_models import load_all_models
+
+    out: list[tuple[str, int]] = []
+    for table in load_all_models().sorted_tables:
+        for fk in table.foreign_keys:
+            if fk.column.table.name != Vendor.__tablename__ or fk.ondelete != "CASCADE":
+                continue
+            count = session.scalar(
+                select(func.count()).select_from(table).where(fk.parent == vendor_id)
+            )
+            if count:
+                out.append((table.name, int(count)))
+    return out
 
 
 def _json_list_contains(session: Session, column: Any, value: str) -> ColumnElement[bool]:
