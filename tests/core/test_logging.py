@@ -27,3 +27,11 @@ def test_json_logs_redact_secret_keys_and_token_shapes() -> None:
     assert "abc.def.ghi" not in line
     assert record["url"] == "https://api.example.com"
     assert record["token_prefix"] == "rf_key_ab"
+
+
+def test_a_master_key_id_is_a_public_fingerprint_not_redacted() -> None:
+    """The audit record of a master-key rotation named neither key: '[REDACTED]'."""
+    from ringfence.core.logging import redact_mapping
+
+    out = redact_mapping({"master_key_id": "0123456789abcdef", "master_key": "c2VjcmV0"})
+    assert out == {"master_key_id": "0123456789abcdef", "master_key": "[REDACTED]"}

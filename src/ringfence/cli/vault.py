@@ -10,7 +10,6 @@ import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console, fail
-from ringfence.store import audit
 
 app = typer.Typer(help="Encrypted secrets (AES-256-GCM envelope encryption).", no_args_is_help=True)
 
@@ -41,16 +40,8 @@ def put(
     assert value is not None
     rt = open_runtime(data_dir)
     try:
-        existed = rt.vault.exists(name)
-        meta = rt.vault.put(name, value, description=description)
-        audit.append_standalone(
-            rt.store,
-            actor="cli",
-            action="vault.update" if existed else "vault.create",
-            entity_type="vault_secret",
-            entity_id=name,
-            after={"name": name, "version": meta.version},
-        )
+        # The vault appends the audit record in the transaction that stores the secret.
+        meta = rt.vault.put(name, value, description=description, actor="cli")
     finally:
         rt.close()
     if output is OutputFormat.JSON:
@@ -89,21 +80,9 @@ def rotate_master(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.
     rt = open_runtime(data_dir)
     try:
         old = rt.vault.master_key_id
-        count = rt.vault.rotate_master()
+        count = rt.vault.rotate_master(actor="cli")  # audited in the re-wrapping transaction
         new = rt.vault.master_key_id
         retired = rt.vault.retired_key_file
-        audit.append_standalone(
-            rt.store,
-            actor="cli",
-            action="vault.rotate_master",
-            entity_type="vault",
-            before={"master_key_id": old},
-            after={
-                "master_key_id": new,
-                "rewrapped": count,
-                "old_key_kept_at": str(retired) if retired else None,
-            },
-        )
     finally:
         rt.close()
     if output is OutputFormat.JSON:

@@ -35,7 +35,12 @@ _SECRET_VALUE = re.compile(
     r"|sk_(live|test)_[A-Za-z0-9]{10,}"
     r"|-----BEGIN [A-Z ]*PRIVATE KEY-----)"
 )
-_SAFE_KEYS = frozenset({"token_id", "token_prefix", "secret_ref", "vault_ref", "session_id_hash"})
+# Keys that look secret-like but name something public. A master key's id is a fingerprint
+# (SHA-256 of a prefix and the key, 64 bits shown): the audit record of a rotation or a backup
+# must say which key, or "rotated [REDACTED] -> [REDACTED]" proves nothing.
+_SAFE_KEYS = frozenset(
+    {"token_id", "token_prefix", "secret_ref", "vault_ref", "session_id_hash", "master_key_id"}
+)
 
 
 def redact_value(value: Any) -> Any:

@@ -117,16 +117,7 @@ def append(
     if cached is not None and cached[0] is tx:
         last: Any = cached[1:]
     else:
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            # Serialise appenders so two transactions never race for the same head; the lock
-            # is held until this transaction ends, which is what makes the cache safe.
-            session.execute(select(_advisory_lock()))
-        elif dialect == "sqlite":
-            # The same on SQLite: a no-op write takes the database's write lock (pysqlite
-            # opens the transaction right before it), so the head read next cannot be stale
-            # and a concurrent appender waits (busy_timeout) instead of colliding on `seq`.
-            session.execute(text("UPDATE audit_log SET seq = seq WHERE 0"))
+        lock_chain(session)
         last = session.execute(
             select(AuditRecord.seq, AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
         ).first()
@@ -150,6 +141,24 @@ def append(
     session.add(row)
     session.info[_HEAD_KEY] = (tx, seq, row.hash)
     return row
+
+
+def lock_chain(session: Session) -> None:
+    """Take the chain's append lock for the rest of the caller's transaction.
+
+    ``append`` takes it before it reads the head. A writer that takes other locks in the same
+    transaction (the vault's) takes this one *first*: every transaction then locks in the same
+    order, so two writers can never wait for each other."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Serialise appenders so two transactions never race for the same head; the lock is
+        # held until this transaction ends, which is what makes the head cache safe.
+        session.execute(select(_advisory_lock()))
+    elif dialect == "sqlite":
+        # The same on SQLite: a no-op write takes the database's write lock (pysqlite opens
+        # the transaction right before it), so the head read next cannot be stale and a
+        # concurrent appender waits (busy_timeout) instead of colliding on `seq`.
+        session.execute(text("UPDATE audit_log SET seq = seq WHERE 0"))
 
 
 def _advisory_lock() -> Any:

@@ -54,6 +54,7 @@ from sqlalchemy.types import TypeDecorator
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, IntegrityError, ValidationError
 from ringfence.store import audit
+from ringfence.store import vault as vault_mod
 from ringfence.store.db import Store
 from ringfence.store.models import AuditRecord, VaultSecret
 from ringfence.store.vault import Vault
@@ -326,6 +327,11 @@ def _dump_table(
                 secrets.check_row(
                     row.name, row.version, row.master_key_id, row.wrapped_key, row.ciphertext
                 )
+                # ... and be the version the audit chain (read in the same snapshot) recorded
+                # last: a backup must not carry a rolled-back secret on as if it were current.
+                vault_mod.check_recorded(
+                    vault_mod.recorded_state(conn, row.name), row.name, row.version, row.ciphertext
+                )
             except IntegrityError as exc:
                 raise IntegrityError(f"{exc}; no backup was written") from None
         line = orjson.dumps([_encode(v) for v in row], option=orjson.OPT_NON_STR_KEYS) + b"\n"
@@ -491,7 +497,7 @@ def verify_backup(path: Path, vault: Vault, anchors: Sequence[audit.Anchor] = ()
     """Read everything back: frames, digests, the audit chain inside, every vault secret;
     with ``anchors``, whether the backup's chain holds every anchored record."""
     chain = _ChainCheck({a.seq for a in anchors})
-    secrets = _SecretCheck(vault)
+    secrets = _SecretCheck(vault, chain)
 
     def sink(table: Table, rows: list[dict[str, Any]]) -> None:
         if table.name == AuditRecord.__tablename__:
@@ -500,6 +506,8 @@ def verify_backup(path: Path, vault: Vault, anchors: Sequence[audit.Anchor] = ()
             secrets.feed(rows)
 
     contents = read_backup(path, vault, sink=sink)
+    if _anchors_secrets(contents.header["revisions"]):
+        secrets.check_recorded()
     return VerifyReport(
         header=contents.header,
         tables=contents.tables,
@@ -538,6 +546,7 @@ class _ChainCheck:
         self.prev, self.count, self.ok = audit.GENESIS, 0, True
         self.wanted = wanted or set()
         self.seen: dict[int, str] = {}  # anchored seq -> hash in the backup
+        self.secret_records = {}  # secret name -> its state records (vault.fold_records)
 
     def feed(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
@@ -558,19 +567,54 @@ class _ChainCheck:
                 self.ok = False
             if r["seq"] in self.wanted:
                 self.seen[r["seq"]] = r["hash"]
+            if vault_mod.is_state_record(r["entity_type"], r["action"]) and r["entity_id"]:
+                self.secret_records.setdefault(r["entity_id"], []).append(
+                    (r["seq"], r["action"], r["after"])
+                )
             self.prev = r["hash"]
+
+    secret_records: dict[str, list[tuple[int, str, Any]]]
 
 
 class _SecretCheck:
-    def __init__(self, vault: Vault) -> None:
-        self.vault, self.count = vault, 0
+    def __init__(self, vault: Vault, chain: _ChainCheck) -> None:
+        self.vault, self.count, self.chain = vault, 0, chain
+        self.rows: list[tuple[str, int, bytes]] = []
 
     def feed(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
             self.vault.check_row(
                 r["name"], r["version"], r["master_key_id"], r["wrapped_key"], r["ciphertext"]
             )
+            self.rows.append((r["name"], r["version"], r["ciphertext"]))
             self.count += 1
+
+    def check_recorded(self) -> None:
+        """Every secret is the version the backup's own audit chain recorded last (a backup
+        whose secret row was rolled back is refused like a tampered one)."""
+        for name, version, ciphertext in self.rows:
+            state = vault_mod.fold_records(self.chain.secret_records.get(name, []))
+            vault_mod.check_recorded(state, name, version, ciphertext)
+
+
+def _anchors_secrets(revisions: Sequence[str]) -> bool:
+    """Whether a backup was made at a schema whose vault anchors every version in the audit
+    chain (revision 0018 or later). A revision this release does not know counts as later."""
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import ResolutionError
+    from alembic.util.exc import CommandError
+
+    from ringfence.store.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    for rev in revisions:
+        try:
+            ancestry = [r.revision for r in script.iterate_revisions(rev, "base")]
+        except (CommandError, ResolutionError):
+            return True
+        if vault_mod.BASELINE_REVISION in ancestry:
+            return True
+    return False
 
 
 # -- restore ------------------------------------------------------------------------------------

@@ -3,8 +3,17 @@
 Each secret gets its own random 256-bit data key; the data key is wrapped (AES-256-GCM) by the
 master key, which comes from a 0600 file or ``RINGFENCE_MASTER_KEY``. Rotating the master key
 re-wraps every data key in one transaction. The associated data binds each ciphertext to its
-secret's name and version, so rows cannot be swapped. This module never logs, prints, reprs or
-puts into an exception message a secret or a key.
+secret's name and version, so rows cannot be swapped.
+
+Every change (create, update, delete, master-key rotation) appends its audit record in the
+*same* transaction as the change: there is no committed change without its record. The record
+of a create / update names the version and a SHA-256 of the ciphertext, so the tamper-evident
+audit chain anchors what each secret must be: ``get`` refuses a row that is not the newest
+version the chain recorded — an older ciphertext of the same secret put back by someone with
+write access to the database (a revoked credential) decrypts, but is refused. Versions only
+grow, also across a delete, so no older ciphertext ever matches a newer record.
+Lock order: the audit chain's lock first, then the vault's (no deadlock between writers).
+This module never logs, prints, reprs or puts into an exception message a secret or a key.
 """
 
 from __future__ import annotations
@@ -14,11 +23,12 @@ import fcntl
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -36,8 +46,9 @@ from ringfence.core.errors import (
     NotFoundError,
     ValidationError,
 )
+from ringfence.store import audit
 from ringfence.store.db import Store
-from ringfence.store.models import VaultSecret
+from ringfence.store.models import AuditRecord, VaultSecret
 
 MASTER_KEY_ENV = "RINGFENCE_MASTER_KEY"
 NEW_MASTER_KEY_ENV = "RINGFENCE_NEW_MASTER_KEY"
@@ -158,6 +169,101 @@ def _lock_rows(session: Session) -> None:
         session.execute(text("UPDATE vault_secrets SET version = version WHERE 0"))
 
 
+#: The audit log's entity type of a secret, and the actions that record what a secret is.
+AUDIT_ENTITY = "vault_secret"
+DIGEST_KEY = "ciphertext_sha256"
+#: The schema revision from which every stored secret has a state record (the migration
+#: that anchored the secrets stored before).
+BASELINE_REVISION = "0018_vault_audit_baseline"
+_STATE_ACTIONS = ("vault.create", "vault.update", "vault.delete", "vault.baseline")
+
+
+def ciphertext_digest(ciphertext: bytes) -> str:
+    """What the audit record of a version names: a hash of the ciphertext (never of the value).
+    A master-key rotation re-wraps the data key and leaves the ciphertext, so it stays valid."""
+    return hashlib.sha256(b"ringfence/vault/ciphertext:" + bytes(ciphertext)).hexdigest()
+
+
+@dataclass(frozen=True)
+class RecordedState:
+    """What the audit chain says a secret is: its newest record, the highest version ever."""
+
+    seq: int
+    version: int
+    digest: str | None  # None: the newest record is a delete
+    highest: int
+
+    @property
+    def deleted(self) -> bool:
+        return self.digest is None
+
+
+def recorded_state(conn: Session | Any, name: str) -> RecordedState | None:
+    """The secret's state by its audit records (None: none). ``conn`` is a session or a
+    connection. Records without a version digest (written before they carried one) are not
+    evidence and are skipped."""
+    rows = conn.execute(
+        select(AuditRecord.seq, AuditRecord.action, AuditRecord.after)
+        .where(
+            AuditRecord.entity_id == name,
+            AuditRecord.entity_type == AUDIT_ENTITY,
+            AuditRecord.action.in_(_STATE_ACTIONS),
+        )
+        .order_by(AuditRecord.seq)
+    ).all()
+    return fold_records((r[0], r[1], r[2]) for r in rows)
+
+
+def is_state_record(entity_type: str, action: str) -> bool:
+    """Whether an audit record says what a secret is (``fold_records`` reads it)."""
+    return entity_type == AUDIT_ENTITY and action in _STATE_ACTIONS
+
+
+def fold_records(rows: Iterable[tuple[int, str, Any]]) -> RecordedState | None:
+    """A secret's state from its state records ``(seq, action, after)`` in chain order."""
+    last: tuple[int, int, str | None] | None = None
+    highest = 0
+    for seq, action, after in rows:
+        version = after.get("version") if isinstance(after, dict) else None
+        if not isinstance(version, int) or isinstance(version, bool):
+            continue
+        digest = None if action == "vault.delete" else after.get(DIGEST_KEY)
+        if action != "vault.delete" and not isinstance(digest, str):
+            continue
+        highest = max(highest, version)
+        last = (seq, version, digest)
+    if last is None:
+        return None
+    return RecordedState(seq=last[0], version=last[1], digest=last[2], highest=highest)
+
+
+def check_recorded(state: RecordedState | None, name: str, version: int, ciphertext: bytes) -> None:
+    """Refuse a row that is not the version the audit chain recorded last (fail closed)."""
+    if state is None:
+        raise IntegrityError(
+            f"secret {name!r} (version {version}) has no audit record: it was not written "
+            "through the vault (or its records were removed); refused — run `ringfence audit "
+            "verify`, then store the secret again with `ringfence vault put`"
+        )
+    if state.deleted:
+        raise IntegrityError(
+            f"secret {name!r} was deleted (audit record {state.seq}) and a row was put back "
+            "outside the vault; refused"
+        )
+    if version == state.version == state.highest and ciphertext_digest(ciphertext) != state.digest:
+        raise IntegrityError(
+            f"secret {name!r} (version {version}) is not the ciphertext the audit log recorded "
+            f"for that version (record {state.seq}): the row was replaced outside the vault; "
+            "refused"
+        )
+    if version != state.version or version < state.highest:
+        raise IntegrityError(
+            f"secret {name!r} is at version {version}, but the audit log recorded version "
+            f"{state.version} last (record {state.seq}): the row was rolled back or replaced "
+            "outside the vault; refused"
+        )
+
+
 @dataclass(frozen=True)
 class SecretMetadata:
     """Everything about a secret except the secret."""
@@ -248,22 +354,41 @@ class Vault:
         return key
 
     # -- secrets ---------------------------------------------------------------------------
-    def put(self, name: str, value: str | bytes, *, description: str = "") -> SecretMetadata:
-        """Store or replace a secret; returns its metadata (never the value)."""
+    def _transaction(self, session: Session | None) -> Any:
+        """The caller's transaction (it commits the change with its own), or one of ours."""
+        return nullcontext(session) if session is not None else self._store.session()
+
+    def put(
+        self,
+        name: str,
+        value: str | bytes,
+        *,
+        description: str = "",
+        actor: str = "ringfence",
+        session: Session | None = None,
+    ) -> SecretMetadata:
+        """Store or replace a secret and append its audit record in the same transaction;
+        returns its metadata (never the value). With ``session`` the change is part of the
+        caller's transaction (commits or rolls back with it)."""
         validate_secret_name(name)
         raw = value.encode() if isinstance(value, str) else bytes(value)
         if not raw:
             raise ValidationError(f"secret {name!r} is empty")
         now = self._clock.now()
-        with self._store.session() as s:
+        with self._transaction(session) as s:
+            audit.lock_chain(s)  # first: the one lock order of every writer
             _lock_rows(s)  # a rotation cannot commit between choosing the key and writing
             master = self._wrapping_key(s)
             row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
-            version = 1 if row is None else row.version + 1
+            state = recorded_state(s, name)
+            # Versions only grow, across a delete too: an older ciphertext (its version is in
+            # its associated data) can never be the version the audit log holds.
+            version = max(row.version if row else 0, state.highest if state else 0) + 1
             data_key = AESGCM.generate_key(bit_length=256)
             nonce = os.urandom(_NONCE)
             ciphertext = nonce + AESGCM(data_key).encrypt(nonce, raw, _aad_data(name, version))
             wrapped = master.wrap(data_key, _aad_key(name))
+            action = "vault.create" if row is None else "vault.update"
             if row is None:
                 row = VaultSecret(name=name, created_at=now)
                 s.add(row)
@@ -275,6 +400,15 @@ class Vault:
             if description:
                 row.description = description
             s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action=action,
+                entity_type=AUDIT_ENTITY,
+                entity_id=name,
+                after={"name": name, "version": version, DIGEST_KEY: ciphertext_digest(ciphertext)},
+                clock=self._clock,
+            )
             return _meta(row)
 
     def _wrapping_key(self, s: Session) -> MasterKey:
@@ -310,6 +444,7 @@ class Vault:
             raw = self._open(
                 row.name, row.version, row.master_key_id, row.wrapped_key, row.ciphertext
             )
+            check_recorded(recorded_state(s, name), row.name, row.version, row.ciphertext)
         return SecretStr(raw.decode("utf-8", errors="surrogateescape"))
 
     def _open(
@@ -356,14 +491,30 @@ class Vault:
         with self._store.session() as s:
             return [_meta(r) for r in s.scalars(select(VaultSecret).order_by(VaultSecret.name))]
 
-    def delete(self, name: str) -> None:
-        with self._store.session() as s:
+    def delete(
+        self, name: str, *, actor: str = "ringfence", session: Session | None = None
+    ) -> None:
+        """Delete a secret and append its audit record in the same transaction."""
+        with self._transaction(session) as s:
+            audit.lock_chain(s)
+            _lock_rows(s)
             row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
             if row is None:
                 raise NotFoundError(f"vault has no secret named {name!r}")
+            version = row.version
             s.delete(row)
+            s.flush()
+            audit.append(
+                s,
+                actor=actor,
+                action="vault.delete",
+                entity_type=AUDIT_ENTITY,
+                entity_id=name,
+                after={"name": name, "version": version, "deleted": True},
+                clock=self._clock,
+            )
 
-    def rotate_master(self, new_key: MasterKey | None = None) -> int:
+    def rotate_master(self, new_key: MasterKey | None = None, *, actor: str = "ringfence") -> int:
         """Re-wrap every data key under a new master key, in one transaction.
 
         With a key file, the new key is written to ``<file>.next`` first, the rows are
@@ -386,7 +537,7 @@ class Vault:
         if new_key.key_id == old.key_id:
             raise ValidationError("the new master key is the same as the current one")
         if env_mode or self._key_file is None:
-            return self._rotate(old, new_key, None)
+            return self._rotate(old, new_key, None, actor)
         with _key_file_lock(self._key_file) as locked:
             if not locked:
                 raise ConflictError(
@@ -394,9 +545,9 @@ class Vault:
                     "changed: wait for it to finish, then run `vault rotate-master` again if "
                     "still needed"
                 )
-            return self._rotate(old, new_key, self._key_file)
+            return self._rotate(old, new_key, self._key_file, actor)
 
-    def _rotate(self, old: MasterKey, new_key: MasterKey, key_file: Path | None) -> int:
+    def _rotate(self, old: MasterKey, new_key: MasterKey, key_file: Path | None, actor: str) -> int:
         pending: Path | None = None
         if key_file is not None:
             pending = key_file.with_name(key_file.name + ".next")
@@ -409,6 +560,7 @@ class Vault:
         count = 0
         try:
             with self._store.session() as s:
+                audit.lock_chain(s)
                 _lock_rows(s)
                 for row in s.scalars(select(VaultSecret).with_for_update()):
                     key = self._key_for(row.master_key_id)
@@ -423,6 +575,20 @@ class Vault:
                     row.master_key_id = new_key.key_id
                     row.rewrapped_at = now
                     count += 1
+                kept = _retired_path(key_file, old) if key_file is not None else None
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="vault.rotate_master",
+                    entity_type="vault",
+                    before={"master_key_id": old.key_id},
+                    after={
+                        "master_key_id": new_key.key_id,
+                        "rewrapped": count,
+                        "old_key_kept_at": str(kept) if kept else None,
+                    },
+                    clock=self._clock,
+                )
         except BaseException:
             if pending is not None and pending.exists():
                 pending.unlink()
@@ -439,10 +605,14 @@ class Vault:
         return count
 
 
+def _retired_path(key_file: Path, key: MasterKey) -> Path:
+    return key_file.with_name(f"{key_file.name}.retired-{key.key_id}")
+
+
 def _retire(key_file: Path, key: MasterKey, source: Path | None) -> Path:
     """Keep ``key`` as ``<key file>.retired-<id>`` (0600, never overwritten); ``source``, a
     file holding that key, is moved there or, when the retired file exists, removed."""
-    retired = key_file.with_name(f"{key_file.name}.retired-{key.key_id}")
+    retired = _retired_path(key_file, key)
     if retired.exists():
         if source is not None:
             source.unlink()
