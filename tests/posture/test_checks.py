@@ -11,6 +11,7 @@ import pytest
 from ringfence.connectors import DiscoveredApp, DiscoveredGrant, DiscoveredPerson
 from ringfence.core.levels import DataClass
 from ringfence.posture import (
+    ConsoleUserFact,
     CredentialFact,
     FlowFact,
     IntegrationFact,
@@ -159,8 +160,23 @@ def console(ctx: PostureContext, index: int, **changes: object) -> None:
     ctx.console_users[index] = replace(ctx.console_users[index], **changes)  # type: ignore[arg-type]
 
 
+def add_console(ctx: PostureContext, user: ConsoleUserFact) -> None:
+    assert ctx.console_users is not None
+    ctx.console_users.append(user)
+
+
 CASES: dict[str, tuple[Mutation, str]] = {
     "RF-IDN-014": (lambda c: console(c, 0, mfa=False), "olive"),
+    "RF-IDN-016": (
+        lambda c: add_console(c, ConsoleUserFact("u3", "ana", "p1", ("security-analyst",), True)),
+        "ana",
+    ),
+    "RF-IDN-017": (
+        lambda c: add_console(
+            c, ConsoleUserFact("u4", "aud", "p1", ("auditor",), sso=True, last_signin_mfa=False)
+        ),
+        "aud",
+    ),
     "RF-IDN-015": (lambda c: console(c, 1, disabled=False), "leo"),
     "RF-IDN-001": (lambda c: saas_person(c, mfa_enabled=False), "okta:owner@corp.example"),
     "RF-IDN-002": (
@@ -191,7 +207,7 @@ CASES: dict[str, tuple[Mutation, str]] = {
     "RF-IDN-011": (_drop_okta_chat, "Chat"),
     "RF-IDN-012": (many_admins, "okta"),
     "RF-IDN-013": (lambda c: grant(c, principal="leaver@corp.example"), "slack:A1/u1"),
-    "RF-CRD-001": (lambda c: with_credential(c, rotated_at=ago(200)), "crm-chat-key"),
+    "RF-CRD-001": (lambda c: with_credential(c, created_at=ago(200)), "crm-chat-key"),
     "RF-CRD-002": (lambda c: with_credential(c, expires_at=None), "crm-chat-key"),
     "RF-CRD-003": (
         lambda c: with_credential(c, rotated_at=None, created_at=ago(60)),

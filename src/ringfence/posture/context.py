@@ -90,6 +90,18 @@ class IntegrationFact:
 
 
 @dataclass(frozen=True, slots=True)
+class RotationEvidence:
+    """What Ringfence itself recorded about a credential's current value — not ``rotated_at``,
+    a claim anyone who edits the estate (ringfence.yaml, the API) can set: when the value in
+    use was stored (the vault version's audit record, or a respond rotation run), and whether
+    it replaced an earlier one."""
+
+    current_since: datetime
+    rotated: bool
+    source: str  # e.g. "vault:crm/token version 3 (audit record 42)"
+
+
+@dataclass(frozen=True, slots=True)
 class CredentialFact:
     id: str
     name: str
@@ -101,6 +113,9 @@ class CredentialFact:
     expires_at: datetime | None = None
     last_used_at: datetime | None = None
     rotation_days: int | None = None
+    # None: nothing Ringfence recorded shows when the value was stored (a reference outside
+    # the vault, or a vault name with no secret): rotation is only declared.
+    evidence: RotationEvidence | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +178,8 @@ class ConsoleUserFact:
     sso: bool = False
     mfa: bool = False
     disabled: bool = False
+    # Whether the newest recorded sign-in presented a second factor (None: none recorded).
+    last_signin_mfa: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from ringfence.posture.context import (
     PostureContext,
     PosturePolicy,
     ReadinessFacts,
+    RotationEvidence,
     RouteFact,
     SaasFacts,
     UsageCount,
@@ -46,6 +47,7 @@ from ringfence.store.models import (
     DataFlow,
     Integration,
     Person,
+    VaultSecret,
     Vendor,
 )
 from ringfence.store.types import UTCDateTime
@@ -155,7 +157,23 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
         Credential.last_used_at,
         Credential.rotation_days,
     )
-    ctx.credentials = [CredentialFact(r[0], r[1], str(r[2].value), *r[3:]) for r in credential_rows]
+    evidence = _rotation_evidence(session, credential_rows)
+    ctx.credentials = [
+        CredentialFact(
+            r[0],
+            r[1],
+            str(r[2].value),
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            r[8],
+            r[9],
+            evidence.get(r[0]),
+        )
+        for r in credential_rows
+    ]
     flow_rows = _cols(
         session,
         DataFlow.id,
@@ -182,6 +200,82 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
     ctx.backups = _backups(session)
     ctx.readiness = _readiness(session) if "respond_playbooks" in tables else None
     return ctx
+
+
+def vault_name_of(ref: str) -> str | None:
+    """The vault secret a credential reference names (``vault:NAME`` / ``${vault:NAME}``)."""
+    if ref.startswith("vault:"):
+        return ref[len("vault:") :] or None
+    if ref.startswith("${vault:") and ref.endswith("}"):
+        return ref[len("${vault:") : -1] or None
+    return None
+
+
+def _rotation_evidence(
+    session: Session, credential_rows: list[tuple[Any, ...]]
+) -> dict[str, RotationEvidence]:
+    """Per credential id, what Ringfence itself recorded about its current value.
+
+    The vault: the audit record that stored the version in use (``vault.create`` /
+    ``vault.update``, in the tamper-evident chain; the row's own ``updated_at`` for a secret
+    stored before those records) and whether an earlier value was replaced (version > 1 or an
+    update record). Respond: a ``credential.rotate`` record (a rotation run at the vendor).
+    ``rotated_at`` is not read here: it is the claim this is checked against."""
+    names = {r[0]: n for r in credential_rows if (n := vault_name_of(str(r[3])))}
+    secrets = {
+        name: (version, _aware(updated))
+        for name, version, updated in session.execute(
+            select(VaultSecret.name, VaultSecret.version, VaultSecret.updated_at)
+        ).tuples()
+    }
+    stored: dict[str, tuple[datetime, int]] = {}  # name -> (newest create/update ts, seq)
+    updated: set[str] = set()
+    for name, action, seq, ts in session.execute(
+        select(AuditRecord.entity_id, AuditRecord.action, AuditRecord.seq, AuditRecord.ts).where(
+            AuditRecord.entity_type == "vault_secret",
+            AuditRecord.action.in_(("vault.create", "vault.update")),
+        )
+    ).tuples():
+        if name is None or name not in secrets:
+            continue
+        if action == "vault.update":
+            updated.add(name)
+        when = _aware(ts)
+        if when is not None and (name not in stored or seq > stored[name][1]):
+            stored[name] = (when, seq)
+    runs = {
+        str(cid): _aware(ts)
+        for cid, ts in session.execute(
+            select(AuditRecord.entity_id, func.max(AuditRecord.ts))
+            .where(AuditRecord.action == "credential.rotate")
+            .group_by(AuditRecord.entity_id)
+        ).tuples()
+        if cid is not None
+    }
+    out: dict[str, RotationEvidence] = {}
+    for row in credential_rows:
+        cid = str(row[0])
+        found: list[RotationEvidence] = []
+        name = names.get(row[0])
+        if name is not None and name in secrets:
+            version, row_updated = secrets[name]
+            if name in stored:
+                when, seq = stored[name]
+                source = f"vault:{name} version {version} (audit record {seq})"
+            else:
+                when, source = row_updated, f"vault:{name} version {version}"
+            if when is not None:
+                rotated = version > 1 or name in updated
+                found.append(RotationEvidence(when, rotated, source))
+        run = runs.get(cid)
+        if run is not None:
+            found.append(RotationEvidence(run, True, "a respond rotation run (audit log)"))
+        if found:
+            newest = max(found, key=lambda e: e.current_since)
+            out[cid] = RotationEvidence(
+                newest.current_since, any(e.rotated for e in found), newest.source
+            )
+    return out
 
 
 def _readiness(session: Session) -> ReadinessFacts:
@@ -479,6 +573,7 @@ def _console_users(session: Session) -> list[ConsoleUserFact] | None:
     )
     if not rows:
         return None
+    signins = _last_signin_mfa(session)
     return [
         ConsoleUserFact(
             str(r[0]),
@@ -489,6 +584,28 @@ def _console_users(session: Session) -> list[ConsoleUserFact] | None:
             bool(r[5]),
             bool(r[6]),
             bool(r[7]),
+            signins.get(str(r[0])),
         )
         for r in rows
     ]
+
+
+def _last_signin_mfa(session: Session) -> dict[str, bool]:
+    """Per console user id: whether the newest ``session.create`` audit record says the
+    sign-in presented a second factor (TOTP, or MFA the identity provider asserted)."""
+    newest = (
+        select(AuditRecord.entity_id, func.max(AuditRecord.seq).label("seq"))
+        .where(AuditRecord.action == "session.create")
+        .group_by(AuditRecord.entity_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(AuditRecord.entity_id, AuditRecord.after).join(
+            newest, AuditRecord.seq == newest.c.seq
+        )
+    ).tuples()
+    return {
+        str(uid): after["mfa"]
+        for uid, after in rows
+        if uid is not None and isinstance(after, dict) and isinstance(after.get("mfa"), bool)
+    }

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
+from ringfence.posture.checks.credentials._common import value_since
 from ringfence.posture.context import PostureContext
 
 
@@ -24,8 +25,24 @@ from ringfence.posture.context import PostureContext
 def never_rotated(ctx: PostureContext) -> Iterator[Failure]:
     grace = ctx.policy.never_rotated_grace_days
     for c in ctx.credentials:
-        age = ctx.days_since(c.created_at)
-        if c.rotated_at is None and age is not None and age > grace:
-            yield fail(
-                "credential", c.name, f"credential {c.name} was never rotated in {int(age)} days"
+        if c.evidence is not None and c.evidence.rotated:
+            continue  # a new vault version replaced an earlier one, or a rotation run did
+        since, source = value_since(c)
+        age = ctx.days_since(since)
+        if age is None or age <= grace:
+            continue
+        if c.rotated_at is None:
+            message = f"credential {c.name} was never rotated in {int(age)} days"
+        else:
+            message = (
+                f"credential {c.name}: rotated_at declares a rotation on "
+                f"{c.rotated_at.date().isoformat()}, but it is declared, not evidenced — "
+                f"{source} shows the value unchanged for {int(age)} days"
             )
+        extra = {"evidenced_by": source}
+        if c.rotated_at is not None:
+            extra |= {
+                "declared_rotated_at": c.rotated_at.isoformat(),
+                "rotation": "declared, not evidenced",
+            }
+        yield fail("credential", c.name, message, age_days=int(age), **extra)

@@ -8,6 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
+from ringfence.posture.checks.credentials._common import (
+    declared_evidence,
+    declared_note,
+    value_since,
+)
 from ringfence.posture.context import PostureContext
 
 
@@ -18,16 +23,20 @@ from ringfence.posture.context import PostureContext
     severity=Severity.MEDIUM,
     resource="credential",
     rationale="The credential's own rotation schedule has lapsed.",
-    remediation="Rotate it and record rotated_at.",
+    remediation="Rotate it: store the new value with `ringfence vault put` (or a respond "
+    "rotation); a rotated_at date alone is a claim, not evidence.",
 )
 def rotation_overdue(ctx: PostureContext) -> Iterator[Failure]:
     for c in ctx.credentials:
         if c.rotation_days:
-            age = ctx.days_since(c.rotated_at or c.created_at)
+            since, _ = value_since(c)
+            age = ctx.days_since(since)
             if age is not None and age > c.rotation_days:
                 yield fail(
                     "credential",
                     c.name,
-                    f"credential {c.name} is {int(age)} days since "
-                    f"rotation (schedule {c.rotation_days})",
+                    f"credential {c.name} is {int(age)} days since its value was stored "
+                    f"(schedule {c.rotation_days})" + declared_note(c, since),
+                    age_days=int(age),
+                    **declared_evidence(c, since),
                 )

@@ -1,0 +1,40 @@
+"""RF-IDN-016: Ringfence console operator (admin, security analyst) without MFA.
+
+A pure function of the context it is given: never does I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ringfence.posture.catalogue import Failure, Severity, check, fail
+from ringfence.posture.checks.identity._common import _console
+from ringfence.posture.checks.identity._console_mfa import OPERATOR_ROLES, without_mfa
+from ringfence.posture.context import PostureContext
+
+
+@check(
+    id="RF-IDN-016",
+    title="Ringfence console operator without MFA",
+    area="identity",
+    severity=Severity.HIGH,
+    resource="console_user",
+    requires=("console_users",),
+    rationale="A security analyst changes the perimeter (inventory, quarantines, lifecycle, "
+    "incident playbooks) like an admin does; one stolen password must not be enough.",
+    remediation="Enrol TOTP for the account, or sign in only through an identity provider "
+    "that enforces MFA (and remove the local password); require MFA for the role "
+    "(docs/identity.md).",
+)
+def console_operator_without_mfa(ctx: PostureContext) -> Iterator[Failure]:
+    for u, how in without_mfa(_console(ctx)):
+        roles = sorted(OPERATOR_ROLES & set(u.roles))
+        if roles:
+            yield fail(
+                "console_user",
+                u.username,
+                f"console user {u.username} ({', '.join(roles)}) {how}",
+                roles=sorted(u.roles),
+                local_password=u.local_password,
+                sso=u.sso,
+            )
