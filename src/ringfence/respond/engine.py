@@ -591,17 +591,31 @@ class Responder:
         started = time.perf_counter()
         monitor.process(events)
         detect_seconds = time.perf_counter() - started
+        injected = {e.id for e in events}
         with self.store.session() as s:
-            alert = s.scalar(
-                select(Alert)
-                .where(Alert.rule_id == chosen, Alert.last_seen >= min(e.time for e in events))
-                .order_by(Alert.last_seen.desc())
-                .limit(1)
+            # The drill's own alert: the one whose events are all injected ones. Not "the
+            # newest alert of the rule": that could be a real one (raised meanwhile, or the
+            # open alert the injected events were counted into), which was then closed — and
+            # a closed alert never opens its incident.
+            candidates = list(
+                s.scalars(
+                    select(Alert)
+                    .where(Alert.rule_id == chosen, Alert.last_seen >= min(e.time for e in events))
+                    .order_by(Alert.last_seen.desc())
+                )
             )
+            alert = next((a for a in candidates if _only_events(a, injected)), None)
             if alert is None:
+                merged = [a.id for a in candidates if a.status != "closed"]
                 raise StepFailed(
-                    f"the injected {chosen} events raised no alert: detection is broken or the "
-                    "rule is suppressed"
+                    f"the injected {chosen} events raised no alert of their own: "
+                    + (
+                        f"they were counted into open alert {merged[0]} (same rule and entity, "
+                        "within its suppression window), which is left open; run the drill "
+                        "again once it is closed"
+                        if merged
+                        else "detection is broken or the rule is suppressed"
+                    )
                 )
             alert_id = alert.id
             # The drill's alert is closed at once: it must not page anyone as a real one.
@@ -1439,6 +1453,13 @@ def _client_secret_pin(s: Session, integration_id: str) -> dict[str, str] | None
     if len(rows) != 1:
         return None
     return {"id": rows[0].id, "name": rows[0].name, "ref": rows[0].ref}
+
+
+def _only_events(alert: Any, ids: set[str]) -> bool:
+    """Whether every event ``alert`` names is one of ``ids`` (and it names some)."""
+    related = ((alert.finding or {}).get("finding_info") or {}).get("related_events") or []
+    uids = {str(e.get("uid")) for e in related if isinstance(e, dict)}
+    return bool(uids) and uids <= ids
 
 
 def _mentions(value: Any, needles: set[str]) -> bool:
