@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,7 @@ ESTATE = "estate"
 
 class ProtocolSpec(SectionItem):
     channel: str = "email"
-    hours: str = "24x7"
+    hours: str = Field(default="24x7", max_length=120)
     breach_notification_address: Email | None = None
     contacts: list[ContactIn] = Field(default_factory=list, max_length=20)
 
@@ -89,7 +90,9 @@ class AssessmentRecord(SectionItem):
 class VendorRiskSpec(SectionItem):
     name: str = Field(min_length=1, max_length=200)
     tier: Tier = Tier.MEDIUM
-    services: list[str] = Field(default_factory=list, max_length=50)
+    services: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        default_factory=list, max_length=50
+    )
     domains: list[Domain] = Field(default_factory=list, max_length=50)
     protocol: ProtocolSpec | None = None
     notes: str = Field(default="", max_length=4000)
@@ -114,6 +117,18 @@ class VendorRiskSpec(SectionItem):
         for p in v:
             p.findings.sort(key=lambda f: f.id)
         return sorted(v, key=lambda p: (p.performed_on, p.name))
+
+    @model_validator(mode="after")
+    def _profile_fits(self) -> VendorRiskSpec:
+        # apply stores the item through ProfileIn: whatever it refuses (a blank service, ...)
+        # is a located problem in the file, not an error raised half-way through apply.
+        try:
+            self.profile()
+        except PydanticValidationError as exc:
+            err = exc.errors(include_input=False, include_url=False)[0]
+            where = ".".join(str(part) for part in err["loc"])
+            raise ValueError(f"{where}: {err['msg']}" if where else err["msg"]) from None
+        return self
 
     def profile(self) -> ProfileIn:
         proto = self.protocol or ProtocolSpec()
