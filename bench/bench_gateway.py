@@ -335,6 +335,14 @@ def main() -> int:
         help="A/B instead of the table: a gateway run from DIR/src (before) against this tree "
         "(after), interleaved rounds of the full pipeline, CPU us/request per round",
     )
+    parser.add_argument(
+        "--ab-before-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="with --ab-src: an environment setting for the before side only (repeat); with "
+        "--ab-src . both sides run this tree, e.g. RINGFENCE_GATEWAY_FAST_PATH=off",
+    )
     parser.add_argument("--rounds", type=int, default=6, help="A/B rounds")
     parser.add_argument(
         "--ab-paced",
@@ -630,16 +638,24 @@ def _ab(
     for side, src in (("before", args.ab_src / "src"), ("after", ROOT / "src")):
         port = free_port()
         side_env = dict(env, PYTHONPATH=str(src))
-        procs.append(
-            subprocess.Popen(
-                server_command(args.server, port, args.workers),
-                env=side_env,
-                cwd=str(work),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+        if side == "before":
+            side_env.update(kv.split("=", 1) for kv in args.ab_before_env)
+        err_path = work / f"gateway-{side}.err"
+        with err_path.open("wb") as err:
+            procs.append(
+                subprocess.Popen(
+                    server_command(args.server, port, args.workers),
+                    env=side_env,
+                    cwd=str(work),
+                    stdout=subprocess.DEVNULL,
+                    stderr=err,
+                )
             )
-        )
-        wait_port(port, timeout=90)
+        try:
+            wait_port(port, timeout=90)
+        except RuntimeError:
+            print(f"{side} gateway did not start:\n{err_path.read_text(errors='replace')[-3000:]}")
+            raise
         _wait_ready(port)
         sides[side] = port
     pids = {side: procs[-2 + i].pid for i, side in enumerate(sides)}
@@ -671,7 +687,8 @@ def _ab(
             rows[side].append(res)
     print(
         f"\n# gateway A/B (full pipeline) — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-        f"before={args.ab_src}, after={ROOT}, wrk -c{args.connections} -d{args.duration}s x "
+        f"before={args.ab_src}{''.join(' ' + kv for kv in args.ab_before_env)}, "
+        f"after={ROOT}, wrk -c{args.connections} -d{args.duration}s x "
         f"{args.rounds} rounds, workers={args.workers} each, DLP engine={args.dlp_engine}"
         + (f", paced (0-{2 * HALF_DELAY_MS} ms pauses)" if args.ab_paced else "")
     )
@@ -829,15 +846,17 @@ def _wait_ready(port: int, timeout: float = 90, probe_timeout: float = 2) -> Non
     import httpx
 
     deadline = time.monotonic() + timeout
+    last = "no answer"
     while time.monotonic() < deadline:
         try:
             r = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=probe_timeout)
             if r.status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
+            last = f"{r.status_code} {r.text[:300]}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"[:300]
         time.sleep(0.2)
-    raise RuntimeError("gateway not ready")
+    raise RuntimeError(f"gateway on port {port} not ready: {last}")
 
 
 def _token(port: int, creds: dict[str, str]) -> str:
