@@ -247,8 +247,8 @@ def upload_document(
 
 
 @manage.get("/documents/{document_id}")
-def download_document(document_id: str, rt: RuntimeDep) -> Response:
-    info, data = service.read_document(rt, document_id)
+def download_document(document_id: str, rt: RuntimeDep, who: CurrentPrincipal) -> Response:
+    info, data = service.read_document(rt, document_id, who.actor)
     return Response(
         data,
         media_type="application/octet-stream",

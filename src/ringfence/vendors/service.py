@@ -240,9 +240,24 @@ def upload_document(
         return info
 
 
-def read_document(rt: Runtime, doc_id: str) -> tuple[documents.DocumentInfo, bytes]:
+def read_document(
+    rt: Runtime, doc_id: str, actor: str | None = None
+) -> tuple[documents.DocumentInfo, bytes]:
+    """A document's bytes; with ``actor``, the read is audited (evidence is often under NDA —
+    a SOC 2 report, a pentest summary — and who took a copy is part of its trail)."""
     with rt.store.session() as s:
-        return documents.read_document(s, rt.vault, doc_id)
+        info, plain = documents.read_document(s, rt.vault, doc_id)
+        if actor is not None:
+            _audit(
+                s,
+                rt,
+                actor,
+                "document.read",
+                "vendor_document",
+                info.id,
+                {"filename": info.filename, "sha256": info.sha256, "size": info.size},
+            )
+        return info, plain
 
 
 def vendor_detail(rt: Runtime, vendor: str) -> dict[str, Any]:

@@ -1,0 +1,31 @@
+"""Session 13 review (low): reading an evidence document leaves an audit record."""
+
+from __future__ import annotations
+
+import base64
+
+from sqlalchemy import select
+
+from ringfence.runtime import Runtime
+from ringfence.store.audit import verify
+from ringfence.store.models import AuditRecord
+from tests.vendors.test_api import Client, V, client  # noqa: F401
+
+
+def test_downloading_an_evidence_document_is_audited(client: Client, runtime: Runtime) -> None:  # noqa: F811
+    up = client.http.post(
+        f"{V}/Acme Payroll/documents",
+        json={"filename": "soc2.pdf", "content_base64": base64.b64encode(b"%PDF").decode()},
+        headers=client.rw,
+    )
+    doc = up.json()["id"]
+    r = client.http.get(f"{V}/documents/{doc}", headers=client.ro)
+    assert r.status_code == 200 and r.content == b"%PDF"
+    with runtime.store.session() as s:
+        rows = s.scalars(
+            select(AuditRecord).where(AuditRecord.action == "vendor_risk.document.read")
+        ).all()
+        assert [(a.actor, a.entity_id) for a in rows] == [("token:vendor-reader", doc)]
+    assert verify(runtime.store).ok
+    # An unknown document is a 404 and reads nothing.
+    assert client.http.get(f"{V}/documents/nope", headers=client.ro).status_code == 404
