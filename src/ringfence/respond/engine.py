@@ -129,10 +129,10 @@ class Responder:
                     f"no playbook {playbook!r}; declared: {', '.join(names) or 'none'} "
                     "(add a `playbooks:` section to ringfence.yaml)"
                 )
-            integ = s.scalar(
-                select(Integration).where(
-                    or_(Integration.name == integration, Integration.id == integration)
-                )
+            # An id first, then a name, as the inventory routes resolve it: an OR over both
+            # could take another integration whose *name* is this one's id.
+            integ = s.get(Integration, integration) or s.scalar(
+                select(Integration).where(Integration.name == integration)
             )
             if integ is None:
                 raise NotFoundError(f"no integration {integration!r}")
