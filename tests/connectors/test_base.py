@@ -248,7 +248,7 @@ def test_connector_config_file_errors_name_the_entry(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="top-level 'connectors:'"):
         load_connector_configs(path)
     path.write_text(
-        "connectors:\n  - vendor: okta\n    base_url: https://x.example\n"
+        "connectors:\n  - vendor: github\n    base_url: https://x.example\n"
         "    credential: env:X\n    options: {org: a}\n"
     )
     [cfg] = load_connector_configs(path)

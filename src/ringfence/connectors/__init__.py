@@ -8,7 +8,8 @@ monitor capability does) and never hold a secret outside their HTTP client heade
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,26 @@ def build_connector(
     return cls(config, **kwargs)
 
 
+# The keys of one ``connectors:`` entry; anything else is a typo to report, not to ignore.
+ENTRY_KEYS = ("vendor", "base_url", "credential", "options", "page_size")
+
+
+def _unknown(where: str, what: str, key: object, known: Iterable[str]) -> ValidationError:
+    """The error for a key nobody reads, with the closest known key when one is near."""
+    names = sorted(known)
+    name = str(key)
+    near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    expected = ", ".join(names) if names else "none"
+    return ValidationError(f"{where}: unknown {what} {name!r}{hint}; expected: {expected}")
+
+
 def load_connector_configs(path: Path) -> list[ConnectorConfig]:
-    """Read ``connectors:`` from a YAML file: ``[{vendor, base_url, credential, options}]``."""
+    """Read ``connectors:`` from a YAML file: ``[{vendor, base_url, credential, options}]``.
+
+    Strict: a key, or an option the vendor's connector does not read, is an error naming the
+    file, the entry and the closest known key — a misspelt ``page_size`` or
+    ``action_credential_ref`` silently ignored changes what a pull or an action does."""
     try:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except (OSError, YAMLError, UnicodeDecodeError) as exc:
@@ -79,11 +98,17 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
     items = data.get("connectors") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ValidationError(f"{path}: expected a top-level 'connectors:' list")
+    for key in data:
+        if key != "connectors":
+            raise _unknown(str(path), "top-level key", key, ["connectors"])
     configs: list[ConnectorConfig] = []
     for i, item in enumerate(items):
         where = f"{path}: connectors[{i}]"
         if not isinstance(item, dict):
             raise ValidationError(f"{where}: expected a mapping")
+        for key in item:
+            if key not in ENTRY_KEYS:
+                raise _unknown(where, "key", key, ENTRY_KEYS)
         missing = [k for k in ("vendor", "base_url", "credential") if not item.get(k)]
         if missing:
             raise ValidationError(f"{where}: missing {', '.join(missing)}")
@@ -95,8 +120,15 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
         options = item.get("options") or {}
         if not isinstance(options, dict):
             raise ValidationError(f"{where}: options must be a mapping")
-        if item["vendor"] not in CONNECTORS:
+        cls = CONNECTORS.get(item["vendor"])
+        if cls is None:
             raise ValidationError(f"{where}: unknown vendor {item['vendor']!r}")
+        for key in options:
+            if key not in cls.known_options:
+                raise _unknown(f"{where} ({item['vendor']})", "option", key, cls.known_options)
+        page_size = item.get("page_size", 100)
+        if isinstance(page_size, bool) or not isinstance(page_size, int):
+            raise ValidationError(f"{where}: page_size must be an integer 1..1000")
         try:
             configs.append(
                 ConnectorConfig(
@@ -104,9 +136,11 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
                     base_url=str(item["base_url"]),
                     credential_ref=str(item["credential"]),
                     options={str(k): str(v) for k, v in options.items()},
-                    page_size=int(item.get("page_size", 100)),
+                    page_size=page_size,
                 )
             )
+        except ValidationError as exc:
+            raise ValidationError(f"{where}: {exc.message}", code=exc.code) from None
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"{where}: {exc}") from None
     return configs
@@ -114,6 +148,7 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
 
 __all__ = [
     "CONNECTORS",
+    "ENTRY_KEYS",
     "ActionResult",
     "AuditCallback",
     "AuditPullReport",

@@ -40,6 +40,8 @@ from ringfence.connectors._model import (
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ValidationError
 from ringfence.core.logging import get_logger
+from ringfence.core.secretrefs import OWN_ENV_PROBLEM, names_own_env
+from ringfence.store.vault import RESERVED_PREFIXES, is_reserved
 
 log = get_logger(__name__)
 
@@ -59,21 +61,44 @@ class SecretSource(Protocol):
     def get(self, name: str) -> SecretStr: ...
 
 
+def check_credential_ref(ref: str, setting: str = "credential reference") -> tuple[str, str]:
+    """``(kind, name)`` of a ``vault:NAME`` / ``env:NAME`` reference; ValidationError otherwise.
+
+    A reference naming Ringfence's own configuration is refused like everywhere else a
+    reference is accepted: a ``RINGFENCE_*`` environment variable (the master key, the store's
+    URL) or a reserved vault name (TOTP seeds, signing keys) would be sent to ``base_url`` —
+    which whoever edits connectors.yaml chooses — as the Authorization header. A string that
+    is not a reference at all may be a pasted secret: the error does not repeat it.
+    """
+    kind, sep, name = ref.partition(":")
+    if not sep or not name or kind not in ("vault", "env"):
+        shown = f"{kind}:..." if sep and kind.isalpha() and len(kind) <= 10 else "the value given"
+        raise ValidationError(
+            f"{setting} ({shown}) must look like vault:NAME or env:NAME; "
+            "scheme must be vault: or env:"
+        )
+    if kind == "env" and names_own_env(name):
+        raise ValidationError(f"{setting} {ref!r} {OWN_ENV_PROBLEM}", code="reserved_secret")
+    if kind == "vault" and is_reserved(name):
+        raise ValidationError(
+            f"{setting} {ref!r} is one of Ringfence's own keys (reserved vault names: "
+            f"{', '.join(RESERVED_PREFIXES)}); reference a secret of your own",
+            code="reserved_secret",
+        )
+    return kind, name
+
+
 def resolve_credential(ref: str, secrets: SecretSource | None) -> str:
     """Turn ``vault:NAME`` / ``env:NAME`` into the secret value (never echoed in errors)."""
-    kind, _, name = ref.partition(":")
-    if not name:
-        raise ValidationError(f"credential reference {ref!r} must look like vault:NAME or env:NAME")
+    kind, name = check_credential_ref(ref)
     if kind == "env":
         value = os.environ.get(name)
         if not value:
             raise ValidationError(f"credential reference {ref!r}: environment variable is unset")
         return value
-    if kind == "vault":
-        if secrets is None:
-            raise ValidationError(f"credential reference {ref!r} needs the vault, none was given")
-        return secrets.get(name).get_secret_value()
-    raise ValidationError(f"credential reference {ref!r}: scheme must be vault: or env:")
+    if secrets is None:
+        raise ValidationError(f"credential reference {ref!r} needs the vault, none was given")
+    return secrets.get(name).get_secret_value()
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -140,9 +165,12 @@ class ConnectorConfig:
 
     def __post_init__(self) -> None:
         check_api_url(self.vendor, "base_url", self.base_url)
+        check_credential_ref(self.credential_ref, f"{self.vendor}: credential")
         for name, value in self.options.items():
             if name.endswith("_base_url") and value:  # another API host (Slack audit, SCIM)
                 check_api_url(self.vendor, name, value)
+            if name.endswith("_credential_ref") and value:  # e.g. GitHub's action credential
+                check_credential_ref(value, f"{self.vendor}: option {name}")
         if not 1 <= self.page_size <= 1000:
             raise ValidationError(f"{self.vendor}: page_size must be 1..1000")
         if self.max_retries < 0:
@@ -185,6 +213,9 @@ class Connector:
 
     vendor: str = "generic"
     auth_scheme: str = "Bearer"
+    # The ``options`` of connectors.yaml this connector reads: any other is a config error
+    # (a misspelt option must not be silently ignored).
+    known_options: frozenset[str] = frozenset()
 
     def __init__(
         self,

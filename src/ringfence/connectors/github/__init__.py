@@ -39,6 +39,7 @@ from ringfence.core.errors import ValidationError
 
 class GitHubConnector(Connector):
     vendor = "github"
+    known_options = frozenset({"org", "action_credential_ref"})
 
     def _make_client(self, base_url: str, token: str) -> httpx.Client:
         client = super()._make_client(base_url, token)

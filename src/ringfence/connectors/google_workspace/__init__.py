@@ -41,6 +41,7 @@ _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 
 class GoogleWorkspaceConnector(Connector):
     vendor = "google_workspace"
+    known_options = frozenset({"customer"})
 
     @property
     def customer(self) -> str:

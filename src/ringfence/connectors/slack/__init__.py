@@ -39,6 +39,7 @@ _REVOKING = {"removed", "disabled"}
 
 class SlackConnector(Connector):
     vendor = "slack"
+    known_options = frozenset({"audit_base_url", "scim_base_url", "team_id"})
 
     def check_body(self, body: Any, operation: str) -> None:
         if isinstance(body, dict) and body.get("ok") is False:
