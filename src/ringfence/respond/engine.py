@@ -57,6 +57,9 @@ from ringfence.store.models import (
 from ringfence.store.vault import Vault, is_reserved
 
 MAX_EVIDENCE_EVENTS = 10_000
+# A step running for longer than this was left by a process that stopped (a step's vendor
+# calls are bounded well below it): a person may mark it interrupted (``skip``).
+STALE_RUNNING = timedelta(minutes=30)
 DRILL_EVENT_PREFIX = "drill-"  # ids of events a detection drill injects
 # Steps no one can undo (a revoked integration is final; the vendor's grants and the old
 # secret are gone): they always wait for a second person, whatever the playbook says. Four
@@ -205,7 +208,7 @@ class Responder:
                     select(IncidentStep)
                     .where(
                         IncidentStep.incident_id == incident_id,
-                        IncidentStep.status.in_(("pending", "awaiting_approval")),
+                        IncidentStep.status.in_(("pending", "awaiting_approval", "running")),
                     )
                     .order_by(IncidentStep.position)
                     .limit(1)
@@ -213,7 +216,9 @@ class Responder:
                 if step is None:
                     self._finish(s, incident)
                     return
-                if step.status == "awaiting_approval":
+                if step.status in ("awaiting_approval", "running"):
+                    # steps run in order: a running one is another run's, which goes on from
+                    # there (or, if its process died, a person marks it interrupted: skip)
                     return
                 if step.needs_approval and step.approved_by is None:
                     step.status = "awaiting_approval"
@@ -293,12 +298,12 @@ class Responder:
                 self._note(s, incident_id, "ringfence", f"step_{status}", text)
                 self._maybe_contained(s, incident)
 
-    @staticmethod
-    def _running_elsewhere(s: Session, incident: Incident, step: IncidentStep) -> str | None:
+    def _running_elsewhere(self, s: Session, incident: Incident, step: IncidentStep) -> str | None:
         """Why ``step`` must not run now: the same action of another incident is running on
         the same integration. Two rotations at once each retire every secret but the one
         they minted — so each removes the other's, and the vault ends up holding a secret the
         vendor no longer accepts."""
+        incident_now = self.clock.now()
         other = s.execute(
             select(IncidentStep.incident_id, IncidentStep.position, IncidentStep.started_at)
             .join(Incident, Incident.id == IncidentStep.incident_id)
@@ -308,6 +313,8 @@ class Responder:
                 IncidentStep.action == step.action,
                 IncidentStep.status == "running",
                 IncidentStep.id != step.id,
+                # one left running by a process that stopped holds nothing back
+                IncidentStep.started_at >= incident_now - STALE_RUNNING,
             )
             .limit(1)
         ).first()
@@ -325,11 +332,71 @@ class Responder:
         self.advance(incident_id, actor)
 
     def skip(self, incident_id: str, position: int, *, actor: str, comment: str) -> None:
-        """Decline a waiting step (with a reason); the run goes on with the next one."""
+        """Decline a waiting step (with a reason); the run goes on with the next one. A step
+        that has been running for longer than ``STALE_RUNNING`` (the process running it
+        stopped) is marked failed as interrupted instead, and the run goes on likewise."""
         if len(comment.strip()) < 3:
             raise ValidationError("skipping a step needs a comment saying why")
-        self._decide(incident_id, position, actor=actor, comment=comment, approve=False)
+        if not self._interrupt(incident_id, position, actor=actor, comment=comment):
+            self._decide(incident_id, position, actor=actor, comment=comment, approve=False)
         self.advance(incident_id, actor)
+
+    def _interrupt(self, incident_id: str, position: int, *, actor: str, comment: str) -> bool:
+        """Mark a step that was left running (its process stopped mid-step) as failed; False
+        if the step is not such a step. Before, it stayed running for good: the incident could
+        not be closed, and the steps after it never ran."""
+        with self.store.session() as s:
+            incident = self._incident(s, incident_id)
+            step = s.scalar(
+                select(IncidentStep).where(
+                    IncidentStep.incident_id == incident_id, IncidentStep.position == position
+                )
+            )
+            if step is None or step.status != "running":
+                return False
+            now = self.clock.now()
+            since = step.started_at
+            if since is not None and now - since < STALE_RUNNING:
+                raise ConflictError(
+                    f"step {position} ({step.action}) is running since {_iso(since)}; it can be "
+                    f"marked interrupted once it has run for {STALE_RUNNING} without finishing"
+                )
+            if not self._people(s, actor):
+                raise PermissionDeniedError(
+                    f"{actor} is not a person: marking a step interrupted needs a console user "
+                    "or an operator named with --by",
+                    code="person_required",
+                )
+            error = (
+                f"interrupted: running since {_iso(since)} and never finished (the process "
+                f"running it stopped?); marked by {actor}: {comment.strip()[:500]} — check at "
+                "the vendor / in the audit log what it did before it stopped"
+            )
+            marked = s.execute(
+                update(IncidentStep)
+                .where(IncidentStep.id == step.id, IncidentStep.status == "running")
+                .values(status="failed", error=error, finished_at=now)
+                .returning(IncidentStep.id)
+                .execution_options(synchronize_session=False)
+            ).scalar_one_or_none()
+            if marked is None:
+                raise ConflictError(f"step {position} finished meanwhile")
+            incident.failed_steps += 1
+            if incident.status == "awaiting_approval":
+                incident.status = "open"
+            self._note(
+                s, incident_id, actor, "step_failed", f"step {position} ({step.action}) {error}"
+            )
+            audit.append(
+                s,
+                actor=actor,
+                action="incident.step_interrupted",
+                entity_type="incident",
+                entity_id=incident_id,
+                after={"position": position, "action": step.action, "comment": comment[:500]},
+                clock=self.clock,
+            )
+        return True
 
     def _decide(
         self, incident_id: str, position: int, *, actor: str, comment: str, approve: bool
