@@ -68,12 +68,18 @@ def create(
     try:
         stamp = rt.clock.now().strftime("%Y%m%dT%H%M%SZ")
         path = out or rt.settings.data_dir / "backups" / f"ringfence-{stamp}.rfbak"
+        # The store's chain must hold every anchored record: a cut-off tail is found now,
+        # not when the backup is restored.
+        anchor_file = rt.settings.resolved_audit_anchor_file
+        marks = audit.read_anchors(anchor_file) if anchor_file.exists() else []
         bar, update = _progress(output is OutputFormat.TABLE)
         if bar is not None:
             with bar:
-                report = bk.create_backup(rt.store, rt.vault, path, clock=rt.clock, progress=update)
+                report = bk.create_backup(
+                    rt.store, rt.vault, path, clock=rt.clock, progress=update, anchors=marks
+                )
         else:
-            report = bk.create_backup(rt.store, rt.vault, path, clock=rt.clock)
+            report = bk.create_backup(rt.store, rt.vault, path, clock=rt.clock, anchors=marks)
         audit.append_standalone(
             rt.store,
             actor="cli",

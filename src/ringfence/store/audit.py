@@ -255,8 +255,16 @@ class Anchorer:
     def __init__(self, store: Store, path: Path, clock: Clock | None = None) -> None:
         self._store, self._path, self._clock = store, path, clock
         self._last: tuple[int, str] | None = None
+        self._started = False
+        #: What the last tick found wrong with the chain (None: nothing), also logged as an
+        #: error: the record last anchored is gone (tail cut off) or has another hash.
+        self.problem: str | None = None
 
     def tick(self) -> Anchor | None:
+        if not self._started:
+            self._started = True
+            self._last = self._last_in_file()  # what was anchored before this process
+        self._check_last()
         mark = current_anchor(self._store, self._clock)
         if mark is None or (mark.seq, mark.head) == self._last:
             return None
@@ -264,6 +272,37 @@ class Anchorer:
         self._last = (mark.seq, mark.head)
         _log.info("audit_anchor", seq=mark.seq, head=mark.head, file=str(self._path))
         return mark
+
+    def _last_in_file(self) -> tuple[int, str] | None:
+        try:
+            marks = read_anchors(self._path) if self._path.exists() else []
+        except ValidationError as exc:
+            _log.warning("audit_anchor_file_unreadable", error=str(exc)[:200])
+            return None
+        return (marks[-1].seq, marks[-1].head) if marks else None
+
+    def _check_last(self) -> None:
+        """The record anchored last must still be there with its hash; if not, the newest
+        records were deleted or the chain rewritten since — say so at once (an error event the
+        SIEM receives), not only at the next ``audit verify``. Anchoring goes on: the earlier
+        anchor lines keep the evidence."""
+        if self._last is None:
+            return
+        seq, head = self._last
+        with self._store.session() as s:
+            found = s.scalar(select(AuditRecord.hash).where(AuditRecord.seq == seq))
+        if found == head:
+            self.problem = None
+            return
+        problem = (
+            f"audit record {seq}, anchored before, is gone: the newest records were cut off"
+            if found is None
+            else f"audit record {seq} has another hash than when it was anchored: the chain "
+            "was rewritten"
+        )
+        if problem != self.problem:
+            _log.error("audit_chain_tampered", seq=seq, problem=problem, file=str(self._path))
+        self.problem = problem
 
     def _safe_tick(self) -> None:
         try:

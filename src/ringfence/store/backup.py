@@ -255,11 +255,14 @@ def create_backup(
     *,
     clock: Clock | None = None,
     progress: Progress | None = None,
+    anchors: Sequence[audit.Anchor] = (),
 ) -> BackupReport:
     """Write a consistent, encrypted backup of every table to ``path`` (mode 0600, new file).
 
     One read transaction (REPEATABLE READ on PostgreSQL, a WAL snapshot on SQLite) sees every
-    table at the same moment."""
+    table at the same moment. The audit chain read is verified as it is written, and against
+    ``anchors``: a store whose chain is broken, cut off or rewritten is not backed up (restore
+    would refuse that backup anyway; better to learn it now than on the day it is needed)."""
     created_at = (clock or SystemClock()).now()
     salt = os.urandom(16)
     header = _header(store, vault, created_at, salt)
@@ -287,7 +290,16 @@ def create_backup(
                         conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
                     for table in all_tables():
                         check = vault if table.name == VaultSecret.__tablename__ else None
-                        tables[str(table.name)] = _dump_table(conn, table, sealed, progress, check)
+                        chain = (
+                            _ChainCheck({a.seq for a in anchors})
+                            if table.name == AuditRecord.__tablename__
+                            else None
+                        )
+                        tables[str(table.name)] = _dump_table(
+                            conn, table, sealed, progress, check, chain
+                        )
+                        if chain is not None:
+                            _refuse_bad_chain(chain, anchors)
             sealed.write(orjson.dumps({"t": "manifest", "tables": tables}) + b"\n")
             sealed.close()
             fh.flush()
@@ -312,6 +324,7 @@ def _dump_table(
     out: _SealedWriter,
     progress: Progress | None,
     secrets: Vault | None = None,
+    chain: _ChainCheck | None = None,
 ) -> dict[str, Any]:
     cols = [c.name for c in table.columns]
     out.write(orjson.dumps({"t": "table", "name": table.name, "columns": cols}) + b"\n")
@@ -334,6 +347,8 @@ def _dump_table(
                 )
             except IntegrityError as exc:
                 raise IntegrityError(f"{exc}; no backup was written") from None
+        if chain is not None:
+            chain.feed([dict(row._mapping)])
         line = orjson.dumps([_encode(v) for v in row], option=orjson.OPT_NON_STR_KEYS) + b"\n"
         digest.update(line)
         out.write(line)
@@ -345,6 +360,25 @@ def _dump_table(
     summary = {"rows": n, "sha256": digest.hexdigest()}
     out.write(orjson.dumps({"t": "end", "name": table.name, **summary}) + b"\n")
     return summary
+
+
+def _refuse_bad_chain(chain: _ChainCheck, anchors: Sequence[audit.Anchor]) -> None:
+    if not chain.ok:
+        raise IntegrityError(
+            f"the store's audit chain does not verify (first break at record {chain.first_bad}): "
+            "no backup was written — run `ringfence audit verify` to see what was changed"
+        )
+    for a in sorted(anchors, key=lambda a: a.seq):
+        if a.seq > chain.count:
+            why = f"it ends at record {chain.count}: the newest records were cut off"
+        elif chain.seen.get(a.seq) != a.head:
+            why = f"record {a.seq} has another hash: the chain was rewritten"
+        else:
+            continue
+        raise IntegrityError(
+            f"the store's audit chain does not match the anchor of {a.ts.isoformat()} (record "
+            f"{a.seq}); {why}. No backup was written — run `ringfence audit verify`"
+        )
 
 
 # -- read / verify ------------------------------------------------------------------------------
@@ -546,6 +580,7 @@ class _ChainCheck:
         self.prev, self.count, self.ok = audit.GENESIS, 0, True
         self.wanted = wanted or set()
         self.seen: dict[int, str] = {}  # anchored seq -> hash in the backup
+        self.first_bad: int | None = None
         self.secret_records = {}  # secret name -> its state records (vault.fold_records)
 
     def feed(self, rows: list[dict[str, Any]]) -> None:
@@ -564,6 +599,8 @@ class _ChainCheck:
                 prev_hash=r["prev_hash"],
             )
             if r["prev_hash"] != self.prev or r["hash"] != expected or r["seq"] != self.count:
+                if self.ok:
+                    self.first_bad = r["seq"]
                 self.ok = False
             if r["seq"] in self.wanted:
                 self.seen[r["seq"]] = r["hash"]

@@ -1,0 +1,116 @@
+"""Session 13 review of backup + audit: a store whose chain is broken, cut off or rewritten is
+not backed up, and the anchorer of `serve` notices a cut-off tail when it happens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from ringfence.cli import main
+from ringfence.core.clock import FixedClock
+from ringfence.core.errors import IntegrityError
+from ringfence.runtime import Runtime
+from ringfence.store import audit
+from ringfence.store import backup as bk
+from ringfence.store.db import Store
+from ringfence.store.models import AuditRecord
+
+
+def _fill(store: Store, n: int) -> None:
+    for i in range(n):
+        audit.append_standalone(
+            store, actor="t", action="thing.change", entity_type="thing", entity_id=str(i)
+        )
+
+
+def _cut_newest(store: Store) -> None:
+    with store.session() as s:
+        newest = s.scalar(select(func.max(AuditRecord.seq)))
+        s.execute(delete(AuditRecord).where(AuditRecord.seq == newest))
+
+
+def test_a_store_whose_newest_records_were_cut_off_is_not_backed_up(
+    any_runtime: Runtime, tmp_path: Path
+) -> None:
+    """Before: the backup was written; the cut-off tail was noticed only when a restore
+    compared it with the anchors (refused as a rollback) — on the day it was needed."""
+    rt = any_runtime
+    _fill(rt.store, 3)
+    mark = audit.current_anchor(rt.store)
+    assert mark is not None
+    bk.create_backup(rt.store, rt.vault, tmp_path / "ok.rfbak", anchors=[mark])
+    _cut_newest(rt.store)
+    with pytest.raises(IntegrityError, match="cut off"):
+        bk.create_backup(rt.store, rt.vault, tmp_path / "cut.rfbak", anchors=[mark])
+    assert not (tmp_path / "cut.rfbak").exists()
+
+
+def test_a_store_whose_chain_was_rewritten_or_edited_is_not_backed_up(
+    any_runtime: Runtime, tmp_path: Path
+) -> None:
+    rt = any_runtime
+    _fill(rt.store, 3)
+    mark = audit.current_anchor(rt.store)
+    assert mark is not None
+    _cut_newest(rt.store)
+    _fill(rt.store, 1)  # a fresh, valid record where the anchored one was
+    with pytest.raises(IntegrityError, match="rewritten"):
+        bk.create_backup(rt.store, rt.vault, tmp_path / "a.rfbak", anchors=[mark])
+    with rt.store.session() as s:
+        s.execute(update(AuditRecord).where(AuditRecord.seq == 2).values(actor="mallory"))
+    with pytest.raises(IntegrityError, match=r"does not verify \(first break at record 2\)"):
+        bk.create_backup(rt.store, rt.vault, tmp_path / "b.rfbak")
+    assert not list(tmp_path.glob("*.rfbak"))
+
+
+def test_backup_create_checks_the_configured_anchor_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = str(tmp_path / "rf")
+    monkeypatch.setenv("CRM_SECRET", "value-of-the-crm-secret")
+    for argv in (
+        ["init", "--data-dir", data],
+        ["vault", "put", "crm/a", "--from-env", "CRM_SECRET", "--data-dir", data],
+        ["vault", "put", "crm/b", "--from-env", "CRM_SECRET", "--data-dir", data],
+        ["audit", "anchor", "--data-dir", data],
+    ):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            assert not exc.code, argv
+    store = Store(f"sqlite:///{tmp_path / 'rf' / 'ringfence.db'}")
+    _cut_newest(store)
+    store.dispose()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["backup", "create", "--data-dir", data, "--out", str(tmp_path / "x.rfbak")])
+    assert exited.value.code == 1
+    assert "cut off" in capsys.readouterr().err
+    assert not (tmp_path / "x.rfbak").exists()
+
+
+def test_the_anchorer_notices_a_cut_off_tail_also_after_a_restart(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "anchors.jsonl"
+    anchorer = audit.Anchorer(store, path, FixedClock())
+    _fill(store, 3)
+    assert anchorer.tick() is not None and anchorer.problem is None
+    _cut_newest(store)
+    anchorer.tick()
+    assert anchorer.problem is not None and "record 3" in anchorer.problem
+    assert "cut off" in anchorer.problem
+    # A process started later reads what was anchored before it (the file's last line).
+    _fill(store, 1)  # a new record 3 with another hash
+    fresh = audit.Anchorer(store, path, FixedClock())
+    fresh.tick()
+    assert fresh.problem is None  # the first anchorer anchored the cut chain at seq 2 ...
+    assert not audit.verify(store, audit.read_anchors(path)).ok  # ... the file keeps seq 3
+    restarted = audit.Anchorer(store, tmp_path / "other.jsonl", FixedClock())
+    restarted.tick()
+    _cut_newest(store)
+    again = audit.Anchorer(store, tmp_path / "other.jsonl", FixedClock())
+    again.tick()
+    assert again.problem is not None and "cut off" in again.problem
