@@ -29,6 +29,9 @@ from ringfence.vendors.models import VendorDocument
 MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
 _NONCE = 12
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
+# What a stored content type may look like (it is only shown, never served): anything else —
+# a NUL PostgreSQL cannot store, markup, a header's worth of text — is kept as octet-stream.
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9!#$&^_.+-]{1,60}/[A-Za-z0-9!#$&^_.+-]{1,60}")
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,15 @@ def _key_ref(doc_id: str) -> str:
 
 
 def clean_filename(name: str) -> str:
-    base = os.path.basename(name.replace("\\", "/")).strip() or "document"
+    base = os.path.basename(name.replace("\\", "/")).strip()
+    if not base.strip("."):  # "", "." and "..": no name to keep
+        base = "document"
     return _SAFE_NAME.sub("_", base)[:200]
+
+
+def clean_content_type(value: str | None) -> str:
+    media = (value or "").split(";", 1)[0].strip().lower()
+    return media if _MEDIA_TYPE.fullmatch(media) else "application/octet-stream"
 
 
 def store_document(
@@ -91,7 +101,7 @@ def store_document(
         id=doc_id,
         vendor_id=vendor_id,
         filename=clean_filename(filename),
-        content_type=(content_type or "application/octet-stream")[:120],
+        content_type=clean_content_type(content_type),
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
         key_ref=_key_ref(doc_id),

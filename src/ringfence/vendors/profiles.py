@@ -73,7 +73,9 @@ def set_profile(session: Session, vendor: Vendor, data: ProfileIn) -> VendorProf
 
 
 def profile_as_input(profile: VendorProfile) -> ProfileIn:
-    return ProfileIn(
+    """The stored profile in its input shape, as stored: not validated again, so a row made
+    before a rule was tightened (a control character in a note) still reads."""
+    return ProfileIn.model_construct(
         tier=profile.tier,
         domains=list(profile.domains),
         services=list(profile.services),
@@ -81,7 +83,7 @@ def profile_as_input(profile: VendorProfile) -> ProfileIn:
         hours=profile.hours,
         breach_notification_address=profile.breach_notification_address,
         contacts=[
-            ContactIn(
+            ContactIn.model_construct(
                 name=c.name,
                 email=c.email,
                 phone=c.phone,

@@ -52,8 +52,33 @@ def _plausible(value: date) -> date:
 RecordDate = Annotated[date, AfterValidator(_plausible)]
 
 
+# C0 controls other than tab, line feed and carriage return, and DEL: a NUL cannot be stored
+# in PostgreSQL text (a 422 naming nothing), and none of them belongs in a name, a title or a
+# note shown in the console, the CLI or an export. Questionnaire answers refuse them too.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _no_control_characters(self) -> _Strict:
+        for name in type(self).model_fields:
+            for text in _strings(getattr(self, name)):
+                found = _CONTROL.search(text)
+                if found is not None:
+                    raise ValueError(
+                        f"{name} contains the control character U+{ord(found.group()):04X}"
+                    )
+        return self
 
 
 class ContactIn(_Strict):
