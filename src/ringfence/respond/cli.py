@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,11 @@ app = typer.Typer(
     help="Incident response: playbooks, incidents, approvals, drills, evidence.",
     no_args_is_help=True,
 )
+
+# An incident's states (``--status``), and a bound on step numbers (a playbook has at most 30
+# steps; a number past a 64-bit integer was an internal OverflowError in the store).
+STATUSES = ("open", "awaiting_approval", "contained", "needs_attention", "closed")
+MAX_STEP = 1000
 
 ByOpt = Annotated[str, typer.Option("--by", help="Who does this (recorded in the timeline).")]
 ConnectorsOpt = Annotated[
@@ -55,7 +61,17 @@ def _run_and_show(
 def _actor(by: str) -> str:
     if not by.strip() or len(by) > 200:
         raise ValidationError("--by must be 1-200 characters")
-    return by.strip()
+    return _text("--by", by).strip()
+
+
+def _text(option: str, value: str) -> str:
+    """``value`` if it holds no control character but tab and newline: a NUL is refused by
+    PostgreSQL (an internal error), and the timeline, the audit log and terminals show the
+    rest as they are (the API refuses NULs the same way)."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\t\n"), None)
+    if bad is not None:
+        raise ValidationError(f"{option} holds a control character (U+{ord(bad):04X})")
+    return value
 
 
 def _print_incident(view: dict[str, Any], output: OutputFormat) -> None:
@@ -125,7 +141,9 @@ def start(
         data_dir,
         connectors,
         output,
-        lambda r: r.start(playbook, integration, actor=_actor(by), reason=reason),
+        lambda r: r.start(
+            playbook, integration, actor=_actor(by), reason=_text("--reason", reason)
+        ),
     )
 
 
@@ -176,11 +194,16 @@ def drill(
 
 @app.command("list")
 def list_incidents(
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help=f"One of: {', '.join(STATUSES)}."),
+    ] = None,
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
     """Incidents and drills, newest first."""
+    if status is not None and status not in STATUSES:
+        raise ValidationError(f"--status {status!r} is not one of {', '.join(STATUSES)}")
     rt = open_runtime(data_dir)
     try:
         rows = Responder(rt.store, rt.vault, rt.clock).incidents(status)
@@ -213,7 +236,7 @@ def show(
 @app.command("approve")
 def approve(
     incident: Annotated[str, typer.Argument()],
-    step: Annotated[int, typer.Argument(min=1, help="Step number.")],
+    step: Annotated[int, typer.Argument(min=1, max=MAX_STEP, help="Step number.")],
     by: ByOpt,
     comment: Annotated[str, typer.Option("--comment")] = "",
     connectors: ConnectorsOpt = None,
@@ -223,7 +246,7 @@ def approve(
     """Approve a waiting step (not by whoever opened the incident); the run continues."""
 
     def act(r: Responder) -> str:
-        r.approve(incident, step, actor=_actor(by), comment=comment)
+        r.approve(incident, step, actor=_actor(by), comment=_text("--comment", comment))
         return incident
 
     _run_and_show(data_dir, connectors, output, act)
@@ -232,7 +255,7 @@ def approve(
 @app.command("skip")
 def skip(
     incident: Annotated[str, typer.Argument()],
-    step: Annotated[int, typer.Argument(min=1, help="Step number.")],
+    step: Annotated[int, typer.Argument(min=1, max=MAX_STEP, help="Step number.")],
     by: ByOpt,
     comment: Annotated[str, typer.Option("--comment", help="Why it is skipped.")],
     connectors: ConnectorsOpt = None,
@@ -242,7 +265,7 @@ def skip(
     """Decline a waiting step; the run continues with the next one."""
 
     def act(r: Responder) -> str:
-        r.skip(incident, step, actor=_actor(by), comment=comment)
+        r.skip(incident, step, actor=_actor(by), comment=_text("--comment", comment))
         return incident
 
     _run_and_show(data_dir, connectors, output, act)
@@ -259,7 +282,7 @@ def close(
     """Close an incident (every step decided)."""
 
     def act(r: Responder) -> str:
-        r.close(incident, actor=_actor(by), summary=summary)
+        r.close(incident, actor=_actor(by), summary=_text("--summary", summary))
         return incident
 
     _run_and_show(data_dir, None, output, act)
