@@ -238,3 +238,17 @@ def test_an_enrolled_admin_signing_in_by_sso_without_mfa_must_step_up_before_any
     # the old session id is worth nothing now
     web.cookies.set("__Host-rf_session", old_cookie, domain="rf.example")
     assert web.get("/api/v1/identity/me").status_code == 401
+
+
+def test_the_sign_in_page_offers_sso_only_when_it_is_configured(
+    app: FastAPI, web: TestClient
+) -> None:
+    # session 13: the link was always there, and without SSO it led to a JSON 404
+    assert 'href="/auth/oidc/login"' in web.get("/console/login").text
+    failed = web.post("/console/login", data={"username": "nobody", "password": "x" * 12})
+    assert failed.status_code in (400, 401, 403) and 'href="/auth/oidc/login"' in failed.text
+    app.state.identity_settings = IdentitySettings()
+    with TestClient(app, base_url="https://rf.example") as plain:
+        page = plain.get("/console/login")
+        assert page.status_code == 200 and "Sign in" in page.text
+        assert "/auth/oidc/login" not in page.text

@@ -64,6 +64,11 @@ def create_app(
 
     app.include_router(scim_router)
     from ringfence.identity.api import auth_router as identity_auth_router
+    from ringfence.identity.settings import IdentitySettings
+
+    # Read once here so that a misspelt or bad RINGFENCE_IDENTITY_* variable stops the start
+    # with a ConfigError naming it, not the first sign-in with a 500 (routes read it lazily).
+    IdentitySettings()
     from ringfence.identity.api import router as identity_router
 
     app.include_router(identity_router)

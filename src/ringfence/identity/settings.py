@@ -6,12 +6,45 @@ hold references to secrets (``vault:NAME``), never a secret value.
 
 from __future__ import annotations
 
+import difflib
+import os
+from typing import Any
+
 from pydantic import Field
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ringfence.core.errors import ConfigError
+
+PREFIX = "RINGFENCE_IDENTITY_"
 
 
 class IdentitySettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="RINGFENCE_IDENTITY_", extra="ignore")
+    """Identity's knobs. A bad value or a misspelt ``RINGFENCE_IDENTITY_*`` variable is a
+    ConfigError naming the variable (a misspelt ``…_COOKIE_SECURE`` or ``…_LOCKOUT_THRESHOLD``
+    silently falling back to a default is a setting the operator believes is on)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore")
+
+    def __init__(self, **values: Any) -> None:
+        known = {PREFIX + name.upper() for name in type(self).model_fields}
+        unknown = sorted(
+            k for k in os.environ if k.upper().startswith(PREFIX) and k.upper() not in known
+        )
+        if unknown:
+            hints = []
+            for name in unknown:
+                close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
+                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+            raise ConfigError(f"unknown identity setting: {', '.join(hints)}")
+        try:
+            super().__init__(**values)
+        except PydanticValidationError as exc:
+            problems = "; ".join(
+                f"{PREFIX}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise ConfigError(f"invalid identity settings: {problems}") from None
 
     quarantine_on_deprovision: bool = Field(
         default=True,

@@ -36,7 +36,12 @@ from ringfence.core.errors import (
     ValidationError,
 )
 from ringfence.identity.accounts import SessionInfo, csrf_for
-from ringfence.identity.auth import accounts_for, clear_session_cookies, session_token_of
+from ringfence.identity.auth import (
+    accounts_for,
+    clear_session_cookies,
+    session_token_of,
+    settings_of,
+)
 from ringfence.identity.roles import MFA_ENROLL, OWN_INTEGRATIONS, SELF, needs_mfa, scopes_of
 from ringfence.store.models import Integration, IntegrationStatus
 
@@ -173,11 +178,18 @@ def _signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 # -- sign-in ---------------------------------------------------------------------------------
+def _login_page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
+    """The sign-in page; its SSO link only when SSO is configured (else the link led to a
+    JSON 404)."""
+    sso = settings_of(request).oidc_configured
+    return _page("login.html", status=status, viewer=None, sso=sso, **context)
+
+
 @router.get("/login")
 def login_page(request: Request) -> Response:
     if _viewer(request) is not None:
         return _redirect("/console/")
-    return _page("login.html", viewer=None, need_otp=False, error=None, username="")
+    return _login_page(request, need_otp=False, error=None, username="")
 
 
 @router.post("/login")
@@ -188,10 +200,9 @@ async def login(request: Request) -> Response:
         _refuse_cross_site(request)
         form = await _form(request, None)
     except RingfenceError as exc:
-        return _page(
-            "login.html",
+        return _login_page(
+            request,
             status=exc.status,
-            viewer=None,
             need_otp=False,
             error=exc.message,
             username="",
@@ -210,19 +221,17 @@ async def login(request: Request) -> Response:
         )
     except AuthenticationError as exc:
         need_otp = exc.code == "mfa_required"
-        return _page(
-            "login.html",
+        return _login_page(
+            request,
             status=401,
-            viewer=None,
             need_otp=need_otp,
             error=None if need_otp else exc.message,
             username=username,
         )
     except RateLimitedError as exc:
-        return _page(
-            "login.html",
+        return _login_page(
+            request,
             status=429,
-            viewer=None,
             need_otp=False,
             error=exc.message,
             username=username,
