@@ -104,3 +104,29 @@ def test_document_name_and_content_type_are_stored_clean(
     assert (r.json()["filename"], r.json()["content_type"]) == (stored_name, stored_type)
     got = http.get(f"/api/v1/vendor-risk/documents/{r.json()['id']}")
     assert got.headers["content-disposition"] == f'attachment; filename="{stored_name}"'
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "field"),
+    [
+        ("profile", {"notes": "questionnaire sent: https://rf.example/vendor-assessments/"}, ""),
+        ("assessments", {"recipient": "rf_vq_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"}, "recipient"),
+        ("certifications", {"kind": "other", "name": "ghp_" + "a" * 36}, "name"),
+        ("profile", {"hours": "see https://ops:hunter2@status.acme.example"}, "hours"),
+    ],
+)
+def test_a_credential_pasted_into_vendor_risk_text_is_refused_unechoed(
+    http: TestClient, route: str, body: dict[str, object], field: str
+) -> None:
+    method = http.put if route == "profile" else http.post
+    path = f"{V}/{route}"
+    if not field:  # the link without its token is just text
+        token = http.post(f"{V}/assessments", json={}).json()["link"].rsplit("/", 1)[1]
+        assert method(path, json=body).status_code == 200
+        body = {"notes": str(body["notes"]) + token}
+        field = "notes"
+    r = method(path, json=body)
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert field in detail and "not a place for credentials" in detail
+    assert "hunter2" not in r.text and "rf_vq_" not in r.text and "ghp_aaaa" not in r.text

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
 
@@ -33,7 +33,13 @@ from ringfence.vendors import documents, evidence, page, service
 from ringfence.vendors.bank import AnswerType, default_bank, validate_answers
 from ringfence.vendors.models import Assessment, VendorDocument
 from ringfence.vendors.profiles import find_vendor
-from ringfence.vendors.schemas import CertificationIn, ContractIn, PentestIn, ProfileIn
+from ringfence.vendors.schemas import (
+    CertificationIn,
+    ContractIn,
+    PentestIn,
+    ProfileIn,
+    text_problem,
+)
 
 MAX_FORM_BYTES = 25 * 1024 * 1024
 # Evidence documents one public link may store (each up to the body cap, with a vault key).
@@ -52,6 +58,14 @@ class SendIn(BaseModel):
     template: str | None = Field(default=None, pattern="^(lite|full)$")
     recipient: str | None = Field(default=None, max_length=320)
     days: int = Field(default=asm.DEFAULT_LINK_DAYS, ge=1, le=asm.MAX_LINK_DAYS)
+
+    @field_validator("recipient")
+    @classmethod
+    def _recipient(cls, value: str | None) -> str | None:
+        problem = text_problem(value) if value is not None else None
+        if problem is not None:
+            raise ValueError(problem)
+        return value
 
 
 class FileIn(BaseModel):

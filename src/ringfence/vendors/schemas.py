@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from ringfence.inventory.sections import inline_secret_problem
 from ringfence.vendors.models import CertKind, FindingStatus, Severity, Tier
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$")
@@ -66,18 +67,32 @@ def _strings(value: object) -> list[str]:
     return []
 
 
+def text_problem(text: str) -> str | None:
+    """Why ``text`` may not be stored in a vendor-risk field, or None; never echoes it.
+
+    Besides control characters: a value shaped like a credential (a questionnaire link's
+    ``rf_vq_`` token pasted into the notes, a GitHub token, a URL with ``user:password@``) —
+    the rows are plain text any read-scoped caller sees, and a questionnaire link read there
+    lets its reader answer on the vendor's behalf."""
+    found = _CONTROL.search(text)
+    if found is not None:
+        return f"contains the control character U+{ord(found.group()):04X}"
+    secret = inline_secret_problem(text)
+    if secret is not None:
+        return f"{secret}; vendor-risk fields are not a place for credentials"
+    return None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @model_validator(mode="after")
-    def _no_control_characters(self) -> _Strict:
+    def _storable_text(self) -> _Strict:
         for name in type(self).model_fields:
             for text in _strings(getattr(self, name)):
-                found = _CONTROL.search(text)
-                if found is not None:
-                    raise ValueError(
-                        f"{name} contains the control character U+{ord(found.group()):04X}"
-                    )
+                problem = text_problem(text)
+                if problem is not None:
+                    raise ValueError(f"{name} {problem}")
         return self
 
 
