@@ -114,3 +114,43 @@ def test_the_anchorer_notices_a_cut_off_tail_also_after_a_restart(
     again = audit.Anchorer(store, tmp_path / "other.jsonl", FixedClock())
     again.tick()
     assert again.problem is not None and "cut off" in again.problem
+
+
+def _run(argv: list[str]) -> int:
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_backup_verify_fails_a_backup_of_another_chain_and_does_not_count_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`backup verify` read no anchors: a backup whose chain contradicts this installation's
+    anchors was reported good and recorded as backup.verified (RF-IRR-003 counts those)."""
+    data = str(tmp_path / "rf")
+    monkeypatch.setenv("CRM_SECRET", "value-of-the-crm-secret")
+    assert _run(["init", "--data-dir", data]) == 0
+    assert _run(["vault", "put", "crm/a", "--from-env", "CRM_SECRET", "--data-dir", data]) == 0
+    backup = tmp_path / "b.rfbak"
+    assert _run(["backup", "create", "--data-dir", data, "--out", str(backup)]) == 0
+    anchors = tmp_path / "rf" / "audit-anchors.jsonl"
+    # An anchor of record 1 with another hash: the backup is not of this chain.
+    anchors.write_text(
+        '{"seq": 1, "head": "' + "ab" * 32 + '", "ts": "2026-01-01T00:00:00+00:00"}\n'
+    )
+    capsys.readouterr()
+    assert _run(["backup", "verify", str(backup), "--data-dir", data]) == 1
+    assert "not this installation's chain" in capsys.readouterr().err
+    store = Store(f"sqlite:///{tmp_path / 'rf' / 'ringfence.db'}")
+    with store.session() as s:
+        actions = list(s.scalars(select(AuditRecord.action)))
+    store.dispose()
+    assert "backup.verified" not in actions
+    # Only older than the anchors (the store moved on): good, with a note.
+    anchors.write_text(
+        '{"seq": 99, "head": "' + "cd" * 32 + '", "ts": "2026-01-01T00:00:00+00:00"}\n'
+    )
+    assert _run(["backup", "verify", str(backup), "--data-dir", data]) == 0
+    assert "note:" in capsys.readouterr().err

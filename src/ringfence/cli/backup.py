@@ -115,11 +115,15 @@ def create(
 def verify(
     file: BackupFile, data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TABLE
 ) -> None:
-    """Decrypt the whole backup and check every digest, its audit chain and every secret."""
+    """Decrypt the whole backup and check every digest, its audit chain and every secret;
+    with the configured anchor file, that its chain is this installation's."""
     rt = open_runtime(data_dir)
     try:
-        report = bk.verify_backup(file, rt.vault)
-        if report.audit_ok:
+        anchor_file = rt.settings.resolved_audit_anchor_file
+        marks = audit.read_anchors(anchor_file) if anchor_file.exists() else []
+        report = bk.verify_backup(file, rt.vault, marks)
+        good = report.audit_ok and not report.another_chain
+        if good:
             # Posture (RF-IRR-003) reads this: when the newest backup proven good was made.
             audit.append_standalone(
                 rt.store,
@@ -139,13 +143,15 @@ def verify(
     if output is OutputFormat.JSON:
         emit_json(
             {
-                "ok": report.audit_ok,
+                "ok": good,
                 "file": str(file),
                 "created_at": report.header.get("created_at"),
                 "revisions": report.header.get("revisions"),
                 "rows": report.rows,
                 "audit_records": report.audit_records,
                 "audit_chain_ok": report.audit_ok,
+                "anchors_checked": len(marks),
+                "anchor_problems": list(report.anchor_problems),
                 "secrets_checked": report.secrets,
                 "tables": report.tables,
             }
@@ -158,7 +164,18 @@ def verify(
             f"matches; audit chain {state} ({report.audit_records} records); "
             f"{report.secrets} secrets decrypt"
         )
-    if not report.audit_ok:
+        for problem in report.anchor_problems:
+            # Older than the anchors is what a backup becomes as the store moves on (restore
+            # will want --allow-rollback); another hash means it is not this chain at all.
+            style = (
+                "[bold red]not this installation's chain:[/]"
+                if report.another_chain
+                else ("[bold yellow]note:[/]")
+            )
+            err_console.print(f"{style} {problem}", highlight=False, soft_wrap=True)
+            if report.another_chain:
+                break
+    if not good:
         raise typer.Exit(1)
 
 

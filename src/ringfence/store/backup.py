@@ -521,6 +521,9 @@ class VerifyReport:
     # chain was anchored at that the backup lacks (older: restoring it rolls the store back)
     # or holds with another hash (not the anchored chain). Empty when it is consistent.
     anchor_problems: tuple[str, ...] = ()
+    # An anchored record the backup holds with another hash: it is not a backup of this
+    # installation's chain (another store's, or one of the two was altered).
+    another_chain: bool = False
 
     @property
     def rows(self) -> int:
@@ -549,6 +552,9 @@ def verify_backup(path: Path, vault: Vault, anchors: Sequence[audit.Anchor] = ()
         audit_ok=chain.ok,
         secrets=secrets.count,
         anchor_problems=_anchor_problems(anchors, chain.seen, chain.count),
+        another_chain=any(
+            a.seq <= chain.count and chain.seen.get(a.seq) != a.head for a in anchors
+        ),
     )
 
 
