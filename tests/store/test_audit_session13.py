@@ -154,3 +154,30 @@ def test_backup_verify_fails_a_backup_of_another_chain_and_does_not_count_it(
     )
     assert _run(["backup", "verify", str(backup), "--data-dir", data]) == 0
     assert "note:" in capsys.readouterr().err
+
+
+def test_after_a_wanted_rollback_restore_the_store_can_be_verified_and_backed_up_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A restore with --allow-rollback into the configured store left the anchors of the
+    replaced chain in place: `audit verify` and (since this session) `backup create` then
+    refused the store until someone moved the file by hand."""
+    data = tmp_path / "rf"
+    monkeypatch.setenv("CRM_SECRET", "value-of-the-crm-secret")
+    assert _run(["init", "--data-dir", str(data)]) == 0
+    old = tmp_path / "old.rfbak"
+    assert _run(["backup", "create", "--data-dir", str(data), "--out", str(old)]) == 0
+    assert _run(["vault", "put", "crm/a", "--from-env", "CRM_SECRET", "--data-dir", str(data)]) == 0
+    assert _run(["audit", "anchor", "--data-dir", str(data)]) == 0
+    (data / "ringfence.db").unlink()  # the store is lost; the key and the anchors are kept
+    for extra in ("ringfence.db-wal", "ringfence.db-shm"):
+        (data / extra).unlink(missing_ok=True)
+    argv = ["backup", "restore", str(old), "--data-dir", str(data), "--allow-rollback"]
+    assert _run(argv) == 0
+    err = capsys.readouterr().err
+    assert "moved to" in err
+    kept = list(data.glob("audit-anchors.jsonl.before-restore-*"))
+    assert len(kept) == 1
+    assert _run(["audit", "verify", "--data-dir", str(data)]) == 0
+    again = tmp_path / "again.rfbak"
+    assert _run(["backup", "create", "--data-dir", str(data), "--out", str(again)]) == 0

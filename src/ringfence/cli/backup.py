@@ -7,6 +7,8 @@ store and proves the result (row digests, audit chain, every secret decrypting).
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -248,6 +250,18 @@ def restore(
                 "rolled_back": list(report.rolled_back),
             },
         )
+        superseded = None
+        if report.rolled_back and anchors is None and store_url is None and anchor_file.exists():
+            # The configured store now holds the older chain on purpose: its anchors describe
+            # a chain that is gone, and every `audit verify` / `backup create` would refuse it.
+            # Keep them (the evidence of what was rolled back) beside a new anchor file that
+            # starts at the restored head.
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            superseded = anchor_file.with_name(f"{anchor_file.name}.before-restore-{stamp}")
+            os.replace(anchor_file, superseded)
+            mark = audit.current_anchor(target)
+            if mark is not None:
+                audit.append_anchor(anchor_file, mark)
     finally:
         target.dispose()
     if output is OutputFormat.JSON:
@@ -258,6 +272,7 @@ def restore(
                 "rows": report.rows,
                 "anchors_checked": report.anchors_checked,
                 "rolled_back": list(report.rolled_back),
+                "anchors_superseded": str(superseded) if superseded else None,
                 "audit_records": report.audit_records,
                 "secrets_checked": report.secrets,
                 "tables": report.tables,
@@ -271,7 +286,13 @@ def restore(
     )
     for problem in report.rolled_back:
         err_console.print(
-            f"[bold yellow]rolled back:[/] {problem}; start a new anchor file",
+            f"[bold yellow]rolled back:[/] {problem}"
+            + (
+                f"; the anchors of the replaced chain were moved to {superseded} and a new "
+                "anchor file starts at the restored head"
+                if superseded
+                else "; start a new anchor file"
+            ),
             highlight=False,
             soft_wrap=True,
         )
