@@ -6,6 +6,7 @@ main(). The questionnaire link is printed once, at send time, and never stored i
 
 from __future__ import annotations
 
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, fail
 from ringfence.vendors import evidence, service
 from ringfence.vendors.assessments import DEFAULT_LINK_DAYS, MAX_LINK_DAYS
+from ringfence.vendors.transfer import MAX_IMPORT_BYTES
 
 app = typer.Typer(
     help="Vendor risk: questionnaires, evidence, contracts, scores.", no_args_is_help=True
@@ -204,7 +206,12 @@ def import_(
 ) -> None:
     """Import answers: every row must be valid, or nothing is imported (each error listed)."""
     try:
-        content = file.read_bytes()
+        # A file saved from a vendor's archive may be a symlink to /dev/zero or a FIFO: read
+        # only a regular file, and never more than the import accepts (the size check names it).
+        if not stat.S_ISREG(file.stat().st_mode):
+            fail(f"cannot read {file}: not a regular file")
+        with file.open("rb") as f:
+            content = f.read(MAX_IMPORT_BYTES + 1)
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror}")
     rt = open_runtime(data_dir)
