@@ -55,6 +55,13 @@ BAD_CONFIGS = [
     ("retention-not-a-mapping", "retention_days: 5\n", "retention_days: Input should be"),
     ("rules-dirs-not-a-list", "rules_dirs: /etc/rules\n", "rules_dirs: Input should be a valid"),
     ("bundled-rules-as-text", "bundled_rules: 'no'\n", "bundled_rules: Input should be a valid"),
+    (
+        "misspelt-ueba-key",
+        "ueba: {z_treshold: 3}\n",
+        "unknown ueba settings: z_treshold (did you mean z_threshold?)",
+    ),
+    ("misspelt-apimon-key", "apimon: {windw: 30}\n", "unknown apimon settings: windw"),
+    ("apimon-fraction-count", "apimon: {min_requests: 2.5}\n", "apimon.min_requests must be"),
     ("omap-with-duplicates", "sinks: !!omap [a: 1, a: 2]\n", "cannot read monitor config"),
     ("not-a-mapping", "- sinks\n", "must be a mapping"),
 ]
@@ -98,6 +105,21 @@ def test_monitor_deliver_with_a_bad_monitor_yaml_is_a_config_error(
     assert res.exit_code != 0
     assert isinstance(res.exception, ConfigError), res.exception
     assert "monitor.yaml: sinks" in res.exception.message
+
+
+@pytest.mark.parametrize(
+    "command", [["monitor", "deliver"], ["monitor", "purge"], ["rules", "list"]]
+)
+def test_every_command_refuses_a_misspelt_analyser_setting(
+    runtime: Runtime, command: list[str]
+) -> None:
+    """Session 13: a typo in ueba/apimon was caught only where the analysers are built."""
+    data = runtime.settings.data_dir
+    (data / "monitor.yaml").write_text("ueba: {warmup_dayz: 3}\n")
+    res = CliRunner().invoke(cli_app, [*command, "--data-dir", str(data)])
+    assert res.exit_code != 0
+    assert isinstance(res.exception, ConfigError), res.exception
+    assert "unknown ueba settings: warmup_dayz (did you mean warmup_days?)" in res.exception.message
 
 
 def test_a_minimal_and_an_empty_monitor_yaml_are_accepted(tmp_path: Path) -> None:

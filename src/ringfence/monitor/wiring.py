@@ -30,6 +30,7 @@ sinks[1].port: ...``), never a TypeError somewhere later.
 
 from __future__ import annotations
 
+import difflib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -184,6 +185,13 @@ def load_config(data_dir: Path) -> dict[str, Any]:
         MonitorConfig.model_validate(cfg)
     except PydanticValidationError as exc:
         raise _config_error(path, exc) from None
+    # The analysers' own sections too, so that every command reading monitor.yaml (deliver,
+    # purge, rules list — not only the worker that builds the analysers) refuses a typo.
+    try:
+        _section(cfg, "ueba", UebaConfig)
+        _section(cfg, "apimon", ApiMonitorConfig)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: " + exc.message.removeprefix("monitor.yaml: ")) from None
     return cfg
 
 
@@ -236,7 +244,11 @@ def _section(cfg: dict[str, Any], name: str, cls: type[T]) -> T:
     fields = getattr(cls, "__dataclass_fields__", {})
     unknown = set(section) - set(fields)
     if unknown:
-        raise ConfigError(f"monitor.yaml: unknown {name} settings: {sorted(unknown)}")
+        hints = []
+        for key in sorted(map(str, unknown)):
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+        raise ConfigError(f"monitor.yaml: unknown {name} settings: {', '.join(hints)}")
     values: dict[str, Any] = {}
     for k, v in section.items():
         default = getattr(cls(), k)
