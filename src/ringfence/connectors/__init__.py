@@ -19,6 +19,7 @@ from ruamel.yaml.error import YAMLError
 
 from ringfence.connectors._base import (
     AuditCallback,
+    AuditStream,
     Connector,
     ConnectorConfig,
     SecretSource,
@@ -126,6 +127,10 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
         for key in options:
             if key not in cls.known_options:
                 raise _unknown(f"{where} ({item['vendor']})", "option", key, cls.known_options)
+        try:
+            cls.check_options({str(k): str(v) for k, v in options.items()})
+        except ValidationError as exc:
+            raise ValidationError(f"{where} ({item['vendor']}): {exc.message}") from None
         page_size = item.get("page_size", 100)
         if isinstance(page_size, bool) or not isinstance(page_size, int):
             raise ValidationError(f"{where}: page_size must be an integer 1..1000")
@@ -152,6 +157,7 @@ __all__ = [
     "ActionResult",
     "AuditCallback",
     "AuditPullReport",
+    "AuditStream",
     "Connector",
     "ConnectorConfig",
     "ConnectorError",

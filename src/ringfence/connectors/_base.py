@@ -149,6 +149,18 @@ def check_api_url(vendor: str, name: str, url: str) -> None:
 
 
 @dataclass(frozen=True)
+class AuditStream:
+    """One audit log a connector reads, and the monitor parser (source) its records are for.
+
+    A vendor may keep several logs behind different endpoints (Google's Reports API has one
+    per application; Microsoft has Graph directory audits and sign-ins, and the Office 365
+    Management Activity API): each is pulled, paged and resumed on its own."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
 class ConnectorConfig:
     """How to reach one SaaS tenant. ``options`` carries vendor extras (org, audit base...)."""
 
@@ -540,6 +552,28 @@ class Connector:
         self, on_page: AuditCallback, *, since: datetime | None = None, max_pages: int | None = None
     ) -> AuditPullReport:
         raise NotImplementedError
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, str]) -> None:
+        """Refuse option values this connector cannot use (ValidationError); names are
+        checked against ``known_options`` by the config loader."""
+
+    def audit_streams(self) -> tuple[AuditStream, ...]:
+        """The audit logs this connector reads, in pull order (one by default)."""
+        return (AuditStream("audit", self.vendor),)
+
+    def audit_stream(
+        self,
+        stream: str,
+        on_page: AuditCallback,
+        *,
+        since: datetime | None = None,
+        max_pages: int | None = None,
+    ) -> AuditPullReport:
+        """Pull one of ``audit_streams()`` (a vendor with one log: ``audit_log``)."""
+        if stream not in {s.name for s in self.audit_streams()}:
+            raise ValidationError(f"{self.vendor}: no audit stream {stream!r}")
+        return self.audit_log(on_page, since=since, max_pages=max_pages)
 
     def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
         raise NotImplementedError

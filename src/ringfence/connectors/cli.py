@@ -8,18 +8,23 @@ Credentials come from the vault/environment by reference and are never printed.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
-from ringfence.connectors import CONNECTORS, build_connector, load_connector_configs
+from ringfence.connectors import CONNECTORS, Connector, build_connector, load_connector_configs
 from ringfence.connectors.permissions import PERMISSIONS
 from ringfence.core.errors import NotFoundError, ValidationError
 from ringfence.store import audit
+
+if TYPE_CHECKING:
+    from ringfence.core.clock import Clock
+    from ringfence.monitor.service import Monitor
 
 app = typer.Typer(
     help="SaaS connectors: permissions, pull, response actions.", no_args_is_help=True
@@ -73,14 +78,65 @@ def pull(
     _exit_if_partial(rows)
 
 
-# Which monitor parser reads each connector's audit-log records.
-AUDIT_SOURCE = {
-    "okta": "okta",
-    "github": "github",
-    "google_workspace": "google_workspace",
-    "microsoft365": "entra",
-    "slack": "slack",
-}
+def audit_into_monitor(
+    conn: Connector,
+    monitor: Monitor,
+    clock: Clock,
+    *,
+    since: datetime | None = None,
+    max_pages: int | None = None,
+) -> dict[str, object]:
+    """Pull every audit stream of ``conn`` and hand each page, unparsed, to monitoring's
+    ingest with the parser that stream's records are for; one summary row for the vendor.
+
+    A stream that fails does not stop the others (Entra sign-ins need a P1 licence the
+    directory audits do not); its error is in the row, prefixed with the stream's name."""
+    import orjson
+
+    from ringfence.monitor.ingest import ingest
+
+    row: dict[str, object] = {}
+    totals = {"pages": 0, "records": 0, "events": 0, "dead_lettered": 0}
+    errors: list[str] = []
+    resume: list[str] = []
+    done: list[str] = []
+    for stream in conn.audit_streams():
+        counts = {"events": 0, "dead_lettered": 0}
+
+        def hand_over(
+            page: list[dict[str, object]],
+            source: str = stream.source,
+            counts: dict[str, int] = counts,
+        ) -> None:
+            report = ingest(
+                orjson.dumps(page),
+                source=source,
+                origin=f"connector:{conn.vendor}",
+                events_store=monitor.events,
+                publish=monitor.process,
+                now=clock.now(),
+            )
+            counts["events"] += report.events
+            counts["dead_lettered"] += report.dead_lettered
+
+        pulled = conn.audit_stream(stream.name, hand_over, since=since, max_pages=max_pages)
+        totals["pages"] += pulled.pages
+        totals["records"] += pulled.records
+        totals["events"] += counts["events"]
+        totals["dead_lettered"] += counts["dead_lettered"]
+        done.append(f"{stream.name} {pulled.records}")
+        if pulled.error is not None:
+            errors.append(f"{stream.name}: {pulled.error}")
+            if pulled.resume:
+                resume.append(f"{stream.name}: {pulled.resume}")
+    row.update(
+        vendor=conn.vendor,
+        **totals,
+        streams=", ".join(done),
+        error="; ".join(errors),
+        resume="; ".join(resume),
+    )
+    return row
 
 
 @app.command("audit")
@@ -96,12 +152,11 @@ def audit_pull(
 ) -> None:
     """Fetch audit-log pages and hand them to monitoring's ingest (OCSF, Sigma, UEBA).
 
+    Every audit log of a vendor is read: Google's Reports API token, admin and login
+    activity (option audit_applications), Entra directory audits and sign-ins, and the
+    Office 365 Management Activity API when configured.
+
     Exits 3 when a vendor's pull stopped on an error (the pages before it were ingested)."""
-    from datetime import datetime
-
-    import orjson
-
-    from ringfence.monitor.ingest import ingest
     from ringfence.monitor.wiring import build_monitor
     from ringfence.posture.cli import _exit_if_partial
 
@@ -121,39 +176,17 @@ def audit_pull(
     try:
         monitor = build_monitor(rt)
         for cfg in configs:
-            totals = {"events": 0, "dead_lettered": 0}
-
-            def hand_over(
-                page: list[dict[str, object]],
-                cfg_vendor: str = cfg.vendor,
-                totals: dict[str, int] = totals,
-            ) -> None:
-                report = ingest(
-                    orjson.dumps(page),
-                    source=AUDIT_SOURCE[cfg_vendor],
-                    origin=f"connector:{cfg_vendor}",
-                    events_store=monitor.events,
-                    publish=monitor.process,
-                    now=rt.clock.now(),
-                )
-                totals["events"] += report.events
-                totals["dead_lettered"] += report.dead_lettered
-
             with build_connector(cfg, secrets=rt.vault, clock=rt.clock) as conn:
-                pulled = conn.audit_log(hand_over, since=start, max_pages=max_pages)
-            rows.append(
-                {
-                    "vendor": cfg.vendor,
-                    "pages": pulled.pages,
-                    "records": pulled.records,
-                    **totals,
-                    "error": str(pulled.error) if pulled.error else "",
-                    "resume": pulled.resume or "",
-                }
-            )
+                rows.append(
+                    audit_into_monitor(conn, monitor, rt.clock, since=start, max_pages=max_pages)
+                )
     finally:
         rt.close()
-    emit_table(rows, ["vendor", "pages", "records", "events", "dead_lettered", "error"], fmt=output)
+    emit_table(
+        rows,
+        ["vendor", "streams", "pages", "records", "events", "dead_lettered", "error"],
+        fmt=output,
+    )
     _exit_if_partial([{"vendor": r["vendor"], "errors": r["error"]} for r in rows])
 
 

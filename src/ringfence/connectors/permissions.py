@@ -51,7 +51,8 @@ PERMISSIONS: dict[str, Permissions] = {
         read=(
             "https://www.googleapis.com/auth/admin.directory.user.readonly",
             "https://www.googleapis.com/auth/admin.directory.user.security (tokens.list)",
-            "https://www.googleapis.com/auth/admin.reports.audit.readonly",
+            "https://www.googleapis.com/auth/admin.reports.audit.readonly (Reports API "
+            "activities: token, admin, login by default; option audit_applications)",
         ),
         actions=(
             "https://www.googleapis.com/auth/admin.directory.user.security (tokens.delete)",
@@ -66,7 +67,11 @@ PERMISSIONS: dict[str, Permissions] = {
             "User.Read.All",
             "Application.Read.All",
             "Directory.Read.All (oauth2PermissionGrants)",
-            "AuditLog.Read.All (directoryAudits, userRegistrationDetails)",
+            "AuditLog.Read.All (directoryAudits, signIns, userRegistrationDetails; signIns "
+            "also need Directory.Read.All and an Entra ID P1/P2 licence)",
+            "ActivityFeed.Read of the Office 365 Management APIs (optional: the Management "
+            "Activity API, on its own token for https://manage.office.com — options "
+            "management_base_url, management_credential_ref)",
         ),
         actions=(
             "DelegatedPermissionGrant.ReadWrite.All (delete oauth2PermissionGrant)",

@@ -9,7 +9,7 @@ domain-wide delegation (minted outside Ringfence); it is never logged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ import httpx
 
 from ringfence.connectors._base import (
     AuditCallback,
+    AuditStream,
     Connector,
     Page,
     load_json,
@@ -34,14 +35,59 @@ from ringfence.connectors._model import (
     DiscoveredPerson,
     PullResult,
 )
+from ringfence.core.errors import ValidationError
 
 _DIR = "/admin/directory/v1"
+# Reports API applications pulled by default: OAuth token grants, the Admin console (roles,
+# 2-step verification, user changes) and sign-ins — what the bundled rules and UEBA read.
+DEFAULT_AUDIT_APPLICATIONS = ("token", "admin", "login")
+# Every applicationName activities.list accepts (Admin SDK Reports API reference).
+REPORTS_APPLICATIONS = frozenset(
+    {
+        "access_transparency",
+        "admin",
+        "calendar",
+        "chat",
+        "chrome",
+        "context_aware_access",
+        "data_studio",
+        "drive",
+        "gcp",
+        "gplus",
+        "groups",
+        "groups_enterprise",
+        "jamboard",
+        "keep",
+        "login",
+        "meet",
+        "mobile",
+        "rules",
+        "saml",
+        "token",
+        "user_accounts",
+        "vault",
+    }
+)
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+
+def _applications(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return DEFAULT_AUDIT_APPLICATIONS
+    apps = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
+    unknown = [a for a in apps if a not in REPORTS_APPLICATIONS]
+    if unknown or not apps:
+        raise ValidationError(
+            "option audit_applications: unknown application(s) "
+            f"{', '.join(unknown) or '(none given)'}; expected some of: "
+            + ", ".join(sorted(REPORTS_APPLICATIONS))
+        )
+    return apps
 
 
 class GoogleWorkspaceConnector(Connector):
     vendor = "google_workspace"
-    known_options = frozenset({"customer"})
+    known_options = frozenset({"customer", "audit_applications"})
 
     @property
     def customer(self) -> str:
@@ -165,6 +211,30 @@ class GoogleWorkspaceConnector(Connector):
             )
         return PullResult(items=list(by_client.values()), error=grants.error, pages=grants.pages)
 
+    @property
+    def audit_applications(self) -> tuple[str, ...]:
+        """Reports API applications to pull (option ``audit_applications``, comma-separated)."""
+        return _applications(self.config.options.get("audit_applications"))
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, str]) -> None:
+        _applications(options.get("audit_applications"))
+
+    def audit_streams(self) -> tuple[AuditStream, ...]:
+        return tuple(AuditStream(app, "google_workspace") for app in self.audit_applications)
+
+    def audit_stream(
+        self,
+        stream: str,
+        on_page: AuditCallback,
+        *,
+        since: datetime | None = None,
+        max_pages: int | None = None,
+    ) -> AuditPullReport:
+        if stream not in self.audit_applications:
+            raise ValidationError(f"google_workspace: no audit stream {stream!r}")
+        return self.audit_log(on_page, since=since, max_pages=max_pages, application=stream)
+
     def audit_log(
         self,
         on_page: AuditCallback,
@@ -173,6 +243,8 @@ class GoogleWorkspaceConnector(Connector):
         max_pages: int | None = None,
         application: str = "token",
     ) -> AuditPullReport:
+        """``activities.list`` of one application for all users, newest first, paged with
+        ``nextPageToken``; ``since`` is sent as ``startTime`` (RFC 3339)."""
         op = f"activities {application}"
         params: dict[str, Any] = {}
         if since is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ringfence.demo.fakes._common import FAULT_KINDS, FakeVendor, Faults, RunningFake, serve
 from ringfence.demo.fakes.github import GitHubFake
 from ringfence.demo.fakes.google_workspace import GoogleWorkspaceFake
+from ringfence.demo.fakes.microsoft365 import FEED as MANAGEMENT_FEED
 from ringfence.demo.fakes.microsoft365 import Microsoft365Fake
 from ringfence.demo.fakes.okta import OktaFake
 from ringfence.demo.fakes.slack import SlackFake
@@ -24,12 +25,22 @@ FAKES: dict[str, type[FakeVendor]] = {
 }
 
 
-def connector_settings(vendor: str, url: str) -> tuple[str, dict[str, str]]:
-    """(base_url, options) for a connector talking to the fake of ``vendor`` at ``url``."""
+def connector_settings(
+    vendor: str, url: str, credential_ref: str | None = None
+) -> tuple[str, dict[str, str]]:
+    """(base_url, options) for a connector talking to the fake of ``vendor`` at ``url``.
+
+    With ``credential_ref``, Microsoft 365 also reads the fake's Office 365 Management
+    Activity API with it (a real tenant needs a second token, for manage.office.com)."""
     if vendor == "github":
         return url, {"org": "northwind-analytics"}
     if vendor == "microsoft365":
-        return url + "/v1.0", {}
+        if credential_ref is None:
+            return url + "/v1.0", {}
+        return url + "/v1.0", {
+            "management_base_url": url + MANAGEMENT_FEED,
+            "management_credential_ref": credential_ref,
+        }
     if vendor == "slack":
         return url + "/api", {
             "audit_base_url": url + "/audit/v1",
@@ -38,11 +49,16 @@ def connector_settings(vendor: str, url: str) -> tuple[str, dict[str, str]]:
     return url, {}
 
 
-def connectors_yaml(servers: dict[str, RunningFake], credential_ref: str) -> str:
-    """A ``connectors.yaml`` pointing every connector at its running fake."""
+def connectors_yaml(
+    servers: dict[str, RunningFake], credential_ref: str, *, management: bool = True
+) -> str:
+    """A ``connectors.yaml`` pointing every connector at its running fake (``management``:
+    Microsoft 365 also reads the fake's Office 365 Management Activity API)."""
     lines = ["connectors:"]
     for vendor, server in servers.items():
-        url, options = connector_settings(vendor, server.url)
+        url, options = connector_settings(
+            vendor, server.url, credential_ref if management else None
+        )
         lines += [
             f"  - vendor: {vendor}",
             f"    base_url: {url}",

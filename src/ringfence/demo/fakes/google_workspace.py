@@ -8,7 +8,9 @@ errors as 403 ``userRateLimitExceeded`` (no Retry-After). Test/demo use only.
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +20,9 @@ from starlette.routing import Route
 from ringfence.demo.fakes._common import FakeVendor, int_param, page_slice
 from ringfence.demo.fakes._seed import EPOCH_2026, PEOPLE, person
 
+# applicationName values activities.list accepts (a few; the real API lists more).
+APPLICATIONS = ("admin", "drive", "login", "token", "groups", "saml", "user_accounts")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 GMAIL_FULL = "https://mail.google.com/"
 DRIVE_FULL = "https://www.googleapis.com/auth/drive"
 
@@ -214,7 +219,124 @@ class GoogleWorkspaceFake(FakeVendor):
             self.actions.append(("deactivate_person", user["primaryEmail"]))
         return JSONResponse(user)
 
+    def add_activity(
+        self,
+        application: str,
+        name: str,
+        parameters: dict[str, Any],
+        *,
+        event_type: str,
+        actor: str,
+        when: str,
+        ip: str = "198.51.100.23",
+    ) -> dict[str, Any]:
+        """Record one activity as the Reports API shows it (a list value → ``multiValue``,
+        a bool → ``boolValue``, an int → ``intValue``, else ``value``)."""
+        params: list[dict[str, Any]] = []
+        for key, value in parameters.items():
+            if isinstance(value, list):
+                params.append({"name": key, "multiValue": value})
+            elif isinstance(value, bool):
+                params.append({"name": key, "boolValue": value})
+            elif isinstance(value, int):
+                params.append({"name": key, "intValue": str(value)})
+            else:
+                params.append({"name": key, "value": value})
+        activity = {
+            "kind": "admin#reports#activity",
+            "id": {
+                "time": when,
+                "uniqueQualifier": str(10_000 + len(self.activities)),
+                "applicationName": application,
+                "customerId": "C0fake",
+            },
+            "etag": '"fake"',
+            "actor": {"callerType": "USER", "email": actor, "profileId": "100001"},
+            "ipAddress": ip,
+            "events": [{"type": event_type, "name": name, "parameters": params}],
+        }
+        self.activities.append(activity)
+        return activity
+
+    def seed_audit_incident(self, when: float = -0.5) -> None:
+        """An admin's bad afternoon (``when``: days from 2026-01-01): a super-admin role and
+        admin privilege granted to a marketing user, that user's 2-step verification turned
+        off, then failed and successful sign-ins — the admin and login activity the bundled
+        Google rules and UEBA read."""
+        admin, target = person("jonas.weber").email, person("zoe.fischer").email
+        t = [_ts(when + i / 1440) for i in range(8)]
+        self.add_activity(
+            "admin",
+            "ASSIGN_ROLE",
+            {"ROLE_NAME": "_SEED_ADMIN_ROLE", "USER_EMAIL": target, "ROLE_ID": "3"},
+            event_type="DELEGATED_ADMIN_SETTINGS",
+            actor=admin,
+            when=t[0],
+        )
+        self.add_activity(
+            "admin",
+            "GRANT_ADMIN_PRIVILEGE",
+            {"USER_EMAIL": target},
+            event_type="USER_SETTINGS",
+            actor=admin,
+            when=t[1],
+        )
+        self.add_activity(
+            "admin",
+            "TURN_OFF_2_STEP_VERIFICATION",
+            {"USER_EMAIL": target},
+            event_type="USER_SETTINGS",
+            actor=admin,
+            when=t[2],
+        )
+        for i in range(3, 7):
+            self.add_activity(
+                "login",
+                "login_failure",
+                {
+                    "login_type": "google_password",
+                    "login_failure_type": "login_failure_invalid_password",
+                },
+                event_type="login",
+                actor=target,
+                when=t[i],
+                ip="203.0.113.66",
+            )
+        self.add_activity(
+            "login",
+            "login_success",
+            {"login_type": "google_password", "is_suspicious": False},
+            event_type="login",
+            actor=target,
+            when=t[7],
+            ip="203.0.113.66",
+        )
+
     async def activities_list(self, request: Request) -> Response:
         app = request.path_params["app"]
-        items = [a for a in self.activities if a["id"]["applicationName"] == app]
+        if app not in APPLICATIONS:
+            return _err(
+                400,
+                f"Invalid value '{app}'. Values must match the following regular expression: "
+                f"'({')|('.join(APPLICATIONS)})'",
+                "invalidParameter",
+                "INVALID_ARGUMENT",
+            )
+        start = request.query_params.get("startTime")
+        since = None
+        if start is not None:
+            if not _RFC3339.match(start):
+                return _err(400, "Bad Request", "invalid", "INVALID_ARGUMENT")
+            since = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        items = [
+            a
+            for a in self.activities
+            if a["id"]["applicationName"] == app
+            and (
+                since is None
+                or datetime.fromisoformat(a["id"]["time"].replace("Z", "+00:00")) >= since
+            )
+        ]
+        # newest first, as the Reports API lists them
+        items.sort(key=lambda a: a["id"]["time"], reverse=True)
         return self._paged(request, "activities", items, "items", "admin#reports#activities")

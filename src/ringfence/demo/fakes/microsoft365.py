@@ -12,7 +12,9 @@ import re
 import secrets
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -22,12 +24,38 @@ from ringfence.demo.fakes._common import FakeVendor, int_param, page_slice
 from ringfence.demo.fakes._seed import EPOCH_2026, PEOPLE
 
 V = "/v1.0"
+TENANT = "0b1d2e3f-fake-4a5b-8c9d-northwind000"
+# Office 365 Management Activity API of the tenant (served by the same fake).
+FEED = f"/api/v1.0/{TENANT}/activity/feed"
+CONTENT_TYPES = (
+    "Audit.AzureActiveDirectory",
+    "Audit.Exchange",
+    "Audit.SharePoint",
+    "Audit.General",
+    "DLP.All",
+)
+BLOB_RECORDS = 25  # records per content blob
+BLOBS_PER_PAGE = 2  # blobs per subscriptions/content answer before a NextPageUri
+_FILTER = re.compile(r"^(activityDateTime|createdDateTime) ge (\d{4}-\d{2}-\d{2}T[\d:.]+Z)$")
+_MGMT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?Z?)?$")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 MICROSOFT_TENANT = "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
 
 
 def _ts(days: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(EPOCH_2026 + days * 86400))
+
+
+def _at(epoch: float, *, zone: bool = True) -> str:
+    """Graph times end in Z; Management Activity API CreationTime has no zone (UTC)."""
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+    return text + "Z" if zone else text
+
+
+def _parse(text: str) -> datetime:
+    """A Graph / Management API time (with or without Z, date only) as aware UTC."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _err(
@@ -138,7 +166,99 @@ class Microsoft365Fake(FakeVendor):
                 )
             )
         ]
+        self.signins: list[dict[str, Any]] = []
+        # Management Activity API: subscriptions by content type, records by content type
+        self.subscriptions: dict[str, str] = {}
+        self._blobs: dict[str, list[dict[str, Any]]] = {}
+        # A test switch: content URIs on another host (a connector must not follow them).
+        self.content_base: str | None = None
+        # Sign-in logs need Entra ID P1/P2; False answers as a tenant without the licence does.
+        self.premium = True
+        self.management: dict[str, list[dict[str, Any]]] = {t: [] for t in CONTENT_TYPES}
         super().__init__(token)
+
+    # -- seeding audit data ------------------------------------------------------------------
+    def add_signin(self, upn: str, error_code: int, when: str, ip: str = "203.0.113.66") -> None:
+        """One Entra sign-in (``/auditLogs/signIns`` shape); error 0 is a success."""
+        uid = next((u["id"] for u in self.users if u["userPrincipalName"] == upn), "u-unknown")
+        self.signins.append(
+            {
+                "id": str(uuid.uuid4()),
+                "createdDateTime": when,
+                "userDisplayName": upn.split("@")[0],
+                "userPrincipalName": upn,
+                "userId": uid,
+                "appId": "00000002-0000-0ff1-ce00-000000000000",
+                "appDisplayName": "Office 365 Exchange Online",
+                "ipAddress": ip,
+                "clientAppUsed": "Browser",
+                "isInteractive": True,
+                "status": {
+                    "errorCode": error_code,
+                    "failureReason": "Invalid username or password or Invalid on-premise "
+                    "username or password."
+                    if error_code
+                    else "Other.",
+                    "additionalDetails": None,
+                },
+                "location": {"city": "Lagos", "state": "Lagos", "countryOrRegion": "NG"},
+            }
+        )
+
+    def add_management_record(self, content_type: str, record: dict[str, Any]) -> None:
+        """One Management Activity API record (common schema) in ``content_type``'s blobs."""
+        self.management[content_type].append(
+            {"Id": str(uuid.uuid4()), "OrganizationId": TENANT, **record}
+        )
+
+    def seed_audit_incident(self, when: float = -0.5) -> None:
+        """A compromised account (``when``: days from 2026-01-01): twelve failed sign-ins in
+        a minute, then per-user MFA switched off and sixty SharePoint downloads in five
+        minutes — what the bundled Entra sign-in and Microsoft 365 rules read."""
+        victim = PEOPLE[5].email
+        base = EPOCH_2026 + when * 86400
+        for i in range(12):
+            self.add_signin(victim, 50126, _at(base + i * 5))
+        self.add_signin(victim, 0, _at(base + 65))
+        self.add_management_record(
+            "Audit.AzureActiveDirectory",
+            {
+                "CreationTime": _at(base + 90, zone=False),
+                "RecordType": 8,
+                "Operation": "Disable Strong Authentication.",
+                "ResultStatus": "Success",
+                "UserKey": "10037FFE8D3A1B2C@northwind-analytics.example",
+                "UserType": 0,
+                "Workload": "AzureActiveDirectory",
+                "ClientIP": "203.0.113.66",
+                "ObjectId": victim,
+                "UserId": PEOPLE[1].email,
+                "AzureActiveDirectoryEventType": 1,
+                "ModifiedProperties": [
+                    {"Name": "StrongAuthenticationRequirement", "NewValue": "[]", "OldValue": ""}
+                ],
+                "Target": [{"ID": victim, "Type": 5}],
+            },
+        )
+        site = "https://northwind.sharepoint.com/sites/finance/"
+        for i in range(60):
+            self.add_management_record(
+                "Audit.SharePoint",
+                {
+                    "CreationTime": _at(base + 120 + i * 5, zone=False),
+                    "RecordType": 6,
+                    "Operation": "FileDownloaded",
+                    "UserKey": "i:0h.f|membership|10037ffe8d3a1b2c@live.com",
+                    "UserType": 0,
+                    "Workload": "SharePoint",
+                    "ClientIP": "203.0.113.66",
+                    "ObjectId": f"{site}Shared Documents/q{i}.xlsx",
+                    "UserId": victim,
+                    "SourceFileName": f"q{i}.xlsx",
+                    "SiteUrl": site,
+                    "UserAgent": "python-requests/2.31",
+                },
+            )
 
     @staticmethod
     def _sp(sid: str, app_id: str, name: str, publisher: str, verified: bool) -> dict[str, Any]:
@@ -197,6 +317,11 @@ class Microsoft365Fake(FakeVendor):
             Route(f"{V}/oauth2PermissionGrants", self.list_grants),
             Route(f"{V}/oauth2PermissionGrants/{{gid}}", self.delete_grant, methods=["DELETE"]),
             Route(f"{V}/auditLogs/directoryAudits", self.list_audits),
+            Route(f"{V}/auditLogs/signIns", self.list_signins),
+            Route(f"{FEED}/subscriptions/list", self.subscriptions_list),
+            Route(f"{FEED}/subscriptions/start", self.subscriptions_start, methods=["POST"]),
+            Route(f"{FEED}/subscriptions/content", self.subscriptions_content),
+            Route(f"{FEED}/audit/{{blob}}", self.content_blob),
             Route(f"{V}/applications", self.list_applications),
             Route(f"{V}/applications/{{oid}}", self.get_application),
             Route(f"{V}/applications/{{oid}}", self.patch_application, methods=["PATCH"]),
@@ -226,7 +351,11 @@ class Microsoft365Fake(FakeVendor):
         }
         if nxt is not None:
             base = str(request.url).split("?")[0]
-            body["@odata.nextLink"] = f"{base}?$top={top}&$skiptoken={nxt}"
+            link = f"{base}?$top={top}&$skiptoken={nxt}"
+            wanted = request.query_params.get("$filter")
+            if wanted is not None:  # Graph's next link keeps the query (in its skiptoken)
+                link += "&" + urlencode({"$filter": wanted})
+            body["@odata.nextLink"] = link
         return JSONResponse(body)
 
     async def list_users(self, request: Request) -> Response:
@@ -289,8 +418,143 @@ class Microsoft365Fake(FakeVendor):
     async def list_grants(self, request: Request) -> Response:
         return self._paged(request, "grants", self.grants, "oauth2PermissionGrants")
 
+    def _since(self, request: Request, field: str) -> datetime | Response | None:
+        """The time of a ``$filter=<field> ge <time>`` (the one filter the fake knows)."""
+        wanted = request.query_params.get("$filter")
+        if wanted is None:
+            return None
+        m = _FILTER.match(wanted)
+        if m is None or m.group(1) != field:
+            return _err(400, "BadRequest", f"Invalid filter clause: {wanted[:80]}")
+        return datetime.fromisoformat(m.group(2).replace("Z", "+00:00"))
+
+    def _filtered(
+        self, request: Request, rows: list[dict[str, Any]], field: str
+    ) -> list[dict[str, Any]] | Response:
+        since = self._since(request, field)
+        if isinstance(since, Response):
+            return since
+        if since is None:
+            return rows
+        return [r for r in rows if _parse(r[field]) >= since]
+
     async def list_audits(self, request: Request) -> Response:
-        return self._paged(request, "audits", self.audits, "auditLogs/directoryAudits")
+        rows = self._filtered(request, self.audits, "activityDateTime")
+        if isinstance(rows, Response):
+            return rows
+        return self._paged(request, "audits", rows, "auditLogs/directoryAudits")
+
+    async def list_signins(self, request: Request) -> Response:
+        if not self.premium:
+            return _err(
+                403,
+                "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+                "Neither tenant is B2C or tenant doesn't have premium license",
+            )
+        rows = self._filtered(request, self.signins, "createdDateTime")
+        if isinstance(rows, Response):
+            return rows
+        newest_first = sorted(rows, key=lambda r: str(r["createdDateTime"]), reverse=True)
+        return self._paged(request, "signIns", newest_first, "auditLogs/signIns")
+
+    # -- Office 365 Management Activity API -------------------------------------------------
+    @staticmethod
+    def _af(status: int, code: str, message: str) -> JSONResponse:
+        return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+    def _content_type(self, request: Request) -> str | Response:
+        ctype = request.query_params.get("contentType", "")
+        if ctype not in CONTENT_TYPES:
+            return self._af(400, "AF20023", f"The content type {ctype[:40]!r} is invalid.")
+        return ctype
+
+    async def subscriptions_list(self, request: Request) -> Response:
+        return JSONResponse(
+            [
+                {"contentType": t, "status": status, "webhook": None}
+                for t, status in self.subscriptions.items()
+            ]
+        )
+
+    async def subscriptions_start(self, request: Request) -> Response:
+        ctype = self._content_type(request)
+        if isinstance(ctype, Response):
+            return ctype
+        if self.subscriptions.get(ctype) == "enabled":
+            return self._af(
+                400, "AF20024", "The subscription is already enabled. No property change."
+            )
+        self.subscriptions[ctype] = "enabled"
+        self.actions.append(("start_subscription", ctype))
+        return JSONResponse({"contentType": ctype, "status": "enabled", "webhook": None})
+
+    def _window(self, request: Request) -> tuple[datetime, datetime] | Response:
+        start, end = request.query_params.get("startTime"), request.query_params.get("endTime")
+        if (start is None) != (end is None):
+            return self._af(
+                400, "AF20055", "Start time and end time must both be specified (or both omitted)."
+            )
+        if start is None or end is None:
+            return datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
+        if not _MGMT_TIME.match(start) or not _MGMT_TIME.match(end):
+            return self._af(400, "AF20055", "Invalid start time or end time.")
+        lo, hi = _parse(start), _parse(end)
+        if not lo < hi or hi - lo > timedelta(hours=24):
+            return self._af(
+                400,
+                "AF20055",
+                "Start time and end time must both be specified, be "
+                "no more than 24 hours apart, with the start time prior to end time.",
+            )
+        return lo, hi
+
+    async def subscriptions_content(self, request: Request) -> Response:
+        ctype = self._content_type(request)
+        if isinstance(ctype, Response):
+            return ctype
+        if self.subscriptions.get(ctype) != "enabled":
+            return self._af(400, "AF20022", "No subscription found for the specified content type")
+        window = self._window(request)
+        if isinstance(window, Response):
+            return window
+        lo, hi = window
+        records = [r for r in self.management[ctype] if lo <= _parse(r["CreationTime"]) < hi]
+        blobs = [records[i : i + BLOB_RECORDS] for i in range(0, len(records), BLOB_RECORDS)]
+        page = int_param(request, "nextPage", 0)
+        chunk = blobs[page * BLOBS_PER_PAGE : (page + 1) * BLOBS_PER_PAGE]
+        failed = self.fault("content", page + 1)
+        if failed is not None:
+            return failed
+        base = str(request.base_url).rstrip("/")
+        listing = []
+        for n, blob in enumerate(chunk, start=page * BLOBS_PER_PAGE):
+            blob_id = f"{ctype}${lo.strftime('%Y%m%d%H%M%S')}${n}"
+            self._blobs[blob_id] = blob
+            listing.append(
+                {
+                    "contentType": ctype,
+                    "contentId": blob_id,
+                    "contentUri": f"{self.content_base or base}{FEED}/audit/{blob_id}",
+                    "contentCreated": blob[0]["CreationTime"] + ".000Z",
+                    "contentExpiration": (
+                        _parse(blob[0]["CreationTime"]) + timedelta(days=7)
+                    ).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                }
+            )
+        headers = {}
+        if (page + 1) * BLOBS_PER_PAGE < len(blobs):
+            query = (
+                f"contentType={ctype}&startTime={request.query_params.get('startTime', '')}"
+                f"&endTime={request.query_params.get('endTime', '')}&nextPage={page + 1}"
+            )
+            headers["NextPageUri"] = f"{base}{FEED}/subscriptions/content?{query}"
+        return JSONResponse(listing, headers=headers)
+
+    async def content_blob(self, request: Request) -> Response:
+        blob = self._blobs.get(request.path_params["blob"])
+        if blob is None:
+            return self._af(404, "AF20051", "Content requested with the key does not exist.")
+        return JSONResponse(blob)
 
     async def delete_grant(self, request: Request) -> Response:
         gid = request.path_params["gid"]
