@@ -181,3 +181,37 @@ def test_after_a_wanted_rollback_restore_the_store_can_be_verified_and_backed_up
     assert _run(["audit", "verify", "--data-dir", str(data)]) == 0
     again = tmp_path / "again.rfbak"
     assert _run(["backup", "create", "--data-dir", str(data), "--out", str(again)]) == 0
+
+
+def test_an_api_token_and_its_audit_record_commit_together(
+    any_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ringfence token create` issued the token, then appended its record in a second
+    transaction: a failure between the two left a working credential nobody had recorded."""
+    from ringfence.store.apitokens import ApiTokens
+    from ringfence.store.models import ApiToken
+
+    rt = any_runtime
+    tokens = ApiTokens(rt.store, rt.clock)
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("audit down")
+
+    monkeypatch.setattr(audit, "append", broken)
+    with pytest.raises(RuntimeError):
+        tokens.issue("ci", ["read"], actor="cli")
+    monkeypatch.undo()
+    with rt.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(ApiToken)) == 0
+    issued = tokens.issue("ci", ["read"], actor="cli")
+    tokens.revoke(issued.id, actor="cli")
+    with rt.store.session() as s:
+        rows = list(
+            s.scalars(
+                select(AuditRecord)
+                .where(AuditRecord.entity_id == issued.id)
+                .order_by(AuditRecord.seq)
+            )
+        )
+    assert [r.action for r in rows] == ["api_token.create", "api_token.revoke"]
+    assert issued.token.get_secret_value() not in str([r.after for r in rows])

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import AuthenticationError, ValidationError
+from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.models import ApiToken
 
@@ -56,8 +57,15 @@ class ApiTokens:
         self._clock = clock or SystemClock()
 
     def issue(
-        self, name: str, scopes: list[str] | tuple[str, ...], ttl_days: int | None = 90
+        self,
+        name: str,
+        scopes: list[str] | tuple[str, ...],
+        ttl_days: int | None = 90,
+        *,
+        actor: str | None = None,
     ) -> IssuedToken:
+        """Create a token. With ``actor`` its ``api_token.create`` audit record is appended in
+        the same transaction (no token without its record, whatever fails in between)."""
         bad = set(scopes) - SCOPES
         if not scopes or bad:
             raise ValidationError(
@@ -83,6 +91,20 @@ class ApiTokens:
         with self._store.session() as s:
             s.add(row)
             s.flush()
+            if actor is not None:
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="api_token.create",
+                    entity_type="api_token",
+                    entity_id=row.id,
+                    after={
+                        "name": name,
+                        "scopes": list(scope_list),
+                        "expires_at": expires.isoformat() if expires else None,
+                    },
+                    clock=self._clock,
+                )
             return IssuedToken(row.id, name, SecretStr(token), tuple(scope_list), expires)
 
     def authenticate(self, token: str) -> TokenPrincipal:
@@ -104,12 +126,23 @@ class ApiTokens:
                 row.last_used_at = now
             return TokenPrincipal(row.id, row.name, frozenset(row.scopes))
 
-    def revoke(self, token_id: str) -> None:
+    def revoke(self, token_id: str, *, actor: str | None = None) -> None:
+        """Revoke a token; with ``actor`` its ``api_token.revoke`` record is appended in the
+        same transaction."""
         with self._store.session() as s:
             row = s.get(ApiToken, token_id)
             if row is None:
                 raise ValidationError(f"no API token with id {token_id!r}")
             row.revoked_at = self._clock.now()
+            if actor is not None:
+                audit.append(
+                    s,
+                    actor=actor,
+                    action="api_token.revoke",
+                    entity_type="api_token",
+                    entity_id=token_id,
+                    clock=self._clock,
+                )
 
     def list(self) -> list[ApiToken]:
         with self._store.session() as s:
