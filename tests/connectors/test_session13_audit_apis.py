@@ -119,12 +119,24 @@ def test_google_audit_applications_option(
     with _connect(google, "google_workspace", sleeps, audit_applications="admin, drive") as c:
         assert [s.name for s in c.audit_streams()] == ["admin", "drive"]
     path = tmp_path / "c.yaml"
-    path.write_text(
-        "connectors:\n  - {vendor: google_workspace, base_url: 'https://admin.googleapis.com',"
-        " credential: env:T, options: {audit_applications: 'admin,logins'}}\n"
-    )
-    with pytest.raises(ValidationError, match=r"unknown application\(s\) logins"):
-        load_connector_configs(path)
+
+    def load(apps: str) -> list[ConnectorConfig]:
+        path.write_text(
+            "connectors:\n  - {vendor: google_workspace, base_url: 'https://admin.googleapis.com',"
+            f" credential: env:T, options: {{audit_applications: '{apps}'}}}}\n"
+        )
+        return load_connector_configs(path)
+
+    with pytest.raises(
+        ValidationError, match=r"unknown application 'logins' \(did you mean 'login'"
+    ):
+        load("admin,logins")
+    for bad in ("../admin", "Admin", " , "):
+        with pytest.raises(ValidationError, match="audit_applications"):
+            load(bad)
+    # an application Google added after this list was written is passed through
+    [cfg] = load("admin,meet_hardware")
+    assert cfg.options["audit_applications"] == "admin,meet_hardware"
 
 
 # -- Graph sign-ins ------------------------------------------------------------------------

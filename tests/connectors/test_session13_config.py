@@ -68,6 +68,15 @@ def test_an_unknown_top_level_key_is_refused(tmp_path: Path) -> None:
         load_connector_configs(path)
 
 
+@pytest.mark.parametrize(
+    ("value", "named"), [("", "not empty"), ("[a, b]", "not list"), ("true", "not bool")]
+)
+def test_an_option_value_must_be_a_string(tmp_path: Path, value: str, named: str) -> None:
+    path = _write(tmp_path, GOOD + f"    credential: env:GH_TOKEN\n    options: {{org: {value}}}\n")
+    with pytest.raises(ValidationError, match=f"option 'org' must be a string, {named}"):
+        load_connector_configs(path)
+
+
 def test_page_size_must_be_an_integer(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD + "    credential: env:GH_TOKEN\n    page_size: many\n")
     with pytest.raises(ValidationError, match="page_size must be an integer"):

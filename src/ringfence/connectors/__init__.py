@@ -124,9 +124,15 @@ def load_connector_configs(path: Path) -> list[ConnectorConfig]:
         cls = CONNECTORS.get(item["vendor"])
         if cls is None:
             raise ValidationError(f"{where}: unknown vendor {item['vendor']!r}")
-        for key in options:
+        for key, value in options.items():
             if key not in cls.known_options:
                 raise _unknown(f"{where} ({item['vendor']})", "option", key, cls.known_options)
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                # an empty value would become the text "None" (customer: None sent to Google)
+                raise ValidationError(
+                    f"{where} ({item['vendor']}): option {key!r} must be a string, "
+                    f"not {'empty' if value is None else type(value).__name__}"
+                )
         try:
             cls.check_options({str(k): str(v) for k, v in options.items()})
         except ValidationError as exc:

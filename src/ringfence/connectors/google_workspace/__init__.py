@@ -9,6 +9,8 @@ domain-wide delegation (minted outside Ringfence); it is never logged.
 
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -41,18 +43,26 @@ _DIR = "/admin/directory/v1"
 # Reports API applications pulled by default: OAuth token grants, the Admin console (roles,
 # 2-step verification, user changes) and sign-ins — what the bundled rules and UEBA read.
 DEFAULT_AUDIT_APPLICATIONS = ("token", "admin", "login")
-# Every applicationName activities.list accepts (Admin SDK Reports API reference).
+# applicationName values of activities.list known here. Google adds applications over time,
+# so another well-formed name is passed through; one a letter or two away from a known name
+# is taken for a typo and refused (``logins``, ``admins``).
 REPORTS_APPLICATIONS = frozenset(
     {
+        "access_evaluation",
         "access_transparency",
         "admin",
+        "admin_data_action",
+        "assignments",
         "calendar",
         "chat",
         "chrome",
+        "classroom",
         "context_aware_access",
+        "currents",
         "data_studio",
         "drive",
         "gcp",
+        "gmail",
         "gplus",
         "groups",
         "groups_enterprise",
@@ -68,6 +78,7 @@ REPORTS_APPLICATIONS = frozenset(
         "vault",
     }
 )
+_APPLICATION_NAME = re.compile(r"^[a-z][a-z_]{1,49}$")
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 
 
@@ -75,13 +86,18 @@ def _applications(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return DEFAULT_AUDIT_APPLICATIONS
     apps = tuple(dict.fromkeys(a.strip() for a in raw.split(",") if a.strip()))
-    unknown = [a for a in apps if a not in REPORTS_APPLICATIONS]
-    if unknown or not apps:
-        raise ValidationError(
-            "option audit_applications: unknown application(s) "
-            f"{', '.join(unknown) or '(none given)'}; expected some of: "
-            + ", ".join(sorted(REPORTS_APPLICATIONS))
-        )
+    if not apps:
+        raise ValidationError("option audit_applications: no application given")
+    for app in apps:
+        if app in REPORTS_APPLICATIONS:
+            continue
+        near = difflib.get_close_matches(app, sorted(REPORTS_APPLICATIONS), n=1, cutoff=0.8)
+        if near or not _APPLICATION_NAME.match(app):
+            hint = f" (did you mean {near[0]!r}?)" if near else ""
+            raise ValidationError(
+                f"option audit_applications: unknown application {app[:60]!r}{hint}; "
+                f"Reports API applications include: {', '.join(sorted(REPORTS_APPLICATIONS))}"
+            )
     return apps
 
 
