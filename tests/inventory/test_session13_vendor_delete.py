@@ -101,3 +101,15 @@ def test_a_vendor_whose_records_the_file_made_is_still_deleted_with_them(
     with runtime.store.session() as s:
         assert s.scalar(select(func.count()).select_from(VendorProfile)) == 0
         assert list(s.scalars(select(Vendor.name))) == ["Chat Co"]
+
+
+def test_a_vendor_with_only_a_risk_profile_is_deleted_with_it(
+    http: TestClient, runtime: Runtime
+) -> None:
+    # The profile (tier, contacts) is the vendor's settings, not evidence: it goes along.
+    _apply(runtime, BASE)
+    r = http.put("/api/v1/vendor-risk/Chat Co/profile", json={"tier": "low"})
+    assert r.status_code == 200
+    assert http.delete("/api/v1/vendors/Chat Co").status_code == 204
+    with runtime.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(VendorProfile)) == 0

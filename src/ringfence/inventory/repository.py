@@ -728,8 +728,9 @@ class InventoryRepository:
 
 def vendor_records(session: Session, vendor_id: str) -> list[tuple[str, int]]:
     """``[(table, rows)]`` of the capability records (vendor risk: questionnaires and their
-    answers, evidence documents, certifications, contracts, pentests, the profile) that
-    deleting the vendor would take with it (their foreign keys cascade).
+    answers, evidence documents, certifications, contracts, pentests) that deleting the vendor
+    would take with it (their foreign keys cascade). A table marked
+    ``info={"deleted_with_owner": True}`` (the vendor's risk profile: settings) goes along.
 
     Deleting a vendor, through the API or by dropping (or renaming) it in ringfence.yaml,
     silently destroyed all of them — answers a vendor submitted, encrypted evidence (its data
@@ -741,6 +742,8 @@ def vendor_records(session: Session, vendor_id: str) -> list[tuple[str, int]]:
     for table in load_all_models().sorted_tables:
         for fk in table.foreign_keys:
             if fk.column.table.name != Vendor.__tablename__ or fk.ondelete != "CASCADE":
+                continue
+            if table.info.get("deleted_with_owner"):  # settings (a profile), not records
                 continue
             count = session.scalar(
                 select(func.count()).select_from(table).where(fk.parent == vendor_id)

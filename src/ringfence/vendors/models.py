@@ -71,6 +71,9 @@ class VendorProfile(Timestamped, Base):
     """Risk-relevant facts about one foundation vendor (one row per vendor)."""
 
     __tablename__ = "vendor_profiles"
+    # Settings, not evidence: deleting the vendor may take them along (inventory's delete
+    # refuses while a vendor holds records whose rows would cascade, except these).
+    __table_args__ = {"info": {"deleted_with_owner": True}}
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     vendor_id: Mapped[str] = mapped_column(
