@@ -194,11 +194,38 @@ def test_many_anchor_bytes_are_scanned_not_checked_one_by_one(
     unit: bytes,
 ) -> None:
     """Past _ANCHOR_CHECKS occurrences the pattern's own database is scanned (a body of
-    "+" must not cost a re.match each): the same offsets on both sides of the limit."""
+    "+" must not cost a re.match each), unless the check is native: the same offsets on both
+    sides of the limit."""
     tiers, whole = both
     for n in (pf._ANCHOR_CHECKS // len(unit), pf._ANCHOR_CHECKS + 1, 5000):
         body = unit * n
         assert tiers.candidates(body) == whole.candidates(body) == pure.candidates(body)
+
+
+class _NoScan:
+    def scan(self, *args: object) -> None:
+        raise AssertionError("scanned")
+
+
+@pytest.mark.skipif(NATIVE is None, reason="native extension not built")
+@pytest.mark.parametrize("unit", [b"+44 20 7946 0958 ", b"a@b.co ", b"x@@y.z+", b"+"])
+def test_natively_checked_anchors_are_checked_however_many(
+    patterns: list[pf.Pattern],
+    both: tuple[pf.HyperscanPrefilter, pf.HyperscanPrefilter],
+    unit: bytes,
+) -> None:
+    """The built-in e-mail and phone prefilters are checked natively at every occurrence of
+    their anchor byte (linear: a check stops at the next one), never by their own database:
+    a megabyte of addresses costs no scan and no Python call per address."""
+    _tiers, whole = both
+    native = pf.HyperscanPrefilter(patterns, trusted=frozenset(TRUSTED))
+    assert len(native._native_check) == 2
+    native._anchored = [
+        (i, byte, back, match, _NoScan() if i in native._native_check else own)
+        for i, byte, back, match, own in native._anchored
+    ]
+    body = unit * 5000
+    assert native.candidates(body) == whole.candidates(body)
 
 
 def test_only_trusted_patterns_are_anchored(patterns: list[pf.Pattern]) -> None:

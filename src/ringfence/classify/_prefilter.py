@@ -11,6 +11,7 @@ prefilter limitation can cost speed but never recall. Never sees or keeps anythi
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections.abc import Collection, Sequence
 from functools import partial
@@ -56,6 +57,7 @@ def _plain(pattern: str) -> str:
 _LITERAL_LEN = 3
 _SINGLE_SCANS = 5  # more occurring gated patterns than this: scan one database of all
 _ANCHOR_CHECKS = 64  # more anchor bytes than this in a buffer: scan the pattern's database
+_NATIVE_CHECKS = sys.maxsize  # ... unless checked natively (see candidates)
 _CLASS_OR_ESCAPE = re.compile(r"\\.|\[(?:\\.|[^\]])*\]|\{[^}]*\}|[()?:|*+.^$]")
 _NEGATED_CLASS = re.compile(r"\[\^(?:\\.|[^\]])*\]")
 # Constructs whose RE2 (Latin-1) meaning is not a superset of Hyperscan's: \s without \v,
@@ -355,8 +357,15 @@ class HyperscanPrefilter:
         anchor_starts = self._anchor_starts
         for i, byte, back, match, own in self._anchored:
             if anchor_starts is not None:
-                check = None if i in self._native_check else match
-                done = anchor_starts(data, byte[0], back, check, found, i, _ANCHOR_CHECKS)
+                if i in self._native_check:
+                    # Checked natively at every occurrence, however many: a check reads only
+                    # the bytes up to the next anchor byte (no match holds a second one), so
+                    # the loop stays linear, and it finds every start the database would
+                    # (each match starts at its own anchor byte, so each is the leftmost start
+                    # of its ends). A megabyte of e-mail addresses then needs no scan.
+                    done = anchor_starts(data, byte[0], back, None, found, i, _NATIVE_CHECKS)
+                else:
+                    done = anchor_starts(data, byte[0], back, match, found, i, _ANCHOR_CHECKS)
             else:
                 done, seen, at = True, 0, data.find(byte, back)
                 while at >= 0:
