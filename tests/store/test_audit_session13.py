@@ -215,3 +215,36 @@ def test_an_api_token_and_its_audit_record_commit_together(
         )
     assert [r.action for r in rows] == ["api_token.create", "api_token.revoke"]
     assert issued.token.get_secret_value() not in str([r.after for r in rows])
+
+
+def test_a_restore_and_its_audit_record_commit_together(
+    any_runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`backup restore` loaded the store in one transaction and appended backup.restored in a
+    second: a crash between left a restored (perhaps rolled-back) store with no record of it."""
+    rt = any_runtime
+    rt.vault.put("crm/token", "value-1")
+    backup = tmp_path / "b.rfbak"
+    bk.create_backup(rt.store, rt.vault, backup)
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("audit down")
+
+    target = Store(f"sqlite:///{tmp_path / 'target.db'}")
+    try:
+        monkeypatch.setattr(audit, "append", broken)
+        with pytest.raises(RuntimeError):
+            bk.restore_backup(backup, rt.vault, target, actor="cli")
+        monkeypatch.undo()
+        assert not (tmp_path / "target.db").exists() or not bk._holds_data(
+            target, bk._table_names(target)
+        )
+        report = bk.restore_backup(backup, rt.vault, target, actor="cli")
+        with target.session() as s:
+            last = s.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+        assert last is not None and last.action == "backup.restored" and last.actor == "cli"
+        assert last.after is not None and last.after["rows"] == report.rows
+        assert audit.verify(target).ok
+        assert rt.vault.bound_to(target).get("crm/token").get_secret_value() == "value-1"
+    finally:
+        target.dispose()

@@ -232,24 +232,12 @@ def restore(
                     progress=update,
                     anchors=marks,
                     allow_rollback=allow_rollback,
+                    actor="cli",  # backup.restored is recorded in the restoring transaction
                 )
         else:
             report = bk.restore_backup(
-                file, vault, target, anchors=marks, allow_rollback=allow_rollback
+                file, vault, target, anchors=marks, allow_rollback=allow_rollback, actor="cli"
             )
-        audit.append_standalone(
-            target,
-            actor="cli",
-            action="backup.restored",
-            entity_type="backup",
-            entity_id=file.name,
-            after={
-                "backup_created_at": report.created_at,
-                "rows": report.rows,
-                "anchors_checked": report.anchors_checked,
-                "rolled_back": list(report.rolled_back),
-            },
-        )
         superseded = None
         if report.rolled_back and anchors is None and store_url is None and anchor_file.exists():
             # The configured store now holds the older chain on purpose: its anchors describe

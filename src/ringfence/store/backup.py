@@ -49,6 +49,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from ringfence.core.clock import Clock, SystemClock
@@ -713,8 +714,13 @@ def restore_backup(
     progress: Progress | None = None,
     anchors: Sequence[audit.Anchor] = (),
     allow_rollback: bool = False,
+    actor: str | None = None,
 ) -> RestoreReport:
     """Load a verified backup into ``target`` (empty or uninitialised) in one transaction.
+
+    With ``actor`` the ``backup.restored`` audit record (the backup's time, rows, anchors
+    checked, what was rolled back) is appended to the restored chain in that transaction: no
+    restored store — above all no rolled-back one — without the record that says so.
 
     Everything that can be checked is checked before the target is touched: the header, the
     schema revisions, every frame, digest, the audit chain inside and every secret, that the
@@ -752,7 +758,18 @@ def restore_backup(
         )
     try:
         target.migrate()
-        report = _load(path, vault, target, header, progress, checked.tables)
+        record = None
+        if actor is not None:
+            record = {
+                "actor": actor,
+                "entity_id": path.name,
+                "after": {
+                    "backup_created_at": str(header.get("created_at")),
+                    "anchors_checked": len(anchors),
+                    "rolled_back": list(checked.anchor_problems),
+                },
+            }
+        report = _load(path, vault, target, header, progress, checked.tables, record)
     except BaseException as exc:
         try:
             _undo(target, existing)
@@ -771,6 +788,7 @@ def _load(
     header: dict[str, Any],
     progress: Progress | None,
     verified: dict[str, dict[str, Any]],
+    record: dict[str, Any] | None = None,
 ) -> RestoreReport:
     partitions: set[date] = set()
     with target.engine.begin() as conn:
@@ -791,13 +809,26 @@ def _load(
             )
         if target.dialect == "postgresql":
             _reset_sequences(conn)
+        if record is not None:
+            rows = sum(t["rows"] for t in contents.tables.values())
+            with Session(bind=conn) as s:  # joins this transaction; commits with it
+                audit.append(
+                    s,
+                    actor=record["actor"],
+                    action="backup.restored",
+                    entity_type="backup",
+                    entity_id=record["entity_id"],
+                    after={**record["after"], "rows": rows},
+                )
+                s.flush()
+    added = {AuditRecord.__tablename__: 1} if record is not None else {}
     chain = audit.verify(target)
     if not chain.ok:
         raise IntegrityError(f"restored audit chain does not verify: {chain.problems[0].problem}")
     with target.engine.connect() as conn:
         for t in all_tables():
             got = conn.execute(select(func.count()).select_from(t)).scalar_one()
-            if got != contents.tables.get(t.name, {}).get("rows", 0):
+            if got != contents.tables.get(t.name, {}).get("rows", 0) + added.get(t.name, 0):
                 raise IntegrityError(f"restored table {t.name} has {got} rows, expected more")
     restored_vault = vault.bound_to(target)
     count = 0
