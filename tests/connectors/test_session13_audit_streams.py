@@ -197,3 +197,39 @@ def test_a_failing_log_does_not_stop_the_others(
     assert row["streams"] == "directoryAudits 5, signIns 0, management 61", row
     assert str(row["error"]).startswith("signIns: microsoft365 signIns: HTTP 403: Neither")
     assert "rf_m365_mass_download" in fired and "rf_entra_bruteforce" not in fired
+
+
+def test_an_unreadable_log_credential_is_that_logs_error(
+    runtime: Runtime,
+    microsoft: RunningFake,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The Management Activity API's own token unset: Graph's logs are still read and
+    analysed, the row names the management log's problem, the command exits 3."""
+    fake = microsoft.fake
+    assert isinstance(fake, Microsoft365Fake)
+    fake.seed_audit_incident(_recent())
+    monkeypatch.setenv("RF_TEST_SAAS_TOKEN", "test-token")
+    config = tmp_path / "connectors.yaml"
+    config.write_text(
+        connectors_yaml({"microsoft365": microsoft}, TOKEN_REF).replace(
+            f"management_credential_ref: {TOKEN_REF}",
+            "management_credential_ref: env:RF_TEST_NO_SUCH_TOKEN",
+        )
+    )
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:
+        main(["connectors", "audit", "-c", str(config), "-o", "json",
+              "--data-dir", str(runtime.settings.data_dir)])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert exc.value.code == 3 and "Traceback" not in err
+    [row] = json.loads(out)
+    assert row["streams"] == "directoryAudits 5, signIns 13, management 0", row
+    assert row["error"] == (
+        "management: credential reference 'env:RF_TEST_NO_SUCH_TOKEN': "
+        "environment variable is unset"
+    )
+    fired = {a.rule_id for a in AlertStore(runtime.store, FixedClock()).list(limit=500)}
+    assert "rf_entra_bruteforce" in fired

@@ -17,9 +17,15 @@ from sqlalchemy import select
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
-from ringfence.connectors import CONNECTORS, Connector, build_connector, load_connector_configs
+from ringfence.connectors import (
+    CONNECTORS,
+    AuditPullReport,
+    Connector,
+    build_connector,
+    load_connector_configs,
+)
 from ringfence.connectors.permissions import PERMISSIONS
-from ringfence.core.errors import NotFoundError, ValidationError
+from ringfence.core.errors import NotFoundError, RingfenceError, ValidationError
 from ringfence.store import audit
 
 if TYPE_CHECKING:
@@ -119,7 +125,13 @@ def audit_into_monitor(
             counts["events"] += report.events
             counts["dead_lettered"] += report.dead_lettered
 
-        pulled = conn.audit_stream(stream.name, hand_over, since=since, max_pages=max_pages)
+        try:
+            pulled = conn.audit_stream(stream.name, hand_over, since=since, max_pages=max_pages)
+        except RingfenceError as exc:
+            # a log that cannot be read at all (the Management Activity API's own credential
+            # unset) is that log's error; the vendor's other logs were and are still read
+            pulled = AuditPullReport()
+            errors.append(f"{stream.name}: {exc.message}")
         totals["pages"] += pulled.pages
         totals["records"] += pulled.records
         totals["events"] += counts["events"]
