@@ -1261,7 +1261,10 @@ static PyObject *iso_utc(PyObject *mod, PyObject *dt) {
 /* recv(fd, size, MSG_DONTWAIT) without an exception for "nothing there": the bytes read, b""
    at the end of the stream, None when nothing is waiting or on any error (the event loop's own
    read of the socket sees and reports it). Python's socket.recv raises BlockingIOError for the
-   first case, ~4.5k instructions a miss (gateway/redisclient.py polls before it waits). */
+   first case, ~4.5k instructions a miss (gateway/redisclient.py polls before it waits). At most
+   TRY_RECV_MAX bytes; the rest stays for the next read. */
+#define TRY_RECV_MAX 16384 /* bytes read at most per call (Redis replies: ~20 bytes each) */
+
 static PyObject *try_recv(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs) {
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "try_recv(fd, size)");
@@ -1274,18 +1277,15 @@ static PyObject *try_recv(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ss
         PyErr_SetString(PyExc_ValueError, "try_recv: fd >= 0 and size > 0");
         return NULL;
     }
-    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-    if (out == NULL) return NULL;
+    /* read onto the stack: a miss (the usual "nothing yet") allocates nothing */
+    char buf[TRY_RECV_MAX];
+    if (size > TRY_RECV_MAX) size = TRY_RECV_MAX;
     ssize_t n;
     do {
-        n = recv((int)fd, PyBytes_AS_STRING(out), (size_t)size, MSG_DONTWAIT);
+        n = recv((int)fd, buf, (size_t)size, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        Py_DECREF(out);
-        Py_RETURN_NONE;
-    }
-    if (n != size && _PyBytes_Resize(&out, n) < 0) return NULL;
-    return out;
+    if (n < 0) Py_RETURN_NONE;
+    return PyBytes_FromStringAndSize(buf, n);
 }
 
 static PyMethodDef module_methods[] = {

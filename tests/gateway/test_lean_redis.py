@@ -373,3 +373,8 @@ def test_try_recv_reads_what_waits_and_answers_none_for_nothing_or_an_error() ->
         assert try_recv(unconnected.fileno(), 16) is None  # an error: the loop reports it
     with pytest.raises(ValueError):
         try_recv(-1, 16)
+    c, d = socket.socketpair()
+    with c, d:
+        c.sendall(b"x" * 20000)
+        assert len(try_recv(d.fileno(), 1 << 20) or b"") == 16384  # capped; the rest stays
+        assert try_recv(d.fileno(), 1 << 20) == b"x" * (20000 - 16384)

@@ -256,7 +256,7 @@ def _incr_args(key: str, expiry: int, amount: int) -> tuple[bytes, ...]:
     return (b"1", key.encode(), str(expiry).encode(), str(amount).encode())
 
 
-_POLL_BYTES = 65536  # what ``_Protocol.poll`` reads at most; the rest comes through the loop
+_POLL_BYTES = 16384  # what ``_Protocol.poll`` reads at most; the rest comes through the loop
 
 # uvloop's timers have millisecond resolution and may run up to a millisecond before the
 # time asked for: a deadline that close counts as passed (as the per-command timer did).
