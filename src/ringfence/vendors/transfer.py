@@ -116,6 +116,17 @@ class _Row:
     cells: dict[str, Any]
 
 
+_SHOWN = 40
+
+
+def _cut(value: object) -> str:
+    """A cell's text as a problem may quote it: at most 40 characters. A file's cells are the
+    sender's: a 10 KB workbook repeating one 32,000-character shared string in 1,000 rows made
+    a 32 MB problem (each row's 'unknown question' quoted the whole cell)."""
+    text = str(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
 def _problem(
     row: int | None, column: str | None, letters: dict[str, str], msg: str
 ) -> dict[str, Any]:
@@ -265,7 +276,7 @@ def parse_answers(
                 "row": None,
                 "column": None,
                 "cell": "About!B2",
-                "problem": f"this file belongs to assessment {meta_id}, not {assessment.id}",
+                "problem": f"this file belongs to assessment {_cut(meta_id)}, not {assessment.id}",
             }
         )
     questions: dict[str, Question] = {q.id: q for q in questions_of(assessment)}
@@ -283,7 +294,8 @@ def parse_answers(
             errors.append(_problem(row.number, "question_id", letters, "question_id is empty"))
             continue
         if qid not in questions:
-            errors.append(_problem(row.number, "question_id", letters, f"unknown question {qid!r}"))
+            unknown = f"unknown question {_cut(qid)!r}"
+            errors.append(_problem(row.number, "question_id", letters, unknown))
             continue
         if qid in row_of:
             errors.append(
