@@ -23,13 +23,23 @@ from ringfence.vendors.schemas import CertificationIn, ContractIn, PentestIn, Pr
 from ringfence.vendors.scoring import VendorRisk, vendor_risk
 
 
-def _audit(s: Any, rt: Runtime, actor: str, action: str, kind: str, eid: str, after: Any) -> None:
+def _audit(
+    s: Any,
+    rt: Runtime,
+    actor: str,
+    action: str,
+    kind: str,
+    eid: str,
+    after: Any,
+    before: Any = None,
+) -> None:
     audit.append(
         s,
         actor=actor,
         action=f"vendor_risk.{action}",
         entity_type=kind,
         entity_id=eid,
+        before=before,
         after=after,
         clock=rt.clock,
     )
@@ -45,9 +55,13 @@ def risk(rt: Runtime, vendor: str | None = None) -> list[VendorRisk]:
 def set_profile(rt: Runtime, actor: str, vendor: str, data: ProfileIn) -> dict[str, Any]:
     with rt.store.session() as s:
         v = profiles.find_vendor(s, vendor)
+        # The profile it replaces goes into the record too: a breach-notification address or
+        # an escalation contact swapped for another must show what it was.
+        old = profiles.get_profile(s, v.id)
+        before = profiles.profile_as_input(old).model_dump(mode="json") if old else None
         profiles.set_profile(s, v, data)
         out = data.model_dump(mode="json")
-        _audit(s, rt, actor, "profile.set", "vendor_profile", v.id, out)
+        _audit(s, rt, actor, "profile.set", "vendor_profile", v.id, out, before)
         return out
 
 
