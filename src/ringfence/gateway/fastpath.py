@@ -120,7 +120,9 @@ class FastPath:
         self.extras: dict[str, RouteExtras] = {}
         self._ops: list[tuple[CompiledRoute, CompiledOperation]] = []
         self.table: Any = None
-        if _Table is None:
+        if _Table is None or snap.unavailable_routes:
+            # a route out of service must answer 503 and never let a shorter prefix match in
+            # its place: the Python path (PolicySnapshot.find_route) decides while one is
             return
         routes: list[tuple[Any, ...]] = []
         for route in snap.routes.values():

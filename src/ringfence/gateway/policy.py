@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 
-from ringfence.core.errors import UnavailableError
+from ringfence.core.errors import NotFoundError, UnavailableError
 from ringfence.core.levels import DataClass
 from ringfence.core.logging import get_logger
 from ringfence.core.secretrefs import names_own_env
@@ -49,6 +49,8 @@ from ringfence.store.models import App, Credential, Integration, IntegrationStat
 from ringfence.store.vault import Vault, is_reserved
 
 _log = get_logger("ringfence.gateway.policy")
+# A policy that keeps failing to compile in the same state is logged again this often (s).
+_FAILED_LOG_EVERY = 60.0
 
 
 class SnapshotError(Exception):
@@ -104,6 +106,9 @@ class CompiledRoute:
     content_types: frozenset[str]
     limits: LimitsSpec
     dlp_uninspectable: str = "block"  # a response DLP cannot read, on a DLP route: block | allow
+    # Why the route cannot forward (its upstream credential could not be resolved): every
+    # request to it is 503, the other routes serve. None: the route is usable.
+    unavailable: str | None = None
 
     def match(
         self, rest: tuple[str, ...], method: str
@@ -177,8 +182,20 @@ class PolicySnapshot:
         for n in range(min(len(segs), self.max_prefix), 0, -1):
             route = self.routes.get(segs[:n])
             if route is not None:
+                if route.unavailable is not None:
+                    # fail closed for this route only; never fall back to a shorter prefix
+                    raise UnavailableError(
+                        f"route {route.name} is unavailable (its upstream credential cannot "
+                        "be resolved)",
+                        code="route_unavailable",
+                    )
                 return route, segs[n:]
         return None
+
+    @property
+    def unavailable_routes(self) -> dict[str, str]:
+        """Route name → why it cannot forward (empty when every route is usable)."""
+        return {r.name: r.unavailable for r in self.routes.values() if r.unavailable}
 
 
 # -- loading ---------------------------------------------------------------------------------
@@ -386,10 +403,22 @@ def compile_snapshot(
             raise SnapshotError(
                 f"route {row.name}: invalid spec: {exc.errors()[0]['msg']}"
             ) from None
-        resolved = resolve_credential(spec.credential, vault, creds) if spec.credential else None
+        # A credential that cannot be resolved (a vault secret not put yet, an unset variable)
+        # takes this route out of service, not the whole gateway: the route answers 503, the
+        # others keep serving. Anything else wrong with the snapshot still fails it as a whole.
+        unavailable: str | None = None
+        try:
+            resolved = (
+                resolve_credential(spec.credential, vault, creds) if spec.credential else None
+            )
+        except (SnapshotError, NotFoundError) as exc:
+            resolved, unavailable = None, str(exc)[:300]
         compiled = compile_route(
             spec, integration_ids=integration_ids, app_clearance=app_clearance, credential=resolved
         )
+        if unavailable is not None:
+            compiled = replace(compiled, unavailable=unavailable)
+            _log.warning("route_unavailable", route=spec.name, reason=unavailable)
         if compiled.prefix in routes:
             raise SnapshotError(
                 f"routes {routes[compiled.prefix].name} and {spec.name} share a prefix"
@@ -490,6 +519,10 @@ class PolicyHolder:
         # and two builds would otherwise get the same version number.
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
+        # The fingerprint of the last state that failed to compile and when it was logged: the
+        # same state is not recompiled every poll (nor logged 4-5 times a second); a change to
+        # the store or the vault (its fingerprint) is tried at once.
+        self._failed: tuple[str, float] | None = None
         # Token ids revoked by this process since the last reload (visible at once here).
         self.local_revoked: set[str] = set()
 
@@ -529,6 +562,12 @@ class PolicyHolder:
                 self._checked_at = self._mono()
                 self.last_error = None
                 return False
+            failed = self._failed
+            if failed is not None and not force and failed[0] == digest:
+                if self._mono() - failed[1] >= _FAILED_LOG_EVERY:
+                    self._failed = (digest, self._mono())
+                    _log.error("policy_reload_failed", error=self.last_error, repeated=True)
+                return False
             src = load_source(self._store)
             new = compile_snapshot(
                 src, self._vault, self._config, version=self._version + 1, digest=digest
@@ -536,7 +575,10 @@ class PolicyHolder:
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
             _log.error("policy_reload_failed", error=self.last_error)
+            with contextlib.suppress(NameError):  # the fingerprint itself may have failed
+                self._failed = (digest, self._mono())
             return False
+        self._failed = None
         self._version += 1
         self.local_revoked = {j for j in self.local_revoked if j not in new.revoked_jtis}
         self._snapshot = new  # the atomic swap: one reference assignment
