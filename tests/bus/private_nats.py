@@ -17,10 +17,24 @@ from typing import Any
 from tests.services import unavailable
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports (all held open while choosing, so none is chosen twice)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 class PrivateNats:
@@ -30,8 +44,7 @@ class PrivateNats:
             unavailable("nats-server", "no nats-server binary on PATH")
         self.binary = str(binary)
         self.store_dir = store_dir
-        self.port = _free_port()
-        self.monitor_port = _free_port()
+        self.port, self.monitor_port = _free_ports(2)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -57,11 +70,15 @@ class PrivateNats:
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the private nats-server exited ({self.proc.returncode})")
             try:
-                self.varz()
-                return
+                # ours (its pid), and taking clients: not another server on a reused port
+                if self.varz().get("server_id") and _listening(self.port):
+                    return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
         raise RuntimeError("the private nats-server did not start")
 
     def kill(self) -> None:
@@ -72,8 +89,25 @@ class PrivateNats:
             self.proc = None
 
     def stall(self) -> None:
+        """SIGSTOP, and wait until every thread is stopped: the signal is delivered
+        asynchronously, and a thread still running for a moment answered a publish sent right
+        after (seen: the 'stalled' publish acknowledged in a few ms)."""
         assert self.proc is not None
         os.kill(self.proc.pid, signal.SIGSTOP)
+        tasks = Path(f"/proc/{self.proc.pid}/task")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            states = []
+            for task in tasks.iterdir():
+                try:
+                    # the state follows the command name, which is in parentheses
+                    states.append((task / "stat").read_text().rsplit(")", 1)[1].split()[0])
+                except (OSError, IndexError):
+                    continue
+            if states and all(st in ("T", "t") for st in states):
+                return
+            time.sleep(0.01)
+        raise RuntimeError("the private nats-server did not stop")
 
     def resume(self) -> None:
         if self.proc is not None:

@@ -234,6 +234,13 @@ class Responder:
                         if pins.get("credential"):
                             cred = pins["credential"]
                             what += f", stored over {cred['ref']} (credential {cred['name']})"
+                    if step.action == "revoke_oauth_grants":
+                        vendor = incident.spec["steps"][step.position - 1].get("vendor")
+                        pins = incident.spec.get("pinned") or {}
+                        what = (
+                            f": the {vendor} OAuth grants of client id {pins.get('client_id')} "
+                            f"/ app {incident.integration_name}"
+                        )
                     self._note(
                         s,
                         incident_id,
@@ -983,8 +990,19 @@ class Responder:
 
         vendor, cfg = self._connector_for(step)
         with self.store.session() as s:
-            _incident, integ = self._target(s, incident_id)
-            ids = {v for v in (integ.client_id, integ.name) if v}
+            incident, integ = self._target(s, incident_id)
+            # The grants of the app the approver approved: the client id and name as they were
+            # when the incident opened. Before, the current ones: an edit of client_id before
+            # the approval revoked another app's grants at the vendor (irreversible).
+            pins = incident.spec.get("pinned") or {}
+            pinned = pins.get("client_id", integ.client_id)
+            if "client_id" in pins and integ.client_id != pinned:
+                raise StepFailed(
+                    f"integration {integ.name!r}'s client_id changed since the incident opened "
+                    f"({pinned} → {integ.client_id}): open a new incident to revoke the grants "
+                    "of the new one"
+                )
+            ids = {v for v in (pinned, incident.integration_name) if v}
             grants = [
                 dict(row.data)
                 for row in s.scalars(
