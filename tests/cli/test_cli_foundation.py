@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -250,11 +251,17 @@ def test_backup_create_verify_restore_from_the_cli(
     fresh = tmp_path / "dr"
     fresh.mkdir(mode=0o700)
     shutil.copy2(data / "master.key", fresh / "master.key")
-    code, out, err = run(
-        ["backup", "restore", str(out_file), "--data-dir", str(fresh), "-o", "json"], capsys
-    )
+    prev_umask = os.umask(0o022)  # the usual one; the restored file must not take it
+    try:
+        code, out, err = run(
+            ["backup", "restore", str(out_file), "--data-dir", str(fresh), "-o", "json"], capsys
+        )
+    finally:
+        os.umask(prev_umask)
     assert code == 0, err
     assert json.loads(out)["restored"] is True and json.loads(out)["secrets_checked"] == 1
+    # owner only, whatever the umask (it was 0644 under umask 022 until a later `init`)
+    assert (fresh / "ringfence.db").stat().st_mode & 0o077 == 0
     code, out, _ = run(["audit", "verify", "--data-dir", str(fresh)], capsys)
     assert code == 0 and "intact: 2 records" in out  # the restored one + `backup.restored`
     # Again into the same (now full) store: refused, nothing touched.
