@@ -194,7 +194,7 @@ def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> Post
     ctx.saas = load_saas(session)
     ctx.routes = _routes(session) if "gateway_routes" in tables else None
     ctx.usage = _usage(session) if "gateway_usage" in tables else None
-    ctx.vendors = _vendors(session, tables)
+    ctx.vendors = _vendors(session, tables, now)
     ctx.monitoring = _monitoring(session, now) if "monitor_events" in tables else None
     ctx.console_users = _console_users(session) if "identity_users" in tables else None
     ctx.backups = _backups(session)
@@ -472,7 +472,7 @@ _CONTACTS_SQL = (
 )
 
 
-def _vendors(session: Session, tables: set[str]) -> list[VendorFact] | None:
+def _vendors(session: Session, tables: set[str], now: datetime) -> list[VendorFact] | None:
     """Vendor-risk facts; None when the vendors capability holds no data at all."""
     needed = {
         "vendor_profiles",
@@ -494,14 +494,13 @@ def _vendors(session: Session, tables: set[str]) -> list[VendorFact] | None:
     )
     if not counts or not counts[0][0]:
         return None
-    assessed = {
-        vid: _aware(when)
-        for vid, when in _rows(
-            session,
-            "SELECT vendor_id, MAX(submitted_at) FROM vendor_assessments "
-            "WHERE submitted_at IS NOT NULL GROUP BY vendor_id",
-        )
-    }
+    # A questionnaire counts once its date has passed: a completion dated in the future (a
+    # typo, or a writer silencing RF-VND-001 for years) is not an assessment yet.
+    latest = text(
+        "SELECT vendor_id, MAX(submitted_at) FROM vendor_assessments "
+        "WHERE submitted_at IS NOT NULL AND submitted_at <= :now GROUP BY vendor_id"
+    ).bindparams(bindparam("now", now, type_=UTCDateTime()))
+    assessed = {vid: _aware(when) for vid, when in session.execute(latest).tuples()}
     certs: dict[str, list[tuple[str, date | None]]] = defaultdict(list)
     for vid, kind, expires in _rows(
         session, "SELECT vendor_id, kind, expires_on FROM vendor_certifications"
