@@ -13,7 +13,6 @@ import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
-from ringfence.store import audit
 from ringfence.store.apitokens import ApiTokens
 
 app = typer.Typer(help="Control-plane API tokens (Authorization: Bearer rf_cp_...).")
@@ -40,19 +39,9 @@ def create(
         raise typer.BadParameter("token name must be 1-200 printable characters", param_hint="NAME")
     rt = open_runtime(data_dir)
     try:
-        issued = ApiTokens(rt.store, rt.clock).issue(clean, scope or ["read"], ttl_days)
-        audit.append_standalone(
-            rt.store,
-            actor=_ACTOR,
-            action="api_token.create",
-            entity_type="api_token",
-            entity_id=issued.id,
-            after={
-                "name": issued.name,
-                "scopes": list(issued.scopes),
-                "expires_at": issued.expires_at.isoformat() if issued.expires_at else None,
-            },
-            clock=rt.clock,
+        # the token and its api_token.create record in one transaction
+        issued = ApiTokens(rt.store, rt.clock).issue(
+            clean, scope or ["read"], ttl_days, actor=_ACTOR
         )
     finally:
         rt.close()
@@ -121,15 +110,7 @@ def revoke(
     """Revoke a token at once; requests using it get 401 from then on."""
     rt = open_runtime(data_dir)
     try:
-        ApiTokens(rt.store, rt.clock).revoke(token_id)
-        audit.append_standalone(
-            rt.store,
-            actor=_ACTOR,
-            action="api_token.revoke",
-            entity_type="api_token",
-            entity_id=token_id,
-            clock=rt.clock,
-        )
+        ApiTokens(rt.store, rt.clock).revoke(token_id, actor=_ACTOR)  # and its record, atomically
     finally:
         rt.close()
     if output is OutputFormat.JSON:
