@@ -9,6 +9,7 @@ Against a nats-server of the test's own (``PrivateNats``), which it stalls and k
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -192,4 +193,46 @@ async def test_gateway_audit_events_are_spooled_while_nats_stalls_and_replayed_a
             await asyncio.wait_for(worker, 20)
         await sink.aclose()
         await bus.close()
+        await worker_bus.close()
+
+
+@pytest.mark.timeout(120)
+async def test_a_server_back_without_its_storage_gets_the_stream_again(
+    server: PrivateNats,
+) -> None:
+    """NATS restarted without its JetStream storage (a container without its volume) or the
+    stream deleted: before, every publish failed for good with NoStreamResponseError (the
+    gateway spooled for ever) and the worker fetched nothing for ever, silently. Now the
+    publisher creates the stream again and the worker notices its durable is gone."""
+    publisher = _bus(server)
+    worker_bus = _bus(server, durable="w", ack_wait=5.0)
+    got: set[str] = set()
+
+    def handler(batch: Sequence[Event]) -> int:
+        got.update(e.id for e in batch)
+        return len(batch)
+
+    stop = asyncio.Event()
+    worker = asyncio.create_task(worker_bus.run_worker(handler, stop))
+    try:
+        await publisher.publish(gateway_events(3, tag="first"))
+        assert await _until(lambda: len(got) == 3, 20), got
+        server.kill()
+        shutil.rmtree(server.store_dir)
+        server.start()
+        later = gateway_events(3, tag="later")
+        deadline = time.monotonic() + 30
+        while True:  # the clients reconnect first
+            try:
+                await publisher.publish(later)
+                break
+            except UnavailableError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+        assert await _until(lambda: {e.id for e in later} <= got, 45), "the worker never resumed"
+    finally:
+        stop.set()
+        await asyncio.wait_for(worker, 20)
+        await publisher.close()
         await worker_bus.close()

@@ -31,7 +31,12 @@ from typing import Any
 import nats
 import nats.errors
 from nats.js import api
-from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
+from nats.js.errors import (
+    APIError,
+    NoStreamResponseError,
+    NotFoundError,
+    ServiceUnavailableError,
+)
 
 from ringfence.bus.base import DeadLetterSink, Handler, chunks, decode_items, encode_batch
 from ringfence.core.errors import ConfigError, UnavailableError, ValidationError
@@ -278,11 +283,21 @@ class NatsBus:
         try:
             async with deadline:
                 await self.connect()
-                for subject, data, msg_id in self._messages(events):
-                    futures.append(
-                        await self._js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
-                    )
-                await asyncio.gather(*futures)
+                messages = self._messages(events)
+                try:
+                    futures = await self._publish_all(messages)
+                    await asyncio.gather(*futures)
+                except NoStreamResponseError:
+                    # No stream takes the subject: NATS came back without its JetStream
+                    # storage, or the stream was deleted. Made again (as configured) and sent
+                    # once more; before, every publish failed for good (the gateway spooled
+                    # for ever). A message the stream did take is dropped by its Nats-Msg-Id.
+                    for f in futures:
+                        f.cancel()
+                    _log.warning("bus stream missing; creating it again", stream=self.stream)
+                    await self.ensure_stream()
+                    futures = await self._publish_all(messages)
+                    await asyncio.gather(*futures)
         except TimeoutError as exc:
             for f in futures:
                 f.cancel()
@@ -302,6 +317,14 @@ class NatsBus:
             raise UnavailableError(
                 f"publishing to NATS stream {self.stream} failed: {_no_secret(exc, self.url)}"
             ) from None
+
+    async def _publish_all(
+        self, messages: list[tuple[str, bytes, str]]
+    ) -> list[asyncio.Future[Any]]:
+        return [
+            await self._js.publish_async(subject, data, headers={"Nats-Msg-Id": msg_id})
+            for subject, data, msg_id in messages
+        ]
 
     def _messages(self, events: Sequence[Event]) -> list[tuple[str, bytes, str]]:
         """(subject, payload, Nats-Msg-Id) per message: batches of ``batch_size`` events, each
@@ -403,6 +426,8 @@ class NatsBus:
         while True:
             try:
                 await self.connect()
+                if not first:  # the stream may be gone with the server's storage
+                    await self.ensure_stream()
                 sub = await self._subscription()
             except _CONNECTION_LOST as exc:
                 if first:  # NATS down or misnamed at start-up: said at once, not retried
@@ -429,6 +454,14 @@ class NatsBus:
     def _why(self, exc: BaseException) -> str:
         return _no_secret(exc, self.url)[:500]
 
+    async def _check_consumer(self) -> None:
+        try:
+            await self._js.consumer_info(self.stream, self.durable)
+        except NotFoundError:
+            raise ConsumerLostError(
+                f"durable {self.durable!r} of NATS stream {self.stream} is gone"
+            ) from None
+
     async def _fetch(self, sub: Any) -> list[Any]:
         try:
             return list(await sub.fetch(self.fetch_batch, timeout=1.0))
@@ -440,12 +473,22 @@ class NatsBus:
         worker thread), so the network round trip overlaps the database commit. Acks go out
         only after the handler returned, i.e. after the commit."""
         nxt: asyncio.Task[list[Any]] = asyncio.create_task(self._fetch(sub))
+        loop = asyncio.get_running_loop()
+        idle_since = loop.time()
         try:
             while not stop.is_set():
                 msgs = await nxt
                 if stop.is_set():
                     await _nak_all(msgs)  # not handled: hand them to another worker now
                     break
+                if msgs:
+                    idle_since = loop.time()
+                elif loop.time() - idle_since > _IDLE_CHECK:
+                    # An empty fetch looks the same whether nothing was published or the
+                    # durable is gone (a server restarted without its storage, the stream
+                    # deleted): the worker idled for good. Checked now and then when idle.
+                    idle_since = loop.time()
+                    await self._check_consumer()
                 nxt = asyncio.create_task(self._fetch(sub))
                 if msgs:
                     try:
@@ -595,6 +638,13 @@ class NatsBus:
 # ``connect`` then makes a new one, so the count only bounds how long one client tries.
 _RECONNECT_ATTEMPTS = 60
 _MAX_RESUBSCRIBE_DELAY = 5.0  # s: a worker is back within this of NATS
+_IDLE_CHECK = 10.0  # s of empty fetches after which a worker checks its durable still exists
+
+
+class ConsumerLostError(UnavailableError):
+    """The worker's durable consumer no longer exists: it subscribes again."""
+
+
 # What ends a worker's subscription without being its own fault: it connects again.
 _CONNECTION_LOST: tuple[type[BaseException], ...] = (
     UnavailableError,
