@@ -658,7 +658,7 @@ class Accounts:
                 return self._enrollment(username, self._vault.get(pending).get_secret_value())
         seed = pyotp.random_base32()
         ref = f"identity/totp/{uid}"
-        self._vault.put(ref, seed, description=f"TOTP seed of {username}")
+        self._vault.put(ref, seed, description=f"TOTP seed of {username}", actor=f"user:{username}")
         with self._store.session() as s:
             user = self._get(s, uid)
             user.totp_ref = ref
@@ -874,7 +874,7 @@ class Accounts:
                 clock=self._clock,
             )
         if old_seed and self._vault.exists(old_seed):
-            self._vault.delete(old_seed)
+            self._vault.delete(old_seed, actor=actor)
 
     def rotate_session_after_mfa(
         self, session_token: str, user_id: str, *, reason: str = "mfa_enrolled"
