@@ -32,7 +32,6 @@
 #include <pthread.h>
 #include <sys/random.h>
 #include <time.h>
-#include <sys/socket.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -1258,39 +1257,7 @@ static PyObject *iso_utc(PyObject *mod, PyObject *dt) {
     return PyUnicode_DecodeASCII(buf, n, NULL);
 }
 
-/* recv(fd, size, MSG_DONTWAIT) without an exception for "nothing there": the bytes read, b""
-   at the end of the stream, None when nothing is waiting or on any error (the event loop's own
-   read of the socket sees and reports it). Python's socket.recv raises BlockingIOError for the
-   first case, ~4.5k instructions a miss (gateway/redisclient.py polls before it waits). At most
-   TRY_RECV_MAX bytes; the rest stays for the next read. */
-#define TRY_RECV_MAX 16384 /* bytes read at most per call (Redis replies: ~20 bytes each) */
-
-static PyObject *try_recv(PyObject *Py_UNUSED(mod), PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "try_recv(fd, size)");
-        return NULL;
-    }
-    long fd = PyLong_AsLong(args[0]);
-    Py_ssize_t size = PyLong_AsSsize_t(args[1]);
-    if (PyErr_Occurred()) return NULL;
-    if (fd < 0 || fd > INT32_MAX || size <= 0) {
-        PyErr_SetString(PyExc_ValueError, "try_recv: fd >= 0 and size > 0");
-        return NULL;
-    }
-    /* read onto the stack: a miss (the usual "nothing yet") allocates nothing */
-    char buf[TRY_RECV_MAX];
-    if (size > TRY_RECV_MAX) size = TRY_RECV_MAX;
-    ssize_t n;
-    do {
-        n = recv((int)fd, buf, (size_t)size, MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) Py_RETURN_NONE;
-    return PyBytes_FromStringAndSize(buf, n);
-}
-
 static PyMethodDef module_methods[] = {
-    {"try_recv", (PyCFunction)(void (*)(void))try_recv, METH_FASTCALL,
-     "Bytes waiting on a socket now (b'' at its end), or None: nothing there, or an error."},
     {"request_id", (PyCFunction)request_id, METH_NOARGS,
      "A UUIDv7 string as ringfence.core.ids.new_id makes it, or None: use new_id."},
     {"iso_utc", (PyCFunction)iso_utc, METH_O,

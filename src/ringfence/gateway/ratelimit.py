@@ -74,8 +74,6 @@ class PendingHit:
         assert lean is not None
         item = self._item
         try:
-            if not reply.fut.done():
-                lean.poll()  # a reply already in the socket: no trip round the loop
             raw = await reply.result()
             counted = lean.counted(raw)
             if counted is None:  # the script must be loaded first

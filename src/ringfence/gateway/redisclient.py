@@ -16,20 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-import socket
 from collections import deque
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from ringfence.gateway.cork import CorkedTransport
-
-_try_recv: Any
-try:
-    from ringfence.gateway._fastpath import try_recv as _try_recv
-except ImportError:  # optional extension: no polling, replies come through the loop
-    _try_recv = None
 
 # Same semantics as ``limits``' incr_expire.lua (window starts at the first hit), plus the TTL
 # in the same round trip so ``RateLimit-Reset`` is exact without a second call.
@@ -139,8 +131,6 @@ class _Protocol(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         # One timer for all the pending replies' deadlines (see ``watch``).
         self.timer: asyncio.TimerHandle | None = None
-        # A second descriptor of the connection's socket, only read by ``poll``.
-        self.reader: socket.socket | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # The commands of all requests that reach the limiter in one loop step leave in one
@@ -148,28 +138,6 @@ class _Protocol(asyncio.Protocol):
         # match the FIFO of futures. uvloop's transport is not an asyncio.Transport subclass.
         corked = CorkedTransport(cast(asyncio.Transport, transport), self.loop)
         self.transport = cast(asyncio.Transport, corked)
-        sock = transport.get_extra_info("socket")
-        if _try_recv is not None and sock is not None:
-            try:
-                self.reader = socket.socket(fileno=os.dup(sock.fileno()))
-            except (OSError, ValueError):
-                self.reader = None  # no polling: replies come through the loop only
-
-    # A rate-limit reply usually reaches the socket while its request's body is checked and
-    # scanned; the loop would hand it over only on its next pass (an epoll wake-up, a read
-    # callback, then the waiting task's next step behind whatever else is ready). Read here,
-    # the same bytes go through the same ``data_received`` a little earlier: bytes leave the
-    # socket in order whoever reads them, and each read is handed over at once, so the FIFO
-    # of replies is never reordered. Nothing waiting (EAGAIN), an error or the end of the
-    # stream: nothing is consumed here, and the loop's own read sees it and reports it.
-    def poll(self) -> None:
-        """Read and hand over what Redis has already sent, without waiting."""
-        reader = self.reader
-        if reader is None or self.closed:
-            return
-        data = _try_recv(reader.fileno(), _POLL_BYTES)  # None: nothing there (no exception)
-        if data:
-            self.data_received(data)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -196,9 +164,6 @@ class _Protocol(asyncio.Protocol):
     def _fail(self, err: Exception) -> None:
         self.closed = True
         self.client._forget(self)
-        if self.reader is not None:
-            self.reader.close()
-            self.reader = None
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -255,8 +220,6 @@ class PendingReply:
 def _incr_args(key: str, expiry: int, amount: int) -> tuple[bytes, ...]:
     return (b"1", key.encode(), str(expiry).encode(), str(amount).encode())
 
-
-_POLL_BYTES = 16384  # what ``_Protocol.poll`` reads at most; the rest comes through the loop
 
 # uvloop's timers have millisecond resolution and may run up to a millisecond before the
 # time asked for: a deadline that close counts as passed (as the per-command timer did).
@@ -360,14 +323,6 @@ class LeanRedis:
             transport.write(cmd)
         return PendingReply(fut)
 
-    def poll(self) -> None:
-        """Hand over replies already in the socket now (``_Protocol.poll``): call before
-        awaiting a ``PendingReply`` that is not done, so a reply that came meanwhile does not
-        wait for the loop's next pass."""
-        proto = self._proto
-        if proto is not None:
-            proto.poll()
-
     async def call(self, cmd: bytes) -> Any:
         """Send one encoded command; the reply (an error reply is returned, not raised)."""
         proto = self._proto
@@ -443,9 +398,6 @@ class LeanRedis:
     async def aclose(self) -> None:
         proto = self._proto
         self._proto = None
-        if proto is not None and proto.reader is not None:
-            proto.reader.close()  # the loop may stop before connection_lost runs
-            proto.reader = None
         if proto is not None and proto.transport is not None:
             proto.transport.close()
 
