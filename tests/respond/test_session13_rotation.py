@@ -4,6 +4,8 @@ one integration's secret at the same time."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -118,3 +120,51 @@ def test_two_incidents_never_rotate_one_integration_at_the_same_time(
     drill = r.start("contain-integration", "crm-sync", actor="alice", drill=True)
     r.approve(drill, _step(r, drill)["position"], actor="bob")
     assert _step(r, drill)["status"] == "done"
+
+
+def test_two_rotations_approved_at_the_same_moment_run_once(
+    any_runtime: Runtime, clock: FixedClock, fakes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real race, on SQLite and PostgreSQL: two people approve two incidents' rotations
+    of one integration at once, while the vendor is slow. One rotates; the other is not run;
+    the vault holds the app's only secret."""
+    from ringfence.connectors.okta import OktaConnector
+
+    runtime = any_runtime
+    server = fakes["okta"]
+    _apply(runtime, clock, _estate("hr-insights-client", "okta"))
+    runtime.vault.put("crm/client-secret", "old")
+    real = OktaConnector.add_client_secret
+
+    def slow(self: OktaConnector, client_id: str) -> Any:
+        time.sleep(0.5)
+        return real(self, client_id)
+
+    monkeypatch.setattr(OktaConnector, "add_client_secret", slow)
+    r = Responder(
+        runtime.store, runtime.vault, clock, connectors={"okta": _config("okta", server.url)}
+    )
+    waiting = [_waiting(r), _waiting(r)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def approve(incident: str, position: int) -> None:
+        barrier.wait()
+        try:
+            r.approve(incident, position, actor="bob")
+        except BaseException as exc:  # a SQLite writer that lost the race: also fine
+            errors.append(exc)
+
+    threads = [threading.Thread(target=approve, args=w) for w in waiting]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(_step(r, incident)["status"] for incident, _ in waiting)
+    assert statuses.count("done") == 1, (statuses, errors)
+    minted = [sid for action, sid in server.fake.actions if action == "add_client_secret"]
+    assert len(minted) == 1
+    left = [x["id"] for x in server.fake.client_secrets["0oa5hrinsights"]]
+    assert left == minted
+    held = runtime.vault.get("crm/client-secret").get_secret_value()
+    assert held == server.fake.issued[minted[0]]
