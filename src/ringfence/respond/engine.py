@@ -1290,9 +1290,13 @@ class Responder:
                     MonitorEvent.status_id,
                 )
                 .where(MonitorEvent.ts >= since, MonitorEvent.actor.in_(names))
-                .order_by(MonitorEvent.ts)
-                .limit(MAX_EVIDENCE_EVENTS)
+                # the newest: the bound keeps what the incident is about, not the oldest of
+                # the window (before, a busy integration's bundle stopped hours before it)
+                .order_by(MonitorEvent.ts.desc(), MonitorEvent.id.desc())
+                .limit(MAX_EVIDENCE_EVENTS + 1)
             ).all()
+            truncated = len(events) > MAX_EVIDENCE_EVENTS
+            events = list(reversed(events[:MAX_EVIDENCE_EVENTS]))
             alerts = s.execute(
                 select(Alert.id, Alert.rule_id, Alert.severity, Alert.first_seen, Alert.dedup_key)
                 .where(Alert.last_seen >= since)
@@ -1303,6 +1307,8 @@ class Responder:
                 "drill": drill,
                 "collected_at": now.isoformat(),
                 "window_hours": hours,
+                # more events than a bundle holds: those before the first one are left out
+                "events_truncated": truncated,
                 "integration": {
                     "id": integ.id,
                     "name": integ.name,
@@ -1404,7 +1410,9 @@ class Responder:
         return {
             "sha256": digest,
             "events": len(bundle["events"]),
-            "summary": f"{len(bundle['events'])} events, {len(bundle['alerts'])} alerts, "
+            "summary": f"{len(bundle['events'])} events"
+            + (" (the newest; more in the window)" if truncated else "")
+            + f", {len(bundle['alerts'])} alerts, "
             f"{len(bundle['audit'])} audit records over {hours} h; sha256 {digest[:16]}",
         }
 
