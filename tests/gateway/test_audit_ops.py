@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import inspect
 
 from ringfence.gateway.audit import AuditEvent, CallableAuditSink, JsonlAuditSink
+from ringfence.gateway.config import GatewayConfig
 from ringfence.runtime import Runtime
 from ringfence.store.db import Store
 from tests.gateway.conftest import Env
@@ -142,3 +145,27 @@ async def test_served_gateway_spools_audit_when_the_bus_is_down(
     spool = data_dir / "gateway-audit.spool.jsonl"
     lines = spool.read_bytes().splitlines()
     assert [orjson.loads(x)["status"] for x in lines] == [200, 401]
+
+
+async def test_metrics_answer_only_the_allowed_addresses(env: Env) -> None:
+    """Session 13: /metrics names every integration and route with its traffic; any client
+    that reached the gateway could read it. Now only ``metrics_allow`` (default loopback)."""
+    assert (await env.http.get("/metrics")).status_code == 200  # 127.0.0.1
+    for peer in ("203.0.113.9", "10.1.2.3", "::ffff:203.0.113.9"):
+        transport = httpx.ASGITransport(app=env.gateway, client=(peer, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+            r = await c.get("/metrics")
+            assert r.status_code == 404, peer
+            assert "ringfence_gateway" not in r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+    env.gateway.metrics_allow = (ipaddress.ip_network("10.0.0.0/8"),)
+    transport = httpx.ASGITransport(app=env.gateway, client=("10.1.2.3", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as c:
+        assert (await c.get("/metrics")).status_code == 200
+    assert (await env.http.get("/metrics")).status_code == 404  # loopback no longer listed
+
+
+def test_metrics_allow_must_be_networks() -> None:
+    with pytest.raises(ValueError, match="does not appear to be an IPv4 or IPv6 network"):
+        GatewayConfig(metrics_allow=["everyone"])
+    assert GatewayConfig(metrics_allow=[]).metrics_allow == []

@@ -176,6 +176,9 @@ class Gateway:
             header=config.client_cert_header.encode(),
             cas=cas,
         )
+        self.metrics_allow = tuple(
+            ipaddress.ip_network(c, strict=False) for c in config.metrics_allow
+        )
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def startup(self) -> None:
@@ -415,6 +418,10 @@ class Gateway:
             await send_body(send, 200, b"application/json", body, ex.request_id)
             return 200, "ok"
         if path == "/metrics" and ex.method == "GET":
+            if not _address_in(ex.client_ip, self.metrics_allow):
+                # the metrics name every integration and route with its traffic: an integration
+                # calling the gateway (or anyone who reaches it) is not their audience
+                raise Deny(404, "route_not_found", "no route for this path")
             await send_body(
                 send,
                 200,
@@ -1081,3 +1088,14 @@ def build_gateway(
         transport=transport,
         freeze_gc=freeze_gc,
     )
+
+
+def _address_in(ip: str | None, networks: tuple[Any, ...]) -> bool:
+    """Whether the peer address ``ip`` is in one of ``networks`` (unparsable or none: no)."""
+    if ip is None or not networks:
+        return False
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return any(addr in net for net in networks)

@@ -29,6 +29,11 @@ class GatewayConfig(BaseSettings):
         default_factory=list, description="CIDRs whose client-certificate header is believed"
     )
     client_cert_header: str = "x-client-cert"
+    metrics_allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        description="CIDRs that may read /metrics (it names every integration and route with "
+        "their traffic); anyone else gets 404. Empty: nobody",
+    )
     client_ca_file: Path | None = Field(
         default=None, description="PEM bundle of CAs that sign client certificates"
     )
@@ -57,7 +62,7 @@ class GatewayConfig(BaseSettings):
         description="A Redis answer slower than this fails the request closed (503)",
     )
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "metrics_allow")
     @classmethod
     def _cidrs(cls, v: list[str]) -> list[str]:
         for c in v:
