@@ -18,11 +18,13 @@ Fields (``AuditEvent.to_dict``): ``time`` (RFC 3339 UTC), ``request_id``, ``inte
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import shutil
 import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol
@@ -102,11 +104,29 @@ def _append_private(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _flocked(path: Path, mode: int) -> Iterator[None]:
+    """Hold ``flock(mode)`` on ``path`` (created 0600): between processes — every gateway
+    worker shares one spool — and between two sinks of one process alike."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, mode)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 class JsonlAuditSink:
-    """Appends one JSON line per event to a file; writes are batched off the event loop."""
+    """Appends one JSON line per event to a file; writes are batched off the event loop.
+
+    Several processes may append to one file (the gateway's workers share their spool): each
+    append holds a shared ``flock`` on ``<file>.lock`` and ``take`` an exclusive one, so a line
+    is either in the file taken or in the next one — never written into a file being replayed
+    after its reader passed the end."""
 
     def __init__(self, path: Path, *, flush_every: float = 0.2) -> None:
         self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
         path.parent.mkdir(parents=True, exist_ok=True)
         # a deque: emit appends on the event loop while flush drains from a worker thread;
         # swapping a list there could drop a line appended to the list just swapped out
@@ -151,7 +171,8 @@ class JsonlAuditSink:
         with self._lock:
             data = self._drain()
             if data:
-                self._append(data)
+                with _flocked(self.lock_path, fcntl.LOCK_SH):
+                    self._append(data)
 
     def _append(self, data: bytes) -> None:
         _append_private(self.path, data)
@@ -160,7 +181,7 @@ class JsonlAuditSink:
         """Flush, then move the file to ``dest`` (atomically, under the writers' lock): every
         line written before is in ``dest``, every line written after goes to a new file.
         False when there was nothing to take."""
-        with self._lock:
+        with self._lock, _flocked(self.lock_path, fcntl.LOCK_EX):
             data = self._drain()
             if data:
                 self._append(data)
@@ -172,7 +193,7 @@ class JsonlAuditSink:
 
     def append_rest(self, src: Any) -> None:
         """Append what is left to read of the binary file ``src`` (after what is buffered)."""
-        with self._lock:
+        with self._lock, _flocked(self.lock_path, fcntl.LOCK_SH):
             data = self._drain()
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             with os.fdopen(fd, "ab") as out:
@@ -214,6 +235,8 @@ class CallableAuditSink:
         self._maybe_spooled = spool is not None
         self._queue: asyncio.Queue[AuditEvent] = asyncio.Queue(max_queue)
         self._task: asyncio.Task[None] | None = None
+        # the batch being published: spooled at close if the task is cancelled under it
+        self._inflight: list[AuditEvent] = []
 
     def emit(self, event: AuditEvent) -> None:
         if self._task is None:
@@ -242,7 +265,7 @@ class CallableAuditSink:
                     )
                 except TimeoutError:
                     last_replay = loop.time()
-                    await self.replay_spool()
+                    await self._replay_logged()
                     continue
             else:
                 first = await self._queue.get()
@@ -250,11 +273,13 @@ class CallableAuditSink:
             self._busy = True
             while len(batch) < self._batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            self._inflight = batch
             # Publish a batch concurrently (one event per call, as the publisher expects).
             results = await asyncio.gather(
                 *(self._publish(e.to_dict()) for e in batch), return_exceptions=True
             )
             failed = [e for e, r in zip(batch, results, strict=True) if isinstance(r, Exception)]
+            self._inflight = []
             for event in failed:  # the bus is down: spool, never lose
                 self._to_spool(event)
             if failed:
@@ -262,8 +287,17 @@ class CallableAuditSink:
             elif self._spool is not None and loop.time() - last_replay > self._replay_every:
                 last_replay = loop.time()
                 if self._spool_waiting():
-                    await self.replay_spool()
+                    await self._replay_logged()
             self._busy = False
+
+    async def _replay_logged(self) -> None:
+        """``replay_spool`` for the publishing loop: a failure is logged, and the loop (and
+        every event queued behind it) lives on; the spool keeps what was not sent."""
+        try:
+            await self.replay_spool()
+        except Exception as exc:
+            self._maybe_spooled = True
+            _log.error("audit_spool_replay_failed", error_type=type(exc).__name__)
 
     def _spool_waiting(self) -> bool:
         return self._spool is not None and (self._maybe_spooled or self._spool.pending)
@@ -291,14 +325,34 @@ class CallableAuditSink:
         twice; the monitor stores an event once, by request id)."""
         if self._spool is None:
             return 0
+        # One replayer at a time over the spool, across every process sharing it (the
+        # ``.replay`` file is one path): another process replaying now will send these too.
+        fd = os.open(
+            self._spool.path.with_name(self._spool.path.name + ".replaying"),
+            os.O_RDWR | os.O_CREAT,
+            0o600,
+        )
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._maybe_spooled = True
+                return 0
+            return await self._replay_locked()
+        finally:
+            os.close(fd)
+
+    async def _replay_locked(self) -> int:
+        assert self._spool is not None
         replay = self._replay_path
         sent = 0
         if replay.exists():  # left by a replay that was stopped: finish it first
             n, complete = await self._replay_file(replay)
             sent += n
             if not complete:
+                self._maybe_spooled = True
                 return sent
-        if self._spool.take(replay):
+        if await asyncio.to_thread(self._spool.take, replay):
             n, _ = await self._replay_file(replay)
             sent += n
         self._maybe_spooled = self._spool.pending or self._spool.path.exists() or replay.exists()
@@ -342,10 +396,23 @@ class CallableAuditSink:
         assert self._spool is not None
         return self._spool.path.with_name(self._spool.path.name + ".replay")
 
-    async def aclose(self) -> None:
-        await self.drain()
+    async def aclose(self, max_wait: float = 5.0) -> None:
+        await self.drain(max_wait)
         if self._task is not None:
             self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
             self._task = None
+        # What the bounded drain did not hand over — the batch being published when the task
+        # was cancelled, and what is still queued — goes to the spool, not away (a line of the
+        # interrupted batch may be published twice; the monitor stores an event once).
+        left = list(self._inflight)
+        self._inflight = []
+        while not self._queue.empty():
+            left.append(self._queue.get_nowait())
+        for event in left:
+            self._to_spool(event)
+        if left and self._spool is not None:
+            _log.warning("audit_events_spooled_at_close", events=len(left))
         if self._spool is not None:
             await self._spool.aclose()
