@@ -59,7 +59,7 @@ def test_the_approval_binds_to_the_vault_entry_shown_to_the_approver(
     assert runtime.vault.get("payroll/token").get_secret_value() == "payroll-upstream-key"
 
 
-@pytest.mark.parametrize("user", ["credential", "connector"])
+@pytest.mark.parametrize("user", ["credential", "connector", "connector-option"])
 def test_a_vault_entry_something_else_reads_is_not_rotated_over(
     runtime: Runtime, clock: FixedClock, fakes: dict[str, Any], user: str
 ) -> None:
@@ -70,13 +70,20 @@ def test_a_vault_entry_something_else_reads_is_not_rotated_over(
     config = _config("okta", server.url)
     if user == "credential":
         text += OTHER
-    else:
+    elif user == "connector":
         runtime.vault.put("payroll/token", "test-token")
         config = type(config)(
             vendor="okta",
             base_url=config.base_url,
             credential_ref="vault:payroll/token",
             options=config.options,
+        )
+    else:  # a connector's other token (GitHub action_credential_ref, M365 management_...)
+        config = type(config)(
+            vendor="okta",
+            base_url=config.base_url,
+            credential_ref=config.credential_ref,
+            options={**config.options, "action_credential_ref": "vault:payroll/token"},
         )
     _apply(runtime, clock, text)
     runtime.vault.put("payroll/token", "test-token")
@@ -85,7 +92,11 @@ def test_a_vault_entry_something_else_reads_is_not_rotated_over(
     r.approve(incident, position, actor="bob")
     step = _step(r, incident)
     assert step["status"] == "failed" and "is also used by" in step["error"], step
-    assert ("payroll-token" if user == "credential" else "okta connector") in step["error"]
+    assert {
+        "credential": "payroll-token",
+        "connector": "okta connector",
+        "connector-option": "okta connector (action_credential_ref)",
+    }[user] in step["error"]
     assert server.fake.actions == []
     assert runtime.vault.get("payroll/token").get_secret_value() == "test-token"
 

@@ -1220,11 +1220,17 @@ class Responder:
             for name, spec in s.execute(select(GatewayRoute.name, GatewayRoute.spec))
             if _mentions(spec, refs)
         ]
-        users += [
-            f"the {vendor} connector"
-            for vendor, cfg in sorted(self.connectors.items())
-            if getattr(cfg, "credential_ref", None) in refs
-        ]
+        for vendor, cfg in sorted(self.connectors.items()):
+            if getattr(cfg, "credential_ref", None) in refs:
+                users.append(f"the {vendor} connector")
+            # its other tokens: GitHub's action_credential_ref, Microsoft's
+            # management_credential_ref (the Office 365 Management Activity API), ...
+            options = getattr(cfg, "options", None) or {}
+            users += [
+                f"the {vendor} connector ({key})"
+                for key, value in sorted(options.items())
+                if key.endswith("_credential_ref") and value in refs
+            ]
         return users
 
     def _rotation_record(
