@@ -583,3 +583,81 @@ def _revoked_is_final(session: Session, changes: Sequence[Any]) -> list[tuple[st
 
 
 register_plan_check("inventory.revoked_is_final", _revoked_is_final)
+
+
+def _names_are_not_ids(session: Session, changes: Sequence[Any]) -> list[tuple[str, str, str, str]]:
+    """Lookups take "id or name", and the responder maps an alert's entity to an integration
+    by name or OAuth client id: a vendor, app or integration named like another's id, or an
+    integration named like another's client id (or given another's name as its client id),
+    would make them pick the wrong one (quarantine the wrong integration). Only what this
+    plan creates or changes is checked, against the store as the plan leaves it."""
+    problems: list[tuple[str, str, str, str]] = []
+    for key, model in (("vendors", Vendor), ("apps", App), ("integrations", Integration)):
+        mine = [c for c in changes if c.section == key]
+        if not mine:
+            continue
+        gone = {c.name for c in mine if c.action == "delete"}
+        columns: list[Any] = [model.id, model.name]
+        if model is Integration:
+            columns.append(Integration.client_id)
+        rows: list[tuple[str, str, str | None]] = [
+            (str(r[0]), str(r[1]), r[2] if len(r) > 2 else None)
+            for r in session.execute(select(*columns))
+            if str(r[1]) not in gone
+        ]
+        client_ids = {n: cid for _, n, cid in rows}
+        for c in mine:
+            if c.action != "delete" and c.after is not None:
+                client_ids[c.name] = c.after.get("client_id") if key == "integrations" else None
+        ids = {n: i for i, n, _ in rows}
+        kind = key[:-1]
+        for c in mine:
+            if c.action == "delete":
+                continue
+            changed = {f.field for f in c.fields}
+            if c.action == "create":
+                for other, other_id in ids.items():
+                    if other != c.name and other_id == c.name:
+                        problems.append(
+                            (key, c.name, "name", _ambiguous(kind, "name", c.name, "id", other))
+                        )
+            if key != "integrations":
+                continue
+            own_cid = client_ids.get(c.name)
+            for other, other_cid in client_ids.items():
+                if other == c.name:
+                    continue
+                if c.action == "create" and other_cid is not None and other_cid == c.name:
+                    problems.append(
+                        (key, c.name, "name", _ambiguous(kind, "name", c.name, "client_id", other))
+                    )
+                if (c.action == "create" or "client_id" in changed) and own_cid is not None:
+                    if own_cid == other:
+                        problems.append(
+                            (
+                                key,
+                                c.name,
+                                "client_id",
+                                _ambiguous(kind, "client_id", own_cid, "name", other),
+                            )
+                        )
+                    elif own_cid == ids.get(other):
+                        problems.append(
+                            (
+                                key,
+                                c.name,
+                                "client_id",
+                                _ambiguous(kind, "client_id", own_cid, "id", other),
+                            )
+                        )
+    return problems
+
+
+def _ambiguous(kind: str, field: str, value: str, label: str, other: str) -> str:
+    return (
+        f"{kind} {field} {value!r} is the {label} of {kind} {other!r}: lookups by id or name "
+        "(and the responder's alert-to-integration mapping) would take one for the other"
+    )
+
+
+register_plan_check("inventory.names_are_not_ids", _names_are_not_ids)

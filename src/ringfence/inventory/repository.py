@@ -539,6 +539,7 @@ class InventoryRepository:
                 )
             if col == "name" and isinstance(value, str):
                 self._check_lookalike(spec, value, own_id)
+        self._check_reads_as_another(spec, data, own_id)
         if spec.kind == "flow" and ("name" in data or "origin" in data):
             stmt = select(model.id).where(
                 model.name == data["name"], model.origin == data["origin"]
@@ -550,6 +551,36 @@ class InventoryRepository:
                     f"a {data['origin']} flow named {data['name']!r} already exists",
                     code="duplicate",
                     field="name",
+                )
+
+    def _check_reads_as_another(
+        self, spec: _Spec, data: Mapping[str, Any], own_id: str | None
+    ) -> None:
+        """Lookups take "id or name" (and the responder maps an alert's entity by name or
+        OAuth client id): a name equal to another's id, or an integration name equal to
+        another's client id (and the reverse), would make them pick the wrong one."""
+        model: Any = spec.model
+        name = data.get(spec.key)
+        checks: list[tuple[str, Any, str, str]] = []  # (field, value, other's column, label)
+        if isinstance(name, str):
+            checks.append((spec.key, name, "id", "id"))
+            if spec.kind == "integration":
+                checks.append((spec.key, name, "client_id", "client_id"))
+        client_id = data.get("client_id") if spec.kind == "integration" else None
+        if isinstance(client_id, str):
+            checks.append(("client_id", client_id, "name", "name"))
+            checks.append(("client_id", client_id, "id", "id"))
+        for field_name, value, column, label in checks:
+            stmt = select(getattr(model, spec.key)).where(getattr(model, column) == value)
+            if own_id is not None:
+                stmt = stmt.where(model.id != own_id)
+            other = self._s.scalar(stmt.limit(1))
+            if other is not None:
+                raise ConflictError(
+                    f"{spec.kind} {field_name} {value!r} is the {label} of {spec.kind} "
+                    f"{other!r}: lookups by id or name would take one for the other",
+                    code="ambiguous_name",
+                    field=field_name,
                 )
 
     def _check_lookalike(self, spec: _Spec, name: str, own_id: str | None) -> None:
