@@ -61,12 +61,20 @@ def generate_private_key(alg: str) -> PrivateKey:
 
 
 def create_signing_key(
-    store: Store, vault: Vault, clock: Clock, *, alg: str = "EdDSA", overlap_seconds: int = 1800
+    store: Store,
+    vault: Vault,
+    clock: Clock,
+    *,
+    alg: str = "EdDSA",
+    overlap_seconds: int = 1800,
+    actor: str = "ringfence",
 ) -> str:
     """Create a new active signing key; the previous one stays published for the overlap.
 
     Keys superseded more than ``overlap_seconds`` ago (longer than any token lifetime) are
-    retired: no longer published, so tokens they signed stop verifying.
+    retired: no longer published, so tokens they signed stop verifying. The private key's
+    vault record is audited as ``actor`` (who asked: ``cli``, an operator) and commits with
+    the key's row: a failure leaves no sealed key that no row names.
     """
     key = generate_private_key(alg)
     kid = f"{clock.now():%Y%m%d}-{secrets.token_hex(4)}"
@@ -76,9 +84,10 @@ def create_signing_key(
         serialization.NoEncryption(),
     )
     ref = f"gateway/signing/{kid}"
-    vault.put(ref, pem, description=f"gateway token signing key {kid}")
     now = clock.now()
     with store.session() as s:
+        # First: the vault takes the audit chain lock, the one lock order of every writer.
+        vault.put(ref, pem, description=f"gateway token signing key {kid}", actor=actor, session=s)
         for row in s.scalars(
             select(GatewaySigningKey).where(GatewaySigningKey.retired_at.is_(None))
         ):
@@ -100,8 +109,10 @@ def create_signing_key(
     return kid
 
 
-def ensure_signing_key(store: Store, vault: Vault, clock: Clock, *, alg: str = "EdDSA") -> str:
-    """The active key's kid, creating the first key if there is none."""
+def ensure_signing_key(
+    store: Store, vault: Vault, clock: Clock, *, alg: str = "EdDSA", actor: str = "ringfence"
+) -> str:
+    """The active key's kid, creating the first key (audited as ``actor``) if there is none."""
     with store.session() as s:
         row = s.scalar(
             select(GatewaySigningKey)
@@ -111,7 +122,7 @@ def ensure_signing_key(store: Store, vault: Vault, clock: Clock, *, alg: str = "
         )
         if row is not None:
             return row.kid
-    return create_signing_key(store, vault, clock, alg=alg)
+    return create_signing_key(store, vault, clock, alg=alg, actor=actor)
 
 
 @dataclass(frozen=True)
