@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -314,41 +313,37 @@ def _submit(
         raise ValidationError(
             f"{len(errors)} answer(s) need attention", errors=errors, code="invalid_answers"
         )
-    stored: list[str] = []
-    try:
-        with rt.store.session() as s:
-            for qid, (filename, ctype, content) in uploads.items():
-                doc = documents.store_document(
-                    s,
-                    rt.vault,
-                    rt.clock,
-                    vendor_id=vendor_id,
-                    filename=filename,
-                    content=content,
-                    content_type=ctype,
-                    assessment_id=assessment_id,
-                    question_id=qid,
-                )
-                stored.append(doc.key_ref)
-                raw[qid] = doc.id
-            s.flush()
-            row = asm.open_by_token(s, token, rt.clock)
-            done = asm.record_answers(s, row, raw, rt.clock, source="link")
-            audit.append(
+    # One transaction: the documents, their data keys (the vault writes in it) and the answers
+    # commit together, so a refused submission leaves no document and no key behind.
+    with rt.store.session() as s:
+        actor = f"vendor-link:{find_vendor(s, vendor_id).name}"
+        for qid, (filename, ctype, content) in uploads.items():
+            doc = documents.store_document(
                 s,
-                actor=f"vendor-link:{find_vendor(s, vendor_id).name}",
-                action="vendor_risk.assessment.submit",
-                entity_type="vendor_assessment",
-                entity_id=done.id,
-                after={"score": done.score, "documents": len(uploads)},
-                clock=rt.clock,
+                rt.vault,
+                rt.clock,
+                vendor_id=vendor_id,
+                filename=filename,
+                content=content,
+                content_type=ctype,
+                assessment_id=assessment_id,
+                question_id=qid,
+                actor=actor,
             )
-            return done
-    except BaseException:
-        for ref in stored:  # the rows rolled back; drop their data keys too
-            with contextlib.suppress(RingfenceError):
-                rt.vault.delete(ref)
-        raise
+            raw[qid] = doc.id
+        s.flush()
+        row = asm.open_by_token(s, token, rt.clock)
+        done = asm.record_answers(s, row, raw, rt.clock, source="link")
+        audit.append(
+            s,
+            actor=actor,
+            action="vendor_risk.assessment.submit",
+            entity_type="vendor_assessment",
+            entity_id=done.id,
+            after={"score": done.score, "documents": len(uploads)},
+            clock=rt.clock,
+        )
+        return done
 
 
 def _html_error(exc: RingfenceError) -> HTMLResponse:
@@ -497,6 +492,7 @@ def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, A
                 code="too_many_documents",
             )
     with rt.store.session() as s:
+        actor = f"vendor-link:{find_vendor(s, vendor_id).name}"
         doc = documents.store_document(
             s,
             rt.vault,
@@ -507,11 +503,12 @@ def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, A
             content_type=body.content_type,
             assessment_id=assessment_id,
             question_id=body.question_id,
+            actor=actor,
         )
         s.flush()
         audit.append(
             s,
-            actor=f"vendor-link:{find_vendor(s, vendor_id).name}",
+            actor=actor,
             action="vendor_risk.document.upload",
             entity_type="vendor_document",
             entity_id=doc.id,

@@ -76,11 +76,14 @@ def store_document(
     content_type: str = "application/octet-stream",
     assessment_id: str | None = None,
     question_id: str | None = None,
+    actor: str = "ringfence",
 ) -> VendorDocument:
-    """Encrypt and add a document to ``session``; the data key goes to the vault first.
+    """Encrypt and add a document to ``session``; its data key is sealed in the vault in the
+    same transaction (audited as ``actor``), so the row and its key commit or roll back
+    together: no orphaned key, no row whose key is missing.
 
-    The vault writes in its own transaction, so call this before the session holds other
-    pending writes on SQLite (the vault's writer would otherwise wait for ours).
+    The vault takes the audit chain lock first (the one lock order of every writer): call
+    this before the session locks other rows.
     """
     if not content:
         raise ValidationError(f"document {filename!r} is empty")
@@ -96,6 +99,8 @@ def store_document(
         _key_ref(doc_id),
         base64.b64encode(data_key).decode(),
         description="data key of a vendor evidence document",
+        actor=actor,
+        session=session,
     )
     row = VendorDocument(
         id=doc_id,
