@@ -1172,6 +1172,7 @@ class Responder:
                     new.secret.get_secret_value(),
                     description=f"{vendor} client secret {new.secret_id} (rotated by incident "
                     f"{incident_id})",
+                    actor=f"incident:{incident_id}",  # as its quarantine/revoke steps are
                 )
             except Exception as exc:  # any store failure: the minted secret must be named
                 why = exc.message if isinstance(exc, RingfenceError) else type(exc).__name__
