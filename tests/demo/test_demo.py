@@ -33,7 +33,8 @@ def test_demo_smoke_runs_the_whole_perimeter(
     try:
         with rt.store.session() as s:
             assert plan_estate(s, load_estate(tmp_path / "rf" / "demo-estate.yaml")).is_empty
-        # The console credentials it printed sign in (a security analyst: no MFA needed).
+        # The console credentials it printed sign in (a security analyst: the demo, and only
+        # the demo, lets analysts go without MFA — and says so).
         import re
 
         from ringfence.identity.accounts import Accounts
@@ -41,8 +42,15 @@ def test_demo_smoke_runs_the_whole_perimeter(
 
         m = re.search(r"user (\S+), password \(shown once\): (\S+)", out)
         assert m, out
+        assert "demo only: security analysts sign in without MFA here" in out
         accounts = Accounts(rt.store, rt.vault, rt.clock, IdentitySettings())
-        assert accounts.login_password(m.group(1), m.group(2)).username == m.group(1)
+        outcome = accounts.login_password(m.group(1), m.group(2))
+        assert outcome.username == m.group(1)
+        assert outcome.must_enroll_mfa  # by the default settings, a real deployment's
+        relaxed = Accounts(
+            rt.store, rt.vault, rt.clock, IdentitySettings(mfa_required_roles=["admin"])
+        )
+        assert not relaxed.login_password(m.group(1), m.group(2)).must_enroll_mfa
         # An open access review for the console's review page, with the gateway's evidence.
         from ringfence.identity.reviews import AccessReviews
 

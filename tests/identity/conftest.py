@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from ringfence.api.app import create_app
 from ringfence.core.clock import FixedClock
 from ringfence.core.config import load_settings
+from ringfence.identity.roles import ADMIN
 from ringfence.identity.scim import ScimTokens
 from ringfence.identity.settings import IdentitySettings
 from ringfence.runtime import Runtime
@@ -60,7 +61,10 @@ def runtime(
 
 @pytest.fixture
 def identity_settings() -> IdentitySettings:
-    return IdentitySettings(cookie_secure=True, delay_base_seconds=0)
+    """Analysts without MFA keep their scopes here, as before session 13: the tests using this
+    fixture are about other things. The default (analysts must use MFA) has its own tests in
+    test_session13_analyst_mfa.py."""
+    return IdentitySettings(cookie_secure=True, delay_base_seconds=0, mfa_required_roles=[ADMIN])
 
 
 @pytest.fixture

@@ -202,6 +202,7 @@ def wire_sso(app: Any, runtime: Any, provider: LoopbackOidcProvider, group_roles
         oidc_client_secret_ref="vault:oidc-client-secret",
         oidc_redirect_uri="https://rf.example/auth/oidc/callback",
         oidc_group_roles=group_roles,
+        mfa_required_roles=["admin"],  # analysts without MFA: these tests are about SSO
     )
     http = httpx.Client(timeout=5)
     app.state.oidc_http = http

@@ -66,11 +66,11 @@ def test_users_commands(
         ["users", "roles", "ann@example.com", "-r", "security-analyst"], capsys, monkeypatch
     )
     assert code == 0
-    code, out, err = run(
-        ["users", "token-create", "ann@example.com", "--name", "ci", "-s", "read", "-o", "json"],
-        capsys,
-        monkeypatch,
-    )
+    mint = ["users", "token-create", "ann@example.com", "--name", "ci", "-s", "read", "-o", "json"]
+    code, out, err = run(mint, capsys, monkeypatch)
+    assert code == 1 and "enrol MFA" in err  # analysts must use MFA by default (session 13)
+    monkeypatch.setenv("RINGFENCE_IDENTITY_MFA_REQUIRED_ROLES", '["admin"]')
+    code, out, err = run(mint, capsys, monkeypatch)
     assert code == 0, err
     assert json.loads(out)["token"].startswith("rf_pat_")
     code, _, err = run(["users", "disable", "nobody@example.com"], capsys, monkeypatch)

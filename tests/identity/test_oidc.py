@@ -42,6 +42,7 @@ def sso_app(app: FastAPI, runtime: Runtime, provider: LoopbackOidcProvider) -> I
         oidc_client_secret_ref="vault:oidc-client-secret",
         oidc_redirect_uri="https://rf.example/auth/oidc/callback",
         oidc_group_roles={"rf-admins": ["admin"], "rf-analysts": ["security-analyst"]},
+        mfa_required_roles=["admin"],  # analysts without MFA: these tests are about SSO
     )
     http = httpx.Client(timeout=5)
     app.state.oidc_http = http

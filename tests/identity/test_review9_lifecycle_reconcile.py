@@ -16,7 +16,13 @@ from ringfence.store.models import Person
 
 def _accounts(runtime: Runtime) -> Accounts:
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    return Accounts(runtime.store, runtime.vault, runtime.clock, IdentitySettings(), cheap)
+    return Accounts(
+        runtime.store,
+        runtime.vault,
+        runtime.clock,
+        IdentitySettings(mfa_required_roles=["admin"]),
+        cheap,
+    )
 
 
 def test_reconcile_reaches_a_leaver_who_owns_no_integration(

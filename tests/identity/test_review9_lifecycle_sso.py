@@ -99,7 +99,13 @@ def _set_active(scim: TestClient, uid: str, value: object) -> None:
 
 def _accounts(runtime: Runtime) -> Accounts:
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    return Accounts(runtime.store, runtime.vault, runtime.clock, IdentitySettings(), cheap)
+    return Accounts(
+        runtime.store,
+        runtime.vault,
+        runtime.clock,
+        IdentitySettings(mfa_required_roles=["admin"]),
+        cheap,
+    )
 
 
 def test_a_declared_person_email_is_kept_until_scim_provisions_the_person(

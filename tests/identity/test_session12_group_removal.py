@@ -42,6 +42,7 @@ def identity_settings() -> IdentitySettings:
             "rf-ops": ["security-analyst"],
             ENTRA_OID: ["auditor"],  # Entra: the group's object id, SCIM externalId
         },
+        mfa_required_roles=["admin"],  # analysts without MFA: this is about group removal
     )
 
 

@@ -1,8 +1,9 @@
 """RF-IDN-016 / RF-IDN-017: console users who act without a second factor, from the store.
 
-The identity capability requires MFA of admins only (identity.roles.MFA_REQUIRED_ROLES): a
-security analyst signs in with a password alone and keeps every analyst scope. Posture reports
-it, and an SSO-only user whose newest sign-in carried no MFA from the identity provider."""
+The identity capability requires MFA of admins and, by default, security analysts
+(IdentitySettings.mfa_required_roles); a deployment that relaxes it to admins lets an analyst
+sign in with a password alone and keep every analyst scope. Posture reports such an analyst,
+and an SSO-only user whose newest sign-in carried no MFA from the identity provider."""
 
 from __future__ import annotations
 

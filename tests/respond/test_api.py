@@ -14,7 +14,10 @@ def _personal_token(api: Api, username: str) -> str:
     """A console user's personal token: approvals need a person, not a control-plane token."""
     rt = api.runtime
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    accounts = Accounts(rt.store, rt.vault, rt.clock, IdentitySettings(), cheap)
+    # Analysts without MFA (the default requires it): this test is about four eyes.
+    relaxed = IdentitySettings(mfa_required_roles=["admin"])
+    api.client.app.state.identity_settings = relaxed  # type: ignore[attr-defined]
+    accounts = Accounts(rt.store, rt.vault, rt.clock, relaxed, cheap)
     user = accounts.create_user(username, roles=["security-analyst"], password="x" * 16)
     issued = accounts.issue_token(user.id, "responder", ["read", "write"], 7, actor="test")
     return issued.token.get_secret_value()

@@ -13,7 +13,13 @@ from ringfence.runtime import Runtime
 def test_token_of_user_promoted_to_admin_without_mfa_is_powerless(
     client: TestClient, runtime: Runtime
 ) -> None:
-    accounts = Accounts(runtime.store, runtime.vault, runtime.clock, IdentitySettings())
+    # A deployment where analysts go without MFA (the default requires it of them too): the
+    # token is then valid until the promotion to admin, which always requires MFA.
+    relaxed = IdentitySettings(
+        cookie_secure=True, delay_base_seconds=0, mfa_required_roles=["admin"]
+    )
+    client.app.state.identity_settings = relaxed  # type: ignore[attr-defined]
+    accounts = Accounts(runtime.store, runtime.vault, runtime.clock, relaxed)
     user = accounts.create_user(
         "dana", roles=["security-analyst"], password="correct horse battery"
     )

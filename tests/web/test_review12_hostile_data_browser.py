@@ -125,7 +125,9 @@ def _review_campaign(runtime: Runtime) -> None:
 
 @pytest.fixture
 def hostile_console(app: FastAPI, runtime: Runtime) -> Iterator[str]:
-    settings = IdentitySettings(cookie_secure=False, delay_base_seconds=0)
+    settings = IdentitySettings(
+        cookie_secure=False, delay_base_seconds=0, mfa_required_roles=["admin"]
+    )
     app.state.identity_settings = settings
     app.state.password_hasher = CHEAP
     apply_estate(runtime.store, parse_estate(_estate()), actor="t", clock=runtime.clock)

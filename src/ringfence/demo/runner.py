@@ -31,6 +31,7 @@ from ringfence.core.errors import ConfigError, RingfenceError
 from ringfence.core.levels import DataClass
 from ringfence.demo.receivers import Receivers
 from ringfence.demo.upstream import DemoUpstream, ServerThread
+from ringfence.identity.roles import ADMIN
 from ringfence.identity.settings import IdentitySettings
 from ringfence.monitor.wiring import CONFIG_FILE as MONITOR_CONFIG
 from ringfence.posture.cli import PARTIAL_PULL_EXIT
@@ -268,7 +269,11 @@ def _run(opts: DemoOptions, console: Console) -> int:
         gateway = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
         api_app = create_app(rt, docs=True)  # loopback demo: the interactive docs on
         # The demo serves plain HTTP on loopback: cookies without the Secure flag, here only.
-        api_app.state.identity_settings = IdentitySettings(cookie_secure=False)
+        # And its tour user is an analyst with a password alone: the demo (only) relaxes the
+        # MFA requirement to admins, says so below, and `ringfence check` reports that user.
+        api_app.state.identity_settings = IdentitySettings(
+            cookie_secure=False, mfa_required_roles=[ADMIN]
+        )
         api = ServerThread(api_app, port=opts.api_port, name="api").start()
         gw = ServerThread(gateway, port=opts.gateway_port, name="gateway").start()
         servers += [api, gw]
@@ -287,6 +292,8 @@ def _run(opts: DemoOptions, console: Console) -> int:
             f"  gateway  {gw.url}",
             f"  console  {api.url}/console/   user {console_user}, "
             f"password (shown once): {console_password}",
+            "  (demo only: security analysts sign in without MFA here; a real deployment "
+            "requires it: RINGFENCE_IDENTITY_MFA_REQUIRED_ROLES)",
             f"  demo API token (shown once):   {api_token}",
             f"  demo gateway key (shown once): {gw_key}",
             "try:",
@@ -321,7 +328,8 @@ def _run(opts: DemoOptions, console: Console) -> int:
 
 
 def _console_user(rt: Runtime) -> tuple[str, str]:
-    """A security analyst for the console tour (no MFA needed for that role), new password."""
+    """A security analyst for the console tour, new password (the demo's API lets analysts
+    sign in without MFA: see ``mfa_required_roles`` above)."""
     from ringfence.core.errors import NotFoundError
     from ringfence.identity.accounts import Accounts
 

@@ -14,6 +14,7 @@ import hmac
 import ipaddress
 import math
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -186,6 +187,10 @@ class Accounts:
         self._settings = settings
         self._hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
         self._dummy: str | None = None
+
+    def needs_mfa(self, roles: Iterable[str]) -> bool:
+        """Whether these roles must use MFA in this deployment (``mfa_required_roles``)."""
+        return needs_mfa(roles, self._settings.mfa_required_roles)
 
     # -- users -----------------------------------------------------------------------------
     def create_user(
@@ -458,7 +463,7 @@ class Accounts:
                 user_id=user.id,
                 username=user.username,
                 mfa_passed=user.totp_confirmed,
-                must_enroll_mfa=needs_mfa(user.roles) and not user.totp_confirmed,
+                must_enroll_mfa=self.needs_mfa(user.roles) and not user.totp_confirmed,
             )
 
     @staticmethod
@@ -1017,7 +1022,7 @@ class Accounts:
             allowed = scopes_of(user.roles)
             if within is not None:
                 allowed = allowed & within
-            if needs_mfa(user.roles) and not user.totp_confirmed:
+            if self.needs_mfa(user.roles) and not user.totp_confirmed:
                 raise PermissionDeniedError(
                     "enrol MFA before issuing API tokens", code="mfa_required"
                 )
@@ -1077,7 +1082,7 @@ class Accounts:
                 tok.last_used_at = now
             # Effective scopes shrink with the user's roles: a demoted user's tokens follow.
             scopes = frozenset(tok.scopes) & scopes_of(user.roles)
-            if needs_mfa(user.roles) and not user.totp_confirmed:
+            if self.needs_mfa(user.roles) and not user.totp_confirmed:
                 # Same rule as sessions: an admin without MFA acts on nothing (e.g. a token
                 # issued before a promotion to admin); enrol MFA in the console first.
                 scopes = frozenset()

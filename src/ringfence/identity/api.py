@@ -49,7 +49,6 @@ from ringfence.identity.roles import (
     LIFECYCLE,
     MFA_ENROLL,
     SELF,
-    needs_mfa,
 )
 from ringfence.identity.scim import ScimTokens
 from ringfence.store.models import Person
@@ -288,7 +287,7 @@ def _console_landing(accounts: Accounts, user_id: str, mfa_passed: bool) -> str:
     has to pass MFA there (an admin, who must; a user enrolled here, who steps up)."""
     if not mfa_passed:
         user = accounts.get_user(user_id)
-        if needs_mfa(user.roles) or user.totp_confirmed:
+        if accounts.needs_mfa(user.roles) or user.totp_confirmed:
             return "/console/mfa"
     return "/console/"
 

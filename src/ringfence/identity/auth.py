@@ -126,7 +126,8 @@ class SessionCookieAuthenticator:
         # MFA is owed when the role requires it, and also by any user enrolled here: a
         # session that skipped the factor they have (an SSO sign-in whose provider asserted
         # no MFA) must step up before it acts, as their password sign-in would have.
-        if (needs_mfa(info.roles) or info.enrolled) and not info.mfa_passed:
+        required = settings_of(request).mfa_required_roles
+        if (needs_mfa(info.roles, required) or info.enrolled) and not info.mfa_passed:
             scopes = frozenset({MFA_ENROLL, SELF})
         return Principal(
             id=info.user_id,

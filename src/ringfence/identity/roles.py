@@ -3,7 +3,12 @@
 ``admin`` manages users and everything else; ``security-analyst`` operates (inventory writes,
 lifecycle, reviews) but cannot manage users or SCIM tokens; ``auditor`` reads everything and
 changes nothing; ``integration-owner`` sees and acts on only the integrations they own (checked
-per object by the API, see ``api/deps.py``). Admin requires MFA.
+per object by the API, see ``api/deps.py``).
+
+Admins and security analysts must use MFA (``IdentitySettings.mfa_required_roles``, whose
+default is ``MFA_REQUIRED_ROLES``; admin can never be taken out of it): until such a user has
+enrolled a second factor and passed it in this session, they hold only ``{mfa:enroll, self}``,
+and their personal tokens act on nothing. An SSO sign-in counts MFA from the provider's ``amr``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ ANALYST = "security-analyst"
 AUDITOR = "auditor"
 OWNER = "integration-owner"
 ROLES = frozenset({ADMIN, ANALYST, AUDITOR, OWNER})
-MFA_REQUIRED_ROLES = frozenset({ADMIN})
+# The default of IdentitySettings.mfa_required_roles: both roles change the perimeter.
+MFA_REQUIRED_ROLES = frozenset({ADMIN, ANALYST})
 
 # Scope names beyond the API's method-level read/write.
 IDENTITY_ADMIN = "identity:admin"  # users, roles, SCIM tokens
@@ -67,5 +73,8 @@ def check_roles(roles: Iterable[str]) -> list[str]:
     return wanted
 
 
-def needs_mfa(roles: Iterable[str]) -> bool:
-    return bool(set(roles) & MFA_REQUIRED_ROLES)
+def needs_mfa(roles: Iterable[str], required: Iterable[str] | None = None) -> bool:
+    """Whether a user holding ``roles`` must use MFA: ``required`` is the deployment's
+    ``IdentitySettings.mfa_required_roles``; without it, the default ``MFA_REQUIRED_ROLES``."""
+    wanted = MFA_REQUIRED_ROLES if required is None else frozenset(required) | {ADMIN}
+    return bool(set(roles) & wanted)

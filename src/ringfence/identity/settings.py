@@ -10,11 +10,12 @@ import difflib
 import os
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from ringfence.core.errors import ConfigError
+from ringfence.identity.roles import ADMIN, MFA_REQUIRED_ROLES, ROLES
 
 PREFIX = "RINGFENCE_IDENTITY_"
 
@@ -39,6 +40,11 @@ class IdentitySettings(BaseSettings):
             raise ConfigError(f"unknown identity setting: {', '.join(hints)}")
         try:
             super().__init__(**values)
+        except SettingsError as exc:  # a value that is not JSON where JSON is wanted
+            names = [PREFIX + n.upper() for n in type(self).model_fields if f'"{n}"' in str(exc)]
+            raise ConfigError(
+                f"invalid identity settings: {', '.join(names) or exc}: not valid JSON"
+            ) from None
         except PydanticValidationError as exc:
             problems = "; ".join(
                 f"{PREFIX}{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -53,6 +59,10 @@ class IdentitySettings(BaseSettings):
     service_account_app: str = Field(
         default="ringfence-gateway",
         description="App that SCIM-provisioned service accounts' machine identities call.",
+    )
+    mfa_required_roles: list[str] = Field(
+        default_factory=lambda: sorted(MFA_REQUIRED_ROLES),
+        description="Roles that must use MFA (JSON list); admin is always one of them.",
     )
     session_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
     # A session unused this long is over, whatever its lifetime says.
@@ -88,6 +98,17 @@ class IdentitySettings(BaseSettings):
         default_factory=dict, description='IdP group → roles, e.g. {"rf-admins": ["admin"]}'
     )
     oidc_jwks_ttl_seconds: int = Field(default=3600, ge=0)
+
+    @field_validator("mfa_required_roles")
+    @classmethod
+    def _known_roles_with_admin(cls, roles: list[str]) -> list[str]:
+        unknown = sorted(set(roles) - ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {unknown}; known roles: {sorted(ROLES)}")
+        if ADMIN not in roles:
+            # An admin without MFA is one stolen password from the whole perimeter.
+            raise ValueError(f"must include {ADMIN!r} (admins always use MFA)")
+        return sorted(set(roles))
 
     @property
     def oidc_configured(self) -> bool:

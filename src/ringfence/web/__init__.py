@@ -111,7 +111,8 @@ def _viewer(request: Request) -> Viewer | None:
     if info is None:
         return None
     scopes = scopes_of(info.roles)
-    if (needs_mfa(info.roles) or info.enrolled) and not info.mfa_passed:  # as auth.py
+    required = settings_of(request).mfa_required_roles
+    if (needs_mfa(info.roles, required) or info.enrolled) and not info.mfa_passed:  # as auth.py
         scopes = frozenset({MFA_ENROLL, SELF})
     return Viewer(token, info, scopes)
 
