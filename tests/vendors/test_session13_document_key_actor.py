@@ -90,3 +90,16 @@ def test_a_form_submission_key_is_audited_as_the_vendor_link(
     assert _key_actors(runtime) == ["vendor-link:Acme Payroll"]
     with runtime.store.session() as s:
         assert s.query(VendorDocument).count() == 1
+
+
+def test_a_staff_upload_names_its_uploader_on_the_data_key(
+    runtime: Runtime, estate: Estate
+) -> None:
+    from ringfence.vendors import service
+
+    with runtime.store.session() as s:
+        from ringfence.store.models import Vendor
+
+        name = s.get(Vendor, estate.vendor_id).name  # type: ignore[union-attr]
+    service.upload_document(runtime, "user:grace", name, filename="soc2.pdf", content=PDF)
+    assert _key_actors(runtime) == ["user:grace"]

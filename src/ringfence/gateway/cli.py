@@ -353,7 +353,7 @@ def signing_rotate(
 
     rt = open_runtime(data_dir)
     try:
-        kid = create_signing_key(rt.store, rt.vault, rt.clock, alg=alg)
+        kid = create_signing_key(rt.store, rt.vault, rt.clock, alg=alg, actor="cli")
     finally:
         rt.close()
     console.print(f"new signing key {kid} ({alg}) is active")

@@ -229,7 +229,7 @@ def upload_document(
 ) -> documents.DocumentInfo:
     with rt.store.session() as s:
         vendor_id = profiles.find_vendor(s, vendor).id
-    # The vault writes in its own transaction: do it before ours holds a write lock.
+    # The document's sealed key is written in this transaction (store_document, session=).
     with rt.store.session() as s:
         row = documents.store_document(
             s,
@@ -239,6 +239,7 @@ def upload_document(
             filename=filename,
             content=content,
             content_type=content_type,
+            actor=actor,
         )
         s.flush()
         info = documents.info(row)
