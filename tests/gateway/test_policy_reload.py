@@ -144,12 +144,15 @@ async def test_an_unavailable_route_is_503_and_the_others_serve(env: Env) -> Non
     assert r.status_code == 503
     assert r.json()["code"] == "route_unavailable"
     assert "deep-token" not in r.text  # the reason is logged, not told to the caller
+    ready = (await env.http.get("/readyz")).json()
+    assert ready["status"] == "ready" and ready["unavailable_routes"] == ["crm-deep"]
     assert (await env.get("/crm/contacts", token)).status_code == 200
     # the same state is not recompiled on every poll; putting the secret brings it back
     assert env.gateway.holder.reload() is False
     env.rt.vault.put("deep-token", "s3cret-deep-token")
     assert env.gateway.holder.reload() is True
     assert env.gateway.holder.current().unavailable_routes == {}
+    assert "unavailable_routes" not in (await env.http.get("/readyz")).json()
     assert (await env.get("/crm/deep/contacts", token)).status_code == 200
 
 

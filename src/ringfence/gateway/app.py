@@ -412,9 +412,16 @@ class Gateway:
                 raise Deny(503, exc.code, exc.message) from None
             if self.limiter is not None and not await self.limiter.ping():
                 raise Deny(503, "ratelimit_unavailable", "rate-limit storage unreachable")
-            body = orjson.dumps(
-                {"status": "ready", "policy_version": snap.version, "routes": len(snap.routes)}
-            )
+            ready: dict[str, Any] = {
+                "status": "ready",
+                "policy_version": snap.version,
+                "routes": len(snap.routes),
+            }
+            out_of_service = snap.unavailable_routes
+            if out_of_service:
+                # the process serves the others: names only (the reasons are in the log)
+                ready["unavailable_routes"] = sorted(out_of_service)
+            body = orjson.dumps(ready)
             await send_body(send, 200, b"application/json", body, ex.request_id)
             return 200, "ok"
         if path == "/metrics" and ex.method == "GET":

@@ -23,8 +23,8 @@ from ringfence.posture.context import PostureContext
     rationale="A security analyst changes the perimeter (inventory, quarantines, lifecycle, "
     "incident playbooks) like an admin does; one stolen password must not be enough.",
     remediation="Enrol TOTP for the account, or sign in only through an identity provider "
-    "that enforces MFA (and remove the local password); require MFA for the role "
-    "(docs/identity.md).",
+    "that enforces MFA (and remove the local password); keep the role in "
+    "RINGFENCE_IDENTITY_MFA_REQUIRED_ROLES (its default since session 13; docs/identity.md).",
 )
 def console_operator_without_mfa(ctx: PostureContext) -> Iterator[Failure]:
     for u, how in without_mfa(_console(ctx)):
