@@ -49,7 +49,9 @@ from ringfence.store.models import App, Credential, Integration, IntegrationStat
 from ringfence.store.vault import Vault, is_reserved
 
 _log = get_logger("ringfence.gateway.policy")
-# A policy that keeps failing to compile in the same state is logged again this often (s).
+# A policy that keeps failing to compile in the same state is tried again this often (s) —
+# a transient read error heals without a change to the store — and logged again this often.
+_FAILED_RETRY = 5.0
 _FAILED_LOG_EVERY = 60.0
 
 
@@ -519,10 +521,10 @@ class PolicyHolder:
         # and two builds would otherwise get the same version number.
         self._reload_lock = threading.Lock()
         self.last_error: str | None = None
-        # The fingerprint of the last state that failed to compile and when it was logged: the
-        # same state is not recompiled every poll (nor logged 4-5 times a second); a change to
-        # the store or the vault (its fingerprint) is tried at once.
-        self._failed: tuple[str, float] | None = None
+        # The last state that failed to compile: (fingerprint, tried at, logged at). The same
+        # state is not recompiled every poll (nor logged 4-5 times a second); a change to the
+        # store or the vault (its fingerprint) is tried at once.
+        self._failed: tuple[str, float, float] | None = None
         # Token ids revoked by this process since the last reload (visible at once here).
         self.local_revoked: set[str] = set()
 
@@ -555,6 +557,7 @@ class PolicyHolder:
             return self._reload(force)
 
     def _reload(self, force: bool) -> bool:
+        digest: str | None = None
         try:
             digest = fingerprint(self._store)
             snap = self._snapshot
@@ -563,10 +566,12 @@ class PolicyHolder:
                 self.last_error = None
                 return False
             failed = self._failed
-            if failed is not None and not force and failed[0] == digest:
-                if self._mono() - failed[1] >= _FAILED_LOG_EVERY:
-                    self._failed = (digest, self._mono())
-                    _log.error("policy_reload_failed", error=self.last_error, repeated=True)
+            if (
+                failed is not None
+                and not force
+                and failed[0] == digest
+                and self._mono() - failed[1] < _FAILED_RETRY
+            ):
                 return False
             src = load_source(self._store)
             new = compile_snapshot(
@@ -574,9 +579,15 @@ class PolicyHolder:
             )
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-            _log.error("policy_reload_failed", error=self.last_error)
-            with contextlib.suppress(NameError):  # the fingerprint itself may have failed
-                self._failed = (digest, self._mono())
+            now, failed = self._mono(), self._failed
+            logged = failed[2] if failed is not None and failed[0] == digest else None
+            if logged is None or now - logged >= _FAILED_LOG_EVERY:
+                _log.error(
+                    "policy_reload_failed", error=self.last_error, repeated=logged is not None
+                )
+                logged = now
+            if digest is not None:  # None: the fingerprint itself failed (store down)
+                self._failed = (digest, now, logged)
             return False
         self._failed = None
         self._version += 1
