@@ -75,6 +75,18 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite file of ``url`` owner-only (0600), or tighten an existing one: it
+    holds the audit log, the inventory, events, password hashes and the sealed secrets (SQLite
+    gives its -wal and -shm files the database file's mode). Other stores: nothing to do."""
+    db_file = sqlite_file(url)
+    if db_file is None:
+        return
+    os.close(os.open(db_file, os.O_RDWR | os.O_CREAT, 0o600))
+    if db_file.stat().st_mode & 0o077:
+        db_file.chmod(0o600)
+
+
 def initialise(settings: Settings) -> InitReport:
     """Create the data dir, the master key (0600) and the schema. Safe to run twice."""
     data_dir = settings.data_dir
@@ -94,15 +106,7 @@ def initialise(settings: Settings) -> InitReport:
     elif key_file is not None and not key_file.exists():
         write_key_file(key_file, MasterKey.generate())
         created_key = True
-    db_file = sqlite_file(settings.resolved_store_url)
-    if db_file is not None:
-        # The store holds the audit log, the inventory, events and password hashes: owner
-        # only, also in a data directory that already existed (SQLite gives its -wal and -shm
-        # files the database file's mode).
-        fd = os.open(db_file, os.O_RDWR | os.O_CREAT, 0o600)
-        os.close(fd)
-        if db_file.stat().st_mode & 0o077:
-            db_file.chmod(0o600)
+    private_sqlite_file(settings.resolved_store_url)  # also in a directory that existed
     store = Store(settings.resolved_store_url)
     try:
         was = store.is_migrated()

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime, settings_for
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console
-from ringfence.runtime import sqlite_file
+from ringfence.runtime import private_sqlite_file
 from ringfence.store import audit
 from ringfence.store import backup as bk
 
@@ -220,14 +220,8 @@ def restore(
     marks = audit.read_anchors(anchor_file) if anchors or anchor_file.exists() else []
     if store_url is None and not settings.data_dir.exists():
         settings.data_dir.mkdir(parents=True, mode=0o700)  # the SQLite file goes here
-    db_file = sqlite_file(store_url or settings.resolved_store_url)
-    if db_file is not None:
-        # Owner only, as `init` makes it: the restored store holds the audit log, password
-        # hashes and the sealed secrets (SQLite gives its -wal/-shm files the file's mode).
-        # Created here, it would otherwise take the umask (0644).
-        os.close(os.open(db_file, os.O_RDWR | os.O_CREAT, 0o600))
-        if db_file.stat().st_mode & 0o077:
-            db_file.chmod(0o600)
+    # owner only, as `init` makes it (created by the store, it would take the umask: 0644)
+    private_sqlite_file(store_url or settings.resolved_store_url)
     target = Store(store_url or settings.resolved_store_url)
     vault = Vault(target, settings.resolved_master_key_file)
     try:
