@@ -8,7 +8,6 @@ monitor capability does) and never hold a secret outside their HTTP client heade
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from ringfence.connectors.okta import OktaConnector
 from ringfence.connectors.slack import SlackConnector
 from ringfence.core.clock import Clock
 from ringfence.core.errors import ValidationError
+from ringfence.core.suggest import did_you_mean
 
 CONNECTORS: dict[str, type[Connector]] = {
     "okta": OktaConnector,
@@ -80,8 +80,7 @@ def _unknown(where: str, what: str, key: object, known: Iterable[str]) -> Valida
     """The error for a key nobody reads, with the closest known key when one is near."""
     names = sorted(known)
     name = str(key)
-    near = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    hint = f" (did you mean {near[0]!r}?)" if near else ""
+    hint = did_you_mean(name, names, quote=True)
     expected = ", ".join(names) if names else "none"
     return ValidationError(f"{where}: unknown {what} {name!r}{hint}; expected: {expected}")
 
