@@ -261,3 +261,7 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who the token's requests stand for in four-eyes checks: ``user:NAME`` (a person),
+    # ``cli`` (made by the CLI with no person named) or None (made before migration 0019 and
+    # not named by its audit record). Only ``user:`` is a person; the others fail closed.
+    created_by: Mapped[str | None] = mapped_column(String(200))
