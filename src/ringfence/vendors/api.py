@@ -292,6 +292,28 @@ def _questionnaire(rt: Runtime, token: str) -> dict[str, Any]:
         }
 
 
+def _reserve_link_documents(s: Any, assessment_id: str, adding: int) -> None:
+    """Refuse ``adding`` documents that would take a link past MAX_LINK_DOCUMENTS.
+
+    Counted in the transaction that stores them, after the audit chain lock (the lock every
+    document's vault key takes first, so it is the lock order, not a new one): two uploads
+    at 49 cannot both see room, as they did when the count ran in a transaction of its own.
+    """
+    audit.lock_chain(s)
+    stored = s.scalar(
+        select(func.count())
+        .select_from(VendorDocument)
+        .where(VendorDocument.assessment_id == assessment_id)
+    )
+    if (stored or 0) + adding > MAX_LINK_DOCUMENTS:
+        raise ConflictError(
+            f"this questionnaire already holds {stored or 0} uploaded documents and takes at "
+            f"most {MAX_LINK_DOCUMENTS}; answer with the ones uploaded or ask your contact "
+            "for a new link",
+            code="too_many_documents",
+        )
+
+
 def _submit(
     rt: Runtime, token: str, raw: dict[str, Any], uploads: dict[str, tuple[str, str, bytes]]
 ) -> Assessment:
@@ -316,6 +338,8 @@ def _submit(
     # One transaction: the documents, their data keys (the vault writes in it) and the answers
     # commit together, so a refused submission leaves no document and no key behind.
     with rt.store.session() as s:
+        if uploads:
+            _reserve_link_documents(s, assessment_id, len(uploads))
         actor = f"vendor-link:{find_vendor(s, vendor_id).name}"
         for qid, (filename, ctype, content) in uploads.items():
             doc = documents.store_document(
@@ -349,6 +373,8 @@ def _submit(
 def _html_error(exc: RingfenceError) -> HTMLResponse:
     titles = {404: "Link not valid", 409: "Already submitted", 410: "Link no longer valid"}
     title = titles.get(exc.status, exc.title)
+    if exc.code == "too_many_documents":
+        title = "Too many documents"
     return HTMLResponse(
         page.message_page(title, exc.message), status_code=exc.status, headers=page.SECURITY_HEADERS
     )
@@ -480,18 +506,9 @@ def upload_evidence(token: str, body: EvidenceIn, rt: RuntimeDep) -> dict[str, A
         if q is None or q.type is not AnswerType.EVIDENCE:
             raise ValidationError(f"{body.question_id!r} is not an evidence question here")
         vendor_id, assessment_id = row.vendor_id, row.id
-        stored = s.scalar(
-            select(func.count())
-            .select_from(VendorDocument)
-            .where(VendorDocument.assessment_id == assessment_id)
-        )
-        if (stored or 0) >= MAX_LINK_DOCUMENTS:
-            raise ConflictError(
-                f"this questionnaire already holds {MAX_LINK_DOCUMENTS} uploaded documents; "
-                "answer with the ones uploaded or ask your contact for a new link",
-                code="too_many_documents",
-            )
     with rt.store.session() as s:
+        _reserve_link_documents(s, assessment_id, 1)
+        asm.open_by_token(s, token, rt.clock)  # still open now that this upload holds the lock
         actor = f"vendor-link:{find_vendor(s, vendor_id).name}"
         doc = documents.store_document(
             s,
