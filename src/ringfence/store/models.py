@@ -218,7 +218,9 @@ class VaultSecret(Base):
 
 
 class AuditRecord(Base):
-    """Control-plane audit log: one row per change, chained by SHA-256."""
+    """Control-plane audit log: one row per change, chained by HMAC-SHA256 under a key derived
+    from the master key (``key_id``: that master key's id; NULL: a SHA-256 link written before
+    keyed links, migration 0020)."""
 
     __tablename__ = "audit_log"
     # Readers look records up by action over a time window: pushes behind an alert (four
@@ -245,6 +247,7 @@ class AuditRecord(Base):
     # cannot both commit, so the chain stays linear.
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class ApiToken(Base):
