@@ -6,7 +6,6 @@ hold references to secrets (``vault:NAME``), never a secret value.
 
 from __future__ import annotations
 
-import difflib
 import os
 from typing import Any
 
@@ -15,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from ringfence.core.errors import ConfigError
+from ringfence.core.suggest import did_you_mean
 from ringfence.identity.roles import ADMIN, MFA_REQUIRED_ROLES, ROLES
 
 PREFIX = "RINGFENCE_IDENTITY_"
@@ -33,10 +33,7 @@ class IdentitySettings(BaseSettings):
             k for k in os.environ if k.upper().startswith(PREFIX) and k.upper() not in known
         )
         if unknown:
-            hints = []
-            for name in unknown:
-                close = difflib.get_close_matches(name.upper(), sorted(known), n=1)
-                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
+            hints = [name + did_you_mean(name.upper(), known) for name in unknown]
             raise ConfigError(f"unknown identity setting: {', '.join(hints)}")
         try:
             super().__init__(**values)

@@ -30,7 +30,6 @@ sinks[1].port: ...``), never a TypeError somewhere later.
 
 from __future__ import annotations
 
-import difflib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -41,6 +40,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from ringfence.core.errors import ConfigError
+from ringfence.core.suggest import did_you_mean
 from ringfence.monitor.alerts import AlertStore
 from ringfence.monitor.apimon import ApiMonitor, ApiMonitorConfig
 from ringfence.monitor.detect import SigmaDetector
@@ -244,10 +244,7 @@ def _section(cfg: dict[str, Any], name: str, cls: type[T]) -> T:
     fields = getattr(cls, "__dataclass_fields__", {})
     unknown = set(section) - set(fields)
     if unknown:
-        hints = []
-        for key in sorted(map(str, unknown)):
-            close = difflib.get_close_matches(key, sorted(fields), n=1)
-            hints.append(f"{key} (did you mean {close[0]}?)" if close else key)
+        hints = [key + did_you_mean(key, fields) for key in sorted(map(str, unknown))]
         raise ConfigError(f"monitor.yaml: unknown {name} settings: {', '.join(hints)}")
     values: dict[str, Any] = {}
     for k, v in section.items():
