@@ -3,7 +3,9 @@
 Validity rules: ISO/IEC 27001, PCI DSS and "other" certificates are valid until ``expires_on``.
 SOC 2 reports carry no expiry date, so a report is treated as current for 12 months after the
 end of its period (Type II) or its "as of" date (Type I) — the usual bridge-letter practice —
-unless ``expires_on`` is given explicitly; that derived date is stored in ``expires_on``.
+unless an earlier ``expires_on`` is given; that derived date is stored in ``expires_on``. An
+explicit ``expires_on`` can shorten a report's currency, never extend it: the input schema
+refuses a later one, and ``valid_until`` caps a row stored before it did.
 Only the newest certification of each kind counts. This module reads the clock it is given;
 it never calls ``datetime.now()``.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,10 +22,10 @@ from sqlalchemy.orm import Session
 from ringfence.core.clock import Clock
 from ringfence.store.models import Vendor
 from ringfence.vendors.models import Certification, CertKind
-from ringfence.vendors.schemas import CertificationIn
+from ringfence.vendors.schemas import SOC2_CURRENCY as SOC2_CURRENCY  # estate_section reads it
+from ringfence.vendors.schemas import CertificationIn, soc2_cap
 
 REMINDER_DAYS: tuple[int, ...] = (60, 30, 7)
-SOC2_CURRENCY = timedelta(days=365)
 CERT_LABELS = {
     CertKind.SOC2_TYPE1: "SOC 2 Type I",
     CertKind.SOC2_TYPE2: "SOC 2 Type II",
@@ -65,11 +67,11 @@ def add_certification(session: Session, vendor: Vendor, data: CertificationIn) -
 
 
 def valid_until(cert: Certification) -> date | None:
-    if cert.expires_on is not None:
-        return cert.expires_on
     if cert.kind in (CertKind.SOC2_TYPE1, CertKind.SOC2_TYPE2) and cert.period_end:
-        return cert.period_end + SOC2_CURRENCY
-    return None
+        cap = soc2_cap(cert.period_end)
+        # min(): a row stored before later dates were refused cannot outlive the report.
+        return cap if cert.expires_on is None else min(cert.expires_on, cap)
+    return cert.expires_on
 
 
 def label(cert: Certification) -> str:

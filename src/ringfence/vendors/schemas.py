@@ -8,7 +8,7 @@ bad date, an unknown clause or a duplicate escalation order is a clear error nam
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -51,6 +51,15 @@ def _plausible(value: date) -> date:
 
 
 RecordDate = Annotated[date, AfterValidator(_plausible)]
+
+# A SOC 2 report is current for 12 months after the end of its period (Type II) or its "as of"
+# date (Type I); ringfence.vendors.evidence derives the validity end from it.
+SOC2_CURRENCY = timedelta(days=365)
+
+
+def soc2_cap(period_end: date) -> date:
+    """The last day a SOC 2 report ending ``period_end`` may count as current."""
+    return period_end + SOC2_CURRENCY
 
 
 # C0 controls other than tab, line feed and carriage return, and DEL: a NUL cannot be stored
@@ -153,6 +162,20 @@ class CertificationIn(_Strict):
             raise ValueError("period_start is after period_end")
         if self.issued_on and self.expires_on and self.issued_on > self.expires_on:
             raise ValueError("issued_on is after expires_on")
+        if (
+            self.kind in (CertKind.SOC2_TYPE1, CertKind.SOC2_TYPE2)
+            and self.period_end is not None
+            and self.expires_on is not None
+            and self.expires_on > soc2_cap(self.period_end)
+        ):
+            # A later date would keep an old report counting (and taking points off the risk
+            # score) for as long as someone typed: refused, not clamped, so the person entering
+            # it learns the report is older than they thought instead of seeing another date.
+            raise ValueError(
+                f"expires_on {self.expires_on} is after {soc2_cap(self.period_end)}: a SOC 2 "
+                "report is current for at most 12 months after period_end; omit expires_on "
+                "to use that date, or give an earlier one (e.g. a report withdrawn)"
+            )
         return self
 
 
