@@ -199,9 +199,10 @@ def revoke(assessment_id: str, rt: RuntimeDep, who: CurrentPrincipal) -> dict[st
 def export(
     assessment_id: str,
     rt: RuntimeDep,
+    who: CurrentPrincipal,
     format: Annotated[str, Query(pattern="^(xlsx|csv)$")] = "xlsx",
 ) -> Response:
-    data, vendor = service.export_assessment(rt, assessment_id, format)
+    data, vendor = service.export_assessment(rt, who.actor, assessment_id, format)
     media = (
         "text/csv; charset=utf-8"
         if format == "csv"

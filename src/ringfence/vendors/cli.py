@@ -190,7 +190,7 @@ def export(
         fail(f"{out}: use a .xlsx or .csv file name")
     rt = open_runtime(data_dir)
     try:
-        data, _ = service.export_assessment(rt, assessment_id, fmt)
+        data, _ = service.export_assessment(rt, ACTOR, assessment_id, fmt)
     finally:
         rt.close()
     out.write_bytes(data)

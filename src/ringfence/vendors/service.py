@@ -7,6 +7,7 @@ explicit ``read_document`` / ``send_assessment`` results meant for the caller.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -151,11 +152,33 @@ def revoke_assessment(rt: Runtime, actor: str, assessment_id: str) -> dict[str, 
         return {"id": row.id, "status": row.status.value}
 
 
-def export_assessment(rt: Runtime, assessment_id: str, fmt: str) -> tuple[bytes, str]:
+def export_assessment(rt: Runtime, actor: str, assessment_id: str, fmt: str) -> tuple[bytes, str]:
+    """The questionnaire as XLSX/CSV, audited as ``vendor_risk.assessment.export``.
+
+    An export carries the vendor's answers (often under NDA, like the evidence documents
+    whose downloads are audited): who took a copy of which vendor's questionnaire, in which
+    format, is part of its trail. The record commits with the read; no record, no file."""
     with rt.store.session() as s:
         row = assessment_row(s, assessment_id)
         v = profiles.find_vendor(s, row.vendor_id)
-        return transfer.export_assessment(row, fmt, v.name), v.name
+        data = transfer.export_assessment(row, fmt, v.name)
+        _audit(
+            s,
+            rt,
+            actor,
+            "assessment.export",
+            "vendor_assessment",
+            row.id,
+            {
+                "vendor": v.name,
+                "vendor_id": v.id,
+                "format": fmt,
+                "status": row.status.value,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            },
+        )
+        return data, v.name
 
 
 def import_assessment(
