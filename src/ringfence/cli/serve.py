@@ -61,14 +61,28 @@ def register(app: typer.Typer) -> None:
         docs = " (docs at /api/docs)" if settings.api_docs else ""
         console.print(f"Ringfence API on http://{bind}:{api_port}/api/v1{docs}")
         if gateway:
+            from ringfence.core.logging import get_logger
             from ringfence.gateway.app import build_gateway
+            from ringfence.gateway.cli import limiter_store, shown_redis_url
             from ringfence.gateway.config import GatewayConfig
             from ringfence.gateway.tokens import ensure_signing_key
             from ringfence.monitor.gateway_feed import in_process_sink
 
             config = GatewayConfig()
+            # RINGFENCE_GATEWAY_REDIS_URL, else RINGFENCE_REDIS_URL: before session 14 this
+            # gateway never used the shared one, and its limits were per process
+            store = limiter_store(config, settings)
             ensure_signing_key(rt.store, rt.vault, rt.clock, alg=config.signing_alg)
-            gw = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
+            gw = build_gateway(
+                rt.store, rt.vault, config=config, redis_url=store.url, audit=in_process_sink(rt)
+            )
+            console.print(f"gateway rate limits: {store.describe()}", soft_wrap=True)
+            get_logger("ringfence.gateway").info(
+                "gateway_rate_limit_store",
+                store="redis" if store.url else "memory",
+                url=shown_redis_url(store.url) if store.url else None,
+                source=store.source,
+            )
             gw_port = gateway_port or settings.gateway_port
             servers.append(
                 uvicorn.Server(

@@ -8,14 +8,21 @@ red line. Never prints or logs an upstream credential or a private key.
 from __future__ import annotations
 
 import json
+import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime, settings_for
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
 from ringfence.core.errors import ValidationError
+
+if TYPE_CHECKING:
+    from ringfence.core.config import Settings
+    from ringfence.gateway.config import GatewayConfig
 
 app = typer.Typer(
     help="The gateway (data plane): serve it, manage machine identities.", no_args_is_help=True
@@ -28,6 +35,56 @@ signing_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 app.add_typer(client_app, name="client")
 app.add_typer(key_app, name="key")
 app.add_typer(signing_app, name="signing-key")
+
+
+@dataclass(frozen=True)
+class LimiterStore:
+    """Where a gateway process keeps its rate-limit counters, and which setting chose it."""
+
+    url: str | None  # None: in memory
+    source: str  # the option or setting the URL came from
+
+    def describe(self) -> str:
+        if self.url is None:
+            return "in memory (each gateway process counts on its own)"
+        return f"Redis {shown_redis_url(self.url)} (from {self.source}; exact across processes)"
+
+
+def shown_redis_url(url: str) -> str:
+    """``url`` without its user or password, fit for a log line."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<the configured Redis URL>"
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def limiter_store(
+    config: GatewayConfig, settings: Settings, option: str | None = None
+) -> LimiterStore:
+    """The gateway's rate-limit store: ``--redis-url``, else ``RINGFENCE_GATEWAY_REDIS_URL``,
+    else ``RINGFENCE_REDIS_URL`` (the settings' ``redis_url``, shared with the rest of
+    Ringfence), else memory. Before session 14 only the gateway-specific variable counted, so a
+    deployment that set ``RINGFENCE_REDIS_URL`` alone had per-process limits unawares."""
+    for url, source in (
+        (option, "--redis-url"),
+        (config.redis_url, "RINGFENCE_GATEWAY_REDIS_URL"),
+        (settings.redis_url, "RINGFENCE_REDIS_URL"),
+    ):
+        if url:
+            scheme = url.partition("://")[0].lower() if "://" in url else ""
+            if scheme not in ("redis", "rediss"):
+                # the URL itself is not quoted: it may hold a password
+                raise ValidationError(
+                    f"{source}: a Redis URL must start with redis:// or rediss:// "
+                    f"(got {scheme + '://' if scheme else 'no scheme'})"
+                )
+            return LimiterStore(url, source)
+    return LimiterStore(None, "default")
 
 
 @app.command("serve")
@@ -57,29 +114,52 @@ def serve(
 
     `kill -HUP <pid>` replaces the workers one at a time (new TLS certificate, settings,
     code) without refusing a connection."""
-    import os
     import ssl
+
+    from ringfence.core.logging import configure_logging, get_logger
 
     if (tls_cert is None) != (tls_key is None):
         raise ValidationError("--tls-cert and --tls-key go together")
     settings = settings_for(data_dir)
+    configure_logging(settings.log_format, settings.log_level)
     if data_dir is not None:
         os.environ["RINGFENCE_DATA_DIR"] = str(data_dir)
-    url = redis_url or settings.redis_url
-    if url:
-        os.environ["RINGFENCE_GATEWAY_REDIS_URL"] = url
     if client_ca is not None:
         os.environ["RINGFENCE_GATEWAY_CLIENT_CA_FILE"] = str(client_ca)
     from ringfence.gateway.config import GatewayConfig
     from ringfence.gateway.tokens import ensure_signing_key
 
+    config = GatewayConfig()
+    store = limiter_store(config, settings, redis_url)
+    if store.url:  # the workers build their gateway from the environment
+        os.environ["RINGFENCE_GATEWAY_REDIS_URL"] = store.url
+    audit = audit_destination(settings, config)
     rt = open_runtime(data_dir)  # fail fast (one red line) if the store is not initialised
     try:
-        ensure_signing_key(rt.store, rt.vault, rt.clock, alg=GatewayConfig().signing_alg)
+        ensure_signing_key(rt.store, rt.vault, rt.clock, alg=config.signing_alg)
     finally:
         rt.close()
     scheme = "https" if tls_cert else "http"
     console.print(f"Ringfence gateway on {scheme}://{host}:{port} ({workers} worker(s))")
+    log = get_logger("ringfence.gateway")
+    console.print(f"rate limits: {store.describe()}", soft_wrap=True)
+    log.info(
+        "gateway_rate_limit_store",
+        store="redis" if store.url else "memory",
+        url=shown_redis_url(store.url) if store.url else None,
+        source=store.source,
+        workers=workers,
+    )
+    if store.url is None and workers > 1:
+        warning = (
+            f"{workers} workers with in-memory rate limits: every limit (route rate limits, "
+            f"quotas, the /oauth/* limit) is counted by each worker on its own, so up to "
+            f"{workers}x the configured rate passes. Set RINGFENCE_REDIS_URL (or --redis-url) "
+            "for limits exact across workers."
+        )
+        console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
+        log.warning("gateway_rate_limits_per_process", workers=workers)
+    console.print(f"audit events: {audit}", soft_wrap=True)
     options: dict[str, Any] = {
         "app": "ringfence.gateway.cli:asgi_app",
         "factory": True,
@@ -119,6 +199,45 @@ def serve(
         raise typer.Exit(code)
 
 
+def audit_file(settings: Settings, config: GatewayConfig) -> Path:
+    """The standalone gateway's JSONL audit file when no event bus is configured."""
+    return config.audit_file or settings.data_dir / DEFAULT_AUDIT_FILE
+
+
+DEFAULT_AUDIT_FILE = "gateway-audit.jsonl"
+
+
+def audit_destination(settings: Settings, config: GatewayConfig) -> str:
+    """Where the standalone gateway's audit events go (checked writable now, not at the
+    first flush); a sentence for the start-up banner."""
+    if settings.nats_url:
+        from ringfence.bus.nats import shown_url
+
+        spool = settings.data_dir / "gateway-audit.spool.jsonl"
+        _check_writable(spool)
+        return f"event bus {shown_url(settings.nats_url)} (spooled to {spool} while it is down)"
+    path = audit_file(settings, config)
+    _check_writable(path)
+    return f"JSONL file {path} (0600)"
+
+
+def _check_writable(path: Path) -> None:
+    """Create ``path`` 0600 if missing, tighten it to 0600 if others may read it, or raise."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            if os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)  # audit lines name clients, routes and addresses
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise ValidationError(
+            f"cannot write the gateway audit file {path}: {exc.strerror or exc} "
+            "(set RINGFENCE_GATEWAY_AUDIT_FILE to a writable path)"
+        ) from None
+
+
 def asgi_app() -> Any:
     """Uvicorn factory: one gateway per worker process, built from the environment."""
     from ringfence.core.logging import configure_logging
@@ -130,7 +249,7 @@ def asgi_app() -> Any:
     configure_logging(settings.log_format, settings.log_level)
     rt = Runtime.open(settings)
     config = GatewayConfig()
-    audit = None
+    audit: Any = None
     if settings.nats_url:
         # Audit events go to the event bus (monitoring consumes them); a spool on local disk
         # keeps them while the bus is down and replays them afterwards.
@@ -147,11 +266,17 @@ def asgi_app() -> Any:
             gateway_publisher(bus),
             spool=settings.data_dir / "gateway-audit.spool.jsonl",
         )
+    else:
+        # RINGFENCE_GATEWAY_AUDIT_FILE, else the default file under the data directory: a
+        # standalone gateway never keeps its audit events in memory only (lost on exit).
+        from ringfence.gateway.audit import JsonlAuditSink
+
+        audit = JsonlAuditSink(audit_file(settings, config))
     return build_gateway(
         rt.store,
         rt.vault,
         config=config,
-        redis_url=config.redis_url,
+        redis_url=limiter_store(config, settings).url,
         audit=audit,
         freeze_gc=True,  # one gateway per worker process: its heap is the process's
     )
