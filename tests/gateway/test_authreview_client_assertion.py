@@ -55,7 +55,7 @@ def _claims(env: Env, client: CreatedClient, jti: str, **over: Any) -> dict[str,
     claims = {
         "iss": client.client_id,
         "sub": client.client_id,
-        "aud": env.gateway.config.issuer + "/oauth/token",
+        "aud": env.gateway.config.issuer,  # the issuer alone (rfc7523bis)
         "exp": now + 60,
         "iat": now,
         "jti": jti,

@@ -47,7 +47,7 @@ def test_an_assertion_is_single_use_across_processes_and_restarts(gw_runtime: Ru
     claims = {
         "iss": client.client_id,
         "sub": client.client_id,
-        "aud": "https://gateway.ringfence.local/oauth/token",
+        "aud": "https://gateway.ringfence.local",  # the issuer (rfc7523bis)
         "exp": now + 300,
         "jti": "once",
     }

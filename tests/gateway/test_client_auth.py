@@ -195,7 +195,7 @@ async def test_private_key_jwt_client_authentication(env: Env) -> None:
         jwks={"keys": [jwk]},
     )
     env.gateway.holder.reload()
-    aud = env.gateway.config.issuer + "/oauth/token"
+    aud = env.gateway.config.issuer  # the issuer identifier alone (rfc7523bis)
     now = int(env.rt.clock.now().timestamp())
     form = {
         "grant_type": "client_credentials",

@@ -42,6 +42,12 @@ class GatewayConfig(BaseSettings):
         default="classify",
         description="classify: the full DLP catalogue; builtin: prefiltered email/card/AWS only",
     )
+    assertion_audience: Literal["issuer", "issuer_or_token_endpoint"] = Field(
+        default="issuer",
+        description="What a client assertion's aud must be: the issuer identifier as its only "
+        "value (draft-ietf-oauth-rfc7523bis); issuer_or_token_endpoint also accepts the token "
+        "endpoint alone, while clients written for RFC 7523's wording move",
+    )
     oauth_rate_limit: str = Field(
         default="300/minute", description="Requests to /oauth/* per client address"
     )

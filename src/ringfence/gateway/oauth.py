@@ -14,7 +14,7 @@ import base64
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -87,12 +87,51 @@ class ReplayCache:
         return first
 
 
+@dataclass(frozen=True)
+class AssertionAudience:
+    """What a client assertion's ``aud`` must be: this gateway's issuer identifier as its only
+    value (draft-ietf-oauth-rfc7523bis, approved as the update of RFC 7523 §3: a string, or a
+    list of that one string). ``token_endpoint`` is accepted as well only while clients move
+    (``RINGFENCE_GATEWAY_ASSERTION_AUDIENCE=issuer_or_token_endpoint``): an assertion whose
+    audience is an endpoint URL is what the audience-injection attack makes a client sign for
+    another authorization server. A list naming anything else besides is always refused."""
+
+    issuer: str
+    token_endpoint: str
+    accept_token_endpoint: bool = False  # the transition setting
+
+    def check(self, aud: Any) -> None:
+        if type(aud) is list:
+            if len(aud) != 1:
+                raise OAuthError(
+                    401,
+                    "invalid_client",
+                    f"assertion aud must be the issuer {self.issuer} as its only value, "
+                    "not a list of audiences",
+                )
+            aud = aud[0]
+        if type(aud) is not str:
+            raise OAuthError(401, "invalid_client", "assertion aud must be a string")
+        if aud == self.issuer or (self.accept_token_endpoint and aud == self.token_endpoint):
+            return
+        if aud == self.token_endpoint:
+            raise OAuthError(
+                401,
+                "invalid_client",
+                f"assertion aud must be the issuer {self.issuer}, not the token endpoint "
+                "(draft-ietf-oauth-rfc7523bis)",
+            )
+        raise OAuthError(
+            401, "invalid_client", f"assertion aud is not this gateway's issuer {self.issuer}"
+        )
+
+
 def authenticate_client(
     snap: PolicySnapshot,
     form: dict[str, str],
     authorization: bytes | None,
     cert_thumbprint: str | None,
-    token_endpoint: str,
+    audience: AssertionAudience,
     replay: ReplayCache,
     now: float,
 ) -> ClientInfo:
@@ -142,7 +181,7 @@ def authenticate_client(
         if secret is None or not secret_matches(secret, client.secret_hash):
             raise OAuthError(401, "invalid_client", "client authentication failed")
     elif method == "private_key_jwt":
-        _verify_assertion(client, form["client_assertion"], token_endpoint, replay, now)
+        _verify_assertion(client, form["client_assertion"], audience, replay, now)
     elif client.cert_thumbprint != cert_thumbprint:
         raise OAuthError(401, "invalid_client", "client certificate does not match")
     if form.get("client_id") not in (None, client.client_id):
@@ -193,7 +232,11 @@ def _number(value: Any) -> float | None:
 
 
 def _verify_assertion(
-    client: ClientInfo, assertion: str, endpoint: str, replay: ReplayCache, now: float
+    client: ClientInfo,
+    assertion: str,
+    audience: AssertionAudience,
+    replay: ReplayCache,
+    now: float,
 ) -> None:
     claims: dict[str, Any] | None = None
     try:
@@ -207,12 +250,13 @@ def _verify_assertion(
                     assertion,
                     key,
                     algorithms=[alg],
-                    audience=endpoint,
                     # Time claims are checked below against the gateway's clock with a leeway;
                     # PyJWT's own checks use the wall clock with none (an iat one second ahead
-                    # of the gateway was refused).
+                    # of the gateway was refused). The audience is checked below too: PyJWT
+                    # accepts any list that contains the expected value.
                     options={
                         "require": ["iss", "sub", "aud", "exp", "jti"],
+                        "verify_aud": False,
                         "verify_exp": False,
                         "verify_nbf": False,
                         "verify_iat": False,
@@ -229,6 +273,7 @@ def _verify_assertion(
         raise OAuthError(401, "invalid_client", "client assertion signature invalid")
     if claims["iss"] != client.client_id or claims["sub"] != client.client_id:
         raise OAuthError(401, "invalid_client", "assertion iss/sub must be the client_id")
+    audience.check(claims["aud"])
     exp = _number(claims["exp"])
     if exp is None or exp < now - ASSERTION_LEEWAY or exp > now + ASSERTION_MAX_SECONDS:
         raise OAuthError(401, "invalid_client", "assertion expired or too long-lived")
@@ -251,6 +296,19 @@ class TokenService:
     ttl_seconds: int
     token_endpoint: str
     replay: ReplayCache
+    # client assertions' aud: "issuer" (the issuer identifier alone) or, while clients move,
+    # "issuer_or_token_endpoint" (RINGFENCE_GATEWAY_ASSERTION_AUDIENCE)
+    assertion_audience: str = "issuer"
+    _assertion_audience: AssertionAudience = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.assertion_audience not in ("issuer", "issuer_or_token_endpoint"):
+            raise ValueError("assertion_audience must be issuer or issuer_or_token_endpoint")
+        self._assertion_audience = AssertionAudience(
+            self.issuer,
+            self.token_endpoint,
+            accept_token_endpoint=self.assertion_audience == "issuer_or_token_endpoint",
+        )
 
     def token(
         self,
@@ -261,7 +319,7 @@ class TokenService:
         now: float,
     ) -> dict[str, Any]:
         client = authenticate_client(
-            snap, form, authorization, cert_thumbprint, self.token_endpoint, self.replay, now
+            snap, form, authorization, cert_thumbprint, self._assertion_audience, self.replay, now
         )
         if form.get("grant_type") != "client_credentials":
             raise OAuthError(400, "unsupported_grant_type", "only client_credentials is supported")
@@ -301,7 +359,7 @@ class TokenService:
         local_revoked: set[str],
     ) -> dict[str, Any]:
         caller = authenticate_client(
-            snap, form, authorization, cert_thumbprint, self.token_endpoint, self.replay, now
+            snap, form, authorization, cert_thumbprint, self._assertion_audience, self.replay, now
         )
         token = form.get("token")
         if not token:
@@ -352,7 +410,7 @@ class TokenService:
         record: Callable[[str, str, int], None],
     ) -> None:
         caller = authenticate_client(
-            snap, form, authorization, cert_thumbprint, self.token_endpoint, self.replay, now
+            snap, form, authorization, cert_thumbprint, self._assertion_audience, self.replay, now
         )
         token = form.get("token")
         if not token:
