@@ -160,6 +160,7 @@ class Gateway:
             audience=config.audience,
             ttl_seconds=config.token_ttl_seconds,
             token_endpoint=config.issuer.rstrip("/") + "/oauth/token",
+            assertion_audience=config.assertion_audience,
             # a client assertion is single-use across every process sharing the store
             replay=ReplayCache(
                 {},
