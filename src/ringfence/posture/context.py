@@ -43,6 +43,10 @@ class PosturePolicy:
         ("restricted", 2555),
     )
 
+    # Console roles the deployment requires MFA of (RINGFENCE_IDENTITY_MFA_REQUIRED_ROLES, read
+    # by the loader); the default is identity's (roles.MFA_REQUIRED_ROLES).
+    mfa_required_roles: frozenset[str] = frozenset({"admin", "security-analyst"})
+
     def max_retention(self, data_class: str) -> int | None:
         return dict(self.max_retention_days).get(data_class)
 

@@ -73,13 +73,23 @@ def load_context(
             gc.enable()
 
 
+def _deployment_policy() -> PosturePolicy:
+    """The default thresholds, with the console roles this deployment requires MFA of (the
+    identity setting enforcement reads), so posture and sign-in agree on who must use MFA.
+
+    A bad ``RINGFENCE_IDENTITY_*`` variable is the ConfigError identity raises, naming it."""
+    from ringfence.identity.settings import IdentitySettings
+
+    return PosturePolicy(mfa_required_roles=frozenset(IdentitySettings().mfa_required_roles))
+
+
 def _cols(session: Session, *columns: Any) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in session.execute(select(*columns)).tuples()]
 
 
 def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> PostureContext:
     vendors = dict(_cols(session, Vendor.id, Vendor.name))
-    ctx = PostureContext(now=now, policy=policy or PosturePolicy())
+    ctx = PostureContext(now=now, policy=policy or _deployment_policy())
     ctx.people = [
         PersonFact(*r)
         for r in _cols(

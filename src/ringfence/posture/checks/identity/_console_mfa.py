@@ -7,10 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ringfence.posture.context import ConsoleUserFact
+from ringfence.posture.context import ConsoleUserFact, PostureContext
 
 #: Roles that change the perimeter (inventory, routes, quarantines, lifecycle, playbooks).
 OPERATOR_ROLES = frozenset({"admin", "security-analyst"})
+
+
+def must_use_mfa(ctx: PostureContext) -> frozenset[str]:
+    """The roles RF-IDN-016 covers: the operators, whatever the deployment enforces (one that
+    relaxes enforcement to admins is exactly when posture must still say so), and every role
+    the deployment requires MFA of (``RINGFENCE_IDENTITY_MFA_REQUIRED_ROLES``): a role sign-in
+    holds to MFA is not reported as a lesser finding than sign-in treats it."""
+    return OPERATOR_ROLES | ctx.policy.mfa_required_roles
 
 
 def without_mfa(users: list[ConsoleUserFact]) -> Iterator[tuple[ConsoleUserFact, str]]:

@@ -1,4 +1,5 @@
-"""RF-IDN-017: Ringfence console user (auditor, integration owner) without MFA.
+"""RF-IDN-017: Ringfence console user (auditor, integration owner) without MFA — unless the
+deployment requires MFA of their role (then RF-IDN-016 reports them).
 
 A pure function of the context it is given: never does I/O.
 """
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
 from ringfence.posture.checks.identity._common import _console
-from ringfence.posture.checks.identity._console_mfa import OPERATOR_ROLES, without_mfa
+from ringfence.posture.checks.identity._console_mfa import must_use_mfa, without_mfa
 from ringfence.posture.context import PostureContext
 
 
@@ -26,8 +27,9 @@ from ringfence.posture.context import PostureContext
     "that enforces MFA (and remove the local password).",
 )
 def console_user_without_mfa(ctx: PostureContext) -> Iterator[Failure]:
+    covered = must_use_mfa(ctx)  # RF-IDN-016's
     for u, how in without_mfa(_console(ctx)):
-        if not OPERATOR_ROLES & set(u.roles):
+        if not covered & set(u.roles):
             yield fail(
                 "console_user",
                 u.username,
