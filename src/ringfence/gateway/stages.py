@@ -193,6 +193,13 @@ def authenticate(
 # -- authorize -------------------------------------------------------------------------------
 
 
+# Claims the gateway writes into every token (tokens.issue_access_token, TokenService.token):
+# they follow from the client's identity, not from its registered claims.
+_TOKEN_OWN_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "scope", "cnf", "integration_id"}
+)
+
+
 def authorize(ex: Exchange) -> None:
     route, op, integ = ex.route, ex.op, ex.integration
     assert route is not None and op is not None
@@ -219,6 +226,12 @@ def authorize(ex: Exchange) -> None:
         value = ex.claims.get(claim)
         if value is None or str(value) != ex.path_params.get(param):
             raise Deny(403, "object_forbidden", f"{param} does not belong to this client")
+        # A claim of the client's is judged as the client holds it now, not as it was when
+        # the token was issued (up to 15 minutes ago); the gateway's own claims are fixed.
+        if claim not in _TOKEN_OWN_CLAIMS:
+            current = ex.client.claims.get(claim) if ex.client is not None else None
+            if current is None or str(current) != str(value):
+                raise Deny(403, "object_forbidden", f"{param} does not belong to this client")
     if op.deprecated:
         raise Deny(410, "deprecated", "this operation is deprecated and no longer served")
 
