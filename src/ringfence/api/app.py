@@ -57,9 +57,11 @@ def create_app(
     from ringfence.monitor.api import router as monitor_router
 
     app.include_router(monitor_router)
+    from ringfence.vendors.api import MAX_UPLOAD_BYTES, UPLOAD_PREFIX
     from ringfence.vendors.api import router as vendors_router
 
     app.include_router(vendors_router)
+    set_body_limit(app, UPLOAD_PREFIX, MAX_UPLOAD_BYTES, any_content_type=True)  # raw evidence
     from ringfence.identity.scim import router as scim_router
 
     app.include_router(scim_router)

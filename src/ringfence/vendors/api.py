@@ -41,6 +41,11 @@ from ringfence.vendors.schemas import (
 )
 
 MAX_FORM_BYTES = 25 * 1024 * 1024
+# Staff evidence uploads as the raw bytes of the file: the JSON route's base64 body is capped
+# at the API's 1 MiB (about 750 KiB of file), far below a SOC 2 report; this prefix gets the
+# document limit itself (api/app.py registers it with set_body_limit, any content type).
+UPLOAD_PREFIX = "/api/v1/vendor-risk/document-uploads/"
+MAX_UPLOAD_BYTES = documents.MAX_DOCUMENT_BYTES
 # Evidence documents one public link may store (each up to the body cap, with a vault key).
 MAX_LINK_DOCUMENTS = 50
 _UPLOAD = "__upload__"
@@ -140,6 +145,60 @@ def question_bank() -> dict[str, Any]:
         "templates": {n: len(t.questions) for n, t in bank.templates.items()},
         "questions": [q.model_dump(mode="json") for q in bank.questions.values()],
     }
+
+
+# The raw upload route comes before the /{vendor}/... routes: its literal prefix wins, as
+# /reminders and /questions do.
+class UploadTooLarge(RingfenceError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+_RAW_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": f"The file's bytes, at most {MAX_UPLOAD_BYTES} (413 above).",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@manage.post(
+    UPLOAD_PREFIX.removeprefix(manage.prefix) + "{vendor}",
+    status_code=201,
+    openapi_extra=_RAW_BODY,
+)
+async def upload_document_raw(
+    vendor: str,
+    request: Request,
+    rt: RuntimeDep,
+    who: CurrentPrincipal,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+) -> dict[str, Any]:
+    """Upload an evidence document as the request body (up to 20 MiB), typed by Content-Type.
+
+    Read in chunks and refused (413) as soon as it passes the limit, whatever Content-Length
+    said; the body guard in front applies the same limit before authentication."""
+    declared = request.headers.get("content-length", "")
+    too_large = UploadTooLarge(f"a document may be at most {MAX_UPLOAD_BYTES} bytes")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise too_large
+    content = bytearray()
+    async for chunk in request.stream():
+        content += chunk
+        if len(content) > MAX_UPLOAD_BYTES:
+            raise too_large
+    info = await run_in_threadpool(
+        service.upload_document,
+        rt,
+        who.actor,
+        vendor,
+        filename=filename,
+        content=bytes(content),
+        content_type=request.headers.get("content-type", "application/octet-stream"),
+    )
+    return info.__dict__
 
 
 @manage.get("/{vendor}")
