@@ -66,6 +66,9 @@ DRILL_EVENT_PREFIX = "drill-"  # ids of events a detection drill injects
 # eyes otherwise rested on `approve: true`, which one person with `write` could remove from
 # the playbook by an estate apply and then run the steps alone (session 12 API review).
 IRREVERSIBLE = frozenset({"revoke_integration", "revoke_oauth_grants", "rotate_client_secret"})
+# The "playbook" of a revoke asked for directly (REST ``POST /integrations/{ref}/revoke``): the
+# same four eyes as a playbook's revoke_integration step. Not a declarable playbook name (":").
+REVOKE_REQUEST = "request:revoke_integration"
 
 
 class StepFailed(RingfenceError):
@@ -153,48 +156,131 @@ class Responder:
                     f"playbook {playbook!r} covers {spec.get('covers')}; integration "
                     f"{integ.name!r} is a {integ.kind.value} integration"
                 )
-            incident = Incident(
-                playbook=playbook,
-                spec=spec,
-                integration_id=integ.id,
-                integration_name=integ.name,
-                status="open",
-                drill=drill,
-                reason=reason.strip()[:2000],
-                opened_by=actor,
-                trigger_alert_id=alert_id,
-                detected_at=detected_at or now,
-                opened_at=now,
-                summary="",
-                failed_steps=0,
-            )
-            s.add(incident)
-            s.flush()
-            for i, step in enumerate(spec["steps"], 1):
-                s.add(
-                    IncidentStep(
-                        incident_id=incident.id,
-                        position=i,
-                        action=step["action"],
-                        status="pending",
-                        needs_approval=bool(step.get("approve")) or step["action"] in IRREVERSIBLE,
-                        result={},
-                    )
-                )
-            what = "drill" if drill else "incident"
-            self._note(s, incident.id, actor, "opened", f"{what} opened: {reason or playbook}")
-            audit.append(
+            incident_id = self._open(
                 s,
+                playbook,
+                spec,
+                integ,
                 actor=actor,
-                action="incident.drill" if drill else "incident.open",
-                entity_type="integration",
-                entity_id=integ.id,
-                after={"incident": incident.id, "playbook": playbook, "alert": alert_id},
-                clock=self.clock,
+                reason=reason,
+                drill=drill,
+                alert_id=alert_id,
+                detected_at=detected_at or now,
             )
-            incident_id = incident.id
         self.advance(incident_id, actor)
         return incident_id
+
+    def request_revoke(
+        self, integration: str, *, actor: str, reason: str = ""
+    ) -> tuple[str | None, bool]:
+        """Revoke an integration on request: quarantine it now, revoke once a second person
+        approves. Returns (the request's incident, whether this call opened it); (None,
+        False) when the integration is revoked already.
+
+        Revoked is final, so a direct revoke (the REST API's, before session 14 one person's
+        call) waits for the same four eyes as a playbook's ``revoke_integration`` step (always,
+        ``IRREVERSIBLE``): it is an incident of the built-in :data:`REVOKE_REQUEST` playbook,
+        approved, skipped and audited like any other. The quarantine is reversible
+        containment, which one person may do alone (``/quarantine``), and keeps the
+        integration stopped while the request waits. A request already waiting is returned,
+        not opened twice."""
+        with self.store.session() as s:
+            integ = s.get(Integration, integration) or s.scalar(
+                select(Integration).where(Integration.name == integration)
+            )
+            if integ is None:
+                raise NotFoundError(f"no integration with id or name {integration!r}")
+            if integ.status is IntegrationStatus.REVOKED:
+                return None, False
+            waiting = s.scalar(
+                select(Incident.id)
+                .where(
+                    Incident.playbook == REVOKE_REQUEST,
+                    Incident.integration_id == integ.id,
+                    Incident.status.in_(("open", "awaiting_approval")),
+                )
+                .order_by(Incident.opened_at)
+                .limit(1)
+            )
+            if waiting is not None:
+                return waiting, False
+            spec: dict[str, Any] = {
+                "name": REVOKE_REQUEST,
+                "description": "A revoke asked for directly: quarantine now, revoke once a "
+                "second person approves.",
+                "covers": [integ.kind.value],
+                "steps": [{"action": "quarantine_integration"}, {"action": "revoke_integration"}],
+                "pinned": {"client_id": integ.client_id},
+            }
+            incident_id = self._open(
+                s,
+                REVOKE_REQUEST,
+                spec,
+                integ,
+                actor=actor,
+                reason=reason.strip() or f"revoke of {integ.name} requested",
+                drill=False,
+                alert_id=None,
+                detected_at=self.clock.now(),
+            )
+        self.advance(incident_id, actor)
+        return incident_id, True
+
+    def _open(
+        self,
+        s: Session,
+        playbook: str,
+        spec: dict[str, Any],
+        integ: Integration,
+        *,
+        actor: str,
+        reason: str,
+        drill: bool,
+        alert_id: str | None,
+        detected_at: datetime,
+    ) -> str:
+        """Store an incident of ``spec`` (the playbook as it is now) with its steps."""
+        now = self.clock.now()
+        incident = Incident(
+            playbook=playbook,
+            spec=spec,
+            integration_id=integ.id,
+            integration_name=integ.name,
+            status="open",
+            drill=drill,
+            reason=reason.strip()[:2000],
+            opened_by=actor,
+            trigger_alert_id=alert_id,
+            detected_at=detected_at,
+            opened_at=now,
+            summary="",
+            failed_steps=0,
+        )
+        s.add(incident)
+        s.flush()
+        for i, step in enumerate(spec["steps"], 1):
+            s.add(
+                IncidentStep(
+                    incident_id=incident.id,
+                    position=i,
+                    action=step["action"],
+                    status="pending",
+                    needs_approval=bool(step.get("approve")) or step["action"] in IRREVERSIBLE,
+                    result={},
+                )
+            )
+        what = "drill" if drill else "incident"
+        self._note(s, incident.id, actor, "opened", f"{what} opened: {reason or playbook}")
+        audit.append(
+            s,
+            actor=actor,
+            action="incident.drill" if drill else "incident.open",
+            entity_type="integration",
+            entity_id=integ.id,
+            after={"incident": incident.id, "playbook": playbook, "alert": alert_id},
+            clock=self.clock,
+        )
+        return incident.id
 
     # -- running ---------------------------------------------------------------------------
     def advance(self, incident_id: str, actor: str) -> None:
@@ -240,6 +326,11 @@ class Responder:
                         what = (
                             f": the {vendor} OAuth grants of client id {pins.get('client_id')} "
                             f"/ app {incident.integration_name}"
+                        )
+                    if self._requester(s, incident.opened_by, incident.opened_at) is None:
+                        what += (
+                            f" — no one can approve it yet: {incident.opened_by} has no "
+                            "creator recorded as a person (`ringfence token attribute`)"
                         )
                     self._note(
                         s,
@@ -427,17 +518,36 @@ class Responder:
                     "control-plane token belongs to automation and cannot be a second pair of eyes",
                     code="person_required",
                 )
-            if approver & self._people(s, incident.opened_by):
+            opener = self._requester(s, incident.opened_by, incident.opened_at)
+            if opener is None:
                 raise PermissionDeniedError(
-                    f"{actor} opened this incident: a second person must approve its steps",
+                    _unattributed(incident.opened_by, "opened"), code="four_eyes"
+                )
+            if approver & opener:
+                via = (
+                    f" with the control-plane token {incident.opened_by[6:]!r}, which they "
+                    "created (a token's requests are its creator's)"
+                    if incident.opened_by.startswith("token:")
+                    else ""
+                )
+                raise PermissionDeniedError(
+                    f"{actor} opened this incident{via}: four eyes — a second person must "
+                    "approve its steps",
                     code="four_eyes",
                 )
-            if incident.trigger_alert_id and approver & self._suppliers(s, incident):
-                raise PermissionDeniedError(
-                    f"{actor} pushed records that raised this incident's alert: a second "
-                    "person must approve its steps",
-                    code="four_eyes",
-                )
+            if incident.trigger_alert_id:
+                suppliers, unknown = self._suppliers(s, incident)
+                if unknown:
+                    raise PermissionDeniedError(
+                        _unattributed(unknown[0], "pushed records that raised the alert of"),
+                        code="four_eyes",
+                    )
+                if approver & suppliers:
+                    raise PermissionDeniedError(
+                        f"{actor} pushed records that raised this incident's alert: a second "
+                        "person must approve its steps",
+                        code="four_eyes",
+                    )
             # Decide atomically: of two people deciding at once, only the first counts (a
             # second, stale decision must not put a running or done step back to pending).
             now = self.clock.now()
@@ -498,10 +608,12 @@ class Responder:
                 clock=self.clock,
             )
 
-    def _suppliers(self, s: Session, incident: Incident) -> set[str]:
+    def _suppliers(self, s: Session, incident: Incident) -> tuple[set[str], list[str]]:
         """The people who pushed events the incident's alert names: for an incident the
         watcher opened, they are the ones who set it off, so they cannot be its second pair
-        of eyes. Read from the pushes' audit records (source and event-time bounds)."""
+        of eyes. Read from the pushes' audit records (source and event-time bounds). A push
+        with a control-plane token is its creator's; the second list names the tokens among
+        them whose creator is not a person (nobody can be shown to differ from them)."""
         from ringfence.monitor.ingest import MAX_FUTURE
         from ringfence.monitor.models import Alert, MonitorEvent
 
@@ -513,14 +625,16 @@ class Responder:
             if isinstance(e, dict) and isinstance(e.get("uid"), str)
         ]
         if not ids:
-            return set()
+            return set(), []
         events = s.execute(
             select(MonitorEvent.source, MonitorEvent.ts).where(MonitorEvent.id.in_(ids))
         ).all()
         if not events:
-            return set()
+            return set(), []
         pushes = s.execute(
-            select(AuditRecord.actor, AuditRecord.entity_id, AuditRecord.after).where(
+            select(
+                AuditRecord.actor, AuditRecord.entity_id, AuditRecord.after, AuditRecord.ts
+            ).where(
                 AuditRecord.action == "monitor.ingest",
                 AuditRecord.entity_id.in_({src for src, _ in events}),
                 AuditRecord.ts >= min(ts for _, ts in events) - MAX_FUTURE,
@@ -528,15 +642,41 @@ class Responder:
             )
         ).all()
         found: set[str] = set()
-        for who, source, after in pushes:
+        unknown: list[str] = []
+        for who, source, after, pushed_at in pushes:
             lo, hi = (after or {}).get("earliest"), (after or {}).get("latest")
             if not (isinstance(lo, str) and isinstance(hi, str)):
                 continue
             first, last = datetime.fromisoformat(lo), datetime.fromisoformat(hi)
-            people = self._people(s, who)
-            if people and any(src == source and first <= ts <= last for src, ts in events):
+            if not any(src == source and first <= ts <= last for src, ts in events):
+                continue
+            people = self._requester(s, who, pushed_at)
+            if people is None:
+                unknown.append(who)
+            else:
                 found |= people
-        return found
+        return found, unknown
+
+    @classmethod
+    def _requester(cls, s: Session, actor: str, at: datetime) -> set[str] | None:
+        """The people a request by ``actor`` at ``at`` stands for, in four-eyes checks: a
+        person's own keys; for a control-plane token (``token:NAME``), its creator's (every
+        token of that name usable then: names are not unique); an empty set for system
+        actors (``respond:watch``: no person to keep apart). None when the actor is a token
+        whose creator is not a person (``cli``, unknown) or no such token existed: then no
+        one can be shown to be a second person (fail closed)."""
+        from ringfence.store.apitokens import creators, is_person
+
+        kind, sep, name = actor.partition(":")
+        if not (sep and kind == "token"):
+            return cls._people(s, actor)
+        made_by = creators(s, name, at)
+        if not made_by or not all(is_person(c) for c in made_by):
+            return None
+        keys: set[str] = set()
+        for creator in made_by:
+            keys |= cls._people(s, str(creator))
+        return keys
 
     @staticmethod
     def _people(s: Session, actor: str) -> set[str]:
@@ -1536,6 +1676,17 @@ class Responder:
                 clock=self.clock,
             )
         return {**result, "summary": f"notified {vendor_name}: {', '.join(recipients)}"}
+
+
+def _unattributed(actor: str, what: str) -> str:
+    """Why a request by a token whose creator is not a person cannot be approved."""
+    return (
+        f"{actor} {what} this incident, and that control-plane token's creator is not "
+        "recorded as a person (made by the CLI without --by, or before creators were "
+        "recorded): four eyes — no one can be shown to be a second person, so its steps "
+        "cannot be approved or skipped. Name the token's person with `ringfence token "
+        "attribute ID --by NAME` (`ringfence token list` shows ID), then decide again"
+    )
 
 
 # Actions that must not run on one integration in two incidents at once.
