@@ -9,10 +9,11 @@ Secrets (tokens, recovery codes, TOTP URIs) are returned once, at issue, and nev
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import (
     BaseModel,
@@ -31,7 +32,7 @@ from ringfence.core.errors import (
     ValidationError,
 )
 from ringfence.identity import lifecycle
-from ringfence.identity._http import Caller, StrictBody, need, runtime_of
+from ringfence.identity._http import Caller, StrictBody, need, needs, needs_any, runtime_of
 from ringfence.identity.accounts import Accounts, csrf_for
 from ringfence.identity.auth import (
     accounts_for,
@@ -353,12 +354,45 @@ def _from_session(caller: Principal, what: str) -> None:
         )
 
 
+def _own_session(what: str, *, mfa_passed: bool = False) -> Callable[[Principal], Principal]:
+    """A dependency: a user managing itself (``self``, or ``mfa:enroll`` for MFA) from a console
+    session — and, with ``mfa_passed``, a session that presented its second factor."""
+    needed = needs_any(SELF) if mfa_passed else needs_any(SELF, MFA_ENROLL)
+
+    # a default, not an Annotated hint: the hint would be a string naming a closure variable
+    def dependency(caller: Principal = Depends(needed)) -> Principal:
+        _from_session(caller, what)
+        if mfa_passed and not caller.mfa_passed:
+            # A session that never presented the second factor (password alone, opened before
+            # enrolment, or an SSO sign-in without MFA) must not turn itself into a long-lived
+            # credential that outlives the factor enrolled later — whatever the user's roles.
+            raise PermissionDeniedError(
+                "personal tokens need a session that passed MFA: enrol TOTP "
+                "(/console/mfa or POST /api/v1/identity/me/mfa/totp), or verify your code "
+                "(POST /api/v1/identity/me/mfa/verify) if you are enrolled",
+                code="mfa_required",
+            )
+        return caller
+
+    return dependency
+
+
+# Each route names who may call it as a dependency, so it is checked before the body and the
+# query are validated: a caller who may not use a route learns nothing of its schema (403,
+# not 422). See identity/_http.py.
+SelfCaller = Annotated[Principal, Depends(needs(SELF))]
+EnrollingCaller = Annotated[Principal, Depends(_own_session("MFA is enrolled"))]
+VerifyingCaller = Annotated[Principal, Depends(_own_session("MFA is verified"))]
+TokenMinter = Annotated[
+    Principal, Depends(_own_session("personal tokens are issued", mfa_passed=True))
+]
+IdentityAdmin = Annotated[Principal, Depends(needs(IDENTITY_ADMIN))]
+LifecycleCaller = Annotated[Principal, Depends(needs(LIFECYCLE))]
+
+
 @router.post("/me/mfa/totp")
-def enroll_totp(request: Request, caller: Caller) -> dict[str, str]:
+def enroll_totp(request: Request, caller: EnrollingCaller) -> dict[str, str]:
     """Start TOTP enrolment: returns the otpauth URI and a QR code (SVG data URI), once."""
-    if not ({SELF, MFA_ENROLL} & caller.scopes):
-        need(caller, SELF)
-    _from_session(caller, "MFA is enrolled")
     enrol = accounts_for(request).begin_totp(
         _user_id(caller), session_token=session_token_of(request)
     )
@@ -374,15 +408,12 @@ class CodeIn(StrictBody):
 
 @router.post("/me/mfa/totp/confirm")
 def confirm_totp(
-    request: Request, response: Response, body: CodeIn, caller: Caller
+    request: Request, response: Response, body: CodeIn, caller: EnrollingCaller
 ) -> dict[str, Any]:
     """Confirm with a first code; returns the one-time recovery codes (shown once).
 
     A cookie session is replaced by a new, MFA-passed one (new session cookie and CSRF token,
     the old session id stops working)."""
-    if not ({SELF, MFA_ENROLL} & caller.scopes):
-        need(caller, SELF)
-    _from_session(caller, "MFA is enrolled")
     accounts = accounts_for(request)
     user_id = _user_id(caller)
     token = session_token_of(request)
@@ -404,14 +435,11 @@ class StepUpIn(StrictBody):
 
 @router.post("/me/mfa/verify")
 def verify_mfa(
-    request: Request, response: Response, body: StepUpIn, caller: Caller
+    request: Request, response: Response, body: StepUpIn, caller: VerifyingCaller
 ) -> dict[str, Any]:
     """Pass MFA in this session (a console session from an SSO sign-in whose provider did not
     assert MFA): your TOTP code or a recovery code. The session is replaced by an MFA-passed
     one (new session cookie and CSRF token); failures count towards the sign-in lockout."""
-    if not ({SELF, MFA_ENROLL} & caller.scopes):
-        need(caller, SELF)
-    _from_session(caller, "MFA is verified")
     if (body.code is None) == (body.recovery_code is None):
         raise ValidationError("send either `code` (6 digits) or `recovery_code`")
     token = session_token_of(request)
@@ -446,25 +474,12 @@ def _token_out(tok: PersonalToken) -> dict[str, Any]:
 
 
 @router.get("/me/tokens")
-def list_my_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    need(caller, SELF)
+def list_my_tokens(request: Request, caller: SelfCaller) -> list[dict[str, Any]]:
     return [_token_out(t) for t in accounts_for(request).list_tokens(_user_id(caller))]
 
 
 @router.post("/me/tokens", status_code=201)
-def issue_my_token(request: Request, body: TokenIn, caller: Caller) -> dict[str, Any]:
-    need(caller, SELF)
-    _from_session(caller, "personal tokens are issued")
-    if not caller.mfa_passed:
-        # A session that never presented the second factor (password alone, opened before
-        # enrolment, or an SSO sign-in without MFA) must not turn itself into a long-lived
-        # credential that outlives the factor enrolled later — whatever the user's roles.
-        raise PermissionDeniedError(
-            "personal tokens need a session that passed MFA: enrol TOTP "
-            "(/console/mfa or POST /api/v1/identity/me/mfa/totp), or verify your code "
-            "(POST /api/v1/identity/me/mfa/verify) if you are enrolled",
-            code="mfa_required",
-        )
+def issue_my_token(request: Request, body: TokenIn, caller: TokenMinter) -> dict[str, Any]:
     issued = accounts_for(request).issue_token(
         _user_id(caller),
         body.name,
@@ -483,8 +498,7 @@ def issue_my_token(request: Request, body: TokenIn, caller: Caller) -> dict[str,
 
 
 @router.delete("/me/tokens/{token_id}", status_code=204)
-def revoke_my_token(request: Request, token_id: str, caller: Caller) -> Response:
-    need(caller, SELF)
+def revoke_my_token(request: Request, token_id: str, caller: SelfCaller) -> Response:
     accounts_for(request).revoke_token(_user_id(caller), token_id, actor=caller.actor)
     return Response(status_code=204)
 
@@ -520,14 +534,12 @@ def _user_out(user: ConsoleUser) -> dict[str, Any]:
 
 
 @router.get("/users")
-def list_users(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    need(caller, IDENTITY_ADMIN)
+def list_users(request: Request, caller: IdentityAdmin) -> list[dict[str, Any]]:
     return [_user_out(u) for u in accounts_for(request).list_users()]
 
 
 @router.post("/users", status_code=201)
-def create_user(request: Request, body: UserIn, caller: Caller) -> dict[str, Any]:
-    need(caller, IDENTITY_ADMIN)
+def create_user(request: Request, body: UserIn, caller: IdentityAdmin) -> dict[str, Any]:
     user = accounts_for(request).create_user(
         body.username,
         roles=body.roles,
@@ -539,8 +551,9 @@ def create_user(request: Request, body: UserIn, caller: Caller) -> dict[str, Any
 
 
 @router.patch("/users/{ref}")
-def update_user(request: Request, ref: str, body: UserPatch, caller: Caller) -> dict[str, Any]:
-    need(caller, IDENTITY_ADMIN)
+def update_user(
+    request: Request, ref: str, body: UserPatch, caller: IdentityAdmin
+) -> dict[str, Any]:
     accounts = accounts_for(request)
     user = accounts.get_user(ref)
     if body.roles is not None:
@@ -553,16 +566,14 @@ def update_user(request: Request, ref: str, body: UserPatch, caller: Caller) -> 
 
 
 @router.post("/users/{ref}/unlock", status_code=204)
-def unlock_user(request: Request, ref: str, caller: Caller) -> Response:
-    need(caller, IDENTITY_ADMIN)
+def unlock_user(request: Request, ref: str, caller: IdentityAdmin) -> Response:
     accounts = accounts_for(request)
     accounts.unlock(accounts.get_user(ref).id, actor=caller.actor)
     return Response(status_code=204)
 
 
 @router.post("/users/{ref}/mfa/reset", status_code=204)
-def reset_user_mfa(request: Request, ref: str, caller: Caller) -> Response:
-    need(caller, IDENTITY_ADMIN)
+def reset_user_mfa(request: Request, ref: str, caller: IdentityAdmin) -> Response:
     accounts = accounts_for(request)
     accounts.reset_mfa(accounts.get_user(ref).id, actor=caller.actor)
     return Response(status_code=204)
@@ -590,13 +601,12 @@ class ReasonIn(StrictBody):
 
 @router.post("/people/{ref}/deactivate")
 def deactivate_person(
-    request: Request, ref: str, caller: Caller, body: ReasonIn | None = None
+    request: Request, ref: str, caller: LifecycleCaller, body: ReasonIn | None = None
 ) -> dict[str, Any]:
     """Deprovision a person: findings for their integrations, tokens revoked, quarantine.
 
     Made here, it is an emergency hold: the IdP's SCIM ``active=true`` cannot undo it; only
     ``reactivate`` with a reason lifts it."""
-    need(caller, LIFECYCLE)
     rt = runtime_of(request)
     with rt.store.session() as s:
         report = lifecycle.deactivate_person(
@@ -620,11 +630,10 @@ def deactivate_person(
 
 @router.post("/people/{ref}/reactivate")
 def reactivate_person(
-    request: Request, ref: str, caller: Caller, body: ReasonIn | None = None
+    request: Request, ref: str, caller: LifecycleCaller, body: ReasonIn | None = None
 ) -> dict[str, Any]:
     """Reactivate a person; one held by an emergency deactivation needs ``reason`` (who lifted
     it is the caller: identity:lifecycle is a person's scope, never a control-plane token's)."""
-    need(caller, LIFECYCLE)
     rt = runtime_of(request)
     with rt.store.session() as s:
         person = _person(s, ref)
@@ -635,9 +644,8 @@ def reactivate_person(
 
 
 @router.post("/lifecycle/reconcile")
-def reconcile_lifecycle(request: Request, caller: Caller) -> dict[str, Any]:
+def reconcile_lifecycle(request: Request, caller: LifecycleCaller) -> dict[str, Any]:
     """Reach the integrations of people deactivated outside identity (inventory, apply)."""
-    need(caller, LIFECYCLE)
     rt = runtime_of(request)
     with rt.store.session() as s:
         reports = lifecycle.reconcile(
@@ -659,8 +667,9 @@ class OwnerIn(StrictBody):
 
 
 @router.put("/integrations/{ref}/owner")
-def reassign_owner(request: Request, ref: str, body: OwnerIn, caller: Caller) -> dict[str, Any]:
-    need(caller, LIFECYCLE)
+def reassign_owner(
+    request: Request, ref: str, body: OwnerIn, caller: LifecycleCaller
+) -> dict[str, Any]:
     rt = runtime_of(request)
     with rt.store.session() as s:
         integ_id = lifecycle.integration_id_of(s, ref)
@@ -670,9 +679,11 @@ def reassign_owner(request: Request, ref: str, body: OwnerIn, caller: Caller) ->
 
 
 @router.get("/findings")
-def list_findings(request: Request, caller: Caller, status: str = "open") -> list[dict[str, Any]]:
-    if "read" not in caller.scopes:
-        need(caller, LIFECYCLE)
+def list_findings(
+    request: Request,
+    caller: Annotated[Principal, Depends(needs_any(LIFECYCLE, "read"))],
+    status: str = "open",
+) -> list[dict[str, Any]]:
     if status not in ("open", "resolved", "all"):
         raise ValidationError("status must be open, resolved or all")
     rt = runtime_of(request)
@@ -702,8 +713,7 @@ class ScimTokenIn(StrictBody):
 
 
 @router.get("/scim-tokens")
-def list_scim_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
-    need(caller, IDENTITY_ADMIN)
+def list_scim_tokens(request: Request, caller: IdentityAdmin) -> list[dict[str, Any]]:
     rt = runtime_of(request)
     return [
         {
@@ -718,16 +728,14 @@ def list_scim_tokens(request: Request, caller: Caller) -> list[dict[str, Any]]:
 
 
 @router.post("/scim-tokens", status_code=201)
-def issue_scim_token(request: Request, body: ScimTokenIn, caller: Caller) -> dict[str, str]:
-    need(caller, IDENTITY_ADMIN)
+def issue_scim_token(request: Request, body: ScimTokenIn, caller: IdentityAdmin) -> dict[str, str]:
     rt = runtime_of(request)
     issued = ScimTokens(rt.store, rt.clock).issue(body.name, actor=caller.actor)
     return {"id": issued.id, "name": issued.name, "token": issued.token.get_secret_value()}
 
 
 @router.delete("/scim-tokens/{token_id}", status_code=204)
-def revoke_scim_token(request: Request, token_id: str, caller: Caller) -> Response:
-    need(caller, IDENTITY_ADMIN)
+def revoke_scim_token(request: Request, token_id: str, caller: IdentityAdmin) -> Response:
     rt = runtime_of(request)
     ScimTokens(rt.store, rt.clock).revoke(token_id, actor=caller.actor)
     return Response(status_code=204)
