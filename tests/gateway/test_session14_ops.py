@@ -278,3 +278,15 @@ async def test_an_explicit_audit_file_still_wins(
     await gw.shutdown()
     assert len(chosen.read_bytes().splitlines()) == 1
     assert not (data_dir / "gateway-audit.jsonl").exists()
+
+
+def test_gateway_serve_with_a_bus_names_it_and_leaves_the_spool_alone(
+    gw_runtime: Runtime, clean_env: pytest.MonkeyPatch
+) -> None:
+    clean_env.setenv("RINGFENCE_NATS_URL", "nats://user:pw-s3cret@127.0.0.1:4222")
+    result, _ = _gateway_serve(clean_env, gw_runtime)
+    assert result.exit_code == 0, result.output
+    assert "audit events: event bus nats://127.0.0.1:4222" in result.output
+    assert "pw-s3cret" not in result.output
+    assert not (gw_runtime.settings.data_dir / "gateway-audit.spool.jsonl").exists()
+    assert not (gw_runtime.settings.data_dir / "gateway-audit.jsonl").exists()

@@ -214,17 +214,23 @@ def audit_destination(settings: Settings, config: GatewayConfig) -> str:
         from ringfence.bus.nats import shown_url
 
         spool = settings.data_dir / "gateway-audit.spool.jsonl"
-        _check_writable(spool)
+        # not created now: an empty spool would only wake a replayer
+        _check_writable(spool, create=False, fix="give the data directory to the gateway's user")
         return f"event bus {shown_url(settings.nats_url)} (spooled to {spool} while it is down)"
     path = audit_file(settings, config)
-    _check_writable(path)
+    _check_writable(path, fix="set RINGFENCE_GATEWAY_AUDIT_FILE to a writable path")
     return f"JSONL file {path} (0600)"
 
 
-def _check_writable(path: Path) -> None:
-    """Create ``path`` 0600 if missing, tighten it to 0600 if others may read it, or raise."""
+def _check_writable(path: Path, *, fix: str, create: bool = True) -> None:
+    """Create ``path`` 0600 if missing (else check its directory takes new files), tighten it
+    to 0600 if others may read it, or raise naming it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not create and not path.exists():
+            if not os.access(path.parent, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+            return
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             if os.fstat(fd).st_mode & 0o077:
@@ -233,8 +239,7 @@ def _check_writable(path: Path) -> None:
             os.close(fd)
     except OSError as exc:
         raise ValidationError(
-            f"cannot write the gateway audit file {path}: {exc.strerror or exc} "
-            "(set RINGFENCE_GATEWAY_AUDIT_FILE to a writable path)"
+            f"cannot write the gateway audit file {path}: {exc.strerror or exc} ({fix})"
         ) from None
 
 
