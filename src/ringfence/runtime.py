@@ -13,6 +13,7 @@ from pathlib import Path
 from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.config import Settings, load_settings
 from ringfence.core.errors import ConfigError
+from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.vault import MASTER_KEY_ENV, MasterKey, Vault, write_key_file
 
@@ -49,6 +50,10 @@ class Runtime:
                 "up to date: run `ringfence init`"
             )
         vault = Vault(store, settings.resolved_master_key_file, clock=clock)
+        # Every audit record this process appends is linked with the master key's audit key.
+        audit.use_keys(
+            store, audit.MasterKeyAuditKeys(vault, key_file=settings.resolved_master_key_file)
+        )
         return cls(settings=settings, store=store, vault=vault, clock=clock or SystemClock())
 
     def close(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from sqlalchemy import select
@@ -12,6 +12,9 @@ from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table, err_console
 from ringfence.store import audit as chain
 from ringfence.store.models import AuditRecord
+
+if TYPE_CHECKING:
+    from ringfence.runtime import Runtime
 
 app = typer.Typer(help="Tamper-evident control-plane audit log.", no_args_is_help=True)
 
@@ -25,28 +28,64 @@ AnchorsOpt = Annotated[
 ]
 
 
+KeyFilesOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--key-file",
+        help="Another master key file (0600) to check keyed records with, e.g. a key retired by "
+        "`vault rotate-master` and kept offline. Repeatable.",
+    ),
+]
+
+#: Exit status when nothing is wrong as far as could be checked, but some keyed records could
+#: not be checked (their master key is not available): not a pass.
+EXIT_NOT_FULLY_VERIFIED = 3
+
+
+def _audit_keys(rt: Runtime, key_files: list[Path] | None) -> chain.AuditKeys:
+    from ringfence.store.vault import read_key_file
+
+    extra = [read_key_file(p) for p in key_files or []]
+    return chain.MasterKeyAuditKeys(
+        rt.vault, key_file=rt.settings.resolved_master_key_file, extra=extra
+    )
+
+
 @app.command("verify")
 def verify(
     anchors: AnchorsOpt = None,
+    key_files: KeyFilesOpt = None,
     data_dir: DataDirOpt = None,
     output: OutputOpt = OutputFormat.TABLE,
 ) -> None:
-    """Recompute the hash chain; exit 1 and name each broken record if it was tampered with.
+    """Recheck every link of the chain; exit 1 and name each broken or forged record.
 
-    With anchors (see `audit anchor`) it also sees a cut-off tail or a re-hashed chain."""
+    Keyed links (HMAC under a key derived from the master key) are checked with the master
+    key this installation is configured with, retired keys kept beside it and --key-file
+    keys. Keyed records whose key is not available are not checked: they are listed, and the
+    exit status is 3 (not fully verified). With anchors (see `audit anchor`) verify also sees
+    a cut-off tail or a chain rewritten with fresh links."""
     rt = open_runtime(data_dir)
     try:
         path = anchors or rt.settings.resolved_audit_anchor_file
         marks = chain.read_anchors(path) if anchors or path.exists() else []
-        result = chain.verify(rt.store, marks)
+        result = chain.verify(rt.store, marks, keys=_audit_keys(rt, key_files))
     finally:
         rt.close()
+    coverage = result.coverage()
     if output is OutputFormat.JSON:
         emit_json(
             {
                 "ok": result.ok,
+                # every keyed record's link was checked with its key
+                "complete": result.complete,
                 "records": result.records,
                 "head": result.head,
+                "keyed_from": result.keyed_from,
+                "unkeyed_records": result.unkeyed,
+                "keys_checked": list(result.keys_checked),
+                "unchecked": [u.__dict__ for u in result.unchecked],
+                "coverage": coverage,
                 "anchors_checked": len(marks),
                 # without an anchor a cut-off tail (the newest records deleted) looks intact
                 "tail_checked": bool(marks),
@@ -54,10 +93,16 @@ def verify(
             }
         )
     elif result.ok:
+        keyed = f", keyed from record {result.keyed_from}" if result.keyed_from is not None else ""
+        state = "intact" if result.complete else "[bold yellow]NOT fully verified[/]"
         console.print(
-            f"audit chain intact: {result.records} records, head {result.head[:16]}"
-            + (f", {len(marks)} anchor(s) match" if marks else ", no anchors to check")
+            f"audit chain {state}: {result.records} records, head {result.head[:16]}{keyed}"
+            + (f", {len(marks)} anchor(s) match" if marks else ", no anchors to check"),
+            highlight=False,
+            soft_wrap=True,
         )
+        for line in coverage:
+            err_console.print(f"[bold yellow]note:[/] {line}", highlight=False, soft_wrap=True)
         if not marks:
             err_console.print(
                 "[bold yellow]note:[/] without an anchor, deleting the newest records leaves a "
@@ -69,10 +114,18 @@ def verify(
             )
     else:
         for p in result.problems:
-            err_console.print(f"[bold red]record {p.seq}[/] ({p.record_id}): {p.problem}")
+            err_console.print(
+                f"[bold red]record {p.seq}[/] ({p.record_id}): {p.problem}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        for line in coverage:
+            err_console.print(f"[bold yellow]note:[/] {line}", highlight=False, soft_wrap=True)
         err_console.print(f"[bold red]audit chain broken[/]: {len(result.problems)} problem(s)")
     if not result.ok:
         raise typer.Exit(1)
+    if not result.complete:
+        raise typer.Exit(EXIT_NOT_FULLY_VERIFIED)
 
 
 @app.command("anchor")

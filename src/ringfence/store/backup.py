@@ -270,6 +270,7 @@ def create_backup(
     header_raw = orjson.dumps(header, option=orjson.OPT_SORT_KEYS)
     digest = hashlib.sha256(header_raw).digest()
     key = vault.derive_key(PURPOSE, salt)
+    keys = audit.keys_of(store) or audit.MasterKeyAuditKeys(vault)
     tables: dict[str, dict[str, Any]] = {}
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -292,7 +293,7 @@ def create_backup(
                     for table in all_tables():
                         check = vault if table.name == VaultSecret.__tablename__ else None
                         chain = (
-                            _ChainCheck({a.seq for a in anchors})
+                            _ChainCheck({a.seq for a in anchors}, keys)
                             if table.name == AuditRecord.__tablename__
                             else None
                         )
@@ -367,6 +368,7 @@ def _refuse_bad_chain(chain: _ChainCheck, anchors: Sequence[audit.Anchor]) -> No
     if not chain.ok:
         raise IntegrityError(
             f"the store's audit chain does not verify (first break at record {chain.first_bad}): "
+            f"{chain.walker.problems[0].problem}; "
             "no backup was written — run `ringfence audit verify` to see what was changed"
         )
     for a in sorted(anchors, key=lambda a: a.seq):
@@ -484,7 +486,7 @@ def read_backup(
                 if table is None:
                     raise IntegrityError(f"{name}: table {mark['name']!r} is unknown here")
                 cols = list(mark["columns"])
-                if cols != [c.name for c in table.columns]:
+                if cols != [c.name for c in table.columns] and not _older_audit_log(table, cols):
                     raise IntegrityError(
                         f"{name}: table {table.name} has other columns here; restore with the "
                         "Ringfence version that made the backup, then upgrade"
@@ -511,6 +513,14 @@ def read_backup(
     return contents
 
 
+def _older_audit_log(table: Table, cols: list[str]) -> bool:
+    """The audit log of a backup made before keyed links (revision 0020 added ``key_id``):
+    still verifiable, its records read as unkeyed."""
+    return table.name == AuditRecord.__tablename__ and cols == [
+        c.name for c in table.columns if c.name != "key_id"
+    ]
+
+
 @dataclass(frozen=True)
 class VerifyReport:
     header: dict[str, Any]
@@ -518,6 +528,8 @@ class VerifyReport:
     audit_records: int
     audit_ok: bool
     secrets: int
+    #: The chain check in full: where the keyed part starts, what could not be checked.
+    audit_chain: audit.VerifyResult | None = None
     # What the anchors given to verify_backup say about this backup: each line a record the
     # chain was anchored at that the backup lacks (older: restoring it rolls the store back)
     # or holds with another hash (not the anchored chain). Empty when it is consistent.
@@ -531,10 +543,16 @@ class VerifyReport:
         return sum(t["rows"] for t in self.tables.values())
 
 
-def verify_backup(path: Path, vault: Vault, anchors: Sequence[audit.Anchor] = ()) -> VerifyReport:
-    """Read everything back: frames, digests, the audit chain inside, every vault secret;
-    with ``anchors``, whether the backup's chain holds every anchored record."""
-    chain = _ChainCheck({a.seq for a in anchors})
+def verify_backup(
+    path: Path,
+    vault: Vault,
+    anchors: Sequence[audit.Anchor] = (),
+    keys: audit.AuditKeys | None = None,
+) -> VerifyReport:
+    """Read everything back: frames, digests, the audit chain inside (keyed links checked
+    with ``keys``, default: the vault's master key), every vault secret; with ``anchors``,
+    whether the backup's chain holds every anchored record."""
+    chain = _ChainCheck({a.seq for a in anchors}, keys or audit.MasterKeyAuditKeys(vault))
     secrets = _SecretCheck(vault, chain)
 
     def sink(table: Table, rows: list[dict[str, Any]]) -> None:
@@ -551,6 +569,7 @@ def verify_backup(path: Path, vault: Vault, anchors: Sequence[audit.Anchor] = ()
         tables=contents.tables,
         audit_records=chain.count,
         audit_ok=chain.ok,
+        audit_chain=chain.walker.result(),
         secrets=secrets.count,
         anchor_problems=_anchor_problems(anchors, chain.seen, chain.count),
         another_chain=any(
@@ -583,41 +602,40 @@ def _anchor_problems(
 
 
 class _ChainCheck:
-    def __init__(self, wanted: set[int] | None = None) -> None:
-        self.prev, self.count, self.ok = audit.GENESIS, 0, True
-        self.wanted = wanted or set()
-        self.seen: dict[int, str] = {}  # anchored seq -> hash in the backup
-        self.first_bad: int | None = None
-        self.secret_records = {}  # secret name -> its state records (vault.fold_records)
+    """The audit chain of a backup (being written or read), checked as ``audit verify`` does:
+    links, keyed MACs with the master keys at hand, no downgrade; plus what the vault check
+    needs (each secret's state records)."""
+
+    def __init__(self, wanted: set[int] | None = None, keys: audit.AuditKeys | None = None):
+        self.walker = audit.ChainWalker(keys=keys, wanted=set(wanted or ()))
+        self.secret_records: dict[str, list[tuple[int, str, Any]]] = {}
+
+    @property
+    def count(self) -> int:
+        return self.walker.count
+
+    @property
+    def ok(self) -> bool:
+        return not self.walker.problems
+
+    @property
+    def first_bad(self) -> int | None:
+        return self.walker.problems[0].seq if self.walker.problems else None
+
+    @property
+    def seen(self) -> dict[int, str]:
+        """Anchored seq -> the hash the backup holds."""
+        return {seq: h for seq, (_id, h) in self.walker.seen.items()}
 
     def feed(self, rows: list[dict[str, Any]]) -> None:
         for r in rows:
-            self.count += 1
-            expected = audit.compute_hash(
-                seq=r["seq"],
-                record_id=r["id"],
-                ts=r["ts"],
-                actor=r["actor"],
-                action=r["action"],
-                entity_type=r["entity_type"],
-                entity_id=r["entity_id"],
-                before=r["before"],
-                after=r["after"],
-                prev_hash=r["prev_hash"],
-            )
-            if r["prev_hash"] != self.prev or r["hash"] != expected or r["seq"] != self.count:
-                if self.ok:
-                    self.first_bad = r["seq"]
-                self.ok = False
-            if r["seq"] in self.wanted:
-                self.seen[r["seq"]] = r["hash"]
+            # A backup made before keyed links (revision < 0020) has no key_id column.
+            r.setdefault("key_id", None)
             if vault_mod.is_state_record(r["entity_type"], r["action"]) and r["entity_id"]:
                 self.secret_records.setdefault(r["entity_id"], []).append(
                     (r["seq"], r["action"], r["after"])
                 )
-            self.prev = r["hash"]
-
-    secret_records: dict[str, list[tuple[int, str, Any]]]
+        self.walker.feed(rows)
 
 
 class _SecretCheck:
@@ -715,6 +733,7 @@ def restore_backup(
     anchors: Sequence[audit.Anchor] = (),
     allow_rollback: bool = False,
     actor: str | None = None,
+    keys: audit.AuditKeys | None = None,
 ) -> RestoreReport:
     """Load a verified backup into ``target`` (empty or uninitialised) in one transaction.
 
@@ -737,7 +756,8 @@ def restore_backup(
             f"Ringfence is at {heads}: restore with the version that made it, then upgrade"
         )
     # A backup whose chain is broken is not restored.
-    checked = verify_backup(path, vault, anchors)
+    keys = keys or audit.MasterKeyAuditKeys(vault)
+    checked = verify_backup(path, vault, anchors, keys)
     if not checked.audit_ok:
         raise IntegrityError(
             f"{name}: the audit chain inside the backup does not verify; not restored"
@@ -769,7 +789,9 @@ def restore_backup(
                     "rolled_back": list(checked.anchor_problems),
                 },
             }
-        report = _load(path, vault, target, header, progress, checked.tables, record)
+        # The restored store's own records (backup.restored first) are linked with the key.
+        audit.use_keys(target, keys)
+        report = _load(path, vault, target, header, progress, checked.tables, record, keys)
     except BaseException as exc:
         try:
             _undo(target, existing)
@@ -789,6 +811,7 @@ def _load(
     progress: Progress | None,
     verified: dict[str, dict[str, Any]],
     record: dict[str, Any] | None = None,
+    keys: audit.AuditKeys | None = None,
 ) -> RestoreReport:
     partitions: set[date] = set()
     with target.engine.begin() as conn:
@@ -822,7 +845,7 @@ def _load(
                 )
                 s.flush()
     added = {AuditRecord.__tablename__: 1} if record is not None else {}
-    chain = audit.verify(target)
+    chain = audit.verify(target, keys=keys)
     if not chain.ok:
         raise IntegrityError(f"restored audit chain does not verify: {chain.problems[0].problem}")
     with target.engine.connect() as conn:
