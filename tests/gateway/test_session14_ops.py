@@ -290,3 +290,24 @@ def test_gateway_serve_with_a_bus_names_it_and_leaves_the_spool_alone(
     assert "pw-s3cret" not in result.output
     assert not (gw_runtime.settings.data_dir / "gateway-audit.spool.jsonl").exists()
     assert not (gw_runtime.settings.data_dir / "gateway-audit.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("RINGFENCE_GATEWAY_TOKEN_TTL_SECONDS", "5", "RINGFENCE_GATEWAY_TOKEN_TTL_SECONDS"),
+        ("RINGFENCE_GATEWAY_ASSERTION_AUDIENCE", "any", "RINGFENCE_GATEWAY_ASSERTION_AUDIENCE"),
+        ("RINGFENCE_GATEWAY_TRUSTED_PROXIES", "not json", "RINGFENCE_GATEWAY_TRUSTED_PROXIES"),
+    ],
+)
+def test_a_bad_gateway_setting_is_one_line_naming_it(
+    gw_runtime: Runtime, clean_env: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    # before: "internal error (ValidationError)", naming nothing
+    clean_env.setenv(name, value)
+    result, seen = _gateway_serve(clean_env, gw_runtime)
+    assert isinstance(result.exception, RingfenceError), result.output
+    assert problem in str(result.exception) and "options" not in seen
+    result, _ = _run_serve(clean_env, gw_runtime)
+    assert isinstance(result.exception, RingfenceError), result.output
+    assert problem in str(result.exception)

@@ -64,11 +64,11 @@ def register(app: typer.Typer) -> None:
             from ringfence.core.logging import get_logger
             from ringfence.gateway.app import build_gateway
             from ringfence.gateway.cli import limiter_store, shown_redis_url
-            from ringfence.gateway.config import GatewayConfig
+            from ringfence.gateway.config import load_gateway_config
             from ringfence.gateway.tokens import ensure_signing_key
             from ringfence.monitor.gateway_feed import in_process_sink
 
-            config = GatewayConfig()
+            config = load_gateway_config()
             # RINGFENCE_GATEWAY_REDIS_URL, else RINGFENCE_REDIS_URL: before session 14 this
             # gateway never used the shared one, and its limits were per process
             store = limiter_store(config, settings)

@@ -126,10 +126,10 @@ def serve(
         os.environ["RINGFENCE_DATA_DIR"] = str(data_dir)
     if client_ca is not None:
         os.environ["RINGFENCE_GATEWAY_CLIENT_CA_FILE"] = str(client_ca)
-    from ringfence.gateway.config import GatewayConfig
+    from ringfence.gateway.config import load_gateway_config
     from ringfence.gateway.tokens import ensure_signing_key
 
-    config = GatewayConfig()
+    config = load_gateway_config()
     store = limiter_store(config, settings, redis_url)
     if store.url:  # the workers build their gateway from the environment
         os.environ["RINGFENCE_GATEWAY_REDIS_URL"] = store.url
@@ -247,13 +247,13 @@ def asgi_app() -> Any:
     """Uvicorn factory: one gateway per worker process, built from the environment."""
     from ringfence.core.logging import configure_logging
     from ringfence.gateway.app import build_gateway
-    from ringfence.gateway.config import GatewayConfig
+    from ringfence.gateway.config import load_gateway_config
     from ringfence.runtime import Runtime
 
     settings = settings_for(None)
     configure_logging(settings.log_format, settings.log_level)
+    config = load_gateway_config()  # before opening the store: nothing to close on error
     rt = Runtime.open(settings)
-    config = GatewayConfig()
     audit: Any = None
     if settings.nats_url:
         # Audit events go to the event bus (monitoring consumes them); a spool on local disk

@@ -6,11 +6,15 @@ These are knobs, never secrets: signing keys live in the vault, client secrets o
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from ringfence.core.errors import ConfigError
 
 
 class GatewayConfig(BaseSettings):
@@ -97,3 +101,24 @@ class GatewayConfig(BaseSettings):
     @classmethod
     def _hdr(cls, v: str) -> str:
         return v.lower()
+
+
+def load_gateway_config() -> GatewayConfig:
+    """The gateway's settings from the environment; a bad value is one ConfigError naming the
+    variable (``RINGFENCE_GATEWAY_TOKEN_TTL_SECONDS: ...``), never the value (it may be a
+    URL with a password)."""
+    try:
+        return GatewayConfig()
+    except PydanticValidationError as exc:
+        problems = "; ".join(
+            "RINGFENCE_GATEWAY_" + "_".join(str(p) for p in e["loc"]).upper() + f": {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid gateway settings: {problems}") from None
+    except SettingsError as exc:  # a list setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = "RINGFENCE_GATEWAY_" + (found.group(1).upper() if found else "*")
+        raise ConfigError(
+            f"invalid gateway settings: {name}: not valid JSON (a list is written "
+            """'["10.0.0.0/8"]')"""
+        ) from None
