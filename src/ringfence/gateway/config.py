@@ -63,7 +63,11 @@ class GatewayConfig(BaseSettings):
         "Python path; verify: each plan is checked against the Python path's decision too "
         "(tests, canaries: a mismatch is logged and the Python path decides)",
     )
-    redis_url: str | None = Field(default=None, description="Shared rate limits + revocations")
+    redis_url: str | None = Field(
+        default=None,
+        description="Shared, exact rate limits (routes, quotas, /oauth/*); the commands fall back "
+        "to RINGFENCE_REDIS_URL. Revocations travel through the store, not Redis",
+    )
     redis_prefix: str = "ringfence:gw:"
     redis_timeout_seconds: float = Field(
         default=0.5,

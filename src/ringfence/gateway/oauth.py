@@ -67,8 +67,9 @@ class ReplayCache:
 
     ``seen`` is this process's memory: alone, it lets an assertion be used once per gateway
     process, and once more after a restart. ``shared``, when the gateway provides one, claims
-    the key where every process sees it (True: first use — an INSERT keyed on it, Redis
-    ``SET NX PX``); it may block, so the caller runs client authentication off the event loop.
+    the key where every process sees it (True: first use — ``clients.claim_assertion_jti``, an
+    INSERT keyed on it in the store); it may block, so the caller runs client authentication
+    off the event loop.
     """
 
     seen: dict[str, float]
