@@ -28,6 +28,7 @@ from pydantic import SecretStr
 
 from ringfence.connectors._model import (
     ActionResult,
+    AuditCheckpoint,
     AuditPullReport,
     ConnectorError,
     DiscoveredApp,
@@ -569,8 +570,14 @@ class Connector:
         *,
         since: datetime | None = None,
         max_pages: int | None = None,
+        checkpoint: AuditCheckpoint | None = None,
     ) -> AuditPullReport:
-        """Pull one of ``audit_streams()`` (a vendor with one log: ``audit_log``)."""
+        """Pull one of ``audit_streams()`` (a vendor with one log: ``audit_log``).
+
+        ``checkpoint``: what the last pull of this log returned in ``report.checkpoint``; the
+        logs that resume by time (Google, the Management Activity API) start from it (less
+        their overlap) when ``since`` is not given and skip the ids it has seen. The others
+        ignore it and return none."""
         if stream not in {s.name for s in self.audit_streams()}:
             raise ValidationError(f"{self.vendor}: no audit stream {stream!r}")
         return self.audit_log(on_page, since=since, max_pages=max_pages)

@@ -106,6 +106,58 @@ class PullResult(Generic[T]):
         return self.error is None
 
 
+# A checkpoint keeps at most this many ids: a tenant busier than that within one overlap
+# window has the oldest forgotten (monitoring's idempotent event ids still catch those).
+MAX_CHECKPOINT_IDS = 50_000
+
+
+@dataclass
+class AuditCheckpoint:
+    """Where an audit log's next pull resumes, and what it has already read there.
+
+    ``until``: per part of the log (a Management Activity API content type; ``""`` for a log
+    read as one) the time up to which everything was read. ``seen``: the ids read near that
+    edge (Microsoft ``contentId``, Google ``id.uniqueQualifier@id.time``) with their time, so
+    the next pull, which re-reads an overlap before ``until``, skips them instead of handing
+    them over twice. Holds ids and times only, never a record."""
+
+    until: dict[str, datetime] = field(default_factory=dict)
+    seen: dict[str, datetime] = field(default_factory=dict)
+
+    def prune(self, keep_after: datetime) -> None:
+        """Forget ids older than ``keep_after`` (no re-read reaches them), newest kept."""
+        kept = sorted(((t, i) for i, t in self.seen.items() if t >= keep_after), reverse=True)[
+            :MAX_CHECKPOINT_IDS
+        ]
+        self.seen = {i: t for t, i in kept}
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {
+            "until": {k: v.isoformat() for k, v in sorted(self.until.items())},
+            "seen": {k: v.isoformat() for k, v in sorted(self.seen.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> AuditCheckpoint:
+        """ValueError on anything but the shape ``to_json`` writes (aware ISO 8601 times)."""
+        if not isinstance(data, dict) or set(data) - {"until", "seen"}:
+            raise ValueError("expected an object with 'until' and 'seen'")
+
+        def times(key: str) -> dict[str, datetime]:
+            raw = data.get(key, {})
+            if not isinstance(raw, dict):
+                raise ValueError(f"{key!r} is not an object")
+            out: dict[str, datetime] = {}
+            for name, value in raw.items():
+                when = datetime.fromisoformat(value) if isinstance(value, str) else None
+                if when is None or when.tzinfo is None:
+                    raise ValueError(f"{key}[{name[:60]!r}] is not a time with a zone")
+                out[str(name)] = when
+            return out
+
+        return cls(until=times("until"), seen=times("seen"))
+
+
 @dataclass
 class AuditPullReport:
     """How an audit-log pull went; the records themselves went to the callback page by page."""
@@ -115,6 +167,11 @@ class AuditPullReport:
     error: ConnectorError | None = None
     # Where to resume (next page URL / cursor / token) if the pull stopped early.
     resume: str | None = None
+    # For the logs that resume by time (Google Reports API, Office 365 Management Activity
+    # API): the checkpoint to hand to the next pull. Advances only over what was read.
+    checkpoint: AuditCheckpoint | None = None
+    # Records (or Microsoft content blobs) skipped as already read by an earlier pull.
+    duplicates: int = 0
 
 
 @dataclass(frozen=True)

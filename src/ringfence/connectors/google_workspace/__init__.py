@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -31,6 +31,7 @@ from ringfence.connectors._base import (
 )
 from ringfence.connectors._model import (
     ActionResult,
+    AuditCheckpoint,
     AuditPullReport,
     DiscoveredApp,
     DiscoveredGrant,
@@ -80,6 +81,39 @@ REPORTS_APPLICATIONS = frozenset(
 )
 _APPLICATION_NAME = re.compile(r"^[a-z][a-z_]{1,49}$")
 _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+# Reports API activity arrives late — Google documents lags from minutes to hours, more for
+# some applications — so a resumed pull re-reads this far before its checkpoint (option
+# audit_overlap_minutes) and skips the events it has already read (id.uniqueQualifier + time).
+DEFAULT_AUDIT_OVERLAP_MINUTES = 360
+MAX_AUDIT_OVERLAP_MINUTES = 7 * 24 * 60
+
+
+def _overlap_minutes(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_AUDIT_OVERLAP_MINUTES
+    value = raw.strip()
+    if not value.isdigit() or int(value) > MAX_AUDIT_OVERLAP_MINUTES:
+        raise ValidationError(
+            f"option audit_overlap_minutes must be a whole number of minutes from 0 to "
+            f"{MAX_AUDIT_OVERLAP_MINUTES} (default {DEFAULT_AUDIT_OVERLAP_MINUTES})"
+        )
+    return int(value)
+
+
+def _event_key(record: dict[str, Any]) -> tuple[str, datetime] | None:
+    """``uniqueQualifier@time`` of an activity and its time; None when it has no usable id
+    (such a record is passed on, for monitoring to accept or dead-letter)."""
+    ident = record.get("id")
+    if not isinstance(ident, dict):
+        return None
+    qualifier, when = ident.get("uniqueQualifier"), ident.get("time")
+    if not isinstance(qualifier, str | int) or not isinstance(when, str):
+        return None
+    try:
+        at = parse_time(when)
+    except ValueError:
+        return None
+    return (f"{qualifier}@{when}", at) if at is not None else None
 
 
 def _applications(raw: str | None) -> tuple[str, ...]:
@@ -103,7 +137,7 @@ def _applications(raw: str | None) -> tuple[str, ...]:
 
 class GoogleWorkspaceConnector(Connector):
     vendor = "google_workspace"
-    known_options = frozenset({"customer", "audit_applications"})
+    known_options = frozenset({"customer", "audit_applications", "audit_overlap_minutes"})
 
     @property
     def customer(self) -> str:
@@ -232,9 +266,14 @@ class GoogleWorkspaceConnector(Connector):
         """Reports API applications to pull (option ``audit_applications``, comma-separated)."""
         return _applications(self.config.options.get("audit_applications"))
 
+    @property
+    def audit_overlap(self) -> timedelta:
+        return timedelta(minutes=_overlap_minutes(self.config.options.get("audit_overlap_minutes")))
+
     @classmethod
     def check_options(cls, options: Mapping[str, str]) -> None:
         _applications(options.get("audit_applications"))
+        _overlap_minutes(options.get("audit_overlap_minutes"))
 
     def audit_streams(self) -> tuple[AuditStream, ...]:
         return tuple(AuditStream(app, "google_workspace") for app in self.audit_applications)
@@ -246,10 +285,13 @@ class GoogleWorkspaceConnector(Connector):
         *,
         since: datetime | None = None,
         max_pages: int | None = None,
+        checkpoint: AuditCheckpoint | None = None,
     ) -> AuditPullReport:
         if stream not in self.audit_applications:
             raise ValidationError(f"google_workspace: no audit stream {stream!r}")
-        return self.audit_log(on_page, since=since, max_pages=max_pages, application=stream)
+        return self.audit_log(
+            on_page, since=since, max_pages=max_pages, application=stream, checkpoint=checkpoint
+        )
 
     def audit_log(
         self,
@@ -258,15 +300,52 @@ class GoogleWorkspaceConnector(Connector):
         since: datetime | None = None,
         max_pages: int | None = None,
         application: str = "token",
+        checkpoint: AuditCheckpoint | None = None,
     ) -> AuditPullReport:
         """``activities.list`` of one application for all users, newest first, paged with
-        ``nextPageToken``; ``since`` is sent as ``startTime`` (RFC 3339)."""
+        ``nextPageToken``, from ``startTime``: ``since`` when given, else the checkpoint less
+        the overlap margin (``audit_overlap_minutes``), else from whatever Google keeps.
+
+        Activity arrives late, so a resumed pull re-reads the overlap: an event read before
+        (same ``id.uniqueQualifier`` and ``id.time``) is dropped from its page, one that
+        arrived since is handed over. The checkpoint moves to the pull's start only when every
+        page was read (Google lists newest first: a partial pull has not reached the oldest);
+        the ids it read are kept either way."""
         op = f"activities {application}"
+        now = self.clock.now()
+        overlap = self.audit_overlap
+        before = checkpoint or AuditCheckpoint()
+        resumed = before.until.get("")
+        start = since if since is not None else (resumed - overlap if resumed else None)
         params: dict[str, Any] = {}
-        if since is not None:
-            params["startTime"] = since.isoformat().replace("+00:00", "Z")
+        if start is not None:
+            params["startTime"] = start.isoformat().replace("+00:00", "Z")
         path = f"/admin/reports/v1/activity/users/all/applications/{self.path_id(application, op)}"
-        return self.run_audit(op, self._pages(path, op, "items", params), on_page, max_pages)
+        seen = dict(before.seen)
+        counts = {"duplicates": 0, "complete": 0}
+
+        def fresh_pages() -> Iterator[tuple[Page, str | None]]:
+            for page, nxt in self._pages(path, op, "items", params):
+                fresh: Page = []
+                for record in page:
+                    key = _event_key(record)
+                    if key is not None and key[0] in seen:
+                        counts["duplicates"] += 1
+                        continue
+                    if key is not None:
+                        seen[key[0]] = key[1]
+                    fresh.append(record)
+                yield fresh, nxt
+            counts["complete"] = 1
+
+        report = self.run_audit(op, fresh_pages(), on_page, max_pages)
+        until = now if counts["complete"] and report.error is None else resumed
+        after = AuditCheckpoint(until={"": until} if until else {}, seen=seen)
+        # keep what the next pull re-reads (all of it, up to the cap, until one completes)
+        after.prune(until - overlap if until is not None else datetime.min.replace(tzinfo=UTC))
+        report.checkpoint = after
+        report.duplicates = counts["duplicates"]
+        return report
 
     def revoke_grant(self, grant: DiscoveredGrant) -> ActionResult:
         user = grant.handle.get("userKey") or grant.principal or ""

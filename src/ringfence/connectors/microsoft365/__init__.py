@@ -11,6 +11,7 @@ and throttles with 429 + ``Retry-After``. Configure ``base_url`` as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,11 +26,13 @@ from ringfence.connectors._base import (
     Page,
     log,
     once_per_snapshot,
+    parse_time,
     req_str,
     split_page,
 )
 from ringfence.connectors._model import (
     ActionResult,
+    AuditCheckpoint,
     AuditPullReport,
     DiscoveredApp,
     DiscoveredGrant,
@@ -52,6 +55,12 @@ DEFAULT_CONTENT_TYPES = ("Audit.AzureActiveDirectory", "Audit.SharePoint")
 MANAGEMENT_WINDOW = timedelta(hours=24)  # the longest startTime..endTime the API lists
 # Content is kept 7 days; a startTime right at the edge is refused by the time it arrives.
 MANAGEMENT_RETENTION = timedelta(days=7) - timedelta(minutes=5)
+# A resumed pull lists this much before its checkpoint again: a blob can be listed a little
+# after the contentCreated it carries. Blobs already read there are skipped by contentId.
+MANAGEMENT_OVERLAP = timedelta(hours=1)
+_GUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+# .../api/v1.0/{tenant}/activity/feed: the tenant is the default PublisherIdentifier.
+_FEED_TENANT = re.compile(r"/api/v1\.0/([A-Za-z0-9.-]{1,64})/activity/feed/?$")
 
 
 def _graph_time(when: datetime) -> str:
@@ -62,10 +71,47 @@ def _management_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
+class _ManagementPull:
+    """One Management Activity API pull's progress: the checkpoint it started from, the blobs
+    it read (``contentId`` → ``contentCreated``) and how far each content type was listed."""
+
+    def __init__(self, checkpoint: AuditCheckpoint) -> None:
+        self.checkpoint = checkpoint
+        self.until = dict(checkpoint.until)
+        self.seen = dict(checkpoint.seen)
+        self.duplicates = 0
+
+    def already_read(self, content_id: str) -> bool:
+        if content_id in self.seen:
+            self.duplicates += 1
+            return True
+        return False
+
+    def read(self, content_id: str, created: datetime) -> None:
+        self.seen[content_id] = created
+
+    def listed(self, content_type: str, end: datetime) -> None:
+        """Every blob of ``content_type`` created before ``end`` has been read."""
+        before = self.until.get(content_type)
+        self.until[content_type] = end if before is None else max(before, end)
+
+    def finish(self) -> AuditCheckpoint:
+        out = AuditCheckpoint(until=dict(self.until), seen=dict(self.seen))
+        if out.until:
+            # what the next pull can re-list: the overlap before the earliest checkpoint
+            out.prune(min(out.until.values()) - MANAGEMENT_OVERLAP)
+        return out
+
+
 class Microsoft365Connector(Connector):
     vendor = "microsoft365"
     known_options = frozenset(
-        {"management_base_url", "management_credential_ref", "management_content_types"}
+        {
+            "management_base_url",
+            "management_credential_ref",
+            "management_content_types",
+            "management_publisher_id",
+        }
     )
 
     def _pages(
@@ -201,6 +247,28 @@ class Microsoft365Connector(Connector):
             )
         if not has_base and raw is not None:
             raise ValidationError("option management_content_types needs management_base_url")
+        publisher = options.get("management_publisher_id")
+        if publisher is not None and not has_base:
+            raise ValidationError("option management_publisher_id needs management_base_url")
+        if publisher is not None and not _GUID.match(publisher):
+            raise ValidationError(
+                "option management_publisher_id must be a tenant GUID "
+                "(xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx): Microsoft counts the Management "
+                "Activity API quota per PublisherIdentifier"
+            )
+
+    @property
+    def publisher_id(self) -> str | None:
+        """``PublisherIdentifier`` sent on every Management Activity API call: Microsoft
+        throttles calls without one in a quota shared by every caller that omits it. Option
+        ``management_publisher_id``, by default the tenant of ``management_base_url``."""
+        explicit = self.config.options.get("management_publisher_id")
+        if explicit:
+            return explicit
+        found = _FEED_TENANT.search(
+            httpx.URL(self.config.options.get("management_base_url", "")).path
+        )
+        return found.group(1) if found else None
 
     def audit_streams(self) -> tuple[AuditStream, ...]:
         streams = [AuditStream("directoryAudits", "entra"), AuditStream("signIns", "entra")]
@@ -215,10 +283,13 @@ class Microsoft365Connector(Connector):
         *,
         since: datetime | None = None,
         max_pages: int | None = None,
+        checkpoint: AuditCheckpoint | None = None,
     ) -> AuditPullReport:
         if stream not in {s.name for s in self.audit_streams()}:
             raise ValidationError(f"microsoft365: no audit stream {stream!r}")
-        return self.audit_log(on_page, since=since, max_pages=max_pages, stream=stream)
+        return self.audit_log(
+            on_page, since=since, max_pages=max_pages, stream=stream, checkpoint=checkpoint
+        )
 
     def audit_log(
         self,
@@ -227,13 +298,20 @@ class Microsoft365Connector(Connector):
         since: datetime | None = None,
         max_pages: int | None = None,
         stream: str = "directoryAudits",
+        checkpoint: AuditCheckpoint | None = None,
     ) -> AuditPullReport:
         """One audit log: Graph ``directoryAudits`` (default) or ``signIns`` (records for the
         ``entra`` parser), or the Office 365 Management Activity API (``management``, records
-        for the ``m365`` parser)."""
+        for the ``m365`` parser; it resumes from ``checkpoint``, see ``_management_pages``)."""
         if stream == "management":
             op = "management activity"
-            return self.run_audit(op, self._management_pages(since, op), on_page, max_pages)
+            state = _ManagementPull(checkpoint or AuditCheckpoint())
+            report = self.run_audit(
+                op, self._management_pages(since, op, state), on_page, max_pages
+            )
+            report.checkpoint = state.finish()
+            report.duplicates = state.duplicates
+            return report
         field = {"directoryAudits": "activityDateTime", "signIns": "createdDateTime"}.get(stream)
         if field is None:
             raise ValidationError(f"microsoft365: no audit stream {stream!r}")
@@ -245,24 +323,52 @@ class Microsoft365Connector(Connector):
         )
 
     # -- Office 365 Management Activity API ---------------------------------------------------
+    def _management_call(
+        self,
+        client: httpx.Client,
+        method: str,
+        url: str,
+        operation: str,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One Management Activity API call, with ``PublisherIdentifier`` in its query — also
+        on a ``contentUri`` or ``NextPageUri`` Microsoft sent, whose own query is kept."""
+        publisher = self.publisher_id
+        if publisher is None:
+            raise self.error(
+                "no PublisherIdentifier: management_base_url is not "
+                "https://manage.office.com/api/v1.0/<tenant-id>/activity/feed; set option "
+                "management_publisher_id to your tenant GUID",
+                operation,
+            )
+        target = str(
+            httpx.URL(url).copy_merge_params({**(params or {}), "PublisherIdentifier": publisher})
+        )
+        return self.request(method, target, operation=operation, client=client)
+
     def _management_pages(
-        self, since: datetime | None, operation: str
+        self, since: datetime | None, operation: str, state: _ManagementPull
     ) -> Iterator[tuple[Page, str | None]]:
         """Content blobs of each content type, one blob = one page.
 
-        The API keeps 7 days and lists at most 24 hours per request, so the pull walks
-        [since, now) in 24-hour windows (since is clamped to the last 7 days; without it, the
-        last 24 hours). A content type without an enabled subscription has nothing to list:
-        its subscription is started (idempotent, same ActivityFeed.Read permission) and the
-        first blobs appear up to 12 hours later."""
+        Content is listed by ``contentCreated`` (when a blob became available, not when its
+        events happened), at most 24 hours per listing and 7 days back. Each content type
+        resumes where its checkpoint says everything was read, less ``MANAGEMENT_OVERLAP``
+        (a blob can be listed a little after its contentCreated); ``since`` overrides that,
+        and without either the last 24 hours are read. Blobs whose ``contentId`` was read
+        before (the overlap, a window listed twice) are skipped without being fetched. The
+        checkpoint advances per content type over each window listed to its end.
+
+        A content type without an enabled subscription has nothing to list: its subscription
+        is started (idempotent, same ActivityFeed.Read permission) and the first blobs appear
+        up to 12 hours later."""
         client = self._client_for(
             self.config.option("management_base_url"),
             self.config.option("management_credential_ref"),
         )
         types = self.management_content_types
         listed = self.json_body(
-            self.request("GET", "/subscriptions/list", operation=operation, client=client),
-            operation,
+            self._management_call(client, "GET", "/subscriptions/list", operation), operation
         )
         subs = split_page(listed, None, operation, self)
         enabled = {
@@ -271,21 +377,28 @@ class Microsoft365Connector(Connector):
         for content_type in types:
             if content_type not in enabled:
                 log.info("connector.subscription_start", vendor=self.vendor, type=content_type)
-                self.request(
+                self._management_call(
+                    client,
                     "POST",
                     "/subscriptions/start",
-                    params={"contentType": content_type},
-                    operation=f"start subscription {content_type}",
-                    client=client,
+                    f"start subscription {content_type}",
+                    {"contentType": content_type},
                 )
         now = self.clock.now()
         oldest = now - MANAGEMENT_RETENTION
-        start = max(since, oldest) if since is not None else now - MANAGEMENT_WINDOW
         for content_type in types:
-            window = start
+            resumed = state.checkpoint.until.get(content_type)
+            if since is not None:
+                start = since
+            elif resumed is not None:
+                start = resumed - MANAGEMENT_OVERLAP
+            else:
+                start = now - MANAGEMENT_WINDOW
+            window = max(start, oldest)
             while window < now:
                 end = min(window + MANAGEMENT_WINDOW, now)
-                yield from self._content(client, content_type, window, end, operation)
+                yield from self._content(client, content_type, window, end, operation, state)
+                state.listed(content_type, end)
                 window = end
 
     def _content(
@@ -295,6 +408,7 @@ class Microsoft365Connector(Connector):
         start: datetime,
         end: datetime,
         operation: str,
+        state: _ManagementPull,
     ) -> Iterator[tuple[Page, str | None]]:
         url: str | None = "/subscriptions/content"
         params: dict[str, Any] | None = {
@@ -302,18 +416,31 @@ class Microsoft365Connector(Connector):
             "startTime": _management_time(start),
             "endTime": _management_time(end),
         }
+        resume = f"{content_type} from {_graph_time(start)}"
         seen: set[str] = set()
         while url:
-            resp = self.request("GET", url, operation=operation, params=params, client=client)
+            resp = self._management_call(client, "GET", url, operation, params)
             blobs = split_page(self.json_body(resp, operation), None, operation, self)
             for blob in blobs:
-                uri = blob.get("contentUri")
+                uri, content_id = blob.get("contentUri"), blob.get("contentId")
                 if not isinstance(uri, str) or not uri:
                     raise self.error("malformed response: a blob without contentUri", operation)
+                if not isinstance(content_id, str) or not content_id:
+                    raise self.error("malformed response: a blob without contentId", operation)
+                try:
+                    created = parse_time(blob.get("contentCreated")) or start
+                except ValueError:
+                    raise self.error(
+                        "malformed response: a blob with an unreadable contentCreated", operation
+                    ) from None
+                if state.already_read(content_id):
+                    continue
                 records = self.json_body(
-                    self.request("GET", uri, operation=operation, client=client), operation
+                    self._management_call(client, "GET", uri, operation), operation
                 )
-                yield split_page(records, None, operation, self), uri
+                page = split_page(records, None, operation, self)
+                state.read(content_id, created)
+                yield page, resume
             nxt = resp.headers.get("NextPageUri")
             params = None
             url = self.advance(seen, nxt, operation)

@@ -169,7 +169,17 @@ class Microsoft365Fake(FakeVendor):
         self.signins: list[dict[str, Any]] = []
         # Management Activity API: subscriptions by content type, records by content type
         self.subscriptions: dict[str, str] = {}
+        # Content blobs per content type, formed as records arrive (ids stable across
+        # listings, as Microsoft's contentId is): {"id", "created", "records"}.
         self._blobs: dict[str, list[dict[str, Any]]] = {}
+        self._blob_index: dict[str, dict[str, Any]] = {}
+        # Every Management Activity API call must carry PublisherIdentifier (Microsoft puts
+        # calls without one in a shared, throttled quota); the fake refuses them outright so a
+        # connector that forgets it fails its tests. What each call sent is kept here.
+        self.publisher_ids: list[str | None] = []
+        self.require_publisher = True
+        # (contentType, startTime, endTime) of every content listing, as sent
+        self.content_windows: list[tuple[str, str, str]] = []
         # A test switch: content URIs on another host (a connector must not follow them).
         self.content_base: str | None = None
         # Sign-in logs need Entra ID P1/P2; False answers as a tenant without the licence does.
@@ -205,11 +215,31 @@ class Microsoft365Fake(FakeVendor):
             }
         )
 
-    def add_management_record(self, content_type: str, record: dict[str, Any]) -> None:
-        """One Management Activity API record (common schema) in ``content_type``'s blobs."""
-        self.management[content_type].append(
-            {"Id": str(uuid.uuid4()), "OrganizationId": TENANT, **record}
-        )
+    def add_management_record(
+        self, content_type: str, record: dict[str, Any], *, available: str | None = None
+    ) -> None:
+        """One Management Activity API record (common schema) in ``content_type``'s blobs.
+
+        Records fill a blob of up to ``BLOB_RECORDS``, whose ``contentCreated`` is its first
+        record's ``CreationTime``. ``available`` (a time, no zone): the record arrives late,
+        in a blob of its own made available then — its events older than its
+        ``contentCreated``, as Microsoft's aggregation delivers them."""
+        full = {"Id": str(uuid.uuid4()), "OrganizationId": TENANT, **record}
+        self.management[content_type].append(full)
+        blobs = self._blobs.setdefault(content_type, [])
+        last = blobs[-1] if blobs else None
+        if available is not None or last is None or last["closed"]:
+            last = {
+                "id": f"{content_type}${uuid.uuid4().hex}",
+                "created": available or full["CreationTime"],
+                "records": [],
+                "closed": available is not None,
+            }
+            blobs.append(last)
+            self._blob_index[last["id"]] = last
+        last["records"].append(full)
+        if len(last["records"]) >= BLOB_RECORDS:
+            last["closed"] = True
 
     def seed_audit_incident(self, when: float = -0.5) -> None:
         """A compromised account (``when``: days from 2026-01-01): twelve failed sign-ins in
@@ -462,6 +492,18 @@ class Microsoft365Fake(FakeVendor):
     def _af(status: int, code: str, message: str) -> JSONResponse:
         return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
+    def _publisher(self, request: Request) -> Response | None:
+        publisher = request.query_params.get("PublisherIdentifier")
+        self.publisher_ids.append(publisher)
+        if self.require_publisher and not publisher:
+            return self._af(
+                400,
+                "AF10001",
+                "fake: PublisherIdentifier missing (Microsoft throttles such calls in a "
+                "shared quota)",
+            )
+        return None
+
     def _content_type(self, request: Request) -> str | Response:
         ctype = request.query_params.get("contentType", "")
         if ctype not in CONTENT_TYPES:
@@ -469,6 +511,8 @@ class Microsoft365Fake(FakeVendor):
         return ctype
 
     async def subscriptions_list(self, request: Request) -> Response:
+        if (refused := self._publisher(request)) is not None:
+            return refused
         return JSONResponse(
             [
                 {"contentType": t, "status": status, "webhook": None}
@@ -477,6 +521,8 @@ class Microsoft365Fake(FakeVendor):
         )
 
     async def subscriptions_start(self, request: Request) -> Response:
+        if (refused := self._publisher(request)) is not None:
+            return refused
         ctype = self._content_type(request)
         if isinstance(ctype, Response):
             return ctype
@@ -509,6 +555,8 @@ class Microsoft365Fake(FakeVendor):
         return lo, hi
 
     async def subscriptions_content(self, request: Request) -> Response:
+        if (refused := self._publisher(request)) is not None:
+            return refused
         ctype = self._content_type(request)
         if isinstance(ctype, Response):
             return ctype
@@ -518,29 +566,33 @@ class Microsoft365Fake(FakeVendor):
         if isinstance(window, Response):
             return window
         lo, hi = window
-        records = [r for r in self.management[ctype] if lo <= _parse(r["CreationTime"]) < hi]
-        blobs = [records[i : i + BLOB_RECORDS] for i in range(0, len(records), BLOB_RECORDS)]
+        self.content_windows.append(
+            (
+                ctype,
+                request.query_params.get("startTime", ""),
+                request.query_params.get("endTime", ""),
+            )
+        )
+        # Listed by contentCreated (when a blob became available), not by its events' times.
+        blobs = [b for b in self._blobs.get(ctype, []) if lo <= _parse(b["created"]) < hi]
         page = int_param(request, "nextPage", 0)
         chunk = blobs[page * BLOBS_PER_PAGE : (page + 1) * BLOBS_PER_PAGE]
         failed = self.fault("content", page + 1)
         if failed is not None:
             return failed
         base = str(request.base_url).rstrip("/")
-        listing = []
-        for n, blob in enumerate(chunk, start=page * BLOBS_PER_PAGE):
-            blob_id = f"{ctype}${lo.strftime('%Y%m%d%H%M%S')}${n}"
-            self._blobs[blob_id] = blob
-            listing.append(
-                {
-                    "contentType": ctype,
-                    "contentId": blob_id,
-                    "contentUri": f"{self.content_base or base}{FEED}/audit/{blob_id}",
-                    "contentCreated": blob[0]["CreationTime"] + ".000Z",
-                    "contentExpiration": (
-                        _parse(blob[0]["CreationTime"]) + timedelta(days=7)
-                    ).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                }
-            )
+        listing = [
+            {
+                "contentType": ctype,
+                "contentId": blob["id"],
+                "contentUri": f"{self.content_base or base}{FEED}/audit/{blob['id']}",
+                "contentCreated": blob["created"] + ".000Z",
+                "contentExpiration": (_parse(blob["created"]) + timedelta(days=7)).strftime(
+                    "%Y-%m-%dT%H:%M:%S.000Z"
+                ),
+            }
+            for blob in chunk
+        ]
         headers = {}
         if (page + 1) * BLOBS_PER_PAGE < len(blobs):
             query = (
@@ -551,10 +603,12 @@ class Microsoft365Fake(FakeVendor):
         return JSONResponse(listing, headers=headers)
 
     async def content_blob(self, request: Request) -> Response:
-        blob = self._blobs.get(request.path_params["blob"])
+        if (refused := self._publisher(request)) is not None:
+            return refused
+        blob = self._blob_index.get(request.path_params["blob"])
         if blob is None:
             return self._af(404, "AF20051", "Content requested with the key does not exist.")
-        return JSONResponse(blob)
+        return JSONResponse(blob["records"])
 
     async def delete_grant(self, request: Request) -> Response:
         gid = request.path_params["gid"]
