@@ -104,3 +104,20 @@ def test_verify_exits_1_on_a_record_appended_by_direct_sql(
     engine.dispose()
     code, _, err = run(["audit", "verify", "--data-dir", str(data)], capsys)
     assert code == 1 and "record 4" in err and "unkeyed record after the keyed part" in err
+
+
+def test_backup_verify_reports_the_keyed_audit_chain(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _setup(tmp_path, capsys, monkeypatch)
+    out_file = tmp_path / "b.rfbak"
+    code, _, err = run(
+        ["backup", "create", "--out", str(out_file), "--data-dir", str(data)], capsys
+    )
+    assert code == 0, err
+    code, out, _ = run(
+        ["backup", "verify", str(out_file), "--data-dir", str(data), "-o", "json"], capsys
+    )
+    body = json.loads(out)
+    assert code == 0 and body["audit_chain_ok"] and body["audit_chain_complete"]
+    assert body["audit_keyed_from"] == 1

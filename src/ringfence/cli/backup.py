@@ -124,8 +124,10 @@ def verify(
     try:
         anchor_file = rt.settings.resolved_audit_anchor_file
         marks = audit.read_anchors(anchor_file) if anchor_file.exists() else []
-        report = bk.verify_backup(file, rt.vault, marks)
+        # the store's audit keys: the vault's master key and retired keys kept beside it
+        report = bk.verify_backup(file, rt.vault, marks, keys=audit.keys_of(rt.store))
         good = report.audit_ok and not report.another_chain
+        chain = report.audit_chain
         if good:
             # Posture (RF-IRR-003) reads this: when the newest backup proven good was made.
             audit.append_standalone(
@@ -153,6 +155,10 @@ def verify(
                 "rows": report.rows,
                 "audit_records": report.audit_records,
                 "audit_chain_ok": report.audit_ok,
+                "audit_keyed_from": chain.keyed_from if chain else None,
+                # every keyed audit record's link was checked with its master key
+                "audit_chain_complete": bool(chain and chain.complete),
+                "audit_coverage": chain.coverage() if chain else [],
                 "anchors_checked": len(marks),
                 "anchor_problems": list(report.anchor_problems),
                 "secrets_checked": report.secrets,
@@ -162,11 +168,16 @@ def verify(
     else:
         emit_table(_table_rows(report.tables), ["table", "rows", "sha256"], fmt=output)
         state = "intact" if report.audit_ok else "[bold red]BROKEN[/]"
+        if report.audit_ok and chain is not None and not chain.complete:
+            state = "[bold yellow]not fully verified[/]"
         console.print(
             f"backup of {report.header.get('created_at')}: {report.rows:,} rows, every digest "
             f"matches; audit chain {state} ({report.audit_records} records); "
             f"{report.secrets} secrets decrypt"
         )
+        if chain is not None and chain.records and (chain.unchecked or chain.keyed_from != 1):
+            for line in chain.coverage():
+                err_console.print(f"[bold yellow]note:[/] {line}", highlight=False, soft_wrap=True)
         for problem in report.anchor_problems:
             # Older than the anchors is what a backup becomes as the store moves on (restore
             # will want --allow-rollback); another hash means it is not this chain at all.
