@@ -4,6 +4,12 @@ A user with ``userType`` ServiceAccount gets one Integration (with a ``client_id
 configured gateway app, owned by the account's enterprise ``manager``; ``active`` drives its
 status (quarantined while inactive; the caller revokes it on DELETE). Never creates credentials:
 gateway clients are registered separately and their secret is shown once there.
+
+The Integration (and the gateway app it calls, the first time) is created through the
+inventory repository, so it passes the checks ringfence.yaml and the REST API apply: unique
+and not a lookalike of another name, and not another integration's id or client_id (lookups
+take "id or name"; the responder maps an alert's entity by name or client_id). A refusal is
+a SCIM 409 ``uniqueness`` naming both, and nothing of the user is stored.
 """
 
 from __future__ import annotations
@@ -11,14 +17,15 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from scim2_models import EnterpriseUser
+from scim2_models import EnterpriseUser, InvalidValueException, UniquenessException
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock
-from ringfence.core.ids import new_id
+from ringfence.core.errors import ConflictError, RingfenceError
 from ringfence.identity.models import ScimUser
 from ringfence.identity.settings import IdentitySettings
+from ringfence.inventory.repository import InventoryRepository
 from ringfence.store import audit
 from ringfence.store.models import (
     App,
@@ -46,28 +53,25 @@ def ensure_machine_identity(
     manager_id = enterprise.manager.value if enterprise and enterprise.manager else None
     owner = s.get(Person, manager_id) if manager_id else None
     if integ is None:
-        app = _service_account_app(s, settings.service_account_app)
-        integ = Integration(
-            id=new_id(),
-            name=f"scim-sa:{user.user_name}"[:200],
-            kind=IntegrationKind.SERVICE_ACCOUNT,
-            destination_app_id=app.id,
-            client_id=f"rfsa_{secrets.token_hex(12)}",
-            owner_id=owner.id if owner else None,
-            description=f"machine identity of SCIM service account {user.user_name}",
-        )
-        s.add(integ)
-        s.flush()
+        repo = InventoryRepository(s, actor=actor, clock=clock)
+        try:
+            app = _service_account_app(s, repo, settings.service_account_app)
+            integ = repo.create(
+                "integration",
+                {
+                    "name": f"scim-sa:{user.user_name}"[:200],
+                    "kind": IntegrationKind.SERVICE_ACCOUNT,
+                    "destination_app": app.id,
+                    "client_id": f"rfsa_{secrets.token_hex(12)}",
+                    "owner": owner.id if owner else None,
+                    "description": f"machine identity of SCIM service account {user.user_name}",
+                },
+            )
+        except ConflictError as exc:
+            raise UniquenessException(detail=f"service account: {exc.message}") from None
+        except RingfenceError as exc:
+            raise InvalidValueException(detail=f"service account: {exc.message}") from None
         row.integration_id = integ.id
-        audit.append(
-            s,
-            actor=actor,
-            action="integration.create",
-            entity_type="integration",
-            entity_id=integ.id,
-            after={"kind": "service_account", "client_id": integ.client_id},
-            clock=clock,
-        )
     elif owner is not None:
         integ.owner_id = owner.id
     wanted = IntegrationStatus.ACTIVE if active else IntegrationStatus.QUARANTINED
@@ -87,16 +91,12 @@ def ensure_machine_identity(
         )
 
 
-def _service_account_app(s: Session, name: str) -> App:
+def _service_account_app(s: Session, repo: InventoryRepository, name: str) -> App:
     app = s.scalar(select(App).where(App.name == name))
     if app is not None:
         return app
     vendor = s.scalar(select(Vendor).where(Vendor.name == "Ringfence"))
     if vendor is None:
-        vendor = Vendor(id=new_id(), name="Ringfence", description="this deployment")
-        s.add(vendor)
-        s.flush()
-    app = App(id=new_id(), name=name, vendor_id=vendor.id, category="gateway")
-    s.add(app)
-    s.flush()
-    return app
+        vendor = repo.create("vendor", {"name": "Ringfence", "description": "this deployment"})
+    created: App = repo.create("app", {"name": name, "vendor": vendor.id, "category": "gateway"})
+    return created
