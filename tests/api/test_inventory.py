@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import event
 
 from ringfence.store import audit
-from tests.api.conftest import Api, seed, store_state
+from tests.api.conftest import Api, bearer, seed, store_state
+from tests.respond.test_api import _personal_token
 
 
 def _audit(api: Api) -> list[dict[str, Any]]:
@@ -239,10 +240,17 @@ def test_quarantine_revoke_activate(any_api: Api) -> None:
         api.post("/api/v1/integrations/crm-to-hris/activate").json()["integration"]["status"]
         == "active"
     )
-    assert (
-        api.post("/api/v1/integrations/crm-to-hris/revoke").json()["integration"]["status"]
-        == "revoked"
+    # revoked is final: a request, approved by a second person (four eyes, session 14)
+    requested = api.post("/api/v1/integrations/crm-to-hris/revoke")
+    assert requested.status_code == 202, requested.text
+    assert requested.json()["integration"]["status"] == "quarantined"
+    approved = api.client.post(
+        requested.json()["approve"],
+        json={},
+        headers=bearer(_personal_token(api, "second-person")),
     )
+    assert approved.status_code == 200, approved.text
+    assert api.get("/api/v1/integrations/crm-to-hris").json()["status"] == "revoked"
     before = store_state(api.runtime)
     r = api.post("/api/v1/integrations/crm-to-hris/activate")
     assert r.status_code == 409
@@ -256,6 +264,8 @@ def test_quarantine_revoke_activate(any_api: Api) -> None:
     assert [a["action"] for a in trail] == [
         "integration.quarantine",
         "integration.activate",
+        "incident.open",
+        "integration.quarantine",
         "integration.revoke",
     ]
     assert trail[0]["after"]["reason"] == "IR-42"

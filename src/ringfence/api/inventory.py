@@ -38,6 +38,7 @@ from ringfence.api.schemas import (
     PersonCreate,
     PersonOut,
     PersonPatch,
+    RevokeRequestOut,
     StatusChange,
     StatusChangeOut,
     VendorCreate,
@@ -55,6 +56,7 @@ from ringfence.inventory.repository import (
     PersonQuery,
     VendorQuery,
 )
+from ringfence.respond.engine import Responder
 from ringfence.store.models import IntegrationStatus
 
 router = APIRouter(
@@ -245,12 +247,48 @@ def quarantine_integration(
     return _set_status(request, p, ref, IntegrationStatus.QUARANTINED, body)
 
 
-@router.post("/integrations/{ref}/revoke", tags=["integrations"])
+@router.post(
+    "/integrations/{ref}/revoke",
+    tags=["integrations"],
+    status_code=202,
+    responses={200: {"model": StatusChangeOut, "description": "Revoked already: no change."}},
+)
 def revoke_integration(
-    request: Request, ref: Ref, p: CurrentPrincipal, body: StatusChange | None = None
-) -> StatusChangeOut:
-    """Permanently disable the integration (final: it cannot be activated again)."""
-    return _set_status(request, p, ref, IntegrationStatus.REVOKED, body)
+    request: Request,
+    response: Response,
+    ref: Ref,
+    p: CurrentPrincipal,
+    body: StatusChange | None = None,
+) -> RevokeRequestOut | StatusChangeOut:
+    """Ask for the integration to be disabled for good (final: it cannot be activated again).
+
+    Revoked is final, so one person cannot do it alone (four eyes, as a playbook's
+    ``revoke_integration`` step): the integration is quarantined now and a ``202`` names the
+    request's incident, whose revoke step a second person approves
+    (``POST /api/v1/respond/incidents/{id}/steps/2/approve``). Before session 14 anyone with
+    ``write`` revoked directly. Revoked already: ``200``, ``changed: false``."""
+    rt = get_runtime(request)
+    with _repo(request, p) as repo:
+        integration_id = repo.get("integration", ref).id
+    responder = Responder(rt.store, rt.vault, rt.clock)
+    incident, opened = responder.request_revoke(
+        integration_id, actor=p.actor, reason=(body.reason or "") if body else ""
+    )
+    with _repo(request, p) as repo:
+        now = IntegrationOut.model_validate(repo.get("integration", integration_id))
+    if incident is None:
+        response.status_code = 200
+        return StatusChangeOut(integration=now, changed=False)
+    view = responder.show(incident)
+    step = next(st["position"] for st in view["steps"] if st["action"] == "revoke_integration")
+    response.headers["Location"] = f"/api/v1/respond/incidents/{incident}"
+    return RevokeRequestOut(
+        integration=now,
+        changed=opened,
+        incident=incident,
+        status=view["status"],
+        approve=f"/api/v1/respond/incidents/{incident}/steps/{step}/approve",
+    )
 
 
 @router.post("/integrations/{ref}/activate", tags=["integrations"])

@@ -314,6 +314,21 @@ class StatusChangeOut(BaseModel):
     changed: bool = Field(description="False when the integration already had this status.")
 
 
+class RevokeRequestOut(BaseModel):
+    """A revoke waiting for a second person (``202``): revoked is final, so it is approved
+    like a playbook's ``revoke_integration`` step (four eyes); the integration is quarantined
+    meanwhile."""
+
+    integration: IntegrationOut = Field(description="As it is now: quarantined.")
+    changed: bool = Field(description="False when a request was already waiting (returned).")
+    incident: str = Field(description="The request's incident (GET /api/v1/respond/incidents/…)")
+    status: str = Field(description="The incident's status, awaiting_approval while it waits.")
+    approve: str = Field(
+        description="Where a person other than the requester (and, for a control-plane "
+        "token, its creator) approves it; …/skip declines it."
+    )
+
+
 # -- credentials ----------------------------------------------------------------------------
 
 
