@@ -59,6 +59,18 @@ def test_demo_smoke_runs_the_whole_perimeter(
         items = {i["integration"]: i for i in reviews.items(campaign.id)}
         assert items["hubspot-salesforce-sync"]["used_source"] == "gateway"
         assert items["hubspot-salesforce-sync"]["used_scopes"] == ["api"]
+        # Step 5 ran `connectors audit` over the simulated tenants: every vendor's audit log is
+        # in monitoring, and the bundled rules that read them fired.
+        from ringfence.monitor.alerts import AlertStore
+        from ringfence.monitor.storage import EventStore, HuntQuery
+
+        assert re.search(r"audit logs of 5 tenant\(s\) read: \d+ record", out), out
+        events = EventStore(rt.store).hunt(HuntQuery(limit=5000))
+        sources = {e.source for e in events}
+        assert {"okta", "github", "google_workspace", "entra", "m365", "slack"} <= sources
+        rules = {a.rule_id for a in AlertStore(rt.store, rt.clock).list(limit=500)}
+        m365 = [r for r in rules if "m365" in r or "microsoft" in r.lower()]
+        assert len(rules) >= 3 and m365, rules
     finally:
         rt.close()
 

@@ -1,4 +1,5 @@
-"""Orchestrates the demo: init → fakes → estate → discovery → gateway + API → summary.
+"""Orchestrates the demo: init → fakes → estate → discovery → audit logs → gateway + API →
+summary.
 
 Never prints a secret except the demo API token and gateway key it issues for the person
 running it (shown once, as ``ringfence token create`` would). Every vendor secret the estate
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +230,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
                 console.print(f"[yellow]   incomplete pull:[/] {disc.stderr.strip()[:300]}")
         else:
             console.print(f"[yellow]4. discovery failed:[/] {disc.stderr.strip()[:300]}")
+        _audit_logs(console, rt, fakes, connectors_file, data_dir)
         check = _ringfence(["check", "--format", "json"], data_dir)
         severities: Counter[str] = Counter()
         try:
@@ -237,7 +240,7 @@ def _run(opts: DemoOptions, console: Console) -> int:
             findings = []
         if findings:
             console.print(
-                f"[bold]5.[/] posture: {len(findings)} open finding(s) — "
+                f"[bold]6.[/] posture: {len(findings)} open finding(s) — "
                 + ", ".join(f"{n} {sev}" for sev, n in severities.most_common())
             )
 
@@ -325,6 +328,47 @@ def _run(opts: DemoOptions, console: Console) -> int:
         for fake in fakes.values():
             fake.stop()
         rt.close()
+
+
+def _audit_logs(
+    console: Console,
+    rt: Runtime,
+    fakes: dict[str, Any],
+    connectors_file: Path,
+    data_dir: Path,
+) -> None:
+    """Step 5: ``ringfence connectors audit`` over the simulated tenants, as a scheduled pull
+    would run it, so the bundled rules that read SaaS audit logs (Okta, GitHub, Google
+    Workspace, Entra, Microsoft 365, Slack) have events — and fire — in the demo.
+
+    Google's and Microsoft's incidents are seeded two hours ago: the Management Activity API
+    lists only the last 24 hours on a first pull, and monitoring places events in time."""
+    from ringfence.demo.fakes._seed import EPOCH_2026
+    from ringfence.monitor.alerts import AlertStore
+
+    recent = (time.time() - EPOCH_2026) / 86400 - 2 / 24
+    for vendor in ("google_workspace", "microsoft365"):
+        if vendor in fakes:
+            fakes[vendor].fake.seed_audit_incident(recent)
+    before = len(AlertStore(rt.store, rt.clock).list(limit=10_000))
+    pulled = _ringfence(["connectors", "audit", "-c", str(connectors_file), "-o", "json"], data_dir)
+    if pulled.returncode not in (0, PARTIAL_PULL_EXIT):
+        console.print(f"[yellow]5. audit-log pull failed:[/] {pulled.stderr.strip()[:300]}")
+        return
+    try:
+        rows = json.loads(pulled.stdout)
+    except ValueError:
+        rows = []
+    records = sum(int(r.get("records", 0)) for r in rows)
+    events = sum(int(r.get("events", 0)) for r in rows)
+    alerts = len(AlertStore(rt.store, rt.clock).list(limit=10_000)) - before
+    console.print(
+        f"[bold]5.[/] audit logs of {len(rows)} tenant(s) read: {records} record(s), "
+        f"{events} event(s) into monitoring, {alerts} alert(s) from the bundled rules "
+        "(`ringfence alerts list`)"
+    )
+    if pulled.returncode:
+        console.print(f"[yellow]   incomplete audit pull:[/] {pulled.stderr.strip()[:300]}")
 
 
 def _console_user(rt: Runtime) -> tuple[str, str]:
