@@ -165,6 +165,7 @@ def healthy() -> PostureContext:
         monitoring=MonitoringFacts(
             {"okta": NOW - timedelta(hours=1), "slack": NOW - timedelta(hours=1)}, {"splunk": False}
         ),
+        vendor_names_by_id={"v1": "Acme", "v2": "Okta"},
     )
 
 

@@ -178,6 +178,11 @@ CASES: dict[str, tuple[Mutation, str]] = {
         "aud",
     ),
     "RF-IDN-015": (lambda c: console(c, 1, disabled=False), "leo"),
+    "RF-IDN-018": (  # named like crm-chat's client id
+        lambda c: c.integrations.append(IntegrationFact("i9", "cid-1", "service_account", "a2")),
+        "cid-1",
+    ),
+    "RF-IDN-019": (lambda c: c.vendor_names_by_id.__setitem__("v9", "v2"), "v2"),
     "RF-IDN-001": (lambda c: saas_person(c, mfa_enabled=False), "okta:owner@corp.example"),
     "RF-IDN-002": (
         lambda c: add_saas_person(

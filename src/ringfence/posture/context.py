@@ -250,6 +250,8 @@ class PostureContext:
     backups: BackupFacts | None = None
     monitoring: MonitoringFacts | None = None
     console_users: list[ConsoleUserFact] | None = None
+    # Inventory vendors, id -> name (``vendors`` holds vendor-risk facts, None without them).
+    vendor_names_by_id: dict[str, str] = field(default_factory=dict)
     # Integration names adopted from discovery or explicitly declared as matching a SaaS app.
     notes: dict[str, str] = field(default_factory=dict)
 

@@ -90,6 +90,7 @@ def _cols(session: Session, *columns: Any) -> list[tuple[Any, ...]]:
 def _load(session: Session, now: datetime, policy: PosturePolicy | None) -> PostureContext:
     vendors = dict(_cols(session, Vendor.id, Vendor.name))
     ctx = PostureContext(now=now, policy=policy or _deployment_policy())
+    ctx.vendor_names_by_id = {str(k): str(v) for k, v in vendors.items()}
     ctx.people = [
         PersonFact(*r)
         for r in _cols(
