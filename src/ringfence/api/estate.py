@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import Principal, current_principal, get_runtime, reject_nul_characters
 from ringfence.core.errors import (
+    ConflictError,
     PermissionDeniedError,
     RingfenceError,
     UnavailableError,
@@ -42,6 +43,7 @@ from ringfence.inventory.estate import (
     parse_estate,
     plan_estate,
 )
+from ringfence.store.models import IntegrationStatus
 
 MAX_BODY = 4 * 1024 * 1024  # a very large estate is ~1 MiB of YAML
 ESTATE_CONCURRENCY = 2  # estate bodies parsed / planned / applied at once, per process
@@ -175,6 +177,32 @@ def _plan_out(plan: Plan) -> dict[str, Any]:
     return {**plan.to_dict(), "fingerprint": fingerprint(plan)}
 
 
+def _no_revoke_without_second_person(planned: Plan) -> None:
+    """Refuse an apply that would revoke a stored integration (``status: revoked``).
+
+    Revoked is final, so it needs four eyes: ``POST /api/v1/integrations/{ref}/revoke`` opens
+    the request a second person approves. Before session 14 one person with ``write`` could
+    revoke any integration alone by posting a file that says so. Creating an integration as
+    revoked takes nothing away and stays allowed; so does ``ringfence apply`` on the server
+    (its operator holds the store and the master key)."""
+    revoking = sorted(
+        c.name
+        for c in planned.changes
+        if c.section == "integrations" and c.action == "update"
+        for f in c.fields
+        if f.field == "status" and f.after == IntegrationStatus.REVOKED.value
+    )
+    if revoking:
+        raise ConflictError(
+            f"this file revokes {', '.join(repr(n) for n in revoking)}: revoked is final and "
+            "needs a second person (four eyes) — ask for it with POST "
+            "/api/v1/integrations/{ref}/revoke, which a second person approves, and apply "
+            "the file once it is revoked; nothing was applied",
+            code="four_eyes_required",
+            integrations=revoking,
+        )
+
+
 @router.post("/plan", openapi_extra=_ESTATE_BODY)
 async def plan(request: Request, _p: Reader) -> dict[str, Any]:
     """What applying the posted ringfence.yaml would create, update and delete; changes nothing."""
@@ -205,6 +233,7 @@ async def apply(request: Request, principal: Writer) -> dict[str, Any]:
 
     def matches_review(planned: Plan) -> None:
         # Inside apply's transaction (under its lock on PostgreSQL), before any write.
+        _no_revoke_without_second_person(planned)
         if expected and fingerprint(planned) != expected:
             raise PreconditionFailedError(
                 "the store changed since that plan: its changes are not the ones reviewed; "
