@@ -193,6 +193,20 @@ def test_a_forged_record_naming_a_key_nobody_has_fails_instead_of_being_unchecke
     assert result.unchecked == ()
 
 
+def test_a_record_naming_no_valid_key_id_fails_and_the_id_is_not_echoed(
+    any_runtime: Runtime,
+) -> None:
+    rt = any_runtime
+    _fill(rt.store, 2)
+    forged = _forge_append(rt.store, key_id="[red]x/../..[/]", hash_="e" * 64)
+    for keys in (None, audit.MasterKeyAuditKeys()):
+        problems = audit.verify(rt.store, keys=keys).problems
+        assert [(p.seq, "no valid master-key id" in p.problem) for p in problems] == [
+            (forged, True)
+        ]
+        assert "x/.." not in problems[0].problem
+
+
 def test_a_modified_keyed_record_is_named(any_runtime: Runtime) -> None:
     rt = any_runtime
     _fill(rt.store, 5)

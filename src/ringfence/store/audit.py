@@ -199,7 +199,7 @@ class MasterKeyAuditKeys:
                 return self._vault.derive_key(AUDIT_KEY_PURPOSE, AUDIT_KEY_SALT, key_id)
             except (ConfigError, IntegrityError):  # not loaded in the vault
                 pass
-        if self._key_file is not None and set(key_id) <= _HEX and len(key_id) == 16:
+        if self._key_file is not None and is_key_id(key_id):
             # The name `Vault.rotate_master` keeps the old key under (vault._retired_path).
             from ringfence.store.vault import read_key_file
 
@@ -411,13 +411,18 @@ class VerifyResult:
         return lines
 
 
+def is_key_id(value: str) -> bool:
+    """Whether ``value`` has the shape of a master-key id (16 lower-case hex characters)."""
+    return len(value) == 16 and set(value) <= _HEX
+
+
 def _is_rotation(row: Mapping[str, Any]) -> str | None:
     """The new master-key id a (verified) ``vault.rotate_master`` record announces."""
     if row["action"] != "vault.rotate_master" or row["entity_type"] != "vault":
         return None
     after = row["after"]
     new = after.get("master_key_id") if isinstance(after, dict) else None
-    return new if isinstance(new, str) else None
+    return new if isinstance(new, str) and is_key_id(new) else None
 
 
 @dataclass
@@ -492,6 +497,10 @@ class ChainWalker:
     def _keyed(self, row: Mapping[str, Any], key_id: str) -> None:
         if self.keyed_from is None:
             self.keyed_from = row["seq"]
+        if not is_key_id(key_id):
+            # Not an id a master key has: never looked up, never shown (it is not ours).
+            self._problem(row, "names no valid master-key id: written without the audit key")
+            return
         mac_key = self._mac_key(key_id)
         if mac_key is None:
             if self._verified_any and key_id not in self._known:
