@@ -3,7 +3,9 @@
 Reading needs ``read``; opening, approving, skipping and closing need ``write``. The caller is
 the actor (``token:ci-bot``, ``user:alice``). Approvals need a person (``engine.person_of``):
 whoever opened an incident cannot approve its steps under any of their names, and a
-control-plane token, which is automation, cannot approve at all.
+control-plane token, which is automation, cannot approve at all. An incident opened with a
+control-plane token is its creator's request (``ApiToken.created_by``): they cannot approve
+it, and if the token's creator is not a person no one can until it is attributed.
 Sinks come from ``<data_dir>/monitor.yaml``; connectors (for ``revoke_oauth_grants``) from
 ``RINGFENCE_CONNECTORS_FILE``.
 """
