@@ -311,3 +311,26 @@ def test_a_bad_gateway_setting_is_one_line_naming_it(
     result, _ = _run_serve(clean_env, gw_runtime)
     assert isinstance(result.exception, RingfenceError), result.output
     assert problem in str(result.exception)
+
+
+@pytest.mark.parametrize("claim", ["integration_id", "client_id", "iss"])
+def test_a_client_cannot_register_a_claim_the_gateway_writes_itself(
+    gw_runtime: Runtime, claim: str
+) -> None:
+    # integration_id was accepted: tokens overwrote it, API-key requests carried it as given
+    r = runner.invoke(
+        app,
+        [
+            "gateway",
+            "client",
+            "create",
+            "hr-to-crm",
+            "-s",
+            "crm.read",
+            "--claim",
+            f"{claim}=someone-else",
+            "--data-dir",
+            str(gw_runtime.settings.data_dir),
+        ],
+    )
+    assert isinstance(r.exception, RingfenceError) and claim in str(r.exception)

@@ -37,6 +37,14 @@ app.add_typer(key_app, name="key")
 app.add_typer(signing_app, name="signing-key")
 
 
+# Claims every token gets from the gateway itself. ``integration_id`` among them: the token
+# endpoint overwrote a client's own, but an API key's requests carried it as registered, so a
+# ``bind`` on it judged the two ways differently.
+RESERVED_CLAIMS = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "cnf", "integration_id"}
+)
+
+
 @dataclass(frozen=True)
 class LimiterStore:
     """Where a gateway process keeps its rate-limit counters, and which setting chose it."""
@@ -322,7 +330,7 @@ def client_create(
         k, sep, v = item.partition("=")
         if not sep or not k:
             raise ValidationError(f"--claim {item!r}: use key=value")
-        if k in ("iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "cnf"):
+        if k in RESERVED_CLAIMS:
             raise ValidationError(f"--claim {k}: registered claims cannot be overridden")
         claims[k] = v
     rt = open_runtime(data_dir)
