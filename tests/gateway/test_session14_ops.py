@@ -334,3 +334,22 @@ def test_a_client_cannot_register_a_claim_the_gateway_writes_itself(
         ],
     )
     assert isinstance(r.exception, RingfenceError) and claim in str(r.exception)
+
+
+def test_serve_warns_when_redis_does_not_answer_at_start(
+    gw_runtime: Runtime, clean_env: pytest.MonkeyPatch
+) -> None:
+    from tests.gateway.upstream import free_port
+
+    dead = f"redis://:pw-s3cret@127.0.0.1:{free_port()}/0"
+    result, seen = _gateway_serve(clean_env, gw_runtime, "--redis-url", dead)
+    assert result.exit_code == 0, result.output  # not a refusal: Redis may come up later
+    out = " ".join(result.output.split())
+    assert "does not answer now (ConnectionError)" in out and "503" in out
+    assert "pw-s3cret" not in result.output and seen["options"]
+    clean_env.setenv("RINGFENCE_REDIS_URL", dead)
+    result, _ = _run_serve(clean_env, gw_runtime)
+    assert "does not answer now" in " ".join(result.output.split())
+    # a Redis that answers: no warning
+    result, _ = _gateway_serve(clean_env, gw_runtime, "--redis-url", REDIS_URL)
+    assert result.exit_code == 0 and "does not answer" not in result.output

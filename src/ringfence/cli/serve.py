@@ -77,12 +77,14 @@ def register(app: typer.Typer) -> None:
                 rt.store, rt.vault, config=config, redis_url=store.url, audit=in_process_sink(rt)
             )
             console.print(f"gateway rate limits: {store.describe()}", soft_wrap=True)
-            get_logger("ringfence.gateway").info(
+            log = get_logger("ringfence.gateway")
+            log.info(
                 "gateway_rate_limit_store",
                 store="redis" if store.url else "memory",
                 url=shown_redis_url(store.url) if store.url else None,
                 source=store.source,
             )
+            store.warn_if_unreachable(log)
             gw_port = gateway_port or settings.gateway_port
             servers.append(
                 uvicorn.Server(

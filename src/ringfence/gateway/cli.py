@@ -57,6 +57,36 @@ class LimiterStore:
             return "in memory (each gateway process counts on its own)"
         return f"Redis {shown_redis_url(self.url)} (from {self.source}; exact across processes)"
 
+    def unreachable(self) -> str | None:
+        """Why Redis does not answer a PING within a second now (None: it does, or memory).
+        Only the exception's type: its message may quote the URL."""
+        if self.url is None:
+            return None
+        import redis
+
+        try:
+            client = redis.Redis.from_url(self.url, socket_connect_timeout=1, socket_timeout=1)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        except Exception as exc:  # any failure is the operator's to see, the start goes on
+            return type(exc).__name__
+        return None
+
+    def warn_if_unreachable(self, log: Any) -> None:
+        """Say at start that limited routes will fail closed (503) while Redis does not answer;
+        not a refusal: Redis may come up after the gateway, and then they serve."""
+        why = self.unreachable()
+        if why is None or self.url is None:
+            return
+        console.print(
+            f"[yellow]warning: Redis {shown_redis_url(self.url)} does not answer now ({why}): "
+            "rate-limited routes and /oauth/* answer 503 until it does[/yellow]",
+            soft_wrap=True,
+        )
+        log.warning("gateway_redis_unreachable", url=shown_redis_url(self.url), error_type=why)
+
 
 def shown_redis_url(url: str) -> str:
     """``url`` without its user or password, fit for a log line."""
@@ -167,6 +197,7 @@ def serve(
         )
         console.print(f"[yellow]warning: {warning}[/yellow]", soft_wrap=True)
         log.warning("gateway_rate_limits_per_process", workers=workers)
+    store.warn_if_unreachable(log)
     console.print(f"audit events: {audit}", soft_wrap=True)
     options: dict[str, Any] = {
         "app": "ringfence.gateway.cli:asgi_app",
