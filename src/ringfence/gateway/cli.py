@@ -139,7 +139,11 @@ def serve(
         ),
     ] = 30.0,
     redis_url: Annotated[
-        str | None, typer.Option(help="Shared rate limits (default: settings redis_url).")
+        str | None,
+        typer.Option(
+            help="Redis for limits exact across workers (default: RINGFENCE_GATEWAY_REDIS_URL, "
+            "else RINGFENCE_REDIS_URL, else in memory per worker)."
+        ),
     ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="Server certificate (PEM).")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="Server private key (PEM).")] = None,
