@@ -69,6 +69,7 @@ def _audit(
     management: bool = True,
     expect_partial: bool = False,
     partial_vendor: str = "microsoft365",
+    extra: tuple[str, ...] = (),
 ) -> tuple[int, list[dict[str, object]], set[str]]:
     monkeypatch.setenv("RF_TEST_SAAS_TOKEN", "test-token")
     config = tmp_path / "connectors.yaml"
@@ -76,7 +77,7 @@ def _audit(
     capsys.readouterr()
     try:
         main(["connectors", "audit", "-c", str(config), "-o", "json",
-              "--data-dir", str(runtime.settings.data_dir)])  # fmt: skip
+              "--data-dir", str(runtime.settings.data_dir), *extra])  # fmt: skip
         code = 0
     except SystemExit as exc:
         code = int(exc.code or 0)

@@ -306,6 +306,13 @@ def test_the_cli_resumes_each_log_from_its_saved_checkpoint(
         assert by_vendor["microsoft365"]["streams"] == "directoryAudits 5, signIns 13, management 0"
         # its blobs (two hours old) are before the hour of overlap: not even listed again
         assert by_vendor["microsoft365"]["duplicates"] == 0
+        # --since is a backfill: everything from then, whatever the checkpoint says
+        since = (datetime.now(UTC) - timedelta(hours=3)).isoformat()
+        _, fourth, _ = _audit(
+            runtime, {"google_workspace": gserver}, tmp_path, capsys, monkeypatch,
+            management=False, extra=("--since", since),
+        )  # fmt: skip
+        assert fourth[0]["records"] == 8 and fourth[0]["duplicates"] == 0
         # a damaged checkpoint file is each resuming log's error, never a fresh start
         saved.write_text("{not json")
         _, third, _ = _audit(
@@ -317,3 +324,49 @@ def test_the_cli_resumes_each_log_from_its_saved_checkpoint(
     finally:
         gserver.stop()
         mserver.stop()
+
+
+# -- the checkpoint file -----------------------------------------------------------------------
+def test_file_checkpoints_round_trip_privately_and_refuse_damage(tmp_path: Path) -> None:
+    from ringfence.connectors import FileCheckpoints, checkpoint_key
+    from ringfence.core.errors import ConfigError
+
+    store = FileCheckpoints.in_data_dir(tmp_path)
+    key = checkpoint_key("google_workspace", "https://admin.googleapis.com/", "login")
+    assert store.load(key) is None  # no file yet: nothing saved, a first pull
+    cp = AuditCheckpoint(until={"": NOW}, seen={"42@2026-01-01T00:00:00Z": NOW})
+    store.save(key, cp)
+    store.save("other|x|y", AuditCheckpoint())
+    assert store.load(key) == cp
+    assert store.path.stat().st_mode & 0o777 == 0o600
+    assert "42@" in store.path.read_text() and "token" not in store.path.read_text()
+    for damage, problem in (
+        ("[1, 2]", "is not a checkpoint file"),
+        (json.dumps({key: {"until": {"": "yesterday"}}}), "is not a time with a zone"),
+        (json.dumps({key: {"until": {}, "records": []}}), "expected an object"),
+    ):
+        store.path.write_text(damage)
+        with pytest.raises(ConfigError, match=problem):
+            store.load(key)
+        if not damage.startswith("{"):
+            with pytest.raises(ConfigError):  # never overwrites a file it cannot read
+                store.save(key, cp)
+            assert store.path.read_text() == damage
+    # a damaged entry is replaced by the next save of that log; the others stay
+    store.save(key, cp)
+    assert store.load(key) == cp
+
+
+def test_a_checkpoint_keeps_only_the_ids_a_re_read_can_reach() -> None:
+    from ringfence.connectors._model import MAX_CHECKPOINT_IDS
+
+    cp = AuditCheckpoint(
+        seen={f"{i}": NOW - timedelta(minutes=i) for i in range(MAX_CHECKPOINT_IDS + 10)}
+    )
+    cp.prune(NOW - timedelta(minutes=100))
+    assert set(cp.seen) == {str(i) for i in range(101)}
+    cp = AuditCheckpoint(
+        seen={f"{i}": NOW - timedelta(seconds=i) for i in range(MAX_CHECKPOINT_IDS + 10)}
+    )
+    cp.prune(NOW - timedelta(days=30))
+    assert len(cp.seen) == MAX_CHECKPOINT_IDS and "0" in cp.seen  # the newest kept

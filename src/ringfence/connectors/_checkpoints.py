@@ -75,8 +75,8 @@ class FileCheckpoints:
             data = None
         if not isinstance(data, dict):
             raise ConfigError(
-                f"{self.path} is not a checkpoint file (a JSON object); move it away to start "
-                "over from the default window, or pass --since"
+                f"{self.path} is not a checkpoint file (a JSON object); move it away and pull "
+                "with --since set to the last pull you trust"
             )
         return data
 

@@ -149,7 +149,10 @@ class AuditCheckpoint:
                 raise ValueError(f"{key!r} is not an object")
             out: dict[str, datetime] = {}
             for name, value in raw.items():
-                when = datetime.fromisoformat(value) if isinstance(value, str) else None
+                try:
+                    when = datetime.fromisoformat(value) if isinstance(value, str) else None
+                except ValueError:
+                    when = None
                 if when is None or when.tzinfo is None:
                     raise ValueError(f"{key}[{name[:60]!r}] is not a time with a zone")
                 out[str(name)] = when

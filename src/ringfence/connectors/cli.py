@@ -136,7 +136,8 @@ def audit_into_monitor(
 
         key = checkpoint_key(conn.vendor, conn.config.base_url, stream.name)
         try:
-            previous = checkpoints.load(key) if checkpoints is not None else None
+            # --since asks for everything from then: no checkpoint narrows it
+            previous = checkpoints.load(key) if checkpoints and since is None else None
             pulled = conn.audit_stream(
                 stream.name, hand_over, since=since, max_pages=max_pages, checkpoint=previous
             )
