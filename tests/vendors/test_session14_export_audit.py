@@ -72,3 +72,26 @@ def test_a_cli_export_is_audited_as_the_cli(
     assert [(a.actor, a.entity_id, (a.after or {}).get("format")) for a in rows] == [
         ("cli", aid, "csv")
     ]
+
+
+def test_an_export_to_an_unwritable_path_is_refused_before_it_is_read(
+    data_dir: str,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    d = ["--data-dir", data_dir]
+    code, out, _ = run(["vendors", "send", "Acme Payroll", "-o", "json", *d], capsys)
+    aid = json.loads(out)["assessment_id"]
+    for bad in (tmp_path / "missing" / "q.csv", tmp_path):  # no directory; a directory
+        target = bad if bad.suffix else bad.with_suffix(".csv")
+        if bad == tmp_path:
+            target.mkdir()
+        code, _, err = run(["vendors", "export", aid, "--out", str(target), *d], capsys)
+        assert code == 1 and "cannot write" in err and "Traceback" not in err
+    rt = Runtime.open(load_settings(data_dir=Path(data_dir)))
+    try:
+        assert _exports(rt) == []  # nothing was read, nothing recorded as taken
+    finally:
+        rt.close()

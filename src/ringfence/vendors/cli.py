@@ -6,6 +6,7 @@ main(). The questionnaire link is printed once, at send time, and never stored i
 
 from __future__ import annotations
 
+import os
 import stat
 import sys
 from pathlib import Path
@@ -188,6 +189,10 @@ def export(
     fmt = out.suffix.lower().lstrip(".")
     if fmt not in ("xlsx", "csv"):
         fail(f"{out}: use a .xlsx or .csv file name")
+    # Before the export is read (and audited as taken): a file that cannot be written.
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir() or not os.access(parent, os.W_OK) or out.is_dir():
+        fail(f"cannot write {out}: no such writable directory, or a directory of that name")
     rt = open_runtime(data_dir)
     try:
         data, _ = service.export_assessment(rt, ACTOR, assessment_id, fmt)
