@@ -36,6 +36,14 @@ class Runtime:
     vault: Vault
     clock: Clock = field(default_factory=SystemClock)
 
+    def __post_init__(self) -> None:
+        # Every audit record appended through this store is linked with the master key's
+        # audit key (store.audit: a keyed chain), the key of a rotation kept beside the file.
+        audit.use_keys(
+            self.store,
+            audit.MasterKeyAuditKeys(self.vault, key_file=self.settings.resolved_master_key_file),
+        )
+
     @classmethod
     def open(
         cls, settings: Settings | None = None, *, clock: Clock | None = None, migrate: bool = False
@@ -50,10 +58,6 @@ class Runtime:
                 "up to date: run `ringfence init`"
             )
         vault = Vault(store, settings.resolved_master_key_file, clock=clock)
-        # Every audit record this process appends is linked with the master key's audit key.
-        audit.use_keys(
-            store, audit.MasterKeyAuditKeys(vault, key_file=settings.resolved_master_key_file)
-        )
         return cls(settings=settings, store=store, vault=vault, clock=clock or SystemClock())
 
     def close(self) -> None:
