@@ -370,3 +370,26 @@ def test_a_checkpoint_keeps_only_the_ids_a_re_read_can_reach() -> None:
     )
     cp.prune(NOW - timedelta(days=30))
     assert len(cp.seen) == MAX_CHECKPOINT_IDS and "0" in cp.seen  # the newest kept
+
+
+def test_a_checkpoint_older_than_the_vendor_keeps_is_reported_as_a_gap(
+    microsoft: RunningFake, google: RunningFake, sleeps: Sleeps, fake_token: str
+) -> None:
+    old = AuditCheckpoint(
+        until={"": NOW - timedelta(days=200), "Audit.SharePoint": NOW - timedelta(days=9)}
+    )
+    with _connect(
+        microsoft, "microsoft365", sleeps, management_content_types="Audit.SharePoint"
+    ) as conn:
+        records, report = _pull(conn, "management", old)
+    assert report.error is None and len(records) == 60  # what is still kept is read
+    [gap] = report.gaps
+    assert "Audit.SharePoint: checkpoint 2025-12-23T00:00:00Z is older than the 7 days" in gap
+    assert report.checkpoint is not None and report.checkpoint.until["Audit.SharePoint"] == NOW
+    with _connect(google, "google_workspace", sleeps) as conn:
+        _, report = _pull(conn, "login", old)
+    assert report.error is None and len(report.gaps) == 1
+    assert "older than the 180 days Google keeps" in report.gaps[0]
+    with _connect(google, "google_workspace", sleeps) as conn:  # the next pull: no gap
+        _, again = _pull(conn, "login", report.checkpoint)
+    assert again.gaps == []

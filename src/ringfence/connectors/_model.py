@@ -175,6 +175,9 @@ class AuditPullReport:
     checkpoint: AuditCheckpoint | None = None
     # Records (or Microsoft content blobs) skipped as already read by an earlier pull.
     duplicates: int = 0
+    # Time the vendor no longer keeps between a checkpoint and what could be read: audit
+    # records lost for good, said once (the checkpoint moves past them).
+    gaps: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,8 @@ def audit_into_monitor(
         totals["dead_lettered"] += counts["dead_lettered"]
         totals["duplicates"] += pulled.duplicates
         done.append(f"{stream.name} {pulled.records}")
+        # a gap is audit data the vendor no longer keeps: reported (exit 3) the one time
+        errors.extend(f"{stream.name}: {gap}" for gap in pulled.gaps)
         if pulled.error is not None:
             errors.append(f"{stream.name}: {pulled.error}")
             if pulled.resume:

@@ -85,6 +85,7 @@ _RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
 # some applications — so a resumed pull re-reads this far before its checkpoint (option
 # audit_overlap_minutes) and skips the events it has already read (id.uniqueQualifier + time).
 DEFAULT_AUDIT_OVERLAP_MINUTES = 360
+REPORTS_RETENTION = timedelta(days=180)  # the longest period any activity report covers
 MAX_AUDIT_OVERLAP_MINUTES = 7 * 24 * 60
 
 
@@ -339,6 +340,11 @@ class GoogleWorkspaceConnector(Connector):
             counts["complete"] = 1
 
         report = self.run_audit(op, fresh_pages(), on_page, max_pages)
+        if since is None and resumed is not None and resumed < now - REPORTS_RETENTION:
+            report.gaps.append(
+                f"checkpoint {resumed.isoformat()} is older than the 180 days Google keeps; "
+                f"activity before {(now - REPORTS_RETENTION).isoformat()} is lost"
+            )
         until = now if counts["complete"] and report.error is None else resumed
         after = AuditCheckpoint(until={"": until} if until else {}, seen=seen)
         # keep what the next pull re-reads (all of it, up to the cap, until one completes)

@@ -80,6 +80,7 @@ class _ManagementPull:
         self.until = dict(checkpoint.until)
         self.seen = dict(checkpoint.seen)
         self.duplicates = 0
+        self.gaps: list[str] = []
 
     def already_read(self, content_id: str) -> bool:
         if content_id in self.seen:
@@ -311,6 +312,7 @@ class Microsoft365Connector(Connector):
             )
             report.checkpoint = state.finish()
             report.duplicates = state.duplicates
+            report.gaps = state.gaps
             return report
         field = {"directoryAudits": "activityDateTime", "signIns": "createdDateTime"}.get(stream)
         if field is None:
@@ -395,6 +397,11 @@ class Microsoft365Connector(Connector):
             else:
                 start = now - MANAGEMENT_WINDOW
             window = max(start, oldest)
+            if resumed is not None and since is None and resumed < oldest:
+                state.gaps.append(
+                    f"{content_type}: checkpoint {_graph_time(resumed)} is older than the 7 "
+                    f"days the API keeps; content before {_graph_time(oldest)} is lost"
+                )
             while window < now:
                 end = min(window + MANAGEMENT_WINDOW, now)
                 yield from self._content(client, content_type, window, end, operation, state)
