@@ -24,9 +24,16 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 @pytest.fixture
-def data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """An initialised data directory whose vault holds the secret SMALL references (apply
+    refuses a new reference to a vault secret that does not exist)."""
     d = str(tmp_path / "rf")
     assert run(["init", "--data-dir", d], capsys)[0] == 0
+    monkeypatch.setenv("RF_TEST_BOT_TOKEN", "not-a-real-token-1234")
+    put = ["vault", "put", "slack/bot", "--from-env", "RF_TEST_BOT_TOKEN", "--data-dir", d]
+    assert run(put, capsys)[0] == 0
     return d
 
 

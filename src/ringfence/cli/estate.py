@@ -19,6 +19,7 @@ from ringfence.cli.output import OutputFormat, console, emit_json, err_console
 from ringfence.inventory.estate import (
     Estate,
     EstateInvalid,
+    MissingSecrets,
     Plan,
     apply_estate,
     export_estate,
@@ -63,6 +64,43 @@ def _load(path: Path, output: OutputFormat) -> Estate:
         _report_invalid(exc, output)
 
 
+def _print_warnings(plan: Plan, *, applied: bool) -> None:
+    """One line per reference to a vault secret that does not exist (file:line:col, the
+    item, the vault name, what stops working)."""
+    for warning in plan.warnings:
+        console.print(
+            f"[yellow]warning:[/] {escape(str(warning))}", highlight=False, soft_wrap=True
+        )
+    if plan.warnings and not applied:
+        refused = len(plan.introduced_gaps)
+        console.print(
+            f"[yellow]{len(plan.warnings)} missing vault secret(s)[/]"
+            + (
+                f"; `apply` refuses the {refused} this plan introduces unless the secrets are "
+                "put first or --allow-missing-secrets is given"
+                if refused
+                else " (already referenced by the store: `apply` does not refuse them)"
+            ),
+            highlight=False,
+        )
+
+
+def _report_missing(exc: MissingSecrets, output: OutputFormat) -> NoReturn:
+    if output is OutputFormat.JSON:
+        emit_json({"applied": False, "errors": [p.to_dict() for p in exc.problems]})
+    else:
+        for problem in exc.problems:
+            err_console.print(escape(str(problem)), highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(exc.problems[0].file)} references "
+            f"{len(exc.problems)} vault secret(s) that do not exist; nothing was changed — "
+            "put them first (`ringfence vault put NAME`), or pass --allow-missing-secrets to "
+            "apply anyway (the routes using them answer 503 until then)",
+            highlight=False,
+        )
+    raise typer.Exit(1)
+
+
 def _print_plan(plan: Plan, *, applied: bool) -> None:
     if plan.is_empty:
         console.print(f"[green]No changes.[/] The store matches {escape(plan.source)}.")
@@ -103,6 +141,7 @@ def _print_plan(plan: Plan, *, applied: bool) -> None:
         console.print(
             f"[dim]Not managed by this file (left as they are): {', '.join(plan.unmanaged)}[/]"
         )
+    _print_warnings(plan, applied=applied)
 
 
 def register(app: typer.Typer) -> None:
@@ -143,20 +182,38 @@ def register(app: typer.Typer) -> None:
         actor: Annotated[
             str, typer.Option("--actor", help="Who the audit log records as the author.")
         ] = "cli",
+        allow_missing_secrets: Annotated[
+            bool,
+            typer.Option(
+                "--allow-missing-secrets",
+                help="Apply even if the file newly references vault secrets that do not exist "
+                "(the routes using them answer 503 until they are put).",
+            ),
+        ] = False,
         data_dir: DataDirOpt = None,
         output: OutputOpt = OutputFormat.TABLE,
     ) -> None:
         """Reconcile the store with the file in one transaction (never prompts; safe to repeat).
 
         Entries missing from a section the file declares are deleted; sections the file does
-        not mention are left alone; observed data flows are never deleted."""
+        not mention are left alone; observed data flows are never deleted. A file that
+        creates or changes a reference to a vault secret that does not exist is refused
+        unless --allow-missing-secrets is given (each is then a warning line)."""
         if not actor.strip() or len(actor) > 200:
             raise typer.BadParameter("must be 1-200 characters", param_hint="--actor")
         estate = _load(file, output)
         rt = open_runtime(data_dir)
         try:
             try:
-                result = apply_estate(rt.store, estate, actor=actor, clock=rt.clock)
+                result = apply_estate(
+                    rt.store,
+                    estate,
+                    actor=actor,
+                    clock=rt.clock,
+                    allow_missing_secrets=allow_missing_secrets,
+                )
+            except MissingSecrets as exc:
+                _report_missing(exc, output)
             except EstateInvalid as exc:
                 _report_invalid(exc, output)
         finally:

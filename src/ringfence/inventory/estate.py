@@ -33,6 +33,7 @@ from ringfence.core.clock import Clock, SystemClock
 from ringfence.core.errors import ConflictError, ValidationError
 from ringfence.core.logging import get_logger, redact_value
 from ringfence.core.lookalike import skeleton
+from ringfence.inventory._missing_secrets import find_secret_gaps
 from ringfence.inventory._yamlsource import MAX_BYTES, Positions, SourceError, read_yaml
 from ringfence.inventory.sections import (
     HOW_TO_REFERENCE,
@@ -506,6 +507,11 @@ class Plan:
     changes: tuple[Change, ...]
     managed: tuple[str, ...]
     unmanaged: tuple[str, ...]
+    # References to vault secrets that do not exist (the file is valid, what it declares
+    # does not work yet), and the subset this plan introduces: apply refuses those unless
+    # allowed (``allow_missing_secrets``).
+    warnings: tuple[EstateProblem, ...] = ()
+    introduced_gaps: tuple[EstateProblem, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -524,6 +530,10 @@ class Plan:
             "managed_sections": list(self.managed),
             "unmanaged_sections": list(self.unmanaged),
             "changes": [c.to_dict() for c in self.changes],
+            "warnings": [
+                {**w.to_dict(), "refused_by_apply": w in self.introduced_gaps}
+                for w in self.warnings
+            ],
         }
 
 
@@ -640,7 +650,46 @@ def plan_estate(session: Session, estate: Estate) -> Plan:
             out.add((key, at, field_name) if at is not None else (key,), message)
     if out.problems:
         raise EstateInvalid(estate.source, out.sorted())
-    return Plan(estate.source, tuple(changes), tuple(managed), tuple(unmanaged))
+    warnings, introduced = _secret_gaps(session, estate, names, changes)
+    return Plan(
+        estate.source, tuple(changes), tuple(managed), tuple(unmanaged), warnings, introduced
+    )
+
+
+def _secret_gaps(
+    session: Session,
+    estate: Estate,
+    names: dict[tuple[str, int], str],
+    changes: Sequence[Change],
+) -> tuple[tuple[EstateProblem, ...], tuple[EstateProblem, ...]]:
+    """The file's references to vault secrets that do not exist, located like problems."""
+    changed: dict[tuple[str, str], frozenset[str] | None] = {
+        (c.section, c.name): None if c.action == "create" else frozenset(f.field for f in c.fields)
+        for c in changes
+        if c.action != "delete"
+    }
+    key_fields = {s.key: s.key_field for s in registered_sections()}
+    gaps = find_secret_gaps(session, estate.sections, key_fields, changed)
+    warnings = _Collector(estate.source, estate.positions, names)
+    introduced = _Collector(estate.source, estate.positions, names)
+    for gap in gaps:
+        warnings.add(gap.path, gap.message)
+        if gap.introduced:
+            introduced.add(gap.path, gap.message)
+    return tuple(warnings.sorted()), tuple(introduced.sorted())
+
+
+class MissingSecrets(EstateInvalid):
+    """Apply refused: the plan introduces references to vault secrets that do not exist."""
+
+    code = "missing_secret"
+
+
+def refuse_missing_secrets(plan: Plan) -> None:
+    """Raise :class:`MissingSecrets` when ``plan`` creates or changes a reference to a vault
+    secret that does not exist (those it leaves as they were are only warnings)."""
+    if plan.introduced_gaps:
+        raise MissingSecrets(plan.source, list(plan.introduced_gaps))
 
 
 # --- apply ----------------------------------------------------------------------------------
@@ -664,11 +713,15 @@ def apply_estate(
     actor: str = "cli",
     clock: Clock | None = None,
     check: Callable[[Plan], None] | None = None,
+    allow_missing_secrets: bool = True,
 ) -> Plan:
     """Reconcile the store with ``estate`` in one transaction; return what was changed.
 
     ``check`` sees the plan inside that transaction before anything is written and may raise
-    to refuse it (e.g. it differs from the plan a reviewer approved)."""
+    to refuse it (e.g. it differs from the plan a reviewer approved). Without
+    ``allow_missing_secrets``, a plan that creates or changes a reference to a vault secret
+    that does not exist is refused (:class:`MissingSecrets`, nothing changed); the CLI's
+    ``apply`` asks for that unless given ``--allow-missing-secrets``."""
     clock = clock or SystemClock()
     ctx = ApplyContext(actor=actor, clock=clock)
     with store.session() as session:
@@ -682,6 +735,14 @@ def apply_estate(
             # was about to move): the result matched neither file.
             session.connection().exec_driver_sql("BEGIN IMMEDIATE")
         plan = plan_estate(session, estate)
+        if not allow_missing_secrets:
+            refuse_missing_secrets(plan)
+        elif plan.introduced_gaps:
+            _log.warning(
+                "estate apply references vault secrets that do not exist",
+                actor=actor,
+                places=[p.path for p in plan.introduced_gaps],
+            )
         if check is not None:
             check(plan)
         if plan.is_empty:
@@ -825,6 +886,7 @@ __all__ = [
     "EstateInvalid",
     "EstateProblem",
     "FieldChange",
+    "MissingSecrets",
     "Plan",
     "apply_estate",
     "canonical",
@@ -834,5 +896,6 @@ __all__ = [
     "load_estate",
     "parse_estate",
     "plan_estate",
+    "refuse_missing_secrets",
     "shown",
 ]
