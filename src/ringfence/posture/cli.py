@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
         rt = open_runtime(data_dir)
         try:
             with rt.store.session() as s:
-                ctx = load_context(s, rt.clock.now())
+                ctx = load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir)
             try:
                 report = run_checks(ctx, only=only)
             except KeyError as exc:
@@ -171,7 +171,7 @@ def register(app: typer.Typer) -> None:
         try:
             pulled = _pull(rt, connectors) if connectors else []
             with rt.store.session() as s:
-                ctx = load_context(s, rt.clock.now())
+                ctx = load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir)
         finally:
             rt.close()
         items = find_shadow(ctx)
@@ -210,7 +210,7 @@ def register(app: typer.Typer) -> None:
         rt = open_runtime(data_dir)
         try:
             with rt.store.session() as s:
-                ctx = load_context(s, rt.clock.now())
+                ctx = load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir)
         finally:
             rt.close()
         added = adopt(file, kind, name, find_shadow(ctx))
@@ -388,7 +388,7 @@ def recommend_cmd(
     rt = open_runtime(data_dir)
     try:
         with rt.store.session() as s:
-            ctx = load_context(s, rt.clock.now())
+            ctx = load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir)
     finally:
         rt.close()
     if ctx.usage is None:
@@ -426,7 +426,7 @@ def score(
     rt = open_runtime(data_dir)
     try:
         with rt.store.session() as s:
-            report = run_checks(load_context(s, rt.clock.now()))
+            report = run_checks(load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir))
     finally:
         rt.close()
     rows = [

@@ -123,6 +123,18 @@ class CredentialFact:
 
 
 @dataclass(frozen=True, slots=True)
+class PlatformSecretFact:
+    """A vault entry Ringfence's own configuration reads (the SSO client secret, a monitor
+    sink's token...): not an inventory credential, but rotated like one."""
+
+    id: str  # "sso:oidc_client_secret", "sink:splunk:token"
+    used_by: str  # "the SSO client secret (RINGFENCE_IDENTITY_OIDC_CLIENT_SECRET_REF)"
+    ref: str  # "vault:NAME"
+    created_at: datetime | None = None  # the vault entry's (None: not in the vault)
+    evidence: RotationEvidence | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FlowFact:
     id: str
     name: str
@@ -241,6 +253,8 @@ class PostureContext:
     apps: list[AppFact] = field(default_factory=list)
     integrations: list[IntegrationFact] = field(default_factory=list)
     credentials: list[CredentialFact] = field(default_factory=list)
+    # Vault entries the SSO settings and monitor.yaml's sinks read (posture/platform.py).
+    platform_secrets: list[PlatformSecretFact] = field(default_factory=list)
     flows: list[FlowFact] = field(default_factory=list)
     routes: list[RouteFact] | None = None
     usage: dict[str, ObservedUsage] | None = None

@@ -12,6 +12,7 @@ import gc
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, func, inspect, select, text
@@ -30,6 +31,7 @@ from ringfence.posture.context import (
     MonitoringFacts,
     ObservedUsage,
     PersonFact,
+    PlatformSecretFact,
     PostureContext,
     PosturePolicy,
     ReadinessFacts,
@@ -40,6 +42,7 @@ from ringfence.posture.context import (
     VendorFact,
 )
 from ringfence.posture.models import SaasObservation
+from ringfence.posture.platform import platform_secret_refs
 from ringfence.store.models import (
     App,
     AuditRecord,
@@ -61,16 +64,53 @@ def _clearance(value: int) -> DataClass:
 
 
 def load_context(
-    session: Session, now: datetime, policy: PosturePolicy | None = None
+    session: Session,
+    now: datetime,
+    policy: PosturePolicy | None = None,
+    *,
+    data_dir: Path | None = None,
 ) -> PostureContext:
-    """One query per table, column rows (not ORM entities): ~10x cheaper at 10k rows."""
+    """One query per table, column rows (not ORM entities): ~10x cheaper at 10k rows.
+
+    ``data_dir``: where monitor.yaml is, whose sinks' vault entries are rotated like
+    credentials (without it only the SSO client secret is looked at)."""
     gc_was_enabled = gc.isenabled()
     gc.disable()  # many small acyclic objects; see engine.run_checks
     try:
-        return _load(session, now, policy)
+        ctx = _load(session, now, policy)
+        ctx.platform_secrets = _platform_secrets(session, data_dir)
+        return ctx
     finally:
         if gc_was_enabled:
             gc.enable()
+
+
+def _platform_secrets(session: Session, data_dir: Path | None) -> list[PlatformSecretFact]:
+    """The vault entries Ringfence's own configuration reads, with what the vault recorded
+    about their current values (as for credentials)."""
+    refs = platform_secret_refs(data_dir)
+    if not refs:
+        return []
+    names = sorted({r.vault_name for r in refs})
+    created = {
+        name: when
+        for name, when in session.execute(
+            select(VaultSecret.name, VaultSecret.created_at).where(VaultSecret.name.in_(names))
+        ).tuples()
+    }
+    evidence = _rotation_evidence(
+        session, [(r.id, r.id, None, f"vault:{r.vault_name}") for r in refs]
+    )
+    return [
+        PlatformSecretFact(
+            r.id,
+            r.used_by,
+            f"vault:{r.vault_name}",
+            _aware(created.get(r.vault_name)),
+            evidence.get(r.id),
+        )
+        for r in refs
+    ]
 
 
 def _deployment_policy() -> PosturePolicy:

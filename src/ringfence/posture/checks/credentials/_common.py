@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ringfence.posture.context import CredentialFact
+from ringfence.posture.context import CredentialFact, PostureContext
 
 _REFERENCE_SCHEMES = ("vault:", "env:", "${env:", "${vault:")
 
@@ -43,3 +43,33 @@ def declared_evidence(c: CredentialFact, since: datetime | None) -> dict[str, st
         out["declared_rotated_at"] = c.rotated_at.isoformat()
         out["rotation"] = "declared, not evidenced"
     return out
+
+
+def _vault_name(ref: str) -> str | None:
+    if ref.startswith("vault:"):
+        return ref[len("vault:") :] or None
+    if ref.startswith("${vault:") and ref.endswith("}"):
+        return ref[len("${vault:") : -1] or None
+    return None
+
+
+def rotation_subjects(ctx: PostureContext) -> list[tuple[CredentialFact, dict[str, str]]]:
+    """What the rotation checks age: every inventory credential, and every vault entry only
+    Ringfence's own configuration reads (the SSO client secret, a monitor sink's token) as a
+    credential named by its id (``sso:oidc_client_secret``) with ``used_by`` in its evidence.
+    An entry an inventory credential also references is that credential's finding."""
+    out: list[tuple[CredentialFact, dict[str, str]]] = [(c, {}) for c in ctx.credentials]
+    referenced = {n for c in ctx.credentials if (n := _vault_name(c.ref))}
+    for p in ctx.platform_secrets:
+        if _vault_name(p.ref) in referenced:
+            continue
+        fact = CredentialFact(
+            p.id, p.id, "platform", p.ref, created_at=p.created_at, evidence=p.evidence
+        )
+        out.append((fact, {"used_by": p.used_by}))
+    return out
+
+
+def used_by_note(extra: dict[str, str]) -> str:
+    """``" — read by ..."`` for a platform secret's finding, else ``""``."""
+    return f" — read by {extra['used_by']}" if "used_by" in extra else ""

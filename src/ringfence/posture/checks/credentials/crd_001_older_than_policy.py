@@ -11,6 +11,8 @@ from ringfence.posture.catalogue import Failure, Severity, check, fail
 from ringfence.posture.checks.credentials._common import (
     declared_evidence,
     declared_note,
+    rotation_subjects,
+    used_by_note,
     value_since,
 )
 from ringfence.posture.context import PostureContext
@@ -30,7 +32,7 @@ from ringfence.posture.context import PostureContext
 )
 def older_than_policy(ctx: PostureContext) -> Iterator[Failure]:
     limit = ctx.policy.credential_max_age_days
-    for c in ctx.credentials:
+    for c, extra in rotation_subjects(ctx):
         since, _ = value_since(c)
         age = ctx.days_since(since)
         if age is not None and age > limit:
@@ -38,7 +40,9 @@ def older_than_policy(ctx: PostureContext) -> Iterator[Failure]:
                 "credential",
                 c.name,
                 f"credential {c.name} is {int(age)} days old (policy {limit})"
-                + declared_note(c, since),
+                + declared_note(c, since)
+                + used_by_note(extra),
                 age_days=int(age),
                 **declared_evidence(c, since),
+                **extra,
             )

@@ -8,7 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ringfence.posture.catalogue import Failure, Severity, check, fail
-from ringfence.posture.checks.credentials._common import value_since
+from ringfence.posture.checks.credentials._common import (
+    rotation_subjects,
+    used_by_note,
+    value_since,
+)
 from ringfence.posture.context import PostureContext
 
 
@@ -24,7 +28,7 @@ from ringfence.posture.context import PostureContext
 )
 def never_rotated(ctx: PostureContext) -> Iterator[Failure]:
     grace = ctx.policy.never_rotated_grace_days
-    for c in ctx.credentials:
+    for c, used_by in rotation_subjects(ctx):
         if c.evidence is not None and c.evidence.rotated:
             continue  # a new vault version replaced an earlier one, or a rotation run did
         since, source = value_since(c)
@@ -39,7 +43,8 @@ def never_rotated(ctx: PostureContext) -> Iterator[Failure]:
                 f"{c.rotated_at.date().isoformat()}, but it is declared, not evidenced — "
                 f"{source} shows the value unchanged for {int(age)} days"
             )
-        extra = {"evidenced_by": source}
+        message += used_by_note(used_by)
+        extra = {"evidenced_by": source, **used_by}
         if c.rotated_at is not None:
             extra |= {
                 "declared_rotated_at": c.rotated_at.isoformat(),
