@@ -38,6 +38,7 @@ from ringfence.gateway.asgi import (
     Receive,
     Send,
     byte_table,
+    checked_body,
     has_byte,
     read_body,
     send_body,
@@ -77,6 +78,7 @@ from ringfence.gateway.stages import (
     finish_rate_limit,
     inspect_body,
     limit_headers,
+    over_limit,
     validate,
 )
 from ringfence.gateway.support import Metrics, UpstreamTokens
@@ -707,7 +709,14 @@ class Gateway:
         pending = begin_rate_limit(ex, self.limiter)
         decided = pending is None and ex.op.quota is None
         try:
-            ex.body = await read_body(receive, route.limits.max_body_bytes, ex.headers)
+            # under the gateway's own protocol the whole body is usually here already: taken
+            # without ``receive``'s await, with ``read_body``'s checks
+            cycle = getattr(send, "__self__", None)
+            whole = cycle.whole_body() if type(cycle) is _Cycle else None
+            if whole is not None:
+                ex.body = checked_body(whole, route.limits.max_body_bytes, ex.headers)
+            else:
+                ex.body = await read_body(receive, route.limits.max_body_bytes, ex.headers)
             if not decided and len(ex.body) > OVERLAP_MAX_BODY:
                 decided = True
                 await self._limit_verdict(ex, pending)
@@ -739,7 +748,17 @@ class Gateway:
                 pending.discard()
             raise
         if not decided:
-            await self._limit_verdict(ex, pending)
+            if pending is not None and ex.op.quota is None:
+                # ``_limit_verdict`` of the usual request (a route limit, no quota), inline
+                try:
+                    ex.limit = await pending.decision()
+                    if not ex.limit.allowed:
+                        raise over_limit(ex.limit)
+                except (Deny, RingfenceError):
+                    ex.dlp = {}
+                    raise
+            else:
+                await self._limit_verdict(ex, pending)
         rl_headers = limit_headers(ex.limit) if ex.limit is not None else []
         try:
             if planned is None:

@@ -49,13 +49,26 @@ async def send_body(
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive, cap: int, headers: dict[bytes, bytes]) -> bytes:
+def _check_declared(cap: int, headers: dict[bytes, bytes]) -> None:
     declared = headers.get(b"content-length")
     if declared is not None:
         if not declared.isdigit():
             raise Deny(400, "bad_content_length", "invalid Content-Length")
         if int(declared) > cap:
             raise Deny(413, "payload_too_large", f"request body exceeds {cap} bytes")
+
+
+def checked_body(body: bytes, cap: int, headers: dict[bytes, bytes]) -> bytes:
+    """``read_body``'s checks and answer for a body already received whole (the server's
+    ``_Cycle.whole_body``): the same refusals, in the same order."""
+    _check_declared(cap, headers)
+    if len(body) > cap:
+        raise Deny(413, "payload_too_large", f"request body exceeds {cap} bytes")
+    return body
+
+
+async def read_body(receive: Receive, cap: int, headers: dict[bytes, bytes]) -> bytes:
+    _check_declared(cap, headers)
     chunks: list[bytes] = []
     total = 0
     while True:

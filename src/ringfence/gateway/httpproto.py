@@ -212,6 +212,24 @@ class _Cycle:
             "more_body": more_body,
         }
 
+    def whole_body(self) -> bytes | None:
+        """The request's body as ``receive`` would hand it over, without the await: when it is
+        all here and nothing else is owed (the usual, natively parsed request). It is then
+        handed over (a later ``receive`` waits for the disconnect, as after ``receive``).
+        None: nothing was done; use ``receive``."""
+        if (
+            self.more_body
+            or self.body_done
+            or self.disconnected
+            or self.response_complete
+            or self.waiting_for_continue
+        ):
+            return None
+        body = self.body
+        self.body = b""
+        self.body_done = True
+        return body if type(body) is bytes else bytes(body)
+
     def respond(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> bool:
         """A whole response — head and body, one write — sent in one call without the two
         ASGI ``send`` messages and their awaits, for an app that has it all at once (the

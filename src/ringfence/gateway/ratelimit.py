@@ -19,7 +19,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from ringfence.core.errors import UnavailableError
-from ringfence.gateway.redisclient import LeanRedis, PendingReply
+from ringfence.gateway.redisclient import LeanRedis, PendingReply, RedisUnavailable
 
 
 class LimitDecision(NamedTuple):
@@ -74,7 +74,11 @@ class PendingHit:
         assert lean is not None
         item = self._item
         try:
-            raw = await reply.result()
+            # ``reply.result()`` without its coroutine: one await fewer on every request
+            try:
+                raw = await reply.fut
+            except TimeoutError:
+                raise RedisUnavailable("Redis did not answer in time") from None
             counted = lean.counted(raw)
             if counted is None:  # the script must be loaded first
                 counted = await lean.incr_expire_ttl_reply(raw, self._key, item.get_expiry())

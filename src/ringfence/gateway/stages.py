@@ -260,15 +260,18 @@ async def finish_rate_limit(ex: Exchange, limiter: RateLimiter, pending: Pending
     if pending is not None:
         ex.limit = await pending.decision()
         if not ex.limit.allowed:
-            raise Deny(
-                429, "rate_limited", "rate limit exceeded", headers=limit_headers(ex.limit, True)
-            )
+            raise over_limit(ex.limit)
     if op.quota is not None:
         quota = await limiter.hit(op.quota, route.name, op.method, op.template, integ.id)
         if not quota.allowed:
             raise Deny(
                 429, "quota_exceeded", "flow quota exceeded", headers=limit_headers(quota, True)
             )
+
+
+def over_limit(d: LimitDecision) -> Deny:
+    """The refusal of a request the route's limit did not allow (``finish_rate_limit``)."""
+    return Deny(429, "rate_limited", "rate limit exceeded", headers=limit_headers(d, True))
 
 
 def limit_headers(d: LimitDecision, retry: bool = False) -> list[tuple[bytes, bytes]]:

@@ -302,33 +302,11 @@ class UpstreamPool:
         cap: int,
         deadline_s: float,
     ) -> UpstreamResponse:
-        """Send ``head`` (request line + headers + CRLF CRLF) and ``body``; read the response."""
+        """Send ``head`` (request line + headers + CRLF CRLF) and ``body``; read the response
+        within ``deadline_s`` seconds (TimeoutError when it passes). One coroutine: every
+        forwarded request awaits it."""
         key = (scheme, host, port)
         is_head = head.startswith(b"HEAD ")
-        conn: _Conn | None = None
-        try:
-            conn, response = await self._exchange(key, head, body, cap, is_head, deadline_s)
-        except BaseException:
-            if conn is not None and conn.transport is not None:
-                conn.transport.abort()
-            raise
-        keep = not is_head and conn.keep_alive and conn.complete and not conn.closed
-        if keep:
-            self._give_back(conn)
-        elif conn.transport is not None:
-            conn.transport.close()
-        return response
-
-    async def _exchange(
-        self,
-        key: tuple[str, str, int],
-        head: bytes,
-        body: bytes,
-        cap: int,
-        is_head: bool,
-        deadline_s: float,
-    ) -> tuple[_Conn, UpstreamResponse]:
-        """One request/response within ``deadline_s`` seconds; TimeoutError when it passes."""
         conn = self._take(key)
         loop = conn.loop if conn is not None and conn.loop is not None else None
         if loop is None:
@@ -366,7 +344,13 @@ class UpstreamPool:
                     conn.transport.abort()
                 raise
         assert conn is not None
-        return conn, UpstreamResponse(conn.status, conn.headers, b"".join(conn.chunks))
+        response = UpstreamResponse(conn.status, conn.headers, b"".join(conn.chunks))
+        keep = not is_head and conn.keep_alive and conn.complete and not conn.closed
+        if keep:
+            self._give_back(conn)
+        elif conn.transport is not None:
+            conn.transport.close()
+        return response
 
     async def aclose(self) -> None:
         for idle in self._idle.values():
