@@ -54,6 +54,7 @@ from ringfence.store.models import (
     Vendor,
 )
 from ringfence.store.types import UTCDateTime
+from ringfence.vendors.schemas import soc2_cap
 
 
 def _clearance(value: int) -> DataClass:
@@ -553,10 +554,15 @@ def _vendors(session: Session, tables: set[str], now: datetime) -> list[VendorFa
     ).bindparams(bindparam("now", now, type_=UTCDateTime()))
     assessed = {vid: _aware(when) for vid, when in session.execute(latest).tuples()}
     certs: dict[str, list[tuple[str, date | None]]] = defaultdict(list)
-    for vid, kind, expires in _rows(
-        session, "SELECT vendor_id, kind, expires_on FROM vendor_certifications"
+    for vid, kind, expires, period_end in _rows(
+        session, "SELECT vendor_id, kind, expires_on, period_end FROM vendor_certifications"
     ):
-        certs[vid].append((str(kind), _as_date(expires)))
+        until, end = _as_date(expires), _as_date(period_end)
+        if str(kind) in _SOC2_KINDS and end is not None:
+            # As the vendor score (evidence.valid_until): a row stored before later dates were
+            # refused counts only until the report's cap, whatever its expires_on says.
+            until = soc2_cap(end) if until is None else min(until, soc2_cap(end))
+        certs[vid].append((str(kind), until))
     dpa = {
         vid
         for vid, clauses in _rows(session, "SELECT vendor_id, clauses FROM vendor_contracts")
@@ -576,6 +582,9 @@ def _vendors(session: Session, tables: set[str], now: datetime) -> list[VendorFa
         )
         for vid, name in session.execute(select(Vendor.id, Vendor.name)).tuples()
     ]
+
+
+_SOC2_KINDS = frozenset({"soc2_type1", "soc2_type2"})
 
 
 def _as_date(value: Any) -> date | None:
