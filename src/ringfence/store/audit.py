@@ -94,7 +94,7 @@ def compute_hash(
     if mac_key is None:
         raise ValueError("a keyed record needs its MAC key")
     body["key_id"] = key_id
-    return hmac.new(mac_key, _canonical(body), hashlib.sha256).hexdigest()
+    return hmac.digest(mac_key, _canonical(body), "sha256").hex()
 
 
 def _link(row: Mapping[str, Any], mac_key: bytes | None = None) -> str:
@@ -274,7 +274,7 @@ def append(
     tx = session.get_transaction()
     cached = session.info.get(_HEAD_KEY)
     if cached is not None and cached[0] is tx:
-        last: Any = cached[1:]
+        seq, prev, mac = cached[1] + 1, cached[2], cached[3]
     else:
         lock_chain(session)
         last = session.execute(
@@ -282,35 +282,54 @@ def append(
             .order_by(AuditRecord.seq.desc())
             .limit(1)
         ).first()
-    seq = (last[0] + 1) if last else 1
-    prev = last[1] if last else GENESIS
-    keys = _keys_for_session(session)
-    mac = keys.current() if keys is not None else None
-    if mac is None and last is not None and last[2] is not None:
-        raise ConfigError(
-            f"the audit chain is keyed (record {last[0]} is linked with master key "
-            f"{last[2]}) and this process has no master key to link a new record with: "
-            "nothing was changed — configure the master key (key file or RINGFENCE_MASTER_KEY)",
-            code="audit_key_missing",
-        )
+        seq = (last[0] + 1) if last else 1
+        prev = last[1] if last else GENESIS
+        # The key, like the head, holds for the whole transaction (a rotation's own record
+        # is linked with the key it rotates away from).
+        keys = _keys_for_session(session)
+        mac = keys.current() if keys is not None else None
+        if mac is None and last is not None and last[2] is not None:
+            raise ConfigError(
+                f"the audit chain is keyed (record {last[0]} is linked with master key "
+                f"{last[2]}) and this process has no master key to link a new record with: "
+                "nothing was changed — configure the master key (key file or "
+                "RINGFENCE_MASTER_KEY)",
+                code="audit_key_missing",
+            )
     ts = (clock or SystemClock()).now().replace(microsecond=0)
-    row = AuditRecord(
+    record_id = new_id()
+    before_j, after_j = _jsonable(before), _jsonable(after)
+    key_id = mac[0] if mac is not None else None
+    link = compute_hash(
         seq=seq,
+        record_id=record_id,
         ts=ts,
         actor=actor,
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,
-        before=_jsonable(before),
-        after=_jsonable(after),
+        before=before_j,
+        after=after_j,
         prev_hash=prev,
-        hash="",
-        key_id=mac[0] if mac is not None else None,
+        key_id=key_id,
+        mac_key=mac[1] if mac is not None else None,
     )
-    row.id = new_id()
-    row.hash = _row_hash(row, mac[1] if mac is not None else None)
+    row = AuditRecord(
+        seq=seq,
+        id=record_id,
+        ts=ts,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=before_j,
+        after=after_j,
+        prev_hash=prev,
+        hash=link,
+        key_id=key_id,
+    )
     session.add(row)
-    session.info[_HEAD_KEY] = (tx, seq, row.hash, row.key_id)
+    session.info[_HEAD_KEY] = (tx, seq, link, mac)
     return row
 
 
