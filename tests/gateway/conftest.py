@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from ringfence.core.clock import FixedClock
 from ringfence.core.config import load_settings
 from ringfence.gateway.app import Gateway, build_gateway
-from ringfence.gateway.audit import MemoryAuditSink
+from ringfence.gateway.audit import AuditEvent, MemoryAuditSink
 from ringfence.gateway.clients import CreatedClient, create_client, save_routes
 from ringfence.gateway.config import GatewayConfig
 from ringfence.gateway.routes import RouteSpec
@@ -257,11 +258,24 @@ def gw_runtime(template: Template, tmp_path: Path) -> Iterator[Runtime]:
     rt.close()
 
 
+class LineAuditSink(MemoryAuditSink):
+    """A memory sink that takes JSON lines as the JSONL sink does (``accepts_lines``): the
+    suite's requests have their audit line written natively, and in verify mode each line is
+    compared with orjson's for the event (a difference fails the test); the events are read
+    back from the lines for the tests to inspect."""
+
+    accepts_lines = True
+
+    def emit_line(self, line: bytes) -> None:
+        assert line.endswith(b"\n") and line.count(b"\n") == 1
+        self.events.append(AuditEvent(**orjson.loads(line)))
+
+
 @pytest.fixture
 async def env(
     gw_runtime: Runtime, template: Template, gw_config: GatewayConfig
 ) -> AsyncIterator[Env]:
-    audit = MemoryAuditSink()
+    audit = LineAuditSink()
     gateway = build_gateway(
         gw_runtime.store, gw_runtime.vault, config=gw_config, clock=gw_runtime.clock, audit=audit
     )

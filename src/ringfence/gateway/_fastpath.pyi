@@ -31,6 +31,29 @@ def response_head(
     /,
 ) -> tuple[bytes, int] | None: ...
 def iso_utc(dt: Any, /) -> str | None: ...
+def audit_line(
+    time: str,
+    request_id: str,
+    method: str,
+    status: int,
+    decision: str,
+    reason: str,
+    latency_ms: float,
+    client_ip: str | None,
+    user_agent: str | None,
+    integration: str | None,
+    integration_id: str | None,
+    client_id: str | None,
+    auth: str,
+    route: str | None,
+    path_template: str | None,
+    path: str | None,
+    upstream: str | None,
+    bytes_in: int,
+    bytes_out: int,
+    dlp: dict[str, Any],
+    /,
+) -> bytes | None: ...
 def request_id() -> str | None: ...
 def parse_request(
     data: bytes, max_head: int, max_body: int, /

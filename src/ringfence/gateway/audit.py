@@ -124,6 +124,10 @@ class JsonlAuditSink:
     is either in the file taken or in the next one — never written into a file being replayed
     after its reader passed the end."""
 
+    # ``emit_line`` takes an event's line as ``emit`` would write it (the gateway writes the
+    # line of a plain event natively, without building the event: gateway/app.py ``_record``)
+    accepts_lines = True
+
     def __init__(self, path: Path, *, flush_every: float = 0.2) -> None:
         self.path = path
         self.lock_path = path.with_name(path.name + ".lock")

@@ -41,14 +41,17 @@ from ringfence.gateway.stages import Deny, Exchange, authorize
 _Table: Any
 _iso_utc: Any
 _request_id: Any
+audit_line_native: Any  # the audit event's JSON line (gateway/app.py _record), or None
 try:
     from ringfence.gateway._fastpath import Table as _Table
+    from ringfence.gateway._fastpath import audit_line as audit_line_native
     from ringfence.gateway._fastpath import iso_utc as _iso_utc
     from ringfence.gateway._fastpath import request_id as _request_id
 except ImportError:  # optional extension: every request takes the Python path
     _Table = None
     _iso_utc = None
     _request_id = None
+    audit_line_native = None
 
 
 def _no_iso(now: datetime) -> str | None:
