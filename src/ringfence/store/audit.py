@@ -516,7 +516,7 @@ class ChainWalker:
     def _keyed(self, row: Mapping[str, Any], key_id: str) -> None:
         if self.keyed_from is None:
             self.keyed_from = row["seq"]
-        if not is_key_id(key_id):
+        if key_id not in self._macs and not is_key_id(key_id):
             # Not an id a master key has: never looked up, never shown (it is not ours).
             self._problem(row, "names no valid master-key id: written without the audit key")
             return
