@@ -122,7 +122,13 @@ def _seed(src: Path, data: Path, master_key: str, upstream: str) -> dict[str, st
 
 
 def measure(
-    src: Path, requests: int, work: Path, up_port: int, label: str, route: str = "full"
+    src: Path,
+    requests: int,
+    work: Path,
+    up_port: int,
+    label: str,
+    route: str = "full",
+    idle_spans: int = 2,
 ) -> tuple[float, Path]:
     """Instructions per request of the gateway in ``src`` (and the callgrind file of the run)."""
     master_key = base64.b64encode(os.urandom(32)).decode()
@@ -209,17 +215,17 @@ def measure(
             time.sleep(0.001)
         elapsed = time.perf_counter() - started
         busy, busy_file = dumped()
-        # The idle work (policy polls, flushes) comes in lumps: measured over two spans as
-        # long as the requests took, and their mean subtracted.
+        # The idle work (policy polls, flushes) comes in lumps: measured over ``idle_spans``
+        # spans as long as the requests took, and their mean subtracted.
         idles = []
-        for _ in range(2):
+        for _ in range(idle_spans):
             time.sleep(elapsed)
             idles.append(dumped()[0])
         idle = sum(idles) // len(idles)
         per_request = (busy - idle) / requests
         print(
             f"{label}: {busy:,} instructions for {requests} requests in {elapsed:.1f} s; "
-            f"{idle:,} idle over the same time (mean of {idles[0]:,} and {idles[1]:,}); "
+            f"{idle:,} idle over the same time (mean of {', '.join(f'{i:,}' for i in idles)}); "
             f"{per_request:,.0f} per request"
         )
         return per_request, busy_file  # the requests' dump (--keep, --annotate)
@@ -246,6 +252,13 @@ def main() -> int:
         help="full: JWT + scope + Redis limit + schema + DLP + audit on the 4 KiB POST; "
         "pass: API key, no limit / schema / DLP, GET (the framework and forwarding alone)",
     )
+    parser.add_argument(
+        "--idle-spans",
+        type=int,
+        default=2,
+        help="idle spans measured (as long as the requests took) for the idle rate subtracted; "
+        "more spans average its lumps (policy polls, flushes) better",
+    )
     args = parser.parse_args()
     for tool in ("valgrind", "callgrind_control", "nginx"):
         if shutil.which(tool) is None:
@@ -267,10 +280,18 @@ def main() -> int:
         rows: list[tuple[str, float]] = []
         if args.ab_src is not None:
             before, _ = measure(
-                args.ab_src / "src", args.requests, work, up_port, "before", args.route
+                args.ab_src / "src",
+                args.requests,
+                work,
+                up_port,
+                "before",
+                args.route,
+                args.idle_spans,
             )
             rows.append(("before", before))
-        after, cg_file = measure(ROOT / "src", args.requests, work, up_port, "after", args.route)
+        after, cg_file = measure(
+            ROOT / "src", args.requests, work, up_port, "after", args.route, args.idle_spans
+        )
         rows.append(("after", after))
         if len(rows) == 2:
             print(f"after / before = {rows[1][1] / rows[0][1]:.3f}")

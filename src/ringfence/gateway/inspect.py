@@ -332,6 +332,10 @@ def _unescaped_json(data: bytes) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
+SHORT_BODY = 256  # bytes: ClassifyInspector remembers the gate's verdict on bodies this short
+SHORT_VERDICTS = 4096  # ... for at most this many distinct bodies (then it starts again)
+
+
 class ClassifyInspector:
     """Adapter over the classification engine (``ringfence.classify.Classifier``)."""
 
@@ -341,6 +345,8 @@ class ClassifyInspector:
         # body: asking it here skips building an empty ScanResult for a clean body (absent in
         # another engine version: every body is scanned).
         self._may_find: Any = getattr(classifier, "may_find", None)
+        # The gate's verdicts on short bodies (see ``scan_bytes``), bounded.
+        self._short_verdicts: dict[bytes, bool] = {}
 
     def scan(self, text: str) -> list[Hit]:
         return self.scan_bytes(text.encode("utf-8", "surrogatepass"))
@@ -351,8 +357,24 @@ class ClassifyInspector:
         with ``redact_bytes``, never by offsets)."""
         may_find = self._may_find
         # (a form body is decoded by the engine, which applies its own gate to what it reads)
-        if may_find is not None and not is_form(content_type) and not may_find(data):
-            return []
+        plain = content_type == "application/json" or not is_form(content_type)
+        if may_find is not None and plain:
+            if len(data) <= SHORT_BODY and type(data) is bytes:
+                # The gate answers for the bytes alone and this classifier never changes: the
+                # verdict on a short body — an upstream's {"ok":true}, an empty list, an
+                # error object, sent again and again — is remembered instead of asking the
+                # engine each time (a call of ≈ 5k instructions for a few bytes).
+                verdicts = self._short_verdicts
+                found = verdicts.get(data)
+                if found is None:
+                    found = bool(may_find(data))
+                    if len(verdicts) >= SHORT_VERDICTS:
+                        verdicts.clear()
+                    verdicts[data] = found
+                if not found:
+                    return []
+            elif not may_find(data):
+                return []
         result = self._classifier.scan(data, content_type)
         return [
             Hit(str(f.type_id), DataClass.parse(f.data_class), int(f.start), int(f.end))

@@ -79,10 +79,13 @@ class PendingHit:
                 raw = await reply.fut
             except TimeoutError:
                 raise RedisUnavailable("Redis did not answer in time") from None
-            counted = lean.counted(raw)
-            if counted is None:  # the script must be loaded first
-                counted = await lean.incr_expire_ttl_reply(raw, self._key, item.get_expiry())
-            count, ttl = counted
+            if type(raw) is list and len(raw) == 2 and type(raw[0]) is int and type(raw[1]) is int:
+                count, ttl = raw  # the usual reply, as ``lean.counted`` reads it
+            else:
+                counted = lean.counted(raw)
+                if counted is None:  # the script must be loaded first
+                    counted = await lean.incr_expire_ttl_reply(raw, self._key, item.get_expiry())
+                count, ttl = counted
         except Exception as exc:
             raise _unavailable(exc) from None
         return _decision(item, count, ttl)
