@@ -41,7 +41,7 @@ BODIES = [
     b'{"card":"4111 1111 1111 1111"}',
     b"contact bob@example.org today",
     b'{"note":"caf\\u00e9"}',
-    "{\"name\":\"Zoë\"}".encode(),
+    '{"name":"Zoë"}'.encode(),
     b"a=b&c=alice%40example.com",
 ]
 TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded", "text/csv"]
