@@ -741,7 +741,8 @@ def apply_estate(
             _log.warning(
                 "estate apply references vault secrets that do not exist",
                 actor=actor,
-                places=[p.path for p in plan.introduced_gaps],
+                count=len(plan.introduced_gaps),
+                places=[p.path for p in plan.introduced_gaps[:20]],
             )
         if check is not None:
             check(plan)
