@@ -54,6 +54,8 @@ typedef struct {
     int child;    /* node of this property's schema; -1: not a property (required only) */
     int req_bit;  /* bit in the required mask, -1: not required */
     uint64_t word; /* keys of up to 8 bytes: those bytes, zero-padded, in memory order */
+    int plain;         /* no '"', '\\' or control byte: it reads the same raw as decoded */
+    Py_ssize_t cps;    /* its length in code points */
 } Key;
 
 typedef struct {
@@ -346,11 +348,49 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
                 ws(p);
                 if (p->i >= p->n || p->s[p->i] != '"') return 0;
             }
+            int child = -1;
+            if (keys_matter) {
+                /* A property spelled plainly in the body — its bytes, then the closing quote —
+                   is that property: found without reading the key as a string first (the
+                   string read below finds the same key, unescaped, with the same length). */
+                const Key *k = NULL;
+                const unsigned char *kp = p->s + p->i + 1;
+                Py_ssize_t avail = p->n - (p->i + 1);
+                uint64_t kw8 = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                int words = avail >= 8;
+                if (words) memcpy(&kw8, kp, 8);
+#else
+                int words = 0;
+#endif
+                const Key *keys = nd->keys;
+                for (Py_ssize_t j = 0, nk = nd->n_keys; j < nk; j++) {
+                    const Key *cand = &keys[j];
+                    Py_ssize_t kl = cand->len;
+                    if (!cand->plain || kl >= avail || kp[kl] != '"') continue;
+                    if (words && kl <= 8 ? (kw8 & KEY_MASK[kl]) == cand->word
+                                         : memcmp(kp, cand->key, (size_t)kl) == 0) {
+                        k = cand;
+                        break;
+                    }
+                }
+                if (k != NULL) {
+                    if (k->cps > p->max_string) return 0;
+                    p->i += k->len + 2;
+                    if (k->req_bit >= 0) seen |= (uint64_t)1 << k->req_bit;
+                    if (k->child >= 0) {
+                        child = k->child;
+                    } else {
+                        if (nd->additional == -2) return 0; /* additionalProperties: false */
+                        child = nd->additional;
+                    }
+                    goto value;
+                }
+            }
             Py_ssize_t ks, ke, kcps;
             int kesc;
             if (!string(p, &ks, &ke, &kcps, &kesc)) return 0;
             if (kcps > p->max_string) return 0;
-            int child = -1;
             if (keys_matter) {
                 if (kesc) return 0; /* an escaped key may spell a property: Python decides */
                 const Key *k = NULL;
@@ -394,6 +434,7 @@ static int object(Parser *p, const Node *nd, Py_ssize_t depth) {
                     child = nd->additional;
                 }
             }
+        value:
             if (!expect(p, ':')) return 0;
             if (!value_at(p, child, depth)) return 0; /* skips whitespace before the value */
             count++;
@@ -585,6 +626,13 @@ static int program_init(Program *self, PyObject *args, PyObject *Py_UNUSED(kwds)
             if (k->req_bit >= 0) nd->required_all |= (uint64_t)1 << k->req_bit;
             k->word = 0;
             if (k->len <= 8) memcpy(&k->word, k->key, (size_t)k->len);
+            k->plain = 1;
+            k->cps = 0;
+            for (Py_ssize_t m = 0; m < k->len; m++) {
+                unsigned char c = (unsigned char)k->key[m];
+                if (c < 0x20 || c == '"' || c == '\\') k->plain = 0;
+                if ((c & 0xC0) != 0x80) k->cps++;
+            }
         }
         Py_DECREF(kseq);
         if (en != Py_None) {

@@ -333,3 +333,45 @@ def test_keys_match_by_their_bytes_whatever_their_length_and_place() -> None:
     assert raw_says(schema, b'{"a":1}', limits)
     assert raw_says(schema, b'{"abc":1,"b":2}', limits) is False
     assert python_path(schema, b'{"abc":1,"b":2}', limits) != "ok"
+
+
+def test_declared_keys_spelled_plainly_are_found_before_reading_the_key() -> None:
+    """A declared key spelled plainly (its bytes, then the closing quote) is matched without
+    reading the key as a string first: it must find exactly the key the string read finds —
+    never a key that only starts the same, never one declared with a quote or backslash (those
+    go through the string read, which decides), and the key-length cap still counts."""
+    names = ["id", "idx", "i", 'q"t', "a\\b", "ünï", "description_long", "d"]
+    schema = {
+        "type": "object",
+        "properties": {n: {"type": "integer"} for n in names},
+        "required": ["id"],
+        "additionalProperties": False,
+    }
+    bodies = [
+        b'{"id":1}',
+        b'{"idx":1,"id":2}',
+        b'{"id":1,"idxx":2}',
+        b'{"i":1,"id":2}',
+        b'{"id":1,"q\\"t":2}',
+        b'{"id":1,"a\\\\b":2}',
+        b'{"id":1,"\\u0069d":2}',
+        b'{"\\u0069d":1}',
+        '{"id":1,"ünï":2}'.encode(),
+        b'{"id":1,"description_long":2}',
+        b'{"id":1,"description_lon":2}',
+        b'{"id":1,"description_longer":2}',
+        b'{"id":1,"d":2}',
+        b'{"id":1,"d',
+        b'{"id',
+        b'{"id"',
+        b'{"id":1 , "d" :2}',
+    ]
+    for max_string in (1, 2, 3, 1_048_576):
+        limits = LimitsSpec(max_string_length=max_string)
+        for body in bodies:
+            expected = python_path(schema, body, limits) == "ok"
+            said = raw_says(schema, body, limits)
+            assert not said or expected, (body, max_string)
+            # the plain spellings of declared keys are decided natively, as before
+            if b"\\" not in body and max_string > 16:
+                assert said == expected, (body, max_string)
