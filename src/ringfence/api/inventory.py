@@ -228,6 +228,12 @@ def update_integration(
 
 @router.delete("/integrations/{ref}", status_code=204, tags=["integrations"])
 def delete_integration(request: Request, ref: Ref, p: CurrentPrincipal) -> Response:
+    """Delete an integration that nothing references any more (credentials, flows).
+
+    A revoked integration is never deleted (``409 revoked_is_final``): revoked is final and
+    took a second person, and deleting it removed its gateway clients, API keys and review
+    items with it and freed its name and client_id for a new, active integration (session
+    14). It stays as the record of what was revoked."""
     return _delete(request, p, "integration", ref)
 
 

@@ -585,6 +585,45 @@ def _revoked_is_final(session: Session, changes: Sequence[Any]) -> list[tuple[st
 register_plan_check("inventory.revoked_is_final", _revoked_is_final)
 
 
+def _revoked_is_kept(session: Session, changes: Sequence[Any]) -> list[tuple[str, str, str, str]]:
+    """A revoked integration is kept (session 14): a file that leaves it out of its
+    ``integrations:`` section would delete it — its gateway clients, keys and review items
+    with it (database cascade) — and free its name and client_id for a new, active one; so
+    would a file that clears or hands over its client_id. The REST API's DELETE refuses the
+    same (409 revoked_is_final)."""
+    revoked = IntegrationStatus.REVOKED.value
+    problems: list[tuple[str, str, str, str]] = []
+    for c in changes:
+        if c.section != "integrations" or (c.before or {}).get("status") != revoked:
+            continue
+        if c.action == "delete":
+            problems.append(
+                (
+                    "integrations",
+                    c.name,
+                    "name",
+                    f"integration {c.name!r} is revoked, which is final: it is kept as the "
+                    "record of what was revoked (gateway clients, review decisions, "
+                    "incidents) and cannot be deleted; keep it in the file with "
+                    "status: revoked",
+                )
+            )
+        elif c.action == "update" and any(f.field == "client_id" for f in c.fields):
+            problems.append(
+                (
+                    "integrations",
+                    c.name,
+                    "client_id",
+                    f"integration {c.name!r} is revoked, which is final: its client_id stays "
+                    "its own and is never given to another integration",
+                )
+            )
+    return problems
+
+
+register_plan_check("inventory.revoked_is_kept", _revoked_is_kept)
+
+
 def _names_are_not_ids(session: Session, changes: Sequence[Any]) -> list[tuple[str, str, str, str]]:
     """Lookups take "id or name", and the responder maps an alert's entity to an integration
     by name or OAuth client id: a vendor, app or integration named like another's id, or an

@@ -3,7 +3,8 @@
 One ``InventoryRepository`` works inside the caller's unit of work (a ``Store.session()``):
 it resolves references by id or natural key with errors that name the field, checks
 uniqueness and dangling references before writing, refuses to delete what is still
-referenced, lists with filters / sorting / pagination without N+1 queries, and appends exactly
+referenced (and a revoked integration at all: it is kept, its name and client_id its own),
+lists with filters / sorting / pagination without N+1 queries, and appends exactly
 one audit record (before/after, no secrets) per change in the same transaction. It must never
 accept or return a secret value: credentials hold only ``vault:NAME`` / ``${env:NAME}``.
 """
@@ -669,6 +670,8 @@ class InventoryRepository:
         obj: Any = self.get(kind, ref)
         before = snapshot(obj)
         data = self._prepare(spec, changes)
+        if kind == "integration":
+            _refuse_renaming_revoked(obj, data)
         if kind == "flow":
             data = {"name": obj.name, "origin": obj.origin, **data}
         self._check_unique(spec, data, obj.id)
@@ -710,6 +713,15 @@ class InventoryRepository:
     def delete(self, kind: EntityKind, ref: str) -> None:
         spec = SPECS[kind]
         obj: Any = self.get(kind, ref)
+        if kind == "integration" and obj.status is IntegrationStatus.REVOKED:
+            raise RevokedIsFinal(
+                f"integration {obj.name!r} is revoked, which is final: it is kept as the "
+                "record of what was revoked — its gateway clients and API keys, review "
+                "decisions and incidents stay with it, and its name and client_id are never "
+                "registered again. It cannot be deleted (list without it: ?status=active); "
+                "register a new integration under a new name instead",
+                integration=obj.name,
+            )
         refs = self.references_to(kind, obj.id)
         if kind == "vendor":
             refs += [
@@ -755,6 +767,34 @@ class InventoryRepository:
         self._flush("integration")
         self._audit(f"integration.{_STATUS_ACTIONS[status]}", "integration", obj.id, before, after)
         return obj, True
+
+
+class RevokedIsFinal(ConflictError):
+    """A change that would undo a revoke: delete a revoked integration, or free its name or
+    client_id for another (``409 revoked_is_final``)."""
+
+    code = "revoked_is_final"
+
+
+# What identifies a revoked integration to people, alerts and the responder: kept for good.
+_IDENTITY_FIELDS = ("name", "client_id")
+
+
+def _refuse_renaming_revoked(obj: Integration, data: Mapping[str, Any]) -> None:
+    """Revoked is final (session 14): renaming a revoked integration or clearing its
+    client_id would free them for a new, active integration — the revoked one back under
+    another row, with one person's PATCH. Other fields (description, owner...) may change."""
+    if obj.status is not IntegrationStatus.REVOKED:
+        return
+    for name in _IDENTITY_FIELDS:
+        if name in data and data[name] != getattr(obj, name):
+            raise RevokedIsFinal(
+                f"integration {obj.name!r} is revoked, which is final: its {name} stays "
+                "its own and is never given to another integration; register a new "
+                "integration under a new name instead",
+                field=name,
+                integration=obj.name,
+            )
 
 
 def vendor_records(session: Session, vendor_id: str) -> list[tuple[str, int]]:
