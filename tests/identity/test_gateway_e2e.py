@@ -13,6 +13,7 @@ from ringfence.api.app import create_app
 from ringfence.identity import lifecycle
 from ringfence.identity.reviews import AccessReviews
 from ringfence.identity.scim import ScimTokens
+from ringfence.respond.engine import Responder
 from ringfence.store.models import Integration, Person
 from tests.gateway.conftest import Env
 
@@ -87,6 +88,14 @@ async def test_access_review_revoke_is_enforced_by_the_gateway(env: Env) -> None
         actor="t",
     )
     item = next(i for i in reviews.items(campaign.id) if i["integration"] == "billing-to-crm")
-    reviews.decide(campaign.id, item["id"], decision="revoke", comment="unused", actor="t")
+    done = reviews.decide(campaign.id, item["id"], decision="revoke", comment="unused", actor="t")
+    # Stopped at once (quarantined); revoked once a second person approves (session 14).
     r = await _refused_within_a_second(env, token)
+    assert r.status_code == 403 and r.json()["code"] == "integration_quarantined"
+    assert done.revoke_request is not None
+    Responder(env.rt.store, env.rt.vault, env.rt.clock).approve(
+        done.revoke_request.incident, 2, actor="user:second-reviewer"
+    )
+    env.gateway.holder.reload()
+    r = await env.get("/crm/contacts", token)
     assert r.status_code == 403 and r.json()["code"] == "integration_revoked"

@@ -73,8 +73,9 @@ def test_campaign_lists_granted_vs_used_and_decisions_apply_in_the_store(
         integ = s.get(Integration, estate["sync"])
         assert integ is not None and integ.scopes == ["chat:write"]
         assert integ.status == IntegrationStatus.ACTIVE
+        # quarantined now; revoked once a second person approves (session 14, four eyes)
         retired = s.get(Integration, estate["job"])
-        assert retired is not None and retired.status == IntegrationStatus.REVOKED
+        assert retired is not None and retired.status == IntegrationStatus.QUARANTINED
     assert audit.verify(runtime.store).ok
     assert reviews.close(cid, actor="user:analyst") == {"decided": 2, "undecided": 0}
     with pytest.raises(ConflictError):
@@ -369,8 +370,8 @@ def test_review_api_roles(
         assert c.post(f"/api/v1/identity/reviews/{cid}/close", headers=alice).status_code == 403
         assert c.post(f"/api/v1/identity/reviews/{cid}/close", headers=analyst).status_code == 200
     with runtime.store.session() as s:
-        job = s.get(Integration, estate["job"])
-        assert job is not None and job.status == IntegrationStatus.REVOKED
+        job = s.get(Integration, estate["job"])  # revoked once a second person approves
+        assert job is not None and job.status == IntegrationStatus.QUARANTINED
 
 
 def test_reassigned_integration_moves_its_open_review_item_to_the_new_owner(

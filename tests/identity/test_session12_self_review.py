@@ -107,14 +107,16 @@ def test_nobody_keeps_their_own_integrations_access(
         # another reviewer decides them
         kept = c.post(url, json={"decision": "keep"}, headers=other)
         assert kept.status_code == 200, kept.text
-        # giving access up is always the owner's to do
+        # giving access up is always the owner's to ask for: quarantined now, the revoke
+        # itself waits for a second person (session 14: revoked is final)
         gone = c.post(
             f"{job_url}/decision", json={"decision": "revoke", "comment": "retired"}, headers=owner
         )
         assert gone.status_code == 200, gone.text
+        assert gone.json()["revoke_request"]["status"] == "awaiting_approval"
     with runtime.store.session() as s:
         job = s.get(Integration, estate["job"])
-        assert job is not None and job.status == IntegrationStatus.REVOKED
+        assert job is not None and job.status == IntegrationStatus.QUARANTINED
 
 
 def test_an_unlinked_account_declared_with_the_owners_email_is_the_owner(

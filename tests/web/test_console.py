@@ -273,7 +273,8 @@ def test_an_owner_reviews_only_their_integrations_and_may_only_revoke_them(
 def test_an_owner_may_revoke_her_own_integration(
     accounts: Accounts, web: TestClient, runtime: Runtime, clock: FixedClock
 ) -> None:
-    """Giving access up needs no second pair of eyes."""
+    """Giving access up is hers to ask for: quarantined now, the revoke waits for a second
+    person (session 14, revoked is final: tests/identity/test_session14_review_revoke_four_eyes)."""
     _crm_review(runtime, clock)
     accounts.create_user("olive@example.com", roles=["integration-owner"], password=PASSWORD)
     _sign_in(web, "olive@example.com")
@@ -285,7 +286,7 @@ def test_an_owner_may_revoke_her_own_integration(
         data={"decision": "revoke", "comment": "retired", "csrf_token": _csrf(page.text)},
     )
     assert done.status_code == 303
-    assert _status(runtime, "crm-sync") is IntegrationStatus.REVOKED
+    assert _status(runtime, "crm-sync") is IntegrationStatus.QUARANTINED
 
 
 def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_own(

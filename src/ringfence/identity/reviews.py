@@ -3,10 +3,13 @@
 Used scopes come from the gateway's usage table (``gateway_usage(integration, scope, route,
 count, last_seen)``, the contract posture reads too) when it exists and has rows, otherwise
 from an explicit input given when the campaign is created. Decisions (keep / reduce / revoke,
-with a comment) apply in the store in the same transaction: ``reduce`` narrows
-``Integration.scopes``, ``revoke`` sets ``Integration.status = revoked``, which the gateway
-enforces. Evidence exports (CSV, JSON) carry the audit-chain head so auditors can tie them to
-the tamper-evident log. Never deletes an integration.
+with a comment) are recorded and applied in the store in the same transaction: ``reduce``
+narrows ``Integration.scopes``; ``revoke`` quarantines the integration at once and asks for
+the revoke through the responder (``Responder.request_revoke``): revoked is final, so a second
+person approves it, as any revoke (session 14: before, one reviewer revoked alone). The
+gateway enforces both. Evidence exports (CSV, JSON) carry the audit-chain head and each
+revoke decision's request so auditors can tie them to the tamper-evident log. Never deletes
+an integration, and never revokes one by itself.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE, ROLE_SCOPES
 from ringfence.store import audit
 from ringfence.store.db import Store
 from ringfence.store.models import App, AuditRecord, Integration, IntegrationStatus, Person
+from ringfence.store.vault import Vault
 
 DECISIONS = ("keep", "reduce", "revoke")
 
@@ -106,10 +110,36 @@ def _gateway_usage(s: Session) -> dict[str, set[str]] | None:
     return used
 
 
+@dataclass(frozen=True)
+class RevokeRequest:
+    """The four-eyes request a ``revoke`` decision opened (or joined, when one was waiting):
+    an incident of the built-in ``request:revoke_integration`` playbook."""
+
+    incident: str
+    status: str  # the incident's: awaiting_approval until a second person decides
+    approve: str  # where that person approves it (REST); ``…/skip`` declines it
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A recorded decision; for a ``revoke``, the request that a second person approves
+    (None when the integration was revoked already)."""
+
+    id: str
+    decision: str
+    kept_scopes: list[str] | None
+    revoke_request: RevokeRequest | None = None
+
+
+# Audit action linking a revoke decision (entity: the review item) to its request's incident.
+REVOKE_REQUEST_ACTION = "review.revoke_request"
+
+
 class AccessReviews:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, *, vault: Vault | None = None) -> None:
         self._store = store
         self._clock = clock
+        self._vault = vault
 
     # -- campaigns -------------------------------------------------------------------------
     def create(
@@ -280,8 +310,10 @@ class AccessReviews:
             )
             if limit is not None:
                 query = query.limit(limit).offset(offset)
+            rows = s.execute(query).all()
+            requests = self._requests_of(s, [item.id for item, _, _ in rows])
             out = []
-            for item, integ, owner_email in s.execute(query).all():
+            for item, integ, owner_email in rows:
                 out.append(
                     {
                         "id": item.id,
@@ -300,9 +332,42 @@ class AccessReviews:
                         "comment": item.comment,
                         "decided_by": item.decided_by,
                         "decided_at": item.decided_at,
+                        # a revoke decision's four-eyes request: {incident, status}
+                        "revoke_request": requests.get(item.id),
                     }
                 )
             return out
+
+    @staticmethod
+    def _requests_of(s: Session, item_ids: list[str]) -> dict[str, dict[str, str]]:
+        """The revoke requests linked to these items (from the audit chain): item id →
+        {incident, status}."""
+        from ringfence.respond.models import Incident
+
+        if not item_ids:
+            return {}
+        links: dict[str, str] = {}
+        for item_id, after in s.execute(
+            select(AuditRecord.entity_id, AuditRecord.after)
+            .where(
+                AuditRecord.action == REVOKE_REQUEST_ACTION,
+                AuditRecord.entity_type == "review_item",
+                AuditRecord.entity_id.in_(item_ids),
+            )
+            .order_by(AuditRecord.seq)
+        ):
+            incident = (after or {}).get("incident") if isinstance(after, dict) else None
+            if isinstance(incident, str):
+                links[str(item_id)] = incident
+        statuses = dict(
+            s.execute(
+                select(Incident.id, Incident.status).where(Incident.id.in_(set(links.values())))
+            ).all()
+        )
+        return {
+            item_id: {"incident": incident, "status": str(statuses.get(incident, "unknown"))}
+            for item_id, incident in links.items()
+        }
 
     def progress(self, ref: str, *, reviewer_id: str | None = None) -> tuple[int, int]:
         """(decided, total) items of the campaign, restricted like ``items``."""
@@ -328,12 +393,102 @@ class AccessReviews:
         kept_scopes: list[str] | None = None,
         only_reviewer: str | None = None,
         decider_id: str | None = None,
-    ) -> ReviewItem:
+    ) -> Decided:
         """Record and apply a decision. ``only_reviewer``: the caller may decide only items of
         integrations that person owns (integration owners). ``decider_id``: the caller's
         console user (None: the local operator); a ``keep`` or ``reduce`` of an integration
         they own is refused (segregation of duties: it certifies their own access — another
-        reviewer decides it); a ``revoke`` (giving access up) is theirs to make."""
+        reviewer decides it); a ``revoke`` (giving access up) is theirs to ask for.
+
+        A ``revoke`` quarantines the integration with the decision (one transaction) and then
+        asks for the revoke (``Responder.request_revoke``, the reviewer as requester): revoked
+        is final, so a person other than the reviewer approves it. A request already waiting
+        for the integration is joined. The request is linked to the item in the audit chain
+        (``review.revoke_request``). Should asking fail after the decision was recorded (the
+        store went away between the two), the integration stays quarantined and the same
+        ``revoke`` decision posted again asks once more — for the reviewer who decided."""
+        recorded, integration_id, campaign_name, requester = self._record(
+            ref,
+            item_id,
+            decision=decision,
+            comment=comment,
+            actor=actor,
+            kept_scopes=kept_scopes,
+            only_reviewer=only_reviewer,
+            decider_id=decider_id,
+        )
+        if recorded.decision != "revoke" or requester is None:
+            return recorded
+        return self._request_revoke(recorded, integration_id, campaign_name, requester)
+
+    def _responder(self) -> Any:
+        from ringfence.respond.engine import Responder
+
+        # The request's steps (quarantine, revoke) read no secret: without the runtime's
+        # vault (callers that have none at hand) a vault without a key file does.
+        vault = self._vault or Vault(self._store, None, clock=self._clock)
+        return Responder(self._store, vault, self._clock)
+
+    def _request_revoke(
+        self, recorded: Decided, integration_id: str, campaign: str, requester: str
+    ) -> Decided:
+        """Ask for the revoke a decision made (after it committed) and link the request."""
+        responder = self._responder()
+        item = recorded.id
+        decided = self._item_comment(item)
+        incident, opened = responder.request_revoke(
+            integration_id,
+            actor=requester,
+            reason=f"access review {campaign} (item {item}) decided revoke: {decided}",
+        )
+        if incident is None:  # revoked already (by another request, meanwhile)
+            return recorded
+        with self._store.session() as s:
+            audit.append(
+                s,
+                actor=requester,
+                action=REVOKE_REQUEST_ACTION,
+                entity_type="review_item",
+                entity_id=item,
+                after={
+                    "campaign": campaign,
+                    "integration": integration_id,
+                    "incident": incident,
+                    "opened": opened,  # False: joined a request already waiting
+                },
+                clock=self._clock,
+            )
+        view = responder.show(incident)
+        step = next(
+            (st["position"] for st in view["steps"] if st["action"] == "revoke_integration"), 2
+        )
+        request = RevokeRequest(
+            incident=incident,
+            status=str(view["status"]),
+            approve=f"/api/v1/respond/incidents/{incident}/steps/{step}/approve",
+        )
+        return dataclasses.replace(recorded, revoke_request=request)
+
+    def _item_comment(self, item_id: str) -> str:
+        with self._store.session() as s:
+            return str(s.scalar(select(ReviewItem.comment).where(ReviewItem.id == item_id)))
+
+    def _record(
+        self,
+        ref: str,
+        item_id: str,
+        *,
+        decision: str,
+        comment: str,
+        actor: str,
+        kept_scopes: list[str] | None,
+        only_reviewer: str | None,
+        decider_id: str | None,
+    ) -> tuple[Decided, str, str, str | None]:
+        """Record the decision in one transaction: (the decision, its integration's id, the
+        campaign's name, who asks for the revoke — None when there is nothing to ask)."""
+        from ringfence.inventory.repository import InventoryRepository
+
         if decision not in DECISIONS:
             raise ValidationError(f"decision must be one of {', '.join(DECISIONS)}")
         comment = comment.strip()
@@ -359,11 +514,6 @@ class AccessReviews:
             item = s.scalar(select(ReviewItem).where(ReviewItem.id == item_id).with_for_update())
             if item is None or item.campaign_id != campaign.id:
                 raise NotFoundError(f"no item {item_id!r} in campaign {campaign.name!r}")
-            if item.decision is not None:
-                # The evidence keeps the first decision: a later one must not overwrite it.
-                raise ConflictError(
-                    f"this item was decided already ({item.decision} by {item.decided_by})"
-                )
             integ = s.scalar(
                 select(Integration).where(Integration.id == item.integration_id).with_for_update()
             )
@@ -373,6 +523,21 @@ class AccessReviews:
             # have handed it over (reassignment, inventory edit, `ringfence apply`).
             if only_reviewer is not None and integ.owner_id != only_reviewer:
                 raise PermissionDeniedError("you may only review integrations you own")
+            if item.decision is not None:
+                if (
+                    item.decision == decision == "revoke"
+                    and integ.status is not IntegrationStatus.REVOKED
+                    and item.id not in self._requests_of(s, [item.id])
+                ):
+                    # Recorded, but its request was never opened (see decide): ask again,
+                    # for the reviewer who decided — never for whoever posts it again, who
+                    # could then approve it.
+                    done = Decided(item.id, item.decision, item.kept_scopes)
+                    return done, integ.id, campaign.name, item.decided_by or actor
+                # The evidence keeps the first decision: a later one must not overwrite it.
+                raise ConflictError(
+                    f"this item was decided already ({item.decision} by {item.decided_by})"
+                )
             decider = s.get(ConsoleUser, decider_id) if decider_id else None
             if (
                 decision != "revoke"
@@ -385,6 +550,7 @@ class AccessReviews:
                 )
             before = {"scopes": list(integ.scopes), "status": integ.status.value}
             kept: list[str] | None = None
+            requester: str | None = None
             if decision == "reduce":
                 kept = sorted(set(kept_scopes or []))
                 if not kept:
@@ -407,7 +573,17 @@ class AccessReviews:
                     )
                 integ.scopes = kept
             elif decision == "revoke":
-                integ.status = IntegrationStatus.REVOKED
+                if integ.status is not IntegrationStatus.REVOKED:
+                    # Revoked is final: a second person approves it (decide). Stopped now —
+                    # quarantine is reversible, one person may — with the decision, so the
+                    # integration is stopped even if asking for the revoke fails.
+                    requester = actor
+                    InventoryRepository(s, actor=actor, clock=self._clock).set_integration_status(
+                        integ.id,
+                        IntegrationStatus.QUARANTINED,
+                        reason=f"access review {campaign.name}: revoke decided, awaiting a "
+                        "second person",
+                    )
             elif kept_scopes:
                 raise ValidationError("kept_scopes only goes with a reduce decision")
             integ.updated_at = now
@@ -428,10 +604,12 @@ class AccessReviews:
                     "status": integ.status.value,
                     "campaign": campaign.name,
                     "comment": comment,
+                    "item": item.id,
+                    **({"revoke": "requested"} if requester else {}),
                 },
                 clock=self._clock,
             )
-            return item
+            return Decided(item.id, decision, kept), integ.id, campaign.name, requester
 
     @staticmethod
     def _claim_open(s: Session, campaign_id: str) -> bool:
@@ -635,6 +813,7 @@ class AccessReviews:
         "comment",
         "decided_by",
         "decided_at",
+        "revoke_request",
     )
 
     def export(self, ref: str, fmt: str) -> str:
@@ -668,6 +847,8 @@ class AccessReviews:
             row = []
             for col in self._CSV_COLUMNS:
                 value = item[col]
+                if col == "revoke_request" and isinstance(value, dict):
+                    value = f"{value['incident']} ({value['status']})"
                 if isinstance(value, list):
                     value = " ".join(value)
                 elif isinstance(value, datetime):

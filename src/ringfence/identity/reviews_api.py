@@ -7,6 +7,7 @@ integrations they own.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -38,7 +39,7 @@ class DecisionIn(StrictBody):
 
 def _reviews(request: Request) -> AccessReviews:
     rt = runtime_of(request)
-    return AccessReviews(rt.store, rt.clock)
+    return AccessReviews(rt.store, rt.clock, vault=rt.vault)
 
 
 def _campaign_out(c: Any) -> dict[str, Any]:
@@ -137,7 +138,15 @@ def decide_item(
         # a keep/reduce of one's own integration is refused (403 self_review)
         decider_id=caller.id if caller.kind == "user" else None,
     )
-    return {"id": item.id, "decision": item.decision, "kept_scopes": item.kept_scopes}
+    # A revoke is asked for, not done: the integration is quarantined and a person other
+    # than the reviewer approves the revoke (revoked is final; docs/identity.md).
+    request_ = item.revoke_request
+    return {
+        "id": item.id,
+        "decision": item.decision,
+        "kept_scopes": item.kept_scopes,
+        "revoke_request": dataclasses.asdict(request_) if request_ else None,
+    }
 
 
 @reviews_router.post("/reviews/{ref}/close")
