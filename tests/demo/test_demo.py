@@ -59,6 +59,19 @@ def test_demo_smoke_runs_the_whole_perimeter(
         items = {i["integration"]: i for i in reviews.items(campaign.id)}
         assert items["hubspot-salesforce-sync"]["used_source"] == "gateway"
         assert items["hubspot-salesforce-sync"]["used_scopes"] == ["api"]
+        # The demo API token is the console user's (session 14): what it requests, a
+        # colleague approves — and not that user (four eyes); before, it had no creator and
+        # nothing it requested could be approved by anyone.
+        from ringfence.core.errors import PermissionDeniedError
+        from ringfence.respond.engine import Responder
+
+        responder = Responder(rt.store, rt.vault, rt.clock)
+        incident, opened = responder.request_revoke("svc-finance-close-bot", actor="token:demo")
+        assert opened and incident is not None
+        with pytest.raises(PermissionDeniedError, match="which they created"):
+            responder.approve(incident, 2, actor=f"user:{m.group(1)}")
+        responder.approve(incident, 2, actor="user:a-colleague")
+        assert responder.show(incident)["status"] == "contained"
         # Step 5 ran `connectors audit` over the simulated tenants: every vendor's audit log is
         # in monitoring, and the bundled rules that read them fired.
         from ringfence.monitor.alerts import AlertStore

@@ -266,7 +266,9 @@ def _run(opts: DemoOptions, console: Console) -> int:
         key = create_api_key(
             rt.store, rt.clock, client_id=client_id, ttl_days=1, name="demo", actor="demo"
         )
-        token = ApiTokens(rt.store).issue("demo", ["read", "write"], ttl_days=1)
+        token = ApiTokens(rt.store).issue(  # the console user's: four eyes (docs/respond.md)
+            "demo", ["read", "write"], ttl_days=1, created_by="user:demo@ringfence.local"
+        )
 
         console_user, console_password = _console_user(rt)
         gateway = build_gateway(rt.store, rt.vault, config=config, audit=in_process_sink(rt))
