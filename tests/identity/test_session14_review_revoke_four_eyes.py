@@ -272,3 +272,33 @@ def test_bad_revoke_decisions_are_clear_and_change_nothing(
         ]
         is None
     )
+
+
+def test_the_cli_says_the_revoke_waits_and_a_colleague_approves_it(
+    runtime: Runtime,
+    clock: FixedClock,
+    estate: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.identity.test_cli import run
+
+    monkeypatch.setenv("RINGFENCE_STORE_URL", runtime.settings.resolved_store_url)
+    cid = _campaign(AccessReviews(runtime.store, clock), clock)
+    job = _item(AccessReviews(runtime.store, clock), cid, "crm-report")
+    code, out, err = run(
+        ["reviews", "decide", "q3-crm", job["id"], "--decision", "revoke", "-m", "retired"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0, err
+    out = " ".join(out.split())
+    request = _item(AccessReviews(runtime.store, clock), cid, "crm-report")["revoke_request"]
+    assert "the revoke waits for a second person" in out
+    assert f"ringfence respond approve {request['incident']} 2 --by NAME" in out
+    assert _status(runtime, estate["job"]) is IntegrationStatus.QUARANTINED
+    code, _, err = run(
+        ["respond", "approve", request["incident"], "2", "--by", "bob"], capsys, monkeypatch
+    )
+    assert code == 0, err
+    assert _status(runtime, estate["job"]) is IntegrationStatus.REVOKED

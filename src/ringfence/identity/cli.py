@@ -490,15 +490,22 @@ def review_decide(
     ] = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Decide one item; reduce/revoke apply in the store (the gateway enforces them)."""
+    """Decide one item; a reduce applies in the store, a revoke quarantines the integration
+    and asks a second person to approve the revoke (the gateway enforces both)."""
     rt = open_runtime(data_dir)
     try:
-        AccessReviews(rt.store, rt.clock).decide(
+        done = AccessReviews(rt.store, rt.clock, vault=rt.vault).decide(
             campaign, item, decision=decision, comment=comment, kept_scopes=keep, actor=ACTOR
         )
     finally:
         rt.close()
     console.print(f"{decision}: item {item}")
+    if done.revoke_request is not None:  # revoked is final: four eyes (docs/identity.md)
+        incident = done.revoke_request.incident
+        console.print(
+            f"quarantined; the revoke waits for a second person: incident {incident} — "
+            f"ringfence respond approve {incident} 2 --by NAME"
+        )
 
 
 @reviews_app.command("remind")
