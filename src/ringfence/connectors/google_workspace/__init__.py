@@ -9,7 +9,6 @@ domain-wide delegation (minted outside Ringfence); it is never logged.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -39,6 +38,7 @@ from ringfence.connectors._model import (
     PullResult,
 )
 from ringfence.core.errors import ValidationError
+from ringfence.core.suggest import closest
 
 _DIR = "/admin/directory/v1"
 # Reports API applications pulled by default: OAuth token grants, the Admin console (roles,
@@ -126,9 +126,11 @@ def _applications(raw: str | None) -> tuple[str, ...]:
     for app in apps:
         if app in REPORTS_APPLICATIONS:
             continue
-        near = difflib.get_close_matches(app, sorted(REPORTS_APPLICATIONS), n=1, cutoff=0.8)
-        if near or not _APPLICATION_NAME.match(app):
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
+        # Stricter than the shared 0.6: a real but unlisted application name (Google adds
+        # them) must not be refused as a typo of a listed one.
+        near = closest(app, REPORTS_APPLICATIONS, cutoff=0.8)
+        if near is not None or not _APPLICATION_NAME.match(app):
+            hint = f" (did you mean {near!r}?)" if near is not None else ""
             raise ValidationError(
                 f"option audit_applications: unknown application {app[:60]!r}{hint}; "
                 f"Reports API applications include: {', '.join(sorted(REPORTS_APPLICATIONS))}"
