@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 
 from ringfence.api import problems
-from ringfence.api.deps import install_auth
+from ringfence.api.deps import admit_body, install_auth
 from ringfence.api.headers import SecurityHeaders
 from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard, set_body_limit
 from ringfence.runtime import Runtime
@@ -37,15 +37,10 @@ def create_app(
     app.state.runtime = runtime
     problems.install(app)
     install_auth(app, runtime)
-    app.state.body_limits = {}  # prefix -> bytes, see limits.set_body_limit
-    app.state.body_open_types = set()  # prefixes that accept non-JSON bodies
+    app.state.body_limits = {}  # prefix -> BodyLimit, see limits.set_body_limit
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(
-        BodyGuard,
-        max_body=max_body,
-        limits=app.state.body_limits,
-        open_types=app.state.body_open_types,
-    )
+    # Bodies over limits.ANONYMOUS_MAX_BODY only from a caller the headers authenticate.
+    app.add_middleware(BodyGuard, admit=admit_body, max_body=max_body, limits=app.state.body_limits)
 
     @app.get("/api/v1/health", tags=["meta"])
     def health() -> dict[str, str]:
@@ -57,11 +52,12 @@ def create_app(
     from ringfence.monitor.api import router as monitor_router
 
     app.include_router(monitor_router)
-    from ringfence.vendors.api import MAX_UPLOAD_BYTES, UPLOAD_PREFIX
+    from ringfence.vendors.api import LINK_API_PREFIX, MAX_UPLOAD_BYTES, UPLOAD_PREFIX, admit_link
     from ringfence.vendors.api import router as vendors_router
 
     app.include_router(vendors_router)
     set_body_limit(app, UPLOAD_PREFIX, MAX_UPLOAD_BYTES, any_content_type=True)  # raw evidence
+    set_body_limit(app, LINK_API_PREFIX, max_body, by_path=admit_link)  # the link is the key
     from ringfence.identity.scim import router as scim_router
 
     app.include_router(scim_router)
@@ -82,7 +78,7 @@ def create_app(
     # Scanning is a read: any authenticated caller may classify a payload it already holds —
     # but not one that may only manage itself (an admin who has not passed MFA: 403).
     app.include_router(classify_router, prefix="/api/v1", dependencies=[Depends(any_capability)])
-    set_body_limit(app, "/api/v1/classify/", CLASSIFY_MAX_BODY, any_content_type=True)
+    set_body_limit(app, "/api/v1/classify/", CLASSIFY_MAX_BODY, any_content_type=True, scopes=())
     from ringfence.web import router as console_router
 
     app.include_router(console_router)
@@ -92,6 +88,6 @@ def create_app(
     from ringfence.api import estate
 
     app.include_router(estate.router)
-    set_body_limit(app, "/api/v1/estate/", estate.MAX_BODY, any_content_type=True)
+    set_body_limit(app, "/api/v1/estate/", estate.MAX_BODY, any_content_type=True, scopes=["read"])
 
     return app

@@ -35,8 +35,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import Scope
 
 from ringfence.core.errors import AuthenticationError, PermissionDeniedError
 from ringfence.identity.auth import identity_authenticators
@@ -167,6 +169,23 @@ def current_principal(
         "(create a token with `ringfence token create`)",
         code="unauthenticated",
     )
+
+
+async def admit_body(scope: Scope, scopes: frozenset[str]) -> None:
+    """May the caller these headers name send a large body here? (``api/limits.BodyGuard``)
+
+    Called before the body is read, so only headers count: the same authenticator chain as
+    :func:`current_principal` (a bearer token, or the session cookie with its CSRF token on an
+    unsafe method). Raises 401 without a valid credential, 403 when the caller may manage only
+    itself or lacks ``scopes``; the route still runs its own checks once admitted."""
+    request = Request(scope)
+    principal = await run_in_threadpool(current_principal, request, None)
+    if not principal.scopes - _SELF_ONLY or not principal.has_scopes(scopes):
+        needs = f"the scopes {sorted(scopes)}" if scopes else "a scope beyond your own profile"
+        raise PermissionDeniedError(
+            f"a body this large needs {needs} here; the caller has {sorted(principal.scopes)}",
+            code="insufficient_scope",
+        )
 
 
 def authorize(

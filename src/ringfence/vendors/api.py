@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
+from starlette.types import Scope
 
 from ringfence.api.deps import CurrentPrincipal, authorize, get_runtime
 from ringfence.core.errors import ConflictError, RingfenceError, ValidationError
@@ -46,6 +47,10 @@ MAX_FORM_BYTES = 25 * 1024 * 1024
 # document limit itself (api/app.py registers it with set_body_limit, any content type).
 UPLOAD_PREFIX = "/api/v1/vendor-risk/document-uploads/"
 MAX_UPLOAD_BYTES = documents.MAX_DOCUMENT_BYTES
+# The public link's JSON routes: the API's body guard admits a body over its anonymous
+# allowance there only while the link in the path is open (admit_link), as no header names
+# the caller.
+LINK_API_PREFIX = "/api/v1/vendor-assessments/"
 # Evidence documents one public link may store (each up to the body cap, with a vault key).
 MAX_LINK_DOCUMENTS = 50
 _UPLOAD = "__upload__"
@@ -179,7 +184,8 @@ async def upload_document_raw(
     """Upload an evidence document as the request body (up to 20 MiB), typed by Content-Type.
 
     Read in chunks and refused (413) as soon as it passes the limit, whatever Content-Length
-    said; the body guard in front applies the same limit before authentication."""
+    said; the body guard in front applies the same limit, and reads more than 64 KiB only
+    from a caller its headers authenticate with the ``write`` scope (api/limits.py)."""
     declared = request.headers.get("content-length", "")
     too_large = UploadTooLarge(f"a document may be at most {MAX_UPLOAD_BYTES} bytes")
     if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
@@ -352,6 +358,18 @@ def _questionnaire(rt: Runtime, token: str) -> dict[str, Any]:
         }
 
 
+def _open_link(rt: Runtime, token: str) -> None:
+    with rt.store.session() as s:
+        asm.open_by_token(s, token, rt.clock)
+
+
+async def admit_link(scope: Scope) -> None:
+    """The body guard's check on ``LINK_API_PREFIX``: the link must be open (else its 404 /
+    409 / 410) before a body larger than a stranger may send is read."""
+    token = str(scope["path"]).removeprefix(LINK_API_PREFIX).split("/", 1)[0]
+    await run_in_threadpool(_open_link, get_runtime(Request(scope)), token)
+
+
 def _reserve_link_documents(s: Any, assessment_id: str, adding: int) -> None:
     """Refuse ``adding`` documents that would take a link past MAX_LINK_DOCUMENTS.
 
@@ -495,6 +513,12 @@ async def questionnaire_submit(token: str, request: Request) -> HTMLResponse:
             status_code=413,
             headers=page.SECURITY_HEADERS,
         )
+    try:
+        # The link is the credential: checked before a byte of the (up to 25 MiB) form is
+        # read, so a request without an open link costs the server nothing.
+        await run_in_threadpool(_open_link, rt, token)
+    except RingfenceError as exc:
+        return _html_error(exc)
     try:
         form = await request.form(max_files=50, max_fields=600)
     except Exception:  # malformed multipart / urlencoded body
