@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from ringfence.core.levels import DataClass
+from ringfence.core.reserved import reserved_name_problem
 from ringfence.inventory.repository import DataClassName
 from ringfence.inventory.schema import check_name
 from ringfence.store.models import CredentialKind, FlowOrigin, IntegrationKind, IntegrationStatus
@@ -184,8 +185,19 @@ class PageOut(BaseModel, Generic[T]):
 # -- vendors --------------------------------------------------------------------------------
 
 
+def _vendor_name(value: str) -> str:
+    problem = reserved_name_problem("vendor", value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+# Not a literal route's segment beside /vendor-risk/{vendor} (core.reserved): create or rename.
+VendorName = Annotated[Name, AfterValidator(_vendor_name)]
+
+
 class VendorCreate(_Body):
-    name: Name
+    name: VendorName
     website: Url | None = None
     domains: Annotated[list[Domain], Field(max_length=100)] = []
     description: Text = ""
@@ -193,7 +205,7 @@ class VendorCreate(_Body):
 
 class VendorPatch(_Patch):
     _nullable = frozenset({"website"})
-    name: Name | None = None
+    name: VendorName | None = None
     website: Url | None = None
     domains: Annotated[list[Domain], Field(max_length=100)] | None = None
     description: Text | None = None

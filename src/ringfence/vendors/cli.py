@@ -36,6 +36,8 @@ def _gaps(r: dict[str, Any]) -> str:
     gaps += [f"{c} expired" for c in r["expired_certifications"]]
     if r["open_critical_findings"]:
         gaps.append(f"{r['open_critical_findings']} critical finding(s)")
+    if r["name_problem"]:
+        gaps.append("name reserved by a route: rename it (reach it by id until then)")
     return "; ".join(gaps)
 
 

@@ -20,12 +20,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import NotFoundError
+from ringfence.core.reserved import reserved_name_problem
 from ringfence.inventory.sections import (
     ApplyContext,
     EstateSection,
     EstateView,
     SectionItem,
     SectionProblem,
+    register_plan_check,
     register_section,
 )
 from ringfence.store.models import Vendor
@@ -342,3 +344,21 @@ SECTION = register_section(
         description="Vendor tier, communication protocol, certifications, contracts, pentests.",
     )
 )
+
+
+def _reserved_vendor_names(
+    session: Session, changes: Sequence[Any]
+) -> list[tuple[str, str, str, str]]:
+    """A vendor the file creates may not take a name a /vendor-risk route spells literally
+    (core.reserved): it could not be reached by name there. Vendors already stored under such
+    a name are only reported (vendor-risk list), so an unrelated apply is not blocked."""
+    problems: list[tuple[str, str, str, str]] = []
+    for c in changes:
+        if c.section == "vendors" and c.action == "create":
+            problem = reserved_name_problem("vendor", c.name)
+            if problem is not None:
+                problems.append(("vendors", c.name, "name", problem))
+    return problems
+
+
+register_plan_check("vendors.reserved_names", _reserved_vendor_names)
