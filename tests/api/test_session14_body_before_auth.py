@@ -139,3 +139,22 @@ def test_a_console_session_uploads_with_its_csrf_token_only(served: Served, api:
         assert served.counter.read[refused.client_port] == 0
     assert ok.status == 201, ok.body
     assert ok.json()["size"] == size
+
+
+def test_a_store_that_cannot_authenticate_is_503_not_500(api: Api) -> None:
+    from fastapi.testclient import TestClient
+
+    from ringfence.runtime import Runtime
+    from ringfence.store.db import Store
+
+    dead = Store("postgresql+psycopg://ringfence@127.0.0.1:9/none?connect_timeout=1")
+    rt = Runtime(api.runtime.settings, dead, api.runtime.vault, api.clock)
+    try:
+        with TestClient(create_app(rt), raise_server_exceptions=False) as client:
+            r = client.post(UPLOAD, content=b"x" * (ANONYMOUS_MAX_BODY + 1), headers=api.rw)
+            assert r.status_code == 503, r.text
+            assert r.headers["content-type"].startswith("application/problem+json")
+            assert r.json()["code"] == "unavailable" and r.headers["retry-after"] == "1"
+            assert "psycopg" not in r.text and "127.0.0.1" not in r.text
+    finally:
+        dead.dispose()

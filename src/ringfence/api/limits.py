@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -122,6 +123,18 @@ class BodyGuard:
                 await self.admit(scope, limit.scopes)
         except RingfenceError as exc:
             return _refusal(exc, scope["path"])
+        except OperationalError:
+            # Locked or unreachable store while looking the caller (or link) up: as the app's
+            # handler answers it, never a 500 and never the SQL.
+            resp = problem(
+                503,
+                "unavailable",
+                "Service unavailable",
+                "the store is busy or unreachable; retry shortly",
+                scope["path"],
+            )
+            resp.headers["Retry-After"] = "1"
+            return resp
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
