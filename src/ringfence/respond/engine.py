@@ -26,6 +26,7 @@ import hashlib
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -106,12 +107,16 @@ class Responder:
         *,
         sinks: Mapping[str, Sink] | None = None,
         connectors: Mapping[str, Any] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.vault = vault
         self.clock = clock or SystemClock()
         self.sinks = dict(sinks or {})
         self.connectors = dict(connectors or {})  # vendor -> ConnectorConfig
+        # Where monitor.yaml is: a rotation never overwrites a vault entry one of its sinks
+        # reads (without it, only the SSO client secret is looked at; respond.wiring gives it).
+        self.data_dir = data_dir
 
     # -- starting -------------------------------------------------------------------------
     def start(
@@ -1346,7 +1351,8 @@ class Responder:
 
     def _other_users_of(self, s: Session, vault_name: str, cred_id: str) -> list[str]:
         """What else reads the vault entry ``vault_name``: other credentials, gateway routes
-        (their ``credential.ref``) and the configured connectors."""
+        (their ``credential.ref``), the configured connectors, and Ringfence's own
+        configuration (the SSO client secret, monitor.yaml's sinks)."""
         from ringfence.gateway.models import GatewayRoute
 
         refs = {f"vault:{vault_name}", f"${{vault:{vault_name}}}"}
@@ -1372,7 +1378,26 @@ class Responder:
                 for key, value in sorted(options.items())
                 if key.endswith("_credential_ref") and value in refs
             ]
-        return users
+        return users + self._platform_users_of(vault_name)
+
+    def _platform_users_of(self, vault_name: str) -> list[str]:
+        """The parts of Ringfence's own configuration that read ``vault_name``: the SSO
+        client secret (``RINGFENCE_IDENTITY_OIDC_CLIENT_SECRET_REF``) and the ``*_vault``
+        keys of monitor.yaml's sinks. Before session 14 a rotation wrote over them unseen,
+        breaking console sign-in or the SIEM feed. Read now, not when the Responder was
+        made: the files may have changed while the approval waited. A configuration that
+        cannot be read fails the step (fail closed: whether it reads the entry is unknown)."""
+        from ringfence.posture.platform import platform_secret_refs
+
+        try:
+            refs = platform_secret_refs(self.data_dir)
+        except Exception as exc:  # a broken monitor.yaml, a bad RINGFENCE_IDENTITY_* value
+            why = exc.message if isinstance(exc, RingfenceError) else type(exc).__name__
+            raise StepFailed(
+                f"cannot tell whether Ringfence's own configuration reads vault:{vault_name} "
+                f"({why[:300]}); nothing was rotated — fix it and open a new incident"
+            ) from None
+        return [r.used_by for r in refs if r.vault_name == vault_name]
 
     def _rotation_record(
         self,

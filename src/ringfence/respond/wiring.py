@@ -1,5 +1,6 @@
 """The one place a Responder gets its process configuration: the sinks of
-``<data_dir>/monitor.yaml`` and the connectors of a ``connectors.yaml``."""
+``<data_dir>/monitor.yaml``, the connectors of a ``connectors.yaml``, and the data directory
+(whose monitor.yaml sinks' vault entries a rotation must not write over)."""
 
 from __future__ import annotations
 
@@ -41,4 +42,11 @@ def responder_for(
             if on_error is None:
                 raise
             on_error("connectors", exc)
-    return Responder(rt.store, rt.vault, rt.clock, sinks=sinks, connectors=connectors)
+    return Responder(
+        rt.store,
+        rt.vault,
+        rt.clock,
+        sinks=sinks,
+        connectors=connectors,
+        data_dir=rt.settings.data_dir,
+    )
