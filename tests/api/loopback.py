@@ -63,10 +63,13 @@ class Served:
 
 
 @contextmanager
-def serve(app: ASGIApp) -> Iterator[Served]:
-    """``app`` behind uvicorn (as ``ringfence serve`` runs it) on a free loopback port."""
+def serve(app: ASGIApp, http: str = "auto") -> Iterator[Served]:
+    """``app`` behind uvicorn (as ``ringfence serve`` runs it) on a free loopback port;
+    ``http``: uvicorn's HTTP implementation (auto = httptools when installed, else h11)."""
     counter = ReadCounter(app)
-    config = uvicorn.Config(counter, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        counter, host="127.0.0.1", port=0, log_level="warning", lifespan="off", http=http
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

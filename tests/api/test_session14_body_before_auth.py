@@ -32,10 +32,10 @@ CONNECTIONS = 16
 READ_SLACK = 256 * 1024
 
 
-@pytest.fixture
-def served(api: Api) -> Iterator[Served]:
+@pytest.fixture(params=["httptools", "h11"])
+def served(api: Api, request: pytest.FixtureRequest) -> Iterator[Served]:
     assert api.post("/api/v1/vendors", {"name": "Acme"}).status_code == 201
-    with serve(create_app(api.runtime)) as s:
+    with serve(create_app(api.runtime), http=request.param) as s:
         yield s
 
 
