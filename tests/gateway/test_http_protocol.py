@@ -514,3 +514,65 @@ def test_the_byte_tables_answer_as_the_patterns_they_replace(pattern: re.Pattern
             assert has_byte(data, table) is (pattern.search(data) is not None), data
     assert has_byte(b"", table) is False
     assert has_byte(b"x" * 10_000 + b"\x00", table) is True
+
+
+class _TwoDoors:
+    """An ASGI app that also offers its "http" handler directly (as the gateway does)."""
+
+    def __init__(self) -> None:
+        self.doors: list[str] = []
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        self.doors.append("__call__")
+        await self.asgi_http(scope, receive, send, via_call=True)
+
+    async def asgi_http(
+        self, scope: dict[str, Any], receive: Any, send: Any, via_call: bool = False
+    ) -> None:
+        if not via_call:
+            self.doors.append("asgi_http")
+        await _read(receive)
+        await _answer(send, 200, b"ok")
+
+
+def test_an_app_with_an_http_handler_gets_its_requests_there() -> None:
+    """The gateway's protocol hands a request to ``app.asgi_http`` when the app has one (one
+    coroutine fewer than ``__call__``, which dispatches to it); uvicorn's calls ``__call__``.
+    Both answer the same."""
+    answers = {}
+    for protocol in (HttpToolsProtocol, GatewayHttpToolsProtocol):
+        app = _TwoDoors()
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="critical",
+                lifespan="off",
+                http=protocol,
+                ws="none",
+                date_header=False,
+                server_header=False,
+                proxy_headers=False,
+                access_log=False,
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.01)
+        try:
+            request = b"POST /x HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\n\r\nhi"
+            last = (
+                b"POST /x HTTP/1.1\r\nhost: t\r\nconnection: close\r\ncontent-length: 2\r\n\r\nhi"
+            )
+            answers[protocol] = converse(port, [request, last], 0.05)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+        expected = ["asgi_http"] * 2 if protocol is GatewayHttpToolsProtocol else ["__call__"] * 2
+        assert app.doors == expected
+    assert answers[HttpToolsProtocol] == answers[GatewayHttpToolsProtocol]
+    assert answers[HttpToolsProtocol].count(b"HTTP/1.1 200") == 2

@@ -376,6 +376,10 @@ class Gateway:
         finally:
             self._record(ex, status, decision, reason, started)
 
+    # The "http" scope's handler, for a server that calls it directly (gateway/httpproto.py:
+    # one coroutine fewer a request than ``__call__``, which only dispatches to it).
+    asgi_http = _http
+
     def _request_headers(self, scope: Scope) -> tuple[dict[bytes, bytes], int, bool]:
         """The request's headers as a dict (repeats joined), their size, and whether a
         security-relevant one is repeated."""
