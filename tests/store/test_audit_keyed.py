@@ -460,6 +460,12 @@ def test_records_linked_before_a_master_key_rotation_stay_verifiable(
 
         with_old = audit.MasterKeyAuditKeys(later.vault, extra=[read_key_file(offline)])
         assert audit.verify(later.store, keys=with_old).complete
+        # An auditor holding only the old key: the new key's records follow the rotation
+        # record that introduced it, so they are unchecked — not forgeries.
+        only_old = audit.MasterKeyAuditKeys(extra=[read_key_file(offline)])
+        result = audit.verify(later.store, keys=only_old)
+        assert result.ok and result.keys_checked == (old_id,)
+        assert [(u.key_id, u.first, u.last) for u in result.unchecked] == [(new_id, 4, 5)]
     finally:
         later.close()
 
