@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from ringfence.gateway.clients import create_api_key, create_client
 from ringfence.gateway.models import GatewayApiKey, GatewayClient
 from ringfence.inventory.estate import EstateInvalid, apply_estate, parse_estate
+from ringfence.store import audit
 from tests.api.conftest import Api, bearer, seed, store_state
 from tests.respond.test_api import _personal_token
 
@@ -100,6 +101,47 @@ def test_deleting_an_active_integration_is_unchanged(api: Api) -> None:
     assert api.delete("/api/v1/credentials/chat-bot-key").status_code == 204
     assert api.delete("/api/v1/integrations/chat-bot").status_code == 204
     assert api.get("/api/v1/integrations/chat-bot").status_code == 404
+
+
+def _client_records(api: Api) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.get(
+        "/api/v1/audit", params={"action": "gateway.client.delete", "limit": 100}
+    ).json()["items"]
+    return items
+
+
+def test_the_gateway_clients_a_delete_takes_with_it_stay_in_the_audit_log(any_api: Api) -> None:
+    """Deleting an integration that is not revoked still deletes its gateway clients and keys
+    (a database cascade); each is now an audit record, as everything else that changes."""
+    api = any_api
+    seed(api)
+    rt = api.runtime
+    one = create_client(rt.store, rt.clock, integration="chat-bot", name="bot", scopes=["a"])
+    key = create_api_key(rt.store, rt.clock, client_id=one.client_id)
+    assert api.delete("/api/v1/credentials/chat-bot-key").status_code == 204
+    assert api.delete("/api/v1/integrations/chat-bot").status_code == 204
+    (record,) = _client_records(api)
+    assert record["entity_id"] == one.client_id and record["actor"] == "token:admin-bot"
+    assert record["before"] == {
+        "name": "bot",
+        "integration": "chat-bot",
+        "revoked": False,
+        "keys": [{"prefix": key.prefix, "revoked": False}],
+    }
+    assert key.api_key.get_secret_value() not in str(record)  # a prefix, never the key
+    assert audit.verify(rt.store).ok
+
+
+def test_an_estate_delete_records_the_gateway_clients_too(api: Api) -> None:
+    rt = api.runtime
+    old = "  - {name: old-sync, source: crm, destination: chat}\n"
+    assert _apply(api, ESTATE % old).status_code == 200
+    client = create_client(rt.store, rt.clock, integration="old-sync", name="job", scopes=["a"])
+    assert _apply(api, ESTATE % "").status_code == 200  # not revoked: deleted, as before
+    (record,) = _client_records(api)
+    assert record["entity_id"] == client.client_id and record["actor"] == "token:admin-bot"
+    assert record["before"]["integration"] == "old-sync" and record["before"]["keys"] == []
+    assert audit.verify(rt.store).ok
 
 
 def test_a_revoked_integration_keeps_its_name_and_client_id(any_api: Api) -> None:

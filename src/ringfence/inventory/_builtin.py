@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.errors import ConflictError
 from ringfence.core.levels import DataClass
-from ringfence.inventory.repository import vendor_records
+from ringfence.inventory.repository import record_cascade, vendor_records
 from ringfence.inventory.schema import (
     AppSpec,
     CredentialSpec,
@@ -313,6 +313,8 @@ def _apply_integrations(
         integ.data_classes = list(spec.data_classes)
         integ.description = spec.description
     for name in deletes:
+        # the gateway clients the cascade deletes with it stay in the audit log
+        record_cascade(session, existing[name].id, name, actor=ctx.actor, clock=ctx.clock)
         session.delete(existing[name])
 
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Select, func, inspect, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Select, func, inspect, or_, select, text, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -740,6 +740,8 @@ class InventoryRepository:
                 referenced_by=refs,
             )
         before = snapshot(obj)
+        if kind == "integration":
+            record_cascade(self._s, obj.id, obj.name, actor=self._actor, clock=self._clock)
         self._s.delete(obj)
         self._flush(kind)
         self._audit(f"{kind}.delete", kind, obj.id, before, None)
@@ -795,6 +797,52 @@ def _refuse_renaming_revoked(obj: Integration, data: Mapping[str, Any]) -> None:
                 field=name,
                 integration=obj.name,
             )
+
+
+def record_cascade(
+    session: Session, integration_id: str, integration: str, *, actor: str, clock: Clock
+) -> None:
+    """Before an integration is deleted: one ``gateway.client.delete`` audit record per
+    gateway client the database cascade deletes with it, naming its API keys (``keys``: prefixes).
+
+    The cascade writes no record, so until session 14 the machine identities an integration
+    had — which client ids existed, which keys, whether revoked — left the tamper-evident log
+    with it. Read through SQL: inventory does not depend on the gateway's models."""
+    if not inspect(session.connection()).has_table("gateway_clients"):
+        return
+    clients = session.execute(
+        text(
+            "SELECT id, client_id, name, revoked_at FROM gateway_clients "
+            "WHERE integration_id = :integration ORDER BY client_id"
+        ),
+        {"integration": integration_id},
+    ).all()
+    for pk, client_id, name, revoked_at in clients:
+        keys = session.execute(
+            text(
+                "SELECT prefix, revoked_at FROM gateway_api_keys WHERE client_pk = :pk "
+                "ORDER BY prefix"
+            ),
+            {"pk": pk},
+        ).all()
+        audit.append(
+            session,
+            actor=actor,
+            action="gateway.client.delete",
+            entity_type="gateway_client",
+            entity_id=str(client_id),
+            before={
+                "name": name,
+                "integration": integration,
+                "revoked": revoked_at is not None,
+                "keys": [
+                    {"prefix": prefix, "revoked": key_revoked is not None}
+                    for prefix, key_revoked in keys
+                ],
+            },
+            after={"reason": f"integration {integration} deleted"},
+            clock=clock,
+        )
 
 
 def vendor_records(session: Session, vendor_id: str) -> list[tuple[str, int]]:
