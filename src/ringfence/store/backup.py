@@ -13,8 +13,9 @@ are written per column type (times as ISO 8601, bytes as base64, enums by name),
 of SQLite restores into PostgreSQL and back. Restore verifies the whole backup and refuses a
 target that already holds data or a backup of a different schema before it touches the target,
 loads everything in one transaction, then proves the result: row counts and digests per table,
-the audit chain, and every vault secret decrypting. A failed restore leaves the target as it
-was (tables it created are dropped again).
+the audit chain (keyed links checked with the master keys at hand, as ``audit verify`` does),
+and every vault secret decrypting. A failed restore leaves the target as it was (tables it
+created are dropped again).
 """
 
 from __future__ import annotations
