@@ -104,6 +104,12 @@ def test_verify_exits_1_on_a_record_appended_by_direct_sql(
     engine.dispose()
     code, _, err = run(["audit", "verify", "--data-dir", str(data)], capsys)
     assert code == 1 and "record 4" in err and "unkeyed record after the keyed part" in err
+    engine = create_engine(f"sqlite:///{data / 'ringfence.db'}")
+    with engine.begin() as conn:  # an id that is console markup is shown as it is
+        conn.execute(text("UPDATE audit_log SET id = '[blink]x[/blink]' WHERE seq = 4"))
+    engine.dispose()
+    code, _, err = run(["audit", "verify", "--data-dir", str(data)], capsys)
+    assert code == 1 and "([blink]x[/blink])" in err
 
 
 def test_backup_verify_reports_the_keyed_audit_chain(

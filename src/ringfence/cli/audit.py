@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
@@ -115,7 +116,8 @@ def verify(
     else:
         for p in result.problems:
             err_console.print(
-                f"[bold red]record {p.seq}[/] ({p.record_id}): {p.problem}",
+                # the record id is whatever the database holds: shown, never read as markup
+                f"[bold red]record {p.seq}[/] ({escape(str(p.record_id))}): {escape(p.problem)}",
                 highlight=False,
                 soft_wrap=True,
             )
