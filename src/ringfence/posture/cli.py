@@ -115,13 +115,26 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--estate", help="Estate file the SARIF results point at.")
         ] = None,
         record: Annotated[bool, typer.Option(help="Record findings (lifecycle).")] = True,
+        connectors: Annotated[
+            Path | None,
+            typer.Option(
+                "--connectors",
+                help="connectors.yaml whose connector tokens (vault:NAME) the rotation checks "
+                "age (default: RINGFENCE_CONNECTORS_FILE).",
+            ),
+        ] = None,
         data_dir: DataDirOpt = None,
     ) -> None:
         """Run the posture checks; exit 1 on open findings at or above --fail-on."""
         rt = open_runtime(data_dir)
         try:
             with rt.store.session() as s:
-                ctx = load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir)
+                ctx = load_context(
+                    s,
+                    rt.clock.now(),
+                    data_dir=rt.settings.data_dir,
+                    connectors_file=connectors or rt.settings.connectors_file,
+                )
             try:
                 report = run_checks(ctx, only=only)
             except KeyError as exc:
@@ -426,7 +439,13 @@ def score(
     rt = open_runtime(data_dir)
     try:
         with rt.store.session() as s:
-            report = run_checks(load_context(s, rt.clock.now(), data_dir=rt.settings.data_dir))
+            ctx = load_context(
+                s,
+                rt.clock.now(),
+                data_dir=rt.settings.data_dir,
+                connectors_file=rt.settings.connectors_file,
+            )
+        report = run_checks(ctx)
     finally:
         rt.close()
     rows = [

@@ -70,26 +70,30 @@ def load_context(
     policy: PosturePolicy | None = None,
     *,
     data_dir: Path | None = None,
+    connectors_file: Path | None = None,
 ) -> PostureContext:
     """One query per table, column rows (not ORM entities): ~10x cheaper at 10k rows.
 
     ``data_dir``: where monitor.yaml is, whose sinks' vault entries are rotated like
-    credentials (without it only the SSO client secret is looked at)."""
+    credentials (without it only the SSO client secret is looked at); ``connectors_file``:
+    the connectors.yaml whose connectors' vault entries are too."""
     gc_was_enabled = gc.isenabled()
     gc.disable()  # many small acyclic objects; see engine.run_checks
     try:
         ctx = _load(session, now, policy)
-        ctx.platform_secrets = _platform_secrets(session, data_dir)
+        ctx.platform_secrets = _platform_secrets(session, data_dir, connectors_file)
         return ctx
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _platform_secrets(session: Session, data_dir: Path | None) -> list[PlatformSecretFact]:
+def _platform_secrets(
+    session: Session, data_dir: Path | None, connectors_file: Path | None
+) -> list[PlatformSecretFact]:
     """The vault entries Ringfence's own configuration reads, with what the vault recorded
     about their current values (as for credentials)."""
-    refs = platform_secret_refs(data_dir)
+    refs = platform_secret_refs(data_dir, connectors_file)
     if not refs:
         return []
     names = sorted({r.vault_name for r in refs})

@@ -1,11 +1,12 @@
-"""Vault entries Ringfence's own configuration reads: the SSO client secret and the monitor
-sinks' credentials.
+"""Vault entries Ringfence's own configuration reads: the SSO client secret, the monitor
+sinks' credentials and the SaaS connectors' tokens.
 
 They are not inventory credentials (no integration, no declared schedule, no usage record), so
 posture's rotation checks and the shared-credential check did not see them: an SSO client
-secret or a SIEM token never rotated went unreported. Read from the identity settings
-(``RINGFENCE_IDENTITY_OIDC_CLIENT_SECRET_REF``) and ``<data_dir>/monitor.yaml`` (``*_vault``);
-a bad value in either is the ConfigError their owners raise. Names only: never reads a secret.
+secret, a SIEM token or a connector's admin token never rotated went unreported. Read from the
+identity settings (``RINGFENCE_IDENTITY_OIDC_CLIENT_SECRET_REF``), ``<data_dir>/monitor.yaml``
+(``*_vault``) and, when given, connectors.yaml (``credential`` and ``*_credential_ref``
+options); a bad value in any is a ConfigError naming it. Names only: never reads a secret.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ class PlatformSecretRef:
     vault_name: str
 
 
-def platform_secret_refs(data_dir: Path | None) -> list[PlatformSecretRef]:
-    """The SSO client secret (when it is a ``vault:NAME``) and, with ``data_dir``, every
-    ``*_vault`` of the sinks in its monitor.yaml."""
+def platform_secret_refs(
+    data_dir: Path | None, connectors_file: Path | None = None
+) -> list[PlatformSecretRef]:
+    """The SSO client secret (when it is a ``vault:NAME``), with ``data_dir`` every
+    ``*_vault`` of the sinks in its monitor.yaml, and with ``connectors_file`` every
+    ``vault:NAME`` its connectors authenticate with."""
     from ringfence.identity.settings import IdentitySettings
 
     out: list[PlatformSecretRef] = []
@@ -41,6 +45,8 @@ def platform_secret_refs(data_dir: Path | None) -> list[PlatformSecretRef]:
                 ref.removeprefix("vault:"),
             )
         )
+    if connectors_file is not None:
+        out += _connector_refs(connectors_file)
     if data_dir is None:
         return out
     from ringfence.monitor.wiring import load_config
@@ -54,6 +60,42 @@ def platform_secret_refs(data_dir: Path | None) -> list[PlatformSecretRef]:
                         f"sink:{sink['name']}:{key}",
                         f"monitor.yaml sink {sink['name']!r} ({key}_vault)",
                         str(name),
+                    )
+                )
+    return out
+
+
+def _connector_refs(path: Path) -> list[PlatformSecretRef]:
+    """``connector:<vendor>:credential`` for each connector's main token and
+    ``connector:<vendor>:<option>`` for its other ones (GitHub's ``action_credential_ref``,
+    Microsoft's ``management_credential_ref``), when they are ``vault:NAME``; ``env:``
+    references are not seen (Ringfence never holds those values). A vendor configured twice
+    is told apart by its entry's index (``okta[1]``)."""
+    from collections import Counter
+
+    from ringfence.connectors import load_connector_configs
+    from ringfence.core.errors import ConfigError, RingfenceError
+
+    try:
+        configs = load_connector_configs(path)
+    except RingfenceError as exc:  # the loader's message names the file, entry and key
+        raise ConfigError(exc.message) from None
+    vendors = Counter(c.vendor for c in configs)
+    out: list[PlatformSecretRef] = []
+    for i, cfg in enumerate(configs):
+        name = cfg.vendor if vendors[cfg.vendor] == 1 else f"{cfg.vendor}[{i}]"
+        refs = [("credential", "credential", cfg.credential_ref)] + [
+            (key, f"options.{key}", str(value))
+            for key, value in sorted(cfg.options.items())
+            if key.endswith("_credential_ref") and value
+        ]
+        for key, setting, ref in refs:
+            if ref.startswith("vault:") and len(ref) > len("vault:"):
+                out.append(
+                    PlatformSecretRef(
+                        f"connector:{name}:{key}",
+                        f"{path.name} connector {name!r} ({setting})",
+                        ref.removeprefix("vault:"),
                     )
                 )
     return out
