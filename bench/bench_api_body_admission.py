@@ -29,7 +29,15 @@ from ringfence.core.config import load_settings
 from ringfence.runtime import Runtime, initialise
 settings = load_settings(data_dir=Path(sys.argv[1]))
 initialise(settings)
-app = create_app(Runtime.open(settings))
+rt = Runtime.open(settings)
+if len(sys.argv) > 3:  # --authenticated: a vendor to upload to and a write token
+    from ringfence.inventory.repository import InventoryRepository
+    from ringfence.store.apitokens import ApiTokens
+    with rt.store.session() as s:
+        InventoryRepository(s, actor="bench", clock=rt.clock).create("vendor", {"name": "Acme"})
+    issued = ApiTokens(rt.store, rt.clock).issue("bench", ["read", "write"], 1)
+    Path(sys.argv[3]).write_text(issued.token.get_secret_value())
+app = create_app(rt)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", lifespan="off")
 """
 PATH = "/api/v1/vendor-risk/document-uploads/Acme?filename=x.pdf"
@@ -43,9 +51,11 @@ def _kib(pid: int, field: str) -> int:
     raise RuntimeError(field)
 
 
-async def _push(port: int, chunked: bool) -> tuple[int, int]:
+async def _push(port: int, chunked: bool, token: str) -> tuple[int, int]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {SIZE}"
+    if token:
+        length += f"\r\nAuthorization: Bearer {token}"
     head = f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/pdf\r\n{length}\r\n\r\n"
     writer.write(head.encode())
     sent = 0
@@ -76,6 +86,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--chunked", action="store_true")
+    ap.add_argument("--authenticated", action="store_true", help="with a write token (201s)")
     args = ap.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -83,7 +94,9 @@ def main() -> None:
     data = Path(tempfile.mkdtemp()) / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RINGFENCE_")}
     env["RINGFENCE_SETTINGS_FILE"] = str(data.parent / "none.yaml")
-    child = subprocess.Popen([sys.executable, "-c", _SERVER, str(data), str(port)], env=env)
+    token_file = data.parent / "token"
+    argv = [sys.executable, "-c", _SERVER, str(data), str(port)]
+    child = subprocess.Popen(argv + ([str(token_file)] if args.authenticated else []), env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -93,12 +106,13 @@ def main() -> None:
             except OSError:
                 assert time.monotonic() < deadline and child.poll() is None, "server did not start"
                 time.sleep(0.1)
+        token = token_file.read_text() if args.authenticated else ""
         before = _kib(child.pid, "VmRSS")
         started = time.perf_counter()
 
         async def run() -> list[tuple[int, int]]:
             return await asyncio.gather(
-                *(_push(port, args.chunked) for _ in range(args.connections))
+                *(_push(port, args.chunked, token) for _ in range(args.connections))
             )
 
         answers = asyncio.run(run())
@@ -107,8 +121,9 @@ def main() -> None:
         statuses = sorted({a for a, _ in answers})
         pushed = max(b for _, b in answers)
         mode = "chunked" if args.chunked else "Content-Length"
+        who = "authenticated" if args.authenticated else "unauthenticated"
         print(
-            f"{args.connections} x 20 MiB unauthenticated ({mode}): answers {statuses} in "
+            f"{args.connections} x 20 MiB {who} ({mode}): answers {statuses} in "
             f"{took:.2f} s; server RSS {before // 1024} MiB before, peak {peak // 1024} MiB "
             f"(+{(peak - before) // 1024} MiB); most a client had pushed when answered: "
             f"{pushed // 1024} KiB"

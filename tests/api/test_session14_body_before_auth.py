@@ -158,3 +158,58 @@ def test_a_store_that_cannot_authenticate_is_503_not_500(api: Api) -> None:
             assert "psycopg" not in r.text and "127.0.0.1" not in r.text
     finally:
         dead.dispose()
+
+
+def test_an_admitted_document_streams_to_its_route_counted_not_held_twice() -> None:
+    """Unit-level: a prefix taking any content type hands a known caller's body to the route as
+    it arrives (the route reads it once) and still stops it at the cap."""
+    from ringfence.api.limits import BodyGuard, BodyLimit
+    from ringfence.core.errors import RingfenceError
+
+    chunk = b"x" * 65536
+    seen: list[tuple[int, int]] = []  # (bytes the route got in one message, chunks sent so far)
+
+    async def route(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+        status, more = 201, True
+        try:
+            while more:
+                message = await receive()  # type: ignore[operator]
+                seen.append((len(message.get("body", b"")), sent))
+                more = message.get("more_body", False)
+        except RingfenceError as exc:  # as the app's problem handler would answer it
+            status = exc.status
+        await send({"type": "http.response.start", "status": status, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b""})  # type: ignore[operator]
+
+    async def admit(scope: object, scopes: frozenset[str]) -> None:
+        return None
+
+    def run(total_chunks: int) -> list[dict]:  # type: ignore[type-arg]
+        nonlocal sent
+        sent = 0
+        seen.clear()
+        out: list[dict] = []  # type: ignore[type-arg]
+
+        async def receive() -> dict:  # type: ignore[type-arg]
+            nonlocal sent
+            sent += 1
+            return {"type": "http.request", "body": chunk, "more_body": sent < total_chunks}
+
+        async def send(message: dict) -> None:  # type: ignore[type-arg]
+            out.append(message)
+
+        guard = BodyGuard(
+            route, admit=admit, limits={"/api/up/": BodyLimit(1 << 20, any_content_type=True)}
+        )
+        scope = {"type": "http", "method": "POST", "path": "/api/up/x", "headers": []}
+        asyncio.run(guard(scope, receive, send))  # type: ignore[arg-type]
+        return out
+
+    sent = 0
+    out = run(8)  # 512 KiB, chunked: admitted once it passes 64 KiB
+    assert out[0]["status"] == 201
+    assert max(size for size, _ in seen) == len(chunk)  # never one joined buffer
+    assert seen[-1][1] == 8 and seen[2][1] < 8  # the route read before the last chunk came
+    out = run(17)  # 1 MiB + 64 KiB: over the cap, stopped while streaming
+    assert out[0]["status"] == 413
+    assert sum(size for size, _ in seen) <= 1 << 20

@@ -9,17 +9,20 @@ path is the credential (a questionnaire link), once that link is open. A refused
 401/403 (or the link's 404/409/410) as soon as the declared ``Content-Length`` or the streamed
 bytes pass the allowance: an unauthenticated client cannot make the server hold more than
 ``ANONYMOUS_MAX_BODY`` of its body. Admitted bodies are capped per prefix (413 without
-buffering past the cap) and must be JSON (or NDJSON) unless the prefix takes any type (415).
+buffering past the cap) and must be JSON (or NDJSON) unless the prefix takes any type (415);
+those prefixes' large documents go to the route as they arrive (counted, not buffered here).
 The middleware never logs a body or a credential: both may carry secrets.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -88,6 +91,32 @@ def set_body_limit(
 def _refusal(exc: RingfenceError, path: str) -> Response:
     headers = {"WWW-Authenticate": 'Bearer realm="ringfence"'} if exc.status == 401 else None
     return ProblemResponse(exc.to_problem(path), status_code=exc.status, headers=headers)
+
+
+class BodyTooLarge(RingfenceError):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+def _counted(receive: Receive, read: list[bytes], size: int, cap: int) -> Receive:
+    """``receive`` for a body streamed to the route: the chunks the guard already ``read``
+    first, then the rest, raising 413 (the app's problem handler answers) past ``cap``."""
+    pending = list(read)
+    total = size
+
+    async def counted() -> Message:
+        nonlocal total
+        if pending:
+            return {"type": "http.request", "body": pending.pop(0), "more_body": True}
+        message = await receive()
+        if message["type"] == "http.request":
+            total += len(message.get("body", b""))
+            if total > cap:
+                raise BodyTooLarge(f"request body exceeds {cap} bytes")
+        return message
+
+    return counted
 
 
 class BodyGuard:
@@ -166,6 +195,12 @@ class BodyGuard:
         size = 0
         more = True
         while more:
+            if admitted and limit.any_content_type:
+                # A known caller's document (no JSON check to make): handed to the route as it
+                # arrives, still counted against the cap, so it is not held twice.
+                with suppress(ClientDisconnect):  # the client left mid-body: nobody to answer
+                    await self.app(scope, _counted(receive, chunks, size, cap), send)
+                return
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
