@@ -512,3 +512,23 @@ def test_concurrent_keyed_appenders_wait_instead_of_colliding(store: Store, tmp_
                 key_id=head.key_id,
             )
         )
+
+
+# -- the anchorer of `serve` notices a forged record when it anchors it ----------------------
+def test_the_anchorer_reports_a_record_forged_since_the_last_anchor(
+    any_runtime: Runtime, tmp_path: Path
+) -> None:
+    rt = any_runtime
+    anchorer = audit.Anchorer(rt.store, tmp_path / "anchors.jsonl")
+    _fill(rt.store, 2)
+    assert anchorer.tick() is not None and anchorer.problem is None
+    _fill(rt.store, 2, start=5)
+    assert anchorer.tick() is not None and anchorer.problem is None  # honest records
+    forged = _forge_append(rt.store)
+    assert anchorer.tick() is not None
+    assert anchorer.problem is not None and f"audit record {forged}" in anchorer.problem
+    assert "unkeyed record after the keyed part" in anchorer.problem
+    _fill(rt.store, 1)
+    anchorer.tick()  # the next stretch is honest; verify keeps naming the forged record
+    assert anchorer.problem is None
+    assert [p.seq for p in audit.verify(rt.store).problems] == [forged]

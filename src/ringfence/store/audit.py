@@ -653,6 +653,8 @@ class Anchorer:
         mark = current_anchor(self._store, self._clock)
         if mark is None or (mark.seq, mark.head) == self._last:
             return None
+        if self._last is not None and self.problem is None:
+            self._check_new(self._last, mark.seq)
         append_anchor(self._path, mark)
         self._last = (mark.seq, mark.head)
         _log.info("audit_anchor", seq=mark.seq, head=mark.head, file=str(self._path))
@@ -688,6 +690,37 @@ class Anchorer:
         if problem != self.problem:
             _log.error("audit_chain_tampered", seq=seq, problem=problem, file=str(self._path))
         self.problem = problem
+
+    def _check_new(self, last: tuple[int, str], head_seq: int) -> None:
+        """Check the records appended since the last anchor (numbering, links, keyed MACs, no
+        downgrade) before anchoring them: a record forged by a database writer without the
+        key is an error event the SIEM receives now, not at the next ``audit verify``. They
+        are anchored all the same (the anchor says what the database held; verify keeps
+        naming the forged record)."""
+        seq, head = last
+        cols = [getattr(AuditRecord, c) for c in _COLUMNS]
+        with self._store.session() as s:
+            key_id = s.scalar(select(AuditRecord.key_id).where(AuditRecord.seq == seq))
+            walker = ChainWalker(keys=keys_of(self._store))
+            walker.prev, walker.expected_seq = head, seq + 1
+            if key_id is not None:
+                walker.keyed_from = seq  # the keyed part began at or before it
+            rows = s.execute(
+                select(*cols)
+                .where(AuditRecord.seq > seq, AuditRecord.seq <= head_seq)
+                .order_by(AuditRecord.seq)
+            ).mappings()
+            walker.feed(rows)
+        if walker.problems:
+            first = walker.problems[0]
+            self.problem = f"audit record {first.seq}: {first.problem}"
+            _log.error(
+                "audit_chain_tampered",
+                seq=first.seq,
+                problem=first.problem,
+                problems=len(walker.problems),
+                file=str(self._path),
+            )
 
     def _safe_tick(self) -> None:
         try:
