@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import Principal, current_principal, get_runtime, reject_nul_characters
@@ -37,6 +37,7 @@ from ringfence.core.errors import (
     ValidationError,
 )
 from ringfence.inventory.estate import (
+    MissingSecrets,
     Plan,
     apply_estate,
     export_estate,
@@ -84,6 +85,27 @@ class PreconditionFailedError(RingfenceError):
     code = "plan_outdated"
     status = 412
     title = "Precondition failed"
+
+
+class MissingSecretsRefused(ValidationError):
+    """The apply creates or changes references to vault secrets that do not exist: 422, as
+    the inventory routes answer such a credential (``unknown_reference``)."""
+
+    code = "missing_secret"
+    status = 422
+    title = "Missing vault secret"
+
+
+def _refused_for_missing_secrets(exc: MissingSecrets) -> MissingSecretsRefused:
+    problems = exc.problems
+    return MissingSecretsRefused(
+        f"{problems[0].file} references {len(problems)} vault secret(s) that do not exist "
+        f"(first: {problems[0]}); nothing was applied — put them first (`ringfence vault put "
+        "NAME`), or apply with ?allow_missing_secrets=true (the routes using them answer 503 "
+        "until then)",
+        errors=[p.to_dict() for p in problems],
+        code=MissingSecretsRefused.code,
+    )
 
 
 def _needs(scope: str) -> Any:
@@ -222,11 +244,27 @@ async def plan(request: Request, _p: Reader) -> dict[str, Any]:
 
 
 @router.post("/apply", openapi_extra=_ESTATE_BODY)
-async def apply(request: Request, principal: Writer) -> dict[str, Any]:
+async def apply(
+    request: Request,
+    principal: Writer,
+    allow_missing_secrets: Annotated[
+        bool,
+        Query(
+            description="Apply even if the file creates or changes references to vault "
+            "secrets that do not exist (the routes using them answer 503 until they are put); "
+            "without it such an apply is refused with 422 missing_secret."
+        ),
+    ] = False,
+) -> dict[str, Any]:
     """Reconcile the store with the posted ringfence.yaml in one transaction.
 
     Send ``If-Match: "<fingerprint>"`` from the reviewed plan to refuse (412) an apply whose
-    changes differ from it, e.g. because someone changed the store in between."""
+    changes differ from it, e.g. because someone changed the store in between. A file that
+    creates or changes a ``vault:NAME`` reference the vault does not hold is refused (422
+    ``missing_secret``, each reference located in ``errors``; nothing applied) unless
+    ``?allow_missing_secrets=true``, as ``ringfence apply`` without
+    ``--allow-missing-secrets``; references the store already holds and the file leaves as
+    they are stay ``warnings``."""
     text = await _estate_text(request)
     rt = get_runtime(request)
     expected = request.headers.get("if-match", "").strip().strip('"')
@@ -243,9 +281,17 @@ async def apply(request: Request, principal: Writer) -> dict[str, Any]:
 
     def parse_and_apply() -> Plan:
         estate = parse_estate(text, source="request body")
-        return apply_estate(
-            rt.store, estate, actor=principal.actor, clock=rt.clock, check=matches_review
-        )
+        try:
+            return apply_estate(
+                rt.store,
+                estate,
+                actor=principal.actor,
+                clock=rt.clock,
+                check=matches_review,
+                allow_missing_secrets=allow_missing_secrets,
+            )
+        except MissingSecrets as exc:
+            raise _refused_for_missing_secrets(exc) from None
 
     async with _gate(request).slot():
         result = await run_in_threadpool(parse_and_apply)
