@@ -67,6 +67,10 @@ def test_verify_without_the_master_key_exits_3_and_names_what_it_did_not_check(
         ["audit", "verify", "--data-dir", str(data), "--key-file", str(kept)], capsys
     )
     assert code == 1 and "0600" in err and "Traceback" not in err
+    code, _, err = run(
+        ["audit", "verify", "--data-dir", str(data), "--key-file", str(tmp_path / "nope")], capsys
+    )
+    assert code == 1 and "--key-file" in err and "no such file" in err and "Traceback" not in err
 
 
 def test_verify_exits_1_on_a_record_appended_by_direct_sql(

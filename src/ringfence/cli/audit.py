@@ -44,9 +44,14 @@ EXIT_NOT_FULLY_VERIFIED = 3
 
 
 def _audit_keys(rt: Runtime, key_files: list[Path] | None) -> chain.AuditKeys:
+    from ringfence.core.errors import ConfigError
     from ringfence.store.vault import read_key_file
 
-    extra = [read_key_file(p) for p in key_files or []]
+    extra = []
+    for path in key_files or []:
+        if not path.is_file():
+            raise ConfigError(f"--key-file {path}: no such file", code="key_file_not_found")
+        extra.append(read_key_file(path))
     return chain.MasterKeyAuditKeys(
         rt.vault, key_file=rt.settings.resolved_master_key_file, extra=extra
     )
