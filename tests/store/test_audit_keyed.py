@@ -532,3 +532,24 @@ def test_the_anchorer_reports_a_record_forged_since_the_last_anchor(
     anchorer.tick()  # the next stretch is honest; verify keeps naming the forged record
     assert anchorer.problem is None
     assert [p.seq for p in audit.verify(rt.store).problems] == [forged]
+
+
+def test_every_runtime_links_with_its_vault_key_however_it_was_built(
+    runtime: Runtime,
+) -> None:
+    """Runtime.open and a Runtime built from its parts (as the gateway's tests and tools do)
+    both link their store's records with the vault's audit key."""
+    direct_store = Store(runtime.store.url)
+    try:
+        direct = Runtime(
+            settings=runtime.settings,
+            store=direct_store,
+            vault=Vault(direct_store, runtime.settings.resolved_master_key_file),
+        )
+        _fill(runtime.store, 1)
+        _fill(direct.store, 1)
+        with direct.store.session() as s:
+            ids = list(s.scalars(select(AuditRecord.key_id).order_by(AuditRecord.seq)))
+        assert ids == [runtime.vault.master_key_id] * 2
+    finally:
+        direct_store.dispose()
