@@ -14,7 +14,10 @@ user-space instructions per request.
 
 The worker's periodic work (policy polls 5/s, audit flushes, key-use flushes) runs on the
 clock, and under valgrind the clock runs ~50 times slower than the requests: so the same worker is
-also measured idle for as long as the requests took, and that rate is subtracted. Kernel work
+also measured idle for as long as the requests took (``--idle-spans`` spans, their mean), and
+that rate is subtracted. The audit sink flushes every 0.2 s whatever it holds, so a run whose
+requests took longer (valgrind on a loaded machine) carries more flushes per request: compare
+before and after of the same run (``--ab-src``), not figures of different runs. Kernel work
 (system calls, the TCP stack) is not counted: ``bench_gateway.py`` measures that side.
 
 ``--ab-src DIR`` measures DIR/src's gateway (before) and this tree's (after) the same way and
