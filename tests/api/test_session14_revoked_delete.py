@@ -206,3 +206,40 @@ def test_an_estate_file_cannot_delete_a_revoked_integration(any_api: Api) -> Non
     assert api.get("/api/v1/integrations/old-sync").json()["status"] == "revoked"
     # Kept in the file with status: revoked, every other change applies.
     assert _apply(api, ESTATE % (OLD % ", description: retired")).status_code == 200
+
+
+def test_an_integration_whose_revoke_waits_is_not_deleted(any_api: Api) -> None:
+    """Deleting an integration while its revoke waits for a second person set the request
+    aside (its incident lost the integration) and freed the name and client_id: one person
+    undid a pending four-eyes decision."""
+    api = any_api
+    seed(api)
+    asked = api.post("/api/v1/integrations/chat-bot/revoke", {"reason": "IR-10"})
+    assert asked.status_code == 202
+    incident = asked.json()["incident"]
+    assert api.delete("/api/v1/credentials/chat-bot-key").status_code == 204
+    r = api.delete("/api/v1/integrations/chat-bot")
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "revoke_pending" and r.json()["incident"] == incident
+    assert api.get("/api/v1/integrations/chat-bot").json()["status"] == "quarantined"
+    # Once a second person decides (here: skips it), deleting is as before.
+    bob = bearer(_personal_token(api, "bob"))
+    skip = api.client.post(
+        f"/api/v1/respond/incidents/{incident}/steps/2/skip",
+        json={"comment": "false alarm"},
+        headers=bob,
+    )
+    assert skip.status_code == 200, skip.text
+    assert api.delete("/api/v1/integrations/chat-bot").status_code == 204
+
+
+def test_an_estate_file_cannot_delete_an_integration_whose_revoke_waits(api: Api) -> None:
+    old = "  - {name: old-sync, source: crm, destination: chat}\n"
+    assert _apply(api, ESTATE % old).status_code == 200
+    assert api.post("/api/v1/integrations/old-sync/revoke").status_code == 202
+    before = store_state(api.runtime)
+    r = _apply(api, ESTATE % "")
+    assert r.status_code == 400 and r.json()["code"] == "estate_invalid", r.text
+    assert "waits for a second person" in r.text and "old-sync" in r.text
+    assert store_state(api.runtime) == before

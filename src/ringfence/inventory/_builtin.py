@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ringfence.core.errors import ConflictError
 from ringfence.core.levels import DataClass
-from ringfence.inventory.repository import record_cascade, vendor_records
+from ringfence.inventory.repository import record_cascade, revoke_waiting, vendor_records
 from ringfence.inventory.schema import (
     AppSpec,
     CredentialSpec,
@@ -591,12 +591,33 @@ def _revoked_is_kept(session: Session, changes: Sequence[Any]) -> list[tuple[str
     """A revoked integration is kept (session 14): a file that leaves it out of its
     ``integrations:`` section would delete it — its gateway clients, keys and review items
     with it (database cascade) — and free its name and client_id for a new, active one; so
-    would a file that clears or hands over its client_id. The REST API's DELETE refuses the
-    same (409 revoked_is_final)."""
+    would a file that clears or hands over its client_id. Nor is an integration whose revoke
+    waits for a second person deleted (that would set the request aside). The REST API's
+    DELETE refuses the same (409 revoked_is_final / revoke_pending)."""
     revoked = IntegrationStatus.REVOKED.value
     problems: list[tuple[str, str, str, str]] = []
     for c in changes:
-        if c.section != "integrations" or (c.before or {}).get("status") != revoked:
+        if c.section != "integrations":
+            continue
+        if c.action == "delete" and (c.before or {}).get("status") != revoked:
+            integration_id = session.scalar(
+                select(Integration.id).where(Integration.name == c.name)
+            )
+            waiting = revoke_waiting(session, integration_id) if integration_id else None
+            if waiting is not None:
+                problems.append(
+                    (
+                        "integrations",
+                        c.name,
+                        "name",
+                        f"a revoke of integration {c.name!r} waits for a second person "
+                        f"(incident {waiting[0]}, step {waiting[1]}): leaving it out of the "
+                        "file would delete it and set that request aside; approve or skip "
+                        "the step first",
+                    )
+                )
+            continue
+        if (c.before or {}).get("status") != revoked:
             continue
         if c.action == "delete":
             problems.append(

@@ -722,6 +722,19 @@ class InventoryRepository:
                 "register a new integration under a new name instead",
                 integration=obj.name,
             )
+        if kind == "integration":
+            waiting = revoke_waiting(self._s, obj.id)
+            if waiting is not None:
+                raise ConflictError(
+                    f"a revoke of integration {obj.name!r} waits for a second person "
+                    f"(incident {waiting[0]}, step {waiting[1]}): deleting it would set that "
+                    "request aside and free its name and client_id; approve or skip the "
+                    f"step first (/api/v1/respond/incidents/{waiting[0]}/steps/{waiting[1]}"
+                    "/approve or …/skip)",
+                    code="revoke_pending",
+                    integration=obj.name,
+                    incident=waiting[0],
+                )
         refs = self.references_to(kind, obj.id)
         if kind == "vendor":
             refs += [
@@ -797,6 +810,27 @@ def _refuse_renaming_revoked(obj: Integration, data: Mapping[str, Any]) -> None:
                 field=name,
                 integration=obj.name,
             )
+
+
+def revoke_waiting(session: Session, integration_id: str) -> tuple[str, int] | None:
+    """(incident, step) of a revoke of this integration that waits for a person — a revoke
+    request's or a playbook's ``revoke_integration`` step not run yet, in an incident that is
+    not a drill nor closed — or None. Read through SQL: inventory does not depend on the
+    responder's models."""
+    if not inspect(session.connection()).has_table("respond_steps"):
+        return None
+    row = session.execute(
+        text(
+            "SELECT i.id, st.position FROM respond_incidents i "
+            "JOIN respond_steps st ON st.incident_id = i.id "
+            "WHERE i.integration_id = :integration AND i.drill = :drill "
+            "AND i.status != 'closed' AND st.action = 'revoke_integration' "
+            "AND st.status IN ('pending', 'awaiting_approval', 'running') "
+            "ORDER BY i.opened_at, i.id LIMIT 1"
+        ),
+        {"integration": integration_id, "drill": False},
+    ).first()
+    return (str(row[0]), int(row[1])) if row is not None else None
 
 
 def record_cascade(
