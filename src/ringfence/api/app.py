@@ -13,6 +13,7 @@ from ringfence.api import problems
 from ringfence.api.deps import admit_body, install_auth
 from ringfence.api.headers import SecurityHeaders
 from ringfence.api.limits import DEFAULT_MAX_BODY, BodyGuard, set_body_limit
+from ringfence.api.serving import UploadSlots
 from ringfence.runtime import Runtime
 
 
@@ -38,6 +39,8 @@ def create_app(
     problems.install(app)
     install_auth(app, runtime)
     app.state.body_limits = {}  # prefix -> BodyLimit, see limits.set_body_limit
+    # Innermost: a slot is taken once BodyGuard has admitted a large body (api/serving.py).
+    app.add_middleware(UploadSlots, max_uploads=runtime.settings.api_max_concurrent_uploads)
     app.add_middleware(SecurityHeaders)
     # Bodies over limits.ANONYMOUS_MAX_BODY only from a caller the headers authenticate.
     app.add_middleware(BodyGuard, admit=admit_body, max_body=max_body, limits=app.state.body_limits)

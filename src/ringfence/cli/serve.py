@@ -35,6 +35,7 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from ringfence.api import create_app
+        from ringfence.api.serving import api_server_config, serving_limits
         from ringfence.core.logging import configure_logging
         from ringfence.runtime import Runtime
 
@@ -45,10 +46,13 @@ def register(app: typer.Typer) -> None:
         api_port = port or settings.api_port
         servers: list[Any] = [
             uvicorn.Server(
-                uvicorn.Config(
+                # Slow senders are cut off, connections and large uploads capped
+                # (RINGFENCE_API_*_TIMEOUT_SECONDS, _MAX_CONNECTIONS: api/serving.py).
+                api_server_config(
                     create_app(rt),
                     host=bind,
                     port=api_port,
+                    limits=serving_limits(settings),
                     log_level="warning",
                     lifespan="off",
                     # The client address feeds sign-in throttling: X-Forwarded-For only from

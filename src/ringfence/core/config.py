@@ -87,6 +87,35 @@ class Settings(BaseSettings):
         "cdn.jsdelivr.net with subresource integrity) at /api/docs. Off by default: the page "
         "shares the console's origin. The OpenAPI document is always at /api/v1/openapi.json.",
     )
+    api_head_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's line and headers to the API "
+        "(from the connection's opening, or a later request's first byte), whatever its pace; "
+        "then 408 and the connection is closed.",
+    )
+    api_body_timeout_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        le=86400,
+        description="Seconds a client has to send a request's whole body to the API after its "
+        "headers (20 MiB in 120 s is about 1.4 Mbit/s); then 408 and the connection is closed.",
+    )
+    api_max_connections: int = Field(
+        default=512,
+        ge=1,
+        le=1_000_000,
+        description="Open connections (or requests in progress) the API serves at once; a "
+        "request beyond it is answered 503 with Retry-After.",
+    )
+    api_max_concurrent_uploads: int = Field(
+        default=4,
+        ge=1,
+        le=10_000,
+        description="Requests per API process that may send a body over 64 KiB at once "
+        "(evidence uploads, estate files, classify payloads); one more is 503 with Retry-After.",
+    )
     gateway_port: int = Field(default=8701, ge=1, le=65535)
     audit_anchor_file: Path | None = Field(
         default=None,
@@ -160,7 +189,16 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except PydanticValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{_setting_name(e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def _setting_name(loc: tuple[Any, ...]) -> str:
+    """``RINGFENCE_API_PORT (api_port)``: the variable an operator sets, and the settings
+    file's key (a value may come from either)."""
+    if not loc:
+        return "settings"
+    key = ".".join(str(p) for p in loc)
+    if len(loc) == 1 and str(loc[0]) in Settings.model_fields:
+        return f"RINGFENCE_{str(loc[0]).upper()} ({key})"
+    return key
