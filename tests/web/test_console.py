@@ -229,7 +229,7 @@ def test_an_owner_reviews_only_their_integrations_and_may_only_revoke_them(
     assert page.status_code == 200
     assert 'id="item-crm-sync"' in page.text and 'id="item-chat-export"' not in page.text
     # Segregation of duties: keeping (or reducing to) her own integration's access is another
-    # reviewer's decision; the page offers her a revoke only.
+    # reviewer's decision; the page offers her a revoke (request) only.
     assert 'value="keep"' not in page.text and 'name="keep:crm:read"' not in page.text
     assert "another reviewer" in page.text
     m = re.search(r"/console/reviews/([^/]+)/items/([^/]+)/decision", page.text)
@@ -287,6 +287,12 @@ def test_an_owner_may_revoke_her_own_integration(
     )
     assert done.status_code == 303
     assert _status(runtime, "crm-sync") is IntegrationStatus.QUARANTINED
+    # the page says what happened: the revoke is a request a second person approves
+    after = web.get("/console/reviews").text
+    row = after[after.index('id="item-crm-sync"') :]
+    row = row[: row.index("</tr>")]
+    assert "revoke by user:olive@example.com" in row
+    assert "revoke request:" in row and "awaiting approval" in row
 
 
 def test_an_owner_who_is_also_an_auditor_sees_all_items_but_decides_only_their_own(
