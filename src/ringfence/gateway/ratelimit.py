@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import partial
 from typing import Any, NamedTuple
 
 from limits import RateLimitItem
@@ -33,6 +34,11 @@ class LimitDecision(NamedTuple):
     reset_seconds: int
 
 
+# ``LimitDecision(...)`` without its generated Python ``__new__`` (which does just this):
+# ≈ 3k instructions less for the verdict every limited request gets.
+_new_decision: Any = partial(tuple.__new__, LimitDecision)
+
+
 def _unavailable(exc: BaseException) -> UnavailableError:
     return UnavailableError(
         f"rate-limit storage unavailable ({type(exc).__name__})", code="ratelimit_unavailable"
@@ -41,9 +47,11 @@ def _unavailable(exc: BaseException) -> UnavailableError:
 
 def _decision(item: RateLimitItem, count: int, ttl: int) -> LimitDecision:
     reset = ttl if ttl > 0 else item.get_expiry()
-    return LimitDecision(
-        count <= item.amount, item.amount, max(0, item.amount - count), max(1, reset)
+    amount = item.amount
+    decision: LimitDecision = _new_decision(
+        (count <= amount, amount, max(0, amount - count), max(1, reset))
     )
+    return decision
 
 
 class PendingHit:

@@ -274,14 +274,29 @@ def over_limit(d: LimitDecision) -> Deny:
     return Deny(429, "rate_limited", "rate limit exceeded", headers=limit_headers(d, True))
 
 
+# ``b"%d" % n`` of the values a route's limit headers repeat on every request (its limit, the
+# seconds to the window's reset): ≈ 1.4k instructions each, a lookup instead. Bounded.
+_DECIMALS: dict[int, bytes] = {}
+
+
+def _decimal(n: int) -> bytes:
+    text = b"%d" % n
+    if len(_DECIMALS) >= 1024:
+        _DECIMALS.clear()
+    _DECIMALS[n] = text
+    return text
+
+
 def limit_headers(d: LimitDecision, retry: bool = False) -> list[tuple[bytes, bytes]]:
+    limit, reset = d.limit, d.reset_seconds
+    reset_text = _DECIMALS.get(reset) or _decimal(reset)
     out = [
-        (b"ratelimit-limit", b"%d" % d.limit),
+        (b"ratelimit-limit", _DECIMALS.get(limit) or _decimal(limit)),
         (b"ratelimit-remaining", b"%d" % d.remaining),
-        (b"ratelimit-reset", b"%d" % d.reset_seconds),
+        (b"ratelimit-reset", reset_text),
     ]
     if retry:
-        out.append((b"retry-after", b"%d" % d.reset_seconds))
+        out.append((b"retry-after", reset_text))
     return out
 
 
