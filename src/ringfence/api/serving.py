@@ -133,7 +133,10 @@ class ApiHttpProtocol(HttpToolsProtocol):
         if transport.is_closing() or transport.get_protocol() is not self:
             return
         cycle = self.cycle
-        answering = cycle is not None and cycle.response_started and not cycle.response_complete
+        # An answer under way (this request's, or an earlier pipelined one's): not interleaved
+        answering = bool(self.pipeline) or (
+            cycle is not None and cycle.response_started and not cycle.response_complete
+        )
         _log.warning(
             "api_request_timeout",
             extra={"phase": phase, "client": self.client[0] if self.client else None},
