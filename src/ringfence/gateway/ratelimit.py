@@ -10,6 +10,7 @@ answer, ``hit`` raises ``UnavailableError`` — the gateway answers 503, never u
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from functools import partial
@@ -20,7 +21,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 
 from ringfence.core.errors import UnavailableError
-from ringfence.gateway.redisclient import LeanRedis, PendingReply, RedisUnavailable
+from ringfence.gateway.redisclient import LeanRedis, RedisUnavailable, discard_reply
 
 
 class LimitDecision(NamedTuple):
@@ -64,7 +65,7 @@ class PendingHit:
         limiter: RateLimiter,
         item: RateLimitItem,
         identifiers: tuple[str, ...],
-        reply: PendingReply | None = None,
+        reply: asyncio.Future[Any] | None = None,
         key: str = "",
     ) -> None:
         self._limiter = limiter
@@ -82,9 +83,9 @@ class PendingHit:
         assert lean is not None
         item = self._item
         try:
-            # ``reply.result()`` without its coroutine: one await fewer on every request
+            # ``PendingReply.result()`` without its coroutine: one await fewer a request
             try:
-                raw = await reply.fut
+                raw = await reply
             except TimeoutError:
                 raise RedisUnavailable("Redis did not answer in time") from None
             if type(raw) is list and len(raw) == 2 and type(raw[0]) is int and type(raw[1]) is int:
@@ -100,7 +101,7 @@ class PendingHit:
 
     def discard(self) -> None:
         if self._reply is not None:
-            self._reply.discard()
+            discard_reply(self._reply)
             self._reply = None
 
 
@@ -191,7 +192,7 @@ class RateLimiter:
                 if len(self._begun) >= 4096:
                     self._begun.clear()
                 known = self._begun[identifiers] = (item, key, lean.evalsha(key, expiry))
-            reply = lean.send_now(known[2])
+            reply = lean.send_future(known[2])
             if reply is not None:
                 return PendingHit(self, item, identifiers, reply, known[1])
         return PendingHit(self, item, identifiers)
