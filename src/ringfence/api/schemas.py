@@ -23,12 +23,13 @@ from pydantic import (
     StrictStr,
     StringConstraints,
     ValidationInfo,
+    computed_field,
     field_validator,
 )
 from pydantic.config import JsonDict
 
 from ringfence.core.levels import DataClass
-from ringfence.core.reserved import reserved_name_problem
+from ringfence.core.reserved import name_problem
 from ringfence.inventory.repository import DataClassName
 from ringfence.inventory.schema import check_name
 from ringfence.store.models import CredentialKind, FlowOrigin, IntegrationKind, IntegrationStatus
@@ -154,6 +155,19 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class _NamedOut(_Out):
+    """An entity a ``/{ref}`` route reaches by name: ``name_problem`` says why it cannot be
+    (stored before such names were refused, core.reserved): rename it, reach it by id."""
+
+    _kind: ClassVar[str] = ""
+    name: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def name_problem(self) -> str | None:
+        return name_problem(self._kind, self.name)
+
+
 class EntityRef(_Out):
     id: str
     name: str
@@ -185,15 +199,26 @@ class PageOut(BaseModel, Generic[T]):
 # -- vendors --------------------------------------------------------------------------------
 
 
-def _vendor_name(value: str) -> str:
-    problem = reserved_name_problem("vendor", value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
+def _addressable(kind: str) -> AfterValidator:
+    """A name a ``/{ref}`` route can reach: no '/', not '.' / '..', not a literal route's
+    segment beside it (core.reserved). Checked on create and rename only: names stored
+    before are reported by the lists, never refused on read."""
+
+    def check(value: str) -> str:
+        problem = name_problem(kind, value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
-# Not a literal route's segment beside /vendor-risk/{vendor} (core.reserved): create or rename.
-VendorName = Annotated[Name, AfterValidator(_vendor_name)]
+VendorName = Annotated[Name, _addressable("vendor")]
+AppName = Annotated[Name, _addressable("app")]
+IntegrationName = Annotated[Name, _addressable("integration")]
+CredentialName = Annotated[Name, _addressable("credential")]
+FlowName = Annotated[Name, _addressable("flow")]
+PersonEmail = Annotated[Email, _addressable("person")]
 
 
 class VendorCreate(_Body):
@@ -211,7 +236,8 @@ class VendorPatch(_Patch):
     description: Text | None = None
 
 
-class VendorOut(_Out):
+class VendorOut(_NamedOut):
+    _kind = "vendor"
     id: str
     name: str
     website: str | None
@@ -225,7 +251,7 @@ class VendorOut(_Out):
 
 
 class AppCreate(_Body):
-    name: Name
+    name: AppName
     vendor: Ref
     category: Short = "other"
     base_urls: Annotated[list[Url], Field(max_length=50)] = []
@@ -238,7 +264,7 @@ class AppCreate(_Body):
 
 class AppPatch(_Patch):
     _nullable = frozenset({"owner"})
-    name: Name | None = None
+    name: AppName | None = None
     vendor: Ref | None = None
     category: Short | None = None
     base_urls: Annotated[list[Url], Field(max_length=50)] | None = None
@@ -249,7 +275,8 @@ class AppPatch(_Patch):
     retention_days: dict[DataClassName, NonNegInt] | None = None
 
 
-class AppOut(_Out):
+class AppOut(_NamedOut):
+    _kind = "app"
     id: str
     name: str
     vendor: EntityRef
@@ -273,7 +300,7 @@ class AppOut(_Out):
 
 
 class IntegrationCreate(_Body):
-    name: Name
+    name: IntegrationName
     kind: IntegrationKind = IntegrationKind.APP_TO_APP
     source_app: Ref | None = Field(None, description="Required for app_to_app integrations.")
     destination_app: Ref
@@ -289,7 +316,7 @@ class IntegrationPatch(_Patch):
     """Status changes go through /quarantine, /revoke and /activate, not PATCH."""
 
     _nullable = frozenset({"source_app", "owner", "client_id"})
-    name: Name | None = None
+    name: IntegrationName | None = None
     kind: IntegrationKind | None = None
     source_app: Ref | None = None
     destination_app: Ref | None = None
@@ -300,7 +327,8 @@ class IntegrationPatch(_Patch):
     description: Text | None = None
 
 
-class IntegrationOut(_Out):
+class IntegrationOut(_NamedOut):
+    _kind = "integration"
     id: str
     name: str
     kind: IntegrationKind
@@ -345,7 +373,7 @@ class RevokeRequestOut(BaseModel):
 
 
 class CredentialCreate(_Body):
-    name: Name
+    name: CredentialName
     kind: CredentialKind
     integration: Ref | None = None
     ref: SecretRef
@@ -356,7 +384,7 @@ class CredentialCreate(_Body):
 
 class CredentialPatch(_Patch):
     _nullable = frozenset({"integration", "rotated_at", "expires_at", "rotation_days"})
-    name: Name | None = None
+    name: CredentialName | None = None
     kind: CredentialKind | None = None
     integration: Ref | None = None
     ref: SecretRef | None = None
@@ -365,7 +393,8 @@ class CredentialPatch(_Patch):
     rotation_days: PosInt | None = None
 
 
-class CredentialOut(_Out):
+class CredentialOut(_NamedOut):
+    _kind = "credential"
     id: str
     name: str
     kind: CredentialKind
@@ -383,7 +412,7 @@ class CredentialOut(_Out):
 
 
 class FlowCreate(_Body):
-    name: Name
+    name: FlowName
     source_app: Ref
     destination_app: Ref
     integration: Ref | None = None
@@ -395,7 +424,7 @@ class FlowCreate(_Body):
 
 class FlowPatch(_Patch):
     _nullable = frozenset({"integration", "first_seen", "last_seen"})
-    name: Name | None = None
+    name: FlowName | None = None
     source_app: Ref | None = None
     destination_app: Ref | None = None
     integration: Ref | None = None
@@ -405,7 +434,8 @@ class FlowPatch(_Patch):
     last_seen: AwareDatetime | None = None
 
 
-class FlowOut(_Out):
+class FlowOut(_NamedOut):
+    _kind = "flow"
     id: str
     name: str
     source_app: EntityRef
@@ -423,7 +453,7 @@ class FlowOut(_Out):
 
 
 class PersonCreate(_Body):
-    email: Email
+    email: PersonEmail
     name: Annotated[StrictStr, StringConstraints(max_length=200)] = ""
     department: Short | None = None
     active: StrictBool = True
@@ -435,7 +465,7 @@ class PersonPatch(_Patch):
     (``POST /api/v1/identity/people/{ref}/deactivate``), which reaches the person's integrations."""
 
     _nullable = frozenset({"department", "external_id"})
-    email: Email | None = None
+    email: PersonEmail | None = None
     name: Annotated[StrictStr, StringConstraints(max_length=200)] | None = None
     department: Short | None = None
     external_id: Short | None = None

@@ -39,6 +39,7 @@ from ringfence.core.errors import (
     RateLimitedError,
     ValidationError,
 )
+from ringfence.core.reserved import name_problem
 from ringfence.identity.models import (
     ConsoleSession,
     ConsoleUser,
@@ -205,6 +206,9 @@ class Accounts:
         username = username.strip().lower()
         if not username or len(username) > 320 or any(c.isspace() for c in username):
             raise ValidationError("username must be 1-320 characters without spaces")
+        problem = name_problem("console user", username)  # /identity/users/{ref} reaches it
+        if problem is not None:
+            raise ValidationError(problem)
         if username.startswith(UNVERIFIED_PREFIX):
             raise ValidationError(
                 f"usernames starting with {UNVERIFIED_PREFIX!r} are reserved for SSO sign-ins"

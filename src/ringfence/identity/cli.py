@@ -17,6 +17,7 @@ import typer
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
 from ringfence.core.errors import ValidationError
+from ringfence.core.reserved import name_problem
 from ringfence.identity import lifecycle
 from ringfence.identity.accounts import Accounts
 from ringfence.identity.reviews import AccessReviews
@@ -462,7 +463,14 @@ def review_list(data_dir: DataDirOpt = None, output: OutputOpt = OutputFormat.TA
         ]
     finally:
         rt.close()
-    emit_table(rows, ["name", "status", "due_at", "id"], title="campaigns", fmt=output)
+    columns = ["name", "status", "due_at", "id"]
+    # Named before such names were refused (core.reserved): /reviews/{ref} cannot reach it.
+    for row in rows:
+        if name_problem("review campaign", str(row["name"])) is not None:
+            row["note"] = "name not usable in a URL: use the id"
+    if any("note" in row for row in rows):
+        columns.append("note")
+    emit_table(rows, columns, title="campaigns", fmt=output)
 
 
 @reviews_app.command("show")

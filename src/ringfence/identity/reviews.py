@@ -36,6 +36,7 @@ from ringfence.core.errors import (
     RingfenceError,
     ValidationError,
 )
+from ringfence.core.reserved import name_problem
 from ringfence.identity.models import ConsoleUser, ReviewCampaign, ReviewItem
 from ringfence.identity.roles import REVIEWS_DECIDE, REVIEWS_MANAGE, ROLE_SCOPES
 from ringfence.store import audit
@@ -156,6 +157,10 @@ class AccessReviews:
             raise ValidationError("a campaign needs a name of 1-200 characters")
         if any(not c.isprintable() for c in name):
             raise ValidationError("a campaign name must not contain control characters")
+        # /reviews/{ref} reaches it by name: no '/', '.', '..' nor 'remind' (core.reserved)
+        problem = name_problem("review campaign", name)
+        if problem is not None:
+            raise ValidationError(problem)
         if scope_kind not in ("app", "owner"):
             raise ValidationError("scope_kind must be `app` or `owner`")
         if due_at.tzinfo is None:

@@ -20,7 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ringfence.core.errors import NotFoundError
-from ringfence.core.reserved import reserved_name_problem
+from ringfence.core.reserved import estate_name_problems
 from ringfence.inventory.sections import (
     ApplyContext,
     EstateSection,
@@ -346,19 +346,8 @@ SECTION = register_section(
 )
 
 
-def _reserved_vendor_names(
-    session: Session, changes: Sequence[Any]
-) -> list[tuple[str, str, str, str]]:
-    """A vendor the file creates may not take a name a /vendor-risk route spells literally
-    (core.reserved): it could not be reached by name there. Vendors already stored under such
-    a name are only reported (vendor-risk list), so an unrelated apply is not blocked."""
-    problems: list[tuple[str, str, str, str]] = []
-    for c in changes:
-        if c.section == "vendors" and c.action == "create":
-            problem = reserved_name_problem("vendor", c.name)
-            if problem is not None:
-                problems.append(("vendors", c.name, "name", problem))
-    return problems
-
-
-register_plan_check("vendors.reserved_names", _reserved_vendor_names)
+# A vendor, app, integration, credential or flow the file creates may not take a name its
+# /{ref} route cannot reach: '/', '.', '..', or a literal route's segment beside it (vendors:
+# /vendor-risk/reminders...). One check for every such section (core.reserved); entries stored
+# before under such a name are only reported, so an unrelated apply is not blocked.
+register_plan_check("names.addressable", estate_name_problems)
