@@ -168,3 +168,11 @@ def test_cli_apply_refuses_it_and_exits_non_zero(tmp_path: Path, seeded: Api) ->
     r = CliRunner().invoke(cli_app, ["apply", "-f", str(estate), "--data-dir", data_dir])
     assert r.exit_code != 0
     assert "'/'" in r.output and "Traceback" not in r.output
+
+
+def test_the_vendor_risk_list_reports_a_stored_vendor_no_url_reaches(seeded: Api) -> None:
+    with seeded.runtime.store.session() as s:
+        s.add(Vendor(name="old/vendor"))
+    rows = {r["vendor"]: r for r in seeded.get("/api/v1/vendor-risk").json()}
+    assert "'/'" in rows["old/vendor"]["name_problem"]
+    assert rows["Acme"]["name_problem"] is None

@@ -37,7 +37,7 @@ def _gaps(r: dict[str, Any]) -> str:
     if r["open_critical_findings"]:
         gaps.append(f"{r['open_critical_findings']} critical finding(s)")
     if r["name_problem"]:
-        gaps.append("name reserved by a route: rename it (reach it by id until then)")
+        gaps.append("name not usable in a URL: rename it (reach it by id until then)")
     return "; ".join(gaps)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ringfence.core.reserved import reserved_name_problem
+from ringfence.core.reserved import name_problem
 from ringfence.runtime import Runtime
 from ringfence.store import audit
 from ringfence.store.models import Vendor
@@ -391,7 +391,7 @@ def risk_dict(r: VendorRisk) -> dict[str, Any]:
         "explanation": [str(f) for f in r.factors],
         # Stored before such names were refused: /vendor-risk/{name} is another route, so the
         # vendor is reached by id only until renamed (core.reserved).
-        "name_problem": reserved_name_problem("vendor", r.vendor),
+        "name_problem": name_problem("vendor", r.vendor),
     }
 
 
