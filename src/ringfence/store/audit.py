@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import structlog
-from sqlalchemy import func, select, text
+from sqlalchemy import case, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
@@ -331,6 +331,73 @@ def append(
     session.add(row)
     session.info[_HEAD_KEY] = (tx, seq, link, mac)
     return row
+
+
+def link_rest_with(session: Session, key_id: str, mac_key: bytes) -> bool:
+    """Link the records this transaction appends from now on with master key ``key_id``.
+
+    For a master-key rotation only, right after its own record (linked with the old key, it
+    names the new one): the vault re-records each secret's state under the new key in the
+    same transaction, so ``get`` keeps checking those records once the old key is put away.
+    False (nothing changed) when this transaction appended nothing yet or links unkeyed."""
+    cached = session.info.get(_HEAD_KEY)
+    tx = session.get_transaction()
+    if cached is None or cached[0] is not tx or cached[3] is None:
+        return False
+    session.info[_HEAD_KEY] = (tx, cached[1], cached[2], (key_id, mac_key))
+    return True
+
+
+def record_columns() -> list[Any]:
+    """The columns ``record_link_problem`` needs, to ``select`` rows as mappings."""
+    return [getattr(AuditRecord, c) for c in _COLUMNS]
+
+
+def first_keyed(conn: Session | Connection, after: int = 0) -> tuple[int | None, int]:
+    """The first keyed record after record ``after`` (None: none) and the last record's seq
+    (``after`` when there is none): a caller remembers both and asks again from there only,
+    since records are only appended."""
+    first, last = conn.execute(
+        select(
+            func.min(case((AuditRecord.key_id.is_not(None), AuditRecord.seq))),
+            func.max(AuditRecord.seq),
+        ).where(AuditRecord.seq > after)
+    ).one()
+    return first, (last if last is not None else after)
+
+
+def record_link_problem(
+    row: Mapping[Any, Any], keys: AuditKeys | None, keyed_from: int | None
+) -> str | None:
+    """Why one record's link cannot be trusted (None: it can), checked alone — the cheap check
+    of a reader that relies on one record (the vault's state of a secret), not ``verify``.
+
+    A keyed record needs a valid MAC under the key it names; an unkeyed one is accepted only
+    before the keyed part (``keyed_from``: the chain's first keyed record), as ``verify``
+    accepts it. A keyed record whose key is not available here is not trusted."""
+    key_id = row["key_id"]
+    if key_id is None:
+        if keyed_from is not None and row["seq"] > keyed_from:
+            return (
+                f"it is unkeyed, after the keyed part began (record {keyed_from}): written "
+                "without the audit key"
+            )
+        return None
+    key_id = str(key_id)
+    if not is_key_id(key_id):
+        return "it names no valid master-key id: written without the audit key"
+    mac_key = keys.get(key_id) if keys is not None else None
+    if mac_key is None:
+        return (
+            f"it is linked with master key {key_id}, which is not available here (a key "
+            f"retired by a rotation: keep it beside the key file as <key file>.retired-{key_id})"
+        )
+    if not hmac.compare_digest(_link(row, mac_key), str(row["hash"])):
+        return (
+            f"its content or link does not match its keyed MAC (master key {key_id}): edited "
+            "or forged without the key"
+        )
+    return None
 
 
 def lock_chain(session: Session) -> None:

@@ -11,7 +11,10 @@ of a create / update names the version and a SHA-256 of the ciphertext, so the t
 audit chain anchors what each secret must be: ``get`` refuses a row that is not the newest
 version the chain recorded — an older ciphertext of the same secret put back by someone with
 write access to the database (a revoked credential) decrypts, but is refused. Versions only
-grow, also across a delete, so no older ciphertext ever matches a newer record.
+grow, also across a delete, so no older ciphertext ever matches a newer record. ``get`` checks
+the keyed link (HMAC under the audit key derived from the master key) of the record it relies
+on, so a state record forged by a database writer without the master key refuses the secret;
+a rotation re-records each state under the new key for that reason.
 Lock order: the audit chain's lock first, then the vault's (no deadlock between writers).
 This module never logs, prints, reprs or puts into an exception message a secret or a key.
 """
@@ -35,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from ringfence.core.clock import Clock, SystemClock
@@ -178,6 +181,20 @@ BASELINE_REVISION = "0018_vault_audit_baseline"
 _STATE_ACTIONS = ("vault.create", "vault.update", "vault.delete", "vault.baseline")
 
 
+# Built once (a get's statements differ only by the name): building a select each call cost
+# more than checking the state record's link.
+_STATE_RECORDS = (
+    select(*audit.record_columns())
+    .where(
+        AuditRecord.entity_id == bindparam("name"),
+        AuditRecord.entity_type == AUDIT_ENTITY,
+        AuditRecord.action.in_(_STATE_ACTIONS),
+    )
+    .order_by(AuditRecord.seq)
+)
+_SECRET_ROW = select(VaultSecret).where(VaultSecret.name == bindparam("name"))
+
+
 def ciphertext_digest(ciphertext: bytes) -> str:
     """What the audit record of a version names: a hash of the ciphertext (never of the value).
     A master-key rotation re-wraps the data key and leaves the ciphertext, so it stays valid."""
@@ -295,6 +312,8 @@ class Vault:
         self._clock = clock or SystemClock()
         self._keys: dict[str, MasterKey] = {}
         self._active: MasterKey | None = None
+        self._chain_keys: audit.AuditKeys | None = None  # checks the state records' links
+        self._keyed_scan: tuple[int, int | None] = (0, None)  # (last seq read, first keyed)
 
     # -- master key handling -------------------------------------------------------------
     def _load_keys(self) -> MasterKey:
@@ -438,14 +457,52 @@ class Vault:
     def get(self, name: str) -> SecretStr:
         """Decrypt a secret. The result's repr is masked; call ``get_secret_value()``."""
         with self._store.session() as s:
-            row = s.scalar(select(VaultSecret).where(VaultSecret.name == name))
+            row = s.scalar(_SECRET_ROW, {"name": name})
             if row is None:
                 raise NotFoundError(f"vault has no secret named {name!r}")
             raw = self._open(
                 row.name, row.version, row.master_key_id, row.wrapped_key, row.ciphertext
             )
-            check_recorded(recorded_state(s, name), row.name, row.version, row.ciphertext)
+            state = self._checked_state(s, row.name)
+            check_recorded(state, row.name, row.version, row.ciphertext)
         return SecretStr(raw.decode("utf-8", errors="surrogateescape"))
+
+    def _checked_state(self, s: Session, name: str) -> RecordedState | None:
+        """The secret's recorded state, from records whose links this vault checked.
+
+        The record the state comes from, and any state record of the secret after it (one
+        ``fold_records`` skipped: a newer record edited into a shape that hides it), must
+        carry a valid keyed link, or be unkeyed from before the keyed part: a state record
+        forged by a database writer without the master key is refused, never relied on."""
+        rows = list(s.execute(_STATE_RECORDS, {"name": name}).mappings())
+        state = fold_records((r["seq"], r["action"], r["after"]) for r in rows)
+        if state is None:
+            return None
+        for r in rows:
+            if r["seq"] < state.seq:
+                continue
+            keyed_from = self._keyed_from(s) if r["key_id"] is None else None
+            problem = audit.record_link_problem(r, self._audit_keys(), keyed_from)
+            if problem is not None:
+                raise IntegrityError(
+                    f"secret {name!r}: audit record {r['seq']}, which records its state, "
+                    f"cannot be trusted — {problem}; refused (run `ringfence audit verify`)"
+                )
+        return state
+
+    def _audit_keys(self) -> audit.AuditKeys:
+        if self._chain_keys is None:
+            self._chain_keys = audit.MasterKeyAuditKeys(self, key_file=self._key_file)
+        return self._chain_keys
+
+    def _keyed_from(self, s: Session) -> int | None:
+        """The chain's first keyed record (None: none yet), read from where the last look
+        stopped: records are only appended, and the first keyed one never changes."""
+        scanned, first = self._keyed_scan
+        if first is None:
+            first, scanned = audit.first_keyed(s, scanned)
+            self._keyed_scan = (scanned, first)
+        return first
 
     def _open(
         self, name: str, version: int, key_id: str, wrapped_key: bytes, ciphertext: bytes
@@ -558,6 +615,7 @@ class Vault:
             write_key_file(pending, new_key)
         now = self._clock.now()
         count = 0
+        rows: list[tuple[str, int, bytes]] = []
         try:
             with self._store.session() as s:
                 audit.lock_chain(s)
@@ -574,6 +632,7 @@ class Vault:
                     row.wrapped_key = new_key.wrap(data_key, _aad_key(row.name))
                     row.master_key_id = new_key.key_id
                     row.rewrapped_at = now
+                    rows.append((row.name, row.version, bytes(row.ciphertext)))
                     count += 1
                 kept = _retired_path(key_file, old) if key_file is not None else None
                 audit.append(
@@ -589,6 +648,9 @@ class Vault:
                     },
                     clock=self._clock,
                 )
+                new_mac = new_key.derive(audit.AUDIT_KEY_PURPOSE, audit.AUDIT_KEY_SALT)
+                if audit.link_rest_with(s, new_key.key_id, new_mac):
+                    self._record_again(s, rows, actor)
         except BaseException:
             if pending is not None and pending.exists():
                 pending.unlink()
@@ -603,6 +665,30 @@ class Vault:
         self._keys = {new_key.key_id: new_key}
         self._active = new_key
         return count
+
+    def _record_again(self, s: Session, rows: Iterable[tuple[str, int, bytes]], actor: str) -> None:
+        """Re-record each secret's state (a ``vault.baseline`` record) under the new key, in
+        the rotation's transaction after its record: ``get`` checks the record a secret's
+        state comes from, and once the old key is put away (an environment key replaced, a
+        retired key moved offline) a record linked with it could not be checked. Only a
+        state this vault checks is re-recorded (never a forged record or a rolled-back row:
+        such a secret stays refused)."""
+        for name, version, ciphertext in rows:
+            try:
+                state = self._checked_state(s, name)
+                check_recorded(state, name, version, ciphertext)
+            except IntegrityError:
+                continue
+            assert state is not None and state.digest is not None  # check_recorded passed
+            audit.append(
+                s,
+                actor=actor,
+                action="vault.baseline",
+                entity_type=AUDIT_ENTITY,
+                entity_id=name,
+                after={"name": name, "version": state.version, DIGEST_KEY: state.digest},
+                clock=self._clock,
+            )
 
 
 def _retired_path(key_file: Path, key: MasterKey) -> Path:
