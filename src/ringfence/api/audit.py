@@ -15,7 +15,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ringfence.api.deps import get_runtime, reject_nul_characters, require_scopes
 from ringfence.api.estate import EstateGate
-from ringfence.api.schemas import AuditRecordOut, AuditVerifyOut, ChainProblemOut, PageOut
+from ringfence.api.schemas import (
+    AuditRecordOut,
+    AuditVerifyOut,
+    ChainProblemOut,
+    PageOut,
+    UncheckedRecordsOut,
+)
 from ringfence.identity.roles import AUDIT_READ
 from ringfence.store import audit as chain
 from ringfence.store.models import AuditRecord
@@ -91,7 +97,9 @@ def _verify_gate(request: Request) -> EstateGate:
 
 @router.get("/verify")
 async def verify_audit(request: Request) -> AuditVerifyOut:
-    """Recompute the hash chain; ``ok: false`` lists each broken record and why.
+    """Recheck the keyed (HMAC) chain; ``ok: false`` lists each broken record and why,
+    ``complete: false`` says records linked with a master key this server does not hold were
+    not checked (``unchecked``), as ``ringfence audit verify`` does (exit 3).
 
     One verification at a time per process (503 ``audit_verify_busy`` otherwise)."""
     store = get_runtime(request).store
@@ -99,8 +107,17 @@ async def verify_audit(request: Request) -> AuditVerifyOut:
         result = await run_in_threadpool(chain.verify, store)
     return AuditVerifyOut(
         ok=result.ok,
+        complete=result.complete,
         records=result.records,
         head=result.head,
+        keyed_from=result.keyed_from,
+        unkeyed_records=result.unkeyed,
+        keys_checked=list(result.keys_checked),
+        unchecked=[
+            UncheckedRecordsOut(key_id=u.key_id, first=u.first, last=u.last, count=u.count)
+            for u in result.unchecked
+        ],
+        coverage=result.coverage(),
         problems=[
             ChainProblemOut(seq=p.seq, record_id=p.record_id, problem=p.problem)
             for p in result.problems

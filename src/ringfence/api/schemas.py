@@ -506,10 +506,34 @@ class ChainProblemOut(BaseModel):
     problem: str
 
 
+class UncheckedRecordsOut(BaseModel):
+    """Keyed records whose links were not checked: their master key is not available here."""
+
+    key_id: str = Field(description="The master key the records are linked with.")
+    first: int
+    last: int
+    count: int
+
+
 class AuditVerifyOut(BaseModel):
-    ok: bool
+    ok: bool = Field(description="No record found edited, deleted, reordered or forged.")
+    complete: bool = Field(
+        description="`ok`, and every keyed record's link was checked with its key: false when "
+        "`unchecked` is not empty (what `ringfence audit verify` exits 3 for)."
+    )
     records: int
     head: str
+    keyed_from: int | None = Field(
+        description="The first keyed (HMAC) record; the records before it are unkeyed SHA-256 "
+        "links from before keyed links. null: no record is keyed."
+    )
+    unkeyed_records: int
+    keys_checked: list[str] = Field(description="Master-key ids whose records were checked.")
+    unchecked: list[UncheckedRecordsOut] = Field(
+        description="Keyed records NOT checked, per master key the server does not hold (a "
+        "record forged there would not be found)."
+    )
+    coverage: list[str] = Field(description="What was and was not checked, one sentence each.")
     problems: list[ChainProblemOut]
 
 
