@@ -39,6 +39,13 @@ def _bus(server: PrivateNats, **kw: object) -> NatsBus:
     return NatsBus(server.url, stream="S13", subject_prefix="s13", **kw)  # type: ignore[arg-type]
 
 
+def _state(task: asyncio.Task[None]) -> str:
+    """What became of the worker, for a failure message (a crashed task is otherwise silent)."""
+    if not task.done():
+        return "worker still running"
+    return f"worker ended: {task.exception()!r}" if not task.cancelled() else "worker cancelled"
+
+
 async def _until(predicate, within: float) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -90,7 +97,7 @@ async def test_publisher_and_worker_come_back_after_an_outage_longer_than_reconn
     try:
         first = gateway_events(5, tag="first")
         await publisher.publish(first)
-        assert await _until(lambda: len(got) == 5, 20), got
+        assert await _until(lambda: len(got) == 5, 20), (got, _state(worker))
         server.kill()
         with pytest.raises(UnavailableError):
             await publisher.publish(gateway_events(1, tag="down"))

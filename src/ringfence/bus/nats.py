@@ -182,7 +182,7 @@ class NatsBus:
     async def _on_reconnected(self) -> None:
         _log.info("bus reconnected", url=self._shown)
 
-    async def ensure_stream(self) -> None:
+    async def ensure_stream(self, _recovering: int = 0) -> None:
         replicas = self.replicas if self.replicas is not None else DEFAULT_REPLICAS
         max_age_days = self.max_age_days if self.max_age_days is not None else DEFAULT_MAX_AGE_DAYS
         try:
@@ -203,6 +203,12 @@ class NatsBus:
             except APIError as exc:
                 if exc.err_code == _STREAM_NAME_IN_USE:  # another process created it meanwhile
                     return await self.ensure_stream()
+                if exc.err_code == _STREAM_SUBJECT_OVERLAP and _recovering < _RECOVERY_CHECKS:
+                    # Just after a NATS restart JetStream may still be recovering its streams
+                    # from disk: ours answers "not found" while its subjects are already taken.
+                    # Look again shortly instead of failing the worker or publisher for good.
+                    await asyncio.sleep(_RECOVERY_PAUSE)
+                    return await self.ensure_stream(_recovering + 1)
                 raise ConfigError(
                     f"cannot create NATS stream {self.stream} ({replicas} replicas, max age "
                     f"{max_age_days:g} days): {exc.description or exc!r}"
@@ -660,6 +666,9 @@ DEFAULT_MAX_AGE_DAYS = 7.0
 MAX_REPLICAS = 5
 MODES = ("analyse", "store-only")
 _STREAM_NAME_IN_USE = 10058
+_STREAM_SUBJECT_OVERLAP = 10065  # JSStreamSubjectOverlapErr
+_RECOVERY_CHECKS = 20  # ... looked at again this many times,
+_RECOVERY_PAUSE = 0.5  # seconds apart, before the overlap is taken as a real conflict
 _REPLICAS_HINT = (
     " (a stream has at most as many replicas as the NATS cluster has JetStream servers: a "
     "single server holds 1; set nats_replicas in monitor.yaml to what the cluster can hold)"
