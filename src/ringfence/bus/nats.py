@@ -697,17 +697,9 @@ async def _nak_all(msgs: list[Any]) -> None:
 def shown_url(url: str) -> str:
     """``url`` as it may appear in a message or a log: without the user, password or token
     of ``nats://user:password@host`` / ``nats://token@host`` (a credential)."""
-    from urllib.parse import urlsplit
+    from ringfence.core.urls import without_credentials
 
-    try:
-        parts = urlsplit(url if "://" in url else f"nats://{url}")
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<the configured NATS URL>"
-    if "[" in parts.netloc:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}"
+    return without_credentials(url, default_scheme="nats", what="NATS", keep_path=False)
 
 
 def _no_secret(exc: BaseException, url: str) -> str:

@@ -12,13 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
-from urllib.parse import urlsplit
 
 import typer
 
 from ringfence.cli.common import DataDirOpt, OutputOpt, open_runtime, settings_for
 from ringfence.cli.output import OutputFormat, console, emit_json, emit_table
 from ringfence.core.errors import ValidationError
+from ringfence.core.urls import without_credentials
 
 if TYPE_CHECKING:
     from ringfence.core.config import Settings
@@ -90,15 +90,7 @@ class LimiterStore:
 
 def shown_redis_url(url: str) -> str:
     """``url`` without its user or password, fit for a log line."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<the configured Redis URL>"
-    if ":" in host:  # an IPv6 literal keeps its brackets
-        host = f"[{host}]"
-    return f"{parts.scheme}://{host}{port}{parts.path}"
+    return without_credentials(url, default_scheme="redis", what="Redis", keep_path=True)
 
 
 def limiter_store(
